@@ -1,0 +1,81 @@
+"""Error tiers shared by every connector.
+
+Callers handle errors by *what to do next*, never by the concrete library exception:
+
+- :class:`RetryableError`: transient (429, 5xx, connection reset, row lock). Retry soon.
+- :class:`DeferError`: the system says "not now" for longer than a retry should wait (daily API
+  quota spent, a Retry-After of minutes). Park the work until ``not_before``.
+- :class:`RecordError`: this one record is wrong (validation rule, bad value). Skip it, report it,
+  carry on with the rest.
+- :class:`ConfigError`: nothing will work until a human fixes the configuration or credentials.
+
+Each connector translates its client library's exceptions into these at its boundary.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class ConnectorError(Exception):
+    """Root of every error a connector raises."""
+
+    def __init__(self, message: str, *, system: str = "", record_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.system = system
+        self.record_id = record_id
+
+    def __str__(self) -> str:
+        prefix = f"{self.system}: " if self.system else ""
+        where = f" [{self.record_id}]" if self.record_id else ""
+        return f"{prefix}{self.message}{where}"
+
+
+class RetryableError(ConnectorError):
+    """A transient failure; the same call is expected to succeed soon."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str = "",
+        record_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, system=system, record_id=record_id)
+        self.retry_after = retry_after
+
+
+class DeferError(ConnectorError):
+    """The system refuses work for a while; park it instead of sleeping a thread."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str = "",
+        record_id: str | None = None,
+        not_before: datetime | None = None,
+    ) -> None:
+        super().__init__(message, system=system, record_id=record_id)
+        self.not_before = not_before
+
+
+class RecordError(ConnectorError):
+    """This record cannot be written as it is; other records are unaffected."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str = "",
+        record_id: str | None = None,
+        code: str = "",
+    ) -> None:
+        super().__init__(message, system=system, record_id=record_id)
+        self.code = code
+
+
+class ConfigError(ConnectorError):
+    """Credentials, permissions or configured names are wrong; a human must act."""

@@ -1,0 +1,149 @@
+"""Plain data records that cross the connector boundary.
+
+Connectors return and accept these, never client-library objects, so the engine and its tests do
+not depend on simple-salesforce or zenpy types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+Category = Literal["promoter", "passive", "detractor"]
+
+
+def category_of(score: int) -> Category:
+    """NPS category of a 0-10 score: 9-10 promoter, 7-8 passive, 0-6 detractor."""
+    if score >= 9:
+        return "promoter"
+    if score >= 7:
+        return "passive"
+    return "detractor"
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyResponse:
+    """One version of one survey response, as a source delivered it."""
+
+    source: str
+    response_id: str
+    email: str
+    score: int
+    comment: str
+    created_at: datetime
+    updated_at: datetime
+    person_name: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+    survey_type: str = "relationship"
+    channel: str = ""
+    language: str = ""
+    permalink: str = ""
+
+    @property
+    def category(self) -> Category:
+        return category_of(self.score)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    """A record a source could not parse; reported with its location and skipped."""
+
+    source: str
+    location: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A Salesforce account with the fields routing and metrics use."""
+
+    id: str
+    name: str
+    owner_id: str = ""
+    owner_email: str = ""
+    tier: str = ""
+    industry: str = ""
+    region: str = ""
+    arr: float = 0.0
+    renewal_date: date | None = None
+    website: str = ""
+    created_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A Salesforce contact, with its account when it has one."""
+
+    id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    owner_id: str = ""
+    account: Account | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ZendeskUser:
+    """A Zendesk end user, with the organization they belong to."""
+
+    id: int
+    email: str
+    name: str = ""
+    organization_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """A Salesforce Task to create. ``key`` is the idempotency key written into the Task."""
+
+    key: str
+    subject: str
+    description: str
+    owner_id: str
+    due_date: date
+    who_id: str | None = None
+    what_id: str | None = None
+    priority: str = "Normal"
+    status: str = "Not Started"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSpec:
+    """A Zendesk ticket to create. ``key`` becomes the ticket's ``external_id``."""
+
+    key: str
+    subject: str
+    body: str
+    requester_id: int | None = None
+    requester_email: str = ""
+    requester_name: str = ""
+    organization_id: int | None = None
+    priority: str = "normal"
+    tags: tuple[str, ...] = ()
+    custom_fields: dict[int, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldUpdate:
+    """A set of field values for one record in an external system."""
+
+    object_type: str
+    record_id: str
+    values: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The outcome of one record in a batched write."""
+
+    record_id: str
+    ok: bool
+    error: str = ""

@@ -1,0 +1,53 @@
+"""HTTP sessions for the client libraries.
+
+simple-salesforce and zenpy always build ``https://<public host>/...`` URLs. To run them unmodified
+against a local emulator, we hand them a ``requests.Session`` whose transport adapter sends the
+public host to a loopback address. This uses only public hooks (the clients' ``session=`` argument
+and requests' adapter mounting); the clients' own code is untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+
+class LoopbackAdapter(HTTPAdapter):
+    """Sends requests for one public origin to a loopback ``http://`` origin.
+
+    The original host travels in ``Host`` and ``X-Forwarded-Proto`` so the emulator can build
+    absolute self-URLs that the client will follow back through this adapter.
+    """
+
+    def __init__(self, target: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        parts = urlsplit(target)
+        self._scheme = parts.scheme or "http"
+        self._netloc = parts.netloc
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        original = urlsplit(request.url or "")
+        request.headers["Host"] = original.netloc
+        request.headers["X-Forwarded-Proto"] = original.scheme
+        request.url = urlunsplit(
+            (self._scheme, self._netloc, original.path, original.query, original.fragment)
+        )
+        return super().send(request, **kwargs)
+
+
+def make_session(routes: Mapping[str, str] | None = None) -> requests.Session:
+    """A session that routes each public origin in ``routes`` to its loopback target.
+
+    ``routes`` maps e.g. ``"https://acme.my.salesforce.com"`` to ``"http://127.0.0.1:54321"``.
+    With no routes this is a plain session for real services.
+    """
+    session = requests.Session()
+    for origin, target in (routes or {}).items():
+        session.mount(origin.rstrip("/") + "/", LoopbackAdapter(target))
+    return session

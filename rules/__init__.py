@@ -1,0 +1,1 @@
+"""Routing rules: the YAML model, its loader and the compiled router."""

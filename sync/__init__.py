@@ -1,0 +1,1 @@
+"""The nps-sync engine: stages, state store, scheduler and command line."""

@@ -1,0 +1,21 @@
+"""The ``nps-sync`` command line.
+
+Only click is imported at module level so ``nps-sync --help`` answers instantly; each command
+imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import click
+
+from sync.commands.rules import rules_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nps-sync")
+def main() -> None:
+    """Close the loop on NPS: survey responses become Salesforce tasks, Zendesk tickets and CRM
+    fields."""
+
+
+main.add_command(rules_group)

@@ -1,0 +1,1 @@
+"""Click command groups, one module each; heavy imports stay inside the commands."""
