@@ -126,6 +126,7 @@ class TicketSpec:
     requester_email: str = ""
     requester_name: str = ""
     organization_id: int | None = None
+    group_id: int | None = None
     priority: str = "normal"
     tags: tuple[str, ...] = ()
     custom_fields: dict[int, object] = field(default_factory=dict)
@@ -142,8 +143,14 @@ class FieldUpdate:
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """The outcome of one record in a batched write."""
+    """The outcome of one record in a batched write.
+
+    ``record_id`` is the key the caller gave (idempotency key or record id); ``external_id`` is the
+    id the system assigned, when it created something; ``code`` is the system's error code.
+    """
 
     record_id: str
     ok: bool
+    external_id: str = ""
     error: str = ""
+    code: str = ""

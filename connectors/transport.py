@@ -16,15 +16,36 @@ import requests
 from requests.adapters import HTTPAdapter
 
 
-class LoopbackAdapter(HTTPAdapter):
+DEFAULT_TIMEOUT = 30.0
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """An adapter that gives every request a timeout unless the caller chose one.
+
+    The client libraries do not always pass a timeout; a hung socket must not hang the daemon.
+    """
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.timeout = timeout
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+class LoopbackAdapter(TimeoutAdapter):
     """Sends requests for one public origin to a loopback ``http://`` origin.
 
     The original host travels in ``Host`` and ``X-Forwarded-Proto`` so the emulator can build
     absolute self-URLs that the client will follow back through this adapter.
     """
 
-    def __init__(self, target: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, target: str, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> None:
+        super().__init__(timeout, **kwargs)
         parts = urlsplit(target)
         self._scheme = parts.scheme or "http"
         self._netloc = parts.netloc
@@ -41,13 +62,17 @@ class LoopbackAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def make_session(routes: Mapping[str, str] | None = None) -> requests.Session:
-    """A session that routes each public origin in ``routes`` to its loopback target.
+def make_session(
+    routes: Mapping[str, str] | None = None, *, timeout: float = DEFAULT_TIMEOUT
+) -> requests.Session:
+    """A session with request timeouts that routes each public origin in ``routes`` to loopback.
 
     ``routes`` maps e.g. ``"https://acme.my.salesforce.com"`` to ``"http://127.0.0.1:54321"``.
     With no routes this is a plain session for real services.
     """
     session = requests.Session()
+    session.mount("https://", TimeoutAdapter(timeout))
+    session.mount("http://", TimeoutAdapter(timeout))
     for origin, target in (routes or {}).items():
-        session.mount(origin.rstrip("/") + "/", LoopbackAdapter(target))
+        session.mount(origin.rstrip("/") + "/", LoopbackAdapter(target, timeout))
     return session

@@ -1,0 +1,126 @@
+"""Translation of simple-salesforce and transport errors into our error tiers.
+
+The table maps a Salesforce ``errorCode`` to what the caller should do; the HTTP status decides
+only where the code says nothing. A test enumerates every exception class of
+``simple_salesforce.exceptions`` and fails if one is not handled here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from simple_salesforce import exceptions as sfx
+
+from connectors.errors import (
+    ConfigError,
+    ConnectorError,
+    DeferError,
+    RecordError,
+    RetryableError,
+)
+
+SYSTEM = "salesforce"
+
+#: errorCode -> tier. Codes not listed fall back to the HTTP status.
+ERROR_CODES: dict[str, type[ConnectorError]] = {
+    "REQUEST_LIMIT_EXCEEDED": DeferError,
+    "UNABLE_TO_LOCK_ROW": RetryableError,
+    "SERVER_UNAVAILABLE": RetryableError,
+    "QUERY_TIMEOUT": RetryableError,
+    "INVALID_SESSION_ID": RetryableError,
+    "INVALID_FIELD": ConfigError,
+    "INVALID_TYPE": ConfigError,
+    "INVALID_FIELD_FOR_INSERT_UPDATE": ConfigError,
+    "INSUFFICIENT_ACCESS": ConfigError,
+    "INSUFFICIENT_ACCESS_OR_READONLY": ConfigError,
+    "API_DISABLED_FOR_ORG": ConfigError,
+    "MALFORMED_QUERY": ConfigError,
+    "FIELD_CUSTOM_VALIDATION_EXCEPTION": RecordError,
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": RecordError,
+    "STRING_TOO_LONG": RecordError,
+    "REQUIRED_FIELD_MISSING": RecordError,
+    "INVALID_CROSS_REFERENCE_KEY": RecordError,
+    "ENTITY_IS_DELETED": RecordError,
+    "FIELD_INTEGRITY_EXCEPTION": RecordError,
+    "DUPLICATE_VALUE": RecordError,
+    "NOT_FOUND": RecordError,
+}
+
+#: HTTP status -> tier, for answers without a known errorCode.
+STATUS_TIERS: dict[int, type[ConnectorError]] = {
+    300: RecordError,
+    400: RecordError,
+    401: ConfigError,
+    403: ConfigError,
+    404: RecordError,
+    408: RetryableError,
+    429: RetryableError,
+    500: RetryableError,
+    502: RetryableError,
+    503: RetryableError,
+    504: RetryableError,
+}
+
+#: How long a spent daily allowance defers work before we look again.
+QUOTA_DEFER = timedelta(hours=1)
+
+
+def error_code(content: Any) -> tuple[str, str]:
+    """(errorCode, message) of a Salesforce error body (a JSON array of errors)."""
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        first = content[0]
+        return str(first.get("errorCode", "")), str(first.get("message", ""))
+    if isinstance(content, dict):
+        return str(content.get("error", "")), str(content.get("error_description", ""))
+    return "", str(content)[:300]
+
+
+def tier_for(code: str, status: int | None) -> type[ConnectorError]:
+    if code in ERROR_CODES:
+        return ERROR_CODES[code]
+    if status is not None and status in STATUS_TIERS:
+        return STATUS_TIERS[status]
+    if status is not None and status >= 500:
+        return RetryableError
+    return ConnectorError
+
+
+def build(
+    tier: type[ConnectorError], message: str, *, record_id: str | None = None, code: str = ""
+) -> ConnectorError:
+    if tier is DeferError:
+        return DeferError(
+            message, system=SYSTEM, record_id=record_id, not_before=datetime.now(UTC) + QUOTA_DEFER
+        )
+    if tier is RecordError:
+        return RecordError(message, system=SYSTEM, record_id=record_id, code=code)
+    if tier is RetryableError:
+        return RetryableError(message, system=SYSTEM, record_id=record_id)
+    return tier(message, system=SYSTEM, record_id=record_id)
+
+
+def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorError:
+    """Our tier for any exception raised while talking to Salesforce."""
+    if isinstance(exc, ConnectorError):
+        return exc
+    if isinstance(exc, sfx.SalesforceAuthenticationFailed):
+        return ConfigError(f"login failed: {exc.code}: {exc.message}", system=SYSTEM)
+    if isinstance(exc, sfx.SalesforceError):
+        code, message = error_code(exc.content)
+        tier = tier_for(code, exc.status)
+        text = f"{code or exc.status}: {message}" if message else f"HTTP {exc.status}"
+        return build(tier, text, record_id=record_id, code=code)
+    if isinstance(exc, sfx.SalesforceOperationError):
+        return RetryableError(f"bulk operation failed: {exc}", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, requests.Timeout):
+        return RetryableError("request timed out", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, requests.ConnectionError):
+        return RetryableError("connection failed", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, requests.RequestException):
+        return RetryableError(f"HTTP error: {type(exc).__name__}", system=SYSTEM)
+    if isinstance(exc, ValueError):
+        # simple-salesforce raises ValueError for an unparsable answer.
+        return RetryableError(f"unreadable answer: {exc}", system=SYSTEM, record_id=record_id)
+    return ConnectorError(f"unexpected {type(exc).__name__}: {exc}", system=SYSTEM)

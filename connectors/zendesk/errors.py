@@ -1,0 +1,118 @@
+"""Translation of zenpy and transport errors into our error tiers.
+
+A test enumerates every exception class of ``zenpy.lib.exception`` and fails if one is not handled
+here, so a library upgrade cannot slip an unmapped error past the engine.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import requests
+from zenpy.lib import exception as zx
+
+from connectors.errors import (
+    ConfigError,
+    ConnectorError,
+    DeferError,
+    RecordError,
+    RetryableError,
+)
+
+SYSTEM = "zendesk"
+
+#: How long work waits after the per-run rate-limit wait budget is spent.
+RATE_LIMIT_DEFER = timedelta(minutes=1)
+
+#: HTTP status -> tier.
+STATUS_TIERS: dict[int, type[ConnectorError]] = {
+    400: RecordError,
+    401: ConfigError,
+    403: ConfigError,
+    404: RecordError,
+    409: RetryableError,
+    422: RecordError,
+    429: RetryableError,
+    500: RetryableError,
+    502: RetryableError,
+    503: RetryableError,
+    504: RetryableError,
+}
+
+
+def _describe(exc: zx.APIException) -> tuple[int | None, str]:
+    response = exc.response
+    status = response.status_code if response is not None else None
+    text = str(exc)
+    try:
+        body = json.loads(text)
+        if isinstance(body, dict):
+            parts = [str(body.get("error", "")), str(body.get("description", ""))]
+            details = body.get("details")
+            if isinstance(details, dict):
+                for field, problems in details.items():
+                    for problem in problems if isinstance(problems, list) else [problems]:
+                        desc = problem.get("description") if isinstance(problem, dict) else problem
+                        parts.append(f"{field}: {desc}")
+            text = "; ".join(p for p in parts if p)
+    except ValueError:
+        pass
+    return status, text[:500]
+
+
+def _retry_after(exc: zx.APIException) -> float | None:
+    response = exc.response
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorError:
+    """Our tier for any exception raised while talking to Zendesk."""
+    if isinstance(exc, ConnectorError):
+        return exc
+    if isinstance(exc, zx.RatelimitBudgetExceeded):
+        return DeferError(
+            "rate limited longer than the wait budget",
+            system=SYSTEM,
+            record_id=record_id,
+            not_before=datetime.now(UTC) + RATE_LIMIT_DEFER,
+        )
+    if isinstance(exc, zx.ZenpyCacheException | zx.ZenpyException):
+        return ConfigError(f"client error: {exc}", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, zx.TooManyValuesException):
+        # We never send more than the documented batch size: this is a bug, not bad data.
+        return ConnectorError(f"batch too large: {exc}", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, zx.SearchResponseLimitExceeded):
+        return RecordError("search matched too many records", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, zx.APIException):
+        status, text = _describe(exc)
+        tier = STATUS_TIERS.get(status or 0, RetryableError if (status or 0) >= 500 else None)
+        message = f"HTTP {status}: {text}" if status else text
+        if tier is RetryableError:
+            return RetryableError(
+                message, system=SYSTEM, record_id=record_id, retry_after=_retry_after(exc)
+            )
+        if tier is RecordError:
+            return RecordError(message, system=SYSTEM, record_id=record_id, code=str(status))
+        if tier is ConfigError:
+            return ConfigError(message, system=SYSTEM, record_id=record_id)
+        return ConnectorError(message, system=SYSTEM, record_id=record_id)
+    if isinstance(exc, requests.HTTPError):
+        status = exc.response.status_code if exc.response is not None else 0
+        if status >= 500 or status == 429:
+            return RetryableError(f"HTTP {status}", system=SYSTEM, record_id=record_id)
+        return RecordError(f"HTTP {status}", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, requests.Timeout):
+        return RetryableError("request timed out", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, requests.RequestException):
+        return RetryableError("connection failed", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, ValueError):
+        # zenpy raises ValueError on a non-integer Retry-After or an unparsable body.
+        return RetryableError(f"unreadable answer: {exc}", system=SYSTEM, record_id=record_id)
+    return ConnectorError(f"unexpected {type(exc).__name__}: {exc}", system=SYSTEM)

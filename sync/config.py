@@ -1,0 +1,253 @@
+"""The nps-sync configuration file: model, loading and secret resolution.
+
+Secrets never appear in the file itself: a secret is ``{env: NAME}`` or ``{file: PATH}`` and is read
+only when a connector is built. Errors name the file, line and column of the offending key.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from sync.errors import ConfigFileError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secret(_Strict):
+    """Where to read a secret: an environment variable or a file (first line, stripped)."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    def resolve(self, what: str) -> str:
+        if self.env:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ConfigFileError(f"{what}: environment variable {self.env} is not set")
+            return value
+        if self.file:
+            try:
+                return self.file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigFileError(f"{what}: cannot read {self.file}: {exc.strerror}") from exc
+        raise ConfigFileError(f"{what}: give either env or file")
+
+    def __repr__(self) -> str:
+        return f"Secret(env={self.env!r}, file={str(self.file) if self.file else None!r})"
+
+
+class StateConfig(_Strict):
+    url: str = "sqlite:///nps-sync-state.db"
+
+
+class ScheduleConfig(_Strict):
+    poll_interval_seconds: int = Field(300, ge=10)
+    drain_interval_seconds: int = Field(60, ge=5)
+
+
+class DelightedSourceConfig(_Strict):
+    type: Literal["delighted"]
+    name: str = "delighted"
+    api_key: Secret
+    base_url: str = "https://api.delighted.com"
+    per_page: int = Field(100, ge=1, le=100)
+
+
+class FileSourceConfig(_Strict):
+    type: Literal["file"]
+    path: Path
+    name: str | None = None
+
+
+SourceConfig = Annotated[DelightedSourceConfig | FileSourceConfig, Field(discriminator="type")]
+
+
+class SalesforceAuth(_Strict):
+    method: Literal["password", "jwt", "client_credentials", "session"] = "password"
+    username: str | None = None
+    password: Secret | None = None
+    security_token: Secret | None = None
+    domain: str = "login"
+    consumer_key: Secret | None = None
+    consumer_secret: Secret | None = None
+    private_key: Secret | None = None
+    session_id: Secret | None = None
+
+
+class SalesforceFields(_Strict):
+    """API names of the fields we read and write. Empty string: not used."""
+
+    task_marker: str = "NPS_Sync_Key__c"
+    account_tier: str = "Tier__c"
+    account_arr: str = "ARR__c"
+    account_region: str = "Region__c"
+    account_renewal_date: str = "Renewal_Date__c"
+    account_domain: str = "Email_Domain__c"
+    contact_last_score: str = "NPS_Last_Score__c"
+    contact_category: str = "NPS_Category__c"
+    contact_last_comment: str = "NPS_Last_Comment__c"
+    contact_last_response_date: str = "NPS_Last_Response_Date__c"
+    account_nps: str = "NPS_Score__c"
+    account_responses: str = "NPS_Responses__c"
+    account_revenue_at_risk: str = "NPS_Revenue_At_Risk__c"
+
+
+class SalesforceConfig(_Strict):
+    instance_url: str
+    api_version: str = "59.0"
+    auth: SalesforceAuth = SalesforceAuth()
+    fields: SalesforceFields = SalesforceFields()
+    fallback_owner_id: str | None = None
+    timeout_seconds: float = 30.0
+
+
+class ZendeskAuth(_Strict):
+    email: str | None = None
+    token: Secret | None = None
+    oauth_token: Secret | None = None
+
+
+class ZendeskFields(_Strict):
+    """Custom field names: ticket field titles, user and organization field keys."""
+
+    ticket_score: str = "NPS Score"
+    user_score: str = "nps_score"
+    user_category: str = "nps_category"
+    user_date: str = "nps_date"
+    organization_nps: str = "nps_account_score"
+
+
+class ZendeskConfig(_Strict):
+    subdomain: str
+    domain: str = "zendesk.com"
+    auth: ZendeskAuth = ZendeskAuth()
+    fields: ZendeskFields = ZendeskFields()
+    timeout_seconds: float = 30.0
+
+
+class MetricsConfig(_Strict):
+    window_days: int = Field(180, ge=1)
+    #: An account whose rolling NPS is below this counts its whole ARR as at risk.
+    at_risk_below: float = 0.0
+
+
+class Config(_Strict):
+    state: StateConfig = StateConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    sources: list[SourceConfig] = Field(default_factory=list)
+    salesforce: SalesforceConfig
+    zendesk: ZendeskConfig
+    rules: Path
+    metrics: MetricsConfig = MetricsConfig()
+    #: Public origin -> loopback origin. Points the real clients at local emulators (demo, tests).
+    loopback_routes: dict[str, str] = Field(default_factory=dict)
+    batch_size: int = Field(200, ge=1, le=2000)
+    max_attempts: int = Field(8, ge=1)
+    lease_seconds: int = Field(300, ge=10)
+
+    @field_validator("loopback_routes")
+    @classmethod
+    def _loopback_only(cls, routes: dict[str, str]) -> dict[str, str]:
+        for target in routes.values():
+            if not target.startswith(("http://127.", "http://localhost", "http://[::1]")):
+                raise ValueError(f"loopback_routes may only point at loopback, not {target}")
+        return routes
+
+    @property
+    def poll_interval(self) -> timedelta:
+        return timedelta(seconds=self.schedule.poll_interval_seconds)
+
+
+def load_config(path: Path) -> Config:
+    """Read, validate and resolve relative paths of a config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigFileError(f"{path}: cannot read config: {exc.strerror}") from exc
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigFileError(f"{where}: {exc.problem}") from exc
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"{path}:1:1: the config must be a mapping")
+    try:
+        config = Config.model_validate(_plain(data))
+    except ValidationError as exc:
+        lines = [f"{path}:{_position(data, err['loc'])}: {_message(err)}" for err in exc.errors()]
+        raise ConfigFileError("\n".join(lines)) from exc
+    return _resolve_paths(config, path.parent)
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _position(data: Any, loc: tuple[int | str, ...]) -> str:
+    """line:col of the deepest node of ``loc`` that exists in the parsed YAML."""
+    node, line, col = data, 0, 0
+    for part in loc:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, dict) and part in node:
+                if lc is not None:
+                    line, col = lc.key(part)
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                if lc is not None:
+                    line, col = lc.item(part)
+                node = node[part]
+            else:
+                break
+        except (KeyError, IndexError, TypeError):
+            break
+    return f"{line + 1}:{col + 1}"
+
+
+def _message(err: Any) -> str:
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("delighted", "file")))
+    if err["type"] == "extra_forbidden":
+        return f"unknown key '{err['loc'][-1]}'"
+    return f"{loc}: {err['msg']}" if loc else str(err["msg"])
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    def rel(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p)
+
+    sources: list[DelightedSourceConfig | FileSourceConfig] = [
+        s.model_copy(update={"path": rel(s.path)}) if isinstance(s, FileSourceConfig) else s
+        for s in config.sources
+    ]
+    state_url = config.state.url
+    prefix = "sqlite:///"
+    if state_url.startswith(prefix) and not state_url.startswith(prefix + "/"):
+        relative = state_url[len(prefix) :]
+        if relative and relative != ":memory:":
+            state_url = prefix + str(rel(Path(relative)))
+    return config.model_copy(
+        update={
+            "rules": rel(config.rules),
+            "sources": sources,
+            "state": StateConfig(url=state_url),
+        }
+    )

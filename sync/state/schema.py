@@ -1,0 +1,153 @@
+"""Tables of the state store and their migrations.
+
+One SQLAlchemy Core ``MetaData`` describes the newest schema. A new database is created from it
+and stamped with ``LATEST_VERSION``; an existing one is brought up to date by running the steps of
+``MIGRATIONS`` after its recorded version, each in one transaction with its version bump, so an
+upgrade is all-or-nothing and never loses state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the state store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "nps_schema_version",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+cursors = sa.Table(
+    "nps_cursors",
+    metadata,
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("value", sa.String(200)),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+responses = sa.Table(
+    "nps_responses",
+    metadata,
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("response_id", sa.String(200), primary_key=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False, index=True),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    # pending: latest version not yet routed; routed: decision taken for ``routed_version``.
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("routed_version", sa.String(64)),
+    sa.Column("not_before", UTCDateTime),
+    sa.Column("match_status", sa.String(20)),
+    sa.Column("contact_id", sa.String(18), index=True),
+    sa.Column("account_id", sa.String(18), index=True),
+    sa.Column("zendesk_user_id", sa.BigInteger),
+    sa.Column("zendesk_org_id", sa.BigInteger),
+    sa.Column("match", sa.JSON),
+    sa.Column("decision", sa.JSON),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+response_versions = sa.Table(
+    "nps_response_versions",
+    metadata,
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("response_id", sa.String(200), primary_key=True),
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+actions = sa.Table(
+    "nps_actions",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("response_id", sa.String(200), nullable=False),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("ruleset_hash", sa.String(64), nullable=False),
+    # pending -> claimed -> done | failed (will retry at next_attempt_at) | dead
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(100)),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("external_id", sa.String(100)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+written_values = sa.Table(
+    "nps_written_values",
+    metadata,
+    sa.Column("system", sa.String(20), primary_key=True),
+    sa.Column("object", sa.String(80), primary_key=True),
+    sa.Column("record_id", sa.String(40), primary_key=True),
+    sa.Column("field", sa.String(120), primary_key=True),
+    sa.Column("value", sa.JSON),
+    sa.Column("written_at", UTCDateTime, nullable=False),
+)
+
+runs = sa.Table(
+    "nps_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("stats", sa.JSON),
+)
+
+problems = sa.Table(
+    "nps_problems",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("location", sa.String(500), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+)
+
+
+Migration = Callable[[Connection], None]
+
+#: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
+MIGRATIONS: dict[int, Migration] = {}
+LATEST_VERSION = 1 + len(MIGRATIONS)

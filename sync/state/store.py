@@ -1,0 +1,719 @@
+"""The durable state store: inbox, outbox, cursors, written values and run history.
+
+SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL (several daemons at once). Every method is
+one transaction, so what it records is either all there or not there at all:
+
+- ``ingest_page`` stores a page of responses *and* advances the source cursor together;
+- ``record_routing`` writes the decision and the action intents (the outbox) before any external call;
+- ``claim_actions`` hands out intents under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so
+  several workers never run the same intent at once and a crashed worker's lease simply expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from connectors.models import SourceProblem, SurveyResponse
+from sync.state import schema as t
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The latest version of a response, with what we know about it."""
+
+    response: SurveyResponse
+    version: str
+    routed_version: str | None
+    contact_id: str | None = None
+    account_id: str | None = None
+    match: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionIntent:
+    """An action the router asked for, keyed so that it happens at most once."""
+
+    key: str
+    source: str
+    response_id: str
+    rule: str
+    action: str
+    kind: str
+    payload: Mapping[str, Any]
+    ruleset_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedAction:
+    key: str
+    kind: str
+    payload: Mapping[str, Any]
+    attempts: int
+    source: str
+    response_id: str
+    rule: str
+    external_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingOutcome:
+    """Everything the match and route stages learned about one response version."""
+
+    source: str
+    response_id: str
+    version: str
+    match_status: str
+    contact_id: str | None
+    account_id: str | None
+    zendesk_user_id: int | None
+    zendesk_org_id: int | None
+    match: Mapping[str, Any]
+    decision: Mapping[str, Any]
+    intents: Sequence[ActionIntent] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRow:
+    key: str
+    kind: str
+    status: str
+    attempts: int
+    rule: str
+    action: str
+    source: str
+    response_id: str
+    external_id: str | None
+    last_error: str | None
+    next_attempt_at: datetime
+    payload: Mapping[str, Any]
+
+
+def _engine_for(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions start (see "begin").
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Take the write lock up front: no deadlock between two upgrading readers.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class StateStore:
+    """All durable state of nps-sync. Thread-safe; one instance per process is enough."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _engine_for(url)
+        self.dialect = self.engine.dialect.name
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Create or upgrade the schema; returns the version the database is at."""
+        with self.engine.begin() as conn:
+            inspector = sa.inspect(conn)
+            if not inspector.has_table(t.schema_version.name):
+                t.metadata.create_all(conn)
+                conn.execute(t.schema_version.insert().values(id=1, version=t.LATEST_VERSION))
+                return t.LATEST_VERSION
+            current = int(conn.execute(sa.select(t.schema_version.c.version)).scalar_one())
+        if current > t.LATEST_VERSION:
+            raise RuntimeError(
+                f"state database is at schema version {current}, newer than this nps-sync "
+                f"({t.LATEST_VERSION}); upgrade nps-sync"
+            )
+        while current < t.LATEST_VERSION:
+            with self.engine.begin() as conn:
+                t.MIGRATIONS[current](conn)
+                current += 1
+                conn.execute(t.schema_version.update().values(version=current))
+        return current
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def _insert_ignore(self, table: sa.Table) -> Any:
+        """INSERT ... ON CONFLICT DO NOTHING for the current backend."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table).on_conflict_do_nothing()
+
+    def _upsert(self, table: sa.Table, keys: Sequence[str], rows: list[dict[str, Any]]) -> Any:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE for the current backend."""
+        module: Any = postgresql if self.dialect == "postgresql" else sqlite
+        stmt = module.insert(table)
+        update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        return stmt.on_conflict_do_update(index_elements=list(keys), set_=update), rows
+
+    # -- cursors -------------------------------------------------------------------------------
+    def get_cursor(self, source: str) -> str | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(t.cursors.c.value).where(t.cursors.c.source == source)
+            ).scalar_one_or_none()
+        return value
+
+    def cursors(self) -> dict[str, tuple[str | None, datetime]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.cursors)).all()
+        return {r.source: (r.value, r.updated_at) for r in rows}
+
+    # -- inbox ---------------------------------------------------------------------------------
+    def ingest_page(
+        self,
+        source: str,
+        page: Sequence[SurveyResponse],
+        cursor: str | None,
+        now: datetime,
+    ) -> IngestStats:
+        """Store a page of responses and advance the source's cursor, atomically.
+
+        A response already stored with the same version is left alone; a newer version replaces
+        the current one (older versions are kept in the version history) and is routed again.
+        """
+        new = updated = unchanged = 0
+        latest: dict[str, SurveyResponse] = {}
+        for resp in page:
+            prior = latest.get(resp.response_id)
+            if prior is None or resp.updated_at >= prior.updated_at:
+                latest[resp.response_id] = resp
+        with self.engine.begin() as conn:
+            existing: dict[str, tuple[str, datetime]] = {}
+            ids = list(latest)
+            for chunk in _chunks(ids, 500):
+                rows = conn.execute(
+                    sa.select(
+                        t.responses.c.response_id, t.responses.c.version, t.responses.c.updated_at
+                    ).where(t.responses.c.source == source, t.responses.c.response_id.in_(chunk))
+                ).all()
+                existing.update({r.response_id: (r.version, r.updated_at) for r in rows})
+            inserts: list[dict[str, Any]] = []
+            for rid, resp in latest.items():
+                version = _version_of(resp)
+                known = existing.get(rid)
+                if known is None:
+                    inserts.append(_response_row(resp, version, now))
+                    new += 1
+                elif known[0] == version or resp.updated_at < known[1]:
+                    unchanged += 1
+                    continue
+                else:
+                    row = _response_row(resp, version, now)
+                    for k in ("source", "response_id", "received_at"):
+                        row.pop(k)
+                    conn.execute(
+                        t.responses.update()
+                        .where(t.responses.c.source == source, t.responses.c.response_id == rid)
+                        .values(**row)
+                    )
+                    updated += 1
+                conn.execute(
+                    self._insert_ignore(t.response_versions).values(
+                        source=source,
+                        response_id=rid,
+                        version=version,
+                        score=resp.score,
+                        comment=resp.comment,
+                        received_at=now,
+                    )
+                )
+            if inserts:
+                conn.execute(t.responses.insert(), inserts)
+            if cursor is not None:
+                stmt, rows = self._upsert(
+                    t.cursors, ["source"], [{"source": source, "value": cursor, "updated_at": now}]
+                )
+                conn.execute(stmt, rows)
+        return IngestStats(new, updated, unchanged)
+
+    def record_problems(self, problems: Iterable[SourceProblem], now: datetime) -> None:
+        rows = [
+            {"source": p.source, "location": p.location[:500], "reason": p.reason, "seen_at": now}
+            for p in problems
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(t.problems.insert(), rows)
+
+    def pending_responses(self, limit: int, now: datetime) -> list[StoredResponse]:
+        """Responses whose latest version has not been routed yet, oldest first."""
+        r = t.responses
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(r)
+                .where(
+                    r.c.status == "pending",
+                    sa.or_(r.c.not_before.is_(None), r.c.not_before <= now),
+                )
+                .order_by(r.c.updated_at, r.c.source, r.c.response_id)
+                .limit(limit)
+            ).all()
+        return [_stored(row) for row in rows]
+
+    def get_response(self, source: str, response_id: str) -> StoredResponse | None:
+        r = t.responses
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(r).where(r.c.source == source, r.c.response_id == response_id)
+            ).one_or_none()
+        return _stored(row) if row is not None else None
+
+    def find_responses(self, response_id: str) -> list[StoredResponse]:
+        """Every stored response with this id, across sources."""
+        r = t.responses
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(r).where(r.c.response_id == response_id)).all()
+        return [_stored(row) for row in rows]
+
+    def defer_responses(self, keys: Iterable[tuple[str, str]], not_before: datetime) -> None:
+        """Route these responses again no earlier than ``not_before`` (a settle delay)."""
+        r = t.responses
+        with self.engine.begin() as conn:
+            for source, rid in keys:
+                conn.execute(
+                    r.update()
+                    .where(r.c.source == source, r.c.response_id == rid)
+                    .values(not_before=not_before)
+                )
+
+    def record_routing(self, outcomes: Sequence[RoutingOutcome], now: datetime) -> int:
+        """Store decisions and enqueue their intents; returns how many intents were new.
+
+        An intent whose key exists already (the same response, rule and action from an earlier
+        version) is not enqueued again. A response that got a newer version meanwhile stays
+        pending for it.
+        """
+        created = 0
+        r = t.responses
+        with self.engine.begin() as conn:
+            for out in outcomes:
+                conn.execute(
+                    r.update()
+                    .where(
+                        r.c.source == out.source,
+                        r.c.response_id == out.response_id,
+                        r.c.version == out.version,
+                    )
+                    .values(
+                        status="routed",
+                        routed_version=out.version,
+                        not_before=None,
+                        match_status=out.match_status,
+                        contact_id=out.contact_id,
+                        account_id=out.account_id,
+                        zendesk_user_id=out.zendesk_user_id,
+                        zendesk_org_id=out.zendesk_org_id,
+                        match=dict(out.match),
+                        decision=dict(out.decision),
+                    )
+                )
+                for intent in out.intents:
+                    result = conn.execute(
+                        self._insert_ignore(t.actions).values(
+                            key=intent.key,
+                            source=intent.source,
+                            response_id=intent.response_id,
+                            rule=intent.rule,
+                            action=intent.action,
+                            kind=intent.kind,
+                            payload=dict(intent.payload),
+                            ruleset_hash=intent.ruleset_hash,
+                            status="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    created += max(result.rowcount, 0)
+        return created
+
+    # -- outbox --------------------------------------------------------------------------------
+    def claim_actions(
+        self,
+        owner: str,
+        *,
+        limit: int,
+        lease: timedelta,
+        now: datetime,
+        kinds: Sequence[str] | None = None,
+    ) -> list[ClaimedAction]:
+        """Lease up to ``limit`` due actions to ``owner``; expired leases are reclaimable."""
+        a = t.actions
+        due = sa.or_(
+            sa.and_(a.c.status == "pending", a.c.next_attempt_at <= now),
+            sa.and_(a.c.status == "claimed", a.c.lease_until < now),
+        )
+        query = sa.select(a.c.key).where(due).order_by(a.c.next_attempt_at, a.c.key).limit(limit)
+        if kinds:
+            query = query.where(a.c.kind.in_(list(kinds)))
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        with self.engine.begin() as conn:
+            keys = list(conn.execute(query).scalars())
+            if not keys:
+                return []
+            conn.execute(
+                a.update()
+                .where(a.c.key.in_(keys))
+                .values(status="claimed", lease_owner=owner, lease_until=now + lease, updated_at=now)
+            )
+            rows = conn.execute(sa.select(a).where(a.c.key.in_(keys)).order_by(a.c.key)).all()
+        return [
+            ClaimedAction(
+                key=row.key,
+                kind=row.kind,
+                payload=row.payload,
+                attempts=row.attempts,
+                source=row.source,
+                response_id=row.response_id,
+                rule=row.rule,
+                external_id=row.external_id,
+            )
+            for row in rows
+        ]
+
+    def _finish(self, key: str, owner: str, values: Mapping[str, Any]) -> bool:
+        """Update a claimed action only while ``owner`` still holds its lease."""
+        a = t.actions
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                a.update()
+                .where(a.c.key == key, a.c.lease_owner == owner, a.c.status == "claimed")
+                .values(**values)
+            )
+        return result.rowcount == 1
+
+    def complete_action(self, key: str, owner: str, external_id: str, now: datetime) -> bool:
+        return self._finish(
+            key,
+            owner,
+            {
+                "status": "done",
+                "external_id": external_id,
+                "lease_owner": None,
+                "lease_until": None,
+                "last_error": None,
+                "attempts": t.actions.c.attempts + 1,
+                "updated_at": now,
+            },
+        )
+
+    def retry_action(
+        self, key: str, owner: str, error: str, next_attempt_at: datetime, now: datetime
+    ) -> bool:
+        """Record a failed attempt; the action becomes due again at ``next_attempt_at``."""
+        return self._finish(
+            key,
+            owner,
+            {
+                "status": "pending",
+                "attempts": t.actions.c.attempts + 1,
+                "next_attempt_at": next_attempt_at,
+                "last_error": error[:2000],
+                "lease_owner": None,
+                "lease_until": None,
+                "updated_at": now,
+            },
+        )
+
+    def defer_action(
+        self, key: str, owner: str, reason: str, not_before: datetime, now: datetime
+    ) -> bool:
+        """Park an action without counting an attempt (quota, long Retry-After)."""
+        return self._finish(
+            key,
+            owner,
+            {
+                "status": "pending",
+                "next_attempt_at": not_before,
+                "last_error": reason[:2000],
+                "lease_owner": None,
+                "lease_until": None,
+                "updated_at": now,
+            },
+        )
+
+    def kill_action(self, key: str, owner: str, error: str, now: datetime) -> bool:
+        """Move an action to the dead-letter list with its last error."""
+        return self._finish(
+            key,
+            owner,
+            {
+                "status": "dead",
+                "attempts": t.actions.c.attempts + 1,
+                "last_error": error[:2000],
+                "lease_owner": None,
+                "lease_until": None,
+                "updated_at": now,
+            },
+        )
+
+    def release_leases(self, owner: str, now: datetime) -> int:
+        """Give back every lease ``owner`` holds (clean shutdown)."""
+        a = t.actions
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                a.update()
+                .where(a.c.lease_owner == owner, a.c.status == "claimed")
+                .values(status="pending", lease_owner=None, lease_until=None, updated_at=now)
+            )
+        return result.rowcount
+
+    def actions(
+        self, *, status: str | None = None, keys: Sequence[str] | None = None
+    ) -> list[ActionRow]:
+        a = t.actions
+        query = sa.select(a).order_by(a.c.created_at, a.c.key)
+        if status is not None:
+            query = query.where(a.c.status == status)
+        if keys is not None:
+            query = query.where(a.c.key.in_(list(keys)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            ActionRow(
+                key=row.key,
+                kind=row.kind,
+                status=row.status,
+                attempts=row.attempts,
+                rule=row.rule,
+                action=row.action,
+                source=row.source,
+                response_id=row.response_id,
+                external_id=row.external_id,
+                last_error=row.last_error,
+                next_attempt_at=row.next_attempt_at,
+                payload=row.payload,
+            )
+            for row in rows
+        ]
+
+    def action_counts(self) -> dict[str, int]:
+        a = t.actions
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(a.c.status, sa.func.count()).group_by(a.c.status)).all()
+        return {status: int(count) for status, count in rows}
+
+    def revive_actions(self, keys: Sequence[str] | None, now: datetime) -> int:
+        """Put dead actions back in the queue (all of them when ``keys`` is None)."""
+        a = t.actions
+        stmt = a.update().where(a.c.status == "dead")
+        if keys is not None:
+            stmt = stmt.where(a.c.key.in_(list(keys)))
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                stmt.values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
+            )
+        return result.rowcount
+
+    # -- history for write-back and routing -----------------------------------------------------
+    def previous_scores(self, keys: Sequence[tuple[str, datetime]]) -> dict[tuple[str, datetime], int]:
+        """For (email, created_at) pairs, the score of that person's previous response."""
+        r = t.responses
+        result: dict[tuple[str, datetime], int] = {}
+        emails = sorted({email for email, _ in keys})
+        history: dict[str, list[tuple[datetime, int]]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(emails, 500):
+                rows = conn.execute(
+                    sa.select(r.c.email, r.c.created_at, r.c.score).where(r.c.email.in_(chunk))
+                ).all()
+                for row in rows:
+                    history.setdefault(row.email, []).append((row.created_at, row.score))
+        for email, created in keys:
+            earlier = [h for h in history.get(email, []) if h[0] < created]
+            if earlier:
+                result[(email, created)] = max(earlier)[1]
+        return result
+
+    def routed_responses(
+        self, *, account_ids: Sequence[str] | None = None, contact_ids: Sequence[str] | None = None
+    ) -> list[StoredResponse]:
+        """Matched, routed responses for these accounts or contacts (for the metrics)."""
+        r = t.responses
+        out: list[StoredResponse] = []
+        column, values = (
+            (r.c.account_id, account_ids) if account_ids is not None else (r.c.contact_id, contact_ids)
+        )
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(values or [])), 500):
+                rows = conn.execute(
+                    sa.select(r).where(column.in_(chunk), r.c.status == "routed")
+                ).all()
+                out.extend(_stored(row) for row in rows)
+        return out
+
+    def unmatched(self) -> list[StoredResponse]:
+        r = t.responses
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(r)
+                .where(r.c.match_status.in_(["unmatched", "ambiguous"]))
+                .order_by(r.c.created_at)
+            ).all()
+        return [_stored(row) for row in rows]
+
+    # -- written values ------------------------------------------------------------------------
+    def written(
+        self, system: str, obj: str, record_ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        w = t.written_values
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(record_ids)), 500):
+                rows = conn.execute(
+                    sa.select(w.c.record_id, w.c.field, w.c.value).where(
+                        w.c.system == system, w.c.object == obj, w.c.record_id.in_(chunk)
+                    )
+                ).all()
+                for row in rows:
+                    out.setdefault(row.record_id, {})[row.field] = row.value
+        return out
+
+    def record_written(
+        self, system: str, obj: str, values: Mapping[str, Mapping[str, Any]], now: datetime
+    ) -> None:
+        rows = [
+            {
+                "system": system,
+                "object": obj,
+                "record_id": record_id,
+                "field": name,
+                "value": value,
+                "written_at": now,
+            }
+            for record_id, fields in values.items()
+            for name, value in fields.items()
+        ]
+        if not rows:
+            return
+        stmt, rows = self._upsert(t.written_values, ["system", "object", "record_id", "field"], rows)
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
+    # -- runs ----------------------------------------------------------------------------------
+    def start_run(self, now: datetime) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(t.runs.insert().values(started_at=now, status="running"))
+            key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def finish_run(self, run_id: int, status: str, stats: Mapping[str, Any], now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(status=status, finished_at=now, stats=json.loads(json.dumps(stats)))
+            )
+
+    def last_runs(self, limit: int = 5) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)
+            ).all()
+        return [dict(row._mapping) for row in rows]
+
+    def problem_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t.problems)).scalar_one())
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _version_of(resp: SurveyResponse) -> str:
+    """A version id that changes whenever the content of a response changes."""
+    return f"{resp.updated_at.isoformat()}|{resp.score}|{hash_text(resp.comment)}"[:64]
+
+
+def hash_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _response_row(resp: SurveyResponse, version: str, now: datetime) -> dict[str, Any]:
+    return {
+        "source": resp.source,
+        "response_id": resp.response_id,
+        "version": version,
+        "email": resp.email,
+        "score": resp.score,
+        "comment": resp.comment,
+        "created_at": resp.created_at,
+        "updated_at": resp.updated_at,
+        "data": {
+            "person_name": resp.person_name,
+            "properties": dict(resp.properties),
+            "survey_type": resp.survey_type,
+            "channel": resp.channel,
+            "language": resp.language,
+            "permalink": resp.permalink,
+        },
+        "status": "pending",
+        "not_before": None,
+        "received_at": now,
+    }
+
+
+def _stored(row: Any) -> StoredResponse:
+    data = row.data or {}
+    response = SurveyResponse(
+        source=row.source,
+        response_id=row.response_id,
+        email=row.email,
+        score=row.score,
+        comment=row.comment,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        person_name=data.get("person_name", ""),
+        properties=dict(data.get("properties") or {}),
+        survey_type=data.get("survey_type", "relationship"),
+        channel=data.get("channel", ""),
+        language=data.get("language", ""),
+        permalink=data.get("permalink", ""),
+    )
+    return StoredResponse(
+        response=response,
+        version=row.version,
+        routed_version=row.routed_version,
+        contact_id=row.contact_id,
+        account_id=row.account_id,
+        match=row.match,
+    )
