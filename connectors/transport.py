@@ -8,6 +8,8 @@ and requests' adapter mounting); the clients' own code is untouched.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -19,21 +21,47 @@ from requests.adapters import HTTPAdapter
 DEFAULT_TIMEOUT = 30.0
 
 
+class CallCounter:
+    """Counts HTTP requests per label (one label per external system); thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, label: str) -> None:
+        with self._lock:
+            self._counts[label] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
 class TimeoutAdapter(HTTPAdapter):
-    """An adapter that gives every request a timeout unless the caller chose one.
+    """An adapter that gives every request a timeout unless the caller chose one, and counts it.
 
     The client libraries do not always pass a timeout; a hung socket must not hang the daemon.
     """
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        timeout: float = DEFAULT_TIMEOUT,
+        counter: CallCounter | None = None,
+        label: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.timeout = timeout
+        self.counter = counter
+        self.label = label
 
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        if self.counter is not None:
+            self.counter.add(self.label)
         return super().send(request, **kwargs)
 
 
@@ -63,16 +91,22 @@ class LoopbackAdapter(TimeoutAdapter):
 
 
 def make_session(
-    routes: Mapping[str, str] | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    routes: Mapping[str, str] | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    counter: CallCounter | None = None,
+    label: str = "",
 ) -> requests.Session:
     """A session with request timeouts that routes each public origin in ``routes`` to loopback.
 
     ``routes`` maps e.g. ``"https://acme.my.salesforce.com"`` to ``"http://127.0.0.1:54321"``.
-    With no routes this is a plain session for real services.
+    With no routes this is a plain session for real services. Each request is counted under
+    ``label`` in ``counter`` when one is given.
     """
     session = requests.Session()
-    session.mount("https://", TimeoutAdapter(timeout))
-    session.mount("http://", TimeoutAdapter(timeout))
+    session.mount("https://", TimeoutAdapter(timeout, counter, label))
+    session.mount("http://", TimeoutAdapter(timeout, counter, label))
     for origin, target in (routes or {}).items():
-        session.mount(origin.rstrip("/") + "/", LoopbackAdapter(target, timeout))
+        adapter = LoopbackAdapter(target, timeout, counter=counter, label=label)
+        session.mount(origin.rstrip("/") + "/", adapter)
     return session

@@ -104,7 +104,9 @@ actions = sa.Table(
     sa.Column("ruleset_hash", sa.String(64), nullable=False),
     # pending -> claimed -> done | failed (will retry at next_attempt_at) | dead
     sa.Column("status", sa.String(20), nullable=False, index=True),
+    # attempts: times claimed (an attempt may have had an effect); failures: errors recorded.
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("lease_owner", sa.String(100)),
     sa.Column("lease_until", UTCDateTime),

@@ -43,7 +43,10 @@ class StoredResponse:
     routed_version: str | None
     contact_id: str | None = None
     account_id: str | None = None
+    zendesk_user_id: int | None = None
+    zendesk_org_id: int | None = None
     match: Mapping[str, Any] | None = None
+    decision: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class ClaimedAction:
     kind: str
     payload: Mapping[str, Any]
     attempts: int
+    failures: int
     source: str
     response_id: str
     rule: str
@@ -95,6 +99,7 @@ class ActionRow:
     kind: str
     status: str
     attempts: int
+    failures: int
     rule: str
     action: str
     source: str
@@ -354,6 +359,7 @@ class StateStore:
                             ruleset_hash=intent.ruleset_hash,
                             status="pending",
                             attempts=0,
+                            failures=0,
                             next_attempt_at=now,
                             created_at=now,
                             updated_at=now,
@@ -372,7 +378,12 @@ class StateStore:
         now: datetime,
         kinds: Sequence[str] | None = None,
     ) -> list[ClaimedAction]:
-        """Lease up to ``limit`` due actions to ``owner``; expired leases are reclaimable."""
+        """Lease up to ``limit`` due actions to ``owner``; expired leases are reclaimable.
+
+        Claiming counts an attempt, *before* any external call: an action claimed with
+        ``attempts > 1`` may already have had an effect, so its executor looks for its marker
+        before creating anything.
+        """
         a = t.actions
         due = sa.or_(
             sa.and_(a.c.status == "pending", a.c.next_attempt_at <= now),
@@ -390,7 +401,13 @@ class StateStore:
             conn.execute(
                 a.update()
                 .where(a.c.key.in_(keys))
-                .values(status="claimed", lease_owner=owner, lease_until=now + lease, updated_at=now)
+                .values(
+                    status="claimed",
+                    lease_owner=owner,
+                    lease_until=now + lease,
+                    attempts=a.c.attempts + 1,
+                    updated_at=now,
+                )
             )
             rows = conn.execute(sa.select(a).where(a.c.key.in_(keys)).order_by(a.c.key)).all()
         return [
@@ -399,6 +416,7 @@ class StateStore:
                 kind=row.kind,
                 payload=row.payload,
                 attempts=row.attempts,
+                failures=row.failures,
                 source=row.source,
                 response_id=row.response_id,
                 rule=row.rule,
@@ -428,7 +446,6 @@ class StateStore:
                 "lease_owner": None,
                 "lease_until": None,
                 "last_error": None,
-                "attempts": t.actions.c.attempts + 1,
                 "updated_at": now,
             },
         )
@@ -436,13 +453,13 @@ class StateStore:
     def retry_action(
         self, key: str, owner: str, error: str, next_attempt_at: datetime, now: datetime
     ) -> bool:
-        """Record a failed attempt; the action becomes due again at ``next_attempt_at``."""
+        """Record a failure; the action becomes due again at ``next_attempt_at``."""
         return self._finish(
             key,
             owner,
             {
                 "status": "pending",
-                "attempts": t.actions.c.attempts + 1,
+                "failures": t.actions.c.failures + 1,
                 "next_attempt_at": next_attempt_at,
                 "last_error": error[:2000],
                 "lease_owner": None,
@@ -454,7 +471,7 @@ class StateStore:
     def defer_action(
         self, key: str, owner: str, reason: str, not_before: datetime, now: datetime
     ) -> bool:
-        """Park an action without counting an attempt (quota, long Retry-After)."""
+        """Park an action without counting a failure: the system asked us to wait (quota, 429)."""
         return self._finish(
             key,
             owner,
@@ -475,7 +492,6 @@ class StateStore:
             owner,
             {
                 "status": "dead",
-                "attempts": t.actions.c.attempts + 1,
                 "last_error": error[:2000],
                 "lease_owner": None,
                 "lease_until": None,
@@ -511,6 +527,7 @@ class StateStore:
                 kind=row.kind,
                 status=row.status,
                 attempts=row.attempts,
+                failures=row.failures,
                 rule=row.rule,
                 action=row.action,
                 source=row.source,
@@ -537,7 +554,7 @@ class StateStore:
             stmt = stmt.where(a.c.key.in_(list(keys)))
         with self.engine.begin() as conn:
             result = conn.execute(
-                stmt.values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
+                stmt.values(status="pending", failures=0, next_attempt_at=now, updated_at=now)
             )
         return result.rowcount
 
@@ -715,5 +732,8 @@ def _stored(row: Any) -> StoredResponse:
         routed_version=row.routed_version,
         contact_id=row.contact_id,
         account_id=row.account_id,
+        zendesk_user_id=row.zendesk_user_id,
+        zendesk_org_id=row.zendesk_org_id,
         match=row.match,
+        decision=row.decision,
     )

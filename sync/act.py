@@ -1,0 +1,236 @@
+"""Act stage: drain the outbox by creating Salesforce Tasks and Zendesk tickets.
+
+Each executor receives claimed intents, and for every intent that may already have had an effect
+(claimed before: a crash or timeout left its outcome unknown) first looks up our own marker, the
+Task's key field or the ticket's ``external_id``, and creates only what is not there. Creates are
+batched: 200 Tasks per sObject Collections call, 100 tickets per ``create_many`` job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from connectors.errors import ConfigError, DeferError, RecordError, RetryableError
+from connectors.models import TaskSpec, TicketSpec, WriteResult
+from sync.ports import CrmPort, HelpdeskPort
+from sync.retry import RetryPolicy
+from sync.state import ClaimedAction, StateStore
+
+log = logging.getLogger(__name__)
+
+#: Per-record error codes worth another try later (the record itself is fine).
+RETRYABLE_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "missing", "job"})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    key: str
+    result: Literal["done", "retry", "defer", "dead"]
+    external_id: str = ""
+    error: str = ""
+    not_before: datetime | None = None
+    found_existing: bool = False
+
+
+class Executor(Protocol):
+    kind: str
+    batch_size: int
+
+    def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]: ...
+
+
+def _outcome(result: WriteResult) -> Outcome:
+    if result.ok:
+        return Outcome(result.record_id, "done", external_id=result.external_id)
+    if result.code in RETRYABLE_RECORD_CODES:
+        return Outcome(result.record_id, "retry", error=result.error)
+    return Outcome(result.record_id, "dead", error=result.error)
+
+
+def _guarded(
+    actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]]
+) -> list[Outcome]:
+    """Run a batch; a whole-batch failure becomes one outcome per action."""
+    try:
+        return work()
+    except DeferError as exc:
+        return [Outcome(a.key, "defer", error=str(exc), not_before=exc.not_before) for a in actions]
+    except RetryableError as exc:
+        return [Outcome(a.key, "retry", error=str(exc)) for a in actions]
+    except RecordError as exc:
+        return [Outcome(a.key, "dead", error=str(exc)) for a in actions]
+
+
+def _existing(
+    actions: Sequence[ClaimedAction], lookup: Callable[[list[str]], dict[str, Any]]
+) -> tuple[list[Outcome], list[ClaimedAction]]:
+    """Split into already-created (found by marker) and still-to-create."""
+    uncertain = [a.key for a in actions if a.attempts > 1]
+    found = lookup(uncertain) if uncertain else {}
+    done = [Outcome(k, "done", external_id=str(v), found_existing=True) for k, v in found.items()]
+    return done, [a for a in actions if a.key not in found]
+
+
+@dataclass
+class SalesforceTaskExecutor:
+    crm: CrmPort
+    retry: RetryPolicy
+    kind: str = "salesforce_task"
+    batch_size: int = 200
+
+    def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
+        def work() -> list[Outcome]:
+            done, todo = _existing(
+                actions, lambda keys: self.retry.call(lambda: self.crm.find_tasks_by_key(keys))
+            )
+            if not todo:
+                return done
+            specs = [task_spec(a.key, a.payload) for a in todo]
+            results = self.retry.call(lambda: self.crm.create_tasks(specs))
+            return done + [_outcome(r) for r in results]
+
+        return _guarded(actions, work)
+
+
+@dataclass
+class ZendeskTicketExecutor:
+    helpdesk: HelpdeskPort
+    retry: RetryPolicy
+    kind: str = "zendesk_ticket"
+    batch_size: int = 100
+
+    def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
+        def work() -> list[Outcome]:
+            done, todo = _existing(
+                actions,
+                lambda keys: self.retry.call(lambda: self.helpdesk.find_tickets_by_key(keys)),
+            )
+            if not todo:
+                return done
+            specs = [ticket_spec(a.key, a.payload) for a in todo]
+            results = self.retry.call(lambda: self.helpdesk.create_tickets(specs))
+            return done + [_outcome(r) for r in results]
+
+        return _guarded(actions, work)
+
+
+def task_spec(key: str, payload: dict[str, Any] | Any) -> TaskSpec:
+    return TaskSpec(
+        key=key,
+        subject=payload["subject"],
+        description=payload["description"],
+        owner_id=payload["owner_id"],
+        due_date=date.fromisoformat(payload["due_date"]),
+        who_id=payload.get("who_id"),
+        what_id=payload.get("what_id"),
+        priority=payload.get("priority", "Normal"),
+    )
+
+
+def ticket_spec(key: str, payload: dict[str, Any] | Any) -> TicketSpec:
+    return TicketSpec(
+        key=key,
+        subject=payload["subject"],
+        body=payload["body"],
+        requester_id=payload.get("requester_id"),
+        requester_email=payload.get("requester_email", ""),
+        requester_name=payload.get("requester_name", ""),
+        organization_id=payload.get("organization_id"),
+        group_id=payload.get("group_id"),
+        priority=payload.get("priority", "normal"),
+        tags=tuple(payload.get("tags", ())),
+        custom_fields={int(k): v for k, v in (payload.get("custom_fields") or {}).items()},
+    )
+
+
+@dataclass
+class DrainStats:
+    created: dict[str, int] = field(default_factory=dict)
+    found_existing: int = 0
+    retried: int = 0
+    deferred: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, outcome: Outcome) -> None:
+        if outcome.result == "done":
+            if outcome.found_existing:
+                self.found_existing += 1
+            else:
+                self.created[kind] = self.created.get(kind, 0) + 1
+        elif outcome.result == "retry":
+            self.retried += 1
+        elif outcome.result == "defer":
+            self.deferred += 1
+        else:
+            self.dead += 1
+
+
+def backoff(failures: int) -> timedelta:
+    """Delay before the next attempt after ``failures`` failures: 30 s doubling, at most 1 h."""
+    return timedelta(seconds=min(30 * 2 ** max(failures - 1, 0), 3600))
+
+
+def drain(
+    store: StateStore,
+    executors: Sequence[Executor],
+    *,
+    owner: str,
+    lease: timedelta,
+    max_failures: int,
+    now: Callable[[], datetime],
+    should_stop: Callable[[], bool] = lambda: False,
+) -> DrainStats:
+    """Run every due action of the executors' kinds until none is left (or stop is asked)."""
+    stats = DrainStats()
+    for executor in executors:
+        while not should_stop():
+            claimed = store.claim_actions(
+                owner, limit=executor.batch_size, lease=lease, now=now(), kinds=[executor.kind]
+            )
+            if not claimed:
+                break
+            try:
+                outcomes = executor.execute(claimed)
+            except ConfigError:
+                store.release_leases(owner, now())
+                raise
+            by_key = {a.key: a for a in claimed}
+            for outcome in outcomes:
+                action = by_key[outcome.key]
+                _record(store, owner, action, outcome, max_failures, now())
+                stats.add(executor.kind, outcome)
+                if outcome.result in ("dead", "retry"):
+                    stats.errors.append(f"{executor.kind} {outcome.key[:12]}: {outcome.error}")
+            if any(o.result in ("defer", "retry") for o in outcomes) and all(
+                o.result != "done" for o in outcomes
+            ):
+                break  # the system is refusing work: stop hammering it this pass
+    return stats
+
+
+def _record(
+    store: StateStore,
+    owner: str,
+    action: ClaimedAction,
+    outcome: Outcome,
+    max_failures: int,
+    now: datetime,
+) -> None:
+    if outcome.result == "done":
+        store.complete_action(action.key, owner, outcome.external_id, now)
+    elif outcome.result == "defer":
+        store.defer_action(
+            action.key, owner, outcome.error, outcome.not_before or now + backoff(1), now
+        )
+    elif outcome.result == "dead" or action.failures + 1 >= max_failures:
+        log.error("action %s failed for good: %s", action.key, outcome.error)
+        store.kill_action(action.key, owner, outcome.error, now)
+    else:
+        store.retry_action(
+            action.key, owner, outcome.error, now + backoff(action.failures + 1), now
+        )

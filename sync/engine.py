@@ -1,0 +1,209 @@
+"""The engine: one pass of pull → match → route → act → write back.
+
+Each stage lives in its own module; this one only orders them and keeps the run record. A pass is
+safe to interrupt anywhere: the inbox, the outbox and the cursors are in the state store, and the
+next pass picks up exactly where this one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.errors import ConfigError, ConnectorError
+from rules import Ruleset
+from sync.act import SalesforceTaskExecutor, ZendeskTicketExecutor, drain
+from sync.config import Config
+from sync.match import match_responses
+from sync.pull import pull
+from sync.retry import RetryPolicy
+from sync.route import RoutingContext, route_responses
+from sync.runtime import Connections
+from sync.state import StateStore
+from sync.writeback import write_back
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@dataclass
+class RunReport:
+    """What one pass did, for the CLI table, the run history and the benchmark."""
+
+    pulled: int = 0
+    new: int = 0
+    updated: int = 0
+    problems: list[str] = field(default_factory=list)
+    routed: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    intents: int = 0
+    tasks_created: int = 0
+    tickets_created: int = 0
+    found_existing: int = 0
+    retried: int = 0
+    deferred: int = 0
+    dead: int = 0
+    records_updated: int = 0
+    api_calls: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["problems"] = self.problems[:50]
+        data["errors"] = self.errors[:50]
+        return data
+
+
+class Engine:
+    """Runs passes over one config, store and set of connections."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: StateStore,
+        connections: Connections,
+        ruleset: Ruleset,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        retry: RetryPolicy | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.conn = connections
+        self.ruleset = ruleset
+        self.clock = clock
+        self.retry = retry or RetryPolicy()
+        self.owner = owner or worker_id()
+        self.stop_requested = threading.Event()
+        self._context: RoutingContext | None = None
+
+    def routing_context(self) -> RoutingContext:
+        """Names in the rules resolved to ids, once per engine (validated at start-up)."""
+        if self._context is None:
+            helpdesk = self.conn.helpdesk
+            self._context = RoutingContext(
+                group_ids=self.retry.call(helpdesk.group_ids),
+                ticket_field_ids=self.retry.call(helpdesk.ticket_field_ids),
+                score_field=self.config.zendesk.fields.ticket_score,
+                fallback_owner_id=self.config.salesforce.fallback_owner_id,
+            )
+        return self._context
+
+    # -- stages --------------------------------------------------------------------------------
+    def pull(self, report: RunReport, run_start: datetime) -> None:
+        stats = pull(self.store, self.conn.sources, run_start=run_start, now=self.clock())
+        report.pulled += stats.pulled
+        report.new += stats.new
+        report.updated += stats.updated
+        report.problems.extend(stats.problems)
+        report.errors.extend(stats.errors)
+
+    def route(self, report: RunReport) -> tuple[set[str], set[str]]:
+        """Match and route every pending response; returns touched contact and account ids."""
+        contacts: set[str] = set()
+        accounts: set[str] = set()
+        context = self.routing_context()
+        while not self.stop_requested.is_set():
+            now = self.clock()
+            batch = self.store.pending_responses(self.config.batch_size, now)
+            if not batch:
+                break
+            matches = match_responses(
+                [b.response for b in batch], self.conn.crm, self.conn.helpdesk, self.retry
+            )
+            outcomes = route_responses(
+                batch, matches, self.ruleset, context, self.store, now=now
+            )
+            report.intents += self.store.record_routing(outcomes, now)
+            report.routed += len(outcomes)
+            for out in outcomes:
+                if out.match_status == "matched":
+                    report.matched += 1
+                else:
+                    report.unmatched += 1
+                if out.contact_id:
+                    contacts.add(out.contact_id)
+                if out.account_id:
+                    accounts.add(out.account_id)
+        return contacts, accounts
+
+    def act(self, report: RunReport) -> None:
+        executors = [
+            SalesforceTaskExecutor(self.conn.crm, self.retry),
+            ZendeskTicketExecutor(self.conn.helpdesk, self.retry),
+        ]
+        stats = drain(
+            self.store,
+            executors,
+            owner=self.owner,
+            lease=timedelta(seconds=self.config.lease_seconds),
+            max_failures=self.config.max_attempts,
+            now=self.clock,
+            should_stop=self.stop_requested.is_set,
+        )
+        report.tasks_created += stats.created.get("salesforce_task", 0)
+        report.tickets_created += stats.created.get("zendesk_ticket", 0)
+        report.found_existing += stats.found_existing
+        report.retried += stats.retried
+        report.deferred += stats.deferred
+        report.dead += stats.dead
+        report.errors.extend(stats.errors)
+
+    def write_back(self, report: RunReport, contacts: set[str], accounts: set[str]) -> None:
+        if not contacts and not accounts:
+            return
+        stats = write_back(
+            self.store,
+            self.config,
+            self.conn.crm,
+            self.conn.helpdesk,
+            self.retry,
+            contact_ids=sorted(contacts),
+            account_ids=sorted(accounts),
+            now=self.clock(),
+        )
+        report.records_updated += stats.total()
+        report.errors.extend(stats.errors)
+
+    # -- a whole pass --------------------------------------------------------------------------
+    def run_once(self) -> RunReport:
+        """One full pass. Connector errors are reported; configuration errors are raised."""
+        started = self.clock()
+        before = self.conn.counter.snapshot()
+        run_id = self.store.start_run(started)
+        report = RunReport()
+        status = "failed"
+        try:
+            self.pull(report, started)
+            contacts, accounts = self.route(report)
+            self.act(report)
+            self.write_back(report, contacts, accounts)
+            status = "ok" if not report.errors else "partial"
+        except ConfigError:
+            raise
+        except ConnectorError as exc:
+            log.error("pass stopped: %s", exc)
+            report.errors.append(str(exc))
+        finally:
+            after = self.conn.counter.snapshot()
+            report.api_calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+            report.seconds = round((self.clock() - started).total_seconds(), 3)
+            self.store.finish_run(run_id, status, report.to_json(), self.clock())
+            self.store.release_leases(self.owner, self.clock())
+        return report

@@ -1,0 +1,254 @@
+"""Route stage: turn each matched response into a decision and its action intents.
+
+The router itself is pure (:mod:`rules`); this module builds its input, the flat field mapping,
+from a response and its match, and turns the actions it asks for into intents with everything an
+executor needs already rendered, under a deterministic idempotency key
+``sha256(source, response id, rule, action)``. Because the key ignores the version, an edited
+response is routed again without repeating an action already taken for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rules import RenderError, Ruleset, SalesforceTaskAction, ZendeskTicketAction
+from rules.fields import derive_fields
+from sync.match import Match
+from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoutingContext:
+    """Names from the rules and config, resolved to ids once per engine."""
+
+    group_ids: Mapping[str, int]
+    ticket_field_ids: Mapping[str, int]
+    score_field: str
+    fallback_owner_id: str | None
+
+
+def action_key(source: str, response_id: str, rule: str, action: str) -> str:
+    """The idempotency key of one action for one response."""
+    raw = "\x1f".join((source, response_id, rule, action)).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()[:40]
+
+
+def build_fields(
+    stored: StoredResponse, match: Match, previous_score: int | None, now: datetime
+) -> dict[str, object]:
+    """The flat field mapping the router decides on (missing values are None)."""
+    r = stored.response
+    contact = match.contact
+    account = contact.account if contact else None
+    fields: dict[str, object] = {
+        "score": r.score,
+        "previous_score": previous_score,
+        "survey_type": r.survey_type or None,
+        "channel": r.channel or None,
+        "language": r.language or None,
+        "source": r.source,
+        "comment": r.comment,
+        "age_minutes": max(int((now - r.created_at).total_seconds() // 60), 0),
+        "submitted_at": r.created_at.isoformat(),
+        "matched.salesforce": contact is not None,
+        "matched.zendesk": match.zendesk_user is not None,
+        "response.email": r.email,
+        "response.name": r.person_name,
+        "response.permalink": r.permalink,
+    }
+    if contact is not None:
+        fields.update(
+            {
+                "contact.id": contact.id,
+                "contact.name": contact.name or None,
+                "contact.email": contact.email,
+                "contact.owner_id": contact.owner_id or None,
+            }
+        )
+    if account is not None:
+        today = now.date()
+        fields.update(
+            {
+                "account.id": account.id,
+                "account.name": account.name,
+                "account.tier": account.tier or None,
+                "account.arr": account.arr,
+                "account.industry": account.industry or None,
+                "account.region": account.region or None,
+                "account.owner_id": account.owner_id or None,
+                "account.owner_email": account.owner_email or None,
+                "account.tenure_days": (today - account.created_date).days
+                if account.created_date
+                else None,
+                "account.days_to_renewal": (account.renewal_date - today).days
+                if account.renewal_date
+                else None,
+            }
+        )
+    return derive_fields(fields)
+
+
+def template_context(fields: Mapping[str, object]) -> dict[str, Any]:
+    """Fields nested for templates: ``{{ response.score }}``, ``{{ account.name }}``."""
+    context: dict[str, Any] = {
+        "response": {},
+        "contact": {},
+        "account": {},
+        "support": {},
+        "labels": {},
+        "matched": {},
+    }
+    for name, value in fields.items():
+        parts = name.split(".")
+        path = ["response", *parts] if len(parts) == 1 else parts
+        node = context
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return context
+
+
+def _task_payload(
+    action: SalesforceTaskAction,
+    match: Match,
+    context: Mapping[str, Any],
+    routing: RoutingContext,
+    now: datetime,
+) -> tuple[dict[str, Any] | None, str]:
+    contact = match.contact
+    account = contact.account if contact else None
+    owner = action.owner
+    owner_id: str | None = None
+    if owner == "account_owner":
+        owner_id = (account.owner_id if account else None) or (contact.owner_id if contact else None)
+    elif owner == "contact_owner":
+        owner_id = contact.owner_id if contact else None
+    elif owner.startswith("user:"):
+        owner_id = owner.removeprefix("user:")
+    owner_id = owner_id or routing.fallback_owner_id
+    if not owner_id:
+        return None, "no owner: no account or contact owner and no fallback_owner_id"
+    due = (now + action.due_in).date()
+    return {
+        "subject": action.subject.render(context),
+        "description": action.description.render(context),
+        "owner_id": owner_id,
+        "who_id": contact.id if contact else None,
+        "what_id": account.id if account else None,
+        "due_date": due.isoformat(),
+        "priority": action.priority,
+    }, ""
+
+
+def _ticket_payload(
+    action: ZendeskTicketAction,
+    stored: StoredResponse,
+    match: Match,
+    context: Mapping[str, Any],
+    routing: RoutingContext,
+) -> tuple[dict[str, Any] | None, str]:
+    user = match.zendesk_user
+    r = stored.response
+    if user is None and not action.create_requester:
+        return None, "requester not in Zendesk and the action does not create requesters"
+    group_id = None
+    if action.group:
+        group_id = routing.group_ids.get(action.group)
+        if group_id is None:
+            return None, f"Zendesk group {action.group!r} does not exist"
+    custom: dict[str, Any] = {}
+    score_field = routing.ticket_field_ids.get(routing.score_field)
+    if score_field is not None:
+        custom[str(score_field)] = r.score
+    return {
+        "subject": action.subject.render(context),
+        "body": action.body.render(context),
+        "requester_id": user.id if user else None,
+        "requester_email": "" if user else r.email,
+        "requester_name": "" if user else r.person_name,
+        "organization_id": user.organization_id if user else None,
+        "group_id": group_id,
+        "priority": action.priority,
+        "tags": list(action.tags),
+        "custom_fields": custom,
+    }, ""
+
+
+def route_responses(
+    batch: Sequence[StoredResponse],
+    matches: Mapping[tuple[str, str], Match],
+    ruleset: Ruleset,
+    routing: RoutingContext,
+    store: StateStore,
+    *,
+    now: datetime,
+) -> list[RoutingOutcome]:
+    """Decide every response of the batch; one :class:`RoutingOutcome` each."""
+    previous = store.previous_scores([(b.response.email, b.response.created_at) for b in batch])
+    outcomes: list[RoutingOutcome] = []
+    for stored in batch:
+        r = stored.response
+        match = matches[(r.source, r.response_id)]
+        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), now)
+        context = template_context(fields)
+        decision = ruleset.route(fields)
+        intents: list[ActionIntent] = []
+        notes: list[str] = []
+        for rule_match in decision.matches:
+            for name in rule_match.actions:
+                action = ruleset.actions[name]
+                try:
+                    if isinstance(action, SalesforceTaskAction):
+                        payload, why = _task_payload(action, match, context, routing, now)
+                    elif isinstance(action, ZendeskTicketAction):
+                        payload, why = _ticket_payload(action, stored, match, context, routing)
+                    else:
+                        payload, why = None, f"action type {action.type} is not supported yet"
+                except RenderError as exc:
+                    payload, why = None, f"template failed: {exc}"
+                if payload is None:
+                    notes.append(f"{rule_match.rule}/{name}: skipped: {why}")
+                    continue
+                intents.append(
+                    ActionIntent(
+                        key=action_key(r.source, r.response_id, rule_match.rule, name),
+                        source=r.source,
+                        response_id=r.response_id,
+                        rule=rule_match.rule,
+                        action=name,
+                        kind=action.type,
+                        payload=payload,
+                        ruleset_hash=ruleset.hash,
+                    )
+                )
+        contact = match.contact
+        outcomes.append(
+            RoutingOutcome(
+                source=r.source,
+                response_id=r.response_id,
+                version=stored.version,
+                match_status=match.status,
+                contact_id=contact.id if contact else None,
+                account_id=contact.account.id if contact and contact.account else None,
+                zendesk_user_id=match.zendesk_user.id if match.zendesk_user else None,
+                zendesk_org_id=match.zendesk_user.organization_id if match.zendesk_user else None,
+                match=match.to_json(),
+                decision={
+                    "ruleset": ruleset.hash,
+                    "rules": [m.rule for m in decision.matches],
+                    "actions": [i.action for i in intents],
+                    "notes": notes,
+                },
+                intents=intents,
+            )
+        )
+    return outcomes
+
+
