@@ -1,0 +1,232 @@
+"""Defensive parsing of the values every survey source delivers.
+
+Survey data comes from outside: an address with a control character in it, a score of 11, a
+timestamp in the year 3000. Each parser here either returns a clean value or raises
+:class:`FieldError` with a reason an admin can act on; the sources turn that into a
+:class:`~connectors.models.SourceProblem` and carry on with the next record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from connectors.models import SurveyResponse
+
+MAX_COMMENT_CHARS: Final = 32_000
+MAX_PROPERTY_CHARS: Final = 1_000
+MAX_NAME_CHARS: Final = 255
+MAX_ID_CHARS: Final = 255
+FUTURE_SKEW: Final = timedelta(minutes=5)
+"""How far past the run's start a timestamp may be (clock drift) before it counts as bogus."""
+EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+TRUNCATION_PROPERTY: Final = "comment_truncated_from"
+"""Set on a response whose comment was cut to :data:`MAX_COMMENT_CHARS`: the original length."""
+
+_LOCAL_PART: Final = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_DOMAIN: Final = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+_EMAIL: Final = re.compile(rf"(?P<local>{_LOCAL_PART})@{_DOMAIN}")
+_UNIX_TEXT: Final = re.compile(r"\d{9,11}(?:\.\d+)?")
+_SCORE_TEXT: Final = re.compile(r"\d{1,2}")
+_KEEP_CONTROLS: Final = frozenset("\n\t")
+
+
+class FieldError(ValueError):
+    """A value that cannot be used; the message is the reason shown to the admin."""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def normalize_email(raw: object) -> str:
+    """Strip and lowercase an address, rejecting anything that is not plainly an address.
+
+    Whitespace or control characters inside, several ``@``, or a domain without a dot are
+    rejected rather than repaired: a guessed address could match the wrong customer.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise FieldError("missing email")
+    if not isinstance(raw, str):
+        raise FieldError(f"email is not text: {_shown(raw)}")
+    email = raw.strip().lower()
+    match = _EMAIL.fullmatch(email)
+    if match is None or len(email) > 254 or len(match["local"]) > 64:
+        raise FieldError(f"invalid email {_shown(raw.strip())}")
+    return email
+
+
+def parse_score(raw: object) -> int:
+    """An NPS score: a whole number from 0 to 10 (as a number, or as text in files)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise FieldError("missing score")
+    value: int | None = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str) and _SCORE_TEXT.fullmatch(raw.strip()):
+        value = int(raw.strip())
+    if value is None or not 0 <= value <= 10:
+        raise FieldError(f"score {_shown(raw)} is not a whole number from 0 to 10")
+    return value
+
+
+def parse_timestamp(raw: object, *, field: str) -> datetime:
+    """A UTC moment from Unix seconds (number or digits) or ISO 8601 text.
+
+    ISO text without an offset is read as UTC, which is what exports without one mean in
+    practice. Moments before 2000 are rejected as placeholders (0, -1) rather than data.
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise FieldError(f"missing {field}")
+    try:
+        moment = _to_datetime(raw)
+    except (ValueError, OverflowError, OSError):
+        moment = None
+    if moment is None:
+        raise FieldError(f"{field} {_shown(raw)} is not a Unix time or ISO 8601 date")
+    if moment < EARLIEST:
+        raise FieldError(f"{field} {moment.isoformat()} is before {EARLIEST.year}")
+    return moment
+
+
+def _to_datetime(raw: object) -> datetime | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw):
+            return None
+        return datetime.fromtimestamp(raw, tz=UTC)
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    if _UNIX_TEXT.fullmatch(text):
+        return datetime.fromtimestamp(float(text), tz=UTC)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def check_not_future(moment: datetime, *, until: datetime, field: str) -> None:
+    """Reject a moment after the run's start (plus clock skew): it cannot have happened yet."""
+    if moment > until + FUTURE_SKEW:
+        raise FieldError(f"{field} {moment.isoformat()} is in the future")
+
+
+def clean_text(raw: object, *, field: str, limit: int) -> str:
+    """Text without control characters (newline and tab survive), stripped, cut to ``limit``."""
+    text, _ = _clean(raw, field=field, limit=limit)
+    return text
+
+
+def clean_comment(raw: object) -> tuple[str, int | None]:
+    """A survey comment as text we can store and render: ``(text, original length if cut)``."""
+    return _clean(raw, field="comment", limit=MAX_COMMENT_CHARS)
+
+
+def _clean(raw: object, *, field: str, limit: int) -> tuple[str, int | None]:
+    if raw is None:
+        return "", None
+    if not isinstance(raw, str):
+        raise FieldError(f"{field} is not text: {_shown(raw)}")
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(char for char in text if _printable(char)).strip()
+    if len(text) > limit:
+        return text[:limit], len(text)
+    return text, None
+
+
+def _printable(char: str) -> bool:
+    category = unicodedata.category(char)
+    if category == "Cc":
+        return char in _KEEP_CONTROLS
+    return category != "Cs"  # lone surrogates cannot be stored as UTF-8
+
+
+def clean_properties(raw: Mapping[Any, object]) -> dict[str, str]:
+    """Properties as short, clean strings; ``None`` values are dropped, nested values as JSON."""
+    cleaned: dict[str, str] = {}
+    for key, value in raw.items():
+        name = clean_text(str(key), field="property name", limit=MAX_PROPERTY_CHARS)
+        if not name or value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            text = str(value)
+        else:
+            text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+        cleaned[name] = clean_text(text, field=f"property {name}", limit=MAX_PROPERTY_CHARS)
+    return cleaned
+
+
+def derive_response_id(email: str, created_at: datetime, score: int) -> str:
+    """A stable id for a record that has none, so re-reading it is recognised as the same."""
+    material = f"{email}\x1f{created_at.isoformat()}\x1f{score}".encode()
+    return "derived-" + hashlib.sha256(material).hexdigest()[:24]
+
+
+def build_response(
+    *,
+    source: str,
+    response_id: object,
+    email: object,
+    score: object,
+    comment: object,
+    created_at: object,
+    updated_at: object,
+    until: datetime,
+    person_name: object = None,
+    properties: Mapping[Any, object] | None = None,
+    survey_type: object = None,
+    channel: object = None,
+    language: object = None,
+    permalink: object = None,
+) -> SurveyResponse:
+    """Validate raw values into a :class:`SurveyResponse`, or raise :class:`FieldError`.
+
+    ``updated_at`` defaults to ``created_at`` and is never earlier than it: a clock glitch at the
+    source should not cost us the response.
+    """
+    clean_email = normalize_email(email)
+    clean_score = parse_score(score)
+    created = parse_timestamp(created_at, field="created_at")
+    check_not_future(created, until=until, field="created_at")
+    updated = created
+    if updated_at is not None and updated_at != "":
+        updated = max(parse_timestamp(updated_at, field="updated_at"), created)
+        check_not_future(updated, until=until, field="updated_at")
+    if response_id is None or response_id == "":
+        clean_id = derive_response_id(clean_email, created, clean_score)
+    else:
+        if isinstance(response_id, bool) or not isinstance(response_id, str | int):
+            raise FieldError(f"response id {_shown(response_id)} is not text or a number")
+        clean_id = clean_text(str(response_id), field="response id", limit=MAX_ID_CHARS + 1)
+        if not clean_id or len(clean_id) > MAX_ID_CHARS or clean_id != str(response_id).strip():
+            raise FieldError(f"invalid response id {_shown(response_id)}")
+    text, original_length = clean_comment(comment)
+    clean_props = clean_properties(properties or {})
+    if original_length is not None:
+        clean_props[TRUNCATION_PROPERTY] = str(original_length)
+    return SurveyResponse(
+        source=source,
+        response_id=clean_id,
+        email=clean_email,
+        score=clean_score,
+        comment=text,
+        created_at=created,
+        updated_at=updated,
+        person_name=clean_text(person_name, field="name", limit=MAX_NAME_CHARS),
+        properties=clean_props,
+        survey_type=clean_text(survey_type, field="survey type", limit=64) or "relationship",
+        channel=clean_text(channel, field="channel", limit=64).lower(),
+        language=clean_text(language, field="language", limit=35),
+        permalink=clean_text(permalink, field="permalink", limit=2_000),
+    )

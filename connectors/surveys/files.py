@@ -1,0 +1,218 @@
+"""Survey responses from a CSV or JSON Lines export on disk.
+
+Columns (CSV header) or keys (JSONL): ``response_id`` (or ``id``), ``email``, ``score``,
+``comment``, ``created_at`` (ISO 8601 or Unix seconds), ``updated_at`` (defaults to
+``created_at``), ``name``, ``survey_type``, ``channel``, ``language``, ``permalink``, and
+properties as ``properties.<name>`` or ``property:<name>`` columns (or a ``properties`` object in
+JSONL). Header names are matched case-insensitively, with spaces read as underscores. A record
+without an id gets one derived from (email, created_at, score), so re-reading it is idempotent.
+
+Cursor: ``sha256:<hex of the file's bytes>:lines:<count>``. When the stored cursor equals the
+file's current fingerprint the read is a no-op; otherwise the whole file is read again and the
+engine de-duplicates by response id and version. Only the last page carries the fingerprint, so a
+run that stops half-way reads the file again next time.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from connectors.errors import ConfigError
+from connectors.models import SourceProblem, SurveyResponse
+from connectors.surveys.fields import FieldError, build_response
+from connectors.surveys.source import SourcePage
+
+SUFFIXES: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+REQUIRED_COLUMNS: Final = ("email", "score", "created_at")
+_PROPERTY_PREFIXES: Final = ("properties.", "property:")
+
+Parsed = SurveyResponse | SourceProblem
+
+
+def file_fingerprint(data: bytes) -> str:
+    """The cursor of a file with these bytes (see the module docstring)."""
+    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    return f"sha256:{hashlib.sha256(data).hexdigest()}:lines:{lines}"
+
+
+class FileSource:
+    """Responses from one ``.csv``, ``.jsonl`` or ``.ndjson`` file."""
+
+    def __init__(self, path: Path, *, name: str | None = None, page_size: int = 500) -> None:
+        kind = SUFFIXES.get(path.suffix.lower())
+        if kind is None:
+            raise ConfigError(
+                f"{path}: unsupported file type; use one of {', '.join(SUFFIXES)}",
+                system=name or "file",
+            )
+        if page_size < 1:
+            raise ValueError("page_size must be positive")
+        self.path = path
+        self.name = name or f"file:{path.name}"
+        self.page_size = page_size
+        self._kind = kind
+
+    def pages(self, cursor: str | None, *, until: datetime) -> Iterator[SourcePage]:
+        """Every record of the file, unless it is unchanged since ``cursor``."""
+        if until.tzinfo is None:
+            raise ValueError("until must be timezone-aware")
+        try:
+            data = self.path.read_bytes()
+        except OSError as error:
+            raise ConfigError(f"cannot read {self.path}: {error}", system=self.name) from error
+        fingerprint = file_fingerprint(data)
+        if cursor == fingerprint:
+            return
+        records = self._records(data, until)
+        responses: list[SurveyResponse] = []
+        problems: list[SourceProblem] = []
+        for record in records:
+            if isinstance(record, SurveyResponse):
+                responses.append(record)
+            else:
+                problems.append(record)
+            if len(responses) + len(problems) >= self.page_size:
+                yield SourcePage(responses, problems, None)
+                responses, problems = [], []
+        yield SourcePage(responses, problems, fingerprint)
+
+    def _records(self, data: bytes, until: datetime) -> Iterator[Parsed]:
+        if self._kind == "csv":
+            return _csv_records(data, source=self.name, path=str(self.path), until=until)
+        return _jsonl_records(data, source=self.name, path=str(self.path), until=until)
+
+
+def _column_keys(headers: list[str]) -> list[str]:
+    """Normalised names: ``properties.<name>`` for properties; ``id`` read as ``response_id``
+    unless the file has both."""
+    keys = [_column_key(header) for header in headers]
+    if "response_id" not in keys:
+        keys = ["response_id" if key == "id" else key for key in keys]
+    return keys
+
+
+def _column_key(header: str) -> str:
+    name = header.strip()
+    for prefix in _PROPERTY_PREFIXES:
+        if name.lower().startswith(prefix):
+            return "properties." + name[len(prefix) :].strip()
+    return name.lower().replace(" ", "_").replace("-", "_")
+
+
+def _has_undecodable(values: list[str]) -> bool:
+    """True when a value holds bytes that were not UTF-8 (decoded as lone surrogates)."""
+    return any("\udc80" <= char <= "\udcff" for value in values for char in value)
+
+
+def _csv_records(data: bytes, *, source: str, path: str, until: datetime) -> Iterator[Parsed]:
+    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+
+    def problem(line: int, reason: str) -> SourceProblem:
+        return SourceProblem(source, f"{path}:{line}", reason)
+
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        yield problem(1, f"malformed CSV header: {error}")
+        return
+    if header is None:
+        return
+    if _has_undecodable(header):
+        yield problem(1, "header is not valid UTF-8")
+        return
+    columns = _column_keys(header)
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    duplicated = sorted({name for name in columns if columns.count(name) > 1})
+    if missing or duplicated:
+        reason = f"missing column(s): {', '.join(missing)}" if missing else ""
+        if duplicated:
+            reason = "; ".join(
+                filter(None, [reason, f"duplicate column(s): {', '.join(duplicated)}"])
+            )
+        yield problem(1, reason)
+        return
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield problem(line, f"malformed CSV: {error}")
+            continue
+        if not any(value.strip() for value in row):
+            continue
+        if len(row) != len(columns):
+            yield problem(line, f"expected {len(columns)} columns, found {len(row)}")
+            continue
+        if _has_undecodable(row):
+            yield problem(line, "not valid UTF-8")
+            continue
+        yield _parse_fields(dict(zip(columns, row, strict=True)), source, f"{path}:{line}", until)
+
+
+def _jsonl_records(data: bytes, *, source: str, path: str, until: datetime) -> Iterator[Parsed]:
+    for number, raw_line in enumerate(data.split(b"\n"), start=1):
+        raw = raw_line.rstrip(b"\r")
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+        if not raw.strip():
+            continue
+        location = f"{path}:{number}"
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield SourceProblem(source, location, "not valid UTF-8")
+            continue
+        except json.JSONDecodeError as error:
+            yield SourceProblem(
+                source, location, f"invalid JSON: {error.msg} at column {error.colno}"
+            )
+            continue
+        if not isinstance(record, dict):
+            yield SourceProblem(source, location, "expected a JSON object")
+            continue
+        fields: dict[str, object] = {}
+        for column, value in zip(_column_keys(list(record)), record.values(), strict=True):
+            if column == "properties" and isinstance(value, Mapping):
+                fields.update({f"properties.{name}": item for name, item in value.items()})
+            else:
+                fields[column] = value
+        yield _parse_fields(fields, source, location, until)
+
+
+def _parse_fields(
+    fields: Mapping[str, object], source: str, location: str, until: datetime
+) -> Parsed:
+    properties = {
+        key.removeprefix("properties."): value
+        for key, value in fields.items()
+        if key.startswith("properties.") and value not in (None, "")
+    }
+    try:
+        return build_response(
+            source=source,
+            response_id=fields.get("response_id"),
+            email=fields.get("email"),
+            score=fields.get("score"),
+            comment=fields.get("comment"),
+            created_at=fields.get("created_at"),
+            updated_at=fields.get("updated_at"),
+            until=until,
+            person_name=fields.get("name"),
+            properties=properties,
+            survey_type=fields.get("survey_type"),
+            channel=fields.get("channel"),
+            language=fields.get("language"),
+            permalink=fields.get("permalink"),
+        )
+    except FieldError as problem:
+        return SourceProblem(source, location, str(problem))
