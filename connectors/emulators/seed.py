@@ -74,17 +74,19 @@ def salesforce_id(prefix: str, n: int) -> str:
     for _ in range(9):
         n, rest = divmod(n, 62)
         digits = _BASE62[rest] + digits
-    core = f"{prefix}5g0{digits}"
-    return core + _checksum(core)
+    return extend_salesforce_id(f"{prefix}5g0{digits}")
 
 
-def _checksum(id15: str) -> str:
+def extend_salesforce_id(id15: str) -> str:
+    """The 18-character form of a 15-character id: append the case-insensitivity checksum."""
+    if len(id15) != 15 or not id15.isalnum():
+        raise ValueError(f"expected a 15-character id, got {id15!r}")
     suffix = ""
     for chunk_start in range(0, 15, 5):
         chunk = id15[chunk_start : chunk_start + 5]
         bits = sum(1 << i for i, char in enumerate(chunk) if "A" <= char <= "Z")
         suffix += _CHECKSUM_CHARS[bits]
-    return suffix
+    return id15 + suffix
 
 
 def email_local_part(first: str, last: str) -> str:
