@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import click
 
+from sync.commands.ops import failed_group, status_command, unmatched_command
 from sync.commands.rules import rules_group
+from sync.commands.run import demo_command, run_command, sync_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,4 +20,13 @@ def main() -> None:
     fields."""
 
 
-main.add_command(rules_group)
+for command in (
+    demo_command,
+    sync_command,
+    run_command,
+    status_command,
+    failed_group,
+    unmatched_command,
+    rules_group,
+):
+    main.add_command(command)

@@ -59,6 +59,7 @@ class RunReport:
     dead: int = 0
     records_updated: int = 0
     api_calls: dict[str, int] = field(default_factory=dict)
+    api_usage: tuple[int, int] | None = None
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -203,6 +204,7 @@ class Engine:
         finally:
             after = self.conn.counter.snapshot()
             report.api_calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+            report.api_usage = self.conn.crm.api_usage()
             report.seconds = round((self.clock() - started).total_seconds(), 3)
             self.store.finish_run(run_id, status, report.to_json(), self.clock())
             self.store.release_leases(self.owner, self.clock())

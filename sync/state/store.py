@@ -364,8 +364,9 @@ class StateStore:
                             created_at=now,
                             updated_at=now,
                         )
+                        .returning(t.actions.c.key)
                     )
-                    created += max(result.rowcount, 0)
+                    created += len(result.all())
         return created
 
     # -- outbox --------------------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""The state store on SQLite and PostgreSQL: inbox, outbox, leases, cursors, written values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from connectors.models import SurveyResponse
+from sync.state import ActionIntent, RoutingOutcome, StateStore
+from sync.state import schema as t
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+
+
+def response(rid: str, *, score: int = 3, comment: str = "", minutes: int = 0) -> SurveyResponse:
+    return SurveyResponse(
+        source="delighted",
+        response_id=rid,
+        email=f"{rid}@example.com",
+        score=score,
+        comment=comment,
+        created_at=T0,
+        updated_at=T0 + timedelta(minutes=minutes),
+    )
+
+
+def routed(store: StateStore, rid: str, *keys: str) -> int:
+    stored = store.get_response("delighted", rid)
+    assert stored is not None
+    intents = [
+        ActionIntent(k, "delighted", rid, "rule", f"action-{k}", "salesforce_task", {"k": k}, "h")
+        for k in keys
+    ]
+    outcome = RoutingOutcome(
+        "delighted", rid, stored.version, "matched", "003A", "001A", None, None, {}, {}, intents
+    )
+    return store.record_routing([outcome], T0)
+
+
+def test_ingest_counts_new_updated_and_unchanged_and_moves_the_cursor(store: StateStore) -> None:
+    stats = store.ingest_page("delighted", [response("1"), response("2")], "100", T0)
+    assert (stats.new, stats.updated, stats.unchanged) == (2, 0, 0)
+    assert store.get_cursor("delighted") == "100"
+
+    later = response("1", comment="arrived later", minutes=5)
+    stats = store.ingest_page("delighted", [response("2"), later], "200", T0)
+    assert (stats.new, stats.updated, stats.unchanged) == (0, 1, 1)
+    assert store.get_cursor("delighted") == "200"
+    stored = store.get_response("delighted", "1")
+    assert stored is not None and stored.response.comment == "arrived later"
+
+
+def test_an_older_version_never_replaces_a_newer_one(store: StateStore) -> None:
+    store.ingest_page("delighted", [response("1", comment="new", minutes=9)], None, T0)
+    stats = store.ingest_page("delighted", [response("1", comment="old", minutes=1)], None, T0)
+    assert stats.unchanged == 1
+    stored = store.get_response("delighted", "1")
+    assert stored is not None and stored.response.comment == "new"
+
+
+def test_routing_is_not_repeated_for_an_edited_response(store: StateStore) -> None:
+    store.ingest_page("delighted", [response("1")], None, T0)
+    assert [s.response.response_id for s in store.pending_responses(10, T0)] == ["1"]
+    assert routed(store, "1", "k1") == 1
+    assert store.pending_responses(10, T0) == []
+
+    store.ingest_page("delighted", [response("1", comment="edited", minutes=3)], None, T0)
+    assert len(store.pending_responses(10, T0)) == 1
+    # Same rule and action again: the key exists, nothing new is enqueued.
+    assert routed(store, "1", "k1", "k2") == 1
+    assert sorted(a.key for a in store.actions()) == ["k1", "k2"]
+
+
+def test_a_lease_is_exclusive_until_it_expires(store: StateStore) -> None:
+    store.ingest_page("delighted", [response("1")], None, T0)
+    routed(store, "1", "a", "b")
+    first = store.claim_actions("w1", limit=10, lease=LEASE, now=T0)
+    assert [c.key for c in first] == ["a", "b"]
+    assert all(c.attempts == 1 for c in first)
+    assert store.claim_actions("w2", limit=10, lease=LEASE, now=T0 + timedelta(minutes=1)) == []
+    # w1 crashed: after the lease, w2 gets the work, knowing it was attempted before.
+    again = store.claim_actions("w2", limit=10, lease=LEASE, now=T0 + timedelta(minutes=6))
+    assert [(c.key, c.attempts) for c in again] == [("a", 2), ("b", 2)]
+    # The old owner can no longer record an outcome.
+    assert not store.complete_action("a", "w1", "00T1", T0)
+    assert store.complete_action("a", "w2", "00T1", T0)
+
+
+def test_retry_defer_kill_and_revive(store: StateStore) -> None:
+    store.ingest_page("delighted", [response("1")], None, T0)
+    routed(store, "1", "a", "b", "c")
+    store.claim_actions("w", limit=10, lease=LEASE, now=T0)
+    assert store.retry_action("a", "w", "503", T0 + timedelta(minutes=1), T0)
+    assert store.defer_action("b", "w", "quota", T0 + timedelta(hours=1), T0)
+    assert store.kill_action("c", "w", "FIELD_CUSTOM_VALIDATION_EXCEPTION: no", T0)
+
+    due = store.claim_actions("w", limit=10, lease=LEASE, now=T0 + timedelta(minutes=2))
+    assert [(c.key, c.failures) for c in due] == [("a", 1)]
+    assert store.action_counts() == {"claimed": 1, "pending": 1, "dead": 1}
+    dead = store.actions(status="dead")
+    assert dead[0].last_error == "FIELD_CUSTOM_VALIDATION_EXCEPTION: no"
+
+    assert store.revive_actions(None, T0) == 1
+    assert store.actions(keys=["c"])[0].status == "pending"
+
+
+def test_release_gives_leases_back(store: StateStore) -> None:
+    store.ingest_page("delighted", [response("1")], None, T0)
+    routed(store, "1", "a")
+    store.claim_actions("w", limit=10, lease=LEASE, now=T0)
+    assert store.release_leases("w", T0) == 1
+    assert [c.key for c in store.claim_actions("x", limit=10, lease=LEASE, now=T0)] == ["a"]
+
+
+def test_written_values_are_upserted(store: StateStore) -> None:
+    store.record_written("salesforce", "Contact", {"003A": {"Score": 3, "Cat": "detractor"}}, T0)
+    store.record_written("salesforce", "Contact", {"003A": {"Score": 9}}, T0)
+    assert store.written("salesforce", "Contact", ["003A", "003B"]) == {
+        "003A": {"Score": 9, "Cat": "detractor"}
+    }
+
+
+def test_previous_score_is_the_persons_answer_before(store: StateStore) -> None:
+    first = response("1", score=9)
+    second = SurveyResponse(
+        "delighted", "2", first.email, 2, "", T0 + timedelta(days=30), T0 + timedelta(days=30)
+    )
+    store.ingest_page("delighted", [first, second], None, T0)
+    previous = store.previous_scores([(first.email, second.created_at), (first.email, T0)])
+    assert previous == {(first.email, second.created_at): 9}
+
+
+def test_migrate_is_idempotent_and_refuses_a_newer_schema(store_url: str) -> None:
+    store = StateStore(store_url)
+    assert store.migrate() == t.LATEST_VERSION
+    assert store.migrate() == t.LATEST_VERSION
+    with store.engine.begin() as conn:
+        conn.execute(t.schema_version.update().values(version=t.LATEST_VERSION + 1))
+    with pytest.raises(RuntimeError, match="newer than this nps-sync"):
+        store.migrate()
+    store.close()
+
+
+def test_naive_datetimes_are_refused(store: StateStore) -> None:
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        store.start_run(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
