@@ -1,0 +1,103 @@
+"""Every exception class of the client libraries maps to one of our tiers.
+
+A library upgrade that adds an exception class fails here until it is mapped on purpose.
+"""
+
+from __future__ import annotations
+
+import inspect
+from types import ModuleType
+from typing import Any
+
+import pytest
+import requests
+from simple_salesforce import exceptions as sfx
+from zenpy.lib import exception as zx
+
+from connectors.errors import ConfigError, ConnectorError, DeferError, RecordError, RetryableError
+from connectors.salesforce import errors as sf_errors
+from connectors.zendesk import errors as zd_errors
+
+
+def exception_classes(module: ModuleType) -> list[type[BaseException]]:
+    return [
+        cls
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, BaseException) and cls.__module__ == module.__name__
+    ]
+
+
+def sf_instance(cls: type[BaseException]) -> BaseException:
+    if cls is sfx.SalesforceAuthenticationFailed:
+        return cls("INVALID_LOGIN", "bad password")
+    if issubclass(cls, sfx.SalesforceError):
+        return cls("https://x/services/data", 400, "query", [{"errorCode": "X", "message": "m"}])
+    return cls("failed")
+
+
+def response(status: int, headers: dict[str, str] | None = None) -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r.headers.update(headers or {})
+    return r
+
+
+def zd_instance(cls: type[BaseException]) -> BaseException:
+    if issubclass(cls, zx.APIException):
+        exc: Any = cls('{"error": "RecordInvalid"}', response=response(422))
+        return exc
+    return cls("failed")
+
+
+@pytest.mark.parametrize("cls", exception_classes(sfx), ids=lambda c: c.__name__)
+def test_every_simple_salesforce_exception_is_mapped(cls: type[BaseException]) -> None:
+    translated = sf_errors.translate(sf_instance(cls))
+    assert type(translated) in (ConfigError, DeferError, RecordError, RetryableError), cls
+
+
+@pytest.mark.parametrize("cls", exception_classes(zx), ids=lambda c: c.__name__)
+def test_every_zenpy_exception_is_mapped(cls: type[BaseException]) -> None:
+    translated = zd_errors.translate(zd_instance(cls))
+    assert isinstance(translated, ConnectorError), cls
+    assert "unexpected" not in translated.message
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "tier"),
+    [
+        (403, "REQUEST_LIMIT_EXCEEDED", DeferError),
+        (400, "UNABLE_TO_LOCK_ROW", RetryableError),
+        (401, "INVALID_SESSION_ID", RetryableError),
+        (400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", RecordError),
+        (400, "INVALID_FIELD", ConfigError),
+        (403, "INSUFFICIENT_ACCESS", ConfigError),
+        (503, "", RetryableError),
+        (500, "SOMETHING_NEW", RetryableError),
+    ],
+)
+def test_salesforce_error_codes_decide_the_tier(
+    status: int, code: str, tier: type[ConnectorError]
+) -> None:
+    cls = {400: sfx.SalesforceMalformedRequest, 401: sfx.SalesforceExpiredSession}.get(
+        status, sfx.SalesforceRefusedRequest if status == 403 else sfx.SalesforceGeneralError
+    )
+    exc = cls("https://x", status, "r", [{"errorCode": code, "message": "m"}])
+    assert type(sf_errors.translate(exc)) is tier
+
+
+@pytest.mark.parametrize(
+    ("status", "tier"),
+    [(429, RetryableError), (503, RetryableError), (404, RecordError), (401, ConfigError)],
+)
+def test_zendesk_status_decides_the_tier(status: int, tier: type[ConnectorError]) -> None:
+    exc = zx.APIException('{"error": "x"}', response=response(status, {"Retry-After": "7"}))
+    translated = zd_errors.translate(exc)
+    assert type(translated) is tier
+    if tier is RetryableError:
+        assert isinstance(translated, RetryableError) and translated.retry_after == 7.0
+
+
+def test_transport_errors_are_retryable() -> None:
+    for exc in (requests.ConnectionError("reset"), requests.Timeout("slow")):
+        assert isinstance(sf_errors.translate(exc), RetryableError)
+        assert isinstance(zd_errors.translate(exc), RetryableError)

@@ -1,0 +1,72 @@
+"""Config files: validation with file:line:col, secrets from env or files, relative paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sync.config import Secret, load_config
+from sync.errors import ConfigFileError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MINIMAL = """\
+salesforce:
+  instance_url: https://acme.my.salesforce.com
+zendesk:
+  subdomain: acme
+rules: rules.yaml
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "nps-sync.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_example_config_is_valid() -> None:
+    config = load_config(ROOT / "config.example.yaml")
+    assert config.salesforce.fields.task_marker == "NPS_Sync_Key__c"
+    assert config.rules == ROOT / "rules/examples/default.yaml"
+
+
+def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL + "state:\n  url: sqlite:///state.db\n"))
+    assert config.rules == tmp_path / "rules.yaml"
+    assert config.state.url == f"sqlite:///{tmp_path / 'state.db'}"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("colour: blue\n", "nps-sync.yaml:6:1: unknown key 'colour'"),
+        ("schedule:\n  poll_interval_seconds: 1\n", "nps-sync.yaml:7:3: schedule.poll_interval"),
+        (
+            "loopback_routes:\n  https://x.example: http://10.0.0.1:80\n",
+            "nps-sync.yaml:6:1: loopback_routes: Value error, loopback_routes may only point",
+        ),
+    ],
+)
+def test_errors_name_file_line_and_column(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(ConfigFileError) as info:
+        load_config(write(tmp_path, MINIMAL + extra))
+    assert message in str(info.value)
+
+
+def test_yaml_syntax_errors_have_a_position(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError, match=r"nps-sync.yaml:3:1: expected .,. or .\]."):
+        load_config(write(tmp_path, "salesforce:\n  instance_url: [unclosed\n"))
+
+
+def test_secrets_come_from_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPS_TEST_SECRET", "s3cret")
+    assert Secret(env="NPS_TEST_SECRET").resolve("x") == "s3cret"
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-file\n", encoding="utf-8")
+    assert Secret(file=secret_file).resolve("x") == "from-file"
+    monkeypatch.delenv("NPS_TEST_SECRET")
+    with pytest.raises(ConfigFileError, match="NPS_TEST_SECRET is not set"):
+        Secret(env="NPS_TEST_SECRET").resolve("salesforce.auth.password")
+    assert "s3cret" not in repr(Secret(env="NPS_TEST_SECRET"))
