@@ -91,7 +91,7 @@ class DelightedEmulator(EmulatorApp):
         super().__init__(seed=seed)
         self.api_key = api_key
         self.rate_limit_per_minute = rate_limit_per_minute
-        self._clock = clock
+        self.clock = clock
         self._responses: dict[str, _StoredResponse] = {}
         self._people: dict[str, _StoredPerson] = {}
         self._person_ids_by_email: dict[str, str] = {}
@@ -140,7 +140,7 @@ class DelightedEmulator(EmulatorApp):
         Values are not validated, so tests can serve malformed data (a score of 11, no email).
         """
         with self.lock:
-            created = _unix(created_at) if created_at else int(self._clock())
+            created = _unix(created_at) if created_at else int(self.clock())
             if response_id is None:
                 response_id = str(self._next_response_id)
                 self._next_response_id += 1
@@ -185,13 +185,25 @@ class DelightedEmulator(EmulatorApp):
                 stored.comment = comment
             if score is not None:
                 stored.score = score
-            moment = _unix(at) if at else int(self._clock())
+            moment = _unix(at) if at else int(self.clock())
             stored.updated_at = max(moment, stored.updated_at + 1)
 
     def response_payload(self, response_id: str, *, expand_person: bool = True) -> dict[str, Any]:
         """A response exactly as the API (and a webhook's ``event_data``) would render it."""
         with self.lock:
             return self._render(self._responses[response_id], expand_person)
+
+    def clear(self) -> None:
+        """Forget every response, person, counter, fault and rate-limit window (test isolation)."""
+        with self.lock:
+            self._responses.clear()
+            self._people.clear()
+            self._person_ids_by_email.clear()
+            self._window_start = 0.0
+            self._window_used = 0
+            self.calls.clear()
+            self.faults.clear()
+            self.fault_log.clear()
 
     def response_count(self) -> int:
         with self.lock:
@@ -265,7 +277,7 @@ class DelightedEmulator(EmulatorApp):
         limit = self.rate_limit_per_minute
         if limit is None:
             return None
-        now = self._clock()
+        now = self.clock()
         with self.lock:
             if now - self._window_start >= 60:
                 self._window_start = now
