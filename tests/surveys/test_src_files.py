@@ -1,0 +1,208 @@
+"""FileSource: CSV and JSON Lines exports, one bad line never spoils the rest."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.errors import ConfigError
+from connectors.models import SourceProblem, SurveyResponse
+from connectors.surveys import FileSource, SourcePage
+from connectors.surveys.fields import derive_response_id
+
+UNTIL = datetime(2026, 6, 1, tzinfo=UTC)
+HEADER = (
+    "response_id,email,score,comment,created_at,updated_at,name,properties.plan,property:region"
+)
+GOOD_CSV = HEADER + "\nr1,Jane@Example.com,9,Great,2026-05-01T10:00:00Z,,Jane,SMB,EMEA\n"
+
+
+def read(path: Path, cursor: str | None = None) -> list[SourcePage]:
+    return list(FileSource(path).pages(cursor, until=UNTIL))
+
+
+def responses(pages: list[SourcePage]) -> list[SurveyResponse]:
+    return [r for page in pages for r in page.responses]
+
+
+def problems(pages: list[SourcePage]) -> list[SourceProblem]:
+    return [p for page in pages for p in page.problems]
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def test_csv_rows_become_responses(tmp_path: Path) -> None:
+    path = write(tmp_path, "export.csv", GOOD_CSV)
+    (response,) = responses(read(path))
+    assert response == SurveyResponse(
+        source="file:export.csv",
+        response_id="r1",
+        email="jane@example.com",
+        score=9,
+        comment="Great",
+        created_at=datetime(2026, 5, 1, 10, tzinfo=UTC),
+        updated_at=datetime(2026, 5, 1, 10, tzinfo=UTC),
+        person_name="Jane",
+        properties={"plan": "SMB", "region": "EMEA"},
+    )
+
+
+def test_jsonl_lines_become_responses(tmp_path: Path) -> None:
+    lines = [
+        {"id": 17, "email": "a@b.io", "score": 6, "created_at": 1_777_000_000,
+         "updated_at": "2026-04-25T03:10:00+02:00", "properties": {"plan": "SMB", "seats": 4},
+         "channel": "Web", "language": "de"},
+    ]  # fmt: skip
+    path = write(tmp_path, "export.ndjson", "\n".join(json.dumps(x) for x in lines))
+    (response,) = responses(read(path))
+    assert response.response_id == "17"
+    assert response.created_at == datetime.fromtimestamp(1_777_000_000, tz=UTC)
+    assert response.updated_at == datetime(2026, 4, 25, 1, 10, tzinfo=UTC)
+    assert response.properties == {"plan": "SMB", "seats": "4"}
+    assert (response.channel, response.language) == ("web", "de")
+
+
+def test_a_multi_line_csv_comment_is_one_record(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "x.csv",
+        HEADER
+        + '\nr1,a@b.io,3,"Line one\nline two",2026-05-01,,,,\nr2,c@d.io,10,,2026-05-02,,,,\n',
+    )
+    pages = read(path)
+    assert [r.comment for r in responses(pages)] == ["Line one\nline two", ""]
+    assert problems(pages) == []
+
+
+CSV_CASES = [
+    ("r2,a@b.io,11,x,2026-05-01,,,,", "score '11' is not a whole number from 0 to 10"),
+    ("r2,,7,x,2026-05-01,,,,", "missing email"),
+    ("r2,a b@c.io,7,x,2026-05-01,,,,", "invalid email 'a b@c.io'"),
+    ("r2,a@b.io,7,x,yesterday,,,,", "created_at 'yesterday' is not a Unix time or ISO 8601 date"),
+    ("r2,a@b.io,7,x,2030-01-01,,,,", "created_at 2030-01-01T00:00:00+00:00 is in the future"),
+    ("r2,a@b.io,7,x", "expected 9 columns, found 4"),
+    ("r2,a@b.io,7,x,2026-05-01,,,,,extra", "expected 9 columns, found 10"),
+    ('r2,a@b.io,7,"unterminated" here,2026-05-01,,,,', "malformed CSV"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), CSV_CASES)
+def test_csv_bad_lines_are_reported_at_their_line(tmp_path: Path, line: str, reason: str) -> None:
+    content = GOOD_CSV + line + "\nr3,z@y.io,8,ok,2026-05-03,,,,\n"
+    path = write(tmp_path, "bad.csv", content)
+    pages = read(path)
+    assert [r.response_id for r in responses(pages)] == ["r1", "r3"]
+    (problem,) = problems(pages)
+    assert problem.location == f"{path}:3"
+    assert problem.reason.startswith(reason)
+
+
+def test_csv_non_utf8_line_is_reported_and_the_rest_read(tmp_path: Path) -> None:
+    content = (
+        GOOD_CSV.encode() + b"r2,a@b.io,7,caf\xe9,2026-05-01,,,,\nr3,z@y.io,8,ok,2026-05-03,,,,\n"
+    )
+    path = write(tmp_path, "latin1.csv", content)
+    pages = read(path)
+    assert [r.response_id for r in responses(pages)] == ["r1", "r3"]
+    assert problems(pages) == [SourceProblem("file:latin1.csv", f"{path}:3", "not valid UTF-8")]
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ("id,email,comment,created_at", "missing column(s): score"),
+        ("id,email,score,created_at,Email", "duplicate column(s): email"),
+    ],
+)
+def test_csv_unusable_header_is_one_problem_at_line_1(
+    tmp_path: Path, header: str, reason: str
+) -> None:
+    path = write(tmp_path, "h.csv", header + "\n1,a@b.io,5,2026-05-01\n")
+    assert problems(read(path)) == [SourceProblem("file:h.csv", f"{path}:1", reason)]
+
+
+def test_csv_header_variants_and_byte_order_mark(tmp_path: Path) -> None:
+    path = write(tmp_path, "excel.csv", "\ufeffID,Email,Score,Created At\n7,a@b.io,5,1777000000\n")
+    (response,) = responses(read(path))
+    assert (response.response_id, response.score) == ("7", 5)
+
+
+JSONL_CASES = [
+    ('{"id": "j2", "email": "a@b.io", "score": 11, "created_at": 1777000000}', "score 11"),
+    ('{"id": "j2", "score": 5, "created_at": 1777000000}', "missing email"),
+    ('{"id": "j2", "email": "a@b.io", "score": 5', "invalid JSON"),
+    ('["j2", "a@b.io", 5]', "expected a JSON object"),
+    ('{"id": "j2", "email": "a@b.io", "score": 5, "created_at": true}', "created_at True"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), JSONL_CASES)
+def test_jsonl_bad_lines_are_reported_at_their_line(tmp_path: Path, line: str, reason: str) -> None:
+    good = '{"id": "j1", "email": "a@b.io", "score": 5, "created_at": 1777000000}'
+    other = '{"id": "j3", "email": "c@d.io", "score": 9, "created_at": "2026-05-01"}'
+    path = write(tmp_path, "x.jsonl", f"{good}\n\n{line}\r\n{other}\n")
+    pages = read(path)
+    assert [r.response_id for r in responses(pages)] == ["j1", "j3"]
+    (problem,) = problems(pages)
+    assert problem.location == f"{path}:3"
+    assert problem.reason.startswith(reason)
+
+
+def test_jsonl_non_utf8_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "x.jsonl", b'{"email": "a@b.io"}\n{"comment": "caf\xe9"}\n')
+    found = problems(read(path))
+    assert [(p.location, p.reason) for p in found] == [
+        (f"{path}:1", "missing score"),
+        (f"{path}:2", "not valid UTF-8"),
+    ]
+
+
+def test_missing_ids_are_derived_stably(tmp_path: Path) -> None:
+    content = "email,score,created_at\nA@b.io,4,2026-05-01T00:00:00Z\n"
+    first = responses(read(write(tmp_path, "a.csv", content)))[0]
+    again = responses(read(write(tmp_path, "b.csv", content.replace("A@b", "a@b"))))[0]
+    assert first.response_id == again.response_id
+    expected = derive_response_id("a@b.io", datetime(2026, 5, 1, tzinfo=UTC), 4)
+    assert first.response_id == expected
+    assert first.response_id.startswith("derived-")
+
+
+def test_rereading_an_unchanged_file_is_a_no_op(tmp_path: Path) -> None:
+    path = write(tmp_path, "export.csv", GOOD_CSV)
+    pages = read(path)
+    cursor = pages[-1].cursor
+    assert cursor is not None
+    assert cursor.startswith("sha256:")
+    assert cursor.endswith(":lines:2")
+    assert read(path, cursor) == []
+    path.write_text(GOOD_CSV + "r9,n@m.io,10,,2026-05-04,,,,\n")
+    assert [r.response_id for r in responses(read(path, cursor))] == ["r1", "r9"]
+
+
+def test_only_the_last_page_carries_the_fingerprint(tmp_path: Path) -> None:
+    rows = "".join(f"r{n},p{n}@x.io,{n % 11},,2026-05-01,,,,\n" for n in range(5))
+    path = write(tmp_path, "big.csv", HEADER + "\n" + rows)
+    pages = list(FileSource(path, page_size=2).pages(None, until=UNTIL))
+    assert [len(p.responses) for p in pages] == [2, 2, 1]
+    assert [p.cursor is None for p in pages] == [True, True, False]
+
+
+def test_an_empty_file_still_stores_its_fingerprint(tmp_path: Path) -> None:
+    pages = read(write(tmp_path, "empty.csv", ""))
+    assert len(pages) == 1
+    assert pages[0].responses == []
+    assert pages[0].cursor is not None
+
+
+def test_configuration_mistakes_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unsupported file type"):
+        FileSource(tmp_path / "export.xlsx")
+    with pytest.raises(ConfigError, match="cannot read"):
+        read(tmp_path / "missing.csv")
