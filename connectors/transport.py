@@ -17,7 +17,6 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-
 DEFAULT_TIMEOUT = 30.0
 
 

@@ -51,9 +51,7 @@ def _outcome(result: WriteResult) -> Outcome:
     return Outcome(result.record_id, "dead", error=result.error)
 
 
-def _guarded(
-    actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]]
-) -> list[Outcome]:
+def _guarded(actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]]) -> list[Outcome]:
     """Run a batch; a whole-batch failure becomes one outcome per action."""
     try:
         return work()

@@ -128,9 +128,7 @@ class Engine:
             matches = match_responses(
                 [b.response for b in batch], self.conn.crm, self.conn.helpdesk, self.retry
             )
-            outcomes = route_responses(
-                batch, matches, self.ruleset, context, self.store, now=now
-            )
+            outcomes = route_responses(batch, matches, self.ruleset, context, self.store, now=now)
             report.intents += self.store.record_routing(outcomes, now)
             report.routed += len(outcomes)
             for out in outcomes:

@@ -50,7 +50,9 @@ def report_table(reports: Sequence[tuple[str, RunReport]], title: str = "nps-syn
         table.add_row(label, *(_cell(r, key) for _, r in reports))
     systems = sorted({s for _, r in reports for s in r.api_calls})
     for system in systems:
-        table.add_row(f"API calls: {system}", *(str(r.api_calls.get(system, 0)) for _, r in reports))
+        table.add_row(
+            f"API calls: {system}", *(str(r.api_calls.get(system, 0)) for _, r in reports)
+        )
     return table
 
 

@@ -127,7 +127,9 @@ def _task_payload(
     owner = action.owner
     owner_id: str | None = None
     if owner == "account_owner":
-        owner_id = (account.owner_id if account else None) or (contact.owner_id if contact else None)
+        owner_id = (account.owner_id if account else None) or (
+            contact.owner_id if contact else None
+        )
     elif owner == "contact_owner":
         owner_id = contact.owner_id if contact else None
     elif owner.startswith("user:"):
@@ -250,5 +252,3 @@ def route_responses(
             )
         )
     return outcomes
-
-

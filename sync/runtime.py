@@ -52,9 +52,7 @@ def salesforce_credentials(config: Config) -> SalesforceCredentials:
     }[auth.method]
     missing = [name for name in required if not getattr(creds, name)]
     if missing:
-        raise ConfigFileError(
-            f"salesforce.auth: method {auth.method} needs {', '.join(missing)}"
-        )
+        raise ConfigFileError(f"salesforce.auth: method {auth.method} needs {', '.join(missing)}")
     return creds
 
 

@@ -119,9 +119,7 @@ def plan_values(
         org_ids = {r.zendesk_org_id for r in rows if r.zendesk_org_id}
         for org_id in org_ids:
             if zd.organization_nps:
-                values[("zendesk", "organization")][str(org_id)] = {
-                    zd.organization_nps: result.nps
-                }
+                values[("zendesk", "organization")][str(org_id)] = {zd.organization_nps: result.nps}
     return Plan(values)
 
 

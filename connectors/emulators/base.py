@@ -8,11 +8,13 @@ emulator needs for tests and the benchmark:
 - injected latency (``app.latency``);
 - injected faults (:class:`Fault`): an HTTP error status with optional ``Retry-After``, a connection
   reset, or a hang longer than the client's timeout. Emulators may add their own fault kinds (for
-  example Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED``) by overriding :meth:`EmulatorApp.fault_response`.
+  example Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED``) by overriding
+  :meth:`EmulatorApp.fault_response`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -79,7 +81,7 @@ class Response:
         return cls(status, b"", dict(headers or {}))
 
 
-class Reset(Exception):
+class Reset(Exception):  # noqa: N818 - a control-flow signal, not an error report
     """Raised by a handler (or a fault) to drop the connection without an answer."""
 
 
@@ -219,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log."""
 
     def _handle(self) -> None:
@@ -249,14 +251,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _reset(self) -> None:
         """Close with RST so the client sees a connection reset, not a clean EOF."""
         self.close_connection = True
-        try:
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle
+    # BaseHTTPRequestHandler dispatches on these stdlib names.
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle  # noqa: N815
 
 
 class _Server(ThreadingHTTPServer):

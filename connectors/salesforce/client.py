@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any, TypeVar
 
 import requests
@@ -146,6 +147,7 @@ class SalesforceConnector:
         """Contacts per lower-cased email; several contacts may share one email."""
         select = ["Id", "Email", "FirstName", "LastName", "OwnerId", "AccountId"]
         select += self._account_select("Account.")
+        # Field names come from the config; values only ever pass through in_batches' escaping.
         template = f"SELECT {', '.join(select)} FROM Contact WHERE Email IN {{values}}"
         found: dict[str, list[Contact]] = {}
         for soql, _ in in_batches(template, [e.lower() for e in emails]):
@@ -157,7 +159,9 @@ class SalesforceConnector:
         return found
 
     def find_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]:
-        template = f"SELECT {', '.join(self._account_select(''))} FROM Account WHERE Id IN {{values}}"
+        template = (
+            f"SELECT {', '.join(self._account_select(''))} FROM Account WHERE Id IN {{values}}"
+        )
         found: dict[str, Account] = {}
         for soql, _ in in_batches(template, list(account_ids)):
             for rec in self.query_all(soql):
@@ -206,7 +210,7 @@ class SalesforceConnector:
             chunk_keys = keys[start : start + COLLECTION_SIZE]
             body = {"allOrNone": False, "records": chunk}
             answer = self._call(
-                lambda: self.sf.restful("composite/sobjects", method=method, json=body)
+                partial(self.sf.restful, "composite/sobjects", method=method, json=body)
             )
             if not isinstance(answer, list) or len(answer) != len(chunk):
                 raise RetryableError(

@@ -134,9 +134,7 @@ class ZendeskConnector:
             chunk = specs[start : start + BATCH_SIZE]
             tickets = [_ticket(spec) for spec in chunk]
             if len(tickets) == 1:
-                created = self._call(
-                    self.client.tickets.create, tickets[0], record_id=chunk[0].key
-                )
+                created = self._call(self.client.tickets.create, tickets[0], record_id=chunk[0].key)
                 ticket = getattr(created, "ticket", created)
                 results.append(WriteResult(chunk[0].key, True, external_id=str(ticket.id)))
                 continue

@@ -111,9 +111,10 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
 
     configure("ERROR")
     console = Console()
-    with tempfile.TemporaryDirectory(prefix="nps-sync-demo-") as tmp, EmulatedWorld(
-        seed=seed, accounts=accounts, responses=responses
-    ) as world:
+    with (
+        tempfile.TemporaryDirectory(prefix="nps-sync-demo-") as tmp,
+        EmulatedWorld(seed=seed, accounts=accounts, responses=responses) as world,
+    ):
         config = world.config(state_url=f"sqlite:///{tmp}/state.db")
         console.print(
             f"Emulators on 127.0.0.1: {len(world.book.accounts)} accounts, "

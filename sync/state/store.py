@@ -4,7 +4,8 @@ SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL (several daemons at onc
 one transaction, so what it records is either all there or not there at all:
 
 - ``ingest_page`` stores a page of responses *and* advances the source cursor together;
-- ``record_routing`` writes the decision and the action intents (the outbox) before any external call;
+- ``record_routing`` writes the decision and the action intents (the outbox) before any external
+  call;
 - ``claim_actions`` hands out intents under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so
   several workers never run the same intent at once and a crashed worker's lease simply expires.
 """
@@ -187,10 +188,9 @@ class StateStore:
     # -- cursors -------------------------------------------------------------------------------
     def get_cursor(self, source: str) -> str | None:
         with self.engine.connect() as conn:
-            value = conn.execute(
+            return conn.execute(
                 sa.select(t.cursors.c.value).where(t.cursors.c.source == source)
             ).scalar_one_or_none()
-        return value
 
     def cursors(self) -> dict[str, tuple[str | None, datetime]]:
         with self.engine.connect() as conn:
@@ -348,7 +348,8 @@ class StateStore:
                 )
                 for intent in out.intents:
                     result = conn.execute(
-                        self._insert_ignore(t.actions).values(
+                        self._insert_ignore(t.actions)
+                        .values(
                             key=intent.key,
                             source=intent.source,
                             response_id=intent.response_id,
@@ -560,7 +561,9 @@ class StateStore:
         return result.rowcount
 
     # -- history for write-back and routing -----------------------------------------------------
-    def previous_scores(self, keys: Sequence[tuple[str, datetime]]) -> dict[tuple[str, datetime], int]:
+    def previous_scores(
+        self, keys: Sequence[tuple[str, datetime]]
+    ) -> dict[tuple[str, datetime], int]:
         """For (email, created_at) pairs, the score of that person's previous response."""
         r = t.responses
         result: dict[tuple[str, datetime], int] = {}
@@ -586,7 +589,9 @@ class StateStore:
         r = t.responses
         out: list[StoredResponse] = []
         column, values = (
-            (r.c.account_id, account_ids) if account_ids is not None else (r.c.contact_id, contact_ids)
+            (r.c.account_id, account_ids)
+            if account_ids is not None
+            else (r.c.contact_id, contact_ids)
         )
         with self.engine.connect() as conn:
             for chunk in _chunks(sorted(set(values or [])), 500):
@@ -640,7 +645,9 @@ class StateStore:
         ]
         if not rows:
             return
-        stmt, rows = self._upsert(t.written_values, ["system", "object", "record_id", "field"], rows)
+        stmt, rows = self._upsert(
+            t.written_values, ["system", "object", "record_id", "field"], rows
+        )
         with self.engine.begin() as conn:
             conn.execute(stmt, rows)
 
@@ -662,14 +669,14 @@ class StateStore:
 
     def last_runs(self, limit: int = 5) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)
-            ).all()
+            rows = conn.execute(sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)).all()
         return [dict(row._mapping) for row in rows]
 
     def problem_count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(t.problems)).scalar_one())
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(t.problems)).scalar_one()
+            )
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -94,7 +94,8 @@ def test_zendesk_status_decides_the_tier(status: int, tier: type[ConnectorError]
     translated = zd_errors.translate(exc)
     assert type(translated) is tier
     if tier is RetryableError:
-        assert isinstance(translated, RetryableError) and translated.retry_after == 7.0
+        assert isinstance(translated, RetryableError)
+        assert translated.retry_after == 7.0
 
 
 def test_transport_errors_are_retryable() -> None:

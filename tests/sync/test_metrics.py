@@ -51,7 +51,8 @@ def test_window_edges_exclude_the_start_and_include_now() -> None:
     at_start = r("a", 180, 0)  # exactly now - window: outside
     at_now = r("b", 0, 10)  # exactly now: inside
     result = account_metrics([at_start, at_now], now=NOW, window=WINDOW, arr=0.0)
-    assert result.respondents == 1 and result.nps == 100.0
+    assert result.respondents == 1
+    assert result.nps == 100.0
 
 
 def test_negative_nps_puts_the_whole_arr_at_risk() -> None:

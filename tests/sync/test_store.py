@@ -50,7 +50,8 @@ def test_ingest_counts_new_updated_and_unchanged_and_moves_the_cursor(store: Sta
     assert (stats.new, stats.updated, stats.unchanged) == (0, 1, 1)
     assert store.get_cursor("delighted") == "200"
     stored = store.get_response("delighted", "1")
-    assert stored is not None and stored.response.comment == "arrived later"
+    assert stored is not None
+    assert stored.response.comment == "arrived later"
 
 
 def test_an_older_version_never_replaces_a_newer_one(store: StateStore) -> None:
@@ -58,7 +59,8 @@ def test_an_older_version_never_replaces_a_newer_one(store: StateStore) -> None:
     stats = store.ingest_page("delighted", [response("1", comment="old", minutes=1)], None, T0)
     assert stats.unchanged == 1
     stored = store.get_response("delighted", "1")
-    assert stored is not None and stored.response.comment == "new"
+    assert stored is not None
+    assert stored.response.comment == "new"
 
 
 def test_routing_is_not_repeated_for_an_edited_response(store: StateStore) -> None:
@@ -146,4 +148,4 @@ def test_migrate_is_idempotent_and_refuses_a_newer_schema(store_url: str) -> Non
 
 def test_naive_datetimes_are_refused(store: StateStore) -> None:
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
-        store.start_run(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+        store.start_run(datetime(2026, 1, 1))

@@ -1,0 +1,1 @@
+"""Benchmarks of nps-sync against the built-in emulators (``make bench``)."""
