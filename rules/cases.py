@@ -1,0 +1,150 @@
+"""``nps-sync rules test``: check a rules file against cases an admin wrote down.
+
+A cases file is a YAML list; each case names some fields and the expected outcome::
+
+    - name: enterprise detractor gets a task and a ticket
+      fields: {score: 3, account.tier: Enterprise}
+      expect: [owner_followup, detractor_ticket]      # actions, in order
+    - name: promoters stop at the promoter rule
+      fields: {score: 10}
+      expect_rules: [promoters]                       # or/and the matched rules, in order
+
+Fields are checked against the ruleset's catalogue (unknown names and wrong types are errors, with
+positions) and completed with :func:`rules.fields.derive_fields`, so ``score: 3`` is a detractor.
+Expected names must exist in the ruleset: a typo in a case is reported, not silently failing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
+
+from rules.errors import Diagnostic, RulesError, did_you_mean
+from rules.fields import derive_fields
+from rules.issues import Issue, Path, StrictModel, invalid
+from rules.loader import diagnostics, issue_diagnostics, read_text
+from rules.router import Ruleset
+from rules.scalars import Name, Text
+from rules.yaml_source import load_yaml
+
+FieldValue = str | int | float | bool | None
+
+
+class CaseModel(StrictModel):
+    """One case as written."""
+
+    noun = "case"
+    name: Text
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
+    expect: tuple[Name, ...] | None = None
+    expect_rules: tuple[Name, ...] | None = None
+
+    @model_validator(mode="after")
+    def _expects_something(self) -> CaseModel:
+        if self.expect is None and self.expect_rules is None:
+            raise invalid([Issue((), "a case needs `expect` (actions) or `expect_rules`")])
+        return self
+
+
+_CASES = TypeAdapter(tuple[CaseModel, ...])
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A validated case: complete fields and what routing them should produce."""
+
+    name: str
+    fields: Mapping[str, object]
+    expect: tuple[str, ...] | None
+    expect_rules: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """The outcome of one case; ``passed`` unless an expectation differs from what happened."""
+
+    case: Case
+    actions: tuple[str, ...]
+    rules: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        """Every expectation the case states holds."""
+        actions_ok = self.case.expect is None or self.case.expect == self.actions
+        rules_ok = self.case.expect_rules is None or self.case.expect_rules == self.rules
+        return actions_ok and rules_ok
+
+
+def load_cases(path: str | os.PathLike[str], ruleset: Ruleset) -> tuple[Case, ...]:
+    """Read and check the cases file at ``path`` against ``ruleset``; raise :class:`RulesError`."""
+    return parse_cases(read_text(path), os.fspath(path), ruleset)
+
+
+def parse_cases(text: str, filename: str, ruleset: Ruleset) -> tuple[Case, ...]:
+    """Check cases given as YAML text against ``ruleset``; raise :class:`RulesError`."""
+    data, source = load_yaml(text, filename)
+    if not isinstance(data, list) or not data:
+        message = "a cases file is a non-empty list of cases (name, fields, expect)"
+        raise RulesError([Diagnostic(filename, 1, 1, message)])
+    try:
+        models = _CASES.validate_python(data)
+    except ValidationError as error:
+        raise RulesError(diagnostics(error, source)) from None
+    issues = list(_cross_check(models, ruleset))
+    if issues:
+        raise RulesError(issue_diagnostics(tuple(issues), source))
+    return tuple(
+        Case(model.name, derive_fields(model.fields), model.expect, model.expect_rules)
+        for model in models
+    )
+
+
+def run_cases(ruleset: Ruleset, cases: Sequence[Case]) -> tuple[CaseResult, ...]:
+    """Route every case; one result per case, in order."""
+    results = []
+    for case in cases:
+        decision = ruleset.route(case.fields)
+        results.append(CaseResult(case, decision.action_names, decision.rule_names))
+    return tuple(results)
+
+
+def _cross_check(cases: Sequence[CaseModel], ruleset: Ruleset) -> Iterator[Issue]:
+    seen: dict[str, int] = {}
+    for index, case in enumerate(cases):
+        if case.name in seen:
+            yield Issue(
+                (index, "name"),
+                f"duplicate case name {case.name!r} (first used at line {{related_line}})",
+                related=(seen[case.name], "name"),
+            )
+        seen.setdefault(case.name, index)
+        yield from _check_fields(case, (index, "fields"), ruleset)
+        yield from _check_names(case.expect, (index, "expect"), ruleset.actions, "action")
+        yield from _check_names(
+            case.expect_rules, (index, "expect_rules"), ruleset.rule_names, "rule"
+        )
+
+
+def _check_fields(case: CaseModel, path: Path, ruleset: Ruleset) -> Iterator[Issue]:
+    for name, value in case.fields.items():
+        spec = ruleset.fields.get(name)
+        if spec is None:
+            yield Issue(
+                (*path, name), f"unknown field {name!r}{did_you_mean(name, ruleset.fields)}", "key"
+            )
+        elif value is not None and not spec.accepts(value):
+            yield Issue((*path, name), f"field {name!r} is {spec.type.noun}, not {value!r}")
+
+
+def _check_names(
+    names: Sequence[str] | None, path: Path, known: Collection[str], kind: str
+) -> Iterator[Issue]:
+    for position, name in enumerate(names or ()):
+        if name not in known:
+            yield Issue(
+                (*path, position),
+                f"no {kind} named {name!r} in the rules{did_you_mean(name, known)}",
+            )

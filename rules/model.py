@@ -1,0 +1,428 @@
+"""The rules file, as admins write it, and every check it must pass before anything is routed.
+
+File format (version 1)::
+
+    # yaml-language-server: $schema=./rules.schema.json
+    version: 1
+    fields:                       # optional: <account|contact|response>.custom.<Name>: <type>
+      account.custom.Health_Score__c: number   # string | integer | number | boolean
+    actions:                      # named once, referenced by rules
+      owner_followup:
+        type: salesforce_task
+        owner: account_owner      # account_owner | contact_owner | user:<email or user id>
+        subject: "NPS {{ response.score }} from {{ contact.name }}"
+        description: "{{ response.comment }}"
+        due_in: 1d                # durations: <n>s, <n>m, <n>h, <n>d, <n>w
+        priority: High            # High | Normal | Low
+      detractor_ticket:
+        type: zendesk_ticket
+        subject: "Detractor: {{ account.name }}"
+        body: "{{ response.comment }}"
+        priority: high            # low | normal | high | urgent
+        ticket_type: problem      # question | incident | problem | task (optional)
+        group: Customer Success   # group name (optional)
+        assignee: agent@example.com   # optional
+        tags: [nps, detractor]    # lower case, no spaces
+        attach_to_open: true      # comment on the requester's open NPS ticket instead
+        create_requester: false   # create the Zendesk user if none matches
+      set_health:
+        type: update_fields
+        system: salesforce        # salesforce (Account | Contact) | zendesk (user | organization)
+        object: Account
+        values: {Health__c: At risk, Last_NPS_Comment__c: "{{ response.comment }}"}
+      slack_cx:
+        type: notify
+        channel: slack            # slack (webhook_env) | email (to, subject)
+        webhook_env: SLACK_WEBHOOK_URL   # the NAME of an environment variable, never the URL
+        text: "..."
+    rules:                        # in order; the first match wins unless it says continue: true
+      - name: enterprise-detractors
+        when: {all: [{score: {lte: 6}}, {account.tier: Enterprise}]}
+        actions: [owner_followup, detractor_ticket]
+        continue: true
+        cooldown: {key: account.id, period: 14d}   # at most once per account per 14 days
+        settle: 15m               # wait for the comment that often follows the score
+        escalate:                 # if the actions are still open after 24 business hours
+          - {after: 24h, business_hours: true, action: slack_cx}
+      - name: default             # no `when`: matches everything
+        actions: []
+
+Conditions are ``{all: [...]}``, ``{any: [...]}``, ``{not: condition}``, ``{field: value}``
+(equality; a list means ``in``) or ``{field: {operator: operand, ...}}`` (every operator must
+hold). Fields and operators are listed in :mod:`rules.fields` and :mod:`rules.operators`.
+
+Checks happen in three layers, so every mistake is reported where it was made: each model rejects
+unknown keys (with a suggestion) and checks its own values; the root validator then checks what
+needs the whole file (actions and fields exist, operators fit the field types, names are unique,
+no rule is hidden behind a catch-all, templates name real fields and render on sample data).
+Problems are raised as :class:`Issue` lists carrying data paths, which the loader turns into
+``file:line:col`` diagnostics.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, Strict, field_validator, model_validator
+
+from rules.conditions import Condition, check_condition
+from rules.errors import RenderError, did_you_mean, one_of
+from rules.fields import (
+    CUSTOM_FIELD_PATTERN,
+    FieldSpec,
+    FieldType,
+    check_custom_field_name,
+    field_catalogue,
+)
+from rules.issues import Issue, Path, StrictModel, invalid
+from rules.scalars import (
+    API_NAME_PATTERN,
+    Duration,
+    Email,
+    EnvName,
+    Flag,
+    Name,
+    Owner,
+    TemplateText,
+    Text,
+    ZendeskTag,
+    check_name,
+)
+from rules.templates import (
+    TemplateSourceError,
+    build_context,
+    check_references,
+    compile_template,
+    context_tree,
+)
+
+
+class SalesforceTaskModel(StrictModel):
+    """A Salesforce Task for a person to follow up, due within an SLA."""
+
+    noun = "salesforce_task action"
+    type: Literal["salesforce_task"]
+    owner: Owner = "account_owner"
+    subject: TemplateText
+    description: TemplateText = ""
+    due_in: Duration
+    priority: Literal["High", "Normal", "Low"] = "Normal"
+
+    def templates(self) -> Iterator[tuple[Path, str]]:
+        """Each template in this action with its path relative to the action."""
+        yield ("subject",), self.subject
+        yield ("description",), self.description
+
+
+class ZendeskTicketModel(StrictModel):
+    """A Zendesk ticket (or a comment on the requester's open NPS ticket)."""
+
+    noun = "zendesk_ticket action"
+    type: Literal["zendesk_ticket"]
+    subject: TemplateText
+    body: TemplateText
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    ticket_type: Literal["question", "incident", "problem", "task"] | None = None
+    group: Text | None = None
+    assignee: Email | None = None
+    tags: tuple[ZendeskTag, ...] = ()
+    attach_to_open: Flag = False
+    create_requester: Flag = False
+
+    def templates(self) -> Iterator[tuple[Path, str]]:
+        """Each template in this action with its path relative to the action."""
+        yield ("subject",), self.subject
+        yield ("body",), self.body
+
+
+UPDATABLE_OBJECTS: Mapping[str, tuple[str, ...]] = {
+    "salesforce": ("Account", "Contact"),
+    "zendesk": ("user", "organization"),
+}
+
+
+class UpdateFieldsModel(StrictModel):
+    """Write values (text values are templates) to a record matched to the response."""
+
+    noun = "update_fields action"
+    type: Literal["update_fields"]
+    system: Literal["salesforce", "zendesk"]
+    record: Text = Field(alias="object")
+    values: dict[str, Text | Annotated[int, Strict()] | Annotated[float, Strict()] | Flag | None]
+
+    @field_validator("values")
+    @classmethod
+    def _check_values(cls, values: dict[str, object]) -> dict[str, object]:
+        if not values:
+            raise ValueError("`values:` needs at least one field to write")
+        issues: list[Issue] = []
+        for name, value in values.items():
+            if not re.fullmatch(API_NAME_PATTERN, name):
+                issues.append(Issue((name,), f"{name!r} is not a field API name", "key"))
+            elif isinstance(value, str):
+                try:
+                    compile_template(value)
+                except TemplateSourceError as problem:
+                    issues.append(Issue((name,), problem.message, scalar_line=problem.line))
+        if issues:
+            raise invalid(issues)
+        return values
+
+    @model_validator(mode="after")
+    def _record_fits_system(self) -> UpdateFieldsModel:
+        allowed = UPDATABLE_OBJECTS[self.system]
+        if self.record not in allowed:
+            message = (
+                f"{self.system} records that can be updated are {one_of(allowed)}, "
+                f"not {self.record!r}{did_you_mean(self.record, allowed)}"
+            )
+            raise invalid([Issue(("object",), message)])
+        return self
+
+    def templates(self) -> Iterator[tuple[Path, str]]:
+        """Each template in this action with its path relative to the action."""
+        for name, value in self.values.items():
+            if isinstance(value, str):
+                yield ("values", name), value
+
+
+class NotifyModel(StrictModel):
+    """A message to people: a Slack incoming webhook or an email."""
+
+    noun = "notify action"
+    type: Literal["notify"]
+    channel: Literal["slack", "email"]
+    webhook_env: EnvName | None = None
+    to: tuple[Email, ...] = ()
+    subject: TemplateText | None = None
+    text: TemplateText
+
+    @model_validator(mode="after")
+    def _channel_needs(self) -> NotifyModel:
+        if self.channel == "slack":
+            if self.webhook_env is None:
+                raise invalid([Issue((), "slack notifications need `webhook_env`")])
+            if self.to or self.subject is not None:
+                key = "to" if self.to else "subject"
+                raise invalid(
+                    [Issue((key,), f"`{key}` is for email; slack uses `webhook_env`", "key")]
+                )
+        else:
+            if not self.to:
+                raise invalid(
+                    [Issue((), "email notifications need `to:` with at least one address")]
+                )
+            if self.subject is None:
+                raise invalid([Issue((), "email notifications need a `subject`")])
+            if self.webhook_env is not None:
+                raise invalid([Issue(("webhook_env",), "`webhook_env` is for slack", "key")])
+        return self
+
+    def templates(self) -> Iterator[tuple[Path, str]]:
+        """Each template in this action with its path relative to the action."""
+        if self.subject is not None:
+            yield ("subject",), self.subject
+        yield ("text",), self.text
+
+
+ActionModel = Annotated[
+    SalesforceTaskModel | ZendeskTicketModel | UpdateFieldsModel | NotifyModel,
+    Field(discriminator="type"),
+]
+ACTION_TYPES = ("salesforce_task", "zendesk_ticket", "update_fields", "notify")
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules and the file
+
+
+class Cooldown(StrictModel):
+    """Act at most once per value of ``key`` (a field) within ``period``."""
+
+    noun = "cooldown"
+    key: Text
+    period: Duration
+
+
+class Escalation(StrictModel):
+    """Run ``action`` if the rule's actions are still open ``after`` this long."""
+
+    noun = "escalation"
+    after: Duration
+    business_hours: Flag = False
+    action: Name
+
+
+class Rule(StrictModel):
+    """A condition (none: every response) and the actions it asks for."""
+
+    noun = "rule"
+    name: Name
+    description: Text = ""
+    when: Condition | None = None
+    actions: tuple[Name, ...]
+    continue_: Flag = Field(False, alias="continue")
+    cooldown: Cooldown | None = None
+    settle: Duration | None = None
+    escalate: tuple[Escalation, ...] = ()
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when_not_empty(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError(
+                "`when:` is empty; remove it to match every response, or add a condition"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _local_checks(self) -> Rule:
+        issues = [
+            Issue(("actions", index), f"action {name!r} is listed twice")
+            for index, name in enumerate(self.actions)
+            if name in self.actions[:index]
+        ]
+        if self.escalate and not self.actions:
+            issues.append(Issue(("escalate",), "escalate needs actions to follow up on", "key"))
+        if issues:
+            raise invalid(issues)
+        return self
+
+    @property
+    def catch_all(self) -> bool:
+        """Matches every response and stops evaluation."""
+        return self.when is None and not self.continue_
+
+
+FieldTypeName = Literal["string", "integer", "number", "boolean"]
+
+
+class RulesFile(StrictModel):
+    """The whole rules file."""
+
+    noun = "rules file"
+    version: Literal[1]
+    fields: dict[str, FieldTypeName] = Field(
+        default_factory=dict, json_schema_extra={"propertyNames": {"pattern": CUSTOM_FIELD_PATTERN}}
+    )
+    actions: dict[str, ActionModel] = Field(default_factory=dict)
+    rules: tuple[Rule, ...]
+
+    @field_validator("fields")
+    @classmethod
+    def _custom_field_names(cls, fields: dict[str, str]) -> dict[str, str]:
+        issues = []
+        for name in fields:
+            try:
+                check_custom_field_name(name)
+            except ValueError as error:
+                issues.append(Issue((name,), str(error), "key"))
+        if issues:
+            raise invalid(issues)
+        return fields
+
+    @field_validator("actions")
+    @classmethod
+    def _action_names(cls, actions: dict[str, Any]) -> dict[str, Any]:
+        issues = []
+        for name in actions:
+            try:
+                check_name(name)
+            except ValueError as error:
+                issues.append(Issue((name,), str(error), "key"))
+        if issues:
+            raise invalid(issues)
+        return actions
+
+    @property
+    def catalogue(self) -> Mapping[str, FieldSpec]:
+        """Built-in plus declared custom fields."""
+        return field_catalogue({name: FieldType(kind) for name, kind in self.fields.items()})
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> RulesFile:
+        catalogue = self.catalogue
+        issues = [
+            *self._rule_names(),
+            *self._reachability(),
+            *self._action_references(),
+            *self._conditions(catalogue),
+            *self._templates(catalogue),
+        ]
+        if issues:
+            raise invalid(issues)
+        return self
+
+    def _rule_names(self) -> Iterator[Issue]:
+        first: dict[str, int] = {}
+        for index, rule in enumerate(self.rules):
+            if rule.name in first:
+                yield Issue(
+                    ("rules", index, "name"),
+                    f"duplicate rule name {rule.name!r} (first used at line {{related_line}})",
+                    related=("rules", first[rule.name], "name"),
+                )
+            first.setdefault(rule.name, index)
+
+    def _reachability(self) -> Iterator[Issue]:
+        stop = next((i for i, rule in enumerate(self.rules) if rule.catch_all), None)
+        if stop is None:
+            return
+        for index in range(stop + 1, len(self.rules)):
+            yield Issue(
+                ("rules", index, "name"),
+                f"rule {self.rules[index].name!r} can never match: the catch-all rule "
+                f"{self.rules[stop].name!r} at line {{related_line}} matches every response first; "
+                "move it last or give it `continue: true`",
+                related=("rules", stop, "name"),
+            )
+
+    def _action_references(self) -> Iterator[Issue]:
+        defined = self.actions.keys()
+        hint = "" if defined else "; define it under `actions:`"
+
+        def undefined(name: str, path: Path, rule: str) -> Issue:
+            suggestion = did_you_mean(name, defined) or hint
+            return Issue(path, f"rule {rule!r} uses undefined action {name!r}{suggestion}")
+
+        for index, rule in enumerate(self.rules):
+            for position, name in enumerate(rule.actions):
+                if name not in defined:
+                    yield undefined(name, ("rules", index, "actions", position), rule.name)
+            for step, escalation in enumerate(rule.escalate):
+                if escalation.action not in defined:
+                    path = ("rules", index, "escalate", step, "action")
+                    yield undefined(escalation.action, path, rule.name)
+
+    def _conditions(self, catalogue: Mapping[str, FieldSpec]) -> Iterator[Issue]:
+        for index, rule in enumerate(self.rules):
+            if rule.when is not None:
+                yield from check_condition(rule.when, ("rules", index, "when"), catalogue)
+            if rule.cooldown and rule.cooldown.key not in catalogue:
+                key = rule.cooldown.key
+                yield Issue(
+                    ("rules", index, "cooldown", "key"),
+                    f"unknown field {key!r}{did_you_mean(key, catalogue)}",
+                )
+
+    def _templates(self, catalogue: Mapping[str, FieldSpec]) -> Iterator[Issue]:
+        tree = context_tree(catalogue.values())
+        sample = build_context(
+            {name: spec.sample for name, spec in catalogue.items()}, catalogue.values()
+        )
+        for action_name, action in self.actions.items():
+            for path, source in action.templates():
+                where = ("actions", action_name, *path)
+                problems = check_references(source, tree)
+                for problem in problems:
+                    yield Issue(
+                        where, problem.message, scalar_line=problem.line, needle=problem.needle
+                    )
+                if problems:
+                    continue
+                try:
+                    compile_template(source).render(sample)
+                except RenderError as error:
+                    yield Issue(where, f"template fails on sample values: {error}")

@@ -1,0 +1,314 @@
+"""The compiled router: a frozen, pydantic-free ruleset that decides in microseconds.
+
+Like Alertmanager's dispatch tree, it is built once from the validated model and then only
+*reads* a flat field mapping: conditions are closures, each rule's outcome (:class:`RuleMatch`) is
+precomputed, and :meth:`Ruleset.route` allocates nothing but the result. The same compiled tests
+drive :meth:`Ruleset.explain`, so the trace can never disagree with the decision.
+
+Routing semantics: rules are tried in file order; a rule without ``when`` matches everything; the
+first matching rule ends the evaluation unless it says ``continue: true``. Missing fields are None
+and fail every test except ``present: false``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Literal
+
+from rules.actions import ActionSpec, Payload, build_action
+from rules.conditions import (
+    AllCondition,
+    AnyCondition,
+    ConditionNode,
+    FieldCondition,
+    FieldTest,
+    NotCondition,
+)
+from rules.fields import FieldSpec, check_types
+from rules.model import Rule, RulesFile
+from rules.operators import Predicate, make_predicate
+from rules.templates import build_context
+
+Fields = Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Cooldown:
+    """Act at most once per value of ``field`` within ``period``."""
+
+    field: str
+    period: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """Run ``action`` when the rule's actions are still open ``after`` this long."""
+
+    after: timedelta
+    business_hours: bool
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """A rule that matched, with everything the engine needs to act on it."""
+
+    rule: str
+    index: int
+    actions: tuple[str, ...]
+    continues: bool
+    cooldown: Cooldown | None
+    settle: timedelta | None
+    escalations: tuple[Escalation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The matched rules, in order, for one field mapping under one ruleset."""
+
+    ruleset_hash: str
+    matches: tuple[RuleMatch, ...]
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        """Names of the matched rules, in order."""
+        return tuple(match.rule for match in self.matches)
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """Every action asked for, in order (an action asked by two rules appears twice)."""
+        return tuple(action for match in self.matches for action in match.actions)
+
+    @property
+    def planned(self) -> tuple[tuple[str, str], ...]:
+        """``(rule, action)`` pairs: the unit the engine makes idempotent."""
+        return tuple((match.rule, action) for match in self.matches for action in match.actions)
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionTrace:
+    """One node of a rule's condition tree and its outcome; tests also show the value seen."""
+
+    depth: int
+    label: str
+    matched: bool
+    field: str | None = None
+    value: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
+    """How one rule fared: whether evaluation reached it, its conditions held, and it fired."""
+
+    rule: str
+    index: int
+    reached: bool
+    matched: bool
+    fired: bool
+    conditions: tuple[ConditionTrace, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Test:
+    field: str
+    label: str
+    predicate: Predicate
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    kind: Literal["all", "any", "not"]
+    label: str
+    children: tuple[_Test | _Group, ...]
+
+
+_Node = _Test | _Group
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule ready to run: its condition tree, its composed predicate and its outcome."""
+
+    name: str
+    description: str
+    condition: _Node | None
+    predicate: Predicate | None
+    match: RuleMatch
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    """A loaded rules file: route field mappings, explain decisions, render actions."""
+
+    source: str
+    hash: str
+    rules: tuple[CompiledRule, ...]
+    actions: Mapping[str, ActionSpec]
+    fields: Mapping[str, FieldSpec]
+    read_fields: tuple[FieldSpec, ...]
+    """The fields conditions read; their types are checked on every call."""
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        """Rule names in evaluation order."""
+        return tuple(rule.name for rule in self.rules)
+
+    def route(self, fields: Fields) -> Decision:
+        """The rules that match ``fields`` (first match wins unless ``continue``).
+
+        Pure and deterministic. Raises :class:`rules.FieldsError` if a value the rules read has the
+        wrong type.
+        """
+        check_types(fields, self.read_fields)
+        matches = []
+        for rule in self.rules:
+            if rule.predicate is None or rule.predicate(fields):
+                matches.append(rule.match)
+                if not rule.match.continues:
+                    break
+        return Decision(self.hash, tuple(matches))
+
+    def explain(self, fields: Fields) -> list[RuleTrace]:
+        """For every rule and every condition: the outcome and the value seen.
+
+        Every condition is evaluated (no short-circuit), including in rules evaluation never
+        reached, so the trace shows what *would* have happened too.
+        """
+        check_types(fields, self.read_fields)
+        traces: list[RuleTrace] = []
+        stopped = False
+        for rule in self.rules:
+            conditions: list[ConditionTrace] = []
+            matched = rule.condition is None or _trace(rule.condition, fields, 0, conditions)
+            fired = matched and not stopped
+            traces.append(
+                RuleTrace(
+                    rule.name, rule.match.index, not stopped, matched, fired, tuple(conditions)
+                )
+            )
+            stopped = stopped or (fired and not rule.match.continues)
+        return traces
+
+    def template_context(self, fields: Fields) -> dict[str, object]:
+        """The nested values templates see (``response.score``, ``account.name``, ...)."""
+        return build_context(fields, self.fields.values())
+
+    def render_action(self, name: str, fields: Fields) -> Payload:
+        """Render action ``name`` for one response's fields."""
+        return self.actions[name].render(self.template_context(fields))
+
+
+def compile_ruleset(model: RulesFile, *, source: str, digest: str) -> Ruleset:
+    """Build the runtime :class:`Ruleset` from a validated :class:`rules.model.RulesFile`."""
+    catalogue = model.catalogue
+    rules = tuple(_compile_rule(index, rule, catalogue) for index, rule in enumerate(model.rules))
+    read = sorted({name for rule in rules for name in _fields_of(rule.condition)})
+    actions = {name: build_action(name, action) for name, action in model.actions.items()}
+    return Ruleset(
+        source=source,
+        hash=digest,
+        rules=rules,
+        actions=MappingProxyType(actions),
+        fields=catalogue,
+        read_fields=tuple(catalogue[name] for name in read),
+    )
+
+
+def _compile_rule(index: int, rule: Rule, catalogue: Mapping[str, FieldSpec]) -> CompiledRule:
+    node = _compile_node(rule.when, catalogue) if rule.when is not None else None
+    cooldown = Cooldown(rule.cooldown.key, rule.cooldown.period) if rule.cooldown else None
+    escalations = tuple(
+        Escalation(step.after, step.business_hours, step.action) for step in rule.escalate
+    )
+    match = RuleMatch(
+        rule.name, index, rule.actions, rule.continue_, cooldown, rule.settle, escalations
+    )
+    predicate = _compose(node) if node is not None else None
+    return CompiledRule(rule.name, rule.description, node, predicate, match)
+
+
+def _compile_node(condition: ConditionNode, catalogue: Mapping[str, FieldSpec]) -> _Node:
+    if isinstance(condition, AllCondition):
+        return _Group("all", "all", tuple(_compile_node(c, catalogue) for c in condition.all))
+    if isinstance(condition, AnyCondition):
+        return _Group("any", "any", tuple(_compile_node(c, catalogue) for c in condition.any))
+    if isinstance(condition, NotCondition):
+        return _Group("not", "not", (_compile_node(condition.negated, catalogue),))
+    return _compile_field(condition, catalogue[condition.field])
+
+
+def _compile_field(condition: FieldCondition, spec: FieldSpec) -> _Node:
+    tests = tuple(
+        _Test(spec.name, _label(spec.name, test), make_predicate(test.op, spec, test.operand))
+        for test in condition.tests
+    )
+    return tests[0] if len(tests) == 1 else _Group("all", f"{spec.name} (all of)", tests)
+
+
+def _label(field: str, test: FieldTest) -> str:
+    operand = test.operand
+    shown = (
+        "[" + ", ".join(_literal(item) for item in operand) + "]"
+        if isinstance(operand, tuple)
+        else _literal(operand)
+    )
+    return f"{field} {test.op} {shown}"
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _compose(node: _Node) -> Predicate:
+    """One closure for a whole condition tree, short-circuiting like Python's and/or."""
+    if isinstance(node, _Test):
+        return node.predicate
+    parts = tuple(_compose(child) for child in node.children)
+    if node.kind == "not":
+        (inner,) = parts
+        return lambda fields: not inner(fields)
+    return _chain(parts, every=node.kind == "all")
+
+
+def _chain(parts: tuple[Predicate, ...], *, every: bool) -> Predicate:
+    """``a and (b and (c ...))`` as nested two-way closures: cheaper than a generator, and a
+    failing first test (the common case) costs a single call."""
+    first, *rest = parts
+    if not rest:
+        return first
+    second = _chain(tuple(rest), every=every)
+    if every:
+        return lambda fields: first(fields) and second(fields)
+    return lambda fields: first(fields) or second(fields)
+
+
+def _trace(node: _Node, fields: Fields, depth: int, out: list[ConditionTrace]) -> bool:
+    if isinstance(node, _Test):
+        matched = node.predicate(fields)
+        out.append(ConditionTrace(depth, node.label, matched, node.field, fields.get(node.field)))
+        return matched
+    slot = len(out)
+    out.append(ConditionTrace(depth, node.label, matched=False))
+    results = [_trace(child, fields, depth + 1, out) for child in node.children]
+    matched = (
+        all(results)
+        if node.kind == "all"
+        else any(results)
+        if node.kind == "any"
+        else not results[0]
+    )
+    out[slot] = ConditionTrace(depth, node.label, matched)
+    return matched
+
+
+def _fields_of(node: _Node | None) -> set[str]:
+    if node is None:
+        return set()
+    if isinstance(node, _Test):
+        return {node.field}
+    return set().union(*(_fields_of(child) for child in node.children))

@@ -1,0 +1,163 @@
+"""Text templates in actions: a Jinja2 sandbox that cannot reach outside the values it is given.
+
+Templates are written by admins (trusted, but fallible); survey answers are written by anyone, so
+they only ever travel as *data* in the render context and are never compiled. The environment is
+sandboxed and immutable, undefined names are errors (``StrictUndefined``), ``None`` renders as an
+empty string, and output is plain text (no HTML escaping: the receiving systems treat it as text).
+
+The loader checks every template twice: names against the field catalogue (so ``{{ acount.name }}``
+is reported with its line and a suggestion) and a render against sample values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import cast
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from rules.errors import RenderError, did_you_mean
+from rules.fields import FieldSpec
+
+
+def _blank_none(value: object) -> object:
+    return "" if value is None else value
+
+
+_ENV = ImmutableSandboxedEnvironment(
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    finalize=_blank_none,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A compiled template; ``single_line`` collapses whitespace (subjects, titles)."""
+
+    source: str
+    compiled: jinja2.Template = field(compare=False, repr=False)
+    single_line: bool = False
+
+    def render(self, context: Mapping[str, object]) -> str:
+        """Render with ``context``; raise :class:`RenderError` if the data does not fit."""
+        try:
+            text = self.compiled.render(context)
+        except Exception as error:
+            raise RenderError(str(error), template=self.source) from error
+        return " ".join(text.split()) if self.single_line else text
+
+
+class TemplateSourceError(ValueError):
+    """A template error at ``line`` (counted from 1 inside the template)."""
+
+    def __init__(self, message: str, *, line: int = 1, needle: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.needle = needle
+
+
+def compile_template(source: str, *, single_line: bool = False) -> Template:
+    """Compile ``source``; raise :class:`TemplateSourceError` on a syntax error."""
+    try:
+        compiled = _ENV.from_string(source)
+    except jinja2.TemplateSyntaxError as error:
+        raise TemplateSourceError(
+            f"template syntax error: {error.message}", line=error.lineno
+        ) from None
+    return Template(source, compiled, single_line)
+
+
+def render(template: Template | str, context: Mapping[str, object]) -> str:
+    """Render a template (compiling it first if given as source text) with ``context``."""
+    if isinstance(template, str):
+        source = template
+        try:
+            template = compile_template(source)
+        except TemplateSourceError as problem:
+            raise RenderError(problem.message, template=source) from None
+    return template.render(context)
+
+
+# A tree of template names: inner dicts are namespaces, FieldSpec leaves are values.
+ContextTree = dict[str, "ContextTree | FieldSpec"]
+
+
+def context_tree(specs: Iterable[FieldSpec]) -> ContextTree:
+    """The namespaces and names a template may use, from the field catalogue."""
+    tree: ContextTree = {}
+    for spec in specs:
+        *parents, leaf = spec.template_path
+        node = tree
+        for part in parents:
+            child = node.setdefault(part, {})
+            assert isinstance(child, dict), f"field {spec.name} nests under a value"
+            node = child
+        node[leaf] = spec
+    return tree
+
+
+def build_context(fields: Mapping[str, object], specs: Iterable[FieldSpec]) -> dict[str, object]:
+    """Nest a flat field mapping for templates; every catalogue field is there (None if missing)."""
+    context: dict[str, object] = {}
+    for spec in specs:
+        *parents, leaf = spec.template_path
+        node = context
+        for part in parents:
+            node = cast(dict[str, object], node.setdefault(part, {}))
+        node[leaf] = fields.get(spec.name)
+    return context
+
+
+def check_references(source: str, tree: ContextTree) -> list[TemplateSourceError]:
+    """Names and attributes the template uses that the catalogue does not have."""
+    parsed = _ENV.parse(source)
+    free = meta.find_undeclared_variables(parsed)
+    problems: dict[tuple[int, str], TemplateSourceError] = {}
+    for node in parsed.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
+        chain = _name_chain(node)
+        if not chain or chain[0] not in free:
+            continue
+        problem = _resolve(chain, tree, node.lineno)
+        if problem is not None:
+            problems.setdefault((problem.line, problem.message), problem)
+    return list(problems.values())
+
+
+def _name_chain(node: nodes.Node) -> tuple[str, ...]:
+    """``account.name`` or ``account["name"]`` as ``("account", "name")``; () if not a chain."""
+    parts: list[str] = []
+    while True:
+        if isinstance(node, nodes.Name):
+            return (node.name, *reversed(parts))
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            parts.append(str(node.arg.value))
+        else:
+            return ()
+        node = node.node
+
+
+def _resolve(chain: tuple[str, ...], tree: ContextTree, line: int) -> TemplateSourceError | None:
+    node: ContextTree | FieldSpec = tree
+    for depth, part in enumerate(chain):
+        if not isinstance(node, dict):
+            return None  # an attribute of a value, such as a string method
+        if part not in node:
+            known = node.keys()
+            if depth == 0:
+                message = f"unknown name {part!r} in template{did_you_mean(part, known)}"
+            else:
+                full = ".".join(chain[: depth + 1])
+                candidates = [".".join((*chain[:depth], name)) for name in known]
+                message = f"unknown field {full!r} in template{did_you_mean(full, candidates)}"
+            return TemplateSourceError(message, line=line, needle=".".join(chain[: depth + 1]))
+        node = node[part]
+    return None
