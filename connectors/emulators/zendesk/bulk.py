@@ -14,13 +14,15 @@ from .errors import MAX_BATCH, ApiError, bad_request, summary, too_many_values
 ItemResult = dict[str, Any]
 
 
-def items(call: Call, plural: str, too_many: str | None = None) -> list[dict[str, Any]]:
+def items(
+    call: Call, plural: str, too_many: Callable[[], ApiError] = too_many_values
+) -> list[dict[str, Any]]:
     """``body[plural]`` as a list of objects, at most 100 of them."""
     value = call.body().get(plural)
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise bad_request("InvalidJSON", f"The request body must contain a {plural!r} array")
     if len(value) > MAX_BATCH:
-        raise too_many_values(too_many) if too_many else too_many_values()
+        raise too_many()
     return value
 
 

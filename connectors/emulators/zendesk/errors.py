@@ -28,6 +28,17 @@ def not_found() -> ApiError:
     return ApiError(404, {"error": "RecordNotFound", "description": "Not found"})
 
 
+def too_many_users(verb: str) -> ApiError:
+    """Zendesk words the user bulk limits differently, and without ``max_count``."""
+    return ApiError(
+        400,
+        {
+            "error": "TooManyValues",
+            "description": f"Maximum {MAX_BATCH} users may be {verb} per call",
+        },
+    )
+
+
 def invalid_endpoint() -> ApiError:
     return ApiError(404, {"error": "InvalidEndpoint", "description": "Not found"})
 

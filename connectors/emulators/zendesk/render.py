@@ -294,7 +294,14 @@ def _named_values(values: dict[str, Any], definitions: list[CustomField]) -> dic
 
 
 def _metadata() -> dict[str, Any]:
-    return {"system": {"client": "nps-sync emulator", "ip_address": "127.0.0.1"}, "custom": {}}
+    system = {
+        "client": "nps-sync emulator",
+        "ip_address": "127.0.0.1",
+        "location": "Localhost",
+        "latitude": 0.0,
+        "longitude": 0.0,
+    }
+    return {"system": system, "custom": {}}
 
 
 def _paragraphs(text: str) -> str:

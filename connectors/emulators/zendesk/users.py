@@ -14,14 +14,15 @@ from connectors.emulators.base import Response
 
 from . import bulk, render
 from .context import Call, Context, ok
-from .errors import MAX_BATCH, Invalid, bad_request, not_found, too_many_values
+from .errors import MAX_BATCH, Invalid, bad_request, not_found, too_many_users, too_many_values
 from .fields import accept_named
 from .paging import paginate
 from .records import USER_ROLES, User, normalize_tags
 from .store import Store
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_EMAIL_QUERY = re.compile(r'^\s*email:\s*(?:"([^"\s]+)"|([^"\s]+))\s*$', re.IGNORECASE)
+# Exactly one ``email:`` term, quoted or not; wildcards and other terms are refused.
+_EMAIL_QUERY = re.compile(r'^\s*email:\s*(?:"([^"\s*]+)"|([^"\s*]+))\s*$', re.IGNORECASE)
 _SIMPLE_ATTRIBUTES = ("phone", "time_zone", "locale", "notes", "details", "verified")
 
 
@@ -125,7 +126,7 @@ def _saved(ctx: Context, call: Call, user: User, status: int) -> Response:
 
 # -- bulk writes ------------------------------------------------------------------------------
 def create_many(ctx: Context, call: Call) -> Response:
-    batch = bulk.items(call, "users", "Maximum 100 users may be created per call")
+    batch = bulk.items(call, "users", lambda: too_many_users("created"))
 
     def apply(_index: int, data: dict[str, Any]) -> dict[str, Any]:
         return {"id": create_user(ctx, data).id, "status": "Created"}
@@ -134,7 +135,7 @@ def create_many(ctx: Context, call: Call) -> Response:
 
 
 def create_or_update_many(ctx: Context, call: Call) -> Response:
-    batch = bulk.items(call, "users", "Maximum 100 users may be created or updated per call")
+    batch = bulk.items(call, "users", lambda: too_many_users("created or updated"))
 
     def apply(index: int, data: dict[str, Any]) -> dict[str, Any]:
         user, created = create_or_update_user(ctx, data)
@@ -167,14 +168,14 @@ def _update_batch(ctx: Context, call: Call) -> list[dict[str, Any]]:
     body = call.body()
     if (ids or external_ids) and isinstance(body.get("user"), dict):
         if len(ids) + len(external_ids) > MAX_BATCH:
-            raise too_many_values("Maximum 100 users may be updated per call")
+            raise too_many_users("updated")
         shared = body["user"]
         targets: list[dict[str, Any]] = [{**shared, "id": int(i)} for i in ids if i.isdigit()]
         for external_id in external_ids:
             user = ctx.store.user_by_external_id(external_id)
             targets.append({**shared, "id": user.id if user else -1})
         return targets
-    return bulk.items(call, "users", "Maximum 100 users may be updated per call")
+    return bulk.items(call, "users", lambda: too_many_users("updated"))
 
 
 def _target(ctx: Context, data: dict[str, Any]) -> User:

@@ -1,0 +1,111 @@
+"""Fixtures: a Zendesk emulator served over a real socket, the zenpy client and a raw session.
+
+One server per test module (stopping a server takes half a second) and a fresh account per
+test through ``ZendeskEmulator.reset``. Tests that need other settings start their own server
+with the ``serve`` factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+from zenpy import Zenpy
+
+from connectors.emulators.base import EmulatorServer
+from connectors.emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
+from connectors.transport import make_session
+
+PUBLIC = "https://acme.zendesk.com"
+
+
+def _public_request_url(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Put the public URL back on ``response.request``.
+
+    ``LoopbackAdapter`` rewrites the prepared request's URL in place, and zenpy only parses a
+    response whose ``response.request.url`` contains ``<subdomain>.zendesk.com`` (otherwise it
+    hands back the raw ``requests.Response``). Harmless once the adapter leaves it alone.
+    """
+    request = response.request
+    host, scheme = request.headers.get("Host"), request.headers.get("X-Forwarded-Proto")
+    if host and scheme and request.url:
+        parts = urlsplit(request.url)
+        request.url = urlunsplit((scheme, str(host), parts.path, parts.query, parts.fragment))
+
+
+def zenpy_session(server_url: str) -> requests.Session:
+    session = make_session({PUBLIC: server_url})
+    session.hooks["response"].append(_public_request_url)
+    return session
+
+
+def raw_session(server_url: str) -> requests.Session:
+    """A plain session authenticated as the default agent, for asserting on raw answers."""
+    session = make_session({PUBLIC: server_url})
+    session.auth = (f"{DEFAULT_AGENT_EMAIL}/token", DEFAULT_TOKEN)
+    return session
+
+
+def new_zenpy(server_url: str, **options: Any) -> Any:
+    return Zenpy(
+        subdomain="acme",
+        email=DEFAULT_AGENT_EMAIL,
+        token=DEFAULT_TOKEN,
+        session=zenpy_session(server_url),
+        disable_cache=True,
+        **options,
+    )
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(ZendeskEmulator()) as running:
+        yield running
+
+
+@pytest.fixture
+def emulator(server: EmulatorServer) -> ZendeskEmulator:
+    app = server.app
+    assert isinstance(app, ZendeskEmulator)
+    app.reset()
+    return app
+
+
+@pytest.fixture
+def zenpy(server: EmulatorServer, emulator: ZendeskEmulator) -> Any:
+    return new_zenpy(server.url)
+
+
+@pytest.fixture
+def http(server: EmulatorServer, emulator: ZendeskEmulator) -> requests.Session:
+    return raw_session(server.url)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., tuple[ZendeskEmulator, str]]]:
+    """Start an emulator with other settings; answers the app and its loopback URL."""
+    running: list[EmulatorServer] = []
+
+    def start(**settings: Any) -> tuple[ZendeskEmulator, str]:
+        app = ZendeskEmulator(**settings)
+        running.append(EmulatorServer(app).start())
+        return app, running[-1].url
+
+    yield start
+    for each in running:
+        each.stop()
+
+
+@pytest.fixture
+def make_zenpy() -> Callable[..., Any]:
+    """``make_zenpy(server_url, **zenpy_options)`` for servers started with ``serve``."""
+    return new_zenpy
+
+
+@pytest.fixture
+def make_raw() -> Callable[[str], requests.Session]:
+    """``make_raw(server_url)``: an authenticated raw session for another server."""
+    return raw_session
