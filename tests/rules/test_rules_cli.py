@@ -1,0 +1,139 @@
+"""``nps-sync rules ...``: outputs and exit codes admins can script against."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rules import EXAMPLES_DIR, rules_json_schema
+from sync.cli import main
+
+TESTDATA = Path(__file__).parents[2] / "rules" / "testdata"
+DEFAULT = EXAMPLES_DIR / "default.yaml"
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["rules", *map(str, args)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_check_ok() -> None:
+    code, out, err = run("check", DEFAULT)
+    assert (code, out, err) == (0, f"{DEFAULT}: ok (4 rules, 4 actions)\n", "")
+
+
+def test_check_prints_diagnostics_on_stderr_and_exits_1() -> None:
+    broken = TESTDATA / "unknown_key.yaml"
+    code, out, err = run("check", DEFAULT, broken)
+    assert code == 1
+    assert out == f"{DEFAULT}: ok (4 rules, 4 actions)\n"
+    assert err == (
+        f"{broken}:5:5: unknown key 'subjct' in salesforce_task action; did you mean 'subject'?\n"
+    )
+
+
+def test_check_reports_a_missing_file(tmp_path: Path) -> None:
+    code, _, err = run("check", tmp_path / "nope.yaml")
+    assert code == 1
+    assert err == f"{tmp_path / 'nope.yaml'}: cannot read file: No such file or directory\n"
+
+
+def test_test_prints_a_table_and_passes() -> None:
+    code, out, _ = run("test", DEFAULT, EXAMPLES_DIR / "default.cases.yaml")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["RESULT", "CASE", "EXPECTED", "ACTUAL"]
+    assert lines[1].startswith("pass    detractor gets a task and a ticket")
+    assert lines[-1] == "6 passed, 0 failed"
+
+
+def test_test_exits_1_and_shows_expected_and_actual_on_mismatch(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(
+        "- name: promoter\n  fields: {score: 10}\n  expect: [passive_followup]\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run("test", DEFAULT, cases)
+    assert code == 1
+    assert out.splitlines()[1].split() == [
+        "FAIL",
+        "promoter",
+        "actions:",
+        "passive_followup",
+        "actions:",
+        "referral_ask",
+    ]
+    assert out.splitlines()[-1] == "0 passed, 1 failed"
+
+
+def test_test_reports_errors_in_the_cases_file(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("- name: x\n  fields: {scroe: 1}\n  expect: []\n", encoding="utf-8")
+    code, _, err = run("test", DEFAULT, cases)
+    assert code == 1
+    assert err == f"{cases}:2:12: unknown field 'scroe'; did you mean 'score'?\n"
+
+
+def test_schema_prints_the_json_schema() -> None:
+    code, out, _ = run("schema")
+    assert code == 0
+    assert json.loads(out) == rules_json_schema()
+
+
+def test_route_prints_matched_rules_and_actions() -> None:
+    code, out, _ = run("route", DEFAULT, "score=2", "comment=Too slow")
+    assert (code, out) == (0, "detractors  -> detractor_followup, detractor_ticket\n")
+
+
+def test_route_reads_values_by_field_type_and_says_when_nothing_matched(tmp_path: Path) -> None:
+    rules = tmp_path / "r.yaml"
+    rules.write_text(
+        "version: 1\nactions: {}\nrules:\n  - name: unmatched\n"
+        "    when: {all: [{matched.zendesk: false}, {account.region: '42'}]}\n"
+        "    actions: []\n    settle: 15m\n",
+        encoding="utf-8",
+    )
+    assert run("route", rules, "matched.zendesk=false", "account.region=42")[1] == (
+        "unmatched  -> (none)  (settle 15m)\n"
+    )
+    assert run("route", rules, "matched.zendesk=true")[1] == "no rule matched\n"
+
+
+def test_route_explain_shows_the_trace() -> None:
+    code, out, _ = run("route", DEFAULT, "score=8", "comment=", "--explain")
+    assert code == 0
+    assert out.splitlines()[:8] == [
+        "rule detractors: no match",
+        "  no  category eq 'detractor'  [category = 'passive']",
+        "rule passives-with-comment: no match",
+        "  no  all",
+        "    yes category eq 'passive'  [category = 'passive']",
+        "    no  comment_present eq true  [comment_present = False]",
+        "rule promoters: no match",
+        "  no  category eq 'promoter'  [category = 'passive']",
+    ]
+    assert out.splitlines()[-1] == "default  -> (none)"
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("scroe=3", "unknown field 'scroe'; did you mean 'score'?"),
+        ("score=high", "score is a whole number, got 'high'"),
+        ("score", "'score' is not FIELD=VALUE"),
+    ],
+)
+def test_route_rejects_bad_arguments_with_usage_errors(argument: str, message: str) -> None:
+    code, _, err = run("route", DEFAULT, argument)
+    assert code == 2
+    assert message in err
+
+
+def test_fields_lists_the_catalogue() -> None:
+    code, out, _ = run("fields")
+    assert code == 0
+    assert out.splitlines()[0].split()[:2] == ["score", "integer"]
+    assert any(line.startswith("account.days_to_renewal") for line in out.splitlines())
