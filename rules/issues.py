@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -86,6 +87,8 @@ def shown(value: Any) -> str:
     """A value as messages show it."""
     if value is None:
         return "nothing (null)"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()} (quote it to write text)"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):

@@ -84,7 +84,35 @@ def diagnostics(error: ValidationError, source: SourceMap) -> list[Diagnostic]:
         else:
             path, message = _translate(detail, base)
             found.append(source.diagnostic(path, message, where=where))
-    return found
+    return _merge_alternatives(found)
+
+
+_EXPECTED = re.compile(r"^expected (?P<wanted>.+), got (?P<got>.+)$")
+
+
+def _merge_alternatives(found: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per place for values that fit none of a union's types.
+
+    Pydantic reports each member of ``str | int | bool`` separately; admins need one line:
+    ``expected text, a number or true or false, got a list``.
+    """
+    merged: dict[tuple[int, int, str], list[str]] = {}
+    others: list[Diagnostic] = []
+    for diagnostic in found:
+        match = _EXPECTED.match(diagnostic.message)
+        if match is None:
+            others.append(diagnostic)
+            continue
+        wanted = merged.setdefault((diagnostic.line, diagnostic.col, match["got"]), [])
+        if match["wanted"] not in wanted:
+            wanted.append(match["wanted"])
+    file = found[0].file if found else ""
+    for (line, col, got), wanted in merged.items():
+        alternatives = (
+            ", ".join(wanted[:-1]) + " or " + wanted[-1] if len(wanted) > 1 else wanted[0]
+        )
+        others.append(Diagnostic(file, line, col, f"expected {alternatives}, got {got}"))
+    return others
 
 
 def issue_diagnostics(

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from rules import EXAMPLES_DIR, load_cases, load_rules, rules_json_schema, run_cases
+from rules import (
+    BUILTIN_FIELDS,
+    EXAMPLES_DIR,
+    load_cases,
+    load_rules,
+    rules_json_schema,
+    run_cases,
+)
 
 EXAMPLES = sorted(p for p in EXAMPLES_DIR.glob("*.yaml") if not p.name.endswith(".cases.yaml"))
 
@@ -54,3 +61,9 @@ def test_default_rules_match_the_demo_contract() -> None:
     assert task.type == "salesforce_task"
     assert ticket.type == "zendesk_ticket"
     assert ruleset.rule_names[-1] == "default"
+
+
+def test_the_rules_reference_lists_every_builtin_field() -> None:
+    readme = (EXAMPLES_DIR.parent / "README.md").read_text(encoding="utf-8")
+    listed = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+    assert set(BUILTIN_FIELDS) <= listed

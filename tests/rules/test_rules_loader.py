@@ -133,6 +133,16 @@ def test_actions_are_frozen_runtime_values_with_parsed_settings() -> None:
             "5:20: operator 'regex' does not apply to integer field 'score'; use one of: eq, ne, "
             "lt, lte, gt, gte, in, not_in, between, present",
         ),
+        (
+            "version: 1\nactions:\n  u: {type: update_fields, system: zendesk, object: user, "
+            "values: {A: [1]}}\nrules: []\n",
+            "3:71: expected text, a number or true or false, got a list",
+        ),
+        (
+            "version: 1\nactions: {}\nrules:\n  - name: x\n    when: {account.region: 2024-01-01}\n"
+            "    actions: []\n",
+            "5:28: 'eq' takes a single value; got the date 2024-01-01 (quote it to write text)",
+        ),
     ],
 )
 def test_strict_parsing(text: str, message: str) -> None:
