@@ -81,12 +81,17 @@ class LoopbackAdapter(TimeoutAdapter):
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
         original = urlsplit(request.url or "")
-        request.headers["Host"] = original.netloc
-        request.headers["X-Forwarded-Proto"] = original.scheme
-        request.url = urlunsplit(
+        routed = request.copy()
+        routed.headers["Host"] = original.netloc
+        routed.headers["X-Forwarded-Proto"] = original.scheme
+        routed.url = urlunsplit(
             (self._scheme, self._netloc, original.path, original.query, original.fragment)
         )
-        return super().send(request, **kwargs)
+        response = super().send(routed, **kwargs)
+        # The client sees the answer as coming from the public URL it asked for.
+        response.request = request
+        response.url = request.url or ""
+        return response
 
 
 def make_session(

@@ -18,7 +18,7 @@ from typing import Any
 
 from connectors.errors import ConfigError, ConnectorError
 from rules import Ruleset
-from sync.act import SalesforceTaskExecutor, ZendeskTicketExecutor, drain
+from sync.act import Executor, SalesforceTaskExecutor, ZendeskTicketExecutor, drain
 from sync.config import Config
 from sync.match import match_responses
 from sync.pull import pull
@@ -143,7 +143,7 @@ class Engine:
         return contacts, accounts
 
     def act(self, report: RunReport) -> None:
-        executors = [
+        executors: list[Executor] = [
             SalesforceTaskExecutor(self.conn.crm, self.retry),
             ZendeskTicketExecutor(self.conn.helpdesk, self.retry),
         ]

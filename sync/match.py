@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from connectors.models import Contact, SurveyResponse, ZendeskUser
@@ -95,17 +96,17 @@ def match_responses(
                 users[email] = user
         for email in emails:
             if email not in users:
-                user = retry.call(lambda email=email: helpdesk.find_user_by_email(email))
-                if user is not None:
-                    users[email] = user
+                found = retry.call(partial(helpdesk.find_user_by_email, email))
+                if found is not None:
+                    users[email] = found
 
     result: dict[tuple[str, str], Match] = {}
     for r in responses:
-        contact = chosen.get(r.email)
+        matched = chosen.get(r.email)
         result[(r.source, r.response_id)] = Match(
-            status="matched" if contact else "unmatched",
-            method="email" if contact else "none",
-            contact=contact,
+            status="matched" if matched else "unmatched",
+            method="email" if matched else "none",
+            contact=matched,
             zendesk_user=users.get(r.email),
             candidates=len(contacts.get(r.email, [])),
         )

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rules import RenderError, Ruleset, SalesforceTaskAction, ZendeskTicketAction
-from rules.fields import derive_fields
+from rules import RenderError, Ruleset, TaskPayload, TicketPayload, derive_fields
 from sync.match import Match
 from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
 
@@ -59,9 +58,9 @@ def build_fields(
         "submitted_at": r.created_at.isoformat(),
         "matched.salesforce": contact is not None,
         "matched.zendesk": match.zendesk_user is not None,
-        "response.email": r.email,
-        "response.name": r.person_name,
-        "response.permalink": r.permalink,
+        "person_email": r.email,
+        "person_name": r.person_name or None,
+        "permalink": r.permalink or None,
     }
     if contact is not None:
         fields.update(
@@ -95,90 +94,59 @@ def build_fields(
     return derive_fields(fields)
 
 
-def template_context(fields: Mapping[str, object]) -> dict[str, Any]:
-    """Fields nested for templates: ``{{ response.score }}``, ``{{ account.name }}``."""
-    context: dict[str, Any] = {
-        "response": {},
-        "contact": {},
-        "account": {},
-        "support": {},
-        "labels": {},
-        "matched": {},
-    }
-    for name, value in fields.items():
-        parts = name.split(".")
-        path = ["response", *parts] if len(parts) == 1 else parts
-        node = context
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-    return context
-
-
 def _task_payload(
-    action: SalesforceTaskAction,
-    match: Match,
-    context: Mapping[str, Any],
-    routing: RoutingContext,
-    now: datetime,
+    rendered: TaskPayload, match: Match, routing: RoutingContext, now: datetime
 ) -> tuple[dict[str, Any] | None, str]:
+    """Owner: the rule's choice, then the account owner, the contact owner, the fallback."""
     contact = match.contact
     account = contact.account if contact else None
-    owner = action.owner
-    owner_id: str | None = None
-    if owner == "account_owner":
-        owner_id = (account.owner_id if account else None) or (
-            contact.owner_id if contact else None
-        )
-    elif owner == "contact_owner":
-        owner_id = contact.owner_id if contact else None
-    elif owner.startswith("user:"):
-        owner_id = owner.removeprefix("user:")
-    owner_id = owner_id or routing.fallback_owner_id
+    account_owner = account.owner_id if account else None
+    contact_owner = contact.owner_id if contact else None
+    chosen = {
+        "account_owner": account_owner or contact_owner,
+        "contact_owner": contact_owner or account_owner,
+        "user": rendered.owner.user,
+    }[rendered.owner.kind]
+    owner_id = chosen or routing.fallback_owner_id
     if not owner_id:
         return None, "no owner: no account or contact owner and no fallback_owner_id"
-    due = (now + action.due_in).date()
     return {
-        "subject": action.subject.render(context),
-        "description": action.description.render(context),
+        "subject": rendered.subject,
+        "description": rendered.description,
         "owner_id": owner_id,
         "who_id": contact.id if contact else None,
         "what_id": account.id if account else None,
-        "due_date": due.isoformat(),
-        "priority": action.priority,
+        "due_date": (now + rendered.due_in).date().isoformat(),
+        "priority": rendered.priority,
     }, ""
 
 
 def _ticket_payload(
-    action: ZendeskTicketAction,
-    stored: StoredResponse,
-    match: Match,
-    context: Mapping[str, Any],
-    routing: RoutingContext,
+    rendered: TicketPayload, stored: StoredResponse, match: Match, routing: RoutingContext
 ) -> tuple[dict[str, Any] | None, str]:
     user = match.zendesk_user
     r = stored.response
-    if user is None and not action.create_requester:
+    if user is None and not rendered.create_requester:
         return None, "requester not in Zendesk and the action does not create requesters"
     group_id = None
-    if action.group:
-        group_id = routing.group_ids.get(action.group)
+    if rendered.group:
+        group_id = routing.group_ids.get(rendered.group)
         if group_id is None:
-            return None, f"Zendesk group {action.group!r} does not exist"
+            return None, f"Zendesk group {rendered.group!r} does not exist"
     custom: dict[str, Any] = {}
     score_field = routing.ticket_field_ids.get(routing.score_field)
     if score_field is not None:
         custom[str(score_field)] = r.score
     return {
-        "subject": action.subject.render(context),
-        "body": action.body.render(context),
+        "subject": rendered.subject,
+        "body": rendered.body,
         "requester_id": user.id if user else None,
         "requester_email": "" if user else r.email,
         "requester_name": "" if user else r.person_name,
         "organization_id": user.organization_id if user else None,
         "group_id": group_id,
-        "priority": action.priority,
-        "tags": list(action.tags),
+        "priority": rendered.priority,
+        "tags": list(rendered.tags),
         "custom_fields": custom,
     }, ""
 
@@ -199,7 +167,6 @@ def route_responses(
         r = stored.response
         match = matches[(r.source, r.response_id)]
         fields = build_fields(stored, match, previous.get((r.email, r.created_at)), now)
-        context = template_context(fields)
         decision = ruleset.route(fields)
         intents: list[ActionIntent] = []
         notes: list[str] = []
@@ -207,14 +174,15 @@ def route_responses(
             for name in rule_match.actions:
                 action = ruleset.actions[name]
                 try:
-                    if isinstance(action, SalesforceTaskAction):
-                        payload, why = _task_payload(action, match, context, routing, now)
-                    elif isinstance(action, ZendeskTicketAction):
-                        payload, why = _ticket_payload(action, stored, match, context, routing)
-                    else:
-                        payload, why = None, f"action type {action.type} is not supported yet"
+                    rendered = ruleset.render_action(name, fields)
                 except RenderError as exc:
-                    payload, why = None, f"template failed: {exc}"
+                    rendered, payload, why = None, None, f"template failed: {exc}"
+                if isinstance(rendered, TaskPayload):
+                    payload, why = _task_payload(rendered, match, routing, now)
+                elif isinstance(rendered, TicketPayload):
+                    payload, why = _ticket_payload(rendered, stored, match, routing)
+                elif rendered is not None:
+                    payload, why = None, f"action type {action.type} is not supported yet"
                 if payload is None:
                     notes.append(f"{rule_match.rule}/{name}: skipped: {why}")
                     continue

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from connectors.errors import ConnectorError
@@ -78,7 +79,7 @@ def plan_values(
         metrics = contact_metrics(_scored(rows))
         if metrics is None:
             continue
-        fields = {
+        fields: dict[str, Any] = {
             sf.contact_last_score: metrics.last_score,
             sf.contact_category: metrics.category,
             sf.contact_last_comment: metrics.last_comment[:COMMENT_FIELD_LENGTH],
@@ -174,7 +175,7 @@ def write_back(
             continue
         updates = [FieldUpdate(obj, rid, values) for rid, values in sorted(records.items())]
         try:
-            results = retry.call(lambda writer=writer, updates=updates: writer(updates))
+            results = retry.call(partial(writer, updates))
         except ConnectorError as exc:
             stats.errors.append(f"{system} {obj}: {exc}")
             log.error("write-back of %s %s failed: %s", system, obj, exc)

@@ -167,7 +167,7 @@ class ZendeskConnector:
             objects = [build(u) for u in chunk]
             job = self._call(endpoint.update, objects)
             done = self._wait_for_job(job)
-            results.extend(_job_results(done, [u.record_id for u in chunk]))
+            results.extend(_job_results(done, [u.record_id for u in chunk], by_id=True))
         return results
 
     def _wait_for_job(self, job: Any) -> Any:
@@ -223,15 +223,22 @@ def _ticket(spec: TicketSpec) -> Ticket:
     return ticket
 
 
-def _job_results(job: Any, keys: Sequence[str]) -> list[WriteResult]:
-    by_index: dict[int, Any] = {}
-    for item in job.results or []:
+def _job_results(job: Any, keys: Sequence[str], *, by_id: bool = False) -> list[WriteResult]:
+    """One result per key, from a finished job's ``results``.
+
+    ``create_many`` results carry the ``index`` of each item; ``update_many`` results carry the
+    record ``id`` instead, so updates are matched by id (``by_id``).
+    """
+    found: dict[str, Any] = {}
+    for position, item in enumerate(job.results or []):
         index = getattr(item, "index", None)
-        if index is not None:
-            by_index[int(index)] = item
+        if by_id:
+            found[str(getattr(item, "id", ""))] = item
+        else:
+            found[keys[int(index if index is not None else position)]] = item
     results: list[WriteResult] = []
-    for index, key in enumerate(keys):
-        item = by_index.get(index)
+    for key in keys:
+        item = found.get(key)
         if item is None:
             results.append(WriteResult(key, False, error="no result in job status", code="missing"))
             continue

@@ -129,7 +129,9 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
                 reports.append((name, engine.run_once()))
         console.print(report_table(reports, title="nps-sync demo"))
         print_problems(console, reports[0][1])
-        second = reports[1][1]
+        first, second = reports[0][1], reports[1][1]
+        if first.errors or second.errors:
+            raise click.ClickException("the demo sync reported errors (see above)")
         if second.tasks_created or second.tickets_created:
             raise click.ClickException("the second sync created actions again")
         console.print(
