@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.emulators.base import EmulatorApp, Request, Response
+from connectors.emulators.base import EmulatorApp, Handler, Request, Response
 from connectors.emulators.seed_model import Seed
 
 from . import fields, render, routes, seeding
@@ -113,7 +113,7 @@ class ZendeskEmulator(EmulatorApp):
             self.latency = 0.0
 
     # -- request pipeline ---------------------------------------------------------------------
-    def _guarded(self, name: str, handler: routes.Handler) -> Any:
+    def _guarded(self, name: str, handler: routes.Handler) -> Handler:
         def serve(request: Request) -> Response:
             with self.lock:
                 try:
@@ -237,7 +237,9 @@ class ZendeskEmulator(EmulatorApp):
 
     # -- clock and agents ---------------------------------------------------------------------
     def now(self) -> float:
-        return self.clock.now()
+        """The emulator's current time (epoch seconds), including ``advance_clock`` moves."""
+        with self.lock:
+            return self.clock.now()
 
     def advance_clock(self, seconds: float) -> None:
         """Move time forward: rate-limit windows, idempotency window, search-index lag."""

@@ -176,7 +176,7 @@ def _apply(
         changes["tags"] = normalize_tags(data["tags"])
     if "group_id" in data:
         group_id = data["group_id"]
-        if group_id is not None and group_id not in store.groups:
+        if group_id is not None and not store.has(store.groups, group_id):
             invalid.add("group_id", "Group: is invalid", "InvalidValue")
         changes["group_id"] = group_id
     for attribute in ("details", "notes"):

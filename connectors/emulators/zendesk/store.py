@@ -9,7 +9,7 @@ checked by the resource modules against these lookups before they write.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .clock import Clock
 from .errors import not_found
@@ -19,9 +19,10 @@ FIRST_LARGE_ID = 360_000_000_001
 _T = TypeVar("_T")
 
 
-def fold(value: str | None) -> str | None:
-    """Case-insensitive key for emails and user/organization external ids."""
-    return value.strip().lower() if value else None
+def fold(value: object) -> str | None:
+    """Case-insensitive key for emails and user/organization external ids (None if blank)."""
+    text = "" if value is None else str(value).strip().lower()
+    return text or None
 
 
 class Store:
@@ -77,6 +78,12 @@ class Store:
         ticket.updated_at = self.clock.now()
         ticket.sequence = self.next_sequence()
 
+    def has(self, records: dict[int, Any], record_id: object) -> bool:
+        """True when ``record_id`` is an integer id present in ``records``."""
+        return (
+            isinstance(record_id, int) and not isinstance(record_id, bool) and record_id in records
+        )
+
     # -- fetch or 404 -------------------------------------------------------------------------
     def user(self, user_id: int) -> User:
         return _get(self.users, user_id)
@@ -91,12 +98,12 @@ class Store:
         return _get(self.groups, group_id)
 
     # -- users --------------------------------------------------------------------------------
-    def user_by_email(self, email: str | None) -> User | None:
+    def user_by_email(self, email: object) -> User | None:
         key = fold(email)
         user_id = self._user_by_email.get(key) if key else None
         return self.users.get(user_id) if user_id is not None else None
 
-    def user_by_external_id(self, external_id: str | None) -> User | None:
+    def user_by_external_id(self, external_id: object) -> User | None:
         key = fold(external_id)
         user_id = self._user_by_external_id.get(key) if key else None
         return self.users.get(user_id) if user_id is not None else None
@@ -115,12 +122,12 @@ class Store:
         self._user_keys[user.id] = (email, external)
 
     # -- organizations ------------------------------------------------------------------------
-    def organization_by_external_id(self, external_id: str | None) -> Organization | None:
+    def organization_by_external_id(self, external_id: object) -> Organization | None:
         key = fold(external_id)
         org_id = self._org_by_external_id.get(key) if key else None
         return self.organizations.get(org_id) if org_id is not None else None
 
-    def organization_by_name(self, name: str | None) -> Organization | None:
+    def organization_by_name(self, name: object) -> Organization | None:
         key = fold(name)
         org_id = self._org_by_name.get(key) if key else None
         return self.organizations.get(org_id) if org_id is not None else None

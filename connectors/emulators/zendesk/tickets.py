@@ -264,18 +264,18 @@ def _checked_values(store: Store, data: dict[str, Any], invalid: Invalid) -> dic
                 values[attribute] = value
     if "group_id" in data:
         group_id = data["group_id"]
-        if group_id is not None and group_id not in store.groups:
+        if group_id is not None and not store.has(store.groups, group_id):
             invalid.add("group", "Group: is invalid", "InvalidValue")
         values["group_id"] = group_id
     if "assignee_id" in data:
         assignee_id = data["assignee_id"]
-        assignee = store.users.get(assignee_id) if isinstance(assignee_id, int) else None
+        assignee = store.users.get(assignee_id) if store.has(store.users, assignee_id) else None
         if assignee_id is not None and (assignee is None or assignee.role == "end-user"):
             invalid.add("assignee", "Assignee: is invalid", "InvalidValue")
         values["assignee_id"] = assignee_id
     if "organization_id" in data:
         org_id = data["organization_id"]
-        if org_id is not None and org_id not in store.organizations:
+        if org_id is not None and not store.has(store.organizations, org_id):
             invalid.add("organization", "Organization: is invalid", "InvalidValue")
         values["organization_id"] = org_id
     if "external_id" in data:
@@ -302,7 +302,7 @@ def _requester(
     requester_id = data.get("requester_id")
     if requester_id is None:
         return actor_id
-    if not isinstance(requester_id, int) or requester_id not in store.users:
+    if not isinstance(requester_id, int) or not store.has(store.users, requester_id):
         invalid.add("requester", "Requester: is invalid", "InvalidValue")
         return actor_id
     return requester_id

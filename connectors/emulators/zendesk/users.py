@@ -240,9 +240,7 @@ def _apply(store: Store, user: User, data: dict[str, Any], *, creating: bool) ->
         changes["role"] = role
     if "organization_id" in data:
         org_id = data["organization_id"]
-        if org_id is not None and (
-            not isinstance(org_id, int) or org_id not in store.organizations
-        ):
+        if org_id is not None and not store.has(store.organizations, org_id):
             invalid.add("organization_id", "Organization: is invalid", "InvalidValue")
         changes["organization_id"] = org_id
     if isinstance(data.get("tags"), list):

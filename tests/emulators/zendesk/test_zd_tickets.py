@@ -353,3 +353,23 @@ def test_an_unknown_ticket_is_record_not_found(zenpy: Any, http: requests.Sessio
 def test_zenpy_surfaces_record_invalid_as_an_api_exception(zenpy: Any) -> None:
     with pytest.raises(APIException, match="RecordInvalid"):
         zenpy.tickets.create(Ticket(subject="no comment"))
+
+
+def test_job_statuses_show_many_polls_every_listed_job(
+    http: requests.Session, emulator: ZendeskEmulator
+) -> None:
+    jobs = [
+        http.post(
+            f"{API}/tickets/create_many.json",
+            json={"tickets": [{"subject": "s", "comment": {"body": "b"}}]},
+        ).json()["job_status"]["id"]
+        for _ in range(2)
+    ]
+
+    answer = http.get(f"{API}/job_statuses/show_many.json", params={"ids": ",".join(jobs)})
+
+    assert [(j["id"], j["status"]) for j in answer.json()["job_statuses"]] == [
+        (jobs[0], "completed"),
+        (jobs[1], "completed"),
+    ]
+    assert emulator.calls["job_statuses_show_many"] == 1

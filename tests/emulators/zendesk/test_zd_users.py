@@ -53,6 +53,12 @@ def test_search_refuses_anything_but_one_exact_email_term(
     assert answer.json()["error"] == "UnsupportedQuery"
 
 
+def test_search_needs_a_query_or_an_external_id(http: requests.Session) -> None:
+    answer = http.get(f"{API}/users/search.json")
+
+    assert (answer.status_code, answer.json()["error"]) == (400, "InvalidSearch")
+
+
 def test_search_for_an_unknown_email_finds_nobody(zenpy: Any) -> None:
     make_user(zenpy)
 
