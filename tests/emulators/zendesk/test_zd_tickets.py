@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -70,6 +71,10 @@ def test_a_ticket_for_an_unknown_requester_email_creates_the_end_user(
         (
             {"comment": {"body": "  "}},
             {"base": [{"description": "Description: cannot be blank", "error": "BlankValue"}]},
+        ),
+        (
+            {"group_id": ["not", "an", "id"]},
+            {"group": [{"description": "Group: is invalid", "error": "InvalidValue"}]},
         ),
         (
             {"requester_id": 424242},
@@ -373,3 +378,16 @@ def test_job_statuses_show_many_polls_every_listed_job(
         (jobs[1], "completed"),
     ]
     assert emulator.calls["job_statuses_show_many"] == 1
+
+
+def test_concurrent_creates_from_many_threads_get_distinct_tickets(
+    http: requests.Session, emulator: ZendeskEmulator
+) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda n: post_ticket(http, external_id=f"nps:{n}"), range(40)))
+
+    ids = [a.json()["ticket"]["id"] for a in answers]
+    assert sorted(ids) == list(range(1, 41))
+    assert sorted(t["external_id"] for t in emulator.tickets()) == sorted(
+        f"nps:{n}" for n in range(40)
+    )
