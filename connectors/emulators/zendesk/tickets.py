@@ -181,12 +181,16 @@ def create_ticket(
     else:
         requester_id = requester
     requester_org = store.users[requester_id].organization_id
+    # Zendesk: "the submitter always becomes the author of the first comment".
+    submitter_id = data.get("submitter_id")
+    if not isinstance(submitter_id, int) or not store.has(store.users, submitter_id):
+        submitter_id = actor_id
     ticket = Ticket(
         id=store.new_ticket_id(),
         subject=str(data.get("subject") or ""),
         description=str(body),
         requester_id=requester_id,
-        submitter_id=_int_or(data.get("submitter_id"), actor_id),
+        submitter_id=submitter_id,
         created_at=now,
         updated_at=now,
         organization_id=values.pop("organization_id", requester_org),
@@ -197,7 +201,9 @@ def create_ticket(
     _set_custom(store, ticket, custom)
     ticket.sequence = store.next_sequence()
     audit_id = store.new_id()
-    comment = _new_comment(store, first, str(body), actor_id, now, audit_id, public_default=True)
+    comment = _new_comment(
+        store, first, str(body), submitter_id, now, audit_id, public_default=True
+    )
     ticket.comments.append(comment)
     store.index_ticket(ticket)
     events = [render.comment_event(comment)]
