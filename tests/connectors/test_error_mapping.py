@@ -31,7 +31,8 @@ def sf_instance(cls: type[BaseException]) -> BaseException:
     if cls is sfx.SalesforceAuthenticationFailed:
         return cls("INVALID_LOGIN", "bad password")
     if issubclass(cls, sfx.SalesforceError):
-        return cls("https://x/services/data", 400, "query", [{"errorCode": "X", "message": "m"}])
+        content: Any = [{"errorCode": "X", "message": "m"}]  # the library types it as bytes
+        return cls("https://x/services/data", 400, "query", content)
     return cls("failed")
 
 
@@ -43,8 +44,9 @@ def response(status: int, headers: dict[str, str] | None = None) -> requests.Res
 
 
 def zd_instance(cls: type[BaseException]) -> BaseException:
+    factory: Any = cls
     if issubclass(cls, zx.APIException):
-        exc: Any = cls('{"error": "RecordInvalid"}', response=response(422))
+        exc: BaseException = factory('{"error": "RecordInvalid"}', response=response(422))
         return exc
     return cls("failed")
 
@@ -81,7 +83,8 @@ def test_salesforce_error_codes_decide_the_tier(
     cls = {400: sfx.SalesforceMalformedRequest, 401: sfx.SalesforceExpiredSession}.get(
         status, sfx.SalesforceRefusedRequest if status == 403 else sfx.SalesforceGeneralError
     )
-    exc = cls("https://x", status, "r", [{"errorCode": code, "message": "m"}])
+    content: Any = [{"errorCode": code, "message": "m"}]
+    exc = cls("https://x", status, "r", content)
     assert type(sf_errors.translate(exc)) is tier
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from connectors.models import category_of
 from sync.emulated import EmulatedWorld
@@ -14,7 +15,7 @@ from tests.e2e.conftest import EngineFactory
 MARKER = "NPS_Sync_Key__c"
 
 
-def external_tickets(world: EmulatedWorld) -> list[dict[str, object]]:
+def external_tickets(world: EmulatedWorld) -> list[dict[str, Any]]:
     return [t for t in world.zendesk.tickets() if t.get("external_id")]
 
 
@@ -61,9 +62,10 @@ def test_detractors_reach_the_right_people(
     score_field = world.zendesk.ticket_field_id("NPS Score")
     for ticket in external_tickets(world):
         assert ticket["group_id"] == group_id
-        assert {"nps", "detractor"} <= set(ticket["tags"])  # type: ignore[arg-type]
-        scores = [f["value"] for f in ticket["custom_fields"] if f["id"] == score_field]  # type: ignore[attr-defined]
-        assert scores and scores[0] <= 6
+        assert {"nps", "detractor"} <= set(ticket["tags"])
+        scores = [f["value"] for f in ticket["custom_fields"] if f["id"] == score_field]
+        assert scores
+        assert scores[0] <= 6
 
 
 def test_nps_fields_are_written_back(world: EmulatedWorld, make_engine: EngineFactory) -> None:
