@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -20,26 +19,6 @@ from connectors.emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, Zen
 from connectors.transport import make_session
 
 PUBLIC = "https://acme.zendesk.com"
-
-
-def _public_request_url(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    """Put the public URL back on ``response.request``.
-
-    ``LoopbackAdapter`` rewrites the prepared request's URL in place, and zenpy only parses a
-    response whose ``response.request.url`` contains ``<subdomain>.zendesk.com`` (otherwise it
-    hands back the raw ``requests.Response``). Harmless once the adapter leaves it alone.
-    """
-    request = response.request
-    host, scheme = request.headers.get("Host"), request.headers.get("X-Forwarded-Proto")
-    if host and scheme and request.url:
-        parts = urlsplit(request.url)
-        request.url = urlunsplit((scheme, str(host), parts.path, parts.query, parts.fragment))
-
-
-def zenpy_session(server_url: str) -> requests.Session:
-    session = make_session({PUBLIC: server_url})
-    session.hooks["response"].append(_public_request_url)
-    return session
 
 
 def raw_session(server_url: str) -> requests.Session:
@@ -54,7 +33,7 @@ def new_zenpy(server_url: str, **options: Any) -> Any:
         subdomain="acme",
         email=DEFAULT_AGENT_EMAIL,
         token=DEFAULT_TOKEN,
-        session=zenpy_session(server_url),
+        session=make_session({PUBLIC: server_url}),
         disable_cache=True,
         **options,
     )
