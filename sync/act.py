@@ -168,9 +168,13 @@ class DrainStats:
             self.dead += 1
 
 
-def backoff(failures: int) -> timedelta:
-    """Delay before the next attempt after ``failures`` failures: 30 s doubling, at most 1 h."""
-    return timedelta(seconds=min(30 * 2 ** max(failures - 1, 0), 3600))
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def backoff(failures: int, base: timedelta = timedelta(seconds=30)) -> timedelta:
+    """Delay before the next attempt after ``failures`` failures: ``base`` doubling, at most 1 h."""
+    delay: timedelta = base * 2 ** max(failures - 1, 0)
+    return min(delay, MAX_BACKOFF)
 
 
 def drain(
@@ -181,6 +185,7 @@ def drain(
     lease: timedelta,
     max_failures: int,
     now: Callable[[], datetime],
+    backoff_base: timedelta = timedelta(seconds=30),
     should_stop: Callable[[], bool] = lambda: False,
 ) -> DrainStats:
     """Run every due action of the executors' kinds until none is left (or stop is asked)."""
@@ -200,7 +205,7 @@ def drain(
             by_key = {a.key: a for a in claimed}
             for outcome in outcomes:
                 action = by_key[outcome.key]
-                _record(store, owner, action, outcome, max_failures, now())
+                _record(store, owner, action, outcome, max_failures, backoff_base, now())
                 stats.add(executor.kind, outcome)
                 if outcome.result in ("dead", "retry"):
                     stats.errors.append(f"{executor.kind} {outcome.key[:12]}: {outcome.error}")
@@ -217,18 +222,23 @@ def _record(
     action: ClaimedAction,
     outcome: Outcome,
     max_failures: int,
+    backoff_base: timedelta,
     now: datetime,
 ) -> None:
     if outcome.result == "done":
         store.complete_action(action.key, owner, outcome.external_id, now)
     elif outcome.result == "defer":
         store.defer_action(
-            action.key, owner, outcome.error, outcome.not_before or now + backoff(1), now
+            action.key, owner, outcome.error, outcome.not_before or now + backoff_base, now
         )
     elif outcome.result == "dead" or action.failures + 1 >= max_failures:
         log.error("action %s failed for good: %s", action.key, outcome.error)
         store.kill_action(action.key, owner, outcome.error, now)
     else:
         store.retry_action(
-            action.key, owner, outcome.error, now + backoff(action.failures + 1), now
+            action.key,
+            owner,
+            outcome.error,
+            now + backoff(action.failures + 1, backoff_base),
+            now,
         )

@@ -151,8 +151,12 @@ class Config(_Strict):
     #: Public origin -> loopback origin. Points the real clients at local emulators (demo, tests).
     loopback_routes: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(200, ge=1, le=2000)
+    #: Failures before an action goes to the dead-letter list (``nps-sync failed list``).
     max_attempts: int = Field(8, ge=1)
-    lease_seconds: int = Field(300, ge=10)
+    #: How long a worker owns a claimed action; a crashed worker's claims free up after this.
+    lease_seconds: int = Field(300, ge=1)
+    #: First delay before retrying a failed action; it doubles per failure, up to an hour.
+    retry_backoff_seconds: float = Field(30.0, gt=0)
 
     @field_validator("loopback_routes")
     @classmethod

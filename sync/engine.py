@@ -36,7 +36,23 @@ def utcnow() -> datetime:
 
 
 def worker_id() -> str:
+    """``host:pid:thread``: unique per worker, and tells whether a local owner has died."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _dead_local_owner(owner: str) -> bool:
+    """True for a lease owner on this host whose process no longer runs (it crashed)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @dataclass
@@ -108,7 +124,9 @@ class Engine:
 
     # -- stages --------------------------------------------------------------------------------
     def pull(self, report: RunReport, run_start: datetime) -> None:
-        stats = pull(self.store, self.conn.sources, run_start=run_start, now=self.clock())
+        stats = pull(
+            self.store, self.conn.sources, run_start=run_start, now=self.clock(), retry=self.retry
+        )
         report.pulled += stats.pulled
         report.new += stats.new
         report.updated += stats.updated
@@ -153,6 +171,7 @@ class Engine:
             owner=self.owner,
             lease=timedelta(seconds=self.config.lease_seconds),
             max_failures=self.config.max_attempts,
+            backoff_base=timedelta(seconds=self.config.retry_backoff_seconds),
             now=self.clock,
             should_stop=self.stop_requested.is_set,
         )
@@ -180,6 +199,13 @@ class Engine:
         report.records_updated += stats.total()
         report.errors.extend(stats.errors)
 
+    def release_dead_leases(self) -> None:
+        """Free at once the leases of local workers that crashed, instead of waiting them out."""
+        for owner in self.store.lease_owners():
+            if _dead_local_owner(owner):
+                count = self.store.release_leases(owner, self.clock())
+                log.warning("released %d leases of crashed worker %s", count, owner)
+
     # -- a whole pass --------------------------------------------------------------------------
     def run_once(self) -> RunReport:
         """One full pass. Connector errors are reported; configuration errors are raised."""
@@ -189,8 +215,15 @@ class Engine:
         report = RunReport()
         status = "failed"
         try:
-            self.pull(report, started)
-            contacts, accounts = self.route(report)
+            self.release_dead_leases()
+            with self.store.singleton("pull") as mine:
+                if mine:
+                    self.pull(report, started)
+            contacts: set[str] = set()
+            accounts: set[str] = set()
+            with self.store.singleton("route") as mine:
+                if mine:
+                    contacts, accounts = self.route(report)
             self.act(report)
             self.write_back(report, contacts, accounts)
             status = "ok" if not report.errors else "partial"

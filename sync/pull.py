@@ -11,9 +11,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from connectors.errors import ConnectorError
 from connectors.surveys import SurveySource
+from sync.retry import RetryPolicy
 from sync.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -35,17 +37,19 @@ def pull(
     *,
     run_start: datetime,
     now: datetime,
+    retry: RetryPolicy,
 ) -> PullStats:
     """Pull every source; a failing source is reported and the others still run.
 
-    A source that fails mid-way keeps the cursor of its last stored page, so the next run resumes
-    exactly there.
+    Transient errors are retried in place (sources keep their iterator usable after one); a source
+    that still fails keeps the cursor of its last stored page, so the next run resumes there.
     """
     stats = PullStats()
     for source in sources:
         try:
             cursor = store.get_cursor(source.name)
-            for page in source.pages(cursor, until=run_start):
+            pages = source.pages(cursor, until=run_start)
+            while (page := retry.call(partial(next, pages, None))) is not None:
                 result = store.ingest_page(source.name, page.responses, page.cursor, now)
                 store.record_problems(page.problems, now)
                 stats.pulled += len(page.responses)

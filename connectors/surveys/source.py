@@ -43,6 +43,7 @@ class SurveySource(Protocol):
         """Responses changed since ``cursor`` (inclusive) and up to ``until``, page by page.
 
         Raises :mod:`connectors.errors` tiers only; one bad record becomes a problem, not an
-        exception.
+        exception. After a :class:`~connectors.errors.RetryableError` the iterator stays usable:
+        the next ``next()`` repeats the failed request, so the engine can retry in place.
         """
         ...

@@ -512,6 +512,37 @@ class StateStore:
             )
         return result.rowcount
 
+    def lease_owners(self) -> list[str]:
+        """Owners currently holding leases."""
+        a = t.actions
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(a.c.lease_owner).where(a.c.status == "claimed").distinct()
+            ).scalars()
+            return sorted(owner for owner in rows if owner)
+
+    @contextmanager
+    def singleton(self, name: str) -> Iterator[bool]:
+        """Hold a cluster-wide lock named ``name`` while the block runs; yields False if taken.
+
+        On PostgreSQL this is a session advisory lock, so of N replicas only one pulls a source
+        or routes the inbox at a time; the others skip that work. SQLite serves one process, so
+        there the lock is always granted.
+        """
+        if self.dialect != "postgresql":
+            yield True
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self.engine.connect() as conn:
+            got = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar_one())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+                    conn.commit()
+
     def actions(
         self, *, status: str | None = None, keys: Sequence[str] | None = None
     ) -> list[ActionRow]:
