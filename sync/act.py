@@ -1,9 +1,9 @@
-"""Act stage: drain the outbox by creating Salesforce Tasks and Zendesk tickets.
+"""Act stage: drain the outbox through one executor per action kind.
 
-Each executor receives claimed intents, and for every intent that may already have had an effect
-(claimed before: a crash or timeout left its outcome unknown) first looks up our own marker, the
-Task's key field or the ticket's ``external_id``, and creates only what is not there. Creates are
-batched: 200 Tasks per sObject Collections call, 100 tickets per ``create_many`` job.
+Executors (``sync/executors/``) receive claimed intents, and for every intent that may already
+have had an effect (claimed before: a crash or timeout left its outcome unknown) first look up
+our own marker, the Task's key field or the ticket's ``external_id``, and create only what is not
+there. This module holds the shared pieces: outcomes, the claim/record loop and backoff.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from connectors.errors import ConfigError, DeferError, RecordError, RetryableError
-from connectors.models import TaskSpec, TicketSpec, WriteResult
-from sync.ports import CrmPort, HelpdeskPort
-from sync.retry import RetryPolicy
+from connectors.models import WriteResult
 from sync.state import ClaimedAction, StateStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +41,7 @@ class Executor(Protocol):
     def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]: ...
 
 
-def _outcome(result: WriteResult) -> Outcome:
+def outcome_of(result: WriteResult) -> Outcome:
     if result.ok:
         return Outcome(result.record_id, "done", external_id=result.external_id)
     if result.code in RETRYABLE_RECORD_CODES:
@@ -51,7 +49,7 @@ def _outcome(result: WriteResult) -> Outcome:
     return Outcome(result.record_id, "dead", error=result.error)
 
 
-def _guarded(actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]]) -> list[Outcome]:
+def guarded(actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]]) -> list[Outcome]:
     """Run a batch; a whole-batch failure becomes one outcome per action."""
     try:
         return work()
@@ -63,7 +61,7 @@ def _guarded(actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]]
         return [Outcome(a.key, "dead", error=str(exc)) for a in actions]
 
 
-def _existing(
+def split_existing(
     actions: Sequence[ClaimedAction], lookup: Callable[[list[str]], dict[str, Any]]
 ) -> tuple[list[Outcome], list[ClaimedAction]]:
     """Split into already-created (found by marker) and still-to-create."""
@@ -71,78 +69,6 @@ def _existing(
     found = lookup(uncertain) if uncertain else {}
     done = [Outcome(k, "done", external_id=str(v), found_existing=True) for k, v in found.items()]
     return done, [a for a in actions if a.key not in found]
-
-
-@dataclass
-class SalesforceTaskExecutor:
-    crm: CrmPort
-    retry: RetryPolicy
-    kind: str = "salesforce_task"
-    batch_size: int = 200
-
-    def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
-        def work() -> list[Outcome]:
-            done, todo = _existing(
-                actions, lambda keys: self.retry.call(lambda: self.crm.find_tasks_by_key(keys))
-            )
-            if not todo:
-                return done
-            specs = [task_spec(a.key, a.payload) for a in todo]
-            results = self.retry.call(lambda: self.crm.create_tasks(specs))
-            return done + [_outcome(r) for r in results]
-
-        return _guarded(actions, work)
-
-
-@dataclass
-class ZendeskTicketExecutor:
-    helpdesk: HelpdeskPort
-    retry: RetryPolicy
-    kind: str = "zendesk_ticket"
-    batch_size: int = 100
-
-    def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
-        def work() -> list[Outcome]:
-            done, todo = _existing(
-                actions,
-                lambda keys: self.retry.call(lambda: self.helpdesk.find_tickets_by_key(keys)),
-            )
-            if not todo:
-                return done
-            specs = [ticket_spec(a.key, a.payload) for a in todo]
-            results = self.retry.call(lambda: self.helpdesk.create_tickets(specs))
-            return done + [_outcome(r) for r in results]
-
-        return _guarded(actions, work)
-
-
-def task_spec(key: str, payload: dict[str, Any] | Any) -> TaskSpec:
-    return TaskSpec(
-        key=key,
-        subject=payload["subject"],
-        description=payload["description"],
-        owner_id=payload["owner_id"],
-        due_date=date.fromisoformat(payload["due_date"]),
-        who_id=payload.get("who_id"),
-        what_id=payload.get("what_id"),
-        priority=payload.get("priority", "Normal"),
-    )
-
-
-def ticket_spec(key: str, payload: dict[str, Any] | Any) -> TicketSpec:
-    return TicketSpec(
-        key=key,
-        subject=payload["subject"],
-        body=payload["body"],
-        requester_id=payload.get("requester_id"),
-        requester_email=payload.get("requester_email", ""),
-        requester_name=payload.get("requester_name", ""),
-        organization_id=payload.get("organization_id"),
-        group_id=payload.get("group_id"),
-        priority=payload.get("priority", "normal"),
-        tags=tuple(payload.get("tags", ())),
-        custom_fields={int(k): v for k, v in (payload.get("custom_fields") or {}).items()},
-    )
 
 
 @dataclass

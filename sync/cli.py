@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from sync.commands.check import check_command
 from sync.commands.ops import failed_group, status_command, unmatched_command
 from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
@@ -24,6 +25,7 @@ for command in (
     demo_command,
     sync_command,
     run_command,
+    check_command,
     status_command,
     failed_group,
     unmatched_command,

@@ -18,8 +18,10 @@ from typing import Any
 
 from connectors.errors import ConfigError, ConnectorError
 from rules import Ruleset
-from sync.act import Executor, SalesforceTaskExecutor, ZendeskTicketExecutor, drain
+from sync.act import Executor, drain
 from sync.config import Config
+from sync.executors.salesforce import SalesforceTaskExecutor
+from sync.executors.zendesk import ZendeskTicketExecutor
 from sync.match import match_responses
 from sync.pull import pull
 from sync.retry import RetryPolicy

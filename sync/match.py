@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from connectors.models import Contact, SurveyResponse, ZendeskUser
+from connectors.models import Account, Contact, SurveyResponse, ZendeskUser
 from sync.ports import CrmPort, HelpdeskPort
 from sync.retry import RetryPolicy
 
@@ -24,15 +24,16 @@ from sync.retry import RetryPolicy
 class Match:
     """How one response was matched, or why not."""
 
-    status: str  # matched | unmatched
-    method: str  # email | none
+    status: str  # matched | unmatched | ambiguous
+    method: str  # how the account/contact was found: crm_id | email | domain | alias | none
     contact: Contact | None = None
+    account: Account | None = None
     zendesk_user: ZendeskUser | None = None
     candidates: int = 0
 
     def to_json(self) -> dict[str, Any]:
         contact = self.contact
-        account = contact.account if contact else None
+        account = self.account
         return {
             "status": self.status,
             "method": self.method,
@@ -107,6 +108,7 @@ def match_responses(
             status="matched" if matched else "unmatched",
             method="email" if matched else "none",
             contact=matched,
+            account=matched.account if matched else None,
             zendesk_user=users.get(r.email),
             candidates=len(contacts.get(r.email, [])),
         )

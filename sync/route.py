@@ -45,7 +45,7 @@ def build_fields(
     """The flat field mapping the router decides on (missing values are None)."""
     r = stored.response
     contact = match.contact
-    account = contact.account if contact else None
+    account = match.account
     fields: dict[str, object] = {
         "score": r.score,
         "previous_score": previous_score,
@@ -56,7 +56,7 @@ def build_fields(
         "comment": r.comment,
         "age_minutes": max(int((now - r.created_at).total_seconds() // 60), 0),
         "submitted_at": r.created_at.isoformat(),
-        "matched.salesforce": contact is not None,
+        "matched.salesforce": contact is not None or account is not None,
         "matched.zendesk": match.zendesk_user is not None,
         "person_email": r.email,
         "person_name": r.person_name or None,
@@ -99,7 +99,7 @@ def _task_payload(
 ) -> tuple[dict[str, Any] | None, str]:
     """Owner: the rule's choice, then the account owner, the contact owner, the fallback."""
     contact = match.contact
-    account = contact.account if contact else None
+    account = match.account
     account_owner = account.owner_id if account else None
     contact_owner = contact.owner_id if contact else None
     chosen = {
@@ -206,7 +206,7 @@ def route_responses(
                 version=stored.version,
                 match_status=match.status,
                 contact_id=contact.id if contact else None,
-                account_id=contact.account.id if contact and contact.account else None,
+                account_id=match.account.id if match.account else None,
                 zendesk_user_id=match.zendesk_user.id if match.zendesk_user else None,
                 zendesk_org_id=match.zendesk_user.organization_id if match.zendesk_user else None,
                 match=match.to_json(),

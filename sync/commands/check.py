@@ -1,0 +1,53 @@
+"""``nps-sync check``: verify the Salesforce org and Zendesk account fit the configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sync.commands.run import CONFIG_OPTION, load
+
+
+@click.command("check")
+@CONFIG_OPTION
+def check_command(config_path: Path) -> None:
+    """Connect, inspect every configured field, group and object, and say what to fix.
+
+    Exits 1 when the configuration cannot work as it is.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from connectors.errors import ConnectorError
+    from connectors.transport import CallCounter
+    from sync.checks import Finding
+    from sync.checks.salesforce import check_salesforce
+    from sync.checks.zendesk import check_zendesk
+    from sync.errors import ConfigFileError
+    from sync.runtime import build_salesforce, build_zendesk
+
+    config = load(config_path)
+    counter = CallCounter()
+
+    def salesforce() -> list[Finding]:
+        return check_salesforce(config, build_salesforce(config, counter))
+
+    def zendesk() -> list[Finding]:
+        return check_zendesk(config, build_zendesk(config, counter))
+
+    findings: list[Finding] = []
+    for system, run in (("salesforce", salesforce), ("zendesk", zendesk)):
+        try:
+            findings.extend(run())
+        except (ConnectorError, ConfigFileError) as exc:
+            findings.append(Finding(system, "connection", "error", str(exc)))
+    table = Table(title="nps-sync check")
+    for col in ("system", "item", "result", "details", "fix"):
+        table.add_column(col)
+    style = {"ok": "green", "warning": "yellow", "error": "red"}
+    for f in findings:
+        table.add_row(f.system, f.item, f"[{style[f.level]}]{f.level}[/]", f.message, f.fix)
+    Console().print(table)
+    if any(f.level == "error" for f in findings):
+        raise SystemExit(1)

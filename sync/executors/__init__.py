@@ -1,0 +1,1 @@
+"""One executor per action kind; each turns claimed intents into outcomes."""
