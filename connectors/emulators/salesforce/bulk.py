@@ -135,7 +135,7 @@ class BulkService:
             job.state = "UploadComplete"
         elif state == "Aborted" and job.state in ("Open", "UploadComplete", "InProgress"):
             job.state = "Aborted"
-            job.unprocessed = self._rows(job)[1] if job.data else []
+            job.header, job.unprocessed = self._rows(job)
         else:
             raise ApiError(
                 409, "INVALIDJOBSTATE", f"Cannot change state from {job.state} to {state}"

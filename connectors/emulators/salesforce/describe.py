@@ -21,7 +21,7 @@ _SOAP_TYPES: Final = {
     "date": "xsd:date",
     "datetime": "xsd:dateTime",
 }
-_NOT_GROUPABLE: Final = frozenset({"double", "currency", "percent", "datetime", "textarea"})
+_NOT_GROUPABLE: Final = frozenset({"double", "currency", "percent", "datetime"})
 _MASTER_RECORD_TYPE: Final = "012000000000000AAA"
 
 
@@ -100,15 +100,15 @@ def describe_object(schema: Schema, obj: SObjectDef, version: str) -> dict[str, 
 def describe_field(field: FieldDef) -> dict[str, Any]:
     text_like = field.is_text
     return {
-        "aggregatable": field.type != "textarea" or field.filterable,
+        "aggregatable": field.type != "boolean" and (field.type != "textarea" or field.filterable),
         "aiPredictionField": False,
         "autoNumber": field.auto_number,
         "byteLength": field.length * 3 if text_like else (18 if field.is_id else 0),
-        "calculated": field.calculated,
+        "calculated": False,
         "calculatedFormula": None,
         "cascadeDelete": False,
         "caseSensitive": field.case_sensitive,
-        "compoundFieldName": "Name" if field.name in ("FirstName", "LastName") else None,
+        "compoundFieldName": _compound_name(field),
         "controllerName": None,
         "createable": field.createable,
         "custom": field.custom,
@@ -121,11 +121,11 @@ def describe_field(field: FieldDef) -> dict[str, Any]:
         "displayLocationInDecimal": False,
         "encrypted": False,
         "externalId": field.external_id,
-        "extraTypeInfo": "plaintextarea" if field.type == "textarea" else None,
+        "extraTypeInfo": _extra_type_info(field),
         "filterable": field.filterable,
         "filteredLookupInfo": None,
         "formulaTreatNullNumberAsZero": False,
-        "groupable": field.type not in _NOT_GROUPABLE,
+        "groupable": field.type not in _NOT_GROUPABLE and field.filterable,
         "highScaleNumber": False,
         "htmlFormatted": False,
         "idLookup": field.id_lookup,
@@ -138,7 +138,7 @@ def describe_field(field: FieldDef) -> dict[str, Any]:
         "nameField": field.name_field,
         "namePointing": len(field.reference_to) > 1,
         "nillable": field.nillable,
-        "permissionable": field.nillable and field.type != "id" and not field.calculated,
+        "permissionable": field.nillable and not field.derived and field.name != "FirstName",
         "picklistValues": [
             {
                 "active": True,
@@ -167,6 +167,22 @@ def describe_field(field: FieldDef) -> dict[str, Any]:
         "updateable": field.updateable,
         "writeRequiresMasterRead": False,
     }
+
+
+def _compound_name(field: FieldDef) -> str | None:
+    if field.name in ("FirstName", "LastName"):
+        return "Name"
+    if field.name.startswith("Billing"):
+        return "BillingAddress"
+    return None
+
+
+def _extra_type_info(field: FieldDef) -> str | None:
+    if field.type == "textarea":
+        return "plaintextarea"
+    if field.name in ("FirstName", "LastName") or (field.name == "Name" and field.derived):
+        return "personname"
+    return None
 
 
 def _child_relationship(child: SObjectDef, field: FieldDef) -> dict[str, Any]:

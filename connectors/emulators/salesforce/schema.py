@@ -49,7 +49,8 @@ class FieldDef:
     defaulted_on_create: bool = False
     name_field: bool = False
     auto_number: bool = False
-    calculated: bool = False
+    derived: bool = False
+    """Set by the org itself (full names, Task.IsClosed), never by a write."""
 
     @property
     def is_text(self) -> bool:

@@ -70,7 +70,7 @@ class RawWriter:
                 record[definition.name] = value
         record["Id"] = ids.to_18(record["Id"] or self.ids_factory.new(sobject.key_prefix))
         name_field = sobject.field("Name")
-        if name_field is not None and name_field.calculated:
+        if name_field is not None and name_field.derived:
             parts = [record.get("FirstName"), record.get("LastName")]
             record["Name"] = " ".join(str(p) for p in parts if p) or None
         self.store.put(sobject, record)

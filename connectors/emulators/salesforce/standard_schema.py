@@ -54,13 +54,14 @@ def picklist(
     label: str = "",
     restricted: bool = False,
     default: str | None = None,
+    length: int = 255,
     **kw: Any,
 ) -> FieldDef:
     return FieldDef(
         name,
         "picklist",
         label or _label(name),
-        length=255,
+        length=length,
         picklist_values=values,
         restricted_picklist=restricted,
         default_value=default,
@@ -195,7 +196,7 @@ def audit_fields() -> list[FieldDef]:
 
 def full_name() -> FieldDef:
     return _readonly(
-        text("Name", 121, label="Full Name", nillable=False, name_field=True, calculated=True)
+        text("Name", 121, label="Full Name", nillable=False, name_field=True, derived=True)
     )
 
 
@@ -233,16 +234,19 @@ def account() -> SObjectDef:
             "Type",
             ("Prospect", "Customer - Direct", "Customer - Channel", "Other"),
             label="Account Type",
+            length=40,
         ),
+        text("AccountNumber", 40, label="Account Number"),
         reference(
             "ParentId", ("Account",), "Parent", label="Parent Account ID", child="ChildAccounts"
         ),
         text("Phone", 40, kind="phone", label="Account Phone"),
         text("Website", 255, kind="url"),
-        picklist("Industry", INDUSTRIES),
+        picklist("Industry", INDUSTRIES, length=40),
         number("AnnualRevenue", "currency", 18, 0, label="Annual Revenue"),
         number("NumberOfEmployees", "int", 8, 0, label="Employees"),
         text("Description", 32000, kind="textarea", label="Account Description"),
+        text("BillingStreet", 255, kind="textarea", label="Billing Street"),
         text("BillingCity", 40, label="Billing City"),
         text("BillingCountry", 80, label="Billing Country"),
         owner(child="Accounts"),
@@ -324,6 +328,7 @@ def lead() -> SObjectDef:
             nillable=False,
             default_value=False,
             defaulted_on_create=True,
+            updateable=False,
         ),
         owner(("Group", "User"), child="Leads"),
         *audit_fields(),
@@ -352,12 +357,12 @@ def task() -> SObjectDef:
                 "boolean",
                 label="Closed",
                 nillable=False,
-                calculated=True,
+                derived=True,
                 defaulted_on_create=True,
             )
         ),
         _readonly(
-            reference("AccountId", ("Account",), "Account", label="Account ID", calculated=True)
+            reference("AccountId", ("Account",), "Account", label="Account ID", derived=True)
         ),
         *audit_fields(),
         text("NPS_Sync_Key__c", 80, label="NPS Sync Key", custom=True),

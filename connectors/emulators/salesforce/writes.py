@@ -303,7 +303,7 @@ class Writer:
             for definition in sobject
             if not definition.nillable
             and definition.createable
-            and not definition.calculated
+            and not definition.derived
             and definition.name.lower() in touched_lower
             and record.get(definition.name) is None
         ]
@@ -325,9 +325,9 @@ class Writer:
     def _derive(
         self, src: RecordSource, sobject: SObjectDef, record: Record, *, creating: bool
     ) -> None:
-        """Fill calculated fields: full names, auto numbers, Task.IsClosed and Task.AccountId."""
+        """Fill derived fields: full names, auto numbers, Task.IsClosed and Task.AccountId."""
         name_field = sobject.field("Name")
-        if name_field is not None and name_field.calculated:
+        if name_field is not None and name_field.derived:
             parts = [record.get("FirstName"), record.get("LastName")]
             record["Name"] = " ".join(str(p) for p in parts if p) or None
         if name_field is not None and name_field.auto_number and creating:

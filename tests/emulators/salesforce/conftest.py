@@ -1,4 +1,8 @@
-"""Fixtures: a fresh Salesforce emulator served on loopback, and the real client pointed at it."""
+"""Fixtures: a fresh Salesforce emulator per test, served on loopback, and the real client.
+
+One loopback server lives for the whole session and forwards each request to the current test's
+emulator: starting and stopping a server per test costs half a second (its shutdown poll).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import pytest
 import requests
 from simple_salesforce.api import Salesforce
 
-from connectors.emulators.base import EmulatorServer
+from connectors.emulators.base import EmulatorApp, EmulatorServer, Request, Response
 from connectors.emulators.salesforce import SalesforceEmulator
 from connectors.transport import make_session
 
@@ -21,10 +25,35 @@ def emulator() -> SalesforceEmulator:
     return SalesforceEmulator(seed=1)
 
 
+class Switchboard(EmulatorApp):
+    """Forwards every request to the emulator of the running test."""
+
+    system = "switchboard"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target: EmulatorApp | None = None
+
+    def dispatch(self, request: Request) -> Response:
+        assert self.target is not None, "no emulator attached to the shared server"
+        return self.target.dispatch(request)
+
+
+@pytest.fixture(scope="session")
+def shared_server() -> Iterator[tuple[Switchboard, EmulatorServer]]:
+    board = Switchboard()
+    with EmulatorServer(board) as running:
+        yield board, running
+
+
 @pytest.fixture
-def server(emulator: SalesforceEmulator) -> Iterator[EmulatorServer]:
-    with EmulatorServer(emulator) as running:
-        yield running
+def server(
+    emulator: SalesforceEmulator, shared_server: tuple[Switchboard, EmulatorServer]
+) -> Iterator[EmulatorServer]:
+    board, running = shared_server
+    board.target = emulator
+    yield running
+    board.target = None
 
 
 @pytest.fixture

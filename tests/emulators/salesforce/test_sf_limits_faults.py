@@ -1,0 +1,120 @@
+"""The daily API allowance, the headers every answer carries, and injected faults."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+)
+
+from connectors.emulators.base import Fault
+from connectors.emulators.salesforce import SalesforceEmulator
+
+QUOTA_BODY = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+
+
+def raw_get(http: requests.Session, emulator: SalesforceEmulator, path: str) -> requests.Response:
+    return http.get(
+        f"{emulator.instance_url}/services/data/v59.0/{path}",
+        headers={"Authorization": f"Bearer {emulator.issue_session()}"},
+    )
+
+
+def test_every_api_call_counts_and_is_reported(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+    sf.Account.describe()
+    sf.query("SELECT Id FROM Account")
+    assert emulator.api_used == 2
+    assert sf.api_usage["api-usage"].used == 2
+    assert sf.api_usage["api-usage"].total == 100_000
+
+
+def test_headers_on_data_responses(http: requests.Session, emulator: SalesforceEmulator) -> None:
+    for path in ("limits/", "sobjects/Nope/describe", "query/?q=SELECT+Id+FROM+Nope"):
+        answer = raw_get(http, emulator, path)
+        assert answer.headers["Content-Type"] == "application/json;charset=UTF-8"
+        assert answer.headers["Sforce-Limit-Info"].startswith("api-usage=")
+
+
+def test_limits_resource(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+    emulator.api_used = 99_990
+    limits = sf.limits()
+    assert limits["DailyApiRequests"] == {"Max": 100_000, "Remaining": 9}
+    assert all(set(v) == {"Max", "Remaining"} for v in limits.values())
+
+
+def test_a_spent_allowance_refuses_calls_with_403(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+    emulator.api_used = 99_999
+    sf.query("SELECT Id FROM Account")
+    with pytest.raises(SalesforceRefusedRequest) as caught:
+        sf.query("SELECT Id FROM Account")
+    assert caught.value.content == QUOTA_BODY
+    assert emulator.api_used == 100_000
+
+
+def test_quota_answer_shape(http: requests.Session, emulator: SalesforceEmulator) -> None:
+    emulator.daily_limit = 3
+    emulator.api_used = 3
+    answer = raw_get(http, emulator, "limits/")
+    assert answer.status_code == 403
+    assert answer.json() == QUOTA_BODY
+    assert "Retry-After" not in answer.headers
+    assert answer.headers["Sforce-Limit-Info"] == "api-usage=3/3"
+
+
+@pytest.mark.parametrize(
+    ("fault", "exception", "code"),
+    [
+        (Fault("quota", count=1), SalesforceRefusedRequest, "REQUEST_LIMIT_EXCEEDED"),
+        (Fault("invalid_session", count=1), SalesforceExpiredSession, "INVALID_SESSION_ID"),
+        (Fault("500", count=1), SalesforceGeneralError, "UNKNOWN_EXCEPTION"),
+        (Fault("503", count=1), SalesforceGeneralError, "SERVER_UNAVAILABLE"),
+        (Fault("429", count=1, retry_after=7), SalesforceGeneralError, "TOO_MANY_REQUESTS"),
+    ],
+)
+def test_injected_faults_answer_in_salesforce_shapes(
+    sf: Salesforce,
+    emulator: SalesforceEmulator,
+    fault: Fault,
+    exception: type[Exception],
+    code: str,
+) -> None:
+    emulator.inject(fault)
+    with pytest.raises(exception) as caught:
+        sf.query("SELECT Id FROM Account")
+    assert caught.value.content[0]["errorCode"] == code  # type: ignore[attr-defined]
+    assert sf.query("SELECT Id FROM Account")["done"] is True
+
+
+def test_lock_fault_on_single_record_dml(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+    emulator.inject(Fault("lock", count=1))
+    sf.query("SELECT Id FROM Account")
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Account.create({"Name": "Locked"})
+    assert caught.value.content[0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
+    assert sf.Account.create({"Name": "Free"})["success"] is True
+
+
+def test_reset_fault_drops_the_connection(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+    emulator.inject(Fault("reset", count=1, endpoint="^query$"))
+    with pytest.raises(requests.ConnectionError):
+        sf.query("SELECT Id FROM Account")
+
+
+def test_calls_are_counted_per_endpoint(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+    created = sf.Account.create({"Name": "Counted"})["id"]
+    sf.Account.get(created)
+    sf.Account.update(created, {"Name": "Again"})
+    sf.query("SELECT Id FROM Account")
+    sf.restful("composite/sobjects", method="POST", json={"records": []})
+    assert {name: emulator.calls[name] for name in emulator.calls} == {
+        "sobject_create": 1,
+        "sobject_get": 1,
+        "sobject_update": 1,
+        "query": 1,
+        "composite_create": 1,
+    }
