@@ -135,10 +135,8 @@ class Engine:
         report.problems.extend(stats.problems)
         report.errors.extend(stats.errors)
 
-    def route(self, report: RunReport) -> tuple[set[str], set[str]]:
-        """Match and route every pending response; returns touched contact and account ids."""
-        contacts: set[str] = set()
-        accounts: set[str] = set()
+    def route(self, report: RunReport) -> None:
+        """Match and route every pending response."""
         context = self.routing_context()
         while not self.stop_requested.is_set():
             now = self.clock()
@@ -156,11 +154,6 @@ class Engine:
                     report.matched += 1
                 else:
                     report.unmatched += 1
-                if out.contact_id:
-                    contacts.add(out.contact_id)
-                if out.account_id:
-                    accounts.add(out.account_id)
-        return contacts, accounts
 
     def act(self, report: RunReport) -> None:
         executors: list[Executor] = [
@@ -185,7 +178,13 @@ class Engine:
         report.dead += stats.dead
         report.errors.extend(stats.errors)
 
-    def write_back(self, report: RunReport, contacts: set[str], accounts: set[str]) -> None:
+    def write_back(self, report: RunReport) -> None:
+        """Write the fields of every contact and account routed since their last write-back.
+
+        What is due is kept in the store, so a pass that crashed before this stage leaves the
+        work for the next one instead of losing it.
+        """
+        contacts, accounts = self.store.write_back_due()
         if not contacts and not accounts:
             return
         stats = write_back(
@@ -194,12 +193,14 @@ class Engine:
             self.conn.crm,
             self.conn.helpdesk,
             self.retry,
-            contact_ids=sorted(contacts),
-            account_ids=sorted(accounts),
+            contact_ids=contacts,
+            account_ids=accounts,
             now=self.clock(),
         )
         report.records_updated += stats.total()
         report.errors.extend(stats.errors)
+        if not stats.errors:
+            self.store.clear_write_back(contacts, accounts)
 
     def release_dead_leases(self) -> None:
         """Free at once the leases of local workers that crashed, instead of waiting them out."""
@@ -221,13 +222,13 @@ class Engine:
             with self.store.singleton("pull") as mine:
                 if mine:
                     self.pull(report, started)
-            contacts: set[str] = set()
-            accounts: set[str] = set()
             with self.store.singleton("route") as mine:
                 if mine:
-                    contacts, accounts = self.route(report)
+                    self.route(report)
             self.act(report)
-            self.write_back(report, contacts, accounts)
+            with self.store.singleton("write-back") as mine:
+                if mine:
+                    self.write_back(report)
             status = "ok" if not report.errors else "partial"
         except ConfigError:
             raise

@@ -77,6 +77,8 @@ responses = sa.Table(
     sa.Column("zendesk_org_id", sa.BigInteger),
     sa.Column("match", sa.JSON),
     sa.Column("decision", sa.JSON),
+    # Routed but its contact/account fields not yet written back (survives a crash mid-pass).
+    sa.Column("needs_write_back", sa.Boolean, nullable=False, default=False, index=True),
     sa.Column("received_at", UTCDateTime, nullable=False),
 )
 

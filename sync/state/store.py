@@ -344,6 +344,7 @@ class StateStore:
                         zendesk_org_id=out.zendesk_org_id,
                         match=dict(out.match),
                         decision=dict(out.decision),
+                        needs_write_back=True,
                     )
                 )
                 for intent in out.intents:
@@ -632,6 +633,38 @@ class StateStore:
                 out.extend(_stored(row) for row in rows)
         return out
 
+    def write_back_due(self) -> tuple[list[str], list[str]]:
+        """Contact and account ids whose routed responses are not yet written back."""
+        r = t.responses
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(r.c.contact_id, r.c.account_id).where(r.c.needs_write_back.is_(True))
+            ).all()
+        contacts = sorted({row.contact_id for row in rows if row.contact_id})
+        accounts = sorted({row.account_id for row in rows if row.account_id})
+        return contacts, accounts
+
+    def clear_write_back(self, contact_ids: Sequence[str], account_ids: Sequence[str]) -> None:
+        """Mark the responses of these contacts and accounts as written back."""
+        r = t.responses
+        with self.engine.begin() as conn:
+            for column, ids in ((r.c.contact_id, contact_ids), (r.c.account_id, account_ids)):
+                for chunk in _chunks(sorted(set(ids)), 500):
+                    conn.execute(
+                        r.update()
+                        .where(column.in_(chunk), r.c.needs_write_back.is_(True))
+                        .values(needs_write_back=False)
+                    )
+            conn.execute(
+                r.update()
+                .where(
+                    r.c.needs_write_back.is_(True),
+                    r.c.contact_id.is_(None),
+                    r.c.account_id.is_(None),
+                )
+                .values(needs_write_back=False)
+            )
+
     def unmatched(self) -> list[StoredResponse]:
         r = t.responses
         with self.engine.connect() as conn:
@@ -744,6 +777,7 @@ def _response_row(resp: SurveyResponse, version: str, now: datetime) -> dict[str
         },
         "status": "pending",
         "not_before": None,
+        "needs_write_back": False,
         "received_at": now,
     }
 

@@ -168,3 +168,25 @@ def test_malformed_lines_are_reported_with_file_and_line(
     assert report.routed == 2
     tasks = Counter(t["WhoId"] for t in world.salesforce.records("Task"))
     assert tasks[contact.id] == 2
+
+
+def test_write_back_survives_a_pass_that_stopped_after_routing(
+    world: EmulatedWorld, make_engine: EngineFactory
+) -> None:
+    from sync.engine import RunReport
+
+    interrupted = make_engine()
+    report = RunReport()
+    interrupted.pull(report, datetime.now(UTC))
+    interrupted.route(report)  # ... and the process dies here, before acting and writing back
+    assert report.routed > 0
+    contact = next(
+        c for c in world.book.contacts if c.email in {r.email for r in world.book.responses}
+    )
+    assert world.salesforce.get_record("Contact", contact.id)["NPS_Last_Score__c"] is None  # type: ignore[index]
+
+    resumed = make_engine().run_once()
+    assert resumed.routed == 0
+    assert resumed.tasks_created > 0
+    assert resumed.records_updated > 0
+    assert world.salesforce.get_record("Contact", contact.id)["NPS_Last_Score__c"] is not None  # type: ignore[index]
