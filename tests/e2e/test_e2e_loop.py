@@ -9,6 +9,7 @@ from typing import Any
 
 from connectors.models import category_of
 from sync.emulated import EmulatedWorld
+from sync.engine import RunReport
 from sync.metrics import nps
 from tests.e2e.conftest import EngineFactory
 
@@ -173,8 +174,6 @@ def test_malformed_lines_are_reported_with_file_and_line(
 def test_write_back_survives_a_pass_that_stopped_after_routing(
     world: EmulatedWorld, make_engine: EngineFactory
 ) -> None:
-    from sync.engine import RunReport
-
     interrupted = make_engine()
     report = RunReport()
     interrupted.pull(report, datetime.now(UTC))
