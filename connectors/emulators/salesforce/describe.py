@@ -216,7 +216,7 @@ def _master_record_type(obj: SObjectDef, version: str) -> dict[str, Any]:
 
 def _urls(obj: SObjectDef, version: str) -> dict[str, str]:
     base = f"/services/data/v{version}/sobjects/{obj.name}"
-    return {
+    urls = {
         "compactLayouts": f"{base}/describe/compactLayouts",
         "rowTemplate": f"{base}/{{ID}}",
         "approvalLayouts": f"{base}/describe/approvalLayouts",
@@ -226,3 +226,8 @@ def _urls(obj: SObjectDef, version: str) -> dict[str, str]:
         "layouts": f"{base}/describe/layouts",
         "sobject": base,
     }
+    if obj.name == "User":
+        del urls["approvalLayouts"], urls["listviews"]
+        urls["namedLayouts"] = f"{base}/describe/namedLayouts"
+        urls["passwordUtilities"] = f"/services/data/v{version}/sobjects/User/{{ID}}/password"
+    return urls

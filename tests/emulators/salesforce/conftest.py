@@ -6,11 +6,13 @@ emulator: starting and stopping a server per test costs half a second (its shutd
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import pytest
 import requests
-from simple_salesforce.api import Salesforce
+from simple_salesforce.api import Salesforce, SFType
+from simple_salesforce.exceptions import SalesforceError
 
 from connectors.emulators.base import EmulatorApp, EmulatorServer, Request, Response
 from connectors.emulators.salesforce import SalesforceEmulator
@@ -71,3 +73,26 @@ def sf(emulator: SalesforceEmulator, http: requests.Session) -> Salesforce:
         session=http,
         version="59.0",
     )
+
+
+@pytest.fixture
+def sobject(sf: Salesforce) -> Callable[[str], SFType]:
+    """``sobject("Contact")`` is ``sf.Contact``, typed (the client types it as a union)."""
+    return lambda name: cast(SFType, getattr(sf, name))
+
+
+ErrorArray = Callable[[BaseException], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def error_array() -> ErrorArray:
+    """The parsed Salesforce error array of a simple-salesforce exception.
+
+    The client stores the decoded JSON in ``content`` but annotates it as bytes.
+    """
+
+    def parse(exc: BaseException) -> list[dict[str, Any]]:
+        assert isinstance(exc, SalesforceError)
+        return cast(list[dict[str, Any]], exc.content)
+
+    return parse

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
@@ -16,10 +18,11 @@ from connectors.emulators.base import Fault
 from connectors.emulators.salesforce import SalesforceEmulator
 
 
-def password_client(http: requests.Session, password: str = "password") -> Salesforce:
+def password_client(http: requests.Session, *, wrong_password: bool = False) -> Salesforce:
+    """simple-salesforce logging in with username, password and security token (SOAP)."""
     return Salesforce(
         username="integration@acme.example",
-        password=password,
+        password="wrong" if wrong_password else "password",
         security_token="TOKEN",
         session=http,
         version="59.0",
@@ -38,12 +41,14 @@ def test_soap_login_gives_a_working_session_on_the_instance_host(
 
 def test_soap_login_with_bad_credentials_is_invalid_login(http: requests.Session) -> None:
     with pytest.raises(SalesforceAuthenticationFailed) as caught:
-        password_client(http, password="wrong")
+        password_client(http, wrong_password=True)
     assert caught.value.code == "INVALID_LOGIN"
     assert "Invalid username, password, security token" in caught.value.auth_message
 
 
-def test_logins_do_not_count_as_api_calls(emulator: SalesforceEmulator, http: requests.Session) -> None:
+def test_logins_do_not_count_as_api_calls(
+    emulator: SalesforceEmulator, http: requests.Session
+) -> None:
     password_client(http)
     assert emulator.api_used == 0
 
@@ -58,13 +63,15 @@ def test_credentials_can_be_added(emulator: SalesforceEmulator, http: requests.S
 
 
 def test_expired_session_raises_for_session_id_clients(
-    emulator: SalesforceEmulator, sf: Salesforce
+    emulator: SalesforceEmulator,
+    sf: Salesforce,
+    error_array: Callable[[BaseException], list[dict[str, Any]]],
 ) -> None:
     sf.query("SELECT Id FROM Account")
     emulator.expire_sessions()
     with pytest.raises(SalesforceExpiredSession) as caught:
         sf.query("SELECT Id FROM Account")
-    assert caught.value.content == [
+    assert error_array(caught.value) == [
         {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
     ]
 
@@ -98,7 +105,9 @@ def test_sessions_expire_after_their_ttl(emulator: SalesforceEmulator, sf: Sales
     assert sf.query("SELECT Id FROM Account")["done"] is True
 
 
-def test_missing_or_foreign_tokens_are_rejected(emulator: SalesforceEmulator, http: requests.Session) -> None:
+def test_missing_or_foreign_tokens_are_rejected(
+    emulator: SalesforceEmulator, http: requests.Session
+) -> None:
     url = f"{emulator.instance_url}/services/data/v59.0/limits/"
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         answer = http.get(url, headers=headers)
@@ -123,7 +132,14 @@ def test_oauth_password_grant(emulator: SalesforceEmulator, http: requests.Sessi
     )
     assert answer.status_code == 200
     body = answer.json()
-    assert set(body) == {"access_token", "instance_url", "id", "token_type", "issued_at", "signature"}
+    assert set(body) == {
+        "access_token",
+        "instance_url",
+        "id",
+        "token_type",
+        "issued_at",
+        "signature",
+    }
     assert body["instance_url"] == "https://acme.my.salesforce.com"
     assert body["id"].endswith(emulator.default_user_id)
     bad = oauth(http, grant_type="password", username="integration@acme.example", password="x")
@@ -150,9 +166,11 @@ def key_pair() -> tuple[str, str]:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -166,10 +184,15 @@ def test_jwt_bearer_flow_with_and_without_a_registered_key(
     )
     assert sf.query("SELECT COUNT() FROM Account")["done"] is True
     emulator.add_connected_app("cid", "unused", public_key=public)
-    Salesforce(username="integration@acme.example", consumer_key="cid", privatekey=private, session=http)
+    Salesforce(
+        username="integration@acme.example", consumer_key="cid", privatekey=private, session=http
+    )
     with pytest.raises(SalesforceAuthenticationFailed) as caught:
         Salesforce(
-            username="integration@acme.example", consumer_key="cid", privatekey=other_pem, session=http
+            username="integration@acme.example",
+            consumer_key="cid",
+            privatekey=other_pem,
+            session=http,
         )
     assert caught.value.code == "invalid_grant"
 
@@ -179,11 +202,16 @@ def test_jwt_bearer_flow_with_and_without_a_registered_key(
     [
         ("not-a-jwt", "invalid_grant"),
         (jwt.encode({"sub": "nobody@acme.example"}, "k" * 32, algorithm="HS256"), "invalid_grant"),
-        (jwt.encode({"sub": "integration@acme.example", "exp": 1}, "k" * 32, algorithm="HS256"), "invalid_grant"),
+        (
+            jwt.encode({"sub": "integration@acme.example", "exp": 1}, "k" * 32, algorithm="HS256"),
+            "invalid_grant",
+        ),
     ],
 )
 def test_bad_jwt_assertions(http: requests.Session, assertion: str, error: str) -> None:
-    answer = oauth(http, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", assertion=assertion)
+    answer = oauth(
+        http, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", assertion=assertion
+    )
     assert (answer.status_code, answer.json()["error"]) == (400, error)
 
 

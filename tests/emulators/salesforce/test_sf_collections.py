@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,10 +17,10 @@ def task(subject: str, **fields: Any) -> dict[str, Any]:
     return {"attributes": {"type": "Task"}, "Subject": subject, **fields}
 
 
-def collections(sf: Salesforce, method: str, records: list[dict[str, Any]], path: str = "", **body: Any) -> Any:
-    return sf.restful(
-        "composite/sobjects" + path, method=method, json={"records": records, **body}
-    )
+def collections(
+    sf: Salesforce, method: str, records: list[dict[str, Any]], path: str = "", **body: Any
+) -> Any:
+    return sf.restful("composite/sobjects" + path, method=method, json={"records": records, **body})
 
 
 def test_create_reports_one_result_per_record_in_order(
@@ -41,7 +42,11 @@ def test_create_reports_one_result_per_record_in_order(
     assert results[1] == {
         "success": False,
         "errors": [
-            {"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "Subject is bad", "fields": []}
+            {
+                "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                "message": "Subject is bad",
+                "fields": [],
+            }
         ],
     }
     assert results[2]["errors"][0]["statusCode"] == "STRING_TOO_LONG"
@@ -68,7 +73,9 @@ def test_all_or_none_rolls_everything_back(sf: Salesforce, emulator: SalesforceE
     assert results[1]["errors"][0]["statusCode"] == "STRING_TOO_LONG"
     assert results[2] == {"success": False, "errors": [rolled]}
     assert emulator.records("Task") == []
-    assert all(r["success"] for r in collections(sf, "POST", [task("a"), task("b")], allOrNone=True))
+    assert all(
+        r["success"] for r in collections(sf, "POST", [task("a"), task("b")], allOrNone=True)
+    )
     assert len(emulator.records("Task")) == 2
 
 
@@ -95,10 +102,14 @@ def test_update_uses_lowercase_id_and_reports_missing_ones(
     assert emulator.get_record("Account", account)["NPS_Score__c"] == 42.5  # type: ignore[index]
 
 
-def test_more_than_200_records_fail_the_request(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+def test_more_than_200_records_fail_the_request(
+    sf: Salesforce,
+    emulator: SalesforceEmulator,
+    error_array: Callable[[BaseException], list[dict[str, Any]]],
+) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         collections(sf, "POST", [task(f"t{i}") for i in range(201)])
-    assert caught.value.content[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+    assert error_array(caught.value)[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
     assert emulator.records("Task") == []
     assert len(collections(sf, "POST", [task(f"t{i}") for i in range(200)])) == 200
 
@@ -113,11 +124,15 @@ def test_more_than_200_records_fail_the_request(sf: Salesforce, emulator: Salesf
     ],
 )
 def test_request_level_problems_fail_the_whole_request(
-    sf: Salesforce, emulator: SalesforceEmulator, record: dict[str, Any], code: str
+    sf: Salesforce,
+    emulator: SalesforceEmulator,
+    record: dict[str, Any],
+    code: str,
+    error_array: Callable[[BaseException], list[dict[str, Any]]],
 ) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         collections(sf, "POST", [task("fine"), record])
-    assert caught.value.content[0]["errorCode"] == code
+    assert error_array(caught.value)[0]["errorCode"] == code
     assert emulator.records("Task") == []
 
 
@@ -153,7 +168,9 @@ def test_upsert_collection_by_id_with_null_ids_creates(sf: Salesforce) -> None:
     assert results[0]["created"] is True
 
 
-def test_injected_locks_fail_individual_records(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+def test_injected_locks_fail_individual_records(
+    sf: Salesforce, emulator: SalesforceEmulator
+) -> None:
     emulator.inject(Fault("lock", count=2, endpoint="composite_create"))
     results = collections(sf, "POST", [task(f"t{i}") for i in range(5)])
     assert [r["success"] for r in results] == [False, False, True, True, True]
@@ -162,7 +179,9 @@ def test_injected_locks_fail_individual_records(sf: Salesforce, emulator: Salesf
     assert emulator.fault_log == [("composite_create", "lock"), ("composite_create", "lock")]
 
 
-def test_a_lock_rate_fails_roughly_that_fraction(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+def test_a_lock_rate_fails_roughly_that_fraction(
+    sf: Salesforce, emulator: SalesforceEmulator
+) -> None:
     emulator.inject(Fault("lock", rate=0.5))
     results = collections(sf, "POST", [task(f"t{i}") for i in range(200)])
     failures = sum(1 for r in results if not r["success"])
@@ -173,5 +192,6 @@ def test_delete_collection(sf: Salesforce, emulator: SalesforceEmulator) -> None
     first = emulator.insert_record("Task", {"Subject": "a"})
     second = emulator.insert_record("Task", {"Subject": "b"})
     results = sf.restful("composite/sobjects", method="DELETE", params={"ids": f"{first},{second}"})
+    assert results is not None
     assert [r["success"] for r in results] == [True, True]
     assert emulator.records("Task") == []

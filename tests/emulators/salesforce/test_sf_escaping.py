@@ -6,6 +6,9 @@ newlines or SOQL keywords must neither break the query nor match anything else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
@@ -64,7 +67,9 @@ def test_in_list_matches_each_value_and_nothing_else(
     assert found == {emails[email] for email in wanted}
 
 
-@pytest.mark.parametrize("email", ["per%cent@example.com", "under_score@example.com", "_@example.com"])
+@pytest.mark.parametrize(
+    "email", ["per%cent@example.com", "under_score@example.com", "_@example.com"]
+)
 def test_like_with_the_like_format_spec_treats_wildcards_literally(
     sf: Salesforce, emails: dict[str, str], email: str
 ) -> None:
@@ -81,9 +86,11 @@ def test_like_with_the_like_format_spec_treats_wildcards_literally(
         "SELECT Id FROM Contact WHERE Email = 'unterminated",
     ],
 )
-def test_unescaped_values_are_rejected_as_salesforce_would(sf: Salesforce, soql: str) -> None:
+def test_unescaped_values_are_rejected_as_salesforce_would(
+    sf: Salesforce, soql: str, error_array: Callable[[BaseException], list[dict[str, Any]]]
+) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query(soql)
-    [error] = caught.value.content
+    [error] = error_array(caught.value)
     assert error["errorCode"] == "MALFORMED_QUERY"
     assert "ERROR at Row:1:Column:" in error["message"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 import requests
-from simple_salesforce.api import Salesforce
+from simple_salesforce.api import Salesforce, SFType
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceGeneralError,
@@ -25,8 +28,10 @@ def raw_get(http: requests.Session, emulator: SalesforceEmulator, path: str) -> 
     )
 
 
-def test_every_api_call_counts_and_is_reported(sf: Salesforce, emulator: SalesforceEmulator) -> None:
-    sf.Account.describe()
+def test_every_api_call_counts_and_is_reported(
+    sf: Salesforce, emulator: SalesforceEmulator, sobject: Callable[[str], SFType]
+) -> None:
+    sobject("Account").describe()
     sf.query("SELECT Id FROM Account")
     assert emulator.api_used == 2
     assert sf.api_usage["api-usage"].used == 2
@@ -47,12 +52,16 @@ def test_limits_resource(sf: Salesforce, emulator: SalesforceEmulator) -> None:
     assert all(set(v) == {"Max", "Remaining"} for v in limits.values())
 
 
-def test_a_spent_allowance_refuses_calls_with_403(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+def test_a_spent_allowance_refuses_calls_with_403(
+    sf: Salesforce,
+    emulator: SalesforceEmulator,
+    error_array: Callable[[BaseException], list[dict[str, Any]]],
+) -> None:
     emulator.api_used = 99_999
     sf.query("SELECT Id FROM Account")
     with pytest.raises(SalesforceRefusedRequest) as caught:
         sf.query("SELECT Id FROM Account")
-    assert caught.value.content == QUOTA_BODY
+    assert error_array(caught.value) == QUOTA_BODY
     assert emulator.api_used == 100_000
 
 
@@ -82,21 +91,27 @@ def test_injected_faults_answer_in_salesforce_shapes(
     fault: Fault,
     exception: type[Exception],
     code: str,
+    error_array: Callable[[BaseException], list[dict[str, Any]]],
 ) -> None:
     emulator.inject(fault)
     with pytest.raises(exception) as caught:
         sf.query("SELECT Id FROM Account")
-    assert caught.value.content[0]["errorCode"] == code  # type: ignore[attr-defined]
+    assert error_array(caught.value)[0]["errorCode"] == code
     assert sf.query("SELECT Id FROM Account")["done"] is True
 
 
-def test_lock_fault_on_single_record_dml(sf: Salesforce, emulator: SalesforceEmulator) -> None:
+def test_lock_fault_on_single_record_dml(
+    sf: Salesforce,
+    emulator: SalesforceEmulator,
+    sobject: Callable[[str], SFType],
+    error_array: Callable[[BaseException], list[dict[str, Any]]],
+) -> None:
     emulator.inject(Fault("lock", count=1))
     sf.query("SELECT Id FROM Account")
     with pytest.raises(SalesforceMalformedRequest) as caught:
-        sf.Account.create({"Name": "Locked"})
-    assert caught.value.content[0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
-    assert sf.Account.create({"Name": "Free"})["success"] is True
+        sobject("Account").create({"Name": "Locked"})
+    assert error_array(caught.value)[0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
+    assert sobject("Account").create({"Name": "Free"})["success"] is True
 
 
 def test_reset_fault_drops_the_connection(sf: Salesforce, emulator: SalesforceEmulator) -> None:
@@ -105,10 +120,12 @@ def test_reset_fault_drops_the_connection(sf: Salesforce, emulator: SalesforceEm
         sf.query("SELECT Id FROM Account")
 
 
-def test_calls_are_counted_per_endpoint(sf: Salesforce, emulator: SalesforceEmulator) -> None:
-    created = sf.Account.create({"Name": "Counted"})["id"]
-    sf.Account.get(created)
-    sf.Account.update(created, {"Name": "Again"})
+def test_calls_are_counted_per_endpoint(
+    sf: Salesforce, emulator: SalesforceEmulator, sobject: Callable[[str], SFType]
+) -> None:
+    created = sobject("Account").create({"Name": "Counted"})["id"]
+    sobject("Account").get(created)
+    sobject("Account").update(created, {"Name": "Again"})
     sf.query("SELECT Id FROM Account")
     sf.restful("composite/sobjects", method="POST", json={"records": []})
     assert {name: emulator.calls[name] for name in emulator.calls} == {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
-from simple_salesforce.api import Salesforce
+from simple_salesforce.api import Salesforce, SFType
 from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedRequest
 
 from connectors.emulators.salesforce import SalesforceEmulator
@@ -53,10 +55,12 @@ def test_query_all_collects_every_page(sf: Salesforce, accounts: list[str]) -> N
     assert result["totalSize"] == 25
 
 
-def test_unknown_locator_is_invalid_query_locator(sf: Salesforce) -> None:
+def test_unknown_locator_is_invalid_query_locator(
+    sf: Salesforce, error_array: Callable[[BaseException], list[dict[str, Any]]]
+) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query_more("01g8x0000000zzzAAA-2000")
-    assert caught.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+    assert error_array(caught.value)[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
 
 
 def test_default_page_size_is_2000(emulator: SalesforceEmulator, sf: Salesforce) -> None:
@@ -67,8 +71,10 @@ def test_default_page_size_is_2000(emulator: SalesforceEmulator, sf: Salesforce)
     assert page["nextRecordsUrl"].endswith("-2000")
 
 
-def test_query_all_rows_includes_deleted_records(sf: Salesforce, accounts: list[str]) -> None:
-    sf.Account.delete(accounts[0])
+def test_query_all_rows_includes_deleted_records(
+    sf: Salesforce, accounts: list[str], sobject: Callable[[str], SFType]
+) -> None:
+    sobject("Account").delete(accounts[0])
     soql = "SELECT Id, IsDeleted FROM Account WHERE Name = 'Account 000'"
     assert sf.query(soql)["records"] == []
     [deleted] = sf.query(soql, include_deleted=True)["records"]
@@ -89,16 +95,20 @@ def test_a_long_uri_under_the_limit_is_fine(sf: Salesforce) -> None:
     assert sf.query(soql)["totalSize"] == 0
 
 
-def test_a_string_literal_over_4000_characters_is_malformed(sf: Salesforce) -> None:
+def test_a_string_literal_over_4000_characters_is_malformed(
+    sf: Salesforce, error_array: Callable[[BaseException], list[dict[str, Any]]]
+) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query("SELECT Id FROM Contact WHERE Email = '" + "x" * 4001 + "'")
-    assert caught.value.content[0]["errorCode"] == "MALFORMED_QUERY"
+    assert error_array(caught.value)[0]["errorCode"] == "MALFORMED_QUERY"
 
 
-def test_unknown_object_error_body_matches_salesforce(sf: Salesforce) -> None:
+def test_unknown_object_error_body_matches_salesforce(
+    sf: Salesforce, error_array: Callable[[BaseException], list[dict[str, Any]]]
+) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query("select count() from XYZZY")
-    [error] = caught.value.content
+    [error] = error_array(caught.value)
     assert error == {
         "message": "\nselect count() from XYZZY\n                    ^\nERROR at Row:1:Column:21\n"
         "sObject type 'XYZZY' is not supported. If you are attempting to use a custom object, "
@@ -108,7 +118,9 @@ def test_unknown_object_error_body_matches_salesforce(sf: Salesforce) -> None:
     }
 
 
-def test_missing_q_parameter_is_malformed(http: requests.Session, emulator: SalesforceEmulator) -> None:
+def test_missing_q_parameter_is_malformed(
+    http: requests.Session, emulator: SalesforceEmulator
+) -> None:
     answer = http.get(
         f"{emulator.instance_url}/services/data/v59.0/query/",
         headers={"Authorization": f"Bearer {emulator.issue_session()}"},

@@ -62,7 +62,11 @@ def test_seed_records_keep_ids_and_map_fields(emulator: SalesforceEmulator) -> N
     assert account["CreatedDate"] == "2023-05-04T00:00:00.000+0000"
     user = emulator.get_record("User", USER.id)
     assert user is not None
-    assert (user["FirstName"], user["LastName"], user["Name"]) == ("Maria de la", "Cruz", "Maria de la Cruz")
+    assert (user["FirstName"], user["LastName"], user["Name"]) == (
+        "Maria de la",
+        "Cruz",
+        "Maria de la Cruz",
+    )
     lead = emulator.get_record("Lead", LEAD.id)
     assert lead is not None
     assert (lead["Company"], lead["Status"]) == ("Prospect Co", "Open - Not Contacted")
@@ -71,7 +75,8 @@ def test_seed_records_keep_ids_and_map_fields(emulator: SalesforceEmulator) -> N
 def test_seed_relationships_resolve_in_soql(sf: Salesforce, emulator: SalesforceEmulator) -> None:
     emulator.load_seed(Seed(users=[USER], accounts=[ACCOUNT], contacts=[CONTACT]))
     [row] = sf.query(
-        "SELECT Name, Account.Name, Account.Owner.Email FROM Contact WHERE Email = 'JO.PARK@acornlabs.example'"
+        "SELECT Name, Account.Name, Account.Owner.Email FROM Contact "
+        "WHERE Email = 'JO.PARK@acornlabs.example'"
     )["records"]
     assert row["Name"] == "Jo Park"
     assert row["Account"]["Owner"]["Email"] == "maria@northpeak.io"
