@@ -343,9 +343,10 @@ class Writer:
     ) -> None:
         if locked:
             raise _lock_failure(record["Id"])
-        rendered = {d.name: values.to_json(d, record.get(d.name)) for d in sobject}
-        for rule in self._rules:
-            if rule.sobject.lower() == sobject.name.lower() and rule.predicate(rendered):
+        rules = [rule for rule in self._rules if rule.sobject.lower() == sobject.name.lower()]
+        rendered = {d.name: values.to_json(d, record.get(d.name)) for d in sobject} if rules else {}
+        for rule in rules:
+            if rule.predicate(rendered):
                 raise RejectedRecordError(
                     "FIELD_CUSTOM_VALIDATION_EXCEPTION",
                     rule.message,

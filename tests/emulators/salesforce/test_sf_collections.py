@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
@@ -195,3 +197,22 @@ def test_delete_collection(sf: Salesforce, emulator: SalesforceEmulator) -> None
     assert results is not None
     assert [r["success"] for r in results] == [True, True]
     assert emulator.records("Task") == []
+
+
+def test_concurrent_writers_get_distinct_ids(
+    emulator: SalesforceEmulator, http: requests.Session
+) -> None:
+    def create_batch(batch: int) -> list[str]:
+        client = Salesforce(
+            instance_url=emulator.instance_url,
+            session_id=emulator.issue_session(),
+            session=http,
+        )
+        results = collections(client, "POST", [task(f"b{batch}-{i}") for i in range(50)])
+        return [r["id"] for r in results]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = [record_id for ids in pool.map(create_batch, range(8)) for record_id in ids]
+    assert len(set(created)) == 400
+    assert len(emulator.records("Task")) == 400
+    assert emulator.api_used == 8
