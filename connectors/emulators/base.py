@@ -220,6 +220,9 @@ class EmulatorApp:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes; with Nagle's algorithm and delayed ACKs every
+    # request would wait ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log."""
@@ -274,7 +277,10 @@ class EmulatorServer:
         self.app = app
         self._server = _Server(app)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"{app.system}-emulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{app.system}-emulator",
+            daemon=True,
         )
 
     @property
