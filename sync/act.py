@@ -9,14 +9,15 @@ there. This module holds the shared pieces: outcomes, the claim/record loop and 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from connectors.errors import ConfigError, DeferError, RecordError, RetryableError
 from connectors.models import WriteResult
-from sync.state import ClaimedAction, StateStore
+from sync.retry import RetryPolicy
+from sync.state import ActionResult, ClaimedAction, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,32 @@ def guarded(actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]])
         return [Outcome(a.key, "dead", error=str(exc)) for a in actions]
 
 
-def split_existing(
-    actions: Sequence[ClaimedAction], lookup: Callable[[list[str]], dict[str, Any]]
-) -> tuple[list[Outcome], list[ClaimedAction]]:
-    """Split into already-created (found by marker) and still-to-create."""
-    uncertain = [a.key for a in actions if a.attempts > 1]
-    found = lookup(uncertain) if uncertain else {}
-    done = [Outcome(k, "done", external_id=str(v), found_existing=True) for k, v in found.items()]
-    return done, [a for a in actions if a.key not in found]
+def create_missing(
+    actions: Sequence[ClaimedAction],
+    *,
+    lookup: Callable[[list[str]], Mapping[str, Any]],
+    create: Callable[[list[ClaimedAction]], list[WriteResult]],
+    retry: RetryPolicy,
+) -> list[Outcome]:
+    """Create the records of these actions exactly once, retrying transient failures.
+
+    Before the first try, only actions claimed before (``attempts > 1``) are looked up by their
+    marker. A failed create may still have taken effect (a timeout after the server committed,
+    a bulk job that ran although polling its status failed), so every retry first looks up all
+    the actions it is about to create again.
+    """
+    uncertain = {a.key for a in actions if a.attempts > 1}
+
+    def attempt() -> list[Outcome]:
+        found = lookup(sorted(uncertain)) if uncertain else {}
+        todo = [a for a in actions if a.key not in found]
+        uncertain.update(a.key for a in todo)
+        done = [
+            Outcome(k, "done", external_id=str(v), found_existing=True) for k, v in found.items()
+        ]
+        return done + [outcome_of(r) for r in (create(todo) if todo else [])]
+
+    return guarded(actions, lambda: retry.call(attempt))
 
 
 @dataclass
@@ -114,7 +133,10 @@ def drain(
     backoff_base: timedelta = timedelta(seconds=30),
     should_stop: Callable[[], bool] = lambda: False,
 ) -> DrainStats:
-    """Run every due action of the executors' kinds until none is left (or stop is asked)."""
+    """Run every due action of the executors' kinds until none is left (or stop is asked).
+
+    A stop request is honoured between batches: the batch in flight is finished and recorded.
+    """
     stats = DrainStats()
     for executor in executors:
         while not should_stop():
@@ -129,10 +151,14 @@ def drain(
                 store.release_leases(owner, now())
                 raise
             by_key = {a.key: a for a in claimed}
-            for outcome in outcomes:
-                action = by_key[outcome.key]
-                _record(store, owner, action, outcome, max_failures, backoff_base, now())
+            results = [
+                result_of(by_key[o.key], o, max_failures, backoff_base, now()) for o in outcomes
+            ]
+            store.record_results(owner, results, now())
+            for outcome, result in zip(outcomes, results, strict=True):
                 stats.add(executor.kind, outcome)
+                if result.status == "dead":
+                    log.error("action %s failed for good: %s", outcome.key, outcome.error)
                 if outcome.result in ("dead", "retry"):
                     stats.errors.append(f"{executor.kind} {outcome.key[:12]}: {outcome.error}")
             if any(o.result in ("defer", "retry") for o in outcomes) and all(
@@ -142,29 +168,22 @@ def drain(
     return stats
 
 
-def _record(
-    store: StateStore,
-    owner: str,
+def result_of(
     action: ClaimedAction,
     outcome: Outcome,
     max_failures: int,
     backoff_base: timedelta,
     now: datetime,
-) -> None:
+) -> ActionResult:
+    """What to record for an outcome; the ``max_failures``-th failure goes to the dead letters."""
     if outcome.result == "done":
-        store.complete_action(action.key, owner, outcome.external_id, now)
-    elif outcome.result == "defer":
-        store.defer_action(
-            action.key, owner, outcome.error, outcome.not_before or now + backoff_base, now
+        return ActionResult.done(action.key, outcome.external_id)
+    if outcome.result == "defer":
+        return ActionResult.defer(
+            action.key, outcome.error, outcome.not_before or now + backoff_base
         )
-    elif outcome.result == "dead" or action.failures + 1 >= max_failures:
-        log.error("action %s failed for good: %s", action.key, outcome.error)
-        store.kill_action(action.key, owner, outcome.error, now)
-    else:
-        store.retry_action(
-            action.key,
-            owner,
-            outcome.error,
-            now + backoff(action.failures + 1, backoff_base),
-            now,
-        )
+    if outcome.result == "dead" or action.failures + 1 >= max_failures:
+        return ActionResult.dead(action.key, outcome.error)
+    return ActionResult.retry(
+        action.key, outcome.error, now + backoff(action.failures + 1, backoff_base)
+    )

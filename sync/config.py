@@ -50,8 +50,21 @@ class StateConfig(_Strict):
 
 
 class ScheduleConfig(_Strict):
+    """When the daemon's jobs run: poll the sources, drain the outbox, reconcile fields."""
+
     poll_interval_seconds: int = Field(300, ge=10)
     drain_interval_seconds: int = Field(60, ge=5)
+    #: Crontab (minute hour day month weekday, UTC) of the reconciliation; "" turns it off.
+    reconcile_cron: str = "0 3 * * *"
+
+    @field_validator("reconcile_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if value.strip():
+            from apscheduler.triggers.cron import CronTrigger
+
+            CronTrigger.from_crontab(value, timezone="UTC")
+        return value
 
 
 class DelightedSourceConfig(_Strict):

@@ -85,6 +85,8 @@ class RunReport:
         data = dict(self.__dict__)
         data["problems"] = self.problems[:50]
         data["errors"] = self.errors[:50]
+        data["problem_count"] = len(self.problems)
+        data["error_count"] = len(self.errors)
         return data
 
 
@@ -127,7 +129,12 @@ class Engine:
     # -- stages --------------------------------------------------------------------------------
     def pull(self, report: RunReport, run_start: datetime) -> None:
         stats = pull(
-            self.store, self.conn.sources, run_start=run_start, now=self.clock(), retry=self.retry
+            self.store,
+            self.conn.sources,
+            run_start=run_start,
+            now=self.clock(),
+            retry=self.retry,
+            should_stop=self.stop_requested.is_set,
         )
         report.pulled += stats.pulled
         report.new += stats.new
@@ -179,13 +186,14 @@ class Engine:
         report.errors.extend(stats.errors)
 
     def write_back(self, report: RunReport) -> None:
-        """Write the fields of every contact and account routed since their last write-back.
+        """Write the fields of every contact and account queued for it.
 
-        What is due is kept in the store, so a pass that crashed before this stage leaves the
-        work for the next one instead of losing it.
+        The queue is in the store (filled when routing), so a pass that crashed before this stage
+        leaves the work for the next one instead of losing it. A failed write-back stays queued
+        for the next pass, up to ``max_attempts`` times.
         """
-        contacts, accounts = self.store.write_back_due()
-        if not contacts and not accounts:
+        queued = self.store.queued_write_backs()
+        if not queued or self.stop_requested.is_set():
             return
         stats = write_back(
             self.store,
@@ -193,14 +201,16 @@ class Engine:
             self.conn.crm,
             self.conn.helpdesk,
             self.retry,
-            contact_ids=contacts,
-            account_ids=accounts,
+            contact_ids=sorted(queued.contacts),
+            account_ids=sorted(queued.accounts),
             now=self.clock(),
         )
         report.records_updated += stats.total()
         report.errors.extend(stats.errors)
         if not stats.errors:
-            self.store.clear_write_back(contacts, accounts)
+            self.store.clear_write_backs(queued)
+        elif dropped := self.store.fail_write_backs(queued, max_attempts=self.config.max_attempts):
+            log.error("gave up writing back %d records until the next reconciliation", dropped)
 
     def release_dead_leases(self) -> None:
         """Free at once the leases of local workers that crashed, instead of waiting them out."""
@@ -209,31 +219,69 @@ class Engine:
                 count = self.store.release_leases(owner, self.clock())
                 log.warning("released %d leases of crashed worker %s", count, owner)
 
-    # -- a whole pass --------------------------------------------------------------------------
+    # -- jobs: a whole pass, or its halves for the daemon -------------------------------------
     def run_once(self) -> RunReport:
         """One full pass. Connector errors are reported; configuration errors are raised."""
+        return self._run("pass", self._poll_stages, self._drain_stages)
+
+    def poll(self) -> RunReport:
+        """Pull new responses, match and route them: the inbox side of a pass."""
+        return self._run("poll", self._poll_stages)
+
+    def drain(self) -> RunReport:
+        """Run due actions and queued write-backs: the outbox side of a pass."""
+        return self._run("drain", self._drain_stages)
+
+    def reconcile(self) -> RunReport:
+        """Recompute the fields of every contact and account we route responses to.
+
+        Rolling metrics move with time even without new responses; the queue makes the work
+        durable, so a reconciliation cut short is finished by the next drain.
+        """
+
+        def queue_everything(report: RunReport, started: datetime) -> None:
+            with self.store.singleton("reconcile") as mine:
+                if mine:
+                    contacts, accounts = self.store.routed_record_ids()
+                    self.store.queue_write_backs(
+                        contact_ids=contacts, account_ids=accounts, now=started
+                    )
+
+        return self._run("reconcile", queue_everything, self._write_back_stage)
+
+    def _poll_stages(self, report: RunReport, started: datetime) -> None:
+        with self.store.singleton("pull") as mine:
+            if mine:
+                self.pull(report, started)
+        with self.store.singleton("route") as mine:
+            if mine:
+                self.route(report)
+
+    def _drain_stages(self, report: RunReport, started: datetime) -> None:
+        self.act(report)
+        self._write_back_stage(report, started)
+
+    def _write_back_stage(self, report: RunReport, started: datetime) -> None:
+        with self.store.singleton("write-back") as mine:
+            if mine:
+                self.write_back(report)
+
+    def _run(self, kind: str, *stages: Callable[[RunReport, datetime], None]) -> RunReport:
+        """Run stages as one recorded run; leases this worker holds are given back at the end."""
         started = self.clock()
         before = self.conn.counter.snapshot()
-        run_id = self.store.start_run(started)
+        run_id = self.store.start_run(started, kind=kind, owner=self.owner)
         report = RunReport()
         status = "failed"
         try:
             self.release_dead_leases()
-            with self.store.singleton("pull") as mine:
-                if mine:
-                    self.pull(report, started)
-            with self.store.singleton("route") as mine:
-                if mine:
-                    self.route(report)
-            self.act(report)
-            with self.store.singleton("write-back") as mine:
-                if mine:
-                    self.write_back(report)
+            for stage in stages:
+                stage(report, started)
             status = "ok" if not report.errors else "partial"
         except ConfigError:
             raise
         except ConnectorError as exc:
-            log.error("pass stopped: %s", exc)
+            log.error("%s stopped: %s", kind, exc)
             report.errors.append(str(exc))
         finally:
             after = self.conn.counter.snapshot()

@@ -8,7 +8,7 @@ the inbox drops versions it already has). Cursors never pass the run's start tim
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -38,20 +38,25 @@ def pull(
     run_start: datetime,
     now: datetime,
     retry: RetryPolicy,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> PullStats:
     """Pull every source; a failing source is reported and the others still run.
 
     Transient errors are retried in place (sources keep their iterator usable after one); a source
-    that still fails keeps the cursor of its last stored page, so the next run resumes there.
+    that still fails keeps the cursor of its last stored page, so the next run resumes there. A
+    stop request is honoured between pages.
     """
     stats = PullStats()
     for source in sources:
         try:
             cursor = store.get_cursor(source.name)
             pages = source.pages(cursor, until=run_start)
-            while (page := retry.call(partial(next, pages, None))) is not None:
-                result = store.ingest_page(source.name, page.responses, page.cursor, now)
-                store.record_problems(page.problems, now)
+            while (
+                not should_stop() and (page := retry.call(partial(next, pages, None))) is not None
+            ):
+                result = store.ingest_page(
+                    source.name, page.responses, page.cursor, now, problems=page.problems
+                )
                 stats.pulled += len(page.responses)
                 stats.new += result.new
                 stats.updated += result.updated

@@ -1,8 +1,14 @@
-"""The daemon: APScheduler 3.x runs passes on an interval until SIGTERM or SIGINT.
+"""The daemon: three APScheduler 3.x jobs until SIGTERM or SIGINT.
 
-One job, ``max_instances=1`` with coalescing, so a slow pass is never overlapped by the next and
-missed ticks collapse into one. On a signal the current pass is asked to stop after its in-flight
-batch, leases are released, and the process exits cleanly.
+- ``poll`` (every ``schedule.poll_interval_seconds``): pull the sources, match and route;
+- ``drain`` (every ``schedule.drain_interval_seconds``): run due actions and queued write-backs;
+- ``reconcile`` (``schedule.reconcile_cron``, nightly by default): recompute every written field.
+
+Each job has ``max_instances=1`` and coalescing, so a slow run is never overlapped by the next and
+missed ticks collapse into one. The jobs of one process take turns (they share the engine's
+connections); across replicas the store arbitrates: pulling, routing and writing back run under
+cluster-wide singleton locks, and actions are claimed under leases. On a signal the job in flight
+stops after its current batch, its leases are released, and the process exits cleanly.
 """
 
 from __future__ import annotations
@@ -14,34 +20,46 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
+from sync.config import ScheduleConfig
 from sync.engine import Engine, RunReport
 
 log = logging.getLogger(__name__)
+
+Job = Callable[[], RunReport]
 
 
 class Daemon:
     def __init__(
         self,
         engine: Engine,
+        schedule: ScheduleConfig,
         *,
-        interval_seconds: int,
-        on_report: Callable[[RunReport], None] | None = None,
+        on_report: Callable[[str, RunReport], None] | None = None,
     ) -> None:
         self.engine = engine
-        self.interval_seconds = interval_seconds
+        self.schedule = schedule
         self.on_report = on_report
-        self.scheduler = BlockingScheduler(timezone="UTC")
-        self._lock = threading.Lock()
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self._turn = threading.Lock()
+        self._stopping = threading.Event()
 
-    def tick(self) -> None:
-        with self._lock:
+    def run_job(self, name: str, job: Job) -> None:
+        """Run one job unless stopping; jobs of this process wait for each other's turn."""
+        with self._turn:
             if self.engine.stop_requested.is_set():
                 return
-            report = self.engine.run_once()
+            try:
+                report = job()
+            except Exception:
+                log.exception("%s failed", name)
+                return
             log.info(
-                "pass done: %d pulled, %d routed, %d tasks, %d tickets, %d fields, %d errors",
+                "%s done: %d pulled, %d routed, %d tasks, %d tickets, %d fields, %d errors",
+                name,
                 report.pulled,
                 report.routed,
                 report.tasks_created,
@@ -50,29 +68,62 @@ class Daemon:
                 len(report.errors),
             )
             if self.on_report is not None:
-                self.on_report(report)
+                self.on_report(name, report)
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
-        log.info("stopping (signal %s): finishing the current batch", signum)
+        """Ask the job in flight to stop after its batch; :meth:`run` then winds down."""
+        log.info("stopping (signal %s): finishing the batch in flight", signum)
         self.engine.stop_requested.set()
-        self.scheduler.shutdown(wait=False)
+        self._stopping.set()
+
+    def add_jobs(self) -> None:
+        now = datetime.now(UTC)
+        jobs: list[tuple[str, Job, IntervalTrigger | CronTrigger, datetime | None]] = [
+            (
+                "poll",
+                self.engine.poll,
+                IntervalTrigger(seconds=self.schedule.poll_interval_seconds, timezone="UTC"),
+                now,
+            ),
+            (
+                "drain",
+                self.engine.drain,
+                IntervalTrigger(seconds=self.schedule.drain_interval_seconds, timezone="UTC"),
+                now,
+            ),
+        ]
+        if self.schedule.reconcile_cron.strip():
+            cron = CronTrigger.from_crontab(self.schedule.reconcile_cron, timezone="UTC")
+            jobs.append(("reconcile", self.engine.reconcile, cron, None))
+        for name, job, trigger, first in jobs:
+            options = {"next_run_time": first} if first is not None else {}
+            self.scheduler.add_job(
+                self.run_job,
+                trigger,
+                args=(name, job),
+                id=name,
+                name=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                **options,
+            )
 
     def run(self) -> None:
-        """Block until a signal arrives; the first pass starts at once."""
+        """Block until a signal arrives; polling and draining start at once."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        self.scheduler.add_job(
-            self.tick,
-            "interval",
-            seconds=self.interval_seconds,
-            id="sync-pass",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
+        self.add_jobs()
+        log.info(
+            "daemon started as %s: poll every %ds, drain every %ds, reconcile %s",
+            self.engine.owner,
+            self.schedule.poll_interval_seconds,
+            self.schedule.drain_interval_seconds,
+            self.schedule.reconcile_cron or "off",
         )
-        log.info("daemon started; a pass every %ds", self.interval_seconds)
         self.scheduler.start()
-        # shutdown(wait=False) returns at once; wait here for the pass in flight to finish.
-        with self._lock:
-            pass
-        log.info("daemon stopped")
+        self._stopping.wait()
+        self.scheduler.shutdown(wait=False)
+        with self._turn:  # the job in flight finishes its batch and records it
+            released = self.engine.store.release_leases(self.engine.owner, self.engine.clock())
+        log.info("daemon stopped; %d leases released", released)

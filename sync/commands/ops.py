@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,45 +22,94 @@ def _store(config_path: Path) -> StateStore:
 
 @click.command("status")
 @CONFIG_OPTION
-def status_command(config_path: Path) -> None:
-    """Last runs, source cursors, pending and failed actions."""
+@click.option("--runs", "run_count", default=10, show_default=True, help="How many runs to list.")
+def status_command(config_path: Path, run_count: int) -> None:
+    """Last runs, source cursors, the inbox, pending and failed actions, API budget left."""
+    from datetime import UTC, datetime
+
     from rich.console import Console
-    from rich.table import Table
 
     store = _store(config_path)
-    console = Console()
-    runs = Table(title="Last runs")
-    for col in ("id", "started", "status", "pulled", "tasks", "tickets", "fields", "errors"):
-        runs.add_column(col)
-    for run in store.last_runs(10):
+    try:
+        console = Console()
+        for part in status_report(store, datetime.now(UTC), run_count):
+            console.print(part)
+    finally:
+        store.close()
+
+
+def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list[Any]:
+    """The renderables ``nps-sync status`` prints, in order."""
+    from rich.table import Table
+
+    runs = store.last_runs(run_count)
+    history = Table(title="Last runs")
+    for col in ("id", "job", "started (UTC)", "seconds", "status", "pulled", "routed", "tasks"):
+        history.add_column(col)
+    for col in ("tickets", "fields", "errors", "worker"):
+        history.add_column(col)
+    for run in runs:
         stats = run.get("stats") or {}
-        runs.add_row(
+        history.add_row(
             str(run["id"]),
-            run["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            run.get("kind") or "pass",
+            _when(run["started_at"]),
+            str(stats.get("seconds", "")),
             run["status"],
             str(stats.get("pulled", "")),
+            str(stats.get("routed", "")),
             str(stats.get("tasks_created", "")),
             str(stats.get("tickets_created", "")),
             str(stats.get("records_updated", "")),
-            str(len(stats.get("errors", []))),
+            str(stats.get("error_count", len(stats.get("errors", [])))) if stats else "",
+            run.get("owner") or "",
         )
-    console.print(runs)
     cursors = Table(title="Source cursors")
-    cursors.add_column("source")
-    cursors.add_column("cursor")
-    cursors.add_column("updated")
+    for col in ("source", "cursor", "updated (UTC)"):
+        cursors.add_column(col)
     for source, (value, updated) in sorted(store.cursors().items()):
-        cursors.add_row(source, value or "", updated.strftime("%Y-%m-%d %H:%M:%S"))
-    console.print(cursors)
-    counts = store.action_counts()
-    console.print(
-        "Actions: "
-        + ", ".join(f"{k} {counts.get(k, 0)}" for k in ("pending", "claimed", "done", "dead"))
-    )
-    last = store.last_runs(1)
-    usage = ((last[0].get("stats") or {}).get("api_usage") if last else None) or None
-    if usage:
-        console.print(f"Salesforce API usage at the last run: {usage[0]}/{usage[1]}")
+        cursors.add_row(source, value or "", _when(updated))
+    outbox = Table(title="Actions")
+    for col in ("kind", "due now", "waiting", "next attempt (UTC)", "in flight", "done", "failed"):
+        outbox.add_column(col)
+    for kind, c in sorted(store.outbox_summary(now).items()):
+        outbox.add_row(
+            kind,
+            str(c.due),
+            str(c.waiting),
+            _when(c.next_attempt_at) if c.next_attempt_at else "",
+            str(c.in_flight),
+            str(c.done),
+            str(c.dead),
+        )
+    inbox = store.inbox_counts()
+    queued = store.queued_write_backs()
+    lines = [
+        f"Responses: {inbox.get('pending', 0)} waiting to be routed, "
+        f"{inbox.get('matched', 0)} matched, "
+        f"{inbox.get('unmatched', 0) + inbox.get('ambiguous', 0)} unmatched (nps-sync unmatched), "
+        f"{store.problem_count()} malformed records skipped",
+        f"Write-backs queued: {len(queued.contacts)} contacts, {len(queued.accounts)} accounts",
+        _budget_line(runs),
+    ]
+    return [history, cursors, outbox, *lines]
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _budget_line(runs: list[dict[str, Any]]) -> str:
+    """Salesforce's daily API allowance left, as its last answer reported it."""
+    for run in runs:
+        usage = (run.get("stats") or {}).get("api_usage")
+        if usage:
+            used, total = int(usage[0]), int(usage[1])
+            return (
+                f"Salesforce API budget: {total - used:,} of {total:,} daily calls left "
+                f"(run {run['id']}, {_when(run['started_at'])} UTC)"
+            )
+    return "Salesforce API budget: unknown (no run has talked to Salesforce yet)"
 
 
 @click.group("failed")

@@ -80,14 +80,20 @@ def sync_command(config_path: Path) -> None:
 @CONFIG_OPTION
 @click.option("--log-level", default="INFO", show_default=True)
 def run_command(config_path: Path, log_level: str) -> None:
-    """Run as a daemon: a pass every schedule.poll_interval_seconds until SIGTERM/SIGINT."""
+    """Run as a daemon until SIGTERM/SIGINT: poll, drain and reconcile on the configured schedule.
+
+    On a signal the batch in flight is finished and recorded, leases are released, exit 0.
+    """
     from sync.logs import configure
     from sync.scheduler import Daemon
 
     configure(log_level)
     config = load(config_path)
     engine = build_engine(config)
-    Daemon(engine, interval_seconds=config.schedule.poll_interval_seconds).run()
+    try:
+        Daemon(engine, config.schedule).run()
+    finally:
+        engine.store.close()
 
 
 @click.command("demo")

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from connectors.models import TaskSpec
-from sync.act import Outcome, guarded, outcome_of, split_existing
+from sync.act import Outcome, create_missing
 from sync.ports import CrmPort
 from sync.retry import RetryPolicy
 from sync.state import ClaimedAction
@@ -26,17 +26,12 @@ class SalesforceTaskExecutor:
     batch_size: int = 200
 
     def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
-        def work() -> list[Outcome]:
-            done, todo = split_existing(
-                actions, lambda keys: self.retry.call(lambda: self.crm.find_tasks_by_key(keys))
-            )
-            if not todo:
-                return done
-            specs = [task_spec(a.key, a.payload) for a in todo]
-            results = self.retry.call(lambda: self.crm.create_tasks(specs))
-            return done + [outcome_of(r) for r in results]
-
-        return guarded(actions, work)
+        return create_missing(
+            actions,
+            lookup=self.crm.find_tasks_by_key,
+            create=lambda todo: self.crm.create_tasks([task_spec(a.key, a.payload) for a in todo]),
+            retry=self.retry,
+        )
 
 
 def task_spec(key: str, payload: dict[str, Any] | Any) -> TaskSpec:

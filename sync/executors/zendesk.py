@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.models import TicketSpec
-from sync.act import Outcome, guarded, outcome_of, split_existing
+from sync.act import Outcome, create_missing
 from sync.ports import HelpdeskPort
 from sync.retry import RetryPolicy
 from sync.state import ClaimedAction
@@ -25,18 +25,14 @@ class ZendeskTicketExecutor:
     batch_size: int = 100
 
     def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
-        def work() -> list[Outcome]:
-            done, todo = split_existing(
-                actions,
-                lambda keys: self.retry.call(lambda: self.helpdesk.find_tickets_by_key(keys)),
-            )
-            if not todo:
-                return done
-            specs = [ticket_spec(a.key, a.payload) for a in todo]
-            results = self.retry.call(lambda: self.helpdesk.create_tickets(specs))
-            return done + [outcome_of(r) for r in results]
-
-        return guarded(actions, work)
+        return create_missing(
+            actions,
+            lookup=self.helpdesk.find_tickets_by_key,
+            create=lambda todo: self.helpdesk.create_tickets(
+                [ticket_spec(a.key, a.payload) for a in todo]
+            ),
+            retry=self.retry,
+        )
 
 
 def ticket_spec(key: str, payload: dict[str, Any] | Any) -> TicketSpec:

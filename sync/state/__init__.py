@@ -2,9 +2,12 @@
 
 from sync.state.store import (
     ActionIntent,
+    ActionResult,
     ActionRow,
     ClaimedAction,
     IngestStats,
+    OutboxCounts,
+    QueuedWriteBacks,
     RoutingOutcome,
     StateStore,
     StoredResponse,
@@ -12,9 +15,12 @@ from sync.state.store import (
 
 __all__ = [
     "ActionIntent",
+    "ActionResult",
     "ActionRow",
     "ClaimedAction",
     "IngestStats",
+    "OutboxCounts",
+    "QueuedWriteBacks",
     "RoutingOutcome",
     "StateStore",
     "StoredResponse",

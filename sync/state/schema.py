@@ -77,8 +77,6 @@ responses = sa.Table(
     sa.Column("zendesk_org_id", sa.BigInteger),
     sa.Column("match", sa.JSON),
     sa.Column("decision", sa.JSON),
-    # Routed but its contact/account fields not yet written back (survives a crash mid-pass).
-    sa.Column("needs_write_back", sa.Boolean, nullable=False, default=False, index=True),
     sa.Column("received_at", UTCDateTime, nullable=False),
 )
 
@@ -137,6 +135,23 @@ runs = sa.Table(
     sa.Column("finished_at", UTCDateTime),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("stats", sa.JSON),
+    # since v3: which job ran (pass | poll | drain | reconcile) and which worker ran it
+    sa.Column("kind", sa.String(20)),
+    sa.Column("owner", sa.String(100)),
+)
+
+#: Since v3. Contacts and accounts whose NPS fields need recomputing ("contact" | "account"),
+#: queued in the routing transaction and cleared only by a write-back that saw the same
+#: ``generation``, so neither a crash between routing and write-back nor a replica routing
+#: during another's write-back loses a field update. ``attempts``: failed write-backs so far.
+write_back_queue = sa.Table(
+    "nps_write_back_queue",
+    metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("record_id", sa.String(40), primary_key=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("marked_at", UTCDateTime, nullable=False),
 )
 
 problems = sa.Table(
@@ -149,9 +164,138 @@ problems = sa.Table(
     sa.Column("seen_at", UTCDateTime, nullable=False),
 )
 
+# -- routing throttles and escalations (schema v2; used by sync/throttle.py, sync/escalation.py) --
+
+cooldowns = sa.Table(
+    "nps_cooldowns",
+    metadata,
+    # One row per response that acted under a rule's cooldown, for the key value it claimed.
+    sa.Column("rule", sa.String(200), primary_key=True),
+    sa.Column("key_value", sa.String(300), primary_key=True),
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("response_id", sa.String(200), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+escalations = sa.Table(
+    "nps_escalations",
+    metadata,
+    # One row per escalation step of an action: waiting (original not done) -> scheduled (due_at
+    # set) -> fired | resolved | cancelled.
+    sa.Column("action_key", sa.String(64), primary_key=True),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("response_id", sa.String(200), nullable=False),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(200), nullable=False),
+    sa.Column("after_seconds", sa.Integer, nullable=False),
+    sa.Column("business_hours", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("fired_key", sa.String(64)),
+    sa.Column("note", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# -- Zendesk ticket status tracking (schema v4; used by sync/tracking.py) -----------------------
+
+
+def _ticket_status_v4(meta: sa.MetaData) -> sa.Table:
+    """One row per ticket action: the status of its ticket as the incremental export last
+    showed it. ``solved_at``: when it was first seen solved (cleared on reopening)."""
+    return sa.Table(
+        "nps_ticket_status",
+        meta,
+        sa.Column("action_key", sa.String(64), primary_key=True),
+        sa.Column("ticket_id", sa.BigInteger, nullable=False, index=True),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("ticket_updated_at", UTCDateTime),
+        sa.Column("solved_at", UTCDateTime),
+        sa.Column("reopened", sa.Integer, nullable=False, default=0),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+    )
+
+
+ticket_status = _ticket_status_v4(metadata)
+
 
 Migration = Callable[[Connection], None]
 
+
+def _add_routing_tables(conn: Connection) -> None:
+    """v1 -> v2: cooldown claims and escalation deadlines (new tables, nothing rewritten).
+
+    Spelled out with their own definitions, not ``metadata``: later versions may change these
+    tables, and this step must always produce the v2 shape.
+    """
+    v2 = sa.MetaData()
+    sa.Table(
+        "nps_cooldowns",
+        v2,
+        sa.Column("rule", sa.String(200), primary_key=True),
+        sa.Column("key_value", sa.String(300), primary_key=True),
+        sa.Column("source", sa.String(100), primary_key=True),
+        sa.Column("response_id", sa.String(200), primary_key=True),
+        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+    )
+    sa.Table(
+        "nps_escalations",
+        v2,
+        sa.Column("action_key", sa.String(64), primary_key=True),
+        sa.Column("step", sa.Integer, primary_key=True),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("response_id", sa.String(200), nullable=False),
+        sa.Column("rule", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(200), nullable=False),
+        sa.Column("after_seconds", sa.Integer, nullable=False),
+        sa.Column("business_hours", sa.Boolean, nullable=False),
+        sa.Column("status", sa.String(20), nullable=False, index=True),
+        sa.Column("due_at", UTCDateTime),
+        sa.Column("resolved_at", UTCDateTime),
+        sa.Column("fired_key", sa.String(64)),
+        sa.Column("note", sa.Text),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+    )
+    v2.create_all(conn)
+
+
+def _add_write_back_queue(conn: Connection) -> None:
+    """v2 -> v3: the write-back queue; the job kind and the worker of each run.
+
+    Spelled out with its own table definition, not ``metadata``: later versions may change the
+    table, and this step must always produce the v3 shape.
+    """
+    v3 = sa.MetaData()
+    sa.Table(
+        "nps_write_back_queue",
+        v3,
+        sa.Column("kind", sa.String(20), primary_key=True),
+        sa.Column("record_id", sa.String(40), primary_key=True),
+        sa.Column("generation", sa.Integer, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("marked_at", UTCDateTime, nullable=False),
+    )
+    v3.create_all(conn)
+    conn.execute(sa.text("ALTER TABLE nps_runs ADD COLUMN kind VARCHAR(20)"))
+    conn.execute(sa.text("ALTER TABLE nps_runs ADD COLUMN owner VARCHAR(100)"))
+
+
+def _add_ticket_status(conn: Connection) -> None:
+    """v3 -> v4: the Zendesk ticket status of each ticket action (a new table)."""
+    v4 = sa.MetaData()
+    _ticket_status_v4(v4)
+    v4.create_all(conn)
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS: dict[int, Migration] = {
+    1: _add_routing_tables,
+    2: _add_write_back_queue,
+    3: _add_ticket_status,
+}
 LATEST_VERSION = 1 + len(MIGRATIONS)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -95,6 +95,58 @@ class RoutingOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionResult:
+    """How one claimed action ended: done, back in the queue (retry, defer) or dead."""
+
+    key: str
+    status: Literal["done", "pending", "dead"]
+    external_id: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    #: Counts towards the dead-letter limit (a retry does; a deferral the system asked for not).
+    failed: bool = False
+
+    @classmethod
+    def done(cls, key: str, external_id: str) -> ActionResult:
+        return cls(key, "done", external_id=external_id)
+
+    @classmethod
+    def retry(cls, key: str, error: str, at: datetime) -> ActionResult:
+        return cls(key, "pending", error=error, next_attempt_at=at, failed=True)
+
+    @classmethod
+    def defer(cls, key: str, reason: str, until: datetime) -> ActionResult:
+        return cls(key, "pending", error=reason, next_attempt_at=until)
+
+    @classmethod
+    def dead(cls, key: str, error: str) -> ActionResult:
+        return cls(key, "dead", error=error, failed=True)
+
+
+@dataclass
+class OutboxCounts:
+    """Actions of one kind by state, for ``nps-sync status``."""
+
+    due: int = 0
+    waiting: int = 0
+    next_attempt_at: datetime | None = None
+    in_flight: int = 0
+    done: int = 0
+    dead: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedWriteBacks:
+    """Contacts and accounts waiting for a write-back: record id -> queue generation."""
+
+    contacts: Mapping[str, int] = field(default_factory=dict)
+    accounts: Mapping[str, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.contacts or self.accounts)
+
+
+@dataclass(frozen=True, slots=True)
 class ActionRow:
     key: str
     kind: str
@@ -144,25 +196,30 @@ class StateStore:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def migrate(self) -> int:
-        """Create or upgrade the schema; returns the version the database is at."""
-        with self.engine.begin() as conn:
-            inspector = sa.inspect(conn)
-            if not inspector.has_table(t.schema_version.name):
-                t.metadata.create_all(conn)
-                conn.execute(t.schema_version.insert().values(id=1, version=t.LATEST_VERSION))
-                return t.LATEST_VERSION
-            current = int(conn.execute(sa.select(t.schema_version.c.version)).scalar_one())
-        if current > t.LATEST_VERSION:
-            raise RuntimeError(
-                f"state database is at schema version {current}, newer than this nps-sync "
-                f"({t.LATEST_VERSION}); upgrade nps-sync"
-            )
-        while current < t.LATEST_VERSION:
+        """Create or upgrade the schema; returns the version the database is at.
+
+        Each step runs in one transaction with its version bump, under a lock that concurrent
+        starters wait on (PostgreSQL: a transaction advisory lock; SQLite: ``BEGIN IMMEDIATE``),
+        so N replicas starting at once upgrade the database exactly once.
+        """
+        while True:
             with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key("migrate"))))
+                if not sa.inspect(conn).has_table(t.schema_version.name):
+                    t.metadata.create_all(conn)
+                    conn.execute(t.schema_version.insert().values(id=1, version=t.LATEST_VERSION))
+                    return t.LATEST_VERSION
+                current = int(conn.execute(sa.select(t.schema_version.c.version)).scalar_one())
+                if current > t.LATEST_VERSION:
+                    raise RuntimeError(
+                        f"state database is at schema version {current}, newer than this "
+                        f"nps-sync ({t.LATEST_VERSION}); upgrade nps-sync"
+                    )
+                if current == t.LATEST_VERSION:
+                    return current
                 t.MIGRATIONS[current](conn)
-                current += 1
-                conn.execute(t.schema_version.update().values(version=current))
-        return current
+                conn.execute(t.schema_version.update().values(version=current + 1))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -204,8 +261,9 @@ class StateStore:
         page: Sequence[SurveyResponse],
         cursor: str | None,
         now: datetime,
+        problems: Sequence[SourceProblem] = (),
     ) -> IngestStats:
-        """Store a page of responses and advance the source's cursor, atomically.
+        """Store a page of responses, its problems and the source's next cursor, atomically.
 
         A response already stored with the same version is left alone; a newer version replaces
         the current one (older versions are kept in the version history) and is routed again.
@@ -263,16 +321,12 @@ class StateStore:
                     t.cursors, ["source"], [{"source": source, "value": cursor, "updated_at": now}]
                 )
                 conn.execute(stmt, rows)
+            _insert_problems(conn, problems, now)
         return IngestStats(new, updated, unchanged)
 
     def record_problems(self, problems: Iterable[SourceProblem], now: datetime) -> None:
-        rows = [
-            {"source": p.source, "location": p.location[:500], "reason": p.reason, "seen_at": now}
-            for p in problems
-        ]
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(t.problems.insert(), rows)
+        with self.engine.begin() as conn:
+            _insert_problems(conn, problems, now)
 
     def pending_responses(self, limit: int, now: datetime) -> list[StoredResponse]:
         """Responses whose latest version has not been routed yet, oldest first."""
@@ -316,60 +370,163 @@ class StateStore:
                 )
 
     def record_routing(self, outcomes: Sequence[RoutingOutcome], now: datetime) -> int:
-        """Store decisions and enqueue their intents; returns how many intents were new.
+        """Store decisions, enqueue their intents and queue write-backs; returns new intents.
 
-        An intent whose key exists already (the same response, rule and action from an earlier
-        version) is not enqueued again. A response that got a newer version meanwhile stays
-        pending for it.
+        All in one transaction. An intent whose key exists already (the same response, rule and
+        action from an earlier version) is not enqueued again. A response that got a newer
+        version meanwhile stays pending for it. The matched contact and account are queued for
+        write-back here, so a crash before the write-back stage cannot lose their field update.
         """
-        created = 0
+        if not outcomes:
+            return 0
         r = t.responses
+        decided = (
+            r.update()
+            .where(
+                r.c.source == sa.bindparam("b_source"),
+                r.c.response_id == sa.bindparam("b_response_id"),
+                r.c.version == sa.bindparam("b_version"),
+            )
+            .values(
+                status="routed",
+                routed_version=sa.bindparam("b_version"),
+                not_before=None,
+                match_status=sa.bindparam("b_match_status"),
+                contact_id=sa.bindparam("b_contact_id"),
+                account_id=sa.bindparam("b_account_id"),
+                zendesk_user_id=sa.bindparam("b_zendesk_user_id"),
+                zendesk_org_id=sa.bindparam("b_zendesk_org_id"),
+                match=sa.bindparam("b_match", type_=sa.JSON),
+                decision=sa.bindparam("b_decision", type_=sa.JSON),
+            )
+        )
+        decisions = [
+            {
+                "b_source": out.source,
+                "b_response_id": out.response_id,
+                "b_version": out.version,
+                "b_match_status": out.match_status,
+                "b_contact_id": out.contact_id,
+                "b_account_id": out.account_id,
+                "b_zendesk_user_id": out.zendesk_user_id,
+                "b_zendesk_org_id": out.zendesk_org_id,
+                "b_match": dict(out.match),
+                "b_decision": dict(out.decision),
+            }
+            for out in outcomes
+        ]
+        intents = {i.key: i for out in outcomes for i in out.intents}
+        queued = {("contact", o.contact_id) for o in outcomes if o.contact_id}
+        queued |= {("account", o.account_id) for o in outcomes if o.account_id}
         with self.engine.begin() as conn:
-            for out in outcomes:
-                conn.execute(
-                    r.update()
-                    .where(
-                        r.c.source == out.source,
-                        r.c.response_id == out.response_id,
-                        r.c.version == out.version,
-                    )
-                    .values(
-                        status="routed",
-                        routed_version=out.version,
-                        not_before=None,
-                        match_status=out.match_status,
-                        contact_id=out.contact_id,
-                        account_id=out.account_id,
-                        zendesk_user_id=out.zendesk_user_id,
-                        zendesk_org_id=out.zendesk_org_id,
-                        match=dict(out.match),
-                        decision=dict(out.decision),
-                        needs_write_back=True,
-                    )
+            conn.execute(decided, decisions)
+            existing: set[str] = set()
+            for chunk in _chunks(sorted(intents), 500):
+                existing.update(
+                    conn.execute(sa.select(t.actions.c.key).where(t.actions.c.key.in_(chunk)))
+                    .scalars()
+                    .all()
                 )
-                for intent in out.intents:
-                    result = conn.execute(
-                        self._insert_ignore(t.actions)
-                        .values(
-                            key=intent.key,
-                            source=intent.source,
-                            response_id=intent.response_id,
-                            rule=intent.rule,
-                            action=intent.action,
-                            kind=intent.kind,
-                            payload=dict(intent.payload),
-                            ruleset_hash=intent.ruleset_hash,
-                            status="pending",
-                            attempts=0,
-                            failures=0,
-                            next_attempt_at=now,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                        .returning(t.actions.c.key)
-                    )
-                    created += len(result.all())
-        return created
+            fresh = [_intent_row(i, now) for key, i in intents.items() if key not in existing]
+            if fresh:
+                conn.execute(self._insert_ignore(t.actions), fresh)
+            self._queue_write_backs(conn, sorted(queued), now)
+        return len(fresh)
+
+    # -- write-back queue ----------------------------------------------------------------------
+    def _queue_write_backs(
+        self, conn: Connection, records: Sequence[tuple[str, str]], now: datetime
+    ) -> None:
+        if not records:
+            return
+        q = t.write_back_queue
+        module: Any = postgresql if self.dialect == "postgresql" else sqlite
+        stmt = module.insert(q)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["kind", "record_id"],
+            set_={"generation": q.c.generation + 1, "attempts": 0, "marked_at": now},
+        )
+        rows = [
+            {"kind": kind, "record_id": rid, "generation": 1, "attempts": 0, "marked_at": now}
+            for kind, rid in records
+        ]
+        conn.execute(stmt, rows)
+
+    def queue_write_backs(
+        self, *, contact_ids: Iterable[str] = (), account_ids: Iterable[str] = (), now: datetime
+    ) -> None:
+        """Ask for these contacts' and accounts' fields to be recomputed and written."""
+        records = [("contact", c) for c in sorted(set(contact_ids))]
+        records += [("account", a) for a in sorted(set(account_ids))]
+        with self.engine.begin() as conn:
+            self._queue_write_backs(conn, records, now)
+
+    def queued_write_backs(self) -> QueuedWriteBacks:
+        """Everything waiting for a write-back, with the generation each was queued at."""
+        q = t.write_back_queue
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(q.c.kind, q.c.record_id, q.c.generation)).all()
+        contacts = {r.record_id: r.generation for r in rows if r.kind == "contact"}
+        accounts = {r.record_id: r.generation for r in rows if r.kind == "account"}
+        return QueuedWriteBacks(contacts, accounts)
+
+    def clear_write_backs(self, done: QueuedWriteBacks) -> int:
+        """Drop queue entries that were written; an entry queued again meanwhile stays."""
+        q = t.write_back_queue
+        rows = [
+            {"b_kind": kind, "b_record_id": rid, "b_generation": gen}
+            for kind, records in (("contact", done.contacts), ("account", done.accounts))
+            for rid, gen in records.items()
+        ]
+        if not rows:
+            return 0
+        stmt = q.delete().where(
+            q.c.kind == sa.bindparam("b_kind"),
+            q.c.record_id == sa.bindparam("b_record_id"),
+            q.c.generation == sa.bindparam("b_generation"),
+        )
+        with self.engine.begin() as conn:
+            result = conn.execute(stmt, rows)
+        return int(result.rowcount)
+
+    def fail_write_backs(self, failed: QueuedWriteBacks, *, max_attempts: int) -> int:
+        """Count a failed write-back; entries failing ``max_attempts`` times are dropped.
+
+        Returns how many were dropped (nightly reconciliation recomputes them). Entries queued
+        again meanwhile are left alone: that new work deserves its own attempts.
+        """
+        q = t.write_back_queue
+        rows = [
+            {"b_kind": kind, "b_record_id": rid, "b_generation": gen}
+            for kind, records in (("contact", failed.contacts), ("account", failed.accounts))
+            for rid, gen in records.items()
+        ]
+        if not rows:
+            return 0
+        mine = sa.and_(
+            q.c.kind == sa.bindparam("b_kind"),
+            q.c.record_id == sa.bindparam("b_record_id"),
+            q.c.generation == sa.bindparam("b_generation"),
+        )
+        with self.engine.begin() as conn:
+            conn.execute(q.update().where(mine).values(attempts=q.c.attempts + 1), rows)
+            dropped = conn.execute(q.delete().where(q.c.attempts >= max_attempts))
+        return int(dropped.rowcount)
+
+    def routed_record_ids(self) -> tuple[list[str], list[str]]:
+        """(contact ids, account ids) of every routed response: what reconciliation covers."""
+        r = t.responses
+        routed = r.c.status == "routed"
+        with self.engine.connect() as conn:
+            contacts = conn.execute(
+                sa.select(r.c.contact_id).where(routed, r.c.contact_id.is_not(None)).distinct()
+            ).scalars()
+            contact_ids = sorted(c for c in contacts if c)
+            accounts = conn.execute(
+                sa.select(r.c.account_id).where(routed, r.c.account_id.is_not(None)).distinct()
+            ).scalars()
+            account_ids = sorted(a for a in accounts if a)
+        return contact_ids, account_ids
 
     # -- outbox --------------------------------------------------------------------------------
     def claim_actions(
@@ -428,79 +585,57 @@ class StateStore:
             for row in rows
         ]
 
-    def _finish(self, key: str, owner: str, values: Mapping[str, Any]) -> bool:
-        """Update a claimed action only while ``owner`` still holds its lease."""
+    def record_results(self, owner: str, results: Sequence[ActionResult], now: datetime) -> int:
+        """Record how claimed actions ended, in one transaction; returns how many were recorded.
+
+        A result counts only while ``owner`` still holds the action's lease: a worker whose lease
+        expired (and whose action another worker may have taken over) cannot overwrite it.
+        """
         a = t.actions
+        applied = 0
         with self.engine.begin() as conn:
-            result = conn.execute(
-                a.update()
-                .where(a.c.key == key, a.c.lease_owner == owner, a.c.status == "claimed")
-                .values(**values)
-            )
-        return result.rowcount == 1
+            for res in results:
+                values: dict[str, Any] = {
+                    "status": res.status,
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "last_error": res.error[:2000] if res.error else None,
+                    "updated_at": now,
+                }
+                if res.status == "done":
+                    values["external_id"] = res.external_id
+                if res.next_attempt_at is not None:
+                    values["next_attempt_at"] = res.next_attempt_at
+                if res.failed:
+                    values["failures"] = a.c.failures + 1
+                result = conn.execute(
+                    a.update()
+                    .where(a.c.key == res.key, a.c.lease_owner == owner, a.c.status == "claimed")
+                    .values(**values)
+                )
+                applied += result.rowcount
+        return applied
 
     def complete_action(self, key: str, owner: str, external_id: str, now: datetime) -> bool:
-        return self._finish(
-            key,
-            owner,
-            {
-                "status": "done",
-                "external_id": external_id,
-                "lease_owner": None,
-                "lease_until": None,
-                "last_error": None,
-                "updated_at": now,
-            },
-        )
+        return self.record_results(owner, [ActionResult.done(key, external_id)], now) == 1
 
     def retry_action(
         self, key: str, owner: str, error: str, next_attempt_at: datetime, now: datetime
     ) -> bool:
         """Record a failure; the action becomes due again at ``next_attempt_at``."""
-        return self._finish(
-            key,
-            owner,
-            {
-                "status": "pending",
-                "failures": t.actions.c.failures + 1,
-                "next_attempt_at": next_attempt_at,
-                "last_error": error[:2000],
-                "lease_owner": None,
-                "lease_until": None,
-                "updated_at": now,
-            },
-        )
+        result = ActionResult.retry(key, error, next_attempt_at)
+        return self.record_results(owner, [result], now) == 1
 
     def defer_action(
         self, key: str, owner: str, reason: str, not_before: datetime, now: datetime
     ) -> bool:
         """Park an action without counting a failure: the system asked us to wait (quota, 429)."""
-        return self._finish(
-            key,
-            owner,
-            {
-                "status": "pending",
-                "next_attempt_at": not_before,
-                "last_error": reason[:2000],
-                "lease_owner": None,
-                "lease_until": None,
-                "updated_at": now,
-            },
-        )
+        result = ActionResult.defer(key, reason, not_before)
+        return self.record_results(owner, [result], now) == 1
 
     def kill_action(self, key: str, owner: str, error: str, now: datetime) -> bool:
         """Move an action to the dead-letter list with its last error."""
-        return self._finish(
-            key,
-            owner,
-            {
-                "status": "dead",
-                "last_error": error[:2000],
-                "lease_owner": None,
-                "lease_until": None,
-                "updated_at": now,
-            },
-        )
+        return self.record_results(owner, [ActionResult.dead(key, error)], now) == 1
 
     def release_leases(self, owner: str, now: datetime) -> int:
         """Give back every lease ``owner`` holds (clean shutdown)."""
@@ -533,7 +668,7 @@ class StateStore:
         if self.dialect != "postgresql":
             yield True
             return
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        key = _lock_key(name)
         with self.engine.connect() as conn:
             got = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar_one())
             conn.commit()
@@ -633,38 +768,6 @@ class StateStore:
                 out.extend(_stored(row) for row in rows)
         return out
 
-    def write_back_due(self) -> tuple[list[str], list[str]]:
-        """Contact and account ids whose routed responses are not yet written back."""
-        r = t.responses
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(r.c.contact_id, r.c.account_id).where(r.c.needs_write_back.is_(True))
-            ).all()
-        contacts = sorted({row.contact_id for row in rows if row.contact_id})
-        accounts = sorted({row.account_id for row in rows if row.account_id})
-        return contacts, accounts
-
-    def clear_write_back(self, contact_ids: Sequence[str], account_ids: Sequence[str]) -> None:
-        """Mark the responses of these contacts and accounts as written back."""
-        r = t.responses
-        with self.engine.begin() as conn:
-            for column, ids in ((r.c.contact_id, contact_ids), (r.c.account_id, account_ids)):
-                for chunk in _chunks(sorted(set(ids)), 500):
-                    conn.execute(
-                        r.update()
-                        .where(column.in_(chunk), r.c.needs_write_back.is_(True))
-                        .values(needs_write_back=False)
-                    )
-            conn.execute(
-                r.update()
-                .where(
-                    r.c.needs_write_back.is_(True),
-                    r.c.contact_id.is_(None),
-                    r.c.account_id.is_(None),
-                )
-                .values(needs_write_back=False)
-            )
-
     def unmatched(self) -> list[StoredResponse]:
         r = t.responses
         with self.engine.connect() as conn:
@@ -716,9 +819,11 @@ class StateStore:
             conn.execute(stmt, rows)
 
     # -- runs ----------------------------------------------------------------------------------
-    def start_run(self, now: datetime) -> int:
+    def start_run(self, now: datetime, *, kind: str = "pass", owner: str | None = None) -> int:
         with self.engine.begin() as conn:
-            result = conn.execute(t.runs.insert().values(started_at=now, status="running"))
+            result = conn.execute(
+                t.runs.insert().values(started_at=now, status="running", kind=kind, owner=owner)
+            )
             key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -736,11 +841,101 @@ class StateStore:
             rows = conn.execute(sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)).all()
         return [dict(row._mapping) for row in rows]
 
+    def outbox_summary(self, now: datetime) -> dict[str, OutboxCounts]:
+        """Per action kind: due, waiting (and until when), in flight, done and dead."""
+        a = t.actions
+        due = sa.case((a.c.next_attempt_at <= now, 1), else_=0).label("due")
+        query = sa.select(
+            a.c.kind, a.c.status, due, sa.func.count(), sa.func.min(a.c.next_attempt_at)
+        ).group_by(a.c.kind, a.c.status, due)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        out: dict[str, OutboxCounts] = {}
+        for kind, status, is_due, count, first in rows:
+            c = out.setdefault(kind, OutboxCounts())
+            if status == "pending" and is_due:
+                c.due += count
+            elif status == "pending":
+                c.waiting += count
+                c.next_attempt_at = (
+                    first if c.next_attempt_at is None else min(c.next_attempt_at, first)
+                )
+            elif status == "claimed":
+                c.in_flight += count
+            elif status == "done":
+                c.done += count
+            elif status == "dead":
+                c.dead += count
+        return out
+
+    def inbox_counts(self) -> dict[str, int]:
+        """Responses by routing state: pending, matched, unmatched, ambiguous."""
+        r = t.responses
+        state = sa.case((r.c.status == "pending", "pending"), else_=r.c.match_status)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(state, sa.func.count()).group_by(state)).all()
+        return {str(name): int(count) for name, count in rows}
+
     def problem_count(self) -> int:
         with self.engine.connect() as conn:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(t.problems)).scalar_one()
             )
+
+    # -- routing support: replay and escalations ---------------------------------------------------
+    def responses_since(self, since: datetime) -> list[StoredResponse]:
+        """Routed responses submitted at or after ``since``, oldest first (for ``rules replay``)."""
+        r = t.responses
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(r)
+                .where(r.c.created_at >= since, r.c.match.is_not(None))
+                .order_by(r.c.created_at, r.c.source, r.c.response_id)
+            ).all()
+        return [_stored(row) for row in rows]
+
+    def enqueue_intents(self, intents: Sequence[ActionIntent], now: datetime) -> int:
+        """Add intents to the outbox outside a routing decision (escalations); returns how many
+        were new. An intent whose key exists already is left alone, as in ``record_routing``."""
+        created = 0
+        with self.engine.begin() as conn:
+            for intent in intents:
+                result = conn.execute(
+                    self._insert_ignore(t.actions)
+                    .values(
+                        key=intent.key,
+                        source=intent.source,
+                        response_id=intent.response_id,
+                        rule=intent.rule,
+                        action=intent.action,
+                        kind=intent.kind,
+                        payload=dict(intent.payload),
+                        ruleset_hash=intent.ruleset_hash,
+                        status="pending",
+                        attempts=0,
+                        failures=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(t.actions.c.key)
+                )
+                created += len(result.all())
+        return created
+
+
+def _insert_problems(conn: Connection, problems: Iterable[SourceProblem], now: datetime) -> None:
+    rows = [
+        {"source": p.source, "location": p.location[:500], "reason": p.reason, "seen_at": now}
+        for p in problems
+    ]
+    if rows:
+        conn.execute(t.problems.insert(), rows)
+
+
+def _lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64-bit) for a lock name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -777,8 +972,26 @@ def _response_row(resp: SurveyResponse, version: str, now: datetime) -> dict[str
         },
         "status": "pending",
         "not_before": None,
-        "needs_write_back": False,
         "received_at": now,
+    }
+
+
+def _intent_row(intent: ActionIntent, now: datetime) -> dict[str, Any]:
+    return {
+        "key": intent.key,
+        "source": intent.source,
+        "response_id": intent.response_id,
+        "rule": intent.rule,
+        "action": intent.action,
+        "kind": intent.kind,
+        "payload": dict(intent.payload),
+        "ruleset_hash": intent.ruleset_hash,
+        "status": "pending",
+        "attempts": 0,
+        "failures": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
     }
 
 
