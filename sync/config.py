@@ -114,11 +114,53 @@ class SalesforceFields(_Strict):
     account_revenue_at_risk: str = "NPS_Revenue_At_Risk__c"
 
 
+MatchStep = Literal["crm_id", "email", "lead", "alias", "domain"]
+DEFAULT_MATCH_ORDER: tuple[MatchStep, ...] = ("crm_id", "email", "alias", "domain")
+
+
+class SalesforceMatching(_Strict):
+    """The matching ladder (``sync/match.py``): which steps, in which order, with which names."""
+
+    #: Steps tried in order; ``lead`` (unconverted Leads by email) is off unless listed.
+    order: list[MatchStep] = Field(default_factory=lambda: list(DEFAULT_MATCH_ORDER), min_length=1)
+    #: Survey person properties carrying Salesforce ids (matched case-insensitively).
+    contact_id_property: str = "Salesforce Contact Id"
+    account_id_property: str = "Salesforce Account Id"
+    #: Several contacts share an email: ``same_account`` picks the oldest only when they all
+    #: belong to one account (else the response goes to review); ``oldest`` always picks it.
+    ties: Literal["same_account", "oldest"] = "same_account"
+    #: Added to the built-in free-mail list; those domains never match an account.
+    free_mail_domains: list[str] = Field(default_factory=list)
+    #: Email domain -> account Id or exact account Name (subsidiaries, old domains).
+    account_aliases: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("order")
+    @classmethod
+    def _once_each(cls, order: list[str]) -> list[str]:
+        repeated = sorted({step for step in order if order.count(step) > 1})
+        if repeated:
+            raise ValueError(f"each step may appear once: {', '.join(repeated)}")
+        return order
+
+
+class SalesforceApi(_Strict):
+    """How hard we use the org's API."""
+
+    #: Share of the daily API allowance left to other integrations; a run stops at this line.
+    reserve: float = Field(0.2, ge=0.0, lt=1.0)
+    #: Updates of more records than this (of one object) go through Bulk API 2.0; 0: never.
+    bulk_threshold: int = Field(2000, ge=0)
+    #: First wait before polling a Bulk job, in seconds.
+    bulk_poll_seconds: float = Field(2.0, gt=0.0)
+
+
 class SalesforceConfig(_Strict):
     instance_url: str
     api_version: str = "59.0"
     auth: SalesforceAuth = SalesforceAuth()
     fields: SalesforceFields = SalesforceFields()
+    matching: SalesforceMatching = SalesforceMatching()
+    api: SalesforceApi = SalesforceApi()
     fallback_owner_id: str | None = None
     timeout_seconds: float = 30.0
 

@@ -19,10 +19,11 @@ from typing import Any
 from connectors.errors import ConfigError, ConnectorError
 from rules import Ruleset
 from sync.act import Executor, drain
+from sync.budget import budget_report
 from sync.config import Config
 from sync.executors.salesforce import SalesforceTaskExecutor
 from sync.executors.zendesk import ZendeskTicketExecutor
-from sync.match import match_responses
+from sync.match import MatchOptions, match_responses
 from sync.pull import pull
 from sync.retry import RetryPolicy
 from sync.route import RoutingContext, route_responses
@@ -78,6 +79,8 @@ class RunReport:
     records_updated: int = 0
     api_calls: dict[str, int] = field(default_factory=dict)
     api_usage: tuple[int, int] | None = None
+    #: The Salesforce API budget: usage, reserve, and what a stop at the reserve left over.
+    budget: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -151,7 +154,11 @@ class Engine:
             if not batch:
                 break
             matches = match_responses(
-                [b.response for b in batch], self.conn.crm, self.conn.helpdesk, self.retry
+                [b.response for b in batch],
+                self.conn.crm,
+                self.conn.helpdesk,
+                self.retry,
+                MatchOptions.from_config(self.config.salesforce),
             )
             outcomes = route_responses(batch, matches, self.ruleset, context, self.store, now=now)
             report.intents += self.store.record_routing(outcomes, now)
@@ -287,6 +294,10 @@ class Engine:
             after = self.conn.counter.snapshot()
             report.api_calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
             report.api_usage = self.conn.crm.api_usage()
+            budget = budget_report(self.conn.crm, self.store, self.clock())
+            report.budget = budget.to_json()
+            if budget.stopped:
+                report.errors.append(budget.summary())
             report.seconds = round((self.clock() - started).total_seconds(), 3)
             self.store.finish_run(run_id, status, report.to_json(), self.clock())
             self.store.release_leases(self.owner, self.clock())

@@ -14,7 +14,6 @@ from connectors.salesforce.client import (
     SalesforceConnector,
     SalesforceCredentials,
 )
-from connectors.salesforce.client import connect as connect_sf
 from connectors.surveys import DelightedSource, FileSource, SurveySource
 from connectors.transport import CallCounter, make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials
@@ -63,10 +62,14 @@ def build_salesforce(config: Config, counter: CallCounter) -> SalesforceConnecto
         counter=counter,
         label="salesforce",
     )
-    sf = connect_sf(salesforce_credentials(config), session=session)
     f = config.salesforce.fields
-    return SalesforceConnector(
-        sf,
+    api = config.salesforce.api
+    return SalesforceConnector.connect(
+        salesforce_credentials(config),
+        session=session,
+        api_reserve=api.reserve,
+        bulk_threshold=api.bulk_threshold,
+        bulk_poll_seconds=api.bulk_poll_seconds,
         account_fields=AccountFieldNames(
             tier=f.account_tier,
             arr=f.account_arr,

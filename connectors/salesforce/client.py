@@ -1,111 +1,71 @@
 """The Salesforce connector: a thin, typed wrapper around simple-salesforce.
 
 It speaks our plain records (:mod:`connectors.models`) and raises our error tiers. Every lookup is
-batched (one SOQL per up to 200 values) and every write goes through sObject Collections (200
-records per call, ``allOrNone=false``) so one bad record never sinks its batch.
+batched (one SOQL per up to 200 values, several kinds of key in one query where they share an
+object) and every write goes through sObject Collections (200 records per call,
+``allOrNone=false``) so one bad record never sinks its batch, or through Bulk API 2.0 above a
+configurable size. Two things guard each call:
+
+- the API reserve (:mod:`connectors.salesforce.limits`): no call once the org's daily usage
+  reaches the share kept for other integrations;
+- session renewal: an expired session is renewed by logging in again, once, and the call is
+  repeated (simple-salesforce does this itself for REST calls of password logins, but not for
+  Bulk 2.0 or a bare session id).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date
+import csv
+import dataclasses
+import io
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
 import requests
 from simple_salesforce.api import Salesforce
 
-from connectors.errors import ConfigError, ConnectorError, RetryableError
+from connectors.errors import ConfigError, ConnectorError, RecordError, RetryableError
 from connectors.models import Account, Contact, FieldUpdate, TaskSpec, WriteResult
 from connectors.salesforce import errors
-from connectors.salesforce.soql import in_batches
+from connectors.salesforce.auth import SalesforceCredentials, login
+from connectors.salesforce.bulk import bulk_update, csv_value, failed_row
+from connectors.salesforce.describe import ObjectInfo, parse_object
+from connectors.salesforce.limits import USAGE_MAX_AGE, ApiReserve, ApiUsage, UsageMeter
+from connectors.salesforce.records import (
+    LEAD_PREFIX,
+    LEAD_SELECT,
+    AccountFieldNames,
+    AccountLookup,
+    ContactLookup,
+    account_select,
+    contact_select,
+    lead_as_contact,
+    record_key,
+    to_account,
+    to_contact,
+    website_host,
+)
+from connectors.salesforce.soql import in_batches, like_batches, or_in_batches
+
+__all__ = [
+    "COLLECTION_SIZE",
+    "AccountFieldNames",
+    "SalesforceConnector",
+    "SalesforceCredentials",
+    "connect",
+]
 
 COLLECTION_SIZE = 200
 T = TypeVar("T")
 
-
-@dataclass(frozen=True, slots=True)
-class SalesforceCredentials:
-    """How to log in. Exactly one method's fields are used; secrets come resolved."""
-
-    instance_url: str
-    method: str = "session"  # session | password | jwt | client_credentials
-    api_version: str = "59.0"
-    session_id: str | None = None
-    username: str | None = None
-    password: str | None = None
-    security_token: str | None = None
-    domain: str = "login"
-    consumer_key: str | None = None
-    consumer_secret: str | None = None
-    private_key: str | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"SalesforceCredentials(instance_url={self.instance_url!r}, method={self.method!r}, "
-            f"username={self.username!r})"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class AccountFieldNames:
-    """API names of the custom Account fields we read (empty: not used)."""
-
-    tier: str = "Tier__c"
-    arr: str = "ARR__c"
-    region: str = "Region__c"
-    renewal_date: str = "Renewal_Date__c"
-    domain: str = "Email_Domain__c"
-
-
-def connect(
-    credentials: SalesforceCredentials, *, session: requests.Session | None = None
-) -> Salesforce:
-    """Log in with the configured method and return a simple-salesforce client.
-
-    Pass a session from :func:`connectors.transport.make_session`, which sets request timeouts.
-    """
-    common: dict[str, Any] = {"version": credentials.api_version, "session": session}
-    try:
-        if credentials.method == "session":
-            sf = Salesforce(
-                instance_url=credentials.instance_url, session_id=credentials.session_id, **common
-            )
-        elif credentials.method == "password":
-            sf = Salesforce(
-                username=credentials.username,
-                password=credentials.password,
-                security_token=credentials.security_token or "",
-                domain=credentials.domain,
-                **common,
-            )
-        elif credentials.method == "jwt":
-            sf = Salesforce(
-                username=credentials.username,
-                consumer_key=credentials.consumer_key,
-                privatekey=credentials.private_key,
-                domain=credentials.domain,
-                **common,
-            )
-        elif credentials.method == "client_credentials":
-            sf = Salesforce(
-                consumer_key=credentials.consumer_key,
-                consumer_secret=credentials.consumer_secret,
-                domain=credentials.domain,
-                **common,
-            )
-        else:
-            raise ConfigError(f"unknown auth method {credentials.method!r}", system="salesforce")
-    except ConnectorError:
-        raise
-    except Exception as exc:
-        raise errors.translate(exc) from exc
-    return sf
+#: ``connect`` is the historical name of :func:`connectors.salesforce.auth.login`.
+connect = login
 
 
 class SalesforceConnector:
-    """Lookups and writes the engine needs, batched, escaped and translated."""
+    """Lookups and writes the engine needs, batched, escaped, guarded and translated."""
 
     def __init__(
         self,
@@ -113,60 +73,179 @@ class SalesforceConnector:
         *,
         account_fields: AccountFieldNames | None = None,
         task_marker_field: str = "NPS_Sync_Key__c",
+        relogin: Callable[[], Salesforce] | None = None,
+        api_reserve: float = 0.0,
+        bulk_threshold: int = 0,
+        bulk_poll_seconds: float = 2.0,
     ) -> None:
+        """``relogin`` returns a freshly logged-in client (None: the session cannot be renewed);
+        ``api_reserve`` is the fraction of the daily allowance left to others; updates of more
+        than ``bulk_threshold`` records of one object go through Bulk 2.0 (0: never)."""
         self.sf = sf
         self.account_fields = account_fields or AccountFieldNames()
         self.task_marker_field = task_marker_field
+        self.reserve = ApiReserve(api_reserve)
+        self.bulk_threshold = bulk_threshold
+        self.bulk_poll_seconds = bulk_poll_seconds
+        self.logins = 1
+        self._relogin = relogin
+        self._meter = UsageMeter()
+        self._meter.install(sf.session)
+
+    @classmethod
+    def connect(
+        cls,
+        credentials: SalesforceCredentials,
+        *,
+        session: requests.Session | None = None,
+        **options: Any,
+    ) -> SalesforceConnector:
+        """Log in and build a connector that can log in again when its session expires."""
+        relogin = partial(login, credentials, session=session) if credentials.renewable else None
+        return cls(login(credentials, session=session), relogin=relogin, **options)
 
     # -- plumbing ------------------------------------------------------------------------------
     def _call(self, fn: Callable[[], T]) -> T:
+        """Run one call (or one Bulk job) under the reserve check, renewing an expired session."""
+        self.reserve.check(self._meter.fresh(USAGE_MAX_AGE))
         try:
             return fn()
         except Exception as exc:
+            if not errors.is_expired_session(exc):
+                raise errors.translate(exc) from exc
+            self._renew_session(exc)
+        try:
+            return fn()
+        except Exception as exc:
+            if errors.is_expired_session(exc):
+                raise ConfigError(
+                    "Salesforce rejected a session right after a fresh login; check the "
+                    "integration user's session settings (IP restrictions, session policies)",
+                    system=errors.SYSTEM,
+                ) from exc
             raise errors.translate(exc) from exc
+
+    def _renew_session(self, cause: BaseException) -> None:
+        if self._relogin is None:
+            raise ConfigError(
+                "the Salesforce session id has expired and cannot be renewed; give a fresh "
+                "one or use the password, jwt or client_credentials method",
+                system=errors.SYSTEM,
+            ) from cause
+        try:
+            self.sf = self._relogin()
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise errors.translate(exc) from exc
+        self.logins += 1
+        self._meter.install(self.sf.session)
 
     def query_all(self, soql: str) -> list[dict[str, Any]]:
         result = self._call(lambda: self.sf.query_all(soql))
         return list(result.get("records", []))
 
+    @property
+    def usage(self) -> ApiUsage | None:
+        """The org's API usage from the latest ``Sforce-Limit-Info`` header seen, if any."""
+        return self._meter.latest
+
     def api_usage(self) -> tuple[int, int] | None:
         """(used, allowance) from the last ``Sforce-Limit-Info`` header seen, if any."""
-        usage = self.sf.api_usage.get("api-usage")
-        if usage is None:
-            return None
-        return int(usage.used), int(usage.total)
+        usage = self._meter.latest
+        return None if usage is None else (usage.used, usage.allowance)
+
+    def describe(self, sobject: str) -> ObjectInfo:
+        """The fields of ``sobject`` (an unknown object raises RecordError ``NOT_FOUND``)."""
+        raw = self._call(lambda: getattr(self.sf, sobject).describe())
+        return parse_object(raw)
 
     # -- lookups -------------------------------------------------------------------------------
-    def _account_select(self, prefix: str) -> list[str]:
-        f = self.account_fields
-        fields = ["Id", "Name", "OwnerId", "Owner.Email", "Industry", "Website", "CreatedDate"]
-        fields += [x for x in (f.tier, f.arr, f.region, f.renewal_date, f.domain) if x]
-        return [f"{prefix}{name}" for name in fields]
-
-    def find_contacts_by_email(self, emails: Iterable[str]) -> dict[str, list[Contact]]:
-        """Contacts per lower-cased email; several contacts may share one email."""
-        select = ["Id", "Email", "FirstName", "LastName", "OwnerId", "AccountId"]
-        select += self._account_select("Account.")
-        # Field names come from the config; values only ever pass through in_batches' escaping.
-        template = f"SELECT {', '.join(select)} FROM Contact WHERE Email IN {{values}}"
-        found: dict[str, list[Contact]] = {}
-        for soql, _ in in_batches(template, [e.lower() for e in emails]):
+    def find_contacts(
+        self, *, ids: Iterable[str] = (), emails: Iterable[str] = ()
+    ) -> ContactLookup:
+        """Contacts by id and by email, ids and emails sharing the same queries."""
+        keys = sorted({key for key in map(record_key, ids) if key})
+        wanted = sorted({e.lower() for e in emails if e})
+        select = f"SELECT {', '.join(contact_select(self.account_fields))} FROM Contact"
+        found = ContactLookup()
+        for soql, _ in or_in_batches(select, {"Id": keys, "Email": wanted}):
             for rec in self.query_all(soql):
-                contact = self._contact(rec)
-                found.setdefault(contact.email.lower(), []).append(contact)
-        for contacts in found.values():
+                contact = to_contact(rec, self.account_fields)
+                found.by_id[contact.id[:15]] = contact
+                if contact.email in wanted:
+                    found.by_email.setdefault(contact.email, []).append(contact)
+        for contacts in found.by_email.values():
             contacts.sort(key=lambda c: c.id)
         return found
 
-    def find_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]:
+    def find_contacts_by_email(self, emails: Iterable[str]) -> dict[str, list[Contact]]:
+        """Contacts per lower-cased email; several contacts may share one email."""
+        return self.find_contacts(emails=emails).by_email
+
+    def find_leads_by_email(self, emails: Iterable[str]) -> dict[str, list[Contact]]:
+        """Unconverted Leads per lower-cased email, as contacts without an account."""
         template = (
-            f"SELECT {', '.join(self._account_select(''))} FROM Account WHERE Id IN {{values}}"
+            f"SELECT {', '.join(LEAD_SELECT)} FROM Lead "
+            "WHERE IsConverted = false AND Email IN {values}"
         )
-        found: dict[str, Account] = {}
-        for soql, _ in in_batches(template, list(account_ids)):
+        found: dict[str, list[Contact]] = {}
+        for soql, _ in in_batches(template, sorted({e.lower() for e in emails if e})):
             for rec in self.query_all(soql):
-                account = self._account(rec)
-                found[account.id] = account
+                lead = lead_as_contact(rec)
+                found.setdefault(lead.email, []).append(lead)
+        for leads in found.values():
+            leads.sort(key=lambda c: c.id)
+        return found
+
+    def find_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]:
+        """Accounts by their (18-character) id."""
+        return {a.id: a for a in self.find_accounts_by(ids=account_ids).by_id.values()}
+
+    def find_accounts_by(
+        self,
+        *,
+        ids: Iterable[str] = (),
+        names: Iterable[str] = (),
+        domains: Iterable[str] = (),
+    ) -> AccountLookup:
+        """Accounts by id, exact name (case-insensitive) and email domain, in shared queries.
+
+        The domain is matched against the configured domain field, or inside Website when no
+        such field is configured.
+        """
+        names_ = self.account_fields
+        domain_field = names_.domain
+        keys = sorted({key for key in map(record_key, ids) if key})
+        wanted_names = sorted({n.strip() for n in names if n.strip()})
+        wanted_domains = sorted({d.lower() for d in domains if d})
+        select = f"SELECT {', '.join(account_select(names_))} FROM Account"
+        clauses: dict[str, Sequence[str]] = {"Id": keys, "Name": wanted_names}
+        if domain_field:
+            clauses[domain_field] = wanted_domains
+        found = AccountLookup()
+        records = [
+            rec for soql, _ in or_in_batches(select, clauses) for rec in self.query_all(soql)
+        ]
+        if not domain_field and wanted_domains:
+            for soql, _ in like_batches(select, "Website", wanted_domains):
+                records.extend(self.query_all(soql))
+        lowered_names = {n.lower() for n in wanted_names}
+        seen: set[tuple[str, str, str]] = set()
+        for rec in records:
+            account = to_account(rec, names_)
+            found.by_id[account.id[:15]] = account
+            name = account.name.lower()
+            if name in lowered_names and ("name", name, account.id) not in seen:
+                seen.add(("name", name, account.id))
+                found.by_name.setdefault(name, []).append(account)
+            raw = str(rec.get(domain_field) or "") if domain_field else account.website
+            domain = raw.strip().lower() if domain_field else website_host(raw)
+            if domain in wanted_domains and ("domain", domain, account.id) not in seen:
+                seen.add(("domain", domain, account.id))
+                found.by_domain.setdefault(domain, []).append(account)
+        for group in (*found.by_name.values(), *found.by_domain.values()):
+            group.sort(key=lambda a: a.id)
         return found
 
     def count_contacts(self, account_ids: Iterable[str]) -> dict[str, int]:
@@ -188,37 +267,132 @@ class SalesforceConnector:
                 found.setdefault(rec[marker], rec["Id"])
         return found
 
+    def find_owners(self, ids: Iterable[str]) -> dict[str, str]:
+        """Active users and queues among ``ids``: id -> ``User`` or ``Queue``."""
+        keys = sorted({key for key in map(record_key, ids) if key})
+        found: dict[str, str] = {}
+        for soql, _ in in_batches(
+            "SELECT Id FROM User WHERE IsActive = true AND Id IN {values}", keys
+        ):
+            found.update({rec["Id"]: "User" for rec in self.query_all(soql)})
+        rest = [k for k in keys if not any(i.startswith(k) for i in found)]
+        template = "SELECT Id FROM Group WHERE Type = 'Queue' AND Id IN {values}"
+        for soql, _ in in_batches(template, rest):
+            found.update({rec["Id"]: "Queue" for rec in self.query_all(soql)})
+        return found
+
     # -- writes --------------------------------------------------------------------------------
     def create_tasks(self, tasks: Sequence[TaskSpec]) -> list[WriteResult]:
-        """Create Tasks in collections of 200; one result per task, keyed by its idempotency key."""
-        records = [self._task_record(task) for task in tasks]
-        return self._collection("POST", records, [task.key for task in tasks])
+        """Create Tasks in collections of 200; one result per task, keyed by its idempotency key.
+
+        A create that fails may still have landed: callers look the keys up
+        (:meth:`find_tasks_by_key`) before trying again, never create blindly.
+        """
+        results: list[WriteResult] = []
+        for start in range(0, len(tasks), COLLECTION_SIZE):
+            chunk = tasks[start : start + COLLECTION_SIZE]
+            answer = self._post_collection([self._task_record(t) for t in chunk])
+            results.extend(
+                _write_result(t.key, item) for t, item in zip(chunk, answer, strict=True)
+            )
+        return results
 
     def update_records(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
-        """Update fields of existing records; one result per update, keyed by record id."""
-        records = [
-            {"attributes": {"type": u.object_type}, "id": u.record_id, **u.values} for u in updates
-        ]
-        return self._collection("PATCH", records, [u.record_id for u in updates])
+        """Update fields of existing records; one result per update, keyed by record id.
 
-    def _collection(
-        self, method: str, records: list[dict[str, Any]], keys: list[str]
-    ) -> list[WriteResult]:
+        Updates are grouped by object (a Lead matched in place of a contact is written as a
+        Lead); a group larger than the Bulk threshold goes through Bulk 2.0. A group the org
+        refuses as a whole (a missing field, no access) fails its records, not the others.
+        """
+        groups: dict[str, list[FieldUpdate]] = defaultdict(list)
+        for update in updates:
+            groups[_object_of(update)].append(update)
+        results: dict[str, WriteResult] = {}
+        for object_type, group in groups.items():
+            try:
+                outcome = self._update_group(object_type, group)
+            except (ConfigError, RecordError) as exc:
+                code = getattr(exc, "code", "") or type(exc).__name__
+                outcome = [
+                    WriteResult(
+                        u.record_id, ok=False, error=f"{object_type}: {exc.message}", code=code
+                    )
+                    for u in group
+                ]
+            results.update((r.record_id, r) for r in outcome)
+        return [results[u.record_id] for u in updates]
+
+    def _update_group(self, object_type: str, group: Sequence[FieldUpdate]) -> list[WriteResult]:
+        records = [{"Id": u.record_id, **u.values} for u in group]
+        if self.bulk_threshold and len(group) > self.bulk_threshold:
+            return self._call(
+                lambda: bulk_update(self.sf, object_type, records, poll=self.bulk_poll_seconds)
+            )
         results: list[WriteResult] = []
         for start in range(0, len(records), COLLECTION_SIZE):
             chunk = records[start : start + COLLECTION_SIZE]
-            chunk_keys = keys[start : start + COLLECTION_SIZE]
-            body = {"allOrNone": False, "records": chunk}
-            answer = self._call(
-                partial(self.sf.restful, "composite/sobjects", method=method, json=body)
+            body = [
+                {"attributes": {"type": object_type}, "id": r["Id"], **_without_id(r)}
+                for r in chunk
+            ]
+            answer = self._call(partial(self._send_collection, "PATCH", body))
+            results.extend(
+                _write_result(str(r["Id"]), item) for r, item in zip(chunk, answer, strict=True)
             )
-            if not isinstance(answer, list) or len(answer) != len(chunk):
-                raise RetryableError(
-                    "collections answer does not match the request", system=errors.SYSTEM
-                )
-            for key, item in zip(chunk_keys, answer, strict=True):
-                results.append(_write_result(key, item))
         return results
+
+    def _post_collection(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self._call(partial(self._send_collection, "POST", records))
+
+    def _send_collection(self, method: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        body = {"allOrNone": False, "records": records}
+        answer = self.sf.restful("composite/sobjects", method=method, json=body)
+        if not isinstance(answer, list) or len(answer) != len(records):
+            raise RetryableError(
+                "collections answer does not match the request", system=errors.SYSTEM
+            )
+        return answer
+
+    # -- upserts by external id (the write-back's per-response history object) ---------------
+    def upsert_records(
+        self,
+        object_type: str,
+        external_id_field: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        bulk_threshold: int | None = None,
+    ) -> list[WriteResult]:
+        """Create or update records by an external id; one result per record, keyed by its
+        external id value. sObject Collections upsert (``PATCH /composite/sobjects/{object}/
+        {field}``, 200 per call), or Bulk API 2.0 from ``bulk_threshold`` records on."""
+        keys = [str(r[external_id_field]) for r in records]
+        if bulk_threshold and len(records) >= bulk_threshold:
+            return self._call(
+                lambda: _bulk_upsert(
+                    self.sf, object_type, external_id_field, records, self.bulk_poll_seconds
+                )
+            )
+        path = f"composite/sobjects/{object_type}/{external_id_field}"
+        results: list[WriteResult] = []
+        for start in range(0, len(records), COLLECTION_SIZE):
+            chunk = [
+                {"attributes": {"type": object_type}, **r}
+                for r in records[start : start + COLLECTION_SIZE]
+            ]
+            answer = self._call(partial(self._send_upsert, path, chunk))
+            chunk_keys = keys[start : start + COLLECTION_SIZE]
+            results.extend(
+                _write_result(k, item) for k, item in zip(chunk_keys, answer, strict=True)
+            )
+        return results
+
+    def _send_upsert(self, path: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        answer = self.sf.restful(
+            path, method="PATCH", json={"allOrNone": False, "records": records}
+        )
+        if not isinstance(answer, list) or len(answer) != len(records):
+            raise RetryableError("upsert answer does not match the request", system=errors.SYSTEM)
+        return answer
 
     def _task_record(self, task: TaskSpec) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -237,40 +411,46 @@ class SalesforceConnector:
             record["WhatId"] = task.what_id
         return record
 
-    # -- record mapping ------------------------------------------------------------------------
-    def _contact(self, rec: dict[str, Any]) -> Contact:
-        account_rec = rec.get("Account")
-        return Contact(
-            id=rec["Id"],
-            email=(rec.get("Email") or "").lower(),
-            first_name=rec.get("FirstName") or "",
-            last_name=rec.get("LastName") or "",
-            owner_id=rec.get("OwnerId") or "",
-            account=self._account(account_rec) if account_rec else None,
-        )
 
-    def _account(self, rec: dict[str, Any]) -> Account:
-        f = self.account_fields
-        owner = rec.get("Owner") or {}
-        return Account(
-            id=rec["Id"],
-            name=rec.get("Name") or "",
-            owner_id=rec.get("OwnerId") or "",
-            owner_email=owner.get("Email") or "",
-            tier=str(rec.get(f.tier) or "") if f.tier else "",
-            industry=rec.get("Industry") or "",
-            region=str(rec.get(f.region) or "") if f.region else "",
-            arr=float(rec.get(f.arr) or 0.0) if f.arr else 0.0,
-            renewal_date=_date(rec.get(f.renewal_date)) if f.renewal_date else None,
-            website=rec.get("Website") or "",
-            created_date=_date(rec.get("CreatedDate")),
-        )
+def _bulk_upsert(
+    sf: Salesforce,
+    object_type: str,
+    external_id_field: str,
+    records: Sequence[Mapping[str, Any]],
+    poll: float,
+) -> list[WriteResult]:
+    """Upsert through Bulk 2.0 jobs; failed and unprocessed rows become failed results."""
+    rows = [{name: csv_value(value) for name, value in rec.items()} for rec in records]
+    handler: Any = getattr(sf.bulk2, object_type)
+    jobs = handler.upsert(records=rows, external_id_field=external_id_field, wait=poll)
+    failed: dict[str, WriteResult] = {}
+    for job in jobs:
+        job_id = str(job["job_id"])
+        for row in _csv_rows(handler.get_failed_records(job_id)):
+            key = row.get(external_id_field, "")
+            failed[key] = dataclasses.replace(failed_row(row), record_id=key)
+        for row in _csv_rows(handler.get_unprocessed_records(job_id)):
+            key = row.get(external_id_field, "")
+            failed[key] = WriteResult(
+                key, ok=False, error="not processed: the Bulk job stopped", code="UNPROCESSED"
+            )
+    keys = [str(rec[external_id_field]) for rec in records]
+    return [failed.get(key) or WriteResult(record_id=key, ok=True) for key in keys]
 
 
-def _date(value: Any) -> date | None:
-    if not value:
-        return None
-    return date.fromisoformat(str(value)[:10])
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text, newline=""))) if text.strip() else []
+
+
+def _object_of(update: FieldUpdate) -> str:
+    """The sObject to write: ids are typed by prefix, and a matched Lead is not a Contact."""
+    if update.object_type == "Contact" and update.record_id.startswith(LEAD_PREFIX):
+        return "Lead"
+    return update.object_type
+
+
+def _without_id(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "Id"}
 
 
 def _write_result(key: str, item: dict[str, Any]) -> WriteResult:

@@ -7,7 +7,7 @@ query holds at most 200 values and its URL stays well inside Salesforce's 16,384
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import quote_plus
 
 from simple_salesforce.format import format_soql, quote_soql_value
@@ -18,7 +18,17 @@ MAX_ENCODED_QUERY = 12_000
 #: Salesforce rejects a string literal longer than this.
 MAX_LITERAL = 4_000
 
-__all__ = ["MAX_VALUES_PER_QUERY", "format_soql", "in_batches", "quote_soql_value"]
+#: LIKE clauses per query when a lookup cannot use IN (matching a domain inside Website).
+MAX_LIKE_CLAUSES = 50
+
+__all__ = [
+    "MAX_VALUES_PER_QUERY",
+    "format_soql",
+    "in_batches",
+    "like_batches",
+    "or_in_batches",
+    "quote_soql_value",
+]
 
 
 def in_batches(
@@ -46,3 +56,58 @@ def in_batches(
 
 def _render(template: str, values: list[str]) -> str:
     return format_soql(template.replace("{values}", "{}"), values)
+
+
+def or_in_batches(
+    select_from: str,
+    clauses: Mapping[str, Sequence[str]],
+    *,
+    max_values: int = MAX_VALUES_PER_QUERY,
+) -> Iterator[tuple[str, dict[str, list[str]]]]:
+    """Yield ``(soql, values per field)`` for ``select_from WHERE f1 IN (..) OR f2 IN (..)``.
+
+    One query answers several lookups at once (contacts by id *or* by email), so a batch of
+    responses costs one call instead of one per kind of key. The limits of :func:`in_batches`
+    apply to the values of all fields together; a field without values in a batch is left out.
+    """
+    pending = [
+        (name, value)
+        for name, values in clauses.items()
+        for value in sorted({v for v in values if len(v) <= MAX_LITERAL})
+    ]
+    base = len(quote_plus(select_from + " WHERE "))
+    batch: dict[str, list[str]] = {}
+    count, size = 0, base
+    for name, value in pending:
+        value_cost = len(quote_plus(quote_soql_value(value))) + 3
+        clause_cost = 0 if name in batch else len(quote_plus(f" OR {name} IN ()"))
+        if count and (count >= max_values or size + value_cost + clause_cost > MAX_ENCODED_QUERY):
+            yield _render_or(select_from, batch), batch
+            batch, count, size = {}, 0, base
+            clause_cost = len(quote_plus(f" OR {name} IN ()"))
+        batch.setdefault(name, []).append(value)
+        count += 1
+        size += value_cost + clause_cost
+    if batch:
+        yield _render_or(select_from, batch), batch
+
+
+def like_batches(
+    select_from: str, field: str, fragments: Sequence[str], *, max_clauses: int = MAX_LIKE_CLAUSES
+) -> Iterator[tuple[str, list[str]]]:
+    """Yield ``(soql, fragments)`` for ``select_from WHERE (field LIKE '%f1%' OR ...)``.
+
+    Wildcards inside a fragment are escaped, so ``%`` and ``_`` match only themselves. LIKE
+    matches more than the caller wants (``acme.com`` inside ``notacme.com``): the caller filters
+    the answer exactly.
+    """
+    usable = sorted({f for f in fragments if f and len(f) <= MAX_LITERAL - 2})
+    for start in range(0, len(usable), max_clauses):
+        chunk = usable[start : start + max_clauses]
+        where = " OR ".join(format_soql(f"{field} LIKE '%{{:like}}%'", f) for f in chunk)
+        yield f"{select_from} WHERE ({where})", chunk
+
+
+def _render_or(select_from: str, batch: Mapping[str, list[str]]) -> str:
+    where = " OR ".join(format_soql(f"{name} IN {{}}", values) for name, values in batch.items())
+    return f"{select_from} WHERE {where}"

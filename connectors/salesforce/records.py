@@ -1,0 +1,135 @@
+"""Raw Salesforce records to our plain models, and the select lists that fetch them.
+
+Field names come from the configuration (:class:`AccountFieldNames`); values never appear here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+from connectors.models import Account, Contact
+
+#: Key prefixes of the record ids we meet: a respondent may be a Lead instead of a Contact.
+CONTACT_PREFIX = "003"
+ACCOUNT_PREFIX = "001"
+LEAD_PREFIX = "00Q"
+
+_RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFieldNames:
+    """API names of the custom Account fields we read (empty: not used).
+
+    ``domain`` holds the customer's email domain; when empty, the domain is read from Website.
+    """
+
+    tier: str = "Tier__c"
+    arr: str = "ARR__c"
+    region: str = "Region__c"
+    renewal_date: str = "Renewal_Date__c"
+    domain: str = "Email_Domain__c"
+
+
+def record_key(record_id: str) -> str | None:
+    """The case-sensitive 15-character form of a record id, or None if it is not one."""
+    value = record_id.strip()
+    return value[:15] if _RECORD_ID.fullmatch(value) else None
+
+
+def account_select(names: AccountFieldNames, prefix: str = "") -> list[str]:
+    fields = ["Id", "Name", "OwnerId", "Owner.Email", "Industry", "Website", "CreatedDate"]
+    fields += [names.tier, names.arr, names.region, names.renewal_date, names.domain]
+    return [f"{prefix}{name}" for name in fields if name]
+
+
+def contact_select(names: AccountFieldNames) -> list[str]:
+    return [
+        "Id",
+        "Email",
+        "FirstName",
+        "LastName",
+        "OwnerId",
+        "AccountId",
+        *account_select(names, "Account."),
+    ]
+
+
+LEAD_SELECT = ["Id", "Email", "FirstName", "LastName", "OwnerId", "Company"]
+
+
+def to_contact(rec: Mapping[str, Any], names: AccountFieldNames) -> Contact:
+    account_rec = rec.get("Account")
+    return Contact(
+        id=rec["Id"],
+        email=(rec.get("Email") or "").lower(),
+        first_name=rec.get("FirstName") or "",
+        last_name=rec.get("LastName") or "",
+        owner_id=rec.get("OwnerId") or "",
+        account=to_account(account_rec, names) if account_rec else None,
+    )
+
+
+def lead_as_contact(rec: Mapping[str, Any]) -> Contact:
+    """A Lead in the shape of a contact without an account (its id keeps the 00Q prefix)."""
+    return Contact(
+        id=rec["Id"],
+        email=(rec.get("Email") or "").lower(),
+        first_name=rec.get("FirstName") or "",
+        last_name=rec.get("LastName") or "",
+        owner_id=rec.get("OwnerId") or "",
+    )
+
+
+def to_account(rec: Mapping[str, Any], names: AccountFieldNames) -> Account:
+    owner = rec.get("Owner") or {}
+    return Account(
+        id=rec["Id"],
+        name=rec.get("Name") or "",
+        owner_id=rec.get("OwnerId") or "",
+        owner_email=owner.get("Email") or "",
+        tier=str(rec.get(names.tier) or "") if names.tier else "",
+        industry=rec.get("Industry") or "",
+        region=str(rec.get(names.region) or "") if names.region else "",
+        arr=float(rec.get(names.arr) or 0.0) if names.arr else 0.0,
+        renewal_date=to_date(rec.get(names.renewal_date)) if names.renewal_date else None,
+        website=rec.get("Website") or "",
+        created_date=to_date(rec.get("CreatedDate")),
+    )
+
+
+def to_date(value: Any) -> date | None:
+    if not value:
+        return None
+    return date.fromisoformat(str(value)[:10])
+
+
+def website_host(website: str) -> str:
+    """``https://www.Acme.com/en`` → ``acme.com``: the domain an Account's Website names."""
+    text = website.strip().lower()
+    if not text:
+        return ""
+    host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+    return host.removeprefix("www.")
+
+
+@dataclass
+class ContactLookup:
+    """Contacts found by id (15-character key) and by lower-cased email."""
+
+    by_id: dict[str, Contact] = field(default_factory=dict)
+    by_email: dict[str, list[Contact]] = field(default_factory=dict)
+
+
+@dataclass
+class AccountLookup:
+    """Accounts found by id (15-character key), by exact name and by email domain."""
+
+    by_id: dict[str, Account] = field(default_factory=dict)
+    by_name: dict[str, list[Account]] = field(default_factory=dict)
+    by_domain: dict[str, list[Account]] = field(default_factory=dict)
