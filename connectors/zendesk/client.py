@@ -3,30 +3,49 @@
 Lookups are exact (users by external id in batches of 100, by email through ``email:`` queries of
 validated addresses, never free text from a survey). Tickets are created in ``create_many`` jobs of
 up to 100, each ticket carrying its idempotency key as ``external_id`` so an uncertain outcome is
-resolved by looking the key up instead of creating again.
+resolved by looking the key up instead of creating again; a single create (a real-time alert)
+also sends the key as ``Idempotency-Key``, so a retry after a lost answer returns the first
+ticket. Everything that can be asked for many records at once is: ticket states, open-ticket
+counts (a sideload), organizations by external id.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, CustomField, Organization, Ticket, User
 
-from connectors.errors import ConfigError, RetryableError
+from connectors.errors import ConfigError
 from connectors.models import FieldUpdate, TicketSpec, WriteResult, ZendeskUser
+from connectors.transport import make_session
 from connectors.zendesk import errors
+from connectors.zendesk.jobs import JobWaiter, job_results
+from connectors.zendesk.records import (
+    Agent,
+    CommentSpec,
+    ExportPage,
+    FieldInfo,
+    RequesterSpec,
+    TicketState,
+)
+from connectors.zendesk.rest import RestClient
+from connectors.zendesk.session import RateLimitGovernor, WaitBudget, guard, request_headers
 
 BATCH_SIZE = 100
+#: Rows per incremental export page (Zendesk allows up to 1,000).
+EXPORT_PAGE_SIZE = 1000
 T = TypeVar("T")
 
 #: Addresses we are willing to put into an ``email:`` query: no spaces, quotes or search syntax.
 _SAFE_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_STAFF_ROLES = frozenset({"agent", "admin"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +59,36 @@ class ZendeskCredentials:
     def __repr__(self) -> str:
         return f"ZendeskCredentials(subdomain={self.subdomain!r}, email={self.email!r})"
 
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.subdomain}.{self.domain}"
+
 
 def connect(
     credentials: ZendeskCredentials,
     *,
     session: requests.Session | None = None,
-    wait_budget_seconds: int = 10,
+    wait_budget_seconds: float = 10.0,
+    reserve_requests: int = 0,
+    timeout: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Zenpy:
-    """A zenpy client. It waits out a 429 at most ``wait_budget_seconds`` in all, then raises."""
+    """A zenpy client on ``session``, guarded by a rate-limit governor.
+
+    Rate-limit waits (``Retry-After``, an exhausted ``X-Rate-Limit-Remaining``) are slept only
+    while they fit in ``wait_budget_seconds`` per minute; a longer wait raises ``DeferError``.
+    """
+    session = session if session is not None else make_session(timeout=timeout)
+    budget = WaitBudget(wait_budget_seconds)
+    guard(session, RateLimitGovernor(budget, reserve=reserve_requests, sleep=sleep))
     kwargs: dict[str, Any] = {
         "subdomain": credentials.subdomain,
         "domain": credentials.domain,
         "session": session,
+        "timeout": timeout,
         "disable_cache": True,
-        "ratelimit_budget": wait_budget_seconds,
+        # The governor answers every 429 first; should one reach zenpy, it must not sleep.
+        "ratelimit_budget": 0,
     }
     if credentials.oauth_token:
         kwargs["oauth_token"] = credentials.oauth_token
@@ -72,11 +107,19 @@ class ZendeskConnector:
     """Lookups and writes the engine needs, batched and translated."""
 
     def __init__(
-        self, client: Zenpy, *, job_timeout: float = 120.0, poll_interval: float = 0.2
+        self,
+        client: Zenpy,
+        *,
+        job_timeout: float = 120.0,
+        poll_interval: float = 0.2,
+        rest: RestClient | None = None,
     ) -> None:
         self.client = client
-        self.job_timeout = job_timeout
-        self.poll_interval = poll_interval
+        self.jobs = JobWaiter(self._call, client, timeout=job_timeout, interval=poll_interval)
+        api = client.users
+        self.rest = rest or RestClient(
+            api.session, f"https://{api.subdomain}.{api.domain}", float(api.timeout)
+        )
 
     def _call(self, fn: Callable[..., T], *args: Any, record_id: str | None = None) -> T:
         try:
@@ -84,13 +127,17 @@ class ZendeskConnector:
         except Exception as exc:
             raise errors.translate(exc, record_id=record_id) from exc
 
-    # -- lookups -------------------------------------------------------------------------------
+    # -- people and organizations --------------------------------------------------------------
+    def me(self) -> Agent:
+        """The user the credentials act as."""
+        user = self._call(self.client.users.me)
+        return Agent(int(user.id), (user.email or "").lower(), str(user.role or ""))
+
     def find_users_by_external_id(self, external_ids: Iterable[str]) -> dict[str, ZendeskUser]:
         """Users whose ``external_id`` is one of these (case-insensitive), 100 per request."""
         ids = sorted({x for x in external_ids if x})
         found: dict[str, ZendeskUser] = {}
-        for start in range(0, len(ids), BATCH_SIZE):
-            chunk = ids[start : start + BATCH_SIZE]
+        for chunk in _chunks(ids):
             users = self._call(lambda ids: list(self.client.users(external_ids=ids)), chunk)
             for user in users:
                 if user.external_id:
@@ -99,22 +146,88 @@ class ZendeskConnector:
 
     def find_user_by_email(self, email: str) -> ZendeskUser | None:
         """The user with exactly this email, or None. Unsafe addresses are never queried."""
+        user = self._user_by_email(email)
+        return _user(user) if user is not None else None
+
+    def agents_by_email(self, emails: Iterable[str]) -> dict[str, Agent]:
+        """Staff (agents and admins) by email; end users and unknown addresses are left out."""
+        found: dict[str, Agent] = {}
+        for email in sorted({e.lower() for e in emails if e}):
+            user = self._user_by_email(email)
+            if user is not None and user.role in _STAFF_ROLES:
+                found[email] = Agent(int(user.id), email, str(user.role))
+        return found
+
+    def _user_by_email(self, email: str) -> Any:
         if not _SAFE_EMAIL.match(email):
             return None
         users = self._call(lambda: list(self.client.users.search(query=f'email:"{email}"')))
         for user in users:
             if (user.email or "").lower() == email.lower():
-                return _user(user)
+                return user
         return None
 
+    def create_or_update_users(self, specs: Sequence[RequesterSpec]) -> dict[str, int]:
+        """User id per (lower-case) email, creating the users that do not exist yet.
+
+        ``create_or_update`` matches on email, so running it twice for one person is harmless:
+        that is what makes creating requesters safe to retry.
+        """
+        unique = list({s.email.lower(): s for s in specs if s.email}.values())
+        found: dict[str, int] = {}
+        for chunk in _chunks(unique):
+            users = [_requester(spec) for spec in chunk]
+            if len(users) == 1:
+                user = self._call(self.client.users.create_or_update, users[0])
+                found[chunk[0].email.lower()] = int(user.id)
+                continue
+            job = self._call(self.client.users.create_or_update, users)
+            keys = [spec.email.lower() for spec in chunk]
+            for result in job_results(self.jobs.wait(job), keys):
+                if result.ok and result.external_id:
+                    found[result.record_id] = int(result.external_id)
+        return found
+
+    def organizations_by_external_id(self, external_ids: Iterable[str]) -> dict[str, int]:
+        """Organization id per (lower-case) external id, 100 per request."""
+        ids = sorted({x.lower() for x in external_ids if x})
+        found: dict[str, int] = {}
+        for chunk in _chunks(ids):
+            orgs = self._call(lambda ids: list(self.client.organizations(external_ids=ids)), chunk)
+            for org in orgs:
+                if org.external_id:
+                    found[str(org.external_id).lower()] = int(org.id)
+        return found
+
+    def organization_ids_by_name(self, names: Iterable[str]) -> dict[str, int]:
+        """Organization id per name (exact, case-insensitive); unknown names are left out."""
+        found: dict[str, int] = {}
+        for name in sorted(set(names)):
+            body = self.rest.get("organizations/search.json", {"name": name})
+            for org in body.get("organizations") or []:
+                if str(org.get("name", "")).lower() == name.lower():
+                    found[name] = int(org["id"])
+        return found
+
+    # -- catalogue -----------------------------------------------------------------------------
     def group_ids(self) -> dict[str, int]:
         """Group name -> id."""
         return self._call(lambda: {g.name: int(g.id) for g in self.client.groups()})
 
     def ticket_field_ids(self) -> dict[str, int]:
         """Custom ticket field title -> id."""
-        return self._call(lambda: {f.title: int(f.id) for f in self.client.ticket_fields()})
+        return {f.title: f.id for f in self.ticket_fields()}
 
+    def ticket_fields(self) -> list[FieldInfo]:
+        return self._call(lambda: [_field(f) for f in self.client.ticket_fields()])
+
+    def user_fields(self) -> list[FieldInfo]:
+        return self._call(lambda: [_field(f) for f in self.client.user_fields()])
+
+    def organization_fields(self) -> list[FieldInfo]:
+        return self._call(lambda: [_field(f) for f in self.client.organization_fields()])
+
+    # -- tickets: reads ------------------------------------------------------------------------
     def find_tickets_by_key(self, keys: Iterable[str]) -> dict[str, int]:
         """Ticket id per idempotency key (``external_id``), for tickets we already created."""
         found: dict[str, int] = {}
@@ -126,21 +239,104 @@ class ZendeskConnector:
                 found[key] = min(int(t.id) for t in tickets)
         return found
 
-    # -- writes --------------------------------------------------------------------------------
+    def tickets_by_id(self, ticket_ids: Iterable[int]) -> dict[int, TicketState]:
+        """The current state of these tickets, 100 per ``show_many``; deleted ones are absent."""
+        ids = sorted(set(ticket_ids))
+        found: dict[int, TicketState] = {}
+        for chunk in _chunks(ids):
+            body = self.rest.get("tickets/show_many.json", {"ids": ",".join(map(str, chunk))})
+            for raw in body.get("tickets") or []:
+                state = ticket_state(raw)
+                found[state.id] = state
+        return found
+
+    def open_ticket_counts(self, user_ids: Iterable[int]) -> dict[int, int]:
+        """Unsolved tickets each user has requested: one ``show_many`` + sideload per 100 users."""
+        ids = sorted({int(i) for i in user_ids})
+        counts: dict[int, int] = {}
+        for chunk in _chunks(ids):
+            body = self.rest.get(
+                "users/show_many.json",
+                {"ids": ",".join(map(str, chunk)), "include": "open_ticket_count"},
+            )
+            for user_id, count in (body.get("open_ticket_count") or {}).items():
+                counts[int(user_id)] = int(count)
+        return counts
+
+    def comment_bodies(self, ticket_id: int) -> list[str]:
+        """Plain-text bodies of the newest 100 comments of a ticket, newest first."""
+        body = self.rest.get(f"tickets/{ticket_id}/comments.json", {"sort_order": "desc"})
+        return [str(c.get("body") or "") for c in body.get("comments") or []]
+
+    def export_tickets(
+        self, *, cursor: str | None = None, start_time: int | None = None
+    ) -> ExportPage:
+        """One page of the cursor-based incremental ticket export.
+
+        Start with ``start_time`` (Unix seconds, at least a minute ago) once, then resume with the
+        ``after_cursor`` of the previous page, which may be stored and used at any later time.
+        """
+        if (cursor is None) == (start_time is None):
+            raise ValueError("give either a cursor or a start_time")
+        params = {"per_page": str(EXPORT_PAGE_SIZE)}
+        if cursor is not None:
+            params["cursor"] = cursor
+        else:
+            params["start_time"] = str(start_time)
+        body = self.rest.get("incremental/tickets/cursor.json", params)
+        return ExportPage(
+            tickets=tuple(ticket_state(raw) for raw in body.get("tickets") or []),
+            after_cursor=body.get("after_cursor"),
+            end_of_stream=bool(body.get("end_of_stream")),
+        )
+
+    # -- tickets: writes -----------------------------------------------------------------------
     def create_tickets(self, specs: Sequence[TicketSpec]) -> list[WriteResult]:
-        """Create tickets with ``create_many`` jobs of up to 100; one result per spec, in order."""
+        """Create tickets with ``create_many`` jobs of up to 100; one result per spec, in order.
+
+        A lone ticket is created directly with its key as ``Idempotency-Key``.
+        """
         results: list[WriteResult] = []
-        for start in range(0, len(specs), BATCH_SIZE):
-            chunk = specs[start : start + BATCH_SIZE]
+        for chunk in _chunks(list(specs)):
             tickets = [_ticket(spec) for spec in chunk]
             if len(tickets) == 1:
-                created = self._call(self.client.tickets.create, tickets[0], record_id=chunk[0].key)
+                key = chunk[0].key
+                with request_headers({"Idempotency-Key": key}):
+                    created = self._call(self.client.tickets.create, tickets[0], record_id=key)
                 ticket = getattr(created, "ticket", created)
-                results.append(WriteResult(chunk[0].key, True, external_id=str(ticket.id)))
+                results.append(WriteResult(key, True, external_id=str(ticket.id)))
                 continue
             job = self._call(self.client.tickets.create, tickets)
-            done = self._wait_for_job(job)
-            results.extend(_job_results(done, [spec.key for spec in chunk]))
+            results.extend(job_results(self.jobs.wait(job), [spec.key for spec in chunk]))
+        return results
+
+    def add_comments(self, comments: Sequence[CommentSpec]) -> list[WriteResult]:
+        """Add comments to existing tickets; one result per comment, keyed by its ``key``.
+
+        Several comments are sent as ``update_many`` jobs, one comment per ticket per job.
+        """
+        results: list[WriteResult] = []
+        for wave in _waves(comments):
+            for chunk in _chunks(wave):
+                updates = [_commented(c) for c in chunk]
+                if len(updates) == 1:
+                    self._call(self.client.tickets.update, updates[0], record_id=chunk[0].key)
+                    results.append(WriteResult(chunk[0].key, True, str(chunk[0].ticket_id)))
+                    continue
+                job = self._call(self.client.tickets.update, updates)
+                by_id = job_results(
+                    self.jobs.wait(job), [str(c.ticket_id) for c in chunk], by_id=True
+                )
+                for comment, result in zip(chunk, by_id, strict=True):
+                    results.append(
+                        WriteResult(
+                            comment.key,
+                            result.ok,
+                            external_id=str(comment.ticket_id) if result.ok else "",
+                            error=result.error,
+                            code=result.code,
+                        )
+                    )
         return results
 
     def update_users(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
@@ -162,34 +358,32 @@ class ZendeskConnector:
     ) -> list[WriteResult]:
         endpoint = getattr(self.client, api)
         results: list[WriteResult] = []
-        for start in range(0, len(updates), BATCH_SIZE):
-            chunk = updates[start : start + BATCH_SIZE]
-            objects = [build(u) for u in chunk]
-            job = self._call(endpoint.update, objects)
-            done = self._wait_for_job(job)
-            results.extend(_job_results(done, [u.record_id for u in chunk], by_id=True))
+        for chunk in _chunks(list(updates)):
+            job = self._call(endpoint.update, [build(u) for u in chunk])
+            done = self.jobs.wait(job)
+            results.extend(job_results(done, [u.record_id for u in chunk], by_id=True))
         return results
 
-    def _wait_for_job(self, job: Any) -> Any:
-        deadline = time.monotonic() + self.job_timeout
-        delay = self.poll_interval
-        status = job
-        while getattr(status, "status", None) in ("queued", "working"):
-            if time.monotonic() > deadline:
-                raise RetryableError(
-                    f"job {job.id} still {status.status} after {self.job_timeout:.0f}s",
-                    system=errors.SYSTEM,
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-            status = self._call(lambda: self.client.job_status(id=job.id))
-        if getattr(status, "status", None) != "completed":
-            raise RetryableError(
-                f"job {job.id} ended {getattr(status, 'status', '?')}: "
-                f"{getattr(status, 'message', '')}",
-                system=errors.SYSTEM,
-            )
-        return status
+
+def _chunks(items: Sequence[T], size: int = BATCH_SIZE) -> Iterable[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _waves(comments: Sequence[CommentSpec]) -> list[list[CommentSpec]]:
+    """Split so that no wave holds two comments for one ticket (bulk jobs update a ticket once)."""
+    waves: list[list[CommentSpec]] = []
+    seen: list[set[int]] = []
+    for comment in comments:
+        for wave, tickets in zip(waves, seen, strict=True):
+            if comment.ticket_id not in tickets:
+                wave.append(comment)
+                tickets.add(comment.ticket_id)
+                break
+        else:
+            waves.append([comment])
+            seen.append({comment.ticket_id})
+    return waves
 
 
 def _user(user: Any) -> ZendeskUser:
@@ -202,10 +396,59 @@ def _user(user: Any) -> ZendeskUser:
     )
 
 
+def _requester(spec: RequesterSpec) -> User:
+    user = User(email=spec.email, name=spec.name or spec.email.split("@", 1)[0], role="end-user")
+    if spec.organization_id:
+        user.organization_id = spec.organization_id
+    return user
+
+
+def _field(field: Any) -> FieldInfo:
+    options = getattr(field, "custom_field_options", None) or []
+    return FieldInfo(
+        id=int(field.id),
+        title=str(field.title or ""),
+        type=str(field.type or ""),
+        key=str(getattr(field, "key", "") or ""),
+        active=bool(getattr(field, "active", True)),
+        options=tuple(str(_attr(o, "value")) for o in options),
+    )
+
+
+def _attr(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def ticket_state(raw: Mapping[str, Any]) -> TicketState:
+    """A :class:`TicketState` from a ticket's JSON."""
+    return TicketState(
+        id=int(raw["id"]),
+        status=str(raw.get("status") or ""),
+        requester_id=_int_or_none(raw.get("requester_id")),
+        organization_id=_int_or_none(raw.get("organization_id")),
+        external_id=raw.get("external_id") or None,
+        updated_at=_timestamp(raw.get("updated_at")),
+        created_at=_timestamp(raw.get("created_at")),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def _ticket(spec: TicketSpec) -> Ticket:
     ticket = Ticket(
         subject=spec.subject[:250],
-        comment=Comment(body=spec.body, public=False),
+        comment=Comment(body=spec.body, public=spec.public),
         priority=spec.priority,
         tags=list(spec.tags),
         external_id=spec.key,
@@ -218,34 +461,14 @@ def _ticket(spec: TicketSpec) -> Ticket:
         ticket.organization_id = spec.organization_id
     if spec.group_id:
         ticket.group_id = spec.group_id
+    if spec.assignee_id:
+        ticket.assignee_id = spec.assignee_id
+    if spec.ticket_type:
+        ticket.type = spec.ticket_type
     if spec.custom_fields:
         ticket.custom_fields = [CustomField(id=k, value=v) for k, v in spec.custom_fields.items()]
     return ticket
 
 
-def _job_results(job: Any, keys: Sequence[str], *, by_id: bool = False) -> list[WriteResult]:
-    """One result per key, from a finished job's ``results``.
-
-    ``create_many`` results carry the ``index`` of each item; ``update_many`` results carry the
-    record ``id`` instead, so updates are matched by id (``by_id``).
-    """
-    found: dict[str, Any] = {}
-    for position, item in enumerate(job.results or []):
-        index = getattr(item, "index", None)
-        if by_id:
-            found[str(getattr(item, "id", ""))] = item
-        else:
-            found[keys[int(index if index is not None else position)]] = item
-    results: list[WriteResult] = []
-    for key in keys:
-        item = found.get(key)
-        if item is None:
-            results.append(WriteResult(key, False, error="no result in job status", code="missing"))
-            continue
-        error = getattr(item, "error", None) or getattr(item, "details", None)
-        success = getattr(item, "success", None)
-        if error or success is False:
-            results.append(WriteResult(key, False, error=str(error or "failed"), code="job"))
-        else:
-            results.append(WriteResult(key, True, external_id=str(getattr(item, "id", "") or "")))
-    return results
+def _commented(comment: CommentSpec) -> Ticket:
+    return Ticket(id=comment.ticket_id, comment=Comment(body=comment.body, public=comment.public))

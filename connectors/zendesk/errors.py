@@ -40,6 +40,21 @@ STATUS_TIERS: dict[int, type[ConnectorError]] = {
     504: RetryableError,
 }
 
+#: Zendesk ``error`` codes whose tier differs from their status's.
+ERROR_CODE_TIERS: dict[str, type[ConnectorError]] = {
+    # The Idempotency-Key was seen with another body: an earlier attempt created the ticket.
+    # Retrying (after the executor's lookup by external_id) resolves it; it is no bad record.
+    "IdempotentRequestError": RetryableError,
+}
+
+
+def _error_code(exc: zx.APIException) -> str:
+    try:
+        body = json.loads(str(exc))
+    except ValueError:
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""
+
 
 def _describe(exc: zx.APIException) -> tuple[int | None, str]:
     response = exc.response
@@ -92,7 +107,9 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
         return RecordError("search matched too many records", system=SYSTEM, record_id=record_id)
     if isinstance(exc, zx.APIException):
         status, text = _describe(exc)
-        tier = STATUS_TIERS.get(status or 0, RetryableError if (status or 0) >= 500 else None)
+        tier = ERROR_CODE_TIERS.get(_error_code(exc)) or STATUS_TIERS.get(
+            status or 0, RetryableError if (status or 0) >= 500 else None
+        )
         message = f"HTTP {status}: {text}" if status else text
         if tier is RetryableError:
             return RetryableError(

@@ -12,7 +12,7 @@ from typing import Any
 
 from connectors.emulators.base import Response
 
-from . import bulk, render
+from . import bulk, render, sideloads
 from .context import Call, Context, ok
 from .errors import MAX_BATCH, Invalid, bad_request, not_found, too_many_users, too_many_values
 from .fields import accept_named
@@ -91,15 +91,15 @@ def _email_search(ctx: Context, query: str) -> list[User]:
 
 
 def _listing(ctx: Context, call: Call, users: list[User]) -> Response:
-    return ok(
-        paginate(
-            call.request,
-            users,
-            "users",
-            lambda user, _cursor: render.user(user, call.base, ctx.store),
-            lambda user: user.id,
-        )
+    body = paginate(
+        call.request,
+        users,
+        "users",
+        lambda user, _cursor: render.user(user, call.base, ctx.store),
+        lambda user: user.id,
     )
+    body.update(sideloads.for_users(ctx.store, call.request, body["users"]))
+    return ok(body)
 
 
 # -- single writes ----------------------------------------------------------------------------

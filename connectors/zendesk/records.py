@@ -1,0 +1,79 @@
+"""Plain records of the Zendesk connector, beyond the shared ones in :mod:`connectors.models`.
+
+The connector returns these instead of zenpy objects, so the engine and its tests never depend on
+zenpy types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+#: Ticket statuses that still need an agent (the rest are solved or closed).
+UNSOLVED = frozenset({"new", "open", "pending", "hold"})
+
+
+@dataclass(frozen=True, slots=True)
+class TicketState:
+    """What the sync needs to know about an existing ticket."""
+
+    id: int
+    status: str
+    requester_id: int | None = None
+    organization_id: int | None = None
+    external_id: str | None = None
+    updated_at: datetime | None = None
+    created_at: datetime | None = None
+
+    @property
+    def unsolved(self) -> bool:
+        return self.status in UNSOLVED
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPage:
+    """One page of the incremental ticket export and the cursor to resume after it."""
+
+    tickets: tuple[TicketState, ...]
+    after_cursor: str | None
+    end_of_stream: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CommentSpec:
+    """A comment to add to an existing ticket; ``key`` identifies it in results."""
+
+    key: str
+    ticket_id: int
+    body: str
+    public: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RequesterSpec:
+    """An end user to create, or update when the email exists (``create_or_update``)."""
+
+    email: str
+    name: str = ""
+    organization_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """A custom field definition: ticket fields by ``title``, user/org fields by ``key``."""
+
+    id: int
+    title: str
+    type: str
+    key: str = ""
+    active: bool = True
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """A staff member tickets can be assigned to."""
+
+    id: int
+    email: str
+    role: str
