@@ -130,6 +130,10 @@ class TicketSpec:
     priority: str = "normal"
     tags: tuple[str, ...] = ()
     custom_fields: dict[int, object] = field(default_factory=dict)
+    ticket_type: str | None = None
+    assignee_id: int | None = None
+    #: Public comments are emailed to the requester; NPS follow-ups start as internal notes.
+    public: bool = False
 
 
 @dataclass(frozen=True, slots=True)

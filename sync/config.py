@@ -172,13 +172,66 @@ class ZendeskAuth(_Strict):
 
 
 class ZendeskFields(_Strict):
-    """Custom field names: ticket field titles, user and organization field keys."""
+    """Custom field names: ticket field titles, user and organization field keys ("" = off)."""
 
     ticket_score: str = "NPS Score"
+    ticket_category: str = "NPS Category"
+    ticket_response_link: str = "NPS Response Link"
+    ticket_account_arr: str = ""
+    ticket_account_tier: str = ""
     user_score: str = "nps_score"
     user_category: str = "nps_category"
     user_date: str = "nps_date"
     organization_nps: str = "nps_account_score"
+
+
+OrganizationSource = Literal["user", "external_id", "domain"]
+
+
+class ZendeskMatching(_Strict):
+    """How a requester's Zendesk organization is found, first source that answers wins.
+
+    ``user``: the organization the user belongs to; ``external_id``: the organization whose
+    external id is the matched Salesforce account id; ``domain``: ``organization_domains``.
+    """
+
+    organization_from: tuple[OrganizationSource, ...] = ("user", "external_id", "domain")
+    #: Email domain -> organization name (resolved to an id at start-up).
+    organization_domains: dict[str, str] = Field(default_factory=dict)
+
+
+class ZendeskTickets(_Strict):
+    """How NPS tickets are written."""
+
+    #: ``attach_to_open`` actions comment on an open NPS ticket of the same requester (or of
+    #: the same organization) created within the window, instead of opening another.
+    attach_scope: Literal["requester", "organization"] = "requester"
+    attach_window_days: int = Field(30, ge=1)
+    #: Jinja2 template of the customer context appended to every ticket body; None: the
+    #: built-in one, "": no context block.
+    context_template: str | None = None
+    #: Earlier responses of the person shown in the context (score history, comments).
+    history_limit: int = Field(5, ge=0, le=50)
+    #: Public comments are emailed to the requester; NPS tickets start as internal notes.
+    public_comments: bool = False
+
+
+class ZendeskRateLimit(_Strict):
+    """Waiting on Zendesk's per-minute rate limit without parking the scheduler thread."""
+
+    #: Seconds per minute a pass may sleep on ``Retry-After`` / an exhausted minute budget;
+    #: a longer wait defers the work to the next run.
+    wait_budget_seconds: float = Field(10.0, ge=0)
+    #: Requests per minute left to other integrations on the account.
+    reserve_requests: int = Field(0, ge=0)
+
+
+class ZendeskTracking(_Strict):
+    """Following our tickets' status through the incremental ticket export."""
+
+    enabled: bool = True
+    #: Export pages read per pass (Zendesk allows 10 export requests a minute).
+    max_pages_per_pass: int = Field(5, ge=1, le=10)
 
 
 class ZendeskConfig(_Strict):
@@ -187,6 +240,10 @@ class ZendeskConfig(_Strict):
     auth: ZendeskAuth = ZendeskAuth()
     fields: ZendeskFields = ZendeskFields()
     timeout_seconds: float = 30.0
+    matching: ZendeskMatching = ZendeskMatching()
+    tickets: ZendeskTickets = ZendeskTickets()
+    rate_limit: ZendeskRateLimit = ZendeskRateLimit()
+    tracking: ZendeskTracking = ZendeskTracking()
 
 
 class MetricsConfig(_Strict):

@@ -137,6 +137,10 @@ def _ticket_payload(
     score_field = routing.ticket_field_ids.get(routing.score_field)
     if score_field is not None:
         custom[str(score_field)] = r.score
+    account = match.account
+    # The executor (sync/executors/zendesk.py) maps ``fields`` to the configured custom ticket
+    # fields, resolves ``assignee_email`` and renders the customer context from ``account``,
+    # ``response`` and what it fetches in batches (open tickets, score history).
     return {
         "subject": rendered.subject,
         "body": rendered.body,
@@ -148,6 +152,36 @@ def _ticket_payload(
         "priority": rendered.priority,
         "tags": list(rendered.tags),
         "custom_fields": custom,
+        "ticket_type": rendered.ticket_type,
+        "assignee_email": rendered.assignee,
+        "attach_to_open": rendered.attach_to_open,
+        "email": r.email,
+        "account_id": account.id if account else None,
+        "fields": {
+            "score": r.score,
+            "category": r.category,
+            "response_link": r.permalink or None,
+            "account_arr": account.arr if account else None,
+            "account_tier": (account.tier or None) if account else None,
+        },
+        "account": None
+        if account is None
+        else {
+            "name": account.name,
+            "tier": account.tier or None,
+            "arr": account.arr,
+            "renewal_date": account.renewal_date.isoformat() if account.renewal_date else None,
+            "owner_id": account.owner_id or None,
+            "owner_email": account.owner_email or None,
+        },
+        "response": {
+            "score": r.score,
+            "category": r.category,
+            "comment": r.comment,
+            "submitted_at": r.created_at.isoformat(),
+            "link": r.permalink or None,
+            "survey_type": r.survey_type or None,
+        },
     }, ""
 
 
