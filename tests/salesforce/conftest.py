@@ -1,0 +1,99 @@
+"""Fixtures: an empty Salesforce emulator per test behind one shared loopback server, and the
+real connector (simple-salesforce underneath) logged in to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.emulators.base import EmulatorApp, EmulatorServer, Request, Response
+from connectors.emulators.salesforce import (
+    DEFAULT_PASSWORD,
+    DEFAULT_TOKEN,
+    DEFAULT_USERNAME,
+    SalesforceEmulator,
+)
+from connectors.salesforce.auth import SalesforceCredentials
+from connectors.salesforce.client import SalesforceConnector
+from connectors.transport import make_session
+
+INSTANCE_URL = "https://acme.my.salesforce.com"
+ORIGINS = (INSTANCE_URL, "https://login.salesforce.com", "https://test.salesforce.com")
+PASSWORD_LOGIN = SalesforceCredentials(
+    instance_url=INSTANCE_URL,
+    method="password",
+    username=DEFAULT_USERNAME,
+    password=DEFAULT_PASSWORD,
+    security_token=DEFAULT_TOKEN,
+)
+
+ConnectorFactory = Callable[..., SalesforceConnector]
+
+
+class Relay(EmulatorApp):
+    """Passes every request to the running test's emulator (one server for the session)."""
+
+    system = "relay"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target: EmulatorApp | None = None
+
+    def dispatch(self, request: Request) -> Response:
+        assert self.target is not None, "no emulator attached"
+        return self.target.dispatch(request)
+
+
+@pytest.fixture(scope="session")
+def relay() -> Iterator[tuple[Relay, EmulatorServer]]:
+    app = Relay()
+    with EmulatorServer(app) as server:
+        yield app, server
+
+
+@pytest.fixture
+def org(relay: tuple[Relay, EmulatorServer]) -> Iterator[SalesforceEmulator]:
+    """An empty org (one integration user), served for this test."""
+    app, _ = relay
+    emulator = SalesforceEmulator(seed=5)
+    app.target = emulator
+    yield emulator
+    app.target = None
+
+
+@pytest.fixture
+def http(org: SalesforceEmulator, relay: tuple[Relay, EmulatorServer]) -> requests.Session:
+    _, server = relay
+    return make_session(dict.fromkeys(ORIGINS, server.url), timeout=5)
+
+
+@pytest.fixture
+def connect(http: requests.Session) -> ConnectorFactory:
+    """``connect(**options)``: a connector logged in with username, password and token."""
+
+    def build(
+        credentials: SalesforceCredentials = PASSWORD_LOGIN, **options: Any
+    ) -> SalesforceConnector:
+        return SalesforceConnector.connect(credentials, session=http, **options)
+
+    return build
+
+
+@pytest.fixture
+def crm(connect: ConnectorFactory) -> SalesforceConnector:
+    return connect()
+
+
+def add_account(org: SalesforceEmulator, name: str, **fields: Any) -> str:
+    return org.insert_record("Account", {"Name": name, "OwnerId": org.default_user_id, **fields})
+
+
+def add_contact(org: SalesforceEmulator, email: str, account_id: str | None, **fields: Any) -> str:
+    record = {"LastName": email.split("@")[0][:40] or "x", "Email": email, **fields}
+    record.setdefault("OwnerId", org.default_user_id)
+    if account_id:
+        record["AccountId"] = account_id
+    return org.insert_record("Contact", record)
