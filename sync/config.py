@@ -252,6 +252,39 @@ class MetricsConfig(_Strict):
     at_risk_below: float = 0.0
 
 
+class BusinessHoursConfig(_Strict):
+    """Business hours for escalation steps with ``business_hours: true``: Monday to Friday."""
+
+    timezone: str = "UTC"
+    start_hour: int = Field(9, ge=0, le=23)
+    end_hour: int = Field(17, ge=1, le=24)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            message = f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)"
+            raise ValueError(message) from None
+        return name
+
+
+class EmailConfig(_Strict):
+    """The SMTP server ``notify`` actions with ``channel: email`` send through."""
+
+    host: str
+    port: int = 587
+    #: starttls: upgrade a plain connection (port 587); tls: TLS from the start (465); none.
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    sender: str
+    username: str | None = None
+    password: Secret | None = None
+    timeout_seconds: float = 30.0
+
+
 class Config(_Strict):
     state: StateConfig = StateConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -260,6 +293,9 @@ class Config(_Strict):
     zendesk: ZendeskConfig
     rules: Path
     metrics: MetricsConfig = MetricsConfig()
+    business_hours: BusinessHoursConfig = BusinessHoursConfig()
+    #: SMTP for email notifications; without it, email ``notify`` actions fail (dead-letter list).
+    email: EmailConfig | None = None
     #: Public origin -> loopback origin. Points the real clients at local emulators (demo, tests).
     loopback_routes: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(200, ge=1, le=2000)

@@ -15,16 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from connectors.errors import ConfigError, ConnectorError
+from connectors.transport import make_session
 from rules import Ruleset
 from sync.act import Executor, drain
 from sync.budget import budget_report
 from sync.config import Config
+from sync.escalation import BusinessHours, TaskStatusCheck, escalate_due, plan_escalations
+from sync.executors.fields import FieldUpdateExecutor
+from sync.executors.notify import EmailSender, NotifyExecutor, SlackSender
 from sync.executors.salesforce import SalesforceTaskExecutor
 from sync.executors.zendesk import ZendeskTicketExecutor
 from sync.match import MatchOptions, match_responses
 from sync.pull import pull
+from sync.reload import RulesHolder
 from sync.retry import RetryPolicy
 from sync.route import RoutingContext, route_responses
 from sync.runtime import Connections
@@ -77,6 +83,9 @@ class RunReport:
     deferred: int = 0
     dead: int = 0
     records_updated: int = 0
+    fields_set: int = 0
+    notifications_sent: int = 0
+    escalations_fired: int = 0
     api_calls: dict[str, int] = field(default_factory=dict)
     api_usage: tuple[int, int] | None = None
     #: The Salesforce API budget: usage, reserve, and what a stop at the reserve left over.
@@ -101,7 +110,7 @@ class Engine:
         config: Config,
         store: StateStore,
         connections: Connections,
-        ruleset: Ruleset,
+        ruleset: Ruleset | RulesHolder,
         *,
         clock: Callable[[], datetime] = utcnow,
         retry: RetryPolicy | None = None,
@@ -110,7 +119,8 @@ class Engine:
         self.config = config
         self.store = store
         self.conn = connections
-        self.ruleset = ruleset
+        self.rules = ruleset if isinstance(ruleset, RulesHolder) else RulesHolder.fixed(ruleset)
+        self.ruleset = self.rules.current
         self.clock = clock
         self.retry = retry or RetryPolicy()
         self.owner = owner or worker_id()
@@ -147,6 +157,7 @@ class Engine:
 
     def route(self, report: RunReport) -> None:
         """Match and route every pending response."""
+        self.refresh_rules()
         context = self.routing_context()
         while not self.stop_requested.is_set():
             now = self.clock()
@@ -161,6 +172,7 @@ class Engine:
                 MatchOptions.from_config(self.config.salesforce),
             )
             outcomes = route_responses(batch, matches, self.ruleset, context, self.store, now=now)
+            plan_escalations(self.store, self.ruleset, outcomes, now)
             report.intents += self.store.record_routing(outcomes, now)
             report.routed += len(outcomes)
             for out in outcomes:
@@ -169,10 +181,40 @@ class Engine:
                 else:
                     report.unmatched += 1
 
+    def refresh_rules(self) -> None:
+        """Take up a changed rules file (hot reload); a stage keeps one ruleset throughout."""
+        self.rules.refresh()
+        self.ruleset = self.rules.current
+
+    def escalate(self, report: RunReport) -> None:
+        """Fire the escalation steps that are due, so the act stage runs them at once."""
+        self.refresh_rules()
+        hours = self.config.business_hours
+        stats = escalate_due(
+            self.store,
+            self.ruleset,
+            self.clock(),
+            routing=self.routing_context(),
+            resolution=TaskStatusCheck(self.conn.crm, self.retry),
+            hours=BusinessHours(ZoneInfo(hours.timezone), hours.start_hour, hours.end_hour),
+        )
+        report.escalations_fired += stats.fired
+        report.errors.extend(stats.errors)
+
+    def notify_executor(self) -> NotifyExecutor:
+        session = make_session(
+            self.config.loopback_routes, counter=self.conn.counter, label="notify"
+        )
+        email = EmailSender(self.config.email) if self.config.email is not None else None
+        return NotifyExecutor(SlackSender(session), email, self.retry)
+
     def act(self, report: RunReport) -> None:
+        self.escalate(report)
         executors: list[Executor] = [
             SalesforceTaskExecutor(self.conn.crm, self.retry),
             ZendeskTicketExecutor(self.conn.helpdesk, self.retry),
+            FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry),
+            self.notify_executor(),
         ]
         stats = drain(
             self.store,
@@ -186,6 +228,8 @@ class Engine:
         )
         report.tasks_created += stats.created.get("salesforce_task", 0)
         report.tickets_created += stats.created.get("zendesk_ticket", 0)
+        report.fields_set += stats.created.get("update_fields", 0)
+        report.notifications_sent += stats.created.get("notify", 0)
         report.found_existing += stats.found_existing
         report.retried += stats.retried
         report.deferred += stats.deferred

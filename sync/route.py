@@ -16,9 +16,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rules import RenderError, Ruleset, TaskPayload, TicketPayload, derive_fields
+from connectors.models import SurveyResponse
+from rules import (
+    FieldUpdatePayload,
+    NotificationPayload,
+    RenderError,
+    RuleMatch,
+    Ruleset,
+    TaskPayload,
+    TicketPayload,
+    derive_fields,
+    format_duration,
+)
 from sync.match import Match
 from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
+from sync.throttle import CooldownLedger, cooldown_value, settle_until
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +197,123 @@ def _ticket_payload(
     }, ""
 
 
+def target_record_id(system: str, object_type: str, match: Match) -> str | None:
+    """The id of the matched record an ``update_fields`` action writes to."""
+    if system == "salesforce":
+        record = match.account if object_type == "Account" else match.contact
+        return record.id if record is not None else None
+    user = match.zendesk_user
+    if user is None:
+        return None
+    if object_type == "organization":
+        return str(user.organization_id) if user.organization_id else None
+    return str(user.id)
+
+
+def _field_update_payload(
+    rendered: FieldUpdatePayload, stored: StoredResponse, match: Match
+) -> tuple[dict[str, Any] | None, str]:
+    record_id = target_record_id(rendered.system, rendered.object_type, match)
+    if record_id is None:
+        return None, f"no matched {rendered.system} {rendered.object_type} to update"
+    return {
+        "system": rendered.system,
+        "object": rendered.object_type,
+        "record_id": record_id,
+        "values": dict(rendered.values),
+        "submitted_at": stored.response.created_at.isoformat(),
+    }, ""
+
+
+def _notification_payload(rendered: NotificationPayload) -> dict[str, Any]:
+    return {
+        "channel": rendered.channel,
+        "webhook_env": rendered.webhook_env,
+        "to": list(rendered.to),
+        "subject": rendered.subject,
+        "text": rendered.text,
+    }
+
+
+def build_intent(
+    ruleset: Ruleset,
+    rule: str,
+    name: str,
+    fields: Mapping[str, object],
+    stored: StoredResponse,
+    match: Match,
+    routing: RoutingContext,
+    now: datetime,
+    *,
+    key_name: str | None = None,
+) -> tuple[ActionIntent | None, str]:
+    """Render action ``name`` of ``rule`` for one response; ``(None, why)`` if it cannot be done.
+
+    ``key_name`` replaces the action name in the idempotency key (escalation steps use it).
+    """
+    action = ruleset.actions[name]
+    try:
+        rendered = ruleset.render_action(name, fields)
+    except RenderError as exc:
+        return None, f"template failed: {exc}"
+    payload: dict[str, Any] | None
+    if isinstance(rendered, TaskPayload):
+        payload, why = _task_payload(rendered, match, routing, now)
+    elif isinstance(rendered, TicketPayload):
+        payload, why = _ticket_payload(rendered, stored, match, routing)
+    elif isinstance(rendered, FieldUpdatePayload):
+        payload, why = _field_update_payload(rendered, stored, match)
+    else:
+        payload, why = _notification_payload(rendered), ""
+    if payload is None:
+        return None, why
+    r = stored.response
+    intent = ActionIntent(
+        key=action_key(r.source, r.response_id, rule, key_name or name),
+        source=r.source,
+        response_id=r.response_id,
+        rule=rule,
+        action=name,
+        kind=action.type,
+        payload=payload,
+        ruleset_hash=ruleset.hash,
+    )
+    return intent, ""
+
+
+def _cooldown_pairs(
+    decided: Sequence[tuple[StoredResponse, Match, dict[str, object], tuple[RuleMatch, ...]]],
+) -> set[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    for _, _, fields, matches in decided:
+        for rule_match in matches:
+            if rule_match.cooldown is not None:
+                value = cooldown_value(fields.get(rule_match.cooldown.field))
+                if value is not None:
+                    pairs.add((rule_match.rule, value))
+    return pairs
+
+
+def _cooldown_block(
+    ledger: CooldownLedger, rule_match: RuleMatch, fields: Mapping[str, object], r: SurveyResponse
+) -> str | None:
+    """Why ``rule_match`` may not act for this response now, or None (a claim is then made)."""
+    cooldown = rule_match.cooldown
+    if cooldown is None:
+        return None
+    value = cooldown_value(fields.get(cooldown.field))
+    if value is None:
+        return None
+    claim = ledger.admit(rule_match.rule, cooldown, value, r.source, r.response_id, r.created_at)
+    if claim is None:
+        return None
+    return (
+        f"cooldown: {cooldown.field}={value} acted on for response "
+        f"{claim.source}/{claim.response_id} of {claim.at.isoformat()} "
+        f"(one per {format_duration(cooldown.period)})"
+    )
+
+
 def route_responses(
     batch: Sequence[StoredResponse],
     matches: Mapping[tuple[str, str], Match],
@@ -194,44 +323,45 @@ def route_responses(
     *,
     now: datetime,
 ) -> list[RoutingOutcome]:
-    """Decide every response of the batch; one :class:`RoutingOutcome` each."""
+    """Decide every response of the batch; one :class:`RoutingOutcome` each, except for
+    responses still settling, which are deferred in the store instead (:mod:`sync.throttle`)."""
     previous = store.previous_scores([(b.response.email, b.response.created_at) for b in batch])
-    outcomes: list[RoutingOutcome] = []
+    decided: list[tuple[StoredResponse, Match, dict[str, object], tuple[RuleMatch, ...]]] = []
+    settling: dict[datetime, list[tuple[str, str]]] = {}
     for stored in batch:
         r = stored.response
         match = matches[(r.source, r.response_id)]
         fields = build_fields(stored, match, previous.get((r.email, r.created_at)), now)
         decision = ruleset.route(fields)
+        until = settle_until(decision, r.created_at, now)
+        if until is not None:
+            settling.setdefault(until, []).append((r.source, r.response_id))
+            continue
+        decided.append((stored, match, fields, decision.matches))
+    for until, keys in settling.items():
+        store.defer_responses(keys, until)
+    if settling:
+        log.info("%d responses settling before they are routed", sum(map(len, settling.values())))
+
+    ledger = CooldownLedger.load(store, _cooldown_pairs(decided))
+    outcomes: list[RoutingOutcome] = []
+    for stored, match, fields, rule_matches in decided:
+        r = stored.response
         intents: list[ActionIntent] = []
         notes: list[str] = []
-        for rule_match in decision.matches:
+        for rule_match in rule_matches:
+            blocked = _cooldown_block(ledger, rule_match, fields, r)
+            if blocked is not None:
+                notes.append(f"{rule_match.rule}: skipped: {blocked}")
+                continue
             for name in rule_match.actions:
-                action = ruleset.actions[name]
-                try:
-                    rendered = ruleset.render_action(name, fields)
-                except RenderError as exc:
-                    rendered, payload, why = None, None, f"template failed: {exc}"
-                if isinstance(rendered, TaskPayload):
-                    payload, why = _task_payload(rendered, match, routing, now)
-                elif isinstance(rendered, TicketPayload):
-                    payload, why = _ticket_payload(rendered, stored, match, routing)
-                elif rendered is not None:
-                    payload, why = None, f"action type {action.type} is not supported yet"
-                if payload is None:
+                intent, why = build_intent(
+                    ruleset, rule_match.rule, name, fields, stored, match, routing, now
+                )
+                if intent is None:
                     notes.append(f"{rule_match.rule}/{name}: skipped: {why}")
                     continue
-                intents.append(
-                    ActionIntent(
-                        key=action_key(r.source, r.response_id, rule_match.rule, name),
-                        source=r.source,
-                        response_id=r.response_id,
-                        rule=rule_match.rule,
-                        action=name,
-                        kind=action.type,
-                        payload=payload,
-                        ruleset_hash=ruleset.hash,
-                    )
-                )
+                intents.append(intent)
         contact = match.contact
         outcomes.append(
             RoutingOutcome(
@@ -246,11 +376,12 @@ def route_responses(
                 match=match.to_json(),
                 decision={
                     "ruleset": ruleset.hash,
-                    "rules": [m.rule for m in decision.matches],
+                    "rules": [m.rule for m in rule_matches],
                     "actions": [i.action for i in intents],
                     "notes": notes,
                 },
                 intents=intents,
             )
         )
+    ledger.save(store, now)
     return outcomes

@@ -12,10 +12,17 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from sync.commands.run import CONFIG_OPTION, load
+
 if TYPE_CHECKING:
+    from collections import Counter
     from collections.abc import Mapping
 
-    from rules import CaseResult, Decision, FieldSpec, RulesError, RuleTrace
+    from rich.table import Table
+
+    from rules import CaseResult, Decision, FieldSpec, RulesError, Ruleset, RuleTrace
+    from sync.replay import ReplayResult
+    from sync.state import StateStore, StoredResponse
 
 
 @click.group("rules")
@@ -189,6 +196,227 @@ def _print_traces(traces: Sequence[RuleTrace]) -> None:
             seen = f"  [{condition.field} = {condition.value!r}]" if condition.field else ""
             click.echo(f"  {'  ' * condition.depth}{mark} {condition.label}{seen}")
     click.echo()
+
+
+@rules_group.command("explain")
+@click.argument("response_id")
+@CONFIG_OPTION
+@click.option("--source", help="The survey source, when several hold this response id.")
+def explain_command(response_id: str, config_path: Path, source: str | None) -> None:
+    """Why a stored response got its actions: every rule and condition, with the values seen.
+
+    The fields are rebuilt from the state store (the response and what the match stage found);
+    nothing is asked of Salesforce or Zendesk.
+    """
+    from datetime import UTC, datetime
+
+    from sync.replay import rebuild_fields
+
+    config = load(config_path)
+    ruleset = _load_or_fail(config.rules)
+    store = _open_store(config.state.url)
+    try:
+        stored = _find_response(store, response_id, source)
+        ((_, _, fields),) = rebuild_fields(store, [stored], datetime.now(UTC))
+    finally:
+        store.close()
+    _print_stored_decision(stored, ruleset)
+    click.echo("fields:")
+    shown = {name: value for name, value in fields.items() if value is not None}
+    width = max(map(len, shown), default=0)
+    for name, value in sorted(shown.items()):
+        click.echo(f"  {name.ljust(width)}  {value!r}")
+    click.echo()
+    _print_traces(ruleset.explain(fields))
+    click.echo("decision under the rules in force:")
+    _print_decision(ruleset.route(fields))
+
+
+def _open_store(url: str) -> StateStore:
+    from sync.state import StateStore
+
+    store = StateStore(url)
+    store.migrate()
+    return store
+
+
+def _load_or_fail(path: Path) -> Ruleset:
+    from rules import RulesError, load_rules
+
+    try:
+        return load_rules(path)
+    except RulesError as error:
+        _fail(error)
+
+
+def _find_response(store: StateStore, response_id: str, source: str | None) -> StoredResponse:
+    found = [
+        stored
+        for stored in store.find_responses(response_id)
+        if source is None or stored.response.source == source
+    ]
+    if not found:
+        where = f" from source {source!r}" if source else ""
+        raise click.ClickException(f"no stored response {response_id!r}{where}")
+    if len(found) > 1:
+        sources = ", ".join(sorted(s.response.source for s in found))
+        raise click.ClickException(
+            f"response {response_id!r} is in several sources ({sources}); pick one with --source"
+        )
+    stored = found[0]
+    if stored.match is None:
+        raise click.ClickException(
+            f"response {response_id!r} has not been routed yet (it may be settling); "
+            "there is no match to explain it with"
+        )
+    return stored
+
+
+def _print_stored_decision(stored: StoredResponse, ruleset: Ruleset) -> None:
+    r = stored.response
+    click.echo(
+        f"response {r.source}/{r.response_id}: score {r.score}, "
+        f"submitted {r.created_at.isoformat()}"
+    )
+    match = stored.match or {}
+    contact, account = match.get("contact"), match.get("account")
+    if contact or account:
+        parts = [
+            f"{kind} {data['id']} ({data.get('name') or '?'})"
+            for kind, data in (("contact", contact), ("account", account))
+            if data
+        ]
+        click.echo(f"matched: {', '.join(parts)}")
+    else:
+        click.echo(f"not matched ({match.get('status', 'unmatched')})")
+    decision = stored.decision or {}
+    stored_hash = str(decision.get("ruleset", ""))
+    click.echo(
+        f"decided under rules {stored_hash[:12] or '?'}: "
+        f"rules {_names(decision.get('rules') or [])}; "
+        f"actions {_names(decision.get('actions') or [])}"
+    )
+    for note in decision.get("notes") or []:
+        click.echo(f"  note: {note}")
+    same = "the same" if stored_hash == ruleset.hash else "changed since; the trace uses these"
+    click.echo(f"rules in force: {ruleset.hash[:12]} ({same})")
+    click.echo()
+
+
+@rules_group.command("replay")
+@CONFIG_OPTION
+@click.option(
+    "--since",
+    default="30d",
+    show_default=True,
+    help="How far back to replay (by submission time): 30d, 12w, 6h.",
+)
+@click.option(
+    "--rules",
+    "candidate",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A rules file to compare with the rules in force.",
+)
+def replay_command(config_path: Path, since: str, candidate: Path | None) -> None:
+    """Dry run over stored responses: the tasks and tickets each rule would create.
+
+    Counts per rule, per task owner and per ticket group, for the rules in force and, with
+    --rules, for a new file beside them. Cooldowns are applied in submission order. Nothing is
+    written and nothing is asked of Salesforce or Zendesk.
+    """
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from rules import parse_duration
+    from sync.replay import rebuild_fields, replay
+
+    try:
+        window = parse_duration(since)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    config = load(config_path)
+    in_force = _load_or_fail(config.rules)
+    new = _load_or_fail(candidate) if candidate is not None else None
+    now = datetime.now(UTC)
+    store = _open_store(config.state.url)
+    try:
+        rebuilt = rebuild_fields(store, store.responses_since(now - window), now)
+    finally:
+        store.close()
+    current = replay(in_force, rebuilt)
+    proposed = replay(new, rebuilt) if new is not None else None
+    console = Console()
+    against = f" vs {candidate} ({new.hash[:12]})" if new is not None else ""
+    console.print(
+        f"{current.responses} routed responses submitted since "
+        f"{(now - window).date().isoformat()}; rules in force {in_force.hash[:12]}{against}",
+        highlight=False,
+    )
+    for table in _replay_tables(current, proposed):
+        console.print(table)
+
+
+def _replay_tables(current: ReplayResult, proposed: ReplayResult | None) -> list[Table]:
+    from collections import Counter
+
+    def per_rule(result: ReplayResult) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for (rule, kind), count in result.by_rule.items():
+            counts[f"{rule}\t{kind}"] += count
+        for (rule, kind), count in result.skipped.items():
+            counts[f"{rule}\t{kind} (skipped: nothing matched to act on)"] += count
+        for rule, count in result.suppressed.items():
+            counts[f"{rule}\t(responses skipped by cooldown)"] += count
+        return counts
+
+    return [
+        _comparison(
+            "Actions per rule",
+            ("Rule", "Action type"),
+            per_rule(current),
+            per_rule(proposed) if proposed else None,
+        ),
+        _comparison(
+            "Salesforce tasks per owner",
+            ("Owner",),
+            current.by_owner,
+            proposed.by_owner if proposed else None,
+        ),
+        _comparison(
+            "Zendesk tickets per group",
+            ("Group",),
+            current.by_group,
+            proposed.by_group if proposed else None,
+        ),
+    ]
+
+
+def _comparison(
+    title: str, keys: tuple[str, ...], current: Counter[str], proposed: Counter[str] | None
+) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for key in keys:
+        table.add_column(key)
+    table.add_column("in force", justify="right")
+    if proposed is not None:
+        table.add_column("new rules", justify="right")
+        table.add_column("change", justify="right")
+    names = sorted(set(current) | set(proposed or {}))
+    for name in names:
+        cells = name.split("\t")
+        before = current.get(name, 0)
+        if proposed is None:
+            table.add_row(*cells, str(before))
+        else:
+            after = proposed.get(name, 0)
+            change = f"{after - before:+d}" if after != before else ""
+            table.add_row(*cells, str(before), str(after), change)
+    if not names:
+        table.add_row("(none)", *[""] * (len(table.columns) - 1))
+    return table
 
 
 def _print_diagnostics(error: RulesError) -> None:

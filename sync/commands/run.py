@@ -39,6 +39,7 @@ def build_engine(config: Config) -> Engine:
     from rules import RulesError, load_rules
     from sync.engine import Engine
     from sync.errors import ConfigFileError
+    from sync.reload import RulesHolder
     from sync.runtime import connect_all, open_store
 
     try:
@@ -50,7 +51,7 @@ def build_engine(config: Config) -> Engine:
         connections = connect_all(config)
     except (ConfigError, ConfigFileError) as exc:
         raise click.ClickException(str(exc)) from exc
-    return Engine(config, store, connections, ruleset)
+    return Engine(config, store, connections, RulesHolder(config.rules, ruleset))
 
 
 @click.command("sync")

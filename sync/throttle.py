@@ -1,0 +1,133 @@
+"""Throttles on routing: per-rule cooldowns and settle delays.
+
+A **cooldown** (``cooldown: {key: account.id, period: 14d}``) lets a rule act at most once per
+value of its key within the period. Each response that acts under a cooldown *claims* its key
+value in ``nps_cooldowns``; another response of the same rule and key value submitted within the
+period of a claim is skipped, with a note in its decision. The period is measured between
+submission times, not routing times, so a backfill of last year's responses and a replay give the
+same answer as live routing did. A response that holds a claim keeps it: when it is routed again
+(an edited version) it acts again, and its actions' idempotency keys keep that from repeating
+anything. Claims are written before the routing decision, so a crash in between leaves a claim
+its own response will hold, never a lost one.
+
+A **settle** delay (``settle: 15m``) waits for the comment that often follows the score: a
+response younger than the delay of a rule it matches is deferred until then instead of routed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from rules import Cooldown, Decision
+from sync.state import StateStore
+from sync.state import schema as t
+
+
+def insert_ignore(store: StateStore, table: sa.Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for the store's backend."""
+    module: Any = postgresql if store.dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()
+
+
+def settle_until(decision: Decision, submitted_at: datetime, now: datetime) -> datetime | None:
+    """When a response that is still settling may be routed; None if it may be routed now.
+
+    The longest settle delay among the matched rules counts, from the submission time.
+    """
+    delays = [match.settle for match in decision.matches if match.settle is not None]
+    if not delays:
+        return None
+    until = submitted_at + max(delays)
+    return until if until > now else None
+
+
+def cooldown_value(value: object) -> str | None:
+    """The text a cooldown key is stored as; None when the response has no value for it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)[:300]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A response that acted under a rule's cooldown for one key value."""
+
+    source: str
+    response_id: str
+    at: datetime
+
+
+@dataclass
+class CooldownLedger:
+    """Claims for the (rule, key value) pairs of one batch, extended as the batch is routed."""
+
+    claims: dict[tuple[str, str], list[Claim]] = field(default_factory=dict)
+    new: list[tuple[str, str, Claim]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, store: StateStore, wanted: Iterable[tuple[str, str]]) -> CooldownLedger:
+        """Read the stored claims of these (rule, key value) pairs."""
+        pairs = set(wanted)
+        ledger = cls()
+        if not pairs:
+            return ledger
+        c = t.cooldowns
+        rules = sorted({rule for rule, _ in pairs})
+        values = sorted({value for _, value in pairs})
+        with store.engine.connect() as conn:
+            for chunk in _chunks(values, 500):
+                rows = conn.execute(
+                    sa.select(c).where(c.c.rule.in_(rules), c.c.key_value.in_(chunk))
+                ).all()
+                for row in rows:
+                    if (row.rule, row.key_value) in pairs:
+                        claim = Claim(row.source, row.response_id, row.at)
+                        ledger.claims.setdefault((row.rule, row.key_value), []).append(claim)
+        return ledger
+
+    def admit(
+        self, rule: str, cooldown: Cooldown, value: str, source: str, response_id: str, at: datetime
+    ) -> Claim | None:
+        """None if this response may act (its claim is recorded); else the claim blocking it."""
+        held = self.claims.setdefault((rule, value), [])
+        if any((c.source, c.response_id) == (source, response_id) for c in held):
+            return None
+        for claim in held:
+            if abs(claim.at - at) < cooldown.period:
+                return claim
+        claim = Claim(source, response_id, at)
+        held.append(claim)
+        self.new.append((rule, value, claim))
+        return None
+
+    def save(self, store: StateStore, now: datetime) -> None:
+        """Write the claims made since :meth:`load` (before the decisions that rely on them)."""
+        if not self.new:
+            return
+        rows = [
+            {
+                "rule": rule,
+                "key_value": value,
+                "source": claim.source,
+                "response_id": claim.response_id,
+                "at": claim.at,
+                "recorded_at": now,
+            }
+            for rule, value, claim in self.new
+        ]
+        with store.engine.begin() as conn:
+            conn.execute(insert_ignore(store, t.cooldowns), rows)
+        self.new.clear()
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
