@@ -36,6 +36,8 @@ from connectors.salesforce.limits import USAGE_MAX_AGE, ApiReserve, ApiUsage, Us
 from connectors.salesforce.records import (
     LEAD_PREFIX,
     LEAD_SELECT,
+    QUEUE_PREFIX,
+    USER_PREFIX,
     AccountFieldNames,
     AccountLookup,
     ContactLookup,
@@ -268,17 +270,20 @@ class SalesforceConnector:
         return found
 
     def find_owners(self, ids: Iterable[str]) -> dict[str, str]:
-        """Active users and queues among ``ids``: id -> ``User`` or ``Queue``."""
+        """Active users and queues among ``ids``: id -> ``User`` or ``Queue``.
+
+        Ids are typed by prefix: ``005`` users, ``00G`` groups (of which queues may own Tasks).
+        """
         keys = sorted({key for key in map(record_key, ids) if key})
+        queries = (
+            ("User", USER_PREFIX, "SELECT Id FROM User WHERE IsActive = true AND Id IN {values}"),
+            ("Queue", QUEUE_PREFIX, "SELECT Id FROM Group WHERE Type = 'Queue' AND Id IN {values}"),
+        )
         found: dict[str, str] = {}
-        for soql, _ in in_batches(
-            "SELECT Id FROM User WHERE IsActive = true AND Id IN {values}", keys
-        ):
-            found.update({rec["Id"]: "User" for rec in self.query_all(soql)})
-        rest = [k for k in keys if not any(i.startswith(k) for i in found)]
-        template = "SELECT Id FROM Group WHERE Type = 'Queue' AND Id IN {values}"
-        for soql, _ in in_batches(template, rest):
-            found.update({rec["Id"]: "Queue" for rec in self.query_all(soql)})
+        for kind, prefix, template in queries:
+            wanted = [k for k in keys if k.startswith(prefix)]
+            for soql, _ in in_batches(template, wanted):
+                found.update({rec["Id"]: kind for rec in self.query_all(soql)})
         return found
 
     # -- writes --------------------------------------------------------------------------------

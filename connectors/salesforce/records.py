@@ -18,6 +18,8 @@ from connectors.models import Account, Contact
 CONTACT_PREFIX = "003"
 ACCOUNT_PREFIX = "001"
 LEAD_PREFIX = "00Q"
+USER_PREFIX = "005"
+QUEUE_PREFIX = "00G"
 
 _RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.emulators.base import EmulatorApp, EmulatorServer, Request, Response
+from connectors.emulators.base import EmulatorApp, EmulatorServer, Request, Reset, Response
 from connectors.emulators.salesforce import (
     DEFAULT_PASSWORD,
     DEFAULT_TOKEN,
@@ -34,17 +34,28 @@ ConnectorFactory = Callable[..., SalesforceConnector]
 
 
 class Relay(EmulatorApp):
-    """Passes every request to the running test's emulator (one server for the session)."""
+    """Passes every request to the running test's emulator (one server for the session).
+
+    ``lose_answers[endpoint] = n`` lets the emulator carry out the next ``n`` requests to that
+    endpoint and then drops the connection: the client cannot know whether they happened.
+    """
 
     system = "relay"
 
     def __init__(self) -> None:
         super().__init__()
         self.target: EmulatorApp | None = None
+        self.lose_answers: dict[str, int] = {}
 
     def dispatch(self, request: Request) -> Response:
         assert self.target is not None, "no emulator attached"
-        return self.target.dispatch(request)
+        before = dict(self.target.calls)
+        response = self.target.dispatch(request)
+        for endpoint, left in self.lose_answers.items():
+            if left > 0 and self.target.calls[endpoint] > before.get(endpoint, 0):
+                self.lose_answers[endpoint] = left - 1
+                raise Reset
+        return response
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +73,7 @@ def org(relay: tuple[Relay, EmulatorServer]) -> Iterator[SalesforceEmulator]:
     app.target = emulator
     yield emulator
     app.target = None
+    app.lose_answers.clear()
 
 
 @pytest.fixture
@@ -97,3 +109,8 @@ def add_contact(org: SalesforceEmulator, email: str, account_id: str | None, **f
     if account_id:
         record["AccountId"] = account_id
     return org.insert_record("Contact", record)
+
+
+@pytest.fixture
+def relay_app(relay: tuple[Relay, EmulatorServer]) -> Relay:
+    return relay[0]

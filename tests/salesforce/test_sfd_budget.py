@@ -1,0 +1,141 @@
+"""The API budget: a run stops at the reserve kept for other integrations, says what it left,
+and the next run (once the allowance allows) finishes exactly that, nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from connectors.emulators.salesforce import SalesforceEmulator
+from connectors.errors import DeferError
+from connectors.salesforce.client import SalesforceConnector
+from connectors.salesforce.limits import ApiReserve, ApiUsage, UsageMeter, parse_limit_info
+from rules import load_rules
+from sync.emulated import EmulatedWorld
+from sync.engine import Engine, RunReport
+from sync.retry import RetryPolicy
+from sync.runtime import connect_all, open_store
+from tests.salesforce.conftest import ConnectorFactory
+
+FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01)
+
+
+@pytest.mark.parametrize(
+    ("header", "usage"),
+    [
+        ("api-usage=18/5000", ApiUsage(18, 5000)),
+        ("api-usage=25/5000; per-app-api-usage=17/250(appName=sample)", ApiUsage(25, 5000)),
+        ("per-app-api-usage=17/250(appName=sample)", None),
+        ("garbage", None),
+    ],
+)
+def test_the_limit_header_is_read(header: str, usage: ApiUsage | None) -> None:
+    assert parse_limit_info(header) == usage
+
+
+@pytest.mark.parametrize(
+    ("reserve", "used", "refused"),
+    [(0.2, 7_999, False), (0.2, 8_000, True), (0.0, 9_999, False), (0.5, 5_000, True)],
+)
+def test_the_reserve_draws_the_line(reserve: float, used: int, refused: bool) -> None:
+    guard = ApiReserve(reserve)
+    if refused:
+        with pytest.raises(DeferError, match="API reserve reached"):
+            guard.check(ApiUsage(used, 10_000))
+        assert guard.consume_stop() is not None
+        assert guard.consume_stop() is None
+    else:
+        guard.check(ApiUsage(used, 10_000))
+        assert guard.consume_stop() is None
+    guard.check(None)  # unknown usage never refuses
+
+
+def test_an_old_reading_no_longer_decides() -> None:
+    now = [100.0]
+    meter = UsageMeter(clock=lambda: now[0])
+    answer = requests.Response()
+    answer.headers["Sforce-Limit-Info"] = "api-usage=9/10"
+    meter.observe(answer)
+    assert meter.fresh(300) == ApiUsage(9, 10)
+    now[0] += 301
+    assert meter.fresh(300) is None
+    assert meter.latest == ApiUsage(9, 10)
+
+
+def test_the_connector_refuses_calls_past_the_line_without_sending_them(
+    org: SalesforceEmulator, connect: ConnectorFactory
+) -> None:
+    org.daily_limit = 100
+    org.api_used = 78
+    crm: SalesforceConnector = connect(api_reserve=0.2)
+    crm.query_all("SELECT Id FROM Account")
+    crm.query_all("SELECT Id FROM Account")
+    with pytest.raises(DeferError, match="80 of 100 daily API calls"):
+        crm.query_all("SELECT Id FROM Account")
+    assert org.api_used == 80
+    assert crm.api_usage() == (80, 100)
+
+
+@pytest.fixture
+def world() -> Iterator[EmulatedWorld]:
+    with EmulatedWorld(seed=11, accounts=40, responses=150) as w:
+        yield w
+
+
+def engine_for(world: EmulatedWorld, state: Path) -> Engine:
+    """A new process: fresh connections (and usage readings) on the same state store."""
+    config = world.config(state_url=f"sqlite:///{state}", batch_size=50)
+    return Engine(
+        config, open_store(config), connect_all(config), load_rules(config.rules), retry=FAST
+    )
+
+
+def test_a_nearly_spent_org_stops_at_the_reserve_and_the_next_run_finishes(
+    world: EmulatedWorld, tmp_path: Path
+) -> None:
+    org = world.salesforce
+    org.daily_limit = 10_000
+    line = 8_000  # the default reserve keeps 20% for other integrations
+    org.api_used = line - 3
+
+    first_engine = engine_for(world, tmp_path / "state.db")
+    first = first_engine.run_once()
+    first_engine.store.close()
+    budget = first.budget
+    assert budget is not None
+    assert budget["stopped"] is True
+    assert (budget["used"], budget["allowance"], budget["reserve"]) == (line, 10_000, 0.2)
+    assert budget["deferred_responses"] > 0
+    assert budget["deferred_actions"] + budget["deferred_write_backs"] >= 0
+    assert any("stopped at the API reserve" in e for e in first.errors)
+    assert org.api_used == line
+    tasks_before = len(org.records("Task"))
+
+    org.api_used = 0  # the rolling window moved on
+    second_engine = engine_for(world, tmp_path / "state.db")
+    second = second_engine.run_once()
+    store = second_engine.store
+    assert second.budget is not None
+    assert second.budget["stopped"] is False
+    assert second.routed == budget["deferred_responses"]
+    assert store.pending_responses(1000, second_engine.clock()) == []
+    assert store.queued_write_backs().contacts == {}
+    pending_tasks = [a for a in store.actions() if a.kind == "salesforce_task"]
+    assert {a.status for a in pending_tasks} == {"done"}
+    markers = [t["NPS_Sync_Key__c"] for t in org.records("Task")]
+    assert len(markers) == len(set(markers)) == len(pending_tasks) > tasks_before
+    store.close()
+
+
+def test_a_run_report_shows_usage_when_nothing_stopped(
+    world: EmulatedWorld, tmp_path: Path
+) -> None:
+    engine = engine_for(world, tmp_path / "state.db")
+    report: RunReport = engine.run_once()
+    engine.store.close()
+    assert report.budget is not None
+    assert report.budget["stopped"] is False
+    assert report.budget["used"] == world.salesforce.api_used
