@@ -6,6 +6,7 @@ import argparse
 
 from bench.pipeline import run_pipeline_benchmark
 from bench.routing import run_routing_benchmark
+from bench.zendesk import run_zendesk_benchmark
 
 
 def main() -> None:
@@ -14,11 +15,13 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=300)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="injected per call")
     parser.add_argument("--rules", type=int, default=100, help="rules in the routing benchmark")
+    parser.add_argument("--burst", type=int, default=150, help="tickets in the Zendesk burst")
     args = parser.parse_args()
     run_pipeline_benchmark(
         responses=args.responses, accounts=args.accounts, latency=args.latency_ms / 1000
     )
     run_routing_benchmark(n_rules=args.rules)
+    run_zendesk_benchmark(tickets=args.burst)
 
 
 if __name__ == "__main__":

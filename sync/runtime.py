@@ -93,7 +93,14 @@ def build_zendesk(config: Config, counter: CallCounter) -> ZendeskConnector:
         token=_secret(zd.auth.token, "zendesk.auth.token"),
         oauth_token=_secret(zd.auth.oauth_token, "zendesk.auth.oauth_token"),
     )
-    return ZendeskConnector(connect_zd(creds, session=session))
+    client = connect_zd(
+        creds,
+        session=session,
+        wait_budget_seconds=zd.rate_limit.wait_budget_seconds,
+        reserve_requests=zd.rate_limit.reserve_requests,
+        timeout=zd.timeout_seconds,
+    )
+    return ZendeskConnector(client)
 
 
 def build_sources(config: Config, counter: CallCounter) -> list[SurveySource]:

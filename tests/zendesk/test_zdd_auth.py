@@ -1,0 +1,102 @@
+"""Authentication as the config describes it: API token or OAuth token, from env or a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.emulators.base import EmulatorServer, Fault
+from connectors.emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
+from connectors.errors import ConfigError, DeferError
+from connectors.transport import CallCounter
+from sync.config import Config
+from sync.errors import ConfigFileError
+from sync.runtime import build_zendesk
+from tests.zendesk.conftest import PUBLIC
+
+
+def config(server: EmulatorServer, auth: dict[str, Any], **zendesk: Any) -> Config:
+    return Config.model_validate(
+        {
+            "salesforce": {"instance_url": "https://acme.my.salesforce.com"},
+            "zendesk": {"subdomain": "acme", "auth": auth, **zendesk},
+            "rules": "rules.yaml",
+            "loopback_routes": {PUBLIC: server.url},
+        }
+    )
+
+
+def test_an_api_token_from_the_environment(
+    server: EmulatorServer, emulator: ZendeskEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZD_TOKEN_FOR_TEST", DEFAULT_TOKEN)
+    auth = {"email": DEFAULT_AGENT_EMAIL, "token": {"env": "ZD_TOKEN_FOR_TEST"}}
+    counter = CallCounter()
+
+    me = build_zendesk(config(server, auth), counter).me()
+
+    assert (me.email, me.role) == (DEFAULT_AGENT_EMAIL, "admin")
+    assert counter.snapshot() == {"zendesk": 1}
+
+
+def test_an_oauth_token_from_a_file(
+    server: EmulatorServer, emulator: ZendeskEmulator, tmp_path: Path
+) -> None:
+    emulator.add_oauth_token("oauth-secret", "lead@acme.example")
+    token_file = tmp_path / "zendesk-oauth"
+    token_file.write_text("oauth-secret\n", encoding="utf-8")
+
+    me = build_zendesk(
+        config(server, {"oauth_token": {"file": str(token_file)}}), CallCounter()
+    ).me()
+
+    assert me.email == "lead@acme.example"
+
+
+def test_a_wrong_token_is_a_configuration_error(
+    server: EmulatorServer, emulator: ZendeskEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZD_TOKEN_FOR_TEST", "not-the-token")
+    auth = {"email": DEFAULT_AGENT_EMAIL, "token": {"env": "ZD_TOKEN_FOR_TEST"}}
+    helpdesk = build_zendesk(config(server, auth), CallCounter())
+    with pytest.raises(ConfigError, match="401"):
+        helpdesk.me()
+
+
+@pytest.mark.parametrize(
+    ("auth", "error", "match"),
+    [
+        ({"email": DEFAULT_AGENT_EMAIL}, ConfigError, "API token or an OAuth token"),
+        ({"token": {"env": "ZD_TOKEN_FOR_TEST"}}, ConfigError, "API token or an OAuth token"),
+        ({"oauth_token": {"env": "ZD_UNSET_FOR_TEST"}}, ConfigFileError, "ZD_UNSET_FOR_TEST"),
+        ({"oauth_token": {"file": "/nonexistent/zd"}}, ConfigFileError, "cannot read"),
+    ],
+)
+def test_incomplete_credentials_are_refused_before_any_request(
+    server: EmulatorServer,
+    emulator: ZendeskEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    auth: dict[str, Any],
+    error: type[Exception],
+    match: str,
+) -> None:
+    monkeypatch.setenv("ZD_TOKEN_FOR_TEST", DEFAULT_TOKEN)
+    monkeypatch.delenv("ZD_UNSET_FOR_TEST", raising=False)
+    emulator.reset_counters()
+    with pytest.raises(error, match=match):
+        build_zendesk(config(server, auth), CallCounter())
+    assert emulator.total_calls() == 0
+
+
+def test_the_wait_budget_comes_from_the_config(
+    server: EmulatorServer, emulator: ZendeskEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZD_TOKEN_FOR_TEST", DEFAULT_TOKEN)
+    auth = {"email": DEFAULT_AGENT_EMAIL, "token": {"env": "ZD_TOKEN_FOR_TEST"}}
+    strict = config(server, auth, rate_limit={"wait_budget_seconds": 0})
+    helpdesk = build_zendesk(strict, CallCounter())
+    emulator.inject(Fault("429", count=1, endpoint="users_me", retry_after=1))
+    with pytest.raises(DeferError):
+        helpdesk.me()

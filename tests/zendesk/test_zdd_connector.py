@@ -1,0 +1,150 @@
+"""The connector's batched reads and writes, through zenpy and our session, against the emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.emulators.zendesk import ZendeskEmulator
+from connectors.errors import RecordError
+from connectors.models import TicketSpec
+from connectors.zendesk.client import ZendeskConnector
+from connectors.zendesk.records import CommentSpec, RequesterSpec
+from tests.zendesk.conftest import ACME_ACCOUNT, ACME_ORG, ANA, BEN, CAL, GLOBEX_ACCOUNT, GLOBEX_ORG
+
+
+def spec(key: str, requester_id: int, subject: str = "NPS") -> TicketSpec:
+    return TicketSpec(key=key, subject=subject, body="Body", requester_id=requester_id)
+
+
+def test_open_ticket_counts_come_from_one_sideloaded_request(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    results = desk.create_tickets(
+        [spec("k1", ANA.user_id), spec("k2", ANA.user_id), spec("k3", BEN.user_id)]
+    )
+    emulator.solve_ticket(int(results[2].external_id))
+    emulator.reset_counters()
+
+    counts = desk.open_ticket_counts([ANA.user_id, BEN.user_id, CAL.user_id])
+
+    assert counts == {ANA.user_id: 2, BEN.user_id: 0, CAL.user_id: 0}
+    assert dict(emulator.calls) == {"users_show_many": 1}
+
+
+def test_ticket_states_come_in_one_request_per_hundred(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    results = desk.create_tickets([spec(f"k{i}", ANA.user_id) for i in range(3)])
+    ids = [int(r.external_id) for r in results]
+    emulator.solve_ticket(ids[1])
+    emulator.reset_counters()
+
+    states = desk.tickets_by_id([*ids, 999999])
+
+    statuses = {i: s.status for i, s in states.items()}
+    assert statuses == {ids[0]: "new", ids[1]: "solved", ids[2]: "new"}
+    assert states[ids[0]].external_id == "k0"
+    assert states[ids[0]].organization_id == ACME_ORG
+    assert dict(emulator.calls) == {"tickets_show_many": 1}
+
+
+def test_comments_are_added_in_waves_one_per_ticket(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    created = desk.create_tickets([spec("a", ANA.user_id), spec("b", BEN.user_id)])
+    a, b = (int(r.external_id) for r in created)
+    emulator.reset_counters()
+    comments = [
+        CommentSpec("c1", a, "first on a"),
+        CommentSpec("c2", b, "first on b"),
+        CommentSpec("c3", a, "second on a"),
+    ]
+
+    results = desk.add_comments(comments)
+
+    assert [(r.record_id, r.ok, r.external_id) for r in results] == [
+        ("c1", True, str(a)),
+        ("c2", True, str(b)),
+        ("c3", True, str(a)),
+    ]
+    assert [c["body"] for c in emulator.comments(a)][1:] == ["first on a", "second on a"]
+    assert all(c["public"] is False for c in emulator.comments(a)[1:])
+    assert emulator.calls["tickets_update_many"] == 1  # c1 and c2
+    assert emulator.calls["tickets_update"] == 1  # c3, alone in its wave
+    assert desk.comment_bodies(a)[0] == "second on a"  # newest first
+
+
+def test_requesters_are_created_or_updated_by_email(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    specs = [
+        RequesterSpec("NEW.one@acme.example", "New One", ACME_ORG),
+        RequesterSpec("new.two@globex.example", "", GLOBEX_ORG),
+        RequesterSpec(ANA.email, "Ana"),
+    ]
+    first = desk.create_or_update_users(specs)
+    again = desk.create_or_update_users(specs)
+
+    assert first == again
+    assert first[ANA.email] == ANA.user_id
+    users = {u["email"]: u for u in emulator.users()}
+    assert users["new.one@acme.example"]["organization_id"] == ACME_ORG
+    assert users["new.two@globex.example"]["name"] == "new.two"
+    assert users["new.one@acme.example"]["role"] == "end-user"
+
+
+def test_organizations_are_found_by_mirrored_account_id_and_by_name(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    emulator.reset_counters()
+    found = desk.organizations_by_external_id([ACME_ACCOUNT, GLOBEX_ACCOUNT.lower(), "001nope"])
+    assert found == {ACME_ACCOUNT.lower(): ACME_ORG, GLOBEX_ACCOUNT.lower(): GLOBEX_ORG}
+    assert dict(emulator.calls) == {"organizations_show_many": 1}
+    assert desk.organization_ids_by_name(["acme corp", "Nobody Inc"]) == {"acme corp": ACME_ORG}
+
+
+def test_only_staff_are_agents(emulator: ZendeskEmulator, desk: ZendeskConnector) -> None:
+    emulator.add_api_token("lead@acme.example", "x")
+    agents = desk.agents_by_email(["Lead@acme.example", ANA.email, "ghost@acme.example"])
+    assert list(agents) == ["lead@acme.example"]
+    assert agents["lead@acme.example"].role == "admin"
+
+
+@pytest.mark.parametrize("address", ['a@b.example" OR role:admin', "x y@acme.example", "*@acme"])
+def test_unsafe_addresses_are_never_searched(
+    emulator: ZendeskEmulator, desk: ZendeskConnector, address: str
+) -> None:
+    emulator.reset_counters()
+    assert desk.find_user_by_email(address) is None
+    assert desk.agents_by_email([address]) == {}
+    assert emulator.total_calls() == 0
+
+
+def test_the_field_catalogue_is_described(desk: ZendeskConnector) -> None:
+    ticket_fields = {f.title: f for f in desk.ticket_fields()}
+    assert ticket_fields["NPS Category"].type == "tagger"
+    assert ticket_fields["NPS Category"].options == ("promoter", "passive", "detractor")
+    assert {f.key: f.type for f in desk.user_fields()}["nps_date"] == "date"
+    assert "nps_account_score" in {f.key for f in desk.organization_fields()}
+
+
+def test_the_export_pages_through_tickets_by_cursor(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    desk.create_tickets([spec("k1", ANA.user_id), spec("k2", BEN.user_id)])
+    start = int(emulator.now()) - 3600
+
+    page = desk.export_tickets(start_time=start)
+
+    assert {t.external_id for t in page.tickets} == {"k1", "k2"}
+    assert page.end_of_stream
+    assert page.after_cursor
+    again = desk.export_tickets(cursor=page.after_cursor)
+    assert again.tickets == ()
+    with pytest.raises(ValueError, match="either"):
+        desk.export_tickets()
+
+
+def test_a_bad_request_is_a_record_error(desk: ZendeskConnector) -> None:
+    with pytest.raises(RecordError):
+        desk.export_tickets(start_time=2**40)  # in the future: Zendesk refuses it

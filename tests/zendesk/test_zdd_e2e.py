@@ -1,0 +1,158 @@
+"""End to end through the engine: real zenpy, Salesforce and Delighted clients, the emulators.
+
+The engine builds its Zendesk executor without the state store today; these tests hand it the
+store (attach to open tickets, score history) the way the wiring will.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sync.engine
+from rules import load_rules
+from sync.emulated import DEFAULT_RULES, EmulatedWorld
+from sync.engine import Engine
+from sync.executors.zendesk import TicketSettings, ZendeskTicketExecutor, marker
+from sync.runtime import connect_all, open_store
+from sync.state import StateStore
+from sync.tracking import TicketLedger, track_tickets
+from tests.zendesk.conftest import FAST_RETRY
+
+EngineFactory = Callable[[], Engine]
+
+
+@pytest.fixture
+def world() -> Iterator[EmulatedWorld]:
+    with EmulatedWorld(seed=11, accounts=40, responses=150) as w:
+        yield w
+
+
+@pytest.fixture
+def attach_rules(tmp_path: Path) -> Path:
+    text = DEFAULT_RULES.read_text(encoding="utf-8")
+    needle = "    tags: [nps, detractor]\n"
+    assert needle in text
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text.replace(needle, needle + "    attach_to_open: true\n"), encoding="utf-8")
+    return rules
+
+
+@pytest.fixture
+def store(world: EmulatedWorld, tmp_path: Path) -> Iterator[StateStore]:
+    s = open_store(world.config(state_url=f"sqlite:///{tmp_path / 'state.db'}"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def make_engine(
+    world: EmulatedWorld,
+    store: StateStore,
+    attach_rules: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> EngineFactory:
+    config = world.config(state_url=store.url, rules=attach_rules)
+
+    def wired(helpdesk: Any, retry: Any, *args: Any, **kwargs: Any) -> ZendeskTicketExecutor:
+        kwargs.setdefault("store", store)
+        kwargs.setdefault("settings", TicketSettings.from_config(config.zendesk))
+        return ZendeskTicketExecutor(helpdesk, retry, *args, **kwargs)
+
+    monkeypatch.setattr(sync.engine, "ZendeskTicketExecutor", wired)
+
+    def build() -> Engine:
+        return Engine(
+            config, store, connect_all(config), load_rules(config.rules), retry=FAST_RETRY
+        )
+
+    return build
+
+
+def our_tickets(world: EmulatedWorld) -> list[dict[str, Any]]:
+    return [t for t in world.zendesk.tickets() if t.get("external_id")]
+
+
+def test_a_second_response_with_an_open_ticket_adds_a_comment_not_a_ticket(
+    world: EmulatedWorld, make_engine: EngineFactory, store: StateStore
+) -> None:
+    first = make_engine().run_once()
+    assert first.errors == []
+    tickets = our_tickets(world)
+    assert tickets
+    ticket = tickets[0]
+    requester = next(u for u in world.zendesk.users() if u["id"] == ticket["requester_id"])
+    comments_before = len(world.zendesk.comments(ticket["id"]))
+
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    world.delighted.add_response(
+        email=requester["email"],
+        score=2,
+        comment="Second time I write: still no answer.",
+        created_at=now,
+        updated_at=now,
+    )
+    second = make_engine().run_once()
+
+    assert second.errors == []
+    assert len(our_tickets(world)) == len(tickets)
+    comments = world.zendesk.comments(ticket["id"])
+    assert len(comments) == comments_before + 1
+    added = comments[-1]["body"]
+    assert "Second time I write: still no answer." in added
+    assert added.rstrip().endswith("]")
+    (action,) = [a for a in store.actions() if marker(a.key) in added]
+    assert (action.status, action.external_id) == ("done", str(ticket["id"]))
+
+    third = make_engine().run_once()
+    assert len(world.zendesk.comments(ticket["id"])) == comments_before + 1
+    assert third.tickets_created == 0
+
+
+def test_ticket_bodies_carry_the_customer_context(
+    world: EmulatedWorld, make_engine: EngineFactory
+) -> None:
+    make_engine().run_once()
+    bodies = [world.zendesk.comments(t["id"])[0]["body"] for t in our_tickets(world)]
+    assert all("-- Customer context (nps-sync) --" in body for body in bodies)
+    assert all("Open tickets of the requester:" in body for body in bodies)
+    with_history = [b for b in bodies if "Score history: this is the first response" not in b]
+    assert with_history  # the seed's people answered before
+
+
+def test_nps_fields_reach_zendesk_users_and_organizations(
+    world: EmulatedWorld, make_engine: EngineFactory
+) -> None:
+    report = make_engine().run_once()
+    assert report.errors == []
+    users = [u for u in world.zendesk.users() if u["user_fields"].get("nps_score") is not None]
+    assert users
+    for user in users:
+        fields = user["user_fields"]
+        score = fields["nps_score"]
+        expected = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+        assert fields["nps_category"] == expected
+        assert fields["nps_date"]
+    orgs = world.zendesk.organizations()
+    assert [o for o in orgs if o["organization_fields"].get("nps_account_score") is not None]
+
+
+def test_solved_tickets_are_tracked(
+    world: EmulatedWorld, make_engine: EngineFactory, store: StateStore
+) -> None:
+    engine = make_engine()
+    engine.run_once()
+    ticket = our_tickets(world)[0]
+    world.zendesk.solve_ticket(ticket["id"])
+
+    stats = track_tickets(store, engine.conn.helpdesk, datetime.now(UTC))
+
+    on_ticket = [a for a in store.actions() if a.external_id == str(ticket["id"])]
+    assert stats.solved == len(on_ticket)  # the ticket and the responses attached to it
+    assert stats.tracked == len(our_tickets(world))
+    status = TicketLedger(store).statuses([ticket["external_id"]])[ticket["external_id"]]
+    assert (status.status, status.ticket_id) == ("solved", ticket["id"])

@@ -1,0 +1,113 @@
+"""Organization matching from the configured sources, and start-up name resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.emulators.zendesk import ZendeskEmulator
+from connectors.errors import ConfigError
+from connectors.models import Account, Contact, ZendeskUser
+from connectors.zendesk.client import ZendeskConnector
+from sync.config import OrganizationSource
+from sync.match import Match
+from sync.zendesk_match import (
+    OrganizationResolver,
+    Requester,
+    match_organizations,
+    resolve_names,
+)
+from tests.zendesk.conftest import ACME_ACCOUNT, ACME_ORG, FAST_RETRY, GLOBEX_ACCOUNT, GLOBEX_ORG
+
+DOMAIN_ORG = 7777
+
+
+@pytest.mark.parametrize(
+    ("sources", "requester", "expected"),
+    [
+        # The user's own organization first, when it has one.
+        (
+            ("user", "external_id"),
+            Requester("x@acme.example", GLOBEX_ORG, ACME_ACCOUNT),
+            GLOBEX_ORG,
+        ),
+        # The Salesforce account's mirror when the user belongs to none.
+        (("user", "external_id"), Requester("x@acme.example", None, ACME_ACCOUNT), ACME_ORG),
+        # The mirror first when configured so.
+        (("external_id", "user"), Requester("x@acme.example", GLOBEX_ORG, ACME_ACCOUNT), ACME_ORG),
+        # The domain mapping when nothing else answers.
+        (("user", "external_id", "domain"), Requester("x@mapped.example", None, None), DOMAIN_ORG),
+        (
+            ("user", "external_id", "domain"),
+            Requester("x@MAPPED.example", None, "001x"),
+            DOMAIN_ORG,
+        ),
+        # Nothing: None.
+        (("user", "external_id"), Requester("x@acme.example", None, "001unknown"), None),
+        (("domain",), Requester("x@acme.example", ACME_ORG, ACME_ACCOUNT), None),
+    ],
+)
+def test_the_first_source_that_answers_wins(
+    desk: ZendeskConnector,
+    sources: tuple[OrganizationSource, ...],
+    requester: Requester,
+    expected: int | None,
+) -> None:
+    resolver = OrganizationResolver(desk, sources, {"mapped.example": DOMAIN_ORG}, FAST_RETRY)
+    assert resolver.resolve([requester]) == [expected]
+
+
+def test_mirrors_are_looked_up_in_one_request_and_only_when_needed(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    resolver = OrganizationResolver(desk, ("user", "external_id"), {}, FAST_RETRY)
+    emulator.reset_counters()
+    assert resolver.resolve([Requester("a@x.example", ACME_ORG, ACME_ACCOUNT)]) == [ACME_ORG]
+    assert emulator.total_calls() == 0
+
+    accounts, orgs = (ACME_ACCOUNT, GLOBEX_ACCOUNT), (ACME_ORG, GLOBEX_ORG)
+    many = [Requester(f"p{i}@x.example", None, accounts[i % 2]) for i in range(150)]
+    assert resolver.resolve(many) == [orgs[i % 2] for i in range(150)]
+    assert dict(emulator.calls) == {"organizations_show_many": 1}
+
+
+def test_match_organizations_fills_in_but_never_clears(desk: ZendeskConnector) -> None:
+    account = Account(ACME_ACCOUNT, "Acme Corp")
+    contact = Contact("003x", "a@x.example", account=account)
+    without = Match("matched", "email", contact, account, ZendeskUser(1, "a@x.example"))
+    other = Match("matched", "email", None, None, ZendeskUser(2, "b@x.example", "", GLOBEX_ORG))
+    nobody = Match("unmatched", "none")
+    resolver = OrganizationResolver(desk, ("external_id",), {}, FAST_RETRY)
+
+    result = match_organizations({"a": without, "b": other, "c": nobody}, resolver)
+
+    assert result["a"].zendesk_user is not None
+    assert result["a"].zendesk_user.organization_id == ACME_ORG
+    assert result["b"] == other  # no account to mirror: the user's organization stays
+    assert result["c"] == nobody
+
+
+def test_names_are_resolved_once_and_unknown_ones_listed(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    emulator.add_api_token("lead@acme.example", "x")
+    names = resolve_names(
+        desk,
+        field_titles={"score": "NPS Score", "account_arr": "Account ARR"},
+        domains={"acme.example": "Acme Corp", "initech.example": "Initech"},
+        groups={"Customer Success", "Escalations"},
+        assignees={"LEAD@acme.example", "ana@acme.example"},
+        retry=FAST_RETRY,
+    )
+
+    assert set(names.groups) == {"Customer Success"}
+    assert set(names.agents) == {"lead@acme.example"}
+    assert names.ticket_fields == {"score": emulator.ticket_field_id("NPS Score")}
+    assert names.missing_fields == ("Account ARR",)
+    assert names.domain_organizations == {"acme.example": ACME_ORG}
+    assert sorted(names.missing) == [
+        "assignee 'ana@acme.example' is not an agent",
+        "group 'Escalations' does not exist",
+        "organization 'Initech' (for domain initech.example) does not exist",
+    ]
+    with pytest.raises(ConfigError, match="Escalations"):
+        names.raise_if_missing()
