@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from sync.commands.check import check_command
+from sync.commands.fields import backfill_command, explain_group, fields_group
 from sync.commands.ops import failed_group, status_command, unmatched_command
 from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
@@ -30,5 +31,8 @@ for command in (
     failed_group,
     unmatched_command,
     rules_group,
+    fields_group,
+    explain_group,
+    backfill_command,
 ):
     main.add_command(command)

@@ -26,6 +26,7 @@ INDUSTRIES = (
     "Hospitality",
     "Other",
 )
+CONTACT_ROLES = ("Decision Maker", "Economic Buyer", "Champion", "User", "Technical")
 TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
 LEAD_STATUSES = (
     "Open - Not Contacted",
@@ -113,6 +114,19 @@ def owner(to: tuple[str, ...] = ("User",), child: str | None = None) -> FieldDef
         nillable=False,
         defaulted_on_create=True,
         child=child,
+    )
+
+
+def _checkbox(name: str, label: str) -> FieldDef:
+    """A custom checkbox: never null, false unless set."""
+    return plain(
+        name,
+        "boolean",
+        label=label,
+        nillable=False,
+        default_value=False,
+        defaulted_on_create=True,
+        custom=True,
     )
 
 
@@ -264,6 +278,21 @@ def account() -> SObjectDef:
         ),
         plain("NPS_Last_Response_Date__c", "date", label="NPS Last Response Date", custom=True),
         number("NPS_Trend__c", precision=5, scale=1, label="NPS Trend", custom=True),
+        # -- more write-back metrics (sync/fieldmap.py) --
+        number("NPS_Coverage__c", "percent", 5, 1, label="NPS Coverage", custom=True),
+        number(
+            "NPS_Key_Contact_Coverage__c",
+            "percent",
+            5,
+            1,
+            label="NPS Key Contact Coverage",
+            custom=True,
+        ),
+        _checkbox("NPS_Small_Sample__c", "NPS Small Sample"),
+        _checkbox("NPS_Stale__c", "NPS Stale"),
+        number(
+            "NPS_Days_To_Renewal__c", precision=6, scale=0, label="NPS Days To Renewal", custom=True
+        ),
     )
     return obj
 
@@ -302,6 +331,12 @@ def contact() -> SObjectDef:
         number(
             "NPS_Response_Count__c", precision=18, scale=0, label="NPS Response Count", custom=True
         ),
+        # -- more write-back metrics (sync/fieldmap.py) and a key-contact role --
+        number("NPS_Score_Change__c", precision=3, scale=0, label="NPS Score Change", custom=True),
+        text("NPS_Survey_Type__c", 80, label="NPS Survey Type", custom=True),
+        text("NPS_Channel__c", 80, label="NPS Channel", custom=True),
+        text("NPS_Response_Link__c", 255, kind="url", label="NPS Response Link", custom=True),
+        picklist("Role__c", CONTACT_ROLES, label="Role", custom=True),
     )
     return obj
 
@@ -416,6 +451,9 @@ def nps_response() -> SObjectDef:
         picklist("Category__c", NPS_CATEGORIES, label="Category", restricted=True, custom=True),
         text("Comment__c", 32768, kind="textarea", label="Comment", custom=True),
         plain("Responded_At__c", "datetime", label="Responded At", custom=True),
+        text("Survey_Type__c", 80, label="Survey Type", custom=True),
+        text("Channel__c", 80, label="Channel", custom=True),
+        text("Link__c", 255, kind="url", label="Link", custom=True),
     )
     return obj
 

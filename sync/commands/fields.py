@@ -1,0 +1,358 @@
+"""``nps-sync fields``, ``explain`` and ``backfill``: set up, justify and fill the NPS fields.
+
+- ``fields setup`` prints the custom fields the ``write_back`` mapping needs and, with
+  ``--metadata DIR``, writes them as Salesforce metadata to deploy with the Salesforce CLI;
+- ``fields reconcile`` runs the nightly repair now (recompute, read back, rewrite what differs);
+- ``explain account ID`` shows how each account field value was computed, from which responses;
+- ``explain segments --by tier`` shows revenue-weighted NPS per segment;
+- ``backfill --since DATE`` imports history (no rules, no actions) and computes every field.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sync.commands.run import CONFIG_OPTION, load
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sync.config import Config
+    from sync.explain import AccountExplanation
+    from sync.fieldmap import RequiredField
+    from sync.metrics import AccountFacts
+    from sync.runtime import Connections
+    from sync.state import StateStore
+
+DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"])
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _connect(config: Config) -> tuple[StateStore, Connections]:
+    from connectors.errors import ConfigError, ConnectorError
+    from sync.errors import ConfigFileError
+    from sync.runtime import connect_all, open_store
+
+    try:
+        return open_store(config), connect_all(config)
+    except (ConfigError, ConfigFileError, ConnectorError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+# -- fields --------------------------------------------------------------------------------------
+@click.group("fields")
+def fields_group() -> None:
+    """The NPS fields nps-sync writes: set them up and keep them right."""
+
+
+def _fields_table(required: list[RequiredField], title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("object", "field", "type", "size", "metric"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("what it holds")
+    for f in required:
+        if f.precision is not None:
+            size = f"{f.precision},{f.scale or 0}"
+        elif f.picklist_values:
+            size = f"{len(f.picklist_values)} values"
+        elif f.reference_to:
+            size = f"-> {f.reference_to}"
+        else:
+            size = str(f.length or "")
+        kind = f"{f.type} (external id)" if f.external_id else f.type
+        what = f.description
+        if f.picklist_values:
+            what += f" Values: {', '.join(f.picklist_values)}."
+        table.add_row(f.object, f.field, kind, size, f.metric, what)
+    return table
+
+
+@fields_group.command("setup")
+@CONFIG_OPTION
+@click.option(
+    "--all",
+    "every_metric",
+    is_flag=True,
+    help="Every metric nps-sync offers (suggested names), not only the mapped ones.",
+)
+@click.option(
+    "--metadata",
+    "metadata_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the Salesforce fields as metadata files (and package.xml) into this directory.",
+)
+def setup_command(config_path: Path, every_metric: bool, metadata_dir: Path | None) -> None:
+    """Print the custom fields to create, with their types; optionally write Salesforce metadata."""
+    from rich.console import Console
+    from ruamel.yaml import YAML
+
+    from sync.fieldmap import required_fields, suggested_mapping
+    from sync.sfmetadata import write_metadata
+
+    config = load(config_path)
+    if every_metric:
+        config = config.model_copy(
+            update={"write_back": type(config.write_back).model_validate(suggested_mapping())}
+        )
+    required = required_fields(config)
+    console = Console()
+    sf = [f for f in required if f.system == "salesforce"]
+    zd = [f for f in required if f.system == "zendesk"]
+    console.print(_fields_table(sf, "Salesforce custom fields"))
+    console.print(_fields_table(zd, "Zendesk user and organization fields (key, type)"))
+    console.print(
+        "Zendesk: Admin Center > People > Configuration > User fields / Organization fields; "
+        "give each field the key shown."
+    )
+    if every_metric:
+        console.print("\nPaste into your config to write every metric:")
+        YAML().dump({"write_back": suggested_mapping()}, console.file)
+    if metadata_dir is None:
+        return
+    history = config.write_back.history
+    objects = [(history.object, "NPS Response")] if history.enabled else []
+    result = write_metadata(
+        sf, metadata_dir, api_version=config.salesforce.api_version, custom_objects=objects
+    )
+    for f, why in result.skipped:
+        console.print(f"[yellow]skipped[/] {f.object}.{f.field}: {why}")
+    console.print(f"wrote {len(result.written)} files under {metadata_dir}")
+    console.print(
+        f"To deploy: copy {metadata_dir}/objects and {metadata_dir}/permissionsets into a "
+        "Salesforce DX project's force-app/main/default, then run\n"
+        f"  sf project deploy start --manifest {metadata_dir / 'package.xml'} "
+        "--target-org YOUR_ORG\n"
+        "and assign the permission set NPS_Sync to the integration user."
+    )
+
+
+@fields_group.command("reconcile")
+@CONFIG_OPTION
+def reconcile_command(config_path: Path) -> None:
+    """Recompute every managed record, read Salesforce back and rewrite what differs (drift)."""
+    from rich.console import Console
+
+    from sync.retry import RetryPolicy
+    from sync.writeback import reconcile
+
+    config = load(config_path)
+    store, conn = _connect(config)
+    stats = reconcile(store, config, conn.crm, conn.helpdesk, RetryPolicy(), datetime.now(UTC))
+    console = Console()
+    written = ", ".join(f"{k} {v}" for k, v in sorted(stats.updated.items())) or "nothing"
+    console.print(f"rewrote: {written}; hand edits repaired: {stats.drift}")
+    for error in stats.errors[:50]:
+        console.print(f"[red]error[/] {error}")
+    if stats.errors:
+        raise SystemExit(1)
+
+
+# -- explain -------------------------------------------------------------------------------------
+@click.group("explain")
+def explain_group() -> None:
+    """Show how written values were computed."""
+
+
+def _live_facts(config: Config, account_id: str, rows: Any) -> AccountFacts | None:
+    """Facts from Salesforce, as the nightly reconciliation sees them; None when unreachable."""
+    from connectors.errors import ConnectorError
+    from connectors.transport import CallCounter
+    from sync.errors import ConfigFileError
+    from sync.facts import account_facts
+    from sync.fieldmap import field_map
+    from sync.retry import RetryPolicy
+    from sync.runtime import build_salesforce
+
+    try:
+        crm = build_salesforce(config, CallCounter())
+        return account_facts(
+            {account_id: rows},
+            crm=crm,
+            fmap=field_map(config),
+            metrics=config.metrics,
+            retry=RetryPolicy(attempts=2),
+            fresh=True,
+        )[account_id]
+    except (ConnectorError, ConfigFileError) as exc:
+        click.echo(f"Salesforce not reachable ({exc}); using the stored match data", err=True)
+        return None
+
+
+def print_explanation(console: Console, e: AccountExplanation) -> None:
+    from rich.table import Table
+
+    s = e.settings
+    cur = e.metrics.current
+    assert cur is not None
+    console.print(
+        f"[bold]{e.account_name or e.account_id}[/] ({e.account_id}) at {e.now:%Y-%m-%d %H:%M} UTC"
+    )
+    decay = f"half-life {s.half_life.days} days" if s.half_life else "none"
+    console.print(
+        f"window ({cur.start:%Y-%m-%d %H:%M}, {cur.end:%Y-%m-%d %H:%M}] ({s.window.days} days), "
+        f"latest response per contact; decay: {decay}; ARR {e.facts.arr:,.2f}"
+    )
+    responses = Table(title=f"Responses ({len(e.responses)})")
+    for col in ("contact", "response", "submitted", "score", "category", "weight", "counted?"):
+        responses.add_column(col)
+    for line in e.responses:
+        counted = line.status == "counted"
+        responses.add_row(
+            f"{line.contact_name} ({line.contact_id})" if line.contact_name else line.contact_id,
+            line.response_id,
+            f"{line.submitted:%Y-%m-%d %H:%M}",
+            str(line.score),
+            line.category,
+            f"{line.weight:.3f}" if line.weight is not None else "",
+            f"[green]{line.status}[/]" if counted else f"[dim]{line.status}[/]",
+        )
+    console.print(responses)
+    fields = Table(title="Fields")
+    for col in ("metric", "value", "how", "written to"):
+        fields.add_column(col)
+    for f in e.fields:
+        value = "" if f.value is None else str(f.value)
+        target = ", ".join(f.written_to) or "[dim](not mapped)[/]"
+        fields.add_row(f.label, value, f.formula, target)
+    console.print(fields)
+
+
+@explain_group.command("account")
+@click.argument("account_id")
+@CONFIG_OPTION
+@click.option("--offline", is_flag=True, help="Do not ask Salesforce; use the stored match data.")
+def explain_account_command(config_path: Path, account_id: str, offline: bool) -> None:
+    """How each field of ACCOUNT_ID was computed: counted responses, window, formulas, values."""
+    from rich.console import Console
+
+    from sync.explain import explain_account
+    from sync.runtime import open_store
+
+    config = load(config_path)
+    store = open_store(config)
+    if len(account_id) == 15:  # the id as the Salesforce UI shows it: find the 18-character one
+        _, known = store.routed_record_ids()
+        account_id = next((a for a in known if a.startswith(account_id)), account_id)
+    rows = store.routed_responses(account_ids=[account_id])
+    if not rows:
+        raise click.ClickException(f"no routed response for account {account_id}")
+    facts = None if offline else _live_facts(config, account_id, rows)
+    explanation = explain_account(config, account_id, rows, now=datetime.now(UTC), facts=facts)
+    print_explanation(Console(), explanation)
+
+
+@explain_group.command("segments")
+@CONFIG_OPTION
+@click.option("--by", "segment", type=click.Choice(["tier", "region", "industry"]), default="tier")
+def explain_segments_command(config_path: Path, segment: str) -> None:
+    """Revenue-weighted NPS per segment: sum(ARR x NPS) / sum(ARR) over accounts with an NPS."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sync.explain import segment_report
+    from sync.runtime import open_store
+
+    config = load(config_path)
+    store = open_store(config)
+    _, accounts = store.routed_record_ids()
+    rows = store.routed_responses(account_ids=accounts)
+    table = Table(title=f"NPS by {segment}")
+    for col in ("segment", "accounts with NPS", "their ARR", "revenue-weighted NPS", "average"):
+        table.add_column(col, justify="right" if col != "segment" else "left")
+    for s in segment_report(config, rows, by=segment, now=datetime.now(UTC)):
+        table.add_row(
+            s.segment,
+            str(s.accounts),
+            f"{s.arr:,.0f}",
+            "" if s.revenue_weighted_nps is None else f"{s.revenue_weighted_nps:g}",
+            "" if s.average_nps is None else f"{s.average_nps:g}",
+        )
+    Console().print(table)
+
+
+# -- backfill ------------------------------------------------------------------------------------
+class _Bar:
+    """The backfill's progress, on a rich progress bar."""
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.reading = progress.add_task("reading responses", total=None)
+        self.writing_task = progress.add_task("writing fields", total=None, visible=False)
+
+    def read(self, count: int) -> None:
+        self.progress.advance(self.reading, count)
+
+    def writing(self, total: int) -> None:
+        self.progress.update(self.reading, total=self.progress.tasks[self.reading].completed)
+        self.progress.update(self.writing_task, total=total, visible=True)
+
+    def wrote(self, count: int) -> None:
+        self.progress.advance(self.writing_task, count)
+
+
+@click.command("backfill")
+@CONFIG_OPTION
+@click.option("--since", type=DATE, required=True, help="First day to import (UTC).")
+@click.option("--until", type=DATE, default=None, help="Import before this moment (default: now).")
+def backfill_command(config_path: Path, since: datetime, until: datetime | None) -> None:
+    """Import past responses (no rules, no actions) and compute every field from them."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from sync.backfill import backfill
+    from sync.logs import configure
+    from sync.retry import RetryPolicy
+
+    configure("WARNING")
+    config = load(config_path)
+    store, conn = _connect(config)
+    now = datetime.now(UTC)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns) as progress:
+        stats = backfill(
+            config,
+            store,
+            conn,
+            RetryPolicy(),
+            since=_utc(since),
+            until=_utc(until) if until else now,
+            now=now,
+            progress=_Bar(progress),
+        )
+    console = Console()
+    written = ", ".join(f"{k} {v}" for k, v in sorted(stats.write.updated.items())) or "nothing"
+    console.print(
+        f"read {stats.read}, imported {stats.imported} ({stats.matched} matched, "
+        f"{stats.unmatched} unmatched), already known {stats.known}; "
+        f"{stats.contacts} contacts and {stats.accounts} accounts computed; wrote {written} "
+        f"in {stats.seconds:.1f} s"
+    )
+    for problem in stats.problems[:20]:
+        console.print(f"[yellow]skipped[/] {problem}")
+    errors = stats.errors + stats.write.errors
+    for error in errors[:50]:
+        console.print(f"[red]error[/] {error}")
+    if errors:
+        raise SystemExit(1)

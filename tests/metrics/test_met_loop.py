@@ -1,0 +1,326 @@
+"""Write-back, history object, reconciliation and explain against the emulators, through the real
+simple-salesforce and zenpy clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from ruamel.yaml import YAML
+
+from connectors.models import FieldUpdate, category_of
+from rules import load_rules
+from sync.cli import main
+from sync.config import Config
+from sync.emulated import EmulatedWorld
+from sync.engine import Engine
+from sync.fieldmap import suggested_mapping
+from sync.metrics import nps
+from sync.retry import RetryPolicy
+from sync.runtime import Connections, connect_all, open_store
+from sync.state import StateStore
+from sync.writeback import reconcile
+
+RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=1.0)
+WINDOW = timedelta(days=180)
+USER_FIELDS = {
+    "nps_comment": "textarea",
+    "nps_previous_score": "integer",
+    "nps_score_change": "integer",
+    "nps_responses": "integer",
+    "nps_link": "text",
+}
+ORG_FIELDS = {
+    "nps_coverage": "decimal",
+    "nps_trend": "decimal",
+    "nps_last_response": "date",
+    "nps_detractors": "integer",
+    "nps_small_sample": "checkbox",
+    "nps_stale": "checkbox",
+    "nps_revenue_at_risk": "decimal",
+}
+METRICS = {
+    "revenue_at_risk": "detractor_share",
+    "key_contact_field": "Role__c",
+    "key_contact_values": ["Decision Maker"],
+}
+
+
+@pytest.fixture
+def world() -> Iterator[EmulatedWorld]:
+    with EmulatedWorld(seed=11, accounts=30, responses=150) as w:
+        for key, kind in USER_FIELDS.items():
+            w.zendesk.add_user_field(key, kind)
+        for key, kind in ORG_FIELDS.items():
+            w.zendesk.add_organization_field(key, kind)
+        yield w
+
+
+def full_config_data(world: EmulatedWorld, tmp_path: Path) -> dict[str, Any]:
+    data = world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    data["write_back"] = suggested_mapping()
+    data["metrics"] = METRICS
+    return data
+
+
+@pytest.fixture
+def config(world: EmulatedWorld, tmp_path: Path) -> Config:
+    return Config.model_validate(full_config_data(world, tmp_path))
+
+
+@pytest.fixture
+def parts(config: Config) -> Iterator[tuple[StateStore, Connections]]:
+    store = open_store(config)
+    yield store, connect_all(config)
+    store.close()
+
+
+def run_pass(config: Config, store: StateStore) -> None:
+    engine = Engine(config, store, connect_all(config), load_rules(config.rules), retry=RETRY)
+    report = engine.run_once()
+    assert report.errors == []
+
+
+def answers_by_contact(world: EmulatedWorld) -> dict[str, list[tuple[datetime, int, str]]]:
+    emails = {c.email: c.id for c in world.book.contacts}
+    found: dict[str, list[tuple[datetime, int, str]]] = {}
+    for r in world.book.responses:
+        contact_id = emails.get(r.email.lower())
+        if contact_id:
+            found.setdefault(contact_id, []).append((r.created_at, r.score, r.id))
+    return found
+
+
+def test_every_mapped_field_lands_and_a_second_pass_writes_nothing(
+    world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections]
+) -> None:
+    store, conn = parts
+    key_contacts = world.book.contacts[::3]
+    conn.crm.update_records(
+        [FieldUpdate("Contact", c.id, {"Role__c": "Decision Maker"}) for c in key_contacts]
+    )
+    run_pass(config, store)
+    now = datetime.now(UTC)
+
+    answers = answers_by_contact(world)
+    repeat = next(cid for cid, got in answers.items() if len(got) >= 2)
+    ordered = sorted(answers[repeat])
+    record = world.salesforce.get_record("Contact", repeat)
+    assert record is not None
+    assert record["NPS_Last_Score__c"] == ordered[-1][1]
+    assert record["NPS_Previous_Score__c"] == ordered[-2][1]
+    assert record["NPS_Score_Change__c"] == ordered[-1][1] - ordered[-2][1]
+    assert record["NPS_Response_Count__c"] == len(ordered)
+    assert record["NPS_Response_Link__c"]
+
+    # One account by hand: latest answer per contact in the window, coverage, key contacts.
+    account = max(
+        world.book.accounts,
+        key=lambda a: sum(
+            1 for c in world.book.contacts if c.account_id == a.id and c.id in answers
+        ),
+    )
+    contacts = [c for c in world.book.contacts if c.account_id == account.id]
+    latest = {
+        c.id: max((at, s) for at, s, _ in answers[c.id] if now - WINDOW < at <= now)
+        for c in contacts
+        if any(now - WINDOW < at <= now for at, _, _ in answers.get(c.id, []))
+    }
+    scores = [s for _, s in latest.values()]
+    acc = world.salesforce.get_record("Account", account.id)
+    assert acc is not None
+    assert acc["NPS_Score__c"] == nps(scores)
+    assert acc["NPS_Responses__c"] == len(latest)
+    assert acc["NPS_Detractors__c"] == sum(1 for s in scores if s <= 6)
+    assert acc["NPS_Coverage__c"] == round(100 * len(latest) / len(contacts), 1)
+    keys = {c.id for c in key_contacts if c.account_id == account.id}
+    expected_key = round(100 * len(keys & set(latest)) / len(keys), 1) if keys else None
+    assert acc["NPS_Key_Contact_Coverage__c"] == expected_key
+    assert acc["NPS_Days_To_Renewal__c"] == (account.renewal_date - now.date()).days
+    share = sum(1 for s in scores if s <= 6) / len(scores) if scores else 0.0
+    assert acc["NPS_Revenue_At_Risk__c"] == pytest.approx(round(account.arr * share, 2))
+    assert acc["NPS_Small_Sample__c"] is (len(latest) < 5)
+
+    org = next(o for o in world.zendesk.organizations() if o["external_id"] == account.id)
+    assert org["organization_fields"]["nps_account_score"] == acc["NPS_Score__c"]
+    assert org["organization_fields"]["nps_detractors"] == acc["NPS_Detractors__c"]
+    assert org["organization_fields"]["nps_stale"] is acc["NPS_Stale__c"]
+
+    history = world.salesforce.records("NPS_Response__c")
+    routed = [r for r in store.routed_responses(contact_ids=sorted(answers)) if r.contact_id]
+    assert len(history) == len(routed) > 0
+    one = next(h for h in history if h["Contact__c"] == repeat)
+    assert one["Account__c"] == next(
+        c.account_id for c in contacts + world.book.contacts if c.id == repeat
+    )
+    assert one["Category__c"] == category_of(int(one["Score__c"]))
+
+    world.salesforce.reset_counters()
+    world.zendesk.reset_counters()
+    run_pass(config, store)
+    assert world.salesforce.calls["composite_update"] == 0
+    assert world.salesforce.calls["composite_upsert"] == 0
+    assert len(world.salesforce.records("NPS_Response__c")) == len(history)
+
+
+def test_an_edited_response_updates_its_history_record_in_place(
+    world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections]
+) -> None:
+    store, _ = parts
+    run_pass(config, store)
+    before = len(world.salesforce.records("NPS_Response__c"))
+    known = {c.email for c in world.book.contacts}
+    response = next(r for r in world.book.responses if r.email.lower() in known)
+    world.delighted.update_response(response.id, comment="Edited: the export is back.")
+    run_pass(config, store)
+    history = world.salesforce.records("NPS_Response__c")
+    assert len(history) == before
+    edited = [h for h in history if h["Response_Id__c"] == f"delighted:{response.id}"]
+    assert [h["Comment__c"] for h in edited] == ["Edited: the export is back."]
+
+
+def test_reconcile_repairs_hand_edits_by_reading_salesforce_back(
+    world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections]
+) -> None:
+    store, conn = parts
+    run_pass(config, store)
+    contact_id = next(iter(answers_by_contact(world)))
+    good_contact = world.salesforce.get_record("Contact", contact_id)
+    account_id = next(
+        a.id
+        for a in world.book.accounts
+        if (world.salesforce.get_record("Account", a.id) or {}).get("NPS_Score__c") is not None
+    )
+    good_account = world.salesforce.get_record("Account", account_id)
+    assert good_contact is not None
+    assert good_account is not None
+    conn.crm.update_records(
+        [
+            FieldUpdate("Contact", contact_id, {"NPS_Last_Score__c": 0, "NPS_Channel__c": "fax"}),
+            FieldUpdate("Account", account_id, {"NPS_Score__c": 99.0}),
+        ]
+    )
+    world.salesforce.reset_counters()
+
+    stats = reconcile(store, config, conn.crm, conn.helpdesk, RETRY, datetime.now(UTC))
+
+    assert stats.errors == []
+    assert stats.drift == 2
+    assert stats.updated == {"salesforce.Account": 1, "salesforce.Contact": 1}
+    fixed = world.salesforce.get_record("Contact", contact_id)
+    assert fixed is not None
+    assert fixed["NPS_Last_Score__c"] == good_contact["NPS_Last_Score__c"]
+    assert fixed["NPS_Channel__c"] == good_contact["NPS_Channel__c"]
+    fixed_account = world.salesforce.get_record("Account", account_id)
+    assert fixed_account is not None
+    assert fixed_account["NPS_Score__c"] == good_account["NPS_Score__c"]
+    contacts, accounts = store.routed_record_ids()
+    # Read back by id, 200 per query (plus the contact counts, key contacts and accounts).
+    reads = -(-len(contacts) // 200) + 4 * -(-len(accounts) // 200)
+    assert world.salesforce.calls["query"] <= reads + 1
+
+    again = reconcile(store, config, conn.crm, conn.helpdesk, RETRY, datetime.now(UTC))
+    assert (again.updated, again.drift, again.errors) == ({}, 0, [])
+
+
+def test_the_comment_is_cut_to_the_length_salesforce_describes(
+    world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections]
+) -> None:
+    store, _ = parts
+    contact_def = world.salesforce.org.schema.require("Contact").field("NPS_Last_Comment__c")
+    assert contact_def is not None
+    contact_def.length = 12
+    contact = world.book.contacts[0]
+    at = datetime.now(UTC) - timedelta(hours=1)
+    world.delighted.add_response(
+        email=contact.email, score=3, comment="The new reporting module is far too slow.",
+        created_at=at, updated_at=at,
+    )  # fmt: skip
+    run_pass(config, store)
+    record = world.salesforce.get_record("Contact", contact.id)
+    assert record is not None
+    assert record["NPS_Last_Comment__c"] == "The new rep…"
+    user = next(u for u in world.zendesk.users() if u.get("external_id") == contact.id)
+    assert user["user_fields"]["nps_comment"] == "The new reporting module is far too slow."
+
+
+def write_config(data: dict[str, Any], path: Path) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        YAML().dump(data, out)
+    return path
+
+
+def test_explain_account_shows_counted_responses_and_worked_formulas(
+    world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections], tmp_path: Path
+) -> None:
+    store, _ = parts
+    run_pass(config, store)
+    _, accounts = store.routed_record_ids()
+    account_id = accounts[0]
+    config_file = write_config(full_config_data(world, tmp_path), tmp_path / "nps-sync.yaml")
+    result = CliRunner().invoke(
+        main, ["explain", "account", account_id[:15], "--config", str(config_file)],
+        env={"COLUMNS": "250"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = world.salesforce.get_record("Account", account_id)
+    assert record is not None
+    assert account_id in result.output
+    assert "counted" in result.output
+    assert "100 x (promoters - detractors) / respondents" in result.output or (
+        "no respondent in the window" in result.output
+    )
+    assert "Account.NPS_Score__c" in result.output
+    assert "respondents / contacts" in result.output
+    segments = CliRunner().invoke(
+        main, ["explain", "segments", "--by", "tier", "--config", str(config_file)],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert segments.exit_code == 0, segments.output
+    assert "revenue-weighted NPS" in segments.output
+    assert "Enterprise" in segments.output
+
+
+def test_backfill_imports_history_without_actions_and_computes_every_field(
+    world: EmulatedWorld, tmp_path: Path
+) -> None:
+    data = full_config_data(world, tmp_path)
+    data["write_back"]["bulk_threshold"] = 50
+    config_file = write_config(data, tmp_path / "nps-sync.yaml")
+    since = (date.today() - timedelta(days=800)).isoformat()
+
+    result = CliRunner().invoke(
+        main, ["backfill", "--since", since, "--config", str(config_file)], env={"COLUMNS": "200"}
+    )
+
+    assert result.exit_code == 0, result.output
+    assert world.salesforce.records("Task") == []
+    assert [t for t in world.zendesk.tickets() if t.get("external_id")] == []
+    history = world.salesforce.records("NPS_Response__c")
+    answers = answers_by_contact(world)
+    assert len(history) == sum(len(v) for v in answers.values())
+    assert world.salesforce.calls["bulk2_create_job"] >= 1
+    contact_id, got = next(iter(answers.items()))
+    record = world.salesforce.get_record("Contact", contact_id)
+    assert record is not None
+    assert record["NPS_Last_Score__c"] == max(got)[1]
+    assert f"imported {len(world.book.responses)}" in result.output
+
+    # A second backfill finds everything known; the daemon then acts on nothing old.
+    world.salesforce.reset_counters()
+    again = CliRunner().invoke(
+        main, ["backfill", "--since", since, "--config", str(config_file)], env={"COLUMNS": "200"}
+    )
+    assert again.exit_code == 0, again.output
+    assert "imported 0" in again.output
+    assert world.salesforce.calls["composite_update"] == 0
+    config = Config.model_validate(data)
+    store = open_store(config)
+    engine = Engine(config, store, connect_all(config), load_rules(config.rules), retry=RETRY)
+    report = engine.run_once()
+    store.close()
+    assert (report.routed, report.tasks_created, report.tickets_created) == (0, 0, 0)
