@@ -376,114 +376,6 @@ class WriteBackConfig(_Strict):
     bulk_threshold: int = Field(2000, ge=1)
 
 
-# -- write_back: which metric goes into which field ---------------------------------------------
-# A metric left unset takes its default (the legacy ``salesforce.fields``/``zendesk.fields`` name
-# for the fields nps-sync always wrote, otherwise off); "" turns a metric off; a name turns it on.
-
-
-class ContactFieldMap(_Strict):
-    """Salesforce Contact field API name per contact metric."""
-
-    last_score: str | None = None
-    category: str | None = None
-    comment: str | None = None
-    response_date: str | None = None
-    previous_score: str | None = None
-    change: str | None = None
-    responses: str | None = None
-    survey_type: str | None = None
-    channel: str | None = None
-    link: str | None = None
-
-
-class AccountFieldMap(_Strict):
-    """Salesforce Account field API name per account metric."""
-
-    nps: str | None = None
-    respondents: str | None = None
-    coverage: str | None = None
-    key_contact_coverage: str | None = None
-    trend: str | None = None
-    last_response_date: str | None = None
-    detractors: str | None = None
-    small_sample: str | None = None
-    stale: str | None = None
-    revenue_at_risk: str | None = None
-    days_to_renewal: str | None = None
-
-
-class UserFieldMap(_Strict):
-    """Zendesk user field key per contact metric."""
-
-    last_score: str | None = None
-    category: str | None = None
-    comment: str | None = None
-    response_date: str | None = None
-    previous_score: str | None = None
-    change: str | None = None
-    responses: str | None = None
-    link: str | None = None
-
-
-class OrganizationFieldMap(_Strict):
-    """Zendesk organization field key per account metric."""
-
-    nps: str | None = None
-    respondents: str | None = None
-    coverage: str | None = None
-    trend: str | None = None
-    last_response_date: str | None = None
-    detractors: str | None = None
-    small_sample: str | None = None
-    stale: str | None = None
-    revenue_at_risk: str | None = None
-
-
-class SalesforceWriteBack(_Strict):
-    contact: ContactFieldMap = ContactFieldMap()
-    account: AccountFieldMap = AccountFieldMap()
-
-
-class ZendeskWriteBack(_Strict):
-    user: UserFieldMap = UserFieldMap()
-    organization: OrganizationFieldMap = OrganizationFieldMap()
-
-
-class HistoryFieldMap(_Strict):
-    """Fields of the per-response history object; "" leaves one out."""
-
-    contact: str = "Contact__c"
-    account: str = "Account__c"
-    score: str = "Score__c"
-    category: str = "Category__c"
-    comment: str = "Comment__c"
-    responded_at: str = "Responded_At__c"
-    survey_type: str = "Survey_Type__c"
-    channel: str = "Channel__c"
-    link: str = "Link__c"
-
-
-class HistoryConfig(_Strict):
-    """One Salesforce record per response, upserted by its external id (off by default)."""
-
-    enabled: bool = False
-    object: str = "NPS_Response__c"
-    external_id: str = "Response_Id__c"
-    fields: HistoryFieldMap = HistoryFieldMap()
-
-
-class WriteBackConfig(_Strict):
-    """Field mapping of the write-back stage (``nps-sync fields setup`` prints what to create)."""
-
-    salesforce: SalesforceWriteBack = SalesforceWriteBack()
-    zendesk: ZendeskWriteBack = ZendeskWriteBack()
-    history: HistoryConfig = HistoryConfig()
-    #: Comment length when Salesforce describe does not tell (and for Zendesk).
-    comment_length: int = Field(1000, ge=1, le=131072)
-    #: Backfills send this many history records or more through Bulk API 2.0.
-    bulk_threshold: int = Field(2000, ge=1)
-
-
 class BusinessHoursConfig(_Strict):
     """Business hours for escalation steps with ``business_hours: true``: Monday to Friday."""
 
@@ -525,7 +417,6 @@ class Config(_Strict):
     zendesk: ZendeskConfig
     rules: Path
     metrics: MetricsConfig = MetricsConfig()
-    write_back: WriteBackConfig = WriteBackConfig()
     write_back: WriteBackConfig = WriteBackConfig()
     business_hours: BusinessHoursConfig = BusinessHoursConfig()
     #: SMTP for email notifications; without it, email ``notify`` actions fail (dead-letter list).
