@@ -20,7 +20,7 @@ from typing import Protocol, TypeVar
 from connectors.errors import ConfigError
 from connectors.zendesk.records import Agent
 from rules import Ruleset, ZendeskTicketAction
-from sync.config import OrganizationSource, ZendeskConfig
+from sync.config import OrganizationSource, ZendeskConfig, ZendeskFields
 from sync.match import Match
 from sync.retry import RetryPolicy
 
@@ -86,11 +86,10 @@ def rule_references(ruleset: Ruleset) -> tuple[set[str], set[str]]:
     return groups, assignees
 
 
-def field_titles(config: ZendeskConfig) -> dict[str, str]:
+def field_titles(config: ZendeskConfig | ZendeskFields) -> dict[str, str]:
     """Semantic ticket field -> the custom field title configured for it (unset ones left out)."""
-    titles = {
-        name: getattr(config.fields, setting) for name, setting in TICKET_FIELD_SETTINGS.items()
-    }
+    fields = config.fields if isinstance(config, ZendeskConfig) else config
+    titles = {name: getattr(fields, setting) for name, setting in TICKET_FIELD_SETTINGS.items()}
     return {name: title for name, title in titles.items() if title}
 
 

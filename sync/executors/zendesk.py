@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from connectors.errors import ConnectorError
+from connectors.errors import RecordError, RetryableError
 from connectors.models import TicketSpec, WriteResult
 from connectors.zendesk.records import Agent, CommentSpec, RequesterSpec, TicketState
 from sync.act import Outcome, create_missing, guarded, outcome_of
-from sync.config import OrganizationSource, ZendeskConfig
+from sync.config import OrganizationSource, ZendeskConfig, ZendeskFields
 from sync.executors.zendesk_context import (
     ContextFacts,
     compile_context,
@@ -97,13 +97,7 @@ class TicketSettings:
     history_limit: int = 5
     public_comments: bool = False
     organization_from: tuple[OrganizationSource, ...] = ("user", "external_id", "domain")
-    field_titles: Mapping[str, str] = field(
-        default_factory=lambda: {
-            "score": "NPS Score",
-            "category": "NPS Category",
-            "response_link": "NPS Response Link",
-        }
-    )
+    field_titles: Mapping[str, str] = field(default_factory=lambda: field_titles(ZendeskFields()))
     domains: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -273,8 +267,11 @@ class ZendeskTicketExecutor:
         ]
         try:
             ids = self.retry.call(lambda: self.helpdesk.create_or_update_users(specs))
-        except ConnectorError:
-            ids = {}
+        except RecordError as exc:  # Zendesk refuses these people as they are
+            for plan in new:
+                error = f"cannot create the requester {plan.email}: {exc}"
+                outcomes[plan.key] = Outcome(plan.key, "dead", error=error)
+            return
         for plan, org in zip(new, organizations, strict=True):
             user_id = ids.get(plan.email)
             if user_id is None:
@@ -293,7 +290,7 @@ class ZendeskTicketExecutor:
         if requester_ids:
             try:
                 counts = self.retry.call(lambda: self.helpdesk.open_ticket_counts(requester_ids))
-            except ConnectorError:
+            except (RetryableError, RecordError):
                 counts = {}  # context is a courtesy: a ticket without it beats no ticket
         history = (
             TicketLedger(self.store).history([p.email for p in plans], self.settings.history_limit)
