@@ -1,8 +1,9 @@
 """Fixtures for the Zendesk connector and engine pieces: the real zenpy client against the emulator.
 
 One emulator server per module with a fresh account per test (``ZendeskEmulator.reset``), a small
-seeded book (two organizations mirroring Salesforce accounts, four end users), a SQLite state
-store, and helpers that put ticket intents into the outbox the way the route stage does.
+seeded book (two organizations mirroring Salesforce accounts, four end users), and helpers that
+put ticket intents into the outbox the way the route stage does. The ``store`` fixture (root
+conftest) runs each test on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,16 +120,6 @@ def make_connector(server: EmulatorServer, emulator: ZendeskEmulator) -> Connect
 @pytest.fixture
 def desk(make_connector: ConnectorFactory) -> ZendeskConnector:
     return make_connector()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    s = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    s.migrate()
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 # -- the outbox, as the route stage fills it -------------------------------------------------------
