@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.pipeline import run_pipeline_benchmark
+from bench.pipeline import run_pipeline_benchmark, run_salesforce_benchmark
 from bench.routing import run_routing_benchmark
 from bench.zendesk import run_zendesk_benchmark
 
@@ -20,6 +20,7 @@ def main() -> None:
     run_pipeline_benchmark(
         responses=args.responses, accounts=args.accounts, latency=args.latency_ms / 1000
     )
+    run_salesforce_benchmark(responses=args.responses, accounts=args.accounts)
     run_routing_benchmark(n_rules=args.rules)
     run_zendesk_benchmark(tickets=args.burst)
 

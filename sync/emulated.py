@@ -45,6 +45,8 @@ class EmulatedWorld:
     accounts: int = 300
     responses: int = 1500
     end: datetime | None = None
+    #: More :func:`generate_seed` options (``contacts_per_account``, ``distinct_respondents``...).
+    seed_options: dict[str, Any] = field(default_factory=dict)
     salesforce: SalesforceEmulator = field(init=False)
     zendesk: ZendeskEmulator = field(init=False)
     delighted: DelightedEmulator = field(init=False)
@@ -53,7 +55,11 @@ class EmulatedWorld:
 
     def __post_init__(self) -> None:
         self.book = generate_seed(
-            self.seed, accounts=self.accounts, responses=self.responses, end=self.end
+            self.seed,
+            accounts=self.accounts,
+            responses=self.responses,
+            end=self.end,
+            **self.seed_options,
         )
         self.salesforce = SalesforceEmulator(seed=self.seed)
         self.zendesk = ZendeskEmulator(seed=self.seed)

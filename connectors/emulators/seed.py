@@ -115,11 +115,15 @@ def generate_seed(
     responses: int = 1500,
     start: datetime | None = None,
     end: datetime | None = None,
+    distinct_respondents: bool = False,
+    unknown_rate: float = UNKNOWN_RATE,
 ) -> Seed:
     """A consistent book of business, identical for identical arguments.
 
     ``contacts_per_account`` is the average (each account gets one more or fewer at random).
     Survey responses fall in ``[start, end)``; by default the year before :data:`REFERENCE_END`.
+    ``unknown_rate`` of them come from people not in the CRM; with ``distinct_respondents``
+    every other response comes from a different contact (the benchmark's shape).
     """
     window_end = end or REFERENCE_END
     window_start = start or window_end - timedelta(days=365)
@@ -131,6 +135,8 @@ def generate_seed(
     if min(accounts, contacts_per_account, responses) < 0:
         raise ValueError("counts must not be negative")
     builder = _Builder(random.Random(seed), window_start, window_end)
+    builder.distinct_respondents = distinct_respondents
+    builder.unknown_rate = unknown_rate
     return builder.build(accounts, contacts_per_account, responses)
 
 
@@ -173,6 +179,8 @@ class _Builder:
     zendesk_orgs: _IdCounter = field(default_factory=lambda: _IdCounter(9_100_000_000_000, 97))
     zendesk_users: _IdCounter = field(default_factory=lambda: _IdCounter(9_200_000_000_000, 97))
     zendesk_groups: _IdCounter = field(default_factory=lambda: _IdCounter(9_300_000_000_000, 97))
+    distinct_respondents: bool = False
+    unknown_rate: float = UNKNOWN_RATE
 
     def build(self, accounts: int, contacts_per_account: int, responses: int) -> Seed:
         self._users()
@@ -393,10 +401,18 @@ class _Builder:
     # -- survey responses -----------------------------------------------------------------------
     def _responses(self, total: int) -> None:
         contacts = self.seed.contacts
-        unknown_count = round(total * UNKNOWN_RATE) if contacts else total
+        unknown_count = round(total * self.unknown_rate) if contacts else total
         accounts = {account.id: account for account in self.seed.accounts}
         picks: dict[str, list[SeedContact]] = {}
-        for _ in range(total - unknown_count):
+        if self.distinct_respondents:
+            if total - unknown_count > len(contacts):
+                raise ValueError(
+                    f"{total - unknown_count} distinct respondents need as many contacts, "
+                    f"there are {len(contacts)}"
+                )
+            for contact in self.rng.sample(contacts, k=total - unknown_count):
+                picks[contact.id] = [contact]
+        for _ in range(0 if self.distinct_respondents else total - unknown_count):
             contact = self.rng.choice(contacts)
             picks.setdefault(contact.id, []).append(contact)
         drafts: list[tuple[datetime, _Person]] = []
