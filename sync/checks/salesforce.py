@@ -1,14 +1,337 @@
-"""Salesforce set-up checks: the configured objects and fields exist, fit and are writable."""
+"""Salesforce set-up checks: the configured objects and fields exist, fit and are writable.
+
+One describe per object the configuration touches (Task, Contact, Account, Lead when the
+matching ladder uses Leads, the history object when enabled). Every configured field is reported
+with what it must be: present, of a fitting type, updateable (or createable on Task, filterable
+where we look records up by it). Missing fields are summed up at the end as the exact list to
+create (object, API name, type, length), and every problem is an error, so the command exits
+non-zero while the configuration cannot work.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from connectors.errors import ConnectorError
 from connectors.salesforce.client import SalesforceConnector
+from connectors.salesforce.describe import FieldInfo, ObjectInfo
+from connectors.salesforce.records import record_key
 from sync.checks import Finding
 from sync.config import Config
+from sync.fieldmap import RequiredField, field_problem, required_fields
+
+SYSTEM = "salesforce"
+T = TypeVar("T")
+#: Length of an idempotency key (``sync.route.action_key``); the marker field must hold it.
+MARKER_LENGTH = 40
+
+Need = Literal["read", "filter", "create"]
+TEXT = frozenset({"string", "textarea", "email", "url", "phone", "picklist", "combobox"})
+NUMBER = frozenset({"double", "currency", "int", "percent"})
+DATE = frozenset({"date", "datetime"})
+ANY: frozenset[str] = frozenset()
+READ: frozenset[Need] = frozenset({"read"})
+FILTER: frozenset[Need] = frozenset({"read", "filter"})
+CREATE: frozenset[Need] = frozenset({"create"})
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """A field nps-sync reads, filters on or sets when creating, and what it must be."""
+
+    sobject: str
+    name: str
+    needs: frozenset[Need]
+    types: frozenset[str]
+    #: How to create it (custom fields) or why it matters (standard ones).
+    create_as: str
+    setting: str = ""
+    min_length: int = 0
+
+    @property
+    def item(self) -> str:
+        return f"{self.sobject}.{self.name}"
+
+
+def expected_fields(config: Config) -> list[Expected]:
+    """The fields matching, routing and Task creation use (write-back fields come from
+    :func:`sync.fieldmap.required_fields`)."""
+    f = config.salesforce.fields
+    order = config.salesforce.matching.order
+    setting = "salesforce.fields."
+    out = [
+        Expected("Contact", "Email", FILTER, TEXT, "standard"),
+        Expected("Contact", "AccountId", READ, ANY, "standard"),
+        Expected("Contact", "OwnerId", READ, ANY, "standard"),
+        Expected("Account", "OwnerId", READ, ANY, "standard"),
+        Expected("Account", "Website", FILTER if not f.account_domain else READ, TEXT, "standard"),
+    ]
+    account_reads = [
+        ("account_tier", f.account_tier, TEXT, "Picklist"),
+        ("account_arr", f.account_arr, NUMBER, "Currency(18, 2)"),
+        ("account_region", f.account_region, TEXT, "Picklist"),
+        ("account_renewal_date", f.account_renewal_date, DATE, "Date"),
+    ]
+    for key, name, types, create_as in account_reads:
+        if name:
+            out.append(Expected("Account", name, READ, types, create_as, setting + key))
+    if f.account_domain:
+        needs = FILTER if "domain" in order else READ
+        out.append(
+            Expected(
+                "Account", f.account_domain, needs, TEXT, "Text(255)", setting + "account_domain"
+            )
+        )
+    task_fields = ("Subject", "Description", "OwnerId", "WhoId", "WhatId", "ActivityDate")
+    for name in (*task_fields, "Status", "Priority"):
+        out.append(Expected("Task", name, CREATE, ANY, "standard"))
+    if f.task_marker:
+        out.append(
+            Expected(
+                "Task",
+                f.task_marker,
+                CREATE | FILTER,
+                frozenset({"string"}),
+                f"Text({MARKER_LENGTH * 2}), External ID",
+                setting + "task_marker",
+                min_length=MARKER_LENGTH,
+            )
+        )
+    if "lead" in order:
+        for name in ("Email", "IsConverted", "OwnerId"):
+            out.append(Expected("Lead", name, FILTER, ANY, "standard"))
+    return out
+
+
+def lead_write_fields(required: Sequence[RequiredField], config: Config) -> list[RequiredField]:
+    """A Lead matched in place of a contact gets the contact's fields written too."""
+    if "lead" not in config.salesforce.matching.order:
+        return []
+    return [
+        dataclasses.replace(r, object="Lead")
+        for r in required
+        if r.system == SYSTEM and r.object == "Contact"
+    ]
+
+
+def expected_problem(expected: Expected, described: FieldInfo | None) -> str | None:
+    """What keeps a field from serving, or None when it fits."""
+    if described is None:
+        return "does not exist (or the integration user cannot see it)"
+    if expected.types and described.type not in expected.types:
+        return f"is {described.type}, which does not fit (expected {expected.create_as})"
+    if "filter" in expected.needs and not described.filterable:
+        return "cannot be used in a query filter"
+    if "create" in expected.needs and not described.createable:
+        return "cannot be set on create by the integration user (field-level security)"
+    if expected.min_length and described.length < expected.min_length:
+        return f"holds {described.length} characters; it needs at least {expected.min_length}"
+    return None
+
+
+def create_spec(required: RequiredField) -> str:
+    """``Number(2, 0)``, ``Text(80)``, ``Picklist: a, b`` ... as an admin creates it."""
+    kind = required.type
+    if required.precision is not None:
+        spec = f"{kind}({required.precision}, {required.scale or 0})"
+    elif required.length:
+        spec = f"{kind}({required.length})"
+    else:
+        spec = kind
+    if required.picklist_values:
+        spec += ": " + ", ".join(required.picklist_values)
+    if required.reference_to:
+        spec += f" to {required.reference_to}"
+    if required.external_id:
+        spec += ", External ID, unique"
+    return spec
+
+
+class _Describer:
+    """Describes each object once; a failure becomes one finding for that object."""
+
+    def __init__(self, crm: SalesforceConnector, findings: list[Finding]) -> None:
+        self.crm = crm
+        self.findings = findings
+        self.cache: dict[str, ObjectInfo | None] = {}
+
+    def __call__(self, sobject: str) -> ObjectInfo | None:
+        if sobject not in self.cache:
+            try:
+                self.cache[sobject] = self.crm.describe(sobject)
+            except ConnectorError as exc:
+                self.cache[sobject] = None
+                self.findings.append(
+                    Finding(SYSTEM, sobject, "error", f"cannot describe {sobject}: {exc.message}")
+                )
+        return self.cache[sobject]
 
 
 def check_salesforce(config: Config, crm: SalesforceConnector) -> list[Finding]:
-    """Findings for every Salesforce field the config names."""
-    return [
-        Finding("salesforce", "connection", "ok", f"connected to {config.salesforce.instance_url}")
-    ]
+    """Findings for every Salesforce object and field the config names."""
+    findings = [_connection(config, crm)]
+    describe = _Describer(crm, findings)
+    to_create: list[str] = []
+    for expected in expected_fields(config):
+        info = describe(expected.sobject)
+        if info is not None:
+            findings.append(_expected_finding(expected, info, to_create))
+    required = [r for r in required_fields(config) if r.system == SYSTEM]
+    for req in [*required, *lead_write_fields(required, config)]:
+        info = describe(req.object)
+        if info is not None:
+            findings.append(_required_finding(req, info, to_create))
+    findings.extend(_owner(config, crm))
+    findings.extend(_aliases(config, crm))
+    if to_create:
+        findings.append(
+            Finding(
+                SYSTEM,
+                "fields to create",
+                "error",
+                f"{len(to_create)} missing; create them, then run the check again",
+                fix="\n".join(to_create),
+            )
+        )
+    return findings
+
+
+def _connection(config: Config, crm: SalesforceConnector) -> Finding:
+    usage = crm.usage
+    reserve = config.salesforce.api.reserve
+    text = f"connected to {config.salesforce.instance_url}"
+    if usage is None:
+        return Finding(SYSTEM, "connection", "ok", text)
+    text += f"; {usage}, {reserve:.0%} kept in reserve"
+    if usage.used >= usage.allowance * (1 - reserve):
+        return Finding(
+            SYSTEM,
+            "API usage",
+            "warning",
+            text,
+            fix="runs stop at once until usage falls below the reserve line",
+        )
+    return Finding(SYSTEM, "connection", "ok", text)
+
+
+def _expected_finding(expected: Expected, info: ObjectInfo, to_create: list[str]) -> Finding:
+    described = info.field(expected.name)
+    problem = expected_problem(expected, described)
+    if problem is None:
+        assert described is not None
+        return Finding(SYSTEM, expected.item, "ok", _summary(described, expected.needs))
+    custom = expected.name.endswith("__c")
+    if described is None and custom:
+        to_create.append(f"{expected.item}  {expected.create_as}")
+    if custom and expected.setting:
+        fix = f"create it as {expected.create_as}, or name another field in {expected.setting}"
+    elif custom:
+        fix = f"create it as {expected.create_as}"
+    else:
+        fix = "grant the integration user access to this standard field"
+    return Finding(SYSTEM, expected.item, "error", problem, fix=fix)
+
+
+def _required_finding(required: RequiredField, info: ObjectInfo, to_create: list[str]) -> Finding:
+    described = info.field(required.field)
+    item = f"{required.object}.{required.field}"
+    problem = field_problem(required, described)
+    if problem is None:
+        assert described is not None
+        if not described.updateable and not required.external_id:
+            return Finding(
+                SYSTEM,
+                item,
+                "error",
+                "is not updateable by the integration user",
+                fix="grant edit access in field-level security (profile or permission set)",
+            )
+        return Finding(SYSTEM, item, "ok", _summary(described, "write"))
+    spec = create_spec(required)
+    if described is None:
+        to_create.append(f"{item}  {spec}")
+        fix = f"create it: {spec}"
+    elif "read-only" in problem:
+        fix = "grant edit access in field-level security (profile or permission set)"
+    else:
+        fix = f"expected {spec} (for {required.metric}), or map the metric to another field"
+    return Finding(SYSTEM, item, "error", problem, fix=fix)
+
+
+def _summary(described: FieldInfo, needs: frozenset[Need] | str) -> str:
+    size = f"({described.length})" if described.length else ""
+    if described.precision:
+        size = f"({described.precision}, {described.scale})"
+    used = needs if isinstance(needs, str) else ", ".join(sorted(needs))
+    return f"{described.type}{size}, {used}"
+
+
+def _owner(config: Config, crm: SalesforceConnector) -> list[Finding]:
+    owner = config.salesforce.fallback_owner_id
+    if not owner:
+        return [
+            Finding(
+                SYSTEM,
+                "fallback_owner_id",
+                "warning",
+                "not set: a Task for a response without account or contact owner is skipped",
+                fix="set salesforce.fallback_owner_id to a user or queue id",
+            )
+        ]
+    found = _lookup(lambda: crm.find_owners([owner]))
+    if found is None:
+        return [Finding(SYSTEM, "fallback_owner_id", "warning", "could not be checked")]
+    kind = next((k for i, k in found.items() if i[:15] == (record_key(owner) or "")), None)
+    if kind is None:
+        return [
+            Finding(
+                SYSTEM,
+                "fallback_owner_id",
+                "error",
+                f"{owner} is not an active user or a queue",
+                fix="set salesforce.fallback_owner_id to an active user's or a queue's id",
+            )
+        ]
+    return [Finding(SYSTEM, "fallback_owner_id", "ok", f"{owner} is a {kind.lower()}")]
+
+
+def _aliases(config: Config, crm: SalesforceConnector) -> list[Finding]:
+    aliases = config.salesforce.matching.account_aliases
+    if not aliases or "alias" not in config.salesforce.matching.order:
+        return []
+    targets = list(aliases.values())
+    ids = [t for t in targets if record_key(t)]
+    names = [t for t in targets if not record_key(t)]
+    found = _lookup(lambda: crm.find_accounts_by(ids=ids, names=names))
+    if found is None:
+        return [Finding(SYSTEM, "account_aliases", "warning", "could not be checked")]
+    out: list[Finding] = []
+    for domain, target in sorted(aliases.items()):
+        key = record_key(target)
+        hits = [found.by_id[key]] if key and key in found.by_id else []
+        hits = hits or found.by_name.get(target.lower(), [])
+        item = f"alias {domain}"
+        if len(hits) == 1:
+            out.append(Finding(SYSTEM, item, "ok", f"-> {hits[0].name} ({hits[0].id})"))
+        else:
+            problem = "names no account" if not hits else f"names {len(hits)} accounts"
+            out.append(
+                Finding(
+                    SYSTEM,
+                    item,
+                    "error",
+                    f"{target!r} {problem}",
+                    fix="use the account's Id in salesforce.matching.account_aliases",
+                )
+            )
+    return out
+
+
+def _lookup(call: Callable[[], T]) -> T | None:
+    try:
+        return call()
+    except ConnectorError:
+        return None
