@@ -397,7 +397,8 @@ def _user(user: Any) -> ZendeskUser:
 
 
 def _requester(spec: RequesterSpec) -> User:
-    user = User(email=spec.email, name=spec.name or spec.email.split("@", 1)[0], role="end-user")
+    # No role: a new user is an end user anyway, and an existing agent must stay one.
+    user = User(email=spec.email, name=spec.name or spec.email.split("@", 1)[0])
     if spec.organization_id:
         user.organization_id = spec.organization_id
     return user

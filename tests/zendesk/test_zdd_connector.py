@@ -77,10 +77,12 @@ def test_comments_are_added_in_waves_one_per_ticket(
 def test_requesters_are_created_or_updated_by_email(
     emulator: ZendeskEmulator, desk: ZendeskConnector
 ) -> None:
+    emulator.add_api_token("lead@acme.example", "x")
     specs = [
         RequesterSpec("NEW.one@acme.example", "New One", ACME_ORG),
         RequesterSpec("new.two@globex.example", "", GLOBEX_ORG),
         RequesterSpec(ANA.email, "Ana"),
+        RequesterSpec("lead@acme.example", "Lead"),
     ]
     first = desk.create_or_update_users(specs)
     again = desk.create_or_update_users(specs)
@@ -91,6 +93,7 @@ def test_requesters_are_created_or_updated_by_email(
     assert users["new.one@acme.example"]["organization_id"] == ACME_ORG
     assert users["new.two@globex.example"]["name"] == "new.two"
     assert users["new.one@acme.example"]["role"] == "end-user"
+    assert users["lead@acme.example"]["role"] == "admin"  # an agent answering stays an agent
 
 
 def test_organizations_are_found_by_mirrored_account_id_and_by_name(
