@@ -23,7 +23,14 @@ from rules import Ruleset
 from sync.act import Executor, drain
 from sync.budget import budget_report
 from sync.config import Config
-from sync.escalation import BusinessHours, TaskStatusCheck, escalate_due, plan_escalations
+from sync.escalation import (
+    AnyResolution,
+    BusinessHours,
+    TaskStatusCheck,
+    TrackedTicketStatus,
+    escalate_due,
+    plan_escalations,
+)
 from sync.executors.fields import FieldUpdateExecutor
 from sync.executors.notify import EmailSender, NotifyExecutor, SlackSender
 from sync.executors.salesforce import SalesforceTaskExecutor
@@ -157,7 +164,7 @@ class Engine:
 
     def route(self, report: RunReport) -> None:
         """Match and route every pending response."""
-        self.refresh_rules()
+        ruleset = self.refresh_rules()
         context = self.routing_context()
         while not self.stop_requested.is_set():
             now = self.clock()
@@ -171,8 +178,8 @@ class Engine:
                 self.retry,
                 MatchOptions.from_config(self.config.salesforce),
             )
-            outcomes = route_responses(batch, matches, self.ruleset, context, self.store, now=now)
-            plan_escalations(self.store, self.ruleset, outcomes, now)
+            outcomes = route_responses(batch, matches, ruleset, context, self.store, now=now)
+            plan_escalations(self.store, ruleset, outcomes, now)
             report.intents += self.store.record_routing(outcomes, now)
             report.routed += len(outcomes)
             for out in outcomes:
@@ -181,21 +188,25 @@ class Engine:
                 else:
                     report.unmatched += 1
 
-    def refresh_rules(self) -> None:
-        """Take up a changed rules file (hot reload); a stage keeps one ruleset throughout."""
+    def refresh_rules(self) -> Ruleset:
+        """Take up a changed rules file (hot reload); a stage keeps the ruleset returned."""
         self.rules.refresh()
-        self.ruleset = self.rules.current
+        ruleset = self.rules.current
+        self.ruleset = ruleset
+        return ruleset
 
     def escalate(self, report: RunReport) -> None:
         """Fire the escalation steps that are due, so the act stage runs them at once."""
-        self.refresh_rules()
+        ruleset = self.refresh_rules()
         hours = self.config.business_hours
         stats = escalate_due(
             self.store,
-            self.ruleset,
+            ruleset,
             self.clock(),
-            routing=self.routing_context(),
-            resolution=TaskStatusCheck(self.conn.crm, self.retry),
+            routing=self.routing_context,
+            resolution=AnyResolution(
+                (TrackedTicketStatus(self.store), TaskStatusCheck(self.conn.crm, self.retry))
+            ),
             hours=BusinessHours(ZoneInfo(hours.timezone), hours.start_hour, hours.end_hour),
         )
         report.escalations_fired += stats.fired

@@ -15,14 +15,15 @@ Each step of each Salesforce Task or Zendesk ticket a rule creates is one row of
 - ``cancelled``: the original failed for good, or the action left the rules.
 
 Whether an original is resolved is a seam (:class:`ResolutionCheck`): a Task is asked of Salesforce
-(``IsClosed``) by :class:`TaskStatusCheck`; a ticket is resolved once something records it with
-:func:`mark_resolved` (the ticket status tracking does), which also works for Tasks.
+(``IsClosed``) by :class:`TaskStatusCheck`; a ticket is resolved once ticket tracking
+(:mod:`sync.tracking`) has seen it solved or closed (:class:`TrackedTicketStatus`). Anything else
+may record a resolution with :func:`mark_resolved`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
@@ -40,6 +41,7 @@ from sync.route import RoutingContext, build_intent
 from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
 from sync.state import schema as t
 from sync.throttle import insert_ignore
+from sync.tracking import SOLVED, TicketLedger
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +239,35 @@ class TaskStatusCheck:
         return {key for task_id, key in tasks.items() if task_id not in still_open}
 
 
+@dataclass
+class TrackedTicketStatus:
+    """A Zendesk ticket is resolved once ticket tracking last saw it solved or closed."""
+
+    store: StateStore
+
+    def resolved(self, originals: Sequence[Original]) -> set[str]:
+        keys = [o.key for o in originals if o.kind == "zendesk_ticket"]
+        if not keys:
+            return set()
+        statuses = TicketLedger(self.store).statuses(keys)
+        return {key for key, status in statuses.items() if status.status in SOLVED}
+
+
+@dataclass
+class AnyResolution:
+    """Resolved when any of the checks says so; later checks see only what is still open."""
+
+    checks: Sequence[ResolutionCheck]
+
+    def resolved(self, originals: Sequence[Original]) -> set[str]:
+        found: set[str] = set()
+        for check in self.checks:
+            still_open = [o for o in originals if o.key not in found]
+            if still_open:
+                found |= check.resolved(still_open)
+        return found
+
+
 # -- firing --------------------------------------------------------------------------------------
 
 
@@ -254,14 +285,15 @@ def escalate_due(
     ruleset: Ruleset,
     now: datetime,
     *,
-    routing: RoutingContext,
+    routing: Callable[[], RoutingContext],
     resolution: ResolutionCheck | None = None,
     hours: BusinessHours | None = None,
 ) -> EscalationStats:
     """Schedule completed originals, then fire every step due by ``now`` whose original is open.
 
     The step's action is rendered from the stored response under ``ruleset`` (the rules in force)
-    and enqueued; the act stage then runs it like any other intent.
+    and enqueued; the act stage then runs it like any other intent. ``routing`` is asked for only
+    when a step fires (it may call Zendesk the first time).
     """
     stats = EscalationStats()
     stats.scheduled = schedule_escalations(store, hours or BusinessHours(), now)
@@ -290,7 +322,8 @@ def escalate_due(
     ]
     stats.resolved = len(updates)
     intents: dict[str, ActionIntent] = {}
-    for row, intent, why in _render_steps(store, ruleset, firing, routing, now):
+    context = routing() if firing else None
+    for row, intent, why in _render_steps(store, ruleset, firing, context, now):
         if intent is None:
             updates.append((row, {"status": "cancelled", "note": why}))
             stats.cancelled += 1
@@ -326,7 +359,7 @@ def _render_steps(
     store: StateStore,
     ruleset: Ruleset,
     rows: Sequence[Any],
-    routing: RoutingContext,
+    routing: RoutingContext | None,
     now: datetime,
 ) -> list[tuple[Any, ActionIntent | None, str]]:
     """The escalation intent of each row, or why there is none."""
@@ -342,6 +375,7 @@ def _render_steps(
     out: list[tuple[Any, ActionIntent | None, str]] = []
     for row in rows:
         found = rebuilt.get((row.source, row.response_id))
+        assert routing is not None, "a routing context is given whenever a step fires"
         if row.action not in ruleset.actions:
             out.append((row, None, f"action {row.action!r} is no longer in the rules"))
         elif found is None:

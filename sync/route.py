@@ -4,7 +4,9 @@ The router itself is pure (:mod:`rules`); this module builds its input, the flat
 from a response and its match, and turns the actions it asks for into intents with everything an
 executor needs already rendered, under a deterministic idempotency key
 ``sha256(source, response id, rule, action)``. Because the key ignores the version, an edited
-response is routed again without repeating an action already taken for it.
+response is routed again without repeating an action already taken for it. Rule throttles apply
+here too (:mod:`sync.throttle`): a response still settling is deferred instead of decided, and a
+rule in its cooldown for the response's key skips its actions with a note in the decision.
 """
 
 from __future__ import annotations

@@ -291,9 +291,9 @@ def _print_stored_decision(stored: StoredResponse, ruleset: Ruleset) -> None:
         click.echo(f"not matched ({match.get('status', 'unmatched')})")
     decision = stored.decision or {}
     stored_hash = str(decision.get("ruleset", ""))
+    under = f"decided under rules {stored_hash[:12]}" if stored_hash else "stored decision"
     click.echo(
-        f"decided under rules {stored_hash[:12] or '?'}: "
-        f"rules {_names(decision.get('rules') or [])}; "
+        f"{under}: rules {_names(decision.get('rules') or [])}; "
         f"actions {_names(decision.get('actions') or [])}"
     )
     for note in decision.get("notes") or []:

@@ -8,8 +8,15 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from rules import parse_rules
-from sync.escalation import Original, escalate_due, mark_resolved, plan_escalations
-from sync.route import route_responses
+from sync.escalation import (
+    AnyResolution,
+    Original,
+    TrackedTicketStatus,
+    escalate_due,
+    mark_resolved,
+    plan_escalations,
+)
+from sync.route import RoutingContext, route_responses
 from sync.state import StateStore
 from sync.state import schema as t
 from tests.routing.helpers import CONTEXT, T0, account, ingest, matched, response
@@ -40,6 +47,10 @@ rules:
 RULES = parse_rules(RULES_TEXT)
 EMAILS = ("ann@acme.test", "bob@acme.test", "cy@acme.test")
 MATCHES = {email: matched(email, account(1), number=n) for n, email in enumerate(EMAILS)}
+
+
+def context() -> RoutingContext:
+    return CONTEXT
 
 
 class ClosedTasks:
@@ -85,12 +96,12 @@ def test_steps_fire_for_open_originals_once_and_not_for_resolved_ones(store: Sta
     # Response 2: only its ticket is solved; the open task still escalates.
 
     # Done at Monday 10:05; four business hours later is 14:05.
-    early = escalate_due(store, RULES, T0 + timedelta(hours=4), routing=CONTEXT, resolution=closed)
+    early = escalate_due(store, RULES, T0 + timedelta(hours=4), routing=context, resolution=closed)
     assert (early.scheduled, early.fired) == (6, 0)
     assert set(statuses(store).values()) == {"scheduled"}
 
     due = escalate_due(
-        store, RULES, T0 + timedelta(hours=4, minutes=5), routing=CONTEXT, resolution=closed
+        store, RULES, T0 + timedelta(hours=4, minutes=5), routing=context, resolution=closed
     )
     assert (due.fired, due.resolved, due.cancelled) == (2, 3, 0)
     fired = [a for a in store.actions(status="pending") if a.kind == "notify"]
@@ -105,7 +116,7 @@ def test_steps_fire_for_open_originals_once_and_not_for_resolved_ones(store: Sta
     assert after[("0", keys[("0", "ticket")])] == "fired"
 
     # Steps that fired or resolved are done with; nothing fires twice.
-    again = escalate_due(store, RULES, T0 + timedelta(days=3), routing=CONTEXT, resolution=closed)
+    again = escalate_due(store, RULES, T0 + timedelta(days=3), routing=context, resolution=closed)
     assert (again.fired, again.resolved) == (0, 0)
     assert len([a for a in store.actions() if a.kind == "notify"]) == 2
 
@@ -121,7 +132,7 @@ def test_a_failed_original_cancels_its_step(store: StateStore) -> None:
     store.kill_action(claimed["zendesk_ticket"].key, "w", "rejected", T0)
     store.complete_action(claimed["salesforce_task"].key, "w", "00T1", T0)
 
-    stats = escalate_due(store, RULES, T0 + timedelta(days=2), routing=CONTEXT)
+    stats = escalate_due(store, RULES, T0 + timedelta(days=2), routing=context)
     assert (stats.scheduled, stats.fired) == (1, 1)
     after = statuses(store)
     assert after[("0", claimed["zendesk_ticket"].key)] == "cancelled"
@@ -139,9 +150,35 @@ def test_a_step_whose_action_left_the_rules_is_cancelled(store: StateStore) -> N
     for claimed in store.claim_actions("w", limit=9, lease=timedelta(1), now=T0):
         store.complete_action(claimed.key, "w", "x", T0)
     renamed = parse_rules(RULES_TEXT.replace("cx_channel", "cx_room"))
-    stats = escalate_due(store, renamed, T0 + timedelta(days=2), routing=CONTEXT)
+    stats = escalate_due(store, renamed, T0 + timedelta(days=2), routing=context)
     assert (stats.fired, stats.cancelled) == (0, 2)
     e = t.escalations
     with store.engine.connect() as conn:
         notes = set(conn.execute(sa.select(e.c.note)).scalars())
     assert notes == {"action 'cx_channel' is no longer in the rules"}
+
+
+def test_tracked_ticket_status_and_task_status_together_resolve(store: StateStore) -> None:
+    keys = route_and_complete(store)
+    with store.engine.begin() as conn:
+        conn.execute(
+            t.ticket_status.insert(),
+            [
+                {
+                    "action_key": keys[(rid, "ticket")],
+                    "ticket_id": 100 + int(rid),
+                    "status": status,
+                    "reopened": 0,
+                    "recorded_at": T0,
+                }
+                for rid, status in (("0", "solved"), ("1", "closed"), ("2", "open"))
+            ],
+        )
+    tasks = ClosedTasks({f"ext-{keys[(rid, 'call')][:6]}" for rid in ("0", "1", "2")})
+    check = AnyResolution((TrackedTicketStatus(store), tasks))
+    stats = escalate_due(store, RULES, T0 + timedelta(days=1), routing=context, resolution=check)
+    assert (stats.fired, stats.resolved) == (1, 5)
+    (fired,) = [a for a in store.actions() if a.kind == "notify"]
+    assert fired.response_id == "2"
+    # Tickets the tracking resolved are not asked of the next check.
+    assert keys[("0", "ticket")] not in tasks.asked
