@@ -11,7 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
@@ -85,6 +92,12 @@ SourceConfig = Annotated[DelightedSourceConfig | FileSourceConfig, Field(discrim
 
 
 class SalesforceAuth(_Strict):
+    """How to log in (see ``connectors/salesforce/auth.py``); every secret is env or file.
+
+    ``domain`` is ``login`` (production), ``test`` (sandbox) or a My Domain such as ``acme.my``;
+    ``private_key`` is the PEM key of the connected app's certificate (``{file: ...}``).
+    """
+
     method: Literal["password", "jwt", "client_credentials", "session"] = "password"
     username: str | None = None
     password: Secret | None = None
@@ -94,6 +107,19 @@ class SalesforceAuth(_Strict):
     consumer_secret: Secret | None = None
     private_key: Secret | None = None
     session_id: Secret | None = None
+
+    @field_validator("domain")
+    @classmethod
+    def _bare_domain(cls, domain: str) -> str:
+        if "://" in domain or domain.endswith(".salesforce.com"):
+            raise ValueError("give the domain without scheme or .salesforce.com, e.g. acme.my")
+        return domain
+
+    @model_validator(mode="after")
+    def _my_domain_for_client_credentials(self) -> SalesforceAuth:
+        if self.method == "client_credentials" and self.domain in ("login", "test"):
+            raise ValueError("client_credentials needs your My Domain as domain, e.g. acme.my")
+        return self
 
 
 class SalesforceFields(_Strict):

@@ -109,21 +109,6 @@ def is_expired_session(exc: BaseException) -> bool:
     return code in ("INVALID_SESSION_ID", "")
 
 
-def is_uncertain(exc: BaseException) -> bool:
-    """Whether a write that raised ``exc`` may still have been applied by Salesforce.
-
-    A reset or read timeout after the request left, or a 5xx, leaves the outcome unknown; an
-    answered 4xx or a connection that never opened does not.
-    """
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.ConnectionError | requests.Timeout):
-        return True
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return True
-    return isinstance(exc, sfx.SalesforceError) and (exc.status or 0) >= 500
-
-
 def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorError:
     """Our tier for any exception raised while talking to Salesforce."""
     if isinstance(exc, ConnectorError):

@@ -272,3 +272,20 @@ def test_options_come_from_the_config() -> None:
     assert "corp-mail.example" in options.free_mail_domains
     assert options.account_aliases == {"old.example": "Acme"}
     assert dataclasses.replace(options, order=()).ties == "oldest"
+
+
+def test_long_emails_stay_inside_the_uri_and_literal_limits(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    """200 addresses of 300 characters would make a 60 KB URL; the batches stay under 16 KB, and
+    a value longer than a SOQL literal may be is never sent (nothing can equal it)."""
+    acme = add_account(org, "Acme")
+    long_emails = [f"{'x' * 280}{i:03d}@acme.example" for i in range(200)]
+    for email in long_emails[:5]:
+        add_contact(org, email, acme)
+    batch = [response(e, rid=str(i)) for i, e in enumerate(long_emails)]
+    batch.append(response("y" * 4100 + "@acme.example", rid="huge"))
+    found = match_responses(batch, crm, None, NO_RETRY, MatchOptions(order=("email",)))
+    assert sum(m.status == "matched" for m in found.values()) == 5
+    assert found[("test", "huge")].status == "unmatched"
+    assert org.calls["query"] > 1
