@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 import requests
 
+from connectors.emulators.base import Fault
 from connectors.emulators.salesforce import SalesforceEmulator
 from connectors.errors import DeferError
+from connectors.models import FieldUpdate
 from connectors.salesforce.client import SalesforceConnector
 from connectors.salesforce.limits import ApiReserve, ApiUsage, UsageMeter, parse_limit_info
 from rules import load_rules
+from sync.act import RETRYABLE_RECORD_CODES
 from sync.emulated import EmulatedWorld
 from sync.engine import Engine, RunReport
 from sync.retry import RetryPolicy
@@ -139,3 +142,25 @@ def test_a_run_report_shows_usage_when_nothing_stopped(
     assert report.budget is not None
     assert report.budget["stopped"] is False
     assert report.budget["used"] == world.salesforce.api_used
+
+
+def test_a_spent_allowance_defers_instead_of_failing(
+    org: SalesforceEmulator, connect: ConnectorFactory
+) -> None:
+    crm = connect()  # no reserve of our own: the org's 403 is the only limit
+    org.api_used = org.daily_limit
+    with pytest.raises(DeferError, match="REQUEST_LIMIT_EXCEEDED") as caught:
+        crm.query_all("SELECT Id FROM Account")
+    assert caught.value.not_before is not None
+
+
+def test_a_locked_row_fails_only_its_record_as_retryable(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    ids = [org.insert_record("Contact", {"LastName": f"P{i}"}) for i in range(3)]
+    org.inject(Fault("lock", count=1, endpoint="composite_update"))
+    results = crm.update_records([FieldUpdate("Contact", i, {"Title": "CFO"}) for i in ids])
+    assert [r.ok for r in results].count(False) == 1
+    [locked] = [r for r in results if not r.ok]
+    assert locked.code == "UNABLE_TO_LOCK_ROW"
+    assert locked.code in RETRYABLE_RECORD_CODES
