@@ -36,7 +36,13 @@ from functools import partial
 from typing import Any, Protocol
 
 from connectors.models import Account, Contact, SurveyResponse, ZendeskUser
-from connectors.salesforce.records import AccountLookup, ContactLookup, record_key
+from connectors.salesforce.records import (
+    ACCOUNT_PREFIX,
+    CONTACT_PREFIX,
+    AccountLookup,
+    ContactLookup,
+    record_key,
+)
 from sync.config import SalesforceConfig
 from sync.ports import HelpdeskPort
 from sync.retry import RetryPolicy
@@ -315,10 +321,10 @@ class _Ladder:
 
     # -- helpers -------------------------------------------------------------------------------
     def contact_key(self, p: _Progress) -> str | None:
-        return record_key(_property(p.response, self.options.contact_id_property))
+        return record_key(_property(p.response, self.options.contact_id_property), CONTACT_PREFIX)
 
     def account_key(self, p: _Progress) -> str | None:
-        return record_key(_property(p.response, self.options.account_id_property))
+        return record_key(_property(p.response, self.options.account_id_property), ACCOUNT_PREFIX)
 
     def company_domain(self, p: _Progress) -> str:
         """The respondent's email domain, unless it is a free-mail one."""
@@ -393,7 +399,7 @@ class _Ladder:
             target = self.alias_target(p)
             if not target:
                 continue
-            key = record_key(target)
+            key = record_key(target, ACCOUNT_PREFIX)
             found = [self.accounts.by_id[key]] if key and key in self.accounts.by_id else []
             found = found or self.accounts.by_name.get(target.lower(), [])
             self._choose_account(p, found, "alias", f"alias {email_domain(p.email)} -> {target}")
@@ -410,8 +416,8 @@ class _Ladder:
     def _prefetch_accounts(self, progress: Sequence[_Progress]) -> None:
         """Alias targets and domains of every response still without an account, together."""
         targets = [self.alias_target(p) for p in progress] if "alias" in self.options.order else []
-        ids = [k for k in map(record_key, targets) if k]
-        names = [t for t in targets if t and not record_key(t)]
+        ids = [k for t in targets if (k := record_key(t, ACCOUNT_PREFIX))]
+        names = [t for t in targets if t and not record_key(t, ACCOUNT_PREFIX)]
         domains = (
             [d for p in progress if (d := self.company_domain(p))]
             if "domain" in self.options.order

@@ -38,10 +38,41 @@ class AccountFieldNames:
     domain: str = "Email_Domain__c"
 
 
-def record_key(record_id: str) -> str | None:
-    """The case-sensitive 15-character form of a record id, or None if it is not one."""
+def record_key(record_id: str, prefix: str = "") -> str | None:
+    """The case-sensitive 15-character form of a record id, or None if it is not one.
+
+    An 18-character id ends in a checksum of which letters are upper case; a value whose
+    checksum does not fit is not an id (Salesforce would refuse the whole query over it), and one
+    that lost its case (a spreadsheet) gets it back. ``prefix`` also demands the key prefix
+    (``003`` contact, ``001`` account).
+    """
     value = record_id.strip()
-    return value[:15] if _RECORD_ID.fullmatch(value) else None
+    if not _RECORD_ID.fullmatch(value):
+        return None
+    key = value if len(value) == 15 else _restore_case(value)
+    if key is None or not key.startswith(prefix):
+        return None
+    return key
+
+
+_CHECKSUM_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def _restore_case(id18: str) -> str | None:
+    """The 15-character id an 18-character one encodes, or None when the checksum disagrees."""
+    chars = list(id18[:15])
+    for chunk, code in enumerate(id18[15:].upper()):
+        flags = _CHECKSUM_CHARS.find(code)
+        if flags < 0:
+            return None
+        for offset in range(5):
+            position = chunk * 5 + offset
+            upper = bool(flags >> offset & 1)
+            if chars[position].isalpha():
+                chars[position] = chars[position].upper() if upper else chars[position].lower()
+            elif upper:
+                return None
+    return "".join(chars)
 
 
 def account_select(names: AccountFieldNames, prefix: str = "") -> list[str]:

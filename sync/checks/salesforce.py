@@ -18,7 +18,7 @@ from typing import Literal, TypeVar
 from connectors.errors import ConnectorError
 from connectors.salesforce.client import SalesforceConnector
 from connectors.salesforce.describe import FieldInfo, ObjectInfo
-from connectors.salesforce.records import record_key
+from connectors.salesforce.records import ACCOUNT_PREFIX, record_key
 from sync.checks import Finding
 from sync.config import Config
 from sync.fieldmap import RequiredField, field_problem, required_fields
@@ -303,14 +303,14 @@ def _aliases(config: Config, crm: SalesforceConnector) -> list[Finding]:
     if not aliases or "alias" not in config.salesforce.matching.order:
         return []
     targets = list(aliases.values())
-    ids = [t for t in targets if record_key(t)]
-    names = [t for t in targets if not record_key(t)]
+    ids = [t for t in targets if record_key(t, ACCOUNT_PREFIX)]
+    names = [t for t in targets if not record_key(t, ACCOUNT_PREFIX)]
     found = _lookup(lambda: crm.find_accounts_by(ids=ids, names=names))
     if found is None:
         return [Finding(SYSTEM, "account_aliases", "warning", "could not be checked")]
     out: list[Finding] = []
     for domain, target in sorted(aliases.items()):
-        key = record_key(target)
+        key = record_key(target, ACCOUNT_PREFIX)
         hits = [found.by_id[key]] if key and key in found.by_id else []
         hits = hits or found.by_name.get(target.lower(), [])
         item = f"alias {domain}"

@@ -289,3 +289,32 @@ def test_long_emails_stay_inside_the_uri_and_literal_limits(
     assert sum(m.status == "matched" for m in found.values()) == 5
     assert found[("test", "huge")].status == "unmatched"
     assert org.calls["query"] > 1
+
+
+@pytest.mark.parametrize(
+    "carried",
+    [
+        "003ZZZZZZZZZZZZZZZ",  # an 18-character id whose checksum does not fit
+        "not-an-id",
+        "0015g000003DfHQAA0",  # an account id in the contact id property
+        "' OR Id != '",
+    ],
+)
+def test_a_bogus_id_in_the_survey_falls_through_without_breaking_the_batch(
+    carried: str, org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    jane = add_contact(org, "jane@acme.com", add_account(org, "Acme"))
+    found = match_one(crm, response("jane@acme.com", **{"Salesforce Contact Id": carried}))
+    assert (found.status, found.method) == ("matched", "email")
+    assert found.contact is not None
+    assert found.contact.id == jane
+
+
+def test_an_id_that_lost_its_case_still_matches(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    jane = add_contact(org, "jane@acme.com", add_account(org, "Acme"))
+    found = match_one(crm, response("x@y.example", **{"Salesforce Contact Id": jane.lower()}))
+    assert (found.status, found.method) == ("matched", "crm_id")
+    assert found.contact is not None
+    assert found.contact.id == jane
