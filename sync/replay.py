@@ -25,7 +25,7 @@ from rules import ActionSpec, Ruleset, SalesforceTaskAction, UpdateFieldsAction,
 from sync.match import Match
 from sync.route import build_fields, target_record_id
 from sync.state import StateStore, StoredResponse
-from sync.throttle import CooldownLedger, cooldown_value
+from sync.throttle import CooldownLedger, cooldown_key
 
 Fields = dict[str, object]
 Rebuilt = tuple[StoredResponse, Match, Fields]
@@ -152,20 +152,17 @@ def replay(ruleset: Ruleset, rebuilt: Sequence[Rebuilt]) -> ReplayResult:
         r = stored.response
         result.responses += 1
         for rule_match in ruleset.route(fields).matches:
-            cooldown = rule_match.cooldown
-            value = cooldown_value(fields.get(cooldown.field)) if cooldown else None
-            if cooldown is not None and value is not None:
-                claim = ledger.admit(
-                    rule_match.rule, cooldown, value, r.source, r.response_id, r.created_at
-                )
-                if claim is not None:
-                    result.suppressed[rule_match.rule] += 1
-                    continue
+            key = cooldown_key(rule_match, fields)
+            if key and ledger.blocker(key, r.source, r.response_id, r.created_at):
+                result.suppressed[rule_match.rule] += 1
+                continue
             for name in rule_match.actions:
                 action = ruleset.actions[name]
                 if lacks_target(action, match):
                     result.skipped[(rule_match.rule, action.type)] += 1
                     continue
+                if key is not None:
+                    ledger.claim(key, r.source, r.response_id, r.created_at)
                 result.by_rule[(rule_match.rule, action.type)] += 1
                 if isinstance(action, SalesforceTaskAction):
                     result.by_owner[task_owner(action, match)] += 1

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.models import SurveyResponse
 from rules import (
     FieldUpdatePayload,
     NotificationPayload,
@@ -28,11 +27,10 @@ from rules import (
     TaskPayload,
     TicketPayload,
     derive_fields,
-    format_duration,
 )
 from sync.match import Match
 from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
-from sync.throttle import CooldownLedger, cooldown_value, settle_until
+from sync.throttle import CooldownLedger, cooldown_key, describe_block, settle_until
 
 log = logging.getLogger(__name__)
 
@@ -286,34 +284,8 @@ def build_intent(
 def _cooldown_pairs(
     decided: Sequence[tuple[StoredResponse, Match, dict[str, object], tuple[RuleMatch, ...]]],
 ) -> set[tuple[str, str]]:
-    pairs: set[tuple[str, str]] = set()
-    for _, _, fields, matches in decided:
-        for rule_match in matches:
-            if rule_match.cooldown is not None:
-                value = cooldown_value(fields.get(rule_match.cooldown.field))
-                if value is not None:
-                    pairs.add((rule_match.rule, value))
-    return pairs
-
-
-def _cooldown_block(
-    ledger: CooldownLedger, rule_match: RuleMatch, fields: Mapping[str, object], r: SurveyResponse
-) -> str | None:
-    """Why ``rule_match`` may not act for this response now, or None (a claim is then made)."""
-    cooldown = rule_match.cooldown
-    if cooldown is None:
-        return None
-    value = cooldown_value(fields.get(cooldown.field))
-    if value is None:
-        return None
-    claim = ledger.admit(rule_match.rule, cooldown, value, r.source, r.response_id, r.created_at)
-    if claim is None:
-        return None
-    return (
-        f"cooldown: {cooldown.field}={value} acted on for response "
-        f"{claim.source}/{claim.response_id} of {claim.at.isoformat()} "
-        f"(one per {format_duration(cooldown.period)})"
-    )
+    keys = (cooldown_key(m, fields) for _, _, fields, matches in decided for m in matches)
+    return {(key.rule, key.value) for key in keys if key is not None}
 
 
 def route_responses(
@@ -352,10 +324,12 @@ def route_responses(
         intents: list[ActionIntent] = []
         notes: list[str] = []
         for rule_match in rule_matches:
-            blocked = _cooldown_block(ledger, rule_match, fields, r)
-            if blocked is not None:
-                notes.append(f"{rule_match.rule}: skipped: {blocked}")
+            key = cooldown_key(rule_match, fields)
+            claim = ledger.blocker(key, r.source, r.response_id, r.created_at) if key else None
+            if key is not None and claim is not None:
+                notes.append(f"{rule_match.rule}: skipped: {describe_block(key, claim)}")
                 continue
+            acted = False
             for name in rule_match.actions:
                 intent, why = build_intent(
                     ruleset, rule_match.rule, name, fields, stored, match, routing, now
@@ -364,6 +338,9 @@ def route_responses(
                     notes.append(f"{rule_match.rule}/{name}: skipped: {why}")
                     continue
                 intents.append(intent)
+                acted = True
+            if key is not None and acted:
+                ledger.claim(key, r.source, r.response_id, r.created_at)
         contact = match.contact
         outcomes.append(
             RoutingOutcome(

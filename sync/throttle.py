@@ -2,8 +2,10 @@
 
 A **cooldown** (``cooldown: {key: account.id, period: 14d}``) lets a rule act at most once per
 value of its key within the period. Each response that acts under a cooldown *claims* its key
-value in ``nps_cooldowns``; another response of the same rule and key value submitted within the
-period of a claim is skipped, with a note in its decision. The period is measured between
+value in ``nps_cooldowns`` (only when the rule produced an action for it: a response whose
+ticket could not be made, say for want of a Zendesk requester, does not hold the account back);
+another response of the same rule and key value submitted within the period of a claim is
+skipped, with a note in its decision. The period is measured between
 submission times, not routing times, so a backfill of last year's responses and a replay give the
 same answer as live routing did. A response that holds a claim keeps it: when it is routed again
 (an edited version) it acts again, and its actions' idempotency keys keep that from repeating
@@ -16,7 +18,7 @@ response younger than the delay of a rule it matches is deferred until then inst
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rules import Cooldown, Decision
+from rules import Cooldown, Decision, RuleMatch, format_duration
 from sync.state import StateStore
 from sync.state import schema as t
 
@@ -54,6 +56,24 @@ def cooldown_value(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)[:300]
+
+
+@dataclass(frozen=True, slots=True)
+class CooldownKey:
+    """A rule's cooldown and the value of its key for one response."""
+
+    rule: str
+    cooldown: Cooldown
+    value: str
+
+
+def cooldown_key(rule_match: RuleMatch, fields: Mapping[str, object]) -> CooldownKey | None:
+    """The cooldown ``rule_match`` puts on this response; None: no cooldown, or no key value."""
+    cooldown = rule_match.cooldown
+    if cooldown is None:
+        return None
+    value = cooldown_value(fields.get(cooldown.field))
+    return CooldownKey(rule_match.rule, cooldown, value) if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,20 +113,26 @@ class CooldownLedger:
                         ledger.claims.setdefault((row.rule, row.key_value), []).append(claim)
         return ledger
 
-    def admit(
-        self, rule: str, cooldown: Cooldown, value: str, source: str, response_id: str, at: datetime
+    def blocker(
+        self, key: CooldownKey, source: str, response_id: str, at: datetime
     ) -> Claim | None:
-        """None if this response may act (its claim is recorded); else the claim blocking it."""
-        held = self.claims.setdefault((rule, value), [])
+        """The claim that keeps this response from acting under ``key``; None: it may act.
+
+        A response never blocks itself: one that holds a claim may act again.
+        """
+        held = self.claims.get((key.rule, key.value), [])
         if any((c.source, c.response_id) == (source, response_id) for c in held):
             return None
-        for claim in held:
-            if abs(claim.at - at) < cooldown.period:
-                return claim
+        return next((c for c in held if abs(c.at - at) < key.cooldown.period), None)
+
+    def claim(self, key: CooldownKey, source: str, response_id: str, at: datetime) -> None:
+        """Record that this response acted under ``key`` (once)."""
+        held = self.claims.setdefault((key.rule, key.value), [])
+        if any((c.source, c.response_id) == (source, response_id) for c in held):
+            return
         claim = Claim(source, response_id, at)
         held.append(claim)
-        self.new.append((rule, value, claim))
-        return None
+        self.new.append((key.rule, key.value, claim))
 
     def save(self, store: StateStore, now: datetime) -> None:
         """Write the claims made since :meth:`load` (before the decisions that rely on them)."""
@@ -126,6 +152,15 @@ class CooldownLedger:
         with store.engine.begin() as conn:
             conn.execute(insert_ignore(store, t.cooldowns), rows)
         self.new.clear()
+
+
+def describe_block(key: CooldownKey, claim: Claim) -> str:
+    """The decision note of a response a cooldown held back."""
+    return (
+        f"cooldown: {key.cooldown.field}={key.value} acted on for response "
+        f"{claim.source}/{claim.response_id} of {claim.at.isoformat()} "
+        f"(one per {format_duration(key.cooldown.period)})"
+    )
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -8,7 +8,7 @@ import pytest
 
 from rules import Cooldown, Decision, RuleMatch, parse_rules
 from sync.state import StateStore
-from sync.throttle import CooldownLedger, cooldown_value, settle_until
+from sync.throttle import CooldownKey, CooldownLedger, cooldown_value, settle_until
 from tests.routing.helpers import T0, account, days, ingest, matched, response, route_pending
 
 RULES = parse_rules(
@@ -76,22 +76,24 @@ def test_cooldown_keys_as_stored(value: object, stored: str | None) -> None:
     assert cooldown_value(value) == stored
 
 
-def test_ledger_admits_once_per_period_in_either_direction() -> None:
+def test_ledger_allows_one_claim_per_period_in_either_direction() -> None:
     ledger = CooldownLedger()
-    rule = Cooldown("account.id", days(14))
-    assert ledger.admit("r", rule, "acme", "s", "1", T0) is None
-    blocker = ledger.admit("r", rule, "acme", "s", "2", T0 + days(13))
+    acme = CooldownKey("r", Cooldown("account.id", days(14)), "acme")
+    assert ledger.blocker(acme, "s", "1", T0) is None
+    ledger.claim(acme, "s", "1", T0)
+    blocker = ledger.blocker(acme, "s", "2", T0 + days(13))
     assert blocker is not None
     assert blocker.response_id == "1"
     # A response submitted earlier but routed later is inside the period too.
-    assert ledger.admit("r", rule, "acme", "s", "0", T0 - days(1)) is not None
-    assert ledger.admit("r", rule, "acme", "s", "3", T0 + days(14)) is None
+    assert ledger.blocker(acme, "s", "0", T0 - days(1)) is not None
+    assert ledger.blocker(acme, "s", "3", T0 + days(14)) is None
     # Other key values and other rules have their own cooldowns.
-    assert ledger.admit("r", rule, "globex", "s", "4", T0) is None
-    assert ledger.admit("other", rule, "acme", "s", "5", T0) is None
-    # The holder of a claim keeps it (an edited response routed again).
-    assert ledger.admit("r", rule, "acme", "s", "1", T0) is None
-    assert len(ledger.new) == 4
+    assert ledger.blocker(CooldownKey("r", acme.cooldown, "globex"), "s", "4", T0) is None
+    assert ledger.blocker(CooldownKey("other", acme.cooldown, "acme"), "s", "5", T0) is None
+    # The holder of a claim keeps it (an edited response routed again), and claims once.
+    assert ledger.blocker(acme, "s", "1", T0) is None
+    ledger.claim(acme, "s", "1", T0)
+    assert len(ledger.new) == 1
 
 
 def test_cooldown_skips_a_second_ticket_for_the_account_across_passes(store: StateStore) -> None:
@@ -154,3 +156,20 @@ def test_a_settling_response_is_deferred_then_routed_once(store: StateStore) -> 
     assert [i.action for i in routed.intents] == ["call"]
     assert store.pending_responses(10, T0 + days(1)) == []
     assert len(store.actions()) == 1
+
+
+def test_a_response_that_could_not_act_does_not_hold_the_cooldown(store: StateStore) -> None:
+    no_requester = matched("ann@acme.test", ACME)
+    no_requester = type(no_requester)(
+        no_requester.status, no_requester.method, no_requester.contact, ACME, None, 1
+    )
+    ingest(store, response("1", "ann@acme.test", 2, T0), now=T0)
+    (first,) = route_pending(store, RULES, {"ann@acme.test": no_requester}, T0)
+    assert [i.action for i in first.intents] == ["call"]
+    (note,) = first.decision["notes"]
+    assert note.startswith("detractors/ticket: skipped: ")  # no Zendesk requester
+    later = T0 + days(1)
+    ingest(store, response("2", "bob@acme.test", 3, later), now=later)
+    matches = {"bob@acme.test": matched("bob@acme.test", ACME, number=2)}
+    (second,) = route_pending(store, RULES, matches, later)
+    assert [i.action for i in second.intents] == ["ticket", "call"]
