@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +36,7 @@ from sync.executors.notify import EmailSender, NotifyExecutor, SlackSender
 from sync.executors.salesforce import SalesforceTaskExecutor
 from sync.executors.zendesk import ZendeskTicketExecutor
 from sync.match import MatchOptions, match_responses
+from sync.owners import find_users_by_email, owner_emails
 from sync.pull import pull
 from sync.reload import RulesHolder
 from sync.retry import RetryPolicy
@@ -133,6 +134,7 @@ class Engine:
         self.owner = owner or worker_id()
         self.stop_requested = threading.Event()
         self._context: RoutingContext | None = None
+        self._owner_emails: frozenset[str] = frozenset()
 
     def routing_context(self) -> RoutingContext:
         """Names in the rules resolved to ids, once per engine (validated at start-up)."""
@@ -144,6 +146,11 @@ class Engine:
                 score_field=self.config.zendesk.fields.ticket_score,
                 fallback_owner_id=self.config.salesforce.fallback_owner_id,
             )
+        emails = owner_emails(self.ruleset)
+        if emails != self._owner_emails:  # the rules in force name other task owners
+            users = find_users_by_email(self.conn.crm, emails, self.retry)
+            self._context = replace(self._context, user_ids=users)
+            self._owner_emails = emails
         return self._context
 
     # -- stages --------------------------------------------------------------------------------

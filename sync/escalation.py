@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from connectors.errors import ConnectorError
 from connectors.salesforce.soql import in_batches
 from rules import Ruleset
+from sync.owners import SoqlPort
 from sync.replay import rebuild_fields
 from sync.retry import RetryPolicy
 from sync.route import RoutingContext, build_intent
@@ -209,12 +210,6 @@ class ResolutionCheck(Protocol):
     def resolved(self, originals: Sequence[Original]) -> set[str]:
         """Keys of the resolved ones; may raise :class:`connectors.errors.ConnectorError`."""
         ...
-
-
-class SoqlPort(Protocol):
-    """The one Salesforce call :class:`TaskStatusCheck` needs."""
-
-    def query_all(self, soql: str) -> list[dict[str, Any]]: ...
 
 
 @dataclass

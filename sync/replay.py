@@ -104,7 +104,9 @@ class ReplayResult:
     by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(rule, action type) -> actions."""
     by_owner: Counter[str] = field(default_factory=Counter)
-    """Task owner -> tasks."""
+    """Task owner (user id, or the ``user:`` reference of the rules) -> tasks."""
+    owner_emails: dict[str, str] = field(default_factory=dict)
+    """User id -> email, where a matched account told us."""
     by_group: Counter[str] = field(default_factory=Counter)
     """Zendesk group -> tickets."""
     suppressed: Counter[str] = field(default_factory=Counter)
@@ -118,10 +120,10 @@ class ReplayResult:
 
 
 def task_owner(action: SalesforceTaskAction, match: Match) -> str:
-    """Who a task would go to, as the route stage picks: email when known, else the user id."""
+    """Who a task would go to, as the route stage picks: a user id or the rules' reference."""
     account = match.account
     contact = match.contact
-    account_owner = (account.owner_email or account.owner_id) if account else ""
+    account_owner = account.owner_id if account else ""
     contact_owner = contact.owner_id if contact else ""
     kind = action.owner.kind
     if kind == "user":
@@ -151,6 +153,8 @@ def replay(ruleset: Ruleset, rebuilt: Sequence[Rebuilt]) -> ReplayResult:
     for stored, match, fields in ordered:
         r = stored.response
         result.responses += 1
+        if match.account is not None and match.account.owner_email:
+            result.owner_emails[match.account.owner_id] = match.account.owner_email
         for rule_match in ruleset.route(fields).matches:
             key = cooldown_key(rule_match, fields)
             if key and ledger.blocker(key, r.source, r.response_id, r.created_at):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from rules import (
     derive_fields,
 )
 from sync.match import Match
+from sync.owners import is_email
 from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
 from sync.throttle import CooldownLedger, cooldown_key, describe_block, settle_until
 
@@ -43,6 +44,8 @@ class RoutingContext:
     ticket_field_ids: Mapping[str, int]
     score_field: str
     fallback_owner_id: str | None
+    #: Task owners the rules name by email, lower-cased, to user ids (:mod:`sync.owners`).
+    user_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 def action_key(source: str, response_id: str, rule: str, action: str) -> str:
@@ -114,10 +117,15 @@ def _task_payload(
     account = match.account
     account_owner = account.owner_id if account else None
     contact_owner = contact.owner_id if contact else None
+    named = rendered.owner.user
+    if named and is_email(named):
+        named = routing.user_ids.get(named.lower())
+        if named is None:
+            return None, f"no active Salesforce user with email {rendered.owner.user}"
     chosen = {
         "account_owner": account_owner or contact_owner,
         "contact_owner": contact_owner or account_owner,
-        "user": rendered.owner.user,
+        "user": named,
     }[rendered.owner.kind]
     owner_id = chosen or routing.fallback_owner_id
     if not owner_id:

@@ -360,6 +360,8 @@ def replay_command(config_path: Path, since: str, candidate: Path | None) -> Non
 def _replay_tables(current: ReplayResult, proposed: ReplayResult | None) -> list[Table]:
     from collections import Counter
 
+    emails = {**current.owner_emails, **(proposed.owner_emails if proposed else {})}
+
     def per_rule(result: ReplayResult) -> Counter[str]:
         counts: Counter[str] = Counter()
         for (rule, kind), count in result.by_rule.items():
@@ -380,8 +382,8 @@ def _replay_tables(current: ReplayResult, proposed: ReplayResult | None) -> list
         _comparison(
             "Salesforce tasks per owner",
             ("Owner",),
-            current.by_owner,
-            proposed.by_owner if proposed else None,
+            _owners(current.by_owner, emails),
+            _owners(proposed.by_owner, emails) if proposed else None,
         ),
         _comparison(
             "Zendesk tickets per group",
@@ -390,6 +392,16 @@ def _replay_tables(current: ReplayResult, proposed: ReplayResult | None) -> list
             proposed.by_group if proposed else None,
         ),
     ]
+
+
+def _owners(by_owner: Counter[str], emails: Mapping[str, str]) -> Counter[str]:
+    """Owners shown by email and id where the email is known, else as the rules name them."""
+    from collections import Counter
+
+    shown: Counter[str] = Counter()
+    for owner, count in by_owner.items():
+        shown[f"{emails[owner]} ({owner})" if owner in emails else owner] += count
+    return shown
 
 
 def _comparison(

@@ -280,3 +280,42 @@ def test_explain_and_replay_read_a_store_filled_by_a_real_pass(
     assert ["Customer Success", "1", "2", "+1"] in rows
     # Neither command asked anything of Salesforce or Zendesk.
     assert world.api_calls() == after_pass != before
+
+
+def test_a_task_owner_named_by_email_gets_the_task(
+    world: EmulatedWorld, make_engine: EngineFactory, rules_path: Path
+) -> None:
+    manager = world.book.users[1]
+    write_rules(
+        rules_path,
+        f"""
+version: 1
+actions:
+  cx_review:
+    type: salesforce_task
+    owner: user:{manager.email.upper()}
+    subject: "Review {{{{ account.name }}}}"
+    due_in: 1d
+  unknown_owner:
+    type: salesforce_task
+    owner: user:nobody@acme.example
+    subject: "Nobody"
+    due_in: 1d
+rules:
+  - name: detractors
+    when: {{category: detractor}}
+    actions: [cx_review, unknown_owner]
+""",
+    )
+    (ann, _, _), _ = contacts_of_two_accounts(world)
+    rid = answer(world, ann, 1, timedelta(hours=1), "Down again")
+    engine = make_engine()
+    assert engine.run_once().tasks_created == 1
+    (task,) = world.salesforce.records("Task")
+    assert task["OwnerId"] == manager.id
+    (stored,) = engine.store.find_responses(rid)
+    assert stored.decision is not None
+    assert stored.decision["notes"] == [
+        "detractors/unknown_owner: skipped: no active Salesforce user with email "
+        "nobody@acme.example"
+    ]
