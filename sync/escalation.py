@@ -317,7 +317,11 @@ def escalate_due(
     ]
     stats.resolved = len(updates)
     intents: dict[str, ActionIntent] = {}
-    context = routing() if firing else None
+    try:
+        context = routing() if firing else None
+    except ConnectorError as exc:
+        stats.errors.append(f"escalations: cannot resolve names in the rules: {exc}")
+        return EscalationStats(scheduled=stats.scheduled, errors=stats.errors)
     for row, intent, why in _render_steps(store, ruleset, firing, context, now):
         if intent is None:
             updates.append((row, {"status": "cancelled", "note": why}))
