@@ -241,6 +241,18 @@ class ZendeskTickets(_Strict):
     #: Public comments are emailed to the requester; NPS tickets start as internal notes.
     public_comments: bool = False
 
+    @field_validator("context_template")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value:
+            from rules.templates import TemplateSourceError, compile_template
+
+            try:
+                compile_template(value)
+            except TemplateSourceError as exc:
+                raise ValueError(f"context_template: {exc.message}") from None
+        return value
+
 
 class ZendeskRateLimit(_Strict):
     """Waiting on Zendesk's per-minute rate limit without parking the scheduler thread."""
