@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from connectors.errors import ConfigError, DeferError, RecordError, RetryableError
@@ -68,24 +69,35 @@ def create_missing(
     lookup: Callable[[list[str]], Mapping[str, Any]],
     create: Callable[[list[ClaimedAction]], list[WriteResult]],
     retry: RetryPolicy,
+    lookup_chunk: int = 200,
 ) -> list[Outcome]:
     """Create the records of these actions exactly once, retrying transient failures.
 
     Before the first try, only actions claimed before (``attempts > 1``) are looked up by their
     marker. A failed create may still have taken effect (a timeout after the server committed,
     a bulk job that ran although polling its status failed), so every retry first looks up all
-    the actions it is about to create again.
+    the actions it is about to create again. Lookups go ``lookup_chunk`` keys per call, each
+    retried on its own, so a flaky connection does not make a long lookup start over.
     """
     uncertain = {a.key for a in actions if a.attempts > 1}
+    found: dict[str, Any] = {}
+
+    def look_up() -> None:
+        keys = sorted(uncertain - found.keys())
+        for start in range(0, len(keys), lookup_chunk):
+            chunk = keys[start : start + lookup_chunk]
+            found.update(retry.call(partial(lookup, chunk)))
+            uncertain.difference_update(chunk)
 
     def attempt() -> list[Outcome]:
-        found = lookup(sorted(uncertain)) if uncertain else {}
+        look_up()
         todo = [a for a in actions if a.key not in found]
-        uncertain.update(a.key for a in todo)
+        uncertain.update(a.key for a in todo)  # from here on, each may exist whatever happens
+        created = [outcome_of(r) for r in create(todo)] if todo else []
         done = [
             Outcome(k, "done", external_id=str(v), found_existing=True) for k, v in found.items()
         ]
-        return done + [outcome_of(r) for r in (create(todo) if todo else [])]
+        return done + created
 
     return guarded(actions, lambda: retry.call(attempt))
 

@@ -13,6 +13,7 @@ stops after its current batch, its leases are released, and the process exits cl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -69,6 +72,13 @@ class Daemon:
             )
             if self.on_report is not None:
                 self.on_report(name, report)
+        if name == "poll" and report.intents:
+            self.wake("drain")  # new work: act on it now, not at the next drain tick
+
+    def wake(self, job_id: str) -> None:
+        """Run a job as soon as possible (it still waits for its turn)."""
+        with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
+            self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Ask the job in flight to stop after its batch; :meth:`run` then winds down."""
@@ -113,6 +123,7 @@ class Daemon:
         """Block until a signal arrives; polling and draining start at once."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our own lines say it all
         self.add_jobs()
         log.info(
             "daemon started as %s: poll every %ds, drain every %ds, reconcile %s",

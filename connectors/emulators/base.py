@@ -9,7 +9,12 @@ emulator needs for tests and the benchmark:
 - injected faults (:class:`Fault`): an HTTP error status with optional ``Retry-After``, a connection
   reset, or a hang longer than the client's timeout. Emulators may add their own fault kinds (for
   example Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED``) by overriding
-  :meth:`EmulatorApp.fault_response`.
+  :meth:`EmulatorApp.fault_response`;
+- observers (``app.observers``), called as each request is received and once it is handled, so a
+  test can crash a client at an exact point (between the server's commit and the client's
+  receipt of the answer, say);
+- a ``Retry-After`` watch: a request that arrives before the last ``Retry-After`` this app sent
+  has expired is recorded in ``app.early_requests`` (meaningful with one client at a time).
 """
 
 from __future__ import annotations
@@ -90,9 +95,10 @@ class Fault:
     """A fault to inject.
 
     ``kind`` is an HTTP status as text (``"429"``, ``"500"``, ``"503"``), ``"reset"``, ``"hang"``,
-    or an emulator-specific kind. It fires on requests whose endpoint name matches
-    ``endpoint`` (a regex; empty matches all) either with probability ``rate`` or on the next
-    ``count`` matching requests.
+    ``"late"`` (the request takes effect, then the answer hangs and the connection is reset: the
+    client cannot know it succeeded), or an emulator-specific kind. It fires on requests whose
+    endpoint name matches ``endpoint`` (a regex; empty matches all) either with probability
+    ``rate`` or on the next ``count`` matching requests.
     """
 
     kind: str
@@ -130,6 +136,11 @@ class EmulatorApp:
         self.fault_log: list[tuple[str, str]] = []
         self.lock = threading.RLock()
         self._rng = random.Random(seed)
+        #: Called with (endpoint name, "received" | "handled"); may raise :class:`Reset`.
+        self.observers: list[Callable[[str, str], None]] = []
+        #: (endpoint name, seconds too early) of requests sent before a Retry-After expired.
+        self.early_requests: list[tuple[str, float]] = []
+        self._quiet_until = 0.0
 
     # -- registration -------------------------------------------------------------------------
     def route(self, method: str, pattern: str, name: str, handler: Handler) -> None:
@@ -198,16 +209,27 @@ class EmulatorApp:
             request.params = {k: v for k, v in match.groupdict().items() if v is not None}
             with self.lock:
                 self.calls[route.name] += 1
+                early = self._quiet_until - time.monotonic()
+                if early > 0:
+                    self.early_requests.append((route.name, early))
+            self._notify(route.name, "received")
             if self.latency:
                 time.sleep(self.latency)
             fault = self._pick_fault(route.name)
             if fault is not None:
                 with self.lock:
                     self.fault_log.append((route.name, fault.kind))
+            if fault is not None and fault.kind == "late":
+                route.handler(request)
+                time.sleep(fault.hang_seconds)
+                raise Reset
+            if fault is not None:
                 response = self.fault_response(fault, request)
             else:
                 response = route.handler(request)
             self.decorate(request, response)
+            self._watch_retry_after(response)
+            self._notify(route.name, "handled")
             return response
         response = self.not_found(request)
         self.decorate(request, response)
@@ -215,6 +237,18 @@ class EmulatorApp:
 
     def not_found(self, request: Request) -> Response:
         return self.error_response(404, request, {})
+
+    def _notify(self, endpoint: str, phase: str) -> None:
+        for observer in list(self.observers):
+            observer(endpoint, phase)
+
+    def _watch_retry_after(self, response: Response) -> None:
+        try:
+            wait = float(response.headers.get("Retry-After", ""))
+        except ValueError:
+            return
+        with self.lock:
+            self._quiet_until = max(self._quiet_until, time.monotonic() + wait)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -191,6 +191,7 @@ class ZendeskTicketExecutor:
             lookup=self.helpdesk.find_tickets_by_key,
             create=lambda todo: self.helpdesk.create_tickets([specs[a.key] for a in todo]),
             retry=self.retry,
+            lookup_chunk=10,  # one request per key: keep a retry from repeating many
         )
         outcomes.update({o.key: o for o in created})
 

@@ -1,0 +1,210 @@
+"""Reliability fixtures: emulated worlds, config files, CLI subprocesses and final-state snapshots.
+
+Every proof here compares what the emulated Salesforce and Zendesk hold at the end against a
+clean run on a second world built from the same seed, keyed by our idempotency markers so that
+record ids assigned in a different order do not matter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rules import load_rules
+from sync.emulated import EmulatedWorld
+from sync.engine import Engine
+from sync.retry import RetryPolicy
+from sync.runtime import connect_all, open_store
+from sync.state import StateStore
+
+MARKER = "NPS_Sync_Key__c"
+TASK_FIELDS = (
+    "Subject",
+    "Description",
+    "OwnerId",
+    "WhoId",
+    "WhatId",
+    "ActivityDate",
+    "Priority",
+    "Status",
+)
+#: Short waits so fault scenarios stay fast; the policy itself is the production one.
+FAST_RETRY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=2.0)
+#: Windows (days) that rolling metrics may use: seeds keep responses away from their edges.
+METRIC_WINDOWS = (30, 60, 90, 180, 365)
+
+
+def nps_sync_command() -> list[str]:
+    """The installed ``nps-sync`` script of this interpreter's environment."""
+    script = Path(sys.executable).with_name("nps-sync")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from sync.cli import main; main()"]
+
+
+def quiet_end(
+    seed: int, accounts: int, responses: int, *, margin: timedelta = timedelta(minutes=20)
+) -> datetime:
+    """An ``end`` for the seed data that keeps every response ``margin`` away from the edge of any
+    rolling window for the next minutes, so two runs a minute apart compute the same metrics."""
+    from connectors.emulators.seed import generate_seed
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    for shift in range(48):
+        end = now - timedelta(days=1, hours=shift)
+        book = generate_seed(seed, accounts=accounts, responses=responses, end=end)
+        edges = [now - timedelta(days=days) for days in METRIC_WINDOWS]
+        if all(abs(r.created_at - edge) > margin for r in book.responses for edge in edges):
+            return end
+    raise AssertionError("no quiet end found for the seed data")
+
+
+def world_config(world: EmulatedWorld, state_url: str, **overrides: Any) -> dict[str, Any]:
+    """The world's config as a plain mapping, with nested overrides merged in."""
+    data = world.config_data(state_url=state_url)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    plain: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return plain
+
+
+def write_config(path: Path, world: EmulatedWorld, state_url: str, **overrides: Any) -> Path:
+    """A config file for a ``nps-sync`` subprocess (JSON is valid YAML)."""
+    path.write_text(json.dumps(world_config(world, state_url, **overrides)), encoding="utf-8")
+    return path
+
+
+def spawn(args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``nps-sync ARGS`` with this environment (the emulators' secrets are in it)."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    with log.open("ab") as sink:
+        return subprocess.Popen(  # noqa: S603 - our own CLI with arguments from the test
+            [*nps_sync_command(), *args], env=env, stdout=sink, stderr=sink
+        )
+
+
+def fast_engine(
+    world: EmulatedWorld,
+    state_url: str,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    **overrides: Any,
+) -> Engine:
+    """An in-process engine on the world, with short retry waits (and a given clock)."""
+    from sync.config import Config
+
+    config = Config.model_validate(world_config(world, state_url, **overrides))
+    store = open_store(config)
+    ruleset = load_rules(config.rules)
+    if clock is None:
+        return Engine(config, store, connect_all(config), ruleset, retry=FAST_RETRY)
+    return Engine(config, store, connect_all(config), ruleset, retry=FAST_RETRY, clock=clock)
+
+
+# -- snapshots of the emulated systems ------------------------------------------------------------
+@dataclass(frozen=True)
+class WorldState:
+    """What the emulated systems hold, keyed so that two worlds can be compared."""
+
+    tasks: dict[str, tuple[Any, ...]]
+    tickets: dict[str, tuple[Any, ...]]
+    fields: dict[tuple[str, str], dict[str, Any]]
+    duplicate_tasks: list[str]
+    duplicate_tickets: list[str]
+
+    def differences(self, other: WorldState, limit: int = 10) -> list[str]:
+        """Human-readable differences from ``other`` (the expected state), at most ``limit``."""
+        out: list[str] = []
+        for name, mine, theirs in (
+            ("task", self.tasks, other.tasks),
+            ("ticket", self.tickets, other.tickets),
+            ("fields", self.fields, other.fields),
+        ):
+            for key in sorted(set(mine) | set(theirs), key=str):
+                if key not in mine:
+                    out.append(f"missing {name} {key}")
+                elif key not in theirs:
+                    out.append(f"extra {name} {key}")
+                elif mine[key] != theirs[key]:  # type: ignore[index]
+                    out.append(f"{name} {key}: {mine[key]} != {theirs[key]}")  # type: ignore[index]
+        return out[:limit]
+
+
+def snapshot(world: EmulatedWorld) -> WorldState:
+    tasks = [t for t in world.salesforce.records("Task") if t.get(MARKER)]
+    task_keys = Counter(t[MARKER] for t in tasks)
+    emails = {u["id"]: (u.get("email") or "").lower() for u in world.zendesk.users()}
+    tickets = [t for t in world.zendesk.tickets() if t.get("external_id")]
+    ticket_keys = Counter(t["external_id"] for t in tickets)
+    fields: dict[tuple[str, str], dict[str, Any]] = {}
+    for obj in ("Contact", "Account"):
+        for rec in world.salesforce.records(obj):
+            fields[(obj, rec["Id"])] = {k: v for k, v in rec.items() if k.startswith("NPS_")}
+    for user in world.zendesk.users():
+        fields[("user", emails[user["id"]])] = dict(user.get("user_fields") or {})
+    for org in world.zendesk.organizations():
+        fields[("organization", str(org["id"]))] = dict(org.get("organization_fields") or {})
+    return WorldState(
+        tasks={t[MARKER]: tuple(t.get(f) for f in TASK_FIELDS) for t in tasks},
+        tickets={
+            t["external_id"]: (
+                t["subject"],
+                emails.get(t["requester_id"]),
+                t.get("organization_id"),
+                t.get("group_id"),
+                t.get("priority"),
+                tuple(sorted(t.get("tags") or [])),
+                tuple(sorted((f["id"], f["value"]) for f in t.get("custom_fields") or [])),
+            )
+            for t in tickets
+        },
+        fields=fields,
+        duplicate_tasks=sorted(k for k, n in task_keys.items() if n > 1),
+        duplicate_tickets=sorted(k for k, n in ticket_keys.items() if n > 1),
+    )
+
+
+def unfinished(store: StateStore) -> dict[str, int]:
+    """Work the store still holds: responses to route, actions not done, queued write-backs."""
+    counts = {k: v for k, v in store.action_counts().items() if k != "done"}
+    pending = store.inbox_counts().get("pending", 0)
+    if pending:
+        counts["responses pending"] = pending
+    queued = store.queued_write_backs()
+    if queued:
+        counts["write-backs queued"] = len(queued.contacts) + len(queued.accounts)
+    return counts
+
+
+def wait_for(condition: Any, timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return bool(condition())
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+@pytest.fixture
+def small_world() -> Iterator[EmulatedWorld]:
+    with EmulatedWorld(seed=21, accounts=30, responses=120) as world:
+        yield world

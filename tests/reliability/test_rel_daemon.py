@@ -1,0 +1,165 @@
+"""The daemon as it runs in production: ``nps-sync run`` in child processes.
+
+- SIGTERM in the middle of a batch: the batch in flight finishes and is recorded, leases are
+  released, the process exits 0, and the next run finds nothing half-done.
+- Three daemons on one PostgreSQL database share the same inbox and outbox: everything gets done,
+  by more than one of them, and nothing twice.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from sync.emulated import EmulatedWorld
+from sync.state import StateStore
+from tests.reliability.conftest import (
+    fast_engine,
+    quiet_end,
+    snapshot,
+    spawn,
+    unfinished,
+    wait_for,
+    write_config,
+)
+
+CREATES = ("composite_create", "tickets_create_many")
+
+
+def slow_creates(world: EmulatedWorld, seconds: float) -> None:
+    """Make every create call take ``seconds``, so a batch is in flight long enough to see."""
+
+    def delay(endpoint: str, phase: str) -> None:
+        if phase == "received" and endpoint in CREATES:
+            time.sleep(seconds)
+
+    world.salesforce.observers.append(delay)
+    world.zendesk.observers.append(delay)
+
+
+def daemon_config(tmp_path: Path, world: EmulatedWorld, url: str, name: str) -> Path:
+    schedule = {"poll_interval_seconds": 10, "drain_interval_seconds": 5, "reconcile_cron": ""}
+    return write_config(tmp_path / f"{name}.yaml", world, url, schedule=schedule)
+
+
+def test_rel_sigterm_finishes_the_batch_in_flight_and_releases_leases(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with EmulatedWorld(seed=31, accounts=30, responses=300) as world:
+        slow_creates(world, 1.0)
+        config = daemon_config(tmp_path, world, sqlite_url, "daemon")
+        log = tmp_path / "daemon.log"
+        daemon = spawn(["run", "--config", str(config)], log)
+        store = StateStore(sqlite_url)
+        store.migrate()
+        try:
+            in_flight = wait_for(
+                lambda: store.action_counts().get("claimed", 0) > 0, timeout=60, interval=0.02
+            )
+            assert in_flight, log.read_text()
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(timeout=20) == 0, log.read_text()
+
+            counts = store.action_counts()
+            assert counts.get("claimed", 0) == 0  # leases released
+            assert counts.get("pending", 0) > 0  # it stopped instead of draining everything
+            done = {a.key for a in store.actions(status="done")}
+            made = snapshot(world)
+            # The batch in flight was finished and recorded: nothing exists that is not done.
+            assert set(made.tasks) | set(made.tickets) == done
+            assert "leases released" in log.read_text()
+
+            # The next run takes over where the daemon stopped, repeating nothing.
+            finish = spawn(["sync", "--config", str(config)], log)
+            assert finish.wait(timeout=120) == 0, log.read_text()
+            assert unfinished(store) == {}
+            final = snapshot(world)
+            assert final.duplicate_tasks == final.duplicate_tickets == []
+            assert set(final.tasks) | set(final.tickets) == {a.key for a in store.actions()}
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+            store.close()
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    engine = sa.create_engine(pg_database)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    return pg_database
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_rel_three_daemons_share_one_database_and_do_everything_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    seed, accounts, responses = 41, 40, 600
+    end = quiet_end(seed, accounts, responses)
+    with EmulatedWorld(seed=seed, accounts=accounts, responses=responses, end=end) as clean:
+        engine = fast_engine(clean, f"sqlite:///{tmp_path / 'clean.db'}")
+        assert engine.run_once().errors == []
+        engine.store.close()
+        expected = snapshot(clean)
+
+    with EmulatedWorld(seed=seed, accounts=accounts, responses=responses, end=end) as world:
+        slow_creates(world, 2.0)  # a replica's drain outlasts the others' first drain tick
+        daemons = [
+            spawn(
+                ["run", "--config", str(daemon_config(tmp_path, world, pg_url, f"d{i}"))],
+                tmp_path / f"d{i}.log",
+            )
+            for i in range(3)
+        ]
+        store = StateStore(pg_url)
+        store.migrate()
+        try:
+            assert wait_for(
+                lambda: _all_done(store),
+                timeout=90,
+                interval=0.2,
+            ), [p.read_text()[-2000:] for p in tmp_path.glob("d*.log")]
+            for daemon in daemons:
+                daemon.send_signal(signal.SIGTERM)
+            codes = [daemon.wait(timeout=30) for daemon in daemons]
+            runs = store.last_runs(500)
+            assert store.action_counts().get("claimed", 0) == 0
+        finally:
+            for daemon in daemons:
+                if daemon.poll() is None:
+                    daemon.kill()
+            store.close()
+        actual = snapshot(world)
+
+    assert codes == [0, 0, 0]
+    acted = {
+        run["owner"]
+        for run in runs
+        if run["kind"] == "drain"
+        and (
+            (run["stats"] or {}).get("tasks_created") or (run["stats"] or {}).get("tickets_created")
+        )
+    }
+    created: dict[str, int] = {}
+    for run in runs:
+        stats = run["stats"] or {}
+        made = (stats.get("tasks_created") or 0) + (stats.get("tickets_created") or 0)
+        created[run["owner"]] = created.get(run["owner"], 0) + made
+    print(f"\nrecords created per daemon: {sorted(created.values())}; {len(runs)} runs")
+    assert len({run["owner"] for run in runs}) == 3
+    assert len(acted) >= 2  # the outbox was shared, not drained by one replica
+    assert actual.duplicate_tasks == []
+    assert actual.duplicate_tickets == []
+    assert actual.differences(expected) == []
+
+
+def _all_done(store: StateStore) -> bool:
+    """Responses were pulled, and none is waiting, nor any action or write-back."""
+    return sum(store.inbox_counts().values()) > 0 and unfinished(store) == {}

@@ -1,0 +1,131 @@
+"""Fault test: with more than one call in ten failing, the sync still ends as a clean run does.
+
+The emulators answer 429 with a Retry-After, 5xx, reset connections, hang past the client's
+timeout, expire the Salesforce session, fail single records with UNABLE_TO_LOCK_ROW, and take a
+create into effect while its answer is lost. The engine runs in this process, pass after pass,
+until nothing is left; the final state must equal a clean run's, with nothing created twice and
+no request sent before a Retry-After expired.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from connectors.emulators.base import Fault
+from sync.emulated import EmulatedWorld
+from tests.reliability.conftest import fast_engine, quiet_end, snapshot, unfinished
+
+SEED = 77
+ACCOUNTS = 30
+RESPONSES = 400
+TIMEOUT = 0.5
+
+SF_CALLS = "^(query|composite_.*)$"
+#: Every kind of fault on every system: each fires at least once (``count``) and then at random
+#: (``rate``). Logins are spared: a failed login is a configuration error by design, and
+#: simple-salesforce re-logs in through them when the session expires.
+FAULTS = {
+    "salesforce": [
+        Fault("invalid_session", count=1, endpoint="^query$"),
+        Fault("hang", count=1, endpoint="^query$", hang_seconds=TIMEOUT * 2),
+        Fault("reset", count=1, endpoint="^composite_create$"),
+        Fault("late", count=1, endpoint="^composite_create$", hang_seconds=TIMEOUT * 2),
+        Fault("503", count=1, endpoint="^composite_update$"),
+        Fault("invalid_session", rate=0.04, endpoint=SF_CALLS),
+        Fault("503", rate=0.03, endpoint=SF_CALLS),
+        Fault("reset", rate=0.03, endpoint=SF_CALLS),
+        Fault("hang", rate=0.02, endpoint=SF_CALLS, hang_seconds=TIMEOUT * 2),
+        Fault("late", rate=0.05, endpoint="^composite_create$", hang_seconds=TIMEOUT * 2),
+        Fault("lock", rate=0.10, endpoint="^composite_(create|update)$"),
+    ],
+    "zendesk": [
+        Fault("late", count=1, endpoint="^tickets_create", hang_seconds=TIMEOUT * 2),
+        Fault("hang", count=1, endpoint="^job_statuses$", hang_seconds=TIMEOUT * 2),
+        Fault("429", count=1, endpoint="^users_search$", retry_after=1),
+        Fault("429", rate=0.02, retry_after=1),
+        Fault("500", rate=0.04),
+        Fault("reset", rate=0.04),
+        Fault("hang", rate=0.02, hang_seconds=TIMEOUT * 2),
+        Fault("late", rate=0.05, endpoint="^tickets_create", hang_seconds=TIMEOUT * 2),
+    ],
+    "delighted": [
+        Fault("429", count=1, retry_after=1),
+        Fault("503", count=1),
+        Fault("reset", count=1),
+        Fault("429", rate=0.05, retry_after=1),
+        Fault("503", rate=0.05),
+        Fault("reset", rate=0.03),
+    ],
+}
+
+
+def test_rel_injected_faults_change_nothing_in_the_end(tmp_path: Path) -> None:
+    end = quiet_end(SEED, ACCOUNTS, RESPONSES)
+    with EmulatedWorld(seed=SEED, accounts=ACCOUNTS, responses=RESPONSES, end=end) as clean:
+        report = fast_engine(clean, f"sqlite:///{tmp_path / 'clean.db'}").run_once()
+        assert report.errors == []
+        expected = snapshot(clean)
+    assert expected.tasks
+    assert expected.tickets
+
+    with EmulatedWorld(seed=SEED, accounts=ACCOUNTS, responses=RESPONSES, end=end) as world:
+        apps = {"salesforce": world.salesforce, "zendesk": world.zendesk}
+        apps["delighted"] = world.delighted
+        for system, faults in FAULTS.items():
+            for fault in faults:
+                apps[system].inject(fault)
+        overrides: dict[str, Any] = {
+            "salesforce": {"timeout_seconds": TIMEOUT},
+            "zendesk": {"timeout_seconds": TIMEOUT},
+            "retry_backoff_seconds": 0.05,
+            "max_attempts": 20,
+        }
+        url = f"sqlite:///{tmp_path / 'faults.db'}"
+        passes = []
+        started = time.monotonic()
+        for _ in range(12):
+            engine = fast_engine(world, url, **overrides)
+            passes.append(engine.run_once())
+            left = unfinished(engine.store)
+            engine.store.close()
+            if not left:
+                break
+            time.sleep(0.3)  # let backed-off actions fall due
+        seconds = time.monotonic() - started
+        for app in apps.values():
+            app.clear_faults()
+        actual = snapshot(world)
+        served = {name: app.total_calls() for name, app in apps.items()}
+        # ``lock`` fails single records inside a batch call; the rate counts failed calls only.
+        faulted = {
+            name: sum(kind != "lock" for _, kind in app.fault_log) for name, app in apps.items()
+        }
+        locked = sum(kind == "lock" for _, kind in world.salesforce.fault_log)
+        kinds = {name: {kind for _, kind in app.fault_log} for name, app in apps.items()}
+        expired = sum(kind == "invalid_session" for _, kind in world.salesforce.fault_log)
+        logins = world.salesforce.calls["login_soap"]
+        early = {name: app.early_requests for name, app in apps.items()}
+
+    rate = sum(faulted.values()) / sum(served.values())
+    print(
+        f"\n{len(passes)} passes in {seconds:.1f}s; failed calls {faulted} of {served} "
+        f"({rate:.0%}), {locked} records locked; errors reported on the way: "
+        f"{sum(len(p.errors) for p in passes)}"
+    )
+    print("\n".join(sorted({e[:90] for p in passes for e in p.errors})[:30]))
+    assert left == {}
+    assert rate >= 0.10
+    assert locked > 0
+    assert kinds == {
+        "salesforce": {"invalid_session", "hang", "reset", "late", "503", "lock"},
+        "zendesk": {"late", "429", "500", "reset", "hang"},
+        "delighted": {"429", "503", "reset"},
+    }
+    # Each expired session made simple-salesforce log in again, once.
+    assert logins == len(passes) + expired
+    assert early == {"salesforce": [], "zendesk": [], "delighted": []}
+    assert actual.duplicate_tasks == []
+    assert actual.duplicate_tickets == []
+    assert actual.differences(expected) == []

@@ -1,0 +1,213 @@
+"""The inbox: responses upserted by (source, response id) with their versions, edits re-evaluated
+without repeating actions, and the source cursor stored with the page it covers, never past the
+run's start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from connectors.models import SourceProblem, SurveyResponse
+from sync.emulated import DELIGHTED_HOST, DEMO_ENV, EmulatedWorld
+from sync.state import RoutingOutcome, StateStore
+from sync.state import schema as t
+from sync.state import store as store_module
+from tests.reliability.conftest import MARKER, fast_engine
+
+T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+
+
+class Crash(BaseException):
+    """Stands in for the process dying: nothing in the engine catches it."""
+
+
+def version_of(rid: str, *, score: int = 3, comment: str = "", minutes: int = 0) -> SurveyResponse:
+    return SurveyResponse(
+        "delighted", rid, f"{rid}@example.com", score, comment, T0, T0 + timedelta(minutes=minutes)
+    )
+
+
+def versions(store: StateStore, rid: str) -> list[tuple[int, str]]:
+    v = t.response_versions
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(v.c.score, v.c.comment).where(v.c.response_id == rid).order_by(v.c.version)
+        ).all()
+    return [(row.score, row.comment) for row in rows]
+
+
+def test_rel_every_version_is_kept_and_only_the_latest_is_routed(store: StateStore) -> None:
+    store.ingest_page("delighted", [version_of("r1")], "1", T0)
+    first = store.pending_responses(10, T0)
+    assert [s.version for s in first] == [first[0].version]
+    # The comment arrives later, then the score changes; a page may repeat an older version.
+    store.ingest_page("delighted", [version_of("r1", comment="slow", minutes=5)], "2", T0)
+    page = [version_of("r1", score=1, comment="slow", minutes=9), version_of("r1", minutes=0)]
+    stats = store.ingest_page("delighted", page, "3", T0)
+    assert (stats.new, stats.updated) == (0, 1)
+    assert versions(store, "r1") == [(3, ""), (3, "slow"), (1, "slow")]
+    latest = store.get_response("delighted", "r1")
+    assert latest is not None
+    assert (latest.response.score, latest.response.comment) == (1, "slow")
+
+    # A decision taken on an older version does not count for the latest one.
+    stale = RoutingOutcome(
+        "delighted", "r1", first[0].version, "matched", None, None, None, None, {}, {}
+    )
+    store.record_routing([stale], T0)
+    assert [s.version for s in store.pending_responses(10, T0)] == [latest.version]
+
+
+def test_rel_an_edited_response_is_reevaluated_without_repeating_actions(
+    small_world: EmulatedWorld, sqlite_url: str
+) -> None:
+    engine = fast_engine(small_world, sqlite_url)
+    engine.run_once()
+    contacts = {c.email: c for c in small_world.book.contacts}
+    detractor = next(
+        r for r in small_world.book.responses if r.score <= 6 and r.email.lower() in contacts
+    )
+    contact = contacts[detractor.email.lower()]
+    before = len(small_world.salesforce.records("Task"))
+    tickets = len(small_world.zendesk.tickets())
+    actions = {a.key for a in engine.store.actions()}
+
+    small_world.delighted.update_response(detractor.id, score=0, comment="Nobody called back.")
+    report = fast_engine(small_world, sqlite_url).run_once()
+
+    assert (report.updated, report.routed) == (1, 1)
+    assert (report.tasks_created, report.tickets_created, report.intents) == (0, 0, 0)
+    assert len(small_world.salesforce.records("Task")) == before
+    assert len(small_world.zendesk.tickets()) == tickets
+    assert {a.key for a in engine.store.actions()} == actions
+    stored = engine.store.get_response("delighted", detractor.id)
+    assert stored is not None
+    assert stored.routed_version == stored.version  # the new version was decided on
+    latest = max(
+        (r for r in small_world.book.responses if r.email.lower() == contact.email),
+        key=lambda r: r.created_at,
+    )
+    if latest.id == detractor.id:  # the contact's latest answer: its fields follow the edit
+        record = small_world.salesforce.get_record("Contact", contact.id)
+        assert record is not None
+        assert (record["NPS_Last_Score__c"], record["NPS_Last_Comment__c"]) == (
+            0,
+            "Nobody called back.",
+        )
+
+
+def paged_sources(per_page: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "delighted",
+            "name": "delighted",
+            "api_key": {"env": next(k for k in DEMO_ENV if "DELIGHTED" in k)},
+            "base_url": DELIGHTED_HOST,
+            "per_page": per_page,
+        }
+    ]
+
+
+def crash_on_ingest(store: StateStore, call: int, cursors: list[str | None], ids: set[str]) -> None:
+    """Make the ``call``-th page die after it was fetched and before it is stored."""
+    ingest = store.ingest_page
+
+    def dying(
+        source: str,
+        page: Sequence[SurveyResponse],
+        cursor: str | None,
+        now: datetime,
+        problems: Sequence[SourceProblem] = (),
+    ) -> Any:
+        if len(cursors) + 1 == call:
+            raise Crash
+        result = ingest(source, page, cursor, now, problems=problems)
+        cursors.append(cursor)
+        ids.update(r.response_id for r in page)
+        return result
+
+    store.ingest_page = dying  # type: ignore[method-assign]
+
+
+def test_rel_a_crash_between_fetching_a_page_and_storing_it_loses_nothing(
+    small_world: EmulatedWorld, sqlite_url: str
+) -> None:
+    sources = paged_sources(per_page=20)
+    engine = fast_engine(small_world, sqlite_url, sources=sources)
+    stored_cursors: list[str | None] = []
+    stored_ids: set[str] = set()
+    crash_on_ingest(engine.store, 3, stored_cursors, stored_ids)
+    with pytest.raises(Crash):
+        engine.run_once()
+    assert len(stored_cursors) == 2
+    assert engine.store.get_cursor("delighted") == stored_cursors[-1]
+    assert sum(engine.store.inbox_counts().values()) == len(stored_ids) >= 30
+
+    report = fast_engine(small_world, sqlite_url, sources=sources).run_once()
+    total = len(small_world.book.responses) - len(report.problems)
+    assert report.errors == []
+    assert sum(engine.store.inbox_counts().values()) == total
+    assert engine.store.inbox_counts().get("pending", 0) == 0
+    with engine.store.engine.connect() as conn:
+        kept = conn.execute(sa.select(sa.func.count()).select_from(t.response_versions))
+        assert kept.scalar_one() == total  # one version each: nothing stored twice
+    assert report.routed == total
+
+
+def test_rel_a_page_and_its_cursor_are_stored_together_or_not_at_all(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.ingest_page("delighted", [version_of("r1")], "100", T0)
+
+    def failing(*_args: object) -> None:
+        raise RuntimeError("connection lost mid-transaction")
+
+    monkeypatch.setattr(store_module, "_insert_problems", failing)
+    page = [version_of("r2"), version_of("r1", comment="edited", minutes=3)]
+    with pytest.raises(RuntimeError):
+        store.ingest_page("delighted", page, "200", T0)
+    assert store.get_cursor("delighted") == "100"
+    assert store.get_response("delighted", "r2") is None
+    r1 = store.get_response("delighted", "r1")
+    assert r1 is not None
+    assert r1.response.comment == ""
+    assert versions(store, "r1") == [(3, "")]
+
+
+def test_rel_the_cursor_never_passes_the_runs_start(
+    small_world: EmulatedWorld, sqlite_url: str
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0)
+    contact = small_world.book.contacts[0]
+    late = small_world.delighted.add_response(
+        email=contact.email,
+        score=2,
+        comment="arrived while the run was under way",
+        created_at=start + timedelta(minutes=10),
+    )
+
+    def at(moment: datetime) -> Callable[[], datetime]:
+        return lambda: moment
+
+    first = fast_engine(small_world, sqlite_url, clock=at(start))
+    first.run_once()
+    cursor = first.store.get_cursor("delighted")
+    assert cursor is not None
+    assert int(cursor) <= start.timestamp()
+    assert first.store.get_response("delighted", late) is None
+
+    later = start + timedelta(minutes=30)
+    second = fast_engine(small_world, sqlite_url, clock=at(later))
+    report = second.run_once()
+    assert report.new == 1
+    assert second.store.get_response("delighted", late) is not None
+    acted = {a.key: a.status for a in second.store.actions() if a.response_id == late}
+    assert acted
+    assert set(acted.values()) == {"done"}
+    made = {t[MARKER] for t in small_world.salesforce.records("Task")}
+    made |= {t["external_id"] for t in small_world.zendesk.tickets()}
+    assert set(acted) <= made
