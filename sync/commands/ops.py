@@ -77,7 +77,7 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
             kind,
             str(c.due),
             str(c.waiting),
-            _when(c.next_attempt_at) if c.next_attempt_at else "",
+            _when(c.next_attempt_at) if c.next_attempt_at else "-",
             str(c.in_flight),
             str(c.done),
             str(c.dead),

@@ -1,0 +1,116 @@
+"""What an operator sees and does: the dead-letter list (``failed list`` / ``failed retry``) and
+``status`` (runs, cursors, the inbox, pending and failed actions, API budget left)."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from connectors.emulators.base import Fault
+from sync.cli import main
+from sync.emulated import EmulatedWorld
+from tests.reliability.conftest import MARKER, fast_engine, write_config
+
+LOCKED = Fault("lock", rate=1.0, endpoint="^composite_create$")
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env={"COLUMNS": "250", "NO_COLOR": "1"})
+
+
+def test_rel_a_record_that_keeps_failing_goes_to_the_dead_letters_and_back(
+    small_world: EmulatedWorld, tmp_path: Path, sqlite_url: str
+) -> None:
+    settings: dict[str, Any] = {"max_attempts": 2, "retry_backoff_seconds": 0.01}
+    config = str(write_config(tmp_path / "nps-sync.yaml", small_world, sqlite_url, **settings))
+    small_world.salesforce.inject(LOCKED)
+    for _ in range(2):
+        engine = fast_engine(small_world, sqlite_url, **settings)
+        engine.run_once()
+        time.sleep(0.05)
+    dead = engine.store.actions(status="dead")
+    assert dead
+    assert {a.kind for a in dead} == {"salesforce_task"}
+    assert {a.failures for a in dead} == {2}
+    assert small_world.salesforce.records("Task") == []
+
+    listing = cli("failed", "list", "--config", config)
+    assert listing.exit_code == 0, listing.output
+    assert f"Failed actions ({len(dead)})" in listing.output
+    for action in dead:
+        line = next(line for line in listing.output.splitlines() if action.key[:12] in line)
+        assert "salesforce_task" in line
+        assert "UNABLE_TO_LOCK_ROW" in line
+
+    assert cli("failed", "retry", "--config", config).exit_code == 2  # ids or --all
+    unknown = cli("failed", "retry", "--config", config, "zzz")
+    assert unknown.exit_code == 1
+    assert unknown.output.strip().endswith("zzz: no failed action matches")
+    one = cli("failed", "retry", "--config", config, dead[0].key[:12])
+    assert one.output.strip() == "1 action(s) queued again; the next pass runs them."
+    revived = engine.store.actions(keys=[dead[0].key])[0]
+    assert (revived.status, revived.failures) == ("pending", 0)
+    rest = cli("failed", "retry", "--config", config, "--all")
+    assert rest.output.startswith(f"{len(dead) - 1} action(s) queued again")
+
+    small_world.salesforce.clear_faults()
+    report = fast_engine(small_world, sqlite_url, **settings).run_once()
+    assert report.tasks_created == len(dead)
+    assert {t[MARKER] for t in small_world.salesforce.records("Task")} == {a.key for a in dead}
+    assert "Failed actions (0)" in cli("failed", "list", "--config", config).output
+
+
+def row(output: str, first_cell: str) -> list[str]:
+    """The cells of the table row that starts with ``first_cell``."""
+    for line in output.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃|]", line) if c.strip()]
+        if cells and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no row {first_cell!r} in:\n{output}")
+
+
+def test_rel_status_shows_runs_cursors_work_and_budget(
+    small_world: EmulatedWorld, tmp_path: Path, sqlite_url: str
+) -> None:
+    config = str(write_config(tmp_path / "nps-sync.yaml", small_world, sqlite_url))
+    small_world.zendesk.inject(Fault("429", rate=1.0, endpoint="^tickets_create", retry_after=600))
+    engine = fast_engine(small_world, sqlite_url)
+    before = datetime.now(UTC)
+    report = engine.run_once()
+    store = engine.store
+    used, limit = small_world.salesforce.api_used, small_world.salesforce.daily_limit
+
+    status = cli("status", "--config", config)
+    assert status.exit_code == 0, status.output
+    out = status.output
+    run = row(out, str(store.last_runs(1)[0]["id"]))
+    assert run[1:2] + run[4:5] == ["pass", "ok"]
+    assert run[5:10] == [
+        str(report.pulled),
+        str(report.routed),
+        str(report.tasks_created),
+        "0",
+        str(report.records_updated),
+    ]
+    assert row(out, "delighted")[1] == store.get_cursor("delighted")
+
+    tasks = row(out, "salesforce_task")
+    assert tasks[1:] == ["0", "0", "-", "0", str(report.tasks_created), "0"]
+    tickets = row(out, "zendesk_ticket")
+    waiting = len(store.actions(status="pending"))
+    assert tickets[1:3] == ["0", str(waiting)]
+    next_at = datetime.strptime(tickets[3], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    assert before + timedelta(seconds=590) <= next_at <= before + timedelta(minutes=12)
+
+    inbox = store.inbox_counts()
+    assert (
+        f"Responses: 0 waiting to be routed, {inbox['matched']} matched, "
+        f"{inbox.get('unmatched', 0)} unmatched" in out
+    )
+    assert "Write-backs queued: 0 contacts, 0 accounts" in out
+    assert f"Salesforce API budget: {limit - used:,} of {limit:,} daily calls left" in out
