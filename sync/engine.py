@@ -34,7 +34,7 @@ from sync.escalation import (
 from sync.executors.fields import FieldUpdateExecutor
 from sync.executors.notify import EmailSender, NotifyExecutor, SlackSender
 from sync.executors.salesforce import SalesforceTaskExecutor
-from sync.executors.zendesk import ZendeskTicketExecutor
+from sync.executors.zendesk import TicketSettings, ZendeskTicketExecutor
 from sync.match import MatchOptions, match_responses
 from sync.owners import find_users_by_email, owner_emails
 from sync.pull import pull
@@ -43,7 +43,14 @@ from sync.retry import RetryPolicy
 from sync.route import RoutingContext, route_responses
 from sync.runtime import Connections
 from sync.state import StateStore
+from sync.tracking import track_tickets
 from sync.writeback import write_back
+from sync.zendesk_match import (
+    OrganizationResolver,
+    ZendeskNames,
+    match_organizations,
+    resolve_config_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +101,8 @@ class RunReport:
     fields_set: int = 0
     notifications_sent: int = 0
     escalations_fired: int = 0
+    tickets_solved: int = 0
+    tickets_reopened: int = 0
     api_calls: dict[str, int] = field(default_factory=dict)
     api_usage: tuple[int, int] | None = None
     #: The Salesforce API budget: usage, reserve, and what a stop at the reserve left over.
@@ -135,16 +144,50 @@ class Engine:
         self.stop_requested = threading.Event()
         self._context: RoutingContext | None = None
         self._owner_emails: frozenset[str] = frozenset()
+        self._zendesk_names: ZendeskNames | None = None
+        self._zendesk_names_for = ""
+        self._ticket_executor: ZendeskTicketExecutor | None = None
+
+    def zendesk_names(self) -> ZendeskNames:
+        """Groups, agents, fields and domain organizations the config and rules name, as ids.
+
+        Resolved once per engine and again when the rules change; unknown names stop the run
+        with a configuration error instead of failing ticket by ticket.
+        """
+        if self._zendesk_names is None or self._zendesk_names_for != self.ruleset.hash:
+            names = resolve_config_names(
+                self.conn.helpdesk, self.config.zendesk, self.ruleset, self.retry
+            )
+            names.raise_if_missing()
+            self._zendesk_names, self._zendesk_names_for = names, self.ruleset.hash
+            self._ticket_executor = None
+        return self._zendesk_names
+
+    def ticket_executor(self) -> ZendeskTicketExecutor:
+        if self._ticket_executor is None or self._zendesk_names is None:
+            names = self.zendesk_names()
+            self._ticket_executor = ZendeskTicketExecutor(
+                self.conn.helpdesk,
+                self.retry,
+                store=self.store,
+                settings=TicketSettings.from_config(self.config.zendesk),
+                names=names,
+                clock=self.clock,
+            )
+        return self._ticket_executor
 
     def routing_context(self) -> RoutingContext:
         """Names in the rules resolved to ids, once per engine (validated at start-up)."""
-        if self._context is None:
-            helpdesk = self.conn.helpdesk
+        names = self.zendesk_names()
+        if self._context is None or self._context.group_ids != names.groups:
+            score_title = self.config.zendesk.fields.ticket_score
+            score_id = names.ticket_fields.get("score")
             self._context = RoutingContext(
-                group_ids=self.retry.call(helpdesk.group_ids),
-                ticket_field_ids=self.retry.call(helpdesk.ticket_field_ids),
-                score_field=self.config.zendesk.fields.ticket_score,
+                group_ids=names.groups,
+                ticket_field_ids={score_title: score_id} if score_id is not None else {},
+                score_field=score_title,
                 fallback_owner_id=self.config.salesforce.fallback_owner_id,
+                user_ids=self._context.user_ids if self._context else {},
             )
         emails = owner_emails(self.ruleset)
         if emails != self._owner_emails:  # the rules in force name other task owners
@@ -185,6 +228,13 @@ class Engine:
                 self.retry,
                 MatchOptions.from_config(self.config.salesforce),
             )
+            resolver = OrganizationResolver(
+                self.conn.helpdesk,
+                self.config.zendesk.matching.organization_from,
+                self.zendesk_names().domain_organizations,
+                self.retry,
+            )
+            matches = match_organizations(matches, resolver)
             outcomes = route_responses(batch, matches, ruleset, context, self.store, now=now)
             plan_escalations(self.store, ruleset, outcomes, now)
             report.intents += self.store.record_routing(outcomes, now)
@@ -230,7 +280,7 @@ class Engine:
         self.escalate(report)
         executors: list[Executor] = [
             SalesforceTaskExecutor(self.conn.crm, self.retry),
-            ZendeskTicketExecutor(self.conn.helpdesk, self.retry),
+            self.ticket_executor(),
             FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry),
             self.notify_executor(),
         ]
@@ -329,6 +379,23 @@ class Engine:
     def _drain_stages(self, report: RunReport, started: datetime) -> None:
         self.act(report)
         self._write_back_stage(report, started)
+        if self.config.zendesk.tracking.enabled:
+            with self.store.singleton("ticket-tracking") as mine:
+                if mine:
+                    self.track(report)
+
+    def track(self, report: RunReport) -> None:
+        """Learn from Zendesk's incremental export which of our tickets were solved or reopened."""
+        stats = self.retry.call(
+            lambda: track_tickets(
+                self.store,
+                self.conn.helpdesk,
+                self.clock(),
+                max_pages=self.config.zendesk.tracking.max_pages_per_pass,
+            )
+        )
+        report.tickets_solved += stats.solved
+        report.tickets_reopened += stats.reopened
 
     def _write_back_stage(self, report: RunReport, started: datetime) -> None:
         with self.store.singleton("write-back") as mine:
