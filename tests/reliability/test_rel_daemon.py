@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from sync.emulated import EmulatedWorld
 from sync.state import StateStore
@@ -84,16 +83,6 @@ def test_rel_sigterm_finishes_the_batch_in_flight_and_releases_leases(
             if daemon.poll() is None:
                 daemon.kill()
             store.close()
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> str:
-    engine = sa.create_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    return pg_database
 
 
 @pytest.mark.postgres
