@@ -55,6 +55,10 @@ from sync.zendesk_match import (
 log = logging.getLogger(__name__)
 
 
+#: How long the run history is kept (``nps-sync status``); reconciliation prunes older runs.
+RUN_HISTORY = timedelta(days=30)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -355,7 +359,8 @@ class Engine:
         """Recompute the fields of every contact and account we route responses to.
 
         Rolling metrics move with time even without new responses; the queue makes the work
-        durable, so a reconciliation cut short is finished by the next drain.
+        durable, so a reconciliation cut short is finished by the next drain. Run history older
+        than ``RUN_HISTORY`` is dropped on the way.
         """
 
         def queue_everything(report: RunReport, started: datetime) -> None:
@@ -365,6 +370,7 @@ class Engine:
                     self.store.queue_write_backs(
                         contact_ids=contacts, account_ids=accounts, now=started
                     )
+                    self.store.prune_runs(started - RUN_HISTORY)
 
         return self._run("reconcile", queue_everything, self._write_back_stage)
 

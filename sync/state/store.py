@@ -836,6 +836,12 @@ class StateStore:
                 .values(status=status, finished_at=now, stats=json.loads(json.dumps(stats)))
             )
 
+    def prune_runs(self, before: datetime) -> int:
+        """Forget runs that started before ``before``; a daemon records several a minute."""
+        with self.engine.begin() as conn:
+            result = conn.execute(t.runs.delete().where(t.runs.c.started_at < before))
+        return int(result.rowcount)
+
     def last_runs(self, limit: int = 5) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)).all()
