@@ -22,6 +22,10 @@ ROWS: list[tuple[str, str]] = [
     ("Zendesk tickets created", "tickets_created"),
     ("Already done (found by marker)", "found_existing"),
     ("Records updated (NPS fields)", "records_updated"),
+    ("Fields set by rules", "fields_set"),
+    ("Notifications sent", "notifications_sent"),
+    ("Escalations fired", "escalations_fired"),
+    ("Tickets solved / reopened (tracked)", "solved_reopened"),
     ("Actions to retry / deferred / failed", "retry_defer_dead"),
     ("Errors", "errors"),
     ("Seconds", "seconds"),
@@ -35,6 +39,8 @@ def _cell(report: RunReport, key: str) -> str:
         return str(len(report.problems))
     if key == "errors":
         return str(len(report.errors))
+    if key == "solved_reopened":
+        return f"{report.tickets_solved} / {report.tickets_reopened}"
     if key == "retry_defer_dead":
         return f"{report.retried} / {report.deferred} / {report.dead}"
     return str(getattr(report, key))
@@ -48,6 +54,10 @@ def report_table(reports: Sequence[tuple[str, RunReport]], title: str = "nps-syn
         table.add_column(name, justify="right")
     for label, key in ROWS:
         table.add_row(label, *(_cell(r, key) for _, r in reports))
+    table.add_row(
+        "Salesforce API usage",
+        *(f"{r.api_usage[0]:,} / {r.api_usage[1]:,}" if r.api_usage else "-" for _, r in reports),
+    )
     systems = sorted({s for _, r in reports for s in r.api_calls})
     for system in systems:
         table.add_row(
