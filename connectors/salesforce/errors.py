@@ -63,6 +63,9 @@ STATUS_TIERS: dict[int, type[ConnectorError]] = {
     504: RetryableError,
 }
 
+#: Login fault codes that mean "try again later" rather than "wrong credentials".
+TRANSIENT_LOGIN_CODES = frozenset({"SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"})
+
 #: How long a spent daily allowance defers work before we look again.
 QUOTA_DEFER = timedelta(hours=1)
 
@@ -114,6 +117,12 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
     if isinstance(exc, ConnectorError):
         return exc
     if isinstance(exc, sfx.SalesforceAuthenticationFailed):
+        # simple-salesforce raises this for any failed login answer; an HTTP status as the code
+        # (a non-XML body) of 429 or 5xx is the service being unavailable, not bad credentials.
+        if isinstance(exc.code, int) and (exc.code == 429 or exc.code >= 500):
+            return RetryableError(f"login unavailable: HTTP {exc.code}", system=SYSTEM)
+        if exc.code in TRANSIENT_LOGIN_CODES:
+            return RetryableError(f"login unavailable: {exc.code}", system=SYSTEM)
         return ConfigError(f"login failed: {exc.code}: {exc.message}", system=SYSTEM)
     if isinstance(exc, sfx.SalesforceError):
         code, message = error_code(exc.content)

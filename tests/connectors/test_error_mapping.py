@@ -105,3 +105,20 @@ def test_transport_errors_are_retryable() -> None:
     for exc in (requests.ConnectionError("reset"), requests.Timeout("slow")):
         assert isinstance(sf_errors.translate(exc), RetryableError)
         assert isinstance(zd_errors.translate(exc), RetryableError)
+
+
+@pytest.mark.parametrize(
+    ("code", "tier"),
+    [
+        (503, RetryableError),
+        (429, RetryableError),
+        ("SERVER_UNAVAILABLE", RetryableError),
+        ("INVALID_LOGIN", ConfigError),
+        (400, ConfigError),
+    ],
+)
+def test_a_login_failure_is_retryable_only_when_the_service_is_down(
+    code: int | str, tier: type[ConnectorError]
+) -> None:
+    exc = sfx.SalesforceAuthenticationFailed(code, "message")
+    assert type(sf_errors.translate(exc)) is tier
