@@ -5,7 +5,7 @@ rules**, so a year-old detractor gets no Task and no ticket today. Responses the
 holds (routed, or waiting for the daemon) are left exactly as they are, and no source cursor
 moves, so the daemon carries on where it was. Then every contact and account the import touched
 gets its fields computed and written, in chunks (bounded memory), the per-response history object
-through Bulk API 2.0 from ``write_back.bulk_threshold`` records on.
+through Bulk API 2.0 above ``salesforce.api.bulk_threshold`` records.
 
 Zendesk users are linked only for responses matched to a Salesforce contact (through the
 contact's id, then its email): an unmatched old response has no field to write, and looking each
@@ -14,6 +14,9 @@ stranger up would spend the helpdesk's rate limit on nothing.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,7 +28,7 @@ import sqlalchemy as sa
 
 from connectors.errors import ConnectorError
 from connectors.models import Contact, SurveyResponse, ZendeskUser
-from connectors.surveys import DelightedSource, SurveySource
+from connectors.surveys import DelightedSource, SourcePage, SurveySource
 from sync.config import Config
 from sync.match import Match, MatchOptions, match_responses
 from sync.ports import HelpdeskPort
@@ -167,6 +170,50 @@ def _outcome(response: SurveyResponse, version: str, match: Match) -> RoutingOut
     )
 
 
+def read_ahead(
+    source: SurveySource,
+    cursor: str | None,
+    until: datetime,
+    retry: RetryPolicy,
+    *,
+    depth: int = 4,
+) -> Iterator[SourcePage]:
+    """The source's pages, fetched by a background thread up to ``depth`` pages ahead.
+
+    Storing and matching a page then overlaps with waiting for the next one. An error of the
+    source is raised here, in the consumer, where the page would have been.
+    """
+    pages: queue.Queue[tuple[SourcePage | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            walker = source.pages(cursor, until=until)
+            while not stop.is_set():
+                page = retry.call(partial(next, walker, None))
+                pages.put((page, None))
+                if page is None:
+                    return
+        except BaseException as exc:  # handed over to the consumer, which raises it
+            pages.put((None, exc))
+
+    thread = threading.Thread(target=reader, name=f"read-{source.name}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            page, error = pages.get()
+            if error is not None:
+                raise error
+            if page is None:
+                return
+            yield page
+    finally:
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                pages.get(timeout=0.1)
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -227,7 +274,7 @@ def backfill(
     now: datetime,
     progress: BackfillProgress | None = None,
     batch_size: int = 2000,
-    chunk_size: int = 2000,
+    chunk_size: int = 1000,
 ) -> BackfillStats:
     """Import responses created in ``[since, until)`` from every source, then write all fields."""
     started = time.perf_counter()
@@ -236,8 +283,7 @@ def backfill(
     importer = _Importer(config, store, conn, retry, now, stats, ZendeskLinks(conn.helpdesk, retry))
     for source in conn.sources:
         try:
-            pages = source.pages(start_cursor(source, since), until=until)
-            while (page := retry.call(partial(next, pages, None))) is not None:
+            for page in read_ahead(source, start_cursor(source, since), until, retry):
                 wanted = [r for r in page.responses if since <= r.created_at < until]
                 stats.problems.extend(str(p) for p in page.problems)
                 fresh = import_page(store, source.name, wanted, now)

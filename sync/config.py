@@ -410,8 +410,6 @@ class WriteBackConfig(_Strict):
     history: HistoryConfig = HistoryConfig()
     #: Comment length when Salesforce describe does not tell (and for Zendesk).
     comment_length: int = Field(1000, ge=1, le=131072)
-    #: Backfills send this many history records or more through Bulk API 2.0.
-    bulk_threshold: int = Field(2000, ge=1)
 
 
 class BusinessHoursConfig(_Strict):

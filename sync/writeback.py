@@ -17,6 +17,7 @@ import logging
 import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -278,14 +279,13 @@ def changes(
 Writer = Callable[[Sequence[FieldUpdate]], list[WriteResult]]
 
 
-def _history_writer(crm: UpsertsRecords, history: HistoryMap, bulk_threshold: int) -> Writer:
+def _history_writer(crm: UpsertsRecords, history: HistoryMap) -> Writer:
+    """Upserts by external id; Bulk API 2.0 above the connector's bulk threshold."""
+
     def write(updates: Sequence[FieldUpdate]) -> list[WriteResult]:
         by_external = {str(u.values[history.external_id]): u.record_id for u in updates}
         results = crm.upsert_records(
-            history.object,
-            history.external_id,
-            [u.values for u in updates],
-            bulk_threshold=bulk_threshold,
+            history.object, history.external_id, [u.values for u in updates]
         )
         return [replace(r, record_id=by_external.get(r.record_id, r.record_id)) for r in results]
 
@@ -300,9 +300,7 @@ def _writers(
         ("salesforce", "Account"): crm.update_records,
     }
     if fmap.history is not None and isinstance(crm, UpsertsRecords):
-        writers[("salesforce", fmap.history.object)] = _history_writer(
-            crm, fmap.history, config.write_back.bulk_threshold
-        )
+        writers[("salesforce", fmap.history.object)] = _history_writer(crm, fmap.history)
     if helpdesk is not None:
         writers[("zendesk", "user")] = helpdesk.update_users
         writers[("zendesk", "organization")] = helpdesk.update_organizations
@@ -354,14 +352,14 @@ def _plan_for(
     )
 
 
-def _send(
+def _send_system(
     pending: Mapping[Key, Values],
     writers: Mapping[Key, Writer],
     store: StateStore,
     retry: RetryPolicy,
-    stats: WriteBackStats,
     now: datetime,
-) -> None:
+) -> WriteBackStats:
+    stats = WriteBackStats()
     for (system, obj), records in sorted(pending.items()):
         writer = writers.get((system, obj))
         if writer is None or not records:
@@ -379,6 +377,33 @@ def _send(
                 stats.errors.append(f"{system} {obj} {r.record_id}: {r.error}")
         store.record_written(system, obj, landed, now)
         stats.updated[f"{system}.{obj}"] = stats.updated.get(f"{system}.{obj}", 0) + len(landed)
+    return stats
+
+
+def _send(
+    pending: Mapping[Key, Values],
+    writers: Mapping[Key, Writer],
+    store: StateStore,
+    retry: RetryPolicy,
+    stats: WriteBackStats,
+    now: datetime,
+) -> None:
+    """Write every pending record; Salesforce and Zendesk side by side (each system's objects
+    in order), since neither waits for the other."""
+    systems: dict[str, dict[Key, Values]] = defaultdict(dict)
+    for key, records in pending.items():
+        systems[key[0]][key] = records
+    if len(systems) < 2:
+        for part in systems.values():
+            stats.add(_send_system(part, writers, store, retry, now))
+        return
+    with ThreadPoolExecutor(max_workers=len(systems), thread_name_prefix="write-back") as pool:
+        futures = [
+            pool.submit(_send_system, part, writers, store, retry, now)
+            for _, part in sorted(systems.items())
+        ]
+        for future in futures:
+            stats.add(future.result())
 
 
 def _whole_upserts(pending: dict[Key, Values], plan: Plan, fmap: FieldMap) -> dict[Key, Values]:

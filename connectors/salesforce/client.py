@@ -369,9 +369,11 @@ class SalesforceConnector:
     ) -> list[WriteResult]:
         """Create or update records by an external id; one result per record, keyed by its
         external id value. sObject Collections upsert (``PATCH /composite/sobjects/{object}/
-        {field}``, 200 per call), or Bulk API 2.0 from ``bulk_threshold`` records on."""
+        {field}``, 200 per call), or Bulk API 2.0 above ``bulk_threshold`` records (default:
+        the connector's threshold for updates; 0: never)."""
         keys = [str(r[external_id_field]) for r in records]
-        if bulk_threshold and len(records) >= bulk_threshold:
+        threshold = self.bulk_threshold if bulk_threshold is None else bulk_threshold
+        if threshold and len(records) > threshold:
             return self._call(
                 lambda: _bulk_upsert(
                     self.sf, object_type, external_id_field, records, self.bulk_poll_seconds

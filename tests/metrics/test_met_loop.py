@@ -289,7 +289,7 @@ def test_backfill_imports_history_without_actions_and_computes_every_field(
     world: EmulatedWorld, tmp_path: Path
 ) -> None:
     data = full_config_data(world, tmp_path)
-    data["write_back"]["bulk_threshold"] = 50
+    data["salesforce"]["api"] = {"bulk_threshold": 50, "bulk_poll_seconds": 0.05}
     config_file = write_config(data, tmp_path / "nps-sync.yaml")
     since = (date.today() - timedelta(days=800)).isoformat()
 
