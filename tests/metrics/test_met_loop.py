@@ -227,6 +227,19 @@ def test_reconcile_repairs_hand_edits_by_reading_salesforce_back(
     assert (again.updated, again.drift, again.errors) == ({}, 0, [])
 
 
+def test_reconcile_command_reports_what_it_repaired(
+    world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections], tmp_path: Path
+) -> None:
+    store, conn = parts
+    run_pass(config, store)
+    contact_id = next(iter(answers_by_contact(world)))
+    conn.crm.update_records([FieldUpdate("Contact", contact_id, {"NPS_Category__c": "passive"})])
+    config_file = write_config(full_config_data(world, tmp_path), tmp_path / "nps-sync.yaml")
+    result = CliRunner().invoke(main, ["fields", "reconcile", "--config", str(config_file)])
+    assert result.exit_code == 0, result.output
+    assert "hand edits repaired: 1" in result.output
+
+
 def test_the_comment_is_cut_to_the_length_salesforce_describes(
     world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections]
 ) -> None:

@@ -9,6 +9,7 @@ import pytest
 from sync.fieldmap import suggested_mapping
 from sync.history import external_key, store_key
 from sync.metrics import AccountFacts
+from sync.readback import drifted, same_value
 from sync.writeback import Plan, changes, plan_values, truncate
 from tests.metrics.conftest import NOW, make_config, stored
 
@@ -204,3 +205,31 @@ def test_changes_keep_only_values_that_differ_from_what_was_written() -> None:
     pending, unchanged = changes(plan_, lambda _s, _o, _ids: written)
     assert pending == {("salesforce", "Contact"): {"1": {"B": 2}}}
     assert unchanged == 1
+
+
+@pytest.mark.parametrize(
+    ("wanted", "actual", "same"),
+    [
+        (9, 9.0, True),  # Salesforce answers numbers as doubles
+        (33.3, 33.3000001, True),
+        (9, 8.0, False),
+        (None, None, True),
+        (None, "", True),
+        ("", None, True),  # an empty text comes back as null
+        (None, 0.0, False),
+        (True, True, True),
+        (False, True, False),
+        ("2026-10-30", "2026-10-30", True),
+        ("line 1\nline 2", "line 1\r\nline 2", True),
+        ("promoter", None, False),
+        (5, "five", False),
+    ],
+)
+def test_read_back_values_compare_by_meaning(wanted: Any, actual: Any, same: bool) -> None:
+    assert same_value(wanted, actual) is same
+
+
+def test_drift_lists_only_differing_fields_of_records_that_still_exist() -> None:
+    wanted: dict[str, dict[str, Any]] = {"1": {"A": 9, "B": "x"}, "2": {"A": 1}, "gone": {"A": 1}}
+    current: dict[str, dict[str, Any]] = {"1": {"A": 9.0, "B": "y"}, "2": {"A": 1.0}}
+    assert drifted(wanted, current) == {"1": {"B": "x"}}
