@@ -44,7 +44,7 @@ from sync.route import RoutingContext, route_responses
 from sync.runtime import Connections
 from sync.state import StateStore
 from sync.tracking import track_tickets
-from sync.writeback import write_back
+from sync.writeback import reconcile, write_back
 from sync.zendesk_match import (
     OrganizationResolver,
     ZendeskNames,
@@ -356,23 +356,30 @@ class Engine:
         return self._run("drain", self._drain_stages)
 
     def reconcile(self) -> RunReport:
-        """Recompute the fields of every contact and account we route responses to.
+        """Recompute every contact and account we manage and repair what differs (nightly).
 
-        Rolling metrics move with time even without new responses; the queue makes the work
-        durable, so a reconciliation cut short is finished by the next drain. Run history older
-        than ``RUN_HISTORY`` is dropped on the way.
+        Rolling metrics move with time even without new responses, and people edit fields by
+        hand: :func:`sync.writeback.reconcile` reads the Salesforce values back and rewrites
+        those that drifted. Run history older than ``RUN_HISTORY`` is dropped on the way.
         """
 
-        def queue_everything(report: RunReport, started: datetime) -> None:
+        def repair(report: RunReport, started: datetime) -> None:
             with self.store.singleton("reconcile") as mine:
-                if mine:
-                    contacts, accounts = self.store.routed_record_ids()
-                    self.store.queue_write_backs(
-                        contact_ids=contacts, account_ids=accounts, now=started
-                    )
-                    self.store.prune_runs(started - RUN_HISTORY)
+                if not mine:
+                    return
+                stats = reconcile(
+                    self.store,
+                    self.config,
+                    self.conn.crm,
+                    self.conn.helpdesk,
+                    self.retry,
+                    self.clock(),
+                )
+                report.records_updated += stats.total()
+                report.errors.extend(stats.errors)
+                self.store.prune_runs(started - RUN_HISTORY)
 
-        return self._run("reconcile", queue_everything, self._write_back_stage)
+        return self._run("reconcile", repair)
 
     def _poll_stages(self, report: RunReport, started: datetime) -> None:
         with self.store.singleton("pull") as mine:
