@@ -114,7 +114,7 @@ class SalesforceConnector:
             return fn()
         except Exception as exc:
             if not errors.is_expired_session(exc):
-                raise errors.translate(exc) from exc
+                raise self._translate(exc) from exc
             self._renew_session(exc)
         try:
             return fn()
@@ -125,7 +125,15 @@ class SalesforceConnector:
                     "integration user's session settings (IP restrictions, session policies)",
                     system=errors.SYSTEM,
                 ) from exc
-            raise errors.translate(exc) from exc
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: BaseException) -> ConnectorError:
+        """Our tier for ``exc``, with the refused answer's ``Retry-After`` when it had one."""
+        translated = errors.translate(exc)
+        retry_after = self._meter.take_retry_after()
+        if isinstance(translated, RetryableError) and translated.retry_after is None:
+            translated.retry_after = retry_after
+        return translated
 
     def _renew_session(self, cause: BaseException) -> None:
         if self._relogin is None:

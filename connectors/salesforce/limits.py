@@ -72,14 +72,28 @@ class UsageMeter:
         self._clock = clock
         self._latest: ApiUsage | None = None
         self._seen_at = 0.0
+        self._retry_after: float | None = None
 
     def observe(self, response: requests.Response, *args: object, **kwargs: object) -> None:
-        """A ``requests`` response hook: remember the usage the answer reports."""
+        """A ``requests`` response hook: remember the usage and any ``Retry-After`` it reports.
+
+        simple-salesforce's exceptions carry no headers, so a 429/503's ``Retry-After`` is only
+        visible here; :meth:`take_retry_after` hands it to the error translation.
+        """
         header = response.headers.get("Sforce-Limit-Info")
         usage = parse_limit_info(header) if header else None
         if usage is not None:
             with self._lock:
                 self._latest, self._seen_at = usage, self._clock()
+        if response.status_code in (429, 503):
+            with self._lock:
+                self._retry_after = _seconds(response.headers.get("Retry-After"))
+
+    def take_retry_after(self) -> float | None:
+        """The ``Retry-After`` of the last refused answer, once."""
+        with self._lock:
+            value, self._retry_after = self._retry_after, None
+            return value
 
     @property
     def latest(self) -> ApiUsage | None:
@@ -127,3 +141,11 @@ class ApiReserve:
         if usage.used >= usage.allowance * (1 - self.reserve):
             self.tripped = ApiReserveError(usage, self.reserve)
             raise self.tripped
+
+
+def _seconds(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (the delta form; Salesforce does not send HTTP dates)."""
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
