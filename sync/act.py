@@ -34,6 +34,8 @@ class Outcome:
     error: str = ""
     not_before: datetime | None = None
     found_existing: bool = False
+    #: Done by commenting on an existing ticket rather than creating a record.
+    attached: bool = False
 
 
 class Executor(Protocol):
@@ -106,6 +108,7 @@ def create_missing(
 class DrainStats:
     created: dict[str, int] = field(default_factory=dict)
     found_existing: int = 0
+    attached: int = 0
     retried: int = 0
     deferred: int = 0
     dead: int = 0
@@ -115,6 +118,8 @@ class DrainStats:
         if outcome.result == "done":
             if outcome.found_existing:
                 self.found_existing += 1
+            elif outcome.attached:
+                self.attached += 1
             else:
                 self.created[kind] = self.created.get(kind, 0) + 1
         elif outcome.result == "retry":

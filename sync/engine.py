@@ -97,6 +97,8 @@ class RunReport:
     intents: int = 0
     tasks_created: int = 0
     tickets_created: int = 0
+    #: Responses added as a comment to an open NPS ticket instead of a new ticket.
+    tickets_attached: int = 0
     found_existing: int = 0
     retried: int = 0
     deferred: int = 0
@@ -303,6 +305,7 @@ class Engine:
         report.fields_set += stats.created.get("update_fields", 0)
         report.notifications_sent += stats.created.get("notify", 0)
         report.found_existing += stats.found_existing
+        report.tickets_attached += stats.attached
         report.retried += stats.retried
         report.deferred += stats.deferred
         report.dead += stats.dead

@@ -20,6 +20,7 @@ ROWS: list[tuple[str, str]] = [
     ("  unmatched (review list)", "unmatched"),
     ("Salesforce tasks created", "tasks_created"),
     ("Zendesk tickets created", "tickets_created"),
+    ("  comments on open NPS tickets", "tickets_attached"),
     ("Already done (found by marker)", "found_existing"),
     ("Records updated (NPS fields)", "records_updated"),
     ("Fields set by rules", "fields_set"),

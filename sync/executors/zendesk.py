@@ -22,7 +22,7 @@ For one claimed batch (up to 100 intents), in this order:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -411,12 +411,16 @@ def guarded_comments(
                 if comment.ticket_id not in bodies:
                     bodies[comment.ticket_id] = helpdesk.comment_bodies(comment.ticket_id)
                 if any(marker(comment.key) in b for b in bodies[comment.ticket_id]):
-                    present.append(Outcome(comment.key, "done", external_id=str(comment.ticket_id)))
+                    present.append(
+                        Outcome(
+                            comment.key, "done", external_id=str(comment.ticket_id), attached=True
+                        )
+                    )
                     continue
             todo.append(comment)
         pending.update(c.key for c in todo)
         added = helpdesk.add_comments(todo) if todo else []
-        return present + [outcome_of(r) for r in added]
+        return present + [replace(outcome_of(r), attached=r.ok) for r in added]
 
     return {o.key: o for o in guarded(actions, lambda: retry.call(attempt))}
 

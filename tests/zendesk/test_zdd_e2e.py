@@ -99,6 +99,7 @@ def test_a_second_response_with_an_open_ticket_adds_a_comment_not_a_ticket(
     second = make_engine().run_once()
 
     assert second.errors == []
+    assert (second.tickets_created, second.tickets_attached) == (0, 1)
     assert len(our_tickets(world)) == len(tickets)
     comments = world.zendesk.comments(ticket["id"])
     assert len(comments) == comments_before + 1
