@@ -7,8 +7,8 @@ differences are sent, batched (200 records per Salesforce collection, 100 per Ze
 ``update_many`` job). A record the system rejects is reported and the rest land.
 
 :func:`reconcile` is the nightly repair: it recomputes every contact and account we manage, reads
-the Salesforce fields back and rewrites whatever differs, so a hand edit (or a value that changed
-with time, like days to renewal) does not stay wrong until the next response.
+the Salesforce and Zendesk fields back and rewrites whatever differs, so a hand edit (or a value
+that changed with time, like days to renewal) does not stay wrong until the next response.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from sync.metrics import (
     contact_metrics,
 )
 from sync.ports import CrmPort, HelpdeskPort
-from sync.readback import drifted, read_current
+from sync.readback import ReadsHelpdeskFields, drifted, read_current, read_helpdesk
 from sync.retry import RetryPolicy
 from sync.state import StateStore, StoredResponse
 
@@ -81,7 +81,7 @@ class WriteBackStats:
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
-    #: Records rewritten because Salesforce held something else than what we had written.
+    #: Records rewritten because Salesforce or Zendesk held something else than what we had written.
     drift: int = 0
 
     def total(self) -> int:
@@ -456,37 +456,58 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
+Reader = Callable[[Mapping[str, Mapping[str, Any]]], dict[str, dict[str, Any]]]
+
+
+def _reader(
+    system: str, obj: str, crm: CrmPort, helpdesk: HelpdeskPort | None, retry: RetryPolicy
+) -> Reader | None:
+    """How to read the current values of these records back, or None when we cannot."""
+    if system == "salesforce" and obj in ("Contact", "Account") and isinstance(crm, QueriesSoql):
+
+        def soql(records: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+            names = {name for values in records.values() for name in values}
+            return read_current(crm, obj, list(records), names, retry)
+
+        return soql
+    # mypy cannot narrow an Optional protocol by isinstance: rule None out first.
+    reads = helpdesk if helpdesk is not None and isinstance(helpdesk, ReadsHelpdeskFields) else None
+    if system == "zendesk" and obj in ("user", "organization") and reads is not None:
+        return lambda records: read_helpdesk(reads, obj, list(records), retry)
+    return None
+
+
 def _repair(
     plan: Plan,
     store: StateStore,
     crm: CrmPort,
+    helpdesk: HelpdeskPort | None,
     retry: RetryPolicy,
     stats: WriteBackStats,
     now: datetime,
 ) -> dict[Key, Values]:
     """What to write so every record holds its planned values.
 
-    Contacts and accounts are compared with what Salesforce holds now (hand edits show up);
-    everything else with what we last wrote. The store's memory is brought in line with records
-    that already hold the right values.
+    Salesforce contacts and accounts and Zendesk users and organizations are compared with what
+    the system holds now (hand edits show up); everything else with what we last wrote. The
+    store's memory is brought in line with records that already hold the right values.
     """
     remembered, stats.unchanged = changes(plan, store.written)
     pending: dict[Key, Values] = {}
     for (system, obj), records in plan.values.items():
-        readable = system == "salesforce" and obj in ("Contact", "Account")
-        if not readable or not isinstance(crm, QueriesSoql):
+        read = _reader(system, obj, crm, helpdesk, retry)
+        if read is None:
             if (system, obj) in remembered:
                 pending[(system, obj)] = {
                     rid: dict(records[rid]) for rid in remembered[(system, obj)]
                 }
             continue
-        names = {name for values in records.values() for name in values}
         try:
-            current = read_current(crm, obj, list(records), names, retry)
+            current = read(records)
         except ConnectorError as exc:
             stats.errors.append(f"{system} {obj}: reading back failed: {exc}")
             continue
-        to_write = drifted(records, current)
+        to_write = drifted(records, current, shown_only=system == "zendesk")
         known_stale = remembered.get((system, obj), {})
         stats.drift += sum(1 for record_id in to_write if record_id not in known_stale)
         in_line = {
@@ -510,8 +531,9 @@ def reconcile(
 ) -> WriteBackStats:
     """Recompute every managed contact and account and repair what differs (the nightly job).
 
-    Salesforce contacts and accounts are read back (one SOQL per 200 ids) so hand edits are found;
-    Zendesk fields and history records are compared with what we last wrote. Work goes in chunks
+    Salesforce contacts and accounts (one SOQL per 200 ids) and Zendesk users and organizations
+    (one ``show_many`` per 100 ids) are read back so hand edits are found; history records are
+    compared with what we last wrote. Work goes in chunks
     of :data:`RECONCILE_CHUNK` records, so memory stays flat on any book size.
     """
     stats = WriteBackStats()
@@ -536,7 +558,7 @@ def reconcile(
         except ConnectorError as exc:
             stats.errors.append(f"reconcile: {exc}")
             continue
-        pending = _repair(plan, store, crm, retry, part, now)
+        pending = _repair(plan, store, crm, helpdesk, retry, part, now)
         _send(pending, writers, store, retry, part, now)
         stats.add(part)
     return stats

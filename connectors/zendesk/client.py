@@ -199,6 +199,29 @@ class ZendeskConnector:
                     found[str(org.external_id).lower()] = int(org.id)
         return found
 
+    def user_field_values(self, user_ids: Iterable[int]) -> dict[int, dict[str, object]]:
+        """The ``user_fields`` each user holds now, 100 users per ``show_many``.
+
+        Users that no longer exist are absent; a field that does not exist on the account is
+        absent from a user's values, while an unset one is ``None``.
+        """
+        return self._field_values(user_ids, "users", "user_fields")
+
+    def organization_field_values(self, org_ids: Iterable[int]) -> dict[int, dict[str, object]]:
+        """The ``organization_fields`` each organization holds now, 100 per ``show_many``."""
+        return self._field_values(org_ids, "organizations", "organization_fields")
+
+    def _field_values(
+        self, record_ids: Iterable[int], api: str, attribute: str
+    ) -> dict[int, dict[str, object]]:
+        endpoint = getattr(self.client, api)
+        found: dict[int, dict[str, object]] = {}
+        for chunk in _chunks(sorted({int(i) for i in record_ids})):
+            records = self._call(lambda ids: list(endpoint(ids=ids)), chunk)
+            for record in records:
+                found[int(record.id)] = dict(getattr(record, attribute, None) or {})
+        return found
+
     def organization_ids_by_name(self, names: Iterable[str]) -> dict[str, int]:
         """Organization id per name (exact, case-insensitive); unknown names are left out."""
         found: dict[str, int] = {}
