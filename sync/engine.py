@@ -362,8 +362,8 @@ class Engine:
         """Recompute every contact and account we manage and repair what differs (nightly).
 
         Rolling metrics move with time even without new responses, and people edit fields by
-        hand: :func:`sync.writeback.reconcile` reads the Salesforce values back and rewrites
-        those that drifted. Run history older than ``RUN_HISTORY`` is dropped on the way.
+        hand: :func:`sync.writeback.reconcile` reads the Salesforce and Zendesk values back and
+        rewrites those that drifted. Run history older than ``RUN_HISTORY`` is dropped on the way.
         """
 
         def repair(report: RunReport, started: datetime) -> None:
