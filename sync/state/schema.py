@@ -140,19 +140,24 @@ runs = sa.Table(
     sa.Column("owner", sa.String(100)),
 )
 
+
 #: Since v3. Contacts and accounts whose NPS fields need recomputing ("contact" | "account"),
 #: queued in the routing transaction and cleared only by a write-back that saw the same
 #: ``generation``, so neither a crash between routing and write-back nor a replica routing
 #: during another's write-back loses a field update. ``attempts``: failed write-backs so far.
-write_back_queue = sa.Table(
-    "nps_write_back_queue",
-    metadata,
-    sa.Column("kind", sa.String(20), primary_key=True),
-    sa.Column("record_id", sa.String(40), primary_key=True),
-    sa.Column("generation", sa.Integer, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("marked_at", UTCDateTime, nullable=False),
-)
+def _write_back_queue_v3(meta: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "nps_write_back_queue",
+        meta,
+        sa.Column("kind", sa.String(20), primary_key=True),
+        sa.Column("record_id", sa.String(40), primary_key=True),
+        sa.Column("generation", sa.Integer, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("marked_at", UTCDateTime, nullable=False),
+    )
+
+
+write_back_queue = _write_back_queue_v3(metadata)
 
 problems = sa.Table(
     "nps_problems",
@@ -166,39 +171,47 @@ problems = sa.Table(
 
 # -- routing throttles and escalations (schema v2; used by sync/throttle.py, sync/escalation.py) --
 
-cooldowns = sa.Table(
-    "nps_cooldowns",
-    metadata,
-    # One row per response that acted under a rule's cooldown, for the key value it claimed.
-    sa.Column("rule", sa.String(200), primary_key=True),
-    sa.Column("key_value", sa.String(300), primary_key=True),
-    sa.Column("source", sa.String(100), primary_key=True),
-    sa.Column("response_id", sa.String(200), primary_key=True),
-    sa.Column("at", UTCDateTime, nullable=False),
-    sa.Column("recorded_at", UTCDateTime, nullable=False),
-)
 
-escalations = sa.Table(
-    "nps_escalations",
-    metadata,
-    # One row per escalation step of an action: waiting (original not done) -> scheduled (due_at
-    # set) -> fired | resolved | cancelled.
-    sa.Column("action_key", sa.String(64), primary_key=True),
-    sa.Column("step", sa.Integer, primary_key=True),
-    sa.Column("source", sa.String(100), nullable=False),
-    sa.Column("response_id", sa.String(200), nullable=False),
-    sa.Column("rule", sa.String(200), nullable=False),
-    sa.Column("action", sa.String(200), nullable=False),
-    sa.Column("after_seconds", sa.Integer, nullable=False),
-    sa.Column("business_hours", sa.Boolean, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False, index=True),
-    sa.Column("due_at", UTCDateTime),
-    sa.Column("resolved_at", UTCDateTime),
-    sa.Column("fired_key", sa.String(64)),
-    sa.Column("note", sa.Text),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-)
+def _cooldowns_v2(meta: sa.MetaData) -> sa.Table:
+    """One row per response that acted under a rule's cooldown, for the key value it claimed."""
+    return sa.Table(
+        "nps_cooldowns",
+        meta,
+        sa.Column("rule", sa.String(200), primary_key=True),
+        sa.Column("key_value", sa.String(300), primary_key=True),
+        sa.Column("source", sa.String(100), primary_key=True),
+        sa.Column("response_id", sa.String(200), primary_key=True),
+        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+    )
+
+
+def _escalations_v2(meta: sa.MetaData) -> sa.Table:
+    """One row per escalation step of an action: waiting (original not done) -> scheduled
+    (``due_at`` set) -> fired | resolved | cancelled."""
+    return sa.Table(
+        "nps_escalations",
+        meta,
+        sa.Column("action_key", sa.String(64), primary_key=True),
+        sa.Column("step", sa.Integer, primary_key=True),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("response_id", sa.String(200), nullable=False),
+        sa.Column("rule", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(200), nullable=False),
+        sa.Column("after_seconds", sa.Integer, nullable=False),
+        sa.Column("business_hours", sa.Boolean, nullable=False),
+        sa.Column("status", sa.String(20), nullable=False, index=True),
+        sa.Column("due_at", UTCDateTime),
+        sa.Column("resolved_at", UTCDateTime),
+        sa.Column("fired_key", sa.String(64)),
+        sa.Column("note", sa.Text),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+    )
+
+
+cooldowns = _cooldowns_v2(metadata)
+escalations = _escalations_v2(metadata)
 
 # -- Zendesk ticket status tracking (schema v4; used by sync/tracking.py) -----------------------
 
@@ -228,58 +241,19 @@ Migration = Callable[[Connection], None]
 def _add_routing_tables(conn: Connection) -> None:
     """v1 -> v2: cooldown claims and escalation deadlines (new tables, nothing rewritten).
 
-    Spelled out with their own definitions, not ``metadata``: later versions may change these
-    tables, and this step must always produce the v2 shape.
+    Built by the ``_v2`` builders, not from ``metadata``: later versions may change these tables,
+    and this step must always produce the v2 shape.
     """
     v2 = sa.MetaData()
-    sa.Table(
-        "nps_cooldowns",
-        v2,
-        sa.Column("rule", sa.String(200), primary_key=True),
-        sa.Column("key_value", sa.String(300), primary_key=True),
-        sa.Column("source", sa.String(100), primary_key=True),
-        sa.Column("response_id", sa.String(200), primary_key=True),
-        sa.Column("at", UTCDateTime, nullable=False),
-        sa.Column("recorded_at", UTCDateTime, nullable=False),
-    )
-    sa.Table(
-        "nps_escalations",
-        v2,
-        sa.Column("action_key", sa.String(64), primary_key=True),
-        sa.Column("step", sa.Integer, primary_key=True),
-        sa.Column("source", sa.String(100), nullable=False),
-        sa.Column("response_id", sa.String(200), nullable=False),
-        sa.Column("rule", sa.String(200), nullable=False),
-        sa.Column("action", sa.String(200), nullable=False),
-        sa.Column("after_seconds", sa.Integer, nullable=False),
-        sa.Column("business_hours", sa.Boolean, nullable=False),
-        sa.Column("status", sa.String(20), nullable=False, index=True),
-        sa.Column("due_at", UTCDateTime),
-        sa.Column("resolved_at", UTCDateTime),
-        sa.Column("fired_key", sa.String(64)),
-        sa.Column("note", sa.Text),
-        sa.Column("created_at", UTCDateTime, nullable=False),
-        sa.Column("updated_at", UTCDateTime, nullable=False),
-    )
+    _cooldowns_v2(v2)
+    _escalations_v2(v2)
     v2.create_all(conn)
 
 
 def _add_write_back_queue(conn: Connection) -> None:
-    """v2 -> v3: the write-back queue; the job kind and the worker of each run.
-
-    Spelled out with its own table definition, not ``metadata``: later versions may change the
-    table, and this step must always produce the v3 shape.
-    """
+    """v2 -> v3: the write-back queue; the job kind and the worker of each run."""
     v3 = sa.MetaData()
-    sa.Table(
-        "nps_write_back_queue",
-        v3,
-        sa.Column("kind", sa.String(20), primary_key=True),
-        sa.Column("record_id", sa.String(40), primary_key=True),
-        sa.Column("generation", sa.Integer, nullable=False),
-        sa.Column("attempts", sa.Integer, nullable=False),
-        sa.Column("marked_at", UTCDateTime, nullable=False),
-    )
+    _write_back_queue_v3(v3)
     v3.create_all(conn)
     conn.execute(sa.text("ALTER TABLE nps_runs ADD COLUMN kind VARCHAR(20)"))
     conn.execute(sa.text("ALTER TABLE nps_runs ADD COLUMN owner VARCHAR(100)"))
