@@ -47,7 +47,7 @@ ZENDESK_ORG_FIELDS = {
 
 def serve_emulators(pipe: Connection, accounts: int, responses: int, latency: float) -> None:
     """In a process of their own: seeded emulators, answering the benchmark's requests."""
-    from sync.emulated import EmulatedWorld
+    from emulators.world import EmulatedWorld
 
     with EmulatedWorld(accounts=accounts, responses=responses) as world:
         for key, kind in ZENDESK_USER_FIELDS.items():
@@ -86,13 +86,13 @@ def measure(*, responses: int, accounts: int, latency: float) -> dict[str, Any]:
     The emulators hold the whole book of business, so they run apart: the peak RSS measured
     here is the backfill's own.
     """
-    from sync.backfill import backfill
-    from sync.config import Config
-    from sync.emulated import DEMO_ENV
-    from sync.fieldmap import suggested_mapping
-    from sync.logs import configure
-    from sync.retry import RetryPolicy
-    from sync.runtime import connect_all, open_store
+    from emulators.world import DEMO_ENV
+    from sync.app.runtime import connect_all, open_store
+    from sync.core.config import Config
+    from sync.core.logs import configure
+    from sync.core.retry import RetryPolicy
+    from sync.fields.fieldmap import suggested_mapping
+    from sync.ops.backfill import backfill
 
     configure("ERROR")
     os.environ.update(DEMO_ENV)

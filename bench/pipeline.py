@@ -17,11 +17,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from emulators.world import EmulatedWorld
 from rules import load_rules
-from sync.emulated import EmulatedWorld
-from sync.engine import Engine, RunReport
-from sync.logs import configure
-from sync.runtime import connect_all, open_store
+from sync.app.engine import Engine, RunReport
+from sync.app.runtime import connect_all, open_store
+from sync.core.config import Config
+from sync.core.logs import configure
 
 
 def _endpoints(calls: Counter[str]) -> str:
@@ -37,7 +38,7 @@ def run_pipeline_benchmark(*, responses: int, accounts: int, latency: float) -> 
     ):
         for app in (world.salesforce, world.zendesk, world.delighted):
             app.latency = latency
-        config = world.config(state_url=f"sqlite:///{tmp}/state.db")
+        config = Config.model_validate(world.config_data(state_url=f"sqlite:///{tmp}/state.db"))
         store = open_store(config)
         engine = Engine(config, store, connect_all(config), load_rules(config.rules))
         for app in (world.salesforce, world.zendesk, world.delighted):
@@ -136,7 +137,7 @@ def measure_salesforce(responses: int, accounts: int, options: dict[str, Any]) -
         tempfile.TemporaryDirectory(prefix="nps-bench-sf-") as tmp,
         EmulatedWorld(accounts=accounts, responses=responses, seed_options=options) as world,
     ):
-        config = world.config(state_url=f"sqlite:///{tmp}/state.db")
+        config = Config.model_validate(world.config_data(state_url=f"sqlite:///{tmp}/state.db"))
         store = open_store(config)
         world.salesforce.reset_counters()
         engine = Engine(config, store, connect_all(config), load_rules(config.rules))

@@ -23,13 +23,14 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.models import TicketSpec
+from emulators.world import EmulatedWorld
 from rules import load_rules
-from sync.act import drain
-from sync.emulated import EmulatedWorld
-from sync.engine import Engine
-from sync.executors.zendesk import TicketSettings, ZendeskTicketExecutor
-from sync.logs import configure
-from sync.runtime import connect_all, open_store
+from sync.app.engine import Engine
+from sync.app.runtime import connect_all, open_store
+from sync.core.config import Config
+from sync.core.logs import configure
+from sync.stages.act import drain
+from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
 
 JOB_POLLS = "job_statuses"
 
@@ -91,7 +92,9 @@ def run_zendesk_benchmark(
     ):
         rules = Path(tmp) / "rules.yaml"
         rules.write_text(RULES, encoding="utf-8")
-        config = world.config(state_url=f"sqlite:///{tmp}/state.db", rules=rules)
+        config = Config.model_validate(
+            world.config_data(state_url=f"sqlite:///{tmp}/state.db", rules=rules)
+        )
         people = _burst(world, tickets)
         store = open_store(config)
         engine = Engine(config, store, connect_all(config), load_rules(config.rules))

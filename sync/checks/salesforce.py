@@ -20,12 +20,12 @@ from connectors.salesforce.client import SalesforceConnector
 from connectors.salesforce.describe import FieldInfo, ObjectInfo
 from connectors.salesforce.records import ACCOUNT_PREFIX, record_key
 from sync.checks import Finding
-from sync.config import Config
-from sync.fieldmap import RequiredField, field_problem, required_fields
+from sync.core.config import Config
+from sync.fields.fieldmap import RequiredField, field_problem, required_fields
 
 SYSTEM = "salesforce"
 T = TypeVar("T")
-#: Length of an idempotency key (``sync.route.action_key``); the marker field must hold it.
+#: Length of an idempotency key (``sync.stages.route.action_key``); the marker field must hold it.
 MARKER_LENGTH = 40
 
 Need = Literal["read", "filter", "create"]
@@ -58,7 +58,7 @@ class Expected:
 
 def expected_fields(config: Config) -> list[Expected]:
     """The fields matching, routing and Task creation use (write-back fields come from
-    :func:`sync.fieldmap.required_fields`)."""
+    :func:`sync.fields.fieldmap.required_fields`)."""
     f = config.salesforce.fields
     order = config.salesforce.matching.order
     setting = "salesforce.fields."

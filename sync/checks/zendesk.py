@@ -13,9 +13,14 @@ from connectors.zendesk.client import ZendeskConnector
 from connectors.zendesk.records import FieldInfo
 from rules import RulesError, load_rules
 from sync.checks import Finding
-from sync.config import Config
-from sync.fieldmap import RequiredField, required_fields
-from sync.zendesk_match import TICKET_FIELD_SETTINGS, field_titles, resolve_names, rule_references
+from sync.core.config import Config
+from sync.fields.fieldmap import RequiredField, required_fields
+from sync.stages.match_zendesk import (
+    TICKET_FIELD_SETTINGS,
+    field_titles,
+    resolve_names,
+    rule_references,
+)
 
 SYSTEM = "zendesk"
 _STAFF = frozenset({"agent", "admin"})

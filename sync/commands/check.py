@@ -21,11 +21,11 @@ def check_command(config_path: Path) -> None:
 
     from connectors.errors import ConnectorError
     from connectors.transport import CallCounter
+    from sync.app.runtime import build_salesforce, build_zendesk
     from sync.checks import Finding
     from sync.checks.salesforce import check_salesforce
     from sync.checks.zendesk import check_zendesk
-    from sync.errors import ConfigFileError
-    from sync.runtime import build_salesforce, build_zendesk
+    from sync.core.errors import ConfigFileError
 
     config = load(config_path)
     counter = CallCounter()

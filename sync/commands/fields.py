@@ -21,11 +21,11 @@ from sync.commands.run import CONFIG_OPTION, load
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sync.config import Config
-    from sync.explain import AccountExplanation
-    from sync.fieldmap import RequiredField
-    from sync.metrics import AccountFacts
-    from sync.runtime import Connections
+    from sync.app.runtime import Connections
+    from sync.core.config import Config
+    from sync.fields.explain import AccountExplanation
+    from sync.fields.fieldmap import RequiredField
+    from sync.fields.metrics import AccountFacts
     from sync.state import StateStore
 
 DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"])
@@ -37,8 +37,8 @@ def _utc(moment: datetime) -> datetime:
 
 def _connect(config: Config) -> tuple[StateStore, Connections]:
     from connectors.errors import ConfigError, ConnectorError
-    from sync.errors import ConfigFileError
-    from sync.runtime import connect_all, open_store
+    from sync.app.runtime import connect_all, open_store
+    from sync.core.errors import ConfigFileError
 
     try:
         return open_store(config), connect_all(config)
@@ -95,8 +95,8 @@ def setup_command(config_path: Path, every_metric: bool, metadata_dir: Path | No
     from rich.console import Console
     from ruamel.yaml import YAML
 
-    from sync.fieldmap import required_fields, suggested_mapping
-    from sync.sfmetadata import write_metadata
+    from sync.fields.fieldmap import required_fields, suggested_mapping
+    from sync.fields.sfmetadata import write_metadata
 
     config = load(config_path)
     if every_metric:
@@ -141,8 +141,8 @@ def reconcile_command(config_path: Path) -> None:
     """Recompute every managed record, read Salesforce back and rewrite what differs (drift)."""
     from rich.console import Console
 
-    from sync.retry import RetryPolicy
-    from sync.writeback import reconcile
+    from sync.core.retry import RetryPolicy
+    from sync.stages.writeback import reconcile
 
     config = load(config_path)
     store, conn = _connect(config)
@@ -166,11 +166,11 @@ def _live_facts(config: Config, account_id: str, rows: Any) -> AccountFacts | No
     """Facts from Salesforce, as the nightly reconciliation sees them; None when unreachable."""
     from connectors.errors import ConnectorError
     from connectors.transport import CallCounter
-    from sync.errors import ConfigFileError
-    from sync.facts import account_facts
-    from sync.fieldmap import field_map
-    from sync.retry import RetryPolicy
-    from sync.runtime import build_salesforce
+    from sync.app.runtime import build_salesforce
+    from sync.core.errors import ConfigFileError
+    from sync.core.retry import RetryPolicy
+    from sync.fields.facts import account_facts
+    from sync.fields.fieldmap import field_map
 
     try:
         crm = build_salesforce(config, CallCounter())
@@ -234,8 +234,8 @@ def explain_account_command(config_path: Path, account_id: str, offline: bool) -
     """How each field of ACCOUNT_ID was computed: counted responses, window, formulas, values."""
     from rich.console import Console
 
-    from sync.explain import explain_account
-    from sync.runtime import open_store
+    from sync.app.runtime import open_store
+    from sync.fields.explain import explain_account
 
     config = load(config_path)
     store = open_store(config)
@@ -258,8 +258,8 @@ def explain_segments_command(config_path: Path, segment: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from sync.explain import segment_report
-    from sync.runtime import open_store
+    from sync.app.runtime import open_store
+    from sync.fields.explain import segment_report
 
     config = load(config_path)
     store = open_store(config)
@@ -315,9 +315,9 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
         TimeElapsedColumn,
     )
 
-    from sync.backfill import backfill
-    from sync.logs import configure
-    from sync.retry import RetryPolicy
+    from sync.core.logs import configure
+    from sync.core.retry import RetryPolicy
+    from sync.ops.backfill import backfill
 
     configure("WARNING")
     config = load(config_path)

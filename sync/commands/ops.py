@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def _store(config_path: Path) -> StateStore:
-    from sync.runtime import open_store
+    from sync.app.runtime import open_store
 
     return open_store(load(config_path))
 
@@ -124,7 +124,7 @@ def failed_list(config_path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from sync.logs import redact
+    from sync.core.logs import redact
 
     rows = _store(config_path).actions(status="dead")
     table = Table(title=f"Failed actions ({len(rows)})")

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from sync.config import Config
-    from sync.engine import Engine
+    from sync.app.engine import Engine
+    from sync.core.config import Config
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -24,8 +24,8 @@ CONFIG_OPTION = click.option(
 
 
 def load(config_path: Path) -> Config:
-    from sync.config import load_config
-    from sync.errors import ConfigFileError
+    from sync.core.config import load_config
+    from sync.core.errors import ConfigFileError
 
     try:
         return load_config(config_path)
@@ -37,10 +37,10 @@ def build_engine(config: Config) -> Engine:
     """Connect everything a config describes; configuration problems become CLI errors."""
     from connectors.errors import ConfigError
     from rules import RulesError, load_rules
-    from sync.engine import Engine
-    from sync.errors import ConfigFileError
-    from sync.reload import RulesHolder
-    from sync.runtime import connect_all, open_store
+    from sync.app.engine import Engine
+    from sync.app.reload import RulesHolder
+    from sync.app.runtime import connect_all, open_store
+    from sync.core.errors import ConfigFileError
 
     try:
         ruleset = load_rules(config.rules)
@@ -61,8 +61,8 @@ def sync_command(config_path: Path) -> None:
     from rich.console import Console
 
     from connectors.errors import ConfigError
-    from sync.logs import configure
-    from sync.report import print_problems, report_table
+    from sync.app.report import print_problems, report_table
+    from sync.core.logs import configure
 
     configure("WARNING")
     engine = build_engine(load(config_path))
@@ -85,8 +85,8 @@ def run_command(config_path: Path, log_level: str) -> None:
 
     On a signal the batch in flight is finished and recorded, leases are released, exit 0.
     """
-    from sync.logs import configure
-    from sync.scheduler import Daemon
+    from sync.app.scheduler import Daemon
+    from sync.core.logs import configure
 
     configure(log_level)
     config = load(config_path)
@@ -109,12 +109,13 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
     """
     from rich.console import Console
 
+    from emulators.world import EmulatedWorld
     from rules import load_rules
-    from sync.emulated import EmulatedWorld
-    from sync.engine import Engine
-    from sync.logs import configure
-    from sync.report import print_problems, report_table
-    from sync.runtime import connect_all, open_store
+    from sync.app.engine import Engine
+    from sync.app.report import print_problems, report_table
+    from sync.app.runtime import connect_all, open_store
+    from sync.core.config import Config
+    from sync.core.logs import configure
 
     configure("ERROR")
     console = Console()
@@ -122,7 +123,7 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
         tempfile.TemporaryDirectory(prefix="nps-sync-demo-") as tmp,
         EmulatedWorld(seed=seed, accounts=accounts, responses=responses) as world,
     ):
-        config = world.config(state_url=f"sqlite:///{tmp}/state.db")
+        config = Config.model_validate(world.config_data(state_url=f"sqlite:///{tmp}/state.db"))
         console.print(
             f"Emulators on 127.0.0.1: {len(world.book.accounts)} accounts, "
             f"{len(world.book.contacts)} contacts, {len(world.book.responses)} survey responses."

@@ -169,7 +169,7 @@ problems = sa.Table(
     sa.Column("seen_at", UTCDateTime, nullable=False),
 )
 
-# -- routing throttles and escalations (schema v2; used by sync/throttle.py, sync/escalation.py) --
+# -- routing throttles and escalations (schema v2; used by sync/loop/) --------------------------
 
 
 def _cooldowns_v2(meta: sa.MetaData) -> sa.Table:
@@ -213,7 +213,7 @@ def _escalations_v2(meta: sa.MetaData) -> sa.Table:
 cooldowns = _cooldowns_v2(metadata)
 escalations = _escalations_v2(metadata)
 
-# -- Zendesk ticket status tracking (schema v4; used by sync/tracking.py) -----------------------
+# -- Zendesk ticket status tracking (schema v4; used by sync/loop/tracking.py) ------------------
 
 
 def _ticket_status_v4(meta: sa.MetaData) -> sa.Table:

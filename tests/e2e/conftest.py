@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from emulators.world import EmulatedWorld
 from rules import load_rules
-from sync.emulated import EmulatedWorld
-from sync.engine import Engine
-from sync.retry import RetryPolicy
-from sync.runtime import connect_all, open_store
+from sync.app.engine import Engine
+from sync.app.runtime import connect_all, open_store
+from sync.core.config import Config
+from sync.core.retry import RetryPolicy
 from sync.state import StateStore
 
 #: Short waits so fault scenarios stay fast; the policy itself is the production one.
@@ -38,7 +39,7 @@ def make_engine(world: EmulatedWorld, state_url: str) -> Iterator[EngineFactory]
     stores: list[StateStore] = []
 
     def build(**overrides: Any) -> Engine:
-        config = world.config(state_url=state_url, **overrides)
+        config = Config.model_validate(world.config_data(state_url=state_url, **overrides))
         store = open_store(config)
         stores.append(store)
         return Engine(

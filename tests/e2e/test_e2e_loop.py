@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from connectors.models import category_of
-from sync.emulated import EmulatedWorld
-from sync.engine import RunReport
-from sync.metrics import nps
+from emulators.world import EmulatedWorld
+from sync.app.engine import RunReport
+from sync.fields.metrics import nps
 from tests.e2e.conftest import EngineFactory
 
 MARKER = "NPS_Sync_Key__c"

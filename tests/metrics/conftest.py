@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.models import SurveyResponse
-from sync.config import Config
+from sync.core.config import Config
 from sync.state import StoredResponse
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -10,15 +10,15 @@ from click.testing import CliRunner
 
 from connectors.salesforce.describe import FieldInfo
 from sync.cli import main
-from sync.config import (
+from sync.core.config import (
     AccountFieldMap,
     ContactFieldMap,
     OrganizationFieldMap,
     UserFieldMap,
     parse_config,
 )
-from sync.errors import ConfigFileError
-from sync.fieldmap import (
+from sync.core.errors import ConfigFileError
+from sync.fields.fieldmap import (
     ACCOUNT_METRICS,
     CONTACT_METRICS,
     RequiredField,
@@ -27,7 +27,7 @@ from sync.fieldmap import (
     required_fields,
     suggested_mapping,
 )
-from sync.sfmetadata import NAMESPACE, write_metadata
+from sync.fields.sfmetadata import NAMESPACE, write_metadata
 from tests.metrics.conftest import make_config
 
 NS = {"md": NAMESPACE}

@@ -13,17 +13,17 @@ from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from connectors.models import FieldUpdate, category_of
+from emulators.world import EmulatedWorld
 from rules import load_rules
+from sync.app.engine import Engine
+from sync.app.runtime import Connections, connect_all, open_store
 from sync.cli import main
-from sync.config import Config
-from sync.emulated import EmulatedWorld
-from sync.engine import Engine
-from sync.fieldmap import suggested_mapping
-from sync.metrics import nps
-from sync.retry import RetryPolicy
-from sync.runtime import Connections, connect_all, open_store
+from sync.core.config import Config
+from sync.core.retry import RetryPolicy
+from sync.fields.fieldmap import suggested_mapping
+from sync.fields.metrics import nps
+from sync.stages.writeback import reconcile
 from sync.state import StateStore
-from sync.writeback import reconcile
 
 RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=1.0)
 WINDOW = timedelta(days=180)

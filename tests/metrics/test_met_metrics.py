@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from sync.metrics import (
+from sync.fields.metrics import (
     AccountFacts,
     AccountSettings,
     ScoredResponse,

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from sync.fieldmap import suggested_mapping
-from sync.history import external_key, store_key
-from sync.metrics import AccountFacts
-from sync.readback import drifted, same_value
-from sync.writeback import Plan, changes, plan_values, truncate
+from sync.fields.fieldmap import suggested_mapping
+from sync.fields.history import external_key, store_key
+from sync.fields.metrics import AccountFacts
+from sync.fields.readback import drifted, same_value
+from sync.stages.writeback import Plan, changes, plan_values, truncate
 from tests.metrics.conftest import NOW, make_config, stored
 
 ROWS = [

@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 
 from connectors.transport import make_session
+from emulators.world import DEMO_ENV, ZD_HOST, EmulatedWorld
 from rules import load_rules
-from sync.config import Config
-from sync.emulated import DEMO_ENV, ZD_HOST, EmulatedWorld
-from sync.engine import Engine
-from sync.fieldmap import suggested_mapping
-from sync.readback import same_value
-from sync.retry import RetryPolicy
-from sync.runtime import Connections, connect_all, open_store
+from sync.app.engine import Engine
+from sync.app.runtime import Connections, connect_all, open_store
+from sync.core.config import Config
+from sync.core.retry import RetryPolicy
+from sync.fields.fieldmap import suggested_mapping
+from sync.fields.readback import same_value
+from sync.stages.writeback import reconcile
 from sync.state import StateStore
-from sync.writeback import reconcile
 
 RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=1.0)
 AGENT = ("agent@acme.example/token", DEMO_ENV["NPS_DEMO_ZD_TOKEN"])

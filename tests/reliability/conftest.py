@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from emulators.world import EmulatedWorld
 from rules import load_rules
-from sync.emulated import EmulatedWorld
-from sync.engine import Engine
-from sync.retry import RetryPolicy
-from sync.runtime import connect_all, open_store
+from sync.app.engine import Engine
+from sync.app.runtime import connect_all, open_store
+from sync.core.retry import RetryPolicy
 from sync.state import StateStore
 
 MARKER = "NPS_Sync_Key__c"
@@ -59,7 +59,7 @@ def quiet_end(
 ) -> datetime:
     """An ``end`` for the seed data that keeps every response ``margin`` away from the edge of any
     rolling window for the next minutes, so two runs a minute apart compute the same metrics."""
-    from connectors.emulators.seed import generate_seed
+    from emulators.seed import generate_seed
 
     now = datetime.now(UTC).replace(microsecond=0)
     for shift in range(48):
@@ -106,7 +106,7 @@ def fast_engine(
     **overrides: Any,
 ) -> Engine:
     """An in-process engine on the world, with short retry waits (and a given clock)."""
-    from sync.config import Config
+    from sync.core.config import Config
 
     config = Config.model_validate(world_config(world, state_url, **overrides))
     store = open_store(config)

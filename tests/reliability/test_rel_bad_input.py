@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from sync.emulated import EmulatedWorld
-from sync.engine import Engine
+from emulators.world import EmulatedWorld
+from sync.app.engine import Engine
 from sync.state import StoredResponse
 from tests.reliability.conftest import MARKER, fast_engine, world_config
 

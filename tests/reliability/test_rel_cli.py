@@ -11,9 +11,9 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from connectors.emulators.base import Fault
+from emulators.base import Fault
+from emulators.world import EmulatedWorld
 from sync.cli import main
-from sync.emulated import EmulatedWorld
 from tests.reliability.conftest import MARKER, fast_engine, write_config
 
 LOCKED = Fault("lock", rate=1.0, endpoint="^composite_create$")

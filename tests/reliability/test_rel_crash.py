@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.emulators.base import Reset
-from sync.emulated import EmulatedWorld
+from emulators.base import Reset
+from emulators.world import EmulatedWorld
 from sync.state import StateStore
 from tests.reliability.conftest import (
     quiet_end,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.emulated import EmulatedWorld
+from emulators.world import EmulatedWorld
 from sync.state import StateStore
 from tests.reliability.conftest import (
     fast_engine,

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from connectors.emulators.base import Fault
-from sync.emulated import EmulatedWorld
+from emulators.base import Fault
+from emulators.world import EmulatedWorld
 from tests.reliability.conftest import fast_engine, quiet_end, snapshot, unfinished
 
 SEED = 77

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.models import SourceProblem, SurveyResponse
-from sync.emulated import DELIGHTED_HOST, DEMO_ENV, EmulatedWorld
+from emulators.world import DELIGHTED_HOST, DEMO_ENV, EmulatedWorld
 from sync.state import RoutingOutcome, StateStore
 from sync.state import schema as t
 from sync.state import store as store_module

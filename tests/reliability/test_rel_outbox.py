@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from connectors.emulators.base import Fault
 from connectors.models import SurveyResponse, TaskSpec, TicketSpec, WriteResult
-from sync.emulated import EmulatedWorld
+from emulators.base import Fault
+from emulators.world import EmulatedWorld
 from sync.state import ActionIntent, ActionResult, RoutingOutcome, StateStore
 from tests.reliability.conftest import fast_engine, snapshot, unfinished
 

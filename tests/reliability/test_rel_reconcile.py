@@ -14,10 +14,10 @@ from typing import Any, cast
 
 import pytest
 
-from sync.config import ScheduleConfig
-from sync.emulated import EmulatedWorld
-from sync.engine import Engine, RunReport
-from sync.scheduler import Daemon
+from emulators.world import EmulatedWorld
+from sync.app.engine import Engine, RunReport
+from sync.app.scheduler import Daemon
+from sync.core.config import ScheduleConfig
 from tests.reliability.conftest import fast_engine
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from sync.emulated import EmulatedWorld
-from sync.engine import Engine
-from sync.reload import RulesHolder
-from sync.retry import RetryPolicy
-from sync.runtime import connect_all, open_store
+from emulators.world import EmulatedWorld
+from sync.app.engine import Engine
+from sync.app.reload import RulesHolder
+from sync.app.runtime import connect_all, open_store
+from sync.core.config import Config
+from sync.core.retry import RetryPolicy
 from sync.state import StateStore
 
 FAST_RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=1.0)
@@ -47,7 +48,9 @@ def make_engine(world: EmulatedWorld, tmp_path: Path, rules_path: Path) -> Itera
     stores: list[StateStore] = []
 
     def build(clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Engine:
-        config = world.config(state_url=f"sqlite:///{tmp_path / 'state.db'}", rules=rules_path)
+        config = Config.model_validate(
+            world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}", rules=rules_path)
+        )
         store = open_store(config)
         stores.append(store)
         holder = RulesHolder.load(rules_path)

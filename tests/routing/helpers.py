@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from connectors.models import Account, Contact, SurveyResponse, ZendeskUser
 from rules import Ruleset
-from sync.match import Match
-from sync.route import RoutingContext, route_responses
+from sync.stages.match import Match
+from sync.stages.route import RoutingContext, route_responses
 from sync.state import RoutingOutcome, StateStore, StoredResponse
 
 T0 = datetime(2024, 3, 4, 10, 0, tzinfo=UTC)

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from connectors.emulators.seed_model import SeedContact
 from connectors.models import FieldUpdate
+from emulators.seed_model import SeedContact
+from emulators.world import EmulatedWorld
 from sync.cli import main
-from sync.emulated import EmulatedWorld
 from tests.routing.conftest import EngineFactory, write_rules
 from tests.routing.local_servers import Webhook, webhook_server
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from rules import parse_rules
-from sync.escalation import (
+from sync.loop.escalation import (
     AnyResolution,
     Original,
     TrackedTicketStatus,
@@ -16,7 +16,7 @@ from sync.escalation import (
     mark_resolved,
     plan_escalations,
 )
-from sync.route import RoutingContext, route_responses
+from sync.stages.route import RoutingContext, route_responses
 from sync.state import StateStore
 from sync.state import schema as t
 from tests.routing.helpers import CONTEXT, T0, account, ingest, matched, response

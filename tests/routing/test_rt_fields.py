@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from connectors.models import FieldUpdate, WriteResult
-from sync.executors.fields import FieldUpdateExecutor
-from sync.retry import NO_RETRY
+from sync.core.retry import NO_RETRY
+from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.state import ClaimedAction
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import requests
 
-from sync.config import EmailConfig
-from sync.executors.notify import EmailSender, NotifyExecutor, SlackSender, slack_escape
-from sync.retry import NO_RETRY
+from sync.core.config import EmailConfig
+from sync.core.retry import NO_RETRY
+from sync.stages.executors.notify import EmailSender, NotifyExecutor, SlackSender, slack_escape
 from sync.state import ClaimedAction
 from tests.routing.local_servers import Mailbox, Webhook, smtp_server, webhook_server
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rules import EXAMPLES_DIR, RulesError, load_rules
-from sync.reload import RulesHolder
+from sync.app.reload import RulesHolder
 
 DEFAULT = (EXAMPLES_DIR / "default.yaml").read_text(encoding="utf-8")
 
@@ -52,7 +52,7 @@ def test_an_invalid_change_keeps_the_last_good_rules(
     holder = RulesHolder.load(rules_file)
     good = holder.current
     write(rules_file, DEFAULT.replace("category: promoter", "category: promoters"), tick=1)
-    with caplog.at_level(logging.ERROR, logger="sync.reload"):
+    with caplog.at_level(logging.ERROR, logger="sync.app.reload"):
         assert holder.refresh() is False
         assert holder.refresh() is False  # logged once, not on every pass
     assert holder.current is good

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from rules import Cooldown, Decision, RuleMatch, parse_rules
+from sync.loop.throttle import CooldownKey, CooldownLedger, cooldown_value, settle_until
 from sync.state import StateStore
-from sync.throttle import CooldownKey, CooldownLedger, cooldown_value, settle_until
 from tests.routing.helpers import T0, account, days, ingest, matched, response, route_pending
 
 RULES = parse_rules(

@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.emulators.base import EmulatorApp, EmulatorServer, Request, Reset, Response
-from connectors.emulators.salesforce import (
+from connectors.salesforce.auth import SalesforceCredentials
+from connectors.salesforce.client import SalesforceConnector
+from connectors.transport import make_session
+from emulators.base import EmulatorApp, EmulatorServer, Request, Reset, Response
+from emulators.salesforce import (
     DEFAULT_PASSWORD,
     DEFAULT_TOKEN,
     DEFAULT_USERNAME,
     SalesforceEmulator,
 )
-from connectors.salesforce.auth import SalesforceCredentials
-from connectors.salesforce.client import SalesforceConnector
-from connectors.transport import make_session
 
 INSTANCE_URL = "https://acme.my.salesforce.com"
 ORIGINS = (INSTANCE_URL, "https://login.salesforce.com", "https://test.salesforce.com")

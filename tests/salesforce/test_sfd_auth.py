@@ -8,10 +8,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from connectors.emulators.salesforce import DEFAULT_USERNAME, SalesforceEmulator
 from connectors.errors import ConfigError
 from connectors.models import FieldUpdate
 from connectors.salesforce.auth import SalesforceCredentials
+from emulators.salesforce import DEFAULT_USERNAME, SalesforceEmulator
 from tests.salesforce.conftest import INSTANCE_URL, PASSWORD_LOGIN, ConnectorFactory, add_contact
 
 CONSUMER_KEY = "3MVG9-nps-sync"

@@ -9,18 +9,19 @@ from pathlib import Path
 import pytest
 import requests
 
-from connectors.emulators.base import Fault
-from connectors.emulators.salesforce import SalesforceEmulator
 from connectors.errors import DeferError
 from connectors.models import FieldUpdate
 from connectors.salesforce.client import SalesforceConnector
 from connectors.salesforce.limits import ApiReserve, ApiUsage, UsageMeter, parse_limit_info
+from emulators.base import Fault
+from emulators.salesforce import SalesforceEmulator
+from emulators.world import EmulatedWorld
 from rules import load_rules
-from sync.act import RETRYABLE_RECORD_CODES
-from sync.emulated import EmulatedWorld
-from sync.engine import Engine, RunReport
-from sync.retry import RetryPolicy
-from sync.runtime import connect_all, open_store
+from sync.app.engine import Engine, RunReport
+from sync.app.runtime import connect_all, open_store
+from sync.core.config import Config
+from sync.core.retry import RetryPolicy
+from sync.stages.act import RETRYABLE_RECORD_CODES
 from tests.salesforce.conftest import ConnectorFactory
 
 FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01)
@@ -90,7 +91,7 @@ def world() -> Iterator[EmulatedWorld]:
 
 def engine_for(world: EmulatedWorld, state: Path) -> Engine:
     """A new process: fresh connections (and usage readings) on the same state store."""
-    config = world.config(state_url=f"sqlite:///{state}", batch_size=50)
+    config = Config.model_validate(world.config_data(state_url=f"sqlite:///{state}", batch_size=50))
     return Engine(
         config, open_store(config), connect_all(config), load_rules(config.rules), retry=FAST
     )

@@ -12,9 +12,9 @@ from click.testing import CliRunner, Result
 from ruamel.yaml import YAML
 
 from connectors.salesforce.describe import FieldInfo
+from emulators.world import EmulatedWorld
 from sync.checks.salesforce import Expected, expected_problem
 from sync.cli import main
-from sync.emulated import EmulatedWorld
 
 CheckRunner = Callable[..., Result]
 

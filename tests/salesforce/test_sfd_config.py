@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.config import Config, parse_config
-from sync.errors import ConfigFileError
+from sync.core.config import Config, parse_config
+from sync.core.errors import ConfigFileError
 
 BASE = """\
 salesforce:

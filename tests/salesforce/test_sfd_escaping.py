@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from connectors.models import SurveyResponse
+from emulators.world import EmulatedWorld
 from rules import load_rules
-from sync.emulated import EmulatedWorld
-from sync.engine import Engine, RunReport
-from sync.retry import NO_RETRY
-from sync.runtime import connect_all, open_store
+from sync.app.engine import Engine, RunReport
+from sync.app.runtime import connect_all, open_store
+from sync.core.config import Config
+from sync.core.retry import NO_RETRY
 
 WHEN = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -68,7 +69,9 @@ def test_each_hostile_email_matches_exactly_its_contact(
     owners = {email: world.salesforce.insert_record(
         "Contact", {"LastName": "Tricky", "Email": email, "AccountId": account}
     ) for email in TRICKY}  # fmt: skip
-    config = world.config(state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    config = Config.model_validate(
+        world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    )
     store = open_store(config)
     emails = TRICKY + NOBODY
     store.ingest_page("delighted", [survey(e, str(i)) for i, e in enumerate(emails)], None, WHEN)

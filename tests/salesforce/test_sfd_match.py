@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.emulators.salesforce import SalesforceEmulator
 from connectors.models import SurveyResponse
 from connectors.salesforce.client import SalesforceConnector
 from connectors.salesforce.records import AccountFieldNames
-from sync.match import FREE_MAIL_DOMAINS, Match, MatchOptions, match_responses
-from sync.retry import NO_RETRY
+from emulators.salesforce import SalesforceEmulator
+from sync.core.retry import NO_RETRY
+from sync.stages.match import FREE_MAIL_DOMAINS, Match, MatchOptions, match_responses
 from tests.salesforce.conftest import ConnectorFactory, add_account, add_contact
 
 WHEN = datetime(2026, 5, 1, tzinfo=UTC)
@@ -254,7 +254,7 @@ def test_every_match_says_how_it_was_made(
 
 
 def test_options_come_from_the_config() -> None:
-    from sync.config import SalesforceConfig
+    from sync.core.config import SalesforceConfig
 
     config = SalesforceConfig.model_validate(
         {

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from connectors.emulators.base import Fault
-from connectors.emulators.salesforce import SalesforceEmulator
 from connectors.errors import RetryableError
 from connectors.salesforce.client import SalesforceConnector
-from sync.retry import RetryPolicy
+from emulators.base import Fault
+from emulators.salesforce import SalesforceEmulator
+from sync.core.retry import RetryPolicy
 
 
 def test_retry_after_of_a_429_is_carried_by_the_error(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from connectors.emulators.salesforce import SalesforceEmulator
 from connectors.models import TaskSpec
 from connectors.salesforce.client import SalesforceConnector
-from sync.executors.salesforce import SalesforceTaskExecutor
-from sync.retry import RetryPolicy
+from emulators.salesforce import SalesforceEmulator
+from sync.core.retry import RetryPolicy
+from sync.stages.executors.salesforce import SalesforceTaskExecutor
 from sync.state import ClaimedAction
 from tests.salesforce.conftest import Relay, add_account, add_contact
 

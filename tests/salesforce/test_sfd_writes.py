@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from connectors.emulators.salesforce import SalesforceEmulator
 from connectors.models import FieldUpdate, WriteResult
 from connectors.salesforce.bulk import csv_value, failed_row
 from connectors.salesforce.client import SalesforceConnector
+from emulators.salesforce import SalesforceEmulator
 from tests.salesforce.conftest import ConnectorFactory, add_account, add_contact
 
 GOOD = {"NPS_Last_Score__c": 9, "NPS_Category__c": "promoter"}

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from connectors.emulators.base import EmulatorServer, Fault
-from connectors.emulators.delighted import DelightedEmulator
-from connectors.emulators.seed import generate_seed
 from connectors.errors import ConfigError, RetryableError
 from connectors.models import SurveyResponse
 from connectors.surveys import DelightedSource, SourcePage
 from connectors.transport import make_session
+from emulators.base import EmulatorServer, Fault
+from emulators.delighted import DelightedEmulator
+from emulators.seed import generate_seed
 
 KEY = "DELIGHTED_KEY"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

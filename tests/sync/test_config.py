@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.config import Secret, load_config
-from sync.errors import ConfigFileError
+from sync.core.config import Secret, load_config
+from sync.core.errors import ConfigFileError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from sync.logs import RedactingFilter, redact
+from sync.core.logs import RedactingFilter, redact
 
 
 @pytest.mark.parametrize(

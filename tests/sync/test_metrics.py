@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from sync.metrics import ScoredResponse, account_metrics, contact_metrics, nps
+from sync.fields.metrics import ScoredResponse, account_metrics, contact_metrics, nps
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 WINDOW = timedelta(days=180)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from connectors.errors import DeferError, RecordError, RetryableError
-from sync.retry import RetryPolicy
+from sync.core.retry import RetryPolicy
 
 
 def flaky(failures: list[Exception]) -> tuple[list[float], object]:

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from connectors.emulators.base import EmulatorServer
-from connectors.emulators.seed_model import Seed, SeedOrganization, SeedZendeskUser
-from connectors.emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
 from connectors.models import SurveyResponse, category_of
 from connectors.transport import CallCounter, make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials, connect
-from sync.act import Executor, Outcome, result_of
-from sync.retry import RetryPolicy
-from sync.route import action_key
+from emulators.base import EmulatorServer
+from emulators.seed_model import Seed, SeedOrganization, SeedZendeskUser
+from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
+from sync.core.retry import RetryPolicy
+from sync.stages.act import Executor, Outcome, result_of
+from sync.stages.route import action_key
 from sync.state import ActionIntent, ClaimedAction, RoutingOutcome, StateStore
 
 PUBLIC = "https://acme.zendesk.com"
@@ -136,7 +136,7 @@ def ticket_payload(
     permalink: str = "https://delighted.example/r/1",
     account: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A payload shaped like ``sync.route._ticket_payload`` builds it."""
+    """A payload shaped like ``sync.stages.route._ticket_payload`` builds it."""
     address = person.email if person else email
     return {
         "subject": f"NPS detractor ({score})",

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from connectors.emulators.base import EmulatorServer, Fault
-from connectors.emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
 from connectors.errors import ConfigError, DeferError
 from connectors.transport import CallCounter
-from sync.config import Config
-from sync.errors import ConfigFileError
-from sync.runtime import build_zendesk
+from emulators.base import EmulatorServer, Fault
+from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
+from sync.app.runtime import build_zendesk
+from sync.core.config import Config
+from sync.core.errors import ConfigFileError
 from tests.zendesk.conftest import PUBLIC
 
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from connectors.emulators.base import EmulatorServer
-from connectors.emulators.zendesk import ZendeskEmulator
 from connectors.transport import make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials, connect
+from emulators.base import EmulatorServer
+from emulators.world import DEFAULT_RULES
+from emulators.zendesk import ZendeskEmulator
 from sync.checks import Finding
 from sync.checks.zendesk import check_zendesk
-from sync.config import Config
-from sync.emulated import DEFAULT_RULES
+from sync.core.config import Config
 from tests.zendesk.conftest import ANA, PUBLIC, new_connector
 
 RULES = """\

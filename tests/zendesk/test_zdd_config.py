@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.config import parse_config
-from sync.errors import ConfigFileError
-from sync.executors.zendesk import TicketSettings
+from sync.core.config import parse_config
+from sync.core.errors import ConfigFileError
+from sync.stages.executors.zendesk import TicketSettings
 
 BASE = """\
 salesforce:

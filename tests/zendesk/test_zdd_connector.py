@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.emulators.zendesk import ZendeskEmulator
 from connectors.errors import RecordError
 from connectors.models import TicketSpec
 from connectors.zendesk.client import ZendeskConnector
 from connectors.zendesk.records import CommentSpec, RequesterSpec
+from emulators.zendesk import ZendeskEmulator
 from tests.zendesk.conftest import ACME_ACCOUNT, ACME_ORG, ANA, BEN, CAL, GLOBEX_ACCOUNT, GLOBEX_ORG
 
 

@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
-import sync.engine
+import sync.app.engine
+from emulators.world import DEFAULT_RULES, EmulatedWorld
 from rules import load_rules
-from sync.emulated import DEFAULT_RULES, EmulatedWorld
-from sync.engine import Engine
-from sync.executors.zendesk import TicketSettings, ZendeskTicketExecutor, marker
-from sync.runtime import connect_all, open_store
+from sync.app.engine import Engine
+from sync.app.runtime import connect_all, open_store
+from sync.core.config import Config
+from sync.loop.tracking import TicketLedger, track_tickets
+from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor, marker
 from sync.state import StateStore
-from sync.tracking import TicketLedger, track_tickets
 from tests.zendesk.conftest import FAST_RETRY
 
 EngineFactory = Callable[[], Engine]
@@ -44,7 +45,9 @@ def attach_rules(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(world: EmulatedWorld, tmp_path: Path) -> Iterator[StateStore]:
-    s = open_store(world.config(state_url=f"sqlite:///{tmp_path / 'state.db'}"))
+    s = open_store(
+        Config.model_validate(world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}"))
+    )
     yield s
     s.close()
 
@@ -56,14 +59,14 @@ def make_engine(
     attach_rules: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> EngineFactory:
-    config = world.config(state_url=store.url, rules=attach_rules)
+    config = Config.model_validate(world.config_data(state_url=store.url, rules=attach_rules))
 
     def wired(helpdesk: Any, retry: Any, *args: Any, **kwargs: Any) -> ZendeskTicketExecutor:
         kwargs.setdefault("store", store)
         kwargs.setdefault("settings", TicketSettings.from_config(config.zendesk))
         return ZendeskTicketExecutor(helpdesk, retry, *args, **kwargs)
 
-    monkeypatch.setattr(sync.engine, "ZendeskTicketExecutor", wired)
+    monkeypatch.setattr(sync.app.engine, "ZendeskTicketExecutor", wired)
 
     def build() -> Engine:
         return Engine(

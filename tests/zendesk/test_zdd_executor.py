@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from connectors.emulators.base import Fault
-from connectors.emulators.zendesk import ZendeskEmulator
 from connectors.zendesk.client import ZendeskConnector
-from sync.executors.zendesk import TicketSettings, ZendeskTicketExecutor, marker
+from emulators.base import Fault
+from emulators.zendesk import ZendeskEmulator
+from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor, marker
 from sync.state import StateStore
 from tests.zendesk.conftest import (
     ACME_ORG,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.emulators.zendesk import ZendeskEmulator
 from connectors.errors import ConfigError
 from connectors.models import Account, Contact, ZendeskUser
 from connectors.zendesk.client import ZendeskConnector
-from sync.config import OrganizationSource
-from sync.match import Match
-from sync.zendesk_match import (
+from emulators.zendesk import ZendeskEmulator
+from sync.core.config import OrganizationSource
+from sync.stages.match import Match
+from sync.stages.match_zendesk import (
     OrganizationResolver,
     Requester,
     match_organizations,

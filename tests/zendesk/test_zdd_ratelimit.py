@@ -7,10 +7,10 @@ from email.utils import format_datetime
 
 import pytest
 
-from connectors.emulators.base import EmulatorServer, Fault
-from connectors.emulators.zendesk import ZendeskEmulator
 from connectors.errors import DeferError
 from connectors.zendesk.session import DEFAULT_RETRY_AFTER, WaitBudget, retry_after
+from emulators.base import EmulatorServer, Fault
+from emulators.zendesk import ZendeskEmulator
 from tests.zendesk.conftest import Serve, new_connector
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from connectors.emulators.zendesk import ZendeskEmulator
 from connectors.models import TicketSpec
 from connectors.zendesk.client import ZendeskConnector
 from connectors.zendesk.records import ExportPage
-from sync.executors.zendesk import TicketSettings, ZendeskTicketExecutor
+from emulators.zendesk import ZendeskEmulator
+from sync.loop.tracking import CURSOR_SOURCE, TicketLedger, track_tickets
+from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
 from sync.state import StateStore, schema
-from sync.tracking import CURSOR_SOURCE, TicketLedger, track_tickets
 from tests.zendesk.conftest import ANA, BEN, FAST_RETRY, Outbox, ticket_payload
 
 

@@ -14,9 +14,9 @@ import requests
 from simple_salesforce.api import Salesforce, SFType
 from simple_salesforce.exceptions import SalesforceError
 
-from connectors.emulators.base import EmulatorApp, EmulatorServer, Request, Response
-from connectors.emulators.salesforce import SalesforceEmulator
 from connectors.transport import make_session
+from emulators.base import EmulatorApp, EmulatorServer, Request, Response
+from emulators.salesforce import SalesforceEmulator
 
 INSTANCE_URL = "https://acme.my.salesforce.com"
 PUBLIC_ORIGINS = (INSTANCE_URL, "https://login.salesforce.com", "https://test.salesforce.com")

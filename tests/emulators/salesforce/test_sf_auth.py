@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceExpiredSession
 
-from connectors.emulators.base import Fault
-from connectors.emulators.salesforce import SalesforceEmulator
+from emulators.base import Fault
+from emulators.salesforce import SalesforceEmulator
 
 
 def password_client(http: requests.Session, *, wrong_password: bool = False) -> Salesforce:

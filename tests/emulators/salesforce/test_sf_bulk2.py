@@ -13,8 +13,8 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import SFBulk2Type
 from simple_salesforce.exceptions import SalesforceOperationError
 
-from connectors.emulators.base import Fault
-from connectors.emulators.salesforce import SalesforceEmulator
+from emulators.base import Fault
+from emulators.salesforce import SalesforceEmulator
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from connectors.emulators.base import Fault
-from connectors.emulators.salesforce import SalesforceEmulator
+from emulators.base import Fault
+from emulators.salesforce import SalesforceEmulator
 
 
 def task(subject: str, **fields: Any) -> dict[str, Any]:

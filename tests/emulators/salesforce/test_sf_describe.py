@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from simple_salesforce.api import Salesforce, SFType
 
-from connectors.emulators.salesforce import SalesforceEmulator
+from emulators.salesforce import SalesforceEmulator
 
 REQUIRED_FIELD_KEYS = {
     "name",

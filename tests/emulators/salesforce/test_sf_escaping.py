@@ -14,7 +14,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from simple_salesforce.format import format_soql
 
-from connectors.emulators.salesforce import SalesforceEmulator
+from emulators.salesforce import SalesforceEmulator
 
 TRICKY_EMAILS = [
     "o'brien@example.com",

@@ -15,8 +15,8 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from connectors.emulators.base import Fault
-from connectors.emulators.salesforce import SalesforceEmulator
+from emulators.base import Fault
+from emulators.salesforce import SalesforceEmulator
 
 QUOTA_BODY = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
 

@@ -22,8 +22,8 @@ import pytest
 import requests
 from ruamel.yaml import YAML
 
-from connectors.emulators.salesforce import SalesforceEmulator
-from connectors.emulators.salesforce.ids import is_valid_id
+from emulators.salesforce import SalesforceEmulator
+from emulators.salesforce.ids import is_valid_id
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ORACLES = (

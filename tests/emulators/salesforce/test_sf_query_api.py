@@ -11,7 +11,7 @@ import requests
 from simple_salesforce.api import Salesforce, SFType
 from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedRequest
 
-from connectors.emulators.salesforce import SalesforceEmulator
+from emulators.salesforce import SalesforceEmulator
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from datetime import date
 
 from simple_salesforce.api import Salesforce
 
-from connectors.emulators.salesforce import SalesforceEmulator
-from connectors.emulators.seed import generate_seed
-from connectors.emulators.seed_model import Seed, SeedAccount, SeedContact, SeedLead, SeedUser
+from emulators.salesforce import SalesforceEmulator
+from emulators.seed import generate_seed
+from emulators.seed_model import Seed, SeedAccount, SeedContact, SeedLead, SeedUser
 
 USER = SeedUser(id="0055g0000000001AAA", name="Maria de la Cruz", email="maria@northpeak.io")
 ACCOUNT = SeedAccount(

@@ -17,7 +17,7 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.format import format_external_id
 
-from connectors.emulators.salesforce import SalesforceEmulator
+from emulators.salesforce import SalesforceEmulator
 
 Api = Callable[[str], SFType]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from connectors.emulators.salesforce import SalesforceEmulator
-from connectors.emulators.salesforce.errors import ApiError
+from emulators.salesforce import SalesforceEmulator
+from emulators.salesforce.errors import ApiError
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from connectors.emulators.salesforce.soql_lexer import Kind, SoqlError, tokenize
-from connectors.emulators.salesforce.soql_parser import (
+from emulators.salesforce.soql_lexer import Kind, SoqlError, tokenize
+from emulators.salesforce.soql_parser import (
     Compare,
     InList,
     Junction,

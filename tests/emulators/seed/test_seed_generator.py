@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.emulators.seed import (
+from emulators.seed import (
     REFERENCE_END,
     extend_salesforce_id,
     generate_seed,
     salesforce_id,
 )
-from connectors.emulators.seed_model import Seed
+from emulators.seed_model import Seed
 
 SEED = generate_seed()
 SF_ID = re.compile(r"[0-9A-Za-z]{18}")

@@ -14,9 +14,9 @@ import pytest
 import requests
 from zenpy import Zenpy
 
-from connectors.emulators.base import EmulatorServer
-from connectors.emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
 from connectors.transport import make_session
+from emulators.base import EmulatorServer
+from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
 
 PUBLIC = "https://acme.zendesk.com"
 

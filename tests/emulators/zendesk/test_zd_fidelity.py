@@ -26,10 +26,10 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from connectors.emulators.base import Request
-from connectors.emulators.seed import generate_seed
-from connectors.emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
-from connectors.emulators.zendesk.routes import ROUTES, pattern
+from emulators.base import Request
+from emulators.seed import generate_seed
+from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
+from emulators.zendesk.routes import ROUTES, pattern
 
 ROOT = Path(__file__).resolve().parents[3]
 ORACLES = Path(os.environ.get("NPS_SYNC_ORACLES", ROOT.parent / "shared" / "oracles")) / "zendesk"

@@ -8,7 +8,7 @@ import pytest
 import requests
 from zenpy.lib.exception import APIException
 
-from connectors.emulators.zendesk import ZendeskEmulator
+from emulators.zendesk import ZendeskEmulator
 
 API = "https://acme.zendesk.com/api/v2"
 EXPORT = f"{API}/incremental/tickets/cursor.json"

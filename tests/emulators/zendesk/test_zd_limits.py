@@ -10,9 +10,9 @@ import pytest
 import requests
 from zenpy.lib.exception import RatelimitBudgetExceeded
 
-from connectors.emulators.base import EmulatorServer, Fault
-from connectors.emulators.zendesk import ZendeskEmulator
 from connectors.transport import make_session
+from emulators.base import EmulatorServer, Fault
+from emulators.zendesk import ZendeskEmulator
 
 API = "https://acme.zendesk.com/api/v2"
 RATE_HEADERS = (

@@ -8,9 +8,9 @@ import pytest
 import requests
 from zenpy.lib.api_objects import Organization
 
-from connectors.emulators.seed import generate_seed
-from connectors.emulators.seed_model import Seed, SeedGroup
-from connectors.emulators.zendesk import ZendeskEmulator
+from emulators.seed import generate_seed
+from emulators.seed_model import Seed, SeedGroup
+from emulators.zendesk import ZendeskEmulator
 
 API = "https://acme.zendesk.com/api/v2"
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.emulators.seed import generate_seed
-from connectors.emulators.seed_model import Seed
-from connectors.emulators.zendesk import ZendeskEmulator
+from emulators.seed import generate_seed
+from emulators.seed_model import Seed
+from emulators.zendesk import ZendeskEmulator
 
 PUBLIC = "https://acme.zendesk.com"
 API = f"{PUBLIC}/api/v2"

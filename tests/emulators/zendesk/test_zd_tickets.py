@@ -11,7 +11,7 @@ import requests
 from zenpy.lib.api_objects import Comment, CustomField, Ticket, User
 from zenpy.lib.exception import APIException, RecordNotFoundException
 
-from connectors.emulators.zendesk import ZendeskEmulator
+from emulators.zendesk import ZendeskEmulator
 
 API = "https://acme.zendesk.com/api/v2"
 

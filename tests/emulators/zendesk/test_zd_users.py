@@ -9,7 +9,7 @@ import pytest
 import requests
 from zenpy.lib.api_objects import User
 
-from connectors.emulators.zendesk import ZendeskEmulator
+from emulators.zendesk import ZendeskEmulator
 
 API = "https://acme.zendesk.com/api/v2"
 

@@ -1,0 +1,79 @@
+"""Everything one emulated org holds: metadata, records, sessions, cursors and bulk jobs.
+
+The HTTP layer (:mod:`app`) owns one :class:`Org` and calls the resource modules with it; the
+resource modules never see HTTP routing, faults or API-usage accounting.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from emulators.salesforce.auth import AuthRegistry, Credential
+from emulators.salesforce.bulk import BulkService
+from emulators.salesforce.ids import IdFactory
+from emulators.salesforce.query import QueryService
+from emulators.salesforce.seeding import RawWriter
+from emulators.salesforce.standard_schema import default_schema
+from emulators.salesforce.store import Store
+from emulators.salesforce.writes import ValidationRule, Writer
+
+#: Pseudo-endpoint name that per-record ``lock`` faults match during Bulk 2.0 processing.
+BULK_RECORDS_ENDPOINT = "bulk2_process"
+
+
+class Org:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        instance_host: str,
+        page_size: int,
+        record_locked: Callable[[str], bool],
+    ) -> None:
+        self.instance_host = instance_host
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.schema = default_schema()
+        self.ids = IdFactory()
+        self.store = Store(self.schema)
+        self.rules: list[ValidationRule] = []
+        self.writer = Writer(ids_factory=self.ids, clock=self.now, rules=self.rules)
+        self.queries = QueryService(self.store, self.ids, self.now, page_size)
+        self.bulk = BulkService(
+            store=self.store,
+            writer=self.writer,
+            ids_factory=self.ids,
+            clock=self.now,
+            locked=lambda: record_locked(BULK_RECORDS_ENDPOINT),
+        )
+        self.auth = AuthRegistry(random.Random(f"sessions-{seed}"), self.now)
+        self.record_locked = record_locked
+        self.raw = RawWriter(self.store, self.ids, "", self.now)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def add_user(self, username: str, password: str, security_token: str) -> str:
+        """A User record plus login credentials; returns the user id."""
+        user_type = self.schema.require("User")
+        existing = self.store.find_by(user_type, "Username", username)
+        if existing:
+            user_id = existing[0]
+        else:
+            local = username.split("@")[0]
+            user_id = self.ids.new(user_type.key_prefix)
+            self.raw.creator_id = self.raw.creator_id or user_id
+            self.raw.put(
+                "User",
+                {
+                    "Id": user_id,
+                    "Username": username,
+                    "LastName": local.replace(".", " ").title(),
+                    "Email": username,
+                    "Alias": local[:8],
+                    "Title": "Integration User",
+                },
+            )
+        self.auth.add(Credential(username, password, security_token, user_id))
+        return user_id

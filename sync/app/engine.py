@@ -1,0 +1,450 @@
+"""The engine: one pass of pull → match → route → act → write back.
+
+Each stage lives in its own module; this one only orders them and keeps the run record. A pass is
+safe to interrupt anywhere: the inbox, the outbox and the cursors are in the state store, and the
+next pass picks up exactly where this one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connectors.errors import ConfigError, ConnectorError
+from connectors.transport import make_session
+from rules import Ruleset
+from sync.app.budget import budget_report
+from sync.app.reload import RulesHolder
+from sync.app.runtime import Connections
+from sync.core.config import Config
+from sync.core.retry import RetryPolicy
+from sync.loop.escalation import (
+    AnyResolution,
+    BusinessHours,
+    TaskStatusCheck,
+    TrackedTicketStatus,
+    escalate_due,
+    plan_escalations,
+)
+from sync.loop.tracking import track_tickets
+from sync.stages.act import Executor, drain
+from sync.stages.executors.fields import FieldUpdateExecutor
+from sync.stages.executors.notify import EmailSender, NotifyExecutor, SlackSender
+from sync.stages.executors.salesforce import SalesforceTaskExecutor
+from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
+from sync.stages.match import MatchOptions, match_responses
+from sync.stages.match_zendesk import (
+    OrganizationResolver,
+    ZendeskNames,
+    match_organizations,
+    resolve_config_names,
+)
+from sync.stages.owners import find_users_by_email, owner_emails
+from sync.stages.pull import pull
+from sync.stages.route import RoutingContext, route_responses
+from sync.stages.writeback import reconcile, write_back
+from sync.state import StateStore
+
+log = logging.getLogger(__name__)
+
+
+#: How long the run history is kept (``nps-sync status``); reconciliation prunes older runs.
+RUN_HISTORY = timedelta(days=30)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_id() -> str:
+    """``host:pid:thread``: unique per worker, and tells whether a local owner has died."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _dead_local_owner(owner: str) -> bool:
+    """True for a lease owner on this host whose process no longer runs (it crashed)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass
+class RunReport:
+    """What one pass did, for the CLI table, the run history and the benchmark."""
+
+    pulled: int = 0
+    new: int = 0
+    updated: int = 0
+    problems: list[str] = field(default_factory=list)
+    routed: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    intents: int = 0
+    tasks_created: int = 0
+    tickets_created: int = 0
+    #: Responses added as a comment to an open NPS ticket instead of a new ticket.
+    tickets_attached: int = 0
+    found_existing: int = 0
+    retried: int = 0
+    deferred: int = 0
+    dead: int = 0
+    records_updated: int = 0
+    fields_set: int = 0
+    notifications_sent: int = 0
+    escalations_fired: int = 0
+    tickets_solved: int = 0
+    tickets_reopened: int = 0
+    api_calls: dict[str, int] = field(default_factory=dict)
+    api_usage: tuple[int, int] | None = None
+    #: The Salesforce API budget: usage, reserve, and what a stop at the reserve left over.
+    budget: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["problems"] = self.problems[:50]
+        data["errors"] = self.errors[:50]
+        data["problem_count"] = len(self.problems)
+        data["error_count"] = len(self.errors)
+        return data
+
+
+class Engine:
+    """Runs passes over one config, store and set of connections."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: StateStore,
+        connections: Connections,
+        ruleset: Ruleset | RulesHolder,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        retry: RetryPolicy | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.conn = connections
+        self.rules = ruleset if isinstance(ruleset, RulesHolder) else RulesHolder.fixed(ruleset)
+        self.ruleset = self.rules.current
+        self.clock = clock
+        self.retry = retry or RetryPolicy()
+        self.owner = owner or worker_id()
+        self.stop_requested = threading.Event()
+        self._context: RoutingContext | None = None
+        self._owner_emails: frozenset[str] = frozenset()
+        self._zendesk_names: ZendeskNames | None = None
+        self._zendesk_names_for = ""
+        self._ticket_executor: ZendeskTicketExecutor | None = None
+
+    def zendesk_names(self) -> ZendeskNames:
+        """Groups, agents, fields and domain organizations the config and rules name, as ids.
+
+        Resolved once per engine and again when the rules change; unknown names stop the run
+        with a configuration error instead of failing ticket by ticket.
+        """
+        if self._zendesk_names is None or self._zendesk_names_for != self.ruleset.hash:
+            names = resolve_config_names(
+                self.conn.helpdesk, self.config.zendesk, self.ruleset, self.retry
+            )
+            names.raise_if_missing()
+            self._zendesk_names, self._zendesk_names_for = names, self.ruleset.hash
+            self._ticket_executor = None
+        return self._zendesk_names
+
+    def ticket_executor(self) -> ZendeskTicketExecutor:
+        if self._ticket_executor is None or self._zendesk_names is None:
+            names = self.zendesk_names()
+            self._ticket_executor = ZendeskTicketExecutor(
+                self.conn.helpdesk,
+                self.retry,
+                store=self.store,
+                settings=TicketSettings.from_config(self.config.zendesk),
+                names=names,
+                clock=self.clock,
+            )
+        return self._ticket_executor
+
+    def routing_context(self) -> RoutingContext:
+        """Names in the rules resolved to ids, once per engine (validated at start-up)."""
+        names = self.zendesk_names()
+        if self._context is None or self._context.group_ids != names.groups:
+            score_title = self.config.zendesk.fields.ticket_score
+            score_id = names.ticket_fields.get("score")
+            self._context = RoutingContext(
+                group_ids=names.groups,
+                ticket_field_ids={score_title: score_id} if score_id is not None else {},
+                score_field=score_title,
+                fallback_owner_id=self.config.salesforce.fallback_owner_id,
+                user_ids=self._context.user_ids if self._context else {},
+            )
+        emails = owner_emails(self.ruleset)
+        if emails != self._owner_emails:  # the rules in force name other task owners
+            users = find_users_by_email(self.conn.crm, emails, self.retry)
+            self._context = replace(self._context, user_ids=users)
+            self._owner_emails = emails
+        return self._context
+
+    # -- stages --------------------------------------------------------------------------------
+    def pull(self, report: RunReport, run_start: datetime) -> None:
+        stats = pull(
+            self.store,
+            self.conn.sources,
+            run_start=run_start,
+            now=self.clock(),
+            retry=self.retry,
+            should_stop=self.stop_requested.is_set,
+        )
+        report.pulled += stats.pulled
+        report.new += stats.new
+        report.updated += stats.updated
+        report.problems.extend(stats.problems)
+        report.errors.extend(stats.errors)
+
+    def route(self, report: RunReport) -> None:
+        """Match and route every pending response."""
+        ruleset = self.refresh_rules()
+        context = self.routing_context()
+        while not self.stop_requested.is_set():
+            now = self.clock()
+            batch = self.store.pending_responses(self.config.batch_size, now)
+            if not batch:
+                break
+            matches = match_responses(
+                [b.response for b in batch],
+                self.conn.crm,
+                self.conn.helpdesk,
+                self.retry,
+                MatchOptions.from_config(self.config.salesforce),
+            )
+            resolver = OrganizationResolver(
+                self.conn.helpdesk,
+                self.config.zendesk.matching.organization_from,
+                self.zendesk_names().domain_organizations,
+                self.retry,
+            )
+            matches = match_organizations(matches, resolver)
+            outcomes = route_responses(batch, matches, ruleset, context, self.store, now=now)
+            plan_escalations(self.store, ruleset, outcomes, now)
+            report.intents += self.store.record_routing(outcomes, now)
+            report.routed += len(outcomes)
+            for out in outcomes:
+                if out.match_status == "matched":
+                    report.matched += 1
+                else:
+                    report.unmatched += 1
+
+    def refresh_rules(self) -> Ruleset:
+        """Take up a changed rules file (hot reload); a stage keeps the ruleset returned."""
+        self.rules.refresh()
+        ruleset = self.rules.current
+        self.ruleset = ruleset
+        return ruleset
+
+    def escalate(self, report: RunReport) -> None:
+        """Fire the escalation steps that are due, so the act stage runs them at once."""
+        ruleset = self.refresh_rules()
+        hours = self.config.business_hours
+        stats = escalate_due(
+            self.store,
+            ruleset,
+            self.clock(),
+            routing=self.routing_context,
+            resolution=AnyResolution(
+                (TrackedTicketStatus(self.store), TaskStatusCheck(self.conn.crm, self.retry))
+            ),
+            hours=BusinessHours(ZoneInfo(hours.timezone), hours.start_hour, hours.end_hour),
+        )
+        report.escalations_fired += stats.fired
+        report.errors.extend(stats.errors)
+
+    def notify_executor(self) -> NotifyExecutor:
+        session = make_session(
+            self.config.loopback_routes, counter=self.conn.counter, label="notify"
+        )
+        email = EmailSender(self.config.email) if self.config.email is not None else None
+        return NotifyExecutor(SlackSender(session), email, self.retry)
+
+    def act(self, report: RunReport) -> None:
+        self.escalate(report)
+        executors: list[Executor] = [
+            SalesforceTaskExecutor(self.conn.crm, self.retry),
+            self.ticket_executor(),
+            FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry),
+            self.notify_executor(),
+        ]
+        stats = drain(
+            self.store,
+            executors,
+            owner=self.owner,
+            lease=timedelta(seconds=self.config.lease_seconds),
+            max_failures=self.config.max_attempts,
+            backoff_base=timedelta(seconds=self.config.retry_backoff_seconds),
+            now=self.clock,
+            should_stop=self.stop_requested.is_set,
+        )
+        report.tasks_created += stats.created.get("salesforce_task", 0)
+        report.tickets_created += stats.created.get("zendesk_ticket", 0)
+        report.fields_set += stats.created.get("update_fields", 0)
+        report.notifications_sent += stats.created.get("notify", 0)
+        report.found_existing += stats.found_existing
+        report.tickets_attached += stats.attached
+        report.retried += stats.retried
+        report.deferred += stats.deferred
+        report.dead += stats.dead
+        report.errors.extend(stats.errors)
+
+    def write_back(self, report: RunReport) -> None:
+        """Write the fields of every contact and account queued for it.
+
+        The queue is in the store (filled when routing), so a pass that crashed before this stage
+        leaves the work for the next one instead of losing it. A failed write-back stays queued
+        for the next pass, up to ``max_attempts`` times.
+        """
+        queued = self.store.queued_write_backs()
+        if not queued or self.stop_requested.is_set():
+            return
+        stats = write_back(
+            self.store,
+            self.config,
+            self.conn.crm,
+            self.conn.helpdesk,
+            self.retry,
+            contact_ids=sorted(queued.contacts),
+            account_ids=sorted(queued.accounts),
+            now=self.clock(),
+        )
+        report.records_updated += stats.total()
+        report.errors.extend(stats.errors)
+        if not stats.errors:
+            self.store.clear_write_backs(queued)
+        elif dropped := self.store.fail_write_backs(queued, max_attempts=self.config.max_attempts):
+            log.error("gave up writing back %d records until the next reconciliation", dropped)
+
+    def release_dead_leases(self) -> None:
+        """Free at once the leases of local workers that crashed, instead of waiting them out."""
+        for owner in self.store.lease_owners():
+            if _dead_local_owner(owner):
+                count = self.store.release_leases(owner, self.clock())
+                log.warning("released %d leases of crashed worker %s", count, owner)
+
+    # -- jobs: a whole pass, or its halves for the daemon -------------------------------------
+    def run_once(self) -> RunReport:
+        """One full pass. Connector errors are reported; configuration errors are raised."""
+        return self._run("pass", self._poll_stages, self._drain_stages)
+
+    def poll(self) -> RunReport:
+        """Pull new responses, match and route them: the inbox side of a pass."""
+        return self._run("poll", self._poll_stages)
+
+    def drain(self) -> RunReport:
+        """Run due actions and queued write-backs: the outbox side of a pass."""
+        return self._run("drain", self._drain_stages)
+
+    def reconcile(self) -> RunReport:
+        """Recompute every contact and account we manage and repair what differs (nightly).
+
+        Rolling metrics move with time even without new responses, and people edit fields by
+        hand: :func:`sync.stages.writeback.reconcile` reads the Salesforce and Zendesk values back
+        and rewrites those that drifted. Run history older than ``RUN_HISTORY`` is dropped on the
+        way.
+        """
+
+        def repair(report: RunReport, started: datetime) -> None:
+            with self.store.singleton("reconcile") as mine:
+                if not mine:
+                    return
+                stats = reconcile(
+                    self.store,
+                    self.config,
+                    self.conn.crm,
+                    self.conn.helpdesk,
+                    self.retry,
+                    self.clock(),
+                )
+                report.records_updated += stats.total()
+                report.errors.extend(stats.errors)
+                self.store.prune_runs(started - RUN_HISTORY)
+
+        return self._run("reconcile", repair)
+
+    def _poll_stages(self, report: RunReport, started: datetime) -> None:
+        with self.store.singleton("pull") as mine:
+            if mine:
+                self.pull(report, started)
+        with self.store.singleton("route") as mine:
+            if mine:
+                self.route(report)
+
+    def _drain_stages(self, report: RunReport, started: datetime) -> None:
+        self.act(report)
+        self._write_back_stage(report, started)
+        if self.config.zendesk.tracking.enabled:
+            with self.store.singleton("ticket-tracking") as mine:
+                if mine:
+                    self.track(report)
+
+    def track(self, report: RunReport) -> None:
+        """Learn from Zendesk's incremental export which of our tickets were solved or reopened."""
+        stats = self.retry.call(
+            lambda: track_tickets(
+                self.store,
+                self.conn.helpdesk,
+                self.clock(),
+                max_pages=self.config.zendesk.tracking.max_pages_per_pass,
+            )
+        )
+        report.tickets_solved += stats.solved
+        report.tickets_reopened += stats.reopened
+
+    def _write_back_stage(self, report: RunReport, started: datetime) -> None:
+        with self.store.singleton("write-back") as mine:
+            if mine:
+                self.write_back(report)
+
+    def _run(self, kind: str, *stages: Callable[[RunReport, datetime], None]) -> RunReport:
+        """Run stages as one recorded run; leases this worker holds are given back at the end."""
+        started = self.clock()
+        before = self.conn.counter.snapshot()
+        run_id = self.store.start_run(started, kind=kind, owner=self.owner)
+        report = RunReport()
+        status = "failed"
+        try:
+            self.release_dead_leases()
+            for stage in stages:
+                stage(report, started)
+            status = "ok" if not report.errors else "partial"
+        except ConfigError:
+            raise
+        except ConnectorError as exc:
+            log.error("%s stopped: %s", kind, exc)
+            report.errors.append(str(exc))
+        finally:
+            after = self.conn.counter.snapshot()
+            report.api_calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+            report.api_usage = self.conn.crm.api_usage()
+            budget = budget_report(self.conn.crm, self.store, self.clock())
+            report.budget = budget.to_json()
+            if budget.stopped:
+                report.errors.append(budget.summary())
+            report.seconds = round((self.clock() - started).total_seconds(), 3)
+            self.store.finish_run(run_id, status, report.to_json(), self.clock())
+            self.store.release_leases(self.owner, self.clock())
+        return report

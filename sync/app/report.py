@@ -1,0 +1,78 @@
+"""Rendering run reports as tables (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sync.app.engine import RunReport
+from sync.core.logs import redact
+
+ROWS: list[tuple[str, str]] = [
+    ("Responses pulled", "pulled"),
+    ("  new / updated", "new_updated"),
+    ("  skipped (malformed)", "problems"),
+    ("Responses routed", "routed"),
+    ("  matched to Salesforce", "matched"),
+    ("  unmatched (review list)", "unmatched"),
+    ("Salesforce tasks created", "tasks_created"),
+    ("Zendesk tickets created", "tickets_created"),
+    ("  comments on open NPS tickets", "tickets_attached"),
+    ("Already done (found by marker)", "found_existing"),
+    ("Records updated (NPS fields)", "records_updated"),
+    ("Fields set by rules", "fields_set"),
+    ("Notifications sent", "notifications_sent"),
+    ("Escalations fired", "escalations_fired"),
+    ("Tickets solved / reopened (tracked)", "solved_reopened"),
+    ("Actions to retry / deferred / failed", "retry_defer_dead"),
+    ("Errors", "errors"),
+    ("Seconds", "seconds"),
+]
+
+
+def _cell(report: RunReport, key: str) -> str:
+    if key == "new_updated":
+        return f"{report.new} / {report.updated}"
+    if key == "problems":
+        return str(len(report.problems))
+    if key == "errors":
+        return str(len(report.errors))
+    if key == "solved_reopened":
+        return f"{report.tickets_solved} / {report.tickets_reopened}"
+    if key == "retry_defer_dead":
+        return f"{report.retried} / {report.deferred} / {report.dead}"
+    return str(getattr(report, key))
+
+
+def report_table(reports: Sequence[tuple[str, RunReport]], title: str = "nps-sync") -> Table:
+    """One column per run, one row per figure, then API calls per system."""
+    table = Table(title=title)
+    table.add_column("")
+    for name, _ in reports:
+        table.add_column(name, justify="right")
+    for label, key in ROWS:
+        table.add_row(label, *(_cell(r, key) for _, r in reports))
+    table.add_row(
+        "Salesforce API usage",
+        *(f"{r.api_usage[0]:,} / {r.api_usage[1]:,}" if r.api_usage else "-" for _, r in reports),
+    )
+    systems = sorted({s for _, r in reports for s in r.api_calls})
+    for system in systems:
+        table.add_row(
+            f"API calls: {system}", *(str(r.api_calls.get(system, 0)) for _, r in reports)
+        )
+    return table
+
+
+def print_problems(console: Console, report: RunReport, limit: int = 10) -> None:
+    for problem in report.problems[:limit]:
+        console.print(f"[yellow]skipped[/] {escape(redact(problem))}", highlight=False, markup=True)
+    if len(report.problems) > limit:
+        console.print(f"... and {len(report.problems) - limit} more skipped records")
+    for error in report.errors[:limit]:
+        console.print(f"[red]error[/] {escape(redact(error))}", highlight=False, markup=True)
+    if len(report.errors) > limit:
+        console.print(f"... and {len(report.errors) - limit} more errors")

@@ -1,0 +1,148 @@
+"""Wiring: build the connectors, sources and store that a config describes.
+
+This is the only module that reads secrets (through :class:`sync.core.config.Secret`) and creates
+HTTP sessions. Every session counts its requests per system in one :class:`CallCounter`, which the
+run report shows as "API calls".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connectors.salesforce.client import (
+    AccountFieldNames,
+    SalesforceConnector,
+    SalesforceCredentials,
+)
+from connectors.surveys import DelightedSource, FileSource, SurveySource
+from connectors.transport import CallCounter, make_session
+from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials
+from connectors.zendesk.client import connect as connect_zd
+from sync.core.config import Config, DelightedSourceConfig, Secret
+from sync.core.errors import ConfigFileError
+from sync.state import StateStore
+
+
+def _secret(secret: Secret | None, what: str) -> str | None:
+    return secret.resolve(what) if secret is not None else None
+
+
+def salesforce_credentials(config: Config) -> SalesforceCredentials:
+    sf = config.salesforce
+    auth = sf.auth
+    creds = SalesforceCredentials(
+        instance_url=sf.instance_url,
+        method=auth.method,
+        api_version=sf.api_version,
+        session_id=_secret(auth.session_id, "salesforce.auth.session_id"),
+        username=auth.username,
+        password=_secret(auth.password, "salesforce.auth.password"),
+        security_token=_secret(auth.security_token, "salesforce.auth.security_token"),
+        domain=auth.domain,
+        consumer_key=_secret(auth.consumer_key, "salesforce.auth.consumer_key"),
+        consumer_secret=_secret(auth.consumer_secret, "salesforce.auth.consumer_secret"),
+        private_key=_secret(auth.private_key, "salesforce.auth.private_key"),
+    )
+    required = {
+        "session": ["session_id"],
+        "password": ["username", "password"],
+        "jwt": ["username", "consumer_key", "private_key"],
+        "client_credentials": ["consumer_key", "consumer_secret"],
+    }[auth.method]
+    missing = [name for name in required if not getattr(creds, name)]
+    if missing:
+        raise ConfigFileError(f"salesforce.auth: method {auth.method} needs {', '.join(missing)}")
+    return creds
+
+
+def build_salesforce(config: Config, counter: CallCounter) -> SalesforceConnector:
+    session = make_session(
+        config.loopback_routes,
+        timeout=config.salesforce.timeout_seconds,
+        counter=counter,
+        label="salesforce",
+    )
+    f = config.salesforce.fields
+    api = config.salesforce.api
+    return SalesforceConnector.connect(
+        salesforce_credentials(config),
+        session=session,
+        api_reserve=api.reserve,
+        bulk_threshold=api.bulk_threshold,
+        bulk_poll_seconds=api.bulk_poll_seconds,
+        account_fields=AccountFieldNames(
+            tier=f.account_tier,
+            arr=f.account_arr,
+            region=f.account_region,
+            renewal_date=f.account_renewal_date,
+            domain=f.account_domain,
+        ),
+        task_marker_field=f.task_marker,
+    )
+
+
+def build_zendesk(config: Config, counter: CallCounter) -> ZendeskConnector:
+    zd = config.zendesk
+    session = make_session(
+        config.loopback_routes, timeout=zd.timeout_seconds, counter=counter, label="zendesk"
+    )
+    creds = ZendeskCredentials(
+        subdomain=zd.subdomain,
+        domain=zd.domain,
+        email=zd.auth.email,
+        token=_secret(zd.auth.token, "zendesk.auth.token"),
+        oauth_token=_secret(zd.auth.oauth_token, "zendesk.auth.oauth_token"),
+    )
+    client = connect_zd(
+        creds,
+        session=session,
+        wait_budget_seconds=zd.rate_limit.wait_budget_seconds,
+        reserve_requests=zd.rate_limit.reserve_requests,
+        timeout=zd.timeout_seconds,
+    )
+    return ZendeskConnector(client)
+
+
+def build_sources(config: Config, counter: CallCounter) -> list[SurveySource]:
+    sources: list[SurveySource] = []
+    for spec in config.sources:
+        if isinstance(spec, DelightedSourceConfig):
+            session = make_session(config.loopback_routes, counter=counter, label="delighted")
+            sources.append(
+                DelightedSource(
+                    spec.api_key.resolve(f"sources.{spec.name}.api_key"),
+                    base_url=spec.base_url,
+                    session=session,
+                    per_page=spec.per_page,
+                    name=spec.name,
+                )
+            )
+        else:
+            sources.append(FileSource(spec.path, name=spec.name))
+    return sources
+
+
+def open_store(config: Config) -> StateStore:
+    store = StateStore(config.state.url)
+    store.migrate()
+    return store
+
+
+@dataclass
+class Connections:
+    """Live connections for one pass of the engine."""
+
+    crm: SalesforceConnector
+    helpdesk: ZendeskConnector
+    sources: list[SurveySource]
+    counter: CallCounter
+
+
+def connect_all(config: Config, counter: CallCounter | None = None) -> Connections:
+    counter = counter or CallCounter()
+    return Connections(
+        crm=build_salesforce(config, counter),
+        helpdesk=build_zendesk(config, counter),
+        sources=build_sources(config, counter),
+        counter=counter,
+    )

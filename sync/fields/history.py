@@ -1,0 +1,69 @@
+"""The optional per-response history object (``NPS_Response__c``): one Salesforce record per
+matched response, upserted by an external id so a retry or a re-run never makes a second one.
+
+The external id is ``<source>:<response id>``; the record carries lookups to the contact and to
+the account the contact belonged to when answering, the score, category, comment and when it was
+given. Upserts go through sObject Collections (200 per call) or Bulk API 2.0 for large batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from connectors.models import category_of
+from sync.fields.fieldmap import HISTORY_KEY_LENGTH, HistoryMap
+from sync.state import StoredResponse
+
+#: The store keeps written values under record ids of at most this many characters.
+STORE_KEY_LENGTH = 40
+
+
+def external_key(row: StoredResponse) -> str:
+    """The history record's external id: ``source:response id``, hashed if too long."""
+    key = f"{row.response.source}:{row.response.response_id}"
+    if len(key) <= HISTORY_KEY_LENGTH:
+        return key
+    return f"{row.response.source[:64]}:sha256:{_digest(key)}"
+
+
+def store_key(external: str) -> str:
+    """The id under which the store remembers what it wrote for this history record."""
+    return external if len(external) <= STORE_KEY_LENGTH else "h:" + _digest(external)[:38]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def history_values(row: StoredResponse, history: HistoryMap) -> dict[str, Any]:
+    """The history record for one matched response (including its external id)."""
+    r = row.response
+    values: dict[str, Any] = {
+        "contact": row.contact_id,
+        "account": row.account_id,
+        "score": r.score,
+        "category": category_of(r.score),
+        "comment": r.comment or None,
+        "responded_at": r.created_at.isoformat().replace("+00:00", "Z"),
+        "survey_type": r.survey_type or None,
+        "channel": r.channel or None,
+        "link": r.permalink or None,
+    }
+    record = {name: values[key] for key, name in history.fields.items()}
+    record[history.external_id] = external_key(row)
+    return record
+
+
+def history_records(
+    rows: Iterable[StoredResponse], history: HistoryMap
+) -> dict[str, dict[str, Any]]:
+    """History records of the matched responses, by store key."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if not row.contact_id:
+            continue
+        record = history_values(row, history)
+        out[store_key(record[history.external_id])] = record
+    return out

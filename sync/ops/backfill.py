@@ -1,0 +1,338 @@
+"""``nps-sync backfill``: import past responses as history and compute every field from them.
+
+History is not news. Imported responses are matched and stored as routed **without running the
+rules**, so a year-old detractor gets no Task and no ticket today. Responses the store already
+holds (routed, or waiting for the daemon) are left exactly as they are, and no source cursor
+moves, so the daemon carries on where it was. Then every contact and account the import touched
+gets its fields computed and written, in chunks (bounded memory), the per-response history object
+through Bulk API 2.0 above ``salesforce.api.bulk_threshold`` records.
+
+Zendesk users are linked only for responses matched to a Salesforce contact (through the
+contact's id, then its email): an unmatched old response has no field to write, and looking each
+stranger up would spend the helpdesk's rate limit on nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import partial
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from connectors.errors import ConnectorError
+from connectors.models import Contact, SurveyResponse, ZendeskUser
+from connectors.surveys import DelightedSource, SourcePage, SurveySource
+from sync.app.runtime import Connections
+from sync.core.config import Config
+from sync.core.ports import HelpdeskPort
+from sync.core.retry import RetryPolicy
+from sync.stages.match import Match, MatchOptions, match_responses
+from sync.stages.writeback import WriteBackStats, write_back
+from sync.state import QueuedWriteBacks, RoutingOutcome, StateStore
+from sync.state import schema as tables
+
+#: The decision stored for an imported response: no rule ran, nothing was done.
+BACKFILL_DECISION = {
+    "backfill": True,
+    "rules": [],
+    "actions": [],
+    "notes": ["imported by backfill: rules not run"],
+}
+
+
+class BackfillProgress(Protocol):
+    """Where the command's progress bar learns how far the backfill is."""
+
+    def read(self, count: int) -> None: ...
+
+    def writing(self, total: int) -> None: ...
+
+    def wrote(self, count: int) -> None: ...
+
+
+class _Silent:
+    def read(self, count: int) -> None:
+        pass
+
+    def writing(self, total: int) -> None:
+        pass
+
+    def wrote(self, count: int) -> None:
+        pass
+
+
+@dataclass
+class BackfillStats:
+    read: int = 0
+    imported: int = 0
+    #: Responses in the range that the store already held: left alone.
+    known: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    contacts: int = 0
+    accounts: int = 0
+    problems: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    write: WriteBackStats = field(default_factory=WriteBackStats)
+    seconds: float = 0.0
+
+
+def start_cursor(source: SurveySource, since: datetime) -> str | None:
+    """Where to start reading: Delighted's cursor is a Unix time; other sources read it all."""
+    if isinstance(source, DelightedSource):
+        return str(int(since.timestamp()))
+    return None
+
+
+def _stored_versions(store: StateStore, source: str, ids: Sequence[str]) -> dict[str, str]:
+    """Current version of each stored response of ``source`` among ``ids``."""
+    r = tables.responses
+    found: dict[str, str] = {}
+    with store.engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            rows = conn.execute(
+                sa.select(r.c.response_id, r.c.version).where(
+                    r.c.source == source, r.c.response_id.in_(ids[start : start + 500])
+                )
+            ).all()
+            found.update({row.response_id: row.version for row in rows})
+    return found
+
+
+def _latest(responses: Sequence[SurveyResponse]) -> list[SurveyResponse]:
+    latest: dict[str, SurveyResponse] = {}
+    for r in responses:
+        seen = latest.get(r.response_id)
+        if seen is None or r.updated_at >= seen.updated_at:
+            latest[r.response_id] = r
+    return list(latest.values())
+
+
+def import_page(
+    store: StateStore, source: str, responses: Sequence[SurveyResponse], now: datetime
+) -> list[tuple[SurveyResponse, str]]:
+    """Store a page (no cursor); the responses that were new to the store, with their version."""
+    page = _latest(responses)
+    ids = [r.response_id for r in page]
+    known = _stored_versions(store, source, ids)
+    store.ingest_page(source, page, None, now)
+    fresh = [r for r in page if r.response_id not in known]
+    versions = _stored_versions(store, source, [r.response_id for r in fresh])
+    return [(r, versions[r.response_id]) for r in fresh if r.response_id in versions]
+
+
+class ZendeskLinks:
+    """Zendesk users of matched contacts, looked up once per contact for the whole backfill."""
+
+    def __init__(self, helpdesk: HelpdeskPort | None, retry: RetryPolicy) -> None:
+        self.helpdesk = helpdesk
+        self.retry = retry
+        self.users: dict[str, ZendeskUser | None] = {}
+
+    def lookup(self, contacts: Mapping[str, Contact]) -> None:
+        helpdesk = self.helpdesk
+        todo = sorted(c for c in contacts if c not in self.users)
+        if helpdesk is None or not todo:
+            return
+        found = self.retry.call(partial(helpdesk.find_users_by_external_id, todo))
+        for contact_id in todo:
+            user = found.get(contact_id.lower())
+            email = contacts[contact_id].email
+            if user is None and email:
+                user = self.retry.call(partial(helpdesk.find_user_by_email, email))
+            self.users[contact_id] = user
+
+    def user_of(self, match: Match) -> ZendeskUser | None:
+        return self.users.get(match.contact.id) if match.contact is not None else None
+
+
+def _outcome(response: SurveyResponse, version: str, match: Match) -> RoutingOutcome:
+    user = match.zendesk_user
+    return RoutingOutcome(
+        source=response.source,
+        response_id=response.response_id,
+        version=version,
+        match_status=match.status,
+        contact_id=match.contact.id if match.contact else None,
+        account_id=match.account.id if match.account else None,
+        zendesk_user_id=user.id if user else None,
+        zendesk_org_id=user.organization_id if user else None,
+        match=match.to_json(),
+        decision=BACKFILL_DECISION,
+        intents=(),
+    )
+
+
+def read_ahead(
+    source: SurveySource,
+    cursor: str | None,
+    until: datetime,
+    retry: RetryPolicy,
+    *,
+    depth: int = 4,
+) -> Iterator[SourcePage]:
+    """The source's pages, fetched by a background thread up to ``depth`` pages ahead.
+
+    Storing and matching a page then overlaps with waiting for the next one. An error of the
+    source is raised here, in the consumer, where the page would have been.
+    """
+    pages: queue.Queue[tuple[SourcePage | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            walker = source.pages(cursor, until=until)
+            while not stop.is_set():
+                page = retry.call(partial(next, walker, None))
+                pages.put((page, None))
+                if page is None:
+                    return
+        except BaseException as exc:  # handed over to the consumer, which raises it
+            pages.put((None, exc))
+
+    thread = threading.Thread(target=reader, name=f"read-{source.name}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            page, error = pages.get()
+            if error is not None:
+                raise error
+            if page is None:
+                return
+            yield page
+    finally:
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                pages.get(timeout=0.1)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class _Importer:
+    """Matches and records imported responses in batches; remembers what it touched."""
+
+    config: Config
+    store: StateStore
+    conn: Connections
+    retry: RetryPolicy
+    now: datetime
+    stats: BackfillStats
+    links: ZendeskLinks
+    contacts: set[str] = field(default_factory=set)
+    accounts: set[str] = field(default_factory=set)
+    waiting: list[tuple[SurveyResponse, str]] = field(default_factory=list)
+
+    def add(self, items: Sequence[tuple[SurveyResponse, str]], batch_size: int) -> None:
+        self.waiting.extend(items)
+        if len(self.waiting) >= batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.waiting = self.waiting, []
+        if not batch:
+            return
+        options = MatchOptions.from_config(self.config.salesforce)
+        matches = match_responses([r for r, _ in batch], self.conn.crm, None, self.retry, options)
+        self.links.lookup({m.contact.id: m.contact for m in matches.values() if m.contact})
+        outcomes = []
+        for response, version in batch:
+            match = matches[(response.source, response.response_id)]
+            match = replace(match, zendesk_user=self.links.user_of(match))
+            outcomes.append(_outcome(response, version, match))
+            if match.contact is not None:
+                self.contacts.add(match.contact.id)
+            if match.account is not None:
+                self.accounts.add(match.account.id)
+            if match.status == "matched":
+                self.stats.matched += 1
+            else:
+                self.stats.unmatched += 1
+        self.store.record_routing(outcomes, self.now)
+        self.stats.imported += len(outcomes)
+
+
+def backfill(
+    config: Config,
+    store: StateStore,
+    conn: Connections,
+    retry: RetryPolicy,
+    *,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    progress: BackfillProgress | None = None,
+    batch_size: int = 2000,
+    chunk_size: int = 1000,
+) -> BackfillStats:
+    """Import responses created in ``[since, until)`` from every source, then write all fields."""
+    started = time.perf_counter()
+    progress = progress or _Silent()
+    stats = BackfillStats()
+    importer = _Importer(config, store, conn, retry, now, stats, ZendeskLinks(conn.helpdesk, retry))
+    for source in conn.sources:
+        try:
+            for page in read_ahead(source, start_cursor(source, since), until, retry):
+                wanted = [r for r in page.responses if since <= r.created_at < until]
+                stats.problems.extend(str(p) for p in page.problems)
+                fresh = import_page(store, source.name, wanted, now)
+                stats.read += len(wanted)
+                stats.known += len(_latest(wanted)) - len(fresh)
+                importer.add(fresh, batch_size)
+                progress.read(len(wanted))
+            importer.flush()
+        except ConnectorError as exc:
+            stats.errors.append(f"{source.name}: {exc}")
+    try:
+        importer.flush()
+    except ConnectorError as exc:
+        stats.errors.append(f"matching: {exc}")
+    contacts, accounts = sorted(importer.contacts), sorted(importer.accounts)
+    stats.contacts, stats.accounts = len(contacts), len(accounts)
+    progress.writing(len(contacts) + len(accounts))
+    none: Sequence[str] = ()
+    for contact_chunk, account_chunk in [
+        *((c, none) for c in _chunks(contacts, chunk_size)),
+        *((none, a) for a in _chunks(accounts, chunk_size)),
+    ]:
+        try:
+            part = write_back(
+                store,
+                config,
+                conn.crm,
+                conn.helpdesk,
+                retry,
+                contact_ids=contact_chunk,
+                account_ids=account_chunk,
+                now=now,
+            )
+        except ConnectorError as exc:
+            part = WriteBackStats(errors=[f"write-back: {exc}"])
+        stats.write.add(part)
+        progress.wrote(len(contact_chunk) + len(account_chunk))
+    if not stats.write.errors:
+        _clear_queue(store, importer.contacts, importer.accounts)
+    stats.seconds = round(time.perf_counter() - started, 3)
+    return stats
+
+
+def _clear_queue(store: StateStore, contacts: set[str], accounts: set[str]) -> None:
+    """Drop the write-backs routing queued for what the backfill has just written."""
+    queued = store.queued_write_backs()
+    store.clear_write_backs(
+        QueuedWriteBacks(
+            {c: g for c, g in queued.contacts.items() if c in contacts},
+            {a: g for a, g in queued.accounts.items() if a in accounts},
+        )
+    )

@@ -1,0 +1,206 @@
+"""Act stage: drain the outbox through one executor per action kind.
+
+Executors (``sync/stages/executors/``) receive claimed intents, and for every intent that may
+already have had an effect (claimed before: a crash or timeout left its outcome unknown) first look
+up our own marker, the Task's key field or the ticket's ``external_id``, and create only what is
+not there. This module holds the shared pieces: outcomes, the claim/record loop and backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Literal, Protocol
+
+from connectors.errors import ConfigError, DeferError, RecordError, RetryableError
+from connectors.models import WriteResult
+from sync.core.retry import RetryPolicy
+from sync.state import ActionResult, ClaimedAction, StateStore
+
+log = logging.getLogger(__name__)
+
+#: Per-record error codes worth another try later (the record itself is fine).
+RETRYABLE_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "missing", "job"})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    key: str
+    result: Literal["done", "retry", "defer", "dead"]
+    external_id: str = ""
+    error: str = ""
+    not_before: datetime | None = None
+    found_existing: bool = False
+    #: Done by commenting on an existing ticket rather than creating a record.
+    attached: bool = False
+
+
+class Executor(Protocol):
+    kind: str
+    batch_size: int
+
+    def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]: ...
+
+
+def outcome_of(result: WriteResult) -> Outcome:
+    if result.ok:
+        return Outcome(result.record_id, "done", external_id=result.external_id)
+    if result.code in RETRYABLE_RECORD_CODES:
+        return Outcome(result.record_id, "retry", error=result.error)
+    return Outcome(result.record_id, "dead", error=result.error)
+
+
+def guarded(actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]]) -> list[Outcome]:
+    """Run a batch; a whole-batch failure becomes one outcome per action."""
+    try:
+        return work()
+    except DeferError as exc:
+        return [Outcome(a.key, "defer", error=str(exc), not_before=exc.not_before) for a in actions]
+    except RetryableError as exc:
+        return [Outcome(a.key, "retry", error=str(exc)) for a in actions]
+    except RecordError as exc:
+        return [Outcome(a.key, "dead", error=str(exc)) for a in actions]
+
+
+def create_missing(
+    actions: Sequence[ClaimedAction],
+    *,
+    lookup: Callable[[list[str]], Mapping[str, Any]],
+    create: Callable[[list[ClaimedAction]], list[WriteResult]],
+    retry: RetryPolicy,
+    lookup_chunk: int = 200,
+) -> list[Outcome]:
+    """Create the records of these actions exactly once, retrying transient failures.
+
+    Before the first try, only actions claimed before (``attempts > 1``) are looked up by their
+    marker. A failed create may still have taken effect (a timeout after the server committed,
+    a bulk job that ran although polling its status failed), so every retry first looks up all
+    the actions it is about to create again. Lookups go ``lookup_chunk`` keys per call, each
+    retried on its own, so a flaky connection does not make a long lookup start over.
+    """
+    uncertain = {a.key for a in actions if a.attempts > 1}
+    found: dict[str, Any] = {}
+
+    def look_up() -> None:
+        keys = sorted(uncertain - found.keys())
+        for start in range(0, len(keys), lookup_chunk):
+            chunk = keys[start : start + lookup_chunk]
+            found.update(retry.call(partial(lookup, chunk)))
+            uncertain.difference_update(chunk)
+
+    def attempt() -> list[Outcome]:
+        look_up()
+        todo = [a for a in actions if a.key not in found]
+        uncertain.update(a.key for a in todo)  # from here on, each may exist whatever happens
+        created = [outcome_of(r) for r in create(todo)] if todo else []
+        done = [
+            Outcome(k, "done", external_id=str(v), found_existing=True) for k, v in found.items()
+        ]
+        return done + created
+
+    return guarded(actions, lambda: retry.call(attempt))
+
+
+@dataclass
+class DrainStats:
+    created: dict[str, int] = field(default_factory=dict)
+    found_existing: int = 0
+    attached: int = 0
+    retried: int = 0
+    deferred: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, outcome: Outcome) -> None:
+        if outcome.result == "done":
+            if outcome.found_existing:
+                self.found_existing += 1
+            elif outcome.attached:
+                self.attached += 1
+            else:
+                self.created[kind] = self.created.get(kind, 0) + 1
+        elif outcome.result == "retry":
+            self.retried += 1
+        elif outcome.result == "defer":
+            self.deferred += 1
+        else:
+            self.dead += 1
+
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def backoff(failures: int, base: timedelta = timedelta(seconds=30)) -> timedelta:
+    """Delay before the next attempt after ``failures`` failures: ``base`` doubling, at most 1 h."""
+    delay: timedelta = base * 2 ** max(failures - 1, 0)
+    return min(delay, MAX_BACKOFF)
+
+
+def drain(
+    store: StateStore,
+    executors: Sequence[Executor],
+    *,
+    owner: str,
+    lease: timedelta,
+    max_failures: int,
+    now: Callable[[], datetime],
+    backoff_base: timedelta = timedelta(seconds=30),
+    should_stop: Callable[[], bool] = lambda: False,
+) -> DrainStats:
+    """Run every due action of the executors' kinds until none is left (or stop is asked).
+
+    A stop request is honoured between batches: the batch in flight is finished and recorded.
+    """
+    stats = DrainStats()
+    for executor in executors:
+        while not should_stop():
+            claimed = store.claim_actions(
+                owner, limit=executor.batch_size, lease=lease, now=now(), kinds=[executor.kind]
+            )
+            if not claimed:
+                break
+            try:
+                outcomes = executor.execute(claimed)
+            except ConfigError:
+                store.release_leases(owner, now())
+                raise
+            by_key = {a.key: a for a in claimed}
+            results = [
+                result_of(by_key[o.key], o, max_failures, backoff_base, now()) for o in outcomes
+            ]
+            store.record_results(owner, results, now())
+            for outcome, result in zip(outcomes, results, strict=True):
+                stats.add(executor.kind, outcome)
+                if result.status == "dead":
+                    log.error("action %s failed for good: %s", outcome.key, outcome.error)
+                if outcome.result in ("dead", "retry"):
+                    stats.errors.append(f"{executor.kind} {outcome.key[:12]}: {outcome.error}")
+            if any(o.result in ("defer", "retry") for o in outcomes) and all(
+                o.result != "done" for o in outcomes
+            ):
+                break  # the system is refusing work: stop hammering it this pass
+    return stats
+
+
+def result_of(
+    action: ClaimedAction,
+    outcome: Outcome,
+    max_failures: int,
+    backoff_base: timedelta,
+    now: datetime,
+) -> ActionResult:
+    """What to record for an outcome; the ``max_failures``-th failure goes to the dead letters."""
+    if outcome.result == "done":
+        return ActionResult.done(action.key, outcome.external_id)
+    if outcome.result == "defer":
+        return ActionResult.defer(
+            action.key, outcome.error, outcome.not_before or now + backoff_base
+        )
+    if outcome.result == "dead" or action.failures + 1 >= max_failures:
+        return ActionResult.dead(action.key, outcome.error)
+    return ActionResult.retry(
+        action.key, outcome.error, now + backoff(action.failures + 1, backoff_base)
+    )

@@ -1,0 +1,446 @@
+"""Executor of ``zendesk_ticket`` intents: NPS tickets, created once, or attached to an open one.
+
+For one claimed batch (up to 100 intents), in this order:
+
+1. **Attach, don't duplicate.** An intent with ``attach_to_open`` looks for an unsolved NPS
+   ticket of ours for the same requester (or organization, ``zendesk.tickets.attach_scope``)
+   created within the window: candidates come from the state store, their current status from
+   one ``tickets/show_many``. The response becomes an internal comment on that ticket; the action
+   is done with the existing ticket's id. Two such intents of one requester in the same batch
+   open one ticket and the second comments on it.
+2. **Requesters** the rule may create (``create_requester``) are created or updated by email in
+   one ``create_or_update_many`` job, with their organization from the configured sources.
+3. **Context.** Each body gets the customer-context block; the requesters' open-ticket counts
+   come from one ``users/show_many`` with a sideload per 100 requesters.
+4. **Create** the remaining tickets: ``create_many`` jobs of up to 100, a lone ticket directly
+   with an ``Idempotency-Key``. Every ticket carries its action key as ``external_id``, so an
+   intent that may have run before is looked up by that key first (:func:`create_missing`).
+5. **Comment.** Each comment ends with a marker naming its action key; a comment that may have
+   been added before is looked for by that marker on the ticket first, so it is never doubled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from connectors.errors import RecordError, RetryableError
+from connectors.models import TicketSpec, WriteResult
+from connectors.zendesk.records import Agent, CommentSpec, RequesterSpec, TicketState
+from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
+from sync.core.retry import RetryPolicy
+from sync.loop.tracking import TicketCandidate, TicketLedger
+from sync.stages.act import Outcome, create_missing, guarded, outcome_of
+from sync.stages.executors.zendesk_context import (
+    ContextFacts,
+    compile_context,
+    render_context,
+)
+from sync.stages.match_zendesk import (
+    OrganizationResolver,
+    Requester,
+    ZendeskNames,
+    field_titles,
+    resolve_names,
+)
+from sync.state import ClaimedAction, StateStore
+
+KIND = "zendesk_ticket"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def marker(key: str) -> str:
+    """The line that identifies the comment of one action on a ticket."""
+    return f"[nps-sync {key}]"
+
+
+class TicketDesk(Protocol):
+    """What the executor asks of Zendesk (:class:`connectors.zendesk.client.ZendeskConnector`)."""
+
+    def find_tickets_by_key(self, keys: Iterable[str]) -> dict[str, int]: ...
+
+    def create_tickets(self, specs: Sequence[TicketSpec]) -> list[WriteResult]: ...
+
+    def tickets_by_id(self, ticket_ids: Iterable[int]) -> dict[int, TicketState]: ...
+
+    def open_ticket_counts(self, user_ids: Iterable[int]) -> dict[int, int]: ...
+
+    def comment_bodies(self, ticket_id: int) -> list[str]: ...
+
+    def add_comments(self, comments: Sequence[CommentSpec]) -> list[WriteResult]: ...
+
+    def create_or_update_users(self, specs: Sequence[RequesterSpec]) -> dict[str, int]: ...
+
+    def organizations_by_external_id(self, external_ids: Iterable[str]) -> dict[str, int]: ...
+
+    def group_ids(self) -> dict[str, int]: ...
+
+    def ticket_field_ids(self) -> dict[str, int]: ...
+
+    def agents_by_email(self, emails: Iterable[str]) -> dict[str, Agent]: ...
+
+    def organization_ids_by_name(self, names: Iterable[str]) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True)
+class TicketSettings:
+    """The ``zendesk`` settings the executor uses (defaults as in the config)."""
+
+    attach_scope: Literal["requester", "organization"] = "requester"
+    attach_window: timedelta = timedelta(days=30)
+    context_template: str | None = None
+    history_limit: int = 5
+    public_comments: bool = False
+    organization_from: tuple[OrganizationSource, ...] = ("user", "external_id", "domain")
+    field_titles: Mapping[str, str] = field(default_factory=lambda: field_titles(ZendeskFields()))
+    domains: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, zd: ZendeskConfig) -> TicketSettings:
+        return cls(
+            attach_scope=zd.tickets.attach_scope,
+            attach_window=timedelta(days=zd.tickets.attach_window_days),
+            context_template=zd.tickets.context_template,
+            history_limit=zd.tickets.history_limit,
+            public_comments=zd.tickets.public_comments,
+            organization_from=zd.matching.organization_from,
+            field_titles=field_titles(zd),
+            domains=dict(zd.matching.organization_domains),
+        )
+
+
+@dataclass
+class _Plan:
+    """One intent, parsed, and what the batch learned for it."""
+
+    action: ClaimedAction
+    requester_id: int | None
+    organization_id: int | None
+    email: str
+    attach: bool
+    target: int | None = None  # ticket to comment on, when attaching
+    leader: str | None = None  # key of the intent in this batch whose new ticket we comment on
+    context: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.action.key
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        return self.action.payload
+
+    def scope(self, by: str) -> str:
+        if by == "organization" and self.organization_id:
+            return f"org:{self.organization_id}"
+        return f"email:{self.email}"
+
+
+@dataclass
+class ZendeskTicketExecutor:
+    helpdesk: TicketDesk
+    retry: RetryPolicy
+    #: Needed to attach to open tickets and for the score history; without it, neither.
+    store: StateStore | None = None
+    settings: TicketSettings = field(default_factory=TicketSettings)
+    #: Names resolved at start-up (:func:`sync.stages.match_zendesk.resolve_names`); else
+    #: resolved here.
+    names: ZendeskNames | None = None
+    clock: Callable[[], datetime] = utcnow
+    kind: str = KIND
+    batch_size: int = 100
+
+    def __post_init__(self) -> None:
+        self._template = compile_context(self.settings.context_template)
+        self._agents: dict[str, int] = dict(self.names.agents) if self.names else {}
+
+    def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
+        return guarded(actions, lambda: self._execute(actions))
+
+    # -- the batch -----------------------------------------------------------------------------
+    def _execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
+        names = self._resolved_names()
+        outcomes: dict[str, Outcome] = {}
+        plans = [_plan(a) for a in actions]
+
+        attaching = [p for p in plans if p.attach]
+        found = self._lookup([p.key for p in attaching if p.action.attempts > 1])
+        for key, ticket_id in found.items():
+            outcomes[key] = Outcome(key, "done", external_id=str(ticket_id), found_existing=True)
+        plans = [p for p in plans if p.key not in outcomes]
+        self._choose_targets([p for p in plans if p.attach])
+
+        self._create_requesters(plans, names, outcomes)
+        plans = [p for p in plans if p.key not in outcomes]
+        self._add_context(plans)
+
+        creating = [p for p in plans if p.target is None and p.leader is None]
+        specs: dict[str, TicketSpec] = {}
+        for plan in creating:
+            spec = self._spec(plan, names)
+            if isinstance(spec, Outcome):
+                outcomes[plan.key] = spec
+            else:
+                specs[plan.key] = spec
+        created = create_missing(
+            [p.action for p in creating if p.key in specs],
+            lookup=self.helpdesk.find_tickets_by_key,
+            create=lambda todo: self.helpdesk.create_tickets([specs[a.key] for a in todo]),
+            retry=self.retry,
+            lookup_chunk=10,  # one request per key: keep a retry from repeating many
+        )
+        outcomes.update({o.key: o for o in created})
+
+        commenting = [p for p in plans if p.target is not None or p.leader is not None]
+        outcomes.update(self._comment(commenting, outcomes))
+        return [outcomes[a.key] for a in actions]
+
+    def _lookup(self, keys: list[str]) -> dict[str, int]:
+        return self.retry.call(lambda: self.helpdesk.find_tickets_by_key(keys)) if keys else {}
+
+    # -- 1. attach to an open ticket -----------------------------------------------------------
+    def _choose_targets(self, plans: list[_Plan]) -> None:
+        """Set each plan's target (an open ticket of its scope) or leader (a plan of this batch)."""
+        if not plans:
+            return
+        scope = self.settings.attach_scope
+        open_by_scope = self._open_tickets(plans)
+        leaders: dict[str, str] = {}
+        for plan in plans:
+            plan_scope = plan.scope(scope)
+            target = open_by_scope.get(plan_scope)
+            if target is not None:
+                plan.target = target
+            elif plan_scope in leaders:
+                plan.leader = leaders[plan_scope]
+            else:
+                leaders[plan_scope] = plan.key
+
+    def _open_tickets(self, plans: list[_Plan]) -> dict[str, int]:
+        """Newest unsolved ticket of ours per scope key, confirmed with Zendesk."""
+        if self.store is None:
+            return {}
+        by_org = self.settings.attach_scope == "organization"
+        candidates = TicketLedger(self.store).ticket_candidates(
+            emails=[p.email for p in plans],
+            organization_ids=[p.organization_id for p in plans if by_org and p.organization_id],
+            since=self.clock() - self.settings.attach_window,
+        )
+        candidates = [c for c in candidates if c.status is None or c.status not in _SOLVED]
+        if not candidates:
+            return {}
+        ids = [c.ticket_id for c in candidates]
+        states = self.retry.call(lambda: self.helpdesk.tickets_by_id(ids))
+        newest: dict[str, tuple[datetime, int]] = {}
+        for candidate in candidates:
+            state = states.get(candidate.ticket_id)
+            if state is None or not state.unsolved:
+                continue
+            for scope_key in _scope_keys(candidate, state, by_org):
+                known = newest.get(scope_key)
+                if known is None or candidate.created_at > known[0]:
+                    newest[scope_key] = (candidate.created_at, candidate.ticket_id)
+        return {scope_key: ticket_id for scope_key, (_, ticket_id) in newest.items()}
+
+    # -- 2. requesters -------------------------------------------------------------------------
+    def _create_requesters(
+        self, plans: list[_Plan], names: ZendeskNames, outcomes: dict[str, Outcome]
+    ) -> None:
+        """Create (or update) by email the requesters that are not in Zendesk yet."""
+        new = [p for p in plans if p.requester_id is None and p.target is None and p.leader is None]
+        if not new:
+            return
+        resolver = OrganizationResolver(
+            self.helpdesk,
+            self.settings.organization_from,
+            names.domain_organizations,
+            self.retry,
+        )
+        requesters = [Requester(p.email, None, p.payload.get("account_id")) for p in new]
+        organizations = resolver.resolve(requesters)
+        specs = [
+            RequesterSpec(p.email, str(p.payload.get("requester_name") or ""), org)
+            for p, org in zip(new, organizations, strict=True)
+        ]
+        try:
+            ids = self.retry.call(lambda: self.helpdesk.create_or_update_users(specs))
+        except RecordError as exc:  # Zendesk refuses these people as they are
+            for plan in new:
+                error = f"cannot create the requester {plan.email}: {exc}"
+                outcomes[plan.key] = Outcome(plan.key, "dead", error=error)
+            return
+        for plan, org in zip(new, organizations, strict=True):
+            user_id = ids.get(plan.email)
+            if user_id is None:
+                error = f"could not create the requester {plan.email}"
+                outcomes[plan.key] = Outcome(plan.key, "retry", error=error)
+                continue
+            plan.requester_id = user_id
+            plan.organization_id = plan.organization_id or org
+
+    # -- 3. context ----------------------------------------------------------------------------
+    def _add_context(self, plans: list[_Plan]) -> None:
+        if self._template is None or not plans:
+            return
+        requester_ids = sorted({p.requester_id for p in plans if p.requester_id})
+        counts: dict[int, int] = {}
+        if requester_ids:
+            try:
+                counts = self.retry.call(lambda: self.helpdesk.open_ticket_counts(requester_ids))
+            except (RetryableError, RecordError):
+                counts = {}  # context is a courtesy: a ticket without it beats no ticket
+        history = (
+            TicketLedger(self.store).history([p.email for p in plans], self.settings.history_limit)
+            if self.store is not None and self.settings.history_limit
+            else {}
+        )
+        for plan in plans:
+            earlier = [
+                past
+                for past in history.get(plan.email, [])
+                if (past.source, past.response_id) != (plan.action.source, plan.action.response_id)
+            ][: self.settings.history_limit]
+            open_tickets = counts.get(plan.requester_id) if plan.requester_id else None
+            facts = ContextFacts(open_tickets, earlier)
+            plan.context = render_context(self._template, plan.payload, facts)
+
+    # -- 4. tickets ----------------------------------------------------------------------------
+    def _spec(self, plan: _Plan, names: ZendeskNames) -> TicketSpec | Outcome:
+        payload = plan.payload
+        assignee_id = None
+        assignee = payload.get("assignee_email")
+        if assignee:
+            assignee_id = self._agent_id(str(assignee))
+            if assignee_id is None:
+                return Outcome(plan.key, "dead", error=f"assignee {assignee!r} is not an agent")
+        custom = {int(k): v for k, v in (payload.get("custom_fields") or {}).items()}
+        for name, value in (payload.get("fields") or {}).items():
+            field_id = names.ticket_fields.get(name)
+            if field_id is not None and value is not None:
+                custom[field_id] = value
+        return TicketSpec(
+            key=plan.key,
+            subject=str(payload["subject"]),
+            body=self._body(plan),
+            requester_id=plan.requester_id,
+            requester_email=str(payload.get("requester_email") or ""),
+            requester_name=str(payload.get("requester_name") or ""),
+            organization_id=plan.organization_id,
+            group_id=payload.get("group_id"),
+            priority=str(payload.get("priority") or "normal"),
+            tags=tuple(payload.get("tags") or ()),
+            custom_fields=custom,
+            ticket_type=payload.get("ticket_type"),
+            assignee_id=assignee_id,
+            public=self.settings.public_comments,
+        )
+
+    def _body(self, plan: _Plan) -> str:
+        body = str(plan.payload["body"]).rstrip()
+        return f"{body}\n\n{plan.context}" if plan.context else body
+
+    def _agent_id(self, email: str) -> int | None:
+        email = email.lower()
+        if email not in self._agents:
+            agents = self.retry.call(lambda: self.helpdesk.agents_by_email([email]))
+            if email in agents:
+                self._agents[email] = agents[email].id
+        return self._agents.get(email)
+
+    # -- 5. comments ---------------------------------------------------------------------------
+    def _comment(self, plans: list[_Plan], outcomes: Mapping[str, Outcome]) -> dict[str, Outcome]:
+        """Add each plan's comment once; a leader that failed fails its followers too."""
+        result: dict[str, Outcome] = {}
+        comments: list[CommentSpec] = []
+        for plan in plans:
+            ticket_id = plan.target
+            if plan.leader is not None:
+                leader = outcomes.get(plan.leader)
+                if leader is None or leader.result != "done" or not leader.external_id:
+                    error = "the ticket this response joins was not created yet"
+                    result[plan.key] = Outcome(plan.key, "retry", error=error)
+                    continue
+                ticket_id = int(leader.external_id)
+            assert ticket_id is not None
+            body = f"{self._body(plan)}\n\n{marker(plan.key)}"
+            comments.append(CommentSpec(plan.key, ticket_id, body, self.settings.public_comments))
+        if comments:
+            keys = {c.key for c in comments}
+            actions = [p.action for p in plans if p.key in keys]
+            result.update(guarded_comments(comments, actions, self.helpdesk, self.retry))
+        return result
+
+    def _resolved_names(self) -> ZendeskNames:
+        if self.names is None:
+            self.names = resolve_names(
+                self.helpdesk,
+                field_titles=self.settings.field_titles,
+                domains=self.settings.domains,
+                retry=self.retry,
+            )
+        return self.names
+
+
+_SOLVED = frozenset({"solved", "closed"})
+
+
+def guarded_comments(
+    comments: Sequence[CommentSpec],
+    actions: Sequence[ClaimedAction],
+    helpdesk: TicketDesk,
+    retry: RetryPolicy,
+) -> dict[str, Outcome]:
+    """Add comments exactly once: before adding one that may exist, look for its marker.
+
+    Like :func:`create_missing` for tickets: the first try checks only comments of actions
+    claimed before; a retry after a failure checks all of them, since the failed request may
+    have landed.
+    """
+    pending = {a.key for a in actions if a.attempts > 1}
+
+    def attempt() -> list[Outcome]:
+        present: list[Outcome] = []
+        todo: list[CommentSpec] = []
+        bodies: dict[int, list[str]] = {}
+        for comment in comments:
+            if comment.key in pending:
+                if comment.ticket_id not in bodies:
+                    bodies[comment.ticket_id] = helpdesk.comment_bodies(comment.ticket_id)
+                if any(marker(comment.key) in b for b in bodies[comment.ticket_id]):
+                    present.append(
+                        Outcome(
+                            comment.key, "done", external_id=str(comment.ticket_id), attached=True
+                        )
+                    )
+                    continue
+            todo.append(comment)
+        pending.update(c.key for c in todo)
+        added = helpdesk.add_comments(todo) if todo else []
+        return present + [replace(outcome_of(r), attached=r.ok) for r in added]
+
+    return {o.key: o for o in guarded(actions, lambda: retry.call(attempt))}
+
+
+def _plan(action: ClaimedAction) -> _Plan:
+    payload = action.payload
+    email = str(payload.get("email") or payload.get("requester_email") or "").lower()
+    return _Plan(
+        action=action,
+        requester_id=payload.get("requester_id"),
+        organization_id=payload.get("organization_id"),
+        email=email,
+        attach=bool(payload.get("attach_to_open")),
+    )
+
+
+def _scope_keys(candidate: TicketCandidate, state: TicketState, by_org: bool) -> list[str]:
+    keys = [f"email:{candidate.email}"]
+    organization = state.organization_id or candidate.organization_id
+    if by_org and organization:
+        keys.append(f"org:{organization}")
+    return keys

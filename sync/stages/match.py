@@ -1,0 +1,511 @@
+"""Match stage: find each response's Salesforce contact and account, and its Zendesk user.
+
+A ladder of steps, tried in the configured order (``salesforce.matching.order``); each response
+descends only as far as it needs and every match records the step that made it:
+
+- ``crm_id``: Salesforce ids the survey carried as person properties (``Salesforce Contact Id``,
+  ``Salesforce Account Id``; names configurable). Malformed or unknown ids fall through.
+- ``email``: contacts whose email equals the respondent's, case-insensitively.
+- ``lead``: unconverted Leads by email (only when listed); a Lead stands in for the contact.
+- ``alias``: the email domain is an alias in the config, naming an account by Id or exact Name.
+- ``domain``: accounts whose domain field (or Website) holds the email domain; free-mail domains
+  (:data:`FREE_MAIL_DOMAINS` plus the config's) never match.
+
+Contact steps fill the contact (and its account); account steps fill only the account, so a
+response from a new colleague at a known customer still lands on the customer. Once an account is
+known, contact candidates are limited to it.
+
+The tie rule, when several contacts share an email: contacts with an account are preferred; if
+they all belong to one account the oldest (lowest Salesforce Id) wins; if they span accounts the
+response is *ambiguous* and goes to the review list (``nps-sync unmatched``) instead of a guess,
+unless ``ties: oldest`` asks to pick the oldest anyway. Several accounts for one domain or alias
+name are ambiguous too; several Leads pick the oldest.
+
+Lookups are batched over the whole set of responses: the first query asks for contacts by id
+*or* email together (one SOQL per 200 values), the account steps share one query for aliases and
+domains, and a step only asks for what earlier queries did not already answer. The Zendesk user
+comes from one request per 100 contact ids (users mirror the contact id as ``external_id``) and
+an exact ``email:`` lookup for the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Protocol
+
+from connectors.models import Account, Contact, SurveyResponse, ZendeskUser
+from connectors.salesforce.records import (
+    ACCOUNT_PREFIX,
+    CONTACT_PREFIX,
+    AccountLookup,
+    ContactLookup,
+    record_key,
+)
+from sync.core.config import SalesforceConfig
+from sync.core.ports import HelpdeskPort
+from sync.core.retry import RetryPolicy
+
+#: Personal mailbox providers: an address there says nothing about the employer.
+FREE_MAIL_DOMAINS = frozenset(
+    [
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "pm.me",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.com",
+        "zoho.com",
+        "yandex.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "naver.com",
+        "fastmail.com",
+        "hey.com",
+        "tutanota.com",
+        "orange.fr",
+        "free.fr",
+        "libero.it",
+        "t-online.de",
+        "btinternet.com",
+        "comcast.net",
+    ]
+)
+
+CONTACT_STEPS = frozenset({"crm_id", "email", "lead"})
+ACCOUNT_STEPS = frozenset({"crm_id", "alias", "domain"})
+
+
+@dataclass(frozen=True, slots=True)
+class MatchOptions:
+    """The ladder's configuration (see :class:`sync.core.config.SalesforceMatching`)."""
+
+    order: tuple[str, ...] = ("crm_id", "email", "alias", "domain")
+    contact_id_property: str = "Salesforce Contact Id"
+    account_id_property: str = "Salesforce Account Id"
+    ties: str = "same_account"
+    free_mail_domains: frozenset[str] = FREE_MAIL_DOMAINS
+    account_aliases: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: SalesforceConfig) -> MatchOptions:
+        m = config.matching
+        return cls(
+            order=tuple(m.order),
+            contact_id_property=m.contact_id_property,
+            account_id_property=m.account_id_property,
+            ties=m.ties,
+            free_mail_domains=FREE_MAIL_DOMAINS | {d.strip().lower() for d in m.free_mail_domains},
+            account_aliases={k.strip().lower(): v.strip() for k, v in m.account_aliases.items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """How one response was matched, or why not.
+
+    ``method`` is the step that found the contact (or the account when there is no contact):
+    ``crm_id``, ``email``, ``lead``, ``alias``, ``domain``; ``none`` when nothing matched.
+    ``account_method`` says where the account came from when that was a different step.
+    """
+
+    status: str  # matched | unmatched | ambiguous
+    method: str
+    contact: Contact | None = None
+    account: Account | None = None
+    zendesk_user: ZendeskUser | None = None
+    candidates: int = 0
+    account_method: str = ""
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        contact = self.contact
+        account = self.account
+        return {
+            "status": self.status,
+            "method": self.method,
+            "account_method": self.account_method,
+            "candidates": self.candidates,
+            "detail": self.detail,
+            "contact": None
+            if contact is None
+            else {
+                "id": contact.id,
+                "name": contact.name,
+                "email": contact.email,
+                "owner_id": contact.owner_id,
+            },
+            "account": None
+            if account is None
+            else {
+                "id": account.id,
+                "name": account.name,
+                "owner_id": account.owner_id,
+                "owner_email": account.owner_email,
+                "tier": account.tier,
+                "industry": account.industry,
+                "region": account.region,
+                "arr": account.arr,
+                "renewal_date": account.renewal_date.isoformat() if account.renewal_date else None,
+                "created_date": account.created_date.isoformat() if account.created_date else None,
+            },
+            "zendesk_user": None
+            if self.zendesk_user is None
+            else {
+                "id": self.zendesk_user.id,
+                "organization_id": self.zendesk_user.organization_id,
+            },
+        }
+
+
+class MatchingCrm(Protocol):
+    """The lookups the ladder needs (implemented by the Salesforce connector)."""
+
+    def find_contacts(
+        self, *, ids: Iterable[str] = (), emails: Iterable[str] = ()
+    ) -> ContactLookup: ...
+
+    def find_leads_by_email(self, emails: Iterable[str]) -> dict[str, list[Contact]]: ...
+
+    def find_accounts_by(
+        self, *, ids: Iterable[str] = (), names: Iterable[str] = (), domains: Iterable[str] = ()
+    ) -> AccountLookup: ...
+
+
+def pick_contact(candidates: Sequence[Contact]) -> Contact:
+    """The oldest contact with an account, else the oldest (lowest Id)."""
+    with_account = [c for c in candidates if c.account is not None]
+    return min(with_account or candidates, key=lambda c: c.id)
+
+
+def email_domain(email: str) -> str:
+    return email.rpartition("@")[2].strip().lower()
+
+
+@dataclass
+class _Progress:
+    """One response on its way down the ladder."""
+
+    response: SurveyResponse
+    contact: Contact | None = None
+    account: Account | None = None
+    method: str = ""
+    account_method: str = ""
+    ambiguous: str = ""  # the step that found several equally good answers
+    candidates: int = 0
+    #: Contacts sharing the email across accounts; an account found later may settle it.
+    undecided: list[Contact] = field(default_factory=list)
+    account_undecided: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def email(self) -> str:
+        return self.response.email.strip().lower()
+
+    def wants(self, step: str) -> bool:
+        if step in CONTACT_STEPS and self.contact is None and not self.undecided:
+            return True
+        return step in ACCOUNT_STEPS and self.account is None and not self.account_undecided
+
+    def found_contact(self, contact: Contact, step: str, candidates: int = 1) -> None:
+        self.contact, self.method, self.candidates = contact, step, candidates
+        if self.account is None and contact.account is not None:
+            self.account, self.account_method = contact.account, step
+
+    def found_account(self, account: Account, step: str) -> None:
+        self.account, self.account_method = account, step
+        settled = [
+            c for c in self.undecided if c.account is not None and c.account.id == account.id
+        ]
+        if settled:
+            self.found_contact(pick_contact(settled), "email", len(self.undecided))
+            self.notes.append(f"the {step} match chose among the contacts sharing this email")
+        self.undecided = []
+
+    def result(self, user: ZendeskUser | None) -> Match:
+        if self.contact is None and self.account is None:
+            status = "ambiguous" if self.ambiguous else "unmatched"
+            method = self.ambiguous or "none"
+            account_method = ""
+        else:
+            status = "matched"
+            method = self.method or self.account_method
+            account_method = self.account_method if self.account_method != method else ""
+        return Match(
+            status=status,
+            method=method,
+            contact=self.contact,
+            account=self.account,
+            zendesk_user=user,
+            candidates=self.candidates,
+            account_method=account_method,
+            detail="; ".join(self.notes),
+        )
+
+
+def _property(response: SurveyResponse, name: str) -> str:
+    """A person property by name, ignoring case and surrounding blanks."""
+    wanted = name.strip().lower()
+    for key, value in response.properties.items():
+        if key.strip().lower() == wanted:
+            return str(value).strip()
+    return ""
+
+
+class _Ladder:
+    """Runs the steps over a set of responses, caching every lookup's answer."""
+
+    def __init__(self, crm: MatchingCrm, retry: RetryPolicy, options: MatchOptions) -> None:
+        self.crm = crm
+        self.retry = retry
+        self.options = options
+        self.contacts = ContactLookup()
+        self.accounts = AccountLookup()
+        self.fetched_ids: set[str] = set()
+        self.fetched_emails: set[str] = set()
+        self.fetched_account_ids: set[str] = set()
+        self.fetched_names: set[str] = set()
+        self.fetched_domains: set[str] = set()
+
+    # -- cached lookups ------------------------------------------------------------------------
+    def fetch_contacts(self, ids: Iterable[str], emails: Iterable[str]) -> None:
+        new_ids = sorted(set(ids) - self.fetched_ids)
+        new_emails = sorted(set(emails) - self.fetched_emails)
+        if not new_ids and not new_emails:
+            return
+        found = self.retry.call(lambda: self.crm.find_contacts(ids=new_ids, emails=new_emails))
+        self.contacts.by_id.update(found.by_id)
+        self.contacts.by_email.update(found.by_email)
+        self.fetched_ids.update(new_ids)
+        self.fetched_emails.update(new_emails)
+
+    def fetch_accounts(
+        self, ids: Iterable[str] = (), names: Iterable[str] = (), domains: Iterable[str] = ()
+    ) -> None:
+        new_ids = sorted(set(ids) - self.fetched_account_ids)
+        new_names = sorted({n.lower() for n in names} - self.fetched_names)
+        new_domains = sorted(set(domains) - self.fetched_domains)
+        if not new_ids and not new_names and not new_domains:
+            return
+        found = self.retry.call(
+            lambda: self.crm.find_accounts_by(ids=new_ids, names=new_names, domains=new_domains)
+        )
+        self.accounts.by_id.update(found.by_id)
+        self.accounts.by_name.update(found.by_name)
+        self.accounts.by_domain.update(found.by_domain)
+        self.fetched_account_ids.update(new_ids)
+        self.fetched_names.update(new_names)
+        self.fetched_domains.update(new_domains)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def contact_key(self, p: _Progress) -> str | None:
+        return record_key(_property(p.response, self.options.contact_id_property), CONTACT_PREFIX)
+
+    def account_key(self, p: _Progress) -> str | None:
+        return record_key(_property(p.response, self.options.account_id_property), ACCOUNT_PREFIX)
+
+    def company_domain(self, p: _Progress) -> str:
+        """The respondent's email domain, unless it is a free-mail one."""
+        domain = email_domain(p.email)
+        return "" if not domain or domain in self.options.free_mail_domains else domain
+
+    def alias_target(self, p: _Progress) -> str:
+        domain = email_domain(p.email)
+        return self.options.account_aliases.get(domain, "") if domain else ""
+
+    def prefetch(self, progress: Sequence[_Progress]) -> None:
+        """One round of contact queries for the common case: ids where given, else emails."""
+        order = self.options.order
+        use_ids = "crm_id" in order
+        use_emails = "email" in order
+        ids: list[str] = []
+        emails: list[str] = []
+        for p in progress:
+            key = self.contact_key(p) if use_ids else None
+            if key:
+                ids.append(key)
+            elif use_emails and p.email:
+                emails.append(p.email)
+        self.fetch_contacts(ids, emails)
+
+    # -- steps ---------------------------------------------------------------------------------
+    def crm_id(self, progress: Sequence[_Progress]) -> None:
+        with_contact_id = [
+            (p, k) for p in progress if p.contact is None for k in [self.contact_key(p)] if k
+        ]
+        self.fetch_contacts([k for _, k in with_contact_id], [])
+        for p, key in with_contact_id:
+            contact = self.contacts.by_id.get(key)
+            if contact is None:
+                p.notes.append(f"{self.options.contact_id_property} {key} not found")
+            elif not self._fits_account(p, contact):
+                p.notes.append(f"contact {contact.id} belongs to another account")
+            else:
+                p.found_contact(contact, "crm_id")
+        with_account_id = [
+            (p, k) for p in progress if p.account is None for k in [self.account_key(p)] if k
+        ]
+        self.fetch_accounts(ids=[k for _, k in with_account_id])
+        for p, key in with_account_id:
+            account = self.accounts.by_id.get(key)
+            if account is not None:
+                p.found_account(account, "crm_id")
+            else:
+                p.notes.append(f"{self.options.account_id_property} {key} not found")
+
+    def email(self, progress: Sequence[_Progress]) -> None:
+        self.fetch_contacts([], [p.email for p in progress if p.email])
+        for p in progress:
+            found = self.contacts.by_email.get(p.email, [])
+            candidates = [c for c in found if self._fits_account(p, c)]
+            if found and not candidates:
+                p.notes.append("this email belongs to contacts of another account")
+            if candidates:
+                self._choose_contact(p, candidates)
+
+    def lead(self, progress: Sequence[_Progress]) -> None:
+        emails = sorted({p.email for p in progress if p.email})
+        leads = self.retry.call(lambda: self.crm.find_leads_by_email(emails)) if emails else {}
+        for p in progress:
+            found = leads.get(p.email)
+            if found:
+                p.found_contact(min(found, key=lambda c: c.id), "lead", len(found))
+
+    def alias(self, progress: Sequence[_Progress]) -> None:
+        self._prefetch_accounts(progress)
+        for p in progress:
+            target = self.alias_target(p)
+            if not target:
+                continue
+            key = record_key(target, ACCOUNT_PREFIX)
+            found = [self.accounts.by_id[key]] if key and key in self.accounts.by_id else []
+            found = found or self.accounts.by_name.get(target.lower(), [])
+            self._choose_account(p, found, "alias", f"alias {email_domain(p.email)} -> {target}")
+
+    def domain(self, progress: Sequence[_Progress]) -> None:
+        self._prefetch_accounts(progress)
+        for p in progress:
+            domain = self.company_domain(p)
+            if domain:
+                found = self.accounts.by_domain.get(domain, [])
+                self._choose_account(p, found, "domain", f"domain {domain}")
+
+    # -- shared rules --------------------------------------------------------------------------
+    def _prefetch_accounts(self, progress: Sequence[_Progress]) -> None:
+        """Alias targets and domains of every response still without an account, together."""
+        targets = [self.alias_target(p) for p in progress] if "alias" in self.options.order else []
+        ids = [k for t in targets if (k := record_key(t, ACCOUNT_PREFIX))]
+        names = [t for t in targets if t and not record_key(t, ACCOUNT_PREFIX)]
+        domains = (
+            [d for p in progress if (d := self.company_domain(p))]
+            if "domain" in self.options.order
+            else []
+        )
+        self.fetch_accounts(ids=ids, names=names, domains=domains)
+
+    @staticmethod
+    def _fits_account(p: _Progress, contact: Contact) -> bool:
+        """Once the account is known, only its contacts qualify."""
+        if p.account is None:
+            return True
+        return contact.account is not None and contact.account.id == p.account.id
+
+    def _choose_contact(self, p: _Progress, candidates: Sequence[Contact]) -> None:
+        if len(candidates) == 1:
+            p.found_contact(candidates[0], "email")
+            return
+        with_account = [c for c in candidates if c.account is not None] or list(candidates)
+        accounts = {c.account.id for c in with_account if c.account is not None}
+        if len(accounts) <= 1 or self.options.ties == "oldest":
+            p.found_contact(pick_contact(candidates), "email", len(candidates))
+            p.notes.append(f"{len(candidates)} contacts share this email; the oldest was taken")
+            return
+        p.ambiguous, p.candidates, p.undecided = "email", len(candidates), list(candidates)
+        p.notes.append(f"{len(candidates)} contacts share this email in {len(accounts)} accounts")
+
+    @staticmethod
+    def _choose_account(p: _Progress, found: Sequence[Account], step: str, what: str) -> None:
+        if len(found) == 1:
+            p.found_account(found[0], step)
+        elif len(found) > 1:
+            p.account_undecided = True
+            if p.contact is None and not p.ambiguous:
+                p.ambiguous, p.candidates = step, len(found)
+            p.notes.append(f"{what} names {len(found)} accounts")
+        elif step == "alias":
+            p.notes.append(f"{what}: no such account")
+
+
+def match_responses(
+    responses: Sequence[SurveyResponse],
+    crm: MatchingCrm,
+    helpdesk: HelpdeskPort | None,
+    retry: RetryPolicy,
+    options: MatchOptions | None = None,
+) -> dict[tuple[str, str], Match]:
+    """A :class:`Match` for every response, keyed by (source, response id)."""
+    options = options or MatchOptions()
+    ladder = _Ladder(crm, retry, options)
+    progress = [_Progress(r) for r in responses]
+    if progress:
+        ladder.prefetch(progress)
+    steps: dict[str, Callable[[Sequence[_Progress]], None]] = {
+        "crm_id": ladder.crm_id,
+        "email": ladder.email,
+        "lead": ladder.lead,
+        "alias": ladder.alias,
+        "domain": ladder.domain,
+    }
+    for step in options.order:
+        waiting = [p for p in progress if p.wants(step)]
+        if waiting:
+            steps[step](waiting)
+    users = _zendesk_users(progress, helpdesk, retry)
+    return {
+        (p.response.source, p.response.response_id): p.result(users.get(p.email)) for p in progress
+    }
+
+
+def _zendesk_users(
+    progress: Sequence[_Progress], helpdesk: HelpdeskPort | None, retry: RetryPolicy
+) -> dict[str, ZendeskUser]:
+    """Zendesk users by email: through the matched contact's id first, then by exact email."""
+    if helpdesk is None:
+        return {}
+    chosen = {p.email: p.contact for p in progress if p.contact is not None and p.email}
+    users: dict[str, ZendeskUser] = {}
+    if chosen:
+        by_contact = retry.call(
+            lambda: helpdesk.find_users_by_external_id(sorted({c.id for c in chosen.values()}))
+        )
+        for email, contact in chosen.items():
+            user = by_contact.get(contact.id.lower())
+            if user is not None:
+                users[email] = user
+    for email in sorted({p.email for p in progress if p.email} - set(users)):
+        found = retry.call(partial(helpdesk.find_user_by_email, email))
+        if found is not None:
+            users[email] = found
+    return users

@@ -1,0 +1,253 @@
+"""Zendesk matching beyond the user: the requester's organization, and names resolved to ids.
+
+The user is matched in :mod:`sync.stages.match` (external id, then an exact ``email:`` lookup).
+Here:
+
+- :class:`OrganizationResolver` finds a requester's organization from the configured sources in
+  order (``zendesk.matching.organization_from``): the user's own organization, the organization
+  whose external id mirrors the Salesforce account id (one request per 100 accounts), or the
+  email domain mapping. :func:`match_organizations` applies it to the match stage's results.
+- :func:`resolve_names` turns the names admins write (groups and assignees in the rules, custom
+  ticket field titles and domain organizations in the config) into ids once, at start-up, and
+  lists every name that does not exist, so a typo stops the daemon instead of every ticket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol, TypeVar
+
+from connectors.errors import ConfigError
+from connectors.zendesk.records import Agent
+from rules import Ruleset, ZendeskTicketAction
+from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
+from sync.core.retry import RetryPolicy
+from sync.stages.match import Match
+
+K = TypeVar("K")
+
+#: Semantic ticket field name -> the ``zendesk.fields`` setting holding its title.
+TICKET_FIELD_SETTINGS: Mapping[str, str] = {
+    "score": "ticket_score",
+    "category": "ticket_category",
+    "response_link": "ticket_response_link",
+    "account_arr": "ticket_account_arr",
+    "account_tier": "ticket_account_tier",
+}
+
+
+class NamesPort(Protocol):
+    """What name resolution asks of Zendesk."""
+
+    def group_ids(self) -> dict[str, int]: ...
+
+    def ticket_field_ids(self) -> dict[str, int]: ...
+
+    def agents_by_email(self, emails: Iterable[str]) -> dict[str, Agent]: ...
+
+    def organization_ids_by_name(self, names: Iterable[str]) -> dict[str, int]: ...
+
+
+class OrganizationPort(Protocol):
+    def organizations_by_external_id(self, external_ids: Iterable[str]) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True)
+class ZendeskNames:
+    """Ids of the names the config and rules use, and the names that were not found."""
+
+    groups: Mapping[str, int] = field(default_factory=dict)
+    #: Assignee email (lower case) -> agent user id.
+    agents: Mapping[str, int] = field(default_factory=dict)
+    #: Semantic ticket field (``score``, ``category``, ...) -> custom field id.
+    ticket_fields: Mapping[str, int] = field(default_factory=dict)
+    #: Email domain (lower case) -> organization id.
+    domain_organizations: Mapping[str, int] = field(default_factory=dict)
+    #: Names that do not exist, as messages; fatal ones stop the start-up.
+    missing: tuple[str, ...] = ()
+    #: Configured ticket fields that do not exist (their values are left out of tickets).
+    missing_fields: tuple[str, ...] = ()
+
+    def raise_if_missing(self) -> None:
+        if self.missing:
+            raise ConfigError("; ".join(self.missing), system="zendesk")
+
+
+def rule_references(ruleset: Ruleset) -> tuple[set[str], set[str]]:
+    """Group names and assignee emails the ruleset's ticket actions use."""
+    groups: set[str] = set()
+    assignees: set[str] = set()
+    for action in ruleset.actions.values():
+        if isinstance(action, ZendeskTicketAction):
+            if action.group:
+                groups.add(action.group)
+            if action.assignee:
+                assignees.add(action.assignee.lower())
+    return groups, assignees
+
+
+def field_titles(config: ZendeskConfig | ZendeskFields) -> dict[str, str]:
+    """Semantic ticket field -> the custom field title configured for it (unset ones left out)."""
+    fields = config.fields if isinstance(config, ZendeskConfig) else config
+    titles = {name: getattr(fields, setting) for name, setting in TICKET_FIELD_SETTINGS.items()}
+    return {name: title for name, title in titles.items() if title}
+
+
+def resolve_names(
+    helpdesk: NamesPort,
+    *,
+    field_titles: Mapping[str, str] | None = None,
+    domains: Mapping[str, str] | None = None,
+    groups: Iterable[str] = (),
+    assignees: Iterable[str] = (),
+    retry: RetryPolicy | None = None,
+) -> ZendeskNames:
+    """Resolve every name once: custom ticket field titles (semantic name -> title), domain
+    organizations (email domain -> organization name), groups and assignee emails.
+
+    Unknown groups, agents and organizations are listed in ``missing``; unknown fields in
+    ``missing_fields``.
+    """
+    call = (retry or RetryPolicy()).call
+    missing: list[str] = []
+    wanted_groups = sorted(set(groups))
+    group_ids: dict[str, int] = {}
+    if wanted_groups:
+        known = call(helpdesk.group_ids)
+        group_ids = {name: known[name] for name in wanted_groups if name in known}
+        missing += [f"group {name!r} does not exist" for name in wanted_groups if name not in known]
+
+    wanted_agents = sorted({a.lower() for a in assignees})
+    agents = call(lambda: helpdesk.agents_by_email(wanted_agents)) if wanted_agents else {}
+    missing += [f"assignee {a!r} is not an agent" for a in wanted_agents if a not in agents]
+
+    titles = dict(field_titles or {})
+    field_ids = call(helpdesk.ticket_field_ids) if titles else {}
+    fields = {name: field_ids[title] for name, title in titles.items() if title in field_ids}
+    missing_fields = tuple(sorted(t for t in titles.values() if t not in field_ids))
+
+    by_domain = {d.lower(): name for d, name in (domains or {}).items()}
+    org_ids = (
+        call(lambda: helpdesk.organization_ids_by_name(by_domain.values())) if by_domain else {}
+    )
+    missing += [
+        f"organization {name!r} (for domain {domain}) does not exist"
+        for domain, name in sorted(by_domain.items())
+        if name not in org_ids
+    ]
+    return ZendeskNames(
+        groups=group_ids,
+        agents={email: agent.id for email, agent in agents.items()},
+        ticket_fields=fields,
+        domain_organizations={d: org_ids[n] for d, n in by_domain.items() if n in org_ids},
+        missing=tuple(missing),
+        missing_fields=missing_fields,
+    )
+
+
+def resolve_config_names(
+    helpdesk: NamesPort, config: ZendeskConfig, ruleset: Ruleset, retry: RetryPolicy | None = None
+) -> ZendeskNames:
+    """:func:`resolve_names` for everything a config and ruleset name (the start-up check)."""
+    groups, assignees = rule_references(ruleset)
+    return resolve_names(
+        helpdesk,
+        field_titles=field_titles(config),
+        domains=config.matching.organization_domains,
+        groups=groups,
+        assignees=assignees,
+        retry=retry,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """What an organization can be found from."""
+
+    email: str
+    user_organization_id: int | None = None
+    account_id: str | None = None
+
+
+class OrganizationResolver:
+    """A requester's Zendesk organization from the configured sources, in order."""
+
+    def __init__(
+        self,
+        helpdesk: OrganizationPort,
+        sources: Sequence[OrganizationSource],
+        domain_organizations: Mapping[str, int],
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.helpdesk = helpdesk
+        self.sources = tuple(sources)
+        self.domains = {d.lower(): org for d, org in domain_organizations.items()}
+        self.retry = retry or RetryPolicy()
+
+    def resolve(self, requesters: Sequence[Requester]) -> list[int | None]:
+        """One organization id (or None) per requester; at most one request per 100 accounts."""
+        by_account = self._by_external_id(requesters)
+        return [self._first(r, by_account) for r in requesters]
+
+    def _by_external_id(self, requesters: Sequence[Requester]) -> dict[str, int]:
+        if "external_id" not in self.sources:
+            return {}
+        needed: set[str] = set()
+        for requester in requesters:
+            for source in self.sources:
+                if source == "external_id":
+                    if requester.account_id:
+                        needed.add(requester.account_id.lower())
+                    break
+                if self._local(source, requester) is not None:
+                    break
+        if not needed:
+            return {}
+        return self.retry.call(lambda: self.helpdesk.organizations_by_external_id(sorted(needed)))
+
+    def _first(self, requester: Requester, by_account: Mapping[str, int]) -> int | None:
+        for source in self.sources:
+            if source == "external_id":
+                found = by_account.get((requester.account_id or "").lower())
+            else:
+                found = self._local(source, requester)
+            if found is not None:
+                return found
+        return None
+
+    def _local(self, source: OrganizationSource, requester: Requester) -> int | None:
+        if source == "user":
+            return requester.user_organization_id
+        if source == "domain":
+            return self.domains.get(requester.email.rpartition("@")[2].lower())
+        return None
+
+
+def match_organizations(
+    matches: Mapping[K, Match], resolver: OrganizationResolver
+) -> dict[K, Match]:
+    """The matches with each Zendesk user's organization set from the resolver's sources.
+
+    An organization is filled in or replaced, never cleared. Responses without a Zendesk user
+    are returned unchanged (a requester created later gets its
+    organization from the same resolver in the ticket executor).
+    """
+    keys = [k for k, m in matches.items() if m.zendesk_user is not None]
+    requesters = []
+    for key in keys:
+        match = matches[key]
+        user = match.zendesk_user
+        assert user is not None
+        account = match.account
+        requesters.append(
+            Requester(user.email, user.organization_id, account.id if account else None)
+        )
+    result = dict(matches)
+    for key, org_id in zip(keys, resolver.resolve(requesters), strict=True):
+        match = matches[key]
+        user = match.zendesk_user
+        assert user is not None
+        if org_id is not None and org_id != user.organization_id:
+            result[key] = replace(match, zendesk_user=replace(user, organization_id=org_id))
+    return result

@@ -1,0 +1,375 @@
+"""Route stage: turn each matched response into a decision and its action intents.
+
+The router itself is pure (:mod:`rules`); this module builds its input, the flat field mapping,
+from a response and its match, and turns the actions it asks for into intents with everything an
+executor needs already rendered, under a deterministic idempotency key
+``sha256(source, response id, rule, action)``. Because the key ignores the version, an edited
+response is routed again without repeating an action already taken for it. Rule throttles apply
+here too (:mod:`sync.loop.throttle`): a response still settling is deferred instead of decided, and
+a rule in its cooldown for the response's key skips its actions with a note in the decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rules import (
+    FieldUpdatePayload,
+    NotificationPayload,
+    RenderError,
+    RuleMatch,
+    Ruleset,
+    TaskPayload,
+    TicketPayload,
+    derive_fields,
+)
+from sync.loop.throttle import CooldownLedger, cooldown_key, describe_block, settle_until
+from sync.stages.match import Match
+from sync.stages.owners import is_email
+from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoutingContext:
+    """Names from the rules and config, resolved to ids once per engine."""
+
+    group_ids: Mapping[str, int]
+    ticket_field_ids: Mapping[str, int]
+    score_field: str
+    fallback_owner_id: str | None
+    #: Task owners the rules name by email, lower-cased, to user ids (:mod:`sync.stages.owners`).
+    user_ids: Mapping[str, str] = field(default_factory=dict)
+
+
+def action_key(source: str, response_id: str, rule: str, action: str) -> str:
+    """The idempotency key of one action for one response."""
+    raw = "\x1f".join((source, response_id, rule, action)).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()[:40]
+
+
+def build_fields(
+    stored: StoredResponse, match: Match, previous_score: int | None, now: datetime
+) -> dict[str, object]:
+    """The flat field mapping the router decides on (missing values are None)."""
+    r = stored.response
+    contact = match.contact
+    account = match.account
+    fields: dict[str, object] = {
+        "score": r.score,
+        "previous_score": previous_score,
+        "survey_type": r.survey_type or None,
+        "channel": r.channel or None,
+        "language": r.language or None,
+        "source": r.source,
+        "comment": r.comment,
+        "age_minutes": max(int((now - r.created_at).total_seconds() // 60), 0),
+        "submitted_at": r.created_at.isoformat(),
+        "matched.salesforce": contact is not None or account is not None,
+        "matched.zendesk": match.zendesk_user is not None,
+        "person_email": r.email,
+        "person_name": r.person_name or None,
+        "permalink": r.permalink or None,
+    }
+    if contact is not None:
+        fields.update(
+            {
+                "contact.id": contact.id,
+                "contact.name": contact.name or None,
+                "contact.email": contact.email,
+                "contact.owner_id": contact.owner_id or None,
+            }
+        )
+    if account is not None:
+        today = now.date()
+        fields.update(
+            {
+                "account.id": account.id,
+                "account.name": account.name,
+                "account.tier": account.tier or None,
+                "account.arr": account.arr,
+                "account.industry": account.industry or None,
+                "account.region": account.region or None,
+                "account.owner_id": account.owner_id or None,
+                "account.owner_email": account.owner_email or None,
+                "account.tenure_days": (today - account.created_date).days
+                if account.created_date
+                else None,
+                "account.days_to_renewal": (account.renewal_date - today).days
+                if account.renewal_date
+                else None,
+            }
+        )
+    return derive_fields(fields)
+
+
+def _task_payload(
+    rendered: TaskPayload, match: Match, routing: RoutingContext, now: datetime
+) -> tuple[dict[str, Any] | None, str]:
+    """Owner: the rule's choice, then the account owner, the contact owner, the fallback."""
+    contact = match.contact
+    account = match.account
+    account_owner = account.owner_id if account else None
+    contact_owner = contact.owner_id if contact else None
+    named = rendered.owner.user
+    if named and is_email(named):
+        named = routing.user_ids.get(named.lower())
+        if named is None:
+            return None, f"no active Salesforce user with email {rendered.owner.user}"
+    chosen = {
+        "account_owner": account_owner or contact_owner,
+        "contact_owner": contact_owner or account_owner,
+        "user": named,
+    }[rendered.owner.kind]
+    owner_id = chosen or routing.fallback_owner_id
+    if not owner_id:
+        return None, "no owner: no account or contact owner and no fallback_owner_id"
+    return {
+        "subject": rendered.subject,
+        "description": rendered.description,
+        "owner_id": owner_id,
+        "who_id": contact.id if contact else None,
+        "what_id": account.id if account else None,
+        "due_date": (now + rendered.due_in).date().isoformat(),
+        "priority": rendered.priority,
+    }, ""
+
+
+def _ticket_payload(
+    rendered: TicketPayload, stored: StoredResponse, match: Match, routing: RoutingContext
+) -> tuple[dict[str, Any] | None, str]:
+    user = match.zendesk_user
+    r = stored.response
+    if user is None and not rendered.create_requester:
+        return None, "requester not in Zendesk and the action does not create requesters"
+    group_id = None
+    if rendered.group:
+        group_id = routing.group_ids.get(rendered.group)
+        if group_id is None:
+            return None, f"Zendesk group {rendered.group!r} does not exist"
+    custom: dict[str, Any] = {}
+    score_field = routing.ticket_field_ids.get(routing.score_field)
+    if score_field is not None:
+        custom[str(score_field)] = r.score
+    account = match.account
+    # The executor (sync/stages/executors/zendesk.py) maps ``fields`` to the configured custom
+    # ticket fields, resolves ``assignee_email`` and renders the customer context from ``account``,
+    # ``response`` and what it fetches in batches (open tickets, score history).
+    return {
+        "subject": rendered.subject,
+        "body": rendered.body,
+        "requester_id": user.id if user else None,
+        "requester_email": "" if user else r.email,
+        "requester_name": "" if user else r.person_name,
+        "organization_id": user.organization_id if user else None,
+        "group_id": group_id,
+        "priority": rendered.priority,
+        "tags": list(rendered.tags),
+        "custom_fields": custom,
+        "ticket_type": rendered.ticket_type,
+        "assignee_email": rendered.assignee,
+        "attach_to_open": rendered.attach_to_open,
+        "email": r.email,
+        "account_id": account.id if account else None,
+        "fields": {
+            "score": r.score,
+            "category": r.category,
+            "response_link": r.permalink or None,
+            "account_arr": account.arr if account else None,
+            "account_tier": (account.tier or None) if account else None,
+        },
+        "account": None
+        if account is None
+        else {
+            "name": account.name,
+            "tier": account.tier or None,
+            "arr": account.arr,
+            "renewal_date": account.renewal_date.isoformat() if account.renewal_date else None,
+            "owner_id": account.owner_id or None,
+            "owner_email": account.owner_email or None,
+        },
+        "response": {
+            "score": r.score,
+            "category": r.category,
+            "comment": r.comment,
+            "submitted_at": r.created_at.isoformat(),
+            "link": r.permalink or None,
+            "survey_type": r.survey_type or None,
+        },
+    }, ""
+
+
+def target_record_id(system: str, object_type: str, match: Match) -> str | None:
+    """The id of the matched record an ``update_fields`` action writes to."""
+    if system == "salesforce":
+        record = match.account if object_type == "Account" else match.contact
+        return record.id if record is not None else None
+    user = match.zendesk_user
+    if user is None:
+        return None
+    if object_type == "organization":
+        return str(user.organization_id) if user.organization_id else None
+    return str(user.id)
+
+
+def _field_update_payload(
+    rendered: FieldUpdatePayload, stored: StoredResponse, match: Match
+) -> tuple[dict[str, Any] | None, str]:
+    record_id = target_record_id(rendered.system, rendered.object_type, match)
+    if record_id is None:
+        return None, f"no matched {rendered.system} {rendered.object_type} to update"
+    return {
+        "system": rendered.system,
+        "object": rendered.object_type,
+        "record_id": record_id,
+        "values": dict(rendered.values),
+        "submitted_at": stored.response.created_at.isoformat(),
+    }, ""
+
+
+def _notification_payload(rendered: NotificationPayload) -> dict[str, Any]:
+    return {
+        "channel": rendered.channel,
+        "webhook_env": rendered.webhook_env,
+        "to": list(rendered.to),
+        "subject": rendered.subject,
+        "text": rendered.text,
+    }
+
+
+def build_intent(
+    ruleset: Ruleset,
+    rule: str,
+    name: str,
+    fields: Mapping[str, object],
+    stored: StoredResponse,
+    match: Match,
+    routing: RoutingContext,
+    now: datetime,
+    *,
+    key_name: str | None = None,
+) -> tuple[ActionIntent | None, str]:
+    """Render action ``name`` of ``rule`` for one response; ``(None, why)`` if it cannot be done.
+
+    ``key_name`` replaces the action name in the idempotency key (escalation steps use it).
+    """
+    action = ruleset.actions[name]
+    try:
+        rendered = ruleset.render_action(name, fields)
+    except RenderError as exc:
+        return None, f"template failed: {exc}"
+    payload: dict[str, Any] | None
+    if isinstance(rendered, TaskPayload):
+        payload, why = _task_payload(rendered, match, routing, now)
+    elif isinstance(rendered, TicketPayload):
+        payload, why = _ticket_payload(rendered, stored, match, routing)
+    elif isinstance(rendered, FieldUpdatePayload):
+        payload, why = _field_update_payload(rendered, stored, match)
+    else:
+        payload, why = _notification_payload(rendered), ""
+    if payload is None:
+        return None, why
+    r = stored.response
+    intent = ActionIntent(
+        key=action_key(r.source, r.response_id, rule, key_name or name),
+        source=r.source,
+        response_id=r.response_id,
+        rule=rule,
+        action=name,
+        kind=action.type,
+        payload=payload,
+        ruleset_hash=ruleset.hash,
+    )
+    return intent, ""
+
+
+def _cooldown_pairs(
+    decided: Sequence[tuple[StoredResponse, Match, dict[str, object], tuple[RuleMatch, ...]]],
+) -> set[tuple[str, str]]:
+    keys = (cooldown_key(m, fields) for _, _, fields, matches in decided for m in matches)
+    return {(key.rule, key.value) for key in keys if key is not None}
+
+
+def route_responses(
+    batch: Sequence[StoredResponse],
+    matches: Mapping[tuple[str, str], Match],
+    ruleset: Ruleset,
+    routing: RoutingContext,
+    store: StateStore,
+    *,
+    now: datetime,
+) -> list[RoutingOutcome]:
+    """Decide every response of the batch; one :class:`RoutingOutcome` each, except for
+    responses still settling, which are deferred in the store instead
+    (:mod:`sync.loop.throttle`)."""
+    previous = store.previous_scores([(b.response.email, b.response.created_at) for b in batch])
+    decided: list[tuple[StoredResponse, Match, dict[str, object], tuple[RuleMatch, ...]]] = []
+    settling: dict[datetime, list[tuple[str, str]]] = {}
+    for stored in batch:
+        r = stored.response
+        match = matches[(r.source, r.response_id)]
+        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), now)
+        decision = ruleset.route(fields)
+        until = settle_until(decision, r.created_at, now)
+        if until is not None:
+            settling.setdefault(until, []).append((r.source, r.response_id))
+            continue
+        decided.append((stored, match, fields, decision.matches))
+    for until, keys in settling.items():
+        store.defer_responses(keys, until)
+    if settling:
+        log.info("%d responses settling before they are routed", sum(map(len, settling.values())))
+
+    ledger = CooldownLedger.load(store, _cooldown_pairs(decided))
+    outcomes: list[RoutingOutcome] = []
+    for stored, match, fields, rule_matches in decided:
+        r = stored.response
+        intents: list[ActionIntent] = []
+        notes: list[str] = []
+        for rule_match in rule_matches:
+            key = cooldown_key(rule_match, fields)
+            claim = ledger.blocker(key, r.source, r.response_id, r.created_at) if key else None
+            if key is not None and claim is not None:
+                notes.append(f"{rule_match.rule}: skipped: {describe_block(key, claim)}")
+                continue
+            acted = False
+            for name in rule_match.actions:
+                intent, why = build_intent(
+                    ruleset, rule_match.rule, name, fields, stored, match, routing, now
+                )
+                if intent is None:
+                    notes.append(f"{rule_match.rule}/{name}: skipped: {why}")
+                    continue
+                intents.append(intent)
+                acted = True
+            if key is not None and acted:
+                ledger.claim(key, r.source, r.response_id, r.created_at)
+        contact = match.contact
+        outcomes.append(
+            RoutingOutcome(
+                source=r.source,
+                response_id=r.response_id,
+                version=stored.version,
+                match_status=match.status,
+                contact_id=contact.id if contact else None,
+                account_id=match.account.id if match.account else None,
+                zendesk_user_id=match.zendesk_user.id if match.zendesk_user else None,
+                zendesk_org_id=match.zendesk_user.organization_id if match.zendesk_user else None,
+                match=match.to_json(),
+                decision={
+                    "ruleset": ruleset.hash,
+                    "rules": [m.rule for m in rule_matches],
+                    "actions": [i.action for i in intents],
+                    "notes": notes,
+                },
+                intents=intents,
+            )
+        )
+    ledger.save(store, now)
+    return outcomes
