@@ -381,7 +381,7 @@ class Engine:
                 )
                 report.records_updated += stats.total()
                 report.errors.extend(stats.errors)
-                self.store.prune_runs(started - RUN_HISTORY)
+                self.store.runs.prune(started - RUN_HISTORY)
 
         return self._run("reconcile", repair)
 
@@ -423,7 +423,7 @@ class Engine:
         """Run stages as one recorded run; leases this worker holds are given back at the end."""
         started = self.clock()
         before = self.conn.counter.snapshot()
-        run_id = self.store.start_run(started, kind=kind, owner=self.owner)
+        run_id = self.store.runs.start(started, kind=kind, owner=self.owner)
         report = RunReport()
         status = "failed"
         try:
@@ -445,6 +445,6 @@ class Engine:
             if budget.stopped:
                 report.errors.append(budget.summary())
             report.seconds = round((self.clock() - started).total_seconds(), 3)
-            self.store.finish_run(run_id, status, report.to_json(), self.clock())
+            self.store.runs.finish(run_id, status, report.to_json(), self.clock())
             self.store.release_leases(self.owner, self.clock())
         return report

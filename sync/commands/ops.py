@@ -42,7 +42,7 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
     """The renderables ``nps-sync status`` prints, in order."""
     from rich.table import Table
 
-    runs = store.last_runs(run_count)
+    runs = store.runs.last(run_count)
     history = Table(title="Last runs")
     for col in ("id", "job", "started (UTC)", "seconds", "status", "pulled", "routed", "tasks"):
         history.add_column(col)
@@ -67,7 +67,7 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
     cursors = Table(title="Source cursors")
     for col in ("source", "cursor", "updated (UTC)"):
         cursors.add_column(col)
-    for source, (value, updated) in sorted(store.cursors().items()):
+    for source, (value, updated) in sorted(store.cursors.all().items()):
         cursors.add_row(source, value or "", _when(updated))
     outbox = Table(title="Actions")
     for col in ("kind", "due now", "waiting", "next attempt (UTC)", "in flight", "done", "failed"):

@@ -36,13 +36,13 @@ from connectors.errors import ConnectorError
 from connectors.salesforce.soql import in_batches
 from rules import Ruleset
 from sync.core.retry import RetryPolicy
-from sync.loop.throttle import insert_ignore
-from sync.loop.tracking import SOLVED, TicketLedger
+from sync.loop.tracking import SOLVED
 from sync.ops.replay import rebuild_fields
 from sync.stages.owners import SoqlPort
 from sync.stages.route import RoutingContext, build_intent
 from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
 from sync.state import schema as t
+from sync.state.dialect import insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class TrackedTicketStatus:
         keys = [o.key for o in originals if o.kind == "zendesk_ticket"]
         if not keys:
             return set()
-        statuses = TicketLedger(self.store).statuses(keys)
+        statuses = self.store.tickets.statuses(keys)
         return {key for key, status in statuses.items() if status.status in SOLVED}
 
 

@@ -18,23 +18,12 @@ response younger than the delay of a rule it matches is deferred until then inst
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from rules import Cooldown, Decision, RuleMatch, format_duration
-from sync.state import StateStore
-from sync.state import schema as t
-
-
-def insert_ignore(store: StateStore, table: sa.Table) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` for the store's backend."""
-    module: Any = postgresql if store.dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
+from sync.state import CooldownClaim, StateStore
 
 
 def settle_until(decision: Decision, submitted_at: datetime, now: datetime) -> datetime | None:
@@ -95,22 +84,10 @@ class CooldownLedger:
     @classmethod
     def load(cls, store: StateStore, wanted: Iterable[tuple[str, str]]) -> CooldownLedger:
         """Read the stored claims of these (rule, key value) pairs."""
-        pairs = set(wanted)
         ledger = cls()
-        if not pairs:
-            return ledger
-        c = t.cooldowns
-        rules = sorted({rule for rule, _ in pairs})
-        values = sorted({value for _, value in pairs})
-        with store.engine.connect() as conn:
-            for chunk in _chunks(values, 500):
-                rows = conn.execute(
-                    sa.select(c).where(c.c.rule.in_(rules), c.c.key_value.in_(chunk))
-                ).all()
-                for row in rows:
-                    if (row.rule, row.key_value) in pairs:
-                        claim = Claim(row.source, row.response_id, row.at)
-                        ledger.claims.setdefault((row.rule, row.key_value), []).append(claim)
+        for stored in store.cooldowns.claims(wanted):
+            claim = Claim(stored.source, stored.response_id, stored.at)
+            ledger.claims.setdefault((stored.rule, stored.value), []).append(claim)
         return ledger
 
     def blocker(
@@ -138,19 +115,13 @@ class CooldownLedger:
         """Write the claims made since :meth:`load` (before the decisions that rely on them)."""
         if not self.new:
             return
-        rows = [
-            {
-                "rule": rule,
-                "key_value": value,
-                "source": claim.source,
-                "response_id": claim.response_id,
-                "at": claim.at,
-                "recorded_at": now,
-            }
-            for rule, value, claim in self.new
-        ]
-        with store.engine.begin() as conn:
-            conn.execute(insert_ignore(store, t.cooldowns), rows)
+        store.cooldowns.add(
+            [
+                CooldownClaim(rule, value, claim.source, claim.response_id, claim.at)
+                for rule, value, claim in self.new
+            ],
+            now,
+        )
         self.new.clear()
 
 
@@ -161,8 +132,3 @@ def describe_block(key: CooldownKey, claim: Claim) -> str:
         f"{claim.source}/{claim.response_id} of {claim.at.isoformat()} "
         f"(one per {format_duration(key.cooldown.period)})"
     )
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

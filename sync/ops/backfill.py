@@ -24,7 +24,7 @@ from datetime import datetime
 from functools import partial
 from typing import Protocol
 
-import sqlalchemy as sa
+from more_itertools import chunked
 
 from connectors.errors import ConnectorError
 from connectors.models import Contact, SurveyResponse, ZendeskUser
@@ -36,7 +36,6 @@ from sync.core.retry import RetryPolicy
 from sync.stages.match import Match, MatchOptions, match_responses
 from sync.stages.writeback import WriteBackStats, write_back
 from sync.state import QueuedWriteBacks, RoutingOutcome, StateStore
-from sync.state import schema as tables
 
 #: The decision stored for an imported response: no rule ran, nothing was done.
 BACKFILL_DECISION = {
@@ -91,21 +90,6 @@ def start_cursor(source: SurveySource, since: datetime) -> str | None:
     return None
 
 
-def _stored_versions(store: StateStore, source: str, ids: Sequence[str]) -> dict[str, str]:
-    """Current version of each stored response of ``source`` among ``ids``."""
-    r = tables.responses
-    found: dict[str, str] = {}
-    with store.engine.connect() as conn:
-        for start in range(0, len(ids), 500):
-            rows = conn.execute(
-                sa.select(r.c.response_id, r.c.version).where(
-                    r.c.source == source, r.c.response_id.in_(ids[start : start + 500])
-                )
-            ).all()
-            found.update({row.response_id: row.version for row in rows})
-    return found
-
-
 def _latest(responses: Sequence[SurveyResponse]) -> list[SurveyResponse]:
     latest: dict[str, SurveyResponse] = {}
     for r in responses:
@@ -121,10 +105,10 @@ def import_page(
     """Store a page (no cursor); the responses that were new to the store, with their version."""
     page = _latest(responses)
     ids = [r.response_id for r in page]
-    known = _stored_versions(store, source, ids)
+    known = store.inbox.versions(source, ids)
     store.ingest_page(source, page, None, now)
     fresh = [r for r in page if r.response_id not in known]
-    versions = _stored_versions(store, source, [r.response_id for r in fresh])
+    versions = store.inbox.versions(source, [r.response_id for r in fresh])
     return [(r, versions[r.response_id]) for r in fresh if r.response_id in versions]
 
 
@@ -214,11 +198,6 @@ def read_ahead(
                 pages.get(timeout=0.1)
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 @dataclass
 class _Importer:
     """Matches and records imported responses in batches; remembers what it touched."""
@@ -303,8 +282,8 @@ def backfill(
     progress.writing(len(contacts) + len(accounts))
     none: Sequence[str] = ()
     for contact_chunk, account_chunk in [
-        *((c, none) for c in _chunks(contacts, chunk_size)),
-        *((none, a) for a in _chunks(accounts, chunk_size)),
+        *((c, none) for c in chunked(contacts, chunk_size)),
+        *((none, a) for a in chunked(accounts, chunk_size)),
     ]:
         try:
             part = write_back(

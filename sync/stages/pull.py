@@ -49,7 +49,7 @@ def pull(
     stats = PullStats()
     for source in sources:
         try:
-            cursor = store.get_cursor(source.name)
+            cursor = store.cursors.get(source.name)
             pages = source.pages(cursor, until=run_start)
             while (
                 not should_stop() and (page := retry.call(partial(next, pages, None))) is not None

@@ -13,7 +13,6 @@ one transaction, so what it records is either all there or not there at all:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,10 +21,15 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from connectors.models import SourceProblem, SurveyResponse
 from sync.state import schema as t
+from sync.state.cooldowns import Cooldowns
+from sync.state.database import Database, create_engine, lock_key
+from sync.state.inbox import Inbox
+from sync.state.runs import Cursors, Runs
+from sync.state.tickets import TicketLedger
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,36 +167,19 @@ class ActionRow:
     payload: Mapping[str, Any]
 
 
-def _engine_for(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @sa.event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            # Let SQLAlchemy, not the driver, decide when transactions start (see "begin").
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        @sa.event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            # Take the write lock up front: no deadlock between two upgrading readers.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
 class StateStore:
     """All durable state of nps-sync. Thread-safe; one instance per process is enough."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _engine_for(url)
-        self.dialect = self.engine.dialect.name
+        self.db = Database(create_engine(url))
+        self.engine = self.db.engine
+        self.dialect = self.db.dialect
+        self.cursors = Cursors(self.db)
+        self.runs = Runs(self.db)
+        self.cooldowns = Cooldowns(self.db)
+        self.tickets = TicketLedger(self.db)
+        self.inbox = Inbox(self.db)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def migrate(self) -> int:
@@ -205,7 +192,7 @@ class StateStore:
         while True:
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
-                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key("migrate"))))
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key("migrate"))))
                 if not sa.inspect(conn).has_table(t.schema_version.name):
                     t.metadata.create_all(conn)
                     conn.execute(t.schema_version.insert().values(id=1, version=t.LATEST_VERSION))
@@ -241,18 +228,6 @@ class StateStore:
         stmt = module.insert(table)
         update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
         return stmt.on_conflict_do_update(index_elements=list(keys), set_=update), rows
-
-    # -- cursors -------------------------------------------------------------------------------
-    def get_cursor(self, source: str) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(t.cursors.c.value).where(t.cursors.c.source == source)
-            ).scalar_one_or_none()
-
-    def cursors(self) -> dict[str, tuple[str | None, datetime]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.cursors)).all()
-        return {r.source: (r.value, r.updated_at) for r in rows}
 
     # -- inbox ---------------------------------------------------------------------------------
     def ingest_page(
@@ -317,10 +292,7 @@ class StateStore:
             if inserts:
                 conn.execute(t.responses.insert(), inserts)
             if cursor is not None:
-                stmt, rows = self._upsert(
-                    t.cursors, ["source"], [{"source": source, "value": cursor, "updated_at": now}]
-                )
-                conn.execute(stmt, rows)
+                self.cursors.set(source, cursor, now, conn)
             _insert_problems(conn, problems, now)
         return IngestStats(new, updated, unchanged)
 
@@ -668,7 +640,7 @@ class StateStore:
         if self.dialect != "postgresql":
             yield True
             return
-        key = _lock_key(name)
+        key = lock_key(name)
         with self.engine.connect() as conn:
             got = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar_one())
             conn.commit()
@@ -818,35 +790,6 @@ class StateStore:
         with self.engine.begin() as conn:
             conn.execute(stmt, rows)
 
-    # -- runs ----------------------------------------------------------------------------------
-    def start_run(self, now: datetime, *, kind: str = "pass", owner: str | None = None) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                t.runs.insert().values(started_at=now, status="running", kind=kind, owner=owner)
-            )
-            key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
-
-    def finish_run(self, run_id: int, status: str, stats: Mapping[str, Any], now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                t.runs.update()
-                .where(t.runs.c.id == run_id)
-                .values(status=status, finished_at=now, stats=json.loads(json.dumps(stats)))
-            )
-
-    def prune_runs(self, before: datetime) -> int:
-        """Forget runs that started before ``before``; a daemon records several a minute."""
-        with self.engine.begin() as conn:
-            result = conn.execute(t.runs.delete().where(t.runs.c.started_at < before))
-        return int(result.rowcount)
-
-    def last_runs(self, limit: int = 5) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)).all()
-        return [dict(row._mapping) for row in rows]
-
     def outbox_summary(self, now: datetime) -> dict[str, OutboxCounts]:
         """Per action kind: due, waiting (and until when), in flight, done and dead."""
         a = t.actions
@@ -937,11 +880,6 @@ def _insert_problems(conn: Connection, problems: Iterable[SourceProblem], now: d
     ]
     if rows:
         conn.execute(t.problems.insert(), rows)
-
-
-def _lock_key(name: str) -> int:
-    """A PostgreSQL advisory lock key (signed 64-bit) for a lock name."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

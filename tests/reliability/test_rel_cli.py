@@ -88,7 +88,7 @@ def test_rel_status_shows_runs_cursors_work_and_budget(
     status = cli("status", "--config", config)
     assert status.exit_code == 0, status.output
     out = status.output
-    run = row(out, str(store.last_runs(1)[0]["id"]))
+    run = row(out, str(store.runs.last(1)[0]["id"]))
     assert run[1:2] + run[4:5] == ["pass", "ok"]
     assert run[5:10] == [
         str(report.pulled),
@@ -97,7 +97,7 @@ def test_rel_status_shows_runs_cursors_work_and_budget(
         "0",
         str(report.records_updated),
     ]
-    assert row(out, "delighted")[1] == store.get_cursor("delighted")
+    assert row(out, "delighted")[1] == store.cursors.get("delighted")
 
     tasks = row(out, "salesforce_task")
     assert tasks[1:] == ["0", "0", "-", "0", str(report.tasks_created), "0"]

@@ -118,7 +118,7 @@ def test_rel_three_daemons_share_one_database_and_do_everything_once(
             for daemon in daemons:
                 daemon.send_signal(signal.SIGTERM)
             codes = [daemon.wait(timeout=30) for daemon in daemons]
-            runs = store.last_runs(500)
+            runs = store.runs.last(500)
             assert store.action_counts().get("claimed", 0) == 0
         finally:
             for daemon in daemons:

@@ -144,7 +144,7 @@ def test_rel_a_crash_between_fetching_a_page_and_storing_it_loses_nothing(
     with pytest.raises(Crash):
         engine.run_once()
     assert len(stored_cursors) == 2
-    assert engine.store.get_cursor("delighted") == stored_cursors[-1]
+    assert engine.store.cursors.get("delighted") == stored_cursors[-1]
     assert sum(engine.store.inbox_counts().values()) == len(stored_ids) >= 30
 
     report = fast_engine(small_world, sqlite_url, sources=sources).run_once()
@@ -170,7 +170,7 @@ def test_rel_a_page_and_its_cursor_are_stored_together_or_not_at_all(
     page = [version_of("r2"), version_of("r1", comment="edited", minutes=3)]
     with pytest.raises(RuntimeError):
         store.ingest_page("delighted", page, "200", T0)
-    assert store.get_cursor("delighted") == "100"
+    assert store.cursors.get("delighted") == "100"
     assert store.get_response("delighted", "r2") is None
     r1 = store.get_response("delighted", "r1")
     assert r1 is not None
@@ -195,7 +195,7 @@ def test_rel_the_cursor_never_passes_the_runs_start(
 
     first = fast_engine(small_world, sqlite_url, clock=at(start))
     first.run_once()
-    cursor = first.store.get_cursor("delighted")
+    cursor = first.store.cursors.get("delighted")
     assert cursor is not None
     assert int(cursor) <= start.timestamp()
     assert first.store.get_response("delighted", late) is None

@@ -259,11 +259,11 @@ def test_rel_a_v1_database_upgrades_with_every_row_intact(store_url: str) -> Non
         assert store.migrate() == t.LATEST_VERSION
         assert read_tables(store.engine, v1_metadata()) == before
         # ... and the upgraded database works with this release.
-        assert store.get_cursor("delighted") == "1759309200"
+        assert store.cursors.get("delighted") == "1759309200"
         assert [r.response.response_id for r in store.pending_responses(10, T0)] == ["r2"]
         assert store.action_counts() == {"done": 1, "pending": 1, "dead": 1}
         assert [c.key for c in store.claim_actions("w", limit=5, lease=LEASE, now=T0)] == ["todo-1"]
-        assert store.last_runs(1)[0]["stats"] == {"pulled": 2}
+        assert store.runs.last(1)[0]["stats"] == {"pulled": 2}
         outcome = RoutingOutcome(
             "delighted",
             "r2",
@@ -327,7 +327,7 @@ def test_rel_a_synthetic_next_step_is_all_or_nothing(
         assert version == (latest if fail else latest + 1)
         assert ("note" in columns) is not fail
         assert notes == ([] if fail else ["kept"])
-        assert store.get_cursor("delighted") == "100"
+        assert store.cursors.get("delighted") == "100"
         assert store.get_response("delighted", "r1") is not None
     finally:
         store.close()

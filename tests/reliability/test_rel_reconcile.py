@@ -26,7 +26,7 @@ def test_rel_reconcile_rewrites_fields_that_time_has_changed(
 ) -> None:
     now = datetime.now(UTC)
     first = fast_engine(small_world, sqlite_url)
-    first.store.start_run(now - timedelta(days=90), kind="drain")  # history old enough to go
+    first.store.runs.start(now - timedelta(days=90), kind="drain")  # history old enough to go
     first.run_once()
     accounts = {a.id for a in small_world.book.accounts}
     before = {i: small_world.salesforce.get_record("Account", i) for i in accounts}
@@ -47,7 +47,7 @@ def test_rel_reconcile_rewrites_fields_that_time_has_changed(
     assert not engine.store.queued_write_backs()
     assert engine.reconcile().records_updated == 0  # nothing moved since: nothing sent
     # The first reconcile was run "400 days later": it pruned every run before it.
-    assert [run["kind"] for run in engine.store.last_runs(5)] == ["reconcile", "reconcile"]
+    assert [run["kind"] for run in engine.store.runs.last(5)] == ["reconcile", "reconcile"]
 
 
 class StubEngine:

@@ -43,12 +43,12 @@ def routed(store: StateStore, rid: str, *keys: str) -> int:
 def test_ingest_counts_new_updated_and_unchanged_and_moves_the_cursor(store: StateStore) -> None:
     stats = store.ingest_page("delighted", [response("1"), response("2")], "100", T0)
     assert (stats.new, stats.updated, stats.unchanged) == (2, 0, 0)
-    assert store.get_cursor("delighted") == "100"
+    assert store.cursors.get("delighted") == "100"
 
     later = response("1", comment="arrived later", minutes=5)
     stats = store.ingest_page("delighted", [response("2"), later], "200", T0)
     assert (stats.new, stats.updated, stats.unchanged) == (0, 1, 1)
-    assert store.get_cursor("delighted") == "200"
+    assert store.cursors.get("delighted") == "200"
     stored = store.get_response("delighted", "1")
     assert stored is not None
     assert stored.response.comment == "arrived later"
@@ -148,4 +148,4 @@ def test_migrate_is_idempotent_and_refuses_a_newer_schema(store_url: str) -> Non
 
 def test_naive_datetimes_are_refused(store: StateStore) -> None:
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
-        store.start_run(datetime(2026, 1, 1))
+        store.runs.start(datetime(2026, 1, 1))

@@ -19,7 +19,7 @@ from rules import load_rules
 from sync.app.engine import Engine
 from sync.app.runtime import connect_all, open_store
 from sync.core.config import Config
-from sync.loop.tracking import TicketLedger, track_tickets
+from sync.loop.tracking import track_tickets
 from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor, marker
 from sync.state import StateStore
 from tests.zendesk.conftest import FAST_RETRY
@@ -151,7 +151,7 @@ def test_solved_tickets_are_tracked(
     engine = make_engine()
     engine.run_once()
     keys = [t["external_id"] for t in our_tickets(world)]
-    assert set(TicketLedger(store).statuses(keys)) == set(keys)  # the pass followed the export
+    assert set(store.tickets.statuses(keys)) == set(keys)  # the pass followed the export
     ticket = our_tickets(world)[0]
     world.zendesk.solve_ticket(ticket["id"])
 
@@ -160,5 +160,5 @@ def test_solved_tickets_are_tracked(
     on_ticket = [a for a in store.actions() if a.external_id == str(ticket["id"])]
     assert stats.solved == len(on_ticket)  # the ticket and the responses attached to it
     assert stats.tracked == 1  # only the solved ticket changed since the pass
-    status = TicketLedger(store).statuses([ticket["external_id"]])[ticket["external_id"]]
+    status = store.tickets.statuses([ticket["external_id"]])[ticket["external_id"]]
     assert (status.status, status.ticket_id) == ("solved", ticket["id"])

@@ -8,7 +8,7 @@ from connectors.models import TicketSpec
 from connectors.zendesk.client import ZendeskConnector
 from connectors.zendesk.records import ExportPage
 from emulators.zendesk import ZendeskEmulator
-from sync.loop.tracking import CURSOR_SOURCE, TicketLedger, track_tickets
+from sync.loop.tracking import CURSOR_SOURCE, track_tickets
 from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
 from sync.state import StateStore, schema
 from tests.zendesk.conftest import ANA, BEN, FAST_RETRY, Outbox, ticket_payload
@@ -29,7 +29,7 @@ def test_nothing_is_read_before_the_first_ticket_action(
     assert stats.caught_up
     assert stats.pages == 0
     assert emulator.total_calls() == 0
-    assert store.get_cursor(CURSOR_SOURCE) is None
+    assert store.cursors.get(CURSOR_SOURCE) is None
 
 
 def test_solved_and_reopened_tickets_are_recorded_per_action(
@@ -45,7 +45,7 @@ def test_solved_and_reopened_tickets_are_recorded_per_action(
 
     first = track_tickets(store, desk, outbox.now)
 
-    ledger = TicketLedger(store)
+    ledger = store.tickets
     statuses = ledger.statuses()
     assert set(statuses) == {ana_key, ben_key, joined_key}
     assert statuses[ana_key].status == statuses[joined_key].status == "solved"
@@ -53,7 +53,7 @@ def test_solved_and_reopened_tickets_are_recorded_per_action(
     assert statuses[ana_key].solved_at is not None
     assert statuses[ben_key].status == "new"
     assert (first.solved, first.reopened, first.caught_up) == (2, 0, True)
-    cursor = store.get_cursor(CURSOR_SOURCE)
+    cursor = store.cursors.get(CURSOR_SOURCE)
     assert cursor
 
     quiet = track_tickets(store, desk, outbox.now)
@@ -70,7 +70,7 @@ def test_solved_and_reopened_tickets_are_recorded_per_action(
     assert statuses[ana_key].solved_at is None
     assert statuses[ana_key].reopened == 1
     assert statuses[ben_key].status == "closed"
-    assert store.get_cursor(CURSOR_SOURCE) != cursor
+    assert store.cursors.get(CURSOR_SOURCE) != cursor
 
 
 def test_reading_a_page_again_changes_nothing(
@@ -80,7 +80,7 @@ def test_reading_a_page_again_changes_nothing(
     tickets = run_executor(desk, store, outbox)
     emulator.solve_ticket(tickets[key])
     track_tickets(store, desk, outbox.now)
-    before = TicketLedger(store).statuses()
+    before = store.tickets.statuses()
 
     # A crash after Zendesk answered but before the cursor was stored: the page comes again.
     with store.transaction() as conn:
@@ -88,7 +88,7 @@ def test_reading_a_page_again_changes_nothing(
     again = track_tickets(store, desk, outbox.now)
 
     assert again.solved == 0
-    assert TicketLedger(store).statuses() == before
+    assert store.tickets.statuses() == before
 
 
 def test_a_long_export_is_read_a_few_pages_per_pass(

@@ -31,7 +31,6 @@ from connectors.models import TicketSpec, WriteResult
 from connectors.zendesk.records import Agent, CommentSpec, RequesterSpec, TicketState
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
 from sync.core.retry import RetryPolicy
-from sync.loop.tracking import TicketCandidate, TicketLedger
 from sync.stages.act import Outcome, create_missing, guarded, outcome_of
 from sync.stages.executors.zendesk_context import (
     ContextFacts,
@@ -45,7 +44,7 @@ from sync.stages.match_zendesk import (
     field_titles,
     resolve_names,
 )
-from sync.state import ClaimedAction, StateStore
+from sync.state import ClaimedAction, StateStore, TicketCandidate
 
 KIND = "zendesk_ticket"
 
@@ -226,7 +225,7 @@ class ZendeskTicketExecutor:
         if self.store is None:
             return {}
         by_org = self.settings.attach_scope == "organization"
-        candidates = TicketLedger(self.store).ticket_candidates(
+        candidates = self.store.tickets.ticket_candidates(
             emails=[p.email for p in plans],
             organization_ids=[p.organization_id for p in plans if by_org and p.organization_id],
             since=self.clock() - self.settings.attach_window,
@@ -295,7 +294,7 @@ class ZendeskTicketExecutor:
             except (RetryableError, RecordError):
                 counts = {}  # context is a courtesy: a ticket without it beats no ticket
         history = (
-            TicketLedger(self.store).history([p.email for p in plans], self.settings.history_limit)
+            self.store.tickets.history([p.email for p in plans], self.settings.history_limit)
             if self.store is not None and self.settings.history_limit
             else {}
         )

@@ -19,7 +19,7 @@ from typing import Any
 from connectors.models import category_of
 from rules import RenderError
 from rules.templates import Template, TemplateSourceError, compile_template
-from sync.loop.tracking import PastResponse
+from sync.state import PastResponse
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,71 @@
+"""The engine of the state store and how repositories get a connection.
+
+A repository method opens its own transaction, or joins the one its caller passes as ``conn``,
+so that work spanning several aggregates (a routing decision, its intents and the write-back
+queue) still commits or rolls back as one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for a state database URL: SQLite in WAL mode, or PostgreSQL."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions start (see "begin").
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Take the write lock up front: no deadlock between two upgrading readers.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64-bit) for a lock name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+class Database:
+    """One engine shared by every repository of a store."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @contextmanager
+    def reading(self, conn: Connection | None = None) -> Iterator[Connection]:
+        """``conn`` if given, else a new connection for reads."""
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as own:
+            yield own
+
+    @contextmanager
+    def writing(self, conn: Connection | None = None) -> Iterator[Connection]:
+        """``conn`` if given (its caller commits), else a new transaction committed on exit."""
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as own:
+            yield own

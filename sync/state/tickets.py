@@ -1,0 +1,245 @@
+"""The ticket ledger: our Zendesk ticket actions and the statuses tracking saw them in.
+
+Tracking (``sync/loop/tracking.py``) records statuses here; the Zendesk executor asks it for open
+tickets of a requester to attach to and for a person's earlier answers; escalation asks it which
+tickets were solved.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sync.state import schema as t
+from sync.state.database import Database
+from sync.state.dialect import chunks, upsert
+
+TICKET_KIND = "zendesk_ticket"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketStatus:
+    """The tracked status of one ticket action."""
+
+    action_key: str
+    ticket_id: int
+    status: str
+    ticket_updated_at: datetime | None
+    solved_at: datetime | None
+    reopened: int
+
+
+@dataclass(frozen=True, slots=True)
+class TicketCandidate:
+    """A ticket of ours a new response could be attached to (status may be unknown yet)."""
+
+    ticket_id: int
+    email: str
+    organization_id: int | None
+    created_at: datetime
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PastResponse:
+    """An earlier answer of a person, for the context of a ticket."""
+
+    source: str
+    response_id: str
+    created_at: datetime
+    score: int
+    comment: str
+
+
+class TicketLedger:
+    """Queries over our ticket actions and their tracked statuses."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- tracking ------------------------------------------------------------------------------
+    def first_ticket_action_at(self) -> datetime | None:
+        """When the oldest ticket action was routed (None: there is none)."""
+        a = t.actions
+        with self._db.reading() as conn:
+            value: datetime | None = conn.execute(
+                sa.select(sa.func.min(a.c.created_at)).where(a.c.kind == TICKET_KIND)
+            ).scalar_one()
+        return value
+
+    def statuses(
+        self, keys: Iterable[str] | None = None, conn: Connection | None = None
+    ) -> dict[str, TicketStatus]:
+        """Tracked statuses by action key (all of them when ``keys`` is None)."""
+        s = t.ticket_status
+        with self._db.reading(conn) as db:
+            if keys is None:
+                rows = list(db.execute(sa.select(s)).all())
+            else:
+                rows = []
+                for chunk in chunks(sorted(set(keys))):
+                    rows.extend(db.execute(sa.select(s).where(s.c.action_key.in_(chunk))).all())
+        return {row.action_key: _status(row) for row in rows}
+
+    def owners(
+        self, tickets: Iterable[tuple[int, str | None]], conn: Connection | None = None
+    ) -> dict[int, set[str]]:
+        """Ticket id -> keys of our actions on it, for (ticket id, external id) pairs: the
+        creating action (by external id) and any done action that commented on it (by id)."""
+        tickets = list(tickets)
+        a = t.actions
+        owners: dict[int, set[str]] = defaultdict(set)
+        by_key = {external_id: ticket_id for ticket_id, external_id in tickets if external_id}
+        with self._db.reading(conn) as db:
+            for chunk in chunks(sorted(by_key)):
+                known = db.execute(
+                    sa.select(a.c.key).where(a.c.key.in_(chunk), a.c.kind == TICKET_KIND)
+                ).scalars()
+                for key in known:
+                    owners[by_key[key]].add(key)
+            ids = sorted(str(ticket_id) for ticket_id, _ in tickets)
+            for chunk in chunks(ids):
+                rows = db.execute(
+                    sa.select(a.c.key, a.c.external_id).where(
+                        a.c.external_id.in_(chunk), a.c.kind == TICKET_KIND, a.c.status == "done"
+                    )
+                ).all()
+                for row in rows:
+                    owners[int(row.external_id)].add(row.key)
+        return owners
+
+    def save_statuses(
+        self, statuses: Sequence[TicketStatus], now: datetime, conn: Connection | None = None
+    ) -> None:
+        """Store (insert or replace) the statuses of these ticket actions."""
+        if not statuses:
+            return
+        rows = [
+            {
+                "action_key": s.action_key,
+                "ticket_id": s.ticket_id,
+                "status": s.status,
+                "ticket_updated_at": s.ticket_updated_at,
+                "solved_at": s.solved_at,
+                "reopened": s.reopened,
+                "recorded_at": now,
+            }
+            for s in statuses
+        ]
+        with self._db.writing(conn) as db:
+            db.execute(upsert(db, t.ticket_status, ["action_key"]), rows)
+
+    # -- attaching and context -----------------------------------------------------------------
+    def ticket_candidates(
+        self,
+        *,
+        emails: Iterable[str] = (),
+        organization_ids: Iterable[int] = (),
+        since: datetime,
+    ) -> list[TicketCandidate]:
+        """Tickets our actions created or commented on since ``since``, for these requesters
+        (by email) or organizations; one per ticket, with its tracked status if known."""
+        emails = sorted({e.lower() for e in emails if e})
+        org_ids = sorted({int(o) for o in organization_ids})
+        if not emails and not org_ids:
+            return []
+        a, r, s = t.actions, t.responses, t.ticket_status
+        query = (
+            sa.select(
+                a.c.external_id,
+                a.c.created_at,
+                r.c.email,
+                r.c.zendesk_org_id,
+                s.c.status,
+            )
+            .select_from(
+                a.join(
+                    r, sa.and_(a.c.source == r.c.source, a.c.response_id == r.c.response_id)
+                ).outerjoin(s, s.c.action_key == a.c.key)
+            )
+            .where(
+                a.c.kind == TICKET_KIND,
+                a.c.status == "done",
+                a.c.external_id.is_not(None),
+                a.c.created_at >= since,
+            )
+        )
+        found: dict[int, TicketCandidate] = {}
+        column: Any
+        with self._db.reading() as conn:
+            for column, values in (
+                (sa.func.lower(r.c.email), emails),
+                (r.c.zendesk_org_id, org_ids),
+            ):
+                for chunk in chunks(values):
+                    for row in conn.execute(query.where(column.in_(chunk))).all():
+                        _merge(found, row)
+        return sorted(found.values(), key=lambda c: (c.created_at, c.ticket_id))
+
+    def history(self, emails: Iterable[str], limit: int) -> dict[str, list[PastResponse]]:
+        """Each person's responses, newest first, at most ``limit + 1`` (the caller drops the one
+        at hand)."""
+        r = t.responses
+        wanted = sorted({e.lower() for e in emails if e})
+        found: dict[str, list[PastResponse]] = defaultdict(list)
+        if limit < 0 or not wanted:
+            return {}
+        with self._db.reading() as conn:
+            for chunk in chunks(wanted):
+                rows = conn.execute(
+                    sa.select(
+                        r.c.source,
+                        r.c.response_id,
+                        r.c.email,
+                        r.c.created_at,
+                        r.c.score,
+                        r.c.comment,
+                    ).where(sa.func.lower(r.c.email).in_(chunk))
+                ).all()
+                for row in rows:
+                    found[row.email.lower()].append(
+                        PastResponse(
+                            row.source, row.response_id, row.created_at, row.score, row.comment
+                        )
+                    )
+        return {
+            email: sorted(rows, key=lambda p: p.created_at, reverse=True)[: limit + 1]
+            for email, rows in found.items()
+        }
+
+
+def _merge(found: dict[int, TicketCandidate], row: Any) -> None:
+    """Fold one action row into the candidate of its ticket: first creation, any known status."""
+    try:
+        ticket_id = int(row.external_id)
+    except ValueError:
+        return
+    candidate = TicketCandidate(
+        ticket_id=ticket_id,
+        email=(row.email or "").lower(),
+        organization_id=int(row.zendesk_org_id) if row.zendesk_org_id else None,
+        created_at=row.created_at,
+        status=row.status,
+    )
+    known = found.get(ticket_id)
+    if known is not None:
+        first = known if known.created_at <= candidate.created_at else candidate
+        candidate = replace(first, status=known.status or candidate.status)
+    found[ticket_id] = candidate
+
+
+def _status(row: Any) -> TicketStatus:
+    return TicketStatus(
+        action_key=row.action_key,
+        ticket_id=int(row.ticket_id),
+        status=row.status,
+        ticket_updated_at=row.ticket_updated_at,
+        solved_at=row.solved_at,
+        reopened=int(row.reopened),
+    )
