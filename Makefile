@@ -1,22 +1,25 @@
 # Two entry points do all set-up on a fresh machine:
 #   make demo   - virtual environment, install, run the whole loop against the built-in emulators
-#   make test   - the same with the dev tools, then ruff, mypy --strict and the whole pytest suite
+#   make test   - the same with the dev tools, then ruff, mypy --strict, the import contracts and
+#                 the whole pytest suite with branch coverage
+# Both install the exact versions in constraints.txt; `make constraints` refreshes that file from
+# the newest releases that pyproject.toml allows (then run `make clean test` and commit it).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean postgres
+.PHONY: demo test lint bench clean postgres constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -26,9 +29,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint postgres
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term
 
 # The PostgreSQL tests need a local server; start the machine's cluster if it is installed but down.
 postgres:
@@ -40,5 +44,16 @@ postgres:
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 
+# Resolve every dependency (and the dev and postgres extras) afresh in a scratch environment and
+# write the exact versions to constraints.txt.
+constraints:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet -e '.[dev,postgres]'
+	{ echo "# Exact versions installed by make test and make demo; refresh with make constraints."; \
+	  .venv-lock/bin/pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .venv-lock
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .coverage

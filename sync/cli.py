@@ -6,6 +6,8 @@ imports what it needs when it runs.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from sync.commands.check import check_command
@@ -13,6 +15,7 @@ from sync.commands.fields import backfill_command, explain_group, fields_group
 from sync.commands.ops import failed_group, status_command, unmatched_command
 from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
+from sync.core.install import EXIT_CODE, installation_problem
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +23,10 @@ from sync.commands.run import demo_command, run_command, sync_command
 def main() -> None:
     """Close the loop on NPS: survey responses become Salesforce tasks, Zendesk tickets and CRM
     fields."""
+    problem = installation_problem()
+    if problem is not None:
+        click.echo(f"nps-sync: {problem}", err=True)
+        sys.exit(EXIT_CODE)
 
 
 for command in (

@@ -1,31 +1,88 @@
-"""``rules`` is also the import name of a popular Django package: make sure we run our own."""
+"""The four import names are this project's own, and the CLI refuses to run on someone else's.
+
+Which package may import which is stated as import contracts in ``pyproject.toml`` and checked by
+``lint-imports`` (``make lint``).
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 import connectors
+import emulators
 import rules
 import sync
+from sync.core.install import EXIT_CODE, installation_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_packages_resolve_to_this_project() -> None:
-    for module in (connectors, rules, sync):
+    for module in (connectors, emulators, rules, sync):
         assert module.__file__ is not None
         assert Path(module.__file__).resolve().parent.parent == ROOT, module.__file__
+    assert installation_problem() is None
 
 
-def test_rules_and_connectors_do_not_import_sync_or_each_other() -> None:
-    forbidden = {
-        "rules": ("import sync", "from sync", "import connectors", "from connectors"),
-        "connectors": ("import sync", "from sync", "import rules", "from rules"),
-    }
-    offenders = []
-    for package, needles in forbidden.items():
-        for path in (ROOT / package).rglob("*.py"):
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if line.lstrip().startswith(needles):
-                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
-    assert offenders == []
+def _cli(args: list[str], pythonpath: Path) -> subprocess.CompletedProcess[str]:
+    """The entry point in a fresh interpreter with ``pythonpath`` ahead of the installation."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(pythonpath)
+    code = "import sys; from sync.cli import main; sys.exit(main())"
+    return subprocess.run(  # noqa: S603 - our own interpreter and entry point
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=pythonpath.parent,  # not the project root, which `-c` would put first on the path
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("name", ["rules", "connectors", "emulators"])
+def test_cli_refuses_to_run_on_a_shadowing_package(tmp_path: Path, name: str) -> None:
+    # Another distribution's package of the same name, earlier on the path (as the Django
+    # ``rules`` package would be, installed into site-packages ahead of an editable install).
+    site = tmp_path / "site"
+    (site / name).mkdir(parents=True)
+    (site / name / "__init__.py").write_text('"""Someone else\'s package."""\n')
+    result = _cli(["rules", "check", "--help"], site)
+    assert result.returncode == EXIT_CODE, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"package {name!r} is imported from {site / name}" in lines[0]
+    assert "shadows it" in lines[0]
+    assert result.stdout == ""
+
+
+def test_cli_runs_when_nothing_shadows(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "unrelated").mkdir(parents=True)
+    (site / "unrelated" / "__init__.py").write_text("")
+    result = _cli(["rules", "check", "--help"], site)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+
+
+def test_cli_refuses_to_run_beside_a_distribution_that_installs_the_same_package(
+    tmp_path: Path,
+) -> None:
+    # Both installed into one site-packages: the files overwrite each other, so the paths agree
+    # and only the other distribution's metadata tells.
+    site = tmp_path / "site"
+    info = site / "rules-3.5.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rules\nVersion: 3.5\n")
+    (info / "top_level.txt").write_text("rules\n")
+    result = _cli(["rules", "check", "--help"], site)
+    assert result.returncode == EXIT_CODE, result.stderr
+    assert result.stderr.strip() == (
+        "nps-sync: package 'rules' of nps-sync is also installed by rules: the two overwrite "
+        "each other; uninstall one or use a separate virtual environment"
+    )

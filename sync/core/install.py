@@ -1,0 +1,59 @@
+"""Make sure the four import names this project ships are really this project's.
+
+``rules`` is also the import name of a popular Django package, and ``sync`` or ``connectors`` are
+short enough to clash too. When another installed distribution provides one of them, Python
+imports whichever comes first on the path, and the daemon would fail later in a confusing way (or,
+worse, run someone else's code). The command line checks once at start-up and refuses to run.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import metadata, util
+from pathlib import Path
+
+DISTRIBUTION = "nps-sync"
+PACKAGES = ("sync", "rules", "connectors", "emulators")
+
+#: What the command line exits with when the installation is unusable (a set-up error, like a bad
+#: configuration file).
+EXIT_CODE = 2
+
+
+def _root() -> Path:
+    """The directory holding this installation's packages (site-packages or the source tree)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def _canonical(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+@functools.cache
+def installation_problem() -> str | None:
+    """One line saying which package is shadowed and by what, or None when all is well."""
+    root = _root()
+    for name in PACKAGES:
+        spec = util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        if origin is None:
+            return f"package {name!r} of {DISTRIBUTION} cannot be found; reinstall {DISTRIBUTION}"
+        where = Path(origin).resolve().parent
+        if where != root / name:
+            return (
+                f"package {name!r} is imported from {where}, not from {DISTRIBUTION} in {root}: "
+                "another installed distribution shadows it; uninstall it or use a separate "
+                "virtual environment"
+            )
+    claimed = metadata.packages_distributions()
+    for name in PACKAGES:
+        others = sorted(
+            {dist for dist in claimed.get(name, ()) if _canonical(dist) != DISTRIBUTION}
+        )
+        if others:
+            return (
+                f"package {name!r} of {DISTRIBUTION} is also installed by {', '.join(others)}: "
+                "the two overwrite each other; uninstall one or use a separate virtual environment"
+            )
+    return None
