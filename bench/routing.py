@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from rules.bench import route_throughput
+from bench.synthetic_rules import route_throughput
 
 
 def run_routing_benchmark(*, n_rules: int = 100, n_responses: int = 20_000) -> float:

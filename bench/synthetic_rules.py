@@ -1,4 +1,4 @@
-"""Routing throughput on a synthetic ruleset, for ``bench/`` to print.
+"""A synthetic ruleset and responses to measure routing throughput (`python -m bench`).
 
 The ruleset mimics a large real one: most rules test a region or tier first (so they fail fast),
 some combine score ranges, regexes on the comment and ``any`` groups, a few ``continue``, and a
