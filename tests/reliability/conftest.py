@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -189,15 +188,6 @@ def unfinished(store: StateStore) -> dict[str, int]:
     if queued:
         counts["write-backs queued"] = len(queued.contacts) + len(queued.accounts)
     return counts
-
-
-def wait_for(condition: Any, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return bool(condition())
 
 
 @pytest.fixture

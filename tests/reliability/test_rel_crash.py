@@ -137,6 +137,7 @@ def run_sync(config: Path, log: Path, timeout: float = 180) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # dozens of SIGKILLed runs, then the final runs; ~45 s on an idle machine
 @pytest.mark.parametrize(
     ("backend", "responses", "kills", "at_least"),
     [

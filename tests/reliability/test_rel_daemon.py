@@ -22,9 +22,9 @@ from tests.reliability.conftest import (
     snapshot,
     spawn,
     unfinished,
-    wait_for,
     write_config,
 )
+from tests.support import wait_for
 
 CREATES = ("composite_create", "tickets_create_many")
 
@@ -87,6 +87,7 @@ def test_rel_sigterm_finishes_the_batch_in_flight_and_releases_leases(
 
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # waits up to 90 s for the daemons, then 30 s for each to stop
 def test_rel_three_daemons_share_one_database_and_do_everything_once(
     tmp_path: Path, pg_url: str
 ) -> None:

@@ -13,9 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from emulators.base import Fault
 from emulators.world import EmulatedWorld
 from tests.reliability.conftest import fast_engine, quiet_end, snapshot, unfinished
+from tests.support import poll
 
 SEED = 77
 ACCOUNTS = 30
@@ -61,6 +64,7 @@ FAULTS = {
 }
 
 
+@pytest.mark.timeout(300)  # up to twelve passes through hanging and failing emulators
 def test_rel_injected_faults_change_nothing_in_the_end(tmp_path: Path) -> None:
     end = quiet_end(SEED, ACCOUNTS, RESPONSES)
     with EmulatedWorld(seed=SEED, accounts=ACCOUNTS, responses=RESPONSES, end=end) as clean:
@@ -84,15 +88,17 @@ def test_rel_injected_faults_change_nothing_in_the_end(tmp_path: Path) -> None:
         }
         url = f"sqlite:///{tmp_path / 'faults.db'}"
         passes = []
-        started = time.monotonic()
-        for _ in range(12):
+
+        def one_pass() -> dict[str, int]:
             engine = fast_engine(world, url, **overrides)
             passes.append(engine.run_once())
             left = unfinished(engine.store)
             engine.store.close()
-            if not left:
-                break
-            time.sleep(0.3)  # let backed-off actions fall due
+            return left
+
+        started = time.monotonic()
+        # Pass after pass, 0.3 s apart so that backed-off actions fall due, until nothing is left.
+        left = poll(one_pass, until=lambda left: not left, attempts=12, interval=0.3)
         seconds = time.monotonic() - started
         for app in apps.values():
             app.clear_faults()

@@ -1,9 +1,10 @@
 """Replays recorded real Salesforce traffic against the emulator and compares the answers.
 
 The recordings live outside the project (``../shared/oracles/salesforce`` from the project root,
-or ``$NPS_SYNC_ORACLES/salesforce``); without them these tests skip. Each replay starts from a
-fresh emulator holding just the records the recorded answer implies, sends the recorded request
-through simple-salesforce's transport, and compares status codes, JSON key sets and value types
+or ``$NPS_SYNC_ORACLES/salesforce``); without them these tests skip, and fail under CI. Each
+replay starts from a fresh emulator holding just the records the recorded answer implies, sends
+the recorded request through simple-salesforce's transport, and compares status codes, JSON key
+sets and value types
 (and values where the emulator's data is the recording's, but never ids, hosts or timestamps).
 """
 
@@ -24,16 +25,21 @@ from ruamel.yaml import YAML
 
 from emulators.salesforce import SalesforceEmulator
 from emulators.salesforce.ids import is_valid_id
+from tests.support import require
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[3]
 ORACLES = (
     Path(os.environ.get("NPS_SYNC_ORACLES") or _PROJECT_ROOT.parent / "shared" / "oracles")
     / "salesforce"
 )
-pytestmark = pytest.mark.skipif(
-    not ORACLES.is_dir(),
-    reason=f"recorded Salesforce traffic not found at {ORACLES}; fidelity replays need it",
-)
+
+
+@pytest.fixture(autouse=True)
+def _recordings() -> None:
+    """Skip without the recordings on a developer's machine; fail under CI."""
+    require(ORACLES, "recorded Salesforce traffic (fidelity replays need it)")
+
+
 VERSION = "59.0"
 EMULATED = {"Account", "Contact", "Lead", "Task", "User"}
 

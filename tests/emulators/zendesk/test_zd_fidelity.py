@@ -7,7 +7,7 @@ cursors differ between the recording and the emulator, so they are learnt from e
 answers and substituted into later requests. Error answers must match exactly.
 
 The cassettes live outside the project (``../shared/oracles/zendesk``, or
-``$NPS_SYNC_ORACLES/zendesk``); without them the test is skipped.
+``$NPS_SYNC_ORACLES/zendesk``); without them the test is skipped, and fails under CI.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from emulators.base import Request
 from emulators.seed import generate_seed
 from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
 from emulators.zendesk.routes import ROUTES, pattern
+from tests.support import require
 
 ROOT = Path(__file__).resolve().parents[3]
 ORACLES = Path(os.environ.get("NPS_SYNC_ORACLES", ROOT.parent / "shared" / "oracles")) / "zendesk"
@@ -231,8 +232,7 @@ class InProcessAdapter(HTTPAdapter):
 
 @pytest.fixture(scope="module")
 def emulator() -> ZendeskEmulator:
-    if not ORACLES.is_dir():
-        pytest.skip(f"NO ZENDESK ORACLES at {ORACLES}: fidelity replay skipped")
+    require(ORACLES, "NO ZENDESK ORACLES: recorded Zendesk traffic (fidelity replays need it)")
     return ZendeskEmulator(rate_limit_per_minute=100_000, incremental_rate_limit_per_minute=10_000)
 
 
@@ -250,9 +250,7 @@ def session(emulator: ZendeskEmulator) -> requests.Session:
 def test_emulator_answers_like_the_recorded_zendesk(
     emulator: ZendeskEmulator, session: requests.Session, name: str
 ) -> None:
-    cassette = ORACLES / f"{name}.json"
-    if not cassette.exists():
-        pytest.skip(f"cassette {name} is not in {ORACLES}")
+    cassette = require(ORACLES / f"{name}.json", f"cassette {name}")
 
     compared: list[str] = []
     mismatches = list(replay(cassette, session, compared))

@@ -1,0 +1,72 @@
+"""Helpers every test folder may use: one polling policy, and inputs that CI must have."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    stop_any,
+    wait_fixed,
+)
+from tenacity.stop import stop_base
+
+T = TypeVar("T")
+
+
+def poll(
+    attempt: Callable[[], T],
+    *,
+    until: Callable[[T], object] = bool,
+    timeout: float | None = None,
+    attempts: int | None = None,
+    interval: float = 0.1,
+) -> T:
+    """Call ``attempt`` until ``until(result)`` holds, ``interval`` seconds apart, for at most
+    ``timeout`` seconds or ``attempts`` calls; return the last result either way (the caller
+    asserts on it, so a failure shows what was last seen). Exceptions are not retried."""
+    stops: list[stop_base] = []
+    if timeout is not None:
+        stops.append(stop_after_delay(timeout))
+    if attempts is not None:
+        stops.append(stop_after_attempt(attempts))
+    if not stops:
+        raise ValueError("poll needs a timeout or a number of attempts")
+
+    def last_result(state: RetryCallState) -> T:
+        assert state.outcome is not None
+        result: T = state.outcome.result()
+        return result
+
+    retrying = Retrying(
+        stop=stop_any(*stops),
+        wait=wait_fixed(interval),
+        retry=retry_if_result(lambda result: not until(result)),
+        retry_error_callback=last_result,
+        reraise=True,
+    )
+    return retrying(attempt)
+
+
+def wait_for(condition: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
+    """True as soon as ``condition()`` is true, False if it is still false after ``timeout``."""
+    return bool(poll(condition, timeout=timeout, interval=interval))
+
+
+def require(path: Path, what: str) -> Path:
+    """``path`` for a test that needs it. When it is missing the test is skipped on a developer's
+    machine, but fails under CI (``CI`` set), where a skip would hide that nothing was checked."""
+    if path.exists():
+        return path
+    message = f"{what} not found at {path}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI must run these tests", pytrace=False)
+    pytest.skip(message)
