@@ -1,7 +1,8 @@
-"""The four import names are this project's own, and the CLI refuses to run on someone else's.
+"""Which package may import which, and the four import names are this project's own (the CLI
+refuses to run on someone else's).
 
-Which package may import which is stated as import contracts in ``pyproject.toml`` and checked by
-``lint-imports`` (``make lint``).
+The import rules are contracts in ``pyproject.toml``, checked by ``lint-imports`` (``make lint``)
+and here, so that the test suite alone guards them too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,20 @@ import sync
 from sync.core.install import EXIT_CODE, installation_problem
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_import_contracts_hold() -> None:
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(  # noqa: S603 - the installed dev tool, fixed arguments
+        [str(lint_imports), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
 
 
 def test_packages_resolve_to_this_project() -> None:
