@@ -1,4 +1,4 @@
-"""Every exception class of the client libraries maps to one of our tiers.
+"""Every exception class of the client libraries maps to the tier a table here names for it.
 
 A library upgrade that adds an exception class fails here until it is mapped on purpose.
 """
@@ -27,12 +27,31 @@ def exception_classes(module: ModuleType) -> list[type[BaseException]]:
     ]
 
 
-def sf_instance(cls: type[BaseException]) -> BaseException:
+#: Each simple-salesforce exception class, the HTTP status it is raised for (simple-salesforce's
+#: own status -> class table; None when it carries none) and the tier it must become. A class
+#: missing here fails ``test_every_simple_salesforce_exception_class_is_in_the_table``.
+SALESFORCE_TIERS: dict[type[BaseException], tuple[int | None, type[ConnectorError]]] = {
+    sfx.SalesforceMoreThanOneRecord: (300, RecordError),
+    sfx.SalesforceMalformedRequest: (400, RecordError),
+    sfx.SalesforceExpiredSession: (401, ConfigError),  # INVALID_SESSION_ID is retried (below)
+    sfx.SalesforceRefusedRequest: (403, ConfigError),
+    sfx.SalesforceResourceNotFound: (404, RecordError),
+    sfx.SalesforceGeneralError: (500, RetryableError),
+    sfx.SalesforceError: (502, RetryableError),
+    sfx.SalesforceAuthenticationFailed: (None, ConfigError),
+    sfx.SalesforceOperationError: (None, RetryableError),
+    sfx.SalesforceBulkV2LoadError: (None, RetryableError),
+    sfx.SalesforceBulkV2ExtractError: (None, RetryableError),
+}
+
+
+def sf_instance(cls: type[BaseException], status: int | None) -> BaseException:
     if cls is sfx.SalesforceAuthenticationFailed:
         return cls("INVALID_LOGIN", "bad password")
     if issubclass(cls, sfx.SalesforceError):
-        content: Any = [{"errorCode": "X", "message": "m"}]  # the library types it as bytes
-        return cls("https://x/services/data", 400, "query", content)
+        assert status is not None
+        content: Any = [{"errorCode": "", "message": "m"}]  # the library types it as bytes
+        return cls("https://x/services/data", status, "query", content)
     return cls("failed")
 
 
@@ -43,24 +62,59 @@ def response(status: int, headers: dict[str, str] | None = None) -> requests.Res
     return r
 
 
+#: Each zenpy exception class and the tier it must become (exactly: ``ConnectorError`` itself is
+#: the tier of our own bugs, neither retried nor blamed on the record).
+ZENDESK_TIERS: dict[type[BaseException], type[ConnectorError]] = {
+    zx.APIException: RecordError,  # 422 RecordInvalid
+    zx.RecordNotFoundException: RecordError,  # 404
+    zx.RatelimitBudgetExceeded: DeferError,
+    zx.SearchResponseLimitExceeded: RecordError,
+    zx.TooManyValuesException: ConnectorError,
+    zx.ZenpyException: ConfigError,
+    zx.ZenpyCacheException: ConfigError,
+}
+
+
 def zd_instance(cls: type[BaseException]) -> BaseException:
     factory: Any = cls
+    if cls is zx.RecordNotFoundException:
+        found: BaseException = factory('{"error": "RecordNotFound"}', response=response(404))
+        return found
     if issubclass(cls, zx.APIException):
         exc: BaseException = factory('{"error": "RecordInvalid"}', response=response(422))
         return exc
     return cls("failed")
 
 
-@pytest.mark.parametrize("cls", exception_classes(sfx), ids=lambda c: c.__name__)
-def test_every_simple_salesforce_exception_is_mapped(cls: type[BaseException]) -> None:
-    translated = sf_errors.translate(sf_instance(cls))
-    assert type(translated) in (ConfigError, DeferError, RecordError, RetryableError), cls
+def test_every_simple_salesforce_exception_class_is_in_the_table() -> None:
+    assert set(exception_classes(sfx)) == set(SALESFORCE_TIERS)
 
 
-@pytest.mark.parametrize("cls", exception_classes(zx), ids=lambda c: c.__name__)
-def test_every_zenpy_exception_is_mapped(cls: type[BaseException]) -> None:
+def test_every_zenpy_exception_class_is_in_the_table() -> None:
+    assert set(exception_classes(zx)) == set(ZENDESK_TIERS)
+
+
+@pytest.mark.parametrize(
+    ("cls", "status", "tier"),
+    [(cls, status, tier) for cls, (status, tier) in SALESFORCE_TIERS.items()],
+    ids=lambda v: getattr(v, "__name__", str(v)),
+)
+def test_each_simple_salesforce_exception_maps_to_its_tier(
+    cls: type[BaseException], status: int | None, tier: type[ConnectorError]
+) -> None:
+    translated = sf_errors.translate(sf_instance(cls, status))
+    assert type(translated) is tier
+    assert "unexpected" not in translated.message
+
+
+@pytest.mark.parametrize(
+    ("cls", "tier"), list(ZENDESK_TIERS.items()), ids=lambda v: getattr(v, "__name__", str(v))
+)
+def test_each_zenpy_exception_maps_to_its_tier(
+    cls: type[BaseException], tier: type[ConnectorError]
+) -> None:
     translated = zd_errors.translate(zd_instance(cls))
-    assert isinstance(translated, ConnectorError), cls
+    assert type(translated) is tier
     assert "unexpected" not in translated.message
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from emulators.world import DEFAULT_RULES
 from rules import (
     BUILTIN_FIELDS,
     EXAMPLES_DIR,
@@ -19,9 +20,18 @@ from rules import (
 EXAMPLES = sorted(p for p in EXAMPLES_DIR.glob("*.yaml") if not p.name.endswith(".cases.yaml"))
 
 
-def test_the_demo_rules_exist() -> None:
-    assert EXAMPLES_DIR / "default.yaml" in EXAMPLES
-    assert len(EXAMPLES) >= 3
+def test_three_examples_ship_and_the_demo_runs_the_default() -> None:
+    assert [p.name for p in EXAMPLES] == ["closed-loop.yaml", "default.yaml", "themes.yaml"]
+    assert DEFAULT_RULES.resolve() == (EXAMPLES_DIR / "default.yaml").resolve()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_cases_reach_every_rule(path: Path) -> None:
+    """Passing cases prove little if they never reach a rule: each rule is matched by one."""
+    ruleset = load_rules(path)
+    cases = load_cases(path.with_suffix(".cases.yaml"), ruleset)
+    reached = {rule for result in run_cases(ruleset, cases) for rule in result.rules}
+    assert set(ruleset.rule_names) - reached == set()
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

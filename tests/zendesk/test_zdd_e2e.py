@@ -1,7 +1,7 @@
 """End to end through the engine: real zenpy, Salesforce and Delighted clients, the emulators.
 
-The engine builds its Zendesk executor without the state store today; these tests hand it the
-store (attach to open tickets, score history) the way the wiring will.
+The engine's own wiring is under test: its Zendesk executor gets the state store (attach to open
+tickets, score history) and the ticket settings from the configuration.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 
-import sync.app.engine
 from emulators.world import DEFAULT_RULES, EmulatedWorld
 from rules import load_rules
 from sync.app.engine import Engine
 from sync.app.runtime import connect_all, open_store
 from sync.core.config import Config
 from sync.loop.tracking import track_tickets
-from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor, marker
+from sync.stages.executors.zendesk import marker
 from sync.state import StateStore
 from tests.zendesk.conftest import FAST_RETRY
 
@@ -57,16 +56,8 @@ def make_engine(
     world: EmulatedWorld,
     store: StateStore,
     attach_rules: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> EngineFactory:
     config = Config.model_validate(world.config_data(state_url=store.url, rules=attach_rules))
-
-    def wired(helpdesk: Any, retry: Any, *args: Any, **kwargs: Any) -> ZendeskTicketExecutor:
-        kwargs.setdefault("store", store)
-        kwargs.setdefault("settings", TicketSettings.from_config(config.zendesk))
-        return ZendeskTicketExecutor(helpdesk, retry, *args, **kwargs)
-
-    monkeypatch.setattr(sync.app.engine, "ZendeskTicketExecutor", wired)
 
     def build() -> Engine:
         return Engine(
