@@ -15,10 +15,16 @@ Each connector translates its client library's exceptions into these at its boun
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
+
+from connectors.models import Tier
 
 
 class ConnectorError(Exception):
     """Root of every error a connector raises."""
+
+    #: What the caller should do about the record or call that failed.
+    tier: ClassVar[Tier] = "skip"
 
     def __init__(self, message: str, *, system: str = "", record_id: str | None = None) -> None:
         super().__init__(message)
@@ -35,6 +41,8 @@ class ConnectorError(Exception):
 class RetryableError(ConnectorError):
     """A transient failure; the same call is expected to succeed soon."""
 
+    tier: ClassVar[Tier] = "retry"
+
     def __init__(
         self,
         message: str,
@@ -49,6 +57,8 @@ class RetryableError(ConnectorError):
 
 class DeferError(ConnectorError):
     """The system refuses work for a while; park it instead of sleeping a thread."""
+
+    tier: ClassVar[Tier] = "defer"
 
     def __init__(
         self,
@@ -65,6 +75,8 @@ class DeferError(ConnectorError):
 class RecordError(ConnectorError):
     """This record cannot be written as it is; other records are unaffected."""
 
+    tier: ClassVar[Tier] = "skip"
+
     def __init__(
         self,
         message: str,
@@ -79,3 +91,5 @@ class RecordError(ConnectorError):
 
 class ConfigError(ConnectorError):
     """Credentials, permissions or configured names are wrong; a human must act."""
+
+    tier: ClassVar[Tier] = "fix-config"

@@ -12,6 +12,10 @@ from typing import Literal
 
 Category = Literal["promoter", "passive", "detractor"]
 
+#: What to do about a record that failed, from the connector's error table: try it again soon,
+#: park it for a while, give up on this record, or stop until a human fixes the configuration.
+Tier = Literal["retry", "defer", "skip", "fix-config"]
+
 
 def category_of(score: int) -> Category:
     """NPS category of a 0-10 score: 9-10 promoter, 7-8 passive, 0-6 detractor."""
@@ -150,7 +154,9 @@ class WriteResult:
     """The outcome of one record in a batched write.
 
     ``record_id`` is the key the caller gave (idempotency key or record id); ``external_id`` is the
-    id the system assigned, when it created something; ``code`` is the system's error code.
+    id the system assigned, when it created something; ``code`` is the system's error code and
+    ``tier`` what it means for the caller, classified by the connector that wrote the record
+    (``None`` when ``ok``).
     """
 
     record_id: str
@@ -158,3 +164,4 @@ class WriteResult:
     external_id: str = ""
     error: str = ""
     code: str = ""
+    tier: Tier | None = None

@@ -22,7 +22,7 @@ from typing import Any
 import requests
 from simple_salesforce.api import Salesforce
 
-from connectors.errors import ConfigError, ConnectorError
+from connectors.errors import ConfigError
 from connectors.salesforce import errors
 
 METHODS = ("session", "password", "jwt", "client_credentials")
@@ -100,8 +100,9 @@ def login(
                 domain=c.domain,
                 **common,
             )
-    except ConnectorError:
-        raise
-    except Exception as exc:
+    except errors.CLIENT_ERRORS as exc:
         raise errors.translate(exc) from exc
+    except ValueError as exc:
+        # The private key cannot sign the JWT assertion (not a PEM key, wrong algorithm).
+        raise ConfigError(f"cannot sign the JWT: {exc}", system=errors.SYSTEM) from exc
     raise ConfigError(f"unknown auth method {c.method!r}", system=errors.SYSTEM)

@@ -19,6 +19,7 @@ from typing import Any
 from simple_salesforce.api import Salesforce
 
 from connectors.models import WriteResult
+from connectors.salesforce.errors import record_tier
 
 #: Bulk 2.0 writes this to set a field to null; a blank cell means "leave as it is".
 NULL = "#N/A"
@@ -55,6 +56,7 @@ def bulk_update(
                 ok=False,
                 error="not processed: the Bulk job stopped before this record",
                 code="UNPROCESSED",
+                tier=record_tier("UNPROCESSED"),
             )
     return [
         failed.get(str(rec["Id"])) or WriteResult(record_id=str(rec["Id"]), ok=True)
@@ -71,7 +73,7 @@ def failed_row(row: Mapping[str, str]) -> WriteResult:
         message, fields = rest, ""
     fields = fields.removesuffix("--").strip().strip(",")
     text = f"{code}: {message.strip()}" + (f" ({fields})" if fields else "")
-    return WriteResult(record_id=record_id, ok=False, error=text, code=code)
+    return WriteResult(record_id=record_id, ok=False, error=text, code=code, tier=record_tier(code))
 
 
 def _rows(text: str) -> list[dict[str, str]]:

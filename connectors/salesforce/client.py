@@ -112,13 +112,13 @@ class SalesforceConnector:
         self.reserve.check(self._meter.fresh(USAGE_MAX_AGE))
         try:
             return fn()
-        except Exception as exc:
+        except errors.CALL_ERRORS as exc:
             if not errors.is_expired_session(exc):
                 raise self._translate(exc) from exc
             self._renew_session(exc)
         try:
             return fn()
-        except Exception as exc:
+        except errors.CALL_ERRORS as exc:
             if errors.is_expired_session(exc):
                 raise ConfigError(
                     "Salesforce rejected a session right after a fresh login; check the "
@@ -144,9 +144,7 @@ class SalesforceConnector:
             ) from cause
         try:
             self.sf = self._relogin()
-        except ConnectorError:
-            raise
-        except Exception as exc:
+        except errors.CLIENT_ERRORS as exc:
             raise errors.translate(exc) from exc
         self.logins += 1
         self._meter.install(self.sf.session)
@@ -328,7 +326,11 @@ class SalesforceConnector:
                 code = getattr(exc, "code", "") or type(exc).__name__
                 outcome = [
                     WriteResult(
-                        u.record_id, ok=False, error=f"{object_type}: {exc.message}", code=code
+                        u.record_id,
+                        ok=False,
+                        error=f"{object_type}: {exc.message}",
+                        code=code,
+                        tier=exc.tier,
                     )
                     for u in group
                 ]
@@ -447,7 +449,11 @@ def _bulk_upsert(
         for row in _csv_rows(handler.get_unprocessed_records(job_id)):
             key = row.get(external_id_field, "")
             failed[key] = WriteResult(
-                key, ok=False, error="not processed: the Bulk job stopped", code="UNPROCESSED"
+                key,
+                ok=False,
+                error="not processed: the Bulk job stopped",
+                code="UNPROCESSED",
+                tier=errors.record_tier("UNPROCESSED"),
             )
     keys = [str(rec[external_id_field]) for rec in records]
     return [failed.get(key) or WriteResult(record_id=key, ok=True) for key in keys]
@@ -478,4 +484,10 @@ def _write_result(key: str, item: dict[str, Any]) -> WriteResult:
         for e in errs
     )
     code = str(errs[0].get("statusCode", "")) if errs else ""
-    return WriteResult(record_id=key, ok=False, error=text or "unknown error", code=code)
+    return WriteResult(
+        record_id=key,
+        ok=False,
+        error=text or "unknown error",
+        code=code,
+        tier=errors.record_tier(code),
+    )

@@ -20,6 +20,7 @@ from connectors.errors import (
     RecordError,
     RetryableError,
 )
+from connectors.models import Tier
 
 SYSTEM = "salesforce"
 
@@ -63,6 +64,18 @@ STATUS_TIERS: dict[int, type[ConnectorError]] = {
     504: RetryableError,
 }
 
+#: What simple-salesforce and the transport raise: the only exceptions translated at the edge
+#: (anything else is a bug of ours and must not pass for a Salesforce error).
+CLIENT_ERRORS: tuple[type[Exception], ...] = (
+    sfx.SalesforceError,
+    sfx.SalesforceOperationError,
+    requests.RequestException,
+)
+
+#: What a call may raise: the client's errors, and our own raised inside a call (an answer that
+#: does not match its request).
+CALL_ERRORS: tuple[type[Exception], ...] = (ConnectorError, *CLIENT_ERRORS)
+
 #: Login fault codes that mean "try again later" rather than "wrong credentials".
 TRANSIENT_LOGIN_CODES = frozenset({"SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED"})
 
@@ -88,6 +101,12 @@ def tier_for(code: str, status: int | None) -> type[ConnectorError]:
     if status is not None and status >= 500:
         return RetryableError
     return ConnectorError
+
+
+def record_tier(code: str) -> Tier:
+    """What a failed record's ``statusCode`` means for the caller; codes not in the table skip
+    the record (it is reported, the rest of its batch landed)."""
+    return ERROR_CODES.get(code, RecordError).tier
 
 
 def build(

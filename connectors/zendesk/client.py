@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
+from more_itertools import chunked
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, CustomField, Organization, Ticket, User
 
@@ -99,7 +100,7 @@ def connect(
         raise ConfigError("give either email + API token or an OAuth token", system="zendesk")
     try:
         return Zenpy(**kwargs)
-    except Exception as exc:
+    except errors.CLIENT_ERRORS as exc:
         raise errors.translate(exc) from exc
 
 
@@ -124,7 +125,7 @@ class ZendeskConnector:
     def _call(self, fn: Callable[..., T], *args: Any, record_id: str | None = None) -> T:
         try:
             return fn(*args)
-        except Exception as exc:
+        except errors.CLIENT_ERRORS as exc:
             raise errors.translate(exc, record_id=record_id) from exc
 
     # -- people and organizations --------------------------------------------------------------
@@ -137,7 +138,7 @@ class ZendeskConnector:
         """Users whose ``external_id`` is one of these (case-insensitive), 100 per request."""
         ids = sorted({x for x in external_ids if x})
         found: dict[str, ZendeskUser] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids, BATCH_SIZE):
             users = self._call(lambda ids: list(self.client.users(external_ids=ids)), chunk)
             for user in users:
                 if user.external_id:
@@ -175,7 +176,7 @@ class ZendeskConnector:
         """
         unique = list({s.email.lower(): s for s in specs if s.email}.values())
         found: dict[str, int] = {}
-        for chunk in _chunks(unique):
+        for chunk in chunked(unique, BATCH_SIZE):
             users = [_requester(spec) for spec in chunk]
             if len(users) == 1:
                 user = self._call(self.client.users.create_or_update, users[0])
@@ -192,7 +193,7 @@ class ZendeskConnector:
         """Organization id per (lower-case) external id, 100 per request."""
         ids = sorted({x.lower() for x in external_ids if x})
         found: dict[str, int] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids, BATCH_SIZE):
             orgs = self._call(lambda ids: list(self.client.organizations(external_ids=ids)), chunk)
             for org in orgs:
                 if org.external_id:
@@ -216,7 +217,7 @@ class ZendeskConnector:
     ) -> dict[int, dict[str, object]]:
         endpoint = getattr(self.client, api)
         found: dict[int, dict[str, object]] = {}
-        for chunk in _chunks(sorted({int(i) for i in record_ids})):
+        for chunk in chunked(sorted({int(i) for i in record_ids}), BATCH_SIZE):
             records = self._call(lambda ids: list(endpoint(ids=ids)), chunk)
             for record in records:
                 found[int(record.id)] = dict(getattr(record, attribute, None) or {})
@@ -266,7 +267,7 @@ class ZendeskConnector:
         """The current state of these tickets, 100 per ``show_many``; deleted ones are absent."""
         ids = sorted(set(ticket_ids))
         found: dict[int, TicketState] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids, BATCH_SIZE):
             body = self.rest.get("tickets/show_many.json", {"ids": ",".join(map(str, chunk))})
             for raw in body.get("tickets") or []:
                 state = ticket_state(raw)
@@ -277,7 +278,7 @@ class ZendeskConnector:
         """Unsolved tickets each user has requested: one ``show_many`` + sideload per 100 users."""
         ids = sorted({int(i) for i in user_ids})
         counts: dict[int, int] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunked(ids, BATCH_SIZE):
             body = self.rest.get(
                 "users/show_many.json",
                 {"ids": ",".join(map(str, chunk)), "include": "open_ticket_count"},
@@ -320,7 +321,7 @@ class ZendeskConnector:
         A lone ticket is created directly with its key as ``Idempotency-Key``.
         """
         results: list[WriteResult] = []
-        for chunk in _chunks(list(specs)):
+        for chunk in chunked(list(specs), BATCH_SIZE):
             tickets = [_ticket(spec) for spec in chunk]
             if len(tickets) == 1:
                 key = chunk[0].key
@@ -340,7 +341,7 @@ class ZendeskConnector:
         """
         results: list[WriteResult] = []
         for wave in _waves(comments):
-            for chunk in _chunks(wave):
+            for chunk in chunked(wave, BATCH_SIZE):
                 updates = [_commented(c) for c in chunk]
                 if len(updates) == 1:
                     self._call(self.client.tickets.update, updates[0], record_id=chunk[0].key)
@@ -358,6 +359,7 @@ class ZendeskConnector:
                             external_id=str(comment.ticket_id) if result.ok else "",
                             error=result.error,
                             code=result.code,
+                            tier=result.tier,
                         )
                     )
         return results
@@ -381,16 +383,11 @@ class ZendeskConnector:
     ) -> list[WriteResult]:
         endpoint = getattr(self.client, api)
         results: list[WriteResult] = []
-        for chunk in _chunks(list(updates)):
+        for chunk in chunked(list(updates), BATCH_SIZE):
             job = self._call(endpoint.update, [build(u) for u in chunk])
             done = self.jobs.wait(job)
             results.extend(job_results(done, [u.record_id for u in chunk], by_id=True))
         return results
-
-
-def _chunks(items: Sequence[T], size: int = BATCH_SIZE) -> Iterable[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 def _waves(comments: Sequence[CommentSpec]) -> list[list[CommentSpec]]:

@@ -19,6 +19,7 @@ from connectors.errors import (
     RecordError,
     RetryableError,
 )
+from connectors.models import Tier
 
 SYSTEM = "zendesk"
 
@@ -46,6 +47,27 @@ ERROR_CODE_TIERS: dict[str, type[ConnectorError]] = {
     # Retrying (after the executor's lookup by external_id) resolves it; it is no bad record.
     "IdempotentRequestError": RetryableError,
 }
+
+
+#: What zenpy and the transport raise: the only exceptions translated at the edge (anything
+#: else is a bug of ours and must not pass for a Zendesk error).
+CLIENT_ERRORS: tuple[type[Exception], ...] = (
+    zx.APIException,
+    zx.ZenpyException,
+    requests.RequestException,
+)
+
+#: Per-record codes of a finished job -> tier. A job that gave no result for a record, or failed
+#: it, is asked again (after the executor's lookup by key); other codes skip the record.
+RECORD_CODES: dict[str, Tier] = {
+    "missing": "retry",
+    "job": "retry",
+}
+
+
+def record_tier(code: str) -> Tier:
+    """What a failed record's code means for the caller."""
+    return RECORD_CODES.get(code, "skip")
 
 
 def _error_code(exc: zx.APIException) -> str:

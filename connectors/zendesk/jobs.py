@@ -13,6 +13,7 @@ from typing import Any
 
 from connectors.errors import RetryableError
 from connectors.models import WriteResult
+from connectors.zendesk import errors
 
 SYSTEM = "zendesk"
 _RUNNING = ("queued", "working")
@@ -75,12 +76,28 @@ def job_results(job: Any, keys: Sequence[str], *, by_id: bool = False) -> list[W
     for key in keys:
         item = found.get(key)
         if item is None:
-            results.append(WriteResult(key, False, error="no result in job status", code="missing"))
+            results.append(
+                WriteResult(
+                    key,
+                    False,
+                    error="no result in job status",
+                    code="missing",
+                    tier=errors.record_tier("missing"),
+                )
+            )
             continue
         error = getattr(item, "error", None) or getattr(item, "details", None)
         success = getattr(item, "success", None)
         if error or success is False:
-            results.append(WriteResult(key, False, error=str(error or "failed"), code="job"))
+            results.append(
+                WriteResult(
+                    key,
+                    False,
+                    error=str(error or "failed"),
+                    code="job",
+                    tier=errors.record_tier("job"),
+                )
+            )
         else:
             results.append(WriteResult(key, True, external_id=str(getattr(item, "id", "") or "")))
     return results

@@ -31,7 +31,7 @@ class RestClient:
             response = self.session.get(
                 self.base_url + path, params=dict(params or {}), timeout=self.timeout
             )
-        except Exception as exc:
+        except requests.RequestException as exc:
             raise errors.translate(exc) from exc
         if not 200 <= response.status_code < 300:
             raise errors.translate(APIException(response.text, response=response))

@@ -22,10 +22,6 @@ from sync.state import ActionResult, ClaimedAction, StateStore
 
 log = logging.getLogger(__name__)
 
-#: Per-record error codes worth another try later (the record itself is fine).
-RETRYABLE_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "missing", "job"})
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     key: str
@@ -46,10 +42,14 @@ class Executor(Protocol):
 
 
 def outcome_of(result: WriteResult) -> Outcome:
+    """The outcome of one record, by the tier its connector gave it: a record worth another
+    try is retried, one the system refuses for now deferred, any other given up."""
     if result.ok:
         return Outcome(result.record_id, "done", external_id=result.external_id)
-    if result.code in RETRYABLE_RECORD_CODES:
+    if result.tier == "retry":
         return Outcome(result.record_id, "retry", error=result.error)
+    if result.tier == "defer":
+        return Outcome(result.record_id, "defer", error=result.error)
     return Outcome(result.record_id, "dead", error=result.error)
 
 

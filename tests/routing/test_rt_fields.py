@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from connectors.models import FieldUpdate, WriteResult
+from connectors.salesforce.errors import record_tier
 from sync.core.retry import NO_RETRY
 from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.state import ClaimedAction
@@ -22,7 +23,13 @@ class Recorder:
         assert len({u.record_id for u in updates}) == len(updates), "a record twice in a batch"
         self.calls.append((name, list(updates)))
         return [
-            WriteResult(u.record_id, False, error="bad value", code=self.reject[u.record_id])
+            WriteResult(
+                u.record_id,
+                False,
+                error="bad value",
+                code=self.reject[u.record_id],
+                tier=record_tier(self.reject[u.record_id]),
+            )
             if u.record_id in self.reject
             else WriteResult(u.record_id, True)
             for u in updates

@@ -21,7 +21,6 @@ from sync.app.engine import Engine, RunReport
 from sync.app.runtime import connect_all, open_store
 from sync.core.config import Config
 from sync.core.retry import RetryPolicy
-from sync.stages.act import RETRYABLE_RECORD_CODES
 from tests.salesforce.conftest import ConnectorFactory
 
 FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01)
@@ -164,4 +163,4 @@ def test_a_locked_row_fails_only_its_record_as_retryable(
     assert [r.ok for r in results].count(False) == 1
     [locked] = [r for r in results if not r.ok]
     assert locked.code == "UNABLE_TO_LOCK_ROW"
-    assert locked.code in RETRYABLE_RECORD_CODES
+    assert locked.tier == "retry"
