@@ -11,6 +11,7 @@ every other row landed.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -62,6 +63,36 @@ def bulk_update(
         failed.get(str(rec["Id"])) or WriteResult(record_id=str(rec["Id"]), ok=True)
         for rec in records
     ]
+
+
+def bulk_upsert(
+    sf: Salesforce,
+    object_type: str,
+    external_id_field: str,
+    records: Sequence[Mapping[str, Any]],
+    poll: float,
+) -> list[WriteResult]:
+    """Upsert through Bulk 2.0 jobs; failed and unprocessed rows become failed results."""
+    rows = [{name: csv_value(value) for name, value in rec.items()} for rec in records]
+    handler: Any = getattr(sf.bulk2, object_type)
+    jobs = handler.upsert(records=rows, external_id_field=external_id_field, wait=poll)
+    failed: dict[str, WriteResult] = {}
+    for job in jobs:
+        job_id = str(job["job_id"])
+        for row in _rows(handler.get_failed_records(job_id)):
+            key = row.get(external_id_field, "")
+            failed[key] = dataclasses.replace(failed_row(row), record_id=key)
+        for row in _rows(handler.get_unprocessed_records(job_id)):
+            key = row.get(external_id_field, "")
+            failed[key] = WriteResult(
+                key,
+                ok=False,
+                error="not processed: the Bulk job stopped",
+                code="UNPROCESSED",
+                tier=record_tier("UNPROCESSED"),
+            )
+    keys = [str(rec[external_id_field]) for rec in records]
+    return [failed.get(key) or WriteResult(record_id=key, ok=True) for key in keys]
 
 
 def failed_row(row: Mapping[str, str]) -> WriteResult:

@@ -15,9 +15,6 @@ configurable size. Two things guard each call:
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
@@ -30,7 +27,7 @@ from connectors.errors import ConfigError, ConnectorError, RecordError, Retryabl
 from connectors.models import Account, Contact, FieldUpdate, TaskSpec, WriteResult
 from connectors.salesforce import errors
 from connectors.salesforce.auth import SalesforceCredentials, login
-from connectors.salesforce.bulk import bulk_update, csv_value, failed_row
+from connectors.salesforce.bulk import bulk_update, bulk_upsert
 from connectors.salesforce.describe import ObjectInfo, parse_object
 from connectors.salesforce.limits import USAGE_MAX_AGE, ApiReserve, ApiUsage, UsageMeter
 from connectors.salesforce.records import (
@@ -49,7 +46,7 @@ from connectors.salesforce.records import (
     to_contact,
     website_host,
 )
-from connectors.salesforce.soql import in_batches, like_batches, or_in_batches
+from connectors.salesforce.soql import in_batches, like_batches, or_in_batches, quote_soql_value
 
 __all__ = [
     "COLLECTION_SIZE",
@@ -292,6 +289,67 @@ class SalesforceConnector:
                 found.update({rec["Id"]: kind for rec in self.query_all(soql)})
         return found
 
+    def find_active_users_by_email(self, emails: Iterable[str]) -> dict[str, str]:
+        """Active user id per lower-cased email; the oldest user wins when several share one."""
+        template = "SELECT Id, Email FROM User WHERE IsActive = true AND Email IN {values}"
+        found: dict[str, str] = {}
+        for soql, _ in in_batches(template, sorted({e.lower() for e in emails})):
+            for rec in sorted(self.query_all(soql), key=lambda r: r["Id"]):
+                found.setdefault(str(rec.get("Email") or "").lower(), str(rec["Id"]))
+        return found
+
+    def open_tasks(self, task_ids: Iterable[str]) -> set[str]:
+        """The 15-character ids of the Tasks among ``task_ids`` that exist and are not closed."""
+        template = "SELECT Id, IsClosed FROM Task WHERE Id IN {values}"
+        still_open: set[str] = set()
+        for soql, _ in in_batches(template, sorted({i[:15] for i in task_ids if i})):
+            for rec in self.query_all(soql):
+                if not rec.get("IsClosed"):
+                    still_open.add(str(rec["Id"])[:15])
+        return still_open
+
+    def find_key_contacts(
+        self, account_ids: Iterable[str], *, field: str, values: Sequence[str] = ()
+    ) -> dict[str, frozenset[str]]:
+        """Key contact ids per account: ``field`` is true (a checkbox), or one of ``values``.
+
+        Every account asked for is in the answer, with no ids when it has no key contact.
+        """
+        if values:
+            literals = ", ".join(quote_soql_value(v) for v in values)
+            condition = f"{field} IN ({literals})"
+        else:
+            condition = f"{field} = true"
+        condition = condition.replace("{", "{{").replace("}", "}}")
+        # The field name is validated by the config; values are quoted; ids go through in_batches.
+        template = (
+            f"SELECT Id, AccountId FROM Contact WHERE {condition} AND AccountId IN {{values}}"
+        )
+        ids = list(account_ids)
+        found: dict[str, set[str]] = {account_id: set() for account_id in ids}
+        for soql, _ in in_batches(template, ids):
+            for rec in self.query_all(soql):
+                found.setdefault(rec["AccountId"], set()).add(rec["Id"])
+        return {account_id: frozenset(contacts) for account_id, contacts in found.items()}
+
+    def read_fields(
+        self, object_type: str, record_ids: Sequence[str], fields: Iterable[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Current values of ``fields`` per record id, keyed as given (15 or 18 characters, any
+        case); records that no longer exist are absent."""
+        names = sorted(set(fields))
+        if not names or not record_ids:
+            return {}
+        # Field names come from the config's mapping; ids only pass through in_batches' escaping.
+        template = f"SELECT Id, {', '.join(names)} FROM {object_type} WHERE Id IN {{values}}"
+        current: dict[str, dict[str, Any]] = {}
+        by_lower = {record_id.lower(): record_id for record_id in record_ids}
+        for soql, _ in in_batches(template, list(record_ids)):
+            for rec in self.query_all(soql):
+                record_id = by_lower.get(str(rec["Id"]).lower(), str(rec["Id"]))
+                current[record_id] = {name: rec.get(name) for name in names}
+        return current
+
     # -- writes --------------------------------------------------------------------------------
     def create_tasks(self, tasks: Sequence[TaskSpec]) -> list[WriteResult]:
         """Create Tasks in collections of 200; one result per task, keyed by its idempotency key.
@@ -385,7 +443,7 @@ class SalesforceConnector:
         threshold = self.bulk_threshold if bulk_threshold is None else bulk_threshold
         if threshold and len(records) > threshold:
             return self._call(
-                lambda: _bulk_upsert(
+                lambda: bulk_upsert(
                     self.sf, object_type, external_id_field, records, self.bulk_poll_seconds
                 )
             )
@@ -427,40 +485,6 @@ class SalesforceConnector:
         if task.what_id:
             record["WhatId"] = task.what_id
         return record
-
-
-def _bulk_upsert(
-    sf: Salesforce,
-    object_type: str,
-    external_id_field: str,
-    records: Sequence[Mapping[str, Any]],
-    poll: float,
-) -> list[WriteResult]:
-    """Upsert through Bulk 2.0 jobs; failed and unprocessed rows become failed results."""
-    rows = [{name: csv_value(value) for name, value in rec.items()} for rec in records]
-    handler: Any = getattr(sf.bulk2, object_type)
-    jobs = handler.upsert(records=rows, external_id_field=external_id_field, wait=poll)
-    failed: dict[str, WriteResult] = {}
-    for job in jobs:
-        job_id = str(job["job_id"])
-        for row in _csv_rows(handler.get_failed_records(job_id)):
-            key = row.get(external_id_field, "")
-            failed[key] = dataclasses.replace(failed_row(row), record_id=key)
-        for row in _csv_rows(handler.get_unprocessed_records(job_id)):
-            key = row.get(external_id_field, "")
-            failed[key] = WriteResult(
-                key,
-                ok=False,
-                error="not processed: the Bulk job stopped",
-                code="UNPROCESSED",
-                tier=errors.record_tier("UNPROCESSED"),
-            )
-    keys = [str(rec[external_id_field]) for rec in records]
-    return [failed.get(key) or WriteResult(record_id=key, ok=True) for key in keys]
-
-
-def _csv_rows(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text, newline=""))) if text.strip() else []
 
 
 def _object_of(update: FieldUpdate) -> str:

@@ -13,22 +13,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from connectors.salesforce.limits import ApiReserve, ApiUsage
+from sync.core.ports import BudgetedCrm
 from sync.state import StateStore
 
 #: Counting pending responses stops here; the report says "at least" beyond it.
 COUNT_LIMIT = 100_000
-
-
-class BudgetedCrm(Protocol):
-    """What the report reads from the Salesforce connector."""
-
-    reserve: ApiReserve
-
-    @property
-    def usage(self) -> ApiUsage | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,47 +1,224 @@
 """The ports the engine needs from external systems, as ``typing.Protocol``s.
 
-The connectors in :mod:`connectors.salesforce` and :mod:`connectors.zendesk` implement them; unit
-tests of the engine may use in-memory fakes of these ports, while end-to-end tests use the real
-connectors against the emulators.
+Each stage asks for the small port it uses (matching asks for lookups, the act stage for creates,
+write-back for updates and read-back); :class:`CrmPort` and :class:`HelpdeskPort` are the whole of
+what the engine asks of Salesforce and Zendesk, and :class:`sync.app.runtime.Connections` is typed
+with them. The connectors in :mod:`connectors.salesforce` and :mod:`connectors.zendesk` implement
+them and speak only the plain records of :mod:`connectors.models` (and the lookups' result
+records); unit tests of the engine may use in-memory fakes of these ports, while end-to-end tests
+use the real connectors against the emulators.
+
+Every method may raise :class:`connectors.errors.ConnectorError` (by tier); a batched write
+reports a failed record in its :class:`~connectors.models.WriteResult` instead, with its tier.
+Nothing here is optional: a fake implements the whole port a stage asks for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
-from connectors.models import Contact, FieldUpdate, TaskSpec, TicketSpec, WriteResult, ZendeskUser
+from connectors.models import (
+    Account,
+    Contact,
+    FieldUpdate,
+    TaskSpec,
+    TicketSpec,
+    WriteResult,
+    ZendeskUser,
+)
+from connectors.salesforce.describe import ObjectInfo
+from connectors.salesforce.limits import ApiReserve, ApiUsage
+from connectors.salesforce.records import AccountLookup, ContactLookup
+from connectors.zendesk.records import (
+    Agent,
+    CommentSpec,
+    ExportPage,
+    RequesterSpec,
+    TicketState,
+)
+
+# -- Salesforce ----------------------------------------------------------------------------------
 
 
-class CrmPort(Protocol):
-    """What the engine asks of Salesforce."""
+class MatchingCrm(Protocol):
+    """The lookups the match ladder needs."""
 
-    def find_contacts_by_email(self, emails: Iterable[str]) -> dict[str, list[Contact]]: ...
+    def find_contacts(
+        self, *, ids: Iterable[str] = (), emails: Iterable[str] = ()
+    ) -> ContactLookup: ...
+
+    def find_leads_by_email(self, emails: Iterable[str]) -> dict[str, list[Contact]]: ...
+
+    def find_accounts_by(
+        self, *, ids: Iterable[str] = (), names: Iterable[str] = (), domains: Iterable[str] = ()
+    ) -> AccountLookup: ...
+
+
+class TaskCrm(Protocol):
+    """Creating Tasks, and finding the ones an earlier attempt created (by idempotency key)."""
 
     def find_tasks_by_key(self, keys: Iterable[str]) -> dict[str, str]: ...
 
     def create_tasks(self, tasks: Sequence[TaskSpec]) -> list[WriteResult]: ...
 
+
+class RecordUpdates(Protocol):
+    """Field values written to existing Salesforce records, one result per record."""
+
     def update_records(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]: ...
+
+
+class AccountFactsCrm(Protocol):
+    """What the account metrics need besides responses: ARR, contacts, key contacts."""
+
+    def find_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]: ...
+
+    def count_contacts(self, account_ids: Iterable[str]) -> dict[str, int]: ...
+
+    def find_key_contacts(
+        self, account_ids: Iterable[str], *, field: str, values: Sequence[str] = ()
+    ) -> dict[str, frozenset[str]]: ...
+
+
+class FieldReader(Protocol):
+    """Current field values of Salesforce records (read-back, to find hand edits)."""
+
+    def read_fields(
+        self, object_type: str, record_ids: Sequence[str], fields: Iterable[str]
+    ) -> dict[str, dict[str, Any]]: ...
+
+
+class WriteBackCrm(RecordUpdates, AccountFactsCrm, FieldReader, Protocol):
+    """Everything write-back asks of Salesforce: facts, describe, updates, upserts, read-back."""
+
+    def describe(self, sobject: str) -> ObjectInfo: ...
+
+    def upsert_records(
+        self,
+        object_type: str,
+        external_id_field: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        bulk_threshold: int | None = None,
+    ) -> list[WriteResult]: ...
+
+
+class OwnerDirectory(Protocol):
+    """Task owners the rules name by email, as active user ids."""
+
+    def find_active_users_by_email(self, emails: Iterable[str]) -> dict[str, str]: ...
+
+
+class TaskStatus(Protocol):
+    """Which of our Tasks are still open (escalation steps watch them)."""
+
+    def open_tasks(self, task_ids: Iterable[str]) -> set[str]: ...
+
+
+class BudgetedCrm(Protocol):
+    """The API budget the run report reads."""
+
+    reserve: ApiReserve
+
+    @property
+    def usage(self) -> ApiUsage | None: ...
 
     def api_usage(self) -> tuple[int, int] | None: ...
 
 
-class HelpdeskPort(Protocol):
-    """What the engine asks of Zendesk."""
+class CrmPort(
+    MatchingCrm,
+    TaskCrm,
+    WriteBackCrm,
+    OwnerDirectory,
+    TaskStatus,
+    BudgetedCrm,
+    Protocol,
+):
+    """Everything the engine asks of Salesforce."""
+
+
+# -- Zendesk -------------------------------------------------------------------------------------
+
+
+class MatchingHelpdesk(Protocol):
+    """Zendesk users by the external id or email of a respondent."""
 
     def find_users_by_external_id(self, external_ids: Iterable[str]) -> dict[str, ZendeskUser]: ...
 
     def find_user_by_email(self, email: str) -> ZendeskUser | None: ...
 
+
+class OrganizationPort(Protocol):
+    """Zendesk organizations by external id."""
+
+    def organizations_by_external_id(self, external_ids: Iterable[str]) -> dict[str, int]: ...
+
+
+class NamesPort(Protocol):
+    """Names in the config and rules, resolved to Zendesk ids."""
+
     def group_ids(self) -> dict[str, int]: ...
 
     def ticket_field_ids(self) -> dict[str, int]: ...
+
+    def agents_by_email(self, emails: Iterable[str]) -> dict[str, Agent]: ...
+
+    def organization_ids_by_name(self, names: Iterable[str]) -> dict[str, int]: ...
+
+
+class TicketDesk(OrganizationPort, NamesPort, Protocol):
+    """What the ticket executor asks of Zendesk."""
 
     def find_tickets_by_key(self, keys: Iterable[str]) -> dict[str, int]: ...
 
     def create_tickets(self, specs: Sequence[TicketSpec]) -> list[WriteResult]: ...
 
+    def tickets_by_id(self, ticket_ids: Iterable[int]) -> dict[int, TicketState]: ...
+
+    def open_ticket_counts(self, user_ids: Iterable[int]) -> dict[int, int]: ...
+
+    def comment_bodies(self, ticket_id: int) -> list[str]: ...
+
+    def add_comments(self, comments: Sequence[CommentSpec]) -> list[WriteResult]: ...
+
+    def create_or_update_users(self, specs: Sequence[RequesterSpec]) -> dict[str, int]: ...
+
+
+class HelpdeskUpdates(Protocol):
+    """Custom field values written to Zendesk users and organizations."""
+
     def update_users(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]: ...
 
     def update_organizations(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]: ...
+
+
+class HelpdeskFieldReader(Protocol):
+    """Custom field values of Zendesk users and organizations, read back in bulk."""
+
+    def user_field_values(self, user_ids: Iterable[int]) -> dict[int, dict[str, object]]: ...
+
+    def organization_field_values(self, org_ids: Iterable[int]) -> dict[int, dict[str, object]]: ...
+
+
+class WriteBackHelpdesk(HelpdeskUpdates, HelpdeskFieldReader, Protocol):
+    """Everything write-back asks of Zendesk."""
+
+
+class TicketExport(Protocol):
+    """The incremental ticket export, which ticket tracking reads."""
+
+    def export_tickets(
+        self, *, cursor: str | None = None, start_time: int | None = None
+    ) -> ExportPage: ...
+
+
+class HelpdeskPort(
+    MatchingHelpdesk,
+    TicketDesk,
+    WriteBackHelpdesk,
+    TicketExport,
+    Protocol,
+):
+    """Everything the engine asks of Zendesk."""

@@ -27,7 +27,7 @@ from sync.fields.metrics import (
     account_summary,
     segment_scores,
 )
-from sync.stages.writeback import account_settings, account_values, group_by, scored
+from sync.fields.values import account_settings, account_values, group_by, scored
 from sync.state import StoredResponse
 
 SEGMENTS = ("tier", "region", "industry")

@@ -1,40 +1,23 @@
 """What the account metrics need from Salesforce besides responses: ARR and renewal date, how many
 contacts an account has, and which of them are key contacts.
 
-Each lookup is batched (one SOQL per 200 accounts) and made only when a mapped field needs it.
-The connector capabilities are optional protocols: a CRM port without them (a test fake, an older
-connector) still gets every other metric, and the ones it cannot feed stay empty.
+Each lookup goes through the :class:`~sync.core.ports.AccountFactsCrm` port (the connector
+batches it, one SOQL per 200 accounts) and is made only when a mapped field needs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import partial
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from connectors.models import Account
-from connectors.salesforce.soql import in_batches, quote_soql_value
 from sync.core.config import MetricsConfig
+from sync.core.ports import AccountFactsCrm
 from sync.core.retry import RetryPolicy
 from sync.fields.fieldmap import FieldMap
 from sync.fields.metrics import AccountFacts
 from sync.state import StoredResponse
-
-
-@runtime_checkable
-class CountsContacts(Protocol):
-    def count_contacts(self, account_ids: Iterable[str]) -> dict[str, int]: ...
-
-
-@runtime_checkable
-class FindsAccounts(Protocol):
-    def find_accounts(self, account_ids: Iterable[str]) -> dict[str, Account]: ...
-
-
-@runtime_checkable
-class QueriesSoql(Protocol):
-    def query_all(self, soql: str) -> list[dict[str, Any]]: ...
 
 
 def snapshot_account(rows: Sequence[StoredResponse]) -> Mapping[str, Any]:
@@ -55,34 +38,10 @@ def snapshot_facts(rows: Sequence[StoredResponse]) -> AccountFacts:
     )
 
 
-def key_contacts(
-    crm: QueriesSoql,
-    account_ids: Sequence[str],
-    *,
-    field: str,
-    values: Sequence[str],
-    retry: RetryPolicy,
-) -> dict[str, frozenset[str]]:
-    """Key contact ids per account: ``field`` is true (checkbox) or one of ``values``."""
-    if values:
-        literals = ", ".join(quote_soql_value(v) for v in values)
-        condition = f"{field} IN ({literals})"
-    else:
-        condition = f"{field} = true"
-    condition = condition.replace("{", "{{").replace("}", "}}")
-    # The field name is validated by the config; values are quoted; ids go through in_batches.
-    template = f"SELECT Id, AccountId FROM Contact WHERE {condition} AND AccountId IN {{values}}"  # noqa: S608
-    found: dict[str, set[str]] = {account_id: set() for account_id in account_ids}
-    for soql, _ in in_batches(template, list(account_ids)):
-        for record in retry.call(partial(crm.query_all, soql)):
-            found.setdefault(record["AccountId"], set()).add(record["Id"])
-    return {account_id: frozenset(ids) for account_id, ids in found.items()}
-
-
 def account_facts(
     rows_by_account: Mapping[str, Sequence[StoredResponse]],
     *,
-    crm: object,
+    crm: AccountFactsCrm,
     fmap: FieldMap,
     metrics: MetricsConfig,
     retry: RetryPolicy,
@@ -94,26 +53,23 @@ def account_facts(
     facts = {account_id: snapshot_facts(rows) for account_id, rows in rows_by_account.items()}
     if not ids:
         return facts
-    if fresh and isinstance(crm, FindsAccounts):
+    if fresh:
         accounts = retry.call(partial(crm.find_accounts, ids))
         for account_id, account in accounts.items():
             if account_id in facts:
                 facts[account_id] = AccountFacts(arr=account.arr, renewal_date=account.renewal_date)
     counts: dict[str, int] | None = None
-    if fmap.uses("coverage") and isinstance(crm, CountsContacts):
+    if fmap.uses("coverage"):
         counts = retry.call(partial(crm.count_contacts, ids))
     keys: dict[str, frozenset[str]] | None = None
-    if (
-        fmap.uses("key_contact_coverage")
-        and metrics.key_contact_field
-        and isinstance(crm, QueriesSoql)
-    ):
-        keys = key_contacts(
-            crm,
-            ids,
-            field=metrics.key_contact_field,
-            values=metrics.key_contact_values,
-            retry=retry,
+    if fmap.uses("key_contact_coverage") and metrics.key_contact_field:
+        keys = retry.call(
+            partial(
+                crm.find_key_contacts,
+                ids,
+                field=metrics.key_contact_field,
+                values=metrics.key_contact_values,
+            )
         )
     return {
         account_id: AccountFacts(

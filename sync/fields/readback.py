@@ -2,10 +2,11 @@
 (drift).
 
 Comparing with what we last wrote cannot see a hand edit; only the record itself can. Salesforce
-values are read with one SOQL per 200 record ids, Zendesk user and organization fields with one
-``show_many`` per 100 ids. Values are compared by meaning, not by JSON form: Salesforce answers
-``9.0`` for a score we sent as ``9`` and ``null`` for an empty text; Zendesk may hold ``"3"`` for
-``3`` or a date as ``2026-10-01T00:00:00+00:00``.
+values are read through the :class:`~sync.core.ports.FieldReader` port (one SOQL per 200 record
+ids), Zendesk user and organization fields through :class:`~sync.core.ports.HelpdeskFieldReader`
+(one ``show_many`` per 100 ids). Values are compared by meaning, not by JSON form: Salesforce
+answers ``9.0`` for a score we sent as ``9`` and ``null`` for an empty text; Zendesk may hold
+``"3"`` for ``3`` or a date as ``2026-10-01T00:00:00+00:00``.
 """
 
 from __future__ import annotations
@@ -13,28 +14,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from connectors.salesforce.soql import in_batches
+from sync.core.ports import FieldReader, HelpdeskFieldReader
 from sync.core.retry import RetryPolicy
-from sync.fields.facts import QueriesSoql
 
 NUMBER_TOLERANCE = 1e-6
 #: A date, alone or as midnight UTC (how Zendesk may show a date field).
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?$")
 
 
-@runtime_checkable
-class ReadsHelpdeskFields(Protocol):
-    """A helpdesk connector that can read custom field values back in bulk."""
-
-    def user_field_values(self, user_ids: Iterable[int]) -> dict[int, dict[str, object]]: ...
-
-    def organization_field_values(self, org_ids: Iterable[int]) -> dict[int, dict[str, object]]: ...
-
-
 def read_current(
-    crm: QueriesSoql,
+    crm: FieldReader,
     object_type: str,
     record_ids: Sequence[str],
     fields: Iterable[str],
@@ -44,19 +35,11 @@ def read_current(
     names = sorted(set(fields))
     if not names or not record_ids:
         return {}
-    # Field names come from the config's mapping; ids only pass through in_batches' escaping.
-    template = f"SELECT Id, {', '.join(names)} FROM {object_type} WHERE Id IN {{values}}"  # noqa: S608
-    current: dict[str, dict[str, Any]] = {}
-    by_lower = {record_id.lower(): record_id for record_id in record_ids}
-    for soql, _ in in_batches(template, list(record_ids)):
-        for record in retry.call(partial(crm.query_all, soql)):
-            record_id = by_lower.get(str(record["Id"]).lower(), str(record["Id"]))
-            current[record_id] = {name: record.get(name) for name in names}
-    return current
+    return retry.call(partial(crm.read_fields, object_type, list(record_ids), names))
 
 
 def read_helpdesk(
-    helpdesk: ReadsHelpdeskFields,
+    helpdesk: HelpdeskFieldReader,
     object_type: str,
     record_ids: Sequence[str],
     retry: RetryPolicy,

@@ -33,12 +33,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from connectors.errors import ConnectorError
-from connectors.salesforce.soql import in_batches
 from rules import Ruleset
+from sync.core.ports import TaskStatus
 from sync.core.retry import RetryPolicy
 from sync.loop.tracking import SOLVED
 from sync.ops.replay import rebuild_fields
-from sync.stages.owners import SoqlPort
 from sync.stages.route import RoutingContext, build_intent
 from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
 from sync.state import schema as t
@@ -216,7 +215,7 @@ class ResolutionCheck(Protocol):
 class TaskStatusCheck:
     """A Salesforce Task is resolved once closed (``IsClosed``), or when it was deleted."""
 
-    crm: SoqlPort
+    crm: TaskStatus
     retry: RetryPolicy
 
     def resolved(self, originals: Sequence[Original]) -> set[str]:
@@ -225,12 +224,9 @@ class TaskStatusCheck:
             for o in originals
             if o.kind == "salesforce_task" and o.external_id
         }
-        still_open: set[str] = set()
-        template = "SELECT Id, IsClosed FROM Task WHERE Id IN {values}"
-        for soql, _ in in_batches(template, sorted(tasks)):
-            for record in self.retry.call(partial(self.crm.query_all, soql)):
-                if not record.get("IsClosed"):
-                    still_open.add(str(record["Id"])[:15])
+        still_open = (
+            self.retry.call(partial(self.crm.open_tasks, sorted(tasks))) if tasks else set()
+        )
         return {key for task_id, key in tasks.items() if task_id not in still_open}
 
 

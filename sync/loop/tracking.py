@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from connectors.zendesk.records import ExportPage, TicketState
+from sync.core.ports import TicketExport
 from sync.state import StateStore, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,6 @@ START_MARGIN = timedelta(minutes=5)
 #: Zendesk refuses a ``start_time`` less than a minute old.
 MIN_START_AGE = timedelta(seconds=61)
 SOLVED = frozenset({"solved", "closed"})
-
-
-class TicketExport(Protocol):
-    """What tracking needs from Zendesk."""
-
-    def export_tickets(
-        self, *, cursor: str | None = None, start_time: int | None = None
-    ) -> ExportPage: ...
 
 
 @dataclass

@@ -31,7 +31,7 @@ from connectors.models import Contact, SurveyResponse, ZendeskUser
 from connectors.surveys import DelightedSource, SourcePage, SurveySource
 from sync.app.runtime import Connections
 from sync.core.config import Config
-from sync.core.ports import HelpdeskPort
+from sync.core.ports import MatchingHelpdesk
 from sync.core.retry import RetryPolicy
 from sync.stages.match import Match, MatchOptions, match_responses
 from sync.stages.writeback import WriteBackStats, write_back
@@ -115,7 +115,7 @@ def import_page(
 class ZendeskLinks:
     """Zendesk users of matched contacts, looked up once per contact for the whole backfill."""
 
-    def __init__(self, helpdesk: HelpdeskPort | None, retry: RetryPolicy) -> None:
+    def __init__(self, helpdesk: MatchingHelpdesk | None, retry: RetryPolicy) -> None:
         self.helpdesk = helpdesk
         self.retry = retry
         self.users: dict[str, ZendeskUser | None] = {}

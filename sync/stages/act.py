@@ -22,6 +22,7 @@ from sync.state import ActionResult, ClaimedAction, StateStore
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     key: str

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from connectors.models import Account, Contact, SurveyResponse, ZendeskUser
 from connectors.salesforce.records import (
@@ -44,7 +44,7 @@ from connectors.salesforce.records import (
     record_key,
 )
 from sync.core.config import SalesforceConfig
-from sync.core.ports import HelpdeskPort
+from sync.core.ports import MatchingCrm, MatchingHelpdesk
 from sync.core.retry import RetryPolicy
 
 #: Personal mailbox providers: an address there says nothing about the employer.
@@ -178,20 +178,6 @@ class Match:
                 "organization_id": self.zendesk_user.organization_id,
             },
         }
-
-
-class MatchingCrm(Protocol):
-    """The lookups the ladder needs (implemented by the Salesforce connector)."""
-
-    def find_contacts(
-        self, *, ids: Iterable[str] = (), emails: Iterable[str] = ()
-    ) -> ContactLookup: ...
-
-    def find_leads_by_email(self, emails: Iterable[str]) -> dict[str, list[Contact]]: ...
-
-    def find_accounts_by(
-        self, *, ids: Iterable[str] = (), names: Iterable[str] = (), domains: Iterable[str] = ()
-    ) -> AccountLookup: ...
 
 
 def pick_contact(candidates: Sequence[Contact]) -> Contact:
@@ -461,7 +447,7 @@ class _Ladder:
 def match_responses(
     responses: Sequence[SurveyResponse],
     crm: MatchingCrm,
-    helpdesk: HelpdeskPort | None,
+    helpdesk: MatchingHelpdesk | None,
     retry: RetryPolicy,
     options: MatchOptions | None = None,
 ) -> dict[tuple[str, str], Match]:
@@ -489,7 +475,7 @@ def match_responses(
 
 
 def _zendesk_users(
-    progress: Sequence[_Progress], helpdesk: HelpdeskPort | None, retry: RetryPolicy
+    progress: Sequence[_Progress], helpdesk: MatchingHelpdesk | None, retry: RetryPolicy
 ) -> dict[str, ZendeskUser]:
     """Zendesk users by email: through the matched contact's id first, then by exact email."""
     if helpdesk is None:

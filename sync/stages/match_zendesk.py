@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from connectors.errors import ConfigError
-from connectors.zendesk.records import Agent
 from rules import Ruleset, ZendeskTicketAction
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
+from sync.core.ports import NamesPort, OrganizationPort
 from sync.core.retry import RetryPolicy
 from sync.stages.match import Match
 
@@ -35,22 +35,6 @@ TICKET_FIELD_SETTINGS: Mapping[str, str] = {
     "account_arr": "ticket_account_arr",
     "account_tier": "ticket_account_tier",
 }
-
-
-class NamesPort(Protocol):
-    """What name resolution asks of Zendesk."""
-
-    def group_ids(self) -> dict[str, int]: ...
-
-    def ticket_field_ids(self) -> dict[str, int]: ...
-
-    def agents_by_email(self, emails: Iterable[str]) -> dict[str, Agent]: ...
-
-    def organization_ids_by_name(self, names: Iterable[str]) -> dict[str, int]: ...
-
-
-class OrganizationPort(Protocol):
-    def organizations_by_external_id(self, external_ids: Iterable[str]) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)

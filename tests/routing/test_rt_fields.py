@@ -58,7 +58,7 @@ def update(key: str, system: str, obj: str, record: str, at: str, **values: Any)
 
 def test_updates_go_to_the_right_object_in_submission_order() -> None:
     ports = Recorder()
-    executor = FieldUpdateExecutor(ports, ports, NO_RETRY)  # type: ignore[arg-type]
+    executor = FieldUpdateExecutor(ports, ports, NO_RETRY)
     outcomes = executor.execute(
         [
             update("late", "salesforce", "Account", "001A", "2024-03-02", Health__c="Watch"),
@@ -91,7 +91,7 @@ def test_updates_go_to_the_right_object_in_submission_order() -> None:
 
 def test_rejected_records_and_unknown_objects() -> None:
     ports = Recorder(reject={"001B": "INVALID_FIELD", "001C": "UNABLE_TO_LOCK_ROW"})
-    executor = FieldUpdateExecutor(ports, ports, NO_RETRY)  # type: ignore[arg-type]
+    executor = FieldUpdateExecutor(ports, ports, NO_RETRY)
     outcomes = {
         o.key: o
         for o in executor.execute(

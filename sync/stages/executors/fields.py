@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from connectors.models import FieldUpdate, WriteResult
-from sync.core.ports import CrmPort, HelpdeskPort
+from sync.core.ports import HelpdeskUpdates, RecordUpdates
 from sync.core.retry import RetryPolicy
 from sync.stages.act import Outcome, guarded, outcome_of
 from sync.state import ClaimedAction
@@ -25,8 +25,8 @@ Writer = Callable[[Sequence[FieldUpdate]], list[WriteResult]]
 
 @dataclass
 class FieldUpdateExecutor:
-    crm: CrmPort
-    helpdesk: HelpdeskPort
+    crm: RecordUpdates
+    helpdesk: HelpdeskUpdates
     retry: RetryPolicy
     kind: str = "update_fields"
     batch_size: int = 100

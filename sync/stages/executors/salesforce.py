@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from connectors.models import TaskSpec
-from sync.core.ports import CrmPort
+from sync.core.ports import TaskCrm
 from sync.core.retry import RetryPolicy
 from sync.stages.act import Outcome, create_missing
 from sync.state import ClaimedAction
@@ -20,7 +20,7 @@ from sync.state import ClaimedAction
 
 @dataclass
 class SalesforceTaskExecutor:
-    crm: CrmPort
+    crm: TaskCrm
     retry: RetryPolicy
     kind: str = "salesforce_task"
     batch_size: int = 200

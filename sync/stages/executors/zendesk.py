@@ -21,15 +21,16 @@ For one claimed batch (up to 100 intents), in this order:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from connectors.errors import RecordError, RetryableError
-from connectors.models import TicketSpec, WriteResult
-from connectors.zendesk.records import Agent, CommentSpec, RequesterSpec, TicketState
+from connectors.models import TicketSpec
+from connectors.zendesk.records import CommentSpec, RequesterSpec, TicketState
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
+from sync.core.ports import TicketDesk
 from sync.core.retry import RetryPolicy
 from sync.stages.act import Outcome, create_missing, guarded, outcome_of
 from sync.stages.executors.zendesk_context import (
@@ -56,34 +57,6 @@ def utcnow() -> datetime:
 def marker(key: str) -> str:
     """The line that identifies the comment of one action on a ticket."""
     return f"[nps-sync {key}]"
-
-
-class TicketDesk(Protocol):
-    """What the executor asks of Zendesk (:class:`connectors.zendesk.client.ZendeskConnector`)."""
-
-    def find_tickets_by_key(self, keys: Iterable[str]) -> dict[str, int]: ...
-
-    def create_tickets(self, specs: Sequence[TicketSpec]) -> list[WriteResult]: ...
-
-    def tickets_by_id(self, ticket_ids: Iterable[int]) -> dict[int, TicketState]: ...
-
-    def open_ticket_counts(self, user_ids: Iterable[int]) -> dict[int, int]: ...
-
-    def comment_bodies(self, ticket_id: int) -> list[str]: ...
-
-    def add_comments(self, comments: Sequence[CommentSpec]) -> list[WriteResult]: ...
-
-    def create_or_update_users(self, specs: Sequence[RequesterSpec]) -> dict[str, int]: ...
-
-    def organizations_by_external_id(self, external_ids: Iterable[str]) -> dict[str, int]: ...
-
-    def group_ids(self) -> dict[str, int]: ...
-
-    def ticket_field_ids(self) -> dict[str, int]: ...
-
-    def agents_by_email(self, emails: Iterable[str]) -> dict[str, Agent]: ...
-
-    def organization_ids_by_name(self, names: Iterable[str]) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)

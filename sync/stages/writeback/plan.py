@@ -1,0 +1,196 @@
+"""Write-back planning: every field value to write for some contacts and accounts, and only
+what differs from what we last wrote.
+
+:func:`plan_values` is pure: the values of :mod:`sync.fields.values` named by the field map
+(:mod:`sync.fields.fieldmap`). :func:`plan_for` gathers its inputs: the routed responses from the
+store, the account facts and the comment field lengths from Salesforce.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from connectors.errors import ConnectorError
+from sync.core.config import Config
+from sync.core.ports import WriteBackCrm
+from sync.core.retry import RetryPolicy
+from sync.fields.facts import account_facts, snapshot_facts
+from sync.fields.fieldmap import FieldMap, MappedField, field_map
+from sync.fields.history import history_records
+from sync.fields.metrics import AccountFacts, account_summary, contact_metrics
+from sync.fields.values import (
+    account_settings,
+    account_values,
+    contact_values,
+    group_by,
+    scored,
+    truncate,
+)
+from sync.state import StateStore, StoredResponse
+
+log = logging.getLogger(__name__)
+
+#: Kept for callers of the first release; the length now comes from describe or the config.
+COMMENT_FIELD_LENGTH = 1000
+
+Key = tuple[str, str]  # (system, object)
+Values = dict[str, dict[str, Any]]  # record id -> field -> value
+
+#: Comment field lengths per connector, from one describe per connector's lifetime.
+_described: weakref.WeakKeyDictionary[object, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Field values per record, per (system, object)."""
+
+    values: Mapping[Key, Mapping[str, Mapping[str, Any]]]
+
+
+def _mapped(
+    group: Sequence[MappedField], values: Mapping[str, Any], lengths: Mapping[str, int]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mapped in group:
+        value = values[mapped.metric.key]
+        if mapped.metric.key == "comment" and isinstance(value, str):
+            value = truncate(value, lengths[mapped.name])
+        out[mapped.name] = value
+    return out
+
+
+def plan_values(
+    config: Config,
+    contact_rows: Sequence[StoredResponse],
+    account_rows: Sequence[StoredResponse],
+    now: datetime,
+    *,
+    facts: Mapping[str, AccountFacts] | None = None,
+    comment_lengths: Mapping[str, int] | None = None,
+) -> Plan:
+    """Every field value to write for these contacts' and accounts' responses (pure).
+
+    ``facts`` are what Salesforce knows about each account (ARR, contacts, ...); without them,
+    the ARR and renewal date of the latest match are used. ``comment_lengths`` maps a Salesforce
+    comment field to its length from describe; the configured length applies otherwise.
+    """
+    fmap = field_map(config)
+    settings = account_settings(config.metrics)
+    lengths: dict[str, int] = defaultdict(lambda: fmap.comment_length)
+    lengths.update(comment_lengths or {})
+    zd_lengths: dict[str, int] = defaultdict(lambda: fmap.comment_length)
+    values: dict[Key, Values] = defaultdict(dict)
+
+    for contact_id, rows in group_by(contact_rows, "contact_id").items():
+        metrics = contact_metrics(scored(rows))
+        if metrics is None:
+            continue
+        by_metric = contact_values(metrics)
+        if fmap.contact:
+            values[("salesforce", "Contact")][contact_id] = _mapped(
+                fmap.contact, by_metric, lengths
+            )
+        latest = max(rows, key=lambda r: (r.response.created_at, r.response.response_id))
+        if latest.zendesk_user_id and fmap.user:
+            values[("zendesk", "user")][str(latest.zendesk_user_id)] = _mapped(
+                fmap.user, by_metric, zd_lengths
+            )
+    if fmap.history is not None:
+        records = history_records(contact_rows, fmap.history)
+        if records:
+            values[("salesforce", fmap.history.object)] = records
+
+    for account_id, rows in group_by(account_rows, "account_id").items():
+        account_fact = (facts or {}).get(account_id) or snapshot_facts(rows)
+        summary = account_summary(scored(rows), now=now, settings=settings, facts=account_fact)
+        by_metric = account_values(summary)
+        if fmap.account:
+            values[("salesforce", "Account")][account_id] = _mapped(fmap.account, by_metric, {})
+        if fmap.organization:
+            for org_id in sorted({r.zendesk_org_id for r in rows if r.zendesk_org_id}):
+                values[("zendesk", "organization")][str(org_id)] = _mapped(
+                    fmap.organization, by_metric, {}
+                )
+    return Plan(dict(values))
+
+
+def changes(
+    plan: Plan, written: Callable[[str, str, Sequence[str]], dict[str, dict[str, Any]]]
+) -> tuple[dict[Key, Values], int]:
+    """Only the field values that differ from what we last wrote; and how many were unchanged."""
+    out: dict[Key, Values] = {}
+    unchanged = 0
+    for (system, obj), records in plan.values.items():
+        before = written(system, obj, list(records))
+        for record_id, fields in records.items():
+            old = before.get(record_id, {})
+            diff = {k: v for k, v in fields.items() if k not in old or old[k] != v}
+            if diff:
+                out.setdefault((system, obj), {})[record_id] = diff
+            else:
+                unchanged += 1
+    return out, unchanged
+
+
+def _comment_lengths(fmap: FieldMap, crm: WriteBackCrm, retry: RetryPolicy) -> dict[str, int]:
+    """Length of each mapped Salesforce comment field, from describe (the configured length
+    when describe fails)."""
+    names = [m.name for m in fmap.contact if m.metric.key == "comment"]
+    if not names:
+        return {}
+    lengths = _described.get(crm)
+    if lengths is None:
+        try:
+            info = retry.call(partial(crm.describe, "Contact"))
+        except ConnectorError as exc:
+            log.warning("describe Contact failed, using the configured comment length: %s", exc)
+            return {}
+        lengths = {key: f.length for key, f in info.fields.items() if f.length}
+        _described[crm] = lengths
+    return {name: lengths[name.lower()] for name in names if name.lower() in lengths}
+
+
+def plan_for(
+    store: StateStore,
+    config: Config,
+    crm: WriteBackCrm,
+    retry: RetryPolicy,
+    *,
+    contact_ids: Sequence[str],
+    account_ids: Sequence[str],
+    now: datetime,
+    fresh: bool,
+) -> Plan:
+    fmap = field_map(config)
+    contact_rows = store.routed_responses(contact_ids=contact_ids) if contact_ids else []
+    account_rows = store.routed_responses(account_ids=account_ids) if account_ids else []
+    facts = account_facts(
+        group_by(account_rows, "account_id"),
+        crm=crm,
+        fmap=fmap,
+        metrics=config.metrics,
+        retry=retry,
+        fresh=fresh,
+    )
+    lengths = _comment_lengths(fmap, crm, retry) if contact_rows else {}
+    return plan_values(
+        config, contact_rows, account_rows, now, facts=facts, comment_lengths=lengths
+    )
+
+
+def whole_upserts(pending: dict[Key, Values], plan: Plan, fmap: FieldMap) -> dict[Key, Values]:
+    """History records go out whole: an upsert needs its external id, whatever changed."""
+    if fmap.history is None:
+        return pending
+    key = ("salesforce", fmap.history.object)
+    if key in pending:
+        planned = plan.values[key]
+        pending[key] = {rid: dict(planned[rid]) for rid in pending[key]}
+    return pending
