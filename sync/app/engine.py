@@ -25,9 +25,9 @@ from sync.app.reload import RulesHolder
 from sync.app.runtime import Connections
 from sync.core.config import Config
 from sync.core.retry import RetryPolicy
+from sync.loop.calendar import BusinessHours
 from sync.loop.escalation import (
     AnyResolution,
-    BusinessHours,
     TaskStatusCheck,
     TrackedTicketStatus,
     escalate_due,
@@ -48,7 +48,7 @@ from sync.stages.match_zendesk import (
 )
 from sync.stages.owners import find_users_by_email, owner_emails
 from sync.stages.pull import pull
-from sync.stages.route import RoutingContext, route_responses
+from sync.stages.route import EscalationRendering, RoutingContext, route_responses
 from sync.stages.writeback import reconcile, write_back
 from sync.state import StateStore
 
@@ -262,11 +262,11 @@ class Engine:
         """Fire the escalation steps that are due, so the act stage runs them at once."""
         ruleset = self.refresh_rules()
         hours = self.config.business_hours
+        now = self.clock()
         stats = escalate_due(
             self.store,
-            ruleset,
-            self.clock(),
-            routing=self.routing_context,
+            now,
+            render=EscalationRendering(self.store, ruleset, self.routing_context, now),
             resolution=AnyResolution(
                 (TrackedTicketStatus(self.store), TaskStatusCheck(self.conn.crm, self.retry))
             ),

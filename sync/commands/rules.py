@@ -210,7 +210,7 @@ def explain_command(response_id: str, config_path: Path, source: str | None) -> 
     """
     from datetime import UTC, datetime
 
-    from sync.ops.replay import rebuild_fields
+    from sync.stages.route import rebuild_fields
 
     config = load(config_path)
     ruleset = _load_or_fail(config.rules)
@@ -329,7 +329,8 @@ def replay_command(config_path: Path, since: str, candidate: Path | None) -> Non
     from rich.console import Console
 
     from rules import parse_duration
-    from sync.ops.replay import rebuild_fields, replay
+    from sync.ops.replay import replay
+    from sync.stages.route import rebuild_fields
 
     try:
         window = parse_duration(since)

@@ -33,7 +33,8 @@ from sync.app.runtime import Connections
 from sync.core.config import Config
 from sync.core.ports import MatchingHelpdesk
 from sync.core.retry import RetryPolicy
-from sync.stages.match import Match, MatchOptions, match_responses
+from sync.stages.match import MatchOptions, match_responses
+from sync.stages.match_record import Match
 from sync.stages.writeback import WriteBackStats, write_back
 from sync.state import QueuedWriteBacks, RoutingOutcome, StateStore
 

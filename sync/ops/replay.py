@@ -1,10 +1,9 @@
 """Stored responses through the rules again, without calling anyone: ``rules explain``/``replay``.
 
 Everything the router decided on is in the state store: the response itself and, in its stored
-match (:meth:`sync.stages.match.Match.to_json`), the contact, account and Zendesk user the match
-stage found. :func:`match_from_json` turns that back into a :class:`~sync.stages.match.Match`, and
-:func:`sync.stages.route.build_fields` into the same flat fields the engine routed on (only
-``age_minutes`` differs: it is computed for ``now``).
+match, the contact, account and Zendesk user the match stage found.
+:func:`sync.stages.route.rebuild_fields` turns them back into the same flat fields the engine
+routed on (only ``age_minutes`` differs: it is computed for ``now``).
 
 :func:`replay` counts what a ruleset would create over many stored responses, applying cooldowns
 in submission order as the engine does (settle delays only postpone, so they do not change the
@@ -15,85 +14,13 @@ without a Zendesk requester). Escalations are left out: they depend on what peop
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
 
-from connectors.models import Account, Contact, ZendeskUser
 from rules import ActionSpec, Ruleset, SalesforceTaskAction, UpdateFieldsAction, ZendeskTicketAction
 from sync.loop.throttle import CooldownLedger, cooldown_key
-from sync.stages.match import Match
-from sync.stages.route import build_fields, target_record_id
-from sync.state import StateStore, StoredResponse
-
-Fields = dict[str, object]
-Rebuilt = tuple[StoredResponse, Match, Fields]
-
-
-def match_from_json(data: Mapping[str, Any] | None) -> Match:
-    """The :class:`Match` that :meth:`Match.to_json` stored (None: never matched)."""
-    if not data:
-        return Match(status="unmatched", method="none")
-    account_data = data.get("account")
-    account = None
-    if account_data:
-        account = Account(
-            id=account_data["id"],
-            name=account_data.get("name") or "",
-            owner_id=account_data.get("owner_id") or "",
-            owner_email=account_data.get("owner_email") or "",
-            tier=account_data.get("tier") or "",
-            industry=account_data.get("industry") or "",
-            region=account_data.get("region") or "",
-            arr=float(account_data.get("arr") or 0.0),
-            renewal_date=_date(account_data.get("renewal_date")),
-            created_date=_date(account_data.get("created_date")),
-        )
-    contact_data = data.get("contact")
-    contact = None
-    if contact_data:
-        # The stored name is the full name; last_name alone renders it back unchanged.
-        contact = Contact(
-            id=contact_data["id"],
-            email=contact_data.get("email") or "",
-            last_name=contact_data.get("name") or "",
-            owner_id=contact_data.get("owner_id") or "",
-            account=account,
-        )
-    user_data = data.get("zendesk_user")
-    user = None
-    if user_data:
-        org = user_data.get("organization_id")
-        user = ZendeskUser(
-            id=int(user_data["id"]), email="", organization_id=int(org) if org else None
-        )
-    return Match(
-        status=data.get("status") or "unmatched",
-        method=data.get("method") or "none",
-        contact=contact,
-        account=account,
-        zendesk_user=user,
-        candidates=int(data.get("candidates") or 0),
-    )
-
-
-def _date(value: object) -> date | None:
-    return date.fromisoformat(value) if isinstance(value, str) and value else None
-
-
-def rebuild_fields(
-    store: StateStore, responses: Sequence[StoredResponse], now: datetime
-) -> list[Rebuilt]:
-    """The match and routing fields of stored responses, as the route stage built them."""
-    previous = store.previous_scores([(s.response.email, s.response.created_at) for s in responses])
-    rebuilt = []
-    for stored in responses:
-        r = stored.response
-        match = match_from_json(stored.match)
-        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), now)
-        rebuilt.append((stored, match, fields))
-    return rebuilt
+from sync.stages.match_record import Match
+from sync.stages.route import Rebuilt, target_record_id
 
 
 @dataclass

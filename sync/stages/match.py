@@ -33,7 +33,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 from connectors.models import Account, Contact, SurveyResponse, ZendeskUser
 from connectors.salesforce.records import (
@@ -46,6 +45,7 @@ from connectors.salesforce.records import (
 from sync.core.config import SalesforceConfig
 from sync.core.ports import MatchingCrm, MatchingHelpdesk
 from sync.core.retry import RetryPolicy
+from sync.stages.match_record import Match
 
 #: Personal mailbox providers: an address there says nothing about the employer.
 FREE_MAIL_DOMAINS = frozenset(
@@ -120,64 +120,6 @@ class MatchOptions:
             free_mail_domains=FREE_MAIL_DOMAINS | {d.strip().lower() for d in m.free_mail_domains},
             account_aliases={k.strip().lower(): v.strip() for k, v in m.account_aliases.items()},
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """How one response was matched, or why not.
-
-    ``method`` is the step that found the contact (or the account when there is no contact):
-    ``crm_id``, ``email``, ``lead``, ``alias``, ``domain``; ``none`` when nothing matched.
-    ``account_method`` says where the account came from when that was a different step.
-    """
-
-    status: str  # matched | unmatched | ambiguous
-    method: str
-    contact: Contact | None = None
-    account: Account | None = None
-    zendesk_user: ZendeskUser | None = None
-    candidates: int = 0
-    account_method: str = ""
-    detail: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        contact = self.contact
-        account = self.account
-        return {
-            "status": self.status,
-            "method": self.method,
-            "account_method": self.account_method,
-            "candidates": self.candidates,
-            "detail": self.detail,
-            "contact": None
-            if contact is None
-            else {
-                "id": contact.id,
-                "name": contact.name,
-                "email": contact.email,
-                "owner_id": contact.owner_id,
-            },
-            "account": None
-            if account is None
-            else {
-                "id": account.id,
-                "name": account.name,
-                "owner_id": account.owner_id,
-                "owner_email": account.owner_email,
-                "tier": account.tier,
-                "industry": account.industry,
-                "region": account.region,
-                "arr": account.arr,
-                "renewal_date": account.renewal_date.isoformat() if account.renewal_date else None,
-                "created_date": account.created_date.isoformat() if account.created_date else None,
-            },
-            "zendesk_user": None
-            if self.zendesk_user is None
-            else {
-                "id": self.zendesk_user.id,
-                "organization_id": self.zendesk_user.organization_id,
-            },
-        }
 
 
 def pick_contact(candidates: Sequence[Contact]) -> Contact:

@@ -23,7 +23,7 @@ from rules import Ruleset, ZendeskTicketAction
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
 from sync.core.ports import NamesPort, OrganizationPort
 from sync.core.retry import RetryPolicy
-from sync.stages.match import Match
+from sync.stages.match_record import Match
 
 K = TypeVar("K")
 

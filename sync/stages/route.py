@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,10 +28,12 @@ from rules import (
     TicketPayload,
     derive_fields,
 )
+from sync.loop.escalation import RenderedStep
 from sync.loop.throttle import CooldownLedger, cooldown_key, describe_block, settle_until
-from sync.stages.match import Match
+from sync.stages.match_record import Match, match_from_json
 from sync.stages.owners import is_email
 from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
+from sync.state.escalations import DueStep
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,25 @@ def build_fields(
             }
         )
     return derive_fields(fields)
+
+
+Fields = dict[str, object]
+#: A stored response with its match and routing fields rebuilt from the store.
+Rebuilt = tuple[StoredResponse, Match, Fields]
+
+
+def rebuild_fields(
+    store: StateStore, responses: Sequence[StoredResponse], now: datetime
+) -> list[Rebuilt]:
+    """The match and routing fields of stored responses, as the route stage built them."""
+    previous = store.previous_scores([(s.response.email, s.response.created_at) for s in responses])
+    rebuilt = []
+    for stored in responses:
+        r = stored.response
+        match = match_from_json(stored.match)
+        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), now)
+        rebuilt.append((stored, match, fields))
+    return rebuilt
 
 
 def _task_payload(
@@ -373,3 +394,52 @@ def route_responses(
         )
     ledger.save(store, now)
     return outcomes
+
+
+@dataclass(frozen=True)
+class EscalationRendering:
+    """Renders the actions of due escalation steps from their stored responses under the rules
+    in force (the :data:`sync.loop.escalation.StepRenderer` the act stage passes to
+    :func:`sync.loop.escalation.escalate_due`).
+
+    ``routing`` is asked for only when a step fires (it may call Zendesk the first time).
+    """
+
+    store: StateStore
+    ruleset: Ruleset
+    routing: Callable[[], RoutingContext]
+    now: datetime
+
+    def __call__(self, steps: Sequence[DueStep]) -> list[RenderedStep]:
+        routing = self.routing()
+        responses: dict[tuple[str, str], StoredResponse] = {}
+        for step in steps:
+            stored = self.store.get_response(step.source, step.response_id)
+            if stored is not None:
+                responses[(step.source, step.response_id)] = stored
+        rebuilt = {
+            (s.response.source, s.response.response_id): (s, match, fields)
+            for s, match, fields in rebuild_fields(self.store, list(responses.values()), self.now)
+        }
+        out: list[RenderedStep] = []
+        for step in steps:
+            found = rebuilt.get((step.source, step.response_id))
+            if step.action not in self.ruleset.actions:
+                out.append((step, None, f"action {step.action!r} is no longer in the rules"))
+            elif found is None:
+                out.append((step, None, "the response is no longer stored"))
+            else:
+                stored, match, fields = found
+                intent, why = build_intent(
+                    self.ruleset,
+                    step.rule,
+                    step.action,
+                    fields,
+                    stored,
+                    match,
+                    routing,
+                    self.now,
+                    key_name=f"escalate:{step.step}:{step.action}",
+                )
+                out.append((step, intent, why))
+        return out

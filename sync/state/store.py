@@ -27,6 +27,7 @@ from connectors.models import SourceProblem, SurveyResponse
 from sync.state import schema as t
 from sync.state.cooldowns import Cooldowns
 from sync.state.database import Database, create_engine, lock_key
+from sync.state.escalations import Escalations
 from sync.state.inbox import Inbox
 from sync.state.runs import Cursors, Runs
 from sync.state.tickets import TicketLedger
@@ -178,6 +179,7 @@ class StateStore:
         self.cursors = Cursors(self.db)
         self.runs = Runs(self.db)
         self.cooldowns = Cooldowns(self.db)
+        self.escalations = Escalations(self.db)
         self.tickets = TicketLedger(self.db)
         self.inbox = Inbox(self.db)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from connectors.models import Account, Contact, SurveyResponse, ZendeskUser
 from rules import Ruleset
-from sync.stages.match import Match
+from sync.stages.match_record import Match
 from sync.stages.route import RoutingContext, route_responses
 from sync.state import RoutingOutcome, StateStore, StoredResponse
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sync.loop.escalation import BusinessHours, deadline
+from sync.loop.calendar import BusinessHours, deadline
 
 BERLIN = BusinessHours(ZoneInfo("Europe/Berlin"))
 UTC_HOURS = BusinessHours()

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from rules import parse_rules
+from rules import Ruleset, parse_rules
 from sync.loop.escalation import (
     AnyResolution,
+    EscalationStats,
     Original,
+    ResolutionCheck,
     TrackedTicketStatus,
     escalate_due,
     mark_resolved,
     plan_escalations,
 )
-from sync.stages.route import RoutingContext, route_responses
+from sync.stages.route import EscalationRendering, RoutingContext, route_responses
 from sync.state import StateStore
 from sync.state import schema as t
 from tests.routing.helpers import CONTEXT, T0, account, ingest, matched, response
@@ -51,6 +53,17 @@ MATCHES = {email: matched(email, account(1), number=n) for n, email in enumerate
 
 def context() -> RoutingContext:
     return CONTEXT
+
+
+def escalate(
+    store: StateStore,
+    ruleset: Ruleset,
+    now: datetime,
+    resolution: ResolutionCheck | None = None,
+) -> EscalationStats:
+    """Fire due steps as the act stage does, rendering under ``ruleset``."""
+    render = EscalationRendering(store, ruleset, context, now)
+    return escalate_due(store, now, render=render, resolution=resolution)
 
 
 class ClosedTasks:
@@ -96,13 +109,11 @@ def test_steps_fire_for_open_originals_once_and_not_for_resolved_ones(store: Sta
     # Response 2: only its ticket is solved; the open task still escalates.
 
     # Done at Monday 10:05; four business hours later is 14:05.
-    early = escalate_due(store, RULES, T0 + timedelta(hours=4), routing=context, resolution=closed)
+    early = escalate(store, RULES, T0 + timedelta(hours=4), resolution=closed)
     assert (early.scheduled, early.fired) == (6, 0)
     assert set(statuses(store).values()) == {"scheduled"}
 
-    due = escalate_due(
-        store, RULES, T0 + timedelta(hours=4, minutes=5), routing=context, resolution=closed
-    )
+    due = escalate(store, RULES, T0 + timedelta(hours=4, minutes=5), resolution=closed)
     assert (due.fired, due.resolved, due.cancelled) == (2, 3, 0)
     fired = [a for a in store.actions(status="pending") if a.kind == "notify"]
     assert sorted(a.response_id for a in fired) == ["0", "2"]
@@ -116,7 +127,7 @@ def test_steps_fire_for_open_originals_once_and_not_for_resolved_ones(store: Sta
     assert after[("0", keys[("0", "ticket")])] == "fired"
 
     # Steps that fired or resolved are done with; nothing fires twice.
-    again = escalate_due(store, RULES, T0 + timedelta(days=3), routing=context, resolution=closed)
+    again = escalate(store, RULES, T0 + timedelta(days=3), resolution=closed)
     assert (again.fired, again.resolved) == (0, 0)
     assert len([a for a in store.actions() if a.kind == "notify"]) == 2
 
@@ -132,7 +143,7 @@ def test_a_failed_original_cancels_its_step(store: StateStore) -> None:
     store.kill_action(claimed["zendesk_ticket"].key, "w", "rejected", T0)
     store.complete_action(claimed["salesforce_task"].key, "w", "00T1", T0)
 
-    stats = escalate_due(store, RULES, T0 + timedelta(days=2), routing=context)
+    stats = escalate(store, RULES, T0 + timedelta(days=2))
     assert (stats.scheduled, stats.fired) == (1, 1)
     after = statuses(store)
     assert after[("0", claimed["zendesk_ticket"].key)] == "cancelled"
@@ -150,7 +161,7 @@ def test_a_step_whose_action_left_the_rules_is_cancelled(store: StateStore) -> N
     for claimed in store.claim_actions("w", limit=9, lease=timedelta(1), now=T0):
         store.complete_action(claimed.key, "w", "x", T0)
     renamed = parse_rules(RULES_TEXT.replace("cx_channel", "cx_room"))
-    stats = escalate_due(store, renamed, T0 + timedelta(days=2), routing=context)
+    stats = escalate(store, renamed, T0 + timedelta(days=2))
     assert (stats.fired, stats.cancelled) == (0, 2)
     e = t.escalations
     with store.engine.connect() as conn:
@@ -176,7 +187,7 @@ def test_tracked_ticket_status_and_task_status_together_resolve(store: StateStor
         )
     tasks = ClosedTasks({f"ext-{keys[(rid, 'call')][:6]}" for rid in ("0", "1", "2")})
     check = AnyResolution((TrackedTicketStatus(store), tasks))
-    stats = escalate_due(store, RULES, T0 + timedelta(days=1), routing=context, resolution=check)
+    stats = escalate(store, RULES, T0 + timedelta(days=1), resolution=check)
     assert (stats.fired, stats.resolved) == (1, 5)
     (fired,) = [a for a in store.actions() if a.kind == "notify"]
     assert fired.response_id == "2"

@@ -13,7 +13,8 @@ from connectors.salesforce.client import SalesforceConnector
 from connectors.salesforce.records import AccountFieldNames
 from emulators.salesforce import SalesforceEmulator
 from sync.core.retry import NO_RETRY
-from sync.stages.match import FREE_MAIL_DOMAINS, Match, MatchOptions, match_responses
+from sync.stages.match import FREE_MAIL_DOMAINS, MatchOptions, match_responses
+from sync.stages.match_record import Match
 from tests.salesforce.conftest import ConnectorFactory, add_account, add_contact
 
 WHEN = datetime(2026, 5, 1, tzinfo=UTC)

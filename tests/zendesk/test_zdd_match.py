@@ -9,7 +9,7 @@ from connectors.models import Account, Contact, ZendeskUser
 from connectors.zendesk.client import ZendeskConnector
 from emulators.zendesk import ZendeskEmulator
 from sync.core.config import OrganizationSource
-from sync.stages.match import Match
+from sync.stages.match_record import Match
 from sync.stages.match_zendesk import (
     OrganizationResolver,
     Requester,

@@ -36,11 +36,11 @@ def _reader(
     """How to read the current values of these records back, or None when we cannot."""
     if system == "salesforce" and obj in ("Contact", "Account"):
 
-        def soql(records: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        def salesforce(records: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
             names = {name for values in records.values() for name in values}
             return read_current(crm, obj, list(records), names, retry)
 
-        return soql
+        return salesforce
     if system == "zendesk" and obj in ("user", "organization") and helpdesk is not None:
         reads = helpdesk
         return lambda records: read_helpdesk(reads, obj, list(records), retry)

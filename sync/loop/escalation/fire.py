@@ -1,0 +1,111 @@
+"""Firing escalation steps (called by the act stage, before it drains the outbox).
+
+Steps whose original completed get their deadline on the business-hours calendar; every step due
+by now whose original is still open is rendered into an intent and put in the outbox, keyed
+``(source, response, rule, "escalate:<step>:<action>")``, so the act stage runs it at once like any
+other intent and a repeated pass never fires it twice.
+
+Rendering an action needs the route stage (its fields and payloads); the caller passes it in as a
+:data:`StepRenderer`, so this floor does not depend on the stages above it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connectors.errors import ConnectorError
+from sync.loop.calendar import BusinessHours, deadline
+from sync.loop.escalation.resolution import Original, ResolutionCheck
+from sync.state import ActionIntent, StateStore
+from sync.state.escalations import CompletedStep, DueStep, StepOutcome
+
+log = logging.getLogger(__name__)
+
+#: A due step's intent, or None and why there is none (the action left the rules, the response
+#: is no longer stored, a template failed).
+RenderedStep = tuple[DueStep, ActionIntent | None, str]
+#: Renders the actions of due steps from their stored responses under the rules in force. It is
+#: called only when some step fires, and may raise ConnectorError (resolving names in the rules).
+StepRenderer = Callable[[Sequence[DueStep]], list[RenderedStep]]
+
+
+@dataclass
+class EscalationStats:
+    scheduled: int = 0
+    fired: int = 0
+    resolved: int = 0
+    cancelled: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def schedule_escalations(store: StateStore, hours: BusinessHours, now: datetime) -> int:
+    """Set the deadlines of steps whose original action has completed; returns steps scheduled.
+
+    Steps of an original that failed for good are cancelled.
+    """
+
+    def due_at(step: CompletedStep) -> datetime:
+        return deadline(step.done_at, step.after, step.business_hours, hours)
+
+    return store.escalations.schedule(due_at, now)
+
+
+def escalate_due(
+    store: StateStore,
+    now: datetime,
+    *,
+    render: StepRenderer,
+    resolution: ResolutionCheck | None = None,
+    hours: BusinessHours | None = None,
+) -> EscalationStats:
+    """Schedule completed originals, then fire every step due by ``now`` whose original is open.
+
+    The step's action is rendered by ``render`` and enqueued; the act stage then runs it like any
+    other intent.
+    """
+    stats = EscalationStats()
+    stats.scheduled = schedule_escalations(store, hours or BusinessHours(), now)
+    due = store.escalations.due(now)
+    if not due:
+        return stats
+    originals = {
+        row.action_key: Original(
+            row.action_key, row.kind, row.external_id, row.rule, row.source, row.response_id
+        )
+        for row in due
+        if row.resolved_at is None
+    }
+    resolved = {row.action_key for row in due if row.resolved_at is not None}
+    if resolution is not None and originals:
+        try:
+            resolved |= resolution.resolved(list(originals.values()))
+        except ConnectorError as exc:
+            stats.errors.append(f"escalations: cannot tell which originals are resolved: {exc}")
+            return stats
+    firing = [row for row in due if row.action_key not in resolved]
+    outcomes = [
+        StepOutcome(row.action_key, row.step, "resolved", resolved_at=row.resolved_at or now)
+        for row in due
+        if row.action_key in resolved
+    ]
+    stats.resolved = len(outcomes)
+    try:
+        rendered = render(firing) if firing else []
+    except ConnectorError as exc:
+        stats.errors.append(f"escalations: cannot resolve names in the rules: {exc}")
+        return EscalationStats(scheduled=stats.scheduled, errors=stats.errors)
+    intents: dict[str, ActionIntent] = {}
+    for row, intent, why in rendered:
+        if intent is None:
+            outcomes.append(StepOutcome(row.action_key, row.step, "cancelled", note=why))
+            stats.cancelled += 1
+            log.warning("escalation %s/%s not run: %s", row.rule, row.action, why)
+            continue
+        intents[intent.key] = intent
+        outcomes.append(StepOutcome(row.action_key, row.step, "fired", fired_key=intent.key))
+    stats.fired = store.enqueue_intents(list(intents.values()), now)
+    store.escalations.settle(outcomes, now)
+    return stats
