@@ -335,8 +335,8 @@ class SalesforceConnector:
     def read_fields(
         self, object_type: str, record_ids: Sequence[str], fields: Iterable[str]
     ) -> dict[str, dict[str, Any]]:
-        """Current values of ``fields`` per record id, keyed as given (15 or 18 characters, any
-        case); records that no longer exist are absent."""
+        """Current values of ``fields`` per record id, keyed as given when it is the 18-character
+        id in any case (else as Salesforce answers); records that no longer exist are absent."""
         names = sorted(set(fields))
         if not names or not record_ids:
             return {}

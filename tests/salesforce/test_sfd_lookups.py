@@ -1,0 +1,91 @@
+"""The connector's lookups for owners, escalations, account facts and read-back: batched SOQL
+answered as plain records, against the emulated org."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from connectors.models import FieldUpdate, TaskSpec
+from connectors.salesforce.client import SalesforceConnector
+from emulators.salesforce import SalesforceEmulator
+from tests.salesforce.conftest import add_account, add_contact
+
+
+def queries(org: SalesforceEmulator) -> int:
+    return org.calls["query"] + org.calls["query_more"]
+
+
+def add_user(org: SalesforceEmulator, email: str, *, active: bool = True) -> str:
+    name = email.split("@")[0]
+    return org.insert_record(
+        "User",
+        {"LastName": name, "Username": f"{name}.{len(org.records('User'))}@x", "Email": email,
+         "IsActive": active},
+    )  # fmt: skip
+
+
+def test_active_users_by_email_the_oldest_of_several_wins(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    first = add_user(org, "cx-lead@acme.example")
+    add_user(org, "cx-lead@acme.example")
+    add_user(org, "gone@acme.example", active=False)
+
+    found = crm.find_active_users_by_email(["CX-Lead@acme.example", "gone@acme.example", "x@y"])
+
+    assert found == {"cx-lead@acme.example": first}
+    assert crm.find_active_users_by_email([]) == {}
+
+
+def test_open_tasks_leaves_out_closed_and_unknown_ones(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    specs = [
+        TaskSpec(f"k{i}", "Call", "", org.default_user_id, date(2026, 1, 5)) for i in range(3)
+    ]
+    ids = [r.external_id for r in crm.create_tasks(specs)]
+    crm.update_records([FieldUpdate("Task", ids[1], {"Status": "Completed"})])
+    unknown = "00T" + "0" * 12
+
+    assert crm.open_tasks([*ids, unknown]) == {ids[0][:15], ids[2][:15]}
+    assert crm.open_tasks([i[:15] for i in ids]) == {ids[0][:15], ids[2][:15]}
+
+
+def test_key_contacts_by_listed_values_or_a_checkbox(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    acme, quiet = add_account(org, "Acme"), add_account(org, "Quiet")
+    buyer = add_contact(org, "buyer@acme.example", acme, Role__c="Economic Buyer")
+    odd = add_contact(org, "odd@acme.example", acme, Role__c="Sponsor's deputy")
+    add_contact(org, "user@acme.example", acme, Role__c="User", HasOptedOutOfEmail=True)
+    add_contact(org, "other@quiet.example", quiet, Role__c="User")
+
+    by_value = crm.find_key_contacts(
+        [acme, quiet], field="Role__c", values=["Economic Buyer", "Sponsor's deputy"]
+    )
+    assert by_value == {acme: frozenset({buyer, odd}), quiet: frozenset()}
+
+    by_checkbox = crm.find_key_contacts([acme, quiet], field="HasOptedOutOfEmail")
+    assert {k: len(v) for k, v in by_checkbox.items()} == {acme: 1, quiet: 0}
+
+
+def test_read_fields_answers_by_the_ids_given_in_batches_of_200(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    account = add_account(org, "Acme")
+    ids = [
+        add_contact(org, f"p{i}@acme.example", account, NPS_Last_Score__c=i % 11)
+        for i in range(250)
+    ]
+    # The 18-character id's suffix is case-insensitive; an unknown (15-character) id is absent.
+    given = ids[0][:15] + ids[0][15:].lower()
+    asked = [given, *ids[1:], "003" + "0" * 12]
+    before = queries(org)
+
+    current = crm.read_fields("Contact", asked, ["NPS_Last_Score__c", "Email"])
+
+    assert queries(org) - before == 2
+    assert len(current) == 250
+    assert current[given] == {"Email": "p0@acme.example", "NPS_Last_Score__c": 0}
+    assert current[ids[13]]["NPS_Last_Score__c"] == 2
+    assert crm.read_fields("Contact", ids, []) == {}
