@@ -20,6 +20,7 @@ from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials
 from connectors.zendesk.client import connect as connect_zd
 from sync.core.config import Config, DelightedSourceConfig, Secret
 from sync.core.errors import ConfigFileError
+from sync.core.ports import CrmPort, HelpdeskPort
 from sync.state import StateStore
 
 
@@ -130,10 +131,11 @@ def open_store(config: Config) -> StateStore:
 
 @dataclass
 class Connections:
-    """Live connections for one pass of the engine."""
+    """Live connections for one pass of the engine, typed by the ports the engine uses
+    (:mod:`sync.core.ports`), so a test may hand it fakes of those ports."""
 
-    crm: SalesforceConnector
-    helpdesk: ZendeskConnector
+    crm: CrmPort
+    helpdesk: HelpdeskPort
     sources: list[SurveySource]
     counter: CallCounter
 
