@@ -17,11 +17,9 @@ def queries(org: SalesforceEmulator) -> int:
 
 def add_user(org: SalesforceEmulator, email: str, *, active: bool = True) -> str:
     name = email.split("@")[0]
-    return org.insert_record(
-        "User",
-        {"LastName": name, "Username": f"{name}.{len(org.records('User'))}@x", "Email": email,
-         "IsActive": active},
-    )  # fmt: skip
+    username = f"{name}.{len(org.records('User'))}@x"
+    fields = {"LastName": name, "Username": username, "Email": email, "IsActive": active}
+    return org.insert_record("User", fields)
 
 
 def test_active_users_by_email_the_oldest_of_several_wins(
@@ -40,9 +38,7 @@ def test_active_users_by_email_the_oldest_of_several_wins(
 def test_open_tasks_leaves_out_closed_and_unknown_ones(
     org: SalesforceEmulator, crm: SalesforceConnector
 ) -> None:
-    specs = [
-        TaskSpec(f"k{i}", "Call", "", org.default_user_id, date(2026, 1, 5)) for i in range(3)
-    ]
+    specs = [TaskSpec(f"k{i}", "Call", "", org.default_user_id, date(2026, 1, 5)) for i in range(3)]
     ids = [r.external_id for r in crm.create_tasks(specs)]
     crm.update_records([FieldUpdate("Task", ids[1], {"Status": "Completed"})])
     unknown = "00T" + "0" * 12
