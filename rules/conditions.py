@@ -9,7 +9,6 @@ once the whole file, with its custom fields, is known.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from rules.errors import did_you_mean, one_of
 from rules.fields import FieldSpec, FieldType
 from rules.issues import Issue, Path, StrictModel, invalid, shown
 from rules.operators import OPERATORS, OperandShape, operators_for
-from rules.regex_safety import backtracking_risk
+from rules.regex import RegexError, check_pattern
 
 
 class FieldTest(StrictModel):
@@ -198,14 +197,9 @@ def _operand_problem(shape: OperandShape, value: Any) -> str | None:
 
 def _check_regex(pattern: str, path: Path) -> None:
     try:
-        re.compile(pattern)
-    except re.error as error:
-        raise invalid(
-            [Issue(path, f"invalid regex '{pattern}': {error.msg} at position {error.pos}")]
-        ) from None
-    risk = backtracking_risk(pattern)
-    if risk:
-        raise invalid([Issue(path, f"unsafe regex: {risk}")])
+        check_pattern(pattern)
+    except RegexError as error:
+        raise invalid([Issue(path, f"invalid regex '{pattern}': {error}")]) from None
 
 
 ConditionNode = AllCondition | AnyCondition | NotCondition | FieldCondition

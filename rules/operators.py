@@ -8,14 +8,13 @@ Semantics every admin can rely on:
 - Text comparisons (``eq ne in not_in contains not_contains starts_with regex``) ignore case, except
   on identifier fields (``*.id``, ``*.owner_id``), whose case is significant.
 - ``regex`` searches anywhere in the text (anchor with ``^``/``$``), on at most the first
-  :data:`~rules.regex_safety.REGEX_INPUT_LIMIT` characters.
+  :data:`~rules.regex.REGEX_INPUT_LIMIT` characters, in linear time (RE2).
 - ``between: [low, high]`` includes both ends.
 - ``present: true`` means the value is there and, for text, not blank.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from rules.fields import FieldSpec, FieldType
-from rules.regex_safety import REGEX_INPUT_LIMIT
+from rules.regex import compile_search
 
 # Values are typed Any: the router has checked them against the catalogue before any predicate
 # runs, and the hot path cannot afford a cast per comparison.
@@ -102,7 +101,7 @@ def make_predicate(op: str, field: FieldSpec, operand: Operand) -> Predicate:
         return _NUMBER_TESTS[op](key, members if op in ("in", "not_in") else operand)
     fold = not field.case_sensitive
     if op == "regex":
-        return _regex(key, str(operand), re.IGNORECASE if fold else 0)
+        return _regex(key, str(operand), ignore_case=fold)
     norm: Callable[[str], str] = str.casefold if fold else str
     wanted: Any = (
         frozenset(norm(str(item)) for item in _items(operand))
@@ -121,9 +120,9 @@ def _present(key: str, *, wanted: bool) -> Predicate:
     return test
 
 
-def _regex(key: str, pattern: str, flags: int) -> Predicate:
-    search, limit = re.compile(pattern, flags).search, REGEX_INPUT_LIMIT
-    return lambda fields: (v := fields.get(key)) is not None and search(v[:limit]) is not None
+def _regex(key: str, pattern: str, *, ignore_case: bool) -> Predicate:
+    found = compile_search(pattern, ignore_case=ignore_case)
+    return lambda fields: (v := fields.get(key)) is not None and found(v)
 
 
 def _items(operand: Operand) -> tuple[Scalar, ...]:

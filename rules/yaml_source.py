@@ -22,6 +22,16 @@ from rules.errors import Diagnostic, RulesError
 Path = tuple[str | int, ...]
 Where = Literal["key", "value"]
 
+#: Most values one document may expand to. Anchors and aliases let a few hundred bytes stand for
+#: billions of values (the "billion laughs"); a real rules or config file has a few thousand.
+MAX_NODES = 100_000
+#: Largest YAML text accepted, in characters: far above any hand-written file.
+MAX_TEXT = 2_000_000
+
+
+class _TooLargeError(Exception):
+    """The document expands past :data:`MAX_NODES`."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Marks:
@@ -103,6 +113,9 @@ def load_yaml(text: str, filename: str) -> tuple[object, SourceMap]:
 
     Raises :class:`RulesError` for YAML syntax errors, duplicate keys and non-text keys.
     """
+    if len(text) > MAX_TEXT:
+        message = f"the file is {len(text):,} characters long; the limit is {MAX_TEXT:,}"
+        raise RulesError([Diagnostic(filename, 1, 1, message)])
     yaml = YAML(typ="rt")
     try:
         document = yaml.load(text)
@@ -112,7 +125,14 @@ def load_yaml(text: str, filename: str) -> tuple[object, SourceMap]:
         raise RulesError([Diagnostic(filename, 1, 1, f"invalid YAML: {error}")]) from None
     source = SourceMap(filename, text)
     problems: list[Diagnostic] = []
-    data = _plain(document, (), source, problems)
+    try:
+        data = _plain(document, (), source, problems, [MAX_NODES])
+    except _TooLargeError:
+        message = (
+            f"the document expands to more than {MAX_NODES:,} values; "
+            "aliases (*name) that repeat anchors (&name) are limited"
+        )
+        raise RulesError([Diagnostic(filename, 1, 1, message)]) from None
     if problems:
         raise RulesError(problems)
     return data, source
@@ -131,7 +151,17 @@ def _syntax_diagnostic(error: MarkedYAMLError, filename: str) -> Diagnostic:
     return Diagnostic(filename, line, col, message)
 
 
-def _plain(node: object, path: Path, source: SourceMap, problems: list[Diagnostic]) -> object:
+def _plain(
+    node: object, path: Path, source: SourceMap, problems: list[Diagnostic], budget: list[int]
+) -> object:
+    """Copy ``node`` into plain values, spending one unit of ``budget`` per value copied.
+
+    Aliases are shared references in the loaded document; copying them is what expands them, so
+    the budget bounds time and memory whatever the anchors say.
+    """
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLargeError
     if isinstance(node, CommentedMap):
         result: dict[str, object] = {}
         for key, value in node.items():
@@ -150,7 +180,7 @@ def _plain(node: object, path: Path, source: SourceMap, problems: list[Diagnosti
             child = (*path, key)
             block = isinstance(value, LiteralScalarString | FoldedScalarString)
             source.add(child, key_mark, value_mark, block)
-            result[key] = _plain(value, child, source, problems)
+            result[key] = _plain(value, child, source, problems, budget)
         return result
     if isinstance(node, CommentedSeq):
         items: list[object] = []
@@ -158,7 +188,7 @@ def _plain(node: object, path: Path, source: SourceMap, problems: list[Diagnosti
             child = (*path, index)
             block = isinstance(value, LiteralScalarString | FoldedScalarString)
             source.add(child, None, _seq_mark(node, index), block)
-            items.append(_plain(value, child, source, problems))
+            items.append(_plain(value, child, source, problems, budget))
         return items
     return _scalar(node)
 
