@@ -91,6 +91,8 @@ _ACCEPTS: Mapping[FieldType, Callable[[object], bool]] = {
 }
 
 CATEGORIES = ("promoter", "passive", "detractor")
+#: The longest comment a response carries (sources cut longer ones, and say so).
+MAX_COMMENT_LENGTH = 32_000
 SURVEY_TYPES = ("relationship", "transactional")
 
 

@@ -71,6 +71,7 @@ from rules.conditions import Condition, check_condition
 from rules.errors import RenderError, did_you_mean, one_of
 from rules.fields import (
     CUSTOM_FIELD_PATTERN,
+    MAX_COMMENT_LENGTH,
     FieldSpec,
     FieldType,
     check_custom_field_name,
@@ -409,8 +410,11 @@ class RulesFile(StrictModel):
 
     def _templates(self, catalogue: Mapping[str, FieldSpec]) -> Iterator[Issue]:
         tree = context_tree(catalogue.values())
-        sample = build_context(
-            {name: spec.sample for name, spec in catalogue.items()}, catalogue.values()
+        samples = {name: spec.sample for name, spec in catalogue.items()}
+        sample = build_context(samples, catalogue.values())
+        # The longest comment a response can carry: a template must render it within bounds.
+        long_sample = build_context(
+            {**samples, "comment": "x" * MAX_COMMENT_LENGTH}, catalogue.values()
         )
         for action_name, action in self.actions.items():
             for path, source in action.templates():
@@ -423,6 +427,15 @@ class RulesFile(StrictModel):
                 if problems:
                     continue
                 try:
-                    compile_template(source).render(sample)
+                    template = compile_template(source)
+                    template.render(sample)
                 except RenderError as error:
                     yield Issue(where, f"template fails on sample values: {error}")
+                    continue
+                try:
+                    template.render(long_sample)
+                except RenderError as error:
+                    message = (
+                        f"template fails on a {MAX_COMMENT_LENGTH:,}-character comment: {error}"
+                    )
+                    yield Issue(where, message)

@@ -13,8 +13,10 @@ from collections.abc import Callable
 
 import re2
 
+from rules.fields import MAX_COMMENT_LENGTH
+
 #: Characters of a value a regex sees: a stored comment is never longer.
-REGEX_INPUT_LIMIT = 32_000
+REGEX_INPUT_LIMIT = MAX_COMMENT_LENGTH
 #: Memory RE2 may use to compile one pattern; a pattern that needs more is refused.
 _MAX_MEMORY = 8 << 20
 

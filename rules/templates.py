@@ -7,6 +7,11 @@ empty string, and output is plain text (no HTML escaping: the receiving systems 
 
 The loader checks every template twice: names against the field catalogue (so ``{{ acount.name }}``
 is reported with its line and a suggestion) and a render against sample values.
+
+A render is bounded whatever the template says (see :mod:`rules.template_limits`): loops share a
+budget of iterations and a deadline, output and sizes passed to filters and methods are capped, and
+the constructs that can grow without a loop (macros, recursive loops, ``namespace``) are refused
+when the template is compiled.
 """
 
 from __future__ import annotations
@@ -17,17 +22,17 @@ from typing import cast
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from rules.errors import RenderError, did_you_mean
 from rules.fields import FieldSpec
+from rules.template_limits import BoundedEnvironment, RenderBudget, bound_loops, refused_construct
 
 
 def _blank_none(value: object) -> object:
     return "" if value is None else value
 
 
-_ENV = ImmutableSandboxedEnvironment(
+_ENV = BoundedEnvironment(
     undefined=jinja2.StrictUndefined,
     autoescape=False,
     finalize=_blank_none,
@@ -47,7 +52,8 @@ class Template:
     def render(self, context: Mapping[str, object]) -> str:
         """Render with ``context``; raise :class:`RenderError` if the data does not fit."""
         try:
-            text = self.compiled.render(context)
+            with RenderBudget() as budget:
+                text = budget.collect(self.compiled.generate(context))
         except Exception as error:
             raise RenderError(str(error), template=self.source) from error
         return " ".join(text.split()) if self.single_line else text
@@ -66,11 +72,17 @@ class TemplateSourceError(ValueError):
 def compile_template(source: str, *, single_line: bool = False) -> Template:
     """Compile ``source``; raise :class:`TemplateSourceError` on a syntax error."""
     try:
-        compiled = _ENV.from_string(source)
-    except jinja2.TemplateSyntaxError as error:
+        tree = _ENV.parse(source)
+        refused = refused_construct(tree)
+        if refused is not None:
+            message, line = refused
+            raise TemplateSourceError(message, line=line)
+        code = _ENV.compile(bound_loops(tree))
+    except jinja2.TemplateSyntaxError as error:  # includes unknown filters, found by compile
         raise TemplateSourceError(
             f"template syntax error: {error.message}", line=error.lineno
         ) from None
+    compiled = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None), None)
     return Template(source, compiled, single_line)
 
 

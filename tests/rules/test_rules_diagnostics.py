@@ -13,9 +13,7 @@ TESTDATA = Path(__file__).parents[2] / "rules" / "testdata"
 EXPECTED = {
     "action_listed_twice.yaml": "10:25: action 'followup' is listed twice",
     "bad_duration.yaml": "6:13: expected a duration like 30m, 4h, 2d or 1w, got '2 days'",
-    "bad_regex.yaml": (
-        "5:29: invalid regex 'refund(': missing ): refund("
-    ),
+    "bad_regex.yaml": ("5:29: invalid regex 'refund(': missing ): refund("),
     "between_reversed.yaml": "5:29: 'between' takes a list [low, high]; low 8 is above high 3",
     "condition_list.yaml": (
         "6:7: a condition is a mapping, not a list; put several under `all:` or `any:`"
@@ -70,6 +68,11 @@ EXPECTED = {
         "every response first; move it last or give it `continue: true`"
     ),
     "score_out_of_range.yaml": "5:25: field 'score' is between 0 and 10; 60 is out of range",
+    "template_macro.yaml": "7:7: macros are not supported in action templates",
+    "template_nested_loops.yaml": (
+        "5:14: template fails on a 32,000-character comment: "
+        "template loops ran more than 10,000 times"
+    ),
     "template_sandbox_escape.yaml": (
         "5:14: template fails on sample values: "
         "access to attribute '__class__' of 'str' object is unsafe."

@@ -1,0 +1,191 @@
+"""Bounds on one template render: loops, time, output and sizes, whatever the template says.
+
+Jinja2's sandbox stops templates from reaching outside their data, but not from working too hard:
+two nested loops over a long comment, ``'x' * 10**9`` or ``'x'|center(10**9)`` would hang a
+render or exhaust memory, at ``rules check`` and in the daemon alike. Here:
+
+- every ``for`` loop iterates through :func:`bound_loops`' wrapper, which spends one unit of the
+  render's :class:`RenderBudget` per item and checks its deadline;
+- the output is collected chunk by chunk and stops at :data:`MAX_OUTPUT` characters;
+- ``*`` and ``**``, ``range`` and the filters and methods that take a width or a count refuse
+  sizes above :data:`MAX_SIZE`, and ``%``, ``format`` and ``str.format`` refuse format strings
+  with widths above it (numbers as data, such as an ARR, are never limited);
+- macros, ``call`` blocks, recursive loops and ``namespace`` (the ways to grow without a loop, or
+  to carry state from one iteration to the next) are refused when the template is compiled.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+#: Loop iterations one render may spend, all loops together.
+MAX_ITERATIONS = 10_000
+#: Characters one render may produce.
+MAX_OUTPUT = 100_000
+#: Largest size (repeat count, width, exponent base) an operator, filter or method may be given.
+MAX_SIZE = MAX_OUTPUT
+#: Wall-clock seconds one render may take.
+MAX_SECONDS = 2.0
+
+_LOOP_FILTER = "_bounded_loop"
+_HUGE_WIDTH = re.compile(r"\d{%d,}" % len(str(MAX_SIZE)))  # noqa: UP031
+#: Filters and methods whose integer arguments are sizes (widths, counts), and ``range``.
+_SIZED_FILTERS = frozenset({"center", "indent", "wordwrap", "truncate", "batch", "slice"})
+_SIZED_CALLS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "safe_range", "range"})
+_REFUSED: dict[type[nodes.Node], str] = {
+    nodes.Macro: "macros are not supported in action templates",
+    nodes.CallBlock: "call blocks are not supported in action templates",
+}
+
+
+class RenderLimitError(SecurityError):
+    """A render went past one of the bounds above."""
+
+
+class RenderBudget:
+    """The iterations and deadline of the render in progress (one per render, per context)."""
+
+    def __init__(self) -> None:
+        self.iterations = MAX_ITERATIONS
+        self.deadline = time.monotonic() + MAX_SECONDS
+        self._token: Any = None
+
+    def __enter__(self) -> RenderBudget:
+        self._token = _CURRENT.set(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self._token)
+
+    def spend(self) -> None:
+        self.iterations -= 1
+        if self.iterations < 0:
+            raise RenderLimitError(f"template loops ran more than {MAX_ITERATIONS:,} times")
+        if time.monotonic() > self.deadline:
+            raise RenderLimitError(f"template took longer than {MAX_SECONDS:g} s to render")
+
+    def collect(self, chunks: Iterable[str]) -> str:
+        """Join the render's output, stopping past :data:`MAX_OUTPUT` characters."""
+        parts: list[str] = []
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise RenderLimitError(f"template output is longer than {MAX_OUTPUT:,} characters")
+            if time.monotonic() > self.deadline:
+                raise RenderLimitError(f"template took longer than {MAX_SECONDS:g} s to render")
+            parts.append(chunk)
+        return "".join(parts)
+
+
+_CURRENT: ContextVar[RenderBudget | None] = ContextVar("template_render_budget", default=None)
+
+
+def _bounded(items: Iterable[Any]) -> Iterator[Any]:
+    budget = _CURRENT.get()
+    if budget is None:  # rendered outside Template.render: give it a budget of its own
+        budget = RenderBudget()
+    for item in items:
+        budget.spend()
+        yield item
+
+
+def bound_loops(tree: nodes.Template) -> nodes.Template:
+    """``tree`` with every loop's iterable passed through the budgeted wrapper (in place)."""
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Filter(loop.iter, _LOOP_FILTER, [], [], None, None, lineno=loop.lineno)
+    return tree
+
+
+def refused_construct(tree: nodes.Template) -> tuple[str, int] | None:
+    """(message, line) of the first construct templates may not use, or None."""
+    for node in tree.find_all((nodes.Macro, nodes.CallBlock, nodes.For, nodes.Name)):
+        if isinstance(node, nodes.For) and node.recursive:
+            return "recursive loops are not supported in action templates", node.lineno
+        if isinstance(node, nodes.Name) and node.name == "namespace" and node.ctx == "load":
+            return "namespace() is not supported in action templates", node.lineno
+        message = _REFUSED.get(type(node))
+        if message is not None:
+            return message, node.lineno
+    return None
+
+
+def _check_sizes(what: str, args: Iterable[Any]) -> None:
+    for value in args:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SIZE:
+            raise RenderLimitError(f"{what} was given {value:,}; the limit is {MAX_SIZE:,}")
+        if isinstance(value, float) and abs(value) > MAX_SIZE:
+            raise RenderLimitError(f"{what} was given {value:g}; the limit is {MAX_SIZE:,}")
+
+
+def _check_format(text: object) -> None:
+    if isinstance(text, str) and _HUGE_WIDTH.search(text):
+        raise RenderLimitError(f"a format width above {MAX_SIZE:,} in {text[:40]!r}")
+
+
+def _size_checked(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if name in _SIZED_FILTERS:
+            _check_sizes(f"filter {name!r}", [*args[1:], *kwargs.values()])
+        if name == "format":
+            _check_format(args[0] if args else None)
+        return function(*args, **kwargs)
+
+    for marker in ("jinja_pass_arg",):  # keep pass_context / pass_environment markers
+        if hasattr(function, marker):
+            setattr(checked, marker, getattr(function, marker))
+    return checked
+
+
+class BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox with sizes checked on operators, filters and method calls."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {
+            name: _size_checked(name, f) if name in _SIZED_FILTERS or name == "format" else f
+            for name, f in self.filters.items()
+        }
+        self.filters[_LOOP_FILTER] = _bounded
+        self.globals.pop("namespace", None)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            _check_sizes("'**'", [left])
+            if isinstance(right, int | float) and abs(right) > 64:
+                raise RenderLimitError(f"an exponent of {right:,} is above the limit of 64")
+        elif operator == "*" and isinstance(left, str | list | tuple):
+            _check_sizes("'*'", [len(left) * right if isinstance(right, int) else 0])
+        elif operator == "*" and isinstance(right, str | list | tuple):
+            _check_sizes("'*'", [len(right) * left if isinstance(left, int) else 0])
+        elif operator == "%":
+            _check_format(left)
+        return super().call_binop(context, operator, left, right)
+
+    def call(
+        __self,  # noqa: N805 - the sandbox's own signature, so keyword arguments pass through
+        __context: Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        name = getattr(__obj, "__name__", "")
+        if name in _SIZED_CALLS:
+            _check_sizes(f"{name}()", [*args, *kwargs.values()])
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if attribute in ("format", "format_map"):
+            _check_format(obj)
+        return super().getattr(obj, attribute)
