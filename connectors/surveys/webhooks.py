@@ -20,7 +20,11 @@ def _hmac_sha256(secret: str, message: bytes) -> bytes:
 
 
 def _same(expected: str, given: str) -> bool:
-    return hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8"))
+    try:
+        given_bytes = given.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in a header: not a signature we made
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), given_bytes)
 
 
 def _prefixed_value(header: str | None, prefix: str) -> str | None:
@@ -72,12 +76,23 @@ def verify_zendesk(
     return _same(base64.b64encode(digest).decode("ascii"), signature.strip())
 
 
-class ReplayGuard:
-    """Remembers signatures accepted in the last ``ttl`` so the same request is taken only once.
+def replay_key(body: bytes, timestamp: str = "") -> str:
+    """What identifies a verified request: a digest of what was signed, not of the header.
 
-    Delighted and Typeform sign no timestamp, so this is their only defence against replays; keep
-    ``ttl`` at least as long as any timestamp tolerance. Beyond ``max_entries`` the oldest are
-    forgotten (memory stays bounded under a flood).
+    A header can be re-spelled without breaking its signature (hex in upper case, whitespace
+    around it); the signed bytes cannot change without breaking it, so they are what a replay
+    guard must remember.
+    """
+    return hashlib.sha256(timestamp.strip().encode("utf-8", "replace") + b"\n" + body).hexdigest()
+
+
+class ReplayGuard:
+    """Remembers requests accepted in the last ``ttl`` so the same request is taken only once.
+
+    Keys are :func:`replay_key` values of verified requests. Delighted and Typeform sign no
+    timestamp, so this is their only defence against replays; keep ``ttl`` at least as long as any
+    timestamp tolerance. Beyond ``max_entries`` the oldest are forgotten (memory stays bounded
+    under a flood).
     """
 
     def __init__(
@@ -90,17 +105,17 @@ class ReplayGuard:
         self._expiries: OrderedDict[str, datetime] = OrderedDict()
         self._lock = threading.Lock()
 
-    def first_use(self, signature: str, *, now: datetime) -> bool:
-        """True the first time ``signature`` is seen within ``ttl``; False for a replay."""
+    def first_use(self, key: str, *, now: datetime) -> bool:
+        """True the first time ``key`` (a :func:`replay_key`) is seen within ``ttl``."""
         with self._lock:
             while self._expiries:
                 oldest, expiry = next(iter(self._expiries.items()))
                 if expiry > now:
                     break
                 del self._expiries[oldest]
-            if signature in self._expiries:
+            if key in self._expiries:
                 return False
-            self._expiries[signature] = now + self.ttl
+            self._expiries[key] = now + self.ttl
             if len(self._expiries) > self.max_entries:
                 self._expiries.popitem(last=False)
             return True

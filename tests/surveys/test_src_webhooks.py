@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from connectors.surveys.webhooks import (
     ReplayGuard,
+    replay_key,
     verify_delighted,
     verify_typeform,
     verify_zendesk,
@@ -98,11 +100,46 @@ def test_zendesk_fails_closed_on_missing_or_odd_headers() -> None:
 
 def test_replay_guard_accepts_once_within_its_window() -> None:
     guard = ReplayGuard(ttl=timedelta(minutes=10))
-    signature = hex_signature(BODY, KEY)
-    assert guard.first_use(signature, now=NOW)
-    assert not guard.first_use(signature, now=NOW + timedelta(minutes=9))
-    assert guard.first_use("sha256=other", now=NOW)
-    assert guard.first_use(signature, now=NOW + timedelta(minutes=11))  # forgotten after ttl
+    key = replay_key(BODY)
+    assert guard.first_use(key, now=NOW)
+    assert not guard.first_use(key, now=NOW + timedelta(minutes=9))
+    assert guard.first_use(replay_key(BODY + b" "), now=NOW)
+    assert guard.first_use(key, now=NOW + timedelta(minutes=11))  # forgotten after ttl
+
+
+def _accept(guard: ReplayGuard, body: bytes, header: str) -> bool:
+    """What a receiver does: verify the signature, then take the request once."""
+    return verify_delighted(body, header, KEY) and guard.first_use(replay_key(body), now=NOW)
+
+
+@pytest.mark.parametrize(
+    "respelled",
+    [
+        lambda s: s.upper().replace("SHA256=", "sha256="),
+        lambda s: s + " ",
+        lambda s: " " + s + "\t",
+    ],
+)
+def test_a_respelled_signature_is_still_a_replay(respelled: Callable[[str], str]) -> None:
+    guard = ReplayGuard()
+    header = hex_signature(BODY, KEY)
+    assert _accept(guard, BODY, header)
+    assert verify_delighted(BODY, respelled(header), KEY)  # still a valid signature...
+    assert not _accept(guard, BODY, respelled(header))  # ...of a request already taken
+
+
+def test_a_zendesk_replay_key_includes_the_signed_timestamp() -> None:
+    assert replay_key(BODY, "2026-06-01T12:00:00Z") != replay_key(BODY, "2026-06-01T12:00:01Z")
+    assert replay_key(BODY, "2026-06-01T12:00:00Z") == replay_key(BODY, " 2026-06-01T12:00:00Z ")
+
+
+@pytest.mark.parametrize("header", ["sha256=\ud800", "\udcff", "sha256=abc\udfff"])
+def test_a_lone_surrogate_in_a_header_is_rejected_not_raised(header: str) -> None:
+    assert verify_delighted(BODY, header, KEY) is False
+    assert verify_typeform(BODY, header, KEY) is False
+    stamp = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert verify_zendesk(BODY, header, stamp, ZD, now=NOW) is False
+    assert verify_zendesk(BODY, b64_signature(BODY, ZD), header, ZD, now=NOW) is False
 
 
 def test_replay_guard_memory_is_bounded() -> None:
