@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -29,12 +28,17 @@ EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
 TRUNCATION_PROPERTY: Final = "comment_truncated_from"
 """Set on a response whose comment was cut to :data:`MAX_COMMENT_CHARS`: the original length."""
 
-_LOCAL_PART: Final = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+# Letters, digits and ``. _ % + ' -`` only: RFC 5322 also allows ``! # $ & * / = ? ^ ` { | } ~``,
+# but almost no real mailbox uses them and several are search syntax (``*`` is Zendesk's wildcard),
+# so an address carrying them is refused rather than sent into a lookup.
+_LOCAL_PART: Final = r"[a-z0-9_%+'-]+(?:\.[a-z0-9_%+'-]+)*"
 _DOMAIN: Final = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 _EMAIL: Final = re.compile(rf"(?P<local>{_LOCAL_PART})@{_DOMAIN}")
 _UNIX_TEXT: Final = re.compile(r"\d{9,11}(?:\.\d+)?")
 _SCORE_TEXT: Final = re.compile(r"\d{1,2}")
-_KEEP_CONTROLS: Final = frozenset("\n\t")
+# Control characters (Unicode category Cc) but newline and tab, and lone surrogates (Cs), which
+# cannot be stored as UTF-8: one regex pass instead of a category lookup per character.
+_UNPRINTABLE: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class FieldError(ValueError):
@@ -49,8 +53,9 @@ def _shown(value: object) -> str:
 def normalize_email(raw: object) -> str:
     """Strip and lowercase an address, rejecting anything that is not plainly an address.
 
-    Whitespace or control characters inside, several ``@``, or a domain without a dot are
-    rejected rather than repaired: a guessed address could match the wrong customer.
+    Whitespace or control characters inside, several ``@``, a domain without a dot, or wildcard
+    and search characters are rejected rather than repaired: a guessed address could match the
+    wrong customer, and a wildcard could match many.
     """
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise FieldError("missing email")
@@ -137,17 +142,10 @@ def _clean(raw: object, *, field: str, limit: int) -> tuple[str, int | None]:
     if not isinstance(raw, str):
         raise FieldError(f"{field} is not text: {_shown(raw)}")
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(char for char in text if _printable(char)).strip()
+    text = _UNPRINTABLE.sub("", text).strip()
     if len(text) > limit:
         return text[:limit], len(text)
     return text, None
-
-
-def _printable(char: str) -> bool:
-    category = unicodedata.category(char)
-    if category == "Cc":
-        return char in _KEEP_CONTROLS
-    return category != "Cs"  # lone surrogates cannot be stored as UTF-8
 
 
 def clean_properties(raw: Mapping[Any, object]) -> dict[str, str]:
@@ -189,11 +187,14 @@ def build_response(
     channel: object = None,
     language: object = None,
     permalink: object = None,
+    derive_missing_id: bool = False,
 ) -> SurveyResponse:
     """Validate raw values into a :class:`SurveyResponse`, or raise :class:`FieldError`.
 
     ``updated_at`` defaults to ``created_at`` and is never earlier than it: a clock glitch at the
-    source should not cost us the response.
+    source should not cost us the response. A missing id (``None``) is derived from the answer
+    only where the source documents it (``derive_missing_id``, for files without an id column);
+    an id that is there but empty is always an error, since two such records would merge.
     """
     clean_email = normalize_email(email)
     clean_score = parse_score(score)
@@ -203,8 +204,12 @@ def build_response(
     if updated_at is not None and updated_at != "":
         updated = max(parse_timestamp(updated_at, field="updated_at"), created)
         check_not_future(updated, until=until, field="updated_at")
-    if response_id is None or response_id == "":
+    if response_id is None and derive_missing_id:
         clean_id = derive_response_id(clean_email, created, clean_score)
+    elif response_id is None:
+        raise FieldError("missing response id")
+    elif isinstance(response_id, str) and not response_id.strip():
+        raise FieldError("empty response id")
     else:
         if isinstance(response_id, bool) or not isinstance(response_id, str | int):
             raise FieldError(f"response id {_shown(response_id)} is not text or a number")

@@ -4,8 +4,15 @@ Columns (CSV header) or keys (JSONL): ``response_id`` (or ``id``), ``email``, ``
 ``comment``, ``created_at`` (ISO 8601 or Unix seconds), ``updated_at`` (defaults to
 ``created_at``), ``name``, ``survey_type``, ``channel``, ``language``, ``permalink``, and
 properties as ``properties.<name>`` or ``property:<name>`` columns (or a ``properties`` object in
-JSONL). Header names are matched case-insensitively, with spaces read as underscores. A record
-without an id gets one derived from (email, created_at, score), so re-reading it is idempotent.
+JSONL). Header names are matched case-insensitively, with spaces read as underscores. In a file
+without an id column (or a JSONL record without the key) each record gets an id derived from
+(email, created_at, score), so re-reading it is idempotent; an id that is there but empty is a
+problem, as two such records would merge.
+
+Both formats follow the same limits: a record (CSV row or JSONL line) may be up to
+:data:`MAX_RECORD_CHARS` long, and a comment longer than the stored limit is cut and flagged
+(:data:`~connectors.surveys.fields.TRUNCATION_PROPERTY`). Files are read as streams, so memory
+stays flat whatever their size.
 
 Cursor: ``sha256:<hex of the file's bytes>:lines:<count>``. When the stored cursor equals the
 file's current fingerprint the read is a no-op; otherwise the whole file is read again and the
@@ -22,7 +29,7 @@ import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 from connectors.errors import ConfigError
 from connectors.models import SourceProblem, SurveyResponse
@@ -32,14 +39,26 @@ from connectors.surveys.source import SourcePage
 SUFFIXES: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 REQUIRED_COLUMNS: Final = ("email", "score", "created_at")
 _PROPERTY_PREFIXES: Final = ("properties.", "property:")
+#: Longest record (a CSV field, a JSONL line) read; longer ones are reported, not loaded.
+MAX_RECORD_CHARS: Final = 8 * 1024 * 1024
+_CHUNK: Final = 1024 * 1024
 
 Parsed = SurveyResponse | SourceProblem
 
 
 def file_fingerprint(data: bytes) -> str:
     """The cursor of a file with these bytes (see the module docstring)."""
-    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-    return f"sha256:{hashlib.sha256(data).hexdigest()}:lines:{lines}"
+    return _fingerprint(io.BytesIO(data))
+
+
+def _fingerprint(stream: BinaryIO) -> str:
+    digest, lines, last = hashlib.sha256(), 0, b"\n"
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
+        lines += chunk.count(b"\n")
+        last = chunk[-1:]
+    lines += 0 if last == b"\n" else 1
+    return f"sha256:{digest.hexdigest()}:lines:{lines}"
 
 
 class FileSource:
@@ -64,13 +83,16 @@ class FileSource:
         if until.tzinfo is None:
             raise ValueError("until must be timezone-aware")
         try:
-            data = self.path.read_bytes()
+            with self.path.open("rb") as stream:
+                fingerprint = _fingerprint(stream)
+                if cursor == fingerprint:
+                    return
+                stream.seek(0)
+                yield from self._pages(self._records(stream, until), fingerprint)
         except OSError as error:
             raise ConfigError(f"cannot read {self.path}: {error}", system=self.name) from error
-        fingerprint = file_fingerprint(data)
-        if cursor == fingerprint:
-            return
-        records = self._records(data, until)
+
+    def _pages(self, records: Iterator[Parsed], fingerprint: str) -> Iterator[SourcePage]:
         responses: list[SurveyResponse] = []
         problems: list[SourceProblem] = []
         for record in records:
@@ -83,10 +105,10 @@ class FileSource:
                 responses, problems = [], []
         yield SourcePage(responses, problems, fingerprint)
 
-    def _records(self, data: bytes, until: datetime) -> Iterator[Parsed]:
+    def _records(self, stream: BinaryIO, until: datetime) -> Iterator[Parsed]:
         if self._kind == "csv":
-            return _csv_records(data, source=self.name, path=str(self.path), until=until)
-        return _jsonl_records(data, source=self.name, path=str(self.path), until=until)
+            return _csv_records(stream, source=self.name, path=str(self.path), until=until)
+        return _jsonl_records(stream, source=self.name, path=str(self.path), until=until)
 
 
 def _column_keys(headers: list[str]) -> list[str]:
@@ -111,9 +133,18 @@ def _has_undecodable(values: list[str]) -> bool:
     return any("\udc80" <= char <= "\udcff" for value in values for char in value)
 
 
-def _csv_records(data: bytes, *, source: str, path: str, until: datetime) -> Iterator[Parsed]:
-    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _csv_records(stream: BinaryIO, *, source: str, path: str, until: datetime) -> Iterator[Parsed]:
+    if csv.field_size_limit() < MAX_RECORD_CHARS:  # raised once for the process, never lowered
+        csv.field_size_limit(MAX_RECORD_CHARS)
+    # Closing the wrapper closes the file, which the caller's ``with`` also does: harmless.
+    with io.TextIOWrapper(
+        stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
+    ) as text:
+        yield from _csv_rows(text, source=source, path=path, until=until)
+
+
+def _csv_rows(text: io.TextIOBase, *, source: str, path: str, until: datetime) -> Iterator[Parsed]:
+    reader = csv.reader(text, strict=True)
 
     def problem(line: int, reason: str) -> SourceProblem:
         return SourceProblem(source, f"{path}:{line}", reason)
@@ -146,7 +177,10 @@ def _csv_records(data: bytes, *, source: str, path: str, until: datetime) -> Ite
         except StopIteration:
             return
         except csv.Error as error:
-            yield problem(line, f"malformed CSV: {error}")
+            reason = str(error)
+            if reason.startswith("field larger than field limit"):
+                reason = f"a field is longer than {MAX_RECORD_CHARS:,} characters"
+            yield problem(line, f"malformed CSV: {reason}")
             continue
         if not any(value.strip() for value in row):
             continue
@@ -156,17 +190,42 @@ def _csv_records(data: bytes, *, source: str, path: str, until: datetime) -> Ite
         if _has_undecodable(row):
             yield problem(line, "not valid UTF-8")
             continue
-        yield _parse_fields(dict(zip(columns, row, strict=True)), source, f"{path}:{line}", until)
+        fields: dict[str, object] = dict(zip(columns, row, strict=True))
+        if "response_id" not in columns:
+            fields["response_id"] = None
+        yield _parse_fields(fields, source, f"{path}:{line}", until)
 
 
-def _jsonl_records(data: bytes, *, source: str, path: str, until: datetime) -> Iterator[Parsed]:
-    for number, raw_line in enumerate(data.split(b"\n"), start=1):
-        raw = raw_line.rstrip(b"\r")
-        if number == 1:
-            raw = raw.removeprefix(b"\xef\xbb\xbf")
+def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(number, line without its end) per line; None for a line over the record limit."""
+    number = 0
+    while True:
+        line = stream.readline(MAX_RECORD_CHARS + 2)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_RECORD_CHARS + 1 or (
+            len(line) == MAX_RECORD_CHARS + 2 and not line.endswith(b"\n")
+        ):
+            while line and not line.endswith(b"\n"):  # skip the rest of the long line
+                line = stream.readline(_CHUNK)
+            yield number, None
+            continue
+        yield number, line.rstrip(b"\n").rstrip(b"\r")
+
+
+def _jsonl_records(
+    stream: BinaryIO, *, source: str, path: str, until: datetime
+) -> Iterator[Parsed]:
+    for number, line in _lines(stream):
+        location = f"{path}:{number}"
+        if line is None:
+            reason = f"the line is longer than {MAX_RECORD_CHARS:,} characters"
+            yield SourceProblem(source, location, reason)
+            continue
+        raw = line.removeprefix(b"\xef\xbb\xbf") if number == 1 else line
         if not raw.strip():
             continue
-        location = f"{path}:{number}"
         try:
             record = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
@@ -180,7 +239,7 @@ def _jsonl_records(data: bytes, *, source: str, path: str, until: datetime) -> I
         if not isinstance(record, dict):
             yield SourceProblem(source, location, "expected a JSON object")
             continue
-        fields: dict[str, object] = {}
+        fields: dict[str, object] = {"response_id": None}
         for column, value in zip(_column_keys(list(record)), record.values(), strict=True):
             if column == "properties" and isinstance(value, Mapping):
                 fields.update({f"properties.{name}": item for name, item in value.items()})
@@ -213,6 +272,7 @@ def _parse_fields(
             channel=fields.get("channel"),
             language=fields.get("language"),
             permalink=fields.get("permalink"),
+            derive_missing_id=True,
         )
     except FieldError as problem:
         return SourceProblem(source, location, str(problem))

@@ -164,3 +164,29 @@ def test_bad_webhook_bodies_become_problems(body: bytes, reason: str) -> None:
     parsed = parse_delighted_webhook(body, received_at=UNTIL)
     assert isinstance(parsed, SourceProblem)
     assert parsed.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("email", "accepted"),
+    [
+        ("first.last+nps@example.co.uk", True),
+        ("o'brien@example.com", True),
+        ("under_score-dash%x@example.io", True),
+        ("*@acme.com", False),
+        ("a*b@acme.com", False),
+        ("ab?@acme.com", False),
+        ("a=b@acme.com", False),
+        ("{x}@acme.com", False),
+        ("x|y@acme.com", False),
+        ("~root@acme.com", False),
+        ('"quoted"@acme.com', False),
+        ("a:b@acme.com", False),
+        ("x(y)@acme.com", False),
+    ],
+)
+def test_wildcards_and_search_syntax_never_pass_as_an_email(email: str, accepted: bool) -> None:
+    parsed = parse(raw(person={"id": "7", "email": email}))
+    assert isinstance(parsed, SurveyResponse) is accepted
+    if not accepted:
+        assert isinstance(parsed, SourceProblem)
+        assert parsed.reason.startswith("invalid email")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +14,8 @@ import pytest
 from connectors.errors import ConfigError
 from connectors.models import SourceProblem, SurveyResponse
 from connectors.surveys import FileSource, SourcePage
-from connectors.surveys.fields import derive_response_id
+from connectors.surveys.fields import MAX_COMMENT_CHARS, TRUNCATION_PROPERTY, derive_response_id
+from connectors.surveys.files import MAX_RECORD_CHARS
 
 UNTIL = datetime(2026, 6, 1, tzinfo=UTC)
 HEADER = (
@@ -206,3 +210,73 @@ def test_configuration_mistakes_are_config_errors(tmp_path: Path) -> None:
         FileSource(tmp_path / "export.xlsx")
     with pytest.raises(ConfigError, match="cannot read"):
         read(tmp_path / "missing.csv")
+
+
+def _export(tmp_path: Path, kind: str, rows: list[dict[str, str]]) -> Path:
+    """A CSV or JSONL export of ``rows`` (same keys in every row)."""
+    if kind == "jsonl":
+        return write(tmp_path, "export.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write(tmp_path, "export.csv", buffer.getvalue())
+
+
+def _row(rid: str, comment: str = "ok") -> dict[str, str]:
+    return {
+        "response_id": rid,
+        "email": f"r{rid.strip() or 'x'}@example.com",
+        "score": "3",
+        "comment": comment,
+        "created_at": "2026-05-01T00:00:00Z",
+    }
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_both_formats_cut_a_one_megabyte_comment_the_same_way(tmp_path: Path, kind: str) -> None:
+    path = _export(tmp_path, kind, [_row("1", "x" * 1_000_000), _row("2")])
+    pages = read(path)
+    assert problems(pages) == []
+    first, second = responses(pages)
+    assert len(first.comment) == MAX_COMMENT_CHARS
+    assert first.properties[TRUNCATION_PROPERTY] == "1000000"
+    assert second.response_id == "2"
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_a_record_over_the_limit_is_reported_and_the_next_one_read(
+    tmp_path: Path, kind: str
+) -> None:
+    path = _export(tmp_path, kind, [_row("1", "x" * (MAX_RECORD_CHARS + 10)), _row("2")])
+    pages = read(path)
+    [problem] = problems(pages)
+    assert problem.location == (f"{path}:2" if kind == "csv" else f"{path}:1")
+    assert f"longer than {MAX_RECORD_CHARS:,} characters" in problem.reason
+    assert [r.response_id for r in responses(pages)] == ["2"]
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_an_empty_id_is_a_problem_where_the_file_has_ids(tmp_path: Path, kind: str) -> None:
+    path = _export(tmp_path, kind, [_row(""), _row("  "), _row("3")])
+    pages = read(path)
+    assert [p.reason for p in problems(pages)] == ["empty response id"] * 2
+    assert [r.response_id for r in responses(pages)] == ["3"]
+
+
+def test_reading_a_large_file_keeps_memory_flat(tmp_path: Path) -> None:
+    rows = "".join(
+        f"{n},r{n}@example.com,{n % 11},{'words ' * 150},2026-05-01T00:00:00Z\n"
+        for n in range(16_000)
+    )
+    path = write(tmp_path, "big.csv", "response_id,email,score,comment,created_at\n" + rows)
+    assert path.stat().st_size > 15_000_000
+    source = FileSource(path, page_size=500)
+    tracemalloc.start()
+    try:
+        count = sum(len(page.responses) for page in source.pages(None, until=UNTIL))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 16_000
+    assert peak < 8_000_000
