@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 
-from sync.core.logs import RedactingFilter, redact
+from sync.core.logs import RedactingFilter, RedactingFormatter, redact
 
 
 @pytest.mark.parametrize(
@@ -17,6 +18,14 @@ from sync.core.logs import RedactingFilter, redact
         ("Authorization: Bearer eyJhbGciOi", "Authorization: ***"),
         ("password: hunter2", "password: ***"),
         ("nothing to hide", "nothing to hide"),
+        ("bob@localhost failed", "b***@*** failed"),
+        ("two at signs a@b@example.com", "two at signs a***@***"),
+        ('"quoted"@example.io', '"***@***'),
+        ("keys ('jane@x.com',)", "keys ('***@***',)"),
+        ("<Jöhn.Dœ@exämple.de>", "<J***@***>"),
+        ("email=jane@x.com", "email=j***@***"),
+        ("wildcard *@acme.com", "wildcard ****@***"),
+        ("a lone @ sign", "a lone @ sign"),
     ],
 )
 def test_redact(text: str, expected: str) -> None:
@@ -30,3 +39,17 @@ def test_filter_rewrites_records(caplog: pytest.LogCaptureFixture) -> None:
         logger.info("matched %s", "Bob@Example.org")
     assert "Example.org" not in caplog.text
     assert "B***@***" in caplog.text
+
+
+def test_tracebacks_are_redacted_too() -> None:
+    formatter = RedactingFormatter("%(levelname)s %(message)s")
+    try:
+        raise LookupError("no user for jane.doe@example.com (token=s3cr3t)")
+    except LookupError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "lookup failed", (), None)
+        record.exc_info = sys.exc_info()
+    text = formatter.format(record)
+    assert "Traceback" in text
+    assert "LookupError: no user for j***@*** (token=***" in text
+    assert "jane.doe" not in text
+    assert "s3cr3t" not in text
