@@ -82,7 +82,7 @@ def diagnostics(error: ValidationError, source: SourceMap) -> list[Diagnostic]:
         if detail["type"] == ISSUES_ERROR:
             found.extend(issue_diagnostics(detail.get("ctx", {})["issues"], source, base))
         else:
-            path, message = _translate(detail, base)
+            path, message = reword(detail, base)
             found.append(source.diagnostic(path, message, where=where))
     return _merge_alternatives(found)
 
@@ -133,10 +133,8 @@ def issue_diagnostics(
         )
 
 
-def _translate(
-    detail: ErrorDetails, path: tuple[str | int, ...]
-) -> tuple[tuple[str | int, ...], str]:
-    """Pydantic's generic messages, reworded for someone editing YAML."""
+def reword(detail: ErrorDetails, path: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], str]:
+    """Pydantic's generic messages, reworded for someone editing YAML (also used for config)."""
     kind, loc, value = detail["type"], detail["loc"], detail.get("input")
     ctx: dict[str, Any] = dict(detail.get("ctx") or {})
     got = shown(value)

@@ -146,6 +146,8 @@ def _syntax_diagnostic(error: MarkedYAMLError, filename: str) -> Diagnostic:
         key = problem.split('"')[1]
         first = error.context_mark.line + 1 if error.context_mark else 0
         message = f"duplicate key {key!r} (the mapping starts at line {first})"
+    elif "'\\t'" in problem:
+        message = "invalid YAML: a tab here; indent with spaces (YAML does not allow tabs)"
     else:
         message = f"invalid YAML: {problem}"
     return Diagnostic(filename, line, col, message)

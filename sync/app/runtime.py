@@ -18,7 +18,7 @@ from connectors.surveys import DelightedSource, FileSource, SurveySource
 from connectors.transport import CallCounter, make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials
 from connectors.zendesk.client import connect as connect_zd
-from sync.core.config import Config, DelightedSourceConfig, Secret
+from sync.core.config import AUTH_REQUIREMENTS, Config, DelightedSourceConfig, Secret
 from sync.core.errors import ConfigFileError
 from sync.core.ports import CrmPort, HelpdeskPort
 from sync.state import StateStore
@@ -44,13 +44,7 @@ def salesforce_credentials(config: Config) -> SalesforceCredentials:
         consumer_secret=_secret(auth.consumer_secret, "salesforce.auth.consumer_secret"),
         private_key=_secret(auth.private_key, "salesforce.auth.private_key"),
     )
-    required = {
-        "session": ["session_id"],
-        "password": ["username", "password"],
-        "jwt": ["username", "consumer_key", "private_key"],
-        "client_credentials": ["consumer_key", "consumer_secret"],
-    }[auth.method]
-    missing = [name for name in required if not getattr(creds, name)]
+    missing = [name for name in AUTH_REQUIREMENTS[auth.method] if not getattr(creds, name)]
     if missing:
         raise ConfigFileError(f"salesforce.auth: method {auth.method} needs {', '.join(missing)}")
     return creds

@@ -1,15 +1,74 @@
-"""Errors of the engine itself, beside the connectors' tiers in :mod:`connectors.errors`."""
+"""Errors of the engine itself, and the exit code of every error tier the CLI can end with.
+
+Tiers, by what the person or script that ran the command should do:
+
+- :class:`PartialFailureError` (1): the command ran to the end, but some of its work failed or
+  its check found problems; the output lists them. Look at them, fix or retry.
+- :class:`ConfigFileError` (2): the config file (or the rules file it names) is unreadable or
+  invalid; nothing was done. Fix the file. Also click's own usage errors.
+- connector :class:`~connectors.errors.ConfigError` (78, ``EX_CONFIG``): Salesforce or Zendesk
+  refused the credentials, permissions or configured names. Fix the credentials or the org.
+- connector :class:`~connectors.errors.RetryableError` and :class:`~connectors.errors.DeferError`
+  (75, ``EX_TEMPFAIL``): a system is unreachable, overloaded or out of API quota. Run again later.
+
+:func:`exit_code` maps any of them (and a rules file error) to its code, in one table.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+from connectors.errors import ConfigError, ConnectorError, DeferError, RetryableError
+from rules.errors import Diagnostic, RulesError
+
+#: Exit codes, one per tier (the last three follow BSD's sysexits.h).
+EXIT_FAILED = 1
+EXIT_CONFIG_FILE = 2
+EXIT_TEMPORARY = 75
+EXIT_REFUSED = 78
 
 
 class SyncError(Exception):
     """Root of the engine's own errors. ``exit_code`` is what the CLI exits with."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
+
+
+class PartialFailureError(SyncError):
+    """The command finished, but some of its work failed (already reported to the user)."""
+
+    exit_code = EXIT_FAILED
 
 
 class ConfigFileError(SyncError):
-    """The configuration file is unreadable or invalid; the message names file:line:col."""
+    """The configuration file is unreadable or invalid; the message names file:line:col.
 
-    exit_code = 2
+    ``diagnostics`` holds one ``file:line:col: message`` per problem when the file was parsed.
+    """
+
+    exit_code = EXIT_CONFIG_FILE
+
+    def __init__(self, message: str = "", diagnostics: Iterable[Diagnostic] = ()) -> None:
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(set(diagnostics)))
+        super().__init__(message or "\n".join(str(d) for d in self.diagnostics))
+
+
+#: Connector tiers -> exit code, most specific first.
+CONNECTOR_EXIT_CODES: tuple[tuple[type[ConnectorError], int], ...] = (
+    (ConfigError, EXIT_REFUSED),
+    (RetryableError, EXIT_TEMPORARY),
+    (DeferError, EXIT_TEMPORARY),
+    (ConnectorError, EXIT_FAILED),
+)
+
+
+def exit_code(error: BaseException) -> int | None:
+    """The exit code for ``error``'s tier; None for an error that is a bug (no tier)."""
+    if isinstance(error, SyncError):
+        return error.exit_code
+    if isinstance(error, RulesError):
+        return EXIT_CONFIG_FILE
+    for tier, code in CONNECTOR_EXIT_CODES:
+        if isinstance(error, tier):
+            return code
+    return None

@@ -61,7 +61,9 @@ def test_an_unknown_metric_is_an_error_with_its_position() -> None:
     )
     with pytest.raises(ConfigFileError) as caught:
         parse_config(text, Path("nps-sync.yaml"))
-    assert str(caught.value) == "nps-sync.yaml:7:7: unknown key 'nps_score'"
+    assert str(caught.value) == (
+        "nps-sync.yaml:7:7: unknown key 'nps_score' in write_back.salesforce.account"
+    )
 
 
 def test_required_fields_of_the_default_mapping_are_the_legacy_ones() -> None:

@@ -42,10 +42,14 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
     ("extra", "message"),
     [
         ("colour: blue\n", "nps-sync.yaml:6:1: unknown key 'colour'"),
-        ("schedule:\n  poll_interval_seconds: 1\n", "nps-sync.yaml:7:3: schedule.poll_interval"),
+        (
+            "schedule:\n  poll_interval_seconds: 1\n",
+            "nps-sync.yaml:7:26: schedule.poll_interval_seconds: must be at least 10, got 1",
+        ),
         (
             "loopback_routes:\n  https://x.example: http://10.0.0.1:80\n",
-            "nps-sync.yaml:6:1: loopback_routes: Value error, loopback_routes may only point",
+            "nps-sync.yaml:7:3: loopback_routes: may only point at loopback addresses, not "
+            "http://10.0.0.1:80",
         ),
     ],
 )
@@ -56,7 +60,9 @@ def test_errors_name_file_line_and_column(tmp_path: Path, extra: str, message: s
 
 
 def test_yaml_syntax_errors_have_a_position(tmp_path: Path) -> None:
-    with pytest.raises(ConfigFileError, match=r"nps-sync.yaml:3:1: expected .,. or .\]."):
+    with pytest.raises(
+        ConfigFileError, match=r"nps-sync.yaml:3:1: invalid YAML: expected .,. or .\]."
+    ):
         load_config(write(tmp_path, "salesforce:\n  instance_url: [unclosed\n"))
 
 

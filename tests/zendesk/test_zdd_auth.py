@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.errors import ConfigError, DeferError
 from connectors.transport import CallCounter
@@ -66,26 +67,36 @@ def test_a_wrong_token_is_a_configuration_error(
 
 
 @pytest.mark.parametrize(
-    ("auth", "error", "match"),
+    ("auth", "match"),
     [
-        ({"email": DEFAULT_AGENT_EMAIL}, ConfigError, "API token or an OAuth token"),
-        ({"token": {"env": "ZD_TOKEN_FOR_TEST"}}, ConfigError, "API token or an OAuth token"),
-        ({"oauth_token": {"env": "ZD_UNSET_FOR_TEST"}}, ConfigFileError, "ZD_UNSET_FOR_TEST"),
-        ({"oauth_token": {"file": "/nonexistent/zd"}}, ConfigFileError, "cannot read"),
+        ({"email": DEFAULT_AGENT_EMAIL}, "give email with an API token .token., or an OAuth"),
+        ({"token": {"env": "ZD_TOKEN_FOR_TEST"}}, "an API token needs the agent's email"),
     ],
 )
-def test_incomplete_credentials_are_refused_before_any_request(
+def test_incomplete_credentials_are_refused_at_load(
+    server: EmulatorServer, auth: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(ValidationError, match=match):
+        config(server, auth)
+
+
+@pytest.mark.parametrize(
+    ("auth", "match"),
+    [
+        ({"oauth_token": {"env": "ZD_UNSET_FOR_TEST"}}, "ZD_UNSET_FOR_TEST"),
+        ({"oauth_token": {"file": "/nonexistent/zd"}}, "cannot read"),
+    ],
+)
+def test_unreadable_secrets_are_refused_before_any_request(
     server: EmulatorServer,
     emulator: ZendeskEmulator,
     monkeypatch: pytest.MonkeyPatch,
     auth: dict[str, Any],
-    error: type[Exception],
     match: str,
 ) -> None:
-    monkeypatch.setenv("ZD_TOKEN_FOR_TEST", DEFAULT_TOKEN)
     monkeypatch.delenv("ZD_UNSET_FOR_TEST", raising=False)
     emulator.reset_counters()
-    with pytest.raises(error, match=match):
+    with pytest.raises(ConfigFileError, match=match):
         build_zendesk(config(server, auth), CallCounter())
     assert emulator.total_calls() == 0
 

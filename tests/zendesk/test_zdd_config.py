@@ -29,11 +29,11 @@ def test_defaults_match_the_executor_defaults() -> None:
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ("  tickets:\n    context_template: '{{ oops'\n", "7:5: zendesk.tickets.context_template"),
-        ("  tickets:\n    attach_scope: team\n", "7:5: zendesk.tickets.attach_scope"),
+        ("  tickets:\n    context_template: '{{ oops'\n", "7:23: zendesk.tickets.context_template"),
+        ("  tickets:\n    attach_scope: team\n", "7:19: zendesk.tickets.attach_scope"),
         ("  matching:\n    organization_from: [user, crm]\n", "7:31: zendesk.matching"),
-        ("  rate_limit:\n    wait_budget_seconds: -1\n", "7:5: zendesk.rate_limit"),
-        ("  tracking:\n    max_pages_per_pass: 50\n", "7:5: zendesk.tracking"),
+        ("  rate_limit:\n    wait_budget_seconds: -1\n", "7:26: zendesk.rate_limit"),
+        ("  tracking:\n    max_pages_per_pass: 50\n", "7:25: zendesk.tracking"),
     ],
 )
 def test_bad_settings_are_reported_where_they_are(section: str, message: str) -> None:

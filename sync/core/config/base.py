@@ -1,0 +1,21 @@
+"""The base of every config section, and how its validators report problems.
+
+Sections are strict (an unknown key is an error) and frozen. Validators that check more than one
+value raise :func:`~rules.issues.invalid` with :class:`~rules.issues.Issue` objects that carry
+data paths relative to the section, as the rules models do; the loader turns each into
+``file:line:col: message``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from rules.issues import Issue, invalid
+
+__all__ = ["Issue", "Section", "invalid"]
+
+
+class Section(BaseModel):
+    """A strict, frozen part of the config file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,0 +1,178 @@
+"""The config file's top level and its smaller sections; cross-section checks run at the root.
+
+The Salesforce and Zendesk sections are in their own modules, ``write_back`` too (it is generated
+from the metric catalogue); :mod:`sync.core.config.checks` holds the checks that compare
+sections, which :class:`Config` runs once every section is valid.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sync.core.config.base import Issue, Section, invalid
+from sync.core.config.salesforce import SalesforceConfig
+from sync.core.config.secrets import Secret
+from sync.core.config.writeback import WriteBackConfig
+from sync.core.config.zendesk import ZendeskConfig
+
+
+class StateConfig(Section):
+    url: str = "sqlite:///nps-sync-state.db"
+
+
+class ScheduleConfig(Section):
+    """When the daemon's jobs run: poll the sources, drain the outbox, reconcile fields."""
+
+    poll_interval_seconds: int = Field(300, ge=10)
+    drain_interval_seconds: int = Field(60, ge=5)
+    #: Crontab (minute hour day month weekday, UTC) of the reconciliation; "" turns it off.
+    reconcile_cron: str = "0 3 * * *"
+
+    @field_validator("reconcile_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if value.strip():
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value, timezone="UTC")
+            except ValueError as exc:
+                message = f"not a crontab line (minute hour day month weekday): {exc}"
+                raise ValueError(message) from None
+        return value
+
+
+class DelightedSourceConfig(Section):
+    type: Literal["delighted"]
+    name: str = "delighted"
+    api_key: Secret
+    base_url: str = "https://api.delighted.com"
+    per_page: int = Field(100, ge=1, le=100)
+
+
+class FileSourceConfig(Section):
+    type: Literal["file"]
+    path: Path
+    name: str | None = None
+
+
+SourceConfig = Annotated[DelightedSourceConfig | FileSourceConfig, Field(discriminator="type")]
+
+
+class MetricsConfig(Section):
+    """How account metrics are computed (see :mod:`sync.fields.metrics` for the formulas)."""
+
+    window_days: int = Field(180, ge=1)
+    #: An account whose rolling NPS is below this counts its whole ARR as at risk.
+    at_risk_below: float = 0.0
+    # -- write-back metrics (sync/fields/metrics.py, sync/fields/fieldmap.py) --------------------
+    #: ``below_threshold``: the whole ARR when the NPS is below ``at_risk_below``, else 0;
+    #: ``detractor_share``: the ARR times the account's share of detractors in the window.
+    revenue_at_risk: Literal["below_threshold", "detractor_share"] = "below_threshold"
+    #: Weigh each counted response by 0.5 ** (age / half-life); unset: every response weighs 1.
+    decay_half_life_days: float | None = Field(None, gt=0)
+    #: Fewer respondents than this in the window sets the small-sample flag.
+    small_sample_below: int = Field(5, ge=0)
+    #: No response at all for this many days sets the stale flag.
+    stale_after_days: int = Field(180, ge=1)
+    #: Contact field that marks key contacts (for key-contact coverage); "" turns it off.
+    key_contact_field: str = Field("", pattern=r"^([A-Za-z][A-Za-z0-9_]*)?$")
+    #: Values of ``key_contact_field`` that make a key contact; empty: the field is a checkbox.
+    key_contact_values: tuple[str, ...] = ()
+
+
+class BusinessHoursConfig(Section):
+    """Business hours for escalation steps with ``business_hours: true``: Monday to Friday."""
+
+    timezone: str = "UTC"
+    start_hour: int = Field(9, ge=0, le=23)
+    end_hour: int = Field(17, ge=1, le=24)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            message = f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)"
+            raise ValueError(message) from None
+        return name
+
+    @model_validator(mode="after")
+    def _opens_before_it_closes(self) -> BusinessHoursConfig:
+        if self.start_hour >= self.end_hour:
+            message = (
+                f"must be after start_hour ({self.start_hour}); business hours run from start "
+                "to end within one day"
+            )
+            raise invalid([Issue(("end_hour",), message)])
+        return self
+
+
+class EmailConfig(Section):
+    """The SMTP server ``notify`` actions with ``channel: email`` send through."""
+
+    host: str
+    port: int = 587
+    #: starttls: upgrade a plain connection (port 587); tls: TLS from the start (465); none.
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    sender: str
+    username: str | None = None
+    password: Secret | None = None
+    timeout_seconds: float = 30.0
+
+    @model_validator(mode="after")
+    def _login_in_pairs(self) -> EmailConfig:
+        if self.password is not None and not self.username:
+            raise invalid([Issue(("password",), "an SMTP password needs a username", "key")])
+        return self
+
+
+class Config(Section):
+    state: StateConfig = StateConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    sources: list[SourceConfig] = Field(default_factory=list)
+    salesforce: SalesforceConfig
+    zendesk: ZendeskConfig
+    rules: Path
+    metrics: MetricsConfig = MetricsConfig()
+    write_back: WriteBackConfig = WriteBackConfig()
+    business_hours: BusinessHoursConfig = BusinessHoursConfig()
+    #: SMTP for email notifications; without it, email ``notify`` actions fail (dead-letter list).
+    email: EmailConfig | None = None
+    #: Public origin -> loopback origin. Points the real clients at local emulators (demo, tests).
+    loopback_routes: dict[str, str] = Field(default_factory=dict)
+    batch_size: int = Field(200, ge=1, le=2000)
+    #: Failures before an action goes to the dead-letter list (``nps-sync failed list``).
+    max_attempts: int = Field(8, ge=1)
+    #: How long a worker owns a claimed action; a crashed worker's claims free up after this.
+    lease_seconds: int = Field(300, ge=1)
+    #: First delay before retrying a failed action; it doubles per failure, up to an hour.
+    retry_backoff_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("loopback_routes")
+    @classmethod
+    def _loopback_only(cls, routes: dict[str, str]) -> dict[str, str]:
+        for target in routes.values():
+            if not target.startswith(("http://127.", "http://localhost", "http://[::1]")):
+                raise ValueError(f"may only point at loopback addresses, not {target}")
+        return routes
+
+    @model_validator(mode="after")
+    def _sections_agree(self) -> Config:
+        from sync.core.config.checks import cross_section_issues
+
+        issues = cross_section_issues(self)
+        if issues:
+            raise invalid(issues)
+        return self
+
+    @property
+    def poll_interval(self) -> timedelta:
+        return timedelta(seconds=self.schedule.poll_interval_seconds)

@@ -1,0 +1,60 @@
+"""Secrets in the config file: where to read them, never the values themselves.
+
+A secret is written ``{env: NAME}`` or ``{file: PATH}``; it is read only when a connector is built
+(:mod:`sync.app.runtime`). A value written in the file itself is refused at load, with the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import model_validator
+
+from sync.core.config.base import Issue, Section, invalid
+from sync.core.errors import ConfigFileError
+
+#: The fix every misplaced secret is told about.
+ENV_OR_FILE = "use {env: NAME} or {file: PATH}"
+
+
+class Secret(Section):
+    """Where to read a secret: an environment variable or a file (first line, stripped)."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_in_the_file(cls, data: Any) -> Any:
+        # The value is never echoed: it may be the secret itself.
+        if isinstance(data, str | int | float):
+            message = f"secrets are never written in the config file; {ENV_OR_FILE}"
+            raise invalid([Issue((), message)])
+        return data
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Secret:
+        if self.env and self.file:
+            raise invalid([Issue((), "give either env or file, not both")])
+        if not (self.env or self.file):
+            raise invalid([Issue((), f"say where to read the secret: {ENV_OR_FILE}")])
+        return self
+
+    def resolve(self, what: str) -> str:
+        """The secret's value; a missing variable or unreadable file is a config error."""
+        if self.env:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ConfigFileError(f"{what}: environment variable {self.env} is not set")
+            return value
+        if self.file:
+            try:
+                return self.file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigFileError(f"{what}: cannot read {self.file}: {exc.strerror}") from exc
+        raise ConfigFileError(f"{what}: give either env or file")
+
+    def __repr__(self) -> str:
+        return f"Secret(env={self.env!r}, file={str(self.file) if self.file else None!r})"

@@ -1,0 +1,121 @@
+"""The ``zendesk`` section: account, login, field names, organization matching, tickets."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sync.core.config.base import Issue, Section, invalid
+from sync.core.config.secrets import Secret
+
+
+class ZendeskAuth(Section):
+    """An agent's email with an API token, or an OAuth token; every secret is env or file."""
+
+    email: str | None = None
+    token: Secret | None = None
+    oauth_token: Secret | None = None
+
+    @model_validator(mode="after")
+    def _one_complete_login(self) -> ZendeskAuth:
+        if self.oauth_token is not None:
+            if self.token is not None:
+                message = "give either token (with email) or oauth_token, not both"
+                raise invalid([Issue(("token",), message, "key")])
+            return self
+        if self.token is not None and not self.email:
+            raise invalid([Issue(("token",), "an API token needs the agent's email", "key")])
+        if self.token is None:
+            message = "give email with an API token (token), or an OAuth token (oauth_token)"
+            where = ("email",) if self.email else ()
+            raise invalid([Issue(where, message, "key" if self.email else "value")])
+        return self
+
+
+class ZendeskFields(Section):
+    """Custom field names: ticket field titles, user and organization field keys ("" = off)."""
+
+    ticket_score: str = "NPS Score"
+    ticket_category: str = "NPS Category"
+    ticket_response_link: str = "NPS Response Link"
+    ticket_account_arr: str = ""
+    ticket_account_tier: str = ""
+    user_score: str = "nps_score"
+    user_category: str = "nps_category"
+    user_date: str = "nps_date"
+    organization_nps: str = "nps_account_score"
+
+
+OrganizationSource = Literal["user", "external_id", "domain"]
+
+
+class ZendeskMatching(Section):
+    """How a requester's Zendesk organization is found, first source that answers wins.
+
+    ``user``: the organization the user belongs to; ``external_id``: the organization whose
+    external id is the matched Salesforce account id; ``domain``: ``organization_domains``.
+    """
+
+    organization_from: tuple[OrganizationSource, ...] = ("user", "external_id", "domain")
+    #: Email domain -> organization name (resolved to an id at start-up).
+    organization_domains: dict[str, str] = Field(default_factory=dict)
+
+
+class ZendeskTickets(Section):
+    """How NPS tickets are written."""
+
+    #: ``attach_to_open`` actions comment on an open NPS ticket of the same requester (or of
+    #: the same organization) created within the window, instead of opening another.
+    attach_scope: Literal["requester", "organization"] = "requester"
+    attach_window_days: int = Field(30, ge=1)
+    #: Jinja2 template of the customer context appended to every ticket body; None: the
+    #: built-in one, "": no context block.
+    context_template: str | None = None
+    #: Earlier responses of the person shown in the context (score history, comments).
+    history_limit: int = Field(5, ge=0, le=50)
+    #: Public comments are emailed to the requester; NPS tickets start as internal notes.
+    public_comments: bool = False
+
+    @field_validator("context_template")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value:
+            from rules.templates import TemplateSourceError, compile_template
+
+            try:
+                compile_template(value)
+            except TemplateSourceError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+
+class ZendeskRateLimit(Section):
+    """Waiting on Zendesk's per-minute rate limit without parking the scheduler thread."""
+
+    #: Seconds per minute a pass may sleep on ``Retry-After`` / an exhausted minute budget;
+    #: a longer wait defers the work to the next run.
+    wait_budget_seconds: float = Field(10.0, ge=0)
+    #: Requests per minute left to other integrations on the account.
+    reserve_requests: int = Field(0, ge=0)
+
+
+class ZendeskTracking(Section):
+    """Following our tickets' status through the incremental ticket export."""
+
+    enabled: bool = True
+    #: Export pages read per pass (Zendesk allows 10 export requests a minute).
+    max_pages_per_pass: int = Field(5, ge=1, le=10)
+
+
+class ZendeskConfig(Section):
+    subdomain: str
+    domain: str = "zendesk.com"
+    # Not validated when left out: offline commands need no login.
+    auth: ZendeskAuth = ZendeskAuth.model_construct()
+    fields: ZendeskFields = ZendeskFields()
+    timeout_seconds: float = 30.0
+    matching: ZendeskMatching = ZendeskMatching()
+    tickets: ZendeskTickets = ZendeskTickets()
+    rate_limit: ZendeskRateLimit = ZendeskRateLimit()
+    tracking: ZendeskTracking = ZendeskTracking()

@@ -1,0 +1,153 @@
+"""Every invariant of the config file has a small broken file and the exact message it must give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sync.core.config import parse_config
+from sync.core.errors import ConfigFileError
+
+TESTDATA = Path(__file__).parent / "config_testdata"
+
+EXPECTED = {
+    "bad_cron.yaml": (
+        "7:19: schedule.reconcile_cron: not a crontab line (minute hour day month weekday): "
+        "Wrong number of fields; got 4, expected 5"
+    ),
+    "bad_template.yaml": (
+        "6:23: zendesk.tickets.context_template: template syntax error: unexpected end of "
+        "template, expected 'end of print statement'."
+    ),
+    "business_hours_reversed.yaml": (
+        "8:13: business_hours.end_hour: must be after start_hour (17); business hours run "
+        "from start to end within one day"
+    ),
+    "business_hours_timezone.yaml": (
+        "7:13: business_hours.timezone: unknown time zone 'Europe/Berln' (use an IANA name "
+        "like Europe/Berlin)"
+    ),
+    "duplicate_source_name.yaml": (
+        "9:5: sources[1]: source name 'delighted' is already used by the source at line 7; "
+        "give each source its own `name` (it keys the source's cursor)"
+    ),
+    "duplicate_yaml_key.yaml": "6:1: duplicate key 'rules' (the mapping starts at line 1)",
+    "email_password_without_username.yaml": (
+        "9:3: email.password: an SMTP password needs a username"
+    ),
+    "empty_file.yaml": (
+        "1:1: the config file is empty; it needs at least salesforce, zendesk and rules"
+    ),
+    "history_field_twice.yaml": (
+        "11:17: write_back.history.fields.category: NPS_Response__c field Score__c is already"
+        " used for score"
+    ),
+    "loopback_route_elsewhere.yaml": (
+        "7:3: loopback_routes: may only point at loopback addresses, not http://10.0.0.1:8080"
+    ),
+    "metric_overwrites_input.yaml": (
+        "9:14: write_back.salesforce.account.trend: metric 'trend' would overwrite Account "
+        "field tier__c, which nps-sync reads as salesforce.fields.account_tier; write it to "
+        "another field"
+    ),
+    "metric_written_twice.yaml": (
+        "9:23: write_back.salesforce.contact.previous_score: Contact field NPS_Last_Score__c "
+        "is written twice: by metric 'previous_score' here and by 'last_score' "
+        "(salesforce.fields.contact_last_score, by default)"
+    ),
+    "missing_key.yaml": "2:3: salesforce: missing required key 'instance_url'",
+    "missing_section.yaml": "1:1: missing required key 'zendesk'",
+    "out_of_range.yaml": "7:27: schedule.drain_interval_seconds: must be at least 5, got 1",
+    "plaintext_secret.yaml": (
+        "5:15: salesforce.auth.password: secrets are never written in the config file; use "
+        "{env: NAME} or {file: PATH}"
+    ),
+    "salesforce_client_credentials_domain.yaml": (
+        "4:5: salesforce.auth.domain: client_credentials needs your My Domain as domain, e.g."
+        " acme.my"
+    ),
+    "salesforce_domain_with_scheme.yaml": (
+        "6:13: salesforce.auth.domain: give the domain without scheme or .salesforce.com, "
+        "e.g. acme.my"
+    ),
+    "salesforce_jwt_incomplete.yaml": (
+        "4:13: salesforce.auth.method: login method jwt needs consumer_key, private_key"
+    ),
+    "secret_env_and_file.yaml": "8:14: sources[0].api_key: give either env or file, not both",
+    "secret_key_typo.yaml": "8:15: unknown key 'evn' in sources[0].api_key; did you mean 'env'?",
+    "source_without_type.yaml": (
+        "7:5: sources[0]: missing required key 'type' ('delighted' or 'file')"
+    ),
+    "tab_indent.yaml": (
+        "3:1: invalid YAML: a tab here; indent with spaces (YAML does not allow tabs)"
+    ),
+    "unknown_key.yaml": "4:5: unknown key 'tie' in salesforce.matching; did you mean 'ties'?",
+    "unknown_metric.yaml": (
+        "9:7: unknown key 'last_scor' in write_back.salesforce.contact; did you mean 'last_score'?"
+    ),
+    "unknown_source_type.yaml": (
+        "7:11: sources[0].type: unknown type 'typform'; expected 'delighted' or 'file'"
+    ),
+    "unknown_top_level_key.yaml": (
+        "6:1: unknown key 'buisness_hours' in the config file; did you mean 'business_hours'?"
+    ),
+    "wrong_choice.yaml": (
+        "4:11: salesforce.matching.ties: expected 'same_account' or 'oldest', got 'olderst'; "
+        "did you mean 'oldest'?"
+    ),
+    "wrong_type.yaml": "6:13: batch_size: expected a number, got 'lots'",
+    "zendesk_email_without_token.yaml": (
+        "6:5: zendesk.auth.email: give email with an API token (token), or an OAuth token "
+        "(oauth_token)"
+    ),
+    "zendesk_two_logins.yaml": (
+        "7:5: zendesk.auth.token: give either token (with email) or oauth_token, not both"
+    ),
+}
+
+
+def diagnose(name: str) -> ConfigFileError:
+    with pytest.raises(ConfigFileError) as caught:
+        parse_config((TESTDATA / name).read_text(encoding="utf-8"), Path(name))
+    return caught.value
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(EXPECTED.items()))
+def test_broken_file_reports_exact_diagnostic(name: str, expected: str) -> None:
+    assert str(diagnose(name)) == f"{name}:{expected}"
+
+
+def test_every_broken_file_has_an_expectation() -> None:
+    on_disk = {path.name for path in TESTDATA.glob("*.yaml")} - {"several_problems.yaml"}
+    assert on_disk == set(EXPECTED)
+
+
+def test_all_problems_are_reported_together_in_file_order() -> None:
+    name = "several_problems.yaml"
+    assert [str(d) for d in diagnose(name).diagnostics] == [
+        f"{name}:6:15: salesforce.auth.password: secrets are never written in the config file; "
+        "use {env: NAME} or {file: PATH}",
+        f"{name}:8:5: unknown key 'tie' in salesforce.matching; did you mean 'ties'?",
+        f"{name}:12:20: zendesk.tickets.history_limit: must be at most 50, got 500",
+        f"{name}:14:13: batch_size: expected a number, got 'lots'",
+    ]
+
+
+def test_a_plaintext_secret_is_never_repeated() -> None:
+    error = diagnose("several_problems.yaml")
+    assert "hunter2" not in str(error)
+    assert error.__cause__ is None
+    assert error.__suppress_context__
+
+
+def test_business_hours_that_close_before_they_open_never_reach_the_calendar() -> None:
+    """Once accepted, such hours made the escalation calendar loop until OverflowError."""
+    assert "must be after start_hour" in str(diagnose("business_hours_reversed.yaml"))
+
+
+def test_an_auth_section_left_out_is_fine_for_offline_commands() -> None:
+    text = (TESTDATA / "unknown_key.yaml").read_text(encoding="utf-8").replace("tie:", "ties:")
+    config = parse_config(text, Path("nps-sync.yaml"))
+    assert config.salesforce.auth.method == "password"
+    assert config.salesforce.auth.missing() == ["username", "password"]
