@@ -1,12 +1,16 @@
 """The ``nps-sync`` command line.
 
 Only click is imported at module level so ``nps-sync --help`` answers instantly; each command
-imports what it needs when it runs.
+imports what it needs when it runs. Commands raise the error of their tier and :class:`Main`
+turns it into the exit code of :func:`sync.core.errors.exit_code`, here and nowhere else: 1 when
+some of the work failed, 2 for an invalid config or rules file (and usage errors), 75 when a
+system is unavailable for now, 78 when a system refuses the credentials or settings.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -18,7 +22,33 @@ from sync.commands.run import demo_command, run_command, sync_command
 from sync.core.install import EXIT_CODE, installation_problem
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def show_error(error: Exception) -> None:
+    """An error of a known tier as the user sees it: no traceback, diagnostics one per line."""
+    lines = [str(d) for d in getattr(error, "diagnostics", ())]
+    if lines:  # a config or rules file: one file:line:col line per problem, like a compiler
+        for line in lines:
+            click.echo(line, err=True)
+    elif str(error):
+        click.echo(f"Error: {error}", err=True)
+
+
+class Main(click.Group):
+    """The command group; maps every error with a tier to that tier's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sync.core.errors import exit_code
+
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            code = exit_code(error)
+            if code is None:  # click's own exceptions, and bugs, keep their usual handling
+                raise
+            show_error(error)
+            raise click.exceptions.Exit(code) from error
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nps-sync")
 def main() -> None:
     """Close the loop on NPS: survey responses become Salesforce tasks, Zendesk tickets and CRM

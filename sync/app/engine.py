@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.errors import ConfigError, ConnectorError
+from connectors.errors import ConfigError, ConnectorError, DeferError, RetryableError
 from connectors.transport import make_session
 from rules import Ruleset
 from sync.app.budget import budget_report
@@ -114,6 +114,8 @@ class RunReport:
     #: The Salesforce API budget: usage, reserve, and what a stop at the reserve left over.
     budget: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
+    #: The pass stopped because a system was unreachable or refused work for now.
+    unavailable: bool = False
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -436,6 +438,7 @@ class Engine:
         except ConnectorError as exc:
             log.error("%s stopped: %s", kind, exc)
             report.errors.append(str(exc))
+            report.unavailable = isinstance(exc, RetryableError | DeferError)
         finally:
             after = self.conn.counter.snapshot()
             report.api_calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}

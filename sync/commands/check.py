@@ -14,7 +14,7 @@ from sync.commands.run import CONFIG_OPTION, load
 def check_command(config_path: Path) -> None:
     """Connect, inspect every configured field, group and object, and say what to fix.
 
-    Exits 1 when the configuration cannot work as it is.
+    Exits 1 when the configuration cannot work as it is (the errors in the table say why).
     """
     from rich.console import Console
     from rich.table import Table
@@ -25,7 +25,7 @@ def check_command(config_path: Path) -> None:
     from sync.checks import Finding
     from sync.checks.salesforce import check_salesforce
     from sync.checks.zendesk import check_zendesk
-    from sync.core.errors import ConfigFileError
+    from sync.core.errors import ConfigFileError, PartialFailureError
 
     config = load(config_path)
     counter = CallCounter()
@@ -50,4 +50,4 @@ def check_command(config_path: Path) -> None:
         table.add_row(f.system, f.item, f"[{style[f.level]}]{f.level}[/]", f.message, f.fix)
     Console().print(table)
     if any(f.level == "error" for f in findings):
-        raise SystemExit(1)
+        raise PartialFailureError()

@@ -36,14 +36,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _connect(config: Config) -> tuple[StateStore, Connections]:
-    from connectors.errors import ConfigError, ConnectorError
     from sync.app.runtime import connect_all, open_store
-    from sync.core.errors import ConfigFileError
 
-    try:
-        return open_store(config), connect_all(config)
-    except (ConfigError, ConfigFileError, ConnectorError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    return open_store(config), connect_all(config)
 
 
 # -- fields --------------------------------------------------------------------------------------
@@ -141,6 +136,7 @@ def reconcile_command(config_path: Path) -> None:
     """Recompute every managed record, read Salesforce back and rewrite what differs (drift)."""
     from rich.console import Console
 
+    from sync.core.errors import PartialFailureError
     from sync.core.retry import RetryPolicy
     from sync.stages.writeback import reconcile
 
@@ -153,7 +149,7 @@ def reconcile_command(config_path: Path) -> None:
     for error in stats.errors[:50]:
         console.print(f"[red]error[/] {error}")
     if stats.errors:
-        raise SystemExit(1)
+        raise PartialFailureError(f"{len(stats.errors)} record(s) could not be rewritten")
 
 
 # -- explain -------------------------------------------------------------------------------------
@@ -315,6 +311,7 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
         TimeElapsedColumn,
     )
 
+    from sync.core.errors import PartialFailureError
     from sync.core.logs import configure
     from sync.core.retry import RetryPolicy
     from sync.ops.backfill import backfill
@@ -355,4 +352,4 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
     for error in errors[:50]:
         console.print(f"[red]error[/] {error}")
     if errors:
-        raise SystemExit(1)
+        raise PartialFailureError(f"{len(errors)} error(s) in the backfill (listed above)")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from sync.commands.run import CONFIG_OPTION, load
+from sync.core.errors import PartialFailureError
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -46,7 +47,7 @@ def check_command(files: Sequence[Path]) -> None:
             continue
         click.echo(f"{file}: ok ({len(ruleset.rules)} rules, {len(ruleset.actions)} actions)")
     if failed:
-        raise SystemExit(1)
+        raise PartialFailureError()
 
 
 @rules_group.command("test")
@@ -73,7 +74,7 @@ def test_command(file: Path, cases_file: Path) -> None:
     failures = sum(not result.passed for result in results)
     click.echo(f"{len(results) - failures} passed, {failures} failed")
     if failures:
-        raise SystemExit(1)
+        raise PartialFailureError()
 
 
 def _expectation(result: CaseResult) -> tuple[str, str]:
@@ -439,4 +440,4 @@ def _print_diagnostics(error: RulesError) -> None:
 
 def _fail(error: RulesError) -> NoReturn:
     _print_diagnostics(error)
-    raise SystemExit(1)
+    raise PartialFailureError()

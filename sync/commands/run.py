@@ -24,57 +24,48 @@ CONFIG_OPTION = click.option(
 
 
 def load(config_path: Path) -> Config:
+    """The validated config; an invalid file ends the command with exit code 2."""
     from sync.core.config import load_config
-    from sync.core.errors import ConfigFileError
 
-    try:
-        return load_config(config_path)
-    except ConfigFileError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return load_config(config_path)
 
 
 def build_engine(config: Config) -> Engine:
-    """Connect everything a config describes; configuration problems become CLI errors."""
-    from connectors.errors import ConfigError
-    from rules import RulesError, load_rules
+    """Connect everything a config describes (errors end the command with their tier's code)."""
+    from rules import load_rules
     from sync.app.engine import Engine
     from sync.app.reload import RulesHolder
     from sync.app.runtime import connect_all, open_store
-    from sync.core.errors import ConfigFileError
 
-    try:
-        ruleset = load_rules(config.rules)
-    except RulesError as exc:
-        raise click.ClickException(f"rules file is invalid:\n{exc}") from exc
-    try:
-        store = open_store(config)
-        connections = connect_all(config)
-    except (ConfigError, ConfigFileError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    ruleset = load_rules(config.rules)
+    store = open_store(config)
+    connections = connect_all(config)
     return Engine(config, store, connections, RulesHolder(config.rules, ruleset))
 
 
 @click.command("sync")
 @CONFIG_OPTION
 def sync_command(config_path: Path) -> None:
-    """Run one pass: pull, match, route, act, write back. Exit 1 if some records failed."""
+    """Run one pass: pull, match, route, act, write back.
+
+    Exits 1 if some records failed, 75 if a system was unavailable (run again later).
+    """
     from rich.console import Console
 
-    from connectors.errors import ConfigError
     from sync.app.report import print_problems, report_table
+    from sync.core.errors import PartialFailureError, UnavailableError
     from sync.core.logs import configure
 
     configure("WARNING")
     engine = build_engine(load(config_path))
-    try:
-        report = engine.run_once()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    report = engine.run_once()
     console = Console()
     console.print(report_table([("this pass", report)]))
     print_problems(console, report)
+    if report.unavailable:
+        raise UnavailableError("the pass stopped early: a system is unavailable for now")
     if report.errors:
-        raise SystemExit(1)
+        raise PartialFailureError(f"{len(report.errors)} error(s) in this pass (listed above)")
 
 
 @click.command("run")
@@ -115,6 +106,7 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
     from sync.app.report import print_problems, report_table
     from sync.app.runtime import connect_all, open_store
     from sync.core.config import Config
+    from sync.core.errors import PartialFailureError
     from sync.core.logs import configure
 
     configure("ERROR")
@@ -139,9 +131,9 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
         print_problems(console, reports[0][1])
         first, second = reports[0][1], reports[1][1]
         if first.errors or second.errors:
-            raise click.ClickException("the demo sync reported errors (see above)")
+            raise PartialFailureError("the demo sync reported errors (see above)")
         if second.tasks_created or second.tickets_created:
-            raise click.ClickException("the second sync created actions again")
+            raise PartialFailureError("the second sync created actions again")
         console.print(
             "The second sync created 0 tasks and 0 tickets: every action happened exactly once."
         )

@@ -8,8 +8,9 @@ Tiers, by what the person or script that ran the command should do:
   invalid; nothing was done. Fix the file. Also click's own usage errors.
 - connector :class:`~connectors.errors.ConfigError` (78, ``EX_CONFIG``): Salesforce or Zendesk
   refused the credentials, permissions or configured names. Fix the credentials or the org.
-- connector :class:`~connectors.errors.RetryableError` and :class:`~connectors.errors.DeferError`
-  (75, ``EX_TEMPFAIL``): a system is unreachable, overloaded or out of API quota. Run again later.
+- :class:`UnavailableError`, connector :class:`~connectors.errors.RetryableError` and
+  :class:`~connectors.errors.DeferError` (75, ``EX_TEMPFAIL``): a system is unreachable,
+  overloaded or out of API quota. Run again later.
 
 :func:`exit_code` maps any of them (and a rules file error) to its code, in one table.
 """
@@ -17,9 +18,12 @@ Tiers, by what the person or script that ran the command should do:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from connectors.errors import ConfigError, ConnectorError, DeferError, RetryableError
-from rules.errors import Diagnostic, RulesError
+
+if TYPE_CHECKING:
+    from rules.errors import Diagnostic
 
 #: Exit codes, one per tier (the last three follow BSD's sysexits.h).
 EXIT_FAILED = 1
@@ -38,6 +42,12 @@ class PartialFailureError(SyncError):
     """The command finished, but some of its work failed (already reported to the user)."""
 
     exit_code = EXIT_FAILED
+
+
+class UnavailableError(SyncError):
+    """A system was unreachable or refused work for now (rate limit, quota); run again later."""
+
+    exit_code = EXIT_TEMPORARY
 
 
 class ConfigFileError(SyncError):
@@ -64,6 +74,8 @@ CONNECTOR_EXIT_CODES: tuple[tuple[type[ConnectorError], int], ...] = (
 
 def exit_code(error: BaseException) -> int | None:
     """The exit code for ``error``'s tier; None for an error that is a bug (no tier)."""
+    from rules.errors import RulesError  # here: importing rules loads pydantic and jinja2
+
     if isinstance(error, SyncError):
         return error.exit_code
     if isinstance(error, RulesError):
