@@ -8,6 +8,7 @@ and requests' adapter mounting); the clients' own code is untouched.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -64,6 +65,31 @@ class TimeoutAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+def is_loopback_origin(target: str) -> bool:
+    """True for a plain ``http://`` origin on this machine (localhost, 127.0.0.0/8, ::1).
+
+    The URL is parsed, not prefix-matched: ``http://localhost@evil.example`` names the host
+    ``evil.example`` (``localhost`` is a user name there), and ``http://127.0.0.1.evil.example``
+    is a domain.
+    """
+    parts = urlsplit(target)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    if parts.scheme != "http" or parts.username is not None or parts.password is not None:
+        return False
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class LoopbackAdapter(TimeoutAdapter):
     """Sends requests for one public origin to a loopback ``http://`` origin.
 
@@ -72,6 +98,8 @@ class LoopbackAdapter(TimeoutAdapter):
     """
 
     def __init__(self, target: str, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> None:
+        if not is_loopback_origin(target):
+            raise ValueError(f"not a loopback origin: {target!r}")
         super().__init__(timeout, **kwargs)
         parts = urlsplit(target)
         self._scheme = parts.scheme or "http"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.transport import LoopbackAdapter, is_loopback_origin
 from sync.core.config import Secret, load_config
 from sync.core.errors import ConfigFileError
 
@@ -48,8 +49,8 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
         ),
         (
             "loopback_routes:\n  https://x.example: http://10.0.0.1:80\n",
-            "nps-sync.yaml:7:3: loopback_routes: may only point at loopback addresses, not "
-            "http://10.0.0.1:80",
+            "nps-sync.yaml:7:3: loopback_routes: may only point at a loopback origin such as "
+            "http://127.0.0.1:8080, not http://10.0.0.1:80",
         ),
     ],
 )
@@ -76,3 +77,58 @@ def test_secrets_come_from_env_or_file(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(ConfigFileError, match="NPS_TEST_SECRET is not set"):
         Secret(env="NPS_TEST_SECRET").resolve("salesforce.auth.password")
     assert "s3cret" not in repr(Secret(env="NPS_TEST_SECRET"))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("token\n", "token"),
+        ("  token  \r\n\n", "token"),
+        ("-----BEGIN PRIVATE KEY-----\nMIIE\nabc\n-----END PRIVATE KEY-----\n",
+         "-----BEGIN PRIVATE KEY-----\nMIIE\nabc\n-----END PRIVATE KEY-----"),
+    ],
+)  # fmt: skip
+def test_a_secret_file_is_read_whole_without_surrounding_whitespace(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(content, encoding="utf-8")
+    assert Secret(file=secret_file).resolve("x") == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [("", "is empty"), ("\n  \n", "is empty"), ("x" * 70_000, "is larger than 64 KiB")],
+)
+def test_an_empty_or_oversized_secret_file_is_a_config_error(
+    tmp_path: Path, content: str, reason: str
+) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigFileError, match=f"salesforce.auth.password: {secret_file} {reason}"):
+        Secret(file=secret_file).resolve("salesforce.auth.password")
+
+
+@pytest.mark.parametrize(
+    ("target", "allowed"),
+    [
+        ("http://127.0.0.1:8080", True),
+        ("http://127.9.9.9", True),
+        ("http://localhost:1", True),
+        ("http://[::1]:8080", True),
+        ("http://localhost@evil.example:80", False),
+        ("http://127.0.0.1@evil.example", False),
+        ("http://127.0.0.1.evil.example:80", False),
+        ("http://localhost.evil.example", False),
+        ("https://127.0.0.1:8080", False),
+        ("http://10.0.0.1:8080", False),
+        ("http://127.0.0.1:8080/path", False),
+        ("http://127.0.0.1:notaport", False),
+        ("http://user:pw@127.0.0.1:8080", False),
+    ],
+)
+def test_loopback_routes_are_parsed_not_prefix_matched(target: str, allowed: bool) -> None:
+    assert is_loopback_origin(target) is allowed
+    if not allowed:
+        with pytest.raises(ValueError, match="not a loopback origin"):
+            LoopbackAdapter(target)

@@ -12,6 +12,10 @@ from sync.core.errors import ConfigFileError
 TESTDATA = Path(__file__).parent / "config_testdata"
 
 EXPECTED = {
+    "alias_bomb.yaml": (
+        "1:1: the document expands to more than 100,000 values; aliases (*name) that repeat "
+        "anchors (&name) are limited"
+    ),
     "bad_cron.yaml": (
         "7:19: schedule.reconcile_cron: not a crontab line (minute hour day month weekday): "
         "Wrong number of fields; got 4, expected 5"
@@ -44,7 +48,12 @@ EXPECTED = {
         " used for score"
     ),
     "loopback_route_elsewhere.yaml": (
-        "7:3: loopback_routes: may only point at loopback addresses, not http://10.0.0.1:8080"
+        "7:3: loopback_routes: may only point at a loopback origin such as "
+        "http://127.0.0.1:8080, not http://10.0.0.1:8080"
+    ),
+    "loopback_route_userinfo.yaml": (
+        "7:3: loopback_routes: may only point at a loopback origin such as "
+        "http://127.0.0.1:8080, not http://localhost@evil.example:80"
     ),
     "metric_overwrites_input.yaml": (
         "9:14: write_back.salesforce.account.trend: metric 'trend' would overwrite Account "

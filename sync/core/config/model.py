@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from connectors.transport import is_loopback_origin
 from sync.core.config.base import Issue, Section, invalid
 from sync.core.config.salesforce import SalesforceConfig
 from sync.core.config.secrets import Secret
@@ -160,8 +161,11 @@ class Config(Section):
     @classmethod
     def _loopback_only(cls, routes: dict[str, str]) -> dict[str, str]:
         for target in routes.values():
-            if not target.startswith(("http://127.", "http://localhost", "http://[::1]")):
-                raise ValueError(f"may only point at loopback addresses, not {target}")
+            if not is_loopback_origin(target):
+                raise ValueError(
+                    f"may only point at a loopback origin such as http://127.0.0.1:8080, "
+                    f"not {target}"
+                )
         return routes
 
     @model_validator(mode="after")

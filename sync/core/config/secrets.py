@@ -17,10 +17,14 @@ from sync.core.errors import ConfigFileError
 
 #: The fix every misplaced secret is told about.
 ENV_OR_FILE = "use {env: NAME} or {file: PATH}"
+#: Largest secret file read: far above a private key, far below an accidental log file.
+MAX_SECRET_FILE = 64 * 1024
 
 
 class Secret(Section):
-    """Where to read a secret: an environment variable or a file (first line, stripped)."""
+    """Where to read a secret: an environment variable, or a file read whole (up to 64 KiB) with
+    surrounding whitespace stripped, so a trailing newline does not count and a multi-line
+    private key (JWT login) is kept as it is."""
 
     env: str | None = None
     file: Path | None = None
@@ -50,11 +54,25 @@ class Secret(Section):
                 raise ConfigFileError(f"{what}: environment variable {self.env} is not set")
             return value
         if self.file:
-            try:
-                return self.file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigFileError(f"{what}: cannot read {self.file}: {exc.strerror}") from exc
+            return self._read_file(what)
         raise ConfigFileError(f"{what}: give either env or file")
+
+    def _read_file(self, what: str) -> str:
+        assert self.file is not None
+        try:
+            with self.file.open("rb") as handle:
+                raw = handle.read(MAX_SECRET_FILE + 1)
+        except OSError as exc:
+            raise ConfigFileError(f"{what}: cannot read {self.file}: {exc.strerror}") from exc
+        if len(raw) > MAX_SECRET_FILE:
+            raise ConfigFileError(f"{what}: {self.file} is larger than 64 KiB; is it the secret?")
+        try:
+            value = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise ConfigFileError(f"{what}: {self.file} is not UTF-8 text") from None
+        if not value:
+            raise ConfigFileError(f"{what}: {self.file} is empty")
+        return value
 
     def __repr__(self) -> str:
         return f"Secret(env={self.env!r}, file={str(self.file) if self.file else None!r})"
