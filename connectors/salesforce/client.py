@@ -362,7 +362,7 @@ class SalesforceConnector:
             chunk = tasks[start : start + COLLECTION_SIZE]
             answer = self._post_collection([self._task_record(t) for t in chunk])
             results.extend(
-                _write_result(t.key, item) for t, item in zip(chunk, answer, strict=True)
+                errors.write_result(t.key, item) for t, item in zip(chunk, answer, strict=True)
             )
         return results
 
@@ -410,7 +410,8 @@ class SalesforceConnector:
             ]
             answer = self._call(partial(self._send_collection, "PATCH", body))
             results.extend(
-                _write_result(str(r["Id"]), item) for r, item in zip(chunk, answer, strict=True)
+                errors.write_result(str(r["Id"]), item)
+                for r, item in zip(chunk, answer, strict=True)
             )
         return results
 
@@ -457,7 +458,7 @@ class SalesforceConnector:
             answer = self._call(partial(self._send_upsert, path, chunk))
             chunk_keys = keys[start : start + COLLECTION_SIZE]
             results.extend(
-                _write_result(k, item) for k, item in zip(chunk_keys, answer, strict=True)
+                errors.write_result(k, item) for k, item in zip(chunk_keys, answer, strict=True)
             )
         return results
 
@@ -496,22 +497,3 @@ def _object_of(update: FieldUpdate) -> str:
 
 def _without_id(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k != "Id"}
-
-
-def _write_result(key: str, item: dict[str, Any]) -> WriteResult:
-    if item.get("success"):
-        return WriteResult(record_id=key, ok=True, external_id=str(item.get("id") or ""))
-    errs = item.get("errors") or []
-    text = "; ".join(
-        f"{e.get('statusCode', '')}: {e.get('message', '')}"
-        + (f" ({', '.join(e['fields'])})" if e.get("fields") else "")
-        for e in errs
-    )
-    code = str(errs[0].get("statusCode", "")) if errs else ""
-    return WriteResult(
-        record_id=key,
-        ok=False,
-        error=text or "unknown error",
-        code=code,
-        tier=errors.record_tier(code),
-    )

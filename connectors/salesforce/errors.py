@@ -20,7 +20,7 @@ from connectors.errors import (
     RecordError,
     RetryableError,
 )
-from connectors.models import Tier
+from connectors.models import Tier, WriteResult
 
 SYSTEM = "salesforce"
 
@@ -107,6 +107,26 @@ def record_tier(code: str) -> Tier:
     """What a failed record's ``statusCode`` means for the caller; codes not in the table skip
     the record (it is reported, the rest of its batch landed)."""
     return ERROR_CODES.get(code, RecordError).tier
+
+
+def write_result(key: str, item: dict[str, Any]) -> WriteResult:
+    """One record of an sObject Collections answer, failed ones with their tier from the table."""
+    if item.get("success"):
+        return WriteResult(record_id=key, ok=True, external_id=str(item.get("id") or ""))
+    errs = item.get("errors") or []
+    text = "; ".join(
+        f"{e.get('statusCode', '')}: {e.get('message', '')}"
+        + (f" ({', '.join(e['fields'])})" if e.get("fields") else "")
+        for e in errs
+    )
+    code = str(errs[0].get("statusCode", "")) if errs else ""
+    return WriteResult(
+        record_id=key,
+        ok=False,
+        error=text or "unknown error",
+        code=code,
+        tier=record_tier(code),
+    )
 
 
 def build(
