@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.errors import ConfigError, ConnectorError, DeferError, RetryableError
+from connectors.notify import SlackSender
 from connectors.transport import make_session
 from rules import Ruleset
 from sync.app.budget import budget_report
@@ -36,7 +37,7 @@ from sync.loop.escalation import (
 from sync.loop.tracking import track_tickets
 from sync.stages.act import Executor, drain
 from sync.stages.executors.fields import FieldUpdateExecutor
-from sync.stages.executors.notify import EmailSender, NotifyExecutor, SlackSender
+from sync.stages.executors.notify import NotifyExecutor, email_sender
 from sync.stages.executors.salesforce import SalesforceTaskExecutor
 from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
 from sync.stages.match import MatchOptions, match_responses
@@ -281,7 +282,7 @@ class Engine:
         session = make_session(
             self.config.loopback_routes, counter=self.conn.counter, label="notify"
         )
-        email = EmailSender(self.config.email) if self.config.email is not None else None
+        email = email_sender(self.config.email) if self.config.email is not None else None
         return NotifyExecutor(SlackSender(session), email, self.retry)
 
     def act(self, report: RunReport) -> None:

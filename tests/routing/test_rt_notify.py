@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import requests
 
-from sync.core.config import EmailConfig
+from connectors.notify import EmailSender, SlackSender, slack_escape
+from sync.core.config import EmailConfig, Secret
 from sync.core.retry import NO_RETRY
-from sync.stages.executors.notify import EmailSender, NotifyExecutor, SlackSender, slack_escape
+from sync.stages.executors.notify import NotifyExecutor, email_sender
 from sync.state import ClaimedAction
 from tests.routing.local_servers import Mailbox, Webhook, smtp_server, webhook_server
 
@@ -132,3 +133,24 @@ def test_email_without_a_server_configured_or_reachable() -> None:
 
 def test_slack_escape_leaves_plain_text_alone() -> None:
     assert slack_escape("Score 3: slow support") == "Score 3: slow support"
+
+
+def test_an_unreadable_smtp_password_fails_only_that_message(
+    mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NPS_TEST_SMTP_PASSWORD", raising=False)
+    config = EmailConfig(
+        host="127.0.0.1",
+        port=mailbox.port,
+        security="none",
+        sender="nps@acme.test",
+        username="nps",
+        password=Secret(env="NPS_TEST_SMTP_PASSWORD"),
+    )
+    sender = NotifyExecutor(SlackSender(requests.Session()), email_sender(config), NO_RETRY)
+    (outcome,) = sender.execute([mail("k1", "cx@acme.test")])
+    assert outcome.result == "dead"
+    assert outcome.error == (
+        "email: email.password: environment variable NPS_TEST_SMTP_PASSWORD is not set"
+    )
+    assert mailbox.messages == []
