@@ -176,3 +176,38 @@ def test_a_login_failure_is_retryable_only_when_the_service_is_down(
 ) -> None:
     exc = sfx.SalesforceAuthenticationFailed(code, "message")
     assert type(sf_errors.translate(exc)) is tier
+
+
+@pytest.mark.parametrize(
+    ("code", "tier"),
+    [
+        ("UNABLE_TO_LOCK_ROW", "retry"),
+        ("REQUEST_LIMIT_EXCEEDED", "defer"),
+        ("INVALID_FIELD_FOR_INSERT_UPDATE", "fix-config"),
+        ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "skip"),
+        ("UNPROCESSED", "skip"),
+        ("", "skip"),
+    ],
+)
+def test_a_failed_salesforce_record_carries_the_tier_of_its_status_code(
+    code: str, tier: str
+) -> None:
+    item = {"success": False, "errors": [{"statusCode": code, "message": "no"}]}
+    result = sf_errors.write_result("003A", item)
+    assert (result.ok, result.code, result.tier) == (False, code, tier)
+    assert sf_errors.write_result("003A", {"success": True, "id": "003A"}).tier is None
+
+
+@pytest.mark.parametrize(("code", "tier"), [("missing", "retry"), ("job", "retry"), ("x", "skip")])
+def test_a_failed_zendesk_record_carries_the_tier_of_its_code(code: str, tier: str) -> None:
+    assert zd_errors.record_tier(code) == tier
+
+
+def test_each_error_class_names_its_tier() -> None:
+    tiers = {cls: cls.tier for cls in (RetryableError, DeferError, RecordError, ConfigError)}
+    assert tiers == {
+        RetryableError: "retry",
+        DeferError: "defer",
+        RecordError: "skip",
+        ConfigError: "fix-config",
+    }
