@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,10 @@ from click.testing import CliRunner, Result
 
 from emulators.base import Fault
 from emulators.world import EmulatedWorld
+from sync.app.engine import Engine
 from sync.cli import main
 from tests.reliability.conftest import MARKER, fast_engine, write_config
+from tests.support import poll
 
 LOCKED = Fault("lock", rate=1.0, endpoint="^composite_create$")
 
@@ -29,12 +30,18 @@ def test_rel_a_record_that_keeps_failing_goes_to_the_dead_letters_and_back(
     settings: dict[str, Any] = {"max_attempts": 2, "retry_backoff_seconds": 0.01}
     config = str(write_config(tmp_path / "nps-sync.yaml", small_world, sqlite_url, **settings))
     small_world.salesforce.inject(LOCKED)
-    for _ in range(2):
-        engine = fast_engine(small_world, sqlite_url, **settings)
-        engine.run_once()
-        time.sleep(0.05)
-    dead = engine.store.actions(status="dead")
+    engines: list[Engine] = []
+
+    def one_pass() -> list[Any]:
+        engines.append(fast_engine(small_world, sqlite_url, **settings))
+        engines[-1].run_once()
+        return engines[-1].store.actions(status="dead")
+
+    # Pass after pass, once the short backoff has passed, until the task is given up on.
+    dead = poll(one_pass, attempts=4, interval=0.05)
+    engine = engines[-1]
     assert dead
+    assert len(engines) == 2  # given up on at the second failure (max_attempts: 2)
     assert {a.kind for a in dead} == {"salesforce_task"}
     assert {a.failures for a in dead} == {2}
     assert small_world.salesforce.records("Task") == []
