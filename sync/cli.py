@@ -4,22 +4,28 @@ Only click is imported at module level so ``nps-sync --help`` answers instantly;
 imports what it needs when it runs. Commands raise the error of their tier and :class:`Main`
 turns it into the exit code of :func:`sync.core.errors.exit_code`, here and nowhere else: 1 when
 some of the work failed, 2 for an invalid config or rules file (and usage errors), 75 when a
-system is unavailable for now, 78 when a system refuses the credentials or settings.
+system is unavailable for now, 78 when a system refuses the credentials or settings, or when
+another installed distribution shadows one of this project's packages (checked on import, before
+any of them is loaded).
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
+
+from sync.core.install import refuse_shadowed_packages
+
+# Before the command modules import rules, connectors or emulators, make sure those are this
+# installation's (a shadowing package would otherwise fail later, or run someone else's code).
+refuse_shadowed_packages()
 
 from sync.commands.check import check_command
 from sync.commands.fields import backfill_command, explain_group, fields_group
 from sync.commands.ops import failed_group, status_command, unmatched_command
 from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
-from sync.core.install import EXIT_CODE, installation_problem
 
 
 def show_error(error: Exception) -> None:
@@ -53,10 +59,6 @@ class Main(click.Group):
 def main() -> None:
     """Close the loop on NPS: survey responses become Salesforce tasks, Zendesk tickets and CRM
     fields."""
-    problem = installation_problem()
-    if problem is not None:
-        click.echo(f"nps-sync: {problem}", err=True)
-        sys.exit(EXIT_CODE)
 
 
 for command in (

@@ -18,6 +18,7 @@ import connectors
 import emulators
 import rules
 import sync
+from sync.core.errors import EXIT_REFUSED
 from sync.core.install import EXIT_CODE, installation_problem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,7 @@ def test_packages_resolve_to_this_project() -> None:
         assert module.__file__ is not None
         assert Path(module.__file__).resolve().parent.parent == ROOT, module.__file__
     assert installation_problem() is None
+    assert EXIT_CODE == EXIT_REFUSED  # a misconfigured environment, as the README's table says
 
 
 def _cli(args: list[str], pythonpath: Path) -> subprocess.CompletedProcess[str]:
@@ -66,7 +68,8 @@ def test_cli_refuses_to_run_on_a_shadowing_package(tmp_path: Path, name: str) ->
     # ``rules`` package would be, installed into site-packages ahead of an editable install).
     site = tmp_path / "site"
     (site / name).mkdir(parents=True)
-    (site / name / "__init__.py").write_text('"""Someone else\'s package."""\n')
+    # Importing it at all (before the check has run) fails the test with a traceback.
+    (site / name / "__init__.py").write_text('raise RuntimeError("someone else\'s package")\n')
     result = _cli(["rules", "check", "--help"], site)
     assert result.returncode == EXIT_CODE, result.stderr
     lines = result.stderr.strip().splitlines()

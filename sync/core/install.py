@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from importlib import metadata, util
 from pathlib import Path
 
 DISTRIBUTION = "nps-sync"
 PACKAGES = ("sync", "rules", "connectors", "emulators")
 
-#: What the command line exits with when the installation is unusable (a set-up error, like a bad
-#: configuration file).
-EXIT_CODE = 2
+#: What the command line exits with when the installation is unusable: the environment is
+#: misconfigured (``EX_CONFIG``, :data:`sync.core.errors.EXIT_REFUSED`). Not imported from there:
+#: this module must import none of the four packages it checks.
+EXIT_CODE = 78
 
 
 def _root() -> Path:
@@ -57,3 +59,11 @@ def installation_problem() -> str | None:
                 "the two overwrite each other; uninstall one or use a separate virtual environment"
             )
     return None
+
+
+def refuse_shadowed_packages() -> None:
+    """Exit with one line on stderr when :func:`installation_problem` finds one."""
+    problem = installation_problem()
+    if problem is not None:
+        print(f"nps-sync: {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_CODE)
