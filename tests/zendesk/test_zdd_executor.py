@@ -281,6 +281,27 @@ def test_two_responses_in_one_batch_open_one_ticket(
     assert comments_with(emulator, ticket["id"], second_key) == 1
 
 
+def test_a_batch_cut_short_after_opening_a_ticket_joins_it_on_the_next_attempt(
+    emulator: ZendeskEmulator, desk: ZendeskConnector, store: StateStore, outbox: Outbox
+) -> None:
+    first_key = outbox.add(ANA, ticket_payload(ANA, attach=True))
+    second_key = outbox.add(ANA, ticket_payload(ANA, attach=True))
+    run = executor(desk, store, outbox)
+    emulator.inject(Fault("500", count=100, endpoint="^tickets_update"))
+    run.execute(outbox.claim())  # the ticket is made, the comment is not; the worker dies
+    emulator.clear_faults()
+
+    outbox.pass_lease()
+    second = outbox.claim(owner="worker-2")
+    outcomes = {o.key: o for o in run.execute(second)}
+
+    (ticket,) = our_tickets(emulator)
+    assert ticket["external_id"] == first_key
+    assert outcomes[first_key].found_existing
+    assert outcomes[second_key].external_id == str(ticket["id"])
+    assert comments_with(emulator, ticket["id"], second_key) == 1
+
+
 # -- requesters ------------------------------------------------------------------------------------
 def test_an_unknown_requester_is_created_with_the_account_organization(
     emulator: ZendeskEmulator, desk: ZendeskConnector, store: StateStore, outbox: Outbox

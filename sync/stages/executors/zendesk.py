@@ -142,10 +142,16 @@ class ZendeskTicketExecutor:
 
         attaching = [p for p in plans if p.attach]
         found = self._lookup([p.key for p in attaching if p.action.attempts > 1])
-        for key, ticket_id in found.items():
-            outcomes[key] = Outcome(key, "done", external_id=str(ticket_id), found_existing=True)
+        made: dict[str, int] = {}  # scope -> a ticket an earlier attempt of this batch opened
+        for plan in attaching:
+            if plan.key in found:
+                ticket_id = found[plan.key]
+                made.setdefault(plan.scope(self.settings.attach_scope), ticket_id)
+                outcomes[plan.key] = Outcome(
+                    plan.key, "done", external_id=str(ticket_id), found_existing=True
+                )
         plans = [p for p in plans if p.key not in outcomes]
-        self._choose_targets([p for p in plans if p.attach])
+        self._choose_targets([p for p in plans if p.attach], made)
 
         self._create_requesters(plans, names, outcomes)
         plans = [p for p in plans if p.key not in outcomes]
@@ -176,12 +182,17 @@ class ZendeskTicketExecutor:
         return self.retry.call(lambda: self.helpdesk.find_tickets_by_key(keys)) if keys else {}
 
     # -- 1. attach to an open ticket -----------------------------------------------------------
-    def _choose_targets(self, plans: list[_Plan]) -> None:
-        """Set each plan's target (an open ticket of its scope) or leader (a plan of this batch)."""
+    def _choose_targets(self, plans: list[_Plan], made: Mapping[str, int]) -> None:
+        """Set each plan's target (an open ticket of its scope) or leader (a plan of this batch).
+
+        ``made`` holds the tickets that plans of this batch opened in an attempt cut short (found
+        by their key, not yet in the ledger): the plans after them in the batch join them, as
+        they would have had that attempt finished.
+        """
         if not plans:
             return
         scope = self.settings.attach_scope
-        open_by_scope = self._open_tickets(plans)
+        open_by_scope = {**self._open_tickets(plans), **made}
         leaders: dict[str, str] = {}
         for plan in plans:
             plan_scope = plan.scope(scope)
