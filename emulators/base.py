@@ -9,7 +9,9 @@ emulator needs for tests and the benchmark:
 - injected faults (:class:`Fault`): an HTTP error status with optional ``Retry-After``, a connection
   reset, or a hang longer than the client's timeout. Emulators may add their own fault kinds (for
   example Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED``) by overriding
-  :meth:`EmulatorApp.fault_response`;
+  :meth:`EmulatorApp.fault_response`, and narrow which requests a fault may fail by overriding
+  :meth:`EmulatorApp.fault_applies`; :meth:`EmulatorApp.pick_fault` is the one place that decides
+  whether a fault fires;
 - observers (``app.observers``), called as each request is received and once it is handled, so a
   test can crash a client at an exact point (between the server's commit and the client's
   receipt of the answer, say);
@@ -165,10 +167,25 @@ class EmulatorApp:
         with self.lock:
             self.faults.clear()
 
-    def _pick_fault(self, endpoint: str) -> Fault | None:
+    def forget_traffic(self) -> None:
+        """Clear the request counters, the injected faults and the fault log."""
+        with self.lock:
+            self.calls.clear()
+            self.faults.clear()
+            self.fault_log.clear()
+
+    def fault_applies(self, fault: Fault, endpoint: str) -> bool:
+        """Whether ``fault`` may fail a whole request to ``endpoint``; emulators narrow this."""
+        return fault.matches(endpoint)
+
+    def pick_fault(
+        self, endpoint: str, applies: Callable[[Fault], bool] | None = None
+    ) -> Fault | None:
+        """The first injected fault that applies (by default :meth:`fault_applies`) and fires
+        now, spending one of its ``count`` or drawing its ``rate``; None when none does."""
         with self.lock:
             for fault in self.faults:
-                if not fault.matches(endpoint):
+                if not (applies(fault) if applies else self.fault_applies(fault, endpoint)):
                     continue
                 if fault.count > 0:
                     fault.count -= 1
@@ -215,7 +232,7 @@ class EmulatorApp:
             self._notify(route.name, "received")
             if self.latency:
                 time.sleep(self.latency)
-            fault = self._pick_fault(route.name)
+            fault = self.pick_fault(route.name)
             if fault is not None:
                 with self.lock:
                     self.fault_log.append((route.name, fault.kind))

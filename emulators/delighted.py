@@ -201,9 +201,7 @@ class DelightedEmulator(EmulatorApp):
             self._person_ids_by_email.clear()
             self._window_start = 0.0
             self._window_used = 0
-            self.calls.clear()
-            self.faults.clear()
-            self.fault_log.clear()
+            self.forget_traffic()
 
     def response_count(self) -> int:
         with self.lock:

@@ -331,34 +331,18 @@ class SalesforceEmulator(EmulatorApp):
         return sf_json(payload)
 
     # -- faults and decoration -----------------------------------------------------------------
-    def _pick_fault(self, endpoint: str) -> Fault | None:
+    def fault_applies(self, fault: Fault, endpoint: str) -> bool:
         """As the base, except that ``lock`` faults on batch endpoints fail records, not calls."""
-        with self.lock:
-            for fault in self.faults:
-                if not fault.matches(endpoint):
-                    continue
-                if fault.kind == "lock" and endpoint not in SINGLE_RECORD_DML:
-                    continue
-                if fault.count > 0:
-                    fault.count -= 1
-                    return fault
-                if fault.rate > 0 and self._rng.random() < fault.rate:
-                    return fault
-            self.faults = [f for f in self.faults if f.count > 0 or f.rate > 0]
-        return None
+        return fault.matches(endpoint) and (fault.kind != "lock" or endpoint in SINGLE_RECORD_DML)
 
     def _record_locked(self, endpoint: str) -> bool:
         """Whether an injected ``lock`` fault fails the next record written by ``endpoint``."""
+        fault = self.pick_fault(endpoint, lambda f: f.kind == "lock" and f.matches(endpoint))
+        if fault is None:
+            return False
         with self.lock:
-            for fault in self.faults:
-                if fault.kind != "lock" or not fault.matches(endpoint):
-                    continue
-                fires = fault.count > 0 or (fault.rate > 0 and self._rng.random() < fault.rate)
-                if fires:
-                    fault.count = max(0, fault.count - 1)
-                    self.fault_log.append((endpoint, "lock"))
-                    return True
-        return False
+            self.fault_log.append((endpoint, "lock"))
+        return True
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
         if fault.kind == "quota":

@@ -107,9 +107,7 @@ class ZendeskEmulator(EmulatorApp):
         """
         with self.lock:
             self._fresh_account()
-            self.calls.clear()
-            self.faults.clear()
-            self.fault_log.clear()
+            self.forget_traffic()
             self.latency = 0.0
 
     # -- request pipeline ---------------------------------------------------------------------
