@@ -8,10 +8,10 @@ the payload (plain strings, no templates left) in its outbox before calling the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from types import MappingProxyType
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from rules.model import NotifyModel, SalesforceTaskModel, UpdateFieldsModel, ZendeskTicketModel
 from rules.templates import Template, compile_template
@@ -85,6 +85,22 @@ class NotificationPayload:
     text: str
 
 
+def rendered(action: ActionSpec, context: Context) -> dict[str, Any]:
+    """The keywords of ``action``'s payload: its fields by name (``name`` becomes ``action``),
+    with templates rendered, also inside a mapping of values."""
+    out: dict[str, Any] = {}
+    for spec in fields(action):
+        value = getattr(action, spec.name)
+        if isinstance(value, Mapping):
+            value = {key: _fill(item, context) for key, item in value.items()}
+        out["action" if spec.name == "name" else spec.name] = _fill(value, context)
+    return out
+
+
+def _fill(value: object, context: Context) -> object:
+    return value.render(context) if isinstance(value, Template) else value
+
+
 @dataclass(frozen=True, slots=True)
 class SalesforceTaskAction:
     """Create a Salesforce Task for ``owner``, due ``due_in`` after the response is acted on."""
@@ -99,14 +115,7 @@ class SalesforceTaskAction:
 
     def render(self, context: Context) -> TaskPayload:
         """Fill the templates; raises :class:`rules.RenderError` if the data does not fit."""
-        return TaskPayload(
-            self.name,
-            self.owner,
-            self.subject.render(context),
-            self.description.render(context),
-            self.due_in,
-            self.priority,
-        )
+        return TaskPayload(**rendered(self, context))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,18 +136,7 @@ class ZendeskTicketAction:
 
     def render(self, context: Context) -> TicketPayload:
         """Fill the templates; raises :class:`rules.RenderError` if the data does not fit."""
-        return TicketPayload(
-            self.name,
-            self.subject.render(context),
-            self.body.render(context),
-            self.priority,
-            self.ticket_type,
-            self.group,
-            self.assignee,
-            self.tags,
-            self.attach_to_open,
-            self.create_requester,
-        )
+        return TicketPayload(**rendered(self, context))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +151,7 @@ class UpdateFieldsAction:
 
     def render(self, context: Context) -> FieldUpdatePayload:
         """Fill the text values; raises :class:`rules.RenderError` if the data does not fit."""
-        rendered = {
-            field: value.render(context) if isinstance(value, Template) else value
-            for field, value in self.values.items()
-        }
-        return FieldUpdatePayload(self.name, self.system, self.object_type, rendered)
+        return FieldUpdatePayload(**rendered(self, context))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +168,8 @@ class NotifyAction:
 
     def render(self, context: Context) -> NotificationPayload:
         """Fill the templates; raises :class:`rules.RenderError` if the data does not fit."""
-        subject = self.subject.render(context) if self.subject else ""
-        text = self.text.render(context)
-        return NotificationPayload(
-            self.name, self.channel, self.webhook_env, self.to, subject, text
-        )
+        payload = rendered(self, context)
+        return NotificationPayload(**{**payload, "subject": payload["subject"] or ""})
 
 
 ActionSpec = SalesforceTaskAction | ZendeskTicketAction | UpdateFieldsAction | NotifyAction
@@ -190,25 +181,24 @@ def build_action(name: str, model: ActionModel) -> ActionSpec:
     """The runtime action for a validated action definition."""
     if isinstance(model, SalesforceTaskModel):
         return SalesforceTaskAction(
-            name,
-            OwnerRef.parse(model.owner),
-            compile_template(model.subject, single_line=True),
-            compile_template(model.description),
-            model.due_in,
-            model.priority,
+            **carried(
+                name,
+                model,
+                SalesforceTaskAction,
+                owner=OwnerRef.parse(model.owner),
+                subject=compile_template(model.subject, single_line=True),
+                description=compile_template(model.description),
+            )
         )
     if isinstance(model, ZendeskTicketModel):
         return ZendeskTicketAction(
-            name,
-            compile_template(model.subject, single_line=True),
-            compile_template(model.body),
-            model.priority,
-            model.ticket_type,
-            model.group,
-            model.assignee,
-            model.tags,
-            model.attach_to_open,
-            model.create_requester,
+            **carried(
+                name,
+                model,
+                ZendeskTicketAction,
+                subject=compile_template(model.subject, single_line=True),
+                body=compile_template(model.body),
+            )
         )
     if isinstance(model, UpdateFieldsModel):
         values = {
@@ -218,5 +208,12 @@ def build_action(name: str, model: ActionModel) -> ActionSpec:
         return UpdateFieldsAction(name, model.system, model.record, MappingProxyType(values))
     subject = compile_template(model.subject, single_line=True) if model.subject else None
     return NotifyAction(
-        name, model.channel, model.webhook_env, model.to, subject, compile_template(model.text)
+        **carried(name, model, NotifyAction, subject=subject, text=compile_template(model.text))
     )
+
+
+def carried(name: str, model: ActionModel, spec: type, **given: object) -> dict[str, Any]:
+    """The keywords of a runtime action: ``name``, the ``given`` values, and the rest of its
+    fields copied from the model, where they have the same names."""
+    names = [f.name for f in fields(spec) if f.name != "name"]
+    return {"name": name} | {n: given[n] if n in given else getattr(model, n) for n in names}
