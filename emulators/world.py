@@ -46,6 +46,8 @@ class EmulatedWorld:
     end: datetime | None = None
     #: More :func:`generate_seed` options (``contacts_per_account``, ``distinct_respondents``...).
     seed_options: dict[str, Any] = field(default_factory=dict)
+    #: More :class:`ZendeskEmulator` options (``rate_limit_per_minute``...).
+    zendesk_options: dict[str, Any] = field(default_factory=dict)
     salesforce: SalesforceEmulator = field(init=False)
     zendesk: ZendeskEmulator = field(init=False)
     delighted: DelightedEmulator = field(init=False)
@@ -61,7 +63,7 @@ class EmulatedWorld:
             **self.seed_options,
         )
         self.salesforce = SalesforceEmulator(seed=self.seed)
-        self.zendesk = ZendeskEmulator(seed=self.seed)
+        self.zendesk = ZendeskEmulator(seed=self.seed, **self.zendesk_options)
         self.delighted = DelightedEmulator(api_key=DEMO_ENV["NPS_DEMO_DELIGHTED_KEY"])
         self.salesforce.load_seed(self.book)
         self.zendesk.load_seed(self.book)

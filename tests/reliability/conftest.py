@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -54,17 +55,24 @@ def nps_sync_command() -> list[str]:
 
 
 def quiet_end(
-    seed: int, accounts: int, responses: int, *, margin: timedelta = timedelta(minutes=20)
+    seed: int,
+    accounts: int,
+    responses: int,
+    *,
+    margin: timedelta = timedelta(minutes=20),
+    windows: Sequence[timedelta] = (),
 ) -> datetime:
     """An ``end`` for the seed data that keeps every response ``margin`` away from the edge of any
-    rolling window for the next minutes, so two runs a minute apart compute the same metrics."""
+    rolling window (and of the other ``windows``, settle delays say) for the next minutes, so
+    two runs a minute apart compute the same metrics and hold back the same responses."""
     from emulators.seed import generate_seed
 
     now = datetime.now(UTC).replace(microsecond=0)
+    spans = [*(timedelta(days=days) for days in METRIC_WINDOWS), *windows]
     for shift in range(48):
         end = now - timedelta(days=1, hours=shift)
         book = generate_seed(seed, accounts=accounts, responses=responses, end=end)
-        edges = [now - timedelta(days=days) for days in METRIC_WINDOWS]
+        edges = [now - span for span in spans]
         if all(abs(r.created_at - edge) > margin for r in book.responses for edge in edges):
             return end
     raise AssertionError("no quiet end found for the seed data")
@@ -116,23 +124,42 @@ def fast_engine(
 
 
 # -- snapshots of the emulated systems ------------------------------------------------------------
+#: Account fields an ``update_fields`` action may write, compared besides the NPS fields.
+ACCOUNT_FIELDS = ("Description",)
+#: What our ticket bodies and comments add under the rendered text; it counts the requester's
+#: open tickets at the moment it is written, so it is left out of the comparison.
+CONTEXT_BLOCK = "-- Customer context (nps-sync) --"
+COMMENT_MARKER = re.compile(r"\[nps-sync ([0-9a-f]+)\]")
+
+
 @dataclass(frozen=True)
 class WorldState:
-    """What the emulated systems hold, keyed so that two worlds can be compared."""
+    """What the emulated systems hold, keyed so that two worlds can be compared.
+
+    ``notifications`` are the distinct texts a webhook received: notifications are delivered at
+    least once (a message cannot be looked up, so one whose sending may have been cut short is
+    sent again), so a repeat is allowed and a missing or unexpected one is not.
+    """
 
     tasks: dict[str, tuple[Any, ...]]
     tickets: dict[str, tuple[Any, ...]]
     fields: dict[tuple[str, str], dict[str, Any]]
     duplicate_tasks: list[str]
     duplicate_tickets: list[str]
+    notifications: frozenset[str] = frozenset()
 
     def differences(self, other: WorldState, limit: int = 10) -> list[str]:
         """Human-readable differences from ``other`` (the expected state), at most ``limit``."""
         out: list[str] = []
+        notes = (
+            dict.fromkeys(self.notifications, "sent"),
+            dict.fromkeys(other.notifications, "sent"),
+        )
         for name, mine, theirs in (
             ("task", self.tasks, other.tasks),
             ("ticket", self.tickets, other.tickets),
             ("fields", self.fields, other.fields),
+            ("notification", *notes),
         ):
             for key in sorted(set(mine) | set(theirs), key=str):
                 if key not in mine:
@@ -144,16 +171,26 @@ class WorldState:
         return out[:limit]
 
 
-def snapshot(world: EmulatedWorld) -> WorldState:
+def comment_summary(body: str) -> tuple[str, str]:
+    """The action key a comment's marker names ("" for none) and its text above the context."""
+    found = COMMENT_MARKER.search(body)
+    text = COMMENT_MARKER.sub("", body).split(CONTEXT_BLOCK)[0]
+    return (found.group(1) if found else "", " ".join(text.split()))
+
+
+def snapshot(world: EmulatedWorld, posts: Sequence[Mapping[str, Any]] = ()) -> WorldState:
+    """The world's tasks, tickets (with their comments), fields and the ``posts`` a webhook had."""
     tasks = [t for t in world.salesforce.records("Task") if t.get(MARKER)]
     task_keys = Counter(t[MARKER] for t in tasks)
     emails = {u["id"]: (u.get("email") or "").lower() for u in world.zendesk.users()}
     tickets = [t for t in world.zendesk.tickets() if t.get("external_id")]
     ticket_keys = Counter(t["external_id"] for t in tickets)
     fields: dict[tuple[str, str], dict[str, Any]] = {}
-    for obj in ("Contact", "Account"):
+    for obj, extra in (("Contact", ()), ("Account", ACCOUNT_FIELDS)):
         for rec in world.salesforce.records(obj):
-            fields[(obj, rec["Id"])] = {k: v for k, v in rec.items() if k.startswith("NPS_")}
+            fields[(obj, rec["Id"])] = {
+                k: v for k, v in rec.items() if k.startswith("NPS_") or k in extra
+            }
     for user in world.zendesk.users():
         fields[("user", emails[user["id"]])] = dict(user.get("user_fields") or {})
     for org in world.zendesk.organizations():
@@ -169,21 +206,23 @@ def snapshot(world: EmulatedWorld) -> WorldState:
                 t.get("priority"),
                 tuple(sorted(t.get("tags") or [])),
                 tuple(sorted((f["id"], f["value"]) for f in t.get("custom_fields") or [])),
+                tuple(sorted(comment_summary(c["body"]) for c in world.zendesk.comments(t["id"]))),
             )
             for t in tickets
         },
         fields=fields,
         duplicate_tasks=sorted(k for k, n in task_keys.items() if n > 1),
         duplicate_tickets=sorted(k for k, n in ticket_keys.items() if n > 1),
+        notifications=frozenset(str(post.get("text")) for post in posts),
     )
 
 
 def unfinished(store: StateStore) -> dict[str, int]:
-    """Work the store still holds: responses to route, actions not done, queued write-backs."""
+    """Work the store still holds: responses to route now (not those a settle delay holds back),
+    actions not done, queued write-backs."""
     counts = {k: v for k, v in store.action_counts().items() if k != "done"}
-    pending = store.inbox_counts().get("pending", 0)
-    if pending:
-        counts["responses pending"] = pending
+    if store.pending_responses(1, datetime.now(UTC)):
+        counts["responses pending"] = store.inbox_counts().get("pending", 0)
     queued = store.queued_write_backs()
     if queued:
         counts["write-backs queued"] = len(queued.contacts) + len(queued.accounts)

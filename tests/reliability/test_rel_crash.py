@@ -1,10 +1,17 @@
 """Crash test: a sync of 2,000 responses, SIGKILLed at two dozen points, ends as a clean run does
 (and a shorter one on PostgreSQL).
 
-The emulators run in this process; ``nps-sync sync`` runs as a child process and is killed with
-SIGKILL at seeded points spread over the whole run, then started again, until a run exits 0 with
-nothing left to do. The final Salesforce and Zendesk state must equal a clean run's on a second
-world built from the same seed: the same tasks, tickets and field values, none twice, none missing.
+The emulators and a Slack webhook receiver run in this process; ``nps-sync sync`` runs as a child
+process and is killed with SIGKILL at seeded points spread over the whole run, then started again,
+until a run exits 0 with nothing left to do. The final Salesforce and Zendesk state must equal a
+clean run's on a second world built from the same seed: the same tasks, tickets, ticket comments
+and field values, none twice, none missing, and the same notifications (at least once each).
+
+The rules (:data:`RULES`) use every action kind and routing feature: Salesforce tasks, Zendesk
+tickets that attach to the requester's open ticket as a comment, ``update_fields``, Slack
+notifications, a cooldown per account and per contact, a settle delay that holds the newest
+responses back, and an escalation step due at once, which fires on the pass after its task and
+ticket were made.
 
 Kill points are placed by the requests the emulators see, so they land in the same stages however
 loaded the machine is. A clean run is profiled first; the points sit at seeded random moments of
@@ -16,7 +23,8 @@ its timeline, and each attempt is given the requests of the slice since the prev
 - ``after``: a random few milliseconds after the n-th request arrives (in the middle of a call,
   a parse or a database write);
 - ``startup``: a delay before the first request (imports, migration, login);
-- aimed ``handled`` points wait for the next call that creates records or writes fields.
+- aimed ``handled`` points wait for the next call that creates records, writes fields, adds
+  comments or posts a notification.
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -41,13 +51,108 @@ from tests.reliability.conftest import (
     unfinished,
     write_config,
 )
+from tests.routing.local_servers import Webhook, webhook_server
 
+Observer = Callable[[str, str], None]
 SEED = 4242
 ACCOUNTS = 60
 #: Requests every attempt makes before new work: login, the first Delighted page, names in rules.
 STARTUP_REQUESTS = 4
-#: Calls after whose effect a crash loses the answer: creates and field writes.
-AIMED = ("composite_create", "tickets_create_many", "composite_update", "users_update_many")
+#: Calls after whose effect a crash loses the answer: creates, field writes, comments, messages.
+AIMED = (
+    "composite_create",
+    "tickets_create_many",
+    "tickets_update_many",
+    "composite_update",
+    "users_update_many",
+    "webhook",
+)
+#: The variable naming the Slack webhook in :data:`RULES`.
+HOOK_ENV = "NPS_CRASH_TEST_HOOK"
+#: The settle delay of :data:`RULES`: detractors and promoters younger than this are held back,
+#: in both runs alike (``quiet_end`` keeps responses away from its edge).
+SETTLE = timedelta(weeks=2)
+#: Two dozen restarts in a minute repeat their start-up and look-ups: allow Zendesk's Enterprise
+#: Plus budget, so that the rate limit (tested in test_rel_faults) does not end a pass here.
+ZENDESK = {"rate_limit_per_minute": 2500}
+RULES = """
+version: 1
+actions:
+  owner_call:
+    type: salesforce_task
+    owner: account_owner
+    subject: "Call {{ contact.name }}: NPS {{ response.score }}"
+    description: "{{ response.comment }}"
+    due_in: 1d
+    priority: High
+  support_ticket:
+    type: zendesk_ticket
+    subject: "NPS detractor: {{ account.name }} ({{ response.score }})"
+    body: |
+      {{ contact.name }} answered {{ response.score }}.
+
+      {{ response.comment }}
+    priority: high
+    group: Customer Success
+    tags: [nps, detractor]
+    attach_to_open: true
+  flag_at_risk:
+    type: update_fields
+    system: salesforce
+    object: Account
+    values: {Description: "NPS: {{ account.name }} has a repeat detractor"}
+  cx_channel:
+    type: notify
+    channel: slack
+    webhook_env: NPS_CRASH_TEST_HOOK
+    text: >-
+      Enterprise detractor at {{ account.name }}:
+      {{ contact.name }} ({{ response.score }})
+  still_open:
+    type: notify
+    channel: slack
+    webhook_env: NPS_CRASH_TEST_HOOK
+    text: >-
+      Still open: {{ contact.name }} at {{ account.name }}
+      ({{ response.submitted_at }})
+  passive_followup:
+    type: salesforce_task
+    owner: contact_owner
+    subject: "NPS {{ response.score }}: follow up with {{ contact.name }}"
+    description: "{{ response.comment }}"
+    due_in: 5d
+  referral_ask:
+    type: salesforce_task
+    subject: "Ask {{ contact.name }} for a referral"
+    due_in: 7d
+    priority: Low
+rules:
+  - name: enterprise-detractors
+    when: {all: [{category: detractor}, {account.tier: Enterprise}]}
+    actions: [cx_channel]
+    continue: true
+    cooldown: {key: account.id, period: 30d}
+  - name: repeat-detractors
+    when: {all: [{category: detractor}, {previous_score: {lte: 6}}]}
+    actions: [owner_call, support_ticket, flag_at_risk]
+    settle: 2w
+    escalate:
+      - {after: 0s, action: still_open}
+  - name: detractors
+    when: {category: detractor}
+    actions: [owner_call, support_ticket]
+    settle: 2w
+  - name: passives-with-comment
+    when: {all: [{category: passive}, {comment_length: {gte: 20}}]}
+    actions: [passive_followup]
+  - name: promoters
+    when: {category: promoter}
+    actions: [referral_ask]
+    cooldown: {key: contact.id, period: 26w}
+    settle: 2w
+  - name: default
+    actions: []
+"""
 
 
 @dataclass(frozen=True)
@@ -63,17 +168,17 @@ class KillPoint:
 
 
 class Assassin:
-    """Sees every request the three emulators receive; kills the child at its kill point."""
+    """Sees every request the emulators and the webhook receive; kills the child at its point."""
 
-    def __init__(self, world: EmulatedWorld) -> None:
+    def __init__(self, world: EmulatedWorld, hook: Webhook) -> None:
         self.lock = threading.Lock()
         self.count = 0
         self.where = ""
         self.point: KillPoint | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.fired = False
-        for app in (world.salesforce, world.zendesk, world.delighted):
-            app.observers.append(self.observe)
+        for observers in observer_lists(world, hook):
+            observers.append(self.observe)
 
     def arm(self, point: KillPoint | None, proc: subprocess.Popen[bytes] | None) -> None:
         with self.lock:
@@ -132,8 +237,43 @@ def kill_plan(rng: random.Random, profile: list[tuple[float, str]], kills: int) 
     return plan
 
 
+def observer_lists(world: EmulatedWorld, hook: Webhook) -> Iterator[list[Observer]]:
+    """The observer lists of everything the child talks to."""
+    for app in (world.salesforce, world.zendesk, world.delighted):
+        yield app.observers
+    yield hook.observers
+
+
 def run_sync(config: Path, log: Path, timeout: float = 180) -> int:
     return spawn(["sync", "--config", str(config)], log).wait(timeout=timeout)
+
+
+def finish(config: Path, url: str, log: Path, runs: int = 3) -> tuple[int, dict[str, int]]:
+    """Run passes until nothing is left to do (at most ``runs``), then one more: the escalation
+    steps of what the last pass made fall due at once and fire on the next. Returns the number
+    of passes and the work left."""
+    store = StateStore(url)
+    try:
+        passes = 0
+        while passes < runs:
+            passes += 1
+            assert run_sync(config, log) == 0, log.read_text()[-3000:]
+            if not unfinished(store):
+                break
+        passes += 1
+        assert run_sync(config, log) == 0, log.read_text()[-3000:]
+        return passes, unfinished(store)
+    finally:
+        store.close()
+
+
+def held_back(url: str) -> int:
+    """Responses a settle delay still holds back (pending, but not due)."""
+    store = StateStore(url)
+    try:
+        return store.inbox_counts().get("pending", 0)
+    finally:
+        store.close()
 
 
 @pytest.mark.slow
@@ -149,40 +289,63 @@ def run_sync(config: Path, log: Path, timeout: float = 180) -> int:
 def test_rel_sigkill_anywhere_ends_as_a_clean_run(
     tmp_path: Path,
     request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
     backend: str,
     responses: int,
     kills: int,
     at_least: int,
 ) -> None:
-    end = quiet_end(SEED, ACCOUNTS, responses)
+    end = quiet_end(SEED, ACCOUNTS, responses, windows=[SETTLE])
     log = tmp_path / "nps-sync.log"
-    overrides = {"lease_seconds": 2, "retry_backoff_seconds": 0.2}
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    overrides = {"lease_seconds": 2, "retry_backoff_seconds": 0.2, "rules": str(rules)}
 
-    with EmulatedWorld(seed=SEED, accounts=ACCOUNTS, responses=responses, end=end) as clean:
+    with (
+        EmulatedWorld(SEED, ACCOUNTS, responses, end, zendesk_options=ZENDESK) as clean,
+        webhook_server() as clean_hook,
+    ):
+        monkeypatch.setenv(HOOK_ENV, clean_hook.url)
         profile: list[tuple[float, str]] = []
 
         def record(endpoint: str, phase: str) -> None:
             if phase == "received":
                 profile.append((time.monotonic(), endpoint))
 
-        for app in (clean.salesforce, clean.zendesk, clean.delighted):
-            app.observers.append(record)
-        config = write_config(
-            tmp_path / "clean.yaml", clean, f"sqlite:///{tmp_path / 'clean.db'}", **overrides
-        )
+        for observers in observer_lists(clean, clean_hook):
+            observers.append(record)
+        clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
+        config = write_config(tmp_path / "clean.yaml", clean, clean_url, **overrides)
         started = time.monotonic()
-        assert run_sync(config, log) == 0, log.read_text()
+        passes, left = finish(config, clean_url, log)
+        assert left == {}
+        held = held_back(clean_url)
         seconds = time.monotonic() - started
-        expected = snapshot(clean)
-    assert len(expected.tasks) > responses // 2
-    assert len(expected.tickets) > responses // 20
+        expected = snapshot(clean, clean_hook.posts)
+        clean_sent = len(clean_hook.posts)
+    comments = sum(len(ticket[-1]) - 1 for ticket in expected.tickets.values())
+    figures = (
+        f"clean run: {passes} passes in {seconds:.1f}s, {len(profile)} requests, "
+        f"{len(expected.tasks)} tasks, {len(expected.tickets)} tickets, {comments} comments, "
+        f"{clean_sent} notifications, {held} responses settling"
+    )
+    assert len(expected.tasks) > responses // 4, figures
+    assert len(expected.tickets) > responses // 40, figures
+    assert comments > 0, figures
+    assert held > 0, figures
+    assert len(expected.notifications) > 0, figures
+    assert any(f.get("Description") for f in expected.fields.values()), figures
     profile = [(t - profile[0][0], ep) for t, ep in profile]
 
     plan = kill_plan(random.Random(SEED), profile, kills)
     killed: list[str] = []
     completed_early = 0
-    with EmulatedWorld(seed=SEED, accounts=ACCOUNTS, responses=responses, end=end) as world:
-        assassin = Assassin(world)
+    with (
+        EmulatedWorld(SEED, ACCOUNTS, responses, end, zendesk_options=ZENDESK) as world,
+        webhook_server() as hook,
+    ):
+        monkeypatch.setenv(HOOK_ENV, hook.url)
+        assassin = Assassin(world, hook)
         url = (
             request.getfixturevalue("pg_url")
             if backend == "postgresql"
@@ -204,24 +367,21 @@ def test_rel_sigkill_anywhere_ends_as_a_clean_run(
             else:
                 assert code == 0, log.read_text()[-3000:]
                 completed_early += 1
-        finals = 0
-        store = StateStore(url)
-        try:
-            while True:
-                finals += 1
-                assert run_sync(config, log) == 0, log.read_text()[-3000:]
-                if not unfinished(store) or finals == 3:
-                    break
-            left = unfinished(store)
-        finally:
-            store.close()
-        actual = snapshot(world)
+        finals, left = finish(config, url, log)
+        actual = snapshot(world, hook.posts)
+        sent = len(hook.posts)
+        calls = world.zendesk.calls.most_common(6)
 
-    summary = f"{len(killed)} kills, {completed_early} early completions, {finals} final runs"
-    print(f"\n{summary}; clean run {seconds:.1f}s, {len(profile)} requests; kill points:")
+    summary = (
+        f"{len(killed)} kills, {completed_early} early completions, {finals} final runs, "
+        f"{sent} notifications sent"
+    )
+    print(f"\n{figures}\n{summary}; kill points:")
     print("\n".join(killed))
+    print(f"zendesk calls: {calls}")
     assert len(killed) >= at_least, summary
     assert left == {}
     assert actual.duplicate_tasks == []
     assert actual.duplicate_tickets == []
-    assert actual.differences(expected) == []
+    differences = actual.differences(expected)
+    assert differences == [], "\n".join(differences)

@@ -4,22 +4,45 @@ from __future__ import annotations
 
 import json
 import socketserver
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from emulators.base import Reset
+
 
 @dataclass
 class Webhook:
-    """Records JSON posts; answers ``status`` (and ``headers``) to each."""
+    """Records JSON posts; answers ``status`` (and ``headers``) to each.
+
+    ``observers`` are called like the emulators' (``("webhook", "received" | "handled")``, the
+    second once the post is recorded but before the answer); one that raises
+    :class:`emulators.base.Reset` drops the connection without an answer.
+    """
 
     url: str = ""
     posts: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    observers: list[Callable[[str, str], None]] = field(default_factory=list)
+
+    def notify(self, phase: str) -> None:
+        for observer in list(self.observers):
+            observer("webhook", phase)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Does not print the resets of clients that were killed mid-request."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @contextmanager
@@ -29,7 +52,13 @@ def webhook_server() -> Iterator[Webhook]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
-            hook.posts.append(json.loads(self.rfile.read(length)))
+            try:
+                hook.notify("received")
+                hook.posts.append(json.loads(self.rfile.read(length)))
+                hook.notify("handled")
+            except Reset:
+                self.close_connection = True
+                return
             body = b"ok" if hook.status < 300 else b"no_service"
             self.send_response(hook.status)
             for name, value in hook.headers.items():
@@ -41,7 +70,7 @@ def webhook_server() -> Iterator[Webhook]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _QuietServer(("127.0.0.1", 0), Handler)
     hook.url = f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/x"
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
