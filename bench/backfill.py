@@ -27,22 +27,6 @@ from rich.table import Table
 
 TIME_BUDGET_SECONDS = 120.0
 MEMORY_BUDGET_MB = 300.0
-ZENDESK_USER_FIELDS = {
-    "nps_comment": "textarea",
-    "nps_previous_score": "integer",
-    "nps_score_change": "integer",
-    "nps_responses": "integer",
-    "nps_link": "text",
-}
-ZENDESK_ORG_FIELDS = {
-    "nps_coverage": "decimal",
-    "nps_trend": "decimal",
-    "nps_last_response": "date",
-    "nps_detractors": "integer",
-    "nps_small_sample": "checkbox",
-    "nps_stale": "checkbox",
-    "nps_revenue_at_risk": "decimal",
-}
 
 
 def serve_emulators(pipe: Connection, accounts: int, responses: int, latency: float) -> None:
@@ -50,10 +34,7 @@ def serve_emulators(pipe: Connection, accounts: int, responses: int, latency: fl
     from emulators.world import EmulatedWorld
 
     with EmulatedWorld(accounts=accounts, responses=responses) as world:
-        for key, kind in ZENDESK_USER_FIELDS.items():
-            world.zendesk.add_user_field(key, kind)
-        for key, kind in ZENDESK_ORG_FIELDS.items():
-            world.zendesk.add_organization_field(key, kind)
+        world.zendesk.add_metric_fields()
         apps = {"salesforce": world.salesforce, "zendesk": world.zendesk}
         apps["delighted"] = world.delighted
         for app in apps.values():

@@ -208,6 +208,13 @@ class ZendeskEmulator(EmulatorApp):
         spec = fields.FieldSpec(title or key, field_type, key=key)
         return self._add_field(self._store.organization_fields, spec)
 
+    def add_metric_fields(self) -> None:
+        """Add the user and organization fields of every NPS metric beyond the defaults."""
+        for key, kind in fields.METRIC_USER_FIELDS.items():
+            self.add_user_field(key, kind)
+        for key, kind in fields.METRIC_ORGANIZATION_FIELDS.items():
+            self.add_organization_field(key, kind)
+
     def remove_ticket_field(self, title: str) -> None:
         """Delete a custom ticket field (simulates a misconfigured account)."""
         with self.lock:

@@ -52,6 +52,24 @@ DEFAULT_ORGANIZATION_FIELDS = (
     FieldSpec("NPS account score", "decimal", key="nps_account_score"),
     FieldSpec("NPS respondents", "integer", key="nps_respondents"),
 )
+#: The other NPS fields (key: type) an account adds when it maps every metric nps-sync writes;
+#: :meth:`emulators.zendesk.ZendeskEmulator.add_metric_fields` creates them.
+METRIC_USER_FIELDS = {
+    "nps_comment": "textarea",
+    "nps_previous_score": "integer",
+    "nps_score_change": "integer",
+    "nps_responses": "integer",
+    "nps_link": "text",
+}
+METRIC_ORGANIZATION_FIELDS = {
+    "nps_coverage": "decimal",
+    "nps_trend": "decimal",
+    "nps_last_response": "date",
+    "nps_detractors": "integer",
+    "nps_small_sample": "checkbox",
+    "nps_stale": "checkbox",
+    "nps_revenue_at_risk": "decimal",
+}
 
 
 class FieldValueError(ValueError):

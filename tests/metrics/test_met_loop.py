@@ -27,22 +27,6 @@ from sync.state import StateStore
 
 RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=1.0)
 WINDOW = timedelta(days=180)
-USER_FIELDS = {
-    "nps_comment": "textarea",
-    "nps_previous_score": "integer",
-    "nps_score_change": "integer",
-    "nps_responses": "integer",
-    "nps_link": "text",
-}
-ORG_FIELDS = {
-    "nps_coverage": "decimal",
-    "nps_trend": "decimal",
-    "nps_last_response": "date",
-    "nps_detractors": "integer",
-    "nps_small_sample": "checkbox",
-    "nps_stale": "checkbox",
-    "nps_revenue_at_risk": "decimal",
-}
 METRICS = {
     "revenue_at_risk": "detractor_share",
     "key_contact_field": "Role__c",
@@ -53,10 +37,7 @@ METRICS = {
 @pytest.fixture
 def world() -> Iterator[EmulatedWorld]:
     with EmulatedWorld(seed=11, accounts=30, responses=150) as w:
-        for key, kind in USER_FIELDS.items():
-            w.zendesk.add_user_field(key, kind)
-        for key, kind in ORG_FIELDS.items():
-            w.zendesk.add_organization_field(key, kind)
+        w.zendesk.add_metric_fields()
         yield w
 
 

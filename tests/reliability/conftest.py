@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from emulators.world import EmulatedWorld
 from rules import load_rules
@@ -232,17 +231,6 @@ def unfinished(store: StateStore) -> dict[str, int]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'state.db'}"
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> str:
-    """An empty PostgreSQL database (the session's, with its schema dropped)."""
-    engine = sa.create_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    return pg_database
 
 
 @pytest.fixture

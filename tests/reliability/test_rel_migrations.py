@@ -334,18 +334,13 @@ def test_rel_a_synthetic_next_step_is_all_or_nothing(
 
 
 @pytest.mark.postgres
-def test_rel_replicas_starting_together_upgrade_once(pg_database: str) -> None:
-    engine = sa.create_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    create_v1(pg_database)
+def test_rel_replicas_starting_together_upgrade_once(pg_url: str) -> None:
+    create_v1(pg_url)
     start = threading.Barrier(4)
     results: list[object] = []
 
     def replica() -> None:
-        store = StateStore(pg_database)
+        store = StateStore(pg_url)
         start.wait()
         try:
             results.append(store.migrate())

@@ -15,6 +15,18 @@ from typing import Any
 from emulators.base import Reset
 
 
+@contextmanager
+def serving(server: socketserver.TCPServer) -> Iterator[int]:
+    """Serve from a background thread until the block ends; yields the port."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class Webhook:
     """Records JSON posts; answers ``status`` (and ``headers``) to each.
@@ -70,15 +82,9 @@ def webhook_server() -> Iterator[Webhook]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = _QuietServer(("127.0.0.1", 0), Handler)
-    hook.url = f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/x"
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with serving(_QuietServer(("127.0.0.1", 0), Handler)) as port:
+        hook.url = f"http://127.0.0.1:{port}/services/T0/B0/x"
         yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -134,11 +140,5 @@ def smtp_server() -> Iterator[Mailbox]:
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    box.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with serving(server) as box.port:
         yield box
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -66,6 +66,20 @@ def register_app(org: SalesforceEmulator, key: KeyPair) -> None:
     org.add_connected_app(CONSUMER_KEY, CONSUMER_SECRET, public_key=key.public_pem)
 
 
+def login_by(
+    method: str, org: SalesforceEmulator, keys: tuple[KeyPair, KeyPair]
+) -> SalesforceCredentials:
+    """Working credentials for a login method, with the connected app registered."""
+    register_app(org, keys[0])
+    if method == "session":
+        return SalesforceCredentials(instance_url=INSTANCE_URL, session_id=org.issue_session())
+    return {
+        "password": PASSWORD_LOGIN,
+        "jwt": jwt_login(keys[0]),
+        "client_credentials": CLIENT_CREDENTIALS,
+    }[method]
+
+
 def count_accounts(crm_factory: ConnectorFactory, creds: SalesforceCredentials) -> int:
     crm = crm_factory(creds)
     return len(crm.query_all("SELECT Id FROM Account"))
@@ -78,13 +92,7 @@ def test_each_login_method_reaches_the_org(
     connect: ConnectorFactory,
     keys: tuple[KeyPair, KeyPair],
 ) -> None:
-    register_app(org, keys[0])
-    creds = {
-        "password": PASSWORD_LOGIN,
-        "jwt": jwt_login(keys[0]),
-        "client_credentials": CLIENT_CREDENTIALS,
-        "session": SalesforceCredentials(instance_url=INSTANCE_URL, session_id=org.issue_session()),
-    }[method]
+    creds = login_by(method, org, keys)
     org.insert_record("Account", {"Name": "Acme"})
     assert count_accounts(connect, creds) == 1
 
@@ -132,13 +140,7 @@ def test_an_expired_session_is_renewed_once_and_the_call_repeated(
     connect: ConnectorFactory,
     keys: tuple[KeyPair, KeyPair],
 ) -> None:
-    register_app(org, keys[0])
-    creds = {
-        "password": PASSWORD_LOGIN,
-        "jwt": jwt_login(keys[0]),
-        "client_credentials": CLIENT_CREDENTIALS,
-    }[method]
-    crm = connect(creds)
+    crm = connect(login_by(method, org, keys))
     contact = add_contact(org, "ann@acme.example", None)
     org.expire_sessions()
     assert crm.find_contacts(emails=["ann@acme.example"]).by_email["ann@acme.example"][0].id == (
@@ -156,9 +158,7 @@ def test_a_bulk_job_survives_an_expired_session(
     keys: tuple[KeyPair, KeyPair],
 ) -> None:
     """simple-salesforce renews sessions for REST calls only; Bulk 2.0 relies on the connector."""
-    register_app(org, keys[0])
-    creds = PASSWORD_LOGIN if method == "password" else jwt_login(keys[0])
-    crm = connect(creds, bulk_threshold=1, bulk_poll_seconds=0.01)
+    crm = connect(login_by(method, org, keys), bulk_threshold=1, bulk_poll_seconds=0.01)
     ids = [add_contact(org, f"p{i}@acme.example", None) for i in range(3)]
     org.expire_sessions()
     results = crm.update_records([FieldUpdate("Contact", i, {"Title": "VP"}) for i in ids])

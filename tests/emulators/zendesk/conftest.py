@@ -16,6 +16,8 @@ from zenpy import Zenpy
 
 from connectors.transport import make_session
 from emulators.base import EmulatorServer
+from emulators.seed import generate_seed
+from emulators.seed_model import Seed
 from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
 
 PUBLIC = "https://acme.zendesk.com"
@@ -88,3 +90,16 @@ def make_zenpy() -> Callable[..., Any]:
 def make_raw() -> Callable[[str], requests.Session]:
     """``make_raw(server_url)``: an authenticated raw session for another server."""
     return raw_session
+
+
+@pytest.fixture(scope="module")
+def book() -> Seed:
+    """The default seed book of business."""
+    return generate_seed(7)
+
+
+@pytest.fixture
+def seeded(emulator: ZendeskEmulator, book: Seed) -> ZendeskEmulator:
+    """A fresh account holding ``book``."""
+    emulator.load_seed(book)
+    return emulator

@@ -8,22 +8,10 @@ import pytest
 import requests
 from zenpy.lib.api_objects import Organization
 
-from emulators.seed import generate_seed
 from emulators.seed_model import Seed, SeedGroup
 from emulators.zendesk import ZendeskEmulator
 
 API = "https://acme.zendesk.com/api/v2"
-
-
-@pytest.fixture(scope="module")
-def book() -> Seed:
-    return generate_seed(7)
-
-
-@pytest.fixture
-def seeded(emulator: ZendeskEmulator, book: Seed) -> ZendeskEmulator:
-    emulator.load_seed(book)
-    return emulator
 
 
 def test_the_seed_maps_salesforce_ids_onto_zendesk_external_ids(

@@ -7,23 +7,11 @@ from typing import Any
 import pytest
 import requests
 
-from emulators.seed import generate_seed
 from emulators.seed_model import Seed
 from emulators.zendesk import ZendeskEmulator
 
 PUBLIC = "https://acme.zendesk.com"
 API = f"{PUBLIC}/api/v2"
-
-
-@pytest.fixture(scope="module")
-def book() -> Seed:
-    return generate_seed(7)
-
-
-@pytest.fixture
-def seeded(emulator: ZendeskEmulator, book: Seed) -> ZendeskEmulator:
-    emulator.load_seed(book)
-    return emulator
 
 
 def test_zenpy_walks_every_cursor_page_of_tickets_and_users(
