@@ -218,11 +218,15 @@ def kill_plan(rng: random.Random, profile: list[tuple[float, str]], kills: int) 
     """``kills`` points at sorted random moments of the clean run; see the module docstring."""
     seconds = profile[-1][0]
     moments = sorted(rng.uniform(0, seconds) for _ in range(kills - 2))
-    firsts = {ep: min(t for t, e in profile if e == ep) for ep in AIMED}
-    aimed: dict[int, str] = {}  # each aimed endpoint takes the nearest point still free
-    for endpoint, first in sorted(firsts.items(), key=lambda item: item[1]):
-        free = [i for i in range(len(moments)) if i not in aimed]
-        aimed[min(free, key=lambda i: abs(moments[i] - first))] = endpoint
+    firsts = sorted(AIMED, key=lambda ep: min(t for t, e in profile if e == ep))
+    chosen: list[int] = []  # each aimed endpoint takes the nearest point still free
+    for endpoint in firsts:
+        first = min(t for t, e in profile if e == endpoint)
+        free = [i for i in range(len(moments)) if i not in chosen]
+        chosen.append(min(free, key=lambda i: abs(moments[i] - first)))
+    # ... in the order the clean run first made each call: an aimed point must not come after a
+    # run that finished all the calls it waits for.
+    aimed = dict(zip(sorted(chosen), firsts, strict=True))
     modes = ["received", "handled", "after"] * kills
     plan = [KillPoint("startup", delay=rng.uniform(0.1, 0.6)) for _ in range(2)]
     previous = 0.0
