@@ -281,7 +281,7 @@ def held_back(url: str) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # dozens of SIGKILLed runs, then the final runs; ~45 s on an idle machine
+@pytest.mark.timeout(900)  # dozens of SIGKILLed runs, then the final runs; 1-2 min on 2 busy cores
 @pytest.mark.parametrize(
     ("backend", "responses", "kills", "at_least"),
     [
