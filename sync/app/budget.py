@@ -70,14 +70,14 @@ def budget_report(crm: BudgetedCrm, store: StateStore, now: datetime) -> BudgetR
     )
     if not stopped:
         return report
-    queued = store.queued_write_backs()
-    pending = store.actions(status="pending")
+    queued = store.write_backs.queued()
+    pending = store.outbox.actions(status="pending")
     return BudgetReport(
         reserve=report.reserve,
         used=report.used,
         allowance=report.allowance,
         stopped=True,
-        deferred_responses=len(store.pending_responses(COUNT_LIMIT, now)),
+        deferred_responses=len(store.inbox.pending(COUNT_LIMIT, now)),
         deferred_actions=sum(1 for a in pending if a.kind.startswith("salesforce")),
         deferred_write_backs=len(queued.contacts) + len(queued.accounts),
     )

@@ -227,7 +227,7 @@ class Engine:
         context = self.routing_context()
         while not self.stop_requested.is_set():
             now = self.clock()
-            batch = self.store.pending_responses(self.config.batch_size, now)
+            batch = self.store.inbox.pending(self.config.batch_size, now)
             if not batch:
                 break
             matches = match_responses(
@@ -321,7 +321,7 @@ class Engine:
         leaves the work for the next one instead of losing it. A failed write-back stays queued
         for the next pass, up to ``max_attempts`` times.
         """
-        queued = self.store.queued_write_backs()
+        queued = self.store.write_backs.queued()
         if not queued or self.stop_requested.is_set():
             return
         stats = write_back(
@@ -337,15 +337,15 @@ class Engine:
         report.records_updated += stats.total()
         report.errors.extend(stats.errors)
         if not stats.errors:
-            self.store.clear_write_backs(queued)
-        elif dropped := self.store.fail_write_backs(queued, max_attempts=self.config.max_attempts):
+            self.store.write_backs.clear(queued)
+        elif dropped := self.store.write_backs.fail(queued, max_attempts=self.config.max_attempts):
             log.error("gave up writing back %d records until the next reconciliation", dropped)
 
     def release_dead_leases(self) -> None:
         """Free at once the leases of local workers that crashed, instead of waiting them out."""
-        for owner in self.store.lease_owners():
+        for owner in self.store.outbox.lease_owners():
             if _dead_local_owner(owner):
-                count = self.store.release_leases(owner, self.clock())
+                count = self.store.outbox.release_leases(owner, self.clock())
                 log.warning("released %d leases of crashed worker %s", count, owner)
 
     # -- jobs: a whole pass, or its halves for the daemon -------------------------------------
@@ -371,7 +371,7 @@ class Engine:
         """
 
         def repair(report: RunReport, started: datetime) -> None:
-            with self.store.singleton("reconcile") as mine:
+            with self.store.locks.singleton("reconcile") as mine:
                 if not mine:
                     return
                 stats = reconcile(
@@ -389,10 +389,10 @@ class Engine:
         return self._run("reconcile", repair)
 
     def _poll_stages(self, report: RunReport, started: datetime) -> None:
-        with self.store.singleton("pull") as mine:
+        with self.store.locks.singleton("pull") as mine:
             if mine:
                 self.pull(report, started)
-        with self.store.singleton("route") as mine:
+        with self.store.locks.singleton("route") as mine:
             if mine:
                 self.route(report)
 
@@ -400,7 +400,7 @@ class Engine:
         self.act(report)
         self._write_back_stage(report, started)
         if self.config.zendesk.tracking.enabled:
-            with self.store.singleton("ticket-tracking") as mine:
+            with self.store.locks.singleton("ticket-tracking") as mine:
                 if mine:
                     self.track(report)
 
@@ -418,7 +418,7 @@ class Engine:
         report.tickets_reopened += stats.reopened
 
     def _write_back_stage(self, report: RunReport, started: datetime) -> None:
-        with self.store.singleton("write-back") as mine:
+        with self.store.locks.singleton("write-back") as mine:
             if mine:
                 self.write_back(report)
 
@@ -450,5 +450,5 @@ class Engine:
                 report.errors.append(budget.summary())
             report.seconds = round((self.clock() - started).total_seconds(), 3)
             self.store.runs.finish(run_id, status, report.to_json(), self.clock())
-            self.store.release_leases(self.owner, self.clock())
+            self.store.outbox.release_leases(self.owner, self.clock())
         return report

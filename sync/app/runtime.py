@@ -18,6 +18,7 @@ from connectors.surveys import DelightedSource, FileSource, SurveySource
 from connectors.transport import CallCounter, make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials
 from connectors.zendesk.client import connect as connect_zd
+from sync import state
 from sync.core.config import AUTH_REQUIREMENTS, Config, DelightedSourceConfig, Secret
 from sync.core.errors import ConfigFileError
 from sync.core.ports import CrmPort, HelpdeskPort
@@ -118,9 +119,8 @@ def build_sources(config: Config, counter: CallCounter) -> list[SurveySource]:
 
 
 def open_store(config: Config) -> StateStore:
-    store = StateStore(config.state.url)
-    store.migrate()
-    return store
+    """The configured state store, its schema created or upgraded."""
+    return state.open_store(config.state.url)
 
 
 @dataclass

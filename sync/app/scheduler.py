@@ -136,5 +136,7 @@ class Daemon:
         self._stopping.wait()
         self.scheduler.shutdown(wait=False)
         with self._turn:  # the job in flight finishes its batch and records it
-            released = self.engine.store.release_leases(self.engine.owner, self.engine.clock())
+            released = self.engine.store.outbox.release_leases(
+                self.engine.owner, self.engine.clock()
+            )
         log.info("daemon stopped; %d leases released", released)

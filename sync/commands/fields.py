@@ -236,9 +236,9 @@ def explain_account_command(config_path: Path, account_id: str, offline: bool) -
     config = load(config_path)
     store = open_store(config)
     if len(account_id) == 15:  # the id as the Salesforce UI shows it: find the 18-character one
-        _, known = store.routed_record_ids()
+        _, known = store.inbox.routed_record_ids()
         account_id = next((a for a in known if a.startswith(account_id)), account_id)
-    rows = store.routed_responses(account_ids=[account_id])
+    rows = store.inbox.routed(account_ids=[account_id])
     if not rows:
         raise click.ClickException(f"no routed response for account {account_id}")
     facts = None if offline else _live_facts(config, account_id, rows)
@@ -259,8 +259,8 @@ def explain_segments_command(config_path: Path, segment: str) -> None:
 
     config = load(config_path)
     store = open_store(config)
-    _, accounts = store.routed_record_ids()
-    rows = store.routed_responses(account_ids=accounts)
+    _, accounts = store.inbox.routed_record_ids()
+    rows = store.inbox.routed(account_ids=accounts)
     table = Table(title=f"NPS by {segment}")
     for col in ("segment", "accounts with NPS", "their ARR", "revenue-weighted NPS", "average"):
         table.add_column(col, justify="right" if col != "segment" else "left")

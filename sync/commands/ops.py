@@ -72,7 +72,7 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
     outbox = Table(title="Actions")
     for col in ("kind", "due now", "waiting", "next attempt (UTC)", "in flight", "done", "failed"):
         outbox.add_column(col)
-    for kind, c in sorted(store.outbox_summary(now).items()):
+    for kind, c in sorted(store.outbox.summary(now).items()):
         outbox.add_row(
             kind,
             str(c.due),
@@ -82,13 +82,13 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
             str(c.done),
             str(c.dead),
         )
-    inbox = store.inbox_counts()
-    queued = store.queued_write_backs()
+    inbox = store.inbox.counts()
+    queued = store.write_backs.queued()
     lines = [
         f"Responses: {inbox.get('pending', 0)} waiting to be routed, "
         f"{inbox.get('matched', 0)} matched, "
         f"{inbox.get('unmatched', 0) + inbox.get('ambiguous', 0)} unmatched (nps-sync unmatched), "
-        f"{store.problem_count()} malformed records skipped",
+        f"{store.inbox.problem_count()} malformed records skipped",
         f"Write-backs queued: {len(queued.contacts)} contacts, {len(queued.accounts)} accounts",
         _budget_line(runs),
     ]
@@ -126,7 +126,7 @@ def failed_list(config_path: Path) -> None:
 
     from sync.core.logs import redact
 
-    rows = _store(config_path).actions(status="dead")
+    rows = _store(config_path).outbox.actions(status="dead")
     table = Table(title=f"Failed actions ({len(rows)})")
     for col in ("id", "kind", "rule", "response", "attempts", "last error"):
         table.add_column(col)
@@ -155,7 +155,7 @@ def failed_retry(config_path: Path, ids: tuple[str, ...], retry_all: bool) -> No
     store = _store(config_path)
     keys: list[str] | None = None
     if not retry_all:
-        dead = [row.key for row in store.actions(status="dead")]
+        dead = [row.key for row in store.outbox.actions(status="dead")]
         keys = []
         for prefix in ids:
             found = [k for k in dead if k.startswith(prefix)]
@@ -164,7 +164,7 @@ def failed_retry(config_path: Path, ids: tuple[str, ...], retry_all: bool) -> No
                     f"{prefix}: {'no' if not found else 'more than one'} failed action matches"
                 )
             keys.extend(found)
-    count = store.revive_actions(keys, datetime.now(UTC))
+    count = store.outbox.revive(keys, datetime.now(UTC))
     click.echo(f"{count} action(s) queued again; the next pass runs them.")
 
 
@@ -175,7 +175,7 @@ def unmatched_command(config_path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    rows = _store(config_path).unmatched()
+    rows = _store(config_path).inbox.unmatched()
     table = Table(title=f"Unmatched responses ({len(rows)})")
     for col in ("source", "response", "email", "score", "submitted", "why"):
         table.add_column(col)

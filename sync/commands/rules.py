@@ -212,10 +212,11 @@ def explain_command(response_id: str, config_path: Path, source: str | None) -> 
     from datetime import UTC, datetime
 
     from sync.stages.route import rebuild_fields
+    from sync.state import open_store
 
     config = load(config_path)
     ruleset = _load_or_fail(config.rules)
-    store = _open_store(config.state.url)
+    store = open_store(config.state.url)
     try:
         stored = _find_response(store, response_id, source)
         ((_, _, fields),) = rebuild_fields(store, [stored], datetime.now(UTC))
@@ -233,14 +234,6 @@ def explain_command(response_id: str, config_path: Path, source: str | None) -> 
     _print_decision(ruleset.route(fields))
 
 
-def _open_store(url: str) -> StateStore:
-    from sync.state import StateStore
-
-    store = StateStore(url)
-    store.migrate()
-    return store
-
-
 def _load_or_fail(path: Path) -> Ruleset:
     from rules import RulesError, load_rules
 
@@ -253,7 +246,7 @@ def _load_or_fail(path: Path) -> Ruleset:
 def _find_response(store: StateStore, response_id: str, source: str | None) -> StoredResponse:
     found = [
         stored
-        for stored in store.find_responses(response_id)
+        for stored in store.inbox.find(response_id)
         if source is None or stored.response.source == source
     ]
     if not found:
@@ -332,6 +325,7 @@ def replay_command(config_path: Path, since: str, candidate: Path | None) -> Non
     from rules import parse_duration
     from sync.ops.replay import replay
     from sync.stages.route import rebuild_fields
+    from sync.state import open_store
 
     try:
         window = parse_duration(since)
@@ -341,9 +335,9 @@ def replay_command(config_path: Path, since: str, candidate: Path | None) -> Non
     in_force = _load_or_fail(config.rules)
     new = _load_or_fail(candidate) if candidate is not None else None
     now = datetime.now(UTC)
-    store = _open_store(config.state.url)
+    store = open_store(config.state.url)
     try:
-        rebuilt = rebuild_fields(store, store.responses_since(now - window), now)
+        rebuilt = rebuild_fields(store, store.inbox.since(now - window), now)
     finally:
         store.close()
     current = replay(in_force, rebuilt)

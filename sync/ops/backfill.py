@@ -107,7 +107,7 @@ def import_page(
     page = _latest(responses)
     ids = [r.response_id for r in page]
     known = store.inbox.versions(source, ids)
-    store.ingest_page(source, page, None, now)
+    store.inbox.ingest_page(source, page, None, now)
     fresh = [r for r in page if r.response_id not in known]
     versions = store.inbox.versions(source, [r.response_id for r in fresh])
     return [(r, versions[r.response_id]) for r in fresh if r.response_id in versions]
@@ -309,8 +309,8 @@ def backfill(
 
 def _clear_queue(store: StateStore, contacts: set[str], accounts: set[str]) -> None:
     """Drop the write-backs routing queued for what the backfill has just written."""
-    queued = store.queued_write_backs()
-    store.clear_write_backs(
+    queued = store.write_backs.queued()
+    store.write_backs.clear(
         QueuedWriteBacks(
             {c: g for c, g in queued.contacts.items() if c in contacts},
             {a: g for a, g in queued.accounts.items() if a in accounts},

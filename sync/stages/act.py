@@ -158,7 +158,7 @@ def drain(
     stats = DrainStats()
     for executor in executors:
         while not should_stop():
-            claimed = store.claim_actions(
+            claimed = store.outbox.claim(
                 owner, limit=executor.batch_size, lease=lease, now=now(), kinds=[executor.kind]
             )
             if not claimed:
@@ -166,13 +166,13 @@ def drain(
             try:
                 outcomes = executor.execute(claimed)
             except ConfigError:
-                store.release_leases(owner, now())
+                store.outbox.release_leases(owner, now())
                 raise
             by_key = {a.key: a for a in claimed}
             results = [
                 result_of(by_key[o.key], o, max_failures, backoff_base, now()) for o in outcomes
             ]
-            store.record_results(owner, results, now())
+            store.outbox.record_results(owner, results, now())
             for outcome, result in zip(outcomes, results, strict=True):
                 stats.add(executor.kind, outcome)
                 if result.status == "dead":

@@ -54,7 +54,7 @@ def pull(
             while (
                 not should_stop() and (page := retry.call(partial(next, pages, None))) is not None
             ):
-                result = store.ingest_page(
+                result = store.inbox.ingest_page(
                     source.name, page.responses, page.cursor, now, problems=page.problems
                 )
                 stats.pulled += len(page.responses)

@@ -120,7 +120,9 @@ def rebuild_fields(
     store: StateStore, responses: Sequence[StoredResponse], now: datetime
 ) -> list[Rebuilt]:
     """The match and routing fields of stored responses, as the route stage built them."""
-    previous = store.previous_scores([(s.response.email, s.response.created_at) for s in responses])
+    previous = store.inbox.previous_scores(
+        [(s.response.email, s.response.created_at) for s in responses]
+    )
     rebuilt = []
     for stored in responses:
         r = stored.response
@@ -329,7 +331,9 @@ def route_responses(
     """Decide every response of the batch; one :class:`RoutingOutcome` each, except for
     responses still settling, which are deferred in the store instead
     (:mod:`sync.loop.throttle`)."""
-    previous = store.previous_scores([(b.response.email, b.response.created_at) for b in batch])
+    previous = store.inbox.previous_scores(
+        [(b.response.email, b.response.created_at) for b in batch]
+    )
     decided: list[tuple[StoredResponse, Match, dict[str, object], tuple[RuleMatch, ...]]] = []
     settling: dict[datetime, list[tuple[str, str]]] = {}
     for stored in batch:
@@ -343,7 +347,7 @@ def route_responses(
             continue
         decided.append((stored, match, fields, decision.matches))
     for until, keys in settling.items():
-        store.defer_responses(keys, until)
+        store.inbox.defer(keys, until)
     if settling:
         log.info("%d responses settling before they are routed", sum(map(len, settling.values())))
 
@@ -414,7 +418,7 @@ class EscalationRendering:
         routing = self.routing()
         responses: dict[tuple[str, str], StoredResponse] = {}
         for step in steps:
-            stored = self.store.get_response(step.source, step.response_id)
+            stored = self.store.inbox.get(step.source, step.response_id)
             if stored is not None:
                 responses[(step.source, step.response_id)] = stored
         rebuilt = {

@@ -1,19 +1,15 @@
-"""The durable state store (SQLite or PostgreSQL), its repositories and their records."""
+"""The durable state store (SQLite or PostgreSQL): the only place that speaks SQL.
+
+:class:`StateStore` owns the engine and the schema and exposes one repository per aggregate;
+the records they take and return are exported here.
+"""
 
 from sync.state.cooldowns import CooldownClaim
-from sync.state.store import (
-    ActionIntent,
-    ActionResult,
-    ActionRow,
-    ClaimedAction,
-    IngestStats,
-    OutboxCounts,
-    QueuedWriteBacks,
-    RoutingOutcome,
-    StateStore,
-    StoredResponse,
-)
+from sync.state.inbox import IngestStats, RoutingOutcome, StoredResponse
+from sync.state.outbox import ActionIntent, ActionResult, ActionRow, ClaimedAction, OutboxCounts
+from sync.state.store import StateStore, open_store
 from sync.state.tickets import PastResponse, TicketCandidate, TicketStatus
+from sync.state.write_backs import QueuedWriteBacks
 
 __all__ = [
     "ActionIntent",
@@ -30,4 +26,5 @@ __all__ = [
     "StoredResponse",
     "TicketCandidate",
     "TicketStatus",
+    "open_store",
 ]

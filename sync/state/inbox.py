@@ -1,21 +1,143 @@
-"""The inbox: survey responses as pulled, their versions, problems and routing state."""
+"""The inbox: survey responses as pulled, their versions, source problems and routing state.
+
+``ingest_page`` stores a page of responses *and* advances the source cursor together, so a crash
+re-reads at most one page and a page read twice changes nothing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
+from connectors.models import SourceProblem, SurveyResponse
 from sync.state import schema as t
 from sync.state.database import Database
-from sync.state.dialect import chunks
+from sync.state.dialect import chunks, insert_ignore
+from sync.state.outbox import ActionIntent
+from sync.state.runs import Cursors
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The latest version of a response, with what we know about it."""
+
+    response: SurveyResponse
+    version: str
+    routed_version: str | None
+    contact_id: str | None = None
+    account_id: str | None = None
+    zendesk_user_id: int | None = None
+    zendesk_org_id: int | None = None
+    match: Mapping[str, Any] | None = None
+    decision: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingOutcome:
+    """Everything the match and route stages learned about one response version."""
+
+    source: str
+    response_id: str
+    version: str
+    match_status: str
+    contact_id: str | None
+    account_id: str | None
+    zendesk_user_id: int | None
+    zendesk_org_id: int | None
+    match: Mapping[str, Any]
+    decision: Mapping[str, Any]
+    intents: Sequence[ActionIntent] = field(default_factory=tuple)
 
 
 class Inbox:
     """Responses (``nps_responses`` and their version history) and source problems."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cursors: Cursors) -> None:
         self._db = db
+        self._cursors = cursors
+
+    # -- pulling -------------------------------------------------------------------------------
+    def ingest_page(
+        self,
+        source: str,
+        page: Sequence[SurveyResponse],
+        cursor: str | None,
+        now: datetime,
+        problems: Sequence[SourceProblem] = (),
+    ) -> IngestStats:
+        """Store a page of responses, its problems and the source's next cursor, atomically.
+
+        A response already stored with the same version is left alone; a newer version replaces
+        the current one (older versions are kept in the version history) and is routed again.
+        """
+        new = updated = unchanged = 0
+        latest: dict[str, SurveyResponse] = {}
+        for resp in page:
+            prior = latest.get(resp.response_id)
+            if prior is None or resp.updated_at >= prior.updated_at:
+                latest[resp.response_id] = resp
+        with self._db.writing() as conn:
+            existing: dict[str, tuple[str, datetime]] = {}
+            for chunk in chunks(latest):
+                rows = conn.execute(
+                    sa.select(
+                        t.responses.c.response_id, t.responses.c.version, t.responses.c.updated_at
+                    ).where(t.responses.c.source == source, t.responses.c.response_id.in_(chunk))
+                ).all()
+                existing.update({r.response_id: (r.version, r.updated_at) for r in rows})
+            inserts: list[dict[str, Any]] = []
+            for rid, resp in latest.items():
+                version = _version_of(resp)
+                known = existing.get(rid)
+                if known is None:
+                    inserts.append(_response_row(resp, version, now))
+                    new += 1
+                elif known[0] == version or resp.updated_at < known[1]:
+                    unchanged += 1
+                    continue
+                else:
+                    row = _response_row(resp, version, now)
+                    for k in ("source", "response_id", "received_at"):
+                        row.pop(k)
+                    conn.execute(
+                        t.responses.update()
+                        .where(t.responses.c.source == source, t.responses.c.response_id == rid)
+                        .values(**row)
+                    )
+                    updated += 1
+                conn.execute(
+                    insert_ignore(conn, t.response_versions).values(
+                        source=source,
+                        response_id=rid,
+                        version=version,
+                        score=resp.score,
+                        comment=resp.comment,
+                        received_at=now,
+                    )
+                )
+            if inserts:
+                conn.execute(t.responses.insert(), inserts)
+            if cursor is not None:
+                self._cursors.set(source, cursor, now, conn)
+            _insert_problems(conn, problems, now)
+        return IngestStats(new, updated, unchanged)
+
+    def record_problems(self, problems: Iterable[SourceProblem], now: datetime) -> None:
+        with self._db.writing() as conn:
+            _insert_problems(conn, problems, now)
 
     def versions(self, source: str, response_ids: Iterable[str]) -> dict[str, str]:
         """The stored version of each response of ``source`` among ``response_ids``."""
@@ -30,3 +152,253 @@ class Inbox:
                 ).all()
                 found.update({row.response_id: row.version for row in rows})
         return found
+
+    # -- routing -------------------------------------------------------------------------------
+    def pending(self, limit: int, now: datetime) -> list[StoredResponse]:
+        """Responses whose latest version has not been routed yet, oldest first."""
+        r = t.responses
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                sa.select(r)
+                .where(
+                    r.c.status == "pending",
+                    sa.or_(r.c.not_before.is_(None), r.c.not_before <= now),
+                )
+                .order_by(r.c.updated_at, r.c.source, r.c.response_id)
+                .limit(limit)
+            ).all()
+        return [_stored(row) for row in rows]
+
+    def defer(self, keys: Iterable[tuple[str, str]], not_before: datetime) -> None:
+        """Route these responses again no earlier than ``not_before`` (a settle delay)."""
+        r = t.responses
+        with self._db.writing() as conn:
+            for source, rid in keys:
+                conn.execute(
+                    r.update()
+                    .where(r.c.source == source, r.c.response_id == rid)
+                    .values(not_before=not_before)
+                )
+
+    def record_decisions(self, outcomes: Sequence[RoutingOutcome], conn: Connection) -> None:
+        """Mark these response versions routed, with their match and decision.
+
+        A response that got a newer version meanwhile is left pending for it.
+        """
+        r = t.responses
+        decided = (
+            r.update()
+            .where(
+                r.c.source == sa.bindparam("b_source"),
+                r.c.response_id == sa.bindparam("b_response_id"),
+                r.c.version == sa.bindparam("b_version"),
+            )
+            .values(
+                status="routed",
+                routed_version=sa.bindparam("b_version"),
+                not_before=None,
+                match_status=sa.bindparam("b_match_status"),
+                contact_id=sa.bindparam("b_contact_id"),
+                account_id=sa.bindparam("b_account_id"),
+                zendesk_user_id=sa.bindparam("b_zendesk_user_id"),
+                zendesk_org_id=sa.bindparam("b_zendesk_org_id"),
+                match=sa.bindparam("b_match", type_=sa.JSON),
+                decision=sa.bindparam("b_decision", type_=sa.JSON),
+            )
+        )
+        decisions = [
+            {
+                "b_source": out.source,
+                "b_response_id": out.response_id,
+                "b_version": out.version,
+                "b_match_status": out.match_status,
+                "b_contact_id": out.contact_id,
+                "b_account_id": out.account_id,
+                "b_zendesk_user_id": out.zendesk_user_id,
+                "b_zendesk_org_id": out.zendesk_org_id,
+                "b_match": dict(out.match),
+                "b_decision": dict(out.decision),
+            }
+            for out in outcomes
+        ]
+        conn.execute(decided, decisions)
+
+    # -- lookups -------------------------------------------------------------------------------
+    def get(self, source: str, response_id: str) -> StoredResponse | None:
+        r = t.responses
+        with self._db.reading() as conn:
+            row = conn.execute(
+                sa.select(r).where(r.c.source == source, r.c.response_id == response_id)
+            ).one_or_none()
+        return _stored(row) if row is not None else None
+
+    def find(self, response_id: str) -> list[StoredResponse]:
+        """Every stored response with this id, across sources."""
+        r = t.responses
+        with self._db.reading() as conn:
+            rows = conn.execute(sa.select(r).where(r.c.response_id == response_id)).all()
+        return [_stored(row) for row in rows]
+
+    def since(self, since: datetime) -> list[StoredResponse]:
+        """Routed responses submitted at or after ``since``, oldest first (for ``rules replay``)."""
+        r = t.responses
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                sa.select(r)
+                .where(r.c.created_at >= since, r.c.match.is_not(None))
+                .order_by(r.c.created_at, r.c.source, r.c.response_id)
+            ).all()
+        return [_stored(row) for row in rows]
+
+    def unmatched(self) -> list[StoredResponse]:
+        r = t.responses
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                sa.select(r)
+                .where(r.c.match_status.in_(["unmatched", "ambiguous"]))
+                .order_by(r.c.created_at)
+            ).all()
+        return [_stored(row) for row in rows]
+
+    # -- history for write-back and routing -----------------------------------------------------
+    def previous_scores(
+        self, keys: Sequence[tuple[str, datetime]]
+    ) -> dict[tuple[str, datetime], int]:
+        """For (email, created_at) pairs, the score of that person's previous response."""
+        r = t.responses
+        result: dict[tuple[str, datetime], int] = {}
+        emails = sorted({email for email, _ in keys})
+        history: dict[str, list[tuple[datetime, int]]] = {}
+        with self._db.reading() as conn:
+            for chunk in chunks(emails):
+                rows = conn.execute(
+                    sa.select(r.c.email, r.c.created_at, r.c.score).where(r.c.email.in_(chunk))
+                ).all()
+                for row in rows:
+                    history.setdefault(row.email, []).append((row.created_at, row.score))
+        for email, created in keys:
+            earlier = [h for h in history.get(email, []) if h[0] < created]
+            if earlier:
+                result[(email, created)] = max(earlier)[1]
+        return result
+
+    def routed(
+        self, *, account_ids: Sequence[str] | None = None, contact_ids: Sequence[str] | None = None
+    ) -> list[StoredResponse]:
+        """Matched, routed responses for these accounts or contacts (for the metrics)."""
+        r = t.responses
+        out: list[StoredResponse] = []
+        column, values = (
+            (r.c.account_id, account_ids)
+            if account_ids is not None
+            else (r.c.contact_id, contact_ids)
+        )
+        with self._db.reading() as conn:
+            for chunk in chunks(sorted(set(values or []))):
+                rows = conn.execute(
+                    sa.select(r).where(column.in_(chunk), r.c.status == "routed")
+                ).all()
+                out.extend(_stored(row) for row in rows)
+        return out
+
+    def routed_record_ids(self) -> tuple[list[str], list[str]]:
+        """(contact ids, account ids) of every routed response: what reconciliation covers."""
+        r = t.responses
+        routed = r.c.status == "routed"
+        with self._db.reading() as conn:
+            contacts = conn.execute(
+                sa.select(r.c.contact_id).where(routed, r.c.contact_id.is_not(None)).distinct()
+            ).scalars()
+            contact_ids = sorted(c for c in contacts if c)
+            accounts = conn.execute(
+                sa.select(r.c.account_id).where(routed, r.c.account_id.is_not(None)).distinct()
+            ).scalars()
+            account_ids = sorted(a for a in accounts if a)
+        return contact_ids, account_ids
+
+    # -- status --------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Responses by routing state: pending, matched, unmatched, ambiguous."""
+        r = t.responses
+        state = sa.case((r.c.status == "pending", "pending"), else_=r.c.match_status)
+        with self._db.reading() as conn:
+            rows = conn.execute(sa.select(state, sa.func.count()).group_by(state)).all()
+        return {str(name): int(count) for name, count in rows}
+
+    def problem_count(self) -> int:
+        with self._db.reading() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(t.problems)).scalar_one()
+            )
+
+
+def _insert_problems(conn: Connection, problems: Iterable[SourceProblem], now: datetime) -> None:
+    rows = [
+        {"source": p.source, "location": p.location[:500], "reason": p.reason, "seen_at": now}
+        for p in problems
+    ]
+    if rows:
+        conn.execute(t.problems.insert(), rows)
+
+
+def _version_of(resp: SurveyResponse) -> str:
+    """A version id that changes whenever the content of a response changes."""
+    return f"{resp.updated_at.isoformat()}|{resp.score}|{hash_text(resp.comment)}"[:64]
+
+
+def hash_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _response_row(resp: SurveyResponse, version: str, now: datetime) -> dict[str, Any]:
+    return {
+        "source": resp.source,
+        "response_id": resp.response_id,
+        "version": version,
+        "email": resp.email,
+        "score": resp.score,
+        "comment": resp.comment,
+        "created_at": resp.created_at,
+        "updated_at": resp.updated_at,
+        "data": {
+            "person_name": resp.person_name,
+            "properties": dict(resp.properties),
+            "survey_type": resp.survey_type,
+            "channel": resp.channel,
+            "language": resp.language,
+            "permalink": resp.permalink,
+        },
+        "status": "pending",
+        "not_before": None,
+        "received_at": now,
+    }
+
+
+def _stored(row: Any) -> StoredResponse:
+    data = row.data or {}
+    response = SurveyResponse(
+        source=row.source,
+        response_id=row.response_id,
+        email=row.email,
+        score=row.score,
+        comment=row.comment,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        person_name=data.get("person_name", ""),
+        properties=dict(data.get("properties") or {}),
+        survey_type=data.get("survey_type", "relationship"),
+        channel=data.get("channel", ""),
+        language=data.get("language", ""),
+        permalink=data.get("permalink", ""),
+    )
+    return StoredResponse(
+        response=response,
+        version=row.version,
+        routed_version=row.routed_version,
+        contact_id=row.contact_id,
+        account_id=row.account_id,
+        zendesk_user_id=row.zendesk_user_id,
+        zendesk_org_id=row.zendesk_org_id,
+        match=row.match,
+        decision=row.decision,
+    )

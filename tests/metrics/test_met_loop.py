@@ -132,7 +132,7 @@ def test_every_mapped_field_lands_and_a_second_pass_writes_nothing(
     assert org["organization_fields"]["nps_stale"] is acc["NPS_Stale__c"]
 
     history = world.salesforce.records("NPS_Response__c")
-    routed = [r for r in store.routed_responses(contact_ids=sorted(answers)) if r.contact_id]
+    routed = [r for r in store.inbox.routed(contact_ids=sorted(answers)) if r.contact_id]
     assert len(history) == len(routed) > 0
     one = next(h for h in history if h["Contact__c"] == repeat)
     assert one["Account__c"] == next(
@@ -199,7 +199,7 @@ def test_reconcile_repairs_hand_edits_by_reading_salesforce_back(
     fixed_account = world.salesforce.get_record("Account", account_id)
     assert fixed_account is not None
     assert fixed_account["NPS_Score__c"] == good_account["NPS_Score__c"]
-    contacts, accounts = store.routed_record_ids()
+    contacts, accounts = store.inbox.routed_record_ids()
     # Read back by id, 200 per query (plus the contact counts, key contacts and accounts).
     reads = -(-len(contacts) // 200) + 4 * -(-len(accounts) // 200)
     assert world.salesforce.calls["query"] <= reads + 1
@@ -253,7 +253,7 @@ def test_explain_account_shows_counted_responses_and_worked_formulas(
 ) -> None:
     store, _ = parts
     run_pass(config, store)
-    _, accounts = store.routed_record_ids()
+    _, accounts = store.inbox.routed_record_ids()
     # An account with respondents in the window, so the worked NPS formula must be shown.
     account_id = next(
         a

@@ -219,10 +219,10 @@ def snapshot(world: EmulatedWorld, posts: Sequence[Mapping[str, Any]] = ()) -> W
 def unfinished(store: StateStore) -> dict[str, int]:
     """Work the store still holds: responses to route now (not those a settle delay holds back),
     actions not done, queued write-backs."""
-    counts = {k: v for k, v in store.action_counts().items() if k != "done"}
-    if store.pending_responses(1, datetime.now(UTC)):
-        counts["responses pending"] = store.inbox_counts().get("pending", 0)
-    queued = store.queued_write_backs()
+    counts = {k: v for k, v in store.outbox.counts().items() if k != "done"}
+    if store.inbox.pending(1, datetime.now(UTC)):
+        counts["responses pending"] = store.inbox.counts().get("pending", 0)
+    queued = store.write_backs.queued()
     if queued:
         counts["write-backs queued"] = len(queued.contacts) + len(queued.accounts)
     return counts

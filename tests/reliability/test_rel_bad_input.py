@@ -194,11 +194,11 @@ def test_rel_every_bad_record_is_rejected_with_its_reason_or_handled(
     assert len(expected) >= 50
     rejected = {where: why for where, why in expected.items() if why is not None}
     assert problems == rejected
-    assert engine.store.problem_count() == len(rejected)
+    assert engine.store.inbox.problem_count() == len(rejected)
 
 
 def stored(engine: Engine, source: str, rid: str) -> StoredResponse:
-    found = engine.store.get_response(source, rid)
+    found = engine.store.inbox.get(source, rid)
     assert found is not None, rid
     return found
 
@@ -222,7 +222,7 @@ def test_rel_handled_records_are_cleaned_and_the_rest_lands(
     assert get("bad-upper-case address").response.email == contact.email
     assert get("bad-score as text").response.score == 4
     assert get("bad-script in comment").response.comment == SCRIPT
-    file_rows = {r.response.response_id for r in engine.store.routed_responses(
+    file_rows = {r.response.response_id for r in engine.store.inbox.routed(
         contact_ids=[contact.id])}  # fmt: skip
     assert {"j13", "j14", "j15", "c9"} <= file_rows
 
@@ -237,10 +237,8 @@ def test_rel_handled_records_are_cleaned_and_the_rest_lands(
     # Every good record of the seed landed next to the bad ones.
     seed_ids = {r.id for r in corpus_world.book.responses}
     contact_ids = [c.id for c in corpus_world.book.contacts]
-    routed = {
-        r.response.response_id for r in engine.store.routed_responses(contact_ids=contact_ids)
-    }
+    routed = {r.response.response_id for r in engine.store.inbox.routed(contact_ids=contact_ids)}
     known = {c.email for c in corpus_world.book.contacts}
     assert {r.id for r in corpus_world.book.responses if r.email.lower() in known} <= routed
-    assert engine.store.inbox_counts().get("pending", 0) == 0
+    assert engine.store.inbox.counts().get("pending", 0) == 0
     assert seed_ids

@@ -35,7 +35,7 @@ def test_rel_a_record_that_keeps_failing_goes_to_the_dead_letters_and_back(
     def one_pass() -> list[Any]:
         engines.append(fast_engine(small_world, sqlite_url, **settings))
         engines[-1].run_once()
-        return engines[-1].store.actions(status="dead")
+        return engines[-1].store.outbox.actions(status="dead")
 
     # Pass after pass, once the short backoff has passed, until the task is given up on.
     dead = poll(one_pass, attempts=4, interval=0.05)
@@ -60,7 +60,7 @@ def test_rel_a_record_that_keeps_failing_goes_to_the_dead_letters_and_back(
     assert unknown.output.strip().endswith("zzz: no failed action matches")
     one = cli("failed", "retry", "--config", config, dead[0].key[:12])
     assert one.output.strip() == "1 action(s) queued again; the next pass runs them."
-    revived = engine.store.actions(keys=[dead[0].key])[0]
+    revived = engine.store.outbox.actions(keys=[dead[0].key])[0]
     assert (revived.status, revived.failures) == ("pending", 0)
     rest = cli("failed", "retry", "--config", config, "--all")
     assert rest.output.startswith(f"{len(dead) - 1} action(s) queued again")
@@ -109,12 +109,12 @@ def test_rel_status_shows_runs_cursors_work_and_budget(
     tasks = row(out, "salesforce_task")
     assert tasks[1:] == ["0", "0", "-", "0", str(report.tasks_created), "0"]
     tickets = row(out, "zendesk_ticket")
-    waiting = len(store.actions(status="pending"))
+    waiting = len(store.outbox.actions(status="pending"))
     assert tickets[1:3] == ["0", str(waiting)]
     next_at = datetime.strptime(tickets[3], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     assert before + timedelta(seconds=590) <= next_at <= before + timedelta(minutes=12)
 
-    inbox = store.inbox_counts()
+    inbox = store.inbox.counts()
     assert (
         f"Responses: 0 waiting to be routed, {inbox['matched']} matched, "
         f"{inbox.get('unmatched', 0)} unmatched" in out

@@ -275,7 +275,7 @@ def held_back(url: str) -> int:
     """Responses a settle delay still holds back (pending, but not due)."""
     store = StateStore(url)
     try:
-        return store.inbox_counts().get("pending", 0)
+        return store.inbox.counts().get("pending", 0)
     finally:
         store.close()
 

@@ -57,16 +57,16 @@ def test_rel_sigterm_finishes_the_batch_in_flight_and_releases_leases(
         store.migrate()
         try:
             in_flight = wait_for(
-                lambda: store.action_counts().get("claimed", 0) > 0, timeout=60, interval=0.02
+                lambda: store.outbox.counts().get("claimed", 0) > 0, timeout=60, interval=0.02
             )
             assert in_flight, log.read_text()
             daemon.send_signal(signal.SIGTERM)
             assert daemon.wait(timeout=20) == 0, log.read_text()
 
-            counts = store.action_counts()
+            counts = store.outbox.counts()
             assert counts.get("claimed", 0) == 0  # leases released
             assert counts.get("pending", 0) > 0  # it stopped instead of draining everything
-            done = {a.key for a in store.actions(status="done")}
+            done = {a.key for a in store.outbox.actions(status="done")}
             made = snapshot(world)
             # The batch in flight was finished and recorded: nothing exists that is not done.
             assert set(made.tasks) | set(made.tickets) == done
@@ -78,7 +78,7 @@ def test_rel_sigterm_finishes_the_batch_in_flight_and_releases_leases(
             assert unfinished(store) == {}
             final = snapshot(world)
             assert final.duplicate_tasks == final.duplicate_tickets == []
-            assert set(final.tasks) | set(final.tickets) == {a.key for a in store.actions()}
+            assert set(final.tasks) | set(final.tickets) == {a.key for a in store.outbox.actions()}
         finally:
             if daemon.poll() is None:
                 daemon.kill()
@@ -120,7 +120,7 @@ def test_rel_three_daemons_share_one_database_and_do_everything_once(
                 daemon.send_signal(signal.SIGTERM)
             codes = [daemon.wait(timeout=30) for daemon in daemons]
             runs = store.runs.last(500)
-            assert store.action_counts().get("claimed", 0) == 0
+            assert store.outbox.counts().get("claimed", 0) == 0
         finally:
             for daemon in daemons:
                 if daemon.poll() is None:
@@ -152,4 +152,4 @@ def test_rel_three_daemons_share_one_database_and_do_everything_once(
 
 def _all_done(store: StateStore) -> bool:
     """Responses were pulled, and none is waiting, nor any action or write-back."""
-    return sum(store.inbox_counts().values()) > 0 and unfinished(store) == {}
+    return sum(store.inbox.counts().values()) > 0 and unfinished(store) == {}

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from connectors.models import SourceProblem, SurveyResponse
 from emulators.world import DELIGHTED_HOST, DEMO_ENV, EmulatedWorld
 from sync.state import RoutingOutcome, StateStore
+from sync.state import inbox as inbox_module
 from sync.state import schema as t
-from sync.state import store as store_module
 from tests.reliability.conftest import MARKER, fast_engine
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -41,16 +41,16 @@ def versions(store: StateStore, rid: str) -> list[tuple[int, str]]:
 
 
 def test_rel_every_version_is_kept_and_only_the_latest_is_routed(store: StateStore) -> None:
-    store.ingest_page("delighted", [version_of("r1")], "1", T0)
-    first = store.pending_responses(10, T0)
+    store.inbox.ingest_page("delighted", [version_of("r1")], "1", T0)
+    first = store.inbox.pending(10, T0)
     assert [s.version for s in first] == [first[0].version]
     # The comment arrives later, then the score changes; a page may repeat an older version.
-    store.ingest_page("delighted", [version_of("r1", comment="slow", minutes=5)], "2", T0)
+    store.inbox.ingest_page("delighted", [version_of("r1", comment="slow", minutes=5)], "2", T0)
     page = [version_of("r1", score=1, comment="slow", minutes=9), version_of("r1", minutes=0)]
-    stats = store.ingest_page("delighted", page, "3", T0)
+    stats = store.inbox.ingest_page("delighted", page, "3", T0)
     assert (stats.new, stats.updated) == (0, 1)
     assert versions(store, "r1") == [(3, ""), (3, "slow"), (1, "slow")]
-    latest = store.get_response("delighted", "r1")
+    latest = store.inbox.get("delighted", "r1")
     assert latest is not None
     assert (latest.response.score, latest.response.comment) == (1, "slow")
 
@@ -59,7 +59,7 @@ def test_rel_every_version_is_kept_and_only_the_latest_is_routed(store: StateSto
         "delighted", "r1", first[0].version, "matched", None, None, None, None, {}, {}
     )
     store.record_routing([stale], T0)
-    assert [s.version for s in store.pending_responses(10, T0)] == [latest.version]
+    assert [s.version for s in store.inbox.pending(10, T0)] == [latest.version]
 
 
 def test_rel_an_edited_response_is_reevaluated_without_repeating_actions(
@@ -79,7 +79,7 @@ def test_rel_an_edited_response_is_reevaluated_without_repeating_actions(
     assert first["NPS_Last_Score__c"] == detractor.score
     before = len(small_world.salesforce.records("Task"))
     tickets = len(small_world.zendesk.tickets())
-    actions = {a.key for a in engine.store.actions()}
+    actions = {a.key for a in engine.store.outbox.actions()}
 
     small_world.delighted.update_response(detractor.id, score=0, comment="Nobody called back.")
     report = fast_engine(small_world, sqlite_url).run_once()
@@ -88,8 +88,8 @@ def test_rel_an_edited_response_is_reevaluated_without_repeating_actions(
     assert (report.tasks_created, report.tickets_created, report.intents) == (0, 0, 0)
     assert len(small_world.salesforce.records("Task")) == before
     assert len(small_world.zendesk.tickets()) == tickets
-    assert {a.key for a in engine.store.actions()} == actions
-    stored = engine.store.get_response("delighted", detractor.id)
+    assert {a.key for a in engine.store.outbox.actions()} == actions
+    stored = engine.store.inbox.get("delighted", detractor.id)
     assert stored is not None
     assert stored.routed_version == stored.version  # the new version was decided on
     record = small_world.salesforce.get_record("Contact", contact.id)
@@ -114,7 +114,7 @@ def paged_sources(per_page: int) -> list[dict[str, Any]]:
 
 def crash_on_ingest(store: StateStore, call: int, cursors: list[str | None], ids: set[str]) -> None:
     """Make the ``call``-th page die after it was fetched and before it is stored."""
-    ingest = store.ingest_page
+    ingest = store.inbox.ingest_page
 
     def dying(
         source: str,
@@ -130,7 +130,7 @@ def crash_on_ingest(store: StateStore, call: int, cursors: list[str | None], ids
         ids.update(r.response_id for r in page)
         return result
 
-    store.ingest_page = dying  # type: ignore[method-assign]
+    store.inbox.ingest_page = dying  # type: ignore[method-assign]
 
 
 def test_rel_a_crash_between_fetching_a_page_and_storing_it_loses_nothing(
@@ -145,13 +145,13 @@ def test_rel_a_crash_between_fetching_a_page_and_storing_it_loses_nothing(
         engine.run_once()
     assert len(stored_cursors) == 2
     assert engine.store.cursors.get("delighted") == stored_cursors[-1]
-    assert sum(engine.store.inbox_counts().values()) == len(stored_ids) >= 30
+    assert sum(engine.store.inbox.counts().values()) == len(stored_ids) >= 30
 
     report = fast_engine(small_world, sqlite_url, sources=sources).run_once()
     total = len(small_world.book.responses) - len(report.problems)
     assert report.errors == []
-    assert sum(engine.store.inbox_counts().values()) == total
-    assert engine.store.inbox_counts().get("pending", 0) == 0
+    assert sum(engine.store.inbox.counts().values()) == total
+    assert engine.store.inbox.counts().get("pending", 0) == 0
     with engine.store.engine.connect() as conn:
         kept = conn.execute(sa.select(sa.func.count()).select_from(t.response_versions))
         assert kept.scalar_one() == total  # one version each: nothing stored twice
@@ -161,18 +161,18 @@ def test_rel_a_crash_between_fetching_a_page_and_storing_it_loses_nothing(
 def test_rel_a_page_and_its_cursor_are_stored_together_or_not_at_all(
     store: StateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.ingest_page("delighted", [version_of("r1")], "100", T0)
+    store.inbox.ingest_page("delighted", [version_of("r1")], "100", T0)
 
     def failing(*_args: object) -> None:
         raise RuntimeError("connection lost mid-transaction")
 
-    monkeypatch.setattr(store_module, "_insert_problems", failing)
+    monkeypatch.setattr(inbox_module, "_insert_problems", failing)
     page = [version_of("r2"), version_of("r1", comment="edited", minutes=3)]
     with pytest.raises(RuntimeError):
-        store.ingest_page("delighted", page, "200", T0)
+        store.inbox.ingest_page("delighted", page, "200", T0)
     assert store.cursors.get("delighted") == "100"
-    assert store.get_response("delighted", "r2") is None
-    r1 = store.get_response("delighted", "r1")
+    assert store.inbox.get("delighted", "r2") is None
+    r1 = store.inbox.get("delighted", "r1")
     assert r1 is not None
     assert r1.response.comment == ""
     assert versions(store, "r1") == [(3, "")]
@@ -198,14 +198,14 @@ def test_rel_the_cursor_never_passes_the_runs_start(
     cursor = first.store.cursors.get("delighted")
     assert cursor is not None
     assert int(cursor) <= start.timestamp()
-    assert first.store.get_response("delighted", late) is None
+    assert first.store.inbox.get("delighted", late) is None
 
     later = start + timedelta(minutes=30)
     second = fast_engine(small_world, sqlite_url, clock=at(later))
     report = second.run_once()
     assert report.new == 1
-    assert second.store.get_response("delighted", late) is not None
-    acted = {a.key: a.status for a in second.store.actions() if a.response_id == late}
+    assert second.store.inbox.get("delighted", late) is not None
+    acted = {a.key: a.status for a in second.store.outbox.actions() if a.response_id == late}
     assert acted
     assert set(acted.values()) == {"done"}
     made = {t[MARKER] for t in small_world.salesforce.records("Task")}

@@ -260,9 +260,9 @@ def test_rel_a_v1_database_upgrades_with_every_row_intact(store_url: str) -> Non
         assert read_tables(store.engine, v1_metadata()) == before
         # ... and the upgraded database works with this release.
         assert store.cursors.get("delighted") == "1759309200"
-        assert [r.response.response_id for r in store.pending_responses(10, T0)] == ["r2"]
-        assert store.action_counts() == {"done": 1, "pending": 1, "dead": 1}
-        assert [c.key for c in store.claim_actions("w", limit=5, lease=LEASE, now=T0)] == ["todo-1"]
+        assert [r.response.response_id for r in store.inbox.pending(10, T0)] == ["r2"]
+        assert store.outbox.counts() == {"done": 1, "pending": 1, "dead": 1}
+        assert [c.key for c in store.outbox.claim("w", limit=5, lease=LEASE, now=T0)] == ["todo-1"]
         assert store.runs.last(1)[0]["stats"] == {"pulled": 2}
         outcome = RoutingOutcome(
             "delighted",
@@ -278,7 +278,7 @@ def test_rel_a_v1_database_upgrades_with_every_row_intact(store_url: str) -> Non
             [ActionIntent("new-1", "delighted", "r2", "rule", "a", "salesforce_task", {}, "h")],
         )
         assert store.record_routing([outcome], T0) == 1
-        queued = store.queued_write_backs()
+        queued = store.write_backs.queued()
         assert (dict(queued.contacts), dict(queued.accounts)) == ({"003B": 1}, {"001B": 1})
         assert store.migrate() == t.LATEST_VERSION  # idempotent
     finally:
@@ -303,7 +303,7 @@ def test_rel_a_synthetic_next_step_is_all_or_nothing(
 ) -> None:
     store = StateStore(store_url)
     store.migrate()
-    store.ingest_page("delighted", [_response("r1")], "100", T0)
+    store.inbox.ingest_page("delighted", [_response("r1")], "100", T0)
     store.close()
 
     latest = t.LATEST_VERSION
@@ -328,7 +328,7 @@ def test_rel_a_synthetic_next_step_is_all_or_nothing(
         assert ("note" in columns) is not fail
         assert notes == ([] if fail else ["kept"])
         assert store.cursors.get("delighted") == "100"
-        assert store.get_response("delighted", "r1") is not None
+        assert store.inbox.get("delighted", "r1") is not None
     finally:
         store.close()
 

@@ -35,7 +35,7 @@ def test_rel_intents_are_stored_and_claimed_before_any_create(
     seen: list[str] = []
 
     def claimed(keys: Sequence[str]) -> None:
-        rows = {a.key: a for a in engine.store.actions(keys=list(keys))}
+        rows = {a.key: a for a in engine.store.outbox.actions(keys=list(keys))}
         assert set(rows) == set(keys)
         assert {(a.status, a.attempts) for a in rows.values()} == {("claimed", 1)}
         seen.extend(keys)
@@ -58,8 +58,8 @@ def test_rel_intents_are_stored_and_claimed_before_any_create(
 
 def intents(store: StateStore, count: int) -> None:
     response = SurveyResponse("delighted", "r1", "a@example.com", 2, "", T0, T0)
-    store.ingest_page("delighted", [response], None, T0)
-    stored = store.get_response("delighted", "r1")
+    store.inbox.ingest_page("delighted", [response], None, T0)
+    stored = store.inbox.get("delighted", "r1")
     assert stored is not None
     outcome = RoutingOutcome(
         "delighted", "r1", stored.version, "matched", "003A", "001A", None, None, {}, {},
@@ -79,10 +79,10 @@ def test_rel_concurrent_workers_never_claim_the_same_action(store: StateStore) -
 
     def worker(name: str) -> None:
         start.wait()
-        while batch := store.claim_actions(name, limit=7, lease=LEASE, now=T0):
+        while batch := store.outbox.claim(name, limit=7, lease=LEASE, now=T0):
             with lock:
                 claims.extend(a.key for a in batch)
-            store.record_results(name, [ActionResult.done(a.key, "x") for a in batch], T0)
+            store.outbox.record_results(name, [ActionResult.done(a.key, "x") for a in batch], T0)
 
     threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
     for thread in threads:
@@ -90,8 +90,8 @@ def test_rel_concurrent_workers_never_claim_the_same_action(store: StateStore) -
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(claims) == sorted(f"k{i:03}" for i in range(60))
-    assert store.action_counts() == {"done": 60}
-    assert {a.attempts for a in store.actions()} == {1}
+    assert store.outbox.counts() == {"done": 60}
+    assert {a.attempts for a in store.outbox.actions()} == {1}
 
 
 def dead_pid() -> int:
@@ -107,26 +107,26 @@ def test_rel_a_crash_after_the_call_is_repaired_by_a_lookup_not_a_second_create(
 ) -> None:
     crashed = fast_engine(small_world, sqlite_url, lease_seconds=3600)
     crashed.owner = f"{socket.gethostname()}:{dead_pid()}:1"
-    recorded = crashed.store.record_results
+    recorded = crashed.store.outbox.record_results
 
     def die_before_recording(owner: str, results: Sequence[ActionResult], now: datetime) -> int:
-        claimed = crashed.store.actions(keys=[r.key for r in results])
+        claimed = crashed.store.outbox.actions(keys=[r.key for r in results])
         if {a.kind for a in claimed} == {kind}:
             raise Crash  # the records exist in Salesforce or Zendesk; our store does not know
         return recorded(owner, results, now)
 
-    crashed.store.record_results = die_before_recording  # type: ignore[method-assign]
-    crashed.store.release_leases = lambda owner, now: 0  # type: ignore[method-assign]
+    crashed.store.outbox.record_results = die_before_recording  # type: ignore[method-assign]
+    crashed.store.outbox.release_leases = lambda owner, now: 0  # type: ignore[method-assign]
     with pytest.raises(Crash):
         crashed.run_once()
-    in_flight = crashed.store.action_counts().get("claimed", 0)
+    in_flight = crashed.store.outbox.counts().get("claimed", 0)
     assert in_flight > 0
 
     report = fast_engine(small_world, sqlite_url).run_once()  # lease is 1 h: freed as dead
     assert report.found_existing == in_flight
     state = snapshot(small_world)
     assert state.duplicate_tasks == state.duplicate_tickets == []
-    done = {a.key for a in crashed.store.actions(status="done")}
+    done = {a.key for a in crashed.store.outbox.actions(status="done")}
     assert set(state.tasks) | set(state.tickets) == done
     assert unfinished(crashed.store) == {}
 
@@ -146,7 +146,7 @@ def test_rel_a_create_whose_answer_was_lost_is_not_repeated(
     assert report.found_existing > 0
     state = snapshot(small_world)
     assert state.duplicate_tasks == state.duplicate_tickets == []
-    assert set(state.tasks) | set(state.tickets) == {a.key for a in engine.store.actions()}
+    assert set(state.tasks) | set(state.tickets) == {a.key for a in engine.store.outbox.actions()}
 
 
 def test_rel_long_waits_are_parked_in_the_store_not_slept(
@@ -161,7 +161,7 @@ def test_rel_long_waits_are_parked_in_the_store_not_slept(
     report = engine.run_once()
     took = (datetime.now(UTC) - started).total_seconds()
 
-    waiting = engine.store.actions(status="pending")
+    waiting = engine.store.outbox.actions(status="pending")
     kinds: dict[str, Any] = Counter(a.kind for a in waiting)
     assert kinds["salesforce_task"] > 0
     assert kinds["zendesk_ticket"] > 0

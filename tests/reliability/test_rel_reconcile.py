@@ -44,7 +44,7 @@ def test_rel_reconcile_rewrites_fields_that_time_has_changed(
         assert record is not None
         assert record["NPS_Responses__c"] in (0, None)
     engine = fast_engine(small_world, sqlite_url, clock=later)
-    assert not engine.store.queued_write_backs()
+    assert not engine.store.write_backs.queued()
     assert engine.reconcile().records_updated == 0  # nothing moved since: nothing sent
     # The first reconcile was run "400 days later": it pruned every run before it.
     assert [run["kind"] for run in engine.store.runs.last(5)] == ["reconcile", "reconcile"]

@@ -54,7 +54,7 @@ def response(
 
 
 def ingest(store: StateStore, *responses: SurveyResponse, now: datetime) -> None:
-    store.ingest_page("test", list(responses), None, now)
+    store.inbox.ingest_page("test", list(responses), None, now)
 
 
 def route_pending(
@@ -64,7 +64,7 @@ def route_pending(
     now: datetime,
 ) -> list[RoutingOutcome]:
     """One route stage over every pending response, recorded as the engine records it."""
-    batch: list[StoredResponse] = store.pending_responses(100, now)
+    batch: list[StoredResponse] = store.inbox.pending(100, now)
     by_key = {("test", s.response.response_id): matches[s.response.email] for s in batch}
     outcomes = route_responses(batch, by_key, ruleset, CONTEXT, store, now=now)
     store.record_routing(outcomes, now)

@@ -81,7 +81,7 @@ def test_a_cooldown_suppresses_a_second_ticket_for_the_same_account(
     assert report.tickets_created == 3
     by_org = Counter(t["organization_id"] for t in nps_tickets(world))
     assert sorted(by_org.values()) == [1, 2]  # the crowded account: 30 days apart only
-    (stored,) = engine.store.find_responses(second)
+    (stored,) = engine.store.inbox.find(second)
     assert stored.decision is not None
     assert stored.decision["actions"] == []
     assert "cooldown: account.id=" in stored.decision["notes"][0]
@@ -211,7 +211,7 @@ def test_hot_reload_swaps_valid_rules_and_keeps_the_last_good_ones(
     third = answer(world, cy, 0, timedelta(minutes=1), "third")
     engine.run_once()
     assert engine.ruleset.hash != first_hash
-    routed = {rid: engine.store.find_responses(rid)[0].decision or {} for rid in (second, third)}
+    routed = {rid: engine.store.inbox.find(rid)[0].decision or {} for rid in (second, third)}
     assert routed[second]["ruleset"] == first_hash
     assert routed[third]["ruleset"] == engine.ruleset.hash
     tags = {t["subject"].split(": ")[0]: t["tags"] for t in nps_tickets(world)}
@@ -313,7 +313,7 @@ rules:
     assert engine.run_once().tasks_created == 1
     (task,) = world.salesforce.records("Task")
     assert task["OwnerId"] == manager.id
-    (stored,) = engine.store.find_responses(rid)
+    (stored,) = engine.store.inbox.find(rid)
     assert stored.decision is not None
     assert stored.decision["notes"] == [
         "detractors/unknown_owner: skipped: no active Salesforce user with email "

@@ -81,15 +81,15 @@ class ClosedTasks:
 def route_and_complete(store: StateStore) -> dict[tuple[str, str], str]:
     """Route three detractors at T0 and complete their actions; (response, action) -> key."""
     ingest(store, *(response(str(n), e, 2, T0, "bad") for n, e in enumerate(EMAILS)), now=T0)
-    batch = store.pending_responses(10, T0)
+    batch = store.inbox.pending(10, T0)
     keyed = {("test", s.response.response_id): MATCHES[s.response.email] for s in batch}
     outcomes = route_responses(batch, keyed, RULES, CONTEXT, store, now=T0)
     assert plan_escalations(store, RULES, outcomes, T0) == 6  # 3 responses x (task, ticket)
     store.record_routing(outcomes, T0)
     done = T0 + timedelta(minutes=5)
     keys = {}
-    for claimed in store.claim_actions("w", limit=10, lease=timedelta(minutes=5), now=done):
-        store.complete_action(claimed.key, "w", f"ext-{claimed.key[:6]}", done)
+    for claimed in store.outbox.claim("w", limit=10, lease=timedelta(minutes=5), now=done):
+        store.outbox.complete(claimed.key, "w", f"ext-{claimed.key[:6]}", done)
         keys[(claimed.response_id, claimed.payload.get("subject", "")[:4])] = claimed.key
     return {(rid, "call" if what == "Call" else "ticket"): key for (rid, what), key in keys.items()}
 
@@ -115,7 +115,7 @@ def test_steps_fire_for_open_originals_once_and_not_for_resolved_ones(store: Sta
 
     due = escalate(store, RULES, T0 + timedelta(hours=4, minutes=5), resolution=closed)
     assert (due.fired, due.resolved, due.cancelled) == (2, 3, 0)
-    fired = [a for a in store.actions(status="pending") if a.kind == "notify"]
+    fired = [a for a in store.outbox.actions(status="pending") if a.kind == "notify"]
     assert sorted(a.response_id for a in fired) == ["0", "2"]
     assert fired[0].rule == "detractors"
     assert fired[0].action == "cx_channel"
@@ -129,19 +129,19 @@ def test_steps_fire_for_open_originals_once_and_not_for_resolved_ones(store: Sta
     # Steps that fired or resolved are done with; nothing fires twice.
     again = escalate(store, RULES, T0 + timedelta(days=3), resolution=closed)
     assert (again.fired, again.resolved) == (0, 0)
-    assert len([a for a in store.actions() if a.kind == "notify"]) == 2
+    assert len([a for a in store.outbox.actions() if a.kind == "notify"]) == 2
 
 
 def test_a_failed_original_cancels_its_step(store: StateStore) -> None:
     ingest(store, response("0", EMAILS[0], 1, T0), now=T0)
-    batch = store.pending_responses(10, T0)
+    batch = store.inbox.pending(10, T0)
     keyed = {("test", "0"): MATCHES[EMAILS[0]]}
     outcomes = route_responses(batch, keyed, RULES, CONTEXT, store, now=T0)
     plan_escalations(store, RULES, outcomes, T0)
     store.record_routing(outcomes, T0)
-    claimed = {c.kind: c for c in store.claim_actions("w", limit=9, lease=timedelta(1), now=T0)}
-    store.kill_action(claimed["zendesk_ticket"].key, "w", "rejected", T0)
-    store.complete_action(claimed["salesforce_task"].key, "w", "00T1", T0)
+    claimed = {c.kind: c for c in store.outbox.claim("w", limit=9, lease=timedelta(1), now=T0)}
+    store.outbox.kill(claimed["zendesk_ticket"].key, "w", "rejected", T0)
+    store.outbox.complete(claimed["salesforce_task"].key, "w", "00T1", T0)
 
     stats = escalate(store, RULES, T0 + timedelta(days=2))
     assert (stats.scheduled, stats.fired) == (1, 1)
@@ -152,14 +152,14 @@ def test_a_failed_original_cancels_its_step(store: StateStore) -> None:
 
 def test_a_step_whose_action_left_the_rules_is_cancelled(store: StateStore) -> None:
     ingest(store, response("0", EMAILS[0], 1, T0), now=T0)
-    batch = store.pending_responses(10, T0)
+    batch = store.inbox.pending(10, T0)
     outcomes = route_responses(
         batch, {("test", "0"): MATCHES[EMAILS[0]]}, RULES, CONTEXT, store, now=T0
     )
     plan_escalations(store, RULES, outcomes, T0)
     store.record_routing(outcomes, T0)
-    for claimed in store.claim_actions("w", limit=9, lease=timedelta(1), now=T0):
-        store.complete_action(claimed.key, "w", "x", T0)
+    for claimed in store.outbox.claim("w", limit=9, lease=timedelta(1), now=T0):
+        store.outbox.complete(claimed.key, "w", "x", T0)
     renamed = parse_rules(RULES_TEXT.replace("cx_channel", "cx_room"))
     stats = escalate(store, renamed, T0 + timedelta(days=2))
     assert (stats.fired, stats.cancelled) == (0, 2)
@@ -189,7 +189,7 @@ def test_tracked_ticket_status_and_task_status_together_resolve(store: StateStor
     check = AnyResolution((TrackedTicketStatus(store), tasks))
     stats = escalate(store, RULES, T0 + timedelta(days=1), resolution=check)
     assert (stats.fired, stats.resolved) == (1, 5)
-    (fired,) = [a for a in store.actions() if a.kind == "notify"]
+    (fired,) = [a for a in store.outbox.actions() if a.kind == "notify"]
     assert fired.response_id == "2"
     # Tickets the tracking resolved are not asked of the next check.
     assert keys[("0", "ticket")] not in tasks.asked

@@ -138,14 +138,14 @@ def test_an_edited_response_keeps_its_claim_without_repeating_actions(store: Sta
     (again,) = route_pending(store, RULES, matches, T0 + timedelta(hours=1))
     assert [i.action for i in again.intents] == ["ticket", "call"]
     assert again.decision["notes"] == []
-    assert len(store.actions()) == 2  # the same keys: nothing new in the outbox
+    assert len(store.outbox.actions()) == 2  # the same keys: nothing new in the outbox
 
 
 def test_a_settling_response_is_deferred_then_routed_once(store: StateStore) -> None:
     matches = {"pat@acme.test": matched("pat@acme.test", ACME)}
     ingest(store, response("9", "pat@acme.test", 8, T0), now=T0)
     assert route_pending(store, RULES, matches, T0 + timedelta(minutes=2)) == []
-    assert store.pending_responses(10, T0 + timedelta(minutes=14)) == []
+    assert store.inbox.pending(10, T0 + timedelta(minutes=14)) == []
 
     # The comment arrives while the response settles: still deferred until 15 min after T0.
     edited = response("9", "pat@acme.test", 8, T0, "Slow", edited=T0 + timedelta(minutes=4))
@@ -154,8 +154,8 @@ def test_a_settling_response_is_deferred_then_routed_once(store: StateStore) -> 
 
     (routed,) = route_pending(store, RULES, matches, T0 + timedelta(minutes=15))
     assert [i.action for i in routed.intents] == ["call"]
-    assert store.pending_responses(10, T0 + days(1)) == []
-    assert len(store.actions()) == 1
+    assert store.inbox.pending(10, T0 + days(1)) == []
+    assert len(store.outbox.actions()) == 1
 
 
 def test_a_response_that_could_not_act_does_not_hold_the_cooldown(store: StateStore) -> None:

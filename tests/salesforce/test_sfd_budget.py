@@ -124,9 +124,9 @@ def test_a_nearly_spent_org_stops_at_the_reserve_and_the_next_run_finishes(
     assert second.budget is not None
     assert second.budget["stopped"] is False
     assert second.routed == budget["deferred_responses"]
-    assert store.pending_responses(1000, second_engine.clock()) == []
-    assert store.queued_write_backs().contacts == {}
-    pending_tasks = [a for a in store.actions() if a.kind == "salesforce_task"]
+    assert store.inbox.pending(1000, second_engine.clock()) == []
+    assert store.write_backs.queued().contacts == {}
+    pending_tasks = [a for a in store.outbox.actions() if a.kind == "salesforce_task"]
     assert {a.status for a in pending_tasks} == {"done"}
     markers = [t["NPS_Sync_Key__c"] for t in org.records("Task")]
     assert len(markers) == len(set(markers)) == len(pending_tasks) > tasks_before

@@ -74,12 +74,14 @@ def test_each_hostile_email_matches_exactly_its_contact(
     )
     store = open_store(config)
     emails = TRICKY + NOBODY
-    store.ingest_page("delighted", [survey(e, str(i)) for i, e in enumerate(emails)], None, WHEN)
+    store.inbox.ingest_page(
+        "delighted", [survey(e, str(i)) for i, e in enumerate(emails)], None, WHEN
+    )
     engine = Engine(config, store, connect_all(config), load_rules(config.rules), retry=NO_RETRY)
     engine.route(RunReport())
 
     for i, email in enumerate(emails):
-        stored = store.get_response("delighted", str(i))
+        stored = store.inbox.get("delighted", str(i))
         assert stored is not None
         assert stored.match is not None
         contact = stored.match["contact"]

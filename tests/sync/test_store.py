@@ -28,7 +28,7 @@ def response(rid: str, *, score: int = 3, comment: str = "", minutes: int = 0) -
 
 
 def routed(store: StateStore, rid: str, *keys: str) -> int:
-    stored = store.get_response("delighted", rid)
+    stored = store.inbox.get("delighted", rid)
     assert stored is not None
     intents = [
         ActionIntent(k, "delighted", rid, "rule", f"action-{k}", "salesforce_task", {"k": k}, "h")
@@ -41,86 +41,88 @@ def routed(store: StateStore, rid: str, *keys: str) -> int:
 
 
 def test_ingest_counts_new_updated_and_unchanged_and_moves_the_cursor(store: StateStore) -> None:
-    stats = store.ingest_page("delighted", [response("1"), response("2")], "100", T0)
+    stats = store.inbox.ingest_page("delighted", [response("1"), response("2")], "100", T0)
     assert (stats.new, stats.updated, stats.unchanged) == (2, 0, 0)
     assert store.cursors.get("delighted") == "100"
 
     later = response("1", comment="arrived later", minutes=5)
-    stats = store.ingest_page("delighted", [response("2"), later], "200", T0)
+    stats = store.inbox.ingest_page("delighted", [response("2"), later], "200", T0)
     assert (stats.new, stats.updated, stats.unchanged) == (0, 1, 1)
     assert store.cursors.get("delighted") == "200"
-    stored = store.get_response("delighted", "1")
+    stored = store.inbox.get("delighted", "1")
     assert stored is not None
     assert stored.response.comment == "arrived later"
 
 
 def test_an_older_version_never_replaces_a_newer_one(store: StateStore) -> None:
-    store.ingest_page("delighted", [response("1", comment="new", minutes=9)], None, T0)
-    stats = store.ingest_page("delighted", [response("1", comment="old", minutes=1)], None, T0)
+    store.inbox.ingest_page("delighted", [response("1", comment="new", minutes=9)], None, T0)
+    stats = store.inbox.ingest_page(
+        "delighted", [response("1", comment="old", minutes=1)], None, T0
+    )
     assert stats.unchanged == 1
-    stored = store.get_response("delighted", "1")
+    stored = store.inbox.get("delighted", "1")
     assert stored is not None
     assert stored.response.comment == "new"
 
 
 def test_routing_is_not_repeated_for_an_edited_response(store: StateStore) -> None:
-    store.ingest_page("delighted", [response("1")], None, T0)
-    assert [s.response.response_id for s in store.pending_responses(10, T0)] == ["1"]
+    store.inbox.ingest_page("delighted", [response("1")], None, T0)
+    assert [s.response.response_id for s in store.inbox.pending(10, T0)] == ["1"]
     assert routed(store, "1", "k1") == 1
-    assert store.pending_responses(10, T0) == []
+    assert store.inbox.pending(10, T0) == []
 
-    store.ingest_page("delighted", [response("1", comment="edited", minutes=3)], None, T0)
-    assert len(store.pending_responses(10, T0)) == 1
+    store.inbox.ingest_page("delighted", [response("1", comment="edited", minutes=3)], None, T0)
+    assert len(store.inbox.pending(10, T0)) == 1
     # Same rule and action again: the key exists, nothing new is enqueued.
     assert routed(store, "1", "k1", "k2") == 1
-    assert sorted(a.key for a in store.actions()) == ["k1", "k2"]
+    assert sorted(a.key for a in store.outbox.actions()) == ["k1", "k2"]
 
 
 def test_a_lease_is_exclusive_until_it_expires(store: StateStore) -> None:
-    store.ingest_page("delighted", [response("1")], None, T0)
+    store.inbox.ingest_page("delighted", [response("1")], None, T0)
     routed(store, "1", "a", "b")
-    first = store.claim_actions("w1", limit=10, lease=LEASE, now=T0)
+    first = store.outbox.claim("w1", limit=10, lease=LEASE, now=T0)
     assert [c.key for c in first] == ["a", "b"]
     assert all(c.attempts == 1 for c in first)
-    assert store.claim_actions("w2", limit=10, lease=LEASE, now=T0 + timedelta(minutes=1)) == []
+    assert store.outbox.claim("w2", limit=10, lease=LEASE, now=T0 + timedelta(minutes=1)) == []
     # w1 crashed: after the lease, w2 gets the work, knowing it was attempted before.
-    again = store.claim_actions("w2", limit=10, lease=LEASE, now=T0 + timedelta(minutes=6))
+    again = store.outbox.claim("w2", limit=10, lease=LEASE, now=T0 + timedelta(minutes=6))
     assert [(c.key, c.attempts) for c in again] == [("a", 2), ("b", 2)]
     # The old owner can no longer record an outcome.
-    assert not store.complete_action("a", "w1", "00T1", T0)
-    assert store.complete_action("a", "w2", "00T1", T0)
+    assert not store.outbox.complete("a", "w1", "00T1", T0)
+    assert store.outbox.complete("a", "w2", "00T1", T0)
 
 
 def test_retry_defer_kill_and_revive(store: StateStore) -> None:
-    store.ingest_page("delighted", [response("1")], None, T0)
+    store.inbox.ingest_page("delighted", [response("1")], None, T0)
     routed(store, "1", "a", "b", "c")
-    store.claim_actions("w", limit=10, lease=LEASE, now=T0)
-    assert store.retry_action("a", "w", "503", T0 + timedelta(minutes=1), T0)
-    assert store.defer_action("b", "w", "quota", T0 + timedelta(hours=1), T0)
-    assert store.kill_action("c", "w", "FIELD_CUSTOM_VALIDATION_EXCEPTION: no", T0)
+    store.outbox.claim("w", limit=10, lease=LEASE, now=T0)
+    assert store.outbox.retry("a", "w", "503", T0 + timedelta(minutes=1), T0)
+    assert store.outbox.defer("b", "w", "quota", T0 + timedelta(hours=1), T0)
+    assert store.outbox.kill("c", "w", "FIELD_CUSTOM_VALIDATION_EXCEPTION: no", T0)
 
-    due = store.claim_actions("w", limit=10, lease=LEASE, now=T0 + timedelta(minutes=2))
+    due = store.outbox.claim("w", limit=10, lease=LEASE, now=T0 + timedelta(minutes=2))
     assert [(c.key, c.failures) for c in due] == [("a", 1)]
-    assert store.action_counts() == {"claimed": 1, "pending": 1, "dead": 1}
-    dead = store.actions(status="dead")
+    assert store.outbox.counts() == {"claimed": 1, "pending": 1, "dead": 1}
+    dead = store.outbox.actions(status="dead")
     assert dead[0].last_error == "FIELD_CUSTOM_VALIDATION_EXCEPTION: no"
 
-    assert store.revive_actions(None, T0) == 1
-    assert store.actions(keys=["c"])[0].status == "pending"
+    assert store.outbox.revive(None, T0) == 1
+    assert store.outbox.actions(keys=["c"])[0].status == "pending"
 
 
 def test_release_gives_leases_back(store: StateStore) -> None:
-    store.ingest_page("delighted", [response("1")], None, T0)
+    store.inbox.ingest_page("delighted", [response("1")], None, T0)
     routed(store, "1", "a")
-    store.claim_actions("w", limit=10, lease=LEASE, now=T0)
-    assert store.release_leases("w", T0) == 1
-    assert [c.key for c in store.claim_actions("x", limit=10, lease=LEASE, now=T0)] == ["a"]
+    store.outbox.claim("w", limit=10, lease=LEASE, now=T0)
+    assert store.outbox.release_leases("w", T0) == 1
+    assert [c.key for c in store.outbox.claim("x", limit=10, lease=LEASE, now=T0)] == ["a"]
 
 
 def test_written_values_are_upserted(store: StateStore) -> None:
-    store.record_written("salesforce", "Contact", {"003A": {"Score": 3, "Cat": "detractor"}}, T0)
-    store.record_written("salesforce", "Contact", {"003A": {"Score": 9}}, T0)
-    assert store.written("salesforce", "Contact", ["003A", "003B"]) == {
+    store.written.record("salesforce", "Contact", {"003A": {"Score": 3, "Cat": "detractor"}}, T0)
+    store.written.record("salesforce", "Contact", {"003A": {"Score": 9}}, T0)
+    assert store.written.get("salesforce", "Contact", ["003A", "003B"]) == {
         "003A": {"Score": 9, "Cat": "detractor"}
     }
 
@@ -130,8 +132,8 @@ def test_previous_score_is_the_persons_answer_before(store: StateStore) -> None:
     second = SurveyResponse(
         "delighted", "2", first.email, 2, "", T0 + timedelta(days=30), T0 + timedelta(days=30)
     )
-    store.ingest_page("delighted", [first, second], None, T0)
-    previous = store.previous_scores([(first.email, second.created_at), (first.email, T0)])
+    store.inbox.ingest_page("delighted", [first, second], None, T0)
+    previous = store.inbox.previous_scores([(first.email, second.created_at), (first.email, T0)])
     assert previous == {(first.email, second.created_at): 9}
 
 

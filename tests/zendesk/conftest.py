@@ -189,9 +189,9 @@ class Outbox:
         at = created_at or self.now - timedelta(minutes=10)
         address = person.email if person else email
         response = SurveyResponse("delighted", rid, address, score, "text", at, at)
-        self.store.ingest_page("delighted", [response], None, self.now)
+        self.store.inbox.ingest_page("delighted", [response], None, self.now)
         (stored,) = [
-            s for s in self.store.pending_responses(1000, self.now) if s.response.response_id == rid
+            s for s in self.store.inbox.pending(1000, self.now) if s.response.response_id == rid
         ]
         key = action_key("delighted", rid, "detractors", "ticket")
         intent = ActionIntent(
@@ -214,7 +214,7 @@ class Outbox:
         return key
 
     def claim(self, owner: str = "worker-1", limit: int = 100) -> list[ClaimedAction]:
-        return self.store.claim_actions(
+        return self.store.outbox.claim(
             owner, limit=limit, lease=LEASE, now=self.now, kinds=["zendesk_ticket"]
         )
 
@@ -226,7 +226,7 @@ class Outbox:
         results = [
             result_of(by_key[o.key], o, 8, timedelta(seconds=30), self.now) for o in outcomes
         ]
-        self.store.record_results(owner, results, self.now)
+        self.store.outbox.record_results(owner, results, self.now)
 
     def run(self, executor: Executor) -> list[Outcome]:
         """Claim everything due, execute it and record the outcomes."""

@@ -100,7 +100,7 @@ def test_a_second_response_with_an_open_ticket_adds_a_comment_not_a_ticket(
     added = comments[-1]["body"]
     assert "Second time I write: still no answer." in added
     assert added.rstrip().endswith("]")
-    (action,) = [a for a in store.actions() if marker(a.key) in added]
+    (action,) = [a for a in store.outbox.actions() if marker(a.key) in added]
     assert (action.status, action.external_id) == ("done", str(ticket["id"]))
 
     third = make_engine().run_once()
@@ -148,7 +148,7 @@ def test_solved_tickets_are_tracked(
 
     stats = track_tickets(store, engine.conn.helpdesk, datetime.now(UTC))
 
-    on_ticket = [a for a in store.actions() if a.external_id == str(ticket["id"])]
+    on_ticket = [a for a in store.outbox.actions() if a.external_id == str(ticket["id"])]
     assert stats.solved == len(on_ticket)  # the ticket and the responses attached to it
     assert stats.tracked == 1  # only the solved ticket changed since the pass
     status = store.tickets.statuses([ticket["external_id"]])[ticket["external_id"]]

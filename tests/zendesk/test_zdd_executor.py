@@ -61,7 +61,7 @@ def test_a_crash_between_create_and_record_never_makes_a_second_ticket(
     assert all(o.result == "done" and o.found_existing for o in outcomes)
     assert {o.external_id for o in outcomes} == {o.external_id for o in created}
     assert sorted(t["external_id"] for t in our_tickets(emulator)) == sorted(keys)
-    assert {a.status for a in store.actions()} == {"done"}
+    assert {a.status for a in store.outbox.actions()} == {"done"}
 
 
 def test_a_create_whose_answer_is_lost_is_not_repeated(
@@ -191,7 +191,7 @@ def test_a_second_response_with_an_open_ticket_becomes_a_comment(
     ticket_id = int(first.external_id)
     assert comments_with(emulator, ticket_id, second_key) == 1
     assert "Still slow." in emulator.comments(ticket_id)[-1]["body"]
-    assert {a.external_id for a in store.actions()} == {first.external_id}
+    assert {a.external_id for a in store.outbox.actions()} == {first.external_id}
 
 
 def test_a_comment_is_not_added_twice_after_a_crash(
@@ -335,6 +335,6 @@ def test_a_rate_limit_longer_than_the_budget_defers_the_batch(
 
     assert outcome.result == "defer"
     assert outcome.not_before is not None
-    (action,) = store.actions()
+    (action,) = store.outbox.actions()
     assert (action.status, action.failures) == ("pending", 0)
     assert our_tickets(emulator) == []

@@ -106,6 +106,6 @@ def escalate_due(
             continue
         intents[intent.key] = intent
         outcomes.append(StepOutcome(row.action_key, row.step, "fired", fired_key=intent.key))
-    stats.fired = store.enqueue_intents(list(intents.values()), now)
+    stats.fired = store.outbox.enqueue(list(intents.values()), now)
     store.escalations.settle(outcomes, now)
     return stats

@@ -169,8 +169,8 @@ def plan_for(
     fresh: bool,
 ) -> Plan:
     fmap = field_map(config)
-    contact_rows = store.routed_responses(contact_ids=contact_ids) if contact_ids else []
-    account_rows = store.routed_responses(account_ids=account_ids) if account_ids else []
+    contact_rows = store.inbox.routed(contact_ids=contact_ids) if contact_ids else []
+    account_rows = store.inbox.routed(account_ids=account_ids) if account_ids else []
     facts = account_facts(
         group_by(account_rows, "account_id"),
         crm=crm,

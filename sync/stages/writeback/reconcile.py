@@ -62,7 +62,7 @@ def _repair(
     the system holds now (hand edits show up); everything else with what we last wrote. The
     store's memory is brought in line with records that already hold the right values.
     """
-    remembered, stats.unchanged = changes(plan, store.written)
+    remembered, stats.unchanged = changes(plan, store.written.get)
     pending: dict[Key, Values] = {}
     for (system, obj), records in plan.values.items():
         read = _reader(system, obj, crm, helpdesk, retry)
@@ -85,7 +85,7 @@ def _repair(
             for record_id in known_stale
             if record_id not in to_write and record_id in current
         }
-        store.record_written(system, obj, in_line, now)
+        store.written.record(system, obj, in_line, now)
         if to_write:
             pending[(system, obj)] = {rid: dict(records[rid]) for rid in to_write}
     return pending
@@ -108,7 +108,7 @@ def reconcile(
     """
     stats = WriteBackStats()
     writers = writers_for(config, field_map(config), crm, helpdesk)
-    contact_ids, account_ids = store.routed_record_ids()
+    contact_ids, account_ids = store.inbox.routed_record_ids()
     none: Sequence[str] = ()
     batches: list[tuple[Sequence[str], Sequence[str]]]
     batches = [(chunk, none) for chunk in chunked(contact_ids, RECONCILE_CHUNK)]

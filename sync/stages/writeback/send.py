@@ -99,7 +99,7 @@ def _send_system(
         for r in results:
             if not r.ok:
                 stats.errors.append(f"{system} {obj} {r.record_id}: {r.error}")
-        store.record_written(system, obj, landed, now)
+        store.written.record(system, obj, landed, now)
         stats.updated[f"{system}.{obj}"] = stats.updated.get(f"{system}.{obj}", 0) + len(landed)
     return stats
 
@@ -157,7 +157,7 @@ def write_back(
         now=now,
         fresh=fresh,
     )
-    pending, stats.unchanged = changes(plan, store.written)
+    pending, stats.unchanged = changes(plan, store.written.get)
     pending = whole_upserts(pending, plan, field_map(config))
     send(pending, writers_for(config, field_map(config), crm, helpdesk), store, retry, stats, now)
     return stats

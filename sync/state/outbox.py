@@ -1,0 +1,366 @@
+"""The outbox: action intents, their leases, results and the dead-letter list.
+
+Intents are written before any external call. ``claim`` hands them out under a lease
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so several workers never run the same intent at once
+and a crashed worker's lease simply expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sync.state import schema as t
+from sync.state.database import Database
+from sync.state.dialect import chunks, insert_ignore
+
+
+@dataclass(frozen=True, slots=True)
+class ActionIntent:
+    """An action the router asked for, keyed so that it happens at most once."""
+
+    key: str
+    source: str
+    response_id: str
+    rule: str
+    action: str
+    kind: str
+    payload: Mapping[str, Any]
+    ruleset_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedAction:
+    key: str
+    kind: str
+    payload: Mapping[str, Any]
+    attempts: int
+    failures: int
+    source: str
+    response_id: str
+    rule: str
+    external_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """How one claimed action ended: done, back in the queue (retry, defer) or dead."""
+
+    key: str
+    status: Literal["done", "pending", "dead"]
+    external_id: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    #: Counts towards the dead-letter limit (a retry does; a deferral the system asked for not).
+    failed: bool = False
+
+    @classmethod
+    def done(cls, key: str, external_id: str) -> ActionResult:
+        return cls(key, "done", external_id=external_id)
+
+    @classmethod
+    def retry(cls, key: str, error: str, at: datetime) -> ActionResult:
+        return cls(key, "pending", error=error, next_attempt_at=at, failed=True)
+
+    @classmethod
+    def defer(cls, key: str, reason: str, until: datetime) -> ActionResult:
+        return cls(key, "pending", error=reason, next_attempt_at=until)
+
+    @classmethod
+    def dead(cls, key: str, error: str) -> ActionResult:
+        return cls(key, "dead", error=error, failed=True)
+
+
+@dataclass
+class OutboxCounts:
+    """Actions of one kind by state, for ``nps-sync status``."""
+
+    due: int = 0
+    waiting: int = 0
+    next_attempt_at: datetime | None = None
+    in_flight: int = 0
+    done: int = 0
+    dead: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRow:
+    key: str
+    kind: str
+    status: str
+    attempts: int
+    failures: int
+    rule: str
+    action: str
+    source: str
+    response_id: str
+    external_id: str | None
+    last_error: str | None
+    next_attempt_at: datetime
+    payload: Mapping[str, Any]
+
+
+class Outbox:
+    """The ``nps_actions`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- enqueueing ----------------------------------------------------------------------------
+    def add(self, intents: Iterable[ActionIntent], now: datetime, conn: Connection) -> int:
+        """Enqueue the intents whose key is not in the outbox yet (in the caller's transaction);
+        returns how many were new. Used by routing, whose decision commits with them."""
+        by_key = {i.key: i for i in intents}
+        existing: set[str] = set()
+        for chunk in chunks(sorted(by_key)):
+            existing.update(
+                conn.execute(sa.select(t.actions.c.key).where(t.actions.c.key.in_(chunk)))
+                .scalars()
+                .all()
+            )
+        fresh = [_intent_row(i, now) for key, i in by_key.items() if key not in existing]
+        if fresh:
+            conn.execute(insert_ignore(conn, t.actions), fresh)
+        return len(fresh)
+
+    def enqueue(self, intents: Sequence[ActionIntent], now: datetime) -> int:
+        """Add intents outside a routing decision (escalations); returns how many were new.
+        An intent whose key exists already is left alone, as in routing."""
+        created = 0
+        with self._db.writing() as conn:
+            for intent in intents:
+                result = conn.execute(
+                    insert_ignore(conn, t.actions)
+                    .values(**_intent_row(intent, now))
+                    .returning(t.actions.c.key)
+                )
+                created += len(result.all())
+        return created
+
+    # -- leases and results --------------------------------------------------------------------
+    def claim(
+        self,
+        owner: str,
+        *,
+        limit: int,
+        lease: timedelta,
+        now: datetime,
+        kinds: Sequence[str] | None = None,
+    ) -> list[ClaimedAction]:
+        """Lease up to ``limit`` due actions to ``owner``; expired leases are reclaimable.
+
+        Claiming counts an attempt, *before* any external call: an action claimed with
+        ``attempts > 1`` may already have had an effect, so its executor looks for its marker
+        before creating anything.
+        """
+        a = t.actions
+        due = sa.or_(
+            sa.and_(a.c.status == "pending", a.c.next_attempt_at <= now),
+            sa.and_(a.c.status == "claimed", a.c.lease_until < now),
+        )
+        query = sa.select(a.c.key).where(due).order_by(a.c.next_attempt_at, a.c.key).limit(limit)
+        if kinds:
+            query = query.where(a.c.kind.in_(list(kinds)))
+        if self._db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        with self._db.writing() as conn:
+            keys = list(conn.execute(query).scalars())
+            if not keys:
+                return []
+            conn.execute(
+                a.update()
+                .where(a.c.key.in_(keys))
+                .values(
+                    status="claimed",
+                    lease_owner=owner,
+                    lease_until=now + lease,
+                    attempts=a.c.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            rows = conn.execute(sa.select(a).where(a.c.key.in_(keys)).order_by(a.c.key)).all()
+        return [
+            ClaimedAction(
+                key=row.key,
+                kind=row.kind,
+                payload=row.payload,
+                attempts=row.attempts,
+                failures=row.failures,
+                source=row.source,
+                response_id=row.response_id,
+                rule=row.rule,
+                external_id=row.external_id,
+            )
+            for row in rows
+        ]
+
+    def record_results(self, owner: str, results: Sequence[ActionResult], now: datetime) -> int:
+        """Record how claimed actions ended, in one transaction; returns how many were recorded.
+
+        A result counts only while ``owner`` still holds the action's lease: a worker whose lease
+        expired (and whose action another worker may have taken over) cannot overwrite it.
+        """
+        a = t.actions
+        applied = 0
+        with self._db.writing() as conn:
+            for res in results:
+                values: dict[str, Any] = {
+                    "status": res.status,
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "last_error": res.error[:2000] if res.error else None,
+                    "updated_at": now,
+                }
+                if res.status == "done":
+                    values["external_id"] = res.external_id
+                if res.next_attempt_at is not None:
+                    values["next_attempt_at"] = res.next_attempt_at
+                if res.failed:
+                    values["failures"] = a.c.failures + 1
+                result = conn.execute(
+                    a.update()
+                    .where(a.c.key == res.key, a.c.lease_owner == owner, a.c.status == "claimed")
+                    .values(**values)
+                )
+                applied += result.rowcount
+        return applied
+
+    def complete(self, key: str, owner: str, external_id: str, now: datetime) -> bool:
+        return self.record_results(owner, [ActionResult.done(key, external_id)], now) == 1
+
+    def retry(
+        self, key: str, owner: str, error: str, next_attempt_at: datetime, now: datetime
+    ) -> bool:
+        """Record a failure; the action becomes due again at ``next_attempt_at``."""
+        result = ActionResult.retry(key, error, next_attempt_at)
+        return self.record_results(owner, [result], now) == 1
+
+    def defer(self, key: str, owner: str, reason: str, not_before: datetime, now: datetime) -> bool:
+        """Park an action without counting a failure: the system asked us to wait (quota, 429)."""
+        result = ActionResult.defer(key, reason, not_before)
+        return self.record_results(owner, [result], now) == 1
+
+    def kill(self, key: str, owner: str, error: str, now: datetime) -> bool:
+        """Move an action to the dead-letter list with its last error."""
+        return self.record_results(owner, [ActionResult.dead(key, error)], now) == 1
+
+    def release_leases(self, owner: str, now: datetime) -> int:
+        """Give back every lease ``owner`` holds (clean shutdown)."""
+        a = t.actions
+        with self._db.writing() as conn:
+            result = conn.execute(
+                a.update()
+                .where(a.c.lease_owner == owner, a.c.status == "claimed")
+                .values(status="pending", lease_owner=None, lease_until=None, updated_at=now)
+            )
+        return result.rowcount
+
+    def lease_owners(self) -> list[str]:
+        """Owners currently holding leases."""
+        a = t.actions
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                sa.select(a.c.lease_owner).where(a.c.status == "claimed").distinct()
+            ).scalars()
+            return sorted(owner for owner in rows if owner)
+
+    # -- inspection and the dead-letter list ---------------------------------------------------
+    def actions(
+        self, *, status: str | None = None, keys: Sequence[str] | None = None
+    ) -> list[ActionRow]:
+        a = t.actions
+        query = sa.select(a).order_by(a.c.created_at, a.c.key)
+        if status is not None:
+            query = query.where(a.c.status == status)
+        if keys is not None:
+            query = query.where(a.c.key.in_(list(keys)))
+        with self._db.reading() as conn:
+            rows = conn.execute(query).all()
+        return [
+            ActionRow(
+                key=row.key,
+                kind=row.kind,
+                status=row.status,
+                attempts=row.attempts,
+                failures=row.failures,
+                rule=row.rule,
+                action=row.action,
+                source=row.source,
+                response_id=row.response_id,
+                external_id=row.external_id,
+                last_error=row.last_error,
+                next_attempt_at=row.next_attempt_at,
+                payload=row.payload,
+            )
+            for row in rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        """Actions by status."""
+        a = t.actions
+        with self._db.reading() as conn:
+            rows = conn.execute(sa.select(a.c.status, sa.func.count()).group_by(a.c.status)).all()
+        return {status: int(count) for status, count in rows}
+
+    def summary(self, now: datetime) -> dict[str, OutboxCounts]:
+        """Per action kind: due, waiting (and until when), in flight, done and dead."""
+        a = t.actions
+        due = sa.case((a.c.next_attempt_at <= now, 1), else_=0).label("due")
+        query = sa.select(
+            a.c.kind, a.c.status, due, sa.func.count(), sa.func.min(a.c.next_attempt_at)
+        ).group_by(a.c.kind, a.c.status, due)
+        with self._db.reading() as conn:
+            rows = conn.execute(query).all()
+        out: dict[str, OutboxCounts] = {}
+        for kind, status, is_due, count, first in rows:
+            c = out.setdefault(kind, OutboxCounts())
+            if status == "pending" and is_due:
+                c.due += count
+            elif status == "pending":
+                c.waiting += count
+                c.next_attempt_at = (
+                    first if c.next_attempt_at is None else min(c.next_attempt_at, first)
+                )
+            elif status == "claimed":
+                c.in_flight += count
+            elif status == "done":
+                c.done += count
+            elif status == "dead":
+                c.dead += count
+        return out
+
+    def revive(self, keys: Sequence[str] | None, now: datetime) -> int:
+        """Put dead actions back in the queue (all of them when ``keys`` is None)."""
+        a = t.actions
+        stmt = a.update().where(a.c.status == "dead")
+        if keys is not None:
+            stmt = stmt.where(a.c.key.in_(list(keys)))
+        with self._db.writing() as conn:
+            result = conn.execute(
+                stmt.values(status="pending", failures=0, next_attempt_at=now, updated_at=now)
+            )
+        return result.rowcount
+
+
+def _intent_row(intent: ActionIntent, now: datetime) -> dict[str, Any]:
+    return {
+        "key": intent.key,
+        "source": intent.source,
+        "response_id": intent.response_id,
+        "rule": intent.rule,
+        "action": intent.action,
+        "kind": intent.kind,
+        "payload": dict(intent.payload),
+        "ruleset_hash": intent.ruleset_hash,
+        "status": "pending",
+        "attempts": 0,
+        "failures": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
