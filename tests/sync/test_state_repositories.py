@@ -1,0 +1,235 @@
+"""The repositories of the state store and their dialect helper, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from connectors.models import SurveyResponse
+from sync.state import (
+    ActionIntent,
+    CooldownClaim,
+    QueuedWriteBacks,
+    RoutingOutcome,
+    StateStore,
+    TicketStatus,
+)
+from sync.state import schema as t
+from sync.state.dialect import chunks, insert_ignore, upsert
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+class FailedMidwayError(Exception):
+    pass
+
+
+def cursor_rows(store: StateStore) -> dict[str, str | None]:
+    return {source: value for source, (value, _) in store.cursors.all().items()}
+
+
+# -- dialect -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("items", "size", "expected"),
+    [
+        ([], 3, []),
+        ([1, 2], 3, [[1, 2]]),
+        ([1, 2, 3], 3, [[1, 2, 3]]),
+        ([1, 2, 3, 4, 5, 6, 7], 3, [[1, 2, 3], [4, 5, 6], [7]]),
+    ],
+)
+def test_chunks_split_in_order_without_empty_lists(
+    items: list[int], size: int, expected: list[list[int]]
+) -> None:
+    assert list(chunks(items, size)) == expected
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("insert_ignore", "first"),
+        ("upsert", "second"),
+        ("upsert_set", "first+second"),
+    ],
+)
+def test_conflicting_inserts_per_backend(store: StateStore, statement: str, expected: str) -> None:
+    c = t.cursors
+    with store.transaction() as conn:
+        conn.execute(c.insert().values(source="s", value="first", updated_at=T0))
+        if statement == "insert_ignore":
+            stmt = insert_ignore(conn, c)
+        elif statement == "upsert":
+            stmt = upsert(conn, c, ["source"])
+        else:
+            stmt = upsert(store, c, ["source"], {"value": c.c.value + "+" + sa.literal("second")})
+        conn.execute(stmt, [{"source": "s", "value": "second", "updated_at": T0}])
+    assert cursor_rows(store) == {"s": expected}
+
+
+def test_repositories_join_the_callers_transaction(store: StateStore) -> None:
+    claim = CooldownClaim("rule", "acme", "delighted", "1", T0)
+
+    def write_both_then_fail() -> None:
+        with store.transaction() as tx:
+            store.cursors.set("delighted", "100", T0, tx)
+            store.cooldowns.add([claim], T0, tx)
+            raise FailedMidwayError
+
+    with pytest.raises(FailedMidwayError):
+        write_both_then_fail()
+    assert cursor_rows(store) == {}
+    assert store.cooldowns.claims([("rule", "acme")]) == []
+    with store.transaction() as tx:
+        store.cursors.set("delighted", "100", T0, tx)
+        store.cooldowns.add([claim], T0, tx)
+    assert cursor_rows(store) == {"delighted": "100"}
+    assert store.cooldowns.claims([("rule", "acme")]) == [claim]
+
+
+# -- cursors and runs --------------------------------------------------------------------------
+def test_cursors_move_and_runs_are_recorded_and_pruned(store: StateStore) -> None:
+    assert store.cursors.get("delighted") is None
+    store.cursors.set("delighted", "100", T0)
+    store.cursors.set("delighted", "200", T0 + timedelta(minutes=1))
+    assert store.cursors.get("delighted") == "200"
+    assert store.cursors.all() == {"delighted": ("200", T0 + timedelta(minutes=1))}
+
+    old = store.runs.start(T0 - timedelta(days=40), kind="drain")
+    new = store.runs.start(T0, owner="host:1:1")
+    store.runs.finish(new, "ok", {"pulled": 2}, T0 + timedelta(seconds=5))
+    last = store.runs.last(5)
+    assert [run["id"] for run in last] == [new, old]
+    assert (last[0]["status"], last[0]["kind"], last[0]["owner"]) == ("ok", "pass", "host:1:1")
+    assert last[0]["stats"] == {"pulled": 2}
+    assert last[1]["status"] == "running"
+    assert store.runs.prune(T0 - timedelta(days=30)) == 1
+    assert [run["id"] for run in store.runs.last(5)] == [new]
+
+
+# -- cooldowns ---------------------------------------------------------------------------------
+def test_cooldown_claims_keep_the_first_and_match_exact_pairs(store: StateStore) -> None:
+    first = CooldownClaim("tickets", "acme", "delighted", "1", T0)
+    store.cooldowns.add([first, CooldownClaim("calls", "globex", "delighted", "2", T0)], T0)
+    store.cooldowns.add(
+        [CooldownClaim("tickets", "acme", "delighted", "1", T0 + timedelta(days=1))], T0
+    )
+    assert store.cooldowns.claims([("tickets", "acme")]) == [first]
+    # Rule and value are matched as a pair, not each on its own.
+    assert store.cooldowns.claims([("tickets", "globex"), ("calls", "acme")]) == []
+    assert store.cooldowns.claims([]) == []
+
+
+# -- write-back queue --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("requeued", "cleared", "left"),
+    [
+        (False, 1, {}),  # written at the generation it was queued at: gone
+        (True, 0, {"003A": 2}),  # queued again while being written: stays for the new work
+    ],
+)
+def test_write_backs_clear_only_the_generation_written(
+    store: StateStore, requeued: bool, cleared: int, left: dict[str, int]
+) -> None:
+    store.write_backs.queue(contact_ids=["003A"], now=T0)
+    taken = store.write_backs.queued()
+    assert taken == QueuedWriteBacks({"003A": 1}, {})
+    if requeued:
+        store.write_backs.queue(contact_ids=["003A"], now=T0)
+    assert store.write_backs.clear(taken) == cleared
+    assert dict(store.write_backs.queued().contacts) == left
+
+
+def test_write_backs_are_dropped_after_max_attempts(store: StateStore) -> None:
+    store.write_backs.queue(contact_ids=["003A"], account_ids=["001A", "001A"], now=T0)
+    taken = store.write_backs.queued()
+    assert taken == QueuedWriteBacks({"003A": 1}, {"001A": 1})
+    assert store.write_backs.fail(taken, max_attempts=2) == 0
+    assert store.write_backs.fail(QueuedWriteBacks({"003A": 1}), max_attempts=2) == 1
+    assert store.write_backs.queued() == QueuedWriteBacks({}, {"001A": 1})
+    assert store.write_backs.clear(QueuedWriteBacks()) == 0
+    assert store.write_backs.fail(QueuedWriteBacks(), max_attempts=2) == 0
+
+
+# -- outbox ------------------------------------------------------------------------------------
+def intent(key: str, kind: str = "salesforce_task", rid: str = "1") -> ActionIntent:
+    return ActionIntent(key, "delighted", rid, "rule", f"do-{key}", kind, {"k": key}, "h")
+
+
+def test_enqueue_adds_only_new_keys(store: StateStore) -> None:
+    assert store.outbox.enqueue([intent("a"), intent("b")], T0) == 2
+    assert store.outbox.enqueue([intent("b"), intent("c")], T0) == 1
+    assert [a.key for a in store.outbox.actions(status="pending")] == ["a", "b", "c"]
+    assert store.outbox.counts() == {"pending": 3}
+
+
+# -- ticket ledger -----------------------------------------------------------------------------
+def routed_with_tickets(store: StateStore, rid: str, *keys: str) -> None:
+    response = SurveyResponse(
+        source="delighted",
+        response_id=rid,
+        email=f"{rid}@example.com",
+        score=2,
+        comment="",
+        created_at=T0,
+        updated_at=T0,
+    )
+    store.inbox.ingest_page("delighted", [response], None, T0)
+    stored = store.inbox.get("delighted", rid)
+    assert stored is not None
+    outcome = RoutingOutcome(
+        "delighted",
+        rid,
+        stored.version,
+        "matched",
+        None,
+        None,
+        None,
+        None,
+        {},
+        {},
+        [intent(k, "zendesk_ticket", rid) for k in keys],
+    )
+    store.record_routing([outcome], T0)
+
+
+def test_ticket_owners_are_the_creating_and_the_commenting_actions(store: StateStore) -> None:
+    routed_with_tickets(store, "1", "created", "commented", "other")
+    claimed = store.outbox.claim("me", limit=10, lease=timedelta(minutes=5), now=T0)
+    assert {c.key for c in claimed} == {"created", "commented", "other"}
+    assert store.outbox.complete("commented", "me", "42", T0)  # a comment on ticket 42
+    owners = store.tickets.owners([(42, "created"), (43, None), (44, "not-ours")])
+    assert owners == {42: {"created", "commented"}}
+    assert store.tickets.first_ticket_action_at() == T0
+
+
+def test_ticket_statuses_are_replaced_per_action(store: StateStore) -> None:
+    assert store.tickets.statuses() == {}
+    open_ = TicketStatus("a", 42, "open", T0, None, 0)
+    solved = TicketStatus("a", 42, "solved", T0, T0, 0)
+    other = TicketStatus("b", 43, "new", None, None, 1)
+    store.tickets.save_statuses([open_, other], T0)
+    store.tickets.save_statuses([solved], T0)
+    store.tickets.save_statuses([], T0)
+    assert store.tickets.statuses() == {"a": solved, "b": other}
+    assert store.tickets.statuses(["b", "b", "zz"]) == {"b": other}
+    assert store.tickets.statuses([]) == {}
+
+
+# -- locks -------------------------------------------------------------------------------------
+def test_a_singleton_is_held_by_one_store_at_a_time(store_url: str) -> None:
+    first, second = StateStore(store_url), StateStore(store_url)
+    exclusive = first.dialect == "postgresql"  # SQLite serves one process: always granted
+    try:
+        with first.locks.singleton("pull:delighted") as got:
+            assert got
+            with second.locks.singleton("pull:delighted") as also:
+                assert also is not exclusive
+            with second.locks.singleton("route") as other:
+                assert other
+        with second.locks.singleton("pull:delighted") as again:
+            assert again
+    finally:
+        first.close()
+        second.close()
