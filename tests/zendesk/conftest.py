@@ -25,6 +25,8 @@ from sync.core.retry import RetryPolicy
 from sync.stages.act import Executor, Outcome, result_of
 from sync.stages.route import action_key
 from sync.state import ActionIntent, ClaimedAction, RoutingOutcome, StateStore
+from tests.emulators.zendesk.conftest import fresh_account
+from tests.emulators.zendesk.conftest import server as server  # the module-scoped emulator server
 
 PUBLIC = "https://acme.zendesk.com"
 FAST_RETRY = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=1.0)
@@ -63,17 +65,9 @@ def small_book() -> Seed:
     )
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(ZendeskEmulator()) as running:
-        yield running
-
-
 @pytest.fixture
 def emulator(server: EmulatorServer) -> ZendeskEmulator:
-    app = server.app
-    assert isinstance(app, ZendeskEmulator)
-    app.reset()
+    app = fresh_account(server)
     app.load_seed(small_book())
     return app
 

@@ -47,12 +47,17 @@ def server() -> Iterator[EmulatorServer]:
         yield running
 
 
-@pytest.fixture
-def emulator(server: EmulatorServer) -> ZendeskEmulator:
+def fresh_account(server: EmulatorServer) -> ZendeskEmulator:
+    """The server's emulator, reset to a fresh account."""
     app = server.app
     assert isinstance(app, ZendeskEmulator)
     app.reset()
     return app
+
+
+@pytest.fixture
+def emulator(server: EmulatorServer) -> ZendeskEmulator:
+    return fresh_account(server)
 
 
 @pytest.fixture
