@@ -40,7 +40,7 @@ from rules.fields import (
     derive_fields,
     parse_field_value,
 )
-from rules.loader import load_rules, parse_rules
+from rules.loader import RulesCheck, load_rules, parse_rules
 from rules.router import (
     ConditionTrace,
     Cooldown,
@@ -79,6 +79,7 @@ __all__ = [
     "RuleMatch",
     "RuleTrace",
     "RulesBaseError",
+    "RulesCheck",
     "RulesError",
     "Ruleset",
     "SalesforceTaskAction",

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,19 +27,33 @@ from rules.yaml_source import SourceMap, load_yaml
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def load_rules(path: str | os.PathLike[str]) -> Ruleset:
+#: Checks of a valid rules file against what the caller knows (the engine's configuration):
+#: issues with paths from the top of the file, reported like the loader's own.
+RulesCheck = Callable[[RulesFile], Iterable[Issue]]
+
+
+def load_rules(path: str | os.PathLike[str], *, check: RulesCheck | None = None) -> Ruleset:
     """Read, validate and compile the rules file at ``path``; raise :class:`RulesError`."""
     text = read_text(path)
-    return parse_rules(text, os.fspath(path))
+    return parse_rules(text, os.fspath(path), check=check)
 
 
-def parse_rules(text: str, filename: str = "<rules>") -> Ruleset:
-    """Validate and compile rules given as YAML text; ``filename`` is used in diagnostics."""
+def parse_rules(
+    text: str, filename: str = "<rules>", *, check: RulesCheck | None = None
+) -> Ruleset:
+    """Validate and compile rules given as YAML text; ``filename`` is used in diagnostics.
+
+    ``check``, when given, runs on the valid model; its issues fail the load like any other.
+    """
     data, source = load_yaml(text, filename)
     if data is None:
         message = "the file is empty; a rules file needs `version`, `actions` and `rules`"
         raise RulesError([Diagnostic(filename, 1, 1, message)])
     model = validate_document(RulesFile, data, source)
+    if check is not None:
+        issues = tuple(check(model))
+        if issues:
+            raise RulesError(issue_diagnostics(issues, source))
     return compile_ruleset(model, source=filename, digest=canonical_hash(data))
 
 

@@ -16,7 +16,7 @@ import logging
 import threading
 from pathlib import Path
 
-from rules import RulesError, Ruleset, load_rules
+from rules import RulesCheck, RulesError, Ruleset, load_rules
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,12 @@ log = logging.getLogger(__name__)
 class RulesHolder:
     """The rules in force, and the file they may be reloaded from."""
 
-    def __init__(self, path: Path | None, ruleset: Ruleset) -> None:
+    def __init__(
+        self, path: Path | None, ruleset: Ruleset, *, check: RulesCheck | None = None
+    ) -> None:
         self.path = path
+        self.check = check
+        """Checked on every reload too (the rules against the config they run with)."""
         self._current = ruleset
         self._lock = threading.Lock()
         self._stamp = self._stat()
@@ -34,9 +38,9 @@ class RulesHolder:
         """Diagnostics of the newest file version when it was rejected; None once one loads."""
 
     @classmethod
-    def load(cls, path: Path) -> RulesHolder:
+    def load(cls, path: Path, *, check: RulesCheck | None = None) -> RulesHolder:
         """Hold the rules of ``path``; raises :class:`rules.RulesError` if they are invalid."""
-        return cls(path, load_rules(path))
+        return cls(path, load_rules(path, check=check), check=check)
 
     @classmethod
     def fixed(cls, ruleset: Ruleset) -> RulesHolder:
@@ -62,7 +66,7 @@ class RulesHolder:
                 return False
             self._seen_digest = digest
             try:
-                ruleset = load_rules(self.path)
+                ruleset = load_rules(self.path, check=self.check)
             except RulesError as error:
                 self.last_error = str(error)
                 log.error(

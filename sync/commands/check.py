@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sync.commands.run import CONFIG_OPTION, load
+
+if TYPE_CHECKING:
+    from sync.checks import Finding
+    from sync.core.config import Config
 
 
 @click.command("check")
@@ -36,7 +41,7 @@ def check_command(config_path: Path) -> None:
     def zendesk() -> list[Finding]:
         return check_zendesk(config, build_zendesk(config, counter))
 
-    findings: list[Finding] = []
+    findings = rules_findings(config)
     for system, run in (("salesforce", salesforce), ("zendesk", zendesk)):
         try:
             findings.extend(run())
@@ -51,3 +56,16 @@ def check_command(config_path: Path) -> None:
     Console().print(table)
     if any(f.level == "error" for f in findings):
         raise PartialFailureError()
+
+
+def rules_findings(config: Config) -> list[Finding]:
+    """The rules file in force, checked on its own and against the config it runs with."""
+    from rules import RulesError, load_rules
+    from sync.checks import Finding
+    from sync.core.config.checks import rules_against
+
+    try:
+        ruleset = load_rules(config.rules, check=rules_against(config))
+    except RulesError as error:
+        return [Finding("nps-sync", "rules", "error", str(d)) for d in error.diagnostics]
+    return [Finding("nps-sync", "rules", "ok", f"{len(ruleset.rules)} rules, {ruleset.hash[:12]}")]

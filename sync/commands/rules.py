@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from rules import CaseResult, Decision, FieldSpec, RulesError, Ruleset, RuleTrace
+    from sync.core.config import Config
     from sync.ops.replay import ReplayResult
     from sync.state import StateStore, StoredResponse
 
@@ -215,7 +216,7 @@ def explain_command(response_id: str, config_path: Path, source: str | None) -> 
     from sync.state import open_store
 
     config = load(config_path)
-    ruleset = _load_or_fail(config.rules)
+    ruleset = _load_or_fail(config.rules, config)
     store = open_store(config.state.url)
     try:
         stored = _find_response(store, response_id, source)
@@ -234,11 +235,13 @@ def explain_command(response_id: str, config_path: Path, source: str | None) -> 
     _print_decision(ruleset.route(fields))
 
 
-def _load_or_fail(path: Path) -> Ruleset:
+def _load_or_fail(path: Path, config: Config) -> Ruleset:
+    """The rules at ``path``, checked against the config they run with."""
     from rules import RulesError, load_rules
+    from sync.core.config.checks import rules_against
 
     try:
-        return load_rules(path)
+        return load_rules(path, check=rules_against(config))
     except RulesError as error:
         _fail(error)
 
@@ -332,8 +335,8 @@ def replay_command(config_path: Path, since: str, candidate: Path | None) -> Non
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--since") from None
     config = load(config_path)
-    in_force = _load_or_fail(config.rules)
-    new = _load_or_fail(candidate) if candidate is not None else None
+    in_force = _load_or_fail(config.rules, config)
+    new = _load_or_fail(candidate, config) if candidate is not None else None
     now = datetime.now(UTC)
     store = open_store(config.state.url)
     try:

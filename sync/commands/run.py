@@ -32,15 +32,15 @@ def load(config_path: Path) -> Config:
 
 def build_engine(config: Config) -> Engine:
     """Connect everything a config describes (errors end the command with their tier's code)."""
-    from rules import load_rules
     from sync.app.engine import Engine
     from sync.app.reload import RulesHolder
     from sync.app.runtime import connect_all, open_store
+    from sync.core.config.checks import rules_against
 
-    ruleset = load_rules(config.rules)
+    rules = RulesHolder.load(config.rules, check=rules_against(config))
     store = open_store(config)
     connections = connect_all(config)
-    return Engine(config, store, connections, RulesHolder(config.rules, ruleset))
+    return Engine(config, store, connections, rules)
 
 
 @click.command("sync")
@@ -106,6 +106,7 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
     from sync.app.report import print_problems, report_table
     from sync.app.runtime import connect_all, open_store
     from sync.core.config import Config
+    from sync.core.config.checks import rules_against
     from sync.core.errors import PartialFailureError
     from sync.core.logs import configure
 
@@ -121,7 +122,7 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
             f"{len(world.book.contacts)} contacts, {len(world.book.responses)} survey responses."
         )
         store = open_store(config)
-        ruleset = load_rules(config.rules)
+        ruleset = load_rules(config.rules, check=rules_against(config))
         reports = []
         for name in ("first sync", "second sync"):
             engine = Engine(config, store, connect_all(config), ruleset)

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from rules import RulesError, load_rules
+from sync.app.reload import RulesHolder
 from sync.core.config import parse_config
+from sync.core.config.checks import rules_against
 from sync.core.errors import ConfigFileError
 
 TESTDATA = Path(__file__).parent / "config_testdata"
@@ -160,3 +163,49 @@ def test_an_auth_section_left_out_is_fine_for_offline_commands() -> None:
     config = parse_config(text, Path("nps-sync.yaml"))
     assert config.salesforce.auth.method == "password"
     assert config.salesforce.auth.missing() == ["username", "password"]
+
+
+MINIMAL = (TESTDATA / "unknown_key.yaml").read_text(encoding="utf-8").replace("tie:", "ties:")
+
+RULES_EXPECTED = {
+    "update_managed_field.yaml": (
+        "9:7: Contact field nps_category__c holds the metric 'category', which the write-back "
+        "stage manages (see write_back in the config); the next write-back would undo this "
+        "action, so write another field"
+    ),
+    "email_without_smtp.yaml": (
+        "5:14: action 'tell_cx' sends email, but the config has no `email` section (the SMTP "
+        "server to send through)"
+    ),
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(RULES_EXPECTED.items()))
+def test_rules_are_checked_against_the_config_they_run_with(name: str, expected: str) -> None:
+    path = TESTDATA / "rules" / name
+    load_rules(path)  # valid on its own
+    config = parse_config(MINIMAL, Path("nps-sync.yaml"))
+    with pytest.raises(RulesError) as caught:
+        load_rules(path, check=rules_against(config))
+    assert str(caught.value) == f"{path}:{expected}"
+
+
+def test_a_reload_that_conflicts_with_the_config_keeps_the_rules_in_force(
+    tmp_path: Path,
+) -> None:
+    config = parse_config(MINIMAL, Path("nps-sync.yaml"))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        (TESTDATA / "rules" / "update_managed_field.yaml")
+        .read_text(encoding="utf-8")
+        .replace("nps_category__c", "Churn_Reason__c"),
+        encoding="utf-8",
+    )
+    holder = RulesHolder.load(rules, check=rules_against(config))
+    in_force = holder.current.hash
+    conflicting = (TESTDATA / "rules" / "update_managed_field.yaml").read_text(encoding="utf-8")
+    rules.write_text(conflicting + "\n", encoding="utf-8")
+    assert holder.refresh() is False
+    assert holder.current.hash == in_force
+    assert holder.last_error is not None
+    assert "holds the metric 'category'" in holder.last_error

@@ -151,3 +151,11 @@ def test_unreachable_systems_exit_75(tmp_path: Path) -> None:
 def test_a_rules_check_that_finds_problems_exits_1(tmp_path: Path) -> None:
     rules = write(tmp_path, "version: 1\nactions: {}\nrules: []\nextra: 1\n", "r.yaml")
     assert run("rules", "check", rules)[0] == 1
+
+
+def test_rules_that_conflict_with_the_config_exit_2(tmp_path: Path) -> None:
+    rules = Path(__file__).parent / "config_testdata" / "rules" / "email_without_smtp.yaml"
+    config = write(tmp_path, CONFIG.format(rules=rules))
+    code, stderr = run("sync", "-c", config)
+    assert code == 2
+    assert stderr.startswith(f"{rules}:5:14: action 'tell_cx' sends email, but the config has no")

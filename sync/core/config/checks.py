@@ -7,16 +7,25 @@ problem is reported at its own line, all in one pass:
 - no two metrics are written to one field, and no metric is written to a field nps-sync reads
   its input from (the account tier, ARR, ...), which the next write would overwrite;
 - the history object's fields are distinct.
+
+:func:`rules_against` checks a rules file against the config it runs with: no ``update_fields``
+action writes a field the write-back stage manages (the next write-back or the nightly repair
+would undo it), and email notifications have an ``email`` (SMTP) section to go through.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sync.core.catalogue import ACCOUNT_METRICS, CONTACT_METRICS, Metric
 from sync.core.config.base import Issue, Section
 from sync.core.config.model import Config, FileSourceConfig
 from sync.core.config.writeback import MetricFieldMap, mapped_names
+
+if TYPE_CHECKING:
+    from rules.model import RulesFile
 
 Path = tuple[str | int, ...]
 
@@ -45,8 +54,44 @@ def _source_names(config: Config) -> Iterator[Issue]:
             first[name] = index
 
 
-def _write_back_targets(config: Config) -> Iterator[Issue]:
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One object the write-back stage writes metrics to, and where its mapping is set."""
+
+    system: str
+    scope: str  # the write_back key: contact, account, user, organization
+    record: str  # the object: Contact, Account, user, organization
+    metrics: tuple[Metric, ...]
+    chosen: MetricFieldMap
+    legacy: Section
+
+    @property
+    def label(self) -> str:
+        return self.record if self.system == "salesforce" else f"Zendesk {self.record}"
+
+    def fold(self, name: str) -> str:
+        """Salesforce API names ignore case; Zendesk keys do not."""
+        return name if self.system == "zendesk" else name.casefold()
+
+    def mapped(self) -> list[tuple[Metric, str]]:
+        return mapped_names(
+            self.metrics, self.chosen, self.legacy, zendesk=self.system == "zendesk"
+        )
+
+
+def _targets(config: Config) -> tuple[_Target, ...]:
     wb, sf, zd = config.write_back, config.salesforce.fields, config.zendesk.fields
+    return (
+        _Target("salesforce", "contact", "Contact", CONTACT_METRICS, wb.salesforce.contact, sf),
+        _Target("salesforce", "account", "Account", ACCOUNT_METRICS, wb.salesforce.account, sf),
+        _Target("zendesk", "user", "user", CONTACT_METRICS, wb.zendesk.user, zd),
+        _Target("zendesk", "organization", "organization", ACCOUNT_METRICS,
+                wb.zendesk.organization, zd),
+    )  # fmt: skip
+
+
+def _write_back_targets(config: Config) -> Iterator[Issue]:
+    sf = config.salesforce.fields
     reads: dict[str, dict[str, str]] = {
         "Account": {
             sf.account_tier: "salesforce.fields.account_tier",
@@ -57,20 +102,13 @@ def _write_back_targets(config: Config) -> Iterator[Issue]:
         },
         "Contact": {config.metrics.key_contact_field: "metrics.key_contact_field"},
     }
-    groups: tuple[tuple[str, str, str, tuple[Metric, ...], MetricFieldMap, Section], ...] = (
-        ("salesforce", "contact", "Contact", CONTACT_METRICS, wb.salesforce.contact, sf),
-        ("salesforce", "account", "Account", ACCOUNT_METRICS, wb.salesforce.account, sf),
-        ("zendesk", "user", "Zendesk user", CONTACT_METRICS, wb.zendesk.user, zd),
-        ("zendesk", "organization", "Zendesk organization", ACCOUNT_METRICS,
-         wb.zendesk.organization, zd),
-    )  # fmt: skip
-    for system, scope, label, metrics, chosen, legacy in groups:
-        zendesk = system == "zendesk"
+    for target in _targets(config):
+        label = target.label
         read_by = {k.casefold(): v for k, v in reads.get(label, {}).items() if k}
         written: dict[str, tuple[str, str]] = {}
-        for metric, name in mapped_names(metrics, chosen, legacy, zendesk=zendesk):
-            path, setting = _mapping_setting(system, scope, metric, chosen, legacy)
-            folded = name if zendesk else name.casefold()  # Salesforce names ignore case
+        for metric, name in target.mapped():
+            path, setting = _mapping_setting(target, metric)
+            folded = target.fold(name)
             if folded in written:
                 first, first_setting = written[folded]
                 message = (
@@ -88,16 +126,15 @@ def _write_back_targets(config: Config) -> Iterator[Issue]:
                 )
 
 
-def _mapping_setting(
-    system: str, scope: str, metric: Metric, chosen: MetricFieldMap, legacy: Section
-) -> tuple[Path, str]:
+def _mapping_setting(target: _Target, metric: Metric) -> tuple[Path, str]:
     """Where a metric's field name comes from: its path and how to name it in a message."""
-    if metric.key in chosen.model_fields_set:
+    system, scope = target.system, target.scope
+    if metric.key in target.chosen.model_fields_set:
         path: Path = ("write_back", system, scope, metric.key)
         return path, ".".join(map(str, path))
     attribute = metric.legacy_zendesk if system == "zendesk" else metric.legacy_salesforce
     setting = f"{system}.fields.{attribute}"
-    if attribute in legacy.model_fields_set:
+    if attribute in target.legacy.model_fields_set:
         return (system, "fields", attribute), setting
     return ("write_back", system, scope), f"{setting}, by default"
 
@@ -117,3 +154,52 @@ def _history_fields(config: Config) -> Iterator[Issue]:
                 f"{history.object} field {name} is already used for {other}",
             )
         seen[name.casefold()] = key
+
+
+def rules_against(config: Config) -> Callable[[RulesFile], list[Issue]]:
+    """The check a rules file must pass to run with ``config`` (for :func:`rules.load_rules`)."""
+
+    def check(rules: RulesFile) -> list[Issue]:
+        return [*_rule_updates(config, rules), *_email_notifications(config, rules)]
+
+    return check
+
+
+def _rule_updates(config: Config, rules: RulesFile) -> Iterator[Issue]:
+    from rules.model import UpdateFieldsModel
+
+    targets = {(t.system, t.record): t for t in _targets(config)}
+    managed = {
+        key: {target.fold(name): metric.key for metric, name in target.mapped()}
+        for key, target in targets.items()
+    }
+    for name, action in rules.actions.items():
+        if not isinstance(action, UpdateFieldsModel):
+            continue
+        key = (action.system, action.record)
+        if key not in targets:
+            continue
+        for field in action.values:
+            metric = managed[key].get(targets[key].fold(field))
+            if metric is not None:
+                yield Issue(
+                    ("actions", name, "values", field),
+                    f"{action.record} field {field} holds the metric {metric!r}, which the "
+                    "write-back stage manages (see write_back in the config); the next "
+                    "write-back would undo this action, so write another field",
+                    "key",
+                )
+
+
+def _email_notifications(config: Config, rules: RulesFile) -> Iterator[Issue]:
+    from rules.model import NotifyModel
+
+    if config.email is not None:
+        return
+    for name, action in rules.actions.items():
+        if isinstance(action, NotifyModel) and action.channel == "email":
+            yield Issue(
+                ("actions", name, "channel"),
+                f"action {name!r} sends email, but the config has no `email` section "
+                "(the SMTP server to send through)",
+            )
