@@ -2,7 +2,9 @@
 
 Generated from the pydantic model, except conditions: the model stores them normalized, so their
 schema (the shape admins write, with every built-in field and its operators) is built here from
-the field and operator catalogues.
+the field and operator catalogues. Actions are told apart by ``type`` with ``if``/``then`` rather
+than pydantic's ``oneOf`` + ``discriminator`` (an OpenAPI keyword that JSON Schema validators
+ignore): with ``oneOf`` an editor tries every action kind and blames the keys of the others.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ def rules_json_schema() -> dict[str, Any]:
     """The JSON Schema of a version 1 rules file."""
     schema = RulesFile.model_json_schema(by_alias=True)
     schema = _replace_condition_marks(schema)
+    schema = _discriminate_by_type(schema)
     definitions = schema.setdefault("$defs", {})
     definitions["Condition"] = _condition_schema()
     for field_type in FieldType:
@@ -37,6 +40,34 @@ def _replace_condition_marks(node: Any) -> Any:
     if isinstance(node, list):
         return [_replace_condition_marks(item) for item in node]
     return node
+
+
+def _discriminate_by_type(node: Any) -> Any:
+    """Rewrite ``oneOf`` + ``discriminator`` into ``type``-keyed ``if``/``then`` branches."""
+    if isinstance(node, list):
+        return [_discriminate_by_type(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _discriminate_by_type(value) for key, value in node.items()}
+    discriminator = node.get("discriminator")
+    if not isinstance(discriminator, dict) or "oneOf" not in node:
+        return node
+    key: str = discriminator["propertyName"]
+    mapping: dict[str, str] = discriminator["mapping"]
+    rest = {k: v for k, v in node.items() if k not in ("oneOf", "discriminator")}
+    return {
+        **rest,
+        "type": "object",
+        "required": [key],
+        "properties": {key: {"enum": list(mapping), "description": "the kind of action"}},
+        "allOf": [
+            {
+                "if": {"properties": {key: {"const": value}}, "required": [key]},
+                "then": {"$ref": ref},
+            }
+            for value, ref in mapping.items()
+        ],
+    }
 
 
 def _condition_schema() -> dict[str, Any]:
