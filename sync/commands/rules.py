@@ -35,20 +35,41 @@ def rules_group() -> None:
 @rules_group.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def check_command(files: Sequence[Path]) -> None:
-    """Validate rules FILES; print diagnostics and exit 1 if any is invalid."""
-    from rules import RulesError, load_rules
+    """Validate rules FILES; print diagnostics and exit 1 if any is invalid.
+
+    A ``NAME.cases.yaml`` file (as a glob like ``rules/*.yaml`` picks up) is checked as the test
+    cases of ``NAME.yaml`` beside it, rather than as a rules file.
+    """
+    from rules import Diagnostic, RulesError, load_cases, load_rules
 
     failed = False
     for file in files:
+        rules_file = _rules_file_of_cases(file)
         try:
-            ruleset = load_rules(file)
+            if rules_file is None:
+                ruleset = load_rules(file)
+                summary = f"{len(ruleset.rules)} rules, {len(ruleset.actions)} actions"
+            elif not rules_file.is_file():
+                message = f"a cases file, but its rules file {rules_file.name} is not beside it"
+                raise RulesError([Diagnostic(str(file), 0, 0, message)])
+            else:
+                cases = load_cases(file, load_rules(rules_file))
+                summary = f"{len(cases)} cases for {rules_file.name}"
         except RulesError as error:
             _print_diagnostics(error)
             failed = True
             continue
-        click.echo(f"{file}: ok ({len(ruleset.rules)} rules, {len(ruleset.actions)} actions)")
+        click.echo(f"{file}: ok ({summary})")
     if failed:
         raise PartialFailureError()
+
+
+def _rules_file_of_cases(file: Path) -> Path | None:
+    """``x.yaml`` for a cases file ``x.cases.yaml`` (or ``.yml``); None for any other file."""
+    for suffix in (".cases.yaml", ".cases.yml"):
+        if file.name.endswith(suffix):
+            return file.with_name(file.name.removesuffix(suffix) + suffix[6:])
+    return None
 
 
 @rules_group.command("test")

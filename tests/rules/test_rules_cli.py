@@ -35,6 +35,23 @@ def test_check_prints_diagnostics_on_stderr_and_exits_1() -> None:
     )
 
 
+def test_check_on_a_glob_checks_cases_files_against_their_rules_file() -> None:
+    files = sorted(EXAMPLES_DIR.glob("*.yaml"))
+    code, out, err = run("check", *files)
+    assert (code, err) == (0, "")
+    assert f"{EXAMPLES_DIR / 'default.cases.yaml'}: ok (6 cases for default.yaml)\n" in out
+    assert f"{DEFAULT}: ok (4 rules, 4 actions)\n" in out
+    assert len(out.splitlines()) == len(files)
+
+
+def test_check_names_a_cases_file_without_its_rules_file(tmp_path: Path) -> None:
+    lonely = tmp_path / "lonely.cases.yaml"
+    lonely.write_text((EXAMPLES_DIR / "default.cases.yaml").read_text("utf-8"), "utf-8")
+    code, _, err = run("check", lonely)
+    assert code == 1
+    assert err == f"{lonely}: a cases file, but its rules file lonely.yaml is not beside it\n"
+
+
 def test_check_reports_a_missing_file(tmp_path: Path) -> None:
     code, _, err = run("check", tmp_path / "nope.yaml")
     assert code == 1
