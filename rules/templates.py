@@ -165,7 +165,8 @@ def _resolve(chain: tuple[str, ...], tree: ContextTree, line: int) -> TemplateSo
         if part not in node:
             known = node.keys()
             if depth == 0:
-                message = f"unknown name {part!r} in template{did_you_mean(part, known)}"
+                hint = did_you_mean(part, known) or _namespaced(part, tree)
+                message = f"unknown name {part!r} in template{hint}"
             else:
                 full = ".".join(chain[: depth + 1])
                 candidates = [".".join((*chain[:depth], name)) for name in known]
@@ -173,3 +174,21 @@ def _resolve(chain: tuple[str, ...], tree: ContextTree, line: int) -> TemplateSo
             return TemplateSourceError(message, line=line, needle=".".join(chain[: depth + 1]))
         node = node[part]
     return None
+
+
+def _namespaced(name: str, tree: ContextTree) -> str:
+    """A hint naming the fields that end in ``name`` (``score`` -> ``response.score``)."""
+    found: list[str] = []
+
+    def walk(node: ContextTree, prefix: tuple[str, ...]) -> None:
+        for key, child in node.items():
+            if isinstance(child, dict):
+                walk(child, (*prefix, key))
+            elif key == name:
+                found.append(".".join((*prefix, key)))
+
+    walk(tree, ())
+    if not found:
+        return ""
+    shown = " or ".join(repr(path) for path in sorted(found)[:4])
+    return f"; did you mean {shown}?"

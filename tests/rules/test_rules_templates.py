@@ -15,8 +15,9 @@ from rules import (
     parse_rules,
     render,
 )
+from rules.fields import BUILTIN_FIELDS
 from rules.router import Ruleset
-from rules.templates import compile_template
+from rules.templates import check_references, compile_template, context_tree
 
 RULES = """
 version: 1
@@ -161,3 +162,20 @@ def test_custom_fields_are_available_to_templates() -> None:
     assert task("t", {"account.custom.Health_Score__c": 41}, ruleset).subject == "Health 41"
     with pytest.raises(RulesError, match=r"unknown field 'account\.custom\.Health' in template"):
         parse_rules(text.replace("Health_Score__c }}", "Health }}"), "r.yaml")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ submitted_at }}", "unknown name 'submitted_at' in template; did you mean "
+         "'response.submitted_at'?"),
+        ("{{ tier }}", "unknown name 'tier' in template; did you mean 'account.tier'?"),
+        ("{{ name }}", "unknown name 'name' in template; did you mean 'account.name' or "
+         "'contact.name'?"),
+        ("{{ acount.name }}", "unknown name 'acount' in template; did you mean 'account'?"),
+        ("{{ nothing_like_it }}", "unknown name 'nothing_like_it' in template"),
+    ],
+)  # fmt: skip
+def test_a_bare_field_name_suggests_its_namespace(source: str, message: str) -> None:
+    tree = context_tree(BUILTIN_FIELDS.values())
+    assert [problem.message for problem in check_references(source, tree)] == [message]
