@@ -288,7 +288,8 @@ def held_back(url: str) -> int:
     [
         ("sqlite", 2000, 26, 20),
         # PostgreSQL: advisory locks and SKIP LOCKED claims of killed processes, a shorter run.
-        pytest.param("postgresql", 600, 10, 8, marks=pytest.mark.postgres),
+        # Two points more than the floor: on a loaded machine a run may finish before its point.
+        pytest.param("postgresql", 600, 12, 8, marks=pytest.mark.postgres),
     ],
 )
 def test_rel_sigkill_anywhere_ends_as_a_clean_run(
