@@ -139,11 +139,13 @@ def fields_command() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("assignments", metavar="FIELD=VALUE...", nargs=-1)
 @click.option("--explain", is_flag=True, help="Show every rule and condition with the value seen.")
-def route_command(file: Path, assignments: Sequence[str], explain: bool) -> None:
+@click.option("--preview", is_flag=True, help="Render the templates of the actions it would run.")
+def route_command(file: Path, assignments: Sequence[str], explain: bool, preview: bool) -> None:
     """Route one set of fields given on the command line, like `score=3 account.tier=Enterprise`.
 
     Values are read by the field's type (numbers, true/false; `null` for missing), and derived
-    fields such as `category` are filled in as the engine does.
+    fields such as `category` are filled in as the engine does. With `--preview`, each action the
+    decision asks for is rendered as it would be sent (fields not given render empty).
     """
     from rules import RulesError, derive_fields, load_rules
 
@@ -154,7 +156,54 @@ def route_command(file: Path, assignments: Sequence[str], explain: bool) -> None
     fields = derive_fields(_parse_assignments(assignments, ruleset.fields))
     if explain:
         _print_traces(ruleset.explain(fields))
-    _print_decision(ruleset.route(fields))
+    decision = ruleset.route(fields)
+    _print_decision(decision)
+    if preview and not _print_previews(ruleset, decision, fields):
+        raise PartialFailureError()
+
+
+def _print_previews(ruleset: Ruleset, decision: Decision, fields: Mapping[str, object]) -> bool:
+    """Print each action the decision asks for, rendered; False if one cannot be rendered."""
+    import dataclasses
+
+    from rules import RenderError
+
+    ok = True
+    for name in dict.fromkeys(decision.action_names):
+        click.echo(f"\n{name} ({ruleset.actions[name].type}):")
+        try:
+            payload = ruleset.render_action(name, fields)
+        except RenderError as error:
+            click.echo(f"  cannot be rendered: {error}")
+            ok = False
+            continue
+        for item in dataclasses.fields(payload):
+            if item.name == "action":
+                continue
+            lines = _shown_value(getattr(payload, item.name)).splitlines() or [""]
+            click.echo(f"  {item.name}: {lines[0]}")
+            for line in lines[1:]:
+                click.echo(f"    {line}".rstrip())
+    return ok
+
+
+def _shown_value(value: object) -> str:
+    from collections.abc import Mapping
+    from datetime import timedelta
+
+    from rules import OwnerRef, format_duration
+
+    if value is None:
+        return "-"
+    if isinstance(value, OwnerRef):
+        return value.kind if value.user is None else f"user:{value.user}"
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "-"
+    if isinstance(value, Mapping):
+        return "\n".join(f"{key}: {item}" for key, item in value.items())
+    return str(value).rstrip()
 
 
 def _parse_assignments(

@@ -154,3 +154,36 @@ def test_fields_lists_the_catalogue() -> None:
     assert code == 0
     assert out.splitlines()[0].split()[:2] == ["score", "integer"]
     assert any(line.startswith("account.days_to_renewal") for line in out.splitlines())
+
+
+def test_route_preview_renders_the_actions_it_would_run() -> None:
+    code, out, _ = run(
+        "route", DEFAULT, "score=2", "comment=Too slow", "account.name=Acme",
+        "contact.name=Jane Doe", "--preview",
+    )  # fmt: skip
+    assert code == 0
+    assert "detractor_followup (salesforce_task):\n  owner: account_owner\n" in out
+    assert "  subject: NPS detractor (2): call Jane Doe\n" in out
+    assert "    Comment: Too slow\n" in out
+    assert "  due_in: 1d\n" in out
+    assert "detractor_ticket (zendesk_ticket):\n" in out
+    assert "  tags: nps, detractor\n" in out
+
+
+def test_route_preview_of_a_template_that_cannot_render_exits_1(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\n"
+        "actions:\n"
+        "  call:\n"
+        "    type: salesforce_task\n"
+        "    subject: '{{ response.comment[0] }}'\n"
+        "    due_in: 1d\n"
+        "rules:\n"
+        "  - name: all\n"
+        "    actions: [call]\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run("route", rules, "score=2", "comment=", "--preview")
+    assert code == 1
+    assert "call (salesforce_task):\n  cannot be rendered: " in out
