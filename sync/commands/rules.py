@@ -280,7 +280,6 @@ def explain_command(response_id: str, config_path: Path, source: str | None) -> 
     The fields are rebuilt from the state store (the response and what the match stage found);
     nothing is asked of Salesforce or Zendesk.
     """
-    from datetime import UTC, datetime
 
     from sync.stages.route import rebuild_fields
     from sync.state import open_store
@@ -290,7 +289,7 @@ def explain_command(response_id: str, config_path: Path, source: str | None) -> 
     store = open_store(config.state.url)
     try:
         stored = _find_response(store, response_id, source)
-        ((_, _, fields),) = rebuild_fields(store, [stored], datetime.now(UTC))
+        ((_, _, fields),) = rebuild_fields(store, [stored])
     finally:
         store.close()
     _print_stored_decision(stored, ruleset)
@@ -410,7 +409,7 @@ def replay_command(config_path: Path, since: str, candidate: Path | None) -> Non
     now = datetime.now(UTC)
     store = open_store(config.state.url)
     try:
-        rebuilt = rebuild_fields(store, store.inbox.since(now - window), now)
+        rebuilt = rebuild_fields(store, store.inbox.since(now - window))
     finally:
         store.close()
     current = replay(in_force, rebuilt)

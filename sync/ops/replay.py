@@ -3,7 +3,8 @@
 Everything the router decided on is in the state store: the response itself and, in its stored
 match, the contact, account and Zendesk user the match stage found.
 :func:`sync.stages.route.rebuild_fields` turns them back into the same flat fields the engine
-routed on (only ``age_minutes`` differs: it is computed for ``now``).
+routed on, time-relative fields included: they are computed as of the time live routing decided
+(or the response's own time, for one never routed), not as of today.
 
 :func:`replay` counts what a ruleset would create over many stored responses, applying cooldowns
 in submission order as the engine does (settle delays only postpone, so they do not change the

@@ -117,9 +117,13 @@ Rebuilt = tuple[StoredResponse, Match, Fields]
 
 
 def rebuild_fields(
-    store: StateStore, responses: Sequence[StoredResponse], now: datetime
+    store: StateStore, responses: Sequence[StoredResponse], now: datetime | None = None
 ) -> list[Rebuilt]:
-    """The match and routing fields of stored responses, as the route stage built them."""
+    """The match and routing fields of stored responses, as the route stage built them.
+
+    Time-relative fields (``age_minutes``, ``account.days_to_renewal``) are computed for ``now``
+    when given (an escalation firing now), else as of :func:`routed_at`: what live routing saw.
+    """
     previous = store.inbox.previous_scores(
         [(s.response.email, s.response.created_at) for s in responses]
     )
@@ -127,9 +131,21 @@ def rebuild_fields(
     for stored in responses:
         r = stored.response
         match = match_from_json(stored.match)
-        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), now)
+        as_of = now if now is not None else routed_at(stored)
+        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), as_of)
         rebuilt.append((stored, match, fields))
     return rebuilt
+
+
+def routed_at(stored: StoredResponse) -> datetime:
+    """When the route stage last decided on ``stored``; when it was answered, if never routed."""
+    recorded = (stored.decision or {}).get("routed_at")
+    if isinstance(recorded, str):
+        try:
+            return datetime.fromisoformat(recorded)
+        except ValueError:
+            pass
+    return stored.response.updated_at
 
 
 def _task_payload(
@@ -339,7 +355,8 @@ def route_responses(
     for stored in batch:
         r = stored.response
         match = matches[(r.source, r.response_id)]
-        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), now)
+        as_of = now if now is not None else routed_at(stored)
+        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), as_of)
         decision = ruleset.route(fields)
         until = settle_until(decision, r.created_at, now)
         if until is not None:
@@ -388,6 +405,7 @@ def route_responses(
                 zendesk_org_id=match.zendesk_user.organization_id if match.zendesk_user else None,
                 match=match.to_json(),
                 decision={
+                    "routed_at": now.isoformat(),
                     "ruleset": ruleset.hash,
                     "rules": [m.rule for m in rule_matches],
                     "actions": [i.action for i in intents],

@@ -319,3 +319,33 @@ rules:
         "detractors/unknown_owner: skipped: no active Salesforce user with email "
         "nobody@acme.example"
     ]
+
+
+def test_explain_evaluates_time_relative_fields_as_of_routing(
+    world: EmulatedWorld, make_engine: EngineFactory, rules_path: Path, config_file: Path
+) -> None:
+    write_rules(
+        rules_path,
+        """
+version: 1
+actions:
+  late_call:
+    type: salesforce_task
+    subject: "Late answer"
+    due_in: 1d
+rules:
+  - name: answered_long_ago
+    when: {age_minutes: {gte: 120}}
+    actions: [late_call]
+""",
+    )
+    (ann, _, _), _ = contacts_of_two_accounts(world)
+    late = answer(world, ann, 3, timedelta(minutes=30), "Eventually")
+    # Routed three hours from now: the answer was then 3.5 hours old, and the rule fired.
+    engine = make_engine(clock=lambda: datetime.now(UTC) + timedelta(hours=3))
+    assert engine.run_once().tasks_created == 1
+
+    code, out = cli("explain", late, "--config", config_file)
+    assert code == 0, out
+    assert "rule answered_long_ago: fired" in out
+    assert re.search(r"age_minutes\s+2[01]\d\b", out), out
