@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 
 from sync.commands.run import CONFIG_OPTION, load
 
 if TYPE_CHECKING:
+    from connectors.errors import ConnectorError
     from sync.checks import Finding
     from sync.core.config import Config
 
@@ -29,6 +31,7 @@ def check_command(config_path: Path) -> None:
     from sync.app.runtime import build_salesforce, build_zendesk
     from sync.checks import Finding
     from sync.checks.salesforce import check_salesforce
+    from sync.checks.sources import check_sources
     from sync.checks.zendesk import check_zendesk
     from sync.core.errors import ConfigFileError, PartialFailureError
 
@@ -42,11 +45,19 @@ def check_command(config_path: Path) -> None:
         return check_zendesk(config, build_zendesk(config, counter))
 
     findings = rules_findings(config)
+    hosts = {
+        "salesforce": urlsplit(config.salesforce.instance_url).hostname or "Salesforce",
+        "zendesk": f"{config.zendesk.subdomain}.{config.zendesk.domain}",
+    }
     for system, run in (("salesforce", salesforce), ("zendesk", zendesk)):
         try:
             findings.extend(run())
-        except (ConnectorError, ConfigFileError) as exc:
-            findings.append(Finding(system, "connection", "error", str(exc)))
+        except ConfigFileError as exc:
+            fix = "set the variable or create the file the config names"
+            findings.append(Finding(system, "credentials", "error", str(exc), fix))
+        except ConnectorError as exc:
+            findings.append(connection_finding(system, hosts[system], exc))
+    findings.extend(check_sources(config, counter))
     table = Table(title="nps-sync check")
     for col in ("system", "item", "result", "details", "fix"):
         table.add_column(col)
@@ -56,6 +67,18 @@ def check_command(config_path: Path) -> None:
     Console().print(table)
     if any(f.level == "error" for f in findings):
         raise PartialFailureError()
+
+
+def connection_finding(system: str, host: str, error: ConnectorError) -> Finding:
+    """A failed connection: the host, the cause and what to do about it."""
+    from connectors.errors import ConfigError
+    from sync.checks import Finding
+
+    if isinstance(error, ConfigError):
+        fix = f"check the {system} credentials and login settings in the config"
+        return Finding(system, f"connection to {host}", "error", f"{host} refused: {error}", fix)
+    fix = f"check that this machine reaches {host} (DNS, proxy, firewall), then run again"
+    return Finding(system, f"connection to {host}", "error", f"cannot use {host}: {error}", fix)
 
 
 def rules_findings(config: Config) -> list[Finding]:
