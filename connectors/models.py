@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Final, Literal
 
 Category = Literal["promoter", "passive", "detractor"]
+
+#: Longest text the state store keeps for a source's name, a response id and an email address.
+#: A value that does not fit is refused where it enters (the survey field parsers, the config
+#: loader), never cut: ``tests/state/test_st_column_limits.py`` holds every column to them.
+MAX_SOURCE_NAME_CHARS: Final = 100
+MAX_RESPONSE_ID_CHARS: Final = 200
+MAX_EMAIL_CHARS: Final = 254
 
 #: What to do about a record that failed, from the connector's error table: try it again soon,
 #: park it for a while, give up on this record, or stop until a human fixes the configuration.

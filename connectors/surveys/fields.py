@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from connectors.models import SurveyResponse
+from connectors.models import MAX_EMAIL_CHARS, MAX_RESPONSE_ID_CHARS, SurveyResponse
 
 MAX_COMMENT_CHARS: Final = 32_000
 MAX_PROPERTY_CHARS: Final = 1_000
 MAX_NAME_CHARS: Final = 255
-MAX_ID_CHARS: Final = 255
+MAX_ID_CHARS: Final = MAX_RESPONSE_ID_CHARS
 FUTURE_SKEW: Final = timedelta(minutes=5)
 """How far past the run's start a timestamp may be (clock drift) before it counts as bogus."""
 EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
@@ -63,7 +63,7 @@ def normalize_email(raw: object) -> str:
         raise FieldError(f"email is not text: {_shown(raw)}")
     email = raw.strip().lower()
     match = _EMAIL.fullmatch(email)
-    if match is None or len(email) > 254 or len(match["local"]) > 64:
+    if match is None or len(email) > MAX_EMAIL_CHARS or len(match["local"]) > 64:
         raise FieldError(f"invalid email {_shown(raw.strip())}")
     return email
 
@@ -215,6 +215,9 @@ def build_response(
             raise FieldError(f"response id {_shown(response_id)} is not text or a number")
         clean_id = clean_text(str(response_id), field="response id", limit=MAX_ID_CHARS + 1)
         if not clean_id or len(clean_id) > MAX_ID_CHARS or clean_id != str(response_id).strip():
+            if len(clean_id) > MAX_ID_CHARS:
+                reason = f"response id longer than {MAX_ID_CHARS} characters"
+                raise FieldError(f"{reason}: {_shown(response_id)}")
             raise FieldError(f"invalid response id {_shown(response_id)}")
     text, original_length = clean_comment(comment)
     clean_props = clean_properties(properties or {})

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from connectors.errors import ConfigError
-from connectors.models import SourceProblem, SurveyResponse
+from connectors.models import MAX_SOURCE_NAME_CHARS, SourceProblem, SurveyResponse
 from connectors.surveys.fields import FieldError, build_response
 from connectors.surveys.source import SourcePage
 
@@ -61,6 +61,15 @@ def _fingerprint(stream: BinaryIO) -> str:
     return f"sha256:{digest.hexdigest()}:lines:{lines}"
 
 
+def default_name(path: Path) -> str:
+    """``file:<file name>``; a name too long to store keeps its start and a hash of the rest."""
+    name = f"file:{path.name}"
+    if len(name) <= MAX_SOURCE_NAME_CHARS:
+        return name
+    digest = hashlib.sha256(path.name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{name[: MAX_SOURCE_NAME_CHARS - 17]}~{digest}"
+
+
 class FileSource:
     """Responses from one ``.csv``, ``.jsonl`` or ``.ndjson`` file."""
 
@@ -74,7 +83,7 @@ class FileSource:
         if page_size < 1:
             raise ValueError("page_size must be positive")
         self.path = path
-        self.name = name or f"file:{path.name}"
+        self.name = name or default_name(path)
         self.page_size = page_size
         self._kind = kind
 

@@ -66,14 +66,19 @@ def utcnow() -> datetime:
 
 def worker_id() -> str:
     """``host:pid:thread``: unique per worker, and tells whether a local owner has died."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    return f"{_host()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _host() -> str:
+    # Cut so that an owner always fits its column (64 + pid + thread id stays under 100).
+    return socket.gethostname()[:64]
 
 
 def _dead_local_owner(owner: str) -> bool:
     """True for a lease owner on this host whose process no longer runs (it crashed)."""
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+    if host != _host() or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
         os.kill(int(pid), 0)

@@ -17,9 +17,17 @@ from sqlalchemy.engine import Connection, Engine
 
 
 def create_engine(url: str) -> Engine:
-    """An engine for a state database URL: SQLite in WAL mode, or PostgreSQL."""
+    """An engine for a state database URL: SQLite in WAL mode, or PostgreSQL.
+
+    ``hide_parameters``: a failed statement's error never carries the values bound to it (the
+    emails and comments of responses), so neither a traceback nor a log line can print them.
+    """
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = sa.create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            hide_parameters=True,
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -37,7 +45,7 @@ def create_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def lock_key(name: str) -> int:

@@ -114,7 +114,7 @@ def jsonl_corpus(path: Path, good_email: str) -> tuple[bytes, dict[int, str | No
     ]  # fmt: skip
     reasons: dict[int, str | None] = {n: reason for n, (_, reason) in enumerate(lines, start=1)}
     reasons[10] = 'invalid email "robert\'); DROP TABLE nps_responses;--@x.com"'
-    reasons[11] = "invalid response id " + repr("x" * 300)[:57] + "..."
+    reasons[11] = "response id longer than 200 characters: " + repr("x" * 300)[:57] + "..."
     reasons[17] = "invalid email 'ctrl\\x1b@example.com'"
     return b"\n".join(line for line, _ in lines) + b"\n", reasons
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from connectors.surveys.files import default_name
 from sync.core.catalogue import ACCOUNT_METRICS, CONTACT_METRICS, Metric
 from sync.core.config.base import Issue, Section
 from sync.core.config.model import Config, FileSourceConfig
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from rules.model import RulesFile
 
 Path = tuple[str | int, ...]
+
+#: Longest field name the state store keeps for a written value (``nps_written_values.field``);
+#: real ones are far shorter (Salesforce API names: 40 characters plus namespace and suffix).
+MAX_FIELD_NAME_CHARS = 120
 
 
 def cross_section_issues(config: Config) -> list[Issue]:
@@ -39,7 +44,7 @@ def _source_names(config: Config) -> Iterator[Issue]:
     first: dict[str, int] = {}
     for index, source in enumerate(config.sources):
         if isinstance(source, FileSourceConfig):  # named as connectors/surveys names it
-            name = source.name or f"file:{source.path.name}"
+            name = source.name or default_name(source.path)
         else:
             name = source.name
         if name in first:
@@ -109,6 +114,13 @@ def _write_back_targets(config: Config) -> Iterator[Issue]:
         for metric, name in target.mapped():
             path, setting = _mapping_setting(target, metric)
             folded = target.fold(name)
+            if len(name) > MAX_FIELD_NAME_CHARS:
+                yield Issue(
+                    path,
+                    f"{label} field name {name[:40]}... is longer than "
+                    f"{MAX_FIELD_NAME_CHARS} characters",
+                )
+                continue
             if folded in written:
                 first, first_setting = written[folded]
                 message = (

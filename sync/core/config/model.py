@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from connectors.models import MAX_SOURCE_NAME_CHARS
 from connectors.transport import is_loopback_origin
 from sync.core.config.base import Issue, Section, invalid
 from sync.core.config.salesforce import SalesforceConfig
@@ -47,9 +48,13 @@ class ScheduleConfig(Section):
         return value
 
 
+#: A source's name keys its cursor and its responses in the state store, so it must fit there.
+SourceName = Annotated[str, Field(min_length=1, max_length=MAX_SOURCE_NAME_CHARS)]
+
+
 class DelightedSourceConfig(Section):
     type: Literal["delighted"]
-    name: str = "delighted"
+    name: SourceName = "delighted"
     api_key: Secret
     base_url: str = "https://api.delighted.com"
     per_page: int = Field(100, ge=1, le=100)
@@ -58,7 +63,7 @@ class DelightedSourceConfig(Section):
 class FileSourceConfig(Section):
     type: Literal["file"]
     path: Path
-    name: str | None = None
+    name: SourceName | None = None
 
 
 SourceConfig = Annotated[DelightedSourceConfig | FileSourceConfig, Field(discriminator="type")]
