@@ -3,10 +3,10 @@
 Only click is imported at module level so ``nps-sync --help`` answers instantly; each command
 imports what it needs when it runs. Commands raise the error of their tier and :class:`Main`
 turns it into the exit code of :func:`sync.core.errors.exit_code`, here and nowhere else: 1 when
-some of the work failed, 2 for an invalid config or rules file (and usage errors), 75 when a
-system is unavailable for now, 78 when a system refuses the credentials or settings, or when
-another installed distribution shadows one of this project's packages (checked on import, before
-any of them is loaded).
+some of the work failed, 2 for an invalid config or rules file (and usage errors) or a damaged
+state database, 75 when a system is unavailable for now, 78 when a system refuses the credentials
+or settings, or when another installed distribution shadows one of this project's packages
+(checked on import, before any of them is loaded).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ refuse_shadowed_packages()
 
 from sync.commands.check import check_command
 from sync.commands.fields import backfill_command, explain_group, fields_group
-from sync.commands.ops import failed_group, status_command, unmatched_command
+from sync.commands.ops import failed_group, state_group, status_command, unmatched_command
 from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
 
@@ -48,10 +48,20 @@ class Main(click.Group):
             return super().invoke(ctx)
         except Exception as error:
             code = exit_code(error)
+            if code is None:
+                code = _state_code(error)
             if code is None:  # click's own exceptions, and bugs, keep their usual handling
                 raise
             show_error(error)
             raise click.exceptions.Exit(code) from error
+
+
+def _state_code(error: Exception) -> int | None:
+    """The state database's own tier: a damaged file is fixed like a config file (2)."""
+    from sync.core.errors import EXIT_CONFIG_FILE
+    from sync.state.files import StateFileError
+
+    return EXIT_CONFIG_FILE if isinstance(error, StateFileError) else None
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,6 +77,7 @@ for command in (
     run_command,
     check_command,
     status_command,
+    state_group,
     failed_group,
     unmatched_command,
     rules_group,

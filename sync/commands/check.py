@@ -58,6 +58,7 @@ def check_command(config_path: Path) -> None:
         except ConnectorError as exc:
             findings.append(connection_finding(system, hosts[system], exc))
     findings.extend(check_sources(config, counter))
+    findings.extend(_state_findings(config.state.url))
     table = Table(title="nps-sync check")
     for col in ("system", "item", "result", "details", "fix"):
         table.add_column(col)
@@ -92,3 +93,17 @@ def rules_findings(config: Config) -> list[Finding]:
     except RulesError as error:
         return [Finding("nps-sync", "rules", "error", str(d)) for d in error.diagnostics]
     return [Finding("nps-sync", "rules", "ok", f"{len(ruleset.rules)} rules, {ruleset.hash[:12]}")]
+
+
+def _state_findings(url: str) -> list[Finding]:
+    """The state database, checked without being changed: damage and a file mode too wide."""
+    from sync.checks import Finding
+    from sync.state.files import check
+
+    found = check(url)
+    findings = [Finding("state", found.where, "error", p) for p in found.problems]
+    fix = "chmod 600 the state files"
+    findings += [Finding("state", found.where, "warning", w, fix) for w in found.warnings]
+    if not findings:
+        findings.append(Finding("state", found.where, "ok", "; ".join(found.notes)))
+    return findings

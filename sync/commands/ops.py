@@ -20,6 +20,35 @@ def _store(config_path: Path) -> StateStore:
     return open_store(load(config_path))
 
 
+@click.group("state")
+def state_group() -> None:
+    """The state database itself."""
+
+
+@state_group.command("check")
+@CONFIG_OPTION
+def state_check_command(config_path: Path) -> None:
+    """Check the state database without changing it (SQLite: integrity check and file mode).
+
+    Exit 2 when it is damaged or cannot be read, 1 when it is readable by other users.
+    """
+    from sync.core.errors import PartialFailureError
+    from sync.state.files import StateFileError, check
+
+    found = check(load(config_path).state.url)
+    click.echo(f"state database: {found.where}")
+    for note in found.notes:
+        click.echo(f"  {note}")
+    for warning in found.warnings:
+        click.echo(f"  warning: {warning}")
+    if found.problems:
+        raise StateFileError(
+            "\n".join(found.problems) + "\nnps-sync did not change it; restore it from a backup."
+        )
+    if found.warnings:
+        raise PartialFailureError()
+
+
 @click.command("status")
 @CONFIG_OPTION
 @click.option("--runs", "run_count", default=10, show_default=True, help="How many runs to list.")
@@ -32,6 +61,8 @@ def status_command(config_path: Path, run_count: int) -> None:
     store = _store(config_path)
     try:
         console = Console()
+        if store.file_warning:
+            console.print(f"[bold]warning:[/] {store.file_warning}", highlight=False)
         for part in status_report(store, datetime.now(UTC), run_count):
             console.print(part)
     finally:

@@ -5,6 +5,7 @@ the records they take and return are exported here.
 """
 
 from sync.state.cooldowns import CooldownClaim
+from sync.state.files import StateFileError
 from sync.state.inbox import IngestStats, RoutingOutcome, StoredResponse
 from sync.state.outbox import ActionIntent, ActionResult, ActionRow, ClaimedAction, OutboxCounts
 from sync.state.store import StateStore, open_store
@@ -22,6 +23,7 @@ __all__ = [
     "PastResponse",
     "QueuedWriteBacks",
     "RoutingOutcome",
+    "StateFileError",
     "StateStore",
     "StoredResponse",
     "TicketCandidate",

@@ -8,12 +8,15 @@ queue) still commits or rolls back as one.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from sync.state.files import corruption_error, is_corruption
 
 
 def create_engine(url: str) -> Engine:
@@ -34,10 +37,21 @@ def create_engine(url: str) -> Engine:
             # Let SQLAlchemy, not the driver, decide when transactions start (see "begin").
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            try:
+                cur.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.DatabaseError as exc:
+                if is_corruption(exc):
+                    raise corruption_error(url, exc) from None
+                raise
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        @sa.event.listens_for(engine, "handle_error")
+        def _on_error(context: sa.engine.ExceptionContext) -> None:
+            # A page found damaged in the middle of a pass: say so, not a driver traceback.
+            if is_corruption(context.original_exception):
+                raise corruption_error(url, context.original_exception) from None
 
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:

@@ -25,6 +25,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sync.state import files
 from sync.state import schema as t
 from sync.state.cooldowns import Cooldowns
 from sync.state.database import Database, create_engine, lock_key
@@ -43,6 +44,10 @@ class StateStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        #: Set when an existing SQLite file is readable by others (logged once, shown by status).
+        self.file_warning = files.prepare(url)
+        if self.file_warning:
+            files.log.warning(self.file_warning)
         self.db = Database(create_engine(url))
         self.engine = self.db.engine
         self.dialect = self.db.dialect
