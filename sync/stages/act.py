@@ -66,6 +66,35 @@ def guarded(actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]])
         return [Outcome(a.key, "dead", error=str(exc)) for a in actions]
 
 
+def look_up_each(
+    keys: Sequence[str],
+    lookup: Callable[[list[str]], Mapping[str, Any]],
+    retry: RetryPolicy,
+    chunk: int,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Look ``keys`` up ``chunk`` per call, each call retried on its own.
+
+    Returns what was found and, per key whose call still failed, the error: one failing call
+    leaves only its own keys unresolved, so under a steady fault rate the share of keys resolved
+    follows the share of calls that succeed. A deferral (a long Retry-After) is raised: the
+    system asked us to wait.
+    """
+    found: dict[str, Any] = {}
+    unresolved: dict[str, str] = {}
+    for start in range(0, len(keys), chunk):
+        part = list(keys[start : start + chunk])
+        try:
+            found.update(retry.call(partial(lookup, part)))
+        except RetryableError as exc:
+            unresolved.update(dict.fromkeys(part, str(exc)))
+    return found, unresolved
+
+
+def unresolved_outcome(key: str, error: str) -> Outcome:
+    """The outcome of an action whose earlier attempt could not be looked up: try again later."""
+    return Outcome(key, "retry", error=f"could not check whether it exists already: {error}")
+
+
 def create_missing(
     actions: Sequence[ClaimedAction],
     *,
@@ -80,27 +109,26 @@ def create_missing(
     marker. A failed create may still have taken effect (a timeout after the server committed,
     a bulk job that ran although polling its status failed), so every retry first looks up all
     the actions it is about to create again. Lookups go ``lookup_chunk`` keys per call, each
-    retried on its own, so a flaky connection does not make a long lookup start over.
+    retried on its own (:func:`look_up_each`): an action whose lookup keeps failing is retried
+    later on its own, while the rest of the batch goes on.
     """
     uncertain = {a.key for a in actions if a.attempts > 1}
     found: dict[str, Any] = {}
-
-    def look_up() -> None:
-        keys = sorted(uncertain - found.keys())
-        for start in range(0, len(keys), lookup_chunk):
-            chunk = keys[start : start + lookup_chunk]
-            found.update(retry.call(partial(lookup, chunk)))
-            uncertain.difference_update(chunk)
+    unresolved: dict[str, str] = {}
 
     def attempt() -> list[Outcome]:
-        look_up()
-        todo = [a for a in actions if a.key not in found]
+        keys = sorted(uncertain - found.keys() - unresolved.keys())
+        more, failed = look_up_each(keys, lookup, retry, lookup_chunk)
+        found.update(more)
+        unresolved.update(failed)
+        uncertain.difference_update(keys)
+        todo = [a for a in actions if a.key not in found and a.key not in unresolved]
         uncertain.update(a.key for a in todo)  # from here on, each may exist whatever happens
         created = [outcome_of(r) for r in create(todo)] if todo else []
         done = [
             Outcome(k, "done", external_id=str(v), found_existing=True) for k, v in found.items()
         ]
-        return done + created
+        return done + created + [unresolved_outcome(k, e) for k, e in unresolved.items()]
 
     return guarded(actions, lambda: retry.call(attempt))
 

@@ -9,7 +9,12 @@ from sync.state.files import StateFileError
 from sync.state.inbox import IngestStats, RoutingOutcome, StoredResponse
 from sync.state.outbox import ActionIntent, ActionResult, ActionRow, ClaimedAction, OutboxCounts
 from sync.state.store import StateStore, open_store
-from sync.state.tickets import PastResponse, TicketCandidate, TicketStatus
+from sync.state.tickets import (
+    PastResponse,
+    TicketCandidate,
+    TicketStatus,
+    UnresolvedTicketAction,
+)
 from sync.state.write_backs import QueuedWriteBacks
 
 __all__ = [
@@ -28,5 +33,6 @@ __all__ = [
     "StoredResponse",
     "TicketCandidate",
     "TicketStatus",
+    "UnresolvedTicketAction",
     "open_store",
 ]

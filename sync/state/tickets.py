@@ -47,6 +47,22 @@ class TicketCandidate:
 
 
 @dataclass(frozen=True, slots=True)
+class UnresolvedTicketAction:
+    """A ticket action of ours whose outcome is not recorded yet: waiting, retrying or leased.
+
+    It may have opened its ticket already (an attempt cut short or still running), so a later
+    response of the same requester must not open another one meanwhile.
+    """
+
+    key: str
+    email: str
+    organization_id: int | None
+    created_at: datetime
+    #: When it is due again (its next attempt, or the end of the lease it is running under).
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PastResponse:
     """An earlier answer of a person, for the context of a ticket."""
 
@@ -181,6 +197,54 @@ class TicketLedger:
                     for row in conn.execute(query.where(column.in_(chunk))).all():
                         _merge(found, row)
         return sorted(found.values(), key=lambda c: (c.created_at, c.ticket_id))
+
+    def unresolved(
+        self,
+        *,
+        emails: Iterable[str] = (),
+        organization_ids: Iterable[int] = (),
+        keys: Iterable[str] = (),
+    ) -> list[UnresolvedTicketAction]:
+        """Ticket actions not yet done nor dead for these requesters (by email) or organizations,
+        and those of these keys, oldest first."""
+        emails = sorted({e.lower() for e in emails if e})
+        org_ids = sorted({int(o) for o in organization_ids})
+        wanted = sorted(set(keys))
+        a, r = t.actions, t.responses
+        query = (
+            sa.select(
+                a.c.key,
+                a.c.created_at,
+                a.c.status,
+                a.c.next_attempt_at,
+                a.c.lease_until,
+                r.c.email,
+                r.c.zendesk_org_id,
+            )
+            .select_from(
+                a.join(r, sa.and_(a.c.source == r.c.source, a.c.response_id == r.c.response_id))
+            )
+            .where(a.c.kind == TICKET_KIND, a.c.status.in_(["pending", "claimed"]))
+        )
+        found: dict[str, UnresolvedTicketAction] = {}
+        column: Any
+        with self._db.reading() as conn:
+            for column, values in (
+                (sa.func.lower(r.c.email), emails),
+                (r.c.zendesk_org_id, org_ids),
+                (a.c.key, wanted),
+            ):
+                for chunk in chunks(values):
+                    for row in conn.execute(query.where(column.in_(chunk))).all():
+                        leased = row.status == "claimed" and row.lease_until is not None
+                        found[row.key] = UnresolvedTicketAction(
+                            key=row.key,
+                            email=(row.email or "").lower(),
+                            organization_id=int(row.zendesk_org_id) if row.zendesk_org_id else None,
+                            created_at=row.created_at,
+                            due_at=row.lease_until if leased else row.next_attempt_at,
+                        )
+        return sorted(found.values(), key=lambda u: (u.created_at, u.key))
 
     def history(self, emails: Iterable[str], limit: int) -> dict[str, list[PastResponse]]:
         """Each person's responses, newest first, at most ``limit + 1`` (the caller drops the one

@@ -32,7 +32,14 @@ from connectors.zendesk.records import CommentSpec, RequesterSpec, TicketState
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
 from sync.core.ports import TicketDesk
 from sync.core.retry import RetryPolicy
-from sync.stages.act import Outcome, create_missing, guarded, outcome_of
+from sync.stages.act import (
+    Outcome,
+    create_missing,
+    guarded,
+    look_up_each,
+    outcome_of,
+    unresolved_outcome,
+)
 from sync.stages.executors.zendesk_context import (
     ContextFacts,
     compile_context,
@@ -48,6 +55,12 @@ from sync.stages.match_zendesk import (
 from sync.state import ClaimedAction, StateStore, TicketCandidate
 
 KIND = "zendesk_ticket"
+#: Keys per marker lookup: Zendesk finds tickets by one ``external_id`` per request, so each
+#: request is retried on its own and one failure leaves only its own action unresolved.
+LOOKUP_CHUNK = 1
+#: How long a ticket action waits for an earlier one of its requester before it looks again.
+SERIAL_WAIT_MIN = timedelta(seconds=1)
+SERIAL_WAIT_MAX = timedelta(seconds=60)
 
 
 def utcnow() -> datetime:
@@ -141,17 +154,34 @@ class ZendeskTicketExecutor:
         plans = [_plan(a) for a in actions]
 
         attaching = [p for p in plans if p.attach]
-        found = self._lookup([p.key for p in attaching if p.action.attempts > 1])
+        # Read before the ledger's open tickets: an action recorded done in between is then seen
+        # by the one query or the other.
+        waits = self._earlier_unresolved(attaching)
+        found, unresolved = look_up_each(
+            [p.key for p in attaching if p.action.attempts > 1],
+            self.helpdesk.find_tickets_by_key,
+            self.retry,
+            LOOKUP_CHUNK,
+        )
+        for key, error in unresolved.items():
+            outcomes[key] = unresolved_outcome(key, error)
+        scope = self.settings.attach_scope
         made: dict[str, int] = {}  # scope -> a ticket an earlier attempt of this batch opened
         for plan in attaching:
             if plan.key in found:
                 ticket_id = found[plan.key]
-                made.setdefault(plan.scope(self.settings.attach_scope), ticket_id)
+                made.setdefault(plan.scope(scope), ticket_id)
                 outcomes[plan.key] = Outcome(
                     plan.key, "done", external_id=str(ticket_id), found_existing=True
                 )
+        uncertain = {p.scope(scope) for p in attaching if p.key in unresolved}
+        now = self.clock()
+        for plan in attaching:
+            if plan.key not in outcomes and plan.scope(scope) in uncertain:
+                waits.setdefault(plan.key, now + SERIAL_WAIT_MIN)
         plans = [p for p in plans if p.key not in outcomes]
-        self._choose_targets([p for p in plans if p.attach], made)
+        self._choose_targets([p for p in plans if p.attach], made, waits, outcomes)
+        plans = [p for p in plans if p.key not in outcomes]
 
         self._create_requesters(plans, names, outcomes)
         plans = [p for p in plans if p.key not in outcomes]
@@ -170,7 +200,7 @@ class ZendeskTicketExecutor:
             lookup=self.helpdesk.find_tickets_by_key,
             create=lambda todo: self.helpdesk.create_tickets([specs[a.key] for a in todo]),
             retry=self.retry,
-            lookup_chunk=10,  # one request per key: keep a retry from repeating many
+            lookup_chunk=LOOKUP_CHUNK,
         )
         outcomes.update({o.key: o for o in created})
 
@@ -178,16 +208,62 @@ class ZendeskTicketExecutor:
         outcomes.update(self._comment(commenting, outcomes))
         return [outcomes[a.key] for a in actions]
 
-    def _lookup(self, keys: list[str]) -> dict[str, int]:
-        return self.retry.call(lambda: self.helpdesk.find_tickets_by_key(keys)) if keys else {}
-
     # -- 1. attach to an open ticket -----------------------------------------------------------
-    def _choose_targets(self, plans: list[_Plan], made: Mapping[str, int]) -> None:
+    def _earlier_unresolved(self, plans: list[_Plan]) -> dict[str, datetime]:
+        """Plans that must wait for an earlier ticket action of their scope, with until when.
+
+        An earlier action of the same requester (or organization) that is not recorded yet,
+        whether waiting, retrying or running under another worker's lease, may have opened the
+        ticket this plan should join. Until it is resolved, this plan would open a second one;
+        so it waits for it. Only later actions wait for earlier ones (by when they were routed,
+        then by key), so two actions never wait for each other, whichever workers claim them.
+        """
+        if self.store is None or not plans:
+            return {}
+        by_org = self.settings.attach_scope == "organization"
+        ours = {p.key for p in plans}
+        rows = self.store.tickets.unresolved(
+            emails=[p.email for p in plans],
+            organization_ids=[p.organization_id for p in plans if by_org and p.organization_id],
+            keys=ours,
+        )
+        order = {u.key: (u.created_at, u.key) for u in rows}
+        earlier: dict[str, list[tuple[tuple[datetime, str], datetime]]] = {}
+        for u in rows:
+            if u.key in ours:
+                continue
+            scopes = {f"email:{u.email}"}
+            if by_org and u.organization_id:
+                scopes.add(f"org:{u.organization_id}")
+            for scope_key in scopes:
+                earlier.setdefault(scope_key, []).append(((u.created_at, u.key), u.due_at))
+        now = self.clock()
+        waits: dict[str, datetime] = {}
+        for plan in plans:
+            mine = order.get(plan.key)
+            blockers = [
+                due
+                for at, due in earlier.get(plan.scope(self.settings.attach_scope), [])
+                if mine is None or at < mine
+            ]
+            if blockers:
+                until = min(blockers)
+                waits[plan.key] = min(max(until, now + SERIAL_WAIT_MIN), now + SERIAL_WAIT_MAX)
+        return waits
+
+    def _choose_targets(
+        self,
+        plans: list[_Plan],
+        made: Mapping[str, int],
+        waits: Mapping[str, datetime],
+        outcomes: dict[str, Outcome],
+    ) -> None:
         """Set each plan's target (an open ticket of its scope) or leader (a plan of this batch).
 
         ``made`` holds the tickets that plans of this batch opened in an attempt cut short (found
-        by their key, not yet in the ledger): the plans after them in the batch join them, as
-        they would have had that attempt finished.
+        by their key, not yet in the ledger): the other plans of their scope join them. A plan
+        that would open a ticket while an earlier action of its scope is unresolved (``waits``)
+        is deferred instead: it joins that action's ticket once it is recorded.
         """
         if not plans:
             return
@@ -199,6 +275,11 @@ class ZendeskTicketExecutor:
             target = open_by_scope.get(plan_scope)
             if target is not None:
                 plan.target = target
+            elif plan.key in waits:
+                error = "waiting for an earlier ticket action of the same requester"
+                outcomes[plan.key] = Outcome(
+                    plan.key, "defer", error=error, not_before=waits[plan.key]
+                )
             elif plan_scope in leaders:
                 plan.leader = leaders[plan_scope]
             else:
@@ -382,19 +463,35 @@ def guarded_comments(
 
     Like :func:`create_missing` for tickets: the first try checks only comments of actions
     claimed before; a retry after a failure checks all of them, since the failed request may
-    have landed.
+    have landed. Each ticket's comments are read in a call retried on its own; a comment whose
+    ticket cannot be read is retried later, alone.
     """
     pending = {a.key for a in actions if a.attempts > 1}
+    unresolved: dict[str, str] = {}
+    bodies: dict[int, list[str]] = {}
+
+    def read(ticket_id: int) -> list[str] | None:
+        if ticket_id not in bodies:
+            try:
+                bodies[ticket_id] = retry.call(lambda: helpdesk.comment_bodies(ticket_id))
+            except RetryableError as exc:
+                for comment in comments:
+                    if comment.ticket_id == ticket_id and comment.key in pending:
+                        unresolved[comment.key] = str(exc)
+                return None
+        return bodies[ticket_id]
 
     def attempt() -> list[Outcome]:
         present: list[Outcome] = []
         todo: list[CommentSpec] = []
-        bodies: dict[int, list[str]] = {}
         for comment in comments:
+            if comment.key in unresolved:
+                continue
             if comment.key in pending:
-                if comment.ticket_id not in bodies:
-                    bodies[comment.ticket_id] = helpdesk.comment_bodies(comment.ticket_id)
-                if any(marker(comment.key) in b for b in bodies[comment.ticket_id]):
+                seen = read(comment.ticket_id)
+                if seen is None:
+                    continue
+                if any(marker(comment.key) in b for b in seen):
                     present.append(
                         Outcome(
                             comment.key, "done", external_id=str(comment.ticket_id), attached=True
@@ -403,8 +500,12 @@ def guarded_comments(
                     continue
             todo.append(comment)
         pending.update(c.key for c in todo)
+        # What a failed attempt may have added is read again, not from before it.
+        for ticket_id in {c.ticket_id for c in todo}:
+            bodies.pop(ticket_id, None)
         added = helpdesk.add_comments(todo) if todo else []
-        return present + [replace(outcome_of(r), attached=r.ok) for r in added]
+        missing = [unresolved_outcome(k, e) for k, e in unresolved.items()]
+        return present + [replace(outcome_of(r), attached=r.ok) for r in added] + missing
 
     return {o.key: o for o in guarded(actions, lambda: retry.call(attempt))}
 
