@@ -122,7 +122,14 @@ class RunReport:
     errors: list[str] = field(default_factory=list)
     #: The pass stopped because a system was unreachable or refused work for now.
     unavailable: bool = False
+    #: Systems that refused the credentials, permissions or configured names: system -> error.
+    #: The stages that did not need them went on.
+    refused: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+
+    def refuse(self, error: ConfigError) -> None:
+        """Record a system's refusal (the first one per system in a run)."""
+        self.refused.setdefault(error.system or "configuration", error.message)
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -131,6 +138,26 @@ class RunReport:
         data["problem_count"] = len(self.problems)
         data["error_count"] = len(self.errors)
         return data
+
+
+class RefusedError(ConfigError):
+    """A system refused the credentials, permissions or configured names during a run.
+
+    The run went on with the work that did not need that system and was recorded; ``report``
+    is what it did.
+    """
+
+    def __init__(self, message: str, *, system: str, report: RunReport) -> None:
+        super().__init__(message, system=system)
+        self.report = report
+
+
+def refusable(report: RunReport, stage: Callable[[], None]) -> None:
+    """Run a stage; a refusal is recorded and the stages after it go on."""
+    try:
+        stage()
+    except ConfigError as exc:
+        report.refuse(exc)
 
 
 class Engine:
@@ -291,13 +318,11 @@ class Engine:
         return NotifyExecutor(SlackSender(session), email, self.retry)
 
     def act(self, report: RunReport) -> None:
-        self.escalate(report)
-        executors: list[Executor] = [
-            SalesforceTaskExecutor(self.conn.crm, self.retry),
-            self.ticket_executor(),
-            FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry),
-            self.notify_executor(),
-        ]
+        refusable(report, lambda: self.escalate(report))
+        executors: list[Executor] = [SalesforceTaskExecutor(self.conn.crm, self.retry)]
+        refusable(report, lambda: executors.append(self.ticket_executor()))
+        executors.append(FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry))
+        executors.append(self.notify_executor())
         stats = drain(
             self.store,
             executors,
@@ -318,6 +343,8 @@ class Engine:
         report.deferred += stats.deferred
         report.dead += stats.dead
         report.errors.extend(stats.errors)
+        for error in stats.refused:
+            report.refuse(error)
 
     def write_back(self, report: RunReport) -> None:
         """Write the fields of every contact and account queued for it.
@@ -396,18 +423,18 @@ class Engine:
     def _poll_stages(self, report: RunReport, started: datetime) -> None:
         with self.store.locks.singleton("pull") as mine:
             if mine:
-                self.pull(report, started)
+                refusable(report, lambda: self.pull(report, started))
         with self.store.locks.singleton("route") as mine:
             if mine:
-                self.route(report)
+                refusable(report, lambda: self.route(report))
 
     def _drain_stages(self, report: RunReport, started: datetime) -> None:
         self.act(report)
-        self._write_back_stage(report, started)
+        refusable(report, lambda: self._write_back_stage(report, started))
         if self.config.zendesk.tracking.enabled:
             with self.store.locks.singleton("ticket-tracking") as mine:
                 if mine:
-                    self.track(report)
+                    refusable(report, lambda: self.track(report))
 
     def track(self, report: RunReport) -> None:
         """Learn from Zendesk's incremental export which of our tickets were solved or reopened."""
@@ -438,9 +465,10 @@ class Engine:
             self.release_dead_leases()
             for stage in stages:
                 stage(report, started)
-            status = "ok" if not report.errors else "partial"
-        except ConfigError:
-            raise
+            status = "refused" if report.refused else "ok" if not report.errors else "partial"
+        except ConfigError as exc:
+            report.refuse(exc)
+            status = "refused"
         except ConnectorError as exc:
             log.error("%s stopped: %s", kind, exc)
             report.errors.append(str(exc))
@@ -456,4 +484,7 @@ class Engine:
             report.seconds = round((self.clock() - started).total_seconds(), 3)
             self.store.runs.finish(run_id, status, report.to_json(), self.clock())
             self.store.outbox.release_leases(self.owner, self.clock())
+        if report.refused:  # recorded with the run (``nps-sync status``); the caller decides
+            system, message = next(iter(report.refused.items()))
+            raise RefusedError(message, system=system, report=report)
         return report

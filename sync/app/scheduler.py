@@ -27,7 +27,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sync.app.engine import Engine, RunReport
+from connectors.errors import ConfigError
+from sync.app.engine import Engine, RefusedError, RunReport
 from sync.core.config import ScheduleConfig
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,17 @@ class Daemon:
                 return
             try:
                 report = job()
+            except RefusedError as exc:  # one line per run; the other systems' work went on
+                refusals = "; ".join(f"{k}: {v}" for k, v in exc.report.refused.items())
+                log.error(
+                    "%s: refused by %s (fix the credentials or settings; retrying next run)",
+                    name,
+                    refusals,
+                )
+                report = exc.report
+            except ConfigError as exc:
+                log.error("%s: %s (fix the credentials or settings; retrying next run)", name, exc)
+                return
             except Exception:
                 log.exception("%s failed", name)
                 return

@@ -122,12 +122,26 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
         f"{store.inbox.problem_count()} malformed records skipped",
         f"Write-backs queued: {len(queued.contacts)} contacts, {len(queued.accounts)} accounts",
         _budget_line(runs),
+        *_refusal_lines(runs),
     ]
     return [history, cursors, outbox, *lines]
 
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _refusal_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """Each system's last refusal of the credentials or settings, if the newest runs saw one."""
+    seen: dict[str, str] = {}
+    for run in runs:
+        for system, message in ((run.get("stats") or {}).get("refused") or {}).items():
+            if system not in seen:
+                seen[system] = (
+                    f"Refused by {system}: {message} (run {run['id']}, "
+                    f"{_when(run['started_at'])} UTC): fix the credentials or settings"
+                )
+    return list(seen.values())
 
 
 def _budget_line(runs: list[dict[str, Any]]) -> str:

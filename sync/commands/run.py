@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,16 +33,27 @@ def load(config_path: Path) -> Config:
     return load_config(config_path)
 
 
-def build_engine(config: Config) -> Engine:
-    """Connect everything a config describes (errors end the command with their tier's code)."""
+def build_engine(config: Config, *, patient: Callable[[float], bool] | None = None) -> Engine:
+    """Connect everything a config describes (errors end the command with their tier's code).
+
+    With ``patient`` (a daemon), a system that is unreachable or failing for now at start-up
+    is tried again with capped backoff, ``patient(seconds)`` waiting between tries (True: stop);
+    only a configuration error ends the command.
+    """
     from sync.app.engine import Engine
     from sync.app.reload import RulesHolder
     from sync.app.runtime import connect_all, open_store
     from sync.core.config.checks import rules_against
+    from sync.core.retry import keep_trying
 
     rules = RulesHolder.load(config.rules, check=rules_against(config))
     store = open_store(config)
-    connections = connect_all(config)
+    if patient is None:
+        connections = connect_all(config)
+    else:
+        connections = keep_trying(
+            lambda: connect_all(config), what="connecting at start-up", wait=patient
+        )
     return Engine(config, store, connections, rules)
 
 
@@ -52,14 +66,19 @@ def sync_command(config_path: Path) -> None:
     """
     from rich.console import Console
 
+    from sync.app.engine import RefusedError
     from sync.app.report import print_problems, report_table
     from sync.core.errors import PartialFailureError, UnavailableError
     from sync.core.logs import configure
 
     configure("WARNING")
     engine = build_engine(load(config_path))
-    report = engine.run_once()
     console = Console()
+    try:
+        report = engine.run_once()
+    except RefusedError as exc:  # what the other systems' stages did, then exit 78
+        console.print(report_table([("this pass", exc.report)]))
+        raise
     console.print(report_table([("this pass", report)]))
     print_problems(console, report)
     if report.unavailable:
@@ -78,10 +97,17 @@ def run_command(config_path: Path, log_level: str) -> None:
     """
     from sync.app.scheduler import Daemon
     from sync.core.logs import configure
+    from sync.core.retry import StoppedError
 
     configure(log_level)
     config = load(config_path)
-    engine = build_engine(config)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # until the daemon installs its own
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        engine = build_engine(config, patient=stop.wait)
+    except StoppedError:
+        return  # asked to stop before anything started: nothing to finish
     try:
         Daemon(engine, config.schedule).run()
     finally:

@@ -9,6 +9,8 @@ turns into a ``next_attempt_at`` in the state store.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -72,3 +74,54 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
+
+
+class StoppedError(Exception):
+    """:func:`keep_trying` gave up because a stop was asked for while it waited."""
+
+
+def keep_trying(
+    fn: Callable[[], T],
+    *,
+    what: str,
+    initial_wait: float = 1.0,
+    max_wait: float = 60.0,
+    wait: Callable[[float], bool] | None = None,
+) -> T:
+    """Run ``fn`` until it gets past transient failures, for a daemon that must not give up.
+
+    A :class:`RetryableError` or :class:`DeferError` (a 5xx, a dropped connection, a rate limit)
+    is logged in one line and tried again after a jittered exponential wait capped at
+    ``max_wait`` (a Retry-After or a deferral's time is honoured, within the cap). Any other
+    error, a configuration error above all, is raised at once. ``wait(seconds)`` sleeps and
+    returns True when a stop was asked for meanwhile, which raises :class:`StoppedError`.
+    """
+    pause = wait if wait is not None else _sleep
+    failures = 0
+    while True:
+        try:
+            return fn()
+        except (RetryableError, DeferError) as exc:
+            failures += 1
+            delay = _delay(exc, failures, initial_wait, max_wait)
+            log.warning("%s: %s; trying again in %.1f s (attempt %d)", what, exc, delay, failures)
+            if pause(delay):
+                raise StoppedError(what) from exc
+
+
+def _delay(exc: RetryableError | DeferError, failures: int, initial: float, cap: float) -> float:
+    """The wait before the next try: what the system asked for, else full-jitter backoff."""
+    asked: float | None = None
+    if isinstance(exc, RetryableError):
+        asked = exc.retry_after
+    elif exc.not_before is not None:
+        asked = (exc.not_before - datetime.now(UTC)).total_seconds()
+    if asked is not None:
+        return min(max(asked, 0.0), cap)
+    ceiling = min(cap, initial * 2.0 ** min(failures, 30))
+    return max(ceiling / 4, random.uniform(0, ceiling))
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False

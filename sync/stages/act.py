@@ -142,6 +142,8 @@ class DrainStats:
     deferred: int = 0
     dead: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Systems that refused the credentials or settings; their executors stopped, others went on.
+    refused: list[ConfigError] = field(default_factory=list)
 
     def add(self, kind: str, outcome: Outcome) -> None:
         if outcome.result == "done":
@@ -182,6 +184,8 @@ def drain(
     """Run every due action of the executors' kinds until none is left (or stop is asked).
 
     A stop request is honoured between batches: the batch in flight is finished and recorded.
+    An executor whose system refuses the credentials or settings gives its batch back and
+    stops; the other executors go on (the refusals are in the stats).
     """
     stats = DrainStats()
     for executor in executors:
@@ -193,9 +197,10 @@ def drain(
                 break
             try:
                 outcomes = executor.execute(claimed)
-            except ConfigError:
+            except ConfigError as exc:  # this system's work waits; the other executors go on
                 store.outbox.release_leases(owner, now())
-                raise
+                stats.refused.append(exc)
+                break
             by_key = {a.key: a for a in claimed}
             results = [
                 result_of(by_key[o.key], o, max_failures, backoff_base, now()) for o in outcomes
