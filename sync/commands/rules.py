@@ -12,18 +12,15 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from sync.commands import rules_view
 from sync.commands.run import CONFIG_OPTION, load
 from sync.core.errors import PartialFailureError
 
 if TYPE_CHECKING:
-    from collections import Counter
     from collections.abc import Mapping
 
-    from rich.table import Table
-
-    from rules import CaseResult, Decision, FieldSpec, RulesError, Ruleset, RuleTrace
+    from rules import FieldSpec, RulesError, Ruleset
     from sync.core.config import Config
-    from sync.ops.replay import ReplayResult
     from sync.state import StateStore, StoredResponse
 
 
@@ -87,7 +84,7 @@ def test_command(file: Path, cases_file: Path) -> None:
     results = run_cases(ruleset, cases)
     rows = [("RESULT", "CASE", "EXPECTED", "ACTUAL")]
     for result in results:
-        expected, actual = _expectation(result)
+        expected, actual = rules_view.expectation(result)
         rows.append(("pass" if result.passed else "FAIL", result.case.name, expected, actual))
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
@@ -97,22 +94,6 @@ def test_command(file: Path, cases_file: Path) -> None:
     click.echo(f"{len(results) - failures} passed, {failures} failed")
     if failures:
         raise PartialFailureError()
-
-
-def _expectation(result: CaseResult) -> tuple[str, str]:
-    """The EXPECTED and ACTUAL cells: only what the case states an expectation about."""
-    expected, actual = [], []
-    if result.case.expect is not None:
-        expected.append(f"actions: {_names(result.case.expect)}")
-        actual.append(f"actions: {_names(result.actions)}")
-    if result.case.expect_rules is not None:
-        expected.append(f"rules: {_names(result.case.expect_rules)}")
-        actual.append(f"rules: {_names(result.rules)}")
-    return "; ".join(expected), "; ".join(actual)
-
-
-def _names(names: Sequence[str]) -> str:
-    return ", ".join(names) if names else "(none)"
 
 
 @rules_group.command("schema")
@@ -155,55 +136,11 @@ def route_command(file: Path, assignments: Sequence[str], explain: bool, preview
         _fail(error)
     fields = derive_fields(_parse_assignments(assignments, ruleset.fields))
     if explain:
-        _print_traces(ruleset.explain(fields))
+        rules_view.print_traces(ruleset.explain(fields))
     decision = ruleset.route(fields)
-    _print_decision(decision)
-    if preview and not _print_previews(ruleset, decision, fields):
+    rules_view.print_decision(decision)
+    if preview and not rules_view.print_previews(ruleset, decision, fields):
         raise PartialFailureError()
-
-
-def _print_previews(ruleset: Ruleset, decision: Decision, fields: Mapping[str, object]) -> bool:
-    """Print each action the decision asks for, rendered; False if one cannot be rendered."""
-    import dataclasses
-
-    from rules import RenderError
-
-    ok = True
-    for name in dict.fromkeys(decision.action_names):
-        click.echo(f"\n{name} ({ruleset.actions[name].type}):")
-        try:
-            payload = ruleset.render_action(name, fields)
-        except RenderError as error:
-            click.echo(f"  cannot be rendered: {error}")
-            ok = False
-            continue
-        for item in dataclasses.fields(payload):
-            if item.name == "action":
-                continue
-            lines = _shown_value(getattr(payload, item.name)).splitlines() or [""]
-            click.echo(f"  {item.name}: {lines[0]}")
-            for line in lines[1:]:
-                click.echo(f"    {line}".rstrip())
-    return ok
-
-
-def _shown_value(value: object) -> str:
-    from collections.abc import Mapping
-    from datetime import timedelta
-
-    from rules import OwnerRef, format_duration
-
-    if value is None:
-        return "-"
-    if isinstance(value, OwnerRef):
-        return value.kind if value.user is None else f"user:{value.user}"
-    if isinstance(value, timedelta):
-        return format_duration(value)
-    if isinstance(value, tuple):
-        return ", ".join(map(str, value)) or "-"
-    if isinstance(value, Mapping):
-        return "\n".join(f"{key}: {item}" for key, item in value.items())
-    return str(value).rstrip()
 
 
 def _parse_assignments(
@@ -225,49 +162,6 @@ def _parse_assignments(
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="FIELD=VALUE") from None
     return fields
-
-
-def _print_decision(decision: Decision) -> None:
-    from rules import format_duration
-
-    if not decision.matches:
-        click.echo("no rule matched")
-        return
-    width = max(len(match.rule) for match in decision.matches)
-    for match in decision.matches:
-        notes = []
-        if match.continues:
-            notes.append("continue")
-        if match.cooldown:
-            notes.append(
-                f"cooldown {match.cooldown.field} {format_duration(match.cooldown.period)}"
-            )
-        if match.settle:
-            notes.append(f"settle {format_duration(match.settle)}")
-        for step in match.escalations:
-            when = " business hours" if step.business_hours else ""
-            notes.append(f"escalate {step.action} after {format_duration(step.after)}{when}")
-        actions = _names(match.actions)
-        suffix = f"  ({'; '.join(notes)})" if notes else ""
-        click.echo(f"{match.rule.ljust(width)}  -> {actions}{suffix}")
-
-
-def _print_traces(traces: Sequence[RuleTrace]) -> None:
-    for trace in traces:
-        if trace.fired:
-            state = "fired"
-        elif not trace.reached:
-            state = "not reached" + (" (would match)" if trace.matched else "")
-        else:
-            state = "no match"
-        click.echo(f"rule {trace.rule}: {state}")
-        if not trace.conditions:
-            click.echo("    (no conditions: matches every response)")
-        for condition in trace.conditions:
-            mark = "yes" if condition.matched else "no "
-            seen = f"  [{condition.field} = {condition.value!r}]" if condition.field else ""
-            click.echo(f"  {'  ' * condition.depth}{mark} {condition.label}{seen}")
-    click.echo()
 
 
 @rules_group.command("explain")
@@ -292,16 +186,16 @@ def explain_command(response_id: str, config_path: Path, source: str | None) -> 
         ((_, _, fields),) = rebuild_fields(store, [stored])
     finally:
         store.close()
-    _print_stored_decision(stored, ruleset)
+    rules_view.print_stored_decision(stored, ruleset)
     click.echo("fields:")
     shown = {name: value for name, value in fields.items() if value is not None}
     width = max(map(len, shown), default=0)
     for name, value in sorted(shown.items()):
         click.echo(f"  {name.ljust(width)}  {value!r}")
     click.echo()
-    _print_traces(ruleset.explain(fields))
+    rules_view.print_traces(ruleset.explain(fields))
     click.echo("decision under the rules in force:")
-    _print_decision(ruleset.route(fields))
+    rules_view.print_decision(ruleset.route(fields))
 
 
 def _load_or_fail(path: Path, config: Config) -> Ruleset:
@@ -336,37 +230,6 @@ def _find_response(store: StateStore, response_id: str, source: str | None) -> S
             "there is no match to explain it with"
         )
     return stored
-
-
-def _print_stored_decision(stored: StoredResponse, ruleset: Ruleset) -> None:
-    r = stored.response
-    click.echo(
-        f"response {r.source}/{r.response_id}: score {r.score}, "
-        f"submitted {r.created_at.isoformat()}"
-    )
-    match = stored.match or {}
-    contact, account = match.get("contact"), match.get("account")
-    if contact or account:
-        parts = [
-            f"{kind} {data['id']} ({data.get('name') or '?'})"
-            for kind, data in (("contact", contact), ("account", account))
-            if data
-        ]
-        click.echo(f"matched: {', '.join(parts)}")
-    else:
-        click.echo(f"not matched ({match.get('status', 'unmatched')})")
-    decision = stored.decision or {}
-    stored_hash = str(decision.get("ruleset", ""))
-    under = f"decided under rules {stored_hash[:12]}" if stored_hash else "stored decision"
-    click.echo(
-        f"{under}: rules {_names(decision.get('rules') or [])}; "
-        f"actions {_names(decision.get('actions') or [])}"
-    )
-    for note in decision.get("notes") or []:
-        click.echo(f"  note: {note}")
-    same = "the same" if stored_hash == ruleset.hash else "changed since; the trace uses these"
-    click.echo(f"rules in force: {ruleset.hash[:12]} ({same})")
-    click.echo()
 
 
 @rules_group.command("replay")
@@ -421,82 +284,8 @@ def replay_command(config_path: Path, since: str, candidate: Path | None) -> Non
         f"{(now - window).date().isoformat()}; rules in force {in_force.hash[:12]}{against}",
         highlight=False,
     )
-    for table in _replay_tables(current, proposed):
+    for table in rules_view.replay_tables(current, proposed):
         console.print(table)
-
-
-def _replay_tables(current: ReplayResult, proposed: ReplayResult | None) -> list[Table]:
-    from collections import Counter
-
-    emails = {**current.owner_emails, **(proposed.owner_emails if proposed else {})}
-
-    def per_rule(result: ReplayResult) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        for (rule, kind), count in result.by_rule.items():
-            counts[f"{rule}\t{kind}"] += count
-        for (rule, kind), count in result.skipped.items():
-            counts[f"{rule}\t{kind} (skipped: nothing matched to act on)"] += count
-        for rule, count in result.suppressed.items():
-            counts[f"{rule}\t(responses skipped by cooldown)"] += count
-        return counts
-
-    return [
-        _comparison(
-            "Actions per rule",
-            ("Rule", "Action type"),
-            per_rule(current),
-            per_rule(proposed) if proposed else None,
-        ),
-        _comparison(
-            "Salesforce tasks per owner",
-            ("Owner",),
-            _owners(current.by_owner, emails),
-            _owners(proposed.by_owner, emails) if proposed else None,
-        ),
-        _comparison(
-            "Zendesk tickets per group",
-            ("Group",),
-            current.by_group,
-            proposed.by_group if proposed else None,
-        ),
-    ]
-
-
-def _owners(by_owner: Counter[str], emails: Mapping[str, str]) -> Counter[str]:
-    """Owners shown by email and id where the email is known, else as the rules name them."""
-    from collections import Counter
-
-    shown: Counter[str] = Counter()
-    for owner, count in by_owner.items():
-        shown[f"{emails[owner]} ({owner})" if owner in emails else owner] += count
-    return shown
-
-
-def _comparison(
-    title: str, keys: tuple[str, ...], current: Counter[str], proposed: Counter[str] | None
-) -> Table:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for key in keys:
-        table.add_column(key)
-    table.add_column("in force", justify="right")
-    if proposed is not None:
-        table.add_column("new rules", justify="right")
-        table.add_column("change", justify="right")
-    names = sorted(set(current) | set(proposed or {}))
-    for name in names:
-        cells = name.split("\t")
-        before = current.get(name, 0)
-        if proposed is None:
-            table.add_row(*cells, str(before))
-        else:
-            after = proposed.get(name, 0)
-            change = f"{after - before:+d}" if after != before else ""
-            table.add_row(*cells, str(before), str(after), change)
-    if not names:
-        table.add_row("(none)", *[""] * (len(table.columns) - 1))
-    return table
 
 
 def _print_diagnostics(error: RulesError) -> None:
