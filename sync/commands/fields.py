@@ -342,7 +342,8 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
     written = ", ".join(f"{k} {v}" for k, v in sorted(stats.write.updated.items())) or "nothing"
     console.print(
         f"read {stats.read}, imported {stats.imported} ({stats.matched} matched, "
-        f"{stats.unmatched} unmatched), already known {stats.known}; "
+        f"{stats.unmatched} unmatched), already known {stats.known}"
+        f"{f', finished {stats.resumed} an interrupted backfill left' if stats.resumed else ''}; "
         f"{stats.contacts} contacts and {stats.accounts} accounts computed; wrote {written} "
         f"in {stats.seconds:.1f} s"
     )

@@ -120,6 +120,11 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
         f"{inbox.get('matched', 0)} matched, "
         f"{inbox.get('unmatched', 0) + inbox.get('ambiguous', 0)} unmatched (nps-sync unmatched), "
         f"{store.inbox.problem_count()} malformed records skipped",
+        *(
+            [f"Backfill: {inbox['importing']} responses imported but not matched yet: run it again"]
+            if inbox.get("importing")
+            else []
+        ),
         f"Write-backs queued: {len(queued.contacts)} contacts, {len(queued.accounts)} accounts",
         _budget_line(runs),
         *_refusal_lines(runs),

@@ -7,6 +7,12 @@ moves, so the daemon carries on where it was. Then every contact and account the
 gets its fields computed and written, in chunks (bounded memory), the per-response history object
 through Bulk API 2.0 above ``salesforce.api.bulk_threshold`` records.
 
+A backfill can be killed anywhere and run again. Each page is stored as history in one
+transaction (never pending, so routing never acts on it), and matched and recorded in batches;
+a re-run first matches what an interrupted one stored, then writes out everything the write-back
+queue still holds, which the interrupted one's records queued and only a finished write-out
+clears.
+
 Zendesk users are linked only for responses matched to a Salesforce contact (through the
 contact's id, then its email): an unmatched old response has no field to write, and looking each
 stranger up would spend the helpdesk's rate limit on nothing.
@@ -74,6 +80,8 @@ class BackfillStats:
     imported: int = 0
     #: Responses in the range that the store already held: left alone.
     known: int = 0
+    #: Responses an interrupted backfill had stored, matched and recorded by this one.
+    resumed: int = 0
     matched: int = 0
     unmatched: int = 0
     contacts: int = 0
@@ -107,7 +115,7 @@ def import_page(
     page = _latest(responses)
     ids = [r.response_id for r in page]
     known = store.inbox.versions(source, ids)
-    store.inbox.ingest_page(source, page, None, now)
+    store.inbox.ingest_history(source, page, now)
     fresh = [r for r in page if r.response_id not in known]
     versions = store.inbox.versions(source, [r.response_id for r in fresh])
     return [(r, versions[r.response_id]) for r in fresh if r.response_id in versions]
@@ -261,6 +269,10 @@ def backfill(
     progress = progress or _Silent()
     stats = BackfillStats()
     importer = _Importer(config, store, conn, retry, now, stats, ZendeskLinks(conn.helpdesk, retry))
+    try:
+        stats.resumed = _resume(store, importer, batch_size)
+    except ConnectorError as exc:
+        stats.errors.append(f"matching: {exc}")
     for source in conn.sources:
         try:
             for page in read_ahead(source, start_cursor(source, since), until, retry):
@@ -278,7 +290,11 @@ def backfill(
         importer.flush()
     except ConnectorError as exc:
         stats.errors.append(f"matching: {exc}")
-    contacts, accounts = sorted(importer.contacts), sorted(importer.accounts)
+    # What an earlier backfill (or routing) queued and did not write is written too: a backfill
+    # killed during its write-out finishes it on the next run.
+    queued = store.write_backs.queued()
+    contacts = sorted(importer.contacts | set(queued.contacts))
+    accounts = sorted(importer.accounts | set(queued.accounts))
     stats.contacts, stats.accounts = len(contacts), len(accounts)
     progress.writing(len(contacts) + len(accounts))
     none: Sequence[str] = ()
@@ -302,17 +318,32 @@ def backfill(
         stats.write.add(part)
         progress.wrote(len(contact_chunk) + len(account_chunk))
     if not stats.write.errors:
-        _clear_queue(store, importer.contacts, importer.accounts)
+        _clear_queue(store, queued, set(contacts), set(accounts))
     stats.seconds = round(time.perf_counter() - started, 3)
     return stats
 
 
-def _clear_queue(store: StateStore, contacts: set[str], accounts: set[str]) -> None:
-    """Drop the write-backs routing queued for what the backfill has just written."""
-    queued = store.write_backs.queued()
+def _resume(store: StateStore, importer: _Importer, batch_size: int) -> int:
+    """Match and record what an earlier, interrupted backfill stored but did not record."""
+    seen: set[tuple[str, str]] = set()
+    while True:
+        rows = store.inbox.history_to_match(batch_size)
+        keys = {(row.response.source, row.response.response_id) for row in rows}
+        if not keys - seen:  # done (or what is left cannot be recorded: do not spin)
+            return len(seen)
+        seen |= keys
+        importer.add([(row.response, row.version) for row in rows], batch_size)
+        importer.flush()
+
+
+def _clear_queue(
+    store: StateStore, before: QueuedWriteBacks, contacts: set[str], accounts: set[str]
+) -> None:
+    """Drop the write-backs queued before the write-out for what it has just written (an
+    entry queued again since stays: the queue compares generations)."""
     store.write_backs.clear(
         QueuedWriteBacks(
-            {c: g for c, g in queued.contacts.items() if c in contacts},
-            {a: g for a, g in queued.accounts.items() if a in accounts},
+            {c: g for c, g in before.contacts.items() if c in contacts},
+            {a: g for a, g in before.accounts.items() if a in accounts},
         )
     )

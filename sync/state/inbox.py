@@ -62,6 +62,11 @@ class RoutingOutcome:
     intents: Sequence[ActionIntent] = field(default_factory=tuple)
 
 
+#: The status of a response a backfill imported and has not matched yet: history, which
+#: routing never picks up (only ``pending`` ones), whatever happens to the backfill.
+HISTORY = "history"
+
+
 class Inbox:
     """Responses (``nps_responses`` and their version history) and source problems."""
 
@@ -83,6 +88,26 @@ class Inbox:
         A response already stored with the same version is left alone; a newer version replaces
         the current one (older versions are kept in the version history) and is routed again.
         """
+        return self._ingest(source, page, cursor, now, problems, history=False)
+
+    def ingest_history(
+        self, source: str, page: Sequence[SurveyResponse], now: datetime
+    ) -> IngestStats:
+        """Store a backfill's page: new responses as history, in the same transaction, so that
+        routing never acts on them whatever happens next (:meth:`history_to_match` lists those
+        not matched yet); responses already stored are left alone. No cursor moves."""
+        return self._ingest(source, page, None, now, (), history=True)
+
+    def _ingest(
+        self,
+        source: str,
+        page: Sequence[SurveyResponse],
+        cursor: str | None,
+        now: datetime,
+        problems: Sequence[SourceProblem],
+        *,
+        history: bool,
+    ) -> IngestStats:
         new = updated = unchanged = 0
         latest: dict[str, SurveyResponse] = {}
         for resp in page:
@@ -103,9 +128,12 @@ class Inbox:
                 version = _version_of(resp)
                 known = existing.get(rid)
                 if known is None:
-                    inserts.append(_response_row(resp, version, now))
+                    row = _response_row(resp, version, now)
+                    if history:
+                        row["status"] = HISTORY
+                    inserts.append(row)
                     new += 1
-                elif known[0] == version or resp.updated_at < known[1]:
+                elif history or known[0] == version or resp.updated_at < known[1]:
                     unchanged += 1
                     continue
                 else:
@@ -152,6 +180,18 @@ class Inbox:
                 ).all()
                 found.update({row.response_id: row.version for row in rows})
         return found
+
+    def history_to_match(self, limit: int) -> list[StoredResponse]:
+        """Responses a backfill stored as history but has not matched and recorded yet."""
+        r = t.responses
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                sa.select(r)
+                .where(r.c.status == HISTORY)
+                .order_by(r.c.source, r.c.response_id)
+                .limit(limit)
+            ).all()
+        return [_stored(row) for row in rows]
 
     # -- routing -------------------------------------------------------------------------------
     def pending(self, limit: int, now: datetime) -> list[StoredResponse]:
@@ -318,9 +358,14 @@ class Inbox:
 
     # -- status --------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        """Responses by routing state: pending, matched, unmatched, ambiguous."""
+        """Responses by routing state: pending, importing (a backfill's, not matched yet),
+        matched, unmatched, ambiguous."""
         r = t.responses
-        state = sa.case((r.c.status == "pending", "pending"), else_=r.c.match_status)
+        state = sa.case(
+            (r.c.status == "pending", "pending"),
+            (r.c.status == HISTORY, "importing"),
+            else_=r.c.match_status,
+        )
         with self._db.reading() as conn:
             rows = conn.execute(sa.select(state, sa.func.count()).group_by(state)).all()
         return {str(name): int(count) for name, count in rows}
