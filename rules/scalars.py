@@ -78,7 +78,12 @@ def _check_tag(value: str) -> str:
 
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
-EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+#: A plain address, as connectors/addresses.py has it (any case): no wildcard or search syntax
+#: can reach a Zendesk or Salesforce lookup from a rules file either.
+EMAIL_PATTERN = (
+    r"[A-Za-z0-9_%+'-]+(?:\.[A-Za-z0-9_%+'-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 SALESFORCE_USER_ID_PATTERN = r"005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?"
 ENV_NAME_PATTERN = r"[A-Z_][A-Z0-9_]*"
 ZENDESK_TAG_PATTERN = r"[a-z0-9_\-:/.]+"

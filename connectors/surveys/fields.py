@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from connectors.models import MAX_EMAIL_CHARS, MAX_RESPONSE_ID_CHARS, SurveyResponse
+from connectors.addresses import is_plain_email
+from connectors.models import MAX_RESPONSE_ID_CHARS, SurveyResponse
 
 MAX_COMMENT_CHARS: Final = 32_000
 MAX_PROPERTY_CHARS: Final = 1_000
@@ -28,12 +29,6 @@ EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
 TRUNCATION_PROPERTY: Final = "comment_truncated_from"
 """Set on a response whose comment was cut to :data:`MAX_COMMENT_CHARS`: the original length."""
 
-# Letters, digits and ``. _ % + ' -`` only: RFC 5322 also allows ``! # $ & * / = ? ^ ` { | } ~``,
-# but almost no real mailbox uses them and several are search syntax (``*`` is Zendesk's wildcard),
-# so an address carrying them is refused rather than sent into a lookup.
-_LOCAL_PART: Final = r"[a-z0-9_%+'-]+(?:\.[a-z0-9_%+'-]+)*"
-_DOMAIN: Final = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
-_EMAIL: Final = re.compile(rf"(?P<local>{_LOCAL_PART})@{_DOMAIN}")
 _UNIX_TEXT: Final = re.compile(r"\d{9,11}(?:\.\d+)?")
 _SCORE_TEXT: Final = re.compile(r"\d{1,2}")
 # Control characters (Unicode category Cc) but newline and tab, and lone surrogates (Cs), which
@@ -62,8 +57,7 @@ def normalize_email(raw: object) -> str:
     if not isinstance(raw, str):
         raise FieldError(f"email is not text: {_shown(raw)}")
     email = raw.strip().lower()
-    match = _EMAIL.fullmatch(email)
-    if match is None or len(email) > MAX_EMAIL_CHARS or len(match["local"]) > 64:
+    if not is_plain_email(email):
         raise FieldError(f"invalid email {_shown(raw.strip())}")
     return email
 

@@ -11,7 +11,6 @@ counts (a sideload), organizations by external id.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from more_itertools import chunked
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, CustomField, Organization, Ticket, User
 
+from connectors.addresses import is_plain_email
 from connectors.errors import ConfigError
 from connectors.models import FieldUpdate, TicketSpec, WriteResult, ZendeskUser
 from connectors.transport import make_session
@@ -45,7 +45,6 @@ EXPORT_PAGE_SIZE = 1000
 T = TypeVar("T")
 
 #: Addresses we are willing to put into an ``email:`` query: no spaces, quotes or search syntax.
-_SAFE_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _STAFF_ROLES = frozenset({"agent", "admin"})
 
 
@@ -146,7 +145,8 @@ class ZendeskConnector:
         return found
 
     def find_user_by_email(self, email: str) -> ZendeskUser | None:
-        """The user with exactly this email, or None. Unsafe addresses are never queried."""
+        """The user with exactly this email, or None. An address that is not plain
+        (:mod:`connectors.addresses`: no wildcard or search syntax) is never queried."""
         user = self._user_by_email(email)
         return _user(user) if user is not None else None
 
@@ -160,7 +160,8 @@ class ZendeskConnector:
         return found
 
     def _user_by_email(self, email: str) -> Any:
-        if not _SAFE_EMAIL.match(email):
+        if not is_plain_email(email.lower()):
+            # Never searched: a wildcard or search syntax could match many users or fail the call.
             return None
         users = self._call(lambda: list(self.client.users.search(query=f'email:"{email}"')))
         for user in users:

@@ -100,6 +100,11 @@ class ZendeskEmulator(EmulatorApp):
         self.agent_id = seeding.add_staff(self._store, DEFAULT_AGENT_EMAIL, "Acme Agent").id
         self.add_api_token(DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN)
 
+    def reject_search(self, email: str) -> None:
+        """Answer the ``email:`` search for ``email`` with a 400 from now on (until reset)."""
+        with self.lock:
+            self._ctx.rejected_searches.add(email.lower())
+
     def reset(self) -> None:
         """A fresh account with the constructor's settings; counters and faults cleared.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from emulators.base import Request, Response
@@ -22,6 +22,9 @@ class Context:
     jobs: JobBoard
     idempotency: IdempotencyCache
     search_index_delay_seconds: float = 0.0
+    #: Lower-case addresses whose ``email:`` search answers 400, as Zendesk answers a query its
+    #: search parser refuses (a test's way to make one lookup of a batch fail on its own).
+    rejected_searches: set[str] = field(default_factory=set)
 
     def now(self) -> float:
         return self.store.clock.now()

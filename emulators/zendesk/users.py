@@ -86,7 +86,10 @@ def _email_search(ctx: Context, query: str) -> list[User]:
             "UnsupportedQuery",
             "This emulator answers users/search only for an exact `email:<address>` query",
         )
-    user = ctx.store.user_by_email(match.group(1) or match.group(2))
+    email = match.group(1) or match.group(2)
+    if email.lower() in ctx.rejected_searches:
+        raise bad_request("InvalidSearch", f"The search query could not be parsed: {query}")
+    user = ctx.store.user_by_email(email)
     return [user] if user is not None else []
 
 

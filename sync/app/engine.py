@@ -285,6 +285,9 @@ class Engine:
                     report.matched += 1
                 else:
                     report.unmatched += 1
+                if out.match_status == "failed":  # on the review list; named in the report
+                    detail = (out.match or {}).get("detail", "lookup failed")
+                    report.problems.append(f"{out.source} response {out.response_id}: {detail}")
 
     def refresh_rules(self) -> Ruleset:
         """Take up a changed rules file (hot reload); a stage keeps the ruleset returned."""

@@ -232,7 +232,10 @@ def unmatched_command(config_path: Path) -> None:
     for row in rows:
         r = row.response
         match = row.match or {}
-        why = "ambiguous" if match.get("status") == "ambiguous" else "no contact with this email"
+        why = {
+            "ambiguous": "ambiguous",
+            "failed": str(match.get("detail") or "lookup failed"),
+        }.get(str(match.get("status")), "no contact with this email")
         table.add_row(
             r.source, r.response_id, r.email, str(r.score), r.created_at.date().isoformat(), why
         )

@@ -26,10 +26,16 @@ Lookups are batched over the whole set of responses: the first query asks for co
 domains, and a step only asks for what earlier queries did not already answer. The Zendesk user
 comes from one request per 100 contact ids (users mirror the contact id as ``external_id``) and
 an exact ``email:`` lookup for the rest.
+
+A lookup the system refuses for one of its values (a 400, not a transient error) is narrowed
+down to that value (:mod:`sync.stages.isolate`); each response that needed it is matched as
+``failed`` with the reason, is not routed, and shows on the review list, while the rest of the
+batch is matched as usual.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -45,7 +51,13 @@ from connectors.salesforce.records import (
 from sync.core.config import SalesforceConfig
 from sync.core.ports import MatchingCrm, MatchingHelpdesk
 from sync.core.retry import RetryPolicy
+from sync.stages.isolate import isolate
 from sync.stages.match_record import Match
+
+log = logging.getLogger(__name__)
+
+#: A value a lookup asks for: what it is (``contact email``, ``domain``, ...) and the value.
+Lookup = tuple[str, str]
 
 #: Personal mailbox providers: an address there says nothing about the employer.
 FREE_MAIL_DOMAINS = frozenset(
@@ -172,7 +184,10 @@ class _Progress:
             self.notes.append(f"the {step} match chose among the contacts sharing this email")
         self.undecided = []
 
-    def result(self, user: ZendeskUser | None) -> Match:
+    def result(self, user: ZendeskUser | None, failure: str = "") -> Match:
+        if failure:
+            # A lookup it needed was refused: nothing it found is trusted, nothing is routed.
+            return Match(status="failed", method="none", detail=f"lookup failed: {failure}")
         if self.contact is None and self.account is None:
             status = "ambiguous" if self.ambiguous else "unmatched"
             method = self.ambiguous or "none"
@@ -216,6 +231,8 @@ class _Ladder:
         self.fetched_account_ids: set[str] = set()
         self.fetched_names: set[str] = set()
         self.fetched_domains: set[str] = set()
+        #: Values a system refused on their own (see :mod:`sync.stages.isolate`), with why.
+        self.failed: dict[Lookup, str] = {}
 
     # -- cached lookups ------------------------------------------------------------------------
     def fetch_contacts(self, ids: Iterable[str], emails: Iterable[str]) -> None:
@@ -223,9 +240,18 @@ class _Ladder:
         new_emails = sorted(set(emails) - self.fetched_emails)
         if not new_ids and not new_emails:
             return
-        found = self.retry.call(lambda: self.crm.find_contacts(ids=new_ids, emails=new_emails))
-        self.contacts.by_id.update(found.by_id)
-        self.contacts.by_email.update(found.by_email)
+
+        def lookup(part: Sequence[Lookup]) -> None:
+            part_ids = [v for k, v in part if k == "contact id"]
+            part_emails = [v for k, v in part if k == "contact email"]
+            found = self.retry.call(
+                lambda: self.crm.find_contacts(ids=part_ids, emails=part_emails)
+            )
+            self.contacts.by_id.update(found.by_id)
+            self.contacts.by_email.update(found.by_email)
+
+        wanted = [("contact id", i) for i in new_ids] + [("contact email", e) for e in new_emails]
+        self.failed.update(isolate(wanted, lookup))
         self.fetched_ids.update(new_ids)
         self.fetched_emails.update(new_emails)
 
@@ -237,12 +263,25 @@ class _Ladder:
         new_domains = sorted(set(domains) - self.fetched_domains)
         if not new_ids and not new_names and not new_domains:
             return
-        found = self.retry.call(
-            lambda: self.crm.find_accounts_by(ids=new_ids, names=new_names, domains=new_domains)
-        )
-        self.accounts.by_id.update(found.by_id)
-        self.accounts.by_name.update(found.by_name)
-        self.accounts.by_domain.update(found.by_domain)
+
+        def lookup(part: Sequence[Lookup]) -> None:
+            found = self.retry.call(
+                lambda: self.crm.find_accounts_by(
+                    ids=[v for k, v in part if k == "account id"],
+                    names=[v for k, v in part if k == "account name"],
+                    domains=[v for k, v in part if k == "domain"],
+                )
+            )
+            self.accounts.by_id.update(found.by_id)
+            self.accounts.by_name.update(found.by_name)
+            self.accounts.by_domain.update(found.by_domain)
+
+        wanted = [
+            *(("account id", v) for v in new_ids),
+            *(("account name", v) for v in new_names),
+            *(("domain", v) for v in new_domains),
+        ]
+        self.failed.update(isolate(wanted, lookup))
         self.fetched_account_ids.update(new_ids)
         self.fetched_names.update(new_names)
         self.fetched_domains.update(new_domains)
@@ -277,6 +316,28 @@ class _Ladder:
             elif use_emails and p.email:
                 emails.append(p.email)
         self.fetch_contacts(ids, emails)
+
+    def failure(self, p: _Progress) -> str:
+        """Why a lookup this response needed was refused ("" when none was)."""
+        if not self.failed:
+            return ""
+        target = self.alias_target(p)
+        target_id = record_key(target, ACCOUNT_PREFIX) if target else None
+        keys: list[Lookup] = [
+            ("contact email", p.email),
+            ("lead email", p.email),
+            ("domain", self.company_domain(p)),
+            ("contact id", self.contact_key(p) or ""),
+            ("account id", self.account_key(p) or ""),
+            ("account id", target_id or ""),
+            ("account name", target.lower() if target and not target_id else ""),
+        ]
+        reasons = [
+            f"{kind} {value}: {self.failed[(kind, value)]}"
+            for kind, value in keys
+            if value and (kind, value) in self.failed
+        ]
+        return "; ".join(dict.fromkeys(reasons))
 
     # -- steps ---------------------------------------------------------------------------------
     def crm_id(self, progress: Sequence[_Progress]) -> None:
@@ -315,7 +376,13 @@ class _Ladder:
 
     def lead(self, progress: Sequence[_Progress]) -> None:
         emails = sorted({p.email for p in progress if p.email})
-        leads = self.retry.call(lambda: self.crm.find_leads_by_email(emails)) if emails else {}
+        leads: dict[str, list[Contact]] = {}
+
+        def lookup(part: Sequence[Lookup]) -> None:
+            found = self.retry.call(lambda: self.crm.find_leads_by_email([v for _, v in part]))
+            leads.update(found)
+
+        self.failed.update(isolate([("lead email", e) for e in emails], lookup))
         for p in progress:
             found = leads.get(p.email)
             if found:
@@ -410,30 +477,56 @@ def match_responses(
         waiting = [p for p in progress if p.wants(step)]
         if waiting:
             steps[step](waiting)
-    users = _zendesk_users(progress, helpdesk, retry)
-    return {
-        (p.response.source, p.response.response_id): p.result(users.get(p.email)) for p in progress
-    }
+    users, refused = _zendesk_users(progress, helpdesk, retry)
+    matches: dict[tuple[str, str], Match] = {}
+    for p in progress:
+        contact_id = p.contact.id if p.contact is not None else ""
+        zendesk = [
+            f"{kind} {value}: {refused[(kind, value)]}"
+            for kind, value in (("zendesk external id", contact_id), ("zendesk email", p.email))
+            if value and (kind, value) in refused
+        ]
+        failure = "; ".join(filter(None, [ladder.failure(p), *zendesk]))
+        if failure:
+            log.warning(
+                "response %s/%s not matched: lookup failed: %s",
+                p.response.source,
+                p.response.response_id,
+                failure,
+            )
+        matches[(p.response.source, p.response.response_id)] = p.result(users.get(p.email), failure)
+    return matches
 
 
 def _zendesk_users(
     progress: Sequence[_Progress], helpdesk: MatchingHelpdesk | None, retry: RetryPolicy
-) -> dict[str, ZendeskUser]:
-    """Zendesk users by email: through the matched contact's id first, then by exact email."""
+) -> tuple[dict[str, ZendeskUser], dict[Lookup, str]]:
+    """Zendesk users by email: through the matched contact's id first, then by exact email;
+    and the lookups Zendesk refused, with why."""
     if helpdesk is None:
-        return {}
+        return {}, {}
     chosen = {p.email: p.contact for p in progress if p.contact is not None and p.email}
     users: dict[str, ZendeskUser] = {}
-    if chosen:
-        by_contact = retry.call(
-            lambda: helpdesk.find_users_by_external_id(sorted({c.id for c in chosen.values()}))
-        )
-        for email, contact in chosen.items():
-            user = by_contact.get(contact.id.lower())
-            if user is not None:
-                users[email] = user
-    for email in sorted({p.email for p in progress if p.email} - set(users)):
-        found = retry.call(partial(helpdesk.find_user_by_email, email))
-        if found is not None:
-            users[email] = found
-    return users
+    by_contact: dict[str, ZendeskUser] = {}
+
+    def by_external_id(part: Sequence[Lookup]) -> None:
+        ids = [v for _, v in part]
+        by_contact.update(retry.call(lambda: helpdesk.find_users_by_external_id(ids)))
+
+    wanted = sorted({("zendesk external id", c.id) for c in chosen.values()})
+    refused = isolate(wanted, by_external_id)
+    for email, contact in chosen.items():
+        user = by_contact.get(contact.id.lower())
+        if user is not None:
+            users[email] = user
+
+    def by_email(part: Sequence[Lookup]) -> None:
+        for _, email in part:
+            found = retry.call(partial(helpdesk.find_user_by_email, email))
+            if found is not None:
+                users[email] = found
+
+    emails = sorted({p.email for p in progress if p.email} - set(users))
+    for email in emails:  # one request each: a refused one fails alone
+        refused.update(isolate([("zendesk email", email)], by_email))
+    return users, refused

@@ -24,7 +24,7 @@ class Match:
     ``account_method`` says where the account came from when that was a different step.
     """
 
-    status: str  # matched | unmatched | ambiguous
+    status: str  # matched | unmatched | ambiguous | failed (a lookup it needed was refused)
     method: str
     contact: Contact | None = None
     account: Account | None = None

@@ -14,6 +14,7 @@ Here:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -23,7 +24,10 @@ from rules import Ruleset, ZendeskTicketAction
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
 from sync.core.ports import NamesPort, OrganizationPort
 from sync.core.retry import RetryPolicy
+from sync.stages.isolate import isolate
 from sync.stages.match_record import Match
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 
@@ -188,7 +192,15 @@ class OrganizationResolver:
                     break
         if not needed:
             return {}
-        return self.retry.call(lambda: self.helpdesk.organizations_by_external_id(sorted(needed)))
+        found: dict[str, int] = {}
+
+        def lookup(part: Sequence[str]) -> None:
+            found.update(self.retry.call(lambda: self.helpdesk.organizations_by_external_id(part)))
+
+        for account_id, reason in isolate(sorted(needed), lookup).items():
+            # Only this account's organization is unknown; its requester keeps the other sources.
+            log.warning("organization of account %s not looked up: %s", account_id, reason)
+        return found
 
     def _first(self, requester: Requester, by_account: Mapping[str, int]) -> int | None:
         for source in self.sources:

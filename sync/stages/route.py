@@ -357,6 +357,9 @@ def route_responses(
         match = matches[(r.source, r.response_id)]
         as_of = now if now is not None else routed_at(stored)
         fields = build_fields(stored, match, previous.get((r.email, r.created_at)), as_of)
+        if match.status == "failed":  # not routed on a guess; it waits on the review list
+            decided.append((stored, match, fields, ()))
+            continue
         decision = ruleset.route(fields)
         until = settle_until(decision, r.created_at, now)
         if until is not None:
@@ -373,7 +376,7 @@ def route_responses(
     for stored, match, fields, rule_matches in decided:
         r = stored.response
         intents: list[ActionIntent] = []
-        notes: list[str] = []
+        notes = [f"not routed: {match.detail}"] if match.status == "failed" else []
         for rule_match in rule_matches:
             key = cooldown_key(rule_match, fields)
             claim = ledger.blocker(key, r.source, r.response_id, r.created_at) if key else None

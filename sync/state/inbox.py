@@ -295,7 +295,7 @@ class Inbox:
         with self._db.reading() as conn:
             rows = conn.execute(
                 sa.select(r)
-                .where(r.c.match_status.in_(["unmatched", "ambiguous"]))
+                .where(r.c.match_status.in_(["unmatched", "ambiguous", "failed"]))
                 .order_by(r.c.created_at)
             ).all()
         return [_stored(row) for row in rows]

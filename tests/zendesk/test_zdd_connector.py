@@ -113,7 +113,19 @@ def test_only_staff_are_agents(emulator: ZendeskEmulator, desk: ZendeskConnector
     assert agents["lead@acme.example"].role == "admin"
 
 
-@pytest.mark.parametrize("address", ['a@b.example" OR role:admin', "x y@acme.example", "*@acme"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        'a@b.example" OR role:admin',
+        "x y@acme.example",
+        "*@acme",
+        "*@acme.example",
+        "a*b@acme.example",
+        "ann@acme.*",
+        "{ann}@acme.example",
+        "ann:x@acme.example",
+    ],
+)
 def test_unsafe_addresses_are_never_searched(
     emulator: ZendeskEmulator, desk: ZendeskConnector, address: str
 ) -> None:

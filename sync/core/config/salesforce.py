@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sync.core.config.base import Issue, Section, invalid
+from sync.core.config.base import Issue, Section, invalid, plain_domains
 from sync.core.config.secrets import Secret
 
 AuthMethod = Literal["password", "jwt", "client_credentials", "session"]
@@ -102,6 +102,18 @@ class SalesforceMatching(Section):
     free_mail_domains: list[str] = Field(default_factory=list)
     #: Email domain -> account Id or exact account Name (subsidiaries, old domains).
     account_aliases: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("free_mail_domains")
+    @classmethod
+    def _plain_free_mail(cls, domains: list[str]) -> list[str]:
+        plain_domains(domains, "free-mail domains")
+        return domains
+
+    @field_validator("account_aliases")
+    @classmethod
+    def _plain_alias_domains(cls, aliases: dict[str, str]) -> dict[str, str]:
+        plain_domains(aliases, "alias keys")
+        return aliases
 
     @field_validator("order")
     @classmethod

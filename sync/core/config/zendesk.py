@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sync.core.config.base import Issue, Section, invalid
+from sync.core.config.base import Issue, Section, invalid, plain_domains
 from sync.core.config.secrets import Secret
 
 
@@ -60,6 +60,12 @@ class ZendeskMatching(Section):
     organization_from: tuple[OrganizationSource, ...] = ("user", "external_id", "domain")
     #: Email domain -> organization name (resolved to an id at start-up).
     organization_domains: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("organization_domains")
+    @classmethod
+    def _plain_domains(cls, domains: dict[str, str]) -> dict[str, str]:
+        plain_domains(domains, "organization domains")
+        return domains
 
 
 class ZendeskTickets(Section):
