@@ -123,6 +123,9 @@ def load_yaml(text: str, filename: str) -> tuple[object, SourceMap]:
         raise RulesError([_syntax_diagnostic(error, filename)]) from None
     except YAMLError as error:
         raise RulesError([Diagnostic(filename, 1, 1, f"invalid YAML: {error}")]) from None
+    except RecursionError:  # lists or mappings nested hundreds deep ([[[[...)
+        message = "invalid YAML: lists or mappings are nested too deeply"
+        raise RulesError([Diagnostic(filename, 1, 1, message)]) from None
     source = SourceMap(filename, text)
     problems: list[Diagnostic] = []
     try:

@@ -208,7 +208,8 @@ def build_response(
         if isinstance(response_id, bool) or not isinstance(response_id, str | int):
             raise FieldError(f"response id {_shown(response_id)} is not text or a number")
         clean_id = clean_text(str(response_id), field="response id", limit=MAX_ID_CHARS + 1)
-        if not clean_id or len(clean_id) > MAX_ID_CHARS or clean_id != str(response_id).strip():
+        unusable = not clean_id or clean_id != str(response_id).strip()
+        if unusable or len(clean_id) > MAX_ID_CHARS or any(c in clean_id for c in "\n\t"):
             if len(clean_id) > MAX_ID_CHARS:
                 reason = f"response id longer than {MAX_ID_CHARS} characters"
                 raise FieldError(f"{reason}: {_shown(response_id)}")

@@ -245,6 +245,12 @@ def _jsonl_records(
                 source, location, f"invalid JSON: {error.msg} at column {error.colno}"
             )
             continue
+        except RecursionError:  # arrays or objects nested thousands deep
+            yield SourceProblem(source, location, "invalid JSON: nested too deeply")
+            continue
+        except ValueError as error:  # a number with more digits than Python converts
+            yield SourceProblem(source, location, f"invalid JSON: {str(error)[:120]}")
+            continue
         if not isinstance(record, dict):
             yield SourceProblem(source, location, "expected a JSON object")
             continue
