@@ -370,6 +370,15 @@ class Inbox:
             rows = conn.execute(sa.select(state, sa.func.count()).group_by(state)).all()
         return {str(name): int(count) for name, count in rows}
 
+    def problems(self, limit: int = 1000) -> list[SourceProblem]:
+        """The records sources could not use, oldest first: where each was and why."""
+        p = t.problems
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                sa.select(p.c.source, p.c.location, p.c.reason).order_by(p.c.id).limit(limit)
+            ).all()
+        return [SourceProblem(row.source, row.location, row.reason) for row in rows]
+
     def problem_count(self) -> int:
         with self._db.reading() as conn:
             return int(
