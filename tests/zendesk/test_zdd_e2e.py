@@ -19,7 +19,7 @@ from sync.app.engine import Engine
 from sync.app.runtime import connect_all, open_store
 from sync.core.config import Config
 from sync.loop.tracking import track_tickets
-from sync.stages.executors.zendesk import marker
+from sync.stages.executors.zendesk_comments import marker
 from sync.state import StateStore
 from tests.zendesk.conftest import FAST_RETRY
 

@@ -10,7 +10,8 @@ import pytest
 from connectors.zendesk.client import ZendeskConnector
 from emulators.base import Fault
 from emulators.zendesk import ZendeskEmulator
-from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor, marker
+from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
+from sync.stages.executors.zendesk_comments import marker
 from sync.state import StateStore
 from tests.zendesk.conftest import (
     ACME_ORG,

@@ -19,7 +19,8 @@ from connectors.zendesk.client import ZendeskConnector
 from emulators.base import Fault
 from emulators.zendesk import ZendeskEmulator
 from sync.core.retry import RetryPolicy
-from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor, marker
+from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
+from sync.stages.executors.zendesk_comments import marker
 from sync.state import StateStore
 from tests.zendesk.conftest import ANA, BEN, FAST_RETRY, Outbox, our_tickets, ticket_payload
 
