@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import requests
+from more_itertools import chunked
 from simple_salesforce.api import Salesforce
 
 from connectors.errors import ConfigError, ConnectorError, RecordError, RetryableError
@@ -358,8 +359,7 @@ class SalesforceConnector:
         (:meth:`find_tasks_by_key`) before trying again, never create blindly.
         """
         results: list[WriteResult] = []
-        for start in range(0, len(tasks), COLLECTION_SIZE):
-            chunk = tasks[start : start + COLLECTION_SIZE]
+        for chunk in chunked(tasks, COLLECTION_SIZE):
             answer = self._post_collection([self._task_record(t) for t in chunk])
             results.extend(
                 errors.write_result(t.key, item) for t, item in zip(chunk, answer, strict=True)
@@ -402,8 +402,7 @@ class SalesforceConnector:
                 lambda: bulk_update(self.sf, object_type, records, poll=self.bulk_poll_seconds)
             )
         results: list[WriteResult] = []
-        for start in range(0, len(records), COLLECTION_SIZE):
-            chunk = records[start : start + COLLECTION_SIZE]
+        for chunk in chunked(records, COLLECTION_SIZE):
             body = [
                 {"attributes": {"type": object_type}, "id": r["Id"], **_without_id(r)}
                 for r in chunk
@@ -450,13 +449,11 @@ class SalesforceConnector:
             )
         path = f"composite/sobjects/{object_type}/{external_id_field}"
         results: list[WriteResult] = []
-        for start in range(0, len(records), COLLECTION_SIZE):
-            chunk = [
-                {"attributes": {"type": object_type}, **r}
-                for r in records[start : start + COLLECTION_SIZE]
-            ]
+        for part, chunk_keys in zip(
+            chunked(records, COLLECTION_SIZE), chunked(keys, COLLECTION_SIZE), strict=True
+        ):
+            chunk = [{"attributes": {"type": object_type}, **r} for r in part]
             answer = self._call(partial(self._send_upsert, path, chunk))
-            chunk_keys = keys[start : start + COLLECTION_SIZE]
             results.extend(
                 errors.write_result(k, item) for k, item in zip(chunk_keys, answer, strict=True)
             )

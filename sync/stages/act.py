@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal, Protocol
 
+from more_itertools import chunked
+
 from connectors.errors import ConfigError, DeferError, RecordError, RetryableError
 from connectors.models import WriteResult
 from sync.core.retry import RetryPolicy
@@ -81,8 +83,7 @@ def look_up_each(
     """
     found: dict[str, Any] = {}
     unresolved: dict[str, str] = {}
-    for start in range(0, len(keys), chunk):
-        part = list(keys[start : start + chunk])
+    for part in chunked(keys, chunk):
         try:
             found.update(retry.call(partial(lookup, part)))
         except RetryableError as exc:
