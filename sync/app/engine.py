@@ -127,6 +127,19 @@ class RunReport:
     refused: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
+    @property
+    def idle(self) -> bool:
+        """True for a pass that changed nothing and met nothing wrong: not worth an INFO line."""
+        quiet = not (self.problems or self.errors or self.refused or self.unavailable)
+        return quiet and not any(
+            (
+                self.pulled, self.routed, self.intents, self.tasks_created, self.tickets_created,
+                self.tickets_attached, self.found_existing, self.retried, self.deferred,
+                self.dead, self.records_updated, self.fields_set, self.notifications_sent,
+                self.escalations_fired, self.tickets_solved, self.tickets_reopened,
+            )
+        )  # fmt: skip
+
     def refuse(self, error: ConfigError) -> None:
         """Record a system's refusal (the first one per system in a run)."""
         self.refused.setdefault(error.system or "configuration", error.message)

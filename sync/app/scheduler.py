@@ -72,7 +72,8 @@ class Daemon:
             except Exception:
                 log.exception("%s failed", name)
                 return
-            log.info(
+            log.log(
+                logging.DEBUG if report.idle else logging.INFO,
                 "%s done: %d pulled, %d routed, %d tasks, %d tickets, %d fields, %d errors",
                 name,
                 report.pulled,

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PullStats:
+    #: New or changed responses; a response read again unchanged (the cursor is inclusive, a
+    #: file is re-read whole) is counted in ``unchanged`` only.
     pulled: int = 0
     new: int = 0
     updated: int = 0
@@ -57,7 +59,7 @@ def pull(
                 result = store.inbox.ingest_page(
                     source.name, page.responses, page.cursor, now, problems=page.problems
                 )
-                stats.pulled += len(page.responses)
+                stats.pulled += result.new + result.updated
                 stats.new += result.new
                 stats.updated += result.updated
                 stats.unchanged += result.unchanged

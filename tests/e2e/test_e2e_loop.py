@@ -40,6 +40,8 @@ def test_first_pass_acts_once_and_the_second_does_nothing(
     second = make_engine().run_once()
     assert (second.tasks_created, second.tickets_created, second.routed) == (0, 0, 0)
     assert second.records_updated == 0
+    assert second.pulled == 0  # the last response, read again at the cursor, is not news
+    assert second.idle
     assert len(world.salesforce.records("Task")) == len(tasks)
     assert len(external_tickets(world)) == len(tickets)
 

@@ -7,6 +7,7 @@ jobs (poll, drain, reconcile), each never overlapping itself and coalescing miss
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -112,3 +113,23 @@ def test_rel_a_poll_that_queued_actions_wakes_the_drain_at_once() -> None:
         assert woken <= datetime.now(UTC)
     finally:
         daemon.scheduler.shutdown(wait=False)
+
+
+@pytest.mark.parametrize(
+    ("report", "logged"),
+    [
+        (RunReport(), False),
+        (RunReport(pulled=1, routed=1), True),
+        (RunReport(records_updated=2), True),
+        (RunReport(errors=["salesforce: timed out"]), True),
+        (RunReport(problems=["export.csv:3: missing score"]), True),
+    ],
+)
+def test_rel_a_pass_that_did_nothing_logs_nothing_at_info(
+    report: RunReport, logged: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = Daemon(cast(Engine, StubEngine()), ScheduleConfig())
+    with caplog.at_level(logging.INFO, logger="sync.app.scheduler"):
+        daemon.run_job("drain", lambda: report)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert bool(lines) is logged
