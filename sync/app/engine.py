@@ -125,6 +125,9 @@ class RunReport:
     #: Systems that refused the credentials, permissions or configured names: system -> error.
     #: The stages that did not need them went on.
     refused: dict[str, str] = field(default_factory=dict)
+    #: The rules in force for the run: file, hash, and the diagnostics of a newer version of the
+    #: file that was rejected (the old rules stayed in force), for ``nps-sync status``.
+    rules: dict[str, str | None] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -498,6 +501,11 @@ class Engine:
             if budget.stopped:
                 report.errors.append(budget.summary())
             report.seconds = round((self.clock() - started).total_seconds(), 3)
+            report.rules = {
+                "file": str(self.rules.path) if self.rules.path else None,
+                "hash": self.ruleset.hash,
+                "rejected": self.rules.last_error,
+            }
             self.store.runs.finish(run_id, status, report.to_json(), self.clock())
             self.store.outbox.release_leases(self.owner, self.clock())
         if report.refused:  # recorded with the run (``nps-sync status``); the caller decides

@@ -127,6 +127,7 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
         ),
         f"Write-backs queued: {len(queued.contacts)} contacts, {len(queued.accounts)} accounts",
         _budget_line(runs),
+        *_rules_lines(runs),
         *_refusal_lines(runs),
     ]
     return [history, cursors, outbox, *lines]
@@ -134,6 +135,22 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _rules_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """The rules the newest run used, and a rejected newer version of their file, if any."""
+    for run in runs:
+        rules = (run.get("stats") or {}).get("rules")
+        if not rules:
+            continue
+        lines = [f"Rules in force: {rules.get('file') or '(fixed)'}, hash {rules['hash'][:12]}"]
+        if rules.get("rejected"):
+            lines.append(
+                "Rules file changed but was rejected; the rules above stay in force until it "
+                f"is fixed:\n{rules['rejected']}"
+            )
+        return lines
+    return []
 
 
 def _refusal_lines(runs: list[dict[str, Any]]) -> list[str]:

@@ -349,3 +349,33 @@ rules:
     assert code == 0, out
     assert "rule answered_long_ago: fired" in out
     assert re.search(r"age_minutes\s+2[01]\d\b", out), out
+
+
+def test_status_shows_the_rules_in_force_and_a_rejected_edit(
+    world: EmulatedWorld, make_engine: EngineFactory, rules_path: Path
+) -> None:
+    from sync.commands.ops import status_report
+
+    write_rules(rules_path, TICKET_RULES)
+    engine = make_engine()
+    engine.run_once()
+    good = engine.ruleset.hash
+
+    def lines() -> list[str]:
+        return [p for p in status_report(engine.store, NOW) if isinstance(p, str)]
+
+    assert f"Rules in force: {rules_path}, hash {good[:12]}" in lines()
+    assert not any("rejected" in line for line in lines())
+
+    write_rules(rules_path, TICKET_RULES.replace("category: detractor", "category: detractors"))
+    engine.run_once()
+    shown = "\n".join(lines())
+    assert f"Rules in force: {rules_path}, hash {good[:12]}" in shown
+    assert "Rules file changed but was rejected; the rules above stay in force" in shown
+    assert "'detractors'" in shown
+
+    write_rules(rules_path, TICKET_RULES.replace("14d", "7d"))
+    engine.run_once()
+    assert f"Rules in force: {rules_path}, hash {engine.ruleset.hash[:12]}" in lines()
+    assert engine.ruleset.hash != good
+    assert not any("rejected" in line for line in lines())
