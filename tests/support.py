@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -59,6 +61,29 @@ def poll(
 def wait_for(condition: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
     """True as soon as ``condition()`` is true, False if it is still false after ``timeout``."""
     return bool(poll(condition, timeout=timeout, interval=interval))
+
+
+def nps_sync_command() -> list[str]:
+    """The installed ``nps-sync`` script of this interpreter's environment."""
+    script = Path(sys.executable).with_name("nps-sync")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from sync.cli import main; main()"]
+
+
+def run_cli(
+    *args: str | Path, env: Mapping[str, str] | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """``nps-sync ARGS`` in a subprocess, stdout piped (not a terminal) and kept apart from
+    stderr, with this environment (the emulators' secrets are in it) plus ``env``."""
+    return subprocess.run(  # noqa: S603 - our own CLI with arguments from the test
+        [*nps_sync_command(), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+    )
 
 
 def require(path: Path, what: str) -> Path:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from sync.commands.output import JSON_OPTION
 from sync.commands.run import CONFIG_OPTION, load
 
 if TYPE_CHECKING:
@@ -18,14 +19,12 @@ if TYPE_CHECKING:
 
 @click.command("check")
 @CONFIG_OPTION
-def check_command(config_path: Path) -> None:
+@JSON_OPTION
+def check_command(config_path: Path, as_json: bool) -> None:
     """Connect, inspect every configured field, group and object, and say what to fix.
 
     Exits 1 when the configuration cannot work as it is (the errors in the table say why).
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from connectors.errors import ConnectorError
     from connectors.transport import CallCounter
     from sync.app.runtime import build_salesforce, build_zendesk
@@ -59,6 +58,21 @@ def check_command(config_path: Path) -> None:
             findings.append(connection_finding(system, hosts[system], exc))
     findings.extend(check_sources(config, counter))
     findings.extend(_state_findings(config.state.url))
+    if as_json:
+        from sync.commands.documents import check_document
+        from sync.commands.output import emit
+
+        emit(check_document(findings))
+    else:
+        _print_findings(findings)
+    if any(f.level == "error" for f in findings):
+        raise PartialFailureError()
+
+
+def _print_findings(findings: list[Finding]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="nps-sync check")
     for col in ("system", "item", "result", "details", "fix"):
         table.add_column(col)
@@ -66,8 +80,6 @@ def check_command(config_path: Path) -> None:
     for f in findings:
         table.add_row(f.system, f.item, f"[{style[f.level]}]{f.level}[/]", f.message, f.fix)
     Console().print(table)
-    if any(f.level == "error" for f in findings):
-        raise PartialFailureError()
 
 
 def connection_finding(system: str, host: str, error: ConnectorError) -> Finding:

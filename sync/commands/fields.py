@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sync.commands.output import JSON_OPTION
 from sync.commands.run import CONFIG_OPTION, load
 
 if TYPE_CHECKING:
@@ -226,7 +227,10 @@ def print_explanation(console: Console, e: AccountExplanation) -> None:
 @click.argument("account_id")
 @CONFIG_OPTION
 @click.option("--offline", is_flag=True, help="Do not ask Salesforce; use the stored match data.")
-def explain_account_command(config_path: Path, account_id: str, offline: bool) -> None:
+@JSON_OPTION
+def explain_account_command(
+    config_path: Path, account_id: str, offline: bool, as_json: bool
+) -> None:
     """How each field of ACCOUNT_ID was computed: counted responses, window, formulas, values."""
     from rich.console import Console
 
@@ -243,13 +247,20 @@ def explain_account_command(config_path: Path, account_id: str, offline: bool) -
         raise click.ClickException(f"no routed response for account {account_id}")
     facts = None if offline else _live_facts(config, account_id, rows)
     explanation = explain_account(config, account_id, rows, now=datetime.now(UTC), facts=facts)
+    if as_json:
+        from sync.commands.documents import account_document
+        from sync.commands.output import emit
+
+        emit(account_document(explanation))
+        return
     print_explanation(Console(), explanation)
 
 
 @explain_group.command("segments")
 @CONFIG_OPTION
 @click.option("--by", "segment", type=click.Choice(["tier", "region", "industry"]), default="tier")
-def explain_segments_command(config_path: Path, segment: str) -> None:
+@JSON_OPTION
+def explain_segments_command(config_path: Path, segment: str, as_json: bool) -> None:
     """Revenue-weighted NPS per segment: sum(ARR x NPS) / sum(ARR) over accounts with an NPS."""
     from rich.console import Console
     from rich.table import Table
@@ -261,10 +272,17 @@ def explain_segments_command(config_path: Path, segment: str) -> None:
     store = open_store(config)
     _, accounts = store.inbox.routed_record_ids()
     rows = store.inbox.routed(account_ids=accounts)
+    segments = segment_report(config, rows, by=segment, now=datetime.now(UTC))
+    if as_json:
+        from sync.commands.documents import segments_document
+        from sync.commands.output import emit
+
+        emit(segments_document(segment, segments))
+        return
     table = Table(title=f"NPS by {segment}")
     for col in ("segment", "accounts with NPS", "their ARR", "revenue-weighted NPS", "average"):
         table.add_column(col, justify="right" if col != "segment" else "left")
-    for s in segment_report(config, rows, by=segment, now=datetime.now(UTC)):
+    for s in segments:
         table.add_row(
             s.segment,
             str(s.accounts),

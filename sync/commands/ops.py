@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sync.commands.output import JSON_OPTION
 from sync.commands.run import CONFIG_OPTION, load
 
 if TYPE_CHECKING:
@@ -52,14 +53,21 @@ def state_check_command(config_path: Path) -> None:
 @click.command("status")
 @CONFIG_OPTION
 @click.option("--runs", "run_count", default=10, show_default=True, help="How many runs to list.")
-def status_command(config_path: Path, run_count: int) -> None:
+@JSON_OPTION
+def status_command(config_path: Path, run_count: int, as_json: bool) -> None:
     """Last runs, source cursors, the inbox, pending and failed actions, API budget left."""
     from datetime import UTC, datetime
 
     from rich.console import Console
 
+    from sync.commands.documents import status_document
+    from sync.commands.output import emit
+
     store = _store(config_path)
     try:
+        if as_json:
+            emit(status_document(store, datetime.now(UTC), run_count))
+            return
         console = Console()
         if store.file_warning:
             console.print(f"[bold]warning:[/] {store.file_warning}", highlight=False)
@@ -186,14 +194,20 @@ def failed_group() -> None:
 
 @failed_group.command("list")
 @CONFIG_OPTION
-def failed_list(config_path: Path) -> None:
+@JSON_OPTION
+def failed_list(config_path: Path, as_json: bool) -> None:
     """Every failed action with its last error."""
     from rich.console import Console
     from rich.table import Table
 
+    from sync.commands.documents import failed_document
+    from sync.commands.output import emit
     from sync.core.logs import redact
 
     rows = _store(config_path).outbox.actions(status="dead")
+    if as_json:
+        emit(failed_document(rows))
+        return
     table = Table(title=f"Failed actions ({len(rows)})")
     for col in ("id", "kind", "rule", "response", "attempts", "last error"):
         table.add_column(col)
@@ -237,23 +251,30 @@ def failed_retry(config_path: Path, ids: tuple[str, ...], retry_all: bool) -> No
 
 @click.command("unmatched")
 @CONFIG_OPTION
-def unmatched_command(config_path: Path) -> None:
+@JSON_OPTION
+def unmatched_command(config_path: Path, as_json: bool) -> None:
     """Responses not matched to a Salesforce contact: the review list."""
     from rich.console import Console
     from rich.table import Table
 
+    from sync.commands.documents import unmatched_document, unmatched_reason
+    from sync.commands.output import emit
+
     rows = _store(config_path).inbox.unmatched()
+    if as_json:
+        emit(unmatched_document(rows))
+        return
     table = Table(title=f"Unmatched responses ({len(rows)})")
     for col in ("source", "response", "email", "score", "submitted", "why"):
         table.add_column(col)
     for row in rows:
         r = row.response
-        match = row.match or {}
-        why = {
-            "ambiguous": "ambiguous",
-            "failed": str(match.get("detail") or "lookup failed"),
-        }.get(str(match.get("status")), "no contact with this email")
         table.add_row(
-            r.source, r.response_id, r.email, str(r.score), r.created_at.date().isoformat(), why
+            r.source,
+            r.response_id,
+            r.email,
+            str(r.score),
+            r.created_at.date().isoformat(),
+            unmatched_reason(row),
         )
     Console().print(table)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from sync.commands import rules_view
+from sync.commands.output import JSON_OPTION
 from sync.commands.run import CONFIG_OPTION, load
 from sync.core.errors import PartialFailureError
 
@@ -168,7 +169,8 @@ def _parse_assignments(
 @click.argument("response_id")
 @CONFIG_OPTION
 @click.option("--source", help="The survey source, when several hold this response id.")
-def explain_command(response_id: str, config_path: Path, source: str | None) -> None:
+@JSON_OPTION
+def explain_command(response_id: str, config_path: Path, source: str | None, as_json: bool) -> None:
     """Why a stored response got its actions: every rule and condition, with the values seen.
 
     The fields are rebuilt from the state store (the response and what the match stage found);
@@ -186,6 +188,13 @@ def explain_command(response_id: str, config_path: Path, source: str | None) -> 
         ((_, _, fields),) = rebuild_fields(store, [stored])
     finally:
         store.close()
+    if as_json:
+        from sync.commands.documents import stored_decision_document
+        from sync.commands.output import emit
+
+        traces, decision = ruleset.explain(fields), ruleset.route(fields)
+        emit(stored_decision_document(stored, ruleset.hash, fields, traces, decision))
+        return
     rules_view.print_stored_decision(stored, ruleset)
     click.echo("fields:")
     shown = {name: value for name, value in fields.items() if value is not None}
@@ -246,7 +255,8 @@ def _find_response(store: StateStore, response_id: str, source: str | None) -> S
     type=click.Path(dir_okay=False, path_type=Path),
     help="A rules file to compare with the rules in force.",
 )
-def replay_command(config_path: Path, since: str, candidate: Path | None) -> None:
+@JSON_OPTION
+def replay_command(config_path: Path, since: str, candidate: Path | None, as_json: bool) -> None:
     """Dry run over stored responses: the tasks and tickets each rule would create.
 
     Counts per rule, per task owner and per ticket group, for the rules in force and, with
@@ -277,6 +287,21 @@ def replay_command(config_path: Path, since: str, candidate: Path | None) -> Non
         store.close()
     current = replay(in_force, rebuilt)
     proposed = replay(new, rebuilt) if new is not None else None
+    if as_json:
+        from sync.commands.documents import replay_document
+        from sync.commands.output import emit
+
+        emit(
+            replay_document(
+                since=now - window,
+                in_force=in_force.hash,
+                current=current,
+                candidate=str(candidate) if candidate is not None else None,
+                candidate_hash=new.hash if new is not None else None,
+                proposed=proposed,
+            )
+        )
+        return
     console = Console()
     against = f" vs {candidate} ({new.hash[:12]})" if new is not None else ""
     console.print(

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from sync.commands.output import JSON_OPTION
+
 if TYPE_CHECKING:
     from sync.app.engine import Engine
     from sync.core.config import Config
@@ -59,32 +61,44 @@ def build_engine(config: Config, *, patient: Callable[[float], bool] | None = No
 
 @click.command("sync")
 @CONFIG_OPTION
-def sync_command(config_path: Path) -> None:
+@JSON_OPTION
+def sync_command(config_path: Path, as_json: bool) -> None:
     """Run one pass: pull, match, route, act, write back.
 
     Exits 1 if some records failed, 75 if a system was unavailable (run again later).
     """
     from rich.console import Console
 
-    from sync.app.engine import RefusedError
+    from sync.app.engine import RefusedError, RunReport
     from sync.app.report import print_problems, report_table
+    from sync.commands.documents import run_document
+    from sync.commands.output import emit
     from sync.core.errors import PartialFailureError, UnavailableError
     from sync.core.logs import configure
 
     configure("WARNING")
     engine = build_engine(load(config_path))
     console = Console()
+
+    def show(report: RunReport) -> None:
+        if as_json:
+            emit(run_document(report))
+        else:
+            console.print(report_table([("this pass", report)]))
+
     try:
         report = engine.run_once()
     except RefusedError as exc:  # what the other systems' stages did, then exit 78
-        console.print(report_table([("this pass", exc.report)]))
+        show(exc.report)
         raise
-    console.print(report_table([("this pass", report)]))
-    print_problems(console, report)
+    show(report)
+    if not as_json:
+        print_problems(console, report)
     if report.unavailable:
         raise UnavailableError("the pass stopped early: a system is unavailable for now")
     if report.errors:
-        raise PartialFailureError(f"{len(report.errors)} error(s) in this pass (listed above)")
+        where = "in the document" if as_json else "above"
+        raise PartialFailureError(f"{len(report.errors)} error(s) in this pass (listed {where})")
 
 
 @click.command("run")

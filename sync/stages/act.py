@@ -146,8 +146,11 @@ class DrainStats:
     #: Systems that refused the credentials or settings; their executors stopped, others went on.
     refused: list[ConfigError] = field(default_factory=list)
 
-    def add(self, kind: str, outcome: Outcome) -> None:
-        if outcome.result == "done":
+    def add(self, kind: str, outcome: Outcome, result: ActionResult) -> None:
+        """Count one outcome as it was recorded: a retry past the last attempt is dead."""
+        if result.status == "dead":
+            self.dead += 1
+        elif outcome.result == "done":
             if outcome.found_existing:
                 self.found_existing += 1
             elif outcome.attached:
@@ -158,8 +161,6 @@ class DrainStats:
             self.retried += 1
         elif outcome.result == "defer":
             self.deferred += 1
-        else:
-            self.dead += 1
 
 
 MAX_BACKOFF = timedelta(hours=1)
@@ -208,7 +209,7 @@ def drain(
             ]
             store.outbox.record_results(owner, results, now())
             for outcome, result in zip(outcomes, results, strict=True):
-                stats.add(executor.kind, outcome)
+                stats.add(executor.kind, outcome, result)
                 if result.status == "dead":
                     log.error("action %s failed for good: %s", outcome.key, outcome.error)
                 if outcome.result in ("dead", "retry"):

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.reliability.conftest import nps_sync_command
+from tests.support import nps_sync_command
 
 
 @dataclass(frozen=True)

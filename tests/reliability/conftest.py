@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from sync.app.engine import Engine
 from sync.app.runtime import connect_all, open_store
 from sync.core.retry import RetryPolicy
 from sync.state import StateStore
+from tests.support import nps_sync_command
 
 MARKER = "NPS_Sync_Key__c"
 TASK_FIELDS = (
@@ -43,14 +43,6 @@ TASK_FIELDS = (
 FAST_RETRY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=2.0)
 #: Windows (days) that rolling metrics may use: seeds keep responses away from their edges.
 METRIC_WINDOWS = (30, 60, 90, 180, 365)
-
-
-def nps_sync_command() -> list[str]:
-    """The installed ``nps-sync`` script of this interpreter's environment."""
-    script = Path(sys.executable).with_name("nps-sync")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from sync.cli import main; main()"]
 
 
 def quiet_end(

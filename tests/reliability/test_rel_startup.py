@@ -20,12 +20,11 @@ from emulators.world import EmulatedWorld
 from sync.state import StateStore
 from tests.reliability.conftest import (
     fast_engine,
-    nps_sync_command,
     snapshot,
     spawn,
     write_config,
 )
-from tests.support import wait_for
+from tests.support import nps_sync_command, wait_for
 
 SCHEDULE = {"poll_interval_seconds": 10, "drain_interval_seconds": 5, "reconcile_cron": ""}
 

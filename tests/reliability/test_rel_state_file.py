@@ -17,7 +17,8 @@ import pytest
 from emulators.world import EmulatedWorld
 from sync.state import StateStore
 from sync.state.files import check
-from tests.reliability.conftest import nps_sync_command, write_config
+from tests.reliability.conftest import write_config
+from tests.support import nps_sync_command
 
 
 def mode(path: Path) -> int:
