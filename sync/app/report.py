@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sync.app.engine import RunReport
+from sync.app.tables import figure_column, text_column
 from sync.core.logs import redact
 
 ROWS: list[tuple[str, str]] = [
@@ -50,9 +51,9 @@ def _cell(report: RunReport, key: str) -> str:
 def report_table(reports: Sequence[tuple[str, RunReport]], title: str = "nps-sync") -> Table:
     """One column per run, one row per figure, then API calls per system."""
     table = Table(title=title)
-    table.add_column("")
+    text_column(table, "")
     for name, _ in reports:
-        table.add_column(name, justify="right")
+        figure_column(table, name)
     for label, key in ROWS:
         table.add_row(label, *(_cell(r, key) for _, r in reports))
     table.add_row(

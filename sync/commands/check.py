@@ -73,9 +73,14 @@ def _print_findings(findings: list[Finding]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from sync.app.tables import figure_column, text_column
+
     table = Table(title="nps-sync check")
-    for col in ("system", "item", "result", "details", "fix"):
-        table.add_column(col)
+    text_column(table, "system")
+    text_column(table, "item")
+    figure_column(table, "result", justify="left")
+    text_column(table, "details")
+    text_column(table, "fix")
     style = {"ok": "green", "warning": "yellow", "error": "red"}
     for f in findings:
         table.add_row(f.system, f.item, f"[{style[f.level]}]{f.level}[/]", f.message, f.fix)

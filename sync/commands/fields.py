@@ -187,6 +187,8 @@ def _live_facts(config: Config, account_id: str, rows: Any) -> AccountFacts | No
 def print_explanation(console: Console, e: AccountExplanation) -> None:
     from rich.table import Table
 
+    from sync.app.tables import figure_column, text_column
+
     s = e.settings
     cur = e.metrics.current
     assert cur is not None
@@ -199,8 +201,13 @@ def print_explanation(console: Console, e: AccountExplanation) -> None:
         f"latest response per contact; decay: {decay}; ARR {e.facts.arr:,.2f}"
     )
     responses = Table(title=f"Responses ({len(e.responses)})")
-    for col in ("contact", "response", "submitted", "score", "category", "weight", "counted?"):
-        responses.add_column(col)
+    text_column(responses, "contact")
+    text_column(responses, "response")
+    figure_column(responses, "submitted", justify="left")
+    figure_column(responses, "score")
+    text_column(responses, "category")
+    figure_column(responses, "weight")
+    text_column(responses, "counted?")
     for line in e.responses:
         counted = line.status == "counted"
         responses.add_row(
@@ -214,8 +221,10 @@ def print_explanation(console: Console, e: AccountExplanation) -> None:
         )
     console.print(responses)
     fields = Table(title="Fields")
-    for col in ("metric", "value", "how", "written to"):
-        fields.add_column(col)
+    text_column(fields, "metric")
+    figure_column(fields, "value")
+    text_column(fields, "how")
+    text_column(fields, "written to")
     for f in e.fields:
         value = "" if f.value is None else str(f.value)
         target = ", ".join(f.written_to) or "[dim](not mapped)[/]"
@@ -266,6 +275,7 @@ def explain_segments_command(config_path: Path, segment: str, as_json: bool) -> 
     from rich.table import Table
 
     from sync.app.runtime import open_store
+    from sync.app.tables import figure_column, text_column
     from sync.fields.explain import segment_report
 
     config = load(config_path)
@@ -280,8 +290,9 @@ def explain_segments_command(config_path: Path, segment: str, as_json: bool) -> 
         emit(segments_document(segment, segments))
         return
     table = Table(title=f"NPS by {segment}")
-    for col in ("segment", "accounts with NPS", "their ARR", "revenue-weighted NPS", "average"):
-        table.add_column(col, justify="right" if col != "segment" else "left")
+    text_column(table, "segment")
+    for header in ("accounts with NPS", "their ARR", "revenue-weighted NPS", "average"):
+        figure_column(table, header)
     for s in segments:
         table.add_row(
             s.segment,

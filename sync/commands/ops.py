@@ -14,6 +14,9 @@ from sync.commands.run import CONFIG_OPTION, load
 if TYPE_CHECKING:
     from sync.state import StateStore
 
+#: Terminal width from which ``failed list`` shows each error in the table row.
+WIDE = 120
+
 
 def _store(config_path: Path) -> StateStore:
     from sync.app.runtime import open_store
@@ -81,12 +84,22 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
     """The renderables ``nps-sync status`` prints, in order."""
     from rich.table import Table
 
+    from sync.app.tables import figure_column, text_column
+
     runs = store.runs.last(run_count)
+    # Two tables, so that each fits 80 columns with every figure whole.
     history = Table(title="Last runs")
-    for col in ("id", "job", "started (UTC)", "seconds", "status", "pulled", "routed", "tasks"):
-        history.add_column(col)
-    for col in ("tickets", "fields", "errors", "worker"):
-        history.add_column(col)
+    figure_column(history, "id")
+    text_column(history, "job")
+    figure_column(history, "started (UTC)", justify="left")
+    figure_column(history, "seconds")
+    text_column(history, "status")
+    figure_column(history, "errors")
+    text_column(history, "worker")
+    did = Table(title="What the last runs did")
+    figure_column(did, "id")
+    for header in ("pulled", "routed", "tasks", "tickets", "fields"):
+        figure_column(did, header)
     for run in runs:
         stats = run.get("stats") or {}
         history.add_row(
@@ -95,22 +108,31 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
             _when(run["started_at"]),
             str(stats.get("seconds", "")),
             run["status"],
-            str(stats.get("pulled", "")),
-            str(stats.get("routed", "")),
-            str(stats.get("tasks_created", "")),
-            str(stats.get("tickets_created", "")),
-            str(stats.get("records_updated", "")),
             str(stats.get("error_count", len(stats.get("errors", [])))) if stats else "",
-            run.get("owner") or "",
+            _process(run.get("owner") or ""),
+        )
+        did.add_row(
+            str(run["id"]),
+            *(
+                str(stats.get(key, ""))
+                for key in ("pulled", "routed", "tasks_created", "tickets_created")
+            ),
+            str(stats.get("records_updated", "")),
         )
     cursors = Table(title="Source cursors")
-    for col in ("source", "cursor", "updated (UTC)"):
-        cursors.add_column(col)
+    text_column(cursors, "source")
+    text_column(cursors, "cursor")
+    figure_column(cursors, "updated (UTC)", justify="left")
     for source, (value, updated) in sorted(store.cursors.all().items()):
         cursors.add_row(source, value or "", _when(updated))
     outbox = Table(title="Actions")
-    for col in ("kind", "due now", "waiting", "next attempt (UTC)", "in flight", "done", "failed"):
-        outbox.add_column(col)
+    text_column(outbox, "kind")
+    figure_column(outbox, "due\nnow")
+    figure_column(outbox, "waiting")
+    text_column(outbox, "next attempt (UTC)")
+    figure_column(outbox, "in\nflight")
+    figure_column(outbox, "done")
+    figure_column(outbox, "failed")
     for kind, c in sorted(store.outbox.summary(now).items()):
         outbox.add_row(
             kind,
@@ -138,11 +160,18 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
         *_rules_lines(runs),
         *_refusal_lines(runs),
     ]
-    return [history, cursors, outbox, *lines]
+    return [history, did, cursors, outbox, *lines]
 
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _process(owner: str) -> str:
+    """A run's worker as ``host:pid`` (the thread id in the stored owner tells an operator
+    nothing; ``status --json`` has it whole)."""
+    host, _, rest = owner.partition(":")
+    return f"{host}:{rest.partition(':')[0]}" if rest else owner
 
 
 def _rules_lines(runs: list[dict[str, Any]]) -> list[str]:
@@ -200,6 +229,7 @@ def failed_list(config_path: Path, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from sync.app.tables import figure_column, text_column
     from sync.commands.documents import failed_document
     from sync.commands.output import emit
     from sync.core.logs import redact
@@ -208,19 +238,26 @@ def failed_list(config_path: Path, as_json: bool) -> None:
     if as_json:
         emit(failed_document(rows))
         return
+    console = Console()
+    # At 80 columns the errors go below the table, which would otherwise squeeze every column.
+    wide = console.width >= WIDE
     table = Table(title=f"Failed actions ({len(rows)})")
-    for col in ("id", "kind", "rule", "response", "attempts", "last error"):
-        table.add_column(col)
+    figure_column(table, "id", justify="left")
+    for col in ("kind", "rule", "response"):
+        text_column(table, col)
+    figure_column(table, "attempts")
+    if wide:
+        text_column(table, "last error")
     for row in rows:
-        table.add_row(
-            row.key[:12],
-            row.kind,
-            row.rule,
-            f"{row.source}/{row.response_id}",
-            str(row.attempts),
-            redact(row.last_error or ""),
-        )
-    Console().print(table)
+        error = redact(row.last_error or "")
+        cells = [row.key[:12], row.kind, row.rule, f"{row.source} {row.response_id}"]
+        table.add_row(*cells, str(row.attempts), *([error] if wide else []))
+    console.print(table)
+    if not wide and rows:
+        console.print("Last errors:")
+        for row in rows:
+            error = redact(row.last_error or "")
+            console.print(f"  {row.key[:12]}  {error}", highlight=False, markup=False)
 
 
 @failed_group.command("retry")
@@ -257,6 +294,7 @@ def unmatched_command(config_path: Path, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from sync.app.tables import figure_column, text_column
     from sync.commands.documents import unmatched_document, unmatched_reason
     from sync.commands.output import emit
 
@@ -265,8 +303,11 @@ def unmatched_command(config_path: Path, as_json: bool) -> None:
         emit(unmatched_document(rows))
         return
     table = Table(title=f"Unmatched responses ({len(rows)})")
-    for col in ("source", "response", "email", "score", "submitted", "why"):
-        table.add_column(col)
+    for col in ("source", "response", "email"):
+        text_column(table, col)
+    figure_column(table, "score")
+    figure_column(table, "submitted", justify="left")
+    text_column(table, "why")
     for row in rows:
         r = row.response
         table.add_row(

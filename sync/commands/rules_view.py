@@ -206,13 +206,15 @@ def comparison(
 ) -> Table:
     from rich.table import Table
 
+    from sync.app.tables import figure_column, text_column
+
     table = Table(title=title, title_justify="left")
     for key in keys:
-        table.add_column(key)
-    table.add_column("in force", justify="right")
+        text_column(table, key)
+    figure_column(table, "in force")
     if proposed is not None:
-        table.add_column("new rules", justify="right")
-        table.add_column("change", justify="right")
+        figure_column(table, "new rules")
+        figure_column(table, "change")
     names = sorted(set(current) | set(proposed or {}))
     for name in names:
         cells = name.split("\t")
