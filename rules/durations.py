@@ -15,16 +15,20 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _MAX = timedelta(days=366)
 
 
-def parse_duration(text: object) -> timedelta:
-    """Parse ``<int><s|m|h|d|w>``; raise ValueError with an admin-readable reason otherwise."""
+def parse_duration(text: object, longest: timedelta = _MAX) -> timedelta:
+    """Parse ``<int><s|m|h|d|w>``; raise ValueError with an admin-readable reason otherwise.
+
+    Rules durations stay within a year; a setting that may reach further passes ``longest``.
+    """
     if isinstance(text, bool) or not isinstance(text, str):
         hint = f" (write '{text}m', '{text}h' or '{text}d')" if isinstance(text, int) else ""
         raise ValueError(f"expected a duration like 30m, 4h, 2d or 1w, got {text!r}{hint}")
     if not _DURATION.match(text):
         raise ValueError(f"expected a duration like 30m, 4h, 2d or 1w, got {text!r}")
     value = timedelta(seconds=int(text[:-1]) * _UNIT_SECONDS[text[-1]])
-    if value > _MAX:
-        raise ValueError(f"duration {text!r} is longer than a year")
+    if value > longest:
+        limit = "a year" if longest == _MAX else format_duration(longest)
+        raise ValueError(f"duration {text!r} is longer than {limit}")
     return value
 
 

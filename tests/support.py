@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,7 +22,22 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from emulators.seed import REFERENCE_END
+
 T = TypeVar("T")
+
+
+def acting_on_the_seeded_year() -> dict[str, str]:
+    """A ``routing`` config section under which every response of a seeded world is acted on.
+
+    Seeded worlds hold a year of answers ending at a fixed date (``REFERENCE_END``) or a day or
+    two before now. Tests of the whole loop treat every one of them as news, so they give their
+    config a window reaching back past the oldest; the window itself is tested on worlds whose
+    year ends today (``tests/e2e/test_e2e_first_run.py``).
+    """
+    now = datetime.now(UTC)
+    oldest = min(REFERENCE_END - timedelta(days=365), now - timedelta(days=370))
+    return {"act_on_responses_newer_than": f"{(now - oldest).days + 1}d"}
 
 
 def poll(

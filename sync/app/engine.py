@@ -100,6 +100,8 @@ class RunReport:
     routed: int = 0
     matched: int = 0
     unmatched: int = 0
+    #: Responses routed but submitted too long ago to act on (stored as history only).
+    too_old: int = 0
     intents: int = 0
     tasks_created: int = 0
     tickets_created: int = 0
@@ -245,6 +247,7 @@ class Engine:
                 score_field=score_title,
                 fallback_owner_id=self.config.salesforce.fallback_owner_id,
                 user_ids=self._context.user_ids if self._context else {},
+                act_window=self.config.routing.act_on_responses_newer_than,
             )
         emails = owner_emails(self.ruleset)
         if emails != self._owner_emails:  # the rules in force name other task owners
@@ -296,6 +299,7 @@ class Engine:
             plan_escalations(self.store, ruleset, outcomes, now)
             report.intents += self.store.record_routing(outcomes, now)
             report.routed += len(outcomes)
+            report.too_old += sum(out.too_old for out in outcomes)
             for out in outcomes:
                 if out.match_status == "matched":
                     report.matched += 1
@@ -338,7 +342,9 @@ class Engine:
 
     def act(self, report: RunReport) -> None:
         refusable(report, lambda: self.escalate(report))
-        executors: list[Executor] = [SalesforceTaskExecutor(self.conn.crm, self.retry)]
+        executors: list[Executor] = [
+            SalesforceTaskExecutor(self.conn.crm, self.retry, clock=self.clock)
+        ]
         refusable(report, lambda: executors.append(self.ticket_executor()))
         executors.append(FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry))
         executors.append(self.notify_executor())

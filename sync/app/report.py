@@ -10,7 +10,9 @@ from rich.table import Table
 
 from sync.app.engine import RunReport
 from sync.app.tables import figure_column, text_column
+from sync.core.config import Config
 from sync.core.logs import redact
+from sync.stages.recency import history_summary
 
 ROWS: list[tuple[str, str]] = [
     ("Responses pulled", "pulled"),
@@ -19,6 +21,7 @@ ROWS: list[tuple[str, str]] = [
     ("Responses routed", "routed"),
     ("  matched to Salesforce", "matched"),
     ("  unmatched (review list)", "unmatched"),
+    ("  too old to act on (history only)", "too_old"),
     ("Salesforce tasks created", "tasks_created"),
     ("Zendesk tickets created", "tickets_created"),
     ("  comments on open NPS tickets", "tickets_attached"),
@@ -77,3 +80,10 @@ def print_problems(console: Console, report: RunReport, limit: int = 10) -> None
         console.print(f"[red]error[/] {escape(redact(error))}", highlight=False, markup=True)
     if len(report.errors) > limit:
         console.print(f"... and {len(report.errors) - limit} more errors")
+
+
+def print_history_note(console: Console, config: Config, report: RunReport) -> None:
+    """How many responses the pass stored as history only, and how to import history on purpose."""
+    if report.too_old:
+        window = config.routing.act_on_responses_newer_than
+        console.print(history_summary(report.too_old, window), highlight=False, markup=False)

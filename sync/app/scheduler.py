@@ -30,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connectors.errors import ConfigError
 from sync.app.engine import Engine, RefusedError, RunReport
 from sync.core.config import ScheduleConfig
+from sync.stages.recency import history_summary
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ class Daemon:
                 report.records_updated,
                 len(report.errors),
             )
+            if report.too_old:
+                window = self.engine.config.routing.act_on_responses_newer_than
+                log.info("%s: %s", name, history_summary(report.too_old, window))
             if self.on_report is not None:
                 self.on_report(name, report)
         if name == "poll" and report.intents:

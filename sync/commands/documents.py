@@ -72,6 +72,7 @@ def status_document(store: StateStore, now: datetime, run_count: int = 10) -> di
             "importing": inbox.get("importing", 0),
             "matched": inbox.get("matched", 0),
             "unmatched": inbox.get("unmatched", 0) + inbox.get("ambiguous", 0),
+            "too_old": store.inbox.too_old_count(),
             "malformed": store.inbox.problem_count(),
         },
         "write_backs_queued": {"contacts": len(queued.contacts), "accounts": len(queued.accounts)},
@@ -217,6 +218,7 @@ def replay_document(
     return {
         "since": iso(since),
         "responses": current.responses,
+        "too_old": current.too_old,
         "in_force": {"hash": in_force, **_replayed(current)},
         "candidate": (
             None
@@ -304,8 +306,10 @@ def stored_decision_document(
     fields: Mapping[str, object],
     traces: Sequence[RuleTrace],
     decision: Decision,
+    too_old: str | None = None,
 ) -> dict[str, Any]:
-    """``nps-sync rules explain --json``: the stored decision, the fields and the trace now."""
+    """``nps-sync rules explain --json``: the stored decision, the fields and the trace now;
+    ``too_old``: why no action is taken (a response too old to act on), else None."""
     r = stored.response
     match = stored.match or {}
     stored_decision = stored.decision or {}
@@ -331,6 +335,7 @@ def stored_decision_document(
         "fields": {name: value for name, value in sorted(fields.items()) if value is not None},
         "trace": traces_document(traces),
         "decision": decision_document(decision),
+        "too_old": too_old,
     }
 
 

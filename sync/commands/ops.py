@@ -149,7 +149,8 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
         f"Responses: {inbox.get('pending', 0)} waiting to be routed, "
         f"{inbox.get('matched', 0)} matched, "
         f"{inbox.get('unmatched', 0) + inbox.get('ambiguous', 0)} unmatched (nps-sync unmatched), "
-        f"{store.inbox.problem_count()} malformed records skipped",
+        f"{store.inbox.too_old_count()} too old to act on (history only; nps-sync rules explain "
+        f"ID says why), {store.inbox.problem_count()} malformed records skipped",
         *(
             [f"Backfill: {inbox['importing']} responses imported but not matched yet: run it again"]
             if inbox.get("importing")

@@ -177,7 +177,8 @@ def explain_command(response_id: str, config_path: Path, source: str | None, as_
     nothing is asked of Salesforce or Zendesk.
     """
 
-    from sync.stages.route import rebuild_fields
+    from sync.stages.recency import too_old
+    from sync.stages.route import rebuild_fields, routed_at
     from sync.state import open_store
 
     config = load(config_path)
@@ -188,12 +189,14 @@ def explain_command(response_id: str, config_path: Path, source: str | None, as_
         ((_, _, fields),) = rebuild_fields(store, [stored])
     finally:
         store.close()
+    window = config.routing.act_on_responses_newer_than
+    stale = too_old(stored.response.created_at, routed_at(stored), window)
     if as_json:
         from sync.commands.documents import stored_decision_document
         from sync.commands.output import emit
 
         traces, decision = ruleset.explain(fields), ruleset.route(fields)
-        emit(stored_decision_document(stored, ruleset.hash, fields, traces, decision))
+        emit(stored_decision_document(stored, ruleset.hash, fields, traces, decision, stale))
         return
     rules_view.print_stored_decision(stored, ruleset)
     click.echo("fields:")
@@ -205,6 +208,8 @@ def explain_command(response_id: str, config_path: Path, source: str | None, as_
     rules_view.print_traces(ruleset.explain(fields))
     click.echo("decision under the rules in force:")
     rules_view.print_decision(ruleset.route(fields))
+    if stale is not None:
+        click.echo(f"no action is taken: {stale}")
 
 
 def _load_or_fail(path: Path, config: Config) -> Ruleset:
@@ -267,8 +272,9 @@ def replay_command(config_path: Path, since: str, candidate: Path | None, as_jso
 
     from rich.console import Console
 
-    from rules import parse_duration
+    from rules import format_duration, parse_duration
     from sync.ops.replay import replay
+    from sync.stages.recency import SETTING
     from sync.stages.route import rebuild_fields
     from sync.state import open_store
 
@@ -285,8 +291,9 @@ def replay_command(config_path: Path, since: str, candidate: Path | None, as_jso
         rebuilt = rebuild_fields(store, store.inbox.since(now - window))
     finally:
         store.close()
-    current = replay(in_force, rebuilt)
-    proposed = replay(new, rebuilt) if new is not None else None
+    act_window = config.routing.act_on_responses_newer_than
+    current = replay(in_force, rebuilt, act_window)
+    proposed = replay(new, rebuilt, act_window) if new is not None else None
     if as_json:
         from sync.commands.documents import replay_document
         from sync.commands.output import emit
@@ -309,6 +316,12 @@ def replay_command(config_path: Path, since: str, candidate: Path | None, as_jso
         f"{(now - window).date().isoformat()}; rules in force {in_force.hash[:12]}{against}",
         highlight=False,
     )
+    if current.too_old:
+        console.print(
+            f"{current.too_old} of them were too old to act on when routed (older than "
+            f"{format_duration(act_window)}, {SETTING}): no actions counted for them",
+            highlight=False,
+        )
     for table in rules_view.replay_tables(current, proposed):
         console.print(table)
 

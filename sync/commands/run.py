@@ -70,7 +70,7 @@ def sync_command(config_path: Path, as_json: bool) -> None:
     from rich.console import Console
 
     from sync.app.engine import RefusedError, RunReport
-    from sync.app.report import print_problems, report_table
+    from sync.app.report import print_history_note, print_problems, report_table
     from sync.commands.documents import run_document
     from sync.commands.output import emit
     from sync.core.errors import PartialFailureError, UnavailableError
@@ -94,6 +94,7 @@ def sync_command(config_path: Path, as_json: bool) -> None:
     show(report)
     if not as_json:
         print_problems(console, report)
+        print_history_note(console, engine.config, report)
     if report.unavailable:
         raise UnavailableError("the pass stopped early: a system is unavailable for now")
     if report.errors:
@@ -135,15 +136,18 @@ def run_command(config_path: Path, log_level: str) -> None:
 def demo_command(accounts: int, responses: int, seed: int) -> None:
     """Run the whole loop against built-in emulators of Salesforce, Zendesk and Delighted.
 
-    Starts the emulators on 127.0.0.1, seeds a book of business, runs one full sync and then a
-    second one, which must find nothing left to do.
+    Starts the emulators on 127.0.0.1, seeds a book of business with a year of survey responses
+    up to today, runs one full sync, which acts only on the recent ones (the rest is history),
+    and then a second one, which must find nothing left to do.
     """
+    from datetime import UTC, datetime
+
     from rich.console import Console
 
     from emulators.world import EmulatedWorld
     from rules import load_rules
     from sync.app.engine import Engine
-    from sync.app.report import print_problems, report_table
+    from sync.app.report import print_history_note, print_problems, report_table
     from sync.app.runtime import connect_all, open_store
     from sync.core.config import Config
     from sync.core.config.checks import rules_against
@@ -154,12 +158,18 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
     console = Console()
     with (
         tempfile.TemporaryDirectory(prefix="nps-sync-demo-") as tmp,
-        EmulatedWorld(seed=seed, accounts=accounts, responses=responses) as world,
+        EmulatedWorld(
+            seed=seed,
+            accounts=accounts,
+            responses=responses,
+            end=datetime.now(UTC).replace(microsecond=0),
+        ) as world,
     ):
         config = Config.model_validate(world.config_data(state_url=f"sqlite:///{tmp}/state.db"))
         console.print(
             f"Emulators on 127.0.0.1: {len(world.book.accounts)} accounts, "
-            f"{len(world.book.contacts)} contacts, {len(world.book.responses)} survey responses."
+            f"{len(world.book.contacts)} contacts, {len(world.book.responses)} survey responses "
+            "over the year up to today."
         )
         store = open_store(config)
         ruleset = load_rules(config.rules, check=rules_against(config))
@@ -171,6 +181,7 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
         console.print(report_table(reports, title="nps-sync demo"))
         print_problems(console, reports[0][1])
         first, second = reports[0][1], reports[1][1]
+        print_history_note(console, config, first)
         if first.errors or second.errors:
             raise PartialFailureError("the demo sync reported errors (see above)")
         if second.tasks_created or second.tickets_created:

@@ -10,6 +10,8 @@ routed on, time-relative fields included: they are computed as of the time live 
 in submission order as the engine does (settle delays only postpone, so they do not change the
 counts), and leaves out actions the route stage would skip for want of a matched record (a ticket
 without a Zendesk requester). Escalations are left out: they depend on what people did since.
+A response too old to act on when it was routed (``routing.act_on_responses_newer_than``) is
+counted as such and acts under no ruleset, as in live routing.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from rules import ActionSpec, Ruleset, SalesforceTaskAction, UpdateFieldsAction, ZendeskTicketAction
 from sync.loop.throttle import CooldownLedger, cooldown_key
 from sync.stages.match_record import Match
-from sync.stages.route import Rebuilt, target_record_id
+from sync.stages.recency import too_old
+from sync.stages.route import Rebuilt, routed_at, target_record_id
 
 
 @dataclass
@@ -41,6 +45,8 @@ class ReplayResult:
     """Rule -> responses whose actions a cooldown skipped."""
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(rule, action type) -> actions that would be skipped for want of a matched record."""
+    too_old: int = 0
+    """Responses submitted too long before they were routed to act on: no actions."""
 
     def total(self, kind: str) -> int:
         """Actions of one type, over every rule."""
@@ -73,14 +79,23 @@ def lacks_target(action: ActionSpec, match: Match) -> bool:
     return False
 
 
-def replay(ruleset: Ruleset, rebuilt: Sequence[Rebuilt]) -> ReplayResult:
-    """Route every response (oldest first) and count the actions; no I/O."""
+def replay(
+    ruleset: Ruleset, rebuilt: Sequence[Rebuilt], act_window: timedelta | None = None
+) -> ReplayResult:
+    """Route every response (oldest first) and count the actions; no I/O.
+
+    ``act_window`` is ``routing.act_on_responses_newer_than``: a response older than that when
+    live routing decided on it creates nothing here either.
+    """
     result = ReplayResult()
     ledger = CooldownLedger()
     ordered = sorted(rebuilt, key=lambda item: item[0].response.created_at)
     for stored, match, fields in ordered:
         r = stored.response
         result.responses += 1
+        if too_old(r.created_at, routed_at(stored), act_window) is not None:
+            result.too_old += 1
+            continue
         if match.account is not None and match.account.owner_email:
             result.owner_emails[match.account.owner_id] = match.account.owner_email
         for rule_match in ruleset.route(fields).matches:

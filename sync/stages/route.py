@@ -6,7 +6,9 @@ executor needs already rendered, under a deterministic idempotency key
 ``sha256(source, response id, rule, action)``. Because the key ignores the version, an edited
 response is routed again without repeating an action already taken for it. Rule throttles apply
 here too (:mod:`sync.loop.throttle`): a response still settling is deferred instead of decided, and
-a rule in its cooldown for the response's key skips its actions with a note in the decision.
+a rule in its cooldown for the response's key skips its actions with a note in the decision. A
+response older than ``routing.act_on_responses_newer_than`` is decided but not acted on
+(:mod:`sync.stages.recency`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rules import (
@@ -32,6 +34,7 @@ from sync.loop.escalation import RenderedStep
 from sync.loop.throttle import CooldownLedger, cooldown_key, describe_block, settle_until
 from sync.stages.match_record import Match, match_from_json
 from sync.stages.owners import is_email
+from sync.stages.recency import too_old
 from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
 from sync.state.escalations import DueStep
 
@@ -48,6 +51,8 @@ class RoutingContext:
     fallback_owner_id: str | None
     #: Task owners the rules name by email, lower-cased, to user ids (:mod:`sync.stages.owners`).
     user_ids: Mapping[str, str] = field(default_factory=dict)
+    #: ``routing.act_on_responses_newer_than``; None acts on every response.
+    act_window: timedelta | None = None
 
 
 def action_key(source: str, response_id: str, rule: str, action: str) -> str:
@@ -149,9 +154,13 @@ def routed_at(stored: StoredResponse) -> datetime:
 
 
 def _task_payload(
-    rendered: TaskPayload, match: Match, routing: RoutingContext, now: datetime
+    rendered: TaskPayload, match: Match, routing: RoutingContext
 ) -> tuple[dict[str, Any] | None, str]:
-    """Owner: the rule's choice, then the account owner, the contact owner, the fallback."""
+    """Owner: the rule's choice, then the account owner, the contact owner, the fallback.
+
+    The due date is left to the executor (``due_in_seconds``): a Task is due ``due_in`` after it
+    is created, however long the action waited in the outbox.
+    """
     contact = match.contact
     account = match.account
     account_owner = account.owner_id if account else None
@@ -175,7 +184,7 @@ def _task_payload(
         "owner_id": owner_id,
         "who_id": contact.id if contact else None,
         "what_id": account.id if account else None,
-        "due_date": (now + rendered.due_in).date().isoformat(),
+        "due_in_seconds": int(rendered.due_in.total_seconds()),
         "priority": rendered.priority,
     }, ""
 
@@ -290,7 +299,6 @@ def build_intent(
     stored: StoredResponse,
     match: Match,
     routing: RoutingContext,
-    now: datetime,
     *,
     key_name: str | None = None,
 ) -> tuple[ActionIntent | None, str]:
@@ -305,7 +313,7 @@ def build_intent(
         return None, f"template failed: {exc}"
     payload: dict[str, Any] | None
     if isinstance(rendered, TaskPayload):
-        payload, why = _task_payload(rendered, match, routing, now)
+        payload, why = _task_payload(rendered, match, routing)
     elif isinstance(rendered, TicketPayload):
         payload, why = _ticket_payload(rendered, stored, match, routing)
     elif isinstance(rendered, FieldUpdatePayload):
@@ -328,10 +336,18 @@ def build_intent(
     return intent, ""
 
 
-def _cooldown_pairs(
-    decided: Sequence[tuple[StoredResponse, Match, dict[str, object], tuple[RuleMatch, ...]]],
-) -> set[tuple[str, str]]:
-    keys = (cooldown_key(m, fields) for _, _, fields, matches in decided for m in matches)
+#: A response decided in a batch: its match, fields, the rules it matched, and why it is too old
+#: to act on (None: it is acted on).
+Decided = tuple[StoredResponse, Match, dict[str, object], tuple[RuleMatch, ...], str | None]
+
+
+def _cooldown_pairs(decided: Sequence[Decided]) -> set[tuple[str, str]]:
+    keys = (
+        cooldown_key(m, fields)
+        for _, _, fields, matches, stale in decided
+        if stale is None
+        for m in matches
+    )
     return {(key.rule, key.value) for key in keys if key is not None}
 
 
@@ -350,7 +366,7 @@ def route_responses(
     previous = store.inbox.previous_scores(
         [(b.response.email, b.response.created_at) for b in batch]
     )
-    decided: list[tuple[StoredResponse, Match, dict[str, object], tuple[RuleMatch, ...]]] = []
+    decided: list[Decided] = []
     settling: dict[datetime, list[tuple[str, str]]] = {}
     for stored in batch:
         r = stored.response
@@ -358,14 +374,15 @@ def route_responses(
         as_of = now if now is not None else routed_at(stored)
         fields = build_fields(stored, match, previous.get((r.email, r.created_at)), as_of)
         if match.status == "failed":  # not routed on a guess; it waits on the review list
-            decided.append((stored, match, fields, ()))
+            decided.append((stored, match, fields, (), None))
             continue
         decision = ruleset.route(fields)
-        until = settle_until(decision, r.created_at, now)
+        stale = too_old(r.created_at, now, routing.act_window)
+        until = settle_until(decision, r.created_at, now) if stale is None else None
         if until is not None:
             settling.setdefault(until, []).append((r.source, r.response_id))
             continue
-        decided.append((stored, match, fields, decision.matches))
+        decided.append((stored, match, fields, decision.matches, stale))
     for until, keys in settling.items():
         store.inbox.defer(keys, until)
     if settling:
@@ -373,11 +390,13 @@ def route_responses(
 
     ledger = CooldownLedger.load(store, _cooldown_pairs(decided))
     outcomes: list[RoutingOutcome] = []
-    for stored, match, fields, rule_matches in decided:
+    for stored, match, fields, rule_matches, stale in decided:
         r = stored.response
         intents: list[ActionIntent] = []
         notes = [f"not routed: {match.detail}"] if match.status == "failed" else []
-        for rule_match in rule_matches:
+        if stale is not None:  # decided, recorded and counted, but nothing is done
+            notes.append(stale)
+        for rule_match in rule_matches if stale is None else ():
             key = cooldown_key(rule_match, fields)
             claim = ledger.blocker(key, r.source, r.response_id, r.created_at) if key else None
             if key is not None and claim is not None:
@@ -386,7 +405,7 @@ def route_responses(
             acted = False
             for name in rule_match.actions:
                 intent, why = build_intent(
-                    ruleset, rule_match.rule, name, fields, stored, match, routing, now
+                    ruleset, rule_match.rule, name, fields, stored, match, routing
                 )
                 if intent is None:
                     notes.append(f"{rule_match.rule}/{name}: skipped: {why}")
@@ -413,8 +432,10 @@ def route_responses(
                     "rules": [m.rule for m in rule_matches],
                     "actions": [i.action for i in intents],
                     "notes": notes,
+                    **({"too_old": True} if stale is not None else {}),
                 },
                 intents=intents,
+                too_old=stale is not None,
             )
         )
     ledger.save(store, now)
@@ -463,7 +484,6 @@ class EscalationRendering:
                     stored,
                     match,
                     routing,
-                    self.now,
                     key_name=f"escalate:{step.step}:{step.action}",
                 )
                 out.append((step, intent, why))

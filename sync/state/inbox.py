@@ -60,6 +60,8 @@ class RoutingOutcome:
     match: Mapping[str, Any]
     decision: Mapping[str, Any]
     intents: Sequence[ActionIntent] = field(default_factory=tuple)
+    #: Submitted too long ago to act on (``routing.act_on_responses_newer_than``): no intents.
+    too_old: bool = False
 
 
 #: The status of a response a backfill imported and has not matched yet: history, which
@@ -369,6 +371,14 @@ class Inbox:
         with self._db.reading() as conn:
             rows = conn.execute(sa.select(state, sa.func.count()).group_by(state)).all()
         return {str(name): int(count) for name, count in rows}
+
+    def too_old_count(self) -> int:
+        """Responses whose latest decision was too old to act on (stored as history only)."""
+        r = t.responses
+        flagged = r.c.decision["too_old"].as_boolean().is_(True)
+        with self._db.reading() as conn:
+            query = sa.select(sa.func.count()).where(r.c.status == "routed", flagged)
+            return int(conn.execute(query).scalar_one())
 
     def problems(self, limit: int = 1000) -> list[SourceProblem]:
         """The records sources could not use, oldest first: where each was and why."""

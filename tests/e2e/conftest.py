@@ -15,6 +15,7 @@ from sync.app.runtime import connect_all, open_store
 from sync.core.config import Config
 from sync.core.retry import RetryPolicy
 from sync.state import StateStore
+from tests.support import acting_on_the_seeded_year
 
 #: Short waits so fault scenarios stay fast; the policy itself is the production one.
 FAST_RETRY = RetryPolicy(attempts=4, initial_wait=0.01, max_wait=2.0)
@@ -35,11 +36,14 @@ def state_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def make_engine(world: EmulatedWorld, state_url: str) -> Iterator[EngineFactory]:
-    """Build an engine on the world; every call connects afresh, as a new process would."""
+    """Build an engine on the world; every call connects afresh, as a new process would.
+
+    Every seeded response is acted on (:func:`~tests.support.acting_on_the_seeded_year`)."""
     stores: list[StateStore] = []
 
     def build(**overrides: Any) -> Engine:
-        config = Config.model_validate(world.config_data(state_url=state_url, **overrides))
+        settings = {"routing": acting_on_the_seeded_year(), **overrides}
+        config = Config.model_validate(world.config_data(state_url=state_url, **settings))
         store = open_store(config)
         stores.append(store)
         return Engine(

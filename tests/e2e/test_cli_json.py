@@ -15,7 +15,7 @@ import pytest
 
 from emulators.base import Fault
 from emulators.world import EmulatedWorld
-from tests.support import run_cli
+from tests.support import acting_on_the_seeded_year, run_cli
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 #: Salesforce refuses every Task create: with one attempt allowed, each Task is a failed action.
@@ -42,7 +42,11 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
     """One pass through ``nps-sync sync --json`` on a world whose Task creates all fail."""
     tmp = tmp_path_factory.mktemp("json")
     with EmulatedWorld(seed=11, accounts=20, responses=80) as world:
-        data = world.config_data(state_url=f"sqlite:///{tmp / 'state.db'}", max_attempts=1)
+        data = world.config_data(
+            state_url=f"sqlite:///{tmp / 'state.db'}",
+            max_attempts=1,
+            routing=acting_on_the_seeded_year(),
+        )
         config = tmp / "nps-sync.yaml"
         config.write_text(json.dumps(data, default=str), encoding="utf-8")
         world.salesforce.inject(LOCKED)

@@ -22,7 +22,7 @@ from sync.app.engine import RunReport
 from sync.app.report import report_table
 from sync.commands.ops import status_report
 from sync.state import StateStore
-from tests.support import run_cli
+from tests.support import acting_on_the_seeded_year, run_cli
 
 NARROW = {"COLUMNS": "80"}
 LOCKED = Fault("lock", rate=1.0, endpoint="^composite_create$")
@@ -61,7 +61,11 @@ def narrow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Narrow]:
     """A pass on a world large enough for four-digit figures; every Task create fails."""
     tmp = tmp_path_factory.mktemp("tables")
     with EmulatedWorld(seed=5, accounts=120, responses=1200) as world:
-        data = world.config_data(state_url=f"sqlite:///{tmp / 'state.db'}", max_attempts=1)
+        data = world.config_data(
+            state_url=f"sqlite:///{tmp / 'state.db'}",
+            max_attempts=1,
+            routing=acting_on_the_seeded_year(),
+        )
         config = tmp / "nps-sync.yaml"
         config.write_text(json.dumps(data, default=str), encoding="utf-8")
         world.salesforce.inject(LOCKED)

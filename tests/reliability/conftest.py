@@ -26,7 +26,7 @@ from sync.app.engine import Engine
 from sync.app.runtime import connect_all, open_store
 from sync.core.retry import RetryPolicy
 from sync.state import StateStore
-from tests.support import nps_sync_command
+from tests.support import acting_on_the_seeded_year, nps_sync_command
 
 MARKER = "NPS_Sync_Key__c"
 TASK_FIELDS = (
@@ -70,8 +70,11 @@ def quiet_end(
 
 
 def world_config(world: EmulatedWorld, state_url: str, **overrides: Any) -> dict[str, Any]:
-    """The world's config as a plain mapping, with nested overrides merged in."""
-    data = world.config_data(state_url=state_url)
+    """The world's config as a plain mapping, with nested overrides merged in.
+
+    Every seeded response is acted on (:func:`~tests.support.acting_on_the_seeded_year`): the
+    proofs here compare what a year of actions leaves behind."""
+    data = world.config_data(state_url=state_url, routing=acting_on_the_seeded_year())
     for key, value in overrides.items():
         if isinstance(value, Mapping) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,12 +45,17 @@ def write_rules(path: Path, text: str) -> None:
 
 @pytest.fixture
 def make_engine(world: EmulatedWorld, tmp_path: Path, rules_path: Path) -> Iterator[EngineFactory]:
-    """An engine over the world whose rules come from ``rules_path`` (hot reloaded)."""
+    """An engine over the world whose rules come from ``rules_path`` (hot reloaded); keyword
+    arguments replace top-level sections of its config."""
     stores: list[StateStore] = []
 
-    def build(clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Engine:
+    def build(
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC), **overrides: Any
+    ) -> Engine:
         config = Config.model_validate(
-            world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}", rules=rules_path)
+            world.config_data(
+                state_url=f"sqlite:///{tmp_path / 'state.db'}", rules=rules_path, **overrides
+            )
         )
         store = open_store(config)
         stores.append(store)

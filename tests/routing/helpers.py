@@ -62,11 +62,12 @@ def route_pending(
     ruleset: Ruleset,
     matches: dict[str, Match],
     now: datetime,
+    context: RoutingContext = CONTEXT,
 ) -> list[RoutingOutcome]:
     """One route stage over every pending response, recorded as the engine records it."""
     batch: list[StoredResponse] = store.inbox.pending(100, now)
     by_key = {("test", s.response.response_id): matches[s.response.email] for s in batch}
-    outcomes = route_responses(batch, by_key, ruleset, CONTEXT, store, now=now)
+    outcomes = route_responses(batch, by_key, ruleset, context, store, now=now)
     store.record_routing(outcomes, now)
     return outcomes
 

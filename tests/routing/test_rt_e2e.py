@@ -75,7 +75,8 @@ def test_a_cooldown_suppresses_a_second_ticket_for_the_same_account(
     second = answer(world, bob, 1, timedelta(days=4), "Same here")
     answer(world, other, 0, timedelta(days=4), "Another account")
 
-    engine = make_engine()
+    # The 30-day-old complaint is still news here, so the cooldown has something to count from.
+    engine = make_engine(routing={"act_on_responses_newer_than": "45d"})
     report = engine.run_once()
     assert report.errors == []
     assert report.tickets_created == 3
@@ -86,7 +87,9 @@ def test_a_cooldown_suppresses_a_second_ticket_for_the_same_account(
     assert stored.decision["actions"] == []
     assert "cooldown: account.id=" in stored.decision["notes"][0]
 
-    assert make_engine().run_once().tickets_created == 0
+    assert (
+        make_engine(routing={"act_on_responses_newer_than": "45d"}).run_once().tickets_created == 0
+    )
 
 
 def test_settle_defers_a_fresh_score_until_its_comment_can_arrive(

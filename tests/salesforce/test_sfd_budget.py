@@ -22,6 +22,7 @@ from sync.app.runtime import connect_all, open_store
 from sync.core.config import Config
 from sync.core.retry import RetryPolicy
 from tests.salesforce.conftest import ConnectorFactory
+from tests.support import acting_on_the_seeded_year
 
 FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01)
 
@@ -90,7 +91,11 @@ def world() -> Iterator[EmulatedWorld]:
 
 def engine_for(world: EmulatedWorld, state: Path) -> Engine:
     """A new process: fresh connections (and usage readings) on the same state store."""
-    config = Config.model_validate(world.config_data(state_url=f"sqlite:///{state}", batch_size=50))
+    config = Config.model_validate(
+        world.config_data(
+            state_url=f"sqlite:///{state}", batch_size=50, routing=acting_on_the_seeded_year()
+        )
+    )
     return Engine(
         config, open_store(config), connect_all(config), load_rules(config.rules), retry=FAST
     )

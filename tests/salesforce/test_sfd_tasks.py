@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Any
 
 from connectors.models import TaskSpec
 from connectors.salesforce.client import SalesforceConnector
@@ -16,12 +17,21 @@ FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01)
 MARKER = "NPS_Sync_Key__c"
 
 
-def claimed(key: str, owner: str, *, attempts: int = 1, who: str | None = None) -> ClaimedAction:
+def claimed(
+    key: str,
+    owner: str,
+    *,
+    attempts: int = 1,
+    who: str | None = None,
+    due: dict[str, Any] | None = None,
+) -> ClaimedAction:
+    """A claimed Task action; ``due``: how its payload states the due date (a day, by default,
+    as intents routed before due dates counted from creation hold it)."""
     payload = {
         "subject": f"NPS 3: call back ({key})",
         "description": "Comment: too slow",
         "owner_id": owner,
-        "due_date": "2026-11-03",
+        **(due if due is not None else {"due_date": "2026-11-03"}),
         "who_id": who,
         "what_id": None,
         "priority": "High",
@@ -106,3 +116,21 @@ def test_a_task_carries_owner_who_what_due_date_and_marker(
     )
     assert (first[MARKER], first["Priority"], len(first["Description"])) == ("k1", "High", 32000)
     assert (second["WhoId"], second["WhatId"]) == (None, account)
+
+
+def test_a_task_is_due_from_when_it_is_created_and_old_intents_keep_their_day(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    owner = org.default_user_id
+    created = datetime(2026, 12, 4, 23, 30, tzinfo=UTC)
+    executor = SalesforceTaskExecutor(crm, FAST, clock=lambda: created)
+    outcomes = executor.execute(
+        [
+            claimed("one-day", owner, due={"due_in_seconds": 86_400}),
+            claimed("same-day", owner, due={"due_in_seconds": 0}),
+            claimed("stored-day", owner),
+        ]
+    )
+    assert [o.result for o in outcomes] == ["done"] * 3
+    due = {t[MARKER]: t["ActivityDate"] for t in org.records("Task")}
+    assert due == {"one-day": "2026-12-05", "same-day": "2026-12-04", "stored-day": "2026-11-03"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,19 @@ def test_the_example_config_is_valid() -> None:
     config = load_config(ROOT / "config.example.yaml")
     assert config.salesforce.fields.task_marker == "NPS_Sync_Key__c"
     assert config.rules == ROOT / "rules/examples/default.yaml"
+
+
+def test_routing_acts_on_two_weeks_unless_told_otherwise(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL)).routing.act_on_responses_newer_than == (
+        timedelta(days=14)
+    )
+    longer = load_config(
+        write(tmp_path, MINIMAL + "routing:\n  act_on_responses_newer_than: 400d\n")
+    )
+    assert longer.routing.act_on_responses_newer_than == timedelta(days=400)
+    with pytest.raises(ConfigFileError) as info:
+        load_config(write(tmp_path, MINIMAL + "routing:\n  act_on_responses_newer_than: 3651d\n"))
+    assert "duration '3651d' is longer than 3650d" in str(info.value)
 
 
 def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:

@@ -15,6 +15,14 @@ from sync.core.errors import ConfigFileError
 TESTDATA = Path(__file__).parent / "config_testdata"
 
 EXPECTED = {
+    "act_window_without_unit.yaml": (
+        "7:32: routing.act_on_responses_newer_than: expected a duration like 30m, 4h, 2d or 1w,"
+        " got 14 (write '14m', '14h' or '14d')"
+    ),
+    "act_window_zero.yaml": (
+        "7:32: routing.act_on_responses_newer_than: must be a positive duration like 14d (0 "
+        "would never act at all)"
+    ),
     "alias_bomb.yaml": (
         "1:1: the document expands to more than 100,000 values; aliases (*name) that repeat "
         "anchors (&name) are limited"

@@ -21,6 +21,7 @@ from sync.core.config import Config
 from sync.loop.tracking import track_tickets
 from sync.stages.executors.zendesk_comments import marker
 from sync.state import StateStore
+from tests.support import acting_on_the_seeded_year
 from tests.zendesk.conftest import FAST_RETRY
 
 EngineFactory = Callable[[], Engine]
@@ -45,7 +46,12 @@ def attach_rules(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(world: EmulatedWorld, tmp_path: Path) -> Iterator[StateStore]:
     s = open_store(
-        Config.model_validate(world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}"))
+        Config.model_validate(
+            world.config_data(
+                state_url=f"sqlite:///{tmp_path / 'state.db'}",
+                routing=acting_on_the_seeded_year(),
+            )
+        )
     )
     yield s
     s.close()
@@ -57,7 +63,11 @@ def make_engine(
     store: StateStore,
     attach_rules: Path,
 ) -> EngineFactory:
-    config = Config.model_validate(world.config_data(state_url=store.url, rules=attach_rules))
+    config = Config.model_validate(
+        world.config_data(
+            state_url=store.url, rules=attach_rules, routing=acting_on_the_seeded_year()
+        )
+    )
 
     def build() -> Engine:
         return Engine(

@@ -9,12 +9,32 @@ data paths relative to the section, as the rules models do; the loader turns eac
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
+from rules.durations import DURATION_PATTERN, parse_duration
 from rules.issues import Issue, invalid
 
-__all__ = ["Issue", "Section", "invalid"]
+__all__ = ["Duration", "Issue", "Section", "invalid"]
+
+#: The longest duration a setting accepts: ten years, so that "act on everything" stays a choice.
+LONGEST_DURATION = timedelta(days=3650)
+
+
+def _duration(text: object) -> timedelta:
+    return parse_duration(text, longest=LONGEST_DURATION)
+
+
+#: A duration as the rules write them (``90s``, ``30m``, ``4h``, ``14d``, ``2w``).
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    WithJsonSchema(
+        {"type": "string", "pattern": DURATION_PATTERN, "description": "like 30m, 4h, 14d or 2w"}
+    ),
+]
 
 
 class Section(BaseModel):

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from connectors.models import MAX_SOURCE_NAME_CHARS
 from connectors.transport import is_loopback_origin
-from sync.core.config.base import Issue, Section, invalid
+from sync.core.config.base import Duration, Issue, Section, invalid
 from sync.core.config.salesforce import SalesforceConfig
 from sync.core.config.secrets import Secret
 from sync.core.config.writeback import WriteBackConfig
@@ -91,6 +91,22 @@ class MetricsConfig(Section):
     key_contact_values: tuple[str, ...] = ()
 
 
+class RoutingConfig(Section):
+    """What the route stage acts on."""
+
+    #: Responses submitted longer ago than this when they are routed are stored, matched and
+    #: counted in the NPS fields, but create no action: a first run over a year of history, or a
+    #: daemon back after weeks down, does not call customers about old answers.
+    act_on_responses_newer_than: Duration = timedelta(days=14)
+
+    @field_validator("act_on_responses_newer_than")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration like 14d (0 would never act at all)")
+        return value
+
+
 class BusinessHoursConfig(Section):
     """Business hours for escalation steps with ``business_hours: true``: Monday to Friday."""
 
@@ -149,6 +165,7 @@ class Config(Section):
     rules: Path
     metrics: MetricsConfig = MetricsConfig()
     write_back: WriteBackConfig = WriteBackConfig()
+    routing: RoutingConfig = RoutingConfig()
     business_hours: BusinessHoursConfig = BusinessHoursConfig()
     #: SMTP for email notifications; without it, email ``notify`` actions fail (dead-letter list).
     email: EmailConfig | None = None

@@ -1,0 +1,40 @@
+"""Which responses are recent enough to act on (``routing.act_on_responses_newer_than``).
+
+An answer is news for a while; a year-old complaint is history. A response submitted longer ago
+than the window when it is routed is still stored, matched and counted in the NPS fields, but no
+rule acts on it, and its decision says why. The age counts from the original submission, so an
+edit (the comment arriving later) does not make an old answer new again. Live routing, ``rules
+explain`` and ``rules replay`` all decide with :func:`too_old`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rules import format_duration
+
+#: The config setting, named in every note so that a reader knows what to change.
+SETTING = "routing.act_on_responses_newer_than"
+
+
+def too_old(submitted_at: datetime, routed_at: datetime, window: timedelta | None) -> str | None:
+    """Why a response submitted at ``submitted_at`` and routed at ``routed_at`` gets no action;
+    None when it is newer than ``window`` (None: every response is acted on)."""
+    if window is None or routed_at - submitted_at < window:
+        return None
+    days = (routed_at - submitted_at).days
+    return (
+        f"too old to act on: answered {submitted_at.date().isoformat()}, "
+        f"{days} day{'s' if days != 1 else ''} ago; acts only on responses newer than "
+        f"{format_duration(window)} ({SETTING})"
+    )
+
+
+def history_summary(count: int, window: timedelta) -> str:
+    """The line a pass prints when it stored responses as history only."""
+    return (
+        f"{count} response{'s' if count != 1 else ''} older than {format_duration(window)} "
+        f"stored as history only: no Tasks, tickets or notifications, but their scores count in "
+        f"the NPS fields ({SETTING}). To import history deliberately before the first run, use "
+        "`nps-sync backfill --since DATE`."
+    )
