@@ -40,7 +40,8 @@ from rules.fields import (
     derive_fields,
     parse_field_value,
 )
-from rules.loader import RulesCheck, load_rules, parse_rules
+from rules.issues import Issue
+from rules.loader import RulesCheck, load_rules, locate, parse_rules
 from rules.router import (
     ConditionTrace,
     Cooldown,
@@ -51,14 +52,18 @@ from rules.router import (
     RuleTrace,
 )
 from rules.schema import rules_json_schema
+from rules.skips import ALWAYS_EXPECTED, SKIP_CODES, SKIP_REASONS, SkipReason
 from rules.templates import Template, render
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 """Example rules files with their cases; ``default.yaml`` is the one the demo uses."""
 
 __all__ = [
+    "ALWAYS_EXPECTED",
     "BUILTIN_FIELDS",
     "EXAMPLES_DIR",
+    "SKIP_CODES",
+    "SKIP_REASONS",
     "ActionSpec",
     "Case",
     "CaseResult",
@@ -71,6 +76,7 @@ __all__ = [
     "FieldType",
     "FieldUpdatePayload",
     "FieldsError",
+    "Issue",
     "NotificationPayload",
     "NotifyAction",
     "OwnerRef",
@@ -83,6 +89,7 @@ __all__ = [
     "RulesError",
     "Ruleset",
     "SalesforceTaskAction",
+    "SkipReason",
     "TaskPayload",
     "Template",
     "TicketPayload",
@@ -94,6 +101,7 @@ __all__ = [
     "format_duration",
     "load_cases",
     "load_rules",
+    "locate",
     "parse_cases",
     "parse_duration",
     "parse_field_value",

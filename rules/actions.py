@@ -90,11 +90,17 @@ def rendered(action: ActionSpec, context: Context) -> dict[str, Any]:
     with templates rendered, also inside a mapping of values."""
     out: dict[str, Any] = {}
     for spec in fields(action):
+        if spec.name in _NOT_RENDERED:
+            continue
         value = getattr(action, spec.name)
         if isinstance(value, Mapping):
             value = {key: _fill(item, context) for key, item in value.items()}
         out["action" if spec.name == "name" else spec.name] = _fill(value, context)
     return out
+
+
+#: Fields of an action that steer the engine rather than go into the payload.
+_NOT_RENDERED = frozenset({"expect_skip"})
 
 
 def _fill(value: object, context: Context) -> object:
@@ -112,6 +118,8 @@ class SalesforceTaskAction:
     description: Template
     due_in: timedelta
     priority: str
+    #: Skip reasons this action may meet without failing the pass (:mod:`rules.skips`).
+    expect_skip: frozenset[str] = frozenset()
 
     def render(self, context: Context) -> TaskPayload:
         """Fill the templates; raises :class:`rules.RenderError` if the data does not fit."""
@@ -133,6 +141,8 @@ class ZendeskTicketAction:
     tags: tuple[str, ...]
     attach_to_open: bool
     create_requester: bool
+    #: Skip reasons this action may meet without failing the pass (:mod:`rules.skips`).
+    expect_skip: frozenset[str] = frozenset()
 
     def render(self, context: Context) -> TicketPayload:
         """Fill the templates; raises :class:`rules.RenderError` if the data does not fit."""
@@ -148,6 +158,8 @@ class UpdateFieldsAction:
     system: str
     object_type: str
     values: Mapping[str, Template | int | float | bool | None]
+    #: Skip reasons this action may meet without failing the pass (:mod:`rules.skips`).
+    expect_skip: frozenset[str] = frozenset()
 
     def render(self, context: Context) -> FieldUpdatePayload:
         """Fill the text values; raises :class:`rules.RenderError` if the data does not fit."""
@@ -165,6 +177,8 @@ class NotifyAction:
     to: tuple[str, ...]
     subject: Template | None
     text: Template
+    #: Skip reasons this action may meet without failing the pass (:mod:`rules.skips`).
+    expect_skip: frozenset[str] = frozenset()
 
     def render(self, context: Context) -> NotificationPayload:
         """Fill the templates; raises :class:`rules.RenderError` if the data does not fit."""
@@ -205,7 +219,13 @@ def build_action(name: str, model: ActionModel) -> ActionSpec:
             field: compile_template(value) if isinstance(value, str) else value
             for field, value in model.values.items()
         }
-        return UpdateFieldsAction(name, model.system, model.record, MappingProxyType(values))
+        return UpdateFieldsAction(
+            name,
+            model.system,
+            model.record,
+            MappingProxyType(values),
+            expect_skip=frozenset(model.expect_skip),
+        )
     subject = compile_template(model.subject, single_line=True) if model.subject else None
     return NotifyAction(
         **carried(name, model, NotifyAction, subject=subject, text=compile_template(model.text))
@@ -216,4 +236,5 @@ def carried(name: str, model: ActionModel, spec: type, **given: object) -> dict[
     """The keywords of a runtime action: ``name``, the ``given`` values, and the rest of its
     fields copied from the model, where they have the same names."""
     names = [f.name for f in fields(spec) if f.name != "name"]
+    given = {"expect_skip": frozenset(model.expect_skip), **given}
     return {"name": name} | {n: given[n] if n in given else getattr(model, n) for n in names}

@@ -57,6 +57,15 @@ def parse_rules(
     return compile_ruleset(model, source=filename, digest=canonical_hash(data))
 
 
+def locate(path: str | os.PathLike[str], issues: Iterable[Issue]) -> list[Diagnostic]:
+    """Diagnostics for issues found outside the loader (a check against live systems), placed
+    at their paths in the rules file at ``path``; raises :class:`RulesError` if it cannot be
+    read."""
+    name = os.fspath(path)
+    _, source = load_yaml(read_text(path), name)
+    return sorted(issue_diagnostics(tuple(issues), source))
+
+
 def read_text(path: str | os.PathLike[str]) -> str:
     """The UTF-8 text of ``path``; unreadable files are a :class:`RulesError` too."""
     name = os.fspath(path)

@@ -25,6 +25,7 @@ File format (version 1)::
         tags: [nps, detractor]    # lower case, no spaces
         attach_to_open: true      # comment on the requester's open NPS ticket instead
         create_requester: false   # create the Zendesk user if none matches
+        expect_skip: [no_requester]   # skips that do not fail the pass (rules/skips.py)
       set_health:
         type: update_fields
         system: salesforce        # salesforce (Account | Contact) | zendesk (user | organization)
@@ -41,6 +42,7 @@ File format (version 1)::
         actions: [owner_followup, detractor_ticket]
         continue: true
         cooldown: {key: account.id, period: 14d}   # at most once per account per 14 days
+        expect_skip: [no_owner]   # for every action of the rule
         settle: 15m               # wait for the comment that often follows the score
         escalate:                 # if the actions are still open after 24 business hours
           - {after: 24h, business_hours: true, action: slack_cx}
@@ -86,11 +88,13 @@ from rules.scalars import (
     Flag,
     Name,
     Owner,
+    SkipCode,
     TemplateText,
     Text,
     ZendeskTag,
     check_name,
 )
+from rules.skips import ALWAYS_EXPECTED, SKIP_REASONS
 from rules.templates import (
     TemplateSourceError,
     build_context,
@@ -100,7 +104,55 @@ from rules.templates import (
 )
 
 
-class SalesforceTaskModel(StrictModel):
+def _always_expected(path: Path, code: str) -> Issue:
+    return Issue(path, f"{code!r} skips are always expected (the rule asks for them); remove it")
+
+
+class ActionBase(StrictModel):
+    """What every action has: the skips it expects (:mod:`rules.skips`)."""
+
+    expect_skip: tuple[SkipCode, ...] = Field(
+        (),
+        description="Reasons this action may be skipped for without making the pass fail "
+        "(still recorded and listed by `nps-sync skipped`)",
+    )
+
+    def possible_skips(self) -> frozenset[str]:
+        """The reason codes this action can be skipped for, besides a cooldown."""
+        return frozenset({"template_failed"})
+
+    def impossible_skip(self, code: str) -> str:
+        """Why this action is never skipped for ``code`` (a reason it is not possible for)."""
+        kinds = SKIP_REASONS[code].action_types
+        if len(kinds) < len(ACTION_TYPES):
+            return f"{code!r} is a skip of {one_of(kinds)} actions"
+        return f"this action is never skipped for {code!r}"
+
+    @model_validator(mode="after")
+    def _expected_skips_possible(self) -> ActionBase:
+        issues: list[Issue] = []
+        possible = self.possible_skips()
+        for index, code in enumerate(self.expect_skip):
+            path = ("expect_skip", index)
+            if code in self.expect_skip[:index]:
+                issues.append(Issue(path, f"{code!r} is listed twice"))
+            elif code in ALWAYS_EXPECTED:
+                issues.append(_always_expected(path, code))
+            elif code not in possible:
+                others = sorted(possible)
+                issues.append(
+                    Issue(
+                        path,
+                        f"{self.impossible_skip(code)}; it can be skipped for {one_of(others)}"
+                        f"{did_you_mean(code, others)}",
+                    )
+                )
+        if issues:
+            raise invalid(issues)
+        return self
+
+
+class SalesforceTaskModel(ActionBase):
     """A Salesforce Task for a person to follow up, due within an SLA."""
 
     noun = "salesforce_task action"
@@ -116,8 +168,25 @@ class SalesforceTaskModel(StrictModel):
         yield ("subject",), self.subject
         yield ("description",), self.description
 
+    def possible_skips(self) -> frozenset[str]:
+        named = self.owner.startswith("user:")
+        return super().possible_skips() | {"owner_not_found" if named else "no_owner"}
 
-class ZendeskTicketModel(StrictModel):
+    def impossible_skip(self, code: str) -> str:
+        if code == "owner_not_found":
+            return (
+                f"a Task owned by {self.owner} is never skipped for 'owner_not_found' "
+                "(that is for `user:` owners)"
+            )
+        if code == "no_owner":
+            return (
+                f"a Task owned by {self.owner} is never skipped for 'no_owner' (a `user:` "
+                "owner that cannot be resolved is 'owner_not_found')"
+            )
+        return super().impossible_skip(code)
+
+
+class ZendeskTicketModel(ActionBase):
     """A Zendesk ticket (or a comment on the requester's open NPS ticket)."""
 
     noun = "zendesk_ticket action"
@@ -137,6 +206,24 @@ class ZendeskTicketModel(StrictModel):
         yield ("subject",), self.subject
         yield ("body",), self.body
 
+    def possible_skips(self) -> frozenset[str]:
+        possible = set(super().possible_skips())
+        if not self.create_requester:
+            possible.add("no_requester")
+        if self.group:
+            possible.add("group_not_found")
+        return frozenset(possible)
+
+    def impossible_skip(self, code: str) -> str:
+        if code == "no_requester" and self.create_requester:
+            return (
+                "this action creates the requester (`create_requester: true`), so it is never "
+                "skipped for 'no_requester'"
+            )
+        if code == "group_not_found" and not self.group:
+            return "this action names no `group`, so it is never skipped for 'group_not_found'"
+        return super().impossible_skip(code)
+
 
 UPDATABLE_OBJECTS: Mapping[str, tuple[str, ...]] = {
     "salesforce": ("Account", "Contact"),
@@ -144,7 +231,7 @@ UPDATABLE_OBJECTS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-class UpdateFieldsModel(StrictModel):
+class UpdateFieldsModel(ActionBase):
     """Write values (text values are templates) to a record matched to the response."""
 
     noun = "update_fields action"
@@ -188,8 +275,11 @@ class UpdateFieldsModel(StrictModel):
             if isinstance(value, str):
                 yield ("values", name), value
 
+    def possible_skips(self) -> frozenset[str]:
+        return super().possible_skips() | {"no_record_to_update"}
 
-class NotifyModel(StrictModel):
+
+class NotifyModel(ActionBase):
     """A message to people: a Slack incoming webhook or an email."""
 
     noun = "notify action"
@@ -268,6 +358,11 @@ class Rule(StrictModel):
     cooldown: Cooldown | None = None
     settle: Duration | None = None
     escalate: tuple[Escalation, ...] = ()
+    expect_skip: tuple[SkipCode, ...] = Field(
+        (),
+        description="Reasons any action of this rule may be skipped for without making the "
+        "pass fail (still recorded and listed by `nps-sync skipped`)",
+    )
 
     @field_validator("when", mode="before")
     @classmethod
@@ -287,6 +382,14 @@ class Rule(StrictModel):
         ]
         if self.escalate and not self.actions:
             issues.append(Issue(("escalate",), "escalate needs actions to follow up on", "key"))
+        if self.expect_skip and not self.actions:
+            issues.append(Issue(("expect_skip",), "expect_skip needs actions to skip", "key"))
+        for index, code in enumerate(self.expect_skip):
+            path = ("expect_skip", index)
+            if code in self.expect_skip[:index]:
+                issues.append(Issue(path, f"{code!r} is listed twice"))
+            elif code in ALWAYS_EXPECTED:
+                issues.append(_always_expected(path, code))
         if issues:
             raise invalid(issues)
         return self
@@ -349,6 +452,7 @@ class RulesFile(StrictModel):
             *self._rule_names(),
             *self._reachability(),
             *self._action_references(),
+            *self._expected_skips(),
             *self._conditions(catalogue),
             *self._templates(catalogue),
         ]
@@ -396,6 +500,23 @@ class RulesFile(StrictModel):
                 if escalation.action not in defined:
                     path = ("rules", index, "escalate", step, "action")
                     yield undefined(escalation.action, path, rule.name)
+
+    def _expected_skips(self) -> Iterator[Issue]:
+        """A rule's ``expect_skip`` names reasons at least one of its actions can meet."""
+        for index, rule in enumerate(self.rules):
+            actions = [self.actions[name] for name in rule.actions if name in self.actions]
+            if not actions:
+                continue
+            possible = frozenset().union(*(action.possible_skips() for action in actions))
+            for position, code in enumerate(rule.expect_skip):
+                if code in ALWAYS_EXPECTED or code in possible:
+                    continue
+                others = sorted(possible)
+                yield Issue(
+                    ("rules", index, "expect_skip", position),
+                    f"no action of rule {rule.name!r} is ever skipped for {code!r}; they can be "
+                    f"skipped for {one_of(others)}{did_you_mean(code, others)}",
+                )
 
     def _conditions(self, catalogue: Mapping[str, FieldSpec]) -> Iterator[Issue]:
         for index, rule in enumerate(self.rules):

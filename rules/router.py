@@ -30,6 +30,7 @@ from rules.conditions import (
 from rules.fields import FieldSpec, check_types
 from rules.model import Rule, RulesFile
 from rules.operators import Predicate, make_predicate
+from rules.skips import ALWAYS_EXPECTED
 from rules.templates import build_context
 
 Fields = Mapping[str, object]
@@ -63,6 +64,8 @@ class RuleMatch:
     cooldown: Cooldown | None
     settle: timedelta | None
     escalations: tuple[Escalation, ...]
+    #: Skip reasons any action of the rule may meet without failing the pass (:mod:`rules.skips`).
+    expect_skip: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,13 @@ class Ruleset:
         """Render action ``name`` for one response's fields."""
         return self.actions[name].render(self.template_context(fields))
 
+    def skip_expected(self, match: RuleMatch, action: str, reason: str) -> bool:
+        """True when the rules expect ``action`` of ``match`` to be skipped for ``reason``
+        (``expect_skip`` of the rule or of the action, or a skip the rule asks for itself)."""
+        spec = self.actions.get(action)
+        declared = spec.expect_skip if spec is not None else frozenset()
+        return reason in ALWAYS_EXPECTED or reason in match.expect_skip or reason in declared
+
 
 def compile_ruleset(model: RulesFile, *, source: str, digest: str) -> Ruleset:
     """Build the runtime :class:`Ruleset` from a validated :class:`rules.model.RulesFile`."""
@@ -224,7 +234,14 @@ def _compile_rule(index: int, rule: Rule, catalogue: Mapping[str, FieldSpec]) ->
         Escalation(step.after, step.business_hours, step.action) for step in rule.escalate
     )
     match = RuleMatch(
-        rule.name, index, rule.actions, rule.continue_, cooldown, rule.settle, escalations
+        rule.name,
+        index,
+        rule.actions,
+        rule.continue_,
+        cooldown,
+        rule.settle,
+        escalations,
+        frozenset(rule.expect_skip),
     )
     predicate = _compose(node) if node is not None else None
     return CompiledRule(rule.name, rule.description, node, predicate, match)

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSch
 from rules.durations import DURATION_PATTERN, parse_duration
 from rules.errors import did_you_mean
 from rules.issues import Issue, invalid
+from rules.skips import SKIP_CODES
 from rules.templates import TemplateSourceError, compile_template
 
 
@@ -54,6 +55,15 @@ def _check_owner(value: str) -> str:
         f"unknown owner {value!r}; expected account_owner, contact_owner or user:<email or id>"
         f"{did_you_mean(value, OWNER_KINDS)}"
     )
+
+
+def _check_skip_code(value: str) -> str:
+    if value not in SKIP_CODES:
+        raise ValueError(
+            f"unknown skip reason {value!r}; expected one of {', '.join(SKIP_CODES)}"
+            f"{did_you_mean(value, SKIP_CODES)}"
+        )
+    return value
 
 
 def _check_env_name(value: str) -> str:
@@ -109,6 +119,12 @@ Owner = Annotated[
         description="account_owner, contact_owner or user:<email or Salesforce user id>",
         json_schema_extra={"pattern": "^(account_owner|contact_owner|user:.+)$"},
     ),
+]
+SkipCode = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_check_skip_code),
+    WithJsonSchema({"type": "string", "enum": list(SKIP_CODES)}),
 ]
 EnvName = Annotated[
     str, Strict(), AfterValidator(_check_env_name), _schema_pattern(ENV_NAME_PATTERN)

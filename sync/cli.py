@@ -23,7 +23,13 @@ refuse_shadowed_packages()
 
 from sync.commands.check import check_command
 from sync.commands.fields import backfill_command, explain_group, fields_group
-from sync.commands.ops import failed_group, state_group, status_command, unmatched_command
+from sync.commands.ops import (
+    failed_group,
+    skipped_command,
+    state_group,
+    status_command,
+    unmatched_command,
+)
 from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
 
@@ -79,6 +85,7 @@ for command in (
     status_command,
     state_group,
     failed_group,
+    skipped_command,
     unmatched_command,
     rules_group,
     fields_group,

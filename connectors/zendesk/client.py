@@ -23,7 +23,7 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, CustomField, Organization, Ticket, User
 
 from connectors.addresses import is_plain_email
-from connectors.errors import ConfigError
+from connectors.errors import ConfigError, RecordError
 from connectors.models import FieldUpdate, TicketSpec, WriteResult, ZendeskUser
 from connectors.transport import make_session
 from connectors.zendesk import errors
@@ -169,21 +169,27 @@ class ZendeskConnector:
                 return user
         return None
 
-    def create_or_update_users(self, specs: Sequence[RequesterSpec]) -> dict[str, int]:
-        """User id per (lower-case) email, creating the users that do not exist yet.
+    def create_users(self, specs: Sequence[RequesterSpec]) -> dict[str, int]:
+        """User id per (lower-case) email of the end users this call created, 100 per job.
 
-        ``create_or_update`` matches on email, so running it twice for one person is harmless:
-        that is what makes creating requesters safe to retry.
+        An email Zendesk refuses to create is left out: most often a user has it already (one
+        the email search did not show yet), whom a ticket naming its requester by email then
+        joins, unchanged. Creating never edits an existing user (``create_or_update`` would
+        rename them), and running it twice for one person leaves them out the second time.
         """
         unique = list({s.email.lower(): s for s in specs if s.email}.values())
         found: dict[str, int] = {}
         for chunk in chunked(unique, BATCH_SIZE):
             users = [_requester(spec) for spec in chunk]
             if len(users) == 1:
-                user = self._call(self.client.users.create_or_update, users[0])
-                found[chunk[0].email.lower()] = int(user.id)
+                email = chunk[0].email.lower()
+                try:
+                    user = self._call(self.client.users.create, users[0], record_id=email)
+                except RecordError:
+                    continue
+                found[email] = int(user.id)
                 continue
-            job = self._call(self.client.users.create_or_update, users)
+            job = self._call(self.client.users.create, users)
             keys = [spec.email.lower() for spec in chunk]
             for result in job_results(self.jobs.wait(job), keys):
                 if result.ok and result.external_id:

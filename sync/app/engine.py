@@ -47,7 +47,7 @@ from sync.stages.match_zendesk import (
     match_organizations,
     resolve_config_names,
 )
-from sync.stages.owners import find_users_by_email, owner_emails
+from sync.stages.owners import find_active_owners, owner_references
 from sync.stages.pull import pull
 from sync.stages.route import EscalationRendering, RoutingContext, route_responses
 from sync.stages.writeback import reconcile, write_back
@@ -114,6 +114,11 @@ class RunReport:
     records_updated: int = 0
     fields_set: int = 0
     notifications_sent: int = 0
+    #: Actions routing could not take, newly recorded this pass, per reason code
+    #: (:mod:`rules.skips`); ``nps-sync skipped`` lists them all.
+    skipped: dict[str, int] = field(default_factory=dict)
+    #: Of those, the ones the rules did not expect (``expect_skip``): they make the pass partial.
+    skipped_unexpected: int = 0
     escalations_fired: int = 0
     tickets_solved: int = 0
     tickets_reopened: int = 0
@@ -141,9 +146,13 @@ class RunReport:
                 self.pulled, self.routed, self.intents, self.tasks_created, self.tickets_created,
                 self.tickets_attached, self.found_existing, self.retried, self.deferred,
                 self.dead, self.records_updated, self.fields_set, self.notifications_sent,
-                self.escalations_fired, self.tickets_solved, self.tickets_reopened,
+                self.escalations_fired, self.tickets_solved, self.tickets_reopened, self.skipped,
             )
         )  # fmt: skip
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
 
     def refuse(self, error: ConfigError) -> None:
         """Record a system's refusal (the first one per system in a run)."""
@@ -202,7 +211,7 @@ class Engine:
         self.owner = owner or worker_id()
         self.stop_requested = threading.Event()
         self._context: RoutingContext | None = None
-        self._owner_emails: frozenset[str] = frozenset()
+        self._owner_references: frozenset[str] = frozenset()
         self._zendesk_names: ZendeskNames | None = None
         self._zendesk_names_for = ""
         self._ticket_executor: ZendeskTicketExecutor | None = None
@@ -249,11 +258,11 @@ class Engine:
                 user_ids=self._context.user_ids if self._context else {},
                 act_window=self.config.routing.act_on_responses_newer_than,
             )
-        emails = owner_emails(self.ruleset)
-        if emails != self._owner_emails:  # the rules in force name other task owners
-            users = find_users_by_email(self.conn.crm, emails, self.retry)
+        references = owner_references(self.ruleset)
+        if references != self._owner_references:  # the rules in force name other task owners
+            users = find_active_owners(self.conn.crm, references, self.retry)
             self._context = replace(self._context, user_ids=users)
-            self._owner_emails = emails
+            self._owner_references = references
         return self._context
 
     # -- stages --------------------------------------------------------------------------------
@@ -297,9 +306,14 @@ class Engine:
             matches = match_organizations(matches, resolver)
             outcomes = route_responses(batch, matches, ruleset, context, self.store, now=now)
             plan_escalations(self.store, ruleset, outcomes, now)
-            report.intents += self.store.record_routing(outcomes, now)
+            routed = self.store.record_routing(outcomes, now)
+            report.intents += routed.intents
             report.routed += len(outcomes)
             report.too_old += sum(out.too_old for out in outcomes)
+            for skip in routed.skips:
+                report.skipped[skip.reason] = report.skipped.get(skip.reason, 0) + 1
+                if not skip.expected:
+                    report.skipped_unexpected += 1
             for out in outcomes:
                 if out.match_status == "matched":
                     report.matched += 1
@@ -490,7 +504,8 @@ class Engine:
             self.release_dead_leases()
             for stage in stages:
                 stage(report, started)
-            status = "refused" if report.refused else "ok" if not report.errors else "partial"
+            partial = report.errors or report.skipped_unexpected
+            status = "refused" if report.refused else "partial" if partial else "ok"
         except ConfigError as exc:
             report.refuse(exc)
             status = "refused"

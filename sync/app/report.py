@@ -32,6 +32,7 @@ ROWS: list[tuple[str, str]] = [
     ("Escalations fired", "escalations_fired"),
     ("Tickets solved / reopened (tracked)", "solved_reopened"),
     ("Actions to retry / deferred / failed", "retry_defer_dead"),
+    ("Actions skipped / unexpected", "skipped"),
     ("Errors", "errors"),
     ("Seconds", "seconds"),
 ]
@@ -48,6 +49,8 @@ def _cell(report: RunReport, key: str) -> str:
         return f"{report.tickets_solved} / {report.tickets_reopened}"
     if key == "retry_defer_dead":
         return f"{report.retried} / {report.deferred} / {report.dead}"
+    if key == "skipped":
+        return f"{report.skipped_total} / {report.skipped_unexpected}"
     return str(getattr(report, key))
 
 
@@ -57,8 +60,12 @@ def report_table(reports: Sequence[tuple[str, RunReport]], title: str = "nps-syn
     text_column(table, "")
     for name, _ in reports:
         figure_column(table, name)
+    reasons = sorted({reason for _, r in reports for reason in r.skipped})
     for label, key in ROWS:
         table.add_row(label, *(_cell(r, key) for _, r in reports))
+        if key == "skipped":  # one row per reason code seen (nps-sync skipped lists each)
+            for reason in reasons:
+                table.add_row(f"  {reason}", *(str(r.skipped.get(reason, 0)) for _, r in reports))
     table.add_row(
         "Salesforce API usage",
         *(f"{r.api_usage[0]:,} / {r.api_usage[1]:,}" if r.api_usage else "-" for _, r in reports),
@@ -80,6 +87,14 @@ def print_problems(console: Console, report: RunReport, limit: int = 10) -> None
         console.print(f"[red]error[/] {escape(redact(error))}", highlight=False, markup=True)
     if len(report.errors) > limit:
         console.print(f"... and {len(report.errors) - limit} more errors")
+    if report.skipped_unexpected:
+        console.print(
+            f"[yellow]skipped[/] {report.skipped_unexpected} action(s) the rules do not expect "
+            "to skip: `nps-sync skipped --unexpected` lists them with why; fix the cause, or "
+            "declare the reason with `expect_skip:` in the rules",
+            highlight=False,
+            markup=True,
+        )
 
 
 def print_history_note(console: Console, config: Config, report: RunReport) -> None:

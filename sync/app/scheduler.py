@@ -87,6 +87,15 @@ class Daemon:
             if report.too_old:
                 window = self.engine.config.routing.act_on_responses_newer_than
                 log.info("%s: %s", name, history_summary(report.too_old, window))
+            if report.skipped_unexpected:
+                reasons = ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items()))
+                log.warning(
+                    "%s: %d action(s) skipped that the rules do not expect (%s); "
+                    "`nps-sync skipped` lists them",
+                    name,
+                    report.skipped_unexpected,
+                    reasons,
+                )
             if self.on_report is not None:
                 self.on_report(name, report)
         if name == "poll" and report.intents:

@@ -19,9 +19,12 @@ from connectors.errors import ConnectorError
 from connectors.salesforce.client import SalesforceConnector
 from connectors.salesforce.describe import FieldInfo, ObjectInfo
 from connectors.salesforce.records import ACCOUNT_PREFIX, record_key
+from rules import RulesError, load_rules
 from sync.checks import Finding
+from sync.checks.references import missing_owners
 from sync.core.config import Config
 from sync.fields.fieldmap import RequiredField, field_problem, required_fields
+from sync.stages.owners import owner_references
 
 SYSTEM = "salesforce"
 T = TypeVar("T")
@@ -185,6 +188,7 @@ def check_salesforce(config: Config, crm: SalesforceConnector) -> list[Finding]:
         if info is not None:
             findings.append(_required_finding(req, info, to_create))
     findings.extend(_owner(config, crm))
+    findings.extend(_rule_owners(config, crm))
     findings.extend(_aliases(config, crm))
     if to_create:
         findings.append(
@@ -277,7 +281,8 @@ def _owner(config: Config, crm: SalesforceConnector) -> list[Finding]:
                 SYSTEM,
                 "fallback_owner_id",
                 "warning",
-                "not set: a Task for a response without account or contact owner is skipped",
+                "not set: a Task whose account and contact have no owner, or whose `user:` "
+                "owner is not an active user, is skipped (`nps-sync skipped` lists them)",
                 fix="set salesforce.fallback_owner_id to a user or queue id",
             )
         ]
@@ -296,6 +301,32 @@ def _owner(config: Config, crm: SalesforceConnector) -> list[Finding]:
             )
         ]
     return [Finding(SYSTEM, "fallback_owner_id", "ok", f"{owner} is a {kind.lower()}")]
+
+
+def _rule_owners(config: Config, crm: SalesforceConnector) -> list[Finding]:
+    """The ``user:`` Task owners of the rules: each one that is not an active user, with where
+    the rules name it."""
+    try:
+        ruleset = load_rules(config.rules)
+    except RulesError as exc:
+        message = f"rules cannot be read, task owners not checked: {exc}"
+        return [Finding(SYSTEM, "rules", "warning", message.splitlines()[0])]
+    named = owner_references(ruleset)
+    if not named:
+        return []
+    fallback = config.salesforce.fallback_owner_id
+    missing = _lookup(lambda: missing_owners(ruleset, crm, fallback))
+    if missing is None:
+        return [Finding(SYSTEM, "task owners", "warning", "could not be checked")]
+    found = [
+        Finding(SYSTEM, m.item, "error", f"{m.places(config.rules)}: {m.problem}", fix=m.fix)
+        for m in missing
+    ]
+    active = len(named) - len(missing)
+    if active:
+        message = f"{active} `user:` owner(s) named by the rules are active users"
+        found.insert(0, Finding(SYSTEM, "task owners", "ok", message))
+    return found
 
 
 def _aliases(config: Config, crm: SalesforceConnector) -> list[Finding]:

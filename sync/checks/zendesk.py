@@ -13,6 +13,7 @@ from connectors.zendesk.client import ZendeskConnector
 from connectors.zendesk.records import FieldInfo
 from rules import RulesError, load_rules
 from sync.checks import Finding
+from sync.checks.references import zendesk_missing
 from sync.core.config import Config
 from sync.fields.fieldmap import RequiredField, required_fields
 from sync.stages.match_zendesk import (
@@ -159,7 +160,8 @@ def keyed_field_findings(
 
 
 def name_findings(config: Config, helpdesk: ZendeskConnector) -> list[Finding]:
-    """Groups and assignees of the rules, organizations of the domain mapping."""
+    """Groups and assignees of the rules (each missing one with where the rules name it),
+    organizations of the domain mapping."""
     try:
         ruleset = load_rules(config.rules)
     except RulesError as exc:
@@ -168,33 +170,20 @@ def name_findings(config: Config, helpdesk: ZendeskConnector) -> list[Finding]:
     groups, assignees = rule_references(ruleset)
     domains = config.zendesk.matching.organization_domains
     names = resolve_names(helpdesk, groups=groups, assignees=assignees, domains=domains)
-    findings: list[Finding] = []
-    for group in sorted(groups):
-        if group in names.groups:
-            findings.append(Finding(SYSTEM, f"group {group}", "ok", f"id {names.groups[group]}"))
-        else:
-            findings.append(
-                Finding(
-                    SYSTEM,
-                    f"group {group}",
-                    "error",
-                    "a ticket action assigns to it and it does not exist",
-                    fix=f"create the group {group!r} (Admin Center > People > Groups)",
-                )
-            )
-    for email in sorted(assignees):
-        if email in names.agents:
-            findings.append(Finding(SYSTEM, f"assignee {email}", "ok", "an agent"))
-        else:
-            findings.append(
-                Finding(
-                    SYSTEM,
-                    f"assignee {email}",
-                    "error",
-                    "a ticket action assigns to it and it is not an agent",
-                    fix=f"add {email} as an agent, or change the rule's assignee",
-                )
-            )
+    findings: list[Finding] = [
+        Finding(SYSTEM, f"group {group}", "ok", f"id {names.groups[group]}")
+        for group in sorted(groups)
+        if group in names.groups
+    ]
+    findings += [
+        Finding(SYSTEM, f"assignee {email}", "ok", "an agent")
+        for email in sorted(assignees)
+        if email in names.agents
+    ]
+    findings += [
+        Finding(SYSTEM, m.item, "error", f"{m.places(config.rules)}: {m.problem}", fix=m.fix)
+        for m in zendesk_missing(ruleset, names)
+    ]
     for domain, name in sorted(domains.items()):
         item = f"organization for {domain}"
         if domain.lower() in names.domain_organizations:

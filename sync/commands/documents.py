@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sync.fields.explain import AccountExplanation
     from sync.fields.metrics import SegmentScore
     from sync.ops.replay import ReplayResult
-    from sync.state import StateStore, StoredResponse
+    from sync.state import SkipRow, StateStore, StoredResponse
     from sync.state.outbox import ActionRow
 
 
@@ -79,6 +79,18 @@ def status_document(store: StateStore, now: datetime, run_count: int = 10) -> di
         "salesforce_api": _budget(runs),
         "rules": _rules(runs),
         "refused": _refusals(runs),
+        "skipped": _skipped(store.skips.counts()),
+    }
+
+
+def _skipped(counts: Mapping[tuple[str, bool], int]) -> dict[str, Any]:
+    by_reason: Counter[str] = Counter()
+    for (reason, _), count in counts.items():
+        by_reason[reason] += count
+    return {
+        "total": sum(by_reason.values()),
+        "unexpected": sum(count for (_, expected), count in counts.items() if not expected),
+        "by_reason": dict(sorted(by_reason.items())),
     }
 
 
@@ -145,6 +157,30 @@ def _refusals(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -- failed, unmatched ---------------------------------------------------------------------------
+def skipped_document(rows: Sequence[SkipRow]) -> dict[str, Any]:
+    """``nps-sync skipped --json``: every recorded skip, oldest decision first; ``id`` is the
+    action's whole key."""
+    return {
+        "count": len(rows),
+        "actions": [
+            {
+                "id": row.skip.key,
+                "source": row.skip.source,
+                "response_id": row.skip.response_id,
+                "rule": row.skip.rule,
+                "action": row.skip.action,
+                "kind": row.skip.kind,
+                "reason": row.skip.reason,
+                "expected": row.skip.expected,
+                "detail": row.skip.detail,
+                "first_skipped_at": iso(row.first_skipped_at),
+                "skipped_at": iso(row.skipped_at),
+            }
+            for row in rows
+        ],
+    }
+
+
 def failed_document(rows: Sequence[ActionRow]) -> dict[str, Any]:
     """``nps-sync failed list --json``: every dead action; ``id`` is the full key."""
     return {

@@ -1,4 +1,5 @@
-"""``nps-sync status``, ``failed`` and ``unmatched``: what the daemon did and what needs a human."""
+"""``nps-sync status``, ``failed``, ``skipped`` and ``unmatched``: what the daemon did and what
+needs a human."""
 
 from __future__ import annotations
 
@@ -157,6 +158,7 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
             else []
         ),
         f"Write-backs queued: {len(queued.contacts)} contacts, {len(queued.accounts)} accounts",
+        _skips_line(store.skips.counts()),
         _budget_line(runs),
         *_rules_lines(runs),
         *_refusal_lines(runs),
@@ -173,6 +175,21 @@ def _process(owner: str) -> str:
     nothing; ``status --json`` has it whole)."""
     host, _, rest = owner.partition(":")
     return f"{host}:{rest.partition(':')[0]}" if rest else owner
+
+
+def _skips_line(counts: dict[tuple[str, bool], int]) -> str:
+    """Actions routing could not take, per reason, and how many the rules did not expect."""
+    by_reason: dict[str, int] = {}
+    for (reason, _), count in counts.items():
+        by_reason[reason] = by_reason.get(reason, 0) + count
+    unexpected = sum(count for (_, expected), count in counts.items() if not expected)
+    if not by_reason:
+        return "Actions skipped: 0"
+    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(by_reason.items()))
+    return (
+        f"Actions skipped: {sum(by_reason.values())} ({reasons}), {unexpected} not expected by "
+        "the rules (nps-sync skipped)"
+    )
 
 
 def _rules_lines(runs: list[dict[str, Any]]) -> list[str]:
@@ -318,5 +335,60 @@ def unmatched_command(config_path: Path, as_json: bool) -> None:
             str(r.score),
             r.created_at.date().isoformat(),
             unmatched_reason(row),
+        )
+    Console().print(table)
+
+
+@click.command("skipped")
+@CONFIG_OPTION
+@click.option("--reason", help="Only this reason code (no_requester, owner_not_found, ...).")
+@click.option("--rule", help="Only actions of this rule.")
+@click.option("--unexpected", is_flag=True, help="Only skips the rules do not expect.")
+@JSON_OPTION
+def skipped_command(
+    config_path: Path, reason: str | None, rule: str | None, unexpected: bool, as_json: bool
+) -> None:
+    """Actions the rules asked for and routing could not take, with the reason for each.
+
+    Reasons are stable codes: no_owner, owner_not_found, no_requester, group_not_found,
+    no_record_to_update, template_failed, cooldown. A skip the rules expect (`expect_skip:`, or a
+    cooldown) is listed too; the others made their pass exit 1.
+    """
+    from rules import SKIP_CODES, did_you_mean
+
+    if reason is not None and reason not in SKIP_CODES:
+        raise click.BadParameter(
+            f"unknown reason {reason!r}{did_you_mean(reason, SKIP_CODES)}; "
+            f"reasons are {', '.join(SKIP_CODES)}",
+            param_hint="--reason",
+        )
+    store = _store(config_path)
+    try:
+        rows = store.skips.rows(reason=reason, rule=rule, unexpected_only=unexpected)
+    finally:
+        store.close()
+    if as_json:
+        from sync.commands.documents import skipped_document
+        from sync.commands.output import emit
+
+        emit(skipped_document(rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Skipped actions ({len(rows)})")
+    for col in ("response", "rule", "action", "kind", "reason", "expected", "why", "decided"):
+        table.add_column(col)
+    for row in rows:
+        skip = row.skip
+        table.add_row(
+            f"{skip.source}/{skip.response_id}",
+            skip.rule,
+            skip.action,
+            skip.kind,
+            skip.reason,
+            "yes" if skip.expected else "no",
+            skip.detail,
+            _when(row.skipped_at),
         )
     Console().print(table)

@@ -20,8 +20,9 @@ from sync.core.errors import PartialFailureError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from rules import FieldSpec, RulesError, Ruleset
+    from rules import Diagnostic, FieldSpec, RulesError, Ruleset
     from sync.core.config import Config
+    from sync.core.ports import CrmPort, HelpdeskPort
     from sync.state import StateStore, StoredResponse
 
 
@@ -32,21 +33,39 @@ def rules_group() -> None:
 
 @rules_group.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-def check_command(files: Sequence[Path]) -> None:
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also check the rules against this config, and the people and groups they name "
+    "against its Salesforce org and Zendesk account.",
+)
+def check_command(files: Sequence[Path], config_path: Path | None) -> None:
     """Validate rules FILES; print diagnostics and exit 1 if any is invalid.
 
     A ``NAME.cases.yaml`` file (as a glob like ``rules/*.yaml`` picks up) is checked as the test
-    cases of ``NAME.yaml`` beside it, rather than as a rules file.
+    cases of ``NAME.yaml`` beside it, rather than as a rules file. With ``--config``, every
+    ``user:`` Task owner must be an active Salesforce user, and every ticket ``assignee`` a
+    Zendesk agent and ``group`` an existing group: each one missing is reported where the rules
+    name it, with a fix.
     """
     from rules import Diagnostic, RulesError, load_cases, load_rules
 
+    config = load(config_path) if config_path is not None else None
+    live = _LiveNames(config) if config is not None else None
     failed = False
     for file in files:
         rules_file = _rules_file_of_cases(file)
         try:
             if rules_file is None:
-                ruleset = load_rules(file)
+                ruleset = load_rules(file, check=live.against if live else None)
                 summary = f"{len(ruleset.rules)} rules, {len(ruleset.actions)} actions"
+                if live is not None:
+                    problems = live.diagnostics(ruleset, file)
+                    if problems:
+                        raise RulesError(problems)
+                    summary += ", every person and group it names exists"
             elif not rules_file.is_file():
                 message = f"a cases file, but its rules file {rules_file.name} is not beside it"
                 raise RulesError([Diagnostic(str(file), 0, 0, message)])
@@ -60,6 +79,40 @@ def check_command(files: Sequence[Path]) -> None:
         click.echo(f"{file}: ok ({summary})")
     if failed:
         raise PartialFailureError()
+
+
+class _LiveNames:
+    """Checks of rules files against a config and the systems it connects to (connected once,
+    on first use)."""
+
+    def __init__(self, config: Config) -> None:
+        from sync.core.config.checks import rules_against
+
+        self.config = config
+        self.against = rules_against(config)
+        self._systems: tuple[CrmPort, HelpdeskPort] | None = None
+
+    def diagnostics(self, ruleset: Ruleset, file: Path) -> list[Diagnostic]:
+        """Each ``user:`` owner, assignee and group of ``ruleset`` that does not exist."""
+        from sync.checks.references import diagnostics, missing_owners, missing_zendesk_names
+
+        crm, helpdesk = self._connect()
+        fallback = self.config.salesforce.fallback_owner_id
+        missing = [
+            *missing_owners(ruleset, crm, fallback),
+            *missing_zendesk_names(ruleset, helpdesk),
+        ]
+        return diagnostics(missing, file)
+
+    def _connect(self) -> tuple[CrmPort, HelpdeskPort]:
+        if self._systems is None:
+            from connectors.transport import CallCounter
+            from sync.app.runtime import build_salesforce, build_zendesk
+
+            counter = CallCounter()
+            crm = build_salesforce(self.config, counter)
+            self._systems = (crm, build_zendesk(self.config, counter))
+        return self._systems
 
 
 def _rules_file_of_cases(file: Path) -> Path | None:

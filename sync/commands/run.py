@@ -65,7 +65,9 @@ def build_engine(config: Config, *, patient: Callable[[float], bool] | None = No
 def sync_command(config_path: Path, as_json: bool) -> None:
     """Run one pass: pull, match, route, act, write back.
 
-    Exits 1 if some records failed, 75 if a system was unavailable (run again later).
+    Exits 1 if some records failed or the rules asked for actions that could not be taken and
+    were not declared `expect_skip` (`nps-sync skipped` lists them), 75 if a system was
+    unavailable (run again later).
     """
     from rich.console import Console
 
@@ -91,6 +93,8 @@ def sync_command(config_path: Path, as_json: bool) -> None:
     except RefusedError as exc:  # what the other systems' stages did, then exit 78
         show(exc.report)
         raise
+    finally:
+        engine.store.close()
     show(report)
     if not as_json:
         print_problems(console, report)
@@ -100,6 +104,10 @@ def sync_command(config_path: Path, as_json: bool) -> None:
     if report.errors:
         where = "in the document" if as_json else "above"
         raise PartialFailureError(f"{len(report.errors)} error(s) in this pass (listed {where})")
+    if report.skipped_unexpected:
+        raise PartialFailureError(
+            f"{report.skipped_unexpected} action(s) skipped that the rules do not expect"
+        )
 
 
 @click.command("run")
@@ -184,6 +192,8 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
         print_history_note(console, config, first)
         if first.errors or second.errors:
             raise PartialFailureError("the demo sync reported errors (see above)")
+        if first.skipped_unexpected or second.skipped_unexpected:
+            raise PartialFailureError("the demo sync skipped actions the rules do not expect")
         if second.tasks_created or second.tickets_created:
             raise PartialFailureError("the second sync created actions again")
         console.print(

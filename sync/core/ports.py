@@ -105,9 +105,11 @@ class WriteBackCrm(RecordUpdates, AccountFactsCrm, FieldReader, Protocol):
 
 
 class OwnerDirectory(Protocol):
-    """Task owners the rules name by email, as active user ids."""
+    """Task owners the rules name (``user:`` emails or ids), as active users."""
 
     def find_active_users_by_email(self, emails: Iterable[str]) -> dict[str, str]: ...
+
+    def find_owners(self, ids: Iterable[str]) -> dict[str, str]: ...
 
 
 class TaskStatus(Protocol):
@@ -183,7 +185,7 @@ class TicketDesk(OrganizationPort, NamesPort, Protocol):
 
     def add_comments(self, comments: Sequence[CommentSpec]) -> list[WriteResult]: ...
 
-    def create_or_update_users(self, specs: Sequence[RequesterSpec]) -> dict[str, int]: ...
+    def create_users(self, specs: Sequence[RequesterSpec]) -> dict[str, int]: ...
 
 
 class HelpdeskUpdates(Protocol):

@@ -6,9 +6,13 @@ executor needs already rendered, under a deterministic idempotency key
 ``sha256(source, response id, rule, action)``. Because the key ignores the version, an edited
 response is routed again without repeating an action already taken for it. Rule throttles apply
 here too (:mod:`sync.loop.throttle`): a response still settling is deferred instead of decided, and
-a rule in its cooldown for the response's key skips its actions with a note in the decision. A
-response older than ``routing.act_on_responses_newer_than`` is decided but not acted on
-(:mod:`sync.stages.recency`).
+a rule in its cooldown for the response's key skips its actions. A response older than
+``routing.act_on_responses_newer_than`` is decided but not acted on (:mod:`sync.stages.recency`).
+
+An action that cannot be made (no Task owner on the whole ladder of :mod:`sync.stages.owners`, no
+Zendesk requester, no record to update, a template that fails, a cooldown) is never dropped: it
+becomes a :class:`~sync.state.SkippedAction` with a stable reason code (:mod:`rules.skips`),
+stored with the decision, and is marked expected when the rules say so (``expect_skip``).
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ from rules import (
 from sync.loop.escalation import RenderedStep
 from sync.loop.throttle import CooldownLedger, cooldown_key, describe_block, settle_until
 from sync.stages.match_record import Match, match_from_json
-from sync.stages.owners import is_email
+from sync.stages.owners import choose_owner
 from sync.stages.recency import too_old
-from sync.state import ActionIntent, RoutingOutcome, StateStore, StoredResponse
+from sync.state import ActionIntent, RoutingOutcome, SkippedAction, StateStore, StoredResponse
 from sync.state.escalations import DueStep
 
 log = logging.getLogger(__name__)
@@ -49,10 +53,22 @@ class RoutingContext:
     ticket_field_ids: Mapping[str, int]
     score_field: str
     fallback_owner_id: str | None
-    #: Task owners the rules name by email, lower-cased, to user ids (:mod:`sync.stages.owners`).
+    #: ``user:`` owners the rules name (lower-cased emails, ids as written) that are active
+    #: users, to their user ids (:mod:`sync.stages.owners`).
     user_ids: Mapping[str, str] = field(default_factory=dict)
     #: ``routing.act_on_responses_newer_than``; None acts on every response.
     act_window: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Why an action cannot be made for a response: a reason code of :mod:`rules.skips`."""
+
+    reason: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
 
 
 def action_key(source: str, response_id: str, rule: str, action: str) -> str:
@@ -155,52 +171,55 @@ def routed_at(stored: StoredResponse) -> datetime:
 
 def _task_payload(
     rendered: TaskPayload, match: Match, routing: RoutingContext
-) -> tuple[dict[str, Any] | None, str]:
-    """Owner: the rule's choice, then the account owner, the contact owner, the fallback.
+) -> tuple[dict[str, Any] | Skip, str]:
+    """The Task and, when its owner came from lower on the ladder, why (else "").
 
     The due date is left to the executor (``due_in_seconds``): a Task is due ``due_in`` after it
     is created, however long the action waited in the outbox.
     """
     contact = match.contact
     account = match.account
-    account_owner = account.owner_id if account else None
-    contact_owner = contact.owner_id if contact else None
-    named = rendered.owner.user
-    if named and is_email(named):
-        named = routing.user_ids.get(named.lower())
-        if named is None:
-            return None, f"no active Salesforce user with email {rendered.owner.user}"
-    chosen = {
-        "account_owner": account_owner or contact_owner,
-        "contact_owner": contact_owner or account_owner,
-        "user": named,
-    }[rendered.owner.kind]
-    owner_id = chosen or routing.fallback_owner_id
-    if not owner_id:
-        return None, "no owner: no account or contact owner and no fallback_owner_id"
+    choice = choose_owner(
+        rendered.owner,
+        account_owner=account.owner_id if account else None,
+        contact_owner=contact.owner_id if contact else None,
+        has_account=account is not None,
+        has_contact=contact is not None,
+        users=routing.user_ids,
+        fallback=routing.fallback_owner_id,
+    )
+    if choice.owner_id is None:
+        return Skip(choice.reason, choice.because), ""
+    description = rendered.description
+    if choice.note:
+        description = f"{choice.note}\n\n{description}" if description else choice.note
     return {
         "subject": rendered.subject,
-        "description": rendered.description,
-        "owner_id": owner_id,
+        "description": description,
+        "owner_id": choice.owner_id,
         "who_id": contact.id if contact else None,
         "what_id": account.id if account else None,
         "due_in_seconds": int(rendered.due_in.total_seconds()),
         "priority": rendered.priority,
-    }, ""
+    }, choice.because
 
 
 def _ticket_payload(
     rendered: TicketPayload, stored: StoredResponse, match: Match, routing: RoutingContext
-) -> tuple[dict[str, Any] | None, str]:
+) -> dict[str, Any] | Skip:
     user = match.zendesk_user
     r = stored.response
     if user is None and not rendered.create_requester:
-        return None, "requester not in Zendesk and the action does not create requesters"
+        return Skip(
+            "no_requester",
+            "the respondent is not a Zendesk user and the action does not create requesters "
+            "(create_requester: true)",
+        )
     group_id = None
     if rendered.group:
         group_id = routing.group_ids.get(rendered.group)
         if group_id is None:
-            return None, f"Zendesk group {rendered.group!r} does not exist"
+            return Skip("group_not_found", f"Zendesk group {rendered.group!r} does not exist")
     custom: dict[str, Any] = {}
     score_field = routing.ticket_field_ids.get(routing.score_field)
     if score_field is not None:
@@ -250,7 +269,7 @@ def _ticket_payload(
             "link": r.permalink or None,
             "survey_type": r.survey_type or None,
         },
-    }, ""
+    }
 
 
 def target_record_id(system: str, object_type: str, match: Match) -> str | None:
@@ -268,17 +287,18 @@ def target_record_id(system: str, object_type: str, match: Match) -> str | None:
 
 def _field_update_payload(
     rendered: FieldUpdatePayload, stored: StoredResponse, match: Match
-) -> tuple[dict[str, Any] | None, str]:
+) -> dict[str, Any] | Skip:
     record_id = target_record_id(rendered.system, rendered.object_type, match)
     if record_id is None:
-        return None, f"no matched {rendered.system} {rendered.object_type} to update"
+        detail = f"no matched {rendered.system} {rendered.object_type} to update"
+        return Skip("no_record_to_update", detail)
     return {
         "system": rendered.system,
         "object": rendered.object_type,
         "record_id": record_id,
         "values": dict(rendered.values),
         "submitted_at": stored.response.created_at.isoformat(),
-    }, ""
+    }
 
 
 def _notification_payload(rendered: NotificationPayload) -> dict[str, Any]:
@@ -291,6 +311,23 @@ def _notification_payload(rendered: NotificationPayload) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Built:
+    """An action made for one response: its intent, or why it cannot be made.
+
+    ``note`` says why a Task went down the owner ladder (for the decision's notes).
+    """
+
+    intent: ActionIntent | None
+    skip: Skip | None = None
+    note: str = ""
+
+    @property
+    def why(self) -> str:
+        """Why there is no intent ("" when there is one)."""
+        return str(self.skip) if self.skip is not None else ""
+
+
 def build_intent(
     ruleset: Ruleset,
     rule: str,
@@ -301,8 +338,8 @@ def build_intent(
     routing: RoutingContext,
     *,
     key_name: str | None = None,
-) -> tuple[ActionIntent | None, str]:
-    """Render action ``name`` of ``rule`` for one response; ``(None, why)`` if it cannot be done.
+) -> Built:
+    """Render action ``name`` of ``rule`` for one response, or say why it cannot be done.
 
     ``key_name`` replaces the action name in the idempotency key (escalation steps use it).
     """
@@ -310,18 +347,19 @@ def build_intent(
     try:
         rendered = ruleset.render_action(name, fields)
     except RenderError as exc:
-        return None, f"template failed: {exc}"
-    payload: dict[str, Any] | None
+        return Built(None, Skip("template_failed", str(exc)))
+    made: dict[str, Any] | Skip
+    note = ""
     if isinstance(rendered, TaskPayload):
-        payload, why = _task_payload(rendered, match, routing)
+        made, note = _task_payload(rendered, match, routing)
     elif isinstance(rendered, TicketPayload):
-        payload, why = _ticket_payload(rendered, stored, match, routing)
+        made = _ticket_payload(rendered, stored, match, routing)
     elif isinstance(rendered, FieldUpdatePayload):
-        payload, why = _field_update_payload(rendered, stored, match)
+        made = _field_update_payload(rendered, stored, match)
     else:
-        payload, why = _notification_payload(rendered), ""
-    if payload is None:
-        return None, why
+        made = _notification_payload(rendered)
+    if isinstance(made, Skip):
+        return Built(None, made)
     r = stored.response
     intent = ActionIntent(
         key=action_key(r.source, r.response_id, rule, key_name or name),
@@ -330,10 +368,29 @@ def build_intent(
         rule=rule,
         action=name,
         kind=action.type,
-        payload=payload,
+        payload=made,
         ruleset_hash=ruleset.hash,
     )
-    return intent, ""
+    return Built(intent, note=note)
+
+
+def skipped(
+    ruleset: Ruleset, rule_match: RuleMatch, name: str, stored: StoredResponse, skip: Skip
+) -> SkippedAction:
+    """The record of action ``name`` of ``rule_match`` skipped for one response."""
+    r = stored.response
+    return SkippedAction(
+        key=action_key(r.source, r.response_id, rule_match.rule, name),
+        source=r.source,
+        response_id=r.response_id,
+        rule=rule_match.rule,
+        action=name,
+        kind=ruleset.actions[name].type,
+        reason=skip.reason,
+        detail=skip.detail,
+        expected=ruleset.skip_expected(rule_match, name, skip.reason),
+        ruleset_hash=ruleset.hash,
+    )
 
 
 #: A response decided in a batch: its match, fields, the rules it matched, and why it is too old
@@ -393,6 +450,7 @@ def route_responses(
     for stored, match, fields, rule_matches, stale in decided:
         r = stored.response
         intents: list[ActionIntent] = []
+        skips: list[SkippedAction] = []
         notes = [f"not routed: {match.detail}"] if match.status == "failed" else []
         if stale is not None:  # decided, recorded and counted, but nothing is done
             notes.append(stale)
@@ -400,17 +458,24 @@ def route_responses(
             key = cooldown_key(rule_match, fields)
             claim = ledger.blocker(key, r.source, r.response_id, r.created_at) if key else None
             if key is not None and claim is not None:
-                notes.append(f"{rule_match.rule}: skipped: {describe_block(key, claim)}")
+                note = describe_block(key, claim)
+                notes.append(f"{rule_match.rule}: skipped: {note}")
+                block = Skip("cooldown", note.removeprefix("cooldown: "))
+                skips.extend(
+                    skipped(ruleset, rule_match, n, stored, block) for n in rule_match.actions
+                )
                 continue
             acted = False
             for name in rule_match.actions:
-                intent, why = build_intent(
-                    ruleset, rule_match.rule, name, fields, stored, match, routing
-                )
-                if intent is None:
-                    notes.append(f"{rule_match.rule}/{name}: skipped: {why}")
+                built = build_intent(ruleset, rule_match.rule, name, fields, stored, match, routing)
+                if built.note:
+                    notes.append(f"{rule_match.rule}/{name}: owner from the ladder: {built.note}")
+                if built.intent is None:
+                    assert built.skip is not None
+                    notes.append(f"{rule_match.rule}/{name}: skipped: {built.why}")
+                    skips.append(skipped(ruleset, rule_match, name, stored, built.skip))
                     continue
-                intents.append(intent)
+                intents.append(built.intent)
                 acted = True
             if key is not None and acted:
                 ledger.claim(key, r.source, r.response_id, r.created_at)
@@ -436,6 +501,7 @@ def route_responses(
                 },
                 intents=intents,
                 too_old=stale is not None,
+                skips=skips,
             )
         )
     ledger.save(store, now)
@@ -476,7 +542,7 @@ class EscalationRendering:
                 out.append((step, None, "the response is no longer stored"))
             else:
                 stored, match, fields = found
-                intent, why = build_intent(
+                built = build_intent(
                     self.ruleset,
                     step.rule,
                     step.action,
@@ -486,5 +552,5 @@ class EscalationRendering:
                     routing,
                     key_name=f"escalate:{step.step}:{step.action}",
                 )
-                out.append((step, intent, why))
+                out.append((step, built.intent, built.why))
         return out

@@ -8,7 +8,8 @@ from sync.state.cooldowns import CooldownClaim
 from sync.state.files import StateFileError
 from sync.state.inbox import IngestStats, RoutingOutcome, StoredResponse
 from sync.state.outbox import ActionIntent, ActionResult, ActionRow, ClaimedAction, OutboxCounts
-from sync.state.store import StateStore, open_store
+from sync.state.skips import SkippedAction, SkipRow
+from sync.state.store import Routed, StateStore, open_store
 from sync.state.tickets import (
     PastResponse,
     TicketCandidate,
@@ -27,7 +28,10 @@ __all__ = [
     "OutboxCounts",
     "PastResponse",
     "QueuedWriteBacks",
+    "Routed",
     "RoutingOutcome",
+    "SkipRow",
+    "SkippedAction",
     "StateFileError",
     "StateStore",
     "StoredResponse",

@@ -21,6 +21,7 @@ from sync.state.database import Database
 from sync.state.dialect import chunks, insert_ignore
 from sync.state.outbox import ActionIntent
 from sync.state.runs import Cursors
+from sync.state.skips import SkippedAction
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ class RoutingOutcome:
     intents: Sequence[ActionIntent] = field(default_factory=tuple)
     #: Submitted too long ago to act on (``routing.act_on_responses_newer_than``): no intents.
     too_old: bool = False
+    #: Actions the decision asked for and could not take, with why.
+    skips: Sequence[SkippedAction] = field(default_factory=tuple)
 
 
 #: The status of a response a backfill imported and has not matched yet: history, which

@@ -116,17 +116,23 @@ class Outbox:
         """Enqueue the intents whose key is not in the outbox yet (in the caller's transaction);
         returns how many were new. Used by routing, whose decision commits with them."""
         by_key = {i.key: i for i in intents}
-        existing: set[str] = set()
-        for chunk in chunks(sorted(by_key)):
-            existing.update(
-                conn.execute(sa.select(t.actions.c.key).where(t.actions.c.key.in_(chunk)))
-                .scalars()
-                .all()
-            )
+        existing = self.existing(by_key, conn)
         fresh = [_intent_row(i, now) for key, i in by_key.items() if key not in existing]
         if fresh:
             conn.execute(insert_ignore(conn, t.actions), fresh)
         return len(fresh)
+
+    def existing(self, keys: Iterable[str], conn: Connection | None = None) -> set[str]:
+        """The keys among ``keys`` that are in the outbox, whatever their state."""
+        found: set[str] = set()
+        with self._db.reading(conn) as db:
+            for chunk in chunks(sorted(set(keys))):
+                found.update(
+                    db.execute(sa.select(t.actions.c.key).where(t.actions.c.key.in_(chunk)))
+                    .scalars()
+                    .all()
+                )
+        return found
 
     def enqueue(self, intents: Sequence[ActionIntent], now: datetime) -> int:
         """Add intents outside a routing decision (escalations); returns how many were new.

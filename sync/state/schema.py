@@ -234,6 +234,34 @@ def _ticket_status_v4(meta: sa.MetaData) -> sa.Table:
 
 ticket_status = _ticket_status_v4(metadata)
 
+# -- actions routing could not take (schema v5; used by sync/state/skips.py) ---------------------
+
+
+def _skipped_actions_v5(meta: sa.MetaData) -> sa.Table:
+    """One row per action a routing decision asked for and could not take, keyed like the
+    outbox (``key``): why (``reason``, a stable code of :mod:`rules.skips`, and ``detail``),
+    whether the rules expected it, and when it was first and last decided. Replaced with each new
+    decision on the response, so a skip later resolved leaves no row behind."""
+    return sa.Table(
+        "nps_skipped_actions",
+        meta,
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("response_id", sa.String(200), nullable=False, index=True),
+        sa.Column("rule", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(200), nullable=False),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("reason", sa.String(40), nullable=False, index=True),
+        sa.Column("detail", sa.Text, nullable=False),
+        sa.Column("expected", sa.Boolean, nullable=False),
+        sa.Column("ruleset_hash", sa.String(64), nullable=False),
+        sa.Column("first_skipped_at", UTCDateTime, nullable=False),
+        sa.Column("skipped_at", UTCDateTime, nullable=False),
+    )
+
+
+skipped_actions = _skipped_actions_v5(metadata)
+
 
 Migration = Callable[[Connection], None]
 
@@ -266,10 +294,18 @@ def _add_ticket_status(conn: Connection) -> None:
     v4.create_all(conn)
 
 
+def _add_skipped_actions(conn: Connection) -> None:
+    """v4 -> v5: the actions routing could not take, with why (a new table)."""
+    v5 = sa.MetaData()
+    _skipped_actions_v5(v5)
+    v5.create_all(conn)
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
     2: _add_write_back_queue,
     3: _add_ticket_status,
+    4: _add_skipped_actions,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

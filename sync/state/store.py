@@ -13,6 +13,7 @@ all; work that spans aggregates joins one transaction (``record_routing``, or
 - ``store.cooldowns``: cooldown claims of routing rules;
 - ``store.escalations``: the escalation steps of tasks and tickets;
 - ``store.tickets``: our Zendesk ticket actions and their tracked statuses;
+- ``store.skips``: actions routing could not take, and why;
 - ``store.locks``: cluster-wide named locks.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -34,9 +36,18 @@ from sync.state.inbox import Inbox, RoutingOutcome
 from sync.state.locks import Locks
 from sync.state.outbox import Outbox
 from sync.state.runs import Cursors, Runs
+from sync.state.skips import SkippedAction, Skips
 from sync.state.tickets import TicketLedger
 from sync.state.write_backs import WriteBackQueue
 from sync.state.written import WrittenValues
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """What recording a batch of decisions changed: new intents, and skips that are news."""
+
+    intents: int = 0
+    skips: Sequence[SkippedAction] = ()
 
 
 class StateStore:
@@ -60,6 +71,7 @@ class StateStore:
         self.cooldowns = Cooldowns(self.db)
         self.escalations = Escalations(self.db)
         self.tickets = TicketLedger(self.db)
+        self.skips = Skips(self.db)
         self.locks = Locks(self.db)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -99,23 +111,33 @@ class StateStore:
             yield conn
 
     # -- across aggregates ---------------------------------------------------------------------
-    def record_routing(self, outcomes: Sequence[RoutingOutcome], now: datetime) -> int:
-        """Store decisions, enqueue their intents and queue write-backs; returns new intents.
+    def record_routing(self, outcomes: Sequence[RoutingOutcome], now: datetime) -> Routed:
+        """Store decisions, enqueue their intents, record their skips and queue write-backs.
 
         All in one transaction. An intent whose key exists already (the same response, rule and
-        action from an earlier version) is not enqueued again. A response that got a newer
-        version meanwhile stays pending for it. The matched contact and account are queued for
-        write-back here, so a crash before the write-back stage cannot lose their field update.
+        action from an earlier version) is not enqueued again. The skips of each response are
+        replaced by its new decision's, less those of actions already in the outbox (done or
+        under way: that is their state). A response that got a newer version meanwhile stays
+        pending for it. The matched contact and account are queued for write-back here, so a
+        crash before the write-back stage cannot lose their field update.
         """
         if not outcomes:
-            return 0
+            return Routed()
         queued = {("contact", o.contact_id) for o in outcomes if o.contact_id}
         queued |= {("account", o.account_id) for o in outcomes if o.account_id}
+        skips = [skip for out in outcomes for skip in out.skips]
         with self.transaction() as conn:
             self.inbox.record_decisions(outcomes, conn)
             fresh = self.outbox.add((i for out in outcomes for i in out.intents), now, conn)
+            taken = self.outbox.existing((skip.key for skip in skips), conn)
+            news = self.skips.replace(
+                ((out.source, out.response_id) for out in outcomes),
+                [skip for skip in skips if skip.key not in taken],
+                now,
+                conn,
+            )
             self.write_backs.queue_records(sorted(queued), now, conn)
-        return fresh
+        return Routed(fresh, news)
 
 
 def open_store(url: str) -> StateStore:

@@ -277,7 +277,7 @@ def test_rel_a_v1_database_upgrades_with_every_row_intact(store_url: str) -> Non
             {},
             [ActionIntent("new-1", "delighted", "r2", "rule", "a", "salesforce_task", {}, "h")],
         )
-        assert store.record_routing([outcome], T0) == 1
+        assert store.record_routing([outcome], T0).intents == 1
         queued = store.write_backs.queued()
         assert (dict(queued.contacts), dict(queued.accounts)) == ({"003B": 1}, {"001B": 1})
         assert store.migrate() == t.LATEST_VERSION  # idempotent

@@ -68,7 +68,7 @@ def intents(store: StateStore, count: int) -> None:
             for i in range(count)
         ],
     )  # fmt: skip
-    assert store.record_routing([outcome], T0) == count
+    assert store.record_routing([outcome], T0).intents == count
 
 
 def test_rel_concurrent_workers_never_claim_the_same_action(store: StateStore) -> None:

@@ -313,15 +313,25 @@ rules:
     (ann, _, _), _ = contacts_of_two_accounts(world)
     rid = answer(world, ann, 1, timedelta(hours=1), "Down again")
     engine = make_engine()
-    assert engine.run_once().tasks_created == 1
-    (task,) = world.salesforce.records("Task")
-    assert task["OwnerId"] == manager.id
+    assert engine.run_once().tasks_created == 2
+    tasks = {t["Subject"]: t for t in world.salesforce.records("Task")}
+    assert tasks["Review " + ann_account_name(world, ann)]["OwnerId"] == manager.id
+    # The unknown owner's Task goes down the ladder to the configured fallback owner.
+    fallback = world.book.users[0]
+    assert tasks["Nobody"]["OwnerId"] == fallback.id
+    assert tasks["Nobody"]["Description"] == (
+        "Assigned to you because nobody@acme.example is not an active Salesforce user."
+    )
     (stored,) = engine.store.inbox.find(rid)
     assert stored.decision is not None
     assert stored.decision["notes"] == [
-        "detractors/unknown_owner: skipped: no active Salesforce user with email "
-        "nobody@acme.example"
+        "detractors/unknown_owner: owner from the ladder: nobody@acme.example is not an active "
+        "Salesforce user"
     ]
+
+
+def ann_account_name(world: EmulatedWorld, contact: SeedContact) -> str:
+    return next(a.name for a in world.book.accounts if a.id == contact.account_id)
 
 
 def test_explain_evaluates_time_relative_fields_as_of_routing(

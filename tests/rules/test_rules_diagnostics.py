@@ -39,6 +39,31 @@ EXPECTED = {
         "6:5: `when:` is empty; remove it to match every response, or add a condition"
     ),
     "escalation_without_actions.yaml": "12:5: escalate needs actions to follow up on",
+    "expect_skip_cooldown.yaml": (
+        "11:19: 'cooldown' skips are always expected (the rule asks for them); remove it"
+    ),
+    "expect_skip_creates_requester.yaml": (
+        "8:19: this action creates the requester (`create_requester: true`), so it is never "
+        "skipped for 'no_requester'; it can be skipped for 'template_failed'"
+    ),
+    "expect_skip_owner_kind.yaml": (
+        "8:19: a Task owned by user:cx-manager@acme.example is never skipped for 'no_owner' (a "
+        "`user:` owner that cannot be resolved is 'owner_not_found'); it can be skipped for "
+        "'owner_not_found' or 'template_failed'"
+    ),
+    "expect_skip_rule_reason.yaml": (
+        "10:19: no action of rule 'detractors' is ever skipped for 'no_record_to_update'; they "
+        "can be skipped for 'no_owner' or 'template_failed'"
+    ),
+    "expect_skip_unknown_reason.yaml": (
+        "7:19: unknown skip reason 'no_requestor'; expected one of no_owner, owner_not_found, "
+        "no_requester, group_not_found, no_record_to_update, template_failed, cooldown; did you "
+        "mean 'no_requester'?"
+    ),
+    "expect_skip_wrong_action_type.yaml": (
+        "7:19: 'no_requester' is a skip of 'zendesk_ticket' actions; it can be skipped for "
+        "'no_owner' or 'template_failed'"
+    ),
     "group_typo.yaml": (
         "6:7: 'anny' is followed by conditions, which only `all:`, `any:` and `not:` take; "
         "did you mean 'any'?"

@@ -18,6 +18,7 @@ from connectors.models import MAX_EMAIL_CHARS, MAX_RESPONSE_ID_CHARS, MAX_SOURCE
 from connectors.surveys import fields as survey_fields
 from connectors.surveys.fields import FieldError, build_response
 from connectors.surveys.files import default_name
+from rules import SKIP_CODES
 from sync.core.config.checks import MAX_FIELD_NAME_CHARS
 from sync.state import StateStore
 from sync.state import schema as t
@@ -78,6 +79,14 @@ LIMITS: dict[tuple[str, str], int] = {
     ("nps_escalations", "fired_key"): SHA256_HEX,
     ("nps_ticket_status", "action_key"): SHA256_HEX,
     ("nps_ticket_status", "status"): STATES,
+    ("nps_skipped_actions", "key"): SHA256_HEX,
+    ("nps_skipped_actions", "source"): MAX_SOURCE_NAME_CHARS,
+    ("nps_skipped_actions", "response_id"): MAX_RESPONSE_ID_CHARS,
+    ("nps_skipped_actions", "rule"): RULE_NAME,
+    ("nps_skipped_actions", "action"): RULE_NAME,
+    ("nps_skipped_actions", "kind"): len("salesforce_task"),
+    ("nps_skipped_actions", "reason"): max(map(len, SKIP_CODES)),
+    ("nps_skipped_actions", "ruleset_hash"): SHA256_HEX,
 }
 
 

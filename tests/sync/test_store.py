@@ -37,7 +37,7 @@ def routed(store: StateStore, rid: str, *keys: str) -> int:
     outcome = RoutingOutcome(
         "delighted", rid, stored.version, "matched", "003A", "001A", None, None, {}, {}, intents
     )
-    return store.record_routing([outcome], T0)
+    return store.record_routing([outcome], T0).intents
 
 
 def test_ingest_counts_new_updated_and_unchanged_and_moves_the_cursor(store: StateStore) -> None:

@@ -74,26 +74,37 @@ def test_comments_are_added_in_waves_one_per_ticket(
     assert desk.comment_bodies(a)[0] == "second on a"  # newest first
 
 
-def test_requesters_are_created_or_updated_by_email(
-    emulator: ZendeskEmulator, desk: ZendeskConnector
+@pytest.mark.parametrize("batch", [False, True], ids=["one-by-one", "in-a-job"])
+def test_requesters_are_created_and_existing_users_left_as_they_are(
+    emulator: ZendeskEmulator, desk: ZendeskConnector, batch: bool
 ) -> None:
     emulator.add_api_token("lead@acme.example", "x")
     specs = [
         RequesterSpec("NEW.one@acme.example", "New One", ACME_ORG),
         RequesterSpec("new.two@globex.example", "", GLOBEX_ORG),
-        RequesterSpec(ANA.email, "Ana"),
+        RequesterSpec(ANA.email, "Someone Else"),
         RequesterSpec("lead@acme.example", "Lead"),
     ]
-    first = desk.create_or_update_users(specs)
-    again = desk.create_or_update_users(specs)
+    before = {u["email"]: u for u in emulator.users()}
 
-    assert first == again
-    assert first[ANA.email] == ANA.user_id
+    def create() -> dict[str, int]:
+        if batch:
+            return desk.create_users(specs)
+        return {k: v for spec in specs for k, v in desk.create_users([spec]).items()}
+
+    first = create()
+    again = create()
+
+    assert sorted(first) == ["new.one@acme.example", "new.two@globex.example"]
+    assert again == {}  # nobody is created twice
     users = {u["email"]: u for u in emulator.users()}
+    assert users["new.one@acme.example"]["id"] == first["new.one@acme.example"]
     assert users["new.one@acme.example"]["organization_id"] == ACME_ORG
-    assert users["new.two@globex.example"]["name"] == "new.two"
     assert users["new.one@acme.example"]["role"] == "end-user"
-    assert users["lead@acme.example"]["role"] == "admin"  # an agent answering stays an agent
+    assert users["new.two@globex.example"]["name"] == "new.two"
+    # Existing users, an agent among them, are never edited.
+    assert users[ANA.email] == before[ANA.email]
+    assert users["lead@acme.example"] == before["lead@acme.example"]
 
 
 def test_organizations_are_found_by_mirrored_account_id_and_by_name(

@@ -8,8 +8,10 @@ For one claimed batch (up to 100 intents), in this order:
    one ``tickets/show_many``. The response becomes an internal comment on that ticket; the action
    is done with the existing ticket's id. Two such intents of one requester in the same batch
    open one ticket and the second comments on it.
-2. **Requesters** the rule may create (``create_requester``) are created or updated by email in
-   one ``create_or_update_many`` job, with their organization from the configured sources.
+2. **Requesters** the rule may create (``create_requester``) are created in one ``create_many``
+   job, with their organization from the configured sources. One Zendesk will not create (a
+   user has the email already, one the matching search did not show yet) is named on the
+   ticket by email instead: Zendesk makes that user the requester, unchanged.
 3. **Context.** Each body gets the customer-context block; the requesters' open-ticket counts
    come from one ``users/show_many`` with a sideload per 100 requesters.
 4. **Create** the remaining tickets: ``create_many`` jobs of up to 100, a lone ticket directly
@@ -178,8 +180,7 @@ class ZendeskTicketExecutor:
         self._choose_targets([p for p in plans if p.attach], made, waits, outcomes)
         plans = [p for p in plans if p.key not in outcomes]
 
-        self._create_requesters(plans, names, outcomes)
-        plans = [p for p in plans if p.key not in outcomes]
+        self._create_requesters(plans, names)
         self._add_context(plans)
 
         creating = [p for p in plans if p.target is None and p.leader is None]
@@ -307,10 +308,13 @@ class ZendeskTicketExecutor:
         return {scope_key: ticket_id for scope_key, (_, ticket_id) in newest.items()}
 
     # -- 2. requesters -------------------------------------------------------------------------
-    def _create_requesters(
-        self, plans: list[_Plan], names: ZendeskNames, outcomes: dict[str, Outcome]
-    ) -> None:
-        """Create (or update) by email the requesters that are not in Zendesk yet."""
+    def _create_requesters(self, plans: list[_Plan], names: ZendeskNames) -> None:
+        """Create the requesters that are not in Zendesk yet, with their organization.
+
+        A person Zendesk does not create keeps no requester id: the ticket names them by email
+        (``requester_email``), and Zendesk makes the user who has it the requester, unchanged,
+        or creates one.
+        """
         new = [p for p in plans if p.requester_id is None and p.target is None and p.leader is None]
         if not new:
             return
@@ -326,21 +330,12 @@ class ZendeskTicketExecutor:
             RequesterSpec(p.email, str(p.payload.get("requester_name") or ""), org)
             for p, org in zip(new, organizations, strict=True)
         ]
-        try:
-            ids = self.retry.call(lambda: self.helpdesk.create_or_update_users(specs))
-        except RecordError as exc:  # Zendesk refuses these people as they are
-            for plan in new:
-                error = f"cannot create the requester {plan.email}: {exc}"
-                outcomes[plan.key] = Outcome(plan.key, "dead", error=error)
-            return
+        ids = self.retry.call(lambda: self.helpdesk.create_users(specs))
         for plan, org in zip(new, organizations, strict=True):
             user_id = ids.get(plan.email)
-            if user_id is None:
-                error = f"could not create the requester {plan.email}"
-                outcomes[plan.key] = Outcome(plan.key, "retry", error=error)
-                continue
-            plan.requester_id = user_id
-            plan.organization_id = plan.organization_id or org
+            if user_id is not None:
+                plan.requester_id = user_id
+                plan.organization_id = plan.organization_id or org
 
     # -- 3. context ----------------------------------------------------------------------------
     def _add_context(self, plans: list[_Plan]) -> None:

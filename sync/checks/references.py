@@ -1,0 +1,139 @@
+"""The people and groups a rules file names, checked against Salesforce and Zendesk.
+
+A ``user:`` Task owner that is not an active Salesforce user sends its Tasks down the owner ladder
+(:mod:`sync.stages.owners`) to the fallback owner, or skips them when there is none; an
+``assignee`` that is not a Zendesk agent, or a ``group`` that does not exist, stops routing (the
+engine refuses names it cannot resolve). ``nps-sync check`` and ``nps-sync rules check
+--config`` report each missing name at every place of the rules file that uses it
+(``file:line:col``), with a fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rules import Diagnostic, Issue, Ruleset, SalesforceTaskAction, ZendeskTicketAction, locate
+from sync.core.ports import NamesPort, OwnerDirectory
+from sync.core.retry import RetryPolicy
+from sync.stages.match_zendesk import ZendeskNames, resolve_names
+from sync.stages.owners import FALLBACK_SETTING, find_active_owners, is_email
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """A name the rules use that the system does not have, and every place that uses it."""
+
+    system: str
+    #: What is named, as ``check`` lists it: ``owner user:x@acme.com``, ``assignee ...``.
+    item: str
+    problem: str
+    fix: str
+    paths: tuple[Path, ...]
+
+    def diagnostics(self, rules_file: str | os.PathLike[str]) -> list[Diagnostic]:
+        """One ``file:line:col: item problem; fix`` per place of the rules file using it."""
+        message = f"{self.item} {self.problem}; {self.fix}"
+        return locate(rules_file, (Issue(path, message) for path in self.paths))
+
+    def places(self, rules_file: str | os.PathLike[str]) -> str:
+        """``file:line:col`` of each place, comma-separated."""
+        found = locate(rules_file, (Issue(path, "") for path in self.paths))
+        return ", ".join(f"{d.file}:{d.line}:{d.col}" for d in found)
+
+
+def missing_owners(
+    ruleset: Ruleset,
+    crm: OwnerDirectory,
+    fallback_owner_id: str | None,
+    retry: RetryPolicy | None = None,
+) -> list[Missing]:
+    """The ``user:`` Task owners that are not active Salesforce users."""
+    uses: dict[str, list[Path]] = {}
+    shown: dict[str, str] = {}
+    for name, action in ruleset.actions.items():
+        if isinstance(action, SalesforceTaskAction) and action.owner.user:
+            user = action.owner.user
+            reference = user.lower() if is_email(user) else user
+            uses.setdefault(reference, []).append(("actions", name, "owner"))
+            shown.setdefault(reference, user)
+    if not uses:
+        return []
+    active = find_active_owners(crm, uses, retry or RetryPolicy())
+    meanwhile = (
+        f"until then its Tasks go to the fallback owner {fallback_owner_id}"
+        if fallback_owner_id
+        else f"until then its Tasks are skipped (owner_not_found): no {FALLBACK_SETTING} is set"
+    )
+    return [
+        Missing(
+            "salesforce",
+            f"owner user:{shown[reference]}",
+            "is not an active Salesforce user",
+            f"create or activate that user, or name another owner ({meanwhile})",
+            tuple(paths),
+        )
+        for reference, paths in sorted(uses.items())
+        if reference not in active
+    ]
+
+
+def missing_zendesk_names(
+    ruleset: Ruleset, helpdesk: NamesPort, retry: RetryPolicy | None = None
+) -> list[Missing]:
+    """The ticket groups that do not exist and the assignees that are not agents."""
+    groups, assignees = _ticket_names(ruleset)
+    if not groups and not assignees:
+        return []
+    names = resolve_names(helpdesk, groups=groups, assignees=assignees, retry=retry)
+    return zendesk_missing(ruleset, names)
+
+
+def _ticket_names(ruleset: Ruleset) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+    """Groups and (lower-cased) assignees of the ticket actions, with where each is named."""
+    groups: dict[str, list[Path]] = {}
+    assignees: dict[str, list[Path]] = {}
+    for name, action in ruleset.actions.items():
+        if isinstance(action, ZendeskTicketAction):
+            if action.group:
+                groups.setdefault(action.group, []).append(("actions", name, "group"))
+            if action.assignee:
+                path: Path = ("actions", name, "assignee")
+                assignees.setdefault(action.assignee.lower(), []).append(path)
+    return groups, assignees
+
+
+def zendesk_missing(ruleset: Ruleset, names: ZendeskNames) -> list[Missing]:
+    """The groups and assignees of ``ruleset`` that ``names`` (as resolved) lacks."""
+    groups, assignees = _ticket_names(ruleset)
+    missing = [
+        Missing(
+            "zendesk",
+            f"group {group}",
+            "does not exist: nps-sync refuses to route responses until it does",
+            f"create the group {group!r} (Admin Center > People > Groups), or fix the name",
+            tuple(paths),
+        )
+        for group, paths in sorted(groups.items())
+        if group not in names.groups
+    ]
+    missing += [
+        Missing(
+            "zendesk",
+            f"assignee {email}",
+            "is not a Zendesk agent: nps-sync refuses to route responses until it is",
+            f"add {email} as an agent, or change the action's assignee",
+            tuple(paths),
+        )
+        for email, paths in sorted(assignees.items())
+        if email not in names.agents
+    ]
+    return missing
+
+
+def diagnostics(missing: Iterable[Missing], rules_file: str | os.PathLike[str]) -> list[Diagnostic]:
+    """Every place of ``rules_file`` that names something missing, in file order."""
+    return sorted(d for m in missing for d in m.diagnostics(rules_file))
