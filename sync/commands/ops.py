@@ -376,19 +376,32 @@ def skipped_command(
     from rich.console import Console
     from rich.table import Table
 
+    from sync.app.tables import figure_column, text_column
+
+    console = Console()
+    # At 80 columns the reasons' details go below the table, as failed list does with errors.
+    wide = console.width >= WIDE
     table = Table(title=f"Skipped actions ({len(rows)})")
-    for col in ("response", "rule", "action", "kind", "reason", "expected", "why", "decided"):
-        table.add_column(col)
+    text_column(table, "response")
+    text_column(table, "rule / action")
+    figure_column(table, "reason", justify="left")
+    figure_column(table, "expected", justify="left")
+    if wide:
+        figure_column(table, "decided (UTC)", justify="left")
+        text_column(table, "why")
     for row in rows:
         skip = row.skip
-        table.add_row(
-            f"{skip.source}/{skip.response_id}",
-            skip.rule,
-            skip.action,
-            skip.kind,
+        cells = [
+            f"{skip.source} {skip.response_id}",
+            f"{skip.rule} / {skip.action}",
             skip.reason,
             "yes" if skip.expected else "no",
-            skip.detail,
-            _when(row.skipped_at),
-        )
-    Console().print(table)
+        ]
+        table.add_row(*cells, *([_when(row.skipped_at), skip.detail] if wide else []))
+    console.print(table)
+    if not wide and rows:
+        console.print("Why:")
+        for row in rows:
+            skip = row.skip
+            where = f"{skip.source} {skip.response_id} {skip.rule}/{skip.action}"
+            console.print(f"  {where}: {skip.detail}", highlight=False, markup=False)
