@@ -48,6 +48,8 @@ class EmulatedWorld:
     seed_options: dict[str, Any] = field(default_factory=dict)
     #: More :class:`ZendeskEmulator` options (``rate_limit_per_minute``...).
     zendesk_options: dict[str, Any] = field(default_factory=dict)
+    #: More :class:`SalesforceEmulator` options (``bare=True``: an org without nps-sync's fields).
+    salesforce_options: dict[str, Any] = field(default_factory=dict)
     salesforce: SalesforceEmulator = field(init=False)
     zendesk: ZendeskEmulator = field(init=False)
     delighted: DelightedEmulator = field(init=False)
@@ -62,7 +64,7 @@ class EmulatedWorld:
             end=self.end,
             **self.seed_options,
         )
-        self.salesforce = SalesforceEmulator(seed=self.seed)
+        self.salesforce = SalesforceEmulator(seed=self.seed, **self.salesforce_options)
         self.zendesk = ZendeskEmulator(seed=self.seed, **self.zendesk_options)
         self.delighted = DelightedEmulator(api_key=DEMO_ENV["NPS_DEMO_DELIGHTED_KEY"])
         self.salesforce.load_seed(self.book)

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
 
 from emulators.base import EmulatorApp, Fault, Handler, Request, Response
-from emulators.salesforce import auth, bulk_api, collections_api, seeding, values
+from emulators.salesforce import auth, bulk_api, collections_api, metadata, seeding, values
 from emulators.salesforce import sobjects_api as sobjects
 from emulators.salesforce.errors import ApiError, invalid_session, not_found
 from emulators.salesforce.ids import is_valid_id, to_18
 from emulators.salesforce.org import Org
 from emulators.salesforce.query_api import query, query_more
 from emulators.salesforce.responses import JSON_TYPE, error, sf_json
+from emulators.salesforce.standard_schema import bare_schema, default_schema
 from emulators.salesforce.writes import ValidationRule
 from emulators.seed_model import Seed
 
@@ -70,7 +72,9 @@ class SalesforceEmulator(EmulatorApp):
         instance_host: str = "acme.my.salesforce.com",
         daily_limit: int = 100_000,
         page_size: int = 2000,
+        bare: bool = False,
     ) -> None:
+        """``bare``: a new org with standard objects and fields only (see :meth:`deploy`)."""
         super().__init__(seed=seed)
         self.instance_host = instance_host
         self.daily_limit = daily_limit
@@ -80,6 +84,7 @@ class SalesforceEmulator(EmulatorApp):
             instance_host=instance_host,
             page_size=page_size,
             record_locked=self._record_locked,
+            schema=bare_schema() if bare else default_schema(),
         )
         self.default_user_id = self.add_credentials(
             DEFAULT_USERNAME, DEFAULT_PASSWORD, DEFAULT_TOKEN
@@ -189,6 +194,18 @@ class SalesforceEmulator(EmulatorApp):
     def set_field_updateable(self, sobject: str, field: str, updateable: bool) -> None:
         with self.lock:
             self.org.schema.set_field_updateable(sobject, field, updateable)
+
+    def deploy(self, directory: Path, manifest: Path | None = None) -> metadata.DeployResult:
+        """Deploy Metadata API source files (custom objects, fields, permission sets), as
+        ``sf project deploy start [--manifest package.xml]`` would; see :mod:`metadata`."""
+        with self.lock:
+            return metadata.deploy(self.org, directory, manifest)
+
+    def assign_permission_set(self, name: str, username: str = DEFAULT_USERNAME) -> None:
+        """Assign a deployed permission set to a user (``sf org assign permset``)."""
+        with self.lock:
+            user_id = self.org.auth.credentials[username.lower()].user_id
+            self.org.security.assign(user_id, name)
 
     # -- records -------------------------------------------------------------------------------
     def load_seed(self, seed: Seed) -> None:

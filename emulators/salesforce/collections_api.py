@@ -46,7 +46,7 @@ def create(org: Org, request: Request, session: Session) -> Response:
         user = session.user_id
         return org.writer.create(txn, item.sobject, item.fields, user_id=user, locked=locked), True
 
-    return _run(org, request, "composite_create", apply, None)
+    return _run(org, request, session, "composite_create", apply, None)
 
 
 def update(org: Org, request: Request, session: Session) -> Response:
@@ -56,7 +56,7 @@ def update(org: Org, request: Request, session: Session) -> Response:
         org.writer.update(txn, item.sobject, record_id, item.fields, user_id=user, locked=locked)
         return record_id, False
 
-    return _run(org, request, "composite_update", apply, None)
+    return _run(org, request, session, "composite_update", apply, None)
 
 
 def upsert(org: Org, request: Request, session: Session) -> Response:
@@ -89,7 +89,7 @@ def upsert(org: Org, request: Request, session: Session) -> Response:
                 [key_field.name],
             ) from None
 
-    return _run(org, request, "composite_upsert", apply, sobject, key_field)
+    return _run(org, request, session, "composite_upsert", apply, sobject, key_field)
 
 
 def delete(org: Org, request: Request, session: Session) -> Response:
@@ -121,6 +121,7 @@ def delete(org: Org, request: Request, session: Session) -> Response:
 def _run(
     org: Org,
     request: Request,
+    session: Session,
     endpoint: str,
     apply: _Apply,
     path_sobject: SObjectDef | None,
@@ -136,6 +137,10 @@ def _run(
     if not isinstance(all_or_none, bool):
         raise json_parser_error("allOrNone must be a boolean")
     items = [_prepare(org, record, path_sobject) for record in records]
+    for item in items:  # a field the user may not see or edit fails the whole request
+        written = [name for name in item.fields if name != "Id"]
+        creating = endpoint == "composite_create"
+        org.security.check_write(session.user_id, item.sobject.name, written, creating=creating)
     batch = Txn(org.store)
     results: list[dict[str, Any]] = []
     existed: list[bool] = []

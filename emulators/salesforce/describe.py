@@ -6,9 +6,14 @@ The key sets match what the real describe resources return, so code that reads d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from emulators.salesforce.schema import FieldDef, Schema, SObjectDef
+from emulators.salesforce.security import Access
+
+#: What the describing user may do with a field (None: the field is invisible to them).
+FieldAccess = Callable[[FieldDef], Access | None]
 
 _SOAP_TYPES: Final = {
     "id": "tns:ID",
@@ -67,8 +72,21 @@ def object_summary(obj: SObjectDef, version: str) -> dict[str, Any]:
     }
 
 
-def describe_object(schema: Schema, obj: SObjectDef, version: str) -> dict[str, Any]:
+def describe_object(
+    schema: Schema, obj: SObjectDef, version: str, access: FieldAccess | None = None
+) -> dict[str, Any]:
+    """The full describe of ``obj`` as one user sees it: fields they cannot read are left out,
+    fields they cannot edit are neither createable nor updateable."""
     summary = object_summary(obj, version)
+    fields = []
+    for field in obj:
+        allowed = access(field) if access is not None else "edit"
+        if allowed is None:
+            continue
+        entry = describe_field(field)
+        if allowed == "read":
+            entry.update(createable=False, updateable=False)
+        fields.append(entry)
     described: dict[str, Any] = {
         "actionOverrides": [],
         "childRelationships": [
@@ -78,7 +96,7 @@ def describe_object(schema: Schema, obj: SObjectDef, version: str) -> dict[str, 
         "defaultImplementation": None,
         "extendedBy": None,
         "extendsInterfaces": None,
-        "fields": [describe_field(field) for field in obj],
+        "fields": fields,
         "implementedBy": None,
         "implementsInterfaces": None,
         "listviewable": None,

@@ -14,8 +14,9 @@ from emulators.salesforce.auth import AuthRegistry, Credential
 from emulators.salesforce.bulk import BulkService
 from emulators.salesforce.ids import IdFactory
 from emulators.salesforce.query import QueryService
+from emulators.salesforce.schema import Schema
+from emulators.salesforce.security import FieldSecurity
 from emulators.salesforce.seeding import RawWriter
-from emulators.salesforce.standard_schema import default_schema
 from emulators.salesforce.store import Store
 from emulators.salesforce.writes import ValidationRule, Writer
 
@@ -31,10 +32,13 @@ class Org:
         instance_host: str,
         page_size: int,
         record_locked: Callable[[str], bool],
+        schema: Schema,
     ) -> None:
         self.instance_host = instance_host
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-        self.schema = default_schema()
+        self.schema = schema
+        #: Who may see and edit the fields that permission sets open (deployed fields).
+        self.security = FieldSecurity()
         self.ids = IdFactory()
         self.store = Store(self.schema)
         self.rules: list[ValidationRule] = []

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from emulators.salesforce.errors import ApiError
 from emulators.salesforce.ids import IdFactory
-from emulators.salesforce.soql_bind import bind
+from emulators.salesforce.soql_bind import Visible, bind
 from emulators.salesforce.soql_eval import execute
 from emulators.salesforce.soql_lexer import SoqlError
 from emulators.salesforce.soql_parser import parse
@@ -50,14 +50,16 @@ class QueryService:
         version: str,
         resource: str,
         paged: bool = True,
+        visible: Visible | None = None,
     ) -> dict[str, Any]:
         """The first page of ``soql`` (all of it unless ``paged``).
 
-        ``resource`` is ``query`` or ``queryAll``. Invalid SOQL raises :class:`ApiError` with
-        Salesforce's error code and message layout.
+        ``resource`` is ``query`` or ``queryAll``; ``visible`` says which fields the querying
+        user may see (all when None). Invalid SOQL raises :class:`ApiError` with Salesforce's
+        error code and message layout.
         """
         try:
-            plan = bind(parse(soql), self.store, self._clock())
+            plan = bind(parse(soql), self.store, self._clock(), visible)
         except SoqlError as exc:
             raise ApiError(400, exc.code, exc.render(soql)) from None
         total, records = execute(plan, self.store, include_deleted=include_deleted, version=version)

@@ -15,7 +15,13 @@ def query(org: Org, request: Request, session: Session) -> Response:
         raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
     resource = "queryAll" if "/queryAll" in request.path else "query"
     page = org.queries.run(
-        soql, include_deleted=resource == "queryAll", version=version(request), resource=resource
+        soql,
+        include_deleted=resource == "queryAll",
+        version=version(request),
+        resource=resource,
+        visible=lambda obj, field: (
+            org.security.access(session.user_id, obj.name, field.name) is not None
+        ),
     )
     return sf_json(page)
 

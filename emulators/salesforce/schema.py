@@ -119,6 +119,10 @@ class Schema:
     def __iter__(self) -> Iterator[SObjectDef]:
         return iter(self._objects.values())
 
+    def put(self, obj: SObjectDef) -> None:
+        """Add an sObject type, or replace the one of that name (a deployed custom object)."""
+        self._objects[obj.name.lower()] = obj
+
     def require(self, sobject: str) -> SObjectDef:
         found = self.get(sobject)
         if found is None:

@@ -44,12 +44,19 @@ def basic_info(org: Org, request: Request, session: Session) -> Response:
 
 def describe(org: Org, request: Request, session: Session) -> Response:
     sobject = sobject_of(org.store, request)
-    return sf_json(describing.describe_object(org.schema, sobject, version(request)))
+    described = describing.describe_object(
+        org.schema,
+        sobject,
+        version(request),
+        lambda field: org.security.access(session.user_id, sobject.name, field.name),
+    )
+    return sf_json(described)
 
 
 def create(org: Org, request: Request, session: Session) -> Response:
     sobject = sobject_of(org.store, request)
     fields = org.writer.parse_body(sobject, read_object(request))
+    org.security.check_write(session.user_id, sobject.name, fields, creating=True)
     txn = Txn(org.store)
     try:
         record_id = org.writer.create(txn, sobject, fields, user_id=session.user_id)
@@ -70,6 +77,7 @@ def update(org: Org, request: Request, session: Session) -> Response:
     sobject = sobject_of(org.store, request)
     record = _live_record(org, sobject, path_param(request, "record_id"))
     fields = org.writer.parse_body(sobject, read_object(request))
+    org.security.check_write(session.user_id, sobject.name, fields, creating=False)
     _write(
         org,
         lambda txn: org.writer.update(txn, sobject, record["Id"], fields, user_id=session.user_id),
@@ -104,6 +112,7 @@ def upsert(org: Org, request: Request, session: Session) -> Response:
     key_field = _key_field(sobject, path_param(request, "field"))
     key = _key(key_field, path_param(request, "value"))
     fields = org.writer.parse_body(sobject, read_object(request))
+    org.security.check_write(session.user_id, sobject.name, fields, creating=False)
     txn = Txn(org.store)
     try:
         record_id, created = org.writer.upsert(

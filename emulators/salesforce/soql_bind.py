@@ -34,6 +34,8 @@ from emulators.salesforce.values import parse_date, parse_datetime
 
 MAX_OFFSET: Final = 2000
 Predicate = Callable[[Record], bool]
+#: Whether the querying user may see a field of an object (field-level security).
+Visible = Callable[[SObjectDef, FieldDef], bool]
 
 _UNKNOWN_TYPE: Final = (
     "sObject type '{}' is not supported. If you are attempting to use a custom object, be sure "
@@ -113,12 +115,15 @@ class Resolver:
         return current.get(path.final.name)
 
 
-def bind(query: Query, store: Store, now: datetime) -> Plan:
-    """Check ``query`` against the schema and compile it, or raise :class:`SoqlError`."""
+def bind(query: Query, store: Store, now: datetime, visible: Visible | None = None) -> Plan:
+    """Check ``query`` against the schema and compile it, or raise :class:`SoqlError`.
+
+    With ``visible``, a field the querying user may not see is unknown, as in Salesforce.
+    """
     sobject = store.schema.get(query.sobject)
     if sobject is None:
         raise SoqlError(_UNKNOWN_TYPE.format(query.sobject), query.sobject_pos, "INVALID_TYPE")
-    binder = _Binder(sobject, Resolver(store), now)
+    binder = _Binder(sobject, Resolver(store), now, visible or (lambda _obj, _field: True))
     select = tuple(binder.path(path) for path in query.fields)
     seen: set[str] = set()
     for path, bound in zip(query.fields, select, strict=True):
@@ -137,10 +142,13 @@ def bind(query: Query, store: Store, now: datetime) -> Plan:
 
 
 class _Binder:
-    def __init__(self, sobject: SObjectDef, resolver: Resolver, now: datetime) -> None:
+    def __init__(
+        self, sobject: SObjectDef, resolver: Resolver, now: datetime, visible: Visible
+    ) -> None:
         self.sobject = sobject
         self.resolver = resolver
         self.now = now
+        self.visible = visible
 
     # -- names ---------------------------------------------------------------------------------
     def path(self, path: Path) -> BoundPath:
@@ -158,7 +166,10 @@ class _Binder:
         hops: list[FieldDef] = []
         names: list[str] = []
         for part in parts[:-1]:
-            hop = next((c.relationship(part) for c in candidates if c.relationship(part)), None)
+            owner = next((c for c in candidates if c.relationship(part)), None)
+            hop = owner.relationship(part) if owner is not None else None
+            if owner is not None and hop is not None and not self.visible(owner, hop):
+                hop = None
             targets = [t for t in (schema.get(n) for n in hop.reference_to) if t] if hop else []
             if hop is None or not targets:
                 raise SoqlError(_UNKNOWN_RELATIONSHIP.format(part), offset, "INVALID_FIELD")
@@ -166,8 +177,9 @@ class _Binder:
             names.append(hop.relationship_name or part)
             candidates = targets
             offset += len(part) + 1
-        final = next((c.field(parts[-1]) for c in candidates if c.field(parts[-1])), None)
-        if final is None:
+        owner = next((c for c in candidates if c.field(parts[-1])), None)
+        final = owner.field(parts[-1]) if owner is not None else None
+        if owner is None or final is None or not self.visible(owner, final):
             raise SoqlError(
                 _UNKNOWN_FIELD.format(parts[-1], candidates[0].name), offset, "INVALID_FIELD"
             )

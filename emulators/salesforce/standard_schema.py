@@ -461,3 +461,15 @@ def nps_response() -> SObjectDef:
 def default_schema() -> Schema:
     """A fresh, independent schema (each emulator mutates its own)."""
     return Schema([user(), account(), contact(), lead(), task(), nps_response()])
+
+
+def bare_schema() -> Schema:
+    """A new org as Salesforce delivers it: the standard objects and fields only, none of the
+    custom fields or objects nps-sync uses (deploy them with ``SalesforceEmulator.deploy``)."""
+    standard = [obj for obj in (user(), account(), contact(), lead(), task()) if not obj.custom]
+    names = {obj.name for obj in standard}
+    for obj in standard:
+        obj.fields = {key: d for key, d in obj.fields.items() if not d.custom}
+        for definition in obj:
+            definition.reference_to = tuple(t for t in definition.reference_to if t in names)
+    return Schema(standard)

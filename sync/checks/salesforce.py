@@ -5,7 +5,9 @@ matching ladder uses Leads, the history object when enabled). Every configured f
 with what it must be: present, of a fitting type, updateable (or createable on Task, filterable
 where we look records up by it). Missing fields are summed up at the end as the exact list to
 create (object, API name, type, length), and every problem is an error, so the command exits
-non-zero while the configuration cannot work.
+non-zero while the configuration cannot work. :func:`setup_fields` is the same list of custom
+fields as ``nps-sync fields setup --metadata`` creates them, so a deploy of its output makes an
+empty org pass.
 """
 
 from __future__ import annotations
@@ -24,12 +26,19 @@ from sync.checks import Finding
 from sync.checks.references import missing_owners
 from sync.core.config import Config
 from sync.fields.fieldmap import RequiredField, field_problem, required_fields
+from sync.fields.sfmetadata import PERMISSION_SET
 from sync.stages.owners import owner_references
 
 SYSTEM = "salesforce"
 T = TypeVar("T")
 #: Length of an idempotency key (``sync.stages.route.action_key``); the marker field must hold it.
 MARKER_LENGTH = 40
+
+#: The fix for a field the integration user may not edit.
+GRANT_EDIT = (
+    "grant edit access in field-level security (profile or permission set; the permission set "
+    f"{PERMISSION_SET} that `nps-sync fields setup --metadata` writes does)"
+)
 
 Need = Literal["read", "filter", "create"]
 TEXT = frozenset({"string", "textarea", "email", "url", "phone", "picklist", "combobox"})
@@ -53,10 +62,47 @@ class Expected:
     create_as: str
     setting: str = ""
     min_length: int = 0
+    #: The field as ``nps-sync fields setup`` creates it (custom fields only).
+    spec: RequiredField | None = None
 
     @property
     def item(self) -> str:
         return f"{self.sobject}.{self.name}"
+
+
+def _input_field(
+    sobject: str, name: str, key: str, kind: str, label: str, what: str, **size: int | bool
+) -> RequiredField:
+    """A field nps-sync reads (or, for the Task marker, sets) that no metric maps."""
+    setting = f"salesforce.fields.{key}"
+    return RequiredField(
+        system="salesforce",
+        object=sobject,
+        field=name,
+        type=kind,
+        length=int(size.get("length", 0)) or None,
+        label=label,
+        description=f"{what} Set salesforce.fields.{key} to use another field.",
+        metric=setting,
+        precision=int(size.get("precision", 0)) or None,
+        scale=int(size.get("scale", 0)) if "precision" in size else None,
+        external_id=bool(size.get("external_id", False)),
+        read_only=sobject != "Task",
+    )
+
+
+def _custom(
+    sobject: str,
+    key: str,
+    name: str,
+    needs: frozenset[Need],
+    types: frozenset[str],
+    spec: RequiredField,
+    **extra: int,
+) -> Expected:
+    setting = f"salesforce.fields.{key}"
+    create_as = create_spec(spec)
+    return Expected(sobject, name, needs, types, create_as, setting, spec=spec, **extra)
 
 
 def expected_fields(config: Config) -> list[Expected]:
@@ -64,7 +110,6 @@ def expected_fields(config: Config) -> list[Expected]:
     :func:`sync.fields.fieldmap.required_fields`)."""
     f = config.salesforce.fields
     order = config.salesforce.matching.order
-    setting = "salesforce.fields."
     out = [
         Expected("Contact", "Email", FILTER, TEXT, "standard"),
         Expected("Contact", "AccountId", READ, ANY, "standard"),
@@ -73,39 +118,71 @@ def expected_fields(config: Config) -> list[Expected]:
         Expected("Account", "Website", FILTER if not f.account_domain else READ, TEXT, "standard"),
     ]
     account_reads = [
-        ("account_tier", f.account_tier, TEXT, "Picklist"),
-        ("account_arr", f.account_arr, NUMBER, "Currency(18, 2)"),
-        ("account_region", f.account_region, TEXT, "Picklist"),
-        ("account_renewal_date", f.account_renewal_date, DATE, "Date"),
+        ("account_tier", f.account_tier, TEXT, "Text", "Tier", {"length": 255}),
+        ("account_arr", f.account_arr, NUMBER, "Currency", "ARR", {"precision": 18, "scale": 2}),
+        ("account_region", f.account_region, TEXT, "Text", "Region", {"length": 255}),
+        ("account_renewal_date", f.account_renewal_date, DATE, "Date", "Renewal Date", {}),
     ]
-    for key, name, types, create_as in account_reads:
-        if name:
-            out.append(Expected("Account", name, READ, types, create_as, setting + key))
+    for key, name, types, kind, label, size in account_reads:
+        if not name:
+            continue
+        what = f"The account's {label.lower()}, which nps-sync reads for routing and metrics."
+        spec = _input_field("Account", name, key, kind, label, what, **size)
+        out.append(_custom("Account", key, name, READ, types, spec))
     if f.account_domain:
         needs = FILTER if "domain" in order else READ
-        out.append(
-            Expected(
-                "Account", f.account_domain, needs, TEXT, "Text(255)", setting + "account_domain"
-            )
+        what = "The account's email domain (acme.com), which nps-sync matches responses by."
+        spec = _input_field(
+            "Account", f.account_domain, "account_domain", "Text", "Email Domain", what, length=255
         )
+        out.append(_custom("Account", "account_domain", f.account_domain, needs, TEXT, spec))
     task_fields = ("Subject", "Description", "OwnerId", "WhoId", "WhatId", "ActivityDate")
     for name in (*task_fields, "Status", "Priority"):
         out.append(Expected("Task", name, CREATE, ANY, "standard"))
     if f.task_marker:
-        out.append(
-            Expected(
-                "Task",
-                f.task_marker,
-                CREATE | FILTER,
-                frozenset({"string"}),
-                f"Text({MARKER_LENGTH * 2}), External ID",
-                setting + "task_marker",
-                min_length=MARKER_LENGTH,
-            )
+        what = (
+            "The key of the nps-sync action that created this Task; a retried create finds "
+            "the Task by it instead of creating a second one."
         )
+        spec = _input_field(
+            "Task",
+            f.task_marker,
+            "task_marker",
+            "Text",
+            "NPS Sync Key",
+            what,
+            length=MARKER_LENGTH * 2,
+            external_id=True,
+        )
+        marker = _custom(
+            "Task",
+            "task_marker",
+            f.task_marker,
+            CREATE | FILTER,
+            frozenset({"string"}),
+            spec,
+            min_length=MARKER_LENGTH,
+        )
+        out.append(marker)
     if "lead" in order:
         for name in ("Email", "IsConverted", "OwnerId"):
             out.append(Expected("Lead", name, FILTER, ANY, "standard"))
+    return out
+
+
+def setup_fields(config: Config) -> list[RequiredField]:
+    """Every custom Salesforce field the check inspects, as ``nps-sync fields setup`` creates
+    it: the write-back fields (on Leads too when matching uses them), the Task marker and the
+    account fields that matching and routing read. Standard fields are left out by the caller
+    (they cannot be created)."""
+    required = [r for r in required_fields(config) if r.system == SYSTEM]
+    out = [*required, *lead_write_fields(required, config)]
+    seen = {(r.object.lower(), r.field.lower()) for r in out}
+    for expected in expected_fields(config):
+        spec = expected.spec
+        if spec is not None and (spec.object.lower(), spec.field.lower()) not in seen:
+            seen.add((spec.object.lower(), spec.field.lower()))
+            out.append(spec)
     return out
 
 
@@ -196,7 +273,10 @@ def check_salesforce(config: Config, crm: SalesforceConnector) -> list[Finding]:
                 SYSTEM,
                 "fields to create",
                 "error",
-                f"{len(to_create)} missing; create them, then run the check again",
+                f"{len(to_create)} missing or not visible to the integration user: run "
+                f"`nps-sync fields setup --metadata DIR`, deploy DIR and assign its permission "
+                f"set {PERMISSION_SET} to the integration user (or create these fields by hand), "
+                "then run the check again",
                 fix="\n".join(to_create),
             )
         )
@@ -251,7 +331,7 @@ def _required_finding(required: RequiredField, info: ObjectInfo, to_create: list
                 item,
                 "error",
                 "is not updateable by the integration user",
-                fix="grant edit access in field-level security (profile or permission set)",
+                fix=GRANT_EDIT,
             )
         return Finding(SYSTEM, item, "ok", _summary(described, "write"))
     spec = create_spec(required)
@@ -259,7 +339,7 @@ def _required_finding(required: RequiredField, info: ObjectInfo, to_create: list
         to_create.append(f"{item}  {spec}")
         fix = f"create it: {spec}"
     elif "read-only" in problem:
-        fix = "grant edit access in field-level security (profile or permission set)"
+        fix = GRANT_EDIT
     else:
         fix = f"expected {spec} (for {required.metric}), or map the metric to another field"
     return Finding(SYSTEM, item, "error", problem, fix=fix)

@@ -1,7 +1,8 @@
 """``nps-sync fields``, ``explain`` and ``backfill``: set up, justify and fill the NPS fields.
 
-- ``fields setup`` prints the custom fields the ``write_back`` mapping needs and, with
-  ``--metadata DIR``, writes them as Salesforce metadata to deploy with the Salesforce CLI;
+- ``fields setup`` prints the custom fields nps-sync needs (the ``write_back`` mapping's, the Task
+  marker, the account fields it reads) and, with ``--metadata DIR``, writes them with a permission
+  set as a Salesforce DX project to deploy with the Salesforce CLI;
 - ``fields reconcile`` runs the nightly repair now (recompute, read back, rewrite what differs);
 - ``explain account ID`` shows how each account field value was computed, from which responses;
 - ``explain segments --by tier`` shows revenue-weighted NPS per segment;
@@ -84,25 +85,25 @@ def _fields_table(required: list[RequiredField], title: str) -> Any:
     "--metadata",
     "metadata_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write the Salesforce fields as metadata files (and package.xml) into this directory.",
+    help="Write every Salesforce field `nps-sync check` needs, with a permission set, as a "
+    "Salesforce DX project (sfdx-project.json, package.xml) into this directory.",
 )
 def setup_command(config_path: Path, every_metric: bool, metadata_dir: Path | None) -> None:
     """Print the custom fields to create, with their types; optionally write Salesforce metadata."""
     from rich.console import Console
     from ruamel.yaml import YAML
 
+    from sync.checks.salesforce import setup_fields
     from sync.fields.fieldmap import required_fields, suggested_mapping
-    from sync.fields.sfmetadata import write_metadata
 
     config = load(config_path)
     if every_metric:
         config = config.model_copy(
             update={"write_back": type(config.write_back).model_validate(suggested_mapping())}
         )
-    required = required_fields(config)
+    sf = setup_fields(config)
+    zd = [f for f in required_fields(config) if f.system == "zendesk"]
     console = Console()
-    sf = [f for f in required if f.system == "salesforce"]
-    zd = [f for f in required if f.system == "zendesk"]
     console.print(_fields_table(sf, "Salesforce custom fields"))
     console.print(_fields_table(zd, "Zendesk user and organization fields (key, type)"))
     console.print(
@@ -112,22 +113,42 @@ def setup_command(config_path: Path, every_metric: bool, metadata_dir: Path | No
     if every_metric:
         console.print("\nPaste into your config to write every metric:")
         YAML().dump({"write_back": suggested_mapping()}, console.file)
-    if metadata_dir is None:
-        return
+    if metadata_dir is not None:
+        _write_metadata(console, config, sf, metadata_dir)
+
+
+def _write_metadata(
+    console: Console, config: Config, fields: list[RequiredField], directory: Path
+) -> None:
+    """The Salesforce DX project for ``fields``, and how to deploy it."""
+    from sync.fields.sfmetadata import PERMISSION_SET, write_metadata
+
     history = config.write_back.history
     objects = [(history.object, "NPS Response")] if history.enabled else []
-    result = write_metadata(
-        sf, metadata_dir, api_version=config.salesforce.api_version, custom_objects=objects
-    )
+    try:
+        result = write_metadata(
+            fields, directory, api_version=config.salesforce.api_version, custom_objects=objects
+        )
+    except OSError as error:
+        why = error.strerror or str(error)
+        raise click.BadParameter(
+            f"cannot write {error.filename or directory}: {why}; choose a directory you may "
+            "write to",
+            param_hint="--metadata",
+        ) from None
     for f, why in result.skipped:
         console.print(f"[yellow]skipped[/] {f.object}.{f.field}: {why}")
-    console.print(f"wrote {len(result.written)} files under {metadata_dir}")
+    user = config.salesforce.auth.username or "INTEGRATION_USER"
     console.print(
-        f"To deploy: copy {metadata_dir}/objects and {metadata_dir}/permissionsets into a "
-        "Salesforce DX project's force-app/main/default, then run\n"
-        f"  sf project deploy start --manifest {metadata_dir / 'package.xml'} "
+        f"wrote {len(result.written)} files under {directory} (a Salesforce DX project). "
+        "To deploy them with the Salesforce CLI and let the integration user see the fields:\n"
+        f"  cd {directory}\n"
+        "  sf project deploy start --manifest package.xml --target-org YOUR_ORG\n"
+        f"  sf org assign permset --name {PERMISSION_SET} --on-behalf-of {user} "
         "--target-org YOUR_ORG\n"
-        "and assign the permission set NPS_Sync to the integration user."
+        "then run nps-sync check.",
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -173,6 +173,8 @@ class RequiredField:
     picklist_values: tuple[str, ...] = ()
     reference_to: str | None = None
     external_id: bool = False
+    #: nps-sync only reads the field (account tier, ARR...): its permission set grants read only.
+    read_only: bool = False
 
     @property
     def describe_types(self) -> frozenset[str]:

@@ -1,15 +1,18 @@
-"""Salesforce metadata for the fields the write-back mapping needs, deployable with the Salesforce
-CLI (``sf project deploy start``).
+"""Salesforce metadata for the custom fields nps-sync needs, as a Salesforce DX project that the
+Salesforce CLI deploys as it is (``sf project deploy start --manifest package.xml``).
 
-Layout (source format): ``objects/<Object>/fields/<Field>.field-meta.xml`` per field, the history
-object's ``objects/<Object>/<Object>.object-meta.xml``, a permission set that lets the integration
-user read and edit every field (new fields are invisible to everyone until some profile or
-permission set grants them), and ``package.xml`` listing it all. Elements follow the order
-Salesforce itself writes: ``fullName`` first, the rest alphabetical.
+Layout: ``sfdx-project.json`` and ``package.xml`` at the top; in ``force-app/main/default`` the
+source format files: ``objects/<Object>/fields/<Field>.field-meta.xml`` per field (fields of tasks
+under ``objects/Activity``, where Salesforce defines them), the history object's
+``objects/<Object>/<Object>.object-meta.xml``, and a permission set that lets the integration user
+read and edit every field (a deployed field is invisible to every user, administrators included,
+until a profile or an assigned permission set grants it). Elements follow the order Salesforce
+itself writes: ``fullName`` first, the rest alphabetical.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,18 @@ from sync.fields.fieldmap import RequiredField, metadata_name_problem
 NAMESPACE = "http://soap.sforce.com/2006/04/metadata"
 PERMISSION_SET = "NPS_Sync"
 MAX_LABEL = 40
+#: The project's package directory and where the source format files go inside it.
+PACKAGE_DIR = "force-app"
+SOURCE_DIR = Path(PACKAGE_DIR, "main", "default")
+#: Objects whose custom fields Salesforce defines on another (tasks' on ``Activity``).
+DEFINED_ON = {"Task": "Activity", "Event": "Activity"}
+#: What the integration user does with each standard object nps-sync touches.
+OBJECT_ACCESS: dict[str, tuple[str, ...]] = {
+    "Account": ("allowEdit", "allowRead"),
+    "Contact": ("allowEdit", "allowRead"),
+    "Lead": ("allowEdit", "allowRead"),
+    "Task": ("allowCreate", "allowEdit", "allowRead"),
+}
 
 Node = tuple[str, "str | list[Node]"]
 
@@ -109,32 +124,50 @@ def object_xml(name: str, label: str) -> str:
     return document("CustomObject", _ordered(name, nodes))
 
 
+def _object_permissions(name: str, allowed: Sequence[str]) -> Node:
+    flags = ("allowCreate", "allowDelete", "allowEdit", "allowRead", "modifyAllRecords")
+    permissions: list[Node] = [(flag, _bool(flag in allowed)) for flag in flags]
+    permissions += [("object", name), ("viewAllRecords", "false")]
+    return ("objectPermissions", permissions)
+
+
 def permission_set_xml(fields: Sequence[RequiredField], objects: Sequence[str]) -> str:
-    """Read and edit access to every field (and the history object) for the integration user."""
+    """Access to every field (read and edit; read only for the fields nps-sync only reads) and to
+    the history object for the integration user, with the object access nps-sync needs (create
+    Tasks; read and edit accounts and contacts)."""
     nodes: list[Node] = [
         ("label", "NPS Sync"),
         ("description", "Fields and objects nps-sync writes. Assign to the integration user."),
     ]
-    for name in sorted(objects):
-        permissions: list[Node] = [
-            ("allowCreate", "true"),
-            ("allowDelete", "false"),
-            ("allowEdit", "true"),
-            ("allowRead", "true"),
-            ("modifyAllRecords", "false"),
-            ("object", name),
-            ("viewAllRecords", "false"),
-        ]
-        nodes.append(("objectPermissions", permissions))
+    standard = sorted({f.object for f in fields if f.object in OBJECT_ACCESS} | {"Task"})
+    for name in sorted({*objects, *standard}):
+        allowed = OBJECT_ACCESS.get(name, ("allowCreate", "allowEdit", "allowRead"))
+        nodes.append(_object_permissions(name, allowed))
     for f in sorted(fields, key=lambda f: (f.object, f.field)):
         access: list[Node] = [
-            ("editable", "true"),
+            ("editable", _bool(not f.read_only)),
             ("field", f"{f.object}.{f.field}"),
             ("readable", "true"),
         ]
         nodes.append(("fieldPermissions", access))
     # Alphabetical by tag; sorting is stable, so repeated tags keep their order.
     return document("PermissionSet", sorted(nodes, key=lambda n: n[0]))
+
+
+def project_json(api_version: str) -> str:
+    """``sfdx-project.json``: one package directory, the API version the config uses."""
+    project = {
+        "packageDirectories": [{"path": PACKAGE_DIR, "default": True}],
+        "name": "nps-sync-fields",
+        "namespace": "",
+        "sourceApiVersion": api_version,
+    }
+    return json.dumps(project, indent=2) + "\n"
+
+
+def defined_on(sobject: str) -> str:
+    """The object a custom field of ``sobject`` is defined on in metadata (Task: Activity)."""
+    return DEFINED_ON.get(sobject, sobject)
 
 
 def package_xml(members: dict[str, list[str]], api_version: str) -> str:
@@ -161,41 +194,43 @@ def write_metadata(
     api_version: str,
     custom_objects: Sequence[tuple[str, str]] = (),
 ) -> MetadataResult:
-    """Write the Salesforce fields of ``required`` (and ``custom_objects``: name, label) under
-    ``directory``, with a permission set and ``package.xml``."""
+    """Write the Salesforce fields of ``required`` (and ``custom_objects``: name, label) as a
+    Salesforce DX project under ``directory``, with a permission set, ``package.xml`` and
+    ``sfdx-project.json``. Raises OSError when the directory cannot be written."""
     written: list[Path] = []
     skipped: list[tuple[RequiredField, str]] = []
     fields: list[RequiredField] = []
+    seen: set[tuple[str, str]] = set()
     for f in required:
-        if f.system != "salesforce":
+        if f.system != "salesforce" or (f.object.lower(), f.field.lower()) in seen:
             continue
+        seen.add((f.object.lower(), f.field.lower()))
         problem = metadata_name_problem(f.field)
         if problem:
             skipped.append((f, problem))
         else:
             fields.append(f)
-    objects_dir = directory / "objects"
+
+    def write(relative: Path, text: str) -> None:
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+
+    objects_dir = SOURCE_DIR / "objects"
     for name, label in custom_objects:
-        path = objects_dir / name / f"{name}.object-meta.xml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(object_xml(name, label), encoding="utf-8")
-        written.append(path)
+        write(objects_dir / name / f"{name}.object-meta.xml", object_xml(name, label))
     for f in fields:
-        path = objects_dir / f.object / "fields" / f"{f.field}.field-meta.xml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(field_xml(f), encoding="utf-8")
-        written.append(path)
+        owner = defined_on(f.object)
+        write(objects_dir / owner / "fields" / f"{f.field}.field-meta.xml", field_xml(f))
     object_names = [name for name, _ in custom_objects]
-    permsets = directory / "permissionsets" / f"{PERMISSION_SET}.permissionset-meta.xml"
-    permsets.parent.mkdir(parents=True, exist_ok=True)
-    permsets.write_text(permission_set_xml(fields, object_names), encoding="utf-8")
-    written.append(permsets)
+    permission_set = SOURCE_DIR / "permissionsets" / f"{PERMISSION_SET}.permissionset-meta.xml"
+    write(permission_set, permission_set_xml(fields, object_names))
     members = {
-        "CustomField": [f"{f.object}.{f.field}" for f in fields],
+        "CustomField": sorted({f"{defined_on(f.object)}.{f.field}" for f in fields}),
         "CustomObject": object_names,
         "PermissionSet": [PERMISSION_SET],
     }
-    package = directory / "package.xml"
-    package.write_text(package_xml(members, api_version), encoding="utf-8")
-    written.append(package)
+    write(Path("package.xml"), package_xml(members, api_version))
+    write(Path("sfdx-project.json"), project_json(api_version))
     return MetadataResult(written, skipped)

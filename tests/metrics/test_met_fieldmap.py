@@ -168,7 +168,8 @@ def test_metadata_files_deploy_every_field_with_a_permission_set(tmp_path: Path)
         custom_objects=[("NPS_Response__c", "NPS Response")],
     )
     assert result.skipped == []
-    fields_dir = tmp_path / "objects" / "Account" / "fields"
+    source = tmp_path / "force-app" / "main" / "default"
+    fields_dir = source / "objects" / "Account" / "fields"
     nps_xml = parse(fields_dir / "NPS_Score__c.field-meta.xml")
     assert nps_xml.tag == f"{{{NAMESPACE}}}CustomField"
     assert next(iter(nps_xml)).tag == f"{{{NAMESPACE}}}fullName"
@@ -176,20 +177,16 @@ def test_metadata_files_deploy_every_field_with_a_permission_set(tmp_path: Path)
     assert nps_xml.findtext("md:precision", namespaces=NS) == "5"
     assert nps_xml.findtext("md:scale", namespaces=NS) == "1"
     comment = parse(
-        tmp_path / "objects" / "Contact" / "fields" / "NPS_Last_Comment__c.field-meta.xml"
+        source / "objects" / "Contact" / "fields" / "NPS_Last_Comment__c.field-meta.xml"
     )
     assert comment.findtext("md:type", namespaces=NS) == "LongTextArea"
     assert comment.findtext("md:length", namespaces=NS) == "2000"
-    key = parse(
-        tmp_path / "objects" / "NPS_Response__c" / "fields" / "Response_Id__c.field-meta.xml"
-    )
+    key = parse(source / "objects" / "NPS_Response__c" / "fields" / "Response_Id__c.field-meta.xml")
     assert key.findtext("md:externalId", namespaces=NS) == "true"
     assert key.findtext("md:unique", namespaces=NS) == "true"
-    lookup = parse(
-        tmp_path / "objects" / "NPS_Response__c" / "fields" / "Account__c.field-meta.xml"
-    )
+    lookup = parse(source / "objects" / "NPS_Response__c" / "fields" / "Account__c.field-meta.xml")
     assert lookup.findtext("md:referenceTo", namespaces=NS) == "Account"
-    assert (tmp_path / "objects" / "NPS_Response__c" / "NPS_Response__c.object-meta.xml").exists()
+    assert (source / "objects" / "NPS_Response__c" / "NPS_Response__c.object-meta.xml").exists()
 
     package = parse(tmp_path / "package.xml")
     types = {
@@ -202,7 +199,7 @@ def test_metadata_files_deploy_every_field_with_a_permission_set(tmp_path: Path)
     assert types["CustomObject"] == ["NPS_Response__c"]
     assert types["PermissionSet"] == ["NPS_Sync"]
     assert package.findtext("md:version", namespaces=NS) == "59.0"
-    permset = parse(tmp_path / "permissionsets" / "NPS_Sync.permissionset-meta.xml")
+    permset = parse(source / "permissionsets" / "NPS_Sync.permissionset-meta.xml")
     editable = {
         p.findtext("md:field", namespaces=NS)
         for p in permset.findall("md:fieldPermissions", NS)
@@ -231,8 +228,11 @@ def test_setup_command_prints_fields_and_writes_metadata(tmp_path: Path) -> None
     assert "NPS_Last_Score__c" in result.output
     assert "nps_account_score" in result.output
     assert "skipped Account.Description: Description is not a custom field name" in result.output
-    assert (out / "objects" / "Contact" / "fields" / "NPS_Category__c.field-meta.xml").exists()
-    assert not (out / "objects" / "Account" / "fields" / "Description.field-meta.xml").exists()
+    objects = out / "force-app" / "main" / "default" / "objects"
+    assert (objects / "Contact" / "fields" / "NPS_Category__c.field-meta.xml").exists()
+    assert (objects / "Activity" / "fields" / "NPS_Sync_Key__c.field-meta.xml").exists()
+    assert not (objects / "Account" / "fields" / "Description.field-meta.xml").exists()
+    assert (out / "sfdx-project.json").exists()
     every = CliRunner().invoke(
         main, ["fields", "setup", "--config", str(config_file), "--all"], env={"COLUMNS": "200"}
     )

@@ -52,7 +52,7 @@ def to_create(result: Result) -> list[str]:
     for line in lines[start:]:
         if cells and not line.startswith("│            │"):
             break
-        cells.append(line.rstrip(" │").rsplit("│", 1)[-1].strip())
+        cells.append(line.split("│")[-2].strip())
     return [c for c in cells if c]
 
 
