@@ -108,9 +108,12 @@ class Skips:
         rule: str | None = None,
         unexpected_only: bool = False,
     ) -> list[SkipRow]:
-        """Stored skips, oldest decision first, optionally of one reason or rule only."""
+        """Stored skips, oldest decision first (a response's together, in rule and action
+        order), optionally of one reason or rule only."""
         s = t.skipped_actions
-        query = sa.select(s).order_by(s.c.skipped_at, s.c.key)
+        query = sa.select(s).order_by(
+            s.c.skipped_at, s.c.source, s.c.response_id, s.c.rule, s.c.action
+        )
         if reason is not None:
             query = query.where(s.c.reason == reason)
         if rule is not None:

@@ -300,3 +300,36 @@ def test_the_ruleset_is_frozen() -> None:
         ORDERED.hash = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         ORDERED.actions["new"] = ORDERED.actions["a"]  # type: ignore[index]
+
+
+def test_a_skip_is_expected_when_its_action_or_its_rule_says_so_or_it_is_a_cooldown() -> None:
+    ruleset = parse_rules(
+        """
+version: 1
+actions:
+  ticket:
+    type: zendesk_ticket
+    subject: x
+    body: y
+    expect_skip: [no_requester]
+  call: {type: salesforce_task, subject: Call, due_in: 1d}
+rules:
+  - name: unmatched
+    when: {matched.salesforce: false}
+    actions: [call, ticket]
+    expect_skip: [no_owner]
+    continue: true
+  - name: everyone
+    actions: [call, ticket]
+""",
+        "expect.yaml",
+    )
+    first, second = ruleset.route({"score": 3, "matched.salesforce": False}).matches
+    assert ruleset.skip_expected(first, "ticket", "no_requester")
+    assert ruleset.skip_expected(second, "ticket", "no_requester")  # the action's, in any rule
+    assert ruleset.skip_expected(first, "call", "no_owner")
+    assert not ruleset.skip_expected(second, "call", "no_owner")  # the rule's, in that rule only
+    assert not ruleset.skip_expected(first, "ticket", "template_failed")
+    assert ruleset.skip_expected(second, "call", "cooldown")
+    # Steering the engine, not part of what is sent: the payload has no trace of it.
+    assert "expect_skip" not in repr(ruleset.render_action("ticket", {"score": 3}))
