@@ -353,7 +353,13 @@ rules:
 """,
     )
     (ann, _, _), _ = contacts_of_two_accounts(world)
-    late = answer(world, ann, 3, timedelta(minutes=30), "Eventually")
+    # Half an hour before this moment (not the module's NOW, which a slow run leaves far behind).
+    late = world.delighted.add_response(
+        email=ann.email,
+        score=3,
+        comment="Eventually",
+        created_at=datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30),
+    )
     # Routed three hours from now: the answer was then 3.5 hours old, and the rule fired.
     engine = make_engine(clock=lambda: datetime.now(UTC) + timedelta(hours=3))
     assert engine.run_once().tasks_created == 1
