@@ -1,8 +1,8 @@
 """A tiny loopback HTTP framework shared by the API emulators.
 
 Each emulator is an :class:`EmulatorApp` with routes; :class:`EmulatorServer` serves it on
-``127.0.0.1`` on an ephemeral port from a background thread. The framework adds what every
-emulator needs for tests and the benchmark:
+``127.0.0.1`` on an ephemeral port (or a given one) from a background thread. The framework adds
+what every emulator needs for tests and the benchmark:
 
 - a request counter per endpoint name (``app.calls``), read by the benchmark;
 - injected latency (``app.latency``);
@@ -316,17 +316,20 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, app: EmulatorApp) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, app: EmulatorApp, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.app = app
 
 
 class EmulatorServer:
-    """Serves an :class:`EmulatorApp` on ``127.0.0.1`` at an ephemeral port."""
+    """Serves an :class:`EmulatorApp` on ``127.0.0.1``, at ``port`` or an ephemeral one (0).
 
-    def __init__(self, app: EmulatorApp) -> None:
+    A port in use raises :class:`OSError` (``EADDRINUSE``) here, before anything is served.
+    """
+
+    def __init__(self, app: EmulatorApp, port: int = 0) -> None:
         self.app = app
-        self._server = _Server(app)
+        self._server = _Server(app, port)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

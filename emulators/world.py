@@ -1,14 +1,17 @@
 """The embedded world: Salesforce, Zendesk and Delighted emulators on loopback, seeded alike.
 
-``nps-sync demo``, the end-to-end tests and the benchmark run the real clients against this. The
-emulators listen on ephemeral 127.0.0.1 ports; :meth:`EmulatedWorld.config_data` returns a config
-whose ``loopback_routes`` send the public hosts there and whose secrets are read from environment
-variables that :meth:`EmulatedWorld.start` sets for this process only.
+``nps-sync demo``, ``nps-sync sandbox``, the end-to-end tests and the benchmark run the real
+clients against this. The emulators listen on ephemeral 127.0.0.1 ports, or on three fixed ones
+from ``port_base`` (the sandbox, whose config must keep working after a restart);
+:meth:`EmulatedWorld.config_data` returns a config whose ``loopback_routes`` send the public hosts
+there and whose secrets are read from environment variables that :meth:`EmulatedWorld.start` sets
+for this process only.
 """
 
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,11 +53,14 @@ class EmulatedWorld:
     zendesk_options: dict[str, Any] = field(default_factory=dict)
     #: More :class:`SalesforceEmulator` options (``bare=True``: an org without nps-sync's fields).
     salesforce_options: dict[str, Any] = field(default_factory=dict)
+    #: Salesforce on this port, Zendesk on the next, Delighted on the one after; None: ephemeral.
+    port_base: int | None = None
     salesforce: SalesforceEmulator = field(init=False)
     zendesk: ZendeskEmulator = field(init=False)
     delighted: DelightedEmulator = field(init=False)
     book: Seed = field(init=False)
     _servers: list[EmulatorServer] = field(init=False, default_factory=list)
+    _replies: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         self.book = generate_seed(
@@ -70,11 +76,20 @@ class EmulatedWorld:
         self.salesforce.load_seed(self.book)
         self.zendesk.load_seed(self.book)
         self.delighted.load_seed(self.book)
+        self._replies = random.Random(self.seed)
 
     def start(self) -> EmulatedWorld:
+        """Serve the three emulators; a fixed port in use raises :class:`OSError`, with none
+        left running."""
         os.environ.update(DEMO_ENV)
-        for app in (self.salesforce, self.zendesk, self.delighted):
-            self._servers.append(EmulatorServer(app).start())
+        apps = (self.salesforce, self.zendesk, self.delighted)
+        try:
+            for offset, app in enumerate(apps):
+                port = 0 if self.port_base is None else self.port_base + offset
+                self._servers.append(EmulatorServer(app, port).start())
+        except OSError:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -92,6 +107,23 @@ class EmulatedWorld:
     def routes(self) -> dict[str, str]:
         sf, zd, dl = (s.url for s in self._servers)
         return {SF_HOST: sf, SF_LOGIN: sf, ZD_HOST: zd, DELIGHTED_HOST: dl}
+
+    def respond_again(self) -> tuple[str, int]:
+        """A known respondent answers the survey again, now (the same score and comment as one
+        of their seed answers): new work for a running daemon. Returns the id and the score.
+        The sequence is the same for a given seed."""
+        known = {contact.email for contact in self.book.contacts}
+        answers = [r for r in self.book.responses if r.email in known]
+        answer = self._replies.choice(answers)
+        response_id = self.delighted.add_response(
+            email=answer.email,
+            score=answer.score,
+            comment=answer.comment,
+            name=answer.name,
+            properties=answer.properties,
+            tags=answer.tags,
+        )
+        return response_id, answer.score
 
     def api_calls(self) -> dict[str, int]:
         """Requests each emulator has served so far."""

@@ -32,6 +32,7 @@ from sync.commands.ops import (
 )
 from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
+from sync.commands.sandbox import sandbox_command
 
 
 def show_error(error: Exception) -> None:
@@ -79,6 +80,7 @@ def main() -> None:
 
 for command in (
     demo_command,
+    sandbox_command,
     sync_command,
     run_command,
     check_command,

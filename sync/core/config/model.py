@@ -169,7 +169,8 @@ class Config(Section):
     business_hours: BusinessHoursConfig = BusinessHoursConfig()
     #: SMTP for email notifications; without it, email ``notify`` actions fail (dead-letter list).
     email: EmailConfig | None = None
-    #: Public origin -> loopback origin. Points the real clients at local emulators (demo, tests).
+    #: Public origin -> loopback origin: points the real clients at local emulators (sandbox, demo,
+    #: tests). Not a production setting; documented with the sandbox only.
     loopback_routes: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(200, ge=1, le=2000)
     #: Failures before an action goes to the dead-letter list (``nps-sync failed list``).

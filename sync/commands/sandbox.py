@@ -1,0 +1,180 @@
+"""``nps-sync sandbox``: the emulators kept running, and a config pointing every command at them.
+
+Unlike ``demo``, which runs two passes and exits, the sandbox stays in the foreground until
+Ctrl-C or SIGTERM, so an admin can try ``sync``, ``run``, ``status``, ``explain`` and rule edits
+from another terminal against a believable, seeded Salesforce, Zendesk and Delighted. The
+emulators listen on fixed loopback ports (``--port-base``), so the config written once keeps
+working each time the sandbox is started again with the same ports.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from emulators.world import EmulatedWorld
+    from sync.ops.sandbox import SandboxFiles
+
+#: Salesforce on this port, Zendesk on the next one, Delighted on the one after.
+DEFAULT_PORT_BASE = 18640
+#: The daemon's schedule in the sandbox: short, so an admin sees passes happen.
+SCHEDULE = {"poll_interval_seconds": 30, "drain_interval_seconds": 10}
+READY = "Sandbox ready"
+
+
+@click.command("sandbox")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="nps-sync-sandbox",
+    show_default=True,
+    help="Where to write the config, the rules to edit and the state file.",
+)
+@click.option(
+    "--port-base",
+    type=click.IntRange(1024, 65533),
+    default=DEFAULT_PORT_BASE,
+    show_default=True,
+    help="Salesforce listens on this port, Zendesk on the next, Delighted on the one after.",
+)
+@click.option("--accounts", default=300, show_default=True, help="Accounts in the seed data.")
+@click.option("--responses", default=1500, show_default=True, help="Survey responses to serve.")
+@click.option("--seed", default=7, show_default=True, help="Seed of the generated data.")
+@click.option(
+    "--new-response-every",
+    "every",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds between new survey responses, so a running daemon has work (0: none).",
+)
+def sandbox_command(
+    directory: Path, port_base: int, accounts: int, responses: int, seed: int, every: float
+) -> None:
+    """Start seeded emulators of Salesforce, Zendesk and Delighted and keep them running.
+
+    Writes a working config (DIR/nps-sync.yaml), a copy of the default rules to edit
+    (DIR/rules.yaml) and an empty SQLite state file, prints how to point every command at them,
+    and runs until Ctrl-C or SIGTERM. Exits 75 when one of the ports is taken.
+    """
+    from emulators.world import DEFAULT_RULES, DEMO_ENV, EmulatedWorld
+    from sync.core.errors import UnavailableError
+    from sync.ops.sandbox import prepare
+
+    # A year of answers up to today (the start of the day, so a restart the same day serves the
+    # same world): the last days' answers are recent enough to act on, the rest is history.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    world = EmulatedWorld(
+        seed=seed, accounts=accounts, responses=responses, end=today, port_base=port_base
+    )
+    try:
+        world.start()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        last = port_base + 2
+        raise UnavailableError(
+            f"a port from {port_base} to {last} is in use (is another sandbox running?); "
+            "stop it, or choose other ports with --port-base"
+        ) from None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        state_url = "sqlite:///state.db"
+        files = prepare(
+            directory, world.config_data(state_url=state_url), DEMO_ENV, DEFAULT_RULES, SCHEDULE
+        )
+        _print_guide(world, files, every)
+        click.echo(f"{READY}; Ctrl-C or SIGTERM stops the emulators.")
+        while not stop.wait(every or None):
+            response_id, score = world.respond_again()
+            click.echo(f"new survey response {response_id} (score {score})")
+    finally:
+        world.stop()
+    click.echo("Sandbox stopped.")
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the admin would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _commented(commands: list[tuple[str, str]]) -> list[str]:
+    """Each command under a shell comment saying what it shows, so both can be pasted."""
+    return [line for command, what in commands for line in (f"  # {what}", f"  {command}")]
+
+
+def _print_guide(world: EmulatedWorld, files: SandboxFiles, every: float) -> None:
+    from emulators.world import DELIGHTED_HOST, SF_HOST, ZD_HOST
+
+    routes = world.routes
+    book = world.book
+    config = _shown(files.config)
+    directory = _shown(files.directory) + os.sep
+    known = {c.email: c for c in book.contacts}
+    example = max(
+        (r for r in book.responses if r.score <= 6 and r.email in known),
+        key=lambda r: r.created_at,
+    )  # the latest detractor: recent enough to have been acted on
+    account = known[example.email].account_id
+    trickle = f"; a new response every {every:g} s" if every else ""
+    kept = "yours, kept from before" if files.rules_kept else "a copy of the default rules"
+    opt = f"--config {config}"
+    lines = [
+        "nps-sync sandbox: emulators of Salesforce, Zendesk and Delighted on 127.0.0.1",
+        f"  Salesforce  {routes[SF_HOST]}  (as {SF_HOST})",
+        f"  Zendesk     {routes[ZD_HOST]}  (as {ZD_HOST})",
+        f"  Delighted   {routes[DELIGHTED_HOST]}  (as {DELIGHTED_HOST})",
+        f"  {len(book.accounts)} accounts, {len(book.contacts)} contacts, "
+        f"{len(book.responses)} survey responses over the year up to today (seed {world.seed})"
+        f"{trickle}",
+        "",
+        f"Files in {directory}",
+        "  nps-sync.yaml  the config every command below reads",
+        f"  rules.yaml     the routing rules: {kept}; edit them",
+        "  state.db       the state, emptied at each start (the emulators start from their seed)",
+        "  secrets/       the emulators' dummy credentials, which the config references",
+        "",
+        "In another terminal:",
+        *_commented(
+            [
+                (f"nps-sync check {opt}", "everything the config names exists"),
+                (f"nps-sync sync {opt}", "one pass: pull, match, route, act, write back"),
+                (
+                    f"nps-sync run {opt}",
+                    f"the daemon: a pass every {SCHEDULE['poll_interval_seconds']} s",
+                ),
+                (f"nps-sync status {opt}", "runs, cursors, actions, API budget"),
+                (f"nps-sync unmatched {opt}", "the review list"),
+                (f"nps-sync failed list {opt}", "actions that failed for good"),
+                (f"nps-sync explain account {account} {opt}", "how its NPS was computed"),
+                (f"nps-sync rules explain {example.id} {opt}", "why it got its actions"),
+                (f"nps-sync rules replay --since 30d {opt}", "what each rule would create"),
+            ]
+        ),
+        "Add --json to status, failed list, unmatched, check, sync, explain and rules",
+        "explain/replay for one JSON document on stdout.",
+        "",
+        f"Rules: while `nps-sync run` is up, edit {_shown(files.rules)}; the daemon takes up a",
+        'valid edit at its next pass ("rules reloaded from ..." in its log); an invalid one is',
+        "logged as file:line:col and the rules in force stay (`nps-sync status` shows both).",
+        "To see what an edit would change first, edit a copy and replay it against the rules",
+        "in force:",
+        f"  nps-sync rules replay --since 30d --rules my-rules.yaml {opt}",
+        "",
+    ]
+    for line in lines:
+        click.echo(line)

@@ -1,0 +1,196 @@
+"""``nps-sync sandbox``: emulators kept running, and a config written once that every command can
+use from another shell, restart after restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import nps_sync_command
+
+READY = "Sandbox ready"
+
+
+def free_port_base() -> int:
+    """A port with its next two also free on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base > 65000:
+            continue
+        try:
+            for port in range(base, base + 3):
+                with socket.socket() as taken:
+                    taken.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no three free ports in a row")
+
+
+def clean_env() -> dict[str, str]:
+    """Another shell's environment: none of the emulators' secrets a test world may have set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NPS_DEMO_")}
+    return {**env, "NO_COLOR": "1", "COLUMNS": "120"}
+
+
+def nps_sync(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own CLI with arguments from the test
+        [*nps_sync_command(), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        env=clean_env(),
+    )
+
+
+class Sandbox:
+    """``nps-sync sandbox`` in the background; its output, line by line."""
+
+    def __init__(self, directory: Path, port_base: int) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [
+                *nps_sync_command(), "sandbox", "--dir", str(directory),
+                "--port-base", str(port_base), "--accounts", "20", "--responses", "80",
+                "--new-response-every", "0",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(),
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if line.startswith(READY):
+                self.ready.set()
+
+    def wait_ready(self) -> None:
+        assert self.ready.wait(timeout=60), "\n".join(self.lines)
+
+    def terminate(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
+        """Send ``signum`` (once, if it still runs); the exit code and stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        code = self.process.wait(timeout=30)
+        self._reader.join(timeout=10)
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
+        with self.process.stdout, self.process.stderr:
+            return code, self.process.stderr.read()
+
+
+@pytest.fixture
+def port_base() -> int:
+    return free_port_base()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, port_base: int) -> Iterator[Sandbox]:
+    running = Sandbox(tmp_path / "sandbox", port_base)
+    try:
+        yield running
+    finally:
+        if not running.process.stderr or not running.process.stderr.closed:
+            running.terminate(signal.SIGKILL)
+
+
+@pytest.mark.timeout(180)
+def test_the_sandbox_serves_every_command_until_sigterm(
+    sandbox: Sandbox, tmp_path: Path, port_base: int
+) -> None:
+    sandbox.wait_ready()
+    directory = tmp_path / "sandbox"
+    config = directory / "nps-sync.yaml"
+    guide = "\n".join(sandbox.lines)
+    assert f"nps-sync run --config {config}" in guide
+    assert f"nps-sync status --config {config}" in guide
+    assert f"http://127.0.0.1:{port_base}" in guide
+
+    # Secrets are file references to the emulators' dummy values, readable by the owner only.
+    text = config.read_text(encoding="utf-8")
+    assert "emulator-only dummy values" in text
+    assert "env:" not in text
+    secret_files = sorted((directory / "secrets").iterdir())
+    assert len(secret_files) == 4
+    for secret in secret_files:
+        assert f"file: {secret}" in text
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert (directory / "rules.yaml").is_file()
+
+    synced = nps_sync("sync", "--config", config)
+    assert synced.returncode == 0, synced.stderr
+    assert "Responses pulled" in synced.stdout
+    status = nps_sync("status", "--json", "--config", config)
+    assert status.returncode == 0, status.stderr
+    document = json.loads(status.stdout)
+    (run,) = document["runs"]
+    assert run["status"] == "ok"
+    assert run["pulled"] == 80
+    assert run["tasks_created"] > 0  # the last days' answers are acted on...
+    assert document["responses"]["too_old"] > 0  # ...the rest of the year is history
+    assert (directory / "state.db").is_file()
+
+    code, stderr = sandbox.terminate()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    assert sandbox.lines[-1] == "Sandbox stopped."
+
+
+@pytest.mark.timeout(180)
+def test_a_restart_keeps_the_config_and_the_edited_rules(tmp_path: Path, port_base: int) -> None:
+    directory = tmp_path / "sandbox"
+    first = Sandbox(directory, port_base)
+    try:
+        first.wait_ready()
+        config = directory / "nps-sync.yaml"
+        written = config.read_text(encoding="utf-8")
+        assert nps_sync("sync", "--config", config).returncode == 0
+
+        # A second sandbox on the same ports stops at once with the reason.
+        second = nps_sync(
+            "sandbox", "--dir", tmp_path / "other", "--port-base", str(port_base),
+            "--accounts", "5", "--responses", "5",
+        )  # fmt: skip
+        assert second.returncode == 75
+        assert second.stderr.startswith(f"Error: a port from {port_base} to {port_base + 2} is")
+        assert "--port-base" in second.stderr
+    finally:
+        first.terminate()
+
+    rules = directory / "rules.yaml"
+    edited = rules.read_text(encoding="utf-8") + "# an admin's edit\n"
+    rules.write_text(edited, encoding="utf-8")
+    again = Sandbox(directory, port_base)
+    try:
+        again.wait_ready()
+        assert config.read_text(encoding="utf-8") == written
+        assert rules.read_text(encoding="utf-8") == edited
+        assert "yours, kept from before" in "\n".join(again.lines)
+        assert not (directory / "state.db").exists()  # the emulators start from their seed
+        checked = nps_sync("check", "--json", "--config", config)
+        assert json.loads(checked.stdout)["ok"] is True, checked.stdout
+        synced = nps_sync("sync", "--json", "--config", config)
+        assert synced.returncode == 0, synced.stderr
+        assert json.loads(synced.stdout)["pulled"] == 80
+    finally:
+        code, stderr = again.terminate()
+    assert code == 0, stderr
+
