@@ -9,6 +9,10 @@ missed ticks collapse into one. The jobs of one process take turns (they share t
 connections); across replicas the store arbitrates: pulling, routing and writing back run under
 cluster-wide singleton locks, and actions are claimed under leases. On a signal the job in flight
 stops after its current batch, its leases are released, and the process exits cleanly.
+
+The log speaks to operators: APScheduler's own loggers are quieted to errors, and the events an
+operator should know about (a tick skipped because the previous run still goes on, a run time
+missed) are logged by :class:`Daemon` in plain words.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -37,6 +42,39 @@ log = logging.getLogger(__name__)
 Job = Callable[[], RunReport]
 
 
+#: The figures of a run's log line, in order; only those that are not zero are named.
+DONE_FIGURES = (
+    ("pulled", "pulled"),
+    ("routed", "routed"),
+    ("tasks_created", "Tasks created"),
+    ("tickets_created", "tickets created"),
+    ("tickets_attached", "comments on open tickets"),
+    ("found_existing", "found already done"),
+    ("records_updated", "records' NPS fields updated"),
+    ("fields_set", "fields set by rules"),
+    ("notifications_sent", "notifications sent"),
+    ("escalations_fired", "escalations"),
+    ("tickets_solved", "tickets solved"),
+    ("tickets_reopened", "tickets reopened"),
+    ("retried", "to retry"),
+    ("deferred", "deferred"),
+    ("dead", "failed for good (nps-sync failed list)"),
+)
+
+
+def done_summary(report: RunReport) -> str:
+    """What a run did, in a few words: ``"80 pulled, 80 routed"``, ``"nothing to do"``."""
+    parts = [f"{getattr(report, key)} {words}" for key, words in DONE_FIGURES]
+    named = [
+        part for part, (key, _) in zip(parts, DONE_FIGURES, strict=True) if getattr(report, key)
+    ]
+    if report.skipped_total:
+        named.append(f"{report.skipped_total} actions skipped (nps-sync skipped)")
+    if report.errors:
+        named.append(f"{len(report.errors)} errors")
+    return ", ".join(named) or "nothing to do"
+
+
 class Daemon:
     def __init__(
         self,
@@ -49,14 +87,18 @@ class Daemon:
         self.schedule = schedule
         self.on_report = on_report
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         self._turn = threading.Lock()
         self._stopping = threading.Event()
+        #: The job that holds the turn now, for the log line of a tick skipped meanwhile.
+        self._running: str | None = None
 
     def run_job(self, name: str, job: Job) -> None:
         """Run one job unless stopping; jobs of this process wait for each other's turn."""
         with self._turn:
             if self.engine.stop_requested.is_set():
                 return
+            self._running = name
             try:
                 report = job()
             except RefusedError as exc:  # one line per run; the other systems' work went on
@@ -73,17 +115,10 @@ class Daemon:
             except Exception:
                 log.exception("%s failed", name)
                 return
-            log.log(
-                logging.DEBUG if report.idle else logging.INFO,
-                "%s done: %d pulled, %d routed, %d tasks, %d tickets, %d fields, %d errors",
-                name,
-                report.pulled,
-                report.routed,
-                report.tasks_created,
-                report.tickets_created,
-                report.records_updated,
-                len(report.errors),
-            )
+            finally:
+                self._running = None
+            level = logging.DEBUG if report.idle else logging.INFO
+            log.log(level, "%s done: %s", name, done_summary(report))
             if report.too_old:
                 window = self.engine.config.routing.act_on_responses_newer_than
                 log.info("%s: %s", name, history_summary(report.too_old, window))
@@ -108,9 +143,31 @@ class Daemon:
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Ask the job in flight to stop after its batch; :meth:`run` then winds down."""
-        log.info("stopping (signal %s): finishing the batch in flight", signum)
+        asked = "stop requested" if signum is None else f"{signal.Signals(signum).name} received"
+        log.info("%s: finishing the batch in flight, then stopping", asked)
         self.engine.stop_requested.set()
         self._stopping.set()
+
+    def _skipped(self, event: JobEvent) -> None:
+        """A tick APScheduler did not run, said the way an operator needs to hear it."""
+        name = event.job_id
+        if event.code == EVENT_JOB_MISSED:
+            log.warning(
+                "%s: a run was missed (the machine was busy or asleep); the next one runs as "
+                "scheduled",
+                name,
+            )
+            return
+        running = self._running
+        if running is None or running == name:
+            log.info("%s: the previous %s is still running; skipping this one", name, name)
+        else:
+            log.info(
+                "%s: still waiting for %s to finish (the jobs of one daemon take turns); "
+                "skipping this one",
+                name,
+                running,
+            )
 
     def add_jobs(self) -> None:
         now = datetime.now(UTC)
@@ -149,20 +206,36 @@ class Daemon:
         """Block until a signal arrives; polling and draining start at once."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our own lines say it all
+        self.start()
+        self._stopping.wait()
+        self.shut_down()
+
+    def start(self) -> None:
+        """Schedule the jobs and start them (in the scheduler's threads)."""
+        # APScheduler's own lines speak of job stores and executors; the ones an operator needs
+        # are logged by this class (see _skipped). Only its errors get through.
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         self.add_jobs()
         log.info(
-            "daemon started as %s: poll every %ds, drain every %ds, reconcile %s",
+            "daemon started (worker %s): polling the sources every %d s, running due actions "
+            "and write-backs every %d s, %s; stop it with Ctrl-C or SIGTERM",
             self.engine.owner,
             self.schedule.poll_interval_seconds,
             self.schedule.drain_interval_seconds,
-            self.schedule.reconcile_cron or "off",
+            f"reconciling fields at '{self.schedule.reconcile_cron}' (cron, UTC)"
+            if self.schedule.reconcile_cron.strip()
+            else "no nightly reconcile",
         )
         self.scheduler.start()
-        self._stopping.wait()
+
+    def shut_down(self) -> None:
+        """Stop scheduling, let the job in flight finish its batch, hand back its claims."""
         self.scheduler.shutdown(wait=False)
         with self._turn:  # the job in flight finishes its batch and records it
             released = self.engine.store.outbox.release_leases(
                 self.engine.owner, self.engine.clock()
             )
-        log.info("daemon stopped; %d leases released", released)
+        if released:
+            log.info("daemon stopped; %d claimed actions handed back for the next run", released)
+        else:
+            log.info("daemon stopped; no claimed action was left over")

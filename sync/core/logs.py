@@ -56,5 +56,8 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("urllib3", "apscheduler.executors", "zenpy"):
+    for noisy in ("urllib3", "zenpy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # APScheduler speaks of job stores and executors; the daemon says what an operator needs
+    # (sync.app.scheduler) and lets only APScheduler's errors through.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)

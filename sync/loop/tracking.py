@@ -91,7 +91,7 @@ def track_tickets(
         if page.end_of_stream or not page.after_cursor:
             stats.caught_up = True
             break
-    log.info(
+    log.debug(  # the solved and reopened ones are in the run's own line
         "ticket tracking: %d pages, %d of our tickets, %d solved, %d reopened",
         stats.pages,
         stats.tracked,

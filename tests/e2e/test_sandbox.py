@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import nps_sync_command
+from tests.support import nps_sync_command, wait_for
 
 READY = "Sandbox ready"
 
@@ -194,3 +194,46 @@ def test_a_restart_keeps_the_config_and_the_edited_rules(tmp_path: Path, port_ba
         code, stderr = again.terminate()
     assert code == 0, stderr
 
+
+@pytest.mark.timeout(180)
+def test_the_daemon_on_the_sandbox_reloads_edited_rules_and_says_what_it_does(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.wait_ready()
+    directory = tmp_path / "sandbox"
+    config, rules = directory / "nps-sync.yaml", directory / "rules.yaml"
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as sink:
+        daemon = subprocess.Popen(  # noqa: S603 - our own CLI
+            [*nps_sync_command(), "run", "--config", str(config)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=clean_env(),
+        )
+    try:
+        assert wait_for(lambda: "poll done: 80 pulled" in log.read_text(), timeout=60), (
+            log.read_text()
+        )
+        text = rules.read_text(encoding="utf-8")
+        rules.write_text(text.replace("Ask for a referral", "Ask for a referral soon"))
+        # The next pass (a drain, every 10 s) takes the edit up.
+        assert wait_for(lambda: "rules reloaded from" in log.read_text(), timeout=60), (
+            log.read_text()
+        )
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=60)
+    output = log.read_text()
+    assert code == 0, output
+    mark = "sync.app.scheduler: "
+    lines = [line.split(mark, 1)[1] for line in output.splitlines() if mark in line]
+    assert lines[0].startswith("daemon started (worker ")
+    assert lines[0].endswith(
+        "polling the sources every 30 s, running due actions and write-backs every 10 s, "
+        "reconciling fields at '0 3 * * *' (cron, UTC); stop it with Ctrl-C or SIGTERM"
+    )
+    assert f"rules reloaded from {rules}" in output
+    assert "SIGTERM received: finishing the batch in flight, then stopping" in output
+    assert lines[-1].startswith("daemon stopped; ")
+    for jargon in ("apscheduler", "Traceback", "job store", "Scheduler", "executor"):
+        assert jargon not in output
