@@ -8,6 +8,18 @@ A cases file is a YAML list; each case names some fields and the expected outcom
     - name: promoters stop at the promoter rule
       fields: {score: 10}
       expect_rules: [promoters]                       # or/and the matched rules, in order
+    - name: a second answer within the cooldown gets no second call
+      earlier:                                        # routed first, oldest first
+        - {ago: 3d, fields: {score: 2, person_email: pat@acme.example}}
+      fields: {score: 3, person_email: pat@acme.example}
+      expect: [detractor_ticket]
+    - name: detractors wait for the comment
+      fields: {score: 3}
+      expect_settle: 15m                              # the longest settle of the matched rules
+
+``earlier`` responses (submitted ``ago`` before the case's own) are routed first and claim the
+cooldowns of the rules that acted for them, with the same bookkeeping as live routing
+(:mod:`rules.throttle`); a rule a cooldown holds back still matches, but adds no actions.
 
 Fields are checked against the ruleset's catalogue (unknown names and wrong types are errors, with
 positions) and completed with :func:`rules.fields.derive_fields`, so ``score: 3`` is a detractor.
@@ -19,6 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
@@ -26,11 +39,22 @@ from rules.errors import Diagnostic, RulesError, did_you_mean
 from rules.fields import derive_fields
 from rules.issues import Issue, Path, StrictModel, invalid
 from rules.loader import diagnostics, issue_diagnostics, read_text
-from rules.router import Ruleset
-from rules.scalars import Name, Text
+from rules.router import Decision, Ruleset
+from rules.scalars import Duration, Name, Text
+from rules.throttle import CooldownLedger, cooldown_key
 from rules.yaml_source import load_yaml
 
 FieldValue = str | int | float | bool | None
+#: When a case's own response is submitted; earlier responses are placed before it.
+CASE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class EarlierModel(StrictModel):
+    """A response routed before the case's own, ``ago`` before it."""
+
+    noun = "earlier response"
+    ago: Duration
+    fields: dict[str, FieldValue] = Field(default_factory=dict)
 
 
 class CaseModel(StrictModel):
@@ -38,14 +62,17 @@ class CaseModel(StrictModel):
 
     noun = "case"
     name: Text
+    earlier: tuple[EarlierModel, ...] = ()
     fields: dict[str, FieldValue] = Field(default_factory=dict)
     expect: tuple[Name, ...] | None = None
     expect_rules: tuple[Name, ...] | None = None
+    expect_settle: Duration | None = None
 
     @model_validator(mode="after")
     def _expects_something(self) -> CaseModel:
-        if self.expect is None and self.expect_rules is None:
-            raise invalid([Issue((), "a case needs `expect` (actions) or `expect_rules`")])
+        if self.expect is None and self.expect_rules is None and self.expect_settle is None:
+            message = "a case needs `expect` (actions), `expect_rules` or `expect_settle`"
+            raise invalid([Issue((), message)])
         return self
 
 
@@ -60,6 +87,9 @@ class Case:
     fields: Mapping[str, object]
     expect: tuple[str, ...] | None
     expect_rules: tuple[str, ...] | None
+    #: (how long before, complete fields) of each response routed first, oldest first.
+    earlier: tuple[tuple[timedelta, Mapping[str, object]], ...] = ()
+    expect_settle: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +99,16 @@ class CaseResult:
     case: Case
     actions: tuple[str, ...]
     rules: tuple[str, ...]
+    #: The longest settle delay of the matched rules (zero: routed at once).
+    settle: timedelta = timedelta(0)
 
     @property
     def passed(self) -> bool:
         """Every expectation the case states holds."""
         actions_ok = self.case.expect is None or self.case.expect == self.actions
         rules_ok = self.case.expect_rules is None or self.case.expect_rules == self.rules
-        return actions_ok and rules_ok
+        settle_ok = self.case.expect_settle is None or self.case.expect_settle == self.settle
+        return actions_ok and rules_ok and settle_ok
 
 
 def load_cases(path: str | os.PathLike[str], ruleset: Ruleset) -> tuple[Case, ...]:
@@ -97,18 +130,56 @@ def parse_cases(text: str, filename: str, ruleset: Ruleset) -> tuple[Case, ...]:
     if issues:
         raise RulesError(issue_diagnostics(tuple(issues), source))
     return tuple(
-        Case(model.name, derive_fields(model.fields), model.expect, model.expect_rules)
+        Case(
+            model.name,
+            derive_fields(model.fields),
+            model.expect,
+            model.expect_rules,
+            tuple(
+                (earlier.ago, derive_fields(earlier.fields))
+                for earlier in sorted(model.earlier, key=lambda e: -e.ago)
+            ),
+            model.expect_settle,
+        )
         for model in models
     )
 
 
 def run_cases(ruleset: Ruleset, cases: Sequence[Case]) -> tuple[CaseResult, ...]:
-    """Route every case; one result per case, in order."""
+    """Route every case (after its earlier responses); one result per case, in order."""
     results = []
     for case in cases:
+        ledger = CooldownLedger()
+        for index, (ago, fields) in enumerate(case.earlier):
+            _route(ruleset, fields, ledger, f"earlier-{index}", CASE_TIME - ago)
         decision = ruleset.route(case.fields)
-        results.append(CaseResult(case, decision.action_names, decision.rule_names))
+        actions = _route(ruleset, case.fields, ledger, "case", CASE_TIME, decision)
+        settles = [m.settle for m in decision.matches if m.settle is not None]
+        results.append(
+            CaseResult(case, actions, decision.rule_names, max(settles, default=timedelta(0)))
+        )
     return tuple(results)
+
+
+def _route(
+    ruleset: Ruleset,
+    fields: Mapping[str, object],
+    ledger: CooldownLedger,
+    response_id: str,
+    at: datetime,
+    decision: Decision | None = None,
+) -> tuple[str, ...]:
+    """The actions routing ``fields`` asks for once cooldowns are applied; claims recorded."""
+    decision = decision or ruleset.route(fields)
+    actions: list[str] = []
+    for match in decision.matches:
+        key = cooldown_key(match, fields)
+        if key is not None and ledger.blocker(key, "cases", response_id, at) is not None:
+            continue
+        actions.extend(match.actions)
+        if key is not None and match.actions:
+            ledger.claim(key, "cases", response_id, at)
+    return tuple(actions)
 
 
 def _cross_check(cases: Sequence[CaseModel], ruleset: Ruleset) -> Iterator[Issue]:
@@ -121,15 +192,20 @@ def _cross_check(cases: Sequence[CaseModel], ruleset: Ruleset) -> Iterator[Issue
                 related=(seen[case.name], "name"),
             )
         seen.setdefault(case.name, index)
-        yield from _check_fields(case, (index, "fields"), ruleset)
+        yield from _check_fields(case.fields, (index, "fields"), ruleset)
+        for position, earlier in enumerate(case.earlier):
+            path = (index, "earlier", position, "fields")
+            yield from _check_fields(earlier.fields, path, ruleset)
         yield from _check_names(case.expect, (index, "expect"), ruleset.actions, "action")
         yield from _check_names(
             case.expect_rules, (index, "expect_rules"), ruleset.rule_names, "rule"
         )
 
 
-def _check_fields(case: CaseModel, path: Path, ruleset: Ruleset) -> Iterator[Issue]:
-    for name, value in case.fields.items():
+def _check_fields(
+    fields: Mapping[str, FieldValue], path: Path, ruleset: Ruleset
+) -> Iterator[Issue]:
+    for name, value in fields.items():
         spec = ruleset.fields.get(name)
         if spec is None:
             yield Issue(

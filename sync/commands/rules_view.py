@@ -29,6 +29,11 @@ def expectation(result: CaseResult) -> tuple[str, str]:
     if result.case.expect_rules is not None:
         expected.append(f"rules: {names(result.case.expect_rules)}")
         actual.append(f"rules: {names(result.rules)}")
+    if result.case.expect_settle is not None:
+        from rules import format_duration
+
+        expected.append(f"settle: {format_duration(result.case.expect_settle) or 'none'}")
+        actual.append(f"settle: {format_duration(result.settle) or 'none'}")
     return "; ".join(expected), "; ".join(actual)
 
 

@@ -18,12 +18,24 @@ response younger than the delay of a rule it matches is deferred until then inst
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime
 
-from rules import Cooldown, Decision, RuleMatch, format_duration
+from rules import Decision, format_duration
+from rules.throttle import Claim, CooldownKey, CooldownLedger, cooldown_key, cooldown_value
 from sync.state import CooldownClaim, StateStore
+
+__all__ = [
+    "Claim",
+    "CooldownKey",
+    "CooldownLedger",
+    "cooldown_key",
+    "cooldown_value",
+    "describe_block",
+    "load_ledger",
+    "save_ledger",
+    "settle_until",
+]
 
 
 def settle_until(decision: Decision, submitted_at: datetime, now: datetime) -> datetime | None:
@@ -38,91 +50,27 @@ def settle_until(decision: Decision, submitted_at: datetime, now: datetime) -> d
     return until if until > now else None
 
 
-def cooldown_value(value: object) -> str | None:
-    """The text a cooldown key is stored as; None when the response has no value for it."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)[:300]
+def load_ledger(store: StateStore, wanted: Iterable[tuple[str, str]]) -> CooldownLedger:
+    """A ledger holding the stored claims of these (rule, key value) pairs."""
+    ledger = CooldownLedger()
+    for stored in store.cooldowns.claims(wanted):
+        claim = Claim(stored.source, stored.response_id, stored.at)
+        ledger.claims.setdefault((stored.rule, stored.value), []).append(claim)
+    return ledger
 
 
-@dataclass(frozen=True, slots=True)
-class CooldownKey:
-    """A rule's cooldown and the value of its key for one response."""
-
-    rule: str
-    cooldown: Cooldown
-    value: str
-
-
-def cooldown_key(rule_match: RuleMatch, fields: Mapping[str, object]) -> CooldownKey | None:
-    """The cooldown ``rule_match`` puts on this response; None: no cooldown, or no key value."""
-    cooldown = rule_match.cooldown
-    if cooldown is None:
-        return None
-    value = cooldown_value(fields.get(cooldown.field))
-    return CooldownKey(rule_match.rule, cooldown, value) if value is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A response that acted under a rule's cooldown for one key value."""
-
-    source: str
-    response_id: str
-    at: datetime
-
-
-@dataclass
-class CooldownLedger:
-    """Claims for the (rule, key value) pairs of one batch, extended as the batch is routed."""
-
-    claims: dict[tuple[str, str], list[Claim]] = field(default_factory=dict)
-    new: list[tuple[str, str, Claim]] = field(default_factory=list)
-
-    @classmethod
-    def load(cls, store: StateStore, wanted: Iterable[tuple[str, str]]) -> CooldownLedger:
-        """Read the stored claims of these (rule, key value) pairs."""
-        ledger = cls()
-        for stored in store.cooldowns.claims(wanted):
-            claim = Claim(stored.source, stored.response_id, stored.at)
-            ledger.claims.setdefault((stored.rule, stored.value), []).append(claim)
-        return ledger
-
-    def blocker(
-        self, key: CooldownKey, source: str, response_id: str, at: datetime
-    ) -> Claim | None:
-        """The claim that keeps this response from acting under ``key``; None: it may act.
-
-        A response never blocks itself: one that holds a claim may act again.
-        """
-        held = self.claims.get((key.rule, key.value), [])
-        if any((c.source, c.response_id) == (source, response_id) for c in held):
-            return None
-        return next((c for c in held if abs(c.at - at) < key.cooldown.period), None)
-
-    def claim(self, key: CooldownKey, source: str, response_id: str, at: datetime) -> None:
-        """Record that this response acted under ``key`` (once)."""
-        held = self.claims.setdefault((key.rule, key.value), [])
-        if any((c.source, c.response_id) == (source, response_id) for c in held):
-            return
-        claim = Claim(source, response_id, at)
-        held.append(claim)
-        self.new.append((key.rule, key.value, claim))
-
-    def save(self, store: StateStore, now: datetime) -> None:
-        """Write the claims made since :meth:`load` (before the decisions that rely on them)."""
-        if not self.new:
-            return
-        store.cooldowns.add(
-            [
-                CooldownClaim(rule, value, claim.source, claim.response_id, claim.at)
-                for rule, value, claim in self.new
-            ],
-            now,
-        )
-        self.new.clear()
+def save_ledger(ledger: CooldownLedger, store: StateStore, now: datetime) -> None:
+    """Write the claims made since :func:`load_ledger` (before the decisions that rely on them)."""
+    if not ledger.new:
+        return
+    store.cooldowns.add(
+        [
+            CooldownClaim(rule, value, claim.source, claim.response_id, claim.at)
+            for rule, value, claim in ledger.new
+        ],
+        now,
+    )
+    ledger.new.clear()
 
 
 def describe_block(key: CooldownKey, claim: Claim) -> str:

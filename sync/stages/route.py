@@ -35,7 +35,13 @@ from rules import (
     derive_fields,
 )
 from sync.loop.escalation import RenderedStep
-from sync.loop.throttle import CooldownLedger, cooldown_key, describe_block, settle_until
+from sync.loop.throttle import (
+    cooldown_key,
+    describe_block,
+    load_ledger,
+    save_ledger,
+    settle_until,
+)
 from sync.stages.match_record import Match, match_from_json
 from sync.stages.owners import choose_owner
 from sync.stages.recency import too_old
@@ -445,7 +451,7 @@ def route_responses(
     if settling:
         log.info("%d responses settling before they are routed", sum(map(len, settling.values())))
 
-    ledger = CooldownLedger.load(store, _cooldown_pairs(decided))
+    ledger = load_ledger(store, _cooldown_pairs(decided))
     outcomes: list[RoutingOutcome] = []
     for stored, match, fields, rule_matches, stale in decided:
         r = stored.response
@@ -504,7 +510,7 @@ def route_responses(
                 skips=skips,
             )
         )
-    ledger.save(store, now)
+    save_ledger(ledger, store, now)
     return outcomes
 
 

@@ -2,9 +2,9 @@
 
 The world holds a year of survey responses up to yesterday; the config leaves
 ``routing.act_on_responses_newer_than`` at its default (14 days). What each run should have
-done is worked out here from the seed itself (the default rules: a call and a ticket per
-detractor, a follow-up per passive who wrote something, a referral ask per promoter) and
-compared with what Salesforce and Zendesk hold, key by key.
+done is worked out here by routing the seed itself through the default rules (cooldowns and
+comments on open tickets included) and compared with what Salesforce and Zendesk hold, key by
+key.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from connectors.models import category_of
 from emulators.base import Fault
 from emulators.seed import generate_seed
 from emulators.seed_model import Seed, SeedSurveyResponse
-from emulators.world import EmulatedWorld
-from rules import load_rules
+from emulators.world import DEFAULT_RULES, EmulatedWorld
+from rules import derive_fields, load_rules
+from rules.throttle import CooldownLedger, cooldown_key
 from sync.app.engine import Engine
 from sync.app.runtime import connect_all, open_store
 from sync.cli import main
@@ -90,26 +91,49 @@ class Expected:
 
 
 def expected_actions(world: EmulatedWorld | Seed, responses: list[SeedSurveyResponse]) -> Expected:
+    """Route ``responses`` (oldest first) through the default rules as the engine would: the
+    seed's accounts by contact or email domain, cooldowns per respondent, and a second ticket
+    action of one requester commenting on the first ticket instead of opening another."""
     book = world.book if isinstance(world, EmulatedWorld) else world
     in_zendesk = {u.email.lower() for u in book.zendesk_users}
+    accounts = {a.id: a for a in book.accounts}
+    by_domain = {a.domain: a for a in book.accounts}
+    contacts = {c.email.lower(): c for c in book.contacts}
+    ruleset = load_rules(DEFAULT_RULES)
+    ledger = CooldownLedger()
     tasks: set[str] = set()
     tickets: set[str] = set()
+    opened: set[str] = set()
     by_rule: Counter[tuple[str, str]] = Counter()
-
-    def act(r: SeedSurveyResponse, rule: str, action: str, keys: set[str], kind: str) -> None:
-        keys.add(action_key("delighted", r.id, rule, action))
-        by_rule[(rule, kind)] += 1
-
-    for r in responses:
-        category = category_of(r.score)
-        if category == "detractor":
-            act(r, "detractors", "detractor_followup", tasks, "salesforce_task")
-            if r.email.lower() in in_zendesk:  # the rules create no requesters
-                act(r, "detractors", "detractor_ticket", tickets, "zendesk_ticket")
-        elif category == "passive" and (r.comment or "").strip():
-            act(r, "passives-with-comment", "passive_followup", tasks, "salesforce_task")
-        elif category == "promoter":
-            act(r, "promoters", "referral_ask", tasks, "salesforce_task")
+    for r in sorted(responses, key=lambda r: r.created_at):
+        email = r.email.lower()
+        contact = contacts.get(email)
+        account = accounts[contact.account_id] if contact else by_domain.get(email.split("@")[1])
+        fields = derive_fields(
+            {
+                "score": r.score,
+                "comment": r.comment,
+                "person_email": email,
+                "account.tier": account.tier if account else None,
+            }
+        )
+        for match in ruleset.route(fields).matches:
+            key = cooldown_key(match, fields)
+            if key is not None and ledger.blocker(key, "delighted", r.id, r.created_at):
+                continue
+            for name in match.actions:
+                kind = ruleset.actions[name].type
+                if kind == "zendesk_ticket" and email not in in_zendesk:
+                    continue  # the rules create no requesters
+                by_rule[(match.rule, kind)] += 1
+                action = action_key("delighted", r.id, match.rule, name)
+                if kind == "salesforce_task":
+                    tasks.add(action)
+                elif email not in opened:  # later ones comment on the open ticket
+                    tickets.add(action)
+                    opened.add(email)
+                if key is not None:
+                    ledger.claim(key, "delighted", r.id, r.created_at)
     return Expected(frozenset(tasks), frozenset(tickets), by_rule)
 
 
@@ -219,7 +243,7 @@ def test_status_explain_and_replay_say_why_old_answers_got_nothing(
     assert "actions (none)" in explained.output
     assert f"note: {why}" in explained.output
     assert f"no action is taken: {why}" in explained.output
-    assert "rule detractors: fired" in explained.output  # what the rules say, for the record
+    assert "rule detractor-call: fired" in explained.output  # what the rules say, for the record
     as_json = json.loads(cli("rules", "explain", detractor.id, "--json", "--config", config).output)
     assert as_json["too_old"] == why
     assert as_json["stored_decision"]["notes"] == [why]
@@ -229,7 +253,7 @@ def test_status_explain_and_replay_say_why_old_answers_got_nothing(
     acted = next(r for r in fresh if category_of(r.score) == "detractor")
     explained = cli("rules", "explain", acted.id, "--config", config)
     assert "too old" not in explained.output
-    assert "actions detractor_followup, detractor_ticket" in explained.output
+    assert "actions detractor_followup" in explained.output
 
     # Replay over 30 days agrees with what live routing did: the answers of days 14 to 30 act
     # under no rules, the rest exactly as they did.
@@ -263,7 +287,7 @@ def test_backfill_then_sync_acts_only_on_what_arrives_after_it(
     assert task_keys(world) == set()
 
     contacts = [c for c in world.book.contacts if c.zendesk_user_id][:3]
-    now = datetime.now(UTC) - timedelta(minutes=5)
+    now = datetime.now(UTC) - timedelta(minutes=20)  # past the detractor rules' settle delay
     new = [
         world.delighted.add_response(
             email=c.email, score=score, comment="Reports are slow", created_at=now, updated_at=now
@@ -275,11 +299,16 @@ def test_backfill_then_sync_acts_only_on_what_arrives_after_it(
     assert cell(result.output, "Responses routed") == "3"
     assert cell(result.output, "too old to act on (history only)") == "0"
     assert task_keys(world) == {
-        action_key("delighted", new[0], "detractors", "detractor_followup"),
+        action_key("delighted", new[0], "detractor-call", "detractor_followup"),
         action_key("delighted", new[1], "passives-with-comment", "passive_followup"),
-        action_key("delighted", new[2], "promoters", "referral_ask"),
+        action_key("delighted", new[2], "promoters-with-comment", "referral_ask"),
     }
-    assert ticket_keys(world) == {action_key("delighted", new[0], "detractors", "detractor_ticket")}
+    tier = next(a.tier for a in world.book.accounts if a.id == contacts[0].account_id)
+    rule, action = {
+        "Enterprise": ("enterprise-detractors", "detractor_ticket_enterprise"),
+        "Mid-Market": ("mid-market-detractors", "detractor_ticket_mid_market"),
+    }.get(tier, ("detractors", "detractor_ticket"))
+    assert ticket_keys(world) == {action_key("delighted", new[0], rule, action)}
 
 
 def test_a_task_that_waited_in_the_outbox_is_due_from_when_it_is_created(

@@ -170,7 +170,7 @@ def test_malformed_lines_are_reported_with_file_and_line(
                 '{"response_id": "f3", "score": 5, "created_at": "2026-10-01T10:00:00Z"}',
                 '{"response_id": "f4", "email": ',
                 f'{{"response_id": "f5", "email": "{contact.email}", "score": 10,'
-                ' "created_at": "2026-10-02T10:00:00Z"}',
+                ' "comment": "much better", "created_at": "2026-10-02T10:00:00Z"}',
             ]
         )
         + "\n",

@@ -215,7 +215,9 @@ def test_the_daemon_on_the_sandbox_reloads_edited_rules_and_says_what_it_does(
             log.read_text()
         )
         text = rules.read_text(encoding="utf-8")
-        rules.write_text(text.replace("Ask for a referral", "Ask for a referral soon"))
+        edited = text.replace("Call within one business day", "Call within one working day")
+        assert edited != text
+        rules.write_text(edited)
         # The next pass (a drain, every 10 s) takes the edit up.
         assert wait_for(lambda: "rules reloaded from" in log.read_text(), timeout=60), (
             log.read_text()

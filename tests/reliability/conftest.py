@@ -141,6 +141,15 @@ class WorldState:
     duplicate_tasks: list[str]
     duplicate_tickets: list[str]
     notifications: frozenset[str] = frozenset()
+    #: Keys marking more than one comment (a response attached to an open ticket twice).
+    duplicate_comments: tuple[str, ...] = ()
+
+    @property
+    def acted(self) -> set[str]:
+        """Every action key found on what it made: a Task, a ticket, or a comment on an open
+        ticket (an action that attached its response to one)."""
+        comments = {key for ticket in self.tickets.values() for key, _ in ticket[-1] if key}
+        return set(self.tasks) | set(self.tickets) | comments
 
     def differences(self, other: WorldState, limit: int = 10) -> list[str]:
         """Human-readable differences from ``other`` (the expected state), at most ``limit``."""
@@ -179,6 +188,13 @@ def snapshot(world: EmulatedWorld, posts: Sequence[Mapping[str, Any]] = ()) -> W
     emails = {u["id"]: (u.get("email") or "").lower() for u in world.zendesk.users()}
     tickets = [t for t in world.zendesk.tickets() if t.get("external_id")]
     ticket_keys = Counter(t["external_id"] for t in tickets)
+    comments = {t["id"]: world.zendesk.comments(t["id"]) for t in tickets}
+    comment_keys = Counter(
+        key
+        for bodies in comments.values()
+        for c in bodies
+        if (key := comment_summary(c["body"])[0])
+    )
     fields: dict[tuple[str, str], dict[str, Any]] = {}
     for obj, extra in (("Contact", ()), ("Account", ACCOUNT_FIELDS)):
         for rec in world.salesforce.records(obj):
@@ -200,13 +216,14 @@ def snapshot(world: EmulatedWorld, posts: Sequence[Mapping[str, Any]] = ()) -> W
                 t.get("priority"),
                 tuple(sorted(t.get("tags") or [])),
                 tuple(sorted((f["id"], f["value"]) for f in t.get("custom_fields") or [])),
-                tuple(sorted(comment_summary(c["body"]) for c in world.zendesk.comments(t["id"]))),
+                tuple(sorted(comment_summary(c["body"]) for c in comments[t["id"]])),
             )
             for t in tickets
         },
         fields=fields,
         duplicate_tasks=sorted(k for k, n in task_keys.items() if n > 1),
         duplicate_tickets=sorted(k for k, n in ticket_keys.items() if n > 1),
+        duplicate_comments=tuple(sorted(k for k, n in comment_keys.items() if n > 1)),
         notifications=frozenset(str(post.get("text")) for post in posts),
     )
 

@@ -77,7 +77,15 @@ def delighted_corpus(good_email: str) -> list[Bad]:
         r("megabyte comment", None, comment=MEGABYTE, score=1),
         r("control characters", None, comment="a\x00b\x1bc\x7fd\ttab\nline", score=1),
         r("lone surrogate", None, comment="broken \ud800 text", score=1),
-        r("script in comment", None, comment=SCRIPT, score=0),
+        # From a colleague of the same customer, so no cooldown of the good respondent holds
+        # back its Task.
+        r(
+            "script in comment",
+            None,
+            comment=SCRIPT,
+            score=0,
+            email=f"script.author@{good_email.rpartition('@')[2]}",
+        ),
         r("score as text", None, score="4", comment="text score"),
         r("emoji and RTL", None, comment="👎 \u202egnorw\u202c service", score=2),
     ]

@@ -182,6 +182,7 @@ def test_rel_chaos_kills_and_faults_end_as_a_clean_run(
     assert left == {}
     assert actual.duplicate_tasks == []
     assert actual.duplicate_tickets == []
+    assert actual.duplicate_comments == ()
     assert second_open_tickets(actual) == []
     differences = actual.differences(expected)
     assert differences == [], "\n".join(differences)

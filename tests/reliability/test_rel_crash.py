@@ -390,5 +390,6 @@ def test_rel_sigkill_anywhere_ends_as_a_clean_run(
     assert left == {}
     assert actual.duplicate_tasks == []
     assert actual.duplicate_tickets == []
+    assert actual.duplicate_comments == ()
     differences = actual.differences(expected)
     assert differences == [], "\n".join(differences)

@@ -78,7 +78,8 @@ def test_rel_sigterm_finishes_the_batch_in_flight_and_releases_leases(
             assert unfinished(store) == {}
             final = snapshot(world)
             assert final.duplicate_tasks == final.duplicate_tickets == []
-            assert set(final.tasks) | set(final.tickets) == {a.key for a in store.outbox.actions()}
+            assert final.duplicate_comments == ()
+            assert final.acted == {a.key for a in store.outbox.actions()}
         finally:
             if daemon.poll() is None:
                 daemon.kill()
@@ -147,6 +148,7 @@ def test_rel_three_daemons_share_one_database_and_do_everything_once(
     assert len(acted) >= 2  # the outbox was shared, not drained by one replica
     assert actual.duplicate_tasks == []
     assert actual.duplicate_tickets == []
+    assert actual.duplicate_comments == ()
     assert actual.differences(expected) == []
 
 

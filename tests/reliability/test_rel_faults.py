@@ -134,4 +134,5 @@ def test_rel_injected_faults_change_nothing_in_the_end(tmp_path: Path) -> None:
     assert early == {"salesforce": [], "zendesk": [], "delighted": []}
     assert actual.duplicate_tasks == []
     assert actual.duplicate_tickets == []
+    assert actual.duplicate_comments == ()
     assert actual.differences(expected) == []

@@ -126,8 +126,9 @@ def test_rel_a_crash_after_the_call_is_repaired_by_a_lookup_not_a_second_create(
     assert report.found_existing == in_flight
     state = snapshot(small_world)
     assert state.duplicate_tasks == state.duplicate_tickets == []
+    assert state.duplicate_comments == ()
     done = {a.key for a in crashed.store.outbox.actions(status="done")}
-    assert set(state.tasks) | set(state.tickets) == done
+    assert state.acted == done
     assert unfinished(crashed.store) == {}
 
 
@@ -146,7 +147,8 @@ def test_rel_a_create_whose_answer_was_lost_is_not_repeated(
     assert report.found_existing > 0
     state = snapshot(small_world)
     assert state.duplicate_tasks == state.duplicate_tickets == []
-    assert set(state.tasks) | set(state.tickets) == {a.key for a in engine.store.outbox.actions()}
+    assert state.duplicate_comments == ()
+    assert state.acted == {a.key for a in engine.store.outbox.actions()}
 
 
 def test_rel_long_waits_are_parked_in_the_store_not_slept(

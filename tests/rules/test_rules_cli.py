@@ -22,14 +22,14 @@ def run(*args: str | Path) -> tuple[int, str, str]:
 
 def test_check_ok() -> None:
     code, out, err = run("check", DEFAULT)
-    assert (code, out, err) == (0, f"{DEFAULT}: ok (4 rules, 4 actions)\n", "")
+    assert (code, out, err) == (0, f"{DEFAULT}: ok (7 rules, 6 actions)\n", "")
 
 
 def test_check_prints_diagnostics_on_stderr_and_exits_1() -> None:
     broken = TESTDATA / "unknown_key.yaml"
     code, out, err = run("check", DEFAULT, broken)
     assert code == 1
-    assert out == f"{DEFAULT}: ok (4 rules, 4 actions)\n"
+    assert out == f"{DEFAULT}: ok (7 rules, 6 actions)\n"
     assert err == (
         f"{broken}:5:5: unknown key 'subjct' in salesforce_task action; did you mean 'subject'?\n"
     )
@@ -39,8 +39,8 @@ def test_check_on_a_glob_checks_cases_files_against_their_rules_file() -> None:
     files = sorted(EXAMPLES_DIR.glob("*.yaml"))
     code, out, err = run("check", *files)
     assert (code, err) == (0, "")
-    assert f"{EXAMPLES_DIR / 'default.cases.yaml'}: ok (6 cases for default.yaml)\n" in out
-    assert f"{DEFAULT}: ok (4 rules, 4 actions)\n" in out
+    assert f"{EXAMPLES_DIR / 'default.cases.yaml'}: ok (22 cases for default.yaml)\n" in out
+    assert f"{DEFAULT}: ok (7 rules, 6 actions)\n" in out
     assert len(out.splitlines()) == len(files)
 
 
@@ -63,14 +63,14 @@ def test_test_prints_a_table_and_passes() -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["RESULT", "CASE", "EXPECTED", "ACTUAL"]
-    assert lines[1].startswith("pass    detractor gets a task and a ticket")
-    assert lines[-1] == "6 passed, 0 failed"
+    assert lines[1].startswith("pass    detractor gets a call and a ticket")
+    assert lines[-1] == "22 passed, 0 failed"
 
 
 def test_test_exits_1_and_shows_expected_and_actual_on_mismatch(tmp_path: Path) -> None:
     cases = tmp_path / "cases.yaml"
     cases.write_text(
-        "- name: promoter\n  fields: {score: 10}\n  expect: [passive_followup]\n",
+        "- name: promoter\n  fields: {score: 10, comment: Great}\n  expect: [passive_followup]\n",
         encoding="utf-8",
     )
     code, out, _ = run("test", DEFAULT, cases)
@@ -102,7 +102,11 @@ def test_schema_prints_the_json_schema() -> None:
 
 def test_route_prints_matched_rules_and_actions() -> None:
     code, out, _ = run("route", DEFAULT, "score=2", "comment=Too slow")
-    assert (code, out) == (0, "detractors  -> detractor_followup, detractor_ticket\n")
+    assert (code, out) == (
+        0,
+        "detractor-call  -> detractor_followup  (continue; cooldown person_email 7d; settle 15m)\n"
+        "detractors      -> detractor_ticket  (settle 15m)\n",
+    )
 
 
 def test_route_reads_values_by_field_type_and_says_when_nothing_matched(tmp_path: Path) -> None:
@@ -122,16 +126,25 @@ def test_route_reads_values_by_field_type_and_says_when_nothing_matched(tmp_path
 def test_route_explain_shows_the_trace() -> None:
     code, out, _ = run("route", DEFAULT, "score=8", "comment=", "--explain")
     assert code == 0
-    assert out.splitlines()[:8] == [
-        "rule detractors: no match",
+    assert out.splitlines()[:6] == [
+        "rule detractor-call: no match",
         "  no  category eq 'detractor'  [category = 'passive']",
-        "rule passives-with-comment: no match",
+        "rule enterprise-detractors: no match",
         "  no  all",
-        "    yes category eq 'passive'  [category = 'passive']",
-        "    no  comment_present eq true  [comment_present = False]",
-        "rule promoters: no match",
-        "  no  category eq 'promoter'  [category = 'passive']",
+        "    no  category eq 'detractor'  [category = 'passive']",
+        "    no  account.tier eq 'Enterprise'  [account.tier = None]",
     ]
+    assert "\n".join(out.splitlines()[12:19]) == "\n".join(
+        [
+            "rule passives-with-comment: no match",
+            "  no  all",
+            "    yes category eq 'passive'  [category = 'passive']",
+            "    no  comment_present eq true  [comment_present = False]",
+            "rule promoters-with-comment: no match",
+            "  no  all",
+            "    no  category eq 'promoter'  [category = 'passive']",
+        ]
+    )
     assert out.splitlines()[-1] == "default  -> (none)"
 
 
@@ -167,7 +180,8 @@ def test_route_preview_renders_the_actions_it_would_run() -> None:
     assert "    Comment: Too slow\n" in out
     assert "  due_in: 1d\n" in out
     assert "detractor_ticket (zendesk_ticket):\n" in out
-    assert "  tags: nps, detractor\n" in out
+    assert "  tags: detractor\n" in out
+    assert "  priority: normal\n" in out
 
 
 def test_route_preview_of_a_template_that_cannot_render_exits_1(tmp_path: Path) -> None:

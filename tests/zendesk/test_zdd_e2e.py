@@ -34,13 +34,10 @@ def world() -> Iterator[EmulatedWorld]:
 
 
 @pytest.fixture
-def attach_rules(tmp_path: Path) -> Path:
-    text = DEFAULT_RULES.read_text(encoding="utf-8")
-    needle = "    tags: [nps, detractor]\n"
-    assert needle in text
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(text.replace(needle, needle + "    attach_to_open: true\n"), encoding="utf-8")
-    return rules
+def attach_rules() -> Path:
+    """The default rules: their detractor tickets attach to an open NPS ticket."""
+    assert "    attach_to_open: true\n" in DEFAULT_RULES.read_text(encoding="utf-8")
+    return DEFAULT_RULES
 
 
 @pytest.fixture
@@ -92,7 +89,7 @@ def test_a_second_response_with_an_open_ticket_adds_a_comment_not_a_ticket(
     requester = next(u for u in world.zendesk.users() if u["id"] == ticket["requester_id"])
     comments_before = len(world.zendesk.comments(ticket["id"]))
 
-    now = datetime.now(UTC) - timedelta(minutes=5)
+    now = datetime.now(UTC) - timedelta(minutes=20)  # past the detractor rules' settle delay
     world.delighted.add_response(
         email=requester["email"],
         score=2,

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from rules.scalars import ZendeskTag
 from sync.core.config.base import Issue, Section, invalid, plain_domains
 from sync.core.config.secrets import Secret
 
@@ -82,6 +83,9 @@ class ZendeskTickets(Section):
     history_limit: int = Field(5, ge=0, le=50)
     #: Public comments are emailed to the requester; NPS tickets start as internal notes.
     public_comments: bool = False
+    #: Tags on every ticket nps-sync creates, besides the rule's own: the support team's views,
+    #: triggers and reports find NPS tickets by them, however a rule is written.
+    tags: tuple[ZendeskTag, ...] = ("nps",)
 
     @field_validator("context_template")
     @classmethod

@@ -78,6 +78,8 @@ class TicketSettings:
     context_template: str | None = None
     history_limit: int = 5
     public_comments: bool = False
+    #: Added to every new ticket's own tags (``zendesk.tickets.tags``).
+    tags: tuple[str, ...] = ("nps",)
     organization_from: tuple[OrganizationSource, ...] = ("user", "external_id", "domain")
     field_titles: Mapping[str, str] = field(default_factory=lambda: field_titles(ZendeskFields()))
     domains: Mapping[str, str] = field(default_factory=dict)
@@ -90,6 +92,7 @@ class TicketSettings:
             context_template=zd.tickets.context_template,
             history_limit=zd.tickets.history_limit,
             public_comments=zd.tickets.public_comments,
+            tags=zd.tickets.tags,
             organization_from=zd.matching.organization_from,
             field_titles=field_titles(zd),
             domains=dict(zd.matching.organization_domains),
@@ -387,7 +390,7 @@ class ZendeskTicketExecutor:
             organization_id=plan.organization_id,
             group_id=payload.get("group_id"),
             priority=str(payload.get("priority") or "normal"),
-            tags=tuple(payload.get("tags") or ()),
+            tags=tuple(dict.fromkeys((*self.settings.tags, *(payload.get("tags") or ())))),
             custom_fields=custom,
             ticket_type=payload.get("ticket_type"),
             assignee_id=assignee_id,
@@ -417,7 +420,13 @@ class ZendeskTicketExecutor:
                 leader = outcomes.get(plan.leader)
                 if leader is None or leader.result != "done" or not leader.external_id:
                     error = "the ticket this response joins was not created yet"
-                    result[plan.key] = Outcome(plan.key, "retry", error=error)
+                    if leader is not None and leader.result == "defer":
+                        # Waiting on the system, like its leader: no failure counted.
+                        result[plan.key] = Outcome(
+                            plan.key, "defer", error=error, not_before=leader.not_before
+                        )
+                    else:
+                        result[plan.key] = Outcome(plan.key, "retry", error=error)
                     continue
                 ticket_id = int(leader.external_id)
             assert ticket_id is not None

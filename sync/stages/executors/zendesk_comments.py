@@ -64,7 +64,11 @@ def guarded_comments(
                 if any(marker(comment.key) in b for b in seen):
                     present.append(
                         Outcome(
-                            comment.key, "done", external_id=str(comment.ticket_id), attached=True
+                            comment.key,
+                            "done",
+                            external_id=str(comment.ticket_id),
+                            found_existing=True,
+                            attached=True,
                         )
                     )
                     continue
