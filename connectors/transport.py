@@ -65,6 +65,51 @@ class TimeoutAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+#: Texts of the socket and resolver errors requests wraps, and what they mean to an admin.
+_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        (
+            "Name or service not known",
+            "nodename nor servname",
+            "Temporary failure in name resolution",
+            "getaddrinfo failed",
+            "No address associated with hostname",
+            "NameResolutionError",
+        ),
+        "the host name does not resolve (DNS)",
+    ),
+    (("Connection refused", "ConnectionRefusedError"), "connection refused"),
+    (("Connection reset", "ConnectionResetError", "RemoteDisconnected"), "connection reset"),
+    (("Network is unreachable", "No route to host"), "network unreachable"),
+    (("CERTIFICATE_VERIFY_FAILED", "SSLError", "SSL:"), "TLS handshake failed"),
+)
+
+
+def failed_host(error: requests.RequestException) -> str:
+    """The public host a failed request was for (a loopback route keeps it in ``Host``)."""
+    request = error.request
+    if request is None:
+        return "the server"
+    host = request.headers.get("Host") if request.headers else None
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    return str(host or urlsplit(request.url or "").netloc or "the server")
+
+
+def describe_failure(error: requests.RequestException) -> str:
+    """What went wrong with a request that got no answer, naming the host: ``cannot connect to
+    acme.my.salesforce.com: connection refused``, ``... did not answer within 30 s``."""
+    host = failed_host(error)
+    if isinstance(error, requests.Timeout):
+        return f"{host} did not answer in time (timed out)"
+    text = f"{error!r} {error}"
+    cause = next(
+        (meaning for needles, meaning in _CAUSES if any(n in text for n in needles)),
+        "connection failed",
+    )
+    return f"cannot connect to {host}: {cause}"
+
+
 def is_loopback_origin(target: str) -> bool:
     """True for a plain ``http://`` origin on this machine (localhost, 127.0.0.0/8, ::1).
 

@@ -73,6 +73,8 @@ def read_text(path: str | os.PathLike[str]) -> str:
         return Path(path).read_text(encoding="utf-8")
     except OSError as error:
         reason = error.strerror or str(error)
+        if isinstance(error, FileNotFoundError):
+            reason += " (check the path; a config's rules path is read from its folder)"
         raise RulesError([Diagnostic(name, 0, 0, f"cannot read file: {reason}")]) from None
     except UnicodeDecodeError:
         raise RulesError([Diagnostic(name, 0, 0, "not UTF-8 text")]) from None

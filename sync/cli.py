@@ -36,13 +36,19 @@ from sync.commands.sandbox import sandbox_command
 
 
 def show_error(error: Exception) -> None:
-    """An error of a known tier as the user sees it: no traceback, diagnostics one per line."""
+    """An error of a known tier as the user sees it: no traceback, diagnostics one per line,
+    then what to do about it when the message does not say."""
+    from sync.core.errors import fix_for
+
     lines = [str(d) for d in getattr(error, "diagnostics", ())]
     if lines:  # a config or rules file: one file:line:col line per problem, like a compiler
         for line in lines:
             click.echo(line, err=True)
     elif str(error):
         click.echo(f"Error: {error}", err=True)
+    fix = fix_for(error)
+    if fix:
+        click.echo(f"Fix: {fix}", err=True)
 
 
 class Main(click.Group):
@@ -64,11 +70,18 @@ class Main(click.Group):
 
 
 def _state_code(error: Exception) -> int | None:
-    """The state database's own tier: a damaged file is fixed like a config file (2)."""
-    from sync.core.errors import EXIT_CONFIG_FILE
-    from sync.state.files import StateFileError
+    """The state database's own tiers: a damaged or unopenable file is fixed like a config
+    file (2), a server that does not answer is tried later (75), one that refuses the settings
+    in state.url is misconfigured (78)."""
+    from sync.core.errors import EXIT_CONFIG_FILE, EXIT_REFUSED, EXIT_TEMPORARY
+    from sync.state.errors import StateFileError, StateRefusedError, StateUnavailableError
 
-    return EXIT_CONFIG_FILE if isinstance(error, StateFileError) else None
+    codes: tuple[tuple[type[Exception], int], ...] = (
+        (StateFileError, EXIT_CONFIG_FILE),
+        (StateUnavailableError, EXIT_TEMPORARY),
+        (StateRefusedError, EXIT_REFUSED),
+    )
+    return next((code for tier, code in codes if isinstance(error, tier)), None)
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})

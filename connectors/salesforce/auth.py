@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from simple_salesforce.api import Salesforce
@@ -56,6 +57,13 @@ class SalesforceCredentials:
     def renewable(self) -> bool:
         """Whether a fresh session can be had by logging in again (not for a bare session id)."""
         return self.method != "session"
+
+
+def login_host(credentials: SalesforceCredentials) -> str:
+    """The host a login goes to: the instance for a session id, else ``<domain>.salesforce.com``."""
+    if credentials.method == "session":
+        return urlsplit(credentials.instance_url).netloc or credentials.instance_url
+    return f"{credentials.domain}.salesforce.com"
 
 
 def login(
@@ -101,7 +109,13 @@ def login(
                 **common,
             )
     except errors.CLIENT_ERRORS as exc:
-        raise errors.translate(exc) from exc
+        translated = errors.translate(exc)
+        if isinstance(translated, ConfigError):  # a refused login: say where it was refused
+            reason = translated.message.removeprefix("login failed: ")
+            translated = ConfigError(
+                f"{login_host(c)} refused the login: {reason}", system=errors.SYSTEM
+            )
+        raise translated from exc
     except ValueError as exc:
         # The private key cannot sign the JWT assertion (not a PEM key, wrong algorithm).
         raise ConfigError(f"cannot sign the JWT: {exc}", system=errors.SYSTEM) from exc

@@ -21,6 +21,7 @@ from connectors.errors import (
     RetryableError,
 )
 from connectors.models import Tier, WriteResult
+from connectors.transport import describe_failure
 
 SYSTEM = "salesforce"
 
@@ -162,7 +163,9 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
             return RetryableError(f"login unavailable: HTTP {exc.code}", system=SYSTEM)
         if exc.code in TRANSIENT_LOGIN_CODES:
             return RetryableError(f"login unavailable: {exc.code}", system=SYSTEM)
-        return ConfigError(f"login failed: {exc.code}: {exc.message}", system=SYSTEM)
+        # The answer's own text (``exc.message`` is the class's unformatted template).
+        text = getattr(exc, "auth_message", "") or str(exc)
+        return ConfigError(f"login failed: {exc.code}: {text}", system=SYSTEM)
     if isinstance(exc, sfx.SalesforceError):
         code, message = error_code(exc.content)
         tier = tier_for(code, exc.status)
@@ -170,10 +173,8 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
         return build(tier, text, record_id=record_id, code=code)
     if isinstance(exc, sfx.SalesforceOperationError):
         return RetryableError(f"bulk operation failed: {exc}", system=SYSTEM, record_id=record_id)
-    if isinstance(exc, requests.Timeout):
-        return RetryableError("request timed out", system=SYSTEM, record_id=record_id)
-    if isinstance(exc, requests.ConnectionError):
-        return RetryableError("connection failed", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, requests.Timeout | requests.ConnectionError):
+        return RetryableError(describe_failure(exc), system=SYSTEM, record_id=record_id)
     if isinstance(exc, requests.RequestException):
         return RetryableError(f"HTTP error: {type(exc).__name__}", system=SYSTEM)
     if isinstance(exc, ValueError):

@@ -23,6 +23,7 @@ from connectors.errors import ConfigError, ConnectorError, RetryableError
 from connectors.models import SourceProblem, SurveyResponse
 from connectors.surveys.delighted_format import parse_delighted_response
 from connectors.surveys.source import SourcePage
+from connectors.transport import describe_failure
 
 SYSTEM: Final = "delighted"
 MAX_PER_PAGE: Final = 100
@@ -115,7 +116,7 @@ class DelightedSource:
                 self._url, params=params, auth=(self._api_key, ""), timeout=self._timeout
             )
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise RetryableError(f"cannot reach Delighted: {error}", system=self.name) from error
+            raise RetryableError(describe_failure(error), system=self.name) from error
         except requests.RequestException as error:
             raise ConfigError(f"invalid Delighted request: {error}", system=self.name) from error
         if response.status_code != 200:

@@ -99,7 +99,8 @@ class FileSource:
                 stream.seek(0)
                 yield from self._pages(self._records(stream, until), fingerprint)
         except OSError as error:
-            raise ConfigError(f"cannot read {self.path}: {error}", system=self.name) from error
+            why = error.strerror or str(error)
+            raise ConfigError(f"cannot read {self.path}: {why}", system=self.name) from error
 
     def _pages(self, records: Iterator[Parsed], fingerprint: str) -> Iterator[SourcePage]:
         responses: list[SurveyResponse] = []

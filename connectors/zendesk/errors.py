@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import requests
 from zenpy.lib import exception as zx
@@ -20,6 +21,7 @@ from connectors.errors import (
     RetryableError,
 )
 from connectors.models import Tier
+from connectors.transport import describe_failure
 
 SYSTEM = "zendesk"
 
@@ -140,17 +142,17 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
         if tier is RecordError:
             return RecordError(message, system=SYSTEM, record_id=record_id, code=str(status))
         if tier is ConfigError:
-            return ConfigError(message, system=SYSTEM, record_id=record_id)
+            host = urlsplit(exc.response.url).netloc if exc.response is not None else ""
+            where = f"{host} answered " if host else ""
+            return ConfigError(f"{where}{message}", system=SYSTEM, record_id=record_id)
         return ConnectorError(message, system=SYSTEM, record_id=record_id)
     if isinstance(exc, requests.HTTPError):
         status = exc.response.status_code if exc.response is not None else 0
         if status >= 500 or status == 429:
             return RetryableError(f"HTTP {status}", system=SYSTEM, record_id=record_id)
         return RecordError(f"HTTP {status}", system=SYSTEM, record_id=record_id)
-    if isinstance(exc, requests.Timeout):
-        return RetryableError("request timed out", system=SYSTEM, record_id=record_id)
     if isinstance(exc, requests.RequestException):
-        return RetryableError("connection failed", system=SYSTEM, record_id=record_id)
+        return RetryableError(describe_failure(exc), system=SYSTEM, record_id=record_id)
     if isinstance(exc, ValueError):
         # zenpy raises ValueError on a non-integer Retry-After or an unparsable body.
         return RetryableError(f"unreadable answer: {exc}", system=SYSTEM, record_id=record_id)

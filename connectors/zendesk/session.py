@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
@@ -161,7 +162,8 @@ class GuardedAdapter(BaseAdapter):
             if wait is None:
                 return response
             response.close()
-            self.governor.wait(wait, f"429 with Retry-After {wait:.0f}s")
+            host = urlsplit(request.url or "").netloc or "Zendesk"
+            self.governor.wait(wait, f"{host} answered 429 with Retry-After {wait:.0f}s")
         raise RetryableError(
             f"still rate limited after {MAX_RATE_LIMITED_TRIES} tries", system=SYSTEM
         )

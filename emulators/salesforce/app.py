@@ -39,6 +39,7 @@ API: Final = r"/services/data/v(?P<version>\d+\.\d+)"
 SINGLE_RECORD_DML: Final = frozenset(
     {"sobject_create", "sobject_update", "sobject_upsert", "sobject_delete"}
 )
+LOGIN_ENDPOINTS: Final = frozenset({"login_soap", "login_oauth"})
 _STATUS_ERRORS: Final = {
     400: ("BAD_REQUEST", "The request could not be understood"),
     401: ("INVALID_SESSION_ID", "Session expired or invalid"),
@@ -349,7 +350,10 @@ class SalesforceEmulator(EmulatorApp):
 
     # -- faults and decoration -----------------------------------------------------------------
     def fault_applies(self, fault: Fault, endpoint: str) -> bool:
-        """As the base, except that ``lock`` faults on batch endpoints fail records, not calls."""
+        """As the base, except that ``lock`` faults on batch endpoints fail records, not calls,
+        and ``quota`` faults spare the logins (they do not count against the allowance)."""
+        if fault.kind == "quota" and endpoint in LOGIN_ENDPOINTS:
+            return False
         return fault.matches(endpoint) and (fault.kind != "lock" or endpoint in SINGLE_RECORD_DML)
 
     def _record_locked(self, endpoint: str) -> bool:

@@ -19,7 +19,13 @@ from connectors.transport import CallCounter, make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials
 from connectors.zendesk.client import connect as connect_zd
 from sync import state
-from sync.core.config import AUTH_REQUIREMENTS, Config, DelightedSourceConfig, Secret
+from sync.core.config import (
+    AUTH_REQUIREMENTS,
+    Config,
+    DelightedSourceConfig,
+    FileSourceConfig,
+    Secret,
+)
 from sync.core.errors import ConfigFileError
 from sync.core.ports import CrmPort, HelpdeskPort
 from sync.state import StateStore
@@ -116,6 +122,19 @@ def build_sources(config: Config, counter: CallCounter) -> list[SurveySource]:
         else:
             sources.append(FileSource(spec.path, name=spec.name))
     return sources
+
+
+def require_source_files(config: Config) -> None:
+    """Refuse to start a pass while a file source's file is missing: the command ends with exit
+    code 2 and every missing file named, instead of a pass that reads nothing from it."""
+    missing = [
+        f"sources[{index}].path: {spec.path} does not exist; put the export there or fix the "
+        "path (a relative path is read from the config file's folder)"
+        for index, spec in enumerate(config.sources)
+        if isinstance(spec, FileSourceConfig) and not spec.path.exists()
+    ]
+    if missing:
+        raise ConfigFileError("\n".join(missing))
 
 
 def open_store(config: Config) -> StateStore:

@@ -20,3 +20,9 @@ class Finding:
     message: str
     #: What to create or change to fix it, when there is a concrete answer.
     fix: str = ""
+
+
+def unusable(host: str, error: object) -> str:
+    """``cannot use HOST: why``, unless the error already names the host."""
+    text = str(error)
+    return text if host in text else f"cannot use {host}: {text}"

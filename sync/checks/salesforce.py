@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConfigError, ConnectorError, DeferError, RetryableError
 from connectors.salesforce.client import SalesforceConnector
 from connectors.salesforce.describe import FieldInfo, ObjectInfo
 from connectors.salesforce.records import ACCOUNT_PREFIX, record_key
@@ -244,10 +244,25 @@ class _Describer:
                 self.cache[sobject] = self.crm.describe(sobject)
             except ConnectorError as exc:
                 self.cache[sobject] = None
-                self.findings.append(
-                    Finding(SYSTEM, sobject, "error", f"cannot describe {sobject}: {exc.message}")
-                )
+                message = f"cannot describe {sobject}: {exc.message}"
+                self.findings.append(Finding(SYSTEM, sobject, "error", message, _describe_fix(exc)))
         return self.cache[sobject]
+
+
+def _describe_fix(error: ConnectorError) -> str:
+    """What to do when an object cannot be described, by the error's tier."""
+    if isinstance(error, DeferError):
+        return (
+            "the org's daily API allowance (or nps-sync's reserve of it) is used up; run the "
+            "check again when usage has fallen"
+        )
+    if isinstance(error, RetryableError):
+        return "Salesforce did not answer; check that this machine reaches it, then run again"
+    if isinstance(error, ConfigError):
+        return "grant the integration user access to this object (profile or permission set)"
+    if "NOT_FOUND" in error.message:
+        return "create the object, or run `nps-sync fields setup --metadata DIR` and deploy DIR"
+    return ""
 
 
 def check_salesforce(config: Config, crm: SalesforceConnector) -> list[Finding]:

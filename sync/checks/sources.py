@@ -14,7 +14,7 @@ from connectors.errors import ConfigError, ConnectorError, DeferError, Retryable
 from connectors.surveys import DelightedSource
 from connectors.surveys.files import SUFFIXES
 from connectors.transport import CallCounter, make_session
-from sync.checks import Finding
+from sync.checks import Finding, unusable
 from sync.core.config import Config, DelightedSourceConfig, FileSourceConfig
 from sync.core.errors import ConfigFileError
 
@@ -53,7 +53,7 @@ def _check_delighted(config: Config, spec: DelightedSourceConfig, counter: CallC
         return Finding(system, f"API at {host}", "error", f"{host} refused: {error}", fix)
     except (RetryableError, DeferError) as error:
         fix = f"check that this machine reaches {host} (DNS, proxy, firewall), then run again"
-        return Finding(system, f"API at {host}", "error", f"cannot use {host}: {error}", fix)
+        return Finding(system, f"API at {host}", "error", unusable(host, error), fix)
     except ConnectorError as error:
         return Finding(system, f"API at {host}", "error", f"{host}: {error}")
     finally:

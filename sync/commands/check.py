@@ -89,14 +89,17 @@ def _print_findings(findings: list[Finding]) -> None:
 
 def connection_finding(system: str, host: str, error: ConnectorError) -> Finding:
     """A failed connection: the host, the cause and what to do about it."""
-    from connectors.errors import ConfigError
-    from sync.checks import Finding
+    from connectors.errors import ConfigError, DeferError
+    from sync.checks import Finding, unusable
 
     if isinstance(error, ConfigError):
         fix = f"check the {system} credentials and login settings in the config"
         return Finding(system, f"connection to {host}", "error", f"{host} refused: {error}", fix)
+    if isinstance(error, DeferError):
+        fix = f"{host} refuses work for now (rate limit or API quota); run the check again later"
+        return Finding(system, f"connection to {host}", "error", unusable(host, error), fix)
     fix = f"check that this machine reaches {host} (DNS, proxy, firewall), then run again"
-    return Finding(system, f"connection to {host}", "error", f"cannot use {host}: {error}", fix)
+    return Finding(system, f"connection to {host}", "error", unusable(host, error), fix)
 
 
 def rules_findings(config: Config) -> list[Finding]:

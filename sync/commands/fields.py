@@ -361,13 +361,15 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
         TimeElapsedColumn,
     )
 
-    from sync.core.errors import PartialFailureError
+    from sync.app.runtime import require_source_files
+    from sync.core.errors import PartialFailureError, UnavailableError
     from sync.core.logs import configure
     from sync.core.retry import RetryPolicy
     from sync.ops.backfill import backfill
 
     configure("WARNING")
     config = load(config_path)
+    require_source_files(config)
     store, conn = _connect(config)
     now = datetime.now(UTC)
     columns = (
@@ -402,5 +404,11 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
     errors = stats.errors + stats.write.errors
     for error in errors[:50]:
         console.print(f"[red]error[/] {error}")
+    if stats.unavailable:
+        raise UnavailableError(
+            f"{len(errors)} error(s) in the backfill (listed above): a system was unavailable",
+            fix="run the same backfill again later (unreachable, rate-limited or out of API "
+            "quota, as listed); it keeps what it imported and finishes the rest",
+        )
     if errors:
         raise PartialFailureError(f"{len(errors)} error(s) in the backfill (listed above)")

@@ -35,13 +35,16 @@ def state_group() -> None:
 def state_check_command(config_path: Path) -> None:
     """Check the state database without changing it (SQLite: integrity check and file mode).
 
-    Exit 2 when it is damaged or cannot be read, 1 when it is readable by other users.
+    Exit 2 when it is damaged or cannot be opened, 75 when its server does not answer, 78 when
+    the server refuses the settings in state.url, 1 when it is readable by other users.
     """
     from sync.core.errors import PartialFailureError
     from sync.state.files import StateFileError, check
 
     found = check(load(config_path).state.url)
     click.echo(f"state database: {found.where}")
+    if found.failure is not None:  # not reached at all: the server is down, a folder missing
+        raise found.failure
     for note in found.notes:
         click.echo(f"  {note}")
     for warning in found.warnings:

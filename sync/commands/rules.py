@@ -266,14 +266,15 @@ def explain_command(response_id: str, config_path: Path, source: str | None, as_
 
 
 def _load_or_fail(path: Path, config: Config) -> Ruleset:
-    """The rules at ``path``, checked against the config they run with."""
-    from rules import RulesError, load_rules
+    """The rules at ``path``, checked against the config they run with.
+
+    A rules file that cannot be used ends the command like an invalid config (exit 2, one
+    ``file:line:col`` per problem): nothing was explained or replayed.
+    """
+    from rules import load_rules
     from sync.core.config.checks import rules_against
 
-    try:
-        return load_rules(path, check=rules_against(config))
-    except RulesError as error:
-        _fail(error)
+    return load_rules(path, check=rules_against(config))
 
 
 def _find_response(store: StateStore, response_id: str, source: str | None) -> StoredResponse:

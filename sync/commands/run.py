@@ -7,7 +7,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,11 +17,29 @@ if TYPE_CHECKING:
     from sync.app.engine import Engine
     from sync.core.config import Config
 
+
+class ConfigPath(click.Path):
+    """The config file option: it must exist, and a missing one says how to get one."""
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str | Path) and not Path(value).exists():
+            self.fail(
+                f"{value} does not exist. Name your config file with --config PATH, or create "
+                "one from config.example.yaml (every setting is documented there).",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
 CONFIG_OPTION = click.option(
     "--config",
     "-c",
     "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=ConfigPath(),
     default="nps-sync.yaml",
     show_default=True,
     help="Configuration file.",
@@ -44,11 +62,12 @@ def build_engine(config: Config, *, patient: Callable[[float], bool] | None = No
     """
     from sync.app.engine import Engine
     from sync.app.reload import RulesHolder
-    from sync.app.runtime import connect_all, open_store
+    from sync.app.runtime import connect_all, open_store, require_source_files
     from sync.core.config.checks import rules_against
     from sync.core.retry import keep_trying
 
     rules = RulesHolder.load(config.rules, check=rules_against(config))
+    require_source_files(config)
     store = open_store(config)
     if patient is None:
         connections = connect_all(config)
@@ -100,7 +119,11 @@ def sync_command(config_path: Path, as_json: bool) -> None:
         print_problems(console, report)
         print_history_note(console, engine.config, report)
     if report.unavailable:
-        raise UnavailableError("the pass stopped early: a system is unavailable for now")
+        raise UnavailableError(
+            "the pass stopped early: a system is unavailable for now",
+            fix="the errors listed name each system and why (unreachable, rate-limited, out of "
+            "API quota); run again later, `nps-sync run` retries by itself",
+        )
     if report.errors:
         where = "in the document" if as_json else "above"
         raise PartialFailureError(f"{len(report.errors)} error(s) in this pass (listed {where})")

@@ -12,7 +12,8 @@ Tiers, by what the person or script that ran the command should do:
   :class:`~connectors.errors.DeferError` (75, ``EX_TEMPFAIL``): a system is unreachable,
   overloaded or out of API quota. Run again later.
 
-:func:`exit_code` maps any of them (and a rules file error) to its code, in one table.
+:func:`exit_code` maps any of them (and a rules file error) to its code, in one table, and
+:func:`fix_for` says what to do about it when the message does not.
 """
 
 from __future__ import annotations
@@ -33,9 +34,14 @@ EXIT_REFUSED = 78
 
 
 class SyncError(Exception):
-    """Root of the engine's own errors. ``exit_code`` is what the CLI exits with."""
+    """Root of the engine's own errors. ``exit_code`` is what the CLI exits with; ``fix``, when
+    given, is what to do about it (the CLI prints it below the message)."""
 
     exit_code = EXIT_FAILED
+
+    def __init__(self, message: str = "", *, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 class PartialFailureError(SyncError):
@@ -58,9 +64,11 @@ class ConfigFileError(SyncError):
 
     exit_code = EXIT_CONFIG_FILE
 
-    def __init__(self, message: str = "", diagnostics: Iterable[Diagnostic] = ()) -> None:
+    def __init__(
+        self, message: str = "", diagnostics: Iterable[Diagnostic] = (), *, fix: str = ""
+    ) -> None:
         self.diagnostics: tuple[Diagnostic, ...] = tuple(sorted(set(diagnostics)))
-        super().__init__(message or "\n".join(str(d) for d in self.diagnostics))
+        super().__init__(message or "\n".join(str(d) for d in self.diagnostics), fix=fix)
 
 
 #: Connector tiers -> exit code, most specific first.
@@ -84,3 +92,37 @@ def exit_code(error: BaseException) -> int | None:
         if isinstance(error, tier):
             return code
     return None
+
+
+#: What to do about a connector error of each tier, most specific first ({system}: its system).
+CONNECTOR_FIXES: tuple[tuple[type[ConnectorError], str], ...] = (
+    (
+        ConfigError,
+        "check the {system} settings and credentials in the config file (and the variables or "
+        "files its secrets name); `nps-sync check -c CONFIG` lists each problem",
+    ),
+    (
+        DeferError,
+        "{system} refuses work for now (rate limit or daily API quota); run again later, "
+        "`nps-sync run` waits by itself",
+    ),
+    (
+        RetryableError,
+        "check that this machine reaches the host named above (DNS, proxy, firewall) and that "
+        "it is up, then run again; `nps-sync check -c CONFIG` tries every connection",
+    ),
+)
+
+
+def fix_for(error: BaseException) -> str:
+    """What the person who ran the command should do about ``error``; "" when its message says
+    it already (a config file's diagnostics, a state file's recovery) or there is nothing to add.
+    """
+    explicit = getattr(error, "fix", "")
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    if isinstance(error, ConnectorError):
+        for tier, text in CONNECTOR_FIXES:
+            if isinstance(error, tier):
+                return text.format(system=error.system or "the system")
+    return ""

@@ -32,7 +32,7 @@ from typing import Protocol
 
 from more_itertools import chunked
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, DeferError, RetryableError
 from connectors.models import Contact, SurveyResponse, ZendeskUser
 from connectors.surveys import DelightedSource, SourcePage, SurveySource
 from sync.app.runtime import Connections
@@ -88,8 +88,14 @@ class BackfillStats:
     accounts: int = 0
     problems: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: A system was unreachable, rate-limited or out of quota: a later run finishes the work.
+    unavailable: bool = False
     write: WriteBackStats = field(default_factory=WriteBackStats)
     seconds: float = 0.0
+
+    def failed(self, where: str, error: ConnectorError) -> None:
+        self.errors.append(f"{where}: {error}")
+        self.unavailable |= isinstance(error, RetryableError | DeferError)
 
 
 def start_cursor(source: SurveySource, since: datetime) -> str | None:
@@ -272,7 +278,7 @@ def backfill(
     try:
         stats.resumed = _resume(store, importer, batch_size)
     except ConnectorError as exc:
-        stats.errors.append(f"matching: {exc}")
+        stats.failed("matching", exc)
     for source in conn.sources:
         try:
             for page in read_ahead(source, start_cursor(source, since), until, retry):
@@ -285,11 +291,11 @@ def backfill(
                 progress.read(len(wanted))
             importer.flush()
         except ConnectorError as exc:
-            stats.errors.append(f"{source.name}: {exc}")
+            stats.failed(source.name, exc)
     try:
         importer.flush()
     except ConnectorError as exc:
-        stats.errors.append(f"matching: {exc}")
+        stats.failed("matching", exc)
     # What an earlier backfill (or routing) queued and did not write is written too: a backfill
     # killed during its write-out finishes it on the next run.
     queued = store.write_backs.queued()
@@ -315,6 +321,7 @@ def backfill(
             )
         except ConnectorError as exc:
             part = WriteBackStats(errors=[f"write-back: {exc}"])
+            stats.unavailable |= isinstance(exc, RetryableError | DeferError)
         stats.write.add(part)
         progress.wrote(len(contact_chunk) + len(account_chunk))
     if not stats.write.errors:

@@ -5,7 +5,7 @@ the records they take and return are exported here.
 """
 
 from sync.state.cooldowns import CooldownClaim
-from sync.state.files import StateFileError
+from sync.state.errors import StateFileError, StateRefusedError, StateUnavailableError
 from sync.state.inbox import IngestStats, RoutingOutcome, StoredResponse
 from sync.state.outbox import ActionIntent, ActionResult, ActionRow, ClaimedAction, OutboxCounts
 from sync.state.skips import SkippedAction, SkipRow
@@ -33,7 +33,9 @@ __all__ = [
     "SkipRow",
     "SkippedAction",
     "StateFileError",
+    "StateRefusedError",
     "StateStore",
+    "StateUnavailableError",
     "StoredResponse",
     "TicketCandidate",
     "TicketStatus",

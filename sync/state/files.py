@@ -18,6 +18,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from sync.state.errors import StateFileError, connection_error
+
+__all__ = ["FileCheck", "StateFileError", "check", "corruption_error", "prepare"]
+
 log = logging.getLogger("sync.state")
 
 PRIVATE_MODE = 0o600
@@ -25,13 +29,6 @@ PRIVATE_MODE = 0o600
 #: database (``SQLITE_NOTADB``), with the messages older drivers give instead of a code.
 CORRUPTION_CODES = frozenset({11, 26})
 CORRUPTION_MESSAGES = ("file is not a database", "database disk image is malformed")
-
-
-class StateFileError(Exception):
-    """The state database cannot be used as it is; the message says why and what to do.
-
-    The CLI exits with the config-file tier's code (2): the file has to be fixed or restored.
-    """
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -107,6 +104,9 @@ class FileCheck:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The error to end with when the database could not be reached at all (server down,
+    #: refused settings, a folder that does not exist); its message is in ``problems``.
+    failure: Exception | None = None
 
 
 def check(url: str) -> FileCheck:
@@ -119,6 +119,10 @@ def check(url: str) -> FileCheck:
         return _check_server(url)
     result = FileCheck(str(path))
     if not path.exists():
+        if not path.parent.is_dir():
+            result.failure = connection_error(url, FileNotFoundError(path.parent))
+            result.problems.append(str(result.failure))
+            return result
         result.notes.append(f"{path} does not exist yet (a pass creates it)")
         return result
     warning = wide_mode_warning(path)
@@ -163,8 +167,8 @@ def _check_server(url: str) -> FileCheck:
             else:
                 result.notes.append("schema: none yet (a pass creates it)")
     except sa.exc.SQLAlchemyError as exc:
-        reason = type(exc.__cause__ or exc).__name__
-        result.problems.append(f"cannot read the state database: {reason}")
+        result.failure = connection_error(url, exc)
+        result.problems.append(str(result.failure))
     finally:
         engine.dispose()
     return result

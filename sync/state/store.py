@@ -27,7 +27,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync.state import files
+from sync.state import errors, files
 from sync.state import schema as t
 from sync.state.cooldowns import Cooldowns
 from sync.state.database import Database, create_engine, lock_key
@@ -92,7 +92,7 @@ class StateStore:
                     return t.LATEST_VERSION
                 current = int(conn.execute(sa.select(t.schema_version.c.version)).scalar_one())
                 if current > t.LATEST_VERSION:
-                    raise RuntimeError(
+                    raise errors.StateFileError(
                         f"state database is at schema version {current}, newer than this "
                         f"nps-sync ({t.LATEST_VERSION}); upgrade nps-sync"
                     )
@@ -141,7 +141,15 @@ class StateStore:
 
 
 def open_store(url: str) -> StateStore:
-    """A store on ``url`` with its schema created or upgraded."""
+    """A store on ``url`` with its schema created or upgraded.
+
+    A database that cannot be reached or opened raises the error of its tier
+    (:mod:`sync.state.errors`), naming the file or the host and what to do.
+    """
     store = StateStore(url)
-    store.migrate()
+    try:
+        store.migrate()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        store.close()
+        raise errors.connection_error(url, exc) from None
     return store

@@ -55,7 +55,10 @@ def test_check_names_a_cases_file_without_its_rules_file(tmp_path: Path) -> None
 def test_check_reports_a_missing_file(tmp_path: Path) -> None:
     code, _, err = run("check", tmp_path / "nope.yaml")
     assert code == 1
-    assert err == f"{tmp_path / 'nope.yaml'}: cannot read file: No such file or directory\n"
+    assert err == (
+        f"{tmp_path / 'nope.yaml'}: cannot read file: No such file or directory (check the "
+        "path; a config's rules path is read from its folder)\n"
+    )
 
 
 def test_test_prints_a_table_and_passes() -> None:

@@ -166,9 +166,9 @@ def test_load_rules_reads_the_file_and_reports_unreadable_ones(tmp_path: Path) -
     assert load_rules(path).source == str(path)
     with pytest.raises(RulesError) as caught:
         load_rules(tmp_path / "missing.yaml")
-    assert (
-        str(caught.value)
-        == f"{tmp_path / 'missing.yaml'}: cannot read file: No such file or directory"
+    assert str(caught.value) == (
+        f"{tmp_path / 'missing.yaml'}: cannot read file: No such file or directory (check the "
+        "path; a config's rules path is read from its folder)"
     )
     path.write_bytes(b"\xff\xfe")
     with pytest.raises(RulesError, match="not UTF-8 text"):

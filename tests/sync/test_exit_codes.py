@@ -33,19 +33,31 @@ DEFAULT_RULES = EXAMPLES_DIR / "default.yaml"
         ),
         (UnavailableError("try later"), 75, "Error: try later\n"),
         (
-            RetryableError("connection failed", system="zendesk"),
+            UnavailableError("try later", fix="wait"),
             75,
-            "Error: zendesk: connection failed\n",
+            "Error: try later\nFix: wait\n",
+        ),
+        (
+            RetryableError(
+                "cannot connect to acme.zendesk.com: connection refused", system="zendesk"
+            ),
+            75,
+            "Error: zendesk: cannot connect to acme.zendesk.com: connection refused\nFix: check "
+            "that this machine reaches the host named above (DNS, proxy, firewall) and that it "
+            "is up, then run again; `nps-sync check -c CONFIG` tries every connection\n",
         ),
         (
             DeferError("daily quota spent", system="salesforce"),
             75,
-            "Error: salesforce: daily quota spent\n",
+            "Error: salesforce: daily quota spent\nFix: salesforce refuses work for now (rate "
+            "limit or daily API quota); run again later, `nps-sync run` waits by itself\n",
         ),
         (
             ConfigError("401 invalid token", system="zendesk"),
             78,
-            "Error: zendesk: 401 invalid token\n",
+            "Error: zendesk: 401 invalid token\nFix: check the zendesk settings and credentials "
+            "in the config file (and the variables or files its secrets name); `nps-sync check "
+            "-c CONFIG` lists each problem\n",
         ),
         (ConnectorError("odd answer", system="zendesk"), 1, "Error: zendesk: odd answer\n"),
     ],
@@ -138,6 +150,8 @@ def test_a_missing_secret_exits_2(tmp_path: Path) -> None:
     assert code == 2
     assert stderr == (
         "Error: salesforce.auth.session_id: environment variable UNSET_SF_SESSION is not set\n"
+        "Fix: export UNSET_SF_SESSION in the environment nps-sync runs in, or name another "
+        "variable or a file in the config\n"
     )
 
 
@@ -145,7 +159,8 @@ def test_unreachable_systems_exit_75(tmp_path: Path) -> None:
     config = write(tmp_path, CONFIG.format(rules=DEFAULT_RULES))
     code, stderr = run("sync", "-c", config)
     assert code == 75
-    assert stderr.endswith("Error: the pass stopped early: a system is unavailable for now\n")
+    assert "Error: the pass stopped early: a system is unavailable for now\n" in stderr
+    assert stderr.endswith("run again later, `nps-sync run` retries by itself\n")
 
 
 def test_a_rules_check_that_finds_problems_exits_1(tmp_path: Path) -> None:

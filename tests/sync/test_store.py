@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.models import SurveyResponse
-from sync.state import ActionIntent, RoutingOutcome, StateStore
+from sync.state import ActionIntent, RoutingOutcome, StateFileError, StateStore
 from sync.state import schema as t
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -143,7 +143,7 @@ def test_migrate_is_idempotent_and_refuses_a_newer_schema(store_url: str) -> Non
     assert store.migrate() == t.LATEST_VERSION
     with store.engine.begin() as conn:
         conn.execute(t.schema_version.update().values(version=t.LATEST_VERSION + 1))
-    with pytest.raises(RuntimeError, match="newer than this nps-sync"):
+    with pytest.raises(StateFileError, match="newer than this nps-sync"):
         store.migrate()
     store.close()
 

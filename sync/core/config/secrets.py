@@ -51,7 +51,11 @@ class Secret(Section):
         if self.env:
             value = os.environ.get(self.env)
             if not value:
-                raise ConfigFileError(f"{what}: environment variable {self.env} is not set")
+                raise ConfigFileError(
+                    f"{what}: environment variable {self.env} is not set",
+                    fix=f"export {self.env} in the environment nps-sync runs in, or name another "
+                    "variable or a file in the config",
+                )
             return value
         if self.file:
             return self._read_file(what)
@@ -63,7 +67,11 @@ class Secret(Section):
             with self.file.open("rb") as handle:
                 raw = handle.read(MAX_SECRET_FILE + 1)
         except OSError as exc:
-            raise ConfigFileError(f"{what}: cannot read {self.file}: {exc.strerror}") from exc
+            raise ConfigFileError(
+                f"{what}: cannot read {self.file}: {exc.strerror}",
+                fix=f"create {self.file}, readable by this user, or name another file in the "
+                "config",
+            ) from exc
         if len(raw) > MAX_SECRET_FILE:
             raise ConfigFileError(f"{what}: {self.file} is larger than 64 KiB; is it the secret?")
         try:

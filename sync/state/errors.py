@@ -1,0 +1,81 @@
+"""Why the state database cannot be used, grouped by what the person who ran the command does.
+
+- :class:`StateFileError`: the database is damaged, or the configured file cannot be opened (a
+  folder that does not exist, no permission). Fix the file or ``state.url``; the CLI exits 2.
+- :class:`StateUnavailableError`: the database server does not answer (down, unreachable).
+  Run again later; the CLI exits 75.
+- :class:`StateRefusedError`: the database server refuses the user, password or database that
+  ``state.url`` names. Fix the URL or the server; the CLI exits 78.
+
+:func:`connection_error` sorts a driver error on connecting into one of them, naming the file or
+the host and what to do, so no command ends with a driver traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+
+class StateFileError(Exception):
+    """The state database cannot be used as it is; the message says why and what to do.
+
+    The CLI exits with the config-file tier's code (2): the file has to be fixed or restored.
+    """
+
+
+class StateUnavailableError(Exception):
+    """The state database server does not answer; the CLI exits 75 (run again later)."""
+
+
+class StateRefusedError(Exception):
+    """The state database server refuses the connection settings; the CLI exits 78."""
+
+
+#: Words of a server's answer that mean "these settings are wrong", not "try again later".
+_REFUSALS = (
+    "password authentication failed",
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "does not exist",
+    "permission denied",
+)
+
+
+def _reason(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    return lines[0].removeprefix("connection failed: ") if lines else type(original).__name__
+
+
+def connection_error(url: str, error: BaseException) -> Exception:
+    """The error a command ends with when it cannot connect to the state database at ``url``."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _file_error(Path(parsed.database or ""), error)
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    reason = _reason(error)
+    if any(word in reason.lower() for word in _REFUSALS):
+        return StateRefusedError(
+            f"the state database at {where} refused the connection: {reason}. Check the user, "
+            "password and database name in state.url (and that the database exists)."
+        )
+    return StateUnavailableError(
+        f"cannot connect to the state database at {where}: {reason}. Check that the database "
+        "server runs and this machine reaches it (state.url names it), then run again."
+    )
+
+
+def _file_error(path: Path, error: BaseException) -> StateFileError:
+    folder = path.parent
+    if not folder.is_dir():
+        return StateFileError(
+            f"cannot open the state database {path}: the folder {folder} does not exist. Create "
+            "it, or point state.url at a folder that exists (a relative path is read from the "
+            "config file's folder)."
+        )
+    return StateFileError(
+        f"cannot open the state database {path}: {_reason(error)}. Check that this user may "
+        f"read and write {path} and its folder, or point state.url elsewhere."
+    )
