@@ -62,9 +62,10 @@ def sandbox_command(
 ) -> None:
     """Start seeded emulators of Salesforce, Zendesk and Delighted and keep them running.
 
-    Writes a working config (DIR/nps-sync.yaml), a copy of the default rules to edit
-    (DIR/rules.yaml) and an empty SQLite state file, prints how to point every command at them,
-    and runs until Ctrl-C or SIGTERM. Exits 75 when one of the ports is taken.
+    Writes a working config (DIR/nps-sync.yaml) and a copy of the default rules to edit
+    (DIR/rules.yaml, kept if it is there), empties the SQLite state (DIR/state.db), prints how to
+    point every command at them, and runs until Ctrl-C or SIGTERM. Exits 75 when one of the
+    ports is taken.
     """
     from emulators.world import DEFAULT_RULES, DEMO_ENV, EmulatedWorld
     from sync.core.errors import UnavailableError
