@@ -41,8 +41,9 @@ postgres:
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start || true; \
 	fi
 
+# make bench BENCH_ARGS="--large" adds the 100,000-response, 200 MB JSONL and 100,000 backfill rows.
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Resolve every dependency (and the dev and postgres extras) afresh in a scratch environment and
 # write the exact versions to constraints.txt.

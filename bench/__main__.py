@@ -1,31 +1,91 @@
-"""``python -m bench``: run every benchmark and print its figures."""
+"""``python -m bench``: run the benchmarks and print their figures.
+
+By default (``make bench``, about ten minutes on two cores): first syncs of 1,000 and 10,000 new
+responses with their API calls against the batching lower bounds, the 10,000 one again on
+PostgreSQL, the Salesforce calls of two data shapes, routing throughput, a Zendesk burst and a
+backfill of 20,000 responses. The large rows are opt-in: ``--large`` adds a first sync of
+100,000, the import of a 200 MB JSONL export and a backfill of 100,000 at 100 ms per call.
+A row whose run fails prints the failure and what it measured; the benchmark goes on.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from bench.backfill import run_backfill_benchmark
-from bench.pipeline import run_pipeline_benchmark, run_salesforce_benchmark
+from bench.first_sync import run_first_sync_benchmarks
+from bench.jsonl_import import run_jsonl_benchmark
+from bench.pipeline import run_salesforce_benchmark
 from bench.routing import run_routing_benchmark
 from bench.zendesk import run_zendesk_benchmark
 
 
+def _sizes(text: str) -> list[int]:
+    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--responses", type=int, default=1000)
-    parser.add_argument("--accounts", type=int, default=300)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--first-sync",
+        type=_sizes,
+        default=[1000, 10_000],
+        metavar="N,N",
+        help="sizes of the first-sync and API-call rows (default 1000,10000)",
+    )
+    parser.add_argument("--accounts", type=int, default=300, help="accounts in the seed")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="injected per call")
+    parser.add_argument(
+        "--backends-at",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="first sync on SQLite and PostgreSQL side by side (0: skip)",
+    )
+    parser.add_argument(
+        "--jsonl-mb", type=float, default=0, metavar="MB", help="import a JSONL export this big"
+    )
     parser.add_argument("--rules", type=int, default=100, help="rules in the routing benchmark")
     parser.add_argument("--burst", type=int, default=150, help="tickets in the Zendesk burst")
     parser.add_argument("--backfill", type=int, default=20_000, help="responses to backfill")
-    args = parser.parse_args()
-    run_pipeline_benchmark(
-        responses=args.responses, accounts=args.accounts, latency=args.latency_ms / 1000
+    parser.add_argument(
+        "--large",
+        action="store_true",
+        help="also a first sync of 100,000, a 200 MB JSONL import, a backfill of 100,000",
     )
-    run_salesforce_benchmark(responses=args.responses, accounts=args.accounts)
-    run_routing_benchmark(n_rules=args.rules)
-    run_zendesk_benchmark(tickets=args.burst)
-    run_backfill_benchmark(responses=args.backfill)
+    parser.add_argument(
+        "--only",
+        choices=("first-sync", "jsonl", "salesforce", "routing", "zendesk", "backfill"),
+        action="append",
+        help="run only these rows (repeatable)",
+    )
+    args = parser.parse_args()
+    sizes = list(args.first_sync)
+    if args.large:
+        sizes = sorted({*sizes, 100_000})
+        args.jsonl_mb = args.jsonl_mb or 200
+        args.backfill = max(args.backfill, 100_000)
+    rows = set(args.only or ("first-sync", "jsonl", "salesforce", "routing", "zendesk", "backfill"))
+
+    if "first-sync" in rows:
+        run_first_sync_benchmarks(
+            sizes,
+            accounts=args.accounts,
+            latency=args.latency_ms / 1000,
+            backends_at=args.backends_at,
+        )
+    if "jsonl" in rows and args.jsonl_mb:
+        run_jsonl_benchmark(args.jsonl_mb)
+    if "salesforce" in rows:
+        run_salesforce_benchmark(responses=1000, accounts=args.accounts)
+    if "routing" in rows:
+        run_routing_benchmark(n_rules=args.rules)
+    if "zendesk" in rows:
+        run_zendesk_benchmark(tickets=args.burst)
+    if "backfill" in rows:
+        run_backfill_benchmark(responses=args.backfill)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Backfill benchmark: import N responses of history and compute every field, with injected
 latency on every emulator call.
 
-Targets (the issue's acceptance): 20,000 responses at 100 ms per call in under 2 minutes, with a
-peak memory under 300 MB. The run happens in a fresh interpreter, and the emulators (which hold
-the whole book of business) in another one, so the peak RSS measured is the backfill's own.
+Targets: 20,000 responses at 100 ms per call in under 2 minutes, 100,000 (``--large``) in under
+200 s, each with a peak memory under 300 MB. The run happens in a fresh interpreter, and the
+emulators (which hold the whole book of business) in another one, so the peak RSS measured is the
+backfill's own.
 """
 
 from __future__ import annotations
@@ -23,10 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-TIME_BUDGET_SECONDS = 120.0
 MEMORY_BUDGET_MB = 300.0
+
+
+def time_budget(responses: int) -> float:
+    """Seconds allowed: 120 up to 20,000 responses, 200 for the 100,000 of ``--large``."""
+    return 120.0 if responses <= 20_000 else 200.0
 
 
 def serve_emulators(pipe: Connection, accounts: int, responses: int, latency: float) -> None:
@@ -130,10 +136,16 @@ def run_backfill_benchmark(
     # Our own interpreter and module with numbers: nothing untrusted reaches the command line.
     root = Path(__file__).resolve().parent.parent
     child = subprocess.run(command, capture_output=True, text=True, check=False, cwd=root)  # noqa: S603
-    if child.returncode != 0:
-        raise RuntimeError(f"backfill benchmark failed:\n{child.stderr}")
-    figures: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
     console = Console()
+    if child.returncode != 0:
+        tail = " | ".join(child.stderr.strip().splitlines()[-3:])
+        console.print(
+            f"[red]Backfill of {responses:,} responses failed[/] (exit code {child.returncode}): "
+            + escape(tail),
+            highlight=False,
+        )
+        return {"responses": responses, "exit_code": child.returncode, "stderr": child.stderr}
+    figures: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
     table = Table(
         title=f"Backfill of {figures['imported']} responses "
         f"({figures['latency_ms']:.0f} ms per call)"
@@ -147,11 +159,12 @@ def run_backfill_benchmark(
     console.print(table)
     written = ", ".join(f"{k} {v}" for k, v in sorted(figures["written"].items()))
     seconds, peak = figures["seconds"], figures["peak_mb"]
-    verdict = seconds < TIME_BUDGET_SECONDS and peak < MEMORY_BUDGET_MB and not figures["errors"]
+    budget = time_budget(responses)
+    verdict = seconds < budget and peak < MEMORY_BUDGET_MB and not figures["errors"]
     console.print(
         f"{figures['matched']} matched; {figures['contacts']} contacts, {figures['accounts']} "
         f"accounts, {figures['history_records']} history records; wrote {written}\n"
-        f"wall {seconds:.1f} s (budget {TIME_BUDGET_SECONDS:.0f}), "
+        f"wall {seconds:.1f} s (budget {budget:.0f}), "
         f"{figures['imported'] / seconds:.0f} responses/s, peak RSS {peak:.0f} MB "
         f"(budget {MEMORY_BUDGET_MB:.0f}; the emulators' process: "
         f"{figures['emulators_peak_mb']:.0f} MB): "

@@ -1,16 +1,13 @@
-"""End-to-end sync benchmark: N new responses through the whole loop against the emulators.
+"""Salesforce API calls of one sync against the batching lower bound, for two data shapes.
 
-Prints API calls per response per system (counted by the emulators, per endpoint), wall time,
-throughput and peak memory of the process. The seeded responses span a year; the benchmark
-treats every one of them as new (:func:`all_news`), so each is acted on.
+In-process against the emulators (the first-sync rows in :mod:`bench.first_sync` run the CLI in
+a process of its own). The seeded responses span a year; the benchmark treats every one of them
+as new (:func:`all_news`), so each is acted on.
 """
 
 from __future__ import annotations
 
-import math
-import resource
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +16,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.bounds import SalesforceWork
 from emulators.world import EmulatedWorld
 from rules import load_rules
-from sync.app.engine import Engine, RunReport
+from sync.app.engine import Engine
 from sync.app.runtime import connect_all, open_store
 from sync.core.config import Config
 from sync.core.logs import configure
@@ -38,80 +36,7 @@ def _endpoints(calls: Counter[str]) -> str:
     return ", ".join(f"{name} {count}" for name, count in sorted(calls.items()))
 
 
-def run_pipeline_benchmark(*, responses: int, accounts: int, latency: float) -> RunReport:
-    configure("ERROR")
-    console = Console()
-    with (
-        tempfile.TemporaryDirectory(prefix="nps-bench-") as tmp,
-        EmulatedWorld(accounts=accounts, responses=responses) as world,
-    ):
-        for app in (world.salesforce, world.zendesk, world.delighted):
-            app.latency = latency
-        config = Config.model_validate(
-            world.config_data(state_url=f"sqlite:///{tmp}/state.db", routing=all_news(world))
-        )
-        store = open_store(config)
-        engine = Engine(config, store, connect_all(config), load_rules(config.rules))
-        for app in (world.salesforce, world.zendesk, world.delighted):
-            app.reset_counters()
-        started = time.perf_counter()
-        report = engine.run_once()
-        elapsed = time.perf_counter() - started
-        store.close()
-
-        pulled = max(report.pulled, 1)
-        table = Table(title=f"Sync of {report.pulled} new responses ({latency * 1000:.0f} ms/call)")
-        table.add_column("system")
-        table.add_column("API calls", justify="right")
-        table.add_column("per response", justify="right")
-        table.add_column("by endpoint")
-        for name, app in (
-            ("salesforce", world.salesforce),
-            ("zendesk", world.zendesk),
-            ("delighted", world.delighted),
-        ):
-            total = app.total_calls()
-            table.add_row(name, str(total), f"{total / pulled:.3f}", _endpoints(app.calls))
-        console.print(table)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    console.print(
-        f"tasks {report.tasks_created}, tickets {report.tickets_created}, "
-        f"fields {report.records_updated}; wall {elapsed:.2f} s, "
-        f"{report.pulled / elapsed:.0f} responses/s, peak RSS {peak_mb:.0f} MB"
-    )
-    return report
-
-
-# -- Salesforce API calls against the batching lower bound -------------------------------------
-BATCH = 200
-
-
-@dataclass(frozen=True, slots=True)
-class SalesforceWork:
-    """What one run asked of Salesforce, counted from its outcome in the org."""
-
-    distinct_emails: int
-    tasks: int
-    contact_updates: int
-    account_updates: int
-
-    def lower_bound(self) -> int:
-        """The fewest Salesforce requests this work takes when every request carries a full
-        batch of 200: one login, ``ceil(distinct emails / 200)`` lookups (every respondent must
-        be looked up once), ``ceil(tasks / 200)`` creates, ``ceil(contact updates / 200)`` and
-        ``ceil(account updates / 200)`` updates (one sObject Collections call each)."""
-        return (
-            1
-            + math.ceil(self.distinct_emails / BATCH)
-            + math.ceil(self.tasks / BATCH)
-            + math.ceil(self.contact_updates / BATCH)
-            + math.ceil(self.account_updates / BATCH)
-        )
-
-    def per_record(self) -> int:
-        """The same work one record per request: a query per respondent, a create per Task,
-        an update per contact and per account (plus the login)."""
-        return 1 + self.distinct_emails + self.tasks + self.contact_updates + self.account_updates
+__all__ = ["SHAPES", "SalesforceWork", "measure_salesforce", "run_salesforce_benchmark"]
 
 
 def salesforce_work(world: EmulatedWorld) -> SalesforceWork:

@@ -38,6 +38,20 @@ DEMO_ENV = {
 }
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules" / "examples" / "default.yaml"
 
+#: Zendesk as a real account behaves (Enterprise plan limits, as in recorded traffic): 700 requests
+#: a minute, incremental exports 10 a minute, bulk jobs that complete after one to three polls,
+#: and a search index that shows a new user a little after it was created (minutes in real
+#: accounts; seconds here, so the demo stays quick while clients still meet the lag).
+REALISTIC_ZENDESK: dict[str, Any] = {
+    "rate_limit_per_minute": 700,
+    "incremental_rate_limit_per_minute": 10,
+    "job_polls_to_complete": (1, 3),
+    "search_index_delay_seconds": 2.0,
+}
+#: Salesforce as a real org behaves: 100,000 API calls in any 24 hours (an Enterprise org's base
+#: allowance; Bulk API 2.0 jobs already take polls to finish, see ``bulk_polls_to_complete``).
+REALISTIC_SALESFORCE: dict[str, Any] = {"daily_limit": 100_000}
+
 
 @dataclass
 class EmulatedWorld:
@@ -49,9 +63,10 @@ class EmulatedWorld:
     end: datetime | None = None
     #: More :func:`generate_seed` options (``contacts_per_account``, ``distinct_respondents``...).
     seed_options: dict[str, Any] = field(default_factory=dict)
-    #: More :class:`ZendeskEmulator` options (``rate_limit_per_minute``...).
+    #: :class:`ZendeskEmulator` options over :data:`REALISTIC_ZENDESK` (``job_polls_to_complete``).
     zendesk_options: dict[str, Any] = field(default_factory=dict)
-    #: More :class:`SalesforceEmulator` options (``bare=True``: an org without nps-sync's fields).
+    #: :class:`SalesforceEmulator` options over :data:`REALISTIC_SALESFORCE` (``bare=True``: an
+    #: org without nps-sync's fields; ``daily_limit``...).
     salesforce_options: dict[str, Any] = field(default_factory=dict)
     #: Salesforce on this port, Zendesk on the next, Delighted on the one after; None: ephemeral.
     port_base: int | None = None
@@ -70,8 +85,12 @@ class EmulatedWorld:
             end=self.end,
             **self.seed_options,
         )
-        self.salesforce = SalesforceEmulator(seed=self.seed, **self.salesforce_options)
-        self.zendesk = ZendeskEmulator(seed=self.seed, **self.zendesk_options)
+        self.salesforce = SalesforceEmulator(
+            seed=self.seed, **{**REALISTIC_SALESFORCE, **self.salesforce_options}
+        )
+        self.zendesk = ZendeskEmulator(
+            seed=self.seed, **{**REALISTIC_ZENDESK, **self.zendesk_options}
+        )
         self.delighted = DelightedEmulator(api_key=DEMO_ENV["NPS_DEMO_DELIGHTED_KEY"])
         self.salesforce.load_seed(self.book)
         self.zendesk.load_seed(self.book)

@@ -1,9 +1,9 @@
 """The Salesforce emulator: routes, bearer-session checks, the daily API allowance, faults.
 
 Every data call (``/services/data/vNN.N/...``) must carry ``Authorization: Bearer <session>``
-(401 ``INVALID_SESSION_ID`` otherwise), counts one call against ``daily_limit`` (403
-``REQUEST_LIMIT_EXCEEDED`` once spent, with no ``Retry-After``) and answers with
-``Sforce-Limit-Info: api-usage=N/M``. Logins (SOAP and OAuth) do not count.
+(401 ``INVALID_SESSION_ID`` otherwise), counts one call against ``daily_limit`` over a rolling 24
+hours (403 ``REQUEST_LIMIT_EXCEEDED`` once spent, with no ``Retry-After``; see :mod:`allowance`)
+and answers with ``Sforce-Limit-Info: api-usage=N/M``. Logins (SOAP and OAuth) do not count.
 
 Fault kinds beyond the base ones: ``quota`` (that 403), ``invalid_session`` (401) and ``lock``:
 on single-record DML a 400 ``UNABLE_TO_LOCK_ROW``; on sObject Collections and Bulk 2.0 (endpoint
@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from emulators.base import EmulatorApp, Fault, Handler, Request, Response
 from emulators.salesforce import auth, bulk_api, collections_api, metadata, seeding, values
 from emulators.salesforce import sobjects_api as sobjects
+from emulators.salesforce.allowance import RollingAllowance
 from emulators.salesforce.errors import ApiError, invalid_session, not_found
 from emulators.salesforce.ids import is_valid_id, to_18
 from emulators.salesforce.org import Org
@@ -78,8 +79,6 @@ class SalesforceEmulator(EmulatorApp):
         """``bare``: a new org with standard objects and fields only (see :meth:`deploy`)."""
         super().__init__(seed=seed)
         self.instance_host = instance_host
-        self.daily_limit = daily_limit
-        self._api_used = 0
         self.org = Org(
             seed=seed,
             instance_host=instance_host,
@@ -87,6 +86,7 @@ class SalesforceEmulator(EmulatorApp):
             record_locked=self._record_locked,
             schema=bare_schema() if bare else default_schema(),
         )
+        self._allowance = RollingAllowance(daily_limit)
         self.default_user_id = self.add_credentials(
             DEFAULT_USERNAME, DEFAULT_PASSWORD, DEFAULT_TOKEN
         )
@@ -98,15 +98,31 @@ class SalesforceEmulator(EmulatorApp):
         return f"https://{self.instance_host}"
 
     @property
-    def api_used(self) -> int:
-        """API calls counted in the current (never-ending) 24-hour window."""
+    def daily_limit(self) -> int:
+        """API calls the org allows in any 24 hours."""
+        return self._allowance.limit
+
+    @daily_limit.setter
+    def daily_limit(self, value: int) -> None:
         with self.lock:
-            return self._api_used
+            self._allowance.limit = value
+
+    @property
+    def api_used(self) -> int:
+        """API calls made in the last 24 hours (by the org's clock)."""
+        with self.lock:
+            return self._allowance.used
 
     @api_used.setter
     def api_used(self, value: int) -> None:
+        """Start the window over with ``value`` calls counted now."""
         with self.lock:
-            self._api_used = value
+            self._allowance.set_used(value)
+
+    def advance_api_window(self, seconds: float) -> None:
+        """Let ``seconds`` pass for the rolling 24-hour allowance (calls older than 24 h expire)."""
+        with self.lock:
+            self._allowance.advance(seconds)
 
     @property
     def page_size(self) -> int:
@@ -304,9 +320,8 @@ class SalesforceEmulator(EmulatorApp):
                     session = self.org.auth.session(request.header("authorization"))
                     if session is None:
                         raise invalid_session()
-                    if self._api_used >= self.daily_limit:
+                    if not self._allowance.take():
                         raise quota_exceeded()
-                    self._api_used += 1
                     return handler(self.org, request, session)
             except ApiError as exc:
                 return error(exc)
@@ -333,7 +348,7 @@ class SalesforceEmulator(EmulatorApp):
         return sf_json({name.split("/")[0]: f"{base}/{name}" for name in names})
 
     def _limits(self, org: Org, request: Request, session: auth.Session) -> Response:
-        remaining = max(0, self.daily_limit - self._api_used)
+        remaining = max(0, self.daily_limit - self._allowance.used)
         fixed = {
             "DailyBulkApiBatches": 15_000,
             "DailyBulkV2QueryFileStorageMB": 976_562,

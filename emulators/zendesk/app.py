@@ -22,12 +22,15 @@ from .clock import Clock
 from .context import Call, Context
 from .errors import ApiError, invalid_endpoint, rate_limited, unauthenticated
 from .idempotency import DEFAULT_WINDOW_SECONDS, IdempotencyCache
-from .jobs import JobBoard
+from .jobs import REALISTIC_POLLS, JobBoard, PollsToComplete
 from .ratelimit import MinuteBudget
 from .records import CustomField, Ticket
 from .store import Store
 
 DEFAULT_AGENT_EMAIL = "agent@acme.example"
+#: Per-endpoint budgets answer in their own header (``zendesk-ratelimit-tickets-index`` in recorded
+#: traffic); the incremental exports' one, with ``total=10; remaining=9; resets=41``.
+EXPORT_LIMIT_HEADER = "zendesk-ratelimit-incremental-exports"
 DEFAULT_TOKEN = "TOKEN"
 
 _FAULT_BODIES: dict[int, dict[str, Any]] = {
@@ -47,7 +50,7 @@ _FAULT_BODIES: dict[int, dict[str, Any]] = {
 class _Settings:
     seed: int
     rate_limit_per_minute: int
-    job_polls_to_complete: int
+    job_polls_to_complete: PollsToComplete
     incremental_rate_limit_per_minute: int
     idempotency_window_seconds: float
     search_index_delay_seconds: float
@@ -64,7 +67,7 @@ class ZendeskEmulator(EmulatorApp):
         seed: int = 0,
         subdomain: str = "acme",
         rate_limit_per_minute: int = 700,
-        job_polls_to_complete: int = 1,
+        job_polls_to_complete: PollsToComplete = REALISTIC_POLLS,
         incremental_rate_limit_per_minute: int = 10,
         idempotency_window_seconds: float = DEFAULT_WINDOW_SECONDS,
         search_index_delay_seconds: float = 0.0,
@@ -122,11 +125,22 @@ class ZendeskEmulator(EmulatorApp):
                 try:
                     actor_id = self._authenticate(request)
                     self._charge(name)
-                    return handler(self._ctx, Call(request, actor_id))
+                    response = handler(self._ctx, Call(request, actor_id))
                 except ApiError as error:
-                    return Response.json(error.body, error.status, error.headers)
+                    response = Response.json(error.body, error.status, error.headers)
+                if name == routes.INCREMENTAL_TICKETS:
+                    response.headers[EXPORT_LIMIT_HEADER] = self._export_limit(self.clock.now())
+                return response
 
         return serve
+
+    def _export_limit(self, now: float) -> str:
+        """The incremental exports' own budget, in Zendesk's per-endpoint header format."""
+        budget = self._export_budget
+        return (
+            f"total={budget.limit}; remaining={budget.remaining(now)}; "
+            f"resets={budget.reset_in(now)}"
+        )
 
     def _authenticate(self, request: Request) -> int:
         email = self._credentials.identify(request)
@@ -175,6 +189,16 @@ class ZendeskEmulator(EmulatorApp):
         return Response.json(error.body, error.status)
 
     # -- configuration ------------------------------------------------------------------------
+    @property
+    def rate_limit_per_minute(self) -> int:
+        """The account-wide request budget per minute."""
+        return self._settings.rate_limit_per_minute
+
+    @property
+    def search_index_delay_seconds(self) -> float:
+        """How long a new user stays out of search results."""
+        return self._settings.search_index_delay_seconds
+
     @property
     def public_url(self) -> str:
         """The origin clients use: ``https://<subdomain>.zendesk.com``."""
@@ -274,6 +298,19 @@ class ZendeskEmulator(EmulatorApp):
             self._store.touch(ticket)
 
     # -- snapshots for tests ------------------------------------------------------------------
+    def totals(self) -> dict[str, int]:
+        """How many users, organizations, tickets, comments and submitted jobs the account holds
+        (cheap: nothing is rendered), for the benchmark's count of the work done."""
+        with self.lock:
+            store = self._store
+            return {
+                "users": len(store.users),
+                "organizations": len(store.organizations),
+                "tickets": len(store.tickets),
+                "comments": sum(len(t.comments) for t in store.tickets.values()),
+                "jobs": len(self._ctx.jobs.all()),
+            }
+
     def tickets(self) -> list[dict[str, Any]]:
         """Every ticket as the API shows it, by id."""
         with self.lock:

@@ -3,18 +3,30 @@
 Design choice: the batch is applied when it is submitted, and its per-item results are revealed
 only once the job reports ``completed``. Zendesk runs a job whether or not anyone polls it, so a
 client that loses the job id (crash, timeout) must still find the records it created; applying
-eagerly keeps that situation reproducible. Each poll moves the job one step along
-``queued -> working -> completed``; ``polls_to_complete`` sets how many polls that takes.
+eagerly keeps that situation reproducible.
+
+A job answers ``queued`` at submission, as real ones do, and each poll (``job_statuses/{id}`` or
+``job_statuses/show_many``) moves it one step along ``queued -> working -> completed``. How many
+polls that takes is drawn per job from ``polls_to_complete`` (recorded traffic shows one to three;
+a job never completes at submission). Job ids are random like Zendesk's ``V3-<32 hex>``, not drawn
+from the seed, so an emulator started again never hands out an id a client may still hold.
 """
 
 from __future__ import annotations
 
 import random
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import not_found
+
+#: Polls a job takes to complete: one number, or an inclusive range drawn from per job.
+PollsToComplete = int | tuple[int, int]
+
+#: What recorded Zendesk traffic shows: completed on the first, second or third poll.
+REALISTIC_POLLS: tuple[int, int] = (1, 3)
 
 
 @dataclass
@@ -28,19 +40,27 @@ class Job:
     completed_at: float | None = None
 
 
+def poll_range(polls_to_complete: PollsToComplete) -> tuple[int, int]:
+    """``polls_to_complete`` as an inclusive range of at least one poll."""
+    low, high = (
+        polls_to_complete
+        if isinstance(polls_to_complete, tuple)
+        else (polls_to_complete, polls_to_complete)
+    )
+    if low < 1 or high < low:
+        raise ValueError("a job completes after at least one poll (and low <= high)")
+    return low, high
+
+
 class JobBoard:
-    def __init__(self, polls_to_complete: int, rng: random.Random) -> None:
-        if polls_to_complete < 0:
-            raise ValueError("polls_to_complete cannot be negative")
-        self.polls_to_complete = polls_to_complete
+    def __init__(self, polls_to_complete: PollsToComplete, rng: random.Random) -> None:
+        self.polls = poll_range(polls_to_complete)
         self._rng = rng
         self._jobs: dict[str, Job] = {}
 
     def submit(self, activity: str, results: list[dict[str, Any]], now: float) -> Job:
-        job_id = f"V3-{self._rng.getrandbits(128):032x}"
-        job = Job(job_id, len(results), activity, results, steps=self.polls_to_complete)
-        if job.steps == 0:
-            job.completed_at = now
+        job_id = f"V3-{secrets.token_hex(16)}"
+        job = Job(job_id, len(results), activity, results, steps=self._rng.randint(*self.polls))
         self._jobs[job_id] = job
         return job
 

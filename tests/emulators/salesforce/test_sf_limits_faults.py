@@ -65,6 +65,23 @@ def test_a_spent_allowance_refuses_calls_with_403(
     assert emulator.api_used == 100_000
 
 
+def test_the_allowance_is_a_rolling_24_hours(
+    http: requests.Session, emulator: SalesforceEmulator
+) -> None:
+    """Calls free up 24 hours after they were made, not at a day boundary."""
+    emulator.daily_limit = 3
+    first = [raw_get(http, emulator, "limits/").status_code for _ in range(2)]
+    emulator.advance_api_window(12 * 3600)
+    later = [raw_get(http, emulator, "limits/").status_code for _ in range(2)]
+    emulator.advance_api_window(12 * 3600)  # the first two calls are now 24 hours old
+    next_day = raw_get(http, emulator, "limits/")
+
+    assert first + later == [200, 200, 200, 403]
+    assert next_day.status_code == 200
+    assert next_day.headers["Sforce-Limit-Info"] == "api-usage=2/3"
+    assert emulator.api_used == 2
+
+
 def test_quota_answer_shape(http: requests.Session, emulator: SalesforceEmulator) -> None:
     emulator.daily_limit = 3
     emulator.api_used = 3

@@ -19,6 +19,7 @@ from emulators.base import EmulatorServer
 from emulators.seed import generate_seed
 from emulators.seed_model import Seed
 from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
+from emulators.zendesk.jobs import REALISTIC_POLLS
 
 PUBLIC = "https://acme.zendesk.com"
 
@@ -108,3 +109,33 @@ def seeded(emulator: ZendeskEmulator, book: Seed) -> ZendeskEmulator:
     """A fresh account holding ``book``."""
     emulator.load_seed(book)
     return emulator
+
+
+def poll_until_done(poll: Callable[[], Any], status: Callable[[Any], str]) -> Any:
+    """The job status once ``completed``, polling as a real client must (jobs take 1-3 polls)."""
+    answer = None
+    for _ in range(REALISTIC_POLLS[1]):
+        answer = poll()
+        if status(answer) == "completed":
+            return answer
+    raise AssertionError(f"job not completed after {REALISTIC_POLLS[1]} polls: {answer}")
+
+
+@pytest.fixture
+def finished(zenpy: Any) -> Callable[[Any], Any]:
+    """``finished(job)``: zenpy's view of the job once it has completed."""
+    return lambda job: poll_until_done(lambda: zenpy.job_status(id=job.id), lambda s: s.status)
+
+
+@pytest.fixture
+def finished_raw(http: requests.Session) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """``finished_raw(answer)``: the raw ``job_status`` of a bulk answer once it has completed."""
+
+    def wait(answer: dict[str, Any]) -> dict[str, Any]:
+        url = answer["job_status"]["url"]
+        done: dict[str, Any] = poll_until_done(
+            lambda: http.get(url).json()["job_status"], lambda s: s["status"]
+        )
+        return done
+
+    return wait

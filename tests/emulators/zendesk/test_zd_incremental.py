@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from emulators.zendesk import ZendeskEmulator
 
 API = "https://acme.zendesk.com/api/v2"
 EXPORT = f"{API}/incremental/tickets/cursor.json"
+HEADER = "zendesk-ratelimit-incremental-exports"
 
 
 def create_tickets(http: requests.Session, count: int) -> list[int]:
@@ -90,3 +92,29 @@ def test_the_export_has_its_own_budget_of_ten_requests_a_minute(
     assert other.status_code == 200
     emulator.advance_clock(60)
     assert http.get(EXPORT, params={"start_time": 0}).status_code == 200
+
+
+def budget(header: str) -> tuple[int, int, int]:
+    """``total=10; remaining=9; resets=41`` as numbers."""
+    found = re.fullmatch(r"total=(\d+); remaining=(\d+); resets=(\d+)", header)
+    assert found, header
+    return int(found[1]), int(found[2]), int(found[3])
+
+
+def test_the_export_says_how_much_of_its_own_budget_is_left(
+    http: requests.Session, emulator: ZendeskEmulator
+) -> None:
+    """In the format of the per-endpoint headers in recorded traffic
+    (``zendesk-ratelimit-tickets-index: total=100; remaining=99; resets=41``)."""
+    answers = [http.get(EXPORT, params={"start_time": 0}) for _ in range(11)]
+    other = http.get(f"{API}/tickets.json")
+
+    budgets = [budget(a.headers[HEADER]) for a in answers]
+    assert [(total, left) for total, left, _ in budgets] == [(10, n) for n in range(9, -1, -1)] + [
+        (10, 0)
+    ]
+    assert all(1 <= resets <= 60 for _, _, resets in budgets)
+    assert int(answers[-1].headers["Retry-After"]) == budgets[-1][2]
+    # the account-wide headers stay on every answer, the export's own only on the export
+    assert answers[-1].headers["X-Rate-Limit"] == "700"
+    assert HEADER not in other.headers

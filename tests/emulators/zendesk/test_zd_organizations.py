@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -73,7 +74,7 @@ def test_organizations_are_found_by_external_id_in_any_case(
 
 
 def test_organization_fields_update_in_bulk_and_name_clashes_fail_per_item(
-    zenpy: Any, seeded: ZendeskEmulator, book: Seed
+    zenpy: Any, seeded: ZendeskEmulator, book: Seed, finished: Callable[[Any], Any]
 ) -> None:
     first, second = book.organizations[0], book.organizations[1]
     changes = [
@@ -82,7 +83,7 @@ def test_organization_fields_update_in_bulk_and_name_clashes_fail_per_item(
     ]
 
     job = zenpy.organizations.update(changes)
-    results = zenpy.job_status(id=job.id).results
+    results = finished(job).results
 
     assert results[0].status == "Updated"
     assert results[1].error == "OrganizationUpdateFailed"

@@ -275,7 +275,7 @@ def test_create_many_applies_the_batch_before_anyone_polls(
 
 
 def test_create_many_reports_a_failed_item_without_failing_the_others(
-    http: requests.Session, zenpy: Any
+    http: requests.Session, finished_raw: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> None:
     tickets = [
         {"subject": "ok", "comment": {"body": "b"}},
@@ -284,7 +284,7 @@ def test_create_many_reports_a_failed_item_without_failing_the_others(
     ]
     job = http.post(f"{API}/tickets/create_many.json", json={"tickets": tickets}).json()
 
-    results = http.get(job["job_status"]["url"]).json()["job_status"]["results"]
+    results = finished_raw(job)["results"]
 
     assert results[1] == {
         "index": 1,
@@ -361,8 +361,11 @@ def test_zenpy_surfaces_record_invalid_as_an_api_exception(zenpy: Any) -> None:
 
 
 def test_job_statuses_show_many_polls_every_listed_job(
-    http: requests.Session, emulator: ZendeskEmulator
+    serve: Callable[..., tuple[ZendeskEmulator, str]],
+    make_raw: Callable[[str], requests.Session],
 ) -> None:
+    emulator, url = serve(job_polls_to_complete=2)
+    http = make_raw(url)
     jobs = [
         http.post(
             f"{API}/tickets/create_many.json",
@@ -370,14 +373,21 @@ def test_job_statuses_show_many_polls_every_listed_job(
         ).json()["job_status"]["id"]
         for _ in range(2)
     ]
+    listed = {"ids": ",".join([*jobs, "V3-00000000000000000000000000000000"])}
 
-    answer = http.get(f"{API}/job_statuses/show_many.json", params={"ids": ",".join(jobs)})
-
-    assert [(j["id"], j["status"]) for j in answer.json()["job_statuses"]] == [
-        (jobs[0], "completed"),
-        (jobs[1], "completed"),
+    rounds = [
+        [
+            (j["id"], j["status"])
+            for j in http.get(f"{API}/job_statuses/show_many", params=listed).json()["job_statuses"]
+        ]
+        for _ in range(2)
     ]
-    assert emulator.calls["job_statuses_show_many"] == 1
+
+    assert rounds == [
+        [(jobs[0], "working"), (jobs[1], "working")],
+        [(jobs[0], "completed"), (jobs[1], "completed")],
+    ]
+    assert emulator.calls["job_statuses_show_many"] == 2
 
 
 def test_concurrent_creates_from_many_threads_get_distinct_tickets(

@@ -163,7 +163,7 @@ def test_a_removed_user_field_swallows_writes_silently(
 
 
 def test_update_many_applies_each_change_and_reports_per_user_results(
-    zenpy: Any, emulator: ZendeskEmulator
+    zenpy: Any, emulator: ZendeskEmulator, finished: Callable[[Any], Any]
 ) -> None:
     first = make_user(zenpy)
     second = make_user(zenpy, email="two@example.com", external_id="003AB0000002")
@@ -174,7 +174,7 @@ def test_update_many_applies_each_change_and_reports_per_user_results(
     ]
 
     job = zenpy.users.update(changes)
-    done = zenpy.job_status(id=job.id)
+    done = finished(job)
 
     assert (job.status, done.status) == ("queued", "completed")
     assert [plain(r) for r in done.results] == [
@@ -217,14 +217,14 @@ def test_create_or_update_matches_an_existing_user_by_email_or_external_id(
 
 
 def test_create_or_update_many_creates_and_updates_in_one_job(
-    zenpy: Any, emulator: ZendeskEmulator
+    zenpy: Any, emulator: ZendeskEmulator, finished: Callable[[Any], Any]
 ) -> None:
     user = make_user(zenpy)
 
     job = zenpy.users.create_or_update(
         [User(email="jo.doe@example.com", notes="vip"), User(name="Fresh", email="f@example.com")]
     )
-    results = [plain(r) for r in zenpy.job_status(id=job.id).results]
+    results = [plain(r) for r in finished(job).results]
 
     assert [(r["index"], r["status"], r["success"]) for r in results] == [
         (0, "Updated", True),

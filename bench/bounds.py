@@ -1,0 +1,117 @@
+"""Lower bounds to measure a sync against: the fewest API calls its work takes when every request
+carries a full batch, and the time the rate limits alone impose on those calls.
+
+The work is counted from its outcome in the emulators (Tasks created, records whose NPS values
+changed, tickets and comments added, jobs submitted), so a bound never trusts the engine's own
+report of what it did.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+#: Records per sObject Collections call, and emails per SOQL ``IN (...)`` lookup.
+SF_BATCH = 200
+#: Items per Zendesk ``create_many`` / ``update_many`` / ``show_many`` call.
+ZD_BATCH = 100
+#: A Zendesk job completes after one to three polls (two on average), see emulators.zendesk.jobs.
+ZD_POLLS_PER_JOB = 2
+#: Calls any pass makes once to Zendesk: the group and ticket-field names it resolves.
+ZD_SETUP = 2
+MINUTE = 60.0
+DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class SalesforceWork:
+    """What one run asked of Salesforce, counted from its outcome in the org."""
+
+    distinct_emails: int
+    tasks: int
+    contact_updates: int
+    account_updates: int
+
+    def lower_bound(self) -> int:
+        """The fewest Salesforce requests this work takes when every request carries a full
+        batch of 200: one login, ``ceil(distinct emails / 200)`` lookups (every respondent must
+        be looked up once), ``ceil(tasks / 200)`` creates, ``ceil(contact updates / 200)`` and
+        ``ceil(account updates / 200)`` updates (one sObject Collections call each)."""
+        return (
+            1
+            + math.ceil(self.distinct_emails / SF_BATCH)
+            + math.ceil(self.tasks / SF_BATCH)
+            + math.ceil(self.contact_updates / SF_BATCH)
+            + math.ceil(self.account_updates / SF_BATCH)
+        )
+
+    def per_record(self) -> int:
+        """The same work one record per request: a query per respondent, a create per Task,
+        an update per contact and per account (plus the login)."""
+        return 1 + self.distinct_emails + self.tasks + self.contact_updates + self.account_updates
+
+    @classmethod
+    def of(cls, work: dict[str, Any]) -> SalesforceWork:
+        return cls(
+            work["distinct_emails"], work["tasks"], work["contact_updates"], work["account_updates"]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ZendeskWork:
+    """What one run asked of Zendesk, counted from its outcome in the account."""
+
+    distinct_emails: int
+    tickets: int
+    comments: int
+    user_updates: int
+    organization_updates: int
+
+    def jobs(self) -> int:
+        """Bulk jobs the writes take at 100 items each."""
+        return (
+            math.ceil(self.tickets / ZD_BATCH)
+            + math.ceil(self.user_updates / ZD_BATCH)
+            + math.ceil(self.organization_updates / ZD_BATCH)
+        )
+
+    def lower_bound(self) -> int:
+        """The fewest Zendesk requests this work takes at 100 items a request:
+        2 name lookups (groups, ticket fields) + ``ceil(distinct emails / 100)`` user lookups
+        (every respondent looked up once, open tickets sideloaded) + ``ceil(tickets / 100)``
+        ``create_many`` + ``ceil(comments / 100)`` ``update_many`` (comments on open tickets) +
+        ``ceil(user updates / 100)`` + ``ceil(organization updates / 100)`` ``update_many`` +
+        2 x ``ceil(jobs / 100)`` ``job_statuses/show_many`` polls (a job takes 1-3 polls) + 1 page
+        of the incremental ticket export."""
+        return (
+            ZD_SETUP
+            + math.ceil(self.distinct_emails / ZD_BATCH)
+            + math.ceil(self.tickets / ZD_BATCH)
+            + math.ceil(self.comments / ZD_BATCH)
+            + math.ceil(self.user_updates / ZD_BATCH)
+            + math.ceil(self.organization_updates / ZD_BATCH)
+            + ZD_POLLS_PER_JOB * math.ceil(self.jobs() / ZD_BATCH)
+            + 1
+        )
+
+    @classmethod
+    def of(cls, work: dict[str, Any]) -> ZendeskWork:
+        return cls(
+            work["distinct_emails"],
+            work["tickets"],
+            work["comments"],
+            work["user_updates"],
+            work["organization_updates"],
+        )
+
+
+def rate_limit_seconds(
+    zendesk_calls: int, zendesk_per_minute: int, salesforce_calls: int, salesforce_per_day: int
+) -> float:
+    """The shortest time the rate limits allow for these calls, at the sustained rate each
+    limit permits: Zendesk's per-minute budget, Salesforce's rolling 24-hour allowance (which
+    only binds beyond a day's calls). Latency and the engine's own time are not included."""
+    zendesk = zendesk_calls * MINUTE / zendesk_per_minute
+    salesforce = max(0, math.ceil(salesforce_calls / salesforce_per_day) - 1) * DAY
+    return max(zendesk, salesforce)

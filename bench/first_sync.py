@@ -1,0 +1,260 @@
+"""First sync of N new responses: ``nps-sync sync`` as a process of its own against the demo
+world's emulators (realistic limits: Zendesk 700 requests a minute, jobs done after 1-3 polls,
+a lagging search index; Salesforce 100,000 calls a day) running in another process.
+
+Every response of the seeded year counts as news (the routing window reaches back past the
+oldest), so each is acted on. Per run it reports:
+
+- wall time against the time the rate limits alone impose on the calls the work needs
+  (:func:`bench.bounds.rate_limit_seconds` of the Zendesk and Salesforce lower bounds);
+- errors and the exit code (a run that stops early still reports what it did);
+- peak RSS and CPU time (user + system) of the nps-sync process only;
+- API calls per response for Salesforce and Zendesk against their batching lower bounds
+  (:class:`bench.bounds.SalesforceWork`, :class:`bench.bounds.ZendeskWork`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench.bounds import SalesforceWork, ZendeskWork, rate_limit_seconds
+from bench.measure import ProcessFigures, run_nps_sync, write_config
+from bench.remote import RemoteWorld, WorldSpec
+from bench.state import postgres_unavailable, state_url
+from emulators.world import DEMO_ENV
+
+JOB_POLLS = ("job_statuses", "job_statuses_show_many")
+#: The tables' width when the terminal is narrower (or output goes to a file).
+WIDTH = 120
+
+
+def acting_on_everything(oldest: str | None) -> dict[str, Any]:
+    """A ``routing`` section whose recency window reaches back past the oldest response."""
+    start = datetime.fromisoformat(oldest) if oldest else datetime.now(UTC)
+    return {"act_on_responses_newer_than": f"{max((datetime.now(UTC) - start).days + 1, 1)}d"}
+
+
+@dataclass
+class SyncRun:
+    """One first sync: the process's figures and what the emulators saw."""
+
+    responses: int
+    backend: str
+    latency: float
+    process: ProcessFigures
+    calls: dict[str, dict[str, int]]
+    work: dict[str, Any]
+
+    def total(self, system: str, *, without: tuple[str, ...] = ()) -> int:
+        return sum(n for name, n in self.calls.get(system, {}).items() if name not in without)
+
+    @property
+    def salesforce(self) -> SalesforceWork:
+        return SalesforceWork.of(self.work)
+
+    @property
+    def zendesk(self) -> ZendeskWork:
+        return ZendeskWork.of(self.work)
+
+    def bound_seconds(self) -> float:
+        return rate_limit_seconds(
+            self.zendesk.lower_bound(),
+            self.work["zendesk_limit_per_minute"],
+            self.salesforce.lower_bound(),
+            self.work["salesforce_daily_limit"],
+        )
+
+    @property
+    def pulled(self) -> int | None:
+        value = self.process.document.get("pulled")
+        return value if isinstance(value, int) else None
+
+    def errors(self) -> int:
+        errors = self.process.document.get("errors")
+        return len(errors) if isinstance(errors, list) else 0
+
+    def cpu_ms_per_response(self) -> float:
+        return 1000 * self.process.cpu_seconds / max(self.pulled or self.responses, 1)
+
+
+def first_sync(
+    responses: int,
+    *,
+    accounts: int = 300,
+    latency: float = 0.0,
+    backend: str = "sqlite",
+    timeout: float = 3 * 3600.0,
+) -> SyncRun:
+    """Seed ``responses`` new responses, run ``nps-sync sync --json`` once, collect figures."""
+    spec = WorldSpec(responses=responses, accounts=accounts, latency=latency)
+    with (
+        tempfile.TemporaryDirectory(prefix="nps-bench-") as tmp,
+        RemoteWorld(spec) as world,
+        state_url(backend, Path(tmp)) as url,
+    ):
+        data = dict(world.config)
+        data["state"] = {"url": url}
+        data["routing"] = acting_on_everything(world.oldest)
+        config = write_config(Path(tmp), data)
+        process = run_nps_sync(["sync", "--json", "-c", str(config)], env=DEMO_ENV, timeout=timeout)
+        seen = world.figures()
+    return SyncRun(responses, backend, latency, process, seen["calls"], seen["work"])
+
+
+def _first_error(run: SyncRun) -> str:
+    return f"; first error: {run.process.document['errors'][0]}" if run.errors() else ""
+
+
+def _ratio(value: float, bound: float) -> str:
+    return f"{value / bound:.2f}x" if bound > 0 else "-"
+
+
+def print_first_syncs(runs: list[SyncRun], console: Console) -> None:
+    """The time, memory and CPU row of each run."""
+    table = Table(title="First sync of N new responses (nps-sync sync, realistic limits)")
+    columns = ["responses", "state", "ms/call", "exit", "pulled", "routed", "errors", "wall s"]
+    columns += ["bound s", "ratio", "RSS MB", "CPU ms/resp"]
+    for column in columns:
+        table.add_column(column, justify="right")
+    for run in runs:
+        doc = run.process.document
+        bound = run.bound_seconds()
+        table.add_row(
+            f"{run.responses:,}",
+            run.backend,
+            f"{run.latency * 1000:.0f}",
+            str(run.process.exit_code),
+            str(doc.get("pulled", "?")),
+            str(doc.get("routed", "?")),
+            str(run.errors()),
+            f"{run.process.seconds:.1f}",
+            f"{bound:.1f}",
+            _ratio(run.process.seconds, bound),
+            f"{run.process.peak_mb:.0f}",
+            f"{run.cpu_ms_per_response():.2f}",
+        )
+    console.print(table)
+    for run in runs:
+        if run.process.exit_code or run.errors():
+            console.print(
+                f"[red]{run.responses:,} on {run.backend}[/]: "
+                + escape(run.process.failure() + _first_error(run)),
+                highlight=False,
+            )
+    console.print(
+        "rate-limit bound = the Zendesk lower bound of calls at 700 a minute (Salesforce's "
+        "100,000 a day binds only beyond it); targets at 100,000: 0 errors within 1.25x the "
+        "bound, peak RSS <= 300 MB, CPU <= 0.5 ms/response"
+    )
+
+
+def print_calls(runs: list[SyncRun], console: Console) -> None:
+    """API calls per response for each system against its batching lower bound."""
+    table = Table(title="API calls of a first sync against the batching lower bound")
+    columns = ("responses", "system", "calls", "per response", "lower bound", "ratio", "complete")
+    for column in columns:
+        table.add_column(column, justify="right")
+    notes = []
+    for run in runs:
+        if run.backend != "sqlite":
+            continue
+        done = "yes" if run.process.exit_code == 0 else f"no (exit {run.process.exit_code})"
+        for system, bound in (
+            ("salesforce", run.salesforce.lower_bound()),
+            ("zendesk", run.zendesk.lower_bound()),
+        ):
+            calls = run.total(system)
+            table.add_row(
+                f"{run.responses:,}",
+                system,
+                f"{calls:,}",
+                f"{calls / run.responses:.3f}",
+                f"{bound:,}",
+                _ratio(calls, bound),
+                done,
+            )
+        polls = sum(run.calls.get("zendesk", {}).get(name, 0) for name in JOB_POLLS)
+        by_endpoint = {
+            system: ", ".join(f"{k} {v}" for k, v in sorted(run.calls.get(system, {}).items()))
+            for system in ("salesforce", "zendesk")
+        }
+        w = run.work
+        notes.append(
+            f"{run.responses:,}: {w['distinct_emails']:,} emails, {w['tasks']:,} tasks, "
+            f"{w['contact_updates']:,} contact and {w['account_updates']:,} account updates; "
+            f"{w['tickets']:,} tickets, {w['comments']:,} comments, {w['user_updates']:,} user "
+            f"and {w['organization_updates']:,} organization updates, {w['jobs']:,} jobs "
+            f"({polls:,} polls)\n  salesforce: {by_endpoint['salesforce']}\n"
+            f"  zendesk: {by_endpoint['zendesk']}"
+        )
+    console.print(table)
+    for note in notes:
+        console.print(note, highlight=False, markup=False)
+    console.print(
+        "bounds: Salesforce 1 login + ceil(emails/200) + ceil(tasks/200) + ceil(contact "
+        "updates/200) + ceil(account updates/200); Zendesk 2 + ceil(emails/100) + "
+        "ceil(tickets/100) + ceil(comments/100) + ceil(user updates/100) + ceil(org "
+        "updates/100) + 2 x ceil(jobs/100) + 1 export page (bench/bounds.py); target <= 1.25x"
+    )
+
+
+def print_backends(
+    sqlite: SyncRun, postgres: SyncRun | None, reason: str, console: Console
+) -> None:
+    """The same sync on both state backends, side by side."""
+    if postgres is None:
+        console.print(f"PostgreSQL vs SQLite at {sqlite.responses:,}: skipped ({reason})")
+        return
+    table = Table(title=f"The same first sync of {sqlite.responses:,} on both state backends")
+    for column in ("state", "exit", "routed", "errors", "wall s", "CPU s", "peak RSS MB"):
+        table.add_column(column, justify="right")
+    for run in (sqlite, postgres):
+        table.add_row(
+            run.backend,
+            str(run.process.exit_code),
+            str(run.process.document.get("routed", "?")),
+            str(run.errors()),
+            f"{run.process.seconds:.1f}",
+            f"{run.process.cpu_seconds:.1f}",
+            f"{run.process.peak_mb:.0f}",
+        )
+    console.print(table)
+    console.print(
+        f"PostgreSQL / SQLite wall time: {_ratio(postgres.process.seconds, sqlite.process.seconds)}"
+        f" (CPU {_ratio(postgres.process.cpu_seconds, sqlite.process.cpu_seconds)}); "
+        "target <= 1.1x"
+    )
+
+
+def run_first_sync_benchmarks(
+    sizes: list[int], *, accounts: int, latency: float, backends_at: int
+) -> list[SyncRun]:
+    """The first-sync rows for each size, the calls rows, then SQLite vs PostgreSQL."""
+    console = Console(width=max(Console().width, WIDTH))
+    runs = []
+    for size in sizes:
+        console.print(f"first sync of {size:,} new responses...", style="dim")
+        runs.append(first_sync(size, accounts=accounts, latency=latency))
+    sqlite = next((r for r in runs if r.responses == backends_at), None)
+    if backends_at and sqlite is None:
+        sqlite = first_sync(backends_at, accounts=accounts, latency=latency)
+        runs.append(sqlite)
+    reason = postgres_unavailable() if backends_at else "not asked for"
+    postgres = None
+    if backends_at and reason is None:
+        console.print(f"first sync of {backends_at:,} on PostgreSQL...", style="dim")
+        postgres = first_sync(backends_at, accounts=accounts, latency=latency, backend="postgresql")
+        runs.append(postgres)
+    print_first_syncs(runs, console)
+    print_calls(runs, console)
+    if sqlite is not None:
+        print_backends(sqlite, postgres, reason or "", console)
+    return runs

@@ -1,0 +1,110 @@
+"""Running ``nps-sync`` as its users do, a process of its own, and measuring that process.
+
+Peak RSS and CPU time come from ``wait4`` on the child: its own high-water mark and its own user
+and system time, not the benchmark's nor the emulators'. A run that fails still yields its
+figures: the exit code, the tail of its stderr and the JSON document it printed, if any.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class ProcessFigures:
+    """One finished ``nps-sync`` process."""
+
+    exit_code: int
+    seconds: float
+    peak_mb: float
+    cpu_seconds: float
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    document: dict[str, Any] = field(default_factory=dict)
+
+    def failure(self, lines: int = 3) -> str:
+        """What went wrong, in a few lines ("" for a clean exit)."""
+        if self.exit_code == 0:
+            return ""
+        tail = [line for line in self.stderr.strip().splitlines() if line.strip()][-lines:]
+        how = "killed after the time limit" if self.timed_out else f"exit code {self.exit_code}"
+        return f"{how}: " + " | ".join(tail)
+
+
+def nps_sync() -> list[str]:
+    """This environment's ``nps-sync`` script (or the module, when the script is absent)."""
+    script = Path(sys.executable).with_name("nps-sync")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from sync.cli import main; main()"]
+
+
+def run_nps_sync(
+    args: Sequence[str], *, env: Mapping[str, str], timeout: float = 3 * 3600.0
+) -> ProcessFigures:
+    """``nps-sync ARGS``; its figures once it exits (killed after ``timeout`` seconds)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        # Our own script with arguments the benchmark built: nothing untrusted is run.
+        child = subprocess.Popen(  # noqa: S603
+            [*nps_sync(), *args], stdout=out, stderr=err, env={**os.environ, **env}, cwd=ROOT
+        )
+        expired = threading.Event()
+
+        def kill() -> None:
+            expired.set()
+            child.kill()
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        figures = ProcessFigures(
+            exit_code=child.returncode,
+            seconds=seconds,
+            peak_mb=usage.ru_maxrss / 1024,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
+            stdout=out.read().decode("utf-8", "replace"),
+            stderr=err.read().decode("utf-8", "replace"),
+            timed_out=expired.is_set(),
+        )
+    figures.document = _last_json(figures.stdout)
+    return figures
+
+
+def _last_json(text: str) -> dict[str, Any]:
+    """The JSON document printed on stdout (``--json``); {} when there is none."""
+    start = text.find("{")
+    if start < 0:
+        return {}
+    try:
+        document = json.loads(text[start:])
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def write_config(directory: Path, data: Mapping[str, Any]) -> Path:
+    """The config file (JSON, which YAML reads as it is)."""
+    path = directory / "nps-sync.yaml"
+    path.write_text(json.dumps(dict(data), indent=2), encoding="utf-8")
+    return path
