@@ -356,13 +356,15 @@ def test_create_requester_opens_tickets_for_new_people_and_for_people_search_mis
 
 
 def create_zendesk_user(world: EmulatedWorld, email: str, name: str) -> int:
-    """Add an end user through the Zendesk API, as an agent would by hand."""
+    """Add an end user through the Zendesk API, as an agent would by hand, long enough ago for
+    Zendesk's search index to know them."""
     session = make_session({ZD_HOST: world.routes[ZD_HOST]})
     session.auth = (f"{DEFAULT_AGENT_EMAIL}/token", DEFAULT_TOKEN)
     answer = session.post(
         f"{ZD_HOST}/api/v2/users.json", json={"user": {"email": email, "name": name}}
     )
     assert answer.status_code == 201, answer.text
+    world.zendesk.advance_clock(world.zendesk.search_index_delay_seconds)
     user_id: int = answer.json()["user"]["id"]
     return user_id
 
