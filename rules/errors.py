@@ -61,14 +61,20 @@ class RenderError(RulesBaseError):
         super().__init__(message)
 
 
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate ``word`` was probably meant to be, or None when none is close."""
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    lowered = {c.casefold(): c for c in pool}
+    return lowered.get(word.casefold())
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest candidate, or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.casefold(): c for c in candidates}
-        if word.casefold() in lowered:
-            close = [lowered[word.casefold()]]
-    return f"; did you mean {close[0]!r}?" if close else ""
+    found = closest(word, candidates)
+    return f"; did you mean {found!r}?" if found else ""
 
 
 def one_of(choices: Sequence[str]) -> str:

@@ -173,3 +173,18 @@ def test_load_rules_reads_the_file_and_reports_unreadable_ones(tmp_path: Path) -
     path.write_bytes(b"\xff\xfe")
     with pytest.raises(RulesError, match="not UTF-8 text"):
         load_rules(path)
+
+
+def test_every_tab_and_duplicate_key_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "version: 1\nactions:\n\tx: {type: zendesk_ticket, subject: s}\n"
+        "rules:\n  - name: a\n    when: {score: {lte: 6}}\n    actions: [x]\nversion: 1\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesError) as caught:
+        load_rules(path)
+    assert [str(d) for d in caught.value.diagnostics] == [
+        f"{path}:3:1: invalid YAML: a tab here; indent with spaces (YAML does not allow tabs)",
+        f"{path}:8:1: duplicate key 'version' (the mapping starts at line 1)",
+    ]

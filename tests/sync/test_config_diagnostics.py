@@ -83,6 +83,17 @@ EXPECTED = {
         "5:15: salesforce.auth.password: secrets are never written in the config file; use "
         "{env: NAME} or {file: PATH}"
     ),
+    "required_key_typo.yaml": (
+        "2:3: unknown key 'instance_ur' in salesforce; did you mean 'instance_url'?"
+    ),
+    "secret_reference_as_text.yaml": (
+        "5:15: salesforce.auth.password: this reads like a reference to a secret written as "
+        "text, which nps-sync does not expand; use {env: NAME} or {file: PATH}, as a mapping "
+        "(not in quotes)"
+    ),
+    "section_typo.yaml": (
+        "1:1: unknown key 'salesforc' in the config file; did you mean 'salesforce'?"
+    ),
     "salesforce_client_credentials_domain.yaml": (
         "4:5: salesforce.auth.domain: client_credentials needs your My Domain as domain, e.g."
         " acme.my"
@@ -138,9 +149,42 @@ def test_broken_file_reports_exact_diagnostic(name: str, expected: str) -> None:
     assert str(diagnose(name)) == f"{name}:{expected}"
 
 
+#: Files with several problems, each reported in the same pass, in file order.
+SEVERAL = {
+    "tabs_everywhere.yaml": [
+        "2:1: invalid YAML: a tab here; indent with spaces (YAML does not allow tabs)",
+        "4:1: invalid YAML: a tab here; indent with spaces (YAML does not allow tabs)",
+        "6:1: unknown key 'batch_sise' in the config file; did you mean 'batch_size'?",
+        "8:1: invalid YAML: a tab here; indent with spaces (YAML does not allow tabs)",
+        "8:25: schedule.poll_interval_seconds: must be at least 10, got 3",
+    ],
+    "duplicates_and_unknown_key.yaml": [
+        "4:3: duplicate key 'api_version' (the mapping starts at line 2)",
+        "8:1: duplicate key 'rules' (the mapping starts at line 1)",
+        "9:1: unknown key 'batch_sise' in the config file; did you mean 'batch_size'?",
+    ],
+    "cross_section_and_field_errors.yaml": [
+        "5:15: salesforce.auth.password: secrets are never written in the config file; use "
+        "{env: NAME} or {file: PATH}",
+        "8:44: zendesk.auth.token: this reads like a reference to a secret written as text, "
+        "which nps-sync does not expand; use {env: NAME} or {file: PATH}, as a mapping (not in "
+        "quotes)",
+        "10:13: batch_size: must be at least 1, got 0",
+        "14:23: write_back.salesforce.contact.previous_score: Contact field NPS_Last_Score__c is "
+        "written twice: by metric 'previous_score' here and by 'last_score' "
+        "(salesforce.fields.contact_last_score, by default)",
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(SEVERAL.items()))
+def test_every_problem_of_a_file_is_reported_in_one_pass(name: str, expected: list[str]) -> None:
+    assert [str(d) for d in diagnose(name).diagnostics] == [f"{name}:{e}" for e in expected]
+
+
 def test_every_broken_file_has_an_expectation() -> None:
     on_disk = {path.name for path in TESTDATA.glob("*.yaml")} - {"several_problems.yaml"}
-    assert on_disk == set(EXPECTED)
+    assert on_disk == set(EXPECTED) | set(SEVERAL)
 
 
 def test_all_problems_are_reported_together_in_file_order() -> None:
@@ -154,9 +198,19 @@ def test_all_problems_are_reported_together_in_file_order() -> None:
     ]
 
 
-def test_a_plaintext_secret_is_never_repeated() -> None:
-    error = diagnose("several_problems.yaml")
-    assert "hunter2" not in str(error)
+@pytest.mark.parametrize(
+    ("name", "secrets"),
+    [
+        ("several_problems.yaml", ["hunter2"]),
+        ("cross_section_and_field_errors.yaml", ["hunter2", "ZENDESK_TOKEN"]),
+        ("secret_reference_as_text.yaml", ["SF_PASSWORD"]),
+    ],
+)
+def test_a_value_written_where_a_secret_belongs_is_never_repeated(
+    name: str, secrets: list[str]
+) -> None:
+    error = diagnose(name)
+    assert not [s for s in secrets if s in str(error)]
     assert error.__cause__ is None
     assert error.__suppress_context__
 

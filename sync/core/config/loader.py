@@ -2,11 +2,16 @@
 
 Problems are reported like the rules loader reports them (and with its machinery): one
 ``file:line:col: message`` per problem, all of them in one pass, unknown keys with a "did you
-mean", a misplaced secret or a tab with the fix.
+mean", a misplaced secret or a tab with the fix. "All of them" includes the YAML's own problems
+(every tab, every duplicate key) next to the invalid values, and the checks across sections
+(two metrics written to one field...), which pydantic runs only once every section is valid: they
+are run again on the file without its invalid values. A key misspelt is one problem (the unknown
+key, with the key it probably meant), not two.
 """
 
 from __future__ import annotations
 
+import copy
 import types
 from dataclasses import replace
 from pathlib import Path
@@ -15,10 +20,10 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from rules.errors import Diagnostic, RulesError, did_you_mean, one_of
-from rules.issues import ISSUES_ERROR
+from rules.errors import Diagnostic, RulesError, closest, did_you_mean, one_of
+from rules.issues import ISSUES_ERROR, Issue
 from rules.loader import issue_diagnostics, reword
-from rules.yaml_source import SourceMap, load_yaml
+from rules.yaml_source import SourceMap, read_yaml
 from sync.core.config.model import Config, DelightedSourceConfig, FileSourceConfig, StateConfig
 from sync.core.errors import ConfigFileError
 
@@ -40,26 +45,38 @@ def parse_config(text: str, path: Path) -> Config:
     """Validate a config given as YAML text; ``path`` names it and anchors relative paths."""
     filename = str(path)
     try:
-        data, source = load_yaml(text, filename)
+        data, source, problems = read_yaml(text, filename)
     except RulesError as error:
         raise ConfigFileError(diagnostics=error.diagnostics) from None
     if not isinstance(data, dict):
         what = "empty" if data is None else "not a mapping of sections"
         message = f"the config file is {what}; it needs at least salesforce, zendesk and rules"
-        raise ConfigFileError(diagnostics=[Diagnostic(filename, 1, 1, message)])
+        raise ConfigFileError(diagnostics=[*problems, Diagnostic(filename, 1, 1, message)])
     try:
         config = Config.model_validate(data)
     except ValidationError as error:
+        problems += config_diagnostics(error, source)
+        problems += cross_section_despite(error, data, source)
         # ``from None``: pydantic's own text would repeat the input, which may hold a secret.
-        raise ConfigFileError(diagnostics=config_diagnostics(error, source)) from None
+        raise ConfigFileError(diagnostics=problems) from None
+    if problems:
+        raise ConfigFileError(diagnostics=problems)
     return _resolve_paths(config, path.parent)
 
 
 def config_diagnostics(error: ValidationError, source: SourceMap) -> list[Diagnostic]:
-    """One positioned diagnostic per problem pydantic found in a config file."""
+    """One positioned diagnostic per problem pydantic found in a config file.
+
+    A required key that is missing because it was misspelt is reported once, as the unknown key
+    with a "did you mean" for it.
+    """
     found: list[Diagnostic] = []
-    for detail in error.errors(include_url=False):
+    details = error.errors(include_url=False)
+    misspelt = _misspelt(details)
+    for detail in details:
         loc = detail["loc"]
+        if detail["type"] == "missing" and _walk(loc)[0] in misspelt:
+            continue
         base, where = source.resolve(loc)
         steps, _ = _walk(loc)
         if detail["type"] == ISSUES_ERROR:
@@ -76,6 +93,78 @@ def config_diagnostics(error: ValidationError, source: SourceMap) -> list[Diagno
         else:
             found.append(source.diagnostic(base, _message(detail, steps), where=where))
     return found
+
+
+def _misspelt(details: list[ErrorDetails]) -> set[Loc]:
+    """Data paths of the keys that unknown keys were probably meant to be."""
+    meant: set[Loc] = set()
+    for detail in details:
+        if detail["type"] != "extra_forbidden":
+            continue
+        steps, model = _walk(detail["loc"][:-1])
+        if model is not None:
+            guess = closest(str(detail["loc"][-1]), model.model_fields)
+            if guess:
+                meant.add((*steps, guess))
+    return meant
+
+
+def cross_section_despite(
+    error: ValidationError, data: dict[str, Any], source: SourceMap
+) -> list[Diagnostic]:
+    """The checks across sections, run on ``data`` without the values ``error`` rejected.
+
+    Pydantic skips them while any section is invalid, which would leave them for a second pass.
+    An invalid value is removed (its default takes its place) up to three rounds; a required key
+    that would go, or a list item, ends the attempt. Issues about a removed value are left out.
+    """
+    pruned = copy.deepcopy(data)
+    removed: list[Loc] = []
+    details = error.errors(include_url=False)
+    for _ in range(3):
+        if all(d["loc"] == () for d in details):
+            return []  # nothing below the top failed: the checks ran and are reported already
+        for detail in details:
+            steps, _ = _walk(detail["loc"])
+            if detail["type"] == "missing" or not _drop(pruned, steps):
+                return []
+            removed.append(steps)
+        try:
+            Config.model_validate(pruned)
+        except ValidationError as again:
+            details = again.errors(include_url=False)
+            if all(d["loc"] == () and d["type"] == ISSUES_ERROR for d in details):
+                issues = [
+                    replace(issue, message=f"{_dotted(issue.path)}: {issue.message}")
+                    for d in details
+                    for issue in d.get("ctx", {})["issues"]
+                    if not _touches(issue, removed)
+                ]
+                return list(issue_diagnostics(tuple(issues), source))
+            continue
+        return []
+    return []
+
+
+def _drop(data: dict[str, Any], steps: Loc) -> bool:
+    """Remove the value at ``steps`` from a mapping; False when it is not a mapping's key."""
+    if not steps:
+        return False
+    parent: Any = data
+    for step in steps[:-1]:
+        try:
+            parent = parent[step]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if not isinstance(parent, dict) or steps[-1] not in parent:
+        return False
+    del parent[steps[-1]]
+    return True
+
+
+def _touches(issue: Issue, removed: list[Loc]) -> bool:
+    paths = [issue.path, *([issue.related] if issue.related is not None else [])]
+    return any(p[: len(r)] == r or r[: len(p)] == p for p in paths for r in removed)
 
 
 def _unknown_key(loc: Loc) -> str:

@@ -1,12 +1,14 @@
 """Secrets in the config file: where to read them, never the values themselves.
 
 A secret is written ``{env: NAME}`` or ``{file: PATH}``; it is read only when a connector is built
-(:mod:`sync.app.runtime`). A value written in the file itself is refused at load, with the fix.
+(:mod:`sync.app.runtime`). A value written in the file itself is refused at load, with the fix; so
+is a reference written as text (``${NAME}``, ``env:NAME``), which nothing would expand.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,12 @@ from sync.core.errors import ConfigFileError
 ENV_OR_FILE = "use {env: NAME} or {file: PATH}"
 #: Largest secret file read: far above a private key, far below an accidental log file.
 MAX_SECRET_FILE = 64 * 1024
+#: Text that names a secret the way shells, .env files or other tools do (``${NAME}``, ``$NAME``,
+#: ``%NAME%``, ``env:NAME``, ``file:PATH``, ``"{env: NAME}"`` in quotes): none of it is expanded.
+REFERENCE_AS_TEXT = re.compile(
+    r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_][A-Za-z0-9_]*%|(?i:(env|file))\s*:\s*\S.*"
+    r"|\{\s*(?i:(env|file))\s*:.*\}",
+)
 
 
 class Secret(Section):
@@ -33,6 +41,12 @@ class Secret(Section):
     @classmethod
     def _not_in_the_file(cls, data: Any) -> Any:
         # The value is never echoed: it may be the secret itself.
+        if isinstance(data, str) and REFERENCE_AS_TEXT.fullmatch(data.strip()):
+            message = (
+                "this reads like a reference to a secret written as text, which nps-sync "
+                f"does not expand; {ENV_OR_FILE}, as a mapping (not in quotes)"
+            )
+            raise invalid([Issue((), message)])
         if isinstance(data, str | int | float):
             message = f"secrets are never written in the config file; {ENV_OR_FILE}"
             raise invalid([Issue((), message)])
