@@ -83,6 +83,8 @@ class Account:
     renewal_date: date | None = None
     website: str = ""
     created_date: date | None = None
+    #: The email domain the account is matched by: its domain field, else its Website's host.
+    domain: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,11 +28,11 @@ from sync.commands.ops import (
     skipped_command,
     state_group,
     status_command,
-    unmatched_command,
 )
 from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
 from sync.commands.sandbox import sandbox_command
+from sync.commands.unmatched import unmatched_group
 
 
 def show_error(error: Exception) -> None:
@@ -101,7 +101,7 @@ for command in (
     state_group,
     failed_group,
     skipped_command,
-    unmatched_command,
+    unmatched_group,
     rules_group,
     fields_group,
     explain_group,

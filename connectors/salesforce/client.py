@@ -254,6 +254,23 @@ class SalesforceConnector:
             group.sort(key=lambda a: a.id)
         return found
 
+    def search_accounts(self, fragments: Iterable[str], *, limit: int = 50) -> list[Account]:
+        """Accounts whose name, domain field or Website contains one of ``fragments``
+        (case-insensitive), at most ``limit`` per query: candidates to suggest, not a match.
+
+        Wildcards in a fragment match only themselves; one query per field and 50 fragments.
+        """
+        names_ = self.account_fields
+        wanted = sorted({f.strip() for f in fragments if f.strip()})
+        select = f"SELECT {', '.join(account_select(names_))} FROM Account"
+        found: dict[str, Account] = {}
+        for field in ("Name", names_.domain or "Website"):
+            for soql, _ in like_batches(select, field, wanted):
+                for rec in self.query_all(f"{soql} ORDER BY Id LIMIT {limit}"):
+                    account = to_account(rec, names_)
+                    found[account.id] = account
+        return sorted(found.values(), key=lambda a: a.id)
+
     def count_contacts(self, account_ids: Iterable[str]) -> dict[str, int]:
         """Number of contacts per account (for coverage)."""
         template = "SELECT AccountId, Id FROM Contact WHERE AccountId IN {values}"

@@ -133,6 +133,11 @@ def to_account(rec: Mapping[str, Any], names: AccountFieldNames) -> Account:
         renewal_date=to_date(rec.get(names.renewal_date)) if names.renewal_date else None,
         website=rec.get("Website") or "",
         created_date=to_date(rec.get("CreatedDate")),
+        domain=(
+            str(rec.get(names.domain) or "").strip().lower()
+            if names.domain
+            else website_host(rec.get("Website") or "")
+        ),
     )
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +41,7 @@ from sync.stages.executors.notify import NotifyExecutor, email_sender
 from sync.stages.executors.salesforce import SalesforceTaskExecutor
 from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
 from sync.stages.match import MatchOptions, match_responses
+from sync.stages.match_record import Match
 from sync.stages.match_zendesk import (
     OrganizationResolver,
     ZendeskNames,
@@ -51,10 +52,13 @@ from sync.stages.owners import find_active_owners, owner_references
 from sync.stages.pull import pull
 from sync.stages.route import EscalationRendering, RoutingContext, route_responses
 from sync.stages.writeback import reconcile, write_back
-from sync.state import StateStore
+from sync.state import StateStore, StoredResponse
 
 log = logging.getLogger(__name__)
 
+
+#: One stage of a run: it adds to the run's report; the datetime is when the run started.
+Stage = Callable[["RunReport", datetime], None]
 
 #: How long the run history is kept (``nps-sync status``); reconciliation prunes older runs.
 RUN_HISTORY = timedelta(days=30)
@@ -290,38 +294,54 @@ class Engine:
             batch = self.store.inbox.pending(self.config.batch_size, now)
             if not batch:
                 break
-            matches = match_responses(
-                [b.response for b in batch],
-                self.conn.crm,
-                self.conn.helpdesk,
-                self.retry,
-                MatchOptions.from_config(self.config.salesforce),
-            )
-            resolver = OrganizationResolver(
-                self.conn.helpdesk,
-                self.config.zendesk.matching.organization_from,
-                self.zendesk_names().domain_organizations,
-                self.retry,
-            )
-            matches = match_organizations(matches, resolver)
-            outcomes = route_responses(batch, matches, ruleset, context, self.store, now=now)
-            plan_escalations(self.store, ruleset, outcomes, now)
-            routed = self.store.record_routing(outcomes, now)
-            report.intents += routed.intents
-            report.routed += len(outcomes)
-            report.too_old += sum(out.too_old for out in outcomes)
-            for skip in routed.skips:
-                report.skipped[skip.reason] = report.skipped.get(skip.reason, 0) + 1
-                if not skip.expected:
-                    report.skipped_unexpected += 1
-            for out in outcomes:
-                if out.match_status == "matched":
-                    report.matched += 1
-                else:
-                    report.unmatched += 1
-                if out.match_status == "failed":  # on the review list; named in the report
-                    detail = (out.match or {}).get("detail", "lookup failed")
-                    report.problems.append(f"{out.source} response {out.response_id}: {detail}")
+            self.route_matched(batch, self.match(batch), ruleset, context, report, now)
+
+    def match(self, batch: Sequence[StoredResponse]) -> dict[tuple[str, str], Match]:
+        """The match stage for a batch: the Salesforce ladder, then Zendesk organizations."""
+        matches = match_responses(
+            [b.response for b in batch],
+            self.conn.crm,
+            self.conn.helpdesk,
+            self.retry,
+            MatchOptions.from_config(self.config.salesforce),
+        )
+        resolver = OrganizationResolver(
+            self.conn.helpdesk,
+            self.config.zendesk.matching.organization_from,
+            self.zendesk_names().domain_organizations,
+            self.retry,
+        )
+        return match_organizations(matches, resolver)
+
+    def route_matched(
+        self,
+        batch: Sequence[StoredResponse],
+        matches: Mapping[tuple[str, str], Match],
+        ruleset: Ruleset,
+        context: RoutingContext,
+        report: RunReport,
+        now: datetime,
+    ) -> None:
+        """Route a matched batch: decisions, intents, escalations and write-back work, stored
+        together; the report counts them."""
+        outcomes = route_responses(batch, matches, ruleset, context, self.store, now=now)
+        plan_escalations(self.store, ruleset, outcomes, now)
+        routed = self.store.record_routing(outcomes, now)
+        report.intents += routed.intents
+        report.routed += len(outcomes)
+        report.too_old += sum(out.too_old for out in outcomes)
+        for skip in routed.skips:
+            report.skipped[skip.reason] = report.skipped.get(skip.reason, 0) + 1
+            if not skip.expected:
+                report.skipped_unexpected += 1
+        for out in outcomes:
+            if out.match_status == "matched":
+                report.matched += 1
+            else:
+                report.unmatched += 1
+            if out.match_status == "failed":  # on the review list; named in the report
+                detail = (out.match or {}).get("detail", "lookup failed")
+                report.problems.append(f"{out.source} response {out.response_id}: {detail}")
 
     def refresh_rules(self) -> Ruleset:
         """Take up a changed rules file (hot reload); a stage keeps the ruleset returned."""
@@ -459,6 +479,11 @@ class Engine:
 
         return self._run("reconcile", repair)
 
+    def run_stages(self, kind: str, stage: Stage, *, drain: bool = False) -> RunReport:
+        """One recorded run of an operator's ``stage`` (``kind`` names it in the run history),
+        followed by the drain stages when ``drain``: act, write back, track tickets."""
+        return self._run(kind, stage, self._drain_stages) if drain else self._run(kind, stage)
+
     def _poll_stages(self, report: RunReport, started: datetime) -> None:
         with self.store.locks.singleton("pull") as mine:
             if mine:
@@ -493,7 +518,7 @@ class Engine:
             if mine:
                 self.write_back(report)
 
-    def _run(self, kind: str, *stages: Callable[[RunReport, datetime], None]) -> RunReport:
+    def _run(self, kind: str, *stages: Stage) -> RunReport:
         """Run stages as one recorded run; leases this worker holds are given back at the end."""
         started = self.clock()
         before = self.conn.counter.snapshot()

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from sync.checks import Finding
     from sync.fields.explain import AccountExplanation
     from sync.fields.metrics import SegmentScore
+    from sync.ops.rematch import RematchResult
     from sync.ops.replay import ReplayResult
+    from sync.ops.review import Review
     from sync.state import SkipRow, StateStore, StoredResponse
     from sync.state.outbox import ActionRow
 
@@ -210,8 +212,13 @@ def unmatched_reason(row: StoredResponse) -> str:
     }.get(str(match.get("status")), "no contact with this email")
 
 
-def unmatched_document(rows: Sequence[StoredResponse]) -> dict[str, Any]:
-    """``nps-sync unmatched --json``: the review list (emails shown: the reviewer needs them)."""
+def unmatched_document(
+    rows: Sequence[StoredResponse], found: Review | None = None
+) -> dict[str, Any]:
+    """``nps-sync unmatched --json``: the review list (emails shown: the reviewer needs them)
+    and the fixes; each response names its fix by index (``fix``, null: none)."""
+    fixes = found.fixes if found is not None else []
+    number = {key: n for n, fix in enumerate(fixes) for key in fix.responses}
     return {
         "count": len(rows),
         "responses": [
@@ -223,9 +230,40 @@ def unmatched_document(rows: Sequence[StoredResponse]) -> dict[str, Any]:
                 "submitted_at": iso(row.response.created_at),
                 "status": str((row.match or {}).get("status") or "unmatched"),
                 "why": unmatched_reason(row),
+                "fix": number.get((row.response.source, row.response.response_id)),
             }
             for row in rows
         ],
+        "fixes": [
+            {
+                "kind": fix.kind,
+                "subject": fix.subject,
+                "problem": fix.problem,
+                "advice": fix.advice,
+                "config_snippet": fix.snippet or None,
+                "accounts": [
+                    {"id": a.id, "name": a.name, "domain": a.domain or None} for a in fix.accounts
+                ],
+                "responses": [
+                    {"source": source, "response_id": rid} for source, rid in fix.responses
+                ],
+            }
+            for fix in fixes
+        ],
+        "note": (found.note or None) if found is not None else None,
+    }
+
+
+def rematch_document(result: RematchResult, report: RunReport) -> dict[str, Any]:
+    """``nps-sync unmatched rematch --json``: what matching again found, and the run's figures."""
+    return {
+        "reviewed": result.reviewed,
+        "now_matched": result.now_matched,
+        "matched_by": dict(sorted(result.matched.items())),
+        "still_unmatched": result.still_unmatched,
+        "waiting": result.waiting,
+        "busy": result.busy,
+        "run": run_document(report),
     }
 
 

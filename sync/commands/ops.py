@@ -1,5 +1,5 @@
-"""``nps-sync status``, ``failed``, ``skipped`` and ``unmatched``: what the daemon did and what
-needs a human."""
+"""``nps-sync status``, ``failed`` and ``skipped``: what the daemon did and what needs a human
+(the review list, ``unmatched``, is in :mod:`sync.commands.unmatched`)."""
 
 from __future__ import annotations
 
@@ -305,41 +305,6 @@ def failed_retry(config_path: Path, ids: tuple[str, ...], retry_all: bool) -> No
             keys.extend(found)
     count = store.outbox.revive(keys, datetime.now(UTC))
     click.echo(f"{count} action(s) queued again; the next pass runs them.")
-
-
-@click.command("unmatched")
-@CONFIG_OPTION
-@JSON_OPTION
-def unmatched_command(config_path: Path, as_json: bool) -> None:
-    """Responses not matched to a Salesforce contact: the review list."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from sync.app.tables import figure_column, text_column
-    from sync.commands.documents import unmatched_document, unmatched_reason
-    from sync.commands.output import emit
-
-    rows = _store(config_path).inbox.unmatched()
-    if as_json:
-        emit(unmatched_document(rows))
-        return
-    table = Table(title=f"Unmatched responses ({len(rows)})")
-    for col in ("source", "response", "email"):
-        text_column(table, col)
-    figure_column(table, "score")
-    figure_column(table, "submitted", justify="left")
-    text_column(table, "why")
-    for row in rows:
-        r = row.response
-        table.add_row(
-            r.source,
-            r.response_id,
-            r.email,
-            str(r.score),
-            r.created_at.date().isoformat(),
-            unmatched_reason(row),
-        )
-    Console().print(table)
 
 
 @click.command("skipped")

@@ -55,6 +55,12 @@ class MatchingCrm(Protocol):
     ) -> AccountLookup: ...
 
 
+class AccountSearch(Protocol):
+    """Accounts whose name or domain holds a text: candidates to suggest, never a match."""
+
+    def search_accounts(self, fragments: Iterable[str], *, limit: int = 50) -> list[Account]: ...
+
+
 class TaskCrm(Protocol):
     """Creating Tasks, and finding the ones an earlier attempt created (by idempotency key)."""
 
@@ -131,6 +137,7 @@ class BudgetedCrm(Protocol):
 
 class CrmPort(
     MatchingCrm,
+    AccountSearch,
     TaskCrm,
     WriteBackCrm,
     OwnerDirectory,

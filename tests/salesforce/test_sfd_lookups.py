@@ -85,3 +85,23 @@ def test_read_fields_answers_by_the_ids_given_in_batches_of_200(
     assert current[given] == {"Email": "p0@acme.example", "NPS_Last_Score__c": 0}
     assert current[ids[13]]["NPS_Last_Score__c"] == 2
     assert crm.read_fields("Contact", ids, []) == {}
+
+
+def test_accounts_searched_by_name_or_domain_with_wildcards_taken_literally(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    fernwood = add_account(org, "Fernwood Labs", Email_Domain__c="fernwood.com")
+    by_domain = add_account(org, "FW Holdings", Email_Domain__c="fernwood-group.de")
+    add_account(org, "Quiet Co", Email_Domain__c="quiet.example")
+    odd = add_account(org, "100%_Sure Ltd", Email_Domain__c="sure.example")
+
+    found = crm.search_accounts(["fernwood"])
+    assert [(a.id, a.name, a.domain) for a in found] == sorted(
+        [
+            (fernwood, "Fernwood Labs", "fernwood.com"),
+            (by_domain, "FW Holdings", "fernwood-group.de"),
+        ]
+    )
+    assert [a.id for a in crm.search_accounts(["%_"])] == [odd]  # not every account
+    assert crm.search_accounts(["nothing-like-it"]) == []
+    assert crm.search_accounts([]) == []
