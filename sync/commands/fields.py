@@ -127,7 +127,11 @@ def _write_metadata(
     objects = [(history.object, "NPS Response")] if history.enabled else []
     try:
         result = write_metadata(
-            fields, directory, api_version=config.salesforce.api_version, custom_objects=objects
+            fields,
+            directory,
+            api_version=config.salesforce.api_version,
+            custom_objects=objects,
+            reconcile_cron=config.schedule.reconcile_cron,
         )
     except OSError as error:
         why = error.strerror or str(error)

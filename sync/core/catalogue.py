@@ -45,6 +45,9 @@ class Metric:
     #: ``write_back`` existed; such a metric is on by default, under that name.
     legacy_salesforce: str = ""
     legacy_zendesk: str = ""
+    #: Written to Salesforce by default under ``suggested_name`` (no legacy name): a figure
+    #: the others cannot be read without (the trend, the small-sample flag).
+    salesforce_default: bool = False
 
 
 def _number(precision: int, scale: int = 0) -> SalesforceType:
@@ -99,7 +102,7 @@ ACCOUNT_METRICS: tuple[Metric, ...] = (
            "Key contacts who responded / key contacts (%).",
            SalesforceType("Percent", precision=5, scale=1), "NPS_Key_Contact_Coverage__c"),
     Metric("trend", "account", "NPS Trend", "NPS now minus NPS of the previous window.",
-           _number(5, 1), "NPS_Trend__c", "decimal", "nps_trend"),
+           _number(5, 1), "NPS_Trend__c", "decimal", "nps_trend", salesforce_default=True),
     Metric("last_response_date", "account", "NPS Last Response Date",
            "Date of the account's latest response.", DATE, "NPS_Last_Response_Date__c", "date",
            "nps_last_response"),
@@ -107,11 +110,11 @@ ACCOUNT_METRICS: tuple[Metric, ...] = (
            _number(18), "NPS_Detractors__c", "integer", "nps_detractors"),
     Metric("small_sample", "account", "NPS Small Sample",
            "Too few respondents for the NPS to mean much.", CHECKBOX, "NPS_Small_Sample__c",
-           "checkbox", "nps_small_sample"),
+           "checkbox", "nps_small_sample", salesforce_default=True),
     Metric("stale", "account", "NPS Stale", "No response for a long time.", CHECKBOX,
            "NPS_Stale__c", "checkbox", "nps_stale"),
     Metric("revenue_at_risk", "account", "NPS Revenue At Risk",
-           "ARR at risk by the configured formula.",
+           "ARR at risk by the configured formula; empty below the minimum sample.",
            SalesforceType("Currency", precision=18, scale=2), "NPS_Revenue_At_Risk__c", "decimal",
            "nps_revenue_at_risk", "account_revenue_at_risk"),
     Metric("days_to_renewal", "account", "NPS Days To Renewal",

@@ -115,7 +115,12 @@ def _formulas(
     if m.respondents == 0:
         nps_text = f"no respondent in the window {window}: no NPS"
     share = cur.detractor_share
-    if s.revenue_formula == "detractor_share":
+    if m.revenue_at_risk is None:
+        risk = (
+            f"not reported: respondents {m.respondents} < {s.small_sample_below} "
+            "(metrics.revenue_at_risk_small_sample is off)"
+        )
+    elif s.revenue_formula == "detractor_share":
         risk = f"ARR x detractor share = {f.arr:,.2f} x {_fmt(share)} = {m.revenue_at_risk:,.2f}"
     else:
         below = m.nps is not None and m.nps < s.at_risk_below

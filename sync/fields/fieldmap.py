@@ -5,8 +5,9 @@ The metrics themselves are catalogued in :mod:`sync.core.catalogue` (re-exported
 metric has a Salesforce field type (what ``nps-sync fields setup`` creates) and, for the
 essentials, a Zendesk field type. The config's ``write_back:`` section maps metrics to field API
 names (Salesforce) and keys (Zendesk): unset takes the default (the legacy
-``salesforce.fields.*``/``zendesk.fields.*`` name for the fields nps-sync always wrote, off for the
-others), ``""`` turns a metric off. :func:`required_fields` lists what the mapping needs, for the
+``salesforce.fields.*``/``zendesk.fields.*`` name for the fields nps-sync always wrote, the
+suggested name for the account trend and small-sample flag on Salesforce, off for the others),
+``""`` turns a metric off. :func:`required_fields` lists what the mapping needs, for the
 set-up command and for ``nps-sync check``.
 """
 

@@ -18,7 +18,9 @@ Definitions
 - **Coverage**: respondents / contacts of the account, in percent, capped at 100 (a respondent may
   have left the account since). **Key-contact coverage**: key contacts who responded / key contacts.
 - **Revenue at risk**: ``below_threshold``: the whole ARR when the NPS is below the threshold,
-  else 0; ``detractor_share``: ARR x (weighted) detractors / respondents in the window.
+  else 0; ``detractor_share``: ARR x (weighted) detractors / respondents in the window. Not
+  reported (None) for an account with fewer respondents than ``small_sample_below``, unless
+  ``revenue_at_risk_small_sample`` asks for it: one unhappy answer is not the whole ARR at risk.
 - **Flags**: small sample when respondents < ``small_sample_below``; stale when no response at all
   (in or out of the window) in the last ``stale_after``.
 - **Revenue-weighted NPS of a segment** (tier, region, ...): sum(ARR x NPS) / sum(ARR) over the
@@ -77,6 +79,8 @@ class AccountSettings:
     at_risk_below: float = 0.0
     small_sample_below: int = 5
     stale_after: timedelta = timedelta(days=180)
+    #: Report revenue at risk for accounts below ``small_sample_below`` respondents too.
+    revenue_at_risk_small_sample: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +123,8 @@ class AccountMetrics:
     promoters: int
     passives: int
     detractors: int
-    revenue_at_risk: float
+    #: None when not reported: fewer respondents than the minimum sample (see the settings).
+    revenue_at_risk: float | None
     last_response_date: date | None
     previous_nps: float | None = None
     trend: float | None = None
@@ -278,6 +283,18 @@ def account_summary(
         if current.nps is not None and previous.nps is not None
         else None
     )
+    small_sample = respondents < settings.small_sample_below
+    risk = (
+        None
+        if small_sample and not settings.revenue_at_risk_small_sample
+        else revenue_at_risk(
+            facts.arr,
+            nps_value=current.nps,
+            detractor_share=current.detractor_share,
+            formula=settings.revenue_formula,
+            at_risk_below=settings.at_risk_below,
+        )
+    )
     key_coverage = None
     if facts.key_contacts is not None:
         answered = {c.response.contact_id for c in current.counted}
@@ -288,19 +305,13 @@ def account_summary(
         promoters=current.promoters,
         passives=current.passives,
         detractors=current.detractors,
-        revenue_at_risk=revenue_at_risk(
-            facts.arr,
-            nps_value=current.nps,
-            detractor_share=current.detractor_share,
-            formula=settings.revenue_formula,
-            at_risk_below=settings.at_risk_below,
-        ),
+        revenue_at_risk=risk,
         last_response_date=last.date() if last else None,
         previous_nps=previous.nps,
         trend=trend,
         coverage=percent(respondents, facts.contacts),
         key_contact_coverage=key_coverage,
-        small_sample=respondents < settings.small_sample_below,
+        small_sample=small_sample,
         stale=last is None or now - last > settings.stale_after,
         days_to_renewal=(facts.renewal_date - now.date()).days if facts.renewal_date else None,
         current=current,
@@ -319,7 +330,7 @@ def account_metrics(
     """Rolling NPS of one account and its revenue at risk, with the default settings otherwise.
 
     Revenue at risk is the account's whole ARR when its rolling NPS is below ``at_risk_below``,
-    otherwise 0.
+    otherwise 0; None below the default minimum sample (5 respondents).
     """
     return account_summary(
         list(responses),

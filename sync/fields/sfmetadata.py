@@ -8,6 +8,11 @@ under ``objects/Activity``, where Salesforce defines them), the history object's
 read and edit every field (a deployed field is invisible to every user, administrators included,
 until a profile or an assigned permission set grants it). Elements follow the order Salesforce
 itself writes: ``fullName`` first, the rest alphabetical.
+
+A field nps-sync writes says so in its description, with how long a hand edit lasts, true to the
+config (:func:`upkeep_note`): contact and account fields are read back and repaired by the
+reconciliation the daemon runs on ``schedule.reconcile_cron``; Lead and history fields are
+compared only with what nps-sync last wrote; fields nps-sync only reads say nothing of the kind.
 """
 
 from __future__ import annotations
@@ -18,11 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from sync.core.catalogue import ACCOUNT_METRICS, CONTACT_METRICS
 from sync.fields.fieldmap import RequiredField, metadata_name_problem
 
 NAMESPACE = "http://soap.sforce.com/2006/04/metadata"
 PERMISSION_SET = "NPS_Sync"
 MAX_LABEL = 40
+MAX_DESCRIPTION = 1000
+#: Objects whose fields the reconciliation reads back and repairs (sync/stages/writeback/).
+RECONCILED = frozenset({"Contact", "Account"})
+#: Metrics nps-sync writes to contacts and accounts (and to Leads matched in their place).
+WRITTEN_METRICS = frozenset(m.key for m in (*CONTACT_METRICS, *ACCOUNT_METRICS))
 #: The project's package directory and where the source format files go inside it.
 PACKAGE_DIR = "force-app"
 SOURCE_DIR = Path(PACKAGE_DIR, "main", "default")
@@ -68,12 +79,51 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def field_xml(required: RequiredField) -> str:
-    """The ``CustomField`` document of one Salesforce field."""
+def schedule_words(cron: str) -> str:
+    """A cron expression (UTC) in words: ``0 3 * * *`` -> ``daily at 03:00 UTC``."""
+    parts = cron.split()
+    daily = len(parts) == 5 and parts[2:] == ["*", "*", "*"]
+    if daily and parts[0].isdigit() and parts[1].isdigit():
+        return f"daily at {int(parts[1]):02d}:{int(parts[0]):02d} UTC"
+    return f"on the cron schedule '{cron}' (UTC)"
+
+
+def upkeep_note(field: RequiredField, reconcile_cron: str) -> str:
+    """What a field's description says about who keeps it, for the configured schedule; ""
+    for a field whose own description says it (the account's tier or ARR that nps-sync reads,
+    the Task marker)."""
+    if field.metric.startswith("history."):
+        return (
+            "Written by nps-sync from each survey response (upserted by response id); it is not "
+            "read back, so a hand edit stays until the response changes."
+        )
+    if field.metric not in WRITTEN_METRICS:
+        return ""
+    managed = "Managed by nps-sync: written as responses arrive"
+    if field.object not in RECONCILED:
+        return (
+            f"{managed}; it is not read back, so a hand edit stays until nps-sync writes a new "
+            "value."
+        )
+    if not reconcile_cron.strip():
+        return (
+            f"{managed}. Its nightly repair is off (schedule.reconcile_cron is empty): a hand "
+            "edit stays until nps-sync writes a new value or `nps-sync fields reconcile` runs."
+        )
+    return (
+        f"{managed}; hand edits are overwritten by its reconciliation, "
+        f"{schedule_words(reconcile_cron)} while the nps-sync daemon runs, or at once by "
+        "`nps-sync fields reconcile`."
+    )
+
+
+def field_xml(required: RequiredField, note: str = "") -> str:
+    """The ``CustomField`` document of one Salesforce field; ``note`` ends its description."""
     kind = required.type
+    description = f"{required.description} {note}".strip()[:MAX_DESCRIPTION]
     nodes: list[Node] = [
         ("label", required.label[:MAX_LABEL]),
-        ("description", required.description),
+        ("description", description),
         ("inlineHelpText", required.description),
         ("type", kind),
     ]
@@ -193,10 +243,12 @@ def write_metadata(
     *,
     api_version: str,
     custom_objects: Sequence[tuple[str, str]] = (),
+    reconcile_cron: str = "0 3 * * *",
 ) -> MetadataResult:
     """Write the Salesforce fields of ``required`` (and ``custom_objects``: name, label) as a
     Salesforce DX project under ``directory``, with a permission set, ``package.xml`` and
-    ``sfdx-project.json``. Raises OSError when the directory cannot be written."""
+    ``sfdx-project.json``; descriptions follow the reconciliation schedule ``reconcile_cron``
+    (``schedule.reconcile_cron``). Raises OSError when the directory cannot be written."""
     written: list[Path] = []
     skipped: list[tuple[RequiredField, str]] = []
     fields: list[RequiredField] = []
@@ -222,7 +274,8 @@ def write_metadata(
         write(objects_dir / name / f"{name}.object-meta.xml", object_xml(name, label))
     for f in fields:
         owner = defined_on(f.object)
-        write(objects_dir / owner / "fields" / f"{f.field}.field-meta.xml", field_xml(f))
+        xml = field_xml(f, upkeep_note(f, reconcile_cron))
+        write(objects_dir / owner / "fields" / f"{f.field}.field-meta.xml", xml)
     object_names = [name for name, _ in custom_objects]
     permission_set = SOURCE_DIR / "permissionsets" / f"{PERMISSION_SET}.permissionset-meta.xml"
     write(permission_set, permission_set_xml(fields, object_names))

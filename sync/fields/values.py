@@ -33,6 +33,7 @@ def account_settings(metrics: MetricsConfig) -> AccountSettings:
         at_risk_below=metrics.at_risk_below,
         small_sample_below=metrics.small_sample_below,
         stale_after=timedelta(days=metrics.stale_after_days),
+        revenue_at_risk_small_sample=metrics.revenue_at_risk_small_sample,
     )
 
 

@@ -66,12 +66,14 @@ def test_an_unknown_metric_is_an_error_with_its_position() -> None:
     )
 
 
-def test_required_fields_of_the_default_mapping_are_the_legacy_ones() -> None:
+def test_required_fields_of_the_default_mapping_are_the_legacy_ones_trend_and_sample() -> None:
     required = by_field(required_fields(make_config()))
     assert sorted(required) == [
         ("Account", "NPS_Responses__c"),
         ("Account", "NPS_Revenue_At_Risk__c"),
         ("Account", "NPS_Score__c"),
+        ("Account", "NPS_Small_Sample__c"),
+        ("Account", "NPS_Trend__c"),
         ("Contact", "NPS_Category__c"),
         ("Contact", "NPS_Last_Comment__c"),
         ("Contact", "NPS_Last_Response_Date__c"),
@@ -206,6 +208,61 @@ def test_metadata_files_deploy_every_field_with_a_permission_set(tmp_path: Path)
         if p.findtext("md:editable", namespaces=NS) == "true"
     }
     assert editable == set(types["CustomField"])
+
+
+@pytest.mark.parametrize(
+    ("schedule", "repair"),
+    [
+        ("", "Its nightly repair is off (schedule.reconcile_cron is empty)"),
+        (
+            "reconcile_cron: '0 3 * * *'",
+            "hand edits are overwritten by its reconciliation, daily at 03:00 UTC while the "
+            "nps-sync daemon runs, or at once by `nps-sync fields reconcile`.",
+        ),
+        ("reconcile_cron: '30 1 * * 1-5'", "on the cron schedule '30 1 * * 1-5' (UTC)"),
+    ],
+)
+def test_metadata_descriptions_say_who_keeps_each_field_as_configured(
+    tmp_path: Path, schedule: str, repair: str
+) -> None:
+    config_file = tmp_path / "nps-sync.yaml"
+    cron = schedule or "reconcile_cron: ''"
+    config_file.write_text(
+        "salesforce:\n"
+        "  instance_url: https://acme.my.salesforce.com\n"
+        "  matching: {order: [crm_id, email, lead, alias, domain]}\n"
+        "zendesk: {subdomain: acme}\n"
+        "write_back: {history: {enabled: true}}\n"
+        f"schedule: {{{cron}}}\n"
+        "rules: rules.yaml\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "metadata"
+    result = CliRunner().invoke(
+        main, ["fields", "setup", "--config", str(config_file), "--metadata", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    objects = out / "force-app" / "main" / "default" / "objects"
+
+    def description(obj: str, field: str) -> str:
+        xml = parse(objects / obj / "fields" / f"{field}.field-meta.xml")
+        return " ".join((xml.findtext("md:description", namespaces=NS) or "").split())
+
+    for obj, field, what in (
+        ("Account", "NPS_Trend__c", "NPS now minus NPS of the previous window."),
+        ("Contact", "NPS_Last_Score__c", "Score (0-10) of the latest response."),
+    ):
+        text = description(obj, field)
+        assert text.startswith(f"{what} Managed by nps-sync: written as responses arrive")
+        assert repair in text
+    assert description("Account", "NPS_Small_Sample__c").startswith(
+        "Too few respondents for the NPS to mean much. Managed by nps-sync"
+    )
+    lead = description("Lead", "NPS_Last_Score__c")
+    assert "it is not read back, so a hand edit stays until nps-sync writes a new value" in lead
+    history = description("NPS_Response__c", "Score__c")
+    assert "it is not read back, so a hand edit stays until the response changes" in history
+    assert "Managed by" not in description("Account", "Tier__c")  # nps-sync only reads it
 
 
 def test_setup_command_prints_fields_and_writes_metadata(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=1.0)
 WINDOW = timedelta(days=180)
 METRICS = {
     "revenue_at_risk": "detractor_share",
+    "revenue_at_risk_small_sample": True,  # the formula on every account, however few answered
     "key_contact_field": "Role__c",
     "key_contact_values": ["Decision Maker"],
 }

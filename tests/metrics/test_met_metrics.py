@@ -117,9 +117,36 @@ def test_revenue_at_risk_by_formula(
         window=WINDOW,
         revenue_formula=formula,  # type: ignore[arg-type]
         at_risk_below=threshold,
+        small_sample_below=0,  # the formulas alone
     )
     responses = [r(f"c{i}", 1, s) for i, s in enumerate(scores)]
     result = account_summary(responses, now=NOW, settings=settings, facts=AccountFacts(arr=2e5))
+    assert result.revenue_at_risk == expected
+
+
+@pytest.mark.parametrize("formula", ["below_threshold", "detractor_share"])
+@pytest.mark.parametrize(
+    ("respondents", "small_too", "expected"),
+    [
+        (1, False, None),  # one detractor is not the whole ARR at risk
+        (4, False, None),
+        (5, False, 2e5),
+        (1, True, 2e5),  # asked for: reported below the minimum sample too
+        (0, True, 0.0),
+    ],
+)
+def test_revenue_at_risk_below_the_minimum_sample_only_when_asked(
+    formula: str, respondents: int, small_too: bool, expected: float | None
+) -> None:
+    settings = AccountSettings(
+        window=WINDOW,
+        revenue_formula=formula,  # type: ignore[arg-type]
+        small_sample_below=5,
+        revenue_at_risk_small_sample=small_too,
+    )
+    detractors = [r(f"c{i}", 1, 2) for i in range(respondents)]
+    result = account_summary(detractors, now=NOW, settings=settings, facts=AccountFacts(arr=2e5))
+    assert result.small_sample is (respondents < 5)
     assert result.revenue_at_risk == expected
 
 

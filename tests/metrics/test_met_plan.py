@@ -37,7 +37,7 @@ def plan(config: Any = None, **kw: Any) -> dict[tuple[str, str], dict[str, dict[
     return {k: {r: dict(v) for r, v in recs.items()} for k, recs in result.values.items()}
 
 
-def test_without_a_write_back_section_the_legacy_fields_are_written() -> None:
+def test_without_a_write_back_section_the_legacy_fields_trend_and_sample_are_written() -> None:
     values = plan()
     assert values[("salesforce", "Contact")]["003A"] == {
         "NPS_Last_Score__c": 3,
@@ -49,7 +49,9 @@ def test_without_a_write_back_section_the_legacy_fields_are_written() -> None:
     assert values[("salesforce", "Account")]["001A"] == {
         "NPS_Score__c": 0.0,
         "NPS_Responses__c": 2,
-        "NPS_Revenue_At_Risk__c": 0.0,
+        "NPS_Trend__c": 0.0,  # previous window: only C's 8 (300 days ago) -> 0.0; 0.0 - 0.0
+        "NPS_Small_Sample__c": True,  # 2 respondents < 5
+        "NPS_Revenue_At_Risk__c": None,  # not reported below the minimum sample
     }
     assert values[("zendesk", "user")]["11"] == {
         "nps_score": 3,
@@ -87,7 +89,11 @@ def test_legacy_names_are_defaults_that_write_back_overrides_or_turns_off() -> N
 def test_every_metric_with_the_full_mapping() -> None:
     config = make_config(
         write_back=suggested_mapping(),
-        metrics={"revenue_at_risk": "detractor_share", "small_sample_below": 3},
+        metrics={
+            "revenue_at_risk": "detractor_share",
+            "small_sample_below": 3,
+            "revenue_at_risk_small_sample": True,
+        },
     )
     facts = {
         "001A": AccountFacts(
@@ -120,7 +126,7 @@ def test_every_metric_with_the_full_mapping() -> None:
         "NPS_Detractors__c": 1,
         "NPS_Small_Sample__c": True,  # 2 < 3
         "NPS_Stale__c": False,
-        "NPS_Revenue_At_Risk__c": 100_000.0,  # 200,000 x 1/2
+        "NPS_Revenue_At_Risk__c": 100_000.0,  # 200,000 x 1/2, small sample reported as asked
         "NPS_Days_To_Renewal__c": 61,
     }
     assert values[("zendesk", "organization")]["21"]["nps_revenue_at_risk"] == 100_000.0

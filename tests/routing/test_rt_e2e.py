@@ -138,7 +138,7 @@ actions:
     type: update_fields
     system: salesforce
     object: Account
-    values: {NPS_Trend__c: -10}
+    values: {Description: NPS follow-up open}
   cx_channel:
     type: notify
     channel: slack
@@ -173,7 +173,7 @@ def test_an_escalation_fires_for_the_open_task_only(
     assert (first.tasks_created, first.fields_set, first.errors) == (2, 2, [])
     account = world.salesforce.get_record("Account", ann.account_id)
     assert account is not None
-    assert account["NPS_Trend__c"] == -10
+    assert account["Description"] == "NPS follow-up open"
 
     # Ann's owner closes the task; Bob's stays open.
     task = next(t for t in world.salesforce.records("Task") if t["WhoId"] == ann.id)

@@ -43,7 +43,7 @@ def test_account_counts_each_contacts_latest_response_in_the_window() -> None:
     assert (result.promoters, result.passives, result.detractors) == (1, 1, 1)
     assert result.nps == 0.0
     assert result.respondents == 3
-    assert result.revenue_at_risk == 0.0
+    assert result.revenue_at_risk is None  # 3 respondents: below the minimum sample of 5
     assert result.last_response_date == date(2026, 10, 31)
 
 
@@ -56,14 +56,16 @@ def test_window_edges_exclude_the_start_and_include_now() -> None:
 
 
 def test_negative_nps_puts_the_whole_arr_at_risk() -> None:
-    result = account_metrics([r("a", 3, 2), r("b", 4, 8)], now=NOW, window=WINDOW, arr=50_000.0)
-    assert result.nps == -50.0
+    scores = {"a": 2, "b": 8, "c": 2, "d": 8, "e": 10}
+    responses = [r(contact, 3, score) for contact, score in scores.items()]
+    result = account_metrics(responses, now=NOW, window=WINDOW, arr=50_000.0)
+    assert result.nps == -20.0
     assert result.revenue_at_risk == 50_000.0
 
 
 def test_no_respondents() -> None:
     result = account_metrics([], now=NOW, window=WINDOW, arr=10.0)
-    assert (result.nps, result.respondents, result.revenue_at_risk) == (None, 0, 0.0)
+    assert (result.nps, result.respondents, result.revenue_at_risk) == (None, 0, None)
     assert result.last_response_date is None
 
 

@@ -83,6 +83,9 @@ class MetricsConfig(Section):
     decay_half_life_days: float | None = Field(None, gt=0)
     #: Fewer respondents than this in the window sets the small-sample flag.
     small_sample_below: int = Field(5, ge=0)
+    #: Report revenue at risk for small-sample accounts too; off: such accounts report none
+    #: (the field is left empty), since one answer does not put the whole ARR at risk.
+    revenue_at_risk_small_sample: bool = False
     #: No response at all for this many days sets the stale flag.
     stale_after_days: int = Field(180, ge=1)
     #: Contact field that marks key contacts (for key-contact coverage); "" turns it off.

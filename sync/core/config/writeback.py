@@ -2,8 +2,9 @@
 
 The field-map models offer exactly the metrics of :mod:`sync.core.catalogue`: every metric on
 Salesforce, the ones with a Zendesk type on Zendesk. A metric left unset takes its default (the
-legacy ``salesforce.fields``/``zendesk.fields`` name for the fields nps-sync always wrote,
-otherwise off); ``""`` turns a metric off; a name turns it on.
+legacy ``salesforce.fields``/``zendesk.fields`` name for the fields nps-sync always wrote, the
+suggested name for the trend and the small-sample flag on Salesforce, otherwise off); ``""`` turns
+a metric off; a name turns it on.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ else:
 def mapped_names(
     metrics: tuple[Metric, ...], chosen: MetricFieldMap, legacy: Section, *, zendesk: bool
 ) -> list[tuple[Metric, str]]:
-    """The field each metric is written to: the chosen name, else its legacy default.
+    """The field each metric is written to: the chosen name, else its default (the legacy name,
+    or on Salesforce the suggested name of a metric written by default).
 
     ``legacy`` is ``salesforce.fields`` or ``zendesk.fields``; metrics without a Zendesk type
     are left out when ``zendesk`` is set, and metrics turned off are left out always.
@@ -69,6 +71,8 @@ def mapped_names(
         if name is None:
             attribute = metric.legacy_zendesk if zendesk else metric.legacy_salesforce
             name = str(getattr(legacy, attribute, "") or "") if attribute else ""
+            if not attribute and metric.salesforce_default and not zendesk:
+                name = metric.suggested_name
         if name:
             mapped.append((metric, name))
     return mapped
