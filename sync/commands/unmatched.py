@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sync.commands.output import JSON_OPTION
-from sync.commands.run import build_engine, load
+from sync.commands.run import ConfigPath, build_engine, load
 
 if TYPE_CHECKING:
     from sync.app.engine import RunReport
@@ -40,9 +40,7 @@ def _config_file(ctx: click.Context, given: Path | None) -> Path:
     parent = ctx.parent.params.get("config_path") if ctx.parent is not None else None
     path = given or parent or DEFAULT_CONFIG
     param = next(p for p in ctx.command.params if p.name == "config_path")
-    checked: Path = click.Path(exists=True, dir_okay=False, path_type=Path).convert(
-        path, param, ctx
-    )
+    checked: Path = ConfigPath().convert(path, param, ctx)
     return checked
 
 
