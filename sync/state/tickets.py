@@ -58,6 +58,8 @@ class UnresolvedTicketAction:
     email: str
     organization_id: int | None
     created_at: datetime
+    #: When the customer answered: a requester's ticket actions go in this order.
+    answered_at: datetime
     #: When it is due again (its next attempt, or the end of the lease it is running under).
     due_at: datetime
 
@@ -206,7 +208,7 @@ class TicketLedger:
         keys: Iterable[str] = (),
     ) -> list[UnresolvedTicketAction]:
         """Ticket actions not yet done nor dead for these requesters (by email) or organizations,
-        and those of these keys, oldest first."""
+        and those of these keys, in the order their customers answered."""
         emails = sorted({e.lower() for e in emails if e})
         org_ids = sorted({int(o) for o in organization_ids})
         wanted = sorted(set(keys))
@@ -220,6 +222,7 @@ class TicketLedger:
                 a.c.lease_until,
                 r.c.email,
                 r.c.zendesk_org_id,
+                r.c.created_at.label("answered_at"),
             )
             .select_from(
                 a.join(r, sa.and_(a.c.source == r.c.source, a.c.response_id == r.c.response_id))
@@ -242,9 +245,10 @@ class TicketLedger:
                             email=(row.email or "").lower(),
                             organization_id=int(row.zendesk_org_id) if row.zendesk_org_id else None,
                             created_at=row.created_at,
+                            answered_at=row.answered_at,
                             due_at=row.lease_until if leased else row.next_attempt_at,
                         )
-        return sorted(found.values(), key=lambda u: (u.created_at, u.key))
+        return sorted(found.values(), key=lambda u: (u.answered_at, u.created_at, u.key))
 
     def history(self, emails: Iterable[str], limit: int) -> dict[str, list[PastResponse]]:
         """Each person's responses, newest first, at most ``limit + 1`` (the caller drops the one

@@ -10,7 +10,7 @@ fault fails only the action whose lookup it hit.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -155,3 +155,61 @@ def test_retried_ticket_actions_move_under_a_steady_fault_rate(
         f"{PEOPLE} retried ticket actions under 10% faults: {rounds} round(s), "
         f"{time.perf_counter() - started:.2f} s"
     )
+
+
+def answered(payload: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """The payload of an answer given at ``at`` (the route stage records it)."""
+    return {**payload, "response": {**payload["response"], "submitted_at": at.isoformat()}}
+
+
+def test_a_requesters_first_answer_opens_the_ticket_whatever_the_keys_or_routing_order(
+    emulator: ZendeskEmulator, desk: ZendeskConnector, store: StateStore, outbox: Outbox
+) -> None:
+    """Answers routed together (or the newer one first, after a fault held the older back) go
+    in the order the customer gave them: the first answer's ticket, the others as comments."""
+    run = executor(desk, store, outbox)
+    base = outbox.now - timedelta(days=30)
+    moments = [base + timedelta(days=d) for d in (20, 0, 10)]  # routed newest first
+    keys = [
+        outbox.add(
+            ANA,
+            answered(ticket_payload(ANA, attach=True, comment=f"Answer {i}."), at),
+            created_at=at,
+        )
+        for i, at in enumerate(moments)
+    ]
+    first = keys[1]
+    outcomes = {o.key: o for o in outbox.run(run)}
+    while any(o.result == "defer" for o in outcomes.values()):
+        outbox.now += timedelta(minutes=2)
+        outcomes.update({o.key: o for o in outbox.run(run)})
+
+    (ticket,) = open_tickets_of(emulator, ANA.user_id)
+    assert ticket["external_id"] == first
+    assert not outcomes[first].attached
+    assert all(outcomes[k].attached for k in keys if k != first)
+
+
+def test_a_newer_answer_waits_for_an_older_one_routed_after_it(
+    emulator: ZendeskEmulator, desk: ZendeskConnector, store: StateStore, outbox: Outbox
+) -> None:
+    run = executor(desk, store, outbox)
+    newer_at = outbox.now - timedelta(days=1)
+    newer = outbox.add(
+        ANA, answered(ticket_payload(ANA, attach=True), newer_at), created_at=newer_at
+    )
+    outbox.now += timedelta(seconds=5)
+    older_at = outbox.now - timedelta(days=9)
+    older = outbox.add(
+        ANA, answered(ticket_payload(ANA, attach=True), older_at), created_at=older_at
+    )
+    claimed = [a for a in outbox.claim(owner="worker-2") if a.key == newer]
+    (waiting,) = run.execute(claimed)
+    assert waiting.result == "defer"
+    assert open_tickets_of(emulator, ANA.user_id) == []
+
+    outbox.pass_lease()
+    outcomes = {o.key: o for o in outbox.run(run)}
+    (ticket,) = open_tickets_of(emulator, ANA.user_id)
+    assert ticket["external_id"] == older
+    assert outcomes[newer].attached

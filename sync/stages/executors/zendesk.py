@@ -151,7 +151,9 @@ class ZendeskTicketExecutor:
     def _execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
         names = self._resolved_names()
         outcomes: dict[str, Outcome] = {}
-        plans = [_plan(a) for a in actions]
+        # In the order the customers answered, so that a requester's first answer in the batch
+        # opens the ticket and later ones join it, as they would have arriving one by one.
+        plans = sorted((_plan(a) for a in actions), key=_answer_order)
 
         attaching = [p for p in plans if p.attach]
         # Read before the ledger's open tickets: an action recorded done in between is then seen
@@ -214,8 +216,9 @@ class ZendeskTicketExecutor:
         An earlier action of the same requester (or organization) that is not recorded yet,
         whether waiting, retrying or running under another worker's lease, may have opened the
         ticket this plan should join. Until it is resolved, this plan would open a second one;
-        so it waits for it. Only later actions wait for earlier ones (by when they were routed,
-        then by key), so two actions never wait for each other, whichever workers claim them.
+        so it waits for it. Only later actions wait for earlier ones (by when the customer
+        answered, then when they were routed, then by key), so two actions never wait for each
+        other, whichever workers claim them.
         """
         if self.store is None or not plans:
             return {}
@@ -226,8 +229,8 @@ class ZendeskTicketExecutor:
             organization_ids=[p.organization_id for p in plans if by_org and p.organization_id],
             keys=ours,
         )
-        order = {u.key: (u.created_at, u.key) for u in rows}
-        earlier: dict[str, list[tuple[tuple[datetime, str], datetime]]] = {}
+        order = {u.key: (u.answered_at, u.created_at, u.key) for u in rows}
+        earlier: dict[str, list[tuple[tuple[datetime, datetime, str], datetime]]] = {}
         for u in rows:
             if u.key in ours:
                 continue
@@ -235,7 +238,7 @@ class ZendeskTicketExecutor:
             if by_org and u.organization_id:
                 scopes.add(f"org:{u.organization_id}")
             for scope_key in scopes:
-                earlier.setdefault(scope_key, []).append(((u.created_at, u.key), u.due_at))
+                earlier.setdefault(scope_key, []).append((order[u.key], u.due_at))
         now = self.clock()
         waits: dict[str, datetime] = {}
         for plan in plans:
@@ -462,6 +465,18 @@ def _plan(action: ClaimedAction) -> _Plan:
         email=email,
         attach=bool(payload.get("attach_to_open")),
     )
+
+
+def _answer_order(plan: _Plan) -> tuple[datetime, str]:
+    """When the customer answered (payloads routed before it was recorded sort first)."""
+    response = plan.payload.get("response") or {}
+    try:
+        answered = datetime.fromisoformat(str(response.get("submitted_at")))
+    except ValueError:
+        answered = datetime.min.replace(tzinfo=UTC)
+    if answered.tzinfo is None:
+        answered = answered.replace(tzinfo=UTC)
+    return answered, plan.key
 
 
 def _scope_keys(candidate: TicketCandidate, state: TicketState, by_org: bool) -> list[str]:
