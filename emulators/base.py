@@ -27,6 +27,7 @@ import random
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -319,6 +320,13 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, app: EmulatorApp, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.app = app
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a timeout, a killed process) is routine for a server, as for
+        the real APIs: not worth a traceback on the console of whoever runs the emulator."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class EmulatorServer:
