@@ -50,6 +50,7 @@ _FAULT_BODIES: dict[int, dict[str, Any]] = {
 class _Settings:
     seed: int
     rate_limit_per_minute: int
+    rate_limit_window_seconds: int
     job_polls_to_complete: PollsToComplete
     incremental_rate_limit_per_minute: int
     idempotency_window_seconds: float
@@ -67,6 +68,7 @@ class ZendeskEmulator(EmulatorApp):
         seed: int = 0,
         subdomain: str = "acme",
         rate_limit_per_minute: int = 700,
+        rate_limit_window_seconds: int = 60,
         job_polls_to_complete: PollsToComplete = REALISTIC_POLLS,
         incremental_rate_limit_per_minute: int = 10,
         idempotency_window_seconds: float = DEFAULT_WINDOW_SECONDS,
@@ -77,6 +79,7 @@ class ZendeskEmulator(EmulatorApp):
         self._settings = _Settings(
             seed,
             rate_limit_per_minute,
+            rate_limit_window_seconds,
             job_polls_to_complete,
             incremental_rate_limit_per_minute,
             idempotency_window_seconds,
@@ -96,7 +99,9 @@ class ZendeskEmulator(EmulatorApp):
             idempotency=IdempotencyCache(settings.idempotency_window_seconds),
             search_index_delay_seconds=settings.search_index_delay_seconds,
         )
-        self._budget = MinuteBudget(settings.rate_limit_per_minute)
+        self._budget = MinuteBudget(
+            settings.rate_limit_per_minute, settings.rate_limit_window_seconds
+        )
         self._export_budget = MinuteBudget(settings.incremental_rate_limit_per_minute)
         self._credentials = Credentials()
         seeding.install_defaults(self._store)

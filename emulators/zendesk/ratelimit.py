@@ -13,17 +13,21 @@ WINDOW_SECONDS = 60
 
 
 class MinuteBudget:
-    """At most ``limit`` requests per clock minute."""
+    """At most ``limit`` requests per clock minute (per ``window`` seconds, which tests shorten
+    so that a spent budget resets within a test)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, window: int = WINDOW_SECONDS) -> None:
         if limit < 1:
             raise ValueError("a rate limit must allow at least one request per minute")
+        if window < 1:
+            raise ValueError("a rate-limit window lasts at least one second")
         self.limit = limit
+        self.window = window
         self._window = -1
         self._used = 0
 
     def _roll(self, now: float) -> None:
-        window = int(now // WINDOW_SECONDS)
+        window = int(now // self.window)
         if window != self._window:
             self._window = window
             self._used = 0
@@ -42,4 +46,4 @@ class MinuteBudget:
 
     def reset_in(self, now: float) -> int:
         """Whole seconds until the window resets (never 0, so clients always wait)."""
-        return max(math.ceil(WINDOW_SECONDS - now % WINDOW_SECONDS), 1)
+        return max(math.ceil(self.window - now % self.window), 1)

@@ -21,7 +21,7 @@ from connectors.errors import ConfigError, ConnectorError, DeferError, Retryable
 from connectors.notify import SlackSender
 from connectors.transport import make_session
 from rules import Ruleset
-from sync.app.budget import budget_report
+from sync.app.budget import COUNT_LIMIT, budget_report
 from sync.app.reload import RulesHolder
 from sync.app.runtime import Connections
 from sync.core.config import Config
@@ -53,6 +53,7 @@ from sync.stages.pull import pull
 from sync.stages.route import EscalationRendering, RoutingContext, route_responses
 from sync.stages.writeback import reconcile, write_back
 from sync.state import StateStore, StoredResponse
+from sync.state.outbox import DETRACTOR_FIRST
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,13 @@ class RunReport:
     errors: list[str] = field(default_factory=list)
     #: The pass stopped because a system was unreachable or refused work for now.
     unavailable: bool = False
+    #: Systems that asked us to wait (a rate limit, a spent API allowance): system -> the UTC
+    #: time they gave (ISO 8601). The work that needed them waits in the store for that time;
+    #: the rest of the pass went on. Not an error.
+    deferred_until: dict[str, str] = field(default_factory=dict)
+    #: What waits for the next pass when something was deferred: responses to route, actions
+    #: due later, contacts and accounts to write back.
+    waiting: dict[str, int] = field(default_factory=dict)
     #: Systems that refused the credentials, permissions or configured names: system -> error.
     #: The stages that did not need them went on.
     refused: dict[str, str] = field(default_factory=dict)
@@ -144,7 +152,9 @@ class RunReport:
     @property
     def idle(self) -> bool:
         """True for a pass that changed nothing and met nothing wrong: not worth an INFO line."""
-        quiet = not (self.problems or self.errors or self.refused or self.unavailable)
+        quiet = not (
+            self.problems or self.errors or self.refused or self.unavailable or self.deferred_until
+        )
         return quiet and not any(
             (
                 self.pulled, self.routed, self.intents, self.tasks_created, self.tickets_created,
@@ -161,6 +171,19 @@ class RunReport:
     def refuse(self, error: ConfigError) -> None:
         """Record a system's refusal (the first one per system in a run)."""
         self.refused.setdefault(error.system or "configuration", error.message)
+
+    def defer(self, error: DeferError) -> None:
+        """Record a system's "not now" that ended a stage early."""
+        log.warning("deferred: %s", error)
+        self.defer_until(error.system or "unknown", error.not_before or datetime.now(UTC))
+
+    def defer_until(self, system: str, when: datetime) -> None:
+        """Work for ``system`` waits until ``when``; the latest time asked for wins."""
+        whole = when.astimezone(UTC).replace(microsecond=0)
+        if whole < when:  # rounded up: work is due again at the time shown, not a moment later
+            whole += timedelta(seconds=1)
+        stamp = whole.isoformat()
+        self.deferred_until[system] = max(self.deferred_until.get(system, stamp), stamp)
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -184,11 +207,18 @@ class RefusedError(ConfigError):
 
 
 def refusable(report: RunReport, stage: Callable[[], None]) -> None:
-    """Run a stage; a refusal is recorded and the stages after it go on."""
+    """Run a stage; a refusal or a deferral is recorded and the stages after it go on.
+
+    A deferral (a rate limit, a spent API allowance) leaves the stage's unfinished work in the
+    store, where the next pass finds it: responses stay pending, actions stay due, contacts and
+    accounts stay queued for write-back.
+    """
     try:
         stage()
     except ConfigError as exc:
         report.refuse(exc)
+    except DeferError as exc:
+        report.defer(exc)
 
 
 class Engine:
@@ -284,6 +314,8 @@ class Engine:
         report.updated += stats.updated
         report.problems.extend(stats.problems)
         report.errors.extend(stats.errors)
+        for error in stats.deferred:
+            report.defer(error)
 
     def route(self, report: RunReport) -> None:
         """Match and route every pending response."""
@@ -404,13 +436,17 @@ class Engine:
         report.errors.extend(stats.errors)
         for error in stats.refused:
             report.refuse(error)
+        for system, when in stats.deferred_until.items():
+            report.defer_until(system, when)
 
     def write_back(self, report: RunReport) -> None:
         """Write the fields of every contact and account queued for it.
 
         The queue is in the store (filled when routing), so a pass that crashed before this stage
         leaves the work for the next one instead of losing it. A failed write-back stays queued
-        for the next pass, up to ``max_attempts`` times.
+        for the next pass, up to ``max_attempts`` times; one a system deferred (a rate limit)
+        stays queued without counting an attempt, and its values already written are not sent
+        again.
         """
         queued = self.store.write_backs.queued()
         if not queued or self.stop_requested.is_set():
@@ -427,10 +463,26 @@ class Engine:
         )
         report.records_updated += stats.total()
         report.errors.extend(stats.errors)
+        for error in stats.deferred:
+            report.defer(error)
+        if stats.deferred and not stats.errors:
+            return  # all stays queued: what landed is remembered and will not be sent again
         if not stats.errors:
             self.store.write_backs.clear(queued)
         elif dropped := self.store.write_backs.fail(queued, max_attempts=self.config.max_attempts):
             log.error("gave up writing back %d records until the next reconciliation", dropped)
+
+    def waiting(self) -> dict[str, int]:
+        """What the next pass has left to do: the figures a deferred pass reports."""
+        now = self.clock()
+        queued = self.store.write_backs.queued()
+        pending = self.store.outbox.actions(status="pending")
+        return {
+            "responses": len(self.store.inbox.pending(COUNT_LIMIT, now)),
+            "actions": len(pending),
+            "detractor_actions": sum(a.priority == DETRACTOR_FIRST for a in pending),
+            "write_backs": len(queued.contacts) + len(queued.accounts),
+        }
 
     def release_dead_leases(self) -> None:
         """Free at once the leases of local workers that crashed, instead of waiting them out."""
@@ -493,7 +545,7 @@ class Engine:
                 refusable(report, lambda: self.route(report))
 
     def _drain_stages(self, report: RunReport, started: datetime) -> None:
-        self.act(report)
+        refusable(report, lambda: self.act(report))
         refusable(report, lambda: self._write_back_stage(report, started))
         if self.config.zendesk.tracking.enabled:
             with self.store.locks.singleton("ticket-tracking") as mine:
@@ -530,7 +582,8 @@ class Engine:
             for stage in stages:
                 stage(report, started)
             partial = report.errors or report.skipped_unexpected
-            status = "refused" if report.refused else "partial" if partial else "ok"
+            deferred = "deferred" if report.deferred_until else "ok"
+            status = "refused" if report.refused else "partial" if partial else deferred
         except ConfigError as exc:
             report.refuse(exc)
             status = "refused"
@@ -544,8 +597,10 @@ class Engine:
             report.api_usage = self.conn.crm.api_usage()
             budget = budget_report(self.conn.crm, self.store, self.clock())
             report.budget = budget.to_json()
-            if budget.stopped:
-                report.errors.append(budget.summary())
+            if budget.stopped:  # a deferral, not an error: the next run goes on from here
+                log.warning("%s", budget.summary())
+            if report.deferred_until:
+                report.waiting = self.waiting()
             report.seconds = round((self.clock() - started).total_seconds(), 3)
             report.rules = {
                 "file": str(self.rules.path) if self.rules.path else None,

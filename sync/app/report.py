@@ -97,6 +97,27 @@ def print_problems(console: Console, report: RunReport, limit: int = 10) -> None
         )
 
 
+def deferral_summary(deferred_until: dict[str, str], waiting: dict[str, int]) -> str:
+    """One line: which systems asked us to wait, until when, and what waits for them."""
+    systems = ", ".join(
+        f"{system} until {when.replace('T', ' ').removesuffix('+00:00')} UTC"
+        for system, when in sorted(deferred_until.items())
+    )
+    left = (
+        f"{waiting.get('responses', 0)} responses to route, {waiting.get('actions', 0)} actions "
+        f"({waiting.get('detractor_actions', 0)} for detractors), "
+        f"{waiting.get('write_backs', 0)} records to write back"
+    )
+    return f"Deferred (rate limit or API allowance): {systems}; left for the next pass: {left}"
+
+
+def print_deferred(console: Console, report: RunReport) -> None:
+    """What a rate limit or a spent API allowance left for the next pass (not an error)."""
+    if report.deferred_until:
+        line = deferral_summary(report.deferred_until, report.waiting)
+        console.print(f"[yellow]deferred[/] {escape(line)}", highlight=False, markup=True)
+
+
 def print_history_note(console: Console, config: Config, report: RunReport) -> None:
     """How many responses the pass stored as history only, and how to import history on purpose."""
     if report.too_old:

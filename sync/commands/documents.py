@@ -81,8 +81,23 @@ def status_document(store: StateStore, now: datetime, run_count: int = 10) -> di
         "salesforce_api": _budget(runs),
         "rules": _rules(runs),
         "refused": _refusals(runs),
+        "deferred": _deferred(runs),
         "skipped": _skipped(store.skips.counts()),
     }
+
+
+def _deferred(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The newest working run's deferrals: system -> until when, and what waits for them."""
+    for run in runs:
+        stats = run.get("stats") or {}
+        if run.get("kind") == "reconcile" or not stats:
+            continue
+        return {
+            "run": run["id"],
+            "until": stats.get("deferred_until") or {},
+            "waiting": stats.get("waiting") or {},
+        }
+    return {"run": None, "until": {}, "waiting": {}}
 
 
 def _skipped(counts: Mapping[tuple[str, bool], int]) -> dict[str, Any]:

@@ -165,6 +165,7 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
         _budget_line(runs),
         *_rules_lines(runs),
         *_refusal_lines(runs),
+        *_deferral_lines(runs),
     ]
     return [history, did, cursors, outbox, *lines]
 
@@ -222,6 +223,22 @@ def _refusal_lines(runs: list[dict[str, Any]]) -> list[str]:
                     f"{_when(run['started_at'])} UTC): fix the credentials or settings"
                 )
     return list(seen.values())
+
+
+def _deferral_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """What the newest run that did work left for later because a system asked us to wait."""
+    from sync.app.report import deferral_summary
+
+    for run in runs:
+        stats = run.get("stats") or {}
+        if run.get("kind") == "reconcile" or not stats:
+            continue
+        deferred = stats.get("deferred_until") or {}
+        if not deferred:
+            return []
+        when = f"run {run['id']}, {_when(run['started_at'])} UTC"
+        return [f"{deferral_summary(deferred, stats.get('waiting') or {})} ({when})"]
+    return []
 
 
 def _budget_line(runs: list[dict[str, Any]]) -> str:

@@ -86,12 +86,14 @@ def sync_command(config_path: Path, as_json: bool) -> None:
 
     Exits 1 if some records failed or the rules asked for actions that could not be taken and
     were not declared `expect_skip` (`nps-sync skipped` lists them), 75 if a system was
-    unavailable (run again later).
+    unavailable (run again later). Work a rate limit or a spent API allowance deferred is not an
+    error: the pass does the rest, prints what waits and until when, and exits 0; the next pass
+    resumes it.
     """
     from rich.console import Console
 
     from sync.app.engine import RefusedError, RunReport
-    from sync.app.report import print_history_note, print_problems, report_table
+    from sync.app.report import print_deferred, print_history_note, print_problems, report_table
     from sync.commands.documents import run_document
     from sync.commands.output import emit
     from sync.core.errors import PartialFailureError, UnavailableError
@@ -117,6 +119,7 @@ def sync_command(config_path: Path, as_json: bool) -> None:
     show(report)
     if not as_json:
         print_problems(console, report)
+        print_deferred(console, report)
         print_history_note(console, engine.config, report)
     if report.unavailable:
         raise UnavailableError(

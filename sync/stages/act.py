@@ -35,6 +35,8 @@ class Outcome:
     found_existing: bool = False
     #: Done by commenting on an existing ticket rather than creating a record.
     attached: bool = False
+    #: The system that deferred it (a rate limit, a spent API allowance), if it was deferred.
+    system: str = ""
 
 
 class Executor(Protocol):
@@ -61,11 +63,19 @@ def guarded(actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]])
     try:
         return work()
     except DeferError as exc:
-        return [Outcome(a.key, "defer", error=str(exc), not_before=exc.not_before) for a in actions]
+        return deferred(actions, exc)
     except RetryableError as exc:
         return [Outcome(a.key, "retry", error=str(exc)) for a in actions]
     except RecordError as exc:
         return [Outcome(a.key, "dead", error=str(exc)) for a in actions]
+
+
+def deferred(actions: Sequence[ClaimedAction], error: DeferError) -> list[Outcome]:
+    """Every action of a batch parked until the time the system gave."""
+    return [
+        Outcome(a.key, "defer", error=str(error), not_before=error.not_before, system=error.system)
+        for a in actions
+    ]
 
 
 def look_up_each(
@@ -145,6 +155,8 @@ class DrainStats:
     errors: list[str] = field(default_factory=list)
     #: Systems that refused the credentials or settings; their executors stopped, others went on.
     refused: list[ConfigError] = field(default_factory=list)
+    #: Systems that asked us to wait, with the latest time given; their actions are parked.
+    deferred_until: dict[str, datetime] = field(default_factory=dict)
 
     def add(self, kind: str, outcome: Outcome, result: ActionResult) -> None:
         """Count one outcome as it was recorded: a retry past the last attempt is dead."""
@@ -161,6 +173,12 @@ class DrainStats:
             self.retried += 1
         elif outcome.result == "defer":
             self.deferred += 1
+            if outcome.system and result.next_attempt_at is not None:
+                when = max(
+                    self.deferred_until.get(outcome.system, result.next_attempt_at),
+                    result.next_attempt_at,
+                )
+                self.deferred_until[outcome.system] = when
 
 
 MAX_BACKOFF = timedelta(hours=1)
@@ -203,6 +221,8 @@ def drain(
                 store.outbox.release_leases(owner, now())
                 stats.refused.append(exc)
                 break
+            except DeferError as exc:  # parked until the time given; the other executors go on
+                outcomes = deferred(claimed, exc)
             by_key = {a.key: a for a in claimed}
             results = [
                 result_of(by_key[o.key], o, max_failures, backoff_base, now()) for o in outcomes

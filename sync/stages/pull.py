@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, DeferError
 from connectors.surveys import SurveySource
 from sync.core.retry import RetryPolicy
 from sync.state import StateStore
@@ -31,6 +31,8 @@ class PullStats:
     unchanged: int = 0
     problems: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Sources that asked us to wait (a rate limit); they resume from their cursor next pass.
+    deferred: list[DeferError] = field(default_factory=list)
 
 
 def pull(
@@ -43,6 +45,9 @@ def pull(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> PullStats:
     """Pull every source; a failing source is reported and the others still run.
+
+    A source that asks us to wait (a rate limit longer than a retry waits) is left at its cursor
+    and listed in ``deferred``.
 
     Transient errors are retried in place (sources keep their iterator usable after one); a source
     that still fails keeps the cursor of its last stored page, so the next run resumes there. A
@@ -66,6 +71,8 @@ def pull(
                 for problem in page.problems:
                     log.warning("skipped %s", problem)
                     stats.problems.append(str(problem))
+        except DeferError as exc:  # not an error: the next pass resumes from the cursor
+            stats.deferred.append(exc)
         except ConnectorError as exc:
             log.error("source %s failed: %s", source.name, exc)
             stats.errors.append(f"{source.name}: {exc}")

@@ -47,6 +47,7 @@ from sync.stages.owners import choose_owner
 from sync.stages.recency import too_old
 from sync.state import ActionIntent, RoutingOutcome, SkippedAction, StateStore, StoredResponse
 from sync.state.escalations import DueStep
+from sync.state.outbox import DETRACTOR_FIRST, ORDINARY
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +377,7 @@ def build_intent(
         kind=action.type,
         payload=made,
         ruleset_hash=ruleset.hash,
+        priority=DETRACTOR_FIRST if r.category == "detractor" else ORDINARY,
     )
     return Built(intent, note=note)
 

@@ -19,6 +19,11 @@ from sync.state import schema as t
 from sync.state.database import Database
 from sync.state.dialect import chunks, insert_ignore
 
+#: The claim priority of a detractor's actions: they go first when only part of the outbox can.
+DETRACTOR_FIRST = 0
+#: The claim priority of every other action.
+ORDINARY = 1
+
 
 @dataclass(frozen=True, slots=True)
 class ActionIntent:
@@ -32,6 +37,8 @@ class ActionIntent:
     kind: str
     payload: Mapping[str, Any]
     ruleset_hash: str
+    #: Claimed lowest first (:data:`DETRACTOR_FIRST` for a detractor's actions).
+    priority: int = ORDINARY
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,7 @@ class ActionRow:
     last_error: str | None
     next_attempt_at: datetime
     payload: Mapping[str, Any]
+    priority: int = ORDINARY
 
 
 class Outbox:
@@ -160,6 +168,8 @@ class Outbox:
     ) -> list[ClaimedAction]:
         """Lease up to ``limit`` due actions to ``owner``; expired leases are reclaimable.
 
+        Detractors' actions are claimed first (``priority``), then the longest due: when a rate
+        limit or the API allowance stops a pass part-way, what it did create is what matters most.
         Claiming counts an attempt, *before* any external call: an action claimed with
         ``attempts > 1`` may already have had an effect, so its executor looks for its marker
         before creating anything.
@@ -169,7 +179,8 @@ class Outbox:
             sa.and_(a.c.status == "pending", a.c.next_attempt_at <= now),
             sa.and_(a.c.status == "claimed", a.c.lease_until < now),
         )
-        query = sa.select(a.c.key).where(due).order_by(a.c.next_attempt_at, a.c.key).limit(limit)
+        order = (a.c.priority, a.c.next_attempt_at, a.c.key)
+        query = sa.select(a.c.key).where(due).order_by(*order).limit(limit)
         if kinds:
             query = query.where(a.c.kind.in_(list(kinds)))
         if self._db.dialect == "postgresql":
@@ -302,6 +313,7 @@ class Outbox:
                 last_error=row.last_error,
                 next_attempt_at=row.next_attempt_at,
                 payload=row.payload,
+                priority=row.priority,
             )
             for row in rows
         ]
@@ -363,6 +375,7 @@ def _intent_row(intent: ActionIntent, now: datetime) -> dict[str, Any]:
         "kind": intent.kind,
         "payload": dict(intent.payload),
         "ruleset_hash": intent.ruleset_hash,
+        "priority": intent.priority,
         "status": "pending",
         "attempts": 0,
         "failures": 0,

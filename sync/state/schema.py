@@ -114,6 +114,9 @@ actions = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Claimed lowest first: detractors' actions (0) go before the others (1) when the API
+    # budget runs short. Added in v6.
+    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="1"),
 )
 
 written_values = sa.Table(
@@ -301,11 +304,17 @@ def _add_skipped_actions(conn: Connection) -> None:
     v5.create_all(conn)
 
 
+def _add_action_priority(conn: Connection) -> None:
+    """v5 -> v6: the claim priority of each action; those queued before keep the ordinary one."""
+    conn.execute(sa.text("ALTER TABLE nps_actions ADD COLUMN priority SMALLINT NOT NULL DEFAULT 1"))
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
     2: _add_write_back_queue,
     3: _add_ticket_status,
     4: _add_skipped_actions,
+    5: _add_action_priority,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

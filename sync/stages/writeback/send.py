@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, DeferError
 from connectors.models import FieldUpdate, WriteResult
 from sync.core.config import Config
 from sync.core.ports import WriteBackCrm, WriteBackHelpdesk
@@ -33,6 +33,9 @@ class WriteBackStats:
     errors: list[str] = field(default_factory=list)
     #: Records rewritten because Salesforce or Zendesk held something else than what we had written.
     drift: int = 0
+    #: Systems that asked us to wait (a rate limit, a spent API allowance), with the time they
+    #: gave: what was not written to them stays queued, without counting as a failed attempt.
+    deferred: list[DeferError] = field(default_factory=list)
 
     def total(self) -> int:
         return sum(self.updated.values())
@@ -43,6 +46,7 @@ class WriteBackStats:
         self.unchanged += other.unchanged
         self.errors.extend(other.errors)
         self.drift += other.drift
+        self.deferred.extend(other.deferred)
 
 
 Writer = Callable[[Sequence[FieldUpdate]], list[WriteResult]]
@@ -91,6 +95,10 @@ def _send_system(
         updates = [FieldUpdate(obj, rid, dict(values)) for rid, values in sorted(records.items())]
         try:
             results = retry.call(partial(writer, updates))
+        except DeferError as exc:  # this system's remaining objects wait for the time it gave
+            stats.deferred.append(exc)
+            log.warning("write-back to %s deferred: %s", system, exc)
+            break
         except ConnectorError as exc:
             stats.errors.append(f"{system} {obj}: {exc}")
             log.error("write-back of %s %s failed: %s", system, obj, exc)
