@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,6 +89,28 @@ def end_of_the_year() -> datetime:
     return quiet_end(SEED, ACCOUNTS, RESPONSES)
 
 
+def answered(state: WorldState) -> Counter[str]:
+    """The action key of every ticket and of every answer added to one as a comment."""
+    keys = Counter(state.tickets.keys())
+    for ticket in state.tickets.values():
+        keys.update(key for key, _ in ticket[-1] if key)
+    return keys
+
+
+def assert_same_work(actual: WorldState, expected: WorldState, figures: str = "") -> None:
+    """Every Task and field exactly as in the clean run, every ticket answer there once.
+
+    Two answers of one respondent become a ticket and a comment on it (``attach_to_open``);
+    which of them opens the ticket depends on which pass routed it first, so tickets are
+    compared by the answers they hold.
+    """
+    assert actual.duplicate_tasks == actual.duplicate_tickets == [], figures
+    others = [d for d in actual.differences(expected, limit=1000) if " ticket " not in f" {d}"]
+    assert others == [], figures
+    assert answered(actual) == answered(expected), figures
+    assert max(answered(actual).values()) == 1, figures
+
+
 def clean_state(tmp_path: Path, end: datetime) -> WorldState:
     """What one unthrottled pass leaves in a world built from the same seed."""
     with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, end) as clean:
@@ -142,8 +165,7 @@ def test_rel_a_zendesk_rate_limit_defers_work_and_later_passes_finish_it(
     )
     assert len(passes) > 1, figures  # the limit did bite
     assert not passes[-1].document["deferred_until"], figures
-    assert actual.duplicate_tasks == actual.duplicate_tickets == [], figures
-    assert actual.differences(expected) == [], figures
+    assert_same_work(actual, expected, figures)
     assert "Deferred" not in status(config)
 
 
@@ -170,8 +192,7 @@ def test_rel_a_spent_salesforce_allowance_defers_work_and_the_next_pass_finishes
         assert second.exit_code == 0, second.output
         assert second.document["deferred_until"] == {}, second.output
         actual = snapshot(world)
-    assert actual.duplicate_tasks == actual.duplicate_tickets == []
-    assert actual.differences(expected) == []
+    assert_same_work(actual, expected)
 
 
 def test_rel_detractors_actions_go_first_when_the_allowance_runs_out_mid_way(
