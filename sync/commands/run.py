@@ -86,9 +86,9 @@ def sync_command(config_path: Path, as_json: bool) -> None:
 
     Exits 1 if some records failed or the rules asked for actions that could not be taken and
     were not declared `expect_skip` (`nps-sync skipped` lists them), 75 if a system was
-    unavailable (run again later). Work a rate limit or a spent API allowance deferred is not an
-    error: the pass does the rest, prints what waits and until when, and exits 0; the next pass
-    resumes it.
+    unavailable (run again later). A rate limit or a spent API allowance does not end the pass: it
+    defers the work that needed that system, does the rest, prints what waits and until when,
+    and exits 75 (not an error: run again after that time, the next pass resumes it).
     """
     from rich.console import Console
 
@@ -133,6 +133,13 @@ def sync_command(config_path: Path, as_json: bool) -> None:
     if report.skipped_unexpected:
         raise PartialFailureError(
             f"{report.skipped_unexpected} action(s) skipped that the rules do not expect"
+        )
+    if report.deferred_until:
+        raise UnavailableError(
+            "the pass did what it could; the rest waits for "
+            + ", ".join(f"{system} until {when}" for system, when in report.deferred_until.items()),
+            fix="a system asked us to wait (rate-limited, out of API quota); run again later, "
+            "`nps-sync run` resumes by itself",
         )
 
 

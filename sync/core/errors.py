@@ -13,9 +13,8 @@ Tiers, by what the person or script that ran the command should do:
   overloaded or out of API quota. Run again later.
 
 A :class:`~connectors.errors.DeferError` met during a pass (a rate limit, a spent API allowance)
-is not an error of the pass: the engine parks the work it stopped and goes on, and ``sync`` exits
-0 with the deferral in its report. Only one that stops a command before any work (connecting)
-ends it with 75.
+does not end the pass: the engine parks the work it stopped and goes on with the rest. ``sync``
+then exits 75 all the same (the work waits: run again later), 1 if anything actually failed.
 
 :func:`exit_code` maps any of them (and a rules file error) to its code, in one table, and
 :func:`fix_for` says what to do about it when the message does not.

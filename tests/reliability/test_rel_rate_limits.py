@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from emulators.world import ZD_HOST, EmulatedWorld
 from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN
 from sync.cli import main
+from sync.core.errors import EXIT_TEMPORARY
 from sync.stages.executors.salesforce import SalesforceTaskExecutor
 from sync.state import StateStore
 from sync.state.outbox import DETRACTOR_FIRST
@@ -57,7 +58,8 @@ def sync(config: Path) -> Pass:
         main, ["sync", "--config", str(config), "--json"], env={"NO_COLOR": "1"}
     )
     start = result.output.find("{")
-    document = json.loads(result.output[start:]) if start >= 0 else {}
+    # The document, then (mixed in here) the logs and the closing message on stderr.
+    document = json.JSONDecoder().raw_decode(result.output[start:])[0] if start >= 0 else {}
     return Pass(result.exit_code, document, result.output)
 
 
@@ -132,8 +134,9 @@ def test_rel_a_zendesk_rate_limit_defers_work_and_later_passes_finish_it(
         config = write_config(tmp_path / "throttled.yaml", world, state_url, **NO_WAITING)
         spend_zendesk_window(world, SPENT_ELSEWHERE)
         first = sync(config)
-        # The pass went on past the limit: Salesforce work was done, the rest deferred.
-        assert first.exit_code == 0, first.output
+        # The pass went on past the limit: Salesforce work was done, the rest deferred (75: run
+        # again later).
+        assert first.exit_code == EXIT_TEMPORARY, first.output
         doc = first.document
         assert set(doc["deferred_until"]) == {"zendesk"}, first.output
         assert doc["errors"] == [], first.output
@@ -148,7 +151,8 @@ def test_rel_a_zendesk_rate_limit_defers_work_and_later_passes_finish_it(
         while passes[-1].document["deferred_until"] and len(passes) < MAX_PASSES:
             wait_until(passes[-1].document["deferred_until"])
             passes.append(sync(config))
-            assert passes[-1].exit_code == 0, passes[-1].output
+            deferred = passes[-1].document["deferred_until"]
+            assert passes[-1].exit_code == (EXIT_TEMPORARY if deferred else 0), passes[-1].output
             assert passes[-1].document["errors"] == [], passes[-1].output
             calls.append(passes[-1].document["api_calls"].get("zendesk", 0))
         store = StateStore(state_url)
@@ -180,7 +184,7 @@ def test_rel_a_spent_salesforce_allowance_defers_work_and_the_next_pass_finishes
         org.api_used = line - 3
         config = write_config(tmp_path / "spent.yaml", world, f"sqlite:///{tmp_path / 's.db'}")
         first = sync(config)
-        assert first.exit_code == 0, first.output
+        assert first.exit_code == EXIT_TEMPORARY, first.output
         assert set(first.document["deferred_until"]) == {"salesforce"}, first.output
         assert first.document["errors"] == [], first.output
         assert first.document["budget"]["stopped"] is True
