@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +39,26 @@ def slow_creates(world: EmulatedWorld, seconds: float) -> None:
 
     world.salesforce.observers.append(delay)
     world.zendesk.observers.append(delay)
+
+
+def creates_wait_for_a_second_worker(world: EmulatedWorld, store: StateStore) -> None:
+    """Hold every create until a second daemon holds leases too (at most 60 s).
+
+    The first daemon to claim work would otherwise drain the whole outbox on a slow machine
+    before the others have started; holding its first create open proves the others take
+    their share of the same outbox instead of waiting for it."""
+    shared = threading.Event()
+
+    def hold(endpoint: str, phase: str) -> None:
+        if phase != "received" or endpoint not in CREATES or shared.is_set():
+            return
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(store.outbox.lease_owners()) < 2:
+            time.sleep(0.2)
+        shared.set()
+
+    world.salesforce.observers.append(hold)
+    world.zendesk.observers.append(hold)
 
 
 def daemon_config(tmp_path: Path, world: EmulatedWorld, url: str, name: str) -> Path:
@@ -101,7 +122,9 @@ def test_rel_three_daemons_share_one_database_and_do_everything_once(
         expected = snapshot(clean)
 
     with EmulatedWorld(seed=seed, accounts=accounts, responses=responses, end=end) as world:
-        slow_creates(world, 2.0)  # a replica's drain outlasts the others' first drain tick
+        store = StateStore(pg_url)
+        store.migrate()
+        creates_wait_for_a_second_worker(world, store)
         daemons = [
             spawn(
                 ["run", "--config", str(daemon_config(tmp_path, world, pg_url, f"d{i}"))],
@@ -109,8 +132,6 @@ def test_rel_three_daemons_share_one_database_and_do_everything_once(
             )
             for i in range(3)
         ]
-        store = StateStore(pg_url)
-        store.migrate()
         try:
             assert wait_for(
                 lambda: _all_done(store),
