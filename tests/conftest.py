@@ -1,4 +1,4 @@
-"""Shared fixtures: state stores on both backends."""
+"""Shared fixtures (state stores on both backends) and how the suite is spread over workers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,18 @@ import pytest
 import sqlalchemy as sa
 
 from sync.state import StateStore
+
+#: Under pytest-xdist (``make test`` runs one worker per core), the proofs that kill processes,
+#: hit rate-limit windows and time daemons run one after another on one worker, as they would
+#: alone, while the other workers take the rest of the suite.
+SERIAL_FOLDERS = ("reliability",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent.name in SERIAL_FOLDERS:
+            item.add_marker(pytest.mark.xdist_group("serial"))
+
 
 PG_ADMIN_URL = os.environ.get(
     "NPS_SYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -1,9 +1,9 @@
 """Hostile rules, cases and config files, each through the CLI that reads it.
 
 Every file ends in a diagnostic naming the file (and line where there is one) or is accepted,
-within its ceiling of seconds and megabytes, and never with a traceback. Rules and cases files go
-through ``nps-sync rules check`` / ``rules test`` (the same loader the daemon uses at start and on
-reload); config files through ``nps-sync sync -c``, which stops at the loader.
+within its ceiling of CPU seconds and megabytes, and never with a traceback. Rules and cases files
+go through ``nps-sync rules check`` / ``rules test`` (the same loader the daemon uses at start and
+on reload); config files through ``nps-sync sync -c``, which stops at the loader.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def test_a_hostile_file_ends_in_a_reason_within_its_ceiling(case: FileCase, tmp_
     if case.code != 0:  # the diagnostic names the file it is about
         assert tmp_path.name in result.output or "nps-sync.yaml" in result.output
     assert result.within(SECONDS, MEGABYTES), (result.seconds, result.megabytes)
-    print(f"\n{case.name}: {result.seconds} s, {result.megabytes} MB")
+    print(f"\n{case.name}: {result.seconds} CPU s, {result.megabytes} MB")
 
 
 def test_the_file_corpus_is_large_enough() -> None:

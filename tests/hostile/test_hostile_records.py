@@ -255,4 +255,4 @@ def test_hostile_records_through_the_cli(
     assert [t for t in world.salesforce.records("Task") if t.get(MARKER)] == tasks
     assert [t for t in world.zendesk.tickets() if t.get("external_id")] == tickets
     for run, result in (("first", first), ("second", second)):
-        print(f"\n{backend} {run} sync: {result.seconds} s, {result.megabytes} MB")
+        print(f"\n{backend} {run} sync: {result.seconds} CPU s, {result.megabytes} MB")
