@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from more_itertools import chunked
+
 from connectors.errors import ConfigError, ConnectorError, DeferError, RetryableError
 from connectors.notify import SlackSender
 from connectors.transport import make_session
@@ -26,6 +28,7 @@ from sync.app.reload import RulesHolder
 from sync.app.runtime import Connections
 from sync.core.config import Config
 from sync.core.retry import RetryPolicy
+from sync.fields.fieldmap import field_map
 from sync.loop.calendar import BusinessHours
 from sync.loop.escalation import (
     AnyResolution,
@@ -40,8 +43,9 @@ from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.stages.executors.notify import NotifyExecutor, email_sender
 from sync.stages.executors.salesforce import SalesforceTaskExecutor
 from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
-from sync.stages.match import MatchOptions, match_responses
+from sync.stages.match import LookupCache, MatchOptions, match_responses
 from sync.stages.match_record import Match
+from sync.stages.match_users import UserFinder, UserNeeds, find_needed_users
 from sync.stages.match_zendesk import (
     OrganizationResolver,
     ZendeskNames,
@@ -61,8 +65,16 @@ log = logging.getLogger(__name__)
 #: One stage of a run: it adds to the run's report; the datetime is when the run started.
 Stage = Callable[["RunReport", datetime], None]
 
+#: Pending responses matched together: their lookups are planned once for the whole window and
+#: reused by every routing batch of it (bounded, so a huge backlog does not fill the memory).
+MATCH_WINDOW = 10_000
+
 #: How long the run history is kept (``nps-sync status``); reconciliation prunes older runs.
 RUN_HISTORY = timedelta(days=30)
+
+
+def _key(stored: StoredResponse) -> tuple[str, str]:
+    return (stored.response.source, stored.response.response_id)
 
 
 def utcnow() -> datetime:
@@ -318,32 +330,80 @@ class Engine:
             report.defer(error)
 
     def route(self, report: RunReport) -> None:
-        """Match and route every pending response."""
+        """Match and route every pending response.
+
+        The lookups of a window of up to ``MATCH_WINDOW`` pending responses are made together
+        (one query per 200 distinct values), then the window is routed in batches of
+        ``batch_size``; what a pass has looked up once it does not ask again.
+        """
         ruleset = self.refresh_rules()
         context = self.routing_context()
+        cache = LookupCache()
+        finder = self.user_finder()
         while not self.stop_requested.is_set():
             now = self.clock()
-            batch = self.store.inbox.pending(self.config.batch_size, now)
-            if not batch:
+            window = self.store.inbox.pending(max(MATCH_WINDOW, self.config.batch_size), now)
+            if not window:
                 break
-            self.route_matched(batch, self.match(batch), ruleset, context, report, now)
+            matched = self.match(window, cache)
+            for batch in chunked(window, self.config.batch_size):
+                if self.stop_requested.is_set():
+                    break
+                now = self.clock()
+                matches = {key: matched[key] for key in map(_key, batch)}
+                self.route_matched(batch, matches, ruleset, context, report, now, finder)
 
-    def match(self, batch: Sequence[StoredResponse]) -> dict[tuple[str, str], Match]:
-        """The match stage for a batch: the Salesforce ladder, then Zendesk organizations."""
+    def match(
+        self, batch: Sequence[StoredResponse], cache: LookupCache | None = None
+    ) -> dict[tuple[str, str], Match]:
+        """The match stage for a batch: the Salesforce ladder, then Zendesk organizations.
+
+        ``cache`` holds what earlier batches of the same pass looked up already.
+        """
         matches = match_responses(
             [b.response for b in batch],
             self.conn.crm,
             self.conn.helpdesk,
             self.retry,
             MatchOptions.from_config(self.config.salesforce),
+            cache,
         )
-        resolver = OrganizationResolver(
+        return match_organizations(matches, self.organization_resolver())
+
+    def organization_resolver(self) -> OrganizationResolver:
+        return OrganizationResolver(
             self.conn.helpdesk,
             self.config.zendesk.matching.organization_from,
             self.zendesk_names().domain_organizations,
             self.retry,
         )
-        return match_organizations(matches, resolver)
+
+    def user_finder(self) -> UserFinder:
+        """Email searches of Zendesk users for one pass, with remembered misses."""
+        days = self.config.zendesk.matching.remember_unknown_users_days
+        return UserFinder(
+            self.conn.helpdesk, self.retry, self.store.user_misses, timedelta(days=days)
+        )
+
+    def with_needed_users(
+        self,
+        batch: Sequence[StoredResponse],
+        matches: Mapping[tuple[str, str], Match],
+        ruleset: Ruleset,
+        context: RoutingContext,
+        finder: UserFinder,
+        now: datetime,
+    ) -> dict[tuple[str, str], Match]:
+        """The matches with the Zendesk users that routing or write-back needs, looked up by
+        email (:mod:`sync.stages.match_users`), and their organizations."""
+        needs = UserNeeds(ruleset, context.act_window, bool(field_map(self.config).user))
+        previous = self.store.inbox.previous_scores(
+            [(b.response.email, b.response.created_at) for b in batch]
+        )
+        found = find_needed_users(batch, matches, needs, finder, previous, now)
+        if not found:
+            return dict(matches)
+        return {**matches, **match_organizations(found, self.organization_resolver())}
 
     def route_matched(
         self,
@@ -353,9 +413,13 @@ class Engine:
         context: RoutingContext,
         report: RunReport,
         now: datetime,
+        finder: UserFinder | None = None,
     ) -> None:
         """Route a matched batch: decisions, intents, escalations and write-back work, stored
-        together; the report counts them."""
+        together; the report counts them. Zendesk users the batch needs are looked up first
+        (with ``finder``, the pass's, when given)."""
+        finder = finder or self.user_finder()
+        matches = self.with_needed_users(batch, matches, ruleset, context, finder, now)
         outcomes = route_responses(batch, matches, ruleset, context, self.store, now=now)
         plan_escalations(self.store, ruleset, outcomes, now)
         routed = self.store.record_routing(outcomes, now)

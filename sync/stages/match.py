@@ -23,9 +23,12 @@ name are ambiguous too; several Leads pick the oldest.
 
 Lookups are batched over the whole set of responses: the first query asks for contacts by id
 *or* email together (one SOQL per 200 values), the account steps share one query for aliases and
-domains, and a step only asks for what earlier queries did not already answer. The Zendesk user
-comes from one request per 100 contact ids (users mirror the contact id as ``external_id``) and
-an exact ``email:`` lookup for the rest.
+domains, and a step only asks for what earlier queries did not already answer. A
+:class:`LookupCache` shared by the calls of one pass remembers every answer, so the engine
+matches a large window of the backlog at once and no value is asked for twice in a pass. The
+Zendesk user comes from one request per 100 contact ids (users mirror the contact id as
+``external_id``); respondents it does not find are searched by email later, and only when an
+action or a write-back needs their user (:mod:`sync.stages.match_users`).
 
 A lookup the system refuses for one of its values (a 400, not a transient error) is narrowed
 down to that value (:mod:`sync.stages.isolate`); each response that needed it is matched as
@@ -38,7 +41,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 from connectors.models import Account, Contact, SurveyResponse, ZendeskUser
 from connectors.salesforce.records import (
@@ -217,22 +219,45 @@ def _property(response: SurveyResponse, name: str) -> str:
     return ""
 
 
+@dataclass
+class LookupCache:
+    """Every answer the lookups of one pass got, so no value is asked for twice in it.
+
+    Bounded by the distinct values a pass meets (emails, domains, ids), not by its responses.
+    """
+
+    contacts: ContactLookup = field(default_factory=ContactLookup)
+    accounts: AccountLookup = field(default_factory=AccountLookup)
+    fetched_ids: set[str] = field(default_factory=set)
+    fetched_emails: set[str] = field(default_factory=set)
+    fetched_account_ids: set[str] = field(default_factory=set)
+    fetched_names: set[str] = field(default_factory=set)
+    fetched_domains: set[str] = field(default_factory=set)
+    #: Values a system refused on their own (see :mod:`sync.stages.isolate`), with why.
+    failed: dict[Lookup, str] = field(default_factory=dict)
+    #: Zendesk users by (lower-case) external id, i.e. the Salesforce contact id they mirror.
+    zendesk_users: dict[str, ZendeskUser] = field(default_factory=dict)
+    fetched_external_ids: set[str] = field(default_factory=set)
+    zendesk_refused: dict[Lookup, str] = field(default_factory=dict)
+
+
 class _Ladder:
     """Runs the steps over a set of responses, caching every lookup's answer."""
 
-    def __init__(self, crm: MatchingCrm, retry: RetryPolicy, options: MatchOptions) -> None:
+    def __init__(
+        self, crm: MatchingCrm, retry: RetryPolicy, options: MatchOptions, cache: LookupCache
+    ) -> None:
         self.crm = crm
         self.retry = retry
         self.options = options
-        self.contacts = ContactLookup()
-        self.accounts = AccountLookup()
-        self.fetched_ids: set[str] = set()
-        self.fetched_emails: set[str] = set()
-        self.fetched_account_ids: set[str] = set()
-        self.fetched_names: set[str] = set()
-        self.fetched_domains: set[str] = set()
-        #: Values a system refused on their own (see :mod:`sync.stages.isolate`), with why.
-        self.failed: dict[Lookup, str] = {}
+        self.contacts = cache.contacts
+        self.accounts = cache.accounts
+        self.fetched_ids = cache.fetched_ids
+        self.fetched_emails = cache.fetched_emails
+        self.fetched_account_ids = cache.fetched_account_ids
+        self.fetched_names = cache.fetched_names
+        self.fetched_domains = cache.fetched_domains
+        self.failed = cache.failed
 
     # -- cached lookups ------------------------------------------------------------------------
     def fetch_contacts(self, ids: Iterable[str], emails: Iterable[str]) -> None:
@@ -459,10 +484,17 @@ def match_responses(
     helpdesk: MatchingHelpdesk | None,
     retry: RetryPolicy,
     options: MatchOptions | None = None,
+    cache: LookupCache | None = None,
 ) -> dict[tuple[str, str], Match]:
-    """A :class:`Match` for every response, keyed by (source, response id)."""
+    """A :class:`Match` for every response, keyed by (source, response id).
+
+    ``cache`` carries the answers of earlier calls in the same pass (each value is asked for
+    once); without it, each call starts afresh. The Zendesk user is the one mirroring the matched
+    contact; others are looked up on demand (:mod:`sync.stages.match_users`).
+    """
     options = options or MatchOptions()
-    ladder = _Ladder(crm, retry, options)
+    cache = cache if cache is not None else LookupCache()
+    ladder = _Ladder(crm, retry, options, cache)
     progress = [_Progress(r) for r in responses]
     if progress:
         ladder.prefetch(progress)
@@ -477,15 +509,13 @@ def match_responses(
         waiting = [p for p in progress if p.wants(step)]
         if waiting:
             steps[step](waiting)
-    users, refused = _zendesk_users(progress, helpdesk, retry)
+    users = _zendesk_users(progress, helpdesk, retry, cache)
+    refused = cache.zendesk_refused
     matches: dict[tuple[str, str], Match] = {}
     for p in progress:
         contact_id = p.contact.id if p.contact is not None else ""
-        zendesk = [
-            f"{kind} {value}: {refused[(kind, value)]}"
-            for kind, value in (("zendesk external id", contact_id), ("zendesk email", p.email))
-            if value and (kind, value) in refused
-        ]
+        lookup = ("zendesk external id", contact_id)
+        zendesk = [f"{lookup[0]} {contact_id}: {refused[lookup]}"] if lookup in refused else []
         failure = "; ".join(filter(None, [ladder.failure(p), *zendesk]))
         if failure:
             log.warning(
@@ -499,34 +529,28 @@ def match_responses(
 
 
 def _zendesk_users(
-    progress: Sequence[_Progress], helpdesk: MatchingHelpdesk | None, retry: RetryPolicy
-) -> tuple[dict[str, ZendeskUser], dict[Lookup, str]]:
-    """Zendesk users by email: through the matched contact's id first, then by exact email;
-    and the lookups Zendesk refused, with why."""
+    progress: Sequence[_Progress],
+    helpdesk: MatchingHelpdesk | None,
+    retry: RetryPolicy,
+    cache: LookupCache,
+) -> dict[str, ZendeskUser]:
+    """Zendesk users by email, through the matched contact's id (100 ids a request); the
+    lookups Zendesk refused are recorded in the cache, with why."""
     if helpdesk is None:
-        return {}, {}
+        return {}
     chosen = {p.email: p.contact for p in progress if p.contact is not None and p.email}
-    users: dict[str, ZendeskUser] = {}
-    by_contact: dict[str, ZendeskUser] = {}
 
     def by_external_id(part: Sequence[Lookup]) -> None:
         ids = [v for _, v in part]
-        by_contact.update(retry.call(lambda: helpdesk.find_users_by_external_id(ids)))
+        found = retry.call(lambda: helpdesk.find_users_by_external_id(ids))
+        cache.zendesk_users.update(found)
 
-    wanted = sorted({("zendesk external id", c.id) for c in chosen.values()})
-    refused = isolate(wanted, by_external_id)
+    new = sorted({c.id for c in chosen.values()} - cache.fetched_external_ids)
+    cache.zendesk_refused.update(isolate([("zendesk external id", i) for i in new], by_external_id))
+    cache.fetched_external_ids.update(new)
+    users: dict[str, ZendeskUser] = {}
     for email, contact in chosen.items():
-        user = by_contact.get(contact.id.lower())
+        user = cache.zendesk_users.get(contact.id.lower())
         if user is not None:
             users[email] = user
-
-    def by_email(part: Sequence[Lookup]) -> None:
-        for _, email in part:
-            found = retry.call(partial(helpdesk.find_user_by_email, email))
-            if found is not None:
-                users[email] = found
-
-    emails = sorted({p.email for p in progress if p.email} - set(users))
-    for email in emails:  # one request each: a refused one fails alone
-        refused.update(isolate([("zendesk email", email)], by_email))
-    return users, refused
+    return users

@@ -265,6 +265,22 @@ def _skipped_actions_v5(meta: sa.MetaData) -> sa.Table:
 
 skipped_actions = _skipped_actions_v5(metadata)
 
+# -- Zendesk users known not to exist (schema v7; used by sync/state/user_misses.py) -------------
+
+
+def _zendesk_user_misses_v7(meta: sa.MetaData) -> sa.Table:
+    """One row per (lower-case) email Zendesk had no user for when it was last searched, so a
+    pass within ``zendesk.matching.remember_unknown_users_days`` does not search it again."""
+    return sa.Table(
+        "nps_zendesk_user_misses",
+        meta,
+        sa.Column("email", sa.String(320), primary_key=True),
+        sa.Column("checked_at", UTCDateTime, nullable=False),
+    )
+
+
+zendesk_user_misses = _zendesk_user_misses_v7(metadata)
+
 
 Migration = Callable[[Connection], None]
 
@@ -311,6 +327,13 @@ def _add_action_priority(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE nps_actions ADD COLUMN priority SMALLINT NOT NULL DEFAULT 1"))
 
 
+def _add_zendesk_user_misses(conn: Connection) -> None:
+    """v6 -> v7: emails Zendesk had no user for, and when that was seen (a new table)."""
+    v7 = sa.MetaData()
+    _zendesk_user_misses_v7(v7)
+    v7.create_all(conn)
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -318,5 +341,6 @@ MIGRATIONS: dict[int, Migration] = {
     3: _add_ticket_status,
     4: _add_skipped_actions,
     5: _add_action_priority,
+    6: _add_zendesk_user_misses,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

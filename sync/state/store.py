@@ -14,6 +14,7 @@ all; work that spans aggregates joins one transaction (``record_routing``, or
 - ``store.escalations``: the escalation steps of tasks and tickets;
 - ``store.tickets``: our Zendesk ticket actions and their tracked statuses;
 - ``store.skips``: actions routing could not take, and why;
+- ``store.user_misses``: emails Zendesk had no user for, and when that was seen;
 - ``store.locks``: cluster-wide named locks.
 """
 
@@ -38,6 +39,7 @@ from sync.state.outbox import Outbox
 from sync.state.runs import Cursors, Runs
 from sync.state.skips import SkippedAction, Skips
 from sync.state.tickets import TicketLedger
+from sync.state.user_misses import UserMisses
 from sync.state.write_backs import WriteBackQueue
 from sync.state.written import WrittenValues
 
@@ -72,6 +74,7 @@ class StateStore:
         self.escalations = Escalations(self.db)
         self.tickets = TicketLedger(self.db)
         self.skips = Skips(self.db)
+        self.user_misses = UserMisses(self.db)
         self.locks = Locks(self.db)
 
     # -- lifecycle -----------------------------------------------------------------------------

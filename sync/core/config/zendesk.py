@@ -61,6 +61,11 @@ class ZendeskMatching(Section):
     organization_from: tuple[OrganizationSource, ...] = ("user", "external_id", "domain")
     #: Email domain -> organization name (resolved to an id at start-up).
     organization_domains: dict[str, str] = Field(default_factory=dict)
+    #: How long "Zendesk has no user with this email" is remembered: respondents are searched
+    #: by email only when an action or a write-back needs their user, and a negative answer is
+    #: not asked again for this many days (0: search every pass). A user created in Zendesk by
+    #: hand meanwhile is found once it expires; users nps-sync creates are known at once.
+    remember_unknown_users_days: float = Field(7, ge=0, le=365)
 
     @field_validator("organization_domains")
     @classmethod

@@ -337,6 +337,9 @@ class ZendeskTicketExecutor:
             for p, org in zip(new, organizations, strict=True)
         ]
         ids = self.retry.call(lambda: self.helpdesk.create_users(specs))
+        if ids and self.store is not None:
+            # They exist now: an email search remembered as a miss would hide them.
+            self.store.user_misses.forget(ids)
         for plan, org in zip(new, organizations, strict=True):
             user_id = ids.get(plan.email)
             if user_id is not None:

@@ -1,0 +1,167 @@
+"""Zendesk users by email, looked up only for the responses that need one.
+
+The match stage finds a respondent's Zendesk user through the Salesforce contact it mirrors
+(100 per request). A respondent it does not find that way would cost an exact ``email:`` search
+each, and most of them are simply not in Zendesk. So the search waits until something needs
+the user (:class:`UserNeeds`): an action the rules would take for the response that works on a
+Zendesk user (a ticket's requester, a Zendesk field update, an escalation step of either), the
+write-back of Zendesk user fields for a matched contact, or rules that read ``matched.zendesk``.
+
+:class:`UserFinder` runs those searches for one pass: an email is searched at most once in the
+pass, and a "no such user" answer is remembered in the state store
+(``zendesk.matching.remember_unknown_users_days``), so the next passes skip the search until it
+expires. A search Zendesk refuses for its value fails only the responses that needed it, which
+go to the review list as any refused lookup does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import cached_property, partial
+
+from connectors.models import ZendeskUser
+from rules import FieldsError, Ruleset, UpdateFieldsAction, ZendeskTicketAction
+from sync.core.ports import MatchingHelpdesk
+from sync.core.retry import RetryPolicy
+from sync.stages.isolate import isolate
+from sync.stages.match_record import Match
+from sync.stages.recency import too_old
+from sync.stages.route import build_fields
+from sync.state import StoredResponse
+from sync.state.user_misses import UserMisses
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+LOOKUP = "zendesk email"
+
+
+def _email(stored: StoredResponse) -> str:
+    return stored.response.email.strip().lower()
+
+
+@dataclass(frozen=True)
+class UserNeeds:
+    """Which responses need their Zendesk user before they are routed."""
+
+    ruleset: Ruleset
+    #: ``routing.act_on_responses_newer_than``: older responses take no action.
+    act_window: timedelta | None = None
+    #: Zendesk user fields are written back (for responses with a matched contact).
+    write_back_users: bool = False
+
+    @cached_property
+    def reads_match(self) -> bool:
+        """The rules decide on ``matched.zendesk``: every decision needs the lookup."""
+        return any(spec.name == "matched.zendesk" for spec in self.ruleset.read_fields)
+
+    @cached_property
+    def user_actions(self) -> frozenset[str]:
+        """Actions that work on the respondent's Zendesk user or organization."""
+        return frozenset(
+            name
+            for name, action in self.ruleset.actions.items()
+            if isinstance(action, ZendeskTicketAction)
+            or (isinstance(action, UpdateFieldsAction) and action.system == "zendesk")
+        )
+
+    def wants(
+        self, stored: StoredResponse, match: Match, previous_score: int | None, now: datetime
+    ) -> bool:
+        if match.zendesk_user is not None or match.status == "failed" or not _email(stored):
+            return False
+        if self.write_back_users and match.contact is not None:
+            return True
+        if self.reads_match:
+            return True
+        if not self.user_actions or too_old(stored.response.created_at, now, self.act_window):
+            return False
+        try:
+            decision = self.ruleset.route(build_fields(stored, match, previous_score, now))
+        except FieldsError:
+            return True  # the route stage reports it; asking costs one search at most
+        return any(
+            name in self.user_actions
+            for rule in decision.matches
+            for name in (*rule.actions, *(step.action for step in rule.escalations))
+        )
+
+
+class UserFinder:
+    """Exact email searches for one pass: each email once, remembered misses not at all."""
+
+    def __init__(
+        self,
+        helpdesk: MatchingHelpdesk,
+        retry: RetryPolicy,
+        misses: UserMisses | None = None,
+        remember: timedelta = timedelta(days=7),
+    ) -> None:
+        self.helpdesk = helpdesk
+        self.retry = retry
+        self.misses = misses if remember > timedelta(0) else None
+        self.remember = remember
+        self._answers: dict[str, ZendeskUser | None] = {}
+        #: Emails Zendesk refused to search, with why.
+        self.refused: dict[str, str] = {}
+
+    def find(self, emails: Iterable[str], now: datetime) -> dict[str, ZendeskUser]:
+        """The users of these (lower-case) emails that exist."""
+        wanted = sorted({e for e in emails if e})
+        todo = [e for e in wanted if e not in self._answers and e not in self.refused]
+        if todo and self.misses is not None:
+            for email in self.misses.recent(todo, now - self.remember):
+                self._answers[email] = None
+            todo = [e for e in todo if e not in self._answers]
+        missing: list[str] = []
+
+        def search(part: Sequence[tuple[str, str]]) -> None:
+            for _, email in part:
+                user = self.retry.call(partial(self.helpdesk.find_user_by_email, email))
+                self._answers[email] = user
+                if user is None:
+                    missing.append(email)
+
+        try:
+            for email in todo:  # one request each: a refused one fails alone
+                for (_, value), why in isolate([(LOOKUP, email)], search).items():
+                    self.refused[value] = why
+        finally:
+            if missing and self.misses is not None:
+                self.misses.remember(missing, now)
+        found = {e: self._answers.get(e) for e in wanted}
+        return {e: user for e, user in found.items() if user is not None}
+
+
+def find_needed_users(
+    batch: Sequence[StoredResponse],
+    matches: Mapping[Key, Match],
+    needs: UserNeeds,
+    finder: UserFinder,
+    previous: Mapping[tuple[str, datetime], int],
+    now: datetime,
+) -> dict[Key, Match]:
+    """The matches of the responses that need a Zendesk user and got one (or whose search was
+    refused: those are ``failed``); responses left out keep their match."""
+    wanting: dict[Key, StoredResponse] = {}
+    for stored in batch:
+        r = stored.response
+        key = (r.source, r.response_id)
+        if needs.wants(stored, matches[key], previous.get((r.email, r.created_at)), now):
+            wanting[key] = stored
+    if not wanting:
+        return {}
+    users = finder.find((_email(s) for s in wanting.values()), now)
+    changed: dict[Key, Match] = {}
+    for key, stored in wanting.items():
+        email = _email(stored)
+        if email in finder.refused:
+            detail = f"lookup failed: {LOOKUP} {email}: {finder.refused[email]}"
+            log.warning("response %s/%s not matched: %s", key[0], key[1], detail)
+            changed[key] = Match(status="failed", method="none", detail=detail)
+        elif email in users:
+            changed[key] = replace(matches[key], zendesk_user=users[email])
+    return changed
