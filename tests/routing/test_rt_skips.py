@@ -74,11 +74,20 @@ def cli(*args: object, width: int = 250) -> Result:
 
 
 def write_config(
-    world: EmulatedWorld, state_url: str, rules: Path, path: Path, *, fallback: bool = True
+    world: EmulatedWorld,
+    state_url: str,
+    rules: Path,
+    path: Path,
+    *,
+    fallback: bool = True,
+    remember_unknown_users_days: float | None = None,
 ) -> Path:
     data = world.config_data(state_url=state_url, rules=rules)
     if not fallback:
         del data["salesforce"]["fallback_owner_id"]
+    if remember_unknown_users_days is not None:
+        matching = data["zendesk"].setdefault("matching", {})
+        matching["remember_unknown_users_days"] = remember_unknown_users_days
     path.write_text(json.dumps(data), encoding="utf-8")  # JSON is YAML
     return path
 
@@ -236,8 +245,13 @@ def test_impossible_actions_are_counted_listed_and_fail_the_pass_once(
 
 
 def test_a_skip_resolved_when_the_response_is_routed_again_leaves_nothing_behind(
-    world: EmulatedWorld, rules_path: Path, config: Path
+    world: EmulatedWorld, rules_path: Path, store_url: str, tmp_path: Path
 ) -> None:
+    # Searched again at once: by default "no such user" is remembered for days, and a user
+    # created by hand meanwhile is found only once that answer expires.
+    config = write_config(
+        world, store_url, rules_path, tmp_path / "nps-sync.yaml", remember_unknown_users_days=0
+    )
     write_rules(rules_path, IMPOSSIBLE_RULES)
     stranger = detractor(world, STRANGER)
     assert cli("sync", "--config", config).exit_code == 1

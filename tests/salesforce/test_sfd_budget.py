@@ -107,7 +107,7 @@ def test_a_nearly_spent_org_stops_at_the_reserve_and_the_next_run_finishes(
     org = world.salesforce
     org.daily_limit = 10_000
     line = 8_000  # the default reserve keeps 20% for other integrations
-    org.api_used = line - 3
+    org.api_used = line - 1  # one call left: the first lookups of the pass meet the reserve
 
     first_engine = engine_for(world, tmp_path / "state.db")
     first = first_engine.run_once()
