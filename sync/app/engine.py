@@ -573,8 +573,8 @@ class Engine:
 
         Rolling metrics move with time even without new responses, and people edit fields by
         hand: :func:`sync.stages.writeback.reconcile` reads the Salesforce and Zendesk values back
-        and rewrites those that drifted. Run history older than ``RUN_HISTORY`` is dropped on the
-        way.
+        and rewrites those that drifted. Run history older than ``RUN_HISTORY`` and expired
+        Zendesk user misses are dropped on the way.
         """
 
         def repair(report: RunReport, started: datetime) -> None:
@@ -592,6 +592,8 @@ class Engine:
                 report.records_updated += stats.total()
                 report.errors.extend(stats.errors)
                 self.store.runs.prune(started - RUN_HISTORY)
+                days = self.config.zendesk.matching.remember_unknown_users_days
+                self.store.user_misses.prune(started - timedelta(days=days))
 
         return self._run("reconcile", repair)
 

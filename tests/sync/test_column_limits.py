@@ -87,6 +87,7 @@ LIMITS: dict[tuple[str, str], int] = {
     ("nps_skipped_actions", "kind"): len("salesforce_task"),
     ("nps_skipped_actions", "reason"): max(map(len, SKIP_CODES)),
     ("nps_skipped_actions", "ruleset_hash"): SHA256_HEX,
+    ("nps_zendesk_user_misses", "email"): MAX_EMAIL_CHARS,  # connectors.addresses
 }
 
 

@@ -233,3 +233,23 @@ def test_a_singleton_is_held_by_one_store_at_a_time(store_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_zendesk_user_misses_are_remembered_renewed_forgotten_and_pruned(
+    store: StateStore,
+) -> None:
+    misses = store.user_misses
+    misses.remember(["Ann@Example.com", "bob@example.com"], T0)
+    assert misses.recent(["ann@example.com", "bob@example.com", "cy@example.com"], T0) == {
+        "ann@example.com",
+        "bob@example.com",
+    }
+    misses.remember(["bob@example.com"], T0 + timedelta(days=5))  # searched again: renewed
+    later = T0 + timedelta(days=8)
+    assert misses.recent(["ann@example.com", "bob@example.com"], later - timedelta(days=7)) == {
+        "bob@example.com"
+    }
+    misses.forget(["BOB@example.com"])
+    assert misses.recent(["bob@example.com"], T0) == set()
+    assert misses.prune(later - timedelta(days=7)) == 1  # ann's expired answer
+    assert misses.recent(["ann@example.com"], T0 - timedelta(days=1)) == set()
