@@ -1,6 +1,7 @@
 """Zendesk matching beyond the user: the requester's organization, and names resolved to ids.
 
-The user is matched in :mod:`sync.stages.match` (external id, then an exact ``email:`` lookup).
+The user is matched in :mod:`sync.stages.match` (external id) and, when an action or a
+write-back needs it, by an exact ``email:`` lookup (:mod:`sync.stages.match_users`).
 Here:
 
 - :class:`OrganizationResolver` finds a requester's organization from the configured sources in
