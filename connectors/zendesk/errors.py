@@ -48,6 +48,9 @@ ERROR_CODE_TIERS: dict[str, type[ConnectorError]] = {
     # The Idempotency-Key was seen with another body: an earlier attempt created the ticket.
     # Retrying (after the executor's lookup by external_id) resolves it; it is no bad record.
     "IdempotentRequestError": RetryableError,
+    # A 404 for a path Zendesk does not serve (as opposed to ``RecordNotFound`` for a record
+    # that is gone): a wrong base URL or API path, not a bad record, so nothing is skipped.
+    "InvalidEndpoint": ConfigError,
 }
 
 

@@ -1,9 +1,11 @@
 """``ZendeskEmulator``: the Zendesk Support API subset nps-sync uses, in memory.
 
 Serve it with :class:`emulators.base.EmulatorServer` and point the unmodified zenpy
-client at it through :func:`connectors.transport.make_session`. Every request is authenticated,
-charged against the per-minute budget (incremental exports also against their own), then
-handled under the app lock, so the state is consistent across the server's threads.
+client at it through :func:`connectors.transport.make_session`. Every request is charged
+against the per-minute budget (incremental exports also against their own), whether or not it
+authenticates, then authenticated and handled under the app lock, so the state is consistent
+across the server's threads. A path no route serves answers 404 ``InvalidEndpoint``; a route
+asked for a record that does not exist answers 404 ``RecordNotFound``.
 """
 
 from __future__ import annotations
@@ -128,12 +130,13 @@ class ZendeskEmulator(EmulatorApp):
         def serve(request: Request) -> Response:
             with self.lock:
                 try:
-                    actor_id = self._authenticate(request)
+                    # Zendesk counts every request to the account, signed in or not.
                     self._charge(name)
+                    actor_id = self._authenticate(request)
                     response = handler(self._ctx, Call(request, actor_id))
                 except ApiError as error:
                     response = Response.json(error.body, error.status, error.headers)
-                if name == routes.INCREMENTAL_TICKETS:
+                if name in routes.INCREMENTAL_EXPORTS:
                     response.headers[EXPORT_LIMIT_HEADER] = self._export_limit(self.clock.now())
                 return response
 
@@ -158,7 +161,7 @@ class ZendeskEmulator(EmulatorApp):
         now = self.clock.now()
         if self._budget.remaining(now) == 0:
             raise rate_limited(self._budget.reset_in(now))
-        if name == routes.INCREMENTAL_TICKETS:
+        if name in routes.INCREMENTAL_EXPORTS:
             if self._export_budget.remaining(now) == 0:
                 raise rate_limited(self._export_budget.reset_in(now))
             self._export_budget.take(now)

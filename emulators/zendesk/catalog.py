@@ -1,4 +1,4 @@
-"""Account catalogue reads: groups and custom field definitions."""
+"""Account catalogue reads: brands, groups and custom field definitions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,19 @@ from .context import Call, Context, ok
 from .errors import not_found
 from .paging import paginate
 from .records import CustomField
+
+
+def list_brands(ctx: Context, call: Call) -> Response:
+    brands = sorted(ctx.store.brands.values(), key=lambda b: (b.name, b.id))
+    return ok(
+        paginate(
+            call.request, brands, "brands", lambda b, _c: render.brand(b, call.base), lambda b: b.id
+        )
+    )
+
+
+def show_brand(ctx: Context, call: Call) -> Response:
+    return ok({"brand": render.brand(ctx.store.brand(call.int_param("id")), call.base)})
 
 
 def list_groups(ctx: Context, call: Call) -> Response:

@@ -1,14 +1,22 @@
-"""Cursor-based incremental ticket export (``incremental/tickets/cursor``).
+"""Incremental exports: tickets by cursor, tickets and users by time.
 
-Tickets stream in ``updated_at`` order; every write moves a ticket to the end of the stream, so
-a ticket updated after it was exported shows up again on a later page. The cursor is the
-position of the last ticket returned, which a client may store and resume from at any time.
+Records stream in ``updated_at`` order; every write moves a record to the end of the stream, so
+a record updated after it was exported shows up again on a later page, and a deleted ticket
+shows up once more with status ``deleted``. The cursor is the position of the last ticket
+returned, which a client may store and resume from at any time.
+
+Time-based pages (``incremental/tickets``, ``incremental/users``) follow recorded traffic: a
+page spanning several seconds ends with ``end_time`` = its last record's second, and the
+``next_page`` starts there again, so records sharing that second come twice (clients must drop
+the duplicates); a page within one second holds that whole second, however many records it
+has, and its ``end_time`` is the next second.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from emulators.base import Request, Response
@@ -17,19 +25,21 @@ from . import render
 from .context import Call, Context, ok
 from .errors import bad_request
 from .paging import absolute
-from .records import Ticket
+from .records import Ticket, User
 from .store import Store
 
 MAX_PER_PAGE = 1000
 MIN_AGE_SECONDS = 60
 
 Position = tuple[float, int]
+#: A record of a time-based export: when it changed, a tie-break, how to draw it, the record.
+_Timed = tuple[float, int, Callable[[Any], dict[str, Any]], Any]
 
 
 def export_page(store: Store, request: Request) -> dict[str, Any]:
     position = _start_position(request, store.clock.now())
     per_page = _per_page(request)
-    stream = sorted((t for t in store.tickets.values() if _position(t) > position), key=_position)
+    stream = sorted((t for t in _all_tickets(store) if _position(t) > position), key=_position)
     page = stream[:per_page]
     last = _position(page[-1]) if page else position
     cursor = encode(last)
@@ -48,14 +58,23 @@ def export_page(store: Store, request: Request) -> dict[str, Any]:
     }
 
 
+def _all_tickets(store: Store) -> list[Ticket]:
+    return [*store.tickets.values(), *store.deleted_tickets.values()]
+
+
 def _position(ticket: Ticket) -> Position:
     return (ticket.updated_at, ticket.sequence)
 
 
 def _start_position(request: Request, now: float) -> Position:
-    cursor, start_time = request.arg("cursor"), request.arg("start_time")
+    cursor = request.arg("cursor")
     if cursor:
         return decode(cursor)
+    return (float(_start_time(request, now)), -1)
+
+
+def _start_time(request: Request, now: float) -> int:
+    start_time = request.arg("start_time")
     if start_time is None or start_time == "":
         raise bad_request("InvalidPaginationParameter", "start_time or cursor is required")
     try:
@@ -66,7 +85,7 @@ def _start_position(request: Request, now: float) -> Position:
         raise bad_request(
             "InvalidValue", "Too recent start_time. Use a start_time older than 1 minute"
         )
-    return (float(start), -1)
+    return start
 
 
 def _per_page(request: Request) -> int:
@@ -94,3 +113,50 @@ def decode(token: str) -> Position:
 
 def export(ctx: Context, call: Call) -> Response:
     return ok(export_page(ctx.store, call.request))
+
+
+def export_tickets_by_time(ctx: Context, call: Call) -> Response:
+    def render_ticket(ticket: Ticket) -> dict[str, Any]:
+        return render.ticket(ticket, call.base, ctx.store, generated_timestamp=True)
+
+    records = [(t.updated_at, t.sequence, render_ticket, t) for t in _all_tickets(ctx.store)]
+    return ok(_time_page(call.request, ctx.now(), "tickets", records))
+
+
+def export_users_by_time(ctx: Context, call: Call) -> Response:
+    def render_user(user: User) -> dict[str, Any]:
+        body = render.user(user, call.base, ctx.store)
+        if user.deleted:
+            body["permanently_deleted"] = False
+        return body
+
+    records = [(u.updated_at, u.id, render_user, u) for u in ctx.store.users.values()]
+    return ok(_time_page(call.request, ctx.now(), "users", records))
+
+
+def _time_page(request: Request, now: float, key: str, records: Sequence[_Timed]) -> dict[str, Any]:
+    """One time-based page over ``(updated_at, tiebreak, render, record)`` tuples."""
+    start = _start_time(request, now)
+    per_page = _per_page(request)
+    stream = sorted((r for r in records if int(r[0]) >= start), key=lambda r: (r[0], r[1]))
+    page = stream[:per_page]
+    if page and int(page[0][0]) == int(page[-1][0]):
+        # A page within one second takes that whole second and ends after it.
+        second = int(page[0][0])
+        page = [r for r in stream if int(r[0]) == second]
+        end_time = second + 1
+    elif page:
+        end_time = int(page[-1][0])
+    else:
+        end_time = start
+    rest = len(stream) - len(page)
+    params = {"start_time": str(end_time)}
+    if request.arg("per_page"):
+        params["per_page"] = str(per_page)
+    return {
+        key: [draw(record) for _updated, _order, draw, record in page],
+        "count": len(page),
+        "end_of_stream": rest == 0,
+        "next_page": absolute(request, request.path, params),
+        "end_time": end_time,
+    }

@@ -84,6 +84,12 @@ def update(ctx: Context, call: Call) -> Response:
     return ok({"organization": render.organization(organization, call.base, ctx.store)})
 
 
+def delete(ctx: Context, call: Call) -> Response:
+    """204; the organization's users stay, without an organization."""
+    ctx.store.remove_organization(ctx.store.organization(call.int_param("id")))
+    return Response.empty(204)
+
+
 def create_many(ctx: Context, call: Call) -> Response:
     batch = bulk.items(call, "organizations")
 

@@ -12,6 +12,8 @@ TICKET_STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
 TICKET_TYPES = ("problem", "incident", "question", "task")
 USER_ROLES = ("end-user", "agent", "admin")
+#: The account's default brand: every account has one, and every ticket belongs to a brand.
+DEFAULT_BRAND_ID = 360_000_000_000
 
 
 @dataclass
@@ -34,6 +36,8 @@ class User:
     verified: bool = False
     default_group_id: int | None = None
     user_fields: dict[str, Any] = field(default_factory=dict)
+    #: Soft-deleted: inactive, without email, listed in the user export as deleted.
+    deleted: bool = False
 
 
 @dataclass
@@ -82,6 +86,9 @@ class Ticket:
     custom_fields: dict[int, Any] = field(default_factory=dict)
     comments: list[Comment] = field(default_factory=list)
     via_channel: str = "api"
+    brand_id: int = DEFAULT_BRAND_ID
+    # Every audit the ticket has had, oldest first, as the API shows them.
+    audits: list[dict[str, Any]] = field(default_factory=list)
     # Position in the change stream: bumped on every write, orders the incremental export.
     sequence: int = 0
 
@@ -94,6 +101,16 @@ class Group:
     updated_at: float
     description: str = ""
     is_public: bool = True
+
+
+@dataclass
+class Brand:
+    id: int
+    name: str
+    subdomain: str
+    created_at: float
+    updated_at: float
+    default: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,10 @@ import html
 from typing import Any
 
 from .clock import iso
-from .records import Comment, CustomField, Group, Organization, Ticket, User
+from .records import Brand, Comment, CustomField, Group, Organization, Ticket, User
 from .store import Store
 
 ACCOUNT_ID = 18525119
-BRAND_ID = 360_000_000_000
 TICKET_FORM_ID = 360_000_000_010
 # One custom status per status category, as an account without custom statuses has.
 CUSTOM_STATUS_IDS = {
@@ -24,6 +23,7 @@ CUSTOM_STATUS_IDS = {
     "hold": 360_000_000_104,
     "solved": 360_000_000_105,
     "closed": 360_000_000_105,
+    "deleted": 360_000_000_105,
 }
 
 
@@ -144,7 +144,7 @@ def ticket(
         "fields": [dict(item) for item in custom],
         "followup_ids": [],
         "ticket_form_id": TICKET_FORM_ID,
-        "brand_id": BRAND_ID,
+        "brand_id": record.brand_id,
         "allow_channelback": False,
         "allow_attachments": True,
         "from_messaging_channel": False,
@@ -203,6 +203,27 @@ def comment_event(record: Comment) -> dict[str, Any]:
         "public": record.public,
         "attachments": [],
         "audit_id": record.audit_id,
+    }
+
+
+def brand(record: Brand, base: str) -> dict[str, Any]:
+    return {
+        "url": f"{base}/api/v2/brands/{record.id}.json",
+        "id": record.id,
+        "name": record.name,
+        "brand_url": base,
+        "subdomain": record.subdomain,
+        "host_mapping": None,
+        "has_help_center": False,
+        "help_center_state": "disabled",
+        "active": True,
+        "default": record.default,
+        "is_deleted": False,
+        "logo": None,
+        "ticket_form_ids": [TICKET_FORM_ID],
+        "signature_template": "{{agent.signature}}",
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
     }
 
 

@@ -9,12 +9,16 @@ from collections.abc import Callable
 
 from emulators.base import Response
 
-from . import bulk, catalog, incremental, organizations, tickets, users
+from . import bulk, catalog, incremental, organizations, search, tickets, users
 from .context import Call, Context
 
 Handler = Callable[[Context, Call], Response]
 
 INCREMENTAL_TICKETS = "incremental_tickets"
+#: Every incremental export shares the exports' own budget (10 requests a minute).
+INCREMENTAL_EXPORTS = frozenset(
+    {INCREMENTAL_TICKETS, "incremental_tickets_by_time", "incremental_users_by_time"}
+)
 _ID = r"(?P<id>\d+)"
 
 ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
@@ -34,6 +38,7 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("GET", f"users/{_ID}/tickets/requested", "users_tickets_requested", tickets.requested),
     ("GET", f"users/{_ID}", "users_show", users.show),
     ("PUT", f"users/{_ID}", "users_update", users.update),
+    ("DELETE", f"users/{_ID}", "users_delete", users.delete),
     ("GET", "users", "users_list", users.list_users),
     ("POST", "users", "users_create", users.create),
     # organizations
@@ -44,6 +49,7 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("GET", f"organizations/{_ID}/tickets", "organizations_tickets", tickets.of_organization),
     ("GET", f"organizations/{_ID}", "organizations_show", organizations.show),
     ("PUT", f"organizations/{_ID}", "organizations_update", organizations.update),
+    ("DELETE", f"organizations/{_ID}", "organizations_delete", organizations.delete),
     ("GET", "organizations", "organizations_list", organizations.list_organizations),
     ("POST", "organizations", "organizations_create", organizations.create),
     # tickets
@@ -51,15 +57,28 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("POST", "tickets/create_many", "tickets_create_many", tickets.create_many),
     ("PUT", "tickets/update_many", "tickets_update_many", tickets.update_many),
     ("GET", f"tickets/{_ID}/comments", "tickets_comments", tickets.comments),
+    ("GET", f"tickets/{_ID}/audits", "tickets_audits", tickets.audits),
     ("GET", f"tickets/{_ID}", "tickets_show", tickets.show),
     ("PUT", f"tickets/{_ID}", "tickets_update", tickets.update),
+    ("DELETE", f"tickets/{_ID}", "tickets_delete", tickets.delete),
     ("GET", "tickets", "tickets_list", tickets.list_tickets),
     ("POST", "tickets", "tickets_create", tickets.create),
     ("GET", "incremental/tickets/cursor", INCREMENTAL_TICKETS, incremental.export),
+    (
+        "GET",
+        "incremental/tickets",
+        "incremental_tickets_by_time",
+        incremental.export_tickets_by_time,
+    ),
+    ("GET", "incremental/users", "incremental_users_by_time", incremental.export_users_by_time),
+    # search
+    ("GET", "search", "search", search.search),
     # job statuses
     ("GET", "job_statuses/show_many", "job_statuses_show_many", bulk.show_many_jobs),
     ("GET", r"job_statuses/(?P<id>[A-Za-z0-9-]+)", "job_statuses", bulk.show_job),
     # catalogue
+    ("GET", "brands", "brands_list", catalog.list_brands),
+    ("GET", f"brands/{_ID}", "brands_show", catalog.show_brand),
     ("GET", "groups", "groups_list", catalog.list_groups),
     ("GET", f"groups/{_ID}", "groups_show", catalog.show_group),
     ("GET", "ticket_fields", "ticket_fields", catalog.list_ticket_fields),

@@ -6,18 +6,30 @@ from collections.abc import Mapping
 
 from emulators.seed_model import Seed, SeedTicket
 
-from . import fields
+from . import fields, render
 from .clock import epoch
-from .records import Comment, Group, Organization, Ticket, User, normalize_tags
+from .records import (
+    DEFAULT_BRAND_ID,
+    Brand,
+    Comment,
+    Group,
+    Organization,
+    Ticket,
+    User,
+    normalize_tags,
+)
 from .store import Store
 
 DEFAULT_GROUPS = ("Support", "Customer Success")
 SEEDED_AGE_SECONDS = 365 * 24 * 3600
+DEFAULT_BRAND_NAME = "Acme"
 
 
 def install_defaults(store: Store) -> None:
     """Groups and custom fields every emulated account starts with."""
     now = store.clock.now()
+    brand = Brand(DEFAULT_BRAND_ID, DEFAULT_BRAND_NAME, "acme", now, now, default=True)
+    store.brands[brand.id] = brand
     for name in DEFAULT_GROUPS:
         group = Group(store.new_id(), name, now, now)
         store.groups[group.id] = group
@@ -105,14 +117,18 @@ def _ticket(store: Store, seed_ticket: SeedTicket) -> Ticket:
         via_channel="web",
         sequence=store.next_sequence(),
     )
-    ticket.comments.append(
-        Comment(
-            id=store.new_id(),
-            author_id=seed_ticket.requester_id,
-            body=seed_ticket.description,
-            public=True,
-            created_at=created,
-            audit_id=store.new_id(),
+    first = Comment(
+        id=store.new_id(),
+        author_id=seed_ticket.requester_id,
+        body=seed_ticket.description,
+        public=True,
+        created_at=created,
+        audit_id=store.new_id(),
+    )
+    ticket.comments.append(first)
+    ticket.audits.append(
+        render.audit(
+            ticket.id, first.audit_id, first.author_id, created, [render.comment_event(first)]
         )
     )
     return ticket

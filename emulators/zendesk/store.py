@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from .clock import Clock
 from .errors import not_found
-from .records import CustomField, Group, Organization, Ticket, User
+from .records import Brand, CustomField, Group, Organization, Ticket, User
 
 FIRST_LARGE_ID = 360_000_000_001
 _T = TypeVar("_T")
@@ -34,6 +34,9 @@ class Store:
         self.organizations: dict[int, Organization] = {}
         self.tickets: dict[int, Ticket] = {}
         self.groups: dict[int, Group] = {}
+        self.brands: dict[int, Brand] = {}
+        #: Deleted tickets stay in the incremental exports with status ``deleted``.
+        self.deleted_tickets: dict[int, Ticket] = {}
         self.ticket_fields: dict[int, CustomField] = {}
         self.user_fields: dict[int, CustomField] = {}
         self.organization_fields: dict[int, CustomField] = {}
@@ -97,6 +100,12 @@ class Store:
     def group(self, group_id: int) -> Group:
         return _get(self.groups, group_id)
 
+    def brand(self, brand_id: int) -> Brand:
+        return _get(self.brands, brand_id)
+
+    def default_brand_id(self) -> int:
+        return next(b.id for b in self.brands.values() if b.default)
+
     # -- users --------------------------------------------------------------------------------
     def user_by_email(self, email: object) -> User | None:
         key = fold(email)
@@ -144,6 +153,17 @@ class Store:
             self._org_by_external_id[external] = organization.id
         self._org_keys[organization.id] = (name, external)
 
+    def remove_organization(self, organization: Organization) -> None:
+        """Delete ``organization``; its members stay, without an organization."""
+        del self.organizations[organization.id]
+        name, external = self._org_keys.pop(organization.id, (None, None))
+        _unlink(self._org_by_name, name, organization.id)
+        _unlink(self._org_by_external_id, external, organization.id)
+        for user in self.users.values():
+            if user.organization_id == organization.id:
+                user.organization_id = None
+                user.updated_at = self.clock.now()
+
     # -- tickets ------------------------------------------------------------------------------
     def tickets_by_external_id(self, external_id: str) -> list[Ticket]:
         """Ticket external ids are free text and not unique: all matches, oldest first."""
@@ -158,6 +178,16 @@ class Store:
         if ticket.external_id:
             self._tickets_by_external_id[ticket.external_id].add(ticket.id)
         self._ticket_keys[ticket.id] = ticket.external_id
+
+    def remove_ticket(self, ticket: Ticket) -> None:
+        """Soft-delete ``ticket``: gone from reads, still in the exports as ``deleted``."""
+        del self.tickets[ticket.id]
+        old = self._ticket_keys.pop(ticket.id, None)
+        if old is not None:
+            self._tickets_by_external_id[old].discard(ticket.id)
+        ticket.status = "deleted"
+        self.touch(ticket)
+        self.deleted_tickets[ticket.id] = ticket
 
     # -- custom fields ------------------------------------------------------------------------
     def active_fields(self, catalogue: dict[int, CustomField]) -> list[CustomField]:

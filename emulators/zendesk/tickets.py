@@ -31,7 +31,7 @@ from .users import EMAIL, create_user
 
 _CHOICES = {"status": TICKET_STATUSES, "priority": TICKET_PRIORITIES, "type": TICKET_TYPES}
 _AUDITED = ("subject", "status", "priority", "type", "requester_id", "assignee_id")
-_AUDITED_MORE = ("organization_id", "group_id", "external_id")
+_AUDITED_MORE = ("organization_id", "group_id", "external_id", "brand_id")
 
 
 # -- reads ------------------------------------------------------------------------------------
@@ -79,6 +79,16 @@ def listing(ctx: Context, call: Call, tickets: list[Ticket]) -> Response:
     )
 
 
+def audits(ctx: Context, call: Call) -> Response:
+    """Every change of one ticket, oldest first (a no-op update leaves no audit)."""
+    ticket = ctx.store.ticket(call.int_param("id"))
+    return ok(paginate(call.request, ticket.audits, "audits", lambda a, _c: dict(a), _audit_id))
+
+
+def _audit_id(audit: dict[str, Any]) -> int:
+    return int(audit["id"])
+
+
 def comments(ctx: Context, call: Call) -> Response:
     ticket = ctx.store.ticket(call.int_param("id"))
     ordered = sorted(ticket.comments, key=lambda c: c.id)
@@ -119,6 +129,12 @@ def update(ctx: Context, call: Call) -> Response:
     ticket = ctx.store.ticket(call.int_param("id"))
     audit = update_ticket(ctx, ticket, call.member("ticket"), call.actor_id)
     return ok({"ticket": render.ticket(ticket, call.base, ctx.store), "audit": audit})
+
+
+def delete(ctx: Context, call: Call) -> Response:
+    """Soft delete: 204, the ticket is gone from reads and shows as ``deleted`` in exports."""
+    ctx.store.remove_ticket(ctx.store.ticket(call.int_param("id")))
+    return Response.empty(204)
 
 
 # -- bulk writes ------------------------------------------------------------------------------
@@ -210,7 +226,9 @@ def create_ticket(
     for attribute in _AUDITED + _AUDITED_MORE:
         value = getattr(ticket, attribute)
         events.append(_event("Create", attribute, value, store))
-    return ticket, render.audit(ticket.id, audit_id, actor_id, now, events)
+    audit = render.audit(ticket.id, audit_id, actor_id, now, events)
+    ticket.audits.append(audit)
+    return ticket, audit
 
 
 def update_ticket(
@@ -251,10 +269,12 @@ def update_ticket(
         ticket.tags = tags
     if _set_custom(store, ticket, custom):
         events.append({"id": store.new_id(), "type": "Change", "field_name": "custom_fields"})
+    audit = render.audit(ticket.id, audit_id, actor_id, now, events)
     if events:
         store.touch(ticket)
         store.index_ticket(ticket)
-    return render.audit(ticket.id, audit_id, actor_id, now, events)
+        ticket.audits.append(audit)
+    return audit
 
 
 def _checked_values(store: Store, data: dict[str, Any], invalid: Invalid) -> dict[str, Any]:
@@ -284,6 +304,11 @@ def _checked_values(store: Store, data: dict[str, Any], invalid: Invalid) -> dic
         if org_id is not None and not store.has(store.organizations, org_id):
             invalid.add("organization", "Organization: is invalid", "InvalidValue")
         values["organization_id"] = org_id
+    if "brand_id" in data:
+        brand_id = data["brand_id"]
+        if brand_id is None or not store.has(store.brands, brand_id):
+            invalid.add("brand", "Brand: is invalid", "InvalidValue")
+        values["brand_id"] = brand_id
     if "external_id" in data:
         external_id = data["external_id"]
         values["external_id"] = None if external_id in (None, "") else str(external_id)

@@ -117,6 +117,17 @@ def update(ctx: Context, call: Call) -> Response:
     return _saved(ctx, call, user, 200)
 
 
+def delete(ctx: Context, call: Call) -> Response:
+    """Soft delete, as recorded: 200 with the user, now inactive and without its email (which
+    another user may take); the user export lists it with ``permanently_deleted: false``."""
+    user = ctx.store.user(call.int_param("id"))
+    if not user.deleted:
+        user.deleted, user.active, user.email = True, False, None
+        user.updated_at = ctx.now()
+        ctx.store.index_user(user)
+    return ok({"user": render.user(user, call.base, ctx.store)})
+
+
 def create_or_update(ctx: Context, call: Call) -> Response:
     user, created = create_or_update_user(ctx, call.member("user"))
     return _saved(ctx, call, user, 201 if created else 200)

@@ -59,6 +59,14 @@ CASSETTES = (
     "TestUserMe.test_users_me",
     "TicketsIncrementalTest.test_pagination",
     "TicketsIncrementalTest.test_get_values",
+    "UsersIncrementalTest.test_get_values",
+    "TestTicketCreateUpdateDelete.test_single_object_deletion-delete-single",
+    "TestTicketCreateUpdateDelete.test_single_delete_raises_recordnotfoundexception-recordnotfound-delete",
+    "TestUserCreateUpdateDelete.test_single_object_deletion-delete-single",
+    "TestUserCreateUpdateDelete.test_single_delete_raises_recordnotfoundexception-recordnotfound-delete",
+    "TestOrganizationCreateUpdateDelete.test_single_object_deletion-delete-single",
+    "TestOrganizationCreateUpdateDelete.test_single_delete_raises_recordnotfoundexception-recordnotfound-delete",
+    "TestDeletedTickets.test_pagination",
 )
 
 # Keys the emulator leaves out on purpose (path suffix -> reason).
