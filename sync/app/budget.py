@@ -18,9 +18,6 @@ from typing import Any
 from sync.core.ports import BudgetedCrm
 from sync.state import StateStore
 
-#: Counting pending responses stops here; the report says "at least" beyond it.
-COUNT_LIMIT = 100_000
-
 
 @dataclass(frozen=True, slots=True)
 class BudgetReport:
@@ -71,13 +68,15 @@ def budget_report(crm: BudgetedCrm, store: StateStore, now: datetime) -> BudgetR
     if not stopped:
         return report
     queued = store.write_backs.queued()
-    pending = store.outbox.actions(status="pending")
+    pending = store.outbox.pending_counts()
     return BudgetReport(
         reserve=report.reserve,
         used=report.used,
         allowance=report.allowance,
         stopped=True,
-        deferred_responses=len(store.inbox.pending(COUNT_LIMIT, now)),
-        deferred_actions=sum(1 for a in pending if a.kind.startswith("salesforce")),
+        deferred_responses=store.inbox.pending_count(now),
+        deferred_actions=sum(
+            n for (kind, _), n in pending.items() if kind.startswith("salesforce")
+        ),
         deferred_write_backs=len(queued.contacts) + len(queued.accounts),
     )

@@ -23,7 +23,7 @@ from connectors.errors import ConfigError, ConnectorError, DeferError, Retryable
 from connectors.notify import SlackSender
 from connectors.transport import make_session
 from rules import Ruleset
-from sync.app.budget import COUNT_LIMIT, budget_report
+from sync.app.budget import budget_report
 from sync.app.reload import RulesHolder
 from sync.app.runtime import Connections
 from sync.core.config import Config
@@ -540,11 +540,13 @@ class Engine:
         """What the next pass has left to do: the figures a deferred pass reports."""
         now = self.clock()
         queued = self.store.write_backs.queued()
-        pending = self.store.outbox.actions(status="pending")
+        pending = self.store.outbox.pending_counts()
         return {
-            "responses": len(self.store.inbox.pending(COUNT_LIMIT, now)),
-            "actions": len(pending),
-            "detractor_actions": sum(a.priority == DETRACTOR_FIRST for a in pending),
+            "responses": self.store.inbox.pending_count(now),
+            "actions": sum(pending.values()),
+            "detractor_actions": sum(
+                n for (_, priority), n in pending.items() if priority == DETRACTOR_FIRST
+            ),
             "write_backs": len(queued.contacts) + len(queued.accounts),
         }
 

@@ -8,6 +8,7 @@ batches it, one SOQL per 200 accounts) and is made only when a mapped field need
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from typing import Any
@@ -38,6 +39,55 @@ def snapshot_facts(rows: Sequence[StoredResponse]) -> AccountFacts:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CrmFacts:
+    """What Salesforce said about some accounts; None where it was not asked."""
+
+    #: ARR and renewal date as Salesforce holds them now (``fresh`` lookups only).
+    accounts: Mapping[str, AccountFacts] | None = None
+    contacts: Mapping[str, int] | None = None
+    key_contacts: Mapping[str, frozenset[str]] | None = None
+
+
+def crm_facts(
+    ids: Sequence[str],
+    *,
+    crm: AccountFactsCrm,
+    fmap: FieldMap,
+    metrics: MetricsConfig,
+    retry: RetryPolicy,
+    fresh: bool = False,
+) -> CrmFacts:
+    """The Salesforce lookups the mapped fields need for these accounts (none when none does).
+
+    Kept apart from the responses so a caller planning in small chunks looks up many accounts
+    at once: one SOQL per 200 accounts whatever the chunks.
+    """
+    if not ids:
+        return CrmFacts()
+    accounts: dict[str, AccountFacts] | None = None
+    if fresh:
+        found = retry.call(partial(crm.find_accounts, list(ids)))
+        accounts = {
+            account_id: AccountFacts(arr=account.arr, renewal_date=account.renewal_date)
+            for account_id, account in found.items()
+        }
+    counts: dict[str, int] | None = None
+    if fmap.uses("coverage"):
+        counts = retry.call(partial(crm.count_contacts, list(ids)))
+    keys: dict[str, frozenset[str]] | None = None
+    if fmap.uses("key_contact_coverage") and metrics.key_contact_field:
+        keys = retry.call(
+            partial(
+                crm.find_key_contacts,
+                list(ids),
+                field=metrics.key_contact_field,
+                values=metrics.key_contact_values,
+            )
+        )
+    return CrmFacts(accounts, counts, keys)
+
+
 def account_facts(
     rows_by_account: Mapping[str, Sequence[StoredResponse]],
     *,
@@ -46,37 +96,30 @@ def account_facts(
     metrics: MetricsConfig,
     retry: RetryPolicy,
     fresh: bool = False,
+    known: CrmFacts | None = None,
 ) -> dict[str, AccountFacts]:
     """Facts for every account: ARR and renewal from the latest match, or from Salesforce when
-    ``fresh`` (the nightly reconciliation); contact counts and key contacts when mapped."""
+    ``fresh`` (the nightly reconciliation); contact counts and key contacts when mapped.
+
+    ``known`` are lookups already made for these accounts (:func:`crm_facts`); without them
+    they are made here.
+    """
     ids = sorted(rows_by_account)
-    facts = {account_id: snapshot_facts(rows) for account_id, rows in rows_by_account.items()}
     if not ids:
-        return facts
-    if fresh:
-        accounts = retry.call(partial(crm.find_accounts, ids))
-        for account_id, account in accounts.items():
-            if account_id in facts:
-                facts[account_id] = AccountFacts(arr=account.arr, renewal_date=account.renewal_date)
-    counts: dict[str, int] | None = None
-    if fmap.uses("coverage"):
-        counts = retry.call(partial(crm.count_contacts, ids))
-    keys: dict[str, frozenset[str]] | None = None
-    if fmap.uses("key_contact_coverage") and metrics.key_contact_field:
-        keys = retry.call(
-            partial(
-                crm.find_key_contacts,
-                ids,
-                field=metrics.key_contact_field,
-                values=metrics.key_contact_values,
-            )
-        )
-    return {
-        account_id: AccountFacts(
+        return {}
+    looked_up = known
+    if looked_up is None:
+        looked_up = crm_facts(ids, crm=crm, fmap=fmap, metrics=metrics, retry=retry, fresh=fresh)
+    out: dict[str, AccountFacts] = {}
+    for account_id in ids:
+        base = snapshot_facts(rows_by_account[account_id])
+        if looked_up.accounts is not None and account_id in looked_up.accounts:
+            base = looked_up.accounts[account_id]
+        counts, keys = looked_up.contacts, looked_up.key_contacts
+        out[account_id] = AccountFacts(
             arr=base.arr,
             renewal_date=base.renewal_date,
             contacts=counts.get(account_id, 0) if counts is not None else None,
             key_contacts=keys.get(account_id, frozenset()) if keys is not None else None,
         )
-        for account_id, base in facts.items()
-    }
+    return out

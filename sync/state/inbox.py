@@ -214,6 +214,15 @@ class Inbox:
             ).all()
         return [_stored(row) for row in rows]
 
+    def pending_count(self, now: datetime) -> int:
+        """How many responses :meth:`pending` would return without a limit (counted in SQL)."""
+        r = t.responses
+        query = sa.select(sa.func.count()).where(
+            r.c.status == "pending", sa.or_(r.c.not_before.is_(None), r.c.not_before <= now)
+        )
+        with self._db.reading() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def defer(self, keys: Iterable[tuple[str, str]], not_before: datetime) -> None:
         """Route these responses again no earlier than ``not_before`` (a settle delay)."""
         r = t.responses
@@ -345,6 +354,28 @@ class Inbox:
                 ).all()
                 out.extend(_stored(row) for row in rows)
         return out
+
+    def routed_counts(
+        self, *, account_ids: Sequence[str] | None = None, contact_ids: Sequence[str] | None = None
+    ) -> dict[str, int]:
+        """How many routed responses each of these accounts or contacts has (counted in SQL):
+        what :meth:`routed` would load for them, to plan work in bounded chunks."""
+        r = t.responses
+        column, values = (
+            (r.c.account_id, account_ids)
+            if account_ids is not None
+            else (r.c.contact_id, contact_ids)
+        )
+        found: dict[str, int] = {}
+        with self._db.reading() as conn:
+            for chunk in chunks(sorted(set(values or []))):
+                rows = conn.execute(
+                    sa.select(column, sa.func.count())
+                    .where(column.in_(chunk), r.c.status == "routed")
+                    .group_by(column)
+                ).all()
+                found.update({str(record_id): int(count) for record_id, count in rows})
+        return found
 
     def routed_record_ids(self) -> tuple[list[str], list[str]]:
         """(contact ids, account ids) of every routed response: what reconciliation covers."""

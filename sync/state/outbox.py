@@ -325,6 +325,18 @@ class Outbox:
             rows = conn.execute(sa.select(a.c.status, sa.func.count()).group_by(a.c.status)).all()
         return {status: int(count) for status, count in rows}
 
+    def pending_counts(self) -> dict[tuple[str, int], int]:
+        """Pending actions per (kind, priority), counted in SQL."""
+        a = t.actions
+        query = (
+            sa.select(a.c.kind, a.c.priority, sa.func.count())
+            .where(a.c.status == "pending")
+            .group_by(a.c.kind, a.c.priority)
+        )
+        with self._db.reading() as conn:
+            rows = conn.execute(query).all()
+        return {(str(kind), int(priority)): int(count) for kind, priority, count in rows}
+
     def summary(self, now: datetime) -> dict[str, OutboxCounts]:
         """Per action kind: due, waiting (and until when), in flight, done and dead."""
         a = t.actions

@@ -11,17 +11,19 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
+from more_itertools import chunked
+
 from connectors.errors import ConnectorError
 from sync.core.config import Config
 from sync.core.ports import WriteBackCrm
 from sync.core.retry import RetryPolicy
-from sync.fields.facts import account_facts, snapshot_facts
+from sync.fields.facts import CrmFacts, account_facts, crm_facts, snapshot_facts
 from sync.fields.fieldmap import FieldMap, MappedField, field_map
 from sync.fields.history import history_records
 from sync.fields.metrics import AccountFacts, account_summary, contact_metrics
@@ -33,6 +35,7 @@ from sync.fields.values import (
     scored,
     truncate,
 )
+from sync.stages.writeback.chunks import ACCOUNTS_PER_LOOKUP, bounded
 from sync.state import StateStore, StoredResponse
 
 log = logging.getLogger(__name__)
@@ -167,7 +170,12 @@ def plan_for(
     account_ids: Sequence[str],
     now: datetime,
     fresh: bool,
+    known: CrmFacts | None = None,
 ) -> Plan:
+    """The plan of these contacts and accounts, from every routed response they have.
+
+    ``known`` are Salesforce facts already looked up for the accounts (:func:`plans`).
+    """
     fmap = field_map(config)
     contact_rows = store.inbox.routed(contact_ids=contact_ids) if contact_ids else []
     account_rows = store.inbox.routed(account_ids=account_ids) if account_ids else []
@@ -178,11 +186,71 @@ def plan_for(
         metrics=config.metrics,
         retry=retry,
         fresh=fresh,
+        known=known,
     )
     lengths = _comment_lengths(fmap, crm, retry) if contact_rows else {}
     return plan_values(
         config, contact_rows, account_rows, now, facts=facts, comment_lengths=lengths
     )
+
+
+def plans(
+    store: StateStore,
+    config: Config,
+    crm: WriteBackCrm,
+    retry: RetryPolicy,
+    *,
+    contact_ids: Sequence[str],
+    account_ids: Sequence[str],
+    now: datetime,
+    fresh: bool,
+    on_error: Callable[[ConnectorError], None] | None = None,
+) -> Iterator[Plan]:
+    """The plans of these contacts, then of these accounts, one bounded chunk at a time
+    (:mod:`.chunks`), so memory does not grow with the responses behind them.
+
+    Salesforce facts are looked up for :data:`~.chunks.ACCOUNTS_PER_LOOKUP` accounts at a time,
+    not per chunk, so small chunks cost no extra calls. A lookup that fails is raised, or, with
+    ``on_error``, handed to it and its chunk left out (the nightly repair goes on).
+    """
+    fmap = field_map(config)
+    work: list[tuple[Sequence[str], bool]] = [(contact_ids, False)] if contact_ids else []
+    work += [(group, True) for group in chunked(account_ids, ACCOUNTS_PER_LOOKUP)]
+    for ids, accounts in work:
+        known: CrmFacts | None = None
+        try:
+            if accounts:
+                sizes = store.inbox.routed_counts(account_ids=ids)
+                present = [account_id for account_id in ids if sizes.get(account_id)]
+                known = crm_facts(
+                    present, crm=crm, fmap=fmap, metrics=config.metrics, retry=retry, fresh=fresh
+                )
+            else:
+                sizes = store.inbox.routed_counts(contact_ids=ids)
+        except ConnectorError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+            continue
+        for chunk in bounded(ids, sizes):
+            try:
+                plan = plan_for(
+                    store,
+                    config,
+                    crm,
+                    retry,
+                    contact_ids=() if accounts else chunk,
+                    account_ids=chunk if accounts else (),
+                    now=now,
+                    fresh=fresh,
+                    known=known,
+                )
+            except ConnectorError as exc:
+                if on_error is None:
+                    raise
+                on_error(exc)
+                continue
+            yield plan
 
 
 def whole_upserts(pending: dict[Key, Values], plan: Plan, fmap: FieldMap) -> dict[Key, Values]:

@@ -6,11 +6,9 @@ changed with time, like days to renewal) does not stay wrong until the next resp
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
-
-from more_itertools import chunked
 
 from connectors.errors import ConnectorError
 from sync.core.config import Config
@@ -18,14 +16,16 @@ from sync.core.ports import WriteBackCrm, WriteBackHelpdesk
 from sync.core.retry import RetryPolicy
 from sync.fields.fieldmap import field_map
 from sync.fields.readback import drifted, read_current, read_helpdesk
-from sync.stages.writeback.plan import Key, Plan, Values, changes, plan_for
+from sync.stages.writeback.chunks import RECORDS_PER_PLAN
+from sync.stages.writeback.plan import Key, Plan, Values, changes, plans
 from sync.stages.writeback.send import WriteBackStats, send, writers_for
 from sync.state import StateStore
 
 log = logging.getLogger(__name__)
 
-#: Records per chunk in the nightly reconciliation: bounds memory on any book size.
-RECONCILE_CHUNK = 1000
+#: Records per chunk in the nightly reconciliation (at most; fewer when they have many
+#: responses).
+RECONCILE_CHUNK = RECORDS_PER_PLAN
 
 Reader = Callable[[Mapping[str, Mapping[str, Any]]], dict[str, dict[str, Any]]]
 
@@ -103,32 +103,25 @@ def reconcile(
 
     Salesforce contacts and accounts (one SOQL per 200 ids) and Zendesk users and organizations
     (one ``show_many`` per 100 ids) are read back so hand edits are found; history records are
-    compared with what we last wrote. Work goes in chunks
-    of :data:`RECONCILE_CHUNK` records, so memory stays flat on any book size.
+    compared with what we last wrote. Work goes in chunks bounded by records and by the responses
+    behind them (:mod:`.chunks`), so memory stays flat on any book size; a chunk whose lookups
+    fail is reported and the others go on.
     """
     stats = WriteBackStats()
     writers = writers_for(config, field_map(config), crm, helpdesk)
     contact_ids, account_ids = store.inbox.routed_record_ids()
-    none: Sequence[str] = ()
-    batches: list[tuple[Sequence[str], Sequence[str]]]
-    batches = [(chunk, none) for chunk in chunked(contact_ids, RECONCILE_CHUNK)]
-    batches += [(none, chunk) for chunk in chunked(account_ids, RECONCILE_CHUNK)]
-    for contacts, accounts in batches:
+    for plan in plans(
+        store,
+        config,
+        crm,
+        retry,
+        contact_ids=contact_ids,
+        account_ids=account_ids,
+        now=now,
+        fresh=True,
+        on_error=lambda exc: stats.errors.append(f"reconcile: {exc}"),
+    ):
         part = WriteBackStats()
-        try:
-            plan = plan_for(
-                store,
-                config,
-                crm,
-                retry,
-                contact_ids=contacts,
-                account_ids=accounts,
-                now=now,
-                fresh=True,
-            )
-        except ConnectorError as exc:
-            stats.errors.append(f"reconcile: {exc}")
-            continue
         pending = _repair(plan, store, crm, helpdesk, retry, part, now)
         send(pending, writers, store, retry, part, now)
         stats.add(part)

@@ -20,7 +20,7 @@ from sync.core.config import Config
 from sync.core.ports import WriteBackCrm, WriteBackHelpdesk
 from sync.core.retry import RetryPolicy
 from sync.fields.fieldmap import FieldMap, HistoryMap, field_map
-from sync.stages.writeback.plan import Key, Values, changes, plan_for, whole_upserts
+from sync.stages.writeback.plan import Key, Values, changes, plans, whole_upserts
 from sync.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,18 @@ def send(
             stats.add(future.result())
 
 
+#: Pending records (field changes, history records) that are sent before planning goes on:
+#: a multiple of both systems' batch sizes, and above the default Bulk API threshold.
+FLUSH_RECORDS = 5000
+
+
+def _merge(into: dict[Key, Values], part: Mapping[Key, Values]) -> int:
+    """Add ``part`` to ``into`` (a record planned again wins); how many records ``into`` holds."""
+    for key, records in part.items():
+        into.setdefault(key, {}).update(records)
+    return sum(len(records) for records in into.values())
+
+
 def write_back(
     store: StateStore,
     config: Config,
@@ -152,10 +164,16 @@ def write_back(
 ) -> WriteBackStats:
     """Recompute and write the fields of these contacts and accounts (only what changed).
 
-    ``fresh`` reads ARR and renewal dates from Salesforce instead of the latest match.
+    ``fresh`` reads ARR and renewal dates from Salesforce instead of the latest match. Planning
+    goes chunk by chunk (:func:`~sync.stages.writeback.plan.plans`) and what changed is sent
+    every :data:`FLUSH_RECORDS` records, so memory stays flat however many responses are behind
+    the records, while batches stay full. A system that defers stops the rest: it stays queued.
     """
     stats = WriteBackStats()
-    plan = plan_for(
+    fmap = field_map(config)
+    writers = writers_for(config, fmap, crm, helpdesk)
+    pending: dict[Key, Values] = {}
+    for plan in plans(
         store,
         config,
         crm,
@@ -164,8 +182,13 @@ def write_back(
         account_ids=account_ids,
         now=now,
         fresh=fresh,
-    )
-    pending, stats.unchanged = changes(plan, store.written.get)
-    pending = whole_upserts(pending, plan, field_map(config))
-    send(pending, writers_for(config, field_map(config), crm, helpdesk), store, retry, stats, now)
+    ):
+        part, unchanged = changes(plan, store.written.get)
+        stats.unchanged += unchanged
+        if _merge(pending, whole_upserts(part, plan, fmap)) >= FLUSH_RECORDS:
+            send(pending, writers, store, retry, stats, now)
+            pending = {}
+            if stats.deferred:
+                return stats
+    send(pending, writers, store, retry, stats, now)
     return stats
