@@ -53,7 +53,7 @@ from sync.stages.match_zendesk import (
     resolve_config_names,
 )
 from sync.stages.owners import find_active_owners, owner_references
-from sync.stages.pull import pull
+from sync.stages.pull import LISTED_PROBLEMS, pull
 from sync.stages.route import EscalationRendering, RoutingContext, route_responses
 from sync.stages.writeback import reconcile, write_back
 from sync.state import StateStore, StoredResponse
@@ -113,7 +113,10 @@ class RunReport:
     pulled: int = 0
     new: int = 0
     updated: int = 0
+    #: Records skipped: the first :data:`~sync.stages.pull.LISTED_PROBLEMS`, and how many
+    #: more were not listed (``problem_count`` counts them all).
     problems: list[str] = field(default_factory=list)
+    problems_unlisted: int = 0
     routed: int = 0
     matched: int = 0
     unmatched: int = 0
@@ -177,6 +180,18 @@ class RunReport:
         )  # fmt: skip
 
     @property
+    def problem_count(self) -> int:
+        return len(self.problems) + self.problems_unlisted
+
+    def add_problems(self, problems: Sequence[str], count: int | None = None) -> None:
+        """List problems up to the limit; ``count`` of them in all (default: as many as given)."""
+        room = max(LISTED_PROBLEMS - len(self.problems), 0)
+        self.problems.extend(problems[:room])
+        self.problems_unlisted += (len(problems) if count is None else count) - min(
+            room, len(problems)
+        )
+
+    @property
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
 
@@ -201,7 +216,8 @@ class RunReport:
         data = dict(self.__dict__)
         data["problems"] = self.problems[:50]
         data["errors"] = self.errors[:50]
-        data["problem_count"] = len(self.problems)
+        data.pop("problems_unlisted")
+        data["problem_count"] = self.problem_count
         data["error_count"] = len(self.errors)
         return data
 
@@ -324,7 +340,7 @@ class Engine:
         report.pulled += stats.pulled
         report.new += stats.new
         report.updated += stats.updated
-        report.problems.extend(stats.problems)
+        report.add_problems(stats.problems, stats.problem_count)
         report.errors.extend(stats.errors)
         for error in stats.deferred:
             report.defer(error)
@@ -437,7 +453,7 @@ class Engine:
                 report.unmatched += 1
             if out.match_status == "failed":  # on the review list; named in the report
                 detail = (out.match or {}).get("detail", "lookup failed")
-                report.problems.append(f"{out.source} response {out.response_id}: {detail}")
+                report.add_problems([f"{out.source} response {out.response_id}: {detail}"])
 
     def refresh_rules(self) -> Ruleset:
         """Take up a changed rules file (hot reload); a stage keeps the ruleset returned."""

@@ -42,7 +42,7 @@ def _cell(report: RunReport, key: str) -> str:
     if key == "new_updated":
         return f"{report.new} / {report.updated}"
     if key == "problems":
-        return str(len(report.problems))
+        return str(report.problem_count)
     if key == "errors":
         return str(len(report.errors))
     if key == "solved_reopened":
@@ -81,8 +81,8 @@ def report_table(reports: Sequence[tuple[str, RunReport]], title: str = "nps-syn
 def print_problems(console: Console, report: RunReport, limit: int = 10) -> None:
     for problem in report.problems[:limit]:
         console.print(f"[yellow]skipped[/] {escape(redact(problem))}", highlight=False, markup=True)
-    if len(report.problems) > limit:
-        console.print(f"... and {len(report.problems) - limit} more skipped records")
+    if report.problem_count > limit:
+        console.print(f"... and {report.problem_count - limit} more skipped records")
     for error in report.errors[:limit]:
         console.print(f"[red]error[/] {escape(redact(error))}", highlight=False, markup=True)
     if len(report.errors) > limit:

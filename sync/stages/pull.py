@@ -21,6 +21,11 @@ from sync.state import StateStore
 log = logging.getLogger(__name__)
 
 
+#: Source problems a pass lists at most (each is logged and stored); the count goes on. A file
+#: of bad lines must not make a pass hold one string per line.
+LISTED_PROBLEMS = 1000
+
+
 @dataclass
 class PullStats:
     #: New or changed responses; a response read again unchanged (the cursor is inclusive, a
@@ -29,7 +34,9 @@ class PullStats:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: The first :data:`LISTED_PROBLEMS` source problems; ``problem_count`` counts them all.
     problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
     errors: list[str] = field(default_factory=list)
     #: Sources that asked us to wait (a rate limit); they resume from their cursor next pass.
     deferred: list[DeferError] = field(default_factory=list)
@@ -70,7 +77,9 @@ def pull(
                 stats.unchanged += result.unchanged
                 for problem in page.problems:
                     log.warning("skipped %s", problem)
-                    stats.problems.append(str(problem))
+                    if len(stats.problems) < LISTED_PROBLEMS:
+                        stats.problems.append(str(problem))
+                stats.problem_count += len(page.problems)
         except DeferError as exc:  # not an error: the next pass resumes from the cursor
             stats.deferred.append(exc)
         except ConnectorError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 #: Responses loaded at most per plan (unless one record alone has more).
-RESPONSES_PER_PLAN = 4000
+RESPONSES_PER_PLAN = 2000
 #: Records per plan at most.
 RECORDS_PER_PLAN = 1000
 #: Accounts whose Salesforce facts (contact counts, key contacts, fresh ARR) are looked up
