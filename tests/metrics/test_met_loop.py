@@ -22,7 +22,7 @@ from sync.core.config import Config
 from sync.core.retry import RetryPolicy
 from sync.fields.fieldmap import suggested_mapping
 from sync.fields.metrics import nps
-from sync.stages.writeback import reconcile
+from sync.stages.writeback import chunks, reconcile
 from sync.state import StateStore
 
 RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=1.0)
@@ -323,3 +323,55 @@ def test_backfill_imports_history_without_actions_and_computes_every_field(
     report = engine.run_once()
     store.close()
     assert (report.routed, report.tasks_created, report.tickets_created) == (0, 0, 0)
+
+
+WRITE_CALLS = {
+    "salesforce": ("composite_update", "composite_upsert"),
+    "zendesk": ("users_update_many", "organizations_update_many"),
+}
+
+
+def written_world(tmp_path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """One pass on a fresh world: the NPS values it holds afterwards, and the write calls."""
+    with EmulatedWorld(seed=11, accounts=30, responses=150) as world:
+        world.zendesk.add_metric_fields()
+        tmp_path.mkdir()
+        config = Config.model_validate(full_config_data(world, tmp_path))
+        store = open_store(config)
+        try:
+            run_pass(config, store)
+        finally:
+            store.close()
+        sf, zd = world.salesforce, world.zendesk
+        held = {
+            "contacts": {r["Id"]: _nps(r) for r in sf.records("Contact")},
+            "accounts": {r["Id"]: _nps(r) for r in sf.records("Account")},
+            "history": sorted(
+                repr(sorted(h.items())) for h in map(_nps, sf.records("NPS_Response__c"))
+            ),
+            "users": {u["id"]: u.get("user_fields") for u in zd.users()},
+            "organizations": {o["id"]: o.get("organization_fields") for o in zd.organizations()},
+        }
+        calls = {
+            name: app.calls[name]
+            for system, app in (("salesforce", sf), ("zendesk", zd))
+            for name in WRITE_CALLS[system]
+        }
+    return held, calls
+
+
+def _nps(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k.startswith("NPS_") or k.endswith("__c")}
+
+
+def test_write_back_planned_in_small_chunks_writes_the_same_values_with_the_same_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole, whole_calls = written_world(tmp_path / "whole")
+    monkeypatch.setattr(chunks, "RESPONSES_PER_PLAN", 5)
+    monkeypatch.setattr(chunks, "RECORDS_PER_PLAN", 2)
+    chunked_up, chunked_calls = written_world(tmp_path / "chunked")
+
+    assert whole["history"]  # every field and the history object are mapped
+    assert chunked_up == whole
+    assert chunked_calls == whole_calls

@@ -35,7 +35,7 @@ from sync.fields.values import (
     scored,
     truncate,
 )
-from sync.stages.writeback.chunks import ACCOUNTS_PER_LOOKUP, bounded
+from sync.stages.writeback import chunks
 from sync.state import StateStore, StoredResponse
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ def plans(
     """
     fmap = field_map(config)
     work: list[tuple[Sequence[str], bool]] = [(contact_ids, False)] if contact_ids else []
-    work += [(group, True) for group in chunked(account_ids, ACCOUNTS_PER_LOOKUP)]
+    work += [(group, True) for group in chunked(account_ids, chunks.ACCOUNTS_PER_LOOKUP)]
     for ids, accounts in work:
         known: CrmFacts | None = None
         try:
@@ -232,15 +232,17 @@ def plans(
                 raise
             on_error(exc)
             continue
-        for chunk in bounded(ids, sizes):
+        for part in chunks.bounded(
+            ids, sizes, max_responses=chunks.RESPONSES_PER_PLAN, max_records=chunks.RECORDS_PER_PLAN
+        ):
             try:
                 plan = plan_for(
                     store,
                     config,
                     crm,
                     retry,
-                    contact_ids=() if accounts else chunk,
-                    account_ids=chunk if accounts else (),
+                    contact_ids=() if accounts else part,
+                    account_ids=part if accounts else (),
                     now=now,
                     fresh=fresh,
                     known=known,
