@@ -41,6 +41,7 @@ from sync.core.ports import MatchingHelpdesk
 from sync.core.retry import RetryPolicy
 from sync.stages.match import MatchOptions, match_responses
 from sync.stages.match_record import Match
+from sync.stages.pull import LISTED_PROBLEMS
 from sync.stages.writeback import WriteBackStats, write_back
 from sync.state import QueuedWriteBacks, RoutingOutcome, StateStore
 
@@ -86,7 +87,10 @@ class BackfillStats:
     unmatched: int = 0
     contacts: int = 0
     accounts: int = 0
+    #: The first :data:`~sync.stages.pull.LISTED_PROBLEMS` records skipped; ``problem_count``
+    #: counts them all.
     problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
     errors: list[str] = field(default_factory=list)
     #: A system was unreachable, rate-limited or out of quota: a later run finishes the work.
     unavailable: bool = False
@@ -283,7 +287,9 @@ def backfill(
         try:
             for page in read_ahead(source, start_cursor(source, since), until, retry):
                 wanted = [r for r in page.responses if since <= r.created_at < until]
-                stats.problems.extend(str(p) for p in page.problems)
+                room = max(LISTED_PROBLEMS - len(stats.problems), 0)
+                stats.problems.extend(str(p) for p in page.problems[:room])
+                stats.problem_count += len(page.problems)
                 fresh = import_page(store, source.name, wanted, now)
                 stats.read += len(wanted)
                 stats.known += len(_latest(wanted)) - len(fresh)
