@@ -76,6 +76,8 @@ class Account:
     name: str
     owner_id: str = ""
     owner_email: str = ""
+    #: The owner's full name, for the records that name them (a ticket names the Task's owner).
+    owner_name: str = ""
     tier: str = ""
     industry: str = ""
     region: str = ""

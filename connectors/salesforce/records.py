@@ -76,7 +76,16 @@ def _restore_case(id18: str) -> str | None:
 
 
 def account_select(names: AccountFieldNames, prefix: str = "") -> list[str]:
-    fields = ["Id", "Name", "OwnerId", "Owner.Email", "Industry", "Website", "CreatedDate"]
+    fields = [
+        "Id",
+        "Name",
+        "OwnerId",
+        "Owner.Email",
+        "Owner.Name",
+        "Industry",
+        "Website",
+        "CreatedDate",
+    ]
     fields += [names.tier, names.arr, names.region, names.renewal_date, names.domain]
     return [f"{prefix}{name}" for name in fields if name]
 
@@ -126,6 +135,7 @@ def to_account(rec: Mapping[str, Any], names: AccountFieldNames) -> Account:
         name=rec.get("Name") or "",
         owner_id=rec.get("OwnerId") or "",
         owner_email=owner.get("Email") or "",
+        owner_name=owner.get("Name") or "",
         tier=str(rec.get(names.tier) or "") if names.tier else "",
         industry=rec.get("Industry") or "",
         region=str(rec.get(names.region) or "") if names.region else "",

@@ -29,10 +29,12 @@ from connectors.transport import make_session
 from connectors.zendesk import errors
 from connectors.zendesk.jobs import JobWaiter, job_results
 from connectors.zendesk.records import (
+    UNSOLVED,
     Agent,
     CommentSpec,
     ExportPage,
     FieldInfo,
+    OpenTicket,
     RequesterSpec,
     TicketState,
 )
@@ -293,6 +295,24 @@ class ZendeskConnector:
             for user_id, count in (body.get("open_ticket_count") or {}).items():
                 counts[int(user_id)] = int(count)
         return counts
+
+    def open_tickets(self, user_ids: Iterable[int]) -> dict[int, list[OpenTicket]]:
+        """Unsolved tickets each user has requested, oldest first (at most 100 each).
+
+        The counts come first (one ``show_many`` per 100 users); only users with unsolved
+        tickets cost a ``tickets/requested`` call each, so a batch of first-time requesters
+        costs what the counts alone did.
+        """
+        counts = self.open_ticket_counts(user_ids)
+        found: dict[int, list[OpenTicket]] = {user_id: [] for user_id in counts}
+        for user_id in sorted(u for u, count in counts.items() if count > 0):
+            body = self.rest.get(f"users/{user_id}/tickets/requested.json", {"per_page": "100"})
+            found[user_id] = [
+                OpenTicket(int(raw["id"]), str(raw.get("subject") or ""))
+                for raw in sorted(body.get("tickets") or [], key=lambda raw: int(raw["id"]))
+                if raw.get("status") in UNSOLVED
+            ]
+        return found
 
     def comment_bodies(self, ticket_id: int) -> list[str]:
         """Plain-text bodies of the newest 100 comments of a ticket, newest first."""

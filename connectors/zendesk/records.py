@@ -31,6 +31,14 @@ class TicketState:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenTicket:
+    """An unsolved ticket of a requester, as the customer context names it."""
+
+    id: int
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExportPage:
     """One page of the incremental ticket export and the cursor to resume after it."""
 
