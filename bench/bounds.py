@@ -32,29 +32,44 @@ class SalesforceWork:
     tasks: int
     contact_updates: int
     account_updates: int
+    #: Tasks whose description got the link to the ticket made after them.
+    task_links: int = 0
 
     def lower_bound(self) -> int:
         """The fewest Salesforce requests this work takes when every request carries a full
         batch of 200: one login, ``ceil(distinct emails / 200)`` lookups (every respondent must
         be looked up once), ``ceil(tasks / 200)`` creates, ``ceil(contact updates / 200)`` and
-        ``ceil(account updates / 200)`` updates (one sObject Collections call each)."""
+        ``ceil(account updates / 200)`` and ``ceil(task links / 200)`` updates (one sObject
+        Collections call each)."""
         return (
             1
             + math.ceil(self.distinct_emails / SF_BATCH)
             + math.ceil(self.tasks / SF_BATCH)
             + math.ceil(self.contact_updates / SF_BATCH)
             + math.ceil(self.account_updates / SF_BATCH)
+            + math.ceil(self.task_links / SF_BATCH)
         )
 
     def per_record(self) -> int:
         """The same work one record per request: a query per respondent, a create per Task,
-        an update per contact and per account (plus the login)."""
-        return 1 + self.distinct_emails + self.tasks + self.contact_updates + self.account_updates
+        an update per contact, per account and per Task link (plus the login)."""
+        return (
+            1
+            + self.distinct_emails
+            + self.tasks
+            + self.contact_updates
+            + self.account_updates
+            + self.task_links
+        )
 
     @classmethod
     def of(cls, work: dict[str, Any]) -> SalesforceWork:
         return cls(
-            work["distinct_emails"], work["tasks"], work["contact_updates"], work["account_updates"]
+            work["distinct_emails"],
+            work["tasks"],
+            work["contact_updates"],
+            work["account_updates"],
+            work.get("task_links", 0),
         )
 
 

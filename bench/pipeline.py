@@ -47,6 +47,9 @@ def salesforce_work(world: EmulatedWorld) -> SalesforceWork:
         tasks=len(org.records("Task")),
         contact_updates=sum(c["NPS_Last_Score__c"] is not None for c in org.records("Contact")),
         account_updates=sum(a["NPS_Score__c"] is not None for a in org.records("Account")),
+        task_links=sum(
+            "\nZendesk ticket: " in str(t.get("Description") or "") for t in org.records("Task")
+        ),
     )
 
 
@@ -120,6 +123,6 @@ def run_salesforce_benchmark(*, responses: int = 1000, accounts: int = 300) -> l
         console.print(note)
     console.print(
         "lower bound = 1 login + ceil(emails/200) + ceil(tasks/200) + ceil(contact updates/200)"
-        " + ceil(account updates/200)"
+        " + ceil(account updates/200) + ceil(task links/200)"
     )
     return measured

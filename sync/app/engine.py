@@ -41,7 +41,8 @@ from sync.loop.tracking import track_tickets
 from sync.stages.act import Executor, drain
 from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.stages.executors.notify import NotifyExecutor, email_sender
-from sync.stages.executors.salesforce import SalesforceTaskExecutor
+from sync.stages.executors.salesforce import SalesforceTaskExecutor, TaskSettings
+from sync.stages.executors.task_links import TaskLinkExecutor
 from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
 from sync.stages.match import LookupCache, MatchOptions, match_responses
 from sync.stages.match_record import Match
@@ -300,11 +301,29 @@ class Engine:
                 self.conn.helpdesk,
                 self.retry,
                 store=self.store,
-                settings=TicketSettings.from_config(self.config.zendesk),
+                settings=TicketSettings.from_config(
+                    self.config.zendesk, self.config.salesforce.instance_url
+                ),
                 names=names,
                 clock=self.clock,
+                crm=self.conn.crm,
             )
         return self._ticket_executor
+
+    def task_executor(self) -> SalesforceTaskExecutor:
+        tasks = self.config.salesforce.tasks
+        return SalesforceTaskExecutor(
+            self.conn.crm,
+            self.retry,
+            clock=self.clock,
+            store=self.store,
+            helpdesk=self.conn.helpdesk,
+            settings=TaskSettings(
+                context_template=tasks.context_template,
+                history_limit=tasks.history_limit,
+                ticket_base_url=self.config.zendesk.agent_url,
+            ),
+        )
 
     def routing_context(self) -> RoutingContext:
         """Names in the rules resolved to ids, once per engine (validated at start-up)."""
@@ -488,10 +507,18 @@ class Engine:
 
     def act(self, report: RunReport) -> None:
         refusable(report, lambda: self.escalate(report))
-        executors: list[Executor] = [
-            SalesforceTaskExecutor(self.conn.crm, self.retry, clock=self.clock)
-        ]
+        executors: list[Executor] = [self.task_executor()]
         refusable(report, lambda: executors.append(self.ticket_executor()))
+        # After the tickets: the links they queued for their Tasks are due at once.
+        executors.append(
+            TaskLinkExecutor(
+                self.conn.crm,
+                self.store,
+                self.retry,
+                self.config.zendesk.agent_url,
+                clock=self.clock,
+            )
+        )
         executors.append(FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry))
         executors.append(self.notify_executor())
         stats = drain(

@@ -34,6 +34,7 @@ from connectors.zendesk.records import (
     Agent,
     CommentSpec,
     ExportPage,
+    OpenTicket,
     RequesterSpec,
     TicketState,
 )
@@ -93,6 +94,11 @@ class FieldReader(Protocol):
     def read_fields(
         self, object_type: str, record_ids: Sequence[str], fields: Iterable[str]
     ) -> dict[str, dict[str, Any]]: ...
+
+
+class TaskLinkCrm(RecordUpdates, FieldReader, Protocol):
+    """Task descriptions and owner names read, a Task's description updated: the links between
+    a response's Task and its Zendesk ticket."""
 
 
 class WriteBackCrm(RecordUpdates, AccountFactsCrm, FieldReader, Protocol):
@@ -177,7 +183,13 @@ class NamesPort(Protocol):
     def organization_ids_by_name(self, names: Iterable[str]) -> dict[str, int]: ...
 
 
-class TicketDesk(OrganizationPort, NamesPort, Protocol):
+class OpenTickets(Protocol):
+    """The unsolved tickets of requesters, for the customer context of Tasks and tickets."""
+
+    def open_tickets(self, user_ids: Iterable[int]) -> dict[int, list[OpenTicket]]: ...
+
+
+class TicketDesk(OrganizationPort, NamesPort, OpenTickets, Protocol):
     """What the ticket executor asks of Zendesk."""
 
     def find_tickets_by_key(self, keys: Iterable[str]) -> dict[str, int]: ...
@@ -185,8 +197,6 @@ class TicketDesk(OrganizationPort, NamesPort, Protocol):
     def create_tickets(self, specs: Sequence[TicketSpec]) -> list[WriteResult]: ...
 
     def tickets_by_id(self, ticket_ids: Iterable[int]) -> dict[int, TicketState]: ...
-
-    def open_ticket_counts(self, user_ids: Iterable[int]) -> dict[int, int]: ...
 
     def comment_bodies(self, ticket_id: int) -> list[str]: ...
 

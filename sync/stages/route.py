@@ -177,7 +177,7 @@ def routed_at(stored: StoredResponse) -> datetime:
 
 
 def _task_payload(
-    rendered: TaskPayload, match: Match, routing: RoutingContext
+    rendered: TaskPayload, stored: StoredResponse, match: Match, routing: RoutingContext
 ) -> tuple[dict[str, Any] | Skip, str]:
     """The Task and, when its owner came from lower on the ladder, why (else "").
 
@@ -204,11 +204,48 @@ def _task_payload(
         "subject": rendered.subject,
         "description": description,
         "owner_id": choice.owner_id,
+        # Named on the ticket of the same response; None: looked up when the ticket is made.
+        "owner_name": (account.owner_name or None)
+        if account is not None and choice.owner_id == account.owner_id
+        else None,
         "who_id": contact.id if contact else None,
         "what_id": account.id if account else None,
         "due_in_seconds": int(rendered.due_in.total_seconds()),
         "priority": rendered.priority,
+        # The customer context the executor appends (sync/stages/executors/task_context.py).
+        **_context_payload(stored, match),
     }, choice.because
+
+
+def _context_payload(stored: StoredResponse, match: Match) -> dict[str, Any]:
+    """Who answered, what, and the matched account: the customer context of a Task or ticket."""
+    r = stored.response
+    account = match.account
+    user = match.zendesk_user
+    return {
+        "email": r.email,
+        "person_name": (match.contact.name if match.contact else "") or r.person_name or "",
+        "contact_matched": match.contact is not None,
+        "zendesk_user_id": user.id if user else None,
+        "account": None
+        if account is None
+        else {
+            "name": account.name,
+            "tier": account.tier or None,
+            "arr": account.arr,
+            "renewal_date": account.renewal_date.isoformat() if account.renewal_date else None,
+            "owner_id": account.owner_id or None,
+            "owner_email": account.owner_email or None,
+        },
+        "response": {
+            "score": r.score,
+            "category": r.category,
+            "comment": r.comment,
+            "submitted_at": r.created_at.isoformat(),
+            "link": r.permalink or None,
+            "survey_type": r.survey_type or None,
+        },
+    }
 
 
 def _ticket_payload(
@@ -249,7 +286,6 @@ def _ticket_payload(
         "ticket_type": rendered.ticket_type,
         "assignee_email": rendered.assignee,
         "attach_to_open": rendered.attach_to_open,
-        "email": r.email,
         "account_id": account.id if account else None,
         "fields": {
             "score": r.score,
@@ -258,24 +294,7 @@ def _ticket_payload(
             "account_arr": account.arr if account else None,
             "account_tier": (account.tier or None) if account else None,
         },
-        "account": None
-        if account is None
-        else {
-            "name": account.name,
-            "tier": account.tier or None,
-            "arr": account.arr,
-            "renewal_date": account.renewal_date.isoformat() if account.renewal_date else None,
-            "owner_id": account.owner_id or None,
-            "owner_email": account.owner_email or None,
-        },
-        "response": {
-            "score": r.score,
-            "category": r.category,
-            "comment": r.comment,
-            "submitted_at": r.created_at.isoformat(),
-            "link": r.permalink or None,
-            "survey_type": r.survey_type or None,
-        },
+        **_context_payload(stored, match),
     }
 
 
@@ -358,7 +377,7 @@ def build_intent(
     made: dict[str, Any] | Skip
     note = ""
     if isinstance(rendered, TaskPayload):
-        made, note = _task_payload(rendered, match, routing)
+        made, note = _task_payload(rendered, stored, match, routing)
     elif isinstance(rendered, TicketPayload):
         made = _ticket_payload(rendered, stored, match, routing)
     elif isinstance(rendered, FieldUpdatePayload):

@@ -111,6 +111,12 @@ class ActionRow:
     next_attempt_at: datetime
     payload: Mapping[str, Any]
     priority: int = ORDINARY
+    created_at: datetime | None = None
+
+    @property
+    def unresolved(self) -> bool:
+        """Still to run, running, or waiting for another attempt: neither done nor dead."""
+        return self.status in ("pending", "claimed")
 
 
 class Outbox:
@@ -298,25 +304,28 @@ class Outbox:
             query = query.where(a.c.key.in_(list(keys)))
         with self._db.reading() as conn:
             rows = conn.execute(query).all()
-        return [
-            ActionRow(
-                key=row.key,
-                kind=row.kind,
-                status=row.status,
-                attempts=row.attempts,
-                failures=row.failures,
-                rule=row.rule,
-                action=row.action,
-                source=row.source,
-                response_id=row.response_id,
-                external_id=row.external_id,
-                last_error=row.last_error,
-                next_attempt_at=row.next_attempt_at,
-                payload=row.payload,
-                priority=row.priority,
-            )
-            for row in rows
-        ]
+        return [_action_row(row) for row in rows]
+
+    def of_responses(
+        self, responses: Iterable[tuple[str, str]], kinds: Sequence[str]
+    ) -> dict[tuple[str, str], list[ActionRow]]:
+        """The actions of these kinds per (source, response id), oldest first: what a Task or
+        ticket of the same response has become (its state and external id)."""
+        wanted = set(responses)
+        a = t.actions
+        found: dict[tuple[str, str], list[ActionRow]] = {}
+        with self._db.reading() as conn:
+            for chunk in chunks(sorted({rid for _, rid in wanted})):
+                rows = conn.execute(
+                    sa.select(a)
+                    .where(a.c.response_id.in_(chunk), a.c.kind.in_(list(kinds)))
+                    .order_by(a.c.created_at, a.c.key)
+                ).all()
+                for row in rows:
+                    pair = (row.source, row.response_id)
+                    if pair in wanted:
+                        found.setdefault(pair, []).append(_action_row(row))
+        return found
 
     def counts(self) -> dict[str, int]:
         """Actions by status."""
@@ -395,3 +404,23 @@ def _intent_row(intent: ActionIntent, now: datetime) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
+
+
+def _action_row(row: Any) -> ActionRow:
+    return ActionRow(
+        key=row.key,
+        kind=row.kind,
+        status=row.status,
+        attempts=row.attempts,
+        failures=row.failures,
+        rule=row.rule,
+        action=row.action,
+        source=row.source,
+        response_id=row.response_id,
+        external_id=row.external_id,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at,
+        payload=row.payload,
+        priority=row.priority,
+        created_at=row.created_at,
+    )

@@ -66,7 +66,7 @@ class UnresolvedTicketAction:
 
 @dataclass(frozen=True, slots=True)
 class PastResponse:
-    """An earlier answer of a person, for the context of a ticket."""
+    """An answer of a person, for the customer context of a ticket or Task."""
 
     source: str
     response_id: str
@@ -250,13 +250,13 @@ class TicketLedger:
                         )
         return sorted(found.values(), key=lambda u: (u.answered_at, u.created_at, u.key))
 
-    def history(self, emails: Iterable[str], limit: int) -> dict[str, list[PastResponse]]:
-        """Each person's responses, newest first, at most ``limit + 1`` (the caller drops the one
-        at hand)."""
+    def history(self, emails: Iterable[str]) -> dict[str, list[PastResponse]]:
+        """Each person's responses, oldest first by when they answered (the caller picks the
+        ones around the answer at hand)."""
         r = t.responses
         wanted = sorted({e.lower() for e in emails if e})
         found: dict[str, list[PastResponse]] = defaultdict(list)
-        if limit < 0 or not wanted:
+        if not wanted:
             return {}
         with self._db.reading() as conn:
             for chunk in chunks(wanted):
@@ -277,7 +277,7 @@ class TicketLedger:
                         )
                     )
         return {
-            email: sorted(rows, key=lambda p: p.created_at, reverse=True)[: limit + 1]
+            email: sorted(rows, key=lambda p: (p.created_at, p.source, p.response_id))
             for email, rows in found.items()
         }
 

@@ -120,8 +120,8 @@ def fast_engine(
 # -- snapshots of the emulated systems ------------------------------------------------------------
 #: Account fields an ``update_fields`` action may write, compared besides the NPS fields.
 ACCOUNT_FIELDS = ("Description",)
-#: What our ticket bodies and comments add under the rendered text; it counts the requester's
-#: open tickets at the moment it is written, so it is left out of the comparison.
+#: What our ticket bodies, comments and Task descriptions add under the rendered text; it lists
+#: the requester's open tickets at the moment it is written, so it is left out of the comparison.
 CONTEXT_BLOCK = "-- Customer context (nps-sync) --"
 COMMENT_MARKER = re.compile(r"\[nps-sync ([0-9a-f]+)\]")
 
@@ -181,6 +181,15 @@ def comment_summary(body: str) -> tuple[str, str]:
     return (found.group(1) if found else "", " ".join(text.split()))
 
 
+def task_value(task: Mapping[str, Any], name: str) -> Any:
+    """A Task's field as compared: the description without its customer context, which shows
+    the respondent's open tickets and ticket links as they were when the Task was made."""
+    value = task.get(name)
+    if name == "Description" and isinstance(value, str):
+        return value.split(CONTEXT_BLOCK)[0].rstrip()
+    return value
+
+
 def snapshot(world: EmulatedWorld, posts: Sequence[Mapping[str, Any]] = ()) -> WorldState:
     """The world's tasks, tickets (with their comments), fields and the ``posts`` a webhook had."""
     tasks = [t for t in world.salesforce.records("Task") if t.get(MARKER)]
@@ -206,7 +215,7 @@ def snapshot(world: EmulatedWorld, posts: Sequence[Mapping[str, Any]] = ()) -> W
     for org in world.zendesk.organizations():
         fields[("organization", str(org["id"]))] = dict(org.get("organization_fields") or {})
     return WorldState(
-        tasks={t[MARKER]: tuple(t.get(f) for f in TASK_FIELDS) for t in tasks},
+        tasks={t[MARKER]: tuple(task_value(t, f) for f in TASK_FIELDS) for t in tasks},
         tickets={
             t["external_id"]: (
                 t["subject"],

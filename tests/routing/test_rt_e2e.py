@@ -320,8 +320,9 @@ rules:
     # The unknown owner's Task goes down the ladder to the configured fallback owner.
     fallback = world.book.users[0]
     assert tasks["Nobody"]["OwnerId"] == fallback.id
-    assert tasks["Nobody"]["Description"] == (
-        "Assigned to you because nobody@acme.example is not an active Salesforce user."
+    assert tasks["Nobody"]["Description"].startswith(
+        "Assigned to you because nobody@acme.example is not an active Salesforce user.\n\n"
+        "-- Customer context (nps-sync) --\n"
     )
     (stored,) = engine.store.inbox.find(rid)
     assert stored.decision is not None

@@ -162,8 +162,9 @@ def test_a_ghost_owner_hands_the_task_to_the_fallback_owner_and_says_why(
     (task,) = world.salesforce.records("Task")
     assert task["OwnerId"] == world.book.users[0].id  # the configured fallback owner
     assert task["WhoId"] == contact.id
-    assert task["Description"] == (
-        f"Assigned to you because {GHOST} is not an active Salesforce user.\n\nScore 2"
+    assert task["Description"].startswith(
+        f"Assigned to you because {GHOST} is not an active Salesforce user.\n\nScore 2\n\n"
+        "-- Customer context (nps-sync) --\n"
     )
     assert skips(config) == []
 

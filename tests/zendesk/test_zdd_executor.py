@@ -156,10 +156,17 @@ def test_the_body_carries_score_history_and_open_tickets(
 
     outcomes = outbox.run(executor(desk, store, outbox))
 
-    body = emulator.comments(int(outcomes[0].external_id))[0]["body"]
-    assert "Open tickets of the requester: 1" in body
-    assert f"Score history: 8 on {earlier.date().isoformat()}" in body
-    assert "Earlier comments:" in body
+    ticket_id = int(outcomes[0].external_id)
+    body = emulator.comments(ticket_id)[0]["body"]
+    (first_ticket,) = [t for t in our_tickets(emulator) if t["id"] != ticket_id]
+    assert "Open tickets of the requester: 1\n" in body
+    assert f"- #{first_ticket['id']} {first_ticket['subject']}\n" in body
+    history = body.split("Score history (oldest first):\n")[1].split("\n")[:2]
+    assert history == [
+        f"- {earlier.date().isoformat()}: 8",
+        f"- {(outbox.now - timedelta(minutes=10)).date().isoformat()}: 2 (this answer)",
+    ]
+    assert f"- {earlier.date().isoformat()} (8, earlier): " in body
 
 
 def test_context_needs_one_request_per_hundred_requesters(

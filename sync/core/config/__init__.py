@@ -33,6 +33,7 @@ from sync.core.config.salesforce import (
     SalesforceConfig,
     SalesforceFields,
     SalesforceMatching,
+    SalesforceTasks,
 )
 from sync.core.config.secrets import ENV_OR_FILE, Secret
 from sync.core.config.writeback import (
@@ -82,6 +83,7 @@ __all__ = [
     "SalesforceConfig",
     "SalesforceFields",
     "SalesforceMatching",
+    "SalesforceTasks",
     "SalesforceWriteBack",
     "ScheduleConfig",
     "Secret",

@@ -135,6 +135,28 @@ class SalesforceApi(Section):
     bulk_poll_seconds: float = Field(2.0, gt=0.0)
 
 
+class SalesforceTasks(Section):
+    """How follow-up Tasks are written."""
+
+    #: Jinja2 template of the customer context appended to every Task's description; None: the
+    #: built-in one, "": no context block.
+    context_template: str | None = None
+    #: Answers of the person shown before (and after) the one at hand in the score history.
+    history_limit: int = Field(5, ge=0, le=50)
+
+    @field_validator("context_template")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value:
+            from rules.templates import TemplateSourceError, compile_template
+
+            try:
+                compile_template(value)
+            except TemplateSourceError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+
 class SalesforceConfig(Section):
     instance_url: str
     api_version: str = "59.0"
@@ -143,5 +165,6 @@ class SalesforceConfig(Section):
     fields: SalesforceFields = SalesforceFields()
     matching: SalesforceMatching = SalesforceMatching()
     api: SalesforceApi = SalesforceApi()
+    tasks: SalesforceTasks = SalesforceTasks()
     fallback_owner_id: str | None = None
     timeout_seconds: float = 30.0

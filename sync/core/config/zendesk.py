@@ -134,3 +134,8 @@ class ZendeskConfig(Section):
     tickets: ZendeskTickets = ZendeskTickets()
     rate_limit: ZendeskRateLimit = ZendeskRateLimit()
     tracking: ZendeskTracking = ZendeskTracking()
+
+    @property
+    def agent_url(self) -> str:
+        """Where agents open tickets: ``https://SUBDOMAIN.zendesk.com``."""
+        return f"https://{self.subdomain}.{self.domain}"

@@ -4,6 +4,11 @@ Each Task carries its idempotency key in the marker field, so an intent whose ea
 may have created it is looked up by that key first. A Task is due ``due_in`` after it is
 *created*: an action that waited in the outbox (a quota, a rate limit, a system down for a day)
 still gives its owner the whole time to act.
+
+Each new Task's description ends with the customer context (:mod:`.task_context`), gathered for
+the batch at once, for the Tasks still to create only: one state-store query for the answers,
+one for the tickets already made for the same responses, and the respondents' unsolved Zendesk
+tickets (one ``show_many`` per 100, one call per respondent who has some).
 """
 
 from __future__ import annotations
@@ -14,14 +19,32 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from connectors.models import TaskSpec, WriteResult
-from sync.core.ports import TaskCrm
+from sync.core.ports import OpenTickets, TaskCrm
 from sync.core.retry import RetryPolicy
 from sync.stages.act import Outcome, create_missing
-from sync.state import ClaimedAction
+from sync.stages.executors.customer_context import fetch_open_tickets, ticket_url, timeline
+from sync.stages.executors.task_context import (
+    TaskFacts,
+    compile_task_context,
+    render_task_context,
+)
+from sync.state import ClaimedAction, StateStore
+
+TICKET_KIND = "zendesk_ticket"
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """The ``salesforce.tasks`` settings the executor uses (defaults as in the config)."""
+
+    context_template: str | None = None
+    history_limit: int = 5
+    #: ``https://SUBDOMAIN.zendesk.com``: links to the tickets of the same responses ("": none).
+    ticket_base_url: str = ""
 
 
 @dataclass
@@ -32,15 +55,76 @@ class SalesforceTaskExecutor:
     batch_size: int = 200
     #: When the Tasks are created: their due dates count from it.
     clock: Callable[[], datetime] = field(default=_utcnow)
+    #: The answers and the tickets of the same responses; without it, neither is shown.
+    store: StateStore | None = None
+    #: The respondents' unsolved tickets; without it, they are not shown.
+    helpdesk: OpenTickets | None = None
+    settings: TaskSettings = field(default_factory=TaskSettings)
+
+    def __post_init__(self) -> None:
+        self._template = compile_task_context(self.settings.context_template)
 
     def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
         def create(todo: list[ClaimedAction]) -> list[WriteResult]:
             created_at = self.clock()
-            return self.crm.create_tasks([task_spec(a.key, a.payload, created_at) for a in todo])
+            context = self._context(todo)
+            return self.crm.create_tasks(
+                [task_spec(a.key, a.payload, created_at, context.get(a.key, "")) for a in todo]
+            )
 
         return create_missing(
             actions, lookup=self.crm.find_tasks_by_key, create=create, retry=self.retry
         )
+
+    def _context(self, todo: Sequence[ClaimedAction]) -> dict[str, str]:
+        """The customer context of each Task to create, by action key."""
+        if self._template is None or not todo:
+            return {}
+        answers = (
+            self.store.tickets.history([str(a.payload.get("email") or "") for a in todo])
+            if self.store is not None
+            else {}
+        )
+        tickets = self._ticket_links(todo)
+        user_ids = [int(a.payload["zendesk_user_id"]) for a in todo if _user_id(a)]
+        open_tickets = fetch_open_tickets(self.helpdesk, self.retry, user_ids)
+        context: dict[str, str] = {}
+        for action in todo:
+            email = str(action.payload.get("email") or "").lower()
+            user_id = _user_id(action)
+            facts = TaskFacts(
+                open_tickets=open_tickets.get(user_id) if user_id else None,
+                history=timeline(
+                    answers.get(email, []),
+                    action.source,
+                    action.response_id,
+                    action.payload,
+                    self.settings.history_limit,
+                ),
+                ticket_url=tickets.get((action.source, action.response_id)),
+            )
+            context[action.key] = render_task_context(self._template, action.payload, facts)
+        return context
+
+    def _ticket_links(self, todo: Sequence[ClaimedAction]) -> dict[tuple[str, str], str]:
+        """The ticket already made for each response (a ticket made later is linked by
+        :mod:`.task_links`)."""
+        if self.store is None or not self.settings.ticket_base_url:
+            return {}
+        rows = self.store.outbox.of_responses(
+            [(a.source, a.response_id) for a in todo], [TICKET_KIND]
+        )
+        return {
+            pair: ticket_url(self.settings.ticket_base_url, done[0].external_id)
+            for pair, found in rows.items()
+            if (done := [r for r in found if r.status == "done" and r.external_id])
+            and done[0].external_id
+        }
+
+
+def _user_id(action: ClaimedAction) -> int | None:
+    value = action.payload.get("zendesk_user_id")
+    return int(value) if value else None
 
 
 def due_date(payload: Mapping[str, Any], created_at: datetime) -> date:
@@ -51,11 +135,16 @@ def due_date(payload: Mapping[str, Any], created_at: datetime) -> date:
     return date.fromisoformat(payload["due_date"])
 
 
-def task_spec(key: str, payload: Mapping[str, Any], created_at: datetime) -> TaskSpec:
+def task_spec(
+    key: str, payload: Mapping[str, Any], created_at: datetime, context: str = ""
+) -> TaskSpec:
+    description = str(payload["description"])
+    if context:
+        description = f"{description.rstrip()}\n\n{context}".lstrip()
     return TaskSpec(
         key=key,
         subject=payload["subject"],
-        description=payload["description"],
+        description=description,
         owner_id=payload["owner_id"],
         due_date=due_date(payload, created_at),
         who_id=payload.get("who_id"),

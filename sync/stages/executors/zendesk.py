@@ -2,6 +2,11 @@
 
 For one claimed batch (up to 100 intents), in this order:
 
+0. **The Task first.** A response that also asked for a Salesforce Task waits for it to be made
+   (or to fail for good), at most ``task_wait``, so that the ticket names it and its owner.
+   Before the ticket is made, a link intent is queued (:mod:`.task_links`) that puts the
+   ticket's link on that Task once the ticket exists: queued first, it survives a crash between
+   the two creates.
 1. **Attach, don't duplicate.** An intent with ``attach_to_open`` looks for an unsolved NPS
    ticket of ours for the same requester (or organization, ``zendesk.tickets.attach_scope``)
    created within the window: candidates come from the state store, their current status from
@@ -12,8 +17,9 @@ For one claimed batch (up to 100 intents), in this order:
    job, with their organization from the configured sources. One Zendesk will not create (a
    user has the email already, one the matching search did not show yet) is named on the
    ticket by email instead: Zendesk makes that user the requester, unchanged.
-3. **Context.** Each body gets the customer-context block; the requesters' open-ticket counts
-   come from one ``users/show_many`` with a sideload per 100 requesters.
+3. **Context.** Each body gets the customer-context block; the requesters' unsolved tickets
+   come from one ``users/show_many`` with a sideload per 100 requesters, then one
+   ``tickets/requested`` per requester who has some.
 4. **Create** the remaining tickets: ``create_many`` jobs of up to 100, a lone ticket directly
    with an ``Idempotency-Key``. Every ticket carries its action key as ``external_id``, so an
    intent that may have run before is looked up by that key first (:func:`create_missing`).
@@ -23,16 +29,19 @@ For one claimed batch (up to 100 intents), in this order:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
-from connectors.errors import RecordError, RetryableError
+from connectors.errors import ConnectorError
 from connectors.models import TicketSpec
+from connectors.salesforce.records import QUEUE_PREFIX, USER_PREFIX
 from connectors.zendesk.records import CommentSpec, RequesterSpec, TicketState
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
-from sync.core.ports import TicketDesk
+from sync.core.ports import FieldReader, TicketDesk
 from sync.core.retry import RetryPolicy
 from sync.stages.act import (
     Outcome,
@@ -41,9 +50,12 @@ from sync.stages.act import (
     look_up_each,
     unresolved_outcome,
 )
+from sync.stages.executors.customer_context import fetch_open_tickets, task_url, timeline
+from sync.stages.executors.task_links import link_intent
 from sync.stages.executors.zendesk_comments import guarded_comments, marker
 from sync.stages.executors.zendesk_context import (
     ContextFacts,
+    TaskRef,
     compile_context,
     render_context,
 )
@@ -54,9 +66,12 @@ from sync.stages.match_zendesk import (
     field_titles,
     resolve_names,
 )
-from sync.state import ClaimedAction, StateStore, TicketCandidate
+from sync.state import ActionIntent, ActionRow, ClaimedAction, StateStore, TicketCandidate
+
+log = logging.getLogger(__name__)
 
 KIND = "zendesk_ticket"
+TASK_KIND = "salesforce_task"
 #: Keys per marker lookup: Zendesk finds tickets by one ``external_id`` per request, so each
 #: request is retried on its own and one failure leaves only its own action unresolved.
 LOOKUP_CHUNK = 1
@@ -83,10 +98,16 @@ class TicketSettings:
     organization_from: tuple[OrganizationSource, ...] = ("user", "external_id", "domain")
     field_titles: Mapping[str, str] = field(default_factory=lambda: field_titles(ZendeskFields()))
     domains: Mapping[str, str] = field(default_factory=dict)
+    #: The org's instance URL: the ticket links to the Task of the same response ("": no link).
+    task_instance_url: str = ""
+    #: How long a ticket waits for the Task of its response (from when both were queued) before
+    #: it is made without naming it: Salesforce down for long does not hold tickets back.
+    task_wait: timedelta = timedelta(hours=1)
 
     @classmethod
-    def from_config(cls, zd: ZendeskConfig) -> TicketSettings:
+    def from_config(cls, zd: ZendeskConfig, instance_url: str = "") -> TicketSettings:
         return cls(
+            task_instance_url=instance_url,
             attach_scope=zd.tickets.attach_scope,
             attach_window=timedelta(days=zd.tickets.attach_window_days),
             context_template=zd.tickets.context_template,
@@ -111,6 +132,7 @@ class _Plan:
     target: int | None = None  # ticket to comment on, when attaching
     leader: str | None = None  # key of the intent in this batch whose new ticket we comment on
     context: str = ""
+    tasks: list[ActionRow] = field(default_factory=list)  # the response's Tasks, made
 
     @property
     def key(self) -> str:
@@ -139,10 +161,13 @@ class ZendeskTicketExecutor:
     clock: Callable[[], datetime] = utcnow
     kind: str = KIND
     batch_size: int = 100
+    #: Reads the Task owners' names; without it, a ticket names its Task without the owner.
+    crm: FieldReader | None = None
 
     def __post_init__(self) -> None:
         self._template = compile_context(self.settings.context_template)
         self._agents: dict[str, int] = dict(self.names.agents) if self.names else {}
+        self._owner_names: dict[str, str] = {}
 
     def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
         return guarded(actions, lambda: self._execute(actions))
@@ -154,6 +179,7 @@ class ZendeskTicketExecutor:
         # In the order the customers answered, so that a requester's first answer in the batch
         # opens the ticket and later ones join it, as they would have arriving one by one.
         plans = sorted((_plan(a) for a in actions), key=_answer_order)
+        plans = self._after_tasks(plans, outcomes)
 
         attaching = [p for p in plans if p.attach]
         # Read before the ledger's open tickets: an action recorded done in between is then seen
@@ -208,6 +234,84 @@ class ZendeskTicketExecutor:
         commenting = [p for p in plans if p.target is not None or p.leader is not None]
         outcomes.update(self._comment(commenting, outcomes))
         return [outcomes[a.key] for a in actions]
+
+    # -- 0. the Task of the same response ------------------------------------------------------
+    def _after_tasks(self, plans: list[_Plan], outcomes: dict[str, Outcome]) -> list[_Plan]:
+        """The plans that may go ahead now, each with the Task of its response when it has one.
+
+        A plan whose response's Task is still to be made waits for it (a deferral, not a
+        failure), at most ``task_wait`` after they were queued. For a plan whose Task exists,
+        the intent that links the Task back to the ticket is queued before the ticket is made.
+        """
+        if self.store is None or not plans:
+            return plans
+        rows = self.store.outbox.of_responses(
+            [(p.action.source, p.action.response_id) for p in plans], [TASK_KIND, KIND]
+        )
+        now = self.clock()
+        wait = self.settings.task_wait
+        ready: list[_Plan] = []
+        links: list[ActionIntent] = []
+        held: dict[str, datetime] = {}  # scope -> until when an earlier answer of it waits
+        for plan in plans:  # in answer order: a later answer never overtakes an earlier one
+            found = rows.get((plan.action.source, plan.action.response_id), [])
+            tasks = _tasks_of(plan.key, found)
+            waiting = [
+                t for t in tasks if t.unresolved and t.created_at and now < t.created_at + wait
+            ]
+            scope = plan.scope(self.settings.attach_scope)
+            if waiting or (plan.attach and scope in held):
+                until = held.get(scope, now + SERIAL_WAIT_MAX)
+                for task in waiting:
+                    assert task.created_at is not None
+                    until = min(until, max(task.next_attempt_at, now), task.created_at + wait)
+                until = min(max(until, now + SERIAL_WAIT_MIN), now + SERIAL_WAIT_MAX)
+                held.setdefault(scope, until)
+                error = (
+                    "waiting for the Salesforce Task of the same response"
+                    if waiting
+                    else "waiting for an earlier ticket action of the same requester"
+                )
+                outcomes[plan.key] = Outcome(plan.key, "defer", error=error, not_before=until)
+                continue
+            plan.tasks = [t for t in tasks if t.status == "done" and t.external_id]
+            links.extend(link_intent(plan.action, t) for t in plan.tasks)
+            ready.append(plan)
+        if links:
+            self.store.outbox.enqueue(links, now)
+        return ready
+
+    def _task_owners(self, plans: list[_Plan]) -> dict[str, str]:
+        """The names of the Tasks' owners, by owner id.
+
+        Routing names the account owner already; the others (a contact's owner, a ``user:``
+        owner, the fallback) are read from Salesforce once per executor. {} for those when
+        Salesforce cannot say now: the ticket names the Task without its owner.
+        """
+        names = dict(self._owner_names)
+        for plan in plans:
+            for task in plan.tasks:
+                owner, name = task.payload.get("owner_id"), task.payload.get("owner_name")
+                if owner and name:
+                    names[str(owner)] = str(name)
+        owners = {str(t.payload.get("owner_id") or "") for p in plans for t in p.tasks}
+        missing = owners - names.keys() - {""}
+        if self.crm is None or not missing:
+            return names
+        crm = self.crm
+        for object_type, prefix in (("User", USER_PREFIX), ("Group", QUEUE_PREFIX)):
+            ids = sorted(o for o in missing if o.startswith(prefix))
+            if not ids:
+                continue
+            try:
+                found = self.retry.call(partial(crm.read_fields, object_type, ids, ["Name"]))
+            except ConnectorError as exc:
+                log.warning("Task owners left out of the ticket context: %s", exc)
+                continue
+            read = {i: str(v.get("Name")) for i, v in found.items() if v.get("Name")}
+            self._owner_names.update(read)
+            names.update(read)
+        return names
 
     # -- 1. attach to an open ticket -----------------------------------------------------------
     def _earlier_unresolved(self, plans: list[_Plan]) -> dict[str, datetime]:
@@ -350,26 +454,29 @@ class ZendeskTicketExecutor:
     def _add_context(self, plans: list[_Plan]) -> None:
         if self._template is None or not plans:
             return
-        requester_ids = sorted({p.requester_id for p in plans if p.requester_id})
-        counts: dict[int, int] = {}
-        if requester_ids:
-            try:
-                counts = self.retry.call(lambda: self.helpdesk.open_ticket_counts(requester_ids))
-            except (RetryableError, RecordError):
-                counts = {}  # context is a courtesy: a ticket without it beats no ticket
-        history = (
-            self.store.tickets.history([p.email for p in plans], self.settings.history_limit)
-            if self.store is not None and self.settings.history_limit
-            else {}
+        requester_ids = [p.requester_id for p in plans if p.requester_id]
+        open_tickets = fetch_open_tickets(self.helpdesk, self.retry, requester_ids)
+        answers = (
+            self.store.tickets.history([p.email for p in plans]) if self.store is not None else {}
         )
+        owners = self._task_owners(plans)
         for plan in plans:
-            earlier = [
-                past
-                for past in history.get(plan.email, [])
-                if (past.source, past.response_id) != (plan.action.source, plan.action.response_id)
-            ][: self.settings.history_limit]
-            open_tickets = counts.get(plan.requester_id) if plan.requester_id else None
-            facts = ContextFacts(open_tickets, earlier)
+            task = None
+            if plan.tasks and self.settings.task_instance_url:
+                first = plan.tasks[0]
+                url = task_url(self.settings.task_instance_url, str(first.external_id))
+                task = TaskRef(url, owners.get(str(first.payload.get("owner_id") or "")))
+            facts = ContextFacts(
+                open_tickets=open_tickets.get(plan.requester_id) if plan.requester_id else None,
+                history=timeline(
+                    answers.get(plan.email, []),
+                    plan.action.source,
+                    plan.action.response_id,
+                    plan.payload,
+                    self.settings.history_limit,
+                ),
+                task=task,
+            )
             plan.context = render_context(self._template, plan.payload, facts)
 
     # -- 4. tickets ----------------------------------------------------------------------------
@@ -480,6 +587,19 @@ def _answer_order(plan: _Plan) -> tuple[datetime, str]:
     if answered.tzinfo is None:
         answered = answered.replace(tzinfo=UTC)
     return answered, plan.key
+
+
+def _tasks_of(ticket_key: str, rows: Sequence[ActionRow]) -> list[ActionRow]:
+    """The Tasks routing asked for with this ticket: queued no later than it (an escalation's
+    Task comes later, and is not the one the ticket names)."""
+    mine = next((r for r in rows if r.key == ticket_key), None)
+    queued = mine.created_at if mine is not None else None
+    return [
+        r
+        for r in rows
+        if r.kind == TASK_KIND
+        and (queued is None or r.created_at is None or r.created_at <= queued)
+    ]
 
 
 def _scope_keys(candidate: TicketCandidate, state: TicketState, by_org: bool) -> list[str]:

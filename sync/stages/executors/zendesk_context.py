@@ -1,11 +1,15 @@
-"""The customer context under an NPS ticket's body: who this is, what they said before, what
-is already open, and what the account is worth.
+"""The customer context under an NPS ticket's body: who this is, what they said before and
+after, what is already open, what the account is worth, and the Salesforce Task of the same
+response.
 
-Agents pick up a detractor ticket without opening Salesforce: the block shows the account (tier,
-ARR, renewal date, owner), the requester's open tickets, the score history and earlier comments.
-It is a Jinja2 template (``zendesk.tickets.context_template``) rendered in the rules' sandbox;
-survey text only ever travels as data. Everything it shows was fetched for the whole batch at
-once by the executor (one ``show_many`` per 100 requesters, one state-store query).
+Agents pick up a detractor ticket without opening Salesforce: the block shows when the customer
+answered, the account (tier, ARR, renewal date, owner), the requester's unsolved tickets (id and
+subject), their answers oldest first with the one at hand marked and the others labelled earlier
+or later by when they were answered, and the Task the account owner got, with its owner. It is a
+Jinja2 template (``zendesk.tickets.context_template``) rendered in the rules' sandbox; survey
+text only ever travels as data. Everything it shows was fetched for the whole batch at once by
+the executor (one ``show_many`` per 100 requesters, one ``tickets/requested`` per requester who
+has unsolved tickets, one state-store query).
 """
 
 from __future__ import annotations
@@ -13,21 +17,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from connectors.models import category_of
+from connectors.zendesk.records import OpenTicket
 from rules import RenderError
 from rules.templates import Template, TemplateSourceError, compile_template
-from sync.state import PastResponse
+from sync.stages.executors.customer_context import account_data, response_data, ticket_rows
 
 log = logging.getLogger(__name__)
 
-#: Longest earlier comment shown in full.
-COMMENT_CHARS = 500
-
 DEFAULT_CONTEXT_TEMPLATE = """\
 -- Customer context (nps-sync) --
+{% if response.answered %}
+Answered: {{ response.answered }}
+{% endif %}
 {% if account.name %}
 Account: {{ account.name }}{% if account.tier %} ({{ account.tier }}){% endif %}
 
@@ -36,25 +39,46 @@ ARR: {{ account.arr_text or "unknown" }} | Renewal: {{ account.renewal_date or "
 {% endif %}
 Open tickets of the requester: {{ requester.open_tickets if requester.open_tickets is not none \
 else "unknown" }}
-Score history: {% for h in history %}{{ h.score }} on {{ h.date }}{{ ", " if not loop.last }}\
-{% else %}this is the first response{% endfor %}
-
-{% for h in history if h.comment %}
-{% if loop.first %}Earlier comments:
+{% for t in requester.open_ticket_list or [] %}
+- #{{ t.id }} {{ t.subject }}
+{% endfor %}
+Score history (oldest first):
+{% for h in history %}
+- {{ h.date }}: {{ h.score }}{% if h.this %} (this answer){% elif h.later %} (later answer)\
 {% endif %}
-- {{ h.date }} ({{ h.score }}): {{ h.comment }}
+
+{% endfor %}
+{% for h in history if h.comment and not h.this %}
+{% if loop.first %}Comments on their other answers:
+{% endif %}
+- {{ h.date }} ({{ h.score }}, {{ "later" if h.later else "earlier" }}): {{ h.comment }}
 {% endfor %}
 {% if response.link %}Response: {{ response.link }}
 {% endif %}
+{% if task.url %}Salesforce Task: {{ task.url }}{% if task.owner %} (owner: {{ task.owner }})\
+{% endif %}
+
+{% endif %}
 """
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRef:
+    """The Salesforce Task made for the same response: its record link and its owner's name."""
+
+    url: str
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ContextFacts:
     """What the executor gathered about one ticket's requester."""
 
-    open_tickets: int | None
-    history: Sequence[PastResponse]
+    #: The requester's unsolved tickets (None: not known).
+    open_tickets: Sequence[OpenTicket] | None
+    #: The person's answers around this one, oldest first (:func:`customer_context.timeline`).
+    history: Sequence[Mapping[str, object]]
+    task: TaskRef | None = None
 
 
 def compile_context(source: str | None) -> Template | None:
@@ -68,32 +92,22 @@ def compile_context(source: str | None) -> Template | None:
 
 
 def context_data(payload: Mapping[str, Any], facts: ContextFacts) -> dict[str, object]:
-    """The template's variables: ``account``, ``requester``, ``response``, ``history``."""
-    account = dict(payload.get("account") or {})
-    arr = account.get("arr")
-    account["arr_text"] = f"{float(arr):,.0f}" if isinstance(arr, int | float) and arr else None
-    account["owner"] = account.get("owner_email") or account.get("owner_id")
-    for name in ("name", "tier", "renewal_date", "owner_id", "owner_email"):
-        account.setdefault(name, None)
-    response = dict(payload.get("response") or {})
-    for name in ("score", "category", "comment", "submitted_at", "link", "survey_type"):
-        response.setdefault(name, None)
+    """The template's variables: ``account``, ``requester``, ``response``, ``history``,
+    ``task``."""
+    listed = ticket_rows(facts.open_tickets)
     return {
-        "account": account,
+        "account": account_data(payload),
         "requester": {
             "email": payload.get("email") or payload.get("requester_email") or None,
-            "open_tickets": facts.open_tickets,
+            "open_tickets": len(listed) if listed is not None else None,
+            "open_ticket_list": listed,
         },
-        "response": response,
-        "history": [
-            {
-                "date": _day(past.created_at),
-                "score": past.score,
-                "category": category_of(past.score),
-                "comment": _shorten(past.comment),
-            }
-            for past in facts.history
-        ],
+        "response": response_data(payload),
+        "history": list(facts.history),
+        "task": {
+            "url": facts.task.url if facts.task else None,
+            "owner": facts.task.owner if facts.task else None,
+        },
     }
 
 
@@ -108,12 +122,3 @@ def render_context(
     except RenderError as exc:
         log.warning("ticket context left out: %s", exc)
         return ""
-
-
-def _day(value: datetime) -> str:
-    return value.date().isoformat()
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= COMMENT_CHARS else text[: COMMENT_CHARS - 1] + "…"

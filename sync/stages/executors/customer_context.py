@@ -1,0 +1,149 @@
+"""What the customer context of a Task and of a ticket share.
+
+Both show when the customer answered, the person's answers in the order they gave them (the one
+at hand marked, the others labelled earlier or later by when they were answered, not by when
+nps-sync saw them), their unsolved Zendesk tickets, and links to the records made for the same
+response. The executors gather these facts per batch; this module shapes them for the templates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.errors import ConnectorError
+from connectors.models import category_of
+from connectors.zendesk.records import OpenTicket
+from sync.core.ports import OpenTickets
+from sync.core.retry import RetryPolicy
+from sync.state import PastResponse
+
+log = logging.getLogger(__name__)
+
+#: Longest comment of another answer shown in full.
+COMMENT_CHARS = 500
+
+
+def answered_at(payload: Mapping[str, Any]) -> datetime | None:
+    """When the customer answered (the response's ``submitted_at``), in UTC."""
+    response = payload.get("response") or {}
+    try:
+        at = datetime.fromisoformat(str(response.get("submitted_at")))
+    except ValueError:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def moment(at: datetime | None) -> str | None:
+    """An absolute time a reader in any time zone can place: ``2026-12-01 14:03 UTC``."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if at is not None else None
+
+
+def response_data(payload: Mapping[str, Any]) -> dict[str, object]:
+    """The ``response`` variable: the payload's response, with ``answered`` as a moment."""
+    response = dict(payload.get("response") or {})
+    for name in ("score", "category", "comment", "submitted_at", "link", "survey_type"):
+        response.setdefault(name, None)
+    response["answered"] = moment(answered_at(payload))
+    return response
+
+
+def account_data(payload: Mapping[str, Any]) -> dict[str, object]:
+    """The ``account`` variable: the matched account (every name present, None if unknown)."""
+    account = dict(payload.get("account") or {})
+    arr = account.get("arr")
+    account["arr_text"] = f"{float(arr):,.0f}" if isinstance(arr, int | float) and arr else None
+    account["owner"] = account.get("owner_email") or account.get("owner_id")
+    for name in ("name", "tier", "renewal_date", "owner_id", "owner_email"):
+        account.setdefault(name, None)
+    return account
+
+
+def timeline(
+    answers: Sequence[PastResponse],
+    source: str,
+    response_id: str,
+    payload: Mapping[str, Any],
+    limit: int,
+) -> list[dict[str, object]]:
+    """The person's answers oldest first: up to ``limit`` before the one at hand, that one
+    (``this``), and up to ``limit`` after it, each labelled by when it was answered."""
+    ordered = sorted(answers, key=lambda a: (a.created_at, a.source, a.response_id))
+    mine = next(
+        (i for i, a in enumerate(ordered) if (a.source, a.response_id) == (source, response_id)),
+        None,
+    )
+    if mine is None:  # not stored (yet): place it by its own answer time
+        at = answered_at(payload)
+        response = payload.get("response") or {}
+        current = PastResponse(
+            source,
+            response_id,
+            at or datetime.max.replace(tzinfo=UTC),
+            int(response.get("score") or 0),
+            str(response.get("comment") or ""),
+        )
+        ordered.append(current)
+        ordered.sort(key=lambda a: (a.created_at, a.source, a.response_id))
+        mine = ordered.index(current)
+    start = max(mine - limit, 0)
+    rows: list[dict[str, object]] = []
+    for index, answer in enumerate(ordered[start : mine + limit + 1], start=start):
+        when = "this answer" if index == mine else "earlier" if index < mine else "later"
+        rows.append(
+            {
+                "date": answer.created_at.date().isoformat(),
+                "at": moment(answer.created_at),
+                "score": answer.score,
+                "category": category_of(answer.score),
+                "comment": shorten(answer.comment),
+                "when": when,
+                "this": index == mine,
+                "earlier": index < mine,
+                "later": index > mine,
+            }
+        )
+    return rows
+
+
+def ticket_rows(tickets: Sequence[OpenTicket] | None) -> list[dict[str, object]] | None:
+    """Unsolved tickets as ``{id, subject}``; None when they are not known."""
+    if tickets is None:
+        return None
+    rows: list[dict[str, object]] = [{"id": t.id, "subject": t.subject} for t in tickets]
+    return rows
+
+
+def fetch_open_tickets(
+    helpdesk: OpenTickets | None, retry: RetryPolicy, user_ids: Sequence[int]
+) -> dict[int, list[OpenTicket]]:
+    """Each requester's unsolved tickets; {} when Zendesk cannot say now.
+
+    The context is a courtesy: a Task or ticket without its open tickets beats none at all, so
+    no failure here (not even a refusal or a rate limit) stops the records being made.
+    """
+    ids = sorted(set(user_ids))
+    if helpdesk is None or not ids:
+        return {}
+    try:
+        return retry.call(lambda: helpdesk.open_tickets(ids))
+    except ConnectorError as exc:
+        log.warning("open tickets left out of the customer context: %s", exc)
+        return {}
+
+
+def ticket_url(base: str, ticket_id: int | str) -> str:
+    """The agent's view of a Zendesk ticket (``base`` is ``https://SUBDOMAIN.zendesk.com``)."""
+    return f"{base.rstrip('/')}/agent/tickets/{ticket_id}"
+
+
+def task_url(instance_url: str, task_id: str) -> str:
+    """A Salesforce Task record on the org's instance."""
+    return f"{instance_url.rstrip('/')}/lightning/r/Task/{task_id}/view"
+
+
+def shorten(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= COMMENT_CHARS else text[: COMMENT_CHARS - 1] + "…"
