@@ -25,6 +25,7 @@ from rules import load_rules
 from sync.app.engine import Engine
 from sync.app.runtime import connect_all, open_store
 from sync.core.retry import RetryPolicy
+from sync.stages.executors.task_links import link_key
 from sync.state import StateStore
 from tests.support import acting_on_the_seeded_year, nps_sync_command
 
@@ -124,6 +125,8 @@ ACCOUNT_FIELDS = ("Description",)
 #: the requester's open tickets at the moment it is written, so it is left out of the comparison.
 CONTEXT_BLOCK = "-- Customer context (nps-sync) --"
 COMMENT_MARKER = re.compile(r"\[nps-sync ([0-9a-f]+)\]")
+TICKET_LINK = re.compile(r"^Zendesk ticket: \S+/agent/tickets/(\d+)$", re.MULTILINE)
+TASK_LINK = re.compile(r"^Salesforce Task: \S+/lightning/r/Task/(\w+)/view", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -143,13 +146,16 @@ class WorldState:
     notifications: frozenset[str] = frozenset()
     #: Keys marking more than one comment (a response attached to an open ticket twice).
     duplicate_comments: tuple[str, ...] = ()
+    #: The keys of the links found on Tasks: a ticket's link in the description of the Task of
+    #: the same response.
+    links: frozenset[str] = frozenset()
 
     @property
     def acted(self) -> set[str]:
-        """Every action key found on what it made: a Task, a ticket, or a comment on an open
-        ticket (an action that attached its response to one)."""
+        """Every action key found on what it made: a Task, a ticket, a comment on an open
+        ticket (an action that attached its response to one), or a Task's link to a ticket."""
         comments = {key for ticket in self.tickets.values() for key, _ in ticket[-1] if key}
-        return set(self.tasks) | set(self.tickets) | comments
+        return set(self.tasks) | set(self.tickets) | comments | set(self.links)
 
     def differences(self, other: WorldState, limit: int = 10) -> list[str]:
         """Human-readable differences from ``other`` (the expected state), at most ``limit``."""
@@ -234,7 +240,29 @@ def snapshot(world: EmulatedWorld, posts: Sequence[Mapping[str, Any]] = ()) -> W
         duplicate_tickets=sorted(k for k, n in ticket_keys.items() if n > 1),
         duplicate_comments=tuple(sorted(k for k, n in comment_keys.items() if n > 1)),
         notifications=frozenset(str(post.get("text")) for post in posts),
+        links=task_links(tasks, tickets, comments),
     )
+
+
+def task_links(
+    tasks: Sequence[Mapping[str, Any]],
+    tickets: Sequence[Mapping[str, Any]],
+    comments: Mapping[int, Sequence[Mapping[str, Any]]],
+) -> frozenset[str]:
+    """The keys of the links both ways: a ticket's body or comment names a Task (its ticket
+    action was made after that Task) and the Task's description names that ticket."""
+    by_id = {str(t["Id"]): t for t in tasks}
+    found: set[str] = set()
+    for ticket in tickets:
+        for index, comment in enumerate(sorted(comments[ticket["id"]], key=lambda c: c["id"])):
+            body = str(comment["body"])
+            key = comment_summary(body)[0] or (str(ticket["external_id"]) if index == 0 else "")
+            for task_id in TASK_LINK.findall(body):
+                task = by_id.get(task_id)
+                description = str((task or {}).get("Description") or "")
+                if key and task and str(ticket["id"]) in TICKET_LINK.findall(description):
+                    found.add(link_key(key, str(task[MARKER])))
+    return frozenset(found)
 
 
 def unfinished(store: StateStore) -> dict[str, int]:

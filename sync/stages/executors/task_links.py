@@ -28,15 +28,22 @@ from sync.state import ActionIntent, ActionRow, ClaimedAction, StateStore
 from sync.state.outbox import DETRACTOR_FIRST
 
 KIND = "salesforce_task_link"
-#: How long a link waits for its ticket before it looks again.
-TICKET_WAIT = timedelta(seconds=30)
+#: The shortest wait of a link for its ticket: it is due again when the ticket is, and the
+#: ticket executor runs first in a pass.
+TICKET_WAIT = timedelta(seconds=1)
+
+
+def link_key(ticket_key: str, task_key: str) -> str:
+    """The idempotency key of the link from the Task of ``task_key`` to the ticket of
+    ``ticket_key``."""
+    raw = f"link\x1f{ticket_key}\x1f{task_key}".encode()
+    return hashlib.sha256(raw).hexdigest()[:40]
 
 
 def link_intent(ticket: ClaimedAction, task: ActionRow) -> ActionIntent:
     """The intent that puts ``ticket``'s link on ``task`` (done), keyed by both actions."""
-    raw = f"link\x1f{ticket.key}\x1f{task.key}".encode()
     return ActionIntent(
-        key=hashlib.sha256(raw).hexdigest()[:40],
+        key=link_key(ticket.key, task.key),
         source=ticket.source,
         response_id=ticket.response_id,
         rule=ticket.rule,
@@ -79,7 +86,7 @@ class TaskLinkExecutor:
         for action in actions:
             ticket = tickets.get(str(action.payload["ticket_key"]))
             if ticket is not None and ticket.unresolved:
-                until = max(ticket.next_attempt_at, now + TICKET_WAIT)
+                until = max(ticket.next_attempt_at, now + TICKET_WAIT)  # due with the ticket
                 error = "waiting for the Zendesk ticket of the same response"
                 outcomes[action.key] = Outcome(action.key, "defer", error=error, not_before=until)
             elif ticket is None or ticket.status != "done" or not ticket.external_id:

@@ -240,7 +240,8 @@ class ZendeskTicketExecutor:
         """The plans that may go ahead now, each with the Task of its response when it has one.
 
         A plan whose response's Task is still to be made waits for it (a deferral, not a
-        failure), at most ``task_wait`` after they were queued. For a plan whose Task exists,
+        failure), at most ``task_wait`` after they were queued, and not at all for a Task put off
+        beyond that. For a plan whose Task exists,
         the intent that links the Task back to the ticket is queued before the ticket is made.
         """
         if self.store is None or not plans:
@@ -256,8 +257,15 @@ class ZendeskTicketExecutor:
         for plan in plans:  # in answer order: a later answer never overtakes an earlier one
             found = rows.get((plan.action.source, plan.action.response_id), [])
             tasks = _tasks_of(plan.key, found)
+            # Only for a Task due within the wait: one Salesforce put off for longer (a spent
+            # API allowance) would only hold the ticket back.
             waiting = [
-                t for t in tasks if t.unresolved and t.created_at and now < t.created_at + wait
+                t
+                for t in tasks
+                if t.unresolved
+                and t.created_at
+                and now < t.created_at + wait
+                and t.next_attempt_at < t.created_at + wait
             ]
             scope = plan.scope(self.settings.attach_scope)
             if waiting or (plan.attach and scope in held):
