@@ -83,7 +83,6 @@ def test_the_task_and_the_ticket_carry_the_context_and_name_each_other(
     description = task["Description"]
     (first,) = world.zendesk.comments(ticket["id"])
     body = first["body"]
-    print(description, body, sep="\n=====\n")
 
     # What the account manager reads.
     day = "%Y-%m-%d"
