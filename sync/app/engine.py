@@ -39,6 +39,7 @@ from sync.loop.escalation import (
 )
 from sync.loop.tracking import track_tickets
 from sync.stages.act import Executor, drain
+from sync.stages.executors.customer_context import context_seconds
 from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.stages.executors.notify import NotifyExecutor, email_sender
 from sync.stages.executors.salesforce import SalesforceTaskExecutor, TaskSettings
@@ -302,7 +303,9 @@ class Engine:
                 self.retry,
                 store=self.store,
                 settings=TicketSettings.from_config(
-                    self.config.zendesk, self.config.salesforce.instance_url
+                    self.config.zendesk,
+                    self.config.salesforce.instance_url,
+                    self.config.lease_seconds,
                 ),
                 names=names,
                 clock=self.clock,
@@ -322,6 +325,7 @@ class Engine:
                 context_template=tasks.context_template,
                 history_limit=tasks.history_limit,
                 ticket_base_url=self.config.zendesk.agent_url,
+                context_seconds=context_seconds(self.config.lease_seconds),
             ),
         )
 

@@ -186,7 +186,9 @@ class NamesPort(Protocol):
 class OpenTickets(Protocol):
     """The unsolved tickets of requesters, for the customer context of Tasks and tickets."""
 
-    def open_tickets(self, user_ids: Iterable[int]) -> dict[int, list[OpenTicket]]: ...
+    def open_tickets(
+        self, user_ids: Iterable[int], *, until: float | None = None
+    ) -> dict[int, list[OpenTicket]]: ...
 
 
 class TicketDesk(OrganizationPort, NamesPort, OpenTickets, Protocol):

@@ -9,6 +9,7 @@ response. The executors gather these facts per batch; this module shapes them fo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,6 @@ from connectors.errors import ConnectorError
 from connectors.models import category_of
 from connectors.zendesk.records import OpenTicket
 from sync.core.ports import OpenTickets
-from sync.core.retry import RetryPolicy
 from sync.state import PastResponse
 
 log = logging.getLogger(__name__)
@@ -117,21 +117,28 @@ def ticket_rows(tickets: Sequence[OpenTicket] | None) -> list[dict[str, object]]
 
 
 def fetch_open_tickets(
-    helpdesk: OpenTickets | None, retry: RetryPolicy, user_ids: Sequence[int]
+    helpdesk: OpenTickets | None, user_ids: Sequence[int], seconds: float
 ) -> dict[int, list[OpenTicket]]:
-    """Each requester's unsolved tickets; {} when Zendesk cannot say now.
+    """Each requester's unsolved tickets, as far as Zendesk tells within about ``seconds``.
 
     The context is a courtesy: a Task or ticket without its open tickets beats none at all, so
-    no failure here (not even a refusal or a rate limit) stops the records being made.
+    it is asked for once, with no retry, and no failure here (not even a refusal or a rate
+    limit) stops the records being made. The time limit keeps the batch well inside its lease:
+    another worker takes over a batch whose lease ran out, and must not find it half made.
     """
     ids = sorted(set(user_ids))
     if helpdesk is None or not ids:
         return {}
     try:
-        return retry.call(lambda: helpdesk.open_tickets(ids))
+        return helpdesk.open_tickets(ids, until=time.monotonic() + seconds)
     except ConnectorError as exc:
         log.warning("open tickets left out of the customer context: %s", exc)
         return {}
+
+
+def context_seconds(lease_seconds: float) -> float:
+    """The time a batch may give the open tickets: a tenth of the lease, at most 10 s."""
+    return min(lease_seconds / 10, 10.0)
 
 
 def ticket_url(base: str, ticket_id: int | str) -> str:

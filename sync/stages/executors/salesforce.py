@@ -45,6 +45,9 @@ class TaskSettings:
     history_limit: int = 5
     #: ``https://SUBDOMAIN.zendesk.com``: links to the tickets of the same responses ("": none).
     ticket_base_url: str = ""
+    #: About how long a batch may spend asking Zendesk for the open tickets (a share of the
+    #: lease, see :func:`~sync.stages.executors.customer_context.fetch_open_tickets`).
+    context_seconds: float = 10.0
 
 
 @dataclass
@@ -87,7 +90,7 @@ class SalesforceTaskExecutor:
         )
         tickets = self._ticket_links(todo)
         user_ids = [int(a.payload["zendesk_user_id"]) for a in todo if _user_id(a)]
-        open_tickets = fetch_open_tickets(self.helpdesk, self.retry, user_ids)
+        open_tickets = fetch_open_tickets(self.helpdesk, user_ids, self.settings.context_seconds)
         context: dict[str, str] = {}
         for action in todo:
             email = str(action.payload.get("email") or "").lower()

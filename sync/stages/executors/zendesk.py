@@ -50,7 +50,12 @@ from sync.stages.act import (
     look_up_each,
     unresolved_outcome,
 )
-from sync.stages.executors.customer_context import fetch_open_tickets, task_url, timeline
+from sync.stages.executors.customer_context import (
+    context_seconds,
+    fetch_open_tickets,
+    task_url,
+    timeline,
+)
 from sync.stages.executors.task_links import link_intent
 from sync.stages.executors.zendesk_comments import guarded_comments, marker
 from sync.stages.executors.zendesk_context import (
@@ -103,10 +108,16 @@ class TicketSettings:
     #: How long a ticket waits for the Task of its response (from when both were queued) before
     #: it is made without naming it: Salesforce down for long does not hold tickets back.
     task_wait: timedelta = timedelta(hours=1)
+    #: About how long a batch may spend listing the requesters' open tickets (a share of the
+    #: lease, see :func:`~sync.stages.executors.customer_context.fetch_open_tickets`).
+    context_seconds: float = 10.0
 
     @classmethod
-    def from_config(cls, zd: ZendeskConfig, instance_url: str = "") -> TicketSettings:
+    def from_config(
+        cls, zd: ZendeskConfig, instance_url: str = "", lease_seconds: float = 300.0
+    ) -> TicketSettings:
         return cls(
+            context_seconds=context_seconds(lease_seconds),
             task_instance_url=instance_url,
             attach_scope=zd.tickets.attach_scope,
             attach_window=timedelta(days=zd.tickets.attach_window_days),
@@ -463,7 +474,9 @@ class ZendeskTicketExecutor:
         if self._template is None or not plans:
             return
         requester_ids = [p.requester_id for p in plans if p.requester_id]
-        open_tickets = fetch_open_tickets(self.helpdesk, self.retry, requester_ids)
+        open_tickets = fetch_open_tickets(
+            self.helpdesk, requester_ids, self.settings.context_seconds
+        )
         answers = (
             self.store.tickets.history([p.email for p in plans]) if self.store is not None else {}
         )
