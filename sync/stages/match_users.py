@@ -6,6 +6,7 @@ each, and most of them are simply not in Zendesk. So the search waits until some
 the user (:class:`UserNeeds`): an action the rules would take for the response that works on a
 Zendesk user (a ticket's requester, a Zendesk field update, an escalation step of either), the
 write-back of Zendesk user fields for a matched contact, or rules that read ``matched.zendesk``.
+A response still settling (a rule's ``settle`` delay) is asked for when it is routed.
 
 :class:`UserFinder` runs those searches for one pass: an email is searched at most once in the
 pass, and a "no such user" answer is remembered in the state store
@@ -26,6 +27,7 @@ from connectors.models import ZendeskUser
 from rules import FieldsError, Ruleset, UpdateFieldsAction, ZendeskTicketAction
 from sync.core.ports import MatchingHelpdesk
 from sync.core.retry import RetryPolicy
+from sync.loop.throttle import settle_until
 from sync.stages.isolate import isolate
 from sync.stages.match_record import Match
 from sync.stages.recency import too_old
@@ -83,6 +85,8 @@ class UserNeeds:
             decision = self.ruleset.route(build_fields(stored, match, previous_score, now))
         except FieldsError:
             return True  # the route stage reports it; asking costs one search at most
+        if settle_until(decision, stored.response.created_at, now) is not None:
+            return False  # routed later, when the comment had time to arrive: asked then
         return any(
             name in self.user_actions
             for rule in decision.matches

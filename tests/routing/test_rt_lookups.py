@@ -173,3 +173,23 @@ def test_salesforce_lookups_are_not_repeated_across_routing_batches(
     # contacts by email, accounts by domain, the Task owners' users: one query each at most
     assert queries <= 3, world.salesforce.calls
     assert world.zendesk.calls["users_show_many"] <= 2, world.zendesk.calls
+
+
+def test_a_settling_detractor_is_searched_when_it_is_routed_not_before(
+    world: EmulatedWorld, make_engine: EngineFactory, rules_path: Path
+) -> None:
+    text = rules(create_requester=False).replace(
+        "actions: [detractor_ticket]", "actions: [detractor_ticket]\n    settle: 15m"
+    )
+    write_rules(rules_path, text)
+    world.delighted.add_response(
+        email="stranger@unknown-customer.example",
+        score=2,
+        comment="Why",
+        created_at=datetime.now(UTC) - timedelta(minutes=1),
+    )
+
+    report = make_engine(routing=ACTING).run_once()
+
+    assert report.routed == 0  # waiting for the comment that often follows the score
+    assert searches(world) == 0
