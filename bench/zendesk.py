@@ -32,7 +32,7 @@ from sync.core.logs import configure
 from sync.stages.act import drain
 from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
 
-JOB_POLLS = "job_statuses"
+JOB_POLLS = "job_statuses_show_many"
 
 RULES = """\
 version: 1

@@ -6,6 +6,10 @@ call. Records of one object go into one CSV whose columns are the union of their
 cell leaves that field untouched, so each record still only changes the values it carries.
 Rows listed in ``failedResults`` or ``unprocessedrecords`` become failed :class:`WriteResult`s;
 every other row landed.
+
+The job is driven here (create, upload, close, poll) through simple-salesforce's authenticated
+session, so that its state is polled on a :class:`~connectors.backoff.Backoff`: the library polls
+every ``wait`` seconds, which is either slow for a small job or many calls for a large one.
 """
 
 from __future__ import annotations
@@ -13,17 +17,41 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceOperationError
+from simple_salesforce.util import exception_handler
 
+from connectors.backoff import Backoff
 from connectors.models import WriteResult
 from connectors.salesforce.errors import record_tier
 
 #: Bulk 2.0 writes this to set a field to null; a blank cell means "leave as it is".
 NULL = "#N/A"
+#: CSV bytes per job; Bulk 2.0 takes up to 150 MB per upload.
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+#: Job states after which nothing changes any more.
+_ENDED = ("JobComplete", "Failed", "Aborted")
+#: The longest wait between two polls of a job.
+BULK_POLL_CAP = 10.0
+#: A job still running after this long is given up on (the next attempt writes again).
+JOB_TIMEOUT = 3600.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Polling:
+    """How a Bulk job's state is polled: the backoff, and the clock and sleep it runs on."""
+
+    backoff: Backoff = dataclasses.field(
+        default_factory=lambda: Backoff(first=0.5, factor=1.5, cap=BULK_POLL_CAP)
+    )
+    timeout: float = JOB_TIMEOUT
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
 
 
 def csv_value(value: object) -> str:
@@ -38,15 +66,13 @@ def csv_value(value: object) -> str:
 
 
 def bulk_update(
-    sf: Salesforce, object_type: str, records: Sequence[Mapping[str, object]], *, poll: float
+    sf: Salesforce, object_type: str, records: Sequence[Mapping[str, object]], *, poll: Polling
 ) -> list[WriteResult]:
     """Update ``records`` (each with an ``Id``) of one object in Bulk 2.0 jobs; one result each."""
     rows = [{name: csv_value(value) for name, value in rec.items()} for rec in records]
     handler: Any = getattr(sf.bulk2, object_type)
-    jobs = handler.update(records=rows, wait=poll)
     failed: dict[str, WriteResult] = {}
-    for job in jobs:
-        job_id = str(job["job_id"])
+    for job_id in run_jobs(sf, object_type, "update", rows, poll):
         for row in _rows(handler.get_failed_records(job_id)):
             result = failed_row(row)
             failed[result.record_id] = result
@@ -70,15 +96,13 @@ def bulk_upsert(
     object_type: str,
     external_id_field: str,
     records: Sequence[Mapping[str, Any]],
-    poll: float,
+    poll: Polling,
 ) -> list[WriteResult]:
     """Upsert through Bulk 2.0 jobs; failed and unprocessed rows become failed results."""
     rows = [{name: csv_value(value) for name, value in rec.items()} for rec in records]
     handler: Any = getattr(sf.bulk2, object_type)
-    jobs = handler.upsert(records=rows, external_id_field=external_id_field, wait=poll)
     failed: dict[str, WriteResult] = {}
-    for job in jobs:
-        job_id = str(job["job_id"])
+    for job_id in run_jobs(sf, object_type, "upsert", rows, poll, external_id_field):
         for row in _rows(handler.get_failed_records(job_id)):
             key = row.get(external_id_field, "")
             failed[key] = dataclasses.replace(failed_row(row), record_id=key)
@@ -111,3 +135,102 @@ def _rows(text: str) -> list[dict[str, str]]:
     if not text.strip():
         return []
     return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def run_jobs(
+    sf: Salesforce,
+    object_type: str,
+    operation: str,
+    rows: Sequence[Mapping[str, str]],
+    poll: Polling,
+    external_id_field: str | None = None,
+) -> list[str]:
+    """Run ``rows`` as ingest jobs (one per :data:`MAX_UPLOAD_BYTES` of CSV); their ids once
+    each job completed. A job that failed or was aborted raises ``SalesforceOperationError``."""
+    job_ids: list[str] = []
+    for data in _csv_parts(rows):
+        spec: dict[str, Any] = {
+            "object": object_type,
+            "operation": operation,
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+        }
+        if external_id_field:
+            spec["externalIdFieldName"] = external_id_field
+        job_id = str(_send(sf, "POST", "jobs/ingest/", json=spec).json()["id"])
+        try:
+            _send(
+                sf,
+                "PUT",
+                f"jobs/ingest/{job_id}/batches/",
+                data=data.encode("utf-8"),
+                headers={"Content-Type": "text/csv"},
+            )
+            _send(sf, "PATCH", f"jobs/ingest/{job_id}/", json={"state": "UploadComplete"})
+            _wait(sf, job_id, poll)
+        except Exception:
+            _abort(sf, job_id)
+            raise
+        job_ids.append(job_id)
+    return job_ids
+
+
+def _wait(sf: Salesforce, job_id: str, poll: Polling) -> None:
+    deadline = poll.clock() + poll.timeout
+    for delay in poll.backoff.delays():
+        poll.sleep(delay)
+        info = _send(sf, "GET", f"jobs/ingest/{job_id}/").json()
+        state = info.get("state")
+        if state == "JobComplete":
+            return
+        if state in _ENDED:
+            raise SalesforceOperationError(
+                f"Job failure. Response content: {info.get('errorMessage') or info}"
+            )
+        if poll.clock() > deadline:
+            raise SalesforceOperationError(f"Job timeout. Job status: {state}")
+
+
+def _abort(sf: Salesforce, job_id: str) -> None:
+    """Stop a job we gave up on, so it applies nothing later; best effort."""
+    try:
+        state = _send(sf, "GET", f"jobs/ingest/{job_id}/").json().get("state")
+        if state not in _ENDED:
+            _send(sf, "PATCH", f"jobs/ingest/{job_id}/", json={"state": "Aborted"})
+    except Exception:  # the error that made us abort is the one to report
+        return
+
+
+def _send(sf: Salesforce, method: str, path: str, **kwargs: Any) -> Any:
+    """One request on the client's session; a refusal raises simple-salesforce's exception."""
+    headers = {**sf.headers, **kwargs.pop("headers", {})}
+    answer = sf.session.request(method, sf.base_url + path, headers=headers, **kwargs)
+    if answer.status_code >= 300:
+        exception_handler(answer, path)
+    return answer
+
+
+def _csv_parts(rows: Sequence[Mapping[str, str]]) -> Iterator[str]:
+    """CSV documents of at most :data:`MAX_UPLOAD_BYTES`, with the union of the rows' columns
+    (a blank cell leaves that field as it is)."""
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    part: list[Mapping[str, str]] = []
+    size = 0
+    for row in rows:
+        width = sum(len(value.encode("utf-8")) + 1 for value in row.values())
+        if part and size + width > MAX_UPLOAD_BYTES:
+            yield _csv(columns, part)
+            part, size = [], 0
+        part.append(row)
+        size += width
+    if part:
+        yield _csv(columns, part)
+
+
+def _csv(columns: Sequence[str], rows: Sequence[Mapping[str, str]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

@@ -24,11 +24,12 @@ import requests
 from more_itertools import chunked
 from simple_salesforce.api import Salesforce
 
+from connectors.backoff import Backoff
 from connectors.errors import ConfigError, ConnectorError, RecordError, RetryableError
 from connectors.models import Account, Contact, FieldUpdate, TaskSpec, WriteResult
 from connectors.salesforce import errors
 from connectors.salesforce.auth import SalesforceCredentials, login
-from connectors.salesforce.bulk import bulk_update, bulk_upsert
+from connectors.salesforce.bulk import BULK_POLL_CAP, Polling, bulk_update, bulk_upsert
 from connectors.salesforce.describe import ObjectInfo, parse_object
 from connectors.salesforce.limits import USAGE_MAX_AGE, ApiReserve, ApiUsage, UsageMeter
 from connectors.salesforce.records import (
@@ -76,7 +77,7 @@ class SalesforceConnector:
         relogin: Callable[[], Salesforce] | None = None,
         api_reserve: float = 0.0,
         bulk_threshold: int = 0,
-        bulk_poll_seconds: float = 2.0,
+        bulk_poll_seconds: float = 0.5,
     ) -> None:
         """``relogin`` returns a freshly logged-in client (None: the session cannot be renewed);
         ``api_reserve`` is the fraction of the daily allowance left to others; updates of more
@@ -86,7 +87,9 @@ class SalesforceConnector:
         self.task_marker_field = task_marker_field
         self.reserve = ApiReserve(api_reserve)
         self.bulk_threshold = bulk_threshold
-        self.bulk_poll_seconds = bulk_poll_seconds
+        self.bulk_poll = Polling(
+            Backoff(first=bulk_poll_seconds, factor=1.5, cap=max(BULK_POLL_CAP, bulk_poll_seconds))
+        )
         self.logins = 1
         self._relogin = relogin
         self._meter = UsageMeter()
@@ -416,7 +419,7 @@ class SalesforceConnector:
         records = [{"Id": u.record_id, **u.values} for u in group]
         if self.bulk_threshold and len(group) > self.bulk_threshold:
             return self._call(
-                lambda: bulk_update(self.sf, object_type, records, poll=self.bulk_poll_seconds)
+                lambda: bulk_update(self.sf, object_type, records, poll=self.bulk_poll)
             )
         results: list[WriteResult] = []
         for chunk in chunked(records, COLLECTION_SIZE):
@@ -461,7 +464,7 @@ class SalesforceConnector:
         if threshold and len(records) > threshold:
             return self._call(
                 lambda: bulk_upsert(
-                    self.sf, object_type, external_id_field, records, self.bulk_poll_seconds
+                    self.sf, object_type, external_id_field, records, self.bulk_poll
                 )
             )
         path = f"composite/sobjects/{object_type}/{external_id_field}"

@@ -6,7 +6,8 @@ up to 100, each ticket carrying its idempotency key as ``external_id`` so an unc
 resolved by looking the key up instead of creating again; a single create (a real-time alert)
 also sends the key as ``Idempotency-Key``, so a retry after a lost answer returns the first
 ticket. Everything that can be asked for many records at once is: ticket states, open-ticket
-counts (a sideload), organizations by external id.
+counts (a sideload), organizations by external id, and the statuses of the bulk jobs a call has
+in flight (:mod:`connectors.zendesk.jobs`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import requests
@@ -23,11 +25,12 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Comment, CustomField, Organization, Ticket, User
 
 from connectors.addresses import is_plain_email
+from connectors.backoff import DEFAULT_CAP, Backoff
 from connectors.errors import ConfigError, RecordError
 from connectors.models import FieldUpdate, TicketSpec, WriteResult, ZendeskUser
 from connectors.transport import make_session
 from connectors.zendesk import errors
-from connectors.zendesk.jobs import JobWaiter, job_results
+from connectors.zendesk.jobs import JobRunner, Submit, job_results
 from connectors.zendesk.records import (
     UNSOLVED,
     Agent,
@@ -113,15 +116,19 @@ class ZendeskConnector:
         client: Zenpy,
         *,
         job_timeout: float = 120.0,
-        poll_interval: float = 0.2,
+        poll_interval: float = 0.5,
         rest: RestClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """Bulk jobs are first polled ``poll_interval`` seconds after they are submitted, then
+        less and less often (:class:`~connectors.backoff.Backoff`), for ``job_timeout`` at most."""
         self.client = client
-        self.jobs = JobWaiter(self._call, client, timeout=job_timeout, interval=poll_interval)
         api = client.users
         self.rest = rest or RestClient(
             api.session, f"https://{api.subdomain}.{api.domain}", float(api.timeout)
         )
+        backoff = Backoff(first=poll_interval, cap=max(DEFAULT_CAP, poll_interval))
+        self.jobs = JobRunner(self.rest, timeout=job_timeout, backoff=backoff, sleep=sleep)
 
     def _call(self, fn: Callable[..., T], *args: Any, record_id: str | None = None) -> T:
         try:
@@ -180,23 +187,28 @@ class ZendeskConnector:
         rename them), and running it twice for one person leaves them out the second time.
         """
         unique = list({s.email.lower(): s for s in specs if s.email}.values())
+        chunks = list(chunked(unique, BATCH_SIZE))
+        jobs = [c for c in chunks if len(c) > 1]
+        statuses = self.jobs.run(
+            [self._submit(self.client.users.create, [_requester(s) for s in c]) for c in jobs]
+        )
         found: dict[str, int] = {}
-        for chunk in chunked(unique, BATCH_SIZE):
-            users = [_requester(spec) for spec in chunk]
-            if len(users) == 1:
-                email = chunk[0].email.lower()
-                try:
-                    user = self._call(self.client.users.create, users[0], record_id=email)
-                except RecordError:
-                    continue
-                found[email] = int(user.id)
-                continue
-            job = self._call(self.client.users.create, users)
-            keys = [spec.email.lower() for spec in chunk]
-            for result in job_results(self.jobs.wait(job), keys):
+        for chunk, status in zip(jobs, statuses, strict=True):
+            for result in job_results(status, [spec.email.lower() for spec in chunk]):
                 if result.ok and result.external_id:
                     found[result.record_id] = int(result.external_id)
+        for (spec,) in (c for c in chunks if len(c) == 1):
+            email = spec.email.lower()
+            try:
+                user = self._call(self.client.users.create, _requester(spec), record_id=email)
+            except RecordError:
+                continue
+            found[email] = int(user.id)
         return found
+
+    def _submit(self, create: Callable[[Any], Any], records: list[Any]) -> Submit:
+        """A bulk write of ``records`` to hand to :class:`JobRunner`, errors translated."""
+        return partial(self._call, create, records)
 
     def organizations_by_external_id(self, external_ids: Iterable[str]) -> dict[str, int]:
         """Organization id per (lower-case) external id, 100 per request."""
@@ -352,37 +364,50 @@ class ZendeskConnector:
 
         A lone ticket is created directly with its key as ``Idempotency-Key``.
         """
+        chunks = list(chunked(list(specs), BATCH_SIZE))
+        jobs = [c for c in chunks if len(c) > 1]
+        statuses = iter(
+            self.jobs.run(
+                [self._submit(self.client.tickets.create, [_ticket(s) for s in c]) for c in jobs]
+            )
+        )
         results: list[WriteResult] = []
-        for chunk in chunked(list(specs), BATCH_SIZE):
-            tickets = [_ticket(spec) for spec in chunk]
-            if len(tickets) == 1:
-                key = chunk[0].key
-                with request_headers({"Idempotency-Key": key}):
-                    created = self._call(self.client.tickets.create, tickets[0], record_id=key)
-                ticket = getattr(created, "ticket", created)
-                results.append(WriteResult(key, True, external_id=str(ticket.id)))
+        for chunk in chunks:
+            if len(chunk) > 1:
+                results.extend(job_results(next(statuses), [spec.key for spec in chunk]))
                 continue
-            job = self._call(self.client.tickets.create, tickets)
-            results.extend(job_results(self.jobs.wait(job), [spec.key for spec in chunk]))
+            key = chunk[0].key
+            with request_headers({"Idempotency-Key": key}):
+                created = self._call(self.client.tickets.create, _ticket(chunk[0]), record_id=key)
+            ticket = getattr(created, "ticket", created)
+            results.append(WriteResult(key, True, external_id=str(ticket.id)))
         return results
 
     def add_comments(self, comments: Sequence[CommentSpec]) -> list[WriteResult]:
         """Add comments to existing tickets; one result per comment, keyed by its ``key``.
 
-        Several comments are sent as ``update_many`` jobs, one comment per ticket per job.
+        Several comments are sent as ``update_many`` jobs, one comment per ticket per wave; the
+        jobs of a wave are in flight together, and a wave starts when the one before it ended.
         """
         results: list[WriteResult] = []
         for wave in _waves(comments):
-            for chunk in chunked(wave, BATCH_SIZE):
-                updates = [_commented(c) for c in chunk]
-                if len(updates) == 1:
-                    self._call(self.client.tickets.update, updates[0], record_id=chunk[0].key)
+            chunks = list(chunked(wave, BATCH_SIZE))
+            jobs = [c for c in chunks if len(c) > 1]
+            statuses = iter(
+                self.jobs.run(
+                    [
+                        self._submit(self.client.tickets.update, [_commented(c) for c in chunk])
+                        for chunk in jobs
+                    ]
+                )
+            )
+            for chunk in chunks:
+                if len(chunk) == 1:
+                    update = _commented(chunk[0])
+                    self._call(self.client.tickets.update, update, record_id=chunk[0].key)
                     results.append(WriteResult(chunk[0].key, True, str(chunk[0].ticket_id)))
                     continue
-                job = self._call(self.client.tickets.update, updates)
-                by_id = job_results(
-                    self.jobs.wait(job), [str(c.ticket_id) for c in chunk], by_id=True
-                )
+                by_id = job_results(next(statuses), [str(c.ticket_id) for c in chunk], by_id=True)
                 for comment, result in zip(chunk, by_id, strict=True):
                     results.append(
                         WriteResult(
@@ -414,11 +439,13 @@ class ZendeskConnector:
         self, updates: Sequence[FieldUpdate], build: Callable[[FieldUpdate], Any], api: str
     ) -> list[WriteResult]:
         endpoint = getattr(self.client, api)
+        chunks = list(chunked(list(updates), BATCH_SIZE))
+        statuses = self.jobs.run(
+            [self._submit(endpoint.update, [build(u) for u in chunk]) for chunk in chunks]
+        )
         results: list[WriteResult] = []
-        for chunk in chunked(list(updates), BATCH_SIZE):
-            job = self._call(endpoint.update, [build(u) for u in chunk])
-            done = self.jobs.wait(job)
-            results.extend(job_results(done, [u.record_id for u in chunk], by_id=True))
+        for chunk, status in zip(chunks, statuses, strict=True):
+            results.extend(job_results(status, [u.record_id for u in chunk], by_id=True))
         return results
 
 

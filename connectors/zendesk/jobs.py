@@ -1,62 +1,158 @@
-"""Background jobs of bulk writes: waiting for a job status and reading its per-item results.
+"""Background jobs of bulk writes: submitting them, waiting for them together, reading results.
 
-Zendesk runs ``create_many`` / ``update_many`` / ``create_or_update_many`` as jobs whether or not
-anyone polls them, so a job that outlives our patience is reported as retryable: the records it
-created are found by their idempotency keys on the next attempt.
+Zendesk runs ``create_many`` / ``update_many`` / ``create_or_update_many`` as jobs. A call that
+needs several of them submits up to :data:`MAX_IN_FLIGHT` (Zendesk queues about 30 jobs of an
+account at once) and polls every unfinished one in a single ``job_statuses/show_many`` request
+(:data:`SHOW_MANY_LIMIT` ids each), topping the queue up as jobs end: N jobs cost a poll or two
+per round instead of N. Rounds are spaced by a :class:`~connectors.backoff.Backoff`, lengthened
+to any ``Retry-After`` the answer carries.
+
+A job runs whether or not anyone polls it, so a job that fails or outlives our patience is
+reported as retryable: the records it created are found by their idempotency keys on the next
+attempt, and updates are written again with the same values.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from more_itertools import chunked
+
+from connectors.backoff import Backoff
 from connectors.errors import RetryableError
 from connectors.models import WriteResult
 from connectors.zendesk import errors
+from connectors.zendesk.rest import RestClient
+from connectors.zendesk.session import retry_after
 
 SYSTEM = "zendesk"
+#: Ids ``job_statuses/show_many`` accepts in one request.
+SHOW_MANY_LIMIT = 100
+#: Jobs of one call queued at Zendesk at the same time.
+MAX_IN_FLIGHT = 30
+#: Rounds a submitted job may be missing from ``show_many`` before it counts as lost.
+MISSING_ROUNDS = 3
 _RUNNING = ("queued", "working")
 
+#: Submits one bulk write and returns the job status Zendesk answered with.
+Submit = Callable[[], Any]
 
-class JobWaiter:
-    """Polls ``job_statuses/{id}`` with a growing interval until the job ends or time runs out."""
+
+@dataclass
+class _Flight:
+    index: int
+    deadline: float
+    missing: int = 0
+
+
+class JobRunner:
+    """Submits bulk jobs and waits for all of them, polling them together."""
 
     def __init__(
         self,
-        call: Callable[..., Any],
-        client: Any,
+        rest: RestClient,
         *,
         timeout: float = 120.0,
-        interval: float = 0.2,
+        backoff: Backoff | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        ids_per_poll: int = SHOW_MANY_LIMIT,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._call = call
-        self._client = client
+        self.rest = rest
         self.timeout = timeout
-        self.interval = interval
+        self.backoff = backoff or Backoff()
+        self.max_in_flight = max(1, max_in_flight)
+        self.ids_per_poll = max(1, ids_per_poll)
         self._sleep = sleep
+        self._clock = clock
 
-    def wait(self, job: Any) -> Any:
-        """The finished job status; raises :class:`RetryableError` if it failed or timed out."""
-        deadline = time.monotonic() + self.timeout
-        delay = self.interval
-        status = job
-        while getattr(status, "status", None) in _RUNNING:
-            if time.monotonic() > deadline:
-                raise RetryableError(
-                    f"job {job.id} still {status.status} after {self.timeout:.0f}s", system=SYSTEM
-                )
-            self._sleep(delay)
-            delay = min(delay * 2, 2.0)
-            status = self._call(lambda: self._client.job_status(id=job.id))
-        if getattr(status, "status", None) != "completed":
-            raise RetryableError(
-                f"job {job.id} ended {getattr(status, 'status', '?')}: "
-                f"{getattr(status, 'message', '')}",
-                system=SYSTEM,
+    def run(self, submits: Sequence[Submit]) -> list[Any]:
+        """The finished status of each job, in the order of ``submits``.
+
+        Raises :class:`RetryableError` if a job failed, timed out or was lost; the jobs still
+        running then finish at Zendesk without us.
+        """
+        waiting = deque(enumerate(submits))
+        running: dict[str, _Flight] = {}
+        done: dict[int, Any] = {}
+
+        def top_up() -> None:
+            while waiting and len(running) < self.max_in_flight:
+                index, submit = waiting.popleft()
+                status = submit()
+                if _state(status) in _RUNNING:
+                    running[str(_field(status, "id"))] = _Flight(
+                        index, self._clock() + self.timeout
+                    )
+                else:
+                    done[index] = _finished(status)
+
+        top_up()
+        delays = self.backoff.delays()
+        wait = 0.0
+        while running:
+            self._sleep(max(next(delays), wait))
+            statuses, wait = self._poll(list(running))
+            now = self._clock()
+            for job_id, flight in list(running.items()):
+                status = statuses.get(job_id)
+                if status is not None and _state(status) not in _RUNNING:
+                    done[flight.index] = _finished(status)
+                    del running[job_id]
+                    continue
+                flight.missing = 0 if status is not None else flight.missing + 1
+                if flight.missing >= MISSING_ROUNDS:
+                    raise RetryableError(f"job {job_id} is unknown to Zendesk", system=SYSTEM)
+                if now > flight.deadline:
+                    raise RetryableError(
+                        f"job {job_id} still {_state(status) or 'unseen'} after "
+                        f"{self.timeout:.0f}s",
+                        system=SYSTEM,
+                    )
+            top_up()
+        return [done[index] for index in range(len(submits))]
+
+    def _poll(self, job_ids: Sequence[str]) -> tuple[dict[str, Mapping[str, Any]], float]:
+        """Statuses by job id, one request per ``ids_per_poll`` ids; and the longest
+        ``Retry-After`` the answers asked for beyond the backoff (0 if none)."""
+        found: dict[str, Mapping[str, Any]] = {}
+        wait = 0.0
+        for chunk in chunked(job_ids, self.ids_per_poll):
+            body, headers = self.rest.get_with_headers(
+                "job_statuses/show_many.json", {"ids": ",".join(chunk)}
             )
-        return status
+            if "Retry-After" in headers:
+                wait = max(wait, retry_after(headers))
+            for status in body.get("job_statuses") or []:
+                if isinstance(status, Mapping):
+                    found[str(status.get("id"))] = status
+        return found, wait
+
+
+def _finished(status: Any) -> Any:
+    """A job status that ended; one that did not complete is a retryable failure."""
+    if _state(status) != "completed":
+        raise RetryableError(
+            f"job {_field(status, 'id')} ended {_state(status) or '?'}: "
+            f"{_field(status, 'message') or ''}",
+            system=SYSTEM,
+        )
+    return status
+
+
+def _state(status: Any) -> str | None:
+    value = _field(status, "status")
+    return str(value) if value is not None else None
+
+
+def _field(obj: Any, name: str) -> Any:
+    """An attribute of a zenpy object or a key of the same object as raw JSON."""
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
 
 def job_results(job: Any, keys: Sequence[str], *, by_id: bool = False) -> list[WriteResult]:
@@ -66,11 +162,11 @@ def job_results(job: Any, keys: Sequence[str], *, by_id: bool = False) -> list[W
     record ``id`` instead, so updates are matched by id (``by_id``).
     """
     found: dict[str, Any] = {}
-    for position, item in enumerate(job.results or []):
+    for position, item in enumerate(_field(job, "results") or []):
         if by_id:
-            found[str(getattr(item, "id", ""))] = item
+            found[str(_field(item, "id") or "")] = item
         else:
-            index = getattr(item, "index", None)
+            index = _field(item, "index")
             found[keys[int(index if index is not None else position)]] = item
     results: list[WriteResult] = []
     for key in keys:
@@ -86,8 +182,8 @@ def job_results(job: Any, keys: Sequence[str], *, by_id: bool = False) -> list[W
                 )
             )
             continue
-        error = getattr(item, "error", None) or getattr(item, "details", None)
-        success = getattr(item, "success", None)
+        error = _field(item, "error") or _field(item, "details")
+        success = _field(item, "success")
         if error or success is False:
             results.append(
                 WriteResult(
@@ -99,5 +195,5 @@ def job_results(job: Any, keys: Sequence[str], *, by_id: bool = False) -> list[W
                 )
             )
         else:
-            results.append(WriteResult(key, True, external_id=str(getattr(item, "id", "") or "")))
+            results.append(WriteResult(key, True, external_id=str(_field(item, "id") or "")))
     return results

@@ -27,6 +27,12 @@ class RestClient:
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The JSON object at ``path``; errors translated into our tiers."""
+        return self.get_with_headers(path, params)[0]
+
+    def get_with_headers(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> tuple[dict[str, Any], Mapping[str, str]]:
+        """The JSON object at ``path`` and the answer's headers (``Retry-After`` on a poll)."""
         try:
             response = self.session.get(
                 self.base_url + path, params=dict(params or {}), timeout=self.timeout
@@ -41,4 +47,4 @@ class RestClient:
             raise errors.translate(exc) from exc
         if not isinstance(body, dict):
             raise errors.translate(ValueError("the answer is not a JSON object"))
-        return body
+        return body, response.headers

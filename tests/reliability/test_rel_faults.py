@@ -45,7 +45,7 @@ FAULTS = {
     ],
     "zendesk": [
         Fault("late", count=1, endpoint="^tickets_create", hang_seconds=TIMEOUT * 2),
-        Fault("hang", count=1, endpoint="^job_statuses$", hang_seconds=TIMEOUT * 2),
+        Fault("hang", count=1, endpoint="^job_statuses_show_many$", hang_seconds=TIMEOUT * 2),
         Fault("429", count=1, endpoint="^users_search$", retry_after=1),
         Fault("429", rate=0.02, retry_after=1),
         Fault("500", rate=0.04),

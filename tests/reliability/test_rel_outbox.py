@@ -132,7 +132,9 @@ def test_rel_a_crash_after_the_call_is_repaired_by_a_lookup_not_a_second_create(
     assert unfinished(crashed.store) == {}
 
 
-@pytest.mark.parametrize("endpoint", ["composite_create", "tickets_create_many", "job_statuses"])
+@pytest.mark.parametrize(
+    "endpoint", ["composite_create", "tickets_create_many", "job_statuses_show_many"]
+)
 def test_rel_a_create_whose_answer_was_lost_is_not_repeated(
     small_world: EmulatedWorld, sqlite_url: str, endpoint: str
 ) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from connectors.backoff import Backoff
+from connectors.errors import RetryableError
 from connectors.models import FieldUpdate, WriteResult
-from connectors.salesforce.bulk import csv_value, failed_row
+from connectors.salesforce.bulk import Polling, csv_value, failed_row
 from connectors.salesforce.client import SalesforceConnector
 from emulators.salesforce import SalesforceEmulator
 from tests.salesforce.conftest import ConnectorFactory, add_account, add_contact
@@ -110,6 +112,45 @@ def test_bulk_writes_only_the_values_each_record_carries(
         "passive",
     )
     assert org.calls["bulk2_create_job"] == 2
+
+
+@pytest.mark.parametrize("polls", [1, 4, 9])
+def test_bulk_polls_start_short_and_back_off_to_a_cap(
+    polls: int, org: SalesforceEmulator, connect: ConnectorFactory
+) -> None:
+    """A job done at its first poll is seen done after half a second; a long one is polled
+    less and less often, never more than 10 s apart."""
+    crm = connect(bulk_threshold=1)
+    waits: list[float] = []
+    crm.bulk_poll = Polling(Backoff(first=0.5, factor=1.5, cap=10.0), sleep=waits.append)
+    org.bulk_polls_to_complete = polls
+    ids = contacts(org, 3)
+
+    results = crm.update_records([FieldUpdate("Contact", i, dict(GOOD)) for i in ids])
+
+    assert all(r.ok for r in results)
+    assert org.calls["bulk2_get_job"] == polls
+    expected = [min(0.5 * 1.5**n, 10.0) for n in range(polls)]
+    assert waits == pytest.approx(expected)
+
+
+def test_a_job_of_a_minute_costs_a_dozen_polls_not_thirty() -> None:
+    delays = Backoff(first=0.5, factor=1.5, cap=10.0).delays()
+    elapsed, polls = 0.0, 0
+    while elapsed < 60:
+        elapsed += next(delays)
+        polls += 1
+    assert polls == 12  # every 2 s it was 30
+
+
+def test_a_failed_bulk_job_is_retryable_and_aborts_nothing_twice(
+    org: SalesforceEmulator, connect: ConnectorFactory
+) -> None:
+    crm = connect(bulk_threshold=1, bulk_poll_seconds=0.001)
+    ids = contacts(org, 2)
+    with pytest.raises(RetryableError, match="bulk operation failed"):
+        crm.update_records([FieldUpdate("Contact", i, {"No_Such_Field__c": 1}) for i in ids])
+    assert org.calls["bulk2_create_job"] == 1
 
 
 def test_a_lead_matched_as_contact_is_written_as_a_lead(

@@ -180,7 +180,7 @@ def test_context_needs_one_request_per_hundred_requesters(
     assert calls.pop("users_show_many") == 1
     assert calls.pop("tickets_create_many") == 1
     assert calls.pop("ticket_fields") == 1  # names, resolved once per executor
-    assert set(calls) == {"job_statuses"}
+    assert set(calls) == {"job_statuses_show_many"}
 
 
 # -- attach, don't duplicate -----------------------------------------------------------------------

@@ -131,8 +131,10 @@ class SalesforceApi(Section):
     reserve: float = Field(0.2, ge=0.0, lt=1.0)
     #: Updates of more records than this (of one object) go through Bulk API 2.0; 0: never.
     bulk_threshold: int = Field(2000, ge=0)
-    #: First wait before polling a Bulk job, in seconds.
-    bulk_poll_seconds: float = Field(2.0, gt=0.0)
+    #: First wait before polling a Bulk job, in seconds; each later wait is 1.5 times longer,
+    #: up to 10 s (or this value if it is longer), so a small job is seen done soon and a long
+    #: one costs few polls.
+    bulk_poll_seconds: float = Field(0.5, gt=0.0)
 
 
 class SalesforceTasks(Section):

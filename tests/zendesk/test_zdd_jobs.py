@@ -1,0 +1,146 @@
+"""Bulk jobs in flight together: one ``job_statuses/show_many`` poll a round, backing off.
+
+Each call of the connector that needs several ``create_many`` / ``update_many`` jobs submits them
+and polls them together; every job's per-item results still reach the records they belong to.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from connectors.errors import RetryableError
+from connectors.models import FieldUpdate, TicketSpec
+from connectors.transport import make_session
+from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials, connect
+from emulators.base import Fault
+from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
+from tests.zendesk.conftest import ACME_ORG, ANA, PUBLIC, Serve
+
+POLLS = "job_statuses_show_many"
+
+
+def connector(url: str, waits: list[float], **options: Any) -> ZendeskConnector:
+    """The real connector whose sleeps (job polls, rate-limit waits) are recorded, not slept."""
+    session = make_session({PUBLIC: url}, label="zendesk")
+    credentials = ZendeskCredentials("acme", email=DEFAULT_AGENT_EMAIL, token=DEFAULT_TOKEN)
+    client = connect(credentials, session=session, sleep=waits.append)
+    return ZendeskConnector(client, sleep=waits.append, **options)
+
+
+def specs(count: int) -> list[TicketSpec]:
+    return [
+        TicketSpec(key=f"key-{i:04d}", subject=f"NPS {i}", body="3", requester_id=ANA.user_id)
+        for i in range(count)
+    ]
+
+
+def test_jobs_of_one_call_are_polled_together_and_results_reach_their_records(
+    serve: Serve,
+) -> None:
+    emulator, url = serve(job_polls_to_complete=2)
+    waits: list[float] = []
+    desk = connector(url, waits)
+
+    results = desk.create_tickets(specs(450))  # five create_many jobs
+
+    assert emulator.calls["tickets_create_many"] == 5
+    assert emulator.calls[POLLS] == 2  # two rounds of one poll each, not ten
+    assert emulator.calls["job_statuses"] == 0
+    tickets = {t["external_id"]: t for t in emulator.tickets()}
+    assert [r.record_id for r in results] == [s.key for s in specs(450)]
+    for result in results:
+        assert result.ok
+        assert tickets[result.record_id]["id"] == int(result.external_id)
+        assert tickets[result.record_id]["subject"] == f"NPS {int(result.record_id[4:])}"
+
+
+def test_a_poll_asks_for_at_most_the_ids_the_api_takes(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=3)
+    desk = connector(url, [])
+    desk.jobs.ids_per_poll = 2
+
+    desk.create_tickets(specs(500))
+
+    rounds = 3
+    assert emulator.calls[POLLS] == rounds * math.ceil(5 / 2)
+
+
+def test_jobs_beyond_the_queue_limit_start_as_others_end(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=1)
+    desk = connector(url, [])
+    desk.jobs.max_in_flight = 2
+
+    results = desk.create_tickets(specs(500))
+
+    assert emulator.calls[POLLS] == 3  # 2 + 2 + 1 jobs
+    assert all(r.ok for r in results)
+    assert {t["external_id"] for t in emulator.tickets()} == {s.key for s in specs(500)}
+
+
+def test_updates_keep_each_record_s_own_result(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=(1, 3))
+    desk = connector(url, [])
+    missing = [FieldUpdate("organization", str(9000 + i), {"nps": i}) for i in range(150)]
+    real = FieldUpdate("organization", str(ACME_ORG), {"nps_account_score": 42})
+
+    results = desk.update_organizations([*missing[:120], real, *missing[120:]])
+
+    assert emulator.calls["organizations_update_many"] == 2
+    assert {r.record_id for r in results if r.ok} == {str(ACME_ORG)}
+    assert len(results) == 151
+    assert emulator.calls[POLLS] <= 3
+
+
+def test_polls_back_off_from_a_short_first_wait(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=5)
+    waits: list[float] = []
+    desk = connector(url, waits, poll_interval=0.5)
+
+    (result,) = desk.create_tickets(specs(2))[:1]
+
+    assert result.ok
+    assert emulator.calls[POLLS] == 5
+    assert waits == pytest.approx([0.5, 0.75, 1.125, 1.6875, 2.53125])
+
+
+def test_the_wait_between_polls_stops_growing_at_its_cap(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=12)
+    waits: list[float] = []
+    desk = connector(url, waits, poll_interval=0.5)
+
+    desk.create_tickets(specs(2))
+
+    assert emulator.calls[POLLS] == 12
+    assert max(waits) == 5.0
+    assert waits[-3:] == [5.0, 5.0, 5.0]
+
+
+def test_a_rate_limited_poll_waits_as_told_and_the_job_is_still_read(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=1)
+    emulator.inject(Fault("429", count=1, endpoint=f"^{POLLS}$", retry_after=3))
+    waits: list[float] = []
+    desk = connector(url, waits, poll_interval=0.5)
+
+    results = desk.create_tickets(specs(3))
+
+    assert all(r.ok for r in results)
+    assert 3.0 in waits
+    assert emulator.calls[POLLS] == 2  # the refused poll, then the one that read the job
+
+
+def test_a_job_that_outlives_the_timeout_is_retryable(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=1000)
+    desk = connector(url, [], poll_interval=0.001, job_timeout=0.05)
+    with pytest.raises(RetryableError, match="still working"):
+        desk.update_organizations([FieldUpdate("organization", str(ACME_ORG), {"nps": 1})] * 2)
+    assert emulator.calls[POLLS] >= 1
+
+
+def test_one_item_is_still_written_directly(emulator: ZendeskEmulator, desk: Any) -> None:
+    emulator.reset_counters()
+    (result,) = desk.create_tickets(specs(1))
+    assert result.ok
+    assert emulator.calls[POLLS] == 0
