@@ -84,6 +84,11 @@ class SyncRun:
     def cpu_ms_per_response(self) -> float:
         return 1000 * self.process.cpu_seconds / max(self.pulled or self.responses, 1)
 
+    def statements_per_response(self) -> str:
+        """SQL statements sent to the state database per response pulled ("?" if not counted)."""
+        total = sum(self.process.statements.values())
+        return f"{total / max(self.pulled or self.responses, 1):.2f}" if total else "?"
+
 
 def first_sync(
     responses: int,
@@ -104,7 +109,12 @@ def first_sync(
         data["state"] = {"url": url}
         data["routing"] = acting_on_everything(world.oldest)
         config = write_config(Path(tmp), data)
-        process = run_nps_sync(["sync", "--json", "-c", str(config)], env=DEMO_ENV, timeout=timeout)
+        process = run_nps_sync(
+            ["sync", "--json", "-c", str(config)],
+            env=DEMO_ENV,
+            timeout=timeout,
+            count_statements=True,
+        )
         seen = world.figures()
     return SyncRun(responses, backend, latency, process, seen["calls"], seen["work"])
 
@@ -121,7 +131,7 @@ def print_first_syncs(runs: list[SyncRun], console: Console) -> None:
     """The time, memory and CPU row of each run."""
     table = Table(title="First sync of N new responses (nps-sync sync, realistic limits)")
     columns = ["responses", "state", "ms/call", "exit", "pulled", "routed", "errors", "wall s"]
-    columns += ["bound s", "ratio", "RSS MB", "CPU ms/resp"]
+    columns += ["bound s", "ratio", "RSS MB", "CPU ms/resp", "SQL/resp"]
     for column in columns:
         table.add_column(column, justify="right")
     for run in runs:
@@ -140,6 +150,7 @@ def print_first_syncs(runs: list[SyncRun], console: Console) -> None:
             _ratio(run.process.seconds, bound),
             f"{run.process.peak_mb:.0f}",
             f"{run.cpu_ms_per_response():.2f}",
+            run.statements_per_response(),
         )
     console.print(table)
     for run in runs:
@@ -152,8 +163,17 @@ def print_first_syncs(runs: list[SyncRun], console: Console) -> None:
     console.print(
         "rate-limit bound = the Zendesk lower bound of calls at 700 a minute (Salesforce's "
         "100,000 a day binds only beyond it); targets at 100,000: 0 errors within 1.25x the "
-        "bound, peak RSS <= 300 MB, CPU <= 0.5 ms/response"
+        "bound, peak RSS <= 300 MB, CPU <= 0.5 ms/response; SQL/resp = statements sent to the "
+        "state database per response (an executemany counts once)"
     )
+    for run in runs:
+        top = sorted(run.process.statements.items(), key=lambda kv: -kv[1])[:8]
+        if top:
+            console.print(
+                f"  SQL of {run.responses:,} on {run.backend}: "
+                + ", ".join(f"{name} {count}" for name, count in top),
+                highlight=False,
+            )
 
 
 def print_calls(runs: list[SyncRun], console: Console) -> None:
@@ -216,6 +236,7 @@ def print_backends(
     table = Table(title=f"The same first sync of {sqlite.responses:,} on both state backends")
     for column in ("state", "exit", "routed", "errors", "wall s", "CPU s", "peak RSS MB"):
         table.add_column(column, justify="right")
+    table.add_column("SQL/resp", justify="right")
     for run in (sqlite, postgres):
         table.add_row(
             run.backend,
@@ -225,6 +246,7 @@ def print_backends(
             f"{run.process.seconds:.1f}",
             f"{run.process.cpu_seconds:.1f}",
             f"{run.process.peak_mb:.0f}",
+            run.statements_per_response(),
         )
     console.print(table)
     console.print(

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Where :mod:`bench.counted` writes the statement tally of the process it runs.
+STATEMENTS_ENV = "NPS_SYNC_BENCH_STATEMENTS"
 
 
 @dataclass
@@ -34,6 +36,8 @@ class ProcessFigures:
     stderr: str
     timed_out: bool = False
     document: dict[str, Any] = field(default_factory=dict)
+    #: SQL statements sent to the state database, by kind (``bench.counted``); {} if not counted.
+    statements: dict[str, int] = field(default_factory=dict)
 
     def failure(self, lines: int = 3) -> str:
         """What went wrong, in a few lines ("" for a clean exit)."""
@@ -53,14 +57,30 @@ def nps_sync() -> list[str]:
 
 
 def run_nps_sync(
-    args: Sequence[str], *, env: Mapping[str, str], timeout: float = 3 * 3600.0
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout: float = 3 * 3600.0,
+    count_statements: bool = False,
 ) -> ProcessFigures:
-    """``nps-sync ARGS``; its figures once it exits (killed after ``timeout`` seconds)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """``nps-sync ARGS``; its figures once it exits (killed after ``timeout`` seconds).
+
+    ``count_statements`` runs it under :mod:`bench.counted`, which tallies its SQL statements.
+    """
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory(prefix="nps-bench-sql-") as tally,
+    ):
+        command = nps_sync()
+        env = dict(env)
+        if count_statements:
+            command = [sys.executable, "-m", "bench.counted"]
+            env[STATEMENTS_ENV] = str(Path(tally) / "statements.json")
         started = time.perf_counter()
         # Our own script with arguments the benchmark built: nothing untrusted is run.
         child = subprocess.Popen(  # noqa: S603
-            [*nps_sync(), *args], stdout=out, stderr=err, env={**os.environ, **env}, cwd=ROOT
+            [*command, *args], stdout=out, stderr=err, env={**os.environ, **env}, cwd=ROOT
         )
         expired = threading.Event()
 
@@ -87,7 +107,10 @@ def run_nps_sync(
             stderr=err.read().decode("utf-8", "replace"),
             timed_out=expired.is_set(),
         )
-    figures.document = _last_json(figures.stdout)
+        figures.document = _last_json(figures.stdout)
+        counted = Path(env.get(STATEMENTS_ENV, "")) if count_statements else None
+        if counted is not None and counted.is_file():
+            figures.statements = json.loads(counted.read_text(encoding="utf-8"))
     return figures
 
 

@@ -129,6 +129,8 @@ class Inbox:
                 ).all()
                 existing.update({r.response_id: (r.version, r.updated_at) for r in rows})
             inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            versions: list[dict[str, Any]] = []
             for rid, resp in latest.items():
                 version = _version_of(resp)
                 known = existing.get(rid)
@@ -143,26 +145,25 @@ class Inbox:
                     continue
                 else:
                     row = _response_row(resp, version, now)
-                    for k in ("source", "response_id", "received_at"):
-                        row.pop(k)
-                    conn.execute(
-                        t.responses.update()
-                        .where(t.responses.c.source == source, t.responses.c.response_id == rid)
-                        .values(**row)
-                    )
+                    updates.append({f"b_{k}": v for k, v in row.items() if k != "received_at"})
                     updated += 1
-                conn.execute(
-                    insert_ignore(conn, t.response_versions).values(
-                        source=source,
-                        response_id=rid,
-                        version=version,
-                        score=resp.score,
-                        comment=resp.comment,
-                        received_at=now,
-                    )
+                versions.append(
+                    {
+                        "source": source,
+                        "response_id": rid,
+                        "version": version,
+                        "score": resp.score,
+                        "comment": resp.comment,
+                        "received_at": now,
+                    }
                 )
+            # One statement each for the page's new rows, changed rows and versions.
             if inserts:
                 conn.execute(t.responses.insert(), inserts)
+            if updates:
+                conn.execute(_NEW_VERSION, updates)
+            if versions:
+                conn.execute(insert_ignore(conn, t.response_versions), versions)
             if cursor is not None:
                 self._cursors.set(source, cursor, now, conn)
             _insert_problems(conn, problems, now)
@@ -226,13 +227,19 @@ class Inbox:
     def defer(self, keys: Iterable[tuple[str, str]], not_before: datetime) -> None:
         """Route these responses again no earlier than ``not_before`` (a settle delay)."""
         r = t.responses
+        rows = [{"b_source": source, "b_response_id": rid} for source, rid in keys]
+        if not rows:
+            return
         with self._db.writing() as conn:
-            for source, rid in keys:
-                conn.execute(
-                    r.update()
-                    .where(r.c.source == source, r.c.response_id == rid)
-                    .values(not_before=not_before)
+            conn.execute(
+                r.update()
+                .where(
+                    r.c.source == sa.bindparam("b_source"),
+                    r.c.response_id == sa.bindparam("b_response_id"),
                 )
+                .values(not_before=not_before),
+                rows,
+            )
 
     def record_decisions(self, outcomes: Sequence[RoutingOutcome], conn: Connection) -> None:
         """Mark these response versions routed, with their match and decision.
@@ -470,6 +477,36 @@ def _response_row(resp: SurveyResponse, version: str, now: datetime) -> dict[str
         "not_before": None,
         "received_at": now,
     }
+
+
+#: What a newer version of a stored response replaces: all but its key and first receipt.
+_REPLACED = (
+    "version",
+    "email",
+    "score",
+    "comment",
+    "created_at",
+    "updated_at",
+    "data",
+    "status",
+    "not_before",
+)
+
+
+def _new_version() -> sa.Update:
+    """The update of one response to a newer version, for executemany (``b_`` parameters)."""
+    r = t.responses
+    return (
+        r.update()
+        .where(
+            r.c.source == sa.bindparam("b_source"),
+            r.c.response_id == sa.bindparam("b_response_id"),
+        )
+        .values({name: sa.bindparam(f"b_{name}", type_=r.c[name].type) for name in _REPLACED})
+    )
+
+
+_NEW_VERSION = _new_version()
 
 
 def _stored(row: Any) -> StoredResponse:

@@ -151,16 +151,15 @@ class Outbox:
     def enqueue(self, intents: Sequence[ActionIntent], now: datetime) -> int:
         """Add intents outside a routing decision (escalations); returns how many were new.
         An intent whose key exists already is left alone, as in routing."""
-        created = 0
+        first: dict[str, ActionIntent] = {}
+        for intent in intents:
+            first.setdefault(intent.key, intent)
+        rows = [_intent_row(i, now) for i in first.values()]
+        if not rows:
+            return 0
         with self._db.writing() as conn:
-            for intent in intents:
-                result = conn.execute(
-                    insert_ignore(conn, t.actions)
-                    .values(**_intent_row(intent, now))
-                    .returning(t.actions.c.key)
-                )
-                created += len(result.all())
-        return created
+            result = conn.execute(insert_ignore(conn, t.actions).returning(t.actions.c.key), rows)
+            return len(result.all())
 
     # -- leases and results --------------------------------------------------------------------
     def claim(
@@ -228,29 +227,24 @@ class Outbox:
         A result counts only while ``owner`` still holds the action's lease: a worker whose lease
         expired (and whose action another worker may have taken over) cannot overwrite it.
         """
-        a = t.actions
+        # Results of one shape (which columns they change) share one executemany statement.
+        shapes: dict[tuple[bool, bool, bool], list[dict[str, Any]]] = {}
+        for res in results:
+            shape = (res.status == "done", res.next_attempt_at is not None, res.failed)
+            shapes.setdefault(shape, []).append(
+                {
+                    "b_key": res.key,
+                    "b_status": res.status,
+                    "b_last_error": res.error[:2000] if res.error else None,
+                    "b_external_id": res.external_id,
+                    "b_next_attempt_at": res.next_attempt_at,
+                }
+            )
         applied = 0
         with self._db.writing() as conn:
-            for res in results:
-                values: dict[str, Any] = {
-                    "status": res.status,
-                    "lease_owner": None,
-                    "lease_until": None,
-                    "last_error": res.error[:2000] if res.error else None,
-                    "updated_at": now,
-                }
-                if res.status == "done":
-                    values["external_id"] = res.external_id
-                if res.next_attempt_at is not None:
-                    values["next_attempt_at"] = res.next_attempt_at
-                if res.failed:
-                    values["failures"] = a.c.failures + 1
-                result = conn.execute(
-                    a.update()
-                    .where(a.c.key == res.key, a.c.lease_owner == owner, a.c.status == "claimed")
-                    .values(**values)
-                )
-                applied += result.rowcount
+            for shape, rows in shapes.items():
+                result = conn.execute(_result_update(owner, now, *shape), rows)
+                applied += int(result.rowcount)
         return applied
 
     def complete(self, key: str, owner: str, external_id: str, now: datetime) -> bool:
@@ -384,6 +378,33 @@ class Outbox:
                 stmt.values(status="pending", failures=0, next_attempt_at=now, updated_at=now)
             )
         return result.rowcount
+
+
+def _result_update(
+    owner: str, now: datetime, done: bool, next_attempt: bool, failed: bool
+) -> sa.Update:
+    """How results of one shape are recorded, for executemany (``b_`` parameters); a row
+    changes only while ``owner`` holds its lease."""
+    a = t.actions
+    values: dict[str, Any] = {
+        "status": sa.bindparam("b_status"),
+        "lease_owner": None,
+        "lease_until": None,
+        "last_error": sa.bindparam("b_last_error"),
+        "updated_at": now,
+    }
+    if done:
+        values["external_id"] = sa.bindparam("b_external_id")
+    if next_attempt:
+        when = a.c.next_attempt_at
+        values["next_attempt_at"] = sa.bindparam("b_next_attempt_at", type_=when.type)
+    if failed:
+        values["failures"] = a.c.failures + 1
+    return (
+        a.update()
+        .where(a.c.key == sa.bindparam("b_key"), a.c.lease_owner == owner, a.c.status == "claimed")
+        .values(values)
+    )
 
 
 def _intent_row(intent: ActionIntent, now: datetime) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.models import SurveyResponse
-from sync.state import ActionIntent, RoutingOutcome, StateFileError, StateStore
+from sync.state import ActionIntent, ActionResult, RoutingOutcome, StateFileError, StateStore
 from sync.state import schema as t
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -151,3 +151,52 @@ def test_migrate_is_idempotent_and_refuses_a_newer_schema(store_url: str) -> Non
 def test_naive_datetimes_are_refused(store: StateStore) -> None:
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
         store.runs.start(datetime(2026, 1, 1))
+
+
+def test_results_of_every_kind_are_recorded_together_each_on_its_own_action(
+    store: StateStore,
+) -> None:
+    store.inbox.ingest_page("delighted", [response("1")], None, T0)
+    routed(store, "1", "a", "b", "c", "d", "e")
+    store.outbox.claim("w", limit=10, lease=LEASE, now=T0)
+    store.outbox.release_leases("w", T0)
+    store.outbox.claim("w", limit=4, lease=LEASE, now=T0)  # "e" is not w's
+    later = T0 + timedelta(minutes=1)
+    results = [
+        ActionResult.done("a", "00T1"),
+        ActionResult.retry("b", "503", later),
+        ActionResult.defer("c", "quota", later + timedelta(hours=1)),
+        ActionResult.dead("d", "FIELD_CUSTOM_VALIDATION_EXCEPTION: no"),
+        ActionResult.done("e", "00T9"),
+    ]
+
+    assert store.outbox.record_results("w", results, later) == 4
+
+    rows = {a.key: a for a in store.outbox.actions()}
+    assert (rows["a"].status, rows["a"].external_id, rows["a"].last_error) == ("done", "00T1", None)
+    assert (rows["b"].status, rows["b"].failures, rows["b"].next_attempt_at) == (
+        "pending",
+        1,
+        later,
+    )
+    assert (rows["c"].status, rows["c"].failures, rows["c"].last_error) == ("pending", 0, "quota")
+    assert rows["c"].next_attempt_at == later + timedelta(hours=1)
+    assert (rows["d"].status, rows["d"].failures) == ("dead", 1)
+    assert (rows["e"].status, rows["e"].external_id) == ("pending", None)
+
+
+def test_a_page_of_new_versions_replaces_each_response_with_its_own(store: StateStore) -> None:
+    page = [response(str(i), comment=f"first {i}") for i in range(30)]
+    store.inbox.ingest_page("delighted", page, None, T0)
+    edited = [response(str(i), comment=f"edited {i}", minutes=i + 1) for i in range(0, 30, 2)]
+
+    stats = store.inbox.ingest_page("delighted", edited + page[1::2], None, T0)
+
+    assert (stats.new, stats.updated, stats.unchanged) == (0, 15, 15)
+    for i in range(30):
+        stored = store.inbox.get("delighted", str(i))
+        assert stored is not None
+        assert stored.response.comment == (f"edited {i}" if i % 2 == 0 else f"first {i}")
+    with store.engine.connect() as conn:
+        versions = conn.execute(sa.select(sa.func.count()).select_from(t.response_versions))
+        assert versions.scalar_one() == 45
