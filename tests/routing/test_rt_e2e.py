@@ -112,7 +112,9 @@ rules:
 """,
     )
     (ann, _, _), _ = contacts_of_two_accounts(world)
-    answered = datetime.now(UTC).replace(microsecond=0)  # not NOW: the module may be old by now
+    # Not NOW (the module may be old by now), and a minute back: an edit in the same second as
+    # the answer could fall before the pull's cursor.
+    answered = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     rid = world.delighted.add_response(email=ann.email, score=4, created_at=answered)
 
     first = make_engine().run_once()
