@@ -44,6 +44,7 @@ ERROR_CODES: dict[str, type[ConnectorError]] = {
     "STRING_TOO_LONG": RecordError,
     "REQUIRED_FIELD_MISSING": RecordError,
     "INVALID_CROSS_REFERENCE_KEY": RecordError,
+    "INACTIVE_OWNER_OR_USER": RecordError,
     "ENTITY_IS_DELETED": RecordError,
     "FIELD_INTEGRITY_EXCEPTION": RecordError,
     "DUPLICATE_VALUE": RecordError,

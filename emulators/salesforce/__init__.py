@@ -2,6 +2,7 @@
 
 Serve it with :class:`emulators.base.EmulatorServer` and point the unmodified
 simple-salesforce client at it through :func:`connectors.transport.make_session`.
+What each documented behaviour rests on is in ``emulators/FIDELITY.md``.
 """
 
 from emulators.salesforce.app import (

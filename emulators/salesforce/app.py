@@ -62,6 +62,9 @@ def quota_exceeded() -> ApiError:
     return ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 
 
+DEFAULT_TASK_QUEUE = "NPS Follow-up"
+
+
 class SalesforceEmulator(EmulatorApp):
     """An in-memory Salesforce org speaking the REST, SOAP-login, OAuth and Bulk 2.0 APIs."""
 
@@ -90,6 +93,8 @@ class SalesforceEmulator(EmulatorApp):
         self.default_user_id = self.add_credentials(
             DEFAULT_USERNAME, DEFAULT_PASSWORD, DEFAULT_TOKEN
         )
+        #: A queue that may own Tasks, as orgs routing follow-ups to a team have.
+        self.task_queue_id = self.org.add_queue(DEFAULT_TASK_QUEUE, ("Task",))
         self._register()
 
     # -- configuration -------------------------------------------------------------------------
@@ -258,7 +263,12 @@ class SalesforceEmulator(EmulatorApp):
         """
         with self.lock:
             return self.org.queries.run(
-                soql, include_deleted=include_deleted, version="59.0", resource="query", paged=False
+                soql,
+                include_deleted=include_deleted,
+                version="59.0",
+                resource="query",
+                paged=False,
+                time_zone=self.org.time_zone_of(self.default_user_id),
             )
 
     def _render(self, sobject: str, record: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from emulators.salesforce.query import QueryService
 from emulators.salesforce.schema import Schema
 from emulators.salesforce.security import FieldSecurity
 from emulators.salesforce.seeding import RawWriter
+from emulators.salesforce.standard_schema import DEFAULT_TIME_ZONE
 from emulators.salesforce.store import Store
 from emulators.salesforce.writes import ValidationRule, Writer
 
@@ -57,6 +58,23 @@ class Org:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def time_zone_of(self, user_id: str) -> str:
+        """The user's ``TimeZoneSidKey``: SOQL date literals count days in it."""
+        user_type = self.schema.require("User")
+        record = self.store.get(user_type, user_id)
+        zone = record.get("TimeZoneSidKey") if record is not None else None
+        return zone if isinstance(zone, str) and zone else DEFAULT_TIME_ZONE
+
+    def add_queue(self, name: str, sobjects: tuple[str, ...]) -> str:
+        """A queue that may own records of ``sobjects``; returns its ``00G`` id."""
+        developer_name = "".join(c if c.isalnum() else "_" for c in name)
+        queue_id = self.raw.put(
+            "Group", {"Name": name, "DeveloperName": developer_name, "Type": "Queue"}
+        )
+        for sobject in sobjects:
+            self.raw.put("QueueSobject", {"QueueId": queue_id, "SobjectType": sobject})
+        return queue_id
 
     def add_user(self, username: str, password: str, security_token: str) -> str:
         """A User record plus login credentials; returns the user id."""

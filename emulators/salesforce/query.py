@@ -18,6 +18,7 @@ from emulators.salesforce.soql_bind import Visible, bind
 from emulators.salesforce.soql_eval import execute
 from emulators.salesforce.soql_lexer import SoqlError
 from emulators.salesforce.soql_parser import parse
+from emulators.salesforce.standard_schema import DEFAULT_TIME_ZONE
 from emulators.salesforce.store import Store
 
 #: How many open cursors are kept before the oldest expires.
@@ -51,15 +52,17 @@ class QueryService:
         resource: str,
         paged: bool = True,
         visible: Visible | None = None,
+        time_zone: str = DEFAULT_TIME_ZONE,
     ) -> dict[str, Any]:
         """The first page of ``soql`` (all of it unless ``paged``).
 
         ``resource`` is ``query`` or ``queryAll``; ``visible`` says which fields the querying
-        user may see (all when None). Invalid SOQL raises :class:`ApiError` with Salesforce's
-        error code and message layout.
+        user may see (all when None); ``time_zone`` is the querying user's, in which date
+        literals (``TODAY``, ``LAST_N_DAYS:n``) count days. Invalid SOQL raises
+        :class:`ApiError` with Salesforce's error code and message layout.
         """
         try:
-            plan = bind(parse(soql), self.store, self._clock(), visible)
+            plan = bind(parse(soql), self.store, self._clock(), visible, time_zone)
         except SoqlError as exc:
             raise ApiError(400, exc.code, exc.render(soql)) from None
         total, records = execute(plan, self.store, include_deleted=include_deleted, version=version)

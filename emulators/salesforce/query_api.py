@@ -22,6 +22,7 @@ def query(org: Org, request: Request, session: Session) -> Response:
         visible=lambda obj, field: (
             org.security.access(session.user_id, obj.name, field.name) is not None
         ),
+        time_zone=org.time_zone_of(session.user_id),
     )
     return sf_json(page)
 

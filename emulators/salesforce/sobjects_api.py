@@ -3,7 +3,8 @@
 Status codes follow the REST API: create 201 ``{"id","success","errors"}``; update and delete
 204; upsert by external id 201 when created, 200 with ``"created": false`` (API 46.0 and later,
 204 before) when updated, 300 with the matching record URLs when the key is ambiguous, 404 when
-the external-id field does not exist.
+the external-id field does not exist, 400 ``INVALID_FIELD`` when the body names the key field or
+``Id`` (documented: neither may be in an upsert body).
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ def upsert(org: Org, request: Request, session: Session) -> Response:
     sobject = sobject_of(org.store, request)
     key_field = _key_field(sobject, path_param(request, "field"))
     key = _key(key_field, path_param(request, "value"))
-    fields = org.writer.parse_body(sobject, read_object(request))
+    body = read_object(request)
+    _refuse_key_in_body(key_field, body)
+    fields = org.writer.parse_body(sobject, body)
     org.security.check_write(session.user_id, sobject.name, fields, creating=False)
     txn = Txn(org.store)
     try:
@@ -204,6 +207,24 @@ def _key_field(sobject: SObjectDef, name: str) -> FieldDef:
             f"Field {definition.name} is not an external ID or indexed field for {sobject.name}",
         )
     return definition
+
+
+def _refuse_key_in_body(key_field: FieldDef, body: dict[str, Any]) -> None:
+    """The upsert key belongs in the URL only: Salesforce documents that naming ``Id`` or the
+    external-id field in the body is an error (sObject Collections upserts, by contrast, carry
+    the key in each record)."""
+    named = {str(key).lower(): str(key) for key in body}
+    clashes = [
+        named[n.lower()] for n in dict.fromkeys((key_field.name, "Id")) if n.lower() in named
+    ]
+    if clashes:
+        raise ApiError(
+            400,
+            "INVALID_FIELD",
+            f"{', '.join(clashes)}: the upsert key is given in the URL and must not be in the "
+            "request body",
+            clashes,
+        )
 
 
 def _key(definition: FieldDef, raw: str) -> Any:

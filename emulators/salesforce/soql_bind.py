@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from emulators.salesforce import ids
 from emulators.salesforce.schema import FieldDef, SObjectDef
@@ -115,7 +116,13 @@ class Resolver:
         return current.get(path.final.name)
 
 
-def bind(query: Query, store: Store, now: datetime, visible: Visible | None = None) -> Plan:
+def bind(
+    query: Query,
+    store: Store,
+    now: datetime,
+    visible: Visible | None = None,
+    time_zone: str = "UTC",
+) -> Plan:
     """Check ``query`` against the schema and compile it, or raise :class:`SoqlError`.
 
     With ``visible``, a field the querying user may not see is unknown, as in Salesforce.
@@ -123,7 +130,9 @@ def bind(query: Query, store: Store, now: datetime, visible: Visible | None = No
     sobject = store.schema.get(query.sobject)
     if sobject is None:
         raise SoqlError(_UNKNOWN_TYPE.format(query.sobject), query.sobject_pos, "INVALID_TYPE")
-    binder = _Binder(sobject, Resolver(store), now, visible or (lambda _obj, _field: True))
+    binder = _Binder(
+        sobject, Resolver(store), now, visible or (lambda _obj, _field: True), ZoneInfo(time_zone)
+    )
     select = tuple(binder.path(path) for path in query.fields)
     seen: set[str] = set()
     for path, bound in zip(query.fields, select, strict=True):
@@ -143,12 +152,19 @@ def bind(query: Query, store: Store, now: datetime, visible: Visible | None = No
 
 class _Binder:
     def __init__(
-        self, sobject: SObjectDef, resolver: Resolver, now: datetime, visible: Visible
+        self,
+        sobject: SObjectDef,
+        resolver: Resolver,
+        now: datetime,
+        visible: Visible,
+        zone: ZoneInfo,
     ) -> None:
         self.sobject = sobject
         self.resolver = resolver
         self.now = now
         self.visible = visible
+        #: The querying user's time zone: date literals are days of that user's calendar.
+        self.zone = zone
 
     # -- names ---------------------------------------------------------------------------------
     def path(self, path: Path) -> BoundPath:
@@ -349,7 +365,7 @@ class _Binder:
                 0,
             )
         name, amount = spec
-        today = self.now.astimezone(UTC).date()
+        today = self.now.astimezone(self.zone).date()
         offsets = {
             "TODAY": (0, 1),
             "YESTERDAY": (-1, 0),
@@ -361,12 +377,13 @@ class _Binder:
         first, last = offsets[name]
         start, end = today + timedelta(days=first), today + timedelta(days=last)
         if field.type == "datetime":
-            return _Range(_midnight(start), _midnight(end))
+            return _Range(_midnight(start, self.zone), _midnight(end, self.zone))
         return _Range(start, end)
 
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The instant (UTC) at which ``day`` begins in ``zone``."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
 def _normalizer(field: FieldDef) -> Callable[[Any], Any]:

@@ -27,8 +27,11 @@ _SIMPLE_ESCAPES: Final = {
 }
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _DATETIME: Final = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})(?![\w.])"
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:\d{2})(?![\w.:])"
 )
+#: A dateTime whose zone SOQL does not accept: no zone, or an offset without its colon
+#: (``+0000``, the form the REST API writes in its answers, is not a SOQL literal).
+_BAD_DATETIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:[+-]\d{2,4})?(?![\w.:])")
 _DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}(?![\w.:])")
 _NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?![\w.])")
 _OPERATORS: Final = ("!=", "<>", "<=", ">=", "=", "<", ">")
@@ -123,6 +126,14 @@ def tokenize(query: str) -> list[Token]:
 
 
 def _match_value(query: str, pos: int) -> Token | None:
+    if not _DATETIME.match(query, pos):
+        bad = _BAD_DATETIME.match(query, pos)
+        if bad:
+            raise SoqlError(
+                f"line 1:{pos} invalid dateTime literal '{bad.group()}': write "
+                "YYYY-MM-DDThh:mm:ssZ or an offset as +hh:mm / -hh:mm",
+                pos,
+            )
     for pattern, kind in ((_DATETIME, Kind.DATETIME), (_DATE, Kind.DATE), (_NUMBER, Kind.NUMBER)):
         match = pattern.match(query, pos)
         if match:

@@ -27,6 +27,10 @@ RESERVED: Final = frozenset(
 )  # fmt: skip
 
 
+#: Keywords that are also object names after FROM (``SELECT Id FROM Group``).
+OBJECT_KEYWORDS: Final = frozenset({"GROUP"})
+
+
 @dataclass(frozen=True, slots=True)
 class Path:
     """A field reference as written, e.g. ``Account.Owner.Email``."""
@@ -151,7 +155,7 @@ class _Parser:
         if (
             sobject.kind is not Kind.IDENT
             or "." in sobject.text
-            or sobject.text.upper() in RESERVED
+            or (sobject.text.upper() in RESERVED and sobject.text.upper() not in OBJECT_KEYWORDS)
         ):
             raise self.unexpected()
         self.advance()
@@ -291,7 +295,8 @@ class _Parser:
         descending = False
         if self.current.is_word("ASC", "DESC"):
             descending = self.advance().text.upper() == "DESC"
-        nulls_first = not descending
+        # Salesforce documents "by default, null values are sorted first", ASC or DESC.
+        nulls_first = True
         if self.current.is_word("NULLS"):
             self.advance()
             if not self.current.is_word("FIRST", "LAST"):

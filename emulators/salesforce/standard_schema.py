@@ -7,6 +7,7 @@ Properties follow what real describes report for these fields (lengths, nillable
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 from emulators.salesforce.schema import FieldDef, Schema, SObjectDef
 
@@ -27,6 +28,10 @@ INDUSTRIES = (
     "Other",
 )
 CONTACT_ROLES = ("Decision Maker", "Economic Buyer", "Champion", "User", "Technical")
+#: The org's default time zone, which new and seeded users get (``User.TimeZoneSidKey``).
+DEFAULT_TIME_ZONE = "America/Los_Angeles"
+TIME_ZONES = tuple(sorted(available_timezones() | {DEFAULT_TIME_ZONE}))
+GROUP_TYPES = ("Regular", "Role", "RoleAndSubordinates", "Organization", "Queue")
 TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
 LEAD_STATUSES = (
     "Open - Not Contacted",
@@ -234,6 +239,14 @@ def user() -> SObjectDef:
             defaulted_on_create=True,
         ),
         reference("ManagerId", ("User",), "Manager", label="Manager ID"),
+        picklist(
+            "TimeZoneSidKey",
+            TIME_ZONES,
+            label="Time Zone",
+            restricted=True,
+            default=DEFAULT_TIME_ZONE,
+            nillable=False,
+        ),
         *audit_fields(),
     )
     return obj
@@ -405,6 +418,33 @@ def task() -> SObjectDef:
     return obj
 
 
+def group() -> SObjectDef:
+    """Public groups and queues; a queue may own records of the objects its QueueSobject rows
+    name (Tasks included)."""
+    obj = SObjectDef("Group", "Group", "Groups", "00G")
+    obj.add(*system_fields("Group"))
+    obj.add(
+        text("Name", 40, label="Name", nillable=False, name_field=True),
+        text("DeveloperName", 80, label="Developer Name", nillable=False),
+        picklist("Type", GROUP_TYPES, restricted=True, nillable=False),
+        text("Email", 255, kind="email"),
+        *audit_fields(),
+    )
+    return obj
+
+
+def queue_sobject() -> SObjectDef:
+    """Which objects a queue may own: one row per (queue, object)."""
+    obj = SObjectDef("QueueSobject", "Queue Sobject", "Queue Sobjects", "03g")
+    obj.add(*system_fields("Queue Sobject"))
+    obj.add(
+        reference("QueueId", ("Group",), "Queue", label="Group ID", nillable=False),
+        text("SobjectType", 40, label="Sobject Type", nillable=False),
+        *audit_fields(),
+    )
+    return obj
+
+
 def nps_response() -> SObjectDef:
     obj = SObjectDef("NPS_Response__c", "NPS Response", "NPS Responses", "a0X", custom=True)
     obj.add(*system_fields("Record"))
@@ -460,13 +500,16 @@ def nps_response() -> SObjectDef:
 
 def default_schema() -> Schema:
     """A fresh, independent schema (each emulator mutates its own)."""
-    return Schema([user(), account(), contact(), lead(), task(), nps_response()])
+    return Schema(
+        [user(), group(), queue_sobject(), account(), contact(), lead(), task(), nps_response()]
+    )
 
 
 def bare_schema() -> Schema:
     """A new org as Salesforce delivers it: the standard objects and fields only, none of the
     custom fields or objects nps-sync uses (deploy them with ``SalesforceEmulator.deploy``)."""
-    standard = [obj for obj in (user(), account(), contact(), lead(), task()) if not obj.custom]
+    every = (user(), group(), queue_sobject(), account(), contact(), lead(), task())
+    standard = [obj for obj in every if not obj.custom]
     names = {obj.name for obj in standard}
     for obj in standard:
         obj.fields = {key: d for key, d in obj.fields.items() if not d.custom}

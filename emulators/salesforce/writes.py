@@ -119,6 +119,8 @@ class Writer:
             record["OwnerId"] = user_id
         record.update(self._checked(src, sobject, fields))
         self._require(sobject, record, record.keys())
+        if "OwnerId" in fields:
+            _check_owner(src, sobject, record["OwnerId"])
         self._derive(src, sobject, record, creating=True)
         self._finish(src, sobject, record, locked=locked)
         return record_id
@@ -141,6 +143,8 @@ class Writer:
         now = self._clock()
         record.update(LastModifiedDate=now, LastModifiedById=user_id, SystemModstamp=now)
         self._require(sobject, record, changes.keys())
+        if "OwnerId" in changes:
+            _check_owner(src, sobject, record["OwnerId"])
         self._derive(src, sobject, record, creating=False)
         self._finish(src, sobject, record, locked=locked)
 
@@ -335,6 +339,13 @@ class Writer:
             self._auto_numbers[sobject.name] = number
             record["Name"] = f"{sobject.key_prefix.upper()}-{number:06d}"
         if sobject.name == "Task":
+            who, what = record.get("WhoId"), record.get("WhatId")
+            if isinstance(who, str) and who.startswith("00Q") and what:
+                raise RejectedRecordError(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    "Related To ID: a task whose Name is a lead cannot be related to a record",
+                    ["WhatId"],
+                )
             record["IsClosed"] = record.get("Status") == "Completed"
             record["AccountId"] = _task_account(src, record)
 
@@ -365,6 +376,36 @@ class Writer:
                     [],
                 )
         src.put(sobject, record)
+
+
+def _check_owner(src: RecordSource, sobject: SObjectDef, owner_id: Any) -> None:
+    """An owner is an active user, or a queue set up for this object (its reference has been
+    checked already: it exists)."""
+    if not isinstance(owner_id, str):
+        return
+    if owner_id.startswith("005"):
+        user_type = src.schema.get("User")
+        user = src.get(user_type, owner_id) if user_type else None
+        if user is not None and user.get("IsActive") is False:
+            raise RejectedRecordError(
+                "INACTIVE_OWNER_OR_USER",
+                f"operation performed with inactive user [{owner_id}] as owner of "
+                f"{sobject.name.lower()}",
+                ["OwnerId"],
+            )
+        return
+    group_type, queues_type = src.schema.get("Group"), src.schema.get("QueueSobject")
+    if not owner_id.startswith("00G") or group_type is None or queues_type is None:
+        return
+    group = src.get(group_type, owner_id)
+    allowed = {
+        str((src.get(queues_type, row_id) or {}).get("SobjectType", "")).lower()
+        for row_id in src.find_by(queues_type, "QueueId", owner_id)
+    }
+    if group is None or group.get("Type") != "Queue" or sobject.name.lower() not in allowed:
+        raise RejectedRecordError(
+            "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["OwnerId"]
+        )
 
 
 def _lock_failure(record_id: str) -> RejectedRecordError:

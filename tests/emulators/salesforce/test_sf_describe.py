@@ -41,6 +41,8 @@ def test_global_describe_lists_the_objects_with_key_prefixes(sf: Salesforce) -> 
     prefixes = {o["name"]: o["keyPrefix"] for o in described["sobjects"]}
     assert prefixes == {
         "User": "005",
+        "Group": "00G",
+        "QueueSobject": "03g",
         "Account": "001",
         "Contact": "003",
         "Lead": "00Q",

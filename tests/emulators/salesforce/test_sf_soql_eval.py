@@ -128,7 +128,8 @@ def test_date_and_boolean_filters(org: SalesforceEmulator, where: str, expected:
     [
         ("Email", ["Null", "Smith", "Jones", "Under"]),
         ("Email NULLS LAST", ["Smith", "Jones", "Under", "Null"]),
-        ("Email DESC", ["Under", "Jones", "Smith", "Null"]),
+        ("Email DESC", ["Null", "Under", "Jones", "Smith"]),
+        ("Email DESC NULLS LAST", ["Under", "Jones", "Smith", "Null"]),
         ("Email DESC NULLS FIRST", ["Null", "Under", "Jones", "Smith"]),
         ("Account.Name, LastName DESC", ["Null", "Under", "Smith", "Jones"]),
         ("FirstName", ["Smith", "Jones", "Null", "Under"]),

@@ -73,7 +73,7 @@ def test_a_literal_longer_than_4000_characters_is_rejected() -> None:
         ("2024-02-29", Kind.DATE, "2024-02-29"),
         ("2024-02-29T10:00:00Z", Kind.DATETIME, "2024-02-29T10:00:00Z"),
         ("2024-02-29T10:00:00.123+01:00", Kind.DATETIME, "2024-02-29T10:00:00.123+01:00"),
-        ("2024-02-29T10:00:00-0800", Kind.DATETIME, "2024-02-29T10:00:00-0800"),
+        ("2024-02-29T10:00:00-08:00", Kind.DATETIME, "2024-02-29T10:00:00-08:00"),
         ("42", Kind.NUMBER, 42.0),
         ("-3.5", Kind.NUMBER, -3.5),
         ("Account.Owner.Email", Kind.IDENT, None),
@@ -84,6 +84,18 @@ def test_values_and_dotted_names_are_single_tokens(source: str, kind: Kind, valu
     assert token.kind is kind
     if value is not None:
         assert token.value == value
+
+
+@pytest.mark.parametrize("source", ["2024-02-29T10:00:00-0800", "2024-02-29T10:00:00"])
+def test_a_datetime_without_a_documented_zone_is_rejected(source: str) -> None:
+    with pytest.raises(SoqlError, match="invalid dateTime literal"):
+        tokenize(source)
+
+
+def test_group_is_an_object_name_after_from() -> None:
+    query = parse("SELECT Id FROM Group WHERE Type = 'Queue'")
+    assert isinstance(query, Query)
+    assert query.sobject == "Group"
 
 
 def test_select_list_relationships_and_clauses() -> None:
