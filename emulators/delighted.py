@@ -12,7 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -192,6 +196,38 @@ class DelightedEmulator(EmulatorApp):
         """A response exactly as the API (and a webhook's ``event_data``) would render it."""
         with self.lock:
             return self._render(self._responses[response_id], expand_person)
+
+    def webhook(
+        self, response_id: str, *, event_type: str = "survey_response.created"
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers Delighted POSTs for a response event, signed with the API key
+        (``X-Delighted-Webhook-Signature: sha256=<hex HMAC-SHA256 of the body>``)."""
+        event = {"event_type": event_type, "event_data": self.response_payload(response_id)}
+        body = json.dumps(event).encode("utf-8")
+        digest = hmac.new(self.api_key.encode("utf-8"), body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Delighted-Webhook-Signature": f"sha256={digest}",
+        }
+        return body, headers
+
+    def send_webhook(
+        self,
+        url: str,
+        response_id: str,
+        *,
+        event_type: str = "survey_response.created",
+        timeout: float = 10.0,
+    ) -> int:
+        """POST a response's signed webhook to ``url``, as Delighted would; returns the status
+        (a refused request's too: the caller decides whether to send it again)."""
+        body, headers = self.webhook(response_id, event_type=event_type)
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - a URL the tester gives
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+                return int(answer.status)
+        except urllib.error.HTTPError as refused:
+            return int(refused.code)
 
     def clear(self) -> None:
         """Forget every response, person, counter, fault and rate-limit window (test isolation)."""

@@ -105,20 +105,34 @@ class ReplayGuard:
         self._expiries: OrderedDict[str, datetime] = OrderedDict()
         self._lock = threading.Lock()
 
+    def seen(self, key: str, *, now: datetime) -> bool:
+        """True if ``key`` was taken within ``ttl``; remembers nothing new.
+
+        A receiver that must store a request before it counts as taken asks this first and
+        calls :meth:`first_use` only once the request is stored: a request whose storing failed
+        is then taken again when the sender retries it.
+        """
+        with self._lock:
+            self._forget_expired(now)
+            return key in self._expiries
+
     def first_use(self, key: str, *, now: datetime) -> bool:
         """True the first time ``key`` (a :func:`replay_key`) is seen within ``ttl``."""
         with self._lock:
-            while self._expiries:
-                oldest, expiry = next(iter(self._expiries.items()))
-                if expiry > now:
-                    break
-                del self._expiries[oldest]
+            self._forget_expired(now)
             if key in self._expiries:
                 return False
             self._expiries[key] = now + self.ttl
             if len(self._expiries) > self.max_entries:
                 self._expiries.popitem(last=False)
             return True
+
+    def _forget_expired(self, now: datetime) -> None:
+        while self._expiries:
+            oldest, expiry = next(iter(self._expiries.items()))
+            if expiry > now:
+                break
+            del self._expiries[oldest]
 
     def __len__(self) -> int:
         with self._lock:
