@@ -92,10 +92,29 @@ class Daemon:
         self._stopping = threading.Event()
         #: The job that holds the turn now, for the log line of a tick skipped meanwhile.
         self._running: str | None = None
+        #: Jobs started (waiting for their turn or running), and those asked for again meanwhile.
+        self._active: set[str] = set()
+        self._wanted: set[str] = set()
+        self._flags = threading.Lock()
 
     def run_job(self, name: str, job: Job) -> None:
         """Run one job unless stopping; jobs of this process wait for each other's turn."""
+        with self._flags:
+            self._active.add(name)
+        try:
+            self._run_job(name, job)
+        finally:
+            with self._flags:
+                self._active.discard(name)
+                again = name in self._wanted
+                self._wanted.discard(name)
+            if again:
+                self.wake(name)
+
+    def _run_job(self, name: str, job: Job) -> None:
         with self._turn:
+            with self._flags:  # this run sees everything stored before it took the turn
+                self._wanted.discard(name)
             if self.engine.stop_requested.is_set():
                 return
             self._running = name
@@ -134,7 +153,20 @@ class Daemon:
             if self.on_report is not None:
                 self.on_report(name, report)
         if name == "poll" and report.intents:
-            self.wake("drain")  # new work: act on it now, not at the next drain tick
+            self.wake_soon("drain")  # new work: act on it now, not at the next drain tick
+
+    def wake_soon(self, job_id: str) -> None:
+        """Run a job as soon as possible, and again after the run in progress if there is one.
+
+        New work (a webhook's response) stored while a pass is already under way may have
+        arrived after that pass read the store: it gets a run of its own right after, instead
+        of waiting for the next tick. Many calls during one run ask for one more run.
+        """
+        with self._flags:
+            if job_id in self._active:
+                self._wanted.add(job_id)
+                return
+        self.wake(job_id)
 
     def wake(self, job_id: str) -> None:
         """Run a job as soon as possible (it still waits for its turn)."""

@@ -16,6 +16,7 @@ from sync.commands.output import JSON_OPTION
 if TYPE_CHECKING:
     from sync.app.engine import Engine
     from sync.core.config import Config
+    from sync.state import StateStore
 
 
 class ConfigPath(click.Path):
@@ -53,12 +54,17 @@ def load(config_path: Path) -> Config:
     return load_config(config_path)
 
 
-def build_engine(config: Config, *, patient: Callable[[float], bool] | None = None) -> Engine:
+def build_engine(
+    config: Config,
+    *,
+    patient: Callable[[float], bool] | None = None,
+    store: StateStore | None = None,
+) -> Engine:
     """Connect everything a config describes (errors end the command with their tier's code).
 
     With ``patient`` (a daemon), a system that is unreachable or failing for now at start-up
     is tried again with capped backoff, ``patient(seconds)`` waiting between tries (True: stop);
-    only a configuration error ends the command.
+    only a configuration error ends the command. ``store``: one opened already.
     """
     from sync.app.engine import Engine
     from sync.app.reload import RulesHolder
@@ -68,7 +74,8 @@ def build_engine(config: Config, *, patient: Callable[[float], bool] | None = No
 
     rules = RulesHolder.load(config.rules, check=rules_against(config))
     require_source_files(config)
-    store = open_store(config)
+    if store is None:
+        store = open_store(config)
     if patient is None:
         connections = connect_all(config)
     else:
@@ -146,28 +153,51 @@ def sync_command(config_path: Path, as_json: bool) -> None:
 @click.command("run")
 @CONFIG_OPTION
 @click.option("--log-level", default="INFO", show_default=True)
-def run_command(config_path: Path, log_level: str) -> None:
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    default=None,
+    help="Also receive webhooks (and serve /healthz, /readyz, /metrics) on this address; "
+    "overrides webhooks.listen.",
+)
+def run_command(config_path: Path, log_level: str, listen: str | None) -> None:
     """Run as a daemon until SIGTERM/SIGINT: poll, drain and reconcile on the configured schedule.
 
-    On a signal the batch in flight is finished and recorded, leases are released, exit 0.
+    With --listen (or webhooks.listen), survey-response webhooks are stored as they arrive and
+    routed at once; polling goes on as the safety net. On a signal the listener stops taking
+    requests, the batch in flight is finished and recorded, leases are released, exit 0.
     """
+    from sync.app.receiver import Receiver
+    from sync.app.runtime import open_store
     from sync.app.scheduler import Daemon
     from sync.core.logs import configure
     from sync.core.retry import StoppedError
 
     configure(log_level)
     config = load(config_path)
+    address = listen or config.webhooks.listen
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # until the daemon installs its own
         signal.signal(signum, lambda *_: stop.set())
+    store = open_store(config)
+    receiver = None
     try:
-        engine = build_engine(config, patient=stop.wait)
-    except StoppedError:
-        return  # asked to stop before anything started: nothing to finish
-    try:
-        Daemon(engine, config.schedule).run()
+        if address:  # webhooks are taken into the store while the connectors still connect
+            receiver = Receiver.open(config, store, address)
+            receiver.listener.start()
+        try:
+            engine = build_engine(config, patient=stop.wait, store=store)
+        except StoppedError:
+            return  # asked to stop before anything started: nothing to finish
+        observe = receiver.observe if receiver is not None else None
+        daemon = Daemon(engine, config.schedule, on_report=observe)
+        if receiver is not None:
+            receiver.attach(daemon)
+        daemon.run()
     finally:
-        engine.store.close()
+        if receiver is not None:
+            receiver.listener.stop()
+        store.close()
 
 
 @click.command("demo")

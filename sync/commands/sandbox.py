@@ -57,8 +57,22 @@ READY = "Sandbox ready"
     show_default=True,
     help="Seconds between new survey responses, so a running daemon has work (0: none).",
 )
+@click.option(
+    "--webhook-url",
+    metavar="URL",
+    default=None,
+    help="Also POST each new response as a signed Delighted webhook to this URL, e.g. "
+    "http://127.0.0.1:8080/webhooks/delighted/delighted for `nps-sync run --listen "
+    "127.0.0.1:8080`.",
+)
 def sandbox_command(
-    directory: Path, port_base: int, accounts: int, responses: int, seed: int, every: float
+    directory: Path,
+    port_base: int,
+    accounts: int,
+    responses: int,
+    seed: int,
+    every: float,
+    webhook_url: str | None,
 ) -> None:
     """Start seeded emulators of Salesforce, Zendesk and Delighted and keep them running.
 
@@ -100,9 +114,19 @@ def sandbox_command(
         while not stop.wait(every or None):
             response_id, score = world.respond_again()
             click.echo(f"new survey response {response_id} (score {score})")
+            if webhook_url:
+                click.echo(f"  webhook: {_send(world, webhook_url, response_id)}")
     finally:
         world.stop()
     click.echo("Sandbox stopped.")
+
+
+def _send(world: EmulatedWorld, url: str, response_id: str) -> str:
+    """POST the response's signed webhook; what came back, in a few words."""
+    try:
+        return f"answered {world.delighted.send_webhook(url, response_id)}"
+    except OSError as error:  # the daemon is not listening (yet): polling picks it up
+        return f"not delivered ({error}); the next poll pulls it"
 
 
 def _shown(path: Path) -> str:
@@ -157,6 +181,11 @@ def _print_guide(world: EmulatedWorld, files: SandboxFiles, every: float) -> Non
                 (
                     f"nps-sync run {opt}",
                     f"the daemon: a pass every {SCHEDULE['poll_interval_seconds']} s",
+                ),
+                (
+                    f"nps-sync run --listen 127.0.0.1:8080 {opt}",
+                    "with webhooks: start the sandbox with --webhook-url "
+                    "http://127.0.0.1:8080/webhooks/delighted/delighted",
                 ),
                 (f"nps-sync status {opt}", "runs, cursors, actions, API budget"),
                 (f"nps-sync unmatched {opt}", "the review list"),

@@ -107,6 +107,15 @@ class StateStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def ping(self) -> None:
+        """Check that the database answers now (readiness); raises
+        :class:`~sync.state.errors.StateUnavailableError` naming why if it does not."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.select(1))
+        except sa.exc.SQLAlchemyError as exc:
+            raise errors.connection_error(self.url, exc) from None
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction that repository methods given it as ``conn`` join."""

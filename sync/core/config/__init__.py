@@ -23,6 +23,7 @@ from sync.core.config.model import (
     ScheduleConfig,
     SourceConfig,
     StateConfig,
+    WebhooksConfig,
 )
 from sync.core.config.salesforce import (
     AUTH_REQUIREMENTS,
@@ -90,6 +91,7 @@ __all__ = [
     "SourceConfig",
     "StateConfig",
     "UserFieldMap",
+    "WebhooksConfig",
     "WriteBackConfig",
     "ZendeskAuth",
     "ZendeskConfig",

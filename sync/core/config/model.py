@@ -58,6 +58,14 @@ class DelightedSourceConfig(Section):
     api_key: Secret
     base_url: str = "https://api.delighted.com"
     per_page: int = Field(100, ge=1, le=100)
+    #: What Delighted signs this account's webhooks with; unset: the API key (Delighted's rule).
+    webhook_secret: Secret | None = None
+
+    def signing_secret(self) -> str:
+        """The key the receiver checks ``X-Delighted-Webhook-Signature`` against."""
+        secret = self.webhook_secret or self.api_key
+        what = "webhook_secret" if self.webhook_secret else "api_key"
+        return secret.resolve(f"sources.{self.name}.{what}")
 
 
 class FileSourceConfig(Section):
@@ -67,6 +75,20 @@ class FileSourceConfig(Section):
 
 
 SourceConfig = Annotated[DelightedSourceConfig | FileSourceConfig, Field(discriminator="type")]
+
+
+class WebhooksConfig(Section):
+    """The webhook receiver of ``nps-sync run --listen`` (off unless an address is given)."""
+
+    #: ``HOST:PORT`` to listen on (``--listen`` overrides it); unset: no receiver.
+    listen: str | None = Field(None, pattern=r"^\[?[^\s\]]*\]?:\d{1,5}$")
+    #: Larger request bodies are answered 413 unread: a survey response is a few KiB.
+    max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: A signed request seen again within this window is answered from memory, not stored again
+    #: (vendors retry; a captured request replayed later is stored once by the inbox anyway).
+    replay_window_seconds: int = Field(600, ge=1)
+    #: The ``Retry-After`` of a 503 when the state store cannot take a webhook now.
+    retry_after_seconds: int = Field(30, ge=1)
 
 
 class MetricsConfig(Section):
@@ -170,6 +192,7 @@ class Config(Section):
     write_back: WriteBackConfig = WriteBackConfig()
     routing: RoutingConfig = RoutingConfig()
     business_hours: BusinessHoursConfig = BusinessHoursConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     #: SMTP for email notifications; without it, email ``notify`` actions fail (dead-letter list).
     email: EmailConfig | None = None
     #: Public origin -> loopback origin: points the real clients at local emulators (sandbox, demo,

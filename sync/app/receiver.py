@@ -1,0 +1,53 @@
+"""The daemon's receiver, wired from the config: intake, health, metrics and the listener."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sync.app.engine import RunReport
+from sync.app.health import Health
+from sync.app.intake import Intake
+from sync.app.listener import Listener, bind
+from sync.app.scheduler import Daemon
+from sync.app.telemetry import Telemetry
+from sync.app.webhooks import create_app
+from sync.core.config import Config, DelightedSourceConfig
+from sync.state import StateStore
+
+
+@dataclass
+class Receiver:
+    intake: Intake
+    health: Health
+    telemetry: Telemetry
+    listener: Listener
+
+    @classmethod
+    def open(cls, config: Config, store: StateStore, address: str) -> Receiver:
+        """Bind ``address`` and build the app; the Delighted sources' signing keys are read now,
+        so a missing one ends the command at start, not at the first webhook."""
+        sock = bind(address)
+        try:
+            secrets = {
+                spec.name: spec.signing_secret()
+                for spec in config.sources
+                if isinstance(spec, DelightedSourceConfig)
+            }
+        except Exception:
+            sock.close()
+            raise
+        telemetry = Telemetry(store)
+        health = Health(store)
+        intake = Intake(store, secrets, config.webhooks, telemetry)
+        listener = Listener(create_app(intake, health, telemetry), sock)
+        return cls(intake, health, telemetry, listener)
+
+    def attach(self, daemon: Daemon) -> None:
+        """The daemon is built: stored webhooks wake its poll, readiness follows its engine."""
+        self.intake.wake = lambda: daemon.wake_soon("poll")
+        self.health.attach(daemon.engine)
+
+    def observe(self, job: str, report: RunReport) -> None:
+        """Each finished pass (the daemon's ``on_report``)."""
+        self.telemetry.observe(job, report)
+        self.health.observe(job, report)
