@@ -17,6 +17,7 @@ from bench.first_sync import run_first_sync_benchmarks
 from bench.jsonl_import import run_jsonl_benchmark
 from bench.pipeline import run_salesforce_benchmark
 from bench.routing import run_routing_benchmark
+from bench.webhooks import run_webhook_benchmark
 from bench.zendesk import run_zendesk_benchmark
 
 
@@ -57,17 +58,21 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("first-sync", "jsonl", "salesforce", "routing", "zendesk", "backfill"),
+        choices=("first-sync", "jsonl", "salesforce", "routing", "zendesk", "backfill", "webhooks"),
         action="append",
         help="run only these rows (repeatable)",
     )
+    parser.add_argument("--webhooks", type=int, default=200, help="signed webhooks to send")
     args = parser.parse_args()
     sizes = list(args.first_sync)
     if args.large:
         sizes = sorted({*sizes, 100_000})
         args.jsonl_mb = args.jsonl_mb or 200
         args.backfill = max(args.backfill, 100_000)
-    rows = set(args.only or ("first-sync", "jsonl", "salesforce", "routing", "zendesk", "backfill"))
+    rows = set(
+        args.only
+        or ("first-sync", "jsonl", "salesforce", "routing", "zendesk", "backfill", "webhooks")
+    )
 
     if "first-sync" in rows:
         run_first_sync_benchmarks(
@@ -86,6 +91,8 @@ def main() -> None:
         run_zendesk_benchmark(tickets=args.burst)
     if "backfill" in rows:
         run_backfill_benchmark(responses=args.backfill)
+    if "webhooks" in rows:
+        run_webhook_benchmark(count=args.webhooks)
 
 
 if __name__ == "__main__":

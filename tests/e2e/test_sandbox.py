@@ -11,10 +11,12 @@ import stat
 import subprocess
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 
+from connectors.surveys.webhooks import verify_delighted
 from tests.support import nps_sync_command, wait_for
 
 READY = "Sandbox ready"
@@ -58,12 +60,12 @@ def nps_sync(*args: str | Path) -> subprocess.CompletedProcess[str]:
 class Sandbox:
     """``nps-sync sandbox`` in the background; its output, line by line."""
 
-    def __init__(self, directory: Path, port_base: int) -> None:
+    def __init__(self, directory: Path, port_base: int, *extra: str) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own CLI
             [
                 *nps_sync_command(), "sandbox", "--dir", str(directory),
                 "--port-base", str(port_base), "--accounts", "20", "--responses", "80",
-                "--new-response-every", "0",
+                "--new-response-every", "0", *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -239,3 +241,43 @@ def test_the_daemon_on_the_sandbox_reloads_edited_rules_and_says_what_it_does(
     assert lines[-1].startswith("daemon stopped; ")
     for jargon in ("apscheduler", "Traceback", "job store", "Scheduler", "executor"):
         assert jargon not in output
+
+
+@pytest.mark.timeout(60)
+def test_the_sandbox_sends_each_new_response_as_a_signed_webhook(
+    tmp_path: Path, port_base: int
+) -> None:
+    received: list[tuple[bytes, str | None]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers.get("X-Delighted-Webhook-Signature")))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/webhooks/delighted/delighted"
+    # The option given again wins: a new response every 0.2 s.
+    running = Sandbox(
+        tmp_path / "sandbox", port_base, "--webhook-url", url, "--new-response-every", "0.2"
+    )
+    try:
+        running.wait_ready()
+        assert wait_for(lambda: len(received) >= 2, timeout=20), "\n".join(running.lines)
+        key = (tmp_path / "sandbox" / "secrets" / "delighted-api-key").read_text().strip()
+        for body, signature in received:
+            assert verify_delighted(body, signature, key)
+            event = json.loads(body)
+            assert event["event_type"] == "survey_response.created"
+            assert event["event_data"]["person"]["email"]
+        assert wait_for(lambda: "  webhook: answered 200" in running.lines, timeout=10)
+        assert "--webhook-url" in "\n".join(running.lines)  # the guide says how
+    finally:
+        running.terminate(signal.SIGKILL)
+        server.shutdown()
+        server.server_close()
