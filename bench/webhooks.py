@@ -108,7 +108,8 @@ def _measure(
         while not stop.is_set():
             done: dict[str, int] = {}
             for action in store.outbox.actions(status="done"):
-                done[action.response_id] = done.get(action.response_id, 0) + 1
+                if action.kind in ("salesforce_task", "zendesk_ticket"):
+                    done[action.response_id] = done.get(action.response_id, 0) + 1
             now = time.perf_counter()
             for rid in sent:
                 if rid not in acted and done.get(rid, 0) >= 2:
