@@ -12,15 +12,23 @@ import sqlalchemy as sa
 
 from sync.state import StateStore
 
-#: Under pytest-xdist (``make test`` runs one worker per core), the proofs that kill processes,
-#: hit rate-limit windows and time daemons run one after another on one worker, as they would
-#: alone, while the other workers take the rest of the suite.
-SERIAL_FOLDERS = ("reliability",)
+#: Under pytest-xdist (``make test`` runs one worker per core), the proofs that SIGKILL
+#: processes at random moments, hit rate-limit windows and time daemons run one after another on
+#: one worker, as they would alone, while the other workers take the rest of the suite.
+SERIAL_MODULES = frozenset(
+    {
+        "test_rel_chaos.py",
+        "test_rel_crash.py",
+        "test_rel_daemon.py",
+        "test_rel_rate_limits.py",
+        "test_rel_webhooks.py",
+    }
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.path.parent.name in SERIAL_FOLDERS:
+        if item.path.name in SERIAL_MODULES:
             item.add_marker(pytest.mark.xdist_group("serial"))
 
 
