@@ -39,14 +39,19 @@ def show_error(error: Exception) -> None:
     """An error of a known tier as the user sees it: no traceback, diagnostics one per line,
     then what to do about it when the message does not say."""
     from sync.core.errors import fix_for
+    from sync.core.logs import json_error_line
 
     lines = [str(d) for d in getattr(error, "diagnostics", ())]
+    fix = fix_for(error)
+    document = json_error_line(lines or [str(error)], fix)
+    if document is not None:  # JSON logs: the error is one more record, not free text
+        click.echo(document, err=True)
+        return
     if lines:  # a config or rules file: one file:line:col line per problem, like a compiler
         for line in lines:
             click.echo(line, err=True)
     elif str(error):
         click.echo(f"Error: {error}", err=True)
-    fix = fix_for(error)
     if fix:
         click.echo(f"Fix: {fix}", err=True)
 
@@ -86,9 +91,20 @@ def _state_code(error: Exception) -> int | None:
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nps-sync")
-def main() -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    envvar="NPS_SYNC_LOG_FORMAT",
+    help="Logs on stderr as text lines or one JSON object per line (PII redacted); "
+    "overrides logging.format in the config. [env: NPS_SYNC_LOG_FORMAT]",
+)
+def main(log_format: str | None) -> None:
     """Close the loop on NPS: survey responses become Salesforce tasks, Zendesk tickets and CRM
     fields."""
+    from sync.core.logs import choose_format
+
+    choose_format("json" if log_format == "json" else "text" if log_format else None)
 
 
 for command in (

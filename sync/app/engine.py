@@ -203,7 +203,7 @@ class RunReport:
 
     def defer(self, error: DeferError) -> None:
         """Record a system's "not now" that ended a stage early."""
-        log.warning("deferred: %s", error)
+        log.warning("deferred: %s", error, extra={"system": error.system or "unknown"})
         self.defer_until(error.system or "unknown", error.not_before or datetime.now(UTC))
 
     def defer_until(self, system: str, when: datetime) -> None:

@@ -48,10 +48,14 @@ CONFIG_OPTION = click.option(
 
 
 def load(config_path: Path) -> Config:
-    """The validated config; an invalid file ends the command with exit code 2."""
+    """The validated config (its log format adopted); an invalid file ends the command with
+    exit code 2."""
     from sync.core.config import load_config
+    from sync.core.logs import adopt_config_format
 
-    return load_config(config_path)
+    config = load_config(config_path)
+    adopt_config_format(config.logging.format)
+    return config
 
 
 def build_engine(

@@ -5,12 +5,22 @@ is redacted before it is written: :class:`RedactingFormatter` masks email addres
 an ``@`` that might be one, and anything that looks like a secret (``token=...``, ``password=...``,
 bearer tokens) in the whole formatted record, traceback included, since exception messages carry
 values (a failed lookup names the address it looked up).
+
+Two formats: ``text`` (one line per record, for people) and ``json`` (one JSON object per line
+with the stable keys ``ts``, ``level``, ``logger`` and ``message`` and the record's structured
+extras such as ``source``, ``response_id``, ``action``, ``system``, for log pipelines). The JSON
+path redacts the message, the traceback and every extra; an extra named like survey text or a
+person's identity (:data:`PII_KEYS`) is masked whole, whatever it holds. ``--log-format`` on the
+command line wins over ``logging.format`` in the config.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
+from typing import Literal
 
 # Anything around an ``@``, valid address or not (``bob@localhost``, ``a@b@c``, ``"x"@y.io``):
 # the first character stays, as a hint for whoever reads the log.
@@ -49,10 +59,125 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+LogFormat = Literal["text", "json"]
+
+#: Extras that carry survey text or who answered: masked whole in JSON records.
+PII_KEYS = frozenset(
+    {
+        "comment",
+        "email",
+        "person_email",
+        "name",
+        "person_name",
+        "first_name",
+        "last_name",
+        "full_name",
+        "respondent",
+        "properties",
+        "answers",
+    }
+)
+#: What every LogRecord has; anything else on a record is an extra given by the caller.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # uvicorn's coloured copy of the message
+}
+MASK = "***"
+
+
+def _clean(key: str, value: object) -> object:
+    """An extra's value fit for a log line: PII keys masked, text redacted, JSON types kept."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if key.lower() in PII_KEYS:
+        return MASK
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(key, item) for item in value]
+    return redact(str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``ts`` (UTC, ISO-8601), ``level``, ``logger``, ``message``,
+    then the record's extras, all redacted; ``exc`` holds a traceback when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC)
+        document: dict[str, object] = {
+            "ts": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and key not in document:
+                document[key] = _clean(key, value)
+        if record.exc_info:
+            document["exc"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            document["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(document, ensure_ascii=False, default=str)
+
+
+_chosen: LogFormat | None = None  # --log-format, which wins over the config
+_configured: LogFormat | None = None  # logging.format of the config the command loaded
+
+
+def _in_force() -> LogFormat:
+    return _chosen or _configured or "text"
+
+
+def choose_format(chosen: LogFormat | None) -> None:
+    """Start of a command: its ``--log-format`` (None: not given, the config may choose)."""
+    global _chosen, _configured
+    _chosen, _configured = chosen, None
+
+
+def adopt_config_format(configured: LogFormat) -> None:
+    """The config's ``logging.format``: handlers :func:`configure` installed switch to it,
+    unless the command line chose."""
+    global _configured
+    _configured = configured
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "nps_sync", False):
+            handler.setFormatter(_formatter(_in_force()))
+
+
+def json_error_line(messages: list[str], fix: str | None) -> str | None:
+    """A command's closing error as one JSON log record when JSON logs are in force, else None
+    (the text form is written by the command line)."""
+    if _in_force() != "json":
+        return None
+    record = logging.makeLogRecord(
+        {
+            "name": "sync.cli",
+            "levelno": logging.ERROR,
+            "levelname": "ERROR",
+            "msg": "%s",
+            "args": ("; ".join(messages),),
+        }
+    )
+    if fix:
+        record.fix = fix
+    return JsonFormatter().format(record)
+
+
+def _formatter(chosen: LogFormat) -> logging.Formatter:
+    if chosen == "json":
+        return JsonFormatter()
+    return RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def configure(level: str = "INFO") -> None:
-    """Plain, redacted logs on stderr."""
+    """Redacted logs on stderr, as text or JSON (:func:`choose_format`)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.nps_sync = True  # type: ignore[attr-defined]  # marks the handler as ours
+    handler.setFormatter(_formatter(_in_force()))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

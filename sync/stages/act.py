@@ -231,7 +231,19 @@ def drain(
             for outcome, result in zip(outcomes, results, strict=True):
                 stats.add(executor.kind, outcome, result)
                 if result.status == "dead":
-                    log.error("action %s failed for good: %s", outcome.key, outcome.error)
+                    action = by_key[outcome.key]
+                    log.error(
+                        "action %s failed for good: %s",
+                        outcome.key,
+                        outcome.error,
+                        extra={
+                            "source": action.source,
+                            "response_id": action.response_id,
+                            "rule": action.rule,
+                            "action": action.kind,
+                            "key": outcome.key,
+                        },
+                    )
                 if outcome.result in ("dead", "retry"):
                     stats.errors.append(f"{executor.kind} {outcome.key[:12]}: {outcome.error}")
             if any(o.result in ("defer", "retry") for o in outcomes) and all(

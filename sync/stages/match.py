@@ -523,6 +523,7 @@ def match_responses(
                 p.response.source,
                 p.response.response_id,
                 failure,
+                extra={"source": p.response.source, "response_id": p.response.response_id},
             )
         matches[(p.response.source, p.response.response_id)] = p.result(users.get(p.email), failure)
     return matches

@@ -164,7 +164,13 @@ def find_needed_users(
         email = _email(stored)
         if email in finder.refused:
             detail = f"lookup failed: {LOOKUP} {email}: {finder.refused[email]}"
-            log.warning("response %s/%s not matched: %s", key[0], key[1], detail)
+            log.warning(
+                "response %s/%s not matched: %s",
+                key[0],
+                key[1],
+                detail,
+                extra={"source": key[0], "response_id": key[1], "system": "zendesk"},
+            )
             changed[key] = Match(status="failed", method="none", detail=detail)
         elif email in users:
             changed[key] = replace(matches[key], zendesk_user=users[email])

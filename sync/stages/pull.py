@@ -76,13 +76,13 @@ def pull(
                 stats.updated += result.updated
                 stats.unchanged += result.unchanged
                 for problem in page.problems:
-                    log.warning("skipped %s", problem)
+                    log.warning("skipped %s", problem, extra={"source": problem.source})
                     if len(stats.problems) < LISTED_PROBLEMS:
                         stats.problems.append(str(problem))
                 stats.problem_count += len(page.problems)
         except DeferError as exc:  # not an error: the next pass resumes from the cursor
             stats.deferred.append(exc)
         except ConnectorError as exc:
-            log.error("source %s failed: %s", source.name, exc)
+            log.error("source %s failed: %s", source.name, exc, extra={"source": source.name})
             stats.errors.append(f"{source.name}: {exc}")
     return stats

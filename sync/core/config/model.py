@@ -91,6 +91,13 @@ class WebhooksConfig(Section):
     retry_after_seconds: int = Field(30, ge=1)
 
 
+class LoggingConfig(Section):
+    """How commands write their logs on stderr (``--log-format`` overrides it)."""
+
+    #: ``text``: a line for people; ``json``: one redacted JSON object per line, for pipelines.
+    format: Literal["text", "json"] = "text"
+
+
 class MetricsConfig(Section):
     """How account metrics are computed (see :mod:`sync.fields.metrics` for the formulas)."""
 
@@ -193,6 +200,7 @@ class Config(Section):
     routing: RoutingConfig = RoutingConfig()
     business_hours: BusinessHoursConfig = BusinessHoursConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    logging: LoggingConfig = LoggingConfig()
     #: SMTP for email notifications; without it, email ``notify`` actions fail (dead-letter list).
     email: EmailConfig | None = None
     #: Public origin -> loopback origin: points the real clients at local emulators (sandbox, demo,

@@ -97,11 +97,11 @@ def _send_system(
             results = retry.call(partial(writer, updates))
         except DeferError as exc:  # this system's remaining objects wait for the time it gave
             stats.deferred.append(exc)
-            log.warning("write-back to %s deferred: %s", system, exc)
+            log.warning("write-back to %s deferred: %s", system, exc, extra={"system": system})
             break
         except ConnectorError as exc:
             stats.errors.append(f"{system} {obj}: {exc}")
-            log.error("write-back of %s %s failed: %s", system, obj, exc)
+            log.error("write-back of %s %s failed: %s", system, obj, exc, extra={"system": system})
             continue
         landed = {r.record_id: records[r.record_id] for r in results if r.ok}
         for r in results:
