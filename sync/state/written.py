@@ -1,10 +1,16 @@
 """Written values: what we last wrote to each field of each external record.
 
-The write-back stage sends only values that differ from these.
+The write-back stage sends only values that differ from these. A value is forgotten before it is
+sent again (:meth:`WrittenValues.forget`) and remembered once the system confirms it: a write
+whose outcome is unknown (a crash, a lost answer, a job that could not be followed) leaves no
+memory, so the next write-back sends the field whatever its new value. Remembering the old value
+instead would let a later answer that brings the field back to it go unsent, and the record would
+keep a mix of two answers.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -36,6 +42,28 @@ class WrittenValues:
                 for row in rows:
                     out.setdefault(row.record_id, {})[row.field] = row.value
         return out
+
+    def forget(self, system: str, obj: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Drop what we remember of these fields (record id -> field -> value about to be sent),
+        before sending them: until the system confirms the write, we do not know what it holds."""
+        by_fields: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for record_id, fields in values.items():
+            if fields:
+                by_fields[tuple(sorted(fields))].append(record_id)
+        if not by_fields:
+            return
+        w = t.written_values
+        with self._db.writing() as conn:
+            for names, record_ids in by_fields.items():
+                for chunk in chunks(record_ids):
+                    conn.execute(
+                        w.delete().where(
+                            w.c.system == system,
+                            w.c.object == obj,
+                            w.c.field.in_(names),
+                            w.c.record_id.in_(chunk),
+                        )
+                    )
 
     def record(
         self, system: str, obj: str, values: Mapping[str, Mapping[str, Any]], now: datetime

@@ -93,6 +93,7 @@ def _send_system(
         if writer is None or not records:
             continue
         updates = [FieldUpdate(obj, rid, dict(values)) for rid, values in sorted(records.items())]
+        store.written.forget(system, obj, records)  # in doubt until the system answers
         try:
             results = retry.call(partial(writer, updates))
         except DeferError as exc:  # this system's remaining objects wait for the time it gave
