@@ -13,6 +13,7 @@ in flight (:mod:`connectors.zendesk.jobs`).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,10 +120,19 @@ class ZendeskConnector:
         poll_interval: float = 0.5,
         rest: RestClient | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        context_headroom: float = 0.5,
+        context_lists_per_minute: int = 30,
     ) -> None:
         """Bulk jobs are first polled ``poll_interval`` seconds after they are submitted, then
-        less and less often (:class:`~connectors.backoff.Backoff`), for ``job_timeout`` at most."""
+        less and less often (:class:`~connectors.backoff.Backoff`), for ``job_timeout`` at most.
+
+        Lists of a requester's open tickets (context for Tasks and tickets, a courtesy) are
+        asked for only while at least ``context_headroom`` of the minute's request budget is
+        left, and ``context_lists_per_minute`` at most, so a backlog spends the budget on the
+        work itself."""
         self.client = client
+        self.context_headroom = context_headroom
+        self._context_lists = MinuteAllowance(context_lists_per_minute)
         api = client.users
         self.rest = rest or RestClient(
             api.session, f"https://{api.subdomain}.{api.domain}", float(api.timeout)
@@ -315,13 +325,20 @@ class ZendeskConnector:
 
         The counts come first (one ``show_many`` per 100 users); only users with unsolved
         tickets cost a ``tickets/requested`` call each, so a batch of first-time requesters
-        costs what the counts alone did. Past ``until`` (``time.monotonic()``) no more lists
-        are asked for: the users left are absent from the answer.
+        costs what the counts alone did. Past ``until`` (``time.monotonic()``), once less than
+        ``context_headroom`` of the minute's request budget is left, or once this minute's
+        ``context_lists_per_minute`` are spent, no more lists are asked for: the users left are
+        absent from the answer.
         """
         counts = self.open_ticket_counts(user_ids)
         found: dict[int, list[OpenTicket]] = {u: [] for u, count in counts.items() if not count}
         for user_id in sorted(u for u, count in counts.items() if count > 0):
             if until is not None and time.monotonic() > until:
+                break
+            spare = self.rest.headroom
+            if spare is not None and spare < self.context_headroom:
+                break
+            if not self._context_lists.take():
                 break
             body = self.rest.get(f"users/{user_id}/tickets/requested.json", {"per_page": "100"})
             found[user_id] = [
@@ -552,3 +569,22 @@ def _ticket(spec: TicketSpec) -> Ticket:
 
 def _commented(comment: CommentSpec) -> Ticket:
     return Ticket(id=comment.ticket_id, comment=Comment(body=comment.body, public=comment.public))
+
+
+class MinuteAllowance:
+    """At most ``per_minute`` uses in any sliding minute."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._uses: deque[float] = deque()
+
+    def take(self) -> bool:
+        """Use one if the last minute has room; False (nothing used) otherwise."""
+        now = self._clock()
+        while self._uses and now - self._uses[0] >= 60.0:
+            self._uses.popleft()
+        if len(self._uses) >= self.per_minute:
+            return False
+        self._uses.append(now)
+        return True

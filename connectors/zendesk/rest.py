@@ -24,6 +24,8 @@ class RestClient:
         self.session = session
         self.base_url = base_url.rstrip("/") + "/api/v2/"
         self.timeout = timeout
+        #: Share of the minute's request budget left after the last answer (None: not told).
+        self.headroom: float | None = None
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The JSON object at ``path``; errors translated into our tiers."""
@@ -39,6 +41,7 @@ class RestClient:
             )
         except requests.RequestException as exc:
             raise errors.translate(exc) from exc
+        self.headroom = headroom(response.headers)
         if not 200 <= response.status_code < 300:
             raise errors.translate(APIException(response.text, response=response))
         try:
@@ -48,3 +51,13 @@ class RestClient:
         if not isinstance(body, dict):
             raise errors.translate(ValueError("the answer is not a JSON object"))
         return body, response.headers
+
+
+def headroom(headers: Mapping[str, str]) -> float | None:
+    """``X-Rate-Limit-Remaining`` over ``X-Rate-Limit``: the share of the minute's budget left."""
+    try:
+        limit = float(headers.get("X-Rate-Limit") or "")
+        remaining = float(headers.get("X-Rate-Limit-Remaining") or "")
+    except ValueError:
+        return None
+    return max(0.0, min(1.0, remaining / limit)) if limit > 0 else None

@@ -102,7 +102,11 @@ def build_zendesk(config: Config, counter: CallCounter) -> ZendeskConnector:
         reserve_requests=zd.rate_limit.reserve_requests,
         timeout=zd.timeout_seconds,
     )
-    return ZendeskConnector(client)
+    return ZendeskConnector(
+        client,
+        context_headroom=zd.rate_limit.context_headroom,
+        context_lists_per_minute=zd.rate_limit.context_lists_per_minute,
+    )
 
 
 def build_sources(config: Config, counter: CallCounter) -> list[SurveySource]:

@@ -113,6 +113,12 @@ class ZendeskRateLimit(Section):
     wait_budget_seconds: float = Field(10.0, ge=0)
     #: Requests per minute left to other integrations on the account.
     reserve_requests: int = Field(0, ge=0)
+    #: The requester's open tickets are listed in Task and ticket context (one request per
+    #: requester who has any) only while at least this share of the minute's budget is left;
+    #: below it the context says they are not known, and the budget goes to the work itself.
+    context_headroom: float = Field(0.5, ge=0, le=1)
+    #: ... and at most this many such lists a minute (0: never list them, counts only).
+    context_lists_per_minute: int = Field(30, ge=0)
 
 
 class ZendeskTracking(Section):
