@@ -67,6 +67,10 @@ class Census:
             "contacts": _fingerprints(sf.records("Contact")),
             "accounts": _fingerprints(sf.records("Account")),
             "tasks": len(sf.records("Task")),
+            # Tasks whose description got the link to the ticket made after them
+            "task_links": sum(
+                "\nZendesk ticket: " in str(t.get("Description") or "") for t in sf.records("Task")
+            ),
             "users": _fingerprints(zd.users(), "user_fields"),
             "organizations": _fingerprints(zd.organizations(), "organization_fields"),
             "totals": zd.totals(),
@@ -81,6 +85,7 @@ class Census:
             "responses": len(book.responses),
             "distinct_emails": len({r.email.strip().lower() for r in book.responses}),
             "tasks": now["tasks"] - then["tasks"],
+            "task_links": now["task_links"] - then["task_links"],
             "contact_updates": _changed(then["contacts"], now["contacts"]),
             "account_updates": _changed(then["accounts"], now["accounts"]),
             "tickets": now["totals"]["tickets"] - then["totals"]["tickets"],
