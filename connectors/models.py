@@ -106,6 +106,17 @@ class Contact:
 
 
 @dataclass(frozen=True, slots=True)
+class Queue:
+    """A Salesforce queue (a ``Group`` of type ``Queue``) and the objects it may own."""
+
+    id: str
+    name: str
+    developer_name: str
+    #: Object names of its ``QueueSobject`` rows (``Task``, ``Case``, ...).
+    sobjects: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class ZendeskUser:
     """A Zendesk end user, with the organization they belong to."""
 

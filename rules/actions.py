@@ -22,17 +22,30 @@ FieldValue = str | int | float | bool | None
 
 @dataclass(frozen=True, slots=True)
 class OwnerRef:
-    """Who owns a task: the account's owner, the contact's owner, or a named user."""
+    """Who owns a task: the account's owner, the contact's owner, a named user or a queue."""
 
-    kind: Literal["account_owner", "contact_owner", "user"]
+    kind: Literal["account_owner", "contact_owner", "user", "queue"]
     user: str | None = None
+    #: The queue's Name or DeveloperName, as the rules write it (``queue:`` owners).
+    queue: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> OwnerRef:
-        """Read a validated ``account_owner``, ``contact_owner`` or ``user:<email or id>``."""
+        """Read a validated ``account_owner``, ``contact_owner``, ``user:<email or id>`` or
+        ``queue:<name>``."""
         if text.startswith("user:"):
             return cls("user", text.removeprefix("user:"))
+        if text.startswith("queue:"):
+            return cls("queue", queue=text.removeprefix("queue:"))
         return cls("contact_owner" if text == "contact_owner" else "account_owner")
+
+    def __str__(self) -> str:
+        """As the rules file writes it."""
+        if self.kind == "user":
+            return f"user:{self.user}"
+        if self.kind == "queue":
+            return f"queue:{self.queue}"
+        return self.kind
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ File format (version 1)::
       owner_followup:
         type: salesforce_task
         owner: account_owner      # account_owner | contact_owner | user:<email or user id>
+                                  # | queue:<queue Name or DeveloperName>
         subject: "NPS {{ response.score }} from {{ contact.name }}"
         description: "{{ response.comment }}"
         due_in: 1d                # durations: <n>s, <n>m, <n>h, <n>d, <n>w
@@ -169,14 +170,14 @@ class SalesforceTaskModel(ActionBase):
         yield ("description",), self.description
 
     def possible_skips(self) -> frozenset[str]:
-        named = self.owner.startswith("user:")
+        named = self.owner.startswith(("user:", "queue:"))
         return super().possible_skips() | {"owner_not_found" if named else "no_owner"}
 
     def impossible_skip(self, code: str) -> str:
         if code == "owner_not_found":
             return (
                 f"a Task owned by {self.owner} is never skipped for 'owner_not_found' "
-                "(that is for `user:` owners)"
+                "(that is for `user:` and `queue:` owners)"
             )
         if code == "no_owner":
             return (

@@ -51,9 +51,17 @@ def _check_owner(value: str) -> str:
         if re.fullmatch(EMAIL_PATTERN, user) or re.fullmatch(SALESFORCE_USER_ID_PATTERN, user):
             return value
         raise ValueError(f"{user!r} is neither an email address nor a Salesforce user id (005...)")
+    if value.startswith("queue:"):
+        queue = value.removeprefix("queue:")
+        if re.fullmatch(QUEUE_NAME_PATTERN, queue):
+            return value
+        raise ValueError(
+            f"{queue!r} is not a queue name: write the queue's Name or DeveloperName "
+            "(up to 80 characters, no line breaks, no spaces at either end)"
+        )
     raise ValueError(
-        f"unknown owner {value!r}; expected account_owner, contact_owner or user:<email or id>"
-        f"{did_you_mean(value, OWNER_KINDS)}"
+        f"unknown owner {value!r}; expected account_owner, contact_owner, user:<email or id> "
+        f"or queue:<queue name>{did_you_mean(value, OWNER_KINDS)}"
     )
 
 
@@ -95,6 +103,8 @@ EMAIL_PATTERN = (
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
 SALESFORCE_USER_ID_PATTERN = r"005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?"
+#: A queue's Name (free text, 40 characters) or DeveloperName (80): printable, no edge spaces.
+QUEUE_NAME_PATTERN = r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,78}[^\s\x00-\x1f\x7f])?"
 ENV_NAME_PATTERN = r"[A-Z_][A-Z0-9_]*"
 ZENDESK_TAG_PATTERN = r"[a-z0-9_\-:/.]+"
 API_NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]*"
@@ -116,8 +126,11 @@ Owner = Annotated[
     Strict(),
     AfterValidator(_check_owner),
     Field(
-        description="account_owner, contact_owner or user:<email or Salesforce user id>",
-        json_schema_extra={"pattern": "^(account_owner|contact_owner|user:.+)$"},
+        description=(
+            "account_owner, contact_owner, user:<email or Salesforce user id> or "
+            "queue:<queue Name or DeveloperName>"
+        ),
+        json_schema_extra={"pattern": "^(account_owner|contact_owner|user:.+|queue:.+)$"},
     ),
 ]
 SkipCode = Annotated[

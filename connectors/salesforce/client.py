@@ -26,7 +26,7 @@ from simple_salesforce.api import Salesforce
 
 from connectors.backoff import Backoff
 from connectors.errors import ConfigError, ConnectorError, RecordError, RetryableError
-from connectors.models import Account, Contact, FieldUpdate, TaskSpec, WriteResult
+from connectors.models import Account, Contact, FieldUpdate, Queue, TaskSpec, WriteResult
 from connectors.salesforce import errors
 from connectors.salesforce.auth import SalesforceCredentials, login
 from connectors.salesforce.bulk import BULK_POLL_CAP, Polling, bulk_update, bulk_upsert
@@ -48,7 +48,13 @@ from connectors.salesforce.records import (
     to_contact,
     website_host,
 )
-from connectors.salesforce.soql import in_batches, like_batches, or_in_batches, quote_soql_value
+from connectors.salesforce.soql import (
+    format_soql,
+    in_batches,
+    like_batches,
+    or_in_batches,
+    quote_soql_value,
+)
 
 __all__ = [
     "COLLECTION_SIZE",
@@ -318,6 +324,36 @@ class SalesforceConnector:
             for rec in sorted(self.query_all(soql), key=lambda r: r["Id"]):
                 found.setdefault(str(rec.get("Email") or "").lower(), str(rec["Id"]))
         return found
+
+    def find_queues(self, names: Iterable[str]) -> list[Queue]:
+        """Queues whose Name or DeveloperName is one of ``names`` (Salesforce compares them
+        without regard to case), each with the objects it may own; oldest first."""
+        wanted = sorted({n for n in names if n})
+        if not wanted:
+            return []
+        # Names come from the rules file; format_soql quotes and escapes them.
+        soql = format_soql(
+            "SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' "
+            "AND (Name IN {names} OR DeveloperName IN {names})",
+            names=wanted,
+        )
+        groups = sorted(self.query_all(soql), key=lambda r: str(r["Id"]))
+        if not groups:
+            return []
+        sobjects: dict[str, set[str]] = defaultdict(set)
+        template = "SELECT QueueId, SobjectType FROM QueueSobject WHERE QueueId IN {values}"
+        for batch, _ in in_batches(template, [str(g["Id"]) for g in groups]):
+            for rec in self.query_all(batch):
+                sobjects[str(rec["QueueId"])[:15]].add(str(rec["SobjectType"]))
+        return [
+            Queue(
+                id=str(g["Id"]),
+                name=str(g.get("Name") or ""),
+                developer_name=str(g.get("DeveloperName") or ""),
+                sobjects=frozenset(sobjects.get(str(g["Id"])[:15], ())),
+            )
+            for g in groups
+        ]
 
     def open_tasks(self, task_ids: Iterable[str]) -> set[str]:
         """The 15-character ids of the Tasks among ``task_ids`` that exist and are not closed."""

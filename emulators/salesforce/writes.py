@@ -343,7 +343,7 @@ class Writer:
             if isinstance(who, str) and who.startswith("00Q") and what:
                 raise RejectedRecordError(
                     "FIELD_INTEGRITY_EXCEPTION",
-                    "Related To ID: a task whose Name is a lead cannot be related to a record",
+                    f"Related To ID: id value of incorrect type: {what}",
                     ["WhatId"],
                 )
             record["IsClosed"] = record.get("Status") == "Completed"

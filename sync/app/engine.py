@@ -54,7 +54,13 @@ from sync.stages.match_zendesk import (
     match_organizations,
     resolve_config_names,
 )
-from sync.stages.owners import find_active_owners, owner_references
+from sync.stages.owners import (
+    find_active_owners,
+    find_task_queues,
+    owner_references,
+    queue_errors,
+    queue_references,
+)
 from sync.stages.pull import LISTED_PROBLEMS, pull
 from sync.stages.route import EscalationRendering, RoutingContext, route_responses
 from sync.stages.writeback import reconcile, write_back
@@ -350,6 +356,23 @@ class Engine:
             self._owner_references = references
         return self._context
 
+    def resolve_task_queues(self, report: RunReport) -> RoutingContext:
+        """The routing context with the rules' ``queue:`` owners looked up for this pass; each
+        one that is missing or does not take Tasks is an error of the pass, at its place in the
+        rules file (its Tasks go down the owner ladder, the rest of the pass goes on)."""
+        context = self.routing_context()
+        references = queue_references(self.ruleset)
+        if not references and not context.queue_ids:
+            return context
+        queues = find_task_queues(self.conn.crm, references, self.retry)
+        fallback = self.config.salesforce.fallback_owner_id
+        errors = queue_errors(self.ruleset, queues, self.rules.path, fallback)
+        for line in errors:
+            log.error("%s", line)
+        report.errors.extend(errors)
+        self._context = replace(context, queue_ids=queues.ids)
+        return self._context
+
     # -- stages --------------------------------------------------------------------------------
     def pull(self, report: RunReport, run_start: datetime) -> None:
         stats = pull(
@@ -376,7 +399,7 @@ class Engine:
         ``batch_size``; what a pass has looked up once it does not ask again.
         """
         ruleset = self.refresh_rules()
-        context = self.routing_context()
+        context = self.resolve_task_queues(report)
         cache = LookupCache()
         finder = self.user_finder()
         while not self.stop_requested.is_set():

@@ -1,7 +1,8 @@
 """The people and groups a rules file names, checked against Salesforce and Zendesk.
 
-A ``user:`` Task owner that is not an active Salesforce user sends its Tasks down the owner ladder
-(:mod:`sync.stages.owners`) to the fallback owner, or skips them when there is none; an
+A ``user:`` Task owner that is not an active Salesforce user, or a ``queue:`` owner that is not a
+queue taking Tasks, sends its Tasks down the owner ladder (:mod:`sync.stages.owners`) to the
+fallback owner, or skips them when there is none; an
 ``assignee`` that is not a Zendesk agent, or a ``group`` that does not exist, stops routing (the
 engine refuses names it cannot resolve). ``nps-sync check`` and ``nps-sync rules check
 --config`` report each missing name at every place of the rules file that uses it
@@ -18,7 +19,13 @@ from rules import Diagnostic, Issue, Ruleset, SalesforceTaskAction, ZendeskTicke
 from sync.core.ports import NamesPort, OwnerDirectory
 from sync.core.retry import RetryPolicy
 from sync.stages.match_zendesk import ZendeskNames, resolve_names
-from sync.stages.owners import FALLBACK_SETTING, find_active_owners, is_email
+from sync.stages.owners import (
+    FALLBACK_SETTING,
+    find_active_owners,
+    find_task_queues,
+    is_email,
+    queue_references,
+)
 
 Path = tuple[str | int, ...]
 
@@ -51,7 +58,49 @@ def missing_owners(
     fallback_owner_id: str | None,
     retry: RetryPolicy | None = None,
 ) -> list[Missing]:
-    """The ``user:`` Task owners that are not active Salesforce users."""
+    """The ``user:`` Task owners that are not active Salesforce users, and the ``queue:``
+    owners that are not queues taking Tasks."""
+    retry = retry or RetryPolicy()
+    missing = _missing_users(ruleset, crm, fallback_owner_id, retry)
+    return missing + _missing_queues(ruleset, crm, fallback_owner_id, retry)
+
+
+def _meanwhile(fallback_owner_id: str | None) -> str:
+    return (
+        f"until then its Tasks go to the fallback owner {fallback_owner_id}"
+        if fallback_owner_id
+        else f"until then its Tasks are skipped (owner_not_found): no {FALLBACK_SETTING} is set"
+    )
+
+
+def _missing_queues(
+    ruleset: Ruleset, crm: OwnerDirectory, fallback_owner_id: str | None, retry: RetryPolicy
+) -> list[Missing]:
+    references = queue_references(ruleset)
+    if not references:
+        return []
+    found = find_task_queues(crm, references, retry)
+    uses: dict[str, list[Path]] = {}
+    for name, action in ruleset.actions.items():
+        queue = action.owner.queue if isinstance(action, SalesforceTaskAction) else None
+        if queue and queue in found.problems:
+            uses.setdefault(queue, []).append(("actions", name, "owner"))
+    return [
+        Missing(
+            "salesforce",
+            f"owner queue:{queue}",
+            found.problems[queue],
+            "create the queue with Task among its objects, or name another owner "
+            f"({_meanwhile(fallback_owner_id)})",
+            tuple(paths),
+        )
+        for queue, paths in sorted(uses.items())
+    ]
+
+
+def _missing_users(
+    ruleset: Ruleset, crm: OwnerDirectory, fallback_owner_id: str | None, retry: RetryPolicy
+) -> list[Missing]:
     uses: dict[str, list[Path]] = {}
     shown: dict[str, str] = {}
     for name, action in ruleset.actions.items():
@@ -62,12 +111,8 @@ def missing_owners(
             shown.setdefault(reference, user)
     if not uses:
         return []
-    active = find_active_owners(crm, uses, retry or RetryPolicy())
-    meanwhile = (
-        f"until then its Tasks go to the fallback owner {fallback_owner_id}"
-        if fallback_owner_id
-        else f"until then its Tasks are skipped (owner_not_found): no {FALLBACK_SETTING} is set"
-    )
+    active = find_active_owners(crm, uses, retry)
+    meanwhile = _meanwhile(fallback_owner_id)
     return [
         Missing(
             "salesforce",

@@ -27,7 +27,7 @@ from sync.checks.references import missing_owners
 from sync.core.config import Config
 from sync.fields.fieldmap import RequiredField, field_problem, required_fields
 from sync.fields.sfmetadata import PERMISSION_SET
-from sync.stages.owners import owner_references
+from sync.stages.owners import owner_references, queue_references
 
 SYSTEM = "salesforce"
 T = TypeVar("T")
@@ -406,7 +406,7 @@ def _rule_owners(config: Config, crm: SalesforceConnector) -> list[Finding]:
     except RulesError as exc:
         message = f"rules cannot be read, task owners not checked: {exc}"
         return [Finding(SYSTEM, "rules", "warning", message.splitlines()[0])]
-    named = owner_references(ruleset)
+    named = owner_references(ruleset) | {f"queue:{q}" for q in queue_references(ruleset)}
     if not named:
         return []
     fallback = config.salesforce.fallback_owner_id
@@ -419,7 +419,7 @@ def _rule_owners(config: Config, crm: SalesforceConnector) -> list[Finding]:
     ]
     active = len(named) - len(missing)
     if active:
-        message = f"{active} `user:` owner(s) named by the rules are active users"
+        message = f"{active} owner(s) named by the rules are active users or queues taking Tasks"
         found.insert(0, Finding(SYSTEM, "task owners", "ok", message))
     return found
 

@@ -75,7 +75,7 @@ def shown_value(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, OwnerRef):
-        return value.kind if value.user is None else f"user:{value.user}"
+        return str(value)
     if isinstance(value, timedelta):
         return format_duration(value)
     if isinstance(value, tuple):

@@ -22,6 +22,7 @@ from connectors.models import (
     Account,
     Contact,
     FieldUpdate,
+    Queue,
     TaskSpec,
     TicketSpec,
     WriteResult,
@@ -117,11 +118,14 @@ class WriteBackCrm(RecordUpdates, AccountFactsCrm, FieldReader, Protocol):
 
 
 class OwnerDirectory(Protocol):
-    """Task owners the rules name (``user:`` emails or ids), as active users."""
+    """Task owners the rules name: ``user:`` emails or ids as active users, ``queue:`` names as
+    queues."""
 
     def find_active_users_by_email(self, emails: Iterable[str]) -> dict[str, str]: ...
 
     def find_owners(self, ids: Iterable[str]) -> dict[str, str]: ...
+
+    def find_queues(self, names: Iterable[str]) -> list[Queue]: ...
 
 
 class TaskStatus(Protocol):

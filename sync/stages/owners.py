@@ -1,29 +1,36 @@
-"""Who owns a Task: the owner ladder, and the users the rules name, as ids.
+"""Who owns a Task: the owner ladder, and the users and queues the rules name, as ids.
 
-Salesforce wants a User id as a Task's ``OwnerId``; admins would rather write an email. The
-``user:`` owners a ruleset names (emails or user ids) are looked up once (through the
-:class:`~sync.core.ports.OwnerDirectory` port) whenever the rules in force name a different set,
-and routing reads the active ones from its context.
+Salesforce wants a User or queue id as a Task's ``OwnerId``; admins would rather write an email
+or a queue's name. The ``user:`` owners a ruleset names (emails or user ids) are looked up once
+(through the :class:`~sync.core.ports.OwnerDirectory` port) whenever the rules in force name a
+different set; its ``queue:`` owners (a queue's Name or DeveloperName) are looked up once per
+pass, so a queue set up in Salesforce is used from the next pass on. Routing reads the resolved
+ids from its context.
 
 The ladder (:func:`choose_owner`), from what the rule asked for to the last resort:
 
 - ``owner: account_owner``: the account's owner, else the contact's owner, else the fallback;
 - ``owner: contact_owner``: the contact's owner, else the account's owner, else the fallback;
 - ``owner: user:<email or id>``: that user if active, else the fallback;
+- ``owner: queue:<name>``: that queue if it exists and may own Tasks, else the fallback;
 
 where the fallback is ``salesforce.fallback_owner_id``. A Task that lands below the first rung
 says why in its description; only when the ladder ends with nobody is the action skipped
-(``no_owner``, or ``owner_not_found`` for a ``user:`` owner), never given a wrong owner.
+(``no_owner``, or ``owner_not_found`` for a ``user:`` or ``queue:`` owner), never given a wrong
+owner. A ``queue:`` owner that is missing, or that may not own Tasks, is also a configuration
+error of the pass, reported at its place in the rules file (:mod:`sync.checks.references`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
+from connectors.models import Queue
 from connectors.salesforce.records import record_key
-from rules import OwnerRef, Ruleset, SalesforceTaskAction
+from rules import Issue, OwnerRef, RulesError, Ruleset, SalesforceTaskAction, locate
 from sync.core.ports import OwnerDirectory
 from sync.core.retry import RetryPolicy
 
@@ -44,6 +51,92 @@ def owner_references(ruleset: Ruleset) -> frozenset[str]:
         and action.owner.kind == "user"
         and action.owner.user
     )
+
+
+def queue_references(ruleset: Ruleset) -> frozenset[str]:
+    """The ``queue:`` owners the ruleset's tasks name, as written."""
+    return frozenset(
+        action.owner.queue
+        for action in ruleset.actions.values()
+        if isinstance(action, SalesforceTaskAction)
+        and action.owner.kind == "queue"
+        and action.owner.queue
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQueues:
+    """``queue:`` references resolved: the queue id of each that may own Tasks, and why each
+    of the others cannot."""
+
+    ids: Mapping[str, str] = field(default_factory=dict)
+    problems: Mapping[str, str] = field(default_factory=dict)
+
+
+def find_task_queues(
+    crm: OwnerDirectory, references: Iterable[str], retry: RetryPolicy
+) -> TaskQueues:
+    """Resolve ``queue:`` references by Name or DeveloperName (case-insensitively; a
+    DeveloperName match wins, then the oldest queue) and check that each queue may own Tasks."""
+    wanted = sorted(set(references))
+    if not wanted:
+        return TaskQueues()
+    queues = retry.call(partial(crm.find_queues, wanted))
+    ids: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for reference in wanted:
+        queue = _queue_named(queues, reference)
+        if queue is None:
+            problems[reference] = "is not a Salesforce queue (none has that Name or DeveloperName)"
+        elif "Task" not in queue.sobjects:
+            takes = ", ".join(sorted(queue.sobjects)) or "no objects"
+            problems[reference] = (
+                f"is a queue ({queue.id}) that does not take Tasks (it takes {takes})"
+            )
+        else:
+            ids[reference] = queue.id
+    return TaskQueues(ids, problems)
+
+
+def queue_errors(
+    ruleset: Ruleset,
+    queues: TaskQueues,
+    rules_file: str | os.PathLike[str] | None,
+    fallback: str | None,
+) -> list[str]:
+    """One ``file:line:col: owner queue:X ...; fix`` per place of the rules file that names a
+    queue ``queues`` could not use (without the place when the file is not known)."""
+    if not queues.problems:
+        return []
+    meanwhile = (
+        f"until then its Tasks go to the fallback owner {fallback}"
+        if fallback
+        else f"until then its Tasks are skipped (owner_not_found): no {FALLBACK_SETTING} is set"
+    )
+    issues = [
+        Issue(
+            ("actions", name, "owner"),
+            f"owner queue:{queue} {queues.problems[queue]}; create the queue with Task among "
+            f"its objects, or name another owner ({meanwhile})",
+        )
+        for name, action in ruleset.actions.items()
+        if isinstance(action, SalesforceTaskAction)
+        and (queue := action.owner.queue or "") in queues.problems
+    ]
+    if rules_file is not None:
+        try:
+            return [str(d) for d in locate(rules_file, issues)]
+        except RulesError:  # the file changed or went away since it was loaded
+            pass
+    return [issue.message for issue in issues]
+
+
+def _queue_named(queues: Iterable[Queue], reference: str) -> Queue | None:
+    lowered = reference.lower()
+    by_developer = [q for q in queues if q.developer_name.lower() == lowered]
+    by_name = [q for q in queues if q.name.lower() == lowered]
+    found = sorted(by_developer or by_name, key=lambda q: q.id)
+    return found[0] if found else None
 
 
 def find_active_owners(
@@ -89,8 +182,16 @@ def choose_owner(
     has_contact: bool,
     users: Mapping[str, str],
     fallback: str | None,
+    queues: Mapping[str, str] | None = None,
 ) -> OwnerChoice:
-    """Walk the owner ladder (see the module docstring) for one Task."""
+    """Walk the owner ladder (see the module docstring) for one Task; ``queues`` are the
+    resolved ``queue:`` owners that may own Tasks."""
+    if owner.kind == "queue" and owner.queue:
+        queue_id = (queues or {}).get(owner.queue)
+        if queue_id:
+            return OwnerChoice(queue_id)
+        because = f"queue {owner.queue} does not exist in Salesforce or does not take Tasks"
+        return _fallback(because, fallback, "owner_not_found")
     if owner.kind == "user" and owner.user:
         reference = owner.user.lower() if is_email(owner.user) else owner.user
         user_id = users.get(reference)

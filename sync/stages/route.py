@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors.models import Contact
+from connectors.salesforce.records import LEAD_PREFIX
 from rules import (
     FieldUpdatePayload,
     NotificationPayload,
@@ -63,6 +65,9 @@ class RoutingContext:
     #: ``user:`` owners the rules name (lower-cased emails, ids as written) that are active
     #: users, to their user ids (:mod:`sync.stages.owners`).
     user_ids: Mapping[str, str] = field(default_factory=dict)
+    #: ``queue:`` owners the rules name (as written) that are queues taking Tasks, to their ids;
+    #: looked up once per pass.
+    queue_ids: Mapping[str, str] = field(default_factory=dict)
     #: ``routing.act_on_responses_newer_than``; None acts on every response.
     act_window: timedelta | None = None
 
@@ -194,6 +199,7 @@ def _task_payload(
         has_contact=contact is not None,
         users=routing.user_ids,
         fallback=routing.fallback_owner_id,
+        queues=routing.queue_ids,
     )
     if choice.owner_id is None:
         return Skip(choice.reason, choice.because), ""
@@ -209,12 +215,17 @@ def _task_payload(
         if account is not None and choice.owner_id == account.owner_id
         else None,
         "who_id": contact.id if contact else None,
-        "what_id": account.id if account else None,
+        # Salesforce refuses a Task about a Lead that is also related to a record.
+        "what_id": account.id if account and not _is_lead(contact) else None,
         "due_in_seconds": int(rendered.due_in.total_seconds()),
         "priority": rendered.priority,
         # The customer context the executor appends (sync/stages/executors/task_context.py).
         **_context_payload(stored, match),
     }, choice.because
+
+
+def _is_lead(contact: Contact | None) -> bool:
+    return contact is not None and contact.id.startswith(LEAD_PREFIX)
 
 
 def _context_payload(stored: StoredResponse, match: Match) -> dict[str, Any]:

@@ -124,8 +124,14 @@ def test_actions_are_frozen_runtime_values_with_parsed_settings() -> None:
         (
             "version: 1\nactions:\n  t: {type: salesforce_task, subject: x, due_in: 1d, "
             "owner: acount_owner}\nrules: []\n",
-            "3:61: unknown owner 'acount_owner'; expected account_owner, contact_owner or "
-            "user:<email or id>; did you mean 'account_owner'?",
+            "3:61: unknown owner 'acount_owner'; expected account_owner, contact_owner, "
+            "user:<email or id> or queue:<queue name>; did you mean 'account_owner'?",
+        ),
+        (
+            "version: 1\nactions:\n  t: {type: salesforce_task, subject: x, due_in: 1d, "
+            "owner: 'queue: Team'}\nrules: []\n",
+            "3:61: ' Team' is not a queue name: write the queue's Name or DeveloperName (up to 80 "
+            "characters, no line breaks, no spaces at either end)",
         ),
         (
             "version: 1\nactions: {}\nrules:\n  - name: x\n    when: {score: {regex: x}}\n"
@@ -149,6 +155,17 @@ def test_strict_parsing(text: str, message: str) -> None:
     with pytest.raises(RulesError) as caught:
         parse_rules(text, "r.yaml")
     assert str(caught.value) == f"r.yaml:{message}"
+
+
+def test_a_queue_owner_is_read_with_its_name_as_written() -> None:
+    ruleset = parse_rules(
+        "version: 1\nactions:\n  t: {type: salesforce_task, subject: x, due_in: 1d, "
+        'owner: "queue:NPS Follow-up"}\nrules: []\n',
+        "r.yaml",
+    )
+    owner = ruleset.actions["t"].owner  # type: ignore[union-attr]
+    assert (owner.kind, owner.queue) == ("queue", "NPS Follow-up")
+    assert str(owner) == "queue:NPS Follow-up"
 
 
 def test_yaml_1_2_keeps_yes_and_no_as_text() -> None:

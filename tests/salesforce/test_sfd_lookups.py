@@ -105,3 +105,21 @@ def test_accounts_searched_by_name_or_domain_with_wildcards_taken_literally(
     assert [a.id for a in crm.search_accounts(["%_"])] == [odd]  # not every account
     assert crm.search_accounts(["nothing-like-it"]) == []
     assert crm.search_accounts([]) == []
+
+
+def test_queues_by_name_or_developer_name_with_their_objects_in_two_queries(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    cases = org.org.add_queue("Case Desk", ("Case",))
+    quoted = org.org.add_queue("O'Brien's team", ("Task", "Case"))
+    before = queries(org)
+
+    found = crm.find_queues(["nps_follow_up", "CASE DESK", "O'Brien's team", "Nobody"])
+
+    assert queries(org) - before == 2
+    assert [(q.id, q.name, q.developer_name, q.sobjects) for q in found] == [
+        (org.task_queue_id, "NPS Follow-up", "NPS_Follow_up", frozenset({"Task"})),
+        (cases, "Case Desk", "Case_Desk", frozenset({"Case"})),
+        (quoted, "O'Brien's team", "O_Brien_s_team", frozenset({"Task", "Case"})),
+    ]
+    assert crm.find_queues([]) == []
