@@ -163,6 +163,11 @@ class SalesforceEmulator(EmulatorApp):
     def bulk_polls_to_complete(self, value: int) -> None:
         self.org.bulk.polls_to_complete = max(1, value)
 
+    def fail_bulk_queries(self, message: str, count: int = 1) -> None:
+        """The next ``count`` Bulk 2.0 query jobs end ``Failed`` with ``message``."""
+        with self.lock:
+            self.org.bulk_queries.fail_next(message, count)
+
     # -- users and sessions --------------------------------------------------------------------
     def add_credentials(self, username: str, password: str, security_token: str = "") -> str:
         """Let ``username`` log in (creating its User record); returns the user id."""
@@ -283,6 +288,7 @@ class SalesforceEmulator(EmulatorApp):
         more = r"/(?P<resource>query|queryAll)/(?P<locator>[^/]+)/?"
         upsert_many = "/composite" + sobject + r"/(?P<field>\w+)/?"
         job = r"/jobs/ingest/(?P<job_id>\w+)"
+        query_job = r"/jobs/query/(?P<job_id>\w+)"
         results = r"/(?P<kind>(?i:successfulResults|failedResults|unprocessedRecords))/?"
         api_routes: list[tuple[str, str, str, OrgHandler]] = [
             ("GET", "/?", "resources", self._resources),
@@ -311,6 +317,12 @@ class SalesforceEmulator(EmulatorApp):
             ("DELETE", job + "/?", "bulk2_delete_job", bulk_api.delete_job),
             ("PUT", job + "/batches/?", "bulk2_upload", bulk_api.upload),
             ("GET", job + results, "bulk2_results", bulk_api.results),
+            ("POST", "/jobs/query/?", "bulk2_query_create", bulk_api.create_query_job),
+            ("GET", "/jobs/query/?", "bulk2_query_list", bulk_api.list_query_jobs),
+            ("GET", query_job + "/?", "bulk2_query_get", bulk_api.get_query_job),
+            ("PATCH", query_job + "/?", "bulk2_query_abort", bulk_api.abort_query_job),
+            ("DELETE", query_job + "/?", "bulk2_query_delete", bulk_api.delete_query_job),
+            ("GET", query_job + "/results/?", "bulk2_query_results", bulk_api.query_results),
         ]  # fmt: skip
         self.route("GET", r"/services/data/?", "versions", self._versions)
         for method, pattern, name, handler in api_routes:

@@ -1,4 +1,5 @@
-"""Bulk API 2.0 ingest resources over HTTP (``/jobs/ingest``); the logic lives in :mod:`bulk`."""
+"""Bulk API 2.0 resources over HTTP: ingest jobs (``/jobs/ingest``, logic in :mod:`bulk`) and
+query jobs (``/jobs/query``, logic in :mod:`bulk_query`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from emulators.base import Request, Response
 from emulators.salesforce.auth import Session
 from emulators.salesforce.org import Org
 from emulators.salesforce.responses import read_json, sf_json, version
+from emulators.salesforce.soql_bind import Plan
 
 
 def create_job(org: Org, request: Request, session: Session) -> Response:
@@ -38,3 +40,49 @@ def upload(org: Org, request: Request, session: Session) -> Response:
 def results(org: Org, request: Request, session: Session) -> Response:
     text = org.bulk.results(request.params["job_id"], request.params["kind"])
     return Response(200, text.encode("utf-8"), {"Content-Type": "text/csv"})
+
+
+# -- query jobs --------------------------------------------------------------------------------
+def create_query_job(org: Org, request: Request, session: Session) -> Response:
+    def plan_for(soql: str) -> Plan:
+        return org.queries.plan(
+            soql,
+            visible=lambda obj, field: (
+                org.security.access(session.user_id, obj.name, field.name) is not None
+            ),
+            time_zone=org.time_zone_of(session.user_id),
+        )
+
+    info = org.bulk_queries.create(
+        read_json(request), plan_for, user_id=session.user_id, version=version(request)
+    )
+    return sf_json(info)
+
+
+def list_query_jobs(org: Org, request: Request, session: Session) -> Response:
+    return sf_json(org.bulk_queries.list_jobs())
+
+
+def get_query_job(org: Org, request: Request, session: Session) -> Response:
+    return sf_json(org.bulk_queries.info(request.params["job_id"]))
+
+
+def abort_query_job(org: Org, request: Request, session: Session) -> Response:
+    return sf_json(org.bulk_queries.set_state(request.params["job_id"], read_json(request)))
+
+
+def delete_query_job(org: Org, request: Request, session: Session) -> Response:
+    org.bulk_queries.delete(request.params["job_id"])
+    return Response.empty(204)
+
+
+def query_results(org: Org, request: Request, session: Session) -> Response:
+    page = org.bulk_queries.results(
+        request.params["job_id"], request.arg("locator"), request.arg("maxRecords")
+    )
+    headers = {
+        "Content-Type": "text/csv",
+        "Sforce-NumberOfRecords": str(page.count),
+        "Sforce-Locator": page.locator,
+    }
+    return Response(200, page.text.encode("utf-8"), headers)

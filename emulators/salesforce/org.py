@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from emulators.salesforce.auth import AuthRegistry, Credential
 from emulators.salesforce.bulk import BulkService
+from emulators.salesforce.bulk_query import QueryJobs
 from emulators.salesforce.ids import IdFactory
 from emulators.salesforce.query import QueryService
 from emulators.salesforce.schema import Schema
@@ -51,6 +52,12 @@ class Org:
             ids_factory=self.ids,
             clock=self.now,
             locked=lambda: record_locked(BULK_RECORDS_ENDPOINT),
+        )
+        self.bulk_queries = QueryJobs(
+            store=self.store,
+            ids_factory=self.ids,
+            clock=self.now,
+            polls_to_complete=lambda: self.bulk.polls_to_complete,
         )
         self.auth = AuthRegistry(random.Random(f"sessions-{seed}"), self.now)
         self.record_locked = record_locked

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from emulators.salesforce.errors import ApiError
 from emulators.salesforce.ids import IdFactory
-from emulators.salesforce.soql_bind import Visible, bind
+from emulators.salesforce.soql_bind import Plan, Visible, bind
 from emulators.salesforce.soql_eval import execute
 from emulators.salesforce.soql_lexer import SoqlError
 from emulators.salesforce.soql_parser import parse
@@ -61,10 +61,7 @@ class QueryService:
         literals (``TODAY``, ``LAST_N_DAYS:n``) count days. Invalid SOQL raises
         :class:`ApiError` with Salesforce's error code and message layout.
         """
-        try:
-            plan = bind(parse(soql), self.store, self._clock(), visible, time_zone)
-        except SoqlError as exc:
-            raise ApiError(400, exc.code, exc.render(soql)) from None
+        plan = self.plan(soql, visible=visible, time_zone=time_zone)
         total, records = execute(plan, self.store, include_deleted=include_deleted, version=version)
         if plan.count_only or not paged:
             return {"totalSize": total, "done": True, "records": records}
@@ -74,6 +71,16 @@ class QueryService:
             while len(self._cursors) > MAX_CURSORS:
                 self._cursors.popitem(last=False)
         return self._page(locator, records, 0, version, resource)
+
+    def plan(
+        self, soql: str, *, visible: Visible | None = None, time_zone: str = DEFAULT_TIME_ZONE
+    ) -> Plan:
+        """``soql`` parsed and bound to the schema; invalid SOQL raises :class:`ApiError` with
+        Salesforce's error code and message layout."""
+        try:
+            return bind(parse(soql), self.store, self._clock(), visible, time_zone)
+        except SoqlError as exc:
+            raise ApiError(400, exc.code, exc.render(soql)) from None
 
     def more(self, token: str, *, version: str, resource: str) -> dict[str, Any]:
         """A later page: ``token`` is ``<locator>-<offset>`` from ``nextRecordsUrl``."""

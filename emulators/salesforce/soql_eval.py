@@ -29,17 +29,23 @@ def execute(
 ) -> tuple[int, list[dict[str, Any]]]:
     """``(totalSize, records)`` for the plan; COUNT() queries return no records."""
     resolver = Resolver(store)
+    selected = select_rows(plan, store, include_deleted=include_deleted)
+    if plan.count_only:
+        return len(selected), []
+    shaped = [_shape(resolver, plan.sobject, record, plan.select, version) for record in selected]
+    return len(shaped), shaped
+
+
+def select_rows(plan: Plan, store: Store, *, include_deleted: bool) -> list[Record]:
+    """The stored records the plan selects, filtered, ordered and cut by OFFSET and LIMIT."""
+    resolver = Resolver(store)
     rows = store.rows(plan.sobject, include_deleted=include_deleted)
     matched = [r for r in rows if plan.where(r)] if plan.where is not None else list(rows)
     if plan.order:
         matched.sort(key=cmp_to_key(_comparator(resolver, plan.order)))
     start = plan.offset or 0
     stop = start + plan.limit if plan.limit is not None else None
-    selected = matched[start:stop]
-    if plan.count_only:
-        return len(selected), []
-    shaped = [_shape(resolver, plan.sobject, record, plan.select, version) for record in selected]
-    return len(shaped), shaped
+    return matched[start:stop]
 
 
 def _comparator(
