@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import requests
 from more_itertools import chunked
 from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceOperationError
 
 from connectors.backoff import Backoff
 from connectors.errors import ConfigError, ConnectorError, RecordError, RetryableError
@@ -30,7 +31,16 @@ from connectors.models import Account, Contact, FieldUpdate, Queue, TaskSpec, Wr
 from connectors.salesforce import errors
 from connectors.salesforce.auth import SalesforceCredentials, login
 from connectors.salesforce.bulk import BULK_POLL_CAP, Polling, bulk_update, bulk_upsert
-from connectors.salesforce.describe import ObjectInfo, parse_object
+from connectors.salesforce.bulk_query import (
+    MAX_JOB_QUERY,
+    MAX_VALUES_PER_JOB,
+    PAGE_RECORDS,
+    FieldTypes,
+    bulk_query,
+    job_failure,
+    relationship_field,
+)
+from connectors.salesforce.describe import FieldInfo, ObjectInfo, parse_object
 from connectors.salesforce.limits import USAGE_MAX_AGE, ApiReserve, ApiUsage, UsageMeter
 from connectors.salesforce.records import (
     LEAD_PREFIX,
@@ -84,15 +94,23 @@ class SalesforceConnector:
         api_reserve: float = 0.0,
         bulk_threshold: int = 0,
         bulk_poll_seconds: float = 0.5,
+        query_bulk_threshold: int = 0,
+        bulk_query_page: int = PAGE_RECORDS,
     ) -> None:
         """``relogin`` returns a freshly logged-in client (None: the session cannot be renewed);
         ``api_reserve`` is the fraction of the daily allowance left to others; updates of more
-        than ``bulk_threshold`` records of one object go through Bulk 2.0 (0: never)."""
+        than ``bulk_threshold`` records of one object go through Bulk 2.0 (0: never), and so do
+        lookups of more than ``query_bulk_threshold`` values (ids, emails, names; 0: never),
+        read ``bulk_query_page`` records per page of results."""
         self.sf = sf
         self.account_fields = account_fields or AccountFieldNames()
         self.task_marker_field = task_marker_field
         self.reserve = ApiReserve(api_reserve)
         self.bulk_threshold = bulk_threshold
+        self.query_bulk_threshold = query_bulk_threshold
+        self.bulk_query_page = bulk_query_page
+        self.bulk_poll_seconds = bulk_poll_seconds
+        self._described: dict[str, ObjectInfo] = {}
         self.bulk_poll = Polling(
             Backoff(first=bulk_poll_seconds, factor=1.5, cap=max(BULK_POLL_CAP, bulk_poll_seconds))
         )
@@ -160,6 +178,68 @@ class SalesforceConnector:
         result = self._call(lambda: self.sf.query_all(soql))
         return list(result.get("records", []))
 
+    def select_in(
+        self, object_type: str, select_from: str, clauses: Mapping[str, Sequence[str]]
+    ) -> list[dict[str, Any]]:
+        """Records of ``select_from WHERE f1 IN (..) OR f2 IN (..)``, each value escaped.
+
+        Up to ``query_bulk_threshold`` values go as REST queries of 200 values each; more go
+        as Bulk 2.0 query jobs of up to 4,000 values each, whose records come back in the same
+        shape (:mod:`connectors.salesforce.bulk_query`).
+        """
+        wanted = sum(len(set(values)) for values in clauses.values())
+        if self.query_bulk_threshold and wanted > self.query_bulk_threshold:
+            batches = or_in_batches(
+                select_from, clauses, max_values=MAX_VALUES_PER_JOB, max_encoded=MAX_JOB_QUERY
+            )
+            return [rec for soql, _ in batches for rec in self.bulk_query(object_type, soql)]
+        batches = or_in_batches(select_from, clauses)
+        return [rec for soql, _ in batches for rec in self.query_all(soql)]
+
+    def bulk_query(self, object_type: str, soql: str) -> list[dict[str, Any]]:
+        """The records of ``soql`` read by one Bulk 2.0 query job, shaped as REST answers them;
+        a job that fails raises by the tier of the code in its message (else retry)."""
+        types = self._field_types(object_type)
+
+        def run() -> list[dict[str, Any]]:
+            try:
+                return bulk_query(
+                    self.sf,
+                    object_type,
+                    soql,
+                    types,
+                    wait=self.bulk_poll_seconds,
+                    page_records=self.bulk_query_page,
+                )
+            except SalesforceOperationError as exc:
+                raise job_failure(str(exc).removeprefix("Job failure. Response content: ")) from exc
+
+        return self._call(run)
+
+    def _described_object(self, sobject: str) -> ObjectInfo:
+        if sobject not in self._described:
+            self._described[sobject] = self.describe(sobject)
+        return self._described[sobject]
+
+    def _field_types(self, object_type: str) -> FieldTypes:
+        """The describe type of each column of a Bulk result (``Account.Owner.Email``), through
+        the describes of the objects on the way (each described once per connector)."""
+
+        def field_type(column: str) -> str | None:
+            *hops, name = column.split(".")
+            objects = [object_type]
+            for hop in hops:
+                info = self._described_object(objects[0]) if objects else None
+                reference = _reference_field(info, hop) if info else None
+                objects = list(reference.reference_to) if reference else []
+            for sobject in objects:
+                found = self._described_object(sobject).field(name)
+                if found is not None:
+                    return found.type
+            return None
+
+        return field_type
+
     @property
     def usage(self) -> ApiUsage | None:
         """The org's API usage from the latest ``Sforce-Limit-Info`` header seen, if any."""
@@ -184,12 +264,11 @@ class SalesforceConnector:
         wanted = sorted({e.lower() for e in emails if e})
         select = f"SELECT {', '.join(contact_select(self.account_fields))} FROM Contact"
         found = ContactLookup()
-        for soql, _ in or_in_batches(select, {"Id": keys, "Email": wanted}):
-            for rec in self.query_all(soql):
-                contact = to_contact(rec, self.account_fields)
-                found.by_id[contact.id[:15]] = contact
-                if contact.email in wanted:
-                    found.by_email.setdefault(contact.email, []).append(contact)
+        for rec in self.select_in("Contact", select, {"Id": keys, "Email": wanted}):
+            contact = to_contact(rec, self.account_fields)
+            found.by_id[contact.id[:15]] = contact
+            if contact.email in wanted:
+                found.by_email.setdefault(contact.email, []).append(contact)
         for contacts in found.by_email.values():
             contacts.sort(key=lambda c: c.id)
         return found
@@ -239,9 +318,7 @@ class SalesforceConnector:
         if domain_field:
             clauses[domain_field] = wanted_domains
         found = AccountLookup()
-        records = [
-            rec for soql, _ in or_in_batches(select, clauses) for rec in self.query_all(soql)
-        ]
+        records = self.select_in("Account", select, clauses)
         if not domain_field and wanted_domains:
             for soql, _ in like_batches(select, "Website", wanted_domains):
                 records.extend(self.query_all(soql))
@@ -397,14 +474,13 @@ class SalesforceConnector:
         names = sorted(set(fields))
         if not names or not record_ids:
             return {}
-        # Field names come from the config's mapping; ids only pass through in_batches' escaping.
-        template = f"SELECT Id, {', '.join(names)} FROM {object_type} WHERE Id IN {{values}}"
+        # Field names come from the config's mapping; ids only pass through or_in_batches' escaping.
+        select = f"SELECT Id, {', '.join(names)} FROM {object_type}"
         current: dict[str, dict[str, Any]] = {}
         by_lower = {record_id.lower(): record_id for record_id in record_ids}
-        for soql, _ in in_batches(template, list(record_ids)):
-            for rec in self.query_all(soql):
-                record_id = by_lower.get(str(rec["Id"]).lower(), str(rec["Id"]))
-                current[record_id] = {name: rec.get(name) for name in names}
+        for rec in self.select_in(object_type, select, {"Id": list(record_ids)}):
+            record_id = by_lower.get(str(rec["Id"]).lower(), str(rec["Id"]))
+            current[record_id] = {name: rec.get(name) for name in names}
         return current
 
     # -- writes --------------------------------------------------------------------------------
@@ -539,6 +615,14 @@ class SalesforceConnector:
         if task.what_id:
             record["WhatId"] = task.what_id
         return record
+
+
+def _reference_field(info: ObjectInfo, relationship: str) -> FieldInfo | None:
+    for name in relationship_field(relationship):
+        found = info.field(name)
+        if found is not None and found.reference_to:
+            return found
+    return None
 
 
 def _object_of(update: FieldUpdate) -> str:

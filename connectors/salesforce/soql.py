@@ -63,12 +63,15 @@ def or_in_batches(
     clauses: Mapping[str, Sequence[str]],
     *,
     max_values: int = MAX_VALUES_PER_QUERY,
+    max_encoded: int = MAX_ENCODED_QUERY,
 ) -> Iterator[tuple[str, dict[str, list[str]]]]:
     """Yield ``(soql, values per field)`` for ``select_from WHERE f1 IN (..) OR f2 IN (..)``.
 
     One query answers several lookups at once (contacts by id *or* by email), so a batch of
     responses costs one call instead of one per kind of key. The limits of :func:`in_batches`
-    apply to the values of all fields together; a field without values in a batch is left out.
+    apply to the values of all fields together (``max_encoded`` raises the length limit for a
+    query that does not travel in a URL, a Bulk job's); a field without values in a batch is
+    left out.
     """
     pending = [
         (name, value)
@@ -81,7 +84,7 @@ def or_in_batches(
     for name, value in pending:
         value_cost = len(quote_plus(quote_soql_value(value))) + 3
         clause_cost = 0 if name in batch else len(quote_plus(f" OR {name} IN ()"))
-        if count and (count >= max_values or size + value_cost + clause_cost > MAX_ENCODED_QUERY):
+        if count and (count >= max_values or size + value_cost + clause_cost > max_encoded):
             yield _render_or(select_from, batch), batch
             batch, count, size = {}, 0, base
             clause_cost = len(quote_plus(f" OR {name} IN ()"))

@@ -72,6 +72,7 @@ def build_salesforce(config: Config, counter: CallCounter) -> SalesforceConnecto
         api_reserve=api.reserve,
         bulk_threshold=api.bulk_threshold,
         bulk_poll_seconds=api.bulk_poll_seconds,
+        query_bulk_threshold=api.query_bulk_threshold,
         account_fields=AccountFieldNames(
             tier=f.account_tier,
             arr=f.account_arr,

@@ -28,6 +28,7 @@ def test_defaults_keep_leads_off_and_a_fifth_in_reserve() -> None:
     sf = config.salesforce
     assert sf.matching.order == ["crm_id", "email", "alias", "domain"]
     assert (sf.api.reserve, sf.api.bulk_threshold) == (0.2, 2000)
+    assert sf.api.query_bulk_threshold == 5000
 
 
 def test_a_full_salesforce_section_is_accepted() -> None:
@@ -44,13 +45,14 @@ def test_a_full_salesforce_section_is_accepted() -> None:
         "    ties: oldest\n"
         "    free_mail_domains: [corp-mail.example]\n"
         "    account_aliases: {acme-old.com: 001000000000001AAA}\n"
-        "  api: {reserve: 0.3, bulk_threshold: 5000, bulk_poll_seconds: 5}\n"
+        "  api: {reserve: 0.3, bulk_threshold: 5000, bulk_poll_seconds: 5, "
+        "query_bulk_threshold: 800}\n"
     )
     sf = config.salesforce
     assert sf.auth.private_key is not None
     assert sf.auth.private_key.file == Path("/etc/nps-sync/salesforce.key")
     assert sf.matching.order[2] == "lead"
-    assert sf.api.reserve == 0.3
+    assert (sf.api.reserve, sf.api.query_bulk_threshold) == (0.3, 800)
 
 
 @pytest.mark.parametrize(

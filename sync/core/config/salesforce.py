@@ -135,6 +135,10 @@ class SalesforceApi(Section):
     #: up to 10 s (or this value if it is longer), so a small job is seen done soon and a long
     #: one costs few polls.
     bulk_poll_seconds: float = Field(0.5, gt=0.0)
+    #: Lookups of more values than this in one go (ids, emails, names: a pass's matching window,
+    #: a write-back's read-back) are read by Bulk API 2.0 query jobs of up to 4,000 values, a
+    #: handful of calls each, instead of REST queries of 200 values; 0: never.
+    query_bulk_threshold: int = Field(5000, ge=0)
 
 
 class SalesforceTasks(Section):
