@@ -282,6 +282,8 @@ class Engine:
         self.stop_requested = threading.Event()
         self._context: RoutingContext | None = None
         self._owner_references: frozenset[str] = frozenset()
+        #: (pass report, rules hash) the ``queue:`` owners were last looked up for.
+        self._queues_for: tuple[RunReport, str] | None = None
         self._zendesk_names: ZendeskNames | None = None
         self._zendesk_names_for = ""
         self._ticket_executor: ZendeskTicketExecutor | None = None
@@ -347,6 +349,7 @@ class Engine:
                 score_field=score_title,
                 fallback_owner_id=self.config.salesforce.fallback_owner_id,
                 user_ids=self._context.user_ids if self._context else {},
+                queue_ids=self._context.queue_ids if self._context else {},
                 act_window=self.config.routing.act_on_responses_newer_than,
             )
         references = owner_references(self.ruleset)
@@ -357,11 +360,16 @@ class Engine:
         return self._context
 
     def resolve_task_queues(self, report: RunReport) -> RoutingContext:
-        """The routing context with the rules' ``queue:`` owners looked up for this pass; each
-        one that is missing or does not take Tasks is an error of the pass, at its place in the
-        rules file (its Tasks go down the owner ladder, the rest of the pass goes on)."""
+        """The routing context with the rules' ``queue:`` owners looked up once for the pass
+        that ``report`` records; each one that is missing or does not take Tasks is an error of
+        the pass, at its place in the rules file (its Tasks go down the owner ladder, the rest
+        of the pass goes on)."""
         context = self.routing_context()
         references = queue_references(self.ruleset)
+        last = self._queues_for
+        if last is not None and last[0] is report and last[1] == self.ruleset.hash:
+            return context
+        self._queues_for = (report, self.ruleset.hash)
         if not references and not context.queue_ids:
             return context
         queues = find_task_queues(self.conn.crm, references, self.retry)
@@ -516,7 +524,9 @@ class Engine:
         stats = escalate_due(
             self.store,
             now,
-            render=EscalationRendering(self.store, ruleset, self.routing_context, now),
+            render=EscalationRendering(
+                self.store, ruleset, lambda: self.resolve_task_queues(report), now
+            ),
             resolution=AnyResolution(
                 (TrackedTicketStatus(self.store), TaskStatusCheck(self.conn.crm, self.retry))
             ),

@@ -54,7 +54,7 @@ def rematch(engine: Engine) -> tuple[RematchResult, RunReport]:
                 result.busy = True
                 return
             ruleset = engine.refresh_rules()
-            context = engine.routing_context()
+            context = engine.resolve_task_queues(report)
             listed = store.inbox.unmatched()
             current = [row for row in listed if row.routed_version == row.version]
             result.reviewed = len(listed)

@@ -111,6 +111,23 @@ def test_an_unknown_queue_is_an_error_at_its_rules_line_and_the_other_responses_
     )
 
 
+def test_a_queue_set_up_after_a_pass_is_used_from_the_next_pass_on(
+    world: EmulatedWorld, make_engine: EngineFactory, rules_path: Path
+) -> None:
+    write_rules(rules_path, QUEUE_RULES.format(queue="Renewals Desk"))
+    answer(world, 0, 2, "Too slow")
+    engine = make_engine()
+    assert len(engine.run_once().errors) == 1
+
+    desk = world.salesforce.org.add_queue("Renewals Desk", ("Task",))
+    answer(world, 2, 1, "Still slow")
+    later = engine.run_once()
+
+    assert (later.errors, later.tasks_created) == ([], 1)
+    owners = {t["Subject"]: t["OwnerId"] for t in world.salesforce.records("Task")}
+    assert owners == {"NPS 2: Too slow": world.book.users[0].id, "NPS 1: Still slow": desk}
+
+
 def test_a_queue_that_does_not_take_tasks_is_an_error_and_its_tasks_wait_for_no_one(
     world: EmulatedWorld, make_engine: EngineFactory, rules_path: Path
 ) -> None:
