@@ -57,8 +57,9 @@ def _quantiles(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(ordered) * 1000, p95 * 1000, ordered[-1] * 1000
 
 
-def run_webhook_benchmark(count: int = 200) -> None:
-    """Send ``count`` signed webhooks to a running daemon; print the latencies."""
+def run_webhook_benchmark(count: int = 200, rate: float = 5.0, latency: float = 0.1) -> None:
+    """Send ``count`` signed webhooks to a running daemon, ``rate`` a second, with ``latency``
+    seconds added to every Salesforce, Zendesk and Delighted call; print the latencies."""
     with (
         tempfile.TemporaryDirectory(prefix="nps-sync-bench-webhooks-") as tmp,
         EmulatedWorld(seed=5, accounts=60, responses=60) as world,
@@ -80,13 +81,22 @@ def run_webhook_benchmark(count: int = 200) -> None:
         log = folder / "daemon.log"
         with log.open("ab") as sink:
             daemon = subprocess.Popen(  # noqa: S603 - our own CLI
-                [*nps_sync(), "run", "-c", str(config), "--listen", "127.0.0.1:0"],
+                [
+                    *nps_sync(),
+                    "run",
+                    "-c",
+                    str(config),
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--log-level",
+                    "DEBUG",
+                ],
                 stdout=sink,
                 stderr=sink,
             )
         store = StateStore(url)
         try:
-            _measure(world, daemon, log, store, count)
+            _measure(world, daemon, log, store, count, rate, latency)
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
@@ -94,9 +104,17 @@ def run_webhook_benchmark(count: int = 200) -> None:
 
 
 def _measure(
-    world: EmulatedWorld, daemon: subprocess.Popen[bytes], log: Path, store: StateStore, count: int
+    world: EmulatedWorld,
+    daemon: subprocess.Popen[bytes],
+    log: Path,
+    store: StateStore,
+    count: int,
+    rate: float,
+    latency: float,
 ) -> None:
     base = _wait_for_start(log, daemon, store)
+    for app in (world.salesforce, world.zendesk, world.delighted):
+        app.latency = latency
     in_zendesk = {(u.get("email") or "").lower() for u in world.zendesk.users()}
     emails = [c.email for c in world.book.contacts if c.email.lower() in in_zendesk]
     target = f"{base}/webhooks/delighted/delighted"
@@ -119,11 +137,13 @@ def _measure(
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     acks: list[float] = []
+    begin = time.perf_counter()
     for index in range(count):
         score = (1, 8, 10)[index % 3]
         rid = world.delighted.add_response(
             email=emails[index % len(emails)], score=score, comment=f"answer {index}"
         )
+        time.sleep(max(0.0, begin + index / rate - time.perf_counter()))  # a steady rate
         started = time.perf_counter()
         status = world.delighted.send_webhook(target, rid)
         acks.append(time.perf_counter() - started)
@@ -137,7 +157,11 @@ def _measure(
     stop.set()
     watcher.join()
     to_action = [acted[rid] - sent[rid] for rid in acted]
-    table = Table(title=f"Webhooks: {count} signed Delighted webhooks, SQLite store")
+    title = (
+        f"Webhooks: {count} signed Delighted webhooks at {rate:g}/s, SQLite store, "
+        f"{latency * 1000:.0f} ms added to every API call"
+    )
+    table = Table(title=title)
     for column in ("measure", "n", "p50 ms", "p95 ms", "max ms"):
         table.add_column(column, justify="right" if column != "measure" else "left")
     for name, values in (
@@ -167,7 +191,11 @@ def _wait_for_start(log: Path, daemon: subprocess.Popen[bytes], store: StateStor
 
 
 def _drained(store: StateStore) -> bool:
+    """The first poll and drain are over (they run at start, in either order)."""
     try:
-        return any(run["kind"] == "drain" and run["finished_at"] for run in store.runs.last(10))
+        runs = store.runs.last(10)
     except Exception:  # the daemon has not created the schema yet
         return False
+    return all(
+        any(r["kind"] == kind and r["finished_at"] for r in runs) for kind in ("poll", "drain")
+    )

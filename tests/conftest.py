@@ -22,6 +22,7 @@ SERIAL_MODULES = frozenset(
         "test_rel_daemon.py",
         "test_rel_rate_limits.py",
         "test_rel_webhooks.py",
+        "test_rel_webhook_kill.py",
     }
 )
 

@@ -376,12 +376,19 @@ class ZendeskConnector:
         )
 
     # -- tickets: writes -----------------------------------------------------------------------
-    def create_tickets(self, specs: Sequence[TicketSpec]) -> list[WriteResult]:
+    def create_tickets(
+        self, specs: Sequence[TicketSpec], *, direct_up_to: int = 1
+    ) -> list[WriteResult]:
         """Create tickets with ``create_many`` jobs of up to 100; one result per spec, in order.
 
-        A lone ticket is created directly with its key as ``Idempotency-Key``.
+        A lone ticket, and each of a batch of at most ``direct_up_to``, is created directly
+        with its key as ``Idempotency-Key``: a few requests instead of a job to wait for.
         """
-        chunks = list(chunked(list(specs), BATCH_SIZE))
+        specs = list(specs)
+        if len(specs) <= direct_up_to:
+            chunks = [[spec] for spec in specs]
+        else:
+            chunks = list(chunked(specs, BATCH_SIZE))
         jobs = [c for c in chunks if len(c) > 1]
         statuses = iter(
             self.jobs.run(

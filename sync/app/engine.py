@@ -89,6 +89,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: A real-time pass creates up to this many new tickets one request each: a few hundred
+#: milliseconds, where a bulk job is seen done only after polls half a second and more apart.
+REALTIME_DIRECT_TICKETS = 5
+
+
 def worker_id() -> str:
     """``host:pid:thread``: unique per worker, and tells whether a local owner has died."""
     return f"{_host()}:{os.getpid()}:{threading.get_ident()}"
@@ -280,6 +285,12 @@ class Engine:
         self.retry = retry or RetryPolicy()
         self.owner = owner or worker_id()
         self.stop_requested = threading.Event()
+        #: Held while routing or acting, so engines of one process that share it (see
+        #: :meth:`sibling`) never route the inbox or claim actions at the same time.
+        self.routing_lock = threading.Lock()
+        #: New tickets a batch creates one request each rather than in a bulk job (see
+        #: :class:`TicketSettings`); the real-time engine raises it.
+        self.direct_tickets = 1
         self._context: RoutingContext | None = None
         self._owner_references: frozenset[str] = frozenset()
         #: (pass report, rules hash) the ``queue:`` owners were last looked up for.
@@ -287,6 +298,24 @@ class Engine:
         self._zendesk_names: ZendeskNames | None = None
         self._zendesk_names_for = ""
         self._ticket_executor: ZendeskTicketExecutor | None = None
+
+    def sibling(self) -> Engine:
+        """An engine on the same config, store and rules with connections of its own and its
+        own lease owner, taking turns with this one to route and act (:attr:`routing_lock`)
+        but free to work while this one writes back, tracks tickets or reconciles."""
+        from sync.app.runtime import connect_all
+
+        twin = Engine(
+            self.config,
+            self.store,
+            connect_all(self.config),
+            self.rules,
+            clock=self.clock,
+            retry=self.retry,
+        )
+        twin.routing_lock = self.routing_lock
+        twin.direct_tickets = REALTIME_DIRECT_TICKETS
+        return twin
 
     def zendesk_names(self) -> ZendeskNames:
         """Groups, agents, fields and domain organizations the config and rules name, as ids.
@@ -310,10 +339,13 @@ class Engine:
                 self.conn.helpdesk,
                 self.retry,
                 store=self.store,
-                settings=TicketSettings.from_config(
-                    self.config.zendesk,
-                    self.config.salesforce.instance_url,
-                    self.config.lease_seconds,
+                settings=replace(
+                    TicketSettings.from_config(
+                        self.config.zendesk,
+                        self.config.salesforce.instance_url,
+                        self.config.lease_seconds,
+                    ),
+                    direct_up_to=self.direct_tickets,
                 ),
                 names=names,
                 clock=self.clock,
@@ -399,22 +431,25 @@ class Engine:
         for error in stats.deferred:
             report.defer(error)
 
-    def route(self, report: RunReport) -> None:
-        """Match and route every pending response.
+    def route(self, report: RunReport, *, windows: int | None = None) -> None:
+        """Match and route every pending response (at most ``windows`` windows of them).
 
         The lookups of a window of up to ``MATCH_WINDOW`` pending responses are made together
         (one query per 200 distinct values), then the window is routed in batches of
-        ``batch_size``; what a pass has looked up once it does not ask again.
+        ``batch_size``; what a pass has looked up once it does not ask again. A real-time pass
+        routes one window, so responses that keep arriving do not hold its actions back.
         """
         ruleset = self.refresh_rules()
         context = self.resolve_task_queues(report)
         cache = LookupCache()
         finder = self.user_finder()
-        while not self.stop_requested.is_set():
+        left = windows
+        while not self.stop_requested.is_set() and (left is None or left > 0):
             now = self.clock()
             window = self.store.inbox.pending(max(MATCH_WINDOW, self.config.batch_size), now)
             if not window:
                 break
+            left = None if left is None else left - 1
             matched = self.match(window, cache)
             for batch in chunked(window, self.config.batch_size):
                 if self.stop_requested.is_set():
@@ -650,6 +685,14 @@ class Engine:
         """Run due actions and queued write-backs: the outbox side of a pass."""
         return self._run("drain", self._drain_stages)
 
+    def respond(self) -> RunReport:
+        """Route what is pending and run the due actions: the real-time pass a stored webhook
+        asks for. No pull (the webhook brought the response), no write-back and no ticket
+        tracking (the drain does those on its schedule), so a new answer's Task and ticket do
+        not wait for other systems' bulk work; a backlog is still matched and routed in windows
+        and acted on in batches, as a poll and a drain would."""
+        return self._run("realtime", self._respond_stages)
+
     def reconcile(self) -> RunReport:
         """Recompute every contact and account we manage and repair what differs (nightly).
 
@@ -688,12 +731,23 @@ class Engine:
         with self.store.locks.singleton("pull") as mine:
             if mine:
                 refusable(report, lambda: self.pull(report, started))
-        with self.store.locks.singleton("route") as mine:
+        self._route_stage(report)
+
+    def _route_stage(self, report: RunReport, *, windows: int | None = None) -> None:
+        with self.routing_lock, self.store.locks.singleton("route") as mine:
             if mine:
-                refusable(report, lambda: self.route(report))
+                refusable(report, lambda: self.route(report, windows=windows))
+
+    def _act_stage(self, report: RunReport) -> None:
+        with self.routing_lock:
+            refusable(report, lambda: self.act(report))
+
+    def _respond_stages(self, report: RunReport, started: datetime) -> None:
+        self._route_stage(report, windows=1)
+        self._act_stage(report)
 
     def _drain_stages(self, report: RunReport, started: datetime) -> None:
-        refusable(report, lambda: self.act(report))
+        self._act_stage(report)
         refusable(report, lambda: self._write_back_stage(report, started))
         if self.config.zendesk.tracking.enabled:
             with self.store.locks.singleton("ticket-tracking") as mine:

@@ -43,8 +43,9 @@ class Receiver:
         return cls(intake, health, telemetry, listener)
 
     def attach(self, daemon: Daemon) -> None:
-        """The daemon is built: stored webhooks wake its poll, readiness follows its engine."""
-        self.intake.wake = lambda: daemon.wake_soon("poll")
+        """The daemon is built: stored webhooks wake its real-time pass, readiness follows its
+        engine."""
+        self.intake.wake = daemon.respond_soon
         self.health.attach(daemon.engine)
 
     def observe(self, job: str, report: RunReport) -> None:

@@ -96,6 +96,11 @@ class Daemon:
         self._active: set[str] = set()
         self._wanted: set[str] = set()
         self._flags = threading.Lock()
+        #: Set when a webhook stored a response: the responder thread runs a real-time pass.
+        self._respond = threading.Event()
+        self._responder = threading.Thread(target=self._respond_loop, name="realtime", daemon=True)
+        #: The responder's engine (:meth:`Engine.sibling`), connected at its first pass.
+        self._realtime: Engine | None = None
 
     def run_job(self, name: str, job: Job) -> None:
         """Run one job unless stopping; jobs of this process wait for each other's turn."""
@@ -119,41 +124,47 @@ class Daemon:
                 return
             self._running = name
             try:
-                report = job()
-            except RefusedError as exc:  # one line per run; the other systems' work went on
-                refusals = "; ".join(f"{k}: {v}" for k, v in exc.report.refused.items())
-                log.error(
-                    "%s: refused by %s (fix the credentials or settings; retrying next run)",
-                    name,
-                    refusals,
-                )
-                report = exc.report
-            except ConfigError as exc:
-                log.error("%s: %s (fix the credentials or settings; retrying next run)", name, exc)
-                return
-            except Exception:
-                log.exception("%s failed", name)
-                return
+                report = self._report(name, job)
             finally:
                 self._running = None
-            level = logging.DEBUG if report.idle else logging.INFO
-            log.log(level, "%s done: %s", name, done_summary(report))
-            if report.too_old:
-                window = self.engine.config.routing.act_on_responses_newer_than
-                log.info("%s: %s", name, history_summary(report.too_old, window))
-            if report.skipped_unexpected:
-                reasons = ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items()))
-                log.warning(
-                    "%s: %d action(s) skipped that the rules do not expect (%s); "
-                    "`nps-sync skipped` lists them",
-                    name,
-                    report.skipped_unexpected,
-                    reasons,
-                )
-            if self.on_report is not None:
-                self.on_report(name, report)
-        if name == "poll" and report.intents:
+        if name == "poll" and report is not None and report.intents:
             self.wake_soon("drain")  # new work: act on it now, not at the next drain tick
+
+    def _report(self, name: str, job: Job) -> RunReport | None:
+        """Run ``job`` and log what it did; None when it ended without a report."""
+        try:
+            report = job()
+        except RefusedError as exc:  # one line per run; the other systems' work went on
+            refusals = "; ".join(f"{k}: {v}" for k, v in exc.report.refused.items())
+            log.error(
+                "%s: refused by %s (fix the credentials or settings; retrying next run)",
+                name,
+                refusals,
+            )
+            report = exc.report
+        except ConfigError as exc:
+            log.error("%s: %s (fix the credentials or settings; retrying next run)", name, exc)
+            return None
+        except Exception:
+            log.exception("%s failed", name)
+            return None
+        level = logging.DEBUG if report.idle else logging.INFO
+        log.log(level, "%s done: %s", name, done_summary(report))
+        if report.too_old:
+            window = self.engine.config.routing.act_on_responses_newer_than
+            log.info("%s: %s", name, history_summary(report.too_old, window))
+        if report.skipped_unexpected:
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items()))
+            log.warning(
+                "%s: %d action(s) skipped that the rules do not expect (%s); "
+                "`nps-sync skipped` lists them",
+                name,
+                report.skipped_unexpected,
+                reasons,
+            )
+        if self.on_report is not None:
+            self.on_report(name, report)
+        return report
 
     def wake_soon(self, job_id: str) -> None:
         """Run a job as soon as possible, and again after the run in progress if there is one.
@@ -168,6 +179,41 @@ class Daemon:
                 return
         self.wake(job_id)
 
+    def respond_soon(self) -> None:
+        """Route and act on newly stored responses at once (:meth:`Engine.respond`); calls
+        during a real-time pass ask for one more right after it.
+
+        The pass runs in the responder thread on an engine of its own, so it waits for no
+        write-back, ticket tracking or reconciliation in flight; it takes turns with the
+        scheduled jobs only to route and to act (:attr:`Engine.routing_lock`). When that
+        engine cannot connect, the pass runs on the daemon's engine in turn with the jobs.
+        """
+        self._respond.set()
+
+    def _respond_loop(self) -> None:
+        while not self._stopping.is_set():
+            if not self._respond.wait(timeout=0.5):
+                continue
+            self._respond.clear()
+            if self.engine.stop_requested.is_set():
+                continue
+            engine = self._realtime_engine()
+            if engine is None:
+                self.run_job("realtime", self.engine.respond)
+            else:
+                self._report("realtime", engine.respond)
+
+    def _realtime_engine(self) -> Engine | None:
+        if self._realtime is None:
+            try:
+                self._realtime = self.engine.sibling()
+            except Exception as exc:  # the daemon's engine does the pass until this connects
+                log.warning("real-time pass on the scheduled jobs' connections: %s", exc)
+                return None
+            if self.engine.stop_requested.is_set():
+                self._realtime.stop_requested.set()
+        return self._realtime
+
     def wake(self, job_id: str) -> None:
         """Run a job as soon as possible (it still waits for its turn)."""
         with contextlib.suppress(JobLookupError, SchedulerNotRunningError):
@@ -178,6 +224,8 @@ class Daemon:
         asked = "stop requested" if signum is None else f"{signal.Signals(signum).name} received"
         log.info("%s: finishing the batch in flight, then stopping", asked)
         self.engine.stop_requested.set()
+        if self._realtime is not None:
+            self._realtime.stop_requested.set()
         self._stopping.set()
 
     def _skipped(self, event: JobEvent) -> None:
@@ -259,10 +307,14 @@ class Daemon:
             else "no nightly reconcile",
         )
         self.scheduler.start()
+        self._responder.start()
 
     def shut_down(self) -> None:
         """Stop scheduling, let the job in flight finish its batch, hand back its claims."""
         self.scheduler.shutdown(wait=False)
+        self._stopping.set()  # the responder ends; its pass in flight finishes its batch first
+        if self._responder.is_alive():
+            self._responder.join()
         with self._turn:  # the job in flight finishes its batch and records it
             released = self.engine.store.outbox.release_leases(
                 self.engine.owner, self.engine.clock()

@@ -174,3 +174,22 @@ def test_the_export_pages_through_tickets_by_cursor(
 def test_a_bad_request_is_a_record_error(desk: ZendeskConnector) -> None:
     with pytest.raises(RecordError):
         desk.export_tickets(start_time=2**40)  # in the future: Zendesk refuses it
+
+
+def test_a_small_batch_can_be_created_without_a_job_to_wait_for(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    emulator.reset_counters()
+    results = desk.create_tickets(
+        [spec("d1", ANA.user_id), spec("d2", BEN.user_id), spec("d3", CAL.user_id)],
+        direct_up_to=3,
+    )
+    assert [r.ok for r in results] == [True, True, True]
+    assert {t["external_id"]: t["id"] for t in emulator.tickets()} == {
+        r.record_id: int(r.external_id) for r in results
+    }
+    assert not any("job" in name or "many" in name for name in emulator.calls)
+
+    emulator.reset_counters()
+    desk.create_tickets([spec(f"j{i}", ANA.user_id) for i in range(4)], direct_up_to=3)
+    assert any("job" in name for name in emulator.calls)  # a larger batch still is one job

@@ -111,6 +111,9 @@ class TicketSettings:
     #: About how long a batch may spend listing the requesters' open tickets (a share of the
     #: lease, see :func:`~sync.stages.executors.customer_context.fetch_open_tickets`).
     context_seconds: float = 10.0
+    #: A batch of at most this many new tickets is created one request each, not in a bulk job
+    #: (whose completion takes polls seconds apart): what a real-time pass wants.
+    direct_up_to: int = 1
 
     @classmethod
     def from_config(
@@ -236,7 +239,9 @@ class ZendeskTicketExecutor:
         created = create_missing(
             [p.action for p in creating if p.key in specs],
             lookup=self.helpdesk.find_tickets_by_key,
-            create=lambda todo: self.helpdesk.create_tickets([specs[a.key] for a in todo]),
+            create=lambda todo: self.helpdesk.create_tickets(
+                [specs[a.key] for a in todo], direct_up_to=self.settings.direct_up_to
+            ),
             retry=self.retry,
             lookup_chunk=LOOKUP_CHUNK,
         )
