@@ -155,6 +155,11 @@ class RunReport:
     escalations_fired: int = 0
     tickets_solved: int = 0
     tickets_reopened: int = 0
+    #: Per survey source: ``polls`` of it this pass ended ``ok``, ``error`` or ``deferred``
+    #: (source -> outcome), and the responses ``pulled_by_source`` and ``routed_by_source``.
+    polls: dict[str, str] = field(default_factory=dict)
+    pulled_by_source: dict[str, int] = field(default_factory=dict)
+    routed_by_source: dict[str, int] = field(default_factory=dict)
     api_calls: dict[str, int] = field(default_factory=dict)
     api_usage: tuple[int, int] | None = None
     #: The Salesforce API budget: usage, reserve, and what a stop at the reserve left over.
@@ -424,6 +429,9 @@ class Engine:
             should_stop=self.stop_requested.is_set,
         )
         report.pulled += stats.pulled
+        report.polls.update(stats.polls)
+        for name, count in stats.pulled_by_source.items():
+            report.pulled_by_source[name] = report.pulled_by_source.get(name, 0) + count
         report.new += stats.new
         report.updated += stats.updated
         report.add_problems(stats.problems, stats.problem_count)
@@ -536,6 +544,7 @@ class Engine:
             if not skip.expected:
                 report.skipped_unexpected += 1
         for out in outcomes:
+            report.routed_by_source[out.source] = report.routed_by_source.get(out.source, 0) + 1
             if out.match_status == "matched":
                 report.matched += 1
             else:

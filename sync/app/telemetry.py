@@ -76,6 +76,24 @@ class Telemetry:
             ["source"],
             registry=self.registry,
         )
+        self.polls = Counter(
+            "nps_sync_source_polls",
+            "Polls of each survey source by how they ended (ok, error, deferred)",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.pulled = Counter(
+            "nps_sync_responses_pulled",
+            "New or changed responses pulled by polling, by source",
+            ["source"],
+            registry=self.registry,
+        )
+        self.routed = Counter(
+            "nps_sync_responses_routed",
+            "Responses routed through the rules, by source (by any pass: poll or real-time)",
+            ["source"],
+            registry=self.registry,
+        )
         self.passes = Histogram(
             "nps_sync_pass_duration_seconds",
             "Duration of the daemon's passes by job (poll, drain, reconcile)",
@@ -105,8 +123,14 @@ class Telemetry:
     def observe(self, job: str, report: RunReport) -> None:
         """A finished pass: its duration, what it pulled and what it did with actions."""
         self.passes.labels(job).observe(report.seconds)
-        if report.pulled:
-            self.responses.labels("any", "poll").inc(report.pulled)
+        for source, outcome in report.polls.items():
+            self.polls.labels(source, outcome).inc()
+        for source, count in report.pulled_by_source.items():
+            self.pulled.labels(source).inc(count)
+            if count:
+                self.responses.labels(source, "poll").inc(count)
+        for source, count in report.routed_by_source.items():
+            self.routed.labels(source).inc(count)
         for result in (
             "tasks_created",
             "tickets_created",

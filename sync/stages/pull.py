@@ -40,6 +40,9 @@ class PullStats:
     errors: list[str] = field(default_factory=list)
     #: Sources that asked us to wait (a rate limit); they resume from their cursor next pass.
     deferred: list[DeferError] = field(default_factory=list)
+    #: Per source: how its poll ended (``ok``, ``error``, ``deferred``) and what it pulled.
+    polls: dict[str, str] = field(default_factory=dict)
+    pulled_by_source: dict[str, int] = field(default_factory=dict)
 
 
 def pull(
@@ -62,6 +65,8 @@ def pull(
     """
     stats = PullStats()
     for source in sources:
+        stats.polls[source.name] = "ok"
+        stats.pulled_by_source.setdefault(source.name, 0)
         try:
             cursor = store.cursors.get(source.name)
             pages = source.pages(cursor, until=run_start)
@@ -72,6 +77,7 @@ def pull(
                     source.name, page.responses, page.cursor, now, problems=page.problems
                 )
                 stats.pulled += result.new + result.updated
+                stats.pulled_by_source[source.name] += result.new + result.updated
                 stats.new += result.new
                 stats.updated += result.updated
                 stats.unchanged += result.unchanged
@@ -82,7 +88,9 @@ def pull(
                 stats.problem_count += len(page.problems)
         except DeferError as exc:  # not an error: the next pass resumes from the cursor
             stats.deferred.append(exc)
+            stats.polls[source.name] = "deferred"
         except ConnectorError as exc:
+            stats.polls[source.name] = "error"
             log.error("source %s failed: %s", source.name, exc, extra={"source": source.name})
             stats.errors.append(f"{source.name}: {exc}")
     return stats
