@@ -63,6 +63,15 @@ def main() -> None:
         help="run only these rows (repeatable)",
     )
     parser.add_argument("--webhooks", type=int, default=200, help="signed webhooks to send")
+    parser.add_argument(
+        "--webhook-rate", type=float, default=5.0, help="webhooks a second, steadily"
+    )
+    parser.add_argument(
+        "--webhook-latency-ms",
+        type=float,
+        default=100.0,
+        help="added to every API call in the webhook rows",
+    )
     args = parser.parse_args()
     sizes = list(args.first_sync)
     if args.large:
@@ -92,7 +101,11 @@ def main() -> None:
     if "backfill" in rows:
         run_backfill_benchmark(responses=args.backfill)
     if "webhooks" in rows:
-        run_webhook_benchmark(count=args.webhooks)
+        run_webhook_benchmark(
+            count=args.webhooks,
+            rate=args.webhook_rate,
+            latency=args.webhook_latency_ms / 1000,
+        )
 
 
 if __name__ == "__main__":

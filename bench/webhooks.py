@@ -1,10 +1,15 @@
 """The real-time path: ``nps-sync run --listen`` in its own process, fed signed webhooks.
 
-Measures, over ``count`` webhooks sent one after another (a third of them detractors), how long
-the receiver takes to acknowledge one (it answers only after the response is committed to the
-SQLite store), and how long a detractor's Task and ticket take to exist in the emulated
-Salesforce and Zendesk after its webhook was sent. Poll and drain intervals are an hour, so
-every action is the webhook's doing, not a scheduled pass's.
+Three measures, on SQLite and on PostgreSQL (when the local server answers), with ``latency``
+seconds added to every Salesforce, Zendesk and Delighted call:
+
+- at a steady ``rate`` (a third of the answers detractors'), how long the receiver takes to
+  acknowledge a webhook (it answers only after the response is committed to the store);
+- how long a detractor's Task and ticket take to exist in the emulated Salesforce and Zendesk
+  after its webhook was sent. Poll and drain intervals are an hour, so every action is the
+  webhook's doing (its real-time pass), not a scheduled pass's;
+- sustained webhooks per second: the rate is stepped up (``steps``, a few seconds each, many
+  senders at once) until the acknowledgement p95 passes 250 ms; the last rate under it counts.
 """
 
 from __future__ import annotations
@@ -17,12 +22,18 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from bench.measure import nps_sync
+from bench.state import postgres_unavailable, state_url
 from emulators.world import EmulatedWorld
 from sync.state import StateStore
 
@@ -48,25 +59,116 @@ rules:
     actions: []
 """
 _LISTENING = re.compile(r"listening on (http://\S+): webhooks")
+#: The acknowledgement p95 a sustained rate must stay under.
+SUSTAINED_P95 = 0.250
+#: Webhooks a second tried in turn, each for :data:`STEP_SECONDS`.
+STEPS = (25, 50, 100, 200, 400, 800)
+STEP_SECONDS = 3.0
+SENDERS = 16
 
 
-def _quantiles(values: list[float]) -> tuple[float, float, float]:
+def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
     """p50, p95 and max, in milliseconds."""
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return statistics.median(ordered) * 1000, p95 * 1000, ordered[-1] * 1000
 
 
-def run_webhook_benchmark(count: int = 200, rate: float = 5.0, latency: float = 0.1) -> None:
-    """Send ``count`` signed webhooks to a running daemon, ``rate`` a second, with ``latency``
-    seconds added to every Salesforce, Zendesk and Delighted call; print the latencies."""
-    with (
-        tempfile.TemporaryDirectory(prefix="nps-sync-bench-webhooks-") as tmp,
-        EmulatedWorld(seed=5, accounts=60, responses=60) as world,
-    ):
-        folder = Path(tmp)
+@dataclass
+class Running:
+    """A daemon on a world, ready for webhooks."""
+
+    world: EmulatedWorld
+    store: StateStore
+    target: str
+    log: Path
+    emails: list[str]
+    sent: int = 0
+
+    def answer(self, score: int) -> tuple[str, bytes, dict[str, str]]:
+        """A new response of ``score`` in the emulated Delighted, and its signed webhook."""
+        index = self.sent
+        self.sent += 1
+        rid = self.world.delighted.add_response(
+            email=self.emails[index % len(self.emails)], score=score, comment=f"answer {index}"
+        )
+        body, headers = self.world.delighted.webhook(rid)
+        return rid, body, headers
+
+    def post(self, body: bytes, headers: dict[str, str]) -> int:
+        request = urllib.request.Request(self.target, body, headers, method="POST")  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                return int(answer.status)
+        except urllib.error.HTTPError as refused:
+            return int(refused.code)
+
+
+def run_webhook_benchmark(
+    count: int = 200,
+    rate: float = 5.0,
+    latency: float = 0.1,
+    steps: Sequence[int] = STEPS,
+) -> None:
+    """Print the acknowledgement and webhook-to-action latencies and the sustained rate."""
+    title = (
+        f"Webhooks: {count} signed Delighted webhooks at {rate:g}/s, then {STEP_SECONDS:g} s "
+        f"steps of {', '.join(map(str, steps))}/s; {latency * 1000:.0f} ms added to every "
+        "API call"
+    )
+    table = Table(title=title)
+    for column in ("store", "measure", "n", "p50 ms", "p95 ms", "max ms"):
+        table.add_column(column, justify="left" if column in ("store", "measure") else "right")
+    notes: list[str] = []
+    for backend in ("sqlite", "postgresql"):
+        if backend == "postgresql" and (why := postgres_unavailable()) is not None:
+            notes.append(f"PostgreSQL rows skipped: {why}")
+            continue
+        with _daemon(backend, latency) as running:
+            acks, to_action, missing = _steady(running, count, rate)
+            for name, values in (
+                ("acknowledgement (stored, 200)", acks),
+                ("webhook -> Task and ticket exist", to_action),
+            ):
+                if values:
+                    p50, p95, top = _quantiles(values)
+                    table.add_row(
+                        backend, name, str(len(values)), f"{p50:.1f}", f"{p95:.1f}", f"{top:.1f}"
+                    )
+            if missing:
+                notes.append(f"{backend}: {missing} detractors not acted on within 120 s")
+            sustained = 0
+            for step, values in _step_up(running, steps):
+                p50, p95, top = _quantiles(values)
+                table.add_row(
+                    backend,
+                    f"acknowledgement at {step}/s",
+                    str(len(values)),
+                    f"{p50:.1f}",
+                    f"{p95:.1f}",
+                    f"{top:.1f}",
+                )
+                if p95 / 1000 > SUSTAINED_P95:
+                    break
+                sustained = step
+            top_step = "" if sustained < steps[-1] else " (the highest rate tried)"
+            notes.append(
+                f"{backend}: {sustained} webhooks/s sustained with acknowledgement p95 <= "
+                f"{SUSTAINED_P95 * 1000:.0f} ms{top_step}"
+            )
+    console = Console()
+    console.print(table)
+    for note in notes:
+        console.print(note)
+
+
+@contextmanager
+def _daemon(backend: str, latency: float) -> Iterator[Running]:
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nps-sync-bench-")))
+        url = stack.enter_context(state_url(backend, folder))
+        world = stack.enter_context(EmulatedWorld(seed=5, accounts=60, responses=60))
         (folder / "rules.yaml").write_text(RULES, encoding="utf-8")
-        url = f"sqlite:///{folder / 'state.db'}"
         data = world.config_data(
             state_url=url,
             rules=folder / "rules.yaml",
@@ -81,43 +183,26 @@ def run_webhook_benchmark(count: int = 200, rate: float = 5.0, latency: float = 
         log = folder / "daemon.log"
         with log.open("ab") as sink:
             daemon = subprocess.Popen(  # noqa: S603 - our own CLI
-                [
-                    *nps_sync(),
-                    "run",
-                    "-c",
-                    str(config),
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--log-level",
-                    "DEBUG",
-                ],
+                [*nps_sync(), "run", "-c", str(config), "--listen", "127.0.0.1:0"],
                 stdout=sink,
                 stderr=sink,
             )
         store = StateStore(url)
         try:
-            _measure(world, daemon, log, store, count, rate, latency)
+            base = _wait_for_start(log, daemon, store)
+            for app in (world.salesforce, world.zendesk, world.delighted):
+                app.latency = latency
+            in_zendesk = {(u.get("email") or "").lower() for u in world.zendesk.users()}
+            emails = [c.email for c in world.book.contacts if c.email.lower() in in_zendesk]
+            yield Running(world, store, f"{base}/webhooks/delighted/delighted", log, emails)
         finally:
             daemon.send_signal(signal.SIGTERM)
-            daemon.wait(timeout=60)
+            daemon.wait(timeout=120)
             store.close()
 
 
-def _measure(
-    world: EmulatedWorld,
-    daemon: subprocess.Popen[bytes],
-    log: Path,
-    store: StateStore,
-    count: int,
-    rate: float,
-    latency: float,
-) -> None:
-    base = _wait_for_start(log, daemon, store)
-    for app in (world.salesforce, world.zendesk, world.delighted):
-        app.latency = latency
-    in_zendesk = {(u.get("email") or "").lower() for u in world.zendesk.users()}
-    emails = [c.email for c in world.book.contacts if c.email.lower() in in_zendesk]
-    target = f"{base}/webhooks/delighted/delighted"
+def _steady(running: Running, count: int, rate: float) -> tuple[list[float], list[float], int]:
+    """Acknowledgements, and detractors' webhook-to-action times, at a steady ``rate``."""
     sent: dict[str, float] = {}
     acted: dict[str, float] = {}
     stop = threading.Event()
@@ -125,11 +210,11 @@ def _measure(
     def watch() -> None:  # when each detractor's two actions are done
         while not stop.is_set():
             done: dict[str, int] = {}
-            for action in store.outbox.actions(status="done"):
+            for action in running.store.outbox.actions(status="done"):
                 if action.kind in ("salesforce_task", "zendesk_ticket"):
                     done[action.response_id] = done.get(action.response_id, 0) + 1
             now = time.perf_counter()
-            for rid in sent:
+            for rid in list(sent):
                 if rid not in acted and done.get(rid, 0) >= 2:
                     acted[rid] = now
             time.sleep(0.02)
@@ -140,15 +225,13 @@ def _measure(
     begin = time.perf_counter()
     for index in range(count):
         score = (1, 8, 10)[index % 3]
-        rid = world.delighted.add_response(
-            email=emails[index % len(emails)], score=score, comment=f"answer {index}"
-        )
+        rid, body, headers = running.answer(score)
         time.sleep(max(0.0, begin + index / rate - time.perf_counter()))  # a steady rate
         started = time.perf_counter()
-        status = world.delighted.send_webhook(target, rid)
+        status = running.post(body, headers)
         acks.append(time.perf_counter() - started)
         if status != 200:
-            raise RuntimeError(f"webhook {index} answered {status}; see {log}")
+            raise RuntimeError(f"webhook {index} answered {status}; see {running.log}")
         if score <= 6:
             sent[rid] = started
     deadline = time.monotonic() + 120
@@ -156,24 +239,47 @@ def _measure(
         time.sleep(0.1)
     stop.set()
     watcher.join()
-    to_action = [acted[rid] - sent[rid] for rid in acted]
-    title = (
-        f"Webhooks: {count} signed Delighted webhooks at {rate:g}/s, SQLite store, "
-        f"{latency * 1000:.0f} ms added to every API call"
-    )
-    table = Table(title=title)
-    for column in ("measure", "n", "p50 ms", "p95 ms", "max ms"):
-        table.add_column(column, justify="right" if column != "measure" else "left")
-    for name, values in (
-        ("acknowledgement (stored, 200)", acks),
-        ("webhook -> Task and ticket exist", to_action),
-    ):
-        if values:
-            p50, p95, top = _quantiles(values)
-            table.add_row(name, str(len(values)), f"{p50:.1f}", f"{p95:.1f}", f"{top:.1f}")
-    Console().print(table)
-    if len(acted) < len(sent):
-        Console().print(f"{len(sent) - len(acted)} detractors not acted on within 120 s")
+    return acks, [acted[rid] - sent[rid] for rid in acted], len(sent) - len(acted)
+
+
+def _step_up(running: Running, steps: Sequence[int]) -> Iterator[tuple[int, list[float]]]:
+    """Acknowledgement times at each rate, until the caller stops asking."""
+    for step in steps:
+        total = int(step * STEP_SECONDS)
+        bodies = [running.answer((1, 8, 10)[i % 3])[1:] for i in range(total)]
+        yield step, _burst(running, bodies, step)
+        time.sleep(1.0)  # let the real-time passes catch up between steps
+
+
+def _burst(running: Running, bodies: list[tuple[bytes, dict[str, str]]], rate: int) -> list[float]:
+    """Send ``bodies`` at ``rate`` from many senders; each acknowledgement time is measured from
+    when its webhook was due, so a sender that falls behind counts as waiting."""
+    times: list[float] = []
+    lock = threading.Lock()
+    cursor = iter(range(len(bodies)))
+    begin = time.perf_counter() + 0.1
+
+    def send() -> None:
+        while True:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                return
+            due = begin + index / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            status = running.post(*bodies[index])
+            answered = time.perf_counter()
+            if status != 200:
+                raise RuntimeError(f"webhook answered {status} at {rate}/s")
+            with lock:
+                times.append(answered - due)
+
+    senders = [threading.Thread(target=send) for _ in range(SENDERS)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    return times
 
 
 def _wait_for_start(log: Path, daemon: subprocess.Popen[bytes], store: StateStore) -> str:
@@ -182,7 +288,7 @@ def _wait_for_start(log: Path, daemon: subprocess.Popen[bytes], store: StateStor
     while time.monotonic() < deadline:
         text = log.read_text()
         found = _LISTENING.search(text)
-        if found and _drained(store):
+        if found and _started(store):
             return found.group(1)
         if daemon.poll() is not None:
             raise RuntimeError(f"the daemon ended: {text[-2000:]}")
@@ -190,12 +296,11 @@ def _wait_for_start(log: Path, daemon: subprocess.Popen[bytes], store: StateStor
     raise RuntimeError(f"the daemon did not start: {log.read_text()[-2000:]}")
 
 
-def _drained(store: StateStore) -> bool:
+def _started(store: StateStore) -> bool:
     """The first poll and drain are over (they run at start, in either order)."""
     try:
         runs = store.runs.last(10)
     except Exception:  # the daemon has not created the schema yet
         return False
-    return all(
-        any(r["kind"] == kind and r["finished_at"] for r in runs) for kind in ("poll", "drain")
-    )
+    kinds = ("poll", "drain")
+    return all(any(r["kind"] == kind and r["finished_at"] for r in runs) for kind in kinds)
