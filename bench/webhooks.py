@@ -62,7 +62,7 @@ _LISTENING = re.compile(r"listening on (http://\S+): webhooks")
 #: The acknowledgement p95 a sustained rate must stay under.
 SUSTAINED_P95 = 0.250
 #: Webhooks a second tried in turn, each for :data:`STEP_SECONDS`.
-STEPS = (25, 50, 100, 200, 400, 800)
+STEPS = (25, 50, 100, 200, 400)
 STEP_SECONDS = 3.0
 SENDERS = 16
 

@@ -2,7 +2,9 @@
 
 - ``poll`` (every ``schedule.poll_interval_seconds``): pull the sources, match and route;
 - ``drain`` (every ``schedule.drain_interval_seconds``): run due actions and queued write-backs;
-- ``reconcile`` (``schedule.reconcile_cron``, nightly by default): recompute every written field.
+- ``reconcile`` (``schedule.reconcile_cron``, nightly by default): recompute every written field;
+- ``realtime`` (whenever the receiver stored a webhook's response): route and act at once, in a
+  thread of its own on an engine of its own (:meth:`Daemon.respond_soon`).
 
 Each job has ``max_instances=1`` and coalescing, so a slow run is never overlapped by the next and
 missed ticks collapse into one. The jobs of one process take turns (they share the engine's
