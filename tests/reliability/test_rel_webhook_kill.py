@@ -80,6 +80,8 @@ class RetryingSender:
         self.make = make
         self.next = 0
         self.lock = threading.Lock()
+        #: The last third waits for this, so the kill always lands in the middle of the burst.
+        self.go_on = threading.Event()
         self.acked = 0
         self.retries = 0
         self.deadline = time.monotonic() + 90
@@ -89,8 +91,12 @@ class RetryingSender:
             with self.lock:
                 if self.next == WEBHOOKS:
                     return
-                body, headers = self.make(self.next)
+                index = self.next
                 self.next += 1
+            if index >= 2 * WEBHOOKS // 3:
+                self.go_on.wait(timeout=90)
+            with self.lock:
+                body, headers = self.make(index)
             while time.monotonic() < self.deadline:
                 request = urllib.request.Request(self.url, body, headers, method="POST")  # noqa: S310
                 try:
@@ -141,7 +147,7 @@ def test_rel_sigkill_during_a_webhook_burst_loses_nothing_and_repeats_nothing(
         store = StateStore(sqlite_url)
         assert wait_for(lambda: started(store), timeout=30), log.read_text()
         sender = RetryingSender(url, answer)
-        threads = [threading.Thread(target=sender.work) for _ in range(SENDERS)]
+        threads = [threading.Thread(target=sender.work, daemon=True) for _ in range(SENDERS)]
         restarted: subprocess.Popen[bytes] | None = None
         try:
             for thread in threads:
@@ -155,6 +161,7 @@ def test_rel_sigkill_during_a_webhook_burst_loses_nothing_and_repeats_nothing(
             daemon.kill()  # SIGKILL: no batch finished, no lease handed back
             daemon.wait(timeout=10)
             killed_at = sender.acked
+            sender.go_on.set()
             restarted = spawn(command, log)
             for thread in threads:
                 thread.join(timeout=120)
@@ -173,6 +180,7 @@ def test_rel_sigkill_during_a_webhook_burst_loses_nothing_and_repeats_nothing(
                 log.read_text()[-3000:],
             )
         finally:
+            sender.go_on.set()
             for process in (daemon, restarted):
                 if process is not None and process.poll() is None:
                     process.terminate()
