@@ -46,9 +46,9 @@ def test_rel_intents_are_stored_and_claimed_before_any_create(
         claimed([s.key for s in tasks])
         return create_tasks(tasks)
 
-    def checked_tickets(specs: Sequence[TicketSpec]) -> list[WriteResult]:
+    def checked_tickets(specs: Sequence[TicketSpec], *, direct_up_to: int = 1) -> list[WriteResult]:
         claimed([s.key for s in specs])
-        return create_tickets(specs)
+        return create_tickets(specs, direct_up_to=direct_up_to)
 
     engine.conn.crm.create_tasks = checked_tasks  # type: ignore[method-assign]
     engine.conn.helpdesk.create_tickets = checked_tickets  # type: ignore[method-assign]
