@@ -77,7 +77,10 @@ def test_rel_a_webhook_is_acted_on_at_once_and_only_once(tmp_path: Path, sqlite_
             ready = wait_for(
                 lambda: (
                     requests.get(f"{base}/readyz", timeout=5).status_code == 200
-                    and any(r["kind"] == "drain" and r["finished_at"] for r in store.runs.last(10))
+                    and all(
+                        any(r["kind"] == kind and r["finished_at"] for r in store.runs.last(10))
+                        for kind in ("poll", "drain")
+                    )
                     and unfinished(store) == {}
                 ),
                 timeout=60,
