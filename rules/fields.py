@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from types import MappingProxyType
 
 from rules.errors import FieldsError
@@ -34,6 +35,13 @@ class FieldType(StrEnum):
     def noun(self) -> str:
         """How messages describe a value of this type."""
         return _NOUNS[self]
+
+
+@cache
+def _template_path(name: str) -> tuple[str, ...]:
+    """``FieldSpec.template_path``, worked out once per name: templates ask for it per render."""
+    parts = tuple(name.split("."))
+    return ("response", *parts) if len(parts) == 1 else parts
 
 
 _NOUNS = {
@@ -64,8 +72,7 @@ class FieldSpec:
     @property
     def template_path(self) -> tuple[str, ...]:
         """Where templates find this field: ``("response", "score")``, ``("account", "name")``."""
-        parts = tuple(self.name.split("."))
-        return ("response", *parts) if len(parts) == 1 else parts
+        return _template_path(self.name)
 
     @property
     def sample(self) -> object:

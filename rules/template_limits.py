@@ -188,4 +188,15 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
         if attribute in ("format", "format_map"):
             _check_format(obj)
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            # What the sandbox would find after a failed attribute lookup, without raising one:
+            # ``response.score`` on the render context, the common case, many times per render.
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
+
+
+#: Attributes every plain dict has; any other name on a dict can only be one of its keys.
+_DICT_ATTRIBUTES = frozenset(dir(dict))

@@ -506,13 +506,16 @@ class Engine:
         context: RoutingContext,
         finder: UserFinder,
         now: datetime,
+        previous: Mapping[tuple[str, datetime], int] | None = None,
     ) -> dict[tuple[str, str], Match]:
         """The matches with the Zendesk users that routing or write-back needs, looked up by
-        email (:mod:`sync.stages.match_users`), and their organizations."""
+        email (:mod:`sync.stages.match_users`), and their organizations. ``previous``: the
+        batch's previous scores, when the caller has them already."""
         needs = UserNeeds(ruleset, context.act_window, bool(field_map(self.config).user))
-        previous = self.store.inbox.previous_scores(
-            [(b.response.email, b.response.created_at) for b in batch]
-        )
+        if previous is None:
+            previous = self.store.inbox.previous_scores(
+                [(b.response.email, b.response.created_at) for b in batch]
+            )
         found = find_needed_users(batch, matches, needs, finder, previous, now)
         if not found:
             return dict(matches)
@@ -532,8 +535,14 @@ class Engine:
         together; the report counts them. Zendesk users the batch needs are looked up first
         (with ``finder``, the pass's, when given)."""
         finder = finder or self.user_finder()
-        matches = self.with_needed_users(batch, matches, ruleset, context, finder, now)
-        outcomes = route_responses(batch, matches, ruleset, context, self.store, now=now)
+        # Looked up once: user lookups and routing both need each response's previous score.
+        previous = self.store.inbox.previous_scores(
+            [(b.response.email, b.response.created_at) for b in batch]
+        )
+        matches = self.with_needed_users(batch, matches, ruleset, context, finder, now, previous)
+        outcomes = route_responses(
+            batch, matches, ruleset, context, self.store, now=now, previous=previous
+        )
         plan_escalations(self.store, ruleset, outcomes, now)
         routed = self.store.record_routing(outcomes, now)
         report.intents += routed.intents

@@ -454,13 +454,16 @@ def route_responses(
     store: StateStore,
     *,
     now: datetime,
+    previous: Mapping[tuple[str, datetime], int] | None = None,
 ) -> list[RoutingOutcome]:
     """Decide every response of the batch; one :class:`RoutingOutcome` each, except for
     responses still settling, which are deferred in the store instead
-    (:mod:`sync.loop.throttle`)."""
-    previous = store.inbox.previous_scores(
-        [(b.response.email, b.response.created_at) for b in batch]
-    )
+    (:mod:`sync.loop.throttle`). ``previous``: the batch's previous scores
+    (:meth:`~sync.state.inbox.Inbox.previous_scores`), looked up here when not given."""
+    if previous is None:
+        previous = store.inbox.previous_scores(
+            [(b.response.email, b.response.created_at) for b in batch]
+        )
     decided: list[Decided] = []
     settling: dict[datetime, list[tuple[str, str]]] = {}
     for stored in batch:

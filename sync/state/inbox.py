@@ -7,6 +7,7 @@ re-reads at most one page and a page read twice changes nothing.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -337,10 +338,14 @@ class Inbox:
                 ).all()
                 for row in rows:
                     history.setdefault(row.email, []).append((row.created_at, row.score))
+        for answers in history.values():
+            answers.sort()
         for email, created in keys:
-            earlier = [h for h in history.get(email, []) if h[0] < created]
-            if earlier:
-                result[(email, created)] = max(earlier)[1]
+            answers = history.get(email, [])
+            # the latest answer before ``created`` (the higher score on a tie)
+            at = bisect_left(answers, created, key=_answered_at)
+            if at:
+                result[(email, created)] = answers[at - 1][1]
         return result
 
     def routed(
@@ -507,6 +512,10 @@ def _new_version() -> sa.Update:
 
 
 _NEW_VERSION = _new_version()
+
+
+def _answered_at(answer: tuple[datetime, int]) -> datetime:
+    return answer[0]
 
 
 def _stored(row: Any) -> StoredResponse:
