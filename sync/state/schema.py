@@ -281,6 +281,13 @@ def _skipped_actions_v5(meta: sa.MetaData) -> sa.Table:
 
 skipped_actions = _skipped_actions_v5(metadata)
 
+# -- Lookup indexes (schema v8) ---------------------------------------------------------------
+#: A person's past answers, whatever the case of the stored address (tickets.TicketLedger.history).
+responses_email_lower = sa.Index("ix_nps_responses_email_lower", sa.func.lower(responses.c.email))
+#: The actions of given responses (outbox.Outbox.of_responses), without reading every action.
+actions_response_id = sa.Index("ix_nps_actions_response_id", actions.c.response_id)
+
+
 # -- Zendesk users known not to exist (schema v7; used by sync/state/user_misses.py) -------------
 
 
@@ -350,6 +357,13 @@ def _add_zendesk_user_misses(conn: Connection) -> None:
     v7.create_all(conn)
 
 
+def _add_lookup_indexes(conn: Connection) -> None:
+    """v7 -> v8: indexes on a person's lower-case email and on the response of each action."""
+    for index in (responses_email_lower, actions_response_id):
+        # IF NOT EXISTS rather than reflection: SQLite cannot reflect an expression index
+        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -358,5 +372,6 @@ MIGRATIONS: dict[int, Migration] = {
     4: _add_skipped_actions,
     5: _add_action_priority,
     6: _add_zendesk_user_misses,
+    7: _add_lookup_indexes,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)
