@@ -217,6 +217,13 @@ def read_ahead(
                 pages.get(timeout=0.1)
 
 
+def read_ahead_pages(batch_size: int) -> int:
+    """Pages to read ahead: two batches' worth (of 100-response pages), so that the source is
+    read on while a batch is matched and recorded (seconds of Salesforce queries) instead of
+    stopping a few pages in; a few thousand responses in memory."""
+    return max(4, 2 * batch_size // 100)
+
+
 @dataclass
 class _Importer:
     """Matches and records imported responses in batches; remembers what it touched."""
@@ -285,7 +292,10 @@ def backfill(
         stats.failed("matching", exc)
     for source in conn.sources:
         try:
-            for page in read_ahead(source, start_cursor(source, since), until, retry):
+            cursor = start_cursor(source, since)
+            for page in read_ahead(
+                source, cursor, until, retry, depth=read_ahead_pages(batch_size)
+            ):
                 wanted = [r for r in page.responses if since <= r.created_at < until]
                 room = max(LISTED_PROBLEMS - len(stats.problems), 0)
                 stats.problems.extend(str(p) for p in page.problems[:room])
