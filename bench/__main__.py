@@ -4,7 +4,8 @@ By default (``make bench``, about ten minutes on two cores): first syncs of 1,00
 responses with their API calls against the batching lower bounds, the 10,000 one again on
 PostgreSQL, the Salesforce calls of two data shapes, routing throughput, a Zendesk burst and a
 backfill of 20,000 responses. The large rows are opt-in: ``--large`` adds a first sync of
-100,000, the import of a 200 MB JSONL export and a backfill of 100,000 at 100 ms per call.
+100,000, the imports of a 200 MB JSONL export and of a 1,000,000-line CSV export, and a backfill
+of 100,000 at 100 ms per call.
 A row whose run fails prints the failure and what it measured; the benchmark goes on.
 """
 
@@ -14,7 +15,7 @@ import argparse
 
 from bench.backfill import run_backfill_benchmark
 from bench.first_sync import run_first_sync_benchmarks
-from bench.jsonl_import import run_jsonl_benchmark
+from bench.jsonl_import import run_csv_benchmark, run_jsonl_benchmark
 from bench.pipeline import run_salesforce_benchmark
 from bench.routing import run_routing_benchmark
 from bench.webhooks import run_webhook_benchmark
@@ -48,17 +49,34 @@ def main() -> None:
     parser.add_argument(
         "--jsonl-mb", type=float, default=0, metavar="MB", help="import a JSONL export this big"
     )
+    parser.add_argument(
+        "--csv-lines",
+        type=lambda text: int(text.replace("_", "")),
+        default=0,
+        metavar="N",
+        help="import a CSV export of this many lines",
+    )
     parser.add_argument("--rules", type=int, default=100, help="rules in the routing benchmark")
     parser.add_argument("--burst", type=int, default=150, help="tickets in the Zendesk burst")
     parser.add_argument("--backfill", type=int, default=20_000, help="responses to backfill")
     parser.add_argument(
         "--large",
         action="store_true",
-        help="also a first sync of 100,000, a 200 MB JSONL import, a backfill of 100,000",
+        help="also a first sync of 100,000, a 200 MB JSONL and a 1,000,000-line CSV import, "
+        "a backfill of 100,000",
     )
     parser.add_argument(
         "--only",
-        choices=("first-sync", "jsonl", "salesforce", "routing", "zendesk", "backfill", "webhooks"),
+        choices=(
+            "first-sync",
+            "jsonl",
+            "csv",
+            "salesforce",
+            "routing",
+            "zendesk",
+            "backfill",
+            "webhooks",
+        ),
         action="append",
         help="run only these rows (repeatable)",
     )
@@ -77,10 +95,20 @@ def main() -> None:
     if args.large:
         sizes = sorted({*sizes, 100_000})
         args.jsonl_mb = args.jsonl_mb or 200
+        args.csv_lines = args.csv_lines or 1_000_000
         args.backfill = max(args.backfill, 100_000)
     rows = set(
         args.only
-        or ("first-sync", "jsonl", "salesforce", "routing", "zendesk", "backfill", "webhooks")
+        or (
+            "first-sync",
+            "jsonl",
+            "csv",
+            "salesforce",
+            "routing",
+            "zendesk",
+            "backfill",
+            "webhooks",
+        )
     )
 
     if "first-sync" in rows:
@@ -92,6 +120,8 @@ def main() -> None:
         )
     if "jsonl" in rows and args.jsonl_mb:
         run_jsonl_benchmark(args.jsonl_mb)
+    if "csv" in rows and args.csv_lines:
+        run_csv_benchmark(args.csv_lines)
     if "salesforce" in rows:
         run_salesforce_benchmark(responses=1000, accounts=args.accounts)
     if "routing" in rows:
