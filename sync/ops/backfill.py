@@ -39,7 +39,7 @@ from sync.app.runtime import Connections
 from sync.core.config import Config
 from sync.core.ports import MatchingHelpdesk
 from sync.core.retry import RetryPolicy
-from sync.stages.match import MatchOptions, match_responses
+from sync.stages.match import LookupCache, MatchOptions, match_responses
 from sync.stages.match_record import Match
 from sync.stages.pull import LISTED_PROBLEMS
 from sync.stages.writeback import WriteBackStats, write_back
@@ -238,6 +238,9 @@ class _Importer:
     contacts: set[str] = field(default_factory=set)
     accounts: set[str] = field(default_factory=set)
     waiting: list[tuple[SurveyResponse, str]] = field(default_factory=list)
+    #: Every Salesforce answer of the backfill, as a pass keeps them: a person who answered
+    #: often is looked up once, not once per batch (bounded by the distinct people and domains).
+    lookups: LookupCache = field(default_factory=LookupCache)
 
     def add(self, items: Sequence[tuple[SurveyResponse, str]], batch_size: int) -> None:
         self.waiting.extend(items)
@@ -249,7 +252,9 @@ class _Importer:
         if not batch:
             return
         options = MatchOptions.from_config(self.config.salesforce)
-        matches = match_responses([r for r, _ in batch], self.conn.crm, None, self.retry, options)
+        matches = match_responses(
+            [r for r, _ in batch], self.conn.crm, None, self.retry, options, self.lookups
+        )
         self.links.lookup({m.contact.id: m.contact for m in matches.values() if m.contact})
         outcomes = []
         for response, version in batch:

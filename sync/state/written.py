@@ -11,11 +11,12 @@ keep a mix of two answers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from sync.state import schema as t
 from sync.state.database import Database
@@ -69,21 +70,48 @@ class WrittenValues:
         self, system: str, obj: str, values: Mapping[str, Mapping[str, Any]], now: datetime
     ) -> None:
         """Remember values just written: record id -> field -> value."""
-        rows = [
-            {
-                "system": system,
-                "object": obj,
-                "record_id": record_id,
-                "field": name,
-                "value": value,
-                "written_at": now,
-            }
+        written = [
+            (record_id, name, value)
             for record_id, fields in values.items()
             for name, value in fields.items()
         ]
-        if not rows:
+        if not written:
             return
         with self._db.writing() as conn:
-            conn.execute(
-                upsert(conn, t.written_values, ["system", "object", "record_id", "field"]), rows
-            )
+            _upsert_many(conn, {"system": system, "object": obj, "written_at": now}, written)
+
+
+def _upsert_many(
+    conn: Connection, same: Mapping[str, Any], written: Sequence[tuple[str, str, Any]]
+) -> None:
+    """Upsert (record id, field, value) rows that share the ``same`` columns, as one
+    executemany of the compiled statement with the bind processing of each column's type done
+    here, once for the shared values. A write-back of history records remembers hundreds of
+    thousands of values, and building every row's parameters through the statement cost
+    several times what the database spends storing them."""
+    dialect = conn.dialect
+    columns = t.written_values.c
+
+    def processor(name: str) -> Callable[[Any], Any]:
+        process = columns[name].type.dialect_impl(dialect).bind_processor(dialect)
+        return process if process is not None else _unchanged
+
+    compiled = upsert(conn, t.written_values, _KEYS).compile(dialect=dialect)
+    order = list(compiled.positiontup or []) if dialect.positional else list(compiled.params)
+    shared = {name: processor(name)(value) for name, value in same.items()}
+    record_id, field, value = processor("record_id"), processor("field"), processor("value")
+    rows = [
+        {**shared, "record_id": record_id(rid), "field": field(name), "value": value(v)}
+        for rid, name, v in written
+    ]
+    params: list[Any] = (
+        [tuple(row[name] for name in order) for row in rows] if dialect.positional else rows
+    )
+    conn.exec_driver_sql(str(compiled), params)
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+_KEYS = ("system", "object", "record_id", "field")
