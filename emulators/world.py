@@ -1,8 +1,9 @@
-"""The embedded world: Salesforce, Zendesk and Delighted emulators on loopback, seeded alike.
+"""The embedded world: Salesforce, Zendesk and Delighted emulators on loopback, seeded alike,
+and a Typeform emulator when asked for.
 
 ``nps-sync demo``, ``nps-sync sandbox``, the end-to-end tests and the benchmark run the real
-clients against this. The emulators listen on ephemeral 127.0.0.1 ports, or on three fixed ones
-from ``port_base`` (the sandbox, whose config must keep working after a restart);
+clients against this. The emulators listen on ephemeral 127.0.0.1 ports, or on fixed ones from
+``port_base`` (the sandbox, whose config must keep working after a restart);
 :meth:`EmulatedWorld.config_data` returns a config whose ``loopback_routes`` send the public hosts
 there and whose secrets are read from environment variables that :meth:`EmulatedWorld.start` sets
 for this process only.
@@ -13,21 +14,23 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from emulators.base import EmulatorServer
+from emulators.base import EmulatorApp, EmulatorServer
 from emulators.delighted import DelightedEmulator
 from emulators.salesforce import SalesforceEmulator
 from emulators.seed import generate_seed
-from emulators.seed_model import Seed
+from emulators.seed_model import Seed, SeedSurveyResponse
+from emulators.typeform import COMMENT_REF, DEFAULT_FORM, SCORE_REF, TypeformEmulator
 from emulators.zendesk import ZendeskEmulator
 
 SF_HOST = "https://acme.my.salesforce.com"
 SF_LOGIN = "https://login.salesforce.com"
 ZD_HOST = "https://acme.zendesk.com"
 DELIGHTED_HOST = "https://api.delighted.com"
+TYPEFORM_HOST = "https://api.typeform.com"
 
 #: Credentials the emulators accept; exported as environment variables for the config.
 DEMO_ENV = {
@@ -35,7 +38,11 @@ DEMO_ENV = {
     "NPS_DEMO_SF_TOKEN": "TOKEN",
     "NPS_DEMO_ZD_TOKEN": "TOKEN",
     "NPS_DEMO_DELIGHTED_KEY": "DELIGHTED_KEY",
+    "NPS_DEMO_TYPEFORM_TOKEN": "TYPEFORM_TOKEN",
+    "NPS_DEMO_TYPEFORM_SECRET": "TYPEFORM_WEBHOOK_SECRET",
 }
+#: How far back the Typeform answers of a world go: a form that has been out for a month.
+TYPEFORM_WINDOW = timedelta(days=30)
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules" / "examples" / "default.yaml"
 
 #: Zendesk as a real account behaves (Enterprise plan limits, as in recorded traffic): 700 requests
@@ -68,11 +75,17 @@ class EmulatedWorld:
     #: :class:`SalesforceEmulator` options over :data:`REALISTIC_SALESFORCE` (``bare=True``: an
     #: org without nps-sync's fields; ``daily_limit``...).
     salesforce_options: dict[str, Any] = field(default_factory=dict)
-    #: Salesforce on this port, Zendesk on the next, Delighted on the one after; None: ephemeral.
+    #: Salesforce on this port, Zendesk on the next, Delighted on the one after (and Typeform
+    #: after that, when it runs); None: ephemeral.
     port_base: int | None = None
+    #: Also run a Typeform emulator whose form has this many answers from the book's contacts
+    #: over the last :data:`TYPEFORM_WINDOW`, and configure it as a second source; 0: no
+    #: Typeform. (Its answers are repeats of seed answers, at other times.)
+    typeform_responses: int = 0
     salesforce: SalesforceEmulator = field(init=False)
     zendesk: ZendeskEmulator = field(init=False)
     delighted: DelightedEmulator = field(init=False)
+    typeform: TypeformEmulator = field(init=False)
     book: Seed = field(init=False)
     _servers: list[EmulatorServer] = field(init=False, default_factory=list)
     _replies: random.Random = field(init=False)
@@ -95,13 +108,50 @@ class EmulatedWorld:
         self.salesforce.load_seed(self.book)
         self.zendesk.load_seed(self.book)
         self.delighted.load_seed(self.book)
+        self.typeform = TypeformEmulator(
+            DEMO_ENV["NPS_DEMO_TYPEFORM_TOKEN"],
+            webhook_secret=DEMO_ENV["NPS_DEMO_TYPEFORM_SECRET"],
+            seed=self.seed,
+        )
+        self.typeform.load_seed(self._typeform_answers())
         self._replies = random.Random(self.seed)
 
+    def _typeform_answers(self) -> list[SeedSurveyResponse]:
+        """Answers of known contacts, at times spread over the form's last month."""
+        rng = random.Random(self.seed + 1)
+        known = {contact.email: contact for contact in self.book.contacts}
+        pool = [r for r in self.book.responses if r.email in known]
+        if not pool or not self.typeform_responses:
+            return []
+        end = max(r.created_at for r in self.book.responses)
+        answers = []
+        for _ in range(self.typeform_responses):
+            answer = rng.choice(pool)
+            moment = end - rng.random() * TYPEFORM_WINDOW
+            contact_id = known[answer.email].id
+            properties = {"Salesforce Contact Id": contact_id}
+            answers.append(
+                SeedSurveyResponse(
+                    id="",
+                    person_id=answer.person_id,
+                    email=answer.email,
+                    name=answer.name,
+                    score=answer.score,
+                    comment=answer.comment,
+                    created_at=moment,
+                    updated_at=moment,
+                    properties=properties,
+                )
+            )
+        return answers
+
     def start(self) -> EmulatedWorld:
-        """Serve the three emulators; a fixed port in use raises :class:`OSError`, with none
-        left running."""
+        """Serve the emulators; a fixed port in use raises :class:`OSError`, with none left
+        running."""
         os.environ.update(DEMO_ENV)
-        apps = (self.salesforce, self.zendesk, self.delighted)
+        apps: tuple[EmulatorApp, ...] = (self.salesforce, self.zendesk, self.delighted)
+        if self.typeform_responses:
+            apps = (*apps, self.typeform)
         try:
             for offset, app in enumerate(apps):
                 port = 0 if self.port_base is None else self.port_base + offset
@@ -124,8 +174,11 @@ class EmulatedWorld:
 
     @property
     def routes(self) -> dict[str, str]:
-        sf, zd, dl = (s.url for s in self._servers)
-        return {SF_HOST: sf, SF_LOGIN: sf, ZD_HOST: zd, DELIGHTED_HOST: dl}
+        sf, zd, dl, *tf = (s.url for s in self._servers)
+        routes = {SF_HOST: sf, SF_LOGIN: sf, ZD_HOST: zd, DELIGHTED_HOST: dl}
+        if tf:
+            routes[TYPEFORM_HOST] = tf[0]
+        return routes
 
     def respond_again(self) -> tuple[str, int]:
         """A known respondent answers the survey again, now (the same score and comment as one
@@ -144,12 +197,24 @@ class EmulatedWorld:
         )
         return response_id, answer.score
 
+    def respond_on_typeform(self) -> tuple[str, int]:
+        """Like :meth:`respond_again`, on the Typeform form: returns the token and the score."""
+        known = {contact.email: contact for contact in self.book.contacts}
+        answers = [r for r in self.book.responses if r.email in known]
+        answer = self._replies.choice(answers)
+        hidden = {"email": answer.email, "name": answer.name, "sfid": known[answer.email].id}
+        token = self.typeform.add_response(
+            email=answer.email, score=answer.score, comment=answer.comment, hidden=hidden
+        )
+        return token, answer.score
+
     def api_calls(self) -> dict[str, int]:
         """Requests each emulator has served so far."""
         return {
             "salesforce": self.salesforce.total_calls(),
             "zendesk": self.zendesk.total_calls(),
             "delighted": self.delighted.total_calls(),
+            **({"typeform": self.typeform.total_calls()} if self.typeform_responses else {}),
         }
 
     def config_data(
@@ -187,5 +252,22 @@ class EmulatedWorld:
             "rules": str(rules),
             "loopback_routes": self.routes,
         }
+        if self.typeform_responses:
+            data["sources"].append(self.typeform_source())
         data.update(overrides)
         return data
+
+    @staticmethod
+    def typeform_source(name: str = "typeform") -> dict[str, Any]:
+        """The config of a source reading the Typeform emulator's form."""
+        return {
+            "type": "typeform",
+            "name": name,
+            "form_id": DEFAULT_FORM,
+            "token": {"env": "NPS_DEMO_TYPEFORM_TOKEN"},
+            "webhook_secret": {"env": "NPS_DEMO_TYPEFORM_SECRET"},
+            "base_url": TYPEFORM_HOST,
+            "score_ref": SCORE_REF,
+            "comment_ref": COMMENT_REF,
+            "hidden": {"email": "email", "name": "name", "salesforce_contact_id": "sfid"},
+        }

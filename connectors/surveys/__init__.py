@@ -1,4 +1,5 @@
-"""Survey sources: where NPS responses come from (Delighted, CSV/JSONL files, webhooks).
+"""Survey sources: where NPS responses come from (Delighted, Typeform, CSV/JSONL files,
+webhooks).
 
 Every source implements :class:`SurveySource` and returns plain
 :class:`~connectors.models.SurveyResponse` records; a record it cannot parse becomes a
@@ -9,12 +10,22 @@ from connectors.surveys.delighted import DelightedSource
 from connectors.surveys.delighted_format import parse_delighted_response, parse_delighted_webhook
 from connectors.surveys.files import FileSource
 from connectors.surveys.source import SourcePage, SurveySource
+from connectors.surveys.typeform import TypeformSource
+from connectors.surveys.typeform_format import (
+    TypeformMapping,
+    parse_typeform_response,
+    parse_typeform_webhook,
+)
 
 __all__ = [
     "DelightedSource",
     "FileSource",
     "SourcePage",
     "SurveySource",
+    "TypeformMapping",
+    "TypeformSource",
     "parse_delighted_response",
     "parse_delighted_webhook",
+    "parse_typeform_response",
+    "parse_typeform_webhook",
 ]

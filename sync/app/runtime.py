@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import requests
+
 from connectors.salesforce.client import (
     AccountFieldNames,
     SalesforceConnector,
     SalesforceCredentials,
 )
-from connectors.surveys import DelightedSource, FileSource, SurveySource
+from connectors.surveys import (
+    DelightedSource,
+    FileSource,
+    SurveySource,
+    TypeformMapping,
+    TypeformSource,
+)
 from connectors.transport import CallCounter, make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials
 from connectors.zendesk.client import connect as connect_zd
@@ -25,6 +33,7 @@ from sync.core.config import (
     DelightedSourceConfig,
     FileSourceConfig,
     Secret,
+    TypeformSourceConfig,
 )
 from sync.core.errors import ConfigFileError
 from sync.core.ports import CrmPort, HelpdeskPort
@@ -124,9 +133,47 @@ def build_sources(config: Config, counter: CallCounter) -> list[SurveySource]:
                     name=spec.name,
                 )
             )
+        elif isinstance(spec, TypeformSourceConfig):
+            session = make_session(config.loopback_routes, counter=counter, label="typeform")
+            sources.append(build_typeform(config, spec, session))
         else:
             sources.append(FileSource(spec.path, name=spec.name))
     return sources
+
+
+def typeform_mapping(config: Config, spec: TypeformSourceConfig) -> TypeformMapping:
+    """Where the form keeps the score, the comment and who answered; the CRM ids are stored
+    under the property names the matching ladder reads."""
+    hidden = spec.hidden
+    matching = config.salesforce.matching
+    roles = {
+        hidden.salesforce_contact_id: matching.contact_id_property,
+        hidden.salesforce_account_id: matching.account_id_property,
+        hidden.zendesk_user_id: "Zendesk User Id",
+        hidden.ticket_id: "Zendesk Ticket Id",
+    }
+    return TypeformMapping(
+        form_id=spec.form_id,
+        score_ref=spec.score_ref,
+        comment_ref=spec.comment_ref,
+        email_hidden=hidden.email,
+        name_hidden=hidden.name,
+        hidden_properties={name: prop for name, prop in roles.items() if name},
+    )
+
+
+def build_typeform(
+    config: Config, spec: TypeformSourceConfig, session: requests.Session
+) -> TypeformSource:
+    return TypeformSource(
+        spec.token.resolve(f"sources.{spec.name}.token"),
+        mapping=typeform_mapping(config, spec),
+        base_url=spec.base_url,
+        session=session,
+        page_size=spec.page_size,
+        name=spec.name,
+        lookback_seconds=spec.lookback_seconds,
+    )
 
 
 def require_source_files(config: Config) -> None:

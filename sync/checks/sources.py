@@ -1,7 +1,8 @@
 """Set-up checks of the survey sources: secrets readable, the API answering, files readable.
 
-Each Delighted source costs one request (the first page, one response long) to prove that the host
-is reachable and accepts the key. A failure names the host and the cause, with what to do.
+Each Delighted or Typeform source costs one request (the first page, one response long) to prove
+that the host is reachable and accepts the key (and, for Typeform, knows the form). A failure names
+the host and the cause, with what to do.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from connectors.surveys import DelightedSource
 from connectors.surveys.files import SUFFIXES
 from connectors.transport import CallCounter, make_session
 from sync.checks import Finding, unusable
-from sync.core.config import Config, DelightedSourceConfig, FileSourceConfig
+from sync.core.config import (
+    Config,
+    DelightedSourceConfig,
+    FileSourceConfig,
+    Secret,
+    TypeformSourceConfig,
+)
 from sync.core.errors import ConfigFileError
 
 
@@ -25,12 +32,14 @@ def check_sources(config: Config, counter: CallCounter) -> list[Finding]:
     for spec in config.sources:
         if isinstance(spec, DelightedSourceConfig):
             findings.append(_check_delighted(config, spec, counter))
+        elif isinstance(spec, TypeformSourceConfig):
+            findings.append(_check_typeform(config, spec, counter))
         else:
             findings.append(_check_file(spec))
     if not findings:
         findings.append(
             Finding("sources", "sources", "warning", "no survey source is configured",
-                    "add a delighted or file source under `sources:`")
+                    "add a delighted, typeform or file source under `sources:`")
         )  # fmt: skip
     return findings
 
@@ -49,7 +58,7 @@ def _check_delighted(config: Config, spec: DelightedSourceConfig, counter: CallC
     try:
         source.fetch(updated_since=None, updated_until=int(time.time()), page=1)
     except ConfigError as error:
-        fix = f"check the API key (Delighted: Settings > API) that {_where(spec)} holds"
+        fix = f"check the API key (Delighted: Settings > API) that {_where(spec.api_key)} holds"
         return Finding(system, f"API at {host}", "error", f"{host} refused: {error}", fix)
     except (RetryableError, DeferError) as error:
         fix = f"check that this machine reaches {host} (DNS, proxy, firewall), then run again"
@@ -61,8 +70,37 @@ def _check_delighted(config: Config, spec: DelightedSourceConfig, counter: CallC
     return Finding(system, f"API at {host}", "ok", "reachable; the API key is accepted")
 
 
-def _where(spec: DelightedSourceConfig) -> str:
-    secret = spec.api_key
+def _check_typeform(config: Config, spec: TypeformSourceConfig, counter: CallCounter) -> Finding:
+    from sync.app.runtime import build_typeform
+
+    system, host = spec.name, urlsplit(spec.base_url).hostname or spec.base_url
+    session = make_session(config.loopback_routes, counter=counter, label="typeform")
+    try:
+        source = build_typeform(config, spec, session)
+    except ConfigFileError as error:
+        session.close()
+        fix = "set the variable or create the file the config names"
+        return Finding(system, "token", "error", str(error), fix)
+    try:
+        source.fetch(since=None, until=int(time.time()), page_size=1)
+    except ConfigError as error:
+        fix = (
+            f"check the personal access token (responses:read) that {_where(spec.token)} holds "
+            f"and that form {spec.form_id} belongs to its account"
+        )
+        return Finding(system, f"API at {host}", "error", f"{host} refused: {error}", fix)
+    except (RetryableError, DeferError) as error:
+        fix = f"check that this machine reaches {host} (DNS, proxy, firewall), then run again"
+        return Finding(system, f"API at {host}", "error", unusable(host, error), fix)
+    except ConnectorError as error:
+        return Finding(system, f"API at {host}", "error", f"{host}: {error}")
+    finally:
+        session.close()
+    message = f"reachable; the token reads form {spec.form_id}"
+    return Finding(system, f"API at {host}", "ok", message)
+
+
+def _where(secret: Secret) -> str:
     return f"${secret.env}" if secret.env else str(secret.file)
 
 

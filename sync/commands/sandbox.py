@@ -106,8 +106,9 @@ def sandbox_command(
         signal.signal(signum, lambda *_: stop.set())
     try:
         state_url = "sqlite:///state.db"
+        secrets = {k: v for k, v in DEMO_ENV.items() if "TYPEFORM" not in k}  # no Typeform here
         files = prepare(
-            directory, world.config_data(state_url=state_url), DEMO_ENV, DEFAULT_RULES, SCHEDULE
+            directory, world.config_data(state_url=state_url), secrets, DEFAULT_RULES, SCHEDULE
         )
         _print_guide(world, files, every)
         click.echo(f"{READY}; Ctrl-C or SIGTERM stops the emulators.")

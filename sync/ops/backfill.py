@@ -34,7 +34,7 @@ from more_itertools import chunked
 
 from connectors.errors import ConnectorError, DeferError, RetryableError
 from connectors.models import Contact, SurveyResponse, ZendeskUser
-from connectors.surveys import DelightedSource, SourcePage, SurveySource
+from connectors.surveys import DelightedSource, SourcePage, SurveySource, TypeformSource
 from sync.app.runtime import Connections
 from sync.core.config import Config
 from sync.core.ports import MatchingHelpdesk
@@ -103,8 +103,9 @@ class BackfillStats:
 
 
 def start_cursor(source: SurveySource, since: datetime) -> str | None:
-    """Where to start reading: Delighted's cursor is a Unix time; other sources read it all."""
-    if isinstance(source, DelightedSource):
+    """Where to start reading: Delighted's and Typeform's cursors are a Unix time; other sources
+    read it all."""
+    if isinstance(source, DelightedSource | TypeformSource):
         return str(int(since.timestamp()))
     return None
 

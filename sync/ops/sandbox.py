@@ -35,6 +35,8 @@ SECRET_FILES: Mapping[str, str] = {
     "NPS_DEMO_SF_TOKEN": "salesforce-security-token",
     "NPS_DEMO_ZD_TOKEN": "zendesk-api-token",
     "NPS_DEMO_DELIGHTED_KEY": "delighted-api-key",
+    "NPS_DEMO_TYPEFORM_TOKEN": "typeform-token",
+    "NPS_DEMO_TYPEFORM_SECRET": "typeform-webhook-secret",
 }
 
 HEADER = """\

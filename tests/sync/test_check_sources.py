@@ -76,3 +76,27 @@ def test_an_unreachable_helpdesk_names_its_host_and_a_fix(
     line = row(result, "connection to acme.zendesk.com")
     assert "error zendesk: cannot connect to acme.zendesk.com: connection refused" in line
     assert "check that this machine reaches acme.zendesk.com (DNS, proxy, firewall)" in line
+
+
+def test_a_typeform_source_is_checked_for_its_token_and_its_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WRONG_TYPEFORM_TOKEN", "not-the-token")
+    with EmulatedWorld(seed=4, accounts=5, responses=5, typeform_responses=3) as world:
+        good = world.typeform_source()
+        sources = [
+            good,
+            {**good, "name": "tf-wrong-token", "token": {"env": "WRONG_TYPEFORM_TOKEN"}},
+            {**good, "name": "tf-other-form", "form_id": "nOsuch"},
+        ]
+        result = check(world, tmp_path, sources=sources)
+    assert result.exit_code == 1
+    assert row(result, "│ typeform ").startswith(
+        "typeform API at api.typeform.com ok reachable; the token reads form NpS7f0rm"
+    )
+    wrong = row(result, "tf-wrong-token")
+    assert "refused: tf-wrong-token: HTTP 401 from Typeform: AUTHENTICATION_FAILED" in wrong
+    assert "check the personal access token (responses:read) that $WRONG_TYPEFORM_TOKEN" in wrong
+    other = row(result, "tf-other-form")
+    assert "HTTP 404 from Typeform: FORM_NOT_FOUND" in other
+    assert "that form nOsuch belongs to its account" in other

@@ -108,7 +108,7 @@ EXPECTED = {
     "secret_env_and_file.yaml": "8:14: sources[0].api_key: give either env or file, not both",
     "secret_key_typo.yaml": "8:15: unknown key 'evn' in sources[0].api_key; did you mean 'env'?",
     "source_without_type.yaml": (
-        "7:5: sources[0]: missing required key 'type' ('delighted' or 'file')"
+        "7:5: sources[0]: missing required key 'type' ('delighted', 'typeform' or 'file')"
     ),
     "tab_indent.yaml": (
         "3:1: invalid YAML: a tab here; indent with spaces (YAML does not allow tabs)"
@@ -118,7 +118,8 @@ EXPECTED = {
         "9:7: unknown key 'last_scor' in write_back.salesforce.contact; did you mean 'last_score'?"
     ),
     "unknown_source_type.yaml": (
-        "7:11: sources[0].type: unknown type 'typform'; expected 'delighted' or 'file'"
+        "7:11: sources[0].type: unknown type 'typform'; expected 'delighted', 'typeform' or "
+        "'file'; did you mean 'typeform'?"
     ),
     "unknown_top_level_key.yaml": (
         "6:1: unknown key 'buisness_hours' in the config file; did you mean 'business_hours'?"

@@ -23,6 +23,8 @@ from sync.core.config.model import (
     ScheduleConfig,
     SourceConfig,
     StateConfig,
+    TypeformHiddenFields,
+    TypeformSourceConfig,
     WebhooksConfig,
 )
 from sync.core.config.salesforce import (
@@ -90,6 +92,8 @@ __all__ = [
     "Secret",
     "SourceConfig",
     "StateConfig",
+    "TypeformHiddenFields",
+    "TypeformSourceConfig",
     "UserFieldMap",
     "WebhooksConfig",
     "WriteBackConfig",

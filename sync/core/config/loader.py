@@ -24,7 +24,7 @@ from rules.errors import Diagnostic, RulesError, closest, did_you_mean, one_of
 from rules.issues import ISSUES_ERROR, Issue
 from rules.loader import issue_diagnostics, reword
 from rules.yaml_source import SourceMap, read_yaml
-from sync.core.config.model import Config, DelightedSourceConfig, FileSourceConfig, StateConfig
+from sync.core.config.model import Config, FileSourceConfig, SourceConfig, StateConfig
 from sync.core.errors import ConfigFileError
 
 Loc = tuple[str | int, ...]
@@ -281,7 +281,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     def rel(p: Path) -> Path:
         return p if p.is_absolute() else (base / p)
 
-    sources: list[DelightedSourceConfig | FileSourceConfig] = [
+    sources: list[SourceConfig] = [
         s.model_copy(update={"path": rel(s.path)}) if isinstance(s, FileSourceConfig) else s
         for s in config.sources
     ]

@@ -68,13 +68,53 @@ class DelightedSourceConfig(Section):
         return secret.resolve(f"sources.{self.name}.{what}")
 
 
+class TypeformHiddenFields(Section):
+    """Which hidden fields of the form carry who answered (``name`` and the ids are optional);
+    every other hidden field is kept as a response property under its own name."""
+
+    email: str = "email"
+    name: str | None = "name"
+    salesforce_contact_id: str | None = None
+    salesforce_account_id: str | None = None
+    zendesk_user_id: str | None = None
+    ticket_id: str | None = None
+
+
+class TypeformSourceConfig(Section):
+    type: Literal["typeform"]
+    name: SourceName = "typeform"
+    form_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    #: A personal access token with the ``responses:read`` scope.
+    token: Secret
+    #: The secret set on the form's webhook (Connect > Webhooks); needed for webhooks only.
+    webhook_secret: Secret | None = None
+    base_url: str = "https://api.typeform.com"
+    page_size: int = Field(1000, ge=1, le=1000)
+    #: The ref of the 0-10 question (an opinion scale or NPS question).
+    score_ref: str = Field(min_length=1)
+    #: The ref of the question asking why (a text question); unset: no comment.
+    comment_ref: str | None = None
+    hidden: TypeformHiddenFields = TypeformHiddenFields()
+    #: Re-read this much before the cursor each pass: the listing can show a response a while
+    #: after it was submitted, and one listed late must not fall behind the cursor.
+    lookback_seconds: int = Field(1800, ge=0, le=7 * 86_400)
+
+    def signing_secret(self) -> str | None:
+        """The secret ``Typeform-Signature`` is checked against; None: no webhooks accepted."""
+        if self.webhook_secret is None:
+            return None
+        return self.webhook_secret.resolve(f"sources.{self.name}.webhook_secret")
+
+
 class FileSourceConfig(Section):
     type: Literal["file"]
     path: Path
     name: SourceName | None = None
 
 
-SourceConfig = Annotated[DelightedSourceConfig | FileSourceConfig, Field(discriminator="type")]
+SourceConfig = Annotated[
+    DelightedSourceConfig | TypeformSourceConfig | FileSourceConfig, Field(discriminator="type")
+]
 
 
 class WebhooksConfig(Section):
