@@ -1,16 +1,19 @@
 """Webhook intake: a signed survey response becomes an inbox row, then routing is woken.
 
 Framework-free (the HTTP app in :mod:`sync.app.webhooks` only translates requests and answers),
-so every rule of acknowledgement is here:
+so every rule of acknowledgement is here, the same for Delighted and Typeform:
 
 - the signature is checked before anything else, fail-closed (:mod:`connectors.surveys.webhooks`);
-  an unsigned or badly signed request is answered 401 and counted, never stored;
+  an unsigned or badly signed request, or one for a Typeform source without a webhook secret, is
+  answered 401 and counted, never stored;
 - a response is stored in the inbox in one transaction, normalized exactly like a pulled one
-  (:func:`connectors.surveys.delighted_format.parse_delighted_webhook`), and 2xx is answered only
-  after that commit; when the store cannot take it, 503 with ``Retry-After``: the vendor retries,
-  and nothing is acknowledged that is not stored;
+  (the vendor's one parser, :mod:`connectors.surveys.delighted_format` or
+  :mod:`connectors.surveys.typeform_format`), and 2xx is answered only after that commit; when
+  the store cannot take it, 503 with ``Retry-After``: the vendor retries, and nothing is
+  acknowledged that is not stored;
 - a delivery that arrives twice (vendors retry) is stored once: within the replay window it is
-  answered from memory, later the inbox finds the same version and changes nothing;
+  answered from memory (Typeform's by its ``event_id``, which a retry keeps; Delighted's by the
+  signed bytes), later the inbox finds the same version and changes nothing;
 - a stored response wakes the daemon's pass at once; polling stays the safety net.
 """
 
@@ -23,7 +26,17 @@ from datetime import datetime, timedelta
 
 from connectors.models import SourceProblem, SurveyResponse
 from connectors.surveys.delighted_format import parse_delighted_webhook
-from connectors.surveys.webhooks import ReplayGuard, replay_key, verify_delighted
+from connectors.surveys.typeform_format import (
+    TypeformMapping,
+    parse_typeform_webhook,
+    webhook_event_id,
+)
+from connectors.surveys.webhooks import (
+    ReplayGuard,
+    replay_key,
+    verify_delighted,
+    verify_typeform,
+)
 from sync.app.engine import utcnow
 from sync.app.telemetry import Telemetry
 from sync.core.config import WebhooksConfig
@@ -44,6 +57,15 @@ class Answer:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class TypeformHook:
+    """What a Typeform source's webhooks are checked and read with."""
+
+    #: The secret set on the form's webhook; None: every request is refused (fail closed).
+    secret: str | None
+    mapping: TypeformMapping
+
+
 class Intake:
     """Takes verified webhooks into the inbox; one per daemon, shared by the HTTP threads."""
 
@@ -55,10 +77,13 @@ class Intake:
         telemetry: Telemetry,
         *,
         clock: Callable[[], datetime] = utcnow,
+        typeform: Mapping[str, TypeformHook] | None = None,
     ) -> None:
         self.store = store
         #: Delighted source name -> the key its webhooks are signed with.
         self.secrets = dict(secrets)
+        #: Typeform source name -> its webhook secret and form mapping.
+        self.typeform_hooks = dict(typeform or {})
         self.settings = settings
         self.telemetry = telemetry
         self.clock = clock
@@ -69,7 +94,8 @@ class Intake:
     def label(self, source: str) -> str:
         """The metric label of a source: a name from the URL that is not configured is
         ``unknown``, so requests cannot add labels without end."""
-        return source if source in self.secrets else "unknown"
+        known = source in self.secrets or source in self.typeform_hooks
+        return source if known else "unknown"
 
     def too_large(self, source: str) -> Answer:
         """A body over ``max_body_bytes``: refused unread, counted."""
@@ -87,11 +113,45 @@ class Intake:
             self.telemetry.rejected(source, "signature")
             return Answer(401, {"error": "missing or invalid X-Delighted-Webhook-Signature"})
         now = self.clock()
-        key = replay_key(body)
+        return self._take(
+            source,
+            replay_key(body),
+            lambda: parse_delighted_webhook(body, received_at=now, source=source),
+            now,
+        )
+
+    def typeform(self, source: str, body: bytes, signature: str | None) -> Answer:
+        """A ``form_response`` webhook for Typeform source ``source``."""
+        hook = self.typeform_hooks.get(source)
+        if hook is None:
+            self.telemetry.rejected(self.label(source), "unknown_source")
+            return Answer(404, {"error": f"no Typeform source named {source!r}"})
+        if hook.secret is None or not verify_typeform(body, signature, hook.secret):
+            self.telemetry.rejected(source, "signature")
+            return Answer(401, {"error": "missing or invalid Typeform-Signature"})
+        now = self.clock()
+        event_id = webhook_event_id(body)
+        key = replay_key(f"typeform\n{source}\n{event_id}".encode()) if event_id else None
+        mapping = hook.mapping
+        return self._take(
+            source,
+            key or replay_key(body),
+            lambda: parse_typeform_webhook(body, received_at=now, source=source, mapping=mapping),
+            now,
+        )
+
+    def _take(
+        self,
+        source: str,
+        key: str,
+        parse: Callable[[], SurveyResponse | SourceProblem],
+        now: datetime,
+    ) -> Answer:
+        """A verified request: answered from memory if seen, else stored, then acknowledged."""
         if self.guard.seen(key, now=now):
             self.telemetry.received(source, "duplicate")
             return Answer(200, {"status": "duplicate"})
-        parsed = parse_delighted_webhook(body, received_at=now, source=source)
+        parsed = parse()
         try:
             answer = self._store(source, parsed, now)
         except Exception:  # any store failure: not acknowledged, the vendor retries

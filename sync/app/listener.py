@@ -83,7 +83,8 @@ class Listener:
     def start(self) -> None:
         self._thread.start()
         log.info(
-            "listening on %s: webhooks at /webhooks/delighted/SOURCE, /healthz, /readyz, /metrics",
+            "listening on %s: webhooks at /webhooks/{delighted,typeform}/SOURCE, /healthz, "
+            "/readyz, /metrics",
             self.url,
         )
 

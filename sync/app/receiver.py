@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from sync.app.engine import RunReport
 from sync.app.health import Health
-from sync.app.intake import Intake
+from sync.app.intake import Intake, TypeformHook
 from sync.app.listener import Listener, bind
+from sync.app.runtime import typeform_mapping
 from sync.app.scheduler import Daemon
 from sync.app.telemetry import Telemetry
 from sync.app.webhooks import create_app
-from sync.core.config import Config, DelightedSourceConfig
+from sync.core.config import Config, DelightedSourceConfig, TypeformSourceConfig
 from sync.state import StateStore
 
 
@@ -24,8 +25,9 @@ class Receiver:
 
     @classmethod
     def open(cls, config: Config, store: StateStore, address: str) -> Receiver:
-        """Bind ``address`` and build the app; the Delighted sources' signing keys are read now,
-        so a missing one ends the command at start, not at the first webhook."""
+        """Bind ``address`` and build the app; the Delighted and Typeform sources' signing
+        secrets are read now, so a missing one ends the command at start, not at the first
+        webhook."""
         sock = bind(address)
         try:
             secrets = {
@@ -33,12 +35,17 @@ class Receiver:
                 for spec in config.sources
                 if isinstance(spec, DelightedSourceConfig)
             }
+            typeform = {
+                spec.name: TypeformHook(spec.signing_secret(), typeform_mapping(config, spec))
+                for spec in config.sources
+                if isinstance(spec, TypeformSourceConfig)
+            }
         except Exception:
             sock.close()
             raise
         telemetry = Telemetry(store)
         health = Health(store)
-        intake = Intake(store, secrets, config.webhooks, telemetry)
+        intake = Intake(store, secrets, config.webhooks, telemetry, typeform=typeform)
         listener = Listener(create_app(intake, health, telemetry), sock)
         return cls(intake, health, telemetry, listener)
 

@@ -5,6 +5,7 @@ It only translates: the body is read up to the configured limit, the work is don
 sent back as JSON.
 
 - ``POST /webhooks/delighted/{source}``: Delighted response webhooks for the source of that name;
+- ``POST /webhooks/typeform/{source}``: Typeform ``form_response`` webhooks, likewise;
 - ``GET /healthz``: 200 while the process is up;
 - ``GET /readyz``: 200 when the store answers, the connectors are connected and the rules are
   loaded, else 503 with what is missing;
@@ -12,6 +13,8 @@ sent back as JSON.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -50,15 +53,23 @@ def _json(answer: Answer) -> JSONResponse:
 def create_app(intake: Intake, health: Health, telemetry: Telemetry) -> Starlette:
     """The receiver's routes over one intake, health and telemetry."""
 
-    async def delighted(request: Request) -> Response:
+    async def receive(
+        request: Request, header: str, take: Callable[[str, bytes, str | None], Answer]
+    ) -> Response:
         source = request.path_params["source"]
         try:
             body = await _body(request, intake.settings.max_body_bytes)
         except _TooLargeError:
             answer = intake.too_large(source)
             return _json(answer)  # the connection is closed with the rest of the body unread
-        signature = request.headers.get("x-delighted-webhook-signature")
-        return _json(await run_in_threadpool(intake.delighted, source, body, signature))
+        signature = request.headers.get(header)
+        return _json(await run_in_threadpool(take, source, body, signature))
+
+    async def delighted(request: Request) -> Response:
+        return await receive(request, "x-delighted-webhook-signature", intake.delighted)
+
+    async def typeform(request: Request) -> Response:
+        return await receive(request, "typeform-signature", intake.typeform)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -73,6 +84,7 @@ def create_app(intake: Intake, health: Health, telemetry: Telemetry) -> Starlett
     return Starlette(
         routes=[
             Route("/webhooks/delighted/{source}", delighted, methods=["POST"]),
+            Route("/webhooks/typeform/{source}", typeform, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

@@ -28,6 +28,8 @@ DEFAULT_PORT_BASE = 18640
 #: The daemon's schedule in the sandbox: short, so an admin sees passes happen.
 SCHEDULE = {"poll_interval_seconds": 30, "drain_interval_seconds": 10}
 READY = "Sandbox ready"
+#: Answers the sandbox's Typeform form holds at start (``--typeform``).
+TYPEFORM_RESPONSES = 200
 
 
 @click.command("sandbox")
@@ -65,6 +67,20 @@ READY = "Sandbox ready"
     "http://127.0.0.1:8080/webhooks/delighted/delighted for `nps-sync run --listen "
     "127.0.0.1:8080`.",
 )
+@click.option(
+    "--typeform",
+    "typeform",
+    is_flag=True,
+    help="Also serve a Typeform form (on the port after Delighted's) with 200 answers, as a "
+    "second source; new responses then alternate between Delighted and Typeform.",
+)
+@click.option(
+    "--typeform-webhook-url",
+    metavar="URL",
+    default=None,
+    help="With --typeform: POST each new Typeform response as a signed webhook to this URL, "
+    "e.g. http://127.0.0.1:8080/webhooks/typeform/typeform.",
+)
 def sandbox_command(
     directory: Path,
     port_base: int,
@@ -73,6 +89,8 @@ def sandbox_command(
     seed: int,
     every: float,
     webhook_url: str | None,
+    typeform: bool,
+    typeform_webhook_url: str | None,
 ) -> None:
     """Start seeded emulators of Salesforce, Zendesk and Delighted and keep them running.
 
@@ -89,14 +107,19 @@ def sandbox_command(
     # same world): the last days' answers are recent enough to act on, the rest is history.
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     world = EmulatedWorld(
-        seed=seed, accounts=accounts, responses=responses, end=today, port_base=port_base
+        seed=seed,
+        accounts=accounts,
+        responses=responses,
+        end=today,
+        port_base=port_base,
+        typeform_responses=TYPEFORM_RESPONSES if typeform else 0,
     )
     try:
         world.start()
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
-        last = port_base + 2
+        last = port_base + (3 if typeform else 2)
         raise UnavailableError(
             f"a port from {port_base} to {last} is in use (is another sandbox running?); "
             "stop it, or choose other ports with --port-base"
@@ -106,13 +129,21 @@ def sandbox_command(
         signal.signal(signum, lambda *_: stop.set())
     try:
         state_url = "sqlite:///state.db"
-        secrets = {k: v for k, v in DEMO_ENV.items() if "TYPEFORM" not in k}  # no Typeform here
+        secrets = {k: v for k, v in DEMO_ENV.items() if typeform or "TYPEFORM" not in k}
         files = prepare(
             directory, world.config_data(state_url=state_url), secrets, DEFAULT_RULES, SCHEDULE
         )
         _print_guide(world, files, every)
         click.echo(f"{READY}; Ctrl-C or SIGTERM stops the emulators.")
+        answered = 0
         while not stop.wait(every or None):
+            answered += 1
+            if typeform and answered % 2 == 0:
+                token, score = world.respond_on_typeform()
+                click.echo(f"new Typeform response {token} (score {score})")
+                if typeform_webhook_url:
+                    click.echo(f"  webhook: {_send_typeform(world, typeform_webhook_url, token)}")
+                continue
             response_id, score = world.respond_again()
             click.echo(f"new survey response {response_id} (score {score})")
             if webhook_url:
@@ -130,6 +161,14 @@ def _send(world: EmulatedWorld, url: str, response_id: str) -> str:
         return f"not delivered ({error}); the next poll pulls it"
 
 
+def _send_typeform(world: EmulatedWorld, url: str, token: str) -> str:
+    """POST the Typeform response's signed webhook; what came back, in a few words."""
+    try:
+        return f"answered {world.typeform.send_webhook(url, token)}"
+    except OSError as error:
+        return f"not delivered ({error}); the next poll pulls it"
+
+
 def _shown(path: Path) -> str:
     """``path`` as the admin would type it: relative to the working directory when inside it."""
     try:
@@ -144,7 +183,7 @@ def _commented(commands: list[tuple[str, str]]) -> list[str]:
 
 
 def _print_guide(world: EmulatedWorld, files: SandboxFiles, every: float) -> None:
-    from emulators.world import DELIGHTED_HOST, SF_HOST, ZD_HOST
+    from emulators.world import DELIGHTED_HOST, SF_HOST, TYPEFORM_HOST, ZD_HOST
 
     routes = world.routes
     book = world.book
@@ -164,6 +203,14 @@ def _print_guide(world: EmulatedWorld, files: SandboxFiles, every: float) -> Non
         f"  Salesforce  {routes[SF_HOST]}  (as {SF_HOST})",
         f"  Zendesk     {routes[ZD_HOST]}  (as {ZD_HOST})",
         f"  Delighted   {routes[DELIGHTED_HOST]}  (as {DELIGHTED_HOST})",
+        *(
+            [
+                f"  Typeform    {routes[TYPEFORM_HOST]}  (as {TYPEFORM_HOST}), a form of "
+                f"{world.typeform_responses} answers"
+            ]
+            if TYPEFORM_HOST in routes
+            else []
+        ),
         f"  {len(book.accounts)} accounts, {len(book.contacts)} contacts, "
         f"{len(book.responses)} survey responses over the year up to today (seed {world.seed})"
         f"{trickle}",

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.surveys.webhooks import verify_delighted
+from connectors.surveys.webhooks import verify_delighted, verify_typeform
 from tests.support import nps_sync_command, wait_for
 
 READY = "Sandbox ready"
 
 
-def free_port_base() -> int:
-    """A port with its next two also free on 127.0.0.1."""
+def free_port_base(count: int = 3) -> int:
+    """A port with the ``count - 1`` after it also free on 127.0.0.1."""
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -31,13 +31,13 @@ def free_port_base() -> int:
         if base > 65000:
             continue
         try:
-            for port in range(base, base + 3):
+            for port in range(base, base + count):
                 with socket.socket() as taken:
                     taken.bind(("127.0.0.1", port))
         except OSError:
             continue
         return base
-    raise AssertionError("no three free ports in a row")
+    raise AssertionError(f"no {count} free ports in a row")
 
 
 def clean_env() -> dict[str, str]:
@@ -277,6 +277,54 @@ def test_the_sandbox_sends_each_new_response_as_a_signed_webhook(
             assert event["event_data"]["person"]["email"]
         assert wait_for(lambda: "  webhook: answered 200" in running.lines, timeout=10)
         assert "--webhook-url" in "\n".join(running.lines)  # the guide says how
+    finally:
+        running.terminate(signal.SIGKILL)
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.timeout(180)
+def test_the_sandbox_serves_a_typeform_form_as_a_second_source(tmp_path: Path) -> None:
+    received: list[tuple[bytes, str | None]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers.get("Typeform-Signature")))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/webhooks/typeform/typeform"
+    base = free_port_base(4)
+    directory = tmp_path / "sandbox"
+    running = Sandbox(directory, base, "--typeform", "--typeform-webhook-url", url)
+    try:
+        running.wait_ready()
+        guide = "\n".join(running.lines)
+        assert f"Typeform    http://127.0.0.1:{base + 3}" in guide
+        config = directory / "nps-sync.yaml"
+        synced = nps_sync("sync", "--json", "--config", config)
+        assert synced.returncode == 0, synced.stderr
+        report = json.loads(synced.stdout)
+        assert report["api_calls"]["typeform"] >= 1
+        assert report["pulled"] == 80 + 200
+    finally:
+        running.terminate(signal.SIGKILL)
+    # New responses alternate; every other one is a signed Typeform webhook.
+    running = Sandbox(directory, base, "--typeform", "--typeform-webhook-url", url,
+                      "--new-response-every", "0.2")  # fmt: skip
+    try:
+        running.wait_ready()
+        assert wait_for(lambda: len(received) >= 1, timeout=20), "\n".join(running.lines)
+        secret = (directory / "secrets" / "typeform-webhook-secret").read_text().strip()
+        body, signature = received[0]
+        assert verify_typeform(body, signature, secret)
+        assert json.loads(body)["event_type"] == "form_response"
     finally:
         running.terminate(signal.SIGKILL)
         server.shutdown()

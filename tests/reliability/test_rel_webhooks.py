@@ -139,6 +139,69 @@ def test_rel_a_webhook_is_acted_on_at_once_and_only_once(tmp_path: Path, sqlite_
             store.close()
 
 
+def test_rel_a_typeform_webhook_is_acted_on_at_once_and_only_once(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with EmulatedWorld(seed=53, accounts=12, responses=10, typeform_responses=5) as world:
+        daemon, base, log = start_daemon(tmp_path, world, sqlite_url)
+        store = StateStore(sqlite_url)
+        try:
+            ready = wait_for(
+                lambda: (
+                    requests.get(f"{base}/readyz", timeout=5).status_code == 200
+                    and all(
+                        any(r["kind"] == kind and r["finished_at"] for r in store.runs.last(10))
+                        for kind in ("poll", "drain")
+                    )
+                    and unfinished(store) == {}
+                ),
+                timeout=60,
+                interval=0.1,
+            )
+            assert ready, log.read_text()
+            before = snapshot(world)
+            email = detractor_with_a_zendesk_user(world)
+            contact = next(c for c in world.book.contacts if c.email == email)
+            token = world.typeform.add_response(
+                email=email,
+                score=2,
+                comment="Nobody answers",
+                hidden={"email": email, "name": contact.first_name, "sfid": contact.id},
+            )
+            url = f"{base}/webhooks/typeform/typeform"
+            assert world.typeform.send_webhook(url, token) == 200
+            assert store.inbox.get("typeform", token) is not None  # stored before the 200
+
+            created = {"salesforce_task", "zendesk_ticket"}
+
+            def acted() -> bool:
+                actions = [a for a in store.outbox.actions() if a.response_id == token]
+                kinds = {a.kind for a in actions}
+                return kinds >= created and all(a.status == "done" for a in actions)
+
+            assert wait_for(acted, timeout=30, interval=0.05), log.read_text()[-3000:]
+            after = snapshot(world)
+            assert len(after.tasks) == len(before.tasks) + 1
+            assert len(after.tickets) == len(before.tickets) + 1
+
+            assert world.typeform.send_webhook(url, token) == 200  # Typeform retries
+            time.sleep(1)
+            final = snapshot(world)
+            assert final.duplicate_tasks == final.duplicate_tickets == []
+            assert (len(final.tasks), len(final.tickets)) == (len(after.tasks), len(after.tickets))
+            metrics = requests.get(f"{base}/metrics", timeout=5).text
+            assert 'nps_sync_webhooks_total{outcome="stored",source="typeform"} 1.0' in metrics
+            assert 'nps_sync_webhooks_total{outcome="duplicate",source="typeform"} 1.0' in metrics
+
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(timeout=30) == 0, log.read_text()
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait(timeout=10)
+            store.close()
+
+
 def test_rel_a_listen_port_in_use_ends_the_daemon_with_75(tmp_path: Path, sqlite_url: str) -> None:
     with EmulatedWorld(seed=53, accounts=5, responses=5) as world, socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
