@@ -32,7 +32,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 
 test: lint postgres
-	$(BIN)/pytest -n auto --dist loadgroup --durations=30 --cov --cov-report=term
+	$(BIN)/pytest -n 3 --dist loadgroup --durations=30 --cov --cov-report=term
 
 # The PostgreSQL tests need a local server; start the machine's cluster if it is installed but down.
 postgres:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from sync.state import StateStore
 
-#: Under pytest-xdist (``make test`` runs one worker per core), the proofs that SIGKILL
+#: Under pytest-xdist (``make test`` runs three workers), the proofs that SIGKILL
 #: processes at random moments, hit rate-limit windows and time daemons run one after another on
 #: one worker, as they would alone, while the other workers take the rest of the suite.
 SERIAL_MODULES = frozenset(
