@@ -328,17 +328,17 @@ class ZendeskConnector:
         costs what the counts alone did. Past ``until`` (``time.monotonic()``), once less than
         ``context_headroom`` of the minute's request budget is left, or once this minute's
         ``context_lists_per_minute`` are spent, no more lists are asked for: the users left are
-        absent from the answer.
+        absent from the answer. When no list could be asked for, the counts are not asked for
+        either: every user is absent, and a backlog spends nothing on context.
         """
+        if not self._context_room():
+            return {}
         counts = self.open_ticket_counts(user_ids)
         found: dict[int, list[OpenTicket]] = {u: [] for u, count in counts.items() if not count}
         for user_id in sorted(u for u, count in counts.items() if count > 0):
             if until is not None and time.monotonic() > until:
                 break
-            spare = self.rest.headroom
-            if spare is not None and spare < self.context_headroom:
-                break
-            if not self._context_lists.take():
+            if not self._context_room() or not self._context_lists.take():
                 break
             body = self.rest.get(f"users/{user_id}/tickets/requested.json", {"per_page": "100"})
             found[user_id] = [
@@ -347,6 +347,13 @@ class ZendeskConnector:
                 if raw.get("status") in UNSOLVED
             ]
         return found
+
+    def _context_room(self) -> bool:
+        """Whether the minute's budget and the context allowance leave room for a list."""
+        spare = self.rest.headroom
+        if spare is not None and spare < self.context_headroom:
+            return False
+        return self._context_lists.has_room()
 
     def comment_bodies(self, ticket_id: int) -> list[str]:
         """Plain-text bodies of the newest 100 comments of a ticket, newest first."""
@@ -586,12 +593,16 @@ class MinuteAllowance:
         self._clock = clock
         self._uses: deque[float] = deque()
 
-    def take(self) -> bool:
-        """Use one if the last minute has room; False (nothing used) otherwise."""
+    def has_room(self) -> bool:
+        """Whether one more use fits in the last minute."""
         now = self._clock()
         while self._uses and now - self._uses[0] >= 60.0:
             self._uses.popleft()
-        if len(self._uses) >= self.per_minute:
+        return len(self._uses) < self.per_minute
+
+    def take(self) -> bool:
+        """Use one if the last minute has room; False (nothing used) otherwise."""
+        if not self.has_room():
             return False
-        self._uses.append(now)
+        self._uses.append(self._clock())
         return True

@@ -37,10 +37,11 @@ def test_open_tickets_are_listed_only_while_half_the_minute_is_left(
     else:
         assert ANA.user_id not in found  # the context says "unknown"
         assert "users_tickets_requested" not in emulator.calls
+        assert "users_show_many" not in emulator.calls  # nor are the counts asked for
 
 
 def test_open_ticket_lists_stop_at_their_share_of_a_minute(serve: Serve) -> None:
-    _, url = serve()
+    emulator, url = serve()
     desk = ZendeskConnector(new_connector(url).client, context_lists_per_minute=1)
     for person in (ANA, BEN):
         desk.client.tickets.create(
@@ -55,3 +56,6 @@ def test_open_ticket_lists_stop_at_their_share_of_a_minute(serve: Serve) -> None
 
     assert [t.subject for t in found[ANA.user_id]] == ["Ticket of Ana Acme"]
     assert BEN.user_id not in found
+    emulator.reset_counters()
+    assert desk.open_tickets([BEN.user_id]) == {}  # the minute's lists are spent
+    assert emulator.calls == {}
