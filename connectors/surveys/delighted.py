@@ -22,7 +22,7 @@ import requests
 from connectors.errors import ConfigError, ConnectorError, RetryableError
 from connectors.models import SourceProblem, SurveyResponse
 from connectors.surveys.delighted_format import parse_delighted_response
-from connectors.surveys.source import SourcePage
+from connectors.surveys.source import SourcePage, unix_cursor
 from connectors.transport import describe_failure
 
 SYSTEM: Final = "delighted"
@@ -98,7 +98,7 @@ class DelightedSource:
         """
         if until.tzinfo is None:
             raise ValueError("until must be timezone-aware")
-        return _PageWalker(self, _parse_cursor(cursor, self.name), until)
+        return _PageWalker(self, unix_cursor(cursor, self.name), until)
 
     def fetch(self, *, updated_since: int | None, updated_until: int, page: int) -> list[object]:
         """One raw page, oldest update first, with the person expanded."""
@@ -148,18 +148,6 @@ def _error_message(response: requests.Response) -> str:
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return str(body["message"])
     return response.reason or ""
-
-
-def _parse_cursor(cursor: str | None, system: str) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        return int(cursor)
-    except ValueError:
-        raise ConfigError(
-            f"stored cursor {cursor!r} is not a Unix time; reset the source's cursor",
-            system=system,
-        ) from None
 
 
 class _PageWalker(Iterator[SourcePage]):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from connectors.errors import ConfigError
 from connectors.models import SourceProblem, SurveyResponse
 
 
@@ -47,3 +48,16 @@ class SurveySource(Protocol):
         the next ``next()`` repeats the failed request, so the engine can retry in place.
         """
         ...
+
+
+def unix_cursor(cursor: str | None, system: str) -> int | None:
+    """A stored cursor of the sources that resume from a Unix time (None: start afresh)."""
+    if cursor is None:
+        return None
+    try:
+        return int(cursor)
+    except ValueError:
+        raise ConfigError(
+            f"stored cursor {cursor!r} is not a Unix time; reset the source's cursor",
+            system=system,
+        ) from None

@@ -34,7 +34,7 @@ import requests
 from connectors.errors import ConfigError, ConnectorError, RetryableError
 from connectors.models import SourceProblem, SurveyResponse
 from connectors.surveys.delighted import parse_retry_after, tier_for_status
-from connectors.surveys.source import SourcePage
+from connectors.surveys.source import SourcePage, unix_cursor
 from connectors.surveys.typeform_format import TypeformMapping, parse_typeform_response
 from connectors.transport import describe_failure
 
@@ -115,7 +115,7 @@ class TypeformSource:
         ``until``; resumable after a :class:`RetryableError` like every source."""
         if until.tzinfo is None:
             raise ValueError("until must be timezone-aware")
-        since = _parse_cursor(cursor, self.name)
+        since = unix_cursor(cursor, self.name)
         return _PageWalker(self, since, until)
 
     def fetch(
@@ -187,18 +187,6 @@ def _error_message(response: requests.Response) -> str:
 def _iso(unix: int) -> str:
     """Typeform's documented date form: UTC, to the second, ``T`` between date and time."""
     return datetime.fromtimestamp(unix, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _parse_cursor(cursor: str | None, system: str) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        return int(cursor)
-    except ValueError:
-        raise ConfigError(
-            f"stored cursor {cursor!r} is not a Unix time; reset the source's cursor",
-            system=system,
-        ) from None
 
 
 class _PageWalker(Iterator[SourcePage]):
