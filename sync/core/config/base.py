@@ -54,3 +54,15 @@ def plain_domains(domains: Iterable[str], what: str) -> None:
     if bad:
         shown = ", ".join(repr(d) for d in bad[:5])
         raise ValueError(f"{what} must be plain domains like acme.com, not {shown}")
+
+
+def compiling_template(value: str | None) -> str | None:
+    """``value`` if it is empty or a template that compiles; a validation error naming why not."""
+    if value:
+        from rules.templates import TemplateSourceError, compile_template
+
+        try:
+            compile_template(value)
+        except TemplateSourceError as exc:
+            raise ValueError(exc.message) from None
+    return value

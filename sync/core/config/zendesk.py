@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from rules.scalars import ZendeskTag
-from sync.core.config.base import Issue, Section, invalid, plain_domains
+from sync.core.config.base import Issue, Section, compiling_template, invalid, plain_domains
 from sync.core.config.secrets import Secret
 
 
@@ -95,14 +95,7 @@ class ZendeskTickets(Section):
     @field_validator("context_template")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value:
-            from rules.templates import TemplateSourceError, compile_template
-
-            try:
-                compile_template(value)
-            except TemplateSourceError as exc:
-                raise ValueError(exc.message) from None
-        return value
+        return compiling_template(value)
 
 
 class ZendeskRateLimit(Section):
