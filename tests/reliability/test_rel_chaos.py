@@ -69,7 +69,9 @@ SYNC_CODES = (0, 1, 75)
 
 def overrides(rules: Path) -> dict[str, Any]:
     return {
-        "lease_seconds": 2,
+        # Far below the 300 s default so killed daemons' work moves on quickly, but above a
+        # faulted batch's time: a lease that runs out under a live worker is not this proof's case.
+        "lease_seconds": 15,
         "retry_backoff_seconds": 0.2,
         "max_attempts": 1000,
         "rules": str(rules),
