@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from connectors.write_guard import before_write
+
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -38,7 +40,8 @@ class CallCounter:
 
 
 class TimeoutAdapter(HTTPAdapter):
-    """An adapter that gives every request a timeout unless the caller chose one, and counts it.
+    """An adapter that gives every request a timeout unless the caller chose one, counts it,
+    and runs the write check (:mod:`connectors.write_guard`) before any request that writes.
 
     The client libraries do not always pass a timeout; a hung socket must not hang the daemon.
     """
@@ -58,6 +61,7 @@ class TimeoutAdapter(HTTPAdapter):
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
+        before_write(request.method)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         if self.counter is not None:

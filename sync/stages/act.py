@@ -20,6 +20,7 @@ from more_itertools import chunked
 from connectors.errors import ConfigError, DeferError, RecordError, RetryableError
 from connectors.models import WriteResult
 from sync.core.retry import RetryPolicy
+from sync.stages.lease import BatchLease, LeaseLostError
 from sync.state import ActionResult, ClaimedAction, StateStore
 
 log = logging.getLogger(__name__)
@@ -215,14 +216,21 @@ def drain(
             )
             if not claimed:
                 break
+            batch = BatchLease(store, owner, claimed, lease=lease, now=now)
             try:
-                outcomes = executor.execute(claimed)
+                with batch.kept():
+                    outcomes = executor.execute(claimed)
             except ConfigError as exc:  # this system's work waits; the other executors go on
                 store.outbox.release_leases(owner, now())
                 stats.refused.append(exc)
                 break
             except DeferError as exc:  # parked until the time given; the other executors go on
                 outcomes = deferred(claimed, exc)
+            except LeaseLostError as exc:  # another worker owns (part of) the batch now: let it act
+                store.outbox.release(owner, batch.held, now())
+                log.warning("%s batch abandoned before a write: %s", executor.kind, exc)
+                stats.errors.append(f"{executor.kind}: {exc}")
+                continue
             by_key = {a.key: a for a in claimed}
             results = [
                 result_of(by_key[o.key], o, max_failures, backoff_base, now()) for o in outcomes

@@ -2,7 +2,8 @@
 
 Intents are written before any external call. ``claim`` hands them out under a lease
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so several workers never run the same intent at once
-and a crashed worker's lease simply expires.
+and a crashed worker's lease simply expires. A live worker keeps its lease with ``renew``, which
+also tells it whether it still owns the intents before it acts on them.
 """
 
 from __future__ import annotations
@@ -266,14 +267,46 @@ class Outbox:
         """Move an action to the dead-letter list with its last error."""
         return self.record_results(owner, [ActionResult.dead(key, error)], now) == 1
 
+    def renew(
+        self, owner: str, keys: Sequence[str], *, lease: timedelta, now: datetime
+    ) -> set[str]:
+        """Extend ``owner``'s leases on ``keys`` to ``now + lease``; returns the keys it still
+        held. A lease that ran out is not renewed even if no one took it over: its action is
+        due for any worker, so its owner must treat it as lost."""
+        a = t.actions
+        held: set[str] = set()
+        with self._db.writing() as conn:
+            for chunk in chunks(sorted(set(keys))):
+                result = conn.execute(
+                    a.update()
+                    .where(
+                        a.c.key.in_(chunk),
+                        a.c.lease_owner == owner,
+                        a.c.status == "claimed",
+                        a.c.lease_until > now,
+                    )
+                    .values(lease_until=now + lease)
+                    .returning(a.c.key)
+                )
+                held.update(result.scalars())
+        return held
+
     def release_leases(self, owner: str, now: datetime) -> int:
         """Give back every lease ``owner`` holds (clean shutdown)."""
+        return self._release(owner, None, now)
+
+    def release(self, owner: str, keys: Sequence[str], now: datetime) -> int:
+        """Give back ``owner``'s leases on ``keys``: their actions are due again at once."""
+        return self._release(owner, keys, now) if keys else 0
+
+    def _release(self, owner: str, keys: Sequence[str] | None, now: datetime) -> int:
         a = t.actions
+        stmt = a.update().where(a.c.lease_owner == owner, a.c.status == "claimed")
+        if keys is not None:
+            stmt = stmt.where(a.c.key.in_(list(keys)))
         with self._db.writing() as conn:
             result = conn.execute(
-                a.update()
-                .where(a.c.lease_owner == owner, a.c.status == "claimed")
-                .values(status="pending", lease_owner=None, lease_until=None, updated_at=now)
+                stmt.values(status="pending", lease_owner=None, lease_until=None, updated_at=now)
             )
         return result.rowcount
 
