@@ -444,8 +444,11 @@ class Engine:
 
         The lookups of a window of up to ``MATCH_WINDOW`` pending responses are made together
         (one query per 200 distinct values), then the window is routed in batches of
-        ``batch_size``; what a pass has looked up once it does not ask again. A real-time pass
-        routes one window, so responses that keep arriving do not hold its actions back.
+        ``batch_size``; what a pass has looked up once it does not ask again. The previous scores
+        are read once per window too: routing changes no response's email, date or score, and a
+        person's answers would otherwise be read again by every batch they appear in. A
+        real-time pass routes one window, so responses that keep arriving do not hold its
+        actions back.
         """
         ruleset = self.refresh_rules()
         context = self.resolve_task_queues(report)
@@ -459,12 +462,17 @@ class Engine:
                 break
             left = None if left is None else left - 1
             matched = self.match(window, cache)
+            previous = self.store.inbox.previous_scores(
+                [(b.response.email, b.response.created_at) for b in window]
+            )
             for batch in chunked(window, self.config.batch_size):
                 if self.stop_requested.is_set():
                     break
                 now = self.clock()
                 matches = {key: matched[key] for key in map(_key, batch)}
-                self.route_matched(batch, matches, ruleset, context, report, now, finder)
+                self.route_matched(
+                    batch, matches, ruleset, context, report, now, finder, previous=previous
+                )
 
     def match(
         self, batch: Sequence[StoredResponse], cache: LookupCache | None = None
@@ -530,15 +538,19 @@ class Engine:
         report: RunReport,
         now: datetime,
         finder: UserFinder | None = None,
+        *,
+        previous: Mapping[tuple[str, datetime], int] | None = None,
     ) -> None:
         """Route a matched batch: decisions, intents, escalations and write-back work, stored
         together; the report counts them. Zendesk users the batch needs are looked up first
-        (with ``finder``, the pass's, when given)."""
+        (with ``finder``, the pass's, when given). ``previous``: the previous scores of (at
+        least) the batch's responses, when the caller has them already."""
         finder = finder or self.user_finder()
-        # Looked up once: user lookups and routing both need each response's previous score.
-        previous = self.store.inbox.previous_scores(
-            [(b.response.email, b.response.created_at) for b in batch]
-        )
+        if previous is None:
+            # Looked up once: user lookups and routing both need each response's previous score.
+            previous = self.store.inbox.previous_scores(
+                [(b.response.email, b.response.created_at) for b in batch]
+            )
         matches = self.with_needed_users(batch, matches, ruleset, context, finder, now, previous)
         outcomes = route_responses(
             batch, matches, ruleset, context, self.store, now=now, previous=previous
