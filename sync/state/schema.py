@@ -30,6 +30,27 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        """:meth:`process_bind_param` and the backend's formatting in one function, for the
+        same reason as :meth:`result_processor`: batches bind these by the ten thousand. On
+        SQLite the text is written directly, in the backend's own storage format
+        (``2026-01-31 09:05:00.000000``), which ``isoformat`` produces without its per-field
+        formatting."""
+        if dialect.name == "sqlite":
+
+            def to_text(value: Any) -> str | None:
+                utc = self.process_bind_param(value, dialect)
+                return None if utc is None else utc.isoformat(" ", "microseconds")
+
+            return to_text
+        format_ = self.impl_instance.bind_processor(dialect)
+
+        def process(value: Any) -> Any:
+            utc = self.process_bind_param(value, dialect)
+            return format_(utc) if format_ is not None and utc is not None else utc
+
+        return process
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
