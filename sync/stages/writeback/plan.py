@@ -177,7 +177,10 @@ def plan_for(
     ``known`` are Salesforce facts already looked up for the accounts (:func:`plans`).
     """
     fmap = field_map(config)
-    contact_rows = store.inbox.routed(contact_ids=contact_ids) if contact_ids else []
+    # A contact's values come from its answers alone; only an account's facts read the match.
+    contact_rows = (
+        store.inbox.routed(contact_ids=contact_ids, with_match=False) if contact_ids else []
+    )
     account_rows = store.inbox.routed(account_ids=account_ids) if account_ids else []
     facts = account_facts(
         group_by(account_rows, "account_id"),
