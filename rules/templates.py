@@ -82,7 +82,10 @@ def compile_template(source: str, *, single_line: bool = False) -> Template:
         raise TemplateSourceError(
             f"template syntax error: {error.message}", line=error.lineno
         ) from None
-    compiled = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None), None)
+    # The globals as a plain dict of their own, not Jinja's default view over the environment's:
+    # every render copies them into a new context, and copying the view took most of a render.
+    # The environment is immutable, so its globals never change after this copy.
+    compiled = _ENV.template_class.from_code(_ENV, code, dict(_ENV.make_globals(None)), None)
     return Template(source, compiled, single_line)
 
 
