@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import tempfile
 import threading
@@ -58,6 +59,17 @@ def load(config_path: Path) -> Config:
     return config
 
 
+def freeze_imports() -> None:
+    """Move what start-up imported out of the garbage collector's reach, once per process.
+
+    Modules, classes, functions and the libraries' tables live as long as the process; every
+    full collection walked them again, which was most of the collector's time (about 5% of the
+    CPU of a first sync). Once only: a later call would also freeze whatever else is alive then.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+
+
 def build_engine(
     config: Config,
     *,
@@ -76,6 +88,7 @@ def build_engine(
     from sync.core.config.checks import rules_against
     from sync.core.retry import keep_trying
 
+    freeze_imports()
     rules = RulesHolder.load(config.rules, check=rules_against(config))
     require_source_files(config)
     if store is None:
