@@ -50,10 +50,12 @@ from connectors.salesforce.records import (
     AccountFieldNames,
     AccountLookup,
     ContactLookup,
+    TaskState,
     account_select,
     contact_select,
     lead_as_contact,
     record_key,
+    task_state,
     to_account,
     to_contact,
     website_host,
@@ -441,6 +443,23 @@ class SalesforceConnector:
                 if not rec.get("IsClosed"):
                     still_open.add(str(rec["Id"])[:15])
         return still_open
+
+    def task_states(
+        self, task_ids: Iterable[str], *, outcome_field: str = ""
+    ) -> dict[str, TaskState]:
+        """Status, completion and loop outcome of the Tasks among ``task_ids`` that exist, by
+        15-character id; 200 Tasks per query. ``outcome_field`` (a picklist API name, validated
+        by the config) is read when given."""
+        extra = f", {outcome_field}" if outcome_field else ""
+        template = (
+            "SELECT Id, Status, IsClosed, CompletedDateTime, LastModifiedDate, OwnerId"
+            f"{extra} FROM Task WHERE Id IN {{values}}"
+        )
+        found: dict[str, TaskState] = {}
+        for soql, _ in in_batches(template, sorted({i[:15] for i in task_ids if i})):
+            for rec in self.query_all(soql):
+                found[str(rec["Id"])[:15]] = task_state(rec, outcome_field)
+        return found
 
     def find_key_contacts(
         self, account_ids: Iterable[str], *, field: str, values: Sequence[str] = ()

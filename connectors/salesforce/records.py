@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -181,3 +181,48 @@ class AccountLookup:
     by_id: dict[str, Account] = field(default_factory=dict)
     by_name: dict[str, list[Account]] = field(default_factory=dict)
     by_domain: dict[str, list[Account]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """Where a Task stands: its status, whether it is closed and when, its loop outcome.
+
+    ``completed_at`` is ``CompletedDateTime`` (set by Salesforce when the Task is closed);
+    ``modified_at`` (``LastModifiedDate``) stands in for it on a closed Task that lacks it.
+    """
+
+    id: str
+    status: str
+    closed: bool
+    completed_at: datetime | None
+    modified_at: datetime | None
+    owner_id: str | None = None
+    outcome: str | None = None
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """A Salesforce datetime (``2026-12-05T12:00:00.000+0000``) in UTC; None when empty."""
+    if not value:
+        return None
+    text = str(value)
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def task_state(rec: Mapping[str, Any], outcome_field: str = "") -> TaskState:
+    """A :class:`TaskState` from a Task record."""
+    outcome = rec.get(outcome_field) if outcome_field else None
+    return TaskState(
+        id=str(rec["Id"]),
+        status=str(rec.get("Status") or ""),
+        closed=bool(rec.get("IsClosed")),
+        completed_at=to_datetime(rec.get("CompletedDateTime")),
+        modified_at=to_datetime(rec.get("LastModifiedDate")),
+        owner_id=str(rec["OwnerId"]) if rec.get("OwnerId") else None,
+        outcome=str(outcome) if outcome else None,
+    )

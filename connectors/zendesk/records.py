@@ -24,6 +24,12 @@ class TicketState:
     external_id: str | None = None
     updated_at: datetime | None = None
     created_at: datetime | None = None
+    #: From the ticket's metric set, when the export sideloads it: when an agent first replied
+    #: in public (creation plus the calendar reply time, whole minutes) and when it was solved.
+    first_reply_at: datetime | None = None
+    solved_at: datetime | None = None
+    #: Custom field values that are text (dropdowns, text fields), by field id.
+    text_fields: tuple[tuple[int, str], ...] = ()
 
     @property
     def unsolved(self) -> bool:

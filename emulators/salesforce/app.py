@@ -29,6 +29,7 @@ from emulators.salesforce.org import Org
 from emulators.salesforce.query_api import query, query_more
 from emulators.salesforce.responses import JSON_TYPE, error, sf_json
 from emulators.salesforce.standard_schema import bare_schema, default_schema
+from emulators.salesforce.store import Txn
 from emulators.salesforce.writes import ValidationRule
 from emulators.seed_model import Seed
 
@@ -243,6 +244,15 @@ class SalesforceEmulator(EmulatorApp):
         """Put a record straight into the org (no validation, no API usage); returns its id."""
         with self.lock:
             return self.org.raw.put(sobject, fields)
+
+    def update_record(self, sobject: str, record_id: str, fields: dict[str, Any]) -> None:
+        """Edit a record as a user in the UI would (validation and derived fields apply, no API
+        usage): an owner completing a Task, say."""
+        with self.lock:
+            obj = self.org.schema.require(sobject)
+            txn = Txn(self.org.store)
+            self.org.writer.update(txn, obj, to_18(record_id), fields, user_id=self.default_user_id)
+            txn.commit()
 
     def records(self, sobject: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         """Every record of ``sobject`` as the REST API would render its fields."""

@@ -32,6 +32,8 @@ CONTACT_ROLES = ("Decision Maker", "Economic Buyer", "Champion", "User", "Techni
 DEFAULT_TIME_ZONE = "America/Los_Angeles"
 TIME_ZONES = tuple(sorted(available_timezones() | {DEFAULT_TIME_ZONE}))
 GROUP_TYPES = ("Regular", "Role", "RoleAndSubordinates", "Organization", "Queue")
+#: The outcome picklist `nps-sync fields setup` creates on Task.
+LOOP_OUTCOMES = ("Resolved", "Not reachable", "No action needed", "Churn risk")
 TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
 LEAD_STATUSES = (
     "Open - Not Contacted",
@@ -412,8 +414,12 @@ def task() -> SObjectDef:
         _readonly(
             reference("AccountId", ("Account",), "Account", label="Account ID", derived=True)
         ),
+        _readonly(
+            plain("CompletedDateTime", "datetime", label="Completed Date Time", derived=True)
+        ),
         *audit_fields(),
         text("NPS_Sync_Key__c", 80, label="NPS Sync Key", custom=True),
+        picklist("NPS_Loop_Outcome__c", LOOP_OUTCOMES, label="Loop Outcome", custom=True),
     )
     return obj
 

@@ -329,7 +329,8 @@ class Writer:
     def _derive(
         self, src: RecordSource, sobject: SObjectDef, record: Record, *, creating: bool
     ) -> None:
-        """Fill derived fields: full names, auto numbers, Task.IsClosed and Task.AccountId."""
+        """Fill derived fields: full names, auto numbers, Task.IsClosed, Task.CompletedDateTime
+        (when it was first closed, cleared on reopening) and Task.AccountId."""
         name_field = sobject.field("Name")
         if name_field is not None and name_field.derived:
             parts = [record.get("FirstName"), record.get("LastName")]
@@ -346,7 +347,12 @@ class Writer:
                     f"Related To ID: id value of incorrect type: {what}",
                     ["WhatId"],
                 )
-            record["IsClosed"] = record.get("Status") == "Completed"
+            closed = record.get("Status") == "Completed"
+            record["IsClosed"] = closed
+            if not closed:
+                record["CompletedDateTime"] = None
+            elif record.get("CompletedDateTime") is None:
+                record["CompletedDateTime"] = record["LastModifiedDate"]
             record["AccountId"] = _task_account(src, record)
 
     def _finish(

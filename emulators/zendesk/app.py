@@ -26,7 +26,7 @@ from .errors import ApiError, invalid_endpoint, rate_limited, unauthenticated
 from .idempotency import DEFAULT_WINDOW_SECONDS, IdempotencyCache
 from .jobs import REALISTIC_POLLS, JobBoard, PollsToComplete
 from .ratelimit import MinuteBudget
-from .records import CustomField, Ticket
+from .records import Comment, CustomField, Ticket
 from .store import Store
 
 DEFAULT_AGENT_EMAIL = "agent@acme.example"
@@ -297,12 +297,41 @@ class ZendeskEmulator(EmulatorApp):
     def close_ticket(self, ticket_id: int) -> None:
         self._agent_sets_status(ticket_id, "closed")
 
+    def agent_replies(self, ticket_id: int, body: str, *, public: bool = True) -> None:
+        """An agent comments on the ticket, in public (a reply) unless ``public`` is False."""
+        with self.lock:
+            ticket = self._existing_ticket(ticket_id)
+            now = self.clock.now()
+            audit_id = self._store.new_id()
+            comment = Comment(self._store.new_id(), self.agent_id, body, public, now, audit_id)
+            ticket.comments.append(comment)
+            event = render.comment_event(comment)
+            ticket.audits.append(render.audit(ticket.id, audit_id, self.agent_id, now, [event]))
+            self._store.touch(ticket)
+
+    def set_ticket_field(self, ticket_id: int, title: str, value: str | None) -> None:
+        """An agent sets a custom field of the ticket (a dropdown's tag, a text)."""
+        with self.lock:
+            ticket = self._existing_ticket(ticket_id)
+            ticket.custom_fields[self._ticket_field(title).id] = value
+            self._store.touch(ticket)
+
     def _agent_sets_status(self, ticket_id: int, status: str) -> None:
         with self.lock:
             ticket = self._existing_ticket(ticket_id)
             if ticket.status == "closed":
                 raise ValueError(f"ticket {ticket_id} is closed and cannot change")
-            ticket.status = status
+            previous, ticket.status = ticket.status, status
+            event = {
+                "id": self._store.new_id(),
+                "type": "Change",
+                "field_name": "status",
+                "value": status,
+                "previous_value": previous,
+            }
+            now = self.clock.now()
+            audit = render.audit(ticket.id, self._store.new_id(), self.agent_id, now, [event])
+            ticket.audits.append(audit)
             self._store.touch(ticket)
 
     # -- snapshots for tests ------------------------------------------------------------------

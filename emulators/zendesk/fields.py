@@ -42,6 +42,11 @@ DEFAULT_TICKET_FIELDS = (
     FieldSpec("NPS Score", "integer"),
     FieldSpec("NPS Category", "tagger", options=("promoter", "passive", "detractor")),
     FieldSpec("NPS Response Link", "text"),
+    FieldSpec(
+        "Loop outcome",
+        "tagger",
+        options=("loop_resolved", "loop_not_reachable", "loop_no_action_needed", "loop_churn_risk"),
+    ),
 )
 DEFAULT_USER_FIELDS = (
     FieldSpec("NPS score", "integer", key="nps_score"),

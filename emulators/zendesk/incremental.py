@@ -21,7 +21,7 @@ from typing import Any
 
 from emulators.base import Request, Response
 
-from . import render
+from . import render, sideloads
 from .context import Call, Context, ok
 from .errors import bad_request
 from .paging import absolute
@@ -46,7 +46,7 @@ def export_page(store: Store, request: Request) -> dict[str, Any]:
     params = {"cursor": cursor}
     if request.arg("per_page"):
         params["per_page"] = str(per_page)
-    return {
+    body: dict[str, Any] = {
         "tickets": [
             render.ticket(t, request.base_url, store, generated_timestamp=True) for t in page
         ],
@@ -56,6 +56,9 @@ def export_page(store: Store, request: Request) -> dict[str, Any]:
         "before_cursor": None,
         "end_of_stream": len(stream) <= per_page,
     }
+    if "metric_sets" in sideloads.includes(request):
+        body["metric_sets"] = [sideloads.metric_set(store, t, request.base_url) for t in page]
+    return body
 
 
 def _all_tickets(store: Store) -> list[Ticket]:

@@ -1,4 +1,5 @@
-"""Sideloads (``?include=``) on user lists: ``open_ticket_count``.
+"""Sideloads (``?include=``): ``open_ticket_count`` on user lists, ``metric_sets`` on the
+incremental ticket export.
 
 Zendesk answers ``users/show_many?ids=...&include=open_ticket_count`` with the users plus
 ``"open_ticket_count": {"<user id>": n}``: how many unsolved tickets (new, open, pending, on
@@ -12,6 +13,8 @@ from typing import Any
 
 from emulators.base import Request
 
+from .clock import iso
+from .records import Ticket
 from .store import Store
 
 UNSOLVED = frozenset({"new", "open", "pending", "hold"})
@@ -35,3 +38,50 @@ def for_users(store: Store, request: Request, page: list[dict[str, Any]]) -> dic
         if ticket.requester_id in counts and ticket.status in UNSOLVED:
             counts[ticket.requester_id] += 1
     return {"open_ticket_count": {str(user_id): n for user_id, n in sorted(counts.items())}}
+
+
+#: Roles whose public comments are replies in the ticket metrics.
+AGENT_ROLES = frozenset({"agent", "admin"})
+
+
+def metric_set(store: Store, ticket: Ticket, base: str) -> dict[str, Any]:
+    """The ticket's metric set, as ``include=metric_sets`` sideloads it (``ticket_metrics``).
+
+    ``replies`` counts agents' public comments after the first comment; the reply time runs from
+    the ticket's creation to the first of them, in whole minutes (both calendar and business
+    values are given the calendar time: the emulator has no schedule). ``solved_at`` is when the
+    ticket was last solved, none while it is unsolved.
+    """
+    replies = [
+        c
+        for c in ticket.comments[1:]
+        if c.public and getattr(store.users.get(c.author_id), "role", "") in AGENT_ROLES
+    ]
+    reply_minutes: dict[str, int] | None = None
+    if replies:
+        minutes = int((replies[0].created_at - ticket.created_at) // 60)
+        reply_minutes = {"calendar": minutes, "business": minutes}
+    solved_at: str | None = None
+    reopens = 0
+    for audit in ticket.audits:
+        for event in audit.get("events") or ():
+            if event.get("field_name") != "status" or event.get("type") not in ("Create", "Change"):
+                continue
+            if event.get("value") in ("solved", "closed"):
+                keep = event.get("value") == "closed" and solved_at is not None
+                solved_at = solved_at if keep else str(audit["created_at"])
+            elif solved_at is not None:
+                solved_at = None
+                reopens += 1
+    return {
+        "url": f"{base}/api/v2/ticket_metrics/{ticket.id}.json",
+        "id": ticket.id,
+        "ticket_id": ticket.id,
+        "created_at": iso(ticket.created_at),
+        "updated_at": iso(ticket.updated_at),
+        "replies": len(replies),
+        "reopens": reopens,
+        "reply_time_in_minutes": reply_minutes or {"calendar": None, "business": None},
+        "solved_at": solved_at if ticket.status in ("solved", "closed") else None,
+        "latest_comment_added_at": iso(ticket.comments[-1].created_at) if ticket.comments else None,
+    }

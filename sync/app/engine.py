@@ -37,6 +37,7 @@ from sync.loop.escalation import (
     escalate_due,
     plan_escalations,
 )
+from sync.loop.follow import follow_loops
 from sync.loop.tracking import track_tickets
 from sync.stages.act import Executor, drain
 from sync.stages.executors.customer_context import context_seconds
@@ -155,6 +156,8 @@ class RunReport:
     escalations_fired: int = 0
     tickets_solved: int = 0
     tickets_reopened: int = 0
+    #: Loops whose state changed (open, contacted, resolved, closed): ``nps-sync loop report``.
+    loops_changed: int = 0
     #: Per survey source: ``polls`` of it this pass ended ``ok``, ``error`` or ``deferred``
     #: (source -> outcome), and the responses ``pulled_by_source`` and ``routed_by_source``.
     polls: dict[str, str] = field(default_factory=dict)
@@ -194,6 +197,7 @@ class RunReport:
                 self.tickets_attached, self.found_existing, self.retried, self.deferred,
                 self.dead, self.records_updated, self.fields_set, self.notifications_sent,
                 self.escalations_fired, self.tickets_solved, self.tickets_reopened, self.skipped,
+                self.loops_changed,
             )
         )  # fmt: skip
 
@@ -303,6 +307,7 @@ class Engine:
         self._zendesk_names: ZendeskNames | None = None
         self._zendesk_names_for = ""
         self._ticket_executor: ZendeskTicketExecutor | None = None
+        self._task_outcome_field: str | None = None
 
     def sibling(self) -> Engine:
         """An engine on the same config, store and rules with connections of its own and its
@@ -783,19 +788,53 @@ class Engine:
             with self.store.locks.singleton("ticket-tracking") as mine:
                 if mine:
                     refusable(report, lambda: self.track(report))
+        if self.config.loop.enabled:
+            with self.store.locks.singleton("loops") as mine:
+                if mine:
+                    refusable(report, lambda: self.follow(report))
 
     def track(self, report: RunReport) -> None:
-        """Learn from Zendesk's incremental export which of our tickets were solved or reopened."""
+        """Learn from Zendesk's incremental export which of our tickets were solved or reopened
+        (and, for the loops, when an agent first replied and the ticket's loop outcome)."""
+        loops = self.config.loop.enabled
+        outcome_field = self.zendesk_names().ticket_fields.get("loop_outcome") if loops else None
         stats = self.retry.call(
             lambda: track_tickets(
                 self.store,
                 self.conn.helpdesk,
                 self.clock(),
                 max_pages=self.config.zendesk.tracking.max_pages_per_pass,
+                loop_facts=loops,
+                outcome_field_id=outcome_field,
             )
         )
         report.tickets_solved += stats.solved
         report.tickets_reopened += stats.reopened
+
+    def follow(self, report: RunReport) -> None:
+        """Read where our open Tasks stand and bring every loop's state up to date."""
+        stats = follow_loops(
+            self.store,
+            self.conn.crm,
+            self.retry,
+            self.clock(),
+            follow_for=self.config.loop.follow_for,
+            outcome_field=self.task_outcome_field(),
+        )
+        report.loops_changed += stats.changed
+
+    def task_outcome_field(self) -> str:
+        """The Task loop outcome field when the org has it ("" otherwise); described once."""
+        name = self.config.salesforce.fields.task_loop_outcome
+        if not name:
+            return ""
+        if self._task_outcome_field is None:
+            described = self.retry.call(lambda: self.conn.crm.describe("Task")).field(name)
+            self._task_outcome_field = described.name if described is not None else ""
+            if not self._task_outcome_field:
+                log.warning("Task field %s does not exist: loop outcomes are read from "
+                            "tickets only", name)  # fmt: skip
+        return self._task_outcome_field
 
     def _write_back_stage(self, report: RunReport, started: datetime) -> None:
         with self.store.locks.singleton("write-back") as mine:

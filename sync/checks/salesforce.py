@@ -27,6 +27,7 @@ from sync.checks.references import missing_owners
 from sync.core.config import Config
 from sync.fields.fieldmap import RequiredField, field_problem, required_fields
 from sync.fields.sfmetadata import PERMISSION_SET
+from sync.loop.states import OUTCOME_LABELS
 from sync.stages.owners import owner_references, queue_references
 
 SYSTEM = "salesforce"
@@ -164,6 +165,27 @@ def expected_fields(config: Config) -> list[Expected]:
             min_length=MARKER_LENGTH,
         )
         out.append(marker)
+    if f.task_loop_outcome:
+        what = (
+            "How the follow-up ended: Resolved, Not reachable, No action needed or Churn risk. "
+            "nps-sync reads it for the loop state of the response (nps-sync loop report)."
+        )
+        spec = dataclasses.replace(
+            _input_field(
+                "Task", f.task_loop_outcome, "task_loop_outcome", "Picklist", "Loop Outcome", what
+            ),
+            picklist_values=OUTCOME_LABELS,
+        )
+        out.append(
+            _custom(
+                "Task",
+                "task_loop_outcome",
+                f.task_loop_outcome,
+                READ,
+                frozenset({"picklist"}),
+                spec,
+            )
+        )
     if "lead" in order:
         for name in ("Email", "IsConverted", "OwnerId"):
             out.append(Expected("Lead", name, FILTER, ANY, "standard"))

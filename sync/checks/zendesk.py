@@ -36,6 +36,7 @@ _FITTING_TYPES: dict[str, frozenset[str]] = {
     "textarea": frozenset({"textarea", "text"}),
     "category": frozenset({"tagger", "dropdown", "text"}),
     "tier": frozenset({"text", "tagger", "dropdown"}),
+    "outcome": frozenset({"tagger", "dropdown"}),
 }
 #: What each semantic ticket field needs, and how to say it to an admin.
 _TICKET_FIELD_TYPES: dict[str, tuple[str, str]] = {
@@ -44,6 +45,10 @@ _TICKET_FIELD_TYPES: dict[str, tuple[str, str]] = {
     "response_link": ("text", "Text"),
     "account_arr": ("decimal", "Decimal"),
     "account_tier": ("tier", "Text"),
+    "loop_outcome": (
+        "outcome",
+        "Drop-down with loop_resolved, loop_not_reachable, loop_no_action_needed, loop_churn_risk",
+    ),
 }
 _ZENDESK_TYPE_NAMES = {
     "integer": "Number",

@@ -30,7 +30,7 @@ from connectors.models import (
 )
 from connectors.salesforce.describe import ObjectInfo
 from connectors.salesforce.limits import ApiReserve, ApiUsage
-from connectors.salesforce.records import AccountLookup, ContactLookup
+from connectors.salesforce.records import AccountLookup, ContactLookup, TaskState
 from connectors.zendesk.records import (
     Agent,
     CommentSpec,
@@ -134,6 +134,14 @@ class TaskStatus(Protocol):
     def open_tasks(self, task_ids: Iterable[str]) -> set[str]: ...
 
 
+class TaskStates(Protocol):
+    """Where our Tasks stand (closed loops are read from them)."""
+
+    def task_states(
+        self, task_ids: Iterable[str], *, outcome_field: str = ""
+    ) -> dict[str, TaskState]: ...
+
+
 class BudgetedCrm(Protocol):
     """The API budget the run report reads."""
 
@@ -152,6 +160,7 @@ class CrmPort(
     WriteBackCrm,
     OwnerDirectory,
     TaskStatus,
+    TaskStates,
     BudgetedCrm,
     Protocol,
 ):
@@ -237,7 +246,7 @@ class TicketExport(Protocol):
     """The incremental ticket export, which ticket tracking reads."""
 
     def export_tickets(
-        self, *, cursor: str | None = None, start_time: int | None = None
+        self, *, cursor: str | None = None, start_time: int | None = None, metrics: bool = False
     ) -> ExportPage: ...
 
 

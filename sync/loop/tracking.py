@@ -14,7 +14,7 @@ that tracking, escalation and the Zendesk executor share.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from connectors.zendesk.records import ExportPage, TicketState
@@ -44,7 +44,13 @@ class TrackingStats:
     caught_up: bool = False
 
 
-def record_page(store: StateStore, page: ExportPage, now: datetime, stats: TrackingStats) -> None:
+def record_page(
+    store: StateStore,
+    page: ExportPage,
+    now: datetime,
+    stats: TrackingStats,
+    outcome_field_id: int | None = None,
+) -> None:
     """Store the statuses of our tickets on ``page`` and the cursor after it, atomically."""
     tickets = {ticket.id: ticket for ticket in page.tickets}
     with store.transaction() as tx:
@@ -56,19 +62,28 @@ def record_page(store: StateStore, page: ExportPage, now: datetime, stats: Track
             ticket = tickets[ticket_id]
             stats.tracked += 1
             for key in ticket_keys:
-                statuses.append(_next_status(key, ticket, before.get(key), now, stats))
+                status = _next_status(key, ticket, before.get(key), now, stats)
+                statuses.append(_with_loop_facts(status, ticket, outcome_field_id))
         store.tickets.save_statuses(statuses, now, tx)
         if page.after_cursor:
             store.cursors.set(CURSOR_SOURCE, page.after_cursor, now, tx)
 
 
 def track_tickets(
-    store: StateStore, helpdesk: TicketExport, now: datetime, *, max_pages: int = 5
+    store: StateStore,
+    helpdesk: TicketExport,
+    now: datetime,
+    *,
+    max_pages: int = 5,
+    loop_facts: bool = False,
+    outcome_field_id: int | None = None,
 ) -> TrackingStats:
     """Read the incremental export from the stored cursor; record our tickets' statuses.
 
     Without a cursor, the export starts shortly before our first ticket action; with no ticket
-    action yet there is nothing to follow and no request is made.
+    action yet there is nothing to follow and no request is made. With ``loop_facts`` the pages
+    sideload the tickets' metric sets, and the first public agent reply and the loop outcome
+    field (``outcome_field_id``) are recorded too, for the loop state of their responses.
     """
     stats = TrackingStats()
     cursor = store.cursors.get(CURSOR_SOURCE)
@@ -81,12 +96,12 @@ def track_tickets(
         start_time = int(min(first - START_MARGIN, now - MIN_START_AGE).timestamp())
     while stats.pages < max_pages:
         if cursor is not None:
-            page = helpdesk.export_tickets(cursor=cursor)
+            page = helpdesk.export_tickets(cursor=cursor, metrics=loop_facts)
         else:
-            page = helpdesk.export_tickets(start_time=start_time)
+            page = helpdesk.export_tickets(start_time=start_time, metrics=loop_facts)
         stats.pages += 1
         stats.seen += len(page.tickets)
-        record_page(store, page, now, stats)
+        record_page(store, page, now, stats, outcome_field_id)
         cursor = page.after_cursor or cursor
         if page.end_of_stream or not page.after_cursor:
             stats.caught_up = True
@@ -99,6 +114,16 @@ def track_tickets(
         stats.reopened,
     )
     return stats
+
+
+def _with_loop_facts(
+    status: TicketStatus, ticket: TicketState, outcome_field_id: int | None
+) -> TicketStatus:
+    """The status with the ticket's first public agent reply and loop outcome field."""
+    outcome = None
+    if outcome_field_id is not None:
+        outcome = next((v for i, v in ticket.text_fields if i == outcome_field_id), None)
+    return replace(status, first_reply_at=ticket.first_reply_at, outcome=outcome)
 
 
 def _next_status(

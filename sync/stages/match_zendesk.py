@@ -39,6 +39,7 @@ TICKET_FIELD_SETTINGS: Mapping[str, str] = {
     "response_link": "ticket_response_link",
     "account_arr": "ticket_account_arr",
     "account_tier": "ticket_account_tier",
+    "loop_outcome": "ticket_loop_outcome",
 }
 
 

@@ -271,7 +271,7 @@ escalations = _escalations_v2(metadata)
 # -- Zendesk ticket status tracking (schema v4; used by sync/loop/tracking.py) ------------------
 
 
-def _ticket_status_v4(meta: sa.MetaData) -> sa.Table:
+def _ticket_status_v4(meta: sa.MetaData, *extra: sa.Column[Any]) -> sa.Table:
     """One row per ticket action: the status of its ticket as the incremental export last
     showed it. ``solved_at``: when it was first seen solved (cleared on reopening)."""
     return sa.Table(
@@ -284,10 +284,17 @@ def _ticket_status_v4(meta: sa.MetaData) -> sa.Table:
         sa.Column("solved_at", UTCDateTime),
         sa.Column("reopened", sa.Integer, nullable=False, default=0),
         sa.Column("recorded_at", UTCDateTime, nullable=False),
+        *extra,
     )
 
 
-ticket_status = _ticket_status_v4(metadata)
+#: Since v9: when an agent first replied in public (the ticket's metric set) and the ticket's
+#: loop outcome field, for the loop state of its response.
+ticket_status = _ticket_status_v4(
+    metadata,
+    sa.Column("first_reply_at", UTCDateTime),
+    sa.Column("outcome", sa.String(40)),
+)
 
 # -- actions routing could not take (schema v5; used by sync/state/skips.py) ---------------------
 
@@ -339,6 +346,68 @@ def _zendesk_user_misses_v7(meta: sa.MetaData) -> sa.Table:
 
 
 zendesk_user_misses = _zendesk_user_misses_v7(metadata)
+
+
+# -- Closed-loop state of each response (schema v9; used by sync/loop/follow.py) -----------------
+
+
+def _task_status_v9(meta: sa.MetaData) -> sa.Table:
+    """One row per Task action: where its Task stood when it was last read from Salesforce
+    (``completed_at``: ``CompletedDateTime``; ``outcome``: the loop outcome picklist)."""
+    return sa.Table(
+        "nps_task_status",
+        meta,
+        sa.Column("action_key", sa.String(64), primary_key=True),
+        sa.Column("task_id", sa.String(18), nullable=False),
+        sa.Column("status", sa.String(40), nullable=False),
+        sa.Column("closed", sa.Boolean, nullable=False),
+        sa.Column("completed_at", UTCDateTime),
+        sa.Column("owner_id", sa.String(18)),
+        sa.Column("outcome", sa.String(40)),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+    )
+
+
+def _loops_v9(meta: sa.MetaData) -> sa.Table:
+    """One row per response with a Task or ticket: its loop's state now (open, contacted,
+    resolved, closed) and when it opened, was first contacted and ended."""
+    return sa.Table(
+        "nps_loops",
+        meta,
+        sa.Column("source", sa.String(100), primary_key=True),
+        sa.Column("response_id", sa.String(200), primary_key=True),
+        sa.Column("state", sa.String(20), nullable=False, index=True),
+        sa.Column("opened_at", UTCDateTime, nullable=False),
+        sa.Column("contacted_at", UTCDateTime),
+        sa.Column("ended_at", UTCDateTime),
+        sa.Column("reason", sa.String(40)),
+        sa.Column("outcome", sa.String(40)),
+        sa.Column("owner_id", sa.String(18)),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+    )
+
+
+def _loop_events_v9(meta: sa.MetaData) -> sa.Table:
+    """Every transition of a loop: the state reached, when it happened (``at``, from the Task
+    or ticket), what told it (``origin``) and when nps-sync saw it (``recorded_at``)."""
+    return sa.Table(
+        "nps_loop_events",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("source", sa.String(100), nullable=False),
+        sa.Column("response_id", sa.String(200), nullable=False),
+        sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("origin", sa.String(40), nullable=False),
+        sa.Column("reason", sa.String(40)),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+        sa.Index("ix_nps_loop_events_response", "source", "response_id"),
+    )
+
+
+task_status = _task_status_v9(metadata)
+loops = _loops_v9(metadata)
+loop_events = _loop_events_v9(metadata)
 
 
 Migration = Callable[[Connection], None]
@@ -400,6 +469,21 @@ def _add_lookup_indexes(conn: Connection) -> None:
         conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
 
+def _add_loops(conn: Connection) -> None:
+    """v8 -> v9: the loop state of responses, its transitions, the status of Task actions (new
+    tables) and the first reply and outcome of tracked tickets (new columns)."""
+    v9 = sa.MetaData()
+    _task_status_v9(v9)
+    _loops_v9(v9)
+    _loop_events_v9(v9)
+    v9.create_all(conn)
+    present = {c["name"] for c in sa.inspect(conn).get_columns("nps_ticket_status")}
+    timestamp = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    for name, kind in (("first_reply_at", timestamp), ("outcome", "VARCHAR(40)")):
+        if name not in present:
+            conn.execute(sa.text(f"ALTER TABLE nps_ticket_status ADD COLUMN {name} {kind}"))
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -409,5 +493,6 @@ MIGRATIONS: dict[int, Migration] = {
     5: _add_action_priority,
     6: _add_zendesk_user_misses,
     7: _add_lookup_indexes,
+    8: _add_loops,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

@@ -13,6 +13,7 @@ all; work that spans aggregates joins one transaction (``record_routing``, or
 - ``store.cooldowns``: cooldown claims of routing rules;
 - ``store.escalations``: the escalation steps of tasks and tickets;
 - ``store.tickets``: our Zendesk ticket actions and their tracked statuses;
+- ``store.loops``: the loop state of each response, its transitions, our Tasks' statuses;
 - ``store.skips``: actions routing could not take, and why;
 - ``store.user_misses``: emails Zendesk had no user for, and when that was seen;
 - ``store.locks``: cluster-wide named locks.
@@ -35,6 +36,7 @@ from sync.state.database import Database, create_engine, lock_key
 from sync.state.escalations import Escalations
 from sync.state.inbox import Inbox, RoutingOutcome
 from sync.state.locks import Locks
+from sync.state.loops import Loops
 from sync.state.outbox import Outbox
 from sync.state.runs import Cursors, Runs
 from sync.state.skips import SkippedAction, Skips
@@ -73,6 +75,7 @@ class StateStore:
         self.cooldowns = Cooldowns(self.db)
         self.escalations = Escalations(self.db)
         self.tickets = TicketLedger(self.db)
+        self.loops = Loops(self.db)
         self.skips = Skips(self.db)
         self.user_misses = UserMisses(self.db)
         self.locks = Locks(self.db)

@@ -33,6 +33,9 @@ class TicketStatus:
     ticket_updated_at: datetime | None
     solved_at: datetime | None
     reopened: int
+    #: When an agent first replied in public, and the ticket's loop outcome field (since v9).
+    first_reply_at: datetime | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,8 @@ class TicketLedger:
                 "ticket_updated_at": s.ticket_updated_at,
                 "solved_at": s.solved_at,
                 "reopened": s.reopened,
+                "first_reply_at": s.first_reply_at,
+                "outcome": s.outcome,
                 "recorded_at": now,
             }
             for s in statuses
@@ -310,4 +315,6 @@ def _status(row: Any) -> TicketStatus:
         ticket_updated_at=row.ticket_updated_at,
         solved_at=row.solved_at,
         reopened=int(row.reopened),
+        first_reply_at=row.first_reply_at,
+        outcome=row.outcome,
     )

@@ -102,10 +102,10 @@ def test_a_long_export_is_read_a_few_pages_per_pass(
         """Every page claims there is more to come."""
 
         def export_tickets(
-            self, *, cursor: str | None = None, start_time: int | None = None
+            self, *, cursor: str | None = None, start_time: int | None = None, metrics: bool = False
         ) -> ExportPage:
             pages[0] += 1
-            page = desk.export_tickets(cursor=cursor, start_time=start_time)
+            page = desk.export_tickets(cursor=cursor, start_time=start_time, metrics=metrics)
             return replace(page, end_of_stream=False)
 
     stats = track_tickets(store, EndlessExport(), outbox.now, max_pages=3)

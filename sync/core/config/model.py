@@ -209,6 +209,16 @@ class BusinessHoursConfig(Section):
         return self
 
 
+class LoopConfig(Section):
+    """Following each response's loop (open, contacted, resolved, closed) in its Tasks and
+    tickets; ``nps-sync loop report`` reads it."""
+
+    enabled: bool = True
+    #: Loops of Tasks and tickets made within this long are followed; older ones stay as they
+    #: were last seen (their Tasks are no longer read).
+    follow_for: Duration = timedelta(days=90)
+
+
 class EmailConfig(Section):
     """The SMTP server ``notify`` actions with ``channel: email`` send through."""
 
@@ -239,6 +249,7 @@ class Config(Section):
     write_back: WriteBackConfig = WriteBackConfig()
     routing: RoutingConfig = RoutingConfig()
     business_hours: BusinessHoursConfig = BusinessHoursConfig()
+    loop: LoopConfig = LoopConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     logging: LoggingConfig = LoggingConfig()
     #: SMTP for email notifications; without it, email ``notify`` actions fail (dead-letter list).

@@ -69,6 +69,9 @@ class SalesforceFields(Section):
     """API names of the fields we read and write. Empty string: not used."""
 
     task_marker: str = "NPS_Sync_Key__c"
+    #: Task picklist of the loop outcome (Resolved, Not reachable, No action needed, Churn
+    #: risk), read when it exists; "" = not used.
+    task_loop_outcome: str = Field("NPS_Loop_Outcome__c", pattern=r"^([A-Za-z][A-Za-z0-9_]*)?$")
     account_tier: str = "Tier__c"
     account_arr: str = "ARR__c"
     account_region: str = "Region__c"

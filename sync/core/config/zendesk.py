@@ -42,6 +42,9 @@ class ZendeskFields(Section):
     ticket_response_link: str = "NPS Response Link"
     ticket_account_arr: str = ""
     ticket_account_tier: str = ""
+    #: Ticket dropdown of the loop outcome (tags loop_resolved, loop_not_reachable,
+    #: loop_no_action_needed, loop_churn_risk), read by ticket tracking; "" = not used.
+    ticket_loop_outcome: str = "Loop outcome"
     user_score: str = "nps_score"
     user_category: str = "nps_category"
     user_date: str = "nps_date"
