@@ -23,6 +23,7 @@ refuse_shadowed_packages()
 
 from sync.commands.check import check_command
 from sync.commands.fields import backfill_command, explain_group, fields_group
+from sync.commands.loop import loop_group
 from sync.commands.ops import (
     failed_group,
     skipped_command,
@@ -122,5 +123,6 @@ for command in (
     fields_group,
     explain_group,
     backfill_command,
+    loop_group,
 ):
     main.add_command(command)

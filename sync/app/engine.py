@@ -791,7 +791,7 @@ class Engine:
         if self.config.loop.enabled:
             with self.store.locks.singleton("loops") as mine:
                 if mine:
-                    refusable(report, lambda: self.follow(report))
+                    refusable(report, lambda: self.follow(report, started))
 
     def track(self, report: RunReport) -> None:
         """Learn from Zendesk's incremental export which of our tickets were solved or reopened
@@ -811,15 +811,17 @@ class Engine:
         report.tickets_solved += stats.solved
         report.tickets_reopened += stats.reopened
 
-    def follow(self, report: RunReport) -> None:
-        """Read where our open Tasks stand and bring every loop's state up to date."""
+    def follow(self, report: RunReport, started: datetime) -> None:
+        """Read where our open Tasks stand and bring every loop's state up to date (Tasks this
+        run made are read from the next run on)."""
         stats = follow_loops(
             self.store,
             self.conn.crm,
             self.retry,
             self.clock(),
             follow_for=self.config.loop.follow_for,
-            outcome_field=self.task_outcome_field(),
+            made_before=started,
+            outcome_field=self.task_outcome_field,
         )
         report.loops_changed += stats.changed
 

@@ -11,6 +11,7 @@ re-running a pass records nothing twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -23,11 +24,15 @@ from sync.state.loops import Loop, LoopEvent, TaskStatusRow
 
 log = logging.getLogger(__name__)
 
+#: A Task status is kept to this many characters (a custom status value may be longer).
+TASK_STATUS_CHARS = 40
+
 
 @dataclass
 class LoopStats:
     tasks_read: int = 0
-    #: Loops that changed this pass, and the transitions recorded for them.
+    #: Loops whose state moved this pass, and the transitions recorded for them (a loop whose
+    #: owner alone became known is stored without a transition).
     changed: int = 0
     events: int = 0
 
@@ -39,16 +44,20 @@ def read_tasks(
     now: datetime,
     *,
     since: datetime,
-    outcome_field: str = "",
+    before: datetime,
+    outcome_field: Callable[[], str] = str,
 ) -> int:
-    """Record where the Tasks not yet seen closed stand; returns how many were read.
+    """Record where the Tasks made between ``since`` and ``before`` that were not yet seen
+    closed stand; returns how many were read. ``outcome_field`` names the Task's outcome field
+    ("" for none); it is asked only when some Task is read.
 
     A Task that no longer exists (deleted) ends its part of the loop without contact.
     """
-    wanted = store.loops.tasks_to_read(since)
+    wanted = store.loops.tasks_to_read(since, before)
     if not wanted:
         return 0
-    states = retry.call(partial(crm.task_states, sorted(wanted), outcome_field=outcome_field))
+    field = outcome_field()
+    states = retry.call(partial(crm.task_states, sorted(wanted), outcome_field=field))
     rows: list[TaskStatusRow] = []
     for task_id, key in wanted.items():
         state = states.get(task_id[:15])
@@ -59,7 +68,13 @@ def read_tasks(
         outcome = outcome_code(state.outcome)
         rows.append(
             TaskStatusRow(
-                key, task_id, state.status, state.closed, completed, state.owner_id, outcome
+                key,
+                task_id,
+                state.status[:TASK_STATUS_CHARS],
+                state.closed,
+                completed,
+                state.owner_id,
+                outcome,
             )
         )
     store.loops.save_task_statuses(rows, now)
@@ -82,9 +97,11 @@ def update_loops(store: StateStore, now: datetime, *, since: datetime) -> LoopSt
         if before == loop:
             continue
         changed.append(loop)
-        events.extend(transitions(before, loop, items, now))
+        moves = transitions(before, loop, items, now)
+        events.extend(moves)
+        stats.changed += bool(moves)
     store.loops.save(changed, events, now)
-    stats.changed, stats.events = len(changed), len(events)
+    stats.events = len(events)
     return stats
 
 
@@ -95,11 +112,17 @@ def follow_loops(
     now: datetime,
     *,
     follow_for: timedelta,
-    outcome_field: str = "",
+    made_before: datetime | None = None,
+    outcome_field: Callable[[], str] = str,
 ) -> LoopStats:
-    """Read the open Tasks, then bring every loop of the last ``follow_for`` up to date."""
+    """Read the open Tasks, then bring every loop of the last ``follow_for`` up to date.
+
+    Tasks made from ``made_before`` on (the pass that made them) are not read yet: nobody has
+    worked on them, and a pass that creates Tasks spends no query on them.
+    """
     since = now - follow_for
-    read = read_tasks(store, crm, retry, now, since=since, outcome_field=outcome_field)
+    read = read_tasks(store, crm, retry, now, since=since, before=made_before or now,
+                      outcome_field=outcome_field)  # fmt: skip
     stats = update_loops(store, now, since=since)
     stats.tasks_read = read
     log.debug("loops: %d Tasks read, %d loops changed", read, stats.changed)

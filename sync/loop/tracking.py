@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from connectors.zendesk.records import ExportPage, TicketState
 from sync.core.ports import TicketExport
+from sync.loop.states import outcome_code
 from sync.state import StateStore, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,8 @@ def _with_loop_facts(
     """The status with the ticket's first public agent reply and loop outcome field."""
     outcome = None
     if outcome_field_id is not None:
-        outcome = next((v for i, v in ticket.text_fields if i == outcome_field_id), None)
+        written = next((v for i, v in ticket.text_fields if i == outcome_field_id), None)
+        outcome = outcome_code(written)
     return replace(status, first_reply_at=ticket.first_reply_at, outcome=outcome)
 
 

@@ -94,6 +94,9 @@ class LoopFacts:
     account_id: str | None
     rules: tuple[str, ...]
     loop: Loop | None
+    #: The matched account's owner (name, else email) and tier, as routing saw them.
+    owner: str | None = None
+    tier: str | None = None
 
 
 class Loops:
@@ -103,8 +106,9 @@ class Loops:
         self._db = db
 
     # -- Tasks ---------------------------------------------------------------------------------
-    def tasks_to_read(self, since: datetime) -> dict[str, str]:
-        """Task id -> action key of the Tasks made since ``since`` not yet seen closed."""
+    def tasks_to_read(self, since: datetime, before: datetime) -> dict[str, str]:
+        """Task id -> action key of the Tasks made from ``since`` to ``before`` not yet seen
+        closed."""
         a, s = t.actions, t.task_status
         query = (
             sa.select(a.c.key, a.c.external_id)
@@ -114,6 +118,7 @@ class Loops:
                 a.c.status == "done",
                 a.c.external_id.is_not(None),
                 a.c.created_at >= since,
+                a.c.updated_at < before,
                 sa.or_(s.c.closed.is_(None), s.c.closed.is_(False)),
             )
         )
@@ -264,6 +269,7 @@ class Loops:
                 r.c.created_at,
                 r.c.account_id,
                 r.c.decision,
+                r.c.match,
                 lp.c.state,
                 lp.c.opened_at,
                 lp.c.contacted_at,
@@ -294,9 +300,18 @@ class Loops:
                         account_id=row.account_id,
                         rules=_matched_rules(row.decision),
                         loop=loop,
+                        owner=_account_text(row.match, "owner_name", "owner_email"),
+                        tier=_account_text(row.match, "tier"),
                     )
                 )
         return out
+
+
+def _account_text(match: Any, *keys: str) -> str | None:
+    account = match.get("account") if isinstance(match, dict) else None
+    if not isinstance(account, dict):
+        return None
+    return next((str(account[k]) for k in keys if account.get(k)), None)
 
 
 def _matched_rules(decision: Any) -> tuple[str, ...]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from emulators.world import EmulatedWorld
 from sync.state.loops import Loop
 from tests.e2e.conftest import EngineFactory
+from tests.support import acting_on_the_seeded_year, run_cli
 
 MARKER = "NPS_Sync_Key__c"
 
@@ -32,7 +36,9 @@ def _task_of(engine: Any, key: tuple[str, str]) -> str:
     return str(next(i.external_id for i in items if i.kind == "salesforce_task"))
 
 
-def test_loops_follow_tasks_and_tickets(world: EmulatedWorld, make_engine: EngineFactory) -> None:
+def test_loops_follow_tasks_and_tickets(
+    world: EmulatedWorld, make_engine: EngineFactory, state_url: str, tmp_path: Path
+) -> None:
     engine = make_engine()
     first = engine.run_once()
     assert first.errors == []
@@ -104,6 +110,20 @@ def test_loops_follow_tasks_and_tickets(world: EmulatedWorld, make_engine: Engin
     assert third.loops_changed == 0
     assert len(engine.store.loops.events(source, response_id)) == 2
 
+    report = _report(world, state_url, tmp_path)
+    loops = engine.store.loops.current()
+    start = datetime.now(UTC) - timedelta(days=365)
+    recent = {("delighted", r.id): r for r in world.book.responses if r.created_at >= start}
+    detractors = [r for r in recent.values() if r.score <= 6]
+    reached = [k for k, lp in loops.items() if lp.contacted_at and k in recent
+               and recent[k].score <= 6]  # fmt: skip
+    assert report["total"]["detractors"] == len(detractors)
+    assert report["total"]["contacted"] == len(reached) > 0
+    # nobody was reached within 1 minute of answering: every contact was late
+    assert report["total"]["contacted_within_sla"] == 0
+    assert report["total"]["sla_breaches"]["first_contact"] == len(detractors)
+    assert {o["deadline"] for o in report["past_sla"]} == {"first_contact"}
+
     zd.reopen_ticket(churn)
     zd.advance_clock(61)
     fourth = make_engine().run_once()
@@ -112,6 +132,24 @@ def test_loops_follow_tasks_and_tickets(world: EmulatedWorld, make_engine: Engin
     assert reopened.state == "contacted"
     last = engine.store.loops.events(*tickets[churn])[-1]
     assert (last.state, last.origin) == ("contacted", "reopened")
+
+
+def _report(world: EmulatedWorld, state_url: str, tmp_path: Path) -> Any:
+    """``nps-sync loop report --json`` with a one-minute first-contact SLA for detractors."""
+    sla = [{"category": "detractor", "first_contact": "1m", "business_hours": False}]
+    data = world.config_data(
+        state_url=state_url,
+        routing=acting_on_the_seeded_year(),
+        loop={"sla": sla},
+    )
+    config = tmp_path / "nps-sync.yaml"
+    config.write_text(json.dumps(data, default=str), encoding="utf-8")
+    done = run_cli("loop", "report", "--since", "365d", "--json", "--config", config)
+    assert done.returncode == 0, done.stderr
+    tables = run_cli("loop", "report", "--since", "365d", "--by", "owner", "--config", config)
+    assert tables.returncode == 0, tables.stderr
+    assert "Open loops past SLA" in tables.stdout
+    return json.loads(done.stdout)
 
 
 def _state(loop: Loop) -> tuple[str, str | None, str | None]:

@@ -20,6 +20,8 @@ from connectors.surveys.fields import FieldError, build_response
 from connectors.surveys.files import default_name
 from rules import SKIP_CODES
 from sync.core.config.checks import MAX_FIELD_NAME_CHARS
+from sync.loop.follow import TASK_STATUS_CHARS
+from sync.loop.states import OUTCOMES
 from sync.state import StateStore
 from sync.state import schema as t
 
@@ -28,6 +30,8 @@ SALESFORCE_ID = 18
 STATES = 20  # the longest status, kind and tier name the engine writes is well under this
 RULE_NAME = 64  # rules.scalars.NAME_PATTERN
 WORKER_ID = 64 + 1 + 7 + 1 + 20  # host (cut to 64) : pid : thread id
+OUTCOME = max(map(len, OUTCOMES))  # sync.loop.states.outcome_code keeps only these
+REASON = max(len("closed_without_contact"), OUTCOME)
 
 #: (table, column) -> the longest value the code can write there (see the module docstring).
 LIMITS: dict[tuple[str, str], int] = {
@@ -79,6 +83,23 @@ LIMITS: dict[tuple[str, str], int] = {
     ("nps_escalations", "fired_key"): SHA256_HEX,
     ("nps_ticket_status", "action_key"): SHA256_HEX,
     ("nps_ticket_status", "status"): STATES,
+    ("nps_ticket_status", "outcome"): OUTCOME,
+    ("nps_task_status", "action_key"): SHA256_HEX,
+    ("nps_task_status", "task_id"): SALESFORCE_ID,
+    ("nps_task_status", "status"): TASK_STATUS_CHARS,  # cut by sync.loop.follow
+    ("nps_task_status", "owner_id"): SALESFORCE_ID,
+    ("nps_task_status", "outcome"): OUTCOME,
+    ("nps_loops", "source"): MAX_SOURCE_NAME_CHARS,
+    ("nps_loops", "response_id"): MAX_RESPONSE_ID_CHARS,
+    ("nps_loops", "state"): STATES,
+    ("nps_loops", "reason"): REASON,
+    ("nps_loops", "outcome"): OUTCOME,
+    ("nps_loops", "owner_id"): SALESFORCE_ID,
+    ("nps_loop_events", "source"): MAX_SOURCE_NAME_CHARS,
+    ("nps_loop_events", "response_id"): MAX_RESPONSE_ID_CHARS,
+    ("nps_loop_events", "state"): STATES,
+    ("nps_loop_events", "origin"): len("salesforce_task"),
+    ("nps_loop_events", "reason"): REASON,
     ("nps_skipped_actions", "key"): SHA256_HEX,
     ("nps_skipped_actions", "source"): MAX_SOURCE_NAME_CHARS,
     ("nps_skipped_actions", "response_id"): MAX_RESPONSE_ID_CHARS,

@@ -25,4 +25,6 @@ def test_an_older_database_gets_the_ticket_status_table(store: StateStore) -> No
         "solved_at",
         "reopened",
         "recorded_at",
+        "first_reply_at",
+        "outcome",
     }

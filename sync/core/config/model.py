@@ -209,6 +209,34 @@ class BusinessHoursConfig(Section):
         return self
 
 
+class LoopSla(Section):
+    """Deadlines for the loop of the responses it applies to: the first entry whose filters all
+    match (``rule`` matched the response, the account ``tier``, the score ``category``) counts.
+    Both deadlines run from when the customer answered."""
+
+    rule: str | None = None
+    tier: str | None = None
+    category: Literal["detractor", "passive", "promoter"] | None = None
+    #: Time to first contact, and to resolution (the loop ``resolved`` or ``closed``).
+    first_contact: Duration | None = None
+    resolution: Duration | None = None
+    #: Count only business hours (``business_hours`` section).
+    business_hours: bool = True
+
+    @model_validator(mode="after")
+    def _some_deadline(self) -> LoopSla:
+        if self.first_contact is None and self.resolution is None:
+            raise invalid([Issue((), "give first_contact, resolution or both", "key")])
+        if (
+            self.first_contact is not None
+            and self.resolution is not None
+            and self.resolution < self.first_contact
+        ):
+            message = f"resolution must not come before first_contact ({self.first_contact})"
+            raise invalid([Issue(("resolution",), message)])
+        return self
+
+
 class LoopConfig(Section):
     """Following each response's loop (open, contacted, resolved, closed) in its Tasks and
     tickets; ``nps-sync loop report`` reads it."""
@@ -217,6 +245,8 @@ class LoopConfig(Section):
     #: Loops of Tasks and tickets made within this long are followed; older ones stay as they
     #: were last seen (their Tasks are no longer read).
     follow_for: Duration = timedelta(days=90)
+    #: Deadlines per rule, tier or category; the first entry that matches a response counts.
+    sla: tuple[LoopSla, ...] = ()
 
 
 class EmailConfig(Section):

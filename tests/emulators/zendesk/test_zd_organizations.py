@@ -112,6 +112,7 @@ def test_catalogue_lists_the_nps_fields_and_groups(http: requests.Session) -> No
         "NPS Score": "integer",
         "NPS Category": "tagger",
         "NPS Response Link": "text",
+        "Loop outcome": "tagger",
     }
     assert [o["value"] for o in custom["NPS Category"]["custom_field_options"]] == [
         "promoter",
