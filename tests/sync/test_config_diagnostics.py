@@ -98,6 +98,10 @@ EXPECTED = {
         "4:5: salesforce.auth.domain: client_credentials needs your My Domain as domain, e.g."
         " acme.my"
     ),
+    "loop_sla_resolution_first.yaml": (
+        "8:60: loop.sla[0].resolution: must not come before first_contact (1d)"
+    ),
+    "loop_sla_without_deadline.yaml": "8:7: loop.sla[0]: give first_contact, resolution or both",
     "salesforce_domain_with_scheme.yaml": (
         "6:13: salesforce.auth.domain: give the domain without scheme or .salesforce.com, "
         "e.g. acme.my"

@@ -232,7 +232,10 @@ class LoopSla(Section):
             and self.resolution is not None
             and self.resolution < self.first_contact
         ):
-            message = f"resolution must not come before first_contact ({self.first_contact})"
+            from rules import format_duration
+
+            first = format_duration(self.first_contact)
+            message = f"must not come before first_contact ({first})"
             raise invalid([Issue(("resolution",), message)])
         return self
 

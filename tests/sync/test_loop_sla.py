@@ -1,0 +1,49 @@
+"""Which SLA applies to a response, and its deadlines on the business-hours calendar."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync.core.config import LoopSla
+from sync.loop.calendar import BusinessHours
+from sync.loop.sla import deadlines
+
+FRIDAY_4PM = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)
+SLAS = (
+    LoopSla.model_validate(
+        {"tier": "Enterprise", "category": "detractor", "first_contact": "2h", "resolution": "1d"}
+    ),
+    LoopSla.model_validate({"rule": "detractors", "first_contact": "4h", "business_hours": False}),
+    LoopSla.model_validate({"category": "passive", "resolution": "2d"}),
+)
+
+
+@pytest.mark.parametrize(
+    ("rules", "tier", "score", "contact", "resolution"),
+    [
+        # 2 business hours from Friday 16:00 is Monday 10:00; 1d is 24 business hours:
+        # Friday 1 + Monday 8 + Tuesday 8 + Wednesday 7 -> Wednesday 16:00
+        (("detractors",), "enterprise", 3, datetime(2026, 3, 9, 10, tzinfo=UTC),
+         datetime(2026, 3, 11, 16, tzinfo=UTC)),
+        # not Enterprise: the rule's entry, in calendar hours
+        (("detractors",), "SMB", 3, FRIDAY_4PM + timedelta(hours=4), None),
+        # a passive: 2d = 48 business hours: Friday 1 + a whole week 40 + Monday 7 -> 16:00
+        ((), None, 8, None, datetime(2026, 3, 16, 16, tzinfo=UTC)),
+    ],
+)  # fmt: skip
+def test_the_first_matching_entry_sets_the_deadlines(
+    rules: tuple[str, ...],
+    tier: str | None,
+    score: int,
+    contact: datetime | None,
+    resolution: datetime | None,
+) -> None:
+    due = deadlines(SLAS, BusinessHours(), FRIDAY_4PM, rules, tier, score)
+    assert due is not None
+    assert (due.first_contact, due.resolution) == (contact, resolution)
+
+
+def test_a_response_no_entry_matches_has_no_deadline() -> None:
+    assert deadlines(SLAS, BusinessHours(), FRIDAY_4PM, ("promoters",), "SMB", 10) is None
