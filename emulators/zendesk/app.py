@@ -283,6 +283,12 @@ class ZendeskEmulator(EmulatorApp):
         with self.lock:
             return self.clock.now()
 
+    def use_clock(self, clock: Clock) -> None:
+        """Take time from ``clock`` from now on (a simulation's :class:`ManualClock`)."""
+        with self.lock:
+            self.clock = clock
+            self._store.clock = clock
+
     def advance_clock(self, seconds: float) -> None:
         """Move time forward: rate-limit windows, idempotency window, search-index lag."""
         with self.lock:

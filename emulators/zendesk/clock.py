@@ -30,6 +30,17 @@ class Clock:
         self._offset += seconds
 
 
+class ManualClock(Clock):
+    """Time that moves only when told (``advance``), from ``start``: a simulation's clock."""
+
+    def __init__(self, start: float) -> None:
+        super().__init__()
+        self._start = start
+
+    def now(self) -> float:
+        return self._start + self._offset
+
+
 def iso(timestamp: float) -> str:
     """Zendesk's timestamp format: UTC, whole seconds, ``Z`` suffix."""
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -589,7 +589,6 @@ class Engine:
     def escalate(self, report: RunReport) -> None:
         """Fire the escalation steps that are due, so the act stage runs them at once."""
         ruleset = self.refresh_rules()
-        hours = self.config.business_hours
         now = self.clock()
         stats = escalate_due(
             self.store,
@@ -600,10 +599,14 @@ class Engine:
             resolution=AnyResolution(
                 (TrackedTicketStatus(self.store), TaskStatusCheck(self.conn.crm, self.retry))
             ),
-            hours=BusinessHours(ZoneInfo(hours.timezone), hours.start_hour, hours.end_hour),
+            hours=self.business_hours(),
         )
         report.escalations_fired += stats.fired
         report.errors.extend(stats.errors)
+
+    def business_hours(self) -> BusinessHours:
+        hours = self.config.business_hours
+        return BusinessHours(ZoneInfo(hours.timezone), hours.start_hour, hours.end_hour)
 
     def notify_executor(self) -> NotifyExecutor:
         session = make_session(
@@ -822,6 +825,8 @@ class Engine:
             follow_for=self.config.loop.follow_for,
             made_before=started,
             outcome_field=self.task_outcome_field,
+            slas=self.config.loop.sla,
+            hours=self.business_hours(),
         )
         report.loops_changed += stats.changed
 

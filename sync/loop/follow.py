@@ -11,16 +11,21 @@ re-running a pass records nothing twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from sync.core.config import LoopSla
 from sync.core.ports import TaskStates
 from sync.core.retry import RetryPolicy
+from sync.loop.calendar import BusinessHours
+from sync.loop.escalation.plan import SLA_FIRST_CONTACT_STEP, SLA_RESOLUTION_STEP
+from sync.loop.sla import applies, deadlines
 from sync.loop.states import derive, outcome_code, transitions
 from sync.state import StateStore
-from sync.state.loops import Loop, LoopEvent, TaskStatusRow
+from sync.state.escalations import PlannedStep
+from sync.state.loops import Followup, Loop, LoopEvent, TaskStatusRow
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,8 @@ class LoopStats:
     #: owner alone became known is stored without a transition).
     changed: int = 0
     events: int = 0
+    #: Escalation steps planned for the SLAs of new loops.
+    sla_steps: int = 0
 
 
 def read_tasks(
@@ -81,9 +88,17 @@ def read_tasks(
     return len(rows)
 
 
-def update_loops(store: StateStore, now: datetime, *, since: datetime) -> LoopStats:
+def update_loops(
+    store: StateStore,
+    now: datetime,
+    *,
+    since: datetime,
+    slas: Sequence[LoopSla] = (),
+    hours: BusinessHours | None = None,
+) -> LoopStats:
     """Derive the loop of every response with a Task or ticket made since ``since``; store the
-    loops that changed and their transitions."""
+    loops that changed and their transitions. A new loop gets the escalation steps of its SLA
+    (:func:`plan_sla_steps`); a loop contacted or ended settles the ones it met."""
     stats = LoopStats()
     followups = store.loops.followups(since)
     if not followups:
@@ -100,9 +115,77 @@ def update_loops(store: StateStore, now: datetime, *, since: datetime) -> LoopSt
         moves = transitions(before, loop, items, now)
         events.extend(moves)
         stats.changed += bool(moves)
+    fresh = {
+        (lp.source, lp.response_id): followups[(lp.source, lp.response_id)]
+        for lp in changed
+        if (lp.source, lp.response_id) not in stored
+    }
+    if fresh and any(sla.escalate for sla in slas):
+        stats.sla_steps = plan_sla_steps(store, fresh, slas, hours or BusinessHours(), now)
     store.loops.save(changed, events, now)
+    met: list[tuple[str, int, datetime]] = []
+    for lp in changed:
+        first = _first(followups[(lp.source, lp.response_id)]).key
+        if lp.contacted_at is not None or lp.ended_at is not None:
+            at = lp.contacted_at or lp.ended_at
+            assert at is not None
+            met.append((first, SLA_FIRST_CONTACT_STEP, at))
+        if lp.ended_at is not None:
+            met.append((first, SLA_RESOLUTION_STEP, lp.ended_at))
+    for key, step, at in met:
+        store.escalations.resolve_steps([(key, step)], at)
     stats.events = len(events)
     return stats
+
+
+def _first(followups: Sequence[Followup]) -> Followup:
+    return min(followups, key=lambda f: (f.created_at, f.key))
+
+
+def plan_sla_steps(
+    store: StateStore,
+    fresh: Mapping[tuple[str, str], Sequence[Followup]],
+    slas: Sequence[LoopSla],
+    hours: BusinessHours,
+    now: datetime,
+) -> int:
+    """Plan the escalation steps of new loops whose SLA escalates: one per deadline, on the
+    loop's first Task or ticket, due ``escalate_before`` ahead of the deadline. They run like
+    the rules' own escalation steps (:mod:`sync.loop.escalation`), keyed
+    ``escalate:<step>:<action>``, and are settled as resolved when the loop meets the deadline.
+    Returns the steps planned."""
+    planned: list[PlannedStep] = []
+    for facts in store.loops.facts(keys=fresh.keys()):
+        first = _first(fresh[(facts.source, facts.response_id)])
+        for sla in slas:
+            if not applies(sla, facts.rules, facts.tier, facts.score):
+                continue
+            if sla.escalate is None:
+                break
+            due = deadlines([sla], hours, facts.answered_at, facts.rules, facts.tier, facts.score)
+            assert due is not None
+            for step, deadline in (
+                (SLA_FIRST_CONTACT_STEP, due.first_contact),
+                (SLA_RESOLUTION_STEP, due.resolution),
+            ):
+                if deadline is None:
+                    continue
+                fire_at = deadline - sla.escalate_before
+                planned.append(
+                    PlannedStep(
+                        action_key=first.key,
+                        step=step,
+                        source=facts.source,
+                        response_id=facts.response_id,
+                        rule=first.rule,
+                        action=sla.escalate,
+                        after=max(fire_at - first.created_at, timedelta(0)),
+                        business_hours=False,
+                    )
+                )
+            break
+    store.escalations.plan(planned, now)
+    return len(planned)
 
 
 def follow_loops(
@@ -114,6 +197,8 @@ def follow_loops(
     follow_for: timedelta,
     made_before: datetime | None = None,
     outcome_field: Callable[[], str] = str,
+    slas: Sequence[LoopSla] = (),
+    hours: BusinessHours | None = None,
 ) -> LoopStats:
     """Read the open Tasks, then bring every loop of the last ``follow_for`` up to date.
 
@@ -121,9 +206,10 @@ def follow_loops(
     worked on them, and a pass that creates Tasks spends no query on them.
     """
     since = now - follow_for
-    read = read_tasks(store, crm, retry, now, since=since, before=made_before or now,
-                      outcome_field=outcome_field)  # fmt: skip
-    stats = update_loops(store, now, since=since)
+    read = read_tasks(
+        store, crm, retry, now, since=since, before=made_before or now, outcome_field=outcome_field
+    )
+    stats = update_loops(store, now, since=since, slas=slas, hours=hours)
     stats.tasks_read = read
     log.debug("loops: %d Tasks read, %d loops changed", read, stats.changed)
     return stats

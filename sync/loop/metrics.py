@@ -192,9 +192,27 @@ def overdue(records: Iterable[LoopRecord], now: datetime) -> list[Overdue]:
         if r.state not in ("open", "contacted"):
             continue
         if r.contacted_at is None and r.contact_due is not None and now > r.contact_due:
-            found.append(Overdue(r.source, r.response_id, r.owner, r.state, "first_contact",
-                                 r.contact_due, hours(r.contact_due, now)))  # fmt: skip
+            found.append(
+                Overdue(
+                    r.source,
+                    r.response_id,
+                    r.owner,
+                    r.state,
+                    "first_contact",
+                    r.contact_due,
+                    hours(r.contact_due, now),
+                )
+            )
         elif r.resolution_due is not None and now > r.resolution_due:
-            found.append(Overdue(r.source, r.response_id, r.owner, r.state, "resolution",
-                                 r.resolution_due, hours(r.resolution_due, now)))  # fmt: skip
+            found.append(
+                Overdue(
+                    r.source,
+                    r.response_id,
+                    r.owner,
+                    r.state,
+                    "resolution",
+                    r.resolution_due,
+                    hours(r.resolution_due, now),
+                )
+            )
     return sorted(found, key=lambda o: (o.owner, -o.hours_over, o.source, o.response_id))

@@ -89,11 +89,21 @@ def derive(source: str, response_id: str, followups: Sequence[Followup]) -> Loop
     if all_closed:
         ended_at = max((f.closed_at or f.created_at) for f in ordered)
         if contacted_at is not None:
-            return Loop(source, response_id, "resolved", opened_at, contacted_at,
-                        max(ended_at, contacted_at), None, outcome, owner)  # fmt: skip
+            return Loop(
+                source,
+                response_id,
+                "resolved",
+                opened_at,
+                contacted_at,
+                max(ended_at, contacted_at),
+                None,
+                outcome,
+                owner,
+            )
         reason = outcome if outcome in NO_CONTACT else "closed_without_contact"
-        return Loop(source, response_id, "closed", opened_at, None, ended_at, reason, outcome,
-                    owner)  # fmt: skip
+        return Loop(
+            source, response_id, "closed", opened_at, None, ended_at, reason, outcome, owner
+        )
     state = "contacted" if contacted_at is not None else "open"
     return Loop(source, response_id, state, opened_at, contacted_at, None, None, outcome, owner)
 

@@ -73,6 +73,19 @@ class StepOutcome:
     note: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FiredStep:
+    """A step that fired: when it was due and when it fired."""
+
+    action_key: str
+    step: int
+    source: str
+    response_id: str
+    due_at: datetime
+    fired_at: datetime
+    fired_key: str
+
+
 class Escalations:
     """The ``nps_escalations`` table."""
 
@@ -161,6 +174,43 @@ class Escalations:
                 )
                 count += result.rowcount
         return count
+
+    def resolve_steps(self, steps: Iterable[tuple[str, int]], at: datetime) -> int:
+        """Settle these steps (action key, step) as resolved at ``at`` unless they already
+        fired, resolved or were cancelled; returns how many it settled."""
+        e = t.escalations
+        count = 0
+        with self._db.writing() as conn:
+            for action_key, step in sorted(set(steps)):
+                result = conn.execute(
+                    e.update()
+                    .where(
+                        e.c.action_key == action_key,
+                        e.c.step == step,
+                        e.c.status.in_(["waiting", "scheduled"]),
+                    )
+                    .values(status="resolved", resolved_at=at, updated_at=at)
+                )
+                count += result.rowcount
+        return count
+
+    def fired(self) -> list[FiredStep]:
+        """Every step that fired, oldest deadline first."""
+        e = t.escalations
+        query = sa.select(e).where(e.c.status == "fired").order_by(e.c.due_at, e.c.action_key)
+        with self._db.reading() as conn:
+            return [
+                FiredStep(
+                    row.action_key,
+                    row.step,
+                    row.source,
+                    row.response_id,
+                    row.due_at,
+                    row.updated_at,
+                    row.fired_key,
+                )
+                for row in conn.execute(query).all()
+            ]
 
     def due(self, now: datetime) -> list[DueStep]:
         """Scheduled steps due by ``now``, oldest deadline first."""

@@ -45,6 +45,7 @@ class Followup:
     key: str
     kind: str
     external_id: str
+    #: When the Task or ticket was made (its action done).
     created_at: datetime
     closed: bool = False
     closed_at: datetime | None = None
@@ -53,6 +54,8 @@ class Followup:
     #: The loop outcome field as written (Salesforce picklist label or Zendesk tag).
     outcome: str | None = None
     owner_id: str | None = None
+    #: The rule that made it.
+    rule: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,7 @@ class Loops:
                 a.c.created_at >= since,
                 a.c.updated_at < before,
                 sa.or_(s.c.closed.is_(None), s.c.closed.is_(False)),
+                a.c.key.not_in(_escalation_keys()),
             )
         )
         with self._db.reading() as conn:
@@ -146,7 +150,8 @@ class Loops:
 
     # -- loops ---------------------------------------------------------------------------------
     def followups(self, since: datetime) -> dict[tuple[str, str], list[Followup]]:
-        """The Tasks and tickets (not escalations) made since ``since``, by response."""
+        """The Tasks and tickets made since ``since`` (not those of escalation steps), by
+        response."""
         a, ts, ks = t.actions, t.task_status, t.ticket_status
         query = (
             sa.select(
@@ -155,7 +160,8 @@ class Loops:
                 a.c.source,
                 a.c.response_id,
                 a.c.external_id,
-                a.c.created_at,
+                a.c.rule,
+                a.c.updated_at.label("made_at"),
                 ts.c.closed.label("task_closed"),
                 ts.c.completed_at,
                 ts.c.owner_id,
@@ -175,7 +181,8 @@ class Loops:
                 a.c.status == "done",
                 a.c.external_id.is_not(None),
                 a.c.created_at >= since,
-                sa.not_(a.c.action.like("escalate:%")),
+                # the Tasks and tickets escalation steps made are not the loop's own
+                a.c.key.not_in(_escalation_keys()),
             )
         )
         found: dict[tuple[str, str], list[Followup]] = defaultdict(list)
@@ -256,9 +263,11 @@ class Loops:
                 for row in conn.execute(query).all()
             ]
 
-    def facts(self, since: datetime) -> list[LoopFacts]:
-        """Every response answered since ``since`` with its loop, oldest first, and every
-        answer of the same people after it (score recovery needs the later answers)."""
+    def facts(
+        self, since: datetime | None = None, keys: Iterable[tuple[str, str]] | None = None
+    ) -> list[LoopFacts]:
+        """Every response answered since ``since`` (or these responses) with its loop, oldest
+        first."""
         r, lp = t.responses, t.loops
         query = (
             sa.select(
@@ -283,28 +292,43 @@ class Loops:
                     lp, sa.and_(lp.c.source == r.c.source, lp.c.response_id == r.c.response_id)
                 )
             )
-            .where(r.c.created_at >= since)
             .order_by(r.c.created_at, r.c.source, r.c.response_id)
         )
-        out: list[LoopFacts] = []
+        if since is not None:
+            query = query.where(r.c.created_at >= since)
+        rows: list[Any] = []
         with self._db.reading() as conn:
-            for row in conn.execute(query).all():
-                loop = _loop(row) if row.state is not None else None
-                out.append(
-                    LoopFacts(
-                        source=row.source,
-                        response_id=row.response_id,
-                        email=(row.email or "").lower(),
-                        score=int(row.score),
-                        answered_at=row.created_at,
-                        account_id=row.account_id,
-                        rules=_matched_rules(row.decision),
-                        loop=loop,
-                        owner=_account_text(row.match, "owner_name", "owner_email"),
-                        tier=_account_text(row.match, "tier"),
-                    )
+            if keys is None:
+                rows = list(conn.execute(query).all())
+            else:
+                wanted = set(keys)
+                for chunk in chunks(sorted({rid for _s, rid in wanted})):
+                    found = conn.execute(query.where(r.c.response_id.in_(chunk))).all()
+                    rows += [row for row in found if (row.source, row.response_id) in wanted]
+        out: list[LoopFacts] = []
+        for row in rows:
+            loop = _loop(row) if row.state is not None else None
+            out.append(
+                LoopFacts(
+                    source=row.source,
+                    response_id=row.response_id,
+                    email=(row.email or "").lower(),
+                    score=int(row.score),
+                    answered_at=row.created_at,
+                    account_id=row.account_id,
+                    rules=_matched_rules(row.decision),
+                    loop=loop,
+                    owner=_account_text(row.match, "owner_name", "owner_email"),
+                    tier=_account_text(row.match, "tier"),
                 )
+            )
         return out
+
+
+def _escalation_keys() -> Any:
+    """The keys of the actions escalation steps fired."""
+    e = t.escalations
+    return sa.select(e.c.fired_key).where(e.c.fired_key.is_not(None))
 
 
 def _account_text(match: Any, *keys: str) -> str | None:
@@ -327,22 +351,24 @@ def _followup(row: Any) -> Followup:
             key=row.key,
             kind=row.kind,
             external_id=str(row.external_id),
-            created_at=row.created_at,
+            created_at=row.made_at,
             closed=closed,
             closed_at=row.completed_at if closed else None,
             outcome=row.task_outcome,
             owner_id=row.owner_id,
+            rule=row.rule,
         )
     solved = row.ticket_status in ("solved", "closed")
     return Followup(
         key=row.key,
         kind=row.kind,
         external_id=str(row.external_id),
-        created_at=row.created_at,
+        created_at=row.made_at,
         closed=solved,
         closed_at=row.solved_at if solved else None,
         replied_at=row.first_reply_at,
         outcome=row.ticket_outcome,
+        rule=row.rule,
     )
 
 

@@ -115,8 +115,9 @@ def test_loops_follow_tasks_and_tickets(
     start = datetime.now(UTC) - timedelta(days=365)
     recent = {("delighted", r.id): r for r in world.book.responses if r.created_at >= start}
     detractors = [r for r in recent.values() if r.score <= 6]
-    reached = [k for k, lp in loops.items() if lp.contacted_at and k in recent
-               and recent[k].score <= 6]  # fmt: skip
+    reached = [
+        k for k, lp in loops.items() if lp.contacted_at and k in recent and recent[k].score <= 6
+    ]
     assert report["total"]["detractors"] == len(detractors)
     assert report["total"]["contacted"] == len(reached) > 0
     # nobody was reached within 1 minute of answering: every contact was late

@@ -25,14 +25,19 @@ SLAS = (
     [
         # 2 business hours from Friday 16:00 is Monday 10:00; 1d is 24 business hours:
         # Friday 1 + Monday 8 + Tuesday 8 + Wednesday 7 -> Wednesday 16:00
-        (("detractors",), "enterprise", 3, datetime(2026, 3, 9, 10, tzinfo=UTC),
-         datetime(2026, 3, 11, 16, tzinfo=UTC)),
+        (
+            ("detractors",),
+            "enterprise",
+            3,
+            datetime(2026, 3, 9, 10, tzinfo=UTC),
+            datetime(2026, 3, 11, 16, tzinfo=UTC),
+        ),
         # not Enterprise: the rule's entry, in calendar hours
         (("detractors",), "SMB", 3, FRIDAY_4PM + timedelta(hours=4), None),
         # a passive: 2d = 48 business hours: Friday 1 + a whole week 40 + Monday 7 -> 16:00
         ((), None, 8, None, datetime(2026, 3, 16, 16, tzinfo=UTC)),
     ],
-)  # fmt: skip
+)
 def test_the_first_matching_entry_sets_the_deadlines(
     rules: tuple[str, ...],
     tier: str | None,

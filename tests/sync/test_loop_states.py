@@ -17,8 +17,9 @@ def h(hours: float) -> datetime:
 
 
 def task(key: str = "t", closed_at: datetime | None = None, outcome: str | None = None) -> Followup:
-    return Followup(key, "salesforce_task", "00T1", T0, closed_at is not None, closed_at,
-                    None, outcome, "005A")  # fmt: skip
+    return Followup(
+        key, "salesforce_task", "00T1", T0, closed_at is not None, closed_at, None, outcome, "005A"
+    )
 
 
 def ticket(
@@ -27,8 +28,9 @@ def ticket(
     replied_at: datetime | None = None,
     outcome: str | None = None,
 ) -> Followup:
-    return Followup(key, "zendesk_ticket", "7", h(0.1), solved_at is not None, solved_at,
-                    replied_at, outcome)  # fmt: skip
+    return Followup(
+        key, "zendesk_ticket", "7", h(0.1), solved_at is not None, solved_at, replied_at, outcome
+    )
 
 
 CASES = [
@@ -36,24 +38,60 @@ CASES = [
     ([task()], "open", None, None, None, None),
     ([task(closed_at=h(3))], "resolved", h(3), h(3), None, None),
     ([task(closed_at=h(3), outcome="Resolved")], "resolved", h(3), h(3), None, "resolved"),
-    ([task(closed_at=h(3), outcome="Not reachable")], "closed", None, h(3), "not_reachable",
-     "not_reachable"),
-    ([task(closed_at=h(3), outcome="No action needed")], "closed", None, h(3),
-     "no_action_needed", "no_action_needed"),
+    (
+        [task(closed_at=h(3), outcome="Not reachable")],
+        "closed",
+        None,
+        h(3),
+        "not_reachable",
+        "not_reachable",
+    ),
+    (
+        [task(closed_at=h(3), outcome="No action needed")],
+        "closed",
+        None,
+        h(3),
+        "no_action_needed",
+        "no_action_needed",
+    ),
     ([ticket(replied_at=h(2))], "contacted", h(2), None, None, None),
     ([ticket(solved_at=h(5), replied_at=h(2))], "resolved", h(2), h(5), None, None),
     ([ticket(solved_at=h(5))], "closed", None, h(5), "closed_without_contact", None),
-    ([ticket(solved_at=h(5), outcome="loop_churn_risk")], "resolved", h(5), h(5), None,
-     "churn_risk"),
+    (
+        [ticket(solved_at=h(5), outcome="loop_churn_risk")],
+        "resolved",
+        h(5),
+        h(5),
+        None,
+        "churn_risk",
+    ),
     # a Task and a ticket: the first contact counts, the last end ends the loop
-    ([task(closed_at=h(8)), ticket(solved_at=h(5), replied_at=h(2))], "resolved", h(2), h(8),
-     None, None),
+    (
+        [task(closed_at=h(8)), ticket(solved_at=h(5), replied_at=h(2))],
+        "resolved",
+        h(2),
+        h(8),
+        None,
+        None,
+    ),
     ([task(), ticket(solved_at=h(5), replied_at=h(2))], "contacted", h(2), None, None, None),
-    ([task(closed_at=h(1), outcome="Not reachable"), ticket(replied_at=h(4))], "contacted", h(4),
-     None, None, "not_reachable"),
-    ([task(closed_at=h(1), outcome="Not reachable"), ticket(solved_at=h(6))], "closed", None,
-     h(6), "not_reachable", "not_reachable"),
-]  # fmt: skip
+    (
+        [task(closed_at=h(1), outcome="Not reachable"), ticket(replied_at=h(4))],
+        "contacted",
+        h(4),
+        None,
+        None,
+        "not_reachable",
+    ),
+    (
+        [task(closed_at=h(1), outcome="Not reachable"), ticket(solved_at=h(6))],
+        "closed",
+        None,
+        h(6),
+        "not_reachable",
+        "not_reachable",
+    ),
+]
 
 
 @pytest.mark.parametrize(("followups", "state", "contacted", "ended", "reason", "outcome"), CASES)

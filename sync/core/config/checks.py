@@ -10,7 +10,8 @@ problem is reported at its own line, all in one pass:
 
 :func:`rules_against` checks a rules file against the config it runs with: no ``update_fields``
 action writes a field the write-back stage manages (the next write-back or the nightly repair
-would undo it), and email notifications have an ``email`` (SMTP) section to go through.
+would undo it), email notifications have an ``email`` (SMTP) section to go through, and every
+action a loop SLA escalates to (``loop.sla[].escalate``) is defined.
 """
 
 from __future__ import annotations
@@ -172,7 +173,11 @@ def rules_against(config: Config) -> Callable[[RulesFile], list[Issue]]:
     """The check a rules file must pass to run with ``config`` (for :func:`rules.load_rules`)."""
 
     def check(rules: RulesFile) -> list[Issue]:
-        return [*_rule_updates(config, rules), *_email_notifications(config, rules)]
+        return [
+            *_rule_updates(config, rules),
+            *_email_notifications(config, rules),
+            *_sla_escalations(config, rules),
+        ]
 
     return check
 
@@ -214,4 +219,15 @@ def _email_notifications(config: Config, rules: RulesFile) -> Iterator[Issue]:
                 ("actions", name, "channel"),
                 f"action {name!r} sends email, but the config has no `email` section "
                 "(the SMTP server to send through)",
+            )
+
+
+def _sla_escalations(config: Config, rules: RulesFile) -> Iterator[Issue]:
+    for index, sla in enumerate(config.loop.sla):
+        if sla.escalate is not None and sla.escalate not in rules.actions:
+            yield Issue(
+                ("actions",),
+                f"the config's loop.sla[{index}].escalate names the action {sla.escalate!r}, "
+                "which this rules file does not define",
+                "key",
             )

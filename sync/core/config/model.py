@@ -222,6 +222,10 @@ class LoopSla(Section):
     resolution: Duration | None = None
     #: Count only business hours (``business_hours`` section).
     business_hours: bool = True
+    #: An action of the rules file to run, as an escalation step of the loop's first Task or
+    #: ticket, when a deadline passes unmet; ``escalate_before`` runs it that long earlier.
+    escalate: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    escalate_before: Duration = timedelta(0)
 
     @model_validator(mode="after")
     def _some_deadline(self) -> LoopSla:

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from connectors.errors import ConnectorError
 from sync.loop.calendar import BusinessHours, deadline
+from sync.loop.escalation.plan import SLA_STEPS_FROM
 from sync.loop.escalation.resolution import Original, ResolutionCheck
 from sync.state import ActionIntent, StateStore
 from sync.state.escalations import CompletedStep, DueStep, StepOutcome
@@ -76,20 +77,27 @@ def escalate_due(
             row.action_key, row.kind, row.external_id, row.rule, row.source, row.response_id
         )
         for row in due
-        if row.resolved_at is None
+        if row.resolved_at is None and row.step < SLA_STEPS_FROM
     }
-    resolved = {row.action_key for row in due if row.resolved_at is not None}
+    closed: set[str] = set()
     if resolution is not None and originals:
         try:
-            resolved |= resolution.resolved(list(originals.values()))
+            closed = resolution.resolved(list(originals.values()))
         except ConnectorError as exc:
             stats.errors.append(f"escalations: cannot tell which originals are resolved: {exc}")
             return stats
-    firing = [row for row in due if row.action_key not in resolved]
+
+    def resolved(row: DueStep) -> bool:
+        # An SLA step is settled by the loop it watches (sync.loop.follow), not by its original.
+        if row.resolved_at is not None:
+            return True
+        return row.step < SLA_STEPS_FROM and row.action_key in closed
+
+    firing = [row for row in due if not resolved(row)]
     outcomes = [
         StepOutcome(row.action_key, row.step, "resolved", resolved_at=row.resolved_at or now)
         for row in due
-        if row.action_key in resolved
+        if resolved(row)
     ]
     stats.resolved = len(outcomes)
     try:

@@ -9,6 +9,11 @@ from rules import Ruleset
 from sync.state import RoutingOutcome, StateStore
 from sync.state.escalations import PlannedStep
 
+#: Step numbers from here on are a loop's SLA deadlines (:mod:`sync.loop.follow`): a loop
+#: reached or ended in time settles them; a rule's own steps count from 0.
+SLA_STEPS_FROM = 1000
+SLA_FIRST_CONTACT_STEP = SLA_STEPS_FROM
+SLA_RESOLUTION_STEP = SLA_STEPS_FROM + 1
 #: Action types whose outcome can stay open; only these are escalated.
 ESCALATING_KINDS = frozenset({"salesforce_task", "zendesk_ticket"})
 
