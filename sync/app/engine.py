@@ -42,6 +42,7 @@ from sync.loop.tracking import track_tickets
 from sync.stages.act import Executor, drain
 from sync.stages.executors.customer_context import context_seconds
 from sync.stages.executors.fields import FieldUpdateExecutor
+from sync.stages.executors.loop_mirror import TaskCompletionExecutor, TicketNoteExecutor
 from sync.stages.executors.notify import NotifyExecutor, email_sender
 from sync.stages.executors.salesforce import SalesforceTaskExecutor, TaskSettings
 from sync.stages.executors.task_links import TaskLinkExecutor
@@ -630,6 +631,8 @@ class Engine:
             )
         )
         executors.append(FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry))
+        executors.append(TaskCompletionExecutor(self.conn.crm, self.retry))
+        executors.append(TicketNoteExecutor(self.conn.helpdesk, self.retry))
         executors.append(self.notify_executor())
         stats = drain(
             self.store,
@@ -827,6 +830,7 @@ class Engine:
             outcome_field=self.task_outcome_field,
             slas=self.config.loop.sla,
             hours=self.business_hours(),
+            mirror=self.config.loop.mirror,
         )
         report.loops_changed += stats.changed
 

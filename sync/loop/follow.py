@@ -11,16 +11,18 @@ re-running a pass records nothing twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from sync.core.config import LoopSla
+from sync.core.config import LoopMirror, LoopSla
 from sync.core.ports import TaskStates
 from sync.core.retry import RetryPolicy
+from sync.loop import mirror as mirror_kinds
 from sync.loop.calendar import BusinessHours
 from sync.loop.escalation.plan import SLA_FIRST_CONTACT_STEP, SLA_RESOLUTION_STEP
+from sync.loop.mirror import mirror_intents
 from sync.loop.sla import applies, deadlines
 from sync.loop.states import derive, outcome_code, transitions
 from sync.state import StateStore
@@ -42,6 +44,8 @@ class LoopStats:
     events: int = 0
     #: Escalation steps planned for the SLAs of new loops.
     sla_steps: int = 0
+    #: Status mirrors queued (a Task to complete, a ticket note to add).
+    mirrored: int = 0
 
 
 def read_tasks(
@@ -95,6 +99,7 @@ def update_loops(
     since: datetime,
     slas: Sequence[LoopSla] = (),
     hours: BusinessHours | None = None,
+    mirror: LoopMirror | None = None,
 ) -> LoopStats:
     """Derive the loop of every response with a Task or ticket made since ``since``; store the
     loops that changed and their transitions. A new loop gets the escalation steps of its SLA
@@ -103,6 +108,14 @@ def update_loops(
     followups = store.loops.followups(since)
     if not followups:
         return stats
+    mirrored = _mirrored_tasks(store, followups.keys())
+    if mirrored:
+        followups = {
+            key: [replace(f, mirrored=f.key in mirrored) for f in items]
+            for key, items in followups.items()
+        }
+    if mirror is not None:
+        stats.mirrored = _mirror(store, followups, mirror, mirrored, now)
     stored = store.loops.current(followups.keys())
     changed: list[Loop] = []
     events: list[LoopEvent] = []
@@ -136,6 +149,36 @@ def update_loops(
         store.escalations.resolve_steps([(key, step)], at)
     stats.events = len(events)
     return stats
+
+
+def _mirrored_tasks(store: StateStore, responses: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """Keys of the Task actions the status mirror completed."""
+    rows = store.outbox.of_responses(responses, [mirror_kinds.TASK_KIND])
+    return frozenset(
+        str(row.payload.get("task_key"))
+        for found in rows.values()
+        for row in found
+        if row.status == "done"
+    )
+
+
+def _mirror(
+    store: StateStore,
+    followups: Mapping[tuple[str, str], Sequence[Followup]],
+    mirror: LoopMirror,
+    mirrored: frozenset[str],
+    now: datetime,
+) -> int:
+    """Queue the status mirrors the Tasks and tickets call for; returns how many are new."""
+    intents = [
+        intent
+        for (source, response_id), items in sorted(followups.items())
+        for intent in mirror_intents(source, response_id, items, mirror, mirrored)
+    ]
+    if not intents:
+        return 0
+    known = store.outbox.existing(i.key for i in intents)
+    return store.outbox.enqueue([i for i in intents if i.key not in known], now)
 
 
 def _first(followups: Sequence[Followup]) -> Followup:
@@ -199,6 +242,7 @@ def follow_loops(
     outcome_field: Callable[[], str] = str,
     slas: Sequence[LoopSla] = (),
     hours: BusinessHours | None = None,
+    mirror: LoopMirror | None = None,
 ) -> LoopStats:
     """Read the open Tasks, then bring every loop of the last ``follow_for`` up to date.
 
@@ -209,7 +253,7 @@ def follow_loops(
     read = read_tasks(
         store, crm, retry, now, since=since, before=made_before or now, outcome_field=outcome_field
     )
-    stats = update_loops(store, now, since=since, slas=slas, hours=hours)
+    stats = update_loops(store, now, since=since, slas=slas, hours=hours, mirror=mirror)
     stats.tasks_read = read
     log.debug("loops: %d Tasks read, %d loops changed", read, stats.changed)
     return stats

@@ -4,7 +4,8 @@ A response whose rules made a Salesforce Task or a Zendesk ticket has a loop:
 
 - ``open``: the Task or ticket exists; nobody has reached the customer yet;
 - ``contacted``: someone did: an agent replied in public on the ticket, or the owner completed
-  the Task (with any outcome but "Not reachable" or "No action needed");
+  the Task (with any outcome but "Not reachable" or "No action needed"; a Task the status mirror
+  completed because its ticket was solved is no contact of its own);
 - ``resolved``: contacted, and every Task is completed and every ticket solved; it ended when
   the last of them was;
 - ``closed``: every Task and ticket ended without anyone reaching the customer; ``reason`` says
@@ -58,7 +59,8 @@ def _contact(followup: Followup) -> datetime | None:
     moments = []
     if followup.replied_at is not None:
         moments.append(followup.replied_at)
-    if followup.kind == "salesforce_task" and followup.closed and outcome not in NO_CONTACT:
+    owner_done = followup.closed and not followup.mirrored
+    if followup.kind == "salesforce_task" and owner_done and outcome not in NO_CONTACT:
         moments.append(followup.closed_at or followup.created_at)
     if (
         followup.kind == "zendesk_ticket"

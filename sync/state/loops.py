@@ -56,6 +56,8 @@ class Followup:
     owner_id: str | None = None
     #: The rule that made it.
     rule: str = ""
+    #: A Task completed by the status mirror (its ticket was solved), not by its owner.
+    mirrored: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,6 +244,15 @@ class LoopSla(Section):
         return self
 
 
+class LoopMirror(Section):
+    """Status mirrored between a response's Task and ticket (both off by default)."""
+
+    #: A solved ticket completes the open Task of the same response, with a note.
+    ticket_solved_completes_task: bool = False
+    #: A completed Task adds an internal note to the open ticket of the same response.
+    task_completed_notes_ticket: bool = False
+
+
 class LoopConfig(Section):
     """Following each response's loop (open, contacted, resolved, closed) in its Tasks and
     tickets; ``nps-sync loop report`` reads it."""
@@ -254,6 +263,7 @@ class LoopConfig(Section):
     follow_for: Duration = timedelta(days=90)
     #: Deadlines per rule, tier or category; the first entry that matches a response counts.
     sla: tuple[LoopSla, ...] = ()
+    mirror: LoopMirror = LoopMirror()
 
 
 class EmailConfig(Section):
