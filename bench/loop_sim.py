@@ -67,6 +67,9 @@ class SimSettings:
     pass_every: timedelta = timedelta(hours=1)
     escalations: bool = True
     seed: int = 5
+    #: Mirror status both ways (``loop.mirror``): a solved ticket completes its Task, a
+    #: completed Task notes its ticket.
+    mirror: bool = True
 
 
 @dataclass
@@ -87,11 +90,13 @@ class Loop:
     replied_at: datetime | None = None
     solved_at: datetime | None = None
     nudged_at: datetime | None = None
+    #: The Task was completed by the status mirror (its ticket was solved), not its owner.
+    mirrored: bool = False
 
     @property
     def contacted_at(self) -> datetime | None:
         moments = [self.replied_at] if self.replied_at else []
-        if self.task_done_at and self.task_outcome != "Not reachable":
+        if self.task_done_at and self.task_outcome != "Not reachable" and not self.mirrored:
             moments.append(self.task_done_at)
         return min(moments) if moments else None
 
@@ -275,6 +280,20 @@ class Simulation:
         if loop.solved_at is None:
             self.at(max(solve_at, reply_at), solve)
 
+    def _see_mirrored_tasks(self) -> None:
+        """A Task the status mirror completed is done: its owner has nothing left to do."""
+        if not self.settings.mirror:
+            return
+        closed = {
+            str(t["Id"]): str(t["CompletedDateTime"])
+            for t in self.world.salesforce.records("Task")
+            if t.get("IsClosed")
+        }
+        for loop in self.loops.values():
+            if loop.task_done_at is None and loop.task_id in closed:
+                loop.task_done_at = _sf_time(closed[loop.task_id])
+                loop.mirrored = True
+
     def _nudge(self) -> None:
         """An escalation Task reached its owner: the slow ones act within the hour."""
         by_email = {
@@ -308,8 +327,12 @@ class Simulation:
             "user": dict.fromkeys(UserFieldMap.model_fields, ""),
             "organization": dict.fromkeys(OrganizationFieldMap.model_fields, ""),
         }
+        mirror = dict.fromkeys(
+            ("ticket_solved_completes_task", "task_completed_notes_ticket"), self.settings.mirror
+        )
+        loop = {"sla": [sla], "mirror": mirror}
         data = self.world.config_data(
-            state_url=state_url, rules=RULES, loop={"sla": [sla]}, write_back={"zendesk": off}
+            state_url=state_url, rules=RULES, loop=loop, write_back={"zendesk": off}
         )
         return Config.model_validate(data)
 
@@ -340,6 +363,7 @@ class Simulation:
                         raise RuntimeError(f"pass at {self.now}: {report.errors[:3]}")
                     self.passes += 1
                     self._find_new_followups(store)
+                    self._see_mirrored_tasks()
                     self._nudge()
                     next_pass += self.settings.pass_every
                 return self._result(store, config)
@@ -417,9 +441,22 @@ def check(sim: Simulation, store: StateStore, result: SimResult) -> list[str]:
     tickets = Counter(t["external_id"] for t in sim.world.zendesk.tickets() if t["external_id"])
     problems += [f"ticket key {k} made {n} times" for k, n in tickets.items() if n > 1]
     for t in tasks:
-        links = str(t.get("Description") or "").count("Zendesk ticket:")
-        if links > 1:
-            problems.append(f"Task {t['Id']} links its ticket {links} times")
+        description = str(t.get("Description") or "")
+        for line in ("Zendesk ticket:", "was solved on"):
+            if description.count(line) > 1:
+                problems.append(f"Task {t['Id']} has {line!r} {description.count(line)} times")
+    for loop in sim.loops.values():
+        if loop.ticket_id is None:
+            continue
+        notes = [
+            c["body"]
+            for c in sim.world.zendesk.comments(loop.ticket_id)
+            if "Task of this NPS response was completed" in c["body"]
+        ]
+        if len(notes) > 1:
+            problems.append(f"ticket {loop.ticket_id} got {len(notes)} Task notes")
+        if notes and loop.mirrored:
+            problems.append(f"ticket {loop.ticket_id} noted the Task its own solve completed")
     return problems
 
 
@@ -452,6 +489,10 @@ def _check_escalations(sim: Simulation, store: StateStore) -> list[str]:
             if met is not None and met < fire_at - step:
                 problems.append(f"{loop.response_id}: escalated though met at {met}")
     return problems
+
+
+def _sf_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("+0000", "+00:00"))
 
 
 @contextmanager

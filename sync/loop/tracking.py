@@ -120,12 +120,18 @@ def track_tickets(
 def _with_loop_facts(
     status: TicketStatus, ticket: TicketState, outcome_field_id: int | None
 ) -> TicketStatus:
-    """The status with the ticket's first public agent reply and loop outcome field."""
+    """The status with the ticket's first public agent reply, loop outcome field and, from its
+    metric set, when it was solved."""
     outcome = None
     if outcome_field_id is not None:
         written = next((v for i, v in ticket.text_fields if i == outcome_field_id), None)
         outcome = outcome_code(written)
-    return replace(status, first_reply_at=ticket.first_reply_at, outcome=outcome)
+    # The metric set knows when the ticket was solved; the ticket's updated_at moves on with
+    # every later comment or edit.
+    solved_at = ticket.solved_at if status.solved_at and ticket.solved_at else status.solved_at
+    return replace(
+        status, first_reply_at=ticket.first_reply_at, outcome=outcome, solved_at=solved_at
+    )
 
 
 def _next_status(
