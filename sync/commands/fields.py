@@ -110,6 +110,16 @@ def setup_command(config_path: Path, every_metric: bool, metadata_dir: Path | No
         "Zendesk: Admin Center > People > Configuration > User fields / Organization fields; "
         "give each field the key shown."
     )
+    outcome_title = config.zendesk.fields.ticket_loop_outcome
+    if outcome_title:
+        from sync.loop.states import OUTCOME_LABELS, OUTCOME_TAGS
+
+        options = ", ".join(f"{n} ({t})" for n, t in zip(OUTCOME_LABELS, OUTCOME_TAGS, strict=True))
+        console.print(
+            f"Zendesk ticket field for the loop outcome: a Drop-down titled {outcome_title!r} "
+            f"with the options {options} (Admin Center > Objects and rules > Tickets > Fields).",
+            highlight=False,
+        )
     if every_metric:
         console.print("\nPaste into your config to write every metric:")
         YAML().dump({"write_back": suggested_mapping()}, console.file)

@@ -288,6 +288,10 @@ def test_setup_command_prints_fields_and_writes_metadata(tmp_path: Path) -> None
     objects = out / "force-app" / "main" / "default" / "objects"
     assert (objects / "Contact" / "fields" / "NPS_Category__c.field-meta.xml").exists()
     assert (objects / "Activity" / "fields" / "NPS_Sync_Key__c.field-meta.xml").exists()
+    outcome = parse(objects / "Activity" / "fields" / "NPS_Loop_Outcome__c.field-meta.xml")
+    values = [v.text for v in outcome.iterfind(".//md:value/md:fullName", namespaces=NS)]
+    assert values == ["Resolved", "Not reachable", "No action needed", "Churn risk"]
+    assert "a Drop-down titled 'Loop outcome'" in " ".join(result.output.split())
     assert not (objects / "Account" / "fields" / "Description.field-meta.xml").exists()
     assert (out / "sfdx-project.json").exists()
     every = CliRunner().invoke(
