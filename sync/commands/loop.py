@@ -13,9 +13,11 @@ from sync.commands.output import JSON_OPTION, iso
 from sync.commands.run import CONFIG_OPTION, load
 
 if TYPE_CHECKING:
+    from sync.core.config import Config
     from sync.loop.metrics import LoopMetrics, LoopRecord, Overdue
+    from sync.state import StateStore
 
-GROUPS = ("owner", "tier", "rule")
+GROUPS = ("owner", "team", "tier", "rule")
 HEADERS = (
     "detractors",
     "in SLA",
@@ -39,7 +41,12 @@ def loop_group() -> None:
     show_default=True,
     help="Responses answered within this window: 30d, 12w, 6h.",
 )
-@click.option("--by", "group_by", type=click.Choice(GROUPS), help="A row per owner, tier or rule.")
+@click.option(
+    "--by",
+    "group_by",
+    type=click.Choice(GROUPS),
+    help="A row per account owner, team (the Zendesk group of the ticket), tier or rule.",
+)
 @JSON_OPTION
 def report_command(config_path: Path, since: str, group_by: str | None, as_json: bool) -> None:
     """Detractors contacted within SLA, time to contact and to resolution (median, p90), share
@@ -63,7 +70,8 @@ def report_command(config_path: Path, since: str, group_by: str | None, as_json:
     hours = BusinessHours(ZoneInfo(bh.timezone), bh.start_hour, bh.end_hour)
     store = open_store(config)
     try:
-        rows = records(store.loops.facts(now - window), config.loop.sla, hours)
+        teams = _teams(config, store, now - window) if group_by == "team" else {}
+        rows = records(store.loops.facts(now - window), config.loop.sla, hours, teams)
     finally:
         store.close()
     total = loop_metrics(rows, now)
@@ -84,6 +92,23 @@ def report_command(config_path: Path, since: str, group_by: str | None, as_json:
         )
         return
     _print(total, groups, group_by, late, rows, since)
+
+
+def _teams(config: Config, store: StateStore, since: datetime) -> dict[tuple[str, str], str]:
+    """The Zendesk group each response's ticket went to, as the rules in force name it."""
+    from rules import ZendeskTicketAction, load_rules
+
+    groups = {
+        name: action.group
+        for name, action in load_rules(config.rules).actions.items()
+        if isinstance(action, ZendeskTicketAction) and action.group
+    }
+    teams: dict[tuple[str, str], str] = {}
+    for key, items in store.loops.followups(since).items():
+        for item in items:
+            if item.kind == "zendesk_ticket" and item.action in groups:
+                teams.setdefault(key, groups[item.action])
+    return teams
 
 
 def _share(m: LoopMetrics, count: int) -> float | None:

@@ -40,6 +40,7 @@ class LoopRecord:
     answered_at: datetime
     #: Who and what it belongs to, for ``--by``.
     owner: str = "(none)"
+    team: str = "(none)"
     tier: str = "(none)"
     rule: str = "(none)"
     #: Its loop (None: no Task or ticket was made for it).

@@ -8,7 +8,7 @@ deadlines run from when the customer answered, in business hours when it says so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,9 +58,13 @@ def _due(
 
 
 def records(
-    facts: Sequence[LoopFacts], slas: Sequence[LoopSla], hours: BusinessHours
+    facts: Sequence[LoopFacts],
+    slas: Sequence[LoopSla],
+    hours: BusinessHours,
+    teams: Mapping[tuple[str, str], str] | None = None,
 ) -> list[LoopRecord]:
-    """The report's records: each response with its loop, owner, tier and deadlines."""
+    """The report's records: each response with its loop, owner, team (``teams``: the Zendesk
+    group of its ticket), tier and deadlines."""
     out: list[LoopRecord] = []
     for f in facts:
         due = deadlines(slas, hours, f.answered_at, f.rules, f.tier, f.score)
@@ -73,6 +77,7 @@ def records(
                 score=f.score,
                 answered_at=f.answered_at,
                 owner=f.owner or (loop.owner_id if loop and loop.owner_id else "(none)"),
+                team=(teams or {}).get((f.source, f.response_id)) or "(none)",
                 tier=f.tier or "(none)",
                 rule=f.rules[0] if f.rules else "(none)",
                 state=loop.state if loop else None,

@@ -54,8 +54,9 @@ class Followup:
     #: The loop outcome field as written (Salesforce picklist label or Zendesk tag).
     outcome: str | None = None
     owner_id: str | None = None
-    #: The rule that made it.
+    #: The rule and action that made it.
     rule: str = ""
+    action: str = ""
     #: A Task completed by the status mirror (its ticket was solved), not by its owner.
     mirrored: bool = False
 
@@ -163,6 +164,7 @@ class Loops:
                 a.c.response_id,
                 a.c.external_id,
                 a.c.rule,
+                a.c.action,
                 a.c.updated_at.label("made_at"),
                 ts.c.closed.label("task_closed"),
                 ts.c.completed_at,
@@ -359,6 +361,7 @@ def _followup(row: Any) -> Followup:
             outcome=row.task_outcome,
             owner_id=row.owner_id,
             rule=row.rule,
+            action=row.action,
         )
     solved = row.ticket_status in ("solved", "closed")
     return Followup(
@@ -371,6 +374,7 @@ def _followup(row: Any) -> Followup:
         replied_at=row.first_reply_at,
         outcome=row.ticket_outcome,
         rule=row.rule,
+        action=row.action,
     )
 
 

@@ -124,6 +124,8 @@ def test_loops_follow_tasks_and_tickets(
     assert report["total"]["contacted_within_sla"] == 0
     assert report["total"]["sla_breaches"]["first_contact"] == len(detractors)
     assert {o["deadline"] for o in report["past_sla"]} == {"first_contact"}
+    # every detractor ticket of the default rules goes to Customer Success
+    assert report["groups"]["Customer Success"]["contacted"] == len(reached)
 
     zd.reopen_ticket(churn)
     zd.advance_clock(61)
@@ -145,7 +147,9 @@ def _report(world: EmulatedWorld, state_url: str, tmp_path: Path) -> Any:
     )
     config = tmp_path / "nps-sync.yaml"
     config.write_text(json.dumps(data, default=str), encoding="utf-8")
-    done = run_cli("loop", "report", "--since", "365d", "--json", "--config", config)
+    done = run_cli(
+        "loop", "report", "--since", "365d", "--by", "team", "--json", "--config", config
+    )
     assert done.returncode == 0, done.stderr
     tables = run_cli("loop", "report", "--since", "365d", "--by", "owner", "--config", config)
     assert tables.returncode == 0, tables.stderr
