@@ -26,6 +26,7 @@ import heapq
 import itertools
 import random
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -533,11 +534,14 @@ def main() -> None:
         "never reached",
         "escalated",
         "passes",
+        "seconds",
         "problems",
     ):
         table.add_column(header)
     for on in (True, False):
+        started = time.perf_counter()
         r = simulate(replace(base, escalations=on))
+        seconds = time.perf_counter() - started
         t = r.truth
         table.add_row(
             "on" if on else "off",
@@ -548,11 +552,12 @@ def main() -> None:
             str(t.never_contacted),
             str(r.escalations_fired),
             str(r.passes),
+            f"{seconds:.0f}",
             str(len(r.problems)),
         )
         for problem in r.problems[:20]:
             print(problem)
-    Console().print(table)
+    Console(width=120).print(table)
 
 
 if __name__ == "__main__":
