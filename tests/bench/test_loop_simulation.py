@@ -1,5 +1,5 @@
-"""The closed-loop simulation at CI size: ten simulated days of answers, owners and agents in
-the emulators, nps-sync on the same controlled clock, and its state against the ground truth."""
+"""The closed-loop simulation at CI size: a week of answers, owners and agents in the emulators,
+nps-sync on the same controlled clock, and its state against the ground truth."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: Each simulation takes about 8 s on an idle machine; a loaded CI machine is slower.
+pytestmark = pytest.mark.timeout(300)
+
 
 @pytest.fixture(scope="module")
 def sim() -> ModuleType:
@@ -24,27 +27,37 @@ def sim() -> ModuleType:
         mp.undo()
 
 
+def _run(sim: ModuleType, escalations: bool) -> Any:
+    return sim.simulate(
+        sim.SimSettings(
+            days=7, answers_per_day=6, pass_every=timedelta(hours=3), escalations=escalations
+        )
+    )
+
+
 @pytest.fixture(scope="module")
-def runs(sim: ModuleType) -> dict[bool, Any]:
-    settings = sim.SimSettings(days=10, answers_per_day=6, pass_every=timedelta(hours=2))
-    return {
-        on: sim.simulate(sim.SimSettings(**{**settings.__dict__, "escalations": on}))
-        for on in (True, False)
-    }
+def escalated(sim: ModuleType) -> Any:
+    return _run(sim, escalations=True)
 
 
-def test_every_loop_escalation_and_figure_matches_the_ground_truth(runs: dict[bool, Any]) -> None:
-    for result in runs.values():
-        assert result.problems == []
-        assert result.reported == result.truth
-        assert result.truth.detractors >= 20
-        assert result.truth.resolved > 0
-        assert result.truth.never_contacted > 0  # one loop in ten has people who never act
+@pytest.fixture(scope="module")
+def unescalated(sim: ModuleType) -> Any:
+    return _run(sim, escalations=False)
 
 
-def test_escalations_reach_more_detractors_within_their_sla(runs: dict[bool, Any]) -> None:
-    on, off = runs[True], runs[False]
-    assert on.truth.detractors == off.truth.detractors  # the same customers answered
-    assert on.escalations_fired > 0
-    assert off.escalations_fired == 0
-    assert on.share_within_sla > off.share_within_sla
+def test_every_loop_escalation_and_figure_matches_the_ground_truth(escalated: Any) -> None:
+    assert escalated.problems == []
+    assert escalated.reported == escalated.truth
+    assert escalated.truth.detractors >= 15
+    assert escalated.truth.resolved > 0
+    assert escalated.escalations_fired > 0
+
+
+def test_escalations_reach_more_detractors_within_their_sla(
+    escalated: Any, unescalated: Any
+) -> None:
+    assert unescalated.problems == []
+    assert unescalated.reported == unescalated.truth
+    assert escalated.truth.detractors == unescalated.truth.detractors  # the same customers
+    assert unescalated.escalations_fired == 0
+    assert escalated.share_within_sla > unescalated.share_within_sla
