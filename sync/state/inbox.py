@@ -326,26 +326,31 @@ class Inbox:
     def previous_scores(
         self, keys: Sequence[tuple[str, datetime]]
     ) -> dict[tuple[str, datetime], int]:
-        """For (email, created_at) pairs, the score of that person's previous response."""
+        """For (email, created_at) pairs, the score of that person's previous response.
+
+        The answers are read and used one chunk of people at a time, so memory holds the history
+        of a chunk, not of everyone asked about (an import's window can ask about every person).
+        """
         r = t.responses
         result: dict[tuple[str, datetime], int] = {}
-        emails = sorted({email for email, _ in keys})
-        history: dict[str, list[tuple[datetime, int]]] = {}
+        asked: dict[str, list[datetime]] = {}
+        for email, created in keys:
+            asked.setdefault(email, []).append(created)
         with self._db.reading() as conn:
-            for chunk in chunks(emails):
+            for chunk in chunks(sorted(asked)):
+                history: dict[str, list[tuple[datetime, int]]] = {}
                 rows = conn.execute(
                     sa.select(r.c.email, r.c.created_at, r.c.score).where(r.c.email.in_(chunk))
                 ).all()
                 for row in rows:
                     history.setdefault(row.email, []).append((row.created_at, row.score))
-        for answers in history.values():
-            answers.sort()
-        for email, created in keys:
-            answers = history.get(email, [])
-            # the latest answer before ``created`` (the higher score on a tie)
-            at = bisect_left(answers, created, key=_answered_at)
-            if at:
-                result[(email, created)] = answers[at - 1][1]
+                for email, answers in history.items():
+                    answers.sort()
+                    for created in asked.get(email, []):
+                        # the latest answer before ``created`` (the higher score on a tie)
+                        at = bisect_left(answers, created, key=_answered_at)
+                        if at:
+                            result[(email, created)] = answers[at - 1][1]
         return result
 
     def routed(
