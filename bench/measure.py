@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,74 @@ def write_config(directory: Path, data: Mapping[str, Any]) -> Path:
     path = directory / "nps-sync.yaml"
     path.write_text(json.dumps(dict(data), indent=2), encoding="utf-8")
     return path
+
+
+#: Exit code of a pass that did what it could and deferred the rest (a rate limit).
+DEFERRED = 75
+#: The longest a backlog run waits between passes for a deferral to end.
+MAX_PAUSE = 120.0
+
+
+def run_until_done(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout: float = 3 * 3600.0,
+    count_statements: bool = False,
+    max_passes: int = 10_000,
+) -> tuple[ProcessFigures, int]:
+    """``nps-sync ARGS --json`` pass after pass while a pass exits 75 (work deferred by a rate
+    limit), each started once the deferral it printed ends; the figures of the whole backlog
+    (wall time from the first start to the last exit, waits included; peak RSS the highest of
+    the passes; CPU, counts, errors and statements added up) and the number of passes."""
+    started = time.perf_counter()
+    total: ProcessFigures | None = None
+    passes = 0
+    while passes < max_passes:
+        left = timeout - (time.perf_counter() - started)
+        figures = run_nps_sync(
+            args, env=env, timeout=max(left, 1.0), count_statements=count_statements
+        )
+        passes += 1
+        total = figures if total is None else _added(total, figures)
+        if figures.exit_code != DEFERRED or figures.timed_out:
+            break
+        time.sleep(_pause(figures.document))
+    assert total is not None
+    total.seconds = time.perf_counter() - started
+    return total, passes
+
+
+def _pause(document: Mapping[str, Any]) -> float:
+    """Seconds until the latest deferral the pass printed ends (a second if it named none)."""
+    stamps = (document.get("deferred_until") or {}).values()
+    ends = [datetime.fromisoformat(str(s)) for s in stamps if s]
+    if not ends:
+        return 1.0
+    wait = (max(ends) - datetime.now(UTC)).total_seconds()
+    return min(max(wait, 0.0) + 0.5, MAX_PAUSE)
+
+
+def _added(before: ProcessFigures, after: ProcessFigures) -> ProcessFigures:
+    document = dict(after.document)
+    for key in ("pulled", "routed"):
+        counts = [d.get(key) for d in (before.document, after.document)]
+        document[key] = sum(c for c in counts if isinstance(c, int))
+    document["errors"] = [
+        *(before.document.get("errors") or []),
+        *(after.document.get("errors") or []),
+    ]
+    statements = dict(before.statements)
+    for kind, count in after.statements.items():
+        statements[kind] = statements.get(kind, 0) + count
+    return ProcessFigures(
+        exit_code=after.exit_code,
+        seconds=before.seconds + after.seconds,
+        peak_mb=max(before.peak_mb, after.peak_mb),
+        cpu_seconds=before.cpu_seconds + after.cpu_seconds,
+        stdout=after.stdout,
+        stderr=after.stderr,
+        timed_out=after.timed_out,
+        document=document,
+        statements=statements,
+    )

@@ -30,6 +30,7 @@ class TicketState:
     solved_at: datetime | None = None
     #: Custom field values that are text (dropdowns, text fields), by field id.
     text_fields: tuple[tuple[int, str], ...] = ()
+    subject: str = ""
 
     @property
     def unsolved(self) -> bool:
@@ -49,6 +50,28 @@ class ExportPage:
     """One page of the incremental ticket export and the cursor to resume after it."""
 
     tickets: tuple[TicketState, ...]
+    after_cursor: str | None
+    end_of_stream: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedUser:
+    """A user as the incremental user export lists it: what email and external id lookups need."""
+
+    id: int
+    email: str
+    external_id: str
+    organization_id: int | None
+    name: str
+    #: False for a deleted user (the export lists it once more, without email).
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserExportPage:
+    """One page of the incremental user export and the cursor to resume after it."""
+
+    users: tuple[ExportedUser, ...]
     after_cursor: str | None
     end_of_stream: bool
 

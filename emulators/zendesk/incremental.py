@@ -1,9 +1,9 @@
-"""Incremental exports: tickets by cursor, tickets and users by time.
+"""Incremental exports: tickets and users by cursor, tickets and users by time.
 
 Records stream in ``updated_at`` order; every write moves a record to the end of the stream, so
-a record updated after it was exported shows up again on a later page, and a deleted ticket
-shows up once more with status ``deleted``. The cursor is the position of the last ticket
-returned, which a client may store and resume from at any time.
+a record updated after it was exported shows up again on a later page, a deleted ticket shows
+up once more with status ``deleted`` and a deleted user once more inactive. The cursor is the
+position of the last record returned, which a client may store and resume from at any time.
 
 Time-based pages (``incremental/tickets``, ``incremental/users``) follow recorded traffic: a
 page spanning several seconds ends with ``end_time`` = its last record's second, and the
@@ -37,36 +37,64 @@ _Timed = tuple[float, int, Callable[[Any], dict[str, Any]], Any]
 
 
 def export_page(store: Store, request: Request) -> dict[str, Any]:
-    position = _start_position(request, store.clock.now())
+    """One page of the cursor-based ticket export."""
+
+    def draw(ticket: Ticket) -> dict[str, Any]:
+        return render.ticket(ticket, request.base_url, store, generated_timestamp=True)
+
+    records = [(t.updated_at, t.sequence, draw, t) for t in _all_tickets(store)]
+    body, page = _cursor_page(request, store.clock.now(), "tickets", records)
+    if "metric_sets" in sideloads.includes(request):
+        body["metric_sets"] = [sideloads.metric_set(store, t, request.base_url) for t in page]
+    return body
+
+
+def export_users_page(store: Store, request: Request) -> dict[str, Any]:
+    """One page of the cursor-based user export: every user, end users and staff, deleted
+    ones inactive (and without email)."""
+    records = [
+        (u.updated_at, u.id, _user_drawer(request.base_url, store), u) for u in store.users.values()
+    ]
+    return _cursor_page(request, store.clock.now(), "users", records)[0]
+
+
+def _user_drawer(base: str, store: Store) -> Callable[[User], dict[str, Any]]:
+    def draw(user: User) -> dict[str, Any]:
+        body = render.user(user, base, store)
+        if user.deleted:
+            body["permanently_deleted"] = False
+        return body
+
+    return draw
+
+
+def _cursor_page(
+    request: Request, now: float, key: str, records: Sequence[_Timed]
+) -> tuple[dict[str, Any], list[Any]]:
+    """One cursor page over ``(updated_at, tiebreak, render, record)`` tuples: its body, and
+    the records it holds (for sideloads)."""
+    position = _start_position(request, now)
     per_page = _per_page(request)
-    stream = sorted((t for t in _all_tickets(store) if _position(t) > position), key=_position)
+    stream = sorted((r for r in records if (r[0], r[1]) > position), key=lambda r: (r[0], r[1]))
     page = stream[:per_page]
-    last = _position(page[-1]) if page else position
+    last = (page[-1][0], page[-1][1]) if page else position
     cursor = encode(last)
     params = {"cursor": cursor}
     if request.arg("per_page"):
         params["per_page"] = str(per_page)
     body: dict[str, Any] = {
-        "tickets": [
-            render.ticket(t, request.base_url, store, generated_timestamp=True) for t in page
-        ],
+        key: [draw(record) for _updated, _order, draw, record in page],
         "after_url": absolute(request, request.path, params),
         "before_url": None,
         "after_cursor": cursor,
         "before_cursor": None,
         "end_of_stream": len(stream) <= per_page,
     }
-    if "metric_sets" in sideloads.includes(request):
-        body["metric_sets"] = [sideloads.metric_set(store, t, request.base_url) for t in page]
-    return body
+    return body, [record for _updated, _order, _draw, record in page]
 
 
 def _all_tickets(store: Store) -> list[Ticket]:
     return [*store.tickets.values(), *store.deleted_tickets.values()]
-
-
-def _position(ticket: Ticket) -> Position:
-    return (ticket.updated_at, ticket.sequence)
 
 
 def _start_position(request: Request, now: float) -> Position:
@@ -118,6 +146,10 @@ def export(ctx: Context, call: Call) -> Response:
     return ok(export_page(ctx.store, call.request))
 
 
+def export_users(ctx: Context, call: Call) -> Response:
+    return ok(export_users_page(ctx.store, call.request))
+
+
 def export_tickets_by_time(ctx: Context, call: Call) -> Response:
     def render_ticket(ticket: Ticket) -> dict[str, Any]:
         return render.ticket(ticket, call.base, ctx.store, generated_timestamp=True)
@@ -127,13 +159,8 @@ def export_tickets_by_time(ctx: Context, call: Call) -> Response:
 
 
 def export_users_by_time(ctx: Context, call: Call) -> Response:
-    def render_user(user: User) -> dict[str, Any]:
-        body = render.user(user, call.base, ctx.store)
-        if user.deleted:
-            body["permanently_deleted"] = False
-        return body
-
-    records = [(u.updated_at, u.id, render_user, u) for u in ctx.store.users.values()]
+    draw = _user_drawer(call.base, ctx.store)
+    records = [(u.updated_at, u.id, draw, u) for u in ctx.store.users.values()]
     return ok(_time_page(call.request, ctx.now(), "users", records))
 
 

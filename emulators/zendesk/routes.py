@@ -15,9 +15,15 @@ from .context import Call, Context
 Handler = Callable[[Context, Call], Response]
 
 INCREMENTAL_TICKETS = "incremental_tickets"
+INCREMENTAL_USERS = "incremental_users"
 #: Every incremental export shares the exports' own budget (10 requests a minute).
 INCREMENTAL_EXPORTS = frozenset(
-    {INCREMENTAL_TICKETS, "incremental_tickets_by_time", "incremental_users_by_time"}
+    {
+        INCREMENTAL_TICKETS,
+        INCREMENTAL_USERS,
+        "incremental_tickets_by_time",
+        "incremental_users_by_time",
+    }
 )
 _ID = r"(?P<id>\d+)"
 
@@ -70,6 +76,7 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
         "incremental_tickets_by_time",
         incremental.export_tickets_by_time,
     ),
+    ("GET", "incremental/users/cursor", INCREMENTAL_USERS, incremental.export_users),
     ("GET", "incremental/users", "incremental_users_by_time", incremental.export_users_by_time),
     # search
     ("GET", "search", "search", search.search),

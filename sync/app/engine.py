@@ -27,6 +27,7 @@ from sync.app.budget import budget_report
 from sync.app.reload import RulesHolder
 from sync.app.runtime import Connections
 from sync.core.config import Config
+from sync.core.ports import OpenTickets
 from sync.core.retry import RetryPolicy
 from sync.fields.fieldmap import field_map
 from sync.loop.calendar import BusinessHours
@@ -38,7 +39,9 @@ from sync.loop.escalation import (
     plan_escalations,
 )
 from sync.loop.follow import follow_loops
+from sync.loop.ticket_mirror import OpenTicketDirectory, refresh_open_tickets
 from sync.loop.tracking import track_tickets
+from sync.loop.user_mirror import UserDirectory, refresh_user_mirror
 from sync.stages.act import Executor, drain
 from sync.stages.executors.customer_context import context_seconds
 from sync.stages.executors.fields import FieldUpdateExecutor
@@ -70,6 +73,11 @@ from sync.state import StateStore, StoredResponse
 from sync.state.outbox import DETRACTOR_FIRST
 
 log = logging.getLogger(__name__)
+
+#: Ticket actions claimed and run together. Zendesk writes tickets in bulk jobs of 100 that
+#: complete a few polls later; the jobs of one batch are in flight together and polled in one
+#: ``job_statuses/show_many`` per round, so ten jobs of a backlog cost the polls of one.
+TICKET_BATCH = 1000
 
 
 #: One stage of a run: it adds to the run's report; the datetime is when the run started.
@@ -309,6 +317,8 @@ class Engine:
         self._zendesk_names_for = ""
         self._ticket_executor: ZendeskTicketExecutor | None = None
         self._task_outcome_field: str | None = None
+        #: Why the user export was refused (credentials without admin rights): lookups search.
+        self._user_export_refused = ""
 
     def sibling(self) -> Engine:
         """An engine on the same config, store and rules with connections of its own and its
@@ -361,17 +371,19 @@ class Engine:
                 names=names,
                 clock=self.clock,
                 crm=self.conn.crm,
+                batch_size=TICKET_BATCH,
             )
         return self._ticket_executor
 
-    def task_executor(self) -> SalesforceTaskExecutor:
+    def task_executor(self, open_tickets: OpenTickets | None = None) -> SalesforceTaskExecutor:
+        """Tasks; their context's open tickets from ``open_tickets`` (else asked of Zendesk)."""
         tasks = self.config.salesforce.tasks
         return SalesforceTaskExecutor(
             self.conn.crm,
             self.retry,
             clock=self.clock,
             store=self.store,
-            helpdesk=self.conn.helpdesk,
+            helpdesk=open_tickets or self.conn.helpdesk,
             settings=TaskSettings(
                 context_template=tasks.context_template,
                 history_limit=tasks.history_limit,
@@ -459,7 +471,11 @@ class Engine:
         ruleset = self.refresh_rules()
         context = self.resolve_task_queues(report)
         cache = LookupCache()
-        finder = self.user_finder()
+        # A real-time pass (one window) reads no export: webhooks may come many a minute.
+        directory = self.user_directory(refresh=windows is None)
+        if windows is None:
+            self.refresh_open_tickets()
+        finder = self.user_finder(directory)
         left = windows
         while not self.stop_requested.is_set() and (left is None or left > 0):
             now = self.clock()
@@ -467,7 +483,7 @@ class Engine:
             if not window:
                 break
             left = None if left is None else left - 1
-            matched = self.match(window, cache)
+            matched = self.match(window, cache, directory)
             previous = self.store.inbox.previous_scores(
                 [(b.response.email, b.response.created_at) for b in window]
             )
@@ -481,16 +497,20 @@ class Engine:
                 )
 
     def match(
-        self, batch: Sequence[StoredResponse], cache: LookupCache | None = None
+        self,
+        batch: Sequence[StoredResponse],
+        cache: LookupCache | None = None,
+        directory: UserDirectory | None = None,
     ) -> dict[tuple[str, str], Match]:
         """The match stage for a batch: the Salesforce ladder, then Zendesk organizations.
 
-        ``cache`` holds what earlier batches of the same pass looked up already.
+        ``cache`` holds what earlier batches of the same pass looked up already; with a
+        ``directory`` (the mirror of Zendesk's users), Zendesk users are found in it.
         """
         matches = match_responses(
             [b.response for b in batch],
             self.conn.crm,
-            self.conn.helpdesk,
+            directory or self.conn.helpdesk,
             self.retry,
             MatchOptions.from_config(self.config.salesforce),
             cache,
@@ -505,12 +525,75 @@ class Engine:
             self.retry,
         )
 
-    def user_finder(self) -> UserFinder:
-        """Email searches of Zendesk users for one pass, with remembered misses."""
+    def user_finder(self, directory: UserDirectory | None = None) -> UserFinder:
+        """Email lookups of Zendesk users for one pass: in ``directory`` (else the mirror, if
+        it is ready), else searches with remembered misses."""
         days = self.config.zendesk.matching.remember_unknown_users_days
         return UserFinder(
-            self.conn.helpdesk, self.retry, self.store.user_misses, timedelta(days=days)
+            self.conn.helpdesk,
+            self.retry,
+            self.store.user_misses,
+            timedelta(days=days),
+            directory or self.user_directory(refresh=False),
         )
+
+    def refresh_open_tickets(self) -> None:
+        """Read the mirror of unsolved tickets on from the export (``zendesk.tickets.
+        context_from: export``). A failed refresh is no failure of the pass: the context uses
+        the mirror as it is, if recent enough, or asks Zendesk per requester."""
+        tickets = self.config.zendesk.tickets
+        if tickets.context_from != "export":
+            return
+        try:
+            self.retry.call(
+                lambda: refresh_open_tickets(
+                    self.store,
+                    self.conn.helpdesk,
+                    self.clock(),
+                    max_pages=tickets.context_export_pages_per_pass,
+                )
+            )
+        except ConnectorError as exc:
+            log.warning("the mirror of open Zendesk tickets was not read on: %s", exc)
+
+    def open_ticket_directory(self) -> OpenTicketDirectory | None:
+        """The mirror of unsolved tickets, when it is to be used and recent enough."""
+        tickets = self.config.zendesk.tickets
+        if tickets.context_from != "export":
+            return None
+        directory = OpenTicketDirectory(self.store)
+        max_age = timedelta(minutes=tickets.context_max_age_minutes)
+        return directory if directory.ready(self.clock(), max_age) else None
+
+    def user_directory(self, *, refresh: bool) -> UserDirectory | None:
+        """The mirror of Zendesk's users, read on from the export first when ``refresh``; None
+        when lookups search instead (``zendesk.matching.user_lookup: search``, an export
+        refused, or a mirror that has not reached the export's end recently enough).
+
+        A failed refresh is no failure of the pass: the mirror as it is, if recent enough, or
+        searches answer, and the next pass reads on from where this one stopped."""
+        matching = self.config.zendesk.matching
+        if matching.user_lookup != "export" or self._user_export_refused:
+            return None
+        if refresh:
+            try:
+                self.retry.call(
+                    lambda: refresh_user_mirror(
+                        self.store,
+                        self.conn.helpdesk,
+                        self.clock(),
+                        max_pages=matching.user_export_pages_per_pass,
+                    )
+                )
+            except ConfigError as exc:
+                self._user_export_refused = str(exc)
+                log.warning("users are searched by email: the user export was refused: %s", exc)
+                return None
+            except ConnectorError as exc:
+                log.warning("the mirror of Zendesk users was not read on: %s", exc)
+        directory = UserDirectory(self.store)
+        max_age = timedelta(minutes=matching.user_mirror_max_age_minutes)
+        return directory if directory.ready(self.clock(), max_age) else None
 
     def with_needed_users(
         self,
@@ -618,8 +701,15 @@ class Engine:
 
     def act(self, report: RunReport) -> None:
         refusable(report, lambda: self.escalate(report))
-        executors: list[Executor] = [self.task_executor()]
-        refusable(report, lambda: executors.append(self.ticket_executor()))
+        open_tickets = self.open_ticket_directory()
+        executors: list[Executor] = [self.task_executor(open_tickets)]
+
+        def add_ticket_executor() -> None:
+            executor = self.ticket_executor()
+            executor.open_tickets = open_tickets
+            executors.append(executor)
+
+        refusable(report, add_ticket_executor)
         # After the tickets: the links they queued for their Tasks are due at once.
         executors.append(
             TaskLinkExecutor(

@@ -38,6 +38,7 @@ from connectors.zendesk.records import (
     OpenTicket,
     RequesterSpec,
     TicketState,
+    UserExportPage,
 )
 
 # -- Salesforce ----------------------------------------------------------------------------------
@@ -258,11 +259,20 @@ class TicketExport(Protocol):
     ) -> ExportPage: ...
 
 
+class UserExport(Protocol):
+    """The incremental user export, which the mirror of Zendesk's users is kept from."""
+
+    def export_users(
+        self, *, cursor: str | None = None, start_time: int | None = None
+    ) -> UserExportPage: ...
+
+
 class HelpdeskPort(
     MatchingHelpdesk,
     TicketDesk,
     WriteBackHelpdesk,
     TicketExport,
+    UserExport,
     Protocol,
 ):
     """Everything the engine asks of Zendesk."""

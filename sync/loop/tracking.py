@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from connectors.zendesk.records import ExportPage, TicketState
 from sync.core.ports import TicketExport
+from sync.loop.export_pause import exports_paused, reading_exports
 from sync.loop.states import outcome_code
 from sync.state import StateStore, TicketStatus
 
@@ -96,10 +98,13 @@ def track_tickets(
             return stats
         start_time = int(min(first - START_MARGIN, now - MIN_START_AGE).timestamp())
     while stats.pages < max_pages:
+        if exports_paused(store, now):
+            return stats  # told to wait: the next pass reads on
         if cursor is not None:
-            page = helpdesk.export_tickets(cursor=cursor, metrics=loop_facts)
+            read = partial(helpdesk.export_tickets, cursor=cursor, metrics=loop_facts)
         else:
-            page = helpdesk.export_tickets(start_time=start_time, metrics=loop_facts)
+            read = partial(helpdesk.export_tickets, start_time=start_time, metrics=loop_facts)
+        page = reading_exports(store, now, read)
         stats.pages += 1
         stats.seen += len(page.tickets)
         record_page(store, page, now, stats, outcome_field_id)

@@ -8,11 +8,13 @@ Zendesk user (a ticket's requester, a Zendesk field update, an escalation step o
 write-back of Zendesk user fields for a matched contact, or rules that read ``matched.zendesk``.
 A response still settling (a rule's ``settle`` delay) is asked for when it is routed.
 
-:class:`UserFinder` runs those searches for one pass: an email is searched at most once in the
-pass, and a "no such user" answer is remembered in the state store
-(``zendesk.matching.remember_unknown_users_days``), so the next passes skip the search until it
-expires. A search Zendesk refuses for its value fails only the responses that needed it, which
-go to the review list as any refused lookup does.
+:class:`UserFinder` answers those lookups for one pass. With the mirror of Zendesk's users
+ready (:class:`sync.loop.user_mirror.UserDirectory`, ``zendesk.matching.user_lookup: export``),
+they cost no request: an email the mirror does not hold is not in Zendesk. Otherwise each email
+is searched at most once in the pass, and a "no such user" answer is remembered in the state
+store (``zendesk.matching.remember_unknown_users_days``), so the next passes skip the search
+until it expires. A search Zendesk refuses for its value fails only the responses that needed
+it, which go to the review list as any refused lookup does.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rules import FieldsError, Ruleset, UpdateFieldsAction, ZendeskTicketAction
 from sync.core.ports import MatchingHelpdesk
 from sync.core.retry import RetryPolicy
 from sync.loop.throttle import settle_until
+from sync.loop.user_mirror import UserDirectory
 from sync.stages.isolate import isolate
 from sync.stages.match_record import Match
 from sync.stages.recency import too_old
@@ -95,7 +98,8 @@ class UserNeeds:
 
 
 class UserFinder:
-    """Exact email searches for one pass: each email once, remembered misses not at all."""
+    """Email lookups for one pass: from the mirror when given one, else exact searches, each
+    email once, remembered misses not at all."""
 
     def __init__(
         self,
@@ -103,8 +107,10 @@ class UserFinder:
         retry: RetryPolicy,
         misses: UserMisses | None = None,
         remember: timedelta = timedelta(days=7),
+        directory: UserDirectory | None = None,
     ) -> None:
         self.helpdesk = helpdesk
+        self.directory = directory
         self.retry = retry
         self.misses = misses if remember > timedelta(0) else None
         self.remember = remember
@@ -116,6 +122,10 @@ class UserFinder:
         """The users of these (lower-case) emails that exist."""
         wanted = sorted({e for e in emails if e})
         todo = [e for e in wanted if e not in self._answers and e not in self.refused]
+        if todo and self.directory is not None:  # the whole mirror: a miss is no user
+            found_here = self.directory.by_emails(todo)
+            self._answers.update({e: found_here.get(e) for e in todo})
+            todo = []
         if todo and self.misses is not None:
             for email in self.misses.recent(todo, now - self.remember):
                 self._answers[email] = None

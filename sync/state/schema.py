@@ -410,6 +410,42 @@ loops = _loops_v9(metadata)
 loop_events = _loop_events_v9(metadata)
 
 
+# -- A mirror of Zendesk's users (schema v10; used by sync/state/zendesk_users.py) ---------------
+
+
+def _zendesk_users_v10(meta: sa.MetaData) -> sa.Table:
+    """One row per active Zendesk user, as the incremental user export last listed it: what
+    finding a respondent's user by email or by the contact id it mirrors needs, without a
+    request per respondent."""
+    return sa.Table(
+        "nps_zendesk_users",
+        meta,
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("email", sa.String(320), nullable=False, index=True),
+        sa.Column("external_id", sa.String(255), nullable=False, index=True),
+        sa.Column("organization_id", sa.BigInteger, nullable=True),
+        sa.Column("name", sa.String(255), nullable=False),
+    )
+
+
+zendesk_users = _zendesk_users_v10(metadata)
+
+
+def _zendesk_open_tickets_v10(meta: sa.MetaData) -> sa.Table:
+    """One row per unsolved Zendesk ticket, as the incremental ticket export last listed it:
+    the requesters' open tickets the customer context names, without a request per requester."""
+    return sa.Table(
+        "nps_zendesk_open_tickets",
+        meta,
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("requester_id", sa.BigInteger, nullable=False, index=True),
+        sa.Column("subject", sa.String(255), nullable=False),
+    )
+
+
+zendesk_open_tickets = _zendesk_open_tickets_v10(metadata)
+
+
 Migration = Callable[[Connection], None]
 
 
@@ -484,6 +520,14 @@ def _add_loops(conn: Connection) -> None:
             conn.execute(sa.text(f"ALTER TABLE nps_ticket_status ADD COLUMN {name} {kind}"))
 
 
+def _add_zendesk_mirrors(conn: Connection) -> None:
+    """v9 -> v10: the mirrors of Zendesk's users and unsolved tickets (new tables)."""
+    v10 = sa.MetaData()
+    _zendesk_users_v10(v10)
+    _zendesk_open_tickets_v10(v10)
+    v10.create_all(conn)
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -494,5 +538,6 @@ MIGRATIONS: dict[int, Migration] = {
     6: _add_zendesk_user_misses,
     7: _add_lookup_indexes,
     8: _add_loops,
+    9: _add_zendesk_mirrors,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

@@ -16,6 +16,8 @@ all; work that spans aggregates joins one transaction (``record_routing``, or
 - ``store.loops``: the loop state of each response, its transitions, our Tasks' statuses;
 - ``store.skips``: actions routing could not take, and why;
 - ``store.user_misses``: emails Zendesk had no user for, and when that was seen;
+- ``store.zendesk_users``: the mirror of Zendesk's users kept from the incremental export;
+- ``store.open_tickets``: the mirror of Zendesk's unsolved tickets, likewise;
 - ``store.locks``: cluster-wide named locks.
 """
 
@@ -37,6 +39,7 @@ from sync.state.escalations import Escalations
 from sync.state.inbox import Inbox, RoutingOutcome
 from sync.state.locks import Locks
 from sync.state.loops import Loops
+from sync.state.open_tickets import OpenTicketMirror
 from sync.state.outbox import Outbox
 from sync.state.runs import Cursors, Runs
 from sync.state.skips import SkippedAction, Skips
@@ -44,6 +47,7 @@ from sync.state.tickets import TicketLedger
 from sync.state.user_misses import UserMisses
 from sync.state.write_backs import WriteBackQueue
 from sync.state.written import WrittenValues
+from sync.state.zendesk_users import ZendeskUsers
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,8 @@ class StateStore:
         self.loops = Loops(self.db)
         self.skips = Skips(self.db)
         self.user_misses = UserMisses(self.db)
+        self.zendesk_users = ZendeskUsers(self.db, self.cursors)
+        self.open_tickets = OpenTicketMirror(self.db, self.cursors)
         self.locks = Locks(self.db)
 
     # -- lifecycle -----------------------------------------------------------------------------

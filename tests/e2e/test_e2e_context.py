@@ -78,6 +78,9 @@ def test_the_task_and_the_ticket_carry_the_context_and_name_each_other(
     report = engine.run_once()
     assert report.errors == []
     assert (report.tasks_created, report.tickets_created) == (1, 1)
+    # The open tickets come from the mirror of the ticket export, not a request per requester.
+    assert world.zendesk.calls["incremental_tickets"] >= 1
+    assert world.zendesk.calls["users_tickets_requested"] == 0
     (task,) = world.salesforce.records("Task")
     (ticket,) = [t for t in world.zendesk.tickets() if t.get("external_id")]
     description = task["Description"]
@@ -149,3 +152,28 @@ def test_a_task_for_an_unmatched_respondent_names_them_and_says_why_it_is_yours(
     assert "ARR: unknown | Tier: unknown | Renewal: unknown\n" in description
     # Not a Zendesk user and no requester created: no ticket, and no link to one.
     assert "Zendesk ticket:" not in description
+
+
+def test_without_the_export_mirror_the_open_tickets_are_asked_for_per_requester(
+    world: EmulatedWorld, tmp_path: Path
+) -> None:
+    data = world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    data["zendesk"]["tickets"] = {**data["zendesk"].get("tickets", {}), "context_from": "requests"}
+    config = Config.model_validate(data)
+    store = open_store(config)
+    engine = Engine(config, store, connect_all(config), load_rules(config.rules), retry=FAST_RETRY)
+    contact, open_ticket = with_open_ticket(world)
+    world.delighted.add_response(
+        email=contact.email, score=2, comment="Still broken", created_at=NOW - timedelta(hours=1)
+    )
+
+    try:
+        report = engine.run_once()
+    finally:
+        store.close()
+
+    assert report.errors == []
+    (ticket,) = [t for t in world.zendesk.tickets() if t.get("external_id")]
+    (first,) = world.zendesk.comments(ticket["id"])
+    assert f"- #{open_ticket['id']} {open_ticket['subject']}\n" in first["body"]
+    assert world.zendesk.calls["users_tickets_requested"] >= 1

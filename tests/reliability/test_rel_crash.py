@@ -56,8 +56,9 @@ from tests.routing.local_servers import Webhook, webhook_server
 Observer = Callable[[str, str], None]
 SEED = 4242
 ACCOUNTS = 60
-#: Requests every attempt makes before new work: login, the first Delighted page, names in rules.
-STARTUP_REQUESTS = 4
+#: Requests every attempt makes before new work: login, the first Delighted page, names in rules,
+#: the pages of the user and ticket exports that keep the mirrors current.
+STARTUP_REQUESTS = 6
 #: Calls after whose effect a crash loses the answer: creates, field writes, comments, messages.
 AIMED = (
     "composite_create",

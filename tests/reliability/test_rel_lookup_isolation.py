@@ -11,7 +11,7 @@ import pytest
 from connectors.errors import ConfigError, RecordError, RetryableError
 from emulators.world import EmulatedWorld
 from sync.stages.isolate import isolate
-from tests.reliability.conftest import MARKER, fast_engine
+from tests.reliability.conftest import MARKER, fast_engine, world_config
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -74,7 +74,10 @@ def test_a_zendesk_search_refused_for_one_respondent_leaves_the_pass_going(
         comment="search for me works", created_at=created,
     )  # fmt: skip
     world.zendesk.reject_search("stranger@unknown-company.example")
-    engine = fast_engine(world, f"sqlite:///{tmp_path / 'state.db'}")
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    zendesk = world_config(world, url)["zendesk"]
+    zendesk["matching"] = {**zendesk.get("matching", {}), "user_lookup": "search"}
+    engine = fast_engine(world, url, zendesk=zendesk)
 
     report = engine.run_once()
 

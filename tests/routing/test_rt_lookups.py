@@ -1,5 +1,7 @@
 """Lookups a pass makes, counted by the emulators: each value asked for once, and a Zendesk
-user searched by email only when an action needs it.
+user looked up by email only when an action needs it (here by search, as
+``zendesk.matching.user_lookup: search`` does; the mirror of the user export is in
+test_rt_user_mirror.py).
 
 The real simple-salesforce and zenpy clients talk to the emulators over loopback sockets.
 """
@@ -68,7 +70,7 @@ def test_respondents_unknown_to_zendesk_are_not_searched_when_nothing_needs_them
     for n in range(5):  # promoters and passives nobody knows: no action needs their user
         answer(world, f"stranger{n}@unknown-customer.example", 10 if n % 2 else 8)
 
-    report = make_engine(routing=ACTING).run_once()
+    report = make_engine(routing=ACTING, zendesk=zendesk_with(world, lookup="search")).run_once()
 
     assert report.routed == 6
     assert not report.errors
@@ -83,7 +85,7 @@ def test_a_ticket_for_an_unknown_respondent_gets_a_new_requester(
     stranger = "stranger@unknown-customer.example"
     answer(world, stranger, 2)
 
-    engine = make_engine(routing=ACTING)
+    engine = make_engine(routing=ACTING, zendesk=zendesk_with(world, lookup="search"))
     report = engine.run_once()
 
     assert report.tickets_created == 1
@@ -106,27 +108,33 @@ def test_a_remembered_miss_is_not_searched_again_by_the_next_pass(
     answer(world, stranger, 3)
     answer(world, stranger, 4)  # twice in one pass: searched once
 
-    first = make_engine(routing=ACTING).run_once()
+    searching = zendesk_with(world, lookup="search")
+    first = make_engine(routing=ACTING, zendesk=searching).run_once()
     assert first.skipped == {"no_requester": 2}
     assert searches(world) == 1
 
     answer(world, stranger, 1)
-    second = make_engine(routing=ACTING).run_once()
+    second = make_engine(routing=ACTING, zendesk=searching).run_once()
     assert second.routed == 1
     assert second.skipped == {"no_requester": 1}
     assert searches(world) == 1  # "no such user" was remembered
 
     answer(world, stranger, 0)
-    forgetful = make_engine(routing=ACTING, zendesk=zendesk_with(world, remember_days=0))
+    forgetful = make_engine(
+        routing=ACTING, zendesk=zendesk_with(world, lookup="search", remember_days=0)
+    )
     forgetful.run_once()
     assert searches(world) == 2  # with nothing remembered, every pass asks
 
 
-def zendesk_with(world: EmulatedWorld, *, remember_days: float) -> dict[str, object]:
+def zendesk_with(
+    world: EmulatedWorld, *, lookup: str = "export", remember_days: float = 7, **matching: object
+) -> dict[str, object]:
+    """The world's ``zendesk`` section with these ``matching`` settings."""
     section = dict(world.config_data(state_url="sqlite://")["zendesk"])
-    matching = dict(section.get("matching") or {})
-    matching["remember_unknown_users_days"] = remember_days
-    section["matching"] = matching
+    settings = dict(section.get("matching") or {})
+    settings.update(matching, user_lookup=lookup, remember_unknown_users_days=remember_days)
+    section["matching"] = settings
     return section
 
 
@@ -189,7 +197,7 @@ def test_a_settling_detractor_is_searched_when_it_is_routed_not_before(
         created_at=datetime.now(UTC) - timedelta(minutes=1),
     )
 
-    report = make_engine(routing=ACTING).run_once()
+    report = make_engine(routing=ACTING, zendesk=zendesk_with(world, lookup="search")).run_once()
 
     assert report.routed == 0  # waiting for the comment that often follows the score
     assert searches(world) == 0

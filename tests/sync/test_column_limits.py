@@ -109,6 +109,11 @@ LIMITS: dict[tuple[str, str], int] = {
     ("nps_skipped_actions", "reason"): max(map(len, SKIP_CODES)),
     ("nps_skipped_actions", "ruleset_hash"): SHA256_HEX,
     ("nps_zendesk_user_misses", "email"): MAX_EMAIL_CHARS,  # connectors.addresses
+    # longer emails and external ids are left out of the mirror, names cut, by save_page
+    ("nps_zendesk_users", "email"): MAX_EMAIL_CHARS,
+    ("nps_zendesk_users", "external_id"): 255,
+    ("nps_zendesk_users", "name"): 255,
+    ("nps_zendesk_open_tickets", "subject"): 255,  # cut by OpenTicketMirror.save_page
 }
 
 

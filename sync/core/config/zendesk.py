@@ -69,6 +69,18 @@ class ZendeskMatching(Section):
     #: not asked again for this many days (0: search every pass). A user created in Zendesk by
     #: hand meanwhile is found once it expires; users nps-sync creates are known at once.
     remember_unknown_users_days: float = Field(7, ge=0, le=365)
+    #: How respondents are found by email. ``export``: from a mirror of Zendesk's users kept
+    #: from the incremental user export (1,000 users a request, read on from where it stopped
+    #: once a pass; the first run of a large account reads its users at the export's own
+    #: limit of 10 requests a minute, 10,000 users a minute, and searches meanwhile).
+    #: ``search``: one exact email search per respondent. The export needs an admin's
+    #: credentials; without them lookups search.
+    user_lookup: Literal["export", "search"] = "export"
+    #: Export requests a pass may spend on the mirror (the export allows 10 a minute).
+    user_export_pages_per_pass: int = Field(10, ge=1, le=1000)
+    #: Lookups trust the mirror only if the export reached its end this recently; older, they
+    #: search (a pass that reads the export on to its end refreshes it).
+    user_mirror_max_age_minutes: float = Field(60, gt=0)
 
     @field_validator("organization_domains")
     @classmethod
@@ -79,6 +91,19 @@ class ZendeskMatching(Section):
 
 class ZendeskTickets(Section):
     """How NPS tickets are written."""
+
+    #: Where the customer context of Tasks and tickets finds the requester's unsolved tickets.
+    #: ``export``: a mirror of the unsolved tickets kept from the incremental ticket export
+    #: (1,000 tickets a request, read on from where it stopped once a poll pass), without a
+    #: request per requester; until the export has reached its end once (a first run on an
+    #: account of many tickets takes several passes at the export's limit of 10 requests a
+    #: minute), and whenever it has not within ``context_max_age_minutes``, as ``requests``
+    #: does. ``requests``: a ``show_many`` of counts per 100 requesters, then a list per
+    #: requester who has some, within ``rate_limit.context_lists_per_minute``.
+    context_from: Literal["export", "requests"] = "export"
+    #: Export requests a pass may spend on that mirror (the exports share 10 a minute).
+    context_export_pages_per_pass: int = Field(3, ge=1, le=1000)
+    context_max_age_minutes: float = Field(60, gt=0)
 
     #: ``attach_to_open`` actions comment on an open NPS ticket of the same requester (or of
     #: the same organization) created within the window, instead of opening another.

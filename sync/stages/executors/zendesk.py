@@ -41,7 +41,7 @@ from connectors.models import TicketSpec
 from connectors.salesforce.records import QUEUE_PREFIX, USER_PREFIX
 from connectors.zendesk.records import CommentSpec, RequesterSpec, TicketState
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
-from sync.core.ports import FieldReader, TicketDesk
+from sync.core.ports import FieldReader, OpenTickets, TicketDesk
 from sync.core.retry import RetryPolicy
 from sync.stages.act import (
     Outcome,
@@ -177,6 +177,8 @@ class ZendeskTicketExecutor:
     batch_size: int = 100
     #: Reads the Task owners' names; without it, a ticket names its Task without the owner.
     crm: FieldReader | None = None
+    #: Where the context finds the requesters' unsolved tickets; None: ``helpdesk``.
+    open_tickets: OpenTickets | None = None
 
     def __post_init__(self) -> None:
         self._template = compile_context(self.settings.context_template)
@@ -480,7 +482,7 @@ class ZendeskTicketExecutor:
             return
         requester_ids = [p.requester_id for p in plans if p.requester_id]
         open_tickets = fetch_open_tickets(
-            self.helpdesk, requester_ids, self.settings.context_seconds
+            self.open_tickets or self.helpdesk, requester_ids, self.settings.context_seconds
         )
         answers = (
             self.store.tickets.history([p.email for p in plans]) if self.store is not None else {}

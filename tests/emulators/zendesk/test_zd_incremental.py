@@ -118,3 +118,35 @@ def test_the_export_says_how_much_of_its_own_budget_is_left(
     # the account-wide headers stay on every answer, the export's own only on the export
     assert answers[-1].headers["X-Rate-Limit"] == "700"
     assert HEADER not in other.headers
+
+
+USERS = f"{API}/incremental/users/cursor.json"
+
+
+def test_the_user_export_pages_every_user_by_cursor_and_resumes_with_changed_ones(
+    http: requests.Session, emulator: ZendeskEmulator
+) -> None:
+    made = [
+        http.post(f"{API}/users.json", json={"user": {"name": f"u{n}", "email": f"u{n}@x.test"}})
+        for n in range(3)
+    ]
+    ids = [answer.json()["user"]["id"] for answer in made]
+    emulator.advance_clock(10)
+
+    seen: list[dict[str, Any]] = []
+    url = f"{USERS}?start_time=0&per_page=2"
+    while True:
+        page = http.get(url).json()
+        seen += page["users"]
+        if page["end_of_stream"]:
+            break
+        url = page["after_url"]
+    http.delete(f"{API}/users/{ids[0]}.json")
+    resumed = http.get(page["after_url"]).json()
+
+    assert [u["id"] for u in seen][-3:] == ids  # after the seeded users, in update order
+    assert {"after_cursor", "before_cursor", "before_url"} <= set(page)
+    assert [(u["id"], u["active"], u["email"]) for u in resumed["users"]] == [(ids[0], False, None)]
+    assert resumed["end_of_stream"] is True
+    too_many = [http.get(USERS, params={"start_time": 0}) for _ in range(10)]
+    assert too_many[-1].status_code == 429  # the exports' own budget of 10 a minute
