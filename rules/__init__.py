@@ -12,6 +12,7 @@ from pathlib import Path
 from rules.actions import (
     ActionSpec,
     FieldUpdatePayload,
+    NamedTicket,
     NotificationPayload,
     NotifyAction,
     OwnerRef,
@@ -77,6 +78,7 @@ __all__ = [
     "FieldUpdatePayload",
     "FieldsError",
     "Issue",
+    "NamedTicket",
     "NotificationPayload",
     "NotifyAction",
     "OwnerRef",

@@ -13,7 +13,13 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
-from rules.model import NotifyModel, SalesforceTaskModel, UpdateFieldsModel, ZendeskTicketModel
+from rules.model import (
+    NamedTicketModel,
+    NotifyModel,
+    SalesforceTaskModel,
+    UpdateFieldsModel,
+    ZendeskTicketModel,
+)
 from rules.templates import Template, compile_template
 
 Context = Mapping[str, object]
@@ -61,6 +67,21 @@ class TaskPayload:
 
 
 @dataclass(frozen=True, slots=True)
+class NamedTicket:
+    """Where a transactional survey's response names its ticket, and what to do with it."""
+
+    property: str = "Zendesk Ticket Id"
+    reopen: bool = False
+    if_missing: Literal["new_ticket", "skip"] = "new_ticket"
+
+    @classmethod
+    def of(cls, model: NamedTicketModel | None) -> NamedTicket | None:
+        if model is None:
+            return None
+        return cls(model.property, model.reopen, model.if_missing)
+
+
+@dataclass(frozen=True, slots=True)
 class TicketPayload:
     """A rendered Zendesk ticket request."""
 
@@ -74,6 +95,7 @@ class TicketPayload:
     tags: tuple[str, ...]
     attach_to_open: bool
     create_requester: bool
+    named_ticket: NamedTicket | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +176,8 @@ class ZendeskTicketAction:
     tags: tuple[str, ...]
     attach_to_open: bool
     create_requester: bool
+    #: A transactional survey's ticket to note the response on, instead of a new one.
+    named_ticket: NamedTicket | None = None
     #: Skip reasons this action may meet without failing the pass (:mod:`rules.skips`).
     expect_skip: frozenset[str] = frozenset()
 
@@ -225,6 +249,7 @@ def build_action(name: str, model: ActionModel) -> ActionSpec:
                 ZendeskTicketAction,
                 subject=compile_template(model.subject, single_line=True),
                 body=compile_template(model.body),
+                named_ticket=NamedTicket.of(model.named_ticket),
             )
         )
     if isinstance(model, UpdateFieldsModel):

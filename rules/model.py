@@ -21,6 +21,10 @@ File format (version 1)::
         body: "{{ response.comment }}"
         priority: high            # low | normal | high | urgent
         ticket_type: problem      # question | incident | problem | task (optional)
+        named_ticket:             # a transactional survey names its ticket: note the response there
+          property: Zendesk Ticket Id   # the response property holding the ticket id (default)
+          reopen: true            # reopen it when solved (default false)
+          if_missing: new_ticket  # not an id, gone or closed: new_ticket (default) | skip
         group: Customer Success   # group name (optional)
         assignee: agent@example.com   # optional
         tags: [nps, detractor]    # lower case, no spaces
@@ -187,6 +191,31 @@ class SalesforceTaskModel(ActionBase):
         return super().impossible_skip(code)
 
 
+class NamedTicketModel(StrictModel):
+    """A transactional survey's own ticket: the response names it in a property (a hidden field
+    of the survey link), and the response is noted there instead of opening a ticket."""
+
+    noun = "named_ticket settings"
+    property: Text = Field(
+        "Zendesk Ticket Id",
+        description="The response property (Delighted person property, Typeform hidden field) "
+        "that holds the Zendesk ticket id",
+    )
+    reopen: Flag = Field(False, description="Reopen the ticket when it is solved")
+    if_missing: Literal["new_ticket", "skip"] = Field(
+        "new_ticket",
+        description="When the named ticket is not an id, does not exist or is closed: open a "
+        "ticket as usual (new_ticket) or make none (skip); either way the reason is reported",
+    )
+
+    @field_validator("property")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("`property` names the response property that holds the ticket id")
+        return value
+
+
 class ZendeskTicketModel(ActionBase):
     """A Zendesk ticket (or a comment on the requester's open NPS ticket)."""
 
@@ -201,6 +230,7 @@ class ZendeskTicketModel(ActionBase):
     tags: tuple[ZendeskTag, ...] = ()
     attach_to_open: Flag = False
     create_requester: Flag = False
+    named_ticket: NamedTicketModel | None = None
 
     def templates(self) -> Iterator[tuple[Path, str]]:
         """Each template in this action with its path relative to the action."""

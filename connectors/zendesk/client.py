@@ -653,7 +653,10 @@ def _ticket(spec: TicketSpec) -> Ticket:
 
 
 def _commented(comment: CommentSpec) -> Ticket:
-    return Ticket(id=comment.ticket_id, comment=Comment(body=comment.body, public=comment.public))
+    ticket = Ticket(id=comment.ticket_id, comment=Comment(body=comment.body, public=comment.public))
+    if comment.status is not None:
+        ticket.status = comment.status
+    return ticket
 
 
 class MinuteAllowance:

@@ -84,6 +84,8 @@ class CommentSpec:
     ticket_id: int
     body: str
     public: bool = False
+    #: A status set in the same update (``open`` reopens a solved ticket), or None to keep it.
+    status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

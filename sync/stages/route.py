@@ -297,6 +297,7 @@ def _ticket_payload(
         "ticket_type": rendered.ticket_type,
         "assignee_email": rendered.assignee,
         "attach_to_open": rendered.attach_to_open,
+        **_named_ticket(rendered, r.properties),
         "account_id": account.id if account else None,
         "fields": {
             "score": r.score,
@@ -306,6 +307,23 @@ def _ticket_payload(
             "account_tier": (account.tier or None) if account else None,
         },
         **_context_payload(stored, match),
+    }
+
+
+def _named_ticket(rendered: TicketPayload, properties: Mapping[str, object]) -> dict[str, Any]:
+    """The ticket a transactional survey's response names, as given (the executor checks it),
+    with what the action does with it; nothing when the action or the response names none."""
+    named = rendered.named_ticket
+    if named is None:
+        return {}
+    value = properties.get(named.property)
+    if value is None or str(value).strip() == "":
+        return {}
+    return {
+        "named_ticket": str(value).strip(),
+        "named_ticket_property": named.property,
+        "reopen_named": named.reopen,
+        "if_named_missing": named.if_missing,
     }
 
 

@@ -144,6 +144,10 @@ class _Plan:
     email: str
     attach: bool
     target: int | None = None  # ticket to comment on, when attaching
+    #: Set the ticket to this status with the comment (``open``: reopen the named ticket).
+    status: str | None = None
+    #: The comment is an internal note whatever ``zendesk.tickets.public_comments`` says.
+    internal: bool = False
     leader: str | None = None  # key of the intent in this batch whose new ticket we comment on
     context: str = ""
     tasks: list[ActionRow] = field(default_factory=list)  # the response's Tasks, made
@@ -196,6 +200,8 @@ class ZendeskTicketExecutor:
         # opens the ticket and later ones join it, as they would have arriving one by one.
         plans = sorted((_plan(a) for a in actions), key=_answer_order)
         plans = self._after_tasks(plans, outcomes)
+        self._aim_named(plans, outcomes)
+        plans = [p for p in plans if p.key not in outcomes]
 
         attaching = [p for p in plans if p.attach]
         # Read before the ledger's open tickets: an action recorded done in between is then seen
@@ -339,7 +345,43 @@ class ZendeskTicketExecutor:
             names.update(read)
         return names
 
-    # -- 1. attach to an open ticket -----------------------------------------------------------
+    # -- 1. the ticket a transactional survey names -------------------------------------------
+    def _aim_named(self, plans: list[_Plan], outcomes: dict[str, Outcome]) -> None:
+        """Point each plan whose response names its ticket at that ticket, as an internal note.
+
+        The ticket must be an integer id of a ticket that exists and is not closed (Zendesk
+        refuses updates to closed tickets); one that is not is reported by response, and the
+        plan goes on as if it named none (``if_named_missing: new_ticket``) or ends without a
+        ticket (``skip``). All the named tickets of the batch are read in one ``show_many``.
+        """
+        named = [p for p in plans if p.payload.get("named_ticket") is not None]
+        if not named:
+            return
+        ids: dict[str, int] = {}
+        for plan in named:
+            text = str(plan.payload["named_ticket"])
+            if text.isascii() and text.isdigit() and 0 < int(text) < 2**63:
+                ids[plan.key] = int(text)
+        states = (
+            self.retry.call(partial(self.helpdesk.tickets_by_id, sorted(set(ids.values()))))
+            if ids
+            else {}
+        )
+        for plan in named:
+            ticket_id = ids.get(plan.key)
+            state = states.get(ticket_id) if ticket_id is not None else None
+            if ticket_id is not None and state is not None and state.status != "closed":
+                plan.target, plan.attach, plan.internal = ticket_id, False, True
+                if plan.payload.get("reopen_named") and state.status == "solved":
+                    plan.status = "open"
+                continue
+            problem = _named_problem(plan, ticket_id, state)
+            if plan.payload.get("if_named_missing") == "skip":
+                outcomes[plan.key] = Outcome(plan.key, "dead", error=f"{problem}; no ticket made")
+            else:
+                log.warning("%s; a new ticket is made instead", problem)
+
+    # -- 1b. attach to an open ticket ----------------------------------------------------------
     def _earlier_unresolved(self, plans: list[_Plan]) -> dict[str, datetime]:
         """Plans that must wait for an earlier ticket action of their scope, with until when.
 
@@ -572,7 +614,8 @@ class ZendeskTicketExecutor:
                 ticket_id = int(leader.external_id)
             assert ticket_id is not None
             body = f"{self._body(plan)}\n\n{marker(plan.key)}"
-            comments.append(CommentSpec(plan.key, ticket_id, body, self.settings.public_comments))
+            public = self.settings.public_comments and not plan.internal
+            comments.append(CommentSpec(plan.key, ticket_id, body, public, plan.status))
         if comments:
             keys = {c.key for c in comments}
             actions = [p.action for p in plans if p.key in keys]
@@ -603,6 +646,19 @@ def _plan(action: ClaimedAction) -> _Plan:
         email=email,
         attach=bool(payload.get("attach_to_open")),
     )
+
+
+def _named_problem(plan: _Plan, ticket_id: int | None, state: TicketState | None) -> str:
+    """Why the ticket a response names cannot take its note, naming the response."""
+    action = plan.action
+    named = str(plan.payload.get("named_ticket"))[:40]
+    prop = plan.payload.get("named_ticket_property") or "the named ticket property"
+    where = f"response {action.source}:{action.response_id} names Zendesk ticket {named!r}"
+    if ticket_id is None:
+        return f"{where} in {prop!r}, which is not a ticket id"
+    if state is None:
+        return f"{where}, which does not exist"
+    return f"{where}, which is closed"
 
 
 def _answer_order(plan: _Plan) -> tuple[datetime, str]:
