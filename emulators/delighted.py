@@ -1,10 +1,18 @@
-"""A loopback emulator of Delighted's survey-response listing API.
+"""A loopback emulator of Delighted's survey-response listing API and of scheduling surveys.
 
 It serves ``GET /v1/survey_responses.json`` as the real service does (basic auth with the API key as
 user name, ``page``/``per_page`` paging, ``since``/``until`` on creation, ``updated_since``/
 ``updated_until`` on the last update, four orders, ``expand[]=person``, Unix-second timestamps) so
 :class:`connectors.surveys.DelightedSource` can be tested over a real socket. Tests change
 responses with :meth:`DelightedEmulator.update_response` to exercise "the comment arrived later".
+
+``POST /v1/people.json`` adds or updates a person and schedules a survey as Delighted does:
+``email`` (required), ``name``, ``delay`` (seconds, default 0), ``send`` (default true) and
+``properties``, as JSON or form fields (``properties[Key]=value``); it answers with the person
+and ``survey_scheduled_at``. A person has at most one pending survey: a later request replaces
+it. ``GET /v1/people.json?email=`` lists that person with ``next_survey_scheduled_at``. Tests
+answer a scheduled survey with :meth:`DelightedEmulator.answer_scheduled`: the response carries
+the properties it was scheduled with, as ``person_properties``.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import hmac
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
@@ -71,6 +80,17 @@ class _StoredPerson:
     last_responded_at: int
 
 
+@dataclass
+class _ScheduledSurvey:
+    """A survey Delighted will send: to whom, when, with which properties."""
+
+    person_id: str
+    email: str
+    name: str
+    send_at: int
+    properties: dict[str, str]
+
+
 class _BadParameterError(ValueError):
     """A query parameter the real API would reject with 400."""
 
@@ -107,7 +127,10 @@ class DelightedEmulator(EmulatorApp):
         #: Per timestamp field, every response in ascending order and its timestamps, so that a
         #: listing bisects to its range instead of sorting everything; any change empties it.
         self._ordered: dict[str, tuple[list[_StoredResponse], list[int]]] = {}
+        self._scheduled: dict[str, _ScheduledSurvey] = {}
         self.route("GET", r"/v1/survey_responses(?:\.json)?", "survey_responses", self._list)
+        self.route("POST", r"/v1/people(?:\.json)?", "people_create", self._create_person)
+        self.route("GET", r"/v1/people(?:\.json)?", "people", self._list_people)
 
     # -- test set-up ----------------------------------------------------------------------------
     def load_seed(self, seed: Seed) -> None:
@@ -234,9 +257,43 @@ class DelightedEmulator(EmulatorApp):
         except urllib.error.HTTPError as refused:
             return int(refused.code)
 
+    def scheduled_surveys(self) -> list[dict[str, Any]]:
+        """The pending surveys: ``email``, ``name``, ``send_at`` (Unix time), ``properties``."""
+        with self.lock:
+            return [
+                {
+                    "email": s.email,
+                    "name": s.name,
+                    "send_at": s.send_at,
+                    "properties": dict(s.properties),
+                }
+                for s in sorted(self._scheduled.values(), key=lambda s: (s.send_at, s.email))
+            ]
+
+    def answer_scheduled(
+        self,
+        email: str,
+        *,
+        score: int,
+        comment: str | None = None,
+        created_at: datetime | None = None,
+    ) -> str:
+        """The person answers their pending survey: a response with its properties; its id."""
+        with self.lock:
+            survey = self._scheduled.pop(self._person_ids_by_email[email.strip().lower()])
+        return self.add_response(
+            email=survey.email,
+            score=score,
+            comment=comment,
+            name=survey.name,
+            created_at=created_at,
+            properties=survey.properties,
+        )
+
     def clear(self) -> None:
         """Forget every response, person, counter, fault and rate-limit window (test isolation)."""
         with self.lock:
+            self._scheduled.clear()
             self._responses.clear()
             self._ordered.clear()
             self._people.clear()
@@ -283,6 +340,78 @@ class DelightedEmulator(EmulatorApp):
         response.headers.setdefault("X-RateLimit-Limit", str(limit))
         response.headers.setdefault("X-RateLimit-Remaining", str(remaining))
         response.headers.setdefault("X-RateLimit-Reset", str(reset))
+
+    def _create_person(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return Response.json({"status": 401, "message": "Invalid API key"}, 401)
+        throttled = self._throttle(request)
+        if throttled is not None:
+            return throttled
+        try:
+            params = _person_params(request)
+        except _BadParameterError as problem:
+            return _validation_failed(str(problem))
+        email = str(params.get("email") or "").strip()
+        if "@" not in email:
+            return _validation_failed("email")
+        try:
+            delay = int(str(params.get("delay", 0)))
+        except ValueError:
+            return _validation_failed("delay")
+        if delay < 0:
+            return _validation_failed("delay")
+        send = str(params.get("send", "true")).lower() not in ("false", "0")
+        raw_properties = params.get("properties") or {}
+        if not isinstance(raw_properties, dict):
+            return _validation_failed("properties")
+        properties = {str(k): str(v) for k, v in raw_properties.items()}
+        with self.lock:
+            now = int(self.clock())
+            key = email.lower()
+            person_id = self._person_ids_by_email.get(key)
+            if person_id is None:
+                person_id = str(self._next_person_id)
+                self._next_person_id += 1
+                self._person_ids_by_email[key] = person_id
+                self._people[person_id] = _StoredPerson(person_id, now, 0)
+            name = str(params.get("name") or "")
+            scheduled = None
+            if send:
+                survey = _ScheduledSurvey(person_id, email, name, now + delay, properties)
+                self._scheduled[person_id] = survey
+                scheduled = survey.send_at
+        body = {"id": person_id, "email": email, "name": name or None}
+        return Response.json({**body, "survey_scheduled_at": scheduled})
+
+    def _list_people(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return Response.json({"status": 401, "message": "Invalid API key"}, 401)
+        throttled = self._throttle(request)
+        if throttled is not None:
+            return throttled
+        email = (request.arg("email") or "").strip().lower()
+        with self.lock:
+            ids = [self._person_ids_by_email[email]] if email in self._person_ids_by_email else []
+            if not email:
+                ids = sorted(self._people)
+            people = [self._person(person_id) for person_id in ids]
+        return Response.json(people)
+
+    def _person(self, person_id: str) -> dict[str, Any]:
+        stored = self._people[person_id]
+        email = next(e for e, i in self._person_ids_by_email.items() if i == person_id)
+        survey = self._scheduled.get(person_id)
+        responded = stored.last_responded_at or None
+        return {
+            "id": person_id,
+            "email": email,
+            "name": survey.name or None if survey else None,
+            "phone_number": None,
+            "created_at": stored.created_at,
+            "last_sent_at": responded - 3_600 if responded else None,
+            "last_responded_at": responded,
+            "next_survey_scheduled_at": survey.send_at if survey else None,
+        }
 
     def _list(self, request: Request) -> Response:
         if not self._authorized(request):
@@ -425,6 +554,39 @@ class _ListQuery:
         return _within(item.created_at, self.since, self.until) and _within(
             item.updated_at, self.updated_since, self.updated_until
         )
+
+
+def _person_params(request: Request) -> dict[str, Any]:
+    """The request's parameters, from a JSON body or form fields (``properties[Key]=value``)."""
+    if request.header("content-type").startswith("application/json"):
+        try:
+            body = request.json()
+        except ValueError as problem:
+            raise _BadParameterError("body") from problem
+        if not isinstance(body, dict):
+            raise _BadParameterError("body")
+        return body
+    params: dict[str, Any] = {}
+    properties: dict[str, str] = {}
+    for name, value in urllib.parse.parse_qsl(request.body.decode("utf-8")):
+        if name.startswith("properties[") and name.endswith("]"):
+            properties[name[len("properties[") : -1]] = value
+        else:
+            params[name] = value
+    if properties:
+        params["properties"] = properties
+    return params
+
+
+def _validation_failed(field_name: str) -> Response:
+    return Response.json(
+        {
+            "status": 422,
+            "message": "Validation failed",
+            "errors": [{"field": field_name, "code": "invalid"}],
+        },
+        422,
+    )
 
 
 def _within(value: int, low: int | None, high: int | None) -> bool:

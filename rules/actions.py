@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from rules.model import (
     NamedTicketModel,
     NotifyModel,
+    ResurveyModel,
     SalesforceTaskModel,
     UpdateFieldsModel,
     ZendeskTicketModel,
@@ -118,6 +119,16 @@ class NotificationPayload:
     to: tuple[str, ...]
     subject: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResurveyPayload:
+    """A rendered request to survey the person again after their loop is resolved."""
+
+    action: str
+    after: timedelta
+    cooldown: timedelta
+    properties: Mapping[str, str]
 
 
 def rendered(action: ActionSpec, context: Context) -> dict[str, Any]:
@@ -223,9 +234,30 @@ class NotifyAction:
         return NotificationPayload(**{**payload, "subject": payload["subject"] or ""})
 
 
-ActionSpec = SalesforceTaskAction | ZendeskTicketAction | UpdateFieldsAction | NotifyAction
-Payload = TaskPayload | TicketPayload | FieldUpdatePayload | NotificationPayload
-ActionModel = SalesforceTaskModel | ZendeskTicketModel | UpdateFieldsModel | NotifyModel
+@dataclass(frozen=True, slots=True)
+class ResurveyAction:
+    """Survey the person again ``after`` their loop is resolved, at most once per ``cooldown``."""
+
+    type: ClassVar[str] = "resurvey"
+    name: str
+    after: timedelta
+    cooldown: timedelta
+    properties: Mapping[str, Template]
+    #: Skip reasons this action may meet without failing the pass (:mod:`rules.skips`).
+    expect_skip: frozenset[str] = frozenset()
+
+    def render(self, context: Context) -> ResurveyPayload:
+        """Fill the properties; raises :class:`rules.RenderError` if the data does not fit."""
+        return ResurveyPayload(**rendered(self, context))
+
+
+ActionSpec = (
+    SalesforceTaskAction | ZendeskTicketAction | UpdateFieldsAction | NotifyAction | ResurveyAction
+)
+Payload = TaskPayload | TicketPayload | FieldUpdatePayload | NotificationPayload | ResurveyPayload
+ActionModel = (
+    SalesforceTaskModel | ZendeskTicketModel | UpdateFieldsModel | NotifyModel | ResurveyModel
+)
 
 
 def build_action(name: str, model: ActionModel) -> ActionSpec:
@@ -263,6 +295,11 @@ def build_action(name: str, model: ActionModel) -> ActionSpec:
             model.record,
             MappingProxyType(values),
             expect_skip=frozenset(model.expect_skip),
+        )
+    if isinstance(model, ResurveyModel):
+        properties = {k: compile_template(v, single_line=True) for k, v in model.properties.items()}
+        return ResurveyAction(
+            **carried(name, model, ResurveyAction, properties=MappingProxyType(properties))
         )
     subject = compile_template(model.subject, single_line=True) if model.subject else None
     return NotifyAction(

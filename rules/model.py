@@ -41,6 +41,11 @@ File format (version 1)::
         channel: slack            # slack (webhook_env) | email (to, subject)
         webhook_env: SLACK_WEBHOOK_URL   # the NAME of an environment variable, never the URL
         text: "..."
+      win_back:
+        type: resurvey            # survey the person again once the loop is resolved (Delighted)
+        after: 14d                # sent this long after the loop was resolved
+        cooldown: 90d             # nobody resurveyed again within this long (default 90d)
+        properties: {Campaign: win-back}   # optional, templates
     rules:                        # in order; the first match wins unless it says continue: true
       - name: enterprise-detractors
         when: {all: [{score: {lte: 6}}, {account.tier: Enterprise}]}
@@ -70,6 +75,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, Strict, field_validator, model_validator
@@ -349,11 +355,32 @@ class NotifyModel(ActionBase):
         yield ("text",), self.text
 
 
+class ResurveyModel(ActionBase):
+    """Ask the survey tool to survey the person again once their loop is resolved."""
+
+    noun = "resurvey action"
+    type: Literal["resurvey"]
+    after: Duration = Field(description="How long after the loop is resolved the survey is sent")
+    cooldown: Duration = Field(
+        timedelta(days=90),
+        description="Nobody is resurveyed again within this long of their last resurvey",
+    )
+    properties: dict[str, TemplateText] = Field(
+        default_factory=dict,
+        description="Properties sent with the survey (templates), besides the loop it follows",
+    )
+
+    def templates(self) -> Iterator[tuple[Path, str]]:
+        """Each template in this action with its path relative to the action."""
+        for name, value in self.properties.items():
+            yield ("properties", name), value
+
+
 ActionModel = Annotated[
-    SalesforceTaskModel | ZendeskTicketModel | UpdateFieldsModel | NotifyModel,
+    SalesforceTaskModel | ZendeskTicketModel | UpdateFieldsModel | NotifyModel | ResurveyModel,
     Field(discriminator="type"),
 ]
-ACTION_TYPES = ("salesforce_task", "zendesk_ticket", "update_fields", "notify")
+ACTION_TYPES = ("salesforce_task", "zendesk_ticket", "update_fields", "notify", "resurvey")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-ALL_TYPES = ("salesforce_task", "zendesk_ticket", "update_fields", "notify")
+ALL_TYPES = ("salesforce_task", "zendesk_ticket", "update_fields", "notify", "resurvey")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ Every source implements :class:`SurveySource` and returns plain
 
 from connectors.surveys.delighted import DelightedSource
 from connectors.surveys.delighted_format import parse_delighted_response, parse_delighted_webhook
+from connectors.surveys.delighted_people import DelightedPeople, ScheduledSurvey
 from connectors.surveys.files import FileSource
 from connectors.surveys.source import SourcePage, SurveySource
 from connectors.surveys.typeform import TypeformSource
@@ -18,8 +19,10 @@ from connectors.surveys.typeform_format import (
 )
 
 __all__ = [
+    "DelightedPeople",
     "DelightedSource",
     "FileSource",
+    "ScheduledSurvey",
     "SourcePage",
     "SurveySource",
     "TypeformMapping",

@@ -47,6 +47,7 @@ from sync.stages.executors.customer_context import context_seconds
 from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.stages.executors.loop_mirror import TaskCompletionExecutor, TicketNoteExecutor
 from sync.stages.executors.notify import NotifyExecutor, email_sender
+from sync.stages.executors.resurvey import ResurveyExecutor
 from sync.stages.executors.salesforce import SalesforceTaskExecutor, TaskSettings
 from sync.stages.executors.task_links import TaskLinkExecutor
 from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
@@ -724,6 +725,9 @@ class Engine:
         executors.append(TaskCompletionExecutor(self.conn.crm, self.retry))
         executors.append(TicketNoteExecutor(self.conn.helpdesk, self.retry))
         executors.append(self.notify_executor())
+        executors.append(
+            ResurveyExecutor(self.conn.surveys, self.store, self.retry, clock=self.clock)
+        )
         stats = drain(
             self.store,
             executors,

@@ -7,7 +7,7 @@ run report shows as "API calls".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 
@@ -17,6 +17,7 @@ from connectors.salesforce.client import (
     SalesforceCredentials,
 )
 from connectors.surveys import (
+    DelightedPeople,
     DelightedSource,
     FileSource,
     SurveySource,
@@ -36,7 +37,7 @@ from sync.core.config import (
     TypeformSourceConfig,
 )
 from sync.core.errors import ConfigFileError
-from sync.core.ports import CrmPort, HelpdeskPort
+from sync.core.ports import CrmPort, HelpdeskPort, SurveyScheduler
 from sync.state import StateStore
 
 
@@ -194,6 +195,21 @@ def open_store(config: Config) -> StateStore:
     return state.open_store(config.state.url)
 
 
+def build_survey_schedulers(config: Config, counter: CallCounter) -> dict[str, SurveyScheduler]:
+    """The sources that can survey a person again (Delighted's people API), by source name."""
+    tools: dict[str, SurveyScheduler] = {}
+    for spec in config.sources:
+        if isinstance(spec, DelightedSourceConfig):
+            session = make_session(config.loopback_routes, counter=counter, label="delighted")
+            tools[spec.name] = DelightedPeople(
+                spec.api_key.resolve(f"sources.{spec.name}.api_key"),
+                base_url=spec.base_url,
+                session=session,
+                name=spec.name,
+            )
+    return tools
+
+
 @dataclass
 class Connections:
     """Live connections for one pass of the engine, typed by the ports the engine uses
@@ -203,6 +219,8 @@ class Connections:
     helpdesk: HelpdeskPort
     sources: list[SurveySource]
     counter: CallCounter
+    #: Sources that can survey a person again (``resurvey`` actions), by name.
+    surveys: dict[str, SurveyScheduler] = field(default_factory=dict)
 
 
 def connect_all(config: Config, counter: CallCounter | None = None) -> Connections:
@@ -212,4 +230,5 @@ def connect_all(config: Config, counter: CallCounter | None = None) -> Connectio
         helpdesk=build_zendesk(config, counter),
         sources=build_sources(config, counter),
         counter=counter,
+        surveys=build_survey_schedulers(config, counter),
     )

@@ -31,6 +31,7 @@ from connectors.models import (
 from connectors.salesforce.describe import ObjectInfo
 from connectors.salesforce.limits import ApiReserve, ApiUsage
 from connectors.salesforce.records import AccountLookup, ContactLookup, TaskState
+from connectors.surveys.delighted_people import ScheduledSurvey
 from connectors.zendesk.records import (
     Agent,
     CommentSpec,
@@ -276,3 +277,18 @@ class HelpdeskPort(
     Protocol,
 ):
     """Everything the engine asks of Zendesk."""
+
+
+# -- Survey tools --------------------------------------------------------------------------------
+
+
+class SurveyScheduler(Protocol):
+    """A survey tool that sends a person a survey later (Delighted's people API)."""
+
+    name: str
+
+    def schedule_survey(
+        self, email: str, *, name: str, delay_seconds: int, properties: Mapping[str, str]
+    ) -> ScheduledSurvey: ...
+
+    def pending_survey(self, email: str) -> ScheduledSurvey | None: ...

@@ -92,6 +92,10 @@ def read_tasks(
     return len(rows)
 
 
+#: The outbox kind of ``resurvey`` actions (:mod:`sync.stages.executors.resurvey`).
+RESURVEY_KIND = "resurvey"
+
+
 def update_loops(
     store: StateStore,
     now: datetime,
@@ -136,6 +140,10 @@ def update_loops(
     if fresh and any(sla.escalate for sla in slas):
         stats.sla_steps = plan_sla_steps(store, fresh, slas, hours or BusinessHours(), now)
     store.loops.save(changed, events, now)
+    ended = [(lp.source, lp.response_id) for lp in changed if lp.ended_at is not None]
+    if ended:
+        # A resurvey waits for its loop to end: it is due as soon as it has.
+        store.outbox.wake(ended, [RESURVEY_KIND], now)
     met: list[tuple[str, int, datetime]] = []
     for lp in changed:
         first = _first(followups[(lp.source, lp.response_id)]).key

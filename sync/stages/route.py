@@ -30,6 +30,7 @@ from rules import (
     FieldUpdatePayload,
     NotificationPayload,
     RenderError,
+    ResurveyPayload,
     RuleMatch,
     Ruleset,
     TaskPayload,
@@ -356,6 +357,21 @@ def _field_update_payload(
     }
 
 
+def _resurvey_payload(
+    rendered: ResurveyPayload, stored: StoredResponse, match: Match
+) -> dict[str, Any]:
+    """Who to survey again and when; the executor waits for the loop to be resolved."""
+    r = stored.response
+    return {
+        "email": r.email,
+        "person_name": (match.contact.name if match.contact else "") or r.person_name or "",
+        "submitted_at": r.created_at.isoformat(),
+        "after_seconds": int(rendered.after.total_seconds()),
+        "cooldown_seconds": int(rendered.cooldown.total_seconds()),
+        "properties": dict(rendered.properties),
+    }
+
+
 def _notification_payload(rendered: NotificationPayload) -> dict[str, Any]:
     return {
         "channel": rendered.channel,
@@ -411,6 +427,8 @@ def build_intent(
         made = _ticket_payload(rendered, stored, match, routing)
     elif isinstance(rendered, FieldUpdatePayload):
         made = _field_update_payload(rendered, stored, match)
+    elif isinstance(rendered, ResurveyPayload):
+        made = _resurvey_payload(rendered, stored, match)
     else:
         made = _notification_payload(rendered)
     if isinstance(made, Skip):

@@ -333,6 +333,24 @@ class Outbox:
             rows = conn.execute(query).all()
         return [_action_row(row) for row in rows]
 
+    def done_since(self, kind: str, since: datetime) -> list[ActionRow]:
+        """Actions of ``kind`` done with an external id since ``since`` (a cooldown's look back)."""
+        a = t.actions
+        query = (
+            sa.select(a)
+            .where(
+                a.c.kind == kind,
+                a.c.status == "done",
+                a.c.updated_at >= since,
+                a.c.external_id.is_not(None),
+                a.c.external_id != "",
+            )
+            .order_by(a.c.updated_at, a.c.key)
+        )
+        with self._db.reading() as conn:
+            rows = conn.execute(query).all()
+        return [_action_row(row) for row in rows]
+
     def of_responses(
         self, responses: Iterable[tuple[str, str]], kinds: Sequence[str]
     ) -> dict[tuple[str, str], list[ActionRow]]:
@@ -399,6 +417,34 @@ class Outbox:
             elif status == "dead":
                 c.dead += count
         return out
+
+    def wake(
+        self, responses: Iterable[tuple[str, str]], kinds: Sequence[str], now: datetime
+    ) -> int:
+        """Make the waiting actions of these kinds and responses due now (a resurvey waiting for
+        its loop, once the loop has ended)."""
+        a = t.actions
+        wanted = set(responses)
+        woken = 0
+        with self._db.writing() as conn:
+            for chunk in chunks(sorted({rid for _, rid in wanted})):
+                rows = conn.execute(
+                    sa.select(a.c.key, a.c.source, a.c.response_id).where(
+                        a.c.response_id.in_(chunk),
+                        a.c.kind.in_(list(kinds)),
+                        a.c.status == "pending",
+                        a.c.next_attempt_at > now,
+                    )
+                ).all()
+                keys = [r.key for r in rows if (r.source, r.response_id) in wanted]
+                if keys:
+                    result = conn.execute(
+                        a.update()
+                        .where(a.c.key.in_(keys), a.c.status == "pending")
+                        .values(next_attempt_at=now, updated_at=now)
+                    )
+                    woken += result.rowcount
+        return woken
 
     def revive(self, keys: Sequence[str] | None, now: datetime) -> int:
         """Put dead actions back in the queue (all of them when ``keys`` is None)."""

@@ -117,7 +117,7 @@ EXPECTED = {
     "undefined_escalation_action.yaml": "11:30: rule 'x' uses undefined action 'slack'",
     "unknown_action_type.yaml": (
         "4:11: unknown action type 'zendesk_tiket'; expected salesforce_task, zendesk_ticket, "
-        "update_fields or notify; did you mean 'zendesk_ticket'?"
+        "update_fields, notify or resurvey; did you mean 'zendesk_ticket'?"
     ),
     "unknown_field.yaml": "8:11: unknown field 'acount.tier'; did you mean 'account.tier'?",
     "unknown_key.yaml": (

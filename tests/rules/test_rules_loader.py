@@ -118,8 +118,8 @@ def test_actions_are_frozen_runtime_values_with_parsed_settings() -> None:
         ),
         (
             "version: 1\nactions:\n  t: {subject: x}\nrules: []\n",
-            "3:6: missing required key 'type' (salesforce_task, zendesk_ticket, update_fields "
-            "or notify)",
+            "3:6: missing required key 'type' (salesforce_task, zendesk_ticket, update_fields, "
+            "notify or resurvey)",
         ),
         (
             "version: 1\nactions:\n  t: {type: salesforce_task, subject: x, due_in: 1d, "
