@@ -116,6 +116,10 @@ def _share(m: LoopMetrics, count: int) -> float | None:
     return round(share, 4) if share is not None else None
 
 
+def _rate(value: float | None) -> float | None:
+    return round(value, 4) if value is not None else None
+
+
 def _metrics_json(m: LoopMetrics) -> dict[str, Any]:
     return {
         "detractors": m.detractors,
@@ -137,6 +141,14 @@ def _metrics_json(m: LoopMetrics) -> dict[str, Any]:
             "mean_before": m.recovery.mean_before,
             "mean_after": m.recovery.mean_after,
             "recovered": m.recovery.recovered,
+        },
+        "resurvey": {
+            "sent": m.resurvey.sent,
+            "answered": m.resurvey.answered,
+            "response_rate": _rate(m.resurvey.response_rate),
+            "mean_before": m.resurvey.mean_before,
+            "mean_after": m.resurvey.mean_after,
+            "recovered": m.resurvey.recovered,
         },
     }
 
@@ -216,6 +228,15 @@ def _print(
         )
     else:
         console.print("Score recovery: no detractor has answered again yet.")
+    rs = total.resurvey
+    if rs.sent:
+        after = (
+            f"; mean score {rs.mean_before:.1f} before, {rs.mean_after:.1f} after; "
+            f"{rs.recovered} came back at 7 or more"
+            if rs.answered and rs.mean_before is not None and rs.mean_after is not None
+            else ""
+        )
+        console.print(f"Resurveys: {rs.sent} sent, {rs.answered} answered{after}.", highlight=False)
     if not late:
         console.print("No open loop is past its SLA.")
         return

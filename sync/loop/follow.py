@@ -27,7 +27,7 @@ from sync.loop.sla import applies, deadlines
 from sync.loop.states import derive, outcome_code, transitions
 from sync.state import StateStore
 from sync.state.escalations import PlannedStep
-from sync.state.loops import Followup, Loop, LoopEvent, TaskStatusRow
+from sync.state.loops import RESURVEY_KIND, Followup, Loop, LoopEvent, TaskStatusRow
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +90,6 @@ def read_tasks(
         )
     store.loops.save_task_statuses(rows, now)
     return len(rows)
-
-
-#: The outbox kind of ``resurvey`` actions (:mod:`sync.stages.executors.resurvey`).
-RESURVEY_KIND = "resurvey"
 
 
 def update_loops(

@@ -12,6 +12,10 @@ Everything here is a function of plain records, so every figure can be checked b
   reached so far (no loop, ``open``, or ``closed`` without contact);
 - **score recovery**: each detractor's next answer from the same person (by email), with the
   count of such pairs, the mean score before and after, and how many came back at 7 or more;
+- **resurvey**: detractors whose loop was resurveyed (the survey tool was asked to survey them
+  again), how many of those answered it (an answer naming the loop in its ``NPS Loop``
+  property; the first one counts), the response rate, the mean score before and after, and how
+  many came back at 7 or more;
 - **past SLA**: loops still open past a deadline they have not met, by owner.
 """
 
@@ -50,6 +54,9 @@ class LoopRecord:
     #: Deadlines from the SLA that applies to it (None: no SLA).
     contact_due: datetime | None = None
     resolution_due: datetime | None = None
+    #: Its loop was resurveyed; the loop this answer is a resurvey of (``source:response id``).
+    resurveyed: bool = False
+    follows: str | None = None
 
     @property
     def detractor(self) -> bool:
@@ -62,6 +69,19 @@ class Recovery:
     mean_before: float | None = None
     mean_after: float | None = None
     recovered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Resurvey:
+    sent: int = 0
+    answered: int = 0
+    mean_before: float | None = None
+    mean_after: float | None = None
+    recovered: int = 0
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.answered / self.sent if self.sent else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +113,7 @@ class LoopMetrics:
     contact_breaches: int = 0
     resolution_breaches: int = 0
     recovery: Recovery = field(default_factory=Recovery)
+    resurvey: Resurvey = field(default_factory=Resurvey)
 
     def share(self, count: int) -> float | None:
         return count / self.detractors if self.detractors else None
@@ -149,6 +170,7 @@ def loop_metrics(
             if r.state != "closed"
         ),
         recovery=recovery(detractors, history if history is not None else records),
+        resurvey=resurvey(detractors, history if history is not None else records),
     )
 
 
@@ -173,6 +195,27 @@ def recovery(detractors: Iterable[LoopRecord], answers: Iterable[LoopRecord]) ->
         mean_before=statistics.fmean(before),
         mean_after=statistics.fmean(after),
         recovered=sum(score >= RECOVERED_MIN for score in after),
+    )
+
+
+def resurvey(detractors: Iterable[LoopRecord], answers: Iterable[LoopRecord]) -> Resurvey:
+    """The resurveyed detractors and the first answer naming each one's loop."""
+    first: dict[str, LoopRecord] = {}
+    for answer in sorted(answers, key=lambda r: (r.answered_at, r.source, r.response_id)):
+        if answer.follows:
+            first.setdefault(answer.follows, answer)
+    sent = [r for r in detractors if r.resurveyed]
+    pairs = [
+        (r.score, first[k].score) for r in sent if (k := f"{r.source}:{r.response_id}") in first
+    ]
+    if not pairs:
+        return Resurvey(sent=len(sent))
+    return Resurvey(
+        sent=len(sent),
+        answered=len(pairs),
+        mean_before=statistics.fmean(before for before, _ in pairs),
+        mean_after=statistics.fmean(after for _, after in pairs),
+        recovered=sum(after >= RECOVERED_MIN for _, after in pairs),
     )
 
 

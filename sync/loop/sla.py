@@ -85,6 +85,8 @@ def records(
                 ended_at=loop.ended_at if loop else None,
                 contact_due=due.first_contact if due else None,
                 resolution_due=due.resolution if due else None,
+                resurveyed=f.resurveyed,
+                follows=f.follows,
             )
         )
     return out

@@ -103,6 +103,10 @@ class LoopFacts:
     #: The matched account's owner (name, else email) and tier, as routing saw them.
     owner: str | None = None
     tier: str | None = None
+    #: A resurvey of this response's loop was sent to the survey tool.
+    resurveyed: bool = False
+    #: The loop this answer is a resurvey of (``source:response id``), from its properties.
+    follows: str | None = None
 
 
 class Loops:
@@ -283,6 +287,7 @@ class Loops:
                 r.c.account_id,
                 r.c.decision,
                 r.c.match,
+                r.c.data,
                 lp.c.state,
                 lp.c.opened_at,
                 lp.c.contacted_at,
@@ -309,6 +314,7 @@ class Loops:
                 for chunk in chunks(sorted({rid for _s, rid in wanted})):
                     found = conn.execute(query.where(r.c.response_id.in_(chunk))).all()
                     rows += [row for row in found if (row.source, row.response_id) in wanted]
+        resurveyed = self._resurveyed({(row.source, row.response_id) for row in rows})
         out: list[LoopFacts] = []
         for row in rows:
             loop = _loop(row) if row.state is not None else None
@@ -324,9 +330,41 @@ class Loops:
                     loop=loop,
                     owner=_account_text(row.match, "owner_name", "owner_email"),
                     tier=_account_text(row.match, "tier"),
+                    resurveyed=(row.source, row.response_id) in resurveyed,
+                    follows=_follows(row.data),
                 )
             )
         return out
+
+    def _resurveyed(self, responses: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those of ``responses`` whose resurvey was sent (done with the tool's person id)."""
+        a = t.actions
+        found: set[tuple[str, str]] = set()
+        with self._db.reading() as conn:
+            for chunk in chunks(sorted({rid for _s, rid in responses})):
+                rows = conn.execute(
+                    sa.select(a.c.source, a.c.response_id).where(
+                        a.c.response_id.in_(chunk),
+                        a.c.kind == RESURVEY_KIND,
+                        a.c.status == "done",
+                        a.c.external_id.is_not(None),
+                        a.c.external_id != "",
+                    )
+                ).all()
+                found.update((r.source, r.response_id) for r in rows)
+        return found & responses
+
+
+#: The outbox kind of resurvey actions, and the survey property that names the loop an answer
+#: follows (:mod:`sync.stages.executors.resurvey`).
+RESURVEY_KIND = "resurvey"
+LOOP_PROPERTY = "NPS Loop"
+
+
+def _follows(data: Any) -> str | None:
+    properties = data.get("properties") if isinstance(data, dict) else None
+    value = properties.get(LOOP_PROPERTY) if isinstance(properties, dict) else None
+    return str(value) if value else None
 
 
 def _escalation_keys() -> Any:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from emulators.world import EmulatedWorld
 from sync.stages.executors.resurvey import LOOP_PROPERTY
 from tests.e2e.conftest import EngineFactory
+from tests.support import acting_on_the_seeded_year, run_cli
 
 RULES = """version: 1
 actions:
@@ -31,7 +33,7 @@ rules:
 
 
 def test_a_resolved_loop_is_resurveyed_once_after_the_delay_and_the_answer_names_it(
-    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path
+    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path, state_url: str
 ) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
@@ -42,7 +44,16 @@ def test_a_resolved_loop_is_resurveyed_once_after_the_delay_and_the_answer_names
         key: int(str(items[0].external_id))
         for key, items in engine.store.loops.followups(since).items()
     }
-    (source, response_id), ticket_id = sorted(tickets.items())[0]
+    facts = engine.store.loops.facts()
+    last_answer = {f.email: f.answered_at for f in facts}  # oldest first: the last one stays
+    # The newest detractor who has not answered again since (the report's window reaches it).
+    chosen = max(
+        (f for f in facts if (f.source, f.response_id) in tickets
+         and last_answer[f.email] == f.answered_at),
+        key=lambda f: f.answered_at,
+    )  # fmt: skip
+    source, response_id = chosen.source, chosen.response_id
+    ticket_id = tickets[(source, response_id)]
     assert world.delighted.scheduled_surveys() == []  # nothing before a loop is resolved
 
     world.zendesk.agent_replies(ticket_id, "Sorry about that, fixed now.")
@@ -77,3 +88,21 @@ def test_a_resolved_loop_is_resurveyed_once_after_the_delay_and_the_answer_names
     stored = engine.store.inbox.get("delighted", answer)
     assert stored is not None
     assert stored.response.properties[LOOP_PROPERTY] == f"{source}:{response_id}"
+    score_before = chosen.score
+
+    data = world.config_data(state_url=state_url, rules=rules, routing=acting_on_the_seeded_year())
+    config = tmp_path / "nps-sync.yaml"
+    config.write_text(json.dumps(data, default=str), encoding="utf-8")
+    done = run_cli("loop", "report", "--since", "365d", "--json", "--config", config)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)["total"]["resurvey"]
+    assert figures == {
+        "sent": 1,
+        "answered": 1,
+        "response_rate": 1.0,
+        "mean_before": float(score_before),
+        "mean_after": 9.0,
+        "recovered": 1,
+    }
+    text = run_cli("loop", "report", "--since", "365d", "--config", config)
+    assert "Resurveys: 1 sent, 1 answered" in text.stdout

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync.loop.metrics import LoopRecord, by_group, loop_metrics, median, overdue, p90, recovery
+from sync.loop.metrics import (
+    LoopRecord,
+    by_group,
+    loop_metrics,
+    median,
+    overdue,
+    p90,
+    recovery,
+    resurvey,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=100)
@@ -103,6 +113,30 @@ def test_score_recovery_takes_the_next_answer_of_the_same_person() -> None:
     got = recovery([a for a in answers if a.detractor], answers)
     # pairs: a1 (3) -> a2 (9); b1 (5) -> b2 (6); b2 (6) has no later answer; a3 neither
     assert (got.pairs, got.mean_before, got.mean_after, got.recovered) == (2, 4.0, 7.5, 1)
+
+
+def test_resurvey_counts_the_first_answer_naming_each_resurveyed_loop() -> None:
+    answers = [
+        replace(rec("a1", 3, at=0), resurveyed=True),
+        replace(rec("b1", 5, at=0), resurveyed=True),
+        replace(rec("c1", 2, at=0), resurveyed=True),
+        rec("d1", 4, at=0),  # not resurveyed: its answer below does not count
+        replace(rec("a2", 9, at=30), follows="s:a1"),
+        replace(rec("a3", 2, at=60), follows="s:a1"),  # a second answer: only the first counts
+        replace(rec("b2", 6, at=40), follows="s:b1"),
+        replace(rec("d2", 10, at=40), follows="s:d1"),
+    ]
+    got = resurvey([a for a in answers if a.detractor], answers)
+    # sent a1, b1, c1; answered a1 (3 -> 9) and b1 (5 -> 6); c1 not yet
+    assert (got.sent, got.answered, got.mean_before, got.mean_after, got.recovered) == (
+        3,
+        2,
+        4.0,
+        7.5,
+        1,
+    )
+    assert got.response_rate == pytest.approx(2 / 3)
+    assert resurvey([], answers).response_rate is None
 
 
 def test_groups_and_overdue_loops_by_owner() -> None:

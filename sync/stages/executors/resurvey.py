@@ -25,12 +25,13 @@ from sync.core.ports import SurveyScheduler
 from sync.core.retry import RetryPolicy
 from sync.stages.act import Outcome, guarded
 from sync.state import ClaimedAction, StateStore
+from sync.state.loops import LOOP_PROPERTY, RESURVEY_KIND
+
+__all__ = ["KIND", "LOOP_PROPERTY", "ResurveyExecutor"]
 
 log = logging.getLogger(__name__)
 
-KIND = "resurvey"
-#: The survey property naming the loop a resurvey follows (``source:response id``).
-LOOP_PROPERTY = "NPS Loop"
+KIND = RESURVEY_KIND
 #: How long a resurvey waits before it looks at its loop again.
 RECHECK = timedelta(hours=6)
 
