@@ -342,6 +342,29 @@ class SalesforceConnector:
             group.sort(key=lambda a: a.id)
         return found
 
+    def key_accounts(
+        self,
+        *,
+        tiers: Sequence[str] = (),
+        min_arr: float | None = None,
+        flag_field: str | None = None,
+    ) -> list[Account]:
+        """Accounts in one of ``tiers``, with an ARR of at least ``min_arr`` or with the
+        checkbox ``flag_field`` set (any of them); none when nothing is asked for."""
+        names_ = self.account_fields
+        clauses: list[str] = []
+        if tiers and names_.tier:
+            clauses.append(format_soql(f"{names_.tier} IN {{}}", sorted(set(tiers))))
+        if min_arr is not None and names_.arr:
+            clauses.append(format_soql(f"{names_.arr} >= {{}}", float(min_arr)))
+        if flag_field:
+            clauses.append(f"{flag_field} = true")
+        if not clauses:
+            return []
+        select = f"SELECT {', '.join(account_select(names_))} FROM Account"
+        records = self.query_all(f"{select} WHERE {' OR '.join(clauses)} ORDER BY Id")
+        return [to_account(rec, names_) for rec in records]
+
     def search_accounts(self, fragments: Iterable[str], *, limit: int = 50) -> list[Account]:
         """Accounts whose name, domain field or Website contains one of ``fragments``
         (case-insensitive), at most ``limit`` per query: candidates to suggest, not a match.

@@ -30,6 +30,7 @@ from sync.core.config import Config
 from sync.core.ports import OpenTickets
 from sync.core.retry import RetryPolicy
 from sync.fields.fieldmap import field_map
+from sync.loop import silence
 from sync.loop.calendar import BusinessHours
 from sync.loop.escalation import (
     AnyResolution,
@@ -728,6 +729,16 @@ class Engine:
         executors.append(
             ResurveyExecutor(self.conn.surveys, self.store, self.retry, clock=self.clock)
         )
+        # "Lack of response" Tasks of silent key accounts: no response, so no customer context.
+        executors.append(
+            SalesforceTaskExecutor(
+                self.conn.crm,
+                self.retry,
+                kind=silence.KIND,
+                clock=self.clock,
+                settings=TaskSettings(context_template=""),
+            )
+        )
         stats = drain(
             self.store,
             executors,
@@ -851,6 +862,16 @@ class Engine:
                 )
                 report.records_updated += stats.total()
                 report.errors.extend(stats.errors)
+                quiet = silence.plan_silence(
+                    self.store, self.conn.crm, self.retry, self.config.loop.silence, self.clock()
+                )
+                if quiet.queued:
+                    log.info(
+                        "%d of %d key accounts silent: %d lack-of-response Tasks queued",
+                        quiet.silent,
+                        quiet.key_accounts,
+                        quiet.queued,
+                    )
                 self.store.runs.prune(started - RUN_HISTORY)
                 days = self.config.zendesk.matching.remember_unknown_users_days
                 self.store.user_misses.prune(started - timedelta(days=days))

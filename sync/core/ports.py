@@ -155,8 +155,21 @@ class BudgetedCrm(Protocol):
     def api_usage(self) -> tuple[int, int] | None: ...
 
 
+class KeyAccounts(Protocol):
+    """The accounts that matter most, by tier, ARR or a checkbox."""
+
+    def key_accounts(
+        self,
+        *,
+        tiers: Sequence[str] = (),
+        min_arr: float | None = None,
+        flag_field: str | None = None,
+    ) -> list[Account]: ...
+
+
 class CrmPort(
     MatchingCrm,
+    KeyAccounts,
     AccountSearch,
     TaskCrm,
     WriteBackCrm,

@@ -336,6 +336,20 @@ class Loops:
             )
         return out
 
+    def last_answers(self, account_ids: Iterable[str]) -> dict[str, datetime]:
+        """When anyone of each account last answered (accounts without an answer are absent)."""
+        r = t.responses
+        found: dict[str, datetime] = {}
+        with self._db.reading() as conn:
+            for chunk in chunks(sorted(set(account_ids))):
+                rows = conn.execute(
+                    sa.select(r.c.account_id, sa.func.max(r.c.created_at).label("last"))
+                    .where(r.c.account_id.in_(chunk))
+                    .group_by(r.c.account_id)
+                ).all()
+                found.update({row.account_id: row.last for row in rows if row.last is not None})
+        return found
+
     def _resurveyed(self, responses: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Those of ``responses`` whose resurvey was sent (done with the tool's person id)."""
         a = t.actions

@@ -123,3 +123,19 @@ def test_queues_by_name_or_developer_name_with_their_objects_in_two_queries(
         (quoted, "O'Brien's team", "O_Brien_s_team", frozenset({"Task", "Case"})),
     ]
     assert crm.find_queues([]) == []
+
+
+def test_key_accounts_by_tier_or_arr_in_one_query(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    big = add_account(org, "Big", Tier__c="SMB", ARR__c=250_000)
+    enterprise = add_account(org, "Ent", Tier__c="Enterprise", ARR__c=10_000)
+    add_account(org, "Small", Tier__c="SMB", ARR__c=5_000)
+    add_account(org, "O'Brien", Tier__c="Mid-Market")
+    before = queries(org)
+
+    found = crm.key_accounts(tiers=["Enterprise", "Mid-Market' OR Name != '"], min_arr=100_000)
+
+    assert sorted(a.id for a in found) == sorted([big, enterprise])
+    assert queries(org) == before + 1
+    assert crm.key_accounts() == []

@@ -253,6 +253,27 @@ class LoopMirror(Section):
     task_completed_notes_ticket: bool = False
 
 
+class LoopSilence(Section):
+    """Key accounts that have not answered for a while: a "lack of response" Task for their
+    owner, at most once per period (off unless it names which accounts are key)."""
+
+    #: Key accounts: in one of these tiers, with at least this ARR, or with this Account checkbox
+    #: set (any of them).
+    tiers: tuple[str, ...] = ()
+    min_arr: float | None = Field(None, ge=0)
+    flag_field: str | None = Field(None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    #: Silent: no response from anyone of the account for this long.
+    after: Duration = timedelta(days=90)
+    #: At most one Task per account per period (periods are counted from the Unix epoch).
+    period: Duration = timedelta(days=30)
+    due_in: Duration = timedelta(days=3)
+    priority: Literal["High", "Normal", "Low"] = "Normal"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.tiers or self.min_arr is not None or self.flag_field)
+
+
 class LoopConfig(Section):
     """Following each response's loop (open, contacted, resolved, closed) in its Tasks and
     tickets; ``nps-sync loop report`` reads it."""
@@ -264,6 +285,7 @@ class LoopConfig(Section):
     #: Deadlines per rule, tier or category; the first entry that matches a response counts.
     sla: tuple[LoopSla, ...] = ()
     mirror: LoopMirror = LoopMirror()
+    silence: LoopSilence = LoopSilence()
 
 
 class EmailConfig(Section):
