@@ -750,6 +750,7 @@ class Engine:
             should_stop=self.stop_requested.is_set,
         )
         report.tasks_created += stats.created.get("salesforce_task", 0)
+        report.tasks_created += stats.created.get(silence.KIND, 0)
         report.tickets_created += stats.created.get("zendesk_ticket", 0)
         report.fields_set += stats.created.get("update_fields", 0)
         report.notifications_sent += stats.created.get("notify", 0)
