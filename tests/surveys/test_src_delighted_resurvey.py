@@ -206,7 +206,7 @@ def test_a_late_answer_is_retried_and_finds_the_survey_it_scheduled(
     run = ResurveyExecutor(
         {"delighted": people}, store, RetryPolicy(attempts=1), clock=lambda: queue.now
     )
-    emulator.inject(Fault("late", count=1, endpoint="people_create"))
+    emulator.inject(Fault("late", count=1, endpoint="people_create", hang_seconds=0.2))
 
     (first,) = queue.run(run).values()
     queue.now += timedelta(minutes=5)
