@@ -16,47 +16,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
-from connectors.zendesk.records import OpenTicket
+from connectors.zendesk.records import OpenTicket, TicketState
 from sync.core.ports import TicketExport
-from sync.loop.export_pause import exports_paused, reading_exports
+from sync.loop.export_mirror import MirrorStats, Page, follow_export
 from sync.state import StateStore
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TicketMirrorStats:
-    pages: int = 0
-    seen: int = 0
-    caught_up: bool = False
-
-
 def refresh_open_tickets(
     store: StateStore, helpdesk: TicketExport, now: datetime, *, max_pages: int = 3
-) -> TicketMirrorStats:
+) -> MirrorStats:
     """Read the export on from the stored cursor, ``max_pages`` requests at most (none while
     the exports were told to wait, :mod:`sync.loop.export_pause`)."""
-    stats = TicketMirrorStats()
-    mirror = store.open_tickets
-    cursor = mirror.cursor()
-    while stats.pages < max_pages and not exports_paused(store, now):
+
+    def read(cursor: str | None) -> Page[TicketState]:
         if cursor is not None:
-            read = partial(helpdesk.export_tickets, cursor=cursor)
+            page = helpdesk.export_tickets(cursor=cursor)
         else:  # every ticket there is
-            read = partial(helpdesk.export_tickets, start_time=0)
-        page = reading_exports(store, now, read)
-        stats.pages += 1
-        stats.seen += len(page.tickets)
-        done = page.end_of_stream or not page.after_cursor
-        mirror.save_page(page.tickets, page.after_cursor, now, caught_up=done)
-        cursor = page.after_cursor or cursor
-        if done:
-            stats.caught_up = True
-            break
+            page = helpdesk.export_tickets(start_time=0)
+        return Page(page.tickets, page.after_cursor, page.end_of_stream)
+
+    stats = follow_export(store, store.open_tickets, read, now, max_pages=max_pages)
     log.debug("open-ticket mirror: %d pages, %d tickets", stats.pages, stats.seen)
     return stats
 

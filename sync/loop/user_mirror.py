@@ -16,25 +16,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from connectors.models import ZendeskUser
+from connectors.zendesk.records import ExportedUser
 from sync.core.ports import UserExport
-from sync.loop.export_pause import exports_paused, reading_exports
+from sync.loop.export_mirror import MirrorStats, Page, follow_export
 from sync.state import StateStore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class MirrorStats:
-    pages: int = 0
-    #: Users in the pages read (new, changed and deleted ones).
-    seen: int = 0
-    #: True when the export had nothing more to give this pass.
-    caught_up: bool = False
 
 
 def refresh_user_mirror(
@@ -42,23 +32,15 @@ def refresh_user_mirror(
 ) -> MirrorStats:
     """Read the export on from the stored cursor, ``max_pages`` requests at most (none while
     the exports were told to wait, :mod:`sync.loop.export_pause`)."""
-    stats = MirrorStats()
-    mirror = store.zendesk_users
-    cursor = mirror.cursor()
-    while stats.pages < max_pages and not exports_paused(store, now):
+
+    def read(cursor: str | None) -> Page[ExportedUser]:
         if cursor is not None:
-            read = partial(helpdesk.export_users, cursor=cursor)
+            page = helpdesk.export_users(cursor=cursor)
         else:  # every user there is
-            read = partial(helpdesk.export_users, start_time=0)
-        page = reading_exports(store, now, read)
-        stats.pages += 1
-        stats.seen += len(page.users)
-        done = page.end_of_stream or not page.after_cursor
-        mirror.save_page(page.users, page.after_cursor, now, caught_up=done)
-        cursor = page.after_cursor or cursor
-        if done:
-            stats.caught_up = True
-            break
+            page = helpdesk.export_users(start_time=0)
+        return Page(page.users, page.after_cursor, page.end_of_stream)
+
+    stats = follow_export(store, store.zendesk_users, read, now, max_pages=max_pages)
     log.debug("user mirror: %d pages, %d users", stats.pages, stats.seen)
     return stats
 
