@@ -63,7 +63,17 @@ def creates_wait_for_a_second_worker(world: EmulatedWorld, store: StateStore) ->
 
 def daemon_config(tmp_path: Path, world: EmulatedWorld, url: str, name: str) -> Path:
     schedule = {"poll_interval_seconds": 10, "drain_interval_seconds": 5, "reconcile_cron": ""}
-    return write_config(tmp_path / f"{name}.yaml", world, url, schedule=schedule)
+    # Requests wait longer than a create is held (up to 60 s, creates_wait_for_a_second_worker):
+    # a create that timed out while held would be retried and land twice once let go.
+    timeout = {"timeout_seconds": 90}
+    return write_config(
+        tmp_path / f"{name}.yaml",
+        world,
+        url,
+        schedule=schedule,
+        salesforce=timeout,
+        zendesk=timeout,
+    )
 
 
 def test_rel_sigterm_finishes_the_batch_in_flight_and_releases_leases(
