@@ -7,16 +7,23 @@ fast (they call and reply within hours), slow (within days) or never (they do no
 complete Tasks in Salesforce (one in ten "Not reachable"), agents reply in public and solve
 tickets in Zendesk, all at whole simulated minutes, through the emulators' own record updates.
 An escalation (the SLA's ``overdue`` Task) nudges a slow owner and agent to act within the hour.
-nps-sync runs a full pass every ``pass_every`` of simulated time, with the same clock.
+A resolved loop is resurveyed by the rules (Delighted is asked to survey the person again a day
+later); four in ten of those customers answer within two days of the survey being sent, through
+the emulator, as a new response that nps-sync pulls like any other and that carries the loop's
+``NPS Loop`` property. nps-sync runs a full pass every ``pass_every`` of simulated time, with the
+same clock.
 
 The simulation keeps its own record of what everyone did (the ground truth) and :func:`check`
 compares nps-sync's state with it: every loop's state and timestamps, every SLA breach escalated
 within one pass of its escalation time (and no loop escalated that was reached more than a pass
 before), the report's figures equal to the ones computed from the truth, and no Task, ticket,
-link or escalation made twice.
+link, escalation or resurvey made twice; every resolved loop resurveyed (unless its customer
+answered again first or was resurveyed within the cooldown), none that closed without contact,
+each survey sent a day after its loop ended; every resurvey answer tied to its loop, once.
 
 ``python -m bench.loop_sim --days 90`` runs it with escalations on and off and prints the share
-of detractors contacted within their SLA under each.
+of detractors contacted within their SLA under each, the resurveys' response rate and the score
+recovery.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from sync.loop.escalation.plan import SLA_FIRST_CONTACT_STEP, SLA_RESOLUTION_STE
 from sync.loop.metrics import LoopMetrics, LoopRecord, loop_metrics
 from sync.loop.sla import records
 from sync.state import StateStore
+from sync.state.loops import LOOP_PROPERTY
 
 RULES = Path(__file__).resolve().parent / "loop_sim_rules.yaml"
 FAST_RETRY = RetryPolicy(attempts=4, initial_wait=0.01, max_wait=1.0)
@@ -61,6 +69,13 @@ FIRST_CONTACT = timedelta(hours=4)
 RESOLUTION = timedelta(hours=24)
 ESCALATE_BEFORE = timedelta(hours=2)
 PROFILES = (("fast", 0.5), ("slow", 0.4), ("never", 0.1))
+#: The rules' resurvey (``win_back``): sent this long after the loop ended, to nobody resurveyed
+#: within the cooldown.
+RESURVEY_AFTER = timedelta(days=1)
+RESURVEY_COOLDOWN = timedelta(days=90)
+#: The share of resurveyed customers who answer, and the scores they give.
+RESURVEY_ANSWERS = 0.4
+RESURVEY_SCORES = (2, 4, 5, 6, 7, 7, 8, 8, 9, 9, 10)
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,15 @@ class Loop:
     nudged_at: datetime | None = None
     #: The Task was completed by the status mirror (its ticket was solved), not its owner.
     mirrored: bool = False
+    #: Surveys Delighted was asked to send naming this loop; when the first was asked for and
+    #: when it is sent.
+    resurveys: int = 0
+    resurvey_asked_at: datetime | None = None
+    resurvey_send_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}:{self.response_id}"
 
     @property
     def contacted_at(self) -> datetime | None:
@@ -123,6 +147,8 @@ class Answer:
     email: str
     score: int
     answered_at: datetime
+    #: The loop this answers a resurvey of (``source:response id``).
+    follows: str | None = None
 
 
 @dataclass
@@ -167,6 +193,9 @@ class Simulation:
         self.passes = 0
         self.fired = 0
         self._nudges_seen: set[str] = set()
+        self._requests_seen = 0
+        #: Resurveys that named no loop the simulation knows.
+        self.stray_resurveys: list[str] = []
         with_user = {u.external_id for u in self.world.book.zendesk_users if u.external_id}
         self.people = [c for c in self.world.book.contacts if c.id in with_user]
 
@@ -297,6 +326,43 @@ class Simulation:
                 loop.task_done_at = _sf_time(closed[loop.task_id])
                 loop.mirrored = True
 
+    def _see_resurveys(self) -> None:
+        """Delighted was asked to survey someone again: some answer once it is sent."""
+        requests = self.world.delighted.survey_requests()
+        for request in requests[self._requests_seen :]:
+            named = str(request["properties"].get(LOOP_PROPERTY, ""))
+            source, _, response_id = named.partition(":")
+            loop = self.loops.get((source, response_id))
+            if loop is None:
+                self.stray_resurveys.append(named)
+                continue
+            loop.resurveys += 1
+            if loop.resurveys > 1:
+                continue
+            loop.resurvey_asked_at = datetime.fromtimestamp(request["requested_at"], UTC)
+            loop.resurvey_send_at = datetime.fromtimestamp(request["send_at"], UTC)
+            rng = self._rng(loop, "resurvey")
+            if rng.random() < RESURVEY_ANSWERS:
+                at = self._minutes(rng, loop.resurvey_send_at, 1, 48, business=False)
+                self.at(at, partial(self._answer_resurvey, loop, rng.choice(RESURVEY_SCORES)))
+        self._requests_seen = len(requests)
+
+    def _answer_resurvey(self, loop: Loop, score: int) -> None:
+        """The customer answers the survey their loop's resurvey sent, if it is still theirs."""
+        pending = [
+            s
+            for s in self.world.delighted.scheduled_surveys()
+            if s["email"].lower() == loop.email.lower()
+        ]
+        if not pending or pending[0]["properties"].get(LOOP_PROPERTY) != loop.key:
+            return
+        response_id = self.world.delighted.answer_scheduled(
+            loop.email, score=score, comment="Simulated resurvey answer", created_at=self.now
+        )
+        self.answers.append(
+            Answer("delighted", response_id, loop.email, score, self.now, follows=loop.key)
+        )
+
     def _nudge(self) -> None:
         """An escalation Task reached its owner: the slow ones act within the hour."""
         by_email = {
@@ -373,6 +439,7 @@ class Simulation:
                     self.passes += 1
                     self._find_new_followups(store)
                     self._see_mirrored_tasks()
+                    self._see_resurveys()
                     self._nudge()
                     next_pass += self.settings.pass_every
                 return self._result(store, config)
@@ -414,6 +481,8 @@ class Simulation:
                     ended_at=loop.ended_at if loop else None,
                     contact_due=due[0],
                     resolution_due=due[1],
+                    resurveyed=bool(loop and loop.resurveys),
+                    follows=a.follows,
                 )
             )
         return out
@@ -442,6 +511,7 @@ def check(sim: Simulation, store: StateStore, result: SimResult) -> list[str]:
         if seen != want:
             problems.append(f"{key}: state {seen}, truth {want}")
     problems += _check_escalations(sim, store)
+    problems += _check_resurveys(sim, store)
     if result.reported != result.truth:
         problems.append(f"report {result.reported} != truth {result.truth}")
     tasks = sim.world.salesforce.records("Task")
@@ -500,6 +570,50 @@ def _check_escalations(sim: Simulation, store: StateStore) -> list[str]:
     return problems
 
 
+def _check_resurveys(sim: Simulation, store: StateStore) -> list[str]:
+    """Each resolved loop resurveyed once, a day after it ended, unless its customer answered
+    again first or was resurveyed within the cooldown; none closed without contact; every
+    resurvey answer tied to its loop and no other."""
+    problems = [f"a resurvey names {named!r}, no loop" for named in sim.stray_resurveys]
+    settle = 2 * sim.settings.pass_every
+    requests = sim.world.delighted.survey_requests()
+    for loop in sim.loops.values():
+        if loop.resurveys > 1:
+            problems.append(f"{loop.key}: resurveyed {loop.resurveys} times")
+        if loop.resurveys and loop.state != "resolved":
+            problems.append(f"{loop.key}: resurveyed though {loop.state}")
+        if loop.resurvey_send_at is not None and loop.ended_at is not None:
+            # a resurvey asked for late is sent at once
+            due = max(loop.ended_at + RESURVEY_AFTER, loop.resurvey_asked_at or loop.ended_at)
+            if loop.resurvey_send_at != due:
+                problems.append(f"{loop.key}: survey sent {loop.resurvey_send_at}, due {due}")
+        if loop.resurveys or loop.state != "resolved" or loop.ended_at is None:
+            continue
+        if loop.ended_at > sim.now - settle:
+            continue
+        answered_again = any(
+            a.email == loop.email and loop.answered_at < a.answered_at <= loop.ended_at + settle
+            for a in sim.answers
+        )
+        cooling = any(
+            r["email"].lower() == loop.email.lower()
+            and datetime.fromtimestamp(r["requested_at"], UTC) > loop.ended_at - RESURVEY_COOLDOWN
+            for r in requests
+        )
+        if not answered_again and not cooling:
+            problems.append(f"{loop.key}: resolved at {loop.ended_at}, never resurveyed")
+    stored = {(f.source, f.response_id): f.follows for f in store.loops.facts(sim.start)}
+    truth = {(a.source, a.response_id): a.follows for a in sim.answers}
+    problems += [
+        f"{key}: tied to loop {stored.get(key)}, truth {follows}"
+        for key, follows in truth.items()
+        if stored.get(key) != follows
+    ]
+    ties = Counter(follows for follows in stored.values() if follows)
+    problems += [f"loop {k} has {n} resurvey answers" for k, n in ties.items() if n > 1]
+    return problems
+
+
 def _sf_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("+0000", "+00:00"))
 
@@ -546,10 +660,12 @@ def main() -> None:
         "problems",
     ):
         table.add_column(header)
+    rows: list[tuple[bool, SimResult]] = []
     for on in (True, False):
         started = time.perf_counter()
         r = simulate(replace(base, escalations=on))
         seconds = time.perf_counter() - started
+        rows.append((on, r))
         t = r.truth
         table.add_row(
             "on" if on else "off",
@@ -565,7 +681,48 @@ def main() -> None:
         )
         for problem in r.problems[:20]:
             print(problem)
-    Console(width=120).print(table)
+    console = Console(width=120)
+    console.print(table)
+    console.print(_recovery_table(rows))
+
+
+def _recovery_table(rows: list[tuple[bool, SimResult]]) -> Any:
+    """Resurveys and score recovery per run, as ``loop report`` gives them (and whether they
+    equal the ground truth)."""
+    from rich.table import Table
+
+    table = Table(title="Resurveys and score recovery (loop report)")
+    for header in (
+        "escalations",
+        "resurveyed",
+        "answered",
+        "response rate",
+        "before -> after",
+        "came back at 7+",
+        "answered again (all)",
+        "before -> after",
+        "equal to truth",
+    ):
+        table.add_column(header)
+    for on, r in rows:
+        rs, rec = r.reported.resurvey, r.reported.recovery
+        rate = rs.response_rate
+        table.add_row(
+            "on" if on else "off",
+            str(rs.sent),
+            str(rs.answered),
+            "-" if rate is None else f"{rate:.1%}",
+            _before_after(rs.mean_before, rs.mean_after),
+            str(rs.recovered),
+            str(rec.pairs),
+            _before_after(rec.mean_before, rec.mean_after),
+            "yes" if (rs, rec) == (r.truth.resurvey, r.truth.recovery) else "NO",
+        )
+    return table
+
+
+def _before_after(before: float | None, after: float | None) -> str:
+    return "-" if before is None or after is None else f"{before:.2f} -> {after:.2f}"
 
 
 if __name__ == "__main__":

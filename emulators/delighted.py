@@ -89,6 +89,7 @@ class _ScheduledSurvey:
     name: str
     send_at: int
     properties: dict[str, str]
+    requested_at: int = 0
 
 
 class _BadParameterError(ValueError):
@@ -128,6 +129,9 @@ class DelightedEmulator(EmulatorApp):
         #: listing bisects to its range instead of sorting everything; any change empties it.
         self._ordered: dict[str, tuple[list[_StoredResponse], list[int]]] = {}
         self._scheduled: dict[str, _ScheduledSurvey] = {}
+        #: Every survey scheduled, in order, replaced or answered ones too (for tests that
+        #: check nothing was asked twice).
+        self._schedule_log: list[_ScheduledSurvey] = []
         self.route("GET", r"/v1/survey_responses(?:\.json)?", "survey_responses", self._list)
         self.route("POST", r"/v1/people(?:\.json)?", "people_create", self._create_person)
         self.route("GET", r"/v1/people(?:\.json)?", "people", self._list_people)
@@ -270,6 +274,21 @@ class DelightedEmulator(EmulatorApp):
                 for s in sorted(self._scheduled.values(), key=lambda s: (s.send_at, s.email))
             ]
 
+    def survey_requests(self) -> list[dict[str, Any]]:
+        """Every survey ever scheduled, oldest first, replaced and answered ones included: as
+        :meth:`scheduled_surveys`, plus ``requested_at`` (Unix time)."""
+        with self.lock:
+            return [
+                {
+                    "email": s.email,
+                    "name": s.name,
+                    "send_at": s.send_at,
+                    "properties": dict(s.properties),
+                    "requested_at": s.requested_at,
+                }
+                for s in self._schedule_log
+            ]
+
     def answer_scheduled(
         self,
         email: str,
@@ -294,6 +313,7 @@ class DelightedEmulator(EmulatorApp):
         """Forget every response, person, counter, fault and rate-limit window (test isolation)."""
         with self.lock:
             self._scheduled.clear()
+            self._schedule_log.clear()
             self._responses.clear()
             self._ordered.clear()
             self._people.clear()
@@ -377,8 +397,9 @@ class DelightedEmulator(EmulatorApp):
             name = str(params.get("name") or "")
             scheduled = None
             if send:
-                survey = _ScheduledSurvey(person_id, email, name, now + delay, properties)
+                survey = _ScheduledSurvey(person_id, email, name, now + delay, properties, now)
                 self._scheduled[person_id] = survey
+                self._schedule_log.append(survey)
                 scheduled = survey.send_at
         body = {"id": person_id, "email": email, "name": name or None}
         return Response.json({**body, "survey_scheduled_at": scheduled})

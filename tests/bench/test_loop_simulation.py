@@ -61,3 +61,14 @@ def test_escalations_reach_more_detractors_within_their_sla(
     assert escalated.truth.detractors == unescalated.truth.detractors  # the same customers
     assert unescalated.escalations_fired == 0
     assert escalated.share_within_sla > unescalated.share_within_sla
+
+
+def test_resurvey_answers_are_tied_to_their_loops_and_reported_exactly(escalated: Any) -> None:
+    truth, reported = escalated.truth, escalated.reported
+    answered = [a for a in escalated.answers if a.follows]
+    asked = [loop for loop in escalated.loops if loop.resurveys]
+    assert len(answered) > 0
+    assert reported.resurvey.sent == len(asked) > len(answered)
+    assert reported.resurvey.answered == len(answered)
+    assert reported.resurvey == truth.resurvey
+    assert reported.recovery == truth.recovery
