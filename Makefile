@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean postgres constraints
+.PHONY: demo test lint bench clean postgres browser constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint postgres
+test: lint postgres browser
 	$(BIN)/pytest -n 3 --dist loadgroup --durations=30 --cov --cov-report=term
 
 # The PostgreSQL tests need a local server; start the machine's cluster if it is installed but down.
@@ -39,6 +39,14 @@ postgres:
 	@if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1; then \
 	  echo "starting PostgreSQL"; \
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start || true; \
+	fi
+
+# The HTML report's test opens it in the system's Chromium, driven through its chromedriver;
+# install both from the Debian packages when either is missing (the test never downloads one).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "installing Chromium and chromedriver for the report's browser test"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
 	fi
 
 # make bench BENCH_ARGS="--large" adds the 100,000-response, 200 MB JSONL and 100,000 backfill rows.

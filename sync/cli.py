@@ -34,6 +34,7 @@ from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
 from sync.commands.sandbox import sandbox_command
 from sync.commands.unmatched import unmatched_group
+from sync.commands.views import queue_command, report_command
 
 
 def show_error(error: Exception) -> None:
@@ -124,5 +125,7 @@ for command in (
     explain_group,
     backfill_command,
     loop_group,
+    queue_command,
+    report_command,
 ):
     main.add_command(command)

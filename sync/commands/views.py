@@ -1,0 +1,155 @@
+"""The views per stakeholder: ``nps-sync queue`` (whom to call today), ``nps-sync report`` (the
+executive report as one HTML file) and ``nps-sync digest`` (the team leads' week).
+
+Each reads the store only; ``--json`` prints the figures the view shows, by name.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from sync.commands.output import JSON_OPTION, emit, iso
+from sync.commands.run import CONFIG_OPTION, load
+
+if TYPE_CHECKING:
+    from sync.reports.answers import Answer
+    from sync.reports.queue import Call
+
+UNTIL_OPTION = click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
+    default=None,
+    help="Make the view as of this moment (UTC) instead of now.",
+)
+
+
+def _until(value: datetime | None) -> datetime:
+    return value.replace(tzinfo=UTC) if value is not None else datetime.now(UTC)
+
+
+def _answers(config_path: Path, since: datetime) -> list[Answer]:
+    from sync.app.runtime import open_store
+    from sync.reports.answers import gather
+
+    config = load(config_path)
+    store = open_store(config)
+    try:
+        return gather(store, config, since)
+    finally:
+        store.close()
+
+
+@click.command("queue")
+@CONFIG_OPTION
+@click.option("--owner", required=True, help="The account owner's email.")
+@click.option(
+    "--days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3660),
+    help="Look at answers from this many days back.",
+)
+@UNTIL_OPTION
+@JSON_OPTION
+def queue_command(
+    config_path: Path, owner: str, days: int, until: datetime | None, as_json: bool
+) -> None:
+    """Whom to call today: the owner's open detractors and passives close to renewal, most
+    urgent first (past SLA, then due within a day; then lowest score, largest ARR, soonest
+    renewal), with why and a suggested next step. Shows survey comments: for the owner only."""
+    from sync.reports.queue import call_json, call_list
+
+    now = _until(until)
+    answers = _answers(config_path, now - timedelta(days=days))
+    calls = call_list([a for a in answers if a.answered_at <= now], owner, now)
+    if as_json:
+        emit(
+            {
+                "owner": owner.strip().lower(),
+                "now": iso(now),
+                "calls": [call_json(c) for c in calls],
+            }
+        )
+        return
+    _print_queue(owner, calls)
+
+
+def _print_queue(owner: str, calls: list[Call]) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    if not calls:
+        console.print(f"No one to call today for {owner}: every loop is closed or in time.")
+        return
+    table = Table(title=f"To call today: {owner} ({len(calls)})", box=box.SIMPLE_HEAD)
+    for header in ("#", "who", "account", "score", "why", "next step"):
+        table.add_column(header, overflow="fold")
+    for i, call in enumerate(calls, 1):
+        a = call.answer
+        who = Text(a.person_name or a.email)
+        if a.comment.strip():  # survey text: shown as typed, never read as markup
+            who.append(f"\n“{a.comment.strip()}”", style="dim")
+        table.add_row(
+            str(i),
+            who,
+            a.account_name or "-",
+            str(a.score),
+            "; ".join(call.reasons),
+            call.next_step,
+        )
+    console.print(table)
+
+
+@click.command("report")
+@CONFIG_OPTION
+@click.option(
+    "--period",
+    type=click.Choice(["month", "quarter"]),
+    default="month",
+    show_default=True,
+    help="Report on the month or the quarter holding --until, with the trend before it.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the HTML report to this file.",
+)
+@UNTIL_OPTION
+@JSON_OPTION
+def report_command(
+    config_path: Path, period: str, out: Path | None, until: datetime | None, as_json: bool
+) -> None:
+    """The executive report: NPS trend with 95% intervals, category mix, NPS by segment and the
+    closed loop, as one self-contained HTML file (charts inline, nothing fetched when viewed).
+    --json prints every figure the page draws."""
+    from typing import cast
+
+    from sync.reports.executive import (
+        TREND_PERIODS,
+        Period,
+        executive_report,
+        periods,
+        report_json,
+    )
+
+    if out is None and not as_json:
+        raise click.UsageError("give --out FILE.html, or --json for the figures")
+    now = _until(until)
+    chosen = cast(Period, period)
+    since = periods(now, chosen, TREND_PERIODS[period])[0][1]
+    report = executive_report(_answers(config_path, since), chosen, now)
+    if out is not None:
+        from sync.reports.page import render
+
+        out.write_text(render(report), encoding="utf-8")
+        click.echo(f"Wrote {out} ({report.label}, {report.headline.n} answers).", err=as_json)
+    if as_json:
+        emit(report_json(report))
