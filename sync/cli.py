@@ -34,7 +34,7 @@ from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
 from sync.commands.sandbox import sandbox_command
 from sync.commands.unmatched import unmatched_group
-from sync.commands.views import queue_command, report_command
+from sync.commands.views import digest_command, queue_command, report_command
 
 
 def show_error(error: Exception) -> None:
@@ -127,5 +127,6 @@ for command in (
     loop_group,
     queue_command,
     report_command,
+    digest_command,
 ):
     main.add_command(command)

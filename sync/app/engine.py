@@ -43,6 +43,9 @@ from sync.loop.follow import follow_loops
 from sync.loop.ticket_mirror import OpenTicketDirectory, refresh_open_tickets
 from sync.loop.tracking import track_tickets
 from sync.loop.user_mirror import UserDirectory, refresh_user_mirror
+from sync.reports.answers import gather
+from sync.reports.digest import LOOKBACK, digest
+from sync.reports.sends import digest_intents, frontline_intents
 from sync.stages.act import Executor, drain
 from sync.stages.executors.customer_context import context_seconds
 from sync.stages.executors.fields import FieldUpdateExecutor
@@ -878,6 +881,29 @@ class Engine:
                 self.store.user_misses.prune(started - timedelta(days=days))
 
         return self._run("reconcile", repair)
+
+    def frontline_lists(self) -> RunReport:
+        """Queue today's call list for each account owner with someone to call
+        (``views.frontline``); the drain sends them, once per owner and day."""
+
+        def plan(report: RunReport, started: datetime) -> None:
+            since = started - timedelta(days=self.config.views.frontline.days)
+            answers = gather(self.store, self.config, since)
+            intents = frontline_intents(answers, self.config.views, started)
+            report.intents += self.store.outbox.enqueue(intents, started) if intents else 0
+
+        return self._run("frontline", plan)
+
+    def weekly_digest(self) -> RunReport:
+        """Queue the week's digest for the team leads (``views.digest``); the drain sends it,
+        once per ISO week."""
+
+        def plan(report: RunReport, started: datetime) -> None:
+            answers = gather(self.store, self.config, started - LOOKBACK)
+            intents = digest_intents(digest(answers, started), self.config.views)
+            report.intents += self.store.outbox.enqueue(intents, started) if intents else 0
+
+        return self._run("digest", plan)
 
     def run_stages(self, kind: str, stage: Stage, *, drain: bool = False) -> RunReport:
         """One recorded run of an operator's ``stage`` (``kind`` names it in the run history),

@@ -3,6 +3,8 @@
 - ``poll`` (every ``schedule.poll_interval_seconds``): pull the sources, match and route;
 - ``drain`` (every ``schedule.drain_interval_seconds``): run due actions and queued write-backs;
 - ``reconcile`` (``schedule.reconcile_cron``, nightly by default): recompute every written field;
+- ``frontline`` and ``digest`` (``views.frontline.cron``, ``views.digest.cron``; off by default):
+  queue each owner's call list and the team leads' weekly digest, which the drain then sends;
 - ``realtime`` (whenever the receiver stored a webhook's response): route and act at once, in a
   thread of its own on an engine of its own (:meth:`Daemon.respond_soon`).
 
@@ -36,12 +38,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from connectors.errors import ConfigError
 from sync.app.engine import Engine, RefusedError, RunReport
-from sync.core.config import ScheduleConfig
+from sync.core.config import ScheduleConfig, ViewsConfig
 from sync.stages.recency import history_summary
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], RunReport]
+#: Jobs that queue actions: the drain runs right after one that queued some.
+QUEUEING = frozenset({"poll", "frontline", "digest"})
 
 
 #: The figures of a run's log line, in order; only those that are not zero are named.
@@ -84,9 +88,12 @@ class Daemon:
         schedule: ScheduleConfig,
         *,
         on_report: Callable[[str, RunReport], None] | None = None,
+        views: ViewsConfig | None = None,
     ) -> None:
         self.engine = engine
         self.schedule = schedule
+        #: When the views are sent (``views`` in the config; none by default).
+        self.views = views or ViewsConfig()
         self.on_report = on_report
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
@@ -129,7 +136,7 @@ class Daemon:
                 report = self._report(name, job)
             finally:
                 self._running = None
-        if name == "poll" and report is not None and report.intents:
+        if name in QUEUEING and report is not None and report.intents:
             self.wake_soon("drain")  # new work: act on it now, not at the next drain tick
 
     def _report(self, name: str, job: Job) -> RunReport | None:
@@ -267,9 +274,15 @@ class Daemon:
                 now,
             ),
         ]
-        if self.schedule.reconcile_cron.strip():
-            cron = CronTrigger.from_crontab(self.schedule.reconcile_cron, timezone="UTC")
-            jobs.append(("reconcile", self.engine.reconcile, cron, None))
+        crons: list[tuple[str, Job, str]] = [
+            ("reconcile", lambda: self.engine.reconcile(), self.schedule.reconcile_cron),
+            ("frontline", lambda: self.engine.frontline_lists(), self.views.frontline.cron),
+            ("digest", lambda: self.engine.weekly_digest(), self.views.digest.cron),
+        ]
+        for name, job, crontab in crons:
+            if crontab.strip():
+                cron = CronTrigger.from_crontab(crontab, timezone="UTC")
+                jobs.append((name, job, cron, None))
         for name, job, trigger, first in jobs:
             options = {"next_run_time": first} if first is not None else {}
             self.scheduler.add_job(

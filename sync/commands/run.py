@@ -207,7 +207,7 @@ def run_command(config_path: Path, log_level: str, listen: str | None) -> None:
         except StoppedError:
             return  # asked to stop before anything started: nothing to finish
         observe = receiver.observe if receiver is not None else None
-        daemon = Daemon(engine, config.schedule, on_report=observe)
+        daemon = Daemon(engine, config.schedule, on_report=observe, views=config.views)
         if receiver is not None:
             receiver.attach(daemon)
         daemon.run()

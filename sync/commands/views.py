@@ -153,3 +153,21 @@ def report_command(
         click.echo(f"Wrote {out} ({report.label}, {report.headline.n} answers).", err=as_json)
     if as_json:
         emit(report_json(report))
+
+
+@click.command("digest")
+@CONFIG_OPTION
+@UNTIL_OPTION
+@JSON_OPTION
+def digest_command(config_path: Path, until: datetime | None, as_json: bool) -> None:
+    """The team leads' week: new detractors, open loops past their SLA, repeat themes among
+    detractors (when comment themes exist) and segments whose NPS moved beyond its interval.
+    The text is what the daemon sends to Slack and email (views.digest); no comments in it."""
+    from sync.reports.digest import LOOKBACK, digest, digest_json, digest_text
+
+    now = _until(until)
+    week = digest(_answers(config_path, now - LOOKBACK), now)
+    if as_json:
+        emit(digest_json(week))
+        return
+    click.echo(digest_text(week))

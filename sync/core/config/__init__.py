@@ -29,6 +29,7 @@ from sync.core.config.model import (
     StateConfig,
     TypeformHiddenFields,
     TypeformSourceConfig,
+    ViewsConfig,
     WebhooksConfig,
 )
 from sync.core.config.salesforce import (
@@ -103,6 +104,7 @@ __all__ = [
     "TypeformHiddenFields",
     "TypeformSourceConfig",
     "UserFieldMap",
+    "ViewsConfig",
     "WebhooksConfig",
     "WriteBackConfig",
     "ZendeskAuth",

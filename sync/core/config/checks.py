@@ -38,7 +38,30 @@ MAX_FIELD_NAME_CHARS = 120
 
 def cross_section_issues(config: Config) -> list[Issue]:
     """Every disagreement between sections of ``config``."""
-    return [*_source_names(config), *_write_back_targets(config), *_history_fields(config)]
+    return [
+        *_source_names(config),
+        *_write_back_targets(config),
+        *_history_fields(config),
+        *_view_emails(config),
+    ]
+
+
+def _view_emails(config: Config) -> Iterator[Issue]:
+    """Views the daemon emails need the ``email`` (SMTP) section to go through."""
+    if config.email is not None:
+        return
+    views = config.views
+    if views.frontline.cron.strip() and views.frontline.email:
+        yield Issue(
+            ("views", "frontline", "email"),
+            "the owners' call lists are emailed, but the config has no `email` section; add "
+            "one or set `email: false`",
+        )
+    if views.digest.cron.strip() and views.digest.email_to:
+        yield Issue(
+            ("views", "digest", "email_to"),
+            "the digest is emailed, but the config has no `email` section; add one",
+        )
 
 
 def _source_names(config: Config) -> Iterator[Issue]:

@@ -26,6 +26,29 @@ class StateConfig(Section):
     url: str = "sqlite:///nps-sync-state.db"
 
 
+def _crontab(value: str, *, named_weekdays: bool = False) -> str:
+    """``value`` when it is a crontab line (minute hour day month weekday, UTC) or empty.
+
+    With ``named_weekdays`` the weekday field must use names (``mon``, ``mon-fri``) or ``*``:
+    the scheduler counts numbered weekdays from Monday = 0, where crontab starts on Sunday, so
+    a number would run a day late."""
+    fields = value.split()
+    if named_weekdays and len(fields) == 5 and any(c.isdigit() for c in fields[4]):
+        raise ValueError(
+            f"write the weekday by name, not {fields[4]!r} (mon, tue, ... or mon-fri): numbered "
+            "weekdays are read from Monday = 0, not crontab's Sunday = 0"
+        )
+    if value.strip():
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            message = f"not a crontab line (minute hour day month weekday): {exc}"
+            raise ValueError(message) from None
+    return value
+
+
 class ScheduleConfig(Section):
     """When the daemon's jobs run: poll the sources, drain the outbox, reconcile fields."""
 
@@ -37,15 +60,7 @@ class ScheduleConfig(Section):
     @field_validator("reconcile_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        if value.strip():
-            from apscheduler.triggers.cron import CronTrigger
-
-            try:
-                CronTrigger.from_crontab(value, timezone="UTC")
-            except ValueError as exc:
-                message = f"not a crontab line (minute hour day month weekday): {exc}"
-                raise ValueError(message) from None
-        return value
+        return _crontab(value)
 
 
 #: A source's name keys its cursor and its responses in the state store, so it must fit there.
@@ -307,6 +322,49 @@ class EmailConfig(Section):
         return self
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class FrontlineView(Section):
+    """Each account owner's call list (``nps-sync queue``), sent by the daemon on a schedule."""
+
+    #: Crontab (UTC; weekdays by name) of the sends; "" (default): not sent. At most one list
+    #: per owner and UTC day.
+    cron: str = ""
+    #: Email each owner their list at the account owner's address (needs the ``email`` section).
+    email: bool = True
+    #: Owner email -> the environment variable holding the URL of their Slack incoming webhook.
+    slack_webhook_envs: dict[str, EnvName] = Field(default_factory=dict)
+    #: How far back answers are looked at.
+    days: int = Field(30, ge=1, le=3660)
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        return _crontab(value, named_weekdays=True)
+
+
+class DigestView(Section):
+    """The team leads' weekly digest (``nps-sync digest``), sent by the daemon on a schedule."""
+
+    #: Crontab (UTC; weekdays by name) of the sends; "" (default): not sent. At most one digest
+    #: per ISO week.
+    cron: str = ""
+    email_to: tuple[str, ...] = ()
+    #: The environment variable holding the URL of the team's Slack incoming webhook.
+    slack_webhook_env: EnvName | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        return _crontab(value, named_weekdays=True)
+
+
+class ViewsConfig(Section):
+    frontline: FrontlineView = FrontlineView()
+    digest: DigestView = DigestView()
+
+
 class Config(Section):
     state: StateConfig = StateConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -319,6 +377,7 @@ class Config(Section):
     routing: RoutingConfig = RoutingConfig()
     business_hours: BusinessHoursConfig = BusinessHoursConfig()
     loop: LoopConfig = LoopConfig()
+    views: ViewsConfig = ViewsConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     logging: LoggingConfig = LoggingConfig()
     #: SMTP for email notifications; without it, email ``notify`` actions fail (dead-letter list).
