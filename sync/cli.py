@@ -110,6 +110,9 @@ def main(log_format: str | None) -> None:
 
 
 for command in (
+    queue_command,
+    report_command,
+    digest_command,
     demo_command,
     sandbox_command,
     sync_command,
@@ -125,8 +128,5 @@ for command in (
     explain_group,
     backfill_command,
     loop_group,
-    queue_command,
-    report_command,
-    digest_command,
 ):
     main.add_command(command)
