@@ -308,6 +308,37 @@ def account() -> SObjectDef:
         number(
             "NPS_Days_To_Renewal__c", precision=6, scale=0, label="NPS Days To Renewal", custom=True
         ),
+        # -- loop figures (sync/loop/account_fields.py) --
+        number("NPS_Open_Loops__c", precision=18, scale=0, label="NPS Open Loops", custom=True),
+        number(
+            "NPS_Loops_Past_SLA__c", precision=18, scale=0, label="NPS Loops Past SLA", custom=True
+        ),
+        number(
+            "NPS_Contacted_Within_SLA__c",
+            "percent",
+            5,
+            1,
+            label="NPS Contacted Within SLA",
+            custom=True,
+        ),
+        number(
+            "NPS_Median_Hours_To_Contact__c",
+            precision=8,
+            scale=1,
+            label="NPS Median Hours To Contact",
+            custom=True,
+        ),
+        text("NPS_Last_Loop_Outcome__c", 40, label="NPS Last Loop Outcome", custom=True),
+        number(
+            "NPS_Detractors_Answered_Again__c",
+            precision=18,
+            scale=0,
+            label="NPS Detractors Answered Again",
+            custom=True,
+        ),
+        number(
+            "NPS_Score_Recovery__c", precision=4, scale=1, label="NPS Score Recovery", custom=True
+        ),
     )
     return obj
 

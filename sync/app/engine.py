@@ -74,6 +74,7 @@ from sync.stages.owners import (
 from sync.stages.pull import LISTED_PROBLEMS, pull
 from sync.stages.route import EscalationRendering, RoutingContext, route_responses
 from sync.stages.writeback import reconcile, write_back
+from sync.stages.writeback.plan import uses_loop_figures
 from sync.state import StateStore, StoredResponse
 from sync.state.outbox import DETRACTOR_FIRST
 
@@ -940,6 +941,9 @@ class Engine:
             with self.store.locks.singleton("loops") as mine:
                 if mine:
                     refusable(report, lambda: self.follow(report, started))
+            if uses_loop_figures(field_map(self.config)):
+                # the accounts whose loops just changed show it in this pass, not the next
+                refusable(report, lambda: self._write_back_stage(report, started))
 
     def track(self, report: RunReport) -> None:
         """Learn from Zendesk's incremental export which of our tickets were solved or reopened
@@ -973,6 +977,7 @@ class Engine:
             slas=self.config.loop.sla,
             hours=self.business_hours(),
             mirror=self.config.loop.mirror,
+            queue_accounts=uses_loop_figures(field_map(self.config)),
         )
         report.loops_changed += stats.changed
 

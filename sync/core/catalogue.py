@@ -120,7 +120,32 @@ ACCOUNT_METRICS: tuple[Metric, ...] = (
     Metric("days_to_renewal", "account", "NPS Days To Renewal",
            "Days until the renewal date (negative: overdue).", _number(6),
            "NPS_Days_To_Renewal__c"),
+    # The loop figures of ``nps-sync loop report`` for the account's responses answered within
+    # ``loop.follow_for`` (sync/loop/account_fields.py); Salesforce only, off by default.
+    Metric("loop_open", "account", "NPS Open Loops",
+           "Loops not ended yet (open or contacted).", _number(18), "NPS_Open_Loops__c"),
+    Metric("loop_past_sla", "account", "NPS Loops Past SLA",
+           "Open loops past a deadline they have not met.", _number(18),
+           "NPS_Loops_Past_SLA__c"),
+    Metric("loop_contacted_within_sla", "account", "NPS Contacted Within SLA",
+           "Detractors first contacted within their SLA / detractors (%).",
+           SalesforceType("Percent", precision=5, scale=1), "NPS_Contacted_Within_SLA__c"),
+    Metric("loop_median_hours_to_contact", "account", "NPS Median Hours To Contact",
+           "Median hours from a detractor's answer to the first contact.", _number(8, 1),
+           "NPS_Median_Hours_To_Contact__c"),
+    Metric("loop_last_outcome", "account", "NPS Last Loop Outcome",
+           "How the latest loop that ended ended (Resolved, Churn risk, Not reachable, ...).",
+           SalesforceType("Text", length=40), "NPS_Last_Loop_Outcome__c"),
+    Metric("loop_answered_again", "account", "NPS Detractors Answered Again",
+           "Detractors who answered again since (the score recovery's count).", _number(18),
+           "NPS_Detractors_Answered_Again__c"),
+    Metric("loop_score_recovery", "account", "NPS Score Recovery",
+           "Mean score of detractors' next answers minus their mean score before.",
+           _number(4, 1), "NPS_Score_Recovery__c"),
 )  # fmt: skip
+
+#: The account metrics that are loop figures (computed from the loops, not the NPS window).
+LOOP_METRIC_KEYS = frozenset(m.key for m in ACCOUNT_METRICS if m.key.startswith("loop_"))
 
 METRICS: dict[tuple[Scope, str], Metric] = {
     (m.scope, m.key): m for m in CONTACT_METRICS + ACCOUNT_METRICS

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.models import category_of
+from sync.core.catalogue import LOOP_METRIC_KEYS
 from sync.core.config import Config
 from sync.fields.facts import snapshot_account, snapshot_facts
 from sync.fields.fieldmap import ACCOUNT_METRICS, field_map
@@ -211,6 +212,7 @@ def explain_account(
     fields = tuple(
         FieldLine(m.key, m.label, values[m.key], formulas[m.key], tuple(targets.get(m.key, ())))
         for m in ACCOUNT_METRICS
+        if m.key not in LOOP_METRIC_KEYS  # loop figures: `nps-sync loop report`
     )
     name = str(snapshot_account(rows).get("name") or "")
     return AccountExplanation(

@@ -100,10 +100,13 @@ def update_loops(
     slas: Sequence[LoopSla] = (),
     hours: BusinessHours | None = None,
     mirror: LoopMirror | None = None,
+    queue_accounts: bool = False,
 ) -> LoopStats:
     """Derive the loop of every response with a Task or ticket made since ``since``; store the
     loops that changed and their transitions. A new loop gets the escalation steps of its SLA
-    (:func:`plan_sla_steps`); a loop contacted or ended settles the ones it met."""
+    (:func:`plan_sla_steps`); a loop contacted or ended settles the ones it met. With
+    ``queue_accounts`` (Account fields show loop figures), the accounts of the loops that
+    changed are queued for a write-back."""
     stats = LoopStats()
     followups = store.loops.followups(since)
     if not followups:
@@ -136,6 +139,10 @@ def update_loops(
     if fresh and any(sla.escalate for sla in slas):
         stats.sla_steps = plan_sla_steps(store, fresh, slas, hours or BusinessHours(), now)
     store.loops.save(changed, events, now)
+    if queue_accounts and changed:
+        keys = [(lp.source, lp.response_id) for lp in changed]
+        accounts = {f.account_id for f in store.loops.facts(keys=keys) if f.account_id}
+        store.write_backs.queue(account_ids=accounts, now=now)
     ended = [(lp.source, lp.response_id) for lp in changed if lp.ended_at is not None]
     if ended:
         # A resurvey waits for its loop to end: it is due as soon as it has.
@@ -247,6 +254,7 @@ def follow_loops(
     slas: Sequence[LoopSla] = (),
     hours: BusinessHours | None = None,
     mirror: LoopMirror | None = None,
+    queue_accounts: bool = False,
 ) -> LoopStats:
     """Read the open Tasks, then bring every loop of the last ``follow_for`` up to date.
 
@@ -257,7 +265,15 @@ def follow_loops(
     read = read_tasks(
         store, crm, retry, now, since=since, before=made_before or now, outcome_field=outcome_field
     )
-    stats = update_loops(store, now, since=since, slas=slas, hours=hours, mirror=mirror)
+    stats = update_loops(
+        store,
+        now,
+        since=since,
+        slas=slas,
+        hours=hours,
+        mirror=mirror,
+        queue_accounts=queue_accounts,
+    )
     stats.tasks_read = read
     log.debug("loops: %d Tasks read, %d loops changed", read, stats.changed)
     return stats

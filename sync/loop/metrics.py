@@ -57,6 +57,10 @@ class LoopRecord:
     #: Its loop was resurveyed; the loop this answer is a resurvey of (``source:response id``).
     resurveyed: bool = False
     follows: str | None = None
+    #: The matched account, and how an ended loop ended: ``resolved``, ``churn_risk`` (resolved
+    #: with that outcome) or the reason it closed without contact.
+    account_id: str | None = None
+    ending: str | None = None
 
     @property
     def detractor(self) -> bool:

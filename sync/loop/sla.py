@@ -16,7 +16,7 @@ from connectors.models import category_of
 from sync.core.config import LoopSla
 from sync.loop.calendar import BusinessHours, deadline
 from sync.loop.metrics import LoopRecord
-from sync.state.loops import LoopFacts
+from sync.state.loops import Loop, LoopFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,18 @@ def records(
                 resolution_due=due.resolution if due else None,
                 resurveyed=f.resurveyed,
                 follows=f.follows,
+                account_id=f.account_id,
+                ending=_ending(loop),
             )
         )
     return out
+
+
+def _ending(loop: Loop | None) -> str | None:
+    """How an ended loop ended: ``resolved`` (or ``churn_risk``, resolved with that outcome), or
+    why it closed without contact; None while it goes on."""
+    if loop is None or loop.ended_at is None:
+        return None
+    if loop.state == "resolved":
+        return "churn_risk" if loop.outcome == "churn_risk" else "resolved"
+    return loop.reason or loop.state

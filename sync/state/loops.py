@@ -272,10 +272,14 @@ class Loops:
             ]
 
     def facts(
-        self, since: datetime | None = None, keys: Iterable[tuple[str, str]] | None = None
+        self,
+        since: datetime | None = None,
+        keys: Iterable[tuple[str, str]] | None = None,
+        *,
+        account_ids: Iterable[str] | None = None,
     ) -> list[LoopFacts]:
-        """Every response answered since ``since`` (or these responses) with its loop, oldest
-        first."""
+        """Every response answered since ``since`` (or these responses, or those matched to
+        these accounts) with its loop, oldest first."""
         r, lp = t.responses, t.loops
         query = (
             sa.select(
@@ -307,7 +311,10 @@ class Loops:
             query = query.where(r.c.created_at >= since)
         rows: list[Any] = []
         with self._db.reading() as conn:
-            if keys is None:
+            if account_ids is not None:
+                for chunk in chunks(sorted(set(account_ids))):
+                    rows += conn.execute(query.where(r.c.account_id.in_(chunk))).all()
+            elif keys is None:
                 rows = list(conn.execute(query).all())
             else:
                 wanted = set(keys)

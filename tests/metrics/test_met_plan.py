@@ -128,6 +128,14 @@ def test_every_metric_with_the_full_mapping() -> None:
         "NPS_Stale__c": False,
         "NPS_Revenue_At_Risk__c": 100_000.0,  # 200,000 x 1/2, small sample reported as asked
         "NPS_Days_To_Renewal__c": 61,
+        # no loops given: nothing open, nothing measured
+        "NPS_Open_Loops__c": 0,
+        "NPS_Loops_Past_SLA__c": 0,
+        "NPS_Contacted_Within_SLA__c": None,
+        "NPS_Median_Hours_To_Contact__c": None,
+        "NPS_Last_Loop_Outcome__c": None,
+        "NPS_Detractors_Answered_Again__c": 0,
+        "NPS_Score_Recovery__c": None,
     }
     assert values[("zendesk", "organization")]["21"]["nps_revenue_at_risk"] == 100_000.0
     assert values[("zendesk", "user")]["11"]["nps_score_change"] == -6

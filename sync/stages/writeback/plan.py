@@ -1,9 +1,11 @@
 """Write-back planning: every field value to write for some contacts and accounts, and only
 what differs from what we last wrote.
 
-:func:`plan_values` is pure: the values of :mod:`sync.fields.values` named by the field map
-(:mod:`sync.fields.fieldmap`). :func:`plan_for` gathers its inputs: the routed responses from the
-store, the account facts and the comment field lengths from Salesforce.
+:func:`plan_values` is pure: the values of :mod:`sync.fields.values` (and the loop figures of
+:mod:`sync.loop.account_fields`) named by the field map (:mod:`sync.fields.fieldmap`).
+:func:`plan_for` gathers its inputs: the routed responses and, when the map names a loop figure,
+the accounts' loops from the store; the account facts and the comment field lengths from
+Salesforce.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from more_itertools import chunked
 
 from connectors.errors import ConnectorError
+from sync.core.catalogue import LOOP_METRIC_KEYS
 from sync.core.config import Config
 from sync.core.ports import WriteBackCrm
 from sync.core.retry import RetryPolicy
@@ -35,6 +39,9 @@ from sync.fields.values import (
     scored,
     truncate,
 )
+from sync.loop.account_fields import loop_values, loop_values_by_account
+from sync.loop.calendar import BusinessHours
+from sync.loop.sla import records as loop_records
 from sync.stages.writeback import chunks
 from sync.state import StateStore, StoredResponse
 
@@ -77,12 +84,15 @@ def plan_values(
     *,
     facts: Mapping[str, AccountFacts] | None = None,
     comment_lengths: Mapping[str, int] | None = None,
+    loops: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
     """Every field value to write for these contacts' and accounts' responses (pure).
 
     ``facts`` are what Salesforce knows about each account (ARR, contacts, ...); without them,
     the ARR and renewal date of the latest match are used. ``comment_lengths`` maps a Salesforce
     comment field to its length from describe; the configured length applies otherwise.
+    ``loops`` are the loop figures of each account (:func:`account_loops`); an account without
+    them has no loop (nothing open, nothing measured).
     """
     fmap = field_map(config)
     settings = account_settings(config.metrics)
@@ -114,6 +124,7 @@ def plan_values(
         account_fact = (facts or {}).get(account_id) or snapshot_facts(rows)
         summary = account_summary(scored(rows), now=now, settings=settings, facts=account_fact)
         by_metric = account_values(summary)
+        by_metric |= (loops or {}).get(account_id) or loop_values([], now)
         if fmap.account:
             values[("salesforce", "Account")][account_id] = _mapped(fmap.account, by_metric, {})
         if fmap.organization:
@@ -122,6 +133,21 @@ def plan_values(
                     fmap.organization, by_metric, {}
                 )
     return Plan(dict(values))
+
+
+def uses_loop_figures(fmap: FieldMap) -> bool:
+    return any(m.metric.key in LOOP_METRIC_KEYS for m in fmap.account)
+
+
+def account_loops(
+    store: StateStore, config: Config, account_ids: Sequence[str], now: datetime
+) -> dict[str, dict[str, Any]]:
+    """The loop figures of these accounts, over the responses answered within
+    ``loop.follow_for``."""
+    bh = config.business_hours
+    hours = BusinessHours(ZoneInfo(bh.timezone), bh.start_hour, bh.end_hour)
+    facts = store.loops.facts(now - config.loop.follow_for, account_ids=account_ids)
+    return loop_values_by_account(loop_records(facts, config.loop.sla, hours), now)
 
 
 def changes(
@@ -192,8 +218,13 @@ def plan_for(
         known=known,
     )
     lengths = _comment_lengths(fmap, crm, retry) if contact_rows else {}
+    loops = (
+        account_loops(store, config, account_ids, now)
+        if account_rows and uses_loop_figures(fmap)
+        else None
+    )
     return plan_values(
-        config, contact_rows, account_rows, now, facts=facts, comment_lengths=lengths
+        config, contact_rows, account_rows, now, facts=facts, comment_lengths=lengths, loops=loops
     )
 
 
