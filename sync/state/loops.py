@@ -357,6 +357,27 @@ class Loops:
                 found.update({row.account_id: row.last for row in rows if row.last is not None})
         return found
 
+    def respondents(
+        self, account_ids: Iterable[str], since: datetime
+    ) -> list[tuple[str, str, datetime]]:
+        """(account id, email in lower case, answered at) of every answer of these accounts
+        since ``since``."""
+        r = t.responses
+        found: list[tuple[str, str, datetime]] = []
+        with self._db.reading() as conn:
+            for chunk in chunks(sorted(set(account_ids))):
+                rows = conn.execute(
+                    sa.select(r.c.account_id, r.c.email, r.c.created_at).where(
+                        r.c.account_id.in_(chunk), r.c.created_at > since
+                    )
+                ).all()
+                found += [
+                    (row.account_id, (row.email or "").lower(), row.created_at)
+                    for row in rows
+                    if row.email
+                ]
+        return found
+
     def _resurveyed(self, responses: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Those of ``responses`` whose resurvey was sent (done with the tool's person id)."""
         a = t.actions

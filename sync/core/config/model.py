@@ -283,6 +283,13 @@ class LoopSilence(Section):
     period: Duration = timedelta(days=30)
     due_in: Duration = timedelta(days=3)
     priority: Literal["High", "Normal", "Low"] = "Normal"
+    #: Falling coverage: a key account whose distinct respondents in the last
+    #: ``coverage_window`` fell by at least this share (0-1) from the window before gets the
+    #: same Task; None: not watched. Only accounts with ``coverage_min_previous`` respondents or
+    #: more in the window before count (from 1 to 0 says little).
+    coverage_drop: float | None = Field(None, gt=0, le=1)
+    coverage_window: Duration = timedelta(days=90)
+    coverage_min_previous: int = Field(3, ge=1)
 
     @property
     def enabled(self) -> bool:
