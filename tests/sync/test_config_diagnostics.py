@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
 from rules import RulesError, load_rules
 from sync.app.reload import RulesHolder
 from sync.core.config import parse_config
 from sync.core.config.checks import rules_against
+from sync.core.config.model import SourceConfig
 from sync.core.errors import ConfigFileError
 
 TESTDATA = Path(__file__).parent / "config_testdata"
@@ -276,3 +279,35 @@ def test_a_reload_that_conflicts_with_the_config_keeps_the_rules_in_force(
     assert holder.current.hash == in_force
     assert holder.last_error is not None
     assert "holds the metric 'category'" in holder.last_error
+
+
+DELIGHTED = {"type": "delighted", "api_key": {"env": "K"}}
+TYPEFORM = {"type": "typeform", "form_id": "f1", "token": {"env": "T"}, "score_ref": "nps"}
+FILES = {"type": "file", "path": "answers.csv"}
+
+
+@pytest.mark.parametrize(
+    ("sources", "refused"),
+    [
+        pytest.param([DELIGHTED, TYPEFORM], ["16:21"], id="a rule limited to Typeform"),
+        pytest.param([TYPEFORM, FILES], ["16:21", "19:15"], id="no Delighted source at all"),
+        pytest.param([DELIGHTED], [], id="Delighted only: the Typeform rule never fires"),
+        pytest.param([], [], id="no sources (offline commands)"),
+    ],
+)
+def test_a_resurvey_no_reached_source_can_schedule_is_refused_at_its_line(
+    sources: list[dict[str, Any]], refused: list[str]
+) -> None:
+    path = TESTDATA / "rules" / "resurvey_without_scheduler.yaml"
+    config = parse_config(MINIMAL, Path("nps-sync.yaml")).model_copy(
+        update={"sources": TypeAdapter(list[SourceConfig]).validate_python(sources)}
+    )
+    if not refused:
+        load_rules(path, check=rules_against(config))
+        return
+    with pytest.raises(RulesError) as caught:
+        load_rules(path, check=rules_against(config))
+    lines = str(caught.value).splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == [f"{path}:{at}" for at in refused]
+    assert "asks for the resurvey action 'win_back'" in lines[0]
+    assert "cannot schedule a survey: only a Delighted source" in lines[0]

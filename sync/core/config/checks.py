@@ -10,8 +10,10 @@ problem is reported at its own line, all in one pass:
 
 :func:`rules_against` checks a rules file against the config it runs with: no ``update_fields``
 action writes a field the write-back stage manages (the next write-back or the nightly repair
-would undo it), email notifications have an ``email`` (SMTP) section to go through, and every
-action a loop SLA escalates to (``loop.sla[].escalate``) is defined.
+would undo it), email notifications have an ``email`` (SMTP) section to go through, every
+action a loop SLA escalates to (``loop.sla[].escalate``) is defined, and no rule asks for a
+``resurvey`` where only sources that cannot schedule a survey reach it (Typeform and files have
+no API to survey a person again; Delighted has).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from typing import TYPE_CHECKING
 from connectors.surveys.files import default_name
 from sync.core.catalogue import ACCOUNT_METRICS, CONTACT_METRICS, Metric
 from sync.core.config.base import Issue, Section
-from sync.core.config.model import Config, FileSourceConfig
+from sync.core.config.model import Config, DelightedSourceConfig, FileSourceConfig
 from sync.core.config.writeback import MetricFieldMap, mapped_names
 
 if TYPE_CHECKING:
+    from rules.conditions import ConditionNode
     from rules.model import RulesFile
 
 Path = tuple[str | int, ...]
@@ -200,6 +203,7 @@ def rules_against(config: Config) -> Callable[[RulesFile], list[Issue]]:
             *_rule_updates(config, rules),
             *_email_notifications(config, rules),
             *_sla_escalations(config, rules),
+            *_resurveys(config, rules),
         ]
 
     return check
@@ -254,3 +258,58 @@ def _sla_escalations(config: Config, rules: RulesFile) -> Iterator[Issue]:
                 "which this rules file does not define",
                 "key",
             )
+
+
+def _source_name(source: object) -> str:
+    if isinstance(source, FileSourceConfig):  # named as connectors/surveys names it
+        return source.name or default_name(source.path)
+    return str(getattr(source, "name", ""))
+
+
+def _pinned_sources(condition: ConditionNode | None) -> frozenset[str] | None:
+    """The source names a condition limits responses to (casefolded); None: any source."""
+    from rules.conditions import AllCondition, AnyCondition, FieldCondition
+
+    if isinstance(condition, FieldCondition) and condition.field == "source":
+        allowed: frozenset[str] | None = None
+        for test in condition.tests:
+            if test.op not in ("eq", "in"):
+                continue
+            values = test.operand if isinstance(test.operand, tuple) else (test.operand,)
+            named = frozenset(str(v).casefold() for v in values)
+            allowed = named if allowed is None else allowed & named
+        return allowed
+    if isinstance(condition, AllCondition):
+        pinned = [p for c in condition.all if (p := _pinned_sources(c)) is not None]
+        return frozenset.intersection(*pinned) if pinned else None
+    if isinstance(condition, AnyCondition):
+        branches = [_pinned_sources(c) for c in condition.any]
+        if not branches or any(b is None for b in branches):
+            return None
+        return frozenset().union(*(b for b in branches if b is not None))
+    return None
+
+
+def _resurveys(config: Config, rules: RulesFile) -> Iterator[Issue]:
+    """A rule whose resurvey only sources without a survey scheduler can reach would never
+    survey anyone: each of its responses would be skipped."""
+    from rules.model import ResurveyModel
+
+    resurveys = {n for n, a in rules.actions.items() if isinstance(a, ResurveyModel)}
+    sources = {_source_name(s).casefold(): s for s in config.sources}
+    able = {name for name, s in sources.items() if isinstance(s, DelightedSourceConfig)}
+    for index, rule in enumerate(rules.rules):
+        pinned = _pinned_sources(rule.when)
+        reached = set(sources) if pinned is None else set(sources) & pinned
+        if not reached or reached & able:
+            continue
+        names = ", ".join(repr(_source_name(sources[n])) for n in sorted(reached))
+        for position, action in enumerate(rule.actions):
+            if action in resurveys:
+                yield Issue(
+                    ("rules", index, "actions", position),
+                    f"rule {rule.name!r} asks for the resurvey action {action!r}, but its "
+                    f"responses come from {names}, which cannot schedule a survey: only a "
+                    "Delighted source can survey a person again (Typeform and files have no "
+                    "API for it); limit the rule to a Delighted source or drop the action",
+                )
