@@ -23,6 +23,7 @@ refuse_shadowed_packages()
 
 from sync.commands.check import check_command
 from sync.commands.fields import backfill_command, explain_group, fields_group
+from sync.commands.insights import insights_group
 from sync.commands.loop import loop_group
 from sync.commands.ops import (
     failed_group,
@@ -113,6 +114,7 @@ for command in (
     queue_command,
     report_command,
     digest_command,
+    insights_group,
     demo_command,
     sandbox_command,
     sync_command,

@@ -1,0 +1,127 @@
+"""``nps-sync insights``: figures from a synced world, through the CLI, checked against the seed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulators.seed import REFERENCE_END
+from emulators.world import EmulatedWorld
+from insights.nps import Counts
+from tests.support import acting_on_the_seeded_year, run_cli
+
+SINCE = "2026-03-01"
+UNTIL = REFERENCE_END.strftime("%Y-%m-%d")
+
+
+@dataclass
+class Synced:
+    world: EmulatedWorld
+    config: Path
+
+
+def document(*args: str | Path) -> Any:
+    done = run_cli(*args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
+    tmp = tmp_path_factory.mktemp("insights")
+    with EmulatedWorld(seed=11, accounts=20, responses=120) as world:
+        data = world.config_data(
+            state_url=f"sqlite:///{tmp / 'state.db'}", routing=acting_on_the_seeded_year()
+        )
+        config = tmp / "nps-sync.yaml"
+        config.write_text(json.dumps(data, default=str), encoding="utf-8")
+        done = run_cli("sync", "--config", config)
+        assert done.returncode == 0, done.stderr
+        yield Synced(world, config)
+
+
+def expected_by_tier(world: EmulatedWorld, start: datetime, end: datetime) -> dict[str, Counts]:
+    """Each person's latest answer in the period, by the tier of their account: their contact's,
+    else the one of their email's domain."""
+    book = world.book
+    accounts = {a.id: a for a in book.accounts}
+    by_domain = {a.domain: a for a in book.accounts}
+    contacts = {c.email.lower(): c for c in book.contacts}
+    latest: dict[str, tuple[datetime, int, str]] = {}
+    for r in book.responses:
+        email = r.email.lower()
+        contact = contacts.get(email)
+        account = accounts[contact.account_id] if contact else by_domain.get(email.split("@")[1])
+        if account is None or not start < r.created_at <= end:
+            continue
+        person = contact.id if contact else email
+        seen = latest.get(person)
+        if seen is None or r.created_at > seen[0]:
+            latest[person] = (r.created_at, r.score, account.tier)
+    scores: dict[str, list[int]] = {}
+    for _, score, tier in latest.values():
+        scores.setdefault(tier, []).append(score)
+    return {tier: Counts.of_scores(s) for tier, s in scores.items()}
+
+
+def test_segments_count_each_person_once_by_their_account(synced: Synced) -> None:
+    found = document(
+        "insights", "segments", "--by", "tier", "--since", SINCE, "--until", UNTIL,
+        "--json", "--config", synced.config,
+    )  # fmt: skip
+    assert found["period"] == {"start": f"{SINCE}T00:00:00Z", "end": f"{UNTIL}T00:00:00Z"}
+    assert found["method"] == "adjusted"
+    (tier,) = found["attributes"]
+    expected = expected_by_tier(
+        synced.world,
+        datetime.fromisoformat(SINCE).replace(tzinfo=UTC),
+        datetime.fromisoformat(UNTIL).replace(tzinfo=UTC),
+    )
+    by_segment = {s["segment"]: s for s in tier["segments"]}
+    assert set(by_segment) == set(expected)
+    for name, counts in expected.items():
+        segment = by_segment[name]
+        assert (segment["promoters"], segment["passives"], segment["detractors"]) == (
+            counts.promoters,
+            counts.passives,
+            counts.detractors,
+        )
+        assert segment["nps"] == pytest.approx(counts.nps)
+        assert segment["interval"]["low"] <= segment["nps"] <= segment["interval"]["high"]
+        assert segment["small_sample"] is (counts.respondents < 30)
+    overall = tier["overall"]
+    assert overall["respondents"] == sum(s["respondents"] for s in tier["segments"])
+
+
+def test_every_attribute_splits_the_same_respondents(synced: Synced) -> None:
+    found = document(
+        "insights", "segments", "--since", SINCE, "--until", UNTIL, "--json",
+        "--config", synced.config,
+    )  # fmt: skip
+    attributes = [a["attribute"] for a in found["attributes"]]
+    assert attributes == ["tier", "industry", "region", "tenure", "support", "owner"]
+    totals = {a["overall"]["respondents"] for a in found["attributes"]}
+    assert len(totals) == 1
+    assert totals.pop() > 0
+    for attribute in found["attributes"]:
+        assert (
+            sum(s["respondents"] for s in attribute["segments"])
+            == (attribute["overall"]["respondents"])
+        )
+
+
+def test_segments_table_shows_intervals_and_what_the_marks_mean(synced: Synced) -> None:
+    done = run_cli(
+        "insights", "segments", "--by", "region", "--since", SINCE, "--until", UNTIL,
+        "--config", synced.config,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"NPS by region, {SINCE} to {UNTIL}" in done.stdout
+    assert "[95% interval]" in done.stdout
+    assert "the interval of the difference" in done.stdout
