@@ -90,6 +90,20 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class Opportunity:
+    """A Salesforce opportunity: what an account renewed, bought or let go, and when."""
+
+    id: str
+    account_id: str
+    type: str
+    amount: float
+    stage: str
+    close_date: date
+    is_closed: bool
+    is_won: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Contact:
     """A Salesforce contact, with its account when it has one."""
 

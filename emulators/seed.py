@@ -21,6 +21,7 @@ from emulators.seed_draw import (
     salesforce_id,
 )
 from emulators.seed_model import Seed
+from emulators.seed_opportunities import add_opportunities
 from emulators.seed_responses import UNKNOWN_RATE, ResponseBuilder
 
 __all__ = [
@@ -46,6 +47,7 @@ def generate_seed(
     end: datetime | None = None,
     distinct_respondents: bool = False,
     unknown_rate: float = UNKNOWN_RATE,
+    opportunity_effect: bool = True,
 ) -> Seed:
     """A consistent book of business, identical for identical arguments.
 
@@ -53,6 +55,8 @@ def generate_seed(
     Survey responses fall in ``[start, end)``; by default the year before :data:`REFERENCE_END`.
     ``unknown_rate`` of them come from people not in the CRM; with ``distinct_respondents``
     every other response comes from a different contact (the benchmark's shape).
+    Opportunities' outcomes depend on the account's answers unless ``opportunity_effect`` is
+    false (:mod:`emulators.seed_opportunities`).
     """
     window_end = end or REFERENCE_END
     window_start = start or window_end - timedelta(days=365)
@@ -77,4 +81,5 @@ def generate_seed(
         distinct_respondents=distinct_respondents,
         unknown_rate=unknown_rate,
     ).build(responses)
+    add_opportunities(book.seed, seed_value=seed, end=window_end, effect=opportunity_effect)
     return book.seed

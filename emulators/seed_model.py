@@ -60,6 +60,20 @@ class SeedLead:
 
 
 @dataclass(frozen=True, slots=True)
+class SeedOpportunity:
+    """A renewal or upsell of an account, closed (won or lost) or still open."""
+
+    id: str  # prefix 006
+    account_id: str
+    owner_id: str
+    name: str
+    type: str  # Renewal | Upsell
+    amount: float
+    stage: str  # a Salesforce stage: "Closed Won", "Closed Lost", or an open one
+    close_date: date
+
+
+@dataclass(frozen=True, slots=True)
 class SeedOrganization:
     """A Zendesk organization mirroring a Salesforce account."""
 
@@ -123,6 +137,7 @@ class Seed:
     accounts: list[SeedAccount] = field(default_factory=list)
     contacts: list[SeedContact] = field(default_factory=list)
     leads: list[SeedLead] = field(default_factory=list)
+    opportunities: list[SeedOpportunity] = field(default_factory=list)
     organizations: list[SeedOrganization] = field(default_factory=list)
     zendesk_users: list[SeedZendeskUser] = field(default_factory=list)
     tickets: list[SeedTicket] = field(default_factory=list)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
 from functools import partial
 from typing import Any, TypeVar
 
@@ -27,7 +28,15 @@ from simple_salesforce.exceptions import SalesforceOperationError
 
 from connectors.backoff import Backoff
 from connectors.errors import ConfigError, ConnectorError, RecordError, RetryableError
-from connectors.models import Account, Contact, FieldUpdate, Queue, TaskSpec, WriteResult
+from connectors.models import (
+    Account,
+    Contact,
+    FieldUpdate,
+    Opportunity,
+    Queue,
+    TaskSpec,
+    WriteResult,
+)
 from connectors.salesforce import errors
 from connectors.salesforce.auth import SalesforceCredentials, login
 from connectors.salesforce.bulk import BULK_POLL_CAP, Polling, bulk_update, bulk_upsert
@@ -45,6 +54,7 @@ from connectors.salesforce.limits import USAGE_MAX_AGE, ApiReserve, ApiUsage, Us
 from connectors.salesforce.records import (
     LEAD_PREFIX,
     LEAD_SELECT,
+    OPPORTUNITY_SELECT,
     QUEUE_PREFIX,
     USER_PREFIX,
     AccountFieldNames,
@@ -58,6 +68,7 @@ from connectors.salesforce.records import (
     task_state,
     to_account,
     to_contact,
+    to_opportunity,
     website_host,
 )
 from connectors.salesforce.soql import (
@@ -390,6 +401,20 @@ class SalesforceConnector:
             for rec in self.query_all(soql):
                 counts[rec["AccountId"]] = counts.get(rec["AccountId"], 0) + 1
         return counts
+
+    def find_opportunities(
+        self, account_ids: Iterable[str], *, closing_after: date | None = None
+    ) -> list[Opportunity]:
+        """The opportunities of these accounts (200 accounts a query), oldest close first;
+        with ``closing_after``, only those closing on or after that day."""
+        since = f" AND CloseDate >= {closing_after.isoformat()}" if closing_after else ""
+        template = f"SELECT {OPPORTUNITY_SELECT} FROM Opportunity WHERE AccountId IN {{values}}"
+        found = [
+            to_opportunity(rec)
+            for soql, _ in in_batches(template + since, sorted(set(account_ids)))
+            for rec in self.query_all(soql)
+        ]
+        return sorted(found, key=lambda o: (o.close_date, o.id))
 
     def find_tasks_by_key(self, keys: Iterable[str]) -> dict[str, str]:
         """Task id per idempotency key, for Tasks we already created."""

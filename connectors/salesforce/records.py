@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.models import Account, Contact
+from connectors.models import Account, Contact, Opportunity
 
 #: Key prefixes of the record ids we meet: a respondent may be a Lead instead of a Contact.
 CONTACT_PREFIX = "003"
@@ -225,4 +225,21 @@ def task_state(rec: Mapping[str, Any], outcome_field: str = "") -> TaskState:
         modified_at=to_datetime(rec.get("LastModifiedDate")),
         owner_id=str(rec["OwnerId"]) if rec.get("OwnerId") else None,
         outcome=str(outcome) if outcome else None,
+    )
+
+
+OPPORTUNITY_SELECT = "Id, AccountId, Type, Amount, StageName, CloseDate, IsClosed, IsWon"
+
+
+def to_opportunity(rec: Mapping[str, Any]) -> Opportunity:
+    """An Opportunity row of :data:`OPPORTUNITY_SELECT`."""
+    return Opportunity(
+        id=str(rec["Id"]),
+        account_id=str(rec.get("AccountId") or ""),
+        type=str(rec.get("Type") or ""),
+        amount=float(rec.get("Amount") or 0.0),
+        stage=str(rec.get("StageName") or ""),
+        close_date=date.fromisoformat(str(rec["CloseDate"])[:10]),
+        is_closed=bool(rec.get("IsClosed")),
+        is_won=bool(rec.get("IsWon")),
     )

@@ -12,11 +12,20 @@ from typing import Any
 
 from emulators.salesforce import ids
 from emulators.salesforce.store import Record, Store
-from emulators.seed_model import Seed, SeedAccount, SeedContact, SeedLead, SeedUser
+from emulators.salesforce.writes import derive_opportunity
+from emulators.seed_model import (
+    Seed,
+    SeedAccount,
+    SeedContact,
+    SeedLead,
+    SeedOpportunity,
+    SeedUser,
+)
 
 
 def load(store: Store, seed: Seed, *, writer: RawWriter) -> None:
-    """Insert the seed's users, accounts, contacts and leads (existing ids are replaced)."""
+    """Insert the seed's users, accounts, contacts, leads and opportunities (existing ids are
+    replaced)."""
     for user in seed.users:
         writer.put("User", _user(user))
     for account in seed.accounts:
@@ -25,6 +34,8 @@ def load(store: Store, seed: Seed, *, writer: RawWriter) -> None:
         writer.put("Contact", _contact(contact))
     for lead in seed.leads:
         writer.put("Lead", _lead(lead))
+    for opportunity in seed.opportunities:
+        writer.put("Opportunity", _opportunity(opportunity))
 
 
 class RawWriter:
@@ -134,6 +145,21 @@ def _lead(lead: SeedLead) -> dict[str, Any]:
         "Email": lead.email,
         "Company": lead.company,
     }
+
+
+def _opportunity(opportunity: SeedOpportunity) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "Id": opportunity.id,
+        "AccountId": opportunity.account_id,
+        "OwnerId": opportunity.owner_id,
+        "Name": opportunity.name,
+        "Type": opportunity.type,
+        "Amount": opportunity.amount,
+        "StageName": opportunity.stage,
+        "CloseDate": opportunity.close_date,
+    }
+    derive_opportunity(fields)
+    return fields
 
 
 def _midnight(day: date) -> datetime:

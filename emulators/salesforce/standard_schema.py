@@ -35,6 +35,29 @@ GROUP_TYPES = ("Regular", "Role", "RoleAndSubordinates", "Organization", "Queue"
 #: The outcome picklist `nps-sync fields setup` creates on Task.
 LOOP_OUTCOMES = ("Resolved", "Not reachable", "No action needed", "Churn risk")
 TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
+#: The default opportunity stages: (closed, won, default probability %) per stage [Opportunity].
+OPPORTUNITY_STAGES: dict[str, tuple[bool, bool, int]] = {
+    "Prospecting": (False, False, 10),
+    "Qualification": (False, False, 10),
+    "Needs Analysis": (False, False, 20),
+    "Value Proposition": (False, False, 50),
+    "Id. Decision Makers": (False, False, 60),
+    "Perception Analysis": (False, False, 70),
+    "Proposal/Price Quote": (False, False, 75),
+    "Negotiation/Review": (False, False, 90),
+    "Closed Won": (True, True, 100),
+    "Closed Lost": (True, False, 0),
+}
+#: The standard opportunity types, then the two a subscription business adds (the picklist is
+#: not restricted, so the API accepts other values too).
+OPPORTUNITY_TYPES = (
+    "Existing Customer - Upgrade",
+    "Existing Customer - Replacement",
+    "Existing Customer - Downgrade",
+    "New Customer",
+    "Renewal",
+    "Upsell",
+)
 LEAD_STATUSES = (
     "Open - Not Contacted",
     "Working - Contacted",
@@ -417,6 +440,46 @@ def lead() -> SObjectDef:
     return obj
 
 
+def opportunity() -> SObjectDef:
+    """The standard Opportunity with the fields a revenue analysis reads; ``IsClosed``,
+    ``IsWon`` and a missing ``Probability`` follow ``StageName``."""
+    obj = SObjectDef("Opportunity", "Opportunity", "Opportunities", "006")
+    obj.add(*system_fields("Opportunity"))
+    obj.add(
+        reference("AccountId", ("Account",), "Account", label="Account ID", child="Opportunities"),
+        text("Name", 120, nillable=False, name_field=True, id_lookup=True),
+        text("Description", 32000, kind="textarea"),
+        picklist("StageName", tuple(OPPORTUNITY_STAGES), label="Stage", nillable=False),
+        number("Amount", "currency", 18, 2),
+        number("Probability", "percent", 3, 0, label="Probability (%)", defaulted_on_create=True),
+        plain("CloseDate", "date", label="Close Date", nillable=False),
+        picklist("Type", OPPORTUNITY_TYPES, label="Opportunity Type"),
+        _readonly(
+            plain(
+                "IsClosed",
+                "boolean",
+                label="Closed",
+                nillable=False,
+                derived=True,
+                defaulted_on_create=True,
+            )
+        ),
+        _readonly(
+            plain(
+                "IsWon",
+                "boolean",
+                label="Won",
+                nillable=False,
+                derived=True,
+                defaulted_on_create=True,
+            )
+        ),
+        owner(child="Opportunities"),
+        *audit_fields(),
+    )
+    return obj
+
+
 def task() -> SObjectDef:
     obj = SObjectDef("Task", "Task", "Tasks", "00T")
     obj.add(*system_fields("Activity"))
@@ -538,14 +601,24 @@ def nps_response() -> SObjectDef:
 def default_schema() -> Schema:
     """A fresh, independent schema (each emulator mutates its own)."""
     return Schema(
-        [user(), group(), queue_sobject(), account(), contact(), lead(), task(), nps_response()]
+        [
+            user(),
+            group(),
+            queue_sobject(),
+            account(),
+            contact(),
+            lead(),
+            opportunity(),
+            task(),
+            nps_response(),
+        ]
     )
 
 
 def bare_schema() -> Schema:
     """A new org as Salesforce delivers it: the standard objects and fields only, none of the
     custom fields or objects nps-sync uses (deploy them with ``SalesforceEmulator.deploy``)."""
-    every = (user(), group(), queue_sobject(), account(), contact(), lead(), task())
+    every = (user(), group(), queue_sobject(), account(), contact(), lead(), opportunity(), task())
     standard = [obj for obj in every if not obj.custom]
     names = {obj.name for obj in standard}
     for obj in standard:

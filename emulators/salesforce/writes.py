@@ -18,6 +18,7 @@ from typing import Any, Final
 from emulators.salesforce import ids, values
 from emulators.salesforce.errors import ApiError, RejectedRecordError, json_parser_error
 from emulators.salesforce.schema import FieldDef, SObjectDef
+from emulators.salesforce.standard_schema import OPPORTUNITY_STAGES
 from emulators.salesforce.store import Record, RecordSource
 
 _EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
@@ -330,7 +331,8 @@ class Writer:
         self, src: RecordSource, sobject: SObjectDef, record: Record, *, creating: bool
     ) -> None:
         """Fill derived fields: full names, auto numbers, Task.IsClosed, Task.CompletedDateTime
-        (when it was first closed, cleared on reopening) and Task.AccountId."""
+        (when it was first closed, cleared on reopening), Task.AccountId and the Opportunity
+        fields that follow its stage."""
         name_field = sobject.field("Name")
         if name_field is not None and name_field.derived:
             parts = [record.get("FirstName"), record.get("LastName")]
@@ -354,6 +356,8 @@ class Writer:
             elif record.get("CompletedDateTime") is None:
                 record["CompletedDateTime"] = record["LastModifiedDate"]
             record["AccountId"] = _task_account(src, record)
+        if sobject.name == "Opportunity":
+            derive_opportunity(record)
 
     def _finish(
         self, src: RecordSource, sobject: SObjectDef, record: Record, *, locked: bool
@@ -434,3 +438,16 @@ def _task_account(src: RecordSource, record: Record) -> str | None:
             account_id = contact.get("AccountId")
             return account_id if isinstance(account_id, str) else None
     return None
+
+
+def derive_opportunity(record: Record) -> None:
+    """``IsClosed`` and ``IsWon`` from the stage; a closed stage's probability (100 or 0), and
+    the stage's default probability when none was given."""
+    stage = OPPORTUNITY_STAGES.get(str(record.get("StageName")))
+    if stage is None:
+        return
+    closed, won, probability = stage
+    record["IsClosed"] = closed
+    record["IsWon"] = won
+    if closed or record.get("Probability") is None:
+        record["Probability"] = float(probability)

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from insights.nps import NpsDifference, NpsInterval
+from insights.rates import Comparison, Proportion
+from insights.revenue import RevenueReport
 from insights.segments import SegmentMovement, SegmentReport
 from sync.commands.output import iso
 from sync.ops.insights import Periods
@@ -100,3 +102,55 @@ def _previous(moves: Sequence[SegmentMovement], segment: str) -> dict[str, Any] 
     if move is None:
         return None
     return {**interval_document(move.before), "change": difference_document(move.change)}
+
+
+def proportion_document(p: Proportion) -> dict[str, Any]:
+    """A share with its Wilson interval."""
+    return {
+        "count": p.part,
+        "of": p.whole,
+        "share": p.share,
+        "interval": None if p.low is None else {"low": p.low, "high": p.high},
+    }
+
+
+def comparison_document(c: Comparison) -> dict[str, Any]:
+    """A difference or ratio with its interval; ``significant`` when it excludes no effect."""
+    return {
+        "value": c.value,
+        "interval": None if c.low is None else {"low": c.low, "high": c.high},
+        "significant": c.significant,
+    }
+
+
+def revenue_document(report: RevenueReport, *, confidence: float) -> dict[str, Any]:
+    """``nps-sync insights revenue --json``: per NPS category, renewals, churn, expansion,
+    retention and revenue at risk, and the two comparisons of detractors with promoters."""
+    return {
+        "period": {"start": report.start.isoformat(), "end": report.end.isoformat()},
+        "lookback_days": report.lookback_days,
+        "confidence": confidence,
+        "categories": [
+            {
+                "category": c.category,
+                "accounts": c.accounts,
+                "renewal_rate": proportion_document(c.renewal_rate),
+                "churn_rate": proportion_document(c.churn_rate),
+                "renewal_amount": c.renewal_amount,
+                "renewed_amount": c.renewed_amount,
+                "lost_amount": c.lost_amount,
+                "expansion_accounts": proportion_document(c.expansion_accounts),
+                "expansion_amount": c.expansion_amount,
+                "gross_revenue_retention": c.gross_retention,
+                "net_revenue_retention": c.net_retention,
+                "open_renewals": c.open_renewals,
+                "open_renewal_amount": c.open_renewal_amount,
+                "revenue_at_risk": c.revenue_at_risk,
+            }
+            for c in report.categories
+        ],
+        "churn_risk_detractors_vs_promoters": comparison_document(report.churn_risk_detractors),
+        "renewal_rate_gap_promoters_minus_detractors": comparison_document(report.renewal_gap),
+        "revenue_at_risk": report.revenue_at_risk,
+        "detractor_open_renewal_amount": report.detractor_open_renewal_amount,
+    }

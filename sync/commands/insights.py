@@ -1,9 +1,12 @@
 """``nps-sync insights``: what the responses say, every figure with its interval.
 
 - ``insights segments`` shows NPS per tier, industry, region, tenure band, support history and
-  owner, each with its 95% interval, against the rest and against the previous period.
+  owner, each with its 95% interval, against the rest and against the previous period;
+- ``insights revenue`` shows renewals, churn, expansion, revenue retention and revenue at risk by
+  the account's NPS category, from the Salesforce opportunities of the surveyed accounts.
 
-Tables by default; ``--json`` prints every figure for scripts and reports.
+Tables by default (:mod:`sync.commands.insight_tables`); ``--json`` prints every figure
+(:mod:`sync.commands.insight_documents`).
 """
 
 from __future__ import annotations
@@ -11,15 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from sync.commands.output import JSON_OPTION
 from sync.commands.run import CONFIG_OPTION, load
-
-if TYPE_CHECKING:
-    from insights.nps import NpsDifference, NpsInterval
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"])
@@ -38,31 +38,6 @@ def _period(since: datetime | None, until: datetime | None, days: int) -> tuple[
     return start, end
 
 
-def interval_text(i: NpsInterval) -> str:
-    """``+12.5 [-3.1, +27.9]``; empty without respondents."""
-    if i.nps is None or i.low is None or i.high is None:
-        return ""
-    return f"{i.nps:+.1f} [{i.low:+.1f}, {i.high:+.1f}]"
-
-
-def difference_text(d: NpsDifference | None) -> str:
-    """``+14.2 higher`` when the interval excludes 0, else ``+3.0 ~`` (within the noise)."""
-    if d is None or d.difference is None:
-        return ""
-    if not d.significant:
-        return f"{d.difference:+.1f} ~"
-    return f"{d.difference:+.1f} {'higher' if d.difference > 0 else 'lower'}"
-
-
-def caption(confidence: float, small_below: int) -> str:
-    """What the marks of an insight table mean."""
-    return (
-        f"n: respondents, * fewer than {small_below} (small sample); "
-        f"[{confidence:.0%} interval], adjusted multinomial method; "
-        "higher/lower: the interval of the difference excludes 0; ~: within the noise"
-    )
-
-
 def period_options(command: Command) -> Command:
     """``--since``, ``--until`` and ``--confidence``, shared by the insight commands."""
     for option in (
@@ -70,7 +45,7 @@ def period_options(command: Command) -> Command:
             "--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True
         ),
         click.option("--until", type=DATE, help="End of the period (default: now)."),
-        click.option("--since", type=DATE, help="Start of the period (default: metrics window)."),
+        click.option("--since", type=DATE, help="Start of the period."),
     ):
         command = option(command)
     return command
@@ -78,7 +53,7 @@ def period_options(command: Command) -> Command:
 
 @click.group("insights")
 def insights_group() -> None:
-    """What the responses say: segments with intervals."""
+    """What the responses say: segments and revenue, every figure with its interval."""
 
 
 @insights_group.command("segments")
@@ -109,13 +84,10 @@ def segments_command(
     as_json: bool,
 ) -> None:
     """NPS per segment with its interval (multinomial variance, adjusted for small samples);
-    a difference is called one only when its interval excludes 0."""
-    from rich.console import Console
-    from rich.table import Table
-
+    a difference is called one only when its interval excludes 0. The period defaults to the
+    metrics window."""
     from insights.segments import segment_movements, segment_nps
     from sync.app.runtime import open_store
-    from sync.app.tables import figure_column, text_column
     from sync.ops.insights import periods
 
     config = load(config_path)
@@ -135,28 +107,89 @@ def segments_command(
 
         emit(segments_document(data, reports, moves, confidence=confidence, method="adjusted"))
         return
-    console = Console()
-    level = f"{confidence:.0%}"
-    for report, report_moves in zip(reports, moves, strict=True):
-        table = Table(
-            title=f"NPS by {report.attribute}, {start:%Y-%m-%d} to {end:%Y-%m-%d}: "
-            f"overall {interval_text(report.overall)} ({report.overall.respondents} respondents)",
-            caption=caption(confidence, small_below),
-        )
-        text_column(table, report.attribute)
-        for header in ("n", "ac-\ncounts", f"NPS\n[{level} interval]"):
-            figure_column(table, header)
-        for header in ("vs the\nrest", "vs previous\nperiod"):
-            figure_column(table, header)
-        change = {m.segment: m.change for m in report_moves}
-        for s in report.segments:
-            small = "*" if s.interval.small_sample else ""
-            table.add_row(
-                s.segment,
-                f"{s.interval.respondents}{small}",
-                str(s.accounts),
-                interval_text(s.interval),
-                difference_text(s.versus_rest),
-                difference_text(change.get(s.segment)),
-            )
-        console.print(table)
+    from rich.console import Console
+
+    from sync.commands.insight_tables import print_segments
+
+    print_segments(
+        Console(),
+        reports,
+        moves,
+        start=start,
+        end=end,
+        confidence=confidence,
+        small_below=small_below,
+    )
+
+
+@insights_group.command("revenue")
+@CONFIG_OPTION
+@period_options
+@click.option(
+    "--lookback",
+    type=click.IntRange(1),
+    default=365,
+    show_default=True,
+    help="Days of answers before a deal's close date that give the account its category.",
+)
+@click.option(
+    "--renewal-type",
+    "renewal_types",
+    multiple=True,
+    help="Opportunity Type counted as a renewal (repeatable; default: Renewal, "
+    "Existing Customer - Replacement).",
+)
+@click.option(
+    "--expansion-type",
+    "expansion_types",
+    multiple=True,
+    help="Opportunity Type counted as an expansion (repeatable; default: Upsell, "
+    "Existing Customer - Upgrade).",
+)
+@JSON_OPTION
+def revenue_command(
+    config_path: Path,
+    since: datetime | None,
+    until: datetime | None,
+    confidence: float,
+    lookback: int,
+    renewal_types: tuple[str, ...],
+    expansion_types: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Renewals, churn, expansion, revenue retention and revenue at risk by the account's NPS
+    category, for the opportunities closed in the period (default: the last 365 days)."""
+    from connectors.transport import CallCounter
+    from insights.revenue import revenue_by_category
+    from sync.app.runtime import build_salesforce, open_store
+    from sync.core.retry import RetryPolicy
+    from sync.ops.insights import EXPANSION_TYPES, RENEWAL_TYPES, revenue_inputs
+
+    config = load(config_path)
+    start, end = _period(since, until, 365)
+    inputs = revenue_inputs(
+        open_store(config),
+        build_salesforce(config, CallCounter()),
+        RetryPolicy(attempts=2),
+        renewal_types=renewal_types or RENEWAL_TYPES,
+        expansion_types=expansion_types or EXPANSION_TYPES,
+    )
+    report = revenue_by_category(
+        inputs.answers,
+        inputs.deals,
+        start=start.date(),
+        end=end.date(),
+        lookback_days=lookback,
+        confidence=confidence,
+    )
+    if as_json:
+        from sync.commands.insight_documents import revenue_document
+        from sync.commands.output import emit
+
+        emit(revenue_document(report, confidence=confidence))
+        return
+    from rich.console import Console
+
+    from sync.commands.insight_tables import print_revenue
+
+    print_revenue(Console(), report, confidence=confidence)

@@ -16,12 +16,14 @@ Nothing here is optional: a fake implements the whole port a stage asks for.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any, Protocol
 
 from connectors.models import (
     Account,
     Contact,
     FieldUpdate,
+    Opportunity,
     Queue,
     TaskSpec,
     TicketSpec,
@@ -89,6 +91,14 @@ class AccountFactsCrm(Protocol):
     def find_key_contacts(
         self, account_ids: Iterable[str], *, field: str, values: Sequence[str] = ()
     ) -> dict[str, frozenset[str]]: ...
+
+
+class OpportunityCrm(Protocol):
+    """The opportunities of accounts, for NPS against revenue."""
+
+    def find_opportunities(
+        self, account_ids: Iterable[str], *, closing_after: date | None = None
+    ) -> list[Opportunity]: ...
 
 
 class FieldReader(Protocol):
@@ -176,6 +186,7 @@ class CrmPort(
     OwnerDirectory,
     TaskStatus,
     TaskStates,
+    OpportunityCrm,
     BudgetedCrm,
     Protocol,
 ):

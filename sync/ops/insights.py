@@ -1,12 +1,19 @@
-"""What the insight commands read from the store: the respondents of a period and of the one
-before it, each person once (see :mod:`sync.fields.respondents`)."""
+"""What the insight commands read: from the store, the respondents of a period and of the one
+before it, each person once (see :mod:`sync.fields.respondents`), and every account's dated
+answers; from Salesforce, those accounts' opportunities."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
+from connectors.models import Opportunity
+from insights.revenue import Answer, Deal, DealKind
 from insights.segments import Respondent
+from sync.core.ports import OpportunityCrm
+from sync.core.retry import RetryPolicy
 from sync.fields.respondents import latest_in_period, respondents
 from sync.state import StateStore, StoredResponse
 
@@ -47,4 +54,74 @@ def periods(store: StateStore, *, start: datetime, end: datetime) -> Periods:
         end=end,
         now=respondents(rows, start=start, end=end, open_tickets=tickets),
         before=respondents(rows, start=earlier, end=start, open_tickets=tickets),
+    )
+
+
+#: Opportunity types counted as renewals and as expansions unless the command says otherwise.
+RENEWAL_TYPES = ("Renewal", "Existing Customer - Replacement")
+EXPANSION_TYPES = ("Upsell", "Existing Customer - Upgrade")
+
+
+@dataclass(frozen=True, slots=True)
+class RevenueInputs:
+    """Every answer of the accounts with a routed response, and their opportunities."""
+
+    answers: list[Answer]
+    deals: list[Deal]
+
+
+def answers(rows: list[StoredResponse]) -> list[Answer]:
+    """Each routed response of an account as a dated score of that account."""
+    return [
+        Answer(
+            account_id=row.account_id,
+            person=row.contact_id or row.response.email.lower(),
+            score=row.response.score,
+            at=row.response.created_at,
+        )
+        for row in rows
+        if row.account_id
+    ]
+
+
+def deal(
+    opportunity: Opportunity, *, renewal_types: Sequence[str], expansion_types: Sequence[str]
+) -> Deal:
+    """An opportunity as the revenue analysis reads it; its Type says what kind of deal."""
+    kind: DealKind = (
+        "renewal"
+        if opportunity.type in renewal_types
+        else "expansion"
+        if opportunity.type in expansion_types
+        else "other"
+    )
+    return Deal(
+        id=opportunity.id,
+        account_id=opportunity.account_id,
+        kind=kind,
+        amount=opportunity.amount,
+        close_date=opportunity.close_date,
+        closed=opportunity.is_closed,
+        won=opportunity.is_won,
+    )
+
+
+def revenue_inputs(
+    store: StateStore,
+    crm: OpportunityCrm,
+    retry: RetryPolicy,
+    *,
+    renewal_types: Sequence[str] = RENEWAL_TYPES,
+    expansion_types: Sequence[str] = EXPANSION_TYPES,
+) -> RevenueInputs:
+    """The stored answers and, from Salesforce, the opportunities of the same accounts."""
+    rows = routed_rows(store)
+    scored = answers(rows)
+    accounts = sorted({a.account_id for a in scored})
+    found = retry.call(partial(crm.find_opportunities, accounts)) if accounts else []
+    return RevenueInputs(
+        answers=scored,
+        deals=[
+            deal(o, renewal_types=renewal_types, expansion_types=expansion_types) for o in found
+        ],
     )

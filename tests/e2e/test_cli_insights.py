@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from emulators.seed import REFERENCE_END
 from emulators.world import EmulatedWorld
 from insights.nps import Counts
+from sync.state import open_store
 from tests.support import acting_on_the_seeded_year, run_cli
 
 SINCE = "2026-03-01"
@@ -24,6 +25,7 @@ UNTIL = REFERENCE_END.strftime("%Y-%m-%d")
 class Synced:
     world: EmulatedWorld
     config: Path
+    state: Path
 
 
 def document(*args: str | Path) -> Any:
@@ -43,7 +45,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
         config.write_text(json.dumps(data, default=str), encoding="utf-8")
         done = run_cli("sync", "--config", config)
         assert done.returncode == 0, done.stderr
-        yield Synced(world, config)
+        yield Synced(world, config, tmp / "state.db")
 
 
 def expected_by_tier(world: EmulatedWorld, start: datetime, end: datetime) -> dict[str, Counts]:
@@ -125,3 +127,45 @@ def test_segments_table_shows_intervals_and_what_the_marks_mean(synced: Synced) 
     assert f"NPS by region, {SINCE} to {UNTIL}" in done.stdout
     assert "[95% interval]" in done.stdout
     assert "the interval of the difference" in done.stdout
+
+
+def test_revenue_reads_the_opportunities_of_the_surveyed_accounts(synced: Synced) -> None:
+    found = document(
+        "insights", "revenue", "--since", "2025-11-01", "--until", UNTIL, "--json",
+        "--config", synced.config,
+    )  # fmt: skip
+    assert found["period"] == {"start": "2025-11-01", "end": UNTIL}
+    categories = {c["category"]: c for c in found["categories"]}
+    assert list(categories) == ["promoter", "passive", "detractor", "no score"]
+    store = open_store(f"sqlite:///{synced.state}")
+    _, surveyed = store.inbox.routed_record_ids()
+    start, end = date(2025, 11, 1), REFERENCE_END.date()
+    renewals = [
+        o
+        for o in synced.world.book.opportunities
+        if o.account_id in surveyed
+        and o.type == "Renewal"
+        and o.stage.startswith("Closed")
+        and start < o.close_date <= end
+    ]
+    assert sum(c["renewal_rate"]["of"] for c in categories.values()) == len(renewals)
+    assert sum(c["churn_rate"]["count"] for c in categories.values()) == len(
+        [o for o in renewals if o.stage == "Closed Lost"]
+    )
+    assert sum(c["renewal_amount"] for c in categories.values()) == pytest.approx(
+        sum(o.amount for o in renewals)
+    )
+    for c in categories.values():
+        rate = c["renewal_rate"]
+        if rate["of"]:
+            assert rate["interval"]["low"] <= rate["share"] <= rate["interval"]["high"]
+    assert set(found["churn_risk_detractors_vs_promoters"]) == {"value", "interval", "significant"}
+
+
+def test_revenue_table_reads_in_words(synced: Synced) -> None:
+    done = run_cli(
+        "insights", "revenue", "--since", "2025-11-01", "--until", UNTIL, "--config", synced.config
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Renewals by NPS category" in done.stdout
+    assert "Revenue at risk" in done.stdout

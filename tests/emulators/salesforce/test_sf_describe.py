@@ -46,13 +46,14 @@ def test_global_describe_lists_the_objects_with_key_prefixes(sf: Salesforce) -> 
         "Account": "001",
         "Contact": "003",
         "Lead": "00Q",
+        "Opportunity": "006",
         "Task": "00T",
         "NPS_Response__c": "a0X",
     }
 
 
 @pytest.mark.parametrize(
-    "sobject_name", ["User", "Account", "Contact", "Lead", "Task", "NPS_Response__c"]
+    "sobject_name", ["User", "Account", "Contact", "Lead", "Opportunity", "Task", "NPS_Response__c"]
 )
 def test_every_field_has_the_keys_callers_rely_on(sobject: Api, sobject_name: str) -> None:
     described = sobject(sobject_name).describe()

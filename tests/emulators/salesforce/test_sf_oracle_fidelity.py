@@ -192,7 +192,7 @@ def send(
 
 
 # -- describe ------------------------------------------------------------------------------------
-DESCRIBED = ("Account", "Contact", "Lead")
+DESCRIBED = ("Account", "Contact", "Lead", "Opportunity")
 
 
 @pytest.mark.parametrize("sobject", DESCRIBED)

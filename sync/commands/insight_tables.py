@@ -1,0 +1,160 @@
+"""The rich tables of ``nps-sync insights``: the same figures as the ``--json`` documents,
+rounded for reading, with what the marks mean under each table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from insights.nps import NpsDifference, NpsInterval
+from insights.rates import Comparison, Proportion
+from insights.revenue import RevenueReport
+from insights.segments import SegmentMovement, SegmentReport
+from sync.app.tables import figure_column, text_column
+
+
+def interval_text(i: NpsInterval) -> str:
+    """``+12.5 [-3.1, +27.9]``; empty without respondents."""
+    if i.nps is None or i.low is None or i.high is None:
+        return ""
+    return f"{i.nps:+.1f} [{i.low:+.1f}, {i.high:+.1f}]"
+
+
+def difference_text(d: NpsDifference | None) -> str:
+    """``+14.2 higher`` when the interval excludes 0, else ``+3.0 ~`` (within the noise)."""
+    if d is None or d.difference is None:
+        return ""
+    if not d.significant:
+        return f"{d.difference:+.1f} ~"
+    return f"{d.difference:+.1f} {'higher' if d.difference > 0 else 'lower'}"
+
+
+def share_text(p: Proportion) -> str:
+    """``92% [85-96]``; empty without trials."""
+    if p.share is None or p.low is None or p.high is None:
+        return ""
+    return f"{p.share:.0%} [{100 * p.low:.0f}-{100 * p.high:.0f}]"
+
+
+def _money(value: float | None) -> str:
+    """An amount short enough for a column: 950, 42k, 3.13M (``--json`` has it whole)."""
+    if value is None:
+        return ""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:.0f}k"
+    return f"{value:,.0f}"
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def print_segments(
+    console: Console,
+    reports: Sequence[SegmentReport],
+    moves: Sequence[Sequence[SegmentMovement]],
+    *,
+    start: datetime,
+    end: datetime,
+    confidence: float,
+    small_below: int,
+) -> None:
+    """One table per attribute: each segment, against the rest and the previous period."""
+    for report, report_moves in zip(reports, moves, strict=True):
+        table = Table(
+            title=f"NPS by {report.attribute}, {start:%Y-%m-%d} to {end:%Y-%m-%d}: "
+            f"overall {interval_text(report.overall)} ({report.overall.respondents} respondents)",
+            caption=(
+                f"n: respondents, * fewer than {small_below} (small sample); "
+                f"[{confidence:.0%} interval], adjusted multinomial method; "
+                "higher/lower: the interval of the difference excludes 0; ~: within the noise"
+            ),
+        )
+        text_column(table, report.attribute)
+        for header in ("n", "ac-\ncounts", f"NPS\n[{confidence:.0%} interval]"):
+            figure_column(table, header)
+        for header in ("vs the\nrest", "vs previous\nperiod"):
+            figure_column(table, header)
+        change = {m.segment: m.change for m in report_moves}
+        for s in report.segments:
+            table.add_row(
+                s.segment,
+                f"{s.interval.respondents}{'*' if s.interval.small_sample else ''}",
+                str(s.accounts),
+                interval_text(s.interval),
+                difference_text(s.versus_rest),
+                difference_text(change.get(s.segment)),
+            )
+        console.print(table)
+
+
+def comparison_reading(c: Comparison, what: str, unit: str) -> str:
+    """A comparison in words: the value, its interval, and whether it is more than noise."""
+    if c.value is None or c.low is None or c.high is None:
+        return f"{what}: not enough closed renewals to compare."
+    verdict = "a real difference" if c.significant else "within the noise"
+    if unit == "x":
+        figures = f"{c.value:.1f}x (interval {c.low:.1f}x to {c.high:.1f}x)"
+    else:
+        figures = f"{c.value:+.0%} (interval {c.low:+.0%} to {c.high:+.0%})"
+    return f"{what}: {figures}, {verdict}."
+
+
+def print_revenue(console: Console, report: RevenueReport, *, confidence: float) -> None:
+    """Renewals and churn, then revenue, per NPS category; the comparisons in words."""
+    period = f"{report.start:%Y-%m-%d} to {report.end:%Y-%m-%d}"
+    renewals = Table(
+        title=f"Renewals by NPS category, deals closed {period}",
+        caption=(
+            f"category: the account's average score in the {report.lookback_days} days before "
+            f"each deal closed; [{confidence:.0%} interval], Wilson"
+        ),
+    )
+    text_column(renewals, "category")
+    for header in ("ac-\ncounts", "closed\nrenewals", "renewal rate", "churn rate", "expanded"):
+        figure_column(renewals, header)
+    money = Table(title=f"Revenue by NPS category, {period}")
+    text_column(money, "category")
+    for header in ("renewals\ndue", "lost", "expansion", "GRR", "NRR", "open\nrenewals", "at risk"):
+        figure_column(money, header)
+    for c in report.categories:
+        renewals.add_row(
+            c.category,
+            str(c.accounts),
+            str(c.renewal_rate.whole),
+            share_text(c.renewal_rate),
+            share_text(c.churn_rate),
+            share_text(c.expansion_accounts),
+        )
+        money.add_row(
+            c.category,
+            _money(c.renewal_amount),
+            _money(c.lost_amount),
+            _money(c.expansion_amount),
+            _percent(c.gross_retention),
+            _percent(c.net_retention),
+            _money(c.open_renewal_amount),
+            _money(c.revenue_at_risk),
+        )
+    console.print(renewals)
+    console.print(money)
+    console.print(
+        comparison_reading(
+            report.churn_risk_detractors, "Detractor accounts churn, against promoters", "x"
+        )
+    )
+    console.print(
+        comparison_reading(
+            report.renewal_gap, "Renewal rate of promoters minus detractors", "points"
+        )
+    )
+    console.print(
+        f"Revenue at risk (open renewals x their category's churn rate): "
+        f"{_money(report.revenue_at_risk)}; open renewals of detractor accounts: "
+        f"{_money(report.detractor_open_renewal_amount)}."
+    )
