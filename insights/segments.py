@@ -35,13 +35,15 @@ TENURE_BANDS: tuple[tuple[int, str], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Respondent:
-    """One person's answer as the analysis sees it: the score and their account's attributes
-    (``tier``, ``region``, ``tenure``, ``support``, ``owner``, ... -> value)."""
+    """One person's answer as the analysis sees it: the score, their account's attributes
+    (``tier``, ``region``, ``tenure``, ``support``, ``owner``, ... -> value) and the themes of
+    their comment (when a theme model has read it)."""
 
     score: int
     account_id: str = ""
     arr: float = 0.0
     attributes: Mapping[str, str] = field(default_factory=dict)
+    themes: frozenset[str] = frozenset()
 
     def value(self, attribute: str) -> str:
         return self.attributes.get(attribute) or NO_VALUE

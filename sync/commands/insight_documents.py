@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from insights.drivers import Driver
 from insights.nps import NpsDifference, NpsInterval
 from insights.rates import Comparison, Proportion
 from insights.revenue import RevenueReport
@@ -153,4 +154,34 @@ def revenue_document(report: RevenueReport, *, confidence: float) -> dict[str, A
         "renewal_rate_gap_promoters_minus_detractors": comparison_document(report.renewal_gap),
         "revenue_at_risk": report.revenue_at_risk,
         "detractor_open_renewal_amount": report.detractor_open_renewal_amount,
+    }
+
+
+def drivers_document(
+    periods: Periods, drivers: Sequence[Driver], *, confidence: float, resamples: int
+) -> dict[str, Any]:
+    """``nps-sync insights drivers --json``: every feature's risk ratio of being a detractor
+    with its account-bootstrap interval and its reading in words; drivers first."""
+    return {
+        "period": {"start": iso(periods.start), "end": iso(periods.end)},
+        "respondents": len(periods.now),
+        "confidence": confidence,
+        "resamples": resamples,
+        "method": "risk ratio of detractors with / without the feature; percentile bootstrap "
+        "over accounts",
+        "drivers": [
+            {
+                "feature": d.feature,
+                "attribute": d.attribute,
+                "value": d.value,
+                "with_feature": proportion_document(d.with_feature),
+                "without_feature": proportion_document(d.without_feature),
+                "accounts": d.accounts,
+                "risk_ratio": d.risk_ratio,
+                "interval": None if d.low is None else {"low": d.low, "high": d.high},
+                "significant": d.significant,
+                "reading": d.reading,
+            }
+            for d in drivers
+        ],
     }

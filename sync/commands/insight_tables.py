@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from insights.drivers import Driver
 from insights.nps import NpsDifference, NpsInterval
 from insights.rates import Comparison, Proportion
 from insights.revenue import RevenueReport
@@ -158,3 +160,36 @@ def print_revenue(console: Console, report: RevenueReport, *, confidence: float)
         f"{_money(report.revenue_at_risk)}; open renewals of detractor accounts: "
         f"{_money(report.detractor_open_renewal_amount)}."
     )
+
+
+def print_drivers(
+    console: Console, drivers: Sequence[Driver], *, start: datetime, end: datetime
+) -> None:
+    """Each feature's detractor shares and risk ratio; the drivers in words below."""
+    table = Table(
+        title=f"What goes with detractors, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+        caption=escape(
+            "ratio: share of detractors with the feature / without it; [interval]: "
+            "bootstrap over accounts; * the interval excludes 1 (and 5+ accounts have it)"
+        ),
+    )
+    text_column(table, "feature")
+    for header in ("n", "detractors\nwith", "detractors\nwithout", escape("ratio [interval]")):
+        figure_column(table, header)
+    for d in drivers:
+        ratio_text = (
+            ""
+            if d.risk_ratio is None or d.low is None or d.high is None
+            else f"{d.risk_ratio:.1f}x [{d.low:.1f}-{d.high:.1f}]{'*' if d.significant else ''}"
+        )
+        table.add_row(
+            f"{d.attribute}: {d.value}",
+            str(d.with_feature.whole),
+            _percent(d.with_feature.share),
+            _percent(d.without_feature.share),
+            ratio_text,
+        )
+    console.print(table)
+    for d in drivers:
+        if d.significant:
+            console.print(d.reading)

@@ -2,6 +2,8 @@
 
 - ``insights segments`` shows NPS per tier, industry, region, tenure band, support history and
   owner, each with its 95% interval, against the rest and against the previous period;
+- ``insights drivers`` shows which segment values go with detractors, as risk ratios with
+  account-bootstrap intervals, and says the clear ones in words;
 - ``insights revenue`` shows renewals, churn, expansion, revenue retention and revenue at risk by
   the account's NPS category, from the Salesforce opportunities of the surveyed accounts.
 
@@ -53,7 +55,7 @@ def period_options(command: Command) -> Command:
 
 @click.group("insights")
 def insights_group() -> None:
-    """What the responses say: segments and revenue, every figure with its interval."""
+    """What the responses say: segments, drivers and revenue, every figure with its interval."""
 
 
 @insights_group.command("segments")
@@ -120,6 +122,70 @@ def segments_command(
         confidence=confidence,
         small_below=small_below,
     )
+
+
+@insights_group.command("drivers")
+@CONFIG_OPTION
+@click.option(
+    "--by",
+    "attributes",
+    multiple=True,
+    type=click.Choice(ATTRIBUTE_CHOICES),
+    help="Features from this attribute (repeatable; default: all).",
+)
+@period_options
+@click.option(
+    "--resamples",
+    type=click.IntRange(50, 10_000),
+    default=400,
+    show_default=True,
+    help="Bootstrap resamples of accounts.",
+)
+@click.option(
+    "--min-respondents",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Leave out features of fewer respondents (or with fewer without them).",
+)
+@JSON_OPTION
+def drivers_command(
+    config_path: Path,
+    attributes: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    confidence: float,
+    resamples: int,
+    min_respondents: int,
+    as_json: bool,
+) -> None:
+    """Which segment values go with detractors: the risk ratio of being a detractor with and
+    without each, with a bootstrap interval over accounts (same data, same figures). The
+    period defaults to the metrics window."""
+    from insights.drivers import cases, detractor_drivers
+    from sync.app.runtime import open_store
+    from sync.ops.insights import periods
+
+    config = load(config_path)
+    start, end = _period(since, until, config.metrics.window_days)
+    data = periods(open_store(config), start=start, end=end)
+    drivers = detractor_drivers(
+        cases(data.now, attributes or ATTRIBUTE_CHOICES),
+        resamples=resamples,
+        confidence=confidence,
+        min_respondents=min_respondents,
+    )
+    if as_json:
+        from sync.commands.insight_documents import drivers_document
+        from sync.commands.output import emit
+
+        emit(drivers_document(data, drivers, confidence=confidence, resamples=resamples))
+        return
+    from rich.console import Console
+
+    from sync.commands.insight_tables import print_drivers
+
+    print_drivers(Console(), drivers, start=start, end=end)
 
 
 @insights_group.command("revenue")

@@ -169,3 +169,23 @@ def test_revenue_table_reads_in_words(synced: Synced) -> None:
     assert done.returncode == 0, done.stderr
     assert "Renewals by NPS category" in done.stdout
     assert "Revenue at risk" in done.stdout
+
+
+def test_drivers_give_every_feature_a_ratio_and_a_reading(synced: Synced) -> None:
+    found = document(
+        "insights", "drivers", "--since", SINCE, "--until", UNTIL, "--json",
+        "--config", synced.config,
+    )  # fmt: skip
+    assert found["respondents"] > 0
+    assert found["drivers"]
+    for driver in found["drivers"]:
+        assert driver["feature"] == f"{driver['attribute']}={driver['value']}"
+        assert driver["with_feature"]["of"] >= 5
+        assert driver["reading"].startswith("Respondents with ")
+        if driver["significant"]:
+            assert driver["accounts"] >= 5
+    again = document(
+        "insights", "drivers", "--since", SINCE, "--until", UNTIL, "--json",
+        "--config", synced.config,
+    )  # fmt: skip
+    assert again["drivers"] == found["drivers"]  # seeded resamples: the same figures
