@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from insights.drivers import Driver
+from insights.loops import LoopEffect, ScoreChange
 from insights.nps import NpsDifference, NpsInterval
 from insights.rates import Comparison, Proportion
 from insights.revenue import RevenueReport
@@ -124,9 +125,25 @@ def comparison_document(c: Comparison) -> dict[str, Any]:
     }
 
 
-def revenue_document(report: RevenueReport, *, confidence: float) -> dict[str, Any]:
+def score_change_document(c: ScoreChange) -> dict[str, Any]:
+    """Follow-ups of one group: means, the mean change with its interval, recoveries."""
+    return {
+        "pairs": c.pairs,
+        "mean_before": c.mean_before,
+        "mean_after": c.mean_after,
+        "mean_change": c.mean_change,
+        "interval": None if c.low is None else {"low": c.low, "high": c.high},
+        "small_sample": c.small_sample,
+        "recovered": proportion_document(c.recovered),
+    }
+
+
+def revenue_document(
+    report: RevenueReport, loops: LoopEffect, *, confidence: float
+) -> dict[str, Any]:
     """``nps-sync insights revenue --json``: per NPS category, renewals, churn, expansion,
-    retention and revenue at risk, and the two comparisons of detractors with promoters."""
+    retention and revenue at risk, the two comparisons of detractors with promoters, and the
+    score change after a resolved loop."""
     return {
         "period": {"start": report.start.isoformat(), "end": report.end.isoformat()},
         "lookback_days": report.lookback_days,
@@ -154,6 +171,11 @@ def revenue_document(report: RevenueReport, *, confidence: float) -> dict[str, A
         "renewal_rate_gap_promoters_minus_detractors": comparison_document(report.renewal_gap),
         "revenue_at_risk": report.revenue_at_risk,
         "detractor_open_renewal_amount": report.detractor_open_renewal_amount,
+        "score_change_after_loop": {
+            "resolved": score_change_document(loops.resolved),
+            "not_resolved": score_change_document(loops.not_resolved),
+            "gap": comparison_document(loops.gap),
+        },
     }
 
 

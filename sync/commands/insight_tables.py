@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from insights.drivers import Driver
+from insights.loops import LoopEffect
 from insights.nps import NpsDifference, NpsInterval
 from insights.rates import Comparison, Proportion
 from insights.revenue import RevenueReport
@@ -98,13 +99,32 @@ def print_segments(
 def comparison_reading(c: Comparison, what: str, unit: str) -> str:
     """A comparison in words: the value, its interval, and whether it is more than noise."""
     if c.value is None or c.low is None or c.high is None:
-        return f"{what}: not enough closed renewals to compare."
+        return f"{what}: too few to compare."
     verdict = "a real difference" if c.significant else "within the noise"
     if unit == "x":
         figures = f"{c.value:.1f}x (interval {c.low:.1f}x to {c.high:.1f}x)"
-    else:
+    elif unit == "share":
         figures = f"{c.value:+.0%} (interval {c.low:+.0%} to {c.high:+.0%})"
+    else:
+        figures = f"{c.value:+.1f} (interval {c.low:+.1f} to {c.high:+.1f})"
     return f"{what}: {figures}, {verdict}."
+
+
+def print_loop_effect(console: Console, effect: LoopEffect) -> None:
+    """The score change after a resolved loop against the others, in words."""
+    for name, c in (("resolved", effect.resolved), ("not resolved", effect.not_resolved)):
+        if c.mean_change is None or c.mean_before is None or c.mean_after is None:
+            console.print(f"Detractors whose loop was {name}: no later answer yet.")
+            continue
+        interval = "" if c.low is None else f" [{c.low:+.1f}, {c.high:+.1f}]"
+        console.print(
+            f"Detractors whose loop was {name}: next answer {c.mean_before:.1f} -> "
+            f"{c.mean_after:.1f}, change {c.mean_change:+.1f}{escape(interval)} over {c.pairs} "
+            f"people; {share_text(c.recovered)} came back at 7 or more."
+        )
+    console.print(
+        comparison_reading(effect.gap, "Score change, resolved loops minus the others", "points")
+    )
 
 
 def print_revenue(console: Console, report: RevenueReport, *, confidence: float) -> None:
@@ -152,7 +172,7 @@ def print_revenue(console: Console, report: RevenueReport, *, confidence: float)
     )
     console.print(
         comparison_reading(
-            report.renewal_gap, "Renewal rate of promoters minus detractors", "points"
+            report.renewal_gap, "Renewal rate of promoters minus detractors", "share"
         )
     )
     console.print(

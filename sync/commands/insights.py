@@ -224,17 +224,26 @@ def revenue_command(
     as_json: bool,
 ) -> None:
     """Renewals, churn, expansion, revenue retention and revenue at risk by the account's NPS
-    category, for the opportunities closed in the period (default: the last 365 days)."""
+    category, for the opportunities closed in the period (default: the last 365 days); and the
+    score change of detractors after a resolved loop against the others."""
     from connectors.transport import CallCounter
+    from insights.loops import loop_effect
     from insights.revenue import revenue_by_category
     from sync.app.runtime import build_salesforce, open_store
     from sync.core.retry import RetryPolicy
-    from sync.ops.insights import EXPANSION_TYPES, RENEWAL_TYPES, revenue_inputs
+    from sync.ops.insights import (
+        EXPANSION_TYPES,
+        RENEWAL_TYPES,
+        loop_follow_ups,
+        revenue_inputs,
+    )
 
     config = load(config_path)
     start, end = _period(since, until, 365)
+    store = open_store(config)
+    loops = loop_effect(loop_follow_ups(store, since=start), confidence=confidence)
     inputs = revenue_inputs(
-        open_store(config),
+        store,
         build_salesforce(config, CallCounter()),
         RetryPolicy(attempts=2),
         renewal_types=renewal_types or RENEWAL_TYPES,
@@ -252,10 +261,12 @@ def revenue_command(
         from sync.commands.insight_documents import revenue_document
         from sync.commands.output import emit
 
-        emit(revenue_document(report, confidence=confidence))
+        emit(revenue_document(report, loops, confidence=confidence))
         return
     from rich.console import Console
 
-    from sync.commands.insight_tables import print_revenue
+    from sync.commands.insight_tables import print_loop_effect, print_revenue
 
-    print_revenue(Console(), report, confidence=confidence)
+    console = Console()
+    print_revenue(console, report, confidence=confidence)
+    print_loop_effect(console, loops)

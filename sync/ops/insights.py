@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import partial
 
 from connectors.models import Opportunity
+from insights.loops import FollowUp, follow_ups
 from insights.revenue import Answer, Deal, DealKind
 from insights.segments import Respondent
 from sync.core.ports import OpportunityCrm
@@ -124,4 +125,13 @@ def revenue_inputs(
         deals=[
             deal(o, renewal_types=renewal_types, expansion_types=expansion_types) for o in found
         ],
+    )
+
+
+def loop_follow_ups(store: StateStore, *, since: datetime) -> list[FollowUp]:
+    """Each detractor answered since ``since`` with the same person's next answer, and whether
+    the detractor's loop was resolved."""
+    return follow_ups(
+        (f.email, f.answered_at, f.score, f.loop.state if f.loop else None)
+        for f in store.loops.facts(since)
     )

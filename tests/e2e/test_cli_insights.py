@@ -160,6 +160,9 @@ def test_revenue_reads_the_opportunities_of_the_surveyed_accounts(synced: Synced
         if rate["of"]:
             assert rate["interval"]["low"] <= rate["share"] <= rate["interval"]["high"]
     assert set(found["churn_risk_detractors_vs_promoters"]) == {"value", "interval", "significant"}
+    loops = found["score_change_after_loop"]
+    assert set(loops) == {"resolved", "not_resolved", "gap"}
+    assert loops["resolved"]["pairs"] + loops["not_resolved"]["pairs"] > 0
 
 
 def test_revenue_table_reads_in_words(synced: Synced) -> None:
