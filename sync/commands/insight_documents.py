@@ -15,6 +15,7 @@ from insights.nps import NpsDifference, NpsInterval
 from insights.rates import Comparison, Proportion
 from insights.revenue import RevenueReport
 from insights.segments import SegmentMovement, SegmentReport
+from insights.trend import TrendPoint
 from sync.commands.output import iso
 from sync.ops.insights import Periods
 
@@ -205,5 +206,25 @@ def drivers_document(
                 "reading": d.reading,
             }
             for d in drivers
+        ],
+    }
+
+
+def trend_document(
+    points: Sequence[TrendPoint], *, every: str, confidence: float
+) -> dict[str, Any]:
+    """``nps-sync insights trend --json``: each period's NPS, category mix and change."""
+    return {
+        "every": every,
+        "confidence": confidence,
+        "method": "adjusted",
+        "periods": [
+            {
+                "start": iso(p.start),
+                "end": iso(p.end),
+                **interval_document(p.interval),
+                "change": difference_document(p.change),
+            }
+            for p in points
         ],
     }

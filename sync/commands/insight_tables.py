@@ -16,6 +16,7 @@ from insights.nps import NpsDifference, NpsInterval
 from insights.rates import Comparison, Proportion
 from insights.revenue import RevenueReport
 from insights.segments import SegmentMovement, SegmentReport
+from insights.trend import TrendPoint
 from sync.app.tables import figure_column, text_column
 
 
@@ -213,3 +214,34 @@ def print_drivers(
     for d in drivers:
         if d.significant:
             console.print(d.reading)
+
+
+def print_trend(
+    console: Console, points: Sequence[TrendPoint], *, every: str, confidence: float
+) -> None:
+    """NPS per period with its interval, the category mix and the change from the one before."""
+    table = Table(
+        title=f"NPS by {every}",
+        caption=escape(
+            f"n: respondents, * under 30; [{confidence:.0%} interval], adjusted multinomial; "
+            "mix: promoters/passives/detractors; higher/lower: the change's interval excludes 0"
+        ),
+    )
+    text_column(table, "from")
+    for header in ("n", escape("NPS [interval]"), "mix %", "change"):
+        figure_column(table, header)
+    for p in points:
+        c, n = p.interval.counts, p.interval.respondents
+        mix = (
+            ""
+            if not n
+            else "/".join(f"{100 * k / n:.0f}" for k in (c.promoters, c.passives, c.detractors))
+        )
+        table.add_row(
+            f"{p.start:%Y-%m-%d}",
+            f"{n}{'*' if p.interval.small_sample else ''}",
+            interval_text(p.interval),
+            mix,
+            difference_text(p.change),
+        )
+    console.print(table)

@@ -2,6 +2,8 @@
 
 - ``insights segments`` shows NPS per tier, industry, region, tenure band, support history and
   owner, each with its 95% interval, against the rest and against the previous period;
+- ``insights trend`` shows NPS per week, month or quarter with its interval, the category mix
+  and whether it moved from the period before;
 - ``insights drivers`` shows which segment values go with detractors, as risk ratios with
   account-bootstrap intervals, and says the clear ones in words;
 - ``insights revenue`` shows renewals, churn, expansion, revenue retention and revenue at risk by
@@ -16,12 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from sync.commands.output import JSON_OPTION
 from sync.commands.run import CONFIG_OPTION, load
+
+if TYPE_CHECKING:
+    from insights.trend import Every
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"])
@@ -55,7 +60,8 @@ def period_options(command: Command) -> Command:
 
 @click.group("insights")
 def insights_group() -> None:
-    """What the responses say: segments, drivers and revenue, every figure with its interval."""
+    """What the responses say: segments, trend, drivers and revenue, every figure with its
+    interval."""
 
 
 @insights_group.command("segments")
@@ -122,6 +128,51 @@ def segments_command(
         confidence=confidence,
         small_below=small_below,
     )
+
+
+@insights_group.command("trend")
+@CONFIG_OPTION
+@click.option(
+    "--every",
+    type=click.Choice(["week", "month", "quarter"]),
+    default="month",
+    show_default=True,
+)
+@period_options
+@JSON_OPTION
+def trend_command(
+    config_path: Path,
+    every: str,
+    since: datetime | None,
+    until: datetime | None,
+    confidence: float,
+    as_json: bool,
+) -> None:
+    """NPS per calendar week, month or quarter (UTC) with its interval and category mix; a
+    move from the period before is called one only when its interval excludes 0. The range
+    defaults to the last 365 days."""
+    from insights.trend import nps_trend
+    from sync.app.runtime import open_store
+    from sync.ops.insights import trend_periods
+
+    config = load(config_path)
+    start, end = _period(since, until, 365)
+    chosen: Every = "week" if every == "week" else "quarter" if every == "quarter" else "month"
+    points = nps_trend(
+        trend_periods(open_store(config), start=start, end=end, every=chosen),
+        confidence=confidence,
+    )
+    if as_json:
+        from sync.commands.insight_documents import trend_document
+        from sync.commands.output import emit
+
+        emit(trend_document(points, every=every, confidence=confidence))
+        return
+    from rich.console import Console
+
+    from sync.commands.insight_tables import print_trend
+
+    print_trend(Console(), points, every=every, confidence=confidence)
 
 
 @insights_group.command("drivers")

@@ -13,6 +13,7 @@ from connectors.models import Opportunity
 from insights.loops import FollowUp, follow_ups
 from insights.revenue import Answer, Deal, DealKind
 from insights.segments import Respondent
+from insights.trend import Every, Period, periods_between
 from sync.core.ports import OpportunityCrm
 from sync.core.retry import RetryPolicy
 from sync.fields.respondents import latest_in_period, respondents
@@ -135,3 +136,14 @@ def loop_follow_ups(store: StateStore, *, since: datetime) -> list[FollowUp]:
         (f.email, f.answered_at, f.score, f.loop.state if f.loop else None)
         for f in store.loops.facts(since)
     )
+
+
+def trend_periods(
+    store: StateStore, *, start: datetime, end: datetime, every: Every
+) -> list[Period]:
+    """The respondents of each calendar period between ``start`` and ``end``."""
+    rows = routed_rows(store)
+    return [
+        Period(a, b, respondents(rows, start=a, end=b))
+        for a, b in periods_between(start, end, every)
+    ]

@@ -192,3 +192,22 @@ def test_drivers_give_every_feature_a_ratio_and_a_reading(synced: Synced) -> Non
         "--config", synced.config,
     )  # fmt: skip
     assert again["drivers"] == found["drivers"]  # seeded resamples: the same figures
+
+
+def test_trend_gives_each_month_its_nps_and_change(synced: Synced) -> None:
+    found = document(
+        "insights", "trend", "--every", "quarter", "--since", "2025-11-01", "--until", UNTIL,
+        "--json", "--config", synced.config,
+    )  # fmt: skip
+    starts = [p["start"] for p in found["periods"]]
+    assert starts == [
+        "2025-11-01T00:00:00Z",
+        "2026-01-01T00:00:00Z",
+        "2026-04-01T00:00:00Z",
+        "2026-07-01T00:00:00Z",
+        "2026-10-01T00:00:00Z",
+    ]
+    assert found["periods"][0]["change"] is None
+    assert sum(p["respondents"] for p in found["periods"]) > 0
+    for p in found["periods"]:
+        assert p["promoters"] + p["passives"] + p["detractors"] == p["respondents"]
