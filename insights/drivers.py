@@ -96,6 +96,13 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return values[below] + (values[above] - values[below]) * (position - below)
 
 
+def times(value: float) -> str:
+    """A ratio to read: two decimals below 1 (0.98x is not 1.0x), one below 10, then none."""
+    if value < 1:
+        return f"{value:.2f}x"
+    return f"{value:.1f}x" if value < 10 else f"{value:.0f}x"
+
+
 def reading(
     feature: str,
     rr: float | None,
@@ -116,15 +123,15 @@ def reading(
         return f"{who}: too few to compare ({n})."
     if accounts is not None and accounts < MIN_ACCOUNTS:
         return (
-            f"{who}: {rr:.1f}x as likely to be detractors, from {accounts} accounts: "
+            f"{who}: {times(rr)} as likely to be detractors, from {accounts} accounts: "
             "too few to tell."
         )
-    interval = f"{confidence:.0%} interval {low:.1f}x to {high:.1f}x; {n} respondents"
+    interval = f"{confidence:.0%} interval {times(low)} to {times(high)}; {n} respondents"
     if low > 1:
-        return f"{who}: {rr:.1f}x as likely to be detractors ({interval})."
+        return f"{who}: {times(rr)} as likely to be detractors ({interval})."
     if high < 1:
-        return f"{who}: less likely to be detractors, {rr:.1f}x as likely ({interval})."
-    return f"{who}: no clear difference, {rr:.1f}x as likely to be detractors ({interval})."
+        return f"{who}: less likely to be detractors, {times(rr)} as likely ({interval})."
+    return f"{who}: no clear difference, {times(rr)} as likely to be detractors ({interval})."
 
 
 def detractor_drivers(

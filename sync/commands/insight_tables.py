@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from insights.drivers import Driver
+from insights.drivers import Driver, times
 from insights.loops import LoopEffect
 from insights.nps import NpsDifference, NpsInterval
 from insights.rates import Comparison, Proportion
@@ -103,7 +103,7 @@ def comparison_reading(c: Comparison, what: str, unit: str) -> str:
         return f"{what}: too few to compare."
     verdict = "a real difference" if c.significant else "within the noise"
     if unit == "x":
-        figures = f"{c.value:.1f}x (interval {c.low:.1f}x to {c.high:.1f}x)"
+        figures = f"{times(c.value)} (interval {times(c.low)} to {times(c.high)})"
     elif unit == "share":
         figures = f"{c.value:+.0%} (interval {c.low:+.0%} to {c.high:+.0%})"
     else:
@@ -201,7 +201,8 @@ def print_drivers(
         ratio_text = (
             ""
             if d.risk_ratio is None or d.low is None or d.high is None
-            else f"{d.risk_ratio:.1f}x [{d.low:.1f}-{d.high:.1f}]{'*' if d.significant else ''}"
+            else f"{times(d.risk_ratio)} [{times(d.low)}-{times(d.high)}]"
+            + ("*" if d.significant else "")
         )
         table.add_row(
             f"{d.attribute}: {d.value}",

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from insights.drivers import Case, cases, detractor_drivers
+from insights.drivers import Case, cases, detractor_drivers, times
 from insights.segments import Respondent
 
 
@@ -88,3 +88,10 @@ def test_cases_take_attribute_values_and_themes() -> None:
         Case("A", True, frozenset({"tier=Gold", "theme=price"})),
         Case("#1", False, frozenset({"tier=Silver"})),
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(0.984, "0.98x"), (1.0, "1.0x"), (3.14, "3.1x"), (376.8, "377x")]
+)
+def test_ratios_read_without_rounding_across_one(value: float, text: str) -> None:
+    assert times(value) == text
