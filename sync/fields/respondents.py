@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from insights.segments import Respondent, support_band, tenure_band
 from sync.state import StoredResponse
@@ -17,7 +18,7 @@ from sync.state import StoredResponse
 ATTRIBUTES = ("tier", "industry", "region", "tenure", "support", "owner")
 
 
-def _created(account: Mapping[str, object]) -> date | None:
+def _created(account: Mapping[str, Any]) -> date | None:
     value = account.get("created_date")
     return date.fromisoformat(str(value)[:10]) if value else None
 
@@ -46,13 +47,13 @@ def latest_in_period(
 
 def respondent(row: StoredResponse, *, at: date, open_tickets: int | None) -> Respondent:
     """One stored response with its account's segment attributes as of ``at``."""
-    account: Mapping[str, object] = (row.match or {}).get("account") or {}
+    account: Mapping[str, Any] = (row.match or {}).get("account") or {}
     created = _created(account)
     owner = account.get("owner_name") or account.get("owner_email") or ""
     return Respondent(
         score=row.response.score,
         account_id=row.account_id or "",
-        arr=float(str(account.get("arr") or 0.0)),
+        arr=float(account.get("arr") or 0.0),
         attributes={
             "tier": str(account.get("tier") or ""),
             "industry": str(account.get("industry") or ""),
