@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from sync.loop.metrics import LoopMetrics, loop_metrics
 from sync.reports.answers import Answer
-from sync.reports.nps import Nps, moved, nps_of
+from sync.reports.nps import METHOD, Nps, moved, nps_of
 
 Period = Literal["month", "quarter"]
 TREND_PERIODS: dict[str, int] = {"month": 12, "quarter": 8}
@@ -155,6 +155,7 @@ def report_json(report: ExecutiveReport) -> dict[str, Any]:
         "label": report.label,
         "since": _iso(report.since),
         "until": _iso(report.until),
+        "interval": METHOD,
         "nps": report.headline.to_json(),
         "previous": report.previous.to_json(),
         "moved": report.moved,

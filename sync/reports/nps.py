@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 Z95 = 1.959964
+#: How the intervals are computed, as reports state it.
+METHOD = "95%, normal approximation with the multinomial variance of NPS"
 #: Below this many answers a figure is shown but flagged: the interval is wide and the normal
 #: approximation rough.
 SMALL_SAMPLE = 30

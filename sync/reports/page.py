@@ -10,6 +10,7 @@ from typing import Any
 
 from sync.reports import charts
 from sync.reports.executive import ExecutiveReport, report_json
+from sync.reports.nps import METHOD
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ def render(report: ExecutiveReport, sections: list[Section] | None = None) -> st
         charts=drawn,
         sections=sections if sections is not None else default_sections(),
         figures=report_json(report),
+        method=METHOD,
         fmt=_fmt,
         pct=_pct,
         hours=_hours,
