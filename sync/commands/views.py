@@ -122,16 +122,31 @@ def _print_queue(owner: str, calls: list[Call]) -> None:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the HTML report to this file.",
 )
+@click.option(
+    "--revenue/--no-revenue",
+    default=True,
+    show_default=True,
+    help="Read the accounts' Opportunities from Salesforce for revenue by NPS category.",
+)
 @UNTIL_OPTION
 @JSON_OPTION
 def report_command(
-    config_path: Path, period: str, out: Path | None, until: datetime | None, as_json: bool
+    config_path: Path,
+    period: str,
+    out: Path | None,
+    revenue: bool,
+    until: datetime | None,
+    as_json: bool,
 ) -> None:
     """The executive report: NPS trend with 95% intervals, category mix, NPS by segment and the
     closed loop, as one self-contained HTML file (charts inline, nothing fetched when viewed).
     --json prints every figure the page draws."""
+    from dataclasses import replace
     from typing import cast
 
+    from sync.app.runtime import open_store
+    from sync.commands.report_sections import drivers_section, revenue_section
+    from sync.reports.answers import gather
     from sync.reports.executive import (
         TREND_PERIODS,
         Period,
@@ -139,17 +154,34 @@ def report_command(
         periods,
         report_json,
     )
+    from sync.reports.page import THEMES_MISSING, Section
 
     if out is None and not as_json:
         raise click.UsageError("give --out FILE.html, or --json for the figures")
     now = _until(until)
     chosen = cast(Period, period)
     since = periods(now, chosen, TREND_PERIODS[period])[0][1]
-    report = executive_report(_answers(config_path, since), chosen, now)
+    config = load(config_path)
+    store = open_store(config)
+    try:
+        report = executive_report(gather(store, config, since), chosen, now)
+        sections = [Section("themes", "Top comment themes", empty=THEMES_MISSING)]
+        drivers, drivers_json = drivers_section(store, since, now)
+        sections.append(drivers)
+        if revenue:
+            money, revenue_json = revenue_section(config, store, since, now)
+        else:
+            money = Section("revenue", "Revenue by NPS category", empty="Left out (--no-revenue).")
+            revenue_json = None
+        sections.append(money)
+    finally:
+        store.close()
+    extra = {"themes": None, "drivers": drivers_json or None, "revenue": revenue_json}
+    report = replace(report, extra=extra)
     if out is not None:
         from sync.reports.page import render
 
-        out.write_text(render(report), encoding="utf-8")
+        out.write_text(render(report, sections), encoding="utf-8")
         click.echo(f"Wrote {out} ({report.label}, {report.headline.n} answers).", err=as_json)
     if as_json:
         emit(report_json(report))

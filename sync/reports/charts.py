@@ -16,6 +16,9 @@ from sync.reports.executive import ExecutiveReport, SegmentRow
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from insights.drivers import Driver
+    from insights.revenue import RevenueReport
+
 COLOURS = {"promoters": "#2e7d32", "passives": "#f9a825", "detractors": "#c62828"}
 LINE = "#1f4e79"
 
@@ -126,3 +129,51 @@ def loop_chart(report: ExecutiveReport) -> str:
     ax.set_xlim(0, 115)
     ax.set_title(f"{m.detractors} detractors this period", loc="left")
     return _svg(figure, "loop")
+
+
+def drivers_chart(drivers: Sequence[Driver], limit: int = 12) -> str:
+    """Risk ratio of being a detractor per feature with its interval (log scale, 1 = no
+    effect); drivers (intervals excluding 1) darker, the strongest first."""
+    shown = [d for d in drivers if d.risk_ratio is not None][:limit]
+    figure = _figure(7.5, 0.6 + 0.3 * max(len(shown), 2))
+    ax = figure.add_subplot()
+    ys = list(range(len(shown)))
+    for y, d in zip(ys, shown, strict=True):
+        colour = COLOURS["detractors"] if d.significant else "#9e9e9e"
+        ratio = d.risk_ratio or 1.0
+        low, high = d.low or ratio, d.high or ratio
+        ax.plot([low, high], [y, y], color=colour, linewidth=2)
+        ax.plot([ratio], [y], marker="o", color=colour)
+    ax.set_yticks(ys, [f"{d.feature} (n={d.with_feature.whole})" for d in shown])
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="#888", linewidth=0.6)
+    ax.set_xlabel("times as likely to be a detractor (95% interval)")
+    return _svg(figure, "drivers")
+
+
+def revenue_chart(report: RevenueReport) -> str:
+    """Renewal rate by the account's NPS category with Wilson intervals, and the amount of
+    open renewals at risk."""
+    rows = [c for c in report.categories if c.renewal_rate.share is not None]
+    figure = _figure(7.5, 0.6 + 0.4 * max(len(rows), 2))
+    ax = figure.add_subplot()
+    ys = list(range(len(rows)))
+    shares = [(c.renewal_rate.share or 0.0) * 100 for c in rows]
+    errors: Any = [
+        [s - (c.renewal_rate.low or 0.0) * 100 for s, c in zip(shares, rows, strict=True)],
+        [(c.renewal_rate.high or 0.0) * 100 - s for s, c in zip(shares, rows, strict=True)],
+    ]
+    colours = [COLOURS.get(f"{c.category}s", "#9e9e9e") for c in rows]
+    ax.barh(ys, shares, xerr=errors, color=colours, ecolor="#333", capsize=3)
+    for y, c in zip(ys, rows, strict=True):
+        ax.text(
+            101, y, f"{c.renewal_rate.part}/{c.renewal_rate.whole} renewed; "
+            f"at risk {c.revenue_at_risk:,.0f}", va="center",
+        )  # fmt: skip
+    ax.set_yticks(ys, [c.category for c in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 160)
+    ax.set_xticks([0, 25, 50, 75, 100])
+    ax.set_xlabel("renewal rate, % (95% interval)")
+    return _svg(figure, "revenue")

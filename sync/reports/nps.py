@@ -1,27 +1,25 @@
-"""NPS with a 95% interval, as the views need it.
+"""NPS with a 95% interval, as the views show it: the ``insights`` package's figures in the
+shape the views draw.
 
-A thin adapter: the views call :func:`nps_of` and :func:`moved` only, so the statistics can be
-swapped for the ``insights`` package's without touching them. The interval is the normal
-approximation with the multinomial variance of NPS: for shares ``p`` of promoters and ``d`` of
-detractors among ``n`` answers, ``Var(NPS) = (p + d - (p - d)^2) / n``, in points squared after
-scaling by 100^2.
+The interval is :func:`insights.nps.nps_interval`'s adjusted multinomial interval (the NPS
+variance ``(p + d - (p - d)^2) / n`` after adding ``z^2 / 3`` pseudo-respondents to each
+category), and a change between two periods or segments counts only when the interval of the
+difference excludes 0 (:func:`insights.nps.nps_difference`). So the views agree with
+``nps-sync insights``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-Z95 = 1.959964
+from insights.nps import SMALL_SAMPLE_BELOW, Counts, nps_difference, nps_interval
+
 #: How the intervals are computed, as reports state it.
-METHOD = "95%, normal approximation with the multinomial variance of NPS"
-#: Below this many answers a figure is shown but flagged: the interval is wide and the normal
-#: approximation rough.
-SMALL_SAMPLE = 30
-#: Changes are not judged below this many answers on either side: with a handful of answers all
-#: in one category the variance estimate is zero and any change would look significant.
-MIN_COMPARED = 10
+METHOD = (
+    "95%, multinomial variance of NPS with z²/3 pseudo-respondents added to each category "
+    "(adjusted Wald)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +36,11 @@ class Nps:
 
     @property
     def small(self) -> bool:
-        return self.n < SMALL_SAMPLE
+        return self.n < SMALL_SAMPLE_BELOW
 
     @property
-    def variance(self) -> float:
-        if not self.n:
-            return math.inf
-        p, d = self.promoters / self.n, self.detractors / self.n
-        return (p + d - (p - d) ** 2) / self.n * 100**2
+    def counts(self) -> Counts:
+        return Counts(self.promoters, self.passives, self.detractors)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -65,32 +60,21 @@ def _round(value: float | None) -> float | None:
 
 
 def nps_of(scores: Iterable[int]) -> Nps:
-    """The NPS of ``scores`` (0-10) with its 95% interval, clipped to -100..100."""
-    values = list(scores)
-    n = len(values)
-    promoters = sum(s >= 9 for s in values)
-    detractors = sum(s <= 6 for s in values)
-    if not n:
-        return Nps(0, 0, 0, 0, None, None, None)
-    score = (promoters - detractors) / n * 100
-    half = Z95 * math.sqrt(Nps(n, promoters, 0, detractors, score, None, None).variance)
+    """The NPS of ``scores`` (0-10) with its 95% interval."""
+    counts = Counts.of_scores(scores)
+    figure = nps_interval(counts)
     return Nps(
-        n,
-        promoters,
-        n - promoters - detractors,
-        detractors,
-        score,
-        max(-100.0, score - half),
-        min(100.0, score + half),
+        counts.respondents,
+        counts.promoters,
+        counts.passives,
+        counts.detractors,
+        figure.nps,
+        figure.low,
+        figure.high,
     )
 
 
 def moved(before: Nps, after: Nps) -> bool:
-    """The change from ``before`` to ``after`` is outside its 95% interval (independent
-    samples: the variances add), so it is unlikely to be noise."""
-    if before.score is None or after.score is None:
-        return False
-    if min(before.n, after.n) < MIN_COMPARED:
-        return False
-    spread = Z95 * math.sqrt(before.variance + after.variance)
-    return abs(after.score - before.score) > spread
+    """The change from ``before`` to ``after`` is real: the 95% interval of the difference of
+    the two (independent) scores excludes 0."""
+    return nps_difference(after.counts, before.counts).significant

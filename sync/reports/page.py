@@ -4,7 +4,7 @@ it is viewed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
@@ -21,6 +21,8 @@ class Section:
     title: str
     svg: str | None = None
     empty: str = ""
+    #: Sentences under the chart (readings of the figures).
+    notes: list[str] = field(default_factory=list)
 
 
 def _fmt(value: float | None) -> str:
@@ -70,6 +72,10 @@ def render(report: ExecutiveReport, sections: list[Section] | None = None) -> st
 def default_sections() -> list[Section]:
     """The parts whose figures are not computed yet, said so on the page."""
     return [
-        Section("themes", "Top themes and drivers", empty="No comment themes or drivers yet."),
-        Section("revenue", "Revenue by NPS category", empty="No revenue figures yet."),
+        Section("themes", "Top comment themes", empty=THEMES_MISSING),
+        Section("drivers", "Drivers of detractors", empty="Drivers are not computed."),
+        Section("revenue", "Revenue by NPS category", empty="Revenue is not computed."),
     ]
+
+
+THEMES_MISSING = "Comment themes are not computed yet."

@@ -128,6 +128,19 @@ def test_report_figures_match_the_seeded_answers_of_the_month(synced: Synced) ->
     assert len(doc["trend"]) == 8
     assert sum(row["n"] for row in doc["segments"]["tier"]) == expected["n"]
     assert doc["loop"]["detractors"] == expected["detractors"]
+    # revenue by category from the seeded Opportunities, drivers from the stored answers
+    categories = {c["category"]: c for c in doc["revenue"]["categories"]}
+    assert set(categories) == {"promoter", "passive", "detractor", "no score"}
+    assert sum(c["renewal_rate"]["of"] for c in categories.values()) > 0
+    assert doc["drivers"]["respondents"] > 0
+    assert doc["themes"] is None
+
+    offline = document(
+        "report", "-c", synced.config, "--until", UNTIL, "--period", "quarter", "--no-revenue",
+        "--json",
+    )  # fmt: skip
+    assert offline["revenue"] is None
+    assert offline["nps"] == doc["nps"]
 
 
 def test_the_html_report_renders_offline_in_chromium_with_its_charts(
@@ -157,7 +170,13 @@ def test_the_html_report_renders_offline_in_chromium_with_its_charts(
         driver.get(page.as_uri())
         charts = driver.find_elements(By.CSS_SELECTOR, "figure.chart svg")
         ids = {c.find_element(By.XPATH, "..").get_attribute("id") for c in charts}
-        assert {"chart-trend", "chart-mix", "chart-segment-tier", "chart-loop"} <= ids
+        assert {
+            "chart-trend",
+            "chart-mix",
+            "chart-segment-tier",
+            "chart-revenue",
+            "chart-loop",
+        } <= ids
         assert all(c.size["width"] > 100 and c.size["height"] > 50 for c in charts)
         figures = json.loads(
             driver.find_element(By.ID, "figures").get_attribute("textContent") or "{}"

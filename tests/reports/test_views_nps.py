@@ -1,5 +1,6 @@
-"""NPS and its 95% interval as the views show it: hand-computed cases, coverage of the truth
-in simulated samples, and changes flagged only outside the interval of the difference."""
+"""NPS and its 95% interval as the views show them (``insights.nps``): hand-computed cases,
+coverage of the truth in simulated samples, and changes flagged only when the interval of the
+difference excludes 0."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from sync.reports.nps import moved, nps_of
 @pytest.mark.parametrize(
     ("scores", "expected"),
     [
-        # 2 promoters, 2 detractors of 6: NPS 0; Var = (2/6 + 2/6 - 0) / 6 * 100^2 = 1111.1,
-        # half width 1.96 * 33.33 = 65.3
-        ([10, 9, 8, 7, 6, 0], (6, 0.0, -65.3, 65.3)),
-        # 3 promoters, 1 detractor of 4: NPS 50; Var = (0.75 + 0.25 - 0.25) / 4 * 100^2 = 1875,
-        # half width 1.96 * 43.3 = 84.9, clipped at 100
-        ([10, 10, 9, 3], (4, 50.0, -34.9, 100.0)),
-        # NPS 20 of 100; Var = (0.4 + 0.2 - 0.04) / 100 * 100^2 = 56, half width 14.7
-        ([9] * 40 + [7] * 40 + [5] * 20, (100, 20.0, 5.3, 34.7)),
+        # The adjusted interval adds z^2/3 = 1.2805 pseudo-respondents to each category.
+        # 2 of each of 6: p' = d' = 3.2805 / 9.8415 = 1/3, centre 0, Var = (2/3) / 9.8415,
+        # half width 1.96 * 0.2603 = 0.510
+        ([10, 9, 8, 7, 6, 0], (6, 0.0, -51.0, 51.0)),
+        # 3 promoters, 1 detractor of 4: p' = 4.2805 / 7.8415 = 0.5459, d' = 0.2908,
+        # centre 0.2551, Var = (0.8367 - 0.0651) / 7.8415, half width 0.6148
+        ([10, 10, 9, 3], (4, 50.0, -36.0, 87.0)),
+        # 40/40/20 of 100: p' = 0.3975, d' = 0.2049, centre 0.1926, half width 0.1446
+        ([9] * 40 + [7] * 40 + [5] * 20, (100, 20.0, 4.8, 33.7)),
     ],
 )
 def test_nps_and_interval_match_the_hand_computation(
@@ -52,8 +54,8 @@ def test_the_interval_covers_the_true_nps_in_at_least_90_percent_of_samples() ->
     [
         ([10] * 30 + [0] * 10, [10] * 10 + [0] * 30, True),  # +50 to -50 on 40 answers each
         ([10] * 12 + [0] * 8, [10] * 10 + [0] * 10, False),  # +20 to 0: inside the interval
-        ([0], [10], False),  # one answer each: never judged
-        ([10] * 9, [0] * 9, False),  # below the minimum on both sides
+        ([0], [10], False),  # one answer each: the interval spans everything
+        ([10] * 9, [0] * 9, True),  # +100 to -100 on 9 answers each
     ],
 )
 def test_a_change_is_flagged_only_outside_the_interval_of_the_difference(

@@ -42,8 +42,9 @@ def test_every_chart_is_inline_svg_and_the_figures_are_the_json_document() -> No
         "chart-segment-industry",
         "chart-loop",
     ]
-    assert "No comment themes or drivers yet." in html
-    assert "No revenue figures yet." in html
+    assert "Comment themes are not computed yet." in html
+    assert "Drivers are not computed." in html
+    assert "Revenue is not computed." in html
     assert "<script>x</script>" not in html  # comments never reach the page
     inline = re.search(r'<script type="application/json" id="figures">(.*?)</script>', html)
     assert inline is not None
@@ -53,7 +54,9 @@ def test_every_chart_is_inline_svg_and_the_figures_are_the_json_document() -> No
 
 def test_an_optional_section_with_a_chart_is_drawn_in_its_place() -> None:
     report = executive_report(answers(), "quarter", UNTIL)
-    html = render(report, [Section("revenue", "Revenue by NPS category", svg="<svg id='r'/>")])
-    assert "<h2>Revenue by NPS category</h2>" in html
+    section = Section("revenue", "Revenue", svg="<svg id='r'/>", notes=["At risk: <b>9</b>"])
+    html = render(report, [section])
+    assert "<h2>Revenue</h2>" in html
+    assert '<p class="note">At risk: &lt;b&gt;9&lt;/b&gt;</p>' in html
     assert '<figure class="chart" id="chart-revenue"><svg id=\'r\'/></figure>' in html
-    assert "No comment themes" not in html
+    assert "Comment themes" not in html

@@ -1,0 +1,72 @@
+"""The executive report's optional sections, from the ``insights`` analyses: drivers of
+detractors (from the store) and revenue by NPS category (Salesforce Opportunities). Each gives
+its chart for the page and its figures for ``--json``, or says why it has none."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sync.core.config import Config
+from sync.reports.page import Section
+from sync.state import StateStore
+
+RESAMPLES = 400
+
+
+def drivers_section(
+    store: StateStore, since: datetime, until: datetime
+) -> tuple[Section, dict[str, Any]]:
+    """Which segment values go with detractors over the report's whole window."""
+    from insights.drivers import cases, detractor_drivers
+    from sync.commands.insight_documents import drivers_document
+    from sync.fields.respondents import ATTRIBUTES
+    from sync.ops.insights import periods
+    from sync.reports.charts import drivers_chart
+
+    data = periods(store, start=since, end=until)
+    drivers = detractor_drivers(cases(data.now, ATTRIBUTES), resamples=RESAMPLES)
+    title = f"Drivers of detractors ({since:%Y-%m-%d} to {until:%Y-%m-%d})"
+    if not any(d.risk_ratio is not None for d in drivers):
+        return Section("drivers", title, empty="Too few respondents for drivers."), {}
+    document = drivers_document(data, drivers, confidence=0.95, resamples=RESAMPLES)
+    readings = [d.reading for d in drivers if d.significant][:5]
+    return Section("drivers", title, svg=drivers_chart(drivers), notes=readings), document
+
+
+def revenue_section(
+    config: Config, store: StateStore, since: datetime, until: datetime
+) -> tuple[Section, dict[str, Any] | None]:
+    """Renewals, churn and revenue at risk by the account's NPS category for the deals closed
+    in the report's window; when Salesforce cannot be read, the section says why."""
+    from connectors.errors import ConnectorError
+    from connectors.transport import CallCounter
+    from insights.loops import loop_effect
+    from insights.revenue import revenue_by_category
+    from sync.app.runtime import build_salesforce
+    from sync.commands.insight_documents import revenue_document
+    from sync.core.retry import RetryPolicy
+    from sync.ops.insights import loop_follow_ups, revenue_inputs
+    from sync.reports.charts import revenue_chart
+
+    title = "Revenue by NPS category"
+    try:
+        inputs = revenue_inputs(
+            store, build_salesforce(config, CallCounter()), RetryPolicy(attempts=2)
+        )
+    except ConnectorError as exc:
+        return Section("revenue", title, empty=f"Salesforce could not be read: {exc}"), None
+    report = revenue_by_category(inputs.answers, inputs.deals, start=since.date(), end=until.date())
+    loops = loop_effect(loop_follow_ups(store, since=since))
+    document = revenue_document(report, loops, confidence=0.95)
+    if not any(c.renewal_rate.whole for c in report.categories):
+        return Section("revenue", title, empty="No renewal closed in the period."), document
+    risk = report.churn_risk_detractors
+    notes = [f"Revenue at risk in open renewals: {report.revenue_at_risk:,.0f}."]
+    if risk.value is not None and risk.low is not None and risk.high is not None:
+        verdict = "a real difference" if risk.significant else "within the noise"
+        notes.append(
+            f"Detractor accounts churn {risk.value:.1f}x as often as promoter accounts "
+            f"(95% interval {risk.low:.1f} to {risk.high:.1f}: {verdict})."
+        )
+    return Section("revenue", title, svg=revenue_chart(report), notes=notes), document
