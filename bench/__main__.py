@@ -3,10 +3,11 @@
 By default (``make bench``, about ten minutes on two cores): first syncs of 1,000 and 10,000 new
 responses with their API calls against the batching lower bounds, the 10,000 one again on
 PostgreSQL, the Salesforce calls of two data shapes, routing throughput, a Zendesk burst and a
-backfill of 20,000 responses. The large rows are opt-in: ``--large`` adds a first sync of
-100,000 (pass after pass until the backlog is done, against the time the rate limits impose),
-the imports of a 200 MB JSONL export and of a 1,000,000-line CSV export, and a backfill of
-100,000 at 100 ms per call.
+backfill of 20,000 responses, then the comment text analytics on the shared feedback data
+(``../shared/data``, about ten minutes more). The large rows are opt-in: ``--large`` adds a
+first sync of 100,000 (pass after pass until the backlog is done, against the time the rate
+limits impose), the imports of a 200 MB JSONL export and of a 1,000,000-line CSV export, and a
+backfill of 100,000 at 100 ms per call.
 A row whose run fails prints the failure and what it measured; the benchmark goes on.
 """
 
@@ -19,6 +20,7 @@ from bench.first_sync import run_first_sync_benchmarks
 from bench.jsonl_import import run_csv_benchmark, run_jsonl_benchmark
 from bench.pipeline import run_salesforce_benchmark
 from bench.routing import run_routing_benchmark
+from bench.text import run_text_benchmark
 from bench.webhooks import run_webhook_benchmark
 from bench.zendesk import run_zendesk_benchmark
 
@@ -83,6 +85,7 @@ def main() -> None:
             "zendesk",
             "backfill",
             "webhooks",
+            "text",
         ),
         action="append",
         help="run only these rows (repeatable)",
@@ -117,6 +120,7 @@ def main() -> None:
             "zendesk",
             "backfill",
             "webhooks",
+            "text",
         )
     )
 
@@ -146,6 +150,8 @@ def main() -> None:
             rate=args.webhook_rate,
             latency=args.webhook_latency_ms / 1000,
         )
+    if "text" in rows:
+        run_text_benchmark()
 
 
 if __name__ == "__main__":

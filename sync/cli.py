@@ -34,6 +34,7 @@ from sync.commands.ops import (
 from sync.commands.rules import rules_group
 from sync.commands.run import demo_command, run_command, sync_command
 from sync.commands.sandbox import sandbox_command
+from sync.commands.text import text_group
 from sync.commands.unmatched import unmatched_group
 from sync.commands.views import digest_command, queue_command, report_command
 
@@ -130,5 +131,6 @@ for command in (
     explain_group,
     backfill_command,
     loop_group,
+    text_group,
 ):
     main.add_command(command)

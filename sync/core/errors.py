@@ -86,11 +86,12 @@ CONNECTOR_EXIT_CODES: tuple[tuple[type[ConnectorError], int], ...] = (
 
 def exit_code(error: BaseException) -> int | None:
     """The exit code for ``error``'s tier; None for an error that is a bug (no tier)."""
+    from insights.text.errors import TaxonomyError
     from rules.errors import RulesError  # here: importing rules loads pydantic and jinja2
 
     if isinstance(error, SyncError):
         return error.exit_code
-    if isinstance(error, RulesError):
+    if isinstance(error, RulesError | TaxonomyError):
         return EXIT_CONFIG_FILE
     for tier, code in CONNECTOR_EXIT_CODES:
         if isinstance(error, tier):

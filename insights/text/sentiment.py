@@ -1,0 +1,66 @@
+"""Sentiment of a comment as a number in [-1, 1].
+
+VADER's lexicon (``compound``) always; with the sentence encoder, blended with how much closer
+the comment sits to plainly positive statements than to plainly negative ones. The blend was
+measured better than either alone on airline reviews and tweets (see the README's figures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from insights.text.encoder import SentenceEncoder
+
+#: Generic statements of satisfaction and of its opposite, the poles comments are placed between.
+POSITIVE = (
+    "I would recommend this, it was excellent",
+    "great service, very comfortable and friendly",
+    "loved it, wonderful experience",
+    "good value and helpful staff",
+    "very happy, thank you",
+)
+NEGATIVE = (
+    "I would not recommend this, it was terrible",
+    "awful service, uncomfortable and rude",
+    "hated it, worst experience ever",
+    "poor value and unhelpful staff",
+    "very disappointed and angry",
+)
+#: Weight of the embedding's opinion when it is available; the lexicon has the rest.
+EMBEDDING_WEIGHT = 0.6
+#: Spreads the small cosine differences over (-1, 1).
+EMBEDDING_GAIN = 4.0
+
+
+class SentimentScorer:
+    """Scores comments; built once (the lexicon and the poles are loaded at construction)."""
+
+    def __init__(self, encoder: SentenceEncoder | None = None) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self._lexicon = SentimentIntensityAnalyzer()
+        self._axis: NDArray[np.float32] | None = None
+        if encoder is not None:
+            self._axis = encoder.encode(POSITIVE).mean(axis=0) - encoder.encode(NEGATIVE).mean(
+                axis=0
+            )
+
+    def score(
+        self, texts: Sequence[str], embeddings: NDArray[np.float32] | None = None
+    ) -> list[float]:
+        """One score per text; ``embeddings`` (rows of the encoder's vectors) refine them."""
+        lexical = np.array(
+            [self._lexicon.polarity_scores(t)["compound"] if t.strip() else 0.0 for t in texts]
+        )
+        if self._axis is None or embeddings is None:
+            return [float(x) for x in lexical]
+        semantic = np.tanh(EMBEDDING_GAIN * (embeddings @ self._axis))
+        blended = EMBEDDING_WEIGHT * semantic + (1 - EMBEDDING_WEIGHT) * lexical
+        empty = np.array([not t.strip() for t in texts])
+        return [0.0 if e else float(np.clip(x, -1, 1)) for x, e in zip(blended, empty, strict=True)]

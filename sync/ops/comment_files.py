@@ -1,0 +1,110 @@
+"""Read comment files for ``nps-sync text``: CSV or JSONL rows with their line numbers.
+
+A row that cannot be used (no id, a line that is not JSON, a theme the taxonomy does not know) is
+returned as a :class:`BadRow` naming its line, and the rest of the file is read; only a file that
+cannot be read at all (missing columns, not UTF-8) raises :class:`CommentFileError`. Messages
+never quote a comment: comments are personal data.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sync.core.errors import EXIT_CONFIG_FILE, SyncError
+
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+class CommentFileError(SyncError):
+    """The file cannot be read as comments at all; nothing was analysed."""
+
+    exit_code = EXIT_CONFIG_FILE
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One usable row: its values by column, and the line it starts on."""
+
+    line: int
+    values: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    line: int
+    message: str
+
+    def describe(self, path: Path) -> str:
+        return f"{path}:{self.line}: {self.message}; row skipped"
+
+
+def read_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
+    """The rows of a CSV or JSONL file that has the ``required`` columns (others are ignored)."""
+    try:
+        if _is_jsonl(path):
+            yield from _jsonl_rows(path, required)
+        else:
+            yield from _csv_rows(path, required)
+    except UnicodeDecodeError as error:
+        raise CommentFileError(f"{path}: not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise CommentFileError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+def _is_jsonl(path: Path) -> bool:
+    if path.suffix.lower() in JSON_SUFFIXES:
+        return True
+    if path.suffix.lower() == ".csv":
+        return False
+    with path.open("rb") as handle:
+        return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
+def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        missing = [c for c in required if c not in columns]
+        if missing:
+            listed = ", ".join(repr(c) for c in missing)
+            raise CommentFileError(
+                f"{path}:1: the header has no {listed} column; "
+                f"the file needs the columns {', '.join(required)}"
+            )
+        reader.fieldnames = columns
+        start = reader.line_num + 1
+        try:
+            for record in reader:
+                problem = next((c for c in required if record.get(c) is None), None)
+                if problem:
+                    yield BadRow(start, f"the row has no {problem!r} value")
+                else:
+                    yield Row(start, dict(record))
+                start = reader.line_num + 1
+        except csv.Error as error:
+            yield BadRow(start, f"not valid CSV ({error}); the rest of the file is not read")
+
+
+def _jsonl_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                reason = error.reason if isinstance(error, UnicodeDecodeError) else error.msg
+                yield BadRow(number, f"not a JSON object ({reason})")
+                continue
+            if not isinstance(record, dict):
+                yield BadRow(number, "not a JSON object")
+                continue
+            problem = next((c for c in required if c not in record), None)
+            if problem:
+                yield BadRow(number, f"the row has no {problem!r} value")
+            else:
+                yield Row(number, record)

