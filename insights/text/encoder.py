@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 #: Tokens read per comment; longer comments are cut (the model was trained on 128).
 MAX_TOKENS = 128
-#: Comments embedded per call, sorted by length so a batch pads little.
-BATCH = 32
+#: Tokens (padding included) embedded per call; comments are sorted by length so little is pad.
+BATCH_TOKENS = 256
 DIMENSIONS = 384
 MODEL_NAME = "all-MiniLM-L6-v2-int8"
 
@@ -68,16 +68,14 @@ class SentenceEncoder:
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """One unit-length row per text (a zero row for an empty text)."""
         result = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), BATCH):
-            chosen = order[start : start + BATCH]
-            encoded = self._tokenizer.encode_batch([texts[i] for i in chosen])
-            width = max(len(e.ids) for e in encoded)
+        encoded = self._tokenizer.encode_batch(list(texts))
+        for chosen in _batches([len(e.ids) for e in encoded]):
+            width = max(len(encoded[i].ids) for i in chosen)
             ids = np.zeros((len(chosen), width), dtype=np.int64)
             mask = np.zeros_like(ids)
-            for row, item in enumerate(encoded):
-                ids[row, : len(item.ids)] = item.ids
-                mask[row, : len(item.ids)] = 1
+            for row, index in enumerate(chosen):
+                ids[row, : len(encoded[index].ids)] = encoded[index].ids
+                mask[row, : len(encoded[index].ids)] = 1
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             states = self._session.run(None, feeds)[0]
             pooled = (states * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
@@ -89,9 +87,26 @@ class SentenceEncoder:
         return result
 
 
+def _batches(lengths: Sequence[int]) -> list[list[int]]:
+    """Indexes grouped by similar length, each group within :data:`BATCH_TOKENS` once padded.
+
+    The model's working memory grows with batch size times length; this bound keeps the
+    daemon's peak RSS within its goal whatever the mix of short and long comments.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    for index in order:
+        if groups and (len(groups[-1]) + 1) * lengths[index] <= BATCH_TOKENS:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
+
+
 def _check_model(path: Path, expected: str) -> None:
     """Refuse a model file that is not the one the figures in the README were measured with."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
     if digest != expected:
         raise ModelUnavailableError(f"the model file {path} is damaged (sha256 {digest})")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from sync.cli import main
 
 
-def analyze(*args: str | Path) -> tuple[int, list[dict[str, object]], str]:
+def analyze(*args: str | Path) -> tuple[int, list[dict[str, Any]], str]:
     result = CliRunner().invoke(main, ["text", "analyze", *map(str, args)])
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     return result.exit_code, lines, result.stderr
