@@ -250,7 +250,13 @@ def check_condition(
 def _check_test(spec: FieldSpec, test: FieldTest, path: Path) -> Iterator[Issue]:
     if spec.type not in OPERATORS[test.op].types:
         allowed = ", ".join(operators_for(spec.type))
-        if test.shorthand:
+        if test.shorthand and spec.type is FieldType.LIST:
+            message = (
+                f"field {spec.name!r} is a list; test a member with "
+                f"{{{spec.name}: {{contains: ...}}}}"
+            )
+            yield Issue(path, message)
+        elif test.shorthand:
             message = (
                 f"a list means `in`, which does not apply to {spec.type.value} field {spec.name!r}"
             )
@@ -273,6 +279,10 @@ def _check_test(spec: FieldSpec, test: FieldTest, path: Path) -> Iterator[Issue]
 
 
 def _value_problem(spec: FieldSpec, op: str, value: str | int | float | bool) -> str | None:
+    if spec.type is FieldType.LIST:
+        if not isinstance(value, str):
+            return f"field {spec.name!r} is a list of text; write the value in quotes"
+        return None
     if spec.type is FieldType.STRING:
         if not isinstance(value, str):
             return f"field {spec.name!r} is text; write the value in quotes: '{_yaml_text(value)}'"

@@ -30,6 +30,8 @@ class FieldType(StrEnum):
     INTEGER = "integer"
     NUMBER = "number"
     BOOLEAN = "boolean"
+    #: A list of text values (the themes of a comment); tested with ``contains``/``not_contains``.
+    LIST = "list"
 
     @property
     def noun(self) -> str:
@@ -49,6 +51,7 @@ _NOUNS = {
     FieldType.INTEGER: "a whole number",
     FieldType.NUMBER: "a number",
     FieldType.BOOLEAN: "true or false",
+    FieldType.LIST: "a list of text",
 }
 
 
@@ -81,6 +84,8 @@ class FieldSpec:
             return self.choices[-1]
         if self.type is FieldType.BOOLEAN:
             return True
+        if self.type is FieldType.LIST:
+            return [f"<{self.name}>"]
         if self.type in (FieldType.INTEGER, FieldType.NUMBER):
             return self.minimum if self.minimum is not None else 1
         return f"<{self.name}>"
@@ -95,6 +100,9 @@ _ACCEPTS: Mapping[FieldType, Callable[[object], bool]] = {
     FieldType.INTEGER: lambda value: type(value) is int,
     FieldType.NUMBER: _is_number,
     FieldType.BOOLEAN: lambda value: type(value) is bool,
+    FieldType.LIST: lambda value: (
+        isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+    ),
 }
 
 CATEGORIES = ("promoter", "passive", "detractor")
@@ -104,6 +112,7 @@ SURVEY_TYPES = ("relationship", "transactional")
 
 
 S, INT, N, B = FieldType.STRING, FieldType.INTEGER, FieldType.NUMBER, FieldType.BOOLEAN
+L = FieldType.LIST
 
 BUILTIN_FIELDS: Mapping[str, FieldSpec] = MappingProxyType(
     {
@@ -122,6 +131,9 @@ BUILTIN_FIELDS: Mapping[str, FieldSpec] = MappingProxyType(
             FieldSpec("comment", S, "free-text answer"),
             FieldSpec("comment_present", B, "the comment has non-blank text"),
             FieldSpec("comment_length", INT, "characters in the comment", minimum=0),
+            FieldSpec("sentiment", N, "comment sentiment, -1 to 1", minimum=-1, maximum=1),
+            FieldSpec("themes", L, "taxonomy themes of the comment, most confident first"),
+            FieldSpec("emerging", L, "themes of the comment flagged as emerging this week"),
             FieldSpec("age_minutes", INT, "minutes since the response was submitted", minimum=0),
             FieldSpec("submitted_at", S, "when the response was submitted (ISO 8601)"),
             FieldSpec("person_email", S, "email the survey tool has for the respondent"),
@@ -232,6 +244,8 @@ def parse_field_value(spec: FieldSpec, text: str) -> object:
         return None
     if spec.type is FieldType.STRING:
         return text
+    if spec.type is FieldType.LIST:  # themes=onboarding,pricing
+        return [item.strip() for item in text.split(",") if item.strip()]
     if spec.type is FieldType.BOOLEAN:
         if text in ("true", "false"):
             return text == "true"

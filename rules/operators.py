@@ -10,7 +10,9 @@ Semantics every admin can rely on:
 - ``regex`` searches anywhere in the text (anchor with ``^``/``$``), on at most the first
   :data:`~rules.regex.REGEX_INPUT_LIMIT` characters, in linear time (RE2).
 - ``between: [low, high]`` includes both ends.
-- ``present: true`` means the value is there and, for text, not blank.
+- ``present: true`` means the value is there and, for text, not blank; for a list, not empty.
+- On a list field (``themes``, ``emerging``), ``contains``/``not_contains`` test whether one of
+  its members equals the value, ignoring case.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class OperandShape(StrEnum):
 
 _NUMERIC = frozenset({FieldType.INTEGER, FieldType.NUMBER})
 _TEXT = frozenset({FieldType.STRING})
+_LIST = frozenset({FieldType.LIST})
+_SCALAR = frozenset(FieldType) - _LIST
 _ANY = frozenset(FieldType)
 
 
@@ -60,7 +64,7 @@ OPERATORS: Mapping[str, OperatorSpec] = MappingProxyType(
     {
         spec.name: spec
         for spec in (
-            OperatorSpec("eq", _ANY, OperandShape.SCALAR),
+            OperatorSpec("eq", _SCALAR, OperandShape.SCALAR),
             OperatorSpec("ne", _NUMERIC | _TEXT, OperandShape.SCALAR),
             OperatorSpec("lt", _NUMERIC, OperandShape.SCALAR),
             OperatorSpec("lte", _NUMERIC, OperandShape.SCALAR),
@@ -69,8 +73,8 @@ OPERATORS: Mapping[str, OperatorSpec] = MappingProxyType(
             OperatorSpec("in", _NUMERIC | _TEXT, OperandShape.LIST),
             OperatorSpec("not_in", _NUMERIC | _TEXT, OperandShape.LIST),
             OperatorSpec("between", _NUMERIC, OperandShape.RANGE),
-            OperatorSpec("contains", _TEXT, OperandShape.SCALAR),
-            OperatorSpec("not_contains", _TEXT, OperandShape.SCALAR),
+            OperatorSpec("contains", _TEXT | _LIST, OperandShape.SCALAR),
+            OperatorSpec("not_contains", _TEXT | _LIST, OperandShape.SCALAR),
             OperatorSpec("starts_with", _TEXT, OperandShape.SCALAR),
             OperatorSpec("regex", _TEXT, OperandShape.PATTERN),
             OperatorSpec("present", _ANY, OperandShape.FLAG),
@@ -96,6 +100,8 @@ def make_predicate(op: str, field: FieldSpec, operand: Operand) -> Predicate:
         return _present(key, wanted=operand is True)
     if field.type is FieldType.BOOLEAN:
         return lambda fields: fields.get(key) is operand
+    if field.type is FieldType.LIST:
+        return _LIST_TESTS[op](key, str(operand).casefold())
     if field.type is not FieldType.STRING:
         members = frozenset(_items(operand))
         return _NUMBER_TESTS[op](key, members if op in ("in", "not_in") else operand)
@@ -114,7 +120,8 @@ def make_predicate(op: str, field: FieldSpec, operand: Operand) -> Predicate:
 def _present(key: str, *, wanted: bool) -> Predicate:
     def test(fields: Fields) -> bool:
         value = fields.get(key)
-        there = value is not None and not (isinstance(value, str) and not value.strip())
+        blank = (isinstance(value, str) and not value.strip()) or value in ([], ())
+        there = value is not None and not blank
         return there is wanted
 
     return test
@@ -155,6 +162,16 @@ _FOLDED_TEXT_TESTS: Mapping[str, _Factory] = {
     ),
     "starts_with": lambda key, w: (
         lambda f: (v := f.get(key)) is not None and v.casefold().startswith(w)
+    ),
+}
+
+#: A list field holds a member equal to the operand, ignoring case (not a substring of one).
+_LIST_TESTS: Mapping[str, _Factory] = {
+    "contains": lambda key, w: (
+        lambda f: (v := f.get(key)) is not None and any(x.casefold() == w for x in v)
+    ),
+    "not_contains": lambda key, w: (
+        lambda f: (v := f.get(key)) is not None and all(x.casefold() != w for x in v)
     ),
 }
 

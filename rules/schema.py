@@ -111,6 +111,7 @@ _VALUE_SCHEMA = {
     FieldType.INTEGER: {"type": "number"},
     FieldType.NUMBER: {"type": "number"},
     FieldType.BOOLEAN: {"type": "boolean"},
+    FieldType.LIST: {"type": "string"},
 }
 
 
@@ -133,5 +134,5 @@ def _field_test_schema(field_type: FieldType) -> dict[str, Any]:
         "properties": operators,
         "additionalProperties": False,
     }
-    shorthands = [value] if field_type is FieldType.BOOLEAN else [value, listed]
+    shorthands = {FieldType.BOOLEAN: [value], FieldType.LIST: []}.get(field_type, [value, listed])
     return {"anyOf": [*shorthands, spelled_out]}

@@ -47,6 +47,7 @@ from sync.reports.answers import gather
 from sync.reports.digest import LOOKBACK, digest
 from sync.reports.sends import digest_intents, frontline_intents
 from sync.stages.act import Executor, drain
+from sync.stages.comment_text import CommentAnalysis, analyse_batch, load_comment_analysis
 from sync.stages.executors.customer_context import context_seconds
 from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.stages.executors.loop_mirror import TaskCompletionExecutor, TicketNoteExecutor
@@ -325,6 +326,8 @@ class Engine:
         self._task_outcome_field: str | None = None
         #: Why the user export was refused (credentials without admin rights): lookups search.
         self._user_export_refused = ""
+        self._comment_analysis: CommentAnalysis | None = None
+        self._comment_analysis_loaded = False
 
     def sibling(self) -> Engine:
         """An engine on the same config, store and rules with connections of its own and its
@@ -342,6 +345,9 @@ class Engine:
         )
         twin.routing_lock = self.routing_lock
         twin.direct_tickets = REALTIME_DIRECT_TICKETS
+        # One model in memory: the twins take turns routing, so they never use it at once.
+        twin._comment_analysis = self._comment_analysis
+        twin._comment_analysis_loaded = self._comment_analysis_loaded
         return twin
 
     def zendesk_names(self) -> ZendeskNames:
@@ -647,8 +653,10 @@ class Engine:
                 [(b.response.email, b.response.created_at) for b in batch]
             )
         matches = self.with_needed_users(batch, matches, ruleset, context, finder, now, previous)
+        analysis = self.comment_analysis()
+        text = analyse_batch(self.store, analysis, batch, now) if analysis else None
         outcomes = route_responses(
-            batch, matches, ruleset, context, self.store, now=now, previous=previous
+            batch, matches, ruleset, context, self.store, now=now, previous=previous, text=text
         )
         plan_escalations(self.store, ruleset, outcomes, now)
         routed = self.store.record_routing(outcomes, now)
@@ -980,6 +988,14 @@ class Engine:
             queue_accounts=uses_loop_figures(field_map(self.config)),
         )
         report.loops_changed += stats.changed
+
+    def comment_analysis(self) -> CommentAnalysis | None:
+        """The comment analytics of the ``text:`` section, loaded on first use (the model takes
+        a second); None when they are off."""
+        if not self._comment_analysis_loaded:
+            self._comment_analysis = load_comment_analysis(self.config.text)
+            self._comment_analysis_loaded = True
+        return self._comment_analysis
 
     def task_outcome_field(self) -> str:
         """The Task loop outcome field when the org has it ("" otherwise); described once."""

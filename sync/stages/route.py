@@ -45,6 +45,7 @@ from sync.loop.throttle import (
     save_ledger,
     settle_until,
 )
+from sync.stages.comment_text import TextFields, stored_fields, theme_tags
 from sync.stages.match_record import Match, match_from_json
 from sync.stages.owners import choose_owner
 from sync.stages.recency import too_old
@@ -91,9 +92,14 @@ def action_key(source: str, response_id: str, rule: str, action: str) -> str:
 
 
 def build_fields(
-    stored: StoredResponse, match: Match, previous_score: int | None, now: datetime
+    stored: StoredResponse,
+    match: Match,
+    previous_score: int | None,
+    now: datetime,
+    text: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
-    """The flat field mapping the router decides on (missing values are None)."""
+    """The flat field mapping the router decides on (missing values are None); ``text``: what
+    the comment says (:mod:`sync.stages.comment_text`), when text analytics are on."""
     r = stored.response
     contact = match.contact
     account = match.account
@@ -112,6 +118,7 @@ def build_fields(
         "person_email": r.email,
         "person_name": r.person_name or None,
         "permalink": r.permalink or None,
+        **(text or {}),
     }
     if contact is not None:
         fields.update(
@@ -161,12 +168,14 @@ def rebuild_fields(
     previous = store.inbox.previous_scores(
         [(s.response.email, s.response.created_at) for s in responses]
     )
+    text = stored_fields(store, responses)
     rebuilt = []
     for stored in responses:
         r = stored.response
         match = match_from_json(stored.match)
         as_of = now if now is not None else routed_at(stored)
-        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), as_of)
+        said = text.get((r.source, r.response_id))
+        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), as_of, said)
         rebuilt.append((stored, match, fields))
     return rebuilt
 
@@ -425,6 +434,8 @@ def build_intent(
         made, note = _task_payload(rendered, stored, match, routing)
     elif isinstance(rendered, TicketPayload):
         made = _ticket_payload(rendered, stored, match, routing)
+        if not isinstance(made, Skip):  # the comment's themes, as tags agents can search
+            made["tags"] = list(dict.fromkeys([*made["tags"], *theme_tags(fields.get("themes"))]))
     elif isinstance(rendered, FieldUpdatePayload):
         made = _field_update_payload(rendered, stored, match)
     elif isinstance(rendered, ResurveyPayload):
@@ -491,11 +502,13 @@ def route_responses(
     *,
     now: datetime,
     previous: Mapping[tuple[str, datetime], int] | None = None,
+    text: TextFields | None = None,
 ) -> list[RoutingOutcome]:
     """Decide every response of the batch; one :class:`RoutingOutcome` each, except for
     responses still settling, which are deferred in the store instead
     (:mod:`sync.loop.throttle`). ``previous``: the batch's previous scores
-    (:meth:`~sync.state.inbox.Inbox.previous_scores`), looked up here when not given."""
+    (:meth:`~sync.state.inbox.Inbox.previous_scores`), looked up here when not given; ``text``:
+    the text fields of the batch's comments, when text analytics are on."""
     if previous is None:
         previous = store.inbox.previous_scores(
             [(b.response.email, b.response.created_at) for b in batch]
@@ -506,7 +519,8 @@ def route_responses(
         r = stored.response
         match = matches[(r.source, r.response_id)]
         as_of = now if now is not None else routed_at(stored)
-        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), as_of)
+        said = (text or {}).get((r.source, r.response_id))
+        fields = build_fields(stored, match, previous.get((r.email, r.created_at)), as_of, said)
         if match.status == "failed":  # not routed on a guess; it waits on the review list
             decided.append((stored, match, fields, (), None))
             continue

@@ -446,6 +446,31 @@ def _zendesk_open_tickets_v10(meta: sa.MetaData) -> sa.Table:
 zendesk_open_tickets = _zendesk_open_tickets_v10(metadata)
 
 
+# -- What each comment says (schema v11; used by sync/stages/comment_text.py) ---------------------
+
+
+def _comment_text_v11(meta: sa.MetaData) -> sa.Table:
+    """One row per response version whose comment was analysed: its sentiment and themes (most
+    confident first), with the model and taxonomy that produced them, so each version is
+    analysed once and a changed taxonomy or model is analysed again."""
+    return sa.Table(
+        "nps_comment_text",
+        meta,
+        sa.Column("source", sa.String(100), primary_key=True),
+        sa.Column("response_id", sa.String(200), primary_key=True),
+        sa.Column("version", sa.String(64), primary_key=True),
+        sa.Column("analysis", sa.String(64), nullable=False),
+        sa.Column("sentiment", sa.Float, nullable=False),
+        sa.Column("themes", sa.JSON, nullable=False),
+        sa.Column("submitted_at", UTCDateTime, nullable=False, index=True),
+        sa.Column("score", sa.Integer, nullable=False),
+        sa.Column("analysed_at", UTCDateTime, nullable=False),
+    )
+
+
+comment_text = _comment_text_v11(metadata)
+
+
 Migration = Callable[[Connection], None]
 
 
@@ -528,6 +553,13 @@ def _add_zendesk_mirrors(conn: Connection) -> None:
     v10.create_all(conn)
 
 
+def _add_comment_text(conn: Connection) -> None:
+    """v10 -> v11: the sentiment and themes of each analysed response version (a new table)."""
+    v11 = sa.MetaData()
+    _comment_text_v11(v11)
+    v11.create_all(conn)
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -539,5 +571,6 @@ MIGRATIONS: dict[int, Migration] = {
     7: _add_lookup_indexes,
     8: _add_loops,
     9: _add_zendesk_mirrors,
+    10: _add_comment_text,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

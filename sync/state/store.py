@@ -18,6 +18,7 @@ all; work that spans aggregates joins one transaction (``record_routing``, or
 - ``store.user_misses``: emails Zendesk had no user for, and when that was seen;
 - ``store.zendesk_users``: the mirror of Zendesk's users kept from the incremental export;
 - ``store.open_tickets``: the mirror of Zendesk's unsolved tickets, likewise;
+- ``store.comment_text``: the sentiment and themes of each analysed response version;
 - ``store.locks``: cluster-wide named locks.
 """
 
@@ -33,6 +34,7 @@ from sqlalchemy.engine import Connection
 
 from sync.state import errors, files
 from sync.state import schema as t
+from sync.state.comment_text import CommentTexts
 from sync.state.cooldowns import Cooldowns
 from sync.state.database import Database, create_engine, lock_key
 from sync.state.escalations import Escalations
@@ -84,6 +86,7 @@ class StateStore:
         self.user_misses = UserMisses(self.db)
         self.zendesk_users = ZendeskUsers(self.db, self.cursors)
         self.open_tickets = OpenTicketMirror(self.db, self.cursors)
+        self.comment_text = CommentTexts(self.db)
         self.locks = Locks(self.db)
 
     # -- lifecycle -----------------------------------------------------------------------------

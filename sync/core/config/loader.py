@@ -291,8 +291,12 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         relative = state_url[len(prefix) :]
         if relative and relative != ":memory:":
             state_url = prefix + str(rel(Path(relative)))
+    text = config.text
+    if text.taxonomy is not None:
+        text = text.model_copy(update={"taxonomy": rel(text.taxonomy)})
     return config.model_copy(
         update={
+            "text": text,
             "rules": rel(config.rules),
             "sources": sources,
             "state": StateConfig(url=state_url),

@@ -194,6 +194,24 @@ class RoutingConfig(Section):
         return value
 
 
+class TextConfig(Section):
+    """Comment text analytics: sentiment and taxonomy themes of every comment, as routing
+    fields (``sentiment``, ``themes``, ``emerging``), computed once per response version."""
+
+    enabled: bool = False
+    #: The YAML taxonomy of themes (name, description, examples); relative to the config file.
+    taxonomy: Path | None = None
+    #: ``minilm``: the sentence-embedding model (``nps-sync[text-model]``); ``lexicon``: none;
+    #: ``auto``: the model when it is installed.
+    model: Literal["auto", "minilm", "lexicon"] = "auto"
+
+    @model_validator(mode="after")
+    def _taxonomy_named(self) -> TextConfig:
+        if self.enabled and self.taxonomy is None:
+            raise invalid([Issue(("taxonomy",), "text analytics need a taxonomy file", "key")])
+        return self
+
+
 class BusinessHoursConfig(Section):
     """Business hours for escalation steps with ``business_hours: true``: Monday to Friday."""
 
@@ -385,6 +403,7 @@ class Config(Section):
     business_hours: BusinessHoursConfig = BusinessHoursConfig()
     loop: LoopConfig = LoopConfig()
     views: ViewsConfig = ViewsConfig()
+    text: TextConfig = TextConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     logging: LoggingConfig = LoggingConfig()
     #: SMTP for email notifications; without it, email ``notify`` actions fail (dead-letter list).

@@ -1,0 +1,108 @@
+"""What each comment says, as routing fields: ``sentiment``, ``themes`` (and ``emerging``).
+
+Computed once per response version by the analyzer the ``text:`` config section chooses, and
+stored (:mod:`sync.state.comment_text`); routing the same version again, an escalation, or
+``rules explain`` reads the stored result. A changed taxonomy or model has another fingerprint,
+so the versions routed after the change are analysed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sync.state import StateStore, StoredResponse
+from sync.state.comment_text import CommentText, VersionKey
+
+if TYPE_CHECKING:
+    from insights.text import TextAnalyzer
+    from sync.core.config.model import TextConfig
+
+log = logging.getLogger(__name__)
+
+#: (source, response id) -> the text fields of its routed version.
+TextFields = Mapping[tuple[str, str], Mapping[str, object]]
+
+
+@dataclass(frozen=True)
+class CommentAnalysis:
+    """The analyzer in force and the fingerprint of its taxonomy and model."""
+
+    analyzer: TextAnalyzer
+    fingerprint: str
+
+
+def load_comment_analysis(config: TextConfig) -> CommentAnalysis | None:
+    """The analysis the config asks for; None when text analytics are off. A wrong taxonomy
+    raises :class:`~insights.text.TaxonomyError` (exit 2, ``file:line:col``)."""
+    if not config.enabled or config.taxonomy is None:
+        return None
+    from insights.text import TextAnalyzer, parse_taxonomy
+
+    path = Path(config.taxonomy)
+    text = path.read_text(encoding="utf-8")
+    analyzer = TextAnalyzer(parse_taxonomy(text, str(path)), model=config.model)
+    digest = hashlib.sha256(f"{analyzer.model_name}\n{text}".encode()).hexdigest()[:16]
+    log.info("comment analytics with %s, taxonomy %s", analyzer.model_name, path)
+    return CommentAnalysis(analyzer, digest)
+
+
+def _key(stored: StoredResponse) -> VersionKey:
+    r = stored.response
+    return (r.source, r.response_id, stored.version)
+
+
+def analyse_batch(
+    store: StateStore, analysis: CommentAnalysis, batch: Sequence[StoredResponse], now: datetime
+) -> dict[tuple[str, str], dict[str, object]]:
+    """The text fields of each response of the batch, analysing only versions not yet stored."""
+    known = store.comment_text.get([_key(s) for s in batch], analysis.fingerprint)
+    missing = [s for s in batch if _key(s) not in known]
+    if missing:
+        results = analysis.analyzer.analyze([s.response.comment for s in missing])
+        fresh = [
+            CommentText(
+                s.response.source,
+                s.response.response_id,
+                s.version,
+                analysis.fingerprint,
+                result.sentiment,
+                tuple(result.theme_names),
+                s.response.created_at,
+                s.response.score,
+            )
+            for s, result in zip(missing, results, strict=True)
+        ]
+        store.comment_text.save(fresh, now)
+        known.update((r.key, r) for r in fresh)
+    return {key[:2]: fields_of(result) for key, result in known.items()}
+
+
+def stored_fields(
+    store: StateStore, batch: Sequence[StoredResponse]
+) -> dict[tuple[str, str], dict[str, object]]:
+    """The text fields stored for the batch's versions (by any analysis), without analysing."""
+    found = store.comment_text.get([_key(s) for s in batch], None)
+    return {key[:2]: fields_of(result) for key, result in found.items()}
+
+
+def fields_of(result: CommentText) -> dict[str, object]:
+    """The routing fields of one stored result (only a comment with text has a sentiment)."""
+    return {"sentiment": result.sentiment, "themes": list(result.themes)}
+
+
+def theme_tags(themes: object) -> list[str]:
+    """Zendesk tags for a comment's themes: ``theme_`` and the name, lower-case, words joined by
+    underscores (Zendesk splits tags on spaces)."""
+    if not isinstance(themes, Iterable) or isinstance(themes, str):
+        return []
+    tags = (
+        "theme_" + re.sub(r"[^0-9a-z]+", "_", str(name).casefold()).strip("_") for name in themes
+    )
+    return list(dict.fromkeys(tag for tag in tags if tag != "theme_"))

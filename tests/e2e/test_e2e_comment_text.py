@@ -1,0 +1,94 @@
+"""Routing on what a comment says: a theme and the sentiment, through whole passes.
+
+The daemon's engine with the text analytics on, against the emulators over loopback: a comment
+about getting started opens a ticket tagged with its theme, a very unhappy one gets a Task that
+shows its sentiment, and each response version is analysed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from emulators.world import EmulatedWorld
+from tests.e2e.conftest import EngineFactory
+from tests.text.conftest import THEMES
+
+RULES = """version: 1
+actions:
+  onboarding_ticket:
+    type: zendesk_ticket
+    subject: "Onboarding trouble: {{ response.themes | join(', ') }}"
+    body: "{{ response.comment }}"
+    create_requester: true
+  unhappy_call:
+    type: salesforce_task
+    owner: account_owner
+    subject: "Very unhappy customer (sentiment {{ '%.2f' | format(response.sentiment) }})"
+    description: "{{ response.comment }}"
+    due_in: 1d
+rules:
+  - name: onboarding
+    when: {themes: {contains: onboarding}}
+    actions: [onboarding_ticket]
+    continue: true
+  - name: very-unhappy
+    when: {sentiment: {lt: -0.5}}
+    actions: [unhappy_call]
+  - name: rest
+    actions: []
+"""
+
+
+@pytest.fixture
+def world() -> Iterator[EmulatedWorld]:
+    with EmulatedWorld(seed=5, accounts=3, responses=0) as w:
+        yield w
+
+
+def test_a_theme_and_the_sentiment_route_responses_and_show_in_what_is_created(
+    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    taxonomy = tmp_path / "themes.yaml"
+    taxonomy.write_text(THEMES, encoding="utf-8")
+    text = {"enabled": True, "taxonomy": str(taxonomy)}
+    contact = world.book.contacts[0]
+    started = world.delighted.add_response(
+        email=contact.email,
+        score=6,
+        comment="Setup was confusing and nobody helped us get started.",
+    )
+    furious = world.delighted.add_response(
+        email=contact.email,
+        score=1,
+        comment="Terrible, awful experience. I hate it and I am very angry.",
+    )
+    calm = world.delighted.add_response(email=contact.email, score=9, comment="Works well.")
+
+    engine = make_engine(rules=rules, text=text)
+    assert engine.run_once().errors == []
+
+    by_response = {a.response_id: a for a in engine.store.outbox.actions()}
+    assert by_response[started].kind == "zendesk_ticket"
+    assert by_response[furious].kind == "salesforce_task"
+    assert calm not in by_response
+    ticket = world.zendesk.ticket(int(by_response[started].external_id or 0))
+    assert ticket["subject"] == "Onboarding trouble: onboarding"
+    assert "theme_onboarding" in ticket["tags"]
+    (task,) = [
+        t for t in world.salesforce.records("Task") if t["Subject"].startswith("Very unhappy")
+    ]
+    assert float(task["Subject"].split("sentiment ")[1].rstrip(")")) < -0.5
+
+    analysed = engine.store.comment_text.since(datetime(2000, 1, 1, tzinfo=UTC))
+    assert {r.response_id: r.themes[:1] for r in analysed}[started] == ("onboarding",)
+    assert {r.response_id for r in analysed} == {started, furious, calm}
+    again = make_engine(rules=rules, text=text)
+    assert again.run_once().errors == []
+    assert engine.store.comment_text.since(datetime(2000, 1, 1, tzinfo=UTC)) == analysed
+    assert len(again.store.outbox.actions()) == len(by_response)  # nothing twice

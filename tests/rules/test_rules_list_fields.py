@@ -1,0 +1,65 @@
+"""List fields (``themes``, ``emerging``): member tests that ignore case, and load-time checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules import RulesError, derive_fields, parse_rules
+from rules.fields import BUILTIN_FIELDS, parse_field_value
+
+RULES = """version: 1
+actions:
+  a: {type: notify, channel: slack, webhook_env: HOOK, text: "{{ response.themes | join(', ') }}"}
+rules:
+  - name: hit
+    when: WHEN
+    actions: [a]
+  - name: rest
+    actions: []
+"""
+
+
+@pytest.mark.parametrize(
+    ("when", "themes", "hit"),
+    [
+        ("{themes: {contains: onboarding}}", ["pricing", "Onboarding"], True),
+        ("{themes: {contains: onboarding}}", ["re-onboarding"], False),  # members, not substrings
+        ("{themes: {contains: onboarding}}", None, False),
+        ("{themes: {not_contains: pricing}}", ["onboarding"], True),
+        ("{themes: {not_contains: pricing}}", ["PRICING"], False),
+        ("{themes: {present: true}}", [], False),
+        ("{themes: {present: false}}", [], True),
+        ("{emerging: {contains: outage}}", ["outage"], True),
+    ],
+)
+def test_list_conditions(when: str, themes: list[str] | None, hit: bool) -> None:
+    ruleset = parse_rules(RULES.replace("WHEN", when))
+    field = "emerging" if "emerging" in when else "themes"
+    decision = ruleset.route(derive_fields({"score": 3, field: themes}))
+    assert (decision.action_names == ("a",)) is hit
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        ("{themes: onboarding}", "field 'themes' is a list; test a member with {themes: {contains"),
+        ("{themes: {contains: 3}}", "field 'themes' is a list of text; write the value in quotes"),
+        ("{sentiment: {lt: -2}}", "field 'sentiment' is between -1 and 1; -2 is out of range"),
+    ],
+)
+def test_list_and_sentiment_mistakes_are_load_errors(when: str, message: str) -> None:
+    with pytest.raises(RulesError, match=message):
+        parse_rules(RULES.replace("WHEN", when))
+
+
+def test_a_sentiment_threshold_routes_on_the_number() -> None:
+    ruleset = parse_rules(RULES.replace("WHEN", "{sentiment: {lt: -0.5}}"))
+    assert ruleset.route(derive_fields({"score": 3, "sentiment": -0.8})).action_names == ("a",)
+    assert ruleset.route(derive_fields({"score": 3, "sentiment": -0.2})).action_names == ()
+
+
+def test_a_command_line_list_is_comma_separated() -> None:
+    assert parse_field_value(BUILTIN_FIELDS["themes"], "onboarding, pricing") == [
+        "onboarding",
+        "pricing",
+    ]
