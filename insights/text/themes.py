@@ -31,8 +31,8 @@ TEMPERATURE = 0.05
 #: A theme is kept when its confidence is at least this share of the best theme's.
 KEEP_SHARE = 0.5
 #: Best raw score below which a comment fits no theme: with the model, and with n-grams alone.
-FLOOR_MODEL = 0.25
-FLOOR_NGRAMS = 0.05
+FLOOR_MODEL = 0.35
+FLOOR_NGRAMS = 0.10
 
 
 @dataclass(frozen=True, slots=True)

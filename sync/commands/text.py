@@ -1,5 +1,9 @@
 """``nps-sync text``: comment analytics from the command line.
 
+``text themes --since 30d -c CONFIG`` lists the themes of the comments the daemon analysed:
+counts, the weekly trend, emerging and repeat themes, and clusters of the comments that fit no
+theme (suggested new themes).
+
 ``text analyze INPUT --taxonomy THEMES.yaml`` scores a CSV or JSONL file of comments (columns
 ``id`` and ``comment``; others are ignored) and writes one JSON line per comment:
 ``{"id": ..., "sentiment": float, "themes": [names, most confident first]}``. Bad rows are
@@ -12,19 +16,27 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from sync.commands.output import JSON_OPTION, iso
+from sync.commands.run import CONFIG_OPTION, load
+
 if TYPE_CHECKING:
     from insights.text import LabelledComment, Taxonomy, TextAnalyzer
+    from sync.core.config import Config
     from sync.ops.comment_files import Row
+    from sync.state import StateStore
 
 #: Comments analysed per call: large enough for batching, small enough for a live progress bar.
 CHUNK = 256
 #: Inputs with more comments than this show a progress bar (on a terminal).
 LONG_INPUT = 2_000
+#: Unthemed comments clustered by ``text themes`` (the latest ones).
+UNTHEMED_LIMIT = 2_000
 
 
 @click.group("text")
@@ -105,6 +117,115 @@ def analyze_command(
     click.echo(summary + (f"; {skipped_text}" if skipped else ""), err=True)
     if skipped:
         raise PartialFailureError(f"{skipped_text} (listed above)")
+
+
+@text_group.command("themes")
+@CONFIG_OPTION
+@click.option(
+    "--since",
+    default="30d",
+    show_default=True,
+    help="Comments answered within this window: 30d, 12w.",
+)
+@JSON_OPTION
+def themes_command(config_path: Path, since: str, as_json: bool) -> None:
+    """Themes of the analysed comments: counts, weekly trend, emerging and repeat themes this
+    week, and clusters of the comments that fit no theme."""
+    from rules import parse_duration
+    from sync.app.runtime import open_store
+
+    try:
+        window = parse_duration(since)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from None
+    config = load(config_path)
+    now = datetime.now(UTC)
+    store = open_store(config)
+    try:
+        summary = summarise(store, config, now, window)
+    finally:
+        store.close()
+    if as_json:
+        from sync.commands.output import emit
+
+        emit(summary)
+        return
+    _print_summary(summary, since)
+
+
+def summarise(
+    store: StateStore, config: Config, now: datetime, window: timedelta
+) -> dict[str, Any]:
+    """What ``text themes`` shows, as plain data (the ``--json`` document)."""
+    from insights.text.emerging import HISTORY_WEEKS, cluster_unthemed, week_of, weekly_trends
+    from sync.stages.comment_text import load_comment_analysis, mentions_since
+
+    start = now - window
+    history = datetime.combine(week_of(start) - timedelta(weeks=HISTORY_WEEKS), time(), UTC)
+    mentions = mentions_since(store, history)
+    recent = [m for m in mentions if m.at >= start]
+    weeks = sorted({week_of(m.at) for m in recent})
+    counts: dict[str, int] = {}
+    for mention in recent:
+        for theme in mention.themes:
+            counts[theme] = counts.get(theme, 0) + 1
+    this_week = {t.theme: t for t in weekly_trends(mentions, week_of(now))}
+    trend = {
+        theme: [sum(1 for m in recent if week_of(m.at) == w and theme in m.themes) for w in weeks]
+        for theme in counts
+    }
+    themes = [
+        {
+            "theme": theme,
+            "comments": count,
+            "weekly": trend[theme],
+            "emerging": bool(this_week.get(theme) and this_week[theme].emerging),
+            "repeat": bool(this_week.get(theme) and this_week[theme].repeat),
+            "p_value": this_week[theme].p_value if theme in this_week else None,
+        }
+        for theme, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    unthemed = [r for r in store.comment_text.since(start) if not r.themes][-UNTHEMED_LIMIT:]
+    comments = [
+        (found.response.comment if found else "")
+        for found in (store.inbox.get(r.source, r.response_id) for r in unthemed)
+    ]
+    analysis = load_comment_analysis(config.text)
+    encoder = analysis.analyzer.encoder if analysis else None
+    embeddings = encoder.encode(comments) if encoder is not None and comments else None
+    clusters = cluster_unthemed(comments, embeddings)
+    return {
+        "since": iso(start),
+        "now": iso(now),
+        "comments": len(recent),
+        "weeks": [w.isoformat() for w in weeks],
+        "themes": themes,
+        "unthemed": sum(1 for m in recent if not m.themes),
+        "clusters": [{"phrases": list(c.phrases), "comments": c.size} for c in clusters],
+    }
+
+
+def _print_summary(summary: dict[str, Any], since: str) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(
+        title=f"Themes of the {summary['comments']:,} comments of the last {since}",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("theme", "comments", "weekly, oldest first", "this week"):
+        table.add_column(column, justify="right" if column == "comments" else "left")
+    for row in summary["themes"]:
+        flags = [name for name in ("emerging", "repeat") if row[name]]
+        weekly = " ".join(str(n) for n in row["weekly"])
+        table.add_row(row["theme"], f"{row['comments']:,}", weekly, ", ".join(flags))
+    console.print(table)
+    console.print(f"{summary['unthemed']:,} comments fit no theme.")
+    for cluster in summary["clusters"]:
+        phrases = ", ".join(cluster["phrases"]) or "(no telling phrase)"
+        console.print(f"  suggested theme: {phrases} ({cluster['comments']} comments)")
 
 
 def read_taxonomy(path: Path) -> Taxonomy:

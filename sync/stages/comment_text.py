@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,10 +22,13 @@ from sync.state.comment_text import CommentText, VersionKey
 
 if TYPE_CHECKING:
     from insights.text import TextAnalyzer
+    from insights.text.emerging import Mention
     from sync.core.config.model import TextConfig
 
 log = logging.getLogger(__name__)
 
+#: Highest score of a detractor, for repeat themes.
+DETRACTOR_MAX = 6
 #: (source, response id) -> the text fields of its routed version.
 TextFields = Mapping[tuple[str, str], Mapping[str, object]]
 
@@ -81,7 +84,32 @@ def analyse_batch(
         ]
         store.comment_text.save(fresh, now)
         known.update((r.key, r) for r in fresh)
-    return {key[:2]: fields_of(result) for key, result in known.items()}
+    emerging = emerging_now(store, now, analysis.fingerprint)
+    return {
+        key[:2]: {**fields_of(result), "emerging": [t for t in result.themes if t in emerging]}
+        for key, result in known.items()
+    }
+
+
+def mentions_since(
+    store: StateStore, start: datetime, analysis: str | None = None
+) -> list[Mention]:
+    """The analysed comments submitted from ``start`` on, as the emerging tests read them."""
+    from insights.text.emerging import Mention
+
+    return [
+        Mention(r.submitted_at, r.themes, detractor=r.score <= DETRACTOR_MAX)
+        for r in store.comment_text.since(start, analysis)
+    ]
+
+
+def emerging_now(store: StateStore, now: datetime, analysis: str | None = None) -> frozenset[str]:
+    """The themes emerging in the current week, against the weeks of history before it."""
+    from insights.text.emerging import HISTORY_WEEKS, emerging_themes, week_of
+
+    start = week_of(now) - timedelta(weeks=HISTORY_WEEKS)
+    moment = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    return emerging_themes(mentions_since(store, moment, analysis), week_of(now))
 
 
 def stored_fields(

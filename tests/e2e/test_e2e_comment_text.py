@@ -7,13 +7,16 @@ shows its sentiment, and each response version is analysed once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from emulators.world import EmulatedWorld
+from sync.cli import main
 from tests.e2e.conftest import EngineFactory
 from tests.text.conftest import THEMES
 
@@ -92,3 +95,39 @@ def test_a_theme_and_the_sentiment_route_responses_and_show_in_what_is_created(
     assert again.run_once().errors == []
     assert engine.store.comment_text.since(datetime(2000, 1, 1, tzinfo=UTC)) == analysed
     assert len(again.store.outbox.actions()) == len(by_response)  # nothing twice
+
+
+def test_text_themes_lists_counts_and_clusters_the_comments_that_fit_no_theme(
+    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path, state_url: str
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    taxonomy = tmp_path / "themes.yaml"
+    taxonomy.write_text(THEMES, encoding="utf-8")
+    text = {"enabled": True, "taxonomy": str(taxonomy)}
+    email = world.book.contacts[0].email
+    for comment in (
+        "Setup was confusing and nobody helped us get started.",
+        "Installation took weeks, setup was confusing.",
+        "The mobile app crashes on startup.",
+        "Mobile app crashes after the update.",
+        "The mobile app crashes every time.",
+    ):
+        world.delighted.add_response(email=email, score=5, comment=comment)
+    assert make_engine(rules=rules, text=text).run_once().errors == []
+    config = tmp_path / "nps-sync.yaml"
+    data = world.config_data(state_url=state_url, rules=rules, text=text)
+    config.write_text(json.dumps(data, default=str), encoding="utf-8")
+
+    result = CliRunner().invoke(
+        main, ["text", "themes", "--since", "30d", "-c", str(config), "--json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["comments"] == 5
+    assert [(t["theme"], t["comments"]) for t in summary["themes"]] == [("onboarding", 2)]
+    assert summary["unthemed"] == 3
+    [cluster] = summary["clusters"]
+    assert cluster["comments"] == 3
+    assert "app crashes" in cluster["phrases"]
