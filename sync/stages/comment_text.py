@@ -64,9 +64,12 @@ def _key(stored: StoredResponse) -> VersionKey:
 def analyse_batch(
     store: StateStore, analysis: CommentAnalysis, batch: Sequence[StoredResponse], now: datetime
 ) -> dict[tuple[str, str], dict[str, object]]:
-    """The text fields of each response of the batch, analysing only versions not yet stored."""
-    known = store.comment_text.get([_key(s) for s in batch], analysis.fingerprint)
-    missing = [s for s in batch if _key(s) not in known]
+    """The text fields of each response of the batch that has a comment (a response without one
+    has none: ``sentiment`` and ``themes`` are missing, not neutral), analysing only the versions
+    not yet stored."""
+    written = [s for s in batch if s.response.comment.strip()]
+    known = store.comment_text.get([_key(s) for s in written], analysis.fingerprint)
+    missing = [s for s in written if _key(s) not in known]
     if missing:
         results = analysis.analyzer.analyze([s.response.comment for s in missing])
         fresh = [
@@ -121,7 +124,7 @@ def stored_fields(
 
 
 def fields_of(result: CommentText) -> dict[str, object]:
-    """The routing fields of one stored result (only a comment with text has a sentiment)."""
+    """The routing fields of one stored result."""
     return {"sentiment": result.sentiment, "themes": list(result.themes)}
 
 
