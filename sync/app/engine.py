@@ -43,8 +43,8 @@ from sync.loop.follow import follow_loops
 from sync.loop.ticket_mirror import OpenTicketDirectory, refresh_open_tickets
 from sync.loop.tracking import track_tickets
 from sync.loop.user_mirror import UserDirectory, refresh_user_mirror
-from sync.reports.answers import gather
-from sync.reports.digest import LOOKBACK, digest
+from sync.reports.answers import analysed, gather
+from sync.reports.digest import LOOKBACK, digest, stored_themes
 from sync.reports.sends import digest_intents, frontline_intents
 from sync.stages.act import Executor, drain
 from sync.stages.comment_text import CommentAnalysis, analyse_batch, load_comment_analysis
@@ -909,7 +909,8 @@ class Engine:
 
         def plan(report: RunReport, started: datetime) -> None:
             answers = gather(self.store, self.config, started - LOOKBACK)
-            intents = digest_intents(digest(answers, started), self.config.views)
+            themes = stored_themes if analysed(answers) else None
+            intents = digest_intents(digest(answers, started, themes), self.config.views)
             report.intents += self.store.outbox.enqueue(intents, started) if intents else 0
 
         return self._run("digest", plan)

@@ -4,14 +4,29 @@ its chart for the page and its figures for ``--json``, or says why it has none."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sync.core.config import Config
+from sync.reports.executive import ThemeCount
 from sync.reports.page import Section
 from sync.state import StateStore
 
 RESAMPLES = 400
+
+
+def themes_section(themes: Sequence[ThemeCount] | None) -> Section:
+    """The period's top comment themes, or why there are none."""
+    from sync.reports.charts import themes_chart
+    from sync.reports.page import THEMES_MISSING
+
+    title = "Top comment themes"
+    if themes is None:
+        return Section("themes", title, empty=THEMES_MISSING)
+    if not themes:
+        return Section("themes", title, empty="No comment of the period mentions a theme.")
+    return Section("themes", title, svg=themes_chart(themes))
 
 
 def drivers_section(

@@ -145,7 +145,7 @@ def report_command(
     from typing import cast
 
     from sync.app.runtime import open_store
-    from sync.commands.report_sections import drivers_section, revenue_section
+    from sync.commands.report_sections import drivers_section, revenue_section, themes_section
     from sync.reports.answers import gather
     from sync.reports.executive import (
         TREND_PERIODS,
@@ -154,7 +154,7 @@ def report_command(
         periods,
         report_json,
     )
-    from sync.reports.page import THEMES_MISSING, Section
+    from sync.reports.page import Section
 
     if out is None and not as_json:
         raise click.UsageError("give --out FILE.html, or --json for the figures")
@@ -165,7 +165,7 @@ def report_command(
     store = open_store(config)
     try:
         report = executive_report(gather(store, config, since), chosen, now)
-        sections = [Section("themes", "Top comment themes", empty=THEMES_MISSING)]
+        sections = [themes_section(report.themes)]
         drivers, drivers_json = drivers_section(store, since, now)
         sections.append(drivers)
         if revenue:
@@ -176,7 +176,7 @@ def report_command(
         sections.append(money)
     finally:
         store.close()
-    extra = {"themes": None, "drivers": drivers_json or None, "revenue": revenue_json}
+    extra = {"drivers": drivers_json or None, "revenue": revenue_json}
     report = replace(report, extra=extra)
     if out is not None:
         from sync.reports.page import render
@@ -195,10 +195,12 @@ def digest_command(config_path: Path, until: datetime | None, as_json: bool) -> 
     """The team leads' week: new detractors, open loops past their SLA, repeat themes among
     detractors (when comment themes exist) and segments whose NPS moved beyond its interval.
     The text is what the daemon sends to Slack and email (views.digest); no comments in it."""
-    from sync.reports.digest import LOOKBACK, digest, digest_json, digest_text
+    from sync.reports.answers import analysed
+    from sync.reports.digest import LOOKBACK, digest, digest_json, digest_text, stored_themes
 
     now = _until(until)
-    week = digest(_answers(config_path, now - LOOKBACK), now)
+    answers = _answers(config_path, now - LOOKBACK)
+    week = digest(answers, now, stored_themes if analysed(answers) else None)
     if as_json:
         emit(digest_json(week))
         return

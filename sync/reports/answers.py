@@ -43,6 +43,8 @@ class Answer:
     owner_name: str = ""
     #: The loop and its deadlines (as ``nps-sync loop report`` reads them).
     loop: LoopRecord | None = None
+    #: The comment's themes (None: the comment was not analysed; ``text`` in the config).
+    themes: tuple[str, ...] | None = None
 
     @property
     def category(self) -> str:
@@ -63,6 +65,7 @@ def gather(store: StateStore, config: Config, since: datetime) -> list[Answer]:
         (r.source, r.response_id): r
         for r in records(store.loops.facts(since), config.loop.sla, hours)
     }
+    themes = {(c.source, c.response_id): c.themes for c in store.comment_text.since(since)}
     answers: list[Answer] = []
     for stored in store.inbox.since(since):
         r = stored.response
@@ -86,6 +89,7 @@ def gather(store: StateStore, config: Config, since: datetime) -> list[Answer]:
                 owner_email=str(account.get("owner_email") or "").lower(),
                 owner_name=str(account.get("owner_name") or ""),
                 loop=loops.get((r.source, r.response_id)),
+                themes=themes.get((r.source, r.response_id)),
             )
         )
     return answers
@@ -104,6 +108,11 @@ def _date(value: Any) -> date | None:
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def analysed(answers: Sequence[Answer]) -> bool:
+    """Some of the answers' comments were analysed for themes."""
+    return any(a.themes is not None for a in answers)
 
 
 def owners(answers: Sequence[Answer]) -> list[str]:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sync.reports.executive import ExecutiveReport, SegmentRow
+from sync.reports.executive import ExecutiveReport, SegmentRow, ThemeCount
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -177,3 +177,19 @@ def revenue_chart(report: RevenueReport) -> str:
     ax.set_xticks([0, 25, 50, 75, 100])
     ax.set_xlabel("renewal rate, % (95% interval)")
     return _svg(figure, "revenue")
+
+
+def themes_chart(rows: Sequence[ThemeCount]) -> str:
+    """The period's top comment themes: mentions by the answer's category (stacked)."""
+    figure = _figure(7.5, 0.6 + 0.3 * max(len(rows), 2))
+    ax = figure.add_subplot()
+    names = [r.theme for r in rows]
+    left = [0.0] * len(rows)
+    for key in ("detractors", "passives", "promoters"):
+        counts = [float(getattr(r, key)) for r in rows]
+        ax.barh(names, counts, left=left, color=COLOURS[key], label=key)
+        left = [a + b for a, b in zip(left, counts, strict=True)]
+    ax.invert_yaxis()
+    ax.set_xlabel("answers mentioning the theme")
+    ax.legend(loc="lower right", frameon=False)
+    return _svg(figure, "themes")

@@ -62,8 +62,14 @@ def week_label(moment: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
+def stored_themes(answer: Answer) -> Sequence[str]:
+    """The themes the comment analysis stored for the answer."""
+    return answer.themes or ()
+
+
 def digest(answers: Sequence[Answer], until: datetime, themes: Themes | None = None) -> Digest:
-    """The digest of the week up to ``until`` from ``answers`` (those after it are left out)."""
+    """The digest of the week up to ``until`` from ``answers`` (those after it are left out);
+    ``themes`` gives an answer's comment themes (None: not computed)."""
     since = until - WEEK
     known = [a for a in answers if a.answered_at <= until]
     week = [a for a in known if a.answered_at > since]

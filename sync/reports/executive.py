@@ -79,6 +79,8 @@ class ExecutiveReport:
     trend: list[tuple[str, Nps]]
     segments: dict[str, list[SegmentRow]]
     loop: LoopMetrics
+    #: The period's comment themes (None: comments were not analysed).
+    themes: list[ThemeCount] | None = None
     #: Optional sections, filled when their figures exist (themes, drivers, revenue).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -110,6 +112,7 @@ def executive_report(answers: Sequence[Answer], period: Period, until: datetime)
         trend=[(name, nps_of(a.score for a in by_period.get(name, []))) for name, _ in spans],
         segments=segments,
         loop=loop_metrics(records, until),
+        themes=theme_counts(current),
     )
 
 
@@ -127,6 +130,49 @@ def _segments(
         for name in now_groups
     ]
     return sorted(rows, key=lambda r: (-r.now.n, r.name))
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeCount:
+    """How often a comment theme came up in the period, by the answer's category."""
+
+    theme: str
+    promoters: int
+    passives: int
+    detractors: int
+
+    @property
+    def mentions(self) -> int:
+        return self.promoters + self.passives + self.detractors
+
+
+def theme_counts(answers: Sequence[Answer], limit: int = 10) -> list[ThemeCount] | None:
+    """The period's most mentioned themes, most detractor mentions first (None: comments were
+    not analysed)."""
+    if not any(a.themes is not None for a in answers):
+        return None
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    index = {"promoter": 0, "passive": 1, "detractor": 2}
+    for a in answers:
+        for theme in dict.fromkeys(a.themes or ()):
+            counts[theme][index[a.category]] += 1
+    rows = [ThemeCount(t, *c) for t, c in counts.items()]
+    return sorted(rows, key=lambda r: (-r.detractors, -r.mentions, r.theme))[:limit]
+
+
+def themes_json(rows: Sequence[ThemeCount] | None) -> list[dict[str, Any]] | None:
+    if rows is None:
+        return None
+    return [
+        {
+            "theme": r.theme,
+            "mentions": r.mentions,
+            "promoters": r.promoters,
+            "passives": r.passives,
+            "detractors": r.detractors,
+        }
+        for r in rows
+    ]
 
 
 def loop_json(m: LoopMetrics) -> dict[str, Any]:
@@ -182,6 +228,7 @@ def report_json(report: ExecutiveReport) -> dict[str, Any]:
             for dimension, rows in report.segments.items()
         },
         "loop": loop_json(report.loop),
+        "themes": themes_json(report.themes),
         **report.extra,
     }
 

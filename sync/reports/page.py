@@ -78,4 +78,4 @@ def default_sections() -> list[Section]:
     ]
 
 
-THEMES_MISSING = "Comment themes are not computed yet."
+THEMES_MISSING = "Comment themes are not computed (`text` in the config turns them on)."

@@ -42,7 +42,7 @@ def test_every_chart_is_inline_svg_and_the_figures_are_the_json_document() -> No
         "chart-segment-industry",
         "chart-loop",
     ]
-    assert "Comment themes are not computed yet." in html
+    assert "Comment themes are not computed" in html
     assert "Drivers are not computed." in html
     assert "Revenue is not computed." in html
     assert "<script>x</script>" not in html  # comments never reach the page
