@@ -31,7 +31,7 @@ from connectors.errors import ConfigError, RecordError
 from connectors.models import FieldUpdate, TicketSpec, WriteResult, ZendeskUser
 from connectors.transport import make_session
 from connectors.zendesk import errors
-from connectors.zendesk.jobs import JobRunner, Submit, job_results
+from connectors.zendesk.jobs import JobNoted, JobRunner, OnSubmit, Submit, job_results
 from connectors.zendesk.records import (
     UNSOLVED,
     Agent,
@@ -421,12 +421,17 @@ class ZendeskConnector:
 
     # -- tickets: writes -----------------------------------------------------------------------
     def create_tickets(
-        self, specs: Sequence[TicketSpec], *, direct_up_to: int = 1
+        self,
+        specs: Sequence[TicketSpec],
+        *,
+        direct_up_to: int = 1,
+        on_job: JobNoted | None = None,
     ) -> list[WriteResult]:
         """Create tickets with ``create_many`` jobs of up to 100; one result per spec, in order.
 
         A lone ticket, and each of a batch of at most ``direct_up_to``, is created directly
         with its key as ``Idempotency-Key``: a few requests instead of a job to wait for.
+        ``on_job`` learns each job's id with the keys it carries, as Zendesk accepts it.
         """
         specs = list(specs)
         if len(specs) <= direct_up_to:
@@ -436,7 +441,8 @@ class ZendeskConnector:
         jobs = [c for c in chunks if len(c) > 1]
         statuses = iter(
             self.jobs.run(
-                [self._submit(self.client.tickets.create, [_ticket(s) for s in c]) for c in jobs]
+                [self._submit(self.client.tickets.create, [_ticket(s) for s in c]) for c in jobs],
+                _noting(on_job, [[spec.key for spec in c] for c in jobs]),
             )
         )
         results: list[WriteResult] = []
@@ -451,11 +457,14 @@ class ZendeskConnector:
             results.append(WriteResult(key, True, external_id=str(ticket.id)))
         return results
 
-    def add_comments(self, comments: Sequence[CommentSpec]) -> list[WriteResult]:
+    def add_comments(
+        self, comments: Sequence[CommentSpec], *, on_job: JobNoted | None = None
+    ) -> list[WriteResult]:
         """Add comments to existing tickets; one result per comment, keyed by its ``key``.
 
         Several comments are sent as ``update_many`` jobs, one comment per ticket per wave; the
         jobs of a wave are in flight together, and a wave starts when the one before it ended.
+        ``on_job`` learns each job's id with the keys it carries, as Zendesk accepts it.
         """
         results: list[WriteResult] = []
         for wave in _waves(comments):
@@ -466,7 +475,8 @@ class ZendeskConnector:
                     [
                         self._submit(self.client.tickets.update, [_commented(c) for c in chunk])
                         for chunk in jobs
-                    ]
+                    ],
+                    _noting(on_job, [[c.key for c in chunk] for chunk in jobs]),
                 )
             )
             for chunk in chunks:
@@ -488,6 +498,11 @@ class ZendeskConnector:
                         )
                     )
         return results
+
+    def running_jobs(self, job_ids: Iterable[str]) -> set[str]:
+        """Which of these bulk jobs Zendesk still has queued or working (100 ids a request)."""
+        ids = list(job_ids)
+        return self.jobs.running(ids) if ids else set()
 
     def update_users(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
         """Set ``user_fields`` on users, 100 per ``update_many`` job."""
@@ -515,6 +530,13 @@ class ZendeskConnector:
         for chunk, status in zip(chunks, statuses, strict=True):
             results.extend(job_results(status, [u.record_id for u in chunk], by_id=True))
         return results
+
+
+def _noting(on_job: JobNoted | None, keys: list[list[str]]) -> OnSubmit | None:
+    """``on_job`` told the keys of each job, from the runner's job indexes."""
+    if on_job is None:
+        return None
+    return lambda index, job_id: on_job(keys[index], job_id)
 
 
 def _waves(comments: Sequence[CommentSpec]) -> list[list[CommentSpec]]:

@@ -7,9 +7,13 @@ account at once) and polls every unfinished one in a single ``job_statuses/show_
 per round instead of N. Rounds are spaced by a :class:`~connectors.backoff.Backoff`, lengthened
 to any ``Retry-After`` the answer carries.
 
-A job runs whether or not anyone polls it, so a job that fails or outlives our patience is
-reported as retryable: the records it created are found by their idempotency keys on the next
-attempt, and updates are written again with the same values.
+A job runs whether or not anyone polls it, and Zendesk applies it when it runs, not when it is
+submitted. So a job's id is handed to the caller as soon as Zendesk accepts it (``on_submit``):
+a caller that loses track of the job (its status poll failed, it outlived our patience, the
+process died) asks :meth:`JobRunner.running` whether it still runs before it looks for what the
+job created, and waits while it does; looking earlier would miss records the job is about to
+create and create them twice. A job still running at ``timeout`` is a deferral, not a failure.
+A job that failed is retryable: it ran, so what it created is found by its idempotency keys.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from more_itertools import chunked
 
 from connectors.backoff import Backoff
-from connectors.errors import RetryableError
+from connectors.errors import DeferError, RetryableError
 from connectors.models import WriteResult
 from connectors.zendesk import errors
 from connectors.zendesk.rest import RestClient
@@ -40,6 +45,20 @@ _RUNNING = ("queued", "working")
 
 #: Submits one bulk write and returns the job status Zendesk answered with.
 Submit = Callable[[], Any]
+#: Told ``(index of the submit, job id)`` as soon as Zendesk has accepted a job.
+OnSubmit = Callable[[int, str], None]
+#: Told ``(keys of the records a job carries, job id)`` as soon as Zendesk has accepted it.
+JobNoted = Callable[[Sequence[str], str], None]
+#: How long a caller waits before asking again about a job still running.
+RECHECK_AFTER = timedelta(seconds=30)
+
+
+class JobsRunningError(DeferError):
+    """Bulk jobs are still queued or working at Zendesk: what they create is not there yet."""
+
+    def __init__(self, job_ids: Sequence[str], message: str) -> None:
+        super().__init__(message, system=SYSTEM, not_before=datetime.now(UTC) + RECHECK_AFTER)
+        self.job_ids = tuple(job_ids)
 
 
 @dataclass
@@ -71,11 +90,12 @@ class JobRunner:
         self._sleep = sleep
         self._clock = clock
 
-    def run(self, submits: Sequence[Submit]) -> list[Any]:
+    def run(self, submits: Sequence[Submit], on_submit: OnSubmit | None = None) -> list[Any]:
         """The finished status of each job, in the order of ``submits``.
 
-        Raises :class:`RetryableError` if a job failed, timed out or was lost; the jobs still
-        running then finish at Zendesk without us.
+        ``on_submit`` learns each job's id as Zendesk accepts it. Raises
+        :class:`JobsRunningError` if a job outlived ``timeout`` (it finishes at Zendesk without
+        us), :class:`RetryableError` if a job failed or was lost.
         """
         waiting = deque(enumerate(submits))
         running: dict[str, _Flight] = {}
@@ -85,6 +105,8 @@ class JobRunner:
             while waiting and len(running) < self.max_in_flight:
                 index, submit = waiting.popleft()
                 status = submit()
+                if on_submit is not None and _field(status, "id") is not None:
+                    on_submit(index, str(_field(status, "id")))
                 if _state(status) in _RUNNING:
                     running[str(_field(status, "id"))] = _Flight(
                         index, self._clock() + self.timeout
@@ -109,13 +131,21 @@ class JobRunner:
                 if flight.missing >= MISSING_ROUNDS:
                     raise RetryableError(f"job {job_id} is unknown to Zendesk", system=SYSTEM)
                 if now > flight.deadline:
-                    raise RetryableError(
+                    raise JobsRunningError(
+                        list(running),
                         f"job {job_id} still {_state(status) or 'unseen'} after "
                         f"{self.timeout:.0f}s",
-                        system=SYSTEM,
                     )
             top_up()
         return [done[index] for index in range(len(submits))]
+
+    def running(self, job_ids: Sequence[str]) -> set[str]:
+        """The ids among ``job_ids`` whose jobs are still queued or working, one poll per 100.
+
+        A job Zendesk no longer knows (statuses are kept for about an hour) has long ended.
+        """
+        statuses, _wait = self._poll(list(dict.fromkeys(job_ids)))
+        return {job_id for job_id, status in statuses.items() if _state(status) in _RUNNING}
 
     def _poll(self, job_ids: Sequence[str]) -> tuple[dict[str, Mapping[str, Any]], float]:
         """Statuses by job id, one request per ``ids_per_poll`` ids; and the longest

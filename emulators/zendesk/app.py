@@ -24,7 +24,7 @@ from .clock import Clock
 from .context import Call, Context
 from .errors import ApiError, invalid_endpoint, rate_limited, unauthenticated
 from .idempotency import DEFAULT_WINDOW_SECONDS, IdempotencyCache
-from .jobs import REALISTIC_POLLS, JobBoard, PollsToComplete
+from .jobs import REALISTIC_POLLS, JobApply, JobBoard, PollsToComplete
 from .ratelimit import MinuteBudget
 from .records import Comment, CustomField, Ticket
 from .store import Store
@@ -54,6 +54,8 @@ class _Settings:
     rate_limit_per_minute: int
     rate_limit_window_seconds: int
     job_polls_to_complete: PollsToComplete
+    job_apply: JobApply
+    job_seconds_to_complete: float
     incremental_rate_limit_per_minute: int
     idempotency_window_seconds: float
     search_index_delay_seconds: float
@@ -72,6 +74,8 @@ class ZendeskEmulator(EmulatorApp):
         rate_limit_per_minute: int = 700,
         rate_limit_window_seconds: int = 60,
         job_polls_to_complete: PollsToComplete = REALISTIC_POLLS,
+        job_apply: JobApply = "on_submit",
+        job_seconds_to_complete: float = 2.0,
         incremental_rate_limit_per_minute: int = 10,
         idempotency_window_seconds: float = DEFAULT_WINDOW_SECONDS,
         search_index_delay_seconds: float = 0.0,
@@ -83,6 +87,8 @@ class ZendeskEmulator(EmulatorApp):
             rate_limit_per_minute,
             rate_limit_window_seconds,
             job_polls_to_complete,
+            job_apply,
+            job_seconds_to_complete,
             incremental_rate_limit_per_minute,
             idempotency_window_seconds,
             search_index_delay_seconds,
@@ -97,7 +103,12 @@ class ZendeskEmulator(EmulatorApp):
         self._store = Store(self.clock)
         self._ctx = Context(
             store=self._store,
-            jobs=JobBoard(settings.job_polls_to_complete, random.Random(settings.seed)),
+            jobs=JobBoard(
+                settings.job_polls_to_complete,
+                random.Random(settings.seed),
+                apply=settings.job_apply,
+                seconds_to_complete=settings.job_seconds_to_complete,
+            ),
             idempotency=IdempotencyCache(settings.idempotency_window_seconds),
             search_index_delay_seconds=settings.search_index_delay_seconds,
         )
@@ -132,6 +143,7 @@ class ZendeskEmulator(EmulatorApp):
                 try:
                     # Zendesk counts every request to the account, signed in or not.
                     self._charge(name)
+                    self._ctx.jobs.settle(self.clock.now())  # jobs run whether polled or not
                     actor_id = self._authenticate(request)
                     response = handler(self._ctx, Call(request, actor_id))
                 except ApiError as error:

@@ -34,14 +34,19 @@ def run(
     apply: Callable[[int, dict[str, Any]], ItemResult],
     failure: Callable[[int, dict[str, Any], ApiError], ItemResult],
 ) -> Response:
-    """Apply every item now (see :mod:`jobs`), and answer with a queued job status."""
-    results = []
-    for index, item in enumerate(batch):
-        try:
-            results.append(apply(index, item))
-        except ApiError as error:
-            results.append(failure(index, item, error))
-    job = ctx.jobs.submit(activity, results, ctx.now())
+    """Queue the batch as a job (applied now or when it completes, see :mod:`jobs`), and
+    answer with a queued job status."""
+
+    def work() -> list[ItemResult]:
+        results = []
+        for index, item in enumerate(batch):
+            try:
+                results.append(apply(index, item))
+            except ApiError as error:
+                results.append(failure(index, item, error))
+        return results
+
+    job = ctx.jobs.submit(activity, len(batch), work, ctx.now())
     return ok({"job_status": jobs.render(job, job_url(call, job.id))})
 
 

@@ -15,7 +15,7 @@ Nothing here is optional: a fake implements the whole port a stage asks for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -244,14 +244,25 @@ class TicketDesk(OrganizationPort, NamesPort, OpenTickets, Protocol):
     def find_tickets_by_key(self, keys: Iterable[str]) -> dict[str, int]: ...
 
     def create_tickets(
-        self, specs: Sequence[TicketSpec], *, direct_up_to: int = 1
+        self,
+        specs: Sequence[TicketSpec],
+        *,
+        direct_up_to: int = 1,
+        on_job: Callable[[Sequence[str], str], None] | None = None,
     ) -> list[WriteResult]: ...
 
     def tickets_by_id(self, ticket_ids: Iterable[int]) -> dict[int, TicketState]: ...
 
     def comment_bodies(self, ticket_id: int) -> list[str]: ...
 
-    def add_comments(self, comments: Sequence[CommentSpec]) -> list[WriteResult]: ...
+    def add_comments(
+        self,
+        comments: Sequence[CommentSpec],
+        *,
+        on_job: Callable[[Sequence[str], str], None] | None = None,
+    ) -> list[WriteResult]: ...
+
+    def running_jobs(self, job_ids: Iterable[str]) -> set[str]: ...
 
     def create_users(self, specs: Sequence[RequesterSpec]) -> dict[str, int]: ...
 

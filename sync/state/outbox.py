@@ -53,6 +53,8 @@ class ClaimedAction:
     response_id: str
     rule: str
     external_id: str | None
+    #: The Zendesk bulk job an earlier attempt submitted it in (:meth:`Outbox.note_job`).
+    job_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +220,7 @@ class Outbox:
                 response_id=row.response_id,
                 rule=row.rule,
                 external_id=row.external_id,
+                job_id=row.job_id,
             )
             for row in rows
         ]
@@ -290,6 +293,16 @@ class Outbox:
                 )
                 held.update(result.scalars())
         return held
+
+    def note_job(self, keys: Sequence[str], job_id: str, now: datetime) -> None:
+        """Remember that a bulk job carrying these actions was accepted, whoever holds them: a
+        later attempt waits for that job to end before it looks for what the job created."""
+        a = t.actions
+        with self._db.writing() as conn:
+            for chunk in chunks(sorted(set(keys))):
+                conn.execute(
+                    a.update().where(a.c.key.in_(chunk)).values(job_id=job_id, updated_at=now)
+                )
 
     def release_leases(self, owner: str, now: datetime) -> int:
         """Give back every lease ``owner`` holds (clean shutdown)."""

@@ -169,6 +169,9 @@ actions = sa.Table(
     # Claimed lowest first: detractors' actions (0) go before the others (1) when the API
     # budget runs short. Added in v6.
     sa.Column("priority", sa.SmallInteger, nullable=False, server_default="1"),
+    # The Zendesk bulk job that last carried this action, noted as Zendesk accepted it: until
+    # that job has ended, what it creates may not exist yet. Added in v12.
+    sa.Column("job_id", sa.String(100)),
 )
 
 written_values = sa.Table(
@@ -560,6 +563,13 @@ def _add_comment_text(conn: Connection) -> None:
     v11.create_all(conn)
 
 
+def _add_action_job(conn: Connection) -> None:
+    """v11 -> v12: the bulk job that last carried each action (a new nullable column)."""
+    if "job_id" in {c["name"] for c in sa.inspect(conn).get_columns("nps_actions")}:
+        return  # a database created by a later release and marked older (tests do that)
+    conn.execute(sa.text("ALTER TABLE nps_actions ADD COLUMN job_id VARCHAR(100)"))
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -572,5 +582,6 @@ MIGRATIONS: dict[int, Migration] = {
     8: _add_loops,
     9: _add_zendesk_mirrors,
     10: _add_comment_text,
+    11: _add_action_job,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

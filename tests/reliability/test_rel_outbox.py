@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,9 +46,14 @@ def test_rel_intents_are_stored_and_claimed_before_any_create(
         claimed([s.key for s in tasks])
         return create_tasks(tasks)
 
-    def checked_tickets(specs: Sequence[TicketSpec], *, direct_up_to: int = 1) -> list[WriteResult]:
+    def checked_tickets(
+        specs: Sequence[TicketSpec],
+        *,
+        direct_up_to: int = 1,
+        on_job: Callable[[Sequence[str], str], None] | None = None,
+    ) -> list[WriteResult]:
         claimed([s.key for s in specs])
-        return create_tickets(specs, direct_up_to=direct_up_to)
+        return create_tickets(specs, direct_up_to=direct_up_to, on_job=on_job)
 
     engine.conn.crm.create_tasks = checked_tasks  # type: ignore[method-assign]
     engine.conn.helpdesk.create_tickets = checked_tickets  # type: ignore[method-assign]

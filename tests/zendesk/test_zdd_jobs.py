@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import RetryableError
 from connectors.models import FieldUpdate, TicketSpec
 from connectors.transport import make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials, connect
+from connectors.zendesk.jobs import JobsRunningError
 from emulators.base import Fault
 from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
 from tests.zendesk.conftest import ACME_ORG, ANA, PUBLIC, Serve
@@ -131,12 +131,13 @@ def test_a_rate_limited_poll_waits_as_told_and_the_job_is_still_read(serve: Serv
     assert emulator.calls[POLLS] == 2  # the refused poll, then the one that read the job
 
 
-def test_a_job_that_outlives_the_timeout_is_retryable(serve: Serve) -> None:
+def test_a_job_that_outlives_the_timeout_is_waited_for_not_retried(serve: Serve) -> None:
     emulator, url = serve(job_polls_to_complete=1000)
     desk = connector(url, [], poll_interval=0.001, job_timeout=0.05)
-    with pytest.raises(RetryableError, match="still working"):
+    with pytest.raises(JobsRunningError, match="still working") as raised:
         desk.update_organizations([FieldUpdate("organization", str(ACME_ORG), {"nps": 1})] * 2)
     assert emulator.calls[POLLS] >= 1
+    assert desk.running_jobs(raised.value.job_ids) == set(raised.value.job_ids)
 
 
 def test_one_item_is_still_written_directly(emulator: ZendeskEmulator, desk: Any) -> None:

@@ -50,6 +50,7 @@ from sync.stages.act import (
     look_up_each,
     unresolved_outcome,
 )
+from sync.stages.executors.bulk_jobs import JobWatch
 from sync.stages.executors.customer_context import (
     context_seconds,
     fetch_open_tickets,
@@ -195,10 +196,11 @@ class ZendeskTicketExecutor:
     # -- the batch -----------------------------------------------------------------------------
     def _execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
         names = self._resolved_names()
-        outcomes: dict[str, Outcome] = {}
+        watch = JobWatch.of(actions, self.helpdesk, self.retry, self.store, self.clock)
+        outcomes: dict[str, Outcome] = watch.hold(actions)
         # In the order the customers answered, so that a requester's first answer in the batch
         # opens the ticket and later ones join it, as they would have arriving one by one.
-        plans = sorted((_plan(a) for a in actions), key=_answer_order)
+        plans = sorted((_plan(a) for a in actions if a.key not in outcomes), key=_answer_order)
         plans = self._after_tasks(plans, outcomes)
         self._aim_named(plans, outcomes)
         plans = [p for p in plans if p.key not in outcomes]
@@ -244,11 +246,18 @@ class ZendeskTicketExecutor:
                 outcomes[plan.key] = spec
             else:
                 specs[plan.key] = spec
+
+        def settled_lookup(keys: list[str]) -> dict[str, int]:
+            watch.settle(keys)  # a job still running may be about to create them
+            return self.helpdesk.find_tickets_by_key(keys)
+
         created = create_missing(
             [p.action for p in creating if p.key in specs],
-            lookup=self.helpdesk.find_tickets_by_key,
+            lookup=settled_lookup,
             create=lambda todo: self.helpdesk.create_tickets(
-                [specs[a.key] for a in todo], direct_up_to=self.settings.direct_up_to
+                [specs[a.key] for a in todo],
+                direct_up_to=self.settings.direct_up_to,
+                on_job=watch.note,
             ),
             retry=self.retry,
             lookup_chunk=LOOKUP_CHUNK,
@@ -256,7 +265,7 @@ class ZendeskTicketExecutor:
         outcomes.update({o.key: o for o in created})
 
         commenting = [p for p in plans if p.target is not None or p.leader is not None]
-        outcomes.update(self._comment(commenting, outcomes))
+        outcomes.update(self._comment(commenting, outcomes, watch))
         return [outcomes[a.key] for a in actions]
 
     # -- 0. the Task of the same response ------------------------------------------------------
@@ -593,7 +602,9 @@ class ZendeskTicketExecutor:
         return self._agents.get(email)
 
     # -- 5. comments ---------------------------------------------------------------------------
-    def _comment(self, plans: list[_Plan], outcomes: Mapping[str, Outcome]) -> dict[str, Outcome]:
+    def _comment(
+        self, plans: list[_Plan], outcomes: Mapping[str, Outcome], watch: JobWatch
+    ) -> dict[str, Outcome]:
         """Add each plan's comment once; a leader that failed fails its followers too."""
         result: dict[str, Outcome] = {}
         comments: list[CommentSpec] = []
@@ -619,7 +630,7 @@ class ZendeskTicketExecutor:
         if comments:
             keys = {c.key for c in comments}
             actions = [p.action for p in plans if p.key in keys]
-            result.update(guarded_comments(comments, actions, self.helpdesk, self.retry))
+            result.update(guarded_comments(comments, actions, self.helpdesk, self.retry, watch))
         return result
 
     def _resolved_names(self) -> ZendeskNames:

@@ -15,6 +15,7 @@ from connectors.zendesk.records import CommentSpec
 from sync.core.ports import TicketDesk
 from sync.core.retry import RetryPolicy
 from sync.stages.act import Outcome, guarded, outcome_of, unresolved_outcome
+from sync.stages.executors.bulk_jobs import JobWatch
 from sync.state import ClaimedAction
 
 
@@ -28,13 +29,15 @@ def guarded_comments(
     actions: Sequence[ClaimedAction],
     helpdesk: TicketDesk,
     retry: RetryPolicy,
+    watch: JobWatch | None = None,
 ) -> dict[str, Outcome]:
     """Add comments exactly once: before adding one that may exist, look for its marker.
 
     Like :func:`create_missing` for tickets: the first try checks only comments of actions
     claimed before; a retry after a failure checks all of them, since the failed request may
     have landed. Each ticket's comments are read in a call retried on its own; a comment whose
-    ticket cannot be read is retried later, alone.
+    ticket cannot be read is retried later, alone. With ``watch``, the bulk jobs that carried
+    them are noted, and none is looked for while a job that carried it may still add it.
     """
     pending = {a.key for a in actions if a.attempts > 1}
     unresolved: dict[str, str] = {}
@@ -54,6 +57,8 @@ def guarded_comments(
     def attempt() -> list[Outcome]:
         present: list[Outcome] = []
         todo: list[CommentSpec] = []
+        if watch is not None:
+            watch.settle(c.key for c in comments if c.key in pending)
         for comment in comments:
             if comment.key in unresolved:
                 continue
@@ -77,7 +82,8 @@ def guarded_comments(
         # What a failed attempt may have added is read again, not from before it.
         for ticket_id in {c.ticket_id for c in todo}:
             bodies.pop(ticket_id, None)
-        added = helpdesk.add_comments(todo) if todo else []
+        note = watch.note if watch is not None else None
+        added = helpdesk.add_comments(todo, on_job=note) if todo else []
         missing = [unresolved_outcome(k, e) for k, e in unresolved.items()]
         return present + [replace(outcome_of(r), attached=r.ok) for r in added] + missing
 

@@ -7,15 +7,18 @@ The poll counts and status sequences are checked against the job statuses in rec
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import requests
 
 from emulators.zendesk import ZendeskEmulator
-from emulators.zendesk.jobs import REALISTIC_POLLS
+from emulators.zendesk.errors import ApiError
+from emulators.zendesk.jobs import REALISTIC_POLLS, STATUS_TTL_SECONDS, JobBoard
 from tests.emulators.zendesk.test_zd_fidelity import ORACLES, body_of
 from tests.support import require
 
@@ -136,3 +139,36 @@ def test_recorded_jobs_took_the_polls_the_emulator_draws_from(http: requests.Ses
     assert max(polls) == REALISTIC_POLLS[1]
     assert {s[0] for s in recorded} == {"queued"}  # never done at submission
     assert emulated <= set(recorded)
+
+
+def test_jobs_applied_on_completion_take_effect_in_order_and_their_status_expires() -> None:
+    applied: list[str] = []
+    board = JobBoard((2, 2), random.Random(0), apply="on_completion", seconds_to_complete=10.0)
+
+    def work(name: str) -> Callable[[], list[dict[str, Any]]]:
+        def apply() -> list[dict[str, Any]]:
+            applied.append(name)
+            return [{"index": 0, "id": len(applied)}]
+
+        return apply
+
+    first = board.submit("Creating ticket", 1, work("first"), now=0.0)
+    second = board.submit("Creating ticket", 1, work("second"), now=1.0)
+    board.settle(5.0)
+    assert applied == []  # accepted, not run: nothing to find yet
+
+    board.poll(second.id, now=6.0)
+    assert applied == []
+    board.poll(second.id, now=6.0)  # its second poll: it completes, after the one before it
+    assert applied == ["first", "second"]
+    assert first.completed_at == second.completed_at == 6.0
+
+    late = board.submit("Creating ticket", 1, work("late"), now=7.0)
+    board.settle(17.0)  # nobody polled it; it ran anyway
+    assert applied == ["first", "second", "late"]
+    assert late.results == [{"index": 0, "id": 3}]
+
+    board.settle(6.0 + STATUS_TTL_SECONDS + 1)
+    with pytest.raises(ApiError):
+        board.poll(first.id, now=6.0 + STATUS_TTL_SECONDS + 1)
+    assert [job.id for job in board.all()] == [late.id]
