@@ -499,10 +499,11 @@ class ZendeskConnector:
                     )
         return results
 
-    def running_jobs(self, job_ids: Iterable[str]) -> set[str]:
-        """Which of these bulk jobs Zendesk still has queued or working (100 ids a request)."""
-        ids = list(job_ids)
-        return self.jobs.running(ids) if ids else set()
+    def wait_for_jobs(self, job_ids: Iterable[str]) -> set[str]:
+        """Wait for these bulk jobs to end, as long as for a job just submitted; returns those
+        Zendesk still has queued or working then (100 ids a poll)."""
+        ids = list(dict.fromkeys(job_ids))
+        return self.jobs.wait(ids) if ids else set()
 
     def update_users(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
         """Set ``user_fields`` on users, 100 per ``update_many`` job."""

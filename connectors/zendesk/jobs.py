@@ -10,10 +10,10 @@ to any ``Retry-After`` the answer carries.
 A job runs whether or not anyone polls it, and Zendesk applies it when it runs, not when it is
 submitted. So a job's id is handed to the caller as soon as Zendesk accepts it (``on_submit``):
 a caller that loses track of the job (its status poll failed, it outlived our patience, the
-process died) asks :meth:`JobRunner.running` whether it still runs before it looks for what the
-job created, and waits while it does; looking earlier would miss records the job is about to
-create and create them twice. A job still running at ``timeout`` is a deferral, not a failure.
-A job that failed is retryable: it ran, so what it created is found by its idempotency keys.
+process died) waits for it (:meth:`JobRunner.wait`) before it looks for what the job created;
+looking earlier would miss records the job is about to create and create them twice. A job
+still running at ``timeout`` is a deferral, not a failure. A job that failed is retryable: it
+ran, so what it created is found by its idempotency keys.
 """
 
 from __future__ import annotations
@@ -139,13 +139,21 @@ class JobRunner:
             top_up()
         return [done[index] for index in range(len(submits))]
 
-    def running(self, job_ids: Sequence[str]) -> set[str]:
-        """The ids among ``job_ids`` whose jobs are still queued or working, one poll per 100.
-
-        A job Zendesk no longer knows (statuses are kept for about an hour) has long ended.
-        """
-        statuses, _wait = self._poll(list(dict.fromkeys(job_ids)))
-        return {job_id for job_id, status in statuses.items() if _state(status) in _RUNNING}
+    def wait(self, job_ids: Sequence[str]) -> set[str]:
+        """Wait, up to ``timeout``, for these jobs to end; returns the ids still queued or
+        working then. Polls them together, as :meth:`run` does. A job Zendesk no longer knows
+        (statuses are kept for about an hour) has long ended."""
+        running = set(job_ids)
+        deadline = self._clock() + self.timeout
+        delays = self.backoff.delays()
+        wait = 0.0
+        while running:
+            statuses, wait = self._poll(sorted(running))
+            running = {j for j in running if _state(statuses.get(j)) in _RUNNING}
+            if not running or self._clock() > deadline:
+                break
+            self._sleep(max(next(delays), wait))
+        return running
 
     def _poll(self, job_ids: Sequence[str]) -> tuple[dict[str, Mapping[str, Any]], float]:
         """Statuses by job id, one request per ``ids_per_poll`` ids; and the longest

@@ -46,4 +46,6 @@ def test_rel_a_first_sync_sends_few_statements_per_response(
     assert report.errors == []
     assert report.pulled == RESPONSES
     per_response = sum(statements.values()) / RESPONSES
-    assert per_response < 0.6, statements.most_common(10)
+    # One write per Zendesk bulk job (its id, stored as Zendesk accepts it) is the price of never
+    # sending a job again while it may still run.
+    assert per_response < 0.62, statements.most_common(10)

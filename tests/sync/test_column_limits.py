@@ -59,6 +59,7 @@ LIMITS: dict[tuple[str, str], int] = {
     ("nps_actions", "status"): STATES,
     ("nps_actions", "lease_owner"): WORKER_ID,
     ("nps_actions", "external_id"): 20,  # a Salesforce id or a Zendesk ticket number
+    ("nps_actions", "job_id"): len("V3-") + 32,  # a Zendesk job id
     ("nps_written_values", "system"): STATES,
     ("nps_written_values", "object"): len("organization"),
     ("nps_written_values", "record_id"): 20,

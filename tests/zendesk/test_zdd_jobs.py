@@ -137,7 +137,7 @@ def test_a_job_that_outlives_the_timeout_is_waited_for_not_retried(serve: Serve)
     with pytest.raises(JobsRunningError, match="still working") as raised:
         desk.update_organizations([FieldUpdate("organization", str(ACME_ORG), {"nps": 1})] * 2)
     assert emulator.calls[POLLS] >= 1
-    assert desk.running_jobs(raised.value.job_ids) == set(raised.value.job_ids)
+    assert desk.wait_for_jobs(raised.value.job_ids) == set(raised.value.job_ids)
 
 
 def test_one_item_is_still_written_directly(emulator: ZendeskEmulator, desk: Any) -> None:

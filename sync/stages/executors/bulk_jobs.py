@@ -23,7 +23,7 @@ from sync.state import ClaimedAction, StateStore
 
 
 class JobStatuses(Protocol):
-    def running_jobs(self, job_ids: Iterable[str]) -> set[str]: ...
+    def wait_for_jobs(self, job_ids: Iterable[str]) -> set[str]: ...
 
 
 @dataclass
@@ -56,7 +56,8 @@ class JobWatch:
             self.store.outbox.note_job(keys, job_id, self.clock())
 
     def hold(self, actions: Sequence[ClaimedAction]) -> dict[str, Outcome]:
-        """A deferral for each action whose job still runs, or whose job cannot be checked."""
+        """A deferral for each action whose job still runs after a wait as long as for a new
+        job, or whose job cannot be checked."""
         keys = [a.key for a in actions if a.key in self.jobs]
         if not keys:
             return {}
@@ -69,8 +70,8 @@ class JobWatch:
         return {k: Outcome(k, "defer", error=reason, not_before=until) for k in waiting}
 
     def settle(self, keys: Iterable[str]) -> None:
-        """Return only when no job that carried ``keys`` still runs; else raise
-        :class:`~connectors.zendesk.jobs.JobsRunningError` (the batch waits for it)."""
+        """Return once no job that carried ``keys`` runs any more (waiting as long as for a new
+        job); else raise :class:`~connectors.zendesk.jobs.JobsRunningError` (the batch waits)."""
         waiting = self._running([k for k in keys if k in self.jobs])
         if waiting:
             jobs = sorted({self.jobs[k] for k in waiting})
@@ -80,5 +81,5 @@ class JobWatch:
         if not keys:
             return set()
         ids = {self.jobs[k] for k in keys}
-        running = self.retry.call(lambda: self.helpdesk.running_jobs(ids))
+        running = self.retry.call(lambda: self.helpdesk.wait_for_jobs(ids))
         return {k for k in keys if self.jobs[k] in running}
