@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import stat
@@ -23,13 +24,14 @@ READY = "Sandbox ready"
 
 
 def free_port_base(count: int = 3) -> int:
-    """A port with the ``count - 1`` after it also free on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base > 65000:
-            continue
+    """A port with the ``count - 1`` after it also free on 127.0.0.1.
+
+    Drawn below the kernel's ephemeral range (32768 and up on Linux): a port found free there
+    cannot be taken by another test's outgoing connection before the sandbox binds it.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 32_000 - count)
         try:
             for port in range(base, base + count):
                 with socket.socket() as taken:
@@ -85,7 +87,8 @@ class Sandbox:
                 self.ready.set()
 
     def wait_ready(self) -> None:
-        assert self.ready.wait(timeout=60), "\n".join(self.lines)
+        wait_for(lambda: self.ready.is_set() or self.process.poll() is not None, 60)
+        assert self.ready.is_set(), (self.process.poll(), "\n".join(self.lines))
 
     def terminate(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
         """Send ``signum`` (once, if it still runs); the exit code and stderr."""
