@@ -291,7 +291,9 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
     if path is None:
         yield sys.stdout
         return
-    with path.open("w", encoding="utf-8") as handle:
+    from sync.core.files import replaced_on_success
+
+    with replaced_on_success(path) as handle:
         yield handle
 
 

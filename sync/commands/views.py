@@ -179,9 +179,10 @@ def report_command(
     extra = {"drivers": drivers_json or None, "revenue": revenue_json}
     report = replace(report, extra=extra)
     if out is not None:
+        from sync.core.files import write_text_whole
         from sync.reports.page import render
 
-        out.write_text(render(report, sections), encoding="utf-8")
+        write_text_whole(out, render(report, sections))
         click.echo(f"Wrote {out} ({report.label}, {report.headline.n} answers).", err=as_json)
     if as_json:
         emit(report_json(report))

@@ -22,6 +22,7 @@ then exits 75 all the same (the work waits: run again later), 1 if anything actu
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -86,17 +87,27 @@ CONNECTOR_EXIT_CODES: tuple[tuple[type[ConnectorError], int], ...] = (
 
 def exit_code(error: BaseException) -> int | None:
     """The exit code for ``error``'s tier; None for an error that is a bug (no tier)."""
-    from insights.text.errors import TaxonomyError
-    from rules.errors import RulesError  # here: importing rules loads pydantic and jinja2
-
     if isinstance(error, SyncError):
         return error.exit_code
-    if isinstance(error, RulesError | TaxonomyError):
+    if _is_config_file_error(error):
         return EXIT_CONFIG_FILE
     for tier, code in CONNECTOR_EXIT_CODES:
         if isinstance(error, tier):
             return code
     return None
+
+
+def _is_config_file_error(error: BaseException) -> bool:
+    """A rules or taxonomy file error. Only modules already loaded can have raised one, so the
+    check loads nothing: an error path must not import the text model's numpy and scikit-learn."""
+    tiers = [
+        getattr(sys.modules.get(module), name, None)
+        for module, name in (
+            ("rules.errors", "RulesError"),
+            ("insights.text.errors", "TaxonomyError"),
+        )
+    ]
+    return any(isinstance(tier, type) and isinstance(error, tier) for tier in tiers)
 
 
 #: What to do about a connector error of each tier, most specific first ({system}: its system).

@@ -174,3 +174,20 @@ def test_rules_that_conflict_with_the_config_exit_2(tmp_path: Path) -> None:
     code, stderr = run("sync", "-c", config)
     assert code == 2
     assert stderr.startswith(f"{rules}:5:14: action 'tell_cx' sends email, but the config has no")
+
+
+def test_a_connector_error_is_tiered_without_loading_the_text_model() -> None:
+    """The error path of every command stays light: telling a tier loads no numpy."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from connectors.errors import DeferError\n"
+        "from sync.core.errors import exit_code\n"
+        "print(exit_code(DeferError('later', system='zendesk')), 'numpy' in sys.modules)\n"
+    )
+    out = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["75", "False"]

@@ -1,0 +1,42 @@
+"""Files the commands write: whole or not at all.
+
+A report or an analysis killed half-way must not leave half a file where the last good one was
+(a scheduled report overwrites the same path every period), so each is written beside its
+destination and moved over it in one rename once it is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+
+@contextlib.contextmanager
+def replaced_on_success(path: Path) -> Iterator[IO[str]]:
+    """A text handle whose content becomes ``path`` when the block ends without an error.
+
+    On an error (or a kill) ``path`` keeps what it held before; the partial file is removed,
+    or, after a SIGKILL, left as a hidden ``.NAME.*.part`` beside it.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def write_text_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` in one rename (see :func:`replaced_on_success`)."""
+    with replaced_on_success(path) as handle:
+        handle.write(text)

@@ -1,0 +1,40 @@
+"""Files written by the commands are whole or absent: a failure keeps the previous file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sync.core.files import replaced_on_success, write_text_whole
+
+
+def test_a_complete_write_replaces_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("last month", encoding="utf-8")
+    write_text_whole(target, "this month")
+    assert target.read_text(encoding="utf-8") == "this month"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_a_failed_write_keeps_the_previous_file_and_leaves_no_part(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    target.write_text('{"id": 1}\n', encoding="utf-8")
+
+    def write_half() -> None:
+        with replaced_on_success(target) as handle:
+            handle.write('{"id": 2}\n')
+            raise RuntimeError("killed half-way")
+
+    with pytest.raises(RuntimeError):
+        write_half()
+    assert target.read_text(encoding="utf-8") == '{"id": 1}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_a_relative_path_is_written_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_text_whole(Path("plain.txt"), "x")
+    assert (tmp_path / "plain.txt").read_text(encoding="utf-8") == "x"
