@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from insights.nps import (
     SMALL_SAMPLE_BELOW,
@@ -94,13 +95,26 @@ def tenure_band(days: int | None) -> str:
     return "5 years or more"
 
 
-def support_band(open_tickets: int | None) -> str:
-    """Support history as a segment: how many unsolved tickets the respondent has."""
-    if open_tickets is None:
+def support_band(tickets: int | None) -> str:
+    """Support history as a segment: how many tickets the respondent had open when they
+    answered, or had opened shortly before (:func:`tickets_around`)."""
+    if tickets is None:
         return NO_VALUE
-    if open_tickets == 0:
-        return "no open ticket"
-    return "1 open ticket" if open_tickets == 1 else "2+ open tickets"
+    if tickets == 0:
+        return "no open or recent ticket"
+    return "1 open or recent ticket" if tickets == 1 else "2+ open or recent tickets"
+
+
+def tickets_around(
+    spans: Iterable[tuple[datetime, datetime | None]], at: datetime, recent: timedelta
+) -> int:
+    """How many of a person's tickets, as ``(created, solved or None)``, were open at ``at`` or
+    created in the ``recent`` time before it; tickets created after ``at`` do not count."""
+    return sum(
+        1
+        for created, solved in spans
+        if created <= at and (created > at - recent or solved is None or solved > at)
+    )
 
 
 def counts_by(respondents: Iterable[Respondent], attribute: str) -> dict[str, Counts]:

@@ -353,6 +353,34 @@ class SalesforceConnector:
             group.sort(key=lambda a: a.id)
         return found
 
+    def account_values(
+        self, account_ids: Iterable[str], fields: Sequence[str]
+    ) -> dict[str, dict[str, str]]:
+        """The values of Account ``fields`` (API names, or relationship paths such as
+        ``Parent.Type``) of these accounts, one query per 200 accounts: field -> value as text
+        ("" when empty) by the 15-character key of each account's id.
+
+        A plain field name the Account does not have raises ConfigError naming it, before any
+        query; a path is checked by Salesforce when it runs the query.
+        """
+        names = list(dict.fromkeys(fields))
+        keys = sorted({key for key in map(record_key, account_ids) if key})
+        if not names or not keys:
+            return {}
+        account = self._described_object("Account")
+        missing = [n for n in names if "." not in n and account.field(n) is None]
+        if missing:
+            raise ConfigError(
+                f"Account has no field {', '.join(missing)} (or the integration user cannot "
+                "see it): check insights.segments.account_fields",
+                system=errors.SYSTEM,
+            )
+        select = f"SELECT Id, {', '.join(n for n in names if n.lower() != 'id')} FROM Account"
+        found: dict[str, dict[str, str]] = {}
+        for rec in self.select_in("Account", select, {"Id": keys}):
+            found[str(rec["Id"])[:15]] = {n: _field_text(rec, n) for n in names}
+        return found
+
     def key_accounts(
         self,
         *,
@@ -701,3 +729,21 @@ def _object_of(update: FieldUpdate) -> str:
 
 def _without_id(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k != "Id"}
+
+
+def _field_text(record: Mapping[str, Any], path: str) -> str:
+    """The value at ``path`` (``Type``, ``Parent.Type``) of a REST record as text: "" when it
+    or a relationship on the way is empty, ``true``/``false`` for a checkbox, whole numbers
+    without a decimal point."""
+    value: Any = record
+    for hop in path.split("."):
+        if not isinstance(value, Mapping):
+            return ""
+        value = value.get(hop)
+    if value is None or isinstance(value, Mapping):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 250 employees, not 250.0
+    return str(value)

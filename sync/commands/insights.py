@@ -1,7 +1,9 @@
 """``nps-sync insights``: what the responses say, every figure with its interval.
 
-- ``insights segments`` shows NPS per tier, industry, region, tenure band, support history and
-  owner, each with its 95% interval, against the rest and against the previous period;
+- ``insights segments`` shows NPS per tier, industry, region, tenure band, support history
+  (tickets open at the answer or created shortly before), owner and the Account fields named in
+  ``insights.segments.account_fields`` (or with ``--by FIELD``), each with its 95% interval,
+  against the rest and against the previous period;
 - ``insights trend`` shows NPS per week, month or quarter with its interval, the category mix
   and whether it moved from the period before;
 - ``insights drivers`` shows which segment values go with detractors, as risk ratios with
@@ -15,7 +17,7 @@ Tables by default (:mod:`sync.commands.insight_tables`); ``--json`` prints every
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,10 +29,66 @@ from sync.commands.run import CONFIG_OPTION, load
 
 if TYPE_CHECKING:
     from insights.trend import Every
+    from sync.core.config import Config
+    from sync.ops.insights import Periods
+    from sync.state import StateStore
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"])
 ATTRIBUTE_CHOICES = ("tier", "industry", "region", "tenure", "support", "owner")
+BY_HELP = (
+    "tier, industry, region, tenure, support, owner, or a Salesforce Account field's API name "
+    "(repeatable; default: these and insights.segments.account_fields)."
+)
+
+
+def attributes_for(config: Config, given: Sequence[str]) -> list[str]:
+    """The attributes asked for (``--by``), else the built-in ones and the configured Account
+    fields; anything that is neither a built-in nor a field API name is a usage error."""
+    import re
+
+    from sync.core.config.model import ACCOUNT_FIELD
+
+    for name in given:
+        if name not in ATTRIBUTE_CHOICES and not re.match(ACCOUNT_FIELD, name):
+            raise click.BadParameter(
+                f"{name!r} is neither a built-in segment ({', '.join(ATTRIBUTE_CHOICES)}) nor "
+                "a Salesforce field API name",
+                param_hint="--by",
+            )
+    chosen = given or (*ATTRIBUTE_CHOICES, *config.insights.segments.account_fields)
+    return list(dict.fromkeys(chosen))
+
+
+def account_fields(attributes: Sequence[str]) -> list[str]:
+    """The Account fields among the attributes (those that are not built in)."""
+    return [a for a in attributes if a not in ATTRIBUTE_CHOICES]
+
+
+def insight_periods(
+    config: Config, store: StateStore, *, start: datetime, end: datetime, fields: Sequence[str]
+) -> Periods:
+    """The respondents of the period and the one before, with support history as of each
+    answer and, when ``fields`` are asked for, those Account fields' values from Salesforce."""
+    from functools import partial
+
+    from sync.ops.insights import account_values, periods
+
+    values = None
+    if fields:
+        from connectors.transport import CallCounter
+        from sync.app.runtime import build_salesforce
+        from sync.core.retry import RetryPolicy
+
+        crm = build_salesforce(config, CallCounter())
+        values = partial(account_values, crm, RetryPolicy(attempts=2), fields=fields)
+    return periods(
+        store,
+        start=start,
+        end=end,
+        recent=timedelta(days=config.insights.segments.recent_ticket_days),
+        values=values,
+    )
 
 
 def _utc(moment: datetime) -> datetime:
@@ -66,13 +124,7 @@ def insights_group() -> None:
 
 @insights_group.command("segments")
 @CONFIG_OPTION
-@click.option(
-    "--by",
-    "attributes",
-    multiple=True,
-    type=click.Choice(ATTRIBUTE_CHOICES),
-    help="Segment by this attribute (repeatable; default: all).",
-)
+@click.option("--by", "attributes", multiple=True, metavar="ATTRIBUTE", help=BY_HELP)
 @period_options
 @click.option(
     "--small-below",
@@ -93,15 +145,16 @@ def segments_command(
 ) -> None:
     """NPS per segment with its interval (multinomial variance, adjusted for small samples);
     a difference is called one only when its interval excludes 0. The period defaults to the
-    metrics window."""
+    metrics window. Account fields are read from Salesforce, one query per 200 accounts."""
     from insights.segments import segment_movements, segment_nps
     from sync.app.runtime import open_store
-    from sync.ops.insights import periods
 
     config = load(config_path)
+    chosen = attributes_for(config, attributes)
     start, end = _period(since, until, config.metrics.window_days)
-    data = periods(open_store(config), start=start, end=end)
-    chosen = attributes or ATTRIBUTE_CHOICES
+    data = insight_periods(
+        config, open_store(config), start=start, end=end, fields=account_fields(chosen)
+    )
     reports = [
         segment_nps(data.now, a, confidence=confidence, small_below=small_below) for a in chosen
     ]
@@ -177,13 +230,7 @@ def trend_command(
 
 @insights_group.command("drivers")
 @CONFIG_OPTION
-@click.option(
-    "--by",
-    "attributes",
-    multiple=True,
-    type=click.Choice(ATTRIBUTE_CHOICES),
-    help="Features from this attribute (repeatable; default: all).",
-)
+@click.option("--by", "attributes", multiple=True, metavar="ATTRIBUTE", help=BY_HELP)
 @period_options
 @click.option(
     "--resamples",
@@ -215,13 +262,15 @@ def drivers_command(
     period defaults to the metrics window."""
     from insights.drivers import cases, detractor_drivers
     from sync.app.runtime import open_store
-    from sync.ops.insights import periods
 
     config = load(config_path)
+    chosen = attributes_for(config, attributes)
     start, end = _period(since, until, config.metrics.window_days)
-    data = periods(open_store(config), start=start, end=end)
+    data = insight_periods(
+        config, open_store(config), start=start, end=end, fields=account_fields(chosen)
+    )
     drivers = detractor_drivers(
-        cases(data.now, attributes or ATTRIBUTE_CHOICES),
+        cases(data.now, chosen),
         resamples=resamples,
         confidence=confidence,
         min_respondents=min_respondents,

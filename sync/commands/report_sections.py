@@ -4,11 +4,12 @@ its chart for the page and its figures for ``--json``, or says why it has none."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sync.core.config import Config
+from sync.reports.answers import Answer
 from sync.reports.executive import ThemeCount
 from sync.reports.page import Section
 from sync.state import StateStore
@@ -29,18 +30,57 @@ def themes_section(themes: Sequence[ThemeCount] | None) -> Section:
     return Section("themes", title, svg=themes_chart(themes))
 
 
+Values = Mapping[str, Mapping[str, str]]
+
+
+def account_field_values(
+    config: Config, answers: list[Answer], fields: Sequence[str]
+) -> tuple[list[Answer], Values | None, str]:
+    """The answers with the values of the Account fields segmented by, the values by account,
+    and why they are missing when Salesforce could not give them (the report goes on)."""
+    if not fields:
+        return answers, {}, ""
+    from connectors.errors import ConnectorError
+    from connectors.transport import CallCounter
+    from sync.app.runtime import build_salesforce
+    from sync.core.retry import RetryPolicy
+    from sync.ops.insights import account_values
+    from sync.reports.answers import with_account_values
+
+    accounts = [a.account_id for a in answers if a.account_id]
+    try:
+        crm = build_salesforce(config, CallCounter())
+        values = account_values(crm, RetryPolicy(attempts=2), accounts, fields)
+    except ConnectorError as exc:
+        note = f"Segments by {', '.join(fields)} are left out: Salesforce could not be read: {exc}"
+        return answers, None, note
+    return with_account_values(answers, values), values, ""
+
+
 def drivers_section(
-    store: StateStore, since: datetime, until: datetime
+    config: Config,
+    store: StateStore,
+    since: datetime,
+    until: datetime,
+    values: Values | None = None,
 ) -> tuple[Section, dict[str, Any]]:
-    """Which segment values go with detractors over the report's whole window."""
+    """Which segment values go with detractors over the report's whole window; ``values``
+    holds the Account fields' values by account (None: Salesforce could not give them)."""
     from insights.drivers import cases, detractor_drivers
     from sync.commands.insight_documents import drivers_document
     from sync.fields.respondents import ATTRIBUTES
     from sync.ops.insights import periods
     from sync.reports.charts import drivers_chart
 
-    data = periods(store, start=since, end=until)
-    drivers = detractor_drivers(cases(data.now, ATTRIBUTES), resamples=RESAMPLES)
+    fields = list(config.insights.segments.account_fields) if values is not None else []
+    data = periods(
+        store,
+        start=since,
+        end=until,
+        recent=timedelta(days=config.insights.segments.recent_ticket_days),
+        values=(lambda _: values) if values else None,
+    )
+    drivers = detractor_drivers(cases(data.now, [*ATTRIBUTES, *fields]), resamples=RESAMPLES)
     title = f"Drivers of detractors ({since:%Y-%m-%d} to {until:%Y-%m-%d})"
     if not any(d.risk_ratio is not None for d in drivers):
         return Section("drivers", title, empty="Too few respondents for drivers."), {}

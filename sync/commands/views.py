@@ -138,14 +138,20 @@ def report_command(
     until: datetime | None,
     as_json: bool,
 ) -> None:
-    """The executive report: NPS trend with 95% intervals, category mix, NPS by segment and the
-    closed loop, as one self-contained HTML file (charts inline, nothing fetched when viewed).
-    --json prints every figure the page draws."""
+    """The executive report: NPS trend with 95% intervals, category mix, NPS by segment (the
+    Account fields of insights.segments.account_fields included), comment themes, drivers,
+    revenue and the closed loop, as one self-contained HTML file (charts inline, nothing
+    fetched when viewed). --json prints every figure the page draws."""
     from dataclasses import replace
     from typing import cast
 
     from sync.app.runtime import open_store
-    from sync.commands.report_sections import drivers_section, revenue_section, themes_section
+    from sync.commands.report_sections import (
+        account_field_values,
+        drivers_section,
+        revenue_section,
+        themes_section,
+    )
     from sync.reports.answers import gather
     from sync.reports.executive import (
         TREND_PERIODS,
@@ -163,10 +169,14 @@ def report_command(
     since = periods(now, chosen, TREND_PERIODS[period])[0][1]
     config = load(config_path)
     store = open_store(config)
+    fields = list(config.insights.segments.account_fields)
     try:
-        report = executive_report(gather(store, config, since), chosen, now)
+        answers = gather(store, config, since)
+        answers, values, note = account_field_values(config, answers, fields)
+        report = executive_report(answers, chosen, now, fields if values is not None else ())
+        report = replace(report, segments_note=note)
         sections = [themes_section(report.themes)]
-        drivers, drivers_json = drivers_section(store, since, now)
+        drivers, drivers_json = drivers_section(config, store, since, now, values)
         sections.append(drivers)
         if revenue:
             money, revenue_json = revenue_section(config, store, since, now)

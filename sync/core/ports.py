@@ -177,6 +177,14 @@ class KeyAccounts(Protocol):
     ) -> list[Account]: ...
 
 
+class AccountValues(Protocol):
+    """Values of Account fields an admin names, for segments."""
+
+    def account_values(
+        self, account_ids: Iterable[str], fields: Sequence[str]
+    ) -> dict[str, dict[str, str]]: ...
+
+
 class CrmPort(
     MatchingCrm,
     KeyAccounts,

@@ -33,10 +33,11 @@ def refresh_open_tickets(
     the exports were told to wait, :mod:`sync.loop.export_pause`)."""
 
     def read(cursor: str | None) -> Page[TicketState]:
+        # The metric sets tell when each solved ticket was solved, for support history.
         if cursor is not None:
-            page = helpdesk.export_tickets(cursor=cursor)
+            page = helpdesk.export_tickets(cursor=cursor, metrics=True)
         else:  # every ticket there is
-            page = helpdesk.export_tickets(start_time=0)
+            page = helpdesk.export_tickets(start_time=0, metrics=True)
         return Page(page.tickets, page.after_cursor, page.end_of_stream)
 
     stats = follow_export(store, store.open_tickets, read, now, max_pages=max_pages)

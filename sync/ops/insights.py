@@ -1,12 +1,13 @@
 """What the insight commands read: from the store, the respondents of a period and of the one
-before it, each person once (see :mod:`sync.fields.respondents`), and every account's dated
-answers; from Salesforce, those accounts' opportunities."""
+before it, each person once (see :mod:`sync.fields.respondents`) with their support history as
+of their answer, and every account's dated answers; from Salesforce, those accounts'
+opportunities and the values of the Account fields an admin segments by."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from connectors.models import Opportunity
@@ -14,10 +15,17 @@ from insights.loops import FollowUp, follow_ups
 from insights.revenue import Answer, Deal, DealKind
 from insights.segments import Respondent
 from insights.trend import Every, Period, periods_between
-from sync.core.ports import OpportunityCrm
+from sync.core.ports import AccountValues, OpportunityCrm
 from sync.core.retry import RetryPolicy
-from sync.fields.respondents import latest_in_period, respondents
-from sync.state import StateStore, StoredResponse
+from sync.fields.respondents import (
+    RECENT_TICKETS,
+    latest_in_period,
+    respondents,
+)
+from sync.fields.respondents import (
+    AccountValues as ValuesByAccount,
+)
+from sync.state import StateStore, StoredResponse, TicketSpan
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,26 +44,55 @@ def routed_rows(store: StateStore) -> list[StoredResponse]:
     return store.inbox.routed(account_ids=accounts)
 
 
-def open_ticket_counts(store: StateStore, rows: list[StoredResponse]) -> dict[int, int] | None:
-    """Unsolved tickets per respondent from the Zendesk mirror; None when the mirror never
+def support_history(
+    store: StateStore, rows: Sequence[StoredResponse]
+) -> dict[int, list[TicketSpan]] | None:
+    """The mirrored tickets of each respondent's Zendesk user; None when the mirror never
     reached the end of its export (a partial mirror would read as "no ticket")."""
     if store.open_tickets.caught_up_at() is None:
         return None
-    users = {r.zendesk_user_id for r in rows if r.zendesk_user_id is not None}
-    return {user: len(t) for user, t in store.open_tickets.of_requesters(users).items()}
+    return store.open_tickets.history(
+        r.zendesk_user_id for r in rows if r.zendesk_user_id is not None
+    )
 
 
-def periods(store: StateStore, *, start: datetime, end: datetime) -> Periods:
-    """The respondents of the period and of the one before it."""
+def account_values(
+    crm: AccountValues,
+    retry: RetryPolicy,
+    account_ids: Iterable[str],
+    fields: Sequence[str],
+) -> ValuesByAccount:
+    """The values of Account ``fields`` of these accounts (none asked: none read)."""
+    accounts = sorted(set(account_ids))
+    if not fields or not accounts:
+        return {}
+    return retry.call(partial(crm.account_values, accounts, list(fields)))
+
+
+def periods(
+    store: StateStore,
+    *,
+    start: datetime,
+    end: datetime,
+    recent: timedelta = RECENT_TICKETS,
+    values: Callable[[list[str]], ValuesByAccount] | None = None,
+) -> Periods:
+    """The respondents of the period and of the one before it; ``values`` reads the Account
+    field values of the respondents' accounts (None: no Account field is segmented by)."""
     rows = routed_rows(store)
     earlier = start - (end - start)
     wanted = latest_in_period(rows, start=earlier, end=end)
-    tickets = open_ticket_counts(store, wanted)
+    history = support_history(store, wanted)
+    found = values([r.account_id for r in wanted if r.account_id]) if values else None
     return Periods(
         start=start,
         end=end,
-        now=respondents(rows, start=start, end=end, open_tickets=tickets),
-        before=respondents(rows, start=earlier, end=start, open_tickets=tickets),
+        now=respondents(
+            rows, start=start, end=end, history=history, recent=recent, account_values=found
+        ),
+        before=respondents(
+            rows, start=earlier, end=start, history=history, recent=recent, account_values=found
+        ),
     )
 
 

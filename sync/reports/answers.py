@@ -7,7 +7,7 @@ One read of the store per view: the responses answered in a window, as routing m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -45,6 +45,9 @@ class Answer:
     loop: LoopRecord | None = None
     #: The comment's themes (None: the comment was not analysed; ``text`` in the config).
     themes: tuple[str, ...] | None = None
+    #: Values of the Account fields segmented by (``insights.segments.account_fields``), read
+    #: from Salesforce when the view is made.
+    fields: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def category(self) -> str:
@@ -108,6 +111,15 @@ def _date(value: Any) -> date | None:
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def with_account_values(
+    answers: Sequence[Answer], values: Mapping[str, Mapping[str, str]]
+) -> list[Answer]:
+    """The answers with their account's field values (``values`` by 15-character account key)."""
+    from dataclasses import replace
+
+    return [replace(a, fields=values.get((a.account_id or "")[:15], {})) for a in answers]
 
 
 def analysed(answers: Sequence[Answer]) -> bool:

@@ -23,7 +23,8 @@ from sync.reports.nps import METHOD, Nps, moved, nps_of
 
 Period = Literal["month", "quarter"]
 TREND_PERIODS: dict[str, int] = {"month": 12, "quarter": 8}
-#: The segment dimensions, by the account attribute they group on.
+#: The built-in segment dimensions, by the account attribute they group on; Account fields an
+#: admin names are added after them (:func:`executive_report`).
 SEGMENTS: dict[str, Callable[[Answer], str]] = {
     "tier": lambda a: a.tier or "(none)",
     "region": lambda a: a.region or "(none)",
@@ -81,6 +82,8 @@ class ExecutiveReport:
     loop: LoopMetrics
     #: The period's comment themes (None: comments were not analysed).
     themes: list[ThemeCount] | None = None
+    #: Why some segment dimensions are missing (Account fields Salesforce did not give).
+    segments_note: str = ""
     #: Optional sections, filled when their figures exist (themes, drivers, revenue).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -89,9 +92,18 @@ class ExecutiveReport:
         return moved(self.previous, self.headline)
 
 
-def executive_report(answers: Sequence[Answer], period: Period, until: datetime) -> ExecutiveReport:
+def _field_of(name: str) -> Callable[[Answer], str]:
+    return lambda a: a.fields.get(name) or "(none)"
+
+
+def executive_report(
+    answers: Sequence[Answer],
+    period: Period,
+    until: datetime,
+    account_fields: Sequence[str] = (),
+) -> ExecutiveReport:
     """The report on the period holding ``until`` from ``answers`` (those after ``until`` are
-    left out)."""
+    left out); each of ``account_fields`` is a segment dimension after the built-in ones."""
     spans = periods(until, period, TREND_PERIODS[period])
     by_period: dict[str, list[Answer]] = defaultdict(list)
     for a in answers:
@@ -100,7 +112,8 @@ def executive_report(answers: Sequence[Answer], period: Period, until: datetime)
     label, since = spans[-1]
     before_label = spans[-2][0]
     current, before = by_period.get(label, []), by_period.get(before_label, [])
-    segments = {name: _segments(current, before, key) for name, key in SEGMENTS.items()}
+    keys = {**SEGMENTS, **{name: _field_of(name) for name in account_fields}}
+    segments = {name: _segments(current, before, key) for name, key in keys.items()}
     records = [a.loop for a in current if a.loop is not None]
     return ExecutiveReport(
         period=period,

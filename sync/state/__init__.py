@@ -7,6 +7,7 @@ the records they take and return are exported here.
 from sync.state.cooldowns import CooldownClaim
 from sync.state.errors import StateFileError, StateRefusedError, StateUnavailableError
 from sync.state.inbox import IngestStats, RoutingOutcome, StoredResponse
+from sync.state.open_tickets import TicketSpan
 from sync.state.outbox import ActionIntent, ActionResult, ActionRow, ClaimedAction, OutboxCounts
 from sync.state.skips import SkippedAction, SkipRow
 from sync.state.store import Routed, StateStore, open_store
@@ -38,6 +39,7 @@ __all__ = [
     "StateUnavailableError",
     "StoredResponse",
     "TicketCandidate",
+    "TicketSpan",
     "TicketStatus",
     "UnresolvedTicketAction",
     "open_store",

@@ -434,7 +434,7 @@ def _zendesk_users_v10(meta: sa.MetaData) -> sa.Table:
 zendesk_users = _zendesk_users_v10(metadata)
 
 
-def _zendesk_open_tickets_v10(meta: sa.MetaData) -> sa.Table:
+def _zendesk_open_tickets_v10(meta: sa.MetaData, *extra: sa.Column[Any]) -> sa.Table:
     """One row per unsolved Zendesk ticket, as the incremental ticket export last listed it:
     the requesters' open tickets the customer context names, without a request per requester."""
     return sa.Table(
@@ -443,10 +443,17 @@ def _zendesk_open_tickets_v10(meta: sa.MetaData) -> sa.Table:
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("requester_id", sa.BigInteger, nullable=False, index=True),
         sa.Column("subject", sa.String(255), nullable=False),
+        *extra,
     )
 
 
-zendesk_open_tickets = _zendesk_open_tickets_v10(metadata)
+#: Since v13: when each ticket was created and solved; solved tickets stay (``solved_at`` set)
+#: so a respondent's support history can be read as it stood when they answered.
+zendesk_open_tickets = _zendesk_open_tickets_v10(
+    metadata,
+    sa.Column("created_at", UTCDateTime),
+    sa.Column("solved_at", UTCDateTime, index=True),
+)
 
 
 # -- What each comment says (schema v11; used by sync/stages/comment_text.py) ---------------------
@@ -570,6 +577,32 @@ def _add_action_job(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE nps_actions ADD COLUMN job_id VARCHAR(100)"))
 
 
+def _add_ticket_history(conn: Connection) -> None:
+    """v12 -> v13: when each mirrored ticket was created and solved (new nullable columns).
+
+    The mirror kept unsolved tickets only and no dates, so its export cursor and caught-up mark
+    are dropped: the next passes read the export again from the start, and support history is
+    used once that read reached the end."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns("nps_zendesk_open_tickets")}
+    timestamp = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    for name in ("created_at", "solved_at"):
+        if name not in present:
+            conn.execute(
+                sa.text(f"ALTER TABLE nps_zendesk_open_tickets ADD COLUMN {name} {timestamp}")
+            )
+    conn.execute(
+        sa.text(
+            "CREATE INDEX IF NOT EXISTS ix_nps_zendesk_open_tickets_solved_at "
+            "ON nps_zendesk_open_tickets (solved_at)"
+        )
+    )
+    conn.execute(
+        cursors.delete().where(
+            cursors.c.source.in_(["zendesk:open-tickets", "zendesk:open-tickets:caught-up"])
+        )
+    )
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -583,5 +616,6 @@ MIGRATIONS: dict[int, Migration] = {
     9: _add_zendesk_mirrors,
     10: _add_comment_text,
     11: _add_action_job,
+    12: _add_ticket_history,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

@@ -17,7 +17,8 @@ all; work that spans aggregates joins one transaction (``record_routing``, or
 - ``store.skips``: actions routing could not take, and why;
 - ``store.user_misses``: emails Zendesk had no user for, and when that was seen;
 - ``store.zendesk_users``: the mirror of Zendesk's users kept from the incremental export;
-- ``store.open_tickets``: the mirror of Zendesk's unsolved tickets, likewise;
+- ``store.open_tickets``: the mirror of Zendesk's tickets (unsolved ones, and when each was
+  open), likewise;
 - ``store.comment_text``: the sentiment and themes of each analysed response version;
 - ``store.locks``: cluster-wide named locks.
 """

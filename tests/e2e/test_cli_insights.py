@@ -211,3 +211,33 @@ def test_trend_gives_each_month_its_nps_and_change(synced: Synced) -> None:
     assert sum(p["respondents"] for p in found["periods"]) > 0
     for p in found["periods"]:
         assert p["promoters"] + p["passives"] + p["detractors"] == p["respondents"]
+
+
+def test_an_account_field_segments_like_the_attribute_it_mirrors(synced: Synced) -> None:
+    found = document(
+        "insights", "segments", "--by", "industry", "--by", "Industry", "--since", SINCE,
+        "--until", UNTIL, "--json", "--config", synced.config,
+    )  # fmt: skip
+    built_in, field = found["attributes"]
+    assert (built_in["attribute"], field["attribute"]) == ("industry", "Industry")
+
+    def counts(attribute: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+        return {
+            s["segment"]: (s["promoters"], s["passives"], s["detractors"])
+            for s in attribute["segments"]
+        }
+
+    assert counts(field) == counts(built_in)  # the seed's Industry is what matching stored
+    assert len(counts(field)) > 1
+
+
+def test_an_unknown_account_field_is_named(synced: Synced) -> None:
+    done = run_cli(
+        "insights", "segments", "--by", "Health__c", "--since", SINCE, "--until", UNTIL,
+        "--config", synced.config,
+    )  # fmt: skip
+    assert done.returncode == 78, done.stderr
+    assert "Account has no field Health__c" in done.stderr
+    bad = run_cli("insights", "segments", "--by", "no such", "--config", synced.config)
+    assert bad.returncode == 2
+    assert "neither a built-in segment" in bad.stderr

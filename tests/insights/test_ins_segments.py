@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from insights.segments import (
@@ -11,6 +13,7 @@ from insights.segments import (
     segment_nps,
     support_band,
     tenure_band,
+    tickets_around,
 )
 
 
@@ -83,7 +86,45 @@ def test_tenure_bands(days: int | None, band: str) -> None:
 
 @pytest.mark.parametrize(
     ("tickets", "band"),
-    [(None, NO_VALUE), (0, "no open ticket"), (1, "1 open ticket"), (4, "2+ open tickets")],
+    [
+        (None, NO_VALUE),
+        (0, "no open or recent ticket"),
+        (1, "1 open or recent ticket"),
+        (4, "2+ open or recent tickets"),
+    ],
 )
 def test_support_bands(tickets: int | None, band: str) -> None:
     assert support_band(tickets) == band
+
+
+ANSWERED = datetime(2026, 6, 15, 12, tzinfo=UTC)
+
+
+def day(offset: float) -> datetime:
+    return ANSWERED + timedelta(days=offset)
+
+
+@pytest.mark.parametrize(
+    ("created", "solved", "counts"),
+    [
+        (day(-100), None, True),  # still unsolved: open when they answered
+        (day(-100), day(1), True),  # solved after the answer: open then
+        (day(-100), day(-31), False),  # solved before, created long before
+        (day(-29), day(-28), True),  # solved before, but created within the 30 days
+        (day(-30), day(-29), False),  # created exactly 30 days before: outside (exclusive)
+        (day(0), None, True),  # created at the very moment of the answer
+        (day(0.01), None, False),  # created after the answer
+        (day(-5), day(0), True),  # solved at the answer's moment, created lately
+        (day(-50), day(0), False),  # solved at the answer's moment: no longer open
+    ],
+)
+def test_a_ticket_counts_when_open_at_the_answer_or_created_lately(
+    created: datetime, solved: datetime | None, counts: bool
+) -> None:
+    assert tickets_around([(created, solved)], ANSWERED, timedelta(days=30)) == int(counts)
+
+
+def test_tickets_around_adds_the_tickets_that_count() -> None:
+    spans = [(day(-100), None), (day(-10), day(-9)), (day(-60), day(-40)), (day(2), None)]
+    assert tickets_around(spans, ANSWERED, timedelta(days=30)) == 2
+    assert tickets_around(spans, ANSWERED, timedelta(days=0)) == 1

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from sync.fields.respondents import respondents
+from sync.state import TicketSpan
 from tests.metrics.conftest import NOW, stored
 
 START = NOW - timedelta(days=30)
@@ -33,17 +34,37 @@ def test_segments_come_from_the_account_as_matched() -> None:
         "created_date": (NOW - timedelta(days=400)).date().isoformat(),
     }
     row = replace(row, match={**row.match, "account": account})
-    (with_tickets,) = respondents([row], start=START, end=NOW, open_tickets={7: 2})
+    answered = NOW - timedelta(days=3)
+    open_then = TicketSpan(answered - timedelta(days=90), answered + timedelta(days=1))
+    recent = TicketSpan(answered - timedelta(days=10), answered - timedelta(days=9))
+    history = {7: [open_then, recent]}
+    (with_tickets,) = respondents(
+        [row], start=START, end=NOW, history=history, account_values={"A": {"Type": "Partner"}}
+    )
     assert with_tickets.arr == 42_000.0
     assert dict(with_tickets.attributes) == {
+        "Type": "Partner",
         "tier": "SMB",
         "industry": "Retail",
         "region": "EMEA",
         "tenure": "1-2 years",
-        "support": "2+ open tickets",
+        "support": "2+ open or recent tickets",
         "owner": "Maria Silva",
     }
     (unknown,) = respondents([row], start=START, end=NOW)  # the mirror never caught up
     assert unknown.value("support") == "(none)"
-    (none_open,) = respondents([row], start=START, end=NOW, open_tickets={})
-    assert none_open.value("support") == "no open ticket"
+    (none_open,) = respondents([row], start=START, end=NOW, history={})
+    assert none_open.value("support") == "no open or recent ticket"
+    # Solved 40 days before the answer and opened after it: neither counts, whatever today holds.
+    old = TicketSpan(answered - timedelta(days=60), answered - timedelta(days=40))
+    later = TicketSpan(answered + timedelta(hours=1), None)
+    (quiet,) = respondents([row], start=START, end=NOW, history={7: [old, later]})
+    assert quiet.value("support") == "no open or recent ticket"
+    (one,) = respondents(
+        [row], start=START, end=NOW, history={7: [old, recent]}, recent=timedelta(days=30)
+    )
+    assert one.value("support") == "1 open or recent ticket"
+    (none_recent,) = respondents(
+        [row], start=START, end=NOW, history={7: [old, recent]}, recent=timedelta(days=7)
+    )
+    assert none_recent.value("support") == "no open or recent ticket"

@@ -42,3 +42,30 @@ def test_views_on_a_schedule_with_smtp_are_accepted() -> None:
     # without an email section, a list sent only to Slack needs no SMTP
     slack_only = {"frontline": {"cron": "0 7 * * *", "email": False}}
     assert Config.model_validate({**BASE, "views": slack_only}).views.frontline.email is False
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        (["Customer Health"], "'Customer Health' is not a Salesforce field API name"),
+        (["Type; DELETE"], "is not a Salesforce field API name"),
+        (["1st__c"], "is not a Salesforce field API name"),
+        (["Parent..Type"], "is not a Salesforce field API name"),
+        (["tier"], "'tier' is a built-in segment"),
+        (["Id"], "'Id' is a built-in segment or the id"),
+        (["Type", "type"], r"\[1\] 'type' is listed twice"),
+    ],
+)
+def test_account_fields_to_segment_by_must_be_field_names(fields: list[str], problem: str) -> None:
+    insights = {"segments": {"account_fields": fields}}
+    with pytest.raises(ValidationError, match=problem):
+        Config.model_validate({**BASE, "insights": insights})
+
+
+def test_account_fields_and_paths_are_accepted() -> None:
+    fields = ["Type", "Customer_Health__c", "Parent.Industry"]
+    insights = {"segments": {"account_fields": fields, "recent_ticket_days": 14}}
+    config = Config.model_validate({**BASE, "insights": insights})
+    assert config.insights.segments.account_fields == tuple(fields)
+    assert config.insights.segments.recent_ticket_days == 14
+    assert Config.model_validate(BASE).insights.segments.recent_ticket_days == 30

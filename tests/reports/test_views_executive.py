@@ -58,3 +58,27 @@ def test_the_report_counts_each_answer_in_its_period_and_segment() -> None:
     tiers = {row["segment"]: (row["n"], row["nps"]) for row in doc["segments"]["tier"]}
     assert tiers == {"SMB": (2, 0.0), "Enterprise": (2, 50.0)}
     assert doc["moved"] is False  # +25 on 4 answers against 0 on 2: within the noise
+
+
+def test_account_fields_are_segments_after_the_built_in_ones() -> None:
+    from sync.reports.answers import with_account_values
+
+    answers = [
+        Answer("s", "r1", "a@x.test", "", 10, "", at(2026, 10), account_id="001A00000000001AAA"),
+        Answer("s", "r2", "b@x.test", "", 2, "", at(2026, 10), account_id="001A00000000001"),
+        Answer("s", "r3", "c@x.test", "", 9, "", at(2026, 10), account_id="001A00000000002AAA"),
+        Answer("s", "r4", "d@x.test", "", 8, "", at(2026, 10)),  # no account
+        Answer("s", "r5", "e@x.test", "", 0, "", at(2026, 9), account_id="001A00000000002AAA"),
+    ]
+    values = {"001A00000000001": {"Type": "Partner"}, "001A00000000002": {"Type": "Direct"}}
+    report = executive_report(
+        with_account_values(answers, values), "month", at(2026, 10, 31), ["Type"]
+    )
+    doc = report_json(report)
+    assert list(doc["segments"]) == ["tier", "region", "industry", "Type"]
+    by_type = {
+        row["segment"]: (row["n"], row["nps"], row["previous"]["n"])
+        for row in doc["segments"]["Type"]
+    }
+    # Partner: a promoter and a detractor (0); Direct: one promoter (100), one answer before.
+    assert by_type == {"Partner": (2, 0.0, 0), "Direct": (1, 100.0, 1), "(none)": (1, 0.0, 0)}

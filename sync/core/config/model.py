@@ -7,6 +7,7 @@ sections, which :class:`Config` runs once every section is valid.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -385,6 +386,46 @@ class DigestView(Section):
         return _crontab(value, named_weekdays=True)
 
 
+#: The segment attributes every respondent carries (``sync.fields.respondents.ATTRIBUTES``).
+BUILT_IN_SEGMENTS = ("tier", "industry", "region", "tenure", "support", "owner")
+#: A Salesforce field API name, or a path through up to four relationships (``Parent.Type``).
+ACCOUNT_FIELD = r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*){0,4}$"
+
+
+class InsightSegments(Section):
+    """What the insight commands and the reports segment respondents by, besides the built-in
+    tier, industry, region, tenure, support history and owner."""
+
+    #: Account fields (API names, ``Type``, ``Customer_Health__c``, ``Parent.Industry``) read
+    #: from Salesforce for the respondents' accounts when the figures are made, one query per
+    #: 200 accounts; each is a segment attribute of its own, named as written here.
+    account_fields: tuple[str, ...] = ()
+    #: Support history: tickets open when the person answered, or created this many days before.
+    recent_ticket_days: int = Field(30, ge=0, le=365)
+
+    @field_validator("account_fields")
+    @classmethod
+    def _field_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        issues = []
+        for i, name in enumerate(names):
+            if not re.match(ACCOUNT_FIELD, name):
+                issues.append(
+                    f"[{i}] {name!r} is not a Salesforce field API name (letters, digits and "
+                    "underscores, like Customer_Health__c, or a path like Parent.Type)"
+                )
+            elif name.lower() in BUILT_IN_SEGMENTS or name.lower() == "id":
+                issues.append(f"[{i}] {name!r} is a built-in segment or the id: name another field")
+            elif name.lower() in (n.lower() for n in names[:i]):
+                issues.append(f"[{i}] {name!r} is listed twice")
+        if issues:
+            raise ValueError("; ".join(issues))
+        return names
+
+
+class InsightsConfig(Section):
+    segments: InsightSegments = InsightSegments()
+
+
 class ViewsConfig(Section):
     frontline: FrontlineView = FrontlineView()
     digest: DigestView = DigestView()
@@ -403,6 +444,7 @@ class Config(Section):
     business_hours: BusinessHoursConfig = BusinessHoursConfig()
     loop: LoopConfig = LoopConfig()
     views: ViewsConfig = ViewsConfig()
+    insights: InsightsConfig = InsightsConfig()
     text: TextConfig = TextConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
     logging: LoggingConfig = LoggingConfig()
