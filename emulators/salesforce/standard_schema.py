@@ -594,6 +594,8 @@ def nps_response() -> SObjectDef:
         text("Survey_Type__c", 80, label="Survey Type", custom=True),
         text("Channel__c", 80, label="Channel", custom=True),
         text("Link__c", 255, kind="url", label="Link", custom=True),
+        number("Sentiment__c", precision=4, scale=3, label="Sentiment", custom=True),
+        text("Themes__c", 255, label="Themes", custom=True),
     )
     return obj
 

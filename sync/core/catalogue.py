@@ -163,7 +163,15 @@ HISTORY_FIELDS: dict[str, tuple[SalesforceType, str]] = {
     "survey_type": (SalesforceType("Text", length=80), "Survey Type"),
     "channel": (SalesforceType("Text", length=80), "Channel"),
     "link": (SalesforceType("Url"), "Link"),
+    # Written only while comment analysis is on (``text.enabled``): -1.000 to 1.000, and the
+    # themes most confident first, "; "-joined.
+    "sentiment": (_number(4, 3), "Sentiment"),
+    "themes": (SalesforceType("Text", length=255), "Themes"),
 }
+#: History fields that exist only while comment analysis is on.
+TEXT_HISTORY_FIELDS = ("sentiment", "themes")
+#: Longest text of the history record's themes field.
+HISTORY_THEMES_LENGTH = 255
 HISTORY_KEY_LENGTH = 255
 
 

@@ -26,6 +26,7 @@ from sync.core.catalogue import (
     HISTORY_FIELDS,
     HISTORY_KEY_LENGTH,
     METRICS,
+    TEXT_HISTORY_FIELDS,
     Metric,
     SalesforceType,
     Scope,
@@ -115,6 +116,8 @@ def field_map(config: Config) -> FieldMap:
     history = None
     if wb.history.enabled:
         fields = {k: v for k, v in wb.history.fields.model_dump().items() if v}
+        if not config.text.enabled:  # no comment analysis, no sentiment or themes to store
+            fields = {k: v for k, v in fields.items() if k not in TEXT_HISTORY_FIELDS}
         history = HistoryMap(wb.history.object, wb.history.external_id, fields)
 
     def resolve(

@@ -2,7 +2,8 @@
 
 The daemon's engine with the text analytics on, against the emulators over loopback: a comment
 about getting started opens a ticket tagged with its theme, a very unhappy one gets a Task that
-shows its sentiment, and each response version is analysed once.
+shows its sentiment, each response version is analysed once, and the response history object
+stores what each comment says.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def test_a_theme_and_the_sentiment_route_responses_and_show_in_what_is_created(
     )
     calm = world.delighted.add_response(email=contact.email, score=9, comment="Works well.")
 
-    engine = make_engine(rules=rules, text=text)
+    history = {"history": {"enabled": True}}
+    engine = make_engine(rules=rules, text=text, write_back=history)
     assert engine.run_once().errors == []
 
     by_response = {a.response_id: a for a in engine.store.outbox.actions()}
@@ -91,6 +93,10 @@ def test_a_theme_and_the_sentiment_route_responses_and_show_in_what_is_created(
     analysed = engine.store.comment_text.since(datetime(2000, 1, 1, tzinfo=UTC))
     assert {r.response_id: r.themes[:1] for r in analysed}[started] == ("onboarding",)
     assert {r.response_id for r in analysed} == {started, furious, calm}
+    records = {r["Response_Id__c"]: r for r in world.salesforce.records("NPS_Response__c")}
+    assert records[f"delighted:{started}"]["Themes__c"] == "onboarding"
+    assert records[f"delighted:{furious}"]["Sentiment__c"] < -0.5
+    assert records[f"delighted:{calm}"]["Sentiment__c"] > 0
     again = make_engine(rules=rules, text=text)
     assert again.run_once().errors == []
     assert engine.store.comment_text.since(datetime(2000, 1, 1, tzinfo=UTC)) == analysed

@@ -204,6 +204,22 @@ def test_history_records_for_matched_responses_only() -> None:
     }
 
 
+def test_history_records_store_sentiment_and_themes_while_comments_are_analysed() -> None:
+    history = {"history": {"enabled": True}}
+    analysed = make_config(write_back=history, text={"enabled": True, "taxonomy": "themes.yaml"})
+    themes = [f"theme {i} {'x' * 50}" for i in range(5)]  # 58 characters each
+    comments = {("delighted", "r2"): {"sentiment": -0.61234, "themes": themes}}
+
+    records = plan_values(analysed, ROWS, [], NOW, comments=comments).values
+    by_id = records[("salesforce", "NPS_Response__c")]
+    assert by_id["delighted:r2"]["Sentiment__c"] == -0.612
+    assert by_id["delighted:r2"]["Themes__c"] == "; ".join(themes[:4])  # whole names, 238 chars
+    assert by_id["delighted:r1"]["Sentiment__c"] is None  # no comment analysed: left empty
+    assert by_id["delighted:r1"]["Themes__c"] is None
+    plain = plan_values(make_config(write_back=history), ROWS, [], NOW, comments=comments).values
+    assert "Sentiment__c" not in plain[("salesforce", "NPS_Response__c")]["delighted:r2"]
+
+
 def test_long_response_ids_get_short_stable_keys() -> None:
     row = stored("y" * 300, contact="003A", account="001A", score=9, days_ago=1)
     key = external_key(row)

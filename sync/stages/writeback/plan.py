@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 from more_itertools import chunked
 
 from connectors.errors import ConnectorError
-from sync.core.catalogue import LOOP_METRIC_KEYS
+from sync.core.catalogue import LOOP_METRIC_KEYS, TEXT_HISTORY_FIELDS
 from sync.core.config import Config
 from sync.core.ports import WriteBackCrm
 from sync.core.retry import RetryPolicy
 from sync.fields.facts import CrmFacts, account_facts, crm_facts, snapshot_facts
 from sync.fields.fieldmap import FieldMap, MappedField, field_map
-from sync.fields.history import history_records
+from sync.fields.history import CommentFields, history_records
 from sync.fields.metrics import AccountFacts, account_summary, contact_metrics
 from sync.fields.values import (
     account_settings,
@@ -42,6 +42,7 @@ from sync.fields.values import (
 from sync.loop.account_fields import loop_values, loop_values_by_account
 from sync.loop.calendar import BusinessHours
 from sync.loop.sla import records as loop_records
+from sync.stages.comment_text import stored_fields
 from sync.stages.writeback import chunks
 from sync.state import StateStore, StoredResponse
 
@@ -85,6 +86,7 @@ def plan_values(
     facts: Mapping[str, AccountFacts] | None = None,
     comment_lengths: Mapping[str, int] | None = None,
     loops: Mapping[str, Mapping[str, Any]] | None = None,
+    comments: CommentFields | None = None,
 ) -> Plan:
     """Every field value to write for these contacts' and accounts' responses (pure).
 
@@ -92,7 +94,8 @@ def plan_values(
     the ARR and renewal date of the latest match are used. ``comment_lengths`` maps a Salesforce
     comment field to its length from describe; the configured length applies otherwise.
     ``loops`` are the loop figures of each account (:func:`account_loops`); an account without
-    them has no loop (nothing open, nothing measured).
+    them has no loop (nothing open, nothing measured). ``comments`` are the stored sentiment
+    and themes of the responses, for the history records.
     """
     fmap = field_map(config)
     settings = account_settings(config.metrics)
@@ -116,7 +119,7 @@ def plan_values(
                 fmap.user, by_metric, zd_lengths
             )
     if fmap.history is not None:
-        records = history_records(contact_rows, fmap.history)
+        records = history_records(contact_rows, fmap.history, comments)
         if records:
             values[("salesforce", fmap.history.object)] = records
 
@@ -223,8 +226,20 @@ def plan_for(
         if account_rows and uses_loop_figures(fmap)
         else None
     )
+    comments = (
+        stored_fields(store, contact_rows)
+        if contact_rows and fmap.history and set(TEXT_HISTORY_FIELDS) & set(fmap.history.fields)
+        else None
+    )
     return plan_values(
-        config, contact_rows, account_rows, now, facts=facts, comment_lengths=lengths, loops=loops
+        config,
+        contact_rows,
+        account_rows,
+        now,
+        facts=facts,
+        comment_lengths=lengths,
+        loops=loops,
+        comments=comments,
     )
 
 
