@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from insights.text.encoder import SentenceEncoder, load_encoder
+from insights.text.language import is_english
 from insights.text.sentiment import SentimentScorer
 from insights.text.taxonomy import Taxonomy
 from insights.text.themes import ThemeMatch, ZeroShotMatcher
@@ -26,6 +27,9 @@ class TextResult:
 
     sentiment: float
     themes: tuple[ThemeMatch, ...]
+    #: False for a comment plainly in another language: it is given 0.0 and no theme rather
+    #: than what an English lexicon and model would make of it.
+    english: bool = True
 
     @property
     def theme_names(self) -> list[str]:
@@ -56,12 +60,14 @@ class TextAnalyzer:
         )
 
     def analyze(self, comments: Sequence[str]) -> list[TextResult]:
-        """One result per comment, in order; an empty comment is neutral with no theme."""
-        texts = [c or "" for c in comments]
+        """One result per comment, in order; an empty comment, or one not in English, is
+        neutral with no theme."""
+        english = [is_english(c or "") for c in comments]
+        texts = [(c or "") if known else "" for c, known in zip(comments, english, strict=True)]
         embeddings = self.encoder.encode(texts) if self.encoder is not None else None
         sentiment = self._sentiment.score(texts, embeddings)
         themes = self._themes.match(texts, embeddings)
         return [
-            TextResult(round(score, 4), tuple(found) if text.strip() else ())
-            for text, score, found in zip(texts, sentiment, themes, strict=True)
+            TextResult(round(score, 4), tuple(found) if text.strip() else (), known)
+            for text, score, found, known in zip(texts, sentiment, themes, english, strict=True)
         ]

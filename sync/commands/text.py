@@ -105,6 +105,7 @@ def analyze_command(
             skipped += 1
             continue
         rows.append(found)
+    foreign = 0
     with _output(out_path) as out:
         for chunk in _chunks(rows, long=len(rows) > LONG_INPUT):
             comments = [str(r.values["comment"] or "") for r in chunk]
@@ -112,8 +113,11 @@ def analyze_command(
                 line = {"id": row.values["id"], "sentiment": result.sentiment}
                 line["themes"] = result.theme_names
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                foreign += not result.english
     skipped_text = f"{skipped:,} row{'s' if skipped != 1 else ''} skipped"
     summary = f"{len(rows):,} comments analysed with {analyzer.model_name}"
+    if foreign:
+        summary += f" ({foreign:,} not in English: sentiment 0 and no theme)"
     click.echo(summary + (f"; {skipped_text}" if skipped else ""), err=True)
     if skipped:
         raise PartialFailureError(f"{skipped_text} (listed above)")

@@ -34,6 +34,26 @@ def test_obvious_comments_get_their_theme_first_and_the_sign_of_their_tone(
         )
 
 
+@pytest.mark.parametrize("model", ["minilm", "lexicon"])
+def test_a_comment_in_another_language_is_marked_neutral_with_no_theme(
+    model: str, taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    analyzer = TextAnalyzer(
+        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
+    )
+    comments = [
+        "La instalación fue muy confusa y nadie nos ayudó.",
+        "Der Support war sehr langsam und ist nicht hilfreich.",
+        "L'installation était confuse et le support ne répond pas.",
+        "サポートがとても遅い",
+        "The setup was confusing and nobody helped us get started.",
+    ]
+    results = analyzer.analyze(comments)
+    assert [r.english for r in results] == [False, False, False, False, True]
+    assert all(r.sentiment == 0.0 and r.themes == () for r in results[:4])
+    assert results[4].theme_names[0] == "onboarding"
+
+
 def test_an_empty_comment_is_neutral_and_has_no_theme(
     taxonomy: Taxonomy, encoder: SentenceEncoder
 ) -> None:
