@@ -19,12 +19,13 @@ SKYTRAX = DATA / "skytrax_seat.csv"
 TWEETS = DATA / "airline_tweets_dev.csv"
 AIRLINE_THEMES = Path(__file__).with_name("text_airline_themes.yaml")
 
-#: The published replacements, longest first, and the words they replaced.
+#: The published replacements and the word stems they replaced: "Cancel" became "Cancelled
+#: Flight" inside every word ("Cancelled Flightled", "Cancelled Flighted", "Cancelled
+#: Flightlation"), "late" became "Late Flight" ("Late Flightr" was "later").
 LEAKS = (
-    ("Late Flightr", "later"),
-    ("Late Flight", "late"),
-    ("Cancelled Flightled", "Cancelled"),
     ("Flight Booking Problems", "booking"),
+    ("Cancelled Flight", "Cancel"),
+    ("Late Flight", "late"),
 )
 
 
