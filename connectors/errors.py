@@ -3,6 +3,7 @@
 Callers handle errors by *what to do next*, never by the concrete library exception:
 
 - :class:`RetryableError`: transient (429, 5xx, connection reset, row lock). Retry soon.
+  :class:`WriteInDoubtError`, one of them, says a write may have landed: look before writing.
 - :class:`DeferError`: the system says "not now" for longer than a retry should wait (daily API
   quota spent, a Retry-After of minutes). Park the work until ``not_before``.
 - :class:`RecordError`: this one record is wrong (validation rule, bad value). Skip it, report it,
@@ -53,6 +54,12 @@ class RetryableError(ConnectorError):
     ) -> None:
         super().__init__(message, system=system, record_id=record_id)
         self.retry_after = retry_after
+
+
+class WriteInDoubtError(RetryableError):
+    """A write was sent and its answer never came (a read timeout, a connection lost after the
+    request left, a server error): it may have taken effect, or may still. The caller looks for
+    what it wrote, once the system can no longer be applying it, before it writes again."""
 
 
 class DeferError(ConnectorError):

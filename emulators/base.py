@@ -7,11 +7,11 @@ what every emulator needs for tests and the benchmark:
 - a request counter per endpoint name (``app.calls``), read by the benchmark;
 - injected latency (``app.latency``);
 - injected faults (:class:`Fault`): an HTTP error status with optional ``Retry-After``, a connection
-  reset, or a hang longer than the client's timeout. Emulators may add their own fault kinds (for
-  example Salesforce's 403 ``REQUEST_LIMIT_EXCEEDED``) by overriding
-  :meth:`EmulatorApp.fault_response`, and narrow which requests a fault may fail by overriding
-  :meth:`EmulatorApp.fault_applies`; :meth:`EmulatorApp.pick_fault` is the one place that decides
-  whether a fault fires;
+  reset, a hang longer than the client's timeout, or a write that lands after its client gave up.
+  Emulators may add their own fault kinds (for example Salesforce's 403
+  ``REQUEST_LIMIT_EXCEEDED``) by overriding :meth:`EmulatorApp.fault_response`, and narrow which
+  requests a fault may fail by overriding :meth:`EmulatorApp.fault_applies`;
+  :meth:`EmulatorApp.pick_fault` is the one place that decides whether a fault fires;
 - observers (``app.observers``), called as each request is received and once it is handled, so a
   test can crash a client at an exact point (between the server's commit and the client's
   receipt of the answer, say);
@@ -99,7 +99,10 @@ class Fault:
 
     ``kind`` is an HTTP status as text (``"429"``, ``"500"``, ``"503"``), ``"reset"``, ``"hang"``,
     ``"late"`` (the request takes effect, then the answer hangs and the connection is reset: the
-    client cannot know it succeeded), or an emulator-specific kind. It fires on requests whose
+    client cannot know it succeeded), ``"held"`` (the request waits ``hang_seconds`` before it
+    takes effect, then the connection is reset: a client whose timeout is shorter gives up first
+    and finds nothing, and the write lands after it did, as a slow server commits a request its
+    client has stopped waiting for), or an emulator-specific kind. It fires on requests whose
     endpoint name matches ``endpoint`` (a regex; empty matches all) either with probability
     ``rate`` or on the next ``count`` matching requests.
     """
@@ -240,6 +243,10 @@ class EmulatorApp:
             if fault is not None and fault.kind == "late":
                 route.handler(request)
                 time.sleep(fault.hang_seconds)
+                raise Reset
+            if fault is not None and fault.kind == "held":
+                time.sleep(fault.hang_seconds)
+                route.handler(request)
                 raise Reset
             if fault is not None:
                 response = self.fault_response(fault, request)

@@ -27,7 +27,13 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceOperationError
 
 from connectors.backoff import Backoff
-from connectors.errors import ConfigError, ConnectorError, RecordError, RetryableError
+from connectors.errors import (
+    ConfigError,
+    ConnectorError,
+    RecordError,
+    RetryableError,
+    WriteInDoubtError,
+)
 from connectors.models import (
     Account,
     Contact,
@@ -145,14 +151,18 @@ class SalesforceConnector:
         return cls(login(credentials, session=session), relogin=relogin, **options)
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _call(self, fn: Callable[[], T]) -> T:
-        """Run one call (or one Bulk job) under the reserve check, renewing an expired session."""
+    def _call(self, fn: Callable[[], T], *, creates: bool = False) -> T:
+        """Run one call (or one Bulk job) under the reserve check, renewing an expired session.
+
+        ``creates``: the call inserts records, so a failure after the request was sent is a
+        :class:`~connectors.errors.WriteInDoubtError` (the records may exist, or soon).
+        """
         self.reserve.check(self._meter.fresh(USAGE_MAX_AGE))
         try:
             return fn()
         except errors.CALL_ERRORS as exc:
             if not errors.is_expired_session(exc):
-                raise self._translate(exc) from exc
+                raise self._translate(exc, creates) from exc
             self._renew_session(exc)
         try:
             return fn()
@@ -163,11 +173,11 @@ class SalesforceConnector:
                     "integration user's session settings (IP restrictions, session policies)",
                     system=errors.SYSTEM,
                 ) from exc
-            raise self._translate(exc) from exc
+            raise self._translate(exc, creates) from exc
 
-    def _translate(self, exc: BaseException) -> ConnectorError:
+    def _translate(self, exc: BaseException, creates: bool = False) -> ConnectorError:
         """Our tier for ``exc``, with the refused answer's ``Retry-After`` when it had one."""
-        translated = errors.translate(exc)
+        translated = errors.translate_write(exc) if creates else errors.translate(exc)
         retry_after = self._meter.take_retry_after()
         if isinstance(translated, RetryableError) and translated.retry_after is None:
             translated.retry_after = retry_after
@@ -582,12 +592,15 @@ class SalesforceConnector:
     def create_tasks(self, tasks: Sequence[TaskSpec]) -> list[WriteResult]:
         """Create Tasks in collections of 200; one result per task, keyed by its idempotency key.
 
-        A create that fails may still have landed: callers look the keys up
-        (:meth:`find_tasks_by_key`) before trying again, never create blindly.
+        A create whose answer never came raises :class:`~connectors.errors.WriteInDoubtError`:
+        Salesforce may have committed it, or may still (it runs a request for up to ten minutes
+        after its client gave up). Callers look the keys up (:meth:`find_tasks_by_key`) once that
+        time has passed before they try again, never create blindly.
         """
         results: list[WriteResult] = []
         for chunk in chunked(tasks, COLLECTION_SIZE):
-            answer = self._post_collection([self._task_record(t) for t in chunk])
+            records = [self._task_record(t) for t in chunk]
+            answer = self._call(partial(self._send_collection, "POST", records), creates=True)
             results.extend(
                 errors.write_result(t.key, item) for t, item in zip(chunk, answer, strict=True)
             )
@@ -641,14 +654,12 @@ class SalesforceConnector:
             )
         return results
 
-    def _post_collection(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return self._call(partial(self._send_collection, "POST", records))
-
     def _send_collection(self, method: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body = {"allOrNone": False, "records": records}
         answer = self.sf.restful("composite/sobjects", method=method, json=body)
         if not isinstance(answer, list) or len(answer) != len(records):
-            raise RetryableError(
+            # The request was carried out, or some of it: what it did is unknown.
+            raise WriteInDoubtError(
                 "collections answer does not match the request", system=errors.SYSTEM
             )
         return answer

@@ -399,6 +399,7 @@ class Engine:
             settings=TaskSettings(
                 context_template=tasks.context_template,
                 history_limit=tasks.history_limit,
+                settle_window=timedelta(seconds=tasks.settle_seconds),
                 ticket_base_url=self.config.zendesk.agent_url,
                 context_seconds=context_seconds(self.config.lease_seconds),
             ),
@@ -748,7 +749,11 @@ class Engine:
                 self.retry,
                 kind=silence.KIND,
                 clock=self.clock,
-                settings=TaskSettings(context_template=""),
+                store=self.store,
+                settings=TaskSettings(
+                    context_template="",
+                    settle_window=timedelta(seconds=self.config.salesforce.tasks.settle_seconds),
+                ),
             )
         )
         stats = drain(

@@ -17,10 +17,17 @@ from typing import Any, Literal, Protocol
 
 from more_itertools import chunked
 
-from connectors.errors import ConfigError, DeferError, RecordError, RetryableError
+from connectors.errors import (
+    ConfigError,
+    DeferError,
+    RecordError,
+    RetryableError,
+    WriteInDoubtError,
+)
 from connectors.models import WriteResult
 from sync.core.retry import RetryPolicy
 from sync.stages.lease import BatchLease, LeaseLostError
+from sync.stages.settle import Hold, SettleWindow
 from sync.state import ActionResult, ClaimedAction, StateStore
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,8 @@ class Outcome:
     attached: bool = False
     #: The system that deferred it (a rate limit, a spent API allowance), if it was deferred.
     system: str = ""
+    #: Held because its create was sent at this time and got no answer (:mod:`.settle`).
+    in_doubt_since: datetime | None = None
 
 
 class Executor(Protocol):
@@ -114,6 +123,7 @@ def create_missing(
     create: Callable[[list[ClaimedAction]], list[WriteResult]],
     retry: RetryPolicy,
     lookup_chunk: int = 200,
+    settle: SettleWindow | None = None,
 ) -> list[Outcome]:
     """Create the records of these actions exactly once, retrying transient failures.
 
@@ -123,10 +133,32 @@ def create_missing(
     the actions it is about to create again. Lookups go ``lookup_chunk`` keys per call, each
     retried on its own (:func:`look_up_each`): an action whose lookup keeps failing is retried
     later on its own, while the rest of the batch goes on.
+
+    With ``settle``, a create whose answer never came (:class:`WriteInDoubtError`) is not tried
+    again in this call: its actions are looked up once (the answer may have been lost after the
+    commit) and, when not found, held until the system can no longer be carrying it out
+    (:mod:`sync.stages.settle`); so are actions an earlier attempt left in doubt.
     """
     uncertain = {a.key for a in actions if a.attempts > 1}
     found: dict[str, Any] = {}
     unresolved: dict[str, str] = {}
+    in_doubt = settle.in_doubt(actions) if settle is not None else {}
+    reasons: dict[str, str] = {}
+
+    def send(todo: list[ClaimedAction]) -> list[Outcome]:
+        if settle is None:
+            return [outcome_of(r) for r in create(todo)]
+        keys = [a.key for a in todo]
+        sent = settle.sending(keys)
+        try:
+            return [outcome_of(r) for r in create(todo)]
+        except WriteInDoubtError as exc:
+            in_doubt.update(dict.fromkeys(keys, sent))
+            reasons.update(dict.fromkeys(keys, f"its create got no answer: {exc}"))
+            more, _ = look_up_each(keys, lookup, retry, lookup_chunk)
+            found.update(more)
+            uncertain.difference_update(keys)
+            return [Outcome(k, "retry", error=reasons[k]) for k in keys if k not in more]
 
     def attempt() -> list[Outcome]:
         keys = sorted(uncertain - found.keys() - unresolved.keys())
@@ -134,15 +166,41 @@ def create_missing(
         found.update(more)
         unresolved.update(failed)
         uncertain.difference_update(keys)
-        todo = [a for a in actions if a.key not in found and a.key not in unresolved]
+        holds = settle.holds(in_doubt, found) if settle is not None else []
+        held = {h.key for h in holds}
+        todo = [
+            a
+            for a in actions
+            if a.key not in found and a.key not in unresolved and a.key not in held
+        ]
         uncertain.update(a.key for a in todo)  # from here on, each may exist whatever happens
-        created = [outcome_of(r) for r in create(todo)] if todo else []
+        created = send(todo) if todo else []
         done = [
             Outcome(k, "done", external_id=str(v), found_existing=True) for k, v in found.items()
         ]
-        return done + created + [unresolved_outcome(k, e) for k, e in unresolved.items()]
+        waiting = [_deferral(h) for h in holds]
+        left = [unresolved_outcome(k, e) for k, e in unresolved.items() if k not in held]
+        return done + created + waiting + left
 
-    return guarded(actions, lambda: retry.call(attempt))
+    outcomes = guarded(actions, lambda: retry.call(attempt))
+    if settle is None:
+        return outcomes
+    return [_held(o, settle, in_doubt.get(o.key), reasons.get(o.key, "")) for o in outcomes]
+
+
+def _held(outcome: Outcome, settle: SettleWindow, since: datetime | None, reason: str) -> Outcome:
+    """A deferral instead of ``outcome`` for an action not done whose create may still land."""
+    if outcome.result == "done" or since is None:
+        return outcome
+    hold = settle.hold(outcome.key, since, reason)
+    return outcome if hold is None else _deferral(hold)
+
+
+def _deferral(hold: Hold) -> Outcome:
+    """An action held while its create may still land: no failure counted, the time kept."""
+    return Outcome(
+        hold.key, "defer", error=hold.reason, not_before=hold.until, in_doubt_since=hold.since
+    )
 
 
 @dataclass
@@ -273,7 +331,10 @@ def result_of(
         return ActionResult.done(action.key, outcome.external_id)
     if outcome.result == "defer":
         return ActionResult.defer(
-            action.key, outcome.error, outcome.not_before or now + backoff_base
+            action.key,
+            outcome.error,
+            outcome.not_before or now + backoff_base,
+            outcome.in_doubt_since,
         )
     if outcome.result == "dead" or action.failures + 1 >= max_failures:
         return ActionResult.dead(action.key, outcome.error)

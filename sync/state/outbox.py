@@ -55,6 +55,9 @@ class ClaimedAction:
     external_id: str | None
     #: The Zendesk bulk job an earlier attempt submitted it in (:meth:`Outbox.note_job`).
     job_id: str | None = None
+    #: When an earlier attempt sent its create and learnt nothing of what became of it
+    #: (:meth:`Outbox.note_sent`); None: no create of it is in doubt.
+    in_doubt_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,9 @@ class ActionResult:
     next_attempt_at: datetime | None = None
     #: Counts towards the dead-letter limit (a retry does; a deferral the system asked for not).
     failed: bool = False
+    #: When its create was sent unanswered, while Salesforce may still carry it out; None
+    #: clears what :meth:`Outbox.note_sent` noted.
+    in_doubt_since: datetime | None = None
 
     @classmethod
     def done(cls, key: str, external_id: str) -> ActionResult:
@@ -78,8 +84,12 @@ class ActionResult:
         return cls(key, "pending", error=error, next_attempt_at=at, failed=True)
 
     @classmethod
-    def defer(cls, key: str, reason: str, until: datetime) -> ActionResult:
-        return cls(key, "pending", error=reason, next_attempt_at=until)
+    def defer(
+        cls, key: str, reason: str, until: datetime, in_doubt_since: datetime | None = None
+    ) -> ActionResult:
+        return cls(
+            key, "pending", error=reason, next_attempt_at=until, in_doubt_since=in_doubt_since
+        )
 
     @classmethod
     def dead(cls, key: str, error: str) -> ActionResult:
@@ -221,6 +231,7 @@ class Outbox:
                 rule=row.rule,
                 external_id=row.external_id,
                 job_id=row.job_id,
+                in_doubt_since=row.in_doubt_since,
             )
             for row in rows
         ]
@@ -242,6 +253,7 @@ class Outbox:
                     "b_last_error": res.error[:2000] if res.error else None,
                     "b_external_id": res.external_id,
                     "b_next_attempt_at": res.next_attempt_at,
+                    "b_in_doubt_since": res.in_doubt_since,
                 }
             )
         applied = 0
@@ -303,6 +315,15 @@ class Outbox:
                 conn.execute(
                     a.update().where(a.c.key.in_(chunk)).values(job_id=job_id, updated_at=now)
                 )
+
+    def note_sent(self, keys: Sequence[str], at: datetime) -> None:
+        """Remember, before the request leaves, that a create carrying these actions is sent at
+        ``at``: should the process die before the answer is recorded, a later attempt knows it
+        may land until Salesforce stops running it. Recording the result clears it."""
+        a = t.actions
+        with self._db.writing() as conn:
+            for chunk in chunks(sorted(set(keys))):
+                conn.execute(a.update().where(a.c.key.in_(chunk)).values(in_doubt_since=at))
 
     def release_leases(self, owner: str, now: datetime) -> int:
         """Give back every lease ``owner`` holds (clean shutdown)."""
@@ -484,6 +505,7 @@ def _result_update(
         "lease_until": None,
         "last_error": sa.bindparam("b_last_error"),
         "updated_at": now,
+        "in_doubt_since": sa.bindparam("b_in_doubt_since", type_=a.c.in_doubt_since.type),
     }
     if done:
         values["external_id"] = sa.bindparam("b_external_id")

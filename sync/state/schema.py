@@ -172,6 +172,10 @@ actions = sa.Table(
     # The Zendesk bulk job that last carried this action, noted as Zendesk accepted it: until
     # that job has ended, what it creates may not exist yet. Added in v12.
     sa.Column("job_id", sa.String(100)),
+    # When a create carrying this action was last sent without its outcome being known (set
+    # before the request leaves, cleared once an answer says what happened): until Salesforce can
+    # no longer be running that request, what it creates may appear later. Added in v14.
+    sa.Column("in_doubt_since", UTCDateTime),
 )
 
 written_values = sa.Table(
@@ -603,6 +607,14 @@ def _add_ticket_history(conn: Connection) -> None:
     )
 
 
+def _add_action_doubt(conn: Connection) -> None:
+    """v13 -> v14: when each action's last create was sent unanswered (a new nullable column)."""
+    if "in_doubt_since" in {c["name"] for c in sa.inspect(conn).get_columns("nps_actions")}:
+        return  # a database created by a later release and marked older (tests do that)
+    timestamp = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    conn.execute(sa.text(f"ALTER TABLE nps_actions ADD COLUMN in_doubt_since {timestamp}"))
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -617,5 +629,6 @@ MIGRATIONS: dict[int, Migration] = {
     10: _add_comment_text,
     11: _add_action_job,
     12: _add_ticket_history,
+    13: _add_action_doubt,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

@@ -12,9 +12,17 @@ from typing import Any
 import pytest
 import requests
 from simple_salesforce import exceptions as sfx
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 from zenpy.lib import exception as zx
 
-from connectors.errors import ConfigError, ConnectorError, DeferError, RecordError, RetryableError
+from connectors.errors import (
+    ConfigError,
+    ConnectorError,
+    DeferError,
+    RecordError,
+    RetryableError,
+    WriteInDoubtError,
+)
 from connectors.salesforce import errors as sf_errors
 from connectors.zendesk import errors as zd_errors
 
@@ -159,6 +167,42 @@ def test_transport_errors_are_retryable() -> None:
     for exc in (requests.ConnectionError("reset"), requests.Timeout("slow")):
         assert isinstance(sf_errors.translate(exc), RetryableError)
         assert isinstance(zd_errors.translate(exc), RetryableError)
+
+
+def salesforce_error(status: int) -> BaseException:
+    return sf_instance(sfx.SalesforceError, status)
+
+
+def refused_connection() -> requests.ConnectionError:
+    """What requests raises when nothing listens: the request never left."""
+    none: Any = None  # the pool and connection, unused by the classification
+    return requests.ConnectionError(MaxRetryError(none, "/", NewConnectionError(none, "refused")))
+
+
+@pytest.mark.parametrize(
+    ("exc", "in_doubt"),
+    [
+        (requests.ReadTimeout("no answer"), True),
+        (
+            requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError())),
+            True,
+        ),
+        (salesforce_error(502), True),
+        (salesforce_error(504), True),
+        (ValueError("unreadable answer"), True),
+        (requests.ConnectTimeout("never connected"), False),
+        (refused_connection(), False),
+        (salesforce_error(500), False),  # "the request could not be completed"
+        (salesforce_error(503), False),
+        (salesforce_error(400), False),
+    ],
+)
+def test_a_create_that_may_have_landed_is_in_doubt_and_one_refused_is_not(
+    exc: Exception, in_doubt: bool
+) -> None:
+    translated = sf_errors.translate_write(exc)
+    assert isinstance(translated, WriteInDoubtError) is in_doubt
+    assert type(sf_errors.translate(exc)) is not WriteInDoubtError  # only writes are in doubt
 
 
 @pytest.mark.parametrize(

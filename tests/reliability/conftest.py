@@ -76,6 +76,10 @@ def world_config(world: EmulatedWorld, state_url: str, **overrides: Any) -> dict
     Every seeded response is acted on (:func:`~tests.support.acting_on_the_seeded_year`): the
     proofs here compare what a year of actions leaves behind."""
     data = world.config_data(state_url=state_url, routing=acting_on_the_seeded_year())
+    # The emulated org carries a create out before it answers, or never: none lands late, so a
+    # create that got no answer is made again after a second, not the eleven minutes a real
+    # org may take.
+    data["salesforce"]["tasks"] = {"settle_seconds": 1.0}
     for key, value in overrides.items():
         if isinstance(value, Mapping) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}

@@ -152,6 +152,11 @@ class SalesforceTasks(Section):
     context_template: str | None = None
     #: Answers of the person shown before (and after) the one at hand in the score history.
     history_limit: int = Field(5, ge=0, le=50)
+    #: A create that got no answer (a timeout, a connection lost after sending, a 5xx) may still
+    #: be carried out: Salesforce runs an API request for up to 10 minutes. Its Tasks are not
+    #: created again before this many seconds have passed since it was sent and a lookup by
+    #: their key finds nothing (one that turns up meanwhile is taken as made).
+    settle_seconds: float = Field(660.0, gt=0.0)
 
     @field_validator("context_template")
     @classmethod

@@ -1,7 +1,10 @@
 """Executor of ``salesforce_task`` intents: Tasks created 200 per sObject Collections call.
 
 Each Task carries its idempotency key in the marker field, so an intent whose earlier attempt
-may have created it is looked up by that key first. A Task is due ``due_in`` after it is
+may have created it is looked up by that key first. A create that got no answer (a timeout, a
+connection lost, a 5xx) is not sent again before Salesforce can no longer be carrying it out:
+its Tasks are held for ``settle_window`` after it was sent (:mod:`sync.stages.settle`), then
+looked up, and created only if still missing. A Task is due ``due_in`` after it is
 *created*: an action that waited in the outbox (a quota, a rate limit, a system down for a day)
 still gives its owner the whole time to act.
 
@@ -28,6 +31,7 @@ from sync.stages.executors.task_context import (
     compile_task_context,
     render_task_context,
 )
+from sync.stages.settle import DEFAULT_WINDOW, SettleWindow
 from sync.state import ClaimedAction, StateStore
 
 TICKET_KIND = "zendesk_ticket"
@@ -43,6 +47,9 @@ class TaskSettings:
 
     context_template: str | None = None
     history_limit: int = 5
+    #: How long after a create that got no answer its Tasks may still appear
+    #: (``salesforce.tasks.settle_seconds``): none is created again before.
+    settle_window: timedelta = DEFAULT_WINDOW
     #: ``https://SUBDOMAIN.zendesk.com``: links to the tickets of the same responses ("": none).
     ticket_base_url: str = ""
     #: About how long a batch may spend asking Zendesk for the open tickets (a share of the
@@ -75,8 +82,13 @@ class SalesforceTaskExecutor:
                 [task_spec(a.key, a.payload, created_at, context.get(a.key, "")) for a in todo]
             )
 
+        note = self.store.outbox.note_sent if self.store is not None else None
         return create_missing(
-            actions, lookup=self.crm.find_tasks_by_key, create=create, retry=self.retry
+            actions,
+            lookup=self.crm.find_tasks_by_key,
+            create=create,
+            retry=self.retry,
+            settle=SettleWindow(self.clock, self.settings.settle_window, note),
         )
 
     def _context(self, todo: Sequence[ClaimedAction]) -> dict[str, str]:

@@ -1,0 +1,74 @@
+"""Creates sent without an answer: not sent again until the system can no longer carry them out.
+
+A create that timed out, lost its connection after the request left, or got a 5xx may have been
+committed, or may still be: Salesforce runs an API request for up to ten minutes after its client
+stopped waiting. A lookup by key made during that time can miss a record that appears a moment
+later, and creating it again would make two. So the time each create is sent is stored with its
+actions before the request leaves (:meth:`SettleWindow.sending`, it survives a crash), and an
+action whose create is in doubt is looked up and, when not found, held (a deferral, not a
+failure) until ``window`` has passed since that send; only a lookup after it that finds nothing
+lets it be created again. While it is held it is looked up again every :data:`RECHECK_AFTER`, so
+a create that landed late is adopted soon rather than at the end of the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sync.state import ClaimedAction
+
+#: How long a held action waits before it is looked up again (within the window).
+RECHECK_AFTER = timedelta(minutes=1)
+#: Salesforce ends an API request at ten minutes; a minute more for clocks and queues.
+DEFAULT_WINDOW = timedelta(minutes=11)
+
+#: Stores "these actions' create was sent at this time" (``Outbox.note_sent``).
+NoteSent = Callable[[Sequence[str], datetime], None]
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An action kept from being created again: until when, and since when it is in doubt."""
+
+    key: str
+    until: datetime
+    since: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class SettleWindow:
+    """How long a create sent unanswered may still land, the clock, and where sends are noted."""
+
+    clock: Callable[[], datetime]
+    window: timedelta = DEFAULT_WINDOW
+    note: NoteSent | None = None
+
+    def sending(self, keys: Sequence[str]) -> datetime:
+        """The time a create carrying ``keys`` leaves, noted in the store first."""
+        at = self.clock()
+        if self.note is not None and keys:
+            self.note(keys, at)
+        return at
+
+    def in_doubt(self, actions: Sequence[ClaimedAction]) -> dict[str, datetime]:
+        """When each action's create was sent unanswered, for those an earlier attempt left so."""
+        return {a.key: a.in_doubt_since for a in actions if a.in_doubt_since is not None}
+
+    def hold(self, key: str, since: datetime, reason: str = "") -> Hold | None:
+        """A hold for an action in doubt since ``since`` that was not found; None once the window
+        has passed (a lookup that finds nothing then is final)."""
+        now = self.clock()
+        settled = since + self.window
+        if now >= settled:
+            return None
+        why = reason or "its earlier create got no answer"
+        text = f"{why}; waiting until {settled:%H:%M:%S} UTC before creating it again"
+        return Hold(key, min(settled, now + RECHECK_AFTER), since, text)
+
+    def holds(self, in_doubt: Mapping[str, datetime], found: Mapping[str, object]) -> list[Hold]:
+        """Holds for the actions in doubt that were not found and are still within the window."""
+        held = (self.hold(k, since) for k, since in in_doubt.items() if k not in found)
+        return [h for h in held if h is not None]

@@ -1,0 +1,115 @@
+"""create_missing with a settle window: a create that got no answer is held, not sent again, until
+the window has passed since it was sent; what turns up meanwhile is adopted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from connectors.errors import RetryableError, WriteInDoubtError
+from connectors.models import WriteResult
+from sync.core.retry import RetryPolicy
+from sync.stages.act import Outcome, create_missing
+from sync.stages.settle import RECHECK_AFTER, SettleWindow
+from sync.state import ClaimedAction
+
+T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=11)
+FAST = RetryPolicy(attempts=3, initial_wait=0.0, max_wait=0.0)
+
+
+class Org:
+    """Records created by key; a create may be answered, lost, or refused."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, str] = {}
+        self.sends: list[list[str]] = []
+        self.lost = 0  # creates whose answer never comes
+        self.land = True  # whether a lost create took effect (before the lookup)
+        self.refused = 0  # creates refused before they were carried out
+        self.noted: list[list[str]] = []  # keys noted as sent, in order
+
+    def lookup(self, keys: list[str]) -> dict[str, str]:
+        return {k: self.records[k] for k in keys if k in self.records}
+
+    def create(self, todo: list[ClaimedAction]) -> list[WriteResult]:
+        keys = [a.key for a in todo]
+        assert self.noted[-1:] == [keys]  # noted in the store before the request leaves
+        self.sends.append(keys)
+        if self.refused:
+            self.refused -= 1
+            raise RetryableError("503: server unavailable")
+        if self.lost:
+            self.lost -= 1
+            if self.land:
+                self.records.update({k: f"id-{k}" for k in keys})
+            raise WriteInDoubtError("did not answer in time")
+        self.records.update({k: f"id-{k}" for k in keys})
+        return [WriteResult(k, True, external_id=f"id-{k}") for k in keys]
+
+
+def action(key: str, *, attempts: int = 1, since: datetime | None = None) -> ClaimedAction:
+    return ClaimedAction(
+        key, "salesforce_task", {}, attempts, 0, "delighted", key, "r", None, in_doubt_since=since
+    )
+
+
+def run(org: Org, actions: list[ClaimedAction], now: datetime) -> dict[str, Outcome]:
+    settle = SettleWindow(lambda: now, WINDOW, lambda keys, _at: org.noted.append(list(keys)))
+    outcomes = create_missing(
+        actions, lookup=org.lookup, create=org.create, retry=FAST, settle=settle
+    )
+    return {o.key: o for o in outcomes}
+
+
+def test_an_unanswered_create_that_landed_is_adopted_at_once() -> None:
+    org = Org()
+    org.lost = 1
+    outcomes = run(org, [action("a"), action("b")], T0)
+    assert {k: (o.result, o.found_existing) for k, o in outcomes.items()} == {
+        "a": ("done", True),
+        "b": ("done", True),
+    }
+    assert org.sends == [["a", "b"]]
+
+
+def test_an_unanswered_create_not_found_is_held_from_when_it_was_sent() -> None:
+    org = Org()
+    org.lost, org.land = 1, False
+    outcomes = run(org, [action("a")], T0)
+    held = outcomes["a"]
+    assert (held.result, held.in_doubt_since, held.not_before) == ("defer", T0, T0 + RECHECK_AFTER)
+    assert org.sends == [["a"]]  # not sent again in the same call
+
+
+def test_within_the_window_an_action_in_doubt_is_looked_up_and_held_never_sent() -> None:
+    org = Org()
+    later = T0 + WINDOW - timedelta(seconds=30)
+    outcomes = run(org, [action("a", attempts=2, since=T0)], later)
+    assert (outcomes["a"].result, outcomes["a"].not_before) == ("defer", T0 + WINDOW)
+    assert outcomes["a"].in_doubt_since == T0
+    assert org.sends == []
+
+    org.records["a"] = "id-late"  # it landed late: adopted on the next look
+    outcomes = run(org, [action("a", attempts=3, since=T0)], later)
+    assert (outcomes["a"].result, outcomes["a"].external_id) == ("done", "id-late")
+    assert org.sends == []
+
+
+def test_after_the_window_a_lookup_that_finds_nothing_lets_it_be_created() -> None:
+    org = Org()
+    outcomes = run(org, [action("a", attempts=2, since=T0)], T0 + WINDOW)
+    assert (outcomes["a"].result, outcomes["a"].found_existing) == ("done", False)
+    assert outcomes["a"].in_doubt_since is None
+    assert org.sends == [["a"]]
+
+
+def test_a_refused_create_is_not_in_doubt_but_one_held_stays_held() -> None:
+    """A 503 says the create was not carried out: retried as before. An action still in doubt
+    from an earlier attempt keeps its hold whatever happens to the rest of the batch."""
+    org = Org()
+    org.refused = 5
+    now = T0 + timedelta(minutes=2)
+    outcomes = run(org, [action("new"), action("old", attempts=2, since=T0)], now)
+    assert (outcomes["new"].result, outcomes["new"].in_doubt_since) == ("retry", None)
+    assert (outcomes["old"].result, outcomes["old"].in_doubt_since) == ("defer", T0)
+    assert all("old" not in keys for keys in org.sends)
