@@ -232,7 +232,7 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
 
     from rich.console import Console
 
-    from emulators.world import EmulatedWorld
+    from emulators.world import LIVE_JOBS, EmulatedWorld
     from rules import load_rules
     from sync.app.engine import Engine
     from sync.app.report import print_history_note, print_problems, report_table
@@ -251,6 +251,7 @@ def demo_command(accounts: int, responses: int, seed: int) -> None:
             accounts=accounts,
             responses=responses,
             end=datetime.now(UTC).replace(microsecond=0),
+            zendesk_options=LIVE_JOBS,
         ) as world,
     ):
         config = Config.model_validate(world.config_data(state_url=f"sqlite:///{tmp}/state.db"))

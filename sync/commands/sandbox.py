@@ -99,7 +99,7 @@ def sandbox_command(
     point every command at them, and runs until Ctrl-C or SIGTERM. Exits 75 when one of the
     ports is taken.
     """
-    from emulators.world import DEFAULT_RULES, DEMO_ENV, EmulatedWorld
+    from emulators.world import DEFAULT_RULES, DEMO_ENV, LIVE_JOBS, EmulatedWorld
     from sync.core.errors import UnavailableError
     from sync.ops.sandbox import prepare
 
@@ -113,6 +113,7 @@ def sandbox_command(
         end=today,
         port_base=port_base,
         typeform_responses=TYPEFORM_RESPONSES if typeform else 0,
+        zendesk_options=LIVE_JOBS,
     )
     try:
         world.start()
