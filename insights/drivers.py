@@ -65,8 +65,12 @@ class Driver:
     reading: str
 
 
-def cases(respondents: Iterable[Respondent], attributes: Sequence[str]) -> list[Case]:
-    """Respondents as cases, with a feature per attribute that has a value, and per theme."""
+def cases(
+    respondents: Iterable[Respondent], attributes: Sequence[str], *, themes: bool = True
+) -> list[Case]:
+    """Respondents as cases, with a feature per attribute that has a value, and per theme of
+    their comment (``themes``): a respondent whose comment has no theme, or was not analysed,
+    counts as not mentioning it."""
     out: list[Case] = []
     for r in respondents:
         features = {
@@ -74,7 +78,8 @@ def cases(respondents: Iterable[Respondent], attributes: Sequence[str]) -> list[
             for attribute in attributes
             if r.value(attribute) != NO_VALUE
         }
-        features.update(f"theme={theme}" for theme in r.themes)
+        if themes:
+            features.update(f"theme={theme}" for theme in r.themes)
         out.append(Case(r.account_id or f"#{len(out)}", r.score <= 6, frozenset(features)))
     return out
 

@@ -181,13 +181,22 @@ def revenue_document(
 
 
 def drivers_document(
-    periods: Periods, drivers: Sequence[Driver], *, confidence: float, resamples: int
+    periods: Periods,
+    drivers: Sequence[Driver],
+    *,
+    confidence: float,
+    resamples: int,
+    themes: bool = True,
 ) -> dict[str, Any]:
     """``nps-sync insights drivers --json``: every feature's risk ratio of being a detractor
-    with its account-bootstrap interval and its reading in words; drivers first."""
+    with its account-bootstrap interval and its reading in words; drivers first. ``themes``:
+    whether comment themes were asked for; ``comment_themes`` says whether they were there."""
     return {
         "period": {"start": iso(periods.start), "end": iso(periods.end)},
         "respondents": len(periods.now),
+        "comment_themes": (
+            "left out" if not themes else "analysed" if periods.themes else "not analysed"
+        ),
         "confidence": confidence,
         "resamples": resamples,
         "method": "risk ratio of detractors with / without the feature; percentile bootstrap "

@@ -184,9 +184,15 @@ def print_revenue(console: Console, report: RevenueReport, *, confidence: float)
 
 
 def print_drivers(
-    console: Console, drivers: Sequence[Driver], *, start: datetime, end: datetime
+    console: Console,
+    drivers: Sequence[Driver],
+    *,
+    start: datetime,
+    end: datetime,
+    themes: bool | None = None,
 ) -> None:
-    """Each feature's detractor shares and risk ratio; the drivers in words below."""
+    """Each feature's detractor shares and risk ratio; the drivers in words below, and whether
+    comment themes could be among them (``themes``: analysed or not; None: left out)."""
     table = Table(
         title=f"What goes with detractors, {start:%Y-%m-%d} to {end:%Y-%m-%d}",
         caption=escape(
@@ -215,6 +221,13 @@ def print_drivers(
     for d in drivers:
         if d.significant:
             console.print(d.reading)
+    if themes is False:
+        console.print(
+            escape(
+                "Comment themes are not among the features: no comment of the period was "
+                "analysed (`text` in the config has each pass analyse the comments)."
+            )
+        )
 
 
 def print_trend(

@@ -6,8 +6,8 @@
   against the rest and against the previous period;
 - ``insights trend`` shows NPS per week, month or quarter with its interval, the category mix
   and whether it moved from the period before;
-- ``insights drivers`` shows which segment values go with detractors, as risk ratios with
-  account-bootstrap intervals, and says the clear ones in words;
+- ``insights drivers`` shows which segment values and comment themes go with detractors, as
+  risk ratios with account-bootstrap intervals, and says the clear ones in words;
 - ``insights revenue`` shows renewals, churn, expansion, revenue retention and revenue at risk by
   the account's NPS category, from the Salesforce opportunities of the surveyed accounts.
 
@@ -240,6 +240,12 @@ def trend_command(
     help="Bootstrap resamples of accounts.",
 )
 @click.option(
+    "--themes/--no-themes",
+    default=True,
+    show_default=True,
+    help="Comment themes as features too, once comments are analysed (text in the config).",
+)
+@click.option(
     "--min-respondents",
     type=click.IntRange(1),
     default=5,
@@ -254,12 +260,13 @@ def drivers_command(
     until: datetime | None,
     confidence: float,
     resamples: int,
+    themes: bool,
     min_respondents: int,
     as_json: bool,
 ) -> None:
-    """Which segment values go with detractors: the risk ratio of being a detractor with and
-    without each, with a bootstrap interval over accounts (same data, same figures). The
-    period defaults to the metrics window."""
+    """Which segment values and comment themes go with detractors: the risk ratio of being a
+    detractor with and without each, with a bootstrap interval over accounts (same data, same
+    figures). The period defaults to the metrics window."""
     from insights.drivers import cases, detractor_drivers
     from sync.app.runtime import open_store
 
@@ -270,7 +277,7 @@ def drivers_command(
         config, open_store(config), start=start, end=end, fields=account_fields(chosen)
     )
     drivers = detractor_drivers(
-        cases(data.now, chosen),
+        cases(data.now, chosen, themes=themes),
         resamples=resamples,
         confidence=confidence,
         min_respondents=min_respondents,
@@ -279,13 +286,17 @@ def drivers_command(
         from sync.commands.insight_documents import drivers_document
         from sync.commands.output import emit
 
-        emit(drivers_document(data, drivers, confidence=confidence, resamples=resamples))
+        emit(
+            drivers_document(
+                data, drivers, confidence=confidence, resamples=resamples, themes=themes
+            )
+        )
         return
     from rich.console import Console
 
     from sync.commands.insight_tables import print_drivers
 
-    print_drivers(Console(), drivers, start=start, end=end)
+    print_drivers(Console(), drivers, start=start, end=end, themes=data.themes if themes else None)
 
 
 @insights_group.command("revenue")

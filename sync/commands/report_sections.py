@@ -64,8 +64,9 @@ def drivers_section(
     until: datetime,
     values: Values | None = None,
 ) -> tuple[Section, dict[str, Any]]:
-    """Which segment values go with detractors over the report's whole window; ``values``
-    holds the Account fields' values by account (None: Salesforce could not give them)."""
+    """Which segment values and comment themes go with detractors over the report's whole
+    window; ``values`` holds the Account fields' values by account (None: Salesforce could not
+    give them)."""
     from insights.drivers import cases, detractor_drivers
     from sync.commands.insight_documents import drivers_document
     from sync.fields.respondents import ATTRIBUTES
@@ -86,7 +87,17 @@ def drivers_section(
         return Section("drivers", title, empty="Too few respondents for drivers."), {}
     document = drivers_document(data, drivers, confidence=0.95, resamples=RESAMPLES)
     readings = [d.reading for d in drivers if d.significant][:5]
+    themes = [d.reading for d in drivers if d.significant and d.attribute == "theme"][:3]
+    readings += [r for r in themes if r not in readings]  # the themes' own, when others lead
+    if not data.themes:
+        readings.append(THEMES_NOT_DRIVERS)
     return Section("drivers", title, svg=drivers_chart(drivers), notes=readings), document
+
+
+THEMES_NOT_DRIVERS = (
+    "Comment themes are not among the drivers: no comment of the window was analysed "
+    "(`text` in the config)."
+)
 
 
 def revenue_section(

@@ -123,6 +123,12 @@ def _print_queue(owner: str, calls: list[Call]) -> None:
     help="Write the HTML report to this file.",
 )
 @click.option(
+    "--pdf",
+    "pdf",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also print the same page to this PDF file (with the system's headless Chromium).",
+)
+@click.option(
     "--revenue/--no-revenue",
     default=True,
     show_default=True,
@@ -134,6 +140,7 @@ def report_command(
     config_path: Path,
     period: str,
     out: Path | None,
+    pdf: Path | None,
     revenue: bool,
     until: datetime | None,
     as_json: bool,
@@ -141,7 +148,8 @@ def report_command(
     """The executive report: NPS trend with 95% intervals, category mix, NPS by segment (the
     Account fields of insights.segments.account_fields included), comment themes, drivers,
     revenue and the closed loop, as one self-contained HTML file (charts inline, nothing
-    fetched when viewed). --json prints every figure the page draws."""
+    fetched when viewed), and with --pdf the same page as a PDF. --json prints every figure
+    the page draws."""
     from dataclasses import replace
     from typing import cast
 
@@ -162,8 +170,13 @@ def report_command(
     )
     from sync.reports.page import Section
 
-    if out is None and not as_json:
-        raise click.UsageError("give --out FILE.html, or --json for the figures")
+    if out is None and pdf is None and not as_json:
+        raise click.UsageError("give --out FILE.html, --pdf FILE.pdf, or --json for the figures")
+    chromium = None
+    if pdf is not None:  # before the work: a missing Chromium is said at once
+        from sync.reports.pdf import find_chromium
+
+        chromium = find_chromium()
     now = _until(until)
     chosen = cast(Period, period)
     since = periods(now, chosen, TREND_PERIODS[period])[0][1]
@@ -188,12 +201,21 @@ def report_command(
         store.close()
     extra = {"drivers": drivers_json or None, "revenue": revenue_json}
     report = replace(report, extra=extra)
-    if out is not None:
-        from sync.core.files import write_text_whole
+    if out is not None or pdf is not None:
         from sync.reports.page import render
 
-        write_text_whole(out, render(report, sections))
-        click.echo(f"Wrote {out} ({report.label}, {report.headline.n} answers).", err=as_json)
+        html = render(report, sections)
+        summary = f"({report.label}, {report.headline.n} answers)"
+        if out is not None:
+            from sync.core.files import write_text_whole
+
+            write_text_whole(out, html)
+            click.echo(f"Wrote {out} {summary}.", err=as_json)
+        if pdf is not None and chromium is not None:
+            from sync.reports.pdf import print_pdf
+
+            print_pdf(html, pdf, chromium=chromium)
+            click.echo(f"Wrote {pdf} {summary}.", err=as_json)
     if as_json:
         emit(report_json(report))
 

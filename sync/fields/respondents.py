@@ -4,7 +4,8 @@ Each person counts once per period, with their latest answer in it, so a contact
 three times does not weigh three times. The attributes are those of the account as matched for
 that answer; support history is the person's tickets in the Zendesk mirror that were open when
 they answered or created shortly before; Account fields an admin names
-(``insights.segments.account_fields``) are read from Salesforce when the figures are made.
+(``insights.segments.account_fields``) are read from Salesforce when the figures are made; the
+themes are those the comment analysis stored for the response (``text`` in the config).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ ATTRIBUTES = BUILT_IN_SEGMENTS
 RECENT_TICKETS = timedelta(days=30)
 #: Account field values by account (the first 15 characters of its id), then by field name.
 AccountValues = Mapping[str, Mapping[str, str]]
+#: The stored comment themes of each analysed response, by (source, response id).
+Themes = Mapping[tuple[str, str], Sequence[str]]
 
 
 def _created(account: Mapping[str, Any]) -> date | None:
@@ -72,9 +75,11 @@ def respondent(
     at: date,
     tickets: int | None,
     account_values: AccountValues | None = None,
+    themes: Themes | None = None,
 ) -> Respondent:
     """One stored response with its account's segment attributes as of ``at``, its support
-    history (``tickets``, see :func:`support_at`) and the named Account fields' values."""
+    history (``tickets``, see :func:`support_at`), the named Account fields' values and its
+    comment's themes (none when the comment was not analysed)."""
     account: Mapping[str, Any] = (row.match or {}).get("account") or {}
     created = _created(account)
     owner = account.get("owner_name") or account.get("owner_email") or ""
@@ -92,6 +97,7 @@ def respondent(
             "support": support_band(tickets),
             "owner": str(owner),
         },
+        themes=frozenset((themes or {}).get((row.response.source, row.response.response_id), ())),
     )
 
 
@@ -103,6 +109,7 @@ def respondents(
     history: Mapping[int, Sequence[TicketSpan]] | None = None,
     recent: timedelta = RECENT_TICKETS,
     account_values: AccountValues | None = None,
+    themes: Themes | None = None,
 ) -> list[Respondent]:
     """The respondents of the period ``(start, end]``; ``history`` maps Zendesk user ids to
     their mirrored tickets (None: support history unknown)."""
@@ -112,6 +119,7 @@ def respondents(
             at=end.date(),
             tickets=support_at(row, history, recent),
             account_values=account_values,
+            themes=themes,
         )
         for row in latest_in_period(rows, start=start, end=end)
     ]

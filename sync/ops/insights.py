@@ -36,6 +36,8 @@ class Periods:
     end: datetime
     now: list[Respondent]
     before: list[Respondent]
+    #: Some comment of either period was analysed for themes (``text`` in the config).
+    themes: bool = False
 
 
 def routed_rows(store: StateStore) -> list[StoredResponse]:
@@ -84,16 +86,32 @@ def periods(
     wanted = latest_in_period(rows, start=earlier, end=end)
     history = support_history(store, wanted)
     found = values([r.account_id for r in wanted if r.account_id]) if values else None
+    themes = comment_themes(store, since=earlier)
+
+    def between(a: datetime, b: datetime) -> list[Respondent]:
+        return respondents(
+            rows,
+            start=a,
+            end=b,
+            history=history,
+            recent=recent,
+            account_values=found,
+            themes=themes,
+        )
+
     return Periods(
         start=start,
         end=end,
-        now=respondents(
-            rows, start=start, end=end, history=history, recent=recent, account_values=found
-        ),
-        before=respondents(
-            rows, start=earlier, end=start, history=history, recent=recent, account_values=found
-        ),
+        now=between(start, end),
+        before=between(earlier, start),
+        themes=bool(themes),
     )
+
+
+def comment_themes(store: StateStore, *, since: datetime) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The stored themes of each response submitted since ``since`` whose comment was analysed
+    (its latest analysed version); empty when none was."""
+    return {(c.source, c.response_id): c.themes for c in store.comment_text.since(since)}
 
 
 #: Opportunity types counted as renewals and as expansions unless the command says otherwise.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -241,3 +242,71 @@ def test_an_unknown_account_field_is_named(synced: Synced) -> None:
     bad = run_cli("insights", "segments", "--by", "no such", "--config", synced.config)
     assert bad.returncode == 2
     assert "neither a built-in segment" in bad.stderr
+
+
+def test_comment_themes_are_drivers_once_comments_are_analysed(
+    synced: Synced, tmp_path: Path
+) -> None:
+    from sync.fields.respondents import latest_in_period
+    from sync.ops.insights import routed_rows
+    from sync.state.comment_text import CommentText
+
+    state = tmp_path / "state.db"  # a copy: the other tests read the world without themes
+    shutil.copyfile(synced.state, state)
+    state.chmod(0o600)
+    data = json.loads(synced.config.read_text(encoding="utf-8"))
+    data["state"]["url"] = f"sqlite:///{state}"
+    config = tmp_path / "nps-sync.yaml"
+    config.write_text(json.dumps(data), encoding="utf-8")
+    store = open_store(f"sqlite:///{state}")
+    rows = routed_rows(store)
+    # Every answer of 0 to 4 mentions onboarding, and nothing else is analysed.
+    store.comment_text.save(
+        [
+            CommentText(
+                r.response.source,
+                r.response.response_id,
+                r.version,
+                "a1",
+                -0.5,
+                ("onboarding",),
+                r.response.created_at,
+                r.response.score,
+            )
+            for r in rows
+            if r.response.score <= 4
+        ],
+        datetime.now(UTC),
+    )
+    start = datetime.fromisoformat(SINCE).replace(tzinfo=UTC)
+    end = datetime.fromisoformat(UNTIL).replace(tzinfo=UTC)
+    latest = latest_in_period(rows, start=start, end=end)
+    store.close()
+    mentioning = sum(r.response.score <= 4 for r in latest)
+    others = [r for r in latest if r.response.score > 4]
+    others_detractors = sum(r.response.score <= 6 for r in others)
+
+    period = ("--since", SINCE, "--until", UNTIL, "--config", config)
+    found = document("insights", "drivers", *period, "--json")
+
+    assert found["comment_themes"] == "analysed"
+    (onboarding,) = [d for d in found["drivers"] if d["feature"] == "theme=onboarding"]
+    assert onboarding["with_feature"]["count"] == onboarding["with_feature"]["of"] == mentioning
+    assert onboarding["without_feature"]["of"] == len(others)
+    assert onboarding["without_feature"]["count"] == others_detractors
+    # Every one of them a detractor: half a count in each cell, as the module says.
+    expected = ((mentioning + 0.5) / (mentioning + 1)) / (
+        (others_detractors + 0.5) / (len(others) + 1)
+    )
+    assert onboarding["risk_ratio"] == pytest.approx(expected)
+    assert onboarding["significant"]
+    assert onboarding["reading"].startswith("Respondents who mention onboarding: ")
+
+    table = run_cli("insights", "drivers", *period)
+    assert table.returncode == 0, table.stderr
+    assert "theme: onboarding" in table.stdout
+    assert onboarding["reading"] in " ".join(table.stdout.split())
+
+    plain = document("insights", "drivers", "--since", SINCE, "--until", UNTIL, "--json",
+                     "--config", synced.config)  # fmt: skip
+    assert plain["comment_themes"] == "not analysed"

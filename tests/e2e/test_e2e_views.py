@@ -197,3 +197,58 @@ def test_the_html_report_renders_offline_in_chromium_with_its_charts(
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot, ARTEFACTS / "report.png")
     assert os.path.getsize(ARTEFACTS / "report.png") == shot.stat().st_size
+
+
+def test_the_report_segments_by_account_fields_and_finds_comment_themes_among_drivers(
+    synced: Synced, tmp_path: Path
+) -> None:
+    from sync.ops.insights import routed_rows
+    from sync.state import open_store
+    from sync.state.comment_text import CommentText
+
+    state = tmp_path / "state.db"  # a copy: the other tests read the world without themes
+    shutil.copyfile(synced.tmp / "state.db", state)
+    state.chmod(0o600)
+    data = json.loads(synced.config.read_text(encoding="utf-8"))
+    data["state"]["url"] = f"sqlite:///{state}"
+    data["insights"] = {"segments": {"account_fields": ["Industry"]}}
+    config = tmp_path / "nps-sync.yaml"
+    config.write_text(json.dumps(data), encoding="utf-8")
+    store = open_store(f"sqlite:///{state}")
+    store.comment_text.save(
+        [  # every answer of 0 to 4 mentions onboarding
+            CommentText(
+                r.response.source,
+                r.response.response_id,
+                r.version,
+                "a1",
+                -0.5,
+                ("onboarding",),
+                r.response.created_at,
+                r.response.score,
+            )
+            for r in routed_rows(store)
+            if r.response.score <= 4
+        ],
+        datetime.now(UTC),
+    )
+    store.close()
+    pdf = tmp_path / "report.pdf"
+    printing = ("--pdf", pdf) if CHROMIUM.exists() else ()
+
+    doc = document(
+        "report", "-c", config, "--until", UNTIL, "--period", "quarter", "--no-revenue",
+        "--json", *printing,
+    )  # fmt: skip
+
+    def counts(dimension: str) -> dict[str, int]:
+        return {row["segment"]: row["n"] for row in doc["segments"][dimension]}
+
+    assert counts("Industry") == counts("industry")  # the seed's Industry, read from Salesforce
+    features = {d["feature"]: d for d in doc["drivers"]["drivers"]}
+    assert doc["drivers"]["comment_themes"] == "analysed"
+    assert features["theme=onboarding"]["significant"]
+    assert any(f.startswith("Industry=") for f in features)
+    assert doc["themes"][0]["theme"] == "onboarding"
+    if printing:
+        assert pdf.read_bytes().startswith(b"%PDF-")

@@ -95,3 +95,43 @@ def test_cases_take_attribute_values_and_themes() -> None:
 )
 def test_ratios_read_without_rounding_across_one(value: float, text: str) -> None:
     assert times(value) == text
+
+
+def test_cases_leave_themes_out_when_asked() -> None:
+    person = Respondent(3, "A", attributes={"tier": "Gold"}, themes=frozenset({"price"}))
+    assert cases([person], ("tier",), themes=False) == [Case("A", True, frozenset({"tier=Gold"}))]
+
+
+def test_a_comment_theme_is_a_driver_read_in_words() -> None:
+    # Forty accounts of one respondent each, 11 detractors. Onboarding is mentioned by 10, 8 of
+    # them detractors; of the 30 who do not mention it, 3 are: (8/10) / (3/30) = 8.0.
+    people = []
+    for i in range(40):
+        detractor = i < 8 or 10 <= i < 13
+        themes = {"onboarding"} if i < 10 else set()
+        if i % 4 == 0:
+            themes.add("pricing")
+        people.append(Respondent(3 if detractor else 9, f"a{i}", themes=frozenset(themes)))
+    drivers = {d.feature: d for d in detractor_drivers(cases(people, ()))}
+
+    onboarding = drivers["theme=onboarding"]
+    assert (onboarding.with_feature.part, onboarding.with_feature.whole) == (8, 10)
+    assert (onboarding.without_feature.part, onboarding.without_feature.whole) == (3, 30)
+    assert onboarding.risk_ratio == pytest.approx(8.0)
+    assert onboarding.significant
+    assert onboarding.low is not None
+    assert onboarding.high is not None
+    assert 1 < onboarding.low < 8.0 < onboarding.high
+    assert onboarding.reading.startswith(
+        "Respondents who mention onboarding: 8.0x as likely to be detractors (95% interval "
+    )
+    assert onboarding.reading.endswith("; 10 respondents).")
+
+    pricing = drivers["theme=pricing"]
+    # Pricing: every fourth (0, 4, ..., 36), 10 mentions; detractors 0, 4 and 12: 3 of 10,
+    # against 8 of the 30 without it: 0.3 / 0.267 = 1.1x, no clear difference.
+    assert (pricing.with_feature.part, pricing.with_feature.whole) == (3, 10)
+    assert (pricing.without_feature.part, pricing.without_feature.whole) == (8, 30)
+    assert pricing.risk_ratio == pytest.approx((3 / 10) / (8 / 30))
+    assert not pricing.significant
+    assert "no clear difference" in pricing.reading

@@ -68,3 +68,14 @@ def test_segments_come_from_the_account_as_matched() -> None:
         [row], start=START, end=NOW, history={7: [old, recent]}, recent=timedelta(days=7)
     )
     assert none_recent.value("support") == "no open or recent ticket"
+
+
+def test_a_respondent_carries_the_themes_stored_for_their_answer() -> None:
+    rows = [
+        stored("r1", contact="c1", account="A", score=3, days_ago=20),
+        stored("r2", contact="c1", account="A", score=4, days_ago=5),  # c1's latest
+        stored("r3", contact="c2", account="B", score=9, days_ago=2),  # not analysed
+    ]
+    themes = {("delighted", "r1"): ("pricing",), ("delighted", "r2"): ("onboarding", "support")}
+    found = {r.account_id: r.themes for r in respondents(rows, start=START, end=NOW, themes=themes)}
+    assert found == {"A": frozenset({"onboarding", "support"}), "B": frozenset()}

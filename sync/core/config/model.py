@@ -413,7 +413,7 @@ class InsightSegments(Section):
                     f"[{i}] {name!r} is not a Salesforce field API name (letters, digits and "
                     "underscores, like Customer_Health__c, or a path like Parent.Type)"
                 )
-            elif name.lower() in BUILT_IN_SEGMENTS or name.lower() == "id":
+            elif name in BUILT_IN_SEGMENTS or name.lower() == "id":
                 issues.append(f"[{i}] {name!r} is a built-in segment or the id: name another field")
             elif name.lower() in (n.lower() for n in names[:i]):
                 issues.append(f"[{i}] {name!r} is listed twice")
