@@ -15,6 +15,7 @@ configurable size. Two things guard each call:
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
@@ -95,6 +96,8 @@ __all__ = [
 
 COLLECTION_SIZE = 200
 T = TypeVar("T")
+#: A field's API name, or a path through up to four relationships (``Parent.Owner.Email``).
+FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*){0,4}")
 
 #: ``connect`` is the historical name of :func:`connectors.salesforce.auth.login`.
 connect = login
@@ -374,6 +377,11 @@ class SalesforceConnector:
         query; a path is checked by Salesforce when it runs the query.
         """
         names = list(dict.fromkeys(fields))
+        unfit = [n for n in names if not FIELD_PATH.fullmatch(n)]
+        if unfit:  # names go into the SELECT list as they are: only API names get there
+            raise ConfigError(
+                f"not a field API name: {', '.join(map(repr, unfit))}", system=errors.SYSTEM
+            )
         keys = sorted({key for key in map(record_key, account_ids) if key})
         if not names or not keys:
             return {}

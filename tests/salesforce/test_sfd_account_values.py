@@ -62,3 +62,13 @@ def test_an_account_id_that_is_not_one_never_reaches_the_query(
     found = crm.account_values([account, "001' OR Name != '"], ["Type"])
 
     assert found == {account[:15]: {"Type": "Other"}}
+
+
+def test_a_name_that_is_not_a_field_name_never_reaches_the_query(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    account = add_account(org, "Acorn Labs")
+    before = org.calls["query"]
+    with pytest.raises(ConfigError, match="not a field API name: 'Name FROM User --'"):
+        crm.account_values([account], ["Type", "Name FROM User --"])
+    assert org.calls["query"] == before
