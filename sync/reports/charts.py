@@ -29,6 +29,12 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), dpi=96, layout="constrained")
 
 
+def _label(text: str) -> str:
+    """Text from Salesforce or a taxonomy as a chart label: a ``$`` is shown as it is, where
+    matplotlib would read ``$1M-$5M`` as mathematics and drop the dollars."""
+    return text.replace("$", r"\$")
+
+
 def _svg(figure: Figure, name: str) -> str:
     import matplotlib
 
@@ -105,11 +111,11 @@ def segment_chart(dimension: str, rows: Sequence[SegmentRow]) -> str:
     ]
     colours = [LINE if r.moved else "#7fa7cf" for r in shown]
     ax.barh(ys, scores, xerr=errors, color=colours, ecolor="#333", capsize=3)
-    ax.set_yticks(ys, [f"{r.name} (n={r.now.n})" for r in shown])
+    ax.set_yticks(ys, [_label(f"{r.name} (n={r.now.n})") for r in shown])
     ax.invert_yaxis()
     ax.axvline(0, color="#888", linewidth=0.6)
     ax.set_xlim(-100, 100)
-    ax.set_title(f"NPS by {dimension}", loc="left")
+    ax.set_title(_label(f"NPS by {dimension}"), loc="left")
     return _svg(figure, f"segment-{dimension}")
 
 
@@ -144,7 +150,7 @@ def drivers_chart(drivers: Sequence[Driver], limit: int = 12) -> str:
         low, high = d.low or ratio, d.high or ratio
         ax.plot([low, high], [y, y], color=colour, linewidth=2)
         ax.plot([ratio], [y], marker="o", color=colour)
-    ax.set_yticks(ys, [f"{d.feature} (n={d.with_feature.whole})" for d in shown])
+    ax.set_yticks(ys, [_label(f"{d.feature} (n={d.with_feature.whole})") for d in shown])
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.axvline(1.0, color="#888", linewidth=0.6)
@@ -183,7 +189,7 @@ def themes_chart(rows: Sequence[ThemeCount]) -> str:
     """The period's top comment themes: mentions by the answer's category (stacked)."""
     figure = _figure(7.5, 0.6 + 0.3 * max(len(rows), 2))
     ax = figure.add_subplot()
-    names = [r.theme for r in rows]
+    names = [_label(r.theme) for r in rows]
     left = [0.0] * len(rows)
     for key in ("detractors", "passives", "promoters"):
         counts = [float(getattr(r, key)) for r in rows]

@@ -60,3 +60,20 @@ def test_an_optional_section_with_a_chart_is_drawn_in_its_place() -> None:
     assert '<p class="note">At risk: &lt;b&gt;9&lt;/b&gt;</p>' in html
     assert '<figure class="chart" id="chart-revenue"><svg id=\'r\'/></figure>' in html
     assert "Comment themes" not in html
+
+
+def test_an_account_fields_values_are_drawn_as_written() -> None:
+    from sync.reports.answers import with_account_values
+
+    bands = {"001A00000000001": {"Band": "$1M-$5M"}, "001A00000000002": {"Band": "under $1M"}}
+    found = [
+        Answer("s", f"r{i}", f"p{i}@x.test", "", i % 11, "", UNTIL - timedelta(days=i),
+               account_id=f"001A0000000000{1 + i % 2}AAA")
+        for i in range(20)
+    ]  # fmt: skip
+    report = executive_report(with_account_values(found, bands), "month", UNTIL, ["Band"])
+    page = render(report)
+    # Not read as mathematics: the dollars stay.
+    assert "$1M-$5M (n=10)" in page
+    assert "under $1M (n=10)" in page
+    assert 'id="chart-segment-Band"' in page
