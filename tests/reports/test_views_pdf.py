@@ -11,7 +11,7 @@ import pytest
 from sync.core.errors import EXIT_REFUSED, exit_code
 from sync.reports.executive import executive_report
 from sync.reports.page import render
-from sync.reports.pdf import MissingToolError, find_chromium, print_pdf
+from sync.reports.pdf import MissingToolError, PrintError, find_chromium, print_pdf
 from tests.reports.test_views_page import UNTIL, answers
 from tests.support import require, run_cli
 
@@ -51,3 +51,12 @@ def test_the_command_says_so_before_any_work(tmp_path: Path) -> None:
     assert "NPS_SYNC_CHROMIUM names" in done.stderr
     assert "Fix: point NPS_SYNC_CHROMIUM at the Chromium binary" in done.stderr
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_a_failed_print_leaves_the_last_pdf_as_it_was(tmp_path: Path) -> None:
+    out = tmp_path / "report.pdf"
+    out.write_bytes(b"%PDF- last period's")
+    with pytest.raises(PrintError, match="Chromium did not write"):
+        print_pdf("<p>page</p>", out, chromium=Path("/bin/false"))
+    assert out.read_bytes() == b"%PDF- last period's"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]  # no partial file beside it
