@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -462,12 +462,15 @@ class ZendeskConnector:
     ) -> list[WriteResult]:
         """Add comments to existing tickets; one result per comment, keyed by its ``key``.
 
-        Several comments are sent as ``update_many`` jobs, one comment per ticket per wave; the
-        jobs of a wave are in flight together, and a wave starts when the one before it ended.
-        ``on_job`` learns each job's id with the keys it carries, as Zendesk accepts it.
+        Comments for one ticket with the same visibility are joined into one (:func:`merged`):
+        a bulk job updates a ticket once, and one note naming several answers reads better than
+        a burst of notes. Several comments are sent as ``update_many`` jobs, one per ticket per
+        wave (a wave only for what could not be joined); the jobs of a wave are in flight
+        together, and a wave starts when the one before it ended. ``on_job`` learns each job's
+        id with the keys it carries, as Zendesk accepts it.
         """
         results: list[WriteResult] = []
-        for wave in _waves(comments):
+        for wave in _waves(merged(comments)):
             chunks = list(chunked(wave, BATCH_SIZE))
             jobs = [c for c in chunks if len(c) > 1]
             statuses = iter(
@@ -476,26 +479,27 @@ class ZendeskConnector:
                         self._submit(self.client.tickets.update, [_commented(c) for c in chunk])
                         for chunk in jobs
                     ],
-                    _noting(on_job, [[c.key for c in chunk] for chunk in jobs]),
+                    _noting(on_job, [[k for c in chunk for k in c.keys] for chunk in jobs]),
                 )
             )
             for chunk in chunks:
                 if len(chunk) == 1:
-                    update = _commented(chunk[0])
-                    self._call(self.client.tickets.update, update, record_id=chunk[0].key)
-                    results.append(WriteResult(chunk[0].key, True, str(chunk[0].ticket_id)))
+                    (one,) = chunk
+                    self._call(self.client.tickets.update, _commented(one), record_id=one.key)
+                    results.extend(WriteResult(key, True, str(one.ticket_id)) for key in one.keys)
                     continue
                 by_id = job_results(next(statuses), [str(c.ticket_id) for c in chunk], by_id=True)
                 for comment, result in zip(chunk, by_id, strict=True):
-                    results.append(
+                    results.extend(
                         WriteResult(
-                            comment.key,
+                            key,
                             result.ok,
                             external_id=str(comment.ticket_id) if result.ok else "",
                             error=result.error,
                             code=result.code,
                             tier=result.tier,
                         )
+                        for key in comment.keys
                     )
         return results
 
@@ -507,30 +511,49 @@ class ZendeskConnector:
 
     def update_users(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
         """Set ``user_fields`` on users, 100 per ``update_many`` job."""
-        return self._update_many(
-            updates, lambda u: User(id=int(u.record_id), user_fields=dict(u.values)), "users"
-        )
+        return self.update_fields([replace(u, object_type="user") for u in updates])
 
     def update_organizations(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
         """Set ``organization_fields`` on organizations, 100 per ``update_many`` job."""
-        return self._update_many(
-            updates,
-            lambda u: Organization(id=int(u.record_id), organization_fields=dict(u.values)),
-            "organizations",
-        )
+        return self.update_fields([replace(u, object_type="organization") for u in updates])
 
-    def _update_many(
-        self, updates: Sequence[FieldUpdate], build: Callable[[FieldUpdate], Any], api: str
-    ) -> list[WriteResult]:
-        endpoint = getattr(self.client, api)
-        chunks = list(chunked(list(updates), BATCH_SIZE))
+    def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
+        """Set the fields of users and organizations (by ``object_type``); one result per
+        update, in order. 100 per ``update_many`` job, the jobs of both kinds in flight and
+        polled together: the waits of one write-back are those of one set of jobs."""
+        chunks: list[tuple[str, list[FieldUpdate]]] = []
+        for kind in _FIELD_WRITES:
+            mine = [u for u in updates if u.object_type == kind]
+            chunks.extend((kind, list(chunk)) for chunk in chunked(mine, BATCH_SIZE))
+        unknown = {u.object_type for u in updates} - _FIELD_WRITES.keys()
+        if unknown:
+            raise ValueError(f"Zendesk has no fields of {sorted(unknown)} to write")
         statuses = self.jobs.run(
-            [self._submit(endpoint.update, [build(u) for u in chunk]) for chunk in chunks]
+            [
+                self._submit(
+                    getattr(self.client, _FIELD_WRITES[kind][0]).update,
+                    [_field_record(kind, u) for u in chunk],
+                )
+                for kind, chunk in chunks
+            ]
         )
-        results: list[WriteResult] = []
-        for chunk, status in zip(chunks, statuses, strict=True):
-            results.extend(job_results(status, [u.record_id for u in chunk], by_id=True))
-        return results
+        found: dict[tuple[str, str], WriteResult] = {}
+        for (kind, chunk), status in zip(chunks, statuses, strict=True):
+            for result in job_results(status, [u.record_id for u in chunk], by_id=True):
+                found[(kind, result.record_id)] = result
+        return [found[(u.object_type, u.record_id)] for u in updates]
+
+
+#: Zendesk's API and fields attribute per kind of record whose fields write-back sets.
+_FIELD_WRITES: Mapping[str, tuple[str, str]] = {
+    "organization": ("organizations", "organization_fields"),
+    "user": ("users", "user_fields"),
+}
+
+
+def _field_record(kind: str, update: FieldUpdate) -> Any:
+    record = Organization if kind == "organization" else User
+    return record(id=int(update.record_id), **{_FIELD_WRITES[kind][1]: dict(update.values)})
 
 
 def _noting(on_job: JobNoted | None, keys: list[list[str]]) -> OnSubmit | None:
@@ -540,9 +563,61 @@ def _noting(on_job: JobNoted | None, keys: list[list[str]]) -> OnSubmit | None:
     return lambda index, job_id: on_job(keys[index], job_id)
 
 
-def _waves(comments: Sequence[CommentSpec]) -> list[list[CommentSpec]]:
+#: Between the answers of a comment that joins several (each part keeps its own marker line).
+COMMENT_SEPARATOR = "\n\n---\n\n"
+#: Longest comment made by joining several (Zendesk takes up to 64 KB a comment).
+MAX_JOINED_CHARS = 30_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    """One comment on one ticket carrying the comments of ``keys``, in their order."""
+
+    keys: tuple[str, ...]
+    ticket_id: int
+    body: str
+    public: bool
+    status: str | None
+
+    @property
+    def key(self) -> str:
+        return self.keys[0]
+
+
+def merged(comments: Sequence[CommentSpec], *, max_chars: int = MAX_JOINED_CHARS) -> list[_Joined]:
+    """The comments joined per (ticket, visibility), in the order of each group's first.
+
+    The bodies are joined with :data:`COMMENT_SEPARATOR` up to ``max_chars`` (a longer run
+    starts another comment); the status of a group is the last one any of them sets (a reopen
+    is not lost because a later comment keeps the status).
+    """
+    groups: dict[tuple[int, bool, int], list[CommentSpec]] = {}
+    part: dict[tuple[int, bool], tuple[int, int]] = {}  # -> (group number, its length)
+    for comment in comments:
+        scope = (comment.ticket_id, comment.public)
+        number, length = part.get(scope, (0, 0))
+        if length and length + len(COMMENT_SEPARATOR) + len(comment.body) > max_chars:
+            number, length = number + 1, 0
+        part[scope] = (number, length + len(COMMENT_SEPARATOR) + len(comment.body))
+        groups.setdefault((*scope, number), []).append(comment)
+    joined = []
+    for (ticket_id, public, _), group in groups.items():
+        statuses = [c.status for c in group if c.status is not None]
+        joined.append(
+            _Joined(
+                tuple(c.key for c in group),
+                ticket_id,
+                COMMENT_SEPARATOR.join(c.body for c in group),
+                public,
+                statuses[-1] if statuses else None,
+            )
+        )
+    return joined
+
+
+def _waves(comments: Sequence[_Joined]) -> list[list[_Joined]]:
     """Split so that no wave holds two comments for one ticket (bulk jobs update a ticket once)."""
-    waves: list[list[CommentSpec]] = []
+    waves: list[list[_Joined]] = []
     seen: list[set[int]] = []
     for comment in comments:
         for wave, tickets in zip(waves, seen, strict=True):
@@ -675,7 +750,7 @@ def _ticket(spec: TicketSpec) -> Ticket:
     return ticket
 
 
-def _commented(comment: CommentSpec) -> Ticket:
+def _commented(comment: _Joined) -> Ticket:
     ticket = Ticket(id=comment.ticket_id, comment=Comment(body=comment.body, public=comment.public))
     if comment.status is not None:
         ticket.status = comment.status

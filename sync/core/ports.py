@@ -294,6 +294,10 @@ class HelpdeskFieldReader(Protocol):
 class WriteBackHelpdesk(HelpdeskUpdates, HelpdeskFieldReader, Protocol):
     """Everything write-back asks of Zendesk."""
 
+    def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
+        """Users' and organizations' fields (by ``object_type``) in one call, in order."""
+        ...
+
 
 class TicketExport(Protocol):
     """The incremental ticket export, which ticket tracking reads."""

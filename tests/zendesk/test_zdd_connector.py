@@ -6,7 +6,7 @@ import pytest
 
 from connectors.errors import RecordError
 from connectors.models import TicketSpec
-from connectors.zendesk.client import ZendeskConnector
+from connectors.zendesk.client import COMMENT_SEPARATOR, ZendeskConnector, merged
 from connectors.zendesk.records import CommentSpec, RequesterSpec
 from emulators.zendesk import ZendeskEmulator
 from tests.zendesk.conftest import ACME_ACCOUNT, ACME_ORG, ANA, BEN, CAL, GLOBEX_ACCOUNT, GLOBEX_ORG
@@ -48,7 +48,7 @@ def test_ticket_states_come_in_one_request_per_hundred(
     assert dict(emulator.calls) == {"tickets_show_many": 1}
 
 
-def test_comments_are_added_in_waves_one_per_ticket(
+def test_comments_for_one_ticket_are_joined_into_one_note_and_visibilities_kept_apart(
     emulator: ZendeskEmulator, desk: ZendeskConnector
 ) -> None:
     created = desk.create_tickets([spec("a", ANA.user_id), spec("b", BEN.user_id)])
@@ -58,20 +58,31 @@ def test_comments_are_added_in_waves_one_per_ticket(
         CommentSpec("c1", a, "first on a"),
         CommentSpec("c2", b, "first on b"),
         CommentSpec("c3", a, "second on a"),
+        CommentSpec("c4", a, "public on a", public=True),
     ]
 
     results = desk.add_comments(comments)
 
     assert [(r.record_id, r.ok, r.external_id) for r in results] == [
         ("c1", True, str(a)),
-        ("c2", True, str(b)),
         ("c3", True, str(a)),
+        ("c2", True, str(b)),
+        ("c4", True, str(a)),
     ]
-    assert [c["body"] for c in emulator.comments(a)][1:] == ["first on a", "second on a"]
-    assert all(c["public"] is False for c in emulator.comments(a)[1:])
-    assert emulator.calls["tickets_update_many"] == 1  # c1 and c2
-    assert emulator.calls["tickets_update"] == 1  # c3, alone in its wave
-    assert desk.comment_bodies(a)[0] == "second on a"  # newest first
+    notes = [(c["body"], c["public"]) for c in emulator.comments(a)][1:]
+    assert notes == [(f"first on a{COMMENT_SEPARATOR}second on a", False), ("public on a", True)]
+    assert emulator.calls["tickets_update_many"] == 1  # c1 with c3, and c2
+    assert emulator.calls["tickets_update"] == 1  # c4: a's second update, alone in its wave
+    assert desk.comment_bodies(a)[0] == "public on a"  # newest first
+
+
+def test_a_joined_note_stays_under_its_length_limit() -> None:
+    comments = [CommentSpec(f"c{i}", 7, "x" * 40) for i in range(5)]
+
+    joined = merged(comments, max_chars=100)
+
+    assert [j.keys for j in joined] == [("c0", "c1"), ("c2", "c3"), ("c4",)]
+    assert all(len(j.body) <= 100 for j in joined)
 
 
 @pytest.mark.parametrize("batch", [False, True], ids=["one-by-one", "in-a-job"])

@@ -50,6 +50,9 @@ class WriteBackStats:
 
 
 Writer = Callable[[Sequence[FieldUpdate]], list[WriteResult]]
+#: The object name of a system's writer that takes the updates of all its objects at once (by
+#: each update's ``object_type``) and answers one result per update, in order.
+JOINT = "*"
 
 
 def _history_writer(crm: WriteBackCrm, history: HistoryMap) -> Writer:
@@ -77,6 +80,7 @@ def writers_for(
     if helpdesk is not None:
         writers[("zendesk", "user")] = helpdesk.update_users
         writers[("zendesk", "organization")] = helpdesk.update_organizations
+        writers[("zendesk", JOINT)] = helpdesk.update_fields
     return writers
 
 
@@ -87,13 +91,29 @@ def _send_system(
     retry: RetryPolicy,
     now: datetime,
 ) -> WriteBackStats:
+    """One system's records, object by object; or, when the system has a :data:`JOINT` writer,
+    all its objects in one call (their bulk jobs waited for together)."""
     stats = WriteBackStats()
+    rounds: list[tuple[Writer, dict[Key, Values]]] = []
     for (system, obj), records in sorted(pending.items()):
         writer = writers.get((system, obj))
         if writer is None or not records:
             continue
-        updates = [FieldUpdate(obj, rid, dict(values)) for rid, values in sorted(records.items())]
-        store.written.forget(system, obj, records)  # in doubt until the system answers
+        joint = writers.get((system, JOINT))
+        if joint is not None and rounds and rounds[-1][0] is joint:
+            rounds[-1][1][(system, obj)] = records
+        else:
+            rounds.append((joint or writer, {(system, obj): records}))
+    for writer, part in rounds:
+        updates = [
+            FieldUpdate(obj, rid, dict(values))
+            for (_, obj), records in part.items()
+            for rid, values in sorted(records.items())
+        ]
+        for (system, obj), records in part.items():
+            store.written.forget(system, obj, records)  # in doubt until the system answers
+        label = " and ".join(obj for _, obj in part)
+        system = next(iter(part))[0]
         try:
             results = retry.call(partial(writer, updates))
         except DeferError as exc:  # this system's remaining objects wait for the time it gave
@@ -101,15 +121,25 @@ def _send_system(
             log.warning("write-back to %s deferred: %s", system, exc, extra={"system": system})
             break
         except ConnectorError as exc:
-            stats.errors.append(f"{system} {obj}: {exc}")
-            log.error("write-back of %s %s failed: %s", system, obj, exc, extra={"system": system})
+            stats.errors.append(f"{system} {label}: {exc}")
+            log.error(
+                "write-back of %s %s failed: %s", system, label, exc, extra={"system": system}
+            )
             continue
-        landed = {r.record_id: records[r.record_id] for r in results if r.ok}
-        for r in results:
-            if not r.ok:
-                stats.errors.append(f"{system} {obj} {r.record_id}: {r.error}")
-        store.written.record(system, obj, landed, now)
-        stats.updated[f"{system}.{obj}"] = stats.updated.get(f"{system}.{obj}", 0) + len(landed)
+        by_object: dict[str, list[WriteResult]] = defaultdict(list)
+        if len(part) == 1:
+            by_object[next(iter(part))[1]] = results
+        else:  # a joint writer's: one result per update, in order
+            for update, result in zip(updates, results, strict=True):
+                by_object[update.object_type].append(result)
+        for (system, obj), records in part.items():
+            landed = {r.record_id: records[r.record_id] for r in by_object[obj] if r.ok}
+            for r in by_object[obj]:
+                if not r.ok:
+                    stats.errors.append(f"{system} {obj} {r.record_id}: {r.error}")
+            store.written.record(system, obj, landed, now)
+            key = f"{system}.{obj}"
+            stats.updated[key] = stats.updated.get(key, 0) + len(landed)
     return stats
 
 
