@@ -20,6 +20,8 @@ ZD_BATCH = 100
 ZD_POLLS_PER_JOB = 2
 #: Calls any pass makes once to Zendesk: the group and ticket-field names it resolves.
 ZD_SETUP = 2
+#: Users per page of Zendesk's incremental user export.
+ZD_EXPORT_PAGE = 1000
 MINUTE = 60.0
 DAY = 86_400.0
 
@@ -82,6 +84,17 @@ class ZendeskWork:
     comments: int
     user_updates: int
     organization_updates: int
+    #: Users the Zendesk account held before the run (0: not known).
+    account_users: int = 0
+
+    def user_lookups(self) -> int:
+        """The fewest requests that find every respondent among Zendesk's users: their emails
+        looked up 100 a request, or the account's users read through the incremental export,
+        1,000 a page, whichever is fewer."""
+        by_email = math.ceil(self.distinct_emails / ZD_BATCH)
+        if not self.account_users:
+            return by_email
+        return min(by_email, math.ceil(self.account_users / ZD_EXPORT_PAGE))
 
     def jobs(self) -> int:
         """Bulk jobs the writes take at 100 items each."""
@@ -93,15 +106,15 @@ class ZendeskWork:
 
     def lower_bound(self) -> int:
         """The fewest Zendesk requests this work takes at 100 items a request:
-        2 name lookups (groups, ticket fields) + ``ceil(distinct emails / 100)`` user lookups
-        (every respondent looked up once, open tickets sideloaded) + ``ceil(tickets / 100)``
+        2 name lookups (groups, ticket fields) + :meth:`user_lookups` (every respondent found
+        once, open tickets sideloaded) + ``ceil(tickets / 100)``
         ``create_many`` + ``ceil(comments / 100)`` ``update_many`` (comments on open tickets) +
         ``ceil(user updates / 100)`` + ``ceil(organization updates / 100)`` ``update_many`` +
         2 x ``ceil(jobs / 100)`` ``job_statuses/show_many`` polls (a job takes 1-3 polls) + 1 page
         of the incremental ticket export."""
         return (
             ZD_SETUP
-            + math.ceil(self.distinct_emails / ZD_BATCH)
+            + self.user_lookups()
             + math.ceil(self.tickets / ZD_BATCH)
             + math.ceil(self.comments / ZD_BATCH)
             + math.ceil(self.user_updates / ZD_BATCH)
@@ -118,6 +131,7 @@ class ZendeskWork:
             work["comments"],
             work["user_updates"],
             work["organization_updates"],
+            work.get("zendesk_users", 0),
         )
 
 

@@ -229,7 +229,8 @@ def print_calls(runs: list[SyncRun], console: Console) -> None:
             f"{w['contact_updates']:,} contact and {w['account_updates']:,} account updates; "
             f"{w['tickets']:,} tickets, {w['comments']:,} comments, {w['user_updates']:,} user "
             f"and {w['organization_updates']:,} organization updates, {w['jobs']:,} jobs "
-            f"({polls:,} polls)\n  salesforce: {by_endpoint['salesforce']}\n"
+            f"({polls:,} polls); {w.get('zendesk_users', 0):,} Zendesk users before"
+            f"\n  salesforce: {by_endpoint['salesforce']}\n"
             f"  zendesk: {by_endpoint['zendesk']}"
         )
     console.print(table)
@@ -238,7 +239,8 @@ def print_calls(runs: list[SyncRun], console: Console) -> None:
     console.print(
         "bounds: Salesforce 1 login + ceil(emails/200) + ceil(tasks/200) + ceil(contact "
         "updates/200) + ceil(account updates/200) + ceil(task links/200); "
-        "Zendesk 2 + ceil(emails/100) + ceil(tickets/100) + ceil(comments/100) + "
+        "Zendesk 2 + min(ceil(emails/100), ceil(account users/1000)) + ceil(tickets/100) + "
+        "ceil(comments/100) + "
         "ceil(user updates/100) + ceil(org updates/100) + 2 x ceil(jobs/100) + 1 export page "
         "(bench/bounds.py); target <= 1.25x"
     )

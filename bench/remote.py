@@ -74,6 +74,7 @@ class Census:
             "users": _fingerprints(zd.users(), "user_fields"),
             "organizations": _fingerprints(zd.organizations(), "organization_fields"),
             "totals": zd.totals(),
+            "zendesk_users": len(zd.users()),
         }
 
     def work(self) -> JSON:
@@ -95,6 +96,7 @@ class Census:
             "user_updates": _changed(then["users"], now["users"]),
             "organization_updates": _changed(then["organizations"], now["organizations"]),
             "jobs": now["totals"]["jobs"] - then["totals"]["jobs"],
+            "zendesk_users": then["zendesk_users"],
             "zendesk_limit_per_minute": zd.rate_limit_per_minute,
             "salesforce_api_used": sf.api_used,
             "salesforce_daily_limit": sf.daily_limit,

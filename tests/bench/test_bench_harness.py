@@ -29,6 +29,15 @@ def test_the_zendesk_bound_counts_full_batches_of_100(bench: ModuleType) -> None
     assert work.lower_bound() == 2 + 3 + 2 + 0 + 1 + 1 + 2 + 1
 
 
+def test_respondents_are_found_the_cheaper_way_lookups_or_the_user_export(
+    bench: ModuleType,
+) -> None:
+    bounds = importlib.import_module("bench.bounds")
+    work = bounds.ZendeskWork(2500, 0, 0, 0, 0, account_users=1200)
+    assert work.user_lookups() == 2  # two export pages, not 25 lookups of 100 emails
+    assert bounds.ZendeskWork(250, 0, 0, 0, 0, account_users=90_000).user_lookups() == 3
+
+
 def test_the_rate_limits_bound_time_at_their_sustained_rate(bench: ModuleType) -> None:
     bounds = importlib.import_module("bench.bounds")
 
