@@ -261,7 +261,7 @@ class _Ladder:
 
     # -- cached lookups ------------------------------------------------------------------------
     def fetch_contacts(self, ids: Iterable[str], emails: Iterable[str]) -> None:
-        new_ids = sorted(set(ids) - self.fetched_ids)
+        new_ids = sorted(set(ids) - self.fetched_ids - self.contacts.by_id.keys())
         new_emails = sorted(set(emails) - self.fetched_emails)
         if not new_ids and not new_emails:
             return
@@ -328,19 +328,24 @@ class _Ladder:
         return self.options.account_aliases.get(domain, "") if domain else ""
 
     def prefetch(self, progress: Sequence[_Progress]) -> None:
-        """One round of contact queries for the common case: ids where given, else emails."""
+        """One round of contact queries for the common case: ids where given, else emails.
+
+        An id whose response's email is asked for anyway (another response of that person came
+        without the id) waits: the contact usually comes back with its email, and only an id
+        that did not is asked for by :meth:`crm_id`.
+        """
         order = self.options.order
         use_ids = "crm_id" in order
         use_emails = "email" in order
-        ids: list[str] = []
-        emails: list[str] = []
+        with_ids: list[tuple[str, str]] = []
+        emails: set[str] = set()
         for p in progress:
             key = self.contact_key(p) if use_ids else None
             if key:
-                ids.append(key)
+                with_ids.append((key, p.email))
             elif use_emails and p.email:
-                emails.append(p.email)
-        self.fetch_contacts(ids, emails)
+                emails.add(p.email)
+        self.fetch_contacts([key for key, email in with_ids if email not in emails], emails)
 
     def failure(self, p: _Progress) -> str:
         """Why a lookup this response needed was refused ("" when none was)."""

@@ -59,6 +59,26 @@ def test_a_contact_id_in_the_survey_wins_in_one_query(
     assert queries(org) - before == 1
 
 
+def test_people_answering_with_and_without_their_contact_id_are_asked_for_once(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    acme = add_account(org, "Acme")
+    people = [(f"p{n}@acme.com", add_contact(org, f"p{n}@acme.com", acme)) for n in range(150)]
+    answers = [
+        response(email, f"{n}a", **{"Salesforce Contact Id": cid[:15]})
+        for n, (email, cid) in enumerate(people)
+    ]
+    answers += [response(email, f"{n}b") for n, (email, _) in enumerate(people)]
+    before = queries(org)
+
+    found = match_responses(answers, crm, None, NO_RETRY)
+
+    assert all(m.status == "matched" for m in found.values())
+    assert {m.method for m in found.values()} == {"crm_id", "email"}
+    # 150 emails in one query; their contacts carry the ids, which are not asked for again
+    assert queries(org) - before == 1
+
+
 def test_an_unknown_contact_id_falls_through_to_the_email(
     org: SalesforceEmulator, crm: SalesforceConnector
 ) -> None:
