@@ -721,6 +721,7 @@ class Engine:
 
         def add_ticket_executor() -> None:
             executor = self.ticket_executor()
+            executor.begin_pass()
             executor.open_tickets = open_tickets
             executors.append(executor)
 

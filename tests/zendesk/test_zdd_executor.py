@@ -246,6 +246,7 @@ def test_what_is_attached_to(
         outbox.now += timedelta(days=8)
     outbox.add(ANA, ticket_payload(ANA, attach=change != "no attach_to_open"))
 
+    run.begin_pass()
     (second,) = outbox.run(run)
 
     assert second.result == "done"

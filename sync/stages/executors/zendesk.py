@@ -189,6 +189,13 @@ class ZendeskTicketExecutor:
         self._template = compile_context(self.settings.context_template)
         self._agents: dict[str, int] = dict(self.names.agents) if self.names else {}
         self._owner_names: dict[str, str] = {}
+        #: Tickets this executor made in the current pass (:meth:`begin_pass`): unsolved as far
+        #: as the pass knows, so the later batches of a backlog attach to them without asking.
+        self._made: dict[int, TicketState] = {}
+
+    def begin_pass(self) -> None:
+        """Forget the tickets made in earlier passes: their state is asked of Zendesk again."""
+        self._made.clear()
 
     def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
         return guarded(actions, lambda: self._execute(actions))
@@ -263,6 +270,10 @@ class ZendeskTicketExecutor:
             lookup_chunk=LOOKUP_CHUNK,
         )
         outcomes.update({o.key: o for o in created})
+        for outcome in created:
+            if outcome.result == "done" and outcome.external_id.isdigit():
+                ticket_id = int(outcome.external_id)
+                self._made[ticket_id] = TicketState(ticket_id, "new")
 
         commenting = [p for p in plans if p.target is not None or p.leader is not None]
         outcomes.update(self._comment(commenting, outcomes, watch))
@@ -481,8 +492,9 @@ class ZendeskTicketExecutor:
         candidates = [c for c in candidates if c.status is None or c.status not in _SOLVED]
         if not candidates:
             return {}
-        ids = [c.ticket_id for c in candidates]
-        states = self.retry.call(lambda: self.helpdesk.tickets_by_id(ids))
+        asked = sorted({c.ticket_id for c in candidates} - self._made.keys())
+        states = self.retry.call(lambda: self.helpdesk.tickets_by_id(asked)) if asked else {}
+        states = {**self._made, **states}
         newest: dict[str, tuple[datetime, int]] = {}
         for candidate in candidates:
             state = states.get(candidate.ticket_id)
