@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from connectors.models import SourceProblem, SurveyResponse
 from sync.state import schema as t
 from sync.state.database import Database
-from sync.state.dialect import chunks, insert_ignore
+from sync.state.dialect import CHUNK, chunks, insert_ignore
 from sync.state.outbox import ActionIntent
 from sync.state.runs import Cursors
 from sync.state.skips import SkippedAction
@@ -383,6 +383,24 @@ class Inbox:
                 rows = conn.execute(query.where(column.in_(chunk))).all()
                 out.extend(_stored(row) for row in rows if row.status == "routed")
         return out
+
+    def matches(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+        """The match details of these responses, by (source, response id); those without any
+        are left out. For a caller that loaded many responses without them (:meth:`routed`)
+        and needs them for a few."""
+        r = t.responses
+        found: dict[tuple[str, str], Mapping[str, Any]] = {}
+        with self._db.reading() as conn:
+            for chunk in chunks(sorted(set(keys)), CHUNK // 2):  # two parameters a key
+                rows = conn.execute(
+                    sa.select(r.c.source, r.c.response_id, r.c.match).where(
+                        sa.tuple_(r.c.source, r.c.response_id).in_(chunk)
+                    )
+                ).all()
+                found.update(
+                    {(hit.source, hit.response_id): hit.match for hit in rows if hit.match}
+                )
+        return found
 
     def routed_counts(
         self, *, account_ids: Sequence[str] | None = None, contact_ids: Sequence[str] | None = None

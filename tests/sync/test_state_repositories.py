@@ -253,3 +253,18 @@ def test_zendesk_user_misses_are_remembered_renewed_forgotten_and_pruned(
     assert misses.recent(["bob@example.com"], T0) == set()
     assert misses.prune(later - timedelta(days=7)) == 1  # ann's expired answer
     assert misses.recent(["ann@example.com"], T0 - timedelta(days=1)) == set()
+
+
+def test_match_details_are_read_for_just_the_responses_asked_for(store: StateStore) -> None:
+    for rid, match in (("1", {"account": {"arr": 5}}), ("2", {}), ("3", {"account": {"arr": 7}})):
+        routed_with_tickets(store, rid)
+        stored = store.inbox.get("delighted", rid)
+        assert stored is not None
+        outcome = RoutingOutcome(
+            "delighted", rid, stored.version, "matched", None, "001A", None, None, match, {}
+        )
+        store.record_routing([outcome], T0)
+
+    found = store.inbox.matches([("delighted", "1"), ("delighted", "2"), ("typeform", "3")])
+
+    assert found == {("delighted", "1"): {"account": {"arr": 5}}}

@@ -14,7 +14,7 @@ import logging
 import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -189,6 +189,28 @@ def _comment_lengths(fmap: FieldMap, crm: WriteBackCrm, retry: RetryPolicy) -> d
     return {name: lengths[name.lower()] for name in names if name.lower() in lengths}
 
 
+def _with_latest_matches(store: StateStore, rows: Sequence[StoredResponse]) -> list[StoredResponse]:
+    """``rows`` with the match details of each account's latest answer (what
+    :func:`~sync.fields.facts.snapshot_account` reads) loaded, in one query per chunk."""
+    latest: dict[str, int] = {}  # account id -> index of its latest row
+    for index, row in enumerate(rows):
+        known = latest.get(str(row.account_id))
+        if known is None or _answered(row) > _answered(rows[known]):
+            latest[str(row.account_id)] = index
+    found = store.inbox.matches(
+        (rows[i].response.source, rows[i].response.response_id) for i in latest.values()
+    )
+    out = list(rows)
+    for index in latest.values():
+        row = rows[index]
+        out[index] = replace(row, match=found.get((row.response.source, row.response.response_id)))
+    return out
+
+
+def _answered(row: StoredResponse) -> tuple[datetime, str]:
+    return row.response.created_at, row.response.response_id
+
+
 def plan_for(
     store: StateStore,
     config: Config,
@@ -206,11 +228,16 @@ def plan_for(
     ``known`` are Salesforce facts already looked up for the accounts (:func:`plans`).
     """
     fmap = field_map(config)
-    # A contact's values come from its answers alone; only an account's facts read the match.
+    # A contact's values come from its answers alone; an account's facts read the match of its
+    # latest answer only, so the others are loaded without theirs (a large account has many).
     contact_rows = (
         store.inbox.routed(contact_ids=contact_ids, with_match=False) if contact_ids else []
     )
-    account_rows = store.inbox.routed(account_ids=account_ids) if account_ids else []
+    account_rows = (
+        _with_latest_matches(store, store.inbox.routed(account_ids=account_ids, with_match=False))
+        if account_ids
+        else []
+    )
     facts = account_facts(
         group_by(account_rows, "account_id"),
         crm=crm,
