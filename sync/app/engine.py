@@ -83,8 +83,10 @@ log = logging.getLogger(__name__)
 
 #: Ticket actions claimed and run together. Zendesk writes tickets in bulk jobs of 100 that
 #: complete a few polls later; the jobs of one batch are in flight together and polled in one
-#: ``job_statuses/show_many`` per round, so ten jobs of a backlog cost the polls of one.
-TICKET_BATCH = 1000
+#: ``job_statuses/show_many`` per round, so ten jobs of a backlog cost the polls of one, and a
+#: requester's answers in one batch make one note on their ticket. Larger batches save calls
+#: and cost memory (a first sync of 100,000: 230 MB at 1,000, 254 at 2,500, 329 at 5,000).
+TICKET_BATCH = 2500
 
 
 #: One stage of a run: it adds to the run's report; the datetime is when the run started.
