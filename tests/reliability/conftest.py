@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from connectors.zendesk.client import COMMENT_SEPARATOR
 from emulators.world import EmulatedWorld
 from rules import load_rules
 from sync.app.engine import Engine
@@ -184,6 +185,14 @@ class WorldState:
         return out[:limit]
 
 
+def answers(comments: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The answers these comments carry, in order: a comment that joins several answers of one
+    person (:data:`~connectors.zendesk.client.COMMENT_SEPARATOR`) counts as each of them, so a
+    world compares the same however its answers were batched."""
+    ordered = sorted(comments, key=lambda c: c["id"])
+    return [part for c in ordered for part in str(c["body"]).split(COMMENT_SEPARATOR)]
+
+
 def comment_summary(body: str) -> tuple[str, str]:
     """The action key a comment's marker names ("" for none) and its text above the context."""
     found = COMMENT_MARKER.search(body)
@@ -211,8 +220,8 @@ def snapshot(world: EmulatedWorld, posts: Sequence[Mapping[str, Any]] = ()) -> W
     comment_keys = Counter(
         key
         for bodies in comments.values()
-        for c in bodies
-        if (key := comment_summary(c["body"])[0])
+        for body in answers(bodies)
+        if (key := comment_summary(body)[0])
     )
     fields: dict[tuple[str, str], dict[str, Any]] = {}
     for obj, extra in (("Contact", ()), ("Account", ACCOUNT_FIELDS)):
@@ -235,7 +244,7 @@ def snapshot(world: EmulatedWorld, posts: Sequence[Mapping[str, Any]] = ()) -> W
                 t.get("priority"),
                 tuple(sorted(t.get("tags") or [])),
                 tuple(sorted((f["id"], f["value"]) for f in t.get("custom_fields") or [])),
-                tuple(sorted(comment_summary(c["body"]) for c in comments[t["id"]])),
+                tuple(sorted(comment_summary(body) for body in answers(comments[t["id"]]))),
             )
             for t in tickets
         },
@@ -258,8 +267,7 @@ def task_links(
     by_id = {str(t["Id"]): t for t in tasks}
     found: set[str] = set()
     for ticket in tickets:
-        for index, comment in enumerate(sorted(comments[ticket["id"]], key=lambda c: c["id"])):
-            body = str(comment["body"])
+        for index, body in enumerate(answers(comments[ticket["id"]])):
             key = comment_summary(body)[0] or (str(ticket["external_id"]) if index == 0 else "")
             for task_id in TASK_LINK.findall(body):
                 task = by_id.get(task_id)
