@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,19 +17,13 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def replaced_on_success(path: Path) -> Iterator[IO[str]]:
-    """A text handle whose content becomes ``path`` when the block ends without an error.
-
-    On an error (or a kill) ``path`` keeps what it held before; the partial file is removed,
-    or, after a SIGKILL, left as a hidden ``.NAME.*.part`` beside it.
-    """
+def _beside(path: Path) -> Iterator[int]:
+    """A descriptor of a new hidden file beside ``path``, renamed over it when the block ends
+    without an error and removed otherwise (after a SIGKILL it stays as ``.NAME.*.part``)."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield fd
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -36,7 +31,26 @@ def replaced_on_success(path: Path) -> Iterator[IO[str]]:
         raise
 
 
+@contextlib.contextmanager
+def replaced_on_success(path: Path) -> Iterator[IO[str]]:
+    """A text handle whose content becomes ``path`` when the block ends without an error; on an
+    error (or a kill) ``path`` keeps what it held before."""
+    with _beside(path) as fd, os.fdopen(fd, "w", encoding="utf-8") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def write_text_whole(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` in one rename (see :func:`replaced_on_success`)."""
     with replaced_on_success(path) as handle:
         handle.write(text)
+
+
+def copy_whole(source: Path, path: Path) -> None:
+    """Copy ``source`` to ``path`` in one rename; ``source`` may be on another file system
+    (a scratch folder), where a rename alone would not do."""
+    with _beside(path) as fd, os.fdopen(fd, "wb") as handle, source.open("rb") as original:
+        shutil.copyfileobj(original, handle)
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -7,7 +7,6 @@ Nothing is downloaded: without a Chromium the command says what is missing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sync.core.errors import EXIT_REFUSED, SyncError
+from sync.core.files import copy_whole
 
 #: The environment variable that names the Chromium (or Chrome) binary to print with.
 CHROMIUM_ENV = "NPS_SYNC_CHROMIUM"
@@ -98,21 +98,4 @@ def print_pdf(html: str, out: Path, *, chromium: Path, timeout: float = TIMEOUT_
             said = [line for line in done.stderr.splitlines() if line.strip()][-1:]
             detail = f": {said[0]}" if said else ""
             raise PrintError(f"Chromium did not write {out} (exit code {done.returncode}){detail}")
-        _move_whole(printed, out)
-
-
-def _move_whole(printed: Path, out: Path) -> None:
-    """Copy ``printed`` beside ``out`` and rename it over ``out`` (another file system may hold
-    the scratch folder, so a rename alone would not do)."""
-    directory = out.parent if str(out.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{out.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle, printed.open("rb") as source:
-            shutil.copyfileobj(source, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+        copy_whole(printed, out)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.core.files import replaced_on_success, write_text_whole
+from sync.core.files import copy_whole, replaced_on_success, write_text_whole
 
 
 def test_a_complete_write_replaces_the_file(tmp_path: Path) -> None:
@@ -38,3 +38,13 @@ def test_a_relative_path_is_written_in_the_working_directory(
     monkeypatch.chdir(tmp_path)
     write_text_whole(Path("plain.txt"), "x")
     assert (tmp_path / "plain.txt").read_text(encoding="utf-8") == "x"
+
+
+def test_a_copy_from_a_scratch_folder_replaces_the_file_whole(tmp_path: Path) -> None:
+    scratch, target = tmp_path / "scratch.pdf", tmp_path / "out" / "report.pdf"
+    target.parent.mkdir()
+    target.write_bytes(b"%PDF old")
+    scratch.write_bytes(b"%PDF new\x00\xff")
+    copy_whole(scratch, target)
+    assert target.read_bytes() == b"%PDF new\x00\xff"
+    assert [p.name for p in target.parent.iterdir()] == ["report.pdf"]
