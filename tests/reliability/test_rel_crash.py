@@ -290,8 +290,9 @@ def held_back(url: str) -> int:
     [
         ("sqlite", 2000, 26, 20),
         # PostgreSQL: advisory locks and SKIP LOCKED claims of killed processes, a shorter run.
-        # Two points more than the floor: on a loaded machine a run may finish before its point.
-        pytest.param("postgresql", 600, 12, 8, marks=pytest.mark.postgres),
+        # More points than the floor: a run may finish before its point (on a loaded machine, or
+        # when an earlier attempt already did the slices that follow).
+        pytest.param("postgresql", 600, 14, 8, marks=pytest.mark.postgres),
     ],
 )
 def test_rel_sigkill_anywhere_ends_as_a_clean_run(
