@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from connectors.write_guard import before_write
 
@@ -98,6 +99,26 @@ def failed_host(error: requests.RequestException) -> str:
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
     return str(host or urlsplit(request.url or "").netloc or "the server")
+
+
+#: 5xx answers that come from a gateway that stopped waiting for the server behind it, which may
+#: still carry the request out (a server's own 500 or 503 says it did not).
+GATEWAY_STATUSES = frozenset({502, 504})
+
+
+def lost_after_sending(exc: BaseException) -> bool | None:
+    """For a transport failure, whether the request may have reached the server and taken
+    effect: a timeout waiting for the answer or a connection lost once the request was sent; not
+    a refused, unreachable or failed TLS connection. None when ``exc`` is no transport failure
+    (the caller judges its own answers)."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return False
+    if isinstance(exc, requests.Timeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        return not isinstance(getattr(reason, "reason", reason), NewConnectionError)
+    return None
 
 
 def describe_failure(error: requests.RequestException) -> str:

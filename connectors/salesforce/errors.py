@@ -12,7 +12,6 @@ from typing import Any
 
 import requests
 from simple_salesforce import exceptions as sfx
-from urllib3.exceptions import NewConnectionError
 
 from connectors.errors import (
     ConfigError,
@@ -23,7 +22,7 @@ from connectors.errors import (
     WriteInDoubtError,
 )
 from connectors.models import Tier, WriteResult
-from connectors.transport import describe_failure
+from connectors.transport import GATEWAY_STATUSES, describe_failure, lost_after_sending
 
 SYSTEM = "salesforce"
 
@@ -186,26 +185,17 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
     return ConnectorError(f"unexpected {type(exc).__name__}: {exc}", system=SYSTEM)
 
 
-#: 5xx answers Salesforce documents as "the request could not be completed" (500) or not
-#: handled at all (503). Any other 5xx (502, 504) comes from a gateway that stopped waiting for
-#: the org, which may still carry the request out.
-NOT_CARRIED_OUT = frozenset({500, 503})
-
-
 def sent_unanswered(exc: BaseException) -> bool:
     """Whether a failed request may have reached Salesforce and taken effect there: a timeout
     waiting for the answer, a connection lost once the request was sent, a gateway's 5xx, or an
     answer that could not be read. A refused or unreachable connection, a 4xx, Salesforce's own
-    500 and 503, an expired session or a spent allowance mean it was not carried out."""
-    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
-        return False
-    if isinstance(exc, requests.Timeout):
-        return True
-    if isinstance(exc, requests.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        return not isinstance(getattr(reason, "reason", reason), NewConnectionError)
+    500 and 503 ("could not be completed", not handled at all), an expired session or a spent
+    allowance mean it was not carried out."""
+    lost = lost_after_sending(exc)
+    if lost is not None:
+        return lost
     if isinstance(exc, sfx.SalesforceError):
-        return exc.status >= 500 and exc.status not in NOT_CARRIED_OUT
+        return exc.status in GATEWAY_STATUSES
     return isinstance(exc, WriteInDoubtError | ValueError)
 
 

@@ -148,6 +148,15 @@ class ZendeskConnector:
         except errors.CLIENT_ERRORS as exc:
             raise errors.translate(exc, record_id=record_id) from exc
 
+    def _submit_job(self, fn: Callable[..., T], *args: Any) -> T:
+        """Submit a bulk job whose work must not be sent twice: a failure after the request
+        left is a :class:`~connectors.errors.WriteInDoubtError` (a job may be queued whose id
+        never came back)."""
+        try:
+            return fn(*args)
+        except errors.CLIENT_ERRORS as exc:
+            raise errors.translate_write(exc) from exc
+
     # -- people and organizations --------------------------------------------------------------
     def me(self) -> Agent:
         """The user the credentials act as."""
@@ -218,9 +227,15 @@ class ZendeskConnector:
             found[email] = int(user.id)
         return found
 
-    def _submit(self, create: Callable[[Any], Any], records: list[Any]) -> Submit:
-        """A bulk write of ``records`` to hand to :class:`JobRunner`, errors translated."""
-        return partial(self._call, create, records)
+    def _submit(
+        self, create: Callable[[Any], Any], records: list[Any], *, once: bool = False
+    ) -> Submit:
+        """A bulk write of ``records`` to hand to :class:`JobRunner`, errors translated.
+
+        ``once``: its records must not be written twice (tickets, comments), so a submit that
+        got no answer raises :class:`~connectors.errors.WriteInDoubtError`.
+        """
+        return partial(self._submit_job if once else self._call, create, records)
 
     def organizations_by_external_id(self, external_ids: Iterable[str]) -> dict[str, int]:
         """Organization id per (lower-case) external id, 100 per request."""
@@ -431,7 +446,10 @@ class ZendeskConnector:
 
         A lone ticket, and each of a batch of at most ``direct_up_to``, is created directly
         with its key as ``Idempotency-Key``: a few requests instead of a job to wait for.
-        ``on_job`` learns each job's id with the keys it carries, as Zendesk accepts it.
+        ``on_job`` learns each job's id with the keys it carries, as Zendesk accepts it. A job
+        submit that got no answer raises :class:`~connectors.errors.WriteInDoubtError`: the job
+        may be queued and create its tickets later, so callers look them up by key only once it
+        can no longer run before they create them again.
         """
         specs = list(specs)
         if len(specs) <= direct_up_to:
@@ -441,7 +459,10 @@ class ZendeskConnector:
         jobs = [c for c in chunks if len(c) > 1]
         statuses = iter(
             self.jobs.run(
-                [self._submit(self.client.tickets.create, [_ticket(s) for s in c]) for c in jobs],
+                [
+                    self._submit(self.client.tickets.create, [_ticket(s) for s in c], once=True)
+                    for c in jobs
+                ],
                 _noting(on_job, [[spec.key for spec in c] for c in jobs]),
             )
         )
@@ -467,7 +488,8 @@ class ZendeskConnector:
         a burst of notes. Several comments are sent as ``update_many`` jobs, one per ticket per
         wave (a wave only for what could not be joined); the jobs of a wave are in flight
         together, and a wave starts when the one before it ended. ``on_job`` learns each job's
-        id with the keys it carries, as Zendesk accepts it.
+        id with the keys it carries, as Zendesk accepts it. A job submit that got no answer
+        raises :class:`~connectors.errors.WriteInDoubtError`, as in :meth:`create_tickets`.
         """
         results: list[WriteResult] = []
         for wave in _waves(merged(comments)):
@@ -476,7 +498,9 @@ class ZendeskConnector:
             statuses = iter(
                 self.jobs.run(
                     [
-                        self._submit(self.client.tickets.update, [_commented(c) for c in chunk])
+                        self._submit(
+                            self.client.tickets.update, [_commented(c) for c in chunk], once=True
+                        )
                         for chunk in jobs
                     ],
                     _noting(on_job, [[k for c in chunk for k in c.keys] for chunk in jobs]),

@@ -19,9 +19,10 @@ from connectors.errors import (
     DeferError,
     RecordError,
     RetryableError,
+    WriteInDoubtError,
 )
 from connectors.models import Tier
-from connectors.transport import describe_failure
+from connectors.transport import GATEWAY_STATUSES, describe_failure, lost_after_sending
 
 SYSTEM = "zendesk"
 
@@ -160,3 +161,26 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
         # zenpy raises ValueError on a non-integer Retry-After or an unparsable body.
         return RetryableError(f"unreadable answer: {exc}", system=SYSTEM, record_id=record_id)
     return ConnectorError(f"unexpected {type(exc).__name__}: {exc}", system=SYSTEM)
+
+
+def sent_unanswered(exc: BaseException) -> bool:
+    """Whether a failed request may have reached Zendesk and taken effect there: a timeout
+    waiting for the answer, a connection lost once the request was sent, or a gateway's 5xx.
+    A refused connection, a 4xx, a 429 and Zendesk's own 500 and 503 mean it was not."""
+    lost = lost_after_sending(exc)
+    if lost is not None:
+        return lost
+    if isinstance(exc, zx.APIException) and exc.response is not None:
+        return exc.response.status_code in GATEWAY_STATUSES
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return exc.response.status_code in GATEWAY_STATUSES
+    return isinstance(exc, WriteInDoubtError)
+
+
+def translate_write(exc: BaseException, *, record_id: str | None = None) -> ConnectorError:
+    """As :func:`translate`, but a write that may have been accepted is a
+    :class:`WriteInDoubtError`: a bulk job may be queued that nobody knows the id of."""
+    translated = translate(exc, record_id=record_id)
+    if isinstance(translated, RetryableError) and sent_unanswered(exc):
+        return WriteInDoubtError(translated.message, system=SYSTEM, record_id=record_id)
+    return translated

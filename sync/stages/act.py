@@ -178,25 +178,30 @@ def create_missing(
         done = [
             Outcome(k, "done", external_id=str(v), found_existing=True) for k, v in found.items()
         ]
-        waiting = [_deferral(h) for h in holds]
+        waiting = [held_outcome(h) for h in holds]
         left = [unresolved_outcome(k, e) for k, e in unresolved.items() if k not in held]
         return done + created + waiting + left
 
     outcomes = guarded(actions, lambda: retry.call(attempt))
     if settle is None:
         return outcomes
-    return [_held(o, settle, in_doubt.get(o.key), reasons.get(o.key, "")) for o in outcomes]
+    return [
+        held_while_in_doubt(o, settle, in_doubt.get(o.key), reasons.get(o.key, ""))
+        for o in outcomes
+    ]
 
 
-def _held(outcome: Outcome, settle: SettleWindow, since: datetime | None, reason: str) -> Outcome:
+def held_while_in_doubt(
+    outcome: Outcome, settle: SettleWindow, since: datetime | None, reason: str
+) -> Outcome:
     """A deferral instead of ``outcome`` for an action not done whose create may still land."""
     if outcome.result == "done" or since is None:
         return outcome
     hold = settle.hold(outcome.key, since, reason)
-    return outcome if hold is None else _deferral(hold)
+    return outcome if hold is None else held_outcome(hold)
 
 
-def _deferral(hold: Hold) -> Outcome:
+def held_outcome(hold: Hold) -> Outcome:
     """An action held while its create may still land: no failure counted, the time kept."""
     return Outcome(
         hold.key, "defer", error=hold.reason, not_before=hold.until, in_doubt_since=hold.since

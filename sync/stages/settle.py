@@ -45,11 +45,15 @@ class SettleWindow:
     clock: Callable[[], datetime]
     window: timedelta = DEFAULT_WINDOW
     note: NoteSent | None = None
+    #: Sends of fewer actions than this are not noted: they are made one request each, answered
+    #: when done (or safe to repeat), and leave nothing queued that could land after a crash.
+    #: Zendesk's bulk jobs start at two.
+    note_from: int = 1
 
     def sending(self, keys: Sequence[str]) -> datetime:
         """The time a create carrying ``keys`` leaves, noted in the store first."""
         at = self.clock()
-        if self.note is not None and keys:
+        if self.note is not None and keys and len(keys) >= self.note_from:
             self.note(keys, at)
         return at
 

@@ -119,6 +119,14 @@ class ZendeskTickets(Section):
     #: Tags on every ticket nps-sync creates, besides the rule's own: the support team's views,
     #: triggers and reports find NPS tickets by them, however a rule is written.
     tags: tuple[ZendeskTag, ...] = ("nps",)
+    #: A ``create_many`` / ``update_many`` submit that got no answer (a timeout, a connection
+    #: lost after sending, a gateway's 5xx) may have queued a job whose id never came back, and
+    #: Zendesk runs a job when its queue reaches it. Its tickets and comments are not sent again
+    #: before this many seconds have passed since the submit and a lookup by their key finds
+    #: nothing (one that turns up meanwhile is taken as made). Zendesk states no bound on a
+    #: job's time in the queue; jobs run within seconds to minutes, and an hour is what the
+    #: statuses of finished jobs used to be kept.
+    settle_seconds: float = Field(3600.0, gt=0.0)
 
     @field_validator("context_template")
     @classmethod

@@ -72,6 +72,7 @@ from sync.stages.match_zendesk import (
     field_titles,
     resolve_names,
 )
+from sync.stages.settle import SettleWindow
 from sync.state import ActionIntent, ActionRow, ClaimedAction, StateStore, TicketCandidate
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,9 @@ LOOKUP_CHUNK = 1
 #: How long a ticket action waits for an earlier one of its requester before it looks again.
 SERIAL_WAIT_MIN = timedelta(seconds=1)
 SERIAL_WAIT_MAX = timedelta(seconds=60)
+#: Zendesk gives no bound on how long a bulk job may wait in its queue; jobs usually run within
+#: seconds, and their statuses were kept for an hour. A job not run within it is taken as lost.
+DEFAULT_WINDOW = timedelta(hours=1)
 
 
 def utcnow() -> datetime:
@@ -115,6 +119,9 @@ class TicketSettings:
     #: A batch of at most this many new tickets is created one request each, not in a bulk job
     #: (whose completion takes polls seconds apart): what a real-time pass wants.
     direct_up_to: int = 1
+    #: How long after a bulk submit that got no answer its job may still run
+    #: (``zendesk.tickets.settle_seconds``): nothing it carried is sent again before.
+    settle_window: timedelta = DEFAULT_WINDOW
 
     @classmethod
     def from_config(
@@ -132,6 +139,7 @@ class TicketSettings:
             organization_from=zd.matching.organization_from,
             field_titles=field_titles(zd),
             domains=dict(zd.matching.organization_domains),
+            settle_window=timedelta(seconds=zd.tickets.settle_seconds),
         )
 
 
@@ -268,6 +276,7 @@ class ZendeskTicketExecutor:
             ),
             retry=self.retry,
             lookup_chunk=LOOKUP_CHUNK,
+            settle=self._settle(queued_from=self.settings.direct_up_to + 1),
         )
         outcomes.update({o.key: o for o in created})
         for outcome in created:
@@ -642,8 +651,18 @@ class ZendeskTicketExecutor:
         if comments:
             keys = {c.key for c in comments}
             actions = [p.action for p in plans if p.key in keys]
-            result.update(guarded_comments(comments, actions, self.helpdesk, self.retry, watch))
+            result.update(
+                guarded_comments(
+                    comments, actions, self.helpdesk, self.retry, watch, self._settle(queued_from=2)
+                )
+            )
         return result
+
+    def _settle(self, queued_from: int) -> SettleWindow:
+        """How long a bulk write sent without an answer may still take effect. Sends of at
+        least ``queued_from`` actions (a bulk job) are noted in the store before they leave."""
+        note = self.store.outbox.note_sent if self.store is not None else None
+        return SettleWindow(self.clock, self.settings.settle_window, note, queued_from)
 
     def _resolved_names(self) -> ZendeskNames:
         if self.names is None:

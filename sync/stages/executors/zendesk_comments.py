@@ -10,12 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from connectors.errors import RetryableError
+from connectors.errors import RetryableError, WriteInDoubtError
+from connectors.models import WriteResult
 from connectors.zendesk.records import CommentSpec
 from sync.core.ports import TicketDesk
 from sync.core.retry import RetryPolicy
-from sync.stages.act import Outcome, guarded, outcome_of, unresolved_outcome
+from sync.stages.act import (
+    Outcome,
+    guarded,
+    held_outcome,
+    held_while_in_doubt,
+    outcome_of,
+    unresolved_outcome,
+)
 from sync.stages.executors.bulk_jobs import JobWatch
+from sync.stages.settle import SettleWindow
 from sync.state import ClaimedAction
 
 
@@ -30,6 +39,7 @@ def guarded_comments(
     helpdesk: TicketDesk,
     retry: RetryPolicy,
     watch: JobWatch | None = None,
+    settle: SettleWindow | None = None,
 ) -> dict[str, Outcome]:
     """Add comments exactly once: before adding one that may exist, look for its marker.
 
@@ -38,10 +48,30 @@ def guarded_comments(
     have landed. Each ticket's comments are read in a call retried on its own; a comment whose
     ticket cannot be read is retried later, alone. With ``watch``, the bulk jobs that carried
     them are noted, and none is looked for while a job that carried it may still add it.
+
+    With ``settle``, a comment whose bulk submit got no answer (its job may be queued, its id
+    unknown) is looked for at once and, when not there, held until the window has passed since
+    the submit (:mod:`sync.stages.settle`); so are comments an earlier attempt left in doubt.
     """
     pending = {a.key for a in actions if a.attempts > 1}
     unresolved: dict[str, str] = {}
     bodies: dict[int, list[str]] = {}
+    in_doubt = settle.in_doubt(actions) if settle is not None else {}
+    reasons: dict[str, str] = {}
+
+    def send(todo: list[CommentSpec]) -> list[WriteResult]:
+        note = watch.note if watch is not None else None
+        if settle is None:
+            return helpdesk.add_comments(todo, on_job=note)
+        keys = [c.key for c in todo]
+        sent = settle.sending(keys)
+        try:
+            return helpdesk.add_comments(todo, on_job=note)
+        except WriteInDoubtError as exc:
+            # Looked for on the next try (they are pending), and held if not there.
+            in_doubt.update(dict.fromkeys(keys, sent))
+            reasons.update(dict.fromkeys(keys, f"its update got no answer: {exc}"))
+            raise
 
     def read(ticket_id: int) -> list[str] | None:
         if ticket_id not in bodies:
@@ -56,6 +86,7 @@ def guarded_comments(
 
     def attempt() -> list[Outcome]:
         present: list[Outcome] = []
+        held: list[Outcome] = []
         todo: list[CommentSpec] = []
         if watch is not None:
             watch.settle(c.key for c in comments if c.key in pending)
@@ -77,14 +108,26 @@ def guarded_comments(
                         )
                     )
                     continue
+                since = in_doubt.get(comment.key)
+                hold = None
+                if settle is not None and since is not None:
+                    hold = settle.hold(comment.key, since, reasons.get(comment.key, ""))
+                if hold is not None:
+                    held.append(held_outcome(hold))
+                    continue
             todo.append(comment)
         pending.update(c.key for c in todo)
         # What a failed attempt may have added is read again, not from before it.
         for ticket_id in {c.ticket_id for c in todo}:
             bodies.pop(ticket_id, None)
-        note = watch.note if watch is not None else None
-        added = helpdesk.add_comments(todo, on_job=note) if todo else []
+        added = send(todo) if todo else []
         missing = [unresolved_outcome(k, e) for k, e in unresolved.items()]
-        return present + [replace(outcome_of(r), attached=r.ok) for r in added] + missing
+        return present + held + [replace(outcome_of(r), attached=r.ok) for r in added] + missing
 
-    return {o.key: o for o in guarded(actions, lambda: retry.call(attempt))}
+    outcomes = guarded(actions, lambda: retry.call(attempt))
+    if settle is not None:
+        outcomes = [
+            held_while_in_doubt(o, settle, in_doubt.get(o.key), reasons.get(o.key, ""))
+            for o in outcomes
+        ]
+    return {o.key: o for o in outcomes}

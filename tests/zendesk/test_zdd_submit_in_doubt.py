@@ -1,0 +1,119 @@
+"""A bulk job whose submit got no answer is never sent again while Zendesk may still run it.
+
+Zendesk queues a ``create_many`` or ``update_many`` job when it accepts the request and applies
+it when the job runs. Here the emulator does the same (``job_apply="on_completion"``) and the
+answer to the submit is lost once the job is queued (``late``): the client never learns the
+job's id. Or the connection drops before anything was queued (``reset``): either way the client
+only knows it got no answer. The actions are looked up at once, then held (a deferral, no failure
+counted) until the settle window has passed since the submit; a job that ran meanwhile is
+adopted, and only a lookup after the window that still finds nothing sends them again. Each
+ticket or comment exists once.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.transport import make_session
+from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials, connect
+from emulators.base import Fault
+from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
+from sync.stages.act import drain
+from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
+from sync.stages.executors.zendesk_comments import marker
+from sync.state import StateStore
+from tests.zendesk.conftest import ANA, BEN, CAL, FAST_RETRY, PUBLIC, Outbox, Serve, ticket_payload
+
+#: The client's patience for an answer, how long the lost answer hangs before the connection
+#: drops, how long after its submit the job runs, and the settle window of the engine.
+TIMEOUT = 0.3
+HANG = 0.4
+JOB_SECONDS = 0.8
+SETTLE = timedelta(seconds=1.6)
+#: The bulk write of each case: new tickets, or comments on open tickets (one per ticket).
+WRITES = {"tickets": "tickets_create_many", "comments": "tickets_update_many"}
+
+
+def connector(url: str) -> ZendeskConnector:
+    session = make_session({PUBLIC: url}, label="zendesk", timeout=TIMEOUT)
+    credentials = ZendeskCredentials("acme", email=DEFAULT_AGENT_EMAIL, token=DEFAULT_TOKEN)
+    return ZendeskConnector(
+        connect(credentials, session=session), poll_interval=0.01, job_timeout=5.0
+    )
+
+
+def drain_as(owner: str, desk: ZendeskConnector, store: StateStore, later: timedelta) -> None:
+    """One act stage; it claims as if ``later`` (so deferred actions are due), while the
+    executor keeps the real time the emulator runs its jobs by."""
+    executor = ZendeskTicketExecutor(
+        desk, FAST_RETRY, store=store, settings=TicketSettings(settle_window=SETTLE)
+    )
+    drain(
+        store,
+        [executor],
+        owner=owner,
+        lease=timedelta(minutes=5),
+        max_failures=8,
+        now=lambda: datetime.now(UTC) + later,
+    )
+
+
+def effects(emulator: ZendeskEmulator, key: str) -> int:
+    """Tickets carrying ``key`` plus comments carrying its marker."""
+    tickets = [t for t in emulator.tickets() if t.get("external_id") == key]
+    comments = sum(
+        marker(key) in c["body"] for t in emulator.tickets() for c in emulator.comments(t["id"])
+    )
+    return len(tickets) + comments
+
+
+def actions(case: str, outbox: Outbox, desk: ZendeskConnector, store: StateStore) -> list[str]:
+    """Three new tickets, or three comments (each on its requester's open ticket)."""
+    people = (ANA, BEN, CAL)
+    if case == "tickets":
+        return [outbox.add(p, ticket_payload(p)) for p in people]
+    for person in people:  # one ticket each first, made one request at a time
+        outbox.add(person, ticket_payload(person, attach=True, comment="First."))
+        drain_as("setup", desk, store, timedelta(0))
+    return [outbox.add(p, ticket_payload(p, attach=True, comment="Again.")) for p in people]
+
+
+@pytest.mark.parametrize(
+    ("fault", "queued"),
+    [("late", True), ("reset", False)],
+    ids=["queued-answer-lost", "never-queued"],
+)
+@pytest.mark.parametrize("case", sorted(WRITES))
+def test_an_unanswered_job_submit_waits_out_the_settle_window_and_each_effect_exists_once(
+    serve: Serve, store: StateStore, outbox: Outbox, case: str, fault: str, queued: bool
+) -> None:
+    emulator, url = serve(
+        job_apply="on_completion",
+        job_polls_to_complete=10_000,
+        job_seconds_to_complete=JOB_SECONDS,
+    )
+    desk = connector(url)
+    keys = actions(case, outbox, desk, store)
+    emulator.inject(Fault(fault, count=1, endpoint=f"^{WRITES[case]}$", hang_seconds=HANG))
+    sent = time.monotonic()
+
+    drain_as("worker-a", desk, store, timedelta(0))  # no answer to the submit
+    rows = store.outbox.actions(keys=keys)
+    assert {(r.status, r.failures) for r in rows} == {("pending", 0)}  # held, not failed
+    assert all("no answer" in (r.last_error or "") for r in rows)
+    assert emulator.calls[WRITES[case]] == 1
+
+    # Another worker takes them over while the job may still run: it waits too.
+    drain_as("worker-b", desk, store, timedelta(minutes=5))
+    assert {r.status for r in store.outbox.actions(keys=keys)} == {"pending"}
+    assert emulator.calls[WRITES[case]] == 1
+
+    time.sleep(max(0.0, SETTLE.total_seconds() + 0.05 - (time.monotonic() - sent)))
+    drain_as("worker-b", desk, store, timedelta(minutes=10))
+
+    assert [effects(emulator, k) for k in keys] == [1, 1, 1]
+    assert {r.status for r in store.outbox.actions(keys=keys)} == {"done"}
+    assert emulator.calls[WRITES[case]] == (1 if queued else 2)
