@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from connectors.zendesk.client import COMMENT_SEPARATOR
-from emulators.world import EmulatedWorld
+from emulators.world import LIVE_JOBS, EmulatedWorld
 from rules import load_rules
 from sync.app.engine import Engine
 from sync.app.runtime import connect_all, open_store
@@ -71,6 +71,10 @@ def quiet_end(
     raise AssertionError("no quiet end found for the seed data")
 
 
+#: The Zendesk settle window of the worlds here: longer than the emulator's two seconds per job.
+ZENDESK_SETTLE_SECONDS = 3.0
+
+
 def world_config(world: EmulatedWorld, state_url: str, **overrides: Any) -> dict[str, Any]:
     """The world's config as a plain mapping, with nested overrides merged in.
 
@@ -81,6 +85,10 @@ def world_config(world: EmulatedWorld, state_url: str, **overrides: Any) -> dict
     # create that got no answer is made again after a second, not the eleven minutes a real
     # org may take.
     data["salesforce"]["tasks"] = {"settle_seconds": 1.0}
+    # The emulated Zendesk runs a bulk job at most two seconds after accepting it: a submit whose
+    # answer was lost is sent again after a little more, not the hour a real queue may take.
+    tickets = {**data["zendesk"].get("tickets", {}), "settle_seconds": ZENDESK_SETTLE_SECONDS}
+    data["zendesk"]["tickets"] = tickets
     for key, value in overrides.items():
         if isinstance(value, Mapping) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}
@@ -296,5 +304,5 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def small_world() -> Iterator[EmulatedWorld]:
-    with EmulatedWorld(seed=21, accounts=30, responses=120) as world:
+    with EmulatedWorld(seed=21, accounts=30, responses=120, zendesk_options=LIVE_JOBS) as world:
         yield world
