@@ -55,11 +55,10 @@ REALISTIC_ZENDESK: dict[str, Any] = {
     "job_polls_to_complete": (1, 3),
     "search_index_delay_seconds": 2.0,
 }
-#: What ``nps-sync demo`` and ``nps-sync sandbox`` add to :data:`REALISTIC_ZENDESK`: a bulk job's
-#: batch takes effect when the job completes, not when Zendesk accepts it, as in a real account.
-#: The other users of the world (the fault and crash proofs) still have jobs applied as they are
-#: accepted: a ``create_many`` or ``update_many`` whose answer, and so whose job id, is lost is
-#: not yet waited for, and under this setting it would be sent again before its job has run.
+#: What ``nps-sync demo`` and ``nps-sync sandbox`` (and the fault and lost-answer proofs) add to
+#: :data:`REALISTIC_ZENDESK`: a bulk job's batch takes effect when the job completes, not when
+#: Zendesk accepts it, as in a real account. The other users of the world keep jobs applied as
+#: they are accepted.
 LIVE_JOBS: dict[str, Any] = {"job_apply": "on_completion"}
 #: Salesforce as a real org behaves: 100,000 API calls in any 24 hours (an Enterprise org's base
 #: allowance; Bulk API 2.0 jobs already take polls to finish, see ``bulk_polls_to_complete``).

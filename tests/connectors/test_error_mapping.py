@@ -205,6 +205,37 @@ def test_a_create_that_may_have_landed_is_in_doubt_and_one_refused_is_not(
     assert type(sf_errors.translate(exc)) is not WriteInDoubtError  # only writes are in doubt
 
 
+def zendesk_error(status: int) -> BaseException:
+    exc: BaseException = zx.APIException('{"error": "x"}', response=response(status))
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "in_doubt"),
+    [
+        (requests.ReadTimeout("no answer"), True),
+        (
+            requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError())),
+            True,
+        ),
+        (zendesk_error(502), True),
+        (zendesk_error(504), True),
+        (requests.ConnectTimeout("never connected"), False),
+        (refused_connection(), False),
+        (zendesk_error(500), False),
+        (zendesk_error(503), False),
+        (zendesk_error(429), False),
+        (zendesk_error(422), False),
+    ],
+)
+def test_a_bulk_submit_that_may_have_queued_a_job_is_in_doubt_and_one_refused_is_not(
+    exc: Exception, in_doubt: bool
+) -> None:
+    translated = zd_errors.translate_write(exc)
+    assert isinstance(translated, WriteInDoubtError) is in_doubt
+    assert type(zd_errors.translate(exc)) is not WriteInDoubtError  # only writes are in doubt
+
+
 @pytest.mark.parametrize(
     ("code", "tier"),
     [

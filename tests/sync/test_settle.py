@@ -113,3 +113,14 @@ def test_a_refused_create_is_not_in_doubt_but_one_held_stays_held() -> None:
     assert (outcomes["new"].result, outcomes["new"].in_doubt_since) == ("retry", None)
     assert (outcomes["old"].result, outcomes["old"].in_doubt_since) == ("defer", T0)
     assert all("old" not in keys for keys in org.sends)
+
+
+def test_only_sends_large_enough_to_queue_a_job_are_noted() -> None:
+    noted: list[list[str]] = []
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    settle = SettleWindow(lambda: now, WINDOW, lambda keys, _at: noted.append(list(keys)), 2)
+
+    assert settle.sending(["one"]) == now  # one request, answered when done: nothing queued
+    settle.sending(["a", "b"])
+
+    assert noted == [["a", "b"]]

@@ -31,8 +31,8 @@ from tests.zendesk.conftest import ANA, BEN, CAL, FAST_RETRY, PUBLIC, Outbox, Se
 #: drops, how long after its submit the job runs, and the settle window of the engine.
 TIMEOUT = 0.3
 HANG = 0.4
-JOB_SECONDS = 0.8
-SETTLE = timedelta(seconds=1.6)
+JOB_SECONDS = 1.2
+SETTLE = timedelta(seconds=1.8)
 #: The bulk write of each case: new tickets, or comments on open tickets (one per ticket).
 WRITES = {"tickets": "tickets_create_many", "comments": "tickets_update_many"}
 
@@ -106,9 +106,11 @@ def test_an_unanswered_job_submit_waits_out_the_settle_window_and_each_effect_ex
     assert all("no answer" in (r.last_error or "") for r in rows)
     assert emulator.calls[WRITES[case]] == 1
 
-    # Another worker takes them over while the job may still run: it waits too.
+    # Another worker takes them over within the window: it waits too, or adopts what the job
+    # made if it has run already; it sends nothing.
     drain_as("worker-b", desk, store, timedelta(minutes=5))
-    assert {r.status for r in store.outbox.actions(keys=keys)} == {"pending"}
+    if not queued:
+        assert {r.status for r in store.outbox.actions(keys=keys)} == {"pending"}
     assert emulator.calls[WRITES[case]] == 1
 
     time.sleep(max(0.0, SETTLE.total_seconds() + 0.05 - (time.monotonic() - sent)))
