@@ -98,9 +98,9 @@ def test_an_unanswered_job_submit_waits_out_the_settle_window_and_each_effect_ex
     desk = connector(url)
     keys = actions(case, outbox, desk, store)
     emulator.inject(Fault(fault, count=1, endpoint=f"^{WRITES[case]}$", hang_seconds=HANG))
-    sent = time.monotonic()
 
     drain_as("worker-a", desk, store, timedelta(0))  # no answer to the submit
+    sent = time.monotonic()  # the submit left before this
     rows = store.outbox.actions(keys=keys)
     assert {(r.status, r.failures) for r in rows} == {("pending", 0)}  # held, not failed
     assert all("no answer" in (r.last_error or "") for r in rows)
