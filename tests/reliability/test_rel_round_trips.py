@@ -46,6 +46,7 @@ def test_rel_a_first_sync_sends_few_statements_per_response(
     assert report.errors == []
     assert report.pulled == RESPONSES
     per_response = sum(statements.values()) / RESPONSES
-    # One write per Zendesk bulk job (its id, stored as Zendesk accepts it) is the price of never
-    # sending a job again while it may still run.
-    assert per_response < 0.62, statements.most_common(10)
+    # Two writes per Zendesk bulk job are the price of never sending a job again while it may
+    # still run: the time of the submit, stored before it leaves, and the job's id, stored as
+    # Zendesk accepts it.
+    assert per_response < 0.64, statements.most_common(10)
