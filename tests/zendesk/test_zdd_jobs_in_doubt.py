@@ -11,63 +11,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from connectors.transport import make_session
-from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials, connect
+from connectors.zendesk.client import ZendeskConnector
 from emulators.base import Fault
-from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
-from sync.stages.act import drain
-from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
-from sync.stages.executors.zendesk_comments import marker
+from emulators.zendesk import ZendeskEmulator
 from sync.state import StateStore
-from tests.zendesk.conftest import ANA, BEN, CAL, FAST_RETRY, PUBLIC, Outbox, Serve, ticket_payload
+from tests.zendesk.bulk_jobs import WRITES, bulk_actions, drain_as, effects, job_connector
+from tests.zendesk.conftest import Outbox, Serve
 
 #: The job runs this long after it is accepted, whatever the polls say.
 JOB_SECONDS = 1.5
-#: The bulk write of each case: new tickets, or comments on open tickets (one per ticket).
-WRITES = {"tickets": "tickets_create_many", "comments": "tickets_update_many"}
 
 
 def connector(url: str, *, job_timeout: float) -> ZendeskConnector:
-    session = make_session({PUBLIC: url}, label="zendesk")
-    credentials = ZendeskCredentials("acme", email=DEFAULT_AGENT_EMAIL, token=DEFAULT_TOKEN)
-    return ZendeskConnector(
-        connect(credentials, session=session), poll_interval=0.01, job_timeout=job_timeout
-    )
-
-
-def drain_as(owner: str, desk: ZendeskConnector, store: StateStore, later: timedelta) -> None:
-    executor = ZendeskTicketExecutor(desk, FAST_RETRY, store=store, settings=TicketSettings())
-    drain(
-        store,
-        [executor],
-        owner=owner,
-        lease=timedelta(minutes=5),
-        max_failures=8,
-        now=lambda: datetime.now(UTC) + later,
-    )
-
-
-def effects(emulator: ZendeskEmulator, key: str) -> int:
-    tickets = [t for t in emulator.tickets() if t.get("external_id") == key]
-    comments = sum(
-        marker(key) in c["body"] for t in emulator.tickets() for c in emulator.comments(t["id"])
-    )
-    return len(tickets) + comments
-
-
-def actions(case: str, outbox: Outbox, desk: ZendeskConnector, store: StateStore) -> list[str]:
-    """Three new tickets, or three comments (each on its requester's open ticket)."""
-    people = (ANA, BEN, CAL)
-    if case == "tickets":
-        return [outbox.add(p, ticket_payload(p)) for p in people]
-    for person in people:  # one ticket each first, made one request at a time
-        outbox.add(person, ticket_payload(person, attach=True, comment="First."))
-        drain_as("setup", desk, store, timedelta(0))
-    return [outbox.add(p, ticket_payload(p, attach=True, comment="Again.")) for p in people]
+    return job_connector(url, job_timeout=job_timeout)
 
 
 Stall = Callable[[ZendeskEmulator], None]
@@ -93,7 +53,7 @@ def test_an_action_whose_job_may_still_run_waits_for_it_and_is_done_once(
         job_seconds_to_complete=JOB_SECONDS,
     )
     desk = connector(url, job_timeout=0.3)
-    keys = actions(case, outbox, desk, store)
+    keys = bulk_actions(case, outbox, desk, store)
     stall(emulator)
     submitted = time.monotonic()
 
@@ -127,7 +87,7 @@ def test_a_job_zendesk_no_longer_knows_has_ended_and_its_records_are_looked_up(
         job_seconds_to_complete=JOB_SECONDS,
     )
     desk = connector(url, job_timeout=0.3)
-    keys = actions("tickets", outbox, desk, store)
+    keys = bulk_actions("tickets", outbox, desk, store)
     drain_as("worker-a", desk, store, timedelta(0))
     emulator.clock.advance(2 * 3600)  # the job ran and its status expired
 

@@ -13,19 +13,17 @@ ticket or comment exists once.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from connectors.transport import make_session
-from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials, connect
+from connectors.zendesk.client import ZendeskConnector
 from emulators.base import Fault
-from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
-from sync.stages.act import drain
-from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
-from sync.stages.executors.zendesk_comments import marker
+from sync.stages.executors.zendesk import TicketSettings
 from sync.state import StateStore
-from tests.zendesk.conftest import ANA, BEN, CAL, FAST_RETRY, PUBLIC, Outbox, Serve, ticket_payload
+from tests.zendesk.bulk_jobs import WRITES, bulk_actions, effects, job_connector
+from tests.zendesk.bulk_jobs import drain_as as drain_with
+from tests.zendesk.conftest import Outbox, Serve
 
 #: The client's patience for an answer, how long the lost answer hangs before the connection
 #: drops, how long after its submit the job runs, and the settle window of the engine.
@@ -33,52 +31,14 @@ TIMEOUT = 0.3
 HANG = 0.4
 JOB_SECONDS = 1.2
 SETTLE = timedelta(seconds=1.8)
-#: The bulk write of each case: new tickets, or comments on open tickets (one per ticket).
-WRITES = {"tickets": "tickets_create_many", "comments": "tickets_update_many"}
 
 
 def connector(url: str) -> ZendeskConnector:
-    session = make_session({PUBLIC: url}, label="zendesk", timeout=TIMEOUT)
-    credentials = ZendeskCredentials("acme", email=DEFAULT_AGENT_EMAIL, token=DEFAULT_TOKEN)
-    return ZendeskConnector(
-        connect(credentials, session=session), poll_interval=0.01, job_timeout=5.0
-    )
+    return job_connector(url, job_timeout=5.0, timeout=TIMEOUT)
 
 
 def drain_as(owner: str, desk: ZendeskConnector, store: StateStore, later: timedelta) -> None:
-    """One act stage; it claims as if ``later`` (so deferred actions are due), while the
-    executor keeps the real time the emulator runs its jobs by."""
-    executor = ZendeskTicketExecutor(
-        desk, FAST_RETRY, store=store, settings=TicketSettings(settle_window=SETTLE)
-    )
-    drain(
-        store,
-        [executor],
-        owner=owner,
-        lease=timedelta(minutes=5),
-        max_failures=8,
-        now=lambda: datetime.now(UTC) + later,
-    )
-
-
-def effects(emulator: ZendeskEmulator, key: str) -> int:
-    """Tickets carrying ``key`` plus comments carrying its marker."""
-    tickets = [t for t in emulator.tickets() if t.get("external_id") == key]
-    comments = sum(
-        marker(key) in c["body"] for t in emulator.tickets() for c in emulator.comments(t["id"])
-    )
-    return len(tickets) + comments
-
-
-def actions(case: str, outbox: Outbox, desk: ZendeskConnector, store: StateStore) -> list[str]:
-    """Three new tickets, or three comments (each on its requester's open ticket)."""
-    people = (ANA, BEN, CAL)
-    if case == "tickets":
-        return [outbox.add(p, ticket_payload(p)) for p in people]
-    for person in people:  # one ticket each first, made one request at a time
-        outbox.add(person, ticket_payload(person, attach=True, comment="First."))
-        drain_as("setup", desk, store, timedelta(0))
-    return [outbox.add(p, ticket_payload(p, attach=True, comment="Again.")) for p in people]
+    drain_with(owner, desk, store, later, TicketSettings(settle_window=SETTLE))
 
 
 @pytest.mark.parametrize(
@@ -96,7 +56,7 @@ def test_an_unanswered_job_submit_waits_out_the_settle_window_and_each_effect_ex
         job_seconds_to_complete=JOB_SECONDS,
     )
     desk = connector(url)
-    keys = actions(case, outbox, desk, store)
+    keys = bulk_actions(case, outbox, desk, store)
     emulator.inject(Fault(fault, count=1, endpoint=f"^{WRITES[case]}$", hang_seconds=HANG))
 
     drain_as("worker-a", desk, store, timedelta(0))  # no answer to the submit
