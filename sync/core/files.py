@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +24,23 @@ def _beside(path: Path) -> Iterator[int]:
     directory = path.parent if str(path.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
     try:
+        os.fchmod(fd, _mode_for(path))  # mkstemp makes it private (0600)
         yield fd
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions ``path`` keeps, or those a plain ``open`` would give a new file."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 @contextlib.contextmanager

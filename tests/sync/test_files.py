@@ -48,3 +48,22 @@ def test_a_copy_from_a_scratch_folder_replaces_the_file_whole(tmp_path: Path) ->
     copy_whole(scratch, target)
     assert target.read_bytes() == b"%PDF new\x00\xff"
     assert [p.name for p in target.parent.iterdir()] == ["report.pdf"]
+
+
+def test_a_new_file_gets_the_usual_permissions_and_a_replaced_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        fresh, kept = tmp_path / "new.html", tmp_path / "kept.html"
+        kept.write_text("old", encoding="utf-8")
+        kept.chmod(0o640)
+        write_text_whole(fresh, "x")
+        write_text_whole(kept, "y")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
