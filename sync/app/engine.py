@@ -833,11 +833,16 @@ class Engine:
         }
 
     def release_dead_leases(self) -> None:
-        """Free at once the leases of local workers that crashed, instead of waiting them out."""
+        """Free at once the leases of local workers that crashed, instead of waiting them out,
+        and mark the runs they left behind as interrupted, so ``status`` does not show a killed
+        pass as still running."""
         for owner in self.store.outbox.lease_owners():
             if _dead_local_owner(owner):
                 count = self.store.outbox.release_leases(owner, self.clock())
                 log.warning("released %d leases of crashed worker %s", count, owner)
+        for owner in self.store.runs.running_owners():
+            if _dead_local_owner(owner) and self.store.runs.interrupt(owner):
+                log.warning("runs of crashed worker %s marked interrupted", owner)
 
     # -- jobs: a whole pass, or its halves for the daemon -------------------------------------
     def run_once(self) -> RunReport:

@@ -63,6 +63,24 @@ class Runs:
                 .values(status=status, finished_at=now, stats=json.loads(json.dumps(stats)))
             )
 
+    def running_owners(self) -> set[str]:
+        """Workers with a run still marked running: live ones, or ones that died mid-run."""
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                sa.select(t.runs.c.owner).where(t.runs.c.status == "running").distinct()
+            ).scalars()
+            return {owner for owner in rows if owner}
+
+    def interrupt(self, owner: str) -> int:
+        """Mark the runs a dead worker left running as ``interrupted``: killed, never finished."""
+        with self._db.writing() as conn:
+            result = conn.execute(
+                t.runs.update()
+                .where(t.runs.c.owner == owner, t.runs.c.status == "running")
+                .values(status="interrupted")
+            )
+        return int(result.rowcount)
+
     def prune(self, before: datetime) -> int:
         """Forget runs that started before ``before``; a daemon records several a minute."""
         with self._db.writing() as conn:

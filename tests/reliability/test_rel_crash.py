@@ -34,6 +34,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -274,6 +275,15 @@ def finish(config: Path, url: str, log: Path, runs: int = 3) -> tuple[int, dict[
         store.close()
 
 
+def run_statuses(url: str) -> Counter[str]:
+    """How many recorded runs ended in each status."""
+    store = StateStore(url)
+    try:
+        return Counter(run["status"] for run in store.runs.last(10_000))
+    finally:
+        store.close()
+
+
 def held_back(url: str) -> int:
     """Responses a settle delay still holds back (pending, but not due)."""
     store = StateStore(url)
@@ -377,6 +387,7 @@ def test_rel_sigkill_anywhere_ends_as_a_clean_run(
                 assert code == 0, log.read_text()[-3000:]
                 completed_early += 1
         finals, left = finish(config, url, log)
+        statuses = run_statuses(url)
         actual = snapshot(world, hook.posts)
         sent = len(hook.posts)
         calls = world.zendesk.calls.most_common(6)
@@ -390,6 +401,9 @@ def test_rel_sigkill_anywhere_ends_as_a_clean_run(
     print(f"zendesk calls: {calls}")
     assert len(killed) >= at_least, summary
     assert left == {}
+    # `status` shows the killed passes as interrupted, never as still running.
+    assert statuses["running"] == 0, statuses
+    assert statuses["interrupted"] >= at_least // 2, statuses
     assert actual.duplicate_tasks == []
     assert actual.duplicate_tickets == []
     assert actual.duplicate_comments == ()
