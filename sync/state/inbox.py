@@ -11,6 +11,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,9 @@ from sync.state.dialect import CHUNK, chunks, insert_ignore
 from sync.state.outbox import ActionIntent
 from sync.state.runs import Cursors
 from sync.state.skips import SkippedAction
+
+#: Rows a streamed read holds from the database at a time.
+STREAMED_ROWS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,8 +332,10 @@ class Inbox:
     ) -> dict[tuple[str, datetime], int]:
         """For (email, created_at) pairs, the score of that person's previous response.
 
-        The answers are read and used one chunk of people at a time, so memory holds the history
-        of a chunk, not of everyone asked about (an import's window can ask about every person).
+        The answers come ordered by person and streamed, and each person's are used and dropped
+        before the next one's are read: memory holds one person's history, not that of everyone
+        asked about (an import's window can ask about every person, each with hundreds of
+        answers).
         """
         r = t.responses
         result: dict[tuple[str, datetime], int] = {}
@@ -337,15 +343,15 @@ class Inbox:
         for email, created in keys:
             asked.setdefault(email, []).append(created)
         with self._db.reading() as conn:
+            streamed = conn.execution_options(yield_per=STREAMED_ROWS)
             for chunk in chunks(sorted(asked)):
-                history: dict[str, list[tuple[datetime, int]]] = {}
-                rows = conn.execute(
-                    sa.select(r.c.email, r.c.created_at, r.c.score).where(r.c.email.in_(chunk))
-                ).all()
-                for row in rows:
-                    history.setdefault(row.email, []).append((row.created_at, row.score))
-                for email, answers in history.items():
-                    answers.sort()
+                rows = streamed.execute(
+                    sa.select(r.c.email, r.c.created_at, r.c.score)
+                    .where(r.c.email.in_(chunk))
+                    .order_by(r.c.email, r.c.created_at, r.c.score)
+                )
+                for email, theirs in groupby(rows, key=_email):
+                    answers = [(row.created_at, row.score) for row in theirs]
                     for created in asked.get(email, []):
                         # the latest answer before ``created`` (the higher score on a tie)
                         at = bisect_left(answers, created, key=_answered_at)
@@ -551,6 +557,10 @@ _NEW_VERSION = _new_version()
 
 def _answered_at(answer: tuple[datetime, int]) -> datetime:
     return answer[0]
+
+
+def _email(row: Any) -> str:
+    return str(row.email)
 
 
 def _stored(row: Any) -> StoredResponse:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from more_itertools import chunked
 
 from connectors.models import SurveyResponse
-from sync.state import ActionIntent, ActionResult, RoutingOutcome, StateFileError, StateStore
+from sync.state import ActionIntent, ActionResult, RoutingOutcome, StateFileError, StateStore, inbox
 from sync.state import schema as t
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -200,3 +202,47 @@ def test_a_page_of_new_versions_replaces_each_response_with_its_own(store: State
     with store.engine.connect() as conn:
         versions = conn.execute(sa.select(sa.func.count()).select_from(t.response_versions))
         assert versions.scalar_one() == 45
+
+
+def _answers(group: str, people: int, each: int) -> list[SurveyResponse]:
+    """``each`` answers a day apart from each of ``people`` people."""
+    return [
+        SurveyResponse(
+            "delighted",
+            f"{group}{person}-{n}",
+            f"{group}{person}@example.com",
+            n % 11,
+            "",
+            T0 + timedelta(days=n),
+            T0 + timedelta(days=n),
+        )
+        for person in range(people)
+        for n in range(each)
+    ]
+
+
+def _peak_bytes_of_previous_scores(store: StateStore, group: str, people: int, each: int) -> int:
+    for page in chunked(_answers(group, people, each), 2000):
+        store.inbox.ingest_page("delighted", page, None, T0)
+    asked = [
+        (f"{group}{person}@example.com", T0 + timedelta(days=each)) for person in range(people)
+    ]
+    tracemalloc.start()
+    try:
+        previous = store.inbox.previous_scores(asked)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert previous == dict.fromkeys(asked, (each - 1) % 11)
+    return peak
+
+
+def test_previous_scores_hold_one_persons_answers_at_a_time(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import asks about everyone at once, each person with hundreds of answers: the memory
+    of the lookup must not grow with how many answers each person has."""
+    monkeypatch.setattr(inbox, "STREAMED_ROWS", 100)
+    few = _peak_bytes_of_previous_scores(store, "few", 60, 10)
+    many = _peak_bytes_of_previous_scores(store, "many", 60, 100)
+    assert many < 2 * few, (few, many)
