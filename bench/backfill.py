@@ -100,9 +100,10 @@ def measure(*, responses: int, accounts: int, latency: float) -> dict[str, Any]:
             conn = connect_all(config)
             now = datetime.now(UTC)
             since = datetime.fromisoformat(world["since"]) - timedelta(days=1)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             stats = backfill(config, store, conn, RetryPolicy(), since=since, until=now, now=now)
             seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
             store.close()
         ours.send("done")
         served = _receive(ours, emulators)
@@ -114,6 +115,7 @@ def measure(*, responses: int, accounts: int, latency: float) -> dict[str, Any]:
         "responses": responses,
         "latency_ms": latency * 1000,
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "emulators_peak_mb": served["peak_mb"],
         "imported": stats.imported,
@@ -164,7 +166,7 @@ def run_backfill_benchmark(
     console.print(
         f"{figures['matched']} matched; {figures['contacts']} contacts, {figures['accounts']} "
         f"accounts, {figures['history_records']} history records; wrote {written}\n"
-        f"wall {seconds:.1f} s (budget {budget:.0f}), "
+        f"wall {seconds:.1f} s (budget {budget:.0f}), CPU {figures['cpu_seconds']:.1f} s, "
         f"{figures['imported'] / seconds:.0f} responses/s, peak RSS {peak:.0f} MB "
         f"(budget {MEMORY_BUDGET_MB:.0f}; the emulators' process: "
         f"{figures['emulators_peak_mb']:.0f} MB): "
