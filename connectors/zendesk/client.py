@@ -491,26 +491,61 @@ class ZendeskConnector:
         id with the keys it carries, as Zendesk accepts it. A job submit that got no answer
         raises :class:`~connectors.errors.WriteInDoubtError`, as in :meth:`create_tickets`.
         """
-        results: list[WriteResult] = []
-        for wave in _waves(merged(comments)):
-            chunks = list(chunked(wave, BATCH_SIZE))
-            jobs = [c for c in chunks if len(c) > 1]
-            statuses = iter(
-                self.jobs.run(
-                    [
-                        self._submit(
-                            self.client.tickets.update, [_commented(c) for c in chunk], once=True
-                        )
-                        for chunk in jobs
-                    ],
-                    _noting(on_job, [[k for c in chunk for k in c.keys] for chunk in jobs]),
-                )
-            )
-            for chunk in chunks:
+        return self.start_comments(comments, on_job=on_job)()
+
+    def start_comments(
+        self, comments: Sequence[CommentSpec], *, on_job: JobNoted | None = None
+    ) -> Callable[[], list[WriteResult]]:
+        """:meth:`add_comments` in two steps: the first wave is sent now and its jobs are polled
+        with those of the calls made before the returned function is called; that call waits
+        for them, sends the other waves and returns the results. Calling it is not optional:
+        until then the jobs stay among those polled."""
+        waves = _waves(merged(comments))
+        if not waves:
+            return lambda: []
+        first = self._start_wave(waves[0], on_job)
+
+        def finish() -> list[WriteResult]:
+            results = first()
+            for wave in waves[1:]:
+                results.extend(self._start_wave(wave, on_job)())
+            return results
+
+        return finish
+
+    def _start_wave(
+        self, wave: Sequence[_Joined], on_job: JobNoted | None
+    ) -> Callable[[], list[WriteResult]]:
+        """Send one wave (jobs for two or more tickets, a lone comment directly); the returned
+        function waits for its jobs and gives one result per comment."""
+        chunks = list(chunked(wave, BATCH_SIZE))
+        jobs = [c for c in chunks if len(c) > 1]
+        group = self.jobs.start(
+            [
+                self._submit(self.client.tickets.update, [_commented(c) for c in chunk], once=True)
+                for chunk in jobs
+            ],
+            _noting(on_job, [[k for c in chunk for k in c.keys] for chunk in jobs]),
+        )
+        direct: dict[int, list[WriteResult]] = {}
+        try:
+            for position, chunk in enumerate(chunks):
                 if len(chunk) == 1:
                     (one,) = chunk
                     self._call(self.client.tickets.update, _commented(one), record_id=one.key)
-                    results.extend(WriteResult(key, True, str(one.ticket_id)) for key in one.keys)
+                    direct[position] = [
+                        WriteResult(key, True, str(one.ticket_id)) for key in one.keys
+                    ]
+        except BaseException:
+            group.abandon()
+            raise
+
+        def finish() -> list[WriteResult]:
+            statuses = iter(group.wait())
+            results: list[WriteResult] = []
+            for position, chunk in enumerate(chunks):
+                if position in direct:
+                    results.extend(direct[position])
                     continue
                 by_id = job_results(next(statuses), [str(c.ticket_id) for c in chunk], by_id=True)
                 for comment, result in zip(chunk, by_id, strict=True):
@@ -525,7 +560,9 @@ class ZendeskConnector:
                         )
                         for key in comment.keys
                     )
-        return results
+            return results
+
+        return finish
 
     def wait_for_jobs(self, job_ids: Iterable[str]) -> set[str]:
         """Wait for these bulk jobs to end, as long as for a job just submitted; returns those

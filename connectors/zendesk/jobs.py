@@ -5,7 +5,9 @@ needs several of them submits up to :data:`MAX_IN_FLIGHT` (Zendesk queues about 
 account at once) and polls every unfinished one in a single ``job_statuses/show_many`` request
 (:data:`SHOW_MANY_LIMIT` ids each), topping the queue up as jobs end: N jobs cost a poll or two
 per round instead of N. Rounds are spaced by a :class:`~connectors.backoff.Backoff`, lengthened
-to any ``Retry-After`` the answer carries.
+to any ``Retry-After`` the answer carries. Jobs started without waiting (:meth:`JobRunner.start`)
+are polled in the same requests as those of the calls that follow, until they are waited for:
+writes that do not depend on each other wait once, and the queue limit counts them all.
 
 A job runs whether or not anyone polls it, and Zendesk applies it when it runs, not when it is
 submitted. So a job's id is handed to the caller as soon as Zendesk accepts it (``on_submit``):
@@ -21,7 +23,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,8 +70,46 @@ class _Flight:
     missing: int = 0
 
 
+@dataclass
+class _Group:
+    """The jobs of one call: still to submit, running, finished; or what ended the wait."""
+
+    waiting: deque[tuple[int, Submit]]
+    on_submit: OnSubmit | None
+    size: int
+    running: dict[str, _Flight] = field(default_factory=dict)
+    done: dict[int, Any] = field(default_factory=dict)
+    error: Exception | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.error is None and bool(self.waiting or self.running)
+
+
+class JobGroup:
+    """Jobs submitted by :meth:`JobRunner.start`: polled along with every other job the runner
+    waits for, their statuses read by :meth:`wait`."""
+
+    def __init__(self, runner: JobRunner, group: _Group) -> None:
+        self._runner = runner
+        self._group = group
+
+    def wait(self) -> list[Any]:
+        """The finished status of each job, in the order of its submits (see
+        :meth:`JobRunner.run` for what it raises)."""
+        return self._runner._wait(self._group)
+
+    def abandon(self) -> None:
+        """Stop polling these jobs: they run at Zendesk whether or not anyone asks."""
+        self._runner._close(self._group)
+
+
 class JobRunner:
-    """Submits bulk jobs and waits for all of them, polling them together."""
+    """Submits bulk jobs and waits for all of them, polling them together.
+
+    Jobs started (:meth:`start`) and not yet waited for are polled in the same
+    ``show_many`` requests as the jobs of any later call: writes that do not depend on each
+    other share their waits."""
 
     def __init__(
         self,
@@ -89,6 +129,7 @@ class JobRunner:
         self.ids_per_poll = max(1, ids_per_poll)
         self._sleep = sleep
         self._clock = clock
+        self._open: list[_Group] = []
 
     def run(self, submits: Sequence[Submit], on_submit: OnSubmit | None = None) -> list[Any]:
         """The finished status of each job, in the order of ``submits``.
@@ -97,47 +138,103 @@ class JobRunner:
         :class:`JobsRunningError` if a job outlived ``timeout`` (it finishes at Zendesk without
         us), :class:`RetryableError` if a job failed or was lost.
         """
-        waiting = deque(enumerate(submits))
-        running: dict[str, _Flight] = {}
-        done: dict[int, Any] = {}
+        return self.start(submits, on_submit).wait()
 
-        def top_up() -> None:
-            while waiting and len(running) < self.max_in_flight:
-                index, submit = waiting.popleft()
-                status = submit()
-                if on_submit is not None and _field(status, "id") is not None:
-                    on_submit(index, str(_field(status, "id")))
+    def start(self, submits: Sequence[Submit], on_submit: OnSubmit | None = None) -> JobGroup:
+        """Submit these jobs (as many as the queue takes now, the rest as others end) without
+        waiting for them; a submit that fails now raises here, one made later by
+        :meth:`JobGroup.wait`."""
+        group = _Group(deque(enumerate(submits)), on_submit, len(submits))
+        self._open.append(group)
+        try:
+            self._top_up(group, raising=True)
+        except BaseException:
+            self._close(group)
+            raise
+        return JobGroup(self, group)
+
+    def _wait(self, group: _Group) -> list[Any]:
+        try:
+            delays = self.backoff.delays()
+            wait = 0.0
+            while group.pending:
+                self._sleep(max(next(delays), wait))
+                wait = self._round()
+            if group.error is not None:
+                raise group.error
+            return [group.done[index] for index in range(group.size)]
+        finally:
+            self._close(group)
+
+    def _close(self, group: _Group) -> None:
+        if group in self._open:
+            self._open.remove(group)
+
+    def _top_up(self, only: _Group | None = None, *, raising: bool = False) -> None:
+        """Submit waiting jobs while the queue has room, the oldest call's first; a submit
+        that fails ends its own call's wait (or, ``raising``, raises)."""
+        room = self.max_in_flight - sum(len(g.running) for g in self._open if g.error is None)
+        for group in [only] if only is not None else list(self._open):
+            while group.error is None and group.waiting and room > 0:
+                index, submit = group.waiting.popleft()
+                try:
+                    status = submit()
+                except Exception as exc:
+                    if raising:
+                        raise
+                    group.error = exc
+                    break
+                if group.on_submit is not None and _field(status, "id") is not None:
+                    group.on_submit(index, str(_field(status, "id")))
                 if _state(status) in _RUNNING:
-                    running[str(_field(status, "id"))] = _Flight(
+                    group.running[str(_field(status, "id"))] = _Flight(
                         index, self._clock() + self.timeout
                     )
+                    room -= 1
                 else:
-                    done[index] = _finished(status)
+                    try:
+                        group.done[index] = _finished(status)
+                    except RetryableError as exc:
+                        group.error = exc
 
-        top_up()
-        delays = self.backoff.delays()
+    def _round(self) -> float:
+        """One poll of every running job of every open call; returns the ``Retry-After``."""
+        flights = {
+            job_id: (group, flight)
+            for group in self._open
+            if group.error is None
+            for job_id, flight in group.running.items()
+        }
         wait = 0.0
-        while running:
-            self._sleep(max(next(delays), wait))
-            statuses, wait = self._poll(list(running))
+        if flights:
+            statuses, wait = self._poll(list(flights))
             now = self._clock()
-            for job_id, flight in list(running.items()):
-                status = statuses.get(job_id)
-                if status is not None and _state(status) not in _RUNNING:
-                    done[flight.index] = _finished(status)
-                    del running[job_id]
-                    continue
-                flight.missing = 0 if status is not None else flight.missing + 1
-                if flight.missing >= MISSING_ROUNDS:
-                    raise RetryableError(f"job {job_id} is unknown to Zendesk", system=SYSTEM)
-                if now > flight.deadline:
-                    raise JobsRunningError(
-                        list(running),
-                        f"job {job_id} still {_state(status) or 'unseen'} after "
-                        f"{self.timeout:.0f}s",
-                    )
-            top_up()
-        return [done[index] for index in range(len(submits))]
+            for job_id, (group, flight) in flights.items():
+                if group.error is None:
+                    group.error = self._settle(group, job_id, flight, statuses.get(job_id), now)
+        self._top_up()
+        return wait
+
+    def _settle(
+        self, group: _Group, job_id: str, flight: _Flight, status: Any, now: float
+    ) -> Exception | None:
+        """Record a polled job's state; the error that ends its call's wait, if any."""
+        if status is not None and _state(status) not in _RUNNING:
+            del group.running[job_id]
+            try:
+                group.done[flight.index] = _finished(status)
+            except RetryableError as exc:
+                return exc
+            return None
+        flight.missing = 0 if status is not None else flight.missing + 1
+        if flight.missing >= MISSING_ROUNDS:
+            return RetryableError(f"job {job_id} is unknown to Zendesk", system=SYSTEM)
+        if now > flight.deadline:
+            return JobsRunningError(
+                list(group.running),
+                f"job {job_id} still {_state(status) or 'unseen'} after {self.timeout:.0f}s",
+            )
+        return None
 
     def wait(self, job_ids: Sequence[str]) -> set[str]:
         """Wait, up to ``timeout``, for these jobs to end; returns the ids still queued or

@@ -270,6 +270,13 @@ class TicketDesk(OrganizationPort, NamesPort, OpenTickets, Protocol):
         on_job: Callable[[Sequence[str], str], None] | None = None,
     ) -> list[WriteResult]: ...
 
+    def start_comments(
+        self,
+        comments: Sequence[CommentSpec],
+        *,
+        on_job: Callable[[Sequence[str], str], None] | None = None,
+    ) -> Callable[[], list[WriteResult]]: ...
+
     def wait_for_jobs(self, job_ids: Iterable[str]) -> set[str]: ...
 
     def create_users(self, specs: Sequence[RequesterSpec]) -> dict[str, int]: ...

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from connectors.zendesk.client import COMMENT_SEPARATOR
 from emulators.seed_model import SeedAccount, SeedContact
 from emulators.world import DEFAULT_RULES, EmulatedWorld
 from sync.cli import main
@@ -90,15 +91,16 @@ def test_default_rules_in_production_shape(world: EmulatedWorld, config: Path) -
     result = cli("sync", "--config", config)
     assert result.exit_code == 0, result.output
 
-    # One call for the respondent who answered twice in three days; the second answer becomes
-    # a comment on the open ticket, not a second ticket.
+    # One call for the respondent who answered twice in three days; the second answer joins the
+    # ticket the first one opens (its first comment, under its own marker), not a second ticket.
     (call,) = tasks_of(world, who=enterprise.id)
     assert call["Subject"].startswith("NPS detractor (2): call ")
     assert "Support is slow" in call["Description"]
     (ticket,) = tickets_of(world, enterprise.email)
-    bodies = [c["body"] for c in world.zendesk.comments(ticket["id"])]
-    assert len(bodies) == 2
-    assert "Still slow, nobody called" in bodies[1]
+    (body,) = [c["body"] for c in world.zendesk.comments(ticket["id"])]
+    first, second = body.split(COMMENT_SEPARATOR)
+    assert "Support is slow" in first
+    assert "Still slow, nobody called" in second
 
     # Ticket priority by account tier; every ticket is tagged nps.
     (mid_ticket,) = tickets_of(world, mid_market.email)

@@ -61,6 +61,9 @@ ACCOUNTS = 60
 #: the pages of the user and ticket exports that keep the mirrors current.
 STARTUP_REQUESTS = 6
 #: Calls after whose effect a crash loses the answer: creates, field writes, comments, messages.
+#: A first sync adds a requester's later answers to the first comment of the ticket their batch
+#: opens (``tickets_create_many``): ``tickets_update_many`` is aimed at when the clean run makes
+#: it (:data:`OPTIONAL_AIMED`), every other one always.
 AIMED = (
     "composite_create",
     "tickets_create_many",
@@ -69,6 +72,7 @@ AIMED = (
     "users_update_many",
     "webhook",
 )
+OPTIONAL_AIMED = frozenset({"tickets_update_many"})
 #: The variable naming the Slack webhook in :data:`RULES`.
 HOOK_ENV = "NPS_CRASH_TEST_HOOK"
 #: The settle delay of :data:`RULES`: detractors and promoters younger than this are held back,
@@ -222,7 +226,11 @@ def kill_plan(rng: random.Random, profile: list[tuple[float, str]], kills: int) 
     """``kills`` points at sorted random moments of the clean run; see the module docstring."""
     seconds = profile[-1][0]
     moments = sorted(rng.uniform(0, seconds) for _ in range(kills - 2))
-    firsts = sorted(AIMED, key=lambda ep: min(t for t, e in profile if e == ep))
+    made = {e for _, e in profile}
+    assert set(AIMED) - OPTIONAL_AIMED <= made, sorted(set(AIMED) - made)
+    firsts = sorted(
+        (ep for ep in AIMED if ep in made), key=lambda ep: min(t for t, e in profile if e == ep)
+    )
     chosen: list[int] = []  # each aimed endpoint takes the nearest point still free
     for endpoint in firsts:
         first = min(t for t, e in profile if e == endpoint)

@@ -15,9 +15,24 @@ from connectors.models import FieldUpdate, TicketSpec
 from connectors.transport import make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials, connect
 from connectors.zendesk.jobs import JobsRunningError
+from connectors.zendesk.records import CommentSpec
 from emulators.base import Fault
 from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
-from tests.zendesk.conftest import ACME_ORG, ANA, PUBLIC, Serve
+from sync.stages.executors.zendesk import ZendeskTicketExecutor
+from sync.stages.executors.zendesk_comments import marker
+from sync.state import StateStore
+from tests.zendesk.conftest import (
+    ACME_ORG,
+    ANA,
+    BEN,
+    CAL,
+    DEE,
+    FAST_RETRY,
+    PUBLIC,
+    Outbox,
+    Serve,
+    ticket_payload,
+)
 
 POLLS = "job_statuses_show_many"
 
@@ -55,6 +70,53 @@ def test_jobs_of_one_call_are_polled_together_and_results_reach_their_records(
         assert result.ok
         assert tickets[result.record_id]["id"] == int(result.external_id)
         assert tickets[result.record_id]["subject"] == f"NPS {int(result.record_id[4:])}"
+
+
+def test_jobs_started_earlier_are_polled_with_those_of_a_later_call(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=2)
+    desk = connector(url, [])
+    tickets = [int(r.external_id) for r in desk.create_tickets(specs(3))]
+    emulator.reset_counters()
+
+    finish = desk.start_comments(
+        [CommentSpec(f"note-{t}", t, "Again.", False) for t in tickets], on_job=None
+    )
+    created = desk.create_tickets(specs(150)[3:])  # two create_many jobs
+    commented = finish()
+
+    assert emulator.calls["tickets_update_many"] == 1
+    assert emulator.calls[POLLS] == 2  # the three jobs waited for in one round
+    assert all(r.ok for r in created + commented)
+    assert [r.record_id for r in commented] == [f"note-{t}" for t in tickets]
+
+
+def test_a_batch_of_new_tickets_and_comments_waits_for_its_jobs_once(
+    serve: Serve, store: StateStore, outbox: Outbox
+) -> None:
+    emulator, url = serve(job_polls_to_complete=2)
+    executor = ZendeskTicketExecutor(connector(url, []), FAST_RETRY, store=store)
+    outbox.add(ANA, ticket_payload(ANA, attach=True, comment="First."))
+    outbox.add(BEN, ticket_payload(BEN, attach=True, comment="First."))
+    outbox.run(executor)  # Ana and Ben have an open ticket each
+    emulator.reset_counters()
+    again = [outbox.add(p, ticket_payload(p, attach=True, comment="Again.")) for p in (ANA, BEN)]
+    new = {p.email: outbox.add(p, ticket_payload(p, attach=True)) for p in (CAL, DEE)}
+    joining = {p.email: outbox.add(p, ticket_payload(p, attach=True)) for p in (CAL, DEE)}
+
+    outcomes = {o.key: o for o in outbox.run(executor)}
+
+    assert {o.result for o in outcomes.values()} == {"done"}
+    assert emulator.calls["tickets_create_many"] == 1  # Cal's and Dee's tickets
+    assert emulator.calls["tickets_update_many"] == 1  # Ana's and Ben's notes
+    assert emulator.calls[POLLS] == 2  # both jobs waited for together, once
+    for email, key in joining.items():  # a later answer of the batch is in the first comment
+        ticket_id = int(outcomes[new[email]].external_id)
+        assert outcomes[key].external_id == str(ticket_id)
+        (first,) = emulator.comments(ticket_id)
+        assert marker(key) in first["body"]
+    for key in again:
+        comments = emulator.comments(int(outcomes[key].external_id))
+        assert [marker(key) in c["body"] for c in comments] == [False, True]
 
 
 def test_a_poll_asks_for_at_most_the_ids_the_api_takes(serve: Serve) -> None:

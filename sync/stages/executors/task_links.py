@@ -28,6 +28,10 @@ from sync.state import ActionIntent, ActionRow, ClaimedAction, StateStore
 from sync.state.outbox import DETRACTOR_FIRST
 
 KIND = "salesforce_task_link"
+#: Links per batch: a backlog's Task descriptions are then read, and written, in a few Bulk API
+#: jobs once the batch passes the connector's thresholds (by default 5,000 records read and
+#: 2,000 written), instead of 200 a request each way; a larger batch would hold more of them.
+BATCH_SIZE = 6_000
 #: The shortest wait of a link for its ticket: it is due again when the ticket is, and the
 #: ticket executor runs first in a pass.
 TICKET_WAIT = timedelta(seconds=1)
@@ -68,7 +72,7 @@ class TaskLinkExecutor:
     ticket_base_url: str
     clock: Callable[[], datetime] = field(default=_utcnow)
     kind: str = KIND
-    batch_size: int = 200
+    batch_size: int = BATCH_SIZE
 
     def execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
         return guarded(actions, lambda: self._execute(actions))

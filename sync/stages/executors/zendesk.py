@@ -12,7 +12,7 @@ For one claimed batch (up to 100 intents), in this order:
    created within the window: candidates come from the state store, their current status from
    one ``tickets/show_many``. The response becomes an internal comment on that ticket; the action
    is done with the existing ticket's id. Two such intents of one requester in the same batch
-   open one ticket and the second comments on it.
+   open one ticket, the second's answer joined to its first comment under its own marker line.
 2. **Requesters** the rule may create (``create_requester``) are created in one ``create_many``
    job, with their organization from the configured sources. One Zendesk will not create (a
    user has the email already, one the matching search did not show yet) is named on the
@@ -25,13 +25,15 @@ For one claimed batch (up to 100 intents), in this order:
    intent that may have run before is looked up by that key first (:func:`create_missing`).
 5. **Comment.** Each comment ends with a marker naming its action key; a comment that may have
    been added before is looked for by that marker on the ticket first, so it is never doubled.
+   The comments on tickets that exist already are sent before the new tickets, and the bulk jobs
+   of both are polled together: a batch waits for its jobs once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Literal
@@ -39,6 +41,7 @@ from typing import Any, Literal
 from connectors.errors import ConnectorError
 from connectors.models import TicketSpec
 from connectors.salesforce.records import QUEUE_PREFIX, USER_PREFIX
+from connectors.zendesk.client import COMMENT_SEPARATOR, MAX_JOINED_CHARS
 from connectors.zendesk.records import CommentSpec, RequesterSpec, TicketState
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
 from sync.core.ports import FieldReader, OpenTickets, TicketDesk
@@ -58,7 +61,7 @@ from sync.stages.executors.customer_context import (
     timeline,
 )
 from sync.stages.executors.task_links import link_intent
-from sync.stages.executors.zendesk_comments import guarded_comments, marker
+from sync.stages.executors.zendesk_comments import marker, started_comments
 from sync.stages.executors.zendesk_context import (
     ContextFacts,
     TaskRef,
@@ -262,31 +265,77 @@ class ZendeskTicketExecutor:
             else:
                 specs[plan.key] = spec
 
+        joined = self._join_followers(plans, specs)
+
         def settled_lookup(keys: list[str]) -> dict[str, int]:
             watch.settle(keys)  # a job still running may be about to create them
             return self.helpdesk.find_tickets_by_key(keys)
 
-        created = create_missing(
-            [p.action for p in creating if p.key in specs],
-            lookup=settled_lookup,
-            create=lambda todo: self.helpdesk.create_tickets(
-                [specs[a.key] for a in todo],
-                direct_up_to=self.settings.direct_up_to,
-                on_job=watch.note,
-            ),
-            retry=self.retry,
-            lookup_chunk=LOOKUP_CHUNK,
-            settle=self._settle(queued_from=self.settings.direct_up_to + 1),
-        )
+        def note(keys: Sequence[str], job_id: str) -> None:
+            # A joined answer is held with its ticket's job, like the ticket itself.
+            watch.note([*keys, *(f.key for k in keys for f in joined.get(k, ()))], job_id)
+
+        # The comments on tickets that exist already go first, and their jobs are polled with
+        # those of the new tickets: one wait for both.
+        targeted = self._start_comments([p for p in plans if p.target is not None], {}, watch)
+        try:
+            created = create_missing(
+                [p.action for p in creating if p.key in specs],
+                lookup=settled_lookup,
+                create=lambda todo: self.helpdesk.create_tickets(
+                    [specs[a.key] for a in todo],
+                    direct_up_to=self.settings.direct_up_to,
+                    on_job=note,
+                ),
+                retry=self.retry,
+                lookup_chunk=LOOKUP_CHUNK,
+                settle=self._settle(queued_from=self.settings.direct_up_to + 1),
+            )
+        finally:
+            outcomes.update(targeted())
         outcomes.update({o.key: o for o in created})
         for outcome in created:
             if outcome.result == "done" and outcome.external_id.isdigit():
                 ticket_id = int(outcome.external_id)
                 self._made[ticket_id] = TicketState(ticket_id, "new")
+        for leader, followers in joined.items():
+            outcomes.update(
+                (f.key, _joined_outcome(f.key, outcomes.get(leader))) for f in followers
+            )
 
-        commenting = [p for p in plans if p.target is not None or p.leader is not None]
-        outcomes.update(self._comment(commenting, outcomes, watch))
+        following = [p for p in plans if p.leader is not None and p.key not in outcomes]
+        outcomes.update(self._start_comments(following, outcomes, watch)())
         return [outcomes[a.key] for a in actions]
+
+    def _join_followers(
+        self, plans: list[_Plan], specs: dict[str, TicketSpec]
+    ) -> dict[str, list[_Plan]]:
+        """Put the answers that would comment on a ticket this batch opens into that ticket's
+        first comment, each under its marker line, as comments on one ticket are joined: no
+        second bulk job waited for after the first. Only for tickets no earlier attempt may
+        have made (else the ticket may exist without them) and answers no earlier attempt may
+        have added elsewhere; the others are commented once the ticket exists. Returns the
+        joined plans per leader key, and changes the leaders' specs."""
+        joined: dict[str, list[_Plan]] = {}
+        by_key = {p.key: p for p in plans}
+        for plan in plans:
+            leader = by_key.get(plan.leader) if plan.leader is not None else None
+            if (
+                leader is None
+                or leader.key not in specs
+                or leader.action.attempts > 1
+                or plan.action.attempts > 1
+                or plan.internal
+                or plan.status is not None
+            ):
+                continue
+            spec = specs[leader.key]
+            body = f"{spec.body}{COMMENT_SEPARATOR}{self._body(plan)}\n\n{marker(plan.key)}"
+            if len(body) > MAX_JOINED_CHARS:
+                continue
+            specs[leader.key] = replace(spec, body=body)
+            joined.setdefault(leader.key, []).append(plan)
+        return joined
 
     # -- 0. the Task of the same response ------------------------------------------------------
     def _after_tasks(self, plans: list[_Plan], outcomes: dict[str, Outcome]) -> list[_Plan]:
@@ -623,10 +672,11 @@ class ZendeskTicketExecutor:
         return self._agents.get(email)
 
     # -- 5. comments ---------------------------------------------------------------------------
-    def _comment(
+    def _start_comments(
         self, plans: list[_Plan], outcomes: Mapping[str, Outcome], watch: JobWatch
-    ) -> dict[str, Outcome]:
-        """Add each plan's comment once; a leader that failed fails its followers too."""
+    ) -> Callable[[], dict[str, Outcome]]:
+        """Send each plan's comment once (:func:`started_comments`); the returned function
+        waits for them. A leader that failed fails its followers too."""
         result: dict[str, Outcome] = {}
         comments: list[CommentSpec] = []
         for plan in plans:
@@ -634,29 +684,21 @@ class ZendeskTicketExecutor:
             if plan.leader is not None:
                 leader = outcomes.get(plan.leader)
                 if leader is None or leader.result != "done" or not leader.external_id:
-                    error = "the ticket this response joins was not created yet"
-                    if leader is not None and leader.result == "defer":
-                        # Waiting on the system, like its leader: no failure counted.
-                        result[plan.key] = Outcome(
-                            plan.key, "defer", error=error, not_before=leader.not_before
-                        )
-                    else:
-                        result[plan.key] = Outcome(plan.key, "retry", error=error)
+                    result[plan.key] = _joined_outcome(plan.key, leader)
                     continue
                 ticket_id = int(leader.external_id)
             assert ticket_id is not None
             body = f"{self._body(plan)}\n\n{marker(plan.key)}"
             public = self.settings.public_comments and not plan.internal
             comments.append(CommentSpec(plan.key, ticket_id, body, public, plan.status))
-        if comments:
-            keys = {c.key for c in comments}
-            actions = [p.action for p in plans if p.key in keys]
-            result.update(
-                guarded_comments(
-                    comments, actions, self.helpdesk, self.retry, watch, self._settle(queued_from=2)
-                )
-            )
-        return result
+        if not comments:
+            return lambda: result
+        keys = {c.key for c in comments}
+        actions = [p.action for p in plans if p.key in keys]
+        finish = started_comments(
+            comments, actions, self.helpdesk, self.retry, watch, self._settle(queued_from=2)
+        )
+        return lambda: {**result, **finish()}
 
     def _settle(self, queued_from: int) -> SettleWindow:
         """How long a bulk write sent without an answer may still take effect. Sends of at
@@ -676,6 +718,18 @@ class ZendeskTicketExecutor:
 
 
 _SOLVED = frozenset({"solved", "closed"})
+
+
+def _joined_outcome(key: str, leader: Outcome | None) -> Outcome:
+    """The outcome of an answer that joins the ticket its batch's leader opens: the leader's
+    ticket when it was made, else waiting or failing as the leader does."""
+    if leader is not None and leader.result == "done" and leader.external_id:
+        return Outcome(key, "done", external_id=leader.external_id, attached=True)
+    error = "the ticket this response joins was not created yet"
+    if leader is not None and leader.result == "defer":
+        # Waiting on the system, like its leader: no failure counted.
+        return Outcome(key, "defer", error=error, not_before=leader.not_before)
+    return Outcome(key, "retry", error=error)
 
 
 def _plan(action: ClaimedAction) -> _Plan:

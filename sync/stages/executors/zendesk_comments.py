@@ -7,8 +7,9 @@ the ticket's comments for the action's marker before adding it again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from connectors.errors import RetryableError, WriteInDoubtError
 from connectors.models import WriteResult
@@ -53,25 +54,52 @@ def guarded_comments(
     unknown) is looked for at once and, when not there, held until the window has passed since
     the submit (:mod:`sync.stages.settle`); so are comments an earlier attempt left in doubt.
     """
+    return started_comments(comments, actions, helpdesk, retry, watch, settle)()
+
+
+def started_comments(
+    comments: Sequence[CommentSpec],
+    actions: Sequence[ClaimedAction],
+    helpdesk: TicketDesk,
+    retry: RetryPolicy,
+    watch: JobWatch | None = None,
+    settle: SettleWindow | None = None,
+) -> Callable[[], dict[str, Outcome]]:
+    """:func:`guarded_comments` in two steps: the first try is sent now, and its bulk jobs are
+    polled together with those of the writes made before the returned function is called (the
+    new tickets of the same batch); that call waits for them and gives the outcomes. A first
+    try that failed, now or while its jobs ran, is tried again there, as
+    :func:`guarded_comments` would have (the retry policy counts it as its first attempt)."""
     pending = {a.key for a in actions if a.attempts > 1}
     unresolved: dict[str, str] = {}
     bodies: dict[int, list[str]] = {}
     in_doubt = settle.in_doubt(actions) if settle is not None else {}
     reasons: dict[str, str] = {}
 
-    def send(todo: list[CommentSpec]) -> list[WriteResult]:
-        note = watch.note if watch is not None else None
-        if settle is None:
-            return helpdesk.add_comments(todo, on_job=note)
-        keys = [c.key for c in todo]
-        sent = settle.sending(keys)
-        try:
-            return helpdesk.add_comments(todo, on_job=note)
-        except WriteInDoubtError as exc:
-            # Looked for on the next try (they are pending), and held if not there.
+    def in_doubt_after(keys: list[str], sent: datetime | None, exc: WriteInDoubtError) -> None:
+        # Looked for on the next try (they are pending), and held if not there.
+        if sent is not None:
             in_doubt.update(dict.fromkeys(keys, sent))
             reasons.update(dict.fromkeys(keys, f"its update got no answer: {exc}"))
+
+    def send(todo: list[CommentSpec]) -> Callable[[], list[WriteResult]]:
+        note = watch.note if watch is not None else None
+        keys = [c.key for c in todo]
+        sent = settle.sending(keys) if settle is not None else None
+        try:
+            finish = helpdesk.start_comments(todo, on_job=note)
+        except WriteInDoubtError as exc:
+            in_doubt_after(keys, sent, exc)
             raise
+
+        def finished() -> list[WriteResult]:
+            try:
+                return finish()
+            except WriteInDoubtError as exc:
+                in_doubt_after(keys, sent, exc)
+                raise
+
+        return finished
 
     def read(ticket_id: int) -> list[str] | None:
         if ticket_id not in bodies:
@@ -84,7 +112,7 @@ def guarded_comments(
                 return None
         return bodies[ticket_id]
 
-    def attempt() -> list[Outcome]:
+    def begin() -> Callable[[], list[Outcome]]:
         present: list[Outcome] = []
         held: list[Outcome] = []
         todo: list[CommentSpec] = []
@@ -120,11 +148,50 @@ def guarded_comments(
         # What a failed attempt may have added is read again, not from before it.
         for ticket_id in {c.ticket_id for c in todo}:
             bodies.pop(ticket_id, None)
-        added = send(todo) if todo else []
-        missing = [unresolved_outcome(k, e) for k, e in unresolved.items()]
-        return present + held + [replace(outcome_of(r), attached=r.ok) for r in added] + missing
+        added = send(todo) if todo else list
 
-    outcomes = guarded(actions, lambda: retry.call(attempt))
+        def outcomes() -> list[Outcome]:
+            sent = [replace(outcome_of(r), attached=r.ok) for r in added()]
+            missing = [unresolved_outcome(k, e) for k, e in unresolved.items()]
+            return present + held + sent + missing
+
+        return outcomes
+
+    first: Callable[[], list[Outcome]] | None = None
+    failure: Exception | None = None
+    try:
+        first = begin()
+    except Exception as exc:  # tried again, from the retry policy's first attempt on
+        failure = exc
+
+    def finish() -> dict[str, Outcome]:
+        nonlocal failure
+        if first is not None:
+            try:
+                return _held_if_in_doubt(first(), settle, in_doubt, reasons)
+            except Exception as exc:
+                failure = exc
+        replayed = [failure]
+
+        def attempt() -> list[Outcome]:
+            if replayed:
+                error = replayed.pop()
+                if error is not None:
+                    raise error
+            return begin()()
+
+        outcomes = guarded(actions, lambda: retry.call(attempt))
+        return _held_if_in_doubt(outcomes, settle, in_doubt, reasons)
+
+    return finish
+
+
+def _held_if_in_doubt(
+    outcomes: list[Outcome],
+    settle: SettleWindow | None,
+    in_doubt: dict[str, datetime],
+    reasons: dict[str, str],
+) -> dict[str, Outcome]:
     if settle is not None:
         outcomes = [
             held_while_in_doubt(o, settle, in_doubt.get(o.key), reasons.get(o.key, ""))
