@@ -18,6 +18,8 @@ SF_BATCH = 200
 ZD_BATCH = 100
 #: A Zendesk job completes after one to three polls (two on average), see emulators.zendesk.jobs.
 ZD_POLLS_PER_JOB = 2
+#: Zendesk's job limit: at most 30 jobs of an account queued or running at once.
+ZD_QUEUED_JOBS = 30
 #: Calls any pass makes once to Zendesk: the group and ticket-field names it resolves.
 ZD_SETUP = 2
 #: Users per page of Zendesk's incremental user export.
@@ -97,11 +99,24 @@ class ZendeskWork:
         return min(by_email, math.ceil(self.account_users / ZD_EXPORT_PAGE))
 
     def jobs(self) -> int:
-        """Bulk jobs the writes take at 100 items each."""
+        """Bulk jobs the writes take at 100 items each (comments on open tickets are
+        ``update_many`` jobs too)."""
         return (
             math.ceil(self.tickets / ZD_BATCH)
+            + math.ceil(self.comments / ZD_BATCH)
             + math.ceil(self.user_updates / ZD_BATCH)
             + math.ceil(self.organization_updates / ZD_BATCH)
+        )
+
+    def polls(self) -> int:
+        """The fewest ``job_statuses/show_many`` polls that see the jobs end: a poll reads up
+        to 100 jobs and a job ends after two polls on average, so 2 x ``ceil(jobs / 100)``;
+        but Zendesk holds at most 30 jobs of an account at once, so more jobs than that are
+        waited for 30 at a time: at least ``2 x jobs / 30`` polls."""
+        jobs = self.jobs()
+        return max(
+            ZD_POLLS_PER_JOB * math.ceil(jobs / ZD_BATCH),
+            math.ceil(ZD_POLLS_PER_JOB * jobs / ZD_QUEUED_JOBS),
         )
 
     def lower_bound(self) -> int:
@@ -110,8 +125,7 @@ class ZendeskWork:
         once, open tickets sideloaded) + ``ceil(tickets / 100)``
         ``create_many`` + ``ceil(comments / 100)`` ``update_many`` (comments on open tickets) +
         ``ceil(user updates / 100)`` + ``ceil(organization updates / 100)`` ``update_many`` +
-        2 x ``ceil(jobs / 100)`` ``job_statuses/show_many`` polls (a job takes 1-3 polls) + 1 page
-        of the incremental ticket export."""
+        :meth:`polls` + 1 page of the incremental ticket export."""
         return (
             ZD_SETUP
             + self.user_lookups()
@@ -119,7 +133,7 @@ class ZendeskWork:
             + math.ceil(self.comments / ZD_BATCH)
             + math.ceil(self.user_updates / ZD_BATCH)
             + math.ceil(self.organization_updates / ZD_BATCH)
-            + ZD_POLLS_PER_JOB * math.ceil(self.jobs() / ZD_BATCH)
+            + self.polls()
             + 1
         )
 

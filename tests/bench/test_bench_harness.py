@@ -29,6 +29,18 @@ def test_the_zendesk_bound_counts_full_batches_of_100(bench: ModuleType) -> None
     assert work.lower_bound() == 2 + 3 + 2 + 0 + 1 + 1 + 2 + 1
 
 
+def test_past_the_30_jobs_zendesk_holds_at_once_the_bound_s_polls_grow_with_the_jobs(
+    bench: ModuleType,
+) -> None:
+    bounds = importlib.import_module("bench.bounds")
+    few = bounds.ZendeskWork(0, 900, 1000, 900, 300)  # tickets, comments, users, orgs
+    many = bounds.ZendeskWork(0, 900, 4000, 900, 300)
+
+    assert (few.jobs(), few.polls()) == (31, 3)  # two polls a job, 30 jobs at a time
+    assert (many.jobs(), many.polls()) == (61, 5)
+    assert bounds.ZendeskWork(0, 300, 0, 0, 0).polls() == 2  # one round of 3 jobs
+
+
 def test_respondents_are_found_the_cheaper_way_lookups_or_the_user_export(
     bench: ModuleType,
 ) -> None:
