@@ -51,9 +51,12 @@ class Template:
 
     def render(self, context: Mapping[str, object]) -> str:
         """Render with ``context``; raise :class:`RenderError` if the data does not fit."""
+        compiled = self.compiled
         try:
             with RenderBudget() as budget:
-                text = budget.collect(self.compiled.generate(context))
+                # What ``generate`` runs, without its generator around every chunk of output.
+                chunks = compiled.root_render_func(compiled.new_context(dict(context)))
+                text = budget.collect(chunks)
         except Exception as error:
             raise RenderError(str(error), template=self.source) from error
         return " ".join(text.split()) if self.single_line else text

@@ -59,6 +59,10 @@ def load(config_path: Path) -> Config:
     return config
 
 
+#: Allocations between two collections of the youngest generation (Python's default: 700).
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
 def freeze_imports() -> None:
     """Move what start-up imported out of the garbage collector's reach, once per process.
 
@@ -68,6 +72,9 @@ def freeze_imports() -> None:
     """
     if gc.get_freeze_count() == 0:
         gc.freeze()
+        # Fewer young collections: a sync allocates millions of short-lived objects, and at
+        # the default of 700 the collector ran thousands of times (about 4% of the CPU).
+        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def build_engine(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -59,7 +60,34 @@ def create_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = sa.create_engine(url, hide_parameters=True)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection that sat unused this long is pinged before it is handed out.
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it sat idle (a daemon between passes, a
+    server restarted meanwhile), not at every checkout: a pass checks connections out hundreds
+    of times, and a ping each time was a round trip each. A connection that fails its ping is
+    replaced by the pool; one lost while in use fails its statement as before."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # any failure: let the pool connect afresh
+            raise sa.exc.DisconnectionError(f"stale state database connection: {exc}") from exc
 
 
 def lock_key(name: str) -> int:
@@ -76,11 +104,17 @@ class Database:
 
     @contextmanager
     def reading(self, conn: Connection | None = None) -> Iterator[Connection]:
-        """``conn`` if given, else a new connection for reads."""
+        """``conn`` if given, else a new connection for reads.
+
+        On PostgreSQL its statements run without a transaction around them: under READ
+        COMMITTED each statement sees its own snapshot either way, and the BEGIN and ROLLBACK
+        a transaction costs were two of a read's three round trips."""
         if conn is not None:
             yield conn
             return
         with self.engine.connect() as own:
+            if self.dialect == "postgresql":
+                own.execution_options(isolation_level="AUTOCOMMIT")
             yield own
 
     @contextmanager

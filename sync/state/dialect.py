@@ -39,14 +39,15 @@ def backend_name(on: Backend) -> str:
     return on.dialect
 
 
-def _insert(on: Backend, table: sa.Table) -> Any:
+def insert_for(on: Backend, table: sa.Table) -> Any:
+    """The backend's own ``INSERT`` (with ``on_conflict_do_nothing``/``_do_update``)."""
     module: Any = postgresql if backend_name(on) == "postgresql" else sqlite
     return module.insert(table)
 
 
 def insert_ignore(on: Backend, table: sa.Table) -> Any:
     """``INSERT ... ON CONFLICT DO NOTHING`` for this backend."""
-    return _insert(on, table).on_conflict_do_nothing()
+    return insert_for(on, table).on_conflict_do_nothing()
 
 
 def upsert(
@@ -59,7 +60,7 @@ def upsert(
 
     Without ``set_`` every column outside ``keys`` takes the value of the row being inserted.
     """
-    stmt = _insert(on, table)
+    stmt = insert_for(on, table)
     if set_ is None:
         set_ = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(set_))

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from connectors.models import SourceProblem, SurveyResponse
 from sync.state import schema as t
+from sync.state.batched import BatchStatement
 from sync.state.database import Database
 from sync.state.dialect import CHUNK, chunks, insert_ignore
 from sync.state.outbox import ActionIntent
@@ -163,12 +164,9 @@ class Inbox:
                     }
                 )
             # One statement each for the page's new rows, changed rows and versions.
-            if inserts:
-                conn.execute(t.responses.insert(), inserts)
-            if updates:
-                conn.execute(_NEW_VERSION, updates)
-            if versions:
-                conn.execute(insert_ignore(conn, t.response_versions), versions)
+            _INSERT_RESPONSES.execute(conn, inserts)
+            _NEW_VERSION.execute(conn, updates)
+            _INSERT_VERSIONS.execute(conn, versions)
             if cursor is not None:
                 self._cursors.set(source, cursor, now, conn)
             _insert_problems(conn, problems, now)
@@ -251,27 +249,6 @@ class Inbox:
 
         A response that got a newer version meanwhile is left pending for it.
         """
-        r = t.responses
-        decided = (
-            r.update()
-            .where(
-                r.c.source == sa.bindparam("b_source"),
-                r.c.response_id == sa.bindparam("b_response_id"),
-                r.c.version == sa.bindparam("b_version"),
-            )
-            .values(
-                status="routed",
-                routed_version=sa.bindparam("b_version"),
-                not_before=None,
-                match_status=sa.bindparam("b_match_status"),
-                contact_id=sa.bindparam("b_contact_id"),
-                account_id=sa.bindparam("b_account_id"),
-                zendesk_user_id=sa.bindparam("b_zendesk_user_id"),
-                zendesk_org_id=sa.bindparam("b_zendesk_org_id"),
-                match=sa.bindparam("b_match", type_=sa.JSON),
-                decision=sa.bindparam("b_decision", type_=sa.JSON),
-            )
-        )
         decisions = [
             {
                 "b_source": out.source,
@@ -287,7 +264,7 @@ class Inbox:
             }
             for out in outcomes
         ]
-        conn.execute(decided, decisions)
+        _DECIDED.execute(conn, decisions)
 
     # -- lookups -------------------------------------------------------------------------------
     def get(self, source: str, response_id: str) -> StoredResponse | None:
@@ -552,7 +529,36 @@ def _new_version() -> sa.Update:
     )
 
 
-_NEW_VERSION = _new_version()
+def _decided() -> sa.Update:
+    """A response version marked routed with its match and decision, for executemany; a
+    response that got a newer version meanwhile is left alone (``b_version``)."""
+    r = t.responses
+    return (
+        r.update()
+        .where(
+            r.c.source == sa.bindparam("b_source"),
+            r.c.response_id == sa.bindparam("b_response_id"),
+            r.c.version == sa.bindparam("b_version"),
+        )
+        .values(
+            status="routed",
+            routed_version=sa.bindparam("b_version"),
+            not_before=None,
+            match_status=sa.bindparam("b_match_status"),
+            contact_id=sa.bindparam("b_contact_id"),
+            account_id=sa.bindparam("b_account_id"),
+            zendesk_user_id=sa.bindparam("b_zendesk_user_id"),
+            zendesk_org_id=sa.bindparam("b_zendesk_org_id"),
+            match=sa.bindparam("b_match", type_=sa.JSON),
+            decision=sa.bindparam("b_decision", type_=sa.JSON),
+        )
+    )
+
+
+_NEW_VERSION = BatchStatement(lambda _backend: _new_version())
+_DECIDED = BatchStatement(lambda _backend: _decided())
+_INSERT_RESPONSES = BatchStatement(lambda _backend: t.responses.insert())
+_INSERT_VERSIONS = BatchStatement(lambda backend: insert_ignore(backend, t.response_versions))
 
 
 def _answered_at(answer: tuple[datetime, int]) -> datetime:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.state import schema as t
+from sync.state.batched import BatchStatement
 from sync.state.database import Database
 from sync.state.dialect import chunks, insert_ignore
 
@@ -145,8 +146,7 @@ class Outbox:
         by_key = {i.key: i for i in intents}
         existing = self.existing(by_key, conn)
         fresh = [_intent_row(i, now) for key, i in by_key.items() if key not in existing]
-        if fresh:
-            conn.execute(insert_ignore(conn, t.actions), fresh)
+        _INSERT_ACTIONS.execute(conn, fresh)
         return len(fresh)
 
     def existing(self, keys: Iterable[str], conn: Connection | None = None) -> set[str]:
@@ -519,6 +519,9 @@ def _result_update(
         .where(a.c.key == sa.bindparam("b_key"), a.c.lease_owner == owner, a.c.status == "claimed")
         .values(values)
     )
+
+
+_INSERT_ACTIONS = BatchStatement(lambda backend: insert_ignore(backend, t.actions))
 
 
 def _intent_row(intent: ActionIntent, now: datetime) -> dict[str, Any]:

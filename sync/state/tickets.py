@@ -275,11 +275,9 @@ class TicketLedger:
                         r.c.comment,
                     ).where(sa.func.lower(r.c.email).in_(chunk))
                 ).all()
-                for row in rows:
-                    found[row.email.lower()].append(
-                        PastResponse(
-                            row.source, row.response_id, row.created_at, row.score, row.comment
-                        )
+                for source, response_id, email, created_at, score, comment in rows:
+                    found[email.lower()].append(
+                        PastResponse(source, response_id, created_at, score, comment)
                     )
         return {
             email: sorted(rows, key=lambda p: (p.created_at, p.source, p.response_id))

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.state import schema as t
+from sync.state.batched import BatchStatement
 from sync.state.database import Database
-from sync.state.dialect import upsert
+from sync.state.dialect import insert_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +51,12 @@ class WriteBackQueue:
         """Queue (kind, record id) pairs; one queued already gets a new generation."""
         if not records:
             return
-        q = t.write_back_queue
-        set_ = {"generation": q.c.generation + 1, "attempts": 0, "marked_at": now}
         rows = [
             {"kind": kind, "record_id": rid, "generation": 1, "attempts": 0, "marked_at": now}
             for kind, rid in records
         ]
         with self._db.writing(conn) as db:
-            db.execute(upsert(db, q, ["kind", "record_id"], set_), rows)
+            _QUEUE.execute(db, rows)
 
     def queue(
         self, *, contact_ids: Iterable[str] = (), account_ids: Iterable[str] = (), now: datetime
@@ -101,6 +101,23 @@ class WriteBackQueue:
             )
             dropped = conn.execute(q.delete().where(q.c.attempts >= max_attempts))
         return int(dropped.rowcount)
+
+
+def _queue(backend: str) -> Any:
+    """Queue a record, or give one queued already a new generation, for executemany."""
+    q = t.write_back_queue
+    stmt = insert_for(backend, q)
+    return stmt.on_conflict_do_update(
+        index_elements=["kind", "record_id"],
+        set_={
+            "generation": q.c.generation + 1,
+            "attempts": 0,
+            "marked_at": stmt.excluded.marked_at,
+        },
+    )
+
+
+_QUEUE = BatchStatement(_queue)
 
 
 def _same_generation() -> sa.ColumnElement[bool]:

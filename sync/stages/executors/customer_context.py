@@ -8,6 +8,7 @@ response. The executors gather these facts per batch; this module shapes them fo
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,12 @@ def answered_at(payload: Mapping[str, Any]) -> datetime | None:
 
 def moment(at: datetime | None) -> str | None:
     """An absolute time a reader in any time zone can place: ``2026-12-01 14:03 UTC``."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if at is not None else None
+    if at is None:
+        return None
+    utc = at if at.tzinfo is UTC else at.astimezone(UTC)
+    # ``isoformat`` and a slice: the same text as ``strftime("%Y-%m-%d %H:%M")``, in a third
+    # of the time (every answer of every Task's and ticket's history is shown so).
+    return f"{utc.isoformat(' ', 'minutes')[:16]} UTC"
 
 
 def response_data(payload: Mapping[str, Any]) -> dict[str, object]:
@@ -94,11 +100,7 @@ def timeline(
         when = "this answer" if index == mine else "earlier" if index < mine else "later"
         rows.append(
             {
-                "date": answer.created_at.date().isoformat(),
-                "at": moment(answer.created_at),
-                "score": answer.score,
-                "category": category_of(answer.score),
-                "comment": shorten(answer.comment),
+                **_answer_row(answer),
                 "when": when,
                 "this": index == mine,
                 "earlier": index < mine,
@@ -106,6 +108,19 @@ def timeline(
             }
         )
     return rows
+
+
+@functools.lru_cache(maxsize=4096)
+def _answer_row(answer: PastResponse) -> dict[str, object]:
+    """What a history row shows of one answer, worked out once: a person's answers appear in
+    the history of each of their Tasks and tickets. Callers copy it, never change it."""
+    return {
+        "date": answer.created_at.date().isoformat(),
+        "at": moment(answer.created_at),
+        "score": answer.score,
+        "category": category_of(answer.score),
+        "comment": shorten(answer.comment),
+    }
 
 
 def ticket_rows(tickets: Sequence[OpenTicket] | None) -> list[dict[str, object]] | None:
