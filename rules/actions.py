@@ -135,18 +135,33 @@ def rendered(action: ActionSpec, context: Context) -> dict[str, Any]:
     """The keywords of ``action``'s payload: its fields by name (``name`` becomes ``action``),
     with templates rendered, also inside a mapping of values."""
     out: dict[str, Any] = {}
-    for spec in fields(action):
-        if spec.name in _NOT_RENDERED:
-            continue
-        value = getattr(action, spec.name)
+    for name, key in _payload_names(type(action)):
+        value = getattr(action, name)
         if isinstance(value, Mapping):
-            value = {key: _fill(item, context) for key, item in value.items()}
-        out["action" if spec.name == "name" else spec.name] = _fill(value, context)
+            value = {k: _fill(item, context) for k, item in value.items()}
+        out[key] = _fill(value, context)
     return out
 
 
 #: Fields of an action that steer the engine rather than go into the payload.
 _NOT_RENDERED = frozenset({"expect_skip"})
+
+
+_PAYLOAD_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _payload_names(action_type: type) -> tuple[tuple[str, str], ...]:
+    """(field, payload key) of each field of an action type that goes into its payload, worked
+    out once per type: every action rendered asks."""
+    names = _PAYLOAD_NAMES.get(action_type)
+    if names is None:
+        names = tuple(
+            (spec.name, "action" if spec.name == "name" else spec.name)
+            for spec in fields(action_type)
+            if spec.name not in _NOT_RENDERED
+        )
+        _PAYLOAD_NAMES[action_type] = names
+    return names
 
 
 def _fill(value: object, context: Context) -> object:

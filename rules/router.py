@@ -13,7 +13,7 @@ and fail every test except ``present: false``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Literal
@@ -31,7 +31,7 @@ from rules.fields import FieldSpec, check_types
 from rules.model import Rule, RulesFile
 from rules.operators import Predicate, make_predicate
 from rules.skips import ALWAYS_EXPECTED
-from rules.templates import build_context
+from rules.templates import ContextLayout
 
 Fields = Mapping[str, object]
 
@@ -153,6 +153,8 @@ class Ruleset:
     fields: Mapping[str, FieldSpec]
     read_fields: tuple[FieldSpec, ...]
     """The fields conditions read; their types are checked on every call."""
+    layout: ContextLayout = field(repr=False, compare=False)
+    """Where :attr:`fields` go in the template context."""
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -197,7 +199,7 @@ class Ruleset:
 
     def template_context(self, fields: Fields) -> dict[str, object]:
         """The nested values templates see (``response.score``, ``account.name``, ...)."""
-        return build_context(fields, self.fields.values())
+        return self.layout.build(fields)
 
     def render_action(self, name: str, fields: Fields) -> Payload:
         """Render action ``name`` for one response's fields."""
@@ -224,6 +226,7 @@ def compile_ruleset(model: RulesFile, *, source: str, digest: str) -> Ruleset:
         actions=MappingProxyType(actions),
         fields=catalogue,
         read_fields=tuple(catalogue[name] for name in read),
+        layout=ContextLayout.of(catalogue.values()),
     )
 
 

@@ -123,14 +123,39 @@ def context_tree(specs: Iterable[FieldSpec]) -> ContextTree:
 
 def build_context(fields: Mapping[str, object], specs: Iterable[FieldSpec]) -> dict[str, object]:
     """Nest a flat field mapping for templates; every catalogue field is there (None if missing)."""
-    context: dict[str, object] = {}
-    for spec in specs:
-        *parents, leaf = spec.template_path
-        node = context
-        for part in parents:
-            node = cast(dict[str, object], node.setdefault(part, {}))
-        node[leaf] = fields.get(spec.name)
-    return context
+    return ContextLayout.of(specs).build(fields)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextLayout:
+    """Where each catalogue field goes in the nested template context, worked out once per
+    catalogue: a ruleset builds a context for every action it renders."""
+
+    #: Runs of consecutive fields under the same namespace: its path, then (name in the
+    #: template, field name) of each. Consecutive only, so every dict keeps the catalogue order.
+    runs: tuple[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], ...]
+
+    @classmethod
+    def of(cls, specs: Iterable[FieldSpec]) -> ContextLayout:
+        runs: list[tuple[tuple[str, ...], list[tuple[str, str]]]] = []
+        for spec in specs:
+            *parents, leaf = spec.template_path
+            if not runs or runs[-1][0] != tuple(parents):
+                runs.append((tuple(parents), []))
+            runs[-1][1].append((leaf, spec.name))
+        return cls(tuple((parents, tuple(members)) for parents, members in runs))
+
+    def build(self, fields: Mapping[str, object]) -> dict[str, object]:
+        """The nested context of ``fields`` (:func:`build_context`)."""
+        context: dict[str, object] = {}
+        get = fields.get
+        for parents, members in self.runs:
+            node = context
+            for part in parents:
+                node = cast(dict[str, object], node.setdefault(part, {}))
+            for leaf, name in members:
+                node[leaf] = get(name)
+        return context
 
 
 def check_references(source: str, tree: ContextTree) -> list[TemplateSourceError]:
