@@ -2,11 +2,13 @@
 
 SQLAlchemy prepares an executemany's parameters row by row through its generic machinery (a
 dictionary of every bind parameter per row, then each value's type processing); for the batches
-of a sync (ten thousand responses, their versions, decisions and actions) that was about a tenth
-of its CPU. A :class:`BatchStatement` compiles its statement once per backend and set of
-columns, then turns each row into the driver's parameters directly, with the same type
+of a sync (ten thousand responses, their versions, decisions and actions) that was a good part of
+the cost of storing them. A :class:`BatchStatement` compiles its statement once per backend and
+set of columns, then turns each row into the driver's parameters directly, with the same type
 processing SQLAlchemy applies (time stamps as UTC, JSON documents serialized), and sends them
-as one executemany: the same SQL, the same values, the same round trip.
+as one executemany: the same SQL, the same values, the same round trip. A page of 100 responses
+stored this way takes about 20% less CPU on SQLite and on PostgreSQL (where one multi-row
+``INSERT`` per page was tried and cost more: the driver parses every placeholder of it).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.state import schema as t
+from sync.state.batched import BatchStatement
 from sync.state.database import Database
 from sync.state.dialect import chunks, insert_ignore
 
@@ -72,4 +73,7 @@ class Cooldowns:
             for claim in claims
         ]
         with self._db.writing(conn) as db:
-            db.execute(insert_ignore(db, t.cooldowns), rows)
+            _INSERT_CLAIMS.execute(db, rows)
+
+
+_INSERT_CLAIMS = BatchStatement(lambda backend: insert_ignore(backend, t.cooldowns))

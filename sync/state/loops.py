@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync.state import schema as t
+from sync.state.batched import BatchStatement
 from sync.state.database import Database
 from sync.state.dialect import chunks, upsert
 
@@ -241,8 +242,8 @@ class Loops:
                     ],
                 )
             if events:
-                db.execute(
-                    t.loop_events.insert(),
+                _INSERT_EVENTS.execute(
+                    db,
                     [
                         {
                             "source": e.source,
@@ -470,3 +471,6 @@ def _loop(row: Any) -> Loop:
         outcome=row.outcome,
         owner_id=row.owner_id,
     )
+
+
+_INSERT_EVENTS = BatchStatement(lambda _backend: t.loop_events.insert())

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.state import schema as t
+from sync.state.batched import BatchStatement
 from sync.state.database import Database
 from sync.state.dialect import chunks, insert_ignore
 
@@ -97,8 +98,7 @@ class Skips:
                     skipped_at=now,
                 )
             )
-        if inserts:
-            conn.execute(insert_ignore(conn, s), inserts)
+        _INSERT_SKIPS.execute(conn, inserts)
         return news
 
     def rows(
@@ -168,3 +168,6 @@ def _row(skip: SkippedAction, now: datetime) -> dict[str, Any]:
         "first_skipped_at": now,
         "skipped_at": now,
     }
+
+
+_INSERT_SKIPS = BatchStatement(lambda backend: insert_ignore(backend, t.skipped_actions))
