@@ -364,7 +364,11 @@ class Inbox:
                 # The status is checked here, not in SQL: with both terms SQLite walks the status
                 # index, every routed response, once per chunk, instead of these records' rows.
                 rows = conn.execute(query.where(column.in_(chunk))).all()
-                out.extend(_stored(row) for row in rows if row.status == "routed")
+                out.extend(
+                    _stored(row, match=with_match, decision=False)
+                    for row in rows
+                    if row.status == "routed"
+                )
         return out
 
     def matches(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Mapping[str, Any]]:
@@ -569,7 +573,9 @@ def _email(row: Any) -> str:
     return str(row.email)
 
 
-def _stored(row: Any) -> StoredResponse:
+def _stored(row: Any, *, match: bool = True, decision: bool = True) -> StoredResponse:
+    """The stored response of a row; ``match``/``decision``: whether the query selected those
+    columns (None when not: looking a missing column up by name costs a raised KeyError)."""
     data = row.data or {}
     response = SurveyResponse(
         source=row.source,
@@ -594,7 +600,6 @@ def _stored(row: Any) -> StoredResponse:
         account_id=row.account_id,
         zendesk_user_id=row.zendesk_user_id,
         zendesk_org_id=row.zendesk_org_id,
-        # Queries that leave these columns out (:meth:`Inbox.routed`) get None.
-        match=row._mapping.get("match"),
-        decision=row._mapping.get("decision"),
+        match=row.match if match else None,
+        decision=row.decision if decision else None,
     )
