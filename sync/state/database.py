@@ -103,17 +103,20 @@ class Database:
         self.dialect = engine.dialect.name
 
     @contextmanager
-    def reading(self, conn: Connection | None = None) -> Iterator[Connection]:
+    def reading(
+        self, conn: Connection | None = None, *, streamed: bool = False
+    ) -> Iterator[Connection]:
         """``conn`` if given, else a new connection for reads.
 
         On PostgreSQL its statements run without a transaction around them: under READ
         COMMITTED each statement sees its own snapshot either way, and the BEGIN and ROLLBACK
-        a transaction costs were two of a read's three round trips."""
+        a transaction costs were two of a read's three round trips. ``streamed``: the caller
+        streams results (``yield_per``), whose server-side cursors need a transaction."""
         if conn is not None:
             yield conn
             return
         with self.engine.connect() as own:
-            if self.dialect == "postgresql":
+            if self.dialect == "postgresql" and not streamed:
                 own.execution_options(isolation_level="AUTOCOMMIT")
             yield own
 

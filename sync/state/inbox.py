@@ -319,7 +319,7 @@ class Inbox:
         asked: dict[str, list[datetime]] = {}
         for email, created in keys:
             asked.setdefault(email, []).append(created)
-        with self._db.reading() as conn:
+        with self._db.reading(streamed=True) as conn:
             streamed = conn.execution_options(yield_per=STREAMED_ROWS)
             for chunk in chunks(sorted(asked)):
                 rows = streamed.execute(
