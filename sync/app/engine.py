@@ -379,6 +379,7 @@ class Engine:
                         self.config.zendesk,
                         self.config.salesforce.instance_url,
                         self.config.lease_seconds,
+                        self.config.max_attempts,
                     ),
                     direct_up_to=self.direct_tickets,
                 ),
@@ -402,6 +403,7 @@ class Engine:
                 context_template=tasks.context_template,
                 history_limit=tasks.history_limit,
                 settle_window=timedelta(seconds=tasks.settle_seconds),
+                max_attempts=self.config.max_attempts,
                 ticket_base_url=self.config.zendesk.agent_url,
                 context_seconds=context_seconds(self.config.lease_seconds),
             ),
@@ -756,6 +758,7 @@ class Engine:
                 settings=TaskSettings(
                     context_template="",
                     settle_window=timedelta(seconds=self.config.salesforce.tasks.settle_seconds),
+                    max_attempts=self.config.max_attempts,
                 ),
             )
         )

@@ -16,7 +16,7 @@ Nothing here is optional: a fake implements the whole port a stage asks for.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from connectors.models import (
@@ -250,6 +250,13 @@ class TicketDesk(OrganizationPort, NamesPort, OpenTickets, Protocol):
     """What the ticket executor asks of Zendesk."""
 
     def find_tickets_by_key(self, keys: Iterable[str]) -> dict[str, int]: ...
+
+    def find_recent_tickets_by_key(
+        self, keys: Iterable[str], since: datetime, *, max_pages: int = 2
+    ) -> dict[str, int]:
+        """As :meth:`find_tickets_by_key` among tickets changed since ``since``, in a few
+        requests however many keys; may miss a ticket that exists."""
+        ...
 
     def create_tickets(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal, Protocol
@@ -47,6 +47,9 @@ class Outcome:
     system: str = ""
     #: Held because its create was sent at this time and got no answer (:mod:`.settle`).
     in_doubt_since: datetime | None = None
+    #: A deferral that still counts as a failure: an earlier create of it got no answer and
+    #: had not taken effect once it no longer could (:meth:`SettleWindow.lapsed`).
+    counts_failure: bool = False
 
 
 class Executor(Protocol):
@@ -124,6 +127,7 @@ def create_missing(
     retry: RetryPolicy,
     lookup_chunk: int = 200,
     settle: SettleWindow | None = None,
+    recheck: Callable[[list[str], datetime], Mapping[str, Any]] | None = None,
 ) -> list[Outcome]:
     """Create the records of these actions exactly once, retrying transient failures.
 
@@ -137,13 +141,20 @@ def create_missing(
     With ``settle``, a create whose answer never came (:class:`WriteInDoubtError`) is not tried
     again in this call: its actions are looked up once (the answer may have been lost after the
     commit) and, when not found, held until the system can no longer be carrying it out
-    (:mod:`sync.stages.settle`); so are actions an earlier attempt left in doubt.
+    (:mod:`sync.stages.settle`); so are actions an earlier attempt left in doubt. One whose
+    create got no answer and was not found once the window had passed counts a failure; the
+    ``max_attempts``-th ends it in the dead letters instead of sending it again.
+
+    ``recheck(keys, since)`` looks up the actions held within the window (those sent unanswered
+    at ``since`` or later), a cheaper look than ``lookup`` that may miss a record that exists:
+    a miss only keeps them held, and after the window only ``lookup`` decides.
     """
     uncertain = {a.key for a in actions if a.attempts > 1}
     found: dict[str, Any] = {}
     unresolved: dict[str, str] = {}
     in_doubt = settle.in_doubt(actions) if settle is not None else {}
     reasons: dict[str, str] = {}
+    lapsed: set[str] = set()  # their unanswered create failed: one failure each
 
     def send(todo: list[ClaimedAction]) -> list[Outcome]:
         if settle is None:
@@ -155,40 +166,96 @@ def create_missing(
         except WriteInDoubtError as exc:
             in_doubt.update(dict.fromkeys(keys, sent))
             reasons.update(dict.fromkeys(keys, f"its create got no answer: {exc}"))
-            more, _ = look_up_each(keys, lookup, retry, lookup_chunk)
-            found.update(more)
+            more = look_again(keys)
             uncertain.difference_update(keys)
             return [Outcome(k, "retry", error=reasons[k]) for k in keys if k not in more]
 
+    def look_again(keys: list[str]) -> dict[str, Any]:
+        """Look up held actions: with ``recheck`` if given (a miss keeps them held)."""
+        if recheck is None:
+            more, _ = look_up_each(keys, lookup, retry, lookup_chunk)
+        else:
+            more = rechecked(keys, min(in_doubt[k] for k in keys), recheck, retry)
+        found.update(more)
+        return more
+
     def attempt() -> list[Outcome]:
         keys = sorted(uncertain - found.keys() - unresolved.keys())
-        more, failed = look_up_each(keys, lookup, retry, lookup_chunk)
+        waiting = [k for k in keys if settle is not None and held_still(settle, in_doubt, k)]
+        if waiting:
+            look_again(waiting)
+        rest = sorted(set(keys) - set(waiting))
+        more, failed = look_up_each(rest, lookup, retry, lookup_chunk)
         found.update(more)
         unresolved.update(failed)
         uncertain.difference_update(keys)
         holds = settle.holds(in_doubt, found) if settle is not None else []
         held = {h.key for h in holds}
+        if settle is not None:
+            lapsed.update(settle.lapsed(in_doubt, found) - unresolved.keys())
+        given_up = {
+            a.key: error
+            for a in actions
+            if settle is not None
+            and a.key in lapsed
+            and (error := settle.given_up(a, in_doubt[a.key])) is not None
+        }
         todo = [
             a
             for a in actions
-            if a.key not in found and a.key not in unresolved and a.key not in held
+            if a.key not in found
+            and a.key not in unresolved
+            and a.key not in held
+            and a.key not in given_up
         ]
         uncertain.update(a.key for a in todo)  # from here on, each may exist whatever happens
         created = send(todo) if todo else []
         done = [
             Outcome(k, "done", external_id=str(v), found_existing=True) for k, v in found.items()
         ]
-        waiting = [held_outcome(h) for h in holds]
+        ended = [Outcome(k, "dead", error=e) for k, e in given_up.items()]
+        kept = [held_outcome(h) for h in holds]
         left = [unresolved_outcome(k, e) for k, e in unresolved.items() if k not in held]
-        return done + created + waiting + left
+        return done + created + ended + kept + left
 
     outcomes = guarded(actions, lambda: retry.call(attempt))
     if settle is None:
         return outcomes
     return [
-        held_while_in_doubt(o, settle, in_doubt.get(o.key), reasons.get(o.key, ""))
+        counted_if_lapsed(
+            held_while_in_doubt(o, settle, in_doubt.get(o.key), reasons.get(o.key, "")), lapsed
+        )
         for o in outcomes
     ]
+
+
+def held_still(settle: SettleWindow, in_doubt: Mapping[str, datetime], key: str) -> bool:
+    """Whether ``key`` is in doubt and its create may still land."""
+    since = in_doubt.get(key)
+    return since is not None and settle.within(since)
+
+
+def rechecked(
+    keys: list[str],
+    since: datetime,
+    recheck: Callable[[list[str], datetime], Mapping[str, Any]],
+    retry: RetryPolicy,
+) -> dict[str, Any]:
+    """What ``recheck`` finds of held ``keys``; nothing when it fails or is told to wait: the
+    actions stay held, and are looked up again at the next recheck."""
+    try:
+        return dict(retry.call(partial(recheck, keys, since)))
+    except (RetryableError, DeferError) as exc:
+        log.info("looking up %d held actions failed, they stay held: %s", len(keys), exc)
+        return {}
+
+
+def counted_if_lapsed(outcome: Outcome, lapsed: set[str]) -> Outcome:
+    """A deferral of an action whose earlier unanswered create lapsed counts that failure (a
+    retry or a dead letter counts one anyway)."""
+    if outcome.key in lapsed and outcome.result == "defer":
+        return replace(outcome, counts_failure=True)
+    return outcome
 
 
 def held_while_in_doubt(
@@ -340,6 +407,7 @@ def result_of(
             outcome.error,
             outcome.not_before or now + backoff_base,
             outcome.in_doubt_since,
+            failed=outcome.counts_failure,
         )
     if outcome.result == "dead" or action.failures + 1 >= max_failures:
         return ActionResult.dead(action.key, outcome.error)

@@ -86,10 +86,23 @@ class ActionResult:
 
     @classmethod
     def defer(
-        cls, key: str, reason: str, until: datetime, in_doubt_since: datetime | None = None
+        cls,
+        key: str,
+        reason: str,
+        until: datetime,
+        in_doubt_since: datetime | None = None,
+        *,
+        failed: bool = False,
     ) -> ActionResult:
+        """Back in the queue at ``until``; ``failed``: counted towards the dead-letter limit
+        all the same (an unanswered create that lapsed, held again after it was sent anew)."""
         return cls(
-            key, "pending", error=reason, next_attempt_at=until, in_doubt_since=in_doubt_since
+            key,
+            "pending",
+            error=reason,
+            next_attempt_at=until,
+            failed=failed,
+            in_doubt_since=in_doubt_since,
         )
 
     @classmethod

@@ -3,18 +3,20 @@ the window has passed since it was sent; what turns up meanwhile is adopted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from connectors.errors import RetryableError, WriteInDoubtError
 from connectors.models import WriteResult
 from sync.core.retry import RetryPolicy
-from sync.stages.act import Outcome, create_missing
+from sync.stages.act import Outcome, create_missing, result_of
 from sync.stages.settle import RECHECK_AFTER, SettleWindow
 from sync.state import ClaimedAction
 
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=11)
 FAST = RetryPolicy(attempts=3, initial_wait=0.0, max_wait=0.0)
+MAX_ATTEMPTS = 8
 
 
 class Org:
@@ -47,16 +49,38 @@ class Org:
         return [WriteResult(k, True, external_id=f"id-{k}") for k in keys]
 
 
-def action(key: str, *, attempts: int = 1, since: datetime | None = None) -> ClaimedAction:
+def action(
+    key: str, *, attempts: int = 1, since: datetime | None = None, failures: int = 0
+) -> ClaimedAction:
     return ClaimedAction(
-        key, "salesforce_task", {}, attempts, 0, "delighted", key, "r", None, in_doubt_since=since
+        key,
+        "salesforce_task",
+        {},
+        attempts,
+        failures,
+        "delighted",
+        key,
+        "r",
+        None,
+        in_doubt_since=since,
     )
 
 
-def run(org: Org, actions: list[ClaimedAction], now: datetime) -> dict[str, Outcome]:
-    settle = SettleWindow(lambda: now, WINDOW, lambda keys, _at: org.noted.append(list(keys)))
+def run(
+    org: Org,
+    actions: list[ClaimedAction],
+    now: datetime,
+    recheck: Callable[[list[str], datetime], dict[str, str]] | None = None,
+) -> dict[str, Outcome]:
+    settle = SettleWindow(
+        lambda: now,
+        WINDOW,
+        lambda keys, _at: org.noted.append(list(keys)),
+        system="Salesforce",
+        max_failures=MAX_ATTEMPTS,
+    )
     outcomes = create_missing(
-        actions, lookup=org.lookup, create=org.create, retry=FAST, settle=settle
+        actions, lookup=org.lookup, create=org.create, retry=FAST, settle=settle, recheck=recheck
     )
     return {o.key: o for o in outcomes}
 
@@ -124,3 +148,68 @@ def test_only_sends_large_enough_to_queue_a_job_are_noted() -> None:
     settle.sending(["a", "b"])
 
     assert noted == [["a", "b"]]
+
+
+def test_a_held_create_is_not_a_failure_until_the_window_passes_with_nothing_found() -> None:
+    """Holding counts nothing; a create that got no answer and had not landed by the end of
+    the window failed: the deferral after it is sent again (and held again) counts it."""
+    org = Org()
+    org.lost, org.land = 1, False
+    held = run(org, [action("a", attempts=2, since=T0)], T0 + WINDOW - timedelta(seconds=1))
+    assert (held["a"].result, held["a"].counts_failure) == ("defer", False)
+
+    outcomes = run(org, [action("a", attempts=3, since=T0)], T0 + WINDOW)
+    again = outcomes["a"]
+    assert (again.result, again.counts_failure, again.in_doubt_since) == (
+        "defer",
+        True,
+        T0 + WINDOW,
+    )
+    assert org.sends == [["a"]]
+    claimed = action("a", attempts=3, since=T0, failures=2)
+    recorded = result_of(claimed, again, MAX_ATTEMPTS, timedelta(seconds=30), T0 + WINDOW)
+    assert (recorded.status, recorded.failed, recorded.in_doubt_since) == (
+        "pending",
+        True,
+        T0 + WINDOW,
+    )
+
+
+def test_the_failure_that_reaches_max_attempts_ends_it_unsent_saying_it_never_answered() -> None:
+    org = Org()
+    last = action("a", attempts=9, since=T0, failures=MAX_ATTEMPTS - 1)
+    outcomes = run(org, [last, action("b", attempts=9, since=T0, failures=2)], T0 + WINDOW)
+    assert outcomes["a"].result == "dead"
+    assert outcomes["a"].error.startswith("Salesforce never answered")
+    assert "response delighted/a" in outcomes["a"].error
+    assert org.sends == [["b"]]  # only the one with failures to spare is sent again
+
+
+def test_what_turns_up_by_the_last_lookup_is_adopted_however_often_it_failed() -> None:
+    org = Org()
+    org.records["a"] = "id-late"
+    last = action("a", attempts=9, since=T0, failures=MAX_ATTEMPTS - 1)
+    outcomes = run(org, [last], T0 + WINDOW)
+    assert (outcomes["a"].result, outcomes["a"].external_id) == ("done", "id-late")
+    assert org.sends == []
+
+
+def test_held_actions_are_rechecked_together_and_only_the_lookup_after_the_window_decides() -> None:
+    org = Org()
+    org.records["b"] = "id-b"
+    asked: list[tuple[list[str], datetime]] = []
+
+    def recheck(keys: list[str], since: datetime) -> dict[str, str]:
+        asked.append((keys, since))
+        return {}  # a look that misses what exists keeps it held, never lets it be sent
+
+    later = T0 + timedelta(minutes=3)
+    held = [action("a", attempts=2, since=T0), action("b", attempts=2, since=T0 + RECHECK_AFTER)]
+    outcomes = run(org, held, later, recheck)
+    assert asked == [(["a", "b"], T0)]
+    assert {k: o.result for k, o in outcomes.items()} == {"a": "defer", "b": "defer"}
+
+    outcomes = run(org, [action("b", attempts=3, since=T0)], T0 + WINDOW, recheck)
+    assert len(asked) == 1  # past the window: looked up by ``lookup``, found, adopted
+    assert (outcomes["b"].result, outcomes["b"].external_id) == ("done", "id-b")
+    assert org.sends == []

@@ -79,3 +79,27 @@ def test_an_unanswered_job_submit_waits_out_the_settle_window_and_each_effect_ex
     assert [effects(emulator, k) for k in keys] == [1, 1, 1]
     assert {r.status for r in store.outbox.actions(keys=keys)} == {"done"}
     assert emulator.calls[WRITES[case]] == (1 if queued else 2)
+
+
+@pytest.mark.parametrize("case", sorted(WRITES))
+def test_an_account_that_never_answers_ends_the_actions_in_the_dead_letters_with_nothing_twice(
+    serve: Serve, store: StateStore, outbox: Outbox, case: str
+) -> None:
+    """Each submit that got no answer and had not taken effect once the window passed counts
+    a failure; the ``max_attempts``-th ends the action instead of another submit."""
+    emulator, url = serve()
+    desk = connector(url)
+    keys = bulk_actions(case, outbox, desk, store)
+    emulator.inject(Fault("reset", rate=1.0, endpoint=f"^{WRITES[case]}$"))
+    window = timedelta(seconds=0.3)
+    settings = TicketSettings(settle_window=window, max_attempts=3)
+
+    for minutes in range(1, 7):
+        drain_with("worker", desk, store, timedelta(minutes=minutes), settings)
+        time.sleep(window.total_seconds() + 0.05)
+
+    rows = store.outbox.actions(keys=keys)
+    assert {(r.status, r.failures) for r in rows} == {("dead", 3)}
+    assert all((r.last_error or "").startswith("Zendesk never answered") for r in rows)
+    assert emulator.calls[WRITES[case]] == 3
+    assert [effects(emulator, k) for k in keys] == [0, 0, 0]

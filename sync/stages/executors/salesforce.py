@@ -50,6 +50,9 @@ class TaskSettings:
     #: How long after a create that got no answer its Tasks may still appear
     #: (``salesforce.tasks.settle_seconds``): none is created again before.
     settle_window: timedelta = DEFAULT_WINDOW
+    #: Failures that end an action in the dead letters (``max_attempts``): a create that got no
+    #: answer and had not taken effect once the window passed is one.
+    max_attempts: int = 8
     #: ``https://SUBDOMAIN.zendesk.com``: links to the tickets of the same responses ("": none).
     ticket_base_url: str = ""
     #: About how long a batch may spend asking Zendesk for the open tickets (a share of the
@@ -88,7 +91,13 @@ class SalesforceTaskExecutor:
             lookup=self.crm.find_tasks_by_key,
             create=create,
             retry=self.retry,
-            settle=SettleWindow(self.clock, self.settings.settle_window, note),
+            settle=SettleWindow(
+                self.clock,
+                self.settings.settle_window,
+                note,
+                system="Salesforce",
+                max_failures=self.settings.max_attempts,
+            ),
         )
 
     def _context(self, todo: Sequence[ClaimedAction]) -> dict[str, str]:

@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Literal
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConfigError, ConnectorError
 from connectors.models import TicketSpec
 from connectors.salesforce.records import QUEUE_PREFIX, USER_PREFIX
 from connectors.zendesk.client import COMMENT_SEPARATOR, MAX_JOINED_CHARS
@@ -46,6 +46,7 @@ from connectors.zendesk.records import CommentSpec, RequesterSpec, TicketState
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
 from sync.core.ports import FieldReader, OpenTickets, TicketDesk
 from sync.core.retry import RetryPolicy
+from sync.loop.export_pause import exports_paused, reading_exports
 from sync.stages.act import (
     Outcome,
     create_missing,
@@ -88,6 +89,12 @@ LOOKUP_CHUNK = 1
 #: How long a ticket action waits for an earlier one of its requester before it looks again.
 SERIAL_WAIT_MIN = timedelta(seconds=1)
 SERIAL_WAIT_MAX = timedelta(seconds=60)
+#: Export pages a recheck of held tickets reads at most (1,000 tickets each): from three held
+#: tickets on, the export asks fewer requests than a lookup per ticket would.
+RECHECK_PAGES = 2
+#: How long before the earliest unanswered submit the export is read from: Zendesk's clock and
+#: ours may differ, and a ticket changed since it was made is exported at its latest change.
+CLOCK_SLACK = timedelta(minutes=5)
 #: Zendesk gives no bound on how long a bulk job may wait in its queue; jobs usually run within
 #: seconds, and their statuses were kept for an hour. A job not run within it is taken as lost.
 DEFAULT_WINDOW = timedelta(hours=1)
@@ -125,12 +132,20 @@ class TicketSettings:
     #: How long after a bulk submit that got no answer its job may still run
     #: (``zendesk.tickets.settle_seconds``): nothing it carried is sent again before.
     settle_window: timedelta = DEFAULT_WINDOW
+    #: Failures that end an action in the dead letters (``max_attempts``): a write that got no
+    #: answer and had not taken effect once the window passed is one.
+    max_attempts: int = 8
 
     @classmethod
     def from_config(
-        cls, zd: ZendeskConfig, instance_url: str = "", lease_seconds: float = 300.0
+        cls,
+        zd: ZendeskConfig,
+        instance_url: str = "",
+        lease_seconds: float = 300.0,
+        max_attempts: int = 8,
     ) -> TicketSettings:
         return cls(
+            max_attempts=max_attempts,
             context_seconds=context_seconds(lease_seconds),
             task_instance_url=instance_url,
             attach_scope=zd.tickets.attach_scope,
@@ -203,6 +218,8 @@ class ZendeskTicketExecutor:
         #: Tickets this executor made in the current pass (:meth:`begin_pass`): unsolved as far
         #: as the pass knows, so the later batches of a backlog attach to them without asking.
         self._made: dict[int, TicketState] = {}
+        #: Zendesk refused these credentials the export: held tickets are looked up one each.
+        self._export_refused = False
 
     def begin_pass(self) -> None:
         """Forget the tickets made in earlier passes: their state is asked of Zendesk again."""
@@ -254,7 +271,10 @@ class ZendeskTicketExecutor:
         plans = [p for p in plans if p.key not in outcomes]
 
         self._create_requesters(plans, names)
-        self._add_context(plans)
+        # A ticket held while its submit may still run is not sent in this attempt: it needs no
+        # context (asking for it would cost requests at every recheck).
+        settle = self._settle(queued_from=self.settings.direct_up_to + 1)
+        self._add_context([p for p in plans if not settle.holding(p.action)])
 
         creating = [p for p in plans if p.target is None and p.leader is None]
         specs: dict[str, TicketSpec] = {}
@@ -270,6 +290,10 @@ class ZendeskTicketExecutor:
         def settled_lookup(keys: list[str]) -> dict[str, int]:
             watch.settle(keys)  # a job still running may be about to create them
             return self.helpdesk.find_tickets_by_key(keys)
+
+        def recheck(keys: list[str], since: datetime) -> dict[str, int]:
+            watch.settle(keys)
+            return self._recheck(keys, since)
 
         def note(keys: Sequence[str], job_id: str) -> None:
             # A joined answer is held with its ticket's job, like the ticket itself.
@@ -289,7 +313,8 @@ class ZendeskTicketExecutor:
                 ),
                 retry=self.retry,
                 lookup_chunk=LOOKUP_CHUNK,
-                settle=self._settle(queued_from=self.settings.direct_up_to + 1),
+                settle=settle,
+                recheck=recheck,
             )
         finally:
             outcomes.update(targeted())
@@ -700,11 +725,48 @@ class ZendeskTicketExecutor:
         )
         return lambda: {**result, **finish()}
 
+    def _recheck(self, keys: list[str], since: datetime) -> dict[str, int]:
+        """Held tickets, sent unanswered at ``since`` or later, looked for again.
+
+        Zendesk finds a ticket by ``external_id`` one request each, and search cannot be
+        trusted to show a new one for minutes; so the tickets of a larger hold are looked for
+        in the incremental export from just before the send, a page of 1,000 changed tickets a
+        request (:data:`RECHECK_PAGES` at most). Whatever that misses stays held: the lookup
+        that lets a ticket be created again, after the window, is made one by one as ever.
+        While the exports are told to wait (:mod:`sync.loop.export_pause`) nothing is asked.
+        """
+        if len(keys) <= RECHECK_PAGES or self._export_refused:
+            return self.helpdesk.find_tickets_by_key(keys)
+        now = self.clock()
+        read = partial(
+            self.helpdesk.find_recent_tickets_by_key,
+            keys,
+            since - CLOCK_SLACK,
+            max_pages=RECHECK_PAGES,
+        )
+        try:
+            if self.store is None:
+                return read()
+            if exports_paused(self.store, now):
+                return {}
+            return reading_exports(self.store, now, read)
+        except ConfigError as exc:  # an agent may not read the export: one lookup each then
+            log.warning("held tickets are looked up one by one: %s", exc)
+            self._export_refused = True
+            return self.helpdesk.find_tickets_by_key(keys)
+
     def _settle(self, queued_from: int) -> SettleWindow:
         """How long a bulk write sent without an answer may still take effect. Sends of at
         least ``queued_from`` actions (a bulk job) are noted in the store before they leave."""
         note = self.store.outbox.note_sent if self.store is not None else None
-        return SettleWindow(self.clock, self.settings.settle_window, note, queued_from)
+        return SettleWindow(
+            self.clock,
+            self.settings.settle_window,
+            note,
+            queued_from,
+            system="Zendesk",
+            max_failures=self.settings.max_attempts,
+        )
 
     def _resolved_names(self) -> ZendeskNames:
         if self.names is None:

@@ -18,6 +18,7 @@ from sync.core.ports import TicketDesk
 from sync.core.retry import RetryPolicy
 from sync.stages.act import (
     Outcome,
+    counted_if_lapsed,
     guarded,
     held_outcome,
     held_while_in_doubt,
@@ -53,6 +54,8 @@ def guarded_comments(
     With ``settle``, a comment whose bulk submit got no answer (its job may be queued, its id
     unknown) is looked for at once and, when not there, held until the window has passed since
     the submit (:mod:`sync.stages.settle`); so are comments an earlier attempt left in doubt.
+    One not there once the window has passed counts a failure, and the ``max_attempts``-th
+    ends it in the dead letters instead of sending it again.
     """
     return started_comments(comments, actions, helpdesk, retry, watch, settle)()
 
@@ -75,6 +78,8 @@ def started_comments(
     bodies: dict[int, list[str]] = {}
     in_doubt = settle.in_doubt(actions) if settle is not None else {}
     reasons: dict[str, str] = {}
+    lapsed: set[str] = set()  # their unanswered update failed: one failure each
+    claimed = {a.key: a for a in actions}
 
     def in_doubt_after(keys: list[str], sent: datetime | None, exc: WriteInDoubtError) -> None:
         # Looked for on the next try (they are pending), and held if not there.
@@ -115,6 +120,7 @@ def started_comments(
     def begin() -> Callable[[], list[Outcome]]:
         present: list[Outcome] = []
         held: list[Outcome] = []
+        ended: list[Outcome] = []
         todo: list[CommentSpec] = []
         if watch is not None:
             watch.settle(c.key for c in comments if c.key in pending)
@@ -143,6 +149,13 @@ def started_comments(
                 if hold is not None:
                     held.append(held_outcome(hold))
                     continue
+                action = claimed.get(comment.key)
+                if settle is not None and since is not None and action is not None:
+                    lapsed.add(comment.key)
+                    error = settle.given_up(action, since)
+                    if error is not None:
+                        ended.append(Outcome(comment.key, "dead", error=error))
+                        continue
             todo.append(comment)
         pending.update(c.key for c in todo)
         # What a failed attempt may have added is read again, not from before it.
@@ -153,7 +166,7 @@ def started_comments(
         def outcomes() -> list[Outcome]:
             sent = [replace(outcome_of(r), attached=r.ok) for r in added()]
             missing = [unresolved_outcome(k, e) for k, e in unresolved.items()]
-            return present + held + sent + missing
+            return present + held + ended + sent + missing
 
         return outcomes
 
@@ -168,7 +181,7 @@ def started_comments(
         nonlocal failure
         if first is not None:
             try:
-                return _held_if_in_doubt(first(), settle, in_doubt, reasons)
+                return _held_if_in_doubt(first(), settle, in_doubt, reasons, lapsed)
             except Exception as exc:
                 failure = exc
         replayed = [failure]
@@ -181,7 +194,7 @@ def started_comments(
             return begin()()
 
         outcomes = guarded(actions, lambda: retry.call(attempt))
-        return _held_if_in_doubt(outcomes, settle, in_doubt, reasons)
+        return _held_if_in_doubt(outcomes, settle, in_doubt, reasons, lapsed)
 
     return finish
 
@@ -191,10 +204,14 @@ def _held_if_in_doubt(
     settle: SettleWindow | None,
     in_doubt: dict[str, datetime],
     reasons: dict[str, str],
+    lapsed: set[str],
 ) -> dict[str, Outcome]:
     if settle is not None:
         outcomes = [
-            held_while_in_doubt(o, settle, in_doubt.get(o.key), reasons.get(o.key, ""))
+            counted_if_lapsed(
+                held_while_in_doubt(o, settle, in_doubt.get(o.key), reasons.get(o.key, "")),
+                lapsed,
+            )
             for o in outcomes
         ]
     return {o.key: o for o in outcomes}

@@ -1,0 +1,102 @@
+"""Tickets held after a bulk submit that got no answer are looked for again in a few requests.
+
+Zendesk finds a ticket by ``external_id`` one request each, so a hold of 50 tickets looked up
+every minute would cost 50 requests a minute of the account's budget for as long as the hold
+lasts. Search is no substitute: its index lags, so it cannot show that a ticket was not made.
+The incremental ticket export from just before the submit shows every ticket changed since, a
+thousand a request: the held tickets are rechecked from it, what it shows is adopted, what it
+misses stays held, and only the lookup after the window lets a ticket be created again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from emulators.base import Fault
+from sync.stages.executors.zendesk import TicketSettings
+from sync.state import StateStore
+from tests.zendesk.bulk_jobs import drain_as as drain_with
+from tests.zendesk.bulk_jobs import effects, job_connector
+from tests.zendesk.conftest import PEOPLE, Outbox, Serve, ticket_payload
+
+HELD = 50
+#: The client's patience, how long the lost answer hangs, and how long after its submit the
+#: queued job runs; the settle window is Zendesk's default hour.
+TIMEOUT = 0.3
+HANG = 0.4
+JOB_SECONDS = 0.8
+#: Endpoints that find tickets: one ticket by ``external_id``, or the incremental export.
+LOOKUPS = ("tickets_list", "incremental_tickets")
+
+
+def lookups(calls: Counter[str], before: Counter[str]) -> dict[str, int]:
+    return {name: calls[name] - before[name] for name in LOOKUPS}
+
+
+@pytest.mark.parametrize(
+    ("fault", "queued"),
+    [("late", True), ("reset", False)],
+    ids=["queued-answer-lost", "never-queued"],
+)
+def test_a_hold_of_fifty_tickets_is_rechecked_in_one_request_and_each_ticket_exists_once(
+    serve: Serve, store: StateStore, outbox: Outbox, fault: str, queued: bool
+) -> None:
+    emulator, url = serve(
+        job_apply="on_completion",
+        job_polls_to_complete=10_000,
+        job_seconds_to_complete=JOB_SECONDS,
+    )
+    desk = job_connector(url, job_timeout=5.0, timeout=TIMEOUT)
+    keys = [outbox.add(p, ticket_payload(p)) for p in (PEOPLE * HELD)[:HELD]]
+    emulator.inject(Fault(fault, count=1, endpoint="^tickets_create_many$", hang_seconds=HANG))
+    settings = TicketSettings()
+
+    before = Counter(emulator.calls)
+    drain_with("worker-a", desk, store, timedelta(0), settings)  # no answer to the submit
+    assert {r.status for r in store.outbox.actions(keys=keys)} == {"pending"}
+    assert emulator.calls["tickets_create_many"] == 1
+    first = lookups(emulator.calls, before)
+
+    time.sleep(JOB_SECONDS + 0.2)  # a queued job has run by now
+    before = Counter(emulator.calls)
+    drain_with("worker-b", desk, store, timedelta(minutes=2), settings)  # the first recheck
+    recheck = emulator.calls - before
+
+    assert first == {"tickets_list": 0, "incremental_tickets": 1}  # was 50 lookups, one each
+    # One request (was 50 lookups and the held tickets' context): the names the executor
+    # resolves once aside.
+    assert dict(recheck - Counter(ticket_fields=1)) == {"incremental_tickets": 1}
+    rows = store.outbox.actions(keys=keys)
+    if queued:  # what the lost job made is adopted from the export
+        assert {(r.status, r.failures) for r in rows} == {("done", 0)}
+        assert [effects(emulator, k) for k in keys] == [1] * HELD
+    else:  # nothing made: still held, nothing sent again
+        assert {(r.status, r.failures) for r in rows} == {("pending", 0)}
+        assert [effects(emulator, k) for k in keys] == [0] * HELD
+    assert emulator.calls["tickets_create_many"] == 1
+
+
+def test_while_the_exports_are_told_to_wait_held_tickets_stay_held_at_no_cost(
+    serve: Serve, store: StateStore, outbox: Outbox
+) -> None:
+    """A 429 on the export is not a failure of the held tickets nor a deferral of the rest."""
+    emulator, url = serve()
+    desk = job_connector(url, job_timeout=5.0, timeout=TIMEOUT)
+    keys = [outbox.add(p, ticket_payload(p)) for p in (PEOPLE * HELD)[:HELD]]
+    emulator.inject(Fault("reset", count=1, endpoint="^tickets_create_many$"))
+    emulator.inject(Fault("429", count=1, endpoint="^incremental_tickets$", retry_after=600))
+    settings = TicketSettings()
+
+    drain_with("worker", desk, store, timedelta(0), settings)  # submit lost, export says wait
+    before = Counter(emulator.calls)
+    drain_with("worker", desk, store, timedelta(minutes=2), settings)  # exports still paused
+
+    assert lookups(emulator.calls, before) == {"tickets_list": 0, "incremental_tickets": 0}
+    rows = store.outbox.actions(keys=keys)
+    assert {(r.status, r.failures) for r in rows} == {("pending", 0)}
+    assert all("no answer" in (r.last_error or "") for r in rows)
+    assert emulator.calls["tickets_create_many"] == 1
