@@ -1,9 +1,13 @@
 """Themes learned from labelled comments (a ``comment,theme`` file, e.g. tagged tickets).
 
-A class-balanced logistic regression over the sentence embedding (when installed) and the
-character n-grams. The taxonomy's own descriptions and examples join the training rows, so a
-theme with few or no labelled comments still has a voice. Balancing matters: complaint themes
-are very unequal in size, and an unbalanced model would hardly ever name the small ones.
+A class-balanced logistic regression over the sentence embedding (when installed), the
+character n-grams, and the comment's zero-shot score for each theme (its closeness to the theme's
+description and examples, :class:`~insights.text.themes.ZeroShotMatcher`). The taxonomy's own
+descriptions and examples join the training rows, so a theme with few or no labelled comments
+still has a voice, and the zero-shot scores carry what the admin wrote into the model: labels
+from other customers then need not teach what the taxonomy already says. Balancing matters:
+complaint themes are very unequal in size, and an unbalanced model would hardly ever name the
+small ones.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from insights.text.taxonomy import Taxonomy
-from insights.text.themes import ThemeMatch, ngram_vectorizer, select
+from insights.text.themes import ThemeMatch, ZeroShotMatcher, ngram_vectorizer, select
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -52,6 +56,7 @@ class TrainedMatcher:
             texts.extend(theme.text)
             labels.extend([theme.name] * len(theme.text))
         self._encoder = encoder
+        self._zero_shot = ZeroShotMatcher(taxonomy, encoder)
         self._ngrams = ngram_vectorizer().fit(texts)
         features = self._features(texts, self._embed(texts))
         self._model: Any = LogisticRegression(
@@ -66,9 +71,10 @@ class TrainedMatcher:
         from scipy.sparse import csr_matrix, hstack
 
         grams = self._ngrams.transform(texts)
+        theme_scores = csr_matrix(self._zero_shot.scores(texts, embeddings))
         if embeddings is None:
-            return grams
-        return hstack([grams, csr_matrix(embeddings)]).tocsr()
+            return hstack([grams, theme_scores]).tocsr()
+        return hstack([grams, csr_matrix(embeddings), theme_scores]).tocsr()
 
     def match(
         self, texts: Sequence[str], embeddings: NDArray[np.float32] | None = None

@@ -86,6 +86,24 @@ def test_labelled_comments_teach_a_theme_the_examples_do_not_cover(
     assert trained.theme_names[0] == "onboarding"
 
 
+def test_a_trained_model_weighs_how_close_a_comment_is_to_each_themes_description(
+    taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    labelled = [  # a few tagged comments: the taxonomy's own words must do the rest
+        LabelledComment("support took a week to reply", "support"),
+        LabelledComment("the agent was helpful", "support"),
+        LabelledComment("setup was hard", "onboarding"),
+        LabelledComment("installation failed twice", "onboarding"),
+        LabelledComment("invoice was wrong", "pricing"),
+        LabelledComment("too expensive", "pricing"),
+    ]
+    analyzer = TextAnalyzer(taxonomy, encoder=encoder, labelled=labelled)
+    results = analyzer.analyze(
+        ["The price went up again and nobody told us.", "The price went up and nobody warned us."]
+    )
+    assert [r.theme_names[0] for r in results] == ["pricing", "pricing"]
+
+
 def test_without_the_model_extra_auto_falls_back_to_the_lexicon(
     taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
