@@ -4,9 +4,11 @@ Zero-shot (no labelled data): each theme is its description plus example phrases
 score for a theme is the cosine between their sentence embeddings (when the model is installed)
 plus half the cosine of their character n-gram TF-IDF vectors; the n-grams catch spelling
 variants and word forms ("cancelled", "canceled", "cancellation") that an admin's five examples
-cannot list. Scores become confidences with a softmax; a comment gets every theme within reach of
-its best one, or none when even the best scores below the floor (it fits no theme: discovery
-clusters those).
+cannot list. Once the matcher has seen enough of the comments it analyses, each theme's score is
+lowered by its hubness among them (:mod:`insights.text.hubness`), so that a theme close to
+everything stops winning comments that are about something else. Scores become confidences with
+a softmax; a comment gets every theme within reach of its best one, or none when even the best
+uncorrected score is below the floor (it fits no theme: discovery clusters those).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from insights.text.hubness import HubCorrection
 from insights.text.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -61,18 +64,26 @@ class ZeroShotMatcher:
         self._ngrams = ngram_vectorizer().fit(documents)
         self._theme_ngrams = self._ngrams.transform(documents)
         self._centroids: NDArray[np.float32] | None = None
+        self._hubs: HubCorrection | None = None
         if encoder is not None:
             rows = []
             for theme in taxonomy.themes:
                 mean = encoder.encode(theme.text).mean(axis=0)
                 rows.append(mean / max(float(np.linalg.norm(mean)), 1e-9))
             self._centroids = np.array(rows, dtype=np.float32)
+            self._hubs = HubCorrection(self._centroids)
         self.floor = FLOOR_MODEL if encoder is not None else FLOOR_NGRAMS
+
+    def adapt(self, embeddings: NDArray[np.float32]) -> None:
+        """Measure the themes' hubness on these comments too (until the sample is full)."""
+        if self._hubs is not None:
+            self._hubs.add(embeddings)
 
     def scores(
         self, texts: Sequence[str], embeddings: NDArray[np.float32] | None = None
     ) -> NDArray[np.float64]:
-        """Raw scores, one row per text and one column per theme."""
+        """Raw scores, one row per text and one column per theme, before the hub correction:
+        they depend on the text alone."""
         ngram = (self._ngrams.transform(texts) @ self._theme_ngrams.T).toarray()
         if self._centroids is None or embeddings is None:
             return np.asarray(ngram, dtype=np.float64)
@@ -82,7 +93,10 @@ class ZeroShotMatcher:
         self, texts: Sequence[str], embeddings: NDArray[np.float32] | None = None
     ) -> list[list[ThemeMatch]]:
         raw = self.scores(texts, embeddings)
-        shifted = np.exp((raw - raw.max(axis=1, keepdims=True)) / TEMPERATURE)
+        ranked = (
+            raw - self._hubs.penalty if self._hubs is not None and embeddings is not None else raw
+        )
+        shifted = np.exp((ranked - ranked.max(axis=1, keepdims=True)) / TEMPERATURE)
         confidence = shifted / shifted.sum(axis=1, keepdims=True)
         fits = raw.max(axis=1) >= self.floor
         return [

@@ -27,6 +27,7 @@ from sync.commands.run import CONFIG_OPTION, load
 
 if TYPE_CHECKING:
     from insights.text import LabelledComment, Taxonomy, TextAnalyzer
+    from insights.text.analyzer import PreparedComments
     from sync.core.config import Config
     from sync.ops.comment_files import Row
     from sync.state import StateStore
@@ -106,10 +107,13 @@ def analyze_command(
             continue
         rows.append(found)
     foreign = 0
+    comments = [str(r.values["comment"] or "") for r in rows]
+    whole = _adapt(analyzer, comments)
     with _output(out_path) as out:
-        for chunk in _chunks(rows, long=len(rows) > LONG_INPUT):
-            comments = [str(r.values["comment"] or "") for r in chunk]
-            for row, result in zip(chunk, analyzer.analyze(comments), strict=True):
+        for start, chunk in _chunks(rows, long=len(rows) > LONG_INPUT):
+            stop = start + len(chunk)
+            prepared = whole.part(start, stop) if whole else analyzer.prepare(comments[start:stop])
+            for row, result in zip(chunk, analyzer.results(prepared), strict=True):
                 line = {"id": row.values["id"], "sentiment": result.sentiment}
                 line["themes"] = result.theme_names
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -301,8 +305,23 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
         yield handle
 
 
-def _chunks(rows: Sequence[Row], *, long: bool) -> Iterator[Sequence[Row]]:
-    """``rows`` in chunks, with a progress bar on stderr for long inputs."""
+def _adapt(analyzer: TextAnalyzer, comments: Sequence[str]) -> PreparedComments | None:
+    """Show the analyzer a sample of the input (up to 1,000 comments spread evenly over it) to
+    rank zero-shot themes by; every comment of a file is scored with the same correction. When
+    the sample is the whole input, it is returned prepared, so nothing is embedded twice."""
+    from insights.text.hubness import spread
+
+    if not analyzer.adapts:
+        return None
+    positions = spread(len(comments))
+    sample = analyzer.prepare([comments[i] for i in positions])
+    analyzer.adapt(sample)
+    return sample if len(positions) == len(comments) else None
+
+
+def _chunks(rows: Sequence[Row], *, long: bool) -> Iterator[tuple[int, Sequence[Row]]]:
+    """``rows`` in chunks with the position of their first, with a progress bar on stderr for
+    long inputs."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -310,5 +329,5 @@ def _chunks(rows: Sequence[Row], *, long: bool) -> Iterator[Sequence[Row]]:
         task = progress.add_task("Analysing comments", total=len(rows))
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
-            yield chunk
+            yield start, chunk
             progress.advance(task, len(chunk))

@@ -4,6 +4,11 @@ Computed once per response version by the analyzer the ``text:`` config section 
 stored (:mod:`sync.state.comment_text`); routing the same version again, an escalation, or
 ``rules explain`` reads the stored result. A changed taxonomy or model has another fingerprint,
 so the versions routed after the change are analysed again.
+
+Zero-shot themes are ranked with a hub correction measured on the comments the daemon has
+analysed since it started, the batch at hand included (:mod:`insights.text.hubness`): none
+until 50 have been seen, then fixed once 1,000 have. The themes of the versions analysed in
+between were chosen with what was known then, and stay stored as they were.
 """
 
 from __future__ import annotations
@@ -71,7 +76,9 @@ def analyse_batch(
     known = store.comment_text.get([_key(s) for s in written], analysis.fingerprint)
     missing = [s for s in written if _key(s) not in known]
     if missing:
-        results = analysis.analyzer.analyze([s.response.comment for s in missing])
+        prepared = analysis.analyzer.prepare([s.response.comment for s in missing])
+        analysis.analyzer.adapt(prepared)
+        results = analysis.analyzer.results(prepared)
         fresh = [
             CommentText(
                 s.response.source,

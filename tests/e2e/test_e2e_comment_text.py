@@ -20,6 +20,8 @@ from emulators.world import EmulatedWorld
 from sync.cli import main
 from tests.e2e.conftest import EngineFactory
 from tests.text.conftest import THEMES
+from tests.text.test_text_hub_correction import PRICE_WITH_FEELINGS, survey
+from tests.text.test_text_hub_correction import THEMES as HUB_THEMES
 
 RULES = """version: 1
 actions:
@@ -137,3 +139,21 @@ def test_text_themes_lists_counts_and_clusters_the_comments_that_fit_no_theme(
     [cluster] = summary["clusters"]
     assert cluster["comments"] == 3
     assert "app crashes" in cluster["phrases"]
+
+
+def test_the_daemon_ranks_zero_shot_themes_with_the_comments_it_has_seen(
+    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    taxonomy = tmp_path / "themes.yaml"
+    taxonomy.write_text(HUB_THEMES, encoding="utf-8")
+    email = world.book.contacts[0].email
+    ids = {world.delighted.add_response(email=email, score=4, comment=c): c for c in survey()}
+
+    engine = make_engine(rules=rules, text={"enabled": True, "taxonomy": str(taxonomy)})
+    assert engine.run_once().errors == []
+
+    analysed = engine.store.comment_text.since(datetime(2000, 1, 1, tzinfo=UTC))
+    first_theme = {ids[r.response_id]: r.themes[:1] for r in analysed}
+    assert [first_theme[c] for c in PRICE_WITH_FEELINGS] == [("pricing",)] * 3
