@@ -167,6 +167,12 @@ class EmulatorApp:
         with self.lock:
             self.faults.append(fault)
 
+    def seed_faults(self, seed: int) -> None:
+        """Draw the ``rate`` faults from ``seed`` from now on: the same requests in the same
+        order meet the same faults."""
+        with self.lock:
+            self._rng = random.Random(seed)
+
     def clear_faults(self) -> None:
         with self.lock:
             self.faults.clear()

@@ -23,6 +23,7 @@ from emulators.delighted import DelightedEmulator
 from emulators.salesforce import SalesforceEmulator
 from emulators.seed import generate_seed
 from emulators.seed_model import Seed, SeedSurveyResponse
+from emulators.steady_faults import inject_steady_faults
 from emulators.typeform import COMMENT_REF, DEFAULT_FORM, SCORE_REF, TypeformEmulator
 from emulators.zendesk import ZendeskEmulator
 
@@ -154,11 +155,8 @@ class EmulatedWorld:
         """Serve the emulators; a fixed port in use raises :class:`OSError`, with none left
         running."""
         os.environ.update(DEMO_ENV)
-        apps: tuple[EmulatorApp, ...] = (self.salesforce, self.zendesk, self.delighted)
-        if self.typeform_responses:
-            apps = (*apps, self.typeform)
         try:
-            for offset, app in enumerate(apps):
+            for offset, app in enumerate(self.apps()):
                 port = 0 if self.port_base is None else self.port_base + offset
                 self._servers.append(EmulatorServer(app, port).start())
         except OSError:
@@ -212,6 +210,16 @@ class EmulatedWorld:
             email=answer.email, score=answer.score, comment=answer.comment, hidden=hidden
         )
         return token, answer.score
+
+    def apps(self) -> tuple[EmulatorApp, ...]:
+        """The emulators this world runs: Salesforce, Zendesk, Delighted (and Typeform)."""
+        apps: tuple[EmulatorApp, ...] = (self.salesforce, self.zendesk, self.delighted)
+        return (*apps, self.typeform) if self.typeform_responses else apps
+
+    def inject_steady_faults(self, rate: float, seed: int) -> None:
+        """Fail ``rate`` of the requests to each emulator from now on, at random among the
+        kinds its API is known for (see :mod:`emulators.steady_faults`), drawn from ``seed``."""
+        inject_steady_faults(self.apps(), rate, seed)
 
     def api_calls(self) -> dict[str, int]:
         """Requests each emulator has served so far."""

@@ -15,7 +15,7 @@ import signal
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,6 +30,9 @@ SCHEDULE = {"poll_interval_seconds": 30, "drain_interval_seconds": 10}
 READY = "Sandbox ready"
 #: Answers the sandbox's Typeform form holds at start (``--typeform``).
 TYPEFORM_RESPONSES = 200
+#: How long a write whose answer was lost is given to show up before it is sent again: the
+#: emulators carry a write out before they answer, or (a Zendesk job) within two seconds.
+SETTLE_SECONDS = 5.0
 
 
 @click.command("sandbox")
@@ -81,6 +84,24 @@ TYPEFORM_RESPONSES = 200
     help="With --typeform: POST each new Typeform response as a signed webhook to this URL, "
     "e.g. http://127.0.0.1:8080/webhooks/typeform/typeform.",
 )
+@click.option(
+    "--faults",
+    "fault_rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    metavar="FRACTION",
+    help="Fail this fraction of the requests to each emulator at random, as the real APIs "
+    "fail: 429 with Retry-After, 500, 503, a connection reset, an answer lost after the write "
+    "took effect (logins are spared). 0: none.",
+)
+@click.option(
+    "--fault-seed",
+    type=int,
+    default=None,
+    help="Seed of the --faults draws: the same requests in the same order meet the same "
+    "faults.  [default: --seed]",
+)
 def sandbox_command(
     directory: Path,
     port_base: int,
@@ -91,13 +112,16 @@ def sandbox_command(
     webhook_url: str | None,
     typeform: bool,
     typeform_webhook_url: str | None,
+    fault_rate: float,
+    fault_seed: int | None,
 ) -> None:
     """Start seeded emulators of Salesforce, Zendesk and Delighted and keep them running.
 
     Writes a working config (DIR/nps-sync.yaml) and a copy of the default rules to edit
     (DIR/rules.yaml, kept if it is there), empties the SQLite state (DIR/state.db), prints how to
     point every command at them, and runs until Ctrl-C or SIGTERM. Exits 75 when one of the
-    ports is taken.
+    ports is taken. With --faults, a fraction of the requests fail at random; the faults
+    injected are counted when it stops.
     """
     from emulators.world import DEFAULT_RULES, DEMO_ENV, LIVE_JOBS, EmulatedWorld
     from sync.core.errors import UnavailableError
@@ -125,16 +149,15 @@ def sandbox_command(
             f"a port from {port_base} to {last} is in use (is another sandbox running?); "
             "stop it, or choose other ports with --port-base"
         ) from None
+    fault_seed = seed if fault_seed is None else fault_seed
+    world.inject_steady_faults(fault_rate, fault_seed)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        state_url = "sqlite:///state.db"
         secrets = {k: v for k, v in DEMO_ENV.items() if typeform or "TYPEFORM" not in k}
-        files = prepare(
-            directory, world.config_data(state_url=state_url), secrets, DEFAULT_RULES, SCHEDULE
-        )
-        _print_guide(world, files, every)
+        files = prepare(directory, _config_data(world), secrets, DEFAULT_RULES, SCHEDULE)
+        _print_guide(world, files, every, (fault_rate, fault_seed))
         click.echo(f"{READY}; Ctrl-C or SIGTERM stops the emulators.")
         answered = 0
         while not stop.wait(every or None):
@@ -151,7 +174,34 @@ def sandbox_command(
                 click.echo(f"  webhook: {_send(world, webhook_url, response_id)}")
     finally:
         world.stop()
+    if fault_rate:
+        click.echo(_faults_summary(world))
     click.echo("Sandbox stopped.")
+
+
+def _config_data(world: EmulatedWorld) -> dict[str, Any]:
+    """The world's config, with the settle windows of its emulators: a write whose answer was
+    lost (a fault, a killed client) is looked up again after seconds, not the minutes to an
+    hour real systems may take to carry it out, since the emulators do it within seconds."""
+    data = world.config_data(state_url="sqlite:///state.db")
+    data["salesforce"]["tasks"] = {"settle_seconds": SETTLE_SECONDS}
+    data["zendesk"]["tickets"] = {"settle_seconds": SETTLE_SECONDS}
+    return data
+
+
+def _faults_summary(world: EmulatedWorld) -> str:
+    """The faults injected so far per emulator, by kind, out of its requests."""
+    from emulators.steady_faults import faults_served
+
+    parts = []
+    for app in world.apps():
+        served = faults_served(app)
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(served.items()))
+        parts.append(
+            f"{app.system} {sum(served.values())} of {app.total_calls()} requests"
+            + (f" ({kinds})" if kinds else "")
+        )
+    return "Faults injected: " + "; ".join(parts)
 
 
 def _send(world: EmulatedWorld, url: str, response_id: str) -> str:
@@ -183,9 +233,12 @@ def _commented(commands: list[tuple[str, str]]) -> list[str]:
     return [line for command, what in commands for line in (f"  # {what}", f"  {command}")]
 
 
-def _print_guide(world: EmulatedWorld, files: SandboxFiles, every: float) -> None:
+def _print_guide(
+    world: EmulatedWorld, files: SandboxFiles, every: float, faults: tuple[float, int]
+) -> None:
     from emulators.world import DELIGHTED_HOST, SF_HOST, TYPEFORM_HOST, ZD_HOST
 
+    fault_rate, fault_seed = faults
     routes = world.routes
     book = world.book
     config = _shown(files.config)
@@ -215,6 +268,14 @@ def _print_guide(world: EmulatedWorld, files: SandboxFiles, every: float) -> Non
         f"  {len(book.accounts)} accounts, {len(book.contacts)} contacts, "
         f"{len(book.responses)} survey responses over the year up to today (seed {world.seed})"
         f"{trickle}",
+        *(
+            [
+                f"  faults: {fault_rate:.1%} of the requests to each emulator fail at random "
+                f"(429, 500, 503, resets, lost answers; logins spared; seed {fault_seed})"
+            ]
+            if fault_rate
+            else []
+        ),
         "",
         f"Files in {directory}",
         "  nps-sync.yaml  the config every command below reads",

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
 from connectors.surveys.webhooks import verify_delighted, verify_typeform
 from tests.support import nps_sync_command, wait_for
@@ -332,3 +333,31 @@ def test_the_sandbox_serves_a_typeform_form_as_a_second_source(tmp_path: Path) -
         running.terminate(signal.SIGKILL)
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.timeout(120)
+def test_the_sandbox_fails_a_fraction_of_the_requests_when_asked_and_counts_them(
+    tmp_path: Path, port_base: int
+) -> None:
+    running = Sandbox(tmp_path / "sandbox", port_base, "--faults", "0.3", "--fault-seed", "3")
+    try:
+        running.wait_ready()
+        guide = "\n".join(running.lines)
+        assert "faults: 30.0% of the requests to each emulator fail at random" in guide
+        session = requests.Session()
+        session.auth = ("agent@acme.example/token", "TOKEN")
+        failed = 0
+        for _ in range(100):
+            try:
+                answer = session.get(f"http://127.0.0.1:{port_base + 1}/api/v2/users/me.json")
+            except requests.ConnectionError:
+                failed += 1
+                continue
+            failed += answer.status_code != 200
+    finally:
+        code, stderr = running.terminate()
+    assert code == 0, stderr
+    assert 15 <= failed <= 45  # 30 expected
+    summary = running.lines[-2]
+    assert summary.startswith("Faults injected: salesforce 0 of 0 requests; ")
+    assert f"zendesk {failed} of 100 requests (429 " in summary
