@@ -9,7 +9,7 @@ not there. This module holds the shared pieces: outcomes, the claim/record loop 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -128,6 +128,7 @@ def create_missing(
     lookup_chunk: int = 200,
     settle: SettleWindow | None = None,
     recheck: Callable[[list[str], datetime], Mapping[str, Any]] | None = None,
+    checked: Collection[str] = (),
 ) -> list[Outcome]:
     """Create the records of these actions exactly once, retrying transient failures.
 
@@ -148,8 +149,11 @@ def create_missing(
     ``recheck(keys, since)`` looks up the actions held within the window (those sent unanswered
     at ``since`` or later), a cheaper look than ``lookup`` that may miss a record that exists:
     a miss only keeps them held, and after the window only ``lookup`` decides.
+
+    ``checked`` are keys the caller has just looked up and not found: not asked again before
+    the first try.
     """
-    uncertain = {a.key for a in actions if a.attempts > 1}
+    uncertain = {a.key for a in actions if a.attempts > 1} - set(checked)
     found: dict[str, Any] = {}
     unresolved: dict[str, str] = {}
     in_doubt = settle.in_doubt(actions) if settle is not None else {}

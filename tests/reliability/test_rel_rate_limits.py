@@ -12,7 +12,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +222,50 @@ def test_rel_detractors_actions_go_first_when_the_allowance_runs_out_mid_way(
             assert len(created) == SalesforceTaskExecutor.batch_size
         finally:
             engine.store.close()
+
+
+#: A backlog of tickets larger than one window of Zendesk's limit, every one claimed before: a
+#: worker took them and died, so each may exist already and costs a request to check.
+BACKLOG_RESPONSES, BACKLOG_LIMIT, BACKLOG_WINDOW = 600, 80, 6
+
+
+def test_rel_a_ticket_backlog_left_by_a_crash_gets_through_a_limit_smaller_than_it(
+    tmp_path: Path,
+) -> None:
+    zendesk = {"rate_limit_per_minute": BACKLOG_LIMIT, "rate_limit_window_seconds": BACKLOG_WINDOW}
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    end = quiet_end(SEED, ACCOUNTS, BACKLOG_RESPONSES)
+    with EmulatedWorld(SEED, ACCOUNTS, BACKLOG_RESPONSES, end, zendesk_options=zendesk) as world:
+        config = write_config(tmp_path / "backlog.yaml", world, url, **NO_WAITING)
+        engine = fast_engine(world, url, zendesk=NO_WAITING["zendesk"])
+        try:
+            engine.poll()  # routed: the tickets wait in the outbox
+            crashed = engine.store.outbox.claim(
+                "crashed-worker",
+                limit=10_000,
+                lease=timedelta(0),
+                now=datetime.now(UTC),
+                kinds=["zendesk_ticket"],
+            )
+        finally:
+            engine.store.close()
+        assert len(crashed) > BACKLOG_LIMIT
+
+        passes = [sync(config)]
+        while passes[-1].document["deferred_until"] and len(passes) < MAX_PASSES:
+            wait_until(passes[-1].document["deferred_until"])
+            passes.append(sync(config))
+        made = [p.document["tickets_created"] + p.document["tickets_attached"] for p in passes]
+        store = StateStore(url)
+        try:
+            left = unfinished(store)
+        finally:
+            store.close()
+        actual = snapshot(world)
+    figures = f"{len(crashed)} ticket actions; made per pass {made}"
+    print(f"\nbacklog after a crash: {figures}")
+    assert left == {}, figures
+    assert not passes[-1].document["deferred_until"], figures
+    assert actual.duplicate_tickets == [], figures
+    assert set(answered(actual)) == {a.key for a in crashed}, figures
+    assert max(answered(actual).values()) == 1, figures

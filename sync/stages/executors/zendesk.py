@@ -86,6 +86,11 @@ TASK_KIND = "salesforce_task"
 #: Keys per marker lookup: Zendesk finds tickets by one ``external_id`` per request, so each
 #: request is retried on its own and one failure leaves only its own action unresolved.
 LOOKUP_CHUNK = 1
+#: Actions claimed before checked per batch. Each costs a request (see :data:`LOOKUP_CHUNK`), so
+#: a backlog a crash or a deferral left behind, larger than the minute's request budget, would
+#: spend all of it on checks at every pass and never get to create: the others are given back,
+#: due at once, and the drain records what each batch did before the next one asks more.
+LOOKUPS_PER_BATCH = 50
 #: How long a ticket action waits for an earlier one of its requester before it looks again.
 SERIAL_WAIT_MIN = timedelta(seconds=1)
 SERIAL_WAIT_MAX = timedelta(seconds=60)
@@ -233,6 +238,7 @@ class ZendeskTicketExecutor:
         names = self._resolved_names()
         watch = JobWatch.of(actions, self.helpdesk, self.retry, self.store, self.clock)
         outcomes: dict[str, Outcome] = watch.hold(actions)
+        outcomes.update(_beyond_lookups(actions, outcomes, self.clock()))
         # In the order the customers answered, so that a requester's first answer in the batch
         # opens the ticket and later ones join it, as they would have arriving one by one.
         plans = sorted((_plan(a) for a in actions if a.key not in outcomes), key=_answer_order)
@@ -244,11 +250,9 @@ class ZendeskTicketExecutor:
         # Read before the ledger's open tickets: an action recorded done in between is then seen
         # by the one query or the other.
         waits = self._earlier_unresolved(attaching)
+        looked_up = [p.key for p in attaching if p.action.attempts > 1]
         found, unresolved = look_up_each(
-            [p.key for p in attaching if p.action.attempts > 1],
-            self.helpdesk.find_tickets_by_key,
-            self.retry,
-            LOOKUP_CHUNK,
+            looked_up, self.helpdesk.find_tickets_by_key, self.retry, LOOKUP_CHUNK
         )
         for key, error in unresolved.items():
             outcomes[key] = unresolved_outcome(key, error)
@@ -315,6 +319,7 @@ class ZendeskTicketExecutor:
                 lookup_chunk=LOOKUP_CHUNK,
                 settle=settle,
                 recheck=recheck,
+                checked=[k for k in looked_up if k not in found and k not in unresolved],
             )
         finally:
             outcomes.update(targeted())
@@ -804,6 +809,23 @@ def _plan(action: ClaimedAction) -> _Plan:
         email=email,
         attach=bool(payload.get("attach_to_open")),
     )
+
+
+def _beyond_lookups(
+    actions: Sequence[ClaimedAction], outcomes: Mapping[str, Outcome], now: datetime
+) -> dict[str, Outcome]:
+    """The actions claimed before past the :data:`LOOKUPS_PER_BATCH` earliest answers, given back
+    due at once (still in doubt if they were), for the drain's next batch."""
+    claimed_before = sorted(
+        (_plan(a) for a in actions if a.key not in outcomes and a.attempts > 1), key=_answer_order
+    )
+    why = "checked in a later batch: each costs a Zendesk request"
+    return {
+        p.key: Outcome(
+            p.key, "defer", error=why, not_before=now, in_doubt_since=p.action.in_doubt_since
+        )
+        for p in claimed_before[LOOKUPS_PER_BATCH:]
+    }
 
 
 def _named_problem(plan: _Plan, ticket_id: int | None, state: TicketState | None) -> str:
