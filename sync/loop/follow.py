@@ -16,6 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
+from more_itertools import chunked
+
+from connectors.salesforce.records import TaskState
 from sync.core.config import LoopMirror, LoopSla
 from sync.core.ports import TaskStates
 from sync.core.retry import RetryPolicy
@@ -48,6 +51,10 @@ class LoopStats:
     mirrored: int = 0
 
 
+#: Task ids per read: what one Salesforce query takes.
+TASKS_PER_READ = 200
+
+
 def read_tasks(
     store: StateStore,
     crm: TaskStates,
@@ -68,7 +75,11 @@ def read_tasks(
     if not wanted:
         return 0
     field = outcome_field()
-    states = retry.call(partial(crm.task_states, sorted(wanted), outcome_field=field))
+    states: dict[str, TaskState] = {}
+    # Each query is retried on its own: retried as one, a read of thousands of Tasks would
+    # need every one of its queries to succeed in a row, which a steady fault rate denies.
+    for part in chunked(sorted(wanted), TASKS_PER_READ):
+        states.update(retry.call(partial(crm.task_states, part, outcome_field=field)))
     rows: list[TaskStatusRow] = []
     for task_id, key in wanted.items():
         state = states.get(task_id[:15])

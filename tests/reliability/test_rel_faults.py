@@ -9,13 +9,14 @@ no request sent before a Retry-After expired.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from emulators.base import Fault
+from emulators.base import Fault, Reset
 from emulators.world import LIVE_JOBS, EmulatedWorld
 from tests.reliability.conftest import fast_engine, quiet_end, snapshot, unfinished
 from tests.support import poll
@@ -146,3 +147,37 @@ def test_rel_injected_faults_change_nothing_in_the_end(tmp_path: Path) -> None:
     assert actual.duplicate_tickets == []
     assert actual.duplicate_comments == ()
     assert actual.differences(expected) == []
+
+
+def test_rel_a_flaky_link_does_not_stop_the_open_tasks_being_read(tmp_path: Path) -> None:
+    """Thousands of open Tasks take many queries to read. Every third query of the org is cut
+    off: each query, retried on its own, gets through; retried as one read, every try of it met
+    the third query and the pass stopped, pass after pass."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    end = quiet_end(SEED, ACCOUNTS, 1200)
+    with EmulatedWorld(SEED, ACCOUNTS, 1200, end, zendesk_options=LIVE_JOBS) as world:
+        first = fast_engine(world, url).run_once()
+        tasks = world.salesforce.records("Task")
+        assert first.errors == []
+        assert len(tasks) > 3 * 200  # read in four queries or more
+
+        queries = 0
+
+        def every_third_query_cut(endpoint: str, phase: str) -> None:
+            nonlocal queries
+            if endpoint == "query" and phase == "received":
+                queries += 1
+                if queries % 3 == 0:
+                    raise Reset
+
+        world.salesforce.observers.append(every_third_query_cut)
+        engine = fast_engine(world, url)
+        try:
+            second = engine.run_once()  # reads the Tasks the first pass made
+        finally:
+            engine.store.close()
+    assert second.errors == [], second.errors
+    assert queries > 3
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        (read,) = db.execute("SELECT count(*) FROM nps_task_status").fetchone()
+    assert read == len(tasks)
