@@ -140,6 +140,10 @@ class ZendeskUser:
     organization_id: int | None = None
 
 
+#: The longest Task Description Salesforce stores (a Long Text Area of 32,000 characters).
+MAX_TASK_DESCRIPTION = 32_000
+
+
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
     """A Salesforce Task to create. ``key`` is the idempotency key written into the Task."""

@@ -36,6 +36,7 @@ from connectors.errors import (
     WriteInDoubtError,
 )
 from connectors.models import (
+    MAX_TASK_DESCRIPTION,
     Account,
     Contact,
     FieldUpdate,
@@ -717,7 +718,7 @@ class SalesforceConnector:
         record: dict[str, Any] = {
             "attributes": {"type": "Task"},
             "Subject": task.subject[:255],
-            "Description": task.description[:32000],
+            "Description": task.description[:MAX_TASK_DESCRIPTION],
             "OwnerId": task.owner_id,
             "ActivityDate": task.due_date.isoformat(),
             "Status": task.status,

@@ -126,6 +126,29 @@ def test_the_task_and_the_ticket_carry_the_context_and_name_each_other(
     assert task["Description"] == description
 
 
+def test_a_task_made_from_a_comment_as_long_as_allowed_still_takes_its_ticket_link(
+    world: EmulatedWorld, engine: Engine
+) -> None:
+    contact, _ = with_open_ticket(world)
+    comment = "Nothing works. " * 2_500  # stored cut to 32,000 characters
+    world.delighted.add_response(
+        email=contact.email, score=0, comment=comment, created_at=NOW - timedelta(hours=2)
+    )
+
+    report = engine.run_once()
+
+    assert report.errors == []
+    assert report.dead == 0
+    (task,) = world.salesforce.records("Task")
+    (ticket,) = [t for t in world.zendesk.tickets() if t.get("external_id")]
+    description = task["Description"]
+    link = f"\u2026\nZendesk ticket: https://acme.zendesk.com/agent/tickets/{ticket['id']}"
+    assert description.endswith(link)
+    assert len(description) == 32_000
+    assert "Comment: Nothing works. Nothing works." in description
+    assert engine.run_once().errors == []
+
+
 def test_a_task_for_an_unmatched_respondent_names_them_and_says_why_it_is_yours(
     world: EmulatedWorld, engine: Engine
 ) -> None:

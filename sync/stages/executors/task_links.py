@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from connectors.models import FieldUpdate
+from connectors.models import MAX_TASK_DESCRIPTION, FieldUpdate
 from sync.core.ports import TaskLinkCrm
 from sync.core.retry import RetryPolicy
 from sync.stages.act import Outcome, guarded, outcome_of
@@ -35,6 +35,18 @@ BATCH_SIZE = 6_000
 #: The shortest wait of a link for its ticket: it is due again when the ticket is, and the
 #: ticket executor runs first in a pass.
 TICKET_WAIT = timedelta(seconds=1)
+
+
+def with_lines(description: str, lines: Sequence[str]) -> str:
+    """``description`` with ``lines`` appended. One too long to take them within Salesforce's
+    limit (a Task made from a very long comment fills it) loses its end, marked with an
+    ellipsis, so that the link always fits: Salesforce refuses a longer one outright."""
+    tail = "\n".join(dict.fromkeys(lines))
+    room = max(MAX_TASK_DESCRIPTION - len(tail) - 1, 1)
+    body = description.rstrip()
+    if len(body) > room:
+        body = body[: room - 1].rstrip() + "\u2026"
+    return "\n".join([body, tail]).lstrip()
 
 
 def link_key(ticket_key: str, task_key: str) -> str:
@@ -119,7 +131,7 @@ class TaskLinkExecutor:
             if record is None or not missing:  # deleted, or linked already
                 outcomes.update({key: Outcome(key, "done", external_id=task_id) for key in keys})
                 continue
-            text = "\n".join([description.rstrip(), *dict.fromkeys(missing)]).lstrip()
+            text = with_lines(description, missing)
             updates.append(FieldUpdate("Task", task_id, {"Description": text}))
         if updates:
             results = self.retry.call(lambda: crm.update_records(updates))
