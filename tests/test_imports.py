@@ -88,8 +88,16 @@ def test_cli_runs_when_nothing_shadows(tmp_path: Path) -> None:
     assert "Usage:" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("listing", "text"),
+    [
+        ("top_level.txt", "rules\n"),
+        # Wheels from most build backends have no top_level.txt: the file list tells instead.
+        ("RECORD", "rules/__init__.py,,\nrules/core.py,,\nrules-3.5.dist-info/METADATA,,\n"),
+    ],
+)
 def test_cli_refuses_to_run_beside_a_distribution_that_installs_the_same_package(
-    tmp_path: Path,
+    tmp_path: Path, listing: str, text: str
 ) -> None:
     # Both installed into one site-packages: the files overwrite each other, so the paths agree
     # and only the other distribution's metadata tells.
@@ -97,7 +105,7 @@ def test_cli_refuses_to_run_beside_a_distribution_that_installs_the_same_package
     info = site / "rules-3.5.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rules\nVersion: 3.5\n")
-    (info / "top_level.txt").write_text("rules\n")
+    (info / listing).write_text(text)
     result = _cli(["rules", "check", "--help"], site)
     assert result.returncode == EXIT_CODE, result.stderr
     assert result.stderr.strip() == (

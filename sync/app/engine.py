@@ -43,9 +43,6 @@ from sync.loop.follow import follow_loops
 from sync.loop.ticket_mirror import OpenTicketDirectory, refresh_open_tickets
 from sync.loop.tracking import track_tickets
 from sync.loop.user_mirror import UserDirectory, refresh_user_mirror
-from sync.reports.answers import analysed, gather
-from sync.reports.digest import LOOKBACK, digest, stored_themes
-from sync.reports.sends import digest_intents, frontline_intents
 from sync.stages.act import Executor, drain
 from sync.stages.comment_text import CommentAnalysis, analyse_batch, load_comment_analysis
 from sync.stages.executors.customer_context import context_seconds
@@ -911,6 +908,10 @@ class Engine:
         """Queue today's call list for each account owner with someone to call
         (``views.frontline``); the drain sends them, once per owner and day."""
 
+        # The reports' modules are imported by the runs that make them, not by every pass.
+        from sync.reports.answers import gather
+        from sync.reports.sends import frontline_intents
+
         def plan(report: RunReport, started: datetime) -> None:
             since = started - timedelta(days=self.config.views.frontline.days)
             answers = gather(self.store, self.config, since)
@@ -922,6 +923,10 @@ class Engine:
     def weekly_digest(self) -> RunReport:
         """Queue the week's digest for the team leads (``views.digest``); the drain sends it,
         once per ISO week."""
+
+        from sync.reports.answers import analysed, gather
+        from sync.reports.digest import LOOKBACK, digest, stored_themes
+        from sync.reports.sends import digest_intents
 
         def plan(report: RunReport, started: datetime) -> None:
             answers = gather(self.store, self.config, started - LOOKBACK)
