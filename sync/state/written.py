@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from sync.state import schema as t
 from sync.state.database import Database
@@ -96,7 +97,10 @@ def _upsert_many(
         process = columns[name].type.dialect_impl(dialect).bind_processor(dialect)
         return process if process is not None else _unchanged
 
-    compiled = upsert(conn, t.written_values, _KEYS).compile(dialect=dialect)
+    compiled = _compiled_upserts.get(dialect.name)
+    if compiled is None:  # once per backend: building the upsert cost more than its rows
+        compiled = upsert(conn, t.written_values, _KEYS).compile(dialect=dialect)
+        _compiled_upserts[dialect.name] = compiled
     order = list(compiled.positiontup or []) if dialect.positional else list(compiled.params)
     shared = {name: processor(name)(value) for name, value in same.items()}
     record_id, field, value = processor("record_id"), processor("field"), processor("value")
@@ -115,3 +119,5 @@ def _unchanged(value: Any) -> Any:
 
 
 _KEYS = ("system", "object", "record_id", "field")
+#: The upsert of :func:`_upsert_many`, compiled, by backend name.
+_compiled_upserts: dict[str, SQLCompiler] = {}
