@@ -32,7 +32,7 @@ from sync.commands.ops import (
     status_command,
 )
 from sync.commands.rules import rules_group
-from sync.commands.run import demo_command, run_command, sync_command
+from sync.commands.run import collect_rarely, demo_command, run_command, sync_command
 from sync.commands.sandbox import sandbox_command
 from sync.commands.text import text_group
 from sync.commands.unmatched import unmatched_group
@@ -66,6 +66,7 @@ class Main(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from sync.core.errors import exit_code
 
+        collect_rarely()  # before the command imports what it needs: see its docstring
         try:
             return super().invoke(ctx)
         except Exception as error:
