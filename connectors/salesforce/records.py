@@ -5,6 +5,7 @@ Field names come from the configuration (:class:`AccountFieldNames`); values nev
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,13 +39,16 @@ class AccountFieldNames:
     domain: str = "Email_Domain__c"
 
 
+@functools.lru_cache(maxsize=4096)
 def record_key(record_id: str, prefix: str = "") -> str | None:
     """The case-sensitive 15-character form of a record id, or None if it is not one.
 
     An 18-character id ends in a checksum of which letters are upper case; a value whose
     checksum does not fit is not an id (Salesforce would refuse the whole query over it), and one
     that lost its case (a spreadsheet) gets it back. ``prefix`` also demands the key prefix
-    (``003`` contact, ``001`` account).
+    (``003`` contact, ``001`` account). Cached: a sync checks the same few thousand ids
+    over and over (each Task's owner, contact and account), and decoding the checksum of an
+    18-character one is a loop over its letters.
     """
     value = record_id.strip()
     if not _RECORD_ID.fullmatch(value):
