@@ -50,6 +50,10 @@ class Outcome:
     #: A deferral that still counts as a failure: an earlier create of it got no answer and
     #: had not taken effect once it no longer could (:meth:`SettleWindow.lapsed`).
     counts_failure: bool = False
+    #: Its creates sent at or before this time are no longer in doubt: one was answered, or
+    #: one was not found once it could no longer land. Any other outcome but ``done`` leaves
+    #: a doubt the outbox holds as it is (:class:`~sync.state.ActionResult`).
+    settles_sent_by: datetime | None = None
 
 
 class Executor(Protocol):
@@ -158,7 +162,7 @@ def create_missing(
     unresolved: dict[str, str] = {}
     in_doubt = settle.in_doubt(actions) if settle is not None else {}
     reasons: dict[str, str] = {}
-    lapsed: set[str] = set()  # their unanswered create failed: one failure each
+    lapsed: dict[str, datetime] = {}  # their unanswered create (sent then) failed: one failure
 
     def send(todo: list[ClaimedAction]) -> list[Outcome]:
         if settle is None:
@@ -166,7 +170,7 @@ def create_missing(
         keys = [a.key for a in todo]
         sent = settle.sending(keys)
         try:
-            return [outcome_of(r) for r in create(todo)]
+            return [replace(outcome_of(r), settles_sent_by=sent) for r in create(todo)]
         except WriteInDoubtError as exc:
             in_doubt.update(dict.fromkeys(keys, sent))
             reasons.update(dict.fromkeys(keys, f"its create got no answer: {exc}"))
@@ -196,7 +200,8 @@ def create_missing(
         holds = settle.holds(in_doubt, found) if settle is not None else []
         held = {h.key for h in holds}
         if settle is not None:
-            lapsed.update(settle.lapsed(in_doubt, found) - unresolved.keys())
+            gone = settle.lapsed(in_doubt, found) - unresolved.keys()
+            lapsed.update({k: in_doubt[k] for k in gone if k not in lapsed})
         given_up = {
             a.key: error
             for a in actions
@@ -254,12 +259,19 @@ def rechecked(
         return {}
 
 
-def counted_if_lapsed(outcome: Outcome, lapsed: set[str]) -> Outcome:
-    """A deferral of an action whose earlier unanswered create lapsed counts that failure (a
-    retry or a dead letter counts one anyway)."""
-    if outcome.key in lapsed and outcome.result == "defer":
-        return replace(outcome, counts_failure=True)
-    return outcome
+def counted_if_lapsed(outcome: Outcome, lapsed: Mapping[str, datetime]) -> Outcome:
+    """The outcome of an action whose earlier unanswered create (sent at ``lapsed[key]``) lapsed
+    counts that failure (a retry or a dead letter counts one anyway) and settles that create:
+    a later pass neither holds it again nor counts it twice."""
+    since = lapsed.get(outcome.key)
+    if since is None:
+        return outcome
+    settled = max(since, outcome.settles_sent_by or since)
+    return replace(
+        outcome,
+        counts_failure=outcome.counts_failure or outcome.result == "defer",
+        settles_sent_by=settled,
+    )
 
 
 def held_while_in_doubt(
@@ -269,7 +281,9 @@ def held_while_in_doubt(
     if outcome.result == "done" or since is None:
         return outcome
     hold = settle.hold(outcome.key, since, reason)
-    return outcome if hold is None else held_outcome(hold)
+    if hold is None:
+        return outcome
+    return replace(held_outcome(hold), settles_sent_by=outcome.settles_sent_by)
 
 
 def held_outcome(hold: Hold) -> Outcome:
@@ -405,6 +419,7 @@ def result_of(
     """What to record for an outcome; the ``max_failures``-th failure goes to the dead letters."""
     if outcome.result == "done":
         return ActionResult.done(action.key, outcome.external_id)
+    settled = outcome.settles_sent_by
     if outcome.result == "defer":
         return ActionResult.defer(
             action.key,
@@ -412,9 +427,13 @@ def result_of(
             outcome.not_before or now + backoff_base,
             outcome.in_doubt_since,
             failed=outcome.counts_failure,
+            settles_sent_by=settled,
         )
     if outcome.result == "dead" or action.failures + 1 >= max_failures:
-        return ActionResult.dead(action.key, outcome.error)
+        return ActionResult.dead(action.key, outcome.error, settles_sent_by=settled)
     return ActionResult.retry(
-        action.key, outcome.error, now + backoff(action.failures + 1, backoff_base)
+        action.key,
+        outcome.error,
+        now + backoff(action.failures + 1, backoff_base),
+        settles_sent_by=settled,
     )

@@ -72,17 +72,30 @@ class ActionResult:
     next_attempt_at: datetime | None = None
     #: Counts towards the dead-letter limit (a retry does; a deferral the system asked for not).
     failed: bool = False
-    #: When its create was sent unanswered, while Salesforce may still carry it out; None
-    #: clears what :meth:`Outbox.note_sent` noted.
+    #: When its create was sent unanswered, while the system may still carry it out: stored
+    #: unless the outbox holds a later one (:meth:`Outbox.note_sent`).
     in_doubt_since: datetime | None = None
+    #: The unanswered creates sent at or before this time are resolved (answered after all, or
+    #: not found once they could no longer land): their doubt is cleared. Any other result
+    #: keeps the doubt it found, as it learnt nothing of it; a ``done`` result clears every one.
+    settles_sent_by: datetime | None = None
 
     @classmethod
     def done(cls, key: str, external_id: str) -> ActionResult:
         return cls(key, "done", external_id=external_id)
 
     @classmethod
-    def retry(cls, key: str, error: str, at: datetime) -> ActionResult:
-        return cls(key, "pending", error=error, next_attempt_at=at, failed=True)
+    def retry(
+        cls, key: str, error: str, at: datetime, *, settles_sent_by: datetime | None = None
+    ) -> ActionResult:
+        return cls(
+            key,
+            "pending",
+            error=error,
+            next_attempt_at=at,
+            failed=True,
+            settles_sent_by=settles_sent_by,
+        )
 
     @classmethod
     def defer(
@@ -93,6 +106,7 @@ class ActionResult:
         in_doubt_since: datetime | None = None,
         *,
         failed: bool = False,
+        settles_sent_by: datetime | None = None,
     ) -> ActionResult:
         """Back in the queue at ``until``; ``failed``: counted towards the dead-letter limit
         all the same (an unanswered create that lapsed, held again after it was sent anew)."""
@@ -103,11 +117,12 @@ class ActionResult:
             next_attempt_at=until,
             failed=failed,
             in_doubt_since=in_doubt_since,
+            settles_sent_by=settles_sent_by,
         )
 
     @classmethod
-    def dead(cls, key: str, error: str) -> ActionResult:
-        return cls(key, "dead", error=error, failed=True)
+    def dead(cls, key: str, error: str, *, settles_sent_by: datetime | None = None) -> ActionResult:
+        return cls(key, "dead", error=error, failed=True, settles_sent_by=settles_sent_by)
 
 
 @dataclass
@@ -254,6 +269,7 @@ class Outbox:
 
         A result counts only while ``owner`` still holds the action's lease: a worker whose lease
         expired (and whose action another worker may have taken over) cannot overwrite it.
+        A create in doubt stays in doubt until a result resolves it (:func:`_doubt_after`).
         """
         # Results of one shape (which columns they change) share one executemany statement.
         shapes: dict[tuple[bool, bool, bool], list[dict[str, Any]]] = {}
@@ -267,6 +283,7 @@ class Outbox:
                     "b_external_id": res.external_id,
                     "b_next_attempt_at": res.next_attempt_at,
                     "b_in_doubt_since": res.in_doubt_since,
+                    "b_settles_sent_by": res.settles_sent_by,
                 }
             )
         applied = 0
@@ -332,7 +349,8 @@ class Outbox:
     def note_sent(self, keys: Sequence[str], at: datetime) -> None:
         """Remember, before the request leaves, that a create carrying these actions is sent at
         ``at``: should the process die before the answer is recorded, a later attempt knows it
-        may land until Salesforce stops running it. Recording the result clears it."""
+        may land until the system stops running it. Only a result that resolves it clears it
+        (:func:`_doubt_after`)."""
         a = t.actions
         with self._db.writing() as conn:
             for chunk in chunks(sorted(set(keys))):
@@ -518,7 +536,7 @@ def _result_update(
         "lease_until": None,
         "last_error": sa.bindparam("b_last_error"),
         "updated_at": now,
-        "in_doubt_since": sa.bindparam("b_in_doubt_since", type_=a.c.in_doubt_since.type),
+        "in_doubt_since": None if done else _doubt_after(),
     }
     if done:
         values["external_id"] = sa.bindparam("b_external_id")
@@ -531,6 +549,26 @@ def _result_update(
         a.update()
         .where(a.c.key == sa.bindparam("b_key"), a.c.lease_owner == owner, a.c.status == "claimed")
         .values(values)
+    )
+
+
+def _doubt_after() -> sa.ColumnElement[Any]:
+    """What a result that is not ``done`` leaves of a create in doubt (``b_`` parameters).
+
+    The result's own doubt, if later than the stored one (a hold whose send was not noted);
+    else none, if the result settles every create sent by the stored time; else the stored one.
+    A result that learnt nothing of the send (a batch told to wait, a lookup that failed) so
+    never clears it, nor does one of an earlier send put back a time :meth:`Outbox.note_sent`
+    wrote while the batch ran.
+    """
+    stored = t.actions.c.in_doubt_since
+    kind = stored.type
+    since = sa.bindparam("b_in_doubt_since", type_=kind)
+    settled = sa.bindparam("b_settles_sent_by", type_=kind)
+    return sa.case(
+        (sa.and_(since.is_not(None), sa.or_(stored.is_(None), stored < since)), since),
+        (sa.and_(settled.is_not(None), stored <= settled), sa.null()),
+        else_=stored,
     )
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from connectors.errors import RetryableError, WriteInDoubtError
-from connectors.models import WriteResult
+from connectors.errors import DeferError, RetryableError, WriteInDoubtError
+from connectors.models import SurveyResponse, WriteResult
 from sync.core.retry import RetryPolicy
-from sync.stages.act import Outcome, create_missing, result_of
+from sync.stages.act import Outcome, create_missing, deferred, result_of
 from sync.stages.settle import RECHECK_AFTER, SettleWindow
-from sync.state import ClaimedAction
+from sync.state import ActionIntent, ClaimedAction, StateStore
 
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=11)
@@ -64,6 +64,10 @@ def action(
         None,
         in_doubt_since=since,
     )
+
+
+def response(rid: str) -> SurveyResponse:
+    return SurveyResponse("delighted", rid, f"{rid}@example.com", 3, "", T0, T0)
 
 
 def run(
@@ -213,3 +217,52 @@ def test_held_actions_are_rechecked_together_and_only_the_lookup_after_the_windo
     assert len(asked) == 1  # past the window: looked up by ``lookup``, found, adopted
     assert (outcomes["b"].result, outcomes["b"].external_id) == ("done", "id-b")
     assert org.sends == []
+
+
+def test_a_create_in_doubt_is_held_through_a_batch_told_to_wait_and_fails_once_when_lapsed(
+    store: StateStore,
+) -> None:
+    """A batch deferred as a whole (a 429 before the lookup) learns nothing of an unanswered
+    create: the next pass within the window still holds it. The lookup after the window settles
+    it (a failure, counted once); a 429 on the create sent again then (one request, not noted)
+    learns nothing new, so the passes after neither hold it again nor count the lapse twice."""
+    store.inbox.ingest_page("delighted", [response("r")], None, T0)
+    intent = ActionIntent("a", "delighted", "r", "rule", "task", "salesforce_task", {}, "h")
+    store.outbox.enqueue([intent], T0)
+    clock = [T0]
+    store.outbox.claim("w", limit=1, lease=timedelta(minutes=5), now=T0)
+    store.outbox.note_sent(["a"], T0)  # sent, no answer; then the worker died
+    org = Org()
+    told_to_wait = DeferError("429", system="Salesforce")
+    answers: list[Exception | None] = [told_to_wait, told_to_wait, None]
+
+    def create(todo: list[ClaimedAction]) -> list[WriteResult]:
+        org.sends.append([a.key for a in todo])
+        if (error := answers.pop(0)) is not None:
+            raise error
+        return [WriteResult(a.key, True, external_id=f"id-{a.key}") for a in todo]
+
+    def act_pass(at: datetime, told_to_wait: bool = False) -> None:
+        clock[0] = at
+        (claimed,) = store.outbox.claim("w", limit=1, lease=timedelta(minutes=5), now=at)
+        settle = SettleWindow(lambda: clock[0], WINDOW, store.outbox.note_sent, note_from=2)
+        outcomes = (
+            deferred([claimed], DeferError("429: retry after 60s", not_before=at))
+            if told_to_wait
+            else create_missing(
+                [claimed], lookup=org.lookup, create=create, retry=FAST, settle=settle
+            )
+        )
+        results = [result_of(claimed, o, MAX_ATTEMPTS, timedelta(seconds=30), at) for o in outcomes]
+        store.outbox.record_results("w", results, at)
+
+    act_pass(T0 + timedelta(minutes=6), told_to_wait=True)
+    act_pass(T0 + timedelta(minutes=7))
+    assert org.sends == []  # still held: the create sent at T0 may still land
+    act_pass(T0 + WINDOW)  # not found after the window: sent again, told to wait
+    act_pass(T0 + WINDOW + timedelta(minutes=10))  # told to wait again
+    act_pass(T0 + WINDOW + timedelta(minutes=20))
+
+    (row,) = store.outbox.actions(keys=["a"])
+    assert (row.status, row.failures, row.external_id) == ("done", 1, "id-a")
+    assert org.sends == [["a"], ["a"], ["a"]]

@@ -113,6 +113,36 @@ def test_retry_defer_kill_and_revive(store: StateStore) -> None:
     assert store.outbox.actions(keys=["c"])[0].status == "pending"
 
 
+def test_a_create_in_doubt_stays_in_doubt_until_a_result_resolves_it(store: StateStore) -> None:
+    """A result that learnt nothing of an unanswered create (a batch told to wait, a lookup
+    that failed) keeps its doubt; so does one of an earlier send, against the later send noted
+    while the batch ran. Only a result that answers the send, or ``done``, clears it."""
+    store.inbox.ingest_page("delighted", [response("1")], None, T0)
+    routed(store, "1", "deferred", "retried", "answered", "resent", "done")
+    keys = ["answered", "deferred", "done", "resent", "retried"]
+    sent, resent = T0, T0 + timedelta(minutes=2)
+    store.outbox.note_sent(keys, sent)
+    store.outbox.claim("w", limit=10, lease=LEASE, now=T0)
+    store.outbox.note_sent(["resent"], resent)  # sent again while the batch ran
+    later = T0 + timedelta(minutes=3)
+    results = [
+        ActionResult.defer("deferred", "429: retry after 60s", later),
+        ActionResult.retry("retried", "could not check whether it exists already", later),
+        ActionResult.retry("answered", "UNABLE_TO_LOCK_ROW", later, settles_sent_by=sent),
+        ActionResult.defer("resent", "held", later, sent, settles_sent_by=sent),
+        ActionResult.done("done", "00T1"),
+    ]
+    assert store.outbox.record_results("w", results, T0) == 5
+
+    due = store.outbox.claim("w", limit=10, lease=LEASE, now=later)
+    assert {c.key: c.in_doubt_since for c in due} == {
+        "answered": None,
+        "deferred": sent,
+        "resent": resent,
+        "retried": sent,
+    }
+
+
 def test_release_gives_leases_back(store: StateStore) -> None:
     store.inbox.ingest_page("delighted", [response("1")], None, T0)
     routed(store, "1", "a")

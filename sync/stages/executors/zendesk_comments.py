@@ -12,7 +12,6 @@ from dataclasses import replace
 from datetime import datetime
 
 from connectors.errors import RetryableError, WriteInDoubtError
-from connectors.models import WriteResult
 from connectors.zendesk.records import CommentSpec
 from sync.core.ports import TicketDesk
 from sync.core.retry import RetryPolicy
@@ -78,7 +77,7 @@ def started_comments(
     bodies: dict[int, list[str]] = {}
     in_doubt = settle.in_doubt(actions) if settle is not None else {}
     reasons: dict[str, str] = {}
-    lapsed: set[str] = set()  # their unanswered update failed: one failure each
+    lapsed: dict[str, datetime] = {}  # their unanswered update (sent then) failed: one failure
     claimed = {a.key: a for a in actions}
 
     def in_doubt_after(keys: list[str], sent: datetime | None, exc: WriteInDoubtError) -> None:
@@ -87,7 +86,7 @@ def started_comments(
             in_doubt.update(dict.fromkeys(keys, sent))
             reasons.update(dict.fromkeys(keys, f"its update got no answer: {exc}"))
 
-    def send(todo: list[CommentSpec]) -> Callable[[], list[WriteResult]]:
+    def send(todo: list[CommentSpec]) -> Callable[[], list[Outcome]]:
         note = watch.note if watch is not None else None
         keys = [c.key for c in todo]
         sent = settle.sending(keys) if settle is not None else None
@@ -97,12 +96,13 @@ def started_comments(
             in_doubt_after(keys, sent, exc)
             raise
 
-        def finished() -> list[WriteResult]:
+        def finished() -> list[Outcome]:
             try:
-                return finish()
+                results = finish()
             except WriteInDoubtError as exc:
                 in_doubt_after(keys, sent, exc)
                 raise
+            return [replace(outcome_of(r), attached=r.ok, settles_sent_by=sent) for r in results]
 
         return finished
 
@@ -151,7 +151,7 @@ def started_comments(
                     continue
                 action = claimed.get(comment.key)
                 if settle is not None and since is not None and action is not None:
-                    lapsed.add(comment.key)
+                    lapsed.setdefault(comment.key, since)
                     error = settle.given_up(action, since)
                     if error is not None:
                         ended.append(Outcome(comment.key, "dead", error=error))
@@ -164,7 +164,7 @@ def started_comments(
         added = send(todo) if todo else list
 
         def outcomes() -> list[Outcome]:
-            sent = [replace(outcome_of(r), attached=r.ok) for r in added()]
+            sent = added()
             missing = [unresolved_outcome(k, e) for k, e in unresolved.items()]
             return present + held + ended + sent + missing
 
@@ -204,7 +204,7 @@ def _held_if_in_doubt(
     settle: SettleWindow | None,
     in_doubt: dict[str, datetime],
     reasons: dict[str, str],
-    lapsed: set[str],
+    lapsed: dict[str, datetime],
 ) -> dict[str, Outcome]:
     if settle is not None:
         outcomes = [
