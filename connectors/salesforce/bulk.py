@@ -28,6 +28,7 @@ from simple_salesforce.util import exception_handler
 
 from connectors.backoff import Backoff
 from connectors.models import WriteResult
+from connectors.salesforce.error_text import plain_error
 from connectors.salesforce.errors import record_tier
 
 #: Bulk 2.0 writes this to set a field to null; a blank cell means "leave as it is".
@@ -127,7 +128,7 @@ def failed_row(row: Mapping[str, str]) -> WriteResult:
     if not message:  # no field list: everything after the code is the message
         message, fields = rest, ""
     fields = fields.removesuffix("--").strip().strip(",")
-    text = f"{code}: {message.strip()}" + (f" ({fields})" if fields else "")
+    text = plain_error(code, message.strip(), [f.strip() for f in fields.split(",")])
     return WriteResult(record_id=record_id, ok=False, error=text, code=code, tier=record_tier(code))
 
 

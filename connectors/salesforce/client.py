@@ -611,7 +611,8 @@ class SalesforceConnector:
             records = [self._task_record(t) for t in chunk]
             answer = self._call(partial(self._send_collection, "POST", records), creates=True)
             results.extend(
-                errors.write_result(t.key, item) for t, item in zip(chunk, answer, strict=True)
+                errors.write_result(t.key, item, sent)
+                for t, item, sent in zip(chunk, answer, records, strict=True)
             )
         return results
 
@@ -658,7 +659,7 @@ class SalesforceConnector:
             ]
             answer = self._call(partial(self._send_collection, "PATCH", body))
             results.extend(
-                errors.write_result(str(r["Id"]), item)
+                errors.write_result(str(r["Id"]), item, r)
                 for r, item in zip(chunk, answer, strict=True)
             )
         return results
@@ -702,7 +703,8 @@ class SalesforceConnector:
             chunk = [{"attributes": {"type": object_type}, **r} for r in part]
             answer = self._call(partial(self._send_upsert, path, chunk))
             results.extend(
-                errors.write_result(k, item) for k, item in zip(chunk_keys, answer, strict=True)
+                errors.write_result(k, item, r)
+                for k, item, r in zip(chunk_keys, answer, part, strict=True)
             )
         return results
 

@@ -7,6 +7,7 @@ only where the code says nothing. A test enumerates every exception class of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from connectors.errors import (
     WriteInDoubtError,
 )
 from connectors.models import Tier, WriteResult
+from connectors.salesforce.error_text import plain_error
 from connectors.transport import GATEWAY_STATUSES, describe_failure, lost_after_sending
 
 SYSTEM = "salesforce"
@@ -96,6 +98,12 @@ def error_code(content: Any) -> tuple[str, str]:
     return "", str(content)[:300]
 
 
+def _fields(content: list[Any]) -> list[str]:
+    first = content[0] if content and isinstance(content[0], dict) else {}
+    fields = first.get("fields")
+    return [str(f) for f in fields] if isinstance(fields, list) else []
+
+
 def tier_for(code: str, status: int | None) -> type[ConnectorError]:
     if code in ERROR_CODES:
         return ERROR_CODES[code]
@@ -112,14 +120,18 @@ def record_tier(code: str) -> Tier:
     return ERROR_CODES.get(code, RecordError).tier
 
 
-def write_result(key: str, item: dict[str, Any]) -> WriteResult:
-    """One record of an sObject Collections answer, failed ones with their tier from the table."""
+def write_result(
+    key: str, item: dict[str, Any], sent: Mapping[str, Any] | None = None
+) -> WriteResult:
+    """One record of an sObject Collections answer, failed ones with their tier from the table
+    and an error that quotes none of the record's values (``sent``: the record as sent)."""
     if item.get("success"):
         return WriteResult(record_id=key, ok=True, external_id=str(item.get("id") or ""))
     errs = item.get("errors") or []
     text = "; ".join(
-        f"{e.get('statusCode', '')}: {e.get('message', '')}"
-        + (f" ({', '.join(e['fields'])})" if e.get("fields") else "")
+        plain_error(
+            str(e.get("statusCode", "")), str(e.get("message", "")), e.get("fields") or (), sent
+        )
         for e in errs
     )
     code = str(errs[0].get("statusCode", "")) if errs else ""
@@ -172,6 +184,9 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
         code, message = error_code(exc.content)
         tier = tier_for(code, exc.status)
         text = f"{code or exc.status}: {message}" if message else f"HTTP {exc.status}"
+        content: Any = exc.content  # the parsed body, whatever the stubs say
+        if code and isinstance(content, list):  # a record error: no value of it quoted
+            text = plain_error(code, message, _fields(content))
         return build(tier, text, record_id=record_id, code=code)
     if isinstance(exc, sfx.SalesforceOperationError):
         return RetryableError(f"bulk operation failed: {exc}", system=SYSTEM, record_id=record_id)

@@ -96,12 +96,26 @@ def _describe(exc: zx.APIException) -> tuple[int | None, str]:
             if isinstance(details, dict):
                 for field, problems in details.items():
                     for problem in problems if isinstance(problems, list) else [problems]:
-                        desc = problem.get("description") if isinstance(problem, dict) else problem
-                        parts.append(f"{field}: {desc}")
+                        parts.append(f"{field}: {_problem(problem)}")
             text = "; ".join(p for p in parts if p)
     except ValueError:
         pass
     return status, text[:500]
+
+
+def _problem(problem: object) -> str:
+    """What is wrong with one field, as its error token (``InvalidFormat``, ``TooLong``): the
+    description quotes the value (``Email: <the address> is not properly formatted``)."""
+    token = problem.get("error") if isinstance(problem, dict) else None
+    return str(token) if token else "invalid"
+
+
+def job_item_error(error: object, details: object) -> str:
+    """A failed bulk job item's error: its token (``RecordInvalid``) and the field its details
+    name, never the rest of the details, which quote the value."""
+    field = str(details).partition(":")[0].strip() if details else ""
+    named = f" ({field})" if field and len(field) <= 40 and " " not in field.strip() else ""
+    return f"{error or 'failed'}{named}"
 
 
 def _retry_after(exc: zx.APIException) -> float | None:

@@ -317,14 +317,15 @@ def job_results(job: Any, keys: Sequence[str], *, by_id: bool = False) -> list[W
                 )
             )
             continue
-        error = _field(item, "error") or _field(item, "details")
+        error = _field(item, "error")
+        details = _field(item, "details")
         success = _field(item, "success")
-        if error or success is False:
+        if error or details or success is False:
             results.append(
                 WriteResult(
                     key,
                     False,
-                    error=str(error or "failed"),
+                    error=errors.job_item_error(error, details),
                     code="job",
                     tier=errors.record_tier("job"),
                 )

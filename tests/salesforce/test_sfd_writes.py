@@ -50,7 +50,7 @@ BAD_UPDATES: list[tuple[dict[str, object], str, str]] = [
     (
         {"NPS_Category__c": "fan"},
         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-        "bad value for restricted picklist field: fan",
+        "bad value for restricted picklist field (NPS_Category__c)",
     ),
     ({"NPS_Previous_Score__c": 3}, "INVALID_FIELD_FOR_INSERT_UPDATE", "NPS_Previous_Score__c"),
 ]
@@ -200,8 +200,12 @@ def test_bulk_cells(value: object, cell: str) -> None:
         ("REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --",
          "REQUIRED_FIELD_MISSING", "REQUIRED_FIELD_MISSING: Required fields are missing: "
          "[LastName] (LastName)"),
-        ("STRING_TOO_LONG:too long: --", "STRING_TOO_LONG", "STRING_TOO_LONG: too long"),
-        ("UNKNOWN_EXCEPTION", "UNKNOWN_EXCEPTION", "UNKNOWN_EXCEPTION: "),
+        (
+            "STRING_TOO_LONG:Comments: data value too large: Slow, slow, slow (max length=8):--",
+            "STRING_TOO_LONG",
+            "STRING_TOO_LONG: data value too large (max length=8)",
+        ),
+        ("UNKNOWN_EXCEPTION", "UNKNOWN_EXCEPTION", "UNKNOWN_EXCEPTION"),
     ],
 )  # fmt: skip
 def test_bulk_failed_rows(error: str, code: str, text: str) -> None:
