@@ -69,6 +69,19 @@ class SourceProblem:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceWarning:
+    """Something in a source worth an admin's look that skips nothing (a response id repeated
+    in one file: the later record wins, as an edit would)."""
+
+    source: str
+    location: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     """A Salesforce account with the fields routing and metrics use."""
 

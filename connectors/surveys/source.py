@@ -17,12 +17,12 @@ A cursor is an opaque string owned by the source; the engine only stores and han
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from connectors.errors import ConfigError
-from connectors.models import SourceProblem, SurveyResponse
+from connectors.models import SourceProblem, SourceWarning, SurveyResponse
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class SourcePage:
     responses: list[SurveyResponse]
     problems: list[SourceProblem]
     cursor: str | None
+    #: What the admin should hear of that skipped nothing (a response id repeated in a file).
+    warnings: list[SourceWarning] = field(default_factory=list)
 
 
 class SurveySource(Protocol):

@@ -81,6 +81,8 @@ def pull(
                 stats.new += result.new
                 stats.updated += result.updated
                 stats.unchanged += result.unchanged
+                for warning in page.warnings:
+                    log.warning("%s", warning, extra={"source": warning.source})
                 for problem in page.problems:
                     log.warning("skipped %s", problem, extra={"source": problem.source})
                     if len(stats.problems) < LISTED_PROBLEMS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,9 @@ from connectors.models import SourceProblem, SurveyResponse
 from connectors.surveys import FileSource, SourcePage
 from connectors.surveys.fields import MAX_COMMENT_CHARS, TRUNCATION_PROPERTY, derive_response_id
 from connectors.surveys.files import MAX_RECORD_CHARS
+from sync.core.retry import RetryPolicy
+from sync.stages.pull import pull
+from sync.state import StateStore
 
 UNTIL = datetime(2026, 6, 1, tzinfo=UTC)
 HEADER = (
@@ -280,3 +284,24 @@ def test_reading_a_large_file_keeps_memory_flat(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == 16_000
     assert peak < 8_000_000
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_a_response_id_repeated_in_a_file_is_a_warning_naming_both_lines_and_the_later_wins(
+    tmp_path: Path, kind: str, store: StateStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [_row("7", "Maria: first thoughts"), _row("8"), _row("7", "Maria: on reflection")]
+    path = _export(tmp_path, kind, rows)
+    first, again = (2, 4) if kind == "csv" else (1, 3)
+
+    with caplog.at_level(logging.WARNING):
+        stats = pull(store, [FileSource(path)], run_start=UNTIL, now=UNTIL, retry=RetryPolicy())
+
+    assert (stats.problem_count, stats.pulled) == (0, 2)
+    (warning,) = [r.getMessage() for r in caplog.records if "repeated" in r.getMessage()]
+    assert warning.startswith(f"{path}:{again}: ")
+    assert f"first at line {first}, again at line {again}" in warning
+    assert "Maria" not in caplog.text
+    stored = store.inbox.get(FileSource(path).name, "7")
+    assert stored is not None
+    assert stored.response.comment == "Maria: on reflection"
