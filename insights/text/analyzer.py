@@ -6,7 +6,8 @@ batches of comments. Each comment is embedded once and the embedding serves sent
 Zero-shot themes are ranked better once the analyzer has seen a sample of the comments it is
 given (:mod:`insights.text.hubness`): :meth:`TextAnalyzer.adapt` shows it one, and then
 :meth:`TextAnalyzer.results` scores. :meth:`TextAnalyzer.analyze` alone scores with what it has
-been shown so far, nothing at first.
+been shown so far, nothing at first. What it has learnt is :attr:`TextAnalyzer.hub_sample`, which
+another analyzer with the same taxonomy and model can carry on from (:meth:`resume_hubs`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from insights.text.encoder import SentenceEncoder, load_encoder
+from insights.text.hubness import HubSample
 from insights.text.language import is_english
 from insights.text.sentiment import SentimentScorer
 from insights.text.taxonomy import Taxonomy
@@ -110,6 +112,17 @@ class TextAnalyzer:
         if isinstance(self._themes, ZeroShotMatcher) and sample.embeddings is not None:
             written = [i for i, text in enumerate(sample.texts) if text.strip()]
             self._themes.adapt(sample.embeddings[written])
+
+    @property
+    def hub_sample(self) -> HubSample | None:
+        """How far the hub correction's measurement has got; None when :attr:`adapts` is false."""
+        return self._themes.hub_sample if isinstance(self._themes, ZeroShotMatcher) else None
+
+    def resume_hubs(self, sample: HubSample) -> None:
+        """Carry on from a hub measurement made earlier with the same taxonomy and model (raises
+        ValueError when its themes do not match)."""
+        if isinstance(self._themes, ZeroShotMatcher):
+            self._themes.resume_hubs(sample)
 
     def results(self, prepared: PreparedComments) -> list[TextResult]:
         """One result per prepared comment, in order."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from insights.text.hubness import HubCorrection
+from insights.text.hubness import HubCorrection, HubSample
 from insights.text.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -78,6 +78,16 @@ class ZeroShotMatcher:
         """Measure the themes' hubness on these comments too (until the sample is full)."""
         if self._hubs is not None:
             self._hubs.add(embeddings)
+
+    @property
+    def hub_sample(self) -> HubSample | None:
+        """How far the hub correction's measurement has got; None without the model."""
+        return self._hubs.sample if self._hubs is not None else None
+
+    def resume_hubs(self, sample: HubSample) -> None:
+        """Carry on from a hub measurement made earlier with the same themes and model."""
+        if self._hubs is not None:
+            self._hubs.resume(sample)
 
     def scores(
         self, texts: Sequence[str], embeddings: NDArray[np.float32] | None = None

@@ -5,10 +5,13 @@ stored (:mod:`sync.state.comment_text`); routing the same version again, an esca
 ``rules explain`` reads the stored result. A changed taxonomy or model has another fingerprint,
 so the versions routed after the change are analysed again.
 
-Zero-shot themes are ranked with a hub correction measured on the comments the daemon has
-analysed since it started, the batch at hand included (:mod:`insights.text.hubness`): none
-until 50 have been seen, then fixed once 1,000 have. The themes of the versions analysed in
-between were chosen with what was known then, and stay stored as they were.
+Zero-shot themes are ranked with a hub correction measured on the first comments analysed with
+this taxonomy and model, the batch at hand included (:mod:`insights.text.hubness`): none until
+50 have been seen, then fixed once 1,000 have. The measurement is stored
+(:mod:`sync.state.hub_correction`), so a restarted daemon carries on from it, or uses the
+finished one, rather than starting over; while it is incomplete each batch first takes up what
+other daemons on the same store have measured further. The themes of the versions analysed
+before it was complete were chosen with what was known then, and stay stored as they were.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from typing import TYPE_CHECKING
 
 from sync.state import StateStore, StoredResponse
 from sync.state.comment_text import CommentText, VersionKey
+from sync.state.hub_correction import StoredHubSample
 
 if TYPE_CHECKING:
     from insights.text import TextAnalyzer
+    from insights.text.analyzer import PreparedComments
     from insights.text.emerging import Mention
     from sync.core.config.model import TextConfig
 
@@ -77,7 +82,7 @@ def analyse_batch(
     missing = [s for s in written if _key(s) not in known]
     if missing:
         prepared = analysis.analyzer.prepare([s.response.comment for s in missing])
-        analysis.analyzer.adapt(prepared)
+        adapt(store, analysis, prepared, now)
         results = analysis.analyzer.results(prepared)
         fresh = [
             CommentText(
@@ -99,6 +104,44 @@ def analyse_batch(
         key[:2]: {**fields_of(result), "emerging": [t for t in result.themes if t in emerging]}
         for key, result in known.items()
     }
+
+
+def adapt(
+    store: StateStore, analysis: CommentAnalysis, prepared: PreparedComments, now: datetime
+) -> None:
+    """Let the hub correction learn from these comments, carrying on from the measurement stored
+    for this analysis when it has got further, and store how far it has got."""
+    analyzer = analysis.analyzer
+    before = analyzer.hub_sample
+    if before is None or before.complete:
+        return
+    stored = store.hub_corrections.get(analysis.fingerprint)
+    if stored is not None and stored.seen > before.seen:
+        _resume(analysis, stored)
+    analyzer.adapt(prepared)
+    after = analyzer.hub_sample
+    if after is None or after.seen <= max(before.seen, stored.seen if stored else 0):
+        return
+    mine = StoredHubSample(
+        analysis.fingerprint, after.seen, tuple(tuple(map(float, r)) for r in after.top)
+    )
+    if not store.hub_corrections.save(mine, now) and after.complete:
+        # another daemon completed it first: rank as it does
+        winner = store.hub_corrections.get(analysis.fingerprint)
+        if winner is not None:
+            _resume(analysis, winner)
+
+
+def _resume(analysis: CommentAnalysis, stored: StoredHubSample) -> None:
+    import numpy as np
+
+    from insights.text.hubness import HubSample
+
+    try:
+        top = np.array(stored.top, dtype=np.float32).reshape(len(stored.top), -1)
+        analysis.analyzer.resume_hubs(HubSample(stored.seen, top))
+    except ValueError:
+        log.warning("stored hub correction does not fit the taxonomy; measuring afresh")
 
 
 def mentions_since(

@@ -488,6 +488,23 @@ def _comment_text_v11(meta: sa.MetaData) -> sa.Table:
 comment_text = _comment_text_v11(metadata)
 
 
+def _hub_correction_v15(meta: sa.MetaData) -> sa.Table:
+    """One row per analysis (taxonomy and model): how far the daemon's measurement of the zero-shot
+    themes' hub correction has got, so a restart carries on from it instead of starting over."""
+    return sa.Table(
+        "nps_hub_correction",
+        meta,
+        sa.Column("analysis", sa.String(64), primary_key=True),
+        sa.Column("seen", sa.Integer, nullable=False),
+        # each theme's highest cosines so far: a list of rows, one column per theme
+        sa.Column("top", sa.JSON, nullable=False),
+        sa.Column("measured_at", UTCDateTime, nullable=False),
+    )
+
+
+hub_correction = _hub_correction_v15(metadata)
+
+
 Migration = Callable[[Connection], None]
 
 
@@ -618,6 +635,13 @@ def _add_action_doubt(conn: Connection) -> None:
     conn.execute(sa.text(f"ALTER TABLE nps_actions ADD COLUMN in_doubt_since {timestamp}"))
 
 
+def _add_hub_correction(conn: Connection) -> None:
+    """v14 -> v15: the daemon's hub correction measurement per analysis (a new table)."""
+    v15 = sa.MetaData()
+    _hub_correction_v15(v15)
+    v15.create_all(conn)
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -633,5 +657,6 @@ MIGRATIONS: dict[int, Migration] = {
     11: _add_action_job,
     12: _add_ticket_history,
     13: _add_action_doubt,
+    14: _add_hub_correction,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

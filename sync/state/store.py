@@ -20,6 +20,7 @@ all; work that spans aggregates joins one transaction (``record_routing``, or
 - ``store.open_tickets``: the mirror of Zendesk's tickets (unsolved ones, and when each was
   open), likewise;
 - ``store.comment_text``: the sentiment and themes of each analysed response version;
+- ``store.hub_corrections``: how far the daemon's hub correction of themes is measured;
 - ``store.locks``: cluster-wide named locks.
 """
 
@@ -39,6 +40,7 @@ from sync.state.comment_text import CommentTexts
 from sync.state.cooldowns import Cooldowns
 from sync.state.database import Database, create_engine, lock_key
 from sync.state.escalations import Escalations
+from sync.state.hub_correction import HubCorrections
 from sync.state.inbox import Inbox, RoutingOutcome
 from sync.state.locks import Locks
 from sync.state.loops import Loops
@@ -88,6 +90,7 @@ class StateStore:
         self.zendesk_users = ZendeskUsers(self.db, self.cursors)
         self.open_tickets = OpenTicketMirror(self.db, self.cursors)
         self.comment_text = CommentTexts(self.db)
+        self.hub_corrections = HubCorrections(self.db)
         self.locks = Locks(self.db)
 
     # -- lifecycle -----------------------------------------------------------------------------

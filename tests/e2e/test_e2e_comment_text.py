@@ -157,3 +157,35 @@ def test_the_daemon_ranks_zero_shot_themes_with_the_comments_it_has_seen(
     analysed = engine.store.comment_text.since(datetime(2000, 1, 1, tzinfo=UTC))
     first_theme = {ids[r.response_id]: r.themes[:1] for r in analysed}
     assert [first_theme[c] for c in PRICE_WITH_FEELINGS] == [("pricing",)] * 3
+
+
+def test_a_restarted_daemon_ranks_with_the_correction_measured_before_until_the_taxonomy_changes(
+    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    taxonomy = tmp_path / "themes.yaml"
+    taxonomy.write_text(HUB_THEMES, encoding="utf-8")
+    text = {"enabled": True, "taxonomy": str(taxonomy)}
+    email = world.book.contacts[0].email
+    for comment in survey():
+        world.delighted.add_response(email=email, score=4, comment=comment)
+    assert make_engine(rules=rules, text=text).run_once().errors == []
+
+    def first_theme_after_a_restart(comment: str) -> tuple[str, ...]:
+        response = world.delighted.add_response(email=email, score=4, comment=comment)
+        assert make_engine(rules=rules, text=text).run_once().errors == []
+        (result,) = [
+            r
+            for r in make_engine(rules=rules).store.comment_text.since(
+                datetime(2000, 1, 1, tzinfo=UTC)
+            )
+            if r.response_id == response
+        ]
+        return result.themes[:1]
+
+    # alone, a price complaint in the broad theme's words goes to it; with the survey measured,
+    # to pricing (another response, analysed by a new process)
+    assert first_theme_after_a_restart(PRICE_WITH_FEELINGS[0]) == ("pricing",)
+    taxonomy.write_text(HUB_THEMES + "# reworded\n", encoding="utf-8")
+    assert first_theme_after_a_restart(PRICE_WITH_FEELINGS[1]) == ("experience",)

@@ -119,6 +119,7 @@ LIMITS: dict[tuple[str, str], int] = {
     ("nps_comment_text", "response_id"): MAX_RESPONSE_ID_CHARS,
     ("nps_comment_text", "version"): SHA256_HEX,
     ("nps_comment_text", "analysis"): 16,  # sync.stages.comment_text: a cut sha256
+    ("nps_hub_correction", "analysis"): 16,  # the same fingerprint
 }
 
 

@@ -146,3 +146,18 @@ def test_a_sample_of_a_long_input_is_spread_over_all_of_it() -> None:
     assert positions[-1] == 9_999
     assert spread(10_000) == positions  # the same every time
     assert spread(30) == list(range(30))
+
+
+def test_a_measurement_carried_on_elsewhere_corrects_as_if_it_had_not_stopped() -> None:
+    rng = np.random.default_rng(3)
+    centroids = rng.normal(size=(4, 8)).astype(np.float32)
+    comments = rng.normal(size=(300, 8)).astype(np.float32)
+    whole = HubCorrection(centroids)
+    whole.add(comments)
+    first = HubCorrection(centroids)
+    first.add(comments[:120])
+    resumed = HubCorrection(centroids)
+    resumed.resume(first.sample)
+    resumed.add(comments[120:])
+    assert resumed.sample.seen == 300
+    assert resumed.penalty.tolist() == whole.penalty.tolist()
