@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 Job = Callable[[], RunReport]
 #: Jobs that queue actions: the drain runs right after one that queued some.
 QUEUEING = frozenset({"poll", "frontline", "digest"})
+#: How often the main thread wakes from waiting for a stop, so that a signal received by
+#: another thread has its handler run.
+SIGNAL_CHECK_SECONDS = 0.5
 
 
 #: The figures of a run's log line, in order; only those that are not zero are named.
@@ -297,12 +300,22 @@ class Daemon:
                 **options,
             )
 
-    def run(self) -> None:
-        """Block until a signal arrives; polling and draining start at once."""
+    def run(self, stop_asked: threading.Event | None = None) -> None:
+        """Block until a signal arrives; polling and draining start at once.
+
+        ``stop_asked`` is set by a signal that came before these handlers were installed (while
+        the connectors connected): the daemon then stops as soon as it has started. The wait
+        wakes every :data:`SIGNAL_CHECK_SECONDS`: Python runs a signal handler in the main thread
+        only, and when the kernel hands the signal to one of the job threads, a main thread
+        blocked on an event without a timeout never wakes to run it.
+        """
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        if stop_asked is not None and stop_asked.is_set():
+            self.stop()
         self.start()
-        self._stopping.wait()
+        while not self._stopping.wait(timeout=SIGNAL_CHECK_SECONDS):
+            pass
         self.shut_down()
 
     def start(self) -> None:

@@ -226,7 +226,7 @@ def run_command(config_path: Path, log_level: str, listen: str | None) -> None:
         daemon = Daemon(engine, config.schedule, on_report=observe, views=config.views)
         if receiver is not None:
             receiver.attach(daemon)
-        daemon.run()
+        daemon.run(stop_asked=stop)
     finally:
         if receiver is not None:
             receiver.listener.stop()

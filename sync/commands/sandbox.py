@@ -13,6 +13,7 @@ import errno
 import os
 import signal
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from emulators.world import EmulatedWorld
     from sync.ops.sandbox import SandboxFiles
 
@@ -33,6 +36,20 @@ TYPEFORM_RESPONSES = 200
 #: How long a write whose answer was lost is given to show up before it is sent again: the
 #: emulators carry a write out before they answer, or (a Zendesk job) within two seconds.
 SETTLE_SECONDS = 5.0
+
+
+#: How often the main thread wakes while it waits: Python runs a signal handler in the main
+#: thread only, and one the kernel handed to an emulator's thread would otherwise wait for it.
+SIGNAL_CHECK_SECONDS = 0.5
+
+
+def _ticks(stop: threading.Event, every: float) -> Iterator[None]:
+    """One tick every ``every`` seconds (none when 0) until ``stop`` is set."""
+    due = time.monotonic() + every
+    while not stop.wait(min(SIGNAL_CHECK_SECONDS, every) if every else SIGNAL_CHECK_SECONDS):
+        if every and time.monotonic() >= due:
+            due += every
+            yield
 
 
 @click.command("sandbox")
@@ -160,7 +177,7 @@ def sandbox_command(
         _print_guide(world, files, every, (fault_rate, fault_seed))
         click.echo(f"{READY}; Ctrl-C or SIGTERM stops the emulators.")
         answered = 0
-        while not stop.wait(every or None):
+        for _ in _ticks(stop, every):
             answered += 1
             if typeform and answered % 2 == 0:
                 token, score = world.respond_on_typeform()

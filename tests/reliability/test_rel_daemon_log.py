@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -127,3 +129,72 @@ def test_rel_overruns_and_shutdown_are_told_in_plain_words(
 ])  # fmt: skip
 def test_rel_a_run_is_summed_up_by_what_it_did(report: RunReport, summary: str) -> None:
     assert done_summary(report) == summary
+
+
+class QuickEngine(SlowPollEngine):
+    """A poll and a drain that return at once."""
+
+    def poll(self) -> RunReport:
+        self.polling.set()
+        return RunReport()
+
+
+@pytest.fixture
+def own_signal_handlers() -> Iterator[None]:
+    """:meth:`Daemon.run` installs SIGTERM and SIGINT handlers; the test runner's come back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+def run_until_stopped(daemon: Daemon, stop_asked: threading.Event | None = None) -> float:
+    """Seconds :meth:`Daemon.run` took; a watchdog stops it after 20 s if nothing else did."""
+    watchdog = threading.Timer(20, daemon.stop)
+    watchdog.start()
+    started = time.monotonic()
+    try:
+        daemon.run(stop_asked)
+    finally:
+        watchdog.cancel()
+    return time.monotonic() - started
+
+
+@pytest.mark.usefixtures("own_signal_handlers")
+def test_rel_a_sigterm_taken_by_a_job_thread_still_stops_the_daemon(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The kernel may hand a process's signal to any of its threads; Python runs the handler in
+    # the main thread only, when that thread next runs.
+    engine = QuickEngine()
+    daemon = Daemon(cast(Engine, engine), ScheduleConfig(reconcile_cron=""))
+
+    def sigterm_from_another_thread() -> None:
+        engine.polling.wait(timeout=10)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+    threading.Thread(target=sigterm_from_another_thread, daemon=True).start()
+    with caplog.at_level(logging.INFO):
+        took = run_until_stopped(daemon)
+
+    assert took < 10, f"the daemon stopped only after {took:.1f} s"
+    assert "SIGTERM received: finishing the batch in flight, then stopping" in messages(caplog)
+
+
+@pytest.mark.usefixtures("own_signal_handlers")
+def test_rel_a_signal_while_connecting_stops_the_daemon_once_started(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A SIGTERM that came while the connectors still connected set only the command's event.
+    asked = threading.Event()
+    asked.set()
+    daemon = Daemon(cast(Engine, QuickEngine()), ScheduleConfig(reconcile_cron=""))
+    with caplog.at_level(logging.INFO):
+        took = run_until_stopped(daemon, asked)
+
+    assert took < 10, f"the daemon stopped only after {took:.1f} s"
+    lines = messages(caplog)
+    assert "stop requested: finishing the batch in flight, then stopping" in lines
+    assert lines[-1] == "daemon stopped; no claimed action was left over"
