@@ -176,7 +176,13 @@ def create_missing(
             reasons.update(dict.fromkeys(keys, f"its create got no answer: {exc}"))
             more = look_again(keys)
             uncertain.difference_update(keys)
-            return [Outcome(k, "retry", error=reasons[k]) for k in keys if k not in more]
+            # Held below until its window has passed; a pass slow enough to outlast the window
+            # still counts no failure here: the lookup after the window counts it, once.
+            return [
+                Outcome(k, "defer", error=reasons[k], not_before=sent, in_doubt_since=sent)
+                for k in keys
+                if k not in more
+            ]
 
     def look_again(keys: list[str]) -> dict[str, Any]:
         """Look up held actions: with ``recheck`` if given (a miss keeps them held)."""

@@ -266,3 +266,40 @@ def test_a_create_in_doubt_is_held_through_a_batch_told_to_wait_and_fails_once_w
     (row,) = store.outbox.actions(keys=["a"])
     assert (row.status, row.failures, row.external_id) == ("done", 1, "id-a")
     assert org.sends == [["a"], ["a"], ["a"]]
+
+
+def test_a_pass_that_outlasts_the_window_counts_its_unanswered_create_once() -> None:
+    """The lookup right after a lost create ends when the window has passed (a slow pass). That
+    lookup came too soon to say the create failed: the action waits, counting nothing, and the
+    lookup of the next pass counts the failure, once."""
+    org = Org()
+    org.lost, org.land = 2, False
+    clock = [T0]
+    settle = SettleWindow(
+        lambda: clock[0],
+        WINDOW,
+        lambda keys, _at: org.noted.append(list(keys)),
+        system="Salesforce",
+        max_failures=MAX_ATTEMPTS,
+    )
+
+    def slow_lookup(keys: list[str]) -> dict[str, str]:
+        clock[0] = T0 + WINDOW + timedelta(seconds=1)
+        return org.lookup(keys)
+
+    (first,) = create_missing(
+        [action("a")], lookup=slow_lookup, create=org.create, retry=FAST, settle=settle
+    )
+    recorded = result_of(action("a"), first, MAX_ATTEMPTS, timedelta(seconds=30), clock[0])
+    assert (recorded.status, recorded.failed, recorded.in_doubt_since) == ("pending", False, T0)
+
+    clock[0] = later = T0 + WINDOW + timedelta(minutes=1)
+    (second,) = create_missing(
+        [action("a", attempts=2, since=T0)],
+        lookup=org.lookup,
+        create=org.create,
+        retry=FAST,
+        settle=settle,
+    )
+    assert (second.result, second.counts_failure, second.in_doubt_since) == ("defer", True, later)
+    assert org.sends == [["a"], ["a"]]
