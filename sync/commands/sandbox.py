@@ -10,6 +10,7 @@ working each time the sandbox is started again with the same ports.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import signal
 import threading
@@ -44,12 +45,13 @@ SIGNAL_CHECK_SECONDS = 0.5
 
 
 def _ticks(stop: threading.Event, every: float) -> Iterator[None]:
-    """One tick every ``every`` seconds (none when 0) until ``stop`` is set."""
-    due = time.monotonic() + every
-    while not stop.wait(min(SIGNAL_CHECK_SECONDS, every) if every else SIGNAL_CHECK_SECONDS):
-        if every and time.monotonic() >= due:
-            due += every
+    """A tick ``every`` seconds after the previous one was handled (none when 0), until
+    ``stop`` is set."""
+    due = time.monotonic() + every if every else math.inf
+    while not stop.wait(min(SIGNAL_CHECK_SECONDS, max(due - time.monotonic(), 0.0))):
+        if time.monotonic() >= due:
             yield
+            due = time.monotonic() + every
 
 
 @click.command("sandbox")
