@@ -60,9 +60,22 @@ def create_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = sa.create_engine(url, hide_parameters=True)
+    engine = sa.create_engine(
+        url, hide_parameters=True, connect_args={"prepare_threshold": NEVER_PREPARE}
+    )
     _ping_when_idle(engine)
     return engine
+
+
+#: psycopg prepares a statement on the server once it has run this many times on a connection.
+#: A prepared statement soon runs on a generic plan, chosen once for any values, and kept until
+#: the table's statistics change: a lookup of 100 ids planned while ``nps_responses`` held a few
+#: hundred rows went on scanning every row of the source as the table grew (a first sync of
+#: 10,000 spent 2.5 s of the server's time in it; the cost grows with the square of the
+#: backlog). Single statements are therefore planned for their own values every time; an
+#: executemany is still prepared (psycopg always prepares those), as its rows are written by
+#: key, where the generic plan is the right one and saves planning each row.
+NEVER_PREPARE = 2**31 - 1
 
 
 #: A pooled PostgreSQL connection that sat unused this long is pinged before it is handed out.
