@@ -7,6 +7,11 @@ external system (:mod:`connectors.write_guard`) the worker renews them again, co
 only while it still owns every one of them and none has run out. If it does not, the batch is
 abandoned with :class:`LeaseLostError` before the request is sent; the new owner finds, by the
 actions' markers, whatever effect the batch had before.
+
+A renewal less than a tenth of the lease old is not repeated before a write: no other worker can
+take over a lease before it runs out, so the batch still holds at least nine tenths of it. The
+writes of one batch follow each other within seconds, and each renewal rewrote every action of
+the batch (2,500 rows for a batch of tickets; 45 renewals in a first sync of 10,000).
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from connectors.write_guard import guarding_writes
 from sync.state import ClaimedAction, StateStore
 
 log = logging.getLogger(__name__)
+
+
+#: The share of the lease within which a renewal need not be repeated before a write.
+FRESH = 0.1
 
 
 class LeaseLostError(Exception):
@@ -45,6 +54,8 @@ class BatchLease:
         self._lease = lease
         self._now = now
         self._lost: set[str] = set()
+        #: When the leases were last renewed by this worker (by ``now``), if they were.
+        self._renewed: datetime | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -55,13 +66,17 @@ class BatchLease:
             return [k for k in self.keys if k not in self._lost]
 
     def check(self) -> None:
-        """Renew every lease of the batch now; raise :class:`LeaseLostError` if one is gone."""
+        """Renew every lease of the batch now (unless this worker did within the last tenth of
+        the lease, by a clock that did not go back); raise :class:`LeaseLostError` if one is
+        gone."""
         with self._lock:
-            if not self._lost:
-                kept = self._store.outbox.renew(
-                    self._owner, self.keys, lease=self._lease, now=self._now()
-                )
+            now = self._now()
+            renewed = self._renewed
+            fresh = renewed is not None and renewed <= now < renewed + self._lease * FRESH
+            if not self._lost and not fresh:
+                kept = self._store.outbox.renew(self._owner, self.keys, lease=self._lease, now=now)
                 self._lost.update(set(self.keys) - kept)
+                self._renewed = now
             if self._lost:
                 raise LeaseLostError(
                     f"{len(self._lost)} of {len(self.keys)} leases of the batch lost"
