@@ -340,6 +340,18 @@ responses_email_lower = sa.Index("ix_nps_responses_email_lower", sa.func.lower(r
 #: The actions of given responses (outbox.Outbox.of_responses), without reading every action.
 actions_response_id = sa.Index("ix_nps_actions_response_id", actions.c.response_id)
 
+# -- Claim index (schema v16) -------------------------------------------------------------------
+#: The due actions of one kind in claim order (outbox.Outbox.claim): a claim reads the first of
+#: them instead of sorting every pending action (115 ms a claim of 200 at 75,000 pending).
+actions_claim_order = sa.Index(
+    "ix_nps_actions_claim_order",
+    actions.c.status,
+    actions.c.kind,
+    actions.c.priority,
+    actions.c.next_attempt_at,
+    actions.c.key,
+)
+
 
 # -- Zendesk users known not to exist (schema v7; used by sync/state/user_misses.py) -------------
 
@@ -642,6 +654,11 @@ def _add_hub_correction(conn: Connection) -> None:
     v15.create_all(conn)
 
 
+def _add_claim_index(conn: Connection) -> None:
+    """v15 -> v16: an index of the actions in claim order, per status and kind."""
+    conn.execute(sa.schema.CreateIndex(actions_claim_order, if_not_exists=True))
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -658,5 +675,6 @@ MIGRATIONS: dict[int, Migration] = {
     12: _add_ticket_history,
     13: _add_action_doubt,
     14: _add_hub_correction,
+    15: _add_claim_index,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)
