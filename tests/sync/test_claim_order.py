@@ -3,11 +3,14 @@ order: pending actions that are due, and claimed ones whose lease ran out, toget
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from connectors.models import SurveyResponse
 from sync.state import ActionIntent, StateStore
 from sync.state import schema as t
 from sync.state.outbox import DETRACTOR_FIRST, ORDINARY
@@ -66,32 +69,53 @@ def test_claims_merge_due_and_expired_actions_in_claim_order(store: StateStore, 
     assert [c.key for c in sorted(claimed, key=lambda c: order.index(c.key))] == order[:limit]
 
 
-def test_a_claim_reads_its_kind_in_order_from_the_index(store: StateStore) -> None:
+def sqlite_plans(store: StateStore, prefix: str, run: Callable[[], object]) -> list[str]:
+    """SQLite's plan of each statement starting with ``prefix`` that ``run`` sends."""
     with store.transaction() as conn:
         if conn.dialect.name != "sqlite":
             pytest.skip("the plan is read from SQLite's EXPLAIN QUERY PLAN")
-    store.outbox.enqueue([intent(f"k{i}") for i in range(50)], T0)
-    captured: list[str] = []
+    captured: list[tuple[str, Any]] = []
 
-    def capture(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.startswith("SELECT nps_actions.priority"):
-            captured.append(statement)
+    def capture(_conn: object, _cursor: object, statement: str, params: Any, *_: object) -> None:
+        if statement.startswith(prefix):
+            captured.append((statement, params))
 
-    engine = store.engine
-    sa.event.listen(engine, "before_cursor_execute", capture)
+    sa.event.listen(store.engine, "before_cursor_execute", capture)
     try:
-        store.outbox.claim("w", limit=5, lease=LEASE, now=T0, kinds=["salesforce_task"])
+        run()
     finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
-    assert len(captured) == 2
+        sa.event.remove(store.engine, "before_cursor_execute", capture)
     with store.transaction() as conn:
-        for statement in captured:
-            params = ("pending", T0.strftime("%Y-%m-%d %H:%M:%S.%f"), "salesforce_task", 5, 0)
-            plan = " ".join(
-                str(row[-1])
-                for row in conn.exec_driver_sql(
-                    f"EXPLAIN QUERY PLAN {statement}", params[: statement.count("?")]
-                )
-            )
-            assert "ix_nps_actions_claim_order" in plan
-            assert "TEMP B-TREE" not in plan  # no sort of every pending action
+        return [
+            " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {s}", p))
+            for s, p in captured
+        ]
+
+
+def test_a_claim_reads_its_kind_in_order_from_the_index(store: StateStore) -> None:
+    store.outbox.enqueue([intent(f"k{i}") for i in range(50)], T0)
+    plans = sqlite_plans(
+        store,
+        "SELECT nps_actions.priority",
+        lambda: store.outbox.claim("w", limit=5, lease=LEASE, now=T0, kinds=["salesforce_task"]),
+    )
+    assert len(plans) == 2  # the due and the expired, each read in order
+    for plan in plans:
+        assert "ix_nps_actions_claim_order" in plan
+        assert "TEMP B-TREE" not in plan  # no sort of every pending action
+
+
+def test_a_routing_window_reads_the_pending_responses_in_order_from_the_index(
+    store: StateStore,
+) -> None:
+    page = [
+        SurveyResponse("delighted", f"r{i}", f"p{i}@example.com", 7, "", T0, T0 + timedelta(i))
+        for i in range(20)
+    ]
+    store.inbox.ingest_page("delighted", page, None, T0)
+    plans = sqlite_plans(
+        store, "SELECT nps_responses", lambda: store.inbox.pending(5, T0 + timedelta(days=30))
+    )
+    assert len(plans) == 1
+    assert "ix_nps_responses_pending_order" in plans[0]
+    assert "TEMP B-TREE" not in plans[0]  # no sort of every pending response
