@@ -11,14 +11,21 @@ Callers handle errors by *what to do next*, never by the concrete library except
 - :class:`ConfigError`: nothing will work until a human fixes the configuration or credentials.
 
 Each connector translates its client library's exceptions into these at its boundary.
+
+A batched write that an error stopped part way says which of its records were carried out
+(:attr:`ConnectorError.results`, set by :func:`stopped_part_way`), so the caller keeps those
+and sends again only the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
-from connectors.models import Tier
+from connectors.models import Tier, WriteResult
+
+E = TypeVar("E", bound="ConnectorError")
 
 
 class ConnectorError(Exception):
@@ -26,6 +33,10 @@ class ConnectorError(Exception):
 
     #: What the caller should do about the record or call that failed.
     tier: ClassVar[Tier] = "skip"
+    #: For a batched write this error stopped part way: one entry per record of the call, in
+    #: its order, the result of each record whose part was carried out (written, or refused on
+    #: its own) and None for those to send again. Empty when nothing is known to be done.
+    results: tuple[WriteResult | None, ...] = ()
 
     def __init__(self, message: str, *, system: str = "", record_id: str | None = None) -> None:
         super().__init__(message)
@@ -100,3 +111,22 @@ class ConfigError(ConnectorError):
     """Credentials, permissions or configured names are wrong; a human must act."""
 
     tier: ClassVar[Tier] = "fix-config"
+
+
+def stopped_part_way(error: E, results: Sequence[WriteResult | None]) -> E:
+    """``error``, saying which records of the batched write it stopped were carried out
+    (:attr:`ConnectorError.results`)."""
+    error.results = tuple(results)
+    return error
+
+
+def first_to_heed(stopped: Sequence[ConnectorError]) -> ConnectorError:
+    """Of the errors that stopped parts of one call, the one whose advice covers the others: a
+    deferral (the latest), else a retry after the longest ``Retry-After``, else the first."""
+    deferrals = [e for e in stopped if isinstance(e, DeferError)]
+    if deferrals:
+        return max(deferrals, key=lambda e: e.not_before.timestamp() if e.not_before else 0.0)
+    waits = [e for e in stopped if isinstance(e, RetryableError) and e.retry_after is not None]
+    if waits:
+        return max(waits, key=lambda e: e.retry_after or 0.0)
+    return stopped[0]

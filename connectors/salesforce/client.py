@@ -31,9 +31,11 @@ from connectors.backoff import Backoff
 from connectors.errors import (
     ConfigError,
     ConnectorError,
+    DeferError,
     RecordError,
     RetryableError,
     WriteInDoubtError,
+    stopped_part_way,
 )
 from connectors.models import (
     MAX_TASK_DESCRIPTION,
@@ -621,7 +623,10 @@ class SalesforceConnector:
 
         Updates are grouped by object (a Lead matched in place of a contact is written as a
         Lead); a group larger than the Bulk threshold goes through Bulk 2.0. A group the org
-        refuses as a whole (a missing field, no access) fails its records, not the others.
+        refuses as a whole (a missing field, no access) fails its records, not the others. A
+        failure to retry or defer stops the call, its
+        :attr:`~connectors.errors.ConnectorError.results` holding those of the collections
+        written before it, so that only the rest is sent again.
         """
         groups: dict[str, list[FieldUpdate]] = defaultdict(list)
         for update in updates:
@@ -630,6 +635,10 @@ class SalesforceConnector:
         for object_type, group in groups.items():
             try:
                 outcome = self._update_group(object_type, group)
+            except (RetryableError, DeferError) as exc:
+                results.update((r.record_id, r) for r in exc.results if r is not None)
+                stopped_part_way(exc, [results.get(u.record_id) for u in updates])
+                raise
             except (ConfigError, RecordError) as exc:
                 code = getattr(exc, "code", "") or type(exc).__name__
                 outcome = [
@@ -657,7 +666,11 @@ class SalesforceConnector:
                 {"attributes": {"type": object_type}, "id": r["Id"], **_without_id(r)}
                 for r in chunk
             ]
-            answer = self._call(partial(self._send_collection, "PATCH", body))
+            try:
+                answer = self._call(partial(self._send_collection, "PATCH", body))
+            except (RetryableError, DeferError) as exc:
+                stopped_part_way(exc, _padded(results, len(records)))
+                raise
             results.extend(
                 errors.write_result(str(r["Id"]), item, r)
                 for r, item in zip(chunk, answer, strict=True)
@@ -686,7 +699,8 @@ class SalesforceConnector:
         """Create or update records by an external id; one result per record, keyed by its
         external id value. sObject Collections upsert (``PATCH /composite/sobjects/{object}/
         {field}``, 200 per call), or Bulk API 2.0 above ``bulk_threshold`` records (default:
-        the connector's threshold for updates; 0: never)."""
+        the connector's threshold for updates; 0: never). A collection that fails to retry or
+        defer stops the call with the results of those before it (as :meth:`update_records`)."""
         keys = [str(r[external_id_field]) for r in records]
         threshold = self.bulk_threshold if bulk_threshold is None else bulk_threshold
         if threshold and len(records) > threshold:
@@ -701,7 +715,11 @@ class SalesforceConnector:
             chunked(records, COLLECTION_SIZE), chunked(keys, COLLECTION_SIZE), strict=True
         ):
             chunk = [{"attributes": {"type": object_type}, **r} for r in part]
-            answer = self._call(partial(self._send_upsert, path, chunk))
+            try:
+                answer = self._call(partial(self._send_upsert, path, chunk))
+            except (RetryableError, DeferError) as exc:
+                stopped_part_way(exc, _padded(results, len(records)))
+                raise
             results.extend(
                 errors.write_result(k, item, r)
                 for k, item, r in zip(chunk_keys, answer, part, strict=True)
@@ -740,6 +758,11 @@ def _reference_field(info: ObjectInfo, relationship: str) -> FieldInfo | None:
         if found is not None and found.reference_to:
             return found
     return None
+
+
+def _padded(results: Sequence[WriteResult], size: int) -> list[WriteResult | None]:
+    """``results`` of the first records of a call of ``size``, None for the records after."""
+    return [*results, *[None] * (size - len(results))]
 
 
 def _object_of(update: FieldUpdate) -> str:

@@ -27,7 +27,13 @@ from zenpy.lib.api_objects import Comment, CustomField, Organization, Ticket, Us
 
 from connectors.addresses import is_plain_email
 from connectors.backoff import DEFAULT_CAP, Backoff
-from connectors.errors import ConfigError, RecordError
+from connectors.errors import (
+    ConfigError,
+    ConnectorError,
+    RecordError,
+    first_to_heed,
+    stopped_part_way,
+)
 from connectors.models import FieldUpdate, TicketSpec, WriteResult, ZendeskUser
 from connectors.transport import make_session
 from connectors.zendesk import errors
@@ -606,7 +612,14 @@ class ZendeskConnector:
     def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
         """Set the fields of users and organizations (by ``object_type``); one result per
         update, in order. 100 per ``update_many`` job, the jobs of both kinds in flight and
-        polled together: the waits of one write-back are those of one set of jobs."""
+        polled together: the waits of one write-back are those of one set of jobs.
+
+        Each job stands alone (:meth:`JobRunner.run_each`): a job whose request Zendesk refuses
+        fails its own records (``skip``), and one that fails otherwise (a 5xx, a reset, a
+        ``Retry-After``, a job lost or still running) raises the error to heed, retry or defer,
+        once the other jobs have ended, its :attr:`~connectors.errors.ConnectorError.results`
+        holding the results of the jobs that did: only the rest needs sending again.
+        """
         chunks: list[tuple[str, list[FieldUpdate]]] = []
         for kind in _FIELD_WRITES:
             mine = [u for u in updates if u.object_type == kind]
@@ -614,7 +627,7 @@ class ZendeskConnector:
         unknown = {u.object_type for u in updates} - _FIELD_WRITES.keys()
         if unknown:
             raise ValueError(f"Zendesk has no fields of {sorted(unknown)} to write")
-        statuses = self.jobs.run(
+        outcomes = self.jobs.run_each(
             [
                 self._submit(
                     getattr(self.client, _FIELD_WRITES[kind][0]).update,
@@ -624,10 +637,27 @@ class ZendeskConnector:
             ]
         )
         found: dict[tuple[str, str], WriteResult] = {}
-        for (kind, chunk), status in zip(chunks, statuses, strict=True):
-            for result in job_results(status, [u.record_id for u in chunk], by_id=True):
-                found[(kind, result.record_id)] = result
-        return [found[(u.object_type, u.record_id)] for u in updates]
+        stopped: list[ConnectorError] = []
+        for (kind, chunk), outcome in zip(chunks, outcomes, strict=True):
+            keys = [u.record_id for u in chunk]
+            if isinstance(outcome.error, RecordError):
+                results = _refused(keys, outcome.error)
+            elif outcome.error is not None:
+                stopped.append(outcome.error)
+                continue
+            else:
+                results = job_results(outcome.status, keys, by_id=True)
+            found.update(((kind, r.record_id), r) for r in results)
+        answers = [found.get((u.object_type, u.record_id)) for u in updates]
+        if stopped:
+            raise stopped_part_way(first_to_heed(stopped), answers)
+        return [a for a in answers if a is not None]
+
+
+def _refused(keys: Sequence[str], error: RecordError) -> list[WriteResult]:
+    """The results of records whose whole request Zendesk refused (a 4xx)."""
+    code = error.code or "refused"
+    return [WriteResult(k, False, error=error.message, code=code, tier=error.tier) for k in keys]
 
 
 #: Zendesk's API and fields attribute per kind of record whose fields write-back sets.

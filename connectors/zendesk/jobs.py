@@ -9,6 +9,11 @@ to any ``Retry-After`` the answer carries. Jobs started without waiting (:meth:`
 are polled in the same requests as those of the calls that follow, until they are waited for:
 writes that do not depend on each other wait once, and the queue limit counts them all.
 
+:meth:`JobRunner.run` is all or nothing: the first job that fails ends the wait. Writes that may
+simply be sent again (field values) use :meth:`JobRunner.run_each` instead, which settles each
+job on its own: a failed submit or job fails that job alone, a failed status poll is asked again
+next round, so the caller keeps what the other jobs wrote and sends again only what failed.
+
 A job runs whether or not anyone polls it, and Zendesk applies it when it runs, not when it is
 submitted. So a job's id is handed to the caller as soon as Zendesk accepts it (``on_submit``):
 a caller that loses track of the job (its status poll failed, it outlived our patience, the
@@ -30,7 +35,7 @@ from typing import Any
 from more_itertools import chunked
 
 from connectors.backoff import Backoff
-from connectors.errors import DeferError, RetryableError
+from connectors.errors import ConnectorError, DeferError, RecordError, RetryableError
 from connectors.models import WriteResult
 from connectors.zendesk import errors
 from connectors.zendesk.rest import RestClient
@@ -55,12 +60,26 @@ JobNoted = Callable[[Sequence[str], str], None]
 RECHECK_AFTER = timedelta(seconds=30)
 
 
+#: Errors that fail one job of :meth:`JobRunner.run_each` and leave the others to run; any other
+#: (the credentials refused, a bug) ends the wait of every job of the call.
+SETTLED_ALONE = (RetryableError, DeferError, RecordError)
+
+
 class JobsRunningError(DeferError):
     """Bulk jobs are still queued or working at Zendesk: what they create is not there yet."""
 
     def __init__(self, job_ids: Sequence[str], message: str) -> None:
         super().__init__(message, system=SYSTEM, not_before=datetime.now(UTC) + RECHECK_AFTER)
         self.job_ids = tuple(job_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """How one job of :meth:`JobRunner.run_each` ended: its finished ``status``, or the
+    ``error`` that stopped it (its records are not known to be written)."""
+
+    status: Any = None
+    error: ConnectorError | None = None
 
 
 @dataclass
@@ -77,9 +96,20 @@ class _Group:
     waiting: deque[tuple[int, Submit]]
     on_submit: OnSubmit | None
     size: int
+    #: Each job settled on its own (:meth:`JobRunner.run_each`).
+    each: bool = False
     running: dict[str, _Flight] = field(default_factory=dict)
     done: dict[int, Any] = field(default_factory=dict)
+    failed: dict[int, ConnectorError] = field(default_factory=dict)
     error: Exception | None = None
+
+    def fail(self, index: int, error: Exception) -> bool:
+        """Settle one job as failed when jobs settle alone (True); else end the whole wait."""
+        if self.each and isinstance(error, SETTLED_ALONE):
+            self.failed[index] = error
+            return True
+        self.error = error
+        return False
 
     @property
     def pending(self) -> bool:
@@ -130,6 +160,7 @@ class JobRunner:
         self._sleep = sleep
         self._clock = clock
         self._open: list[_Group] = []
+        self._failed_polls = 0
 
     def run(self, submits: Sequence[Submit], on_submit: OnSubmit | None = None) -> list[Any]:
         """The finished status of each job, in the order of ``submits``.
@@ -139,6 +170,32 @@ class JobRunner:
         us), :class:`RetryableError` if a job failed or was lost.
         """
         return self.start(submits, on_submit).wait()
+
+    def run_each(self, submits: Sequence[Submit]) -> list[JobOutcome]:
+        """How each job ended, in the order of ``submits``; one failing fails only itself.
+
+        A submit or job that fails (a 5xx, a reset, a job that ended ``failed``, one lost or
+        still running at ``timeout``, a record refused) is that job's outcome while the others
+        go on. A submit told to wait (a ``Retry-After``, a deferral) holds back the submits not
+        yet sent, which end with that error unsent: the caller waits as told before it sends
+        them. A status poll that fails is asked again next round (after its ``Retry-After``);
+        after :data:`MISSING_ROUNDS` failed polls in a row, or one that defers, the jobs still
+        running end with its error. Only an error no job can settle alone (refused credentials,
+        a bug) is raised. The polls and submits are those :meth:`run` makes.
+        """
+        group = _Group(deque(enumerate(submits)), None, len(submits), each=True)
+        self._open.append(group)
+        try:
+            self._top_up(group)
+        except BaseException:
+            self._close(group)
+            raise
+        return [
+            JobOutcome(error=outcome)
+            if isinstance(outcome, ConnectorError)
+            else JobOutcome(outcome)
+            for outcome in self._wait(group)
+        ]
 
     def start(self, submits: Sequence[Submit], on_submit: OnSubmit | None = None) -> JobGroup:
         """Submit these jobs (as many as the queue takes now, the rest as others end) without
@@ -159,10 +216,10 @@ class JobRunner:
             wait = 0.0
             while group.pending:
                 self._sleep(max(next(delays), wait))
-                wait = self._round()
+                wait = self._round(tolerant=group.each)
             if group.error is not None:
                 raise group.error
-            return [group.done[index] for index in range(group.size)]
+            return [group.failed.get(index, group.done.get(index)) for index in range(group.size)]
         finally:
             self._close(group)
 
@@ -182,8 +239,12 @@ class JobRunner:
                 except Exception as exc:
                     if raising:
                         raise
-                    group.error = exc
-                    break
+                    if not group.fail(index, exc):
+                        break
+                    if _told_to_wait(exc):
+                        while group.waiting:
+                            group.fail(group.waiting.popleft()[0], exc)
+                    continue
                 if group.on_submit is not None and _field(status, "id") is not None:
                     group.on_submit(index, str(_field(status, "id")))
                 if _state(status) in _RUNNING:
@@ -195,10 +256,12 @@ class JobRunner:
                     try:
                         group.done[index] = _finished(status)
                     except RetryableError as exc:
-                        group.error = exc
+                        group.fail(index, exc)
 
-    def _round(self) -> float:
-        """One poll of every running job of every open call; returns the ``Retry-After``."""
+    def _round(self, *, tolerant: bool = False) -> float:
+        """One poll of every running job of every open call; returns the ``Retry-After``.
+
+        ``tolerant``: a failed poll is not raised (see :meth:`run_each`)."""
         flights = {
             job_id: (group, flight)
             for group in self._open
@@ -207,13 +270,44 @@ class JobRunner:
         }
         wait = 0.0
         if flights:
-            statuses, wait = self._poll(list(flights))
+            try:
+                statuses, wait = self._poll(list(flights))
+            except (RetryableError, DeferError) as exc:
+                if not tolerant:
+                    raise
+                return self._poll_failed(exc)
+            self._failed_polls = 0
             now = self._clock()
             for job_id, (group, flight) in flights.items():
-                if group.error is None:
-                    group.error = self._settle(group, job_id, flight, statuses.get(job_id), now)
+                if group.error is not None:
+                    continue
+                error = self._settle(group, job_id, flight, statuses.get(job_id), now)
+                if error is not None and group.fail(flight.index, error):
+                    group.running.pop(job_id, None)
         self._top_up()
         return wait
+
+    def _poll_failed(self, error: RetryableError | DeferError) -> float:
+        """After a failed poll, the wait before the next round. The jobs of calls that settle
+        each job alone stay running, unless polls keep failing, the system defers us or a job
+        passed its deadline: then they end with ``error`` (after a deferral, so do the jobs
+        not yet submitted)."""
+        self._failed_polls += 1
+        deferred = isinstance(error, DeferError)
+        give_up = deferred or self._failed_polls >= MISSING_ROUNDS
+        now = self._clock()
+        for group in self._open:
+            if not group.each or group.error is not None:
+                continue
+            for job_id, flight in list(group.running.items()):
+                if give_up or now > flight.deadline:
+                    del group.running[job_id]
+                    group.fail(flight.index, error)
+            while deferred and group.waiting:
+                group.fail(group.waiting.popleft()[0], error)
+        if isinstance(error, RetryableError) and error.retry_after is not None:
+            return error.retry_after
+        return 0.0
 
     def _settle(
         self, group: _Group, job_id: str, flight: _Flight, status: Any, now: float
@@ -231,7 +325,7 @@ class JobRunner:
             return RetryableError(f"job {job_id} is unknown to Zendesk", system=SYSTEM)
         if now > flight.deadline:
             return JobsRunningError(
-                list(group.running),
+                [job_id] if group.each else list(group.running),
                 f"job {job_id} still {_state(status) or 'unseen'} after {self.timeout:.0f}s",
             )
         return None
@@ -267,6 +361,14 @@ class JobRunner:
                 if isinstance(status, Mapping):
                     found[str(status.get("id"))] = status
         return found, wait
+
+
+def _told_to_wait(error: Exception) -> bool:
+    """Whether a failed request asked us to wait before sending more (a deferral, a
+    ``Retry-After``)."""
+    if isinstance(error, DeferError):
+        return True
+    return isinstance(error, RetryableError) and error.retry_after is not None
 
 
 def _finished(status: Any) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from connectors.errors import RetryableError
 from connectors.models import FieldUpdate, TicketSpec
 from connectors.transport import make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials, connect
@@ -191,6 +192,70 @@ def test_a_rate_limited_poll_waits_as_told_and_the_job_is_still_read(serve: Serv
     assert all(r.ok for r in results)
     assert 3.0 in waits
     assert emulator.calls[POLLS] == 2  # the refused poll, then the one that read the job
+
+
+def test_a_failed_poll_of_field_jobs_is_asked_again_and_no_job_is_sent_twice(
+    serve: Serve,
+) -> None:
+    emulator, url = serve(job_polls_to_complete=1)
+    emulator.inject(Fault("503", count=1, endpoint=f"^{POLLS}$"))
+    desk = connector(url, [], poll_interval=0.5)
+    others = [FieldUpdate("organization", str(9000 + i), {"nps": i}) for i in range(150)]
+    acme = FieldUpdate("organization", str(ACME_ORG), {"nps_account_score": 7})
+
+    results = desk.update_organizations([acme, *others])
+
+    assert [r.record_id for r in results if r.ok] == [str(ACME_ORG)]
+    assert emulator.calls["organizations_update_many"] == 2
+    assert emulator.calls[POLLS] == 2  # the refused poll, then the one that read both jobs
+    org = next(o for o in emulator.organizations() if o["id"] == ACME_ORG)
+    assert org["organization_fields"]["nps_account_score"] == 7
+
+
+def org_updates(count: int) -> list[FieldUpdate]:
+    """Acme's score first, then organizations Zendesk does not have (each job a result)."""
+    acme = FieldUpdate("organization", str(ACME_ORG), {"nps_account_score": 7})
+    return [acme, *(FieldUpdate("organization", str(9000 + i), {"nps": i}) for i in range(count))]
+
+
+def test_polls_that_keep_failing_leave_the_jobs_to_send_again(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=1)
+    emulator.inject(Fault("500", count=3, endpoint=f"^{POLLS}$"))
+    desk = connector(url, [], poll_interval=0.5)
+
+    with pytest.raises(RetryableError) as raised:
+        desk.update_organizations(org_updates(150))
+
+    assert raised.value.results == (None,) * 151  # nothing known to be written
+    assert emulator.calls["organizations_update_many"] == 2
+    assert emulator.calls[POLLS] == 3
+
+
+def test_a_submit_told_to_wait_holds_back_the_submits_after_it(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=1)
+    fault = Fault("503", count=1, endpoint="^organizations_update_many$", retry_after=4)
+    emulator.inject(fault)
+    desk = connector(url, [], poll_interval=0.5)
+
+    with pytest.raises(RetryableError) as raised:
+        desk.update_organizations(org_updates(250))
+
+    assert raised.value.retry_after == 4
+    assert emulator.calls["organizations_update_many"] == 1
+    assert raised.value.results == (None,) * 251
+
+
+def test_a_job_zendesk_refuses_fails_its_own_records_only(serve: Serve) -> None:
+    emulator, url = serve(job_polls_to_complete=1)
+    emulator.inject(Fault("422", count=1, endpoint="^organizations_update_many$"))
+    desk = connector(url, [], poll_interval=0.5)
+
+    results = desk.update_organizations(org_updates(150))
+
+    assert {r.tier for r in results[:100]} == {"skip"}  # the first job's, Acme's among them
+    assert [r.record_id for r in results if r.ok] == []
+    assert {r.code for r in results[100:]} == {"job"}  # the second job ran: no such records
+    assert emulator.calls["organizations_update_many"] == 2
 
 
 def test_a_job_that_outlives_the_timeout_is_waited_for_not_retried(serve: Serve) -> None:

@@ -1,7 +1,10 @@
 """Write-back sending: the planned values go out in batches, Salesforce and Zendesk side by
 side, and what landed is remembered as written.
 
-A record the system rejects is reported (its tier is in its result) and the rest land.
+A record the system rejects is reported (its tier is in its result) and the rest land. A call
+that fails part way (one bulk job or collection of several) keeps what its other parts wrote:
+that is remembered as written at once, and the retry, honouring any ``Retry-After``, or the next
+pass sends only the records still unanswered.
 """
 
 from __future__ import annotations
@@ -105,17 +108,34 @@ def _send_system(
         else:
             rounds.append((joint or writer, {(system, obj): records}))
     for writer, part in rounds:
+        system = next(iter(part))[0]
         updates = [
             FieldUpdate(obj, rid, dict(values))
             for (_, obj), records in part.items()
             for rid, values in sorted(records.items())
         ]
-        for (system, obj), records in part.items():
+        for (_, obj), records in part.items():
             store.written.forget(system, obj, records)  # in doubt until the system answers
+
+        def land(answered: Sequence[tuple[FieldUpdate, WriteResult]], system: str = system) -> None:
+            """Remember what landed at once (a later failure or a kill does not send it again)
+            and report what the system refused."""
+            landed: dict[str, Values] = defaultdict(dict)
+            for update, result in answered:
+                if result.ok:
+                    landed[update.object_type][update.record_id] = dict(update.values)
+                else:
+                    stats.errors.append(
+                        f"{system} {update.object_type} {update.record_id}: {result.error}"
+                    )
+            for obj, values in landed.items():
+                store.written.record(system, obj, values, now)
+                key = f"{system}.{obj}"
+                stats.updated[key] = stats.updated.get(key, 0) + len(values)
+
         label = " and ".join(obj for _, obj in part)
-        system = next(iter(part))[0]
         try:
-            results = retry.call(partial(writer, updates))
+            retry.call(partial(_write_rest, writer, updates, [None] * len(updates), land))
         except DeferError as exc:  # this system's remaining objects wait for the time it gave
             stats.deferred.append(exc)
             log.warning("write-back to %s deferred: %s", system, exc, extra={"system": system})
@@ -126,21 +146,37 @@ def _send_system(
                 "write-back of %s %s failed: %s", system, label, exc, extra={"system": system}
             )
             continue
-        by_object: dict[str, list[WriteResult]] = defaultdict(list)
-        if len(part) == 1:
-            by_object[next(iter(part))[1]] = results
-        else:  # a joint writer's: one result per update, in order
-            for update, result in zip(updates, results, strict=True):
-                by_object[update.object_type].append(result)
-        for (system, obj), records in part.items():
-            landed = {r.record_id: records[r.record_id] for r in by_object[obj] if r.ok}
-            for r in by_object[obj]:
-                if not r.ok:
-                    stats.errors.append(f"{system} {obj} {r.record_id}: {r.error}")
-            store.written.record(system, obj, landed, now)
-            key = f"{system}.{obj}"
-            stats.updated[key] = stats.updated.get(key, 0) + len(landed)
     return stats
+
+
+def _write_rest(
+    writer: Writer,
+    updates: Sequence[FieldUpdate],
+    answers: list[WriteResult | None],
+    land: Callable[[Sequence[tuple[FieldUpdate, WriteResult]]], None],
+) -> None:
+    """One try of a write: the ``updates`` not answered yet go out, and their answers are
+    filled in and handed to ``land`` as soon as they are known, also those of a call an error
+    stopped part way (:attr:`~connectors.errors.ConnectorError.results`): a retry, or the next
+    pass, sends only the rest."""
+    todo = [i for i, answer in enumerate(answers) if answer is None]
+    if not todo:
+        return
+
+    def settle(results: Sequence[WriteResult | None]) -> None:
+        if not results:
+            return
+        settled = [(i, r) for i, r in zip(todo, results, strict=True) if r is not None]
+        for i, result in settled:
+            answers[i] = result
+        land([(updates[i], result) for i, result in settled])
+
+    try:
+        results = writer([updates[i] for i in todo])
+    except ConnectorError as exc:
+        settle(exc.results)
+        raise
+    settle(results)
 
 
 def send(
