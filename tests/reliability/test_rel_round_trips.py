@@ -48,5 +48,6 @@ def test_rel_a_first_sync_sends_few_statements_per_response(
     per_response = sum(statements.values()) / RESPONSES
     # Two writes per Zendesk bulk job are the price of never sending a job again while it may
     # still run: the time of the submit, stored before it leaves, and the job's id, stored as
-    # Zendesk accepts it.
-    assert per_response < 0.64, statements.most_common(10)
+    # Zendesk accepts it. A claim reads its pending and its expired actions apart, each from
+    # the index in claim order: one read more per claim (257 statements here, 244 with one).
+    assert per_response < 0.66, statements.most_common(10)
