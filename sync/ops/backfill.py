@@ -3,9 +3,11 @@
 History is not news. Imported responses are matched and stored as routed **without running the
 rules**, so a year-old detractor gets no Task and no ticket today. Responses the store already
 holds (routed, or waiting for the daemon) are left exactly as they are, and no source cursor
-moves, so the daemon carries on where it was. Then every contact and account the import touched
-gets its fields computed and written, in chunks (bounded memory), the per-response history object
-through Bulk API 2.0 above ``salesforce.api.bulk_threshold`` records.
+moves, so the daemon carries on where it was. The per-response history object is written while
+the import goes on (:mod:`sync.ops.backfill_history`), batch by batch as responses are recorded,
+through Bulk API 2.0 above ``salesforce.api.bulk_threshold`` records; then every contact and
+account the import touched gets its fields computed and written, in chunks (bounded memory), each
+batch sent while the next is planned.
 
 A backfill can be killed anywhere and run again. Each page is stored as history in one
 transaction (never pending, so routing never acts on it), and matched and recorded in batches;
@@ -39,6 +41,7 @@ from sync.app.runtime import Connections
 from sync.core.config import Config
 from sync.core.ports import MatchingHelpdesk
 from sync.core.retry import RetryPolicy
+from sync.ops.backfill_history import EarlyHistory
 from sync.stages.match import LookupCache, MatchOptions, match_responses
 from sync.stages.match_record import Match
 from sync.stages.pull import LISTED_PROBLEMS
@@ -236,6 +239,7 @@ class _Importer:
     now: datetime
     stats: BackfillStats
     links: ZendeskLinks
+    history: EarlyHistory
     contacts: set[str] = field(default_factory=set)
     accounts: set[str] = field(default_factory=set)
     waiting: list[tuple[SurveyResponse, str]] = field(default_factory=list)
@@ -272,6 +276,7 @@ class _Importer:
                 self.stats.unmatched += 1
         self.store.record_routing(outcomes, self.now)
         self.stats.imported += len(outcomes)
+        self.history.add([(o.source, o.response_id) for o in outcomes if o.contact_id])
 
 
 def backfill(
@@ -291,33 +296,15 @@ def backfill(
     started = time.perf_counter()
     progress = progress or _Silent()
     stats = BackfillStats()
-    importer = _Importer(config, store, conn, retry, now, stats, ZendeskLinks(conn.helpdesk, retry))
+    links = ZendeskLinks(conn.helpdesk, retry)
+    history = EarlyHistory(store, config, conn.crm, retry, now)
+    importer = _Importer(config, store, conn, retry, now, stats, links, history)
     try:
-        stats.resumed = _resume(store, importer, batch_size)
-    except ConnectorError as exc:
-        stats.failed("matching", exc)
-    for source in conn.sources:
-        try:
-            cursor = start_cursor(source, since)
-            for page in read_ahead(
-                source, cursor, until, retry, depth=read_ahead_pages(batch_size)
-            ):
-                wanted = [r for r in page.responses if since <= r.created_at < until]
-                room = max(LISTED_PROBLEMS - len(stats.problems), 0)
-                stats.problems.extend(str(p) for p in page.problems[:room])
-                stats.problem_count += len(page.problems)
-                fresh = import_page(store, source.name, wanted, now)
-                stats.read += len(wanted)
-                stats.known += len(_latest(wanted)) - len(fresh)
-                importer.add(fresh, batch_size)
-                progress.read(len(wanted))
-            importer.flush()
-        except ConnectorError as exc:
-            stats.failed(source.name, exc)
-    try:
-        importer.flush()
-    except ConnectorError as exc:
-        stats.failed("matching", exc)
+        _import(importer, conn.sources, since, until, progress, batch_size)
+        # Failures are not counted here: the write-out plans those records again and reports.
+        stats.write.add(WriteBackStats(updated=history.finish().updated))
+    finally:
+        history.close()
     # What an earlier backfill (or routing) queued and did not write is written too: a backfill
     # killed during its write-out finishes it on the next run.
     queued = store.write_backs.queued()
@@ -340,6 +327,7 @@ def backfill(
                 contact_ids=contact_chunk,
                 account_ids=account_chunk,
                 now=now,
+                landed=history.landed,
             )
         except ConnectorError as exc:
             part = WriteBackStats(errors=[f"write-back: {exc}"])
@@ -350,6 +338,44 @@ def backfill(
         _clear_queue(store, queued, set(contacts), set(accounts))
     stats.seconds = round(time.perf_counter() - started, 3)
     return stats
+
+
+def _import(
+    importer: _Importer,
+    sources: Sequence[SurveySource],
+    since: datetime,
+    until: datetime,
+    progress: BackfillProgress,
+    batch_size: int,
+) -> None:
+    """Resume what an interrupted backfill left, then import every source's range."""
+    store, stats, now, retry = importer.store, importer.stats, importer.now, importer.retry
+    try:
+        stats.resumed = _resume(store, importer, batch_size)
+    except ConnectorError as exc:
+        stats.failed("matching", exc)
+    for source in sources:
+        try:
+            cursor = start_cursor(source, since)
+            for page in read_ahead(
+                source, cursor, until, retry, depth=read_ahead_pages(batch_size)
+            ):
+                wanted = [r for r in page.responses if since <= r.created_at < until]
+                room = max(LISTED_PROBLEMS - len(stats.problems), 0)
+                stats.problems.extend(str(p) for p in page.problems[:room])
+                stats.problem_count += len(page.problems)
+                fresh = import_page(store, source.name, wanted, now)
+                stats.read += len(wanted)
+                stats.known += len(_latest(wanted)) - len(fresh)
+                importer.add(fresh, batch_size)
+                progress.read(len(wanted))
+            importer.flush()
+        except ConnectorError as exc:
+            stats.failed(source.name, exc)
+    try:
+        importer.flush()
+    except ConnectorError as exc:
+        stats.failed("matching", exc)
 
 
 def _resume(store: StateStore, importer: _Importer, batch_size: int) -> int:

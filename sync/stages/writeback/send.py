@@ -9,13 +9,15 @@ pass sends only the records still unanswered.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from connectors.errors import ConnectorError, DeferError
 from connectors.models import FieldUpdate, WriteResult
@@ -23,7 +25,7 @@ from sync.core.config import Config
 from sync.core.ports import WriteBackCrm, WriteBackHelpdesk
 from sync.core.retry import RetryPolicy
 from sync.fields.fieldmap import FieldMap, HistoryMap, field_map
-from sync.stages.writeback.plan import Key, Values, changes, plans, whole_upserts
+from sync.stages.writeback.plan import Key, Plan, Values, changes, plans, whole_upserts
 from sync.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -87,12 +89,45 @@ def writers_for(
     return writers
 
 
+class Landed:
+    """Whole records that landed in this process, as digests of their values, by (system,
+    object) and record id: a plan that computes the same values for them again has nothing to
+    send, known without reading back every value that was written."""
+
+    def __init__(self) -> None:
+        self._digests: dict[Key, dict[str, bytes]] = defaultdict(dict)
+
+    def add(self, key: Key, records: Mapping[str, Mapping[str, Any]]) -> None:
+        digests = self._digests[key]
+        for record_id, values in records.items():
+            digests[record_id] = _digest(values)
+
+    def unchanged(self, plan: Plan) -> tuple[Plan, int]:
+        """``plan`` without the records that landed with these very values; how many those are."""
+        values: dict[Key, Mapping[str, Mapping[str, Any]]] = {}
+        same = 0
+        for key, records in plan.values.items():
+            digests = self._digests.get(key)
+            if not digests:
+                values[key] = records
+                continue
+            kept = {rid: v for rid, v in records.items() if digests.get(rid) != _digest(v)}
+            same += len(records) - len(kept)
+            values[key] = kept
+        return Plan(values), same
+
+
+def _digest(values: Mapping[str, Any]) -> bytes:
+    return hashlib.blake2b(repr(sorted(values.items())).encode(), digest_size=16).digest()
+
+
 def _send_system(
     pending: Mapping[Key, Values],
     writers: Mapping[Key, Writer],
     store: StateStore,
     retry: RetryPolicy,
     now: datetime,
+    remember: Landed | None = None,
 ) -> WriteBackStats:
     """One system's records, object by object; or, when the system has a :data:`JOINT` writer,
     all its objects in one call (their bulk jobs waited for together)."""
@@ -130,6 +165,8 @@ def _send_system(
                     )
             for obj, values in landed.items():
                 store.written.record(system, obj, values, now)
+                if remember is not None:
+                    remember.add((system, obj), values)
                 key = f"{system}.{obj}"
                 stats.updated[key] = stats.updated.get(key, 0) + len(values)
 
@@ -186,19 +223,20 @@ def send(
     retry: RetryPolicy,
     stats: WriteBackStats,
     now: datetime,
+    remember: Landed | None = None,
 ) -> None:
     """Write every pending record; Salesforce and Zendesk side by side (each system's objects
-    in order), since neither waits for the other."""
+    in order), since neither waits for the other. ``remember`` keeps what landed."""
     systems: dict[str, dict[Key, Values]] = defaultdict(dict)
     for key, records in pending.items():
         systems[key[0]][key] = records
     if len(systems) < 2:
         for part in systems.values():
-            stats.add(_send_system(part, writers, store, retry, now))
+            stats.add(_send_system(part, writers, store, retry, now, remember))
         return
     with ThreadPoolExecutor(max_workers=len(systems), thread_name_prefix="write-back") as pool:
         futures = [
-            pool.submit(_send_system, part, writers, store, retry, now)
+            pool.submit(_send_system, part, writers, store, retry, now, remember)
             for _, part in sorted(systems.items())
         ]
         for future in futures:
@@ -217,6 +255,90 @@ def _merge(into: dict[Key, Values], part: Mapping[Key, Values]) -> int:
     return sum(len(records) for records in into.values())
 
 
+class BatchSender:
+    """Sends pending records in batches of :data:`FLUSH_RECORDS`, each in the background while
+    the caller plans the next.
+
+    Batches go out one at a time and in order, so a record planned twice ends with its later
+    values. A record of the batch in flight has no known written value yet (its values were
+    forgotten, or are about to be), so :meth:`written` reports none for it and a later plan sends
+    it whole rather than skipping it as unchanged. Once a system defers, nothing more is sent.
+    """
+
+    def __init__(
+        self,
+        writers: Mapping[Key, Writer],
+        store: StateStore,
+        retry: RetryPolicy,
+        now: datetime,
+        remember: Landed | None = None,
+    ) -> None:
+        self.stats = WriteBackStats()
+        self._remember = remember
+        self._writers = writers
+        self._store = store
+        self._retry = retry
+        self._now = now
+        self._pending: dict[Key, Values] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-back-batch")
+        self._flight: Future[WriteBackStats] | None = None
+        self._in_flight: dict[Key, frozenset[str]] = {}
+
+    def written(
+        self, system: str, obj: str, record_ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """What was last written to these records, as far as it is known now."""
+        found = self._store.written.get(system, obj, record_ids)
+        flying = self._in_flight.get((system, obj), frozenset())
+        return {rid: fields for rid, fields in found.items() if rid not in flying}
+
+    def deferred(self) -> bool:
+        """A system asked us to wait (the batch in flight counts once it has finished)."""
+        if self._flight is not None and self._flight.done():
+            self.wait()
+        return bool(self.stats.deferred)
+
+    def add(self, part: Mapping[Key, Values]) -> None:
+        """Add planned changes (a record planned again wins); a full batch goes out."""
+        if _merge(self._pending, part) >= FLUSH_RECORDS:
+            self._submit()
+
+    def flush(self) -> None:
+        """Send what is pending and wait until everything has been sent."""
+        self._submit()
+        self.wait()
+
+    def wait(self) -> None:
+        """Wait for the batch in flight and count it."""
+        flight, self._flight = self._flight, None
+        if flight is None:
+            return
+        try:
+            self.stats.add(flight.result())
+        finally:
+            self._in_flight = {}
+
+    def close(self) -> None:
+        """Wait for the batch in flight (what is still pending is not sent) and stop."""
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown()
+
+    def _submit(self) -> None:
+        pending, self._pending = self._pending, {}
+        self.wait()
+        if self.stats.deferred or not pending:
+            return
+        self._in_flight = {key: frozenset(records) for key, records in pending.items()}
+        self._flight = self._pool.submit(self._send, pending)
+
+    def _send(self, pending: Mapping[Key, Values]) -> WriteBackStats:
+        stats = WriteBackStats()
+        send(pending, self._writers, self._store, self._retry, stats, self._now, self._remember)
+        return stats
+
+
 def write_back(
     store: StateStore,
     config: Config,
@@ -228,19 +350,20 @@ def write_back(
     account_ids: Sequence[str],
     now: datetime,
     fresh: bool = False,
+    landed: Landed | None = None,
 ) -> WriteBackStats:
     """Recompute and write the fields of these contacts and accounts (only what changed).
 
     ``fresh`` reads ARR and renewal dates from Salesforce instead of the latest match. Planning
     goes chunk by chunk (:func:`~sync.stages.writeback.plan.plans`) and what changed is sent
     every :data:`FLUSH_RECORDS` records, so memory stays flat however many responses are behind
-    the records, while batches stay full. A system that defers stops the rest: it stays queued.
+    the records, while batches stay full. Each batch is sent while the next one is planned
+    (:class:`BatchSender`). A system that defers stops the rest: it stays queued. Records
+    ``landed`` holds with the values planned now are unchanged without being compared.
     """
-    stats = WriteBackStats()
     fmap = field_map(config)
-    writers = writers_for(config, fmap, crm, helpdesk)
-    pending: dict[Key, Values] = {}
-    for plan in plans(
+    sender = BatchSender(writers_for(config, fmap, crm, helpdesk), store, retry, now)
+    planned = plans(
         store,
         config,
         crm,
@@ -249,13 +372,25 @@ def write_back(
         account_ids=account_ids,
         now=now,
         fresh=fresh,
-    ):
-        part, unchanged = changes(plan, store.written.get)
-        stats.unchanged += unchanged
-        if _merge(pending, whole_upserts(part, plan, fmap)) >= FLUSH_RECORDS:
-            send(pending, writers, store, retry, stats, now)
-            pending = {}
-            if stats.deferred:
-                return stats
-    send(pending, writers, store, retry, stats, now)
-    return stats
+    )
+    try:
+        while not sender.deferred():
+            try:
+                plan = next(planned, None)
+            except ConnectorError:
+                sender.wait()  # had the batch in flight been deferred, planning stopped there
+                if sender.stats.deferred:
+                    break
+                raise
+            if plan is None:
+                break
+            if landed is not None:
+                plan, same = landed.unchanged(plan)
+                sender.stats.unchanged += same
+            part, unchanged = changes(plan, sender.written)
+            sender.stats.unchanged += unchanged
+            sender.add(whole_upserts(part, plan, fmap))
+        sender.flush()
+    finally:
+        sender.close()
+    return sender.stats
