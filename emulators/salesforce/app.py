@@ -164,6 +164,16 @@ class SalesforceEmulator(EmulatorApp):
     def bulk_polls_to_complete(self, value: int) -> None:
         self.org.bulk.polls_to_complete = max(1, value)
 
+    def fail_queries_naming(self, text: str, *, failing: bool = True) -> None:
+        """Every REST query whose SOQL holds ``text`` (a value it looks up, say) answers 503
+        from now on, however often it is tried, while the others are answered; ``failing=False``
+        ends it. A transient fault that hits one query of a lookup only, on every try."""
+        with self.lock:
+            if failing:
+                self.org.failing_queries.add(text)
+            else:
+                self.org.failing_queries.discard(text)
+
     def fail_bulk_queries(self, message: str, count: int = 1) -> None:
         """The next ``count`` Bulk 2.0 query jobs end ``Failed`` with ``message``."""
         with self.lock:

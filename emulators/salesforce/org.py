@@ -62,6 +62,9 @@ class Org:
         self.auth = AuthRegistry(random.Random(f"sessions-{seed}"), self.now)
         self.record_locked = record_locked
         self.raw = RawWriter(self.store, self.ids, "", self.now)
+        #: REST queries whose SOQL holds one of these texts answer 503 (see
+        #: :meth:`SalesforceEmulator.fail_queries_naming`).
+        self.failing_queries: set[str] = set()
 
     def now(self) -> datetime:
         return self.clock()

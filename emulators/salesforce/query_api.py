@@ -13,6 +13,8 @@ def query(org: Org, request: Request, session: Session) -> Response:
     soql = request.arg("q")
     if not soql:
         raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
+    if any(text in soql for text in org.failing_queries):
+        raise ApiError(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable")
     resource = "queryAll" if "/queryAll" in request.path else "query"
     page = org.queries.run(
         soql,

@@ -481,10 +481,15 @@ class Engine:
         person's answers would otherwise be read again by every batch they appear in. A
         real-time pass routes one window, so responses that keep arriving do not hold its
         actions back.
+
+        A response whose lookups got no answer (their part of the lookup ran out of retries
+        while the others were answered) is not routed: it stays pending for the next pass, and
+        the pass goes on with the rest and counts it as an error.
         """
         ruleset = self.refresh_rules()
         context = self.resolve_task_queues(report)
         cache = LookupCache()
+        unanswered: dict[tuple[str, str], str] = {}
         # A real-time pass (one window) reads no export: webhooks may come many a minute.
         directory = self.user_directory(refresh=windows is None)
         if windows is None:
@@ -493,11 +498,16 @@ class Engine:
         left = windows
         while not self.stop_requested.is_set() and (left is None or left > 0):
             now = self.clock()
-            window = self.store.inbox.pending(max(MATCH_WINDOW, self.config.batch_size), now)
+            limit = max(MATCH_WINDOW, self.config.batch_size) + len(unanswered)
+            window = [b for b in self.store.inbox.pending(limit, now) if _key(b) not in unanswered]
             if not window:
                 break
             left = None if left is None else left - 1
-            matched = self.match(window, cache, directory)
+            matched = self.match(window, cache, directory, wait_unanswered=True)
+            waiting = {k: m.detail for k, m in matched.items() if m.status == "unanswered"}
+            if waiting:
+                unanswered.update(waiting)
+                window = [b for b in window if _key(b) not in waiting]
             previous = self.store.inbox.previous_scores(
                 [(b.response.email, b.response.created_at) for b in window]
             )
@@ -509,17 +519,27 @@ class Engine:
                 self.route_matched(
                     batch, matches, ruleset, context, report, now, finder, previous=previous
                 )
+        if unanswered:
+            detail = next(iter(unanswered.values()))
+            log.warning("%d responses wait for the next pass: %s", len(unanswered), detail)
+            report.errors.append(
+                f"{len(unanswered)} responses not routed, matched again next pass: {detail}"
+            )
 
     def match(
         self,
         batch: Sequence[StoredResponse],
         cache: LookupCache | None = None,
         directory: UserDirectory | None = None,
+        *,
+        wait_unanswered: bool = False,
     ) -> dict[tuple[str, str], Match]:
         """The match stage for a batch: the Salesforce ladder, then Zendesk organizations.
 
         ``cache`` holds what earlier batches of the same pass looked up already; with a
-        ``directory`` (the mirror of Zendesk's users), Zendesk users are found in it.
+        ``directory`` (the mirror of Zendesk's users), Zendesk users are found in it. With
+        ``wait_unanswered``, a response whose lookups got no answer is matched ``unanswered``
+        (else the lookup's error is raised).
         """
         matches = match_responses(
             [b.response for b in batch],
@@ -528,6 +548,7 @@ class Engine:
             self.retry,
             MatchOptions.from_config(self.config.salesforce),
             cache,
+            wait_unanswered=wait_unanswered,
         )
         return match_organizations(matches, self.organization_resolver())
 

@@ -30,6 +30,13 @@ Zendesk user comes from one request per 100 contact ids (users mirror the contac
 ``external_id``); respondents it does not find are searched by email later, and only when an
 action or a write-back needs their user (:mod:`sync.stages.match_users`).
 
+Each lookup goes one query's worth of values at a time (200 values; 100 ids a Zendesk request),
+each part retried on its own (:mod:`sync.stages.lookup_parts`): under a steady fault rate a
+lookup of thousands of values is answered part by part instead of needing every query of it to
+succeed in a row. A part that still fails leaves its values unanswered: each response that
+needed one is matched as ``unanswered`` and is not routed, to be matched again later, while the
+rest are matched as usual. Only a system that answered no part of the pass's lookups raises.
+
 A lookup the system refuses for one of its values (a 400, not a transient error) is narrowed
 down to that value (:mod:`sync.stages.isolate`); each response that needed it is matched as
 ``failed`` with the reason, is not routed, and shows on the review list, while the rest of the
@@ -42,6 +49,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from connectors.errors import RetryableError
 from connectors.models import Account, Contact, SurveyResponse, ZendeskUser
 from connectors.salesforce.records import (
     ACCOUNT_PREFIX,
@@ -53,13 +61,18 @@ from connectors.salesforce.records import (
 from sync.core.config import SalesforceConfig
 from sync.core.ports import MatchingCrm, MatchingHelpdesk
 from sync.core.retry import RetryPolicy
-from sync.stages.isolate import isolate
+from sync.stages.lookup_parts import PartedLookups
 from sync.stages.match_record import Match
 
 log = logging.getLogger(__name__)
 
 #: A value a lookup asks for: what it is (``contact email``, ``domain``, ...) and the value.
 Lookup = tuple[str, str]
+
+#: Values per Salesforce lookup: what one query's ``IN`` list takes.
+VALUES_PER_QUERY = 200
+#: Zendesk users per request of a lookup by external id (``users?external_ids=``).
+ZENDESK_IDS_PER_REQUEST = 100
 
 #: Personal mailbox providers: an address there says nothing about the employer.
 FREE_MAIL_DOMAINS = frozenset(
@@ -122,6 +135,8 @@ class MatchOptions:
     ties: str = "same_account"
     free_mail_domains: frozenset[str] = FREE_MAIL_DOMAINS
     account_aliases: Mapping[str, str] = field(default_factory=dict)
+    #: The connector reads lookups of more values than this by Bulk query jobs (0: never).
+    query_bulk_threshold: int = 0
 
     @classmethod
     def from_config(cls, config: SalesforceConfig) -> MatchOptions:
@@ -133,6 +148,7 @@ class MatchOptions:
             ties=m.ties,
             free_mail_domains=FREE_MAIL_DOMAINS | {d.strip().lower() for d in m.free_mail_domains},
             account_aliases={k.strip().lower(): v.strip() for k, v in m.account_aliases.items()},
+            query_bulk_threshold=config.api.query_bulk_threshold,
         )
 
 
@@ -186,7 +202,10 @@ class _Progress:
             self.notes.append(f"the {step} match chose among the contacts sharing this email")
         self.undecided = []
 
-    def result(self, user: ZendeskUser | None, failure: str = "") -> Match:
+    def result(self, user: ZendeskUser | None, failure: str = "", unanswered: str = "") -> Match:
+        if unanswered:
+            # A lookup it needed got no answer: matched again later, not on what is known now.
+            return Match(status="unanswered", method="none", detail=f"no answer: {unanswered}")
         if failure:
             # A lookup it needed was refused: nothing it found is trusted, nothing is routed.
             return Match(status="failed", method="none", detail=f"lookup failed: {failure}")
@@ -233,12 +252,13 @@ class LookupCache:
     fetched_account_ids: set[str] = field(default_factory=set)
     fetched_names: set[str] = field(default_factory=set)
     fetched_domains: set[str] = field(default_factory=set)
-    #: Values a system refused on their own (see :mod:`sync.stages.isolate`), with why.
-    failed: dict[Lookup, str] = field(default_factory=dict)
+    #: Salesforce values refused on their own or unanswered for now, with why
+    #: (:mod:`sync.stages.lookup_parts`); an unanswered value is not fetched: it is asked again.
+    crm_lookups: PartedLookups[Lookup] = field(default_factory=PartedLookups)
     #: Zendesk users by (lower-case) external id, i.e. the Salesforce contact id they mirror.
     zendesk_users: dict[str, ZendeskUser] = field(default_factory=dict)
     fetched_external_ids: set[str] = field(default_factory=set)
-    zendesk_refused: dict[Lookup, str] = field(default_factory=dict)
+    zendesk_lookups: PartedLookups[Lookup] = field(default_factory=PartedLookups)
 
 
 class _Ladder:
@@ -257,7 +277,19 @@ class _Ladder:
         self.fetched_account_ids = cache.fetched_account_ids
         self.fetched_names = cache.fetched_names
         self.fetched_domains = cache.fetched_domains
-        self.failed = cache.failed
+        self.lookups = cache.crm_lookups
+
+    def look_up(self, wanted: Sequence[Lookup], lookup: Callable[[Sequence[Lookup]], None]) -> None:
+        """Run ``lookup`` one query's worth of values at a time, each part retried on its own;
+        a lookup the connector reads by Bulk jobs (more values than its threshold) goes whole."""
+        bulk = self.options.query_bulk_threshold
+        size = len(wanted) if bulk and len(wanted) > bulk else VALUES_PER_QUERY
+        self.lookups.look_up(wanted, lookup, size=size)
+
+    def answered(self, kind: str, values: Iterable[str]) -> list[str]:
+        """Those of ``values`` (of ``kind``) that did not go unanswered."""
+        unanswered = self.lookups.unanswered
+        return [v for v in values if (kind, v) not in unanswered]
 
     # -- cached lookups ------------------------------------------------------------------------
     def fetch_contacts(self, ids: Iterable[str], emails: Iterable[str]) -> None:
@@ -276,9 +308,9 @@ class _Ladder:
             self.contacts.by_email.update(found.by_email)
 
         wanted = [("contact id", i) for i in new_ids] + [("contact email", e) for e in new_emails]
-        self.failed.update(isolate(wanted, lookup))
-        self.fetched_ids.update(new_ids)
-        self.fetched_emails.update(new_emails)
+        self.look_up(wanted, lookup)
+        self.fetched_ids.update(self.answered("contact id", new_ids))
+        self.fetched_emails.update(self.answered("contact email", new_emails))
 
     def fetch_accounts(
         self, ids: Iterable[str] = (), names: Iterable[str] = (), domains: Iterable[str] = ()
@@ -306,10 +338,10 @@ class _Ladder:
             *(("account name", v) for v in new_names),
             *(("domain", v) for v in new_domains),
         ]
-        self.failed.update(isolate(wanted, lookup))
-        self.fetched_account_ids.update(new_ids)
-        self.fetched_names.update(new_names)
-        self.fetched_domains.update(new_domains)
+        self.look_up(wanted, lookup)
+        self.fetched_account_ids.update(self.answered("account id", new_ids))
+        self.fetched_names.update(self.answered("account name", new_names))
+        self.fetched_domains.update(self.answered("domain", new_domains))
 
     # -- helpers -------------------------------------------------------------------------------
     def contact_key(self, p: _Progress) -> str | None:
@@ -347,10 +379,8 @@ class _Ladder:
                 emails.add(p.email)
         self.fetch_contacts([key for key, email in with_ids if email not in emails], emails)
 
-    def failure(self, p: _Progress) -> str:
-        """Why a lookup this response needed was refused ("" when none was)."""
-        if not self.failed:
-            return ""
+    def needed(self, p: _Progress) -> list[Lookup]:
+        """The values the ladder may have asked for on behalf of this response."""
         target = self.alias_target(p)
         target_id = record_key(target, ACCOUNT_PREFIX) if target else None
         keys: list[Lookup] = [
@@ -362,12 +392,26 @@ class _Ladder:
             ("account id", target_id or ""),
             ("account name", target.lower() if target and not target_id else ""),
         ]
+        return [(kind, value) for kind, value in keys if value]
+
+    def failure(self, p: _Progress) -> str:
+        """Why a lookup this response needed was refused ("" when none was)."""
+        refused = self.lookups.refused
+        if not refused:
+            return ""
         reasons = [
-            f"{kind} {value}: {self.failed[(kind, value)]}"
-            for kind, value in keys
-            if value and (kind, value) in self.failed
+            f"{kind} {value}: {refused[(kind, value)]}"
+            for kind, value in self.needed(p)
+            if (kind, value) in refused
         ]
         return "; ".join(dict.fromkeys(reasons))
+
+    def unanswered(self, p: _Progress) -> RetryableError | None:
+        """The error of a lookup this response needed that got no answer yet (None: none)."""
+        unanswered = self.lookups.unanswered
+        if not unanswered:
+            return None
+        return next((unanswered[key] for key in self.needed(p) if key in unanswered), None)
 
     # -- steps ---------------------------------------------------------------------------------
     def crm_id(self, progress: Sequence[_Progress]) -> None:
@@ -412,7 +456,7 @@ class _Ladder:
             found = self.retry.call(lambda: self.crm.find_leads_by_email([v for _, v in part]))
             leads.update(found)
 
-        self.failed.update(isolate([("lead email", e) for e in emails], lookup))
+        self.look_up([("lead email", e) for e in emails], lookup)
         for p in progress:
             found = leads.get(p.email)
             if found:
@@ -490,12 +534,18 @@ def match_responses(
     retry: RetryPolicy,
     options: MatchOptions | None = None,
     cache: LookupCache | None = None,
+    *,
+    wait_unanswered: bool = False,
 ) -> dict[tuple[str, str], Match]:
     """A :class:`Match` for every response, keyed by (source, response id).
 
     ``cache`` carries the answers of earlier calls in the same pass (each value is asked for
     once); without it, each call starts afresh. The Zendesk user is the one mirroring the matched
     contact; others are looked up on demand (:mod:`sync.stages.match_users`).
+
+    A response that needed a value whose lookup failed for now (its part ran out of retries
+    while other parts were answered) is matched ``unanswered`` with ``wait_unanswered``, for the
+    caller to match again later; without, that lookup's error is raised.
     """
     options = options or MatchOptions()
     cache = cache if cache is not None else LookupCache()
@@ -515,14 +565,17 @@ def match_responses(
         if waiting:
             steps[step](waiting)
     users = _zendesk_users(progress, helpdesk, retry, cache)
-    refused = cache.zendesk_refused
+    refused = cache.zendesk_lookups.refused
     matches: dict[tuple[str, str], Match] = {}
     for p in progress:
         contact_id = p.contact.id if p.contact is not None else ""
         lookup = ("zendesk external id", contact_id)
         zendesk = [f"{lookup[0]} {contact_id}: {refused[lookup]}"] if lookup in refused else []
         failure = "; ".join(filter(None, [ladder.failure(p), *zendesk]))
-        if failure:
+        unanswered = ladder.unanswered(p) or cache.zendesk_lookups.unanswered.get(lookup)
+        if unanswered is not None and not wait_unanswered:
+            raise unanswered
+        if failure and unanswered is None:
             log.warning(
                 "response %s/%s not matched: lookup failed: %s",
                 p.response.source,
@@ -530,7 +583,9 @@ def match_responses(
                 failure,
                 extra={"source": p.response.source, "response_id": p.response.response_id},
             )
-        matches[(p.response.source, p.response.response_id)] = p.result(users.get(p.email), failure)
+        matches[(p.response.source, p.response.response_id)] = p.result(
+            users.get(p.email), failure, str(unanswered or "")
+        )
     return matches
 
 
@@ -540,8 +595,9 @@ def _zendesk_users(
     retry: RetryPolicy,
     cache: LookupCache,
 ) -> dict[str, ZendeskUser]:
-    """Zendesk users by email, through the matched contact's id (100 ids a request); the
-    lookups Zendesk refused are recorded in the cache, with why."""
+    """Zendesk users by email, through the matched contact's id (100 ids a request, each
+    retried on its own); the lookups Zendesk refused or left unanswered are recorded in the
+    cache, with why."""
     if helpdesk is None:
         return {}
     chosen = {p.email: p.contact for p in progress if p.contact is not None and p.email}
@@ -552,8 +608,13 @@ def _zendesk_users(
         cache.zendesk_users.update(found)
 
     new = sorted({c.id for c in chosen.values()} - cache.fetched_external_ids)
-    cache.zendesk_refused.update(isolate([("zendesk external id", i) for i in new], by_external_id))
-    cache.fetched_external_ids.update(new)
+    lookups = cache.zendesk_lookups
+    lookups.look_up(
+        [("zendesk external id", i) for i in new], by_external_id, size=ZENDESK_IDS_PER_REQUEST
+    )
+    cache.fetched_external_ids.update(
+        i for i in new if ("zendesk external id", i) not in lookups.unanswered
+    )
     users: dict[str, ZendeskUser] = {}
     for email, contact in chosen.items():
         user = cache.zendesk_users.get(contact.id.lower())

@@ -24,7 +24,9 @@ class Match:
     ``account_method`` says where the account came from when that was a different step.
     """
 
-    status: str  # matched | unmatched | ambiguous | failed (a lookup it needed was refused)
+    #: matched | unmatched | ambiguous | failed (a lookup it needed was refused) | unanswered
+    #: (a lookup it needed got no answer for now: not routed, matched again later)
+    status: str
     method: str
     contact: Contact | None = None
     account: Account | None = None

@@ -181,3 +181,81 @@ def test_rel_a_flaky_link_does_not_stop_the_open_tasks_being_read(tmp_path: Path
     with sqlite3.connect(tmp_path / "state.db") as db:
         (read,) = db.execute("SELECT count(*) FROM nps_task_status").fetchone()
     assert read == len(tasks)
+
+
+#: A world whose respondents take more than one query of 200 values to look up.
+MANY_ACCOUNTS = 120
+MANY_RESPONSES = 500
+
+
+def test_rel_a_flaky_link_does_not_stop_responses_being_matched(tmp_path: Path) -> None:
+    """Matching a window looks its respondents up in several queries. Every second query of the
+    org is cut off: each query, retried on its own, gets through; retried as one lookup, every
+    try of it met a cut and the pass stopped, pass after pass, before anything was routed."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    end = quiet_end(SEED, MANY_ACCOUNTS, MANY_RESPONSES)
+    with EmulatedWorld(
+        SEED, MANY_ACCOUNTS, MANY_RESPONSES, end, zendesk_options=LIVE_JOBS
+    ) as world:
+        queries = 0
+
+        def every_second_query_cut(endpoint: str, phase: str) -> None:
+            nonlocal queries
+            if endpoint == "query" and phase == "received":
+                queries += 1
+                if queries % 2 == 0:
+                    raise Reset
+
+        world.salesforce.observers.append(every_second_query_cut)
+        engine = fast_engine(world, url)
+        try:
+            report = engine.run_once()
+            left = unfinished(engine.store)
+        finally:
+            engine.store.close()
+    assert (report.errors, report.unavailable) == ([], False)
+    assert report.routed == MANY_RESPONSES
+    assert report.tasks_created > 0
+    assert left == {}
+
+
+def test_rel_a_lookup_that_keeps_failing_holds_back_only_its_responses(tmp_path: Path) -> None:
+    """One query of the respondents' lookup fails on every try (a 503) while the others are
+    answered: the responses it was asked for wait, unrouted, and the pass goes on with the rest
+    (it stopped before, routing nothing). The next pass, once the query is answered, routes
+    them, and nothing is made twice."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    end = quiet_end(SEED, MANY_ACCOUNTS, MANY_RESPONSES)
+    with EmulatedWorld(
+        SEED, MANY_ACCOUNTS, MANY_RESPONSES, end, zendesk_options=LIVE_JOBS
+    ) as world:
+        emails = sorted({r.email.lower() for r in world.book.responses})
+        assert len(emails) > 200  # looked up in two queries or more
+        poisoned = emails[-1]
+        world.salesforce.fail_queries_naming(poisoned)
+        engine = fast_engine(world, url)
+        try:
+            first = engine.run_once()
+            waiting = engine.store.inbox.counts().get("pending", 0)
+        finally:
+            engine.store.close()
+        world.salesforce.fail_queries_naming(poisoned, failing=False)
+        engine = fast_engine(world, url)
+        try:
+            second = engine.run_once()
+            left = unfinished(engine.store)
+        finally:
+            engine.store.close()
+        state = snapshot(world)
+    assert first.unavailable is False
+    assert 0 < waiting < MANY_RESPONSES // 2
+    assert first.routed == MANY_RESPONSES - waiting
+    assert first.tasks_created > 0
+    assert [e for e in first.errors if "not routed" in e] == [
+        f"{waiting} responses not routed, matched again next pass: no answer: salesforce: "
+        "SERVER_UNAVAILABLE: Server temporarily unavailable"
+    ]
+    assert (second.errors, second.routed) == ([], waiting)
+    assert left == {}
+    assert state.duplicate_tasks == []
+    assert state.duplicate_tickets == []

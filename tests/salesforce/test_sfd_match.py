@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from connectors.errors import RetryableError
 from connectors.models import SurveyResponse
 from connectors.salesforce.client import SalesforceConnector
 from connectors.salesforce.records import AccountFieldNames
@@ -339,3 +340,33 @@ def test_an_id_that_lost_its_case_still_matches(
     assert (found.status, found.method) == ("matched", "crm_id")
     assert found.contact is not None
     assert found.contact.id == jane
+
+
+def test_a_lookup_part_that_keeps_failing_leaves_only_its_responses_unanswered(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    acme = add_account(org, "Acme")
+    emails = [f"person{i:03}@acme.com" for i in range(450)]
+    for email in emails:
+        add_contact(org, email, acme)
+    batch = [response(e, rid=str(i)) for i, e in enumerate(emails)]
+    org.fail_queries_naming(emails[250])  # in the second query of 200 emails, on every try
+    options = MatchOptions(order=("email",))
+    with pytest.raises(RetryableError):  # a caller that cannot wait is told
+        match_responses(batch, crm, None, NO_RETRY, options)
+    found = match_responses(batch, crm, None, NO_RETRY, options, wait_unanswered=True)
+    statuses = [found[("test", str(i))].status for i in range(450)]
+    assert statuses == ["matched"] * 200 + ["unanswered"] * 200 + ["matched"] * 50
+    assert found[("test", "250")].detail == (
+        "no answer: salesforce: SERVER_UNAVAILABLE: Server temporarily unavailable"
+    )
+
+
+def test_a_lookup_with_no_part_answered_says_salesforce_is_unavailable(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    acme = add_account(org, "Acme")
+    add_contact(org, "only@acme.com", acme)
+    org.fail_queries_naming("only@acme.com")
+    with pytest.raises(RetryableError):
+        match_responses([response("only@acme.com")], crm, None, NO_RETRY, wait_unanswered=True)
