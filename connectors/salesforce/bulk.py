@@ -10,6 +10,12 @@ every other row landed.
 The job is driven here (create, upload, close, poll) through simple-salesforce's authenticated
 session, so that its state is polled on a :class:`~connectors.backoff.Backoff`: the library polls
 every ``wait`` seconds, which is either slow for a small job or many calls for a large one.
+
+A job is a handful of requests, and the caller retries a failed job whole: a new job writes
+every record again. Reads about a job (a poll of its state, its failed and unprocessed rows) are
+harmless to repeat and the job runs on whether or not we look, so one that fails transiently (a
+5xx, a reset) is asked again here, up to :data:`READ_FAILURES` times in a row, instead of
+aborting a job that may well complete. Creating, uploading and closing are not repeated.
 """
 
 from __future__ import annotations
@@ -20,16 +26,20 @@ import io
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceOperationError
 from simple_salesforce.util import exception_handler
 
 from connectors.backoff import Backoff
+from connectors.errors import RetryableError
 from connectors.models import WriteResult
 from connectors.salesforce.error_text import plain_error
-from connectors.salesforce.errors import record_tier
+from connectors.salesforce.errors import CLIENT_ERRORS, is_expired_session, record_tier, translate
+
+T = TypeVar("T")
 
 #: Bulk 2.0 writes this to set a field to null; a blank cell means "leave as it is".
 NULL = "#N/A"
@@ -41,6 +51,8 @@ _ENDED = ("JobComplete", "Failed", "Aborted")
 BULK_POLL_CAP = 10.0
 #: A job still running after this long is given up on (the next attempt writes again).
 JOB_TIMEOUT = 3600.0
+#: Transient failures in a row of one read about a job that give it up.
+READ_FAILURES = 3
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,10 +86,10 @@ def bulk_update(
     handler: Any = getattr(sf.bulk2, object_type)
     failed: dict[str, WriteResult] = {}
     for job_id in run_jobs(sf, object_type, "update", rows, poll):
-        for row in _rows(handler.get_failed_records(job_id)):
+        for row in _rows(_read(poll, partial(handler.get_failed_records, job_id))):
             result = failed_row(row)
             failed[result.record_id] = result
-        for row in _rows(handler.get_unprocessed_records(job_id)):
+        for row in _rows(_read(poll, partial(handler.get_unprocessed_records, job_id))):
             record_id = row.get("Id", "")
             failed[record_id] = WriteResult(
                 record_id=record_id,
@@ -104,10 +116,10 @@ def bulk_upsert(
     handler: Any = getattr(sf.bulk2, object_type)
     failed: dict[str, WriteResult] = {}
     for job_id in run_jobs(sf, object_type, "upsert", rows, poll, external_id_field):
-        for row in _rows(handler.get_failed_records(job_id)):
+        for row in _rows(_read(poll, partial(handler.get_failed_records, job_id))):
             key = row.get(external_id_field, "")
             failed[key] = dataclasses.replace(failed_row(row), record_id=key)
-        for row in _rows(handler.get_unprocessed_records(job_id)):
+        for row in _rows(_read(poll, partial(handler.get_unprocessed_records, job_id))):
             key = row.get(external_id_field, "")
             failed[key] = WriteResult(
                 key,
@@ -181,7 +193,7 @@ def _wait(sf: Salesforce, job_id: str, poll: Polling) -> None:
     deadline = poll.clock() + poll.timeout
     for delay in poll.backoff.delays():
         poll.sleep(delay)
-        info = _send(sf, "GET", f"jobs/ingest/{job_id}/").json()
+        info = _read(poll, lambda: _send(sf, "GET", f"jobs/ingest/{job_id}/").json())
         state = info.get("state")
         if state == "JobComplete":
             return
@@ -191,6 +203,21 @@ def _wait(sf: Salesforce, job_id: str, poll: Polling) -> None:
             )
         if poll.clock() > deadline:
             raise SalesforceOperationError(f"Job timeout. Job status: {state}")
+
+
+def _read(poll: Polling, read: Callable[[], T]) -> T:
+    """``read`` (a request that changes nothing), asked again after a transient failure, on the
+    polls' backoff, until it failed :data:`READ_FAILURES` times in a row."""
+    delays = poll.backoff.delays()
+    for failures in range(1, READ_FAILURES + 1):
+        try:
+            return read()
+        except CLIENT_ERRORS as exc:
+            transient = isinstance(translate(exc), RetryableError) and not is_expired_session(exc)
+            if failures == READ_FAILURES or not transient:
+                raise
+        poll.sleep(next(delays))
+    raise AssertionError("unreachable: the last failure is raised")
 
 
 def _abort(sf: Salesforce, job_id: str) -> None:

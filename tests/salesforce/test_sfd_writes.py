@@ -11,8 +11,9 @@ import pytest
 from connectors.backoff import Backoff
 from connectors.errors import RetryableError
 from connectors.models import FieldUpdate, WriteResult
-from connectors.salesforce.bulk import Polling, csv_value, failed_row
+from connectors.salesforce.bulk import READ_FAILURES, Polling, csv_value, failed_row
 from connectors.salesforce.client import SalesforceConnector
+from emulators.base import Fault
 from emulators.salesforce import SalesforceEmulator
 from tests.salesforce.conftest import ConnectorFactory, add_account, add_contact
 
@@ -150,6 +151,36 @@ def test_a_failed_bulk_job_is_retryable_and_aborts_nothing_twice(
     ids = contacts(org, 2)
     with pytest.raises(RetryableError, match="bulk operation failed"):
         crm.update_records([FieldUpdate("Contact", i, {"No_Such_Field__c": 1}) for i in ids])
+    assert org.calls["bulk2_create_job"] == 1
+
+
+def test_a_bulk_job_outlives_failed_reads_of_its_state_and_results(
+    org: SalesforceEmulator, connect: ConnectorFactory
+) -> None:
+    """Polls of the job's state and reads of its failed rows fail twice in a row each (a 503,
+    a reset): each read is asked again and the one job completes. Before, the first failed poll
+    aborted the job and the call failed, for its retry to send every record again."""
+    crm = connect(bulk_threshold=1, bulk_poll_seconds=0.001)
+    org.bulk_polls_to_complete = 2
+    ids = contacts(org, 3)
+    org.inject(Fault("503", count=2, endpoint="^bulk2_get_job$"))
+    org.inject(Fault("reset", count=2, endpoint="^bulk2_results$"))
+    results = crm.update_records([FieldUpdate("Contact", i, dict(GOOD)) for i in ids])
+    assert all(r.ok for r in results)
+    assert [field(org, i, "NPS_Last_Score__c") for i in ids] == [9.0] * 3
+    assert org.calls["bulk2_create_job"] == 1
+    assert org.calls["bulk2_get_job"] == 4  # two failed, then the two the job takes
+    assert sorted(kind for _, kind in org.fault_log) == ["503", "503", "reset", "reset"]
+
+
+def test_a_bulk_job_whose_state_cannot_be_read_is_given_up(
+    org: SalesforceEmulator, connect: ConnectorFactory
+) -> None:
+    crm = connect(bulk_threshold=1, bulk_poll_seconds=0.001)
+    ids = contacts(org, 2)
+    org.inject(Fault("503", count=READ_FAILURES, endpoint="^bulk2_get_job$"))
+    with pytest.raises(RetryableError):
+        crm.update_records([FieldUpdate("Contact", i, dict(GOOD)) for i in ids])
     assert org.calls["bulk2_create_job"] == 1
 
 
