@@ -14,6 +14,8 @@ from datetime import datetime
 from functools import partial
 from typing import Protocol
 
+from more_itertools import chunked
+
 from sync.core.ports import TaskStatus
 from sync.core.retry import RetryPolicy
 from sync.loop.tracking import SOLVED
@@ -48,9 +50,17 @@ class ResolutionCheck(Protocol):
         ...
 
 
+#: Task ids per Salesforce read: what one query takes.
+TASKS_PER_READ = 200
+
+
 @dataclass
 class TaskStatusCheck:
-    """A Salesforce Task is resolved once closed (``IsClosed``), or when it was deleted."""
+    """A Salesforce Task is resolved once closed (``IsClosed``), or when it was deleted.
+
+    Each query of 200 Tasks is retried on its own: retried as one read, thousands of watched
+    Tasks would need every query through in a row, which a steady fault rate denies.
+    """
 
     crm: TaskStatus
     retry: RetryPolicy
@@ -61,9 +71,9 @@ class TaskStatusCheck:
             for o in originals
             if o.kind == "salesforce_task" and o.external_id
         }
-        still_open = (
-            self.retry.call(partial(self.crm.open_tasks, sorted(tasks))) if tasks else set()
-        )
+        still_open: set[str] = set()
+        for part in chunked(sorted(tasks), TASKS_PER_READ):
+            still_open |= self.retry.call(partial(self.crm.open_tasks, part))
         return {key for task_id, key in tasks.items() if task_id not in still_open}
 
 
