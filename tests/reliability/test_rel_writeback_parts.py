@@ -151,3 +151,25 @@ def test_rel_a_retry_in_the_pass_sends_only_the_failed_chunk(
     assert users == 4  # three jobs, and the one refused sent again
     assert world.zendesk.calls["organizations_update_many"] == 2
     assert_fields_right(world, config, store)
+
+
+def test_rel_retries_start_over_while_they_get_more_collections_written(
+    world: EmulatedWorld, config: Config, store: StateStore
+) -> None:
+    """The contacts' first collection fails twice and their second once: three failures in a
+    call of three tries, one part at a time. Before, the tries were shared by the whole call
+    and ran out with the second collection unsent; now the tries that wrote the first start
+    over for the second, and nothing waits for the next pass."""
+    sync = engine(config, store, RETRIED)
+    sync.poll()
+    world.salesforce.reset_counters()
+    # Accounts go first (one collection, request 1), then contacts (two).
+    for nth in (2, 3, 5):
+        fail_nth(world.salesforce, "composite_update", nth)
+
+    report = write_back(sync)
+
+    assert report.errors == []
+    assert not store.write_backs.queued()
+    assert world.salesforce.calls["composite_update"] == 6
+    assert_fields_right(world, config, store)

@@ -4,7 +4,8 @@ side, and what landed is remembered as written.
 A record the system rejects is reported (its tier is in its result) and the rest land. A call
 that fails part way (one bulk job or collection of several) keeps what its other parts wrote:
 that is remembered as written at once, and the retry, honouring any ``Retry-After``, or the next
-pass sends only the records still unanswered.
+pass sends only the records still unanswered. The retries start over for as long as they get
+more of the call answered, so a steady fault rate fails a part at a time, not the whole call.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from connectors.errors import ConnectorError, DeferError
+from connectors.errors import ConnectorError, DeferError, RetryableError
 from connectors.models import FieldUpdate, WriteResult
 from sync.core.config import Config
 from sync.core.ports import WriteBackCrm, WriteBackHelpdesk
@@ -172,7 +173,7 @@ def _send_system(
 
         label = " and ".join(obj for _, obj in part)
         try:
-            retry.call(partial(_write_rest, writer, updates, [None] * len(updates), land))
+            _write_all(retry, writer, updates, land)
         except DeferError as exc:  # this system's remaining objects wait for the time it gave
             stats.deferred.append(exc)
             log.warning("write-back to %s deferred: %s", system, exc, extra={"system": system})
@@ -184,6 +185,31 @@ def _send_system(
             )
             continue
     return stats
+
+
+def _write_all(
+    retry: RetryPolicy,
+    writer: Writer,
+    updates: Sequence[FieldUpdate],
+    land: Callable[[Sequence[tuple[FieldUpdate, WriteResult]]], None],
+) -> None:
+    """Write ``updates`` with the retry policy's tries, and its tries again for as long as the
+    tries before got more of them answered.
+
+    A write of many collections or jobs stops at the first that fails and its retry sends the
+    rest: under a steady fault rate, the write as a whole fails far more often than any of its
+    parts, so a budget of tries shared by all of them runs out with collections unsent. Every
+    update is a plain write of values, harmless to send again; a system that answers nothing
+    more still ends the write after one budget, and a policy of one try is kept to one."""
+    answers: list[WriteResult | None] = [None] * len(updates)
+    while True:
+        before = answers.count(None)
+        try:
+            retry.call(partial(_write_rest, writer, updates, answers, land))
+            return
+        except RetryableError:
+            if retry.attempts <= 1 or answers.count(None) == before:
+                raise
 
 
 def _write_rest(
