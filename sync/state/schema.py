@@ -122,7 +122,8 @@ responses = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
     # pending: latest version not yet routed; routed: decision taken for ``routed_version``.
-    sa.Column("status", sa.String(20), nullable=False, index=True),
+    # Indexed by ix_nps_responses_pending_order, which leads with it (its own index until v17).
+    sa.Column("status", sa.String(20), nullable=False),
     sa.Column("routed_version", sa.String(64)),
     sa.Column("not_before", UTCDateTime),
     sa.Column("match_status", sa.String(20)),
@@ -158,7 +159,8 @@ actions = sa.Table(
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("ruleset_hash", sa.String(64), nullable=False),
     # pending -> claimed -> done | failed (will retry at next_attempt_at) | dead
-    sa.Column("status", sa.String(20), nullable=False, index=True),
+    # Indexed by ix_nps_actions_claim_order, which leads with it (its own index until v17).
+    sa.Column("status", sa.String(20), nullable=False),
     # attempts: times claimed (an attempt may have had an effect); failures: errors recorded.
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("failures", sa.Integer, nullable=False, default=0),
@@ -671,6 +673,13 @@ def _add_claim_indexes(conn: Connection) -> None:
         conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
 
+def _drop_status_indexes(conn: Connection) -> None:
+    """v16 -> v17: the single-column status indexes of responses and actions, which the v16
+    indexes lead with: every status change wrote each row's status into both."""
+    for name in ("ix_nps_responses_status", "ix_nps_actions_status"):
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -688,5 +697,6 @@ MIGRATIONS: dict[int, Migration] = {
     13: _add_action_doubt,
     14: _add_hub_correction,
     15: _add_claim_indexes,
+    16: _drop_status_indexes,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

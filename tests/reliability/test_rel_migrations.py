@@ -289,6 +289,45 @@ def test_rel_a_v1_database_upgrades_with_every_row_intact(store_url: str) -> Non
         store.close()
 
 
+def index_columns(engine: sa.Engine, table: str) -> dict[str, tuple[str, ...]]:
+    """The column indexes of a table as the database has them (expression indexes left out)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
+        found = sa.inspect(engine).get_indexes(table)
+    return {
+        str(i["name"]): tuple(str(c) for c in i["column_names"])
+        for i in found
+        if i.get("column_names") and None not in i["column_names"]
+    }
+
+
+@pytest.mark.parametrize("upgraded", [False, True], ids=["fresh", "upgraded-from-v1"])
+@pytest.mark.parametrize("table", ["nps_responses", "nps_actions"])
+def test_rel_status_changes_write_no_index_another_one_covers(
+    store_url: str, table: str, upgraded: bool
+) -> None:
+    """Every status change of a response or action writes each of its indexes: none of them may
+    be a leading part of another (that index answers its queries), and an upgraded database has
+    the indexes a fresh one has."""
+    if upgraded:
+        create_v1(store_url)
+    store = StateStore(store_url)
+    try:
+        store.migrate()
+        indexes = index_columns(store.engine, table)
+    finally:
+        store.close()
+    covered = sorted(
+        f"{name} {columns} leads {other} {longer}"
+        for name, columns in indexes.items()
+        for other, longer in indexes.items()
+        if other != name and longer[: len(columns)] == columns
+    )
+    assert covered == []
+    declared = {i.name for i in t.metadata.tables[table].indexes if i.name in indexes}
+    assert set(indexes) == declared
+
+
 def add_column_step(fail: bool) -> Callable[[Connection], None]:
     """A synthetic next version: a new column with a backfill, optionally failing at the end."""
 
