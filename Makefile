@@ -1,14 +1,16 @@
 # Two entry points do all set-up on a fresh machine:
 #   make demo   - virtual environment, install, run the whole loop against the built-in emulators
 #   make test   - the same with the dev tools, then ruff, mypy --strict, the import contracts and
-#                 the whole pytest suite with branch coverage
+#                 the whole pytest suite
+# `make coverage` runs the suite with branch coverage (the tracer doubles its CPU time, so it is
+# kept out of `make test`).
 # Both install the exact versions in constraints.txt; `make constraints` refreshes that file from
 # the newest releases that pyproject.toml allows (then run `make clean test` and commit it).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean postgres browser constraints
+.PHONY: demo test coverage lint bench clean postgres browser constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +34,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 
 test: lint postgres browser
-	$(BIN)/pytest -n 3 --dist loadgroup --durations=30 --cov --cov-report=term
+	$(BIN)/pytest -n 3 --dist loadgroup --durations=30
+
+coverage: $(VENV)/.installed-dev postgres browser
+	$(BIN)/pytest -n 3 --dist loadgroup --cov --cov-report=term
 
 # The PostgreSQL tests need a local server; start the machine's cluster if it is installed but down.
 postgres:
