@@ -46,7 +46,7 @@ from sync.stages.match import LookupCache, MatchOptions, match_responses
 from sync.stages.match_record import Match
 from sync.stages.pull import LISTED_PROBLEMS
 from sync.stages.writeback import WriteBackStats, write_back
-from sync.state import QueuedWriteBacks, RoutingOutcome, StateStore
+from sync.state import QueuedWriteBacks, RoutingOutcome, StateStore, StoredResponse
 
 #: The decision stored for an imported response: no rule ran, nothing was done.
 BACKFILL_DECISION = {
@@ -177,6 +177,20 @@ def _outcome(response: SurveyResponse, version: str, match: Match) -> RoutingOut
     )
 
 
+def _recorded(response: SurveyResponse, outcome: RoutingOutcome) -> StoredResponse:
+    """The response as :meth:`~sync.state.StateStore.record_routing` has just stored it: what its
+    history record is planned from, without reading it back (the import's busiest loop)."""
+    return StoredResponse(
+        response=response,
+        version=outcome.version,
+        routed_version=outcome.version,
+        contact_id=outcome.contact_id,
+        account_id=outcome.account_id,
+        zendesk_user_id=outcome.zendesk_user_id,
+        zendesk_org_id=outcome.zendesk_org_id,
+    )
+
+
 def read_ahead(
     source: SurveySource,
     cursor: str | None,
@@ -276,7 +290,13 @@ class _Importer:
                 self.stats.unmatched += 1
         self.store.record_routing(outcomes, self.now)
         self.stats.imported += len(outcomes)
-        self.history.add([(o.source, o.response_id) for o in outcomes if o.contact_id])
+        self.history.add(
+            [
+                _recorded(response, outcome)
+                for (response, _), outcome in zip(batch, outcomes, strict=True)
+                if outcome.contact_id
+            ]
+        )
 
 
 def backfill(

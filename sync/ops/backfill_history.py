@@ -4,8 +4,9 @@ The import is paced by reading the survey source one page after another, and mos
 backfill writes is the per-response history object, whose records need only each response and
 its match. So they are sent as each batch is recorded, in the write-out's own batches
 (:class:`~sync.stages.writeback.send.BatchSender`, Bulk API 2.0 above the threshold), while the
-next pages are read, instead of after the last page. The write-out at the end plans them again
-and sends only those that did not land or changed since.
+next pages are read, instead of after the last page. They are planned from the responses and
+matches the import has in hand, as it records them, not read back from the store. The write-out
+at the end plans them again and sends only those that did not land or changed since.
 
 Nothing here clears the write-back queue: a backfill killed while these are in flight (written or
 not) has its re-run's write-out send whatever is not known to have landed.
@@ -26,7 +27,7 @@ from sync.stages.comment_text import stored_fields
 from sync.stages.writeback import Plan, WriteBackStats, changes
 from sync.stages.writeback.plan import whole_upserts
 from sync.stages.writeback.send import BatchSender, Landed, writers_for
-from sync.state import StateStore
+from sync.state import StateStore, StoredResponse
 
 
 class EarlyHistory:
@@ -52,14 +53,13 @@ class EarlyHistory:
             else None
         )
 
-    def add(self, keys: Sequence[tuple[str, str]]) -> None:
-        """Plan the history records of these routed responses (by source and response id) and
-        send them once a batch is full; nothing more once Salesforce has deferred."""
+    def add(self, rows: Sequence[StoredResponse]) -> None:
+        """Plan the history records of these responses, as just recorded routed, and send them
+        once a batch is full; nothing more once Salesforce has deferred."""
         sender, history = self._sender, self._fmap.history
-        if sender is None or history is None or not keys or sender.deferred():
+        if sender is None or history is None or not rows or sender.deferred():
             return
-        rows = self._store.inbox.routed_responses(keys)
-        comments = stored_fields(self._store, rows) if self._texts and rows else None
+        comments = stored_fields(self._store, rows) if self._texts else None
         records = history_records(rows, history, comments)
         if not records:
             return

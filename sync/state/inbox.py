@@ -371,28 +371,6 @@ class Inbox:
                 )
         return out
 
-    def routed_responses(self, keys: Iterable[tuple[str, str]]) -> list[StoredResponse]:
-        """These responses (by source and response id) that are routed, without their match
-        details or decisions: what a history record is written from."""
-        r = t.responses
-        query = sa.select(*(c for c in r.c if c.name not in ("decision", "match")))
-        by_source: dict[str, set[str]] = {}
-        for source, response_id in keys:
-            by_source.setdefault(source, set()).add(response_id)
-        out: list[StoredResponse] = []
-        with self._db.reading() as conn:
-            for source, ids in sorted(by_source.items()):
-                for chunk in chunks(sorted(ids)):
-                    rows = conn.execute(
-                        query.where(r.c.source == source, r.c.response_id.in_(chunk))
-                    ).all()
-                    out.extend(
-                        _stored(row, match=False, decision=False)
-                        for row in rows
-                        if row.status == "routed"
-                    )
-        return out
-
     def matches(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Mapping[str, Any]]:
         """The match details of these responses, by (source, response id); those without any
         are left out. For a caller that loaded many responses without them (:meth:`routed`)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import marshal
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -119,7 +120,14 @@ class Landed:
 
 
 def _digest(values: Mapping[str, Any]) -> bytes:
-    return hashlib.blake2b(repr(sorted(values.items())).encode(), digest_size=16).digest()
+    """The values, field names and types, in their planned order (one field map plans them the
+    same way each time), hashed. ``marshal`` version 2 writes no back-references, so equal values
+    give the same bytes, and it is over twice as fast as ``repr`` of the sorted items."""
+    try:
+        data = marshal.dumps(tuple(values.items()), 2)
+    except ValueError:  # a value marshal does not know (a date): its text instead
+        data = repr(sorted(values.items())).encode()
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _send_system(
