@@ -86,10 +86,10 @@ def bulk_update(
     handler: Any = getattr(sf.bulk2, object_type)
     failed: dict[str, WriteResult] = {}
     for job_id in run_jobs(sf, object_type, "update", rows, poll):
-        for row in _rows(_read(poll, partial(handler.get_failed_records, job_id))):
+        for row in _rows(read_again(poll, partial(handler.get_failed_records, job_id))):
             result = failed_row(row)
             failed[result.record_id] = result
-        for row in _rows(_read(poll, partial(handler.get_unprocessed_records, job_id))):
+        for row in _rows(read_again(poll, partial(handler.get_unprocessed_records, job_id))):
             record_id = row.get("Id", "")
             failed[record_id] = WriteResult(
                 record_id=record_id,
@@ -116,10 +116,10 @@ def bulk_upsert(
     handler: Any = getattr(sf.bulk2, object_type)
     failed: dict[str, WriteResult] = {}
     for job_id in run_jobs(sf, object_type, "upsert", rows, poll, external_id_field):
-        for row in _rows(_read(poll, partial(handler.get_failed_records, job_id))):
+        for row in _rows(read_again(poll, partial(handler.get_failed_records, job_id))):
             key = row.get(external_id_field, "")
             failed[key] = dataclasses.replace(failed_row(row), record_id=key)
-        for row in _rows(_read(poll, partial(handler.get_unprocessed_records, job_id))):
+        for row in _rows(read_again(poll, partial(handler.get_unprocessed_records, job_id))):
             key = row.get(external_id_field, "")
             failed[key] = WriteResult(
                 key,
@@ -171,17 +171,17 @@ def run_jobs(
         }
         if external_id_field:
             spec["externalIdFieldName"] = external_id_field
-        job_id = str(_send(sf, "POST", "jobs/ingest/", json=spec).json()["id"])
+        job_id = str(send(sf, "POST", "jobs/ingest/", json=spec).json()["id"])
         try:
-            _send(
+            send(
                 sf,
                 "PUT",
                 f"jobs/ingest/{job_id}/batches/",
                 data=data.encode("utf-8"),
                 headers={"Content-Type": "text/csv"},
             )
-            _send(sf, "PATCH", f"jobs/ingest/{job_id}/", json={"state": "UploadComplete"})
-            _wait(sf, job_id, poll)
+            send(sf, "PATCH", f"jobs/ingest/{job_id}/", json={"state": "UploadComplete"})
+            wait_for_job(sf, f"jobs/ingest/{job_id}/", poll)
         except Exception:
             _abort(sf, job_id)
             raise
@@ -189,11 +189,13 @@ def run_jobs(
     return job_ids
 
 
-def _wait(sf: Salesforce, job_id: str, poll: Polling) -> None:
+def wait_for_job(sf: Salesforce, path: str, poll: Polling) -> None:
+    """Poll the job at ``path`` (``jobs/ingest/ID/``, ``jobs/query/ID``) until it completed;
+    a job that failed, was aborted or outran the timeout raises ``SalesforceOperationError``."""
     deadline = poll.clock() + poll.timeout
     for delay in poll.backoff.delays():
         poll.sleep(delay)
-        info = _read(poll, lambda: _send(sf, "GET", f"jobs/ingest/{job_id}/").json())
+        info = read_again(poll, lambda: send(sf, "GET", path).json())
         state = info.get("state")
         if state == "JobComplete":
             return
@@ -205,7 +207,7 @@ def _wait(sf: Salesforce, job_id: str, poll: Polling) -> None:
             raise SalesforceOperationError(f"Job timeout. Job status: {state}")
 
 
-def _read(poll: Polling, read: Callable[[], T]) -> T:
+def read_again(poll: Polling, read: Callable[[], T]) -> T:
     """``read`` (a request that changes nothing), asked again after a transient failure, on the
     polls' backoff, until it failed :data:`READ_FAILURES` times in a row."""
     delays = poll.backoff.delays()
@@ -223,14 +225,14 @@ def _read(poll: Polling, read: Callable[[], T]) -> T:
 def _abort(sf: Salesforce, job_id: str) -> None:
     """Stop a job we gave up on, so it applies nothing later; best effort."""
     try:
-        state = _send(sf, "GET", f"jobs/ingest/{job_id}/").json().get("state")
+        state = send(sf, "GET", f"jobs/ingest/{job_id}/").json().get("state")
         if state not in _ENDED:
-            _send(sf, "PATCH", f"jobs/ingest/{job_id}/", json={"state": "Aborted"})
+            send(sf, "PATCH", f"jobs/ingest/{job_id}/", json={"state": "Aborted"})
     except Exception:  # the error that made us abort is the one to report
         return
 
 
-def _send(sf: Salesforce, method: str, path: str, **kwargs: Any) -> Any:
+def send(sf: Salesforce, method: str, path: str, **kwargs: Any) -> Any:
     """One request on the client's session; a refusal raises simple-salesforce's exception."""
     headers = {**sf.headers, **kwargs.pop("headers", {})}
     answer = sf.session.request(method, sf.base_url + path, headers=headers, **kwargs)

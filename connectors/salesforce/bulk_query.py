@@ -3,8 +3,15 @@
 A REST query of an ``IN`` list holds at most 200 values (its URL must stay short), so reading
 10,000 records by id costs 50 calls. A Bulk 2.0 query job takes its SOQL in a request body (up
 to 100,000 characters: about 4,000 ids) and costs a handful of calls whatever the size: create,
-a few polls, one call per page of results. The job is run by simple-salesforce's
-``sf.bulk2.<Object>.query``.
+a few polls, one call per page of results.
+
+The job is driven here through simple-salesforce's authenticated session, as the ingest jobs of
+:mod:`connectors.salesforce.bulk` are, so that each of its requests is asked again after a
+transient failure (up to :data:`~connectors.salesforce.bulk.READ_FAILURES` times in a row): all
+of them only read, so repeating one is harmless (a create whose answer was lost leaves a job
+nobody reads, which Salesforce deletes after a week). The library's own ``bulk2`` query runs the
+same requests but fails the whole job at the first failed poll or page, and a lookup of a large
+backlog is many jobs: under a steady fault rate, all of them getting through at once is unlikely.
 
 Results come as CSV: every value is text, a null is an empty cell and a parent's field is a
 column named ``Parent.Field``. :func:`rest_record` turns a row back into what the REST query
@@ -22,12 +29,12 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from simple_salesforce.api import Salesforce
-from simple_salesforce.bulk2 import SFBulk2Type
 
 from connectors.errors import ConnectorError, RetryableError
+from connectors.salesforce.bulk import Polling, read_again, send, wait_for_job
 from connectors.salesforce.errors import ERROR_CODES, SYSTEM, build
 
 #: Values per Bulk query: the SOQL statement limit is 100,000 characters.
@@ -48,22 +55,36 @@ FieldTypes = Callable[[str], str | None]
 
 def bulk_query(
     sf: Salesforce,
-    object_type: str,
     soql: str,
     types: FieldTypes,
     *,
-    wait: float,
+    poll: Polling,
     page_records: int = PAGE_RECORDS,
 ) -> list[dict[str, Any]]:
-    """The records of ``soql`` read by a Bulk 2.0 query job, shaped as REST answers them."""
-    handler = cast(SFBulk2Type, getattr(sf.bulk2, object_type))
+    """The records of ``soql`` read by a Bulk 2.0 query job, shaped as REST answers them. A job
+    that failed, was aborted or outran the poll's timeout raises ``SalesforceOperationError``."""
+    spec = {"operation": "query", "query": soql}
+    job_id = str(read_again(poll, lambda: send(sf, "POST", "jobs/query", json=spec).json())["id"])
+    wait_for_job(sf, f"jobs/query/{job_id}", poll)
     records: list[dict[str, Any]] = []
-    # simple-salesforce types ``wait`` as int but sleeps any number of seconds.
-    pages = handler.query(soql, max_records=page_records, wait=cast(int, wait))
-    for page in pages:
-        reader = csv.DictReader(io.StringIO(str(page), newline=""))
+    params: dict[str, Any] = {"maxRecords": page_records}
+    while True:
+        page = read_again(
+            poll,
+            lambda: send(
+                sf,
+                "GET",
+                f"jobs/query/{job_id}/results",
+                params=dict(params),
+                headers={"Accept": "text/csv"},
+            ),
+        )
+        reader = csv.DictReader(io.StringIO(page.text, newline=""))
         records.extend(rest_record(row, types) for row in reader)
-    return records
+        locator = page.headers.get("Sforce-Locator") or "null"
+        if locator == "null":
+            return records
+        params["locator"] = locator
 
 
 def rest_record(row: Mapping[str, str], types: FieldTypes) -> dict[str, Any]:

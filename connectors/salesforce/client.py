@@ -134,7 +134,6 @@ class SalesforceConnector:
         self.bulk_threshold = bulk_threshold
         self.query_bulk_threshold = query_bulk_threshold
         self.bulk_query_page = bulk_query_page
-        self.bulk_poll_seconds = bulk_poll_seconds
         self._described: dict[str, ObjectInfo] = {}
         self.bulk_poll = Polling(
             Backoff(first=bulk_poll_seconds, factor=1.5, cap=max(BULK_POLL_CAP, bulk_poll_seconds))
@@ -233,12 +232,7 @@ class SalesforceConnector:
         def run() -> list[dict[str, Any]]:
             try:
                 return bulk_query(
-                    self.sf,
-                    object_type,
-                    soql,
-                    types,
-                    wait=self.bulk_poll_seconds,
-                    page_records=self.bulk_query_page,
+                    self.sf, soql, types, poll=self.bulk_poll, page_records=self.bulk_query_page
                 )
             except SalesforceOperationError as exc:
                 raise job_failure(str(exc).removeprefix("Job failure. Response content: ")) from exc

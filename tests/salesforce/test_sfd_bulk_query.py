@@ -10,6 +10,7 @@ import pytest
 
 from connectors.errors import ConfigError, RetryableError
 from connectors.salesforce.client import SalesforceConnector
+from emulators.base import Fault
 from emulators.salesforce import SalesforceEmulator
 from tests.salesforce.conftest import ConnectorFactory, add_account, add_contact
 
@@ -130,6 +131,30 @@ def test_thousands_of_ids_go_in_few_jobs_instead_of_many_queries(
     assert jobs == 2  # 6,012 ids, at most 4,000 a job
     assert org.calls["query"] - queries_before == 31  # 200 ids a query
     assert bulk_calls <= 8
+
+
+def test_a_query_job_outlives_failed_requests_of_its_own(
+    org: SalesforceEmulator,
+    connect: ConnectorFactory,
+    book: tuple[list[str], list[str], list[str]],
+) -> None:
+    """The job's create, polls and pages each fail in a row (a 503, a reset): each is asked
+    again and the lookup gets every record from the one job it needed. Before, the first failed
+    request failed the whole lookup, for its retry to start a new job; a lookup of a large
+    backlog is many jobs, rarely all through at once under steady faults."""
+    _, contacts, _ = book
+    bulk = connect(query_bulk_threshold=5, bulk_poll_seconds=0.001, bulk_query_page=4)
+    org.bulk_polls_to_complete = 2
+    org.inject(Fault("503", count=2, endpoint="^bulk2_query_create$"))
+    org.inject(Fault("reset", count=2, endpoint="^bulk2_query_get$"))
+    org.inject(Fault("503", count=2, endpoint="^bulk2_query_results$"))
+
+    found = bulk.read_fields("Contact", contacts, ["Email"])
+
+    assert set(found) == set(contacts)
+    assert len(org.fault_log) == 6
+    assert org.calls["bulk2_query_create"] == 3  # two failed, then the job
+    assert org.calls["bulk2_query_results"] == 2 + 4  # two failed, then 13 records, 4 a page
 
 
 @pytest.mark.parametrize(
