@@ -22,6 +22,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from emulators.base import Reset
 from emulators.seed import REFERENCE_END
 
 T = TypeVar("T")
@@ -111,3 +112,18 @@ def require(path: Path, what: str) -> Path:
     if os.environ.get("CI"):
         pytest.fail(f"{message}; CI must run these tests", pytrace=False)
     pytest.skip(message)
+
+
+class QueryCutter:
+    """An emulator observer that cuts off every ``every``-th REST query as it arrives (the
+    connection reset, no answer): a flaky link for reads of many queries."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.queries = 0
+
+    def __call__(self, endpoint: str, phase: str) -> None:
+        if endpoint == "query" and phase == "received":
+            self.queries += 1
+            if self.queries % self.every == 0:
+                raise Reset

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from emulators.base import Fault, Reset
+from emulators.base import Fault
 from emulators.world import LIVE_JOBS, EmulatedWorld
 from tests.reliability.conftest import fast_engine, quiet_end, snapshot, unfinished
-from tests.support import poll
+from tests.support import QueryCutter, poll
 
 SEED = 77
 ACCOUNTS = 30
@@ -161,14 +161,7 @@ def test_rel_a_flaky_link_does_not_stop_the_open_tasks_being_read(tmp_path: Path
         assert first.errors == []
         assert len(tasks) > 3 * 200  # read in four queries or more
 
-        queries = 0
-
-        def every_third_query_cut(endpoint: str, phase: str) -> None:
-            nonlocal queries
-            if endpoint == "query" and phase == "received":
-                queries += 1
-                if queries % 3 == 0:
-                    raise Reset
+        every_third_query_cut = QueryCutter(every=3)
 
         world.salesforce.observers.append(every_third_query_cut)
         engine = fast_engine(world, url)
@@ -177,7 +170,7 @@ def test_rel_a_flaky_link_does_not_stop_the_open_tasks_being_read(tmp_path: Path
         finally:
             engine.store.close()
     assert second.errors == [], second.errors
-    assert queries > 3
+    assert every_third_query_cut.queries > 3
     with sqlite3.connect(tmp_path / "state.db") as db:
         (read,) = db.execute("SELECT count(*) FROM nps_task_status").fetchone()
     assert read == len(tasks)
@@ -197,14 +190,7 @@ def test_rel_a_flaky_link_does_not_stop_responses_being_matched(tmp_path: Path) 
     with EmulatedWorld(
         SEED, MANY_ACCOUNTS, MANY_RESPONSES, end, zendesk_options=LIVE_JOBS
     ) as world:
-        queries = 0
-
-        def every_second_query_cut(endpoint: str, phase: str) -> None:
-            nonlocal queries
-            if endpoint == "query" and phase == "received":
-                queries += 1
-                if queries % 2 == 0:
-                    raise Reset
+        every_second_query_cut = QueryCutter(every=2)
 
         world.salesforce.observers.append(every_second_query_cut)
         engine = fast_engine(world, url)

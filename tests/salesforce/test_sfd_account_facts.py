@@ -4,13 +4,13 @@ query, each query retried on its own, against the emulator through the real conn
 from __future__ import annotations
 
 from connectors.salesforce.client import SalesforceConnector
-from emulators.base import Reset
 from emulators.salesforce import SalesforceEmulator
 from sync.core.retry import RetryPolicy
 from sync.fields.facts import crm_facts
 from sync.fields.fieldmap import field_map
 from tests.metrics.conftest import make_config
 from tests.salesforce.conftest import add_account, add_contact
+from tests.support import QueryCutter
 
 RETRY = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01)
 
@@ -35,14 +35,7 @@ def test_a_flaky_link_does_not_stop_account_facts_being_read(
     ids = [add_account(org, f"Account {i}") for i in range(450)]
     for i, account_id in enumerate(ids):
         add_contact(org, f"person{i}@acme.example", account_id, Title="CFO" if i % 3 else "")
-    queries = 0
-
-    def every_second_query_cut(endpoint: str, phase: str) -> None:
-        nonlocal queries
-        if endpoint == "query" and phase == "received":
-            queries += 1
-            if queries % 2 == 0:
-                raise Reset
+    every_second_query_cut = QueryCutter(every=2)
 
     org.observers.append(every_second_query_cut)
     facts = crm_facts(

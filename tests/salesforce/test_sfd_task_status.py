@@ -7,10 +7,10 @@ from datetime import date
 
 from connectors.models import FieldUpdate, TaskSpec
 from connectors.salesforce.client import SalesforceConnector
-from emulators.base import Reset
 from emulators.salesforce import SalesforceEmulator
 from sync.core.retry import RetryPolicy
 from sync.loop.escalation.resolution import Original, TaskStatusCheck
+from tests.support import QueryCutter
 
 RETRY = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01)
 
@@ -29,16 +29,9 @@ def test_a_flaky_link_does_not_stop_watched_tasks_being_read(
         Original(f"key-{i}", "salesforce_task", task_id, "rule", "test", str(i))
         for i, task_id in enumerate(ids)
     ]
-    queries = 0
-
-    def every_second_query_cut(endpoint: str, phase: str) -> None:
-        nonlocal queries
-        if endpoint == "query" and phase == "received":
-            queries += 1
-            if queries % 2 == 0:
-                raise Reset
+    every_second_query_cut = QueryCutter(every=2)
 
     org.observers.append(every_second_query_cut)
     resolved = TaskStatusCheck(crm, RETRY).resolved(originals)
     assert resolved == {f"key-{i}" for i in range(0, 450, 3)}
-    assert queries == 5  # three queries, the second and third cut once each
+    assert every_second_query_cut.queries == 5  # three queries, the second and third cut once each
