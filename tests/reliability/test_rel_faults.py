@@ -162,7 +162,6 @@ def test_rel_a_flaky_link_does_not_stop_the_open_tasks_being_read(tmp_path: Path
         assert len(tasks) > 3 * 200  # read in four queries or more
 
         every_third_query_cut = QueryCutter(every=3)
-
         world.salesforce.observers.append(every_third_query_cut)
         engine = fast_engine(world, url)
         try:
@@ -190,9 +189,7 @@ def test_rel_a_flaky_link_does_not_stop_responses_being_matched(tmp_path: Path) 
     with EmulatedWorld(
         SEED, MANY_ACCOUNTS, MANY_RESPONSES, end, zendesk_options=LIVE_JOBS
     ) as world:
-        every_second_query_cut = QueryCutter(every=2)
-
-        world.salesforce.observers.append(every_second_query_cut)
+        world.salesforce.observers.append(QueryCutter(every=2))
         engine = fast_engine(world, url)
         try:
             report = engine.run_once()

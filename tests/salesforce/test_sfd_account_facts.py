@@ -35,9 +35,7 @@ def test_a_flaky_link_does_not_stop_account_facts_being_read(
     ids = [add_account(org, f"Account {i}") for i in range(450)]
     for i, account_id in enumerate(ids):
         add_contact(org, f"person{i}@acme.example", account_id, Title="CFO" if i % 3 else "")
-    every_second_query_cut = QueryCutter(every=2)
-
-    org.observers.append(every_second_query_cut)
+    org.observers.append(QueryCutter(every=2))
     facts = crm_facts(
         ids, crm=crm, fmap=field_map(config), metrics=config.metrics, retry=RETRY, fresh=True
     )

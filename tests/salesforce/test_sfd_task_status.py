@@ -30,7 +30,6 @@ def test_a_flaky_link_does_not_stop_watched_tasks_being_read(
         for i, task_id in enumerate(ids)
     ]
     every_second_query_cut = QueryCutter(every=2)
-
     org.observers.append(every_second_query_cut)
     resolved = TaskStatusCheck(crm, RETRY).resolved(originals)
     assert resolved == {f"key-{i}" for i in range(0, 450, 3)}
