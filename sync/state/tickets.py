@@ -284,6 +284,79 @@ class TicketLedger:
             for email, rows in found.items()
         }
 
+    def answers_around(
+        self, answers: Iterable[tuple[str, str, str]], limit: int
+    ) -> dict[str, list[PastResponse]]:
+        """For each ``(source, response_id, email)``: up to ``limit`` of that person's answers
+        on either side of it and the answer itself, merged per lower-cased email, oldest first.
+
+        What a customer context shows, read without the rest of a long history: someone who
+        answered thousands of times costs each Task and ticket ``2 * limit + 1`` rows, not
+        thousands. An answer not stored (yet) gets the person's whole history, as
+        :meth:`history` gives it, so it can be placed by its own time.
+        """
+        wanted: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for source, response_id, email in answers:
+            if email:
+                wanted[email.lower()].add((source, response_id))
+        found: dict[str, dict[tuple[str, str], PastResponse]] = defaultdict(dict)
+        with self._db.reading() as conn:
+            for emails in chunks(sorted(wanted)):
+                at_hand = [key for email in emails for key in sorted(wanted[email])]
+                for rows in chunks(at_hand):
+                    for row in conn.execute(self._around(emails, rows, limit)):
+                        past = PastResponse(*row[1:])
+                        found[row[0]][(past.source, past.response_id)] = past
+        missing = [
+            email
+            for email, keys in wanted.items()
+            if not all(key in found.get(email, {}) for key in keys)
+        ]
+        merged = {
+            email: sorted(rows.values(), key=lambda p: (p.created_at, p.source, p.response_id))
+            for email, rows in found.items()
+        }
+        merged.update(self.history(missing))
+        return merged
+
+    def _around(
+        self, emails: Sequence[str], at_hand: Sequence[tuple[str, str]], limit: int
+    ) -> sa.Select[Any]:
+        """Rows within ``limit`` of an answer at hand among its person's answers, ordered as
+        :meth:`history` sorts them, in one pass of a window over each person's answers
+        (PostgreSQL told to compare ids byte by byte, as Python does, so ties on the time
+        order the same whatever the database's collation)."""
+        r = t.responses
+        email = sa.func.lower(r.c.email)
+        ids: tuple[sa.ColumnElement[Any], ...] = (r.c.source, r.c.response_id)
+        if self._db.dialect == "postgresql":
+            ids = (r.c.source.collate("C"), r.c.response_id.collate("C"))
+        here = sa.case((sa.tuple_(r.c.source, r.c.response_id).in_(at_hand), 1), else_=0)
+        near = sa.func.max(here).over(
+            partition_by=email, order_by=(r.c.created_at, *ids), rows=(-limit, limit)
+        )
+        answers = (
+            sa.select(
+                email.label("email"),
+                r.c.source,
+                r.c.response_id,
+                r.c.created_at,
+                r.c.score,
+                r.c.comment,
+                near.label("near"),
+            )
+            .where(email.in_(emails))
+            .subquery("answers")
+        )
+        return sa.select(
+            answers.c.email,
+            answers.c.source,
+            answers.c.response_id,
+            answers.c.created_at,
+            answers.c.score,
+            answers.c.comment,
+        ).where(answers.c.near == 1)
+
 
 def _merge(found: dict[int, TicketCandidate], row: Any) -> None:
     """Fold one action row into the candidate of its ticket: first creation, any known status."""

@@ -268,3 +268,68 @@ def test_match_details_are_read_for_just_the_responses_asked_for(store: StateSto
     found = store.inbox.matches([("delighted", "1"), ("delighted", "2"), ("typeform", "3")])
 
     assert found == {("delighted", "1"): {"account": {"arr": 5}}}
+
+
+# -- a person's answers around the one at hand ---------------------------------------------------
+def answered(rid: str, email: str, at: datetime, score: int = 5) -> SurveyResponse:
+    return SurveyResponse(
+        source="delighted",
+        response_id=rid,
+        email=email,
+        score=score,
+        comment=f"comment {rid}",
+        created_at=at,
+        updated_at=at,
+    )
+
+
+@pytest.mark.parametrize(
+    ("at_hand", "limit"),
+    [
+        (["r010"], 3),  # in the middle of a long history
+        (["r000", "r039"], 2),  # at both ends
+        (["r010", "r012", "r030"], 3),  # overlapping windows and a separate one
+        (["r020"], 0),  # the answer alone
+        (["r005"], 50),  # a window longer than the history
+    ],
+)
+def test_answers_around_give_each_answers_context_as_the_whole_history_does(
+    store: StateStore, at_hand: list[str], limit: int
+) -> None:
+    # Forty answers of one person (the email in two spellings), some sharing their time, with
+    # ids whose order differs between byte order and a locale's collation; another person too.
+    times = [T0 + timedelta(days=i // 3) for i in range(40)]
+    ids = [f"r{i:03d}" for i in range(40)]
+    people = [
+        answered(rid, "Pat@Example.com" if i % 2 else "pat@example.com", at)
+        for i, (rid, at) in enumerate(zip(ids, times, strict=True))
+    ]
+    people += [answered("R-9", "pat@example.com", times[20]), answered("x", "x@example.com", T0)]
+    store.inbox.ingest_page("delighted", people, None, T0)
+    whole = store.tickets.history(["pat@example.com"])["pat@example.com"]
+
+    around = store.tickets.answers_around(
+        [("delighted", rid, "PAT@example.com") for rid in at_hand], limit
+    )
+
+    assert set(around) == {"pat@example.com"}
+    shown = around["pat@example.com"]
+    assert shown == sorted(shown, key=lambda p: (p.created_at, p.source, p.response_id))
+    expected: set[str] = set()
+    for rid in at_hand:
+        mine = [p.response_id for p in whole].index(rid)
+        expected |= {p.response_id for p in whole[max(mine - limit, 0) : mine + limit + 1]}
+    assert {p.response_id for p in shown} == expected
+    assert len(shown) <= len(at_hand) * (2 * limit + 1)
+
+
+def test_an_answer_not_stored_gets_the_whole_history_to_be_placed_in(store: StateStore) -> None:
+    people = [answered(f"r{i}", "pat@example.com", T0 + timedelta(days=i)) for i in range(12)]
+    store.inbox.ingest_page("delighted", people, None, T0)
+
+    around = store.tickets.answers_around(
+        [("delighted", "r3", "pat@example.com"), ("typeform", "new", "pat@example.com")], 1
+    )
+
+    assert [p.response_id for p in around["pat@example.com"]] == [f"r{i}" for i in range(12)]
+    assert store.tickets.answers_around([("delighted", "r3", "")], 1) == {}

@@ -105,7 +105,10 @@ class SalesforceTaskExecutor:
         if self._template is None or not todo:
             return {}
         answers = (
-            self.store.tickets.history([str(a.payload.get("email") or "") for a in todo])
+            self.store.tickets.answers_around(
+                [(a.source, a.response_id, str(a.payload.get("email") or "")) for a in todo],
+                self.settings.history_limit,
+            )
             if self.store is not None
             else {}
         )

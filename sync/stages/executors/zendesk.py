@@ -636,7 +636,12 @@ class ZendeskTicketExecutor:
             self.open_tickets or self.helpdesk, requester_ids, self.settings.context_seconds
         )
         answers = (
-            self.store.tickets.history([p.email for p in plans]) if self.store is not None else {}
+            self.store.tickets.answers_around(
+                [(p.action.source, p.action.response_id, p.email) for p in plans],
+                self.settings.history_limit,
+            )
+            if self.store is not None
+            else {}
         )
         owners = self._task_owners(plans)
         for plan in plans:
