@@ -60,6 +60,7 @@ from connectors.salesforce.bulk_query import (
     relationship_field,
 )
 from connectors.salesforce.describe import FieldInfo, ObjectInfo, parse_object
+from connectors.salesforce.job_memo import FinishedJobs
 from connectors.salesforce.limits import USAGE_MAX_AGE, ApiReserve, ApiUsage, UsageMeter
 from connectors.salesforce.records import (
     LEAD_PREFIX,
@@ -135,6 +136,7 @@ class SalesforceConnector:
         self.query_bulk_threshold = query_bulk_threshold
         self.bulk_query_page = bulk_query_page
         self._described: dict[str, ObjectInfo] = {}
+        self._finished_jobs = FinishedJobs()
         self.bulk_poll = Polling(
             Backoff(first=bulk_poll_seconds, factor=1.5, cap=max(BULK_POLL_CAP, bulk_poll_seconds))
         )
@@ -213,14 +215,17 @@ class SalesforceConnector:
 
         Up to ``query_bulk_threshold`` values go as REST queries of 200 values each; more go
         as Bulk 2.0 query jobs of up to 4,000 values each, whose records come back in the same
-        shape (:mod:`connectors.salesforce.bulk_query`).
+        shape (:mod:`connectors.salesforce.bulk_query`); when one job fails, a retry of the
+        same lookup soon after runs only the jobs that did not finish (:mod:`.job_memo`).
         """
         wanted = sum(len(set(values)) for values in clauses.values())
         if self.query_bulk_threshold and wanted > self.query_bulk_threshold:
             batches = or_in_batches(
                 select_from, clauses, max_values=MAX_VALUES_PER_JOB, max_encoded=MAX_JOB_QUERY
             )
-            return [rec for soql, _ in batches for rec in self.bulk_query(object_type, soql)]
+            return self._finished_jobs.run(
+                [soql for soql, _ in batches], partial(self.bulk_query, object_type)
+            )
         batches = or_in_batches(select_from, clauses)
         return [rec for soql, _ in batches for rec in self.query_all(soql)]
 

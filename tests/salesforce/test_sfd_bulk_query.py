@@ -181,3 +181,35 @@ def test_a_failed_job_is_raised_in_our_tiers(
 
     assert f"Bulk query job failed: {message}" in str(caught.value)
     assert crm.read_fields("Contact", contacts, ["Email"]).keys() == set(contacts)
+
+
+def test_a_lookup_retried_after_a_failed_job_runs_only_the_jobs_left(
+    org: SalesforceEmulator,
+    connect: ConnectorFactory,
+    book: tuple[list[str], list[str], list[str]],
+) -> None:
+    """9,012 ids are three jobs; the second ends Failed (a timeout on Salesforce's side). The
+    retry of the lookup runs the second and third jobs, not the first again."""
+    _, contacts, _ = book
+    unknown = [f"003{n:012d}" for n in range(1, 9000)]
+    crm = connect(query_bulk_threshold=2000, bulk_poll_seconds=0.01)
+    created = 0
+
+    def fail_the_second_job(endpoint: str, phase: str) -> None:
+        nonlocal created
+        if endpoint == "bulk2_query_create" and phase == "handled":
+            created += 1
+            if created == 2:
+                org.fail_bulk_queries("QUERY_TIMEOUT: Your query request was running for too long.")
+
+    org.observers.append(fail_the_second_job)
+
+    with pytest.raises(RetryableError):
+        crm.read_fields("Contact", [*contacts, *unknown], ["Email"])
+    assert org.calls["bulk2_query_create"] == 2
+    found = crm.read_fields("Contact", [*contacts, *unknown], ["Email"])
+
+    assert set(found) == set(contacts)
+    assert org.calls["bulk2_query_create"] == 4
+    crm.read_fields("Contact", [*contacts, *unknown], ["Email"])  # a new lookup: every job
+    assert org.calls["bulk2_query_create"] == 7
