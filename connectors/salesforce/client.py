@@ -49,7 +49,13 @@ from connectors.models import (
 )
 from connectors.salesforce import errors
 from connectors.salesforce.auth import SalesforceCredentials, login
-from connectors.salesforce.bulk import BULK_POLL_CAP, Polling, bulk_update, bulk_upsert
+from connectors.salesforce.bulk import (
+    BULK_POLL_CAP,
+    Polling,
+    bulk_update,
+    bulk_upsert,
+    read_again,
+)
 from connectors.salesforce.bulk_query import (
     MAX_JOB_QUERY,
     MAX_VALUES_PER_JOB,
@@ -205,8 +211,16 @@ class SalesforceConnector:
         self._meter.install(self.sf.session)
 
     def query_all(self, soql: str) -> list[dict[str, Any]]:
-        result = self._call(lambda: self.sf.query_all(soql))
-        return list(result.get("records", []))
+        """Every record of ``soql``, page by page (``nextRecordsUrl``); a later page is asked
+        again after a transient failure, as a Bulk job's reads are, so a failure on the fifth
+        page does not make the caller read the first four again."""
+        page = self._call(lambda: self.sf.query(soql))
+        records = list(page.get("records", []))
+        while not page.get("done", True) and page.get("nextRecordsUrl"):
+            more = partial(self.sf.query_more, page["nextRecordsUrl"], identifier_is_url=True)
+            page = self._call(partial(read_again, self.bulk_poll, more))
+            records.extend(page.get("records", []))
+        return records
 
     def select_in(
         self, object_type: str, select_from: str, clauses: Mapping[str, Sequence[str]]

@@ -7,6 +7,7 @@ from datetime import date
 
 from connectors.models import FieldUpdate, TaskSpec
 from connectors.salesforce.client import SalesforceConnector
+from emulators.base import Reset
 from emulators.salesforce import SalesforceEmulator
 from tests.salesforce.conftest import add_account, add_contact
 
@@ -139,3 +140,30 @@ def test_key_accounts_by_tier_or_arr_in_one_query(
     assert sorted(a.id for a in found) == sorted([big, enterprise])
     assert queries(org) == before + 1
     assert crm.key_accounts() == []
+
+
+def test_a_failed_page_of_a_long_answer_is_asked_again_not_the_whole_query(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    """Contacts counted over five pages; the third page's request is cut off twice (resets).
+    The page is asked again and the count is whole; before, the failure ended the lookup, and
+    its retry read every page again."""
+    accounts = [add_account(org, f"Account {n}") for n in range(3)]
+    for n in range(45):
+        add_contact(org, f"c{n}@a.example", accounts[n % 3])
+    org.page_size = 10
+    cut = 0
+
+    def cut_the_third_page(endpoint: str, phase: str) -> None:
+        nonlocal cut
+        if endpoint == "query_more" and phase == "received":
+            cut += 1
+            if cut in (2, 3):
+                raise Reset
+
+    org.observers.append(cut_the_third_page)
+
+    counts = crm.count_contacts(accounts)
+
+    assert counts == dict.fromkeys(accounts, 15)
+    assert (org.calls["query"], org.calls["query_more"]) == (1, 4 + 2)
