@@ -50,10 +50,15 @@ def settle_until(decision: Decision, submitted_at: datetime, now: datetime) -> d
     return until if until > now else None
 
 
-def load_ledger(store: StateStore, wanted: Iterable[tuple[str, str]]) -> CooldownLedger:
-    """A ledger holding the stored claims of these (rule, key value) pairs."""
+def load_ledger(
+    store: StateStore,
+    wanted: Iterable[tuple[str, str]],
+    between: tuple[datetime, datetime] | None = None,
+) -> CooldownLedger:
+    """A ledger holding the stored claims of these (rule, key value) pairs (with ``between``,
+    those of answers given strictly inside that span)."""
     ledger = CooldownLedger()
-    for stored in store.cooldowns.claims(wanted):
+    for stored in store.cooldowns.claims(wanted, between=between):
         claim = Claim(stored.source, stored.response_id, stored.at)
         ledger.claims.setdefault((stored.rule, stored.value), []).append(claim)
     return ledger

@@ -483,14 +483,31 @@ def skipped(
 Decided = tuple[StoredResponse, Match, dict[str, object], tuple[RuleMatch, ...], str | None]
 
 
-def _cooldown_pairs(decided: Sequence[Decided]) -> set[tuple[str, str]]:
-    keys = (
-        cooldown_key(m, fields)
-        for _, _, fields, matches, stale in decided
-        if stale is None
-        for m in matches
-    )
-    return {(key.rule, key.value) for key in keys if key is not None}
+def _cooldown_claims_needed(
+    decided: Sequence[Decided],
+) -> tuple[set[tuple[str, str]], tuple[datetime, datetime] | None]:
+    """The (rule, key value) pairs the batch's cooldowns test, and the span of answer times
+    whose claims can block any of them: a claim blocks an answer less than its rule's period
+    away (:meth:`~rules.throttle.CooldownLedger.blocker`), and an answer's own claim is at its
+    own time."""
+    pairs: set[tuple[str, str]] = set()
+    earliest = latest = None
+    longest = timedelta(0)
+    for stored, _, fields, matches, stale in decided:
+        if stale is not None:
+            continue
+        at = stored.response.created_at
+        for m in matches:
+            key = cooldown_key(m, fields)
+            if key is None:
+                continue
+            pairs.add((key.rule, key.value))
+            longest = max(longest, key.cooldown.period)
+            earliest = at if earliest is None else min(earliest, at)
+            latest = at if latest is None else max(latest, at)
+    if earliest is None or latest is None:
+        return pairs, None
+    return pairs, (earliest - longest, latest + longest)
 
 
 def route_responses(
@@ -536,7 +553,7 @@ def route_responses(
     if settling:
         log.info("%d responses settling before they are routed", sum(map(len, settling.values())))
 
-    ledger = load_ledger(store, _cooldown_pairs(decided))
+    ledger = load_ledger(store, *_cooldown_claims_needed(decided))
     outcomes: list[RoutingOutcome] = []
     for stored, match, fields, rule_matches, stale in decided:
         r = stored.response

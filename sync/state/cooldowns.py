@@ -33,9 +33,15 @@ class Cooldowns:
         self._db = db
 
     def claims(
-        self, pairs: Iterable[tuple[str, str]], conn: Connection | None = None
+        self,
+        pairs: Iterable[tuple[str, str]],
+        conn: Connection | None = None,
+        *,
+        between: tuple[datetime, datetime] | None = None,
     ) -> list[CooldownClaim]:
-        """Stored claims of these (rule, key value) pairs."""
+        """Stored claims of these (rule, key value) pairs; with ``between``, only those of
+        responses answered strictly inside that span (a routing window needs no other: a key
+        claimed for years holds hundreds of claims, and each window read them all)."""
         wanted = set(pairs)
         if not wanted:
             return []
@@ -43,10 +49,11 @@ class Cooldowns:
         rules = sorted({rule for rule, _ in wanted})
         values = sorted({value for _, value in wanted})
         found: list[CooldownClaim] = []
+        span = () if between is None else (c.c.at > between[0], c.c.at < between[1])
         with self._db.reading(conn) as db:
             for chunk in chunks(values):
                 rows = db.execute(
-                    sa.select(c).where(c.c.rule.in_(rules), c.c.key_value.in_(chunk))
+                    sa.select(c).where(c.c.rule.in_(rules), c.c.key_value.in_(chunk), *span)
                 ).all()
                 found.extend(
                     CooldownClaim(row.rule, row.key_value, row.source, row.response_id, row.at)

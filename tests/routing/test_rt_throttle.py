@@ -173,3 +173,49 @@ def test_a_response_that_could_not_act_does_not_hold_the_cooldown(store: StateSt
     matches = {"bob@acme.test": matched("bob@acme.test", ACME, number=2)}
     (second,) = route_pending(store, RULES, matches, later)
     assert [i.action for i in second.intents] == ["ticket", "call"]
+
+
+def test_a_window_reads_the_claims_that_can_block_it_at_either_end(store: StateStore) -> None:
+    """The batch answered on days 34 and 40 reads only claims of answers given within the
+    14-day period of either: one just inside each end blocks, one exactly a period away and
+    years of older ones do not."""
+    hour = timedelta(hours=1)
+    early = [response(f"old{n}", f"p{n}@acme.test", 1, T0 - days(15 * n)) for n in range(1, 30)]
+    claims = [
+        ("ann@acme.test", ACME, T0 + days(20) + hour),  # 13.96 days before bob: blocks him
+        ("kim@globex.test", GLOBEX, T0 + days(54) - hour),  # 13.96 days after eve: blocks her
+        ("lou@initech.test", account(3), T0 + days(20)),  # exactly 14 days before ray: no block
+    ]
+    for n, (email, acct, at) in enumerate(claims):
+        ingest(store, response(f"c{n}", email, 2, at), now=at)
+        route_pending(store, RULES, {email: matched(email, acct, number=10 + n)}, at)
+    for old in early:
+        ingest(store, old, now=old.created_at)
+        route_pending(store, RULES, {old.email: matched(old.email, ACME)}, old.created_at)
+    assert len(store.cooldowns.claims([("detractors", ACME.id)])) == 1 + 29
+
+    now = T0 + days(60)
+    batch = [
+        response("bob", "bob@acme.test", 3, T0 + days(34)),
+        response("ray", "ray@initech.test", 3, T0 + days(34)),
+        response("eve", "eve@globex.test", 1, T0 + days(40)),
+    ]
+    ingest(store, *batch, now=now)
+    matches = {
+        "bob@acme.test": matched("bob@acme.test", ACME, number=2),
+        "ray@initech.test": matched("ray@initech.test", account(3), number=4),
+        "eve@globex.test": matched("eve@globex.test", GLOBEX, number=3),
+    }
+    routed = {o.response_id: o for o in route_pending(store, RULES, matches, now)}
+
+    assert [i.action for i in routed["bob"].intents] == ["call"]
+    assert [i.action for i in routed["eve"].intents] == ["call"]
+    assert [i.action for i in routed["ray"].intents] == ["ticket", "call"]
+    span = (T0 + days(20), T0 + days(54))
+    assert {
+        c.response_id
+        for c in store.cooldowns.claims(
+            [("detractors", ACME.id), ("detractors", GLOBEX.id), ("detractors", account(3).id)],
+            between=span,
+        )
+    } == {"c0", "c1", "ray"}
