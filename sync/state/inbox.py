@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,7 @@ from connectors.models import SourceProblem, SurveyResponse
 from sync.state import schema as t
 from sync.state.batched import BatchStatement
 from sync.state.database import Database
-from sync.state.dialect import CHUNK, chunks, insert_ignore
+from sync.state.dialect import chunks, insert_ignore
 from sync.state.outbox import ActionIntent
 from sync.state.runs import Cursors
 from sync.state.skips import SkippedAction
@@ -376,17 +377,23 @@ class Inbox:
         are left out. For a caller that loaded many responses without them (:meth:`routed`)
         and needs them for a few."""
         r = t.responses
+        by_source: dict[str, set[str]] = defaultdict(set)
+        for source, response_id in keys:
+            by_source[source].add(response_id)
         found: dict[tuple[str, str], Mapping[str, Any]] = {}
         with self._db.reading() as conn:
-            for chunk in chunks(sorted(set(keys)), CHUNK // 2):  # two parameters a key
-                rows = conn.execute(
-                    sa.select(r.c.source, r.c.response_id, r.c.match).where(
-                        sa.tuple_(r.c.source, r.c.response_id).in_(chunk)
+            # One source at a time: SQLite answers ``(source, response_id) IN (...)`` by
+            # scanning the whole table (53 ms a query at 100,000 responses), not by its key.
+            for source, ids in sorted(by_source.items()):
+                for chunk in chunks(sorted(ids)):
+                    rows = conn.execute(
+                        sa.select(r.c.response_id, r.c.match).where(
+                            r.c.source == source, r.c.response_id.in_(chunk)
+                        )
+                    ).all()
+                    found.update(
+                        {(source, hit.response_id): hit.match for hit in rows if hit.match}
                     )
-                ).all()
-                found.update(
-                    {(hit.source, hit.response_id): hit.match for hit in rows if hit.match}
-                )
         return found
 
     def routed_counts(

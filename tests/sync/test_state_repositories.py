@@ -18,6 +18,7 @@ from sync.state import (
 )
 from sync.state import schema as t
 from sync.state.dialect import chunks, insert_ignore, upsert
+from tests.sync.test_claim_order import sqlite_plans
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -268,6 +269,19 @@ def test_match_details_are_read_for_just_the_responses_asked_for(store: StateSto
     found = store.inbox.matches([("delighted", "1"), ("delighted", "2"), ("typeform", "3")])
 
     assert found == {("delighted", "1"): {"account": {"arr": 5}}}
+
+
+def test_match_details_are_read_by_key_not_by_scanning_every_response(store: StateStore) -> None:
+    """SQLite scans the whole table for ``(source, response_id) IN (...)``: at 100,000
+    responses, 53 ms a query where the key answers at once."""
+    for rid in ("1", "2"):
+        routed_with_tickets(store, rid)
+    wanted = [("delighted", "1"), ("typeform", "2")]
+
+    plans = sqlite_plans(store, "SELECT", lambda: store.inbox.matches(wanted))
+
+    assert plans
+    assert not [plan for plan in plans if "SCAN nps_responses" in plan], plans
 
 
 # -- a person's answers around the one at hand ---------------------------------------------------
