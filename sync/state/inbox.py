@@ -7,12 +7,10 @@ re-reads at most one page and a page read twice changes nothing.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,13 +20,10 @@ from connectors.models import SourceProblem, SurveyResponse
 from sync.state import schema as t
 from sync.state.batched import BatchStatement
 from sync.state.database import Database
-from sync.state.dialect import chunks, insert_ignore
+from sync.state.dialect import CHUNK, chunks, insert_ignore
 from sync.state.outbox import ActionIntent
 from sync.state.runs import Cursors
 from sync.state.skips import SkippedAction
-
-#: Rows a streamed read holds from the database at a time.
-STREAMED_ROWS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,33 +303,39 @@ class Inbox:
     def previous_scores(
         self, keys: Sequence[tuple[str, datetime]]
     ) -> dict[tuple[str, datetime], int]:
-        """For (email, created_at) pairs, the score of that person's previous response.
+        """For (email, created_at) pairs, the score of that person's previous response: the
+        latest answered before ``created_at`` (the higher score of a tie).
 
-        The answers come ordered by person and streamed, and each person's are used and dropped
-        before the next one's are read: memory holds one person's history, not that of everyone
-        asked about (an import's window can ask about every person, each with hundreds of
-        answers).
+        The database picks it, one indexed lookup per pair, and sends back the scores alone:
+        a window of an import asks about everyone at once, each with hundreds of answers, and
+        reading those histories cost seconds a window and memory that grew with them.
         """
         r = t.responses
+        wanted = sorted(set(keys))
         result: dict[tuple[str, datetime], int] = {}
-        asked: dict[str, list[datetime]] = {}
-        for email, created in keys:
-            asked.setdefault(email, []).append(created)
-        with self._db.reading(streamed=True) as conn:
-            streamed = conn.execution_options(yield_per=STREAMED_ROWS)
-            for chunk in chunks(sorted(asked)):
-                rows = streamed.execute(
-                    sa.select(r.c.email, r.c.created_at, r.c.score)
-                    .where(r.c.email.in_(chunk))
-                    .order_by(r.c.email, r.c.created_at, r.c.score)
+        with self._db.reading() as conn:
+            for start, chunk in enumerate(chunks(wanted, CHUNK // 3)):  # three values a pair
+                first = start * (CHUNK // 3)
+                asked = (
+                    sa.values(
+                        sa.column("n", sa.Integer),
+                        sa.column("email", sa.String),
+                        sa.column("created", t.UTCDateTime()),
+                        name="asked",
+                    )
+                    .data([(first + i, email, at) for i, (email, at) in enumerate(chunk)])
+                    .cte()
                 )
-                for email, theirs in groupby(rows, key=_email):
-                    answers = [(row.created_at, row.score) for row in theirs]
-                    for created in asked.get(email, []):
-                        # the latest answer before ``created`` (the higher score on a tie)
-                        at = bisect_left(answers, created, key=_answered_at)
-                        if at:
-                            result[(email, created)] = answers[at - 1][1]
+                before = (
+                    sa.select(r.c.score)
+                    .where(r.c.email == asked.c.email, r.c.created_at < asked.c.created)
+                    .order_by(r.c.created_at.desc(), r.c.score.desc())
+                    .limit(1)
+                    .scalar_subquery()
+                )
+                for n, score in conn.execute(sa.select(asked.c.n, before)):
+                    if score is not None:
+                        result[wanted[n]] = score
         return result
 
     def routed(
@@ -570,14 +571,6 @@ _NEW_VERSION = BatchStatement(lambda _backend: _new_version())
 _DECIDED = BatchStatement(lambda _backend: _decided())
 _INSERT_RESPONSES = BatchStatement(lambda _backend: t.responses.insert())
 _INSERT_VERSIONS = BatchStatement(lambda backend: insert_ignore(backend, t.response_versions))
-
-
-def _answered_at(answer: tuple[datetime, int]) -> datetime:
-    return answer[0]
-
-
-def _email(row: Any) -> str:
-    return str(row.email)
 
 
 def _stored(row: Any, *, match: bool = True, decision: bool = True) -> StoredResponse:

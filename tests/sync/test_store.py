@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from more_itertools import chunked
 
 from connectors.models import SurveyResponse
-from sync.state import ActionIntent, ActionResult, RoutingOutcome, StateFileError, StateStore, inbox
+from sync.state import ActionIntent, ActionResult, RoutingOutcome, StateFileError, StateStore
 from sync.state import schema as t
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -267,12 +268,42 @@ def _peak_bytes_of_previous_scores(store: StateStore, group: str, people: int, e
     return peak
 
 
-def test_previous_scores_hold_one_persons_answers_at_a_time(
-    store: StateStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_previous_scores_do_not_read_each_persons_answers(store: StateStore) -> None:
     """An import asks about everyone at once, each person with hundreds of answers: the memory
     of the lookup must not grow with how many answers each person has."""
-    monkeypatch.setattr(inbox, "STREAMED_ROWS", 100)
     few = _peak_bytes_of_previous_scores(store, "few", 60, 10)
     many = _peak_bytes_of_previous_scores(store, "many", 60, 100)
     assert many < 2 * few, (few, many)
+
+
+def test_previous_scores_match_the_persons_history_ties_included(store: StateStore) -> None:
+    """The latest answer strictly before each time asked, the higher score of a tie; none for
+    a person's first answer or an unknown person; the same email asked at several times."""
+    rng = random.Random(5)
+    answers = [
+        SurveyResponse(
+            "delighted",
+            str(n),
+            f"p{rng.randrange(6)}@example.com",
+            rng.randrange(11),
+            "",
+            T0 + timedelta(days=rng.randrange(8)),  # many share a day
+            T0,
+        )
+        for n in range(120)
+    ]
+    store.inbox.ingest_page("delighted", answers, None, T0)
+    asked = [(a.email, a.created_at) for a in answers[:80]]
+    asked += [("p1@example.com", T0 + timedelta(days=30)), ("nobody@example.com", T0)]
+
+    found = store.inbox.previous_scores(asked)
+
+    expected = {}
+    for email, at in asked:
+        before = sorted(
+            (a.created_at, a.score) for a in answers if a.email == email and a.created_at < at
+        )
+        if before:
+            expected[(email, at)] = before[-1][1]
+    assert found == expected
+    assert ("nobody@example.com", T0) not in found
