@@ -331,7 +331,15 @@ class TicketLedger:
         ids: tuple[sa.ColumnElement[Any], ...] = (r.c.source, r.c.response_id)
         if self._db.dialect == "postgresql":
             ids = (r.c.source.collate("C"), r.c.response_id.collate("C"))
-        here = sa.case((sa.tuple_(r.c.source, r.c.response_id).in_(at_hand), 1), else_=0)
+        # Ids and sources as two plain lists, which both databases look values up in by hash
+        # or tree; a list of (source, id) pairs was compared pair by pair with every answer
+        # (28 ms a query on PostgreSQL). An id of another source marks a few rows more, which
+        # the caller's own placing leaves out.
+        at_hand_ids = sa.and_(
+            r.c.response_id.in_(sorted({rid for _, rid in at_hand})),
+            r.c.source.in_(sorted({source for source, _ in at_hand})),
+        )
+        here = sa.case((at_hand_ids, 1), else_=0)
         near = sa.func.max(here).over(
             partition_by=email, order_by=(r.c.created_at, *ids), rows=(-limit, limit)
         )
