@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from sync.state import schema as t
 from sync.state.database import Database
-from sync.state.dialect import chunks, upsert
+from sync.state.dialect import CHUNK, chunks, upsert
 
 TICKET_KIND = "zendesk_ticket"
 
@@ -301,9 +301,10 @@ class TicketLedger:
                 wanted[email.lower()].add((source, response_id))
         found: dict[str, dict[tuple[str, str], PastResponse]] = defaultdict(dict)
         with self._db.reading() as conn:
-            for emails in chunks(sorted(wanted)):
+            # Emails and ids of at most half a chunk each: within SQLite's 999 parameters.
+            for emails in chunks(sorted(wanted), CHUNK // 2):
                 at_hand = [key for email in emails for key in sorted(wanted[email])]
-                for rows in chunks(at_hand):
+                for rows in chunks(at_hand, CHUNK // 2):
                     for row in conn.execute(self._around(emails, rows, limit)):
                         past = PastResponse(*row[1:])
                         found[row[0]][(past.source, past.response_id)] = past
