@@ -217,10 +217,14 @@ class SalesforceConnector:
         page = self._call(lambda: self.sf.query(soql))
         records = list(page.get("records", []))
         while not page.get("done", True) and page.get("nextRecordsUrl"):
-            more = partial(self.sf.query_more, page["nextRecordsUrl"], identifier_is_url=True)
-            page = self._call(partial(read_again, self.bulk_poll, more))
+            page = self._call(partial(read_again, self.bulk_poll, partial(self._more, page)))
             records.extend(page.get("records", []))
         return records
+
+    def _more(self, page: Mapping[str, Any]) -> dict[str, Any]:
+        """The page after ``page``, on the current session (renewed, it is a new client)."""
+        more: dict[str, Any] = self.sf.query_more(page["nextRecordsUrl"], identifier_is_url=True)
+        return more
 
     def select_in(
         self, object_type: str, select_from: str, clauses: Mapping[str, Sequence[str]]

@@ -620,7 +620,7 @@ class _PreviousScores:
             .limit(1)
             .scalar_subquery()
         )
-        compiled: Any = sa.select(asked.c.n, before).compile(dialect=dialect, compile_kwargs={})
+        compiled: Any = sa.select(asked.c.n, before).compile(dialect=dialect)
         positional = bool(compiled.positional)
         names = tuple(compiled.positiontup) if positional else tuple(compiled.binds)
         # The values the statement holds itself (its LIMIT); the pairs' are set per run.

@@ -12,7 +12,13 @@ from connectors.errors import ConfigError
 from connectors.models import FieldUpdate
 from connectors.salesforce.auth import SalesforceCredentials
 from emulators.salesforce import DEFAULT_USERNAME, SalesforceEmulator
-from tests.salesforce.conftest import INSTANCE_URL, PASSWORD_LOGIN, ConnectorFactory, add_contact
+from tests.salesforce.conftest import (
+    INSTANCE_URL,
+    PASSWORD_LOGIN,
+    ConnectorFactory,
+    add_account,
+    add_contact,
+)
 
 CONSUMER_KEY = "3MVG9-nps-sync"
 CONSUMER_SECRET = "consumer-secret"
@@ -186,3 +192,25 @@ def test_sessions_that_die_at_once_end_in_a_bounded_number_of_logins(
     # The first login; simple-salesforce logs in again 4 times per REST call before it gives
     # up; the connector logs in once more and repeats the call once: never an endless loop.
     assert org.calls["login_soap"] == 1 + 4 + 1 + 4
+
+
+def test_a_long_answer_read_on_after_the_session_expires_between_its_pages(
+    org: SalesforceEmulator, connect: ConnectorFactory, keys: tuple[KeyPair, KeyPair]
+) -> None:
+    crm = connect(login_by("password", org, keys))
+    account = add_account(org, "Acme")
+    for n in range(25):
+        add_contact(org, f"c{n}@acme.example", account)
+    org.page_size = 10
+    expired = False
+
+    def expire_after_the_first_page(endpoint: str, phase: str) -> None:
+        nonlocal expired
+        if endpoint == "query" and phase == "handled" and not expired:
+            expired = True
+            org.expire_sessions()
+
+    org.observers.append(expire_after_the_first_page)
+
+    assert crm.count_contacts([account]) == {account: 25}
+    assert org.calls["login_soap"] == 2
