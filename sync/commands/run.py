@@ -178,9 +178,8 @@ def sync_command(config_path: Path, as_json: bool) -> None:
         raise UnavailableError(
             "the pass did what it could; the rest waits for "
             + ", ".join(f"{system} until {when}" for system, when in report.deferred_until.items()),
-            fix="a system asked us to wait (rate-limited, out of API quota), or a create that "
-            "got no answer is held until it can no longer land; run again later, `nps-sync run` "
-            "resumes by itself",
+            fix="a system asked us to wait (rate-limited, out of API quota); run again later, "
+            "`nps-sync run` resumes by itself",
         )
 
 
