@@ -328,23 +328,12 @@ class DrainStats:
             self.retried += 1
         elif outcome.result == "defer":
             self.deferred += 1
-            # A system's "not now", or our own hold on a create that may still land there: both
-            # say when the work is due again, so a pass that ends on a hold says until when.
-            system = outcome.system
-            if not system and outcome.in_doubt_since is not None:
-                system = system_of(kind)
-            if system and result.next_attempt_at is not None:
+            if outcome.system and result.next_attempt_at is not None:
                 when = max(
-                    self.deferred_until.get(system, result.next_attempt_at),
+                    self.deferred_until.get(outcome.system, result.next_attempt_at),
                     result.next_attempt_at,
                 )
-                self.deferred_until[system] = when
-
-
-def system_of(kind: str) -> str:
-    """The system an action kind writes to (``zendesk_ticket``: ``zendesk``), else the kind."""
-    head = kind.split("_", 1)[0]
-    return head if head in ("salesforce", "zendesk") else kind
+                self.deferred_until[outcome.system] = when
 
 
 MAX_BACKOFF = timedelta(hours=1)
