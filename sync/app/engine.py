@@ -135,6 +135,14 @@ def _dead_local_owner(owner: str) -> bool:
     return False
 
 
+def _due_stamp(when: datetime) -> str:
+    """``when`` in UTC to the second, rounded up: work is due again at the time shown."""
+    whole = when.astimezone(UTC).replace(microsecond=0)
+    if whole < when:
+        whole += timedelta(seconds=1)
+    return whole.isoformat()
+
+
 @dataclass
 class RunReport:
     """What one pass did, for the CLI table, the run history and the benchmark."""
@@ -189,6 +197,10 @@ class RunReport:
     #: time they gave (ISO 8601). The work that needed them waits in the store for that time;
     #: the rest of the pass went on. Not an error.
     deferred_until: dict[str, str] = field(default_factory=dict)
+    #: Creates that got no answer, held until they can no longer land so they are not made
+    #: twice: system -> the UTC time the last of them is due again. Not an error, and not a
+    #: deferral a system asked for (the exit code is not changed by it).
+    held_until: dict[str, str] = field(default_factory=dict)
     #: What waits for the next pass when something was deferred: responses to route, actions
     #: due later, contacts and accounts to write back.
     waiting: dict[str, int] = field(default_factory=dict)
@@ -243,11 +255,13 @@ class RunReport:
 
     def defer_until(self, system: str, when: datetime) -> None:
         """Work for ``system`` waits until ``when``; the latest time asked for wins."""
-        whole = when.astimezone(UTC).replace(microsecond=0)
-        if whole < when:  # rounded up: work is due again at the time shown, not a moment later
-            whole += timedelta(seconds=1)
-        stamp = whole.isoformat()
+        stamp = _due_stamp(when)
         self.deferred_until[system] = max(self.deferred_until.get(system, stamp), stamp)
+
+    def hold_until(self, system: str, when: datetime) -> None:
+        """Creates held for ``system`` are due again at ``when``; the latest wins."""
+        stamp = _due_stamp(when)
+        self.held_until[system] = max(self.held_until.get(system, stamp), stamp)
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -805,6 +819,8 @@ class Engine:
             report.refuse(error)
         for system, when in stats.deferred_until.items():
             report.defer_until(system, when)
+        for system, when in stats.held_until.items():
+            report.hold_until(system, when)
 
     def write_back(self, report: RunReport) -> None:
         """Write the fields of every contact and account queued for it.

@@ -112,10 +112,18 @@ def deferral_summary(deferred_until: dict[str, str], waiting: dict[str, int]) ->
 
 
 def print_deferred(console: Console, report: RunReport) -> None:
-    """What a rate limit or a spent API allowance left for the next pass (not an error)."""
+    """What a rate limit or a spent API allowance left for the next pass, and the creates held
+    until they can no longer land (neither is an error)."""
     if report.deferred_until:
         line = deferral_summary(report.deferred_until, report.waiting)
         console.print(f"[yellow]deferred[/] {escape(line)}", highlight=False, markup=True)
+    if report.held_until:
+        systems = ", ".join(
+            f"{system} until {when.replace('T', ' ').removesuffix('+00:00')} UTC"
+            for system, when in sorted(report.held_until.items())
+        )
+        line = f"Held (creates that got no answer, so none is made twice): {systems}"
+        console.print(f"[yellow]held[/] {escape(line)}", highlight=False, markup=True)
 
 
 def print_history_note(console: Console, config: Config, report: RunReport) -> None:

@@ -312,6 +312,9 @@ class DrainStats:
     refused: list[ConfigError] = field(default_factory=list)
     #: Systems that asked us to wait, with the latest time given; their actions are parked.
     deferred_until: dict[str, datetime] = field(default_factory=dict)
+    #: Creates that got no answer, held per system until they can no longer land (so they are
+    #: not made twice): the latest time one is due again.
+    held_until: dict[str, datetime] = field(default_factory=dict)
 
     def add(self, kind: str, outcome: Outcome, result: ActionResult) -> None:
         """Count one outcome as it was recorded: a retry past the last attempt is dead."""
@@ -328,12 +331,20 @@ class DrainStats:
             self.retried += 1
         elif outcome.result == "defer":
             self.deferred += 1
-            if outcome.system and result.next_attempt_at is not None:
-                when = max(
-                    self.deferred_until.get(outcome.system, result.next_attempt_at),
-                    result.next_attempt_at,
+            due = result.next_attempt_at
+            if outcome.system and due is not None:
+                self.deferred_until[outcome.system] = max(
+                    self.deferred_until.get(outcome.system, due), due
                 )
-                self.deferred_until[outcome.system] = when
+            elif outcome.in_doubt_since is not None and due is not None:
+                system = system_of(kind)
+                self.held_until[system] = max(self.held_until.get(system, due), due)
+
+
+def system_of(kind: str) -> str:
+    """The system an action kind writes to (``zendesk_ticket``: ``zendesk``), else the kind."""
+    head = kind.split("_", 1)[0]
+    return head if head in ("salesforce", "zendesk") else kind
 
 
 MAX_BACKOFF = timedelta(hours=1)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from connectors.transport import DEFAULT_TIMEOUT, make_session
 from connectors.zendesk.client import ZendeskConnector, ZendeskCredentials, connect
 from emulators.zendesk import DEFAULT_AGENT_EMAIL, DEFAULT_TOKEN, ZendeskEmulator
-from sync.stages.act import drain
+from sync.stages.act import DrainStats, drain
 from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
 from sync.stages.executors.zendesk_comments import marker
 from sync.state import StateStore
@@ -35,13 +35,13 @@ def drain_as(
     store: StateStore,
     later: timedelta,
     settings: TicketSettings | None = None,
-) -> None:
+) -> DrainStats:
     """One act stage; it claims as if ``later`` (so deferred actions are due), while the
     executor keeps the real time the emulator runs its jobs by."""
     executor = ZendeskTicketExecutor(
         desk, FAST_RETRY, store=store, settings=settings or TicketSettings()
     )
-    drain(
+    return drain(
         store,
         [executor],
         owner=owner,

@@ -19,6 +19,7 @@ import pytest
 
 from connectors.zendesk.client import ZendeskConnector
 from emulators.base import Fault
+from sync.stages.act import DrainStats
 from sync.stages.executors.zendesk import TicketSettings
 from sync.state import StateStore
 from tests.zendesk.bulk_jobs import WRITES, bulk_actions, effects, job_connector
@@ -37,8 +38,8 @@ def connector(url: str) -> ZendeskConnector:
     return job_connector(url, job_timeout=5.0, timeout=TIMEOUT)
 
 
-def drain_as(owner: str, desk: ZendeskConnector, store: StateStore, later: timedelta) -> None:
-    drain_with(owner, desk, store, later, TicketSettings(settle_window=SETTLE))
+def drain_as(owner: str, desk: ZendeskConnector, store: StateStore, later: timedelta) -> DrainStats:
+    return drain_with(owner, desk, store, later, TicketSettings(settle_window=SETTLE))
 
 
 @pytest.mark.parametrize(
@@ -59,10 +60,13 @@ def test_an_unanswered_job_submit_waits_out_the_settle_window_and_each_effect_ex
     keys = bulk_actions(case, outbox, desk, store)
     emulator.inject(Fault(fault, count=1, endpoint=f"^{WRITES[case]}$", hang_seconds=HANG))
 
-    drain_as("worker-a", desk, store, timedelta(0))  # no answer to the submit
+    first = drain_as("worker-a", desk, store, timedelta(0))  # no answer to the submit
     sent = time.monotonic()  # the submit left before this
     rows = store.outbox.actions(keys=keys)
     assert {(r.status, r.failures) for r in rows} == {("pending", 0)}  # held, not failed
+    # The pass says when they are due again, apart from what a system asked us to wait for.
+    assert (set(first.held_until), first.deferred_until) == ({"zendesk"}, {})
+    assert first.held_until["zendesk"] == max(r.next_attempt_at for r in rows)
     assert all("no answer" in (r.last_error or "") for r in rows)
     assert emulator.calls[WRITES[case]] == 1
 
