@@ -23,6 +23,7 @@ INCREMENTAL_EXPORTS = frozenset(
         INCREMENTAL_USERS,
         "incremental_tickets_by_time",
         "incremental_users_by_time",
+        "incremental_ticket_events",
     }
 )
 _ID = r"(?P<id>\d+)"
@@ -75,6 +76,12 @@ ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
         "incremental/tickets",
         "incremental_tickets_by_time",
         incremental.export_tickets_by_time,
+    ),
+    (
+        "GET",
+        "incremental/ticket_events",
+        "incremental_ticket_events",
+        incremental.export_ticket_events,
     ),
     ("GET", "incremental/users/cursor", INCREMENTAL_USERS, incremental.export_users),
     ("GET", "incremental/users", "incremental_users_by_time", incremental.export_users_by_time),

@@ -270,6 +270,13 @@ class TicketDesk(OrganizationPort, NamesPort, OpenTickets, Protocol):
 
     def comment_bodies(self, ticket_id: int) -> list[str]: ...
 
+    def recent_comment_bodies(
+        self, ticket_ids: Iterable[int], since: datetime, *, max_pages: int = 2
+    ) -> dict[int, list[str]]:
+        """Bodies of the comments added to these tickets since ``since``, in a few requests
+        however many tickets; may miss a comment that exists."""
+        ...
+
     def add_comments(
         self,
         comments: Sequence[CommentSpec],

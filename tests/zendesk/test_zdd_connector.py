@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from connectors.errors import RecordError
@@ -74,6 +76,24 @@ def test_comments_for_one_ticket_are_joined_into_one_note_and_visibilities_kept_
     assert emulator.calls["tickets_update_many"] == 1  # c1 with c3, and c2
     assert emulator.calls["tickets_update"] == 1  # c4: a's second update, alone in its wave
     assert desk.comment_bodies(a)[0] == "public on a"  # newest first
+
+
+def test_recent_comments_of_many_tickets_come_from_one_export_request(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    created = desk.create_tickets([spec(f"k{i}", ANA.user_id) for i in range(4)])
+    a, b, c, d = (int(r.external_id) for r in created)
+    emulator.advance_clock(600)
+    since = datetime.fromtimestamp(emulator.now() - 5, UTC)
+    desk.add_comments([CommentSpec("c1", a, "note on a"), CommentSpec("c2", b, "note on b")])
+    desk.add_comments([CommentSpec("c3", d, "note on d")])
+    emulator.advance_clock(120)
+    emulator.reset_counters()
+
+    bodies = desk.recent_comment_bodies([a, b, c], since)
+
+    assert bodies == {a: ["note on a"], b: ["note on b"]}  # not the first comments, nor d's
+    assert dict(emulator.calls) == {"incremental_ticket_events": 1}
 
 
 def test_a_joined_note_stays_under_its_length_limit() -> None:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from connectors.errors import ConfigError, ConnectorError
 from connectors.models import TicketSpec
@@ -103,6 +103,10 @@ CLOCK_SLACK = timedelta(minutes=5)
 #: Zendesk gives no bound on how long a bulk job may wait in its queue; jobs usually run within
 #: seconds, and their statuses were kept for an hour. A job not run within it is taken as lost.
 DEFAULT_WINDOW = timedelta(hours=1)
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 def utcnow() -> datetime:
@@ -731,7 +735,13 @@ class ZendeskTicketExecutor:
         keys = {c.key for c in comments}
         actions = [p.action for p in plans if p.key in keys]
         finish = started_comments(
-            comments, actions, self.helpdesk, self.retry, watch, self._settle(queued_from=2)
+            comments,
+            actions,
+            self.helpdesk,
+            self.retry,
+            watch,
+            self._settle(queued_from=2),
+            recheck=self._recent_comments,
         )
         return lambda: {**result, **finish()}
 
@@ -745,15 +755,47 @@ class ZendeskTicketExecutor:
         that lets a ticket be created again, after the window, is made one by one as ever.
         While the exports are told to wait (:mod:`sync.loop.export_pause`) nothing is asked.
         """
-        if len(keys) <= RECHECK_PAGES or self._export_refused:
-            return self.helpdesk.find_tickets_by_key(keys)
-        now = self.clock()
-        read = partial(
-            self.helpdesk.find_recent_tickets_by_key,
-            keys,
-            since - CLOCK_SLACK,
-            max_pages=RECHECK_PAGES,
+        if len(keys) > RECHECK_PAGES and not self._export_refused:
+            found = self._from_export(
+                partial(
+                    self.helpdesk.find_recent_tickets_by_key,
+                    keys,
+                    since - CLOCK_SLACK,
+                    max_pages=RECHECK_PAGES,
+                )
+            )
+            if found is not None:
+                return found
+        return self.helpdesk.find_tickets_by_key(keys)
+
+    def _recent_comments(
+        self, ticket_ids: list[int], since: datetime
+    ) -> dict[int, list[str]] | None:
+        """The comments on the tickets of held comments (sent unanswered at ``since`` or
+        later), to look for them again; None when reading each ticket's comments is cheaper.
+
+        A ticket's comments are read one request each, so held comments on more tickets than
+        :data:`RECHECK_PAGES` are looked for in the incremental ticket event export from just
+        before the send, a page of 1,000 ticket updates a request, as held tickets are
+        (:meth:`_recheck`): a comment that misses stays held, and after the window each
+        ticket's own comments decide whether it is sent again.
+        """
+        if len(ticket_ids) <= RECHECK_PAGES or self._export_refused:
+            return None
+        return self._from_export(
+            partial(
+                self.helpdesk.recent_comment_bodies,
+                ticket_ids,
+                since - CLOCK_SLACK,
+                max_pages=RECHECK_PAGES,
+            )
         )
+
+    def _from_export(self, read: Callable[[], dict[_K, _V]]) -> dict[_K, _V] | None:
+        """``read()`` of an incremental export; nothing while the exports are told to wait
+        (:mod:`sync.loop.export_pause`), None when these credentials may not read them (then
+        held records are looked up one by one from now on)."""
+        now = self.clock()
         try:
             if self.store is None:
                 return read()
@@ -761,9 +803,9 @@ class ZendeskTicketExecutor:
                 return {}
             return reading_exports(self.store, now, read)
         except ConfigError as exc:  # an agent may not read the export: one lookup each then
-            log.warning("held tickets are looked up one by one: %s", exc)
+            log.warning("held tickets and comments are looked up one by one: %s", exc)
             self._export_refused = True
-            return self.helpdesk.find_tickets_by_key(keys)
+            return None
 
     def _settle(self, queued_from: int) -> SettleWindow:
         """How long a bulk write sent without an answer may still take effect. Sends of at

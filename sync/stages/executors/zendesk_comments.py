@@ -7,11 +7,13 @@ the ticket's comments for the action's marker before adding it again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
-from connectors.errors import RetryableError, WriteInDoubtError
+from connectors.errors import DeferError, RetryableError, WriteInDoubtError
 from connectors.zendesk.records import CommentSpec
 from sync.core.ports import TicketDesk
 from sync.core.retry import RetryPolicy
@@ -28,6 +30,12 @@ from sync.stages.executors.bulk_jobs import JobWatch
 from sync.stages.settle import SettleWindow
 from sync.state import ClaimedAction
 
+log = logging.getLogger(__name__)
+
+#: ``recheck(ticket_ids, since)``: bodies of the comments added to these tickets since ``since``,
+#: in a few requests (a miss only keeps a comment held); None when a read per ticket is cheaper.
+Recheck = Callable[[list[int], datetime], Mapping[int, Sequence[str]] | None]
+
 
 def marker(key: str) -> str:
     """The line that identifies the comment of one action on a ticket."""
@@ -41,6 +49,7 @@ def guarded_comments(
     retry: RetryPolicy,
     watch: JobWatch | None = None,
     settle: SettleWindow | None = None,
+    recheck: Recheck | None = None,
 ) -> dict[str, Outcome]:
     """Add comments exactly once: before adding one that may exist, look for its marker.
 
@@ -54,9 +63,10 @@ def guarded_comments(
     unknown) is looked for at once and, when not there, held until the window has passed since
     the submit (:mod:`sync.stages.settle`); so are comments an earlier attempt left in doubt.
     One not there once the window has passed counts a failure, and the ``max_attempts``-th
-    ends it in the dead letters instead of sending it again.
+    ends it in the dead letters instead of sending it again. With ``recheck``, held comments
+    are looked for there instead of in each ticket's comments (:data:`Recheck`).
     """
-    return started_comments(comments, actions, helpdesk, retry, watch, settle)()
+    return started_comments(comments, actions, helpdesk, retry, watch, settle, recheck)()
 
 
 def started_comments(
@@ -66,6 +76,7 @@ def started_comments(
     retry: RetryPolicy,
     watch: JobWatch | None = None,
     settle: SettleWindow | None = None,
+    recheck: Recheck | None = None,
 ) -> Callable[[], dict[str, Outcome]]:
     """:func:`guarded_comments` in two steps: the first try is sent now, and its bulk jobs are
     polled together with those of the writes made before the returned function is called (the
@@ -117,6 +128,24 @@ def started_comments(
                 return None
         return bodies[ticket_id]
 
+    def waiting(comment: CommentSpec) -> bool:
+        """Whether ``comment`` is in doubt within its window: held unless it is found."""
+        since = in_doubt.get(comment.key)
+        return settle is not None and since is not None and settle.within(since)
+
+    def recent(held: list[CommentSpec]) -> Mapping[int, Sequence[str]] | None:
+        """The comments of the held ones' tickets since their earliest send, from ``recheck``;
+        nothing when it fails or is told to wait (they stay held), None to read each ticket."""
+        if recheck is None or not held:
+            return None
+        tickets = sorted({c.ticket_id for c in held})
+        since = min(in_doubt[c.key] for c in held)
+        try:
+            return retry.call(partial(recheck, tickets, since))
+        except (RetryableError, DeferError) as exc:
+            log.info("looking for %d held comments failed, they stay held: %s", len(held), exc)
+            return {}
+
     def begin() -> Callable[[], list[Outcome]]:
         present: list[Outcome] = []
         held: list[Outcome] = []
@@ -124,14 +153,28 @@ def started_comments(
         todo: list[CommentSpec] = []
         if watch is not None:
             watch.settle(c.key for c in comments if c.key in pending)
+        rechecking = [
+            c for c in comments if c.key in pending and c.key not in unresolved and waiting(c)
+        ]
+        exported = recent(rechecking)
+        from_export = {c.key for c in rechecking} if exported is not None else set()
         for comment in comments:
             if comment.key in unresolved:
                 continue
             if comment.key in pending:
-                seen = read(comment.ticket_id)
+                seen = exported.get(comment.ticket_id) if exported is not None else None
+                if comment.key not in from_export or not _marked(comment.key, seen):
+                    hold = None
+                    if comment.key in from_export and settle is not None:
+                        reason = reasons.get(comment.key, "")
+                        hold = settle.hold(comment.key, in_doubt[comment.key], reason)
+                    if hold is not None:  # not in the export: held, its ticket not read
+                        held.append(held_outcome(hold))
+                        continue
+                    seen = read(comment.ticket_id)
                 if seen is None:
                     continue
-                if any(marker(comment.key) in b for b in seen):
+                if _marked(comment.key, seen):
                     present.append(
                         Outcome(
                             comment.key,
@@ -197,6 +240,12 @@ def started_comments(
         return _held_if_in_doubt(outcomes, settle, in_doubt, reasons, lapsed)
 
     return finish
+
+
+def _marked(key: str, bodies: Sequence[str] | None) -> bool:
+    """Whether one of ``bodies`` carries the marker of ``key``."""
+    line = marker(key)
+    return bodies is not None and any(line in b for b in bodies)
 
 
 def _held_if_in_doubt(

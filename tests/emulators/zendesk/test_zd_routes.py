@@ -190,6 +190,61 @@ def test_zenpy_reads_the_time_based_user_export_with_deleted_users(
     assert exported[emulator.agent_id].to_dict().get("permanently_deleted") is None
 
 
+def test_the_ticket_event_export_lists_each_update_and_its_comments_when_asked(
+    zenpy: Any, http: requests.Session, emulator: ZendeskEmulator
+) -> None:
+    start = int(emulator.now()) - 3600
+    ticket = zenpy.tickets.create(
+        Ticket(subject="Slow", comment={"body": "First note", "public": False})
+    ).ticket
+    ticket.comment = {"body": "Second note [nps-sync k1]", "public": False}
+    ticket.status = "open"
+    zenpy.tickets.update(ticket)
+    emulator.advance_clock(120)
+    url = f"{API}/incremental/ticket_events.json?start_time={start}"
+
+    bare = http.get(url).json()
+    full = http.get(f"{url}&include=comment_events").json()
+
+    assert set(full) == {"ticket_events", "count", "end_of_stream", "next_page", "end_time"}
+    events = [e for e in full["ticket_events"] if e["ticket_id"] == ticket.id]
+    assert [e["event_type"] for e in events] == ["Audit", "Audit"]  # created, then updated
+    comments = [c for e in events for c in e["child_events"] if c["event_type"] == "Comment"]
+    assert [c["body"] for c in comments] == ["First note", "Second note [nps-sync k1]"]
+    assert all(
+        c["public"] is False and c["audit_id"] == e["id"]
+        for c, e in zip(comments, events, strict=True)
+    )
+    changes = [c for c in events[1]["child_events"] if c["event_type"] == "Change"]
+    assert {"status": "open", "previous_value": "new"}.items() <= changes[0].items()
+    plain = [c for e in bare["ticket_events"] for c in e["child_events"]]
+    assert all("body" not in c for c in plain)  # without the sideload: only that one is there
+    assert {"comment_present": True, "comment_public": False}.items() <= plain[0].items()
+    read = list(zenpy.tickets.events(start_time=start, include="comment_events"))
+    assert [e.id for e in read] == [e["id"] for e in full["ticket_events"]]
+
+
+def test_the_ticket_event_export_pages_by_time_from_a_start_older_than_a_minute(
+    zenpy: Any, http: requests.Session, emulator: ZendeskEmulator
+) -> None:
+    start = int(emulator.now()) - 3600
+    made = []
+    for n in range(3):
+        made.append(zenpy.tickets.create(Ticket(subject=f"t{n}", comment={"body": "b"})).ticket)
+        emulator.advance_clock(2)
+    emulator.advance_clock(120)
+
+    pages = _follow(
+        http, emulator, f"{API}/incremental/ticket_events.json?start_time={start}&per_page=1"
+    )
+    recent = http.get(f"{API}/incremental/ticket_events.json?start_time={int(emulator.now()) - 30}")
+
+    exported = [e["ticket_id"] for page in pages for e in page["ticket_events"]]
+    assert [t.id for t in made] == [i for i in exported if i in {t.id for t in made}]
+    assert all(p["next_page"].endswith(f"start_time={p['end_time']}") for p in pages)
+    assert recent.status_code == 400
+
+
 def test_time_based_exports_share_the_incremental_budget(
     serve: Callable[..., tuple[ZendeskEmulator, str]],
     make_raw: Callable[[str], requests.Session],
@@ -201,11 +256,12 @@ def test_time_based_exports_share_the_incremental_budget(
         "incremental/tickets.json",
         "incremental/users.json",
         "incremental/tickets/cursor.json",
+        "incremental/ticket_events.json",
     )
 
     answers = [http.get(f"{API}/{path}?start_time={start}") for path in (*paths, paths[1])]
 
-    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
     assert answers[0].headers["zendesk-ratelimit-incremental-exports"].startswith("total=3;")
     assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60
 
