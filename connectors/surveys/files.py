@@ -4,7 +4,9 @@ Columns (CSV header) or keys (JSONL): ``response_id`` (or ``id``), ``email``, ``
 ``comment``, ``created_at`` (ISO 8601 or Unix seconds), ``updated_at`` (defaults to
 ``created_at``), ``name``, ``survey_type``, ``channel``, ``language``, ``permalink``, and
 properties as ``properties.<name>`` or ``property:<name>`` columns (or a ``properties`` object in
-JSONL). Header names are matched case-insensitively, with spaces read as underscores. In a file
+JSONL). Header names are matched case-insensitively, with spaces read as underscores. A CSV file
+may separate its columns by ``,``, ``;`` (spreadsheets in many locales), tab or ``|``: whichever its
+header line holds most of (:func:`csv_delimiter`). In a file
 without an id column (or a JSONL record without the key) each record gets an id derived from
 (email, created_at, score), so re-reading it is idempotent; an id that is there but empty is a
 problem, as two such records would merge.
@@ -45,6 +47,8 @@ REQUIRED_COLUMNS: Final = ("email", "score", "created_at")
 _PROPERTY_PREFIXES: Final = ("properties.", "property:")
 #: Longest record (a CSV field, a JSONL line) read; longer ones are reported, not loaded.
 MAX_RECORD_CHARS: Final = 8 * 1024 * 1024
+#: Column separators a CSV export may use; the first wins a tie.
+CSV_DELIMITERS: Final = (",", ";", "\t", "|")
 _CHUNK: Final = 1024 * 1024
 
 Parsed = SurveyResponse | SourceProblem | SourceWarning
@@ -219,13 +223,21 @@ def _csv_records(
     with io.TextIOWrapper(
         stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
     ) as text:
-        yield from _csv_rows(text, source=source, path=path, until=until)
+        delimiter = csv_delimiter(text.readline(MAX_RECORD_CHARS))
+        text.seek(0)
+        yield from _csv_rows(text, source=source, path=path, until=until, delimiter=delimiter)
+
+
+def csv_delimiter(header: str) -> str:
+    """The column separator of a CSV file, from its header line: the one of
+    :data:`CSV_DELIMITERS` it holds most of, a comma when it holds none."""
+    return max(CSV_DELIMITERS, key=header.count) if header else ","
 
 
 def _csv_rows(
-    text: io.TextIOBase, *, source: str, path: str, until: datetime
+    text: io.TextIOBase, *, source: str, path: str, until: datetime, delimiter: str = ","
 ) -> Iterator[tuple[int, Parsed]]:
-    reader = csv.reader(text, strict=True)
+    reader = csv.reader(text, strict=True, delimiter=delimiter)
 
     def problem(line: int, reason: str) -> tuple[int, Parsed]:
         return line, SourceProblem(source, f"{path}:{line}", reason)

@@ -1,9 +1,11 @@
 """Read comment files for ``nps-sync text``: CSV or JSONL rows with their line numbers.
 
-A row that cannot be used (no id, a line that is not JSON, a theme the taxonomy does not know) is
-returned as a :class:`BadRow` naming its line, and the rest of the file is read; only a file that
-cannot be read at all (missing columns, not UTF-8) raises :class:`CommentFileError`. Messages
-never quote a comment: comments are personal data.
+A CSV file may separate its columns by ``,``, ``;``, tab or ``|`` (whichever its header holds
+most of) and name a column in any case. A row that cannot be used (no id, a line that is not
+JSON, a theme the taxonomy does not know) is returned as a :class:`BadRow` naming its line, and
+the rest of the file is read; only a file that cannot be read at all (missing columns, not
+UTF-8) raises :class:`CommentFileError`. Messages never quote a comment: comments are personal
+data.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.surveys.files import csv_delimiter
 from sync.core.errors import EXIT_CONFIG_FILE, SyncError
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -66,8 +69,10 @@ def _is_jsonl(path: Path) -> bool:
 
 def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in reader.fieldnames or []]
+        delimiter = csv_delimiter(handle.readline())
+        handle.seek(0)
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        columns = _named(reader.fieldnames or [], required)
         missing = [c for c in required if c not in columns]
         if missing:
             listed = ", ".join(repr(c) for c in missing)
@@ -87,6 +92,18 @@ def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
                 start = reader.line_num + 1
         except csv.Error as error:
             yield BadRow(start, f"not valid CSV ({error}); the rest of the file is not read")
+
+
+def _named(header: Sequence[str], required: Sequence[str]) -> list[str]:
+    """The header's column names, stripped; a required column spelled in another case (``ID``,
+    ``Comment``) takes the required name when the file has no exact match."""
+    columns = [c.strip() for c in header]
+    for name in required:
+        if name not in columns:
+            same = [i for i, c in enumerate(columns) if c.lower() == name.lower()]
+            if len(same) == 1:
+                columns[same[0]] = name
+    return columns
 
 
 def _jsonl_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:

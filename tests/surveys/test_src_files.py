@@ -142,6 +142,23 @@ def test_csv_header_variants_and_byte_order_mark(tmp_path: Path) -> None:
     assert (response.response_id, response.score) == ("7", 5)
 
 
+def test_csv_separated_by_semicolons_or_tabs_is_read_as_by_commas(tmp_path: Path) -> None:
+    rows = [HEADER, "r1,Jane@Example.com,9,Great,2026-05-01T10:00:00Z,,Jane,SMB,EMEA"]
+    for name, separator in (("semicolons.csv", ";"), ("tabs.csv", "\t")):
+        path = write(tmp_path, name, "\n".join(r.replace(",", separator) for r in rows) + "\n")
+        (response,) = responses(read(path))
+        assert (response.response_id, response.email, response.score) == (
+            "r1",
+            "jane@example.com",
+            9,
+        )
+        assert response.properties == {"plan": "SMB", "region": "EMEA"}
+    commas_in_text = write(
+        tmp_path, "commas.csv", HEADER + '\nr2,a@b.io,3,"Slow; very slow",1777000000,,,,\n'
+    )
+    assert responses(read(commas_in_text))[0].comment == "Slow; very slow"
+
+
 JSONL_CASES = [
     ('{"id": "j2", "email": "a@b.io", "score": 11, "created_at": 1777000000}', "score 11"),
     ('{"id": "j2", "score": 5, "created_at": 1777000000}', "missing email"),

@@ -65,6 +65,28 @@ def test_jsonl_bad_rows_are_reported_by_line_and_the_rest_is_written(
     assert "no id" not in stderr.replace("no 'id'", "")  # comments are never echoed
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        "ID;Comment;Score\n1;too expensive, really;2\n2;support was slow;5\n",
+        "Id\tCOMMENT\n1\ttoo expensive, really\n2\tsupport was slow\n",
+        '"id"|"comment"\n1|"too expensive, really"\n2|support was slow\n',
+    ],
+    ids=["semicolons", "tabs", "pipes"],
+)
+def test_spreadsheet_exports_with_other_separators_and_header_cases_are_read(
+    tmp_path: Path, themes_file: Path, content: str
+) -> None:
+    comments = tmp_path / "export.csv"
+    comments.write_text(content, encoding="utf-8")
+    code, lines, _ = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
+    assert code == 0
+    assert [(line["id"], line["themes"][:1]) for line in lines] == [
+        ("1", ["pricing"]),
+        ("2", ["support"]),
+    ]
+
+
 def test_a_file_without_the_comment_column_is_refused(tmp_path: Path, themes_file: Path) -> None:
     comments = tmp_path / "comments.csv"
     comments.write_text("id,text\n1,hello\n", encoding="utf-8")
