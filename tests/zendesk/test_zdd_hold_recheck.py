@@ -19,7 +19,9 @@ from datetime import timedelta
 
 import pytest
 
+from connectors.zendesk.client import ZendeskConnector
 from emulators.base import Fault
+from emulators.zendesk import ZendeskEmulator
 from sync.stages.executors.zendesk import TicketSettings
 from sync.state import StateStore
 from tests.zendesk.bulk_jobs import bulk_actions, effects, job_connector
@@ -36,24 +38,39 @@ JOB_SECONDS = 0.8
 LOOKUPS = ("tickets_list", "incremental_tickets")
 
 
-def lookups(calls: Counter[str], before: Counter[str]) -> dict[str, int]:
-    return {name: calls[name] - before[name] for name in LOOKUPS}
+#: A bulk submit whose answer is lost after its job was queued, or that never reached Zendesk.
+LOST_SUBMITS = [("late", True), ("reset", False)]
 
 
-@pytest.mark.parametrize(
-    ("fault", "queued"),
-    [("late", True), ("reset", False)],
-    ids=["queued-answer-lost", "never-queued"],
-)
-def test_a_hold_of_fifty_tickets_is_rechecked_in_one_request_and_each_ticket_exists_once(
-    serve: Serve, store: StateStore, outbox: Outbox, fault: str, queued: bool
-) -> None:
+@pytest.fixture
+def queued_jobs(serve: Serve) -> tuple[ZendeskEmulator, ZendeskConnector]:
+    """An emulator whose bulk jobs run :data:`JOB_SECONDS` after their submit, and a connector
+    that waits :data:`TIMEOUT` for an answer."""
     emulator, url = serve(
         job_apply="on_completion",
         job_polls_to_complete=10_000,
         job_seconds_to_complete=JOB_SECONDS,
     )
-    desk = job_connector(url, job_timeout=5.0, timeout=TIMEOUT)
+    return emulator, job_connector(url, job_timeout=5.0, timeout=TIMEOUT)
+
+
+def lookups(
+    calls: Counter[str], before: Counter[str], names: tuple[str, ...] = LOOKUPS
+) -> dict[str, int]:
+    return {name: calls[name] - before[name] for name in names}
+
+
+@pytest.mark.parametrize(
+    ("fault", "queued"), LOST_SUBMITS, ids=["queued-answer-lost", "never-queued"]
+)
+def test_a_hold_of_fifty_tickets_is_rechecked_in_one_request_and_each_ticket_exists_once(
+    queued_jobs: tuple[ZendeskEmulator, ZendeskConnector],
+    store: StateStore,
+    outbox: Outbox,
+    fault: str,
+    queued: bool,
+) -> None:
+    emulator, desk = queued_jobs
     keys = [outbox.add(p, ticket_payload(p)) for p in (PEOPLE * HELD)[:HELD]]
     emulator.inject(Fault(fault, count=1, endpoint="^tickets_create_many$", hang_seconds=HANG))
     settings = TicketSettings()
@@ -110,32 +127,28 @@ COMMENT_LOOKUPS = ("tickets_comments", "incremental_ticket_events")
 
 
 @pytest.mark.parametrize(
-    ("fault", "queued"),
-    [("late", True), ("reset", False)],
-    ids=["queued-answer-lost", "never-queued"],
+    ("fault", "queued"), LOST_SUBMITS, ids=["queued-answer-lost", "never-queued"]
 )
 def test_held_comments_on_several_tickets_are_rechecked_in_one_request_and_added_once(
-    serve: Serve, store: StateStore, fault: str, queued: bool
+    queued_jobs: tuple[ZendeskEmulator, ZendeskConnector],
+    store: StateStore,
+    fault: str,
+    queued: bool,
 ) -> None:
-    emulator, url = serve(
-        job_apply="on_completion",
-        job_polls_to_complete=10_000,
-        job_seconds_to_complete=JOB_SECONDS,
-    )
-    desk = job_connector(url, job_timeout=5.0, timeout=TIMEOUT)
+    emulator, desk = queued_jobs
     keys = bulk_actions("comments", Outbox(store), desk, store)  # three tickets, a comment each
     emulator.inject(Fault(fault, count=1, endpoint="^tickets_update_many$", hang_seconds=HANG))
     settings = TicketSettings()
 
     before = Counter(emulator.calls)
     drain_with("worker-a", desk, store, timedelta(0), settings)  # no answer to the submit
-    first = {name: emulator.calls[name] - before[name] for name in COMMENT_LOOKUPS}
+    first = lookups(emulator.calls, before, COMMENT_LOOKUPS)
     assert {r.status for r in store.outbox.actions(keys=keys)} == {"pending"}
 
     time.sleep(JOB_SECONDS + 0.2)  # a queued job has run by now
     before = Counter(emulator.calls)
     drain_with("worker-b", desk, store, timedelta(minutes=2), settings)  # the first recheck
-    recheck = {name: emulator.calls[name] - before[name] for name in COMMENT_LOOKUPS}
+    recheck = lookups(emulator.calls, before, COMMENT_LOOKUPS)
 
     assert first == {"tickets_comments": 0, "incremental_ticket_events": 1}  # was one a ticket
     assert recheck == {"tickets_comments": 0, "incremental_ticket_events": 1}
@@ -166,7 +179,7 @@ def test_held_comments_are_looked_for_in_each_ticket_once_their_window_has_passe
     before = Counter(emulator.calls)
     drain_with("worker-b", desk, store, timedelta(minutes=2), settings)
 
-    looked = {name: emulator.calls[name] - before[name] for name in COMMENT_LOOKUPS}
+    looked = lookups(emulator.calls, before, COMMENT_LOOKUPS)
     assert looked == {"tickets_comments": 3, "incremental_ticket_events": 0}
     assert [effects(emulator, k) for k in keys] == [1, 1, 1]
     assert {r.status for r in store.outbox.actions(keys=keys)} == {"done"}
