@@ -49,6 +49,12 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=300, help="accounts in the seed")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="injected per call")
     parser.add_argument(
+        "--backlog-latency-ms",
+        type=float,
+        default=100.0,
+        help="injected per call in the first syncs run until done (a backlog under real limits)",
+    )
+    parser.add_argument(
         "--backends-at",
         type=int,
         default=10_000,
@@ -131,6 +137,7 @@ def main() -> None:
             latency=args.latency_ms / 1000,
             backends_at=args.backends_at,
             until_done=frozenset(until_done),
+            backlog_latency=args.backlog_latency_ms / 1000,
         )
     if "jsonl" in rows and args.jsonl_mb:
         run_jsonl_benchmark(args.jsonl_mb)

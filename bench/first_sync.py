@@ -284,16 +284,18 @@ def run_first_sync_benchmarks(
     latency: float,
     backends_at: int,
     until_done: frozenset[int] = frozenset(),
+    backlog_latency: float | None = None,
 ) -> list[SyncRun]:
     """The first-sync rows for each size (those in ``until_done`` run pass after pass until
-    done), the calls rows, then SQLite vs PostgreSQL."""
+    done, with ``backlog_latency`` per call when given), the calls rows, then SQLite vs
+    PostgreSQL."""
     console = Console(width=max(Console().width, WIDTH))
     runs = []
     for size in sizes:
         console.print(f"first sync of {size:,} new responses...", style="dim")
-        runs.append(
-            first_sync(size, accounts=accounts, latency=latency, until_done=size in until_done)
-        )
+        done = size in until_done
+        delay = backlog_latency if done and backlog_latency is not None else latency
+        runs.append(first_sync(size, accounts=accounts, latency=delay, until_done=done))
     sqlite = next((r for r in runs if r.responses == backends_at), None)
     if backends_at and sqlite is None:
         sqlite = first_sync(backends_at, accounts=accounts, latency=latency)
