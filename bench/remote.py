@@ -124,6 +124,7 @@ def serve(pipe: Connection, spec: JSON) -> None:
             app.latency = world_spec.latency
             app.reset_counters()
         oldest = min((r.created_at for r in world.book.responses), default=None)
+        seeded = _cpu_seconds()
         pipe.send(
             {
                 "config": world.config_data(state_url=""),
@@ -137,8 +138,15 @@ def serve(pipe: Connection, spec: JSON) -> None:
                         "calls": {name: dict(app.calls) for name, app in apps.items()},
                         "work": census.work(),
                         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                        "cpu_seconds": _cpu_seconds() - seeded,
                     }
                 )
+
+
+def _cpu_seconds() -> float:
+    """User + system time of this process (all its threads) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class RemoteWorld:

@@ -8,11 +8,22 @@ Paging walks by ``updated_at`` rather than by page number alone: after each full
 request starts at the page's last ``updated_at``. A response edited during the run then leaves the
 result set without shifting later pages (page-number paging would silently skip one record).
 Page numbers are used only to step through more than a page of responses sharing one second.
+
+A walk of a long span (a first sync or a backfill of months) would wait for each page in turn,
+as every request depends on the page before: at 100 ms a call, a year of 100,000 responses is
+a thousand pages and 100 s of waiting. Such a span is cut into ``streams`` consecutive time
+slices walked at once, each by its own thread a few pages ahead (:class:`_SlicedWalk`); the
+pages are handed over as they come, and the cursor each carries never passes a slice not yet
+read to its end, so a run that stops part-way resumes before anything it did not store.
 """
 
 from __future__ import annotations
 
+import itertools
+import queue
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Final
@@ -27,6 +38,11 @@ from connectors.transport import describe_failure
 
 SYSTEM: Final = "delighted"
 MAX_PER_PAGE: Final = 100
+#: A walk whose first page suggests at least this many more is read as several time slices at
+#: once (a first sync, a backfill); a daemon's regular pass is walked page after page.
+SLICED_FROM_PAGES: Final = 20
+#: Pages each slice's thread reads ahead of what the pull has taken.
+SLICE_AHEAD: Final = 4
 
 #: HTTP status -> what the caller should do. 5xx not listed here are retryable as well;
 #: any other 4xx means our request or configuration is wrong.
@@ -80,11 +96,16 @@ class DelightedSource:
         per_page: int = MAX_PER_PAGE,
         name: str = "delighted",
         timeout: float = 30.0,
+        streams: int = 4,
     ) -> None:
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+        if streams < 1:
+            raise ValueError("streams must be at least 1")
         self.name = name
         self.per_page = per_page
+        #: Time slices of a long span walked at once (1: page after page).
+        self.streams = streams
         self._api_key = api_key
         self._url = base_url.rstrip("/") + "/v1/survey_responses.json"
         self._session = session or requests.Session()
@@ -98,12 +119,22 @@ class DelightedSource:
         """
         if until.tzinfo is None:
             raise ValueError("until must be timezone-aware")
-        return _PageWalker(self, unix_cursor(cursor, self.name), until)
+        since = unix_cursor(cursor, self.name)
+        if self.streams > 1:
+            return _SlicedWalk(self, since, until)
+        return _PageWalker(self, since, until)
 
-    def fetch(self, *, updated_since: int | None, updated_until: int, page: int) -> list[object]:
+    def fetch(
+        self,
+        *,
+        updated_since: int | None,
+        updated_until: int,
+        page: int,
+        per_page: int | None = None,
+    ) -> list[object]:
         """One raw page, oldest update first, with the person expanded."""
         params: dict[str, str | int] = {
-            "per_page": self.per_page,
+            "per_page": per_page or self.per_page,
             "page": page,
             "order": "asc:updated_at",
             "expand[]": "person",
@@ -153,10 +184,17 @@ def _error_message(response: requests.Response) -> str:
 class _PageWalker(Iterator[SourcePage]):
     """Walks Delighted's listing by ``updated_at``; state changes only after a successful fetch."""
 
-    def __init__(self, source: DelightedSource, since: int | None, until: datetime) -> None:
+    def __init__(
+        self,
+        source: DelightedSource,
+        since: int | None,
+        until: datetime,
+        *,
+        updated_until: int | None = None,
+    ) -> None:
         self._source = source
         self._until = until
-        self._until_unix = int(until.timestamp())
+        self._until_unix = int(until.timestamp()) if updated_until is None else updated_until
         self._since = since
         self._page = 1
         self._cursor = since
@@ -165,6 +203,18 @@ class _PageWalker(Iterator[SourcePage]):
 
     def __iter__(self) -> _PageWalker:
         return self
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def until_unix(self) -> int:
+        return self._until_unix
+
+    def stop_at(self, updated_until: int) -> None:
+        """Read no further than ``updated_until`` (a later slice reads on from there)."""
+        self._until_unix = min(self._until_unix, updated_until)
 
     def __next__(self) -> SourcePage:
         while not self._done:
@@ -226,3 +276,136 @@ def _updated_unix(item: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value)
+
+
+#: What a slice's thread hands over once its walk is read to the end.
+_END: Final = object()
+
+
+@dataclass(eq=False)
+class _Slice:
+    """One time slice of a sliced walk: its walker, and what the pull has taken of it."""
+
+    walker: _PageWalker
+    #: Where a run resumes while nothing of this slice was taken (all before it was).
+    start: int | None
+    #: The cursor of the last page taken from it.
+    taken: str | None = None
+    done: bool = False
+    #: Pages it may still read ahead of what was taken.
+    room: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(SLICE_AHEAD))
+    thread: threading.Thread | None = None
+
+    def resume_point(self) -> str | None:
+        return self.taken if self.taken is not None else _text(self.start)
+
+
+class _SlicedWalk(Iterator[SourcePage]):
+    """A long walk read as ``streams`` consecutive time slices at once (module docstring).
+
+    The first page is read as a page walk does. When it suggests :data:`SLICED_FROM_PAGES` more
+    (the span left over the span it covered), the rest is cut into slices: the walk goes on as
+    the first of them, and each other slice is a :class:`_PageWalker` over its own
+    ``updated_at`` range. Each slice is read by a thread of its own into a shared queue, at
+    most :data:`SLICE_AHEAD` pages ahead. Pages are handed over as they arrive; the cursor of
+    each is where a run must resume so as to miss nothing not yet handed over: the progress of
+    the earliest slice not read to its end. When a slice's end moves that point on, an empty
+    page carries the new cursor. An error of a slice is raised here; the next call restarts that
+    slice's thread where its walker stopped (walkers change state only after a successful
+    fetch). :meth:`close` stops the threads.
+    """
+
+    def __init__(self, source: DelightedSource, since: int | None, until: datetime) -> None:
+        self._source = source
+        self._until = until
+        self._head = _PageWalker(source, since, until)
+        #: None until the first page is read; empty: the walk goes on page after page.
+        self._slices: list[_Slice] | None = None
+        self._arrived: queue.Queue[tuple[_Slice, object]] = queue.Queue()
+        self._closed = threading.Event()
+        self._point: str | None = _text(since)
+
+    def __iter__(self) -> _SlicedWalk:
+        return self
+
+    def __next__(self) -> SourcePage:
+        if self._slices is None:
+            first = next(self._head)
+            self._slices = self._plan(first)
+            return first
+        if not self._slices:
+            return next(self._head)
+        for piece in self._slices:
+            if not piece.done and piece.thread is None:
+                piece.thread = threading.Thread(
+                    target=self._read, args=(piece,), name=f"{self._source.name}-slice", daemon=True
+                )
+                piece.thread.start()
+        while any(not piece.done for piece in self._slices):
+            piece, item = self._arrived.get()
+            if isinstance(item, BaseException):
+                piece.thread = None  # restarted by the next call
+                raise item
+            if item is _END:
+                piece.done = True
+                moved = self._resume_point()
+                if moved != self._point:
+                    self._point = moved
+                    return SourcePage([], [], moved)
+                continue
+            assert isinstance(item, SourcePage)
+            piece.room.release()
+            if item.cursor is not None:
+                piece.taken = item.cursor
+            self._point = self._resume_point()
+            return SourcePage(item.responses, item.problems, self._point, item.warnings)
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop the slices' threads (a pull that ends before the walk does)."""
+        self._closed.set()
+
+    def _plan(self, first: SourcePage) -> list[_Slice]:
+        """The slices of what is left after ``first``; none when a page walk will do."""
+        if self._head.done or first.cursor is None:
+            return []
+        high = int(first.cursor)
+        low = min((int(r.updated_at.timestamp()) for r in first.responses), default=high)
+        until = self._head.until_unix
+        if (until - high) / max(high - low, 1) < SLICED_FROM_PAGES:
+            return []
+        streams = self._source.streams
+        bounds = [high + (until - high) * i // streams for i in range(streams + 1)]
+        self._head.stop_at(bounds[1])
+        self._point = first.cursor
+        slices = [_Slice(self._head, high, taken=first.cursor)]
+        for start, last in itertools.pairwise(bounds[1:]):
+            walker = _PageWalker(self._source, start + 1, self._until, updated_until=last)
+            slices.append(_Slice(walker, start + 1))
+        return slices
+
+    def _resume_point(self) -> str | None:
+        assert self._slices is not None
+        for piece in self._slices:
+            if not piece.done:
+                return piece.resume_point()
+        return self._slices[-1].resume_point()
+
+    def _read(self, piece: _Slice) -> None:
+        item: object = _END
+        try:
+            for page in piece.walker:
+                while not piece.room.acquire(timeout=0.5):
+                    if self._closed.is_set():
+                        return
+                if self._closed.is_set():
+                    return
+                self._arrived.put((piece, page))
+        except Exception as exc:  # handed over to the pull, which raises it
+            item = exc
+        if not self._closed.is_set():
+            self._arrived.put((piece, item))
+
+
+def _text(unix: int | None) -> str | None:
+    return None if unix is None else str(unix)

@@ -132,6 +132,7 @@ def build_sources(config: Config, counter: CallCounter) -> list[SurveySource]:
                     session=session,
                     per_page=spec.per_page,
                     name=spec.name,
+                    streams=spec.page_streams,
                 )
             )
         elif isinstance(spec, TypeformSourceConfig):

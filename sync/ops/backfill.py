@@ -208,6 +208,7 @@ def read_ahead(
     stop = threading.Event()
 
     def reader() -> None:
+        walker: Iterator[SourcePage] | None = None
         try:
             walker = source.pages(cursor, until=until)
             while not stop.is_set():
@@ -217,6 +218,10 @@ def read_ahead(
                     return
         except BaseException as exc:  # handed over to the consumer, which raises it
             pages.put((None, exc))
+        finally:
+            close = getattr(walker, "close", None)
+            if close is not None:  # a walk that reads ahead stops reading
+                close()
 
     thread = threading.Thread(target=reader, name=f"read-{source.name}", daemon=True)
     thread.start()

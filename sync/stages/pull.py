@@ -8,13 +8,13 @@ the inbox drops versions it already has). Cursors never pass the run's start tim
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
 from connectors.errors import ConnectorError, DeferError
-from connectors.surveys import SurveySource
+from connectors.surveys import SourcePage, SurveySource
 from sync.core.retry import RetryPolicy
 from sync.state import StateStore
 
@@ -67,6 +67,7 @@ def pull(
     for source in sources:
         stats.polls[source.name] = "ok"
         stats.pulled_by_source.setdefault(source.name, 0)
+        pages: Iterator[SourcePage] | None = None
         try:
             cursor = store.cursors.get(source.name)
             pages = source.pages(cursor, until=run_start)
@@ -95,4 +96,8 @@ def pull(
             stats.polls[source.name] = "error"
             log.error("source %s failed: %s", source.name, exc, extra={"source": source.name})
             stats.errors.append(f"{source.name}: {exc}")
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:  # a walk that reads ahead stops reading
+                close()
     return stats

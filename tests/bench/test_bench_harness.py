@@ -82,3 +82,4 @@ def test_a_first_sync_is_measured_in_its_own_process(bench: ModuleType) -> None:
     assert run.total("zendesk") >= 1
     assert 10 < run.process.peak_mb < 1000
     assert run.bound_seconds() > 0
+    assert 0 < run.emulator_cpu_seconds < run.process.seconds * 2  # serving, not seeding

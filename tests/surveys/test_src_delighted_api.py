@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -42,8 +44,11 @@ def session(server: EmulatorServer) -> requests.Session:
     return make_session({"https://api.delighted.com": server.url})
 
 
-def source(session: requests.Session, *, key: str = KEY, per_page: int = 100) -> DelightedSource:
-    return DelightedSource(key, session=session, per_page=per_page)
+def source(
+    session: requests.Session, *, key: str = KEY, per_page: int = 100, streams: int = 1
+) -> DelightedSource:
+    """A source that walks page after page unless ``streams`` says otherwise."""
+    return DelightedSource(key, session=session, per_page=per_page, streams=streams)
 
 
 def everything(pages: Iterator[SourcePage]) -> tuple[list[SurveyResponse], list[SourcePage]]:
@@ -270,3 +275,114 @@ def test_a_response_edited_during_the_run_does_not_hide_another(
     emulator.update_response(ids[2], comment="edited", at=RUN_START + timedelta(minutes=1))
     delivered = {r.response_id for page in [first, *pages] for r in page.responses}
     assert delivered == set(ids)
+
+
+# -- a long span walked as time slices at once ----------------------------------------------------
+# A long span of Delighted responses walked as time slices at once, against the emulator.
+#
+# Each request of a page walk depends on the page before, so a first sync or a backfill of a year
+# waits for a thousand pages in turn. Walked as slices at once, the pages arrive out of order; what
+# must hold is what the page-after-page walk guaranteed: every response delivered once, and each
+# page's cursor a point a run can resume from without missing anything not yet delivered.
+
+
+def walk(session: requests.Session, streams: int) -> DelightedSource:
+    return DelightedSource(KEY, session=session, per_page=25, streams=streams)
+
+
+def seeded(emulator: DelightedEmulator, responses: int = 600) -> dict[str, int]:
+    """A year of responses; each id with the Unix second of its last update."""
+    seed = generate_seed(11, accounts=40, responses=responses)
+    emulator.load_seed(seed)
+    return {r.id: int(r.updated_at.timestamp()) for r in seed.responses}
+
+
+def read_all(pages: Iterator[SourcePage]) -> list[SourcePage]:
+    """Every page, asking again after a retryable failure as the pull does."""
+    read: list[SourcePage] = []
+    while True:
+        try:
+            read.append(next(pages))
+        except StopIteration:
+            return read
+        except RetryableError:
+            continue
+
+
+def test_slices_deliver_every_response_once_and_each_cursor_is_safe_to_resume_from(
+    emulator: DelightedEmulator, session: requests.Session
+) -> None:
+    updated = seeded(emulator)
+    until = max(updated.values()) + 1
+    end = _at(until)
+
+    serial = read_all(walk(session, 1).pages(None, until=end))
+    sliced = read_all(walk(session, 4).pages(None, until=end))
+
+    ids = [r.response_id for page in sliced for r in page.responses]
+    assert len(ids) == len(set(ids)) == len(updated)  # each once
+    delivered: set[str] = set()
+    for page in sliced:
+        delivered |= {r.response_id for r in page.responses}
+        if page.cursor is not None:  # a run resuming here (inclusive) would miss none of these
+            missed = {i for i, at in updated.items() if at < int(page.cursor)} - delivered
+            assert missed == set()
+    order = [r.updated_at for page in sliced for r in page.responses]
+    assert order != sorted(order)  # they did arrive out of order: the slices ran at once
+    assert sliced[-1].cursor == serial[-1].cursor  # the walk ends where page after page does
+
+
+def test_a_slice_that_fails_resumes_where_it_stopped(
+    emulator: DelightedEmulator, session: requests.Session
+) -> None:
+    updated = seeded(emulator)
+    emulator.inject(Fault("500", count=3))
+
+    pages = read_all(walk(session, 4).pages(None, until=_at(max(updated.values()) + 1)))
+
+    ids = [r.response_id for page in pages for r in page.responses]
+    assert sorted(ids) == sorted(updated)
+
+
+def test_a_walk_stopped_part_way_stops_its_threads_and_resumes_from_its_cursor(
+    emulator: DelightedEmulator, session: requests.Session
+) -> None:
+    updated = seeded(emulator)
+    end = _at(max(updated.values()) + 1)
+    pages = walk(session, 4).pages(None, until=end)
+    taken = [next(pages) for _ in range(6)]
+    pages.close()  # type: ignore[attr-defined]
+    cursor = next(p.cursor for p in reversed(taken) if p.cursor is not None)
+
+    rest = read_all(walk(session, 4).pages(cursor, until=end))
+
+    first = {r.response_id for page in taken for r in page.responses}
+    assert first | {r.response_id for page in rest for r in page.responses} == set(updated)
+    deadline = time.monotonic() + 5
+    while _slice_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _slice_threads() == []
+
+
+def test_a_short_span_is_walked_page_after_page(
+    emulator: DelightedEmulator, session: requests.Session
+) -> None:
+    updated = seeded(emulator)
+    last = max(updated.values())
+    since = last - 3600  # a daemon's regular pass: minutes to hours
+
+    pages = read_all(walk(session, 4).pages(str(since), until=_at(last + 1)))
+
+    order = [r.updated_at for page in pages for r in page.responses]
+    assert order == sorted(order)
+    assert {r.response_id for page in pages for r in page.responses} == {
+        i for i, at in updated.items() if at >= since
+    }
+
+
+def _slice_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.endswith("-slice")]
+
+
+def _at(unix: int) -> datetime:
+    return datetime.fromtimestamp(unix, UTC)

@@ -74,6 +74,9 @@ class DelightedSourceConfig(Section):
     api_key: Secret
     base_url: str = "https://api.delighted.com"
     per_page: int = Field(100, ge=1, le=100)
+    #: Time slices of a long span (a first sync, a backfill) read at once, each page after page;
+    #: 1 reads the whole span page after page.
+    page_streams: int = Field(4, ge=1, le=16)
     #: What Delighted signs this account's webhooks with; unset: the API key (Delighted's rule).
     webhook_secret: Secret | None = None
 
