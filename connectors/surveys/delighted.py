@@ -9,12 +9,13 @@ request starts at the page's last ``updated_at``. A response edited during the r
 result set without shifting later pages (page-number paging would silently skip one record).
 Page numbers are used only to step through more than a page of responses sharing one second.
 
-A walk of a long span (a first sync or a backfill of months) would wait for each page in turn,
-as every request depends on the page before: at 100 ms a call, a year of 100,000 responses is
-a thousand pages and 100 s of waiting. Such a span is cut into ``streams`` consecutive time
-slices walked at once, each by its own thread a few pages ahead (:class:`_SlicedWalk`); the
-pages are handed over as they come, and the cursor each carries never passes a slice not yet
-read to its end, so a run that stops part-way resumes before anything it did not store.
+A long walk (a first sync or a backfill of months) would wait for each page in turn, as every
+request depends on the page before: at 100 ms a call, a year of 100,000 responses is a thousand
+pages and 100 s of waiting. When its first page suggests many more, the rest of the span is cut
+into ``streams`` consecutive time slices walked at once, each by its own thread a few pages ahead
+(:class:`_SlicedWalk`); the pages are handed over as they come, and the cursor each carries never
+passes a slice not yet read to its end, so a run that stops part-way resumes before anything it
+did not store.
 """
 
 from __future__ import annotations
@@ -124,17 +125,10 @@ class DelightedSource:
             return _SlicedWalk(self, since, until)
         return _PageWalker(self, since, until)
 
-    def fetch(
-        self,
-        *,
-        updated_since: int | None,
-        updated_until: int,
-        page: int,
-        per_page: int | None = None,
-    ) -> list[object]:
+    def fetch(self, *, updated_since: int | None, updated_until: int, page: int) -> list[object]:
         """One raw page, oldest update first, with the person expanded."""
         params: dict[str, str | int] = {
-            "per_page": per_page or self.per_page,
+            "per_page": self.per_page,
             "page": page,
             "order": "asc:updated_at",
             "expand[]": "person",
