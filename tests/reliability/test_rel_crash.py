@@ -7,6 +7,9 @@ until a run exits 0 with nothing left to do. The final Salesforce and Zendesk st
 clean run's on a second world built from the same seed: the same tasks, tickets, ticket comments
 and field values, none twice, none missing, and the same notifications (at least once each).
 
+Delighted's pages are :data:`PAGE` responses long, so the first sync's walk is read as time
+slices at once and the kills land while several are being read.
+
 The rules (:data:`RULES`) use every action kind and routing feature: Salesforce tasks, Zendesk
 tickets that attach to the requester's open ticket as a comment, ``update_fields``, Slack
 notifications, a cooldown per account and per contact, a settle delay that holds the newest
@@ -82,6 +85,9 @@ SETTLE = timedelta(weeks=2)
 #: allow Zendesk's Enterprise Plus budget and more exports than a minute's ten, so that rate
 #: limits (tested in test_rel_faults) do not end a pass here.
 ZENDESK = {"rate_limit_per_minute": 2500, "incremental_rate_limit_per_minute": 100}
+#: Responses a Delighted page holds here (100 in production): 2,000 responses make a walk of 50
+#: pages, which :mod:`connectors.surveys.delighted` reads as time slices at once.
+PAGE = 40
 RULES = """
 version: 1
 actions:
@@ -301,6 +307,14 @@ def held_back(url: str) -> int:
         store.close()
 
 
+def sliced_sources(world: EmulatedWorld) -> list[dict[str, object]]:
+    """The world's survey sources with Delighted's pages :data:`PAGE` responses long, so that
+    the first sync's walk is long enough to be read as time slices at once (kills then land
+    while several slices are being read)."""
+    sources = world.config_data(state_url="")["sources"]
+    return [{**s, "per_page": PAGE} if s["type"] == "delighted" else s for s in sources]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # dozens of SIGKILLed runs, then the final runs; 1-2 min on 2 busy cores
 @pytest.mark.parametrize(
@@ -326,7 +340,11 @@ def test_rel_sigkill_anywhere_ends_as_a_clean_run(
     log = tmp_path / "nps-sync.log"
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
-    overrides = {"lease_seconds": 2, "retry_backoff_seconds": 0.2, "rules": str(rules)}
+    overrides: dict[str, object] = {
+        "lease_seconds": 2,
+        "retry_backoff_seconds": 0.2,
+        "rules": str(rules),
+    }
 
     with (
         EmulatedWorld(SEED, ACCOUNTS, responses, end, zendesk_options=ZENDESK) as clean,
@@ -342,6 +360,7 @@ def test_rel_sigkill_anywhere_ends_as_a_clean_run(
         for observers in observer_lists(clean, clean_hook):
             observers.append(record)
         clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
+        overrides["sources"] = sliced_sources(clean)
         config = write_config(tmp_path / "clean.yaml", clean, clean_url, **overrides)
         started = time.monotonic()
         passes, left = finish(config, clean_url, log)
