@@ -337,8 +337,6 @@ def _skipped_actions_v5(meta: sa.MetaData) -> sa.Table:
 skipped_actions = _skipped_actions_v5(metadata)
 
 # -- Lookup indexes (schema v8) ---------------------------------------------------------------
-#: A person's past answers, whatever the case of the stored address (tickets.TicketLedger.history).
-responses_email_lower = sa.Index("ix_nps_responses_email_lower", sa.func.lower(responses.c.email))
 #: The actions of given responses (outbox.Outbox.of_responses), without reading every action.
 actions_response_id = sa.Index("ix_nps_actions_response_id", actions.c.response_id)
 
@@ -582,10 +580,16 @@ def _add_zendesk_user_misses(conn: Connection) -> None:
 
 
 def _add_lookup_indexes(conn: Connection) -> None:
-    """v7 -> v8: indexes on a person's lower-case email and on the response of each action."""
-    for index in (responses_email_lower, actions_response_id):
-        # IF NOT EXISTS rather than reflection: SQLite cannot reflect an expression index
-        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+    """v7 -> v8: indexes on a person's lower-case email (replaced in v18) and on the response
+    of each action."""
+    # IF NOT EXISTS rather than reflection: SQLite cannot reflect an expression index
+    conn.execute(
+        sa.text(
+            "CREATE INDEX IF NOT EXISTS ix_nps_responses_email_lower "
+            "ON nps_responses (lower(email))"
+        )
+    )
+    conn.execute(sa.schema.CreateIndex(actions_response_id, if_not_exists=True))
 
 
 def _add_loops(conn: Connection) -> None:
@@ -680,6 +684,35 @@ def _drop_status_indexes(conn: Connection) -> None:
         conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
 
 
+def _add_person_order(conn: Connection) -> None:
+    """v17 -> v18: each person's answers in order, replacing the index of their lower-case
+    email, which it leads with."""
+    create_person_order(conn)
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_nps_responses_email_lower"))
+
+
+def create_person_order(conn: Connection) -> None:
+    """The index of each person's answers in the order their history is shown: lower-case
+    email, time, then ids (byte order on PostgreSQL, as Python sorts them). A customer context
+    reads a few answers around one from it however long the history (tickets.TicketLedger); it
+    also serves every lookup by lower-case email. Made outside the table's metadata: its
+    columns' collation is PostgreSQL's alone."""
+    ids = (
+        'source COLLATE "C", response_id COLLATE "C"'
+        if conn.dialect.name == "postgresql"
+        else "source, response_id"
+    )
+    conn.execute(
+        sa.text(
+            f"CREATE INDEX IF NOT EXISTS {PERSON_ORDER} ON nps_responses "
+            f"(lower(email), created_at, {ids})"
+        )
+    )
+
+
+PERSON_ORDER = "ix_nps_responses_person_order"
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -698,5 +731,6 @@ MIGRATIONS: dict[int, Migration] = {
     14: _add_hub_correction,
     15: _add_claim_indexes,
     16: _drop_status_indexes,
+    17: _add_person_order,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

@@ -107,6 +107,7 @@ class StateStore:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key("migrate"))))
                 if not sa.inspect(conn).has_table(t.schema_version.name):
                     t.metadata.create_all(conn)
+                    t.create_person_order(conn)
                     conn.execute(t.schema_version.insert().values(id=1, version=t.LATEST_VERSION))
                     return t.LATEST_VERSION
                 current = int(conn.execute(sa.select(t.schema_version.c.version)).scalar_one())

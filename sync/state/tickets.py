@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from sync.state import schema as t
 from sync.state.database import Database
-from sync.state.dialect import CHUNK, chunks, upsert
+from sync.state.dialect import chunks, upsert
 
 TICKET_KIND = "zendesk_ticket"
 
@@ -290,29 +290,22 @@ class TicketLedger:
         """For each ``(source, response_id, email)``: up to ``limit`` of that person's answers
         on either side of it and the answer itself, merged per lower-cased email, oldest first.
 
-        What a customer context shows, read without the rest of a long history: someone who
-        answered thousands of times costs each Task and ticket ``2 * limit + 1`` rows, not
-        thousands. An answer not stored (yet) gets the person's whole history, as
-        :meth:`history` gives it, so it can be placed by its own time.
+        What a customer context shows, read without the rest of a long history: each answer at
+        hand reads its ``2 * limit + 1`` neighbours from the index of each person's answers in
+        order (``ix_nps_responses_person_order``), however many answers the person gave. An
+        answer not stored (yet), or stored under another email, gets the person's whole
+        history, as :meth:`history` gives it, so it can be placed by its own time.
         """
-        wanted: dict[str, set[tuple[str, str]]] = defaultdict(set)
-        for source, response_id, email in answers:
-            if email:
-                wanted[email.lower()].add((source, response_id))
+        wanted = sorted({(s, r, e.lower()) for s, r, e in answers if e})
         found: dict[str, dict[tuple[str, str], PastResponse]] = defaultdict(dict)
         with self._db.reading() as conn:
-            # Emails and ids of at most half a chunk each: within SQLite's 999 parameters.
-            for emails in chunks(sorted(wanted), CHUNK // 2):
-                at_hand = [key for email in emails for key in sorted(wanted[email])]
-                for rows in chunks(at_hand, CHUNK // 2):
-                    for row in conn.execute(self._around(emails, rows, limit)):
-                        past = PastResponse(*row[1:])
-                        found[row[0]][(past.source, past.response_id)] = past
-        missing = [
-            email
-            for email, keys in wanted.items()
-            if not all(key in found.get(email, {}) for key in keys)
-        ]
+            for chunk in chunks(wanted, AROUND_CHUNK):
+                for row in conn.execute(self._around(len(chunk), limit), _bound(chunk)):
+                    past = PastResponse(*row[1:])
+                    found[row[0]][(past.source, past.response_id)] = past
+        missing = sorted(
+            {email for source, rid, email in wanted if (source, rid) not in found.get(email, {})}
+        )
         merged = {
             email: sorted(rows.values(), key=lambda p: (p.created_at, p.source, p.response_id))
             for email, rows in found.items()
@@ -320,51 +313,70 @@ class TicketLedger:
         merged.update(self.history(missing))
         return merged
 
-    def _around(
-        self, emails: Sequence[str], at_hand: Sequence[tuple[str, str]], limit: int
-    ) -> sa.Select[Any]:
-        """Rows within ``limit`` of an answer at hand among its person's answers, ordered as
-        :meth:`history` sorts them, in one pass of a window over each person's answers
-        (PostgreSQL told to compare ids byte by byte, as Python does, so ties on the time
-        order the same whatever the database's collation)."""
+    def _around(self, count: int, limit: int) -> sa.TextualSelect:
+        """For ``count`` answers at hand (``s0, i0, e0`` ...): the rows within ``limit`` of each
+        among its person's answers, ordered as :meth:`history` sorts them (PostgreSQL told to
+        compare ids byte by byte, as Python does, so ties on the time order the same whatever
+        the database's collation). Each side is a short read of the index in order: SQLite by
+        a correlated list of row ids, PostgreSQL by a lateral join."""
         r = t.responses
-        email = sa.func.lower(r.c.email)
-        ids: tuple[sa.ColumnElement[Any], ...] = (r.c.source, r.c.response_id)
-        if self._db.dialect == "postgresql":
-            ids = (r.c.source.collate("C"), r.c.response_id.collate("C"))
-        # Ids and sources as two plain lists, which both databases look values up in by hash
-        # or tree; a list of (source, id) pairs was compared pair by pair with every answer
-        # (28 ms a query on PostgreSQL). An id of another source marks a few rows more, which
-        # the caller's own placing leaves out.
-        at_hand_ids = sa.and_(
-            r.c.response_id.in_(sorted({rid for _, rid in at_hand})),
-            r.c.source.in_(sorted({source for source, _ in at_hand})),
+        sql = _AROUND_SQL[self._db.dialect].format(
+            values=", ".join(f"(:s{n}, :i{n}, :e{n})" for n in range(count)),
+            before=limit + 1,
+            after=limit,
         )
-        here = sa.case((at_hand_ids, 1), else_=0)
-        near = sa.func.max(here).over(
-            partition_by=email, order_by=(r.c.created_at, *ids), rows=(-limit, limit)
+        return sa.text(sql).columns(
+            sa.column("email", sa.String),
+            r.c.source,
+            r.c.response_id,
+            r.c.created_at,
+            r.c.score,
+            r.c.comment,
         )
-        answers = (
-            sa.select(
-                email.label("email"),
-                r.c.source,
-                r.c.response_id,
-                r.c.created_at,
-                r.c.score,
-                r.c.comment,
-                near.label("near"),
-            )
-            .where(email.in_(emails))
-            .subquery("answers")
-        )
-        return sa.select(
-            answers.c.email,
-            answers.c.source,
-            answers.c.response_id,
-            answers.c.created_at,
-            answers.c.score,
-            answers.c.comment,
-        ).where(answers.c.near == 1)
+
+
+#: Answers at hand per query of :meth:`TicketLedger.answers_around`: three parameters each.
+AROUND_CHUNK = 200
+
+_HERE = """WITH h(s, i, e) AS (VALUES {values}),
+here AS (SELECT h.e AS e, r.created_at AS c, r.source AS s, r.response_id AS i
+         FROM h JOIN nps_responses r ON r.source = h.s AND r.response_id = h.i)
+"""
+_SQLITE_SIDE = """SELECT here.e, x.source, x.response_id, x.created_at, x.score, x.comment
+FROM here JOIN nps_responses x ON x.rowid IN (
+  SELECT y.rowid FROM nps_responses y
+  WHERE lower(y.email) = here.e
+    AND (y.created_at, y.source, y.response_id) {op} (here.c, here.s, here.i)
+  ORDER BY y.created_at {order}, y.source {order}, y.response_id {order} LIMIT {limit})
+"""
+_POSTGRES_SIDE = """(SELECT y.source, y.response_id, y.created_at, y.score, y.comment
+   FROM nps_responses y
+   WHERE lower(y.email) = here.e
+     AND (y.created_at, y.source COLLATE "C", y.response_id COLLATE "C")
+         {op} (here.c, here.s COLLATE "C", here.i COLLATE "C")
+   ORDER BY y.created_at {order}, y.source COLLATE "C" {order},
+            y.response_id COLLATE "C" {order} LIMIT {limit})"""
+_AROUND_SQL = {
+    "sqlite": _HERE
+    + _SQLITE_SIDE.format(op="<=", order="DESC", limit="{before}")
+    + "UNION ALL\n"
+    + _SQLITE_SIDE.format(op=">", order="ASC", limit="{after}"),
+    "postgresql": _HERE
+    + "SELECT here.e, n.source, n.response_id, n.created_at, n.score, n.comment\n"
+    + "FROM here CROSS JOIN LATERAL (\n  "
+    + _POSTGRES_SIDE.format(op="<=", order="DESC", limit="{before}")
+    + "\n  UNION ALL\n  "
+    + _POSTGRES_SIDE.format(op=">", order="ASC", limit="{after}")
+    + "\n) n",
+}
+
+
+def _bound(answers: Sequence[tuple[str, str, str]]) -> dict[str, str]:
+    """The parameters of :meth:`TicketLedger._around` for these answers at hand."""
+    bound: dict[str, str] = {}
+    for n, (source, response_id, email) in enumerate(answers):
+        bound.update({f"s{n}": source, f"i{n}": response_id, f"e{n}": email})
+    return bound
 
 
 def _merge(found: dict[int, TicketCandidate], row: Any) -> None:

@@ -328,6 +328,28 @@ def test_rel_status_changes_write_no_index_another_one_covers(
     assert set(indexes) == declared
 
 
+@pytest.mark.parametrize("upgraded", [False, True], ids=["fresh", "upgraded-from-v1"])
+def test_rel_each_persons_answers_have_their_ordered_index(store_url: str, upgraded: bool) -> None:
+    """Fresh or upgraded, a database orders each person's answers in one index (which a
+    customer context reads) and keeps no index of the lower-case email alone, its first part."""
+    if upgraded:
+        create_v1(store_url)
+    store = StateStore(store_url)
+    try:
+        store.migrate()
+        catalogue = (
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'nps_responses'"
+            if store.dialect == "sqlite"
+            else "SELECT indexname FROM pg_indexes WHERE tablename = 'nps_responses'"
+        )
+        with store.engine.connect() as conn:
+            names = {str(name) for name in conn.exec_driver_sql(catalogue).scalars()}
+    finally:
+        store.close()
+    assert t.PERSON_ORDER in names
+    assert "ix_nps_responses_email_lower" not in names
+
+
 def add_column_step(fail: bool) -> Callable[[Connection], None]:
     """A synthetic next version: a new column with a backfill, optionally failing at the end."""
 

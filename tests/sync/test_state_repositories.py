@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -335,6 +337,53 @@ def test_answers_around_give_each_answers_context_as_the_whole_history_does(
         expected |= {p.response_id for p in whole[max(mine - limit, 0) : mine + limit + 1]}
     assert {p.response_id for p in shown} == expected
     assert len(shown) <= len(at_hand) * (2 * limit + 1)
+
+
+def around_plans(store: StateStore, run: Callable[[], object]) -> list[str]:
+    """The plan of each query ``run`` sends for the answers around answers at hand: SQLite's
+    EXPLAIN QUERY PLAN, or PostgreSQL's EXPLAIN with sequential scans and sorts priced out of
+    reach, so only an index that gives the order itself keeps a plan free of them."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: object, _cursor: object, statement: str, params: Any, *_: object) -> None:
+        if statement.startswith("WITH h(s, i, e)"):
+            captured.append((statement, params))
+
+    sa.event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        run()
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", capture)
+    plans = []
+    with store.transaction() as conn:
+        for statement, params in captured:
+            if conn.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+                plans.append(" ".join(str(row[-1]) for row in rows))
+                continue
+            for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                conn.exec_driver_sql(f"SET LOCAL {setting} = off")
+            rows = conn.exec_driver_sql(f"EXPLAIN {statement}", params)
+            plans.append(" ".join(str(row[0]) for row in rows))
+    return plans
+
+
+def test_the_answers_around_one_are_read_in_order_from_the_person_index(
+    store: StateStore,
+) -> None:
+    # A long history: a customer context must not read (or sort) all of it for a few rows.
+    people = [answered(f"r{i:04d}", "pat@example.com", T0 + timedelta(hours=i)) for i in range(300)]
+    store.inbox.ingest_page("delighted", people, None, T0)
+
+    plans = around_plans(
+        store,
+        lambda: store.tickets.answers_around([("delighted", "r0150", "pat@example.com")], 5),
+    )
+
+    assert len(plans) == 1
+    assert plans[0].count(t.PERSON_ORDER) == 2  # the answers before, and those after
+    assert "TEMP B-TREE" not in plans[0]  # SQLite: no sort
+    assert "Sort" not in plans[0]  # PostgreSQL: the index gives the order, collation included
 
 
 def test_an_answer_not_stored_gets_the_whole_history_to_be_placed_in(store: StateStore) -> None:
