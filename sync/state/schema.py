@@ -115,7 +115,9 @@ responses = sa.Table(
     sa.Column("source", sa.String(100), primary_key=True),
     sa.Column("response_id", sa.String(200), primary_key=True),
     sa.Column("version", sa.String(64), nullable=False),
-    sa.Column("email", sa.String(320), nullable=False, index=True),
+    # Indexed with the time and score of each answer by ix_nps_responses_email_order (its own
+    # index until v19).
+    sa.Column("email", sa.String(320), nullable=False),
     sa.Column("score", sa.Integer, nullable=False),
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -360,6 +362,25 @@ actions_claim_order = sa.Index(
     actions.c.priority,
     actions.c.next_attempt_at,
     actions.c.key,
+)
+
+
+# -- History order indexes (schema v19) ----------------------------------------------------------
+#: A person's latest answer before a given time (inbox.Inbox.previous_scores), read as the last
+#: entry before it rather than by sorting every answer of the address.
+responses_email_order = sa.Index(
+    "ix_nps_responses_email_order",
+    responses.c.email,
+    responses.c.created_at,
+    responses.c.score,
+)
+#: The claims of a cooldown key within a routing window (cooldowns.Cooldowns.claims), read as one
+#: range of the index rather than every claim the key ever made.
+cooldowns_key_order = sa.Index(
+    "ix_nps_cooldowns_key_order",
+    cooldowns.c.rule,
+    cooldowns.c.key_value,
+    cooldowns.c.at,
 )
 
 
@@ -713,6 +734,14 @@ def create_person_order(conn: Connection) -> None:
 PERSON_ORDER = "ix_nps_responses_person_order"
 
 
+def _add_history_order(conn: Connection) -> None:
+    """v18 -> v19: a person's answers by address in time order (replacing the index of the
+    address alone, which it leads with) and each cooldown key's claims in time order."""
+    for index in (responses_email_order, cooldowns_key_order):
+        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_nps_responses_email"))
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -732,5 +761,6 @@ MIGRATIONS: dict[int, Migration] = {
     15: _add_claim_indexes,
     16: _drop_status_indexes,
     17: _add_person_order,
+    18: _add_history_order,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)
