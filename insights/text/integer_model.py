@@ -85,31 +85,50 @@ def _constants() -> dict[str, NDArray[Any]]:
     return {
         "iq_levels": np.array(LEVELS, dtype=np.float32),
         "iq_tiny": np.array(1e-12, dtype=np.float32),
-        "iq_zero_float": np.array(float(ZERO_POINT), dtype=np.float32),
         "iq_zero_point": np.array(ZERO_POINT, dtype=np.uint8),
+        "iq_axis_1": np.array([1], dtype=np.int64),
+        "iq_zero": np.array([0], dtype=np.int64),
+        "iq_minus_one": np.array([-1], dtype=np.int64),
     }
 
 
 def _integer_product(x: str, weights: str, column_scales: str, y: str) -> list[Any]:
-    """``y = x @ (weights * column_scales)`` with ``x`` rounded token by token to int8."""
+    """``y = x @ (weights * column_scales)`` with ``x`` rounded token by token to int8.
+
+    The tokens are laid out as rows (``Flatten``) so that one ``QuantizeLinear`` along them
+    divides, rounds (half to even), shifts and casts each row with its own scale: the same
+    numbers as those steps one node each, in one pass over the activations instead of five,
+    which took a seventh of the model's time."""
     from onnx import TensorProto, helper
 
     make, p = helper.make_node, f"{y}_iq"
     return [
-        make("Abs", [x], [f"{p}_abs"]),
-        make("ReduceMax", [f"{p}_abs"], [f"{p}_max"], axes=[-1], keepdims=1),
-        make("Max", [f"{p}_max", "iq_tiny"], [f"{p}_range"]),
+        make("Shape", [x], [f"{p}_shape"]),
+        make("Flatten", [x], [f"{p}_rows"], axis=-1),
+        make("ReduceMax", [f"{p}_rows"], [f"{p}_high"], axes=[1], keepdims=0),
+        make("ReduceMin", [f"{p}_rows"], [f"{p}_low"], axes=[1], keepdims=0),
+        make("Neg", [f"{p}_low"], [f"{p}_below"]),
+        make("Max", [f"{p}_high", f"{p}_below", "iq_tiny"], [f"{p}_range"]),
         make("Div", [f"{p}_range", "iq_levels"], [f"{p}_scale"]),
-        make("Div", [x, f"{p}_scale"], [f"{p}_steps"]),
-        make("Round", [f"{p}_steps"], [f"{p}_rounded"]),
-        make("Add", [f"{p}_rounded", "iq_zero_float"], [f"{p}_shifted"]),
-        make("Cast", [f"{p}_shifted"], [f"{p}_q"], to=TensorProto.UINT8),
+        make("Shape", [f"{p}_scale"], [f"{p}_tokens"]),
+        make("Expand", ["iq_zero_point", f"{p}_tokens"], [f"{p}_zero_points"]),
+        make(
+            "QuantizeLinear",
+            [f"{p}_rows", f"{p}_scale", f"{p}_zero_points"],
+            [f"{p}_q"],
+            axis=0,
+        ),
         make("MatMulInteger", [f"{p}_q", weights, "iq_zero_point"], [f"{p}_int"]),
         make("Cast", [f"{p}_int"], [f"{p}_float"], to=TensorProto.FLOAT),
         # Column scales first: onnxruntime fuses a Cast and Mul after MatMulInteger assuming a
         # single scale for the whole input, which a per-token scale is not.
         make("Mul", [f"{p}_float", column_scales], [f"{p}_columns"]),
-        make("Mul", [f"{p}_columns", f"{p}_scale"], [y]),
+        make("Unsqueeze", [f"{p}_scale", "iq_axis_1"], [f"{p}_row_scale"]),
+        make("Mul", [f"{p}_columns", f"{p}_row_scale"], [f"{p}_y"]),
+        # Back to the input's shape, its last axis now the product's columns.
+        make("Slice", [f"{p}_shape", "iq_zero", "iq_minus_one"], [f"{p}_outer"]),
+        make("Concat", [f"{p}_outer", "iq_minus_one"], [f"{p}_out_shape"], axis=0),
+        make("Reshape", [f"{p}_y", f"{p}_out_shape"], [y]),
     ]
 
 
