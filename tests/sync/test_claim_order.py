@@ -69,11 +69,10 @@ def test_claims_merge_due_and_expired_actions_in_claim_order(store: StateStore, 
     assert [c.key for c in sorted(claimed, key=lambda c: order.index(c.key))] == order[:limit]
 
 
-def sqlite_plans(store: StateStore, prefix: str, run: Callable[[], object]) -> list[str]:
-    """SQLite's plan of each statement starting with ``prefix`` that ``run`` sends."""
-    with store.transaction() as conn:
-        if conn.dialect.name != "sqlite":
-            pytest.skip("the plan is read from SQLite's EXPLAIN QUERY PLAN")
+def sent_statements(
+    store: StateStore, prefix: str, run: Callable[[], object]
+) -> list[tuple[str, Any]]:
+    """Each statement starting with ``prefix`` that ``run`` sends, with its parameters."""
     captured: list[tuple[str, Any]] = []
 
     def capture(_conn: object, _cursor: object, statement: str, params: Any, *_: object) -> None:
@@ -85,6 +84,15 @@ def sqlite_plans(store: StateStore, prefix: str, run: Callable[[], object]) -> l
         run()
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", capture)
+    return captured
+
+
+def sqlite_plans(store: StateStore, prefix: str, run: Callable[[], object]) -> list[str]:
+    """SQLite's plan of each statement starting with ``prefix`` that ``run`` sends."""
+    with store.transaction() as conn:
+        if conn.dialect.name != "sqlite":
+            pytest.skip("the plan is read from SQLite's EXPLAIN QUERY PLAN")
+    captured = sent_statements(store, prefix, run)
     with store.transaction() as conn:
         return [
             " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {s}", p))

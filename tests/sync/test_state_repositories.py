@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +19,7 @@ from sync.state import (
 )
 from sync.state import schema as t
 from sync.state.dialect import chunks, insert_ignore, upsert
-from tests.sync.test_claim_order import sqlite_plans
+from tests.sync.test_claim_order import sent_statements, sqlite_plans
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -343,20 +342,10 @@ def around_plans(store: StateStore, run: Callable[[], object]) -> list[str]:
     """The plan of each query ``run`` sends for the answers around answers at hand: SQLite's
     EXPLAIN QUERY PLAN, or PostgreSQL's EXPLAIN with sequential scans and sorts priced out of
     reach, so only an index that gives the order itself keeps a plan free of them."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(_conn: object, _cursor: object, statement: str, params: Any, *_: object) -> None:
-        if statement.startswith("WITH h(s, i, e)"):
-            captured.append((statement, params))
-
-    sa.event.listen(store.engine, "before_cursor_execute", capture)
-    try:
-        run()
-    finally:
-        sa.event.remove(store.engine, "before_cursor_execute", capture)
+    sent = sent_statements(store, "WITH h(s, i, e)", run)
     plans = []
     with store.transaction() as conn:
-        for statement, params in captured:
+        for statement, params in sent:
             if conn.dialect.name == "sqlite":
                 rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
                 plans.append(" ".join(str(row[-1]) for row in rows))
