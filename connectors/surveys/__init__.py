@@ -10,7 +10,7 @@ from connectors.surveys.delighted import DelightedSource
 from connectors.surveys.delighted_format import parse_delighted_response, parse_delighted_webhook
 from connectors.surveys.delighted_people import DelightedPeople, ScheduledSurvey
 from connectors.surveys.files import FileSource
-from connectors.surveys.source import SourcePage, SurveySource
+from connectors.surveys.source import SourcePage, SurveySource, close_pages
 from connectors.surveys.typeform import TypeformSource
 from connectors.surveys.typeform_format import (
     TypeformMapping,
@@ -27,6 +27,7 @@ __all__ = [
     "SurveySource",
     "TypeformMapping",
     "TypeformSource",
+    "close_pages",
     "parse_delighted_response",
     "parse_delighted_webhook",
     "parse_typeform_response",

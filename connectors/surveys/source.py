@@ -48,8 +48,17 @@ class SurveySource(Protocol):
         Raises :mod:`connectors.errors` tiers only; one bad record becomes a problem, not an
         exception. After a :class:`~connectors.errors.RetryableError` the iterator stays usable:
         the next ``next()`` repeats the failed request, so the engine can retry in place.
+        A walk that reads ahead has a ``close()``: :func:`close_pages` stops it.
         """
         ...
+
+
+def close_pages(pages: Iterator[SourcePage] | None) -> None:
+    """Stop a walk that reads pages ahead (threads of time slices) when its reader stops early;
+    a walk without ``close()`` holds nothing to stop."""
+    close = getattr(pages, "close", None)
+    if close is not None:
+        close()
 
 
 def unix_cursor(cursor: str | None, system: str) -> int | None:

@@ -36,7 +36,13 @@ from more_itertools import chunked
 
 from connectors.errors import ConnectorError, DeferError, RetryableError
 from connectors.models import Contact, SurveyResponse, ZendeskUser
-from connectors.surveys import DelightedSource, SourcePage, SurveySource, TypeformSource
+from connectors.surveys import (
+    DelightedSource,
+    SourcePage,
+    SurveySource,
+    TypeformSource,
+    close_pages,
+)
 from sync.app.runtime import Connections
 from sync.core.config import Config
 from sync.core.ports import MatchingHelpdesk
@@ -219,9 +225,7 @@ def read_ahead(
         except BaseException as exc:  # handed over to the consumer, which raises it
             pages.put((None, exc))
         finally:
-            close = getattr(walker, "close", None)
-            if close is not None:  # a walk that reads ahead stops reading
-                close()
+            close_pages(walker)
 
     thread = threading.Thread(target=reader, name=f"read-{source.name}", daemon=True)
     thread.start()

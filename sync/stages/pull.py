@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import partial
 
 from connectors.errors import ConnectorError, DeferError
-from connectors.surveys import SourcePage, SurveySource
+from connectors.surveys import SourcePage, SurveySource, close_pages
 from sync.core.retry import RetryPolicy
 from sync.state import StateStore
 
@@ -97,7 +97,5 @@ def pull(
             log.error("source %s failed: %s", source.name, exc, extra={"source": source.name})
             stats.errors.append(f"{source.name}: {exc}")
         finally:
-            close = getattr(pages, "close", None)
-            if close is not None:  # a walk that reads ahead stops reading
-                close()
+            close_pages(pages)
     return stats
