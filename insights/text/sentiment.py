@@ -3,6 +3,8 @@
 VADER's lexicon (``compound``) always; with the sentence encoder, blended with how much closer
 the comment sits to plainly positive statements than to plainly negative ones. The blend was
 measured better than either alone on airline reviews and tweets (see the README's figures).
+A comment without a word (emoji, an emoticon) is the lexicon's alone: the model reads such
+characters as unknown tokens, and its opinion of them is noise.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ NEGATIVE = (
 EMBEDDING_WEIGHT = 0.6
 #: Spreads the small cosine differences over (-1, 1).
 EMBEDDING_GAIN = 4.0
+#: Characters that only say how the emoji before them is drawn: text or emoji presentation and
+#: the five skin tones. The lexicon looks emoji up one character at a time, so a heart typed as
+#: phones type it ("❤️", the heart and the emoji selector) went unread; dropped, it reads as the
+#: heart it is.
+PRESENTATION = dict.fromkeys([0xFE0E, 0xFE0F, *range(0x1F3FB, 0x1F400)])
 
 
 class SentimentScorer:
@@ -55,12 +62,13 @@ class SentimentScorer:
         self, texts: Sequence[str], embeddings: NDArray[np.float32] | None = None
     ) -> list[float]:
         """One score per text; ``embeddings`` (rows of the encoder's vectors) refine them."""
-        lexical = np.array(
-            [self._lexicon.polarity_scores(t)["compound"] if t.strip() else 0.0 for t in texts]
-        )
+        lexical = np.array([self._lexical(t) if t.strip() else 0.0 for t in texts])
         if self._axis is None or embeddings is None:
             return [float(x) for x in lexical]
         semantic = np.tanh(EMBEDDING_GAIN * (embeddings @ self._axis))
         blended = EMBEDDING_WEIGHT * semantic + (1 - EMBEDDING_WEIGHT) * lexical
-        empty = np.array([not t.strip() for t in texts])
-        return [0.0 if e else float(np.clip(x, -1, 1)) for x, e in zip(blended, empty, strict=True)]
+        worded = np.array([any(ch.isalpha() for ch in t) for t in texts])
+        return [float(np.clip(x, -1, 1)) for x in np.where(worded, blended, lexical)]
+
+    def _lexical(self, text: str) -> float:
+        return float(self._lexicon.polarity_scores(text.translate(PRESENTATION))["compound"])

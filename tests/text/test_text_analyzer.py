@@ -54,6 +54,38 @@ def test_a_comment_in_another_language_is_marked_neutral_with_no_theme(
     assert results[4].theme_names[0] == "onboarding"
 
 
+@pytest.mark.parametrize("model", ["minilm", "lexicon"])
+@pytest.mark.parametrize(
+    ("typed", "plain", "sign"),
+    [
+        ("\u2764\ufe0f", "\u2764", 1),  # a heart with the emoji selector, as phones type it
+        ("\u263a\ufe0f", "\u263a", 1),  # smiling face
+        ("\u2639\ufe0f", "\u2639", -1),  # frowning face
+        ("\U0001f622\U0001f3fd", "\U0001f622", -1),  # crying face, with a skin tone
+        ("Thanks \u2764\ufe0f", "Thanks \u2764", 1),
+    ],
+)
+def test_an_emoji_reads_the_same_however_it_is_drawn(
+    model: str, typed: str, plain: str, sign: int, taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    analyzer = TextAnalyzer(
+        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
+    )
+    drawn, bare = analyzer.analyze([typed, plain])
+    assert drawn.sentiment * sign > 0.3
+    assert abs(drawn.sentiment - bare.sentiment) < 0.05
+
+
+@pytest.mark.parametrize("comment", ["\U0001f60d", "\U0001f620\U0001f620", ":(", "\U0001f642"])
+def test_a_comment_without_words_is_scored_by_the_lexicon_alone(
+    comment: str, taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    [with_model] = TextAnalyzer(taxonomy, model="minilm", encoder=encoder).analyze([comment])
+    [lexicon] = TextAnalyzer(taxonomy, model="lexicon").analyze([comment])
+    assert lexicon.sentiment != 0.0
+    assert with_model.sentiment == lexicon.sentiment
+
+
 def test_an_empty_comment_is_neutral_and_has_no_theme(
     taxonomy: Taxonomy, encoder: SentenceEncoder
 ) -> None:
