@@ -42,7 +42,34 @@ EMBEDDING_GAIN = 4.0
 #: the five skin tones. The lexicon looks emoji up one character at a time, so a heart typed as
 #: phones type it ("❤️", the heart and the emoji selector) went unread; dropped, it reads as the
 #: heart it is.
-PRESENTATION = dict.fromkeys([0xFE0E, 0xFE0F, *range(0x1F3FB, 0x1F400)])
+PRESENTATION = (0xFE0E, 0xFE0F, *range(0x1F3FB, 0x1F400))
+#: Emoji whose names carry no word the lexicon scores ("thumbs up", "pouting face": 0), read as
+#: the plain word each stands for in feedback, which the lexicon scores as in any sentence, its
+#: negation included ("not 👍" reads "not good"). Emoji it scores by their names ("angry face",
+#: "smiling face with heart-eyes") keep them; ambiguous ones (fire, face with steam) stay unread.
+EMOJI_WORDS = {
+    "\U0001f44d": "good",  # thumbs up
+    "\U0001f44e": "bad",  # thumbs down
+    "\U0001f44f": "applause",  # clapping hands
+    "\U0001f64c": "hooray",  # raising hands
+    "\U0001f64f": "thanks",  # folded hands
+    "\U0001f4aa": "strong",  # flexed biceps
+    "\U0001f4af": "perfect",  # hundred points
+    "\U0001f929": "excited",  # star-struck
+    "\U0001f621": "angry",  # pouting face
+    "\U0001f92c": "furious",  # face with symbols on mouth
+    "\U0001f612": "annoyed",  # unamused face
+    "\U0001f644": "annoyed",  # face with rolling eyes
+    "\U0001f4a9": "crap",  # pile of poo
+    "\U0001f92e": "disgusting",  # face vomiting
+    "\U0001f922": "sick",  # nauseated face
+    "\U0001f926": "ugh",  # person facepalming
+}
+#: What the lexicon is given instead of the comment's own characters.
+_FOR_LEXICON = {
+    **dict.fromkeys(PRESENTATION),
+    **{ord(emoji): f" {word} " for emoji, word in EMOJI_WORDS.items()},
+}
 
 
 class SentimentScorer:
@@ -71,4 +98,4 @@ class SentimentScorer:
         return [float(np.clip(x, -1, 1)) for x in np.where(worded, blended, lexical)]
 
     def _lexical(self, text: str) -> float:
-        return float(self._lexicon.polarity_scores(text.translate(PRESENTATION))["compound"])
+        return float(self._lexicon.polarity_scores(text.translate(_FOR_LEXICON))["compound"])

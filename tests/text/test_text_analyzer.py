@@ -76,6 +76,30 @@ def test_an_emoji_reads_the_same_however_it_is_drawn(
     assert abs(drawn.sentiment - bare.sentiment) < 0.05
 
 
+@pytest.mark.parametrize("model", ["minilm", "lexicon"])
+@pytest.mark.parametrize(
+    ("comment", "sign"),
+    [
+        ("\U0001f44d", 1),  # thumbs up: its name has no word the lexicon scores
+        ("\U0001f44d\U0001f3fe", 1),  # with a skin tone
+        ("\U0001f64f\U0001f64f", 1),  # folded hands
+        ("\U0001f44e", -1),  # thumbs down
+        ("\U0001f621", -1),  # pouting face
+        ("\U0001f92c", -1),  # face with symbols on mouth
+        ("not \U0001f44d", -1),  # read as "not good"
+        ("Great team, thank you\U0001f44f", 1),
+    ],
+)
+def test_emoji_that_stand_for_an_opinion_carry_its_sign(
+    model: str, comment: str, sign: int, taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    analyzer = TextAnalyzer(
+        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
+    )
+    [result] = analyzer.analyze([comment])
+    assert result.sentiment * sign > 0.2
+
+
 @pytest.mark.parametrize("comment", ["\U0001f60d", "\U0001f620\U0001f620", ":(", "\U0001f642"])
 def test_a_comment_without_words_is_scored_by_the_lexicon_alone(
     comment: str, taxonomy: Taxonomy, encoder: SentenceEncoder
