@@ -45,8 +45,8 @@ EMBEDDING_GAIN = 4.0
 PRESENTATION = (0xFE0E, 0xFE0F, *range(0x1F3FB, 0x1F400))
 #: Emoji whose names carry no word the lexicon scores ("thumbs up", "pouting face": 0), read as
 #: the plain word each stands for in feedback, which the lexicon scores as in any sentence, its
-#: negation included ("not 👍" reads "not good"). Emoji it scores by their names ("angry face",
-#: "smiling face with heart-eyes") keep them; ambiguous ones (fire, face with steam) stay unread.
+#: negation included ("not 👍" reads "not good"). Emoji it scores rightly by their names ("angry
+#: face", "smiling face with heart-eyes") keep them.
 EMOJI_WORDS = {
     "\U0001f44d": "good",  # thumbs up
     "\U0001f44e": "bad",  # thumbs down
@@ -64,11 +64,16 @@ EMOJI_WORDS = {
     "\U0001f92e": "disgusting",  # face vomiting
     "\U0001f922": "sick",  # nauseated face
     "\U0001f926": "ugh",  # person facepalming
+    "\U0001f494": "heartbroken",  # broken heart: by its name, "heart" outweighed "broken"
 }
+#: Emoji that say praise as often as trouble in feedback ("🔥🔥🔥", "the site is on 🔥"), whose
+#: names the lexicon reads as bad words ("fire", "collision"): left unread rather than negative.
+UNREAD_EMOJI = ("\U0001f525", "\U0001f4a5")
 #: What the lexicon is given instead of the comment's own characters.
 _FOR_LEXICON = {
     **dict.fromkeys(PRESENTATION),
     **{ord(emoji): f" {word} " for emoji, word in EMOJI_WORDS.items()},
+    **dict.fromkeys(map(ord, UNREAD_EMOJI), " "),
 }
 
 

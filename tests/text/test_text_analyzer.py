@@ -87,6 +87,7 @@ def test_an_emoji_reads_the_same_however_it_is_drawn(
         ("\U0001f621", -1),  # pouting face
         ("\U0001f92c", -1),  # face with symbols on mouth
         ("not \U0001f44d", -1),  # read as "not good"
+        ("\U0001f494", -1),  # broken heart
         ("Great team, thank you\U0001f44f", 1),
     ],
 )
@@ -98,6 +99,18 @@ def test_emoji_that_stand_for_an_opinion_carry_its_sign(
     )
     [result] = analyzer.analyze([comment])
     assert result.sentiment * sign > 0.2
+
+
+@pytest.mark.parametrize("model", ["minilm", "lexicon"])
+@pytest.mark.parametrize("comment", ["\U0001f525\U0001f525\U0001f525", "\U0001f4a5"])
+def test_emoji_that_say_praise_as_often_as_trouble_are_neutral(
+    model: str, comment: str, taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    analyzer = TextAnalyzer(
+        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
+    )
+    [result] = analyzer.analyze([comment])
+    assert result.sentiment == 0.0
 
 
 @pytest.mark.parametrize("comment", ["\U0001f60d", "\U0001f620\U0001f620", ":(", "\U0001f642"])
