@@ -43,10 +43,10 @@ EMBEDDING_GAIN = 4.0
 #: phones type it ("❤️", the heart and the emoji selector) went unread; dropped, it reads as the
 #: heart it is.
 PRESENTATION = (0xFE0E, 0xFE0F, *range(0x1F3FB, 0x1F400))
-#: Emoji whose names carry no word the lexicon scores ("thumbs up", "pouting face": 0), read as
-#: the plain word each stands for in feedback, which the lexicon scores as in any sentence, its
-#: negation included ("not 👍" reads "not good"). Emoji it scores rightly by their names ("angry
-#: face", "smiling face with heart-eyes") keep them.
+#: Emoji whose names carry no word the lexicon scores ("thumbs up", "pouting face": 0), or one
+#: that misleads it, read as the plain word each stands for in feedback, which the lexicon scores
+#: as in any sentence, its negation included ("not 👍" reads "not good"). Emoji it scores rightly
+#: by their names ("angry face", "smiling face with heart-eyes") keep them.
 EMOJI_WORDS = {
     "\U0001f44d": "good",  # thumbs up
     "\U0001f44e": "bad",  # thumbs down
