@@ -78,9 +78,23 @@ class SentenceEncoder:
         )
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """One unit-length row per text (a zero row for an empty text)."""
+        """One unit-length row per text (a zero row for an empty text).
+
+        Each distinct text goes through the model once: survey exports repeat short comments
+        ("Great", "Good service", "n/a") many times, and a text's row never depends on the
+        others of its batch. Blank texts skip the model."""
+        distinct: dict[str, int] = {}
+        rows = [distinct.setdefault(t, len(distinct)) if t.strip() else -1 for t in texts]
+        unique = self._embed(list(distinct))
         result = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        encoded = self._tokenizer.encode_batch(list(texts))
+        written = [i for i, row in enumerate(rows) if row >= 0]
+        result[written] = unique[[rows[i] for i in written]]
+        return result
+
+    def _embed(self, texts: list[str]) -> NDArray[np.float32]:
+        """One unit-length row per text, none of them blank."""
+        result = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        encoded = self._tokenizer.encode_batch(texts)
         for chosen in _batches([len(e.ids) for e in encoded]):
             width = max(len(encoded[i].ids) for i in chosen)
             ids = np.zeros((len(chosen), width), dtype=np.int64)
@@ -93,9 +107,6 @@ class SentenceEncoder:
             pooled = (states * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             result[chosen] = pooled / np.maximum(norms, 1e-9)
-        for index, text in enumerate(texts):
-            if not text.strip():
-                result[index] = 0.0
         return result
 
 
