@@ -113,6 +113,51 @@ def test_emoji_that_say_praise_as_often_as_trouble_are_neutral(
     assert result.sentiment == 0.0
 
 
+#: Short feedback the lexicon misread: words it lacks ("expensive", "slow", "intuitive") and
+#: phrases whose words mislead it ("could be better", "nothing to improve"). ``model``: whether
+#: the sign holds with the model too (its reading of "improvement" and "better" is praise).
+FEEDBACK = [
+    ("Too expensive for what it does", -1, True),
+    ("The app is slow and buggy", -1, True),
+    ("Could be better", -1, True),
+    ("There is room for improvement in the reporting", -1, True),
+    ("Pricing could be better", -1, False),
+    ("Needs improvement", -1, False),
+    ("Nothing to improve", 1, False),
+    ("Nothing to improve. Keep it up!", 1, True),
+    ("Intuitive and reliable", 1, True),
+    ("Fast, seamless onboarding", 1, True),
+]
+
+
+@pytest.mark.parametrize(("comment", "sign", "_model"), FEEDBACK)
+def test_the_lexicon_reads_the_words_and_phrases_of_product_feedback(
+    comment: str, sign: int, _model: bool, taxonomy: Taxonomy
+) -> None:
+    [result] = TextAnalyzer(taxonomy, model="lexicon").analyze([comment])
+    assert result.sentiment * sign > 0.2
+
+
+@pytest.mark.parametrize(("comment", "sign"), [(c, s) for c, s, model in FEEDBACK if model])
+def test_product_feedback_carries_its_sign_with_the_model(
+    comment: str, sign: int, taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    [result] = TextAnalyzer(taxonomy, model="minilm", encoder=encoder).analyze([comment])
+    assert result.sentiment * sign > 0.1
+
+
+@pytest.mark.parametrize("model", ["minilm", "lexicon"])
+@pytest.mark.parametrize("comment", ["Support never answers", "Customer support was slow to reply"])
+def test_naming_the_support_team_does_not_make_a_complaint_praise(
+    model: str, comment: str, taxonomy: Taxonomy, encoder: SentenceEncoder
+) -> None:
+    analyzer = TextAnalyzer(
+        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
+    )
+    [result] = analyzer.analyze([comment])
+    assert result.sentiment <= 0.0
+
+
 @pytest.mark.parametrize("comment", ["\U0001f60d", "\U0001f620\U0001f620", ":(", "\U0001f642"])
 def test_a_comment_without_words_is_scored_by_the_lexicon_alone(
     comment: str, taxonomy: Taxonomy, encoder: SentenceEncoder
