@@ -41,6 +41,7 @@ def fused_operators(model_bytes: bytes) -> tuple[bytes, int, int]:
     attentions = _fuse_attentions(graph)
     if gelus or attentions:
         _drop_unused(graph)
+    if (gelus or attentions) and all(o.domain != CONTRIB for o in model.opset_import):
         model.opset_import.append(onnx.helper.make_opsetid(CONTRIB, 1))
     return model.SerializeToString(), gelus, attentions
 

@@ -86,7 +86,8 @@ def integer_matmuls(model_bytes: bytes) -> tuple[bytes, int]:
     del graph.node[:]
     graph.node.extend(nodes)
     graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in _constants().items())
-    model.opset_import.append(onnx.helper.make_opsetid(CONTRIB, 1))
+    if all(entry.domain != CONTRIB for entry in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid(CONTRIB, 1))
     return model.SerializeToString(), len(products)
 
 
