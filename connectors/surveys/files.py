@@ -289,7 +289,7 @@ def _csv_rows(
         yield line, _parse_fields(fields, source, f"{path}:{line}", until)
 
 
-def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+def bounded_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
     """(number, line without its end) per line; None for a line over the record limit."""
     number = 0
     while True:
@@ -310,7 +310,7 @@ def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
 def _jsonl_records(
     stream: BinaryIO, *, source: str, path: str, until: datetime
 ) -> Iterator[tuple[int, Parsed]]:
-    for number, line in _lines(stream):
+    for number, line in bounded_lines(stream):
         location = f"{path}:{number}"
         if line is None:
             reason = f"the line is longer than {MAX_RECORD_CHARS:,} characters"

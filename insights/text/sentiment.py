@@ -9,8 +9,9 @@ characters as unknown tokens, and its opinion of them is noise.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -137,6 +138,16 @@ FEEDBACK_PHRASES = (
     ),
 )
 
+#: Longest text the lexicon reads at once. Its rules look words up by their place in the text
+#: (``list.index`` for every word), so its time grows with the square of a comment's length: 32,000
+#: characters took 3 s and a megabyte would take about an hour. A longer comment is read in pieces
+#: of whole sentences and their scores summed before the lexicon's normalisation, as it sums words.
+LEXICON_PIECE_CHARS = 2_000
+#: The lexicon's normalisation, ``x / sqrt(x * x + alpha)``, turns its sum of word scores into
+#: ``compound``; inverted to add up the pieces of a long comment.
+_LEXICON_ALPHA = 15.0
+_SENTENCE_END = re.compile(r"(?<=[.!?\n])\s+")
+
 
 class SentimentScorer:
     """Scores comments; built once (the lexicon and the poles are loaded at construction)."""
@@ -170,4 +181,34 @@ class SentimentScorer:
         text = text.translate(_FOR_LEXICON)
         for phrase, word in FEEDBACK_PHRASES:
             text = phrase.sub(word, text)
+        if len(text) <= LEXICON_PIECE_CHARS:
+            return self._compound(text)
+        total = 0.0
+        for piece in _pieces(text, LEXICON_PIECE_CHARS):
+            compound = max(-0.9999, min(0.9999, self._compound(piece)))
+            total += compound * math.sqrt(_LEXICON_ALPHA / (1 - compound * compound))
+        return total / math.sqrt(total * total + _LEXICON_ALPHA)
+
+    def _compound(self, text: str) -> float:
         return float(self._lexicon.polarity_scores(text)["compound"])
+
+
+def _pieces(text: str, limit: int) -> Iterator[str]:
+    """``text`` in consecutive pieces of at most ``limit`` characters: whole sentences where
+    they fit, else whole words, else cut."""
+    piece = ""
+    for sentence in _SENTENCE_END.split(text):
+        while len(sentence) > limit:  # a sentence longer than a piece: at a space, else cut
+            cut = sentence.rfind(" ", 0, limit) + 1 or limit
+            if piece:
+                yield piece
+                piece = ""
+            yield sentence[:cut]
+            sentence = sentence[cut:]
+        if piece and len(piece) + 1 + len(sentence) > limit:
+            yield piece
+            piece = sentence
+        else:
+            piece = f"{piece} {sentence}" if piece else sentence
+    if piece:
+        yield piece

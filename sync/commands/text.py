@@ -8,6 +8,7 @@ theme (suggested new themes).
 ``id`` and ``comment``; others are ignored) and writes one JSON line per comment:
 ``{"id": ..., "sentiment": float, "themes": [names, most confident first]}``. Bad rows are
 reported on stderr with their line and skipped; the command then exits 1 after writing the rest.
+A comment is read up to 32,000 characters, as much as the daemon stores of one.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def analyze_command(
     model: str,
 ) -> None:
     """Score each comment of INPUT (CSV or JSONL with id and comment) for sentiment and themes."""
+    from connectors.surveys.fields import MAX_COMMENT_CHARS
     from sync.core.errors import PartialFailureError
     from sync.ops.comment_files import BadRow, read_rows
 
@@ -107,7 +109,8 @@ def analyze_command(
             continue
         rows.append(found)
     foreign = 0
-    comments = [str(r.values["comment"] or "") for r in rows]
+    # As much of a comment as the daemon stores: the rest of a longer one is not read.
+    comments = [str(r.values["comment"] or "")[:MAX_COMMENT_CHARS] for r in rows]
     whole = _adapt(analyzer, comments)
     with _output(out_path) as out:
         for start, chunk in _chunks(rows, long=len(rows) > LONG_INPUT):

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.surveys.files import csv_delimiter
+from connectors.surveys.files import MAX_RECORD_CHARS, bounded_lines, csv_delimiter
 from sync.core.errors import EXIT_CONFIG_FILE, SyncError
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -68,6 +68,8 @@ def _is_jsonl(path: Path) -> bool:
 
 
 def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
+    if csv.field_size_limit() < MAX_RECORD_CHARS:  # as survey exports: raised, never lowered
+        csv.field_size_limit(MAX_RECORD_CHARS)
     with path.open(encoding="utf-8-sig", newline="") as handle:
         delimiter = csv_delimiter(handle.readline())
         handle.seek(0)
@@ -82,16 +84,27 @@ def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
             )
         reader.fieldnames = columns
         start = reader.line_num + 1
-        try:
-            for record in reader:
-                problem = next((c for c in required if record.get(c) is None), None)
-                if problem:
-                    yield BadRow(start, f"the row has no {problem!r} value")
-                else:
-                    yield Row(start, dict(record))
-                start = reader.line_num + 1
-        except csv.Error as error:
-            yield BadRow(start, f"not valid CSV ({error}); the rest of the file is not read")
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                reason = str(error)
+                if reason.startswith("field larger than field limit"):
+                    reason = f"a field is longer than {MAX_RECORD_CHARS:,} characters"
+                yield BadRow(start, f"not valid CSV ({reason})")
+                # The reader may not count the line it gave up on: the next row starts after it.
+                start = max(reader.line_num, start) + 1
+                continue
+            problem = next((c for c in required if record.get(c) is None), None)
+            if None in record:  # DictReader's key for the fields beyond the header's
+                yield BadRow(start, f"the row has more fields than the header's {len(columns)}")
+            elif problem:
+                yield BadRow(start, f"the row has no {problem!r} value")
+            else:
+                yield Row(start, dict(record))
+            start = reader.line_num + 1
 
 
 def _named(header: Sequence[str], required: Sequence[str]) -> list[str]:
@@ -108,7 +121,10 @@ def _named(header: Sequence[str], required: Sequence[str]) -> list[str]:
 
 def _jsonl_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in bounded_lines(handle):
+            if raw is None:
+                yield BadRow(number, f"the line is longer than {MAX_RECORD_CHARS:,} characters")
+                continue
             if not raw.strip():
                 continue
             try:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from connectors.surveys.files import MAX_RECORD_CHARS
 from sync.cli import main
 
 
@@ -128,3 +130,52 @@ def test_a_labelled_file_trains_the_themes_and_unknown_themes_are_skipped(
     assert lines[0]["themes"][:1] == ["onboarding"]
     assert f"{labelled}:7: theme 'stability' is not in the taxonomy; row skipped" in stderr
     assert code == 1
+
+
+def test_a_very_long_comment_is_read_in_bounded_time_and_the_rest_of_the_file_too(
+    tmp_path: Path, themes_file: Path
+) -> None:
+    long = "The invoice was wrong again and support was slow to answer. " * 5_000  # 300,000
+    comments = tmp_path / "comments.csv"
+    comments.write_text(f'id,comment\n1,"{long}"\n2,Great value for money!\n', encoding="utf-8")
+    started = time.monotonic()
+    code, lines, stderr = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
+    # The lexicon's time grows with the square of what it reads: this comment whole took minutes.
+    assert time.monotonic() - started < 30
+    assert code == 0, stderr
+    assert [line["id"] for line in lines] == ["1", "2"]
+    assert lines[0]["sentiment"] < -0.5 < 0.5 < lines[1]["sentiment"]
+
+
+def test_oversized_and_ragged_rows_are_skipped_by_line_and_the_rest_is_read(
+    tmp_path: Path, themes_file: Path
+) -> None:
+    comments = tmp_path / "comments.csv"
+    comments.write_text(
+        "id,comment\n"
+        "1,too expensive\n"
+        f'2,"{"x" * (MAX_RECORD_CHARS + 10)}"\n'
+        "3,too expensive, and the invoice was wrong\n"  # a comma the export did not quote
+        "4,support was slow\n",
+        encoding="utf-8",
+    )
+    code, lines, stderr = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
+    assert code == 1
+    assert [line["id"] for line in lines] == ["1", "4"]
+    assert f"{comments}:3: not valid CSV (a field is longer than 8,388,608 characters)" in stderr
+    assert f"{comments}:4: the row has more fields than the header's 2; row skipped" in stderr
+
+
+def test_an_oversized_jsonl_line_is_skipped_and_the_rest_is_read(
+    tmp_path: Path, themes_file: Path
+) -> None:
+    comments = tmp_path / "comments.jsonl"
+    big = json.dumps({"id": 2, "comment": "x" * (MAX_RECORD_CHARS + 10)})
+    comments.write_text(
+        f'{{"id": 1, "comment": "too expensive"}}\n{big}\n{{"id": 3, "comment": "slow"}}\n',
+        encoding="utf-8",
+    )
+    code, lines, stderr = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
+    assert code == 1
+    assert [line["id"] for line in lines] == [1, 3]
+    assert f"{comments}:2: the line is longer than 8,388,608 characters; row skipped" in stderr
