@@ -3,23 +3,30 @@
 A CSV file may separate its columns by ``,``, ``;``, tab or ``|`` (whichever its header holds
 most of) and name a column in any case. A row that cannot be used (no id, a line that is not
 JSON, a theme the taxonomy does not know) is returned as a :class:`BadRow` naming its line, and
-the rest of the file is read; only a file that cannot be read at all (missing columns, not
-UTF-8) raises :class:`CommentFileError`. Messages never quote a comment: comments are personal
-data.
+the rest of the file is read; only a file that cannot be read at all (missing columns, a
+header that is not UTF-8) raises :class:`CommentFileError`. A CSV file is UTF-8 or, when it
+starts with the byte order mark, UTF-16; a row holding bytes that are not UTF-8 is reported on its
+own. Messages never quote a comment: comments are personal data.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from connectors.surveys.files import MAX_RECORD_CHARS, bounded_lines, csv_delimiter
 from sync.core.errors import EXIT_CONFIG_FILE, SyncError
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+#: Bytes that were not UTF-8, as ``surrogateescape`` keeps them.
+_UNDECODED = re.compile("[\udc80-\udcff]")
+_SAVE_AS_UTF8 = ' (save it as UTF-8: in a spreadsheet, "CSV UTF-8")'
 
 
 class CommentFileError(SyncError):
@@ -53,7 +60,7 @@ def read_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
         else:
             yield from _csv_rows(path, required)
     except UnicodeDecodeError as error:
-        raise CommentFileError(f"{path}: not UTF-8 text ({error.reason})") from None
+        raise CommentFileError(f"{path}: not UTF-16 text ({error.reason})") from None
     except OSError as error:
         raise CommentFileError(f"{path}: cannot be read ({error.strerror})") from None
 
@@ -67,13 +74,26 @@ def _is_jsonl(path: Path) -> bool:
         return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
+def _csv_text(path: Path) -> IO[str]:
+    """The file as text: UTF-16 when it starts with its byte order mark (spreadsheets' "Unicode
+    text"), else UTF-8 with bytes that are not kept as escapes, for the row holding them to be
+    reported on its own."""
+    with path.open("rb") as handle:
+        start = handle.read(2)
+    if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return path.open(encoding="utf-16", newline="")
+    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
 def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
     if csv.field_size_limit() < MAX_RECORD_CHARS:  # as survey exports: raised, never lowered
         csv.field_size_limit(MAX_RECORD_CHARS)
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with _csv_text(path) as handle:
         delimiter = csv_delimiter(handle.readline())
         handle.seek(0)
         reader = csv.DictReader(handle, delimiter=delimiter)
+        if any(_UNDECODED.search(name) for name in reader.fieldnames or []):
+            raise CommentFileError(f"{path}:1: the header is not UTF-8 text{_SAVE_AS_UTF8}")
         columns = _named(reader.fieldnames or [], required)
         missing = [c for c in required if c not in columns]
         if missing:
@@ -100,6 +120,8 @@ def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
             problem = next((c for c in required if record.get(c) is None), None)
             if None in record:  # DictReader's key for the fields beyond the header's
                 yield BadRow(start, f"the row has more fields than the header's {len(columns)}")
+            elif any(isinstance(v, str) and _UNDECODED.search(v) for v in record.values()):
+                yield BadRow(start, "not UTF-8 text")
             elif problem:
                 yield BadRow(start, f"the row has no {problem!r} value")
             else:
@@ -129,9 +151,11 @@ def _jsonl_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
                 continue
             try:
                 record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                reason = error.reason if isinstance(error, UnicodeDecodeError) else error.msg
-                yield BadRow(number, f"not a JSON object ({reason})")
+            except UnicodeDecodeError:
+                yield BadRow(number, "not UTF-8 text")
+                continue
+            except json.JSONDecodeError as error:
+                yield BadRow(number, f"not a JSON object ({error.msg})")
                 continue
             if not isinstance(record, dict):
                 yield BadRow(number, "not a JSON object")

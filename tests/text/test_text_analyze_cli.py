@@ -179,3 +179,38 @@ def test_an_oversized_jsonl_line_is_skipped_and_the_rest_is_read(
     assert code == 1
     assert [line["id"] for line in lines] == [1, 3]
     assert f"{comments}:2: the line is longer than 8,388,608 characters; row skipped" in stderr
+
+
+def test_a_row_that_is_not_utf8_is_skipped_and_the_rest_is_read(
+    tmp_path: Path, themes_file: Path
+) -> None:
+    comments = tmp_path / "comments.csv"
+    comments.write_bytes(
+        b"id,comment\n1,too expensive\n2,caf\xe9 was awful\n3,support was slow\n"
+    )  # one comment saved as Latin-1 among UTF-8 ones
+    code, lines, stderr = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
+    assert code == 1
+    assert [line["id"] for line in lines] == ["1", "3"]
+    assert f"{comments}:3: not UTF-8 text; row skipped" in stderr
+
+
+def test_a_utf16_export_with_its_byte_order_mark_is_read(tmp_path: Path, themes_file: Path) -> None:
+    comments = tmp_path / "unicode-text.txt"  # a spreadsheet's "Unicode text": UTF-16, tabs
+    comments.write_text("id\tcomment\n1\ttoo expensive\n2\tsupport was slow\n", encoding="utf-16")
+    code, lines, _ = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
+    assert code == 0
+    assert [(line["id"], line["themes"][:1]) for line in lines] == [
+        ("1", ["pricing"]),
+        ("2", ["support"]),
+    ]
+
+
+def test_a_header_that_is_not_utf8_refuses_the_file_with_a_hint(
+    tmp_path: Path, themes_file: Path
+) -> None:
+    comments = tmp_path / "comments.csv"
+    comments.write_bytes(b"id,comment,r\xe9gion\n1,too expensive,nord\n")
+    code, lines, stderr = analyze(comments, "--taxonomy", themes_file)
+    assert (code, lines) == (2, [])
+    assert f"{comments}:1: the header is not UTF-8 text" in stderr
+    assert '(save it as UTF-8: in a spreadsheet, "CSV UTF-8")' in stderr
