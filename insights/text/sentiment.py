@@ -80,7 +80,7 @@ _FOR_LEXICON = {
 
 #: Words customers use of a product or a service that the lexicon (written for social media)
 #: lacks, scored on its scale (-4 to 4) beside its own entries for kindred words: "sluggish"
-#: -1.7, "confusing" -0.9, "difficult" -1.5, "inconvenient" -1.4, "broken" -2.1; "efficient"
+#: -1.7, "confusing" -0.9, "difficult" -1.5, "inconvenient" -1.4, "broken" -2.1, "problem" -1.7; "efficient"
 #: 1.8, "responsive" 1.5, "helpful" 1.8, "easy" 1.9.
 FEEDBACK_WORDS = {
     "expensive": -1.3,
@@ -89,6 +89,12 @@ FEEDBACK_WORDS = {
     "slow": -1.3,
     "laggy": -1.6,
     "buggy": -1.9,
+    "bug": -1.3,
+    "bugs": -1.5,
+    "glitch": -1.3,
+    "glitches": -1.4,
+    "issue": -0.9,
+    "issues": -1.1,
     "glitchy": -1.7,
     "crashes": -1.9,
     "crashing": -1.9,

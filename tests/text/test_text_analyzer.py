@@ -119,6 +119,8 @@ def test_emoji_that_say_praise_as_often_as_trouble_are_neutral(
 FEEDBACK = [
     ("Too expensive for what it does", -1, True),
     ("The app is slow and buggy", -1, True),
+    ("Too many bugs", -1, True),
+    ("Billing issues", -1, True),
     ("Could be better", -1, True),
     ("There is room for improvement in the reporting", -1, True),
     ("Pricing could be better", -1, False),
