@@ -80,8 +80,8 @@ _FOR_LEXICON = {
 
 #: Words customers use of a product or a service that the lexicon (written for social media)
 #: lacks, scored on its scale (-4 to 4) beside its own entries for kindred words: "sluggish"
-#: -1.7, "confusing" -0.9, "difficult" -1.5, "inconvenient" -1.4, "broken" -2.1, "problem" -1.7; "efficient"
-#: 1.8, "responsive" 1.5, "helpful" 1.8, "easy" 1.9.
+#: -1.7, "confusing" -0.9, "difficult" -1.5, "inconvenient" -1.4, "broken" -2.1, "problem"
+#: -1.7; "efficient" 1.8, "responsive" 1.5, "helpful" 1.8, "easy" 1.9.
 FEEDBACK_WORDS = {
     "expensive": -1.3,
     "pricey": -1.1,
