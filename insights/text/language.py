@@ -43,12 +43,13 @@ MIN_WORDS = 3
 
 def is_english(text: str) -> bool:
     """False when ``text`` is plainly in another language; True otherwise."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return True
-    latin = sum(1 for c in letters if c.isascii() or _is_latin(c))
-    if latin < len(letters) / 2:
-        return False
+    if not text.isascii():  # ASCII letters are Latin: no need to look at each
+        letters = [c for c in text if c.isalpha()]
+        if not letters:
+            return True
+        latin = sum(1 for c in letters if c.isascii() or _is_latin(c))
+        if latin < len(letters) / 2:
+            return False
     words = _WORD.findall(text.casefold())
     if len(words) < MIN_WORDS:
         return True
