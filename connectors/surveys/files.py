@@ -228,6 +228,15 @@ def _csv_records(
         yield from _csv_rows(text, source=source, path=path, until=until, delimiter=delimiter)
 
 
+def csv_error_reason(error: csv.Error) -> str:
+    """What is wrong with a CSV record, in the words of :data:`MAX_RECORD_CHARS` when it is the
+    record's length (the module's own message names its internal limit)."""
+    reason = str(error)
+    if reason.startswith("field larger than field limit"):
+        return f"a field is longer than {MAX_RECORD_CHARS:,} characters"
+    return reason
+
+
 def csv_delimiter(header: str) -> str:
     """The column separator of a CSV file, from its header line: the one of
     :data:`CSV_DELIMITERS` it holds most of, a comma when it holds none."""
@@ -270,10 +279,7 @@ def _csv_rows(
         except StopIteration:
             return
         except csv.Error as error:
-            reason = str(error)
-            if reason.startswith("field larger than field limit"):
-                reason = f"a field is longer than {MAX_RECORD_CHARS:,} characters"
-            yield problem(line, f"malformed CSV: {reason}")
+            yield problem(line, f"malformed CSV: {csv_error_reason(error)}")
             continue
         if not any(value.strip() for value in row):
             continue

@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from connectors.surveys.files import MAX_RECORD_CHARS, bounded_lines, csv_delimiter
+from connectors.surveys.files import (
+    MAX_RECORD_CHARS,
+    bounded_lines,
+    csv_delimiter,
+    csv_error_reason,
+)
 from sync.core.errors import EXIT_CONFIG_FILE, SyncError
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -110,10 +115,7 @@ def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
             except StopIteration:
                 return
             except csv.Error as error:
-                reason = str(error)
-                if reason.startswith("field larger than field limit"):
-                    reason = f"a field is longer than {MAX_RECORD_CHARS:,} characters"
-                yield BadRow(start, f"not valid CSV ({reason})")
+                yield BadRow(start, f"not valid CSV ({csv_error_reason(error)})")
                 # The reader may not count the line it gave up on: the next row starts after it.
                 start = max(reader.line_num, start) + 1
                 continue

@@ -17,13 +17,18 @@ COMMENTS = [
 ]
 
 
+def _analyzer(model: str, taxonomy: Taxonomy, encoder: SentenceEncoder) -> TextAnalyzer:
+    """The analyzer of a test run with each model (the encoder is shared, loaded once)."""
+    return TextAnalyzer(
+        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
+    )
+
+
 @pytest.mark.parametrize("model", ["minilm", "lexicon"])
 def test_obvious_comments_get_their_theme_first_and_the_sign_of_their_tone(
     model: str, taxonomy: Taxonomy, encoder: SentenceEncoder
 ) -> None:
-    analyzer = TextAnalyzer(
-        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
-    )
+    analyzer = _analyzer(model, taxonomy, encoder)
     results = analyzer.analyze([text for text, _, _ in COMMENTS])
     for (_, theme, sign), result in zip(COMMENTS, results, strict=True):
         assert result.theme_names[0] == theme
@@ -38,9 +43,7 @@ def test_obvious_comments_get_their_theme_first_and_the_sign_of_their_tone(
 def test_a_comment_in_another_language_is_marked_neutral_with_no_theme(
     model: str, taxonomy: Taxonomy, encoder: SentenceEncoder
 ) -> None:
-    analyzer = TextAnalyzer(
-        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
-    )
+    analyzer = _analyzer(model, taxonomy, encoder)
     comments = [
         "La instalación fue muy confusa y nadie nos ayudó.",
         "Der Support war sehr langsam und ist nicht hilfreich.",
@@ -68,9 +71,7 @@ def test_a_comment_in_another_language_is_marked_neutral_with_no_theme(
 def test_an_emoji_reads_the_same_however_it_is_drawn(
     model: str, typed: str, plain: str, sign: int, taxonomy: Taxonomy, encoder: SentenceEncoder
 ) -> None:
-    analyzer = TextAnalyzer(
-        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
-    )
+    analyzer = _analyzer(model, taxonomy, encoder)
     drawn, bare = analyzer.analyze([typed, plain])
     assert drawn.sentiment * sign > 0.3
     assert abs(drawn.sentiment - bare.sentiment) < 0.05
@@ -94,9 +95,7 @@ def test_an_emoji_reads_the_same_however_it_is_drawn(
 def test_emoji_that_stand_for_an_opinion_carry_its_sign(
     model: str, comment: str, sign: int, taxonomy: Taxonomy, encoder: SentenceEncoder
 ) -> None:
-    analyzer = TextAnalyzer(
-        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
-    )
+    analyzer = _analyzer(model, taxonomy, encoder)
     [result] = analyzer.analyze([comment])
     assert result.sentiment * sign > 0.2
 
@@ -106,9 +105,7 @@ def test_emoji_that_stand_for_an_opinion_carry_its_sign(
 def test_emoji_that_say_praise_as_often_as_trouble_are_neutral(
     model: str, comment: str, taxonomy: Taxonomy, encoder: SentenceEncoder
 ) -> None:
-    analyzer = TextAnalyzer(
-        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
-    )
+    analyzer = _analyzer(model, taxonomy, encoder)
     [result] = analyzer.analyze([comment])
     assert result.sentiment == 0.0
 
@@ -153,9 +150,7 @@ def test_product_feedback_carries_its_sign_with_the_model(
 def test_naming_the_support_team_does_not_make_a_complaint_praise(
     model: str, comment: str, taxonomy: Taxonomy, encoder: SentenceEncoder
 ) -> None:
-    analyzer = TextAnalyzer(
-        taxonomy, model="lexicon" if model == "lexicon" else "minilm", encoder=encoder
-    )
+    analyzer = _analyzer(model, taxonomy, encoder)
     [result] = analyzer.analyze([comment])
     assert result.sentiment <= 0.0
 
