@@ -122,8 +122,8 @@ def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
             problem = next((c for c in required if record.get(c) is None), None)
             if None in record:  # DictReader's key for the fields beyond the header's
                 yield BadRow(start, f"the row has more fields than the header's {len(columns)}")
-            elif any(isinstance(v, str) and _UNDECODED.search(v) for v in record.values()):
-                yield BadRow(start, "not UTF-8 text")
+            elif any(_UNDECODED.search(record.get(c) or "") for c in required):
+                yield BadRow(start, "not UTF-8 text")  # in a column it reads: others are ignored
             elif problem:
                 yield BadRow(start, f"the row has no {problem!r} value")
             else:

@@ -185,9 +185,10 @@ def test_a_row_that_is_not_utf8_is_skipped_and_the_rest_is_read(
     tmp_path: Path, themes_file: Path
 ) -> None:
     comments = tmp_path / "comments.csv"
-    comments.write_bytes(
-        b"id,comment\n1,too expensive\n2,caf\xe9 was awful\n3,support was slow\n"
-    )  # one comment saved as Latin-1 among UTF-8 ones
+    comments.write_bytes(  # one comment saved as Latin-1 among UTF-8 ones; a column not read
+        b"id,comment,region\n1,too expensive,nord\n2,caf\xe9 was awful,sud\n"
+        b"3,support was slow,\xeele\n"
+    )
     code, lines, stderr = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
     assert code == 1
     assert [line["id"] for line in lines] == ["1", "3"]
