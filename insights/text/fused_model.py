@@ -6,8 +6,8 @@ twenty (reshapes and transposes per head, the scaling of queries and keys, the m
 guard against rows with every key masked); onnxruntime does not recognise them once the products
 are integer ones (:mod:`insights.text.integer_model`). Written as ``Gelu`` (onnxruntime then adds
 the bias in the same pass: ``BiasGelu``) and ``MultiHeadAttention``, one core embeds about 5%
-more comments a second, with embeddings within a cosine of 0.996 of the unfused graph's (1.0 on
-average; the integer rounding of a token can land on the other side of a step).
+more comments a second, with embeddings within a cosine of 0.996 of the unfused graph's (0.9998
+on average; the integer rounding of a token can land on the other side of a step).
 
 Both rewrites match the file's layers by the names of their weights and the shape of their
 steps; the file is checked against its digest before, so a layer that does not match is a bug
