@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from sync.app.engine import RunReport
-from sync.app.tables import figure_column, text_column
+from sync.app.tables import figure_column, print_flagged, text_column
 from sync.core.config import Config
-from sync.core.logs import redact
 from sync.stages.recency import history_summary
 
 ROWS: list[tuple[str, str]] = [
@@ -80,11 +78,11 @@ def report_table(reports: Sequence[tuple[str, RunReport]], title: str = "nps-syn
 
 def print_problems(console: Console, report: RunReport, limit: int = 10) -> None:
     for problem in report.problems[:limit]:
-        console.print(f"[yellow]skipped[/] {escape(redact(problem))}", highlight=False, markup=True)
+        print_flagged(console, "skipped", problem)
     if report.problem_count > limit:
         console.print(f"... and {report.problem_count - limit} more skipped records")
     for error in report.errors[:limit]:
-        console.print(f"[red]error[/] {escape(redact(error))}", highlight=False, markup=True)
+        print_flagged(console, "error", error)
     if len(report.errors) > limit:
         console.print(f"... and {len(report.errors) - limit} more errors")
     if report.skipped_unexpected:
@@ -115,15 +113,14 @@ def print_deferred(console: Console, report: RunReport) -> None:
     """What a rate limit or a spent API allowance left for the next pass, and the creates held
     until they can no longer land (neither is an error)."""
     if report.deferred_until:
-        line = deferral_summary(report.deferred_until, report.waiting)
-        console.print(f"[yellow]deferred[/] {escape(line)}", highlight=False, markup=True)
+        print_flagged(console, "deferred", deferral_summary(report.deferred_until, report.waiting))
     if report.held_until:
         systems = ", ".join(
             f"{system} until {when.replace('T', ' ').removesuffix('+00:00')} UTC"
             for system, when in sorted(report.held_until.items())
         )
         line = f"Held (creates that got no answer, so none is made twice): {systems}"
-        console.print(f"[yellow]held[/] {escape(line)}", highlight=False, markup=True)
+        print_flagged(console, "held", line)
 
 
 def print_history_note(console: Console, config: Config, report: RunReport) -> None:

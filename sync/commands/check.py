@@ -71,11 +71,11 @@ def check_command(config_path: Path, as_json: bool) -> None:
 
 def _print_findings(findings: list[Finding]) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
-    from sync.app.tables import figure_column, text_column
+    from sync.app.tables import DataTable, figure_column, text_column
 
-    table = Table(title="nps-sync check")
+    table = DataTable(title="nps-sync check")
     text_column(table, "system")
     text_column(table, "item")
     figure_column(table, "result", justify="left")
@@ -83,7 +83,7 @@ def _print_findings(findings: list[Finding]) -> None:
     text_column(table, "fix")
     style = {"ok": "green", "warning": "yellow", "error": "red"}
     for f in findings:
-        table.add_row(f.system, f.item, f"[{style[f.level]}]{f.level}[/]", f.message, f.fix)
+        table.add_row(f.system, f.item, Text(f.level, style=style[f.level]), f.message, f.fix)
     Console().print(table)
 
 

@@ -50,9 +50,9 @@ def fields_group() -> None:
 
 
 def _fields_table(required: list[RequiredField], title: str) -> Any:
-    from rich.table import Table
+    from sync.app.tables import DataTable
 
-    table = Table(title=title)
+    table = DataTable(title=title)
     for col in ("object", "field", "type", "size", "metric"):
         table.add_column(col, no_wrap=True)
     table.add_column("what it holds")
@@ -131,6 +131,7 @@ def _write_metadata(
     console: Console, config: Config, fields: list[RequiredField], directory: Path
 ) -> None:
     """The Salesforce DX project for ``fields``, and how to deploy it."""
+    from sync.app.tables import print_flagged
     from sync.fields.sfmetadata import PERMISSION_SET, write_metadata
 
     history = config.write_back.history
@@ -151,7 +152,7 @@ def _write_metadata(
             param_hint="--metadata",
         ) from None
     for f, why in result.skipped:
-        console.print(f"[yellow]skipped[/] {f.object}.{f.field}: {why}")
+        print_flagged(console, "skipped", f"{f.object}.{f.field}: {why}")
     user = config.salesforce.auth.username or "INTEGRATION_USER"
     console.print(
         f"wrote {len(result.written)} files under {directory} (a Salesforce DX project). "
@@ -172,6 +173,7 @@ def reconcile_command(config_path: Path) -> None:
     """Recompute every managed record, read Salesforce back and rewrite what differs (drift)."""
     from rich.console import Console
 
+    from sync.app.tables import print_flagged
     from sync.core.errors import PartialFailureError
     from sync.core.retry import RetryPolicy
     from sync.stages.writeback import reconcile
@@ -183,7 +185,7 @@ def reconcile_command(config_path: Path) -> None:
     written = ", ".join(f"{k} {v}" for k, v in sorted(stats.updated.items())) or "nothing"
     console.print(f"rewrote: {written}; hand edits repaired: {stats.drift}")
     for error in stats.errors[:50]:
-        console.print(f"[red]error[/] {error}")
+        print_flagged(console, "error", error)
     if stats.errors:
         raise PartialFailureError(f"{len(stats.errors)} record(s) could not be rewritten")
 
@@ -220,22 +222,25 @@ def _live_facts(config: Config, account_id: str, rows: Any) -> AccountFacts | No
 
 
 def print_explanation(console: Console, e: AccountExplanation) -> None:
-    from rich.table import Table
+    from rich.text import Text
 
-    from sync.app.tables import figure_column, text_column
+    from sync.app.tables import DataTable, figure_column, text_column
 
     s = e.settings
     cur = e.metrics.current
     assert cur is not None
     console.print(
-        f"[bold]{e.account_name or e.account_id}[/] ({e.account_id}) at {e.now:%Y-%m-%d %H:%M} UTC"
+        Text.assemble(
+            (e.account_name or e.account_id, "bold"),
+            f" ({e.account_id}) at {e.now:%Y-%m-%d %H:%M} UTC",
+        )
     )
     decay = f"half-life {s.half_life.days} days" if s.half_life else "none"
     console.print(
         f"window ({cur.start:%Y-%m-%d %H:%M}, {cur.end:%Y-%m-%d %H:%M}] ({s.window.days} days), "
         f"latest response per contact; decay: {decay}; ARR {e.facts.arr:,.2f}"
     )
-    responses = Table(title=f"Responses ({len(e.responses)})")
+    responses = DataTable(title=f"Responses ({len(e.responses)})")
     text_column(responses, "contact")
     text_column(responses, "response")
     figure_column(responses, "submitted", justify="left")
@@ -252,17 +257,17 @@ def print_explanation(console: Console, e: AccountExplanation) -> None:
             str(line.score),
             line.category,
             f"{line.weight:.3f}" if line.weight is not None else "",
-            f"[green]{line.status}[/]" if counted else f"[dim]{line.status}[/]",
+            Text(line.status, style="green" if counted else "dim"),
         )
     console.print(responses)
-    fields = Table(title="Fields")
+    fields = DataTable(title="Fields")
     text_column(fields, "metric")
     figure_column(fields, "value")
     text_column(fields, "how")
     text_column(fields, "written to")
     for f in e.fields:
         value = "" if f.value is None else str(f.value)
-        target = ", ".join(f.written_to) or "[dim](not mapped)[/]"
+        target = Text(", ".join(f.written_to)) if f.written_to else Text("(not mapped)", "dim")
         fields.add_row(f.label, value, f.formula, target)
     console.print(fields)
 
@@ -307,10 +312,9 @@ def explain_account_command(
 def explain_segments_command(config_path: Path, segment: str, as_json: bool) -> None:
     """Revenue-weighted NPS per segment: sum(ARR x NPS) / sum(ARR) over accounts with an NPS."""
     from rich.console import Console
-    from rich.table import Table
 
     from sync.app.runtime import open_store
-    from sync.app.tables import figure_column, text_column
+    from sync.app.tables import DataTable, figure_column, text_column
     from sync.fields.explain import segment_report
 
     config = load(config_path)
@@ -324,7 +328,7 @@ def explain_segments_command(config_path: Path, segment: str, as_json: bool) -> 
 
         emit(segments_document(segment, segments))
         return
-    table = Table(title=f"NPS by {segment}")
+    table = DataTable(title=f"NPS by {segment}")
     text_column(table, "segment")
     for header in ("accounts with NPS", "their ARR", "revenue-weighted NPS", "average"):
         figure_column(table, header)
@@ -376,6 +380,7 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
     )
 
     from sync.app.runtime import require_source_files
+    from sync.app.tables import print_flagged
     from sync.core.errors import PartialFailureError, UnavailableError
     from sync.core.logs import configure
     from sync.core.retry import RetryPolicy
@@ -414,10 +419,10 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
         f"in {stats.seconds:.1f} s"
     )
     for problem in stats.problems[:20]:
-        console.print(f"[yellow]skipped[/] {problem}")
+        print_flagged(console, "skipped", problem)
     errors = stats.errors + stats.write.errors
     for error in errors[:50]:
-        console.print(f"[red]error[/] {error}")
+        print_flagged(console, "error", error)
     if stats.unavailable:
         raise UnavailableError(
             f"{len(errors)} error(s) in the backfill (listed above): a system was unavailable",

@@ -189,12 +189,11 @@ def _print(
 ) -> None:
     from rich import box
     from rich.console import Console
-    from rich.table import Table
 
-    from sync.app.tables import figure_column
+    from sync.app.tables import DataTable, figure_column
 
     console = Console()
-    table = Table(
+    table = DataTable(
         title=f"Detractors answered in the last {since}", box=box.SIMPLE_HEAD, pad_edge=False
     )
     table.add_column(group_by or "", overflow="fold", min_width=8)
@@ -240,7 +239,7 @@ def _print(
     if not late:
         console.print("No open loop is past its SLA.")
         return
-    table = Table(title=f"Open loops past SLA ({len(late)})")
+    table = DataTable(title=f"Open loops past SLA ({len(late)})")
     table.add_column("owner", overflow="fold", min_width=14)
     figure_column(table, "response", justify="left")
     figure_column(table, "state", justify="left")

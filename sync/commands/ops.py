@@ -86,13 +86,11 @@ def status_command(config_path: Path, run_count: int, as_json: bool) -> None:
 
 def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list[Any]:
     """The renderables ``nps-sync status`` prints, in order."""
-    from rich.table import Table
-
-    from sync.app.tables import figure_column, text_column
+    from sync.app.tables import DataTable, figure_column, text_column
 
     runs = store.runs.last(run_count)
     # Two tables, so that each fits 80 columns with every figure whole.
-    history = Table(title="Last runs")
+    history = DataTable(title="Last runs")
     figure_column(history, "id")
     text_column(history, "job")
     figure_column(history, "started (UTC)", justify="left")
@@ -100,7 +98,7 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
     text_column(history, "status")
     figure_column(history, "errors")
     text_column(history, "worker")
-    did = Table(title="What the last runs did")
+    did = DataTable(title="What the last runs did")
     figure_column(did, "id")
     for header in ("pulled", "routed", "tasks", "tickets", "fields"):
         figure_column(did, header)
@@ -123,13 +121,13 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
             ),
             str(stats.get("records_updated", "")),
         )
-    cursors = Table(title="Source cursors")
+    cursors = DataTable(title="Source cursors")
     text_column(cursors, "source")
     text_column(cursors, "cursor")
     figure_column(cursors, "updated (UTC)", justify="left")
     for source, (value, updated) in sorted(store.cursors.all().items()):
         cursors.add_row(source, value or "", _when(updated))
-    outbox = Table(title="Actions")
+    outbox = DataTable(title="Actions")
     text_column(outbox, "kind")
     figure_column(outbox, "due\nnow")
     figure_column(outbox, "waiting")
@@ -265,9 +263,8 @@ def failed_group() -> None:
 def failed_list(config_path: Path, as_json: bool) -> None:
     """Every failed action with its last error."""
     from rich.console import Console
-    from rich.table import Table
 
-    from sync.app.tables import figure_column, text_column
+    from sync.app.tables import DataTable, figure_column, text_column
     from sync.commands.documents import failed_document
     from sync.commands.output import emit
     from sync.core.logs import redact
@@ -279,7 +276,7 @@ def failed_list(config_path: Path, as_json: bool) -> None:
     console = Console()
     # At 80 columns the errors go below the table, which would otherwise squeeze every column.
     wide = console.width >= WIDE
-    table = Table(title=f"Failed actions ({len(rows)})")
+    table = DataTable(title=f"Failed actions ({len(rows)})")
     figure_column(table, "id", justify="left")
     for col in ("kind", "rule", "response"):
         text_column(table, col)
@@ -359,14 +356,13 @@ def skipped_command(
         emit(skipped_document(rows))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    from sync.app.tables import figure_column, text_column
+    from sync.app.tables import DataTable, figure_column, text_column
 
     console = Console()
     # At 80 columns the reasons' details go below the table, as failed list does with errors.
     wide = console.width >= WIDE
-    table = Table(title=f"Skipped actions ({len(rows)})")
+    table = DataTable(title=f"Skipped actions ({len(rows)})")
     text_column(table, "response")
     text_column(table, "rule / action")
     figure_column(table, "reason", justify="left")

@@ -209,11 +209,9 @@ def owners(by_owner: Counter[str], emails: Mapping[str, str]) -> Counter[str]:
 def comparison(
     title: str, keys: tuple[str, ...], current: Counter[str], proposed: Counter[str] | None
 ) -> Table:
-    from rich.table import Table
+    from sync.app.tables import DataTable, figure_column, text_column
 
-    from sync.app.tables import figure_column, text_column
-
-    table = Table(title=title, title_justify="left")
+    table = DataTable(title=title, title_justify="left")
     for key in keys:
         text_column(table, key)
     figure_column(table, "in force")

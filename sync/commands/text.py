@@ -219,10 +219,11 @@ def summarise(
 def _print_summary(summary: dict[str, Any], since: str) -> None:
     from rich import box
     from rich.console import Console
-    from rich.table import Table
+
+    from sync.app.tables import DataTable
 
     console = Console()
-    table = Table(
+    table = DataTable(
         title=f"Themes of the {summary['comments']:,} comments of the last {since}",
         box=box.SIMPLE_HEAD,
     )
@@ -236,7 +237,8 @@ def _print_summary(summary: dict[str, Any], since: str) -> None:
     console.print(f"{summary['unthemed']:,} comments fit no theme.")
     for cluster in summary["clusters"]:
         phrases = ", ".join(cluster["phrases"]) or "(no telling phrase)"
-        console.print(f"  suggested theme: {phrases} ({cluster['comments']} comments)")
+        line = f"  suggested theme: {phrases} ({cluster['comments']} comments)"
+        console.print(line, markup=False, highlight=False)
 
 
 def read_taxonomy(path: Path) -> Taxonomy:

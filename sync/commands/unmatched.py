@@ -96,13 +96,12 @@ def _review_crm(config: Config) -> tuple[ReviewCrm | None, str]:
 
 def _print_review(rows: Sequence[StoredResponse], found: Review, path: Path) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    from sync.app.tables import figure_column, text_column
+    from sync.app.tables import DataTable, figure_column, text_column
     from sync.commands.documents import unmatched_reason
 
     number = {key: n for n, fix in enumerate(found.fixes, 1) for key in fix.responses}
-    table = Table(title=f"Unmatched responses ({len(rows)})")
+    table = DataTable(title=f"Unmatched responses ({len(rows)})")
     for col in ("source", "response", "email"):
         text_column(table, col)
     figure_column(table, "score")

@@ -81,14 +81,15 @@ def queue_command(
 def _print_queue(owner: str, calls: list[Call]) -> None:
     from rich import box
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
+
+    from sync.app.tables import DataTable
 
     console = Console()
     if not calls:
         console.print(f"No one to call today for {owner}: every loop is closed or in time.")
         return
-    table = Table(title=f"To call today: {owner} ({len(calls)})", box=box.SIMPLE_HEAD)
+    table = DataTable(title=f"To call today: {owner} ({len(calls)})", box=box.SIMPLE_HEAD)
     for header in ("#", "who", "account", "score", "why", "next step"):
         table.add_column(header, overflow="fold")
     for i, call in enumerate(calls, 1):
