@@ -5,13 +5,12 @@ One parser for both, so a response reads the same whichever way it arrived.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
 from connectors.models import SourceProblem, SurveyResponse
-from connectors.surveys.fields import FieldError, build_response
+from connectors.surveys.fields import FieldError, build_response, parse_json
 
 WEBHOOK_EVENTS: Final = frozenset({"survey_response.created", "survey_response.updated"})
 CHANNEL_PROPERTY: Final = "Delighted Source"
@@ -88,9 +87,9 @@ def parse_delighted_webhook(
     """
     location = "delighted webhook"
     try:
-        event = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
-        return SourceProblem(source, location, f"invalid JSON: {problem}")
+        event = parse_json(body)
+    except FieldError as problem:
+        return SourceProblem(source, location, str(problem))
     if not isinstance(event, Mapping):
         return SourceProblem(source, location, "not a JSON object")
     event_type = event.get("event_type")

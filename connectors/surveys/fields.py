@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from connectors.addresses import is_plain_email
-from connectors.models import MAX_RESPONSE_ID_CHARS, SurveyResponse
+from connectors.models import MAX_EMAIL_CHARS, MAX_RESPONSE_ID_CHARS, SurveyResponse
 
 MAX_COMMENT_CHARS: Final = 32_000
 MAX_PROPERTY_CHARS: Final = 1_000
@@ -45,6 +45,24 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def parse_json(raw: bytes) -> object:
+    """The JSON document in ``raw`` (UTF-8), or :class:`FieldError` saying why it is not one.
+
+    Besides bad syntax, a document can be valid JSON that Python will not read: arrays or objects
+    nested about a thousand deep (the decoder's recursion limit) and integers of more than 4,300
+    digits (its conversion limit). Each is a reason about the record, never a crash."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise FieldError("not valid UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise FieldError(f"invalid JSON: {error.msg} at column {error.colno}") from None
+    except RecursionError:
+        raise FieldError("invalid JSON: nested too deeply") from None
+    except ValueError:  # the only other ValueError json raises: int() refusing the digits
+        raise FieldError("invalid JSON: a number with more than 4,300 digits") from None
+
+
 def normalize_email(raw: object) -> str:
     """Strip and lowercase an address, rejecting anything that is not plainly an address.
 
@@ -58,8 +76,45 @@ def normalize_email(raw: object) -> str:
         raise FieldError(f"email is not text: {_shown(raw)}")
     email = raw.strip().lower()
     if not is_plain_email(email):
-        raise FieldError(f"invalid email {_shown(raw.strip())}")
+        raise FieldError(f"invalid email ({email_fault(email)}): {_shown(masked(raw.strip()))}")
     return email
+
+
+#: What an address may hold besides letters and digits (:data:`connectors.addresses.EMAIL`).
+_ADDRESS_MARKS: Final = frozenset("._%+'-@")
+_WORD: Final = re.compile(r"\w+")
+
+
+def email_fault(email: str) -> str:
+    """What keeps a lower-cased text from being a plain address, in words an admin can act on."""
+    if len(email) > MAX_EMAIL_CHARS:
+        return f"longer than {MAX_EMAIL_CHARS} characters"
+    if _UNPRINTABLE.search(email):
+        return "a control character inside"
+    if any(c.isspace() for c in email):
+        return "a space inside"
+    if email.count("@") == 0:
+        return "a full-width ＠, not @" if "＠" in email or "﹫" in email else "no @"
+    if email.count("@") > 1:
+        return "more than one @"
+    local, domain = email.split("@")
+    if not local or not domain:
+        return "nothing before the @" if not local else "nothing after the @"
+    odd = next(
+        (c for c in email if not (c.isascii() and c.isalnum()) and c not in _ADDRESS_MARKS), None
+    )
+    if odd is not None:
+        return f"the character {odd!r}" if odd.isascii() else "characters outside ASCII"
+    if "." not in domain:
+        return "no dot in the domain"
+    return "not a plain address"
+
+
+def masked(text: str) -> str:
+    """``text`` with each word cut to its first character: ``Jane Doe <jane@acme.com>`` becomes
+    ``J*** D*** <j***@a***.c***>``. Its shape (spaces, brackets, @, dots) shows what to fix; the
+    address itself, a person's identity, is not repeated in problem lists and logs."""
+    return _WORD.sub(lambda m: m.group()[0] + "***", text)
 
 
 def parse_score(raw: object) -> int:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from array import array
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -39,7 +38,7 @@ from typing import BinaryIO, Final
 
 from connectors.errors import ConfigError
 from connectors.models import MAX_SOURCE_NAME_CHARS, SourceProblem, SourceWarning, SurveyResponse
-from connectors.surveys.fields import FieldError, build_response
+from connectors.surveys.fields import FieldError, build_response, parse_json
 from connectors.surveys.source import SourcePage
 
 SUFFIXES: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -326,23 +325,9 @@ def _jsonl_records(
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            yield number, SourceProblem(source, location, "not valid UTF-8")
-            continue
-        except json.JSONDecodeError as error:
-            yield (
-                number,
-                SourceProblem(
-                    source, location, f"invalid JSON: {error.msg} at column {error.colno}"
-                ),
-            )
-            continue
-        except RecursionError:  # arrays or objects nested thousands deep
-            yield number, SourceProblem(source, location, "invalid JSON: nested too deeply")
-            continue
-        except ValueError as error:  # a number with more digits than Python converts
-            yield number, SourceProblem(source, location, f"invalid JSON: {str(error)[:120]}")
+            record = parse_json(raw)
+        except FieldError as error:
+            yield number, SourceProblem(source, location, str(error))
             continue
         if not isinstance(record, dict):
             yield number, SourceProblem(source, location, "expected a JSON object")

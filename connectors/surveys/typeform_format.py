@@ -18,14 +18,13 @@ the first submission follows it within minutes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
 from connectors.models import SourceProblem, SurveyResponse
-from connectors.surveys.fields import FieldError, build_response
+from connectors.surveys.fields import FieldError, build_response, parse_json
 
 WEBHOOK_EVENT: Final = "form_response"
 #: Question types whose ``number`` answer is a 0-10 score.
@@ -205,9 +204,9 @@ def webhook_event_id(body: bytes) -> str | None:
 def _event(body: bytes) -> Mapping[str, Any] | str:
     """The decoded event, or why it is not one."""
     try:
-        event = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
-        return f"invalid JSON: {problem}"
+        event = parse_json(body)
+    except FieldError as problem:
+        return str(problem)
     if not isinstance(event, Mapping):
         return "not a JSON object"
     return event

@@ -257,3 +257,42 @@ def test_the_signing_key_is_the_api_key_unless_a_webhook_secret_is_named(
     assert plain.signing_secret() == "api-key"
     own = DelightedSourceConfig.model_validate({**source, "webhook_secret": {"env": "DL_HOOK"}})
     assert own.signing_secret() == "hook-key"
+
+
+def _signed(body: bytes) -> dict[str, str]:
+    digest = hmac.new(KEY.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Delighted-Webhook-Signature": f"sha256={digest}"}
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _created(data: str) -> str:
+    return '{"event_type": "survey_response.created", "event_data": ' + data + "}"
+
+
+PERSON = '"id": "n1", "score": 2, "person": {"email": "pat@customer.example"}'
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("nested data", _created(_nested(1900))),
+        ("nested just under the limit", _created(_nested(960))),
+        ("nested properties", _created("{" + PERSON + ', "person_properties": {"plan": '
+                                       + _nested(990) + "}}")),
+        ("not UTF-8", '{"event_type": "survey_response.created", "x": "\udcff"}'),
+    ],
+)  # fmt: skip
+def test_a_signed_body_python_cannot_read_is_acknowledged_and_ignored(
+    receiver: Running, name: str, body: str
+) -> None:
+    """Valid JSON nested a thousand deep, or not UTF-8: the vendor gets 200 "ignored" with the
+    reason (a 5xx would make it send the same body again and again)."""
+    raw = body.encode("utf-8", "surrogateescape")
+    reply = receiver.post(raw, _signed(raw))
+    assert reply.status_code == 200, (name, reply.text[:300])
+    assert reply.json()["status"] == "ignored"
+    assert receiver.store.inbox.counts() == {}
+    assert receiver.wakes == []
