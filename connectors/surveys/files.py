@@ -27,6 +27,7 @@ run that stops half-way reads the file again next time.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -138,7 +139,8 @@ class FileSource:
 
 class FirstLines:
     """The line each response id of one file was first read at: a later record with the same
-    id replaces it, as an edit would, and is named with both lines (never with its content).
+    id is named with both lines (never with its content); the store keeps the later-dated of
+    the two, as for an edit.
 
     An open-addressing table of 64-bit digests and line numbers in two flat arrays, at most
     half full: 32 to 64 bytes per id, about 70 at the peak of a doubling (measured over a million
@@ -159,7 +161,8 @@ class FirstLines:
             first = self._lines[slot]
             reason = (
                 f"response id {response_id[:80]!r} repeated (first at line {first}, again at "
-                f"line {line}): the later line wins, as an edit would"
+                f"line {line}): the record with the later time is kept (the later line if both "
+                "have the same), as for an edit"
             )
             return SourceWarning(self._source, f"{self._path}:{line}", reason)
         self._digests[slot], self._lines[slot] = key, line
@@ -218,13 +221,22 @@ def _csv_records(
 ) -> Iterator[tuple[int, Parsed]]:
     if csv.field_size_limit() < MAX_RECORD_CHARS:  # raised once for the process, never lowered
         csv.field_size_limit(MAX_RECORD_CHARS)
-    # Closing the wrapper closes the file, which the caller's ``with`` also does: harmless.
-    with io.TextIOWrapper(
-        stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
-    ) as text:
+    # UTF-16 when the file starts with its byte order mark (a spreadsheet's "Unicode text"
+    # export), else UTF-8; bytes that do not decode are kept as escapes, for the row holding
+    # them to be reported on its own. Closing the wrapper closes the file, which the caller's
+    # ``with`` also does: harmless.
+    encoding = csv_encoding(stream.read(2))
+    stream.seek(0)
+    with io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="") as text:
         delimiter = csv_delimiter(text.readline(MAX_RECORD_CHARS))
         text.seek(0)
         yield from _csv_rows(text, source=source, path=path, until=until, delimiter=delimiter)
+
+
+def csv_encoding(start: bytes) -> str:
+    """The codec of a CSV file from its first two bytes: UTF-16 after its byte order mark (what
+    spreadsheets save as "Unicode text"), else UTF-8 with or without its own mark."""
+    return "utf-16" if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
 
 
 def csv_error_reason(error: csv.Error) -> str:

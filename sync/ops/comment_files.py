@@ -11,7 +11,6 @@ own. Messages never quote a comment: comments are personal data.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 import re
@@ -24,6 +23,7 @@ from connectors.surveys.files import (
     MAX_RECORD_CHARS,
     bounded_lines,
     csv_delimiter,
+    csv_encoding,
     csv_error_reason,
 )
 from sync.core.errors import EXIT_CONFIG_FILE, SyncError
@@ -80,14 +80,11 @@ def _is_jsonl(path: Path) -> bool:
 
 
 def _csv_text(path: Path) -> IO[str]:
-    """The file as text: UTF-16 when it starts with its byte order mark (spreadsheets' "Unicode
-    text"), else UTF-8 with bytes that are not kept as escapes, for the row holding them to be
-    reported on its own."""
+    """The file as text (:func:`~connectors.surveys.files.csv_encoding`), with bytes that do not
+    decode kept as escapes, for the row holding them to be reported on its own."""
     with path.open("rb") as handle:
-        start = handle.read(2)
-    if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return path.open(encoding="utf-16", newline="")
-    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+        encoding = csv_encoding(handle.read(2))
+    return path.open(encoding=encoding, errors="surrogateescape", newline="")
 
 
 def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:

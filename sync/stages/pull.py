@@ -84,6 +84,16 @@ def pull(
                 stats.unchanged += result.unchanged
                 for warning in page.warnings:
                     log.warning("%s", warning, extra={"source": warning.source})
+                for rid, dated, stored in result.older:
+                    log.warning(
+                        "%s response %r differs from the version stored but is dated before it "
+                        "(%s < %s): the stored version stays",
+                        source.name,
+                        rid[:80],
+                        dated.isoformat(),
+                        stored.isoformat(),
+                        extra={"source": source.name},
+                    )
                 for problem in page.problems:
                     log.warning("skipped %s", problem, extra={"source": problem.source})
                     if len(stats.problems) < LISTED_PROBLEMS:

@@ -31,6 +31,9 @@ class IngestStats:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: Records that differ from the stored version but are dated before it, so the stored one
+    #: stays (response id, the record's time, the stored time): an export's line out of order.
+    older: tuple[tuple[str, datetime, datetime], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,7 @@ class Inbox:
         history: bool,
     ) -> IngestStats:
         new = updated = unchanged = 0
+        older: list[tuple[str, datetime, datetime]] = []
         latest: dict[str, SurveyResponse] = {}
         for resp in page:
             prior = latest.get(resp.response_id)
@@ -143,6 +147,8 @@ class Inbox:
                     inserts.append(row)
                     new += 1
                 elif history or known[0] == version or resp.updated_at < known[1]:
+                    if not history and known[0] != version:
+                        older.append((rid, resp.updated_at, known[1]))
                     unchanged += 1
                     continue
                 else:
@@ -166,7 +172,7 @@ class Inbox:
             if cursor is not None:
                 self._cursors.set(source, cursor, now, conn)
             _insert_problems(conn, problems, now)
-        return IngestStats(new, updated, unchanged)
+        return IngestStats(new, updated, unchanged, tuple(older))
 
     def record_problems(self, problems: Iterable[SourceProblem], now: datetime) -> None:
         with self._db.writing() as conn:

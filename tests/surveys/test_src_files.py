@@ -322,3 +322,32 @@ def test_a_response_id_repeated_in_a_file_is_a_warning_naming_both_lines_and_the
     stored = store.inbox.get(FileSource(path).name, "7")
     assert stored is not None
     assert stored.response.comment == "Maria: on reflection"
+
+
+def test_of_two_records_with_one_id_the_later_dated_is_kept_and_an_older_edit_is_named(
+    tmp_path: Path, store: StateStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    later = {**_row("7", "Maria: said on the 2nd"), "created_at": "2026-05-02T00:00:00Z"}
+    path = _export(tmp_path, "csv", [later, _row("7", "Maria: said on the 1st")])
+    source = FileSource(path)
+    with caplog.at_level(logging.WARNING):
+        pull(store, [source], run_start=UNTIL, now=UNTIL, retry=RetryPolicy())
+    (warning,) = [r.getMessage() for r in caplog.records if "repeated" in r.getMessage()]
+    assert "the record with the later time is kept" in warning
+    stored = store.inbox.get(source.name, "7")
+    assert stored is not None
+    assert stored.response.comment == "Maria: said on the 2nd"
+
+    # The export is edited: the record now carries other words but an earlier date.
+    _export(tmp_path, "csv", [_row("7", "Maria: rewritten")])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        stats = pull(store, [source], run_start=UNTIL, now=UNTIL, retry=RetryPolicy())
+    assert stats.pulled == 0
+    (older,) = [r.getMessage() for r in caplog.records if "dated before" in r.getMessage()]
+    assert "'7'" in older
+    assert "the stored version stays" in older
+    assert "Maria" not in caplog.text
+    stored = store.inbox.get(source.name, "7")
+    assert stored is not None
+    assert stored.response.comment == "Maria: said on the 2nd"
