@@ -191,6 +191,25 @@ def require_source_files(config: Config) -> None:
         raise ConfigFileError("\n".join(missing))
 
 
+def require_taxonomy(config: Config) -> None:
+    """Refuse to start while the ``text:`` section's taxonomy is missing or wrong (exit code 2,
+    ``file:line:col``), rather than after a pass has pulled, or at every poll of a daemon."""
+    if not config.text.enabled or config.text.taxonomy is None:
+        return
+    from insights.text.taxonomy import parse_taxonomy
+
+    path = config.text.taxonomy
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ConfigFileError(
+            f"text.taxonomy: cannot read {path}: {why}; put the themes file there or fix the "
+            "path (a relative path is read from the config file's folder)"
+        ) from None
+    parse_taxonomy(text, str(path))
+
+
 def open_store(config: Config) -> StateStore:
     """The configured state store, its schema created or upgraded."""
     return state.open_store(config.state.url)

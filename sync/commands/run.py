@@ -100,13 +100,19 @@ def build_engine(
     """
     from sync.app.engine import Engine
     from sync.app.reload import RulesHolder
-    from sync.app.runtime import connect_all, open_store, require_source_files
+    from sync.app.runtime import (
+        connect_all,
+        open_store,
+        require_source_files,
+        require_taxonomy,
+    )
     from sync.core.config.checks import rules_against
     from sync.core.retry import keep_trying
 
     freeze_imports()
     rules = RulesHolder.load(config.rules, check=rules_against(config))
     require_source_files(config)
+    require_taxonomy(config)
     if store is None:
         store = open_store(config)
     if patient is None:

@@ -189,3 +189,32 @@ def test_a_restarted_daemon_ranks_with_the_correction_measured_before_until_the_
     assert first_theme_after_a_restart(PRICE_WITH_FEELINGS[0]) == ("pricing",)
     taxonomy.write_text(HUB_THEMES + "# reworded\n", encoding="utf-8")
     assert first_theme_after_a_restart(PRICE_WITH_FEELINGS[1]) == ("experience",)
+
+
+@pytest.mark.parametrize(
+    ("taxonomy", "message"),
+    [
+        (None, "text.taxonomy: cannot read"),
+        ("themes:\n  - name: pricing\n    descripton: typo\n", "themes.yaml:3:5"),
+    ],
+)
+def test_a_missing_or_wrong_taxonomy_stops_a_pass_before_it_pulls(
+    world: EmulatedWorld, tmp_path: Path, state_url: str, taxonomy: str | None, message: str
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    themes = tmp_path / "themes.yaml"
+    if taxonomy is not None:
+        themes.write_text(taxonomy, encoding="utf-8")
+    world.delighted.add_response(email=world.book.contacts[0].email, score=2, comment="Slow")
+    config = tmp_path / "nps-sync.yaml"
+    text = {"enabled": True, "taxonomy": str(themes)}
+    data = world.config_data(state_url=state_url, rules=rules, text=text)
+    config.write_text(json.dumps(data, default=str), encoding="utf-8")
+
+    result = CliRunner().invoke(main, ["sync", "-c", str(config)])
+
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert world.delighted.calls["survey_responses"] == 0

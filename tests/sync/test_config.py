@@ -66,8 +66,14 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
             "nps-sync.yaml:7:3: loopback_routes: may only point at a loopback origin such as "
             "http://127.0.0.1:8080, not http://10.0.0.1:80",
         ),
+        ("state:\n  url: mysql://root@localhost/x\n", "nps-sync.yaml:7:8: state.url: not a "
+         "supported state database URL (scheme 'mysql'): use sqlite:///path/to/state.db or "
+         "postgresql+psycopg://user@host:5432/dbname"),
+        ("state:\n  url: garbage\n", "state.url: not a supported state database URL"),
+        ("state:\n  url: 'sqlite://'\n", "state.url: an SQLite state needs a file"),
+        ("state:\n  url: 'sqlite:///:memory:'\n", "state.url: an SQLite state needs a file"),
     ],
-)
+)  # fmt: skip
 def test_errors_name_file_line_and_column(tmp_path: Path, extra: str, message: str) -> None:
     with pytest.raises(ConfigFileError) as info:
         load_config(write(tmp_path, MINIMAL + extra))
@@ -146,3 +152,39 @@ def test_loopback_routes_are_parsed_not_prefix_matched(target: str, allowed: boo
     if not allowed:
         with pytest.raises(ValueError, match="not a loopback origin"):
             LoopbackAdapter(target)
+
+
+def test_a_plain_postgresql_url_means_psycopg_3(tmp_path: Path) -> None:
+    text = MINIMAL + "state:\n  url: postgresql://nps@db.internal:5432/nps\n"
+    assert load_config(write(tmp_path, text)).state.url == (
+        "postgresql+psycopg://nps@db.internal:5432/nps"
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        ("zendesk", "subdomain: acme.zendesk.com",
+         "zendesk.subdomain: write only the subdomain, 'acme' for https://acme.zendesk.com"),
+        ("zendesk", "subdomain: 'https://acme.zendesk.com'", "write only the subdomain, 'acme'"),
+        ("zendesk", "subdomain: ''", "write only the subdomain"),
+        ("salesforce", "instance_url: not a url", "salesforce.instance_url: not the org's address"),
+        ("salesforce", "instance_url: ftp://acme.my.salesforce.com", "not the org's address"),
+        ("salesforce", "instance_url: 'https://'", "not the org's address"),
+        ("salesforce", "instance_url: https://acme.my.salesforce.com/lightning/page",
+         "not the org's address"),
+        ("salesforce", "instance_url: https://admin:Hunter2@acme.my.salesforce.com",
+         "no user or password in instance_url"),
+    ],
+)  # fmt: skip
+def test_endpoints_are_an_account_name_and_an_origin(
+    tmp_path: Path, section: str, value: str, message: str
+) -> None:
+    key = value.split(":")[0]
+    lines = [
+        f"  {value}" if line.startswith(f"  {key}:") else line for line in MINIMAL.splitlines()
+    ]
+    with pytest.raises(ConfigFileError) as info:
+        load_config(write(tmp_path, "\n".join(lines) + "\n"))
+    assert message in str(info.value)
+    assert "Hunter2" not in str(info.value)

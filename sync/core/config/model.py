@@ -26,6 +26,29 @@ from sync.core.config.zendesk import ZendeskConfig
 class StateConfig(Section):
     url: str = "sqlite:///nps-sync-state.db"
 
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        """A file-backed SQLite database or PostgreSQL through psycopg 3, the two stores the
+        schema is written and tested for; ``postgresql://`` means the latter."""
+        scheme, sep, rest = value.partition("://")
+        if scheme in ("postgresql", "postgres") and sep:
+            return f"postgresql+psycopg://{rest}"
+        if scheme == "postgresql+psycopg" and rest:
+            return value
+        if scheme == "sqlite" and rest.startswith("/") and rest.strip("/") not in ("", ":memory:"):
+            return value
+        if scheme == "sqlite":
+            raise ValueError(
+                "an SQLite state needs a file: sqlite:///relative/path.db or "
+                "sqlite:////absolute/path.db (an in-memory database forgets everything, and "
+                "every connection of a pass would see another one)"
+            )
+        raise ValueError(
+            f"not a supported state database URL (scheme {scheme or value[:20]!r}): use "
+            "sqlite:///path/to/state.db or postgresql+psycopg://user@host:5432/dbname"
+        )
+
 
 def _crontab(value: str, *, named_weekdays: bool = False) -> str:
     """``value`` when it is a crontab line (minute hour day month weekday, UTC) or empty.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -175,3 +176,25 @@ class SalesforceConfig(Section):
     tasks: SalesforceTasks = SalesforceTasks()
     fallback_owner_id: str | None = None
     timeout_seconds: float = 30.0
+
+    @field_validator("instance_url")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        """The org's own address, ``https://NAME.my.salesforce.com``: no path, and no user or
+        password in it (a URL is printed by ``check`` and in errors; secrets go in ``auth``)."""
+        try:
+            parts = urlsplit(value)
+            if parts.username is not None or parts.password is not None:
+                raise ValueError("no user or password in instance_url: credentials go under auth")
+            origin = parts.scheme == "https" and bool(parts.hostname) and parts.path in ("", "/")
+            origin = origin and (parts.port is None or parts.port > 0)  # a bad port raises
+        except ValueError as error:
+            if "credentials" in str(error):
+                raise
+            origin = False
+        if not origin:
+            raise ValueError(
+                f"not the org's address {value!r}: write https://NAME.my.salesforce.com "
+                "(the scheme and host, nothing after them)"
+            )
+        return value.rstrip("/")

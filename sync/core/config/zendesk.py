@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -158,6 +159,10 @@ class ZendeskTracking(Section):
     max_pages_per_pass: int = Field(5, ge=1, le=10)
 
 
+#: A Zendesk account's subdomain: one DNS label.
+_SUBDOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
 class ZendeskConfig(Section):
     subdomain: str
     domain: str = "zendesk.com"
@@ -174,3 +179,15 @@ class ZendeskConfig(Section):
     def agent_url(self) -> str:
         """Where agents open tickets: ``https://SUBDOMAIN.zendesk.com``."""
         return f"https://{self.subdomain}.{self.domain}"
+
+    @field_validator("subdomain")
+    @classmethod
+    def _one_label(cls, value: str) -> str:
+        """The account's name alone: a URL or host here made a host that does not exist, and
+        a pass that failed to connect was taken for an outage and retried for ever."""
+        if not _SUBDOMAIN.fullmatch(value):
+            name = value.split("://")[-1].split(".")[0].strip("/") or "acme"
+            raise ValueError(
+                f"write only the subdomain, {name!r} for https://{name}.zendesk.com, not {value!r}"
+            )
+        return value
