@@ -58,8 +58,22 @@ class Template:
                 chunks = compiled.root_render_func(compiled.new_context(dict(context)))
                 text = budget.collect(chunks)
         except Exception as error:
-            raise RenderError(str(error), template=self.source) from error
+            raise RenderError(_reason(error), template=self.source) from error
         return " ".join(text.split()) if self.single_line else text
+
+
+#: Errors whose message names the template's names and types, never the values it was given.
+_PLAIN_MESSAGES = (jinja2.TemplateError, TypeError, AttributeError, ZeroDivisionError)
+
+
+def _reason(error: Exception) -> str:
+    """Why a render failed, without the data: a ``KeyError`` or ``ValueError`` raised by a
+    method the template called (``comment.format()``, ``int(...)``) quotes the value it choked
+    on, and a render's reason is stored and listed as the action's skip detail."""
+    if isinstance(error, _PLAIN_MESSAGES):
+        return str(error)
+    name = type(error).__name__
+    return f"{name} raised while rendering (its message is left out: it may quote survey text)"
 
 
 class TemplateSourceError(ValueError):

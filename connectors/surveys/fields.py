@@ -45,6 +45,19 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+#: Runs of two or more letters: a value with two of them reads as words, not as a number or date.
+_LETTERS: Final = re.compile(r"[^\W\d_]{2,}")
+
+
+def _cell(value: object) -> str:
+    """A rejected value as a problem shows it: as it is when it looks like a number or a date
+    (``'11'``, ``'31/12/2025'``), cut to its words' first letters when it reads as prose: a
+    shifted column puts a comment or a name where a score was expected."""
+    if isinstance(value, str) and (len(_LETTERS.findall(value)) >= 2 or len(value) > 40):
+        return _shown(masked(value))
+    return _shown(value)
+
+
 def parse_json(raw: bytes) -> object:
     """The JSON document in ``raw`` (UTF-8), or :class:`FieldError` saying why it is not one.
 
@@ -127,7 +140,7 @@ def parse_score(raw: object) -> int:
     elif isinstance(raw, str) and _SCORE_TEXT.fullmatch(raw.strip()):
         value = int(raw.strip())
     if value is None or not 0 <= value <= 10:
-        raise FieldError(f"score {_shown(raw)} is not a whole number from 0 to 10")
+        raise FieldError(f"score {_cell(raw)} is not a whole number from 0 to 10")
     return value
 
 
@@ -144,7 +157,7 @@ def parse_timestamp(raw: object, *, field: str) -> datetime:
     except (ValueError, OverflowError, OSError):
         moment = None
     if moment is None:
-        raise FieldError(f"{field} {_shown(raw)} is not a Unix time or ISO 8601 date")
+        raise FieldError(f"{field} {_cell(raw)} is not a Unix time or ISO 8601 date")
     if moment < EARLIEST:
         raise FieldError(f"{field} {moment.isoformat()} is before {EARLIEST.year}")
     return moment

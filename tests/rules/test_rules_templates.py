@@ -143,6 +143,24 @@ def test_runtime_failures_are_render_errors_for_that_response() -> None:
         ruleset.render_action("t", {})
 
 
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{{ comment.format() }}", "KeyError raised while rendering"),
+        ("{{ comment[1:].split()[0] | int(default=none) + comment.index('zz') }}",
+         "ValueError raised while rendering"),
+        ("{{ comment + 1 }}", 'can only concatenate str (not "int") to str'),
+        ("{{ comment.nothing.deeper }}", "has no attribute 'nothing'"),
+    ],
+)  # fmt: skip
+def test_a_failed_render_says_why_without_quoting_the_survey_text(source: str, reason: str) -> None:
+    comment = "Ask {Margaret Thatcher-Smith, my CFO, 555-0199}"
+    with pytest.raises(RenderError) as info:
+        render(source, {"comment": comment})
+    assert reason in str(info.value)
+    assert "Margaret" not in str(info.value)
+
+
 def test_template_context_nests_fields_like_templates_see_them() -> None:
     context = RULESET.template_context({"score": 3, "account.name": "Acme"})
     response, account = context["response"], context["account"]

@@ -351,3 +351,18 @@ def test_of_two_records_with_one_id_the_later_dated_is_kept_and_an_older_edit_is
     stored = store.inbox.get(source.name, "7")
     assert stored is not None
     assert stored.response.comment == "Maria: said on the 2nd"
+
+
+def test_a_shifted_column_is_reported_without_the_words_that_landed_in_it(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "shifted.csv",
+        "response_id,email,score,comment,created_at\n"
+        "s1,ann@example.com,Terrible service from Jane Doe,2026-05-01T00:00:00Z,9\n"
+        "s2,ann@example.com,11,fine,2026-05-01T00:00:00Z\n",
+    )
+    pages = list(FileSource(path).pages(None, until=UNTIL))
+    assert [p.reason for p in problems(pages)] == [
+        "score 'T*** s*** f*** J*** D***' is not a whole number from 0 to 10",
+        "score '11' is not a whole number from 0 to 10",
+    ]

@@ -106,7 +106,7 @@ def test_an_nps_question_counts_and_the_email_may_come_from_an_email_answer() ->
         ({"submitted_at": "2027-01-01T00:00:00Z"},
          "updated_at 2027-01-01T00:00:00+00:00 is in the future"),
         ({"submitted_at": "last week"},
-         "updated_at 'last week' is not a Unix time or ISO 8601 date"),
+         "updated_at 'l*** w***' is not a Unix time or ISO 8601 date"),
         ({"landed_at": "2027-01-01T00:00:00Z"},
          "created_at 2027-01-01T00:00:00+00:00 is in the future"),
     ],
