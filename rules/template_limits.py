@@ -9,7 +9,11 @@ render or exhaust memory, at ``rules check`` and in the daemon alike. Here:
 - the output is collected chunk by chunk and stops at :data:`MAX_OUTPUT` characters;
 - ``*`` and ``**``, ``range`` and the filters and methods that take a width or a count refuse
   sizes above :data:`MAX_SIZE`, and ``%``, ``format`` and ``str.format`` refuse format strings
-  with widths above it (numbers as data, such as an ARR, are never limited);
+  with widths above it or taken from their arguments (numbers as data, such as an ARR, are
+  never limited);
+- what joins or grows text (``~``, ``+``, ``join``, ``replace``, ``indent``, ``expandtabs``)
+  works out the size of its result first and refuses one above :data:`MAX_SIZE`, so no string
+  is built past it: a template doubling a string twenty times stops at the first step too far;
 - macros, ``call`` blocks, recursive loops and ``namespace`` (the ways to grow without a loop, or
   to carry state from one iteration to the next) are refused when the template is compiled.
 """
@@ -24,8 +28,10 @@ from typing import Any
 
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
+from jinja2.filters import do_join
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 #: Loop iterations one render may spend, all loops together.
 MAX_ITERATIONS = 10_000
@@ -39,7 +45,10 @@ MAX_SECONDS = 2.0
 CHUNKS_PER_CHECK = 32
 
 _LOOP_FILTER = "_bounded_loop"
+_CONCAT_FILTER = "_bounded_concat"
 _HUGE_WIDTH = re.compile(r"\d{%d,}" % len(str(MAX_SIZE)))  # noqa: UP031
+#: A width or precision taken from the arguments: ``{:{}}`` in ``format``, ``%*d`` in ``%``.
+_ARGUMENT_WIDTH = re.compile(r"\{[^{}]*\{|%[-#0 +]*(?:\d*\.)?\*")
 #: Filters and methods whose integer arguments are sizes (widths, counts), and ``range``.
 _SIZED_FILTERS = frozenset({"center", "indent", "wordwrap", "truncate", "batch", "slice"})
 _SIZED_CALLS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "safe_range", "range"})
@@ -112,10 +121,60 @@ def _bounded(items: Iterable[Any]) -> Iterator[Any]:
 
 
 def bound_loops(tree: nodes.Template) -> nodes.Template:
-    """``tree`` with every loop's iterable passed through the budgeted wrapper (in place)."""
+    """``tree`` with every loop's iterable passed through the budgeted wrapper, and every ``~``
+    through the size-checked join."""
     for loop in tree.find_all(nodes.For):
         loop.iter = nodes.Filter(loop.iter, _LOOP_FILTER, [], [], None, None, lineno=loop.lineno)
-    return tree
+    bounded = _BoundedConcat().visit(tree)
+    assert isinstance(bounded, nodes.Template)
+    return bounded
+
+
+class _BoundedConcat(NodeTransformer):
+    """``a ~ b ~ c`` written as ``[a, b, c]|_bounded_concat``."""
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802 - the visitor API
+        self.generic_visit(node)
+        parts = nodes.List(node.nodes, lineno=node.lineno)
+        return nodes.Filter(parts, _CONCAT_FILTER, [], [], None, None, lineno=node.lineno)
+
+
+def _check_result(what: str, size: int) -> None:
+    if size > MAX_SIZE:
+        raise RenderLimitError(f"{what} would make {size:,} characters; the limit is {MAX_SIZE:,}")
+
+
+def _bounded_concat(parts: Iterable[Any]) -> str:
+    texts = [str(part) for part in parts]
+    _check_result("'~'", sum(map(len, texts)))
+    return "".join(texts)
+
+
+def _bounded_join(
+    eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: str | int | None = None
+) -> str:
+    items = list(value)
+    _check_result("filter 'join'", len(str(d)) * max(len(items) - 1, 0))
+    joined: str = do_join(eval_ctx, items, d, attribute)
+    _check_result("filter 'join'", len(joined))
+    return joined
+
+
+_bounded_join.jinja_pass_arg = do_join.jinja_pass_arg  # type: ignore[attr-defined]
+
+
+def _grown_size(obj: Any, name: str, args: tuple[Any, ...]) -> int:
+    """The length of what method ``name`` of ``obj`` would return, when it can grow; else 0."""
+    if isinstance(obj, str) and name == "replace" and len(args) >= 2:
+        old, new = str(args[0]), str(args[1])
+        count = obj.count(old) if old else len(obj) + 1
+        return len(obj) + count * max(len(new) - len(old), 0)
+    if isinstance(obj, str) and name == "join" and args:
+        return len(obj) * max(len(list(args[0])) - 1, 0) if isinstance(args[0], list | tuple) else 0
+    if isinstance(obj, str) and name == "expandtabs":
+        size = args[0] if args and isinstance(args[0], int) else 8
+        return len(obj) + obj.count("\t") * size
+    return 0
 
 
 def refused_construct(tree: nodes.Template) -> tuple[str, int] | None:
@@ -140,8 +199,12 @@ def _check_sizes(what: str, args: Iterable[Any]) -> None:
 
 
 def _check_format(text: object) -> None:
-    if isinstance(text, str) and _HUGE_WIDTH.search(text):
+    if not isinstance(text, str):
+        return
+    if _HUGE_WIDTH.search(text):
         raise RenderLimitError(f"a format width above {MAX_SIZE:,} in {text[:40]!r}")
+    if _ARGUMENT_WIDTH.search(text.replace("{{", "").replace("}}", "").replace("%%", "")):
+        raise RenderLimitError(f"a format width taken from the arguments in {text[:40]!r}")
 
 
 def _size_checked(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -150,6 +213,11 @@ def _size_checked(name: str, function: Callable[..., Any]) -> Callable[..., Any]
             _check_sizes(f"filter {name!r}", [*args[1:], *kwargs.values()])
         if name == "format":
             _check_format(args[0] if args else None)
+        if name == "indent" and args and isinstance(args[0], str):
+            width = args[1] if len(args) > 1 else kwargs.get("width", 4)
+            lines = args[0].count("\n") + 1
+            if isinstance(width, int):
+                _check_result("filter 'indent'", len(args[0]) + lines * width)
         return function(*args, **kwargs)
 
     for marker in ("jinja_pass_arg",):  # keep pass_context / pass_environment markers
@@ -161,7 +229,7 @@ def _size_checked(name: str, function: Callable[..., Any]) -> Callable[..., Any]
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
     """The immutable sandbox with sizes checked on operators, filters and method calls."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -170,6 +238,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             for name, f in self.filters.items()
         }
         self.filters[_LOOP_FILTER] = _bounded
+        self.filters[_CONCAT_FILTER] = _bounded_concat
+        self.filters["join"] = _bounded_join
         self.globals.pop("namespace", None)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
@@ -183,6 +253,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             _check_sizes("'*'", [len(right) * left if isinstance(left, int) else 0])
         elif operator == "%":
             _check_format(left)
+        elif operator == "+" and isinstance(left, str | list | tuple) and hasattr(right, "__len__"):
+            _check_result("'+'", len(left) + len(right))
         return super().call_binop(context, operator, left, right)
 
     def call(
@@ -195,6 +267,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         name = getattr(__obj, "__name__", "")
         if name in _SIZED_CALLS:
             _check_sizes(f"{name}()", [*args, *kwargs.values()])
+        grown = _grown_size(getattr(__obj, "__self__", None), name, args)
+        _check_result(f"{name}()", grown)
         return super().call(__context, __obj, *args, **kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:

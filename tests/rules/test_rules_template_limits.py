@@ -30,8 +30,18 @@ REFUSED_AT_RENDER = [
     ("{{ '%0999999999d' % 1 }}", "format width above 100,000"),
     ("{{ '{:>999999999}'.format(1) }}", "format width above 100,000"),
     ("{{ '%0999999999d'|format(1) }}", "format width above 100,000"),
-    ("{{ range(100000)|join(',') }}", "output is longer than 100,000 characters"),
+    ("{{ range(100000)|join(',') }}", "filter 'join' would make 588,889 characters"),
     ("{% for i in range(5000) %}{{ c }}{% endfor %}", "output is longer than 100,000"),
+    # Growth that builds its string before any output: refused before it is built.
+    ("{{ range(99999)|join('b' * 99999) }}", "filter 'join' would make 9,999,700,002"),
+    ("{% set s = 'b' * 99999 %}" + "{% set s = s ~ s %}" * 20 + "{{ s }}", "'~' would make"),
+    ("{% set s = 'b' * 99999 %}" + "{% set s = s + s %}" * 20 + "{{ s }}", "'+' would make"),
+    ("{% set s = 'b' * 99999 %}{{ s.replace('b', s) }}", "replace() would make"),
+    ("{% set s = 'b' * 99999 %}{{ s.join(s|list) }}", "join() would make"),
+    ("{{ ('\\n' * 99999)|indent(99999) }}", "filter 'indent' would make"),
+    ("{{ ('\\t' * 99999).expandtabs(99999) }}", "expandtabs() would make"),
+    ("{{ '{:{}}'.format('x', 10 ** 9) }}", "format width taken from the arguments"),
+    ("{{ '%*d'|format(10 ** 9, 1) }}", "format width taken from the arguments"),
 ]
 
 REFUSED_AT_COMPILE = [
@@ -46,6 +56,8 @@ ALLOWED = [
     ("{% for x in items %}{{ loop.index }}:{{ x }} {% endfor %}", "1:1 2:2 3:3 "),
     ("{{ c[:5]|upper }}{{ c|truncate(8) }}", "YYYYYyyyyy..."),
     ("{{ '%05d' % n }} {{ (arr / 1000)|round|int }}k", "00003 2500k"),
+    ("{{ 'NPS ' ~ n ~ ': ' ~ c[:3] }} {{ items|join(', ') }}", "NPS 3: yyy 1, 2, 3"),
+    ("{{ '{{x}} {}'.format(n) }} {{ '100%% of %d'|format(n) }}", "{x} 3 100% of 3"),
 ]
 
 SECONDS = 3.0
