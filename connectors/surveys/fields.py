@@ -299,5 +299,15 @@ def build_response(
         survey_type=clean_text(survey_type, field="survey type", limit=64) or "relationship",
         channel=clean_text(channel, field="channel", limit=64).lower(),
         language=clean_text(language, field="language", limit=35),
-        permalink=clean_text(permalink, field="permalink", limit=2_000),
+        permalink=clean_link(permalink),
     )
+
+
+def clean_link(raw: object) -> str:
+    """A link to the response in the survey tool, kept only when it is an http(s) address: it
+    becomes a link in Salesforce, in Zendesk and in the report, where ``javascript:`` or
+    ``data:`` would run or show something else when clicked. Anything else is left out; the
+    response is kept."""
+    text = clean_text(raw, field="permalink", limit=2_000)
+    scheme, _, rest = text.partition("://")
+    return text if scheme.lower() in ("http", "https") and rest and " " not in text else ""

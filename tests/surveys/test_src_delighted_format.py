@@ -109,6 +109,24 @@ def test_a_non_object_is_a_problem() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("link", "kept"),
+    [
+        ("https://delighted.com/r/abc", "https://delighted.com/r/abc"),
+        ("HTTP://survey.example/r/1", "HTTP://survey.example/r/1"),
+        ("javascript:alert(1)", ""),
+        ("data:text/html,<script>alert(1)</script>", ""),
+        ("ftp://files.example/r/1", ""),
+        ("https://", ""),
+        (None, ""),
+    ],
+)
+def test_only_a_web_link_is_kept_as_the_permalink(link: str | None, kept: str) -> None:
+    parsed = parse(raw(permalink=link))
+    assert isinstance(parsed, SurveyResponse)
+    assert parsed.permalink == kept
+
+
 def test_small_clock_skew_is_tolerated_and_updated_never_precedes_created() -> None:
     skewed = int(UNTIL.timestamp()) + 60
     parsed = parse(raw(created_at=skewed, updated_at=skewed - 3600))

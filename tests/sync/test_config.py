@@ -188,3 +188,16 @@ def test_endpoints_are_an_account_name_and_an_origin(
         load_config(write(tmp_path, "\n".join(lines) + "\n"))
     assert message in str(info.value)
     assert "Hunter2" not in str(info.value)
+
+
+def test_one_file_listed_as_two_sources_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "exports").mkdir()
+    text = MINIMAL + (
+        "sources:\n"
+        "  - {type: file, name: one, path: exports/answers.csv}\n"
+        "  - {type: file, name: two, path: ./exports/../exports/answers.csv}\n"
+    )
+    with pytest.raises(ConfigFileError) as info:
+        load_config(write(tmp_path, text))
+    assert "nps-sync.yaml:8:35: sources[1].path" in str(info.value)
+    assert "sources[1].path: the same file as sources[0]" in str(info.value)

@@ -243,6 +243,11 @@ RULES_EXPECTED = {
         "stage manages (see write_back in the config); the next write-back would undo this "
         "action, so write another field"
     ),
+    "settle_past_the_window.yaml": (
+        "11:13: rule 'detractors' waits 15d before acting, but routing acts only on responses "
+        "newer than 14d (routing.act_on_responses_newer_than in the config): its actions could "
+        "never run; settle for less, or widen that window"
+    ),
     "email_without_smtp.yaml": (
         "5:14: action 'tell_cx' sends email, but the config has no `email` section (the SMTP "
         "server to send through)"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from connectors.surveys.files import default_name
+from rules.durations import format_duration
 from sync.core.catalogue import ACCOUNT_METRICS, CONTACT_METRICS, Metric
 from sync.core.config.base import Issue, Section
 from sync.core.config.model import Config, DelightedSourceConfig, FileSourceConfig
@@ -204,9 +205,23 @@ def rules_against(config: Config) -> Callable[[RulesFile], list[Issue]]:
             *_email_notifications(config, rules),
             *_sla_escalations(config, rules),
             *_resurveys(config, rules),
+            *_settles(config, rules),
         ]
 
     return check
+
+
+def _settles(config: Config, rules: RulesFile) -> Iterator[Issue]:
+    window = config.routing.act_on_responses_newer_than
+    for index, rule in enumerate(rules.rules):
+        if rule.settle is not None and rule.settle >= window:
+            yield Issue(
+                ("rules", index, "settle"),
+                f"rule {rule.name!r} waits {format_duration(rule.settle)} before acting, but "
+                f"routing acts only on responses newer than {format_duration(window)} "
+                "(routing.act_on_responses_newer_than in the config): its actions could never "
+                "run; settle for less, or widen that window",
+            )
 
 
 def _rule_updates(config: Config, rules: RulesFile) -> Iterator[Issue]:

@@ -12,6 +12,7 @@ key, with the key it probably meant), not two.
 from __future__ import annotations
 
 import copy
+import os
 import types
 from dataclasses import replace
 from pathlib import Path
@@ -61,7 +62,32 @@ def parse_config(text: str, path: Path) -> Config:
         raise ConfigFileError(diagnostics=problems) from None
     if problems:
         raise ConfigFileError(diagnostics=problems)
-    return _resolve_paths(config, path.parent)
+    resolved = _resolve_paths(config, path.parent)
+    repeated = _repeated_files(resolved, source)
+    if repeated:
+        raise ConfigFileError(diagnostics=repeated)
+    return resolved
+
+
+def _repeated_files(config: Config, source: SourceMap) -> list[Diagnostic]:
+    """A file source naming a file another one reads already (``exports/a.csv`` and
+    ``./exports/a.csv``, or a link to it): each of its responses would be read, and acted on,
+    under two source names."""
+    first: dict[str, int] = {}
+    found: list[Diagnostic] = []
+    for index, spec in enumerate(config.sources):
+        if not isinstance(spec, FileSourceConfig):
+            continue
+        key = os.path.realpath(spec.path)
+        if key in first:
+            message = (
+                f"sources[{index}].path: the same file as sources[{first[key]}]; every response "
+                "in it would be acted on twice: list the file once"
+            )
+            found.append(source.diagnostic(("sources", index, "path"), message))
+        else:
+            first[key] = index
+    return found
 
 
 def config_diagnostics(error: ValidationError, source: SourceMap) -> list[Diagnostic]:
