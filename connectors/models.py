@@ -126,6 +126,8 @@ class Contact:
     last_name: str = ""
     owner_id: str = ""
     account: Account | None = None
+    #: The job title (``Title``), for routing and templates (``contact.title``).
+    title: str = ""
 
     @property
     def name(self) -> str:

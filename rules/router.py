@@ -27,7 +27,7 @@ from rules.conditions import (
     FieldTest,
     NotCondition,
 )
-from rules.fields import FieldSpec, check_types
+from rules.fields import FieldSpec, FieldType, check_types, parse_field_value
 from rules.model import Rule, RulesFile
 from rules.operators import Predicate, make_predicate
 from rules.skips import ALWAYS_EXPECTED
@@ -155,6 +155,9 @@ class Ruleset:
     """The fields conditions read; their types are checked on every call."""
     layout: ContextLayout = field(repr=False, compare=False)
     """Where :attr:`fields` go in the template context."""
+    typed_from_text: tuple[FieldSpec, ...] = ()
+    """Declared custom fields of a type other than text: a survey property or a CSV column
+    arrives as text and is read as that type (:meth:`typed`)."""
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -167,6 +170,7 @@ class Ruleset:
         Pure and deterministic. Raises :class:`rules.FieldsError` if a value the rules read has the
         wrong type.
         """
+        fields = self.typed(fields)
         check_types(fields, self.read_fields)
         matches = []
         for rule in self.rules:
@@ -182,6 +186,7 @@ class Ruleset:
         Every condition is evaluated (no short-circuit), including in rules evaluation never
         reached, so the trace shows what *would* have happened too.
         """
+        fields = self.typed(fields)
         check_types(fields, self.read_fields)
         traces: list[RuleTrace] = []
         stopped = False
@@ -199,7 +204,20 @@ class Ruleset:
 
     def template_context(self, fields: Fields) -> dict[str, object]:
         """The nested values templates see (``response.score``, ``account.name``, ...)."""
-        return self.layout.build(fields)
+        return self.layout.build(self.typed(fields))
+
+    def typed(self, fields: Fields) -> Fields:
+        """``fields`` with each declared custom field given as text read as its declared type
+        (``"87"`` as the number 87, ``"Yes"`` as true); text that does not read as it is a
+        missing value, as a field the record lacks."""
+        if not self.typed_from_text:
+            return fields
+        typed = dict(fields)
+        for spec in self.typed_from_text:
+            value = typed.get(spec.name)
+            if isinstance(value, str):
+                typed[spec.name] = _read(spec, value)
+        return typed
 
     def render_action(self, name: str, fields: Fields) -> Payload:
         """Render action ``name`` for one response's fields."""
@@ -227,7 +245,23 @@ def compile_ruleset(model: RulesFile, *, source: str, digest: str) -> Ruleset:
         fields=catalogue,
         read_fields=tuple(catalogue[name] for name in read),
         layout=ContextLayout.of(catalogue.values()),
+        typed_from_text=tuple(
+            spec for spec in catalogue.values() if spec.custom and spec.type is not FieldType.STRING
+        ),
     )
+
+
+_TRUE, _FALSE = frozenset({"true", "yes", "y", "1"}), frozenset({"false", "no", "n", "0"})
+
+
+def _read(spec: FieldSpec, text: str) -> object:
+    word = text.strip().lower()
+    if spec.type is FieldType.BOOLEAN:
+        return True if word in _TRUE else False if word in _FALSE else None
+    try:
+        return parse_field_value(spec, word) if word else None
+    except ValueError:
+        return None
 
 
 def _compile_rule(index: int, rule: Rule, catalogue: Mapping[str, FieldSpec]) -> CompiledRule:

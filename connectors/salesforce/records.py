@@ -100,6 +100,7 @@ def contact_select(names: AccountFieldNames) -> list[str]:
         "Email",
         "FirstName",
         "LastName",
+        "Title",
         "OwnerId",
         "AccountId",
         *account_select(names, "Account."),
@@ -118,6 +119,7 @@ def to_contact(rec: Mapping[str, Any], names: AccountFieldNames) -> Contact:
         last_name=rec.get("LastName") or "",
         owner_id=rec.get("OwnerId") or "",
         account=to_account(account_rec, names) if account_rec else None,
+        title=rec.get("Title") or "",
     )
 
 

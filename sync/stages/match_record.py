@@ -51,6 +51,7 @@ class Match:
                 "name": contact.name,
                 "email": contact.email,
                 "owner_id": contact.owner_id,
+                "title": contact.title,
             },
             "account": None
             if account is None
@@ -106,6 +107,7 @@ def match_from_json(data: Mapping[str, Any] | None) -> Match:
             last_name=contact_data.get("name") or "",
             owner_id=contact_data.get("owner_id") or "",
             account=account,
+            title=contact_data.get("title") or "",
         )
     user_data = data.get("zendesk_user")
     user = None

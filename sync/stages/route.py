@@ -118,6 +118,8 @@ def build_fields(
         "person_email": r.email,
         "person_name": r.person_name or None,
         "permalink": r.permalink or None,
+        # A property of the survey (a hidden field, an export's extra column) as a custom field.
+        **{f"response.custom.{key}": value for key, value in r.properties.items()},
         **(text or {}),
     }
     if contact is not None:
@@ -126,6 +128,7 @@ def build_fields(
                 "contact.id": contact.id,
                 "contact.name": contact.name or None,
                 "contact.email": contact.email,
+                "contact.title": contact.title or None,
                 "contact.owner_id": contact.owner_id or None,
             }
         )

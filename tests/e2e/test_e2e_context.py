@@ -144,7 +144,8 @@ def test_a_task_made_from_a_comment_as_long_as_allowed_still_takes_its_ticket_li
     description = task["Description"]
     link = f"\u2026\nZendesk ticket: https://acme.zendesk.com/agent/tickets/{ticket['id']}"
     assert description.endswith(link)
-    assert len(description) == 32_000
+    # As long as allowed: the cut may drop the space it lands after.
+    assert 31_999 <= len(description) <= 32_000
     assert "Comment: Nothing works. Nothing works." in description
     assert engine.run_once().errors == []
 

@@ -194,8 +194,11 @@ def test_custom_fields_are_typed_and_routable() -> None:
         "fields:\n  account.custom.Health_Score__c: number\n",
     )
     assert ruleset.route({"account.custom.Health_Score__c": 12.5}).rule_names == ("hit",)
+    # Text (a survey property, an export's column) is read as the declared type, or missing.
+    assert ruleset.route({"account.custom.Health_Score__c": " 12 "}).rule_names == ("hit",)
+    assert ruleset.route({"account.custom.Health_Score__c": "twelve"}).rule_names == ()
     with pytest.raises(FieldsError):
-        ruleset.route({"account.custom.Health_Score__c": "12"})
+        ruleset.route({"account.custom.Health_Score__c": [12]})
 
 
 def test_explain_shows_every_condition_with_the_value_seen() -> None:
