@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from rules import RulesCheck, RulesError, Ruleset, load_rules
@@ -36,6 +37,10 @@ class RulesHolder:
         self._seen_digest = self._digest() if path is not None else None
         self.last_error: str | None = None
         """Diagnostics of the newest file version when it was rejected; None once one loads."""
+        self.verify: Callable[[Ruleset, Path], list[str]] | None = None
+        """Checked on a reload once the file is valid: what the rules name in the connected
+        systems (owners, groups, assignees), one line per problem. An error of a system here
+        keeps the rules in force and tries the file again at the next refresh."""
 
     @classmethod
     def load(cls, path: Path, *, check: RulesCheck | None = None) -> RulesHolder:
@@ -76,9 +81,33 @@ class RulesHolder:
                     error,
                 )
                 return False
-            self.last_error = None
             if ruleset.hash == self._current.hash:
+                self.last_error = None
                 return False
+            if self.verify is not None:
+                try:
+                    problems = self.verify(ruleset, self.path)
+                except Exception as error:  # a system unreachable for now: try again later
+                    self._stamp = self._seen_digest = None
+                    log.warning(
+                        "rules file %s changed; checking what it names failed (%s); keeping "
+                        "rules %s and trying again at the next pass",
+                        self.path,
+                        error,
+                        self._current.hash[:12],
+                    )
+                    return False
+                if problems:
+                    self.last_error = "\n".join(problems)
+                    log.error(
+                        "rules file %s changed but names what does not exist; keeping rules "
+                        "%s:\n%s",
+                        self.path,
+                        self._current.hash[:12],
+                        self.last_error,
+                    )
+                    return False
+            self.last_error = None
             log.warning(
                 "rules reloaded from %s: %s -> %s (%d rules)",
                 self.path,
