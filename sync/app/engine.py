@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -319,8 +318,6 @@ class Engine:
         self.store = store
         self.conn = connections
         self.rules = ruleset if isinstance(ruleset, RulesHolder) else RulesHolder.fixed(ruleset)
-        if self.rules.verify is None:
-            self.rules.verify = self.missing_references
         self.ruleset = self.rules.current
         self.clock = clock
         self.retry = retry or RetryPolicy()
@@ -716,19 +713,6 @@ class Engine:
             if out.match_status == "failed":  # on the review list; named in the report
                 detail = (out.match or {}).get("detail", "lookup failed")
                 report.add_problems([f"{out.source} response {out.response_id}: {detail}"])
-
-    def missing_references(self, ruleset: Ruleset, rules_file: Path) -> list[str]:
-        """What a reloaded ``ruleset`` names that does not exist (owners, queues, ticket groups,
-        assignees), one ``file:line:col`` line each: such rules would stop every pass, so a
-        reload keeps the rules in force instead."""
-        from sync.checks.references import diagnostics, missing_owners, missing_zendesk_names
-
-        fallback = self.config.salesforce.fallback_owner_id
-        missing = [
-            *missing_owners(ruleset, self.conn.crm, fallback, self.retry),
-            *missing_zendesk_names(ruleset, self.conn.helpdesk, self.retry),
-        ]
-        return [str(d) for d in diagnostics(missing, rules_file)]
 
     def refresh_rules(self) -> Ruleset:
         """Take up a changed rules file (hot reload); a stage keeps the ruleset returned."""

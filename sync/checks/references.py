@@ -12,8 +12,9 @@ engine refuses names it cannot resolve). ``nps-sync check`` and ``nps-sync rules
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path as FilePath
 
 from rules import Diagnostic, Issue, Ruleset, SalesforceTaskAction, ZendeskTicketAction, locate
 from sync.core.ports import NamesPort, OwnerDirectory
@@ -177,6 +178,23 @@ def zendesk_missing(ruleset: Ruleset, names: ZendeskNames) -> list[Missing]:
         if email not in names.agents
     ]
     return missing
+
+
+def reload_check(
+    crm: OwnerDirectory, helpdesk: NamesPort, fallback_owner_id: str | None, retry: RetryPolicy
+) -> Callable[[Ruleset, FilePath], list[str]]:
+    """The check a daemon runs on reloaded rules (:attr:`sync.app.reload.RulesHolder.verify`):
+    owners, queues, ticket groups and assignees that do not exist, one ``file:line:col`` line
+    each. Such rules would stop every pass, so the reload keeps the rules in force instead."""
+
+    def check(ruleset: Ruleset, rules_file: FilePath) -> list[str]:
+        missing = [
+            *missing_owners(ruleset, crm, fallback_owner_id, retry),
+            *missing_zendesk_names(ruleset, helpdesk, retry),
+        ]
+        return [str(d) for d in diagnostics(missing, rules_file)]
+
+    return check
 
 
 def diagnostics(missing: Iterable[Missing], rules_file: str | os.PathLike[str]) -> list[Diagnostic]:

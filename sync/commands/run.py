@@ -106,6 +106,7 @@ def build_engine(
         require_source_files,
         require_taxonomy,
     )
+    from sync.checks.references import reload_check
     from sync.core.config.checks import rules_against
     from sync.core.retry import keep_trying
 
@@ -121,7 +122,10 @@ def build_engine(
         connections = keep_trying(
             lambda: connect_all(config), what="connecting at start-up", wait=patient
         )
-    return Engine(config, store, connections, rules)
+    engine = Engine(config, store, connections, rules)
+    fallback = config.salesforce.fallback_owner_id
+    rules.verify = reload_check(connections.crm, connections.helpdesk, fallback, engine.retry)
+    return engine
 
 
 @click.command("sync")

@@ -14,6 +14,7 @@ from emulators.world import EmulatedWorld
 from sync.app.engine import Engine
 from sync.app.reload import RulesHolder
 from sync.app.runtime import connect_all, open_store
+from sync.checks.references import reload_check
 from sync.core.config import Config
 from tests.e2e.conftest import FAST_RETRY
 
@@ -53,7 +54,9 @@ def test_a_reload_naming_a_group_that_does_not_exist_keeps_the_rules_in_force(
     )
     store = open_store(config)
     holder = RulesHolder.load(config.rules)
-    engine = Engine(config, store, connect_all(config), holder, retry=FAST_RETRY)
+    connections = connect_all(config)
+    engine = Engine(config, store, connections, holder, retry=FAST_RETRY)
+    holder.verify = reload_check(connections.crm, connections.helpdesk, None, FAST_RETRY)
     try:
         in_force = engine.refresh_rules().hash
 

@@ -12,7 +12,7 @@ from rules import RulesError, load_rules
 from sync.app.reload import RulesHolder
 from sync.core.config import parse_config
 from sync.core.config.checks import rules_against
-from sync.core.config.model import SourceConfig
+from sync.core.config.model import SourceConfig, TextConfig
 from sync.core.errors import ConfigFileError
 
 TESTDATA = Path(__file__).parent / "config_testdata"
@@ -316,3 +316,46 @@ def test_a_resurvey_no_reached_source_can_schedule_is_refused_at_its_line(
     assert [line.split(": ", 1)[0] for line in lines] == [f"{path}:{at}" for at in refused]
     assert "asks for the resurvey action 'win_back'" in lines[0]
     assert "cannot schedule a survey: only a Delighted source" in lines[0]
+
+
+COMMENT_RULES = """version: 1
+actions:
+  call:
+    type: salesforce_task
+    owner: account_owner
+    subject: "NPS {{ response.score }}"
+    due_in: 1d
+rules:
+  - name: onboarding
+    when:
+      any:
+        - themes: {contains: onbording}
+        - sentiment: {lt: -0.5}
+    actions: [call]
+"""
+
+
+def test_conditions_on_what_comments_say_are_checked_against_the_text_section(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(COMMENT_RULES, encoding="utf-8")
+    off = parse_config(MINIMAL, Path("nps-sync.yaml"))
+    with pytest.raises(RulesError) as caught:
+        load_rules(rules, check=rules_against(off))
+    lines = str(caught.value).splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == [f"{rules}:12:11", f"{rules}:13:11"]
+    assert "reads 'themes', which only the text analytics fill in, and they are off" in lines[0]
+
+    taxonomy = tmp_path / "themes.yaml"
+    taxonomy.write_text(
+        "themes:\n  - name: onboarding\n    description: Getting started\n", encoding="utf-8"
+    )
+    on = off.model_copy(update={"text": TextConfig(enabled=True, taxonomy=taxonomy)})
+    with pytest.raises(RulesError) as caught:
+        load_rules(rules, check=rules_against(on))
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith(f"{rules}:12:30: 'onbording' is not a theme of the taxonomy")
+    assert "did you mean 'onboarding'" in line
+    rules.write_text(COMMENT_RULES.replace("onbording", "onboarding"), encoding="utf-8")
+    load_rules(rules, check=rules_against(on))

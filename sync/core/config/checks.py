@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING
 
 from connectors.surveys.files import default_name
 from rules.durations import format_duration
+from rules.errors import did_you_mean
 from sync.core.catalogue import ACCOUNT_METRICS, CONTACT_METRICS, Metric
 from sync.core.config.base import Issue, Section
 from sync.core.config.model import Config, DelightedSourceConfig, FileSourceConfig
 from sync.core.config.writeback import MetricFieldMap, mapped_names
 
 if TYPE_CHECKING:
-    from rules.conditions import ConditionNode
+    from rules.conditions import ConditionNode, FieldCondition
     from rules.model import RulesFile
 
 Path = tuple[str | int, ...]
@@ -206,9 +207,77 @@ def rules_against(config: Config) -> Callable[[RulesFile], list[Issue]]:
             *_sla_escalations(config, rules),
             *_resurveys(config, rules),
             *_settles(config, rules),
+            *_comment_fields(config, rules),
         ]
 
     return check
+
+
+#: Routing fields only the text analytics fill in (the ``text:`` section).
+TEXT_FIELDS = ("sentiment", "themes", "emerging")
+
+
+def _comment_fields(config: Config, rules: RulesFile) -> Iterator[Issue]:
+    """Conditions on what comments say: with the text analytics off they could never hold, and
+    a theme the taxonomy does not name (a typo) could never be found."""
+    names = _taxonomy_names(config)
+    for index, rule in enumerate(rules.rules):
+        if rule.when is None:
+            continue
+        for path, condition in _field_conditions(rule.when, ("rules", index, "when")):
+            if condition.field not in TEXT_FIELDS:
+                continue
+            if not config.text.enabled:
+                yield Issue(
+                    (*path, condition.field),
+                    f"rule {rule.name!r} reads {condition.field!r}, which only the text "
+                    "analytics fill in, and they are off: enable them (text.enabled and a "
+                    "taxonomy in the config), or the condition never holds",
+                    "key",
+                )
+                continue
+            if names is None or condition.field == "sentiment":
+                continue
+            for test in condition.tests:
+                values = test.operand if isinstance(test.operand, tuple) else (test.operand,)
+                for value in values:
+                    if isinstance(value, str) and value not in names:
+                        yield Issue(
+                            (*path, condition.field, test.op),
+                            f"{value!r} is not a theme of the taxonomy {config.text.taxonomy}"
+                            f"{did_you_mean(value, sorted(names))}",
+                        )
+
+
+def _taxonomy_names(config: Config) -> frozenset[str] | None:
+    """The theme names of the configured taxonomy; None when it cannot be read here (the
+    start-up check names that problem)."""
+    taxonomy = config.text.taxonomy
+    if not config.text.enabled or taxonomy is None:
+        return None
+    from insights.text.taxonomy import parse_taxonomy
+
+    try:
+        return frozenset(parse_taxonomy(taxonomy.read_text(encoding="utf-8"), str(taxonomy)).names)
+    except Exception:  # unreadable or invalid: reported with its own position at start-up
+        return None
+
+
+def _field_conditions(
+    condition: ConditionNode, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], FieldCondition]]:
+    """Every field test of a condition tree, with the path it is written at."""
+    from rules.conditions import AllCondition, AnyCondition, FieldCondition, NotCondition
+
+    if isinstance(condition, AllCondition | AnyCondition):
+        key = "all" if isinstance(condition, AllCondition) else "any"
+        children = condition.all if isinstance(condition, AllCondition) else condition.any
+        for index, child in enumerate(children):
+            yield from _field_conditions(child, (*path, key, index))
+    elif isinstance(condition, NotCondition):
+        yield from _field_conditions(condition.negated, (*path, "not"))
+    elif isinstance(condition, FieldCondition):
+        yield path, condition
 
 
 def _settles(config: Config, rules: RulesFile) -> Iterator[Issue]:
