@@ -71,8 +71,13 @@ EXPECTED = {
     ),
     "metric_overwrites_input.yaml": (
         "9:14: write_back.salesforce.account.trend: metric 'trend' would overwrite Account "
-        "field tier__c, which nps-sync reads as salesforce.fields.account_tier; write it to "
+        "field tier__c, which nps-sync reads (salesforce.fields.account_tier); write it to "
         "another field"
+    ),
+    "metric_overwrites_email.yaml": (
+        "9:23: write_back.salesforce.contact.previous_score: metric 'previous_score' would "
+        "overwrite Contact field Email, which nps-sync reads (a standard field, to match and "
+        "route); write it to another field"
     ),
     "metric_written_twice.yaml": (
         "9:23: write_back.salesforce.contact.previous_score: Contact field NPS_Last_Score__c "

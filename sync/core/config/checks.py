@@ -124,17 +124,27 @@ def _targets(config: Config) -> tuple[_Target, ...]:
     )  # fmt: skip
 
 
+#: Standard fields nps-sync reads to match and route (the lookups' SELECT lists), and the
+#: ones Salesforce itself keeps: a metric written to one would break matching or be refused.
+_ACCOUNT_READS = ("Id", "Name", "OwnerId", "Industry", "Website", "CreatedDate", "ParentId")
+_CONTACT_READS = ("Id", "Email", "FirstName", "LastName", "Name", "Title", "OwnerId", "AccountId")
+
+
 def _write_back_targets(config: Config) -> Iterator[Issue]:
     sf = config.salesforce.fields
     reads: dict[str, dict[str, str]] = {
         "Account": {
+            **dict.fromkeys(_ACCOUNT_READS, "a standard field, to match and route"),
             sf.account_tier: "salesforce.fields.account_tier",
             sf.account_arr: "salesforce.fields.account_arr",
             sf.account_region: "salesforce.fields.account_region",
             sf.account_renewal_date: "salesforce.fields.account_renewal_date",
             sf.account_domain: "salesforce.fields.account_domain",
         },
-        "Contact": {config.metrics.key_contact_field: "metrics.key_contact_field"},
+        "Contact": {
+            **dict.fromkeys(_CONTACT_READS, "a standard field, to match and route"),
+            config.metrics.key_contact_field: "metrics.key_contact_field",
+        },
     }
     for target in _targets(config):
         label = target.label
@@ -163,7 +173,7 @@ def _write_back_targets(config: Config) -> Iterator[Issue]:
                 yield Issue(
                     path,
                     f"metric {metric.key!r} would overwrite {label} field {name}, which "
-                    f"nps-sync reads as {read_by[folded]}; write it to another field",
+                    f"nps-sync reads ({read_by[folded]}); write it to another field",
                 )
 
 
