@@ -27,6 +27,7 @@ from sync.commands.insights import insights_group
 from sync.commands.loop import loop_group
 from sync.commands.ops import (
     failed_group,
+    rejected_command,
     skipped_command,
     state_group,
     status_command,
@@ -125,6 +126,7 @@ for command in (
     status_command,
     state_group,
     failed_group,
+    rejected_command,
     skipped_command,
     unmatched_group,
     rules_group,

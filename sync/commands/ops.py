@@ -386,3 +386,54 @@ def skipped_command(
             skip = row.skip
             where = f"{skip.source} {skip.response_id} {skip.rule}/{skip.action}"
             console.print(f"  {where}: {skip.detail}", highlight=False, markup=False)
+
+
+@click.command("rejected")
+@CONFIG_OPTION
+@click.option("--source", help="Only records of this source (its name in the config).")
+@click.option(
+    "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True, help="How many."
+)
+@JSON_OPTION
+def rejected_command(config_path: Path, source: str | None, limit: int, as_json: bool) -> None:
+    """Survey records the sources could not use, newest first: where each was (file:line, or
+    the response id) and why, so the export or the survey can be fixed. Nothing else of the
+    pass waited for them."""
+    from sync.core.logs import redact
+
+    store = _store(config_path)
+    try:
+        rows = store.inbox.recent_problems(limit, source)
+        total = store.inbox.problem_count()
+    finally:
+        store.close()
+    if as_json:
+        from sync.commands.output import emit, iso
+
+        emit(
+            {
+                "total": total,
+                "rejected": [
+                    {
+                        "seen_at": iso(seen),
+                        "source": p.source,
+                        "location": p.location,
+                        "reason": redact(p.reason),
+                    }
+                    for seen, p in rows
+                ],
+            }
+        )
+        return
+    from rich.console import Console
+
+    from sync.app.tables import DataTable, figure_column, text_column
+
+    table = DataTable(title=f"Rejected records ({len(rows)} of {total}, newest first)")
+    figure_column(table, "seen (UTC)", justify="left")
+    text_column(table, "source")
+    text_column(table, "where")
+    text_column(table, "why")
+    for seen, problem in rows:
+        table.add_row(_when(seen), problem.source, problem.location, redact(problem.reason))
+    Console().print(table)

@@ -453,6 +453,18 @@ class Inbox:
             ).all()
         return [SourceProblem(row.source, row.location, row.reason) for row in rows]
 
+    def recent_problems(
+        self, limit: int, source: str | None = None
+    ) -> list[tuple[datetime, SourceProblem]]:
+        """The latest records sources could not use, newest first, with when each was seen."""
+        p = t.problems
+        query = sa.select(p.c.source, p.c.location, p.c.reason, p.c.seen_at)
+        if source is not None:
+            query = query.where(p.c.source == source)
+        with self._db.reading() as conn:
+            rows = conn.execute(query.order_by(p.c.id.desc()).limit(limit)).all()
+        return [(row.seen_at, SourceProblem(row.source, row.location, row.reason)) for row in rows]
+
     def problem_count(self) -> int:
         with self._db.reading() as conn:
             return int(

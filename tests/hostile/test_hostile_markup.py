@@ -42,6 +42,7 @@ def test_markup_in_survey_data_prints_as_typed_in_every_view(
          "created_at": CREATED},
         {"response_id": "[/u]", "email": "stranger@unknown-domain.com", "score": 2,
          "comment": "who?", "created_at": CREATED},
+        {"response_id": "bad", "email": contact.email, "score": "[/x]", "created_at": CREATED},
     ]  # fmt: skip
     answers_file = write(tmp_path / "answers.jsonl", "\n".join(map(json.dumps, answers)) + "\n")
     export = write(
@@ -68,6 +69,7 @@ def test_markup_in_survey_data_prints_as_typed_in_every_view(
         "status": (["status"], []),
         "skipped": (["skipped"], []),
         "failed": (["failed", "list"], []),
+        "rejected": (["rejected"], ["answers.jsonl:4", "score '[/x]' is not a whole number"]),
     }
     for name, (args, shown) in views.items():
         result = run_measured(*args, "-c", str(config))
@@ -75,6 +77,14 @@ def test_markup_in_survey_data_prints_as_typed_in_every_view(
         assert result.code == 0, (name, result.output[-3000:])
         for text in shown:
             assert text in result.output, (name, text, result.output[-3000:])
+
+    listed = run_measured("rejected", "-c", str(config), "--json")
+    assert listed.code == 0, listed.output[-3000:]
+    document = json.loads(listed.output)
+    assert document["total"] == 1
+    (rejected,) = document["rejected"]
+    assert rejected["location"] == f"{answers_file}:4"
+    assert rejected["reason"] == "score '[/x]' is not a whole number from 0 to 10"
 
     history = write_config(
         tmp_path / "history.yaml",
