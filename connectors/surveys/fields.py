@@ -137,6 +137,8 @@ def parse_score(raw: object) -> int:
     value: int | None = None
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
+    elif isinstance(raw, float) and raw.is_integer():  # JSON's 9.0: a whole number written so
+        value = int(raw)
     elif isinstance(raw, str) and _SCORE_TEXT.fullmatch(raw.strip()):
         value = int(raw.strip())
     if value is None or not 0 <= value <= 10:
@@ -175,7 +177,7 @@ def _to_datetime(raw: object) -> datetime | None:
     text = raw.strip()
     if _UNIX_TEXT.fullmatch(text):
         return datetime.fromtimestamp(float(text), tz=UTC)
-    moment = datetime.fromisoformat(text)
+    moment = datetime.fromisoformat(text.upper())  # RFC 3339 allows a lower-case t and z
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
