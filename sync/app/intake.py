@@ -103,6 +103,12 @@ class Intake:
         limit = self.settings.max_body_bytes
         return Answer(413, {"error": f"request body larger than {limit} bytes"})
 
+    def too_slow(self, source: str) -> Answer:
+        """A body not received whole within ``body_timeout_seconds``: refused, counted."""
+        self.telemetry.rejected(self.label(source), "timeout")
+        seconds = self.settings.body_timeout_seconds
+        return Answer(408, {"error": f"request body not received within {seconds:g} s"})
+
     def delighted(self, source: str, body: bytes, signature: str | None) -> Answer:
         """A ``survey_response.created``/``.updated`` webhook for Delighted source ``source``."""
         secret = self.secrets.get(source)

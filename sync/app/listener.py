@@ -19,6 +19,9 @@ from sync.core.errors import ConfigFileError, UnavailableError
 
 log = logging.getLogger(__name__)
 
+#: Open connections the receiver serves at once (see :class:`Listener`).
+MAX_CONNECTIONS = 1_000
+
 
 def parse_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8080`` for IPv6; port 0 picks a free one)."""
@@ -68,6 +71,10 @@ class Listener:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=5,
+            # Beyond this many open connections new ones are answered 503 at once (vendors send
+            # again later): clients that open connections and never finish them cannot use up
+            # the process's file descriptors. Sustained webhook traffic needs a few dozen.
+            limit_concurrency=MAX_CONNECTIONS,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(

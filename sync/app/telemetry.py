@@ -66,7 +66,7 @@ class Telemetry:
         self.rejections = Counter(
             "nps_sync_webhook_rejections",
             "Webhooks refused before storing, by source and reason (signature, too_large, "
-            "unknown_source)",
+            "timeout, unknown_source)",
             ["source", "reason"],
             registry=self.registry,
         )

@@ -14,6 +14,7 @@ sent back as JSON.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from starlette.applications import Starlette
@@ -58,10 +59,13 @@ def create_app(intake: Intake, health: Health, telemetry: Telemetry) -> Starlett
     ) -> Response:
         source = request.path_params["source"]
         try:
-            body = await _body(request, intake.settings.max_body_bytes)
+            async with asyncio.timeout(intake.settings.body_timeout_seconds):
+                body = await _body(request, intake.settings.max_body_bytes)
         except _TooLargeError:
             answer = intake.too_large(source)
             return _json(answer)  # the connection is closed with the rest of the body unread
+        except TimeoutError:
+            return _json(intake.too_slow(source))
         signature = request.headers.get(header)
         return _json(await run_in_threadpool(take, source, body, signature))
 

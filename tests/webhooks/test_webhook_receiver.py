@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,3 +298,25 @@ def test_a_signed_body_python_cannot_read_is_acknowledged_and_ignored(
     assert reply.json()["status"] == "ignored"
     assert receiver.store.inbox.counts() == {}
     assert receiver.wakes == []
+
+
+def test_a_body_sent_too_slowly_gets_408_and_is_counted(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    slow = WebhooksConfig(max_body_bytes=4096, body_timeout_seconds=0.5)
+    running, listener = start(store, slow)
+    try:
+        host, port = running.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as client:
+            client.sendall(
+                b"POST /webhooks/delighted/delighted HTTP/1.1\r\nHost: x\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"event'
+            )
+            started = time.monotonic()
+            reply = client.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 408")
+        assert time.monotonic() - started < 5
+        assert metric(running, 'nps_sync_webhook_rejections_total{reason="timeout"') == 1
+        assert store.inbox.counts() == {}
+    finally:
+        listener.stop()
+        store.close()

@@ -171,6 +171,9 @@ class WebhooksConfig(Section):
     replay_window_seconds: int = Field(600, ge=1)
     #: The ``Retry-After`` of a 503 when the state store cannot take a webhook now.
     retry_after_seconds: int = Field(30, ge=1)
+    #: A body not received whole within this many seconds is answered 408: a client sending a
+    #: few bytes a minute would otherwise hold its connection for as long as it likes.
+    body_timeout_seconds: float = Field(10.0, gt=0, le=300)
 
 
 class LoggingConfig(Section):
