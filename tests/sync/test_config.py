@@ -70,6 +70,11 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
          "supported state database URL (scheme 'mysql'): use sqlite:///path/to/state.db or "
          "postgresql+psycopg://user@host:5432/dbname"),
         ("state:\n  url: garbage\n", "state.url: not a supported state database URL"),
+        ("webhooks:\n  listen: '0.0.0.0:99999'\n", "webhooks.listen: '0.0.0.0:99999': a port is"),
+        ("email:\n  host: smtp.acme.com\n  port: 99999\n  sender: nps@acme.com\n",
+         "email.port: must be at most 65535"),
+        ("email:\n  host: smtp.acme.com\n  sender: nope\n",
+         "email.sender: not an email address: 'nope'"),
         ("state:\n  url: 'sqlite://'\n", "state.url: an SQLite state needs a file"),
         ("state:\n  url: 'sqlite:///:memory:'\n", "state.url: an SQLite state needs a file"),
     ],

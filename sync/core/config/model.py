@@ -164,6 +164,13 @@ class WebhooksConfig(Section):
 
     #: ``HOST:PORT`` to listen on (``--listen`` overrides it); unset: no receiver.
     listen: str | None = Field(None, pattern=r"^\[?[^\s\]]*\]?:\d{1,5}$")
+
+    @field_validator("listen")
+    @classmethod
+    def _a_port(cls, value: str | None) -> str | None:
+        if value is not None and not 0 < int(value.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError(f"{value!r}: a port is 1 to 65535")
+        return value
     #: Larger request bodies are answered 413 unread: a survey response is a few KiB.
     max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
     #: A signed request seen again within this window is answered from memory, not stored again
@@ -362,10 +369,22 @@ class EmailConfig(Section):
     """The SMTP server ``notify`` actions with ``channel: email`` send through."""
 
     host: str
-    port: int = 587
+    port: int = Field(587, ge=1, le=65535)
     #: starttls: upgrade a plain connection (port 587); tls: TLS from the start (465); none.
     security: Literal["starttls", "tls", "none"] = "starttls"
+    #: The From address (``NPS <nps@acme.com>`` or ``nps@acme.com``).
     sender: str
+
+    @field_validator("sender")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        _, address = parseaddr(value)
+        local, at, domain = address.partition("@")
+        if not (local and at and "." in domain) or any(c.isspace() for c in address):
+            raise ValueError(f"not an email address: {value!r} (write nps@acme.com)")
+        return value
     username: str | None = None
     password: Secret | None = None
     timeout_seconds: float = 30.0
