@@ -210,6 +210,37 @@ def require_taxonomy(config: Config) -> None:
     parse_taxonomy(text, str(path))
 
 
+def require_context_templates(config: Config) -> None:
+    """Refuse to start with a customer context template that fails on sample data (an undefined
+    name, an attribute the sandbox refuses): it would leave the block out of every Task or
+    ticket, with a warning each time."""
+    from sync.stages.executors.task_context import task_context_problem
+    from sync.stages.executors.zendesk_context import context_problem
+
+    found = [
+        (key, problem)
+        for key, problem in (
+            (
+                "salesforce.tasks.context_template",
+                task_context_problem(config.salesforce.tasks.context_template),
+            ),
+            (
+                "zendesk.tickets.context_template",
+                context_problem(config.zendesk.tickets.context_template),
+            ),
+        )
+        if problem is not None
+    ]
+    if found:
+        raise ConfigFileError(
+            "\n".join(
+                f"{key}: fails on sample values: {problem}; fix it, or leave the key out for "
+                "the default block"
+                for key, problem in found
+            )
+        )
+
+
 def open_store(config: Config) -> StateStore:
     """The configured state store, its schema created or upgraded."""
     return state.open_store(config.state.url)

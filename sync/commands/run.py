@@ -103,6 +103,7 @@ def build_engine(
     from sync.app.runtime import (
         connect_all,
         open_store,
+        require_context_templates,
         require_source_files,
         require_taxonomy,
     )
@@ -114,6 +115,7 @@ def build_engine(
     rules = RulesHolder.load(config.rules, check=rules_against(config))
     require_source_files(config)
     require_taxonomy(config)
+    require_context_templates(config)
     if store is None:
         store = open_store(config)
     if patient is None:

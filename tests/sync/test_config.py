@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -206,3 +207,39 @@ def test_one_file_listed_as_two_sources_is_refused(tmp_path: Path) -> None:
         load_config(write(tmp_path, text))
     assert "nps-sync.yaml:8:35: sources[1].path" in str(info.value)
     assert "sources[1].path: the same file as sources[0]" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "template", "problem"),
+    [
+        ("zendesk.tickets", "{{ foo.bar }}", "'foo' is undefined"),
+        ("zendesk.tickets", "{{ ''.__class__.__mro__ }}", "unsafe"),
+        ("salesforce.tasks", "{{ history[0].nothing.deeper }}", "has no attribute 'nothing'"),
+        ("salesforce.tasks", "{{ account.name }}: {{ history | length }} answers", None),
+        ("zendesk.tickets", "{% for t in requester.open_ticket_list %}#{{ t.id }}{% endfor %}",
+         None),
+    ],
+)  # fmt: skip
+def test_a_context_template_is_rendered_on_sample_values_before_a_pass(
+    tmp_path: Path, key: str, template: str, problem: str | None
+) -> None:
+    from sync.app.runtime import require_context_templates
+
+    section, sub = key.split(".")
+    text = MINIMAL.replace(
+        f"{section}:\n", f"{section}:\n  {sub}:\n    context_template: {json.dumps(template)}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    if problem is None:
+        require_context_templates(config)
+        return
+    with pytest.raises(ConfigFileError) as info:
+        require_context_templates(config)
+    assert f"{key}.context_template: fails on sample values: " in str(info.value)
+    assert problem in str(info.value)
+
+
+def test_the_default_context_blocks_render_on_sample_values(tmp_path: Path) -> None:
+    from sync.app.runtime import require_context_templates
+
+    require_context_templates(load_config(write(tmp_path, MINIMAL)))

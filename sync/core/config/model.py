@@ -171,6 +171,7 @@ class WebhooksConfig(Section):
         if value is not None and not 0 < int(value.rsplit(":", 1)[1]) <= 65535:
             raise ValueError(f"{value!r}: a port is 1 to 65535")
         return value
+
     #: Larger request bodies are answered 413 unread: a survey response is a few KiB.
     max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
     #: A signed request seen again within this window is answered from memory, not stored again
@@ -385,6 +386,7 @@ class EmailConfig(Section):
         if not (local and at and "." in domain) or any(c.isspace() for c in address):
             raise ValueError(f"not an email address: {value!r} (write nps@acme.com)")
         return value
+
     username: str | None = None
     password: Secret | None = None
     timeout_seconds: float = 30.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -169,3 +169,37 @@ def task_url(instance_url: str, task_id: str) -> str:
 def shorten(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= COMMENT_CHARS else text[: COMMENT_CHARS - 1] + "…"
+
+
+def sample_context(
+    render: Callable[[Mapping[str, Any], Sequence[OpenTicket], list[dict[str, object]]], str],
+) -> str | None:
+    """Why a context template fails on a believable Task or ticket (an undefined name, an
+    attribute the sandbox refuses), or None: it is rendered at start-up with made-up data, so
+    that a mistake shows then, not as a warning and a missing block on every record made."""
+    from rules import RenderError
+    from sync.state.tickets import PastResponse
+
+    at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    payload: dict[str, Any] = {
+        "email": "ann@acme.example",
+        "person_name": "Ann Example",
+        "submitted_at": at.isoformat(),
+        "response": {"score": 3, "category": "detractor", "comment": "Too slow",
+                     "submitted_at": at.isoformat(), "link": "https://survey.example/r/1",
+                     "survey_type": "relationship"},
+        "account": {"id": "001000000000001AAA", "name": "Acme", "tier": "Enterprise",
+                    "arr": 120000.0, "renewal_date": "2026-09-30", "owner_email": "o@acme.example",
+                    "owner_id": "005000000000001AAA"},
+    }  # fmt: skip
+    answers = [
+        PastResponse("delighted", "earlier", datetime(2025, 11, 3, tzinfo=UTC), 8, "Fine"),
+        PastResponse("delighted", "this", at, 3, "Too slow"),
+    ]
+    history = timeline(answers, "delighted", "this", payload, 3)
+    tickets = [OpenTicket(id=12, subject="Export fails")]
+    try:
+        render(payload, tickets, history)
+    except RenderError as error:
+        return str(error)
+    return None

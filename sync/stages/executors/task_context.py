@@ -18,7 +18,12 @@ from typing import Any
 from connectors.zendesk.records import OpenTicket
 from rules import RenderError
 from rules.templates import Template, TemplateSourceError, compile_template
-from sync.stages.executors.customer_context import account_data, response_data, ticket_rows
+from sync.stages.executors.customer_context import (
+    account_data,
+    response_data,
+    sample_context,
+    ticket_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,19 @@ def compile_task_context(source: str | None) -> Template | None:
         return compile_template(source if source is not None else DEFAULT_TASK_CONTEXT_TEMPLATE)
     except TemplateSourceError as exc:
         raise ValueError(f"salesforce.tasks.context_template: {exc.message}") from None
+
+
+def task_context_problem(source: str | None) -> str | None:
+    """Why ``salesforce.tasks.context_template`` would fail on every Task, or None."""
+    template = compile_task_context(source)
+    if template is None:
+        return None
+    link = "https://acme.zendesk.com/agent/tickets/12"
+    return sample_context(
+        lambda payload, tickets, history: template.render(
+            task_context_data(payload, TaskFacts(tickets, history, link))
+        )
+    )
 
 
 def task_context_data(payload: Mapping[str, Any], facts: TaskFacts) -> dict[str, object]:

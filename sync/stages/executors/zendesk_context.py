@@ -22,7 +22,12 @@ from typing import Any
 from connectors.zendesk.records import OpenTicket
 from rules import RenderError
 from rules.templates import Template, TemplateSourceError, compile_template
-from sync.stages.executors.customer_context import account_data, response_data, ticket_rows
+from sync.stages.executors.customer_context import (
+    account_data,
+    response_data,
+    sample_context,
+    ticket_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +94,19 @@ def compile_context(source: str | None) -> Template | None:
         return compile_template(source if source is not None else DEFAULT_CONTEXT_TEMPLATE)
     except TemplateSourceError as exc:
         raise ValueError(f"zendesk.tickets.context_template: {exc.message}") from None
+
+
+def context_problem(source: str | None) -> str | None:
+    """Why ``zendesk.tickets.context_template`` would fail on every ticket, or None."""
+    template = compile_context(source)
+    if template is None:
+        return None
+    task = TaskRef("https://acme.my.salesforce.com/00T000000000001AAA", "Owen Owner")
+    return sample_context(
+        lambda payload, tickets, history: template.render(
+            context_data(payload, ContextFacts(tickets, history, task))
+        )
+    )
 
 
 def context_data(payload: Mapping[str, Any], facts: ContextFacts) -> dict[str, object]:
