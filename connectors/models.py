@@ -63,6 +63,9 @@ class SourceProblem:
     source: str
     location: str
     reason: str
+    #: The whole input is unusable (an export whose header lacks a required column), not one
+    #: record: the pass reports it as an error too, so it does not end as if all went well.
+    whole_file: bool = False
 
     def __str__(self) -> str:
         return f"{self.location}: {self.reason}"
@@ -71,7 +74,7 @@ class SourceProblem:
 @dataclass(frozen=True, slots=True)
 class SourceWarning:
     """Something in a source worth an admin's look that skips nothing (a response id repeated
-    in one file: the later record wins, as an edit would)."""
+    in one file: the later-dated record is kept, as for an edit)."""
 
     source: str
     location: str

@@ -262,15 +262,18 @@ def _csv_rows(
     def problem(line: int, reason: str) -> tuple[int, Parsed]:
         return line, SourceProblem(source, f"{path}:{line}", reason)
 
+    def unusable(reason: str) -> tuple[int, Parsed]:
+        return 1, SourceProblem(source, f"{path}:1", reason, whole_file=True)
+
     try:
         header = next(reader, None)
     except csv.Error as error:
-        yield problem(1, f"malformed CSV header: {error}")
+        yield unusable(f"malformed CSV header: {error}")
         return
     if header is None:
         return
     if _has_undecodable(header):
-        yield problem(1, "header is not valid UTF-8")
+        yield unusable("header is not valid UTF-8")
         return
     columns = _column_keys(header)
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
@@ -281,7 +284,7 @@ def _csv_rows(
             reason = "; ".join(
                 filter(None, [reason, f"duplicate column(s): {', '.join(duplicated)}"])
             )
-        yield problem(1, reason)
+        yield unusable(reason)
         return
     while True:
         line = reader.line_num + 1

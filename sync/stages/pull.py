@@ -96,6 +96,9 @@ def pull(
                     )
                 for problem in page.problems:
                     log.warning("skipped %s", problem, extra={"source": problem.source})
+                    if problem.whole_file:  # nothing of the file was read: an error too
+                        stats.polls[source.name] = "error"
+                        stats.errors.append(f"{source.name}: {problem} (the file was not read)")
                     if len(stats.problems) < LISTED_PROBLEMS:
                         stats.problems.append(str(problem))
                 stats.problem_count += len(page.problems)

@@ -133,7 +133,8 @@ def test_csv_unusable_header_is_one_problem_at_line_1(
     tmp_path: Path, header: str, reason: str
 ) -> None:
     path = write(tmp_path, "h.csv", header + "\n1,a@b.io,5,2026-05-01\n")
-    assert problems(read(path)) == [SourceProblem("file:h.csv", f"{path}:1", reason)]
+    expected = SourceProblem("file:h.csv", f"{path}:1", reason, whole_file=True)
+    assert problems(read(path)) == [expected]
 
 
 def test_csv_header_variants_and_byte_order_mark(tmp_path: Path) -> None:
