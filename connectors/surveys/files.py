@@ -32,6 +32,7 @@ import csv
 import hashlib
 import io
 from array import array
+from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -254,10 +255,71 @@ def csv_delimiter(header: str) -> str:
     return max(CSV_DELIMITERS, key=header.count) if header else ","
 
 
+class _RowLines:
+    """The file's physical lines for :func:`csv.reader`, keeping those of the row being read.
+
+    A quoted field whose closing quote mark is missing swallows the lines after it: to the end
+    of the file, or to the next quote mark, making one broken row of many. When such a row
+    fails, :meth:`read_again` hands its lines after the first to the reader again, so only
+    the line that opened the quote is lost. A row longer than :data:`MAX_RECORD_CHARS` is not
+    kept (memory stays bounded) and is lost whole, as before.
+    """
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self._text = text
+        self._again: deque[tuple[int, str]] = deque()
+        self._read = 0
+        self.row: list[tuple[int, str]] = []
+        self._kept = 0
+
+    def __iter__(self) -> _RowLines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            number, line = self._again.popleft()
+        else:
+            line = self._text.readline()
+            if not line:
+                raise StopIteration
+            self._read += 1
+            number = self._read
+        if self._kept <= MAX_RECORD_CHARS:
+            self.row.append((number, line))
+            self._kept += len(line)
+        return line
+
+    def start_row(self) -> None:
+        self.row = []
+        self._kept = 0
+
+    @property
+    def first_line(self) -> int:
+        """The number of the line the row just read started on."""
+        return self.row[0][0] if self.row else self._read
+
+    def read_again(self) -> bool:
+        """Hand the row's lines after its first to the reader again; False when there are
+        none, or the row was too long to keep."""
+        if len(self.row) < 2 or self._kept > MAX_RECORD_CHARS:
+            return False
+        self._again.extendleft(reversed(self.row[1:]))
+        self.row = []
+        return True
+
+
+#: Added to a broken row's reason when its later lines are read again on their own.
+_READ_AGAIN = (
+    "; a quoted field opened on this line seems never closed: the lines after it are read on "
+    "their own"
+)
+
+
 def _csv_rows(
     text: io.TextIOBase, *, source: str, path: str, until: datetime, delimiter: str = ","
 ) -> Iterator[tuple[int, Parsed]]:
-    reader = csv.reader(text, strict=True, delimiter=delimiter)
+    lines = _RowLines(text)
+    reader = csv.reader(lines, strict=True, delimiter=delimiter)
 
     def problem(line: int, reason: str) -> tuple[int, Parsed]:
         return line, SourceProblem(source, f"{path}:{line}", reason)
@@ -287,18 +349,22 @@ def _csv_rows(
         yield unusable(reason)
         return
     while True:
-        line = reader.line_num + 1
+        lines.start_row()
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            yield problem(line, f"malformed CSV: {csv_error_reason(error)}")
+            line = lines.first_line
+            again = _READ_AGAIN if lines.read_again() else ""
+            yield problem(line, f"malformed CSV: {csv_error_reason(error)}{again}")
             continue
+        line = lines.first_line
         if not any(value.strip() for value in row):
             continue
         if len(row) != len(columns):
-            yield problem(line, f"expected {len(columns)} columns, found {len(row)}")
+            again = _READ_AGAIN if lines.read_again() else ""
+            yield problem(line, f"expected {len(columns)} columns, found {len(row)}{again}")
             continue
         if _has_undecodable(row):
             yield problem(line, "not valid UTF-8")

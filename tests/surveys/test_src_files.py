@@ -112,6 +112,42 @@ def test_csv_bad_lines_are_reported_at_their_line(tmp_path: Path, line: str, rea
     assert problem.reason.startswith(reason)
 
 
+@pytest.mark.parametrize(
+    ("later", "reason"),
+    [
+        pytest.param(
+            ["r3,z@y.io,8,ok,2026-05-03,,,,", "r4,x@y.io,9,fine,2026-05-04,,,,"],
+            "malformed CSV: unexpected end of data",
+            id="no quote mark after it",
+        ),
+        pytest.param(
+            ["r3,z@y.io,8,ok,2026-05-03,,,,", 'r4,x@y.io,9,"a, quoted\nline",2026-05-04,,,,'],
+            "malformed CSV: ',' expected after '\"'",
+            id="a later quoted field",
+        ),
+        pytest.param(
+            ["r3,z@y.io,8,ok,2026-05-03,,,,", 'r4,x@y.io,9,a",x,2026-05-04,,,,'],
+            "expected 9 columns, found 10",
+            id="a later quote mark closes it",
+        ),
+    ],
+)
+def test_a_quote_never_closed_loses_its_own_line_not_the_rest_of_the_file(
+    tmp_path: Path, later: list[str], reason: str
+) -> None:
+    lines = [*GOOD_CSV.splitlines(), 'r2,a@b.io,7,"never closed,2026-05-01,,,,', *later]
+    path = write(tmp_path, "quote.csv", "\n".join([*lines, "r5,w@y.io,10,end,2026-05-05,,,,\n"]))
+    pages = read(path)
+    found = [r.response_id for r in responses(pages)]
+    assert found[:2] == ["r1", "r3"]
+    assert found[-1] == "r5"
+    first, *rest = problems(pages)
+    assert first.location == f"{path}:3"
+    assert first.reason.startswith(reason)
+    assert first.reason.endswith("the lines after it are read on their own")
+    assert rest == [] or [p.location for p in rest] == [f"{path}:5"]  # r4's own stray quote
+
+
 def test_csv_non_utf8_line_is_reported_and_the_rest_read(tmp_path: Path) -> None:
     content = (
         GOOD_CSV.encode() + b"r2,a@b.io,7,caf\xe9,2026-05-01,,,,\nr3,z@y.io,8,ok,2026-05-03,,,,\n"
