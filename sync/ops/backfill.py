@@ -386,9 +386,10 @@ def _import(
     for source in sources:
         try:
             cursor = start_cursor(source, since)
-            for page in read_ahead(
-                source, cursor, until, retry, depth=read_ahead_pages(batch_size)
-            ):
+            # Read up to now, not to ``until``: a response answered before ``until`` may have
+            # been updated since, and one after it is no error (only a future one is); the
+            # range is the answer's date, applied to each page.
+            for page in read_ahead(source, cursor, now, retry, depth=read_ahead_pages(batch_size)):
                 wanted = [r for r in page.responses if since <= r.created_at < until]
                 room = max(LISTED_PROBLEMS - len(stats.problems), 0)
                 stats.problems.extend(str(p) for p in page.problems[:room])

@@ -1,0 +1,72 @@
+"""``nps-sync backfill --since --until`` imports the answers given in that range, whatever
+happened to them since, and takes a later answer for what it is: out of range, not a fault."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from emulators.world import EmulatedWorld
+from sync.app.runtime import open_store
+from sync.cli import main
+from sync.core.config import Config
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def day(days_ago: int) -> datetime:
+    return NOW - timedelta(days=days_ago)
+
+
+@pytest.fixture
+def world() -> Iterator[EmulatedWorld]:
+    with EmulatedWorld(seed=7, accounts=4, responses=0) as w:
+        yield w
+
+
+def test_backfill_until_a_past_date_imports_that_range_and_reports_no_problem(
+    world: EmulatedWorld, tmp_path: Path
+) -> None:
+    a, b, c = world.book.contacts[:3]
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "id,email,score,comment,created_at\n"
+        f"f1,{a.email},3,slow,{day(20).isoformat()}\n"
+        f"f2,{b.email},9,good,{day(10).isoformat()}\n"
+        f"f3,{c.email},6,meh,{day(2).isoformat()}\n",  # after --until: out of range
+        encoding="utf-8",
+    )
+    # Answered inside the range, its comment edited after it: still an answer of the range.
+    edited = world.delighted.add_response(
+        email=a.email, score=4, comment="edited later", created_at=day(12), updated_at=day(1)
+    )
+    world.delighted.add_response(email=b.email, score=10, created_at=day(3))  # out of range
+    data = world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    data["sources"].append({"type": "file", "name": "export", "path": str(export)})
+    config = tmp_path / "nps-sync.yaml"
+    config.write_text(json.dumps(data, default=str), encoding="utf-8")
+
+    since, until = day(25).date().isoformat(), day(5).date().isoformat()
+    result = CliRunner().invoke(
+        main,
+        ["backfill", "--since", since, "--until", until, "--config", str(config)],
+        env={"COLUMNS": "200", "NO_COLOR": "1"},
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "in the future" not in result.output
+    assert "read 3, imported 3" in result.output
+    rejected = CliRunner().invoke(main, ["rejected", "--json", "--config", str(config)])
+    assert rejected.exit_code == 0, rejected.output
+    assert json.loads(rejected.output) == {"total": 0, "rejected": []}
+    store = open_store(Config.model_validate(data))
+    try:
+        assert store.inbox.get("delighted", edited) is not None
+        assert store.inbox.get("export", "f3") is None
+    finally:
+        store.close()
