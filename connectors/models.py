@@ -103,6 +103,9 @@ class Account:
     created_date: date | None = None
     #: The email domain the account is matched by: its domain field, else its Website's host.
     domain: str = ""
+    #: Values of the other fields asked for (routing's ``account.custom.<Name>``), by API name
+    #: as asked, in the order asked.
+    custom: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,8 @@ class Contact:
     account: Account | None = None
     #: The job title (``Title``), for routing and templates (``contact.title``).
     title: str = ""
+    #: Values of the other fields asked for (routing's ``contact.custom.<Name>``), by API name.
+    custom: tuple[tuple[str, object], ...] = ()
 
     @property
     def name(self) -> str:

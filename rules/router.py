@@ -31,7 +31,7 @@ from rules.fields import FieldSpec, FieldType, check_types, parse_field_value
 from rules.model import Rule, RulesFile
 from rules.operators import Predicate, make_predicate
 from rules.skips import ALWAYS_EXPECTED
-from rules.templates import ContextLayout
+from rules.templates import ContextLayout, context_tree, referenced_fields
 
 Fields = Mapping[str, object]
 
@@ -155,14 +155,21 @@ class Ruleset:
     """The fields conditions read; their types are checked on every call."""
     layout: ContextLayout = field(repr=False, compare=False)
     """Where :attr:`fields` go in the template context."""
-    typed_from_text: tuple[FieldSpec, ...] = ()
-    """Declared custom fields of a type other than text: a survey property or a CSV column
-    arrives as text and is read as that type (:meth:`typed`)."""
+    custom: tuple[FieldSpec, ...] = ()
+    """Declared custom fields: a survey property or a CSV column arrives as text, a Salesforce
+    field as Salesforce types it; each is read as the declared type (:meth:`typed`)."""
+    used: frozenset[str] = frozenset()
+    """Every field a condition or an action's template reads (:meth:`reads`)."""
 
     @property
     def rule_names(self) -> tuple[str, ...]:
         """Rule names in evaluation order."""
         return tuple(rule.name for rule in self.rules)
+
+    def reads(self, name: str) -> bool:
+        """Whether a condition or a template reads field ``name``: a field that costs a lookup
+        is looked up only for rules that use it."""
+        return name in self.used
 
     def route(self, fields: Fields) -> Decision:
         """The rules that match ``fields`` (first match wins unless ``continue``).
@@ -207,16 +214,18 @@ class Ruleset:
         return self.layout.build(self.typed(fields))
 
     def typed(self, fields: Fields) -> Fields:
-        """``fields`` with each declared custom field given as text read as its declared type
-        (``"87"`` as the number 87, ``"Yes"`` as true); text that does not read as it is a
-        missing value, as a field the record lacks."""
-        if not self.typed_from_text:
+        """``fields`` with each declared custom field read as its declared type: text as the
+        type (``"87"`` as the number 87, ``"Yes"`` as true), a number or a boolean of a text
+        field as its text, a whole float of an integer field (Salesforce's 35.0) as the
+        integer. Text that does not read as the type is missing, as a field the record lacks;
+        a value of another kind is left for the type check to name."""
+        if not self.custom:
             return fields
         typed = dict(fields)
-        for spec in self.typed_from_text:
+        for spec in self.custom:
             value = typed.get(spec.name)
-            if isinstance(value, str):
-                typed[spec.name] = _read(spec, value)
+            if value is not None:
+                typed[spec.name] = _as_declared(spec, value)
         return typed
 
     def render_action(self, name: str, fields: Fields) -> Payload:
@@ -237,6 +246,13 @@ def compile_ruleset(model: RulesFile, *, source: str, digest: str) -> Ruleset:
     rules = tuple(_compile_rule(index, rule, catalogue) for index, rule in enumerate(model.rules))
     read = sorted({name for rule in rules for name in _fields_of(rule.condition)})
     actions = {name: build_action(name, action) for name, action in model.actions.items()}
+    tree = context_tree(catalogue.values())
+    templated = {
+        name
+        for action in model.actions.values()
+        for _, source in action.templates()
+        for name in referenced_fields(source, tree)
+    }
     return Ruleset(
         source=source,
         hash=digest,
@@ -245,21 +261,35 @@ def compile_ruleset(model: RulesFile, *, source: str, digest: str) -> Ruleset:
         fields=catalogue,
         read_fields=tuple(catalogue[name] for name in read),
         layout=ContextLayout.of(catalogue.values()),
-        typed_from_text=tuple(
-            spec for spec in catalogue.values() if spec.custom and spec.type is not FieldType.STRING
-        ),
+        custom=tuple(spec for spec in catalogue.values() if spec.custom),
+        used=frozenset(read) | templated,
     )
 
 
 _TRUE, _FALSE = frozenset({"true", "yes", "y", "1"}), frozenset({"false", "no", "n", "0"})
 
 
+def _as_declared(spec: FieldSpec, value: object) -> object:
+    if spec.type is FieldType.STRING:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # Salesforce sends 12 as 12.0
+        return str(value) if isinstance(value, int | float) else value
+    if isinstance(value, str):
+        return _read(spec, value)
+    if spec.type is FieldType.INTEGER and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value  # of another type: the type check names it
+
+
 def _read(spec: FieldSpec, text: str) -> object:
-    word = text.strip().lower()
+    word = text.strip()
     if spec.type is FieldType.BOOLEAN:
-        return True if word in _TRUE else False if word in _FALSE else None
+        lowered = word.lower()
+        return True if lowered in _TRUE else False if lowered in _FALSE else None
     try:
-        return parse_field_value(spec, word) if word else None
+        return parse_field_value(spec, word.lower()) if word else None
     except ValueError:
         return None
 

@@ -16,7 +16,7 @@ when the template is compiled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -185,6 +185,44 @@ def check_references(source: str, tree: ContextTree) -> list[TemplateSourceError
         if problem is not None:
             problems.setdefault((problem.line, problem.message), problem)
     return list(problems.values())
+
+
+def referenced_fields(source: str, tree: ContextTree) -> frozenset[str]:
+    """The catalogue fields a template reads, by field name. A namespace used whole
+    (``{{ account }}``, ``account.items()``, ``account[key]``) reads every field under it."""
+    parsed = _ENV.parse(source)
+    free = meta.find_undeclared_variables(parsed)
+    found: set[str] = set()
+    for chain in _outer_chains(parsed):
+        if chain[0] not in free or chain[0] not in tree:
+            continue  # a local name, or an unknown one (which the load refuses)
+        node: ContextTree | FieldSpec = tree
+        for part in chain:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        found.update(_leaves(node))
+    return frozenset(found)
+
+
+def _outer_chains(node: nodes.Node) -> Iterator[tuple[str, ...]]:
+    """Every name chain of the template, longest first: ``account.nps`` yields
+    ``("account", "nps")`` and not also ``("account",)``."""
+    if isinstance(node, (nodes.Name, nodes.Getattr, nodes.Getitem)):
+        chain = _name_chain(node)
+        if chain:
+            yield chain
+            return
+    for child in node.iter_child_nodes():
+        yield from _outer_chains(child)
+
+
+def _leaves(node: ContextTree | FieldSpec) -> Iterator[str]:
+    if not isinstance(node, dict):
+        yield node.name
+        return
+    for child in node.values():
+        yield from _leaves(child)
 
 
 def _name_chain(node: nodes.Node) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from functools import partial
 from typing import Any, TypeVar
@@ -385,6 +386,39 @@ class SalesforceConnector:
         for group in (*found.by_name.values(), *found.by_domain.values()):
             group.sort(key=lambda a: a.id)
         return found
+
+    def missing_fields(self, sobject: str, names: Sequence[str]) -> list[str]:
+        """Which of ``names`` ``sobject`` lacks, or the integration user cannot see (a name
+        that is not an API name is missing too). A name the cached describe lacks is looked
+        for again in a fresh one: an admin may have just added the field."""
+        fit = [n for n in names if FIELD_PATH.fullmatch(n) and "." not in n]
+        missing = [n for n in fit if self._described_object(sobject).field(n) is None]
+        if missing:
+            self._described.pop(sobject, None)
+            missing = [n for n in missing if self._described_object(sobject).field(n) is None]
+        return [n for n in names if n not in fit or n in missing]
+
+    def read_custom_fields(
+        self, *, account: Sequence[str] = (), contact: Sequence[str] = ()
+    ) -> None:
+        """Read these Account and Contact fields with every lookup from now on (routing's
+        custom fields; each lookup's ``custom`` values). A field the object lacks raises
+        ConfigError naming it, and the lookups stay as they were."""
+        names = self.account_fields
+        wanted = (tuple(dict.fromkeys(account)), tuple(dict.fromkeys(contact)))
+        if wanted == (names.account_custom, names.contact_custom):
+            return
+        problems = [
+            f"{sobject} has no field {', '.join(missing)}"
+            for sobject, fields in (("Account", wanted[0]), ("Contact", wanted[1]))
+            if (missing := self.missing_fields(sobject, fields) if fields else [])
+        ]
+        if problems:
+            raise ConfigError(
+                f"{'; '.join(problems)} (or the integration user cannot see it)",
+                system=errors.SYSTEM,
+            )
+        self.account_fields = replace(names, account_custom=wanted[0], contact_custom=wanted[1])
 
     def account_values(
         self, account_ids: Iterable[str], fields: Sequence[str]

@@ -37,6 +37,9 @@ class AccountFieldNames:
     region: str = "Region__c"
     renewal_date: str = "Renewal_Date__c"
     domain: str = "Email_Domain__c"
+    #: More Account and Contact fields to read with every lookup (routing's custom fields).
+    account_custom: tuple[str, ...] = ()
+    contact_custom: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -91,20 +94,32 @@ def account_select(names: AccountFieldNames, prefix: str = "") -> list[str]:
         "CreatedDate",
     ]
     fields += [names.tier, names.arr, names.region, names.renewal_date, names.domain]
-    return [f"{prefix}{name}" for name in fields if name]
+    return [f"{prefix}{name}" for name in _distinct([*fields, *names.account_custom]) if name]
 
 
 def contact_select(names: AccountFieldNames) -> list[str]:
-    return [
-        "Id",
-        "Email",
-        "FirstName",
-        "LastName",
-        "Title",
-        "OwnerId",
-        "AccountId",
-        *account_select(names, "Account."),
-    ]
+    own = ["Id", "Email", "FirstName", "LastName", "Title", "OwnerId", "AccountId"]
+    return [*_distinct([*own, *names.contact_custom]), *account_select(names, "Account.")]
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """Each field once, whatever its case: Salesforce refuses a field selected twice."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        if name and name.lower() not in seen:
+            seen.add(name.lower())
+            out.append(name)
+    return out
+
+
+def _custom(rec: Mapping[str, Any], names: tuple[str, ...]) -> tuple[tuple[str, object], ...]:
+    """The values of ``names`` in a record, found whatever the case they were asked in (a
+    record spells each field as Salesforce does)."""
+    if not names:
+        return ()
+    lowered = {key.lower(): value for key, value in rec.items()}
+    return tuple((name, lowered.get(name.lower())) for name in names)
 
 
 LEAD_SELECT = ["Id", "Email", "FirstName", "LastName", "OwnerId", "Company"]
@@ -120,6 +135,7 @@ def to_contact(rec: Mapping[str, Any], names: AccountFieldNames) -> Contact:
         owner_id=rec.get("OwnerId") or "",
         account=to_account(account_rec, names) if account_rec else None,
         title=rec.get("Title") or "",
+        custom=_custom(rec, names.contact_custom),
     )
 
 
@@ -154,6 +170,7 @@ def to_account(rec: Mapping[str, Any], names: AccountFieldNames) -> Account:
             if names.domain
             else website_host(rec.get("Website") or "")
         ),
+        custom=_custom(rec, names.account_custom),
     )
 
 

@@ -28,6 +28,7 @@ from emulators.salesforce.ids import is_valid_id, to_18
 from emulators.salesforce.org import Org
 from emulators.salesforce.query_api import query, query_more
 from emulators.salesforce.responses import JSON_TYPE, error, sf_json
+from emulators.salesforce.schema import FieldDef
 from emulators.salesforce.standard_schema import bare_schema, default_schema
 from emulators.salesforce.store import Txn
 from emulators.salesforce.writes import ValidationRule
@@ -224,6 +225,11 @@ class SalesforceEmulator(EmulatorApp):
         """
         with self.lock:
             self.org.rules.append(ValidationRule(sobject, predicate, message, field))
+
+    def add_field(self, sobject: str, field: FieldDef) -> None:
+        """Create a field on ``sobject``, as an admin does in Setup (``deploy`` takes files)."""
+        with self.lock:
+            self.org.schema.require(sobject).add(field)
 
     def remove_field(self, sobject: str, field: str) -> None:
         with self.lock:

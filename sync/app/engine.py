@@ -30,6 +30,7 @@ from sync.core.config import Config
 from sync.core.ports import OpenTickets
 from sync.core.retry import RetryPolicy
 from sync.fields.fieldmap import field_map
+from sync.fields.values import account_settings
 from sync.loop import silence
 from sync.loop.calendar import BusinessHours
 from sync.loop.escalation import (
@@ -45,6 +46,7 @@ from sync.loop.tracking import track_tickets
 from sync.loop.user_mirror import UserDirectory, refresh_user_mirror
 from sync.stages.act import Executor, drain
 from sync.stages.comment_text import CommentAnalysis, analyse_batch, load_comment_analysis
+from sync.stages.custom_fields import salesforce_fields
 from sync.stages.executors.customer_context import context_seconds
 from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.stages.executors.loop_mirror import TaskCompletionExecutor, TicketNoteExecutor
@@ -70,6 +72,7 @@ from sync.stages.owners import (
     queue_references,
 )
 from sync.stages.pull import LISTED_PROBLEMS, pull
+from sync.stages.record_facts import looked_up_fields
 from sync.stages.route import EscalationRendering, RoutingContext, route_responses
 from sync.stages.writeback import reconcile, write_back
 from sync.stages.writeback.plan import uses_loop_figures
@@ -501,6 +504,7 @@ class Engine:
         the pass goes on with the rest and counts it as an error.
         """
         ruleset = self.refresh_rules()
+        self.read_custom_fields(ruleset)
         context = self.resolve_task_queues(report)
         cache = LookupCache()
         unanswered: dict[tuple[str, str], str] = {}
@@ -692,8 +696,25 @@ class Engine:
         matches = self.with_needed_users(batch, matches, ruleset, context, finder, now, previous)
         analysis = self.comment_analysis()
         text = analyse_batch(self.store, analysis, batch, now) if analysis else None
+        looked_up = looked_up_fields(
+            self.store,
+            batch,
+            matches,
+            ruleset,
+            now,
+            settings=account_settings(self.config.metrics),
+            tickets_mirrored=lambda: self.open_ticket_directory() is not None,
+        )
         outcomes = route_responses(
-            batch, matches, ruleset, context, self.store, now=now, previous=previous, text=text
+            batch,
+            matches,
+            ruleset,
+            context,
+            self.store,
+            now=now,
+            previous=previous,
+            text=text,
+            looked_up=looked_up,
         )
         plan_escalations(self.store, ruleset, outcomes, now)
         routed = self.store.record_routing(outcomes, now)
@@ -713,6 +734,14 @@ class Engine:
             if out.match_status == "failed":  # on the review list; named in the report
                 detail = (out.match or {}).get("detail", "lookup failed")
                 report.add_problems([f"{out.source} response {out.response_id}: {detail}"])
+
+    def read_custom_fields(self, ruleset: Ruleset) -> None:
+        """Have the Salesforce lookups read the Account and Contact fields the rules route on
+        (:mod:`sync.stages.custom_fields`); one that does not exist is a configuration error."""
+        account = salesforce_fields(ruleset, "account")
+        contact = salesforce_fields(ruleset, "contact")
+        crm = self.conn.crm
+        self.retry.call(lambda: crm.read_custom_fields(account=account, contact=contact))
 
     def refresh_rules(self) -> Ruleset:
         """Take up a changed rules file (hot reload); a stage keeps the ruleset returned."""

@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path as FilePath
+from typing import Protocol
 
 from rules import Diagnostic, Issue, Ruleset, SalesforceTaskAction, ZendeskTicketAction, locate
-from sync.core.ports import NamesPort, OwnerDirectory
+from sync.core.ports import CustomFieldsCrm, NamesPort, OwnerDirectory
 from sync.core.retry import RetryPolicy
+from sync.stages.custom_fields import OBJECTS, salesforce_fields
 from sync.stages.match_zendesk import ZendeskNames, resolve_names
 from sync.stages.owners import (
     FALLBACK_SETTING,
@@ -127,6 +130,33 @@ def _missing_users(
     ]
 
 
+def missing_custom_fields(
+    ruleset: Ruleset, crm: CustomFieldsCrm, retry: RetryPolicy | None = None
+) -> list[Missing]:
+    """The ``account.custom.<Name>`` and ``contact.custom.<Name>`` fields the rules use that
+    Salesforce does not have (or the integration user cannot see)."""
+    retry = retry or RetryPolicy()
+    out: list[Missing] = []
+    for namespace, sobject in OBJECTS.items():
+        names = salesforce_fields(ruleset, namespace)
+        if not names:
+            continue
+        missing = retry.call(partial(crm.missing_fields, sobject, list(names)))
+        out += [
+            Missing(
+                "salesforce",
+                f"field {sobject}.{name}",
+                "does not exist, or the integration user cannot see it: nps-sync refuses to "
+                "route responses until it can read it",
+                f"create the field or grant the user read access to it, or correct "
+                f"{namespace}.custom.{name} in the rules",
+                (("fields", f"{namespace}.custom.{name}"),),
+            )
+            for name in missing
+        ]
+    return out
+
+
 def missing_zendesk_names(
     ruleset: Ruleset, helpdesk: NamesPort, retry: RetryPolicy | None = None
 ) -> list[Missing]:
@@ -180,16 +210,22 @@ def zendesk_missing(ruleset: Ruleset, names: ZendeskNames) -> list[Missing]:
     return missing
 
 
+class RulesCrm(OwnerDirectory, CustomFieldsCrm, Protocol):
+    """What the rules name in Salesforce: owners, queues and fields."""
+
+
 def reload_check(
-    crm: OwnerDirectory, helpdesk: NamesPort, fallback_owner_id: str | None, retry: RetryPolicy
+    crm: RulesCrm, helpdesk: NamesPort, fallback_owner_id: str | None, retry: RetryPolicy
 ) -> Callable[[Ruleset, FilePath], list[str]]:
     """The check a daemon runs on reloaded rules (:attr:`sync.app.reload.RulesHolder.verify`):
-    owners, queues, ticket groups and assignees that do not exist, one ``file:line:col`` line
-    each. Such rules would stop every pass, so the reload keeps the rules in force instead."""
+    owners, queues, custom fields, ticket groups and assignees that do not exist, one
+    ``file:line:col`` line each. Such rules would stop every pass, so the reload keeps the
+    rules in force instead."""
 
     def check(ruleset: Ruleset, rules_file: FilePath) -> list[str]:
         missing = [
             *missing_owners(ruleset, crm, fallback_owner_id, retry),
+            *missing_custom_fields(ruleset, crm, retry),
             *missing_zendesk_names(ruleset, helpdesk, retry),
         ]
         return [str(d) for d in diagnostics(missing, rules_file)]

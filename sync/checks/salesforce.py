@@ -23,7 +23,7 @@ from connectors.salesforce.describe import FieldInfo, ObjectInfo
 from connectors.salesforce.records import ACCOUNT_PREFIX, record_key
 from rules import RulesError, load_rules
 from sync.checks import Finding
-from sync.checks.references import missing_owners
+from sync.checks.references import missing_custom_fields, missing_owners
 from sync.core.config import Config
 from sync.fields.fieldmap import RequiredField, field_problem, required_fields
 from sync.fields.sfmetadata import PERMISSION_SET
@@ -303,6 +303,7 @@ def check_salesforce(config: Config, crm: SalesforceConnector) -> list[Finding]:
             findings.append(_required_finding(req, info, to_create))
     findings.extend(_owner(config, crm))
     findings.extend(_rule_owners(config, crm))
+    findings.extend(_rule_fields(config, crm))
     findings.extend(_aliases(config, crm))
     if to_create:
         findings.append(
@@ -444,6 +445,22 @@ def _rule_owners(config: Config, crm: SalesforceConnector) -> list[Finding]:
         message = f"{active} owner(s) named by the rules are active users or queues taking Tasks"
         found.insert(0, Finding(SYSTEM, "task owners", "ok", message))
     return found
+
+
+def _rule_fields(config: Config, crm: SalesforceConnector) -> list[Finding]:
+    """The Account and Contact fields the rules route on (``account.custom.<Name>``): each one
+    Salesforce does not have, with where the rules declare it."""
+    try:
+        ruleset = load_rules(config.rules)
+    except RulesError:  # reported by the owners' check
+        return []
+    missing = _lookup(lambda: missing_custom_fields(ruleset, crm))
+    if missing is None:
+        return [Finding(SYSTEM, "rules' custom fields", "warning", "could not be checked")]
+    return [
+        Finding(SYSTEM, m.item, "error", f"{m.places(config.rules)}: {m.problem}", fix=m.fix)
+        for m in missing
+    ]
 
 
 def _aliases(config: Config, crm: SalesforceConnector) -> list[Finding]:

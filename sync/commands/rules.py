@@ -93,13 +93,20 @@ class _LiveNames:
         self._systems: tuple[CrmPort, HelpdeskPort] | None = None
 
     def diagnostics(self, ruleset: Ruleset, file: Path) -> list[Diagnostic]:
-        """Each ``user:`` owner, assignee and group of ``ruleset`` that does not exist."""
-        from sync.checks.references import diagnostics, missing_owners, missing_zendesk_names
+        """Each ``user:`` owner, custom field, assignee and group of ``ruleset`` that does not
+        exist."""
+        from sync.checks.references import (
+            diagnostics,
+            missing_custom_fields,
+            missing_owners,
+            missing_zendesk_names,
+        )
 
         crm, helpdesk = self._connect()
         fallback = self.config.salesforce.fallback_owner_id
         missing = [
             *missing_owners(ruleset, crm, fallback),
+            *missing_custom_fields(ruleset, crm),
             *missing_zendesk_names(ruleset, helpdesk),
         ]
         return diagnostics(missing, file)

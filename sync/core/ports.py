@@ -61,6 +61,16 @@ class MatchingCrm(Protocol):
     ) -> AccountLookup: ...
 
 
+class CustomFieldsCrm(Protocol):
+    """Routing's custom fields (``account.custom.<Name>``), read with every lookup."""
+
+    def missing_fields(self, sobject: str, names: Sequence[str]) -> list[str]: ...
+
+    def read_custom_fields(
+        self, *, account: Sequence[str] = (), contact: Sequence[str] = ()
+    ) -> None: ...
+
+
 class AccountSearch(Protocol):
     """Accounts whose name or domain holds a text: candidates to suggest, never a match."""
 
@@ -187,6 +197,7 @@ class AccountValues(Protocol):
 
 class CrmPort(
     MatchingCrm,
+    CustomFieldsCrm,
     KeyAccounts,
     AccountSearch,
     TaskCrm,

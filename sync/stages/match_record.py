@@ -52,6 +52,7 @@ class Match:
                 "email": contact.email,
                 "owner_id": contact.owner_id,
                 "title": contact.title,
+                **({"custom": dict(contact.custom)} if contact.custom else {}),
             },
             "account": None
             if account is None
@@ -67,6 +68,7 @@ class Match:
                 "arr": account.arr,
                 "renewal_date": account.renewal_date.isoformat() if account.renewal_date else None,
                 "created_date": account.created_date.isoformat() if account.created_date else None,
+                **({"custom": dict(account.custom)} if account.custom else {}),
             },
             "zendesk_user": None
             if self.zendesk_user is None
@@ -96,6 +98,7 @@ def match_from_json(data: Mapping[str, Any] | None) -> Match:
             arr=float(account_data.get("arr") or 0.0),
             renewal_date=_date(account_data.get("renewal_date")),
             created_date=_date(account_data.get("created_date")),
+            custom=_custom(account_data),
         )
     contact_data = data.get("contact")
     contact = None
@@ -108,6 +111,7 @@ def match_from_json(data: Mapping[str, Any] | None) -> Match:
             owner_id=contact_data.get("owner_id") or "",
             account=account,
             title=contact_data.get("title") or "",
+            custom=_custom(contact_data),
         )
     user_data = data.get("zendesk_user")
     user = None
@@ -128,3 +132,8 @@ def match_from_json(data: Mapping[str, Any] | None) -> Match:
 
 def _date(value: object) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _custom(data: Mapping[str, Any]) -> tuple[tuple[str, object], ...]:
+    custom = data.get("custom")
+    return tuple(custom.items()) if isinstance(custom, dict) else ()

@@ -5,7 +5,8 @@ The match stage finds a respondent's Zendesk user through the Salesforce contact
 each, and most of them are simply not in Zendesk. So the search waits until something needs
 the user (:class:`UserNeeds`): an action the rules would take for the response that works on a
 Zendesk user (a ticket's requester, a Zendesk field update, an escalation step of either), the
-write-back of Zendesk user fields for a matched contact, or rules that read ``matched.zendesk``.
+write-back of Zendesk user fields for a matched contact, or rules that read ``matched.zendesk``
+or the support history (``support.*``).
 A response still settling (a rule's ``settle`` delay) is asked for when it is routed.
 
 :class:`UserFinder` answers those lookups for one pass. With the mirror of Zendesk's users
@@ -34,6 +35,7 @@ from sync.loop.user_mirror import UserDirectory
 from sync.stages.isolate import isolate
 from sync.stages.match_record import Match
 from sync.stages.recency import too_old
+from sync.stages.record_facts import ACCOUNT_NPS, SUPPORT_FIELDS
 from sync.stages.route import build_fields
 from sync.state import StoredResponse
 from sync.state.user_misses import UserMisses
@@ -60,8 +62,17 @@ class UserNeeds:
 
     @cached_property
     def reads_match(self) -> bool:
-        """The rules decide on ``matched.zendesk``: every decision needs the lookup."""
-        return any(spec.name == "matched.zendesk" for spec in self.ruleset.read_fields)
+        """The rules decide on ``matched.zendesk`` or on the respondent's Zendesk tickets
+        (``support.*``): every decision needs the lookup."""
+        return any(
+            spec.name == "matched.zendesk" or spec.name in SUPPORT_FIELDS
+            for spec in self.ruleset.read_fields
+        )
+
+    @cached_property
+    def reads_account_nps(self) -> bool:
+        """A condition reads ``account.nps``, which routing looks up after the users."""
+        return any(spec.name == ACCOUNT_NPS for spec in self.ruleset.read_fields)
 
     @cached_property
     def user_actions(self) -> frozenset[str]:
@@ -84,6 +95,8 @@ class UserNeeds:
             return True
         if not self.user_actions or too_old(stored.response.created_at, now, self.act_window):
             return False
+        if self.reads_account_nps:
+            return True  # decided on a figure the store answers after this lookup: ask
         try:
             decision = self.ruleset.route(build_fields(stored, match, previous_score, now))
         except FieldsError:

@@ -130,6 +130,7 @@ def build_fields(
                 "contact.email": contact.email,
                 "contact.title": contact.title or None,
                 "contact.owner_id": contact.owner_id or None,
+                **{f"contact.custom.{name}": value for name, value in contact.custom},
             }
         )
     if account is not None:
@@ -150,6 +151,7 @@ def build_fields(
                 "account.days_to_renewal": (account.renewal_date - today).days
                 if account.renewal_date
                 else None,
+                **{f"account.custom.{name}": value for name, value in account.custom},
             }
         )
     return derive_fields(fields)
@@ -167,6 +169,8 @@ def rebuild_fields(
 
     Time-relative fields (``age_minutes``, ``account.days_to_renewal``) are computed for ``now``
     when given (an escalation firing now), else as of :func:`routed_at`: what live routing saw.
+    The fields the store answered (``account.nps``, ``support.*``) are those routing saw,
+    stored with the decision.
     """
     previous = store.inbox.previous_scores(
         [(s.response.email, s.response.created_at) for s in responses]
@@ -178,6 +182,9 @@ def rebuild_fields(
         match = match_from_json(stored.match)
         as_of = now if now is not None else routed_at(stored)
         said = text.get((r.source, r.response_id))
+        facts = (stored.decision or {}).get("looked_up")
+        if isinstance(facts, dict) and facts:  # what routing saw of the store-answered fields
+            said = {**(said or {}), **facts}
         fields = build_fields(stored, match, previous.get((r.email, r.created_at)), as_of, said)
         rebuilt.append((stored, match, fields))
     return rebuilt
@@ -523,12 +530,14 @@ def route_responses(
     now: datetime,
     previous: Mapping[tuple[str, datetime], int] | None = None,
     text: TextFields | None = None,
+    looked_up: TextFields | None = None,
 ) -> list[RoutingOutcome]:
     """Decide every response of the batch; one :class:`RoutingOutcome` each, except for
     responses still settling, which are deferred in the store instead
     (:mod:`sync.loop.throttle`). ``previous``: the batch's previous scores
     (:meth:`~sync.state.inbox.Inbox.previous_scores`), looked up here when not given; ``text``:
-    the text fields of the batch's comments, when text analytics are on."""
+    the text fields of the batch's comments, when text analytics are on; ``looked_up``: the
+    fields the store answered (:mod:`sync.stages.record_facts`), stored with each decision."""
     if previous is None:
         previous = store.inbox.previous_scores(
             [(b.response.email, b.response.created_at) for b in batch]
@@ -540,6 +549,9 @@ def route_responses(
         match = matches[(r.source, r.response_id)]
         as_of = now if now is not None else routed_at(stored)
         said = (text or {}).get((r.source, r.response_id))
+        facts = (looked_up or {}).get((r.source, r.response_id))
+        if facts:
+            said = {**(said or {}), **facts}
         fields = build_fields(stored, match, previous.get((r.email, r.created_at)), as_of, said)
         if match.status == "failed":  # not routed on a guess; it waits on the review list
             decided.append((stored, match, fields, (), None))
@@ -609,6 +621,7 @@ def route_responses(
                     "actions": [i.action for i in intents],
                     "notes": notes,
                     **({"too_old": True} if stale is not None else {}),
+                    **_looked_up(looked_up, r.source, r.response_id),
                 },
                 intents=intents,
                 too_old=stale is not None,
@@ -617,6 +630,12 @@ def route_responses(
         )
     save_ledger(ledger, store, now)
     return outcomes
+
+
+def _looked_up(looked_up: TextFields | None, source: str, response_id: str) -> dict[str, Any]:
+    """The decision's record of the store-answered fields routing saw (none: no entry)."""
+    facts = (looked_up or {}).get((source, response_id))
+    return {"looked_up": dict(facts)} if facts else {}
 
 
 @dataclass(frozen=True)

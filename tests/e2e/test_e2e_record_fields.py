@@ -1,5 +1,6 @@
 """Routing on what the matched records and the survey carry: the contact's job title from
-Salesforce, and a survey property declared as a custom field in its own type."""
+Salesforce, Account and Contact fields and survey properties declared as custom fields, each in
+its own type."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from connectors.errors import ConfigError
+from emulators.salesforce.standard_schema import number, picklist, text
 from emulators.world import EmulatedWorld
+from sync.checks.references import diagnostics, missing_custom_fields, reload_check
 from tests.e2e.conftest import EngineFactory
 
 RULES = """version: 1
@@ -74,3 +78,75 @@ def test_rules_read_the_contact_title_and_typed_survey_properties(
     tasks = {t["Subject"] for t in world.salesforce.records("Task")}
     assert f"Call {contact.title} (250 seats)" in tasks
     assert "Enterprise plan, 250 seats" in tasks
+
+
+CUSTOM_RULES = """version: 1
+fields:
+  account.custom.Health_Score__c: integer
+  contact.custom.Persona__c: string
+  account.custom.Churn_Signals__c: string
+actions:
+  health_call:
+    type: salesforce_task
+    owner: account_owner
+    subject: "Health {{ account.custom.Health_Score__c }}, {{ contact.custom.Persona__c }}"
+    due_in: 1d
+rules:
+  - name: unhealthy-champion
+    when:
+      all:
+        - account.custom.Health_Score__c: {lt: 40}
+        - contact.custom.Persona__c: {eq: Champion}
+        - account.custom.Churn_Signals__c: {contains: Usage drop}
+    actions: [health_call]
+"""
+
+
+def test_rules_read_custom_salesforce_fields_declared_in_the_rules(
+    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    sf = world.salesforce
+    sf.add_field("Account", number("Health_Score__c", precision=3, scale=0, custom=True))
+    sf.add_field("Account", text("Churn_Signals__c", 255, custom=True))
+    sf.add_field("Contact", picklist("Persona__c", ("Champion", "User"), custom=True))
+    champion, user = world.book.contacts[0], world.book.contacts[1]
+    sf.update_record("Account", champion.account_id, {"Health_Score__c": 35})
+    sf.update_record("Account", champion.account_id, {"Churn_Signals__c": "Usage drop;Late pay"})
+    sf.update_record("Contact", champion.id, {"Persona__c": "Champion"})
+    sf.update_record("Contact", user.id, {"Persona__c": "User"})
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(CUSTOM_RULES, encoding="utf-8")
+    hit = world.delighted.add_response(email=champion.email, score=3)
+    miss = world.delighted.add_response(email=user.email, score=3)
+
+    engine = make_engine(rules=rules)
+    assert engine.run_once().errors == []
+
+    actions = engine.store.outbox.actions()
+    assert [a.response_id for a in actions] == [hit]
+    assert {t["Subject"] for t in world.salesforce.records("Task")} == {"Health 35, Champion"}
+    stored = engine.store.inbox.get("delighted", miss)
+    assert stored is not None
+    assert stored.match is not None
+    assert stored.match["contact"]["custom"] == {"Persona__c": "User"}
+
+
+def test_a_custom_field_salesforce_lacks_is_named_at_its_declaration(
+    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(CUSTOM_RULES, encoding="utf-8")
+    engine = make_engine(rules=rules)
+    found = diagnostics(missing_custom_fields(engine.ruleset, engine.conn.crm), rules)
+    assert [f"{d.file}:{d.line}" for d in found] == [f"{rules}:3", f"{rules}:4", f"{rules}:5"]
+    assert "field Account.Health_Score__c does not exist" in str(found[0])
+    # A daemon given these rules by a reload keeps the rules in force, saying why.
+    refused = reload_check(engine.conn.crm, engine.conn.helpdesk, None, engine.retry)
+    lines = refused(engine.ruleset, rules)
+    assert [line.split(": ")[0].rsplit(":", 1)[0] for line in lines] == [
+        f"{rules}:3",
+        f"{rules}:4",
+        f"{rules}:5",
+    ]
+    with pytest.raises(ConfigError, match="Account has no field Health_Score__c, Churn_Signals__c"):
+        engine.run_once()

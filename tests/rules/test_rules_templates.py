@@ -17,7 +17,12 @@ from rules import (
 )
 from rules.fields import BUILTIN_FIELDS
 from rules.router import Ruleset
-from rules.templates import check_references, compile_template, context_tree
+from rules.templates import (
+    check_references,
+    compile_template,
+    context_tree,
+    referenced_fields,
+)
 
 RULES = """
 version: 1
@@ -197,3 +202,30 @@ def test_custom_fields_are_available_to_templates() -> None:
 def test_a_bare_field_name_suggests_its_namespace(source: str, message: str) -> None:
     tree = context_tree(BUILTIN_FIELDS.values())
     assert [problem.message for problem in check_references(source, tree)] == [message]
+
+
+@pytest.mark.parametrize(
+    ("source", "fields"),
+    [
+        pytest.param("NPS {{ account.nps }}", {"account.nps"}, id="one field"),
+        pytest.param(
+            '{{ account["nps"] }} {{ response.score }}', {"account.nps", "score"}, id="an item"
+        ),
+        pytest.param("{% set a = account %}{{ a.nps }}", "account.*", id="a namespace used whole"),
+        pytest.param("{{ account.name.upper() }}", {"account.name"}, id="a method of a value"),
+        pytest.param("{% for t in response.themes %}{{ t }}{% endfor %}", {"themes"}, id="a loop"),
+        pytest.param("{{ themes }}", set(), id="an unknown name"),
+        pytest.param("{% set x = 1 %}{{ x }}", set(), id="a local name only"),
+    ],
+)
+def test_the_fields_a_template_reads_are_known_before_it_renders(
+    source: str, fields: set[str] | str
+) -> None:
+    specs = BUILTIN_FIELDS.values()
+    found = referenced_fields(source, context_tree(specs))
+    expected = (
+        {s.name for s in specs if s.name.startswith("account.")}
+        if isinstance(fields, str)
+        else fields
+    )
+    assert found == expected

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
+from connectors.errors import ConfigError
 from connectors.models import FieldUpdate, TaskSpec
 from connectors.salesforce.client import SalesforceConnector
 from emulators.base import Reset
 from emulators.salesforce import SalesforceEmulator
+from emulators.salesforce.standard_schema import text
 from tests.salesforce.conftest import add_account, add_contact
 
 
@@ -167,3 +171,38 @@ def test_a_failed_page_of_a_long_answer_is_asked_again_not_the_whole_query(
 
     assert counts == dict.fromkeys(accounts, 15)
     assert (org.calls["query"], org.calls["query_more"]) == (1, 4 + 2)
+
+
+def test_custom_fields_ride_along_with_every_lookup_in_any_case_and_once(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    org.add_field("Contact", text("Persona__c", 40, custom=True))
+    account = add_account(org, "Acme", Tier__c="Enterprise", Industry="Retail")
+    add_contact(org, "ana@acme.example", account, Persona__c="Champion")
+
+    # Written as the admin wrote them; one also selected for the tier already.
+    crm.read_custom_fields(account=["industry", "TIER__C"], contact=["persona__c"])
+    before = queries(org)
+    (contact,) = crm.find_contacts(emails=["ana@acme.example"]).by_email["ana@acme.example"]
+
+    assert queries(org) - before == 1
+    assert contact.custom == (("persona__c", "Champion"),)
+    assert contact.account is not None
+    assert contact.account.custom == (("industry", "Retail"), ("TIER__C", "Enterprise"))
+    assert crm.find_accounts([account])[account].custom == contact.account.custom
+
+
+def test_custom_fields_the_org_lacks_are_refused_before_any_lookup_uses_them(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    assert crm.missing_fields("Account", ["Health__c", "Name", "Bad Name"]) == [
+        "Health__c",
+        "Bad Name",
+    ]
+    with pytest.raises(ConfigError, match="Account has no field Health__c"):
+        crm.read_custom_fields(account=["Health__c"])
+    assert not crm.account_fields.account_custom
+    # Created since the first describe: found in a fresh one.
+    org.add_field("Account", text("Health__c", 10, custom=True))
+    crm.read_custom_fields(account=["Health__c"])
+    assert crm.account_fields.account_custom == ("Health__c",)

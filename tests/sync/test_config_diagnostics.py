@@ -364,3 +364,34 @@ def test_conditions_on_what_comments_say_are_checked_against_the_text_section(
     assert "did you mean 'onboarding'" in line
     rules.write_text(COMMENT_RULES.replace("onbording", "onboarding"), encoding="utf-8")
     load_rules(rules, check=rules_against(on))
+
+
+SUPPORT_RULES = """version: 1
+actions:
+  call:
+    type: salesforce_task
+    owner: account_owner
+    subject: "NPS {{ response.score }}"
+    due_in: 1d
+rules:
+  - name: busy
+    when: {support.open_tickets: {gte: 2}}
+    actions: [call]
+"""
+
+
+def test_conditions_on_support_history_need_the_ticket_mirror(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(SUPPORT_RULES, encoding="utf-8")
+    mirrored = parse_config(MINIMAL, Path("nps-sync.yaml"))
+    assert mirrored.zendesk.tickets.context_from == "export"
+    load_rules(rules, check=rules_against(mirrored))
+    tickets = mirrored.zendesk.tickets.model_copy(update={"context_from": "requests"})
+    asked = mirrored.model_copy(
+        update={"zendesk": mirrored.zendesk.model_copy(update={"tickets": tickets})}
+    )
+    with pytest.raises(RulesError) as caught:
+        load_rules(rules, check=rules_against(asked))
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith(f"{rules}:10:12: rule 'busy' reads 'support.open_tickets'")
+    assert "set it to 'export'" in line

@@ -218,6 +218,7 @@ def rules_against(config: Config) -> Callable[[RulesFile], list[Issue]]:
             *_resurveys(config, rules),
             *_settles(config, rules),
             *_comment_fields(config, rules),
+            *_support_fields(config, rules),
         ]
 
     return check
@@ -257,6 +258,29 @@ def _comment_fields(config: Config, rules: RulesFile) -> Iterator[Issue]:
                             f"{value!r} is not a theme of the taxonomy {config.text.taxonomy}"
                             f"{did_you_mean(value, sorted(names))}",
                         )
+
+
+#: Routing fields read from the mirror of Zendesk's tickets.
+SUPPORT_FIELDS = ("support.open_tickets", "support.tickets_last_30d")
+
+
+def _support_fields(config: Config, rules: RulesFile) -> Iterator[Issue]:
+    """Conditions on the respondent's support history need the mirror of Zendesk's tickets:
+    asked per requester instead (``context_from: requests``), they could never hold."""
+    if config.zendesk.tickets.context_from == "export":
+        return
+    for index, rule in enumerate(rules.rules):
+        if rule.when is None:
+            continue
+        for path, condition in _field_conditions(rule.when, ("rules", index, "when")):
+            if condition.field in SUPPORT_FIELDS:
+                yield Issue(
+                    (*path, condition.field),
+                    f"rule {rule.name!r} reads {condition.field!r}, which comes from the mirror "
+                    "of Zendesk's tickets, and zendesk.tickets.context_from is 'requests': set "
+                    "it to 'export', or the condition never holds",
+                    "key",
+                )
 
 
 def _taxonomy_names(config: Config) -> frozenset[str] | None:
