@@ -134,6 +134,8 @@ class Contact:
     account: Account | None = None
     #: The job title (``Title``), for routing and templates (``contact.title``).
     title: str = ""
+    #: The person's role, from the configured role field (``contact.role``).
+    role: str = ""
     #: Values of the other fields asked for (routing's ``contact.custom.<Name>``), by API name.
     custom: tuple[tuple[str, object], ...] = ()
 

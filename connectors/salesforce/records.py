@@ -37,6 +37,8 @@ class AccountFieldNames:
     region: str = "Region__c"
     renewal_date: str = "Renewal_Date__c"
     domain: str = "Email_Domain__c"
+    #: The Contact's role field ("" = not read).
+    contact_role: str = ""
     #: More Account and Contact fields to read with every lookup (routing's custom fields).
     account_custom: tuple[str, ...] = ()
     contact_custom: tuple[str, ...] = ()
@@ -98,7 +100,16 @@ def account_select(names: AccountFieldNames, prefix: str = "") -> list[str]:
 
 
 def contact_select(names: AccountFieldNames) -> list[str]:
-    own = ["Id", "Email", "FirstName", "LastName", "Title", "OwnerId", "AccountId"]
+    own = [
+        "Id",
+        "Email",
+        "FirstName",
+        "LastName",
+        "Title",
+        "OwnerId",
+        "AccountId",
+        names.contact_role,
+    ]
     return [*_distinct([*own, *names.contact_custom]), *account_select(names, "Account.")]
 
 
@@ -135,6 +146,7 @@ def to_contact(rec: Mapping[str, Any], names: AccountFieldNames) -> Contact:
         owner_id=rec.get("OwnerId") or "",
         account=to_account(account_rec, names) if account_rec else None,
         title=rec.get("Title") or "",
+        role=str(rec.get(names.contact_role) or "") if names.contact_role else "",
         custom=_custom(rec, names.contact_custom),
     )
 

@@ -72,7 +72,7 @@ from sync.stages.owners import (
     queue_references,
 )
 from sync.stages.pull import LISTED_PROBLEMS, pull
-from sync.stages.record_facts import looked_up_fields
+from sync.stages.record_facts import AccountAnswers, looked_up_fields
 from sync.stages.route import EscalationRendering, RoutingContext, route_responses
 from sync.stages.writeback import reconcile, write_back
 from sync.stages.writeback.plan import uses_loop_figures
@@ -507,6 +507,7 @@ class Engine:
         self.read_custom_fields(ruleset)
         context = self.resolve_task_queues(report)
         cache = LookupCache()
+        answers = AccountAnswers(self.store, account_settings(self.config.metrics).window)
         unanswered: dict[tuple[str, str], str] = {}
         # A real-time pass (one window) reads no export: webhooks may come many a minute.
         directory = self.user_directory(refresh=windows is None)
@@ -535,7 +536,15 @@ class Engine:
                 now = self.clock()
                 matches = {key: matched[key] for key in map(_key, batch)}
                 self.route_matched(
-                    batch, matches, ruleset, context, report, now, finder, previous=previous
+                    batch,
+                    matches,
+                    ruleset,
+                    context,
+                    report,
+                    now,
+                    finder,
+                    previous=previous,
+                    answers=answers,
                 )
         if unanswered:
             detail = next(iter(unanswered.values()))
@@ -682,11 +691,13 @@ class Engine:
         finder: UserFinder | None = None,
         *,
         previous: Mapping[tuple[str, datetime], int] | None = None,
+        answers: AccountAnswers | None = None,
     ) -> None:
         """Route a matched batch: decisions, intents, escalations and write-back work, stored
         together; the report counts them. Zendesk users the batch needs are looked up first
         (with ``finder``, the pass's, when given). ``previous``: the previous scores of (at
-        least) the batch's responses, when the caller has them already."""
+        least) the batch's responses, when the caller has them already; ``answers``: the
+        pass's account answers, for ``account.nps``."""
         finder = finder or self.user_finder()
         if previous is None:
             # Looked up once: user lookups and routing both need each response's previous score.
@@ -704,6 +715,7 @@ class Engine:
             now,
             settings=account_settings(self.config.metrics),
             tickets_mirrored=lambda: self.open_ticket_directory() is not None,
+            answers=answers,
         )
         outcomes = route_responses(
             batch,

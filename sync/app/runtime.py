@@ -89,6 +89,7 @@ def build_salesforce(config: Config, counter: CallCounter) -> SalesforceConnecto
             region=f.account_region,
             renewal_date=f.account_renewal_date,
             domain=f.account_domain,
+            contact_role=f.contact_role,
         ),
         task_marker_field=f.task_marker,
     )

@@ -124,6 +124,12 @@ def expected_fields(config: Config) -> list[Expected]:
         ("account_region", f.account_region, TEXT, "Text", "Region", {"length": 255}),
         ("account_renewal_date", f.account_renewal_date, DATE, "Date", "Renewal Date", {}),
     ]
+    if f.contact_role:
+        what = "The contact's role (Decision Maker, Champion...), which rules route on."
+        spec = _input_field(
+            "Contact", f.contact_role, "contact_role", "Text", "Role", what, length=255
+        )
+        out.append(_custom("Contact", "contact_role", f.contact_role, READ, TEXT, spec))
     for key, name, types, kind, label, size in account_reads:
         if not name:
             continue

@@ -52,6 +52,7 @@ class Match:
                 "email": contact.email,
                 "owner_id": contact.owner_id,
                 "title": contact.title,
+                **({"role": contact.role} if contact.role else {}),
                 **({"custom": dict(contact.custom)} if contact.custom else {}),
             },
             "account": None
@@ -111,6 +112,7 @@ def match_from_json(data: Mapping[str, Any] | None) -> Match:
             owner_id=contact_data.get("owner_id") or "",
             account=account,
             title=contact_data.get("title") or "",
+            role=contact_data.get("role") or "",
             custom=_custom(contact_data),
         )
     user_data = data.get("zendesk_user")

@@ -2,8 +2,9 @@
 (``account.nps``) and the respondent's support history (``support.open_tickets``,
 ``support.tickets_last_30d``, from the mirror of Zendesk's tickets).
 
-They are looked up once per batch and only when the rules read them (a condition or a
-template), so rules that never mention them cost nothing. The route stage stores the values
+They are looked up only when the rules read them (a condition or a template), so rules that
+never mention them cost nothing; an account's answers are read from the store once per pass
+(:class:`AccountAnswers`), the tickets once per batch. The route stage stores the values
 with the decision (``looked_up``), so a replay or an escalation step later renders what routing
 saw.
 
@@ -61,34 +62,55 @@ def _key(stored: StoredResponse) -> Key:
     return stored.response.source, stored.response.response_id
 
 
-def _account_responses(
-    store: StateStore, batch: Sequence[StoredResponse], matches: Mapping[Key, Match]
-) -> dict[str, list[ScoredResponse]]:
-    """Each batch account's scored responses: the routed ones and the batch's own (a new version
-    of a routed response replaces it)."""
-    mine: dict[str, dict[str, ScoredResponse]] = defaultdict(dict)
-    for stored in batch:
-        match = matches[_key(stored)]
-        if match.account is None or match.contact is None:
-            continue
-        r = stored.response
-        mine[match.account.id][f"{r.source}:{r.response_id}"] = ScoredResponse(
-            contact_id=match.contact.id,
-            created_at=r.created_at,
-            score=r.score,
-            response_id=f"{r.source}:{r.response_id}",
-        )
-    if not mine:
-        return {}
-    found: dict[str, list[ScoredResponse]] = {}
-    routed = store.inbox.routed(account_ids=sorted(mine), with_match=False)
-    by_account: dict[str, list[StoredResponse]] = defaultdict(list)
-    for row in routed:
-        by_account[str(row.account_id)].append(row)
-    for account_id, own in mine.items():
-        earlier = [s for s in scored(by_account[account_id]) if s.response_id not in own]
-        found[account_id] = [*earlier, *own.values()]
-    return found
+class AccountAnswers:
+    """The answers that count toward each account's NPS, kept for one pass: an account's are
+    loaded from the store the first time a batch names it, then kept current with the pass's
+    own batches, so a backlog does not load an account's answers again for every batch. Only
+    answers inside the window are kept (the pass's clock only moves on)."""
+
+    def __init__(self, store: StateStore, window: timedelta) -> None:
+        self._store = store
+        self._window = window
+        self._by_account: dict[str, dict[str, ScoredResponse]] = {}
+
+    def of(
+        self, batch: Sequence[StoredResponse], matches: Mapping[Key, Match], now: datetime
+    ) -> dict[str, list[ScoredResponse]]:
+        """Each batch account's answers, the batch's own included (a new version of a stored
+        answer replaces it)."""
+        mine: dict[str, dict[str, ScoredResponse]] = defaultdict(dict)
+        for stored in batch:
+            match = matches[_key(stored)]
+            if match.account is None or match.contact is None:
+                continue
+            r = stored.response
+            answer_id = f"{r.source}:{r.response_id}"
+            mine[match.account.id][answer_id] = ScoredResponse(
+                contact_id=match.contact.id,
+                created_at=r.created_at,
+                score=r.score,
+                response_id=answer_id,
+            )
+        start = now - self._window
+        missing = sorted(set(mine) - set(self._by_account))
+        if missing:
+            loaded: dict[str, dict[str, ScoredResponse]] = {a: {} for a in missing}
+            rows = self._store.inbox.routed(account_ids=missing, with_match=False)
+            by_account: dict[str, list[StoredResponse]] = defaultdict(list)
+            for row in rows:
+                by_account[str(row.account_id)].append(row)
+            for account_id, rows_of in by_account.items():
+                kept = loaded.setdefault(account_id, {})
+                for answer in scored(rows_of):
+                    if answer.created_at > start:
+                        kept[answer.response_id] = answer
+            self._by_account.update(loaded)
+        out: dict[str, list[ScoredResponse]] = {}
+        for account_id, answered in mine.items():
+            known = self._by_account.setdefault(account_id, {})
+            known.update(answered)
+            out[account_id] = list(known.values())
+        return out
 
 
 def looked_up_fields(
@@ -100,14 +122,16 @@ def looked_up_fields(
     *,
     settings: AccountSettings,
     tickets_mirrored: Callable[[], bool],
+    answers: AccountAnswers | None = None,
 ) -> Facts:
     """The store-answered fields the rules read, per response of the batch (only those with a
     value). ``tickets_mirrored()``: the mirror of Zendesk's tickets has read its export to the
     end, so a respondent it holds no ticket of has none (asked only when the rules read
-    ``support.*``)."""
+    ``support.*``). ``answers``: the pass's account answers (a new one by default)."""
     facts: Facts = defaultdict(dict)
     if ruleset.reads(ACCOUNT_NPS):
-        responses = _account_responses(store, batch, matches)
+        answers = answers or AccountAnswers(store, settings.window)
+        responses = answers.of(batch, matches, now)
         scores: dict[str, float | None] = {
             account_id: account_nps_at(rows, now, settings)
             for account_id, rows in responses.items()

@@ -129,6 +129,7 @@ def build_fields(
                 "contact.name": contact.name or None,
                 "contact.email": contact.email,
                 "contact.title": contact.title or None,
+                "contact.role": contact.role or None,
                 "contact.owner_id": contact.owner_id or None,
                 **{f"contact.custom.{name}": value for name, value in contact.custom},
             }

@@ -150,3 +150,38 @@ def test_a_custom_field_salesforce_lacks_is_named_at_its_declaration(
     ]
     with pytest.raises(ConfigError, match="Account has no field Health_Score__c, Churn_Signals__c"):
         engine.run_once()
+
+
+ROLE_RULES = """version: 1
+actions:
+  sponsor_call:
+    type: salesforce_task
+    owner: account_owner
+    subject: "Call the {{ contact.role }}"
+    due_in: 1d
+rules:
+  - name: decision-makers
+    when: {contact.role: {eq: Decision Maker}}
+    actions: [sponsor_call]
+"""
+
+
+def test_rules_read_the_contact_role_from_the_configured_field(
+    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    boss, other = world.book.contacts[0], world.book.contacts[1]
+    world.salesforce.update_record("Contact", boss.id, {"Role__c": "Decision Maker"})
+    world.salesforce.update_record("Contact", other.id, {"Role__c": "User"})
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(ROLE_RULES, encoding="utf-8")
+    hit = world.delighted.add_response(email=boss.email, score=5)
+    world.delighted.add_response(email=other.email, score=5)
+
+    salesforce = world.config_data(state_url="sqlite://")["salesforce"]
+    engine = make_engine(
+        rules=rules, salesforce={**salesforce, "fields": {"contact_role": "Role__c"}}
+    )
+    assert engine.run_once().errors == []
+
+    assert [a.response_id for a in engine.store.outbox.actions()] == [hit]
+    assert {t["Subject"] for t in world.salesforce.records("Task")} == {"Call the Decision Maker"}

@@ -95,3 +95,26 @@ def test_rules_read_the_account_nps_and_the_support_history(
     assert stored.decision["looked_up"] == seen
     ((_, _, fields),) = rebuild_fields(engine.store, [stored])
     assert {name: fields.get(name) for name in seen} == seen
+
+
+def test_a_pass_of_many_batches_counts_the_answers_of_its_earlier_batches(
+    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    _, calm, other = three_of_one_account(world)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    engine = make_engine(rules=rules, batch_size=1)
+    answered = [
+        world.delighted.add_response(email=calm.email, score=10),
+        world.delighted.add_response(email=other.email, score=0),
+    ]
+    assert engine.run_once().errors == []
+
+    seen = []
+    for response_id in answered:
+        stored = engine.store.inbox.get("delighted", response_id)
+        assert stored is not None
+        assert stored.decision is not None
+        seen.append(stored.decision["looked_up"]["account.nps"])
+    # Whichever was routed second saw the first: one promoter and one detractor make 0.
+    assert sorted(seen) in ([0.0, 100.0], [-100.0, 0.0])

@@ -78,6 +78,9 @@ class SalesforceFields(Section):
     account_region: str = "Region__c"
     account_renewal_date: str = "Renewal_Date__c"
     account_domain: str = "Email_Domain__c"
+    #: Contact field holding the person's role (``Role__c``), routing's ``contact.role``;
+    #: "" = not read.
+    contact_role: str = Field("", pattern=r"^([A-Za-z][A-Za-z0-9_]*)?$")
     contact_last_score: str = "NPS_Last_Score__c"
     contact_category: str = "NPS_Category__c"
     contact_last_comment: str = "NPS_Last_Comment__c"
