@@ -142,14 +142,10 @@ def looked_up_fields(
                 facts[_key(stored)][ACCOUNT_NPS] = scores[match.account.id]
     if any(ruleset.reads(name) for name in SUPPORT_FIELDS) and tickets_mirrored():
         users = {
-            _key(s): matches[_key(s)].zendesk_user
-            for s in batch
-            if matches[_key(s)].zendesk_user is not None
+            _key(s): user for s in batch if (user := matches[_key(s)].zendesk_user) is not None
         }
-        history = store.open_tickets.history(u.id for u in users.values() if u is not None)
+        history = store.open_tickets.history(user.id for user in users.values())
         for key, user in users.items():
-            if user is None:
-                continue
             spans = history.get(int(user.id), [])
             facts[key][OPEN_TICKETS] = open_at(spans, now)
             facts[key][RECENT_TICKETS] = created_within(spans, now)
