@@ -284,12 +284,11 @@ def _as_declared(spec: FieldSpec, value: object) -> object:
 
 
 def _read(spec: FieldSpec, text: str) -> object:
-    word = text.strip()
+    word = text.strip().lower()
     if spec.type is FieldType.BOOLEAN:
-        lowered = word.lower()
-        return True if lowered in _TRUE else False if lowered in _FALSE else None
+        return True if word in _TRUE else False if word in _FALSE else None
     try:
-        return parse_field_value(spec, word.lower()) if word else None
+        return parse_field_value(spec, word) if word else None
     except ValueError:
         return None
 
