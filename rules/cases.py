@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from rules.errors import Diagnostic, RulesError, did_you_mean
-from rules.fields import derive_fields
+from rules.fields import derive_fields, unknown_field
 from rules.issues import Issue, Path, StrictModel, invalid
 from rules.loader import diagnostics, issue_diagnostics, read_text
 from rules.router import Decision, Ruleset
@@ -208,9 +208,7 @@ def _check_fields(
     for name, value in fields.items():
         spec = ruleset.fields.get(name)
         if spec is None:
-            yield Issue(
-                (*path, name), f"unknown field {name!r}{did_you_mean(name, ruleset.fields)}", "key"
-            )
+            yield Issue((*path, name), unknown_field(name, ruleset.fields), "key")
         elif value is not None and not spec.accepts(value):
             yield Issue((*path, name), f"field {name!r} is {spec.type.noun}, not {value!r}")
 

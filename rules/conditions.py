@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, WithJsonSchema
 
 from rules.errors import did_you_mean, one_of
-from rules.fields import FieldSpec, FieldType
+from rules.fields import FieldSpec, FieldType, unknown_field
 from rules.issues import Issue, Path, StrictModel, invalid, shown
 from rules.operators import OPERATORS, OperandShape, operators_for
 from rules.regex import RegexError, check_pattern
@@ -240,8 +240,7 @@ def check_condition(
         here = (*path, condition.field)
         if spec is None:
             known = [*catalogue, "all", "any", "not"]
-            message = f"unknown field {condition.field!r}{did_you_mean(condition.field, known)}"
-            yield Issue(here, message, "key")
+            yield Issue(here, unknown_field(condition.field, known), "key")
             return
         for test in condition.tests:
             yield from _check_test(spec, test, here if test.shorthand else (*here, test.op))

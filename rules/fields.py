@@ -20,7 +20,7 @@ from enum import StrEnum
 from functools import cache
 from types import MappingProxyType
 
-from rules.errors import FieldsError
+from rules.errors import FieldsError, did_you_mean
 
 
 class FieldType(StrEnum):
@@ -182,6 +182,13 @@ CUSTOM_FIELD_PATTERN = r"^(account|contact|response)\.custom\.[A-Za-z][A-Za-z0-9
 _CUSTOM_FIELD = re.compile(CUSTOM_FIELD_PATTERN)
 
 
+def unknown_field(name: str, known: Iterable[str]) -> str:
+    """Why ``name`` is refused: not in the catalogue; a custom field says where to declare it."""
+    if re.fullmatch(CUSTOM_FIELD_PATTERN, name):
+        return f"unknown field {name!r}: declare it under fields: with its type ({name}: string)"
+    return f"unknown field {name!r}{did_you_mean(name, known)}"
+
+
 def check_custom_field_name(name: str) -> None:
     """Raise ValueError unless ``name`` is a well-formed custom field name."""
     if name in BUILTIN_FIELDS:
@@ -189,7 +196,8 @@ def check_custom_field_name(name: str) -> None:
     if not _CUSTOM_FIELD.match(name):
         raise ValueError(
             f"custom field {name!r} must be named account.custom.<Name>, "
-            "contact.custom.<Name> or response.custom.<Name>"
+            "contact.custom.<Name> or response.custom.<Name>, the name of letters, digits and "
+            "underscores, starting with a letter"
         )
 
 

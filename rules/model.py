@@ -89,6 +89,7 @@ from rules.fields import (
     FieldType,
     check_custom_field_name,
     field_catalogue,
+    unknown_field,
 )
 from rules.issues import Issue, Path, StrictModel, invalid
 from rules.scalars import (
@@ -584,7 +585,7 @@ class RulesFile(StrictModel):
                 key = rule.cooldown.key
                 yield Issue(
                     ("rules", index, "cooldown", "key"),
-                    f"unknown field {key!r}{did_you_mean(key, catalogue)}",
+                    unknown_field(key, catalogue),
                 )
 
     def _templates(self, catalogue: Mapping[str, FieldSpec]) -> Iterator[Issue]:

@@ -159,7 +159,7 @@ class Ruleset:
     """Declared custom fields: a survey property or a CSV column arrives as text, a Salesforce
     field as Salesforce types it; each is read as the declared type (:meth:`typed`)."""
     used: frozenset[str] = frozenset()
-    """Every field a condition or an action's template reads (:meth:`reads`)."""
+    """Every field a condition, a cooldown key or an action's template reads (:meth:`reads`)."""
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -167,8 +167,8 @@ class Ruleset:
         return tuple(rule.name for rule in self.rules)
 
     def reads(self, name: str) -> bool:
-        """Whether a condition or a template reads field ``name``: a field that costs a lookup
-        is looked up only for rules that use it."""
+        """Whether a condition, a cooldown key or a template reads field ``name``: a field
+        that costs a lookup is looked up only for rules that use it."""
         return name in self.used
 
     def route(self, fields: Fields) -> Decision:
@@ -217,13 +217,16 @@ class Ruleset:
         """``fields`` with each declared custom field read as its declared type: text as the
         type (``"87"`` as the number 87, ``"Yes"`` as true), a number or a boolean of a text
         field as its text, a whole float of an integer field (Salesforce's 35.0) as the
-        integer. Text that does not read as the type is missing, as a field the record lacks;
-        a value of another kind is left for the type check to name."""
+        integer. A value that does not read as the type is missing, as a field the record
+        lacks. A survey property is found whatever the case of its name (``response.custom.Plan``
+        reads the property ``plan``)."""
         if not self.custom:
             return fields
         typed = dict(fields)
         for spec in self.custom:
             value = typed.get(spec.name)
+            if value is None and spec.name.startswith("response.custom."):
+                value = _any_case(fields, spec.name)  # a survey property as the admin spelt it
             if value is not None:
                 typed[spec.name] = _as_declared(spec, value)
         return typed
@@ -262,11 +265,17 @@ def compile_ruleset(model: RulesFile, *, source: str, digest: str) -> Ruleset:
         read_fields=tuple(catalogue[name] for name in read),
         layout=ContextLayout.of(catalogue.values()),
         custom=tuple(spec for spec in catalogue.values() if spec.custom),
-        used=frozenset(read) | templated,
+        used=frozenset(read) | templated | {r.cooldown.key for r in model.rules if r.cooldown},
     )
 
 
 _TRUE, _FALSE = frozenset({"true", "yes", "y", "1"}), frozenset({"false", "no", "n", "0"})
+
+
+def _any_case(fields: Fields, name: str) -> object:
+    """The value of the field named ``name`` whatever the letter case (None: there is none)."""
+    wanted = name.lower()
+    return next((v for k, v in fields.items() if k.lower() == wanted and v is not None), None)
 
 
 def _as_declared(spec: FieldSpec, value: object) -> object:
@@ -278,9 +287,11 @@ def _as_declared(spec: FieldSpec, value: object) -> object:
         return str(value) if isinstance(value, int | float) else value
     if isinstance(value, str):
         return _read(spec, value)
-    if spec.type is FieldType.INTEGER and isinstance(value, float) and value.is_integer():
+    if spec.type is FieldType.INTEGER and type(value) is float and value.is_integer():
         return int(value)
-    return value  # of another type: the type check names it
+    # A record's value of another kind (a checkbox declared a number, 33.3 declared an integer)
+    # is missing, as unreadable text is: one record's data never stops routing.
+    return value if spec.accepts(value) else None
 
 
 def _read(spec: FieldSpec, text: str) -> object:

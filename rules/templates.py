@@ -250,6 +250,12 @@ def _resolve(chain: tuple[str, ...], tree: ContextTree, line: int) -> TemplateSo
             if depth == 0:
                 hint = did_you_mean(part, known) or _namespaced(part, tree)
                 message = f"unknown name {part!r} in template{hint}"
+            elif part == "custom":  # none of the namespace declared
+                full = ".".join(chain[:2])
+                message = (
+                    f"unknown field {full!r} in template: declare custom fields under fields: "
+                    f"with their type ({full}.<Name>: string)"
+                )
             else:
                 full = ".".join(chain[: depth + 1])
                 candidates = [".".join((*chain[:depth], name)) for name in known]

@@ -387,16 +387,16 @@ class SalesforceConnector:
             group.sort(key=lambda a: a.id)
         return found
 
-    def missing_fields(self, sobject: str, names: Sequence[str]) -> list[str]:
-        """Which of ``names`` ``sobject`` lacks, or the integration user cannot see (a name
-        that is not an API name is missing too). A name the cached describe lacks is looked
-        for again in a fresh one: an admin may have just added the field."""
+    def described_fields(self, sobject: str, names: Sequence[str]) -> dict[str, FieldInfo | None]:
+        """What describe says of each of ``names`` on ``sobject``; None for a field it lacks, or
+        the integration user cannot see (and for a name that is not an API name). A name the
+        cached describe lacks is looked for again in a fresh one: an admin may have just added
+        the field."""
         fit = [n for n in names if FIELD_PATH.fullmatch(n) and "." not in n]
-        missing = [n for n in fit if self._described_object(sobject).field(n) is None]
-        if missing:
+        if any(self._described_object(sobject).field(n) is None for n in fit):
             self._described.pop(sobject, None)
-            missing = [n for n in missing if self._described_object(sobject).field(n) is None]
-        return [n for n in names if n not in fit or n in missing]
+        described = self._described_object(sobject) if fit else None
+        return {n: described.field(n) if described and n in fit else None for n in names}
 
     def read_custom_fields(
         self, *, account: Sequence[str] = (), contact: Sequence[str] = ()
@@ -411,7 +411,7 @@ class SalesforceConnector:
         problems = [
             f"{sobject} has no field {', '.join(missing)}"
             for sobject, fields in (("Account", wanted[0]), ("Contact", wanted[1]))
-            if (missing := self.missing_fields(sobject, fields) if fields else [])
+            if (missing := [n for n, f in self.described_fields(sobject, fields).items() if not f])
         ]
         if problems:
             raise ConfigError(

@@ -507,7 +507,7 @@ class Engine:
         self.read_custom_fields(ruleset)
         context = self.resolve_task_queues(report)
         cache = LookupCache()
-        answers = AccountAnswers(self.store, account_settings(self.config.metrics).window)
+        answers = AccountAnswers(self.store)
         unanswered: dict[tuple[str, str], str] = {}
         # A real-time pass (one window) reads no export: webhooks may come many a minute.
         directory = self.user_directory(refresh=windows is None)

@@ -18,10 +18,19 @@ from functools import partial
 from pathlib import Path as FilePath
 from typing import Protocol
 
-from rules import Diagnostic, Issue, Ruleset, SalesforceTaskAction, ZendeskTicketAction, locate
+from connectors.errors import ConfigError, ConnectorError
+from rules import (
+    Diagnostic,
+    Issue,
+    RulesError,
+    Ruleset,
+    SalesforceTaskAction,
+    ZendeskTicketAction,
+    locate,
+)
 from sync.core.ports import CustomFieldsCrm, NamesPort, OwnerDirectory
 from sync.core.retry import RetryPolicy
-from sync.stages.custom_fields import OBJECTS, salesforce_fields
+from sync.stages.custom_fields import OBJECTS, declared_as, fits, salesforce_fields
 from sync.stages.match_zendesk import ZendeskNames, resolve_names
 from sync.stages.owners import (
     FALLBACK_SETTING,
@@ -134,26 +143,38 @@ def missing_custom_fields(
     ruleset: Ruleset, crm: CustomFieldsCrm, retry: RetryPolicy | None = None
 ) -> list[Missing]:
     """The ``account.custom.<Name>`` and ``contact.custom.<Name>`` fields the rules use that
-    Salesforce does not have (or the integration user cannot see)."""
+    Salesforce does not have (or the integration user cannot see), and those declared a type
+    their values cannot read as (a checkbox declared ``integer`` would always be missing)."""
     retry = retry or RetryPolicy()
     out: list[Missing] = []
     for namespace, sobject in OBJECTS.items():
         names = salesforce_fields(ruleset, namespace)
         if not names:
             continue
-        missing = retry.call(partial(crm.missing_fields, sobject, list(names)))
-        out += [
-            Missing(
-                "salesforce",
-                f"field {sobject}.{name}",
-                "does not exist, or the integration user cannot see it: nps-sync refuses to "
-                "route responses until it can read it",
-                f"create the field or grant the user read access to it, or correct "
-                f"{namespace}.custom.{name} in the rules",
-                (("fields", f"{namespace}.custom.{name}"),),
-            )
-            for name in missing
-        ]
+        described = retry.call(partial(crm.described_fields, sobject, list(names)))
+        for name in names:
+            declared = f"{namespace}.custom.{name}"
+            info = described.get(name)
+            where = (("fields", declared),)
+            if info is None:
+                problem = (
+                    "does not exist, or the integration user cannot see it: nps-sync refuses "
+                    "to route responses until it can read it"
+                )
+                fix = (
+                    "create the field or grant the user read access to it, or correct "
+                    f"{declared} in the rules"
+                )
+                out.append(Missing("salesforce", f"field {sobject}.{name}", problem, fix, where))
+                continue
+            spec = ruleset.fields[declared]
+            if not fits(spec.type, info):
+                problem = (
+                    f"is a Salesforce {info.type} field, declared {spec.type.value}: its values "
+                    "would read as missing"
+                )
+                fix = f"declare {declared} as {declared_as(info).value}"
+                out.append(Missing("salesforce", f"field {sobject}.{name}", problem, fix, where))
     return out
 
 
@@ -208,6 +229,22 @@ def zendesk_missing(ruleset: Ruleset, names: ZendeskNames) -> list[Missing]:
         if email not in names.agents
     ]
     return missing
+
+
+def require_custom_fields(
+    ruleset: Ruleset, crm: CustomFieldsCrm, rules_file: FilePath, retry: RetryPolicy
+) -> None:
+    """Refuse, at the rules' lines, custom fields Salesforce lacks or whose values cannot read
+    as declared (:class:`~rules.RulesError`: a daemon does not start on them). A Salesforce
+    that does not answer now is left to the passes, which read the fields with the lookups."""
+    try:
+        missing = missing_custom_fields(ruleset, crm, retry)
+    except ConnectorError as error:
+        if isinstance(error, ConfigError):
+            raise
+        return
+    if missing:
+        raise RulesError(diagnostics(missing, rules_file))
 
 
 class RulesCrm(OwnerDirectory, CustomFieldsCrm, Protocol):

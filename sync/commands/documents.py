@@ -302,8 +302,11 @@ def replay_document(
     candidate: str | None = None,
     candidate_hash: str | None = None,
     proposed: ReplayResult | None = None,
+    unrecorded: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """``nps-sync rules replay --json``: counts for the rules in force and a candidate file."""
+    """``nps-sync rules replay --json``: counts for the rules in force and a candidate file;
+    ``unrecorded``: fields the candidate reads that routing did not record, with how many
+    responses lack them."""
     return {
         "since": iso(since),
         "responses": current.responses,
@@ -312,7 +315,12 @@ def replay_document(
         "candidate": (
             None
             if proposed is None
-            else {"file": candidate, "hash": candidate_hash, **_replayed(proposed)}
+            else {
+                "file": candidate,
+                "hash": candidate_hash,
+                **_replayed(proposed),
+                "unrecorded": dict(sorted((unrecorded or {}).items())),
+            }
         ),
     }
 

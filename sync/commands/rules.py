@@ -334,7 +334,7 @@ def replay_command(config_path: Path, since: str, candidate: Path | None, as_jso
     from rich.console import Console
 
     from rules import format_duration, parse_duration
-    from sync.ops.replay import replay
+    from sync.ops.replay import replay, unrecorded
     from sync.stages.recency import SETTING
     from sync.stages.route import rebuild_fields
     from sync.state import open_store
@@ -355,6 +355,7 @@ def replay_command(config_path: Path, since: str, candidate: Path | None, as_jso
     act_window = config.routing.act_on_responses_newer_than
     current = replay(in_force, rebuilt, act_window)
     proposed = replay(new, rebuilt, act_window) if new is not None else None
+    blind = unrecorded(new, in_force, rebuilt) if new is not None else {}
     if as_json:
         from sync.commands.documents import replay_document
         from sync.commands.output import emit
@@ -367,6 +368,7 @@ def replay_command(config_path: Path, since: str, candidate: Path | None, as_jso
                 candidate=str(candidate) if candidate is not None else None,
                 candidate_hash=new.hash if new is not None else None,
                 proposed=proposed,
+                unrecorded=blind,
             )
         )
         return
@@ -382,6 +384,14 @@ def replay_command(config_path: Path, since: str, candidate: Path | None, as_jso
             f"{current.too_old} of them were too old to act on when routed (older than "
             f"{format_duration(act_window)}, {SETTING}): no actions counted for them",
             highlight=False,
+        )
+    for name, count in sorted(blind.items()):
+        console.print(
+            f"warning: the new rules read {name}, which routing did not record for {count} of "
+            "these responses (the rules in force do not use it): the replay takes it as missing, "
+            "so the counts of rules on it are not yet known",
+            highlight=False,
+            markup=False,
         )
     for table in rules_view.replay_tables(current, proposed):
         console.print(table)

@@ -107,7 +107,7 @@ def build_engine(
         require_source_files,
         require_taxonomy,
     )
-    from sync.checks.references import reload_check
+    from sync.checks.references import reload_check, require_custom_fields
     from sync.core.config.checks import rules_against
     from sync.core.retry import keep_trying
 
@@ -125,6 +125,7 @@ def build_engine(
             lambda: connect_all(config), what="connecting at start-up", wait=patient
         )
     engine = Engine(config, store, connections, rules)
+    require_custom_fields(rules.current, connections.crm, config.rules, engine.retry)
     fallback = config.salesforce.fallback_owner_id
     rules.verify = reload_check(connections.crm, connections.helpdesk, fallback, engine.retry)
     return engine

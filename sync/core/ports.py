@@ -30,7 +30,7 @@ from connectors.models import (
     WriteResult,
     ZendeskUser,
 )
-from connectors.salesforce.describe import ObjectInfo
+from connectors.salesforce.describe import FieldInfo, ObjectInfo
 from connectors.salesforce.limits import ApiReserve, ApiUsage
 from connectors.salesforce.records import AccountLookup, ContactLookup, TaskState
 from connectors.surveys.delighted_people import ScheduledSurvey
@@ -64,7 +64,9 @@ class MatchingCrm(Protocol):
 class CustomFieldsCrm(Protocol):
     """Routing's custom fields (``account.custom.<Name>``), read with every lookup."""
 
-    def missing_fields(self, sobject: str, names: Sequence[str]) -> list[str]: ...
+    def described_fields(
+        self, sobject: str, names: Sequence[str]
+    ) -> dict[str, FieldInfo | None]: ...
 
     def read_custom_fields(
         self, *, account: Sequence[str] = (), contact: Sequence[str] = ()

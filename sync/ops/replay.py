@@ -116,3 +116,31 @@ def replay(
                 elif isinstance(action, ZendeskTicketAction):
                     result.by_group[action.group or "(no group)"] += 1
     return result
+
+
+#: Fields routing records only when the rules in force read them: the store-answered ones
+#: (kept with the decision) and the Salesforce fields the lookups read for custom fields.
+_RECORDED_PREFIXES = ("account.custom.", "contact.custom.")
+_RECORDED = ("account.nps", "support.open_tickets", "support.tickets_last_30d")
+
+
+def unrecorded(candidate: Ruleset, in_force: Ruleset, rebuilt: Sequence[Rebuilt]) -> dict[str, int]:
+    """Fields the candidate rules read that routing did not record (the rules in force do not
+    read them), with how many responses lack them: a replay sees them as missing, so the
+    candidate's counts for rules on them say nothing yet."""
+    wanted = sorted(
+        name
+        for name in candidate.used - in_force.used
+        if name in _RECORDED or name.startswith(_RECORDED_PREFIXES)
+    )
+    counts: Counter[str] = Counter()
+    for _, match, fields in rebuilt:
+        records: dict[str, object] = {
+            "account": match.account,
+            "contact": match.contact,
+            "support": match.zendesk_user,
+        }
+        for name in wanted:
+            if records[name.split(".")[0]] is not None and fields.get(name) is None:
+                counts[name] += 1
+    return dict(counts)

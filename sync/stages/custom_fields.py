@@ -10,10 +10,13 @@ force stay, :mod:`sync.checks.references`).
 
 from __future__ import annotations
 
-from rules import Ruleset
+from connectors.salesforce.describe import FieldInfo
+from rules import FieldType, Ruleset
 
 #: Rules namespace -> Salesforce object.
 OBJECTS = {"account": "Account", "contact": "Contact"}
+#: Salesforce's number types (describe ``type``).
+_NUMBERS = frozenset({"int", "double", "currency", "percent"})
 
 
 def salesforce_fields(ruleset: Ruleset, namespace: str) -> tuple[str, ...]:
@@ -23,4 +26,23 @@ def salesforce_fields(ruleset: Ruleset, namespace: str) -> tuple[str, ...]:
         spec.name.removeprefix(prefix)
         for spec in ruleset.custom
         if spec.name.startswith(prefix) and ruleset.reads(spec.name)
+    )
+
+
+def declared_as(info: FieldInfo) -> FieldType:
+    """The type to declare a Salesforce field as: a checkbox is a boolean, a number without
+    decimals an integer, another number a number, anything else text."""
+    if info.type == "boolean":
+        return FieldType.BOOLEAN
+    if info.type == "int" or (info.type in _NUMBERS and info.scale == 0):
+        return FieldType.INTEGER
+    return FieldType.NUMBER if info.type in _NUMBERS else FieldType.STRING
+
+
+def fits(declared: FieldType, info: FieldInfo) -> bool:
+    """Whether the field's values read as the declared type: any of them as text, a whole
+    number as a number too."""
+    actual = declared_as(info)
+    return declared in (actual, FieldType.STRING) or (
+        declared is FieldType.NUMBER and actual is FieldType.INTEGER
     )

@@ -8,12 +8,14 @@ never mention them cost nothing; an account's answers are read from the store on
 with the decision (``looked_up``), so a replay or an escalation step later renders what routing
 saw.
 
-- ``account.nps`` is the account's rolling NPS as its record shows it after this response: the
-  window and decay of ``metrics:`` over the account's routed responses and the batch's own
-  (:func:`sync.fields.metrics.window_score`). Responses without a Salesforce contact do not
-  count, as on the record.
-- ``support.open_tickets`` counts the respondent's Zendesk tickets open at the moment of
-  routing; ``support.tickets_last_30d`` those created in the 30 days before it. Both need the
+- ``account.nps`` is the account's rolling NPS when the response was given, this answer
+  counted: the window and decay of ``metrics:`` up to that moment, over the account's routed
+  responses and the batch's own (:func:`sync.fields.metrics.window_score`), so a backlog routes
+  each answer on what was known when it came, whatever came after it. Answers without a
+  Salesforce contact do not count, as on the record (a response matched to the account by its
+  domain still sees the account's NPS).
+- ``support.open_tickets`` counts the respondent's Zendesk tickets open when they answered;
+  ``support.tickets_last_30d`` those created in the 30 days before. Both need the
   mirror (``zendesk.tickets.context_from: export``) to have read the export to its end at least
   once: before that, or for a respondent with no Zendesk user, they are missing (a condition on
   them does not hold), never a guessed zero.
@@ -65,52 +67,39 @@ def _key(stored: StoredResponse) -> Key:
 class AccountAnswers:
     """The answers that count toward each account's NPS, kept for one pass: an account's are
     loaded from the store the first time a batch names it, then kept current with the pass's
-    own batches, so a backlog does not load an account's answers again for every batch. Only
-    answers inside the window are kept (the pass's clock only moves on)."""
+    own batches, so a backlog does not load an account's answers again for every batch."""
 
-    def __init__(self, store: StateStore, window: timedelta) -> None:
+    def __init__(self, store: StateStore) -> None:
         self._store = store
-        self._window = window
         self._by_account: dict[str, dict[str, ScoredResponse]] = {}
 
     def of(
-        self, batch: Sequence[StoredResponse], matches: Mapping[Key, Match], now: datetime
+        self, batch: Sequence[StoredResponse], matches: Mapping[Key, Match]
     ) -> dict[str, list[ScoredResponse]]:
-        """Each batch account's answers, the batch's own included (a new version of a stored
-        answer replaces it)."""
-        mine: dict[str, dict[str, ScoredResponse]] = defaultdict(dict)
+        """The answers of each account of the batch, the batch's own included (a new version
+        of a stored answer replaces it; one without a contact counts for none, as on the
+        record)."""
+        accounts = {m.account.id for s in batch if (m := matches[_key(s)]).account is not None}
+        missing = sorted(accounts - self._by_account.keys())
+        if missing:
+            loaded: dict[str, dict[str, ScoredResponse]] = {a: {} for a in missing}
+            for row in self._store.inbox.routed(account_ids=missing, with_match=False):
+                for answer in scored([row]):  # none without a contact
+                    loaded[str(row.account_id)][answer.response_id] = answer
+            self._by_account.update(loaded)
         for stored in batch:
             match = matches[_key(stored)]
             if match.account is None or match.contact is None:
                 continue
             r = stored.response
             answer_id = f"{r.source}:{r.response_id}"
-            mine[match.account.id][answer_id] = ScoredResponse(
+            self._by_account[match.account.id][answer_id] = ScoredResponse(
                 contact_id=match.contact.id,
                 created_at=r.created_at,
                 score=r.score,
                 response_id=answer_id,
             )
-        start = now - self._window
-        missing = sorted(set(mine) - set(self._by_account))
-        if missing:
-            loaded: dict[str, dict[str, ScoredResponse]] = {a: {} for a in missing}
-            rows = self._store.inbox.routed(account_ids=missing, with_match=False)
-            by_account: dict[str, list[StoredResponse]] = defaultdict(list)
-            for row in rows:
-                by_account[str(row.account_id)].append(row)
-            for account_id, rows_of in by_account.items():
-                kept = loaded.setdefault(account_id, {})
-                for answer in scored(rows_of):
-                    if answer.created_at > start:
-                        kept[answer.response_id] = answer
-            self._by_account.update(loaded)
-        out: dict[str, list[ScoredResponse]] = {}
-        for account_id, answered in mine.items():
-            known = self._by_account.setdefault(account_id, {})
-            known.update(answered)
-            out[account_id] = list(known.values())
-        return out
+        return {a: list(self._by_account[a].values()) for a in accounts}
 
 
 def looked_up_fields(
@@ -130,23 +119,26 @@ def looked_up_fields(
     ``support.*``). ``answers``: the pass's account answers (a new one by default)."""
     facts: Facts = defaultdict(dict)
     if ruleset.reads(ACCOUNT_NPS):
-        answers = answers or AccountAnswers(store, settings.window)
-        responses = answers.of(batch, matches, now)
-        scores: dict[str, float | None] = {
-            account_id: account_nps_at(rows, now, settings)
-            for account_id, rows in responses.items()
-        }
+        by_account = (answers or AccountAnswers(store)).of(batch, matches)
         for stored in batch:
-            match = matches[_key(stored)]
-            if match.account is not None and scores.get(match.account.id) is not None:
-                facts[_key(stored)][ACCOUNT_NPS] = scores[match.account.id]
+            account = matches[_key(stored)].account
+            if account is None:
+                continue
+            answered = min(stored.response.created_at, now)
+            score = account_nps_at(by_account[account.id], answered, settings)
+            if score is not None:
+                facts[_key(stored)][ACCOUNT_NPS] = score
     if any(ruleset.reads(name) for name in SUPPORT_FIELDS) and tickets_mirrored():
         users = {
-            _key(s): user for s in batch if (user := matches[_key(s)].zendesk_user) is not None
+            _key(s): (user, min(s.response.created_at, now))
+            for s in batch
+            if (user := matches[_key(s)].zendesk_user) is not None
         }
-        history = store.open_tickets.history(user.id for user in users.values())
-        for key, user in users.items():
+        history = store.open_tickets.history(
+            (user.id for user, _ in users.values()), without_ours=True
+        )
+        for key, (user, answered) in users.items():
             spans = history.get(int(user.id), [])
-            facts[key][OPEN_TICKETS] = open_at(spans, now)
-            facts[key][RECENT_TICKETS] = created_within(spans, now)
+            facts[key][OPEN_TICKETS] = open_at(spans, answered)
+            facts[key][RECENT_TICKETS] = created_within(spans, answered)
     return dict(facts)

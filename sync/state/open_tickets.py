@@ -102,19 +102,26 @@ class OpenTicketMirror:
             if caught_up:
                 self._cursors.set(CAUGHT_UP_SOURCE, now.isoformat(), now, db)
 
-    def history(self, user_ids: Iterable[int]) -> dict[int, list[TicketSpan]]:
+    def history(
+        self, user_ids: Iterable[int], *, without_ours: bool = False
+    ) -> dict[int, list[TicketSpan]]:
         """Each of these users' mirrored tickets with a creation time, oldest first; every user
-        is in the answer, with an empty list when they have none."""
+        is in the answer, with an empty list when they have none. ``without_ours`` leaves out
+        the NPS tickets nps-sync made or commented on (those status tracking follows): a
+        detractor's ticket from an earlier answer is no support ticket of theirs."""
         wanted = sorted({int(u) for u in user_ids})
         found: dict[int, list[TicketSpan]] = {u: [] for u in wanted}
-        o = t.zendesk_open_tickets
+        o, ours = t.zendesk_open_tickets, t.ticket_status
         with self._db.reading() as db:
             for chunk in chunks(wanted):
-                rows = db.execute(
+                query = (
                     sa.select(o.c.requester_id, o.c.created_at, o.c.solved_at)
                     .where(o.c.requester_id.in_(chunk), o.c.created_at.is_not(None))
                     .order_by(o.c.requester_id, o.c.created_at, o.c.id)
-                ).all()
+                )
+                if without_ours:
+                    query = query.where(~sa.exists().where(ours.c.ticket_id == o.c.id))
+                rows = db.execute(query).all()
                 for row in rows:
                     found[int(row.requester_id)].append(TicketSpan(row.created_at, row.solved_at))
         return found

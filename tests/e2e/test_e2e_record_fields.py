@@ -4,15 +4,19 @@ its own type."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from connectors.errors import ConfigError
 from emulators.salesforce.standard_schema import number, picklist, text
 from emulators.world import EmulatedWorld
 from sync.checks.references import diagnostics, missing_custom_fields, reload_check
+from sync.cli import main
+from sync.core.errors import EXIT_CONFIG_FILE
 from tests.e2e.conftest import EngineFactory
 
 RULES = """version: 1
@@ -185,3 +189,61 @@ def test_rules_read_the_contact_role_from_the_configured_field(
 
     assert [a.response_id for a in engine.store.outbox.actions()] == [hit]
     assert {t["Subject"] for t in world.salesforce.records("Task")} == {"Call the Decision Maker"}
+
+
+MISTYPED_RULES = """version: 1
+fields:
+  account.custom.Health_Score__c: boolean
+  contact.custom.HasOptedOutOfEmail: integer
+actions:
+  call:
+    type: salesforce_task
+    owner: account_owner
+    subject: "Call"
+    due_in: 1d
+rules:
+  - name: odd
+    when:
+      any:
+        - account.custom.Health_Score__c: {eq: true}
+        - contact.custom.HasOptedOutOfEmail: {eq: 0}
+    actions: [call]
+"""
+
+
+def test_a_custom_field_declared_a_type_its_values_cannot_read_as_is_refused_not_fatal(
+    world: EmulatedWorld, make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    world.salesforce.add_field("Account", number("Health_Score__c", precision=3, custom=True))
+    contact = world.book.contacts[0]
+    world.salesforce.update_record("Account", contact.account_id, {"Health_Score__c": 35})
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(MISTYPED_RULES, encoding="utf-8")
+    engine = make_engine(rules=rules)
+
+    found = diagnostics(missing_custom_fields(engine.ruleset, engine.conn.crm), rules)
+    assert [d.line for d in found] == [3, 4]
+    assert "a Salesforce double field, declared boolean" in found[0].message
+    assert found[0].message.endswith("declare account.custom.Health_Score__c as integer")
+    assert found[1].message.endswith("declare contact.custom.HasOptedOutOfEmail as boolean")
+    # Taken as they are (a daemon's first rules are refused by the same check), the values read
+    # as missing: no error, no crash, no action.
+    world.delighted.add_response(email=contact.email, score=3)
+    assert engine.run_once().errors == []
+    assert engine.store.outbox.actions() == []
+
+
+def test_a_pass_started_on_rules_naming_a_missing_custom_field_stops_at_their_line(
+    world: EmulatedWorld, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(CUSTOM_RULES, encoding="utf-8")
+    data = world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}", rules=rules)
+    config = tmp_path / "nps-sync.yaml"
+    config.write_text(json.dumps(data, default=str), encoding="utf-8")
+
+    result = CliRunner().invoke(main, ["sync", "--config", str(config)])
+
+    assert result.exit_code == EXIT_CONFIG_FILE, result.output
+    assert f"{rules}:3:" in result.output
+    assert "field Account.Health_Score__c does not exist" in result.output

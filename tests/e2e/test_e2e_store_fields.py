@@ -3,14 +3,17 @@ record shows it after the answer, and the respondent's Zendesk tickets from the 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from emulators.seed_model import SeedContact
 from emulators.world import EmulatedWorld
+from sync.cli import main
 from sync.stages.route import rebuild_fields
 from tests.e2e.conftest import EngineFactory
 
@@ -118,3 +121,33 @@ def test_a_pass_of_many_batches_counts_the_answers_of_its_earlier_batches(
         seen.append(stored.decision["looked_up"]["account.nps"])
     # Whichever was routed second saw the first: one promoter and one detractor make 0.
     assert sorted(seen) in ([0.0, 100.0], [-100.0, 0.0])
+
+
+def test_a_replay_of_new_rules_says_which_of_their_fields_routing_did_not_record(
+    world: EmulatedWorld, tmp_path: Path
+) -> None:
+    _, calm, other = three_of_one_account(world)
+    world.delighted.add_response(email=calm.email, score=10)
+    world.delighted.add_response(email=other.email, score=8)  # detractors' rules settle first
+    data = world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    config = tmp_path / "nps-sync.yaml"
+    config.write_text(json.dumps(data, default=str), encoding="utf-8")
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(RULES, encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(main, ["sync", "-c", str(config)]).exit_code == 0
+
+    shown = runner.invoke(main, ["rules", "replay", "-c", str(config), "--rules", str(candidate)])
+    as_json = runner.invoke(
+        main, ["rules", "replay", "-c", str(config), "--rules", str(candidate), "--json"]
+    )
+
+    assert shown.exit_code == 0, shown.output
+    assert "warning: the new rules read account.nps, which routing did not record for 2" in (
+        " ".join(shown.output.split())
+    )
+    assert json.loads(as_json.output)["candidate"]["unrecorded"] == {
+        "account.nps": 2,
+        "support.open_tickets": 2,
+        "support.tickets_last_30d": 2,
+    }

@@ -25,7 +25,8 @@ EXPECTED = {
     "cooldown_unknown_field.yaml": "6:21: unknown field 'acount.id'; did you mean 'account.id'?",
     "custom_field_name.yaml": (
         "3:3: custom field 'Health_Score__c' must be named account.custom.<Name>, "
-        "contact.custom.<Name> or response.custom.<Name>"
+        "contact.custom.<Name> or response.custom.<Name>, the name of letters, digits and "
+        "underscores, starting with a letter"
     ),
     "duplicate_rule_name.yaml": "7:11: duplicate rule name 'detractors' (first used at line 4)",
     "duplicate_yaml_key.yaml": "6:5: duplicate key 'name' (the mapping starts at line 4)",
@@ -198,3 +199,28 @@ def test_template_error_inside_a_block_points_at_its_line() -> None:
     assert str(caught.value) == (
         "r.yaml:9:15: unknown field 'contact.nam' in template; did you mean 'contact.name'?"
     )
+
+
+UNDECLARED = """version: 1
+actions:
+  a:
+    type: salesforce_task
+    owner: account_owner
+    subject: "{{ contact.custom.Persona__c }}"
+    due_in: 1d
+rules:
+  - name: r
+    when: {account.custom.Employees: {gt: 5}}
+    actions: [a]
+"""
+
+
+def test_an_undeclared_custom_field_says_where_to_declare_it() -> None:
+    with pytest.raises(RulesError) as caught:
+        parse_rules(UNDECLARED, "rules.yaml")
+    assert str(caught.value).splitlines() == [
+        "rules.yaml:6:18: unknown field 'contact.custom' in template: declare custom fields "
+        "under fields: with their type (contact.custom.<Name>: string)",
+        "rules.yaml:10:12: unknown field 'account.custom.Employees': declare it under fields: "
+        "with its type (account.custom.Employees: string)",
+    ]

@@ -197,8 +197,10 @@ def test_custom_fields_are_typed_and_routable() -> None:
     # Text (a survey property, an export's column) is read as the declared type, or missing.
     assert ruleset.route({"account.custom.Health_Score__c": " 12 "}).rule_names == ("hit",)
     assert ruleset.route({"account.custom.Health_Score__c": "twelve"}).rule_names == ()
-    with pytest.raises(FieldsError):
-        ruleset.route({"account.custom.Health_Score__c": [12]})
+    # A record's value of another kind (a checkbox, a list) is missing too, never an error that
+    # would stop routing.
+    for other in ([12], True):
+        assert ruleset.route({"account.custom.Health_Score__c": other}).rule_names == ()
 
 
 def test_explain_shows_every_condition_with_the_value_seen() -> None:
@@ -336,3 +338,11 @@ rules:
     assert ruleset.skip_expected(second, "call", "cooldown")
     # Steering the engine, not part of what is sent: the payload has no trace of it.
     assert "expect_skip" not in repr(ruleset.render_action("ticket", {"score": 3}))
+
+
+def test_a_survey_property_is_found_whatever_the_case_of_its_name() -> None:
+    ruleset = one_rule(
+        "{response.custom.Plan: {eq: gold}}", "fields:\n  response.custom.Plan: string\n"
+    )
+    assert ruleset.route({"response.custom.plan": "gold"}).rule_names == ("hit",)
+    assert ruleset.route({"response.custom.PLAN": "silver"}).rule_names == ()

@@ -195,10 +195,10 @@ def test_custom_fields_ride_along_with_every_lookup_in_any_case_and_once(
 def test_custom_fields_the_org_lacks_are_refused_before_any_lookup_uses_them(
     org: SalesforceEmulator, crm: SalesforceConnector
 ) -> None:
-    assert crm.missing_fields("Account", ["Health__c", "Name", "Bad Name"]) == [
-        "Health__c",
-        "Bad Name",
-    ]
+    described = crm.described_fields("Account", ["Health__c", "Name", "Bad Name"])
+    assert [name for name, info in described.items() if info is None] == ["Health__c", "Bad Name"]
+    assert described["Name"] is not None
+    assert described["Name"].type == "string"
     with pytest.raises(ConfigError, match="Account has no field Health__c"):
         crm.read_custom_fields(account=["Health__c"])
     assert not crm.account_fields.account_custom

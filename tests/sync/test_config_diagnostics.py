@@ -395,3 +395,22 @@ def test_conditions_on_support_history_need_the_ticket_mirror(tmp_path: Path) ->
     (line,) = str(caught.value).splitlines()
     assert line.startswith(f"{rules}:10:12: rule 'busy' reads 'support.open_tickets'")
     assert "set it to 'export'" in line
+
+
+def test_conditions_on_the_contact_role_need_its_field_named(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        SUPPORT_RULES.replace("{support.open_tickets: {gte: 2}}", "{contact.role: Champion}"),
+        encoding="utf-8",
+    )
+    unnamed = parse_config(MINIMAL, Path("nps-sync.yaml"))
+    with pytest.raises(RulesError) as caught:
+        load_rules(rules, check=rules_against(unnamed))
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith(f"{rules}:10:12: rule 'busy' reads 'contact.role'")
+    assert "salesforce.fields.contact_role" in line
+    fields = unnamed.salesforce.fields.model_copy(update={"contact_role": "Role__c"})
+    named = unnamed.model_copy(
+        update={"salesforce": unnamed.salesforce.model_copy(update={"fields": fields})}
+    )
+    load_rules(rules, check=rules_against(named))

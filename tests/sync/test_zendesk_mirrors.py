@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from connectors.zendesk.records import ExportedUser, OpenTicket, TicketState
-from sync.state import StateStore
+from sync.state import StateStore, TicketStatus
 from sync.state import schema as t
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -119,6 +119,21 @@ def test_solved_tickets_stay_with_their_dates_for_support_history(store: StateSt
     much_later = NOW + 500 * day
     mirror.save_page([], "c3", much_later, caught_up=True)
     assert mirror.history([1])[1] == []  # only ticket 25 is left, and it has no dates
+
+
+def test_support_history_can_leave_out_the_nps_tickets_nps_sync_made(store: StateStore) -> None:
+    mirror = store.open_tickets
+    day = timedelta(days=1)
+    mirror.save_page(
+        [dated(40, "open", NOW - 9 * day), dated(41, "open", NOW - 2 * day)],
+        "c1",
+        NOW,
+        caught_up=True,
+    )
+    store.tickets.save_statuses([TicketStatus("k" * 40, 41, "open", None, None, 0)], NOW)
+
+    assert [s.created_at for s in mirror.history([1])[1]] == [NOW - 9 * day, NOW - 2 * day]
+    assert [s.created_at for s in mirror.history([1], without_ours=True)[1]] == [NOW - 9 * day]
 
 
 def test_the_v13_step_adds_the_dates_and_reads_the_ticket_export_again(store: StateStore) -> None:

@@ -219,6 +219,7 @@ def rules_against(config: Config) -> Callable[[RulesFile], list[Issue]]:
             *_settles(config, rules),
             *_comment_fields(config, rules),
             *_support_fields(config, rules),
+            *_contact_role(config, rules),
         ]
 
     return check
@@ -279,6 +280,25 @@ def _support_fields(config: Config, rules: RulesFile) -> Iterator[Issue]:
                     f"rule {rule.name!r} reads {condition.field!r}, which comes from the mirror "
                     "of Zendesk's tickets, and zendesk.tickets.context_from is 'requests': set "
                     "it to 'export', or the condition never holds",
+                    "key",
+                )
+
+
+def _contact_role(config: Config, rules: RulesFile) -> Iterator[Issue]:
+    """``contact.role`` is read from the field ``salesforce.fields.contact_role`` names: with
+    none named, a condition on it could never hold."""
+    if config.salesforce.fields.contact_role:
+        return
+    for index, rule in enumerate(rules.rules):
+        if rule.when is None:
+            continue
+        for path, condition in _field_conditions(rule.when, ("rules", index, "when")):
+            if condition.field == "contact.role":
+                yield Issue(
+                    (*path, condition.field),
+                    f"rule {rule.name!r} reads 'contact.role', and no Contact field holds it: "
+                    "name one in salesforce.fields.contact_role (e.g. Role__c), or the "
+                    "condition never holds",
                     "key",
                 )
 
