@@ -162,6 +162,9 @@ class RunReport:
     unmatched: int = 0
     #: Responses routed but submitted too long ago to act on (stored as history only).
     too_old: int = 0
+    #: Responses an interrupted backfill imported and did not match (left out of the NPS
+    #: fields until a backfill finishes); counted by ``nps-sync sync`` after the pass.
+    unfinished_backfill: int = 0
     intents: int = 0
     tasks_created: int = 0
     tickets_created: int = 0

@@ -123,6 +123,21 @@ def print_deferred(console: Console, report: RunReport) -> None:
         print_flagged(console, "held", line)
 
 
+def print_unfinished_backfill(console: Console, report: RunReport) -> None:
+    """A backfill was stopped before it matched what it imported: the NPS fields this pass
+    wrote leave those answers out until it runs again."""
+    if report.unfinished_backfill:
+        console.print(unfinished_backfill_warning(report.unfinished_backfill), highlight=False)
+
+
+def unfinished_backfill_warning(count: int) -> str:
+    return (
+        f"warning: {count} responses an interrupted backfill imported are not matched yet: the "
+        "NPS fields leave their answers out until `nps-sync backfill` runs again (with the same "
+        "--since) and finishes"
+    )
+
+
 def print_history_note(console: Console, config: Config, report: RunReport) -> None:
     """How many responses the pass stored as history only, and how to import history on purpose."""
     if report.too_old:

@@ -55,6 +55,7 @@ SIGNAL_CHECK_SECONDS = 0.5
 DONE_FIGURES = (
     ("pulled", "pulled"),
     ("routed", "routed"),
+    ("intents", "actions queued"),
     ("tasks_created", "Tasks created"),
     ("tickets_created", "tickets created"),
     ("tickets_attached", "comments on open tickets"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import signal
 import tempfile
 import threading
@@ -146,7 +147,13 @@ def sync_command(config_path: Path, as_json: bool) -> None:
     from rich.console import Console
 
     from sync.app.engine import RefusedError, RunReport
-    from sync.app.report import print_deferred, print_history_note, print_problems, report_table
+    from sync.app.report import (
+        print_deferred,
+        print_history_note,
+        print_problems,
+        print_unfinished_backfill,
+        report_table,
+    )
     from sync.commands.documents import run_document
     from sync.commands.output import emit
     from sync.core.errors import PartialFailureError, UnavailableError
@@ -164,6 +171,7 @@ def sync_command(config_path: Path, as_json: bool) -> None:
 
     try:
         report = engine.run_once()
+        report.unfinished_backfill = engine.store.inbox.importing_count()
     except RefusedError as exc:  # what the other systems' stages did, then exit 78
         show(exc.report)
         raise
@@ -174,6 +182,7 @@ def sync_command(config_path: Path, as_json: bool) -> None:
         print_problems(console, report)
         print_deferred(console, report)
         print_history_note(console, engine.config, report)
+        print_unfinished_backfill(console, report)
     if report.unavailable:
         raise UnavailableError(
             "the pass stopped early: a system is unavailable for now",
@@ -214,6 +223,7 @@ def run_command(config_path: Path, log_level: str, listen: str | None) -> None:
     requests, the batch in flight is finished and recorded, leases are released, exit 0.
     """
     from sync.app.receiver import Receiver
+    from sync.app.report import unfinished_backfill_warning
     from sync.app.runtime import open_store
     from sync.app.scheduler import Daemon
     from sync.core.logs import configure
@@ -235,6 +245,9 @@ def run_command(config_path: Path, log_level: str, listen: str | None) -> None:
             engine = build_engine(config, patient=stop.wait, store=store)
         except StoppedError:
             return  # asked to stop before anything started: nothing to finish
+        unfinished = store.inbox.importing_count()
+        if unfinished:
+            logging.getLogger("sync.commands.run").warning(unfinished_backfill_warning(unfinished))
         observe = receiver.observe if receiver is not None else None
         daemon = Daemon(engine, config.schedule, on_report=observe, views=config.views)
         if receiver is not None:

@@ -8,29 +8,66 @@ destination and moved over it in one rename once it is complete.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
+import signal
 import stat
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+#: A ``.NAME.*.part`` file left this long unchanged is a killed write's: the next write of the
+#: same file removes it (one still being written changes more often than that).
+STALE_PART_SECONDS = 600.0
 
 
 @contextlib.contextmanager
 def _beside(path: Path) -> Iterator[int]:
     """A descriptor of a new hidden file beside ``path``, renamed over it when the block ends
-    without an error and removed otherwise (after a SIGKILL it stays as ``.NAME.*.part``)."""
+    without an error and removed otherwise, SIGTERM included (after a SIGKILL it stays as
+    ``.NAME.*.part``, and the next complete write of ``path`` removes it)."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
     try:
         os.fchmod(fd, _mode_for(path))  # mkstemp makes it private (0600)
-        yield fd
+        with _terminated_as_exit():
+            yield fd
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+    _remove_stale_parts(directory, path.name, time.time() - STALE_PART_SECONDS)
+
+
+def _remove_stale_parts(directory: Path, name: str, before: float) -> None:
+    for part in directory.glob(f".{glob.escape(name)}.*.part"):
+        with contextlib.suppress(OSError):
+            if part.stat().st_mtime < before:
+                part.unlink()
+
+
+@contextlib.contextmanager
+def _terminated_as_exit() -> Iterator[None]:
+    """SIGTERM ends the process as Ctrl-C does, through the cleanup of the block; only where
+    nothing else handles it (the daemon has its own handler) and in the main thread."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _mode_for(path: Path) -> int:

@@ -436,6 +436,14 @@ class Inbox:
             rows = conn.execute(sa.select(state, sa.func.count()).group_by(state)).all()
         return {str(name): int(count) for name, count in rows}
 
+    def importing_count(self) -> int:
+        """Responses an interrupted backfill imported and did not match: until a backfill
+        matches them, the NPS fields leave their answers out."""
+        r = t.responses
+        with self._db.reading() as conn:
+            query = sa.select(sa.func.count()).where(r.c.status == HISTORY)
+            return int(conn.execute(query).scalar_one())
+
     def too_old_count(self) -> int:
         """Responses whose latest decision was too old to act on (stored as history only)."""
         r = t.responses

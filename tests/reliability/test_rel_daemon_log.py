@@ -125,6 +125,7 @@ def test_rel_overruns_and_shutdown_are_told_in_plain_words(
         RunReport(tasks_created=1, skipped={"no_owner": 2, "no_requester": 1}),
         "1 Tasks created, 3 actions skipped (nps-sync skipped)",
     ),
+    (RunReport(intents=1), "1 actions queued"),  # a weekly digest queued, sent by the drain
     (RunReport(), "nothing to do"),
 ])  # fmt: skip
 def test_rel_a_run_is_summed_up_by_what_it_did(report: RunReport, summary: str) -> None:

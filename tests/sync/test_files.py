@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +72,48 @@ def test_a_new_file_gets_the_usual_permissions_and_a_replaced_one_keeps_its_own(
         os.umask(umask)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
     assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from sync.core.files import replaced_on_success
+with replaced_on_success(Path(sys.argv[1])) as handle:
+    handle.write("half")
+    print("writing", flush=True)
+    time.sleep(30)
+"""
+
+
+def test_a_write_stopped_by_sigterm_keeps_the_previous_file_and_leaves_no_part(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "out.jsonl"
+    target.write_text("previous", encoding="utf-8")
+    with subprocess.Popen(  # noqa: S603 - this interpreter, a script of this test
+        [sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "writing\n"
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=20) == 128 + signal.SIGTERM
+    assert target.read_text(encoding="utf-8") == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_a_complete_write_removes_the_parts_a_killed_write_left(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    stale, fresh = tmp_path / ".out.jsonl.ab12.part", tmp_path / ".out.jsonl.cd34.part"
+    other = tmp_path / ".other.jsonl.ef56.part"
+    for part in (stale, fresh, other):
+        part.write_text("x", encoding="utf-8")
+    long_ago = time.time() - 3600
+    for part in (stale, other):
+        os.utime(part, (long_ago, long_ago))
+
+    write_text_whole(target, "whole")
+
+    assert target.read_text(encoding="utf-8") == "whole"
+    assert not stale.exists()
+    assert fresh.exists()  # may be another write still going on
+    assert other.exists()  # another file's
