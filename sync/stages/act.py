@@ -375,6 +375,7 @@ def drain(
     """
     stats = DrainStats()
     for executor in executors:
+        held_here: set[str] = set()  # a crashed worker's creates this pass held (still in doubt)
         while not should_stop():
             claimed = store.outbox.claim(
                 owner, limit=executor.batch_size, lease=lease, now=now(), kinds=[executor.kind]
@@ -419,11 +420,31 @@ def drain(
                     )
                 if outcome.result in ("dead", "retry"):
                     stats.errors.append(f"{executor.kind} {outcome.key[:12]}: {outcome.error}")
-            if any(o.result in ("defer", "retry") for o in outcomes) and all(
-                o.result != "done" for o in outcomes
-            ):
+            if refusing(outcomes, by_key):
                 break  # the system is refusing work: stop hammering it this pass
+            holds = {o.key for o in outcomes if held_from_before(o, by_key)}
+            if holds and len(holds) == len(outcomes):
+                if len(claimed) < executor.batch_size or holds <= held_here:
+                    break  # nothing behind them, or they came round again: the rest waits
+                held_here |= holds  # a crashed worker's unanswered creates: send what follows
     return stats
+
+
+def refusing(outcomes: Sequence[Outcome], claimed: Mapping[str, ClaimedAction]) -> bool:
+    """Whether a batch's outcomes say its system is refusing work: nothing done, something to
+    retry or defer. Holds of creates an earlier attempt left in doubt say nothing about the
+    system (a crashed worker's batch): the actions after them are still sent this pass."""
+    if any(o.result == "done" for o in outcomes):
+        return False
+    return any(
+        o.result in ("defer", "retry") and not held_from_before(o, claimed) for o in outcomes
+    )
+
+
+def held_from_before(outcome: Outcome, claimed: Mapping[str, ClaimedAction]) -> bool:
+    """A hold of an action whose create an earlier attempt (another pass, a crashed worker)
+    sent without an answer."""
+    return outcome.result == "defer" and claimed[outcome.key].in_doubt_since is not None
 
 
 def result_of(

@@ -122,3 +122,31 @@ def test_an_unanswered_task_create_waits_out_the_settle_window_and_each_task_exi
     assert {r.status for r in rows} == {"done"}
     assert {r.external_id for r in rows} == {t["Id"] for t in org.records("Task")}
     assert org.calls["composite_create"] == (1 if landed else 2)
+
+
+def test_tasks_a_crashed_worker_never_sent_go_out_while_its_unanswered_ones_wait(
+    org: SalesforceEmulator, crm: SalesforceConnector, store: StateStore
+) -> None:
+    keys = [f"task-{i:03d}" for i in range(250)]  # claimed in this order
+    payload = {
+        "subject": "NPS 3: call back",
+        "description": "Comment: too slow",
+        "owner_id": org.default_user_id,
+        "due_in_seconds": 86_400,
+        "priority": "High",
+    }
+    store.outbox.enqueue(
+        [
+            ActionIntent(k, "delighted", k, "detractors", "task", "salesforce_task", payload, "h")
+            for k in keys
+        ],
+        datetime.now(UTC),
+    )
+    # A worker sent the first collection of 200 and died before the answer was recorded.
+    store.outbox.note_sent(keys[:200], datetime.now(UTC))
+
+    drain_as("worker-b", crm, store, timedelta(0))
+
+    assert set(tasks_per_key(org)) == set(keys[200:])  # sent at once, not after the window
+    waiting = store.outbox.actions(keys=keys[:200])
+    assert {(r.status, r.failures) for r in waiting} == {("pending", 0)}
