@@ -411,12 +411,13 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
         )
     console = Console()
     written = ", ".join(f"{k} {v}" for k, v in sorted(stats.write.updated.items())) or "nothing"
+    # What an interrupted backfill left is matched now, not imported: it was read then.
+    resumed = f", with the {stats.resumed} an interrupted backfill left" if stats.resumed else ""
     console.print(
-        f"read {stats.read}, imported {stats.imported} ({stats.matched} matched, "
-        f"{stats.unmatched} unmatched), already known {stats.known}"
-        f"{f', finished {stats.resumed} an interrupted backfill left' if stats.resumed else ''}; "
-        f"{stats.contacts} contacts and {stats.accounts} accounts computed; wrote {written} "
-        f"in {stats.seconds:.1f} s"
+        f"read {stats.read}, imported {max(stats.imported - stats.resumed, 0)} "
+        f"({stats.matched} matched, {stats.unmatched} unmatched{resumed}), already known "
+        f"{stats.known}; {stats.contacts} contacts and {stats.accounts} accounts computed; wrote "
+        f"{written} in {stats.seconds:.1f} s"
     )
     for problem in stats.problems[:20]:
         print_flagged(console, "skipped", problem)

@@ -75,7 +75,7 @@ def test_backfill_until_a_past_date_imports_that_range_and_reports_no_problem(
         store.close()
 
 
-def test_a_pass_after_an_interrupted_backfill_says_its_fields_leave_that_history_out(
+def test_passes_after_an_interrupted_backfill_say_what_their_fields_leave_out_until_it_ends(
     world: EmulatedWorld, tmp_path: Path
 ) -> None:
     data = world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}")
@@ -108,3 +108,14 @@ def test_a_pass_after_an_interrupted_backfill_says_its_fields_leave_that_history
         " ".join(shown.output.split())
     )
     assert json.loads(as_json.output)["unfinished_backfill"] == 3
+
+    finished = CliRunner().invoke(
+        main, ["backfill", "--since", day(60).date().isoformat(), "--config", str(config)], env=env
+    )
+    assert finished.exit_code == 0, finished.output
+    assert (
+        "read 0, imported 0 (3 matched, 0 unmatched, with the 3 an interrupted backfill left)"
+        in (" ".join(finished.output.split()))
+    )
+    after = CliRunner().invoke(main, ["sync", "--json", "--config", str(config)], env=env)
+    assert json.loads(after.output)["unfinished_backfill"] == 0
