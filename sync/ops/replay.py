@@ -25,6 +25,7 @@ from rules import ActionSpec, Ruleset, SalesforceTaskAction, UpdateFieldsAction,
 from sync.loop.throttle import CooldownLedger, cooldown_key
 from sync.stages.match_record import Match
 from sync.stages.recency import too_old
+from sync.stages.record_facts import ACCOUNT_NPS, SUPPORT_FIELDS
 from sync.stages.route import Rebuilt, routed_at, target_record_id
 
 
@@ -121,7 +122,7 @@ def replay(
 #: Fields routing records only when the rules in force read them: the store-answered ones
 #: (kept with the decision) and the Salesforce fields the lookups read for custom fields.
 _RECORDED_PREFIXES = ("account.custom.", "contact.custom.")
-_RECORDED = ("account.nps", "support.open_tickets", "support.tickets_last_30d")
+_RECORDED = (ACCOUNT_NPS, *SUPPORT_FIELDS)
 
 
 def unrecorded(candidate: Ruleset, in_force: Ruleset, rebuilt: Sequence[Rebuilt]) -> dict[str, int]:

@@ -261,10 +261,6 @@ def _comment_fields(config: Config, rules: RulesFile) -> Iterator[Issue]:
                         )
 
 
-#: Routing fields read from the mirror of Zendesk's tickets.
-SUPPORT_FIELDS = ("support.open_tickets", "support.tickets_last_30d")
-
-
 def _support_fields(config: Config, rules: RulesFile) -> Iterator[Issue]:
     """Conditions on the respondent's support history need the mirror of Zendesk's tickets:
     asked per requester instead (``context_from: requests``), they could never hold."""
@@ -274,7 +270,7 @@ def _support_fields(config: Config, rules: RulesFile) -> Iterator[Issue]:
         if rule.when is None:
             continue
         for path, condition in _field_conditions(rule.when, ("rules", index, "when")):
-            if condition.field in SUPPORT_FIELDS:
+            if condition.field.startswith("support."):  # read from the ticket mirror
                 yield Issue(
                     (*path, condition.field),
                     f"rule {rule.name!r} reads {condition.field!r}, which comes from the mirror "
