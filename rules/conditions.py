@@ -304,9 +304,12 @@ def _value_problem(spec: FieldSpec, op: str, value: str | int | float | bool) ->
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"field {spec.name!r} is {spec.type.noun}, not {value!r}"
     low, high = spec.minimum, spec.maximum
+    bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         return f"field {spec.name!r} is {bounds}; {value!r} is out of range"
+    if (op == "gt" and value == high) or (op == "lt" and value == low):
+        # In range, yet nothing can be beyond the end of it: the rule would never match.
+        return f"field {spec.name!r} is {bounds}; {op} {value!r} never matches"
     return None
 
 

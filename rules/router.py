@@ -12,6 +12,7 @@ and fail every test except ``present: false``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -219,7 +220,8 @@ class Ruleset:
         field as its text, a whole float of an integer field (Salesforce's 35.0) as the
         integer. A value that does not read as the type is missing, as a field the record
         lacks. A survey property is found whatever the case of its name (``response.custom.Plan``
-        reads the property ``plan``)."""
+        reads the property ``plan``), with an underscore for each run of spaces, hyphens or dots
+        in it (``response.custom.Contact_Id`` reads ``Contact Id``: field names hold none)."""
         if not self.custom:
             return fields
         typed = dict(fields)
@@ -273,9 +275,26 @@ _TRUE, _FALSE = frozenset({"true", "yes", "y", "1"}), frozenset({"false", "no", 
 
 
 def _any_case(fields: Fields, name: str) -> object:
-    """The value of the field named ``name`` whatever the letter case (None: there is none)."""
-    wanted = name.lower()
-    return next((v for k, v in fields.items() if k.lower() == wanted and v is not None), None)
+    """The value of the field named ``name`` whatever the letter case, a space, hyphen or dot
+    of the property's name read as an underscore (None: there is none)."""
+    wanted, prefix = _loose_name(name), name[: name.index(".custom.") + len(".custom.")]
+    return next(
+        (
+            value
+            for key, value in fields.items()
+            if value is not None and key.startswith(prefix) and _loose_name(key) == wanted
+        ),
+        None,
+    )
+
+
+def _loose_name(name: str) -> str:
+    """``response.custom.Salesforce Contact-Id`` as ``response.custom.salesforce_contact_id``."""
+    prefix, _, key = name.rpartition(".custom.")
+    return f"{prefix}.custom.{_SEPARATORS.sub('_', key.strip()).lower()}"
+
+
+_SEPARATORS = re.compile(r"[\s.\-]+")
 
 
 def _as_declared(spec: FieldSpec, value: object) -> object:

@@ -45,6 +45,10 @@ def test_list_conditions(when: str, themes: list[str] | None, hit: bool) -> None
         ("{themes: onboarding}", "field 'themes' is a list; test a member with {themes: {contains"),
         ("{themes: {contains: 3}}", "field 'themes' is a list of text; write the value in quotes"),
         ("{sentiment: {lt: -2}}", "field 'sentiment' is between -1 and 1; -2 is out of range"),
+        ("{sentiment: {lt: -1}}", "field 'sentiment' is between -1 and 1; lt -1 never matches"),
+        ("{account.nps: {gt: 100}}", "is between -100 and 100; gt 100 never matches"),
+        ("{score: {gt: 10}}", "field 'score' is between 0 and 10; gt 10 never matches"),
+        ("{comment_length: {lt: 0}}", "field 'comment_length' is at least 0; lt 0 never matches"),
     ],
 )
 def test_list_and_sentiment_mistakes_are_load_errors(when: str, message: str) -> None:

@@ -346,3 +346,24 @@ def test_a_survey_property_is_found_whatever_the_case_of_its_name() -> None:
     )
     assert ruleset.route({"response.custom.plan": "gold"}).rule_names == ("hit",)
     assert ruleset.route({"response.custom.PLAN": "silver"}).rule_names == ()
+
+
+@pytest.mark.parametrize(
+    ("declared", "property_name", "hit"),
+    [
+        ("Salesforce_Contact_Id", "Salesforce Contact Id", True),
+        ("plan_tier", "Plan-Tier", True),
+        ("utm_source", "utm.source", True),
+        ("Contact_Id", "  contact   id ", True),
+        ("ContactId", "Contact Id", False),  # an underscore stands for the space, not nothing
+    ],
+)
+def test_a_survey_property_with_spaces_is_declared_with_underscores(
+    declared: str, property_name: str, hit: bool
+) -> None:
+    ruleset = one_rule(
+        f"{{response.custom.{declared}: {{eq: X1}}}}",
+        f"fields:\n  response.custom.{declared}: string\n",
+    )
+    fields = {f"response.custom.{property_name}": "X1"}
+    assert ruleset.route(fields).rule_names == (("hit",) if hit else ())
