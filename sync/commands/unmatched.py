@@ -202,18 +202,28 @@ def rematch_lines(result: RematchResult, report: RunReport, path: Path) -> list[
     lines = [f"Review list: {reviewed}; {now}, {result.still_unmatched} still unmatched."]
     if result.waiting:
         lines.append(f"{result.waiting} with a newer version waiting: the next pass routes them.")
+    acted = (
+        f"{report.tasks_created} tasks and {report.tickets_created} tickets created, "
+        f"{report.tickets_attached} comments on open tickets, "
+        f"{report.records_updated} records updated."
+    )
     if result.now_matched:
-        lines.append(
-            f"Routed {report.routed}: {report.intents} new actions; "
-            f"{report.tasks_created} tasks and {report.tickets_created} tickets created, "
-            f"{report.tickets_attached} comments on open tickets, "
-            f"{report.records_updated} records updated."
-        )
+        lines.append(f"Routed {report.routed}: {report.intents} new actions; {acted}")
         if report.too_old:
             lines.append(
                 f"{report.too_old} of them older than routing.act_on_responses_newer_than: "
                 "recorded and counted, no actions."
             )
+    elif any(
+        (
+            report.tasks_created,
+            report.tickets_created,
+            report.tickets_attached,
+            report.records_updated,
+        )
+    ):
+        # Rematch drains what earlier passes queued, as a pass does: say what that did.
+        lines.append(f"Work queued by earlier passes carried out: {acted}")
     if result.still_unmatched:
         lines.append(f"Still unmatched: `nps-sync unmatched -c {path}` shows why and the fixes.")
     return lines
