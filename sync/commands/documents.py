@@ -88,9 +88,11 @@ def status_document(store: StateStore, now: datetime, run_count: int = 10) -> di
 
 def _deferred(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The newest working run's deferrals: system -> until when, and what waits for them."""
+    from sync.app.jobs import WRITE_ONLY_JOBS
+
     for run in runs:
         stats = run.get("stats") or {}
-        if run.get("kind") == "reconcile" or not stats:
+        if run.get("kind") in WRITE_ONLY_JOBS or not stats:
             continue
         return {
             "run": run["id"],

@@ -173,6 +173,7 @@ def reconcile_command(config_path: Path) -> None:
     """Recompute every managed record, read Salesforce back and rewrite what differs (drift)."""
     from rich.console import Console
 
+    from sync.app.jobs import recorded_job
     from sync.app.tables import print_flagged
     from sync.core.errors import PartialFailureError
     from sync.core.retry import RetryPolicy
@@ -180,7 +181,9 @@ def reconcile_command(config_path: Path) -> None:
 
     config = load(config_path)
     store, conn = _connect(config)
-    stats = reconcile(store, config, conn.crm, conn.helpdesk, RetryPolicy(), datetime.now(UTC))
+    with recorded_job(store, "reconcile") as run:
+        stats = reconcile(store, config, conn.crm, conn.helpdesk, RetryPolicy(), datetime.now(UTC))
+        run.finished(stats.errors, records_updated=stats.total(), drift=stats.drift)
     console = Console()
     written = ", ".join(f"{k} {v}" for k, v in sorted(stats.updated.items())) or "nothing"
     console.print(f"rewrote: {written}; hand edits repaired: {stats.drift}")
@@ -379,6 +382,7 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
         TimeElapsedColumn,
     )
 
+    from sync.app.jobs import recorded_job
     from sync.app.runtime import require_source_files
     from sync.app.tables import print_flagged
     from sync.core.errors import PartialFailureError, UnavailableError
@@ -398,7 +402,7 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns) as progress:
+    with recorded_job(store, "backfill") as run, Progress(*columns) as progress:
         stats = backfill(
             config,
             store,
@@ -408,6 +412,15 @@ def backfill_command(config_path: Path, since: datetime, until: datetime | None)
             until=_utc(until) if until else now,
             now=now,
             progress=_Bar(progress),
+        )
+        run.finished(
+            stats.errors + stats.write.errors,
+            pulled=stats.read,
+            new=max(stats.imported - stats.resumed, 0),
+            matched=stats.matched,
+            unmatched=stats.unmatched,
+            problem_count=stats.problem_count,
+            records_updated=stats.write.total(),
         )
     console = Console()
     written = ", ".join(f"{k} {v}" for k, v in sorted(stats.write.updated.items())) or "nothing"

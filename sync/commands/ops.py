@@ -225,11 +225,12 @@ def _refusal_lines(runs: list[dict[str, Any]]) -> list[str]:
 
 def _deferral_lines(runs: list[dict[str, Any]]) -> list[str]:
     """What the newest run that did work left for later because a system asked us to wait."""
+    from sync.app.jobs import WRITE_ONLY_JOBS
     from sync.app.report import deferral_summary
 
     for run in runs:
         stats = run.get("stats") or {}
-        if run.get("kind") == "reconcile" or not stats:
+        if run.get("kind") in WRITE_ONLY_JOBS or not stats:
             continue
         deferred = stats.get("deferred_until") or {}
         if not deferred:

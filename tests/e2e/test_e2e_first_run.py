@@ -285,6 +285,16 @@ def test_backfill_then_sync_acts_only_on_what_arrives_after_it(
     assert backfilled.exit_code == 0, backfilled.output
     assert f"imported {len(world.book.responses)} " in backfilled.output
     assert task_keys(world) == set()
+    reconciled = cli("fields", "reconcile", "--config", config)
+    assert reconciled.exit_code == 0, reconciled.output
+    # Both jobs are in the run history, newest first, with what they did.
+    runs = json.loads(cli("status", "--json", "--config", config).output)["runs"]
+    assert [(r["job"], r["status"], r["errors"]) for r in runs] == [
+        ("reconcile", "ok", 0),
+        ("backfill", "ok", 0),
+    ]
+    assert runs[1]["pulled"] == len(world.book.responses)
+    assert runs[1]["records_updated"] > 0
 
     contacts = [c for c in world.book.contacts if c.zendesk_user_id][:3]
     now = datetime.now(UTC) - timedelta(minutes=20)  # past the detractor rules' settle delay
