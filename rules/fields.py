@@ -172,8 +172,7 @@ BUILTIN_FIELDS: Mapping[str, FieldSpec] = MappingProxyType(
             FieldSpec(
                 "support.tickets_last_30d", INT, "tickets of the requester in 30 days", minimum=0
             ),
-            FieldSpec("labels.theme", S, "theme label assigned to the comment"),
-            FieldSpec("labels.sentiment", S, "sentiment label assigned to the comment"),
+            FieldSpec("labels.theme", S, "the comment's most confident theme"),
         )
     }
 )
@@ -182,10 +181,19 @@ CUSTOM_FIELD_PATTERN = r"^(account|contact|response)\.custom\.[A-Za-z][A-Za-z0-9
 _CUSTOM_FIELD = re.compile(CUSTOM_FIELD_PATTERN)
 
 
+#: Fields an earlier catalogue named, and what to use instead.
+RETIRED_FIELDS = {
+    "labels.sentiment": "route on 'sentiment', the comment's sentiment from -1 to 1 "
+    "({sentiment: {lt: -0.3}})",
+}
+
+
 def unknown_field(name: str, known: Iterable[str]) -> str:
     """Why ``name`` is refused: not in the catalogue; a custom field says where to declare it."""
     if re.fullmatch(CUSTOM_FIELD_PATTERN, name):
         return f"unknown field {name!r}: declare it under fields: with its type ({name}: string)"
+    if name in RETIRED_FIELDS:
+        return f"unknown field {name!r}: {RETIRED_FIELDS[name]}"
     return f"unknown field {name!r}{did_you_mean(name, known)}"
 
 

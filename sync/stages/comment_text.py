@@ -175,7 +175,12 @@ def stored_fields(
 
 def fields_of(result: CommentText) -> dict[str, object]:
     """The routing fields of one stored result."""
-    return {"sentiment": result.sentiment, "themes": list(result.themes)}
+    themes = list(result.themes)
+    return {
+        "sentiment": result.sentiment,
+        "themes": themes,
+        "labels.theme": themes[0] if themes else None,
+    }
 
 
 def theme_tags(themes: object) -> list[str]:

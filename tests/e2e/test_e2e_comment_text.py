@@ -27,7 +27,7 @@ RULES = """version: 1
 actions:
   onboarding_ticket:
     type: zendesk_ticket
-    subject: "Onboarding trouble: {{ response.themes | join(', ') }}"
+    subject: "Onboarding trouble ({{ labels.theme }}): {{ response.themes | join(', ') }}"
     body: "{{ response.comment }}"
     create_requester: true
   unhappy_call:
@@ -85,7 +85,7 @@ def test_a_theme_and_the_sentiment_route_responses_and_show_in_what_is_created(
     assert by_response[furious].kind == "salesforce_task"
     assert calm not in by_response
     ticket = world.zendesk.ticket(int(by_response[started].external_id or 0))
-    assert ticket["subject"] == "Onboarding trouble: onboarding"
+    assert ticket["subject"] == "Onboarding trouble (onboarding): onboarding"
     assert "theme_onboarding" in ticket["tags"]
     (task,) = [
         t for t in world.salesforce.records("Task") if t["Subject"].startswith("Very unhappy")

@@ -67,3 +67,8 @@ def test_a_command_line_list_is_comma_separated() -> None:
         "onboarding",
         "pricing",
     ]
+
+
+def test_the_retired_sentiment_label_says_what_to_route_on_instead() -> None:
+    with pytest.raises(RulesError, match=r"'labels\.sentiment': route on 'sentiment'"):
+        parse_rules(RULES.replace("WHEN", "{labels.sentiment: negative}"))

@@ -366,6 +366,41 @@ def test_conditions_on_what_comments_say_are_checked_against_the_text_section(
     load_rules(rules, check=rules_against(on))
 
 
+@pytest.mark.parametrize(
+    ("condition", "problem"),
+    [
+        ("labels.theme: [Onboarding, pricing]", None),  # names in any case, as the tests match
+        ("themes: {contains: ONBOARDING}", None),
+        ("labels.theme: {regex: '^onb'}", None),  # a pattern, not a name
+        ("labels.theme: {contains: board}", None),  # a part of a name
+        ("labels.theme: {in: [onboarding, prcing]}", "'prcing' is not a theme of the taxonomy"),
+        ("labels.theme: onbording", "'onbording' is not a theme of the taxonomy"),
+    ],
+)
+def test_theme_names_are_checked_where_a_test_takes_a_whole_name(
+    tmp_path: Path, condition: str, problem: str | None
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        COMMENT_RULES.replace("themes: {contains: onbording}", condition), encoding="utf-8"
+    )
+    taxonomy = tmp_path / "themes.yaml"
+    taxonomy.write_text(
+        "themes:\n  - {name: Onboarding, description: Getting started}\n"
+        "  - {name: Pricing, description: What it costs}\n",
+        encoding="utf-8",
+    )
+    off = parse_config(MINIMAL, Path("nps-sync.yaml"))
+    on = off.model_copy(update={"text": TextConfig(enabled=True, taxonomy=taxonomy)})
+    if problem is None:
+        load_rules(rules, check=rules_against(on))
+    else:
+        with pytest.raises(RulesError, match=problem):
+            load_rules(rules, check=rules_against(on))
+    with pytest.raises(RulesError, match="which only the text analytics fill in"):
+        load_rules(rules, check=rules_against(off))
+
+
 SUPPORT_RULES = """version: 1
 actions:
   call:

@@ -226,7 +226,7 @@ def rules_against(config: Config) -> Callable[[RulesFile], list[Issue]]:
 
 
 #: Routing fields only the text analytics fill in (the ``text:`` section).
-TEXT_FIELDS = ("sentiment", "themes", "emerging")
+TEXT_FIELDS = ("sentiment", "themes", "emerging", "labels.theme")
 
 
 def _comment_fields(config: Config, rules: RulesFile) -> Iterator[Issue]:
@@ -250,15 +250,28 @@ def _comment_fields(config: Config, rules: RulesFile) -> Iterator[Issue]:
                 continue
             if names is None or condition.field == "sentiment":
                 continue
+            folded = {name.casefold() for name in names}  # the tests ignore case
             for test in condition.tests:
+                if test.op not in _THEME_NAME_TESTS[condition.field]:  # a regex, a part
+                    continue
                 values = test.operand if isinstance(test.operand, tuple) else (test.operand,)
                 for value in values:
-                    if isinstance(value, str) and value not in names:
+                    if isinstance(value, str) and value.casefold() not in folded:
                         yield Issue(
                             (*path, condition.field, test.op),
                             f"{value!r} is not a theme of the taxonomy {config.text.taxonomy}"
                             f"{did_you_mean(value, sorted(names))}",
                         )
+
+
+#: The tests whose values are whole theme names, by field (a text field's ``contains`` or
+#: ``regex`` tests a part of the name).
+_MEMBERS = frozenset({"contains", "not_contains"})
+_THEME_NAME_TESTS = {
+    "themes": _MEMBERS,
+    "emerging": _MEMBERS,
+    "labels.theme": frozenset({"eq", "ne", "in", "not_in"}),
+}
 
 
 def _support_fields(config: Config, rules: RulesFile) -> Iterator[Issue]:
