@@ -165,6 +165,9 @@ class RunReport:
     #: Responses an interrupted backfill imported and did not match (left out of the NPS
     #: fields until a backfill finishes); counted by ``nps-sync sync`` after the pass.
     unfinished_backfill: int = 0
+    #: The answer dates (ISO 8601 start and end) of a backfill that did not finish reading its
+    #: sources: routing takes them as history until it does; set as ``unfinished_backfill``.
+    backfilling: list[str] | None = None
     intents: int = 0
     tasks_created: int = 0
     tickets_created: int = 0
@@ -452,7 +455,13 @@ class Engine:
         """The routing context with the rules' ``queue:`` owners looked up once for the pass
         that ``report`` records; each one that is missing or does not take Tasks is an error of
         the pass, at its place in the rules file (its Tasks go down the owner ladder, the rest
-        of the pass goes on)."""
+        of the pass goes on). The range of an unfinished backfill is read each time."""
+        backfilling = self.store.backfills.range()
+        if backfilling is not None:
+            report.backfilling = [moment.isoformat() for moment in backfilling]
+        return replace(self._with_queues(report), backfilling=backfilling)
+
+    def _with_queues(self, report: RunReport) -> RoutingContext:
         context = self.routing_context()
         references = queue_references(self.ruleset)
         last = self._queues_for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 from rich.table import Table
@@ -124,22 +125,50 @@ def print_deferred(console: Console, report: RunReport) -> None:
 
 
 def print_unfinished_backfill(console: Console, report: RunReport) -> None:
-    """A backfill was stopped before it matched what it imported: the NPS fields this pass
-    wrote leave those answers out until it runs again."""
-    if report.unfinished_backfill:
-        console.print(unfinished_backfill_warning(report.unfinished_backfill), highlight=False)
+    """A backfill was stopped before it read its range or matched what it imported: what
+    routing and the NPS fields do about it until it runs again."""
+    for line in unfinished_backfill_warnings(report.unfinished_backfill, report.backfilling):
+        console.print(line, highlight=False)
 
 
-def unfinished_backfill_warning(count: int) -> str:
-    return (
-        f"warning: {count} responses an interrupted backfill imported are not matched yet: the "
-        "NPS fields leave their answers out until `nps-sync backfill` runs again (with the same "
-        "--since) and finishes"
-    )
+def unfinished_backfill_warnings(count: int, backfilling: Sequence[str] | None) -> list[str]:
+    """The warnings for an interrupted backfill: its range (ISO start and end), which routing
+    takes as history, and the responses it imported without matching them."""
+    lines = []
+    if backfilling:
+        since, until = (datetime.fromisoformat(moment) for moment in backfilling)
+        start, end = _option(since), _option(until, up=True)
+        lines.append(
+            f"warning: a backfill of the answers given from {start} to {end} did not finish: "
+            "answers from that range are stored as history (no Tasks, tickets or notifications) "
+            f"until `nps-sync backfill --since {start} --until {end}` runs again and finishes"
+        )
+    if count:
+        lines.append(
+            f"warning: {count} responses an interrupted backfill imported are not matched yet: "
+            "the NPS fields leave their answers out until `nps-sync backfill` runs again (with "
+            "the same --since) and finishes"
+        )
+    return lines
+
+
+def _option(moment: datetime, *, up: bool = False) -> str:
+    """``moment`` as the backfill's ``--since``/``--until`` take it: the day at midnight, else
+    to the second (rounded ``up`` for an end, so that a re-run covers the whole range)."""
+    moment = moment.astimezone(UTC)
+    if moment == moment.replace(hour=0, minute=0, second=0, microsecond=0):
+        return moment.date().isoformat()
+    if up and moment.microsecond:
+        moment += timedelta(seconds=1)
+    return moment.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def print_history_note(console: Console, config: Config, report: RunReport) -> None:
     """How many responses the pass stored as history only, and how to import history on purpose."""
     if report.too_old:
         window = config.routing.act_on_responses_newer_than
-        console.print(history_summary(report.too_old, window), highlight=False, markup=False)
+        console.print(
+            history_summary(report.too_old, window, backfilling=bool(report.backfilling)),
+            highlight=False,
+            markup=False,
+        )

@@ -165,7 +165,11 @@ class Daemon:
         log.log(level, "%s done: %s", name, done_summary(report))
         if report.too_old:
             window = self.engine.config.routing.act_on_responses_newer_than
-            log.info("%s: %s", name, history_summary(report.too_old, window))
+            log.info(
+                "%s: %s",
+                name,
+                history_summary(report.too_old, window, backfilling=bool(report.backfilling)),
+            )
         if report.skipped_unexpected:
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items()))
             log.warning(

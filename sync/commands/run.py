@@ -8,6 +8,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,6 +173,7 @@ def sync_command(config_path: Path, as_json: bool) -> None:
     try:
         report = engine.run_once()
         report.unfinished_backfill = engine.store.inbox.importing_count()
+        report.backfilling = _iso_range(engine.store.backfills.range())
     except RefusedError as exc:  # what the other systems' stages did, then exit 78
         show(exc.report)
         raise
@@ -223,7 +225,7 @@ def run_command(config_path: Path, log_level: str, listen: str | None) -> None:
     requests, the batch in flight is finished and recorded, leases are released, exit 0.
     """
     from sync.app.receiver import Receiver
-    from sync.app.report import unfinished_backfill_warning
+    from sync.app.report import unfinished_backfill_warnings
     from sync.app.runtime import open_store
     from sync.app.scheduler import Daemon
     from sync.core.logs import configure
@@ -245,9 +247,9 @@ def run_command(config_path: Path, log_level: str, listen: str | None) -> None:
             engine = build_engine(config, patient=stop.wait, store=store)
         except StoppedError:
             return  # asked to stop before anything started: nothing to finish
-        unfinished = store.inbox.importing_count()
-        if unfinished:
-            logging.getLogger("sync.commands.run").warning(unfinished_backfill_warning(unfinished))
+        backfilling = _iso_range(store.backfills.range())
+        for line in unfinished_backfill_warnings(store.inbox.importing_count(), backfilling):
+            logging.getLogger("sync.commands.run").warning("%s", line)
         observe = receiver.observe if receiver is not None else None
         daemon = Daemon(engine, config.schedule, on_report=observe, views=config.views)
         if receiver is not None:
@@ -257,6 +259,11 @@ def run_command(config_path: Path, log_level: str, listen: str | None) -> None:
         if receiver is not None:
             receiver.listener.stop()
         store.close()
+
+
+def _iso_range(moments: tuple[datetime, datetime] | None) -> list[str] | None:
+    """An unfinished backfill's range as the run report keeps it (ISO 8601)."""
+    return [moment.isoformat() for moment in moments] if moments else None
 
 
 @click.command("demo")

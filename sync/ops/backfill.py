@@ -11,6 +11,8 @@ batch sent while the next is planned.
 
 A backfill can be killed anywhere and run again. Each page is stored as history in one
 transaction (never pending, so routing never acts on it), and matched and recorded in batches;
+until every source has been read, the range is marked unfinished in the store, and the daemon's
+routing takes the answers given in it as history too (it may pull them first);
 a re-run first matches what an interrupted one stored, then writes out everything the write-back
 queue still holds, which the interrupted one's records queued and only a finished write-out
 clears.
@@ -328,8 +330,11 @@ def backfill(
     links = ZendeskLinks(conn.helpdesk, retry)
     history = EarlyHistory(store, config, conn.crm, retry, now)
     importer = _Importer(config, store, conn, retry, now, stats, links, history)
+    # Until every source is read, the daemon takes the range's answers as history too.
+    store.backfills.begin(since, until, now)
     try:
-        _import(importer, conn.sources, since, until, progress, batch_size)
+        if _import(importer, conn.sources, since, until, progress, batch_size):
+            store.backfills.finish(since, until)
         # Failures are not counted here: the write-out plans those records again and reports.
         stats.write.add(WriteBackStats(updated=history.finish().updated))
     finally:
@@ -376,13 +381,15 @@ def _import(
     until: datetime,
     progress: BackfillProgress,
     batch_size: int,
-) -> None:
-    """Resume what an interrupted backfill left, then import every source's range."""
+) -> bool:
+    """Resume what an interrupted backfill left, then import every source's range; True when
+    every source was read to its end."""
     store, stats, now, retry = importer.store, importer.stats, importer.now, importer.retry
     try:
         stats.resumed = _resume(store, importer, batch_size)
     except ConnectorError as exc:
         stats.failed("matching", exc)
+    read_all = True
     for source in sources:
         try:
             cursor = start_cursor(source, since)
@@ -402,10 +409,12 @@ def _import(
             importer.flush()
         except ConnectorError as exc:
             stats.failed(source.name, exc)
+            read_all = False
     try:
         importer.flush()
     except ConnectorError as exc:
         stats.failed("matching", exc)
+    return read_all
 
 
 def _resume(store: StateStore, importer: _Importer, batch_size: int) -> int:

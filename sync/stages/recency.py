@@ -30,10 +30,28 @@ def too_old(submitted_at: datetime, routed_at: datetime, window: timedelta | Non
     )
 
 
-def history_summary(count: int, window: timedelta) -> str:
-    """The line a pass prints when it stored responses as history only."""
+def being_backfilled(
+    submitted_at: datetime, backfilling: tuple[datetime, datetime] | None
+) -> str | None:
+    """Why a response answered inside an unfinished backfill's range gets no action: the
+    backfill records it as history, and it must not matter who reads it first."""
+    if backfilling is None or not backfilling[0] <= submitted_at < backfilling[1]:
+        return None
+    since, until = (moment.date().isoformat() for moment in backfilling)
     return (
-        f"{count} response{'s' if count != 1 else ''} older than {format_duration(window)} "
+        f"history: answered inside the range of an unfinished backfill ({since} to {until}); "
+        "no action, as the backfill records it"
+    )
+
+
+def history_summary(count: int, window: timedelta, *, backfilling: bool = False) -> str:
+    """The line a pass prints when it stored responses as history only (``backfilling``: an
+    unfinished backfill's range made some of them history)."""
+    which = f"older than {format_duration(window)}" + (
+        " or answered inside the unfinished backfill's range" if backfilling else ""
+    )
+    return (
+        f"{count} response{'s' if count != 1 else ''} {which} "
         f"stored as history only: no Tasks, tickets or notifications, but their scores count in "
         f"the NPS fields ({SETTING}). To import history deliberately before the first run, use "
         "`nps-sync backfill --since DATE`."

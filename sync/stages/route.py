@@ -48,7 +48,7 @@ from sync.loop.throttle import (
 from sync.stages.comment_text import TextFields, stored_fields, theme_tags
 from sync.stages.match_record import Match, match_from_json
 from sync.stages.owners import choose_owner
-from sync.stages.recency import too_old
+from sync.stages.recency import being_backfilled, too_old
 from sync.state import ActionIntent, RoutingOutcome, SkippedAction, StateStore, StoredResponse
 from sync.state.escalations import DueStep
 from sync.state.outbox import DETRACTOR_FIRST, ORDINARY
@@ -72,6 +72,8 @@ class RoutingContext:
     queue_ids: Mapping[str, str] = field(default_factory=dict)
     #: ``routing.act_on_responses_newer_than``; None acts on every response.
     act_window: timedelta | None = None
+    #: The answer dates of a backfill that has not finished reading its sources: history.
+    backfilling: tuple[datetime, datetime] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -558,7 +560,9 @@ def route_responses(
             decided.append((stored, match, fields, (), None))
             continue
         decision = ruleset.route(fields)
-        stale = too_old(r.created_at, now, routing.act_window)
+        stale = too_old(r.created_at, now, routing.act_window) or being_backfilled(
+            r.created_at, routing.backfilling
+        )
         until = settle_until(decision, r.created_at, now) if stale is None else None
         if until is not None:
             settling.setdefault(until, []).append((r.source, r.response_id))

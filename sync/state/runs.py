@@ -39,6 +39,11 @@ class Cursors:
         with self._db.writing(conn) as db:
             db.execute(upsert(db, t.cursors, ["source"]), [row])
 
+    def delete(self, source: str) -> None:
+        """Forget ``source``'s cursor (a marker that no longer holds)."""
+        with self._db.writing() as db:
+            db.execute(t.cursors.delete().where(t.cursors.c.source == source))
+
 
 class Runs:
     """The ``nps_runs`` table: one row per pass, reconciliation or operator job."""

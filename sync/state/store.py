@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 
 from sync.state import errors, files
 from sync.state import schema as t
+from sync.state.backfills import UnfinishedBackfill
 from sync.state.comment_text import CommentTexts
 from sync.state.cooldowns import Cooldowns
 from sync.state.database import Database, create_engine, lock_key
@@ -77,6 +78,7 @@ class StateStore:
         self.dialect = self.db.dialect
         self.cursors = Cursors(self.db)
         self.runs = Runs(self.db)
+        self.backfills = UnfinishedBackfill(self.cursors)
         self.inbox = Inbox(self.db, self.cursors)
         self.outbox = Outbox(self.db)
         self.write_backs = WriteBackQueue(self.db)

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from connectors.models import SurveyResponse
+from emulators.base import Fault
 from emulators.world import EmulatedWorld
 from sync.app.runtime import open_store
 from sync.cli import main
@@ -119,3 +120,46 @@ def test_passes_after_an_interrupted_backfill_say_what_their_fields_leave_out_un
     )
     after = CliRunner().invoke(main, ["sync", "--json", "--config", str(config)], env=env)
     assert json.loads(after.output)["unfinished_backfill"] == 0
+
+
+def test_answers_in_the_range_of_a_backfill_that_did_not_finish_stay_history_whoever_reads_them(
+    world: EmulatedWorld, tmp_path: Path
+) -> None:
+    a, b = world.book.contacts[:2]
+    inside = world.delighted.add_response(email=a.email, score=1, created_at=day(4))
+    after = world.delighted.add_response(email=b.email, score=1, created_at=day(1))
+    data = world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}")
+    config = tmp_path / "nps-sync.yaml"
+    config.write_text(json.dumps(data, default=str), encoding="utf-8")
+    env = {"COLUMNS": "200", "NO_COLOR": "1"}
+    since, until = day(30).date().isoformat(), day(2).date().isoformat()
+    backfill = ["backfill", "--since", since, "--until", until, "--config", str(config)]
+
+    world.delighted.inject(Fault("500", rate=1.0))  # the backfill never reads its source
+    stopped = CliRunner().invoke(main, backfill, env=env)
+    assert stopped.exit_code == 75, stopped.output
+    world.delighted.clear_faults()
+
+    # The daemon pulls both answers first: the one inside the range is history, as the
+    # backfill would have recorded it; the one after it is news.
+    synced = CliRunner().invoke(main, ["sync", "--config", str(config)], env=env)
+    assert synced.exit_code == 0, synced.output
+    said = " ".join(synced.output.split())
+    assert (
+        f"warning: a backfill of the answers given from {since} to {until} did not finish" in said
+    )
+    assert f"until `nps-sync backfill --since {since} --until {until}` runs again" in said
+    store = open_store(Config.model_validate(data))
+    try:
+        acted_on = {action.response_id for action in store.outbox.actions()}
+    finally:
+        store.close()
+    assert after in acted_on
+    assert inside not in acted_on
+    explained = CliRunner().invoke(main, ["rules", "explain", inside, "--config", str(config)])
+    assert "answered inside the range of an unfinished backfill" in explained.output
+
+    finished = CliRunner().invoke(main, backfill, env=env)
+    assert finished.exit_code == 0, finished.output
+    again = CliRunner().invoke(main, ["sync", "--json", "--config", str(config)], env=env)
+    assert json.loads(again.output)["backfilling"] is None
