@@ -24,6 +24,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from sync.core.catalogue import ACCOUNT_METRICS, CONTACT_METRICS
+from sync.core.files import write_text_whole
 from sync.fields.fieldmap import RequiredField, metadata_name_problem
 
 NAMESPACE = "http://soap.sforce.com/2006/04/metadata"
@@ -266,7 +267,7 @@ def write_metadata(
     def write(relative: Path, text: str) -> None:
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_text_whole(path, text)  # killed half-way, no file is left cut short
         written.append(path)
 
     objects_dir = SOURCE_DIR / "objects"
