@@ -190,7 +190,9 @@ def reconcile_command(config_path: Path) -> None:
     for error in stats.errors[:50]:
         print_flagged(console, "error", error)
     if stats.errors:
-        raise PartialFailureError(f"{len(stats.errors)} record(s) could not be rewritten")
+        raise PartialFailureError(
+            f"{len(stats.errors)} error(s) in the reconciliation (listed above): run it again"
+        )
 
 
 # -- explain -------------------------------------------------------------------------------------
