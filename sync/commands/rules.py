@@ -237,7 +237,7 @@ def explain_command(response_id: str, config_path: Path, source: str | None, as_
     nothing is asked of Salesforce or Zendesk.
     """
 
-    from sync.stages.recency import too_old
+    from sync.stages.recency import recorded_as_backfill_history, too_old
     from sync.stages.route import rebuild_fields, routed_at
     from sync.state import open_store
 
@@ -250,7 +250,9 @@ def explain_command(response_id: str, config_path: Path, source: str | None, as_
     finally:
         store.close()
     window = config.routing.act_on_responses_newer_than
-    stale = too_old(stored.response.created_at, routed_at(stored), window)
+    stale = too_old(
+        stored.response.created_at, routed_at(stored), window
+    ) or recorded_as_backfill_history(stored.decision)
     if as_json:
         from sync.commands.documents import stored_decision_document
         from sync.commands.output import emit

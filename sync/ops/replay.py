@@ -24,7 +24,7 @@ from datetime import timedelta
 from rules import ActionSpec, Ruleset, SalesforceTaskAction, UpdateFieldsAction, ZendeskTicketAction
 from sync.loop.throttle import CooldownLedger, cooldown_key
 from sync.stages.match_record import Match
-from sync.stages.recency import too_old
+from sync.stages.recency import recorded_as_backfill_history, too_old
 from sync.stages.record_facts import ACCOUNT_NPS, SUPPORT_FIELDS
 from sync.stages.route import Rebuilt, routed_at, target_record_id
 
@@ -86,7 +86,8 @@ def replay(
     """Route every response (oldest first) and count the actions; no I/O.
 
     ``act_window`` is ``routing.act_on_responses_newer_than``: a response older than that when
-    live routing decided on it creates nothing here either.
+    live routing decided on it creates nothing here either, nor does one that routing took as
+    history because an unfinished backfill's range held it.
     """
     result = ReplayResult()
     ledger = CooldownLedger()
@@ -94,7 +95,8 @@ def replay(
     for stored, match, fields in ordered:
         r = stored.response
         result.responses += 1
-        if too_old(r.created_at, routed_at(stored), act_window) is not None:
+        stale = too_old(r.created_at, routed_at(stored), act_window)
+        if stale is not None or recorded_as_backfill_history(stored.decision):
             result.too_old += 1
             continue
         if match.account is not None and match.account.owner_email:

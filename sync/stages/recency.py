@@ -9,7 +9,9 @@ explain`` and ``rules replay`` all decide with :func:`too_old`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from rules import format_duration
 
@@ -30,6 +32,10 @@ def too_old(submitted_at: datetime, routed_at: datetime, window: timedelta | Non
     )
 
 
+#: How a decision's note begins when an unfinished backfill's range made the answer history.
+BACKFILL_HISTORY = "history: answered inside the range of an unfinished backfill"
+
+
 def being_backfilled(
     submitted_at: datetime, backfilling: tuple[datetime, datetime] | None
 ) -> str | None:
@@ -38,10 +44,14 @@ def being_backfilled(
     if backfilling is None or not backfilling[0] <= submitted_at < backfilling[1]:
         return None
     since, until = (moment.date().isoformat() for moment in backfilling)
-    return (
-        f"history: answered inside the range of an unfinished backfill ({since} to {until}); "
-        "no action, as the backfill records it"
-    )
+    return f"{BACKFILL_HISTORY} ({since} to {until}); no action, as the backfill records it"
+
+
+def recorded_as_backfill_history(decision: Mapping[str, Any] | None) -> str | None:
+    """The note live routing left on a response that an unfinished backfill's range made
+    history, so that ``rules explain`` and ``rules replay`` take it as routing did."""
+    notes = (decision or {}).get("notes") or ()
+    return next((n for n in notes if isinstance(n, str) and n.startswith(BACKFILL_HISTORY)), None)
 
 
 def history_summary(count: int, window: timedelta, *, backfilling: bool = False) -> str:

@@ -157,7 +157,13 @@ def test_answers_in_the_range_of_a_backfill_that_did_not_finish_stay_history_who
     assert after in acted_on
     assert inside not in acted_on
     explained = CliRunner().invoke(main, ["rules", "explain", inside, "--config", str(config)])
-    assert "answered inside the range of an unfinished backfill" in explained.output
+    assert "no action is taken: history: answered inside the range of an unfinished backfill" in (
+        " ".join(explained.output.split())
+    )
+    replayed = CliRunner().invoke(
+        main, ["rules", "replay", "--since", "30d", "--json", "--config", str(config)]
+    )
+    assert json.loads(replayed.output)["too_old"] == 1, replayed.output
 
     finished = CliRunner().invoke(main, backfill, env=env)
     assert finished.exit_code == 0, finished.output
