@@ -78,12 +78,21 @@ def status_document(store: StateStore, now: datetime, run_count: int = 10) -> di
             "malformed": store.inbox.problem_count(),
         },
         "write_backs_queued": {"contacts": len(queued.contacts), "accounts": len(queued.accounts)},
+        "backfilling": _backfilling(store),
         "salesforce_api": _budget(runs),
         "rules": _rules(runs),
         "refused": _refusals(runs),
         "deferred": _deferred(runs),
         "skipped": _skipped(store.skips.counts()),
     }
+
+
+def _backfilling(store: StateStore) -> dict[str, str | None] | None:
+    """An unfinished backfill's range (answers in it are history until it finishes)."""
+    backfilling = store.backfills.range()
+    if backfilling is None:
+        return None
+    return {"since": iso(backfilling[0]), "until": iso(backfilling[1])}
 
 
 def _deferred(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -158,6 +158,7 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
             if inbox.get("importing")
             else []
         ),
+        *_backfill_range_lines(store),
         f"Write-backs queued: {len(queued.contacts)} contacts, {len(queued.accounts)} accounts",
         _skips_line(store.skips.counts()),
         _budget_line(runs),
@@ -166,6 +167,17 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
         *_deferral_lines(runs),
     ]
     return [history, did, cursors, outbox, *lines]
+
+
+def _backfill_range_lines(store: StateStore) -> list[str]:
+    """The range an unfinished backfill leaves as history, and the command that finishes it."""
+    from sync.app.report import unfinished_backfill_warnings
+
+    backfilling = store.backfills.range()
+    if backfilling is None:
+        return []
+    lines = unfinished_backfill_warnings(0, [moment.isoformat() for moment in backfilling])
+    return [line.removeprefix("warning: ").capitalize() for line in lines]
 
 
 def _when(moment: datetime) -> str:

@@ -165,7 +165,16 @@ def test_answers_in_the_range_of_a_backfill_that_did_not_finish_stay_history_who
     )
     assert json.loads(replayed.output)["too_old"] == 1, replayed.output
 
+    status = CliRunner().invoke(main, ["status", "--config", str(config)], env=env)
+    assert f"A backfill of the answers given from {since} to {until} did not finish" in (
+        " ".join(status.output.split())
+    )
+    status_json = CliRunner().invoke(main, ["status", "--json", "--config", str(config)])
+    assert json.loads(status_json.output)["backfilling"]["since"].startswith(since)
+
     finished = CliRunner().invoke(main, backfill, env=env)
     assert finished.exit_code == 0, finished.output
     again = CliRunner().invoke(main, ["sync", "--json", "--config", str(config)], env=env)
     assert json.loads(again.output)["backfilling"] is None
+    status_json = CliRunner().invoke(main, ["status", "--json", "--config", str(config)])
+    assert json.loads(status_json.output)["backfilling"] is None
