@@ -8,8 +8,6 @@ next pass picks up exactly where this one stopped.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +24,7 @@ from rules import Ruleset
 from sync.app.budget import budget_report
 from sync.app.reload import RulesHolder
 from sync.app.runtime import Connections
+from sync.app.workers import dead_local_owner, worker_id
 from sync.core.config import Config
 from sync.core.ports import OpenTickets
 from sync.core.retry import RetryPolicy
@@ -111,31 +110,6 @@ def utcnow() -> datetime:
 #: A real-time pass creates up to this many new tickets one request each: a few hundred
 #: milliseconds, where a bulk job is seen done only after polls half a second and more apart.
 REALTIME_DIRECT_TICKETS = 5
-
-
-def worker_id() -> str:
-    """``host:pid:thread``: unique per worker, and tells whether a local owner has died."""
-    return f"{_host()}:{os.getpid()}:{threading.get_ident()}"
-
-
-def _host() -> str:
-    # Cut so that an owner always fits its column (64 + pid + thread id stays under 100).
-    return socket.gethostname()[:64]
-
-
-def _dead_local_owner(owner: str) -> bool:
-    """True for a lease owner on this host whose process no longer runs (it crashed)."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != _host() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _due_stamp(when: datetime) -> str:
@@ -927,11 +901,11 @@ class Engine:
         and mark the runs they left behind as interrupted, so ``status`` does not show a killed
         pass as still running."""
         for owner in self.store.outbox.lease_owners():
-            if _dead_local_owner(owner):
+            if dead_local_owner(owner):
                 count = self.store.outbox.release_leases(owner, self.clock())
                 log.warning("released %d leases of crashed worker %s", count, owner)
         for owner in self.store.runs.running_owners():
-            if _dead_local_owner(owner) and self.store.runs.interrupt(owner):
+            if dead_local_owner(owner) and self.store.runs.interrupt(owner):
                 log.warning("runs of crashed worker %s marked interrupted", owner)
 
     # -- jobs: a whole pass, or its halves for the daemon -------------------------------------

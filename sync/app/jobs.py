@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sync.app.engine import worker_id
+from sync.app.workers import worker_id
 from sync.state import StateStore
 
 #: Run kinds that neither route nor act: what waits on a deferral is read from the passes.

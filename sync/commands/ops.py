@@ -185,10 +185,11 @@ def _when(moment: datetime) -> str:
 
 
 def _process(owner: str) -> str:
-    """A run's worker as ``host:pid`` (the thread id in the stored owner tells an operator
-    nothing; ``status --json`` has it whole)."""
-    host, _, rest = owner.partition(":")
-    return f"{host}:{rest.partition(':')[0]}" if rest else owner
+    """A run's worker as ``host:pid`` (the process space and thread id in the stored owner
+    tell an operator nothing; ``status --json`` has it whole)."""
+    from sync.app.workers import shown_owner
+
+    return shown_owner(owner)
 
 
 def _skips_line(counts: dict[tuple[str, bool], int]) -> str:
