@@ -3,7 +3,6 @@ an intent whose call may have happened is looked up by its marker before anythin
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import pytest
 from connectors.models import SurveyResponse, TaskSpec, TicketSpec, WriteResult
 from emulators.base import Fault
 from emulators.world import EmulatedWorld
+from sync.app.workers import worker_id
 from sync.state import ActionIntent, ActionResult, RoutingOutcome, StateStore
 from tests.reliability.conftest import ZENDESK_SETTLE_SECONDS, fast_engine, snapshot, unfinished
 
@@ -112,7 +112,7 @@ def test_rel_a_crash_after_the_call_is_repaired_by_a_lookup_not_a_second_create(
     small_world: EmulatedWorld, sqlite_url: str, kind: str
 ) -> None:
     crashed = fast_engine(small_world, sqlite_url, lease_seconds=3600)
-    crashed.owner = f"{socket.gethostname()}:{dead_pid()}:1"
+    crashed.owner = f"{worker_id().partition(':')[0]}:{dead_pid()}:1"  # a dead worker of ours
     recorded = crashed.store.outbox.record_results
 
     def die_before_recording(owner: str, results: Sequence[ActionResult], now: datetime) -> int:
