@@ -76,6 +76,7 @@ from sync.stages.route import EscalationRendering, RoutingContext, route_respons
 from sync.stages.writeback import reconcile, write_back
 from sync.stages.writeback.plan import uses_loop_figures
 from sync.state import StateStore, StoredResponse
+from sync.state.backfills import as_iso
 from sync.state.outbox import DETRACTOR_FIRST
 
 log = logging.getLogger(__name__)
@@ -431,8 +432,7 @@ class Engine:
         the pass, at its place in the rules file (its Tasks go down the owner ladder, the rest
         of the pass goes on). The range of an unfinished backfill is read each time."""
         backfilling = self.store.backfills.range()
-        if backfilling is not None:
-            report.backfilling = [moment.isoformat() for moment in backfilling]
+        report.backfilling = as_iso(backfilling)
         return replace(self._with_queues(report), backfilling=backfilling)
 
     def _with_queues(self, report: RunReport) -> RoutingContext:

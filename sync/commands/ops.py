@@ -173,11 +173,9 @@ def _backfill_range_lines(store: StateStore) -> list[str]:
     """The range an unfinished backfill leaves as history, and the command that finishes it."""
     from sync.app.report import unfinished_backfill_warnings
 
-    backfilling = store.backfills.range()
-    if backfilling is None:
-        return []
-    lines = unfinished_backfill_warnings(0, [moment.isoformat() for moment in backfilling])
-    return [line.removeprefix("warning: ").capitalize() for line in lines]
+    lines = unfinished_backfill_warnings(0, store.backfills.range_iso())
+    # As a sentence of its own: "A backfill ..." (the command in it keeps its case).
+    return [line.removeprefix("warning: ").replace("a", "A", 1) for line in lines]
 
 
 def _when(moment: datetime) -> str:

@@ -8,7 +8,6 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -173,7 +172,7 @@ def sync_command(config_path: Path, as_json: bool) -> None:
     try:
         report = engine.run_once()
         report.unfinished_backfill = engine.store.inbox.importing_count()
-        report.backfilling = _iso_range(engine.store.backfills.range())
+        report.backfilling = engine.store.backfills.range_iso()
     except RefusedError as exc:  # what the other systems' stages did, then exit 78
         show(exc.report)
         raise
@@ -247,7 +246,7 @@ def run_command(config_path: Path, log_level: str, listen: str | None) -> None:
             engine = build_engine(config, patient=stop.wait, store=store)
         except StoppedError:
             return  # asked to stop before anything started: nothing to finish
-        backfilling = _iso_range(store.backfills.range())
+        backfilling = store.backfills.range_iso()
         for line in unfinished_backfill_warnings(store.inbox.importing_count(), backfilling):
             logging.getLogger("sync.commands.run").warning("%s", line)
         observe = receiver.observe if receiver is not None else None
@@ -259,11 +258,6 @@ def run_command(config_path: Path, log_level: str, listen: str | None) -> None:
         if receiver is not None:
             receiver.listener.stop()
         store.close()
-
-
-def _iso_range(moments: tuple[datetime, datetime] | None) -> list[str] | None:
-    """An unfinished backfill's range as the run report keeps it (ISO 8601)."""
-    return [moment.isoformat() for moment in moments] if moments else None
 
 
 @click.command("demo")

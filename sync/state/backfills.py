@@ -16,6 +16,11 @@ from sync.state.runs import Cursors
 UNFINISHED_KEY = "backfill:unfinished"
 
 
+def as_iso(moments: tuple[datetime, datetime] | None) -> list[str] | None:
+    """A range as run reports and JSON documents keep it (ISO 8601 start and end)."""
+    return [moment.isoformat() for moment in moments] if moments else None
+
+
 class UnfinishedBackfill:
     """Where history is being imported: answers from ``since`` up to ``until``."""
 
@@ -29,6 +34,10 @@ class UnfinishedBackfill:
             return None
         since, _, until = value.partition("/")
         return datetime.fromisoformat(since), datetime.fromisoformat(until)
+
+    def range_iso(self) -> list[str] | None:
+        """:meth:`range` as :func:`as_iso` gives it."""
+        return as_iso(self.range())
 
     def begin(self, since: datetime, until: datetime, now: datetime) -> None:
         """Mark ``[since, until)`` as being imported (before the first page is read)."""
