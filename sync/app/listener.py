@@ -15,12 +15,10 @@ import threading
 import uvicorn
 from starlette.applications import Starlette
 
+from sync.app.connections import MAX_OPEN, DroppedConnections, guarded_protocol
 from sync.core.errors import ConfigFileError, UnavailableError
 
 log = logging.getLogger(__name__)
-
-#: Open connections the receiver serves at once (see :class:`Listener`).
-MAX_CONNECTIONS = 1_000
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -60,21 +58,30 @@ def bind(address: str) -> socket.socket:
 
 
 class Listener:
-    """Serves ``app`` on a bound socket in a background thread until :meth:`stop`."""
+    """Serves ``app`` on a bound socket in a background thread until :meth:`stop`; a connection
+    that sends no complete request headers within ``header_timeout`` seconds is closed (see
+    :mod:`sync.app.connections`)."""
 
-    def __init__(self, app: Starlette, sock: socket.socket) -> None:
+    def __init__(
+        self,
+        app: Starlette,
+        sock: socket.socket,
+        *,
+        header_timeout: float,
+        max_open: int = MAX_OPEN,
+    ) -> None:
         self.sock = sock
+        self.dropped = DroppedConnections(max_open)
         config = uvicorn.Config(
             app,
+            http=guarded_protocol(header_timeout, self.dropped, max_open),
             log_config=None,
             log_level="warning",
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=5,
-            # Beyond this many open connections new ones are answered 503 at once (vendors send
-            # again later): clients that open connections and never finish them cannot use up
-            # the process's file descriptors. Sustained webhook traffic needs a few dozen.
-            limit_concurrency=MAX_CONNECTIONS,
+            # Requests beyond this many at once are answered 503 (vendors send again later).
+            limit_concurrency=max_open,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -46,7 +46,11 @@ class Receiver:
         telemetry = Telemetry(store)
         health = Health(store)
         intake = Intake(store, secrets, config.webhooks, telemetry, typeform=typeform)
-        listener = Listener(create_app(intake, health, telemetry), sock)
+        listener = Listener(
+            create_app(intake, health, telemetry),
+            sock,
+            header_timeout=config.webhooks.header_timeout_seconds,
+        )
         return cls(intake, health, telemetry, listener)
 
     def attach(self, daemon: Daemon) -> None:

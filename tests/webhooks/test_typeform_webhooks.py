@@ -67,7 +67,11 @@ def start(store: StateStore) -> tuple[Running, Listener]:
     intake = Intake(store, {"delighted": "dl-key"}, SETTINGS, telemetry, typeform=HOOKS)
     wakes: list[int] = []
     intake.wake = lambda: wakes.append(1)
-    listener = Listener(create_app(intake, Health(store), telemetry), bind("127.0.0.1:0"))
+    listener = Listener(
+        create_app(intake, Health(store), telemetry),
+        bind("127.0.0.1:0"),
+        header_timeout=SETTINGS.header_timeout_seconds,
+    )
     listener.start()
 
     def up() -> bool:

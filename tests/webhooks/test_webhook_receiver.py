@@ -45,12 +45,19 @@ class Running:
         return requests.post(url, body, headers=headers, timeout=10)
 
 
-def start(store: StateStore, settings: WebhooksConfig = SETTINGS) -> tuple[Running, Listener]:
+def start(
+    store: StateStore, settings: WebhooksConfig = SETTINGS, max_open: int = 1_000
+) -> tuple[Running, Listener]:
     telemetry = Telemetry(store)
     intake = Intake(store, {"delighted": KEY}, settings, telemetry)
     wakes: list[int] = []
     intake.wake = lambda: wakes.append(1)
-    listener = Listener(create_app(intake, Health(store), telemetry), bind("127.0.0.1:0"))
+    listener = Listener(
+        create_app(intake, Health(store), telemetry),
+        bind("127.0.0.1:0"),
+        header_timeout=settings.header_timeout_seconds,
+        max_open=max_open,
+    )
     listener.start()
     assert _wait_until_up(listener.url)
     return Running(listener.url, store, intake, wakes), listener
@@ -317,6 +324,97 @@ def test_a_body_sent_too_slowly_gets_408_and_is_counted(tmp_path: Path) -> None:
         assert time.monotonic() - started < 5
         assert metric(running, 'nps_sync_webhook_rejections_total{reason="timeout"') == 1
         assert store.inbox.counts() == {}
+    finally:
+        listener.stop()
+        store.close()
+
+
+def _connect(running: Running) -> socket.socket:
+    host, port = running.url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _closed_by_server(client: socket.socket) -> bool:
+    """True once the server has closed (or reset) the connection."""
+    try:
+        return client.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [b"", b"POST /webhooks/delighted/delighted HTTP/1.1\r\nHost: x\r\n"],
+    ids=["nothing", "headers never finished"],
+)
+def test_a_connection_without_whole_headers_in_time_is_closed(tmp_path: Path, sent: bytes) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    running, listener = start(store, WebhooksConfig(header_timeout_seconds=0.5))
+    try:
+        with _connect(running) as client:
+            client.sendall(sent)
+            started = time.monotonic()
+            assert _closed_by_server(client)
+            assert 0.3 < time.monotonic() - started < 5
+        assert listener.dropped.slow == 1
+    finally:
+        listener.stop()
+        store.close()
+
+
+def test_a_header_sent_a_byte_at_a_time_does_not_hold_the_connection(tmp_path: Path) -> None:
+    """The deadline is for the whole headers, not between bytes: trickling keeps nothing open."""
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    running, listener = start(store, WebhooksConfig(header_timeout_seconds=0.6))
+    try:
+        with _connect(running) as client:
+            started = time.monotonic()
+            with pytest.raises((BrokenPipeError, ConnectionResetError)):  # noqa: PT012
+                for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 100:
+                    client.sendall(bytes([byte]))  # raises once the server has closed it
+                    time.sleep(0.05)
+                    assert time.monotonic() - started < 4
+        assert listener.dropped.slow == 1
+    finally:
+        listener.stop()
+        store.close()
+
+
+def test_idle_connections_do_not_turn_webhooks_or_health_checks_away(
+    tmp_path: Path, delighted: DelightedEmulator
+) -> None:
+    """More idle sockets than the cap: the ones beyond it are closed at once, and once the
+    header deadline has passed a signed webhook and ``/healthz`` are served again."""
+    from tests.support import wait_for
+
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    running, listener = start(store, WebhooksConfig(header_timeout_seconds=1.0), max_open=20)
+    idle = [_connect(running) for _ in range(40)]
+    try:
+        assert wait_for(lambda: listener.dropped.over_cap >= 19, timeout=5)
+        time.sleep(1.5)  # past the deadline: every idle socket has been closed
+        assert all(_closed_by_server(client) for client in idle)
+        assert requests.get(f"{running.url}/healthz", timeout=5).status_code == 200
+        reply = running.post(*delighted.webhook(answer(delighted)))
+        assert reply.json()["status"] == "stored"
+    finally:
+        for client in idle:
+            client.close()
+        listener.stop()
+        store.close()
+
+
+def test_a_kept_alive_connection_serves_a_second_request_within_the_deadline(
+    tmp_path: Path,
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    running, listener = start(store, WebhooksConfig(header_timeout_seconds=2.0))
+    try:
+        with requests.Session() as session:
+            for _ in range(3):
+                assert session.get(f"{running.url}/healthz", timeout=5).status_code == 200
+                time.sleep(0.3)
+        assert listener.dropped.slow == 0
     finally:
         listener.stop()
         store.close()

@@ -182,6 +182,10 @@ class WebhooksConfig(Section):
     #: A body not received whole within this many seconds is answered 408: a client sending a
     #: few bytes a minute would otherwise hold its connection for as long as it likes.
     body_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    #: A connection whose request headers are not received whole within this many seconds of
+    #: its opening (or of its previous response) is closed: clients that open connections and
+    #: send nothing, or a byte now and then, cannot crowd out the vendors' webhooks.
+    header_timeout_seconds: float = Field(10.0, gt=0, le=300)
 
 
 class LoggingConfig(Section):
