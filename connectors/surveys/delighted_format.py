@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from connectors.models import SourceProblem, SurveyResponse
-from connectors.surveys.fields import FieldError, build_response, parse_json
+from connectors.surveys.fields import FieldError, build_response, parse_json, shown_id
 
 WEBHOOK_EVENTS: Final = frozenset({"survey_response.created", "survey_response.updated"})
 CHANNEL_PROPERTY: Final = "Delighted Source"
@@ -31,8 +31,7 @@ def parse_delighted_response(
     if not isinstance(raw, Mapping):
         return SourceProblem(source, "delighted response (unknown)", "not a JSON object")
     response_id = raw.get("id")
-    shown_id = response_id if isinstance(response_id, str | int) else "(no id)"
-    location = f"delighted response {shown_id}"
+    location = f"delighted response {shown_id(response_id, missing='(no id)')}"
     try:
         return _build(raw, source=source, until=until)
     except FieldError as problem:

@@ -41,12 +41,31 @@ class FieldError(ValueError):
 
 
 def _shown(value: object) -> str:
+    """A rejected value as a problem quotes it, cut to 60 characters. An object or a list is
+    named, never quoted: where text was expected it holds what the respondent wrote."""
+    if isinstance(value, dict):
+        return "(an object)"
+    if isinstance(value, list | tuple):
+        return "(a list)"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 #: Runs of two or more letters: a value with two of them reads as words, not as a number or date.
 _LETTERS: Final = re.compile(r"[^\W\d_]{2,}")
+
+
+def shown_id(value: object, *, missing: str) -> str:
+    """A record's id as a problem's location names it (``missing`` when it has none usable):
+    an id with a line break, an escape sequence or another unprintable character is quoted with
+    them escaped, and one longer than any usable id cut, so the id cannot forge a log line or
+    drive a terminal."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return missing
+    text = str(value)
+    if not text.isprintable():
+        text = repr(text)
+    return text if len(text) <= MAX_ID_CHARS else text[:MAX_ID_CHARS] + "..."
 
 
 def _cell(value: object) -> str:

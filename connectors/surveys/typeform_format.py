@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from connectors.models import SourceProblem, SurveyResponse
-from connectors.surveys.fields import FieldError, build_response, parse_json
+from connectors.surveys.fields import FieldError, build_response, parse_json, shown_id
 
 WEBHOOK_EVENT: Final = "form_response"
 #: Question types whose ``number`` answer is a 0-10 score.
@@ -56,8 +56,8 @@ def parse_typeform_response(
     if not isinstance(raw, Mapping):
         return SourceProblem(source, "typeform response (unknown)", "not a JSON object")
     token = raw.get("response_id") or raw.get("token")
-    shown = token if isinstance(token, str) and token else "(no token)"
-    location = f"typeform response {shown}"[:500]
+    shown = shown_id(token if isinstance(token, str) else None, missing="(no token)")
+    location = f"typeform response {shown}"
     try:
         return _build(raw, token, source=source, mapping=mapping, until=until)
     except FieldError as problem:

@@ -194,7 +194,8 @@ def build_corpus(
         expected[f"delighted response bad-{bad.name}"] = bad.reason
     for rid, (fields, why) in delighted_records(good).items():
         world.delighted.add_response(response_id=rid, created_at=NOW - timedelta(days=2), **fields)
-        expected[f"delighted response {rid}"[:500]] = why
+        shown = rid if len(rid) <= 200 else rid[:200] + "..."
+        expected[f"delighted response {shown}"] = why
     rules = write(tmp_path / "rules.yaml", RULES)
     config = write_config(tmp_path / "nps-sync.yaml", world, state_url, sources=sources,
                           rules=str(rules))  # fmt: skip

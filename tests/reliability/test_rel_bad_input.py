@@ -48,6 +48,7 @@ def delighted_corpus(good_email: str) -> list[Bad]:
         for value in (11, -1, 5.5, 100, True, "ten", "", "7.0", [7])
     ]
     scores[6] = r("score ''", "missing score", score="")
+    scores[8] = r("score [7]", "score (a list) is not a whole number from 0 to 10", score=[7])
     return [
         *scores,
         r("score None", "missing score", score=None),
@@ -130,7 +131,7 @@ def jsonl_corpus(path: Path, good_email: str) -> tuple[bytes, dict[int, str | No
          "created_at 2099-01-01T00:00:00+00:00 is in the future"),
         (rec(response_id="j10", email="robert'); DROP TABLE nps_responses;--@x.com"), None),
         (rec(response_id="x" * 300), None),
-        (rec(response_id={"nested": 1}), "response id {'nested': 1} is not text or a number"),
+        (rec(response_id={"nested": 1}), "response id (an object) is not text or a number"),
         (rec(response_id="j13", comment=MEGABYTE, score=0), None),
         (rec(response_id="j14", comment=SCRIPT, score=1), None),
         (rec(response_id="j15", comment="dup", score=2), None),
