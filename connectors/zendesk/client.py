@@ -380,15 +380,28 @@ class ZendeskConnector:
             start = end
         return found
 
-    def tickets_by_id(self, ticket_ids: Iterable[int]) -> dict[int, TicketState]:
-        """The current state of these tickets, 100 per ``show_many``; deleted ones are absent."""
+    def tickets_by_id(
+        self, ticket_ids: Iterable[int], *, requesters: bool = False
+    ) -> dict[int, TicketState]:
+        """The current state of these tickets, 100 per ``show_many``; deleted ones are absent.
+        ``requesters`` sideloads the tickets' users in the same requests, for each requester's
+        email."""
         ids = sorted(set(ticket_ids))
         found: dict[int, TicketState] = {}
         for chunk in chunked(ids, BATCH_SIZE):
-            body = self.rest.get("tickets/show_many.json", {"ids": ",".join(map(str, chunk))})
+            params = {"ids": ",".join(map(str, chunk))}
+            if requesters:
+                params["include"] = "users"
+            body = self.rest.get("tickets/show_many.json", params)
+            emails = {
+                user.get("id"): str(user.get("email") or "").lower()
+                for user in body.get("users") or []
+                if isinstance(user, Mapping)
+            }
             for raw in body.get("tickets") or []:
                 state = ticket_state(raw)
-                found[state.id] = state
+                email = emails.get(raw.get("requester_id"), "")
+                found[state.id] = replace(state, requester_email=email) if email else state
         return found
 
     def open_ticket_counts(self, user_ids: Iterable[int]) -> dict[int, int]:

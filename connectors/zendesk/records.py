@@ -22,6 +22,8 @@ class TicketState:
     requester_id: int | None = None
     organization_id: int | None = None
     external_id: str | None = None
+    #: The requester's email (lower-case), when the read sideloaded the ticket's users.
+    requester_email: str = ""
     updated_at: datetime | None = None
     created_at: datetime | None = None
     #: From the ticket's metric set, when the export sideloads it: when an agent first replied

@@ -1,5 +1,6 @@
-"""Sideloads (``?include=``): ``open_ticket_count`` on user lists, ``metric_sets`` on the
-incremental ticket export.
+"""Sideloads (``?include=``): ``open_ticket_count`` on user lists, ``users`` on ticket lists
+(the requesters, submitters and assignees of the page), ``metric_sets`` on the incremental
+ticket export.
 
 Zendesk answers ``users/show_many?ids=...&include=open_ticket_count`` with the users plus
 ``"open_ticket_count": {"<user id>": n}``: how many unsolved tickets (new, open, pending, on
@@ -13,6 +14,7 @@ from typing import Any
 
 from emulators.base import Request
 
+from . import render
 from .clock import iso
 from .records import Ticket
 from .store import Store
@@ -38,6 +40,25 @@ def for_users(store: Store, request: Request, page: list[dict[str, Any]]) -> dic
         if ticket.requester_id in counts and ticket.status in UNSOLVED:
             counts[ticket.requester_id] += 1
     return {"open_ticket_count": {str(user_id): n for user_id, n in sorted(counts.items())}}
+
+
+def for_tickets(
+    store: Store, request: Request, base: str, page: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The sideloads to add to a body listing the tickets of ``page``: ``include=users`` adds
+    each user the tickets name (requester, submitter, assignee) once, as Zendesk does."""
+    if "users" not in includes(request):
+        return {}
+    wanted = sorted(
+        {
+            int(t[role])
+            for t in page
+            for role in ("requester_id", "submitter_id", "assignee_id")
+            if t.get(role) is not None
+        }
+    )
+    users = [store.users[i] for i in wanted if i in store.users]
+    return {"users": [render.user(u, base, store) for u in users]}
 
 
 #: Roles whose public comments are replies in the ticket metrics.

@@ -13,7 +13,7 @@ from typing import Any
 
 from emulators.base import Response
 
-from . import bulk, render
+from . import bulk, render, sideloads
 from .context import Call, Context, ok
 from .errors import MAX_BATCH, Invalid, bad_request, too_many_values
 from .fields import FieldValueError, coerce
@@ -68,15 +68,15 @@ def of_organization(ctx: Context, call: Call) -> Response:
 
 
 def listing(ctx: Context, call: Call, tickets: list[Ticket]) -> Response:
-    return ok(
-        paginate(
-            call.request,
-            sorted(tickets, key=lambda t: t.id),
-            "tickets",
-            lambda t, cursor: render.ticket(t, call.base, ctx.store, with_fields=not cursor),
-            lambda t: t.id,
-        )
+    body = paginate(
+        call.request,
+        sorted(tickets, key=lambda t: t.id),
+        "tickets",
+        lambda t, cursor: render.ticket(t, call.base, ctx.store, with_fields=not cursor),
+        lambda t: t.id,
     )
+    body.update(sideloads.for_tickets(ctx.store, call.request, call.base, body["tickets"]))
+    return ok(body)
 
 
 def audits(ctx: Context, call: Call) -> Response:

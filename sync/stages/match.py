@@ -4,7 +4,9 @@ A ladder of steps, tried in the configured order (``salesforce.matching.order``)
 descends only as far as it needs and every match records the step that made it:
 
 - ``crm_id``: Salesforce ids the survey carried as person properties (``Salesforce Contact Id``,
-  ``Salesforce Account Id``; names configurable). Malformed or unknown ids fall through.
+  ``Salesforce Account Id``; names configurable). Malformed or unknown ids fall through, and so
+  does an id naming another customer than the respondent's email does (a survey link's ids can
+  be edited by whoever answers).
 - ``email``: contacts whose email equals the respondent's, case-insensitively.
 - ``lead``: unconverted Leads by email (only when listed); a Lead stands in for the contact.
 - ``alias``: the email domain is an alias in the config, naming an account by Id or exact Name.
@@ -419,10 +421,17 @@ class _Ladder:
             (p, k) for p in progress if p.contact is None for k in [self.contact_key(p)] if k
         ]
         self.fetch_contacts([k for _, k in with_contact_id], [])
+        named = {k: self.contacts.by_id.get(k) for _, k in with_contact_id}
+        self.fetch_contacts([], [p.email for p, k in with_contact_id if _other_email(p, named[k])])
         for p, key in with_contact_id:
-            contact = self.contacts.by_id.get(key)
+            contact = named[key]
             if contact is None:
                 p.notes.append(f"{self.options.contact_id_property} {key} not found")
+            elif self._other_customers(p, contact):
+                p.notes.append(
+                    f"{self.options.contact_id_property} {key} names a contact of another "
+                    "account than this email's: not used"
+                )
             elif not self._fits_account(p, contact):
                 p.notes.append(f"contact {contact.id} belongs to another account")
             else:
@@ -443,7 +452,16 @@ class _Ladder:
         for p in progress:
             found = self.contacts.by_email.get(p.email, [])
             candidates = [c for c in found if self._fits_account(p, c)]
-            if found and not candidates:
+            if found and not candidates and p.account_method == "crm_id":
+                # The account came from an id the survey carried, which whoever answers can
+                # edit; the respondent's own contact says otherwise, and it wins.
+                p.notes.append(
+                    f"{self.options.account_id_property} {p.account.id if p.account else ''} "
+                    "is not the account of this email's contacts: not used"
+                )
+                p.account, p.account_method = None, ""
+                candidates = list(found)
+            elif found and not candidates:
                 p.notes.append("this email belongs to contacts of another account")
             if candidates:
                 self._choose_contact(p, candidates)
@@ -494,6 +512,20 @@ class _Ladder:
         )
         self.fetch_accounts(ids=ids, names=names, domains=domains)
 
+    def _other_customers(self, p: _Progress, contact: Contact) -> bool:
+        """Whether a contact named by the survey's id belongs to another account than every
+        contact of the respondent's email.
+
+        The id rides in the survey link, which whoever answers can edit. A contact with another
+        email in the same account is taken (an address changed, a colleague answered); one of
+        another customer is not, when the respondent's own email says who they are: their
+        answer must not land on another account's record, owner and NPS."""
+        if not _other_email(p, contact):
+            return False
+        own = self.contacts.by_email.get(p.email, [])
+        account = contact.account.id if contact.account else None
+        return bool(own) and all((c.account.id if c.account else None) != account for c in own)
+
     @staticmethod
     def _fits_account(p: _Progress, contact: Contact) -> bool:
         """Once the account is known, only its contacts qualify."""
@@ -525,6 +557,11 @@ class _Ladder:
             p.notes.append(f"{what} names {len(found)} accounts")
         elif step == "alias":
             p.notes.append(f"{what}: no such account")
+
+
+def _other_email(p: _Progress, contact: Contact | None) -> bool:
+    """Whether the contact a survey's id names has another email than the respondent."""
+    return bool(contact and p.email and contact.email and contact.email.lower() != p.email)
 
 
 def match_responses(

@@ -48,6 +48,23 @@ def test_a_contact_id_in_the_survey_wins_in_one_query(
     org: SalesforceEmulator, crm: SalesforceConnector
 ) -> None:
     acme = add_account(org, "Acme", Email_Domain__c="acme.com")
+    carried = add_contact(org, "pat@acme.com", acme)
+    before = queries(org)
+    found = match_one(crm, response("pat@acme.com", **{"salesforce contact id ": carried[:15]}))
+    assert (found.status, found.method) == ("matched", "crm_id")
+    assert found.contact is not None
+    assert found.contact.id == carried
+    assert found.account is not None
+    assert found.account.id == acme
+    assert queries(org) - before == 1
+
+
+def test_a_contact_id_naming_a_colleague_in_the_same_account_still_wins(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    """An address changed or a colleague answered: the id is taken, at one more query (the
+    respondent's email, to see whose it is)."""
+    acme = add_account(org, "Acme", Email_Domain__c="acme.com")
     carried = add_contact(org, "old@acme.com", acme)
     add_contact(org, "new@acme.com", acme)  # the email now belongs to someone else
     before = queries(org)
@@ -55,9 +72,43 @@ def test_a_contact_id_in_the_survey_wins_in_one_query(
     assert (found.status, found.method) == ("matched", "crm_id")
     assert found.contact is not None
     assert found.contact.id == carried
-    assert found.account is not None
-    assert found.account.id == acme
-    assert queries(org) - before == 1
+    assert queries(org) - before == 2
+
+
+def test_a_survey_id_naming_another_customers_contact_is_not_used(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    """The ids ride in a survey link the respondent can edit: one that puts a known
+    customer's answer on another customer's contact or account gives way to their email."""
+    aspen = add_account(org, "Aspen")
+    sequoia = add_account(org, "Sequoia")
+    emma = add_contact(org, "emma@aspen.com", aspen)
+    victim = add_contact(org, "ibrahim@sequoia.com", sequoia)
+
+    by_contact = match_one(crm, response("emma@aspen.com", **{"Salesforce Contact Id": victim}))
+    by_account = match_one(
+        crm, response("emma@aspen.com", "r2", **{"Salesforce Account Id": sequoia})
+    )
+
+    for found in (by_contact, by_account):
+        assert (found.status, found.method) == ("matched", "email")
+        assert found.contact is not None
+        assert found.contact.id == emma
+        assert found.account is not None
+        assert found.account.id == aspen
+        assert "not used" in found.detail
+
+
+def test_a_survey_id_from_an_email_salesforce_does_not_know_is_taken(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    """Nothing contradicts it: a personal address, a new colleague not in the org yet."""
+    acme = add_account(org, "Acme")
+    carried = add_contact(org, "pat@acme.com", acme)
+    found = match_one(crm, response("pat.home@gmail.com", **{"Salesforce Contact Id": carried}))
+    assert (found.status, found.method) == ("matched", "crm_id")
+    assert found.contact is not None
+    assert found.contact.id == carried
 
 
 def test_people_answering_with_and_without_their_contact_id_are_asked_for_once(

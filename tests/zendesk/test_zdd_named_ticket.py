@@ -13,7 +13,7 @@ from emulators.zendesk import ZendeskEmulator
 from sync.stages.executors.zendesk import TicketSettings, ZendeskTicketExecutor
 from sync.stages.executors.zendesk_comments import marker
 from sync.state import StateStore
-from tests.zendesk.conftest import ANA, FAST_RETRY, Outbox, ticket_payload
+from tests.zendesk.conftest import ANA, BEN, CAL, FAST_RETRY, Outbox, Person, ticket_payload
 
 
 def executor(desk: ZendeskConnector, store: StateStore, outbox: Outbox) -> ZendeskTicketExecutor:
@@ -31,9 +31,15 @@ def support_ticket(desk: ZendeskConnector) -> int:
     return int(made.external_id)
 
 
-def named(ticket: object, *, reopen: bool = False, if_missing: str = "new_ticket") -> Any:
+def named(
+    ticket: object,
+    *,
+    reopen: bool = False,
+    if_missing: str = "new_ticket",
+    person: Person = ANA,
+) -> Any:
     return {
-        **ticket_payload(ANA, attach=True, comment="Took a week."),
+        **ticket_payload(person, attach=True, comment="Took a week."),
         "named_ticket": str(ticket),
         "named_ticket_property": "Zendesk Ticket Id",
         "reopen_named": reopen,
@@ -126,3 +132,56 @@ def test_a_closed_ticket_is_skipped_by_configuration_with_the_response_named(
         f"response delighted:r1 names Zendesk ticket '{ticket_id}', which is closed; no ticket made"
     )
     assert len(emulator.tickets()) == 1
+
+
+@pytest.mark.parametrize("if_missing", ["new_ticket", "skip"])
+def test_another_customers_ticket_is_never_noted_or_reopened(
+    emulator: ZendeskEmulator,
+    desk: ZendeskConnector,
+    store: StateStore,
+    outbox: Outbox,
+    if_missing: str,
+) -> None:
+    """The id comes from a survey link the respondent can edit: Cal (another organization)
+    naming Ana's solved ticket leaves it as it was."""
+    ticket_id = support_ticket(desk)
+    emulator.solve_ticket(ticket_id)
+    key = outbox.add(CAL, named(ticket_id, reopen=True, if_missing=if_missing, person=CAL))
+
+    (outcome,) = outbox.run(executor(desk, store, outbox))
+
+    assert emulator.ticket(ticket_id)["status"] == "solved"
+    assert not [c for c in emulator.comments(ticket_id) if marker(key) in c["body"]]
+    why = f"names Zendesk ticket '{ticket_id}', which another customer requested"
+    if if_missing == "skip":
+        assert outcome.result == "dead"
+        assert why in (outcome.error or "")
+    else:
+        assert outcome.result == "done"
+        assert outcome.external_id != str(ticket_id)
+
+
+@pytest.mark.parametrize(
+    "respondent",
+    [
+        pytest.param({}, id="a colleague in the same organization"),
+        pytest.param(
+            {"requester_id": None, "organization_id": None, "email": "ana@acme.example"},
+            id="the requester, known by email only",
+        ),
+    ],
+)
+def test_the_respondents_own_or_organizations_ticket_takes_the_note(
+    emulator: ZendeskEmulator,
+    desk: ZendeskConnector,
+    store: StateStore,
+    outbox: Outbox,
+    respondent: dict[str, Any],
+) -> None:
+    ticket_id = support_ticket(desk)
+    key = outbox.add(BEN, {**named(ticket_id, person=BEN), **respondent})
+
+    (outcome,) = outbox.run(executor(desk, store, outbox))
+
+    assert (outcome.result, outcome.external_id) == ("done", str(ticket_id))
+    assert [c for c in emulator.comments(ticket_id) if marker(key) in c["body"]]

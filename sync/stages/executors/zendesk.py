@@ -462,9 +462,13 @@ class ZendeskTicketExecutor:
         """Point each plan whose response names its ticket at that ticket, as an internal note.
 
         The ticket must be an integer id of a ticket that exists and is not closed (Zendesk
-        refuses updates to closed tickets); one that is not is reported by response, and the
-        plan goes on as if it named none (``if_named_missing: new_ticket``) or ends without a
-        ticket (``skip``). All the named tickets of the batch are read in one ``show_many``.
+        refuses updates to closed tickets), and it must be the respondent's: requested by their
+        Zendesk user or email, or belonging to their organization. The id comes from the
+        survey link, which whoever answers can edit: a note (and a reopening) must not land on
+        another customer's ticket. One that is not is reported by response, and the plan goes
+        on as if it named none (``if_named_missing: new_ticket``) or ends without a ticket
+        (``skip``). All the named tickets of the batch are read in one ``show_many``, their
+        requesters sideloaded.
         """
         named = [p for p in plans if p.payload.get("named_ticket") is not None]
         if not named:
@@ -475,14 +479,17 @@ class ZendeskTicketExecutor:
             if text.isascii() and text.isdigit() and 0 < int(text) < 2**63:
                 ids[plan.key] = int(text)
         states = (
-            self.retry.call(partial(self.helpdesk.tickets_by_id, sorted(set(ids.values()))))
+            self.retry.call(
+                partial(self.helpdesk.tickets_by_id, sorted(set(ids.values())), requesters=True)
+            )
             if ids
             else {}
         )
         for plan in named:
             ticket_id = ids.get(plan.key)
             state = states.get(ticket_id) if ticket_id is not None else None
-            if ticket_id is not None and state is not None and state.status != "closed":
+            usable = state is not None and state.status != "closed" and _respondents(plan, state)
+            if ticket_id is not None and state is not None and usable:
                 plan.target, plan.attach, plan.internal = ticket_id, False, True
                 if plan.payload.get("reopen_named") and state.status == "solved":
                     plan.status = "open"
@@ -885,7 +892,19 @@ def _named_problem(plan: _Plan, ticket_id: int | None, state: TicketState | None
         return f"{where} in {prop!r}, which is not a ticket id"
     if state is None:
         return f"{where}, which does not exist"
-    return f"{where}, which is closed"
+    if state.status == "closed":
+        return f"{where}, which is closed"
+    return f"{where}, which another customer requested"
+
+
+def _respondents(plan: _Plan, state: TicketState) -> bool:
+    """Whether the ticket is the respondent's: requested by their user or their email, or of
+    their organization."""
+    if plan.requester_id is not None and state.requester_id == plan.requester_id:
+        return True
+    if plan.organization_id is not None and state.organization_id == plan.organization_id:
+        return True
+    return bool(plan.email) and state.requester_email == plan.email
 
 
 def _answer_order(plan: _Plan) -> tuple[datetime, str]:
