@@ -94,8 +94,17 @@ def pull(
                         stored.isoformat(),
                         extra={"source": source.name},
                     )
-                for problem in page.problems:
+                for problem in result.new_problems:
                     log.warning("skipped %s", problem, extra={"source": problem.source})
+                if again := len(page.problems) - len(result.new_problems):
+                    log.info(
+                        "%s: %d record(s) rejected before were read again and skipped again "
+                        "(nps-sync rejected lists them)",
+                        source.name,
+                        again,
+                        extra={"source": source.name},
+                    )
+                for problem in page.problems:
                     if problem.whole_file:  # nothing of the file was read: an error too
                         stats.polls[source.name] = "error"
                         stats.errors.append(f"{source.name}: {problem} (the file was not read)")

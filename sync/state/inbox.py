@@ -34,6 +34,9 @@ class IngestStats:
     #: Records that differ from the stored version but are dated before it, so the stored one
     #: stays (response id, the record's time, the stored time): an export's line out of order.
     older: tuple[tuple[str, datetime, datetime], ...] = ()
+    #: The page's rejected records not seen before (the others were rejected by an earlier
+    #: pass, for the same reason, and are only marked seen again).
+    new_problems: tuple[SourceProblem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +174,15 @@ class Inbox:
             _INSERT_VERSIONS.execute(conn, versions)
             if cursor is not None:
                 self._cursors.set(source, cursor, now, conn)
-            _insert_problems(conn, problems, now)
-        return IngestStats(new, updated, unchanged, tuple(older))
+            new_problems = _insert_problems(conn, problems, now)
+        return IngestStats(new, updated, unchanged, tuple(older), new_problems)
 
-    def record_problems(self, problems: Iterable[SourceProblem], now: datetime) -> None:
+    def record_problems(
+        self, problems: Iterable[SourceProblem], now: datetime
+    ) -> tuple[SourceProblem, ...]:
+        """Store rejected records once each; returns those not stored before."""
         with self._db.writing() as conn:
-            _insert_problems(conn, problems, now)
+            return _insert_problems(conn, problems, now)
 
     def versions(self, source: str, response_ids: Iterable[str]) -> dict[str, str]:
         """The stored version of each response of ``source`` among ``response_ids``."""
@@ -480,13 +486,41 @@ class Inbox:
             )
 
 
-def _insert_problems(conn: Connection, problems: Iterable[SourceProblem], now: datetime) -> None:
-    rows = [
-        {"source": p.source, "location": p.location[:500], "reason": p.reason, "seen_at": now}
-        for p in problems
-    ]
-    if rows:
-        conn.execute(t.problems.insert(), rows)
+def _insert_problems(
+    conn: Connection, problems: Iterable[SourceProblem], now: datetime
+) -> tuple[SourceProblem, ...]:
+    """Store each rejected record once, and return those not stored before.
+
+    A source re-reads what it rejected until a good record moves its cursor past it (Delighted's
+    cursor stops at the last stored response, Typeform reads back a lookback): a record rejected
+    again for the same reason at the same place keeps its one row, seen now."""
+    wanted = {(p.source, p.location[:500], p.reason): p for p in problems}
+    if not wanted:
+        return ()
+    p = t.problems
+    seen: dict[tuple[str, str, str], int] = {}
+    by_source: dict[str, set[str]] = defaultdict(set)
+    for source, location, _ in wanted:
+        by_source[source].add(location)
+    for source, locations in by_source.items():
+        for chunk in chunks(sorted(locations), PROBLEMS_CHUNK):
+            query = sa.select(p.c.id, p.c.location, p.c.reason).where(
+                p.c.source == source, p.c.location.in_(chunk)
+            )
+            for row in conn.execute(query):
+                seen[(source, row.location, row.reason)] = row.id
+    again = sorted(seen[key] for key in wanted if key in seen)
+    for ids in chunks(again, PROBLEMS_CHUNK):
+        conn.execute(p.update().where(p.c.id.in_(ids)).values(seen_at=now))
+    new = [key for key in wanted if key not in seen]
+    if new:
+        rows = [{"source": s, "location": w, "reason": r, "seen_at": now} for s, w, r in new]
+        conn.execute(p.insert(), rows)
+    return tuple(wanted[key] for key in new)
+
+
+#: Places per query when looking up rejected records read again.
+PROBLEMS_CHUNK = 500
 
 
 def _version_of(resp: SurveyResponse) -> str:

@@ -384,6 +384,12 @@ cooldowns_key_order = sa.Index(
 )
 
 
+# -- Rejected records by place (schema v20) --------------------------------------------------------
+#: A rejected record read again (a source re-reads a bad tail each pass) is found by its place
+#: and kept as one row (inbox.Inbox's problems), not added again.
+problems_location = sa.Index("ix_nps_problems_location", problems.c.source, problems.c.location)
+
+
 # -- Zendesk users known not to exist (schema v7; used by sync/state/user_misses.py) -------------
 
 
@@ -742,6 +748,19 @@ def _add_history_order(conn: Connection) -> None:
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_nps_responses_email"))
 
 
+def _add_problem_places(conn: Connection) -> None:
+    """v19 -> v20: rejected records by source and place; the copies earlier passes added of a
+    record read again are folded into its latest row."""
+    p = problems
+    latest = (
+        sa.select(sa.func.max(p.c.id))
+        .group_by(p.c.source, p.c.location, p.c.reason)
+        .scalar_subquery()
+    )
+    conn.execute(p.delete().where(p.c.id.not_in(latest)))
+    conn.execute(sa.schema.CreateIndex(problems_location, if_not_exists=True))
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -762,5 +781,6 @@ MIGRATIONS: dict[int, Migration] = {
     16: _drop_status_indexes,
     17: _add_person_order,
     18: _add_history_order,
+    19: _add_problem_places,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

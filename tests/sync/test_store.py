@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from more_itertools import chunked
 
-from connectors.models import SurveyResponse
+from connectors.models import SourceProblem, SurveyResponse
 from sync.state import ActionIntent, ActionResult, RoutingOutcome, StateFileError, StateStore
 from sync.state import schema as t
 
@@ -307,3 +307,36 @@ def test_previous_scores_match_the_persons_history_ties_included(store: StateSto
             expected[(email, at)] = before[-1][1]
     assert found == expected
     assert ("nobody@example.com", T0) not in found
+
+
+def test_a_record_rejected_again_keeps_its_one_row_seen_again(store: StateStore) -> None:
+    """A source re-reads its bad tail each pass: each rejected record is stored and logged once,
+    and a different reason at the same place is a new problem."""
+    bad = SourceProblem("delighted", "delighted response 7", "score 11 is not a whole number")
+    other = SourceProblem("delighted", "delighted response 8", "missing email")
+    first = store.inbox.ingest_page("delighted", [], None, T0, problems=[bad, other])
+    assert first.new_problems == (bad, other)
+
+    changed = SourceProblem("delighted", "delighted response 8", "invalid email (no @)")
+    later = T0 + timedelta(minutes=5)
+    again = store.inbox.ingest_page("delighted", [], None, later, problems=[bad, changed, bad])
+    assert again.new_problems == (changed,)
+    assert store.inbox.record_problems([bad], later) == ()
+
+    assert store.inbox.problem_count() == 3
+    seen = {p.reason: at for at, p in store.inbox.recent_problems(10)}
+    assert seen[bad.reason] == later
+    assert seen[other.reason] == T0
+
+
+def test_the_upgrade_folds_the_copies_earlier_passes_stored(store: StateStore) -> None:
+    rows = [
+        {"source": "delighted", "location": "delighted response 7", "reason": "bad", "seen_at": at}
+        for at in (T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))
+    ]
+    rows.append({**rows[0], "reason": "another reason"})
+    with store.engine.begin() as conn:
+        conn.execute(t.problems.insert(), rows)
+        t.MIGRATIONS[19](conn)
+    seen = sorted((p.reason, at) for at, p in store.inbox.recent_problems(10))
+    assert seen == [("another reason", T0), ("bad", T0 + timedelta(minutes=2))]
