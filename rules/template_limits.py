@@ -11,9 +11,10 @@ render or exhaust memory, at ``rules check`` and in the daemon alike. Here:
   sizes above :data:`MAX_SIZE`, and ``%``, ``format`` and ``str.format`` refuse format strings
   with widths above it or taken from their arguments (numbers as data, such as an ARR, are
   never limited);
-- what joins or grows text (``~``, ``+``, ``join``, ``replace``, ``indent``, ``expandtabs``)
-  works out the size of its result first and refuses one above :data:`MAX_SIZE`, so no string
-  is built past it: a template doubling a string twenty times stops at the first step too far;
+- what joins or grows text (``~``, ``+``, ``join``, ``replace`` as a filter and as a method,
+  ``indent``, ``wordwrap``, ``expandtabs``) works out the size of its result first and refuses
+  one above :data:`MAX_SIZE`, so no string is built past it: a template doubling a string
+  twenty times stops at the first step too far;
 - macros, ``call`` blocks, recursive loops and ``namespace`` (the ways to grow without a loop, or
   to carry state from one iteration to the next) are refused when the template is compiled.
 """
@@ -207,17 +208,45 @@ def _check_format(text: object) -> None:
         raise RenderLimitError(f"a format width taken from the arguments in {text[:40]!r}")
 
 
+def _filter_result_size(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """At least the length of what filter ``name`` would return, when it can grow text (worked
+    out from its arguments, before it runs); else 0."""
+
+    def arg(position: int, keyword: str, default: Any) -> Any:
+        return args[position] if len(args) > position else kwargs.get(keyword, default)
+
+    if name == "replace" and len(args) >= 4:  # (eval context, text, old, new[, count])
+        text, old, new = str(args[1]), str(args[2]), str(args[3])
+        found = text.count(old) if old else len(text) + 1
+        count = arg(4, "count", None)
+        if isinstance(count, int) and count >= 0:
+            found = min(found, count)
+        return len(text) + found * max(len(new) - len(old), 0)
+    if name == "wordwrap" and len(args) >= 2:  # (environment, text, width, ..., wrapstring)
+        text, width = str(args[1]), arg(2, "width", 79)
+        wrap = arg(4, "wrapstring", None) or "\n"
+        # each wrapped line and the next hold more than ``width`` characters between them
+        lines = 2 * len(text) // max(width if isinstance(width, int) else 1, 1) + 1
+        return len(text) + (lines + text.count("\n")) * len(str(wrap))
+    if name == "indent" and args and isinstance(args[0], str):
+        width = arg(1, "width", 4)
+        pad = width if isinstance(width, int) else len(str(width))
+        return len(args[0]) + (args[0].count("\n") + 1) * pad
+    return 0
+
+
+#: Filters whose result can be far longer than their input (see :func:`_filter_result_size`).
+_GROWING_FILTERS = frozenset({"replace", "wordwrap", "indent"})
+
+
 def _size_checked(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     def checked(*args: Any, **kwargs: Any) -> Any:
         if name in _SIZED_FILTERS:
             _check_sizes(f"filter {name!r}", [*args[1:], *kwargs.values()])
         if name == "format":
             _check_format(args[0] if args else None)
-        if name == "indent" and args and isinstance(args[0], str):
-            width = args[1] if len(args) > 1 else kwargs.get("width", 4)
-            lines = args[0].count("\n") + 1
-            if isinstance(width, int):
-                _check_result("filter 'indent'", len(args[0]) + lines * width)
+        if name in _GROWING_FILTERS:
+            _check_result(f"filter {name!r}", _filter_result_size(name, args, kwargs))
         return function(*args, **kwargs)
 
     for marker in ("jinja_pass_arg",):  # keep pass_context / pass_environment markers
@@ -234,7 +263,9 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.filters = {
-            name: _size_checked(name, f) if name in _SIZED_FILTERS or name == "format" else f
+            name: _size_checked(name, f)
+            if name in _SIZED_FILTERS or name in _GROWING_FILTERS or name == "format"
+            else f
             for name, f in self.filters.items()
         }
         self.filters[_LOOP_FILTER] = _bounded

@@ -39,6 +39,11 @@ REFUSED_AT_RENDER = [
     ("{% set s = 'b' * 99999 %}{{ s.replace('b', s) }}", "replace() would make"),
     ("{% set s = 'b' * 99999 %}{{ s.join(s|list) }}", "join() would make"),
     ("{{ ('\\n' * 99999)|indent(99999) }}", "filter 'indent' would make"),
+    ("{{ ('\\n' * 99999)|indent('y' * 99999) }}", "filter 'indent' would make"),
+    ("{{ ('x' * 99999)|replace('x', 'y' * 99999) }}", "filter 'replace' would make"),
+    ("{{ 'x'|center(99999)|replace(' ', 'ab' * 49999) }}", "filter 'replace' would make"),
+    ("{{ c|replace('y', 'ab' * 99) }}", "filter 'replace' would make 396,000"),
+    ("{{ c|wordwrap(2, true, '\\n' * 99999) }}", "filter 'wordwrap' would make"),
     ("{{ ('\\t' * 99999).expandtabs(99999) }}", "expandtabs() would make"),
     ("{{ '{:{}}'.format('x', 10 ** 9) }}", "format width taken from the arguments"),
     ("{{ '%*d'|format(10 ** 9, 1) }}", "format width taken from the arguments"),
@@ -58,6 +63,8 @@ ALLOWED = [
     ("{{ '%05d' % n }} {{ (arr / 1000)|round|int }}k", "00003 2500k"),
     ("{{ 'NPS ' ~ n ~ ': ' ~ c[:3] }} {{ items|join(', ') }}", "NPS 3: yyy 1, 2, 3"),
     ("{{ '{{x}} {}'.format(n) }} {{ '100%% of %d'|format(n) }}", "{x} 3 100% of 3"),
+    ("{{ c[:6]|replace('y', 'ab', 2) }} {{ c[:7]|wordwrap(3, true, '|') }}", "ababyyyy yyy|yyy|y"),
+    ("{{ 'a\\nb'|indent('> ', true) }}", "> a\n> b"),
 ]
 
 SECONDS = 3.0
