@@ -23,13 +23,13 @@ def parse_duration(text: object, longest: timedelta = _MAX) -> timedelta:
     if isinstance(text, bool) or not isinstance(text, str):
         hint = f" (write '{text}m', '{text}h' or '{text}d')" if isinstance(text, int) else ""
         raise ValueError(f"expected a duration like 30m, 4h, 2d or 1w, got {text!r}{hint}")
-    if not _DURATION.match(text):
+    if not _DURATION.fullmatch(text):
         raise ValueError(f"expected a duration like 30m, 4h, 2d or 1w, got {text!r}")
-    value = timedelta(seconds=int(text[:-1]) * _UNIT_SECONDS[text[-1]])
-    if value > longest:
+    seconds = int(text[:-1]) * _UNIT_SECONDS[text[-1]]
+    if seconds > longest.total_seconds():  # compared before a timedelta could overflow
         limit = "a year" if longest == _MAX else format_duration(longest)
-        raise ValueError(f"duration {text!r} is longer than {limit}")
-    return value
+        raise ValueError(f"duration {text[:40]!r} is longer than {limit}")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:

@@ -31,7 +31,10 @@ def test_durations(text: str, value: timedelta) -> None:
     assert parse_duration(text) == value
 
 
-@pytest.mark.parametrize("text", ["2 days", "1.5d", "d", "-1d", "1y", "400d", "", "2D"])
+@pytest.mark.parametrize(
+    "text",
+    ["2 days", "1.5d", "d", "-1d", "1y", "400d", "", "2D", "1d\n", "99999999999999999999d"],
+)
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
