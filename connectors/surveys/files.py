@@ -27,29 +27,28 @@ run that stops half-way reads the file again next time.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
 import io
 from array import array
-from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import IO, BinaryIO, Final
 
 from connectors.errors import ConfigError
 from connectors.models import MAX_SOURCE_NAME_CHARS, SourceProblem, SourceWarning, SurveyResponse
+from connectors.surveys.csv_records import (
+    MAX_RECORD_CHARS,
+    csv_delimiter,
+    csv_encoding,
+    read_csv_records,
+)
 from connectors.surveys.fields import FieldError, build_response, parse_json
 from connectors.surveys.source import SourcePage
 
 SUFFIXES: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 REQUIRED_COLUMNS: Final = ("email", "score", "created_at")
 _PROPERTY_PREFIXES: Final = ("properties.", "property:")
-#: Longest record (a CSV field, a JSONL line) read; longer ones are reported, not loaded.
-MAX_RECORD_CHARS: Final = 8 * 1024 * 1024
-#: Column separators a CSV export may use; the first wins a tie.
-CSV_DELIMITERS: Final = (",", ";", "\t", "|")
 _CHUNK: Final = 1024 * 1024
 
 Parsed = SurveyResponse | SourceProblem | SourceWarning
@@ -220,8 +219,6 @@ def _has_undecodable(values: list[str]) -> bool:
 def _csv_records(
     stream: BinaryIO, *, source: str, path: str, until: datetime
 ) -> Iterator[tuple[int, Parsed]]:
-    if csv.field_size_limit() < MAX_RECORD_CHARS:  # raised once for the process, never lowered
-        csv.field_size_limit(MAX_RECORD_CHARS)
     # UTF-16 when the file starts with its byte order mark (a spreadsheet's "Unicode text"
     # export), else UTF-8; bytes that do not decode are kept as escapes, for the row holding
     # them to be reported on its own. Closing the wrapper closes the file, which the caller's
@@ -234,110 +231,20 @@ def _csv_records(
         yield from _csv_rows(text, source=source, path=path, until=until, delimiter=delimiter)
 
 
-def csv_encoding(start: bytes) -> str:
-    """The codec of a CSV file from its first two bytes: UTF-16 after its byte order mark (what
-    spreadsheets save as "Unicode text"), else UTF-8 with or without its own mark."""
-    return "utf-16" if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
-
-
-def csv_error_reason(error: csv.Error) -> str:
-    """What is wrong with a CSV record, in the words of :data:`MAX_RECORD_CHARS` when it is the
-    record's length (the module's own message names its internal limit)."""
-    reason = str(error)
-    if reason.startswith("field larger than field limit"):
-        return f"a field is longer than {MAX_RECORD_CHARS:,} characters"
-    return reason
-
-
-def csv_delimiter(header: str) -> str:
-    """The column separator of a CSV file, from its header line: the one of
-    :data:`CSV_DELIMITERS` it holds most of, a comma when it holds none."""
-    return max(CSV_DELIMITERS, key=header.count) if header else ","
-
-
-class _RowLines:
-    """The file's physical lines for :func:`csv.reader`, keeping those of the row being read.
-
-    A quoted field whose closing quote mark is missing swallows the lines after it: to the end
-    of the file, or to the next quote mark, making one broken row of many. When such a row
-    fails, :meth:`read_again` hands its lines after the first to the reader again, so only
-    the line that opened the quote is lost. A row longer than :data:`MAX_RECORD_CHARS` is not
-    kept (memory stays bounded) and is lost whole, as before.
-    """
-
-    def __init__(self, text: io.TextIOBase) -> None:
-        self._text = text
-        self._again: deque[tuple[int, str]] = deque()
-        self._read = 0
-        self.row: list[tuple[int, str]] = []
-        self._kept = 0
-
-    def __iter__(self) -> _RowLines:
-        return self
-
-    def __next__(self) -> str:
-        if self._again:
-            number, line = self._again.popleft()
-        else:
-            line = self._text.readline()
-            if not line:
-                raise StopIteration
-            self._read += 1
-            number = self._read
-        if self._kept <= MAX_RECORD_CHARS:
-            self.row.append((number, line))
-            self._kept += len(line)
-        return line
-
-    def start_row(self) -> None:
-        self.row = []
-        self._kept = 0
-
-    @property
-    def first_line(self) -> int:
-        """The number of the line the row just read started on."""
-        return self.row[0][0] if self.row else self._read
-
-    def read_again(self) -> bool:
-        """Hand the row's lines after its first to the reader again; False when there are
-        none, or the row was too long to keep."""
-        if len(self.row) < 2 or self._kept > MAX_RECORD_CHARS:
-            return False
-        self._again.extendleft(reversed(self.row[1:]))
-        self.row = []
-        return True
-
-
-#: Added to a broken row's reason when its later lines are read again on their own.
-_READ_AGAIN = (
-    "; a quoted field opened on this line seems never closed: the lines after it are read on "
-    "their own"
-)
-
-
 def _csv_rows(
-    text: io.TextIOBase, *, source: str, path: str, until: datetime, delimiter: str = ","
+    text: IO[str], *, source: str, path: str, until: datetime, delimiter: str = ","
 ) -> Iterator[tuple[int, Parsed]]:
-    lines = _RowLines(text)
-    reader = csv.reader(lines, strict=True, delimiter=delimiter)
-
-    def problem(line: int, reason: str) -> tuple[int, Parsed]:
-        return line, SourceProblem(source, f"{path}:{line}", reason)
-
-    def unusable(reason: str) -> tuple[int, Parsed]:
-        return 1, SourceProblem(source, f"{path}:1", reason, whole_file=True)
-
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        yield unusable(f"malformed CSV header: {error}")
-        return
+    records = read_csv_records(text, delimiter)
+    header = next(records, None)
     if header is None:
         return
-    if _has_undecodable(header):
-        yield unusable("header is not valid UTF-8")
+    if header.fields is None:
+        yield 1, SourceProblem(source, f"{path}:1", f"header: {header.reason}", whole_file=True)
         return
-    columns = _column_keys(header)
+    if _has_undecodable(header.fields):
+        yield 1, SourceProblem(source, f"{path}:1", "header is not valid UTF-8", whole_file=True)
+        return
+    columns = _column_keys(header.fields)
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     duplicated = sorted({name for name in columns if columns.count(name) > 1})
     if missing or duplicated:
@@ -346,33 +253,19 @@ def _csv_rows(
             reason = "; ".join(
                 filter(None, [reason, f"duplicate column(s): {', '.join(duplicated)}"])
             )
-        yield unusable(reason)
+        yield 1, SourceProblem(source, f"{path}:1", reason, whole_file=True)
         return
-    while True:
-        lines.start_row()
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            line = lines.first_line
-            again = _READ_AGAIN if lines.read_again() else ""
-            yield problem(line, f"malformed CSV: {csv_error_reason(error)}{again}")
-            continue
-        line = lines.first_line
-        if not any(value.strip() for value in row):
-            continue
-        if len(row) != len(columns):
-            again = _READ_AGAIN if lines.read_again() else ""
-            yield problem(line, f"expected {len(columns)} columns, found {len(row)}{again}")
-            continue
-        if _has_undecodable(row):
-            yield problem(line, "not valid UTF-8")
-            continue
-        fields: dict[str, object] = dict(zip(columns, row, strict=True))
-        if "response_id" not in columns:
-            fields["response_id"] = None
-        yield line, _parse_fields(fields, source, f"{path}:{line}", until)
+    for record in records:
+        location = f"{path}:{record.line}"
+        if record.fields is None:
+            yield record.line, SourceProblem(source, location, record.reason)
+        elif _has_undecodable(record.fields):
+            yield record.line, SourceProblem(source, location, "not valid UTF-8")
+        else:
+            fields: dict[str, object] = dict(zip(columns, record.fields, strict=True))
+            if "response_id" not in columns:
+                fields["response_id"] = None
+            yield record.line, _parse_fields(fields, source, location, until)
 
 
 def bounded_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:

@@ -14,6 +14,7 @@ A comment is read up to 32,000 characters, as much as the daemon stores of one.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -110,7 +111,9 @@ def analyze_command(
         rows.append(found)
     foreign = 0
     # As much of a comment as the daemon stores: the rest of a longer one is not read.
-    comments = [str(r.values["comment"] or "")[:MAX_COMMENT_CHARS] for r in rows]
+    comments = [
+        _LONE_SURROGATE.sub("", str(r.values["comment"] or ""))[:MAX_COMMENT_CHARS] for r in rows
+    ]
     whole = _adapt(analyzer, comments)
     with _output(out_path) as out:
         for start, chunk in _chunks(rows, long=len(rows) > LONG_INPUT):
@@ -292,7 +295,13 @@ def _analyzer(taxonomy: Taxonomy, model: str, labelled: Sequence[LabelledComment
 def _id_problem(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
         return "'id' must be a non-empty text or an integer"
+    if isinstance(value, str) and _LONE_SURROGATE.search(value):
+        return "'id' is not valid Unicode text (a lone surrogate escape)"  # cannot be written
     return ""
+
+
+#: A lone surrogate, which a JSON ``\\ud800`` escape can make and no text encoding can write.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _comment_problem(value: object) -> str:
@@ -304,9 +313,9 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
     if path is None:
         yield sys.stdout
         return
-    from sync.core.files import replaced_on_success
+    from sync.core.files import failing_as, replaced_on_success
 
-    with replaced_on_success(path) as handle:
+    with replaced_on_success(path) as handle, failing_as(path):  # a write failing: exit 2
         yield handle
 
 

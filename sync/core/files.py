@@ -20,28 +20,65 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from sync.core.errors import ConfigFileError
+
 #: A ``.NAME.*.part`` file left this long unchanged is a killed write's: the next write of the
 #: same file removes it (one still being written changes more often than that).
 STALE_PART_SECONDS = 600.0
+
+
+class OutputFileError(ConfigFileError):
+    """The file a command was told to write cannot be written (exit code 2)."""
 
 
 @contextlib.contextmanager
 def _beside(path: Path) -> Iterator[int]:
     """A descriptor of a new hidden file beside ``path``, renamed over it when the block ends
     without an error and removed otherwise, SIGTERM included (after a SIGKILL it stays as
-    ``.NAME.*.part``, and the next complete write of ``path`` removes it)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
-    try:
-        os.fchmod(fd, _mode_for(path))  # mkstemp makes it private (0600)
-        with _terminated_as_exit():
+    ``.NAME.*.part``, and the next complete write of ``path`` removes it). The descriptor is
+    closed here: the block must not close it.
+
+    A symbolic link is followed: the file it points to is replaced, the link stays. A path that
+    is not a regular file (a pipe, ``/dev/stdout``, a device) cannot be replaced and is written
+    to directly."""
+    path = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if path.exists() and not path.is_file():
+        with failing_as(path):
+            fd = os.open(path, os.O_WRONLY)
+        try:
             yield fd
-        os.replace(temporary, path)
+        finally:
+            os.close(fd)
+        return
+    directory = path.parent if str(path.parent) else Path(".")
+    with failing_as(path):
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
+    try:
+        try:
+            os.fchmod(fd, _mode_for(path))  # mkstemp makes it private (0600)
+            with _terminated_as_exit():
+                yield fd
+            with failing_as(path):
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        with failing_as(path):
+            os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
     _remove_stale_parts(directory, path.name, time.time() - STALE_PART_SECONDS)
+
+
+@contextlib.contextmanager
+def failing_as(path: Path) -> Iterator[None]:
+    """An OSError in the block as :class:`OutputFileError`, naming ``path`` and the reason:
+    what the block does must be writing ``path``."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputFileError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _remove_stale_parts(directory: Path, name: str, before: float) -> None:
@@ -84,22 +121,26 @@ def _mode_for(path: Path) -> int:
 def replaced_on_success(path: Path) -> Iterator[IO[str]]:
     """A text handle whose content becomes ``path`` when the block ends without an error; on an
     error (or a kill) ``path`` keeps what it held before."""
-    with _beside(path) as fd, os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with _beside(path) as fd, os.fdopen(fd, "w", encoding="utf-8", closefd=False) as handle:
         yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
+        with failing_as(path):
+            handle.flush()
 
 
 def write_text_whole(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` in one rename (see :func:`replaced_on_success`)."""
-    with replaced_on_success(path) as handle:
+    with replaced_on_success(path) as handle, failing_as(path):
         handle.write(text)
 
 
 def copy_whole(source: Path, path: Path) -> None:
     """Copy ``source`` to ``path`` in one rename; ``source`` may be on another file system
     (a scratch folder), where a rename alone would not do."""
-    with _beside(path) as fd, os.fdopen(fd, "wb") as handle, source.open("rb") as original:
+    with (
+        _beside(path) as fd,
+        os.fdopen(fd, "wb", closefd=False) as handle,
+        source.open("rb") as original,
+    ):
         shutil.copyfileobj(original, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+        with failing_as(path):
+            handle.flush()

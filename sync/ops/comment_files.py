@@ -11,26 +11,30 @@ own. Messages never quote a comment: comments are personal data.
 
 from __future__ import annotations
 
-import csv
-import json
+import io
+import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO
 
-from connectors.surveys.files import (
+from connectors.surveys.csv_records import (
     MAX_RECORD_CHARS,
-    bounded_lines,
     csv_delimiter,
     csv_encoding,
-    csv_error_reason,
+    read_csv_records,
 )
+from connectors.surveys.fields import FieldError, parse_json
+from connectors.surveys.files import bounded_lines
 from sync.core.errors import EXIT_CONFIG_FILE, SyncError
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 #: Bytes that were not UTF-8, as ``surrogateescape`` keeps them.
 _UNDECODED = re.compile("[\udc80-\udcff]")
+_NOT_UTF8 = "not valid UTF-8"
+_UTF8 = "not UTF-8 text"
 _SAVE_AS_UTF8 = ' (save it as UTF-8: in a spreadsheet, "CSV UTF-8")'
 
 
@@ -58,45 +62,55 @@ class BadRow:
 
 
 def read_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
-    """The rows of a CSV or JSONL file that has the ``required`` columns (others are ignored)."""
+    """The rows of a CSV or JSONL file that has the ``required`` columns (others are ignored).
+
+    The file is opened once and read as a stream, so a pipe (``<(zcat export.csv.gz)``) is read
+    as a file is; a device or a directory is refused."""
     try:
-        if _is_jsonl(path):
-            yield from _jsonl_rows(path, required)
-        else:
-            yield from _csv_rows(path, required)
+        kind = os.stat(path).st_mode
+        if not (stat.S_ISREG(kind) or stat.S_ISFIFO(kind)):
+            raise CommentFileError(f"{path}: not a file or a pipe")
+        with io.BufferedReader(io.FileIO(path), buffer_size=_PEEK) as raw:
+            start = raw.peek(_PEEK)[:_PEEK]
+            if _is_jsonl(path, start):
+                yield from _jsonl_rows(raw, required)
+            else:
+                yield from _csv_rows(path, raw, start, required)
     except UnicodeDecodeError as error:
         raise CommentFileError(f"{path}: not UTF-16 text ({error.reason})") from None
     except OSError as error:
         raise CommentFileError(f"{path}: cannot be read ({error.strerror})") from None
 
 
-def _is_jsonl(path: Path) -> bool:
+#: Bytes looked at to tell JSONL from CSV and to find a CSV file's separator, without reading
+#: them twice (a pipe cannot be read again).
+_PEEK = 1024 * 1024
+
+
+def _is_jsonl(path: Path, start: bytes) -> bool:
     if path.suffix.lower() in JSON_SUFFIXES:
         return True
     if path.suffix.lower() == ".csv":
         return False
-    with path.open("rb") as handle:
-        return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+    return start[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
-def _csv_text(path: Path) -> IO[str]:
-    """The file as text (:func:`~connectors.surveys.files.csv_encoding`), with bytes that do not
-    decode kept as escapes, for the row holding them to be reported on its own."""
-    with path.open("rb") as handle:
-        encoding = csv_encoding(handle.read(2))
-    return path.open(encoding=encoding, errors="surrogateescape", newline="")
-
-
-def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
-    if csv.field_size_limit() < MAX_RECORD_CHARS:  # as survey exports: raised, never lowered
-        csv.field_size_limit(MAX_RECORD_CHARS)
-    with _csv_text(path) as handle:
-        delimiter = csv_delimiter(handle.readline())
-        handle.seek(0)
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        if any(_UNDECODED.search(name) for name in reader.fieldnames or []):
+def _csv_rows(
+    path: Path, raw: BinaryIO, start: bytes, required: Sequence[str]
+) -> Iterator[Row | BadRow]:
+    """The rows of a CSV file (:func:`~connectors.surveys.csv_records.csv_encoding`), with bytes
+    that do not decode kept as escapes, for the row holding them to be reported on its own."""
+    encoding = csv_encoding(start[:2])
+    header_line = start.decode(encoding, errors="replace").lstrip("\ufeff").split("\n", 1)[0]
+    with io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="") as text:
+        records = read_csv_records(text, csv_delimiter(header_line))
+        header = next(records, None)
+        if header is not None and header.fields is None:
+            raise CommentFileError(f"{path}:1: the header is not valid CSV ({header.reason})")
+        names = (header.fields or []) if header is not None else []
+        if any(_UNDECODED.search(name) for name in names):
             raise CommentFileError(f"{path}:1: the header is not UTF-8 text{_SAVE_AS_UTF8}")
-        columns = _named(reader.fieldnames or [], required)
+        columns = _named(names, required)
         missing = [c for c in required if c not in columns]
         if missing:
             listed = ", ".join(repr(c) for c in missing)
@@ -104,28 +118,15 @@ def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
                 f"{path}:1: the header has no {listed} column; "
                 f"the file needs the columns {', '.join(required)}"
             )
-        reader.fieldnames = columns
-        start = reader.line_num + 1
-        while True:
-            try:
-                record = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                yield BadRow(start, f"not valid CSV ({csv_error_reason(error)})")
-                # The reader may not count the line it gave up on: the next row starts after it.
-                start = max(reader.line_num, start) + 1
+        for record in records:
+            if record.fields is None:
+                yield BadRow(record.line, f"not valid CSV ({record.reason})")
                 continue
-            problem = next((c for c in required if record.get(c) is None), None)
-            if None in record:  # DictReader's key for the fields beyond the header's
-                yield BadRow(start, f"the row has more fields than the header's {len(columns)}")
-            elif any(_UNDECODED.search(record.get(c) or "") for c in required):
-                yield BadRow(start, "not UTF-8 text")  # in a column it reads: others are ignored
-            elif problem:
-                yield BadRow(start, f"the row has no {problem!r} value")
+            values: dict[str, object] = dict(zip(columns, record.fields, strict=True))
+            if any(_UNDECODED.search(str(values[c])) for c in required):
+                yield BadRow(record.line, "not UTF-8 text")  # in a column it reads: not others
             else:
-                yield Row(start, dict(record))
-            start = reader.line_num + 1
+                yield Row(record.line, values)
 
 
 def _named(header: Sequence[str], required: Sequence[str]) -> list[str]:
@@ -140,27 +141,24 @@ def _named(header: Sequence[str], required: Sequence[str]) -> list[str]:
     return columns
 
 
-def _jsonl_rows(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
-    with path.open("rb") as handle:
-        for number, raw in bounded_lines(handle):
-            if raw is None:
-                yield BadRow(number, f"the line is longer than {MAX_RECORD_CHARS:,} characters")
-                continue
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except UnicodeDecodeError:
-                yield BadRow(number, "not UTF-8 text")
-                continue
-            except json.JSONDecodeError as error:
-                yield BadRow(number, f"not a JSON object ({error.msg})")
-                continue
-            if not isinstance(record, dict):
-                yield BadRow(number, "not a JSON object")
-                continue
-            problem = next((c for c in required if c not in record), None)
-            if problem:
-                yield BadRow(number, f"the row has no {problem!r} value")
-            else:
-                yield Row(number, record)
+def _jsonl_rows(handle: BinaryIO, required: Sequence[str]) -> Iterator[Row | BadRow]:
+    for number, raw in bounded_lines(handle):
+        if raw is None:
+            yield BadRow(number, f"the line is longer than {MAX_RECORD_CHARS:,} characters")
+            continue
+        if not raw.strip():
+            continue
+        try:
+            record = parse_json(raw.removeprefix(b"\xef\xbb\xbf") if number == 1 else raw)
+        except FieldError as error:
+            reason = str(error)
+            yield BadRow(number, _UTF8 if reason == _NOT_UTF8 else f"not a JSON object ({reason})")
+            continue
+        if not isinstance(record, dict):
+            yield BadRow(number, "not a JSON object")
+            continue
+        problem = next((c for c in required if c not in record), None)
+        if problem:
+            yield BadRow(number, f"the row has no {problem!r} value")
+        else:
+            yield Row(number, record)

@@ -16,7 +16,7 @@ from connectors.errors import ConfigError
 from connectors.models import SourceProblem, SurveyResponse
 from connectors.surveys import FileSource, SourcePage
 from connectors.surveys.fields import MAX_COMMENT_CHARS, TRUNCATION_PROPERTY, derive_response_id
-from connectors.surveys.files import MAX_RECORD_CHARS
+from connectors.surveys.csv_records import MAX_RECORD_CHARS
 from sync.core.retry import RetryPolicy
 from sync.stages.pull import pull
 from sync.state import StateStore
@@ -403,3 +403,36 @@ def test_a_shifted_column_is_reported_without_the_words_that_landed_in_it(tmp_pa
         "score 'T*** s*** f*** J*** D***' is not a whole number from 0 to 10",
         "score '11' is not a whole number from 0 to 10",
     ]
+
+
+@pytest.mark.parametrize(
+    "giant",
+    [
+        pytest.param("x" * (5 * MAX_RECORD_CHARS), id="one unquoted line"),
+        pytest.param("a," * (2 * MAX_RECORD_CHARS), id="a line of many short fields"),
+    ],
+)
+def test_a_line_many_times_the_record_limit_is_skipped_without_being_held(
+    tmp_path: Path, giant: str
+) -> None:
+    """The record limit holds for a line too: a 40 MB line took its size several times over
+    before it was found too long."""
+    path = write(tmp_path, "giant.csv", f"{HEADER}\n{giant}\n{GOOD_CSV.splitlines()[1]}\n")
+    tracemalloc.start()
+    try:
+        pages = read(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    [problem] = problems(pages)
+    assert problem.location == f"{path}:2"
+    assert problem.reason == f"a line is longer than {MAX_RECORD_CHARS:,} characters"
+    assert [r.response_id for r in responses(pages)] == ["r1"]
+    assert peak < 3 * MAX_RECORD_CHARS  # at most one record's worth of the line, not all five
+
+
+def test_a_giant_header_line_is_one_problem_for_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "h.csv", "id," + "x" * (2 * MAX_RECORD_CHARS) + "\n1,a@b.io\n")
+    [problem] = problems(read(path))
+    assert problem.whole_file
+    assert problem.reason == f"header: a line is longer than {MAX_RECORD_CHARS:,} characters"

@@ -117,3 +117,39 @@ def test_a_complete_write_removes_the_parts_a_killed_write_left(tmp_path: Path) 
     assert not stale.exists()
     assert fresh.exists()  # may be another write still going on
     assert other.exists()  # another file's
+
+
+def test_a_link_is_followed_and_its_target_replaced(tmp_path: Path) -> None:
+    real, link = tmp_path / "real.jsonl", tmp_path / "link.jsonl"
+    real.write_text("old\n", encoding="utf-8")
+    link.symlink_to(real)
+    write_text_whole(link, "new\n")
+    assert link.is_symlink()
+    assert real.read_text(encoding="utf-8") == "new\n"
+
+
+def test_a_pipe_is_written_to_not_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)  # noqa: S603, S607
+    write_text_whole(fifo, "through the pipe\n")
+    out, _ = reader.communicate(timeout=10)
+    assert out == b"through the pipe\n"
+    assert fifo.is_fifo()
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [("missing/out.jsonl", "No such file or directory"), ("/dev/full", "No space left")],
+)
+def test_a_path_that_cannot_be_written_is_a_clear_error_with_exit_code_2(
+    tmp_path: Path, where: str, reason: str
+) -> None:
+    from sync.core.errors import exit_code
+    from sync.core.files import OutputFileError
+
+    target = tmp_path / where if not where.startswith("/") else Path(where)
+    with pytest.raises(OutputFileError, match=f"cannot write {target}: {reason}") as caught:
+        write_text_whole(target, "x" * 100_000)
+    assert exit_code(caught.value) == 2
+    assert Path("/dev/full").is_char_device()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from connectors.surveys.files import MAX_RECORD_CHARS
+from connectors.surveys.csv_records import MAX_RECORD_CHARS
 from sync.cli import main
 
 
@@ -162,8 +162,8 @@ def test_oversized_and_ragged_rows_are_skipped_by_line_and_the_rest_is_read(
     code, lines, stderr = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
     assert code == 1
     assert [line["id"] for line in lines] == ["1", "4"]
-    assert f"{comments}:3: not valid CSV (a field is longer than 8,388,608 characters)" in stderr
-    assert f"{comments}:4: the row has more fields than the header's 2; row skipped" in stderr
+    assert f"{comments}:3: not valid CSV (a line is longer than 8,388,608 characters)" in stderr
+    assert f"{comments}:4: not valid CSV (expected 2 columns, found 3); row skipped" in stderr
 
 
 def test_an_oversized_jsonl_line_is_skipped_and_the_rest_is_read(
@@ -215,3 +215,83 @@ def test_a_header_that_is_not_utf8_refuses_the_file_with_a_hint(
     assert (code, lines) == (2, [])
     assert f"{comments}:1: the header is not UTF-8 text" in stderr
     assert '(save it as UTF-8: in a spreadsheet, "CSV UTF-8")' in stderr
+
+
+def test_an_unterminated_quote_loses_its_own_row_not_the_rest(
+    tmp_path: Path, themes_file: Path
+) -> None:
+    comments = tmp_path / "comments.csv"
+    comments.write_text(
+        'id,comment\n1,"line one\nline two"\n2,"unterminated\n3,support was slow\n4,too expensive\n',
+        encoding="utf-8",
+    )
+    code, lines, stderr = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
+    assert [line["id"] for line in lines] == ["1", "3", "4"]
+    assert code == 1
+    assert f"{comments}:4: not valid CSV (malformed CSV: " in stderr
+    assert "seems never closed" in stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"id": 1, "comment": "x", "extra": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested"),
+        ('{"id": ' + "9" * 5000 + ', "comment": "x"}', "not a JSON object (invalid JSON"),
+        ('{"id": "\\ud800", "comment": "x"}', "'id' is not valid Unicode text"),
+    ],
+    ids=["deep nesting", "5,000 digits", "lone surrogate id"],
+)
+def test_a_jsonl_row_python_cannot_read_or_write_is_skipped_by_line(
+    tmp_path: Path, themes_file: Path, line: str, reason: str
+) -> None:
+    comments = tmp_path / "comments.jsonl"
+    comments.write_text(
+        f'{line}\n{{"id": 2, "comment": "support was slow \\udc80"}}\n', encoding="utf-8"
+    )
+    code, lines, stderr = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")
+    assert code == 1
+    assert [line["id"] for line in lines] == [2]
+    assert f"{comments}:1: " in stderr
+    assert reason in stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_a_pipe_is_read_as_a_file(tmp_path: Path, themes_file: Path, kind: str) -> None:
+    import os
+    import threading
+
+    body = (
+        "id,comment\n1,support was slow\n"
+        if kind == "csv"
+        else '{"id": 1, "comment": "support was slow"}\n'
+    )
+    pipe = tmp_path / "comments"
+    os.mkfifo(pipe)
+
+    def feed() -> None:
+        with pipe.open("w", encoding="utf-8") as writer:
+            writer.write(body)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    code, lines, stderr = analyze(pipe, "--taxonomy", themes_file, "--model", "lexicon")
+    feeder.join(timeout=10)
+    assert code == 0, stderr
+    assert [line["id"] for line in lines] == (["1"] if kind == "csv" else [1])
+
+
+def test_a_device_is_refused(themes_file: Path) -> None:
+    code, lines, stderr = analyze("/dev/zero", "--taxonomy", themes_file)
+    assert (code, lines) == (2, [])
+    assert "/dev/zero: not a file or a pipe" in stderr
+
+
+def test_an_out_path_in_a_missing_folder_is_exit_2(tmp_path: Path, themes_file: Path) -> None:
+    comments = tmp_path / "comments.csv"
+    comments.write_text("id,comment\n1,support was slow\n", encoding="utf-8")
+    out = tmp_path / "missing" / "out.jsonl"
+    code, _, stderr = analyze(comments, "--taxonomy", themes_file, "--out", out)
+    assert code == 2
+    assert f"cannot write {out}: No such file or directory" in stderr
+    assert "Traceback" not in stderr
