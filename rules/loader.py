@@ -11,8 +11,8 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -22,7 +22,7 @@ from rules.errors import Diagnostic, RulesError, did_you_mean
 from rules.issues import ISSUES_ERROR, Issue, shown
 from rules.model import ACTION_TYPES, RulesFile
 from rules.router import Ruleset, compile_ruleset
-from rules.yaml_source import SourceMap, load_yaml
+from rules.yaml_source import MAX_TEXT, SourceMap, load_yaml
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -67,10 +67,26 @@ def locate(path: str | os.PathLike[str], issues: Iterable[Issue]) -> list[Diagno
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
-    """The UTF-8 text of ``path``; unreadable files are a :class:`RulesError` too."""
+    """The UTF-8 text of ``path``; unreadable files are a :class:`RulesError` too.
+
+    Only a regular file is read, and only if it can be a rules file by size: a pipe (opened
+    without waiting for a writer) or a device is refused, where reading one hung the command or
+    took gigabytes."""
     name = os.fspath(path)
     try:
-        return Path(path).read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise RulesError([Diagnostic(name, 0, 0, "cannot read file: not a regular file")])
+            limit = 4 * MAX_TEXT  # bytes: UTF-8 takes up to four a character
+            if info.st_size > limit:
+                message = f"the file is larger than {limit:,} bytes; the limit is {MAX_TEXT:,}"
+                raise RulesError([Diagnostic(name, 0, 0, f"{message} characters")])
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                return handle.read(limit + 1).decode("utf-8")
+        finally:
+            os.close(fd)
     except OSError as error:
         reason = error.strerror or str(error)
         if isinstance(error, FileNotFoundError):

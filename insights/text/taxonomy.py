@@ -55,10 +55,20 @@ class Taxonomy:
         return tuple(theme.name for theme in self.themes)
 
 
+#: Longest taxonomy text read: hundreds of themes with their examples fit in a fraction of it.
+MAX_TEXT = 1_000_000
+
+
 def parse_taxonomy(text: str, filename: str) -> Taxonomy:
     """Read and check a taxonomy; raises :class:`TaxonomyError` listing every problem."""
+    if len(text) > MAX_TEXT:
+        message = f"the file has {len(text):,} characters; a taxonomy has at most {MAX_TEXT:,}"
+        raise TaxonomyError([Problem(filename, 1, 1, message)])
     try:
         document = YAML(typ="rt").load(text)
+    except RecursionError:
+        message = "invalid YAML: nested too deeply (a taxonomy is themes with a few keys each)"
+        raise TaxonomyError([Problem(filename, 1, 1, message)]) from None
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rules import RulesCheck, RulesError, Ruleset, load_rules
+from sync.core.files import MAX_ADMIN_FILE, read_file_bytes
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class RulesHolder:
     def _digest(self) -> str | None:
         assert self.path is not None
         try:
-            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+            return hashlib.sha256(read_file_bytes(self.path, MAX_ADMIN_FILE)).hexdigest()
         except OSError as error:
             log.error("cannot read rules file %s: %s; keeping the rules in force", self.path, error)
             return None

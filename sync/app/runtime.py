@@ -37,6 +37,7 @@ from sync.core.config import (
     TypeformSourceConfig,
 )
 from sync.core.errors import ConfigFileError
+from sync.core.files import MAX_ADMIN_FILE, read_file_text
 from sync.core.ports import CrmPort, HelpdeskPort, SurveyScheduler
 from sync.state import StateStore
 
@@ -201,7 +202,7 @@ def require_taxonomy(config: Config) -> None:
 
     path = config.text.taxonomy
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file_text(path, MAX_ADMIN_FILE)
     except (OSError, UnicodeDecodeError) as error:
         why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise ConfigFileError(

@@ -247,10 +247,11 @@ def _print_summary(summary: dict[str, Any], since: str) -> None:
 def read_taxonomy(path: Path) -> Taxonomy:
     """The checked taxonomy; a wrong file ends the command with its ``file:line:col`` list."""
     from insights.text import parse_taxonomy
+    from sync.core.files import MAX_ADMIN_FILE, read_file_text
     from sync.ops.comment_files import CommentFileError
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file_text(path, MAX_ADMIN_FILE)
     except (OSError, UnicodeDecodeError) as error:
         raise CommentFileError(f"{path}: cannot be read ({error})") from None
     return parse_taxonomy(text, str(path))

@@ -8,6 +8,7 @@ destination and moved over it in one rename once it is complete.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import shutil
@@ -25,6 +26,43 @@ from sync.core.errors import ConfigFileError
 #: A ``.NAME.*.part`` file left this long unchanged is a killed write's: the next write of the
 #: same file removes it (one still being written changes more often than that).
 STALE_PART_SECONDS = 600.0
+
+
+class UnreadableFileError(OSError):
+    """A file the config names that is not a regular file, or is larger than it can be."""
+
+
+def read_file_bytes(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
+
+    Opened without waiting (a pipe has no writer to wait for) and checked before it is read: a
+    pipe named as the rules or config file hung the command, and a daemon reloading it; a device
+    (``/dev/zero``) or a huge file took gigabytes before any size check. Raises
+    :class:`UnreadableFileError` (an OSError, with ``strerror`` saying why) or the OSError of the
+    open."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFileError(errno.EINVAL, "not a regular file")
+        if info.st_size > limit:
+            raise UnreadableFileError(errno.EFBIG, f"larger than {limit:,} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise UnreadableFileError(errno.EFBIG, f"larger than {limit:,} bytes")
+    return data
+
+
+def read_file_text(path: Path, limit: int) -> str:
+    """:func:`read_file_bytes` as UTF-8 text (UnicodeDecodeError when it is not)."""
+    return read_file_bytes(path, limit).decode("utf-8")
+
+
+#: Largest config, rules or taxonomy file read: far above any written by hand.
+MAX_ADMIN_FILE = 8 * 1024 * 1024
 
 
 class OutputFileError(ConfigFileError):

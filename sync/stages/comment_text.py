@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sync.core.files import MAX_ADMIN_FILE, read_file_text
 from sync.state import StateStore, StoredResponse
 from sync.state.comment_text import CommentText, VersionKey
 from sync.state.hub_correction import StoredHubSample
@@ -59,7 +60,7 @@ def load_comment_analysis(config: TextConfig) -> CommentAnalysis | None:
     from insights.text import TextAnalyzer, parse_taxonomy
 
     path = Path(config.taxonomy)
-    text = path.read_text(encoding="utf-8")
+    text = read_file_text(path, MAX_ADMIN_FILE)
     analyzer = TextAnalyzer(parse_taxonomy(text, str(path)), model=config.model)
     digest = hashlib.sha256(f"{analyzer.model_name}\n{text}".encode()).hexdigest()[:16]
     log.info("comment analytics with %s, taxonomy %s", analyzer.model_name, path)

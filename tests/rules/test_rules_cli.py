@@ -61,6 +61,35 @@ def test_check_reports_a_missing_file(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "kind",
+    ["pipe", "device", "huge"],
+)
+def test_check_refuses_what_cannot_be_a_rules_file_without_reading_it(
+    tmp_path: Path, kind: str
+) -> None:
+    """A pipe hung the command (and a daemon reloading it), /dev/zero and a 200 MB file took
+    gigabytes before any check."""
+    import os
+    import time
+
+    path = tmp_path / "rules.yaml"
+    if kind == "pipe":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")
+    else:
+        with path.open("wb") as handle:
+            handle.truncate(9_000_000)  # sparse: no disk spent
+    started = time.monotonic()
+    code, _, err = run("check", path)
+    assert code == 1
+    assert time.monotonic() - started < 5
+    reason = "larger than 8,000,000 bytes" if kind == "huge" else "not a regular file"
+    assert f"{path}: " in err
+    assert reason in err
+
+
 def test_test_prints_a_table_and_passes() -> None:
     code, out, _ = run("test", DEFAULT, EXAMPLES_DIR / "default.cases.yaml")
     assert code == 0

@@ -15,8 +15,8 @@ import pytest
 from connectors.errors import ConfigError
 from connectors.models import SourceProblem, SurveyResponse
 from connectors.surveys import FileSource, SourcePage
-from connectors.surveys.fields import MAX_COMMENT_CHARS, TRUNCATION_PROPERTY, derive_response_id
 from connectors.surveys.csv_records import MAX_RECORD_CHARS
+from connectors.surveys.fields import MAX_COMMENT_CHARS, TRUNCATION_PROPERTY, derive_response_id
 from sync.core.retry import RetryPolicy
 from sync.stages.pull import pull
 from sync.state import StateStore

@@ -153,3 +153,33 @@ def test_a_path_that_cannot_be_written_is_a_clear_error_with_exit_code_2(
         write_text_whole(target, "x" * 100_000)
     assert exit_code(caught.value) == 2
     assert Path("/dev/full").is_char_device()
+
+
+@pytest.mark.parametrize("kind", ["pipe", "device", "huge"])
+def test_a_config_or_secret_that_cannot_be_one_is_refused_without_being_read(
+    tmp_path: Path, kind: str
+) -> None:
+    """``status -c`` on a pipe waited for a writer forever, on /dev/zero grew to 12 GB."""
+    from click.testing import CliRunner
+
+    from sync.cli import main
+    from sync.core.config.secrets import Secret
+    from sync.core.errors import ConfigFileError
+
+    path = tmp_path / "nps-sync.yaml"
+    if kind == "pipe":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")
+    else:
+        with path.open("wb") as handle:
+            handle.truncate(9 * 1024 * 1024)
+    reason = "larger than" if kind == "huge" else "not a regular file"
+
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["status", "-c", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}: cannot read config: {reason}" in result.stderr
+    with pytest.raises(ConfigFileError, match=reason if kind != "huge" else "larger than 64 KiB"):
+        Secret(file=path).resolve("salesforce.auth.password")
+    assert time.monotonic() - started < 5

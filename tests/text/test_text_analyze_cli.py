@@ -222,7 +222,8 @@ def test_an_unterminated_quote_loses_its_own_row_not_the_rest(
 ) -> None:
     comments = tmp_path / "comments.csv"
     comments.write_text(
-        'id,comment\n1,"line one\nline two"\n2,"unterminated\n3,support was slow\n4,too expensive\n',
+        'id,comment\n1,"line one\nline two"\n2,"unterminated\n'
+        "3,support was slow\n4,too expensive\n",
         encoding="utf-8",
     )
     code, lines, stderr = analyze(comments, "--taxonomy", themes_file, "--model", "lexicon")

@@ -29,6 +29,7 @@ from sync.core.catalogue import ACCOUNT_METRICS, CONTACT_METRICS, Metric
 from sync.core.config.base import Issue, Section
 from sync.core.config.model import Config, DelightedSourceConfig, FileSourceConfig
 from sync.core.config.writeback import MetricFieldMap, mapped_names
+from sync.core.files import MAX_ADMIN_FILE, read_file_text
 
 if TYPE_CHECKING:
     from rules.conditions import ConditionNode, FieldCondition
@@ -321,7 +322,8 @@ def _taxonomy_names(config: Config) -> frozenset[str] | None:
     from insights.text.taxonomy import parse_taxonomy
 
     try:
-        return frozenset(parse_taxonomy(taxonomy.read_text(encoding="utf-8"), str(taxonomy)).names)
+        text = read_file_text(taxonomy, MAX_ADMIN_FILE)
+        return frozenset(parse_taxonomy(text, str(taxonomy)).names)
     except Exception:  # unreadable or invalid: reported with its own position at start-up
         return None
 

@@ -27,6 +27,7 @@ from rules.loader import issue_diagnostics, reword
 from rules.yaml_source import SourceMap, read_yaml
 from sync.core.config.model import Config, FileSourceConfig, SourceConfig, StateConfig
 from sync.core.errors import ConfigFileError
+from sync.core.files import MAX_ADMIN_FILE, read_file_text
 
 Loc = tuple[str | int, ...]
 
@@ -34,7 +35,7 @@ Loc = tuple[str | int, ...]
 def load_config(path: Path) -> Config:
     """Read, validate and resolve relative paths of a config file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file_text(path, MAX_ADMIN_FILE)
     except OSError as exc:
         raise ConfigFileError(f"{path}: cannot read config: {exc.strerror}") from exc
     except UnicodeDecodeError:

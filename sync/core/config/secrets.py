@@ -7,6 +7,7 @@ is a reference written as text (``${NAME}``, ``env:NAME``), which nothing would 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from pydantic import model_validator
 
 from sync.core.config.base import Issue, Section, invalid
 from sync.core.errors import ConfigFileError
+from sync.core.files import UnreadableFileError, read_file_bytes
 
 #: The fix every misplaced secret is told about.
 ENV_OR_FILE = "use {env: NAME} or {file: PATH}"
@@ -78,16 +80,19 @@ class Secret(Section):
     def _read_file(self, what: str) -> str:
         assert self.file is not None
         try:
-            with self.file.open("rb") as handle:
-                raw = handle.read(MAX_SECRET_FILE + 1)
+            raw = read_file_bytes(self.file, MAX_SECRET_FILE)  # a pipe is refused, not waited on
+        except UnreadableFileError as exc:
+            if exc.errno == errno.EFBIG:
+                raise ConfigFileError(
+                    f"{what}: {self.file} is larger than 64 KiB; is it the secret?"
+                ) from None
+            raise ConfigFileError(f"{what}: cannot read {self.file}: {exc.strerror}") from None
         except OSError as exc:
             raise ConfigFileError(
                 f"{what}: cannot read {self.file}: {exc.strerror}",
                 fix=f"create {self.file}, readable by this user, or name another file in the "
                 "config",
             ) from exc
-        if len(raw) > MAX_SECRET_FILE:
-            raise ConfigFileError(f"{what}: {self.file} is larger than 64 KiB; is it the secret?")
         try:
             value = raw.decode("utf-8").strip()
         except UnicodeDecodeError:
