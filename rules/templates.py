@@ -16,6 +16,7 @@ when the template is compiled.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import cast
@@ -32,8 +33,26 @@ def _blank_none(value: object) -> object:
     return "" if value is None else value
 
 
+class _Name(str):
+    """An undefined-name message that remembers the name (see :func:`_reason`)."""
+
+    name: object = None
+
+
+class _Undefined(jinja2.StrictUndefined):
+    """Strict, with its error message carrying the name that was looked up."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        message = _Name(super()._undefined_message)
+        message.name = self._undefined_name
+        return message
+
+
 _ENV = BoundedEnvironment(
-    undefined=jinja2.StrictUndefined,
+    undefined=_Undefined,
     autoescape=False,
     finalize=_blank_none,
     trim_blocks=True,
@@ -58,7 +77,7 @@ class Template:
                 chunks = compiled.root_render_func(compiled.new_context(dict(context)))
                 text = budget.collect(chunks)
         except Exception as error:
-            raise RenderError(_reason(error), template=self.source) from error
+            raise RenderError(_reason(error, self.source), template=self.source) from error
         return " ".join(text.split()) if self.single_line else text
 
 
@@ -66,10 +85,18 @@ class Template:
 _PLAIN_MESSAGES = (jinja2.TemplateError, TypeError, AttributeError, ZeroDivisionError)
 
 
-def _reason(error: Exception) -> str:
+def _reason(error: Exception, source: str) -> str:
     """Why a render failed, without the data: a ``KeyError`` or ``ValueError`` raised by a
     method the template called (``comment.format()``, ``int(...)``) quotes the value it choked
-    on, and a render's reason is stored and listed as the action's skip detail."""
+    on, and a render's reason is stored and listed as the action's skip detail. Likewise an
+    undefined name the template does not spell out was taken from the data (``d[comment]``)."""
+    if isinstance(error, jinja2.UndefinedError):
+        name = getattr(error.message, "name", None)
+        if isinstance(name, str) and not re.search(rf"(?<!\w){re.escape(name)}(?!\w)", source):
+            return (
+                "an attribute or a key taken from the data is undefined (its name is left out: "
+                "it may quote survey text)"
+            )
     if isinstance(error, _PLAIN_MESSAGES):
         return str(error)
     name = type(error).__name__

@@ -156,6 +156,8 @@ def test_runtime_failures_are_render_errors_for_that_response() -> None:
          "ValueError raised while rendering"),
         ("{{ comment + 1 }}", 'can only concatenate str (not "int") to str'),
         ("{{ comment.nothing.deeper }}", "has no attribute 'nothing'"),
+        ("{{ {'x': 1}[comment] }}", "a key taken from the data is undefined"),
+        ("{{ {'x': 1}[comment.split()[1]] }}", "a key taken from the data is undefined"),
     ],
 )  # fmt: skip
 def test_a_failed_render_says_why_without_quoting_the_survey_text(source: str, reason: str) -> None:
