@@ -137,11 +137,13 @@ class Inbox:
                     ).where(t.responses.c.source == source, t.responses.c.response_id.in_(chunk))
                 ).all()
                 existing.update({r.response_id: (r.version, r.updated_at) for r in rows})
+            version_of = {rid: _version_of(resp) for rid, resp in latest.items()}
+            had = _versions_had(conn, source, existing, latest, version_of)
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             versions: list[dict[str, Any]] = []
             for rid, resp in latest.items():
-                version = _version_of(resp)
+                version = version_of[rid]
                 known = existing.get(rid)
                 if known is None:
                     row = _response_row(resp, version, now)
@@ -149,6 +151,9 @@ class Inbox:
                         row["status"] = HISTORY
                     inserts.append(row)
                     new += 1
+                elif (rid, version) in had:  # an earlier version sent again: a replay
+                    unchanged += 1
+                    continue
                 elif history or known[0] == version or resp.updated_at < known[1]:
                     if not history and known[0] != version:
                         older.append((rid, resp.updated_at, known[1]))
@@ -484,6 +489,36 @@ class Inbox:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(t.problems)).scalar_one()
             )
+
+
+def _versions_had(
+    conn: Connection,
+    source: str,
+    existing: Mapping[str, tuple[str, datetime]],
+    latest: Mapping[str, SurveyResponse],
+    version_of: Mapping[str, str],
+) -> set[tuple[str, str]]:
+    """The (response id, version) pairs of ``latest`` that are not the stored version, are dated
+    the same as it, and were stored before it: an older delivery sent again (a replayed or
+    retried webhook, Delighted's carrying no timestamp of its own), which must not replace the
+    version that followed it. A version dated after the stored one is always newer."""
+    tied = {
+        rid: version_of[rid]
+        for rid, resp in latest.items()
+        if (known := existing.get(rid)) is not None
+        and known[0] != version_of[rid]
+        and resp.updated_at == known[1]
+    }
+    if not tied:
+        return set()
+    v = t.response_versions
+    had: set[tuple[str, str]] = set()
+    for chunk in chunks(sorted(tied)):
+        query = sa.select(v.c.response_id, v.c.version).where(
+            v.c.source == source, v.c.response_id.in_(chunk)
+        )
+        had.update((row.response_id, row.version) for row in conn.execute(query))
+    return {(rid, version) for rid, version in tied.items() if (rid, version) in had}
 
 
 def _insert_problems(

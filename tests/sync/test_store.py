@@ -340,3 +340,26 @@ def test_the_upgrade_folds_the_copies_earlier_passes_stored(store: StateStore) -
         t.MIGRATIONS[19](conn)
     seen = sorted((p.reason, at) for at, p in store.inbox.recent_problems(10))
     assert seen == [("another reason", T0), ("bad", T0 + timedelta(minutes=2))]
+
+
+def test_an_earlier_version_sent_again_with_the_same_time_does_not_replace_the_later_one(
+    store: StateStore,
+) -> None:
+    """A respondent adds a comment within the same second; a replayed or retried delivery of the
+    first version, after the webhook receiver forgot it, must not bring it back."""
+    first = response("1", score=2)
+    edited = response("1", score=9, comment="actually, great")
+    assert store.inbox.ingest_page("delighted", [first], None, T0).new == 1
+    assert store.inbox.ingest_page("delighted", [edited], None, T0).updated == 1
+
+    again = store.inbox.ingest_page("delighted", [first], None, T0 + timedelta(hours=1))
+    assert (again.updated, again.unchanged) == (0, 1)
+    stored = store.inbox.get("delighted", "1")
+    assert stored is not None
+    assert stored.response.score == 9
+
+    changed_back = response("1", score=2, minutes=5)  # a real later edit back to 2
+    assert store.inbox.ingest_page("delighted", [changed_back], None, T0).updated == 1
+    stored = store.inbox.get("delighted", "1")
+    assert stored is not None
+    assert stored.response.score == 2
