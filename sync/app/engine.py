@@ -433,7 +433,13 @@ class Engine:
         of the pass goes on). The range of an unfinished backfill is read each time."""
         backfilling = self.store.backfills.range()
         report.backfilling = as_iso(backfilling)
-        return replace(self._with_queues(report), backfilling=backfilling)
+        restored = self.store.restored
+        restored.forget_if_past(self.clock(), self.config.routing.act_on_responses_newer_than)
+        return replace(
+            self._with_queues(report),
+            backfilling=backfilling,
+            verify_before=restored.verify_before(),
+        )
 
     def _with_queues(self, report: RunReport) -> RoutingContext:
         context = self.routing_context()

@@ -51,10 +51,47 @@ def state_check_command(config_path: Path) -> None:
         click.echo(f"  warning: {warning}")
     if found.problems:
         raise StateFileError(
-            "\n".join(found.problems) + "\nnps-sync did not change it; restore it from a backup."
+            "\n".join(found.problems) + "\nnps-sync did not change it; restore it from a backup, "
+            "then run nps-sync state restored."
         )
     if found.warnings:
         raise PartialFailureError()
+
+
+@state_group.command("restored")
+@CONFIG_OPTION
+@click.option(
+    "--answered-before",
+    "answered_before",
+    metavar="WHEN",
+    help="ISO 8601 date or time; default now. Actions of answers given before it are looked "
+    "up before they are created.",
+)
+def state_restored_command(config_path: Path, answered_before: str | None) -> None:
+    """Run after restoring the state database from a backup, or starting it anew, before the
+    next pass: what was done since the backup is found in Salesforce and Zendesk instead of
+    being done again."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(answered_before) if answered_before else now
+    except ValueError:
+        raise click.BadParameter(
+            f"{answered_before!r} is not an ISO 8601 date or time", param_hint="--answered-before"
+        ) from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    store = _store(config_path)
+    try:
+        in_force = store.restored.mark(moment, now)
+        waiting = store.outbox.verify_unfinished(now)
+    finally:
+        store.close()
+    click.echo(
+        f"The actions of answers given before {in_force.isoformat(timespec='seconds')} are "
+        f"looked up by their key before they are created ({waiting:,} queued now, and those "
+        "the next passes queue); one found is recorded as done."
+    )
 
 
 @click.command("status")

@@ -74,6 +74,9 @@ class RoutingContext:
     act_window: timedelta | None = None
     #: The answer dates of a backfill that has not finished reading its sources: history.
     backfilling: tuple[datetime, datetime] | None = None
+    #: Actions of answers given before this are looked up before they are created: the state
+    #: was restored and the world may hold them already (:mod:`sync.state.restored`).
+    verify_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,6 +471,7 @@ def build_intent(
         payload=made,
         ruleset_hash=ruleset.hash,
         priority=DETRACTOR_FIRST if r.category == "detractor" else ORDINARY,
+        verify_first=routing.verify_before is not None and r.created_at < routing.verify_before,
     )
     return Built(intent, note=note)
 

@@ -91,7 +91,9 @@ def corruption_error(url: str, error: BaseException) -> StateFileError:
         f"state database {path} is damaged or not a SQLite database ({original}). nps-sync "
         "did not change it. Restore it from a backup, or move it aside and let nps-sync "
         "start a new one (a new state database pulls and routes every response the sources "
-        f"still return). `nps-sync state check -c CONFIG` checks the file."
+        "still return); either way run `nps-sync state restored -c CONFIG` before the next "
+        "pass, so what was done since is found, not done again. `nps-sync state check -c "
+        "CONFIG` checks the file."
     )
 
 

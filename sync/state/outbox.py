@@ -41,6 +41,9 @@ class ActionIntent:
     ruleset_hash: str
     #: Claimed lowest first (:data:`DETRACTOR_FIRST` for a detractor's actions).
     priority: int = ORDINARY
+    #: Looked up by its key before its first create (:mod:`sync.state.restored`): its record
+    #: may exist although the outbox never saw it made.
+    verify_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,18 @@ class Outbox:
         with self._db.writing() as conn:
             result = conn.execute(insert_ignore(conn, t.actions).returning(t.actions.c.key), rows)
             return len(result.all())
+
+    def verify_unfinished(self, now: datetime) -> int:
+        """Mark every action not yet carried out to be looked up by its key before its first
+        create (:mod:`sync.state.restored`); returns how many were marked."""
+        a = t.actions
+        with self._db.writing() as conn:
+            result = conn.execute(
+                a.update()
+                .where(a.c.status == "pending", a.c.attempts == 0)
+                .values(attempts=1, updated_at=now)
+            )
+            return int(result.rowcount or 0)
 
     # -- leases and results --------------------------------------------------------------------
     def claim(
@@ -595,7 +610,7 @@ def _intent_row(intent: ActionIntent, now: datetime) -> dict[str, Any]:
         "ruleset_hash": intent.ruleset_hash,
         "priority": intent.priority,
         "status": "pending",
-        "attempts": 0,
+        "attempts": 1 if intent.verify_first else 0,  # > 0: claimed as if tried before
         "failures": 0,
         "next_attempt_at": now,
         "created_at": now,

@@ -47,6 +47,7 @@ from sync.state.locks import Locks
 from sync.state.loops import Loops
 from sync.state.open_tickets import OpenTicketMirror
 from sync.state.outbox import Outbox
+from sync.state.restored import RestoredState
 from sync.state.runs import Cursors, Runs
 from sync.state.skips import SkippedAction, Skips
 from sync.state.tickets import TicketLedger
@@ -79,6 +80,7 @@ class StateStore:
         self.cursors = Cursors(self.db)
         self.runs = Runs(self.db)
         self.backfills = UnfinishedBackfill(self.cursors)
+        self.restored = RestoredState(self.cursors)
         self.inbox = Inbox(self.db, self.cursors)
         self.outbox = Outbox(self.db)
         self.write_backs = WriteBackQueue(self.db)

@@ -363,3 +363,26 @@ def test_an_earlier_version_sent_again_with_the_same_time_does_not_replace_the_l
     stored = store.inbox.get("delighted", "1")
     assert stored is not None
     assert stored.response.score == 2
+
+
+def test_a_restore_mark_keeps_the_latest_moment_and_goes_once_the_act_window_has_passed(
+    store: StateStore,
+) -> None:
+    assert store.restored.verify_before() is None
+    assert store.restored.mark(T0, T0) == T0
+    assert store.restored.mark(T0 - timedelta(days=1), T0) == T0  # an earlier one: kept later
+    store.restored.forget_if_past(T0 + timedelta(days=13), timedelta(days=14))
+    assert store.restored.verify_before() == T0
+    store.restored.forget_if_past(T0 + timedelta(days=15), timedelta(days=14))
+    assert store.restored.verify_before() is None
+
+
+def test_actions_queued_before_a_restore_mark_are_looked_up_before_their_first_create(
+    store: StateStore,
+) -> None:
+    store.inbox.ingest_page("delighted", [response("1"), response("2")], None, T0)
+    routed(store, "1", "k1")
+    assert store.outbox.verify_unfinished(T0) == 1
+    routed(store, "2", "k2")
+    claimed = {c.key: c.attempts for c in store.outbox.claim("w", limit=5, lease=LEASE, now=T0)}
+    assert claimed == {"k1": 2, "k2": 1}  # above 1: looked up by key before any create
