@@ -251,8 +251,8 @@ def print_calls(runs: list[SyncRun], console: Console) -> None:
     for note in notes:
         console.print(note, highlight=False, markup=False)
     console.print(
-        "bounds: Salesforce 1 login + ceil(emails/200) + ceil(tasks/200) + ceil(contact "
-        "updates/200) + ceil(account updates/200) + ceil(task links/200); "
+        "bounds: Salesforce 1 login + 1 new-state check + ceil(emails/200) + ceil(tasks/200) + "
+        "ceil(contact updates/200) + ceil(account updates/200) + ceil(task links/200); "
         "Zendesk 2 + min(ceil(emails/100), ceil(account users/1000)) + ceil(tickets/100) + "
         "ceil(comments/100) + "
         "ceil(user updates/100) + ceil(org updates/100) + max(2 x ceil(jobs/100), 2 x jobs/30: "

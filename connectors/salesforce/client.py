@@ -526,6 +526,12 @@ class SalesforceConnector:
                 found.setdefault(rec[marker], rec["Id"])
         return found
 
+    def has_keyed_tasks(self) -> bool:
+        """Whether any Task carries an idempotency key: nps-sync, with this state database or
+        another, has made Tasks in this org. One query, one row at most."""
+        marker = self.task_marker_field
+        return bool(self.query_all(f"SELECT Id FROM Task WHERE {marker} != null LIMIT 1"))
+
     def find_owners(self, ids: Iterable[str]) -> dict[str, str]:
         """Active users and queues among ``ids``: id -> ``User`` or ``Queue``.
 

@@ -325,6 +325,8 @@ class Engine:
         self._user_export_refused = ""
         self._comment_analysis: CommentAnalysis | None = None
         self._comment_analysis_loaded = False
+        #: Whether this engine has checked a store that never acted against Salesforce.
+        self._checked_new_store = False
 
     def sibling(self) -> Engine:
         """An engine on the same config, store and rules with connections of its own and its
@@ -433,6 +435,7 @@ class Engine:
         of the pass goes on). The range of an unfinished backfill is read each time."""
         backfilling = self.store.backfills.range()
         report.backfilling = as_iso(backfilling)
+        self._check_new_store()
         restored = self.store.restored
         restored.forget_if_past(self.clock(), self.config.routing.act_on_responses_newer_than)
         return replace(
@@ -440,6 +443,33 @@ class Engine:
             backfilling=backfilling,
             verify_before=restored.verify_before(),
         )
+
+    def _check_new_store(self) -> None:
+        """A state database that has never queued an action, in an org whose Tasks show that
+        nps-sync has acted there before (its volume lost, a new database, a second install):
+        what it is about to queue may exist already, so the actions of answers given before now
+        are looked up before they are created, as after ``nps-sync state restored``. One query,
+        once per engine; a check that fails counts as a yes (a lookup costs less than a
+        duplicate)."""
+        if self._checked_new_store:
+            return
+        self._checked_new_store = True
+        if self.store.outbox.counts() or self.store.restored.verify_before() is not None:
+            return
+        try:
+            acted_before = self.retry.call(self.conn.crm.has_keyed_tasks)
+        except ConnectorError as error:
+            log.warning("could not check Salesforce for Tasks made before: %s", error)
+            acted_before = True
+        if acted_before:
+            now = self.clock()
+            self.store.restored.mark(now, now)
+            log.warning(
+                "this state database has queued no action yet, but Salesforce holds Tasks "
+                "nps-sync made: actions of answers given before %s are looked up by their key "
+                "before they are created, so none is made twice",
+                now.isoformat(timespec="seconds"),
+            )
 
     def _with_queues(self, report: RunReport) -> RoutingContext:
         context = self.routing_context()

@@ -84,6 +84,10 @@ class TaskCrm(Protocol):
 
     def find_tasks_by_key(self, keys: Iterable[str]) -> dict[str, str]: ...
 
+    def has_keyed_tasks(self) -> bool:
+        """Whether any Task carries an idempotency key (nps-sync has made Tasks here)."""
+        ...
+
     def create_tasks(self, tasks: Sequence[TaskSpec]) -> list[WriteResult]: ...
 
 
