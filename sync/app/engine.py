@@ -433,43 +433,43 @@ class Engine:
         that ``report`` records; each one that is missing or does not take Tasks is an error of
         the pass, at its place in the rules file (its Tasks go down the owner ladder, the rest
         of the pass goes on). The range of an unfinished backfill is read each time."""
-        backfilling = self.store.backfills.range()
-        report.backfilling = as_iso(backfilling)
-        self._check_new_store()
-        restored = self.store.restored
-        restored.forget_if_past(self.clock(), self.config.routing.act_on_responses_newer_than)
+        window = self.config.routing.act_on_responses_newer_than
+        marks = self.store.routing_marks(self.clock(), window)
+        if not marks.acted and self._check_new_store():
+            marks = self.store.routing_marks(self.clock(), window)
+        report.backfilling = as_iso(marks.backfilling)
         return replace(
             self._with_queues(report),
-            backfilling=backfilling,
-            verify_before=restored.verify_before(),
+            backfilling=marks.backfilling,
+            verify_before=marks.verify_before,
         )
 
-    def _check_new_store(self) -> None:
-        """A state database that has never queued an action, in an org whose Tasks show that
-        nps-sync has acted there before (its volume lost, a new database, a second install):
-        what it is about to queue may exist already, so the actions of answers given before now
-        are looked up before they are created, as after ``nps-sync state restored``. One query,
-        once per engine; a check that fails counts as a yes (a lookup costs less than a
-        duplicate)."""
+    def _check_new_store(self) -> bool:
+        """For a state database that has never queued an action: whether the org's Tasks show
+        that nps-sync has acted there before (its volume lost, a new database, a second
+        install). If so, what it is about to queue may exist already, so the actions of answers
+        given before now are looked up before they are created, as after ``nps-sync state
+        restored``, and True is returned (the mark was set). One query, once per engine; a check
+        that fails counts as a yes (a lookup costs less than a duplicate)."""
         if self._checked_new_store:
-            return
+            return False
         self._checked_new_store = True
-        if self.store.outbox.counts() or self.store.restored.verify_before() is not None:
-            return
         try:
             acted_before = self.retry.call(self.conn.crm.has_keyed_tasks)
+            why = "Salesforce holds Tasks nps-sync made"
         except ConnectorError as error:
-            log.warning("could not check Salesforce for Tasks made before: %s", error)
-            acted_before = True
+            acted_before, why = True, f"Salesforce did not say whether it holds any ({error})"
         if acted_before:
             now = self.clock()
             self.store.restored.mark(now, now)
             log.warning(
-                "this state database has queued no action yet, but Salesforce holds Tasks "
-                "nps-sync made: actions of answers given before %s are looked up by their key "
-                "before they are created, so none is made twice",
+                "this state database has queued no action yet, and %s: actions of answers given "
+                "before %s are looked up by their key before they are created, so none is made "
+                "twice",
+                why,
                 now.isoformat(timespec="seconds"),
             )
+        return acted_before
 
     def _with_queues(self, report: RunReport) -> RoutingContext:
         context = self.routing_context()

@@ -40,6 +40,7 @@ from connectors.errors import ConfigError
 from sync.app.engine import Engine, RefusedError, RunReport
 from sync.core.config import ScheduleConfig, ViewsConfig
 from sync.stages.recency import history_summary
+from sync.state.errors import StateFileError, StateRefusedError, StateUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,11 @@ class Daemon:
             report = exc.report
         except ConfigError as exc:
             log.error("%s: %s (fix the credentials or settings; retrying next run)", name, exc)
+            return None
+        except (StateFileError, StateUnavailableError, StateRefusedError) as exc:
+            # The state database's own tiers: the message names it and what to do; a traceback
+            # (with the statement) would bury that.
+            log.error("%s failed: %s", name, exc)
             return None
         except Exception:
             log.exception("%s failed", name)

@@ -21,6 +21,14 @@ def as_iso(moments: tuple[datetime, datetime] | None) -> list[str] | None:
     return [moment.isoformat() for moment in moments] if moments else None
 
 
+def parse_range(value: str | None) -> tuple[datetime, datetime] | None:
+    """The range as its cursor row keeps it (``SINCE/UNTIL``), or None."""
+    if not value:
+        return None
+    since, _, until = value.partition("/")
+    return datetime.fromisoformat(since), datetime.fromisoformat(until)
+
+
 class UnfinishedBackfill:
     """Where history is being imported: answers from ``since`` up to ``until``."""
 
@@ -29,11 +37,7 @@ class UnfinishedBackfill:
 
     def range(self) -> tuple[datetime, datetime] | None:
         """The unfinished range, or None when every backfill that started has finished."""
-        value = self._cursors.get(UNFINISHED_KEY)
-        if not value:
-            return None
-        since, _, until = value.partition("/")
-        return datetime.fromisoformat(since), datetime.fromisoformat(until)
+        return parse_range(self._cursors.get(UNFINISHED_KEY))
 
     def range_iso(self) -> list[str] | None:
         """:meth:`range` as :func:`as_iso` gives it."""

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from sync.state.errors import statement_error
 from sync.state.files import corruption_error, is_corruption
 
 
@@ -53,6 +54,7 @@ def create_engine(url: str) -> Engine:
             # A page found damaged in the middle of a pass: say so, not a driver traceback.
             if is_corruption(context.original_exception):
                 raise corruption_error(url, context.original_exception) from None
+            _raise_tier(url, context)
 
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
@@ -64,7 +66,23 @@ def create_engine(url: str) -> Engine:
         url, hide_parameters=True, connect_args={"prepare_threshold": NEVER_PREPARE}
     )
     _ping_when_idle(engine)
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _on_server_error(context: sa.engine.ExceptionContext) -> None:
+        _raise_tier(url, context)
+
     return engine
+
+
+def _raise_tier(url: str, context: sa.engine.ExceptionContext) -> None:
+    """A statement that failed because of the database itself (disk full, read-only, the
+    connection lost) as the error of its tier (:func:`~sync.state.errors.statement_error`);
+    a failed connect is left to the callers that sort those, a pool's ping to the pool."""
+    if context.is_pre_ping or context.connection is None:  # connecting: sorted by the callers
+        return
+    error = statement_error(url, context.original_exception)
+    if error is not None:
+        raise error from None
 
 
 #: psycopg prepares a statement on the server once it has run this many times on a connection.

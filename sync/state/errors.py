@@ -79,3 +79,58 @@ def _file_error(path: Path, error: BaseException) -> StateFileError:
         f"cannot open the state database {path}: {_reason(error)}. Check that this user may "
         f"read and write {path} and its folder, or point state.url elsewhere."
     )
+
+
+#: Words of a driver's error on a statement, by the tier they belong to. A statement that fails
+#: this way in the middle of a pass ends the command with that tier's message and code, naming
+#: the database, where it printed a driver traceback (with the SQL) and exited 1.
+_FULL = ("database or disk is full", "no space left on device", "could not extend file")
+_IO = ("disk i/o error",)
+_READ_ONLY_FILE = ("attempt to write a readonly database",)
+_READ_ONLY_SERVER = ("read-only transaction", "cannot execute")
+_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection is closed",
+    "consuming input failed",
+    "the connection is lost",
+    "database is locked",
+)
+
+
+def statement_error(url: str, error: BaseException) -> Exception | None:
+    """The error of its tier for a statement that failed on the state database at ``url``
+    because of the database or its server (disk full, read-only, the connection lost), or
+    None for any other failure (those are bugs, and keep their traceback)."""
+    reason = _reason(error)
+    text = reason.lower()
+    parsed = sa.engine.make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    host = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    where = (parsed.database or "") if sqlite else host
+    if any(word in text for word in _FULL):
+        return StateUnavailableError(
+            f"the state database {where} cannot be written: its disk is full ({reason}). "
+            "Nothing recorded before was lost; free space, then run again."
+        )
+    if any(word in text for word in _IO):
+        return StateUnavailableError(
+            f"the state database {where} cannot be written: {reason} (a full disk, or a failing "
+            "one). Nothing recorded before was lost; make room or fix the disk, then run again."
+        )
+    if sqlite and any(word in text for word in _READ_ONLY_FILE):
+        return StateFileError(
+            f"the state database {where} cannot be written: {reason}. Check that this user may "
+            "write it, its -wal and -shm files and its folder."
+        )
+    if not sqlite and "read-only" in text and any(w in text for w in _READ_ONLY_SERVER):
+        return StateRefusedError(
+            f"the state database at {where} refuses writes: {reason} (a standby server, or "
+            "default_transaction_read_only). Point state.url at the primary."
+        )
+    if any(word in text for word in _LOST):
+        return StateUnavailableError(
+            f"the state database {where} stopped answering in the middle of the run: "
+            f"{reason}. What was recorded stays; run again (a daemon does by itself)."
+        )
+    return None

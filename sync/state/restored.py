@@ -37,8 +37,14 @@ class RestoredState:
         self._cursors.set(VERIFY_KEY, moment.isoformat(), now)
         return moment
 
-    def forget_if_past(self, now: datetime, act_window: timedelta | None) -> None:
-        """Drop the mark once every answer before it is older than the act window."""
-        moment = self.verify_before()
+    def in_force(
+        self, now: datetime, act_window: timedelta | None, stored: str | None
+    ) -> datetime | None:
+        """The moment of the mark as ``stored`` (its cursor row's value), or None; the mark is
+        dropped once every answer before it is older than the act window (none of them can be
+        acted on any more)."""
+        moment = datetime.fromisoformat(stored) if stored else None
         if moment is not None and act_window is not None and moment + act_window < now:
             self._cursors.delete(VERIFY_KEY)
+            return None
+        return moment

@@ -29,14 +29,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.state import errors, files
 from sync.state import schema as t
-from sync.state.backfills import UnfinishedBackfill
+from sync.state.backfills import UNFINISHED_KEY, UnfinishedBackfill, parse_range
 from sync.state.comment_text import CommentTexts
 from sync.state.cooldowns import Cooldowns
 from sync.state.database import Database, create_engine, lock_key
@@ -47,7 +47,7 @@ from sync.state.locks import Locks
 from sync.state.loops import Loops
 from sync.state.open_tickets import OpenTicketMirror
 from sync.state.outbox import Outbox
-from sync.state.restored import RestoredState
+from sync.state.restored import VERIFY_KEY, RestoredState
 from sync.state.runs import Cursors, Runs
 from sync.state.skips import SkippedAction, Skips
 from sync.state.tickets import TicketLedger
@@ -137,6 +137,23 @@ class StateStore:
         except sa.exc.SQLAlchemyError as exc:
             raise errors.connection_error(self.url, exc) from None
 
+    def routing_marks(self, now: datetime, act_window: timedelta | None) -> RoutingMarks:
+        """What routing reads of the state each pass, in one statement: the range of an
+        unfinished backfill (:mod:`~sync.state.backfills`), the restore mark in force
+        (:mod:`~sync.state.restored`) and whether any action was ever queued."""
+        c, a = t.cursors, t.actions
+        marks = sa.select(c.c.source, c.c.value).where(c.c.source.in_([UNFINISHED_KEY, VERIFY_KEY]))
+        acted = sa.select(sa.literal(_ACTED), sa.literal(None, sa.String)).where(
+            sa.exists(sa.select(a.c.key))
+        )
+        with self.db.reading() as conn:
+            values = {row[0]: row[1] for row in conn.execute(marks.union_all(acted))}
+        return RoutingMarks(
+            backfilling=parse_range(values.get(UNFINISHED_KEY)),
+            verify_before=self.restored.in_force(now, act_window, values.get(VERIFY_KEY)),
+            acted=_ACTED in values,
+        )
+
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction that repository methods given it as ``conn`` join."""
@@ -171,6 +188,18 @@ class StateStore:
             )
             self.write_backs.queue_records(sorted(queued), now, conn)
         return Routed(fresh, news)
+
+
+#: The row :meth:`StateStore.routing_marks` adds when the outbox holds any action.
+_ACTED = "outbox:any"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingMarks:
+    backfilling: tuple[datetime, datetime] | None
+    verify_before: datetime | None
+    #: Whether any action was ever queued in this state database.
+    acted: bool
 
 
 def open_store(url: str) -> StateStore:

@@ -371,9 +371,8 @@ def test_a_restore_mark_keeps_the_latest_moment_and_goes_once_the_act_window_has
     assert store.restored.verify_before() is None
     assert store.restored.mark(T0, T0) == T0
     assert store.restored.mark(T0 - timedelta(days=1), T0) == T0  # an earlier one: kept later
-    store.restored.forget_if_past(T0 + timedelta(days=13), timedelta(days=14))
-    assert store.restored.verify_before() == T0
-    store.restored.forget_if_past(T0 + timedelta(days=15), timedelta(days=14))
+    assert store.routing_marks(T0 + timedelta(days=13), timedelta(days=14)).verify_before == T0
+    assert store.routing_marks(T0 + timedelta(days=15), timedelta(days=14)).verify_before is None
     assert store.restored.verify_before() is None
 
 
