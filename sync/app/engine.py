@@ -1139,6 +1139,7 @@ class Engine:
 
     def _run(self, kind: str, *stages: Stage) -> RunReport:
         """Run stages as one recorded run; leases this worker holds are given back at the end."""
+        self.store.check_file()  # before writing anything into it
         started = self.clock()
         before = self.conn.counter.snapshot()
         run_id = self.store.runs.start(started, kind=kind, owner=self.owner)

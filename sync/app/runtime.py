@@ -40,6 +40,8 @@ from sync.core.errors import ConfigFileError
 from sync.core.files import MAX_ADMIN_FILE, read_file_text
 from sync.core.ports import CrmPort, HelpdeskPort, SurveyScheduler
 from sync.state import StateStore
+from sync.state.errors import StateFileError
+from sync.state.files import sqlite_path
 
 
 def _secret(secret: Secret | None, what: str) -> str | None:
@@ -243,8 +245,17 @@ def require_context_templates(config: Config) -> None:
         )
 
 
-def open_store(config: Config) -> StateStore:
-    """The configured state store, its schema created or upgraded."""
+def open_store(config: Config, *, existing: bool = False) -> StateStore:
+    """The configured state store, its schema created or upgraded. ``existing``: a command that
+    only reads it (``status``, the views) must not create an empty SQLite file where none is,
+    which would hide a state file that is missing or was moved."""
+    path = sqlite_path(config.state.url)
+    if existing and path is not None and path.parent.is_dir() and not path.exists():
+        raise StateFileError(
+            f"there is no state database at {path}: nothing has run with this config yet, or "
+            "state.url names another file (a relative path is read from the config's folder). "
+            "nps-sync sync creates it."
+        )
     return state.open_store(config.state.url)
 
 

@@ -40,7 +40,12 @@ from connectors.errors import ConfigError
 from sync.app.engine import Engine, RefusedError, RunReport
 from sync.core.config import ScheduleConfig, ViewsConfig
 from sync.stages.recency import history_summary
-from sync.state.errors import StateFileError, StateRefusedError, StateUnavailableError
+from sync.state.errors import (
+    StateFileError,
+    StateFileReplacedError,
+    StateRefusedError,
+    StateUnavailableError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,8 @@ class Daemon:
         self.scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         self._turn = threading.Lock()
         self._stopping = threading.Event()
+        #: The error the daemon stopped itself for (its state file replaced), raised by run.
+        self.failure: Exception | None = None
         #: The job that holds the turn now, for the log line of a tick skipped meanwhile.
         self._running: str | None = None
         #: Jobs started (waiting for their turn or running), and those asked for again meanwhile.
@@ -158,6 +165,11 @@ class Daemon:
             report = exc.report
         except ConfigError as exc:
             log.error("%s: %s (fix the credentials or settings; retrying next run)", name, exc)
+            return None
+        except StateFileReplacedError as exc:  # nothing this process records would be read
+            log.error("%s: %s", name, exc)
+            self.failure = exc
+            self.stop()
             return None
         except (StateFileError, StateUnavailableError, StateRefusedError) as exc:
             # The state database's own tiers: the message names it and what to do; a traceback
@@ -328,6 +340,8 @@ class Daemon:
         while not self._stopping.wait(timeout=SIGNAL_CHECK_SECONDS):
             pass
         self.shut_down()
+        if self.failure is not None:  # the daemon stopped itself: exit with its error's code
+            raise self.failure
 
     def start(self) -> None:
         """Schedule the jobs and start them (in the scheduler's threads)."""

@@ -152,9 +152,8 @@ def segments_command(
     config = load(config_path)
     chosen = attributes_for(config, attributes)
     start, end = _period(since, until, config.metrics.window_days)
-    data = insight_periods(
-        config, open_store(config), start=start, end=end, fields=account_fields(chosen)
-    )
+    store = open_store(config, existing=True)
+    data = insight_periods(config, store, start=start, end=end, fields=account_fields(chosen))
     reports = [
         segment_nps(data.now, a, confidence=confidence, small_below=small_below) for a in chosen
     ]
@@ -212,7 +211,7 @@ def trend_command(
     start, end = _period(since, until, 365)
     chosen: Every = "week" if every == "week" else "quarter" if every == "quarter" else "month"
     points = nps_trend(
-        trend_periods(open_store(config), start=start, end=end, every=chosen),
+        trend_periods(open_store(config, existing=True), start=start, end=end, every=chosen),
         confidence=confidence,
     )
     if as_json:
@@ -273,9 +272,8 @@ def drivers_command(
     config = load(config_path)
     chosen = attributes_for(config, attributes)
     start, end = _period(since, until, config.metrics.window_days)
-    data = insight_periods(
-        config, open_store(config), start=start, end=end, fields=account_fields(chosen)
-    )
+    store = open_store(config, existing=True)
+    data = insight_periods(config, store, start=start, end=end, fields=account_fields(chosen))
     drivers = detractor_drivers(
         cases(data.now, chosen, themes=themes),
         resamples=resamples,
@@ -351,7 +349,7 @@ def revenue_command(
 
     config = load(config_path)
     start, end = _period(since, until, 365)
-    store = open_store(config)
+    store = open_store(config, existing=True)
     loops = loop_effect(loop_follow_ups(store, since=start), confidence=confidence)
     inputs = revenue_inputs(
         store,

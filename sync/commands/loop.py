@@ -68,7 +68,7 @@ def report_command(config_path: Path, since: str, group_by: str | None, as_json:
     now = datetime.now(UTC)
     bh = config.business_hours
     hours = BusinessHours(ZoneInfo(bh.timezone), bh.start_hour, bh.end_hour)
-    store = open_store(config)
+    store = open_store(config, existing=True)
     try:
         teams = _teams(config, store, now - window) if group_by == "team" else {}
         rows = records(store.loops.facts(now - window), config.loop.sla, hours, teams)

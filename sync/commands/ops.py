@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 WIDE = 120
 
 
-def _store(config_path: Path) -> StateStore:
+def _store(config_path: Path, *, existing: bool = True) -> StateStore:
+    """The state database of the config; by default only one that exists (these commands
+    read it: an empty one made here would hide a missing file)."""
     from sync.app.runtime import open_store
 
-    return open_store(load(config_path))
+    return open_store(load(config_path), existing=existing)
 
 
 @click.group("state")
@@ -81,7 +83,7 @@ def state_restored_command(config_path: Path, answered_before: str | None) -> No
             f"{answered_before!r} is not an ISO 8601 date or time", param_hint="--answered-before"
         ) from None
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    store = _store(config_path)
+    store = _store(config_path, existing=False)  # a new database may be marked before its pass
     try:
         in_force = store.restored.mark(moment, now)
         waiting = store.outbox.verify_unfinished(now)

@@ -154,7 +154,7 @@ def themes_command(config_path: Path, since: str, as_json: bool) -> None:
         raise click.BadParameter(str(error), param_hint="--since") from None
     config = load(config_path)
     now = datetime.now(UTC)
-    store = open_store(config)
+    store = open_store(config, existing=True)
     try:
         summary = summarise(store, config, now, window)
     finally:

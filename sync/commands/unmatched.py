@@ -67,7 +67,7 @@ def unmatched_group(
 
     path = _config_file(ctx, config_path)
     config = load(path)
-    store = open_store(config)
+    store = open_store(config, existing=True)
     try:
         rows = store.inbox.unmatched()
     finally:

@@ -36,7 +36,7 @@ def _answers(config_path: Path, since: datetime) -> list[Answer]:
     from sync.reports.answers import gather
 
     config = load(config_path)
-    store = open_store(config)
+    store = open_store(config, existing=True)
     try:
         return gather(store, config, since)
     finally:
@@ -182,7 +182,7 @@ def report_command(
     chosen = cast(Period, period)
     since = periods(now, chosen, TREND_PERIODS[period])[0][1]
     config = load(config_path)
-    store = open_store(config)
+    store = open_store(config, existing=True)
     fields = list(config.insights.segments.account_fields)
     try:
         answers = gather(store, config, since)

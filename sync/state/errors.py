@@ -25,6 +25,10 @@ class StateFileError(Exception):
     """
 
 
+class StateFileReplacedError(StateFileError):
+    """The SQLite file was removed or replaced while a process had it open: a daemon stops."""
+
+
 class StateUnavailableError(Exception):
     """The state database server does not answer; the CLI exits 75 (run again later)."""
 

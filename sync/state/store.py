@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -70,6 +71,7 @@ class StateStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._file: tuple[Path, int, int] | None = None
         #: Set when an existing SQLite file is readable by others (logged once, shown by status).
         self.file_warning = files.prepare(url)
         if self.file_warning:
@@ -127,6 +129,35 @@ class StateStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def remember_file(self) -> None:
+        """Note which file a SQLite store opened, for :meth:`check_file`."""
+        path = files.sqlite_path(self.url)
+        if path is not None:
+            info = path.stat()
+            self._file = (path, info.st_dev, info.st_ino)
+
+    def check_file(self) -> None:
+        """Raise :class:`~sync.state.errors.StateFileReplacedError` when the SQLite file this
+        store opened was removed or replaced since (deleted under a running daemon, a backup
+        copied over it): what the process recorded would go where nothing reads it, or into a
+        file it no longer knows."""
+        if self._file is None:
+            return
+        path, device, inode = self._file
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            what = "removed"
+        else:
+            if (info.st_dev, info.st_ino) == (device, inode):
+                return
+            what = "replaced by another file"
+        raise errors.StateFileReplacedError(
+            f"the state database {path} was {what} while nps-sync had it open; nps-sync stopped "
+            "rather than go on recording into a file it no longer reads. Put the right file "
+            "back (after restoring a backup, run nps-sync state restored) and start it again."
+        )
 
     def ping(self) -> None:
         """Check that the database answers now (readiness); raises
@@ -214,4 +245,5 @@ def open_store(url: str) -> StateStore:
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         store.close()
         raise errors.connection_error(url, exc) from None
+    store.remember_file()
     return store

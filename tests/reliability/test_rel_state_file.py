@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from emulators.world import EmulatedWorld
-from sync.state import StateStore
+from sync.state import StateStore, open_store
 from sync.state.files import check
 from tests.reliability.conftest import write_config
 from tests.support import nps_sync_command
@@ -77,6 +77,9 @@ def test_status_and_state_check_show_a_file_open_to_others(
 ) -> None:
     path = tmp_path / "state.db"
     config = write_config(tmp_path / "c.json", world, f"sqlite:///{path}")
+    assert run_cli("status", "-c", str(config)).returncode == 2  # none yet: status makes none
+    assert not path.exists()
+    open_store(f"sqlite:///{path}").close()
     assert run_cli("status", "-c", str(config)).returncode == 0
     path.chmod(0o640)
     status = run_cli("status", "-c", str(config))

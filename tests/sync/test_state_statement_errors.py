@@ -109,6 +109,7 @@ def test_sync_on_a_full_disk_exits_75_naming_the_file_and_the_next_run_catches_u
     import subprocess
 
     from emulators.world import EmulatedWorld
+    from sync.state import open_store
     from tests.support import nps_sync_command
 
     state = tmp_path / "state.db"
@@ -132,15 +133,7 @@ def test_sync_on_a_full_disk_exits_75_naming_the_file_and_the_next_run_catches_u
         config = tmp_path / "nps-sync.yaml"
         data = world.config_data(state_url=f"sqlite:///{state}")
         config.write_text(json.dumps(data), encoding="utf-8")
-        assert (
-            subprocess.run(  # noqa: S603 - the schema only: a small file
-                [*nps_sync_command(), "status", "-c", str(config)],
-                capture_output=True,
-                timeout=120,
-                check=False,
-            ).returncode
-            == 0
-        )
+        open_store(f"sqlite:///{state}").close()  # the schema only: a small file
         full = sync(state.stat().st_size + 32 * 1024)
         assert full.returncode == 75, full.stderr[-2000:]
         assert f"the state database {state} cannot be written: " in full.stderr
@@ -148,3 +141,48 @@ def test_sync_on_a_full_disk_exits_75_naming_the_file_and_the_next_run_catches_u
         assert "INSERT" not in full.stderr
         again = sync(None)
         assert again.returncode == 0, again.stderr[-2000:]
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_a_daemon_whose_state_file_is_removed_or_replaced_stops_with_exit_2(
+    tmp_path: Path, how: str
+) -> None:
+    """It went on recording into the deleted file (lost at its restart), or into a file it no
+    longer knew; now its next pass stops it, naming the file."""
+    import json
+    import shutil
+    import subprocess
+    import time
+
+    from emulators.world import EmulatedWorld
+    from tests.support import nps_sync_command, wait_for
+
+    state = tmp_path / "state.db"
+    with EmulatedWorld(seed=3, accounts=4, responses=20) as world:
+        config = tmp_path / "nps-sync.yaml"
+        data = world.config_data(state_url=f"sqlite:///{state}")
+        data["schedule"] = {"poll_interval_seconds": 10, "drain_interval_seconds": 5}
+        config.write_text(json.dumps(data), encoding="utf-8")
+        with subprocess.Popen(  # noqa: S603 - our own CLI
+            [*nps_sync_command(), "run", "-c", str(config)],
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as daemon:
+            try:
+                assert wait_for(state.exists, timeout=60)
+                time.sleep(3)  # its first passes ran
+                if how == "removed":
+                    for part in tmp_path.glob("state.db*"):
+                        part.unlink()
+                else:
+                    shutil.copy(state, tmp_path / "copy.db")
+                    (tmp_path / "copy.db").replace(state)
+                _, stderr = daemon.communicate(timeout=60)
+            finally:
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.communicate()
+            code = daemon.returncode
+    assert code == 2, stderr[-2000:]
+    assert f"the state database {state} was" in stderr
+    assert "Traceback" not in stderr
