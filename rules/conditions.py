@@ -9,6 +9,7 @@ once the whole file, with its custom fields, is known.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
@@ -303,6 +304,8 @@ def _value_problem(spec: FieldSpec, op: str, value: str | int | float | bool) ->
         )
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"field {spec.name!r} is {spec.type.noun}, not {value!r}"
+    if not math.isfinite(value):  # .nan compares false with everything, .inf passes no field
+        return f"field {spec.name!r} is {spec.type.noun}; {value!r} is not a number to compare with"
     low, high = spec.minimum, spec.maximum
     bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
     if (low is not None and value < low) or (high is not None and value > high):

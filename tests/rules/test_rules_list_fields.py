@@ -49,6 +49,8 @@ def test_list_conditions(when: str, themes: list[str] | None, hit: bool) -> None
         ("{account.nps: {gt: 100}}", "is between -100 and 100; gt 100 never matches"),
         ("{score: {gt: 10}}", "field 'score' is between 0 and 10; gt 10 never matches"),
         ("{comment_length: {lt: 0}}", "field 'comment_length' is at least 0; lt 0 never matches"),
+        ("{score: {gt: .nan}}", "nan is not a number to compare with"),
+        ("{comment_length: {lt: .inf}}", "inf is not a number to compare with"),
     ],
 )
 def test_list_and_sentiment_mistakes_are_load_errors(when: str, message: str) -> None:
