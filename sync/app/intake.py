@@ -121,7 +121,7 @@ class Intake:
         now = self.clock()
         return self._take(
             source,
-            replay_key(body),
+            replay_key(f"delighted\n{source}\n".encode() + body),  # the same bytes elsewhere: new
             lambda: parse_delighted_webhook(body, received_at=now, source=source),
             now,
         )
@@ -141,7 +141,7 @@ class Intake:
         mapping = hook.mapping
         return self._take(
             source,
-            key or replay_key(body),
+            key or replay_key(f"typeform\n{source}\n".encode() + body),
             lambda: parse_typeform_webhook(body, received_at=now, source=source, mapping=mapping),
             now,
         )

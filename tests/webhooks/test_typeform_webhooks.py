@@ -248,3 +248,20 @@ def test_store_down_answers_503_with_retry_after(typeform: TypeformEmulator) -> 
     finally:
         listener.stop()
         store.close()
+
+
+def test_a_delivery_is_known_by_its_source_too(receiver: Running) -> None:
+    """The same bytes sent to another source are that source's to judge, not a replay."""
+    body = json.dumps(
+        {"event_type": "survey_response.created", "event_data": {"id": "1", "score": 3}}
+    ).encode()
+    digest = hmac.new(b"dl-key", body, hashlib.sha256).hexdigest()
+    delighted = requests.post(
+        f"{receiver.url}/webhooks/delighted/delighted",
+        body,
+        headers={"X-Delighted-Webhook-Signature": f"sha256={digest}"},
+        timeout=10,
+    )
+    assert delighted.status_code == 200
+    as_typeform = receiver.post(body, sign(body))
+    assert as_typeform.json()["status"] == "ignored"  # not a Typeform event: never "duplicate"
