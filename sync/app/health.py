@@ -1,7 +1,8 @@
 """What ``/healthz`` and ``/readyz`` report: the process is up; the daemon can do its work.
 
-Ready means: the state store answers now, the connectors are connected and no system refused
-the last pass's credentials, and the rules are loaded. A daemon still connecting at start-up is
+Ready means: the state store answers now and the last pass did not fail on it (a full disk
+still answers reads), the connectors are connected and no system refused the last pass's
+credentials, and the rules are loaded. A daemon still connecting at start-up is
 live (it already takes webhooks into the store) but not ready.
 """
 
@@ -20,6 +21,8 @@ class Health:
         self.store = store
         self._engine: Engine | None = None
         self._refused: dict[str, str] = {}
+        #: Why the last pass failed on the state store ("" once a pass completes again).
+        self._store_failure = ""
         self._lock = threading.Lock()
 
     def attach(self, engine: Engine) -> None:
@@ -30,17 +33,23 @@ class Health:
     def observe(self, _job: str, report: RunReport) -> None:
         with self._lock:
             self._refused = dict(report.refused)
+            self._store_failure = ""
+
+    def store_failed(self, job: str, error: Exception) -> None:
+        """A pass failed on the state store (the scheduler's ``on_state_error``)."""
+        with self._lock:
+            self._store_failure = f"the last {job} failed: {error}"
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
         """(ready, check -> "ok" or why not)."""
         checks: dict[str, str] = {}
+        with self._lock:
+            engine, refused, failure = self._engine, dict(self._refused), self._store_failure
         try:
             self.store.ping()
-            checks["store"] = "ok"
+            checks["store"] = failure or "ok"
         except Exception as exc:  # every reason the store cannot answer is "not ready"
             checks["store"] = str(exc) or type(exc).__name__
-        with self._lock:
-            engine, refused = self._engine, dict(self._refused)
         if engine is None:
             checks["connectors"] = "connecting"
             checks["rules"] = "not loaded yet"

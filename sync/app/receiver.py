@@ -57,6 +57,7 @@ class Receiver:
         """The daemon is built: stored webhooks wake its real-time pass, readiness follows its
         engine."""
         self.intake.wake = daemon.respond_soon
+        daemon.on_state_error = self.health.store_failed
         self.health.attach(daemon.engine)
 
     def observe(self, job: str, report: RunReport) -> None:

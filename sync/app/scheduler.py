@@ -105,6 +105,8 @@ class Daemon:
         #: When the views are sent (``views`` in the config; none by default).
         self.views = views or ViewsConfig()
         self.on_report = on_report
+        #: Told of each pass that failed on the state store (readiness shows it).
+        self.on_state_error: Callable[[str, Exception], None] | None = None
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         self._turn = threading.Lock()
@@ -175,6 +177,8 @@ class Daemon:
             # The state database's own tiers: the message names it and what to do; a traceback
             # (with the statement) would bury that.
             log.error("%s failed: %s", name, exc)
+            if self.on_state_error is not None:
+                self.on_state_error(name, exc)
             return None
         except Exception:
             log.exception("%s failed", name)

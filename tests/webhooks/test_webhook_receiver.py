@@ -418,3 +418,21 @@ def test_a_kept_alive_connection_serves_a_second_request_within_the_deadline(
     finally:
         listener.stop()
         store.close()
+
+
+def test_readiness_says_when_the_last_pass_failed_on_the_state_store(tmp_path: Path) -> None:
+    """A full disk still answers the readiness probe's read: the failed pass is what tells."""
+    from sync.app.engine import RunReport
+    from sync.state.errors import StateUnavailableError
+
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    health = Health(store)
+    try:
+        health.store_failed("drain", StateUnavailableError("state.db: its disk is full"))
+        ready, checks = health.readiness()
+        assert not ready
+        assert checks["store"] == "the last drain failed: state.db: its disk is full"
+        health.observe("drain", RunReport())  # a pass completed: the store takes writes again
+        assert health.readiness()[1]["store"] == "ok"
+    finally:
+        store.close()
