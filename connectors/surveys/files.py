@@ -306,8 +306,14 @@ def _jsonl_records(
         if not isinstance(record, dict):
             yield number, SourceProblem(source, location, "expected a JSON object")
             continue
+        columns = _column_keys(list(record))
+        duplicated = sorted({name for name in columns if columns.count(name) > 1})
+        if duplicated:  # "email" and "Email": which one is the respondent's? (CSV refuses too)
+            reason = f"duplicate keys: {', '.join(duplicated)} (keys are read ignoring case)"
+            yield number, SourceProblem(source, location, reason)
+            continue
         fields: dict[str, object] = {"response_id": None}
-        for column, value in zip(_column_keys(list(record)), record.values(), strict=True):
+        for column, value in zip(columns, record.values(), strict=True):
             if column == "properties" and isinstance(value, Mapping):
                 fields.update({f"properties.{name}": item for name, item in value.items()})
             else:

@@ -202,6 +202,10 @@ JSONL_CASES = [
     ('{"id": "j2", "email": "a@b.io", "score": 5', "invalid JSON"),
     ('["j2", "a@b.io", 5]', "expected a JSON object"),
     ('{"id": "j2", "email": "a@b.io", "score": 5, "created_at": true}', "created_at True"),
+    (
+        '{"id": "j2", "email": "a@b.io", "Email": "x@y.io", "score": 5, "created_at": 1777000000}',
+        "duplicate keys: email (keys are read ignoring case)",
+    ),
 ]
 
 
