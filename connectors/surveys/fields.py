@@ -29,11 +29,17 @@ EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
 TRUNCATION_PROPERTY: Final = "comment_truncated_from"
 """Set on a response whose comment was cut to :data:`MAX_COMMENT_CHARS`: the original length."""
 
-_UNIX_TEXT: Final = re.compile(r"\d{9,11}(?:\.\d+)?")
-_SCORE_TEXT: Final = re.compile(r"\d{1,2}")
-# Control characters (Unicode category Cc) but newline and tab, and lone surrogates (Cs), which
-# cannot be stored as UTF-8: one regex pass instead of a category lookup per character.
-_UNPRINTABLE: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# ASCII digits only: ``\d`` would also take full-width and other scripts' digits, which
+# no survey tool sends as a score or a time and which read as another number than they show.
+_UNIX_TEXT: Final = re.compile(r"[0-9]{9,11}(?:\.[0-9]+)?")
+_SCORE_TEXT: Final = re.compile(r"[0-9]{1,2}")
+# Control characters (Unicode category Cc) but newline and tab, lone surrogates (Cs), which
+# cannot be stored as UTF-8, and the bidirectional embeddings, overrides and isolates, which
+# make a terminal, a CRM page or a ticket show text in another order than it was written
+# (right-to-left text displays correctly without them): one regex pass for all of them.
+_UNPRINTABLE: Final = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
+)
 
 
 class FieldError(ValueError):

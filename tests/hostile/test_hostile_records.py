@@ -94,7 +94,7 @@ def csv_file(good: str) -> tuple[bytes, dict[int, str | None]]:
         (row("", comment="empty id"), "empty response id"),
         (row("   ", comment="blank id"), "empty response id"),
         (row("tab\tid"), "invalid response id"),
-        (row("rtl\u202eid"), None),
+        (row("rtl\u202eid"), "invalid response id"),
         (row("bidi-email", email="ann\u202e@acme.com"), "invalid email"),
         (row("fullwidth", email="ａｎｎ@acme.com"), "invalid email"),
         (row("score-big", score="9" * 5000), "is not a whole number"),

@@ -81,3 +81,38 @@ def test_a_rejected_records_location_cannot_forge_a_log_line_or_drive_a_terminal
     assert problem.location == location
     assert "\n" not in str(problem)
     assert "\x1b" not in str(problem)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("score", "９", "score '９' is not a whole number from 0 to 10"),
+        ("score", "١٠", "score '١٠' is not a whole number from 0 to 10"),
+        (
+            "created_at",
+            "１７６４５０００００",
+            "created_at '１７６４５０００００' is not a Unix time or ISO 8601 date",
+        ),
+    ],
+)
+def test_digits_of_other_scripts_are_not_read_as_a_score_or_a_time(
+    field: str, value: str, reason: str
+) -> None:
+    with pytest.raises(FieldError) as caught:
+        build_response(**{**GOOD, field: value}, until=NOW)
+    assert str(caught.value) == reason
+
+
+def test_bidirectional_overrides_are_taken_out_of_a_comment_and_a_name() -> None:
+    """An override makes every screen that shows the text show it reordered: "refund‮ 01 ‬"
+    would read as a promise the respondent never wrote. Right-to-left text itself stays."""
+    response = build_response(
+        **{
+            **GOOD,
+            "comment": "pay \u202eyaw on\u202c please \u2067שלום\u2069 ok",
+            "person_name": "\u202dPat\u202c",
+        },
+        until=NOW,
+    )
+    assert response.comment == "pay yaw on please שלום ok"
+    assert response.person_name == "Pat"
