@@ -31,14 +31,25 @@ _EMAIL = re.compile(
 )
 _SECRET = re.compile(
     r"(?i)\b(password|passwd|token|secret|api[_-]?key|session[_-]?id|authorization)"
-    r"(\s*[=:]\s*|\s+)(bearer\s+)?[^\s,;&]+"
+    r"(\s*[=:]\s*|\s+)(bearer\s+)?([^\s,;&]+)"
 )
+# After a bare space, a short word of letters is prose ("the token expired", "password
+# reset"), not a value: a token or a session id has digits or marks, a password set by hand
+# is rarely a lone lower-case word, and ``=``, ``:`` or "Bearer" always mask what follows.
+_PROSE_WORD = re.compile(r"[a-z]{1,12}[.!?]?")
+
+
+def _masked_secret(match: re.Match[str]) -> str:
+    name, gap, bearer, value = match.groups()
+    if not bearer and not gap.strip() and _PROSE_WORD.fullmatch(value):
+        return match.group(0)
+    return f"{name}{gap}***"
 
 
 def redact(text: str) -> str:
     """Mask email addresses and secret-looking values in ``text``."""
     text = _EMAIL.sub(lambda m: f"{m.group(1) or ''}***@***", text)
-    return _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    return _SECRET.sub(_masked_secret, text)
 
 
 class RedactingFilter(logging.Filter):
