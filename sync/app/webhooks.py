@@ -51,6 +51,15 @@ def _json(answer: Answer) -> JSONResponse:
     return JSONResponse(dict(answer.body), answer.status, headers=dict(answer.headers))
 
 
+def _closing(answer: Answer) -> JSONResponse:
+    """An answer given before the body was read whole: the rest of the body is still on its way,
+    so the connection cannot carry another request and is closed once the answer is sent
+    (kept open, it held the sender's socket and one of the receiver's connections)."""
+    response = _json(answer)
+    response.headers["connection"] = "close"
+    return response
+
+
 def create_app(intake: Intake, health: Health, telemetry: Telemetry) -> Starlette:
     """The receiver's routes over one intake, health and telemetry."""
 
@@ -62,10 +71,9 @@ def create_app(intake: Intake, health: Health, telemetry: Telemetry) -> Starlett
             async with asyncio.timeout(intake.settings.body_timeout_seconds):
                 body = await _body(request, intake.settings.max_body_bytes)
         except _TooLargeError:
-            answer = intake.too_large(source)
-            return _json(answer)  # the connection is closed with the rest of the body unread
+            return _closing(intake.too_large(source))
         except TimeoutError:
-            return _json(intake.too_slow(source))
+            return _closing(intake.too_slow(source))
         signature = request.headers.get(header)
         return _json(await run_in_threadpool(take, source, body, signature))
 

@@ -329,6 +329,23 @@ def test_a_body_sent_too_slowly_gets_408_and_is_counted(tmp_path: Path) -> None:
         store.close()
 
 
+def test_an_oversized_body_is_answered_and_its_connection_closed(receiver: Running) -> None:
+    """The sender learns it is refused at once, and the rest of its body is not waited for on
+    a connection that could never carry another request."""
+    with _connect(receiver) as client:
+        client.sendall(
+            b"POST /webhooks/delighted/delighted HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n" + b" " * 8192
+        )
+        client.settimeout(5)
+        reply, chunk = b"", b"-"
+        while chunk:  # until the server closes; a connection kept open times out here
+            chunk = client.recv(4096)
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 413")
+        assert b"connection: close" in reply.lower()
+
+
 def _connect(running: Running) -> socket.socket:
     host, port = running.url.removeprefix("http://").split(":")
     return socket.create_connection((host, int(port)), timeout=10)
