@@ -94,6 +94,8 @@ class Account:
     owner_email: str = ""
     #: The owner's full name, for the records that name them (a ticket names the Task's owner).
     owner_name: str = ""
+    #: False when the owner is a deactivated user, who can no longer be given a new Task.
+    owner_active: bool = True
     tier: str = ""
     industry: str = ""
     region: str = ""
@@ -131,6 +133,8 @@ class Contact:
     first_name: str = ""
     last_name: str = ""
     owner_id: str = ""
+    #: False when the owner is a deactivated user, who can no longer be given a new Task.
+    owner_active: bool = True
     account: Account | None = None
     #: The job title (``Title``), for routing and templates (``contact.title``).
     title: str = ""

@@ -91,6 +91,7 @@ def account_select(names: AccountFieldNames, prefix: str = "") -> list[str]:
         "OwnerId",
         "Owner.Email",
         "Owner.Name",
+        "Owner.IsActive",
         "Industry",
         "Website",
         "CreatedDate",
@@ -107,6 +108,7 @@ def contact_select(names: AccountFieldNames) -> list[str]:
         "LastName",
         "Title",
         "OwnerId",
+        "Owner.IsActive",
         "AccountId",
         names.contact_role,
     ]
@@ -144,11 +146,19 @@ def to_contact(rec: Mapping[str, Any], names: AccountFieldNames) -> Contact:
         first_name=rec.get("FirstName") or "",
         last_name=rec.get("LastName") or "",
         owner_id=rec.get("OwnerId") or "",
+        owner_active=_owner_active(rec),
         account=to_account(account_rec, names) if account_rec else None,
         title=rec.get("Title") or "",
         role=str(rec.get(names.contact_role) or "") if names.contact_role else "",
         custom=_custom(rec, names.contact_custom),
     )
+
+
+def _owner_active(rec: Mapping[str, Any]) -> bool:
+    """Whether a record's owner may be given new work: only an owner said to be inactive is
+    not (a record read without its owner's status, or a queue, counts as active)."""
+    active = (rec.get("Owner") or {}).get("IsActive")
+    return not (active is False or (isinstance(active, str) and active.lower() == "false"))
 
 
 def lead_as_contact(rec: Mapping[str, Any]) -> Contact:
@@ -170,6 +180,7 @@ def to_account(rec: Mapping[str, Any], names: AccountFieldNames) -> Account:
         owner_id=rec.get("OwnerId") or "",
         owner_email=owner.get("Email") or "",
         owner_name=owner.get("Name") or "",
+        owner_active=_owner_active(rec),
         tier=str(rec.get(names.tier) or "") if names.tier else "",
         industry=rec.get("Industry") or "",
         region=str(rec.get(names.region) or "") if names.region else "",

@@ -11,6 +11,8 @@ The ladder (:func:`choose_owner`), from what the rule asked for to the last reso
 
 - ``owner: account_owner``: the account's owner, else the contact's owner, else the fallback;
 - ``owner: contact_owner``: the contact's owner, else the account's owner, else the fallback;
+  an owner who is a deactivated user (someone who left keeps their accounts until they are
+  reassigned; Salesforce refuses them a new Task) counts as no owner;
 - ``owner: user:<email or id>``: that user if active, else the fallback;
 - ``owner: queue:<name>``: that queue if it exists and may own Tasks, else the fallback;
 
@@ -183,9 +185,11 @@ def choose_owner(
     users: Mapping[str, str],
     fallback: str | None,
     queues: Mapping[str, str] | None = None,
+    inactive: frozenset[str] = frozenset(),
 ) -> OwnerChoice:
     """Walk the owner ladder (see the module docstring) for one Task; ``queues`` are the
-    resolved ``queue:`` owners that may own Tasks."""
+    resolved ``queue:`` owners that may own Tasks; ``inactive`` the rungs (``account``,
+    ``contact``) whose owner is a deactivated user, who cannot own a new Task."""
     if owner.kind == "queue" and owner.queue:
         queue_id = (queues or {}).get(owner.queue)
         if queue_id:
@@ -199,24 +203,51 @@ def choose_owner(
             return OwnerChoice(user_id)
         because = f"{owner.user} is not an active Salesforce user"
         return _fallback(because, fallback, "owner_not_found")
-    ladder = [("account", account_owner, has_account), ("contact", contact_owner, has_contact)]
+    rungs = [
+        _Rung("account", account_owner, has_account, "account" in inactive),
+        _Rung("contact", contact_owner, has_contact, "contact" in inactive),
+    ]
     if owner.kind == "contact_owner":
-        ladder.reverse()
-    (first, first_id, first_found), (second, second_id, second_found) = ladder
-    if first_id:
-        return OwnerChoice(first_id)
-    missing = f"the {first} has no owner" if first_found else f"no Salesforce {first} was matched"
-    if second_id:
-        return OwnerChoice(second_id, because=missing)
-    if not (first_found or second_found):
+        rungs.reverse()
+    first, second = rungs
+    if first.usable:
+        return OwnerChoice(first.owner_id or "")
+    if second.usable:
+        return OwnerChoice(second.owner_id or "", because=first.why)
+    if not (first.found or second.found):
         because = "the response matched no Salesforce account or contact"
-    elif first_found and second_found:
+    elif first.found and second.found and not (first.inactive or second.inactive):
         because = "neither the account nor the contact has an owner"
-    elif first_found:
-        because = f"the {first} has no owner and no {second} was matched"
+    elif not second.found:
+        because = f"{first.why} and no {second.name} was matched"
+    elif not first.found:
+        because = f"{second.why} and no {first.name} was matched"
     else:
-        because = f"the {second} has no owner and no {first} was matched"
+        because = f"{first.why} and {second.why}"
     return _fallback(because, fallback, "no_owner")
+
+
+@dataclass(frozen=True, slots=True)
+class _Rung:
+    """The account or the contact as a step of the ladder."""
+
+    name: str
+    owner_id: str | None
+    found: bool
+    inactive: bool
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.owner_id) and not self.inactive
+
+    @property
+    def why(self) -> str:
+        """Why this rung gives no owner."""
+        if not self.found:
+            return f"no Salesforce {self.name} was matched"
+        if self.owner_id and self.inactive:
+            return f"the {self.name}'s owner is a deactivated Salesforce user"
+        return f"the {self.name} has no owner"
 
 
 def _fallback(because: str, fallback: str | None, reason: str) -> OwnerChoice:

@@ -226,6 +226,11 @@ def _task_payload(
         users=routing.user_ids,
         fallback=routing.fallback_owner_id,
         queues=routing.queue_ids,
+        inactive=frozenset(
+            name
+            for name, record in (("account", account), ("contact", contact))
+            if record is not None and not record.owner_active
+        ),
     )
     if choice.owner_id is None:
         return Skip(choice.reason, choice.because), ""

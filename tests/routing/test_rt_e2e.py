@@ -334,6 +334,52 @@ rules:
     ]
 
 
+def test_a_deactivated_owner_passes_the_task_down_the_ladder(
+    world: EmulatedWorld, make_engine: EngineFactory, rules_path: Path
+) -> None:
+    """Someone who left keeps their accounts until they are reassigned, and Salesforce refuses
+    them a new Task: the Task goes to the next rung, saying why, instead of failing for good."""
+    write_rules(
+        rules_path,
+        """
+version: 1
+actions:
+  call:
+    type: salesforce_task
+    owner: account_owner
+    subject: "Call {{ contact.name }}"
+    due_in: 1d
+rules:
+  - name: detractors
+    when: {category: detractor}
+    actions: [call]
+""",
+    )
+    (ann, bob, _), _ = contacts_of_two_accounts(world)
+    fallback, colleague = world.book.users[0], world.book.users[2]
+    leaver = next(a.owner_id for a in world.book.accounts if a.id == ann.account_id)
+    assert leaver not in (fallback.id, colleague.id)
+    world.salesforce.update_record("Contact", ann.id, {"OwnerId": colleague.id})
+    world.salesforce.update_record("Contact", bob.id, {"OwnerId": leaver})
+    world.salesforce.update_record("User", leaver, {"IsActive": False})
+    answer(world, ann, 2, timedelta(hours=1), "Down again")
+    answer(world, bob, 3, timedelta(hours=1), "Same here")
+
+    report = make_engine().run_once()
+
+    assert (report.tasks_created, report.errors) == (2, [])
+    tasks = {t["WhoId"][:15]: t for t in world.salesforce.records("Task") if t.get("WhoId")}
+    assert tasks[ann.id[:15]]["OwnerId"][:15] == colleague.id[:15]
+    assert tasks[ann.id[:15]]["Description"].startswith(
+        "Assigned to you because the account's owner is a deactivated Salesforce user.\n\n"
+    )
+    assert tasks[bob.id[:15]]["OwnerId"][:15] == fallback.id[:15]
+    assert tasks[bob.id[:15]]["Description"].startswith(
+        "Assigned to you because the account's owner is a deactivated Salesforce user and "
+        "the contact's owner is a deactivated Salesforce user.\n\n"
+    )
+
+
 def ann_account_name(world: EmulatedWorld, contact: SeedContact) -> str:
     return next(a.name for a in world.book.accounts if a.id == contact.account_id)
 

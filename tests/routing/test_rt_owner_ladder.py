@@ -111,3 +111,39 @@ def test_a_task_below_the_first_rung_says_why_in_its_first_line() -> None:
         "Assigned to you because ghost@acme.example is not an active Salesforce user."
     )
     assert choose(ACCOUNT, "005A", "005C").note == ""
+
+
+@pytest.mark.parametrize(
+    ("owner", "inactive", "expected"),
+    [
+        (
+            ACCOUNT,
+            {"account"},
+            OwnerChoice("005C", "the account's owner is a deactivated Salesforce user"),
+        ),
+        (CONTACT, {"account"}, OwnerChoice("005C")),
+        (
+            CONTACT,
+            {"contact", "account"},
+            OwnerChoice(
+                "005FALLBACK",
+                "the contact's owner is a deactivated Salesforce user and "
+                "the account's owner is a deactivated Salesforce user",
+            ),
+        ),
+    ],
+)
+def test_a_deactivated_owner_is_no_owner(
+    owner: OwnerRef, inactive: set[str], expected: OwnerChoice
+) -> None:
+    choice = choose_owner(
+        owner,
+        account_owner="005A",
+        contact_owner="005C",
+        has_account=True,
+        has_contact=True,
+        users=USERS,
+        fallback="005FALLBACK",
+        inactive=frozenset(inactive),
+    )
+    assert choice == expected
