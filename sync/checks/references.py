@@ -11,6 +11,7 @@ engine refuses names it cannot resolve). ``nps-sync check`` and ``nps-sync rules
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from sync.stages.owners import (
 )
 
 Path = tuple[str | int, ...]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,13 +258,17 @@ def reload_check(
     crm: RulesCrm, helpdesk: NamesPort, fallback_owner_id: str | None, retry: RetryPolicy
 ) -> Callable[[Ruleset, FilePath], list[str]]:
     """The check a daemon runs on reloaded rules (:attr:`sync.app.reload.RulesHolder.verify`):
-    owners, queues, custom fields, ticket groups and assignees that do not exist, one
-    ``file:line:col`` line each. Such rules would stop every pass, so the reload keeps the
-    rules in force instead."""
+    custom fields, ticket groups and assignees that do not exist, one ``file:line:col`` line
+    each. Such rules would stop routing, so the reload keeps the rules in force instead.
+
+    Owners that are not active users or Task queues are only warned about, as at start-up:
+    their Tasks go down the owner ladder, and someone leaving the company must not freeze
+    every later edit of the rules until the daemon is restarted."""
 
     def check(ruleset: Ruleset, rules_file: FilePath) -> list[str]:
+        for line in diagnostics(missing_owners(ruleset, crm, fallback_owner_id, retry), rules_file):
+            log.warning("rules file %s: %s", rules_file, line)
         missing = [
-            *missing_owners(ruleset, crm, fallback_owner_id, retry),
             *missing_custom_fields(ruleset, crm, retry),
             *missing_zendesk_names(ruleset, helpdesk, retry),
         ]

@@ -75,3 +75,50 @@ def test_a_reload_naming_a_group_that_does_not_exist_keeps_the_rules_in_force(
         assert holder.last_error is None
     finally:
         store.close()
+
+
+TASK_RULES = """version: 1
+actions:
+  call:
+    type: salesforce_task
+    owner: "user:{owner}"
+    subject: "Call {{{{ contact.name }}}}"
+    due_in: {due}
+rules:
+  - name: detractors
+    when: {{category: detractor}}
+    actions: [call]
+"""
+
+
+def test_a_reload_naming_a_user_who_left_takes_effect_with_a_warning(
+    world: EmulatedWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At start-up such rules are taken (the Tasks go to the fallback owner): a reload takes
+    them too, else one departure freezes every later edit until a restart."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(TASK_RULES.format(owner="ghost@acme.example", due="1d"), encoding="utf-8")
+    config = Config.model_validate(
+        world.config_data(state_url=f"sqlite:///{tmp_path / 'state.db'}", rules=rules)
+    )
+    store = open_store(config)
+    holder = RulesHolder.load(config.rules)
+    connections = connect_all(config)
+    engine = Engine(config, store, connections, holder, retry=FAST_RETRY)
+    fallback = config.salesforce.fallback_owner_id
+    holder.verify = reload_check(connections.crm, connections.helpdesk, fallback, FAST_RETRY)
+    try:
+        in_force = engine.refresh_rules().hash
+
+        _edit(rules, TASK_RULES.format(owner="ghost@acme.example", due="2d"))
+        assert engine.refresh_rules().hash != in_force
+        assert holder.last_error is None
+        assert f"{rules}:5:12: owner user:ghost@acme.example is not an active" in caplog.text
+
+        world.delighted.add_response(email=world.book.contacts[0].email, score=2, comment="x")
+        report = engine.run_once()
+        assert (report.errors, report.tasks_created) == ([], 1)
+        (task,) = [t for t in world.salesforce.records("Task") if t["Subject"].startswith("Call")]
+        assert task["OwnerId"][:15] == (fallback or "")[:15]
+    finally:
+        store.close()
