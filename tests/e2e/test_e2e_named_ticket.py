@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.models import TicketSpec
@@ -70,3 +71,32 @@ def test_a_detractor_answer_reopens_the_ticket_it_names_with_an_internal_note(
 
     assert make_engine(rules=rules).run_once().errors == []  # nothing twice
     assert len([c for c in world.zendesk.comments(ticket_id) if "Took a week." in c["body"]]) == 1
+
+
+def test_the_default_rules_note_a_detractor_answer_on_the_support_ticket_it_names(
+    world: EmulatedWorld, make_engine: EngineFactory
+) -> None:
+    default_rules = Path(__file__).parents[2] / "rules" / "examples" / "default.yaml"
+    engine = make_engine(rules=default_rules)
+    assert engine.run_once().errors == []
+    user = world.book.zendesk_users[1]
+    (made,) = engine.conn.helpdesk.create_tickets(
+        [TicketSpec("support-8", "Invoices wrong", "Wrong again", requester_id=user.id)]
+    )
+    ticket_id = int(made.external_id)
+    world.zendesk.solve_ticket(ticket_id)
+    world.delighted.add_response(
+        email=user.email,
+        score=1,
+        comment="Fixed only after three emails.",
+        properties={"Zendesk Ticket Id": str(ticket_id)},
+        created_at=datetime.now(UTC) - timedelta(hours=1),  # past the detractors' settle time
+    )
+    tickets_before = len(world.zendesk.tickets())
+
+    assert make_engine(rules=default_rules).run_once().errors == []
+
+    assert world.zendesk.ticket(ticket_id)["status"] == "open"
+    notes = [c for c in world.zendesk.comments(ticket_id) if "three emails" in c["body"]]
+    assert [n["public"] for n in notes] == [False]
+    assert len(world.zendesk.tickets()) == tickets_before
