@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sync.core.config import LoopSla
+from sync.core.config.model import LoopConfig
 from sync.loop.calendar import BusinessHours
 from sync.loop.sla import deadlines
 
@@ -52,3 +53,16 @@ def test_the_first_matching_entry_sets_the_deadlines(
 
 def test_a_response_no_entry_matches_has_no_deadline() -> None:
     assert deadlines(SLAS, BusinessHours(), FRIDAY_4PM, ("promoters",), "SMB", 10) is None
+
+
+def test_without_a_setting_a_detractor_is_due_a_working_day_and_a_working_week_later() -> None:
+    """The loop report, the queue and the digest measure something from the first day; an
+    explicit empty list turns deadlines off."""
+    default = LoopConfig().sla
+    due = deadlines(default, BusinessHours(), FRIDAY_4PM, (), None, 4)
+    assert due is not None
+    # 8 business hours from Friday 16:00: Friday 1 + Monday 7 -> Monday 16:00; 40: a week on
+    assert due.first_contact == datetime(2026, 3, 9, 16, tzinfo=UTC)
+    assert due.resolution == datetime(2026, 3, 13, 16, tzinfo=UTC)
+    assert deadlines(default, BusinessHours(), FRIDAY_4PM, (), None, 8) is None
+    assert LoopConfig.model_validate({"sla": []}).sla == ()

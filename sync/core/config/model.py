@@ -365,7 +365,14 @@ class LoopConfig(Section):
     #: were last seen (their Tasks are no longer read).
     follow_for: Duration = timedelta(days=90)
     #: Deadlines per rule, tier or category; the first entry that matches a response counts.
-    sla: tuple[LoopSla, ...] = ()
+    #: By default a detractor is contacted within one working day and the loop resolved within
+    #: a working week (business hours), so the loop report, the queue and the digest measure
+    #: something from the start; ``sla: []`` sets none.
+    sla: tuple[LoopSla, ...] = (
+        LoopSla.model_validate(
+            {"category": "detractor", "first_contact": "8h", "resolution": "40h"}
+        ),
+    )
     mirror: LoopMirror = LoopMirror()
     silence: LoopSilence = LoopSilence()
 
