@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,11 +19,25 @@ if TYPE_CHECKING:
     from sync.reports.answers import Answer
     from sync.reports.queue import Call
 
+class _Until(click.DateTime):
+    """A moment in UTC; a date alone is the end of that day, so ``--until 2026-11-30`` takes
+    in the answers of 30 November (a month's report ends with its last day, not before it)."""
+
+    def __init__(self) -> None:
+        super().__init__(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        moment = super().convert(value, param, ctx)
+        if isinstance(value, str) and len(value.strip()) == len("2026-11-30"):
+            return moment + timedelta(days=1, microseconds=-1)
+        return moment
+
+
 UNTIL_OPTION = click.option(
     "--until",
-    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
+    type=_Until(),
     default=None,
-    help="Make the view as of this moment (UTC) instead of now.",
+    help="Make the view as of this moment (UTC) instead of now; a date alone: the end of it.",
 )
 
 

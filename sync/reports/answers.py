@@ -58,6 +58,18 @@ class Answer:
         return self.owner_email or self.owner_name or "(none)"
 
 
+def latest_each(answers: Sequence[Answer]) -> list[Answer]:
+    """Each person's latest answer among ``answers``: someone who answered three times in a
+    month is one respondent of that month, as the NPS of a relationship survey counts them."""
+    latest: dict[str, Answer] = {}
+    for a in answers:
+        key = a.email.lower()
+        kept = latest.get(key)
+        if kept is None or (a.answered_at, a.response_id) > (kept.answered_at, kept.response_id):
+            latest[key] = a
+    return list(latest.values())
+
+
 def gather(store: StateStore, config: Config, since: datetime) -> list[Answer]:
     """Every matched response answered since ``since``, oldest first."""
     from zoneinfo import ZoneInfo

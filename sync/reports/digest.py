@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sync.loop.metrics import Overdue, overdue
-from sync.reports.answers import Answer
+from sync.reports.answers import Answer, latest_each
 from sync.reports.executive import SEGMENTS
 from sync.reports.nps import Nps, moved, nps_of
 
@@ -89,7 +89,7 @@ def digest(answers: Sequence[Answer], until: datetime, themes: Themes | None = N
         label=week_label(until),
         since=since,
         until=until,
-        week=nps_of(a.score for a in week),
+        week=nps_of(a.score for a in latest_each(week)),
         new_detractors=detractors,
         past_sla=late,
         repeat_themes=repeat,
@@ -104,11 +104,10 @@ def movements(answers: Sequence[Answer], until: datetime) -> list[Movement]:
     for dimension, key in SEGMENTS.items():
         recent: dict[str, list[int]] = defaultdict(list)
         older: dict[str, list[int]] = defaultdict(list)
-        for a in answers:
-            if recent_start < a.answered_at <= until:
-                recent[key(a)].append(a.score)
-            elif older_start < a.answered_at <= recent_start:
-                older[key(a)].append(a.score)
+        for a in latest_each([a for a in answers if recent_start < a.answered_at <= until]):
+            recent[key(a)].append(a.score)
+        for a in latest_each([a for a in answers if older_start < a.answered_at <= recent_start]):
+            older[key(a)].append(a.score)
         for segment in sorted(recent):
             before, now = nps_of(older.get(segment, [])), nps_of(recent[segment])
             if moved(before, now):

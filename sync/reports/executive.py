@@ -6,7 +6,9 @@ Pure: the figures are a function of the answers and the moment the report is mad
 Periods are calendar months or quarters in UTC. The report is about the period that holds
 ``until`` (the headline) and shows the trend over the :data:`TREND_PERIODS` periods up to it.
 Segment figures are the headline period's, each flagged ``moved`` when its change from the
-period before is outside the 95% interval of the difference.
+period before is outside the 95% interval of the difference. In every NPS figure each person
+counts once per period, with their latest answer in it, as in ``nps-sync insights trend``; the
+loop and the themes take every answer (each detractor answer has its own loop).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sync.loop.metrics import LoopMetrics, loop_metrics
-from sync.reports.answers import Answer
+from sync.reports.answers import Answer, latest_each
 from sync.reports.nps import METHOD, Nps, moved, nps_of
 
 Period = Literal["month", "quarter"]
@@ -111,10 +113,12 @@ def executive_report(
             by_period[period_label(a.answered_at, period)].append(a)
     label, since = spans[-1]
     before_label = spans[-2][0]
-    current, before = by_period.get(label, []), by_period.get(before_label, [])
+    every = by_period.get(label, [])
+    people = {name: latest_each(group) for name, group in by_period.items()}
+    current, before = people.get(label, []), people.get(before_label, [])
     keys = {**SEGMENTS, **{name: _field_of(name) for name in account_fields}}
     segments = {name: _segments(current, before, key) for name, key in keys.items()}
-    records = [a.loop for a in current if a.loop is not None]
+    records = [a.loop for a in every if a.loop is not None]
     return ExecutiveReport(
         period=period,
         label=label,
@@ -122,10 +126,10 @@ def executive_report(
         until=until,
         headline=nps_of(a.score for a in current),
         previous=nps_of(a.score for a in before),
-        trend=[(name, nps_of(a.score for a in by_period.get(name, []))) for name, _ in spans],
+        trend=[(name, nps_of(a.score for a in people.get(name, []))) for name, _ in spans],
         segments=segments,
         loop=loop_metrics(records, until),
-        themes=theme_counts(current),
+        themes=theme_counts(every),
     )
 
 

@@ -252,3 +252,17 @@ def test_the_report_segments_by_account_fields_and_finds_comment_themes_among_dr
     assert doc["themes"][0]["theme"] == "onboarding"
     if printing:
         assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_a_date_alone_as_until_takes_in_that_whole_day(synced: Synced) -> None:
+    """`report --until 2026-11-30` is November's report with its last day in it."""
+    day = LAST.strftime("%Y-%m-%d")
+    by_date = document("report", "-c", synced.config, "--until", day, "--no-revenue", "--json")
+    by_end = document(
+        "report", "-c", synced.config, "--until", f"{day}T23:59:59", "--no-revenue", "--json"
+    )
+    by_start = document(
+        "report", "-c", synced.config, "--until", f"{day}T00:00", "--no-revenue", "--json"
+    )
+    assert by_date["until"] == by_end["until"] == f"{day}T23:59:59Z"
+    assert by_date["nps"]["n"] == by_end["nps"]["n"] >= by_start["nps"]["n"]

@@ -113,3 +113,11 @@ def test_sends_are_keyed_by_recipient_and_period() -> None:
     assert [i.action for i in week] == ["slack", "email"]
     assert [i.key for i in same_week] == [i.key for i in week]
     assert not {i.key for i in next_week} & {i.key for i in week}
+
+
+def test_the_weeks_nps_counts_each_person_once_with_their_latest_answer() -> None:
+    day = timedelta(days=1)
+    first, latest = answer(1, 2, 3 * day), answer(1, 10, 1 * day)  # the same person, twice
+    other = answer(2, 3, 2 * day)
+    week = digest([first, other, latest], NOW).week
+    assert (week.n, week.score) == (2, 0.0)  # one promoter, one detractor

@@ -60,6 +60,23 @@ def test_the_report_counts_each_answer_in_its_period_and_segment() -> None:
     assert doc["moved"] is False  # +25 on 4 answers against 0 on 2: within the noise
 
 
+def test_a_person_counts_once_a_period_with_their_latest_answer() -> None:
+    """As `insights trend` counts them: three answers in October from one person are one
+    respondent, scored by the last; their September answer still counts in September."""
+    pat = "pat@x.test"
+    answers = [
+        Answer("s", "r1", pat, "", 2, "", at(2026, 9)),
+        Answer("s", "r2", pat, "", 1, "", at(2026, 10, 2)),
+        Answer("s", "r3", "PAT@x.test", "", 4, "", at(2026, 10, 9)),
+        Answer("s", "r4", pat, "", 9, "", at(2026, 10, 20)),
+        answer(5, 3, at(2026, 10, 21)),
+    ]
+    doc = report_json(executive_report(answers, "month", at(2026, 10, 31)))
+    assert (doc["nps"]["n"], doc["nps"]["nps"]) == (2, 0.0)  # one promoter, one detractor
+    assert (doc["previous"]["n"], doc["previous"]["nps"]) == (1, -100.0)
+    assert [t["n"] for t in doc["trend"]][-2:] == [1, 2]
+
+
 def test_account_fields_are_segments_after_the_built_in_ones() -> None:
     from sync.reports.answers import with_account_values
 
