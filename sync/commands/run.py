@@ -208,7 +208,13 @@ def sync_command(config_path: Path, as_json: bool) -> None:
 
 @click.command("run")
 @CONFIG_OPTION
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="The least severe log records written.",
+)
 @click.option(
     "--listen",
     metavar="HOST:PORT",

@@ -142,6 +142,10 @@ def test_an_invalid_rules_file_named_by_the_config_exits_2(tmp_path: Path) -> No
 def test_a_usage_error_exits_2(tmp_path: Path) -> None:
     config = write(tmp_path, CONFIG.format(rules=DEFAULT_RULES))
     assert run("failed", "retry", "-c", config)[0] == 2
+    code, output = run("run", "-c", config, "--log-level", "bogus")
+    assert code == 2
+    assert "'bogus' is not one of" in output
+    assert "Traceback" not in output
 
 
 def test_a_missing_secret_exits_2(tmp_path: Path) -> None:
