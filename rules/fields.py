@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from types import MappingProxyType
+from typing import Final
 
 from rules.errors import FieldsError, did_you_mean
 
@@ -254,6 +255,11 @@ def check_types(fields: Mapping[str, object], specs: Iterable[FieldSpec]) -> Non
             raise FieldsError(spec.name, spec.type.noun, value)
 
 
+#: How a survey property or a command line writes a boolean.
+TRUE_WORDS: Final = frozenset({"true", "yes", "y", "1"})
+FALSE_WORDS: Final = frozenset({"false", "no", "n", "0"})
+
+
 def parse_field_value(spec: FieldSpec, text: str) -> object:
     """Read a command-line value for ``spec`` (``null`` means missing); ValueError if unfit."""
     if text == "null":
@@ -263,9 +269,10 @@ def parse_field_value(spec: FieldSpec, text: str) -> object:
     if spec.type is FieldType.LIST:  # themes=onboarding,pricing
         return [item.strip() for item in text.split(",") if item.strip()]
     if spec.type is FieldType.BOOLEAN:
-        if text in ("true", "false"):
-            return text == "true"
-        raise ValueError(f"{spec.name} is true or false, got {text!r}")
+        word = text.strip().lower()
+        if word in TRUE_WORDS or word in FALSE_WORDS:
+            return word in TRUE_WORDS
+        raise ValueError(f"{spec.name} is true or false (or yes or no), got {text!r}")
     try:
         return int(text) if spec.type is FieldType.INTEGER else _number(text)
     except ValueError:

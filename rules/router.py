@@ -28,7 +28,14 @@ from rules.conditions import (
     FieldTest,
     NotCondition,
 )
-from rules.fields import FieldSpec, FieldType, check_types, parse_field_value
+from rules.fields import (
+    FALSE_WORDS,
+    TRUE_WORDS,
+    FieldSpec,
+    FieldType,
+    check_types,
+    parse_field_value,
+)
 from rules.model import Rule, RulesFile
 from rules.operators import Predicate, make_predicate
 from rules.skips import ALWAYS_EXPECTED
@@ -271,9 +278,6 @@ def compile_ruleset(model: RulesFile, *, source: str, digest: str) -> Ruleset:
     )
 
 
-_TRUE, _FALSE = frozenset({"true", "yes", "y", "1"}), frozenset({"false", "no", "n", "0"})
-
-
 def _any_case(fields: Fields, name: str) -> object:
     """The value of the field named ``name`` whatever the letter case, a space, hyphen or dot
     of the property's name read as an underscore (None: there is none)."""
@@ -316,7 +320,7 @@ def _as_declared(spec: FieldSpec, value: object) -> object:
 def _read(spec: FieldSpec, text: str) -> object:
     word = text.strip().lower()
     if spec.type is FieldType.BOOLEAN:
-        return True if word in _TRUE else False if word in _FALSE else None
+        return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
     try:
         return parse_field_value(spec, word) if word else None
     except ValueError:

@@ -81,6 +81,8 @@ def test_derive_fields_keeps_given_values_and_skips_missing_ones() -> None:
         ("account.arr", "1200.5", 1200.5),
         ("account.arr", "1200", 1200),
         ("matched.zendesk", "false", False),
+        ("matched.zendesk", "yes", True),
+        ("matched.zendesk", "No", False),
         ("account.region", "123", "123"),
         ("comment", "null", None),
     ],
@@ -92,7 +94,7 @@ def test_command_line_values_follow_the_field_type(field: str, text: str, value:
 
 
 @pytest.mark.parametrize(
-    ("field", "text"), [("score", "7.5"), ("matched.zendesk", "yes"), ("account.arr", "nan")]
+    ("field", "text"), [("score", "7.5"), ("matched.zendesk", "maybe"), ("account.arr", "nan")]
 )
 def test_command_line_values_that_do_not_fit(field: str, text: str) -> None:
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
