@@ -2,7 +2,7 @@
 ``nps-sync explain account`` and ``nps-sync explain segments`` (pure; the command renders it).
 
 An account manager who doubts a number sees every response of the account with what happened to
-it (counted with its weight, superseded by a later answer of the same contact, outside the
+it (counted with its weight, superseded by a later answer of the same respondent, outside the
 window), the window, and each field with its formula filled in with the actual numbers.
 """
 
@@ -77,7 +77,7 @@ def _status(row: StoredResponse, current: WindowScore, previous: WindowScore) ->
     if any(c.response.response_id == key for c in current.counted):
         return "counted"
     if current.start < at <= current.end:
-        return "superseded by a later response of this contact"
+        return "superseded by a later response of the same respondent"
     if any(c.response.response_id == key for c in previous.counted):
         return "previous window (trend)"
     if at > current.end:

@@ -4,8 +4,10 @@ by hand (``nps-sync explain account``) and tested against hand-computed examples
 Definitions
 -----------
 - **NPS** = % promoters (9-10) - % detractors (0-6), from -100 to 100, one decimal.
-- **Window**: an account's NPS counts each contact once, by their latest response with
-  ``now - window < created_at <= now`` (a response exactly ``window`` old is out).
+- **Window**: an account's NPS counts each respondent once, by their latest response with
+  ``now - window < created_at <= now`` (a response exactly ``window`` old is out). A respondent
+  is a contact, or the email of an answer matched to the account without a contact (by the
+  email's domain or an alias).
 - **Which account a response counts for**: the account the contact belonged to when they
   answered (the one recorded when the response was matched), not their current one. A contact who
   moves from Acme to Globex keeps their answer about Acme on Acme; Globex starts from their first
@@ -207,7 +209,9 @@ def latest_per_contact(
         if not (start < r.created_at <= now):
             continue
         seen = latest.get(r.contact_id)
-        if seen is None or (r.created_at, r.score) > (seen.created_at, seen.score):
+        # The same order as a contact's own latest answer (:func:`contact_metrics`), so the
+        # contact and its account never read two answers of one second differently.
+        if seen is None or (r.created_at, r.response_id) > (seen.created_at, seen.response_id):
             latest[r.contact_id] = r
     return sorted(latest.values(), key=lambda r: r.contact_id)
 

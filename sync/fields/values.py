@@ -38,9 +38,12 @@ def account_settings(metrics: MetricsConfig) -> AccountSettings:
 
 
 def scored(rows: Sequence[StoredResponse]) -> list[ScoredResponse]:
+    """The responses the metrics count, each keyed by its respondent: the contact, or the email
+    of an answer matched to an account without a contact (by its domain or an alias), which
+    counts for that account as the Tasks and the insights attribute it."""
     return [
         ScoredResponse(
-            contact_id=row.contact_id or "",
+            contact_id=respondent_key(row),
             created_at=row.response.created_at,
             score=row.response.score,
             comment=row.response.comment,
@@ -50,8 +53,14 @@ def scored(rows: Sequence[StoredResponse]) -> list[ScoredResponse]:
             link=row.response.permalink,
         )
         for row in rows
-        if row.contact_id
+        if row.contact_id or row.account_id
     ]
+
+
+def respondent_key(row: StoredResponse) -> str:
+    """Whom an answer counts as: its contact's id, else its email (a Salesforce id never
+    holds an @, so the two cannot collide)."""
+    return row.contact_id or row.response.email.lower()
 
 
 def truncate(text: str, length: int) -> str:

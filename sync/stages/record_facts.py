@@ -77,24 +77,24 @@ class AccountAnswers:
         self, batch: Sequence[StoredResponse], matches: Mapping[Key, Match]
     ) -> dict[str, list[ScoredResponse]]:
         """The answers of each account of the batch, the batch's own included (a new version
-        of a stored answer replaces it; one without a contact counts for none, as on the
-        record)."""
+        of a stored answer replaces it); each keyed by its respondent, as on the record
+        (:func:`~sync.fields.values.respondent_key`)."""
         accounts = {m.account.id for s in batch if (m := matches[_key(s)]).account is not None}
         missing = sorted(accounts - self._by_account.keys())
         if missing:
             loaded: dict[str, dict[str, ScoredResponse]] = {a: {} for a in missing}
             for row in self._store.inbox.routed(account_ids=missing, with_match=False):
-                for answer in scored([row]):  # none without a contact
+                for answer in scored([row]):
                     loaded[str(row.account_id)][answer.response_id] = answer
             self._by_account.update(loaded)
         for stored in batch:
             match = matches[_key(stored)]
-            if match.account is None or match.contact is None:
+            if match.account is None:
                 continue
             r = stored.response
             answer_id = f"{r.source}:{r.response_id}"
             self._by_account[match.account.id][answer_id] = ScoredResponse(
-                contact_id=match.contact.id,
+                contact_id=match.contact.id if match.contact is not None else r.email.lower(),
                 created_at=r.created_at,
                 score=r.score,
                 response_id=answer_id,

@@ -36,12 +36,13 @@ def stored(
     renewal: str | None = None,
     tier: str = "SMB",
     source: str = "delighted",
+    email: str | None = None,
 ) -> StoredResponse:
     at = NOW - timedelta(days=days_ago)
     response = SurveyResponse(
         source=source,
         response_id=rid,
-        email=f"{contact or rid}@example.com",
+        email=email or f"{contact or rid}@example.com",
         score=score,
         comment=comment,
         created_at=at,

@@ -14,6 +14,7 @@ from sync.fields.metrics import (
     account_summary,
     contact_metrics,
     decay_weight,
+    latest_per_contact,
     nps,
     percent,
     revenue_at_risk,
@@ -246,3 +247,17 @@ def test_contact_metrics_latest_previous_and_change() -> None:
     assert only is not None
     assert (only.previous_score, only.change) == (None, None)
     assert contact_metrics([]) is None
+
+
+def test_two_answers_of_one_second_are_read_alike_by_the_contact_and_its_account() -> None:
+    """The later response id is the latest for both, whatever the scores."""
+    at = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    answers = [
+        ScoredResponse("003A", at, 10, response_id="d:900000500"),
+        ScoredResponse("003A", at, 2, response_id="d:900000501"),
+    ]
+    contact = contact_metrics(answers)
+    assert contact is not None
+    assert contact.last_score == 2
+    (counted,) = latest_per_contact(answers, now=at, window=timedelta(days=1))
+    assert counted.score == 2

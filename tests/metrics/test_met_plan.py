@@ -160,6 +160,21 @@ def test_a_contact_who_moved_counts_for_the_account_they_answered_for() -> None:
     assert values[("salesforce", "Contact")]["003M"]["NPS_Last_Score__c"] == 10
 
 
+def test_an_answer_matched_to_the_account_without_a_contact_counts_for_it() -> None:
+    """Matched by its email's domain: its Task and the insights attribute it to the account,
+    so does the account's NPS, once per person, by their latest answer."""
+    rows = [
+        stored("c1", contact="003A", account="001A", score=10, days_ago=5),
+        stored("d1", contact=None, account="001A", score=9, days_ago=20, email="kim@acme.test"),
+        stored("d2", contact=None, account="001A", score=2, days_ago=3, email="Kim@acme.test"),
+        stored("d3", contact=None, account="001A", score=10, days_ago=4, email="lee@acme.test"),
+    ]
+    values = plan_values(make_config(), rows, rows, NOW).values
+    # 003A 10, kim 2 (latest), lee 10: two promoters, one detractor of three
+    assert values[("salesforce", "Account")]["001A"]["NPS_Score__c"] == 33.3
+    assert set(values[("salesforce", "Contact")]) == {"003A"}
+
+
 def test_the_comment_is_cut_to_the_length_describe_reports_else_the_configured_one() -> None:
     long = "x" * 50
     rows = [stored("c1", contact="003A", account=None, score=2, days_ago=1, comment=long, user=5)]
