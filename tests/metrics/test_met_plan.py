@@ -175,6 +175,22 @@ def test_an_answer_matched_to_the_account_without_a_contact_counts_for_it() -> N
     assert set(values[("salesforce", "Contact")]) == {"003A"}
 
 
+def test_an_account_writes_its_nps_only_to_the_organization_most_of_its_people_are_in() -> None:
+    """A contact who moved to Aspen still sits in Harbor's Zendesk organization: Aspen's NPS
+    must not land on Harbor's organization."""
+    rows = [
+        stored("h1", contact="003H1", account="001HARBOR", score=2, days_ago=9, org=59),
+        stored("h2", contact="003H2", account="001HARBOR", score=2, days_ago=8, org=59),
+        stored("a1", contact="003A1", account="001ASPEN", score=10, days_ago=7, org=60),
+        stored("a2", contact="003A2", account="001ASPEN", score=10, days_ago=6, org=60),
+        stored("m1", contact="003H3", account="001ASPEN", score=9, days_ago=1, org=59),
+    ]
+    values = plan_values(make_config(), rows, rows, NOW).values
+    organizations = values[("zendesk", "organization")]
+    assert organizations["59"] == {"nps_account_score": -100.0}
+    assert organizations["60"] == {"nps_account_score": 100.0}
+
+
 def test_the_comment_is_cut_to_the_length_describe_reports_else_the_configured_one() -> None:
     long = "x" * 50
     rows = [stored("c1", contact="003A", account=None, score=2, days_ago=1, comment=long, user=5)]

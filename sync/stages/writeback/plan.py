@@ -36,6 +36,7 @@ from sync.fields.values import (
     account_values,
     contact_values,
     group_by,
+    respondent_key,
     scored,
     truncate,
 )
@@ -130,12 +131,29 @@ def plan_values(
         by_metric |= (loops or {}).get(account_id) or loop_values([], now)
         if fmap.account:
             values[("salesforce", "Account")][account_id] = _mapped(fmap.account, by_metric, {})
-        if fmap.organization:
-            for org_id in sorted({r.zendesk_org_id for r in rows if r.zendesk_org_id}):
-                values[("zendesk", "organization")][str(org_id)] = _mapped(
-                    fmap.organization, by_metric, {}
-                )
+        org_id = organization_of(rows) if fmap.organization else None
+        if org_id is not None:
+            values[("zendesk", "organization")][str(org_id)] = _mapped(
+                fmap.organization, by_metric, {}
+            )
     return Plan(dict(values))
+
+
+def organization_of(rows: Sequence[StoredResponse]) -> int | None:
+    """The Zendesk organization that stands for an account: the one most of its respondents
+    belong to, each by their latest answer (a tie: the latest answer's). A respondent whose
+    Zendesk user still sits in the organization of the account they left must not put this
+    account's NPS on that other account's organization."""
+    latest: dict[str, StoredResponse] = {}
+    for row in sorted(rows, key=_answered):
+        latest[respondent_key(row)] = row
+    votes: dict[int, int] = defaultdict(int)
+    last: dict[int, tuple[datetime, str]] = {}
+    for row in sorted(latest.values(), key=_answered):
+        if row.zendesk_org_id:
+            votes[row.zendesk_org_id] += 1
+            last[row.zendesk_org_id] = _answered(row)
+    return max(votes, key=lambda org: (votes[org], last[org])) if votes else None
 
 
 def uses_loop_figures(fmap: FieldMap) -> bool:
