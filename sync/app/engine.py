@@ -37,6 +37,7 @@ from sync.loop.escalation import (
     TaskStatusCheck,
     TrackedTicketStatus,
     escalate_due,
+    lapsed_sla_steps,
     plan_escalations,
 )
 from sync.loop.follow import follow_loops
@@ -798,6 +799,7 @@ class Engine:
                 (TrackedTicketStatus(self.store), TaskStatusCheck(self.conn.crm, self.retry))
             ),
             hours=self.business_hours(),
+            lapsed=lapsed_sla_steps(self.store, self.config.loop.sla),
         )
         report.escalations_fired += stats.fired
         report.errors.extend(stats.errors)

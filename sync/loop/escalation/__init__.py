@@ -32,6 +32,7 @@ from sync.loop.escalation.fire import (
     RenderedStep,
     StepRenderer,
     escalate_due,
+    lapsed_sla_steps,
     schedule_escalations,
 )
 from sync.loop.escalation.plan import ESCALATING_KINDS, plan_escalations
@@ -57,6 +58,7 @@ __all__ = [
     "TrackedTicketStatus",
     "deadline",
     "escalate_due",
+    "lapsed_sla_steps",
     "mark_resolved",
     "plan_escalations",
     "schedule_escalations",

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.errors import ConnectorError
+from sync.core.config import LoopSla
 from sync.loop.calendar import BusinessHours, deadline
 from sync.loop.escalation.plan import SLA_STEPS_FROM
 from sync.loop.escalation.resolution import Original, ResolutionCheck
+from sync.loop.sla import applies
 from sync.state import ActionIntent, StateStore
 from sync.state.escalations import CompletedStep, DueStep, StepOutcome
 
@@ -31,6 +33,31 @@ RenderedStep = tuple[DueStep, ActionIntent | None, str]
 #: Renders the actions of due steps from their stored responses under the rules in force. It is
 #: called only when some step fires, and may raise ConnectorError (resolving names in the rules).
 StepRenderer = Callable[[Sequence[DueStep]], list[RenderedStep]]
+#: The due SLA steps, as ``(action_key, step)``, whose SLA no longer applies to their answer.
+LapsedCheck = Callable[[Sequence[DueStep]], set[tuple[str, int]]]
+
+
+def lapsed_sla_steps(store: StateStore, slas: Sequence[LoopSla]) -> LapsedCheck:
+    """The check :func:`escalate_due` makes of due SLA steps: an answer edited since its loop
+    began (a detractor now a promoter) or an account moved to another tier may no longer be
+    under the SLA that planned the step, or under one escalating to that action."""
+
+    def lapsed(steps: Sequence[DueStep]) -> set[tuple[str, int]]:
+        keys = {(s.source, s.response_id) for s in steps}
+        facts = {(f.source, f.response_id): f for f in store.loops.facts(keys=keys)}
+        out: set[tuple[str, int]] = set()
+        for step in steps:
+            found = facts.get((step.source, step.response_id))
+            sla = None
+            if found is not None:
+                sla = next(
+                    (x for x in slas if applies(x, found.rules, found.tier, found.score)), None
+                )
+            if sla is None or sla.escalate != step.action:
+                out.add((step.action_key, step.step))
+        return out
+
+    return lapsed
 
 
 @dataclass
@@ -61,11 +88,12 @@ def escalate_due(
     render: StepRenderer,
     resolution: ResolutionCheck | None = None,
     hours: BusinessHours | None = None,
+    lapsed: LapsedCheck | None = None,
 ) -> EscalationStats:
     """Schedule completed originals, then fire every step due by ``now`` whose original is open.
 
     The step's action is rendered by ``render`` and enqueued; the act stage then runs it like any
-    other intent.
+    other intent. An SLA step that ``lapsed`` says no longer applies is cancelled.
     """
     stats = EscalationStats()
     stats.scheduled = schedule_escalations(store, hours or BusinessHours(), now)
@@ -100,6 +128,15 @@ def escalate_due(
         if resolved(row)
     ]
     stats.resolved = len(outcomes)
+    sla_steps = [row for row in firing if row.step >= SLA_STEPS_FROM]
+    gone = lapsed(sla_steps) if lapsed is not None and sla_steps else set()
+    if gone:
+        firing = [row for row in firing if (row.action_key, row.step) not in gone]
+        outcomes += [
+            StepOutcome(key, step, "cancelled", note="the SLA no longer applies to the answer")
+            for key, step in sorted(gone)
+        ]
+        stats.cancelled += len(gone)
     try:
         rendered = render(firing) if firing else []
     except ConnectorError as exc:
