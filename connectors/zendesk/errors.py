@@ -64,11 +64,36 @@ CLIENT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 #: Per-record codes of a finished job -> tier. A job that gave no result for a record, or failed
-#: it, is asked again (after the executor's lookup by key); other codes skip the record.
+#: it for a reason not known to last, is asked again (after the executor's lookup by key); a
+#: record the job refused for what it holds or names (``job_refused``) is skipped, as are other
+#: codes: sending it again would fail again, an hour of resubmitted jobs before the dead letters.
 RECORD_CODES: dict[str, Tier] = {
     "missing": "retry",
     "job": "retry",
 }
+
+#: The ``error`` tokens of a job's item that no retry changes: the record is invalid, names
+#: something that does not exist (a group, a user, a closed ticket), or is not ours to change.
+REFUSED_JOB_ERRORS = frozenset(
+    {
+        "RecordInvalid",
+        "RecordNotFound",
+        "InvalidValue",
+        "PermissionDenied",
+        "Forbidden",
+        "TicketCreateFailed",
+        "TicketUpdateFailed",
+        "UserCreateFailed",
+        "UserUpdateFailed",
+        "OrganizationCreateFailed",
+        "OrganizationUpdateFailed",
+    }
+)
+
+
+def job_item_code(error: object) -> str:
+    """The code of a failed job item: ``job_refused`` when its error will not change."""
+    return "job_refused" if str(error or "") in REFUSED_JOB_ERRORS else "job"
 
 
 def record_tier(code: str) -> Tier:

@@ -428,8 +428,8 @@ def job_results(job: Any, keys: Sequence[str], *, by_id: bool = False) -> list[W
                     key,
                     False,
                     error=errors.job_item_error(error, details),
-                    code="job",
-                    tier=errors.record_tier("job"),
+                    code=errors.job_item_code(error),
+                    tier=errors.record_tier(errors.job_item_code(error)),
                 )
             )
         else:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sync.reports.answers import Answer
     from sync.reports.queue import Call
 
+
 class _Until(click.DateTime):
     """A moment in UTC; a date alone is the end of that day, so ``--until 2026-11-30`` takes
     in the answers of 30 November (a month's report ends with its last day, not before it)."""

@@ -7,6 +7,7 @@ and polls them together; every job's per-item results still reach the records th
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -254,7 +255,8 @@ def test_a_job_zendesk_refuses_fails_its_own_records_only(serve: Serve) -> None:
 
     assert {r.tier for r in results[:100]} == {"skip"}  # the first job's, Acme's among them
     assert [r.record_id for r in results if r.ok] == []
-    assert {r.code for r in results[100:]} == {"job"}  # the second job ran: no such records
+    # the second job ran: no such records, which no retry changes
+    assert {(r.code, r.tier) for r in results[100:]} == {("job_refused", "skip")}
     assert emulator.calls["organizations_update_many"] == 2
 
 
@@ -272,3 +274,17 @@ def test_one_item_is_still_written_directly(emulator: ZendeskEmulator, desk: Any
     (result,) = desk.create_tickets(specs(1))
     assert result.ok
     assert emulator.calls[POLLS] == 0
+
+
+def test_a_job_item_refused_for_what_it_names_is_skipped_not_sent_again(serve: Serve) -> None:
+    """A ticket naming a group Zendesk does not have fails in every job it is sent in: it is
+    skipped (the admin fixes the rules), while the batch's other tickets are made."""
+    _emulator, url = serve(job_polls_to_complete=1)
+    desk = connector(url, [], poll_interval=0.5)
+    good, bad = specs(2)
+    results = desk.create_tickets([good, replace(bad, group_id=999_999)])
+    by_key = {r.record_id: r for r in results}
+    assert by_key[good.key].ok
+    refused = by_key[bad.key]
+    assert (refused.ok, refused.code, refused.tier) == (False, "job_refused", "skip")
+    assert refused.error.startswith("TicketCreateFailed")
