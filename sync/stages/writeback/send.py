@@ -234,12 +234,20 @@ def _write_rest(
     if not todo:
         return
 
+    again: list[str] = []
+
     def settle(results: Sequence[WriteResult | None]) -> None:
         if not results:
             return
-        settled = [(i, r) for i, r in zip(todo, results, strict=True) if r is not None]
-        for i, result in settled:
+        settled: list[tuple[int, WriteResult]] = []
+        for i, result in zip(todo, results, strict=True):
+            if result is None:
+                continue
+            if not result.ok and result.tier == "retry":  # a locked row: asked again, not failed
+                again.append(f"{updates[i].object_type} {updates[i].record_id}: {result.error}")
+                continue
             answers[i] = result
+            settled.append((i, result))
         land([(updates[i], result) for i, result in settled])
 
     try:
@@ -248,6 +256,9 @@ def _write_rest(
         settle(exc.results)
         raise
     settle(results)
+    if again:
+        more = f" (and {len(again) - 1} more)" if len(again) > 1 else ""
+        raise RetryableError(f"{again[0]}{more}")
 
 
 def send(
