@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 
 
 # -- sync ----------------------------------------------------------------------------------------
+def not_started_document(error: Exception) -> dict[str, Any]:
+    """``sync --json`` when the pass could not start (a system refused the credentials or was
+    unreachable at sign-in): still one document on stdout, saying why, with the exit code the
+    command ends with."""
+    from sync.core.errors import exit_code
+
+    return {"started": False, "error": redact(str(error)), "exit_code": exit_code(error)}
+
+
 def run_document(report: RunReport) -> dict[str, Any]:
     """One pass's figures (``nps-sync sync --json``): the report's counters by their own names."""
     data = report.to_json()
@@ -40,6 +49,7 @@ def run_document(report: RunReport) -> dict[str, Any]:
     usage = report.api_usage
     data["api_usage"] = {"used": usage[0], "limit": usage[1]} if usage else None
     data["idle"] = report.idle
+    data["started"] = True
     return data
 
 

@@ -154,13 +154,19 @@ def sync_command(config_path: Path, as_json: bool) -> None:
         print_unfinished_backfill,
         report_table,
     )
-    from sync.commands.documents import run_document
+    from sync.commands.documents import not_started_document, run_document
     from sync.commands.output import emit
-    from sync.core.errors import PartialFailureError, UnavailableError
+    from sync.core.errors import PartialFailureError, UnavailableError, exit_code
     from sync.core.logs import configure
 
     configure("WARNING")
-    engine = build_engine(load(config_path))
+    config = load(config_path)
+    try:
+        engine = build_engine(config)
+    except Exception as error:  # a system refused or unreachable at sign-in: no pass was run
+        if as_json and exit_code(error) is not None:
+            emit(not_started_document(error))
+        raise
     console = Console()
 
     def show(report: RunReport) -> None:

@@ -10,6 +10,7 @@ Timeouts are short and the worlds tiny, so the whole table runs in seconds.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -301,3 +302,17 @@ def test_a_state_database_that_refuses_the_settings_exits_78(
     for command in ("status", "sync", "state check"):
         result = invoke(*COMMANDS[command], "-c", str(config))
         assert_handled(result, 78, ["refused the connection", "Check the user, password"])
+
+
+@pytest.mark.parametrize(("failure", "code"), [("unreachable", 75), ("bad credentials", 78)])
+def test_sync_json_says_why_the_pass_did_not_start(
+    worlds: dict[str, EmulatedWorld], tmp_path: Path, failure: str, code: int
+) -> None:
+    """A script reading `sync --json` still gets one document, not an empty stdout."""
+    config = write_config(worlds["healthy"], tmp_path, CHANGES[failure], closed_port())
+    result = invoke("sync", "-c", str(config), "--json")
+    assert result.exit_code == code
+    document = json.loads(result.stdout)
+    assert document["started"] is False
+    assert document["exit_code"] == code
+    assert LOGIN_HOST in document["error"]
