@@ -41,8 +41,12 @@ _PROSE_WORD = re.compile(r"[a-z]{1,12}[.!?]?")
 
 def _masked_secret(match: re.Match[str]) -> str:
     name, gap, bearer, value = match.groups()
-    if not bearer and not gap.strip() and _PROSE_WORD.fullmatch(value):
-        return match.group(0)
+    if not bearer and _PROSE_WORD.fullmatch(value):
+        # "the token expired"; "sources.x.api_key: cannot read ...", a setting's path naming
+        # where a problem is, not the value
+        setting = match.start() > 0 and match.string[match.start() - 1] == "."
+        if not gap.strip() or (setting and gap.strip() == ":"):
+            return match.group(0)
     return f"{name}{gap}***"
 
 

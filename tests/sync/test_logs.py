@@ -24,6 +24,12 @@ from sync.core.logs import JsonFormatter, RedactingFilter, RedactingFormatter, r
         ("Password Secret", "Password ***"),
         ("the token expired, logging in again", "the token expired, logging in again"),
         ("password reset for j@x.io", "password reset for j***@***"),
+        (
+            "sources.delighted.api_key: cannot read /run/key: No such file",
+            "sources.delighted.api_key: cannot read /run/key: No such file",
+        ),
+        ("sources.delighted.api_key: s3cr3t", "sources.delighted.api_key: ***"),
+        ("api_key: cannot", "api_key: ***"),
         ("nothing to hide", "nothing to hide"),
         ("bob@localhost failed", "b***@*** failed"),
         ("two at signs a@b@example.com", "two at signs a***@***"),
