@@ -355,7 +355,10 @@ def _replayed(result: ReplayResult) -> dict[str, Any]:
 
     return {
         "actions": rows(result.by_rule),
-        "skipped_unmatched": rows(result.skipped),
+        "skipped_unmatched": [
+            {"rule": rule, "type": kind, "reason": reason, "count": count}
+            for (rule, kind, reason), count in sorted(result.skipped.items())
+        ],
         "suppressed_by_cooldown": [
             {"rule": rule, "responses": count} for rule, count in sorted(result.suppressed.items())
         ],

@@ -168,8 +168,8 @@ def replay_tables(current: ReplayResult, proposed: ReplayResult | None) -> list[
         counts: Counter[str] = Counter()
         for (rule, kind), count in result.by_rule.items():
             counts[f"{rule}\t{kind}"] += count
-        for (rule, kind), count in result.skipped.items():
-            counts[f"{rule}\t{kind} (skipped: nothing matched to act on)"] += count
+        for (rule, kind, reason), count in result.skipped.items():
+            counts[f"{rule}\t{kind} (skipped: {reason})"] += count
         for rule, count in result.suppressed.items():
             counts[f"{rule}\t(responses skipped by cooldown)"] += count
         return counts

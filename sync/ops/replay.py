@@ -44,8 +44,9 @@ class ReplayResult:
     """Zendesk group -> tickets."""
     suppressed: Counter[str] = field(default_factory=Counter)
     """Rule -> responses whose actions a cooldown skipped."""
-    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
-    """(rule, action type) -> actions that would be skipped for want of a matched record."""
+    skipped: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """(rule, action type, skip reason code) -> actions that would be skipped for want of a
+    matched record."""
     too_old: int = 0
     """Responses submitted too long before they were routed to act on: no actions."""
 
@@ -71,13 +72,17 @@ def task_owner(action: SalesforceTaskAction, match: Match) -> str:
     return first or second or "(fallback owner)"
 
 
-def lacks_target(action: ActionSpec, match: Match) -> bool:
-    """True when the route stage would skip the action: no requester, no record to update."""
+def lacks_target(action: ActionSpec, match: Match) -> str | None:
+    """The reason code (:mod:`rules.skips`) the route stage would skip the action for: no
+    requester, no record to update; None when it would not."""
     if isinstance(action, ZendeskTicketAction):
-        return match.zendesk_user is None and not action.create_requester
+        return (
+            "no_requester" if match.zendesk_user is None and not action.create_requester else None
+        )
     if isinstance(action, UpdateFieldsAction):
-        return target_record_id(action.system, action.object_type, match) is None
-    return False
+        missing = target_record_id(action.system, action.object_type, match) is None
+        return "no_record_to_update" if missing else None
+    return None
 
 
 def replay(
@@ -108,8 +113,9 @@ def replay(
                 continue
             for name in rule_match.actions:
                 action = ruleset.actions[name]
-                if lacks_target(action, match):
-                    result.skipped[(rule_match.rule, action.type)] += 1
+                reason = lacks_target(action, match)
+                if reason is not None:
+                    result.skipped[(rule_match.rule, action.type, reason)] += 1
                     continue
                 if key is not None:
                     ledger.claim(key, r.source, r.response_id, r.created_at)

@@ -288,6 +288,32 @@ def test_explain_and_replay_read_a_store_filled_by_a_real_pass(
     assert world.api_calls() == after_pass != before
 
 
+def test_replay_names_the_reason_an_action_would_be_skipped(
+    world: EmulatedWorld,
+    make_engine: EngineFactory,
+    rules_path: Path,
+    config_file: Path,
+) -> None:
+    """As `skipped` and `status` name it: a ticket for someone Zendesk does not know."""
+    write_rules(rules_path, TICKET_RULES)
+    world.delighted.add_response(
+        email="pat@nowhere-known.example",
+        score=2,
+        comment="Nobody answers",
+        created_at=NOW - timedelta(days=2),
+    )
+    make_engine().run_once()
+
+    code, out = cli("replay", "--since", "30d", "--config", config_file)
+    assert code == 0, out
+    assert ["detractors", "zendesk_ticket (skipped: no_requester)", "1"] in table_rows(out)
+    code, out = cli("replay", "--since", "30d", "--config", config_file, "--json")
+    skipped = json.loads(out)["in_force"]["skipped_unmatched"]
+    assert skipped == [
+        {"rule": "detractors", "type": "zendesk_ticket", "reason": "no_requester", "count": 1}
+    ]
+
+
 def test_a_task_owner_named_by_email_gets_the_task(
     world: EmulatedWorld, make_engine: EngineFactory, rules_path: Path
 ) -> None:
