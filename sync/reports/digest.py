@@ -1,8 +1,9 @@
 """The team leads' weekly digest: new detractors, open loops past their SLA, repeat themes and
 segments that moved.
 
-Pure. The week is the seven days up to the moment it is made for, labelled with that moment's
-ISO week (``2026-W44``), which also keys its sends: one digest per week and recipient.
+Pure. The week is the seven days up to the moment it is made for, labelled with the ISO week
+that holds most of them (``2026-W44``; a digest made on Monday morning is the week before's),
+which also keys its sends: one digest per week and recipient.
 
 - **new detractors**: answers scored 0-6 in the week, lowest score first, then largest ARR;
 - **past SLA**: loops still open past a deadline they have not met (answers of the last
@@ -57,8 +58,9 @@ class Digest:
     movements: list[Movement]
 
 
-def week_label(moment: datetime) -> str:
-    year, week, _ = moment.isocalendar()
+def week_label(until: datetime) -> str:
+    """The ISO week holding the middle of the seven days up to ``until``."""
+    year, week, _ = (until - timedelta(days=3.5)).isocalendar()
     return f"{year}-W{week:02d}"
 
 

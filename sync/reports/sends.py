@@ -80,7 +80,7 @@ def digest_intents(d: Digest, views: ViewsConfig) -> list[ActionIntent]:
     intents: list[ActionIntent] = []
     if view.slack_webhook_env:
         payload = {"channel": "slack", "webhook_env": view.slack_webhook_env, "text": text}
-        intents.append(_intent("digest", view.slack_webhook_env, d.label, payload))
+        intents.append(_intent("digest", view.slack_webhook_env, _week(d), payload))
     if view.email_to:
         subject = f"NPS digest {d.label}: {len(d.new_detractors)} new detractors"
         mail: dict[str, Any] = {
@@ -89,5 +89,12 @@ def digest_intents(d: Digest, views: ViewsConfig) -> list[ActionIntent]:
             "subject": subject,
             "text": text,
         }
-        intents.append(_intent("digest", ",".join(sorted(view.email_to)), d.label, mail))
+        intents.append(_intent("digest", ",".join(sorted(view.email_to)), _week(d), mail))
     return intents
+
+
+def _week(d: Digest) -> str:
+    """The period a digest's sends are keyed by: the week it covers. Spelled apart from the
+    keys of earlier versions, which named the week it was made in, so the first digest after an
+    upgrade is not taken for last week's already sent."""
+    return f"covering {d.label}"

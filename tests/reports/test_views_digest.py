@@ -51,7 +51,7 @@ def test_new_detractors_past_sla_and_repeat_themes_of_the_week() -> None:
         return [t for t in ("onboarding", "billing") if t in text]
 
     d = digest(answers, NOW, themes)
-    assert d.label == week_label(NOW) == "2026-W45"
+    assert d.label == week_label(NOW) == "2026-W44"  # five of the seven days are W44's
     # lowest score first, then the larger ARR
     assert [a.response_id for a in d.new_detractors] == ["r3", "r2", "r6", "r1"]
     assert [(o.response_id, o.hours_over) for o in d.past_sla] == [("r4", 72.0)]
@@ -108,11 +108,19 @@ def test_sends_are_keyed_by_recipient_and_period() -> None:
     assert "1. P1 at A1" in today[0].payload["text"]
 
     week = digest_intents(digest(answers, NOW), views)
-    same_week = digest_intents(digest(answers, NOW + timedelta(days=2)), views)
+    same_week = digest_intents(digest(answers, NOW + timedelta(days=1)), views)
     next_week = digest_intents(digest(answers, NOW + timedelta(days=7)), views)
     assert [i.action for i in week] == ["slack", "email"]
     assert [i.key for i in same_week] == [i.key for i in week]
     assert not {i.key for i in next_week} & {i.key for i in week}
+
+
+def test_a_monday_morning_digest_is_labelled_with_the_week_it_covers() -> None:
+    """Made by `0 8 * * mon` on 7 December 2026: the week of 30 November (W49), not W50."""
+    monday = datetime(2026, 12, 7, 8, tzinfo=UTC)
+    d = digest([], monday)
+    assert d.label == "2026-W49"
+    assert digest_text(d).startswith("NPS digest 2026-W49 (2026-11-30 to 2026-12-07)")
 
 
 def test_the_weeks_nps_counts_each_person_once_with_their_latest_answer() -> None:
