@@ -16,7 +16,7 @@ The order (most urgent first) compares, in turn:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sync.reports.answers import Answer
@@ -125,12 +125,22 @@ def _step(a: Answer, contacted: bool) -> str:
 
 
 def call_list(answers: Iterable[Answer], owner: str, now: datetime) -> list[Call]:
-    """``owner``'s calls for today (by owner email, any case), most urgent first."""
+    """``owner``'s calls for today (by owner email, any case), most urgent first: one per
+    person, the most urgent of their open answers, saying how many more they left."""
     wanted = owner.strip().lower()
     calls = [
         call_of(a, now) for a in answers if a.owner_email == wanted and on_the_list(a, now.date())
     ]
-    return sorted(calls, key=Call.urgency)
+    by_person: dict[str, list[Call]] = {}
+    for call in sorted(calls, key=Call.urgency):
+        by_person.setdefault(call.answer.email, []).append(call)
+    once: list[Call] = []
+    for first, *more in by_person.values():
+        if more:
+            also = f"{len(more)} more open answer{'s' if len(more) > 1 else ''} of theirs"
+            first = replace(first, reasons=(*first.reasons, also))
+        once.append(first)
+    return sorted(once, key=Call.urgency)
 
 
 def call_json(call: Call) -> dict[str, object]:

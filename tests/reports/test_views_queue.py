@@ -163,3 +163,11 @@ def test_an_empty_list_says_so() -> None:
     other = replace(answer("x", 0), owner_email="bo@example.com")
     assert call_list([other], OWNER, NOW) == []
     assert call_text([], OWNER, NOW).startswith("No one to call today (2026-11-02)")
+
+
+def test_someone_who_answered_twice_is_one_call_the_more_urgent_one() -> None:
+    first = answer("pat-1", 3, contact_due=-timedelta(hours=2))  # past its SLA
+    second = replace(answer("pat-2", 2), email=first.email, person_name="Pat")
+    calls = call_list([second, first, answer("kim", 4)], OWNER, NOW)
+    assert [c.answer.response_id for c in calls] == ["pat-1", "kim"]
+    assert calls[0].reasons[-1] == "1 more open answer of theirs"
