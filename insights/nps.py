@@ -167,10 +167,13 @@ def nps_difference(
     centre_a, var_a = _centre_and_variance(a, method, z)
     centre_b, var_b = _centre_and_variance(b, method, z)
     half = z * math.sqrt(var_a + var_b)
-    low = max(-200.0, 100.0 * (centre_a - centre_b - half))
-    high = min(200.0, 100.0 * (centre_a - centre_b + half))
+    difference = nps_a - nps_b
+    # The adjusted centre pulls an extreme split inwards (all promoters against all detractors:
+    # 200, interval 157 to 197): as for one NPS, the interval is widened to hold the estimate.
+    low = min(difference, max(-200.0, 100.0 * (centre_a - centre_b - half)))
+    high = max(difference, min(200.0, 100.0 * (centre_a - centre_b + half)))
     return NpsDifference(
-        difference=nps_a - nps_b,
+        difference=difference,
         low=low,
         high=high,
         significant=low > 0.0 or high < 0.0,

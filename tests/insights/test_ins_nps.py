@@ -86,6 +86,18 @@ def test_difference_is_flagged_only_when_its_interval_excludes_zero(
     assert found.significant is expected[3]
 
 
+@pytest.mark.parametrize(("a", "b"), [((30, 0, 0), (0, 0, 30)), ((0, 0, 30), (30, 0, 0))])
+def test_the_interval_of_an_extreme_difference_holds_the_difference(
+    a: tuple[int, int, int], b: tuple[int, int, int]
+) -> None:
+    found = nps_difference(Counts(*a), Counts(*b))
+    assert found.difference is not None
+    assert found.low is not None
+    assert found.high is not None
+    assert found.low <= found.difference <= found.high
+    assert found.significant
+
+
 def test_difference_with_an_empty_side_is_not_a_difference() -> None:
     found = nps_difference(Counts(3, 0, 0), Counts())
     assert (found.difference, found.significant) == (None, False)
