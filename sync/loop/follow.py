@@ -169,6 +169,15 @@ def update_loops(
             met.append((first, SLA_RESOLUTION_STEP, lp.ended_at))
     for key, step, at in met:
         store.escalations.resolve_steps([(key, step)], at)
+    reopened = [
+        (_first(followups[(lp.source, lp.response_id)]).key, SLA_RESOLUTION_STEP)
+        for lp in changed
+        if lp.ended_at is None
+        and (before := stored.get((lp.source, lp.response_id))) is not None
+        and before.ended_at is not None
+    ]
+    if reopened:  # a customer reopened the ticket: the resolution deadline counts again
+        store.escalations.reopen_steps(reopened, now)
     stats.events = len(events)
     return stats
 

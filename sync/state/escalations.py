@@ -194,6 +194,26 @@ class Escalations:
                 count += result.rowcount
         return count
 
+    def reopen_steps(self, steps: Iterable[tuple[str, int]], at: datetime) -> int:
+        """Take back the resolution of these steps (action key, step): the loop they watched
+        opened again, so its deadline counts again (a step past it fires at the next pass).
+        Steps that fired or were cancelled stay as they are; returns how many it reopened."""
+        e = t.escalations
+        count = 0
+        with self._db.writing() as conn:
+            for action_key, step in sorted(set(steps)):
+                result = conn.execute(
+                    e.update()
+                    .where(e.c.action_key == action_key, e.c.step == step, e.c.status == "resolved")
+                    .values(
+                        status=sa.case((e.c.due_at.is_(None), "waiting"), else_="scheduled"),
+                        resolved_at=None,
+                        updated_at=at,
+                    )
+                )
+                count += result.rowcount
+        return count
+
     def fired(self) -> list[FiredStep]:
         """Every step that fired, oldest deadline first."""
         e = t.escalations

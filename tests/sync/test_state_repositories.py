@@ -19,6 +19,7 @@ from sync.state import (
 )
 from sync.state import schema as t
 from sync.state.dialect import chunks, insert_ignore, upsert
+from sync.state.escalations import PlannedStep
 from tests.sync.test_claim_order import sent_statements, sqlite_plans
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -385,3 +386,25 @@ def test_an_answer_not_stored_gets_the_whole_history_to_be_placed_in(store: Stat
 
     assert [p.response_id for p in around["pat@example.com"]] == [f"r{i}" for i in range(12)]
     assert store.tickets.answers_around([("delighted", "r3", "")], 1) == {}
+
+
+# -- escalations -------------------------------------------------------------------------------
+def test_a_resolution_step_taken_back_counts_its_deadline_again(store: StateStore) -> None:
+    """A loop resolved in time settles its SLA step; the customer reopening the ticket takes
+    that back, so the deadline, now passed, escalates at the next pass."""
+    routed_with_tickets(store, "1", "ticket")
+    store.outbox.claim("me", limit=10, lease=timedelta(minutes=5), now=T0)
+    assert store.outbox.complete("ticket", "me", "42", T0)
+    step = PlannedStep(
+        "ticket", 1001, "delighted", "1", "rule", "overdue", timedelta(hours=1), False
+    )
+    store.escalations.plan([step], T0)
+    assert store.escalations.schedule(lambda s: s.done_at + s.after, T0) == 1
+    later = T0 + timedelta(hours=2)
+
+    assert store.escalations.resolve_steps([("ticket", 1001)], T0 + timedelta(minutes=30)) == 1
+    assert store.escalations.due(later) == []
+    assert store.escalations.reopen_steps([("ticket", 1001), ("ticket", 1000)], later) == 1
+    assert [(d.action_key, d.step, d.resolved_at) for d in store.escalations.due(later)] == [
+        ("ticket", 1001, None)
+    ]
