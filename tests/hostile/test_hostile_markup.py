@@ -38,8 +38,8 @@ def test_markup_in_survey_data_prints_as_typed_in_every_view(
     answers = [
         {"response_id": "[/bold]", "email": contact.email, "score": 2, "name": "[/i]Evil",
          "comment": "[red]cheap[/red] and [link=javascript:x]slow[/link]", "created_at": EARLIER},
-        {"response_id": "[/s]", "email": contact.email, "score": 1, "comment": "again",
-         "created_at": CREATED},
+        {"response_id": "[/s]", "email": contact.email, "score": 4, "comment": "again",
+         "created_at": CREATED},  # the queue shows a person once: their most urgent answer
         {"response_id": "[/u]", "email": "stranger@unknown-domain.com", "score": 2,
          "comment": "who?", "created_at": CREATED},
         {"response_id": "bad", "email": contact.email, "score": "[/x]", "created_at": CREATED},
