@@ -113,6 +113,11 @@ class ConfigError(ConnectorError):
     tier: ClassVar[Tier] = "fix-config"
 
 
+class UnknownFieldError(ConfigError):
+    """A field named by the caller that the object does not have, or the integration user
+    cannot see: the name is to fix where it was given, not the credentials."""
+
+
 def stopped_part_way(error: E, results: Sequence[WriteResult | None]) -> E:
     """``error``, saying which records of the batched write it stopped were carried out
     (:attr:`ConnectorError.results`)."""

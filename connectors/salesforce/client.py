@@ -35,6 +35,7 @@ from connectors.errors import (
     DeferError,
     RecordError,
     RetryableError,
+    UnknownFieldError,
     WriteInDoubtError,
     stopped_part_way,
 )
@@ -442,9 +443,9 @@ class SalesforceConnector:
         account = self._described_object("Account")
         missing = [n for n in names if "." not in n and account.field(n) is None]
         if missing:
-            raise ConfigError(
+            raise UnknownFieldError(
                 f"Account has no field {', '.join(missing)} (or the integration user cannot "
-                "see it): check insights.segments.account_fields",
+                "see it)",
                 system=errors.SYSTEM,
             )
         select = f"SELECT Id, {', '.join(n for n in names if n.lower() != 'id')} FROM Account"

@@ -66,10 +66,30 @@ def account_fields(attributes: Sequence[str]) -> list[str]:
 
 
 def insight_periods(
-    config: Config, store: StateStore, *, start: datetime, end: datetime, fields: Sequence[str]
+    config: Config,
+    store: StateStore,
+    *,
+    start: datetime,
+    end: datetime,
+    fields: Sequence[str],
+    by_option: bool = False,
 ) -> Periods:
     """The respondents of the period and the one before, with support history as of each
-    answer and, when ``fields`` are asked for, those Account fields' values from Salesforce."""
+    answer and, when ``fields`` are asked for, those Account fields' values from Salesforce
+    (``by_option``: named by ``--by``, so a field Salesforce lacks is a usage error there)."""
+    from connectors.errors import UnknownFieldError
+
+    try:
+        return _insight_periods(config, store, start=start, end=end, fields=fields)
+    except UnknownFieldError as error:
+        if by_option:
+            raise click.BadParameter(error.message, param_hint="--by") from None
+        raise
+
+
+def _insight_periods(
+    config: Config, store: StateStore, *, start: datetime, end: datetime, fields: Sequence[str]
+) -> Periods:
     from functools import partial
 
     from sync.ops.insights import account_values, periods
@@ -153,7 +173,14 @@ def segments_command(
     chosen = attributes_for(config, attributes)
     start, end = _period(since, until, config.metrics.window_days)
     store = open_store(config, existing=True)
-    data = insight_periods(config, store, start=start, end=end, fields=account_fields(chosen))
+    data = insight_periods(
+        config,
+        store,
+        start=start,
+        end=end,
+        fields=account_fields(chosen),
+        by_option=bool(attributes),
+    )
     reports = [
         segment_nps(data.now, a, confidence=confidence, small_below=small_below) for a in chosen
     ]
@@ -273,7 +300,14 @@ def drivers_command(
     chosen = attributes_for(config, attributes)
     start, end = _period(since, until, config.metrics.window_days)
     store = open_store(config, existing=True)
-    data = insight_periods(config, store, start=start, end=end, fields=account_fields(chosen))
+    data = insight_periods(
+        config,
+        store,
+        start=start,
+        end=end,
+        fields=account_fields(chosen),
+        by_option=bool(attributes),
+    )
     drivers = detractor_drivers(
         cases(data.now, chosen, themes=themes),
         resamples=resamples,

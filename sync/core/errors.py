@@ -26,7 +26,13 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from connectors.errors import ConfigError, ConnectorError, DeferError, RetryableError
+from connectors.errors import (
+    ConfigError,
+    ConnectorError,
+    DeferError,
+    RetryableError,
+    UnknownFieldError,
+)
 
 if TYPE_CHECKING:
     from rules.errors import Diagnostic
@@ -112,6 +118,11 @@ def _is_config_file_error(error: BaseException) -> bool:
 
 #: What to do about a connector error of each tier, most specific first ({system}: its system).
 CONNECTOR_FIXES: tuple[tuple[type[ConnectorError], str], ...] = (
+    (
+        UnknownFieldError,
+        "check the field's API name where it is given (the config's setting, or the command's "
+        "option) and that the integration user's field access includes it",
+    ),
     (
         ConfigError,
         "check the {system} settings and credentials in the config file (and the variables or "

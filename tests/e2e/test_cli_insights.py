@@ -237,8 +237,9 @@ def test_an_unknown_account_field_is_named(synced: Synced) -> None:
         "insights", "segments", "--by", "Health__c", "--since", SINCE, "--until", UNTIL,
         "--config", synced.config,
     )  # fmt: skip
-    assert done.returncode == 78, done.stderr
-    assert "Account has no field Health__c" in done.stderr
+    assert done.returncode == 2, done.stderr  # named on the command line: a usage error
+    assert "Invalid value for --by: Account has no field Health__c" in done.stderr
+    assert "credentials" not in done.stderr
     bad = run_cli("insights", "segments", "--by", "no such", "--config", synced.config)
     assert bad.returncode == 2
     assert "neither a built-in segment" in bad.stderr
