@@ -98,9 +98,17 @@ def print_problems(console: Console, report: RunReport, limit: int = 10) -> None
 
 def deferral_summary(deferred_until: dict[str, str], waiting: dict[str, int]) -> str:
     """One line: which systems asked us to wait, until when, and what waits for them."""
+    now = datetime.now(UTC)
+
+    def until(when: str) -> str:
+        # Due at once (the API reserve: the next pass reads the usage again before a call).
+        moment = datetime.fromisoformat(when)
+        if (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) <= now:
+            return "the next pass"
+        return f"{when.replace('T', ' ').removesuffix('+00:00')} UTC"
+
     systems = ", ".join(
-        f"{system} until {when.replace('T', ' ').removesuffix('+00:00')} UTC"
-        for system, when in sorted(deferred_until.items())
+        f"{system} until {until(when)}" for system, when in sorted(deferred_until.items())
     )
     left = (
         f"{waiting.get('responses', 0)} responses to route, {waiting.get('actions', 0)} actions "
