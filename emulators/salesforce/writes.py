@@ -283,10 +283,12 @@ class Writer:
                 "FIELD_INTEGRITY_EXCEPTION", f"{label}: id value of incorrect type: {value}", [name]
             )
         record = src.get(target, ids.to_18(value))
-        if record is None or record.get("IsDeleted"):
+        if record is None:
             raise RejectedRecordError(
                 "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name]
             )
+        if record.get("IsDeleted"):  # in the recycle bin: Salesforce says so on the field
+            raise RejectedRecordError("ENTITY_IS_DELETED", "entity is deleted", [name])
         return ids.to_18(value)
 
     def _check_number(self, definition: FieldDef, value: float) -> float:

@@ -5,6 +5,7 @@ simple-salesforce client and, for write errors, the connector's error tiers
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -253,7 +254,10 @@ def test_a_task_for_a_record_that_is_gone_skips(
 
     [result] = connector.create_tasks([task])
 
-    assert (result.code, result.tier) == ("INVALID_CROSS_REFERENCE_KEY", "skip")
+    # In the recycle bin, Salesforce names it so; a record that never was is a bad reference.
+    assert (result.code, result.tier) == ("ENTITY_IS_DELETED", "skip")
+    [never] = connector.create_tasks([replace(task, key="k2", who_id="003000000000000AAA")])
+    assert (never.code, never.tier) == ("INVALID_CROSS_REFERENCE_KEY", "skip")
 
 
 def test_single_record_errors_keep_their_tier(sobject: Api) -> None:
