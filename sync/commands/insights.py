@@ -71,18 +71,19 @@ def insight_periods(
     *,
     start: datetime,
     end: datetime,
-    fields: Sequence[str],
-    by_option: bool = False,
+    chosen: Sequence[str],
+    given: Sequence[str] = (),
 ) -> Periods:
     """The respondents of the period and the one before, with support history as of each
-    answer and, when ``fields`` are asked for, those Account fields' values from Salesforce
-    (``by_option``: named by ``--by``, so a field Salesforce lacks is a usage error there)."""
+    answer and the values from Salesforce of the Account fields among the ``chosen``
+    attributes. Those ``given`` with ``--by``: a field Salesforce lacks is a usage error there."""
     from connectors.errors import UnknownFieldError
 
+    fields = account_fields(chosen)
     try:
         return _insight_periods(config, store, start=start, end=end, fields=fields)
     except UnknownFieldError as error:
-        if by_option:
+        if given:
             raise click.BadParameter(error.message, param_hint="--by") from None
         raise
 
@@ -173,14 +174,7 @@ def segments_command(
     chosen = attributes_for(config, attributes)
     start, end = _period(since, until, config.metrics.window_days)
     store = open_store(config, existing=True)
-    data = insight_periods(
-        config,
-        store,
-        start=start,
-        end=end,
-        fields=account_fields(chosen),
-        by_option=bool(attributes),
-    )
+    data = insight_periods(config, store, start=start, end=end, chosen=chosen, given=attributes)
     reports = [
         segment_nps(data.now, a, confidence=confidence, small_below=small_below) for a in chosen
     ]
@@ -300,14 +294,7 @@ def drivers_command(
     chosen = attributes_for(config, attributes)
     start, end = _period(since, until, config.metrics.window_days)
     store = open_store(config, existing=True)
-    data = insight_periods(
-        config,
-        store,
-        start=start,
-        end=end,
-        fields=account_fields(chosen),
-        by_option=bool(attributes),
-    )
+    data = insight_periods(config, store, start=start, end=end, chosen=chosen, given=attributes)
     drivers = detractor_drivers(
         cases(data.now, chosen, themes=themes),
         resamples=resamples,

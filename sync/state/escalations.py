@@ -4,7 +4,7 @@ created, moving from ``waiting`` through ``scheduled`` to ``fired``, ``resolved`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -179,37 +179,36 @@ class Escalations:
         """Settle these steps (action key, step) as resolved at ``at`` unless they already
         fired, resolved or were cancelled; returns how many it settled."""
         e = t.escalations
-        count = 0
-        with self._db.writing() as conn:
-            for action_key, step in sorted(set(steps)):
-                result = conn.execute(
-                    e.update()
-                    .where(
-                        e.c.action_key == action_key,
-                        e.c.step == step,
-                        e.c.status.in_(["waiting", "scheduled"]),
-                    )
-                    .values(status="resolved", resolved_at=at, updated_at=at)
-                )
-                count += result.rowcount
-        return count
+        settled = {"status": "resolved", "resolved_at": at, "updated_at": at}
+        return self._move(steps, e.c.status.in_(["waiting", "scheduled"]), settled)
 
     def reopen_steps(self, steps: Iterable[tuple[str, int]], at: datetime) -> int:
         """Take back the resolution of these steps (action key, step): the loop they watched
         opened again, so its deadline counts again (a step past it fires at the next pass).
         Steps that fired or were cancelled stay as they are; returns how many it reopened."""
         e = t.escalations
+        again = {
+            "status": sa.case((e.c.due_at.is_(None), "waiting"), else_="scheduled"),
+            "resolved_at": None,
+            "updated_at": at,
+        }
+        return self._move(steps, e.c.status == "resolved", again)
+
+    def _move(
+        self,
+        steps: Iterable[tuple[str, int]],
+        when: sa.ColumnElement[bool],
+        values: Mapping[str, object],
+    ) -> int:
+        """Set ``values`` on each of ``steps`` whose row meets ``when``; how many changed."""
+        e = t.escalations
         count = 0
         with self._db.writing() as conn:
             for action_key, step in sorted(set(steps)):
                 result = conn.execute(
                     e.update()
-                    .where(e.c.action_key == action_key, e.c.step == step, e.c.status == "resolved")
-                    .values(
-                        status=sa.case((e.c.due_at.is_(None), "waiting"), else_="scheduled"),
-                        resolved_at=None,
-                        updated_at=at,
-                    )
+                    .where(e.c.action_key == action_key, e.c.step == step, when)
+                    .values(dict(values))
                 )
                 count += result.rowcount
         return count
