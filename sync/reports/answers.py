@@ -71,7 +71,7 @@ def latest_each(answers: Sequence[Answer]) -> list[Answer]:
 
 
 def gather(store: StateStore, config: Config, since: datetime) -> list[Answer]:
-    """Every matched response answered since ``since``, oldest first."""
+    """Every response answered since ``since``, matched or not, oldest first."""
     from zoneinfo import ZoneInfo
 
     bh = config.business_hours
