@@ -66,6 +66,8 @@ class SourceProblem:
     #: The whole input is unusable (an export whose header lacks a required column), not one
     #: record: the pass reports it as an error too, so it does not end as if all went well.
     whole_file: bool = False
+    #: Refused only for now: a timestamp ahead of this machine's clock, readable from then on.
+    readable_after: datetime | None = None
 
     def __str__(self) -> str:
         return f"{self.location}: {self.reason}"

@@ -46,6 +46,20 @@ class FieldError(ValueError):
     """A value that cannot be used; the message is the reason shown to the admin."""
 
 
+class FutureMomentError(FieldError):
+    """A moment ahead of this machine's clock: the record is refused now but may be read once
+    the clock has caught up (an exporter whose clock runs ahead, local times read as UTC)."""
+
+    def __init__(self, message: str, moment: datetime) -> None:
+        super().__init__(message)
+        self.moment = moment
+
+    @property
+    def readable_after(self) -> datetime:
+        """The first moment at which the record is no longer ahead of the clock."""
+        return self.moment - FUTURE_SKEW
+
+
 def _shown(value: object) -> str:
     """A rejected value as a problem quotes it, cut to 60 characters. An object or a list is
     named, never quoted: where text was expected it holds what the respondent wrote."""
@@ -211,7 +225,10 @@ def _to_datetime(raw: object) -> datetime | None:
 def check_not_future(moment: datetime, *, until: datetime, field: str) -> None:
     """Reject a moment after the run's start (plus clock skew): it cannot have happened yet."""
     if moment > until + FUTURE_SKEW:
-        raise FieldError(f"{field} {moment.isoformat()} is in the future")
+        raise FutureMomentError(
+            f"{field} {moment.isoformat()} is in the future (ahead of this machine's clock)",
+            moment,
+        )
 
 
 def clean_text(raw: object, *, field: str, limit: int) -> str:

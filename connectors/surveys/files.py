@@ -22,7 +22,9 @@ stays flat whatever their size, but for the record of the ids read (:class:`Firs
 Cursor: ``sha256:<hex of the file's bytes>:lines:<count>``. When the stored cursor equals the
 file's current fingerprint the read is a no-op; otherwise the whole file is read again and the
 engine de-duplicates by response id and version. Only the last page carries the fingerprint, so a
-run that stops half-way reads the file again next time.
+run that stops half-way reads the file again next time. A file holding records dated ahead of this
+machine's clock (refused for now) adds ``:again:<moment>`` to it, the moment the earliest of them
+can be read: the unchanged file is read again from then on, so those records are not lost.
 """
 
 from __future__ import annotations
@@ -43,13 +45,15 @@ from connectors.surveys.csv_records import (
     csv_encoding,
     read_csv_records,
 )
-from connectors.surveys.fields import FieldError, build_response, parse_json
+from connectors.surveys.fields import FieldError, FutureMomentError, build_response, parse_json
 from connectors.surveys.source import SourcePage
 
 SUFFIXES: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 REQUIRED_COLUMNS: Final = ("email", "score", "created_at")
 _PROPERTY_PREFIXES: Final = ("properties.", "property:")
 _CHUNK: Final = 1024 * 1024
+#: Separates a file's fingerprint from the moment it is to be read again in its cursor.
+_AGAIN: Final = ":again:"
 
 Parsed = SurveyResponse | SourceProblem | SourceWarning
 
@@ -67,6 +71,19 @@ def _fingerprint(stream: BinaryIO) -> str:
         last = chunk[-1:]
     lines += 0 if last == b"\n" else 1
     return f"sha256:{digest.hexdigest()}:lines:{lines}"
+
+
+def _unchanged(cursor: str | None, fingerprint: str, until: datetime) -> bool:
+    """Whether the file read at ``cursor`` need not be read again at ``until``."""
+    if cursor is None:
+        return False
+    read, _, again = cursor.partition(_AGAIN)
+    if read != fingerprint:
+        return False
+    try:
+        return not again or until < datetime.fromisoformat(again)
+    except ValueError:
+        return False
 
 
 def default_name(path: Path) -> str:
@@ -96,13 +113,14 @@ class FileSource:
         self._kind = kind
 
     def pages(self, cursor: str | None, *, until: datetime) -> Iterator[SourcePage]:
-        """Every record of the file, unless it is unchanged since ``cursor``."""
+        """Every record of the file, unless it is unchanged since ``cursor`` (and holds no
+        record refused for a date ahead of the clock that ``until`` has now reached)."""
         if until.tzinfo is None:
             raise ValueError("until must be timezone-aware")
         try:
             with self.path.open("rb") as stream:
                 fingerprint = _fingerprint(stream)
-                if cursor == fingerprint:
+                if _unchanged(cursor, fingerprint, until):
                     return
                 stream.seek(0)
                 yield from self._pages(self._records(stream, until), fingerprint)
@@ -114,6 +132,7 @@ class FileSource:
         responses: list[SurveyResponse] = []
         problems: list[SourceProblem] = []
         warnings: list[SourceWarning] = []
+        again: datetime | None = None
         for record in records:
             if isinstance(record, SurveyResponse):
                 responses.append(record)
@@ -121,10 +140,13 @@ class FileSource:
                 warnings.append(record)
             else:
                 problems.append(record)
+                if record.readable_after is not None:
+                    again = min(again or record.readable_after, record.readable_after)
             if len(responses) + len(problems) >= self.page_size:
                 yield SourcePage(responses, problems, None, warnings)
                 responses, problems, warnings = [], [], []
-        yield SourcePage(responses, problems, fingerprint, warnings)
+        cursor = fingerprint if again is None else f"{fingerprint}{_AGAIN}{again.isoformat()}"
+        yield SourcePage(responses, problems, cursor, warnings)
 
     def _records(self, stream: BinaryIO, until: datetime) -> Iterator[Parsed]:
         read = _csv_records if self._kind == "csv" else _jsonl_records
@@ -347,5 +369,9 @@ def _parse_fields(
             permalink=fields.get("permalink"),
             derive_missing_id=True,
         )
+    except FutureMomentError as problem:
+        again = problem.readable_after
+        reason = f"{problem}; the file is read again from {again:%Y-%m-%d %H:%M:%S} UTC"
+        return SourceProblem(source, location, reason, readable_after=again)
     except FieldError as problem:
         return SourceProblem(source, location, str(problem))

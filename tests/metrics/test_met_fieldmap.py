@@ -219,7 +219,7 @@ def test_metadata_files_deploy_every_field_with_a_permission_set(tmp_path: Path)
             "hand edits are overwritten by its reconciliation, daily at 03:00 UTC while the "
             "nps-sync daemon runs, or at once by `nps-sync fields reconcile`.",
         ),
-        ("reconcile_cron: '30 1 * * 1-5'", "on the cron schedule '30 1 * * 1-5' (UTC)"),
+        ("reconcile_cron: '30 1 * * mon-fri'", "on the cron schedule '30 1 * * mon-fri' (UTC)"),
     ],
 )
 def test_metadata_descriptions_say_who_keeps_each_field_as_configured(

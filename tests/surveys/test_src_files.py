@@ -252,6 +252,29 @@ def test_rereading_an_unchanged_file_is_a_no_op(tmp_path: Path) -> None:
     assert [r.response_id for r in responses(read(path, cursor))] == ["r1", "r9"]
 
 
+def test_a_record_dated_ahead_of_the_clock_is_read_once_the_clock_has_caught_up(
+    tmp_path: Path,
+) -> None:
+    ahead = "r2,late@x.io,2,Billing twice,2026-06-01T00:30:00Z,,,,\n"
+    path = write(tmp_path, "export.csv", GOOD_CSV + ahead)
+    pages = read(path)
+    assert [r.response_id for r in responses(pages)] == ["r1"]
+    (problem,) = problems(pages)
+    assert "is in the future" in problem.reason
+    assert "read again from 2026-06-01 00:25:00 UTC" in problem.reason
+    cursor = pages[-1].cursor
+    assert cursor is not None
+    # Unchanged file, clock not there yet: nothing read; once it is, the record is read.
+    source = FileSource(path)
+    assert list(source.pages(cursor, until=datetime(2026, 6, 1, 0, 20, tzinfo=UTC))) == []
+    later = list(source.pages(cursor, until=datetime(2026, 6, 1, 0, 26, tzinfo=UTC)))
+    assert [r.response_id for r in responses(later)] == ["r1", "r2"]
+    assert problems(later) == []
+    final = later[-1].cursor
+    assert final is not None and ":again:" not in final
+    assert list(source.pages(final, until=datetime(2026, 6, 2, tzinfo=UTC))) == []
+
+
 def test_only_the_last_page_carries_the_fingerprint(tmp_path: Path) -> None:
     rows = "".join(f"r{n},p{n}@x.io,{n % 11},,2026-05-01,,,,\n" for n in range(5))
     path = write(tmp_path, "big.csv", HEADER + "\n" + rows)

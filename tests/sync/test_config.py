@@ -78,6 +78,8 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
          "email.sender: not an email address: 'nope'"),
         ("state:\n  url: 'sqlite://'\n", "state.url: an SQLite state needs a file"),
         ("state:\n  url: 'sqlite:///:memory:'\n", "state.url: an SQLite state needs a file"),
+        ("schedule:\n  reconcile_cron: '0 3 * * 0'\n",
+         "schedule.reconcile_cron: write the weekday by name, not '0'"),
     ],
 )  # fmt: skip
 def test_errors_name_file_line_and_column(tmp_path: Path, extra: str, message: str) -> None:

@@ -50,14 +50,14 @@ class StateConfig(Section):
         )
 
 
-def _crontab(value: str, *, named_weekdays: bool = False) -> str:
+def _crontab(value: str) -> str:
     """``value`` when it is a crontab line (minute hour day month weekday, UTC) or empty.
 
-    With ``named_weekdays`` the weekday field must use names (``mon``, ``mon-fri``) or ``*``:
-    the scheduler counts numbered weekdays from Monday = 0, where crontab starts on Sunday, so
-    a number would run a day late."""
+    The weekday field must use names (``mon``, ``mon-fri``) or ``*``: the scheduler counts
+    numbered weekdays from Monday = 0, where crontab starts on Sunday, so a number would run a
+    day late."""
     fields = value.split()
-    if named_weekdays and len(fields) == 5 and any(c.isdigit() for c in fields[4]):
+    if len(fields) == 5 and any(c.isdigit() for c in fields[4]):
         raise ValueError(
             f"write the weekday by name, not {fields[4]!r} (mon, tue, ... or mon-fri): numbered "
             "weekdays are read from Monday = 0, not crontab's Sunday = 0"
@@ -428,7 +428,7 @@ class FrontlineView(Section):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        return _crontab(value, named_weekdays=True)
+        return _crontab(value)
 
 
 class DigestView(Section):
@@ -444,7 +444,7 @@ class DigestView(Section):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        return _crontab(value, named_weekdays=True)
+        return _crontab(value)
 
 
 #: The segment attributes every respondent carries (``sync.fields.respondents.ATTRIBUTES``).
