@@ -37,6 +37,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from connectors.models import Category, category_of
+from connectors.surveys.fields import FUTURE_SKEW
 
 RevenueFormula = Literal["below_threshold", "detractor_share"]
 
@@ -275,7 +276,13 @@ def account_summary(
     settings: AccountSettings,
     facts: AccountFacts,
 ) -> AccountMetrics:
-    """Every account metric from the account's responses and what the CRM knows about it."""
+    """Every account metric from the account's responses and what the CRM knows about it.
+
+    An answer the intake accepted although dated a little ahead of ``now`` (a sender's clock
+    running ahead, within :data:`FUTURE_SKEW`) counts as given now, as its contact's fields do.
+    """
+    now = max((r.created_at for r in responses if now < r.created_at <= now + FUTURE_SKEW),
+              default=now)  # fmt: skip
     current = window_score(responses, end=now, window=settings.window, half_life=settings.half_life)
     previous = window_score(
         responses, end=now - settings.window, window=settings.window, half_life=settings.half_life

@@ -75,6 +75,17 @@ def test_a_response_exactly_at_the_window_start_is_out_and_one_at_now_is_in() ->
     assert [c.response.contact_id for c in result.previous.counted] == ["old"]
 
 
+def test_an_answer_a_few_minutes_ahead_of_the_clock_counts_for_the_account_as_its_contact() -> None:
+    # The intake accepts answers up to five minutes ahead (a sender's clock running fast); the
+    # contact's fields show such an answer at once, so the account must count it too.
+    ahead = r("a", -3 / (24 * 60), 7)
+    result = account_summary(
+        [r("a", 1, 10), ahead], now=NOW, settings=SETTINGS, facts=AccountFacts()
+    )
+    assert (result.nps, result.respondents) == (0.0, 1)
+    assert contact_metrics([r("a", 1, 10), ahead]).last_score == 7
+
+
 def test_trend_is_now_minus_the_previous_window() -> None:
     result = account_summary(
         [r("a", 200, 10), r("b", 250, 3), r("a", 20, 10), r("b", 10, 10)],
