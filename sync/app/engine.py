@@ -45,8 +45,10 @@ from sync.loop.ticket_mirror import OpenTicketDirectory, refresh_open_tickets
 from sync.loop.tracking import track_tickets
 from sync.loop.user_mirror import UserDirectory, refresh_user_mirror
 from sync.stages.act import Executor, drain
+from sync.stages.amend import with_change_notes
 from sync.stages.comment_text import CommentAnalysis, analyse_batch, load_comment_analysis
 from sync.stages.custom_fields import salesforce_fields
+from sync.stages.executors.amendments import TaskAmendExecutor, TicketAmendExecutor
 from sync.stages.executors.customer_context import context_seconds
 from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.stages.executors.loop_mirror import TaskCompletionExecutor, TicketNoteExecutor
@@ -751,6 +753,7 @@ class Engine:
             text=text,
             looked_up=looked_up,
         )
+        outcomes = with_change_notes(self.store, batch, outcomes)
         plan_escalations(self.store, ruleset, outcomes, now)
         routed = self.store.record_routing(outcomes, now)
         report.intents += routed.intents
@@ -840,6 +843,11 @@ class Engine:
         executors.append(FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry))
         executors.append(TaskCompletionExecutor(self.conn.crm, self.retry))
         executors.append(TicketNoteExecutor(self.conn.helpdesk, self.retry))
+        # After the Tasks and tickets: a note on a change waits for what it tells.
+        executors.append(TaskAmendExecutor(self.conn.crm, self.store, self.retry, self.clock))
+        executors.append(
+            TicketAmendExecutor(self.conn.helpdesk, self.store, self.retry, self.clock)
+        )
         executors.append(self.notify_executor())
         executors.append(
             ResurveyExecutor(self.conn.surveys, self.store, self.retry, clock=self.clock)

@@ -130,13 +130,19 @@ class Inbox:
                 latest[resp.response_id] = resp
         with self._db.writing() as conn:
             existing: dict[str, tuple[str, datetime]] = {}
+            commented: set[str] = set()
+            r_ = t.responses
             for chunk in chunks(latest):
                 rows = conn.execute(
                     sa.select(
-                        t.responses.c.response_id, t.responses.c.version, t.responses.c.updated_at
-                    ).where(t.responses.c.source == source, t.responses.c.response_id.in_(chunk))
+                        r_.c.response_id,
+                        r_.c.version,
+                        r_.c.updated_at,
+                        (r_.c.comment != "").label("commented"),
+                    ).where(r_.c.source == source, r_.c.response_id.in_(chunk))
                 ).all()
                 existing.update({r.response_id: (r.version, r.updated_at) for r in rows})
+                commented.update(r.response_id for r in rows if r.commented)
             version_of = {rid: _version_of(resp) for rid, resp in latest.items()}
             had = _versions_had(conn, source, existing, latest, version_of)
             inserts: list[dict[str, Any]] = []
@@ -152,6 +158,11 @@ class Inbox:
                     inserts.append(row)
                     new += 1
                 elif (rid, version) in had:  # an earlier version sent again: a replay
+                    unchanged += 1
+                    continue
+                elif resp.updated_at == known[1] and rid in commented and not resp.comment:
+                    # Dated the same second as the stored version, which has the comment this
+                    # one lacks: the answer as it was before its comment, delivered late.
                     unchanged += 1
                     continue
                 elif history or known[0] == version or resp.updated_at < known[1]:
@@ -201,6 +212,26 @@ class Inbox:
                     )
                 ).all()
                 found.update({row.response_id: row.version for row in rows})
+        return found
+
+    def version_answers(
+        self, versions: Iterable[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], tuple[int, str]]:
+        """The score and comment of each stored ``(source, response id, version)``."""
+        wanted = set(versions)
+        v = t.response_versions
+        found: dict[tuple[str, str, str], tuple[int, str]] = {}
+        with self._db.reading() as conn:
+            for chunk in chunks(sorted({rid for _, rid, _ in wanted})):
+                rows = conn.execute(
+                    sa.select(
+                        v.c.source, v.c.response_id, v.c.version, v.c.score, v.c.comment
+                    ).where(v.c.response_id.in_(chunk))
+                ).all()
+                for row in rows:
+                    key = (row.source, row.response_id, row.version)
+                    if key in wanted:
+                        found[key] = (int(row.score), str(row.comment))
         return found
 
     def history_to_match(self, limit: int) -> list[StoredResponse]:

@@ -83,7 +83,9 @@ def test_an_answer_a_few_minutes_ahead_of_the_clock_counts_for_the_account_as_it
         [r("a", 1, 10), ahead], now=NOW, settings=SETTINGS, facts=AccountFacts()
     )
     assert (result.nps, result.respondents) == (0.0, 1)
-    assert contact_metrics([r("a", 1, 10), ahead]).last_score == 7
+    contact = contact_metrics([r("a", 1, 10), ahead])
+    assert contact is not None
+    assert contact.last_score == 7
 
 
 def test_trend_is_now_minus_the_previous_window() -> None:

@@ -271,7 +271,8 @@ def test_a_record_dated_ahead_of_the_clock_is_read_once_the_clock_has_caught_up(
     assert [r.response_id for r in responses(later)] == ["r1", "r2"]
     assert problems(later) == []
     final = later[-1].cursor
-    assert final is not None and ":again:" not in final
+    assert final is not None
+    assert ":again:" not in final
     assert list(source.pages(final, until=datetime(2026, 6, 2, tzinfo=UTC))) == []
 
 

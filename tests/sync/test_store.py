@@ -365,6 +365,23 @@ def test_an_earlier_version_sent_again_with_the_same_time_does_not_replace_the_l
     assert stored.response.score == 2
 
 
+def test_the_answer_before_its_comment_delivered_after_it_in_the_same_second_is_not_news(
+    store: StateStore,
+) -> None:
+    """Delighted dates in whole seconds: the version with the comment may arrive first (its
+    webhook), the one without it later (the first webhook, retried, or a poll). The comment
+    stays, whatever comes after."""
+    commented = response("1", score=3, comment="Billing charged us twice")
+    assert store.inbox.ingest_page("delighted", [commented], None, T0).new == 1
+    late = store.inbox.ingest_page("delighted", [response("1", score=3)], None, T0)
+    assert (late.updated, late.unchanged) == (0, 1)
+    again = store.inbox.ingest_page("delighted", [commented], None, T0)
+    assert (again.updated, again.unchanged) == (0, 1)
+    stored = store.inbox.get("delighted", "1")
+    assert stored is not None
+    assert stored.response.comment == "Billing charged us twice"
+
+
 def test_a_restore_mark_keeps_the_latest_moment_and_goes_once_the_act_window_has_passed(
     store: StateStore,
 ) -> None:

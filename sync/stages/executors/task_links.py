@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -111,37 +111,41 @@ class TaskLinkExecutor:
                 url = ticket_url(self.ticket_base_url, ticket.external_id)
                 line = TICKET_LINE.format(url=url)
                 lines[str(action.payload["task_id"])].append((action.key, line))
-        outcomes.update(self._append(lines))
+        outcomes.update(append_lines(self.crm, self.retry, lines))
         return [outcomes[a.key] for a in actions]
 
-    def _append(self, lines: dict[str, list[tuple[str, str]]]) -> dict[str, Outcome]:
-        """Append each Task's missing lines to its description, in one collection."""
-        if not lines:
-            return {}
-        crm = self.crm
-        ids = sorted(lines)
-        current = self.retry.call(lambda: crm.read_fields("Task", ids, ["Description"]))
-        outcomes: dict[str, Outcome] = {}
-        updates: list[FieldUpdate] = []
-        for task_id in ids:
-            keys = [key for key, _ in lines[task_id]]
-            record = current.get(task_id)
-            description = str((record or {}).get("Description") or "")
-            missing = [line for _, line in lines[task_id] if line not in description]
-            if record is None or not missing:  # deleted, or linked already
-                outcomes.update({key: Outcome(key, "done", external_id=task_id) for key in keys})
-                continue
-            text = with_lines(description, missing)
-            updates.append(FieldUpdate("Task", task_id, {"Description": text}))
-        if updates:
-            results = self.retry.call(lambda: crm.update_records(updates))
-            for result in results:
-                outcome = outcome_of(result)
-                for key, _ in lines[result.record_id]:
-                    outcomes[key] = Outcome(
-                        key,
-                        outcome.result,
-                        external_id=result.record_id if outcome.result == "done" else "",
-                        error=outcome.error,
-                    )
-        return outcomes
+
+def append_lines(
+    crm: TaskLinkCrm, retry: RetryPolicy, lines: Mapping[str, Sequence[tuple[str, str]]]
+) -> dict[str, Outcome]:
+    """Append each Task's lines (``task id -> [(action key, line)]``) that its description does
+    not hold yet, in one collection: read first, written once, so a retry adds nothing twice.
+    A Task deleted meanwhile is done with nothing to write."""
+    if not lines:
+        return {}
+    ids = sorted(lines)
+    current = retry.call(lambda: crm.read_fields("Task", ids, ["Description"]))
+    outcomes: dict[str, Outcome] = {}
+    updates: list[FieldUpdate] = []
+    for task_id in ids:
+        keys = [key for key, _ in lines[task_id]]
+        record = current.get(task_id)
+        description = str((record or {}).get("Description") or "")
+        missing = [line for _, line in lines[task_id] if line not in description]
+        if record is None or not missing:  # deleted, or written already
+            outcomes.update({key: Outcome(key, "done", external_id=task_id) for key in keys})
+            continue
+        text = with_lines(description, missing)
+        updates.append(FieldUpdate("Task", task_id, {"Description": text}))
+    if updates:
+        results = retry.call(lambda: crm.update_records(updates))
+        for result in results:
+            outcome = outcome_of(result)
+            for key, _ in lines[result.record_id]:
+                outcomes[key] = Outcome(
+                    key,
+                    outcome.result,
+                    external_id=result.record_id if outcome.result == "done" else "",
+                    error=outcome.error,
+                )
+    return outcomes
