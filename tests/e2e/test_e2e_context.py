@@ -142,11 +142,15 @@ def test_a_task_made_from_a_comment_as_long_as_allowed_still_takes_its_ticket_li
     (task,) = world.salesforce.records("Task")
     (ticket,) = [t for t in world.zendesk.tickets() if t.get("external_id")]
     description = task["Description"]
-    link = f"\u2026\nZendesk ticket: https://acme.zendesk.com/agent/tickets/{ticket['id']}"
+    link = f"\nZendesk ticket: https://acme.zendesk.com/agent/tickets/{ticket['id']}"
     assert description.endswith(link)
-    # As long as allowed: the cut may drop the space it lands after.
-    assert 31_999 <= len(description) <= 32_000
+    assert len(description) <= 32_000
     assert "Comment: Nothing works. Nothing works." in description
+    # The comment is cut, not the customer context after it.
+    cut = description.index("(cut to fit; the survey response holds all of it)")
+    context = description.index("-- Customer context (nps-sync) --")
+    assert cut < context
+    assert "Score history (oldest first):" in description[context:]
     assert engine.run_once().errors == []
 
 

@@ -79,7 +79,7 @@ def delighted_corpus(good_email: str) -> list[Bad]:
         r("CSAT", "survey type 'csat' is not NPS", survey_type="csat"),
         r(
             "future created_at",
-            f"created_at {FUTURE.isoformat()} is in the future",
+            f"created_at {FUTURE.isoformat()} is in the future (ahead of this machine's clock)",
             created_at=FUTURE,
             updated_at=EARLIER,
         ),
@@ -128,7 +128,8 @@ def jsonl_corpus(path: Path, good_email: str) -> tuple[bytes, dict[int, str | No
         (rec(response_id="j8", created_at="yesterday"),
          "created_at 'yesterday' is not a Unix time or ISO 8601 date"),
         (rec(response_id="j9", created_at="2099-01-01T00:00:00Z"),
-         "created_at 2099-01-01T00:00:00+00:00 is in the future"),
+         "created_at 2099-01-01T00:00:00+00:00 is in the future (ahead of this machine's "
+         "clock); the file is read again from 2098-12-31 23:55:00 UTC"),
         (rec(response_id="j10", email="robert'); DROP TABLE nps_responses;--@x.com"), None),
         (rec(response_id="x" * 300), None),
         (rec(response_id={"nested": 1}), "response id (an object) is not text or a number"),

@@ -104,11 +104,11 @@ def test_an_nps_question_counts_and_the_email_may_come_from_an_email_answer() ->
         ({"hidden": {"email": "not an address"}},
          "invalid email (a space inside): 'n*** a*** a***'"),
         ({"submitted_at": "2027-01-01T00:00:00Z"},
-         "updated_at 2027-01-01T00:00:00+00:00 is in the future"),
+         "updated_at 2027-01-01T00:00:00+00:00 is in the future (ahead of this machine's clock)"),
         ({"submitted_at": "last week"},
          "updated_at 'l*** w***' is not a Unix time or ISO 8601 date"),
         ({"landed_at": "2027-01-01T00:00:00Z"},
-         "created_at 2027-01-01T00:00:00+00:00 is in the future"),
+         "created_at 2027-01-01T00:00:00+00:00 is in the future (ahead of this machine's clock)"),
     ],
 )  # fmt: skip
 def test_malformed_items_are_problems_named_by_their_token(

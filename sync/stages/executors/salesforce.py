@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from connectors.models import TaskSpec, WriteResult
+from connectors.models import MAX_TASK_DESCRIPTION, TaskSpec, WriteResult
 from sync.core.ports import OpenTickets, TaskCrm
 from sync.core.retry import RetryPolicy
 from sync.stages.act import Outcome, create_missing
@@ -162,12 +162,28 @@ def due_date(payload: Mapping[str, Any], created_at: datetime) -> date:
     return date.fromisoformat(payload["due_date"])
 
 
+#: Room a new Task's description leaves free for what is appended to it later: the link to the
+#: ticket of the same response and notes on a changed answer (:mod:`sync.stages.amend`).
+APPENDED_ROOM = 5_000
+#: What ends the rule's text of a description cut to fit.
+CUT_MARK = "\u2026 (cut to fit; the survey response holds all of it)"
+
+
+def fit_description(text: str, context: str) -> str:
+    """The rule's ``text`` and the customer ``context`` within Salesforce's limit, leaving
+    :data:`APPENDED_ROOM`: a text too long (a very long comment) is cut, never the context,
+    which the account manager needs whole."""
+    room = MAX_TASK_DESCRIPTION - APPENDED_ROOM - (len(context) + 2 if context else 0)
+    body = text.rstrip()
+    if len(body) > room:
+        body = body[: max(room - len(CUT_MARK), 0)].rstrip() + CUT_MARK
+    return f"{body}\n\n{context}".lstrip() if context else body
+
+
 def task_spec(
     key: str, payload: Mapping[str, Any], created_at: datetime, context: str = ""
 ) -> TaskSpec:
-    description = str(payload["description"])
-    if context:
-        description = f"{description.rstrip()}\n\n{context}".lstrip()
+    description = fit_description(str(payload["description"]), context)
     return TaskSpec(
         key=key,
         subject=payload["subject"],
