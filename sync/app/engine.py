@@ -406,6 +406,7 @@ class Engine:
                 max_attempts=self.config.max_attempts,
                 ticket_base_url=self.config.zendesk.agent_url,
                 context_seconds=context_seconds(self.config.lease_seconds),
+                hours=self.business_hours(),
             ),
         )
 
@@ -864,6 +865,7 @@ class Engine:
                     context_template="",
                     settle_window=timedelta(seconds=self.config.salesforce.tasks.settle_seconds),
                     max_attempts=self.config.max_attempts,
+                    hours=self.business_hours(),
                 ),
             )
         )

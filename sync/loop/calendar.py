@@ -7,7 +7,7 @@ Monday to Friday, from ``start_hour`` to ``end_hour`` local time in the configur
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -18,6 +18,14 @@ class BusinessHours:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     start_hour: int = 9
     end_hour: int = 17
+
+    def working_date(self, moment: datetime) -> date:
+        """The local date of ``moment``, or the next working day's when that is a weekend: the
+        due date of a Task due at ``moment``."""
+        day = moment.astimezone(self.timezone).date()
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        return day
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """``start`` plus ``duration`` of business time, in UTC.

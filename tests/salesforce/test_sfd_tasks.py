@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from connectors.models import TaskSpec
 from connectors.salesforce.client import SalesforceConnector
 from emulators.salesforce import SalesforceEmulator
 from sync.core.retry import RetryPolicy
-from sync.stages.executors.salesforce import SalesforceTaskExecutor
+from sync.loop.calendar import BusinessHours
+from sync.stages.executors.salesforce import SalesforceTaskExecutor, due_date
 from sync.state import ClaimedAction
 from tests.salesforce.conftest import Relay, add_account, add_contact
 
@@ -122,15 +126,42 @@ def test_a_task_is_due_from_when_it_is_created_and_old_intents_keep_their_day(
     org: SalesforceEmulator, crm: SalesforceConnector
 ) -> None:
     owner = org.default_user_id
-    created = datetime(2026, 12, 4, 23, 30, tzinfo=UTC)
+    created = datetime(2026, 12, 3, 23, 30, tzinfo=UTC)  # a Thursday
     executor = SalesforceTaskExecutor(crm, FAST, clock=lambda: created)
     outcomes = executor.execute(
         [
             claimed("one-day", owner, due={"due_in_seconds": 86_400}),
             claimed("same-day", owner, due={"due_in_seconds": 0}),
+            claimed("two-days", owner, due={"due_in_seconds": 2 * 86_400}),  # Saturday: Monday
             claimed("stored-day", owner),
         ]
     )
-    assert [o.result for o in outcomes] == ["done"] * 3
+    assert [o.result for o in outcomes] == ["done"] * 4
     due = {t[MARKER]: t["ActivityDate"] for t in org.records("Task")}
-    assert due == {"one-day": "2026-12-05", "same-day": "2026-12-04", "stored-day": "2026-11-03"}
+    assert due == {
+        "one-day": "2026-12-04",
+        "same-day": "2026-12-03",
+        "two-days": "2026-12-07",
+        "stored-day": "2026-11-03",
+    }
+
+
+@pytest.mark.parametrize(
+    ("created", "zone", "due_in", "expected"),
+    [
+        ("2026-12-04T15:00:00+00:00", "UTC", 1, date(2026, 12, 7)),  # Friday + 1 day: Monday
+        ("2026-12-04T15:00:00+00:00", "UTC", 3, date(2026, 12, 7)),  # Monday itself
+        ("2026-12-07T09:00:00+00:00", "UTC", 5, date(2026, 12, 14)),  # Saturday: Monday
+        ("2026-12-08T23:30:00+00:00", "UTC", 1, date(2026, 12, 9)),
+        # The date is the business-hours zone's: 23:30 UTC Tuesday is Wednesday in Sydney.
+        ("2026-12-08T23:30:00+00:00", "Australia/Sydney", 0, date(2026, 12, 9)),
+        # Friday 20:00 in New York is Saturday in UTC, still Friday where the owner works.
+        ("2026-12-05T01:00:00+00:00", "America/New_York", 0, date(2026, 12, 4)),
+    ],
+)
+def test_a_due_date_is_a_working_day_in_the_business_hours_zone(
+    created: str, zone: str, due_in: int, expected: date
+) -> None:
+    hours = BusinessHours(ZoneInfo(zone))
+    payload = {"due_in_seconds": due_in * 86_400}
+    assert due_date(payload, datetime.fromisoformat(created), hours) == expected

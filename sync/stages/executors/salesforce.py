@@ -24,6 +24,7 @@ from typing import Any
 from connectors.models import MAX_TASK_DESCRIPTION, TaskSpec, WriteResult
 from sync.core.ports import OpenTickets, TaskCrm
 from sync.core.retry import RetryPolicy
+from sync.loop.calendar import BusinessHours
 from sync.stages.act import Outcome, create_missing
 from sync.stages.executors.customer_context import fetch_open_tickets, ticket_url, timeline
 from sync.stages.executors.task_context import (
@@ -58,6 +59,8 @@ class TaskSettings:
     #: About how long a batch may spend asking Zendesk for the open tickets (a share of the
     #: lease, see :func:`~sync.stages.executors.customer_context.fetch_open_tickets`).
     context_seconds: float = 10.0
+    #: The working week and time zone of due dates (``business_hours``).
+    hours: BusinessHours = field(default_factory=BusinessHours)
 
 
 @dataclass
@@ -82,7 +85,12 @@ class SalesforceTaskExecutor:
             created_at = self.clock()
             context = self._context(todo)
             return self.crm.create_tasks(
-                [task_spec(a.key, a.payload, created_at, context.get(a.key, "")) for a in todo]
+                [
+                    task_spec(
+                        a.key, a.payload, created_at, context.get(a.key, ""), self.settings.hours
+                    )
+                    for a in todo
+                ]
             )
 
         note = self.store.outbox.note_sent if self.store is not None else None
@@ -154,11 +162,16 @@ def _user_id(action: ClaimedAction) -> int | None:
     return int(value) if value else None
 
 
-def due_date(payload: Mapping[str, Any], created_at: datetime) -> date:
-    """``due_in`` after ``created_at`` (a UTC date); an intent stored before due dates were
-    counted from creation carries its ``due_date`` already."""
+def due_date(
+    payload: Mapping[str, Any], created_at: datetime, hours: BusinessHours | None = None
+) -> date:
+    """``due_in`` after ``created_at``: that moment's date in the business-hours time zone,
+    moved on to Monday from a weekend ("call within one business day" on a Friday means
+    Monday). An intent stored before due dates were counted from creation carries its
+    ``due_date`` already."""
     if "due_in_seconds" in payload:
-        return (created_at + timedelta(seconds=int(payload["due_in_seconds"]))).date()
+        due = created_at + timedelta(seconds=int(payload["due_in_seconds"]))
+        return (hours or BusinessHours()).working_date(due)
     return date.fromisoformat(payload["due_date"])
 
 
@@ -181,7 +194,11 @@ def fit_description(text: str, context: str) -> str:
 
 
 def task_spec(
-    key: str, payload: Mapping[str, Any], created_at: datetime, context: str = ""
+    key: str,
+    payload: Mapping[str, Any],
+    created_at: datetime,
+    context: str = "",
+    hours: BusinessHours | None = None,
 ) -> TaskSpec:
     description = fit_description(str(payload["description"]), context)
     return TaskSpec(
@@ -189,7 +206,7 @@ def task_spec(
         subject=payload["subject"],
         description=description,
         owner_id=payload["owner_id"],
-        due_date=due_date(payload, created_at),
+        due_date=due_date(payload, created_at, hours),
         who_id=payload.get("who_id"),
         what_id=payload.get("what_id"),
         priority=payload.get("priority", "Normal"),
