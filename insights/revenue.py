@@ -121,7 +121,7 @@ def revenue_by_category(
     confidence: float = 0.95,
 ) -> RevenueReport:
     """Renewal, churn, expansion, retention and revenue at risk per NPS category for the deals
-    that closed in ``(start, end]`` and the renewals still open."""
+    that closed from ``start`` to ``end``, both days included, and the renewals still open."""
     lookback = timedelta(days=lookback_days)
     by_account: dict[str, list[Answer]] = defaultdict(list)
     for a in answers:
@@ -135,7 +135,7 @@ def revenue_by_category(
     for deal in deals:
         if deal.kind == "other":
             continue
-        if deal.closed and start < deal.close_date <= end:
+        if deal.closed and start <= deal.close_date <= end:
             closed[category(deal.account_id, deal.close_date)].append(deal)
         elif not deal.closed and deal.kind == "renewal":
             still_open[category(deal.account_id, end)].append(deal)

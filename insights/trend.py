@@ -27,7 +27,7 @@ Every = Literal["week", "month", "quarter"]
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """``(start, end]`` and its respondents."""
+    """``[start, end)`` and its respondents."""
 
     start: datetime
     end: datetime
@@ -62,7 +62,7 @@ def _next(start: datetime, every: Every) -> datetime:
 def periods_between(
     start: datetime, end: datetime, every: Every
 ) -> list[tuple[datetime, datetime]]:
-    """Calendar periods covering ``(start, end]``, the first and last cut to fit."""
+    """Calendar periods covering ``[start, end)``, the first and last cut to fit."""
     if start >= end:
         return []
     out = []

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from sync.commands.dates import UntilType
 from sync.commands.output import JSON_OPTION
 from sync.commands.run import CONFIG_OPTION, load
 
@@ -130,7 +131,11 @@ def period_options(command: Command) -> Command:
         click.option(
             "--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True
         ),
-        click.option("--until", type=DATE, help="End of the period (default: now)."),
+        click.option(
+            "--until",
+            type=UntilType(),
+            help="End of the period (default: now); a date alone: the end of that day.",
+        ),
         click.option("--since", type=DATE, help="Start of the period."),
     ):
         command = option(command)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from sync.commands.dates import UntilType
 from sync.commands.output import JSON_OPTION, emit, iso
 from sync.commands.run import CONFIG_OPTION, load
 
@@ -20,23 +21,9 @@ if TYPE_CHECKING:
     from sync.reports.queue import Call
 
 
-class _Until(click.DateTime):
-    """A moment in UTC; a date alone is the end of that day, so ``--until 2026-11-30`` takes
-    in the answers of 30 November (a month's report ends with its last day, not before it)."""
-
-    def __init__(self) -> None:
-        super().__init__(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        moment = super().convert(value, param, ctx)
-        if isinstance(value, str) and len(value.strip()) == len("2026-11-30"):
-            return moment + timedelta(days=1, microseconds=-1)
-        return moment
-
-
 UNTIL_OPTION = click.option(
     "--until",
-    type=_Until(),
+    type=UntilType(),
     default=None,
     help="Make the view as of this moment (UTC) instead of now; a date alone: the end of it.",
 )

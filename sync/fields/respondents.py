@@ -40,11 +40,12 @@ def _person(row: StoredResponse) -> str:
 def latest_in_period(
     rows: Sequence[StoredResponse], *, start: datetime, end: datetime
 ) -> list[StoredResponse]:
-    """Each person's latest response with ``start < submitted <= end``."""
+    """Each person's latest response with ``start <= submitted < end``: calendar periods hold
+    their first moment, so an answer given at midnight on the 1st is in that month."""
     latest: dict[str, StoredResponse] = {}
     for row in rows:
         at = row.response.created_at
-        if not start < at <= end:
+        if not start <= at < end:
             continue
         seen = latest.get(_person(row))
         if seen is None or (at, row.response.response_id) > (
@@ -111,7 +112,7 @@ def respondents(
     account_values: AccountValues | None = None,
     themes: Themes | None = None,
 ) -> list[Respondent]:
-    """The respondents of the period ``(start, end]``; ``history`` maps Zendesk user ids to
+    """The respondents of the period ``[start, end)``; ``history`` maps Zendesk user ids to
     their mirrored tickets (None: support history unknown)."""
     return [
         respondent(

@@ -30,7 +30,7 @@ from sync.state import StateStore, StoredResponse, TicketSpan
 
 @dataclass(frozen=True, slots=True)
 class Periods:
-    """The respondents of ``(start, end]`` and of the period of the same length before it."""
+    """The respondents of ``[start, end)`` and of the period of the same length before it."""
 
     start: datetime
     end: datetime

@@ -56,6 +56,16 @@ EXPECTED = {
 }
 
 
+def test_a_deal_closed_on_either_end_day_of_the_period_is_in_it() -> None:
+    deals = [
+        deal("A", "renewal", 100, date(2026, 1, 1), won=False),  # the period's first day
+        deal("A", "renewal", 50, date(2026, 6, 30), won=True),  # its last day
+        deal("A", "renewal", 7, date(2025, 12, 31), won=False),  # the day before
+    ]
+    report = revenue_by_category(ANSWERS, deals, start=date(2026, 1, 1), end=date(2026, 6, 30))
+    assert sum(c.renewal_amount for c in report.categories) == 150
+
+
 def test_revenue_by_category_matches_the_hand_computed_book() -> None:
     report = revenue_by_category(ANSWERS, DEALS, start=date(2026, 1, 1), end=date(2026, 6, 30))
     found = {

@@ -23,6 +23,17 @@ def test_each_person_counts_once_with_the_latest_answer_in_the_period() -> None:
     assert sorted((r.account_id, r.score) for r in found) == [("A", 9), ("B", 2)]
 
 
+def test_a_period_holds_its_first_moment_not_its_end() -> None:
+    """Calendar periods: an answer at midnight on the 1st belongs to that month, not the one
+    before, as in the executive report."""
+    start, end = NOW - timedelta(days=30), NOW
+    rows = [
+        stored("first", contact="c1", account="A", score=9, days_ago=30),  # exactly at start
+        stored("end", contact="c2", account="A", score=2, days_ago=0),  # exactly at end
+    ]
+    assert [r.score for r in respondents(rows, start=start, end=end)] == [9]
+
+
 def test_segments_come_from_the_account_as_matched() -> None:
     row = stored("r1", contact="c1", account="A", score=6, days_ago=3, arr=42_000.0, user=7)
     assert row.match is not None
