@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from connectors.errors import ConnectorError, DeferError
+from connectors.errors import ConfigError, ConnectorError, DeferError
 from connectors.surveys import SourcePage, SurveySource, close_pages
 from sync.core.retry import RetryPolicy
 from sync.state import StateStore
@@ -45,6 +45,25 @@ class PullStats:
     pulled_by_source: dict[str, int] = field(default_factory=dict)
 
 
+def refuse_renamed(
+    store: StateStore, name: str, page: SourcePage, configured: Sequence[str]
+) -> None:
+    """Raise a configuration error when the page's responses are stored under another source
+    name the config no longer has: responses and their actions are keyed by the source's name,
+    so a renamed source would have every recent response acted on again."""
+    ids = [r.response_id for r in page.responses]
+    held = store.inbox.held_elsewhere(name, ids, configured) if ids else {}
+    if held:
+        old, count = max(held.items(), key=lambda item: item[1])
+        raise ConfigError(
+            f"{count} of the responses read are stored under the source name {old!r}, which "
+            f"the config no longer has: a source's name keys its responses and actions, so "
+            f"under the name {name!r} they would be acted on again; put the name back "
+            f"(sources: name: {old})",
+            system=name,
+        )
+
+
 def pull(
     store: StateStore,
     sources: Sequence[SurveySource],
@@ -74,6 +93,8 @@ def pull(
             while (
                 not should_stop() and (page := retry.call(partial(next, pages, None))) is not None
             ):
+                if cursor is None:  # never read before: is it a source under a new name?
+                    refuse_renamed(store, source.name, page, [s.name for s in sources])
                 result = store.inbox.ingest_page(
                     source.name, page.responses, page.cursor, now, problems=page.problems
                 )

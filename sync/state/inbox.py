@@ -214,6 +214,25 @@ class Inbox:
                 found.update({row.response_id: row.version for row in rows})
         return found
 
+    def held_elsewhere(
+        self, source: str, response_ids: Iterable[str], known: Iterable[str]
+    ) -> dict[str, int]:
+        """How many of ``response_ids`` are stored under each other source name not among
+        ``known`` (the configured sources): the same responses under an old name."""
+        r = t.responses
+        skip = {source, *known}
+        found: dict[str, int] = {}
+        with self._db.reading() as conn:
+            for chunk in chunks(sorted(set(response_ids))):
+                rows = conn.execute(
+                    sa.select(r.c.source, sa.func.count())
+                    .where(r.c.response_id.in_(chunk), r.c.source.not_in(sorted(skip)))
+                    .group_by(r.c.source)
+                ).all()
+                for name, count in rows:
+                    found[name] = found.get(name, 0) + int(count)
+        return found
+
     def version_answers(
         self, versions: Iterable[tuple[str, str, str]]
     ) -> dict[tuple[str, str, str], tuple[int, str]]:

@@ -207,3 +207,27 @@ def test_write_back_survives_a_pass_that_stopped_after_routing(
     assert resumed.tasks_created > 0
     assert resumed.records_updated > 0
     assert world.salesforce.get_record("Contact", contact.id)["NPS_Last_Score__c"] is not None  # type: ignore[index]
+
+
+def test_a_renamed_source_is_refused_instead_of_acting_on_its_responses_again(
+    world: EmulatedWorld, make_engine: EngineFactory
+) -> None:
+    first = make_engine().run_once()
+    assert first.errors == []
+    tasks, tickets = len(world.salesforce.records("Task")), len(external_tickets(world))
+    renamed = [
+        {
+            "type": "delighted",
+            "name": "delighted-eu",
+            "api_key": {"env": "NPS_DEMO_DELIGHTED_KEY"},
+            "base_url": "https://api.delighted.com",
+        }
+    ]
+    report = make_engine(sources=renamed).run_once()
+    (error,) = report.errors
+    assert error.startswith("delighted-eu: ")
+    assert "stored under the source name 'delighted'" in error
+    assert "put the name back (sources: name: delighted)" in error
+    assert (report.pulled, report.tasks_created, report.tickets_created) == (0, 0, 0)
+    assert len(world.salesforce.records("Task")) == tasks
+    assert len(external_tickets(world)) == tickets

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import tracemalloc
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -402,3 +403,14 @@ def test_actions_queued_before_a_restore_mark_are_looked_up_before_their_first_c
     routed(store, "2", "k2")
     claimed = {c.key: c.attempts for c in store.outbox.claim("w", limit=5, lease=LEASE, now=T0)}
     assert claimed == {"k1": 2, "k2": 1}  # above 1: looked up by key before any create
+
+
+def test_responses_held_under_a_name_the_config_no_longer_has_are_found(
+    store: StateStore,
+) -> None:
+    store.inbox.ingest_page("delighted", [response("1"), response("2")], None, T0)
+    store.inbox.ingest_page("export", [replace(response("2"), source="export")], None, T0)
+    held = store.inbox.held_elsewhere("delighted-eu", ["1", "2", "3"], known=["export"])
+    assert held == {"delighted": 2}
+    # Two configured sources may hold the same answers (an API and an export of it).
+    assert store.inbox.held_elsewhere("delighted-eu", ["2"], known=["delighted", "export"]) == {}
