@@ -374,7 +374,15 @@ def drain(
     stops; the other executors go on (the refusals are in the stats).
     """
     stats = DrainStats()
+    # The kinds with work due, read again after an executor that worked (it may have queued
+    # work for the executors after it: a ticket queues its Task's link).
+    due: set[str] | None = None
     for executor in executors:
+        if due is None:
+            due = store.outbox.kinds_due([e.kind for e in executors], now())
+        if executor.kind not in due:
+            continue
+        due = None
         held_here: set[str] = set()  # a crashed worker's creates this pass held (still in doubt)
         while not should_stop():
             claimed = store.outbox.claim(

@@ -45,14 +45,18 @@ class PullStats:
     pulled_by_source: dict[str, int] = field(default_factory=dict)
 
 
-def refuse_renamed(
-    store: StateStore, name: str, page: SourcePage, configured: Sequence[str]
-) -> None:
-    """Raise a configuration error when the page's responses are stored under another source
-    name the config no longer has: responses and their actions are keyed by the source's name,
-    so a renamed source would have every recent response acted on again."""
+def retired_sources(store: StateStore, sources: Sequence[SurveySource]) -> list[str]:
+    """The names sources were read under that the config no longer has."""
+    configured = {s.name for s in sources}
+    return sorted(name for name in store.cursors.all() if name not in configured)
+
+
+def refuse_renamed(store: StateStore, name: str, page: SourcePage, retired: Sequence[str]) -> None:
+    """Raise a configuration error when the page's responses are stored under a ``retired``
+    source name: responses and their actions are keyed by the source's name, so a renamed
+    source would have every recent response acted on again."""
     ids = [r.response_id for r in page.responses]
-    held = store.inbox.held_elsewhere(name, ids, configured) if ids else {}
+    held = store.inbox.held_elsewhere(ids, retired) if ids and retired else {}
     if held:
         old, count = max(held.items(), key=lambda item: item[1])
         raise ConfigError(
@@ -83,6 +87,7 @@ def pull(
     stop request is honoured between pages.
     """
     stats = PullStats()
+    retired: list[str] | None = None  # looked up once, when a source is read the first time
     for source in sources:
         stats.polls[source.name] = "ok"
         stats.pulled_by_source.setdefault(source.name, 0)
@@ -94,7 +99,9 @@ def pull(
                 not should_stop() and (page := retry.call(partial(next, pages, None))) is not None
             ):
                 if cursor is None:  # never read before: is it a source under a new name?
-                    refuse_renamed(store, source.name, page, [s.name for s in sources])
+                    if retired is None:
+                        retired = retired_sources(store, sources)
+                    refuse_renamed(store, source.name, page, retired)
                 result = store.inbox.ingest_page(
                     source.name, page.responses, page.cursor, now, problems=page.problems
                 )

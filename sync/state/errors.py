@@ -98,6 +98,12 @@ _LOST = (
     "connection is closed",
     "consuming input failed",
     "the connection is lost",
+)
+#: A transaction given up for another's: a deadlock, a serialization failure, SQLite's lock held
+#: by another process past the busy timeout. Nothing of it was recorded.
+_BUSY = (
+    "deadlock detected",
+    "could not serialize access",
     "database is locked",
 )
 
@@ -131,6 +137,12 @@ def statement_error(url: str, error: BaseException) -> Exception | None:
         return StateRefusedError(
             f"the state database at {where} refuses writes: {reason} (a standby server, or "
             "default_transaction_read_only). Point state.url at the primary."
+        )
+    if any(word in text for word in _BUSY):
+        return StateUnavailableError(
+            f"the state database {where} gave up a transaction that another process held up "
+            f"({reason}). Nothing of it was recorded and what was recorded before stays; run "
+            "again (a daemon does by itself)."
         )
     if any(word in text for word in _LOST):
         return StateUnavailableError(

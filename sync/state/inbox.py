@@ -214,19 +214,18 @@ class Inbox:
                 found.update({row.response_id: row.version for row in rows})
         return found
 
-    def held_elsewhere(
-        self, source: str, response_ids: Iterable[str], known: Iterable[str]
-    ) -> dict[str, int]:
-        """How many of ``response_ids`` are stored under each other source name not among
-        ``known`` (the configured sources): the same responses under an old name."""
+    def held_elsewhere(self, response_ids: Iterable[str], among: Sequence[str]) -> dict[str, int]:
+        """How many of ``response_ids`` are stored under each of the source names ``among``
+        (names the config no longer has): the same responses under an old name."""
         r = t.responses
-        skip = {source, *known}
         found: dict[str, int] = {}
+        if not among:
+            return found
         with self._db.reading() as conn:
             for chunk in chunks(sorted(set(response_ids))):
                 rows = conn.execute(
                     sa.select(r.c.source, sa.func.count())
-                    .where(r.c.response_id.in_(chunk), r.c.source.not_in(sorted(skip)))
+                    .where(r.c.response_id.in_(chunk), r.c.source.in_(sorted(among)))
                     .group_by(r.c.source)
                 ).all()
                 for name, count in rows:

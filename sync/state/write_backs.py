@@ -32,10 +32,12 @@ class QueuedWriteBacks:
 
     def rows(self) -> list[dict[str, object]]:
         """Bind parameters of the entries, as the generation-guarded statements take them."""
+        # In (kind, record id) order, as routing queues them: two transactions that lock the
+        # same entries in one order cannot deadlock on PostgreSQL.
         return [
             {"b_kind": kind, "b_record_id": rid, "b_generation": gen}
-            for kind, records in (("contact", self.contacts), ("account", self.accounts))
-            for rid, gen in records.items()
+            for kind, records in (("account", self.accounts), ("contact", self.contacts))
+            for rid, gen in sorted(records.items())
         ]
 
 
@@ -53,7 +55,7 @@ class WriteBackQueue:
             return
         rows = [
             {"kind": kind, "record_id": rid, "generation": 1, "attempts": 0, "marked_at": now}
-            for kind, rid in records
+            for kind, rid in sorted(set(records))  # one lock order (see QueuedWriteBacks.rows)
         ]
         with self._db.writing(conn) as db:
             _QUEUE.execute(db, rows)

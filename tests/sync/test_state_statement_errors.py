@@ -4,6 +4,7 @@ do, where a driver traceback with the SQL ended it with exit code 1."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,52 @@ def test_a_connection_cut_mid_pass_is_temporary(pg_url: str) -> None:
                 conn.execute(sa.text("SELECT 1"))
     finally:
         killer.dispose()
+        store.close()
+
+
+def test_a_deadlock_with_another_process_is_temporary(pg_url: str) -> None:
+    """Two transactions locking two rows in opposite orders: the server gives one up."""
+    store = StateStore(pg_url)
+    store.migrate()
+    other = sa.create_engine(pg_url)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(
+                sa.text("INSERT INTO nps_cursors VALUES ('a', '1', now()), ('b', '1', now())")
+            )
+        update = "UPDATE nps_cursors SET value = value || 'x' WHERE source = :s"
+        first_locked, second_locked = threading.Event(), threading.Event()
+        errors: list[BaseException] = []
+
+        def theirs() -> None:
+            try:
+                with other.begin() as them:
+                    # Their side waits long before looking for a deadlock: ours finds it.
+                    them.execute(sa.text("SET LOCAL deadlock_timeout = '20s'"))
+                    them.execute(sa.text(update), {"s": "b"})
+                    second_locked.set()
+                    first_locked.wait(10)
+                    them.execute(sa.text(update), {"s": "a"})
+            except sa.exc.DBAPIError as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=theirs)
+        thread.start()
+        try:
+            with store.engine.begin() as conn:
+                conn.execute(sa.text(update), {"s": "a"})
+                second_locked.wait(10)
+                first_locked.set()
+                conn.execute(sa.text(update), {"s": "b"})
+        except StateUnavailableError as exc:
+            errors.append(exc)
+        thread.join(20)
+        (error,) = errors
+        assert isinstance(error, StateUnavailableError)
+        assert "gave up a transaction that another process held up" in str(error)
+        assert "deadlock detected" in str(error)
+    finally:
+        other.dispose()
         store.close()
 
 

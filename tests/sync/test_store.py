@@ -410,7 +410,7 @@ def test_responses_held_under_a_name_the_config_no_longer_has_are_found(
 ) -> None:
     store.inbox.ingest_page("delighted", [response("1"), response("2")], None, T0)
     store.inbox.ingest_page("export", [replace(response("2"), source="export")], None, T0)
-    held = store.inbox.held_elsewhere("delighted-eu", ["1", "2", "3"], known=["export"])
-    assert held == {"delighted": 2}
+    assert store.inbox.held_elsewhere(["1", "2", "3"], among=["delighted"]) == {"delighted": 2}
     # Two configured sources may hold the same answers (an API and an export of it).
-    assert store.inbox.held_elsewhere("delighted-eu", ["2"], known=["delighted", "export"]) == {}
+    assert store.inbox.held_elsewhere(["2"], among=["gone"]) == {}
+    assert store.inbox.held_elsewhere(["2"], among=[]) == {}
