@@ -128,6 +128,7 @@ class StateStore:
                 conn.execute(t.schema_version.update().values(version=current + 1))
 
     def close(self) -> None:
+        self.locks.close()
         self.engine.dispose()
 
     def remember_file(self) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -223,7 +226,7 @@ def test_ticket_statuses_are_replaced_per_action(store: StateStore) -> None:
 # -- locks -------------------------------------------------------------------------------------
 def test_a_singleton_is_held_by_one_store_at_a_time(store_url: str) -> None:
     first, second = StateStore(store_url), StateStore(store_url)
-    exclusive = first.dialect == "postgresql"  # SQLite serves one process: always granted
+    exclusive = first.dialect == "postgresql"  # SQLite's are the process's: granted in it
     try:
         with first.locks.singleton("pull:delighted") as got:
             assert got
@@ -236,6 +239,41 @@ def test_a_singleton_is_held_by_one_store_at_a_time(store_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+HOLD_LOCK = """
+import sys, time
+from sync.state import StateStore
+store = StateStore(sys.argv[1])
+with store.locks.singleton("route") as got:
+    print("held" if got else "taken", flush=True)
+    time.sleep(30)
+"""
+
+
+def test_on_sqlite_another_process_holding_a_lock_keeps_it_from_this_one(tmp_path: Path) -> None:
+    """A ``sync`` beside the daemon must not route what the daemon routes."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    StateStore(url).migrate()
+    holder = subprocess.Popen(  # noqa: S603 - this interpreter, the test's own script
+        [sys.executable, "-c", HOLD_LOCK, url], stdout=subprocess.PIPE, text=True
+    )
+    store = StateStore(url)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        with store.locks.singleton("route") as route, store.locks.singleton("pull") as pull:
+            assert (route, pull) == (False, True)
+        holder.kill()
+        holder.wait(10)
+        with store.locks.singleton("route") as route:
+            assert route  # a killed holder's lock goes with it
+    finally:
+        holder.kill()
+        holder.wait(10)
+        if holder.stdout is not None:
+            holder.stdout.close()
+        store.close()
 
 
 def test_zendesk_user_misses_are_remembered_renewed_forgotten_and_pruned(
