@@ -754,7 +754,9 @@ class Engine:
             text=text,
             looked_up=looked_up,
         )
-        outcomes = with_change_notes(self.store, batch, outcomes)
+        loop = self.config.loop
+        follow_since = now - loop.follow_for if loop.enabled else None
+        outcomes = with_change_notes(self.store, batch, outcomes, follow_since)
         plan_escalations(self.store, ruleset, outcomes, now)
         routed = self.store.record_routing(outcomes, now)
         report.intents += routed.intents

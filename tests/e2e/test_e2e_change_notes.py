@@ -60,3 +60,58 @@ def test_a_later_comment_and_score_are_noted_on_the_task_and_the_ticket_once(
     assert "Score: 3 -> 9 (now a promoter)" in record["Description"]
     assert record["Status"] != "Completed"  # the account manager decides what it means
     assert [("Score: 3 -> 9" in n["body"]) for n in notes(world, ticket["id"])] == [False, True]
+
+
+AGAIN = "The customer answered the NPS survey again on"
+
+
+def test_a_later_answer_is_noted_on_the_open_task_and_ticket_of_the_earlier_one(
+    world: EmulatedWorld, make_engine: EngineFactory
+) -> None:
+    make_engine().run_once()
+    answered = {r.email.lower() for r in world.book.responses}
+    contact = next(c for c in world.book.contacts if c.email.lower() not in answered)
+    tickets_before = {t["id"] for t in world.zendesk.tickets()}
+    first_at = datetime.now(UTC) - timedelta(hours=3)
+    world.delighted.add_response(
+        email=contact.email, score=2, comment="Nothing works", created_at=first_at
+    )
+    assert make_engine().run_once().errors == []
+    (task,) = [t for t in world.salesforce.records("Task") if t["WhoId"] == contact.id]
+    (ticket,) = [t for t in world.zendesk.tickets() if t["id"] not in tickets_before]
+
+    later = datetime.now(UTC) - timedelta(hours=1)
+    world.delighted.add_response(
+        email=contact.email, score=10, comment="Sorted out, thanks!", created_at=later
+    )
+    report = make_engine().run_once()
+    assert report.errors == []
+    record = world.salesforce.get_record("Task", task["Id"])
+    assert record is not None
+    assert f"{AGAIN} " in record["Description"]
+    assert "Score: 10 (promoter)\nComment: Sorted out, thanks!" in record["Description"]
+    (note,) = [c for c in world.zendesk.comments(ticket["id"]) if AGAIN in c["body"]]
+    assert note["public"] is False
+    assert "Sorted out, thanks!" in note["body"]
+
+    assert make_engine().run_once().errors == []  # told once
+    again = world.salesforce.get_record("Task", task["Id"])
+    assert again is not None
+    assert again["Description"].count(AGAIN) == 1
+    assert len([c for c in world.zendesk.comments(ticket["id"]) if AGAIN in c["body"]]) == 1
+
+    # A detractor's answer again: its own ticket action comments on the open ticket, so the
+    # ticket gets no second note of it; the Task (held back by the cooldown) does.
+    world.delighted.add_response(
+        email=contact.email,
+        score=3,
+        comment="Broken again",
+        created_at=datetime.now(UTC) - timedelta(minutes=30),
+    )
+    assert make_engine().run_once().errors == []
+    third = world.salesforce.get_record("Task", task["Id"])
+    assert third is not None
+    assert third["Description"].count(AGAIN) == 2
+    bodies = [c["body"] for c in world.zendesk.comments(ticket["id"])]
+    assert len([b for b in bodies if AGAIN in b]) == 1
+    assert any("Broken again" in b for b in bodies)
