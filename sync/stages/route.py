@@ -278,6 +278,7 @@ def _context_payload(stored: StoredResponse, match: Match) -> dict[str, Any]:
             "renewal_date": account.renewal_date.isoformat() if account.renewal_date else None,
             "owner_id": account.owner_id or None,
             "owner_email": account.owner_email or None,
+            **({} if account.owner_active else {"owner_active": False}),
         },
         "response": {
             "score": r.score,

@@ -1,11 +1,13 @@
-"""The score history of the customer context: in answer order, labelled around the answer at
-hand, however late that answer was processed."""
+"""The customer context: the score history in answer order, labelled around the answer at hand
+however late that answer was processed; the account's owner as agents should read it."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sync.stages.executors.customer_context import moment, timeline
+import pytest
+
+from sync.stages.executors.customer_context import account_data, moment, timeline
 from sync.state import PastResponse
 
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
@@ -52,3 +54,21 @@ def test_the_limit_keeps_the_answers_nearest_to_this_one() -> None:
 def test_a_moment_is_absolute_and_in_utc() -> None:
     assert moment(datetime.fromisoformat("2026-11-20T10:30:00+01:00")) == "2026-11-20 09:30 UTC"
     assert moment(None) is None
+
+
+@pytest.mark.parametrize(
+    ("account", "owner"),
+    [
+        ({"owner_email": "mia@acme.example", "owner_id": "005A"}, "mia@acme.example"),
+        ({"owner_id": "005A"}, "005A"),
+        (
+            {"owner_email": "leo@acme.example", "owner_active": False},
+            "leo@acme.example (deactivated in Salesforce)",
+        ),
+        ({}, None),
+    ],
+)
+def test_the_owner_shown_says_when_they_have_left(
+    account: dict[str, object], owner: str | None
+) -> None:
+    assert account_data({"account": account})["owner"] == owner

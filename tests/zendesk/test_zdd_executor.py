@@ -198,7 +198,11 @@ def test_a_second_response_with_an_open_ticket_becomes_a_comment(
     assert len(our_tickets(emulator)) == 1
     ticket_id = int(first.external_id)
     assert comments_with(emulator, ticket_id, second_key) == 1
-    assert "Still slow." in emulator.comments(ticket_id)[-1]["body"]
+    comment = emulator.comments(ticket_id)[-1]["body"]
+    assert "Still slow." in comment
+    # The context lists the requester's other open tickets, not the one it is posted on.
+    assert "Open tickets of the requester: 0\n" in comment
+    assert f"#{ticket_id} " not in comment
     assert {a.external_id for a in store.outbox.actions()} == {first.external_id}
 
 

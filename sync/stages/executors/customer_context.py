@@ -61,7 +61,10 @@ def account_data(payload: Mapping[str, Any]) -> dict[str, object]:
     account = dict(payload.get("account") or {})
     arr = account.get("arr")
     account["arr_text"] = f"{float(arr):,.0f}" if isinstance(arr, int | float) and arr else None
-    account["owner"] = account.get("owner_email") or account.get("owner_id")
+    owner = account.get("owner_email") or account.get("owner_id")
+    if owner and account.get("owner_active") is False:  # left: nobody to ask there
+        owner = f"{owner} (deactivated in Salesforce)"
+    account["owner"] = owner
     for name in ("name", "tier", "renewal_date", "owner_id", "owner_email"):
         account.setdefault(name, None)
     return account

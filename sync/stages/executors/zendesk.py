@@ -661,8 +661,11 @@ class ZendeskTicketExecutor:
                 first = plan.tasks[0]
                 url = task_url(self.settings.task_instance_url, str(first.external_id))
                 task = TaskRef(url, owners.get(str(first.payload.get("owner_id") or "")))
+            listed = open_tickets.get(plan.requester_id) if plan.requester_id else None
+            if listed is not None and plan.target is not None:  # not the ticket it goes on
+                listed = [t for t in listed if t.id != plan.target]
             facts = ContextFacts(
-                open_tickets=open_tickets.get(plan.requester_id) if plan.requester_id else None,
+                open_tickets=listed,
                 history=timeline(
                     answers.get(plan.email, []),
                     plan.action.source,
