@@ -52,6 +52,29 @@ class BusinessHours:
             cursor = datetime.combine(day, time(0), tz)
 
 
+def before(hours: BusinessHours, end: datetime, duration: timedelta) -> datetime:
+    """The moment ``duration`` of business time before ``end``, in UTC: the inverse of
+    :meth:`BusinessHours.add` (1 business hour before Monday 09:30 is Friday 16:30)."""
+    if duration <= timedelta(0):
+        return end
+    tz = hours.timezone
+    remaining = duration
+    cursor = end.astimezone(tz)
+    day = cursor.date()
+    while True:
+        midnight = datetime.combine(day, time(0), tz)
+        opens = midnight + timedelta(hours=hours.start_hour)
+        closes = midnight + timedelta(hours=hours.end_hour)
+        finish = min(cursor, closes)
+        if day.weekday() < 5 and finish > opens:
+            available = finish - opens
+            if remaining <= available:
+                return (finish - remaining).astimezone(UTC)
+            remaining -= available
+        cursor = midnight  # the end of the day before
+        day -= timedelta(days=1)
+
+
 def deadline(
     done_at: datetime, after: timedelta, business_hours: bool, hours: BusinessHours
 ) -> datetime:

@@ -26,7 +26,7 @@ from sync.loop import mirror as mirror_kinds
 from sync.loop.calendar import BusinessHours
 from sync.loop.escalation.plan import SLA_FIRST_CONTACT_STEP, SLA_RESOLUTION_STEP
 from sync.loop.mirror import mirror_intents
-from sync.loop.sla import applies, deadlines
+from sync.loop.sla import applies, deadlines, escalation_moment
 from sync.loop.states import derive, outcome_code, transitions
 from sync.state import StateStore
 from sync.state.escalations import PlannedStep
@@ -244,7 +244,7 @@ def plan_sla_steps(
             ):
                 if deadline is None:
                     continue
-                fire_at = deadline - sla.escalate_before
+                fire_at = escalation_moment(sla, deadline, hours)
                 planned.append(
                     PlannedStep(
                         action_key=first.key,

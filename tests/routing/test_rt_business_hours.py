@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sync.loop.calendar import BusinessHours, deadline
+from sync.loop.calendar import BusinessHours, before, deadline
 
 BERLIN = BusinessHours(ZoneInfo("Europe/Berlin"))
 UTC_HOURS = BusinessHours()
@@ -34,6 +34,33 @@ def at(text: str, zone: str = "UTC") -> datetime:
 )
 def test_business_hours_skip_nights_and_weekends(start: str, hours: int, expected: str) -> None:
     assert UTC_HOURS.add(at(start), timedelta(hours=hours)) == at(expected)
+
+
+@pytest.mark.parametrize(
+    ("end", "hours", "expected"),
+    [
+        ("2024-03-04 14:00", 4, "2024-03-04 10:00"),
+        ("2024-03-11 09:30", 1, "2024-03-08 16:30"),  # Monday morning -> Friday afternoon
+        ("2024-03-11 09:00", 1, "2024-03-08 16:00"),  # a deadline at opening
+        ("2024-03-09 12:00", 1, "2024-03-08 16:00"),  # from a Saturday
+        ("2024-03-05 08:00", 2, "2024-03-04 15:00"),  # from before opening
+        ("2024-03-08 17:00", 40, "2024-03-04 09:00"),  # a working week
+        ("2024-03-04 11:00", 0, "2024-03-04 11:00"),
+    ],
+)
+def test_business_time_before_a_deadline_skips_nights_and_weekends(
+    end: str, hours: int, expected: str
+) -> None:
+    assert before(UTC_HOURS, at(end), timedelta(hours=hours)) == at(expected)
+
+
+def test_business_time_before_is_the_inverse_of_after_across_a_clock_change() -> None:
+    new_york = BusinessHours(ZoneInfo("America/New_York"))
+    start = at("2026-03-06 15:30", "America/New_York")  # Friday; clocks go forward on Sunday
+    due = new_york.add(start, timedelta(hours=2))
+    assert due == at("2026-03-09 09:30", "America/New_York")
+    assert before(new_york, due, timedelta(hours=1)) == at("2026-03-06 16:30", "America/New_York")
+    assert before(new_york, due, timedelta(hours=2)) == start
 
 
 def test_business_hours_are_local_to_the_configured_zone() -> None:

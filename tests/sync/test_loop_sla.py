@@ -9,7 +9,7 @@ import pytest
 from sync.core.config import LoopSla
 from sync.core.config.model import LoopConfig
 from sync.loop.calendar import BusinessHours
-from sync.loop.sla import deadlines
+from sync.loop.sla import deadlines, escalation_moment
 
 FRIDAY_4PM = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)
 SLAS = (
@@ -66,3 +66,26 @@ def test_without_a_setting_a_detractor_is_due_a_working_day_and_a_working_week_l
     assert due.resolution == datetime(2026, 3, 13, 16, tzinfo=UTC)
     assert deadlines(default, BusinessHours(), FRIDAY_4PM, (), None, 8) is None
     assert LoopConfig.model_validate({"sla": []}).sla == ()
+
+
+@pytest.mark.parametrize(
+    ("business_hours", "expected"),
+    [
+        (True, datetime(2026, 3, 6, 16, 30, tzinfo=UTC)),  # Friday afternoon, while people work
+        (False, datetime(2026, 3, 9, 8, 30, tzinfo=UTC)),  # wall-clock: an hour before it
+    ],
+)
+def test_an_escalation_ahead_of_a_deadline_counts_as_the_deadline_does(
+    business_hours: bool, expected: datetime
+) -> None:
+    sla = LoopSla.model_validate(
+        {
+            "category": "detractor",
+            "first_contact": "2h",
+            "business_hours": business_hours,
+            "escalate": "notify_manager",
+            "escalate_before": "1h",
+        }
+    )
+    due = datetime(2026, 3, 9, 9, 30, tzinfo=UTC)  # Monday, half an hour after opening
+    assert escalation_moment(sla, due, BusinessHours()) == expected
