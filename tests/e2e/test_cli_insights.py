@@ -78,7 +78,8 @@ def test_segments_count_each_person_once_by_their_account(synced: Synced) -> Non
         "insights", "segments", "--by", "tier", "--since", SINCE, "--until", UNTIL,
         "--json", "--config", synced.config,
     )  # fmt: skip
-    assert found["period"] == {"start": f"{SINCE}T00:00:00Z", "end": f"{UNTIL}T00:00:00Z"}
+    # A date alone in --until is the end of that day.
+    assert found["period"] == {"start": f"{SINCE}T00:00:00Z", "end": f"{UNTIL}T23:59:59Z"}
     assert found["method"] == "adjusted"
     (tier,) = found["attributes"]
     expected = expected_by_tier(
