@@ -56,10 +56,8 @@ def change_note(before: Answer, after: Answer, changed_at: datetime) -> str | No
         if not new:
             lines.append("Comment: removed by the customer")
         else:
-            if len(new) > NOTE_COMMENT_CHARS:
-                new = new[: NOTE_COMMENT_CHARS - 1].rstrip() + "\u2026"
             label = "Comment" if old else "Comment (new)"
-            lines.append(f"{label}: {new}")
+            lines.append(f"{label}: {_cut(new)}")
     if not lines:
         return None
     when = changed_at.strftime("%Y-%m-%d %H:%M")
@@ -127,12 +125,16 @@ def answer_note(answer: Answer, answered_at: datetime) -> str:
         f"The customer answered the NPS survey again on {when} UTC:",
         f"Score: {answer.score} ({category_of(answer.score)})",
     ]
-    comment = answer.comment.strip()
-    if comment:
-        if len(comment) > NOTE_COMMENT_CHARS:
-            comment = comment[: NOTE_COMMENT_CHARS - 1].rstrip() + "\u2026"
-        lines.append(f"Comment: {comment}")
+    if comment := answer.comment.strip():
+        lines.append(f"Comment: {_cut(comment)}")
     return "\n".join(lines)
+
+
+def _cut(comment: str) -> str:
+    """A comment as a note carries it: :data:`NOTE_COMMENT_CHARS` at most."""
+    if len(comment) <= NOTE_COMMENT_CHARS:
+        return comment
+    return comment[: NOTE_COMMENT_CHARS - 1].rstrip() + "\u2026"
 
 
 def again_key(followup_key: str, source: str, response_id: str) -> str:
@@ -142,9 +144,11 @@ def again_key(followup_key: str, source: str, response_id: str) -> str:
 
 
 def answered_again_intents(
-    store: StateStore, outcomes: Sequence[RoutingOutcome], answers: Sequence[StoredResponse],
+    store: StateStore,
+    outcomes: Sequence[RoutingOutcome],
+    answers: Sequence[StoredResponse],
     since: datetime,
-) -> dict[tuple[str, str], list[ActionIntent]]:  # fmt: skip
+) -> dict[tuple[str, str], list[ActionIntent]]:
     """The notes the batch's new answers call for on their respondents' open Tasks and
     tickets of earlier answers, per (source, response id) of the new answer."""
     outcome_of = {(o.source, o.response_id): o for o in outcomes}
@@ -176,8 +180,9 @@ def answered_again_intents(
                 ruleset_hash="",
                 priority=DETRACTOR_FIRST if r.score <= 6 else ORDINARY,
             )
-            for source, rid, followup in open_.get(r.email, ())
+            for source, rid, answered_at, followup in open_.get(r.email, ())
             if (source, rid) != (r.source, r.response_id)
+            and answered_at < r.created_at  # an earlier answer's, not a later one's
             and not (tickets_itself and followup.kind == "zendesk_ticket")
         ]
         if intents:
