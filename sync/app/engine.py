@@ -845,12 +845,18 @@ class Engine:
         )
         executors.append(FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry))
         executors.append(TaskCompletionExecutor(self.conn.crm, self.retry))
-        executors.append(TicketNoteExecutor(self.conn.helpdesk, self.retry))
+        notes = TicketNoteExecutor(
+            self.conn.helpdesk,
+            self.retry,
+            store=self.store,
+            clock=self.clock,
+            settle_window=timedelta(seconds=self.config.zendesk.tickets.settle_seconds),
+            max_attempts=self.config.max_attempts,
+        )
+        executors.append(notes)
         # After the Tasks and tickets: a note on a change waits for what it tells.
         executors.append(TaskAmendExecutor(self.conn.crm, self.store, self.retry, self.clock))
-        executors.append(
-            TicketAmendExecutor(self.conn.helpdesk, self.store, self.retry, self.clock)
-        )
+        executors.append(TicketAmendExecutor(self.store, notes, self.clock))
         executors.append(self.notify_executor())
         executors.append(
             ResurveyExecutor(self.conn.surveys, self.store, self.retry, clock=self.clock)

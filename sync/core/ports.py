@@ -255,14 +255,6 @@ class OpenTickets(Protocol):
     ) -> dict[int, list[OpenTicket]]: ...
 
 
-class TicketNotes(Protocol):
-    """Internal notes on existing tickets, and the comments already there (to add one once)."""
-
-    def comment_bodies(self, ticket_id: int) -> list[str]: ...
-
-    def add_comments(self, comments: Sequence[CommentSpec]) -> list[WriteResult]: ...
-
-
 class TicketDesk(OrganizationPort, NamesPort, OpenTickets, Protocol):
     """What the ticket executor asks of Zendesk."""
 

@@ -14,7 +14,9 @@ def test_a_locked_row_is_written_in_the_same_pass(
     world: EmulatedWorld, make_engine: EngineFactory
 ) -> None:
     assert make_engine().run_once().errors == []
-    contact = world.book.contacts[3]  # a passive without a comment: no Task, no link to write
+    # A first answer, a passive without a comment: no Task, no link and no note to write.
+    answered = {r.email.lower() for r in world.book.responses}
+    contact = next(c for c in world.book.contacts if c.email.lower() not in answered)
     world.delighted.add_response(
         email=contact.email, score=8, created_at=datetime.now(UTC) - timedelta(hours=1)
     )

@@ -4,7 +4,8 @@ them).
 Each waits for its original: while the Task or ticket is still to be made, the note is due again
 with it; once it exists, the note is appended to the Task's description (read first, written only
 if not there yet) or added to the ticket as an internal note (looked for by its marker after an
-attempt that may have landed), so it is told once. An original that was never made (given up)
+attempt that may have landed, a submit that got no answer held for the settle window), so it
+is told once. An original that was never made (given up)
 has nothing to tell: the note is done without a call.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from sync.core.ports import TaskLinkCrm, TicketNotes
+from sync.core.ports import TaskLinkCrm
 from sync.core.retry import RetryPolicy
 from sync.stages.act import Outcome, guarded
 from sync.stages.amend import AMEND_TASK, AMEND_TICKET
@@ -78,9 +79,9 @@ class TaskAmendExecutor:
 
 @dataclass
 class TicketAmendExecutor:
-    helpdesk: TicketNotes
     store: StateStore
-    retry: RetryPolicy
+    #: Writes the notes, each once (see :class:`TicketNoteExecutor`).
+    notes: TicketNoteExecutor
     clock: Callable[[], datetime] = field(default=_utcnow)
     kind: str = AMEND_TICKET
     batch_size: int = 100
@@ -95,6 +96,5 @@ class TicketAmendExecutor:
             for action, ticket_id in ready
         ]
         if notes:
-            writer = TicketNoteExecutor(self.helpdesk, self.retry)
-            outcomes.update((o.key, o) for o in writer.execute(notes))
+            outcomes.update((o.key, o) for o in self.notes.execute(notes))
         return [outcomes[a.key] for a in actions]

@@ -3,24 +3,28 @@
 - ``salesforce_task_complete``: complete a Task and append a note naming the solved ticket.
   The Task is read first: one already closed (by its owner, or an earlier attempt) is left as
   it is, and the note is appended only if it is not there yet, so a retry writes nothing twice.
-- ``zendesk_ticket_note``: add an internal note to a ticket. The note carries the action's key;
-  an attempt that may have run before (a crash after Zendesk took it) first looks for the key
-  among the ticket's comments, so the note is added once.
+- ``zendesk_ticket_note``: add an internal note to a ticket, once, as the attach path adds its
+  comments (:mod:`.zendesk_comments`): the note carries the action's key, which an attempt that
+  may have run before looks for first, and a bulk submit that got no answer is held for the
+  settle window before that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from connectors.models import FieldUpdate
 from connectors.zendesk.records import CommentSpec
-from sync.core.ports import TaskLinkCrm, TicketNotes
+from sync.core.ports import TaskLinkCrm, TicketDesk
 from sync.core.retry import RetryPolicy
 from sync.loop.mirror import TASK_KIND, TICKET_KIND
 from sync.stages.act import Outcome, guarded, outcome_of
-from sync.state import ClaimedAction
+from sync.stages.executors.bulk_jobs import JobWatch
+from sync.stages.executors.zendesk_comments import guarded_comments, marker
+from sync.stages.settle import DEFAULT_WINDOW, SettleWindow
+from sync.state import ClaimedAction, StateStore
 
 
 @dataclass
@@ -72,10 +76,23 @@ def note_marker(key: str) -> str:
     return f"[nps-sync {key[:12]}]"
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class TicketNoteExecutor:
-    helpdesk: TicketNotes
+    """Internal notes on tickets, each added once (:func:`guarded_comments`): it carries its
+    action's marker, the bulk job that took it is noted, and a submit that got no answer is
+    held for the settle window before the note is looked for and sent again."""
+
+    helpdesk: TicketDesk
     retry: RetryPolicy
+    store: StateStore | None = None
+    clock: Callable[[], datetime] = field(default=_utcnow)
+    #: ``zendesk.tickets.settle_seconds``: how long an unanswered submit may still land.
+    settle_window: timedelta = DEFAULT_WINDOW
+    max_attempts: int = 8
     kind: str = TICKET_KIND
     batch_size: int = 100
 
@@ -83,19 +100,23 @@ class TicketNoteExecutor:
         return guarded(actions, lambda: self._execute(actions))
 
     def _execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
-        outcomes: dict[str, Outcome] = {}
-        notes: list[CommentSpec] = []
-        for action in actions:
-            ticket_id = int(str(action.payload["ticket_id"]))
-            body = f"{action.payload['body']}\n{note_marker(action.key)}"
-            if action.attempts > 1:  # it may have been added before a crash
-                bodies = self.retry.call(partial(self.helpdesk.comment_bodies, ticket_id))
-                if any(note_marker(action.key) in b for b in bodies):
-                    outcomes[action.key] = Outcome(action.key, "done", external_id=str(ticket_id))
-                    continue
-            notes.append(CommentSpec(action.key, ticket_id, body, public=False))
-        if notes:
-            for result in self.retry.call(lambda: self.helpdesk.add_comments(notes)):
-                outcome = outcome_of(result)
-                outcomes[result.record_id] = outcome
+        notes = [
+            CommentSpec(
+                action.key,
+                int(str(action.payload["ticket_id"])),
+                f"{action.payload['body']}\n{marker(action.key)}",
+                public=False,
+            )
+            for action in actions
+        ]
+        watch = JobWatch.of(actions, self.helpdesk, self.retry, self.store, self.clock)
+        settle = SettleWindow(
+            self.clock,
+            self.settle_window,
+            self.store.outbox.note_sent if self.store is not None else None,
+            2,  # a bulk job: noted before it leaves
+            system="Zendesk",
+            max_failures=self.max_attempts,
+        )
+        outcomes = guarded_comments(notes, actions, self.helpdesk, self.retry, watch, settle)
         return [outcomes[a.key] for a in actions]
