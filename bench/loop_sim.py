@@ -53,7 +53,7 @@ from sync.app.runtime import connect_all, open_store
 from sync.core.config import Config
 from sync.core.config.writeback import OrganizationFieldMap, UserFieldMap
 from sync.core.retry import RetryPolicy
-from sync.loop.calendar import BusinessHours, before
+from sync.loop.calendar import BusinessHours
 from sync.loop.escalation.plan import SLA_FIRST_CONTACT_STEP, SLA_RESOLUTION_STEP
 from sync.loop.metrics import LoopMetrics, LoopRecord, loop_metrics
 from sync.loop.sla import records
@@ -555,7 +555,7 @@ def _check_escalations(sim: Simulation, store: StateStore) -> list[str]:
             (SLA_FIRST_CONTACT_STEP, first_contact, loop.contacted_at),
             (SLA_RESOLUTION_STEP, resolution, loop.ended_at),
         ):
-            fire_at = before(sim.hours, deadline, ESCALATE_BEFORE)  # business hours, as the SLA
+            fire_at = sim.hours.subtract(deadline, ESCALATE_BEFORE)  # business hours, as the SLA
             ended = loop.ended_at is not None and loop.ended_at <= fire_at
             breached = (met is None or met > fire_at) and not ended
             got = fired.get((loop.response_id, number))

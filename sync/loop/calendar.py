@@ -34,45 +34,43 @@ class BusinessHours:
         Monday 10:00. Clock changes happen at night, so wall-clock arithmetic within a working
         day is exact.
         """
-        tz = self.timezone
         remaining = duration
-        cursor = start.astimezone(tz)
+        cursor = start.astimezone(self.timezone)
         day = cursor.date()
         while True:
-            midnight = datetime.combine(day, time(0), tz)
-            opens = midnight + timedelta(hours=self.start_hour)
-            closes = midnight + timedelta(hours=self.end_hour)
+            opens, closes = self._open(day)
             begin = max(cursor, opens)
             if day.weekday() < 5 and begin < closes:
-                available = closes - begin
-                if remaining <= available:
+                if remaining <= closes - begin:
                     return (begin + remaining).astimezone(UTC)
-                remaining -= available
+                remaining -= closes - begin
             day += timedelta(days=1)
-            cursor = datetime.combine(day, time(0), tz)
+            cursor = datetime.combine(day, time(0), self.timezone)
 
+    def subtract(self, end: datetime, duration: timedelta) -> datetime:
+        """``end`` less ``duration`` of business time, in UTC: the inverse of :meth:`add` (one
+        business hour before Monday 09:30 is Friday 16:30)."""
+        if duration <= timedelta(0):
+            return end
+        remaining = duration
+        cursor = end.astimezone(self.timezone)
+        day = cursor.date()
+        while True:
+            opens, closes = self._open(day)
+            finish = min(cursor, closes)
+            if day.weekday() < 5 and finish > opens:
+                if remaining <= finish - opens:
+                    return (finish - remaining).astimezone(UTC)
+                remaining -= finish - opens
+            cursor = datetime.combine(day, time(0), self.timezone)  # the day before's end
+            day -= timedelta(days=1)
 
-def before(hours: BusinessHours, end: datetime, duration: timedelta) -> datetime:
-    """The moment ``duration`` of business time before ``end``, in UTC: the inverse of
-    :meth:`BusinessHours.add` (1 business hour before Monday 09:30 is Friday 16:30)."""
-    if duration <= timedelta(0):
-        return end
-    tz = hours.timezone
-    remaining = duration
-    cursor = end.astimezone(tz)
-    day = cursor.date()
-    while True:
-        midnight = datetime.combine(day, time(0), tz)
-        opens = midnight + timedelta(hours=hours.start_hour)
-        closes = midnight + timedelta(hours=hours.end_hour)
-        finish = min(cursor, closes)
-        if day.weekday() < 5 and finish > opens:
-            available = finish - opens
-            if remaining <= available:
-                return (finish - remaining).astimezone(UTC)
-            remaining -= available
-        cursor = midnight  # the end of the day before
-        day -= timedelta(days=1)
+    def _open(self, day: date) -> tuple[datetime, datetime]:
+        """When business opens and closes on ``day``, local time."""
+        midnight = datetime.combine(day, time(0), self.timezone)
+        return midnight + timedelta(hours=self.start_hour), midnight + timedelta(
+            hours=self.end_hour
+        )
 
 
 def deadline(

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from connectors.models import category_of
 from sync.core.config import LoopSla
-from sync.loop.calendar import BusinessHours, before, deadline
+from sync.loop.calendar import BusinessHours, deadline
 from sync.loop.metrics import LoopRecord
 from sync.state.loops import Loop, LoopFacts
 
@@ -56,7 +56,7 @@ def escalation_moment(sla: LoopSla, due: datetime, hours: BusinessHours) -> date
     counted in business hours when the SLA counts them (an hour before Monday 09:30 is Friday
     16:30, not Monday 08:30 before anyone is in)."""
     if sla.business_hours:
-        return before(hours, due, sla.escalate_before)
+        return hours.subtract(due, sla.escalate_before)
     return due - sla.escalate_before
 
 
