@@ -854,7 +854,7 @@ class Engine:
             max_attempts=self.config.max_attempts,
         )
         executors.append(notes)
-        # After the Tasks and tickets: a note on a change waits for what it tells.
+        # After the Tasks and tickets: a note waits for the Task or ticket it goes on.
         executors.append(TaskAmendExecutor(self.conn.crm, self.store, self.retry, self.clock))
         executors.append(TicketAmendExecutor(self.store, notes, self.clock))
         executors.append(self.notify_executor())

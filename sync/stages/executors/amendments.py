@@ -1,12 +1,12 @@
-"""The notes telling a Task or ticket that its answer changed (:mod:`sync.stages.amend` queues
-them).
+"""The notes telling a Task or ticket what the customer said since: a changed answer, or a
+later one (:mod:`sync.stages.amend` queues them).
 
 Each waits for its original: while the Task or ticket is still to be made, the note is due again
 with it; once it exists, the note is appended to the Task's description (read first, written only
 if not there yet) or added to the ticket as an internal note (looked for by its marker after an
 attempt that may have landed, a submit that got no answer held for the settle window), so it
-is told once. An original that was never made (given up)
-has nothing to tell: the note is done without a call.
+is told once. An original that was never made (given up) has nothing to tell: the note is done
+without a call.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def with_originals(
         original = originals.get(str(action.payload["original_key"]))
         if original is not None and original.unresolved:
             until = max(original.next_attempt_at, now + ORIGINAL_WAIT)
-            error = "waiting for the Task or ticket it tells of the change"
+            error = "waiting for the Task or ticket it is a note on"
             waiting[action.key] = Outcome(action.key, "defer", error=error, not_before=until)
         elif original is None or original.status != "done" or not original.external_id:
             waiting[action.key] = Outcome(action.key, "done")  # never made: nothing to tell
