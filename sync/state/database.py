@@ -58,8 +58,13 @@ def create_engine(url: str) -> Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            # Take the write lock up front: no deadlock between two upgrading readers.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A transaction that writes takes the write lock up front: no deadlock between two
+            # upgrading readers. One that only reads (Database.reading) does not: in WAL mode it
+            # never waits for a writer, so `status` answers while a pass writes.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     engine = sa.create_engine(
@@ -121,6 +126,10 @@ def _ping_when_idle(engine: Engine) -> None:
             raise sa.exc.DisconnectionError(f"stale state database connection: {exc}") from exc
 
 
+#: The execution option that marks a SQLite connection as reading only (a deferred BEGIN).
+READ_ONLY = "nps_read_only"
+
+
 def lock_key(name: str) -> int:
     """A PostgreSQL advisory lock key (signed 64-bit) for a lock name."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
@@ -149,6 +158,8 @@ class Database:
         with self.engine.connect() as own:
             if self.dialect == "postgresql" and not streamed:
                 own.execution_options(isolation_level="AUTOCOMMIT")
+            elif self.dialect == "sqlite":
+                own.execution_options(**{READ_ONLY: True})
             yield own
 
     @contextmanager

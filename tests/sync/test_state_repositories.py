@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -273,6 +275,25 @@ def test_on_sqlite_another_process_holding_a_lock_keeps_it_from_this_one(tmp_pat
         holder.wait(10)
         if holder.stdout is not None:
             holder.stdout.close()
+        store.close()
+
+
+def test_on_sqlite_reads_do_not_wait_for_another_process_writing(tmp_path: Path) -> None:
+    """`status` and the views answer while a pass holds the write lock (WAL readers never wait)."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = StateStore(url)
+    store.migrate()
+    writer = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO nps_cursors VALUES ('x', 'y', '2026-12-07 00:00:00')")
+        started = time.monotonic()
+        assert store.inbox.counts() == {}
+        assert store.cursors.get("x") is None  # the writer's row is not committed yet
+        assert time.monotonic() - started < 5  # the busy timeout is 30 s
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
         store.close()
 
 
