@@ -754,9 +754,7 @@ class Engine:
             text=text,
             looked_up=looked_up,
         )
-        loop = self.config.loop
-        follow_since = now - loop.follow_for if loop.enabled else None
-        outcomes = with_change_notes(self.store, batch, outcomes, follow_since)
+        outcomes = with_change_notes(self.store, batch, outcomes)
         plan_escalations(self.store, ruleset, outcomes, now)
         routed = self.store.record_routing(outcomes, now)
         report.intents += routed.intents

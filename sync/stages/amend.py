@@ -1,4 +1,4 @@
-"""Telling a customer's open Tasks and tickets what they said since.
+"""Telling a response's Task and ticket that the customer changed their answer.
 
 The comment often arrives after the score, and a respondent may change either. The Task and
 ticket made for the first version would go on showing what the customer no longer says: the
@@ -11,11 +11,6 @@ Each note is an outbox intent keyed by the original action and the new version, 
 told once however often it is routed; its executor waits for the original to exist
 (:mod:`sync.stages.executors.amendments`). A version that changes neither the score nor the
 comment (a property, the respondent's name) makes no note.
-
-A customer who answers again (a promoter now, after the detractor whose call is still open) is
-told the same way: each Task and ticket still open for their earlier answers (made within
-``loop.follow_for``) gets a note of the new answer, once, unless the new answer's own ticket
-action will comment on their open ticket anyway. Answers acted on as history make none.
 """
 
 from __future__ import annotations
@@ -118,18 +113,6 @@ def amendment_intents(
     return notes
 
 
-def answer_note(answer: Answer, answered_at: datetime) -> str:
-    """The note of a later answer on an open Task or ticket (pure)."""
-    when = answered_at.strftime("%Y-%m-%d %H:%M")
-    lines = [
-        f"The customer answered the NPS survey again on {when} UTC:",
-        f"Score: {answer.score} ({category_of(answer.score)})",
-    ]
-    if comment := answer.comment.strip():
-        lines.append(f"Comment: {_cut(comment)}")
-    return "\n".join(lines)
-
-
 def _cut(comment: str) -> str:
     """A comment as a note carries it: :data:`NOTE_COMMENT_CHARS` at most."""
     if len(comment) <= NOTE_COMMENT_CHARS:
@@ -137,80 +120,19 @@ def _cut(comment: str) -> str:
     return comment[: NOTE_COMMENT_CHARS - 1].rstrip() + "\u2026"
 
 
-def again_key(followup_key: str, source: str, response_id: str) -> str:
-    """The idempotency key of the note telling ``followup_key``'s record of a later answer."""
-    raw = f"again\x1f{followup_key}\x1f{source}\x1f{response_id}".encode()
-    return hashlib.sha256(raw).hexdigest()[:40]
-
-
-def answered_again_intents(
-    store: StateStore,
-    outcomes: Sequence[RoutingOutcome],
-    answers: Sequence[StoredResponse],
-    since: datetime,
-) -> dict[tuple[str, str], list[ActionIntent]]:
-    """The notes the batch's new answers call for on their respondents' open Tasks and
-    tickets of earlier answers, per (source, response id) of the new answer."""
-    outcome_of = {(o.source, o.response_id): o for o in outcomes}
-    fresh = [
-        b
-        for b in answers
-        if b.routed_version is None
-        and (o := outcome_of.get((b.response.source, b.response.response_id))) is not None
-        and not o.too_old
-    ]
-    if not fresh:
-        return {}
-    open_ = store.loops.open_followups_of([b.response.email for b in fresh], since)
-    notes: dict[tuple[str, str], list[ActionIntent]] = {}
-    for stored in fresh:
-        r = stored.response
-        own = outcome_of[(r.source, r.response_id)]
-        tickets_itself = any(i.kind == "zendesk_ticket" for i in own.intents)
-        note = answer_note(Answer(r.score, r.comment), r.created_at)
-        intents = [
-            ActionIntent(
-                key=again_key(followup.key, r.source, r.response_id),
-                source=r.source,
-                response_id=r.response_id,
-                rule=followup.rule,
-                action=f"note_answer:{followup.action}",
-                kind=AMENDS[followup.kind],
-                payload={"original_key": followup.key, "note": note},
-                ruleset_hash="",
-                priority=DETRACTOR_FIRST if r.score <= 6 else ORDINARY,
-            )
-            for source, rid, answered_at, followup in open_.get(r.email, ())
-            if (source, rid) != (r.source, r.response_id)
-            and answered_at < r.created_at  # an earlier answer's, not a later one's
-            and not (tickets_itself and followup.kind == "zendesk_ticket")
-        ]
-        if intents:
-            notes[(r.source, r.response_id)] = intents
-    return notes
-
-
 def with_change_notes(
-    store: StateStore,
-    batch: Sequence[StoredResponse],
-    outcomes: Sequence[RoutingOutcome],
-    follow_since: datetime | None,
+    store: StateStore, batch: Sequence[StoredResponse], outcomes: Sequence[RoutingOutcome]
 ) -> list[RoutingOutcome]:
-    """The batch's outcomes with the notes of :func:`amendment_intents` and
-    :func:`answered_again_intents` among their intents, recorded with them, and their
-    decisions saying so. ``follow_since``: the start of ``loop.follow_for`` (None when loops
-    are not followed: later answers are then not noted)."""
+    """The batch's outcomes with the notes of :func:`amendment_intents` among their intents,
+    recorded with them, and their decisions saying so."""
     notes = amendment_intents(store, batch)
-    if follow_since is not None:  # loops followed: what is still open is known
-        for pair, again in answered_again_intents(store, outcomes, batch, follow_since).items():
-            notes.setdefault(pair, []).extend(again)
     if not notes:
         return list(outcomes)
     told: list[RoutingOutcome] = []
     for out in outcomes:
         intents = notes.get((out.source, out.response_id))
         if intents:
-            said = f"noted on {len(intents)} Task(s) and ticket(s) made for earlier answers"
+            said = f"the change is noted on {len(intents)} earlier Task(s) and ticket(s)"
             decision = {**out.decision, "notes": [*out.decision.get("notes", ()), said]}
             out = replace(out, intents=[*out.intents, *intents], decision=decision)
         told.append(out)

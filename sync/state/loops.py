@@ -166,30 +166,6 @@ class Loops:
                 found[(row.source, row.response_id)].append(_followup(row))
         return dict(found)
 
-    def open_followups_of(
-        self, emails: Iterable[str], since: datetime
-    ) -> dict[str, list[tuple[str, str, datetime, Followup]]]:
-        """Per respondent email, the Tasks and tickets made since ``since`` for their answers
-        that are not known to be closed, with the (source, response id, answer time) of the
-        answer each was made for."""
-        r = t.responses
-        found: dict[str, list[tuple[str, str, datetime, Followup]]] = defaultdict(list)
-        with self._db.reading() as conn:
-            for chunk in chunks(sorted(set(emails))):
-                query = (
-                    _followup_query(since)
-                    .add_columns(r.c.email, r.c.created_at.label("answered_at"))
-                    .join(r, sa.and_(r.c.source == t.actions.c.source,
-                                     r.c.response_id == t.actions.c.response_id))
-                    .where(r.c.email.in_(chunk))
-                )  # fmt: skip
-                for row in conn.execute(query).all():
-                    followup = _followup(row)
-                    if not followup.closed:
-                        pair = (row.source, row.response_id)
-                        found[row.email].append((*pair, row.answered_at, followup))
-        return dict(found)
-
     def current(self, keys: Iterable[tuple[str, str]] | None = None) -> dict[tuple[str, str], Loop]:
         """The stored loops of these responses (all of them when ``keys`` is None)."""
         lp = t.loops

@@ -1,5 +1,5 @@
-"""The notes telling a Task or ticket what the customer said since: a changed answer, or a
-later one (:mod:`sync.stages.amend` queues them).
+"""The notes telling a Task or ticket that its answer changed (:mod:`sync.stages.amend` queues
+them).
 
 Each waits for its original: while the Task or ticket is still to be made, the note is due again
 with it; once it exists, the note is appended to the Task's description (read first, written only
