@@ -160,9 +160,43 @@ class Loops:
     def followups(self, since: datetime) -> dict[tuple[str, str], list[Followup]]:
         """The Tasks and tickets made since ``since`` (not those of escalation steps), by
         response."""
+        a, ts, ks = t.actions, t.task_status, t.ticket_status
+        query = (
+            sa.select(
+                a.c.key,
+                a.c.kind,
+                a.c.source,
+                a.c.response_id,
+                a.c.external_id,
+                a.c.rule,
+                a.c.action,
+                a.c.updated_at.label("made_at"),
+                ts.c.closed.label("task_closed"),
+                ts.c.completed_at,
+                ts.c.owner_id,
+                ts.c.outcome.label("task_outcome"),
+                ks.c.status.label("ticket_status"),
+                ks.c.solved_at,
+                ks.c.first_reply_at,
+                ks.c.outcome.label("ticket_outcome"),
+            )
+            .select_from(
+                a.outerjoin(ts, ts.c.action_key == a.c.key).outerjoin(
+                    ks, ks.c.action_key == a.c.key
+                )
+            )
+            .where(
+                a.c.kind.in_([TASK_KIND, TICKET_KIND]),
+                a.c.status == "done",
+                a.c.external_id.is_not(None),
+                a.c.created_at >= since,
+                # the Tasks and tickets escalation steps made are not the loop's own
+                a.c.key.not_in(_escalation_keys()),
+            )
+        )
         found: dict[tuple[str, str], list[Followup]] = defaultdict(list)
         with self._db.reading() as conn:
-            for row in conn.execute(_followup_query(since)).all():
+            for row in conn.execute(query).all():
                 found[(row.source, row.response_id)].append(_followup(row))
         return dict(found)
 
@@ -393,43 +427,6 @@ def _matched_rules(decision: Any) -> tuple[str, ...]:
     if not isinstance(decision, dict):
         return ()
     return tuple(name for name in decision.get("rules") or () if isinstance(name, str))
-
-
-def _followup_query(since: datetime) -> sa.Select[Any]:
-    """The Tasks and tickets made since ``since`` with where they stand (not those of
-    escalation steps)."""
-    a, ts, ks = t.actions, t.task_status, t.ticket_status
-    return (
-        sa.select(
-            a.c.key,
-            a.c.kind,
-            a.c.source,
-            a.c.response_id,
-            a.c.external_id,
-            a.c.rule,
-            a.c.action,
-            a.c.updated_at.label("made_at"),
-            ts.c.closed.label("task_closed"),
-            ts.c.completed_at,
-            ts.c.owner_id,
-            ts.c.outcome.label("task_outcome"),
-            ks.c.status.label("ticket_status"),
-            ks.c.solved_at,
-            ks.c.first_reply_at,
-            ks.c.outcome.label("ticket_outcome"),
-        )
-        .select_from(
-            a.outerjoin(ts, ts.c.action_key == a.c.key).outerjoin(ks, ks.c.action_key == a.c.key)
-        )
-        .where(
-            a.c.kind.in_([TASK_KIND, TICKET_KIND]),
-            a.c.status == "done",
-            a.c.external_id.is_not(None),
-            a.c.created_at >= since,
-            # the Tasks and tickets escalation steps made are not the loop's own
-            a.c.key.not_in(_escalation_keys()),
-        )
-    )
 
 
 def _followup(row: Any) -> Followup:
