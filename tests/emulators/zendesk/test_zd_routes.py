@@ -3,6 +3,7 @@ general search; and the two 404s a client must tell apart."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from zenpy.lib.exception import APIException, RecordNotFoundException
 from connectors.errors import ConfigError, RecordError
 from connectors.zendesk.errors import translate
 from emulators.zendesk import ZendeskEmulator
+from emulators.zendesk.clock import ManualClock
 
 API = "https://acme.zendesk.com/api/v2"
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
@@ -250,6 +252,7 @@ def test_time_based_exports_share_the_incremental_budget(
     make_raw: Callable[[str], requests.Session],
 ) -> None:
     emulator, url = serve(incremental_rate_limit_per_minute=3)
+    emulator.use_clock(ManualClock(time.time()))  # no minute may end between the requests
     http = make_raw(url)
     start = int(emulator.now()) - 3600
     paths = (
