@@ -89,6 +89,14 @@ class Response:
         return cls(status, b"", dict(headers or {}))
 
 
+def wait_for_second(clock: Callable[[], float], second: int) -> None:
+    """Return once the wall clock has reached ``second`` (an edit dated the next second is not
+    shown ahead of its time). A clock other than :func:`time.time` is not waited for: a
+    simulation moves its own clock."""
+    if clock is time.time:
+        time.sleep(max(second - time.time(), 0.0))
+
+
 class Reset(Exception):  # noqa: N818 - a control-flow signal, not an error report
     """Raised by a handler (or a fault) to drop the connection without an answer."""
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from emulators.base import EmulatorApp, Fault, Request, Response
+from emulators.base import EmulatorApp, Fault, Request, Response, wait_for_second
 from emulators.seed_model import Seed
 
 DEFAULT_PER_PAGE: Final = 20
@@ -212,7 +212,9 @@ class DelightedEmulator(EmulatorApp):
         """Change a response (``None`` leaves a value as it is) and move its ``updated_at``.
 
         ``updated_at`` becomes ``at`` (default: now), and always at least one second later than
-        before, so a change is always visible to an ``updated_since`` query.
+        before, so a change is always visible to an ``updated_since`` query. An edit made in the
+        second of the one before is dated the next second, and on the wall clock this returns
+        when that second has come: the API never shows an edit dated ahead of its clock.
         """
         with self.lock:
             stored = self._responses[response_id]
@@ -223,6 +225,9 @@ class DelightedEmulator(EmulatorApp):
             moment = _unix(at) if at else int(self.clock())
             stored.updated_at = max(moment, stored.updated_at + 1)
             self._ordered.clear()
+            dated = stored.updated_at
+        if at is None:
+            wait_for_second(self.clock, dated)
 
     def response_payload(self, response_id: str, *, expand_person: bool = True) -> dict[str, Any]:
         """A response exactly as the API (and a webhook's ``event_data``) would render it."""

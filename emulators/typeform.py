@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from emulators.base import EmulatorApp, Request, Response
+from emulators.base import EmulatorApp, Request, Response, wait_for_second
 from emulators.seed_model import SeedSurveyResponse
 
 DEFAULT_PAGE_SIZE: Final = 25
@@ -233,7 +233,9 @@ class TypeformEmulator(EmulatorApp):
         at: datetime | None = None,
     ) -> None:
         """The respondent submits the response again: new answers (``None`` keeps one), the same
-        token, a ``submitted_at`` of ``at`` (default now) and at least a second later."""
+        token, a ``submitted_at`` of ``at`` (default now) and at least a second later; on the
+        wall clock this returns when that second has come (:func:`~emulators.base.
+        wait_for_second`)."""
         with self.lock:
             stored = self._responses[token]
             if score is not None:
@@ -244,6 +246,9 @@ class TypeformEmulator(EmulatorApp):
             stored.submitted_at = max(moment, (stored.submitted_at or 0) + 1)
             self._sequence += 1
             stored.sequence = self._sequence
+            dated = stored.submitted_at
+        if at is None:
+            wait_for_second(self.clock, dated)
 
     def response_count(self) -> int:
         with self.lock:
