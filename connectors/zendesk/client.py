@@ -745,6 +745,7 @@ class _Joined:
     body: str
     public: bool
     status: str | None
+    fields: Mapping[int, object]
 
     @property
     def key(self) -> str:
@@ -756,7 +757,7 @@ def merged(comments: Sequence[CommentSpec], *, max_chars: int = MAX_JOINED_CHARS
 
     The bodies are joined with :data:`COMMENT_SEPARATOR` up to ``max_chars`` (a longer run
     starts another comment); the status of a group is the last one any of them sets (a reopen
-    is not lost because a later comment keeps the status).
+    is not lost because a later comment keeps the status), and so is each custom field's value.
     """
     groups: dict[tuple[int, bool, int], list[CommentSpec]] = {}
     part: dict[tuple[int, bool], tuple[int, int]] = {}  # -> (group number, its length)
@@ -770,6 +771,7 @@ def merged(comments: Sequence[CommentSpec], *, max_chars: int = MAX_JOINED_CHARS
     joined = []
     for (ticket_id, public, _), group in groups.items():
         statuses = [c.status for c in group if c.status is not None]
+        fields = {k: v for c in group for k, v in c.fields.items()}
         joined.append(
             _Joined(
                 tuple(c.key for c in group),
@@ -777,6 +779,7 @@ def merged(comments: Sequence[CommentSpec], *, max_chars: int = MAX_JOINED_CHARS
                 COMMENT_SEPARATOR.join(c.body for c in group),
                 public,
                 statuses[-1] if statuses else None,
+                fields,
             )
         )
     return joined
@@ -921,6 +924,8 @@ def _commented(comment: _Joined) -> Ticket:
     ticket = Ticket(id=comment.ticket_id, comment=Comment(body=comment.body, public=comment.public))
     if comment.status is not None:
         ticket.status = comment.status
+    if comment.fields:
+        ticket.custom_fields = [CustomField(id=k, value=v) for k, v in comment.fields.items()]
     return ticket
 
 

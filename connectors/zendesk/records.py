@@ -6,7 +6,8 @@ zenpy types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 #: Ticket statuses that still need an agent (the rest are solved or closed).
@@ -88,6 +89,9 @@ class CommentSpec:
     public: bool = False
     #: A status set in the same update (``open`` reopens a solved ticket), or None to keep it.
     status: str | None = None
+    #: Custom ticket fields set in the same update, by field id (the NPS score of the answer
+    #: the comment tells of).
+    fields: Mapping[int, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -854,7 +854,11 @@ class Engine:
         executors.append(notes)
         # After the Tasks and tickets: a note waits for the Task or ticket it goes on.
         executors.append(TaskAmendExecutor(self.conn.crm, self.store, self.retry, self.clock))
-        executors.append(TicketAmendExecutor(self.store, notes, self.clock))
+        executors.append(
+            TicketAmendExecutor(
+                self.store, notes, self.clock, lambda: self.zendesk_names().ticket_fields
+            )
+        )
         executors.append(self.notify_executor())
         executors.append(
             ResurveyExecutor(self.conn.surveys, self.store, self.retry, clock=self.clock)

@@ -4,8 +4,9 @@ The comment often arrives after the score, and a respondent may change either. T
 ticket made for the first version would go on showing what the customer no longer says: the
 account manager would call without the one line that matters. So when an edited response is
 routed again, each Task and ticket already made (or queued) for it gets a note of what changed,
-appended to the Task's description and added to the ticket as an internal note. Nothing is
-closed or reassigned: whoever follows up decides what the change means.
+appended to the Task's description and added to the ticket as an internal note; a new score
+also goes in the ticket's score and category fields, unless a later answer was put on that ticket
+since. Nothing is closed or reassigned: whoever follows up decides what the change means.
 
 Each note is an outbox intent keyed by the original action and the new version, so an edit is
 told once however often it is routed; its executor waits for the original to exist
@@ -95,6 +96,10 @@ def amendment_intents(
         if note is None:
             continue
         detractor = min(before[0], r.score) <= 6
+        payload: dict[str, object] = {"note": note}
+        if r.score != before[0]:
+            # A ticket's fields show the answer's score and category (the Task has none).
+            payload["fields"] = {"score": r.score, "category": r.category}
         notes[(source, rid)] = [
             ActionIntent(
                 key=amend_key(row.key, stored.version),
@@ -103,7 +108,7 @@ def amendment_intents(
                 rule=row.rule,
                 action=f"note_change:{row.action}",
                 kind=AMENDS[row.kind],
-                payload={"original_key": row.key, "note": note},
+                payload={"original_key": row.key, **payload},
                 ruleset_hash="",
                 priority=DETRACTOR_FIRST if detractor else ORDINARY,
             )

@@ -135,6 +135,24 @@ class TicketLedger:
                     owners[int(row.external_id)].add(row.key)
         return owners
 
+    def last_told(self, ticket_ids: Iterable[int]) -> dict[int, str]:
+        """Ticket id -> key of the latest done ticket action on it: the one that made it, or
+        the last answer put on it (actions are made in the order their answers came)."""
+        a = t.actions
+        last: dict[int, str] = {}
+        with self._db.reading() as db:
+            for chunk in chunks(sorted({str(i) for i in ticket_ids})):
+                rows = db.execute(
+                    sa.select(a.c.key, a.c.external_id)
+                    .where(
+                        a.c.external_id.in_(chunk), a.c.kind == TICKET_KIND, a.c.status == "done"
+                    )
+                    .order_by(a.c.created_at, a.c.key)
+                ).all()
+                for row in rows:
+                    last[int(row.external_id)] = row.key
+        return last
+
     def save_statuses(
         self, statuses: Sequence[TicketStatus], now: datetime, conn: Connection | None = None
     ) -> None:

@@ -60,3 +60,38 @@ def test_a_later_comment_and_score_are_noted_on_the_task_and_the_ticket_once(
     assert "Score: 3 -> 9 (now a promoter)" in record["Description"]
     assert record["Status"] != "Completed"  # the account manager decides what it means
     assert [("Score: 3 -> 9" in n["body"]) for n in notes(world, ticket["id"])] == [False, True]
+    # The ticket's NPS Score field follows the score; the comment alone left it as it was.
+    score_field = world.zendesk.ticket_field_id("NPS Score")
+    (shown,) = [t for t in world.zendesk.tickets() if t["id"] == ticket["id"]]
+    assert [f["value"] for f in shown["custom_fields"] if f["id"] == score_field] == [9]
+
+
+def test_an_edit_of_an_earlier_answer_leaves_the_score_of_a_later_one_on_the_ticket(
+    world: EmulatedWorld, make_engine: EngineFactory
+) -> None:
+    make_engine().run_once()
+    answered = {r.email.lower() for r in world.book.responses}
+    contact = next(c for c in world.book.contacts if c.email.lower() not in answered)
+    score_field = world.zendesk.ticket_field_id("NPS Score")
+    at = datetime.now(UTC) - timedelta(hours=2)
+    tickets_before = {t["id"] for t in world.zendesk.tickets()}
+    first = world.delighted.add_response(
+        email=contact.email, score=3, comment="Slow.", created_at=at, updated_at=at
+    )
+    assert make_engine().run_once().errors == []
+    (ticket,) = [t for t in world.zendesk.tickets() if t["id"] not in tickets_before]
+    later = at + timedelta(hours=1)
+    world.delighted.add_response(
+        email=contact.email, score=1, comment="Worse.", created_at=later, updated_at=later
+    )
+    assert make_engine().run_once().errors == []
+    assert [t["id"] for t in world.zendesk.tickets() if t["id"] not in tickets_before] == [
+        ticket["id"]
+    ]  # the later answer went on the same ticket
+
+    world.delighted.update_response(first, score=5, at=later + timedelta(minutes=5))
+    assert make_engine().run_once().errors == []
+    (note,) = notes(world, ticket["id"])
+    assert "Score: 3 -> 5" in note["body"]
+    (shown,) = [t for t in world.zendesk.tickets() if t["id"] == ticket["id"]]
+    assert [f["value"] for f in shown["custom_fields"] if f["id"] == score_field] == [1]

@@ -105,6 +105,21 @@ def test_a_joined_note_stays_under_its_length_limit() -> None:
     assert all(len(j.body) <= 100 for j in joined)
 
 
+def test_comments_joined_on_a_ticket_set_the_fields_the_last_one_gives() -> None:
+    comments = [
+        CommentSpec("c1", 7, "first answer", fields={10: 3, 11: "detractor"}),
+        CommentSpec("c2", 7, "later answer", fields={10: 9}),
+        CommentSpec("c3", 8, "elsewhere"),
+    ]
+
+    joined = merged(comments)
+
+    assert [(j.keys, dict(j.fields)) for j in joined] == [
+        (("c1", "c2"), {10: 9, 11: "detractor"}),
+        (("c3",), {}),
+    ]
+
+
 @pytest.mark.parametrize("batch", [False, True], ids=["one-by-one", "in-a-job"])
 def test_requesters_are_created_and_existing_users_left_as_they_are(
     emulator: ZendeskEmulator, desk: ZendeskConnector, batch: bool

@@ -78,6 +78,10 @@ def our_tickets(world: EmulatedWorld) -> list[dict[str, Any]]:
     return [t for t in world.zendesk.tickets() if t.get("external_id")]
 
 
+def score_of(ticket: dict[str, Any], field_id: int) -> object:
+    return next(f["value"] for f in ticket["custom_fields"] if f["id"] == field_id)
+
+
 def test_a_second_response_with_an_open_ticket_adds_a_comment_not_a_ticket(
     world: EmulatedWorld, make_engine: EngineFactory, store: StateStore
 ) -> None:
@@ -85,14 +89,15 @@ def test_a_second_response_with_an_open_ticket_adds_a_comment_not_a_ticket(
     assert first.errors == []
     tickets = our_tickets(world)
     assert tickets
-    ticket = tickets[0]
+    score_field = world.zendesk.ticket_field_id("NPS Score")
+    ticket = next(t for t in tickets if score_of(t, score_field) != 1)
     requester = next(u for u in world.zendesk.users() if u["id"] == ticket["requester_id"])
     comments_before = len(world.zendesk.comments(ticket["id"]))
 
     now = datetime.now(UTC) - timedelta(minutes=20)  # past the detractor rules' settle delay
     world.delighted.add_response(
         email=requester["email"],
-        score=2,
+        score=1,
         comment="Second time I write: still no answer.",
         created_at=now,
         updated_at=now,
@@ -109,6 +114,9 @@ def test_a_second_response_with_an_open_ticket_adds_a_comment_not_a_ticket(
     assert added.rstrip().endswith("]")
     (action,) = [a for a in store.outbox.actions() if marker(a.key) in added]
     assert (action.status, action.external_id) == ("done", str(ticket["id"]))
+    # The ticket's score field shows the latest answer, as its comments do.
+    (now_shown,) = [t for t in world.zendesk.tickets() if t["id"] == ticket["id"]]
+    assert score_of(now_shown, score_field) == 1
 
     third = make_engine().run_once()
     assert len(world.zendesk.comments(ticket["id"])) == comments_before + 1

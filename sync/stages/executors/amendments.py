@@ -3,7 +3,8 @@ them).
 
 Each waits for its original: while the Task or ticket is still to be made, the note is due again
 with it; once it exists, the note is appended to the Task's description (read first, written only
-if not there yet) or added to the ticket as an internal note (looked for by its marker after an
+if not there yet) or added to the ticket as an internal note (with the new score in the
+ticket's fields when the answer is the last one put on it) (looked for by its marker after an
 attempt that may have landed, a submit that got no answer held for the settle window), so it
 is told once. An original that was never made (given up) has nothing to tell: the note is done
 without a call.
@@ -12,7 +13,7 @@ without a call.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from sync.stages.act import Outcome, guarded
 from sync.stages.amend import AMEND_TASK, AMEND_TICKET
 from sync.stages.executors.loop_mirror import TicketNoteExecutor, note_marker
 from sync.stages.executors.task_links import append_lines
+from sync.stages.executors.zendesk import ticket_fields
 from sync.state import ClaimedAction, StateStore
 
 #: The shortest wait of a note for its original: it is due again when the original is.
@@ -77,12 +79,19 @@ class TaskAmendExecutor:
         return [outcomes[a.key] for a in actions]
 
 
+def _no_fields() -> Mapping[str, int]:
+    return {}
+
+
 @dataclass
 class TicketAmendExecutor:
     store: StateStore
     #: Writes the notes, each once (see :class:`TicketNoteExecutor`).
     notes: TicketNoteExecutor
     clock: Callable[[], datetime] = field(default=_utcnow)
+    #: The custom ticket fields' ids by name (``score``, ``category``), asked for when a note
+    #: changes them.
+    field_ids: Callable[[], Mapping[str, int]] = _no_fields
     kind: str = AMEND_TICKET
     batch_size: int = 100
 
@@ -91,10 +100,16 @@ class TicketAmendExecutor:
 
     def _execute(self, actions: Sequence[ClaimedAction]) -> list[Outcome]:
         outcomes, ready = with_originals(self.store, actions, self.clock())
-        notes = [
-            replace(action, payload={"ticket_id": ticket_id, "body": action.payload["note"]})
-            for action, ticket_id in ready
-        ]
+        rescored = [(a, ticket) for a, ticket in ready if a.payload.get("fields")]
+        # A ticket that took a later answer since shows that one's score: left as it is.
+        last = self.store.tickets.last_told(int(t) for _, t in rescored) if rescored else {}
+        notes = []
+        for action, ticket_id in ready:
+            payload: dict[str, object] = {"ticket_id": ticket_id, "body": action.payload["note"]}
+            if last.get(int(ticket_id)) == action.payload["original_key"]:
+                fields = ticket_fields(action.payload, self.field_ids())
+                payload["fields"] = {str(k): v for k, v in fields.items()}
+            notes.append(replace(action, payload=payload))
         if notes:
             outcomes.update((o.key, o) for o in self.notes.execute(notes))
         return [outcomes[a.key] for a in actions]

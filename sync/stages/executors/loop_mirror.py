@@ -106,6 +106,7 @@ class TicketNoteExecutor:
                 int(str(action.payload["ticket_id"])),
                 f"{action.payload['body']}\n{marker(action.key)}",
                 public=False,
+                fields={int(k): v for k, v in (action.payload.get("fields") or {}).items()},
             )
             for action in actions
         ]

@@ -686,11 +686,6 @@ class ZendeskTicketExecutor:
             assignee_id = self._agent_id(str(assignee))
             if assignee_id is None:
                 return Outcome(plan.key, "dead", error=f"assignee {assignee!r} is not an agent")
-        custom = {int(k): v for k, v in (payload.get("custom_fields") or {}).items()}
-        for name, value in (payload.get("fields") or {}).items():
-            field_id = names.ticket_fields.get(name)
-            if field_id is not None and value is not None:
-                custom[field_id] = value
         return TicketSpec(
             key=plan.key,
             subject=str(payload["subject"]),
@@ -702,7 +697,7 @@ class ZendeskTicketExecutor:
             group_id=payload.get("group_id"),
             priority=str(payload.get("priority") or "normal"),
             tags=tuple(dict.fromkeys((*self.settings.tags, *(payload.get("tags") or ())))),
-            custom_fields=custom,
+            custom_fields=ticket_fields(payload, names.ticket_fields),
             ticket_type=payload.get("ticket_type"),
             assignee_id=assignee_id,
             public=self.settings.public_comments,
@@ -739,7 +734,9 @@ class ZendeskTicketExecutor:
             assert ticket_id is not None
             body = f"{self._body(plan)}\n\n{marker(plan.key)}"
             public = self.settings.public_comments and not plan.internal
-            comments.append(CommentSpec(plan.key, ticket_id, body, public, plan.status))
+            # The ticket's fields show the answer it was told of last (answer order).
+            fields = ticket_fields(plan.payload, self._resolved_names().ticket_fields)
+            comments.append(CommentSpec(plan.key, ticket_id, body, public, plan.status, fields))
         if not comments:
             return lambda: result
         keys = {c.key for c in comments}
@@ -842,6 +839,17 @@ class ZendeskTicketExecutor:
 
 
 _SOLVED = frozenset({"solved", "closed"})
+
+
+def ticket_fields(payload: Mapping[str, Any], field_ids: Mapping[str, int]) -> dict[int, object]:
+    """The custom ticket fields an intent sets, by field id: its ``custom_fields`` and its
+    named ``fields`` (score, category, ...) whose field exists and that have a value."""
+    custom: dict[int, object] = {int(k): v for k, v in (payload.get("custom_fields") or {}).items()}
+    for name, value in (payload.get("fields") or {}).items():
+        field_id = field_ids.get(name)
+        if field_id is not None and value is not None:
+            custom[field_id] = value
+    return custom
 
 
 def _joined_outcome(key: str, leader: Outcome | None) -> Outcome:
