@@ -23,6 +23,7 @@ refuse_shadowed_packages()
 
 from sync.commands.check import check_command
 from sync.commands.fields import backfill_command, explain_group, fields_group
+from sync.commands.forget import forget_command
 from sync.commands.insights import insights_group
 from sync.commands.loop import loop_group
 from sync.commands.ops import (
@@ -135,5 +136,6 @@ for command in (
     backfill_command,
     loop_group,
     text_group,
+    forget_command,
 ):
     main.add_command(command)

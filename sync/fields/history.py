@@ -25,10 +25,15 @@ STORE_KEY_LENGTH = 40
 
 def external_key(row: StoredResponse) -> str:
     """The history record's external id: ``source:response id``, hashed if too long."""
-    key = f"{row.response.source}:{row.response.response_id}"
+    return history_key(row.response.source, row.response.response_id)
+
+
+def history_key(source: str, response_id: str) -> str:
+    """The history record's external id of a response (:func:`external_key`)."""
+    key = f"{source}:{response_id}"
     if len(key) <= HISTORY_KEY_LENGTH:
         return key
-    return f"{row.response.source[:64]}:sha256:{_digest(key)}"
+    return f"{source[:64]}:sha256:{_digest(key)}"
 
 
 def store_key(external: str) -> str:

@@ -21,6 +21,7 @@ from sync.state import schema as t
 from sync.state.batched import BatchStatement
 from sync.state.database import Database
 from sync.state.dialect import chunks, insert_ignore
+from sync.state.forgotten import forgotten_among
 from sync.state.outbox import ActionIntent
 from sync.state.runs import Cursors
 from sync.state.skips import SkippedAction
@@ -143,6 +144,11 @@ class Inbox:
                 ).all()
                 existing.update({r.response_id: (r.version, r.updated_at) for r in rows})
                 commented.update(r.response_id for r in rows if r.commented)
+            # An answer not stored may have been forgotten: then it is not stored again.
+            unknown = [rid for rid in latest if rid not in existing]
+            for rid in forgotten_among(conn, source, unknown) if unknown else ():
+                del latest[rid]
+                unchanged += 1
             version_of = {rid: _version_of(resp) for rid, resp in latest.items()}
             had = _versions_had(conn, source, existing, latest, version_of)
             inserts: list[dict[str, Any]] = []

@@ -761,6 +761,28 @@ def _add_problem_places(conn: Connection) -> None:
     conn.execute(sa.schema.CreateIndex(problems_location, if_not_exists=True))
 
 
+def _forgotten_v21(meta: sa.MetaData) -> sa.Table:
+    """One row per answer a respondent asked to be forgotten (:mod:`sync.state.forgotten`):
+    the answer is gone, and a source that delivers it again stores nothing."""
+    return sa.Table(
+        "nps_forgotten",
+        meta,
+        sa.Column("source", sa.String(100), primary_key=True),
+        sa.Column("response_id", sa.String(200), primary_key=True),
+        sa.Column("forgotten_at", UTCDateTime, nullable=False),
+    )
+
+
+forgotten = _forgotten_v21(metadata)
+
+
+def _add_forgotten(conn: Connection) -> None:
+    """v20 -> v21: the tombstones of forgotten answers (a new table)."""
+    v21 = sa.MetaData()
+    _forgotten_v21(v21)
+    v21.create_all(conn)
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -782,5 +804,6 @@ MIGRATIONS: dict[int, Migration] = {
     17: _add_person_order,
     18: _add_history_order,
     19: _add_problem_places,
+    20: _add_forgotten,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

@@ -21,6 +21,7 @@ all; work that spans aggregates joins one transaction (``record_routing``, or
   open), likewise;
 - ``store.comment_text``: the sentiment and themes of each analysed response version;
 - ``store.hub_corrections``: how far the daemon's hub correction of themes is measured;
+- ``store.forgotten``: the tombstones of forgotten answers, and erasing a person;
 - ``store.locks``: cluster-wide named locks.
 """
 
@@ -42,6 +43,7 @@ from sync.state.comment_text import CommentTexts
 from sync.state.cooldowns import Cooldowns
 from sync.state.database import Database, create_engine, lock_key
 from sync.state.escalations import Escalations
+from sync.state.forgotten import Forgetting
 from sync.state.hub_correction import HubCorrections
 from sync.state.inbox import Inbox, RoutingOutcome
 from sync.state.locks import Locks
@@ -97,6 +99,7 @@ class StateStore:
         self.open_tickets = OpenTicketMirror(self.db, self.cursors)
         self.comment_text = CommentTexts(self.db)
         self.hub_corrections = HubCorrections(self.db)
+        self.forgotten = Forgetting(self.db, self.outbox, self.write_backs)
         self.locks = Locks(self.db)
 
     # -- lifecycle -----------------------------------------------------------------------------

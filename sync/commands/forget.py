@@ -1,0 +1,115 @@
+"""``nps-sync forget EMAIL...``: erase respondents (see :mod:`sync.ops.forget`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sync.commands.output import JSON_OPTION
+from sync.commands.run import CONFIG_OPTION, load
+
+if TYPE_CHECKING:
+    from sync.ops.forget import ForgetPlan
+
+
+@click.command("forget")
+@CONFIG_OPTION
+@JSON_OPTION
+@click.argument("emails", nargs=-1, required=True)
+@click.option("--dry-run", is_flag=True, help="Say what would be forgotten; change nothing.")
+def forget_command(
+    config_path: Path, as_json: bool, emails: tuple[str, ...], dry_run: bool
+) -> None:
+    """Forget the people with these email addresses (an erasure request).
+
+    Their answers and everything derived from them leave the state database, and are never
+    stored again if a source delivers them again; the next pass clears the NPS fields of their
+    Salesforce contact and Zendesk user and recomputes their accounts. Tasks, tickets and
+    history records made for the answers are listed, for Salesforce's and Zendesk's own
+    erasure tools.
+    """
+    from datetime import UTC, datetime
+
+    from sync.app.runtime import open_store
+    from sync.commands.output import emit
+    from sync.ops.forget import forget
+
+    config = load(config_path)
+    store = open_store(config, existing=True)
+    try:
+        result = forget(store, config, emails, datetime.now(UTC), dry_run=dry_run)
+    finally:
+        store.close()
+    if as_json:
+        emit(forget_document(result, dry_run=dry_run))
+        return
+    for line in forget_lines(result, dry_run=dry_run):
+        click.echo(line)
+
+
+def forget_document(result: ForgetPlan, *, dry_run: bool) -> dict[str, Any]:
+    """``nps-sync forget --json``."""
+    person = result.person
+    return {
+        "dry_run": dry_run,
+        "emails": list(person.emails),
+        "answers": [{"source": s, "response_id": r} for s, r in person.answers],
+        "store_rows_removed": result.removed,
+        "fields_cleared": [
+            {"system": c.system, "object": c.object, "record_id": c.record_id, "fields": c.fields}
+            for c in result.clears
+        ],
+        "recomputed": [{"object": o, "record_id": r} for o, r in result.recomputed],
+        "left_in_place": [
+            *(
+                {"system": "salesforce", "object": "Task", "id": f.external_id}
+                for f in person.follow_ups
+                if f.kind == "salesforce_task"
+            ),
+            *(
+                {"system": "zendesk", "object": "ticket", "id": f.external_id}
+                for f in person.follow_ups
+                if f.kind == "zendesk_ticket"
+            ),
+            *({"system": "salesforce", "object": o, "external_id": k} for o, k in result.history),
+        ],
+    }
+
+
+def forget_lines(result: ForgetPlan, *, dry_run: bool) -> list[str]:
+    """What ``nps-sync forget`` prints."""
+    person = result.person
+    who = ", ".join(person.emails)
+    if not person.answers:
+        return [f"No answer of {who} is stored: nothing to forget."]
+    count = len(person.answers)
+    lines = [
+        f"Would forget {count} answer(s) of {who}."
+        if dry_run
+        else f"Forgot {count} answer(s) of {who} ({result.removed} stored rows removed)."
+    ]
+    verb = "would clear" if dry_run else "clears"
+    for clear in result.clears:
+        system = "Salesforce" if clear.system == "salesforce" else "Zendesk"
+        lines.append(
+            f"  The next pass {verb} the NPS fields of {system} {clear.object} {clear.record_id}."
+        )
+    for obj, record_id in result.recomputed:
+        recomputes = "would recompute" if dry_run else "recomputes"
+        lines.append(f"  The next pass {recomputes} the NPS fields of {obj} {record_id}.")
+    left = [
+        f"Salesforce Task {f.external_id}"
+        if f.kind == "salesforce_task"
+        else f"Zendesk ticket {f.external_id}"
+        for f in person.follow_ups
+    ]
+    left += [f"Salesforce {obj} with external id {key}" for obj, key in result.history]
+    if left:
+        lines.append(
+            "Still holding their words (erase them with Salesforce's and Zendesk's own tools "
+            "if the request covers them):"
+        )
+        lines += [f"  {item}" for item in dict.fromkeys(left)]
+    return lines

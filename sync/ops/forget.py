@@ -1,0 +1,132 @@
+"""``nps-sync forget``: erase respondents from the store and clear what we wrote about them.
+
+The store's side is :mod:`sync.state.forgotten`. Here is what that leaves to the systems we
+write to: the NPS fields of the person's Salesforce contact and Zendesk user are cleared by
+``update_fields`` actions queued in the same transaction (the next pass's drain sends them, and
+retries them like any other action), and their accounts are queued for a write-back, which
+recomputes the account figures without the forgotten answers. A contact that keeps answers under
+another address is recomputed instead of cleared.
+
+Tasks and tickets made for the answers, and history records (``NPS_Response__c``), hold the
+person's words in Salesforce and Zendesk. Deleting a customer's follow-up record is a decision for
+whoever runs those systems, which have their own erasure tools, so they are listed, not touched.
+
+Forgetting runs under the route lock, so no pass routes one of the answers while it goes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sync.core.config import Config
+from sync.core.errors import UnavailableError
+from sync.fields.fieldmap import field_map
+from sync.fields.history import history_key, store_key
+from sync.state import StateStore
+from sync.state.forgotten import ForgetBusyError, Person
+from sync.state.outbox import ActionIntent
+
+CLEAR_KIND = "update_fields"
+
+
+@dataclass(frozen=True, slots=True)
+class Clear:
+    """Fields of one record set to nothing."""
+
+    system: str
+    object: str
+    record_id: str
+    fields: tuple[str, ...]
+
+
+@dataclass
+class ForgetPlan:
+    """What forgetting these people does (all of it, or nothing on a dry run)."""
+
+    person: Person
+    clears: list[Clear] = field(default_factory=list)
+    #: Accounts, and contacts that keep other answers, whose fields are recomputed.
+    recomputed: list[tuple[str, str]] = field(default_factory=list)
+    #: (object, external id) of the history records of the answers.
+    history: list[tuple[str, str]] = field(default_factory=list)
+    #: Store rows removed, once done.
+    removed: int = 0
+
+
+def plan(config: Config, person: Person) -> ForgetPlan:
+    """The clears and write-backs forgetting ``person`` calls for (pure)."""
+    fmap = field_map(config)
+    result = ForgetPlan(person)
+    cleared = sorted(person.contact_ids - person.contacts_kept)
+    if fmap.contact:
+        names = tuple(m.name for m in fmap.contact)
+        result.clears += [Clear("salesforce", "Contact", c, names) for c in cleared]
+    if fmap.user and (cleared or not person.contact_ids):
+        names = tuple(m.name for m in fmap.user)
+        users = sorted(person.zendesk_user_ids)
+        result.clears += [Clear("zendesk", "user", str(u), names) for u in users]
+    result.recomputed = [("Account", a) for a in sorted(person.account_ids)]
+    result.recomputed += [("Contact", c) for c in sorted(person.contacts_kept)]
+    if fmap.history is not None and person.contact_ids:
+        result.history = [
+            (fmap.history.object, history_key(source, rid)) for source, rid in person.answers
+        ]
+    return result
+
+
+def intents(clears: Sequence[Clear], now: datetime) -> list[ActionIntent]:
+    """The ``update_fields`` actions of the clears, keyed by record and moment."""
+    out = []
+    for clear in clears:
+        raw = f"forget\x1f{clear.system}\x1f{clear.object}\x1f{clear.record_id}\x1f{now}"
+        out.append(
+            ActionIntent(
+                key=hashlib.sha256(raw.encode()).hexdigest()[:40],
+                source="forget",
+                response_id=f"{clear.object} {clear.record_id}",
+                rule="forget",
+                action="clear_nps_fields",
+                kind=CLEAR_KIND,
+                payload={
+                    "system": clear.system,
+                    "object": clear.object,
+                    "record_id": clear.record_id,
+                    "values": dict.fromkeys(clear.fields),
+                },
+                ruleset_hash="",
+            )
+        )
+    return out
+
+
+def forget(
+    store: StateStore, config: Config, emails: Sequence[str], now: datetime, *, dry_run: bool
+) -> ForgetPlan:
+    """Find the people with these addresses and, unless ``dry_run``, forget them.
+
+    Raises :class:`~sync.core.errors.UnavailableError` while another process routes or one of
+    their follow-ups is being made: run it again in a moment.
+    """
+    with store.locks.singleton("route") as mine:
+        if not mine:
+            raise UnavailableError(
+                "another nps-sync process is routing responses; nothing was forgotten",
+                fix="run nps-sync forget again in a moment",
+            )
+        person = store.forgotten.find(emails, now)
+        result = plan(config, person)
+        if dry_run or not person.answers:
+            return result
+        written = [(c.system, c.object, c.record_id) for c in result.clears]
+        written += [("salesforce", obj, store_key(key)) for obj, key in result.history]
+        try:
+            erased = store.forgotten.erase(person, intents(result.clears, now), written, now)
+        except ForgetBusyError as exc:
+            raise UnavailableError(
+                f"{exc}; nothing was forgotten", fix="run nps-sync forget again in a minute"
+            ) from exc
+        result.removed = erased.rows
+        return result

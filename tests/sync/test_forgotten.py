@@ -1,0 +1,100 @@
+"""Forgetting respondents in the store, on both backends: what goes, what waits, and that a
+forgotten answer is never stored again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.models import SurveyResponse
+from sync.core.config import Config
+from sync.core.errors import UnavailableError
+from sync.ops.forget import forget
+from sync.state import ActionIntent, RoutingOutcome, StateStore
+
+T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+CONFIG = Config.model_validate(
+    {
+        "salesforce": {"instance_url": "https://acme.my.salesforce.com"},
+        "zendesk": {"subdomain": "acme"},
+        "rules": "rules.yaml",
+    }
+)
+
+
+def answered(store: StateStore, rid: str, email: str, contact: str = "003A") -> None:
+    """An answer, routed with one Task for it."""
+    response = SurveyResponse("delighted", rid, email, 2, "Call me.", T0, T0)
+    store.inbox.ingest_page("delighted", [response], None, T0)
+    stored = store.inbox.get("delighted", rid)
+    assert stored is not None
+    task = ActionIntent(f"task-{rid}", "delighted", rid, "rule", "task", "salesforce_task", {}, "h")
+    outcome = RoutingOutcome(
+        "delighted", rid, stored.version, "matched", contact, "001A", 42, None, {}, {}, [task]
+    )
+    assert store.record_routing([outcome], T0).intents == 1
+
+
+def test_a_follow_up_being_made_holds_forgetting_back_until_its_lease_ends(
+    store: StateStore,
+) -> None:
+    answered(store, "r1", "ana@example.com")
+    (claimed,) = store.outbox.claim("worker", limit=5, lease=timedelta(minutes=5), now=T0)
+
+    with pytest.raises(UnavailableError, match="being made right now"):
+        forget(store, CONFIG, ["ana@example.com"], T0 + timedelta(minutes=1), dry_run=False)
+    assert store.inbox.get("delighted", "r1") is not None
+    assert [a.key for a in store.outbox.actions()] == [claimed.key]
+
+    done = forget(store, CONFIG, ["ANA@example.com"], T0 + timedelta(minutes=6), dry_run=False)
+    assert done.person.answers == [("delighted", "r1")]
+    assert store.inbox.get("delighted", "r1") is None
+    assert [a.kind for a in store.outbox.actions()] == ["update_fields", "update_fields"]
+
+
+def test_a_forgotten_answer_is_not_stored_again_but_a_new_one_is(store: StateStore) -> None:
+    answered(store, "r1", "ana@example.com")
+    forget(store, CONFIG, ["ana@example.com"], T0, dry_run=False)
+
+    edited = SurveyResponse("delighted", "r1", "ana@example.com", 9, "Fine now.", T0, T0 + DAY)
+    later = SurveyResponse("delighted", "r2", "ana@example.com", 8, "", T0 + DAY, T0 + DAY)
+    stats = store.inbox.ingest_page("delighted", [edited, later], "c", T0 + DAY)
+    history = store.inbox.ingest_history("delighted", [edited], T0 + DAY)
+
+    assert (stats.new, stats.updated, history.new) == (1, 0, 0)
+    assert store.inbox.get("delighted", "r1") is None
+    assert store.inbox.get("delighted", "r2") is not None
+    assert store.forgotten.count() == 1
+
+
+def test_a_contact_keeping_answers_under_another_address_is_recomputed_not_cleared(
+    store: StateStore,
+) -> None:
+    answered(store, "r1", "ana@example.com")
+    answered(store, "r2", "ana.work@example.com")
+
+    result = forget(store, CONFIG, ["ana@example.com"], T0, dry_run=False)
+
+    assert [c.object for c in result.clears] == []
+    assert result.recomputed == [("Account", "001A"), ("Contact", "003A")]
+    queued = store.write_backs.queued()
+    assert (set(queued.contacts), set(queued.accounts)) == ({"003A"}, {"001A"})
+    assert store.inbox.get("delighted", "r2") is not None
+
+
+def test_a_dry_run_changes_nothing(store: StateStore) -> None:
+    answered(store, "r1", "ana@example.com")
+
+    result = forget(store, CONFIG, ["ana@example.com"], T0, dry_run=True)
+
+    assert [(c.object, c.record_id) for c in result.clears] == [
+        ("Contact", "003A"),
+        ("user", "42"),
+    ]
+    assert store.inbox.get("delighted", "r1") is not None
+    assert store.forgotten.count() == 0
+    assert [a.kind for a in store.outbox.actions()] == ["salesforce_task"]
+
+
+DAY = timedelta(days=1)
