@@ -784,6 +784,35 @@ class SalesforceConnector:
             )
         return results
 
+    def delete_by_external_id(
+        self, object_type: str, external_id_field: str, keys: Sequence[str]
+    ) -> list[WriteResult]:
+        """Delete the records whose external id is one of ``keys``; one result per key. A key
+        no record has (never written, or deleted already) is done: what was asked for holds.
+        The records are found by one query per 200 keys (each escaped) and deleted with
+        sObject Collections (``DELETE /composite/sobjects?ids=``, 200 per call)."""
+        select = f"SELECT Id, {external_id_field} FROM {object_type}"
+        found = self.select_in(object_type, select, {external_id_field: list(keys)})
+        by_id = {str(rec["Id"]): str(rec[external_id_field]) for rec in found}
+        results = {k: WriteResult(record_id=k, ok=True) for k in keys}
+        for chunk in chunked(sorted(by_id), COLLECTION_SIZE):
+            answer = self._call(partial(self._send_delete, chunk))
+            for record_id, item in zip(chunk, answer, strict=True):
+                result = errors.write_result(by_id[record_id], item)
+                if not result.ok and result.code != "ENTITY_IS_DELETED":
+                    results[result.record_id] = result
+        return [results[k] for k in keys]
+
+    def _send_delete(self, record_ids: list[str]) -> list[dict[str, Any]]:
+        answer = self.sf.restful(
+            "composite/sobjects",
+            method="DELETE",
+            params={"ids": ",".join(record_ids), "allOrNone": "false"},
+        )
+        if not isinstance(answer, list) or len(answer) != len(record_ids):
+            raise RetryableError("delete answer does not match the request", system=errors.SYSTEM)
+        return answer
+
     def _send_upsert(self, path: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         answer = self.sf.restful(
             path, method="PATCH", json={"allOrNone": False, "records": records}

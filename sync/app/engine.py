@@ -50,6 +50,7 @@ from sync.stages.comment_text import CommentAnalysis, analyse_batch, load_commen
 from sync.stages.custom_fields import salesforce_fields
 from sync.stages.executors.amendments import TaskAmendExecutor, TicketAmendExecutor
 from sync.stages.executors.customer_context import context_seconds
+from sync.stages.executors.erase import RecordEraseExecutor
 from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.stages.executors.loop_mirror import TaskCompletionExecutor, TicketNoteExecutor
 from sync.stages.executors.notify import NotifyExecutor, email_sender
@@ -842,6 +843,7 @@ class Engine:
             )
         )
         executors.append(FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry))
+        executors.append(RecordEraseExecutor(self.conn.crm, self.retry))
         executors.append(TaskCompletionExecutor(self.conn.crm, self.retry))
         notes = TicketNoteExecutor(
             self.conn.helpdesk,

@@ -26,9 +26,9 @@ def forget_command(
 
     Their answers and everything derived from them leave the state database, and are never
     stored again if a source delivers them again; the next pass clears the NPS fields of their
-    Salesforce contact and Zendesk user and recomputes their accounts. Tasks, tickets and
-    history records made for the answers are listed, for Salesforce's and Zendesk's own
-    erasure tools.
+    Salesforce contact and Zendesk user, deletes their history records and recomputes their
+    accounts. Tasks and tickets made for the answers are listed, for Salesforce's and
+    Zendesk's own erasure tools.
     """
     from datetime import UTC, datetime
 
@@ -62,6 +62,11 @@ def forget_document(result: ForgetPlan, *, dry_run: bool) -> dict[str, Any]:
             for c in result.clears
         ],
         "recomputed": [{"object": o, "record_id": r} for o, r in result.recomputed],
+        "history_erased": [
+            {"object": result.history_object[0], "external_id": key} for key in result.history
+        ]
+        if result.history_object
+        else [],
         "left_in_place": [
             *(
                 {"system": "salesforce", "object": "Task", "id": f.external_id}
@@ -73,7 +78,6 @@ def forget_document(result: ForgetPlan, *, dry_run: bool) -> dict[str, Any]:
                 for f in person.follow_ups
                 if f.kind == "zendesk_ticket"
             ),
-            *({"system": "salesforce", "object": o, "external_id": k} for o, k in result.history),
         ],
     }
 
@@ -96,6 +100,10 @@ def forget_lines(result: ForgetPlan, *, dry_run: bool) -> list[str]:
         lines.append(
             f"  The next pass {verb} the NPS fields of {system} {clear.object} {clear.record_id}."
         )
+    if result.history_object is not None and result.history:
+        erases = "would delete" if dry_run else "deletes"
+        obj = result.history_object[0]
+        lines.append(f"  The next pass {erases} their {len(result.history)} {obj} record(s).")
     for obj, record_id in result.recomputed:
         recomputes = "would recompute" if dry_run else "recomputes"
         lines.append(f"  The next pass {recomputes} the NPS fields of {obj} {record_id}.")
@@ -105,7 +113,6 @@ def forget_lines(result: ForgetPlan, *, dry_run: bool) -> list[str]:
         else f"Zendesk ticket {f.external_id}"
         for f in person.follow_ups
     ]
-    left += [f"Salesforce {obj} with external id {key}" for obj, key in result.history]
     if left:
         lines.append(
             "Still holding their words (erase them with Salesforce's and Zendesk's own tools "

@@ -97,6 +97,15 @@ class RecordUpdates(Protocol):
     def update_records(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]: ...
 
 
+class RecordEraser(Protocol):
+    """Salesforce records deleted by an external id, one result per key (a key no record has
+    is done)."""
+
+    def delete_by_external_id(
+        self, object_type: str, external_id_field: str, keys: Sequence[str]
+    ) -> list[WriteResult]: ...
+
+
 class AccountFactsCrm(Protocol):
     """What the account metrics need besides responses: ARR, contacts, key contacts."""
 
@@ -213,6 +222,7 @@ class CrmPort(
     TaskStates,
     OpportunityCrm,
     BudgetedCrm,
+    RecordEraser,
     Protocol,
 ):
     """Everything the engine asks of Salesforce."""

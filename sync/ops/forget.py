@@ -7,9 +7,11 @@ retries them like any other action), and their accounts are queued for a write-b
 recomputes the account figures without the forgotten answers. A contact that keeps answers under
 another address is recomputed instead of cleared.
 
-Tasks and tickets made for the answers, and history records (``NPS_Response__c``), hold the
-person's words in Salesforce and Zendesk. Deleting a customer's follow-up record is a decision for
-whoever runs those systems, which have their own erasure tools, so they are listed, not touched.
+The history records of the answers (``NPS_Response__c``) are nps-sync's own copies: they are
+deleted by ``erase_records`` actions queued with the clears. Tasks and tickets made for the
+answers also hold the person's words, but deleting a customer's follow-up is a decision for
+whoever runs Salesforce and Zendesk, which have their own erasure tools: they are listed, not
+touched.
 
 Forgetting runs under the route lock, so no pass routes one of the answers while it goes.
 """
@@ -21,15 +23,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from more_itertools import chunked
+
 from sync.core.config import Config
 from sync.core.errors import UnavailableError
 from sync.fields.fieldmap import field_map
 from sync.fields.history import history_key, store_key
+from sync.stages.executors.erase import ERASE_KIND
 from sync.state import StateStore
 from sync.state.forgotten import ForgetBusyError, Person
 from sync.state.outbox import ActionIntent
 
 CLEAR_KIND = "update_fields"
+#: History records erased by one action.
+ERASE_CHUNK = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +57,10 @@ class ForgetPlan:
     clears: list[Clear] = field(default_factory=list)
     #: Accounts, and contacts that keep other answers, whose fields are recomputed.
     recomputed: list[tuple[str, str]] = field(default_factory=list)
-    #: (object, external id) of the history records of the answers.
-    history: list[tuple[str, str]] = field(default_factory=list)
+    #: The history object and its external id field, when the field map has one.
+    history_object: tuple[str, str] | None = None
+    #: External ids of the history records of the answers, erased by the next pass.
+    history: list[str] = field(default_factory=list)
     #: Store rows removed, once done.
     removed: int = 0
 
@@ -71,20 +80,20 @@ def plan(config: Config, person: Person) -> ForgetPlan:
     result.recomputed = [("Account", a) for a in sorted(person.account_ids)]
     result.recomputed += [("Contact", c) for c in sorted(person.contacts_kept)]
     if fmap.history is not None and person.contact_ids:
-        result.history = [
-            (fmap.history.object, history_key(source, rid)) for source, rid in person.answers
-        ]
+        result.history_object = (fmap.history.object, fmap.history.external_id)
+        result.history = [history_key(source, rid) for source, rid in person.answers]
     return result
 
 
-def intents(clears: Sequence[Clear], now: datetime) -> list[ActionIntent]:
-    """The ``update_fields`` actions of the clears, keyed by record and moment."""
+def intents(result: ForgetPlan, now: datetime) -> list[ActionIntent]:
+    """The ``update_fields`` actions of the clears and the ``erase_records`` actions of the
+    history records, keyed by record and moment."""
     out = []
-    for clear in clears:
+    for clear in result.clears:
         raw = f"forget\x1f{clear.system}\x1f{clear.object}\x1f{clear.record_id}\x1f{now}"
         out.append(
             ActionIntent(
-                key=hashlib.sha256(raw.encode()).hexdigest()[:40],
+                key=_key(raw),
                 source="forget",
                 response_id=f"{clear.object} {clear.record_id}",
                 rule="forget",
@@ -99,7 +108,27 @@ def intents(clears: Sequence[Clear], now: datetime) -> list[ActionIntent]:
                 ruleset_hash="",
             )
         )
+    if result.history_object is not None:
+        obj, field_name = result.history_object
+        for part in chunked(result.history, ERASE_CHUNK):
+            raw = f"forget\x1f{obj}\x1f{part[0]}\x1f{now}"
+            out.append(
+                ActionIntent(
+                    key=_key(raw),
+                    source="forget",
+                    response_id=f"{obj} {part[0]}",
+                    rule="forget",
+                    action="erase_history",
+                    kind=ERASE_KIND,
+                    payload={"object": obj, "external_id_field": field_name, "keys": part},
+                    ruleset_hash="",
+                )
+            )
     return out
+
+
+def _key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
 def forget(
@@ -121,9 +150,11 @@ def forget(
         if dry_run or not person.answers:
             return result
         written = [(c.system, c.object, c.record_id) for c in result.clears]
-        written += [("salesforce", obj, store_key(key)) for obj, key in result.history]
+        if result.history_object is not None:
+            obj = result.history_object[0]
+            written += [("salesforce", obj, store_key(key)) for key in result.history]
         try:
-            erased = store.forgotten.erase(person, intents(result.clears, now), written, now)
+            erased = store.forgotten.erase(person, intents(result, now), written, now)
         except ForgetBusyError as exc:
             raise UnavailableError(
                 f"{exc}; nothing was forgotten", fix="run nps-sync forget again in a minute"

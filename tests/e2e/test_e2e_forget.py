@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from emulators.world import EmulatedWorld
+from sync.fields.fieldmap import suggested_mapping
 from sync.state import StateStore
 from tests.support import acting_on_the_seeded_year, run_cli
 
@@ -30,8 +31,10 @@ class Synced:
 @pytest.fixture
 def synced(tmp_path: Path) -> Iterator[Synced]:
     with EmulatedWorld(seed=11, accounts=40, responses=150) as world:
+        world.zendesk.add_metric_fields()
         state = f"sqlite:///{tmp_path / 'state.db'}"
         data = world.config_data(state_url=state, routing=acting_on_the_seeded_year())
+        data["write_back"] = suggested_mapping()  # with the history object
         config = tmp_path / "nps-sync.yaml"
         config.write_text(json.dumps(data, default=str), encoding="utf-8")
         done = run_cli("sync", "--config", config)
@@ -73,6 +76,8 @@ def test_a_forgotten_respondent_is_gone_from_the_store_and_their_fields(synced: 
     account = world.salesforce.get_record("Account", account_id)
     assert account is not None
     respondents_before = account["NPS_Responses__c"]
+    keys = {f"{a.response.source}:{a.response.response_id}" for a in answers}
+    assert keys <= {h["Response_Id__c"] for h in world.salesforce.records("NPS_Response__c")}
 
     dry = run_cli("forget", "--dry-run", email.upper(), "--config", config)
     assert dry.returncode == 0, dry.stderr
@@ -88,6 +93,7 @@ def test_a_forgotten_respondent_is_gone_from_the_store_and_their_fields(synced: 
     cleared = {(c["object"], c["record_id"]) for c in document["fields_cleared"]}
     assert ("Contact", contact_id) in cleared
     assert {"object": "Account", "record_id": account_id} in document["recomputed"]
+    assert {h["external_id"] for h in document["history_erased"]} == keys
     assert email.lower() not in done.stderr.lower()  # logs name no one
 
     gone = [r for r in store.inbox.since(EPOCH) if r.response.email.lower() == email.lower()]
@@ -108,6 +114,8 @@ def test_a_forgotten_respondent_is_gone_from_the_store_and_their_fields(synced: 
     account = world.salesforce.get_record("Account", account_id)
     assert account is not None
     assert account["NPS_Responses__c"] == respondents_before - 1
+    history = {h["Response_Id__c"] for h in world.salesforce.records("NPS_Response__c")}
+    assert not keys & history
     store.close()
 
     twice = run_cli("forget", email, "--config", config)

@@ -242,3 +242,24 @@ def test_bulk_cells(value: object, cell: str) -> None:
 def test_bulk_failed_rows(error: str, code: str, text: str) -> None:
     result = failed_row({"sf__Id": "", "sf__Error": error, "Id": "003x"})
     assert (result.record_id, result.ok, result.code, result.error) == ("003x", False, code, text)
+
+
+def test_records_are_deleted_by_external_id_and_a_missing_one_counts_as_deleted(
+    org: SalesforceEmulator, crm: SalesforceConnector
+) -> None:
+    keys = [f"delighted:r{i}" for i in range(3)] + ["delighted:it's \\ odd"]
+    crm.upsert_records(
+        "NPS_Response__c", "Response_Id__c", [{"Response_Id__c": k, "Score__c": 3} for k in keys]
+    )
+    org.reset_counters()
+
+    wanted = [keys[0], keys[3], "delighted:never-written"]
+    results = crm.delete_by_external_id("NPS_Response__c", "Response_Id__c", wanted)
+
+    assert [(r.record_id, r.ok) for r in results] == [(k, True) for k in wanted]
+    left = {r["Response_Id__c"] for r in org.records("NPS_Response__c")}
+    assert left == {keys[1], keys[2]}
+    assert dict(org.calls) == {"query": 1, "composite_delete": 1}
+    # Asked again: nothing left to delete, and nothing fails.
+    again = crm.delete_by_external_id("NPS_Response__c", "Response_Id__c", wanted)
+    assert all(r.ok for r in again)

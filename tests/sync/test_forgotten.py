@@ -3,15 +3,18 @@ forgotten answer is never stored again."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.models import SurveyResponse
+from connectors.models import SurveyResponse, WriteResult
 from sync.core.config import Config
 from sync.core.errors import UnavailableError
+from sync.core.retry import RetryPolicy
 from sync.ops.forget import forget
-from sync.state import ActionIntent, RoutingOutcome, StateStore
+from sync.stages.executors.erase import RecordEraseExecutor
+from sync.state import ActionIntent, ClaimedAction, RoutingOutcome, StateStore
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 CONFIG = Config.model_validate(
@@ -95,6 +98,53 @@ def test_a_dry_run_changes_nothing(store: StateStore) -> None:
     assert store.inbox.get("delighted", "r1") is not None
     assert store.forgotten.count() == 0
     assert [a.kind for a in store.outbox.actions()] == ["salesforce_task"]
+
+
+class Eraser:
+    def __init__(self, *results: WriteResult) -> None:
+        self.results = list(results)
+
+    def delete_by_external_id(
+        self, object_type: str, external_id_field: str, keys: Sequence[str]
+    ) -> list[WriteResult]:
+        return self.results
+
+
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        ([WriteResult("a", ok=True), WriteResult("b", ok=True)], "done"),
+        ([WriteResult("a", ok=True), WriteResult("b", ok=False, error="x", tier="retry")], "retry"),
+        ([WriteResult("a", ok=False, error="x", tier="defer")], "defer"),
+        (
+            [
+                WriteResult("a", ok=False, error="busy", tier="retry"),
+                WriteResult("b", ok=False, error="no access", tier="skip"),
+            ],
+            "dead",
+        ),
+    ],
+    ids=["all deleted", "one to retry", "deferred", "one refused for good"],
+)
+def test_a_history_erase_ends_as_its_worst_record(
+    results: list[WriteResult], expected: str
+) -> None:
+    action = ClaimedAction(
+        "k",
+        "erase_records",
+        {"object": "NPS_Response__c", "external_id_field": "Response_Id__c", "keys": ["a", "b"]},
+        1,
+        0,
+        "forget",
+        "NPS_Response__c a",
+        "forget",
+        None,
+    )
+    executor = RecordEraseExecutor(Eraser(*results), RetryPolicy(attempts=1))
+
+    (outcome,) = executor.execute([action])
+
+    assert outcome.result == expected
 
 
 DAY = timedelta(days=1)
