@@ -116,7 +116,7 @@ def intents(result: ForgetPlan, now: datetime) -> list[ActionIntent]:
                 ActionIntent(
                     key=_key(raw),
                     source="forget",
-                    response_id=f"{obj} {part[0]}",
+                    response_id=f"{obj} ({len(part)} records)",
                     rule="forget",
                     action="erase_history",
                     kind=ERASE_KIND,

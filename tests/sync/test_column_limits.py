@@ -115,6 +115,8 @@ LIMITS: dict[tuple[str, str], int] = {
     ("nps_zendesk_users", "external_id"): 255,
     ("nps_zendesk_users", "name"): 255,
     ("nps_zendesk_open_tickets", "subject"): 255,  # cut by OpenTicketMirror.save_page
+    ("nps_forgotten", "source"): MAX_SOURCE_NAME_CHARS,
+    ("nps_forgotten", "response_id"): MAX_RESPONSE_ID_CHARS,
     ("nps_comment_text", "source"): MAX_SOURCE_NAME_CHARS,
     ("nps_comment_text", "response_id"): MAX_RESPONSE_ID_CHARS,
     ("nps_comment_text", "version"): SHA256_HEX,

@@ -168,3 +168,29 @@ def test_solved_tickets_are_tracked(
     assert stats.tracked == 1  # only the solved ticket changed since the pass
     status = store.tickets.statuses([ticket["external_id"]])[ticket["external_id"]]
     assert (status.status, status.ticket_id) == ("solved", ticket["id"])
+
+
+def test_two_answers_in_one_pass_make_one_ticket_showing_the_later_score(
+    world: EmulatedWorld, make_engine: EngineFactory
+) -> None:
+    assert make_engine().run_once().errors == []
+    answered = {r.email.lower() for r in world.book.responses}
+    contact = next(c for c in world.book.contacts if c.email.lower() not in answered)
+    before = {t["id"] for t in our_tickets(world)}
+    at = datetime.now(UTC) - timedelta(hours=2)
+    for score, moment in ((5, at), (2, at + timedelta(hours=1))):
+        world.delighted.add_response(
+            email=contact.email,
+            score=score,
+            comment=f"I gave {score}.",
+            created_at=moment,
+            updated_at=moment,
+        )
+
+    assert make_engine().run_once().errors == []
+
+    (ticket,) = [t for t in our_tickets(world) if t["id"] not in before]
+    bodies = " ".join(c["body"] for c in world.zendesk.comments(ticket["id"]))
+    assert "I gave 5." in bodies
+    assert "I gave 2." in bodies
+    assert score_of(ticket, world.zendesk.ticket_field_id("NPS Score")) == 2

@@ -367,7 +367,11 @@ class ZendeskTicketExecutor:
             body = f"{spec.body}{COMMENT_SEPARATOR}{self._body(plan)}\n\n{marker(plan.key)}"
             if len(body) > MAX_JOINED_CHARS:
                 continue
-            specs[leader.key] = replace(spec, body=body)
+            # The ticket's fields show the last answer on it, as if it had been commented on.
+            fields = ticket_fields(plan.payload, self._resolved_names().ticket_fields)
+            specs[leader.key] = replace(
+                spec, body=body, custom_fields={**spec.custom_fields, **fields}
+            )
             joined.setdefault(leader.key, []).append(plan)
         return joined
 
