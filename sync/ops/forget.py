@@ -88,47 +88,51 @@ def plan(config: Config, person: Person) -> ForgetPlan:
 def intents(result: ForgetPlan, now: datetime) -> list[ActionIntent]:
     """The ``update_fields`` actions of the clears and the ``erase_records`` actions of the
     history records, keyed by record and moment."""
-    out = []
-    for clear in result.clears:
-        raw = f"forget\x1f{clear.system}\x1f{clear.object}\x1f{clear.record_id}\x1f{now}"
-        out.append(
-            ActionIntent(
-                key=_key(raw),
-                source="forget",
-                response_id=f"{clear.object} {clear.record_id}",
-                rule="forget",
-                action="clear_nps_fields",
-                kind=CLEAR_KIND,
-                payload={
-                    "system": clear.system,
-                    "object": clear.object,
-                    "record_id": clear.record_id,
-                    "values": dict.fromkeys(clear.fields),
-                },
-                ruleset_hash="",
-            )
+    out = [
+        _intent(
+            (clear.system, clear.object, clear.record_id, now),
+            f"{clear.object} {clear.record_id}",
+            "clear_nps_fields",
+            CLEAR_KIND,
+            {
+                "system": clear.system,
+                "object": clear.object,
+                "record_id": clear.record_id,
+                "values": dict.fromkeys(clear.fields),
+            },
         )
+        for clear in result.clears
+    ]
     if result.history_object is not None:
         obj, field_name = result.history_object
-        for part in chunked(result.history, ERASE_CHUNK):
-            raw = f"forget\x1f{obj}\x1f{part[0]}\x1f{now}"
-            out.append(
-                ActionIntent(
-                    key=_key(raw),
-                    source="forget",
-                    response_id=f"{obj} ({len(part)} records)",
-                    rule="forget",
-                    action="erase_history",
-                    kind=ERASE_KIND,
-                    payload={"object": obj, "external_id_field": field_name, "keys": part},
-                    ruleset_hash="",
-                )
+        out += [
+            _intent(
+                (obj, part[0], now),
+                f"{obj} ({len(part)} records)",
+                "erase_history",
+                ERASE_KIND,
+                {"object": obj, "external_id_field": field_name, "keys": part},
             )
+            for part in chunked(result.history, ERASE_CHUNK)
+        ]
     return out
 
 
-def _key(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+def _intent(
+    identity: tuple[object, ...], label: str, action: str, kind: str, payload: dict[str, object]
+) -> ActionIntent:
+    """One action of a forget, keyed by what it is about and when the forget ran."""
+    raw = "\x1f".join(["forget", *map(str, identity)])
+    return ActionIntent(
+        key=hashlib.sha256(raw.encode()).hexdigest()[:40],
+        source="forget",
+        response_id=label,
+        rule="forget",
+        action=action,
+        kind=kind,
+        payload=payload,
+        ruleset_hash="",
+    )
 
 
 def forget(
