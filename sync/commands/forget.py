@@ -17,12 +17,24 @@ if TYPE_CHECKING:
 @click.command("forget")
 @CONFIG_OPTION
 @JSON_OPTION
-@click.argument("emails", nargs=-1, required=True)
+@click.argument("emails", nargs=-1)
+@click.option(
+    "--response",
+    "responses",
+    nargs=2,
+    multiple=True,
+    metavar="SOURCE ID",
+    help="Forget this one answer (a test, a mistake) and keep the person's others. Repeatable.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be forgotten; change nothing.")
 def forget_command(
-    config_path: Path, as_json: bool, emails: tuple[str, ...], dry_run: bool
+    config_path: Path,
+    as_json: bool,
+    emails: tuple[str, ...],
+    responses: tuple[tuple[str, str], ...],
+    dry_run: bool,
 ) -> None:
-    """Forget the people with these email addresses (an erasure request).
+    """Forget the people with these email addresses (an erasure request), or single answers.
 
     Their answers and everything derived from them leave the state database, and are never
     stored again if a source delivers them again; the next pass clears the NPS fields of their
@@ -36,10 +48,13 @@ def forget_command(
     from sync.commands.output import emit
     from sync.ops.forget import forget
 
+    if not emails and not responses:
+        raise click.UsageError("give email addresses, or --response SOURCE ID")
     config = load(config_path)
     store = open_store(config, existing=True)
     try:
-        result = forget(store, config, emails, datetime.now(UTC), dry_run=dry_run)
+        now = datetime.now(UTC)
+        result = forget(store, config, emails, now, dry_run=dry_run, responses=responses)
     finally:
         store.close()
     if as_json:
@@ -85,14 +100,14 @@ def forget_document(result: ForgetPlan, *, dry_run: bool) -> dict[str, Any]:
 def forget_lines(result: ForgetPlan, *, dry_run: bool) -> list[str]:
     """What ``nps-sync forget`` prints."""
     person = result.person
-    who = ", ".join(person.emails)
+    who = ", ".join([*person.emails, *(f"{s} {r}" for s, r in person.responses)])
     if not person.answers:
-        return [f"No answer of {who} is stored: nothing to forget."]
+        return [f"Nothing is stored for {who}: nothing to forget."]
     count = len(person.answers)
     lines = [
-        f"Would forget {count} answer(s) of {who}."
+        f"Would forget {count} answer(s) for {who}."
         if dry_run
-        else f"Forgot {count} answer(s) of {who} ({result.removed} stored rows removed)."
+        else f"Forgot {count} answer(s) for {who} ({result.removed} stored rows removed)."
     ]
     verb = "would clear" if dry_run else "clears"
     for clear in result.clears:

@@ -136,9 +136,16 @@ def _intent(
 
 
 def forget(
-    store: StateStore, config: Config, emails: Sequence[str], now: datetime, *, dry_run: bool
+    store: StateStore,
+    config: Config,
+    emails: Sequence[str],
+    now: datetime,
+    *,
+    dry_run: bool,
+    responses: Sequence[tuple[str, str]] = (),
 ) -> ForgetPlan:
-    """Find the people with these addresses and, unless ``dry_run``, forget them.
+    """Find the people with these addresses, and these answers ((source, response id)), and
+    unless ``dry_run`` forget them.
 
     Raises :class:`~sync.core.errors.UnavailableError` while another process routes or one of
     their follow-ups is being made: run it again in a moment.
@@ -149,7 +156,7 @@ def forget(
                 "another nps-sync process is routing responses; nothing was forgotten",
                 fix="run nps-sync forget again in a moment",
             )
-        person = store.forgotten.find(emails, now)
+        person = store.forgotten.find(emails, now, responses=responses)
         result = plan(config, person)
         if dry_run or not person.answers:
             return result

@@ -76,7 +76,9 @@ class Person:
     """What the store holds of the people with these addresses."""
 
     emails: tuple[str, ...]
-    #: (source, response id) of each stored answer.
+    #: Answers asked for by (source, response id), besides every answer of ``emails``.
+    responses: tuple[tuple[str, str], ...] = ()
+    #: (source, response id) of each stored answer found.
     answers: list[tuple[str, str]] = field(default_factory=list)
     contact_ids: set[str] = field(default_factory=set)
     account_ids: set[str] = field(default_factory=set)
@@ -108,11 +110,22 @@ class Forgetting:
             count = conn.execute(sa.select(sa.func.count()).select_from(t.forgotten)).scalar()
         return int(count or 0)
 
-    def find(self, emails: Sequence[str], now: datetime, conn: Connection | None = None) -> Person:
-        """Everything the store holds of the people with these addresses (any case)."""
+    def find(
+        self,
+        emails: Sequence[str],
+        now: datetime,
+        conn: Connection | None = None,
+        *,
+        responses: Sequence[tuple[str, str]] = (),
+    ) -> Person:
+        """Everything the store holds of the people with these addresses (any case), and of
+        these answers ((source, response id): one answer given by mistake, the person kept)."""
         wanted = tuple(sorted({e.strip().lower() for e in emails if e.strip()}))
-        person = Person(wanted)
+        person = Person(wanted, tuple(sorted(set(responses))))
         r, a = t.responses, t.actions
+        chosen = [sa.func.lower(r.c.email).in_(wanted)] if wanted else []
+        if person.responses:
+            chosen.append(sa.tuple_(r.c.source, r.c.response_id).in_(list(person.responses)))
         with self._db.reading(conn) as db:
             rows = db.execute(
                 sa.select(
@@ -122,7 +135,7 @@ class Forgetting:
                     r.c.account_id,
                     r.c.zendesk_user_id,
                 )
-                .where(sa.func.lower(r.c.email).in_(wanted))
+                .where(sa.or_(sa.false(), *chosen))
                 .order_by(r.c.created_at, r.c.source, r.c.response_id)
             ).all()
             for row in rows:
@@ -158,15 +171,14 @@ class Forgetting:
                     if action.kind in FOLLOW_UP_KINDS and action.external_id:
                         person.follow_ups.append(FollowUp(action.kind, action.external_id))
             if person.contact_ids:
-                others = db.execute(
-                    sa.select(r.c.contact_id)
-                    .where(
-                        r.c.contact_id.in_(sorted(person.contact_ids)),
-                        sa.func.lower(r.c.email).not_in(wanted),
+                kin = db.execute(
+                    sa.select(r.c.source, r.c.response_id, r.c.contact_id).where(
+                        r.c.contact_id.in_(sorted(person.contact_ids))
                     )
-                    .distinct()
-                ).scalars()
-                person.contacts_kept.update(others)
+                ).all()
+                person.contacts_kept.update(
+                    row.contact_id for row in kin if (row.source, row.response_id) not in answers
+                )
         return person
 
     def erase(
@@ -183,7 +195,7 @@ class Forgetting:
         removed = 0
         with self._db.writing() as conn:
             # Read again inside the transaction: a pass may have routed an answer meanwhile.
-            current = self.find(person.emails, now, conn)
+            current = self.find(person.emails, now, conn, responses=person.responses)
             if current.leased:
                 raise ForgetBusyError(
                     f"{len(current.leased)} follow-up(s) of this person are being made right now"

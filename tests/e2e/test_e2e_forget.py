@@ -127,3 +127,6 @@ def test_forgetting_someone_the_store_does_not_know_changes_nothing(synced: Sync
     done = run_cli("forget", "nobody@nowhere.example", "--json", "--config", synced.config)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["answers"] == []
+    nothing = run_cli("forget", "--config", synced.config)
+    assert nothing.returncode == 2
+    assert "--response SOURCE ID" in nothing.stderr

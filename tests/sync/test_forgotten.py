@@ -86,6 +86,22 @@ def test_a_contact_keeping_answers_under_another_address_is_recomputed_not_clear
     assert store.inbox.get("delighted", "r2") is not None
 
 
+def test_one_answer_given_by_mistake_is_forgotten_and_the_person_kept(
+    store: StateStore,
+) -> None:
+    answered(store, "r1", "ana@example.com")
+    answered(store, "r2", "ana@example.com")
+
+    result = forget(store, CONFIG, [], T0, dry_run=False, responses=[("delighted", "r1")])
+
+    assert result.person.answers == [("delighted", "r1")]
+    assert [c.object for c in result.clears] == []  # the contact keeps r2: recomputed
+    assert result.recomputed == [("Account", "001A"), ("Contact", "003A")]
+    assert store.inbox.get("delighted", "r1") is None
+    assert store.inbox.get("delighted", "r2") is not None
+    assert [a.key for a in store.outbox.actions()] == ["task-r2"]
+
+
 def test_a_dry_run_changes_nothing(store: StateStore) -> None:
     answered(store, "r1", "ana@example.com")
 
