@@ -21,7 +21,6 @@ from sync.state import schema as t
 from sync.state.batched import BatchStatement
 from sync.state.database import Database
 from sync.state.dialect import chunks, insert_ignore
-from sync.state.forgotten import forgotten_among
 from sync.state.outbox import ActionIntent
 from sync.state.runs import Cursors
 from sync.state.skips import SkippedAction
@@ -132,23 +131,27 @@ class Inbox:
         with self._db.writing() as conn:
             existing: dict[str, tuple[str, datetime]] = {}
             commented: set[str] = set()
-            r_ = t.responses
-            for chunk in chunks(latest):
-                rows = conn.execute(
-                    sa.select(
-                        r_.c.response_id,
-                        r_.c.version,
-                        r_.c.updated_at,
-                        (r_.c.comment != "").label("commented"),
-                    ).where(r_.c.source == source, r_.c.response_id.in_(chunk))
-                ).all()
-                existing.update({r.response_id: (r.version, r.updated_at) for r in rows})
-                commented.update(r.response_id for r in rows if r.commented)
-            # An answer not stored may have been forgotten: then it is not stored again.
-            unknown = [rid for rid in latest if rid not in existing]
-            for rid in forgotten_among(conn, source, unknown) if unknown else ():
-                del latest[rid]
-                unchanged += 1
+            r_, f_ = t.responses, t.forgotten
+            for chunk in chunks(list(latest)):
+                # With the stored answers, in the same statement, those forgotten (a tombstone
+                # row: no version): a forgotten answer delivered again is not stored again.
+                stored = sa.select(
+                    r_.c.response_id,
+                    r_.c.version,
+                    r_.c.updated_at,
+                    sa.case((r_.c.comment != "", 1), else_=0).label("commented"),
+                ).where(r_.c.source == source, r_.c.response_id.in_(chunk))
+                tombstones = sa.select(f_.c.response_id, sa.null(), sa.null(), sa.literal(0)).where(
+                    f_.c.source == source, f_.c.response_id.in_(chunk)
+                )
+                for found in conn.execute(sa.union_all(stored, tombstones)).all():
+                    if found.version is None:
+                        del latest[found.response_id]
+                        unchanged += 1
+                        continue
+                    existing[found.response_id] = (found.version, found.updated_at)
+                    if found.commented:
+                        commented.add(found.response_id)
             version_of = {rid: _version_of(resp) for rid, resp in latest.items()}
             had = _versions_had(conn, source, existing, latest, version_of)
             inserts: list[dict[str, Any]] = []
