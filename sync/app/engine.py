@@ -50,7 +50,7 @@ from sync.stages.comment_text import CommentAnalysis, analyse_batch, load_commen
 from sync.stages.custom_fields import salesforce_fields
 from sync.stages.executors.amendments import TaskAmendExecutor, TicketAmendExecutor
 from sync.stages.executors.customer_context import context_seconds
-from sync.stages.executors.erase import RecordEraseExecutor
+from sync.stages.executors.erase import CLEAR_KIND, RecordEraseExecutor
 from sync.stages.executors.fields import FieldUpdateExecutor
 from sync.stages.executors.loop_mirror import TaskCompletionExecutor, TicketNoteExecutor
 from sync.stages.executors.notify import NotifyExecutor, email_sender
@@ -843,6 +843,10 @@ class Engine:
             )
         )
         executors.append(FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry))
+        # What nps-sync forget queues: fields cleared and history records deleted.
+        executors.append(
+            FieldUpdateExecutor(self.conn.crm, self.conn.helpdesk, self.retry, kind=CLEAR_KIND)
+        )
         executors.append(RecordEraseExecutor(self.conn.crm, self.retry))
         executors.append(TaskCompletionExecutor(self.conn.crm, self.retry))
         notes = TicketNoteExecutor(

@@ -88,6 +88,7 @@ def status_document(store: StateStore, now: datetime, run_count: int = 10) -> di
             "malformed": store.inbox.problem_count(),
         },
         "write_backs_queued": {"contacts": len(queued.contacts), "accounts": len(queued.accounts)},
+        "forgotten": store.forgotten.count(),
         "backfilling": _backfilling(store),
         "salesforce_api": _budget(runs),
         "rules": _rules(runs),

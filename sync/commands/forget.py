@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from sync.ops.forget import ForgetPlan
 
 
+#: Addresses and answers named in the summary line; the rest are counted.
+NAMED = 5
+
+
 @click.command("forget")
 @CONFIG_OPTION
 @JSON_OPTION
@@ -50,6 +54,8 @@ def forget_command(
 
     if not emails and not responses:
         raise click.UsageError("give email addresses, or --response SOURCE ID")
+    if any(not e.strip() for e in emails):
+        raise click.UsageError("an email address is blank")
     config = load(config_path)
     store = open_store(config, existing=True)
     try:
@@ -100,7 +106,10 @@ def forget_document(result: ForgetPlan, *, dry_run: bool) -> dict[str, Any]:
 def forget_lines(result: ForgetPlan, *, dry_run: bool) -> list[str]:
     """What ``nps-sync forget`` prints."""
     person = result.person
-    who = ", ".join([*person.emails, *(f"{s} {r}" for s, r in person.responses)])
+    asked = [*person.emails, *(f"{s} {r}" for s, r in person.responses)]
+    who = ", ".join(asked[:NAMED])
+    if len(asked) > NAMED:
+        who += f" and {len(asked) - NAMED:,} more"
     if not person.answers:
         return [f"Nothing is stored for {who}: nothing to forget."]
     count = len(person.answers)

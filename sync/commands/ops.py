@@ -199,6 +199,11 @@ def status_report(store: StateStore, now: datetime, run_count: int = 10) -> list
         ),
         *_backfill_range_lines(store),
         f"Write-backs queued: {len(queued.contacts)} contacts, {len(queued.accounts)} accounts",
+        *(
+            [f"Forgotten: {forgotten} answers (nps-sync forget), never stored again"]
+            if (forgotten := store.forgotten.count())
+            else []
+        ),
         _skips_line(store.skips.counts()),
         _budget_line(runs),
         *_rules_lines(runs),

@@ -13,13 +13,15 @@ answers also hold the person's words, but deleting a customer's follow-up is a d
 whoever runs Salesforce and Zendesk, which have their own erasure tools: they are listed, not
 touched.
 
-Forgetting runs under the route lock, so no pass routes one of the answers while it goes.
+Forgetting runs under the locks of the route, write-back and reconcile jobs, so no pass routes
+one of the answers, or records what it wrote from them, while it goes.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,12 +31,14 @@ from sync.core.config import Config
 from sync.core.errors import UnavailableError
 from sync.fields.fieldmap import field_map
 from sync.fields.history import history_key, store_key
-from sync.stages.executors.erase import ERASE_KIND
+from sync.stages.executors.erase import CLEAR_KIND, ERASE_KIND
 from sync.state import StateStore
 from sync.state.forgotten import ForgetBusyError, Person
 from sync.state.outbox import ActionIntent
 
-CLEAR_KIND = "update_fields"
+#: The jobs that write a person's answers or what is derived from them: none runs while they
+#: are forgotten (a write-back would record the values it sends after the forget).
+EXCLUDED_JOBS = ("route", "write-back", "reconcile")
 #: History records erased by one action.
 ERASE_CHUNK = 200
 
@@ -150,12 +154,13 @@ def forget(
     Raises :class:`~sync.core.errors.UnavailableError` while another process routes or one of
     their follow-ups is being made: run it again in a moment.
     """
-    with store.locks.singleton("route") as mine:
-        if not mine:
-            raise UnavailableError(
-                "another nps-sync process is routing responses; nothing was forgotten",
-                fix="run nps-sync forget again in a moment",
-            )
+    with ExitStack() as held:
+        for job in EXCLUDED_JOBS:
+            if not held.enter_context(store.locks.singleton(job)):
+                raise UnavailableError(
+                    f"another nps-sync process is running its {job} job; nothing was forgotten",
+                    fix="run nps-sync forget again in a moment",
+                )
         person = store.forgotten.find(emails, now, responses=responses)
         result = plan(config, person)
         if dry_run or not person.answers:

@@ -3,9 +3,11 @@
 A respondent who asks to be forgotten (a GDPR erasure request, an answer given by mistake) is
 found by email. Every stored answer of theirs is deleted with what hangs off it: its versions,
 the comment's sentiment and themes, its actions (payloads carry the comment and the name), skips,
-cooldown claims, escalations, loop states, tracked ticket and Task statuses. The Zendesk user
-mirror's rows and the "no Zendesk user" memory of the address go too, and so do the values we
-wrote to the person's records (they held their score and comment).
+cooldown claims, escalations, loop states, tracked ticket and Task statuses. The "no Zendesk
+user" memory of the address goes too, and so do the values we wrote to the person's records
+(they held their score and comment). The mirror of Zendesk's users stays as Zendesk has it:
+routing takes it as the whole user list, and a user erased in Zendesk leaves it through the
+export.
 
 What stays is a tombstone per answer, ``(source, response id)`` and when it was forgotten, in
 ``nps_forgotten``: a source that delivers the answer again (a poll, a webhook, a file read
@@ -123,21 +125,27 @@ class Forgetting:
         wanted = tuple(sorted({e.strip().lower() for e in emails if e.strip()}))
         person = Person(wanted, tuple(sorted(set(responses))))
         r, a = t.responses, t.actions
-        chosen = [sa.func.lower(r.c.email).in_(wanted)] if wanted else []
-        if person.responses:
-            chosen.append(sa.tuple_(r.c.source, r.c.response_id).in_(list(person.responses)))
+        chosen = [sa.func.lower(r.c.email).in_(chunk) for chunk in chunks(wanted)]
+        chosen += [
+            sa.tuple_(r.c.source, r.c.response_id).in_(chunk) for chunk in chunks(person.responses)
+        ]
         with self._db.reading(conn) as db:
-            rows = db.execute(
-                sa.select(
-                    r.c.source,
-                    r.c.response_id,
-                    r.c.contact_id,
-                    r.c.account_id,
-                    r.c.zendesk_user_id,
-                )
-                .where(sa.or_(sa.false(), *chosen))
-                .order_by(r.c.created_at, r.c.source, r.c.response_id)
-            ).all()
+            rows = sorted(
+                {
+                    row
+                    for where in chosen
+                    for row in db.execute(
+                        sa.select(
+                            r.c.created_at,
+                            r.c.source,
+                            r.c.response_id,
+                            r.c.contact_id,
+                            r.c.account_id,
+                            r.c.zendesk_user_id,
+                        ).where(where)
+                    ).all()
+                }
+            )
             for row in rows:
                 person.answers.append((row.source, row.response_id))
                 if row.contact_id:
@@ -170,10 +178,10 @@ class Forgetting:
                         person.leased.append(action.key)
                     if action.kind in FOLLOW_UP_KINDS and action.external_id:
                         person.follow_ups.append(FollowUp(action.kind, action.external_id))
-            if person.contact_ids:
+            for chunk in chunks(sorted(person.contact_ids)):
                 kin = db.execute(
                     sa.select(r.c.source, r.c.response_id, r.c.contact_id).where(
-                        r.c.contact_id.in_(sorted(person.contact_ids))
+                        r.c.contact_id.in_(chunk)
                     )
                 ).all()
                 person.contacts_kept.update(
@@ -209,12 +217,9 @@ class Forgetting:
                         w.c.system == system, w.c.object == obj, w.c.record_id == record_id
                     ),
                 )
-            misses, users = t.zendesk_user_misses, t.zendesk_users
-            emails = list(current.emails)
-            removed += _deleted(conn, misses.delete().where(misses.c.email.in_(emails)))
-            removed += _deleted(
-                conn, users.delete().where(sa.func.lower(users.c.email).in_(emails))
-            )
+            misses = t.zendesk_user_misses
+            for chunk in chunks(current.emails):
+                removed += _deleted(conn, misses.delete().where(misses.c.email.in_(chunk)))
             if current.answers:
                 conn.execute(
                     t.forgotten.insert(),

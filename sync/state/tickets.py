@@ -136,18 +136,21 @@ class TicketLedger:
         return owners
 
     def last_told(self, ticket_ids: Iterable[int]) -> dict[int, str]:
-        """Ticket id -> key of the latest done ticket action on it: the one that made it, or
-        the last answer put on it (actions are made in the order their answers came)."""
-        a = t.actions
+        """Ticket id -> key of the done ticket action on it whose answer came last: the one
+        that made it, or the last answer put on it (answers joined into one ticket in one
+        routing batch share their actions' time, so the answers' own times decide)."""
+        a, r = t.actions, t.responses
         last: dict[int, str] = {}
+        joined = a.join(r, sa.and_(r.c.source == a.c.source, r.c.response_id == a.c.response_id))
         with self._db.reading() as db:
             for chunk in chunks(sorted({str(i) for i in ticket_ids})):
                 rows = db.execute(
                     sa.select(a.c.key, a.c.external_id)
+                    .select_from(joined)
                     .where(
                         a.c.external_id.in_(chunk), a.c.kind == TICKET_KIND, a.c.status == "done"
                     )
-                    .order_by(a.c.created_at, a.c.key)
+                    .order_by(r.c.created_at, a.c.created_at, a.c.key)
                 ).all()
                 for row in rows:
                     last[int(row.external_id)] = row.key

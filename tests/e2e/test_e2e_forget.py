@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,23 @@ def test_a_forgotten_respondent_is_gone_from_the_store_and_their_fields(synced: 
     twice = run_cli("forget", email, "--config", config)
     assert twice.returncode == 0, twice.stderr
     assert "nothing to forget" in twice.stdout
+
+    # A later answer is a new one, acted on in full: Zendesk still knows the person.
+    # Answered half an hour ago (past the rules' settle delay), its comment added just now.
+    new_id = world.delighted.add_response(
+        email=email,
+        score=2,
+        comment="Still broken.",
+        created_at=datetime.now(UTC) - timedelta(minutes=30),
+        updated_at=datetime.now(UTC),
+    )
+    after = run_cli("sync", "--config", config)
+    assert after.returncode == 0, after.stderr
+    store = StateStore(synced.state)
+    statuses = {a.kind: a.status for a in store.outbox.actions() if a.response_id == new_id}
+    store.close()
+    assert statuses["zendesk_ticket"] == "done"  # not skipped for want of a requester
+    assert user_field(world, email, "nps_score") == 2
 
 
 def test_forgetting_someone_the_store_does_not_know_changes_nothing(synced: Synced) -> None:

@@ -3,6 +3,8 @@ forgotten answer is never stored again."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -53,7 +55,7 @@ def test_a_follow_up_being_made_holds_forgetting_back_until_its_lease_ends(
     done = forget(store, CONFIG, ["ANA@example.com"], T0 + timedelta(minutes=6), dry_run=False)
     assert done.person.answers == [("delighted", "r1")]
     assert store.inbox.get("delighted", "r1") is None
-    assert [a.kind for a in store.outbox.actions()] == ["update_fields", "update_fields"]
+    assert [a.kind for a in store.outbox.actions()] == ["clear_fields", "clear_fields"]
 
 
 def test_a_forgotten_answer_is_not_stored_again_but_a_new_one_is(store: StateStore) -> None:
@@ -100,6 +102,45 @@ def test_one_answer_given_by_mistake_is_forgotten_and_the_person_kept(
     assert store.inbox.get("delighted", "r1") is None
     assert store.inbox.get("delighted", "r2") is not None
     assert [a.key for a in store.outbox.actions()] == ["task-r2"]
+
+
+def test_forgetting_waits_for_a_write_back_another_process_runs(
+    store: StateStore, store_url: str
+) -> None:
+    answered(store, "r1", "ana@example.com")
+    with subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", HOLD_LOCK, store_url, "write-back"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "held"
+            with pytest.raises(UnavailableError, match="write-back"):
+                forget(store, CONFIG, ["ana@example.com"], T0, dry_run=False)
+            assert store.inbox.get("delighted", "r1") is not None
+        finally:
+            holder.kill()
+    assert forget(store, CONFIG, ["ana@example.com"], T0, dry_run=False).removed > 0
+
+
+def test_many_addresses_at_once_are_looked_up_in_parts(store: StateStore) -> None:
+    answered(store, "r1", "ana@example.com")
+    many = [f"person{i}@example.com" for i in range(1_200)] + ["ana@example.com"]
+
+    result = forget(store, CONFIG, many, T0, dry_run=False)
+
+    assert result.person.answers == [("delighted", "r1")]
+
+
+HOLD_LOCK = """
+import sys, time
+from sync.state import StateStore
+store = StateStore(sys.argv[1])
+with store.locks.singleton(sys.argv[2]) as mine:
+    print("held" if mine else "taken", flush=True)
+    time.sleep(60)
+"""
 
 
 def test_a_dry_run_changes_nothing(store: StateStore) -> None:

@@ -19,6 +19,7 @@ from sync.app.engine import Engine
 from sync.app.runtime import connect_all, open_store
 from sync.core.config import Config
 from sync.loop.tracking import track_tickets
+from sync.stages.executors.zendesk import ticket_fields
 from sync.stages.executors.zendesk_comments import marker
 from sync.state import StateStore
 from tests.support import acting_on_the_seeded_year
@@ -194,3 +195,51 @@ def test_two_answers_in_one_pass_make_one_ticket_showing_the_later_score(
     assert "I gave 5." in bodies
     assert "I gave 2." in bodies
     assert score_of(ticket, world.zendesk.ticket_field_id("NPS Score")) == 2
+
+
+def test_an_edit_of_either_joined_answer_sets_the_field_only_for_the_later_one(
+    world: EmulatedWorld, make_engine: EngineFactory
+) -> None:
+    assert make_engine().run_once().errors == []
+    answered = {r.email.lower() for r in world.book.responses}
+    contact = next(c for c in world.book.contacts if c.email.lower() not in answered)
+    before = {t["id"] for t in our_tickets(world)}
+    at = datetime.now(UTC) - timedelta(hours=3)
+    first, later = (
+        world.delighted.add_response(
+            email=contact.email, score=score, created_at=moment, updated_at=moment
+        )
+        for score, moment in ((4, at), (1, at + timedelta(hours=1)))
+    )
+    assert make_engine().run_once().errors == []
+    (ticket,) = [t for t in our_tickets(world) if t["id"] not in before]
+    field = world.zendesk.ticket_field_id("NPS Score")
+
+    def shown() -> object:
+        (now,) = [t for t in world.zendesk.tickets() if t["id"] == ticket["id"]]
+        return score_of(now, field)
+
+    assert shown() == 1
+    world.delighted.update_response(first, score=8, at=at + timedelta(hours=2))
+    assert make_engine().run_once().errors == []
+    assert shown() == 1  # the earlier answer's edit is noted, the later score still shown
+    world.delighted.update_response(later, score=3, at=at + timedelta(hours=2, minutes=1))
+    assert make_engine().run_once().errors == []
+    assert shown() == 3
+
+
+@pytest.mark.parametrize(
+    ("later", "expected"),
+    [
+        (False, {10: 3, 11: "detractor"}),
+        (True, {10: 3, 11: "detractor", 12: None}),
+    ],
+    ids=["a new ticket", "a later answer on a ticket"],
+)
+def test_a_later_answer_without_a_link_empties_the_earlier_answers_link(
+    later: bool, expected: dict[int, object]
+) -> None:
+    fields = {"score": 3, "category": "detractor", "response_link": None, "account_arr": None}
+    ids = {"score": 10, "category": 11, "response_link": 12, "account_arr": 13}
+    # The account's ARR unknown is no reason to empty it: only the answer's own fields go.
+    assert ticket_fields({"fields": fields}, ids, later=later) == expected

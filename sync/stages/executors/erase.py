@@ -17,6 +17,8 @@ from sync.stages.act import Outcome, guarded, outcome_of
 from sync.state import ClaimedAction
 
 ERASE_KIND = "erase_records"
+#: Fields set to nothing by ``nps-sync forget`` (carried out by a ``FieldUpdateExecutor``).
+CLEAR_KIND = "clear_fields"
 
 
 @dataclass

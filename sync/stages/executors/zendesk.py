@@ -368,7 +368,7 @@ class ZendeskTicketExecutor:
             if len(body) > MAX_JOINED_CHARS:
                 continue
             # The ticket's fields show the last answer on it, as if it had been commented on.
-            fields = ticket_fields(plan.payload, self._resolved_names().ticket_fields)
+            fields = ticket_fields(plan.payload, self._resolved_names().ticket_fields, later=True)
             specs[leader.key] = replace(
                 spec, body=body, custom_fields={**spec.custom_fields, **fields}
             )
@@ -739,7 +739,7 @@ class ZendeskTicketExecutor:
             body = f"{self._body(plan)}\n\n{marker(plan.key)}"
             public = self.settings.public_comments and not plan.internal
             # The ticket's fields show the answer it was told of last (answer order).
-            fields = ticket_fields(plan.payload, self._resolved_names().ticket_fields)
+            fields = ticket_fields(plan.payload, self._resolved_names().ticket_fields, later=True)
             comments.append(CommentSpec(plan.key, ticket_id, body, public, plan.status, fields))
         if not comments:
             return lambda: result
@@ -845,13 +845,22 @@ class ZendeskTicketExecutor:
 _SOLVED = frozenset({"solved", "closed"})
 
 
-def ticket_fields(payload: Mapping[str, Any], field_ids: Mapping[str, int]) -> dict[int, object]:
+#: The named ticket fields that describe the answer itself, not its account.
+ANSWER_FIELDS = frozenset({"score", "category", "response_link"})
+
+
+def ticket_fields(
+    payload: Mapping[str, Any], field_ids: Mapping[str, int], *, later: bool = False
+) -> dict[int, object]:
     """The custom ticket fields an intent sets, by field id: its ``custom_fields`` and its
-    named ``fields`` (score, category, ...) whose field exists and that have a value."""
+    named ``fields`` (score, category, ...) whose field exists and that have a value.
+
+    ``later``: for an answer put on a ticket that showed an earlier one, whose fields about
+    the answer are emptied where this one has no value (no link to another answer's page)."""
     custom: dict[int, object] = {int(k): v for k, v in (payload.get("custom_fields") or {}).items()}
     for name, value in (payload.get("fields") or {}).items():
         field_id = field_ids.get(name)
-        if field_id is not None and value is not None:
+        if field_id is not None and (value is not None or (later and name in ANSWER_FIELDS)):
             custom[field_id] = value
     return custom
 
