@@ -175,15 +175,22 @@ def reconcile_command(config_path: Path) -> None:
 
     from sync.app.jobs import recorded_job
     from sync.app.tables import print_flagged
-    from sync.core.errors import PartialFailureError
+    from sync.core.errors import PartialFailureError, UnavailableError
     from sync.core.retry import RetryPolicy
     from sync.stages.writeback import reconcile
 
     config = load(config_path)
     store, conn = _connect(config)
-    with recorded_job(store, "reconcile") as run:
-        stats = reconcile(store, config, conn.crm, conn.helpdesk, RetryPolicy(), datetime.now(UTC))
-        run.finished(stats.errors, records_updated=stats.total(), drift=stats.drift)
+    with store.locks.singleton("reconcile") as mine:
+        if not mine:  # the daemon's nightly run, or another one of these
+            raise UnavailableError(
+                "another nps-sync process is reconciling the fields; nothing was rewritten",
+                fix="run it again once that one has finished (nps-sync status lists it)",
+            )
+        with recorded_job(store, "reconcile") as run:
+            now = datetime.now(UTC)
+            stats = reconcile(store, config, conn.crm, conn.helpdesk, RetryPolicy(), now)
+            run.finished(stats.errors, records_updated=stats.total(), drift=stats.drift)
     console = Console()
     written = ", ".join(f"{k} {v}" for k, v in sorted(stats.updated.items())) or "nothing"
     console.print(f"rewrote: {written}; hand edits repaired: {stats.drift}")

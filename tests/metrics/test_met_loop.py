@@ -3,6 +3,8 @@ simple-salesforce and zenpy clients."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -220,6 +222,33 @@ def test_reconcile_command_reports_what_it_repaired(
     result = CliRunner().invoke(main, ["fields", "reconcile", "--config", str(config_file)])
     assert result.exit_code == 0, result.output
     assert "hand edits repaired: 1" in result.output
+
+
+def test_reconcile_command_waits_for_a_reconciliation_already_running(
+    world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections], tmp_path: Path
+) -> None:
+    store, conn = parts
+    run_pass(config, store)
+    contact_id = next(iter(answers_by_contact(world)))
+    conn.crm.update_records([FieldUpdate("Contact", contact_id, {"NPS_Category__c": "passive"})])
+    config_file = write_config(full_config_data(world, tmp_path), tmp_path / "nps-sync.yaml")
+    hold = "import sys, time\nfrom sync.state import StateStore\n" + (
+        "with StateStore(sys.argv[1]).locks.singleton('reconcile') as mine:\n"
+        "    print('held' if mine else 'taken', flush=True)\n    time.sleep(60)\n"
+    )
+    with subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", hold, config.state.url], stdout=subprocess.PIPE, text=True
+    ) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "held"
+            result = CliRunner().invoke(main, ["fields", "reconcile", "--config", str(config_file)])
+        finally:
+            holder.kill()
+    assert result.exit_code == 75, result.output
+    contact = world.salesforce.get_record("Contact", contact_id)
+    assert contact is not None
+    assert contact["NPS_Category__c"] == "passive"  # left to the run that holds the lock
 
 
 def test_the_comment_is_cut_to_the_length_salesforce_describes(
