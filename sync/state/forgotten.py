@@ -20,7 +20,7 @@ their accounts for a write-back, in the same transaction (:meth:`Forgetting.eras
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -45,19 +45,6 @@ _PER_RESPONSE = (
 )
 #: Tables whose rows belong to one action, by its key.
 _PER_ACTION = (t.ticket_status, t.task_status)
-
-
-def forgotten_among(conn: Connection, source: str, response_ids: Iterable[str]) -> set[str]:
-    """The ids among ``response_ids`` of ``source`` that were forgotten."""
-    f = t.forgotten
-    found: set[str] = set()
-    for chunk in chunks(sorted(set(response_ids))):
-        found.update(
-            conn.execute(
-                sa.select(f.c.response_id).where(f.c.source == source, f.c.response_id.in_(chunk))
-            ).scalars()
-        )
-    return found
 
 
 class ForgetBusyError(Exception):
