@@ -3,11 +3,11 @@ them).
 
 Each waits for its original: while the Task or ticket is still to be made, the note is due again
 with it; once it exists, the note is appended to the Task's description (read first, written only
-if not there yet) or added to the ticket as an internal note (with the new score in the
-ticket's fields when the answer is the last one put on it) (looked for by its marker after an
+if not there yet) or added to the ticket as an internal note (looked for by its marker after an
 attempt that may have landed, a submit that got no answer held for the settle window), so it
-is told once. An original that was never made (given up) has nothing to tell: the note is done
-without a call.
+is told once. A new score also goes in the ticket's fields when the answer is the last one put
+on that ticket. An original that was never made (given up) has nothing to tell: the note is
+done without a call.
 """
 
 from __future__ import annotations
