@@ -12,6 +12,7 @@ from sync.commands.run import CONFIG_OPTION, load
 
 if TYPE_CHECKING:
     from sync.ops.forget import ForgetPlan
+    from sync.state.forgotten import FollowUp
 
 
 #: Addresses and answers named in the summary line; the rest are counted.
@@ -89,16 +90,13 @@ def forget_document(result: ForgetPlan, *, dry_run: bool) -> dict[str, Any]:
         if result.history_object
         else [],
         "left_in_place": [
-            *(
-                {"system": "salesforce", "object": "Task", "id": f.external_id}
-                for f in person.follow_ups
-                if f.kind == "salesforce_task"
-            ),
-            *(
-                {"system": "zendesk", "object": "ticket", "id": f.external_id}
-                for f in person.follow_ups
-                if f.kind == "zendesk_ticket"
-            ),
+            {
+                "system": "salesforce" if f.kind == "salesforce_task" else "zendesk",
+                "object": "Task" if f.kind == "salesforce_task" else "ticket",
+                "id": f.external_id or None,
+                **({"marker": f.marker} if f.marker else {}),
+            }
+            for f in person.follow_ups
         ],
     }
 
@@ -131,12 +129,7 @@ def forget_lines(result: ForgetPlan, *, dry_run: bool) -> list[str]:
     for obj, record_id in result.recomputed:
         recomputes = "would recompute" if dry_run else "recomputes"
         lines.append(f"  The next pass {recomputes} the NPS fields of {obj} {record_id}.")
-    left = [
-        f"Salesforce Task {f.external_id}"
-        if f.kind == "salesforce_task"
-        else f"Zendesk ticket {f.external_id}"
-        for f in person.follow_ups
-    ]
+    left = [_follow_up(f) for f in person.follow_ups]
     if left:
         lines.append(
             "Still holding their words (erase them with Salesforce's and Zendesk's own tools "
@@ -144,3 +137,13 @@ def forget_lines(result: ForgetPlan, *, dry_run: bool) -> list[str]:
         )
         lines += [f"  {item}" for item in dict.fromkeys(left)]
     return lines
+
+
+def _follow_up(follow_up: FollowUp) -> str:
+    task = follow_up.kind == "salesforce_task"
+    name = "Salesforce Task" if task else "Zendesk ticket"
+    if follow_up.external_id:
+        return f"{name} {follow_up.external_id}"
+    # Its create got no answer: found, if it was made, by the key it carries.
+    where = "its NPS key field" if task else "its external id"
+    return f"{name} with {follow_up.marker} in {where}, if it was made (its create got no answer)"

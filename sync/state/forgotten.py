@@ -54,10 +54,14 @@ class ForgetBusyError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FollowUp:
-    """A Task or ticket made for a forgotten answer: it still holds their words."""
+    """A Task or ticket made for a forgotten answer: it still holds their words. One whose
+    create was sent and never answered may exist without its id: ``external_id`` is then
+    empty, and it carries its action's key as its marker (the Task's key field, the ticket's
+    external id)."""
 
     kind: str
     external_id: str
+    marker: str = ""
 
 
 @dataclass
@@ -152,6 +156,7 @@ class Forgetting:
                         a.c.status,
                         a.c.external_id,
                         a.c.lease_until,
+                        a.c.attempts,
                     )
                     .where(a.c.response_id.in_(chunk))
                     .order_by(a.c.created_at, a.c.key)
@@ -163,8 +168,12 @@ class Forgetting:
                     lease = action.lease_until
                     if action.status == "claimed" and lease is not None and lease > now:
                         person.leased.append(action.key)
-                    if action.kind in FOLLOW_UP_KINDS and action.external_id:
+                    if action.kind not in FOLLOW_UP_KINDS:
+                        continue
+                    if action.external_id:
                         person.follow_ups.append(FollowUp(action.kind, action.external_id))
+                    elif action.attempts:  # tried, outcome unknown: it may have been made
+                        person.follow_ups.append(FollowUp(action.kind, "", action.key))
             for chunk in chunks(sorted(person.contact_ids)):
                 kin = db.execute(
                     sa.select(r.c.source, r.c.response_id, r.c.contact_id).where(

@@ -17,6 +17,7 @@ from sync.core.retry import RetryPolicy
 from sync.ops.forget import forget
 from sync.stages.executors.erase import RecordEraseExecutor
 from sync.state import ActionIntent, ClaimedAction, RoutingOutcome, StateStore
+from sync.state.forgotten import FollowUp
 from tests.support import wait_for
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -55,6 +56,8 @@ def test_a_follow_up_being_made_holds_forgetting_back_until_its_lease_ends(
 
     done = forget(store, CONFIG, ["ANA@example.com"], T0 + timedelta(minutes=6), dry_run=False)
     assert done.person.answers == [("delighted", "r1")]
+    # Its worker died mid-create: the Task may exist, and is listed by the key it would carry.
+    assert done.person.follow_ups == [FollowUp("salesforce_task", "", claimed.key)]
     assert store.inbox.get("delighted", "r1") is None
     assert [a.kind for a in store.outbox.actions()] == ["clear_fields", "clear_fields"]
 
