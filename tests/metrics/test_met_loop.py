@@ -211,14 +211,21 @@ def test_reconcile_repairs_hand_edits_by_reading_salesforce_back(
     assert (again.updated, again.drift, again.errors) == ({}, 0, [])
 
 
-def test_reconcile_command_reports_what_it_repaired(
+def hand_edited(
     world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections], tmp_path: Path
-) -> None:
+) -> tuple[str, Path]:
+    """After a pass, a contact's NPS category edited by hand; the contact and a config file."""
     store, conn = parts
     run_pass(config, store)
     contact_id = next(iter(answers_by_contact(world)))
     conn.crm.update_records([FieldUpdate("Contact", contact_id, {"NPS_Category__c": "passive"})])
-    config_file = write_config(full_config_data(world, tmp_path), tmp_path / "nps-sync.yaml")
+    return contact_id, write_config(full_config_data(world, tmp_path), tmp_path / "nps-sync.yaml")
+
+
+def test_reconcile_command_reports_what_it_repaired(
+    world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections], tmp_path: Path
+) -> None:
+    _, config_file = hand_edited(world, config, parts, tmp_path)
     result = CliRunner().invoke(main, ["fields", "reconcile", "--config", str(config_file)])
     assert result.exit_code == 0, result.output
     assert "hand edits repaired: 1" in result.output
@@ -227,11 +234,7 @@ def test_reconcile_command_reports_what_it_repaired(
 def test_reconcile_command_waits_for_a_reconciliation_already_running(
     world: EmulatedWorld, config: Config, parts: tuple[StateStore, Connections], tmp_path: Path
 ) -> None:
-    store, conn = parts
-    run_pass(config, store)
-    contact_id = next(iter(answers_by_contact(world)))
-    conn.crm.update_records([FieldUpdate("Contact", contact_id, {"NPS_Category__c": "passive"})])
-    config_file = write_config(full_config_data(world, tmp_path), tmp_path / "nps-sync.yaml")
+    contact_id, config_file = hand_edited(world, config, parts, tmp_path)
     hold = "import sys, time\nfrom sync.state import StateStore\n" + (
         "with StateStore(sys.argv[1]).locks.singleton('reconcile') as mine:\n"
         "    print('held' if mine else 'taken', flush=True)\n    time.sleep(60)\n"

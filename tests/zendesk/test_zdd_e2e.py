@@ -171,17 +171,24 @@ def test_solved_tickets_are_tracked(
     assert (status.status, status.ticket_id) == ("solved", ticket["id"])
 
 
-def test_two_answers_in_one_pass_make_one_ticket_showing_the_later_score(
+def after_a_pass_someone_new(
     world: EmulatedWorld, make_engine: EngineFactory
-) -> None:
+) -> tuple[str, set[int]]:
+    """After a first pass: the email of a contact who has not answered, and our tickets."""
     assert make_engine().run_once().errors == []
     answered = {r.email.lower() for r in world.book.responses}
     contact = next(c for c in world.book.contacts if c.email.lower() not in answered)
-    before = {t["id"] for t in our_tickets(world)}
+    return contact.email, {t["id"] for t in our_tickets(world)}
+
+
+def test_two_answers_in_one_pass_make_one_ticket_showing_the_later_score(
+    world: EmulatedWorld, make_engine: EngineFactory
+) -> None:
+    email, before = after_a_pass_someone_new(world, make_engine)
     at = datetime.now(UTC) - timedelta(hours=2)
     for score, moment in ((5, at), (2, at + timedelta(hours=1))):
         world.delighted.add_response(
-            email=contact.email,
+            email=email,
             score=score,
             comment=f"I gave {score}.",
             created_at=moment,
@@ -200,15 +207,10 @@ def test_two_answers_in_one_pass_make_one_ticket_showing_the_later_score(
 def test_an_edit_of_either_joined_answer_sets_the_field_only_for_the_later_one(
     world: EmulatedWorld, make_engine: EngineFactory
 ) -> None:
-    assert make_engine().run_once().errors == []
-    answered = {r.email.lower() for r in world.book.responses}
-    contact = next(c for c in world.book.contacts if c.email.lower() not in answered)
-    before = {t["id"] for t in our_tickets(world)}
+    email, before = after_a_pass_someone_new(world, make_engine)
     at = datetime.now(UTC) - timedelta(hours=3)
     first, later = (
-        world.delighted.add_response(
-            email=contact.email, score=score, created_at=moment, updated_at=moment
-        )
+        world.delighted.add_response(email=email, score=score, created_at=moment, updated_at=moment)
         for score, moment in ((4, at), (1, at + timedelta(hours=1)))
     )
     assert make_engine().run_once().errors == []
