@@ -65,6 +65,7 @@ from sync.stages.match_zendesk import (
     OrganizationResolver,
     ZendeskNames,
     match_organizations,
+    names_wanted,
     resolve_config_names,
 )
 from sync.stages.owners import (
@@ -179,7 +180,8 @@ class RunReport:
     #: The Salesforce API budget: usage, reserve, and what a stop at the reserve left over.
     budget: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
-    #: The pass stopped because a system was unreachable or refused work for now.
+    #: A system was unreachable or kept failing for now: the stage that needed it stopped, its
+    #: unfinished work waits in the store, and the stages after it went on.
     unavailable: bool = False
     #: Systems that asked us to wait (a rate limit, a spent API allowance): system -> the UTC
     #: time they gave (ISO 8601). The work that needed them waits in the store for that time;
@@ -189,8 +191,8 @@ class RunReport:
     #: twice: system -> the UTC time the last of them is due again. Not an error, and not a
     #: deferral a system asked for (the exit code is not changed by it).
     held_until: dict[str, str] = field(default_factory=dict)
-    #: What waits for the next pass when something was deferred: responses to route, actions
-    #: due later, contacts and accounts to write back.
+    #: What waits for the next pass when something was deferred or unavailable: responses to
+    #: route, actions due later, contacts and accounts to write back.
     waiting: dict[str, int] = field(default_factory=dict)
     #: Systems that refused the credentials, permissions or configured names: system -> error.
     #: The stages that did not need them went on.
@@ -273,12 +275,14 @@ class RefusedError(ConfigError):
         self.report = report
 
 
-def refusable(report: RunReport, stage: Callable[[], None]) -> None:
-    """Run a stage; a refusal or a deferral is recorded and the stages after it go on.
+def refusable(report: RunReport, stage: Callable[[], None], name: str) -> None:
+    """Run the stage ``name``; a refusal, a deferral or a system that stays unreachable is
+    recorded and the stages after it go on.
 
-    A deferral (a rate limit, a spent API allowance) leaves the stage's unfinished work in the
-    store, where the next pass finds it: responses stay pending, actions stay due, contacts and
-    accounts stay queued for write-back.
+    Each leaves the stage's unfinished work in the store, where the next pass finds it:
+    responses stay pending, actions stay due, contacts and accounts stay queued for write-back.
+    So a Zendesk outage while routing still lets the pass make the Salesforce Tasks already
+    routed and write Salesforce's fields, and one of Salesforce still lets Zendesk's go out.
     """
     try:
         stage()
@@ -286,6 +290,10 @@ def refusable(report: RunReport, stage: Callable[[], None]) -> None:
         report.refuse(exc)
     except DeferError as exc:
         report.defer(exc)
+    except RetryableError as exc:  # out of tries: the next pass starts this stage again
+        log.error("%s stopped, the rest of the pass goes on: %s", name, exc)
+        report.errors.append(str(exc))
+        report.unavailable = True
 
 
 class Engine:
@@ -323,6 +331,8 @@ class Engine:
         self._queues_for: tuple[RunReport, str] | None = None
         self._zendesk_names: ZendeskNames | None = None
         self._zendesk_names_for = ""
+        #: The names in use were the store's copy (Zendesk did not answer): asked again next pass.
+        self._zendesk_names_kept = False
         self._ticket_executor: ZendeskTicketExecutor | None = None
         self._task_outcome_field: str | None = None
         #: Why the user export was refused (credentials without admin rights): lookups search.
@@ -357,13 +367,34 @@ class Engine:
         """Groups, agents, fields and domain organizations the config and rules name, as ids.
 
         Resolved once per engine and again when the rules change; unknown names stop the run
-        with a configuration error instead of failing ticket by ticket.
+        with a configuration error instead of failing ticket by ticket. The ids are kept in the
+        store: while Zendesk cannot be reached (or asks us to wait), the pass routes with the
+        ids last resolved for the same names, so the Salesforce Tasks of new responses are not
+        held back by Zendesk's outage; without such ids, Zendesk's error is raised.
         """
         if self._zendesk_names is None or self._zendesk_names_for != self.ruleset.hash:
-            names = resolve_config_names(
-                self.conn.helpdesk, self.config.zendesk, self.ruleset, self.retry
-            )
-            names.raise_if_missing()
+            wanted = names_wanted(self.config.zendesk, self.ruleset)
+            from_store = False
+            try:
+                names = resolve_config_names(
+                    self.conn.helpdesk, self.config.zendesk, self.ruleset, self.retry
+                )
+            except (RetryableError, DeferError) as exc:
+                kept = self.store.zendesk_names.get(wanted)
+                names_kept = ZendeskNames.from_json(kept.names) if kept is not None else None
+                if kept is None or names_kept is None:
+                    raise
+                log.warning(
+                    "Zendesk's groups, agents and fields could not be read (%s): this pass uses "
+                    "their ids as read at %s",
+                    exc,
+                    kept.resolved_at.isoformat(timespec="seconds"),
+                )
+                names, from_store = names_kept, True
+            else:
+                names.raise_if_missing()
+                self.store.zendesk_names.save(wanted, names.to_json(), self.clock())
+            self._zendesk_names_kept = from_store
             self._zendesk_names, self._zendesk_names_for = names, self.ruleset.hash
             self._ticket_executor = None
         return self._zendesk_names
@@ -821,7 +852,7 @@ class Engine:
         return NotifyExecutor(SlackSender(session), email, self.retry)
 
     def act(self, report: RunReport) -> None:
-        refusable(report, lambda: self.escalate(report))
+        refusable(report, lambda: self.escalate(report), "escalations")
         open_tickets = self.open_ticket_directory()
         executors: list[Executor] = [self.task_executor(open_tickets)]
 
@@ -831,7 +862,7 @@ class Engine:
             executor.open_tickets = open_tickets
             executors.append(executor)
 
-        refusable(report, add_ticket_executor)
+        refusable(report, add_ticket_executor, "Zendesk tickets")
         # After the tickets: the links they queued for their Tasks are due at once.
         executors.append(
             TaskLinkExecutor(
@@ -1072,17 +1103,17 @@ class Engine:
     def _poll_stages(self, report: RunReport, started: datetime) -> None:
         with self.store.locks.singleton("pull") as mine:
             if mine:
-                refusable(report, lambda: self.pull(report, started))
+                refusable(report, lambda: self.pull(report, started), "pull")
         self._route_stage(report)
 
     def _route_stage(self, report: RunReport, *, windows: int | None = None) -> None:
         with self.routing_lock, self.store.locks.singleton("route") as mine:
             if mine:
-                refusable(report, lambda: self.route(report, windows=windows))
+                refusable(report, lambda: self.route(report, windows=windows), "routing")
 
     def _act_stage(self, report: RunReport) -> None:
         with self.routing_lock:
-            refusable(report, lambda: self.act(report))
+            refusable(report, lambda: self.act(report), "actions")
 
     def _respond_stages(self, report: RunReport, started: datetime) -> None:
         self._route_stage(report, windows=1)
@@ -1090,18 +1121,18 @@ class Engine:
 
     def _drain_stages(self, report: RunReport, started: datetime) -> None:
         self._act_stage(report)
-        refusable(report, lambda: self._write_back_stage(report, started))
+        refusable(report, lambda: self._write_back_stage(report, started), "write-back")
         if self.config.zendesk.tracking.enabled:
             with self.store.locks.singleton("ticket-tracking") as mine:
                 if mine:
-                    refusable(report, lambda: self.track(report))
+                    refusable(report, lambda: self.track(report), "ticket tracking")
         if self.config.loop.enabled:
             with self.store.locks.singleton("loops") as mine:
                 if mine:
-                    refusable(report, lambda: self.follow(report, started))
+                    refusable(report, lambda: self.follow(report, started), "loop tracking")
             if uses_loop_figures(field_map(self.config)):
                 # the accounts whose loops just changed show it in this pass, not the next
-                refusable(report, lambda: self._write_back_stage(report, started))
+                refusable(report, lambda: self._write_back_stage(report, started), "write-back")
 
     def track(self, report: RunReport) -> None:
         """Learn from Zendesk's incremental export which of our tickets were solved or reopened
@@ -1168,6 +1199,8 @@ class Engine:
     def _run(self, kind: str, *stages: Stage) -> RunReport:
         """Run stages as one recorded run; leases this worker holds are given back at the end."""
         self.store.check_file()  # before writing anything into it
+        if self._zendesk_names_kept:  # the store's copy served the last pass: ask Zendesk again
+            self._zendesk_names, self._zendesk_names_kept = None, False
         started = self.clock()
         before = self.conn.counter.snapshot()
         run_id = self.store.runs.start(started, kind=kind, owner=self.owner)
@@ -1195,7 +1228,7 @@ class Engine:
             report.budget = budget.to_json()
             if budget.stopped:  # a deferral, not an error: the next run goes on from here
                 log.warning("%s", budget.summary())
-            if report.deferred_until:
+            if report.deferred_until or report.unavailable:
                 report.waiting = self.waiting()
             report.seconds = round((self.clock() - started).total_seconds(), 3)
             report.rules = {

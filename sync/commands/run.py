@@ -192,7 +192,7 @@ def sync_command(config_path: Path, as_json: bool) -> None:
         print_unfinished_backfill(console, report)
     if report.unavailable:
         raise UnavailableError(
-            "the pass stopped early: a system is unavailable for now",
+            "a system is unavailable for now: the work that needs it waits for the next pass",
             fix="the errors listed name each system and why (unreachable, rate-limited, out of "
             "API quota); run again later, `nps-sync run` retries by itself",
         )

@@ -15,10 +15,12 @@ Here:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from connectors.errors import ConfigError
 from rules import Ruleset, ZendeskTicketAction
@@ -62,6 +64,35 @@ class ZendeskNames:
     def raise_if_missing(self) -> None:
         if self.missing:
             raise ConfigError("; ".join(self.missing), system="zendesk")
+
+    def to_json(self) -> dict[str, Any]:
+        """The ids as plain JSON, to be kept for a pass that cannot reach Zendesk."""
+        return {
+            "groups": dict(self.groups),
+            "agents": dict(self.agents),
+            "ticket_fields": dict(self.ticket_fields),
+            "domain_organizations": dict(self.domain_organizations),
+            "missing_fields": list(self.missing_fields),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ZendeskNames | None:
+        """The names :meth:`to_json` gave; None for anything else (a row from another
+        release, say), which is then as if nothing were kept."""
+
+        def ids(key: str) -> dict[str, int]:
+            return {str(name): int(value) for name, value in data[key].items()}
+
+        try:
+            return cls(
+                groups=ids("groups"),
+                agents=ids("agents"),
+                ticket_fields=ids("ticket_fields"),
+                domain_organizations=ids("domain_organizations"),
+                missing_fields=tuple(str(title) for title in data["missing_fields"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
 
 
 def rule_references(ruleset: Ruleset) -> tuple[set[str], set[str]]:
@@ -149,6 +180,20 @@ def resolve_config_names(
         assignees=assignees,
         retry=retry,
     )
+
+
+def names_wanted(config: ZendeskConfig, ruleset: Ruleset) -> str:
+    """A fingerprint of the names :func:`resolve_config_names` asks Zendesk for: ids kept for
+    one set of names are never taken for another."""
+    groups, assignees = rule_references(ruleset)
+    wanted = {
+        "fields": field_titles(config),
+        "domains": {d.lower(): name for d, name in config.matching.organization_domains.items()},
+        "groups": sorted(groups),
+        "assignees": sorted(assignees),
+    }
+    text = json.dumps(wanted, sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

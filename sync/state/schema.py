@@ -783,6 +783,29 @@ def _add_forgotten(conn: Connection) -> None:
     v21.create_all(conn)
 
 
+def _zendesk_names_v22(meta: sa.MetaData) -> sa.Table:
+    """The ids of the Zendesk names the config and rules use, as last resolved
+    (:mod:`sync.state.zendesk_names`): what a pass starts from while Zendesk cannot be reached."""
+    return sa.Table(
+        "nps_zendesk_names",
+        meta,
+        # a fingerprint of the names asked for: other rules ask for other names
+        sa.Column("wanted", sa.String(64), primary_key=True),
+        sa.Column("names", sa.JSON, nullable=False),
+        sa.Column("resolved_at", UTCDateTime, nullable=False),
+    )
+
+
+zendesk_names = _zendesk_names_v22(metadata)
+
+
+def _add_zendesk_names(conn: Connection) -> None:
+    """v21 -> v22: the last resolved Zendesk names (a new table)."""
+    v22 = sa.MetaData()
+    _zendesk_names_v22(v22)
+    v22.create_all(conn)
+
+
 #: Steps from version N to N+1, keyed by N. Version 1 is the first released schema.
 MIGRATIONS: dict[int, Migration] = {
     1: _add_routing_tables,
@@ -805,5 +828,6 @@ MIGRATIONS: dict[int, Migration] = {
     18: _add_history_order,
     19: _add_problem_places,
     20: _add_forgotten,
+    21: _add_zendesk_names,
 }
 LATEST_VERSION = 1 + len(MIGRATIONS)

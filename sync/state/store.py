@@ -22,6 +22,7 @@ all; work that spans aggregates joins one transaction (``record_routing``, or
 - ``store.comment_text``: the sentiment and themes of each analysed response version;
 - ``store.hub_corrections``: how far the daemon's hub correction of themes is measured;
 - ``store.forgotten``: the tombstones of forgotten answers, and erasing a person;
+- ``store.zendesk_names``: the ids of the Zendesk names the rules use, as last resolved;
 - ``store.locks``: cluster-wide named locks.
 """
 
@@ -57,6 +58,7 @@ from sync.state.tickets import TicketLedger
 from sync.state.user_misses import UserMisses
 from sync.state.write_backs import WriteBackQueue
 from sync.state.written import WrittenValues
+from sync.state.zendesk_names import ResolvedNames
 from sync.state.zendesk_users import ZendeskUsers
 
 
@@ -100,6 +102,7 @@ class StateStore:
         self.comment_text = CommentTexts(self.db)
         self.hub_corrections = HubCorrections(self.db)
         self.forgotten = Forgetting(self.db, self.outbox, self.write_backs)
+        self.zendesk_names = ResolvedNames(self.db)
         self.locks = Locks(self.db)
 
     # -- lifecycle -----------------------------------------------------------------------------

@@ -122,6 +122,7 @@ LIMITS: dict[tuple[str, str], int] = {
     ("nps_comment_text", "version"): SHA256_HEX,
     ("nps_comment_text", "analysis"): 16,  # sync.stages.comment_text: a cut sha256
     ("nps_hub_correction", "analysis"): 16,  # the same fingerprint
+    ("nps_zendesk_names", "wanted"): SHA256_HEX,  # sync.stages.match_zendesk.names_wanted
 }
 
 

@@ -163,7 +163,10 @@ def test_unreachable_systems_exit_75(tmp_path: Path) -> None:
     config = write(tmp_path, CONFIG.format(rules=DEFAULT_RULES))
     code, stderr = run("sync", "-c", config)
     assert code == 75
-    assert "Error: the pass stopped early: a system is unavailable for now\n" in stderr
+    assert (
+        "Error: a system is unavailable for now: the work that needs it waits for the next pass\n"
+        in stderr
+    )
     assert stderr.endswith("run again later, `nps-sync run` retries by itself\n")
 
 

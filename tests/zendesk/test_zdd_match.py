@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from connectors.errors import ConfigError
 from connectors.models import Account, Contact, ZendeskUser
 from connectors.zendesk.client import ZendeskConnector
 from emulators.zendesk import ZendeskEmulator
-from sync.core.config import OrganizationSource
+from rules import Ruleset, parse_rules
+from sync.core.config import OrganizationSource, ZendeskConfig
 from sync.stages.match_record import Match
 from sync.stages.match_zendesk import (
     OrganizationResolver,
     Requester,
+    ZendeskNames,
     match_organizations,
+    names_wanted,
     resolve_names,
 )
 from tests.zendesk.conftest import ACME_ACCOUNT, ACME_ORG, FAST_RETRY, GLOBEX_ACCOUNT, GLOBEX_ORG
@@ -111,3 +116,66 @@ def test_names_are_resolved_once_and_unknown_ones_listed(
     ]
     with pytest.raises(ConfigError, match="Escalations"):
         names.raise_if_missing()
+
+
+def _rules(group: str, assignee: str) -> Ruleset:
+    return parse_rules(
+        f"""version: 1
+actions:
+  ticket:
+    type: zendesk_ticket
+    subject: "NPS {{{{ response.score }}}}"
+    body: "{{{{ response.comment }}}}"
+    group: {group}
+    assignee: {assignee}
+rules:
+  - name: all
+    actions: [ticket]
+""",
+        "rules.yaml",
+    )
+
+
+def _zendesk(score_field: str = "NPS score", domain: str = "acme.example") -> ZendeskConfig:
+    return ZendeskConfig.model_validate(
+        {
+            "subdomain": "acme",
+            "fields": {"ticket_score": score_field},
+            "matching": {"organization_domains": {domain: "Acme"}},
+        }
+    )
+
+
+BASE = names_wanted(_zendesk(), _rules("Support", "lead@acme.example"))
+
+
+@pytest.mark.parametrize(
+    ("config", "rules", "same"),
+    [
+        (_zendesk(), _rules("Support", "lead@acme.example"), True),
+        # an address and a domain are names in any case
+        (_zendesk(domain="ACME.example"), _rules("Support", "Lead@ACME.example"), True),
+        (_zendesk(), _rules("Escalations", "lead@acme.example"), False),
+        (_zendesk(), _rules("Support", "other@acme.example"), False),
+        (_zendesk(score_field="Score"), _rules("Support", "lead@acme.example"), False),
+        (_zendesk(domain="globex.example"), _rules("Support", "lead@acme.example"), False),
+    ],
+)
+def test_ids_kept_for_some_names_are_never_taken_for_others(
+    config: ZendeskConfig, rules: Ruleset, same: bool
+) -> None:
+    """While Zendesk is down a pass routes with the ids last resolved for the same names: a
+    group renamed in the rules meanwhile finds none, and its responses wait for Zendesk."""
+    assert (names_wanted(config, rules) == BASE) is same
+
+
+def test_kept_ids_read_back_as_resolved_and_anything_else_as_none() -> None:
+    names = ZendeskNames(
+        groups={"Support": 11},
+        agents={"lead@acme.example": 12},
+        ticket_fields={"score": 13},
+        domain_organizations={"acme.example": 14},
+        missing_fields=("NPS link",),
+    )
+    assert ZendeskNames.from_json(json.loads(json.dumps(names.to_json()))) == names
+    assert ZendeskNames.from_json({"groups": {"Support": "x"}}) is None

@@ -1,0 +1,110 @@
+"""Outage test: while Zendesk cannot be reached, only the work that needs Zendesk waits.
+
+A new process (cron's ``nps-sync sync``, a restarted daemon) resolves the groups, agents and
+fields the rules name before it routes. It used to stop there when Zendesk was down, and with
+it every Salesforce Task of the responses that kept arriving; now it routes with the ids the
+last process resolved, makes the Salesforce Tasks, and leaves the tickets due for when Zendesk
+answers again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from emulators.base import Fault
+from emulators.world import EmulatedWorld
+from sync.app.engine import RunReport
+from tests.reliability.conftest import MARKER, fast_engine, quiet_end, snapshot, unfinished
+from tests.support import poll
+
+SEED = 5
+ACCOUNTS = 10
+RESPONSES = 60
+OUTAGE = Fault("503", rate=1.0)
+
+
+def new_detractor(world: EmulatedWorld) -> str:
+    """A detractor's answer, two hours old, from a contact with no earlier answer (no cooldown
+    holds its Task back); returns the contact's id."""
+    answered = {r.email.lower() for r in world.book.responses}
+    contact = next(c for c in world.salesforce.records("Contact") if c["Email"] not in answered)
+    now = datetime.now(UTC)
+    world.delighted.add_response(
+        email=contact["Email"],
+        score=2,
+        comment="Sync broke twice this week",
+        created_at=now - timedelta(hours=2),
+        updated_at=now,
+    )
+    return str(contact["Id"])
+
+
+def tasks_for(world: EmulatedWorld, contact_id: str) -> list[str]:
+    return [t[MARKER] for t in world.salesforce.records("Task") if t.get("WhoId") == contact_id]
+
+
+def one_pass(world: EmulatedWorld, url: str) -> RunReport:
+    """A pass of a new engine, as a new ``nps-sync sync`` process runs one."""
+    return passes_until_done(world, url, attempts=1)[0]
+
+
+def passes_until_done(world: EmulatedWorld, url: str, attempts: int) -> list[RunReport]:
+    """Passes of new engines, a moment apart (backed-off actions fall due), until the store
+    holds no work or ``attempts`` passes ran; their reports."""
+    reports: list[RunReport] = []
+
+    def attempt() -> dict[str, int]:
+        engine = fast_engine(world, url, retry_backoff_seconds=0.05)
+        try:
+            reports.append(engine.run_once())
+            return unfinished(engine.store)
+        finally:
+            engine.store.close()
+
+    poll(attempt, until=lambda left: not left, attempts=attempts, interval=0.5)
+    return reports
+
+
+def test_rel_a_zendesk_outage_holds_back_only_zendesk_work(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, quiet_end(SEED, ACCOUNTS, RESPONSES)) as world:
+        assert one_pass(world, url).errors == []
+        tickets_before = len(snapshot(world).tickets)
+        contact = new_detractor(world)
+        world.zendesk.inject(OUTAGE)
+        during = one_pass(world, url)
+        tasks_during = tasks_for(world, contact)
+        tickets_during = len(snapshot(world).tickets)
+
+        world.zendesk.clear_faults()
+        after = passes_until_done(world, url, attempts=10)
+        state = snapshot(world)
+
+    assert (during.pulled, during.routed, during.unavailable) == (1, 1, True)
+    assert during.errors
+    assert all("zendesk" in e for e in during.errors)
+    assert len(tasks_during) == 1  # the account manager's follow-up did not wait for Zendesk
+    assert tickets_during == tickets_before
+    assert [r.errors for r in after] == [[]] * len(after)
+    assert sum(r.tickets_created for r in after) == 1
+    assert sum(r.tasks_created for r in after) == 0
+    assert len(state.tickets) == tickets_before + 1
+    assert state.duplicate_tasks == []
+    assert state.duplicate_tickets == []
+
+
+def test_rel_without_ids_resolved_before_responses_wait_for_zendesk(tmp_path: Path) -> None:
+    """A state database that never saw Zendesk answer has no ids to route with: the responses
+    are pulled and wait, and the next pass that reaches Zendesk routes them."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, quiet_end(SEED, ACCOUNTS, RESPONSES)) as world:
+        world.zendesk.inject(OUTAGE)
+        during = one_pass(world, url)
+        tasks_during = snapshot(world).tasks
+        world.zendesk.clear_faults()
+        after = one_pass(world, url)
+
+    assert (during.pulled, during.routed, during.unavailable) == (RESPONSES, 0, True)
+    assert tasks_during == {}
+    assert (after.errors, after.routed) == ([], RESPONSES)
