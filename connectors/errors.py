@@ -3,7 +3,8 @@
 Callers handle errors by *what to do next*, never by the concrete library exception:
 
 - :class:`RetryableError`: transient (429, 5xx, connection reset, row lock). Retry soon.
-  :class:`WriteInDoubtError`, one of them, says a write may have landed: look before writing.
+  :class:`WriteInDoubtError`, one of them, says a write may have landed: look before writing;
+  :class:`UnreachableError`, another, says the whole system is down: its work waits, untried.
 - :class:`DeferError`: the system says "not now" for longer than a retry should wait (daily API
   quota spent, a Retry-After of minutes). Park the work until ``not_before``.
 - :class:`RecordError`: this one record is wrong (validation rule, bad value). Skip it, report it,
@@ -65,6 +66,17 @@ class RetryableError(ConnectorError):
     ) -> None:
         super().__init__(message, system=system, record_id=record_id)
         self.retry_after = retry_after
+
+
+class UnreachableError(RetryableError):
+    """The system as a whole is down for now, not this request: no connection could be made
+    (refused, unreachable, timed out connecting), or it answered 502, 503 or 504. Work waiting
+    for it does not use up its tries: an outage longer than the retries' backoff must not send
+    it to the dead letters."""
+
+
+#: Statuses that say the service, not the request, is failing.
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 
 
 class WriteInDoubtError(RetryableError):

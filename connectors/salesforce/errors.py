@@ -15,11 +15,13 @@ import requests
 from simple_salesforce import exceptions as sfx
 
 from connectors.errors import (
+    UNAVAILABLE_STATUSES,
     ConfigError,
     ConnectorError,
     DeferError,
     RecordError,
     RetryableError,
+    UnreachableError,
     WriteInDoubtError,
 )
 from connectors.models import Tier, WriteResult
@@ -158,6 +160,13 @@ def build(
     return tier(message, system=SYSTEM, record_id=record_id)
 
 
+def _status_error(exc: sfx.SalesforceError, tier: type[ConnectorError]) -> type[ConnectorError]:
+    """The tier of an answer, an outage's own where the status says the service is down."""
+    if tier is RetryableError and exc.status in UNAVAILABLE_STATUSES:
+        return UnreachableError
+    return tier
+
+
 def is_expired_session(exc: BaseException) -> bool:
     """A 401 ``INVALID_SESSION_ID``: the session ended (timeout, logout, password change)."""
     if not isinstance(exc, sfx.SalesforceExpiredSession):
@@ -187,11 +196,13 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
         content: Any = exc.content  # the parsed body, whatever the stubs say
         if code and isinstance(content, list):  # a record error: no value of it quoted
             text = plain_error(code, message, _fields(content))
-        return build(tier, text, record_id=record_id, code=code)
+        return build(_status_error(exc, tier), text, record_id=record_id, code=code)
     if isinstance(exc, sfx.SalesforceOperationError):
         return RetryableError(f"bulk operation failed: {exc}", system=SYSTEM, record_id=record_id)
     if isinstance(exc, requests.Timeout | requests.ConnectionError):
-        return RetryableError(describe_failure(exc), system=SYSTEM, record_id=record_id)
+        # no connection at all is an outage; one lost or timed out mid-request is that request's
+        kind = UnreachableError if lost_after_sending(exc) is False else RetryableError
+        return kind(describe_failure(exc), system=SYSTEM, record_id=record_id)
     if isinstance(exc, requests.RequestException):
         return RetryableError(f"HTTP error: {type(exc).__name__}", system=SYSTEM)
     if isinstance(exc, ValueError):

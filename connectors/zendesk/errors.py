@@ -14,11 +14,13 @@ import requests
 from zenpy.lib import exception as zx
 
 from connectors.errors import (
+    UNAVAILABLE_STATUSES,
     ConfigError,
     ConnectorError,
     DeferError,
     RecordError,
     RetryableError,
+    UnreachableError,
     WriteInDoubtError,
 )
 from connectors.models import Tier
@@ -179,9 +181,8 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
         )
         message = f"HTTP {status}: {text}" if status else text
         if tier is RetryableError:
-            return RetryableError(
-                message, system=SYSTEM, record_id=record_id, retry_after=_retry_after(exc)
-            )
+            kind = UnreachableError if status in UNAVAILABLE_STATUSES else RetryableError
+            return kind(message, system=SYSTEM, record_id=record_id, retry_after=_retry_after(exc))
         if tier is RecordError:
             return RecordError(message, system=SYSTEM, record_id=record_id, code=str(status))
         if tier is ConfigError:
@@ -191,9 +192,14 @@ def translate(exc: BaseException, *, record_id: str | None = None) -> ConnectorE
         return ConnectorError(message, system=SYSTEM, record_id=record_id)
     if isinstance(exc, requests.HTTPError):
         status = exc.response.status_code if exc.response is not None else 0
+        if status in UNAVAILABLE_STATUSES:
+            return UnreachableError(f"HTTP {status}", system=SYSTEM, record_id=record_id)
         if status >= 500 or status == 429:
             return RetryableError(f"HTTP {status}", system=SYSTEM, record_id=record_id)
         return RecordError(f"HTTP {status}", system=SYSTEM, record_id=record_id)
+    if isinstance(exc, requests.RequestException) and lost_after_sending(exc) is False:
+        # no connection at all is an outage; one lost or timed out mid-request is that request's
+        return UnreachableError(describe_failure(exc), system=SYSTEM, record_id=record_id)
     if isinstance(exc, requests.RequestException):
         return RetryableError(describe_failure(exc), system=SYSTEM, record_id=record_id)
     if isinstance(exc, ValueError):

@@ -543,6 +543,7 @@ class Engine:
         report.updated += stats.updated
         report.add_problems(stats.problems, stats.problem_count)
         report.errors.extend(stats.errors)
+        report.unavailable = report.unavailable or stats.unavailable
         for error in stats.deferred:
             report.defer(error)
 
@@ -943,6 +944,10 @@ class Engine:
             report.defer_until(system, when)
         for system, when in stats.held_until.items():
             report.hold_until(system, when)
+        for system, down in stats.unreachable.items():
+            log.error("%s is down: its actions wait for the next pass, untried: %s", system, down)
+            report.errors.append(down)
+            report.unavailable = True
 
     def write_back(self, report: RunReport) -> None:
         """Write the fields of every contact and account queued for it.
@@ -950,8 +955,8 @@ class Engine:
         The queue is in the store (filled when routing), so a pass that crashed before this stage
         leaves the work for the next one instead of losing it. A failed write-back stays queued
         for the next pass, up to ``max_attempts`` times; one a system deferred (a rate limit)
-        stays queued without counting an attempt, and its values already written are not sent
-        again.
+        or could not take at all (down as a whole) stays queued without counting an attempt,
+        and its values already written are not sent again.
         """
         queued = self.store.write_backs.queued()
         if not queued or self.stop_requested.is_set():
@@ -970,7 +975,10 @@ class Engine:
         report.errors.extend(stats.errors)
         for error in stats.deferred:
             report.defer(error)
-        if stats.deferred and not stats.errors:
+        for down in stats.unreachable:
+            report.errors.append(str(down))
+            report.unavailable = True
+        if (stats.deferred or stats.unreachable) and not stats.errors:
             return  # all stays queued: what landed is remembered and will not be sent again
         if not stats.errors:
             self.store.write_backs.clear(queued)

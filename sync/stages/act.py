@@ -22,6 +22,7 @@ from connectors.errors import (
     DeferError,
     RecordError,
     RetryableError,
+    UnreachableError,
     WriteInDoubtError,
 )
 from connectors.models import WriteResult
@@ -54,6 +55,8 @@ class Outcome:
     #: one was not found once it could no longer land. Any other outcome but ``done`` leaves
     #: a doubt the outbox holds as it is (:class:`~sync.state.ActionResult`).
     settles_sent_by: datetime | None = None
+    #: Deferred because its system is down as a whole (:class:`UnreachableError`): no try used.
+    unreachable: bool = False
 
 
 class Executor(Protocol):
@@ -82,7 +85,7 @@ def guarded(actions: Sequence[ClaimedAction], work: Callable[[], list[Outcome]])
     except DeferError as exc:
         return deferred(actions, exc)
     except RetryableError as exc:
-        return [Outcome(a.key, "retry", error=str(exc)) for a in actions]
+        return [failed_for_now(a.key, exc) for a in actions]
     except RecordError as exc:
         return [Outcome(a.key, "dead", error=str(exc)) for a in actions]
 
@@ -95,12 +98,21 @@ def deferred(actions: Sequence[ClaimedAction], error: DeferError) -> list[Outcom
     ]
 
 
+def failed_for_now(key: str, error: RetryableError) -> Outcome:
+    """The outcome of an action whose call failed past its retries: tried again later, and
+    counted as a failure unless its system was down as a whole (an outage of any length uses
+    up no tries, so it never sends work to the dead letters)."""
+    if isinstance(error, UnreachableError):
+        return Outcome(key, "defer", error=str(error), unreachable=True)
+    return Outcome(key, "retry", error=str(error))
+
+
 def look_up_each(
     keys: Sequence[str],
     lookup: Callable[[list[str]], Mapping[str, Any]],
     retry: RetryPolicy,
     chunk: int,
-) -> tuple[dict[str, Any], dict[str, str]]:
+) -> tuple[dict[str, Any], dict[str, RetryableError]]:
     """Look ``keys`` up ``chunk`` per call, each call retried on its own.
 
     Returns what was found and, per key whose call still failed, the error: one failing call
@@ -109,18 +121,19 @@ def look_up_each(
     system asked us to wait.
     """
     found: dict[str, Any] = {}
-    unresolved: dict[str, str] = {}
+    unresolved: dict[str, RetryableError] = {}
     for part in chunked(keys, chunk):
         try:
             found.update(retry.call(partial(lookup, part)))
         except RetryableError as exc:
-            unresolved.update(dict.fromkeys(part, str(exc)))
+            unresolved.update(dict.fromkeys(part, exc))
     return found, unresolved
 
 
-def unresolved_outcome(key: str, error: str) -> Outcome:
+def unresolved_outcome(key: str, error: RetryableError) -> Outcome:
     """The outcome of an action whose earlier attempt could not be looked up: try again later."""
-    return Outcome(key, "retry", error=f"could not check whether it exists already: {error}")
+    outcome = failed_for_now(key, error)
+    return replace(outcome, error=f"could not check whether it exists already: {outcome.error}")
 
 
 def create_missing(
@@ -159,7 +172,7 @@ def create_missing(
     """
     uncertain = {a.key for a in actions if a.attempts > 1} - set(checked)
     found: dict[str, Any] = {}
-    unresolved: dict[str, str] = {}
+    unresolved: dict[str, RetryableError] = {}
     in_doubt = settle.in_doubt(actions) if settle is not None else {}
     reasons: dict[str, str] = {}
     lapsed: dict[str, datetime] = {}  # their unanswered create (sent then) failed: one failure
@@ -315,6 +328,9 @@ class DrainStats:
     #: Creates that got no answer, held per system until they can no longer land (so they are
     #: not made twice): the latest time one is due again.
     held_until: dict[str, datetime] = field(default_factory=dict)
+    #: Systems found down as a whole this pass, with the error: their executors stopped, and
+    #: their actions wait without using up a try.
+    unreachable: dict[str, str] = field(default_factory=dict)
 
     def add(self, kind: str, outcome: Outcome, result: ActionResult) -> None:
         """Count one outcome as it was recorded: a retry past the last attempt is dead."""
@@ -380,8 +396,8 @@ def drain(
     for executor in executors:
         if due is None:
             due = store.outbox.kinds_due([e.kind for e in executors], now())
-        if executor.kind not in due:
-            continue
+        if executor.kind not in due or system_of(executor.kind) in stats.unreachable:
+            continue  # nothing due, or its system is down: its actions wait, untried
         due = None
         held_here: set[str] = set()  # a crashed worker's creates this pass held (still in doubt)
         while not should_stop():
@@ -428,6 +444,9 @@ def drain(
                     )
                 if outcome.result in ("dead", "retry"):
                     stats.errors.append(f"{executor.kind} {outcome.key[:12]}: {outcome.error}")
+            for outcome in outcomes:
+                if outcome.unreachable:
+                    stats.unreachable.setdefault(system_of(executor.kind), outcome.error)
             if refusing(outcomes, by_key):
                 break  # the system is refusing work: stop hammering it this pass
             holds = {o.key for o in outcomes if held_from_before(o, by_key)}

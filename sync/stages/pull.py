@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from connectors.errors import ConfigError, ConnectorError, DeferError
+from connectors.errors import ConfigError, ConnectorError, DeferError, RetryableError
 from connectors.surveys import SourcePage, SurveySource, close_pages
 from sync.core.retry import RetryPolicy
 from sync.state import StateStore
@@ -43,6 +43,9 @@ class PullStats:
     #: Per source: how its poll ended (``ok``, ``error``, ``deferred``) and what it pulled.
     polls: dict[str, str] = field(default_factory=dict)
     pulled_by_source: dict[str, int] = field(default_factory=dict)
+    #: A source could not be read past its retries (unreachable, failing for now): the pass
+    #: reports the system unavailable (exit 75), as for Salesforce or Zendesk.
+    unavailable: bool = False
 
 
 def retired_sources(store: StateStore, sources: Sequence[SurveySource]) -> list[str]:
@@ -145,7 +148,10 @@ def pull(
         except ConnectorError as exc:
             stats.polls[source.name] = "error"
             log.error("source %s failed: %s", source.name, exc, extra={"source": source.name})
-            stats.errors.append(f"{source.name}: {exc}")
+            # the source's own errors name it already ("delighted: cannot connect ...")
+            named = exc.system == source.name
+            stats.errors.append(str(exc) if named else f"{source.name}: {exc}")
+            stats.unavailable = stats.unavailable or isinstance(exc, RetryableError)
         finally:
             close_pages(pages)
     return stats

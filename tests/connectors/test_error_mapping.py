@@ -21,6 +21,7 @@ from connectors.errors import (
     DeferError,
     RecordError,
     RetryableError,
+    UnreachableError,
     WriteInDoubtError,
 )
 from connectors.salesforce import errors as sf_errors
@@ -45,7 +46,7 @@ SALESFORCE_TIERS: dict[type[BaseException], tuple[int | None, type[ConnectorErro
     sfx.SalesforceRefusedRequest: (403, ConfigError),
     sfx.SalesforceResourceNotFound: (404, RecordError),
     sfx.SalesforceGeneralError: (500, RetryableError),
-    sfx.SalesforceError: (502, RetryableError),
+    sfx.SalesforceError: (502, UnreachableError),  # the service, not the request
     sfx.SalesforceAuthenticationFailed: (None, ConfigError),
     sfx.SalesforceOperationError: (None, RetryableError),
     sfx.SalesforceBulkV2LoadError: (None, RetryableError),
@@ -135,7 +136,7 @@ def test_each_zenpy_exception_maps_to_its_tier(
         (400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", RecordError),
         (400, "INVALID_FIELD", ConfigError),
         (403, "INSUFFICIENT_ACCESS", ConfigError),
-        (503, "", RetryableError),
+        (503, "", UnreachableError),
         (500, "SOMETHING_NEW", RetryableError),
     ],
 )
@@ -152,13 +153,19 @@ def test_salesforce_error_codes_decide_the_tier(
 
 @pytest.mark.parametrize(
     ("status", "tier"),
-    [(429, RetryableError), (503, RetryableError), (404, RecordError), (401, ConfigError)],
+    [
+        (429, RetryableError),
+        (500, RetryableError),
+        (503, UnreachableError),
+        (404, RecordError),
+        (401, ConfigError),
+    ],
 )
 def test_zendesk_status_decides_the_tier(status: int, tier: type[ConnectorError]) -> None:
     exc = zx.APIException('{"error": "x"}', response=response(status, {"Retry-After": "7"}))
     translated = zd_errors.translate(exc)
     assert type(translated) is tier
-    if tier is RetryableError:
+    if issubclass(tier, RetryableError):
         assert isinstance(translated, RetryableError)
         assert translated.retry_after == 7.0
 
@@ -177,6 +184,24 @@ def refused_connection() -> requests.ConnectionError:
     """What requests raises when nothing listens: the request never left."""
     none: Any = None  # the pool and connection, unused by the classification
     return requests.ConnectionError(MaxRetryError(none, "/", NewConnectionError(none, "refused")))
+
+
+@pytest.mark.parametrize(
+    ("exc", "outage"),
+    [
+        (refused_connection(), True),
+        (requests.ConnectTimeout("no answer to the handshake"), True),
+        (requests.ConnectionError("connection reset once the request was sent"), False),
+        (requests.ReadTimeout("no answer to the request"), False),
+    ],
+)
+def test_only_a_connection_never_made_is_an_outage(exc: Exception, outage: bool) -> None:
+    """Work waiting for a system down as a whole uses up no tries; a request lost on the way
+    is that request's failure and counts."""
+    for translate in (sf_errors.translate, zd_errors.translate):
+        translated = translate(exc)
+        assert isinstance(translated, RetryableError)
+        assert isinstance(translated, UnreachableError) is outage
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ answers again.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,3 +109,50 @@ def test_rel_without_ids_resolved_before_responses_wait_for_zendesk(tmp_path: Pa
     assert (during.pulled, during.routed, during.unavailable) == (RESPONSES, 0, True)
     assert tasks_during == {}
     assert (after.errors, after.routed) == ([], RESPONSES)
+
+
+def test_rel_an_outage_longer_than_the_retries_uses_up_no_tries(tmp_path: Path) -> None:
+    """Passes go on through a Zendesk outage, each trying the ticket and the Zendesk fields
+    again, more often than ``max_attempts`` allows failures: nothing goes to the dead letters,
+    the write-back stays queued, and once Zendesk answers the ticket and fields go out once."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    tries = {"max_attempts": 2, "retry_backoff_seconds": 0.01}
+    with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, quiet_end(SEED, ACCOUNTS, RESPONSES)) as world:
+        assert one_pass(world, url).errors == []
+        tickets_before = len(snapshot(world).tickets)
+        new_detractor(world)
+        world.zendesk.inject(OUTAGE)
+        during: list[RunReport] = []
+        for _ in range(4):
+            engine = fast_engine(world, url, **tries)
+            try:
+                during.append(engine.run_once())
+                queued = engine.store.write_backs.queued()
+            finally:
+                engine.store.close()
+            time.sleep(0.05)  # the deferred ticket falls due again
+        world.zendesk.clear_faults()
+        after = passes_until_done(world, url, attempts=10)
+        state = snapshot(world)
+
+    assert [r.unavailable for r in during] == [True] * 4
+    assert [r.dead for r in during + after] == [0] * len(during + after)
+    assert queued.contacts  # the contact's Zendesk user is still to be written
+    assert [r.errors for r in after] == [[]] * len(after)
+    assert sum(r.tickets_created for r in after) == 1
+    assert len(state.tickets) == tickets_before + 1
+    assert state.duplicate_tickets == []
+
+
+def test_rel_a_survey_source_that_stays_down_makes_the_pass_unavailable(tmp_path: Path) -> None:
+    """Delighted failing past the retries is an outage (exit 75 for ``sync``, not the exit 1 of
+    a failed record), and the error names the source once."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, quiet_end(SEED, ACCOUNTS, RESPONSES)) as world:
+        world.delighted.inject(OUTAGE)
+        report = one_pass(world, url)
+
+    assert (report.pulled, report.unavailable) == (0, True)
+    (error,) = report.errors
+    assert error.startswith("delighted: ")
+    assert not error.startswith("delighted: delighted")

@@ -84,7 +84,7 @@ def started_comments(
     try that failed, now or while its jobs ran, is tried again there, as
     :func:`guarded_comments` would have (the retry policy counts it as its first attempt)."""
     pending = {a.key for a in actions if a.attempts > 1}
-    unresolved: dict[str, str] = {}
+    unresolved: dict[str, RetryableError] = {}
     bodies: dict[int, list[str]] = {}
     in_doubt = settle.in_doubt(actions) if settle is not None else {}
     reasons: dict[str, str] = {}
@@ -124,7 +124,7 @@ def started_comments(
             except RetryableError as exc:
                 for comment in comments:
                     if comment.ticket_id == ticket_id and comment.key in pending:
-                        unresolved[comment.key] = str(exc)
+                        unresolved[comment.key] = exc
                 return None
         return bodies[ticket_id]
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from connectors.errors import ConnectorError, DeferError, RetryableError
+from connectors.errors import ConnectorError, DeferError, RetryableError, UnreachableError
 from connectors.models import FieldUpdate, WriteResult
 from sync.core.config import Config
 from sync.core.ports import WriteBackCrm, WriteBackHelpdesk
@@ -43,6 +43,9 @@ class WriteBackStats:
     #: Systems that asked us to wait (a rate limit, a spent API allowance), with the time they
     #: gave: what was not written to them stays queued, without counting as a failed attempt.
     deferred: list[DeferError] = field(default_factory=list)
+    #: Systems found down as a whole (:class:`UnreachableError`): what was not written to them
+    #: stays queued, without counting as a failed attempt, however long the outage.
+    unreachable: list[UnreachableError] = field(default_factory=list)
 
     def total(self) -> int:
         return sum(self.updated.values())
@@ -54,6 +57,7 @@ class WriteBackStats:
         self.errors.extend(other.errors)
         self.drift += other.drift
         self.deferred.extend(other.deferred)
+        self.unreachable.extend(other.unreachable)
 
 
 Writer = Callable[[Sequence[FieldUpdate]], list[WriteResult]]
@@ -185,6 +189,10 @@ def _send_system(
         except DeferError as exc:  # this system's remaining objects wait for the time it gave
             stats.deferred.append(exc)
             log.warning("write-back to %s deferred: %s", system, exc, extra={"system": system})
+            break
+        except UnreachableError as exc:  # this system's remaining objects wait for it
+            stats.unreachable.append(exc)
+            log.error("write-back to %s waits for it: %s", system, exc, extra={"system": system})
             break
         except ConnectorError as exc:
             stats.errors.append(f"{system} {label}: {exc}")
