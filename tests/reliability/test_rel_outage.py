@@ -116,7 +116,6 @@ def test_rel_an_outage_longer_than_the_retries_uses_up_no_tries(tmp_path: Path) 
     again, more often than ``max_attempts`` allows failures: nothing goes to the dead letters,
     the write-back stays queued, and once Zendesk answers the ticket and fields go out once."""
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    tries = {"max_attempts": 2, "retry_backoff_seconds": 0.01}
     with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, quiet_end(SEED, ACCOUNTS, RESPONSES)) as world:
         assert one_pass(world, url).errors == []
         tickets_before = len(snapshot(world).tickets)
@@ -124,7 +123,7 @@ def test_rel_an_outage_longer_than_the_retries_uses_up_no_tries(tmp_path: Path) 
         world.zendesk.inject(OUTAGE)
         during: list[RunReport] = []
         for _ in range(4):
-            engine = fast_engine(world, url, **tries)
+            engine = fast_engine(world, url, max_attempts=2, retry_backoff_seconds=0.01)
             try:
                 during.append(engine.run_once())
                 queued = engine.store.write_backs.queued()
