@@ -110,19 +110,27 @@ def deferral_summary(deferred_until: dict[str, str], waiting: dict[str, int]) ->
     systems = ", ".join(
         f"{system} until {until(when)}" for system, when in sorted(deferred_until.items())
     )
-    left = (
+    left = waiting_summary(waiting)
+    return f"Deferred (rate limit or API allowance): {systems}; left for the next pass: {left}"
+
+
+def waiting_summary(waiting: dict[str, int]) -> str:
+    """What waits for the next pass, as counts."""
+    return (
         f"{waiting.get('responses', 0)} responses to route, {waiting.get('actions', 0)} actions "
         f"({waiting.get('detractor_actions', 0)} for detractors), "
         f"{waiting.get('write_backs', 0)} records to write back"
     )
-    return f"Deferred (rate limit or API allowance): {systems}; left for the next pass: {left}"
 
 
 def print_deferred(console: Console, report: RunReport) -> None:
-    """What a rate limit or a spent API allowance left for the next pass, and the creates held
-    until they can no longer land (neither is an error)."""
+    """What a rate limit, a spent API allowance or a system that is down left for the next
+    pass, and the creates held until they can no longer land (none of them lost)."""
     if report.deferred_until:
         print_flagged(console, "deferred", deferral_summary(report.deferred_until, report.waiting))
+    elif report.unavailable and report.waiting:
+        line = f"Left for the next pass while a system is down: {waiting_summary(report.waiting)}"
+        print_flagged(console, "waiting", line)
     if report.held_until:
         systems = ", ".join(
             f"{system} until {when.replace('T', ' ').removesuffix('+00:00')} UTC"

@@ -53,7 +53,13 @@ def text_column(table: Table, header: str) -> None:
 
 
 #: The flags of :func:`print_flagged` lines and their colours.
-FLAG_STYLES = {"skipped": "yellow", "error": "red", "deferred": "yellow", "held": "yellow"}
+FLAG_STYLES = {
+    "skipped": "yellow",
+    "error": "red",
+    "deferred": "yellow",
+    "held": "yellow",
+    "waiting": "yellow",
+}
 
 
 def print_flagged(console: Console, flag: str, line: str) -> None:

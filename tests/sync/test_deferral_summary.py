@@ -1,10 +1,13 @@
-"""The line a pass prints about work a rate limit or the API allowance held back."""
+"""The line a pass prints about work a rate limit, the API allowance or an outage held back."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sync.app.report import deferral_summary
+from rich.console import Console
+
+from sync.app.engine import RunReport
+from sync.app.report import deferral_summary, print_deferred
 
 
 def test_a_deferral_due_at_once_says_the_next_pass_not_a_time_gone_by() -> None:
@@ -18,3 +21,14 @@ def test_a_deferral_due_at_once_says_the_next_pass_not_a_time_gone_by() -> None:
         "zendesk until 2099-01-01 09:30:00 UTC;"
     )
     assert "3 actions" in line
+
+
+def test_a_pass_with_a_system_down_says_what_waits_for_it() -> None:
+    """The errors name the system that is down; the line after them says what that left."""
+    report = RunReport(unavailable=True, waiting={"responses": 4, "write_backs": 12})
+    console = Console(record=True, width=200)
+    print_deferred(console, report)
+    assert console.export_text() == (
+        "waiting Left for the next pass while a system is down: 4 responses to route, 0 actions "
+        "(0 for detractors), 12 records to write back\n"
+    )
