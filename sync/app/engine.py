@@ -978,8 +978,10 @@ class Engine:
         for down in stats.unreachable:
             report.errors.append(str(down))
             report.unavailable = True
-        if (stats.deferred or stats.unreachable) and not stats.errors:
-            return  # all stays queued: what landed is remembered and will not be sent again
+        if stats.unreachable or (stats.deferred and not stats.errors):
+            # all stays queued: what landed is remembered and will not be sent again; and a
+            # record waiting for a system that is down uses up no attempt, whatever else failed
+            return
         if not stats.errors:
             self.store.write_backs.clear(queued)
         elif dropped := self.store.write_backs.fail(queued, max_attempts=self.config.max_attempts):

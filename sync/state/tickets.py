@@ -156,6 +156,40 @@ class TicketLedger:
                     last[int(row.external_id)] = row.key
         return last
 
+    def told_after(self, plans: Iterable[tuple[str, int]]) -> set[str]:
+        """Of (action key, ticket id) pairs, the keys whose ticket already shows a later answer:
+        a done ticket action on it whose response was given after the key's own. An answer
+        put on a ticket after a later one (routed late, or kept waiting by a retry) must not
+        set the ticket's score, category and link back to its own."""
+        pairs = {key: int(ticket) for key, ticket in plans}
+        if not pairs:
+            return set()
+        a, r = t.actions, t.responses
+        joined = a.join(r, sa.and_(r.c.source == a.c.source, r.c.response_id == a.c.response_id))
+        answered: dict[str, datetime] = {}
+        latest: dict[int, datetime] = {}
+        with self._db.reading() as db:
+            for chunk in chunks(sorted(pairs)):
+                rows = db.execute(
+                    sa.select(a.c.key, r.c.created_at).select_from(joined).where(a.c.key.in_(chunk))
+                ).all()
+                answered.update((row.key, row.created_at) for row in rows)
+            for chunk in chunks(sorted({str(ticket) for ticket in pairs.values()})):
+                rows = db.execute(
+                    sa.select(a.c.external_id, sa.func.max(r.c.created_at).label("last"))
+                    .select_from(joined)
+                    .where(
+                        a.c.external_id.in_(chunk), a.c.kind == TICKET_KIND, a.c.status == "done"
+                    )
+                    .group_by(a.c.external_id)
+                ).all()
+                latest.update((int(row.external_id), row.last) for row in rows)
+        return {
+            key
+            for key, ticket in pairs.items()
+            if key in answered and ticket in latest and latest[ticket] > answered[key]
+        }
+
     def save_statuses(
         self, statuses: Sequence[TicketStatus], now: datetime, conn: Connection | None = None
     ) -> None:

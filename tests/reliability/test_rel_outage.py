@@ -114,13 +114,15 @@ def test_rel_without_ids_resolved_before_responses_wait_for_zendesk(tmp_path: Pa
 def test_rel_an_outage_longer_than_the_retries_uses_up_no_tries(tmp_path: Path) -> None:
     """Passes go on through a Zendesk outage, each trying the ticket and the Zendesk fields
     again, more often than ``max_attempts`` allows failures: nothing goes to the dead letters,
-    the write-back stays queued, and once Zendesk answers the ticket and fields go out once."""
+    the write-back stays queued (also while Salesforce fails to take its part of it), and once
+    Zendesk answers the ticket and fields go out once."""
     url = f"sqlite:///{tmp_path / 'state.db'}"
     with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, quiet_end(SEED, ACCOUNTS, RESPONSES)) as world:
         assert one_pass(world, url).errors == []
         tickets_before = len(snapshot(world).tickets)
         new_detractor(world)
         world.zendesk.inject(OUTAGE)
+        world.salesforce.inject(Fault("500", rate=1.0, endpoint="^composite_update$"))
         during: list[RunReport] = []
         for _ in range(4):
             engine = fast_engine(world, url, max_attempts=2, retry_backoff_seconds=0.01)
@@ -131,10 +133,12 @@ def test_rel_an_outage_longer_than_the_retries_uses_up_no_tries(tmp_path: Path) 
                 engine.store.close()
             time.sleep(0.05)  # the deferred ticket falls due again
         world.zendesk.clear_faults()
+        world.salesforce.clear_faults()
         after = passes_until_done(world, url, attempts=10)
         state = snapshot(world)
 
     assert [r.unavailable for r in during] == [True] * 4
+    assert all(any(e.startswith("salesforce") for e in r.errors) for r in during)
     assert [r.dead for r in during + after] == [0] * len(during + after)
     assert queued.contacts  # the contact's Zendesk user is still to be written
     assert [r.errors for r in after] == [[]] * len(after)

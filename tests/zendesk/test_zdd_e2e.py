@@ -245,3 +245,33 @@ def test_a_later_answer_without_a_link_empties_the_earlier_answers_link(
     ids = {"score": 10, "category": 11, "response_link": 12, "account_arr": 13}
     # The account's ARR unknown is no reason to empty it: only the answer's own fields go.
     assert ticket_fields({"fields": fields}, ids, later=later) == expected
+
+
+def test_an_earlier_answer_put_on_the_ticket_late_leaves_the_later_score_shown(
+    world: EmulatedWorld, make_engine: EngineFactory, store: StateStore
+) -> None:
+    """An answer routed after a later one of the same customer (read late from the source, or
+    kept waiting by retries) still goes on the open ticket, but the ticket's score, category
+    and link keep showing the later answer, as a pass that read them in order would."""
+    assert make_engine().run_once().errors == []
+    score_field = world.zendesk.ticket_field_id("NPS Score")
+    ticket = next(t for t in our_tickets(world) if score_of(t, score_field) != 1)
+    shown = score_of(ticket, score_field)
+    requester = next(u for u in world.zendesk.users() if u["id"] == ticket["requester_id"])
+    last = store.tickets.last_told([ticket["id"]])[ticket["id"]]
+    (told,) = [a for a in store.outbox.actions() if a.key == last]
+    answered = next(r.created_at for r in world.book.responses if r.id == told.response_id)
+
+    world.delighted.add_response(
+        email=requester["email"],
+        score=1,
+        comment="Written before my last answer, sent late.",
+        created_at=answered - timedelta(minutes=1),
+        updated_at=datetime.now(UTC),
+    )
+    late = make_engine().run_once()
+
+    assert (late.errors, late.tickets_attached) == ([], 1)
+    (now_shown,) = [t for t in world.zendesk.tickets() if t["id"] == ticket["id"]]
+    assert "Written before my last answer" in world.zendesk.comments(ticket["id"])[-1]["body"]
+    assert score_of(now_shown, score_field) == shown

@@ -727,6 +727,13 @@ class ZendeskTicketExecutor:
         waits for them. A leader that failed fails its followers too."""
         result: dict[str, Outcome] = {}
         comments: list[CommentSpec] = []
+        overtaken = (
+            self.store.tickets.told_after(
+                (p.key, p.target) for p in plans if p.leader is None and p.target is not None
+            )
+            if self.store is not None
+            else set()
+        )
         for plan in plans:
             ticket_id = plan.target
             if plan.leader is not None:
@@ -738,8 +745,13 @@ class ZendeskTicketExecutor:
             assert ticket_id is not None
             body = f"{self._body(plan)}\n\n{marker(plan.key)}"
             public = self.settings.public_comments and not plan.internal
-            # The ticket's fields show the answer it was told of last (answer order).
-            fields = ticket_fields(plan.payload, self._resolved_names().ticket_fields, later=True)
+            # The ticket's fields show the answer it was told of last (answer order): not this
+            # one's when a later answer is on it already.
+            field_ids = self._resolved_names().ticket_fields
+            fields = ticket_fields(plan.payload, field_ids, later=True)
+            if plan.key in overtaken:
+                for name in ANSWER_FIELDS:
+                    fields.pop(field_ids.get(name, -1), None)
             comments.append(CommentSpec(plan.key, ticket_id, body, public, plan.status, fields))
         if not comments:
             return lambda: result
