@@ -116,10 +116,15 @@ def deferral_summary(deferred_until: dict[str, str], waiting: dict[str, int]) ->
 
 def waiting_summary(waiting: dict[str, int]) -> str:
     """What waits for the next pass, as counts."""
+
+    def count(key: str, noun: str) -> str:
+        n = waiting.get(key, 0)
+        return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
     return (
-        f"{waiting.get('responses', 0)} responses to route, {waiting.get('actions', 0)} actions "
+        f"{count('responses', 'response')} to route, {count('actions', 'action')} "
         f"({waiting.get('detractor_actions', 0)} for detractors), "
-        f"{waiting.get('write_backs', 0)} records to write back"
+        f"{count('write_backs', 'record')} to write back"
     )
 
 

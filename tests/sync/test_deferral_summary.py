@@ -25,10 +25,10 @@ def test_a_deferral_due_at_once_says_the_next_pass_not_a_time_gone_by() -> None:
 
 def test_a_pass_with_a_system_down_says_what_waits_for_it() -> None:
     """The errors name the system that is down; the line after them says what that left."""
-    report = RunReport(unavailable=True, waiting={"responses": 4, "write_backs": 12})
+    report = RunReport(unavailable=True, waiting={"responses": 1, "write_backs": 12})
     console = Console(record=True, width=200)
     print_deferred(console, report)
     assert console.export_text() == (
-        "waiting Left for the next pass while a system is down: 4 responses to route, 0 actions "
+        "waiting Left for the next pass while a system is down: 1 response to route, 0 actions "
         "(0 for detractors), 12 records to write back\n"
     )
