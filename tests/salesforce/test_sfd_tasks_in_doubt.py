@@ -29,9 +29,9 @@ from tests.salesforce.conftest import ORIGINS, PASSWORD_LOGIN, Relay
 
 #: The client's patience, how long the org takes to commit the held create, and how long the
 #: engine waits after an unanswered create before it may create again (the org's own limit).
-TIMEOUT = 0.25
-HOLD = 0.6
-SETTLE = timedelta(seconds=0.9)
+TIMEOUT = 0.5  # room for a loaded machine: at 0.25 s an unfaulted request timed out once
+HOLD = 1.0
+SETTLE = timedelta(seconds=1.5)
 FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01)
 MARKER = "NPS_Sync_Key__c"
 
