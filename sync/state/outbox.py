@@ -205,6 +205,29 @@ class Outbox:
             result = conn.execute(insert_ignore(conn, t.actions).returning(t.actions.c.key), rows)
             return len(result.all())
 
+    def reopen_done(self, keys: Sequence[str], now: datetime) -> int:
+        """Queue finished actions again (their executors must be safe to run twice); returns
+        how many were done. For an action whose outcome depended on one that failed and was
+        then put back in the queue: a Task's link to a ticket that reached the failed list."""
+        a = t.actions
+        reopened = 0
+        with self._db.writing() as conn:
+            for chunk in chunks(sorted(set(keys))):
+                result = conn.execute(
+                    a.update()
+                    .where(a.c.key.in_(chunk), a.c.status == "done")
+                    .values(
+                        status="pending",
+                        failures=0,
+                        external_id=None,
+                        last_error=None,
+                        next_attempt_at=now,
+                        updated_at=now,
+                    )
+                )
+                reopened += int(result.rowcount or 0)
+        return reopened
+
     def verify_unfinished(self, now: datetime) -> int:
         """Mark every action not yet carried out to be looked up by its key before its first
         create (:mod:`sync.state.restored`); returns how many were marked."""

@@ -14,7 +14,7 @@ from emulators.base import Fault
 from emulators.world import EmulatedWorld
 from sync.app.engine import Engine
 from sync.cli import main
-from tests.reliability.conftest import MARKER, fast_engine, write_config
+from tests.reliability.conftest import MARKER, TICKET_LINK, fast_engine, write_config
 from tests.support import poll
 
 LOCKED = Fault("lock", rate=1.0, endpoint="^composite_create$")
@@ -135,3 +135,40 @@ def test_rel_status_shows_runs_cursors_work_and_budget(
     # The tickets, and the links to their Tasks queued with them.
     pending = len(store.outbox.actions(status="pending"))
     assert f"{pending} actions ({pending} for detractors)" in line
+
+
+def test_rel_a_ticket_retried_from_the_failed_list_is_linked_from_its_task(
+    small_world: EmulatedWorld, tmp_path: Path, sqlite_url: str
+) -> None:
+    config = str(write_config(tmp_path / "nps-sync.yaml", small_world, sqlite_url))
+    small_world.zendesk.inject(Fault("422", rate=1.0, endpoint="^tickets_create"))
+    engine = fast_engine(small_world, sqlite_url)
+    engine.run_once()  # Zendesk refuses every ticket: each fails for good
+    dead = {a.key for a in engine.store.outbox.actions(status="dead") if a.kind == "zendesk_ticket"}
+
+    def links() -> list[Any]:
+        every = engine.store.outbox.actions()
+        return [
+            a for a in every if a.kind == "salesforce_task_link" and a.payload["ticket_key"] in dead
+        ]
+
+    assert links()
+    assert {a.status for a in links()} == {"done"}  # closed: no ticket to name
+    descriptions = [str(t["Description"]) for t in small_world.salesforce.records("Task")]
+    assert not any(TICKET_LINK.search(d) for d in descriptions)
+
+    assert cli("failed", "retry", "--config", config, "--all").exit_code == 0
+    small_world.zendesk.clear_faults()
+    # Past the wait for Zendesk's search to show a ticket its first create may have made.
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    engine = fast_engine(small_world, sqlite_url, clock=lambda: later)
+    assert engine.run_once().tickets_created
+
+    retried = engine.store.outbox.actions(keys=sorted(dead))
+    assert {a.status for a in retried} == {"done"}
+    ticket_ids = {a.key: a.external_id for a in retried}
+    assert {a.status for a in links()} == {"done"}
+    by_id = {t["Id"]: t["Description"] for t in small_world.salesforce.records("Task")}
+    for link in links():
+        named = TICKET_LINK.findall(by_id[link.payload["task_id"]])
+        assert named == [ticket_ids[link.payload["ticket_key"]]]

@@ -425,8 +425,11 @@ class ZendeskTicketExecutor:
             plan.tasks = [t for t in tasks if t.status == "done" and t.external_id]
             links.extend(link_intent(plan.action, t) for t in plan.tasks)
             ready.append(plan)
-        if links:
-            self.store.outbox.enqueue(links, now)
+        if links and self.store.outbox.enqueue(links, now) < len({k.key for k in links}):
+            # A link that exists already was closed without a ticket to name when this ticket
+            # reached the failed list (or still waits for it): ``failed retry`` put the ticket
+            # back, so its link runs again; it reads the Task first, so it never writes twice.
+            self.store.outbox.reopen_done([k.key for k in links], now)
         return ready
 
     def _task_owners(self, plans: list[_Plan]) -> dict[str, str]:
