@@ -15,6 +15,7 @@ configurable size. Two things guard each call:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -108,6 +109,7 @@ __all__ = [
 
 COLLECTION_SIZE = 200
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 #: A field's API name, or a path through up to four relationships (``Parent.Owner.Email``).
 FIELD_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*){0,4}")
 
@@ -120,7 +122,7 @@ class SalesforceConnector:
 
     def __init__(
         self,
-        sf: Salesforce,
+        sf: Salesforce | None,
         *,
         account_fields: AccountFieldNames | None = None,
         task_marker_field: str = "NPS_Sync_Key__c",
@@ -135,8 +137,11 @@ class SalesforceConnector:
         ``api_reserve`` is the fraction of the daily allowance left to others; updates of more
         than ``bulk_threshold`` records of one object go through Bulk 2.0 (0: never), and so do
         lookups of more than ``query_bulk_threshold`` values (ids, emails, names; 0: never),
-        read ``bulk_query_page`` records per page of results."""
-        self.sf = sf
+        read ``bulk_query_page`` records per page of results. ``sf`` None: not logged in yet
+        (Salesforce could not be reached), which the first call does through ``relogin``."""
+        if sf is None and relogin is None:
+            raise ValueError("a connector without a client needs a way to log in")
+        self._sf = sf
         self.account_fields = account_fields or AccountFieldNames()
         self.task_marker_field = task_marker_field
         self.reserve = ApiReserve(api_reserve)
@@ -148,10 +153,11 @@ class SalesforceConnector:
         self.bulk_poll = Polling(
             Backoff(first=bulk_poll_seconds, factor=1.5, cap=max(BULK_POLL_CAP, bulk_poll_seconds))
         )
-        self.logins = 1
+        self.logins = 0 if sf is None else 1
         self._relogin = relogin
         self._meter = UsageMeter()
-        self._meter.install(sf.session)
+        if sf is not None:
+            self._meter.install(sf.session)
 
     @classmethod
     def connect(
@@ -159,11 +165,40 @@ class SalesforceConnector:
         credentials: SalesforceCredentials,
         *,
         session: requests.Session | None = None,
+        login_later: bool = False,
         **options: Any,
     ) -> SalesforceConnector:
-        """Log in and build a connector that can log in again when its session expires."""
+        """Log in and build a connector that can log in again when its session expires.
+
+        ``login_later``: a login that fails for now (Salesforce unreachable, or answering 5xx)
+        builds the connector all the same, to log in at its first call; a pass then does the
+        work that needs no Salesforce, and that call fails as any call would while Salesforce
+        is down. Refused credentials raise :class:`~connectors.errors.ConfigError` either way.
+        """
         relogin = partial(login, credentials, session=session) if credentials.renewable else None
-        return cls(login(credentials, session=session), relogin=relogin, **options)
+        try:
+            sf = login(credentials, session=session)
+        except RetryableError as exc:
+            if relogin is None or not login_later:
+                raise
+            log.warning("Salesforce login failed for now, tried again at the first call: %s", exc)
+            return cls(None, relogin=relogin, **options)
+        return cls(sf, relogin=relogin, **options)
+
+    @property
+    def sf(self) -> Salesforce:
+        """The logged-in simple-salesforce client (logging in first, if no login succeeded yet:
+        a failure raises by its tier, as any call's does)."""
+        if self._sf is None:
+            assert self._relogin is not None  # checked in __init__
+            self._install(self._relogin())
+        assert self._sf is not None
+        return self._sf
+
+    def _install(self, sf: Salesforce) -> None:
+        self._sf = sf
+        self.logins += 1
+        self._meter.install(sf.session)
 
     # -- plumbing ------------------------------------------------------------------------------
     def _call(self, fn: Callable[[], T], *, creates: bool = False) -> T:
@@ -206,11 +241,10 @@ class SalesforceConnector:
                 system=errors.SYSTEM,
             ) from cause
         try:
-            self.sf = self._relogin()
+            sf = self._relogin()
         except errors.CLIENT_ERRORS as exc:
             raise errors.translate(exc) from exc
-        self.logins += 1
-        self._meter.install(self.sf.session)
+        self._install(sf)
 
     def query_all(self, soql: str) -> list[dict[str, Any]]:
         """Every record of ``soql``, page by page (``nextRecordsUrl``); a later page is asked

@@ -351,7 +351,7 @@ class Engine:
         twin = Engine(
             self.config,
             self.store,
-            connect_all(self.config),
+            connect_all(self.config, login_later=True),
             self.rules,
             clock=self.clock,
             retry=self.retry,

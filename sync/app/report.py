@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -82,10 +83,12 @@ def print_problems(console: Console, report: RunReport, limit: int = 10) -> None
         print_flagged(console, "skipped", problem)
     if report.problem_count > limit:
         console.print(f"... and {report.problem_count - limit} more skipped records")
-    for error in report.errors[:limit]:
-        print_flagged(console, "error", error)
-    if len(report.errors) > limit:
-        console.print(f"... and {len(report.errors) - limit} more errors")
+    # One line per distinct error: stages stopped by the same outage each record it.
+    errors = Counter(report.errors)
+    for error, times in list(errors.items())[:limit]:
+        print_flagged(console, "error", error if times == 1 else f"{error} ({times} times)")
+    if len(errors) > limit:
+        console.print(f"... and {len(errors) - limit} more errors")
     if report.skipped_unexpected:
         console.print(
             f"[yellow]skipped[/] {report.skipped_unexpected} action(s) the rules do not expect "

@@ -70,7 +70,11 @@ def salesforce_credentials(config: Config) -> SalesforceCredentials:
     return creds
 
 
-def build_salesforce(config: Config, counter: CallCounter) -> SalesforceConnector:
+def build_salesforce(
+    config: Config, counter: CallCounter, *, login_later: bool = False
+) -> SalesforceConnector:
+    """The Salesforce connector, logged in (``login_later``: or to log in at its first call
+    while the login fails for now, so that a pass goes on with the other systems' work)."""
     session = make_session(
         config.loopback_routes,
         timeout=config.salesforce.timeout_seconds,
@@ -82,6 +86,7 @@ def build_salesforce(config: Config, counter: CallCounter) -> SalesforceConnecto
     return SalesforceConnector.connect(
         salesforce_credentials(config),
         session=session,
+        login_later=login_later,
         api_reserve=api.reserve,
         bulk_threshold=api.bulk_threshold,
         bulk_poll_seconds=api.bulk_poll_seconds,
@@ -287,10 +292,13 @@ class Connections:
     surveys: dict[str, SurveyScheduler] = field(default_factory=dict)
 
 
-def connect_all(config: Config, counter: CallCounter | None = None) -> Connections:
+def connect_all(
+    config: Config, counter: CallCounter | None = None, *, login_later: bool = False
+) -> Connections:
+    """Every system's connector (``login_later``: see :func:`build_salesforce`)."""
     counter = counter or CallCounter()
     return Connections(
-        crm=build_salesforce(config, counter),
+        crm=build_salesforce(config, counter, login_later=login_later),
         helpdesk=build_zendesk(config, counter),
         sources=build_sources(config, counter),
         counter=counter,

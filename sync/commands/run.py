@@ -120,10 +120,12 @@ def build_engine(
     if store is None:
         store = open_store(config)
     if patient is None:
-        connections = connect_all(config)
+        connections = connect_all(config, login_later=True)
     else:
         connections = keep_trying(
-            lambda: connect_all(config), what="connecting at start-up", wait=patient
+            lambda: connect_all(config, login_later=True),
+            what="connecting at start-up",
+            wait=patient,
         )
     engine = Engine(config, store, connections, rules)
     require_custom_fields(rules.current, connections.crm, config.rules, engine.retry)

@@ -16,7 +16,17 @@ from pathlib import Path
 from emulators.base import Fault
 from emulators.world import EmulatedWorld
 from sync.app.engine import RunReport
-from tests.reliability.conftest import MARKER, fast_engine, quiet_end, snapshot, unfinished
+from sync.commands.run import build_engine
+from sync.core.config import Config
+from tests.reliability.conftest import (
+    FAST_RETRY,
+    MARKER,
+    fast_engine,
+    quiet_end,
+    snapshot,
+    unfinished,
+    world_config,
+)
 from tests.support import poll
 
 SEED = 5
@@ -25,11 +35,18 @@ RESPONSES = 60
 OUTAGE = Fault("503", rate=1.0)
 
 
-def new_detractor(world: EmulatedWorld) -> str:
+def new_detractor(world: EmulatedWorld, *, new_contact: bool = False) -> str:
     """A detractor's answer, two hours old, from a contact with no earlier answer (no cooldown
-    holds its Task back); returns the contact's id."""
+    holds its Task back), one made now with ``new_contact``; returns the contact's id."""
     answered = {r.email.lower() for r in world.book.responses}
     contact = next(c for c in world.salesforce.records("Contact") if c["Email"] not in answered)
+    if new_contact:
+        account = next(
+            a["Id"] for a in world.salesforce.records("Account") if a["Id"] != contact["AccountId"]
+        )
+        email = "new.buyer@example.org"
+        fields = {"FirstName": "New", "LastName": "Buyer", "Email": email, "AccountId": account}
+        contact = {"Id": world.salesforce.insert_record("Contact", fields), "Email": email}
     now = datetime.now(UTC)
     world.delighted.add_response(
         email=contact["Email"],
@@ -159,3 +176,41 @@ def test_rel_a_survey_source_that_stays_down_makes_the_pass_unavailable(tmp_path
     (error,) = report.errors
     assert error.startswith("delighted: ")
     assert not error.startswith("delighted: delighted")
+
+
+def test_rel_a_salesforce_outage_at_start_holds_back_only_salesforce_work(tmp_path: Path) -> None:
+    """A process that cannot log in to Salesforce still pulls, makes the tickets that were
+    queued and writes Zendesk's fields; the new response waits to be matched, and the first
+    pass that reaches Salesforce routes it and makes its Task."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, quiet_end(SEED, ACCOUNTS, RESPONSES)) as world:
+        config = Config.model_validate(world_config(world, url, retry_backoff_seconds=0.05))
+        assert one_pass(world, url).errors == []
+        tickets_before = len(snapshot(world).tickets)
+        first = new_detractor(world)
+        world.zendesk.inject(OUTAGE)
+        one_pass(world, url)  # its Task is made; its ticket waits for Zendesk
+        world.zendesk.clear_faults()
+        second = new_detractor(world, new_contact=True)
+        world.salesforce.inject(OUTAGE)  # the logins too
+        engine = build_engine(config)  # as ``nps-sync sync`` starts
+        engine.retry = FAST_RETRY
+        during = engine.run_once()
+        engine.store.close()
+        tickets_during = len(snapshot(world).tickets)
+        world.salesforce.clear_faults()
+        after = passes_until_done(world, url, attempts=10)
+        state = snapshot(world)
+
+    assert (during.pulled, during.routed, during.unavailable) == (1, 0, True)
+    assert during.errors
+    assert all(e.startswith("salesforce") for e in during.errors)
+    assert during.tickets_created == 1  # the first detractor's, queued while Zendesk was down
+    assert during.waiting["responses"] == 1
+    assert tickets_during == tickets_before + 1
+    assert [r.errors for r in after] == [[]] * len(after)
+    assert (len(tasks_for(world, first)), len(tasks_for(world, second))) == (1, 1)
+    assert sum(r.routed for r in after) == 1
+    assert len(state.tickets) == tickets_before + 1  # the new contact has no Zendesk user
+    assert state.duplicate_tasks == []
+    assert state.duplicate_tickets == []

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 
 from sync.app.engine import RunReport
-from sync.app.report import deferral_summary, print_deferred
+from sync.app.report import deferral_summary, print_deferred, print_problems
 
 
 def test_a_deferral_due_at_once_says_the_next_pass_not_a_time_gone_by() -> None:
@@ -32,3 +32,14 @@ def test_a_pass_with_a_system_down_says_what_waits_for_it() -> None:
         "waiting Left for the next pass while a system is down: 1 response to route, 0 actions "
         "(0 for detractors), 12 records to write back\n"
     )
+
+
+def test_an_outage_that_stopped_several_stages_is_one_error_line() -> None:
+    down = "salesforce: cannot connect to login.salesforce.com: connection refused"
+    report = RunReport(errors=[down, "zendesk: HTTP 422: RecordInvalid", down])
+    console = Console(record=True, width=200)
+    print_problems(console, report)
+    assert console.export_text().splitlines() == [
+        f"error {down} (2 times)",
+        "error zendesk: HTTP 422: RecordInvalid",
+    ]
