@@ -554,8 +554,14 @@ class ZendeskConnector:
                 results.extend(job_results(next(statuses), [spec.key for spec in chunk]))
                 continue
             key = chunk[0].key
-            with request_headers({"Idempotency-Key": key}):
-                created = self._call(self.client.tickets.create, _ticket(chunk[0]), record_id=key)
+            try:
+                with request_headers({"Idempotency-Key": key}):
+                    created = self._call(
+                        self.client.tickets.create, _ticket(chunk[0]), record_id=key
+                    )
+            except RecordError as exc:  # this ticket refused; those made before it stand
+                results.append(WriteResult(key, False, error=str(exc), tier=exc.tier))
+                continue
             ticket = getattr(created, "ticket", created)
             results.append(WriteResult(key, True, external_id=str(ticket.id)))
         return results

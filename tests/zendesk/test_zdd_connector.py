@@ -222,6 +222,25 @@ def test_a_bad_request_is_a_record_error(desk: ZendeskConnector) -> None:
         desk.export_tickets(start_time=2**40)  # in the future: Zendesk refuses it
 
 
+def test_a_ticket_refused_in_a_small_batch_fails_alone(
+    emulator: ZendeskEmulator, desk: ZendeskConnector
+) -> None:
+    """Created one request each, the tickets before and after a refused one are made and
+    reported made: none is marked failed for another's fault (and so made twice later)."""
+    blank = TicketSpec(key="d2", subject="NPS", body="  ", requester_id=BEN.user_id)
+    results = desk.create_tickets(
+        [spec("d1", ANA.user_id), blank, spec("d3", CAL.user_id)], direct_up_to=3
+    )
+    assert [(r.record_id, r.ok, r.tier) for r in results] == [
+        ("d1", True, None),
+        ("d2", False, "skip"),
+        ("d3", True, None),
+    ]
+    assert "RecordInvalid" in results[1].error
+    made = {t["external_id"]: str(t["id"]) for t in emulator.tickets()}
+    assert made == {"d1": results[0].external_id, "d3": results[2].external_id}
+
+
 def test_a_small_batch_can_be_created_without_a_job_to_wait_for(
     emulator: ZendeskEmulator, desk: ZendeskConnector
 ) -> None:
