@@ -154,6 +154,8 @@ class SalesforceConnector:
             Backoff(first=bulk_poll_seconds, factor=1.5, cap=max(BULK_POLL_CAP, bulk_poll_seconds))
         )
         self.logins = 0 if sf is None else 1
+        #: Why the latest login failed, while none has succeeded yet (``login_later``).
+        self.login_failure: ConnectorError | None = None
         self._relogin = relogin
         self._meter = UsageMeter()
         if sf is not None:
@@ -182,7 +184,9 @@ class SalesforceConnector:
             if relogin is None or not login_later:
                 raise
             log.warning("Salesforce login failed for now, tried again at the first call: %s", exc)
-            return cls(None, relogin=relogin, **options)
+            connector = cls(None, relogin=relogin, **options)
+            connector.login_failure = exc
+            return connector
         return cls(sf, relogin=relogin, **options)
 
     @property
@@ -191,9 +195,25 @@ class SalesforceConnector:
         a failure raises by its tier, as any call's does)."""
         if self._sf is None:
             assert self._relogin is not None  # checked in __init__
-            self._install(self._relogin())
+            try:
+                self._install(self._relogin())
+            except ConnectorError as exc:
+                self.login_failure = exc
+                raise
+            self.login_failure = None
         assert self._sf is not None
         return self._sf
+
+    @property
+    def logged_in(self) -> bool:
+        """Whether a login succeeded (False only while a connector made with ``login_later``
+        has not reached Salesforce yet)."""
+        return self._sf is not None
+
+    def log_in(self) -> None:
+        """Log in now if no login succeeded yet (a failure raises by its tier)."""
+        if self._sf is None:
+            self._call(lambda: self.sf)
 
     def _install(self, sf: Salesforce) -> None:
         self._sf = sf

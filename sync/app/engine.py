@@ -1206,6 +1206,29 @@ class Engine:
             if mine:
                 self.write_back(report)
 
+    def _report_login(self, report: RunReport, failed_before: ConnectorError | None) -> None:
+        """While no Salesforce login has succeeded (it failed for now at start-up), a pass ends
+        unavailable: its stages' calls tried to log in, and one whose stages made none tries
+        once itself, so that an outage shows even when no work waited for Salesforce.
+        ``failed_before``: the login failure known when the pass started."""
+        crm = self.conn.crm
+        if crm.logged_in or report.refused:
+            return
+        error = crm.login_failure
+        if error is None or error is failed_before:  # no call of this pass tried to log in
+            try:
+                self.retry.call(crm.log_in)
+                return
+            except ConfigError as exc:
+                report.refuse(exc)
+                return
+            except ConnectorError as exc:
+                error = exc
+        if str(error) not in report.errors:
+            log.error("Salesforce could not be reached: %s", error)
+            report.errors.append(str(error))
+        report.unavailable = True
+
     def _run(self, kind: str, *stages: Stage) -> RunReport:
         """Run stages as one recorded run; leases this worker holds are given back at the end."""
         self.store.check_file()  # before writing anything into it
@@ -1213,6 +1236,7 @@ class Engine:
             self._zendesk_names, self._zendesk_names_kept = None, False
         started = self.clock()
         before = self.conn.counter.snapshot()
+        login_failure = self.conn.crm.login_failure
         run_id = self.store.runs.start(started, kind=kind, owner=self.owner)
         report = RunReport()
         status = "failed"
@@ -1231,6 +1255,7 @@ class Engine:
             report.errors.append(str(exc))
             report.unavailable = isinstance(exc, RetryableError | DeferError)
         finally:
+            self._report_login(report, login_failure)
             after = self.conn.counter.snapshot()
             report.api_calls = {k: after.get(k, 0) - before.get(k, 0) for k in after}
             report.api_usage = self.conn.crm.api_usage()

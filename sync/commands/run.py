@@ -196,7 +196,8 @@ def sync_command(config_path: Path, as_json: bool) -> None:
         raise UnavailableError(
             "a system is unavailable for now: the work that needs it waits for the next pass",
             fix="the errors listed name each system and why (unreachable, rate-limited, out of "
-            "API quota); run again later, `nps-sync run` retries by itself",
+            "API quota); for a host that cannot be reached, check that this machine reaches it "
+            "(DNS, proxy, firewall); run again later, `nps-sync run` retries by itself",
         )
     if report.errors:
         where = "in the document" if as_json else "above"

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from connectors.errors import ConnectorError
 from connectors.models import (
     Account,
     Contact,
@@ -180,9 +181,16 @@ class TaskStates(Protocol):
 
 
 class BudgetedCrm(Protocol):
-    """The API budget the run report reads."""
+    """The API budget the run report reads, and whether the connector is logged in yet."""
 
     reserve: ApiReserve
+    #: Why the latest login failed, while no login has succeeded yet (else None).
+    login_failure: ConnectorError | None
+
+    @property
+    def logged_in(self) -> bool: ...
+
+    def log_in(self) -> None: ...
 
     @property
     def usage(self) -> ApiUsage | None: ...

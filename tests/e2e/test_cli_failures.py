@@ -304,15 +304,28 @@ def test_a_state_database_that_refuses_the_settings_exits_78(
         assert_handled(result, 78, ["refused the connection", "Check the user, password"])
 
 
-@pytest.mark.parametrize(("failure", "code"), [("unreachable", 75), ("bad credentials", 78)])
 def test_sync_json_says_why_the_pass_did_not_start(
-    worlds: dict[str, EmulatedWorld], tmp_path: Path, failure: str, code: int
+    worlds: dict[str, EmulatedWorld], tmp_path: Path
 ) -> None:
     """A script reading `sync --json` still gets one document, not an empty stdout."""
-    config = write_config(worlds["healthy"], tmp_path, CHANGES[failure], closed_port())
+    config = write_config(worlds["healthy"], tmp_path, CHANGES["bad credentials"], closed_port())
     result = invoke("sync", "-c", str(config), "--json")
-    assert result.exit_code == code
+    assert result.exit_code == 78
     document = json.loads(result.stdout)
     assert document["started"] is False
-    assert document["exit_code"] == code
+    assert document["exit_code"] == 78
     assert LOGIN_HOST in document["error"]
+
+
+def test_sync_json_names_every_host_a_pass_could_not_reach(
+    worlds: dict[str, EmulatedWorld], tmp_path: Path
+) -> None:
+    """With no system answering, the pass runs all the same (each stage stops alone), and the
+    document's errors name the hosts."""
+    config = write_config(worlds["healthy"], tmp_path, CHANGES["unreachable"], closed_port())
+    result = invoke("sync", "-c", str(config), "--json")
+    assert result.exit_code == 75
+    document = json.loads(result.stdout)
+    assert (document["started"], document["unavailable"]) == (True, True)
+    for host in (LOGIN_HOST, "acme.zendesk.com", "api.delighted.com"):
+        assert any(f"cannot connect to {host}" in e for e in document["errors"]), host
