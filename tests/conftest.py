@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from sync.core.throttle import OUTAGE_LINES
 from sync.state import StateStore
 
 #: Under pytest-xdist (``make test`` runs three workers), the proofs that SIGKILL
@@ -35,6 +36,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # on them at once instead of after the rest of the suite was spread (stable: same order
     # within each part, on every worker).
     items.sort(key=lambda item: item.path.name not in SERIAL_MODULES)
+
+
+@pytest.fixture(autouse=True)
+def _outage_lines_afresh() -> None:
+    """Each test sees the outage lines of its own passes, not held back by an earlier test's."""
+    OUTAGE_LINES.reset()
 
 
 PG_ADMIN_URL = os.environ.get(

@@ -28,6 +28,7 @@ from sync.app.workers import dead_local_owner, worker_id
 from sync.core.config import Config
 from sync.core.ports import OpenTickets
 from sync.core.retry import RetryPolicy
+from sync.core.throttle import OUTAGE_LINES
 from sync.fields.fieldmap import field_map
 from sync.fields.values import account_settings
 from sync.loop import silence
@@ -291,7 +292,9 @@ def refusable(report: RunReport, stage: Callable[[], None], name: str) -> None:
     except DeferError as exc:
         report.defer(exc)
     except RetryableError as exc:  # out of tries: the next pass starts this stage again
-        log.error("%s stopped, the rest of the pass goes on: %s", name, exc)
+        key = f"stopped:{name}:{exc.system}"
+        message = "%s stopped, the rest of the pass goes on: %s"
+        OUTAGE_LINES.log(log, logging.ERROR, key, message, name, exc)
         report.errors.append(str(exc))
         report.unavailable = True
 
@@ -384,7 +387,10 @@ class Engine:
                 names_kept = ZendeskNames.from_json(kept.names) if kept is not None else None
                 if kept is None or names_kept is None:
                     raise
-                log.warning(
+                OUTAGE_LINES.log(
+                    log,
+                    logging.WARNING,
+                    "zendesk-names",
                     "Zendesk's groups, agents and fields could not be read (%s): this pass uses "
                     "their ids as read at %s",
                     exc,
@@ -675,7 +681,8 @@ class Engine:
                 )
             )
         except ConnectorError as exc:
-            log.warning("the mirror of open Zendesk tickets was not read on: %s", exc)
+            message = "the mirror of open Zendesk tickets was not read on: %s"
+            OUTAGE_LINES.log(log, logging.WARNING, "mirror:tickets", message, exc)
 
     def open_ticket_directory(self) -> OpenTicketDirectory | None:
         """The mirror of unsolved tickets, when it is to be used and recent enough."""
@@ -711,7 +718,8 @@ class Engine:
                 log.warning("users are searched by email: the user export was refused: %s", exc)
                 return None
             except ConnectorError as exc:
-                log.warning("the mirror of Zendesk users was not read on: %s", exc)
+                message = "the mirror of Zendesk users was not read on: %s"
+                OUTAGE_LINES.log(log, logging.WARNING, "mirror:users", message, exc)
         directory = UserDirectory(self.store)
         max_age = timedelta(minutes=matching.user_mirror_max_age_minutes)
         return directory if directory.ready(self.clock(), max_age) else None
@@ -945,7 +953,8 @@ class Engine:
         for system, when in stats.held_until.items():
             report.hold_until(system, when)
         for system, down in stats.unreachable.items():
-            log.error("%s is down: its actions wait for the next pass, untried: %s", system, down)
+            message = "%s is down: its actions wait for the next pass, untried: %s"
+            OUTAGE_LINES.log(log, logging.ERROR, f"down:{system}", message, system, down)
             report.errors.append(down)
             report.unavailable = True
 

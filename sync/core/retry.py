@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,56 +25,10 @@ from tenacity import (
 )
 
 from connectors.errors import DeferError, RetryableError
+from sync.core.throttle import OUTAGE_LINES
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-#: Seconds between warnings about retries of one system's calls.
-WARN_EVERY = 60.0
-
-
-class RetryWarnings:
-    """Warns of a retry at most once every ``every`` seconds per system, the rest at debug.
-
-    During an outage every call retries a few times before it gives up, and a pass makes many
-    calls: a warning per retry buried the one line that matters (the stage that stopped, or the
-    actions that wait). Each warning says how many retries of that system went unwarned since
-    the one before.
-    """
-
-    def __init__(self, every: float = WARN_EVERY, clock: Callable[[], float] = time.monotonic):
-        self.every = every
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._warned_at: dict[str, float] = {}
-        self._unwarned: dict[str, int] = {}
-
-    def retrying(self, exc: BaseException | None, attempt: int) -> None:
-        system = getattr(exc, "system", "") or ""
-        now = self.clock()
-        with self._lock:
-            last = self._warned_at.get(system)
-            warn = last is None or now - last >= self.every
-            if warn:
-                self._warned_at[system] = now
-                unwarned = self._unwarned.pop(system, 0)
-            else:
-                self._unwarned[system] = self._unwarned.get(system, 0) + 1
-        if not warn:
-            log.debug("retrying after %s (attempt %d)", exc, attempt)
-        elif unwarned:
-            log.warning(
-                "retrying after %s (attempt %d; %d more retries of %s since the last warning)",
-                exc,
-                attempt,
-                unwarned,
-                system or "this system",
-            )
-        else:
-            log.warning("retrying after %s (attempt %d)", exc, attempt)
-
-
-RETRY_WARNINGS = RetryWarnings()
 
 
 @dataclass(frozen=True)
@@ -96,7 +49,15 @@ class RetryPolicy:
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            RETRY_WARNINGS.retrying(exc, state.attempt_number)
+            system = getattr(exc, "system", "") or ""
+            OUTAGE_LINES.log(
+                log,
+                logging.WARNING,
+                f"retry:{system}",
+                "retrying after %s (attempt %d)",
+                exc,
+                state.attempt_number,
+            )
 
         retrying = Retrying(
             retry=retry_if_exception_type(RetryableError),

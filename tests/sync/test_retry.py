@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import pytest
 
 from connectors.errors import DeferError, RecordError, RetryableError
-from sync.core.retry import RetryPolicy, RetryWarnings
+from sync.core.retry import RetryPolicy
 
 
 def flaky(failures: list[Exception]) -> tuple[list[float], object]:
@@ -58,27 +57,3 @@ def test_gives_up_after_the_attempts() -> None:
     with pytest.raises(RetryableError, match="2"):
         RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.02).call(fn)  # type: ignore[arg-type]
     assert len(calls) == 3
-
-
-def test_retries_of_one_system_warn_once_a_minute_with_a_count_of_the_rest(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    now = [0.0]
-    warnings = RetryWarnings(every=60, clock=lambda: now[0])
-    down = RetryableError("connection refused", system="zendesk")
-    with caplog.at_level(logging.DEBUG, logger="sync.core.retry"):
-        for second in (0, 1, 2, 30):  # an outage: retry after retry
-            now[0] = second
-            warnings.retrying(down, 1)
-        warnings.retrying(RetryableError("UNABLE_TO_LOCK_ROW", system="salesforce"), 1)
-        now[0] = 61
-        warnings.retrying(down, 2)
-
-    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warned == [
-        "retrying after zendesk: connection refused (attempt 1)",
-        "retrying after salesforce: UNABLE_TO_LOCK_ROW (attempt 1)",  # another system's own
-        "retrying after zendesk: connection refused (attempt 2; 3 more retries of zendesk since "
-        "the last warning)",
-    ]
-    assert sum(r.levelno == logging.DEBUG for r in caplog.records) == 3

@@ -26,6 +26,7 @@ from connectors.models import FieldUpdate, WriteResult
 from sync.core.config import Config
 from sync.core.ports import WriteBackCrm, WriteBackHelpdesk
 from sync.core.retry import RetryPolicy
+from sync.core.throttle import OUTAGE_LINES
 from sync.fields.fieldmap import FieldMap, HistoryMap, field_map
 from sync.stages.writeback.plan import Key, Plan, Values, changes, plans, whole_upserts
 from sync.state import StateStore
@@ -192,7 +193,16 @@ def _send_system(
             break
         except UnreachableError as exc:  # this system's remaining objects wait for it
             stats.unreachable.append(exc)
-            log.error("write-back to %s waits for it: %s", system, exc, extra={"system": system})
+            message = "write-back to %s waits for it: %s"
+            OUTAGE_LINES.log(
+                log,
+                logging.ERROR,
+                f"write-back:{system}",
+                message,
+                system,
+                exc,
+                extra={"system": system},
+            )
             break
         except ConnectorError as exc:
             stats.errors.append(f"{system} {label}: {exc}")
