@@ -41,8 +41,9 @@ class CallCounter:
 
 
 class TimeoutAdapter(HTTPAdapter):
-    """An adapter that gives every request a timeout unless the caller chose one, counts it,
-    and runs the write check (:mod:`connectors.write_guard`) before any request that writes.
+    """An adapter that gives every request a timeout unless the caller chose one, counts it
+    (not one whose connection could not be made: the system never saw it), and runs the write
+    check (:mod:`connectors.write_guard`) before any request that writes.
 
     The client libraries do not always pass a timeout; a hung socket must not hang the daemon.
     """
@@ -65,9 +66,16 @@ class TimeoutAdapter(HTTPAdapter):
         before_write(request.method)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        try:
+            response = super().send(request, **kwargs)
+        except requests.RequestException as exc:
+            # A connection never made is no call: the system did not see it.
+            if self.counter is not None and lost_after_sending(exc) is not False:
+                self.counter.add(self.label)
+            raise
         if self.counter is not None:
             self.counter.add(self.label)
-        return super().send(request, **kwargs)
+        return response
 
 
 #: Texts of the socket and resolver errors requests wraps, and what they mean to an admin.
