@@ -340,6 +340,9 @@ class Engine:
         self._task_outcome_field: str | None = None
         #: Why the user export was refused (credentials without admin rights): lookups search.
         self._user_export_refused = ""
+        #: The last refresh of the user mirror got no answer from Zendesk (down, or asking us
+        #: to wait): a mirror too old to be complete still answers for the users it holds.
+        self._user_mirror_stuck = False
         self._comment_analysis: CommentAnalysis | None = None
         self._comment_analysis_loaded = False
         #: Whether this engine has checked a store that never acted against Salesforce.
@@ -578,7 +581,8 @@ class Engine:
         directory = self.user_directory(refresh=windows is None)
         if windows is None:
             self.refresh_open_tickets()
-        finder = self.user_finder(directory)
+        stuck = self.stuck_user_directory() if directory is None else None
+        finder = self.user_finder(directory) if stuck is None else self.user_finder(stuck, False)
         left = windows
         while not self.stop_requested.is_set() and (left is None or left > 0):
             now = self.clock()
@@ -587,7 +591,9 @@ class Engine:
             if not window:
                 break
             left = None if left is None else left - 1
-            matched = self.match(window, cache, directory, wait_unanswered=True)
+            matched = self.match(
+                window, cache, directory or stuck, wait_unanswered=True, stuck=stuck is not None
+            )
             waiting = {k: m.detail for k, m in matched.items() if m.status == "unanswered"}
             if waiting:
                 unanswered.update(waiting)
@@ -600,7 +606,7 @@ class Engine:
                     break
                 now = self.clock()
                 matches = {key: matched[key] for key in map(_key, batch)}
-                self.route_matched(
+                unanswered |= self.route_matched(
                     batch,
                     matches,
                     ruleset,
@@ -625,13 +631,16 @@ class Engine:
         directory: UserDirectory | None = None,
         *,
         wait_unanswered: bool = False,
+        stuck: bool = False,
     ) -> dict[tuple[str, str], Match]:
         """The match stage for a batch: the Salesforce ladder, then Zendesk organizations.
 
         ``cache`` holds what earlier batches of the same pass looked up already; with a
         ``directory`` (the mirror of Zendesk's users), Zendesk users are found in it. With
         ``wait_unanswered``, a response whose lookups got no answer is matched ``unanswered``
-        (else the lookup's error is raised).
+        (else the lookup's error is raised). ``stuck``: the directory is a mirror Zendesk
+        cannot bring up to date; an organization lookup it does not answer leaves the
+        response ``unanswered`` too.
         """
         matches = match_responses(
             [b.response for b in batch],
@@ -642,19 +651,26 @@ class Engine:
             cache,
             wait_unanswered=wait_unanswered,
         )
-        return match_organizations(matches, self.organization_resolver())
+        resolver = self.organization_resolver(wait_when_down=stuck)
+        return match_organizations(matches, resolver)
 
-    def organization_resolver(self) -> OrganizationResolver:
+    def organization_resolver(self, *, wait_when_down: bool = False) -> OrganizationResolver:
+        """``wait_when_down``: see :class:`OrganizationResolver` (a pass routing on a mirror of
+        Zendesk's users that Zendesk cannot bring up to date)."""
         return OrganizationResolver(
             self.conn.helpdesk,
             self.config.zendesk.matching.organization_from,
             self.zendesk_names().domain_organizations,
             self.retry,
+            wait_when_down=wait_when_down,
         )
 
-    def user_finder(self, directory: UserDirectory | None = None) -> UserFinder:
+    def user_finder(
+        self, directory: UserDirectory | None = None, complete: bool = True
+    ) -> UserFinder:
         """Email lookups of Zendesk users for one pass: in ``directory`` (else the mirror, if
-        it is ready), else searches with remembered misses."""
+        it is ready), else searches with remembered misses; ``complete``: see
+        :class:`UserFinder`."""
         days = self.config.zendesk.matching.remember_unknown_users_days
         return UserFinder(
             self.conn.helpdesk,
@@ -662,6 +678,7 @@ class Engine:
             self.store.user_misses,
             timedelta(days=days),
             directory or self.user_directory(refresh=False),
+            complete=complete,
         )
 
     def refresh_open_tickets(self) -> None:
@@ -704,6 +721,7 @@ class Engine:
         if matching.user_lookup != "export" or self._user_export_refused:
             return None
         if refresh:
+            self._user_mirror_stuck = False
             try:
                 self.retry.call(
                     lambda: refresh_user_mirror(
@@ -713,6 +731,10 @@ class Engine:
                         max_pages=matching.user_export_pages_per_pass,
                     )
                 )
+            except (RetryableError, DeferError) as exc:
+                self._user_mirror_stuck = True
+                message = "the mirror of Zendesk users was not read on: %s"
+                OUTAGE_LINES.log(log, logging.WARNING, "mirror:users", message, exc)
             except ConfigError as exc:
                 self._user_export_refused = str(exc)
                 log.warning("users are searched by email: the user export was refused: %s", exc)
@@ -723,6 +745,18 @@ class Engine:
         directory = UserDirectory(self.store)
         max_age = timedelta(minutes=matching.user_mirror_max_age_minutes)
         return directory if directory.ready(self.clock(), max_age) else None
+
+    def stuck_user_directory(self) -> UserDirectory | None:
+        """The mirror of Zendesk's users while Zendesk cannot bring it up to date (its last
+        refresh got no answer) and it is too old to be complete: it still answers for the users
+        it holds, and the others are searched, or wait while Zendesk is down. None when the
+        mirror is not in use or never reached the export's end."""
+        matching = self.config.zendesk.matching
+        if not self._user_mirror_stuck or matching.user_lookup != "export":
+            return None
+        if self._user_export_refused or self.store.zendesk_users.caught_up_at() is None:
+            return None
+        return UserDirectory(self.store)
 
     def with_needed_users(
         self,
@@ -745,7 +779,8 @@ class Engine:
         found = find_needed_users(batch, matches, needs, finder, previous, now)
         if not found:
             return dict(matches)
-        return {**matches, **match_organizations(found, self.organization_resolver())}
+        resolver = self.organization_resolver(wait_when_down=not finder.complete)
+        return {**matches, **match_organizations(found, resolver)}
 
     def route_matched(
         self,
@@ -759,12 +794,13 @@ class Engine:
         *,
         previous: Mapping[tuple[str, datetime], int] | None = None,
         answers: AccountAnswers | None = None,
-    ) -> None:
+    ) -> dict[tuple[str, str], str]:
         """Route a matched batch: decisions, intents, escalations and write-back work, stored
         together; the report counts them. Zendesk users the batch needs are looked up first
         (with ``finder``, the pass's, when given). ``previous``: the previous scores of (at
         least) the batch's responses, when the caller has them already; ``answers``: the
-        pass's account answers, for ``account.nps``."""
+        pass's account answers, for ``account.nps``. Returns the responses left pending
+        because the lookup of their Zendesk user got no answer, with why."""
         finder = finder or self.user_finder()
         if previous is None:
             # Looked up once: user lookups and routing both need each response's previous score.
@@ -772,6 +808,11 @@ class Engine:
                 [(b.response.email, b.response.created_at) for b in batch]
             )
         matches = self.with_needed_users(batch, matches, ruleset, context, finder, now, previous)
+        waiting = {k: m.detail for k, m in matches.items() if m.status == "unanswered"}
+        if waiting:  # routed by a later pass, once Zendesk answers for their users
+            batch = [b for b in batch if _key(b) not in waiting]
+            if not batch:
+                return waiting
         analysis = self.comment_analysis()
         text = analyse_batch(self.store, analysis, batch, now) if analysis else None
         looked_up = looked_up_fields(
@@ -814,6 +855,7 @@ class Engine:
             if out.match_status == "failed":  # on the review list; named in the report
                 detail = (out.match or {}).get("detail", "lookup failed")
                 report.add_problems([f"{out.source} response {out.response_id}: {detail}"])
+        return waiting
 
     def read_custom_fields(self, ruleset: Ruleset) -> None:
         """Have the Salesforce lookups read the Account and Contact fields the rules route on

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property, partial
 
+from connectors.errors import DeferError, RetryableError
 from connectors.models import ZendeskUser
 from rules import FieldsError, Ruleset, UpdateFieldsAction, ZendeskTicketAction
 from sync.core.ports import MatchingHelpdesk
@@ -121,24 +122,41 @@ class UserFinder:
         misses: UserMisses | None = None,
         remember: timedelta = timedelta(days=7),
         directory: UserDirectory | None = None,
+        *,
+        complete: bool = True,
     ) -> None:
+        """``complete``: the ``directory`` holds every user (a mirror recently caught up), so
+        an email it lacks has none; else (a mirror Zendesk cannot bring up to date now) what
+        it holds is taken, what it lacks is searched, and a search Zendesk does not answer
+        leaves that email :attr:`unanswered`, not unknown."""
         self.helpdesk = helpdesk
         self.directory = directory
+        self.complete = complete
         self.retry = retry
         self.misses = misses if remember > timedelta(0) else None
         self.remember = remember
         self._answers: dict[str, ZendeskUser | None] = {}
         #: Emails Zendesk refused to search, with why.
         self.refused: dict[str, str] = {}
+        #: Emails whose search got no answer (Zendesk down), with why: asked again next pass.
+        self.unanswered: dict[str, str] = {}
 
     def find(self, emails: Iterable[str], now: datetime) -> dict[str, ZendeskUser]:
         """The users of these (lower-case) emails that exist."""
         wanted = sorted({e for e in emails if e})
-        todo = [e for e in wanted if e not in self._answers and e not in self.refused]
-        if todo and self.directory is not None:  # the whole mirror: a miss is no user
+        todo = [
+            e
+            for e in wanted
+            if e not in self._answers and e not in self.refused and e not in self.unanswered
+        ]
+        if todo and self.directory is not None:
             found_here = self.directory.by_emails(todo)
-            self._answers.update({e: found_here.get(e) for e in todo})
-            todo = []
+            if self.complete:  # the whole mirror: a miss is no user
+                self._answers.update({e: found_here.get(e) for e in todo})
+                todo = []
+            else:
+                self._answers.update(found_here)
+                todo = [e for e in todo if e not in found_here]
         if todo and self.misses is not None:
             for email in self.misses.recent(todo, now - self.remember):
                 self._answers[email] = None
@@ -153,8 +171,16 @@ class UserFinder:
                     missing.append(email)
 
         try:
-            for email in todo:  # one request each: a refused one fails alone
-                for (_, value), why in isolate([(LOOKUP, email)], search).items():
+            for n, email in enumerate(todo):  # one request each: a refused one fails alone
+                try:
+                    refused = isolate([(LOOKUP, email)], search)
+                except (RetryableError, DeferError) as exc:
+                    if self.complete or self.directory is None:
+                        raise
+                    # Zendesk is down: these wait for the next pass, the others go on.
+                    self.unanswered.update(dict.fromkeys(todo[n:], str(exc)))
+                    break
+                for (_, value), why in refused.items():
                     self.refused[value] = why
         finally:
             if missing and self.misses is not None:
@@ -172,7 +198,8 @@ def find_needed_users(
     now: datetime,
 ) -> dict[Key, Match]:
     """The matches of the responses that need a Zendesk user and got one (or whose search was
-    refused: those are ``failed``); responses left out keep their match."""
+    refused: those are ``failed``; or got no answer: ``unanswered``, not to be routed now);
+    responses left out keep their match."""
     wanting: dict[Key, StoredResponse] = {}
     for stored in batch:
         r = stored.response
@@ -195,6 +222,9 @@ def find_needed_users(
                 extra={"source": key[0], "response_id": key[1], "system": "zendesk"},
             )
             changed[key] = Match(status="failed", method="none", detail=detail)
+        elif email in finder.unanswered:
+            detail = f"{LOOKUP} not answered: {finder.unanswered[email]}"
+            changed[key] = Match(status="unanswered", method="none", detail=detail)
         elif email in users:
             changed[key] = replace(matches[key], zendesk_user=users[email])
     return changed

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from connectors.errors import ConfigError
+from connectors.errors import ConfigError, DeferError, RetryableError
 from rules import Ruleset, ZendeskTicketAction
 from sync.core.config import OrganizationSource, ZendeskConfig, ZendeskFields
 from sync.core.ports import NamesPort, OrganizationPort
@@ -214,37 +214,59 @@ class OrganizationResolver:
         sources: Sequence[OrganizationSource],
         domain_organizations: Mapping[str, int],
         retry: RetryPolicy | None = None,
+        *,
+        wait_when_down: bool = False,
     ) -> None:
+        """``wait_when_down``: a lookup Zendesk does not answer leaves its accounts
+        :attr:`unanswered` (their responses wait) instead of raising."""
         self.helpdesk = helpdesk
         self.sources = tuple(sources)
         self.domains = {d.lower(): org for d, org in domain_organizations.items()}
         self.retry = retry or RetryPolicy()
+        self.wait_when_down = wait_when_down
+        #: Accounts (lower-case ids) whose organization lookup got no answer, with why.
+        self.unanswered: dict[str, str] = {}
 
     def resolve(self, requesters: Sequence[Requester]) -> list[int | None]:
         """One organization id (or None) per requester; at most one request per 100 accounts."""
         by_account = self._by_external_id(requesters)
         return [self._first(r, by_account) for r in requesters]
 
+    def waits(self, requester: Requester) -> str | None:
+        """Why ``requester``'s organization is not known for now (its lookup got no answer),
+        if so."""
+        account = self._account_to_look_up(requester)
+        return self.unanswered.get(account) if account else None
+
+    def _account_to_look_up(self, requester: Requester) -> str | None:
+        """The account whose organization is looked up for ``requester``: the sources before
+        ``external_id`` found none."""
+        for source in self.sources:
+            if source == "external_id":
+                return requester.account_id.lower() if requester.account_id else None
+            if self._local(source, requester) is not None:
+                return None
+        return None
+
     def _by_external_id(self, requesters: Sequence[Requester]) -> dict[str, int]:
-        if "external_id" not in self.sources:
-            return {}
-        needed: set[str] = set()
-        for requester in requesters:
-            for source in self.sources:
-                if source == "external_id":
-                    if requester.account_id:
-                        needed.add(requester.account_id.lower())
-                    break
-                if self._local(source, requester) is not None:
-                    break
+        needed = {a for r in requesters if (a := self._account_to_look_up(r)) is not None}
         if not needed:
             return {}
         found: dict[str, int] = {}
+        answered: set[str] = set()
 
         def lookup(part: Sequence[str]) -> None:
             found.update(self.retry.call(lambda: self.helpdesk.organizations_by_external_id(part)))
+            answered.update(part)
 
-        for account_id, reason in isolate(sorted(needed), lookup).items():
+        try:
+            refused = isolate(sorted(needed), lookup)
+        except (RetryableError, DeferError) as exc:
+            if not self.wait_when_down:
+                raise
+            self.unanswered.update(dict.fromkeys(needed - answered, str(exc)))
+            refused = {}
+        for account_id, reason in refused.items():
             # Only this account's organization is unknown; its requester keeps the other sources.
             log.warning("organization of account %s not looked up: %s", account_id, reason)
         return found
@@ -287,10 +309,14 @@ def match_organizations(
             Requester(user.email, user.organization_id, account.id if account else None)
         )
     result = dict(matches)
-    for key, org_id in zip(keys, resolver.resolve(requesters), strict=True):
+    for key, requester, org_id in zip(keys, requesters, resolver.resolve(requesters), strict=True):
         match = matches[key]
         user = match.zendesk_user
         assert user is not None
-        if org_id is not None and org_id != user.organization_id:
+        why = resolver.waits(requester)
+        if why is not None:  # routed by a later pass, once Zendesk answers
+            detail = f"zendesk organization not answered: {why}"
+            result[key] = Match(status="unanswered", method="none", detail=detail)
+        elif org_id is not None and org_id != user.organization_id:
             result[key] = replace(match, zendesk_user=replace(user, organization_id=org_id))
     return result

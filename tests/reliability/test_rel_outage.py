@@ -214,3 +214,36 @@ def test_rel_a_salesforce_outage_at_start_holds_back_only_salesforce_work(tmp_pa
     assert len(state.tickets) == tickets_before + 1  # the new contact has no Zendesk user
     assert state.duplicate_tasks == []
     assert state.duplicate_tickets == []
+
+
+def test_rel_a_long_zendesk_outage_routes_the_users_the_mirror_holds(tmp_path: Path) -> None:
+    """Past the mirror's age limit, a pass Zendesk does not answer still routes the respondents
+    the mirror of Zendesk's users holds (their Salesforce Tasks are made); one it lacks waits,
+    rather than being decided to have no Zendesk user, and is routed once Zendesk answers."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    young = {"matching": {"user_mirror_max_age_minutes": 0.01}}  # old after a second
+    with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, quiet_end(SEED, ACCOUNTS, RESPONSES)) as world:
+        assert one_pass(world, url).errors == []
+        known = new_detractor(world)  # a contact with a Zendesk user
+        unknown = new_detractor(world, new_contact=True)  # none in Zendesk
+        time.sleep(1.0)  # the mirror is now older than its limit
+        world.zendesk.inject(OUTAGE)
+        engine = fast_engine(world, url, retry_backoff_seconds=0.05, zendesk=young)
+        try:
+            during = engine.run_once()
+            pending = engine.store.inbox.counts().get("pending", 0)
+        finally:
+            engine.store.close()
+        tasks_during = (len(tasks_for(world, known)), len(tasks_for(world, unknown)))
+        world.zendesk.clear_faults()
+        after = passes_until_done(world, url, attempts=10)
+        state = snapshot(world)
+
+    assert (during.pulled, during.routed, during.unavailable) == (2, 1, True)
+    assert tasks_during == (1, 0)  # the known respondent's follow-up did not wait
+    assert pending == 1
+    assert sum(r.routed for r in after) == 1
+    assert len(tasks_for(world, unknown)) == 1
+    assert sum(r.skipped.get("no_requester", 0) for r in after) == 1  # decided once it answered
+    assert state.duplicate_tasks == []
+    assert state.duplicate_tickets == []

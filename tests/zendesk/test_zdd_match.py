@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from connectors.errors import ConfigError
+from connectors.errors import ConfigError, RetryableError
 from connectors.models import Account, Contact, ZendeskUser
 from connectors.zendesk.client import ZendeskConnector
+from emulators.base import Fault
 from emulators.zendesk import ZendeskEmulator
 from rules import Ruleset, parse_rules
 from sync.core.config import OrganizationSource, ZendeskConfig
@@ -89,6 +90,31 @@ def test_match_organizations_fills_in_but_never_clears(desk: ZendeskConnector) -
     assert result["a"].zendesk_user.organization_id == ACME_ORG
     assert result["b"] == other  # no account to mirror: the user's organization stays
     assert result["c"] == nobody
+
+
+@pytest.mark.parametrize("wait_when_down", [False, True])
+def test_an_organization_lookup_zendesk_does_not_answer_raises_or_waits(
+    emulator: ZendeskEmulator, desk: ZendeskConnector, wait_when_down: bool
+) -> None:
+    """Routing on a mirror Zendesk cannot refresh waits for the responses whose organization
+    must be asked for; the users with an organization of their own go on."""
+    account = Account(ACME_ACCOUNT, "Acme Corp")
+    contact = Contact("003x", "a@x.example", account=account)
+    asks = Match("matched", "email", contact, account, ZendeskUser(1, "a@x.example"))
+    own = Match("matched", "email", contact, account, ZendeskUser(2, "b@x.example", "", ACME_ORG))
+    resolver = OrganizationResolver(
+        desk, ("user", "external_id"), {}, FAST_RETRY, wait_when_down=wait_when_down
+    )
+    emulator.inject(Fault("503", rate=1.0))
+
+    if not wait_when_down:
+        with pytest.raises(RetryableError):
+            match_organizations({"a": asks, "b": own}, resolver)
+        return
+    result = match_organizations({"a": asks, "b": own}, resolver)
+    assert result["a"].status == "unanswered"
+    assert "zendesk organization not answered" in result["a"].detail
+    assert result["b"] == own
 
 
 def test_names_are_resolved_once_and_unknown_ones_listed(
