@@ -15,7 +15,10 @@ they cost no request: an email the mirror does not hold is not in Zendesk. Other
 is searched at most once in the pass, and a "no such user" answer is remembered in the state
 store (``zendesk.matching.remember_unknown_users_days``), so the next passes skip the search
 until it expires. A search Zendesk refuses for its value fails only the responses that needed
-it, which go to the review list as any refused lookup does.
+it, which go to the review list as any refused lookup does. While Zendesk does not answer the
+export, a mirror too old to be complete still answers for the users it holds; the others are
+searched, and once a search gets no answer the rest of the pass's lookups wait with it
+(:attr:`UserFinder.unanswered`): their responses are routed by a later pass.
 """
 
 from __future__ import annotations
@@ -140,6 +143,8 @@ class UserFinder:
         self.refused: dict[str, str] = {}
         #: Emails whose search got no answer (Zendesk down), with why: asked again next pass.
         self.unanswered: dict[str, str] = {}
+        #: Why a search got no answer this pass: the later ones are not tried before the next.
+        self._down = ""
 
     def find(self, emails: Iterable[str], now: datetime) -> dict[str, ZendeskUser]:
         """The users of these (lower-case) emails that exist."""
@@ -170,6 +175,9 @@ class UserFinder:
                 if user is None:
                     missing.append(email)
 
+        if todo and self._down:
+            self.unanswered.update(dict.fromkeys(todo, self._down))
+            todo = []
         try:
             for n, email in enumerate(todo):  # one request each: a refused one fails alone
                 try:
@@ -178,7 +186,8 @@ class UserFinder:
                     if self.complete or self.directory is None:
                         raise
                     # Zendesk is down: these wait for the next pass, the others go on.
-                    self.unanswered.update(dict.fromkeys(todo[n:], str(exc)))
+                    self._down = str(exc)
+                    self.unanswered.update(dict.fromkeys(todo[n:], self._down))
                     break
                 for (_, value), why in refused.items():
                     self.refused[value] = why
