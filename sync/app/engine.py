@@ -619,7 +619,10 @@ class Engine:
                 )
         if unanswered:
             detail = next(iter(unanswered.values()))
-            log.warning("%d responses wait for the next pass: %s", len(unanswered), detail)
+            message = "%d responses wait for the next pass: %s"
+            OUTAGE_LINES.log(
+                log, logging.WARNING, "route:unanswered", message, len(unanswered), detail
+            )
             report.errors.append(
                 f"{len(unanswered)} responses not routed, matched again next pass: {detail}"
             )

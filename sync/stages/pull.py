@@ -16,6 +16,7 @@ from functools import partial
 from connectors.errors import ConfigError, ConnectorError, DeferError, RetryableError
 from connectors.surveys import SourcePage, SurveySource, close_pages
 from sync.core.retry import RetryPolicy
+from sync.core.throttle import OUTAGE_LINES
 from sync.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,15 @@ def pull(
             stats.polls[source.name] = "deferred"
         except ConnectorError as exc:
             stats.polls[source.name] = "error"
-            log.error("source %s failed: %s", source.name, exc, extra={"source": source.name})
+            OUTAGE_LINES.log(
+                log,
+                logging.ERROR,
+                f"source:{source.name}",
+                "source %s failed: %s",
+                source.name,
+                exc,
+                extra={"source": source.name},
+            )
             # the source's own errors name it already ("delighted: cannot connect ...")
             named = exc.system == source.name
             stats.errors.append(str(exc) if named else f"{source.name}: {exc}")
