@@ -340,9 +340,10 @@ class Engine:
         self._task_outcome_field: str | None = None
         #: Why the user export was refused (credentials without admin rights): lookups search.
         self._user_export_refused = ""
-        #: The last refresh of the user mirror got no answer from Zendesk (down, or asking us
-        #: to wait): a mirror too old to be complete still answers for the users it holds.
-        self._user_mirror_stuck = False
+        #: Whether the last refresh of the user mirror got no answer from Zendesk (down, or
+        #: asking us to wait): a mirror too old to be complete still answers for the users it
+        #: holds. Shared with :meth:`sibling`, whose real-time passes never refresh it.
+        self._user_mirror_stuck = threading.Event()
         self._comment_analysis: CommentAnalysis | None = None
         self._comment_analysis_loaded = False
         #: Whether this engine has checked a store that never acted against Salesforce.
@@ -363,6 +364,7 @@ class Engine:
             retry=self.retry,
         )
         twin.routing_lock = self.routing_lock
+        twin._user_mirror_stuck = self._user_mirror_stuck
         twin.direct_tickets = REALTIME_DIRECT_TICKETS
         # One model in memory: the twins take turns routing, so they never use it at once.
         twin._comment_analysis = self._comment_analysis
@@ -724,7 +726,7 @@ class Engine:
         if matching.user_lookup != "export" or self._user_export_refused:
             return None
         if refresh:
-            self._user_mirror_stuck = False
+            self._user_mirror_stuck.clear()
             try:
                 self.retry.call(
                     lambda: refresh_user_mirror(
@@ -735,7 +737,7 @@ class Engine:
                     )
                 )
             except (RetryableError, DeferError) as exc:
-                self._user_mirror_stuck = True
+                self._user_mirror_stuck.set()
                 message = "the mirror of Zendesk users was not read on: %s"
                 OUTAGE_LINES.log(log, logging.WARNING, "mirror:users", message, exc)
             except ConfigError as exc:
@@ -755,7 +757,7 @@ class Engine:
         it holds, and the others are searched, or wait while Zendesk is down. None when the
         mirror is not in use or never reached the export's end."""
         matching = self.config.zendesk.matching
-        if not self._user_mirror_stuck or matching.user_lookup != "export":
+        if not self._user_mirror_stuck.is_set() or matching.user_lookup != "export":
             return None
         if self._user_export_refused or self.store.zendesk_users.caught_up_at() is None:
             return None

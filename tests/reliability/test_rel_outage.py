@@ -247,3 +247,26 @@ def test_rel_a_long_zendesk_outage_routes_the_users_the_mirror_holds(tmp_path: P
     assert sum(r.skipped.get("no_requester", 0) for r in after) == 1  # decided once it answered
     assert state.duplicate_tasks == []
     assert state.duplicate_tickets == []
+
+
+def test_rel_real_time_passes_route_on_the_mirror_a_poll_found_stuck(tmp_path: Path) -> None:
+    """The real-time engine never reads the export itself: it learns from the poll that
+    Zendesk did not answer it, and routes a known respondent's new answer all the same."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    young = {"matching": {"user_mirror_max_age_minutes": 0.01}}
+    with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, quiet_end(SEED, ACCOUNTS, RESPONSES)) as world:
+        assert one_pass(world, url).errors == []
+        time.sleep(1.0)  # the mirror is now older than its limit
+        world.zendesk.inject(OUTAGE)
+        engine = fast_engine(world, url, retry_backoff_seconds=0.05, zendesk=young)
+        twin = engine.sibling()
+        try:
+            engine.poll()  # reads the export: Zendesk does not answer
+            known = new_detractor(world)
+            engine.pull(RunReport(), datetime.now(UTC))  # as a webhook stores it
+            realtime = twin.respond()
+        finally:
+            engine.store.close()
+
+    assert realtime.routed == 1
+    assert len(tasks_for(world, known)) == 1
