@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -127,3 +128,17 @@ class QueryCutter:
             self.queries += 1
             if self.queries % self.every == 0:
                 raise Reset
+
+
+#: Sockets bound and never listened on, held for the whole run (see :func:`closed_port`).
+_HELD_PORTS: list[socket.socket] = []
+
+
+def closed_port() -> int:
+    """A loopback port that refuses connections: bound but never listening, and held until the
+    run ends, so no other test's server (another worker's emulator) can take it meanwhile, as
+    it could a port merely found free and released."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    _HELD_PORTS.append(held)
+    return int(held.getsockname()[1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -11,6 +10,7 @@ import pytest
 import requests
 
 from connectors.transport import CallCounter, make_session
+from tests.support import closed_port
 
 ORIGIN = "https://acme.zendesk.com"
 
@@ -33,12 +33,6 @@ def server() -> Iterator[int]:
     yield httpd.server_address[1]
     httpd.shutdown()
     httpd.server_close()
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_answered_requests_count_and_refused_connections_do_not(server: int) -> None:

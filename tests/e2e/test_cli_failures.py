@@ -11,7 +11,6 @@ Timeouts are short and the worlds tiny, so the whole table runs in seconds.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from emulators.base import Fault
 from emulators.world import EmulatedWorld
 from rules import EXAMPLES_DIR
 from sync.cli import main
-from tests.support import acting_on_the_seeded_year
+from tests.support import acting_on_the_seeded_year, closed_port
 
 #: Commands that take a config file, by the name the table uses.
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -51,13 +50,6 @@ STATEFUL = tuple(c for c in COMMANDS if c not in ("check", "fields setup", "stat
 LOGIN_HOST = "login.salesforce.com"
 REACH_FIX = "Fix: check that this machine reaches the host named above"
 CREDENTIALS_FIX = "Fix: check the salesforce settings and credentials in the config file"
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
