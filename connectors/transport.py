@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,21 @@ from urllib3.exceptions import NewConnectionError
 from connectors.write_guard import before_write
 
 DEFAULT_TIMEOUT = 30.0
+
+#: Seconds to wait for a connection to be made. The answer's wait is the request's own timeout;
+#: a host that takes longer than this to accept a connection is unreachable (a firewall or a
+#: network path that drops the packets), not slow to answer.
+CONNECT_TIMEOUT = 10.0
+
+#: Seconds during which requests to a host whose connection attempt timed out fail at once. A
+#: host that drops connection attempts makes each one wait the full connect timeout; without the
+#: pause, every retry of every stage of a pass waited it again (six minutes for one pass with
+#: Zendesk unreachable). One attempt per pause finds the host back.
+UNREACHABLE_PAUSE = 60.0
+
+
+class HostPausedError(requests.ConnectTimeout):
+    """A request not sent: its host's last connection attempt timed out moments ago."""
 
 
 class CallCounter:
@@ -46,6 +62,9 @@ class TimeoutAdapter(HTTPAdapter):
     check (:mod:`connectors.write_guard`) before any request that writes.
 
     The client libraries do not always pass a timeout; a hung socket must not hang the daemon.
+    A connection must be made within ``connect_timeout`` (or the request's timeout, if less);
+    once one attempt timed out, requests to that host fail at once for ``pause`` seconds
+    (:class:`HostPausedError`), so an unreachable host costs a pass one wait, not one per call.
     """
 
     def __init__(
@@ -53,22 +72,39 @@ class TimeoutAdapter(HTTPAdapter):
         timeout: float = DEFAULT_TIMEOUT,
         counter: CallCounter | None = None,
         label: str = "",
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        pause: float = UNREACHABLE_PAUSE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.pause = pause
         self.counter = counter
         self.label = label
+        self._lock = threading.Lock()
+        #: Host (as connected to) -> monotonic time its connection attempt timed out.
+        self._timed_out: dict[str, float] = {}
 
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
         before_write(request.method)
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
+        timeout = kwargs.get("timeout")
+        if timeout is None:
+            timeout = self.timeout
+        if isinstance(timeout, int | float):
+            timeout = (min(self.connect_timeout, float(timeout)), float(timeout))
+        kwargs["timeout"] = timeout
+        target = urlsplit(request.url or "").netloc
+        self._refuse_if_paused(target, request)
         try:
             response = super().send(request, **kwargs)
         except requests.RequestException as exc:
+            if isinstance(exc, requests.ConnectTimeout):
+                with self._lock:
+                    self._timed_out[target] = time.monotonic()
             # A connection never made is no call: the system did not see it.
             if self.counter is not None and lost_after_sending(exc) is not False:
                 self.counter.add(self.label)
@@ -76,6 +112,18 @@ class TimeoutAdapter(HTTPAdapter):
         if self.counter is not None:
             self.counter.add(self.label)
         return response
+
+    def _refuse_if_paused(self, target: str, request: requests.PreparedRequest) -> None:
+        with self._lock:
+            timed_out = self._timed_out.get(target)
+            if timed_out is None:
+                return
+            if time.monotonic() - timed_out >= self.pause:
+                del self._timed_out[target]  # this request is the next attempt
+                return
+        raise HostPausedError(
+            f"the connection timed out (not tried again for {self.pause:.0f} s)", request=request
+        )
 
 
 #: Texts of the socket and resolver errors requests wraps, and what they mean to an admin.
@@ -133,6 +181,10 @@ def describe_failure(error: requests.RequestException) -> str:
     """What went wrong with a request that got no answer, naming the host: ``cannot connect to
     acme.my.salesforce.com: connection refused``, ``... did not answer within 30 s``."""
     host = failed_host(error)
+    if isinstance(error, HostPausedError):
+        return f"cannot connect to {host}: {error.args[0]}"
+    if isinstance(error, requests.ConnectTimeout):
+        return f"cannot connect to {host}: the connection timed out"
     if isinstance(error, requests.Timeout):
         return f"{host} did not answer in time (timed out)"
     text = f"{error!r} {error}"
@@ -206,17 +258,25 @@ def make_session(
     timeout: float = DEFAULT_TIMEOUT,
     counter: CallCounter | None = None,
     label: str = "",
+    connect_timeout: float = CONNECT_TIMEOUT,
+    pause: float = UNREACHABLE_PAUSE,
 ) -> requests.Session:
     """A session with request timeouts that routes each public origin in ``routes`` to loopback.
 
     ``routes`` maps e.g. ``"https://acme.my.salesforce.com"`` to ``"http://127.0.0.1:54321"``.
     With no routes this is a plain session for real services. Each request is counted under
-    ``label`` in ``counter`` when one is given.
+    ``label`` in ``counter`` when one is given. ``connect_timeout`` and ``pause``: see
+    :class:`TimeoutAdapter`.
     """
+    options: dict[str, Any] = {
+        "counter": counter,
+        "label": label,
+        "connect_timeout": connect_timeout,
+        "pause": pause,
+    }
     session = requests.Session()
-    session.mount("https://", TimeoutAdapter(timeout, counter, label))
-    session.mount("http://", TimeoutAdapter(timeout, counter, label))
+    session.mount("https://", TimeoutAdapter(timeout, **options))
+    session.mount("http://", TimeoutAdapter(timeout, **options))
     for origin, target in (routes or {}).items():
-        adapter = LoopbackAdapter(target, timeout, counter=counter, label=label)
-        session.mount(origin.rstrip("/") + "/", adapter)
+        session.mount(origin.rstrip("/") + "/", LoopbackAdapter(target, timeout, **options))
     return session

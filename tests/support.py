@@ -142,3 +142,16 @@ def closed_port() -> int:
     held.bind(("127.0.0.1", 0))
     _HELD_PORTS.append(held)
     return int(held.getsockname()[1])
+
+
+def dropping_port() -> int:
+    """A loopback port where connection attempts neither succeed nor fail: they time out, as to
+    a host behind a firewall that drops them. It listens with no room in its queue, which one
+    connection never accepted fills; held, with that connection, until the run ends."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = int(listener.getsockname()[1])
+    filler = socket.create_connection(("127.0.0.1", port))
+    _HELD_PORTS.extend((listener, filler))
+    return port

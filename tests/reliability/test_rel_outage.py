@@ -9,6 +9,7 @@ answers again.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,8 +27,11 @@ from tests.reliability.conftest import (
     snapshot,
     unfinished,
     world_config,
+    write_config,
 )
-from tests.support import poll
+from tests.support import dropping_port, poll, run_cli
+
+ZENDESK = "https://acme.zendesk.com"
 
 SEED = 5
 ACCOUNTS = 10
@@ -162,6 +166,36 @@ def test_rel_an_outage_longer_than_the_retries_uses_up_no_tries(tmp_path: Path) 
     assert sum(r.tickets_created for r in after) == 1
     assert len(state.tickets) == tickets_before + 1
     assert state.duplicate_tickets == []
+
+
+def test_rel_an_unreachable_zendesk_costs_a_pass_one_connect_timeout(tmp_path: Path) -> None:
+    """Zendesk behind a firewall that drops connections: ``nps-sync sync`` waits for one
+    connection attempt, then every other call to it fails at once; the Salesforce Task is made
+    and the pass ends unavailable (exit 75), naming the host."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with EmulatedWorld(SEED, ACCOUNTS, RESPONSES, quiet_end(SEED, ACCOUNTS, RESPONSES)) as world:
+        up = write_config(tmp_path / "up.yaml", world, url)
+        assert run_cli("sync", "--json", "--config", up).returncode == 0
+        contact = new_detractor(world)
+        routes = {**world.routes, ZENDESK: f"http://127.0.0.1:{dropping_port()}"}
+        down = write_config(
+            tmp_path / "down.yaml",
+            world,
+            url,
+            loopback_routes=routes,
+            zendesk={"timeout_seconds": 1.0},
+        )
+        result = run_cli("sync", "--json", "--config", down)
+        tasks = tasks_for(world, contact)
+
+    assert result.returncode == 75, result.stderr
+    errors = json.loads(result.stdout)["errors"]
+    timed_out = "zendesk: cannot connect to acme.zendesk.com: the connection timed out"
+    assert errors
+    assert all(timed_out in e for e in errors), errors
+    # The first call's retries, and every stage after it, did not try to connect again.
+    assert all("(not tried again for 60 s)" in e for e in errors), errors
+    assert len(tasks) == 1
 
 
 def test_rel_a_survey_source_that_stays_down_makes_the_pass_unavailable(tmp_path: Path) -> None:
