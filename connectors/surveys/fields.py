@@ -108,7 +108,9 @@ def parse_json(raw: bytes) -> object:
     except UnicodeDecodeError:
         raise FieldError("not valid UTF-8") from None
     except json.JSONDecodeError as error:
-        raise FieldError(f"invalid JSON: {error.msg} at column {error.colno}") from None
+        # Some of json's messages end with "at" already ("Unterminated string starting at").
+        where = "" if error.msg.endswith(" at") else " at"
+        raise FieldError(f"invalid JSON: {error.msg}{where} column {error.colno}") from None
     except RecursionError:
         raise FieldError("invalid JSON: nested too deeply") from None
     except ValueError:  # the only other ValueError json raises: int() refusing the digits

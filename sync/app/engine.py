@@ -22,6 +22,7 @@ from connectors.notify import SlackSender
 from connectors.transport import make_session
 from rules import Ruleset
 from sync.app.budget import budget_report
+from sync.app.jobs import interrupt_dead_runs
 from sync.app.reload import RulesHolder
 from sync.app.runtime import Connections
 from sync.app.workers import dead_local_owner, worker_id
@@ -1065,9 +1066,8 @@ class Engine:
             if dead_local_owner(owner):
                 count = self.store.outbox.release_leases(owner, self.clock())
                 log.warning("released %d leases of crashed worker %s", count, owner)
-        for owner in self.store.runs.running_owners():
-            if dead_local_owner(owner) and self.store.runs.interrupt(owner):
-                log.warning("runs of crashed worker %s marked interrupted", owner)
+        for owner in interrupt_dead_runs(self.store):
+            log.warning("runs of crashed worker %s marked interrupted", owner)
 
     # -- jobs: a whole pass, or its halves for the daemon -------------------------------------
     def run_once(self) -> RunReport:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sync.app.workers import worker_id
+from sync.app.workers import dead_local_owner, worker_id
 from sync.state import StateStore
 
 #: Run kinds that neither route nor act: what waits on a deferral is read from the passes.
@@ -36,13 +36,23 @@ class JobRun:
         return "partial" if self.stats.get("error_count") else "ok"
 
 
+def interrupt_dead_runs(store: StateStore) -> list[str]:
+    """Mark ``interrupted`` the runs that workers of this machine, since dead, left running (a
+    pass or job killed outright), so ``status`` does not show them as still running; returns
+    those workers."""
+    dead = [owner for owner in store.runs.running_owners() if dead_local_owner(owner)]
+    return [owner for owner in dead if store.runs.interrupt(owner)]
+
+
 @contextmanager
 def recorded_job(store: StateStore, kind: str) -> Iterator[JobRun]:
     """Record the job in ``nps_runs`` as ``kind``: running while it runs, then ``ok``,
     ``partial`` (errors), ``interrupted`` (Ctrl-C) or ``failed`` (an exception). A job killed
-    outright stays running until the next pass finds its worker dead and marks it interrupted."""
+    outright stays running until the next pass or job finds its worker dead and marks it
+    interrupted."""
     run = JobRun()
     started = datetime.now(UTC)
+    interrupt_dead_runs(store)
     run_id = store.runs.start(started, kind=kind, owner=worker_id())
     status = "failed"
     try:

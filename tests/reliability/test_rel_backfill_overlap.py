@@ -114,6 +114,15 @@ def stored(url: str) -> tuple[dict[str, int], Counter[str]]:
         store.close()
 
 
+def run_statuses(url: str) -> Counter[str]:
+    """The recorded runs by kind and status (``backfill interrupted``, ...)."""
+    store = StateStore(url)
+    try:
+        return Counter(f"{run['kind']} {run['status']}" for run in store.runs.last(100))
+    finally:
+        store.close()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_backfill_killed_while_writing_history_during_its_import_is_finished_by_its_rerun(
@@ -153,6 +162,7 @@ def test_a_backfill_killed_while_writing_history_during_its_import_is_finished_b
         assert finished(spawn_small(backfill_args(config), log)) == 0, log.read_text()[-3000:]
         state, written = snapshot(world), history(world, hmap.external_id)
     counts, rows = stored(url)
+    runs = run_statuses(url)
 
     print("\nkilled at: " + "; ".join(kills))
     # The first attempt was killed while the import still had survey pages to read.
@@ -163,3 +173,5 @@ def test_a_backfill_killed_while_writing_history_during_its_import_is_finished_b
     assert rows == expected_rows  # every response stored, once
     assert written == expected_history  # one history record each, with the same values
     assert state.differences(expected_state) == []
+    # `status` shows the killed backfills as interrupted once the rerun started, not as running.
+    assert runs == {"backfill interrupted": len(KILLS), "backfill ok": 1}

@@ -138,6 +138,8 @@ def jsonl_corpus(path: Path, good_email: str) -> tuple[bytes, dict[int, str | No
         (rec(response_id="j15", comment="dup", score=2), None),
         (rec(response_id="j15", comment="dup", score=2), None),  # the same record twice
         (rec(response_id="j17", email="ctrl\x1b@example.com"), None),
+        (b'{"response_id": "j18", "comment": "cut',
+         "invalid JSON: Unterminated string starting at column 35"),
     ]  # fmt: skip
     reasons: dict[int, str | None] = {n: reason for n, (_, reason) in enumerate(lines, start=1)}
     reasons[10] = "invalid email (a space inside): " + repr(
