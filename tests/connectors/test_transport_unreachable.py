@@ -8,12 +8,9 @@ at once for a pause, while other hosts and slow answers are unaffected.
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 import requests
 
 from connectors.transport import CallCounter, HostPausedError, describe_failure, make_session
@@ -23,30 +20,6 @@ ORIGIN = "https://acme.zendesk.com"
 OTHER = "https://api.delighted.com"
 URL = f"{ORIGIN}/api/v2/groups.json"
 CONNECT = 0.3
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    delay = 0.0
-
-    def do_GET(self) -> None:
-        time.sleep(self.delay if self.path.startswith("/slow") else 0)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-@pytest.fixture
-def server() -> Iterator[str]:
-    handler = type("Slow", (_Handler,), {"delay": 1.0})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def timed(call: Callable[[], object]) -> tuple[BaseException | None, float]:
@@ -103,7 +76,7 @@ def test_the_host_is_tried_again_after_the_pause() -> None:
 def test_a_slow_answer_is_no_unreachable_host(server: str) -> None:
     session = make_session({ORIGIN: server}, timeout=0.5, connect_timeout=CONNECT, pause=30)
 
-    slow, waited = timed(lambda: session.get(f"{ORIGIN}/slow"))
+    slow, waited = timed(lambda: session.get(f"{ORIGIN}/slow"))  # answered after a second
     after, _ = timed(lambda: session.get(URL))
 
     # The answer's wait is the request's timeout, not the connect timeout; and it pauses nothing.
