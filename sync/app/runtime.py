@@ -8,6 +8,7 @@ run report shows as "API calls".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -42,6 +43,9 @@ from sync.core.ports import CrmPort, HelpdeskPort, SurveyScheduler
 from sync.state import StateStore
 from sync.state.errors import StateFileError
 from sync.state.files import sqlite_path
+
+if TYPE_CHECKING:
+    from insights.text.taxonomy import Taxonomy
 
 
 def _secret(secret: Secret | None, what: str) -> str | None:
@@ -200,11 +204,12 @@ def require_source_files(config: Config) -> None:
         raise ConfigFileError("\n".join(missing))
 
 
-def require_taxonomy(config: Config) -> None:
+def require_taxonomy(config: Config) -> Taxonomy | None:
     """Refuse to start while the ``text:`` section's taxonomy is missing or wrong (exit code 2,
-    ``file:line:col``), rather than after a pass has pulled, or at every poll of a daemon."""
+    ``file:line:col``), rather than after a pass has pulled, or at every poll of a daemon;
+    the taxonomy, or None when comments are not analysed."""
     if not config.text.enabled or config.text.taxonomy is None:
-        return
+        return None
     from insights.text.taxonomy import parse_taxonomy
 
     path = config.text.taxonomy
@@ -216,7 +221,7 @@ def require_taxonomy(config: Config) -> None:
             f"text.taxonomy: cannot read {path}: {why}; put the themes file there or fix the "
             "path (a relative path is read from the config file's folder)"
         ) from None
-    parse_taxonomy(text, str(path))
+    return parse_taxonomy(text, str(path))
 
 
 def require_context_templates(config: Config) -> None:

@@ -43,7 +43,7 @@ def check_command(config_path: Path, as_json: bool) -> None:
     def zendesk() -> list[Finding]:
         return check_zendesk(config, build_zendesk(config, counter))
 
-    findings = rules_findings(config)
+    findings = rules_findings(config) + taxonomy_findings(config)
     hosts = {
         "salesforce": urlsplit(config.salesforce.instance_url).hostname or "Salesforce",
         "zendesk": f"{config.zendesk.subdomain}.{config.zendesk.domain}",
@@ -113,6 +113,26 @@ def rules_findings(config: Config) -> list[Finding]:
     except RulesError as error:
         return [Finding("nps-sync", "rules", "error", str(d)) for d in error.diagnostics]
     return [Finding("nps-sync", "rules", "ok", f"{len(ruleset.rules)} rules, {ruleset.hash[:12]}")]
+
+
+def taxonomy_findings(config: Config) -> list[Finding]:
+    """The theme taxonomy the ``text:`` section names, if comments are analysed: readable and
+    valid, as ``sync`` and ``run`` require before they start."""
+    from insights.text import TaxonomyError
+    from sync.app.runtime import require_taxonomy
+    from sync.checks import Finding
+    from sync.core.errors import ConfigFileError
+
+    try:
+        taxonomy = require_taxonomy(config)
+    except ConfigFileError as error:
+        return [Finding("nps-sync", "taxonomy", "error", str(error))]
+    except TaxonomyError as error:
+        return [Finding("nps-sync", "taxonomy", "error", str(d)) for d in error.diagnostics]
+    if taxonomy is None:  # comments are not analysed
+        return []
+    themes = f"{len(taxonomy.names)} themes in {config.text.taxonomy}"
+    return [Finding("nps-sync", "taxonomy", "ok", themes)]
 
 
 def _state_findings(url: str) -> list[Finding]:

@@ -299,7 +299,7 @@ def explain_account_command(
     from sync.fields.explain import explain_account
 
     config = load(config_path)
-    store = open_store(config)
+    store = open_store(config, existing=True)
     if len(account_id) == 15:  # the id as the Salesforce UI shows it: find the 18-character one
         _, known = store.inbox.routed_record_ids()
         account_id = next((a for a in known if a.startswith(account_id)), account_id)
@@ -330,7 +330,7 @@ def explain_segments_command(config_path: Path, segment: str, as_json: bool) -> 
     from sync.fields.explain import segment_report
 
     config = load(config_path)
-    store = open_store(config)
+    store = open_store(config, existing=True)
     _, accounts = store.inbox.routed_record_ids()
     rows = store.inbox.routed(account_ids=accounts)
     segments = segment_report(config, rows, by=segment, now=datetime.now(UTC))

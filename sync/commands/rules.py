@@ -237,13 +237,13 @@ def explain_command(response_id: str, config_path: Path, source: str | None, as_
     nothing is asked of Salesforce or Zendesk.
     """
 
+    from sync.app.runtime import open_store
     from sync.stages.recency import recorded_as_backfill_history, too_old
     from sync.stages.route import rebuild_fields, routed_at
-    from sync.state import open_store
 
     config = load(config_path)
     ruleset = _load_or_fail(config.rules, config)
-    store = open_store(config.state.url)
+    store = open_store(config, existing=True)
     try:
         stored = _find_response(store, response_id, source)
         ((_, _, fields),) = rebuild_fields(store, [stored])
@@ -336,10 +336,10 @@ def replay_command(config_path: Path, since: str, candidate: Path | None, as_jso
     from rich.console import Console
 
     from rules import format_duration, parse_duration
+    from sync.app.runtime import open_store
     from sync.ops.replay import replay, unrecorded
     from sync.stages.recency import SETTING
     from sync.stages.route import rebuild_fields
-    from sync.state import open_store
 
     try:
         window = parse_duration(since)
@@ -349,7 +349,7 @@ def replay_command(config_path: Path, since: str, candidate: Path | None, as_jso
     in_force = _load_or_fail(config.rules, config)
     new = _load_or_fail(candidate, config) if candidate is not None else None
     now = datetime.now(UTC)
-    store = open_store(config.state.url)
+    store = open_store(config, existing=True)
     try:
         rebuilt = rebuild_fields(store, store.inbox.since(now - window))
     finally:

@@ -146,13 +146,14 @@ def themes_command(config_path: Path, since: str, as_json: bool) -> None:
     """Themes of the analysed comments: counts, weekly trend, emerging and repeat themes this
     week, and clusters of the comments that fit no theme."""
     from rules import parse_duration
-    from sync.app.runtime import open_store
+    from sync.app.runtime import open_store, require_taxonomy
 
     try:
         window = parse_duration(since)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--since") from None
     config = load(config_path)
+    require_taxonomy(config)  # a missing or wrong taxonomy: one line and exit 2, not a traceback
     now = datetime.now(UTC)
     store = open_store(config, existing=True)
     try:

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "rules explain": ("rules", "explain", "r-1"),
     "rules replay": ("rules", "replay"),
     "state check": ("state", "check"),
+    "text themes": ("text", "themes"),
 }
 EVERY_COMMAND = tuple(COMMANDS)
 #: Commands that open the state database.
@@ -129,6 +130,21 @@ TABLE: list[Case] = [
         check=1,
     ),
     *cases(
+        "missing taxonomy",
+        2,
+        ("sync", "run", "check", "text themes"),
+        "text.taxonomy: cannot read {dir}/absent-themes.yaml",
+        "put the themes file there",
+        check=1,
+    ),
+    *cases(
+        "state file missing",
+        2,
+        tuple(c for c in STATEFUL if c not in ("sync", "run", "backfill", "fields reconcile")),
+        "there is no state database at {dir}/absent.db",
+        "nps-sync sync creates it",
+    ),
+    *cases(
         "state folder missing",
         2,
         (*STATEFUL, "check", "state check"),
@@ -159,6 +175,14 @@ def _state_server_down(data: dict[str, Any], _: Path, port: int) -> None:
     data["state"] = {"url": f"postgresql+psycopg://nps@127.0.0.1:{port}/nps"}
 
 
+def _missing_taxonomy(data: dict[str, Any], folder: Path, _: int) -> None:
+    data["text"] = {"enabled": True, "taxonomy": str(folder / "absent-themes.yaml")}
+
+
+def _state_file_missing(data: dict[str, Any], folder: Path, _: int) -> None:
+    data["state"] = {"url": f"sqlite:///{folder / 'absent.db'}"}
+
+
 def _state_folder_missing(data: dict[str, Any], folder: Path, _: int) -> None:
     data["state"] = {"url": f"sqlite:///{folder / 'no' / 'such' / 'state.db'}"}
 
@@ -177,6 +201,8 @@ CHANGES: dict[str, Change] = {
     "missing rules": lambda data, folder, _: data.update(rules=str(folder / "absent-rules.yaml")),
     "missing csv": _missing_csv,
     "state server down": _state_server_down,
+    "missing taxonomy": _missing_taxonomy,
+    "state file missing": _state_file_missing,
     "state folder missing": _state_folder_missing,
 }
 #: The world each failure runs against (the healthy one unless named).
@@ -238,6 +264,8 @@ def test_every_command_ends_an_expected_failure_with_its_code_and_a_fix(
     args = [*COMMANDS[case.command], "-c", str(config)]
     says = [s.format(dir=tmp_path, port=port) for s in case.says]
     assert_handled(invoke(*args), case.code, says)
+    # A command that only reads the state leaves a missing database missing.
+    assert case.failure != "state file missing" or not (tmp_path / "absent.db").exists()
 
 
 #: Commands that take files rather than a config: the file named, and the code.
