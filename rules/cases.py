@@ -44,7 +44,9 @@ from rules.scalars import Duration, Name, Text
 from rules.throttle import CooldownLedger, cooldown_key
 from rules.yaml_source import load_yaml
 
-FieldValue = str | int | float | bool | None
+#: A field's value in a case: a scalar, or a list for list fields (``themes``; its items are
+#: checked against the field's type with the others).
+FieldValue = str | int | float | bool | list[str | int | float | bool | None] | None
 #: When a case's own response is submitted; earlier responses are placed before it.
 CASE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 

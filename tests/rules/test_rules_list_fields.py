@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rules import RulesError, derive_fields, parse_rules
+from rules.cases import parse_cases, run_cases
 from rules.fields import BUILTIN_FIELDS, parse_field_value
 
 RULES = """version: 1
@@ -74,3 +75,35 @@ def test_a_command_line_list_is_comma_separated() -> None:
 def test_the_retired_sentiment_label_says_what_to_route_on_instead() -> None:
     with pytest.raises(RulesError, match=r"'labels\.sentiment': route on 'sentiment'"):
         parse_rules(RULES.replace("WHEN", "{labels.sentiment: negative}"))
+
+
+CASES = """
+- name: onboarding complaint
+  fields: {score: 3, themes: [pricing, onboarding]}
+  expect: [a]
+- name: no such theme
+  fields: {score: 3, themes: [pricing]}
+  expect: []
+"""
+
+
+def test_rules_test_cases_give_list_fields_as_yaml_lists() -> None:
+    ruleset = parse_rules(RULES.replace("WHEN", "{themes: {contains: onboarding}}"))
+    results = run_cases(ruleset, parse_cases(CASES, "cases.yaml", ruleset))
+    assert [r.passed for r in results] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ("{score: 3, themes: pricing}", "2:30: field 'themes' is a list of text, not 'pricing'"),
+        ("{score: 3, themes: [1, 2]}", "2:30: field 'themes' is a list of text, not [1, 2]"),
+        ("{score: [3]}", "2:19: field 'score' is a whole number, not [3]"),
+    ],
+)
+def test_a_case_value_of_the_wrong_shape_is_named(fields: str, message: str) -> None:
+    ruleset = parse_rules(RULES.replace("WHEN", "{themes: {contains: onboarding}}"))
+    text = f"- name: wrong\n  fields: {fields}\n  expect: []\n"
+    with pytest.raises(RulesError) as raised:
+        parse_cases(text, "cases.yaml", ruleset)
+    assert f"cases.yaml:{message}" in str(raised.value)
