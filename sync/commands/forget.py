@@ -49,6 +49,8 @@ def forget_command(
     """
     from datetime import UTC, datetime
 
+    from connectors.addresses import is_plain_email
+    from connectors.surveys.fields import email_fault
     from sync.app.runtime import open_store
     from sync.commands.output import emit
     from sync.ops.forget import forget
@@ -57,6 +59,11 @@ def forget_command(
         raise click.UsageError("give email addresses, or --response SOURCE ID")
     if any(not e.strip() for e in emails):
         raise click.UsageError("an email address is blank")
+    for email in emails:
+        if not is_plain_email(email.strip().lower()):
+            # No source stores such an answer, so nothing could be forgotten for it.
+            fault = email_fault(email.strip().lower())
+            raise click.UsageError(f"{email.strip()!r} is not an email address ({fault})")
     config = load(config_path)
     store = open_store(config, existing=True)
     try:

@@ -98,7 +98,14 @@ def state_restored_command(config_path: Path, answered_before: str | None) -> No
 
 @click.command("status")
 @CONFIG_OPTION
-@click.option("--runs", "run_count", default=10, show_default=True, help="How many runs to list.")
+@click.option(
+    "--runs",
+    "run_count",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many runs to list.",
+)
 @JSON_OPTION
 def status_command(config_path: Path, run_count: int, as_json: bool) -> None:
     """Last runs, source cursors, the inbox, pending and failed actions, API budget left."""

@@ -125,7 +125,9 @@ def analyze_command(
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
                 foreign += not result.english
     skipped_text = f"{skipped:,} row{'s' if skipped != 1 else ''} skipped"
-    summary = f"{len(rows):,} comments analysed with {analyzer.model_name}"
+    summary = (
+        f"{len(rows):,} comment{'s' if len(rows) != 1 else ''} analysed with {analyzer.model_name}"
+    )
     if foreign:
         summary += f" ({foreign:,} not in English: sentiment 0 and no theme)"
     click.echo(summary + (f"; {skipped_text}" if skipped else ""), err=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,7 +80,15 @@ def digest(answers: Sequence[Answer], until: datetime, themes: Themes | None = N
         key=lambda a: (a.score, -(a.arr or 0.0), a.answered_at, a.source, a.response_id),
     )
     loops = [a.loop for a in known if a.loop is not None and a.answered_at > until - LOOKBACK]
-    late = sorted(overdue(loops, until), key=lambda o: (-o.hours_over, o.source, o.response_id))
+    # Owners as the new detractors show them (the account owner's email), where one is known.
+    owner_of = {(a.source, a.response_id): a.owner_email for a in known if a.owner_email}
+    late = sorted(
+        (
+            replace(o, owner=owner_of.get((o.source, o.response_id), o.owner))
+            for o in overdue(loops, until)
+        ),
+        key=lambda o: (-o.hours_over, o.source, o.response_id),
+    )
     repeat = None
     if themes is not None:
         counts = Counter(theme for a in detractors for theme in dict.fromkeys(themes(a)))

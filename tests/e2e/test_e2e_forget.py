@@ -147,3 +147,7 @@ def test_forgetting_someone_the_store_does_not_know_changes_nothing(synced: Sync
     nothing = run_cli("forget", "--config", synced.config)
     assert nothing.returncode == 2
     assert "--response SOURCE ID" in nothing.stderr
+    # A typo no answer could hold is said to be one, not reported as nothing to forget.
+    typo = run_cli("forget", "pat.acme.example", "--config", synced.config)
+    assert typo.returncode == 2
+    assert "'pat.acme.example' is not an email address (no @)" in typo.stderr

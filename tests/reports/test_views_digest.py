@@ -23,10 +23,12 @@ def answer(
     owner: str = "ana@acme.test",
     due: timedelta | None = None,
     state: str | None = "open",
+    loop_owner: str | None = None,
 ) -> Answer:
     at = NOW - ago
     loop = LoopRecord(
-        "s", f"r{i}", f"p{i}@x.test", score, at, owner=owner, state=state,
+        "s", f"r{i}", f"p{i}@x.test", score, at, owner=owner if loop_owner is None else loop_owner,
+        state=state,
         contact_due=NOW + due if due is not None else None,
     )  # fmt: skip
     return Answer(
@@ -129,3 +131,17 @@ def test_the_weeks_nps_counts_each_person_once_with_their_latest_answer() -> Non
     other = answer(2, 3, 2 * day)
     week = digest([first, other, latest], NOW).week
     assert (week.n, week.score) == (2, 0.0)  # one promoter, one detractor
+
+
+def test_loops_past_sla_name_the_owner_as_new_detractors_do() -> None:
+    """The loop report keys owners by name (or a Salesforce user id when the account has no
+    owner); the digest shows the account owner's email in both of its lists where it has one."""
+    day = timedelta(days=1)
+    by_name = answer(1, 3, 2 * day, due=-day, loop_owner="Ana Lima")
+    by_id = answer(2, 3, 2 * day, due=-day, owner="", loop_owner="0055g000000CaR6AAK")
+
+    d = digest([by_name, by_id], NOW)
+
+    owners = {o.response_id: o.owner for o in d.past_sla}
+    assert owners == {"r1": "ana@acme.test", "r2": "0055g000000CaR6AAK"}
+    assert {a.owner for a in d.new_detractors} == {"ana@acme.test", "(none)"}
