@@ -63,24 +63,27 @@ def queue_command(
     """Whom to call today: the owner's open detractors and passives close to renewal, most
     urgent first (past SLA, then due within a day; then lowest score, largest ARR, soonest
     renewal), with why and a suggested next step. Shows survey comments: for the owner only."""
+    from sync.reports.answers import owners
     from sync.reports.queue import call_json, call_list
 
     now = _until(until)
     answers = _answers(config_path, now - timedelta(days=days))
     calls = call_list([a for a in answers if a.answered_at <= now], owner, now)
+    known = owners(answers)
     if as_json:
         emit(
             {
                 "owner": owner.strip().lower(),
                 "now": iso(now),
+                "known_owner": owner.strip().lower() in known,
                 "calls": [call_json(c) for c in calls],
             }
         )
         return
-    _print_queue(owner, calls)
+    _print_queue(owner, calls, known, days)
 
 
-def _print_queue(owner: str, calls: list[Call]) -> None:
+def _print_queue(owner: str, calls: list[Call], known: list[str], days: int) -> None:
     from rich import box
     from rich.console import Console
     from rich.text import Text
@@ -88,6 +91,14 @@ def _print_queue(owner: str, calls: list[Call]) -> None:
     from sync.app.tables import DataTable
 
     console = Console()
+    if not calls and owner.strip().lower() not in known:
+        # A mistyped address would otherwise read as a clear desk.
+        shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+        console.print(
+            f"No account owned by {owner} has an answer of the last {days} days"
+            + (f"; the owners with answers: {shown}." if known else ".")
+        )
+        return
     if not calls:
         console.print(f"No one to call today for {owner}: every loop is closed or in time.")
         return

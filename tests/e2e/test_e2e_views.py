@@ -94,6 +94,7 @@ def test_the_queue_lists_an_owners_open_detractors_most_urgent_first(synced: Syn
     )
     calls = queue["calls"]
     assert queue["owner"] == owner.lower()
+    assert queue["known_owner"] is True
     assert calls, "the busiest owner has someone to call"
     assert all(c["loop"]["state"] not in ("resolved", "closed") for c in calls)
     assert all(c["score"] <= 8 for c in calls)
@@ -116,6 +117,16 @@ def test_the_queue_lists_an_owners_open_detractors_most_urgent_first(synced: Syn
     )
     assert table.returncode == 0, table.stderr
     assert f"To call today: {owner}" in table.stdout
+
+    typo = owner.replace("@", ".x@")
+    mistyped = run_cli(
+        "queue", "-c", synced.config, "--owner", typo, "--days", "400", "--until", UNTIL
+    )
+    assert mistyped.returncode == 0, mistyped.stderr
+    said = " ".join(mistyped.stdout.split())
+    assert f"No account owned by {typo} has an answer of the last 400 days" in said
+    assert "the owners with answers: " in said
+    assert "No one to call today" not in said
 
 
 def test_report_figures_match_the_seeded_answers_of_the_month(synced: Synced) -> None:
