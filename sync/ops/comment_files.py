@@ -118,6 +118,10 @@ def _csv_rows(
                 f"{path}:1: the header has no {listed} column; "
                 f"the file needs the columns {', '.join(required)}"
             )
+        twice = [c for c in required if columns.count(c) > 1]
+        if twice:  # which of them holds the ids or comments would be a guess
+            listed = ", ".join(repr(c) for c in twice)
+            raise CommentFileError(f"{path}:1: the header has the column {listed} more than once")
         for record in records:
             if record.fields is None:
                 yield BadRow(record.line, f"not valid CSV ({record.reason})")

@@ -89,12 +89,22 @@ def test_spreadsheet_exports_with_other_separators_and_header_cases_are_read(
     ]
 
 
-def test_a_file_without_the_comment_column_is_refused(tmp_path: Path, themes_file: Path) -> None:
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        ("id,text", "the header has no 'comment' column"),
+        ("id,comment,id", "the header has the column 'id' more than once"),
+        ("ID,comment,Id", "the header has no 'id' column"),  # which one it means is a guess
+    ],
+)
+def test_a_file_without_one_clear_id_and_comment_column_is_refused(
+    tmp_path: Path, themes_file: Path, header: str, says: str
+) -> None:
     comments = tmp_path / "comments.csv"
-    comments.write_text("id,text\n1,hello\n", encoding="utf-8")
+    comments.write_text(f"{header}\n1,hello,2\n", encoding="utf-8")
     code, lines, stderr = analyze(comments, "--taxonomy", themes_file)
     assert (code, lines) == (2, [])
-    assert "the header has no 'comment' column" in stderr
+    assert f"{comments}:1: {says}" in stderr
 
 
 def test_a_wrong_taxonomy_stops_the_command_with_its_positions(tmp_path: Path) -> None:
