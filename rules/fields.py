@@ -274,9 +274,15 @@ def parse_field_value(spec: FieldSpec, text: str) -> object:
             return word in TRUE_WORDS
         raise ValueError(f"{spec.name} is true or false (or yes or no), got {text!r}")
     try:
-        return int(text) if spec.type is FieldType.INTEGER else _number(text)
+        value = int(text) if spec.type is FieldType.INTEGER else _number(text)
     except ValueError:
         raise ValueError(f"{spec.name} is {spec.type.noun}, got {text!r}") from None
+    low = spec.minimum if spec.minimum is not None else -math.inf
+    high = spec.maximum if spec.maximum is not None else math.inf
+    if not low <= value <= high:  # a value no response can have (sentiment=-5)
+        bounds = f"between {low} and {high}" if high < math.inf else f"at least {low}"
+        raise ValueError(f"{spec.name} is {bounds}, got {text!r}")
+    return value
 
 
 def _number(text: str) -> int | float:

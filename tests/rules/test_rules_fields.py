@@ -94,7 +94,15 @@ def test_command_line_values_follow_the_field_type(field: str, text: str, value:
 
 
 @pytest.mark.parametrize(
-    ("field", "text"), [("score", "7.5"), ("matched.zendesk", "maybe"), ("account.arr", "nan")]
+    ("field", "text"),
+    [
+        ("score", "7.5"),
+        ("matched.zendesk", "maybe"),
+        ("account.arr", "nan"),
+        ("sentiment", "-5"),  # out of its range, as a rule's condition would be refused
+        ("score", "11"),
+        ("comment_length", "-1"),
+    ],
 )
 def test_command_line_values_that_do_not_fit(field: str, text: str) -> None:
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
