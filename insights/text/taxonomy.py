@@ -164,13 +164,15 @@ class _Checker:
             self.problem(_value(entry, "examples"), message)
             return None
         found: list[str] = []
+        wrong = False
         for index, example in enumerate(value):
             if not isinstance(example, str) or not example.strip():
                 at = _item(value, index) if isinstance(value, CommentedSeq) else (0, 0)
                 self.problem(at, "each example must be non-empty text")
-                return None
-            found.append(" ".join(example.split()))
-        return tuple(found)
+                wrong = True  # every such example is named, not only the first
+            else:
+                found.append(" ".join(example.split()))
+        return None if wrong else tuple(found)
 
 
 def _key(mapping: CommentedMap, key: Any) -> tuple[int, int]:

@@ -53,6 +53,14 @@ BAD = [
         ["t.yaml:4:20: each example must be non-empty text"],
     ),
     (
+        "themes:\n  - name: a\n    description: d\n    examples: [1, null, ok, '']\n",
+        [
+            "t.yaml:4:16: each example must be non-empty text",
+            "t.yaml:4:19: each example must be non-empty text",
+            "t.yaml:4:29: each example must be non-empty text",
+        ],
+    ),
+    (
         "themes:\n  - name: a\n    description: d\n    examples: one phrase\n",
         ["t.yaml:4:15: 'examples' must be a list of short phrases"],
     ),
