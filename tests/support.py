@@ -130,7 +130,7 @@ class QueryCutter:
                 raise Reset
 
 
-#: Sockets bound and never listened on, held for the whole run (see :func:`closed_port`).
+#: Sockets held for the whole run (:func:`closed_port`, :func:`dropping_port`).
 _HELD_PORTS: list[socket.socket] = []
 
 
